@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * api_common.c -- shared validation and reply helpers for handlers.
+ */
+#include "api/api_common.h"
+#include "http/http_reply.h"
+
+#include <ctype.h>
+#include <string.h>
+
+#define API_NAME_MAX 63
+#define API_URL_MAX  2048
+
+bool api_valid_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > API_NAME_MAX || !isalnum((unsigned char)name[0]))
+        return false;
+    for (const char *p = name; *p; p++) {
+        bool ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || strchr("._-", *p);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+enum qb_err api_check_http_url(const char *url, char *err, size_t errlen)
+{
+    const char *host;
+    if (strncmp(url, "http://", 7) == 0)
+        host = url + 7;
+    else if (strncmp(url, "https://", 8) == 0)
+        host = url + 8;
+    else
+        return qb_failf(QB_ERR_INVALID, err, errlen, "must start with http:// or https://");
+    if (strlen(url) > API_URL_MAX)
+        return qb_failf(QB_ERR_INVALID, err, errlen, "must be at most %d bytes", API_URL_MAX);
+    if (*host == '\0' || *host == '/' || *host == ':')
+        return qb_failf(QB_ERR_INVALID, err, errlen, "must name a host");
+    for (const char *p = url; *p; p++) {
+        if ((unsigned char)*p <= ' ' || *p == 0x7f)
+            return qb_failf(QB_ERR_INVALID, err, errlen,
+                            "must not contain spaces or control characters");
+    }
+    const char *end = host + strcspn(host, "/?#");
+    const char *at = memchr(host, '@', (size_t)(end - host));
+    if (at)
+        return qb_failf(QB_ERR_INVALID, err, errlen,
+                        "must not embed credentials; use the api_key field instead");
+    if (*end == '?' || *end == '#')
+        return qb_failf(QB_ERR_INVALID, err, errlen, "must not have a query or fragment");
+    return QB_OK;
+}
+
+const cJSON *api_body_object(struct http_request *req)
+{
+    const cJSON *body = http_req_json(req);
+    if (!body) {
+        http_reply_problem(req, API_ERR_MALFORMED_JSON,
+                           "this request needs a JSON object body (Content-Type: "
+                           "application/json)");
+        return NULL;
+    }
+    if (!cJSON_IsObject(body)) {
+        http_reply_problem(req, API_ERR_MALFORMED_JSON, "the body must be a JSON object");
+        return NULL;
+    }
+    return body;
+}
+
+void api_reply_invalid(struct http_request *req, const char *msg)
+{
+    char field[64];
+    const char *colon = strstr(msg, ": ");
+    size_t n = colon ? (size_t)(colon - msg) : 0;
+    if (n > 0 && n < sizeof field) {
+        memcpy(field, msg, n);
+        field[n] = '\0';
+        http_reply_problem_field(req, API_ERR_INVALID_FIELD, field, "%s", msg);
+    } else {
+        http_reply_problem(req, API_ERR_INVALID_FIELD, "%s", msg);
+    }
+}
+
+const char *api_path_name(struct http_request *req, const char *what)
+{
+    const char *name = http_req_param(req, "name");
+    if (!name || !api_valid_name(name)) {
+        http_reply_problem(req, API_ERR_NOT_FOUND,
+                           "no %s has that name (names are 1-63 "
+                           "characters of a-z, 0-9, '.', '_', '-')",
+                           what);
+        return NULL;
+    }
+    return name;
+}

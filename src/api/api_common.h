@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * api_common.h -- validation and reply helpers shared by the api_*.c
+ * handlers, so every resource names and reports bad input the same way.
+ */
+#ifndef QB_API_COMMON_H
+#define QB_API_COMMON_H
+
+#include "common.h"
+#include "http/http_request.h"
+
+/* Resource names: 1-63 characters of [a-z0-9._-], starting with a letter
+ * or digit.  They appear in URLs, object keys and metrics labels. */
+bool api_valid_name(const char *name);
+
+/* Checks an http(s) URL: a host, no spaces or control characters, no
+ * embedded credentials, no query, at most 2048 bytes.  QB_ERR_INVALID with
+ * the reason in err otherwise. */
+enum qb_err api_check_http_url(const char *url, char *err, size_t errlen) QB_MUSTCHECK;
+
+/* The request's JSON body when it is an object; otherwise replies 400 and
+ * returns NULL. */
+const cJSON *api_body_object(struct http_request *req);
+
+/* Replies 400 invalid_field for a "<field>: <reason>" message, filling the
+ * problem's "field" member from the prefix. */
+void api_reply_invalid(struct http_request *req, const char *msg);
+
+/* Validates the {name} path parameter; replies 404 and returns NULL when it
+ * cannot name any resource. */
+const char *api_path_name(struct http_request *req, const char *what);
+
+#endif /* QB_API_COMMON_H */

@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * api_instances.c -- /v1/instances: the Qdrant endpoints qbackup drives.
+ *
+ * The API key is write-only: requests may set it, responses only say
+ * whether one is set ("api_key_set").  The instance defined by the
+ * configuration (qdrant_url) is managed_by "config": the API shows it but
+ * refuses to change or delete it, since the next start would undo that.
+ */
+#include "api/api.h"
+#include "api/api_common.h"
+#include "api/app.h"
+#include "http/http_reply.h"
+#include "store/store_instances.h"
+#include "util/json_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INSTANCE_API_KEY_MAX 4096
+
+static const char *const instance_fields[] = {
+    "name", "url", "api_key", "tls_verify", "ca_file", "max_concurrent", "timeout_s", NULL,
+};
+
+static cJSON *instance_json(const struct store_instance *inst)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", inst->name);
+    cJSON_AddStringToObject(o, "url", inst->url);
+    cJSON_AddBoolToObject(o, "api_key_set", inst->api_key && *inst->api_key);
+    cJSON_AddBoolToObject(o, "tls_verify", inst->tls_verify);
+    cJSON_AddItemToObject(o, "ca_file",
+                          inst->ca_file ? cJSON_CreateString(inst->ca_file) : cJSON_CreateNull());
+    cJSON_AddNumberToObject(o, "max_concurrent", inst->max_concurrent);
+    cJSON_AddNumberToObject(o, "timeout_s", inst->timeout_s);
+    cJSON_AddStringToObject(o, "managed_by", inst->managed_by);
+    json_add_time(o, "created_at", inst->created_at);
+    json_add_time(o, "updated_at", inst->updated_at);
+    return o;
+}
+
+/* Reads an optional field: absent is fine (rc QB_ERR_NOT_FOUND becomes OK). */
+static bool optional_ok(enum qb_err rc)
+{
+    return rc == QB_OK || rc == QB_ERR_NOT_FOUND;
+}
+
+/* Fills inst from body.  *api_key_given says whether the body carried
+ * "api_key" (a replace without it keeps the stored key).  Replies and
+ * returns false on invalid input. */
+static bool instance_from_body(struct http_request *req, const cJSON *body,
+                               struct store_instance *inst, bool *api_key_given)
+{
+    char err[QB_ERRBUF_SIZE], sub[QB_ERRBUF_SIZE / 2];
+    const char *url = NULL, *api_key = NULL, *ca_file = NULL;
+    int64_t max_concurrent = 1, timeout_s = 30;
+    bool tls_verify = true;
+
+    if (json_reject_unknown(body, instance_fields, err, sizeof err)) {
+        api_reply_invalid(req, err);
+        return false;
+    }
+    enum qb_err rc = json_get_string(body, "url", &url, err, sizeof err);
+    if (rc == QB_ERR_NOT_FOUND) {
+        api_reply_invalid(req, "url: is required");
+        return false;
+    }
+    if (!rc && api_check_http_url(url, sub, sizeof sub)) {
+        snprintf(err, sizeof err, "url: %s", sub);
+        rc = QB_ERR_INVALID;
+    }
+    if (!rc || rc == QB_ERR_NOT_FOUND)
+        rc = json_get_string(body, "api_key", &api_key, err, sizeof err);
+    if (rc == QB_OK && strlen(api_key) > INSTANCE_API_KEY_MAX) {
+        snprintf(err, sizeof err, "api_key: must be at most %d bytes", INSTANCE_API_KEY_MAX);
+        rc = QB_ERR_INVALID;
+    }
+    *api_key_given = rc == QB_OK;
+    if (optional_ok(rc))
+        rc = json_get_bool(body, "tls_verify", &tls_verify, err, sizeof err);
+    if (optional_ok(rc))
+        rc = json_get_string(body, "ca_file", &ca_file, err, sizeof err);
+    if (rc == QB_OK && ca_file[0] != '/') {
+        snprintf(err, sizeof err, "ca_file: must be an absolute path");
+        rc = QB_ERR_INVALID;
+    }
+    if (optional_ok(rc))
+        rc = json_get_int(body, "max_concurrent", 1, 64, &max_concurrent, err, sizeof err);
+    if (optional_ok(rc))
+        rc = json_get_int(body, "timeout_s", 1, 3600, &timeout_s, err, sizeof err);
+    if (!optional_ok(rc)) {
+        api_reply_invalid(req, err);
+        return false;
+    }
+    /* Well-formed but contradictory: a CA file is meaningless without TLS. */
+    if (ca_file && strncmp(url, "https://", 8) != 0) {
+        http_reply_problem_field(req, API_ERR_UNPROCESSABLE, "ca_file",
+                                 "ca_file is only used for https:// URLs; this url is http://");
+        return false;
+    }
+    inst->url = xstrdup(url);
+    inst->api_key = api_key && *api_key ? xstrdup(api_key) : NULL;
+    inst->ca_file = ca_file ? xstrdup(ca_file) : NULL;
+    inst->tls_verify = tls_verify;
+    inst->max_concurrent = (int)max_concurrent;
+    inst->timeout_s = (int)timeout_s;
+    return true;
+}
+
+static void clear_instance(struct store_instance *inst)
+{
+    free(inst->name);
+    free(inst->url);
+    free(inst->api_key);
+    free(inst->ca_file);
+    memset(inst, 0, sizeof *inst);
+}
+
+/* Replies with the stored instance `name` and the given status. */
+static void reply_instance(struct http_request *req, const char *name, unsigned status)
+{
+    struct app *app = http_req_app(req);
+    struct store_instance *inst = NULL;
+    char err[QB_ERRBUF_SIZE];
+    enum qb_err rc = store_instance_get(app->store, name, &inst, err, sizeof err);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return;
+    }
+    http_reply_json_steal(req, status, instance_json(inst));
+    store_instance_free(inst);
+}
+
+void api_instances_list(struct http_request *req)
+{
+    struct app *app = http_req_app(req);
+    struct store_instance **list = NULL;
+    size_t n = 0;
+    char err[QB_ERRBUF_SIZE];
+    enum qb_err rc = store_instance_list(app->store, &list, &n, err, sizeof err);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return;
+    }
+    cJSON *body = cJSON_CreateObject();
+    cJSON *items = cJSON_AddArrayToObject(body, "items");
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(items, instance_json(list[i]));
+    store_instance_list_free(list, n);
+    http_reply_json_steal(req, 200, body);
+}
+
+void api_instances_create(struct http_request *req)
+{
+    struct app *app = http_req_app(req);
+    struct store_instance inst;
+    char err[QB_ERRBUF_SIZE];
+    const char *name = NULL;
+    bool api_key_given = false;
+    memset(&inst, 0, sizeof inst);
+
+    const cJSON *body = api_body_object(req);
+    if (!body)
+        return;
+    enum qb_err rc = json_get_string(body, "name", &name, err, sizeof err);
+    if (rc == QB_ERR_NOT_FOUND) {
+        api_reply_invalid(req, "name: is required");
+        return;
+    }
+    if (rc == QB_OK && !api_valid_name(name)) {
+        api_reply_invalid(req, "name: must be 1-63 characters of a-z, 0-9, '.', '_', '-', "
+                               "starting with a letter or digit");
+        return;
+    }
+    if (rc) {
+        api_reply_invalid(req, err);
+        return;
+    }
+    if (!instance_from_body(req, body, &inst, &api_key_given))
+        goto out;
+    inst.name = xstrdup(name);
+    rc = store_instance_insert(app->store, &inst, err, sizeof err);
+    if (rc == QB_ERR_CONFLICT) {
+        http_reply_problem_field(req, API_ERR_ALREADY_EXISTS, "name", "%s", err);
+        goto out;
+    }
+    if (rc) {
+        http_reply_error(req, rc, err);
+        goto out;
+    }
+    reply_instance(req, name, 201);
+    char location[128];
+    snprintf(location, sizeof location, "/v1/instances/%s", name);
+    http_reply_header(req, "Location", location);
+out:
+    clear_instance(&inst);
+}
+
+void api_instances_get(struct http_request *req)
+{
+    const char *name = api_path_name(req, "instance");
+    if (name)
+        reply_instance(req, name, 200);
+}
+
+/* Refuses changes to configuration-managed instances: 409. */
+static bool check_api_managed(struct http_request *req, const char *name)
+{
+    struct app *app = http_req_app(req);
+    struct store_instance *cur = NULL;
+    char err[QB_ERRBUF_SIZE];
+    enum qb_err rc = store_instance_get(app->store, name, &cur, err, sizeof err);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return false;
+    }
+    bool api_managed = strcmp(cur->managed_by, "api") == 0;
+    store_instance_free(cur);
+    if (!api_managed)
+        http_reply_problem(req, API_ERR_CONFLICT,
+                           "instance \"%s\" comes from qbackupd's configuration (qdrant_url); "
+                           "change the configuration instead",
+                           name);
+    return api_managed;
+}
+
+void api_instances_replace(struct http_request *req)
+{
+    struct app *app = http_req_app(req);
+    struct store_instance inst;
+    char err[QB_ERRBUF_SIZE];
+    const char *body_name = NULL;
+    bool api_key_given = false;
+    memset(&inst, 0, sizeof inst);
+
+    const char *name = api_path_name(req, "instance");
+    const cJSON *body = name ? api_body_object(req) : NULL;
+    if (!body)
+        return;
+    enum qb_err rc = json_get_string(body, "name", &body_name, err, sizeof err);
+    if (rc == QB_ERR_INVALID) {
+        api_reply_invalid(req, err);
+        return;
+    }
+    if (rc == QB_OK && strcmp(body_name, name) != 0) {
+        http_reply_problem_field(req, API_ERR_UNPROCESSABLE, "name",
+                                 "name in the body (\"%s\") differs from the URL (\"%s\"); "
+                                 "instances cannot be renamed",
+                                 body_name, name);
+        return;
+    }
+    if (!check_api_managed(req, name) || !instance_from_body(req, body, &inst, &api_key_given))
+        goto out;
+    inst.name = xstrdup(name);
+    rc = store_instance_update(app->store, &inst, !api_key_given, err, sizeof err);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        goto out;
+    }
+    reply_instance(req, name, 200);
+out:
+    clear_instance(&inst);
+}
+
+void api_instances_delete(struct http_request *req)
+{
+    struct app *app = http_req_app(req);
+    char err[QB_ERRBUF_SIZE];
+    const char *name = api_path_name(req, "instance");
+    if (!name || !check_api_managed(req, name))
+        return;
+    enum qb_err rc = store_instance_delete(app->store, name, err, sizeof err);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return;
+    }
+    http_reply_empty(req, 204);
+}

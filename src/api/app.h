@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * app.h -- the application context every handler reaches through
+ * http_req_app(): the long-lived services, all created by main.c before
+ * the server starts and destroyed after it stops.  Handlers borrow them.
+ */
+#ifndef QB_APP_H
+#define QB_APP_H
+
+#include "config.h"
+#include "engine/prober.h"
+#include "http/auth.h"
+#include "metrics.h"
+#include "store/store.h"
+
+#include <stdatomic.h>
+
+struct app {
+    const struct config *cfg;
+    struct store *store;
+    struct auth *auth;
+    struct metrics *metrics;
+    struct prober *prober;
+    atomic_bool shutting_down; /* /readyz answers 503 once set */
+};
+
+#endif /* QB_APP_H */

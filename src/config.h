@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * config.h -- qbackupd's settings: one table of keys (name, type, default,
+ * range, help), read from an optional config file, QBACKUP_* environment
+ * variables and command-line flags.
+ *
+ * Precedence, lowest to highest: built-in defaults, the config file
+ * (--config PATH or QBACKUP_CONFIG), environment (QBACKUP_<KEY>), flags
+ * (--key value or --key=value; underscores in keys may be written as
+ * dashes).  Invalid settings fail start-up with a message naming the
+ * setting, where it came from, and why.
+ */
+#ifndef QB_CONFIG_H
+#define QB_CONFIG_H
+
+#include "common.h"
+
+struct config {
+    char *listen;      /* "host:port", "[v6]:port" */
+    char *listen_host; /* derived from listen */
+    int listen_port;   /* derived from listen */
+    char *data_dir;
+    char *database;       /* default <data_dir>/qbackup.db */
+    char *backup_dir;     /* default <data_dir>/backups: the local destination */
+    char *qdrant_url;     /* the configured "default" instance; "" for none */
+    char *qdrant_api_key; /* secret */
+    char *tokens_file;
+    char *tokens; /* secret: "name:role:token,..." */
+    bool insecure_no_auth;
+    bool metrics_public;
+    bool readyz_public;
+    char *log_level;
+    int64_t http_threads;
+    int64_t max_connections;
+    int64_t connection_timeout;
+    int64_t max_body_bytes;
+    int64_t max_json_depth;
+    int64_t shutdown_grace;
+    int64_t db_pool_size;
+    int64_t probe_interval;
+    int64_t probe_timeout;
+    char *port_file;
+    char *config_file; /* where the file settings came from, or NULL */
+};
+
+enum config_command {
+    CONFIG_CMD_SERVE = 0,
+    CONFIG_CMD_MIGRATE,      /* apply migrations and exit */
+    CONFIG_CMD_PRINT_CONFIG, /* print effective settings, secrets redacted */
+    CONFIG_CMD_LIST_ROUTES,  /* print the route table (for the spec test) */
+    CONFIG_CMD_HELP,
+    CONFIG_CMD_VERSION,
+};
+
+/* Fills cfg from defaults, file, environment and argv.  envp is the
+ * environment to read (pass environ).  On failure err names the setting
+ * and cfg must still be released with config_free. */
+enum qb_err config_load(struct config *cfg, int argc, char **argv, char **envp,
+                        enum config_command *cmd, char *err, size_t errlen) QB_MUSTCHECK;
+
+void config_free(struct config *cfg);
+
+/* Writes --help text to f. */
+void config_print_help(void *file);
+/* Writes "key = value" lines with secrets shown as "(set)" to f. */
+void config_print(const struct config *cfg, void *file);
+
+/* True when host is a loopback address or "localhost". */
+bool config_host_is_loopback(const char *host);
+
+#endif /* QB_CONFIG_H */

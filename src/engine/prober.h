@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * prober.h -- a background thread that checks, every probe_interval, that
+ * each Qdrant instance answers and each destination is writable, and keeps
+ * the latest result for /readyz.
+ *
+ * Readiness is answered from these cached results rather than by probing
+ * inline, so a flood of /readyz calls never turns into a flood of requests
+ * against production Qdrant, and a slow Qdrant never makes /readyz slow.
+ *
+ * THREAD SAFETY NOTES
+ * `lock` guards the result arrays and the stop flag; it is never held
+ * during a network call.  prober_report may be called from any thread.
+ */
+#ifndef QB_PROBER_H
+#define QB_PROBER_H
+
+#include "common.h"
+#include "store/store.h"
+
+#include <cjson/cJSON.h>
+
+struct prober;
+
+/* Starts the thread; the first round runs at once.  store is borrowed and
+ * must outlive the prober.  Caller stops with prober_stop. */
+enum qb_err prober_start(struct store *store, int interval_s, int timeout_s, struct prober **out,
+                         char *err, size_t errlen) QB_MUSTCHECK;
+
+/* Aborts any probe in flight, joins the thread and frees p.  NULL: no-op. */
+void prober_stop(struct prober *p);
+
+/* Adds "instances" and "destinations" arrays describing the latest round to
+ * obj.  *all_ok is false when any instance is unreachable or any
+ * destination unusable, or no round has completed yet. */
+void prober_report(struct prober *p, cJSON *obj, bool *all_ok);
+
+#endif /* QB_PROBER_H */

@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * auth.c -- token set: names, roles and SHA-256 digests of bearer tokens.
+ */
+#include "http/auth.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+
+#define AUTH_NAME_MAX      64
+#define AUTH_MIN_TOKEN_LEN 16 /* shorter tokens are guessable; refuse them */
+
+struct auth_token {
+    char name[AUTH_NAME_MAX + 1];
+    enum auth_role role;
+    unsigned char digest[32]; /* SHA-256 of the token; the token is never kept */
+};
+
+struct auth {
+    struct auth_token *tokens; /* owned array */
+    size_t count;
+};
+
+struct auth *auth_create(void)
+{
+    return xcalloc(1, sizeof(struct auth));
+}
+
+void auth_destroy(struct auth *a)
+{
+    if (!a)
+        return;
+    free(a->tokens);
+    free(a);
+}
+
+static const char *const role_names[] = {"public", "viewer", "operator", "admin"};
+
+const char *auth_role_name(enum auth_role role)
+{
+    return role_names[role];
+}
+
+bool auth_parse_role(const char *s, enum auth_role *out)
+{
+    for (size_t i = AUTH_ROLE_VIEWER; i < QB_ARRAY_LEN(role_names); i++) {
+        if (strcmp(s, role_names[i]) == 0) {
+            *out = (enum auth_role)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void sha256(const void *data, size_t len, unsigned char out[32])
+{
+    unsigned int n = 32;
+    if (!EVP_Digest(data, len, out, &n, EVP_sha256(), NULL))
+        abort(); /* cannot happen with a built-in digest; never accept on failure */
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)tolower((unsigned char)c);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+static bool parse_hex_digest(const char *hex, unsigned char out[32])
+{
+    if (strlen(hex) != 64)
+        return false;
+    for (int i = 0; i < 32; i++) {
+        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return true;
+}
+
+static bool valid_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > AUTH_NAME_MAX)
+        return false;
+    for (const char *p = name; *p; p++) {
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+            return false;
+    }
+    return true;
+}
+
+enum qb_err auth_add(struct auth *a, const char *name, const char *role, const char *secret,
+                     char *err, size_t errlen)
+{
+    struct auth_token t;
+    memset(&t, 0, sizeof t);
+    if (!valid_name(name))
+        return qb_failf(QB_ERR_INVALID, err, errlen,
+                        "token name \"%.64s\" must be 1-64 characters of [A-Za-z0-9._-]", name);
+    if (!auth_parse_role(role, &t.role))
+        return qb_failf(QB_ERR_INVALID, err, errlen,
+                        "token \"%s\": role \"%.32s\" is not one of viewer, operator, admin", name,
+                        role);
+    if (strncmp(secret, "sha256:", 7) == 0) {
+        if (!parse_hex_digest(secret + 7, t.digest))
+            return qb_failf(QB_ERR_INVALID, err, errlen,
+                            "token \"%s\": sha256: must be followed by 64 hex digits", name);
+    } else {
+        if (strlen(secret) < AUTH_MIN_TOKEN_LEN)
+            return qb_failf(QB_ERR_INVALID, err, errlen,
+                            "token \"%s\": tokens must be at least %d characters", name,
+                            AUTH_MIN_TOKEN_LEN);
+        sha256(secret, strlen(secret), t.digest);
+    }
+    for (size_t i = 0; i < a->count; i++) {
+        if (strcmp(a->tokens[i].name, name) == 0)
+            return qb_failf(QB_ERR_INVALID, err, errlen, "token \"%s\" is defined twice", name);
+    }
+    qb_strlcpy(t.name, name, sizeof t.name);
+    a->tokens = xrealloc(a->tokens, (a->count + 1) * sizeof *a->tokens);
+    a->tokens[a->count++] = t;
+    return QB_OK;
+}
+
+enum qb_err auth_load_file(struct auth *a, const char *path, char *err, size_t errlen)
+{
+    enum qb_err rc = QB_OK;
+    char line[1024];
+    int lineno = 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return qb_failf(QB_ERR_INVALID, err, errlen, "tokens_file %s: %s", path, strerror(errno));
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = '\0';
+        char *save = NULL;
+        char *name = strtok_r(line, " \t\r\n", &save);
+        if (!name)
+            continue;
+        char *role = strtok_r(NULL, " \t\r\n", &save);
+        char *secret = role ? strtok_r(NULL, " \t\r\n", &save) : NULL;
+        if (!secret || strtok_r(NULL, " \t\r\n", &save)) {
+            rc = qb_failf(QB_ERR_INVALID, err, errlen,
+                          "tokens_file %s line %d: expected \"<name> <role> <token>\"", path,
+                          lineno);
+            goto out;
+        }
+        char sub[QB_ERRBUF_SIZE];
+        rc = auth_add(a, name, role, secret, sub, sizeof sub);
+        if (rc) {
+            qb_failf(rc, err, errlen, "tokens_file %s line %d: %s", path, lineno, sub);
+            goto out;
+        }
+    }
+out:
+    /* The line buffer held a token: do not leave it on the stack. */
+    memset(line, 0, sizeof line);
+    fclose(f);
+    return rc;
+}
+
+enum qb_err auth_load_list(struct auth *a, const char *list, char *err, size_t errlen)
+{
+    enum qb_err rc = QB_OK;
+    char *copy = xstrdup(list);
+    char *save = NULL;
+    for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        while (isspace((unsigned char)*item))
+            item++;
+        if (!*item)
+            continue;
+        char *role = strchr(item, ':');
+        char *secret = role ? strchr(role + 1, ':') : NULL;
+        if (!secret) {
+            rc = qb_failf(QB_ERR_INVALID, err, errlen,
+                          "QBACKUP_TOKENS: each entry must be name:role:token");
+            goto out;
+        }
+        *role++ = '\0';
+        *secret++ = '\0';
+        rc = auth_add(a, item, role, secret, err, errlen);
+        if (rc)
+            goto out;
+    }
+out:
+    memset(copy, 0, strlen(list));
+    free(copy);
+    return rc;
+}
+
+size_t auth_count(const struct auth *a)
+{
+    return a->count;
+}
+
+enum auth_result auth_check(const struct auth *a, const char *authorization, enum auth_role *role,
+                            const char **name)
+{
+    if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
+        return AUTH_MISSING;
+    const char *token = authorization + 7;
+    while (*token == ' ')
+        token++;
+    if (!*token)
+        return AUTH_MISSING;
+
+    unsigned char digest[32];
+    sha256(token, strlen(token), digest);
+    /* Compare against every token without stopping at a match, so timing
+     * does not reveal which entry (or whether any) matched. */
+    const struct auth_token *found = NULL;
+    for (size_t i = 0; i < a->count; i++) {
+        bool eq = qb_consttime_eq(digest, a->tokens[i].digest, sizeof digest);
+        if (eq && !found)
+            found = &a->tokens[i];
+    }
+    if (!found)
+        return AUTH_INVALID;
+    *role = found->role;
+    *name = found->name;
+    return AUTH_OK;
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * http_internal.h -- the request context shared by http_server.c and
+ * http_reply.c.  Nothing outside src/http/ includes this.
+ */
+#ifndef QB_HTTP_INTERNAL_H
+#define QB_HTTP_INTERNAL_H
+
+#include "http/http_request.h"
+#include "http/http_router.h"
+#include "util/buf.h"
+
+#include <microhttpd.h>
+
+#define HTTP_REQUEST_ID_MAX 64
+
+struct http_server;
+
+struct http_request {
+    struct http_server *server;
+    struct MHD_Connection *conn;
+    char id[HTTP_REQUEST_ID_MAX + 1]; /* echoed in X-Request-Id and logs */
+    char method[16];
+    char *path;                    /* owned copy of the URL path */
+    struct http_route_match match; /* valid when route_label is a pattern */
+    const char *route_label;       /* route pattern, or "unmatched": metrics */
+    struct buf body;               /* bounded request body */
+    bool body_too_large;           /* body exceeded the limit: 413 */
+    bool handled;                  /* the final access-handler call ran */
+    cJSON *json;                   /* owned parsed body, or NULL */
+    enum auth_role role;
+    const char *principal;         /* borrowed from struct auth, or static */
+    int64_t start_us;              /* monotonic, for the latency histogram */
+    unsigned status;               /* status of the pending response */
+    struct MHD_Response *response; /* owned until queued */
+};
+
+/* The application context given to http_server_start. */
+void *http_server_app(const struct http_server *s);
+
+#endif /* QB_HTTP_INTERNAL_H */

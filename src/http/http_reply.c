@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * http_reply.c -- building the one pending response of a request.
+ */
+#include "http/http_reply.h"
+#include "http/http_internal.h"
+#include "util/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* An empty body.  MHD's older API takes a non-const pointer it never
+ * writes for zero-length buffers, so NULL is passed. */
+static struct MHD_Response *empty_response(void)
+{
+    return MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+}
+
+static void set_response(struct http_request *req, unsigned status, struct MHD_Response *resp)
+{
+    if (!resp) {
+        /* MHD could not allocate: fall back to an empty 500 rather than
+         * answering nothing. */
+        rlog_error(req->id, "http.reply_alloc_failed", "status=%u", status);
+        resp = empty_response();
+        status = 500;
+    }
+    if (req->response) {
+        rlog_error(req->id, "http.reply_twice", "first=%u second=%u", req->status, status);
+        MHD_destroy_response(req->response);
+    }
+    req->response = resp;
+    req->status = status;
+}
+
+static void reply_body(struct http_request *req, unsigned status, const char *content_type,
+                       char *body, size_t len)
+{
+    /* MHD_RESPMEM_MUST_FREE: MHD frees body with free() once sent. */
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!resp)
+        free(body);
+    else
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    set_response(req, status, resp);
+}
+
+void http_reply_json_steal(struct http_request *req, unsigned status, cJSON *json)
+{
+    char *text = cJSON_PrintUnformatted(json);
+    cJSON_Delete(json);
+    if (!text) {
+        http_reply_problem(req, API_ERR_INTERNAL, "the response could not be encoded");
+        return;
+    }
+    reply_body(req, status, "application/json", text, strlen(text));
+}
+
+static void reply_problem_v(struct http_request *req, enum api_error e, const char *field,
+                            const char *fmt, va_list ap)
+{
+    char detail[1024];
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    cJSON *p = cJSON_CreateObject();
+    char type[96];
+    snprintf(type, sizeof type, "urn:qbackup:error:%s", api_error_code(e));
+    cJSON_AddStringToObject(p, "type", type);
+    cJSON_AddStringToObject(p, "title", api_error_title(e));
+    cJSON_AddNumberToObject(p, "status", api_error_status(e));
+    cJSON_AddStringToObject(p, "detail", detail);
+    cJSON_AddStringToObject(p, "code", api_error_code(e));
+    if (field)
+        cJSON_AddStringToObject(p, "field", field);
+    cJSON_AddStringToObject(p, "request_id", req->id);
+    char *text = cJSON_PrintUnformatted(p);
+    cJSON_Delete(p);
+    if (!text) {
+        set_response(req, 500, NULL);
+        return;
+    }
+    reply_body(req, api_error_status(e), "application/problem+json", text, strlen(text));
+}
+
+void http_reply_problem(struct http_request *req, enum api_error e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    reply_problem_v(req, e, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void http_reply_problem_field(struct http_request *req, enum api_error e, const char *field,
+                              const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    reply_problem_v(req, e, field, fmt, ap);
+    va_end(ap);
+}
+
+void http_reply_error(struct http_request *req, enum qb_err rc, const char *detail)
+{
+    switch (rc) {
+    case QB_ERR_NOT_FOUND:
+        http_reply_problem(req, API_ERR_NOT_FOUND, "%s", detail);
+        return;
+    case QB_ERR_CONFLICT:
+        http_reply_problem(req, API_ERR_CONFLICT, "%s", detail);
+        return;
+    case QB_ERR_INVALID:
+        http_reply_problem(req, API_ERR_INVALID_FIELD, "%s", detail);
+        return;
+    case QB_ERR_BUSY:
+        http_reply_problem(req, API_ERR_UNAVAILABLE,
+                           "the catalogue is busy; retry the request shortly");
+        return;
+    default:
+        /* Our failure, not the client's: log the cause, send only the id. */
+        char quoted[QB_ERRBUF_SIZE + 16];
+        rlog_error(req->id, "http.internal_error", "rc=%s detail=%s", qb_err_name(rc),
+                   log_quote(quoted, sizeof quoted, detail));
+        http_reply_problem(req, API_ERR_INTERNAL,
+                           "the request failed inside qbackupd; see the log for request_id %s",
+                           req->id);
+        return;
+    }
+}
+
+void http_reply_text(struct http_request *req, unsigned status, const char *content_type,
+                     const char *text, size_t len)
+{
+    reply_body(req, status, content_type, xstrndup(text, len), len);
+}
+
+void http_reply_empty(struct http_request *req, unsigned status)
+{
+    set_response(req, status, empty_response());
+}
+
+void http_reply_header(struct http_request *req, const char *name, const char *value)
+{
+    if (req->response)
+        MHD_add_response_header(req->response, name, value);
+}

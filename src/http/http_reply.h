@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * http_reply.h -- the ways a handler answers: JSON, RFC 9457 problem
+ * details, plain text, or no content.  Each sets the request's one pending
+ * response; a second reply replaces the first (a handler bug, logged).
+ *
+ * Problem bodies look like
+ *   {"type":"urn:qbackup:error:invalid_field","title":"Invalid field in request",
+ *    "status":400,"detail":"name: must be a string","code":"invalid_field",
+ *    "field":"name","request_id":"..."}
+ * and never contain internals: 500s say only that something failed and
+ * carry the request id to find the logged cause.
+ */
+#ifndef QB_HTTP_REPLY_H
+#define QB_HTTP_REPLY_H
+
+#include "common.h"
+#include "http/errors.h"
+#include "http/http_request.h"
+
+#include <cjson/cJSON.h>
+
+/* Sends json with the given status; takes ownership of json. */
+void http_reply_json_steal(struct http_request *req, unsigned status, cJSON *json);
+
+/* Sends a problem+json with the error's status and title; detail is
+ * printf-formatted and must not contain secrets. */
+void http_reply_problem(struct http_request *req, enum api_error e, const char *fmt, ...)
+    QB_PRINTF(3, 4);
+
+/* As http_reply_problem, adding "field": the request field at fault. */
+void http_reply_problem_field(struct http_request *req, enum api_error e, const char *field,
+                              const char *fmt, ...) QB_PRINTF(4, 5);
+
+/* Maps a failed enum qb_err from a store or engine call to a problem:
+ * NOT_FOUND 404, CONFLICT 409, INVALID 400, BUSY 503, anything else 500
+ * (whose detail is logged, not sent). */
+void http_reply_error(struct http_request *req, enum qb_err rc, const char *detail);
+
+/* Sends text (copied) with the given status and content type. */
+void http_reply_text(struct http_request *req, unsigned status, const char *content_type,
+                     const char *text, size_t len);
+
+/* Sends an empty body (204 and the like). */
+void http_reply_empty(struct http_request *req, unsigned status);
+
+/* Adds a header to the pending reply (call after the reply is set). */
+void http_reply_header(struct http_request *req, const char *name, const char *value);
+
+#endif /* QB_HTTP_REPLY_H */

@@ -1,0 +1,456 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * http_server.c -- libmicrohttpd daemon and the per-request pipeline.
+ * Owns the MHD daemon, the in-flight counter and every request context.
+ *
+ * THREAD SAFETY NOTES
+ * Access and completion callbacks run on MHD's pool threads.  Each request
+ * context is touched by one thread at a time (MHD serialises callbacks of a
+ * connection).  `lock` guards only `inflight`; `drained` is signalled when
+ * it drops to zero during shutdown.
+ */
+#include "http/http_server.h"
+#include "http/http_internal.h"
+#include "http/http_reply.h"
+#include "util/json_util.h"
+#include "util/log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    struct http_server_config cfg;
+    const struct http_route *routes;
+    size_t nroutes;
+    const struct auth *auth;
+    struct metrics *metrics;
+    void *app;
+    int port;
+    pthread_mutex_t lock; /* guards inflight */
+    pthread_cond_t drained;
+    unsigned inflight;
+};
+
+void *http_server_app(const struct http_server *s)
+{
+    return s->app;
+}
+
+/* ---------------------------------------------------------------- accessors */
+
+const char *http_req_id(const struct http_request *req)
+{
+    return req->id;
+}
+
+const char *http_req_method(const struct http_request *req)
+{
+    return req->method;
+}
+
+const char *http_req_path(const struct http_request *req)
+{
+    return req->path;
+}
+
+const char *http_req_param(const struct http_request *req, const char *name)
+{
+    return http_route_param(&req->match, name);
+}
+
+const char *http_req_query(const struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_req_header(const struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const cJSON *http_req_json(const struct http_request *req)
+{
+    return req->json;
+}
+
+const char *http_req_principal(const struct http_request *req)
+{
+    return req->principal;
+}
+
+enum auth_role http_req_role(const struct http_request *req)
+{
+    return req->role;
+}
+
+void *http_req_app(const struct http_request *req)
+{
+    return req->server->app;
+}
+
+/* ---------------------------------------------------------------- request ids */
+
+/* Accepts ids a log line can carry unquoted and a header can echo safely. */
+static bool valid_request_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > HTTP_REQUEST_ID_MAX)
+        return false;
+    for (const char *p = s; *p; p++) {
+        if (!isalnum((unsigned char)*p) && !strchr("-_.:", *p))
+            return false;
+    }
+    return true;
+}
+
+static void new_request_id(char *out, size_t outlen)
+{
+    unsigned char raw[12];
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
+        /* Ids need uniqueness, not secrecy: fall back to time and address. */
+        int64_t t = qb_mono_ms();
+        memcpy(raw, &t, sizeof t);
+        uintptr_t a = (uintptr_t)out;
+        memcpy(raw + 8, &a, 4);
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < sizeof raw && o + 2 < outlen; i++)
+        o += (size_t)snprintf(out + o, outlen - o, "%02x", raw[i]);
+}
+
+/* ---------------------------------------------------------------- pipeline */
+
+static struct http_request *request_create(struct http_server *s, struct MHD_Connection *conn,
+                                           const char *url, const char *method)
+{
+    struct http_request *req = xcalloc(1, sizeof *req);
+    req->server = s;
+    req->conn = conn;
+    req->start_us = qb_mono_us();
+    req->path = xstrdup(url);
+    req->route_label = "unmatched";
+    req->principal = "-";
+    qb_strlcpy(req->method, method, sizeof req->method);
+    buf_init(&req->body, s->cfg.max_body_bytes);
+
+    const char *incoming = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    if (incoming && valid_request_id(incoming))
+        qb_strlcpy(req->id, incoming, sizeof req->id);
+    else
+        new_request_id(req->id, sizeof req->id);
+
+    pthread_mutex_lock(&s->lock);
+    s->inflight++;
+    pthread_mutex_unlock(&s->lock);
+    return req;
+}
+
+static void request_destroy(struct http_request *req)
+{
+    struct http_server *s = req->server;
+    if (req->response)
+        MHD_destroy_response(req->response);
+    cJSON_Delete(req->json);
+    buf_free(&req->body);
+    free(req->path);
+    free(req);
+
+    pthread_mutex_lock(&s->lock);
+    if (--s->inflight == 0)
+        pthread_cond_broadcast(&s->drained);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static enum MHD_Result send_reply(struct http_request *req)
+{
+    if (!req->response) {
+        rlog_error(req->id, "http.no_reply", "route=%s", req->route_label);
+        http_reply_problem(req, API_ERR_INTERNAL, "the handler produced no response");
+    }
+    MHD_add_response_header(req->response, "X-Request-Id", req->id);
+    MHD_add_response_header(req->response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    enum MHD_Result r = MHD_queue_response(req->conn, req->status, req->response);
+    MHD_destroy_response(req->response);
+    req->response = NULL;
+    return r;
+}
+
+/* Routing and authentication happen before the body is read, so an
+ * unauthenticated client cannot make the server buffer a body.  Returns
+ * false with a reply set when the request is refused. */
+static bool admit(struct http_request *req)
+{
+    struct http_server *s = req->server;
+    char allow[128];
+    enum http_router_result r = http_router_match(s->routes, s->nroutes, req->method, req->path,
+                                                  &req->match, allow, sizeof allow);
+    if (r == HTTP_ROUTER_NOT_FOUND) {
+        http_reply_problem(req, API_ERR_ROUTE_NOT_FOUND, "no route matches this path");
+        return false;
+    }
+    if (r == HTTP_ROUTER_METHOD_NOT_ALLOWED) {
+        http_reply_problem(req, API_ERR_METHOD_NOT_ALLOWED, "%s is not allowed here; use %s",
+                           req->method, allow);
+        http_reply_header(req, MHD_HTTP_HEADER_ALLOW, allow);
+        return false;
+    }
+    req->route_label = req->match.route->pattern;
+
+    if (auth_count(s->auth) == 0) {
+        req->role = AUTH_ROLE_ADMIN;
+        req->principal = "anonymous";
+    } else if (req->match.route->role != AUTH_ROLE_PUBLIC) {
+        const char *hdr = http_req_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
+        enum auth_result ar = auth_check(s->auth, hdr, &req->role, &req->principal);
+        if (ar != AUTH_OK) {
+            http_reply_problem(req, API_ERR_UNAUTHENTICATED, "%s",
+                               ar == AUTH_MISSING ? "send \"Authorization: Bearer <token>\""
+                                                  : "the bearer token is not recognised");
+            http_reply_header(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                              ar == AUTH_MISSING ? "Bearer realm=\"qbackup\""
+                                                 : "Bearer realm=\"qbackup\", "
+                                                   "error=\"invalid_token\"");
+            return false;
+        }
+        if (req->role < req->match.route->role) {
+            http_reply_problem(req, API_ERR_FORBIDDEN, "token \"%s\" has role %s; this needs %s",
+                               req->principal, auth_role_name(req->role),
+                               auth_role_name(req->match.route->role));
+            return false;
+        }
+    }
+
+    const char *cl = http_req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (errno == 0 && end != cl && n > s->cfg.max_body_bytes) {
+            http_reply_problem(req, API_ERR_BODY_TOO_LARGE,
+                               "the body is %llu bytes; the limit is %zu", n,
+                               s->cfg.max_body_bytes);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool is_json_type(const char *ct)
+{
+    if (!ct)
+        return false;
+    size_t n = strcspn(ct, ";");
+    while (n > 0 && isspace((unsigned char)ct[n - 1]))
+        n--;
+    if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
+        return true;
+    /* application/<anything>+json, e.g. merge-patch+json */
+    return n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
+           strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
+/* Validates and parses the body; returns false with a reply set. */
+static bool parse_body(struct http_request *req)
+{
+    struct http_server *s = req->server;
+    if (req->body_too_large) {
+        http_reply_problem(req, API_ERR_BODY_TOO_LARGE, "the body exceeds the limit of %zu bytes",
+                           s->cfg.max_body_bytes);
+        return false;
+    }
+    if (req->body.len == 0)
+        return true;
+    const char *ct = http_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!is_json_type(ct)) {
+        http_reply_problem(req, API_ERR_UNSUPPORTED_MEDIA_TYPE,
+                           "request bodies must be application/json (got %s)",
+                           ct ? ct : "no Content-Type");
+        return false;
+    }
+    char err[QB_ERRBUF_SIZE];
+    if (json_parse_bounded(req->body.data, req->body.len, s->cfg.max_json_depth, &req->json, err,
+                           sizeof err) != QB_OK) {
+        http_reply_problem(req, API_ERR_MALFORMED_JSON, "%s", err);
+        return false;
+    }
+    return true;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
+{
+    struct http_server *s = cls;
+    struct http_request *req = *con_cls;
+    (void)version;
+
+    if (!req) {
+        req = request_create(s, conn, url, method);
+        *con_cls = req;
+        if (!admit(req)) {
+            req->handled = true; /* refused: never run the handler */
+            return send_reply(req);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        /* Past the limit the rest is drained and dropped; 413 follows. */
+        if (!req->handled && !req->body_too_large &&
+            !buf_append(&req->body, upload_data, *upload_data_size))
+            req->body_too_large = true;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (req->handled)
+        return MHD_YES;
+    req->handled = true;
+    if (parse_body(req))
+        req->match.route->handler(req);
+    return send_reply(req);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct http_server *s = cls;
+    struct http_request *req = *con_cls;
+    (void)conn;
+    if (!req)
+        return;
+    *con_cls = NULL;
+    double seconds = (double)(qb_mono_us() - req->start_us) / 1e6;
+    unsigned status = req->status ? req->status : 499; /* 499: client went away */
+    metrics_http_observe(s->metrics, req->route_label, req->method, status, seconds);
+    char path[300];
+    log_quote(path, sizeof path, req->path);
+    enum log_level level = status >= 500 ? LOG_LEVEL_ERROR : LOG_LEVEL_INFO;
+    if (log_enabled(level))
+        log_write(level, req->id, "http.request",
+                  "method=%s path=%s route=%s status=%u duration_ms=%.1f principal=%s%s",
+                  req->method, path, req->route_label, status, seconds * 1000, req->principal,
+                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=true");
+    request_destroy(req);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512], quoted[600];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    log_warn("http.mhd", "msg=%s", log_quote(quoted, sizeof quoted, msg));
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+static bool render_inflight(struct buf *out, void *ctx)
+{
+    return buf_printf(out,
+                      "# HELP qbackup_http_requests_in_flight Requests being processed now.\n"
+                      "# TYPE qbackup_http_requests_in_flight gauge\n"
+                      "qbackup_http_requests_in_flight %u\n",
+                      http_server_inflight(ctx));
+}
+
+enum qb_err http_server_start(const struct http_server_config *cfg, const struct http_route *routes,
+                              size_t nroutes, const struct auth *auth, struct metrics *metrics,
+                              void *app, struct http_server **out, char *err, size_t errlen)
+{
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    char port[16];
+    snprintf(port, sizeof port, "%d", cfg->port);
+    int gai = getaddrinfo(cfg->host, port, &hints, &ai);
+    if (gai != 0)
+        return qb_failf(QB_ERR_INVALID, err, errlen, "listen: cannot resolve %s: %s", cfg->host,
+                        gai_strerror(gai));
+
+    struct http_server *s = xcalloc(1, sizeof *s);
+    s->cfg = *cfg;
+    s->routes = routes;
+    s->nroutes = nroutes;
+    s->auth = auth;
+    s->metrics = metrics;
+    s->app = app;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->drained, NULL);
+
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER,
+                                 on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                                 MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout_s,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+    int saved_errno = errno;
+    freeaddrinfo(ai);
+    if (!s->daemon) {
+        http_server_stop(s, 0);
+        return qb_failf(QB_ERR_IO, err, errlen, "listen: cannot listen on %s:%d: %s", cfg->host,
+                        cfg->port, strerror(saved_errno));
+    }
+    metrics_add_collector(metrics, render_inflight, s);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : cfg->port;
+    *out = s;
+    return QB_OK;
+}
+
+int http_server_port(const struct http_server *s)
+{
+    return s->port;
+}
+
+unsigned http_server_inflight(struct http_server *s)
+{
+    pthread_mutex_lock(&s->lock);
+    unsigned n = s->inflight;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+void http_server_stop(struct http_server *s, int grace_ms)
+{
+    if (!s)
+        return;
+    if (s->daemon) {
+        MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+        if (fd != MHD_INVALID_SOCKET)
+            close(fd);
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += grace_ms / 1000;
+        deadline.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&s->lock);
+        while (s->inflight > 0) {
+            if (pthread_cond_timedwait(&s->drained, &s->lock, &deadline) == ETIMEDOUT)
+                break;
+        }
+        unsigned left = s->inflight;
+        pthread_mutex_unlock(&s->lock);
+        if (left)
+            log_warn("http.shutdown", "msg=\"grace period over; closing\" inflight=%u", left);
+        MHD_stop_daemon(s->daemon);
+    }
+    pthread_cond_destroy(&s->drained);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}

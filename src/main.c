@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * main.c -- qbackupd's start-up and shutdown order.
+ *
+ * Start-up: settings, logging, signal mask (before any thread exists, so
+ * only the main thread receives SIGTERM/SIGINT), libcurl's global init,
+ * tokens, directories, catalogue and migrations, configured instance and
+ * destination, metrics, prober, HTTP server.  Shutdown runs in reverse:
+ * readiness turns 503, the server stops accepting and drains in-flight
+ * requests (bounded by shutdown_grace), the prober stops, the catalogue
+ * closes cleanly (WAL checkpointed by SQLite on the last close).
+ */
+#include "api/api.h"
+#include "api/app.h"
+#include "config.h"
+#include "http/http_server.h"
+#include "store/store_destinations.h"
+#include "store/store_instances.h"
+#include "util/log.h"
+#include "version.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <curl/curl.h>
+
+extern char **environ;
+
+/* Name of the instance and destination that the configuration defines. */
+#define CONFIG_INSTANCE_NAME    "default"
+#define CONFIG_DESTINATION_NAME "local"
+
+static void print_routes(const struct config *cfg)
+{
+    struct http_route routes[API_MAX_ROUTES];
+    size_t n = api_routes(routes, API_MAX_ROUTES, cfg->metrics_public, cfg->readyz_public);
+    for (size_t i = 0; i < n; i++)
+        printf("%s %s %s\n", routes[i].method, routes[i].pattern, auth_role_name(routes[i].role));
+}
+
+static enum qb_err load_tokens(const struct config *cfg, struct auth *auth, char *err,
+                               size_t errlen)
+{
+    enum qb_err rc = QB_OK;
+    if (*cfg->tokens_file) {
+        struct stat st;
+        if (stat(cfg->tokens_file, &st) == 0 && (st.st_mode & 077))
+            log_warn("config.tokens_file_permissions",
+                     "path=%s msg=\"readable by group or others; chmod 600 it\"", cfg->tokens_file);
+        rc = auth_load_file(auth, cfg->tokens_file, err, errlen);
+    }
+    if (!rc && *cfg->tokens)
+        rc = auth_load_list(auth, cfg->tokens, err, errlen);
+    return rc;
+}
+
+/* Refuses to expose an unauthenticated API beyond this machine. */
+static enum qb_err check_exposure(const struct config *cfg, const struct auth *auth, char *err,
+                                  size_t errlen)
+{
+    if (auth_count(auth) > 0)
+        return QB_OK;
+    if (!config_host_is_loopback(cfg->listen_host)) {
+        if (!cfg->insecure_no_auth)
+            return qb_failf(QB_ERR_INVALID, err, errlen,
+                            "listen: %s is not a loopback address and no API tokens are "
+                            "configured; set tokens_file or QBACKUP_TOKENS, or pass "
+                            "--insecure-no-auth to accept an open API",
+                            cfg->listen);
+        log_warn("auth.disabled",
+                 "listen=%s msg=\"no tokens and --insecure-no-auth: anyone who "
+                 "can reach this address is admin\"",
+                 cfg->listen);
+    } else {
+        log_warn("auth.disabled",
+                 "listen=%s msg=\"no API tokens configured; every local caller "
+                 "is admin\"",
+                 cfg->listen);
+    }
+    return QB_OK;
+}
+
+static enum qb_err open_catalogue(const struct config *cfg, struct store **out, char *err,
+                                  size_t errlen)
+{
+    int applied = 0;
+    enum qb_err rc = qb_mkdirs(cfg->data_dir, 0700, err, errlen);
+    if (!rc)
+        rc = store_open(cfg->database, (unsigned)cfg->db_pool_size, out, err, errlen);
+    if (!rc)
+        rc = store_migrate(*out, &applied, err, errlen);
+    if (!rc && applied > 0)
+        log_info("store.migrated", "database=%s applied=%d", cfg->database, applied);
+    return rc;
+}
+
+/* The configured Qdrant and local folder are catalogue rows like any other
+ * (plans reference them); refresh them at every start. */
+static enum qb_err sync_configured(const struct config *cfg, struct store *store, char *err,
+                                   size_t errlen)
+{
+    enum qb_err rc = qb_mkdirs(cfg->backup_dir, 0700, err, errlen);
+    if (!rc)
+        rc = store_destination_sync_local(store, CONFIG_DESTINATION_NAME, cfg->backup_dir, err,
+                                          errlen);
+    if (!rc && *cfg->qdrant_url)
+        rc = store_instance_sync_config(store, CONFIG_INSTANCE_NAME, cfg->qdrant_url,
+                                        *cfg->qdrant_api_key ? cfg->qdrant_api_key : NULL, err,
+                                        errlen);
+    return rc;
+}
+
+static enum qb_err write_port_file(const char *path, int port, char *err, size_t errlen)
+{
+    char *tmp = xasprintf("%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    enum qb_err rc = QB_OK;
+    if (!f || fprintf(f, "%d\n", port) < 0 || fclose(f) != 0 || rename(tmp, path) != 0)
+        rc = qb_failf(QB_ERR_IO, err, errlen, "port_file %s: cannot write", path);
+    free(tmp);
+    return rc;
+}
+
+static int serve(const struct config *cfg, struct app *app, const sigset_t *signals)
+{
+    char err[QB_ERRBUF_SIZE];
+    struct http_server *server = NULL;
+    struct http_route routes[API_MAX_ROUTES];
+    size_t nroutes = api_routes(routes, API_MAX_ROUTES, cfg->metrics_public, cfg->readyz_public);
+    struct http_server_config hc = {
+        .host = cfg->listen_host,
+        .port = cfg->listen_port,
+        .threads = (unsigned)cfg->http_threads,
+        .max_connections = (unsigned)cfg->max_connections,
+        .connection_timeout_s = (unsigned)cfg->connection_timeout,
+        .max_body_bytes = (size_t)cfg->max_body_bytes,
+        .max_json_depth = (int)cfg->max_json_depth,
+    };
+    enum qb_err rc = prober_start(app->store, (int)cfg->probe_interval, (int)cfg->probe_timeout,
+                                  &app->prober, err, sizeof err);
+    if (!rc)
+        rc = http_server_start(&hc, routes, nroutes, app->auth, app->metrics, app, &server, err,
+                               sizeof err);
+    if (!rc && *cfg->port_file)
+        rc = write_port_file(cfg->port_file, http_server_port(server), err, sizeof err);
+    if (rc) {
+        log_error("startup.failed", "error=\"%s\"", err);
+        http_server_stop(server, 0);
+        prober_stop(app->prober);
+        app->prober = NULL;
+        return 1;
+    }
+    log_info("http.listening", "address=%s port=%d version=%s auth=%s", cfg->listen_host,
+             http_server_port(server), QB_VERSION, auth_count(app->auth) ? "tokens" : "disabled");
+
+    int sig = 0;
+    sigwait(signals, &sig);
+    log_info("shutdown.begin", "signal=%s grace_s=%lld", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+             (long long)cfg->shutdown_grace);
+    atomic_store(&app->shutting_down, true);
+    http_server_stop(server, (int)cfg->shutdown_grace * 1000);
+    prober_stop(app->prober);
+    app->prober = NULL;
+    log_info("shutdown.done", "status=%s", "clean");
+    return 0;
+}
+
+static int run(const struct config *cfg, enum config_command cmd, const sigset_t *signals)
+{
+    char err[QB_ERRBUF_SIZE];
+    struct app app;
+    memset(&app, 0, sizeof app);
+    app.cfg = cfg;
+    atomic_init(&app.shutting_down, false);
+    int status = 1;
+
+    app.auth = auth_create();
+    enum qb_err rc = load_tokens(cfg, app.auth, err, sizeof err);
+    if (!rc && cmd == CONFIG_CMD_SERVE)
+        rc = check_exposure(cfg, app.auth, err, sizeof err);
+    if (!rc)
+        rc = open_catalogue(cfg, &app.store, err, sizeof err);
+    if (!rc && cmd == CONFIG_CMD_MIGRATE) {
+        log_info("migrate.done", "database=%s", cfg->database);
+        status = 0;
+        goto out;
+    }
+    if (!rc)
+        rc = sync_configured(cfg, app.store, err, sizeof err);
+    if (rc) {
+        char quoted[QB_ERRBUF_SIZE + 16];
+        log_error("startup.failed", "error=%s", log_quote(quoted, sizeof quoted, err));
+        fprintf(stderr, "qbackupd: %s\n", err);
+        goto out;
+    }
+    app.metrics = metrics_create(QB_VERSION);
+    status = serve(cfg, &app, signals);
+out:
+    store_close(app.store);
+    metrics_destroy(app.metrics);
+    auth_destroy(app.auth);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    struct config cfg;
+    enum config_command cmd;
+    char err[QB_ERRBUF_SIZE];
+    int status = 1;
+
+    enum qb_err rc = config_load(&cfg, argc, argv, environ, &cmd, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "qbackupd: invalid configuration: %s\n", err);
+        config_free(&cfg);
+        return 2;
+    }
+    switch (cmd) {
+    case CONFIG_CMD_HELP:
+        config_print_help(stdout);
+        status = 0;
+        goto out;
+    case CONFIG_CMD_VERSION:
+        printf("qbackupd %s\n", QB_VERSION);
+        status = 0;
+        goto out;
+    case CONFIG_CMD_PRINT_CONFIG:
+        config_print(&cfg, stdout);
+        status = 0;
+        goto out;
+    case CONFIG_CMD_LIST_ROUTES:
+        print_routes(&cfg);
+        status = 0;
+        goto out;
+    case CONFIG_CMD_SERVE:
+    case CONFIG_CMD_MIGRATE:
+        break;
+    }
+
+    enum log_level level;
+    if (!log_parse_level(cfg.log_level, &level)) {
+        fprintf(stderr,
+                "qbackupd: invalid configuration: log_level: \"%s\" is not one of debug, "
+                "info, warn, error\n",
+                cfg.log_level);
+        status = 2;
+        goto out;
+    }
+    log_set_level(level);
+    /* The catalogue holds Qdrant API keys and S3 credentials; backups are
+     * production data.  Nothing we create is for other users. */
+    umask(077);
+
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "qbackupd: libcurl initialisation failed\n");
+        goto out;
+    }
+    status = run(&cfg, cmd, &signals);
+    curl_global_cleanup();
+out:
+    config_free(&cfg);
+    return status;
+}

@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * store.c -- the connection pool, connection set-up, and error mapping.
+ * Owns every sqlite3 handle of the process.
+ */
+#include "store/store_internal.h"
+#include "store/migrate.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Writers wait this long for the lock before SQLITE_BUSY: long enough to
+ * ride out a checkpoint, short enough that an API call fails visibly. */
+#define STORE_BUSY_TIMEOUT_MS 5000
+
+struct store {
+    char *path;
+    pthread_mutex_t lock; /* guards free_conns/nfree */
+    pthread_cond_t available;
+    sqlite3 **free_conns; /* connections not in use */
+    unsigned nfree;
+    unsigned size;
+};
+
+static enum qb_err open_connection(const char *path, sqlite3 **out, char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(
+        path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        qb_failf(QB_ERR_IO, err, errlen, "database %s: %s", path,
+                 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close(db);
+        return QB_ERR_IO;
+    }
+    sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
+    sqlite3_extended_result_codes(db, 1);
+    static const char *const pragmas[] = {
+        "PRAGMA journal_mode = WAL",
+        "PRAGMA synchronous = FULL",
+        "PRAGMA foreign_keys = ON",
+    };
+    for (size_t i = 0; i < QB_ARRAY_LEN(pragmas); i++) {
+        enum qb_err e = store_exec(db, pragmas[i], err, errlen);
+        if (e) {
+            sqlite3_close(db);
+            return e;
+        }
+    }
+    *out = db;
+    return QB_OK;
+}
+
+enum qb_err store_open(const char *path, unsigned pool_size, struct store **out, char *err,
+                       size_t errlen)
+{
+    QB_ASSERT(pool_size > 0);
+    struct store *s = xcalloc(1, sizeof *s);
+    s->path = xstrdup(path);
+    s->free_conns = xcalloc(pool_size, sizeof *s->free_conns);
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->available, NULL);
+    for (unsigned i = 0; i < pool_size; i++) {
+        enum qb_err rc = open_connection(path, &s->free_conns[i], err, errlen);
+        if (rc) {
+            store_close(s);
+            return rc;
+        }
+        s->nfree++;
+        s->size++;
+    }
+    *out = s;
+    return QB_OK;
+}
+
+void store_close(struct store *s)
+{
+    if (!s)
+        return;
+    QB_ASSERT(s->nfree == s->size);
+    for (unsigned i = 0; i < s->nfree; i++)
+        sqlite3_close(s->free_conns[i]);
+    pthread_cond_destroy(&s->available);
+    pthread_mutex_destroy(&s->lock);
+    free(s->free_conns);
+    free(s->path);
+    free(s);
+}
+
+sqlite3 *store_acquire(struct store *s)
+{
+    pthread_mutex_lock(&s->lock);
+    while (s->nfree == 0)
+        pthread_cond_wait(&s->available, &s->lock);
+    sqlite3 *db = s->free_conns[--s->nfree];
+    pthread_mutex_unlock(&s->lock);
+    return db;
+}
+
+void store_release(struct store *s, sqlite3 *db)
+{
+    if (!sqlite3_get_autocommit(db)) {
+        /* A caller bailed out mid-transaction: never let the next user of
+         * this connection inherit it. */
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    pthread_mutex_lock(&s->lock);
+    s->free_conns[s->nfree++] = db;
+    pthread_cond_signal(&s->available);
+    pthread_mutex_unlock(&s->lock);
+}
+
+enum qb_err store_sqlite_err(sqlite3 *db, int rc, const char *what, char *err, size_t errlen)
+{
+    enum qb_err e = QB_ERR_IO;
+    int primary = rc & 0xff;
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
+        e = QB_ERR_BUSY;
+    else if (rc == SQLITE_CONSTRAINT_CHECK || rc == SQLITE_CONSTRAINT_NOTNULL)
+        e = QB_ERR_INVALID; /* the schema's last line of defence against bad input */
+    else if (primary == SQLITE_CONSTRAINT)
+        e = QB_ERR_CONFLICT; /* unique, primary key, foreign key: state conflicts */
+    return qb_failf(e, err, errlen, "%s: %s", what, sqlite3_errmsg(db));
+}
+
+enum qb_err store_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
+{
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return store_sqlite_err(db, rc, sql, err, errlen);
+    return QB_OK;
+}
+
+enum qb_err store_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **stmt, char *err,
+                          size_t errlen)
+{
+    int rc = sqlite3_prepare_v2(db, sql, -1, stmt, NULL);
+    if (rc != SQLITE_OK) {
+        *stmt = NULL;
+        return store_sqlite_err(db, rc, "prepare", err, errlen);
+    }
+    return QB_OK;
+}
+
+void store_bind_text(sqlite3_stmt *st, int idx, const char *value)
+{
+    if (value)
+        sqlite3_bind_text(st, idx, value, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, idx);
+}
+
+char *store_column_text(sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    return t ? xstrdup((const char *)t) : NULL;
+}
+
+enum qb_err store_migrate(struct store *s, int *applied, char *err, size_t errlen)
+{
+    sqlite3 *db = store_acquire(s);
+    enum qb_err rc = migrate_apply(db, applied, err, errlen);
+    store_release(s, db);
+    return rc;
+}
+
+enum qb_err store_schema_version(struct store *s, int *version, char *err, size_t errlen)
+{
+    sqlite3 *db = store_acquire(s);
+    enum qb_err rc = migrate_current_version(db, version, err, errlen);
+    store_release(s, db);
+    return rc;
+}
+
+enum qb_err store_heartbeat(struct store *s, char *err, size_t errlen)
+{
+    sqlite3 *db = store_acquire(s);
+    sqlite3_stmt *st = NULL;
+    enum qb_err rc =
+        store_prepare(db, "UPDATE heartbeat SET checked_at = ?1 WHERE id = 1", &st, err, errlen);
+    if (rc)
+        goto out;
+    sqlite3_bind_int64(st, 1, qb_now_ms() / 1000);
+    int src = sqlite3_step(st);
+    if (src != SQLITE_DONE)
+        rc = store_sqlite_err(db, src, "heartbeat", err, errlen);
+    else if (sqlite3_changes(db) != 1)
+        rc = qb_failf(QB_ERR_IO, err, errlen, "heartbeat: row missing; schema damaged?");
+out:
+    sqlite3_finalize(st);
+    store_release(s, db);
+    return rc;
+}

@@ -1,0 +1,411 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * harness.c -- process control, HTTP and log helpers for integration tests.
+ */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+extern char **environ;
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+bool harness_wait_until(bool (*cond)(void *ctx), void *ctx, int timeout_ms)
+{
+    for (int waited = 0;; waited += 20) {
+        if (cond(ctx))
+            return true;
+        if (waited >= timeout_ms)
+            return false;
+        sleep_ms(20);
+    }
+}
+
+static char *dupstr(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = malloc(n);
+    if (!p)
+        abort();
+    memcpy(p, s, n);
+    return p;
+}
+
+static void copy_list(char **dst, const char *const *src)
+{
+    size_t i = 0;
+    for (; src && src[i] && i + 1 < QBD_MAX_ARGS; i++)
+        dst[i] = dupstr(src[i]);
+    dst[i] = NULL;
+}
+
+static void free_list(char **list)
+{
+    for (size_t i = 0; list[i]; i++) {
+        free(list[i]);
+        list[i] = NULL;
+    }
+}
+
+static void print_log(const struct qbd *d)
+{
+    FILE *f = fopen(d->log_path, "r");
+    char line[4096];
+    fprintf(stderr, "---- qbackupd log (%s) ----\n", d->log_path);
+    while (f && fgets(line, sizeof line, f))
+        fputs(line, stderr);
+    fprintf(stderr, "---- end of log ----\n");
+    if (f)
+        fclose(f);
+}
+
+/* Builds the child's environment: ours without QBACKUP_* (a developer's
+ * settings must not leak into tests), plus extra. */
+static char **child_env(char *const *extra)
+{
+    size_t n = 0, m = 0;
+    while (environ[n])
+        n++;
+    while (extra && extra[m])
+        m++;
+    char **env = calloc(n + m + 1, sizeof *env);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(environ[i], "QBACKUP_", 8) != 0)
+            env[k++] = environ[i];
+    }
+    for (size_t i = 0; i < m; i++)
+        env[k++] = extra[i];
+    env[k] = NULL;
+    return env;
+}
+
+static pid_t spawn(struct qbd *d, char **argv, char *const *extra_env)
+{
+    char **env = child_env(extra_env);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(d->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (fd >= 0) {
+            dup2(fd, STDERR_FILENO);
+            dup2(fd, STDOUT_FILENO);
+            close(fd);
+        }
+        if (chdir(d->dir) != 0)
+            _exit(126);
+        execve(QB_DAEMON_PATH, argv, env);
+        _exit(127);
+    }
+    free(env);
+    return pid;
+}
+
+struct port_wait {
+    struct qbd *d;
+    char path[300];
+    bool exited;
+    int status;
+};
+
+static bool port_ready(void *ctx)
+{
+    struct port_wait *w = ctx;
+    pid_t r = waitpid(w->d->pid, &w->status, WNOHANG);
+    if (r == w->d->pid) {
+        w->exited = true;
+        w->d->pid = 0;
+        return true;
+    }
+    FILE *f = fopen(w->path, "r");
+    if (!f)
+        return false;
+    int port = 0;
+    bool ok = fscanf(f, "%d", &port) == 1 && port > 0;
+    fclose(f);
+    if (ok)
+        w->d->port = port;
+    return ok;
+}
+
+static int launch(struct qbd *d)
+{
+    char port_file[300];
+    snprintf(port_file, sizeof port_file, "%s/port", d->dir);
+    unlink(port_file);
+    /* Port 9 (discard) on loopback refuses connections: a Qdrant that is
+     * certainly absent, quickly. */
+    const char *const base[] = {"qbackupd",    "serve",        "--listen",
+                                "127.0.0.1:0", "--port-file",  port_file,
+                                "--data-dir",  "var",          "--probe-interval",
+                                "1",           "--qdrant-url", "http://127.0.0.1:9",
+                                NULL};
+    char *argv[QBD_MAX_ARGS + 16];
+    size_t a = 0;
+    for (size_t i = 0; base[i]; i++)
+        argv[a++] = dupstr(base[i]);
+    for (size_t i = 0; d->args[i]; i++)
+        argv[a++] = dupstr(d->args[i]);
+    argv[a] = NULL;
+
+    d->pid = spawn(d, argv, d->env);
+    free_list(argv);
+    if (d->pid < 0)
+        return -1;
+    struct port_wait w = {.d = d};
+    snprintf(w.path, sizeof w.path, "%s", port_file);
+    if (!harness_wait_until(port_ready, &w, 30000) || w.exited) {
+        fprintf(stderr, "qbackupd did not start%s\n", w.exited ? " (it exited)" : "");
+        print_log(d);
+        if (d->pid > 0)
+            qbd_stop(d);
+        return -1;
+    }
+    return 0;
+}
+
+int qbd_start(struct qbd *d, const char *const *extra_args, const char *const *extra_env)
+{
+    memset(d, 0, sizeof *d);
+    snprintf(d->dir, sizeof d->dir, "/tmp/qbackup-test-XXXXXX");
+    if (!mkdtemp(d->dir))
+        return -1;
+    snprintf(d->log_path, sizeof d->log_path, "%s/qbackupd.log", d->dir);
+    copy_list(d->args, extra_args);
+    copy_list(d->env, extra_env);
+    return launch(d);
+}
+
+int qbd_run(struct qbd *d, const char *const *args, const char *const *extra_env)
+{
+    char *argv[QBD_MAX_ARGS + 2];
+    size_t a = 0;
+    argv[a++] = dupstr("qbackupd");
+    for (size_t i = 0; args && args[i] && a + 1 < QBD_MAX_ARGS; i++)
+        argv[a++] = dupstr(args[i]);
+    argv[a] = NULL;
+    char *env[QBD_MAX_ARGS];
+    copy_list(env, extra_env);
+    pid_t pid = spawn(d, argv, env);
+    free_list(env);
+    free_list(argv);
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+struct exit_wait {
+    pid_t pid;
+    int status;
+};
+
+static bool exited(void *ctx)
+{
+    struct exit_wait *w = ctx;
+    return waitpid(w->pid, &w->status, WNOHANG) == w->pid;
+}
+
+int qbd_stop(struct qbd *d)
+{
+    if (d->pid <= 0)
+        return -1;
+    struct exit_wait w = {.pid = d->pid};
+    kill(d->pid, SIGTERM);
+    if (!harness_wait_until(exited, &w, 30000)) {
+        fprintf(stderr, "qbackupd ignored SIGTERM for 30 s; killing it\n");
+        kill(d->pid, SIGKILL);
+        waitpid(d->pid, &w.status, 0);
+    }
+    d->pid = 0;
+    int rc = WIFEXITED(w.status) ? WEXITSTATUS(w.status) : 128 + WTERMSIG(w.status);
+    if (rc != 0)
+        print_log(d);
+    return rc;
+}
+
+int qbd_restart(struct qbd *d)
+{
+    int rc = qbd_stop(d);
+    if (rc != 0)
+        return rc;
+    return launch(d);
+}
+
+void qbd_cleanup(struct qbd *d)
+{
+    if (d->pid > 0)
+        qbd_stop(d);
+    if (d->dir[0]) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", d->dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", d->dir);
+    }
+    free_list(d->args);
+    free_list(d->env);
+}
+
+bool qbd_log_contains(const struct qbd *d, const char *needle)
+{
+    FILE *f = fopen(d->log_path, "r");
+    if (!f)
+        return false;
+    char line[8192];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, needle) != NULL;
+    fclose(f);
+    return found;
+}
+
+struct grow {
+    char *data;
+    size_t len;
+};
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct grow *g = userdata;
+    size_t n = size * nmemb;
+    char *p = realloc(g->data, g->len + n + 1);
+    if (!p)
+        return 0;
+    g->data = p;
+    memcpy(g->data + g->len, ptr, n);
+    g->len += n;
+    g->data[g->len] = '\0';
+    return n;
+}
+
+int qbd_request(struct qbd *d, const char *method, const char *path, const char *body,
+                const char *const *headers, struct resp *r)
+{
+    memset(r, 0, sizeof *r);
+    struct grow b = {0}, h = {0};
+    struct curl_slist *hl = NULL;
+    bool have_ct = false;
+    for (size_t i = 0; headers && headers[i]; i++) {
+        hl = curl_slist_append(hl, headers[i]);
+        have_ct = have_ct || strncasecmp(headers[i], "Content-Type:", 13) == 0;
+    }
+    if (body && !have_ct)
+        hl = curl_slist_append(hl, "Content-Type: application/json");
+    char auth[200];
+    if (d->token[0]) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", d->token);
+        hl = curl_slist_append(hl, auth);
+    }
+    hl = curl_slist_append(hl, "Expect:");
+    char url[600];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", d->port, path);
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+    }
+    CURLcode cc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_easy_cleanup(c);
+    curl_slist_free_all(hl);
+    r->body = b.data ? b.data : dupstr("");
+    r->len = b.len;
+    r->headers = h.data ? h.data : dupstr("");
+    r->json = cJSON_Parse(r->body);
+    if (cc != CURLE_OK) {
+        fprintf(stderr, "request %s %s failed: %s\n", method, path, curl_easy_strerror(cc));
+        return -1;
+    }
+    return 0;
+}
+
+const char *resp_header(const struct resp *r, const char *name)
+{
+    static char value[1024];
+    size_t n = strlen(name);
+    for (const char *line = r->headers; line && *line;) {
+        const char *eol = strstr(line, "\r\n");
+        size_t len = eol ? (size_t)(eol - line) : strlen(line);
+        if (len > n && strncasecmp(line, name, n) == 0 && line[n] == ':') {
+            const char *v = line + n + 1;
+            while (*v == ' ')
+                v++;
+            size_t vlen = len - (size_t)(v - line);
+            if (vlen >= sizeof value)
+                vlen = sizeof value - 1;
+            memcpy(value, v, vlen);
+            value[vlen] = '\0';
+            return value;
+        }
+        line = eol ? eol + 2 : NULL;
+    }
+    return NULL;
+}
+
+void resp_free(struct resp *r)
+{
+    free(r->body);
+    free(r->headers);
+    cJSON_Delete(r->json);
+    memset(r, 0, sizeof *r);
+}
+
+const cJSON *json_path(const cJSON *json, const char *path)
+{
+    char key[128];
+    const cJSON *cur = json;
+    while (cur && *path) {
+        size_t n = strcspn(path, ".");
+        if (n >= sizeof key)
+            return NULL;
+        memcpy(key, path, n);
+        key[n] = '\0';
+        if (cJSON_IsArray(cur)) {
+            cur = cJSON_GetArrayItem(cur, atoi(key));
+        } else {
+            cur = cJSON_GetObjectItemCaseSensitive(cur, key);
+        }
+        path += n;
+        if (*path == '.')
+            path++;
+    }
+    return cur;
+}
+
+const char *json_path_str(const cJSON *json, const char *path)
+{
+    const cJSON *v = json_path(json, path);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+double json_path_num(const cJSON *json, const char *path)
+{
+    const cJSON *v = json_path(json, path);
+    return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
