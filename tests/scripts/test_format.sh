@@ -6,7 +6,11 @@ command -v clang-format >/dev/null || fail "clang-format missing (scripts/instal
 cd "$QB_SOURCE_DIR"
 major=$(clang-format --version | sed -n 's/.*version \([0-9]*\).*/\1/p')
 [ "$major" = 14 ] || echo "warning: clang-format $major, the pinned version is 14" >&2
-bad=$(find src tests bench -name '*.[ch]' 2>/dev/null | while read -r f; do
+dirs=
+for d in src tests bench; do
+  [ -d "$d" ] && dirs="$dirs $d"
+done
+bad=$(find $dirs -name '*.[ch]' | while read -r f; do
   clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || echo "$f"
 done)
 [ -z "$bad" ] || fail "not formatted (run clang-format -i): $bad"
