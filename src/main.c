@@ -14,6 +14,7 @@
 #include "api/app.h"
 #include "config.h"
 #include "http/http_server.h"
+#include "remote/http_client.h"
 #include "store/store_destinations.h"
 #include "store/store_instances.h"
 #include "util/log.h"
@@ -260,8 +261,8 @@ int main(int argc, char **argv)
     sigaddset(&signals, SIGINT);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        fprintf(stderr, "qbackupd: libcurl initialisation failed\n");
+    if (http_client_global_init(err, sizeof err) != QB_OK) {
+        fprintf(stderr, "qbackupd: %s\n", err);
         goto out;
     }
     status = run(&cfg, cmd, &signals);

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
  * prober.c -- reachability checks of instances and destinations.
- * Owns its thread, its curl handle and the latest results.
+ * Owns its thread and the latest results.
  */
 #include "engine/prober.h"
 #include "store/store_destinations.h"
 #include "store/store_instances.h"
+#include "remote/http_client.h"
 #include "util/log.h"
+#include "version.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,8 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <curl/curl.h>
 
 /* Qdrant's GET / answer is tiny; anything bigger is not Qdrant. */
 #define PROBE_MAX_BODY 16384
@@ -39,7 +39,7 @@ struct prober {
     pthread_t thread;
     pthread_mutex_t lock; /* guards everything below */
     pthread_cond_t wake;
-    atomic_bool stopping; /* also read by curl's progress callback */
+    atomic_bool stopping;
     bool completed_round;
     struct probe_result *instances;
     size_t ninstances;
@@ -59,73 +59,46 @@ static void results_free(struct probe_result *r, size_t n)
     free(r);
 }
 
-struct body {
-    char data[PROBE_MAX_BODY + 1];
-    size_t len;
-};
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    struct body *b = userdata;
-    size_t n = size * nmemb;
-    if (n > PROBE_MAX_BODY - b->len)
-        return 0; /* aborts the transfer: too big to be Qdrant's answer */
-    memcpy(b->data + b->len, ptr, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return n;
-}
-
-static int on_progress(void *clientp, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
-{
-    struct prober *p = clientp;
-    (void)dt, (void)dn, (void)ut, (void)un;
-    return atomic_load(&p->stopping) ? 1 : 0;
-}
-
 static void probe_instance(struct prober *p, const struct store_instance *inst,
                            struct probe_result *r)
 {
-    struct body *body = xcalloc(1, sizeof *body);
-    struct curl_slist *headers = NULL;
+    char err[QB_ERRBUF_SIZE];
+    struct http_client *client = NULL;
+    struct http_client_response resp = {0};
     char *url = xasprintf("%s/", inst->url);
-    CURL *c = curl_easy_init();
+    char *auth = NULL;
+    const char *headers[1];
+    size_t nheaders = 0;
+    struct http_client_options opt = {
+        .connect_timeout_ms = (long)p->timeout_s * 1000,
+        .total_timeout_ms = (long)p->timeout_s * 1000,
+        .insecure = !inst->tls_verify,
+        .ca_file = inst->ca_file,
+        .user_agent = "qbackupd/" QB_VERSION,
+    };
     r->ok = 0;
-    if (!c) {
-        r->detail = xstrdup("cannot create an HTTP handle");
-        goto out;
-    }
     if (inst->api_key && *inst->api_key) {
-        char *h = xasprintf("api-key: %s", inst->api_key);
-        headers = curl_slist_append(headers, h);
-        memset(h, 0, strlen(h));
-        free(h);
+        auth = xasprintf("api-key: %s", inst->api_key);
+        headers[nheaders++] = auth;
     }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)p->timeout_s);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)p->timeout_s);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, p);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, inst->tls_verify ? 1L : 0L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, inst->tls_verify ? 2L : 0L);
-    if (inst->ca_file)
-        curl_easy_setopt(c, CURLOPT_CAINFO, inst->ca_file);
-    CURLcode cc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (cc != CURLE_OK) {
-        r->detail = xstrdup(curl_easy_strerror(cc));
-    } else if (status == 401 || status == 403) {
-        r->detail = xasprintf("Qdrant refused the API key (HTTP %ld)", status);
-    } else if (status != 200) {
-        r->detail = xasprintf("unexpected HTTP status %ld", status);
+    struct http_client_request req = {
+        .method = "GET",
+        .url = url,
+        .headers = headers,
+        .n_headers = nheaders,
+        .max_body = PROBE_MAX_BODY,
+    };
+    enum qb_err rc = http_client_create(&opt, &client, err, sizeof err);
+    if (!rc)
+        rc = http_client_perform(client, &req, &resp, err, sizeof err);
+    if (rc) {
+        r->detail = xstrdup(err);
+    } else if (resp.status == 401 || resp.status == 403) {
+        r->detail = xasprintf("Qdrant refused the API key (HTTP %ld)", resp.status);
+    } else if (resp.status != 200) {
+        r->detail = xasprintf("unexpected HTTP status %ld", resp.status);
     } else {
-        cJSON *json = cJSON_Parse(body->data);
+        cJSON *json = cJSON_ParseWithLength(resp.body ? resp.body : "", resp.body_len);
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(json, "version");
         if (cJSON_IsString(v)) {
             r->ok = 1;
@@ -135,11 +108,13 @@ static void probe_instance(struct prober *p, const struct store_instance *inst,
         }
         cJSON_Delete(json);
     }
-out:
-    curl_easy_cleanup(c);
-    curl_slist_free_all(headers);
+    http_client_response_free(&resp);
+    http_client_destroy(client);
+    if (auth) {
+        memset(auth, 0, strlen(auth));
+        free(auth);
+    }
     free(url);
-    free(body);
 }
 
 /* A local folder is usable when a file can be created, synced and removed

@@ -27,7 +27,8 @@ struct prober;
 enum qb_err prober_start(struct store *store, int interval_s, int timeout_s, struct prober **out,
                          char *err, size_t errlen) QB_MUSTCHECK;
 
-/* Aborts any probe in flight, joins the thread and frees p.  NULL: no-op. */
+/* Stops the thread (waiting for a probe in flight, at most probe_timeout),
+ * joins it and frees p.  NULL is a no-op. */
 void prober_stop(struct prober *p);
 
 /* Adds "instances" and "destinations" arrays describing the latest round to

@@ -274,6 +274,23 @@ bool qbd_log_contains(const struct qbd *d, const char *needle)
     return found;
 }
 
+struct log_wait {
+    const struct qbd *d;
+    const char *needle;
+};
+
+static bool log_has(void *ctx)
+{
+    struct log_wait *w = ctx;
+    return qbd_log_contains(w->d, w->needle);
+}
+
+bool qbd_wait_log(const struct qbd *d, const char *needle, int timeout_ms)
+{
+    struct log_wait w = {d, needle};
+    return harness_wait_until(log_has, &w, timeout_ms);
+}
+
 struct grow {
     char *data;
     size_t len;

@@ -70,6 +70,11 @@ void qbd_cleanup(struct qbd *d);
 /* True when the daemon's log contains needle. */
 bool qbd_log_contains(const struct qbd *d, const char *needle);
 
+/* Polls the log until it contains needle or timeout_ms passes.  Use this
+ * for lines written after the response (the access log is written once the
+ * response has been sent). */
+bool qbd_wait_log(const struct qbd *d, const char *needle, int timeout_ms);
+
 /* Sends one request.  body may be NULL; headers is a NULL-terminated list
  * of "Name: value" (may be NULL).  When body is non-NULL and no
  * Content-Type is given, application/json is sent.  Returns 0 when a

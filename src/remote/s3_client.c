@@ -1,0 +1,851 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * s3_client.c -- S3 over http_client, signed by sigv4.  Owns the client
+ * configuration, URL/Host construction (path-style or virtual-hosted), the
+ * retry loop, S3 error documents, and the simple operations.  The streaming
+ * multipart writer is in s3_upload.c.
+ *
+ * DESIGN
+ *   Every request goes through s3_call(): build URL and Host, sign with the
+ *   current time (a retry is re-signed, so a long backoff cannot outlive
+ *   the 15-minute signature window), send, map the answer, and retry
+ *   QB_ERR_TRANSIENT with exponential backoff and jitter.
+ *   XML is read with a tiny tag extractor (S3's documents are flat and
+ *   machine-written); keys are XML-unescaped, including numeric entities.
+ *
+ * THREAD SAFETY NOTES
+ *   struct s3_client: one thread at a time, no locks.  s3_call() may run
+ *   on any thread with that thread's own http_client: it only reads the
+ *   client's configuration, which is immutable after s3_client_create().
+ */
+#include "s3_client.h"
+
+#include "http_client.h"
+#include "s3_internal.h"
+#include "sigv4.h"
+#include "util/buf.h"
+#include "util/log.h"
+
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define MAX_BACKOFF_MS 20000
+#define DELETE_BATCH   1000 /* S3's DeleteObjects limit */
+
+/* ------------------------------------------------------------- small helpers */
+
+void s3_hl_add(struct hlist *l, const char *name, const char *value)
+{
+    QB_ASSERT(l->n < QB_ARRAY_LEN(l->v));
+    char *n = xstrdup(name), *v = xstrdup(value);
+    l->own[l->nown++] = n;
+    l->own[l->nown++] = v;
+    l->v[l->n++] = (struct sigv4_header){n, v};
+}
+
+void s3_hl_free(struct hlist *l)
+{
+    for (size_t i = 0; i < l->nown; i++)
+        free(l->own[i]);
+    memset(l, 0, sizeof *l);
+}
+
+void s3_md5_base64(const void *data, size_t len, char out[32])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_Digest(data, len, md, &n, EVP_md5(), NULL);
+    EVP_EncodeBlock((unsigned char *)out, md, (int)n);
+}
+
+static char *env_or(const char *v, const char *a, const char *b)
+{
+    if (v && *v)
+        return xstrdup(v);
+    const char *e = a ? getenv(a) : NULL;
+    if ((!e || !*e) && b)
+        e = getenv(b);
+    return e && *e ? xstrdup(e) : NULL;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+/* ---------------------------------------------------------------------- XML */
+
+/* Appends s to b with the five XML entities escaped. */
+bool s3_xml_escape(struct buf *b, const char *s)
+{
+    bool ok = true;
+    for (; *s && ok; s++) {
+        switch (*s) {
+        case '&':
+            ok = buf_appends(b, "&amp;");
+            break;
+        case '<':
+            ok = buf_appends(b, "&lt;");
+            break;
+        case '>':
+            ok = buf_appends(b, "&gt;");
+            break;
+        case '"':
+            ok = buf_appends(b, "&quot;");
+            break;
+        case '\'':
+            ok = buf_appends(b, "&apos;");
+            break;
+        default:
+            ok = buf_append(b, s, 1);
+        }
+    }
+    return ok;
+}
+
+static void put_utf8(char **o, unsigned long cp)
+{
+    char *p = *o;
+    if (cp < 0x80) {
+        *p++ = (char)cp;
+    } else if (cp < 0x800) {
+        *p++ = (char)(0xC0 | (cp >> 6));
+        *p++ = (char)(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        *p++ = (char)(0xE0 | (cp >> 12));
+        *p++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+        *p++ = (char)(0x80 | (cp & 0x3F));
+    } else {
+        *p++ = (char)(0xF0 | (cp >> 18));
+        *p++ = (char)(0x80 | ((cp >> 12) & 0x3F));
+        *p++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+        *p++ = (char)(0x80 | (cp & 0x3F));
+    }
+    *o = p;
+}
+
+/* Returns a new string with entities (named and numeric) decoded. */
+static char *xml_unescape(const char *s, size_t n)
+{
+    static const struct {
+        const char *ent;
+        char c;
+    } named[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+    char *out = xmalloc(n + 1), *o = out;
+    for (size_t i = 0; i < n;) {
+        if (s[i] == '&') {
+            const char *semi = memchr(s + i, ';', n - i);
+            size_t el = semi ? (size_t)(semi - (s + i)) + 1 : 0;
+            bool done = false;
+            for (size_t k = 0; semi && k < QB_ARRAY_LEN(named) && !done; k++) {
+                if (el == strlen(named[k].ent) && memcmp(s + i, named[k].ent, el) == 0) {
+                    *o++ = named[k].c;
+                    done = true;
+                }
+            }
+            if (!done && semi && el > 3 && s[i + 1] == '#') {
+                bool hexa = s[i + 2] == 'x' || s[i + 2] == 'X';
+                unsigned long cp = strtoul(s + i + (hexa ? 3 : 2), NULL, hexa ? 16 : 10);
+                if (cp > 0 && cp <= 0x10FFFF) {
+                    put_utf8(&o, cp); /* at most 4 bytes for >= 4 input bytes */
+                    done = true;
+                }
+            }
+            if (done) {
+                i += el;
+                continue;
+            }
+        }
+        *o++ = s[i++];
+    }
+    *o = '\0';
+    return out;
+}
+
+/* Finds the next <tag>...</tag> at or after *pos in s[0..len); sets the
+ * content span and moves *pos past the closing tag.  "<tag/>" is empty. */
+bool s3_xml_next(const char *s, size_t len, size_t *pos, const char *tag, const char **val,
+                 size_t *vlen)
+{
+    char open[64], close[64], empty[64];
+    snprintf(open, sizeof open, "<%s>", tag);
+    snprintf(close, sizeof close, "</%s>", tag);
+    snprintf(empty, sizeof empty, "<%s/>", tag);
+    size_t ol = strlen(open), cl = strlen(close), el = strlen(empty);
+    for (size_t i = *pos; i < len; i++) {
+        if (s[i] != '<')
+            continue;
+        if (len - i >= el && memcmp(s + i, empty, el) == 0) {
+            *val = s + i;
+            *vlen = 0;
+            *pos = i + el;
+            return true;
+        }
+        if (len - i < ol || memcmp(s + i, open, ol) != 0)
+            continue;
+        for (size_t j = i + ol; j + cl <= len; j++) {
+            if (s[j] == '<' && memcmp(s + j, close, cl) == 0) {
+                *val = s + i + ol;
+                *vlen = j - (i + ol);
+                *pos = j + cl;
+                return true;
+            }
+        }
+        return false;
+    }
+    return false;
+}
+
+/* The unescaped text of the first <tag> in s[0..len), or NULL; caller frees. */
+char *s3_xml_text(const char *s, size_t len, const char *tag)
+{
+    size_t pos = 0, vl;
+    const char *v;
+    if (!s || !s3_xml_next(s, len, &pos, tag, &v, &vl))
+        return NULL;
+    return xml_unescape(v, vl);
+}
+
+/* ----------------------------------------------------------- client set-up */
+
+static enum qb_err parse_endpoint(struct s3_client *c, const char *ep, char *err, size_t errlen)
+{
+    const char *sep = strstr(ep, "://");
+    if (!sep || (strncmp(ep, "http", 4) != 0) || (sep - ep != 4 && sep - ep != 5) ||
+        (sep - ep == 5 && ep[4] != 's'))
+        return qb_failf(QB_ERR_INVALID, err, errlen,
+                        "s3: endpoint must start with http:// or https://");
+    const char *host = sep + 3;
+    size_t hl = strcspn(host, "/?#");
+    if (hl == 0 || strchr(host, '@') || (host[hl] && strcmp(host + hl, "/") != 0))
+        return qb_failf(QB_ERR_INVALID, err, errlen,
+                        "s3: endpoint must be scheme://host[:port] without a path");
+    c->scheme = xstrndup(ep, (size_t)(sep - ep));
+    c->host = xstrndup(host, hl);
+    for (char *p = c->host; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    return QB_OK;
+}
+
+uint64_t s3_clamp_part(uint64_t v)
+{
+    if (v < S3_MIN_PART_SIZE)
+        return S3_MIN_PART_SIZE;
+    return v > S3_MAX_PART_SIZE ? S3_MAX_PART_SIZE : v;
+}
+
+enum qb_err s3_client_create(const struct s3_config *cfg, struct s3_client **out, char *err,
+                             size_t errlen)
+{
+    enum qb_err rc = QB_OK;
+    char *endpoint = NULL;
+    struct s3_client *c = xcalloc(1, sizeof *c);
+    if (!cfg->bucket || !*cfg->bucket || strchr(cfg->bucket, '/')) {
+        rc = qb_failf(QB_ERR_INVALID, err, errlen, "s3: a bucket name is required");
+        goto out;
+    }
+    c->bucket = xstrdup(cfg->bucket);
+    c->region = env_or(cfg->region, "AWS_REGION", "AWS_DEFAULT_REGION");
+    if (!c->region)
+        c->region = xstrdup("us-east-1");
+    /* Credentials come as a set: never mix a configured key with an
+     * environment secret. */
+    bool from_env = !cfg->access_key || !*cfg->access_key;
+    c->access_key =
+        env_or(from_env ? NULL : cfg->access_key, from_env ? "AWS_ACCESS_KEY_ID" : NULL, NULL);
+    c->secret_key =
+        env_or(from_env ? NULL : cfg->secret_key, from_env ? "AWS_SECRET_ACCESS_KEY" : NULL, NULL);
+    c->session_token =
+        env_or(from_env ? NULL : cfg->session_token, from_env ? "AWS_SESSION_TOKEN" : NULL, NULL);
+    if (!c->access_key || !c->secret_key) {
+        rc = qb_failf(QB_ERR_INVALID, err, errlen,
+                      "s3: no credentials (configure them or set AWS_ACCESS_KEY_ID and "
+                      "AWS_SECRET_ACCESS_KEY)");
+        goto out;
+    }
+    endpoint = env_or(cfg->endpoint, "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL");
+    if (!endpoint)
+        endpoint = xasprintf("https://s3.%s.amazonaws.com", c->region);
+    rc = parse_endpoint(c, endpoint, err, errlen);
+    if (rc)
+        goto out;
+    c->path_style = cfg->path_style;
+    c->unsigned_payload = cfg->unsigned_payload;
+    c->sse = cfg->sse;
+    c->kms_key_id =
+        cfg->sse_kms_key_id && *cfg->sse_kms_key_id ? xstrdup(cfg->sse_kms_key_id) : NULL;
+    c->storage_class =
+        cfg->storage_class && *cfg->storage_class ? xstrdup(cfg->storage_class) : NULL;
+    c->part_size = s3_clamp_part(cfg->part_size ? cfg->part_size : S3_DEFAULT_PART_SIZE);
+    c->parts_in_flight = cfg->parts_in_flight ? cfg->parts_in_flight : 4;
+    if (c->parts_in_flight > 64)
+        c->parts_in_flight = 64;
+    c->max_retries = cfg->max_retries ? cfg->max_retries : 5;
+    c->retry_base_ms = cfg->retry_base_ms > 0 ? cfg->retry_base_ms : 200;
+    c->ca_file = cfg->ca_file ? xstrdup(cfg->ca_file) : NULL;
+    c->http_opt = (struct http_client_options){
+        .connect_timeout_ms = cfg->connect_timeout_ms,
+        .low_speed_time_s = cfg->low_speed_time_s,
+        .insecure = cfg->insecure,
+        .ca_file = c->ca_file,
+        .user_agent = "qbackup-s3",
+    };
+    rc = http_client_create(&c->http_opt, &c->hc, err, errlen);
+out:
+    free(endpoint);
+    if (rc) {
+        s3_client_destroy(c);
+        return rc;
+    }
+    *out = c;
+    return QB_OK;
+}
+
+void s3_client_destroy(struct s3_client *c)
+{
+    if (!c)
+        return;
+    http_client_destroy(c->hc);
+    free(c->scheme);
+    free(c->host);
+    free(c->bucket);
+    free(c->region);
+    free(c->access_key);
+    if (c->secret_key) /* do not leave the secret in freed heap memory */
+        OPENSSL_cleanse(c->secret_key, strlen(c->secret_key));
+    free(c->secret_key);
+    free(c->session_token);
+    free(c->kms_key_id);
+    free(c->storage_class);
+    free(c->ca_file);
+    free(c);
+}
+
+uint64_t s3_client_part_size(const struct s3_client *c)
+{
+    return c->part_size;
+}
+
+/* --------------------------------------------------------------- requests */
+
+/* Builds "scheme://host/path" and the Host header value for r. */
+static void s3_target(const struct s3_client *c, const char *key, char **host, char **path)
+{
+    char *ekey = key ? sigv4_uri_encode(key, strlen(key), true) : NULL;
+    if (c->path_style) {
+        *host = xstrdup(c->host);
+        *path = key ? xasprintf("/%s/%s", c->bucket, ekey) : xasprintf("/%s", c->bucket);
+    } else {
+        *host = xasprintf("%s.%s", c->bucket, c->host);
+        *path = xasprintf("/%s", key ? ekey : "");
+    }
+    free(ekey);
+}
+
+/* S3 error Codes that deserve another attempt, and those that mean "no
+ * such thing".  Everything else is permanent. */
+static enum qb_err map_s3_code(const char *code, long status)
+{
+    static const char *const transient[] = {
+        "SlowDown",         "RequestTimeout",       "InternalError", "ServiceUnavailable",
+        "OperationAborted", "RequestTimeTooSkewed", "Throttling",    "ThrottlingException"};
+    static const char *const missing[] = {"NoSuchKey", "NoSuchUpload", "NoSuchVersion"};
+    if (code) {
+        for (size_t i = 0; i < QB_ARRAY_LEN(transient); i++)
+            if (strcmp(code, transient[i]) == 0)
+                return QB_ERR_TRANSIENT;
+        for (size_t i = 0; i < QB_ARRAY_LEN(missing); i++)
+            if (strcmp(code, missing[i]) == 0)
+                return QB_ERR_NOT_FOUND;
+        if (strcmp(code, "NoSuchBucket") == 0) /* a configuration error, not a missing object */
+            return QB_ERR_REMOTE;
+    }
+    return http_client_status_err(status);
+}
+
+/* Turns a non-2xx answer (or a 200 carrying <Error>) into rc + message. */
+enum qb_err s3_fail(const struct s3_req *r, const struct http_client_response *resp, char *err,
+                    size_t errlen)
+{
+    char *code = s3_xml_text(resp->body, resp->body_len, "Code");
+    char *msg = s3_xml_text(resp->body, resp->body_len, "Message");
+    const char *rid = http_client_response_header(resp, "x-amz-request-id");
+    enum qb_err rc = map_s3_code(code, resp->status);
+    if (rc == QB_OK) /* a 200 whose body is an <Error> (CompleteMultipartUpload) */
+        rc = QB_ERR_TRANSIENT;
+    const char *fallback = resp->status == 404 ? "not found" : "no error document";
+    /* RGW sends an empty <Message>: the Code alone must be readable. */
+    qb_failf(rc, err, errlen, "S3 %s %s: HTTP %ld %s%s%s%s%s", r->method,
+             r->key ? r->key : "(bucket)", resp->status, code ? code : fallback,
+             msg && *msg ? ": " : "", msg && *msg ? msg : "", rid ? " request-id=" : "",
+             rid ? rid : "");
+    free(code);
+    free(msg);
+    return rc;
+}
+
+/* One attempt: sign with the current time and send. */
+static enum qb_err s3_send(struct s3_client *c, struct http_client *hc, const struct s3_req *r,
+                           struct http_client_response *resp, char *err, size_t errlen)
+{
+    char *host = NULL, *path = NULL, *url = NULL;
+    char date[SIGV4_AMZ_DATE_LEN + 1], hash[SIGV4_HEX_LEN + 1];
+    const char *lines[40];
+    char *own[40];
+    size_t nl = 0, nown = 0;
+    struct sigv4_result sig = {0};
+    struct sigv4_header sh[32];
+    enum qb_err rc;
+
+    s3_target(c, r->key, &host, &path);
+    url = xasprintf("%s://%s%s%s%s", c->scheme, host, path, r->query ? "?" : "",
+                    r->query ? r->query : "");
+    sigv4_format_amz_date(qb_now_ms() / 1000, date, sizeof date);
+    if (r->payload_hash)
+        qb_strlcpy(hash, r->payload_hash, sizeof hash);
+    else if (c->unsigned_payload)
+        qb_strlcpy(hash, SIGV4_UNSIGNED_PAYLOAD, sizeof hash);
+    else
+        sigv4_sha256_hex(r->body ? r->body : "", r->body_len, hash);
+
+    QB_ASSERT(r->n_hdrs + 1 <= QB_ARRAY_LEN(sh));
+    sh[0] = (struct sigv4_header){"Host", host};
+    for (size_t i = 0; i < r->n_hdrs; i++)
+        sh[i + 1] = r->hdrs[i];
+    struct sigv4_config sc = {c->access_key, c->secret_key, c->session_token,
+                              c->region,     "s3",          SIGV4_S3_PATH | SIGV4_CONTENT_SHA256};
+    struct sigv4_request sr = {r->method, path, r->query, sh, r->n_hdrs + 1, hash, date};
+    rc = sigv4_sign_headers(&sc, &sr, &sig, err, errlen);
+    if (rc)
+        goto out;
+
+    own[nown++] = xasprintf("Host: %s", host);
+    own[nown++] = xasprintf("x-amz-date: %s", date);
+    own[nown++] = xasprintf("x-amz-content-sha256: %s", hash);
+    if (c->session_token)
+        own[nown++] = xasprintf("x-amz-security-token: %s", c->session_token);
+    own[nown++] = xasprintf("Authorization: %s", sig.authorization);
+    for (size_t i = 0; i < r->n_hdrs; i++)
+        own[nown++] = xasprintf("%s: %s", r->hdrs[i].name, r->hdrs[i].value);
+    for (size_t i = 0; i < nown; i++)
+        lines[nl++] = own[i];
+
+    struct http_client_request hr = {
+        .method = r->method,
+        .url = url,
+        .headers = lines,
+        .n_headers = nl,
+        .body = r->body,
+        .body_len = r->body_len,
+        .write_fn = r->write_fn,
+        .write_ud = r->write_ud,
+        .max_body = r->max_body ? r->max_body : XML_MAX_BODY,
+    };
+    rc = http_client_perform(hc, &hr, resp, err, errlen);
+    if (!rc && (resp->status < 200 || resp->status >= 300))
+        rc = s3_fail(r, resp, err, errlen);
+out:
+    for (size_t i = 0; i < nown; i++)
+        free(own[i]);
+    sigv4_result_free(&sig);
+    free(host);
+    free(path);
+    free(url);
+    return rc;
+}
+
+static long backoff_ms(const struct s3_client *c, unsigned attempt, unsigned *seed)
+{
+    long d = c->retry_base_ms;
+    for (unsigned i = 0; i < attempt && d < MAX_BACKOFF_MS; i++)
+        d *= 2;
+    if (d > MAX_BACKOFF_MS)
+        d = MAX_BACKOFF_MS;
+    /* "Equal jitter": half fixed, half random, so parallel part retries
+     * after one SlowDown do not hit the server in lockstep. */
+    return d / 2 + (long)(rand_r(seed) % (unsigned)(d / 2 + 1));
+}
+
+/* s3_send with retries of transient failures (not for streamed GETs,
+ * whose partial output s3_get_object resumes itself). */
+enum qb_err s3_call(struct s3_client *c, struct http_client *hc, const struct s3_req *r,
+                    struct http_client_response *resp, char *err, size_t errlen)
+{
+    unsigned seed = (unsigned)qb_mono_ms() ^ (unsigned)(uintptr_t)r;
+    for (unsigned attempt = 0;; attempt++) {
+        enum qb_err rc = s3_send(c, hc, r, resp, err, errlen);
+        if (rc != QB_ERR_TRANSIENT || attempt >= c->max_retries || r->write_fn ||
+            (r->cancel && atomic_load(r->cancel)))
+            return rc;
+        long d = backoff_ms(c, attempt, &seed);
+        char q[QB_ERRBUF_SIZE + 8];
+        log_warn("s3.retry", "attempt=%u delay_ms=%ld error=%s", attempt + 1, d,
+                 log_quote(q, sizeof q, err));
+        sleep_ms(d);
+    }
+}
+
+/* --------------------------------------------------------- simple operations */
+
+enum qb_err s3_create_bucket(struct s3_client *c, char *err, size_t errlen)
+{
+    struct http_client_response resp = {0};
+    char *body = NULL;
+    /* us-east-1 is the default location and refuses an explicit constraint. */
+    if (strcmp(c->region, "us-east-1") != 0)
+        body = xasprintf("<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/"
+                         "2006-03-01/\"><LocationConstraint>%s</LocationConstraint>"
+                         "</CreateBucketConfiguration>",
+                         c->region);
+    struct s3_req r = {.method = "PUT", .body = body, .body_len = body ? strlen(body) : 0};
+    enum qb_err rc = s3_call(c, c->hc, &r, &resp, err, errlen);
+    if (rc == QB_ERR_CONFLICT && resp.body && strstr(resp.body, "BucketAlreadyOwnedByYou"))
+        rc = QB_OK;
+    http_client_response_free(&resp);
+    free(body);
+    return rc;
+}
+
+/* Headers that describe the object: sent by PUT and by multipart initiate. */
+void s3_object_headers(const struct s3_client *c, const struct s3_put_options *opt, struct hlist *h)
+{
+    s3_hl_add(h, "Content-Type",
+              opt && opt->content_type ? opt->content_type : "application/octet-stream");
+    for (size_t i = 0; opt && i < opt->n_meta; i++) {
+        char *n = xasprintf("x-amz-meta-%s", opt->meta[i].name);
+        s3_hl_add(h, n, opt->meta[i].value);
+        free(n);
+    }
+    if (c->sse == S3_SSE_AES256)
+        s3_hl_add(h, "x-amz-server-side-encryption", "AES256");
+    if (c->sse == S3_SSE_KMS) {
+        s3_hl_add(h, "x-amz-server-side-encryption", "aws:kms");
+        if (c->kms_key_id)
+            s3_hl_add(h, "x-amz-server-side-encryption-aws-kms-key-id", c->kms_key_id);
+    }
+    if (c->storage_class)
+        s3_hl_add(h, "x-amz-storage-class", c->storage_class);
+}
+
+/* PUT with the object headers objh and a known body SHA-256, which is
+ * recorded as x-amz-meta-sha256. */
+enum qb_err s3_put_with_sha(struct s3_client *c, const char *key, const void *data, size_t len,
+                            const char *sha, const struct hlist *objh, char *err, size_t errlen)
+{
+    struct hlist h = {0};
+    struct http_client_response resp = {0};
+    char md5[32];
+    for (size_t i = 0; i < objh->n; i++)
+        s3_hl_add(&h, objh->v[i].name, objh->v[i].value);
+    s3_hl_add(&h, "x-amz-meta-sha256", sha);
+    if (c->unsigned_payload) { /* no payload signature: let S3 check an MD5 */
+        s3_md5_base64(data, len, md5);
+        s3_hl_add(&h, "Content-MD5", md5);
+    }
+    struct s3_req r = {.method = "PUT",
+                       .key = key,
+                       .hdrs = h.v,
+                       .n_hdrs = h.n,
+                       .body = data,
+                       .body_len = len,
+                       .payload_hash = c->unsigned_payload ? SIGV4_UNSIGNED_PAYLOAD : sha};
+    enum qb_err rc = s3_call(c, c->hc, &r, &resp, err, errlen);
+    http_client_response_free(&resp);
+    s3_hl_free(&h);
+    return rc;
+}
+
+enum qb_err s3_put_object(struct s3_client *c, const char *key, const void *data, size_t len,
+                          const struct s3_put_options *opt, char *err, size_t errlen)
+{
+    char sha[SIGV4_HEX_LEN + 1];
+    struct hlist objh = {0};
+    if (!key || !*key)
+        return qb_failf(QB_ERR_INVALID, err, errlen, "s3: empty object key");
+    if (len > S3_MAX_PART_SIZE)
+        return qb_failf(QB_ERR_INVALID, err, errlen, "s3: single PUT is limited to 5 GiB");
+    sigv4_sha256_hex(data ? data : "", len, sha);
+    s3_object_headers(c, opt, &objh);
+    enum qb_err rc = s3_put_with_sha(c, key, data ? data : "", len, sha, &objh, err, errlen);
+    s3_hl_free(&objh);
+    return rc;
+}
+
+struct get_state {
+    s3_write_fn fn;
+    void *ud;
+    uint64_t delivered;
+    bool user_failed;
+};
+
+static enum qb_err get_sink(void *ud, const void *data, size_t len, char *err, size_t errlen)
+{
+    struct get_state *g = ud;
+    enum qb_err rc = g->fn(g->ud, data, len, err, errlen);
+    if (rc)
+        g->user_failed = true;
+    else
+        g->delivered += len;
+    return rc;
+}
+
+enum qb_err s3_get_object(struct s3_client *c, const char *key, uint64_t offset, uint64_t length,
+                          s3_write_fn fn, void *ud, char *err, size_t errlen)
+{
+    struct get_state g = {fn, ud, 0, false};
+    struct http_client_response resp = {0};
+    char *etag = NULL;
+    enum qb_err rc;
+    unsigned seed = (unsigned)qb_mono_ms();
+    for (unsigned attempt = 0;; attempt++) {
+        struct hlist h = {0};
+        uint64_t from = offset + g.delivered;
+        bool ranged = from > 0 || length > 0;
+        if (ranged) {
+            char range[64];
+            if (length)
+                snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long)from,
+                         (unsigned long long)(offset + length - 1));
+            else
+                snprintf(range, sizeof range, "bytes=%llu-", (unsigned long long)from);
+            s3_hl_add(&h, "Range", range);
+        }
+        if (etag && g.delivered) /* resume only from the very same object */
+            s3_hl_add(&h, "If-Match", etag);
+        struct s3_req r = {.method = "GET",
+                           .key = key,
+                           .hdrs = h.v,
+                           .n_hdrs = h.n,
+                           .write_fn = get_sink,
+                           .write_ud = &g};
+        uint64_t before = g.delivered;
+        rc = s3_send(c, c->hc, &r, &resp, err, errlen);
+        s3_hl_free(&h);
+        if (!etag && http_client_response_header(&resp, "ETag"))
+            etag = xstrdup(http_client_response_header(&resp, "ETag"));
+        if (!rc && ranged && resp.status != 206)
+            rc = qb_failf(QB_ERR_REMOTE, err, errlen, "S3 GET %s: range ignored (HTTP %ld)", key,
+                          resp.status);
+        if (rc != QB_ERR_TRANSIENT || g.user_failed || attempt >= c->max_retries)
+            break;
+        if (g.delivered > before) /* progress made: the retry budget starts over */
+            attempt = 0;
+        long d = backoff_ms(c, attempt, &seed);
+        char q[QB_ERRBUF_SIZE + 8];
+        log_warn("s3.retry", "op=get delivered=%llu delay_ms=%ld error=%s",
+                 (unsigned long long)g.delivered, d, log_quote(q, sizeof q, err));
+        sleep_ms(d);
+    }
+    http_client_response_free(&resp);
+    free(etag);
+    return rc;
+}
+
+void s3_object_info_free(struct s3_object_info *info)
+{
+    if (!info)
+        return;
+    for (size_t i = 0; i < info->n_meta; i++) {
+        free((char *)(uintptr_t)info->meta[i].name);
+        free((char *)(uintptr_t)info->meta[i].value);
+    }
+    free(info->meta);
+    free(info->etag);
+    free(info->last_modified);
+    free(info->content_type);
+    memset(info, 0, sizeof *info);
+}
+
+const char *s3_object_info_meta(const struct s3_object_info *info, const char *name)
+{
+    for (size_t i = 0; info && i < info->n_meta; i++)
+        if (strcasecmp(info->meta[i].name, name) == 0)
+            return info->meta[i].value;
+    return NULL;
+}
+
+static char *dup_header(const struct http_client_response *resp, const char *name)
+{
+    const char *v = http_client_response_header(resp, name);
+    return v ? xstrdup(v) : NULL;
+}
+
+enum qb_err s3_head_object(struct s3_client *c, const char *key, struct s3_object_info *out,
+                           char *err, size_t errlen)
+{
+    struct http_client_response resp = {0};
+    struct s3_req r = {.method = "HEAD", .key = key};
+    memset(out, 0, sizeof *out);
+    enum qb_err rc = s3_call(c, c->hc, &r, &resp, err, errlen);
+    if (rc)
+        goto out;
+    const char *cl = http_client_response_header(&resp, "Content-Length");
+    out->size = cl ? strtoull(cl, NULL, 10) : 0;
+    out->etag = dup_header(&resp, "ETag");
+    out->last_modified = dup_header(&resp, "Last-Modified");
+    out->content_type = dup_header(&resp, "Content-Type");
+    for (size_t i = 0; i < resp.n_headers; i++) {
+        const char *n = resp.headers[i].name;
+        if (strncasecmp(n, "x-amz-meta-", 11) != 0)
+            continue;
+        out->meta = xrealloc(out->meta, (out->n_meta + 1) * sizeof *out->meta);
+        char *name = xstrdup(n + 11);
+        for (char *p = name; *p; p++)
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p - 'A' + 'a');
+        out->meta[out->n_meta].name = name;
+        out->meta[out->n_meta].value = xstrdup(resp.headers[i].value);
+        out->n_meta++;
+    }
+out:
+    http_client_response_free(&resp);
+    return rc;
+}
+
+enum qb_err s3_list_objects(struct s3_client *c, const char *prefix, unsigned page_size,
+                            s3_list_fn fn, void *ud, char *err, size_t errlen)
+{
+    struct http_client_response resp = {0};
+    char *token = NULL;
+    enum qb_err rc = QB_OK;
+    char *eprefix = sigv4_uri_encode(prefix ? prefix : "", prefix ? strlen(prefix) : 0, false);
+    do {
+        char *etoken = token ? sigv4_uri_encode(token, strlen(token), false) : NULL;
+        char *query =
+            xasprintf("list-type=2&max-keys=%u&prefix=%s%s%s", page_size ? page_size : 1000,
+                      eprefix, etoken ? "&continuation-token=" : "", etoken ? etoken : "");
+        struct s3_req r = {.method = "GET", .query = query};
+        rc = s3_call(c, c->hc, &r, &resp, err, errlen);
+        free(query);
+        free(etoken);
+        QB_FREE(token);
+        if (rc)
+            break;
+        const char *v;
+        size_t vl, pos = 0;
+        while (!rc && s3_xml_next(resp.body, resp.body_len, &pos, "Contents", &v, &vl)) {
+            char *k = s3_xml_text(v, vl, "Key"), *sz = s3_xml_text(v, vl, "Size");
+            char *et = s3_xml_text(v, vl, "ETag"), *lm = s3_xml_text(v, vl, "LastModified");
+            struct s3_list_entry e = {k ? k : "", sz ? strtoull(sz, NULL, 10) : 0, et ? et : "",
+                                      lm ? lm : ""};
+            rc = fn(ud, &e);
+            free(k);
+            free(sz);
+            free(et);
+            free(lm);
+        }
+        char *trunc = s3_xml_text(resp.body, resp.body_len, "IsTruncated");
+        if (!rc && trunc && strcmp(trunc, "true") == 0) {
+            token = s3_xml_text(resp.body, resp.body_len, "NextContinuationToken");
+            if (!token || !*token)
+                rc = qb_failf(QB_ERR_REMOTE, err, errlen,
+                              "S3 list: truncated page without a continuation token");
+        }
+        free(trunc);
+    } while (!rc && token);
+    free(token);
+    free(eprefix);
+    http_client_response_free(&resp);
+    return rc;
+}
+
+enum qb_err s3_delete_object(struct s3_client *c, const char *key, char *err, size_t errlen)
+{
+    struct http_client_response resp = {0};
+    struct s3_req r = {.method = "DELETE", .key = key};
+    enum qb_err rc = s3_call(c, c->hc, &r, &resp, err, errlen);
+    if (rc == QB_ERR_NOT_FOUND) /* already gone is what the caller wanted */
+        rc = QB_OK;
+    http_client_response_free(&resp);
+    return rc;
+}
+
+static enum qb_err delete_batch(struct s3_client *c, const char *const *keys, size_t n, char *err,
+                                size_t errlen)
+{
+    struct buf b;
+    struct hlist h = {0};
+    struct http_client_response resp = {0};
+    enum qb_err rc = QB_OK;
+    char md5[32];
+    /* 1000 keys of at most 1024 bytes, escaped: well under 8 MiB. */
+    buf_init(&b, 8u * 1024 * 1024);
+    bool ok = buf_appends(&b, "<Delete><Quiet>true</Quiet>");
+    for (size_t i = 0; ok && i < n; i++)
+        ok = buf_appends(&b, "<Object><Key>") && s3_xml_escape(&b, keys[i]) &&
+             buf_appends(&b, "</Key></Object>");
+    ok = ok && buf_appends(&b, "</Delete>");
+    if (!ok) {
+        rc = qb_failf(QB_ERR_INVALID, err, errlen, "s3: delete batch too large");
+        goto out;
+    }
+    s3_md5_base64(b.data, b.len, md5); /* DeleteObjects requires Content-MD5 */
+    s3_hl_add(&h, "Content-MD5", md5);
+    s3_hl_add(&h, "Content-Type", "application/xml");
+    struct s3_req r = {.method = "POST",
+                       .query = "delete",
+                       .hdrs = h.v,
+                       .n_hdrs = h.n,
+                       .body = b.data,
+                       .body_len = b.len};
+    rc = s3_call(c, c->hc, &r, &resp, err, errlen);
+    if (rc)
+        goto out;
+    const char *v;
+    size_t vl, pos = 0;
+    if (s3_xml_next(resp.body, resp.body_len, &pos, "Error", &v, &vl)) {
+        char *k = s3_xml_text(v, vl, "Key"), *code = s3_xml_text(v, vl, "Code");
+        rc = qb_failf(map_s3_code(code, 500) == QB_ERR_TRANSIENT ? QB_ERR_TRANSIENT : QB_ERR_REMOTE,
+                      err, errlen, "S3 DeleteObjects: %s not deleted: %s", k ? k : "?",
+                      code ? code : "?");
+        free(k);
+        free(code);
+    }
+out:
+    http_client_response_free(&resp);
+    s3_hl_free(&h);
+    buf_free(&b);
+    return rc;
+}
+
+enum qb_err s3_delete_objects(struct s3_client *c, const char *const *keys, size_t n, char *err,
+                              size_t errlen)
+{
+    for (size_t i = 0; i < n; i += DELETE_BATCH) {
+        enum qb_err rc =
+            delete_batch(c, keys + i, n - i < DELETE_BATCH ? n - i : DELETE_BATCH, err, errlen);
+        if (rc)
+            return rc;
+    }
+    return QB_OK;
+}
+
+enum qb_err s3_presign_get(struct s3_client *c, const char *key, int64_t expires_s, char **url,
+                           char *err, size_t errlen)
+{
+    char *host = NULL, *path = NULL;
+    char date[SIGV4_AMZ_DATE_LEN + 1];
+    struct sigv4_result sig = {0};
+    s3_target(c, key, &host, &path);
+    sigv4_format_amz_date(qb_now_ms() / 1000, date, sizeof date);
+    struct sigv4_header h[] = {{"Host", host}};
+    struct sigv4_config sc = {c->access_key, c->secret_key, c->session_token,
+                              c->region,     "s3",          SIGV4_S3_PATH};
+    struct sigv4_request sr = {"GET", path, NULL, h, 1, SIGV4_UNSIGNED_PAYLOAD, date};
+    enum qb_err rc = sigv4_presign(&sc, &sr, expires_s, &sig, err, errlen);
+    if (!rc)
+        *url = xasprintf("%s://%s%s?%s", c->scheme, host, path, sig.query);
+    sigv4_result_free(&sig);
+    free(host);
+    free(path);
+    return rc;
+}

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * s3_client.h -- the S3 API qbackup needs, over http_client and our own
+ * SigV4 signer (sigv4.h): single PUT, a streaming multipart writer with
+ * parallel part uploads, streamed ranged GET, HEAD, ListObjectsV2, single
+ * and batch delete, presigned GET URLs, and bucket creation (for tests).
+ * Owns the S3 configuration, request signing, retries with exponential
+ * backoff, and the mapping of S3 error documents onto enum qb_err.
+ *
+ * Errors: QB_ERR_NOT_FOUND (NoSuchKey, NoSuchUpload, 404 on HEAD),
+ * QB_ERR_TRANSIENT (5xx, SlowDown, RequestTimeout, connection failures,
+ * after the retries are spent), QB_ERR_REMOTE (AccessDenied, NoSuchBucket,
+ * SignatureDoesNotMatch and every other refusal), QB_ERR_INVALID (bad
+ * configuration or arguments).  Messages carry the S3 error Code and the
+ * request id, never a credential.
+ *
+ * THREADS: a struct s3_client is used by one thread at a time (it holds one
+ * libcurl handle).  A multipart upload additionally runs parts_in_flight
+ * worker threads, each with its own handle.  http_client_global_init()
+ * must have run before any client is created.
+ */
+#ifndef QB_S3_CLIENT_H
+#define QB_S3_CLIENT_H
+
+#include "common.h"
+
+#include <stdint.h>
+
+#define S3_MIN_PART_SIZE     (5ull * 1024 * 1024)        /* S3 minimum, except the last */
+#define S3_MAX_PART_SIZE     (5ull * 1024 * 1024 * 1024) /* S3 maximum part size */
+#define S3_MAX_PARTS         10000
+#define S3_DEFAULT_PART_SIZE (32ull * 1024 * 1024)
+
+enum s3_sse {
+    S3_SSE_NONE = 0,
+    S3_SSE_AES256, /* x-amz-server-side-encryption: AES256 (SSE-S3) */
+    S3_SSE_KMS,    /* aws:kms with sse_kms_key_id (or the bucket's default key) */
+};
+
+/* Configuration; strings are copied by s3_client_create().  NULL or 0
+ * fields take the documented default. */
+struct s3_config {
+    const char *endpoint; /* "http://127.0.0.1:7480"; NULL: $AWS_ENDPOINT_URL_S3,
+                             $AWS_ENDPOINT_URL, else https://s3.<region>.amazonaws.com */
+    const char *region;   /* NULL: $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1 */
+    const char *bucket;   /* required */
+    /* NULL access_key: all three come from AWS_ACCESS_KEY_ID,
+     * AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN. */
+    const char *access_key;
+    const char *secret_key;
+    const char *session_token;
+    bool path_style; /* http://host/bucket/key, else http://bucket.host/key */
+    bool insecure;   /* skip TLS verification (tests only) */
+    const char *ca_file;
+    enum s3_sse sse;
+    const char *sse_kms_key_id;
+    const char *storage_class; /* "STANDARD_IA", ...; NULL: the bucket's default */
+    uint64_t part_size;        /* 0: 32 MiB; clamped to [5 MiB, 5 GiB] */
+    unsigned parts_in_flight;  /* 0: 4; memory used is part_size * parts_in_flight */
+    bool unsigned_payload;     /* sign UNSIGNED-PAYLOAD (and send Content-MD5 on parts)
+                                  instead of hashing each body */
+    unsigned max_retries;      /* retries of a transient failure; 0: 5 */
+    long retry_base_ms;        /* first backoff, doubled per retry (with jitter); 0: 200 */
+    long connect_timeout_ms;   /* 0: 10 s */
+    long low_speed_time_s;     /* abort a stalled transfer after this; 0: 30 s */
+};
+
+struct s3_client;
+
+/* User metadata, sent as x-amz-meta-<name>: <value>. */
+struct s3_meta {
+    const char *name;
+    const char *value;
+};
+
+struct s3_put_options {
+    const char *content_type; /* NULL: application/octet-stream */
+    const struct s3_meta *meta;
+    size_t n_meta;
+    /* Multipart writer only: the expected object size, when known.  The
+     * part size is raised so that it fits in 10,000 parts.  0: unknown, and
+     * the part size then doubles every 1,000 parts (see docs). */
+    uint64_t size_hint;
+    /* Multipart writer only: also store "<key>.sha256" holding
+     * "<hex>  <basename>\n" (sha256sum format), see docs/internals/s3.md. */
+    bool sha256_sidecar;
+};
+
+/* Creates a client.  [out] *out: destroy with s3_client_destroy().
+ * Returns QB_ERR_INVALID for a missing bucket/credentials or a bad
+ * endpoint, QB_ERR_INTERNAL if libcurl cannot start. */
+enum qb_err s3_client_create(const struct s3_config *cfg, struct s3_client **out, char *err,
+                             size_t errlen) QB_MUSTCHECK;
+void s3_client_destroy(struct s3_client *c); /* NULL is a no-op */
+
+/* The effective part size and parallelism after defaults and clamping. */
+uint64_t s3_client_part_size(const struct s3_client *c);
+
+/* Creates the configured bucket; succeeds if we own it already. */
+enum qb_err s3_create_bucket(struct s3_client *c, char *err, size_t errlen) QB_MUSTCHECK;
+
+/* Stores data[0..len) as key with one PUT (len up to 5 GiB).  Sets
+ * x-amz-meta-sha256 to the body's SHA-256.  opt may be NULL. */
+enum qb_err s3_put_object(struct s3_client *c, const char *key, const void *data, size_t len,
+                          const struct s3_put_options *opt, char *err, size_t errlen) QB_MUSTCHECK;
+
+/* Receives the object's bytes in order; anything but QB_OK stops the GET
+ * and is returned by s3_get_object(). */
+typedef enum qb_err (*s3_write_fn)(void *ud, const void *data, size_t len, char *err,
+                                   size_t errlen);
+
+/* Streams key (or the range [offset, offset+length), length 0 = to the
+ * end) to fn.  A transient failure after some bytes were delivered resumes
+ * from the next byte (If-Match on the ETag guards against a replaced
+ * object), so fn sees every byte exactly once. */
+enum qb_err s3_get_object(struct s3_client *c, const char *key, uint64_t offset, uint64_t length,
+                          s3_write_fn fn, void *ud, char *err, size_t errlen) QB_MUSTCHECK;
+
+/* HEAD result.  Owned by the caller: release with s3_object_info_free(). */
+struct s3_object_info {
+    uint64_t size;
+    char *etag;          /* with the quotes S3 sends, e.g. "\"9b2c...-3\"" */
+    char *last_modified; /* as sent (RFC 1123 date) */
+    char *content_type;
+    struct s3_meta *meta; /* x-amz-meta-* (names lower-case, without prefix) */
+    size_t n_meta;
+};
+enum qb_err s3_head_object(struct s3_client *c, const char *key, struct s3_object_info *out,
+                           char *err, size_t errlen) QB_MUSTCHECK;
+void s3_object_info_free(struct s3_object_info *info);
+/* The value of user metadata name, or NULL; borrowed from info. */
+const char *s3_object_info_meta(const struct s3_object_info *info, const char *name);
+
+/* One listed object; every pointer is borrowed for the callback only. */
+struct s3_list_entry {
+    const char *key;
+    uint64_t size;
+    const char *etag;
+    const char *last_modified; /* ISO 8601 */
+};
+typedef enum qb_err (*s3_list_fn)(void *ud, const struct s3_list_entry *e);
+
+/* Lists every object under prefix (NULL = all), following continuation
+ * tokens, page_size keys per request (0 = 1000).  fn returning non-QB_OK
+ * stops the listing with that result. */
+enum qb_err s3_list_objects(struct s3_client *c, const char *prefix, unsigned page_size,
+                            s3_list_fn fn, void *ud, char *err, size_t errlen) QB_MUSTCHECK;
+
+/* Deletes key.  Deleting a missing key succeeds (S3 semantics). */
+enum qb_err s3_delete_object(struct s3_client *c, const char *key, char *err,
+                             size_t errlen) QB_MUSTCHECK;
+
+/* Deletes keys[0..n) with DeleteObjects, 1000 per request.  Fails on the
+ * first key S3 reports as not deleted (naming it and its Code). */
+enum qb_err s3_delete_objects(struct s3_client *c, const char *const *keys, size_t n, char *err,
+                              size_t errlen) QB_MUSTCHECK;
+
+/* A presigned GET URL for key valid expires_s seconds (max 7 days).
+ * [out] *url: caller frees.  Offline: sends no request. */
+enum qb_err s3_presign_get(struct s3_client *c, const char *key, int64_t expires_s, char **url,
+                           char *err, size_t errlen) QB_MUSTCHECK;
+
+/* Multipart uploads in progress under prefix: fn gets key and upload id
+ * (borrowed for the call).  For janitors and tests. */
+typedef enum qb_err (*s3_upload_list_fn)(void *ud, const char *key, const char *upload_id);
+enum qb_err s3_list_multipart_uploads(struct s3_client *c, const char *prefix, s3_upload_list_fn fn,
+                                      void *ud, char *err, size_t errlen) QB_MUSTCHECK;
+/* Aborts one multipart upload by id (a janitor's tool). */
+enum qb_err s3_abort_multipart(struct s3_client *c, const char *key, const char *upload_id,
+                               char *err, size_t errlen) QB_MUSTCHECK;
+
+/* ---- streaming writer -------------------------------------------------- */
+
+struct s3_upload;
+
+struct s3_upload_result {
+    uint64_t size;
+    char sha256[65]; /* lower-case hex SHA-256 of the whole object */
+    unsigned parts;  /* 0 when a single PUT was used */
+};
+
+/* Starts writing key.  Nothing is sent until a part's worth of data is
+ * buffered: objects smaller than one part become a single PUT.
+ * [out] *out: finish it with s3_upload_finish() or s3_upload_abort().
+ * c must outlive the upload and not be used by another thread meanwhile. */
+enum qb_err s3_upload_begin(struct s3_client *c, const char *key, const struct s3_put_options *opt,
+                            struct s3_upload **out, char *err, size_t errlen) QB_MUSTCHECK;
+
+/* Appends bytes.  Blocks while parts_in_flight parts are buffered.  On
+ * failure (a part failed after its retries) the caller must still call
+ * s3_upload_abort(). */
+enum qb_err s3_upload_write(struct s3_upload *u, const void *data, size_t len, char *err,
+                            size_t errlen) QB_MUSTCHECK;
+
+/* Uploads what is left and completes the object.  Always consumes u: on
+ * failure the multipart upload is aborted, so nothing is left behind.
+ * [out] res (may be NULL): size, SHA-256 and part count. */
+enum qb_err s3_upload_finish(struct s3_upload *u, struct s3_upload_result *res, char *err,
+                             size_t errlen) QB_MUSTCHECK;
+
+/* Stops the workers, aborts the multipart upload (if one was started) and
+ * frees u.  NULL is a no-op. */
+void s3_upload_abort(struct s3_upload *u);
+
+#endif /* QB_S3_CLIENT_H */

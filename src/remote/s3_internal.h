@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * s3_internal.h -- what s3_client.c shares with s3_upload.c (the multipart
+ * writer): the client struct, the request description and the signed-call
+ * helper.  Not for use outside src/remote/s3_*.c.
+ */
+#ifndef QB_S3_INTERNAL_H
+#define QB_S3_INTERNAL_H
+
+#include "common.h"
+#include "http_client.h"
+#include "s3_client.h"
+#include "sigv4.h"
+#include "util/buf.h"
+
+#include <stdatomic.h>
+
+#define XML_MAX_BODY (16u * 1024 * 1024) /* a 1000-key listing is ~0.5 MB */
+
+struct s3_client {
+    char *scheme, *host; /* "http", "127.0.0.1:7480" */
+    char *bucket, *region;
+    char *access_key, *secret_key, *session_token;
+    bool path_style, unsigned_payload;
+    enum s3_sse sse;
+    char *kms_key_id, *storage_class;
+    uint64_t part_size;
+    unsigned parts_in_flight, max_retries;
+    long retry_base_ms;
+    struct http_client_options http_opt; /* ca_file points into ca_file below */
+    char *ca_file;
+    struct http_client *hc; /* for the owning thread */
+};
+
+/* A list of signed request headers that owns its strings. */
+struct hlist {
+    struct sigv4_header v[24];
+    char *own[48];
+    size_t n, nown;
+};
+
+/* Adds a header (both strings copied). */
+void s3_hl_add(struct hlist *l, const char *name, const char *value);
+void s3_hl_free(struct hlist *l);
+
+struct s3_req {
+    const char *method;
+    const char *key;   /* NULL: the bucket itself */
+    const char *query; /* wire form, already encoded; NULL for none */
+    const struct sigv4_header *hdrs;
+    size_t n_hdrs;
+    const void *body;
+    size_t body_len;
+    const char *payload_hash; /* NULL: computed from body (or unsigned) */
+    http_write_fn write_fn;
+    void *write_ud;
+    size_t max_body;
+    const atomic_bool *cancel; /* stop retrying once set; may be NULL */
+};
+
+/* Signs and sends r on hc, retrying transient failures with backoff; a
+ * non-2xx answer becomes an error carrying the S3 Code.  resp is the
+ * caller's (free with http_client_response_free).  The thread must own hc. */
+enum qb_err s3_call(struct s3_client *c, struct http_client *hc, const struct s3_req *r,
+                    struct http_client_response *resp, char *err, size_t errlen) QB_MUSTCHECK;
+/* Error for an answer whose body is an S3 <Error> document. */
+enum qb_err s3_fail(const struct s3_req *r, const struct http_client_response *resp, char *err,
+                    size_t errlen);
+
+/* Base64 of the MD5 of data (Content-MD5) into out[32]. */
+void s3_md5_base64(const void *data, size_t len, char out[32]);
+/* Appends s XML-escaped; false past the buffer's cap. */
+bool s3_xml_escape(struct buf *b, const char *s) QB_MUSTCHECK;
+/* Finds the next <tag>...</tag> at or after *pos in s[0..len): sets the
+ * content span and moves *pos past it.  "<tag/>" is empty. */
+bool s3_xml_next(const char *s, size_t len, size_t *pos, const char *tag, const char **val,
+                 size_t *vlen);
+/* The unescaped text of the first <tag> in s[0..len), or NULL; caller frees. */
+char *s3_xml_text(const char *s, size_t len, const char *tag);
+uint64_t s3_clamp_part(uint64_t v);
+
+/* Content-Type, x-amz-meta-*, SSE and storage-class headers from opt and
+ * the configuration, added to h. */
+void s3_object_headers(const struct s3_client *c, const struct s3_put_options *opt,
+                       struct hlist *h);
+/* PUT data with the object headers objh and x-amz-meta-sha256 = sha. */
+enum qb_err s3_put_with_sha(struct s3_client *c, const char *key, const void *data, size_t len,
+                            const char *sha, const struct hlist *objh, char *err,
+                            size_t errlen) QB_MUSTCHECK;
+#endif /* QB_S3_INTERNAL_H */
