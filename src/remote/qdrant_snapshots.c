@@ -1,0 +1,437 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * qdrant_snapshots.c -- Qdrant's snapshot routes for collections, the full
+ * instance and shards: create (both wait modes), list, delete, streamed
+ * download, streamed multipart upload, and recover from a location.
+ */
+#include "remote/qdrant_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+/* After a wait=false snapshot appears without a checksum, poll this many
+ * more times for Qdrant's checksum sidecar (written after the snapshot)
+ * before accepting that this Qdrant (< 1.8) supplies none. */
+#define QDRANT_CHECKSUM_GRACE_POLLS 6
+
+static const char *const priority_names[] = {NULL, "snapshot", "replica", "no_sync"};
+
+const char *qdrant_priority_name(enum qdrant_priority p)
+{
+    return priority_names[p] ? priority_names[p] : "default";
+}
+
+bool qdrant_parse_priority(const char *s, enum qdrant_priority *out)
+{
+    for (size_t i = 1; i < QB_ARRAY_LEN(priority_names); i++) {
+        if (strcmp(s, priority_names[i]) == 0) {
+            *out = (enum qdrant_priority)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+void qdrant_snapshot_clear(struct qdrant_snapshot *s)
+{
+    QB_FREE(s->name);
+    QB_FREE(s->creation_time);
+    QB_FREE(s->checksum);
+    s->size = 0;
+}
+
+void qdrant_snapshots_free(struct qdrant_snapshot *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        qdrant_snapshot_clear(&list[i]);
+    free(list);
+}
+
+/* Fills s from a SnapshotDescription; false when it is not one. */
+static bool parse_description(const cJSON *d, struct qdrant_snapshot *s)
+{
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(d, "name");
+    const cJSON *ctime = cJSON_GetObjectItemCaseSensitive(d, "creation_time");
+    const cJSON *size = cJSON_GetObjectItemCaseSensitive(d, "size");
+    const cJSON *sum = cJSON_GetObjectItemCaseSensitive(d, "checksum");
+    memset(s, 0, sizeof *s);
+    if (!cJSON_IsString(name) || !cJSON_IsNumber(size) || size->valuedouble < 0)
+        return false;
+    s->name = xstrdup(name->valuestring);
+    s->size = (uint64_t)size->valuedouble;
+    if (cJSON_IsString(ctime))
+        s->creation_time = xstrdup(ctime->valuestring);
+    /* Qdrant compares checksums case-insensitively; we keep lower case. */
+    if (cJSON_IsString(sum) && strlen(sum->valuestring) == 64) {
+        s->checksum = xstrdup(sum->valuestring);
+        for (char *p = s->checksum; *p; p++)
+            *p = (char)(*p >= 'A' && *p <= 'F' ? *p - 'A' + 'a' : *p);
+    }
+    return true;
+}
+
+static char *describe(const struct qdrant_target *t, const char *verb)
+{
+    switch (t->scope) {
+    case QDRANT_SCOPE_FULL:
+        return xasprintf("%s full snapshot", verb);
+    case QDRANT_SCOPE_SHARD:
+        return xasprintf("%s snapshot of %s shard %u", verb, t->collection, t->shard_id);
+    case QDRANT_SCOPE_COLLECTION:
+        break;
+    }
+    return xasprintf("%s snapshot of %s", verb, t->collection);
+}
+
+enum qb_err qdrant_snapshot_list(struct qdrant_client *c, const struct qdrant_target *t,
+                                 struct qdrant_snapshot **out, size_t *n, char *err, size_t errlen)
+{
+    char *path = qdrant_snapshots_path(t);
+    char *what = describe(t, "list");
+    cJSON *result = NULL;
+    struct qdrant_call k = {c->api, "GET", path, NULL, what, &result, NULL};
+    enum qb_err rc = qdrant_call_json(c, &k, err, errlen);
+    *out = NULL;
+    *n = 0;
+    if (!rc && !cJSON_IsArray(result))
+        rc = qb_failf(QB_ERR_REMOTE, err, errlen, "%s: result is not a list", what);
+    const cJSON *item;
+    const cJSON *items = rc ? NULL : result;
+    cJSON_ArrayForEach(item, items)
+    {
+        struct qdrant_snapshot s;
+        if (!parse_description(item, &s))
+            continue;
+        *out = xrealloc(*out, (*n + 1) * sizeof **out);
+        (*out)[(*n)++] = s;
+    }
+    cJSON_Delete(result);
+    free(what);
+    free(path);
+    return rc;
+}
+
+static bool listed(const struct qdrant_snapshot *list, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(list[i].name, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* wait=false: Qdrant answered 202 and works in the background.  Poll the
+ * list until a snapshot not in before[] appears (with its checksum, when
+ * this Qdrant writes checksums). */
+static enum qb_err poll_new_snapshot(struct qdrant_client *c, const struct qdrant_target *t,
+                                     const struct qdrant_snapshot *before, size_t nbefore,
+                                     struct qdrant_snapshot *out, char *err, size_t errlen)
+{
+    int64_t deadline = qb_mono_ms() + c->cfg.snapshot_timeout_ms;
+    int grace = QDRANT_CHECKSUM_GRACE_POLLS;
+    for (;;) {
+        struct qdrant_snapshot *now = NULL;
+        size_t n = 0;
+        enum qb_err rc = qdrant_snapshot_list(c, t, &now, &n, err, errlen);
+        if (rc && rc != QB_ERR_TRANSIENT)
+            return rc;
+        for (size_t i = 0; i < n; i++) {
+            if (listed(before, nbefore, now[i].name))
+                continue;
+            if (now[i].checksum || grace-- <= 0) {
+                *out = now[i];
+                memset(&now[i], 0, sizeof now[i]);
+                qdrant_snapshots_free(now, n);
+                return QB_OK;
+            }
+            break;
+        }
+        qdrant_snapshots_free(now, n);
+        if (qb_mono_ms() >= deadline)
+            return qb_failf(QB_ERR_TRANSIENT, err, errlen,
+                            "Qdrant accepted the snapshot request but no new snapshot appeared "
+                            "within %ld s (with wait=false Qdrant reports failures only in its "
+                            "own log)",
+                            c->cfg.snapshot_timeout_ms / 1000);
+        sleep_ms(c->cfg.poll_interval_ms);
+    }
+}
+
+enum qb_err qdrant_snapshot_create(struct qdrant_client *c, const struct qdrant_target *t,
+                                   bool wait, struct qdrant_snapshot *out, char *err, size_t errlen)
+{
+    struct qdrant_snapshot *before = NULL;
+    size_t nbefore = 0;
+    cJSON *result = NULL;
+    long status = 0;
+    char *base = qdrant_snapshots_path(t);
+    char *path = xasprintf("%s?wait=%s", base, wait ? "true" : "false");
+    char *what = describe(t, "create");
+    enum qb_err rc = QB_OK;
+    memset(out, 0, sizeof *out);
+    if (!wait)
+        rc = qdrant_snapshot_list(c, t, &before, &nbefore, err, errlen);
+    struct qdrant_call k = {wait ? c->slow : c->api, "POST", path, NULL, what, &result, &status};
+    if (!rc)
+        rc = qdrant_call_json(c, &k, err, errlen);
+    if (!rc && status == 202)
+        rc = poll_new_snapshot(c, t, before, nbefore, out, err, errlen);
+    else if (!rc && !parse_description(result, out))
+        rc = qb_failf(QB_ERR_REMOTE, err, errlen, "%s: the answer is not a snapshot description",
+                      what);
+    cJSON_Delete(result);
+    qdrant_snapshots_free(before, nbefore);
+    free(what);
+    free(path);
+    free(base);
+    return rc;
+}
+
+enum qb_err qdrant_snapshot_delete(struct qdrant_client *c, const struct qdrant_target *t,
+                                   const char *name, char *err, size_t errlen)
+{
+    char *base = qdrant_snapshots_path(t);
+    char *n = qdrant_esc(name);
+    char *path = xasprintf("%s/%s?wait=true", base, n);
+    char *what = describe(t, "delete");
+    struct qdrant_call k = {c->api, "DELETE", path, NULL, what, NULL, NULL};
+    enum qb_err rc = qdrant_call_json(c, &k, err, errlen);
+    free(what);
+    free(path);
+    free(n);
+    free(base);
+    return rc;
+}
+
+/* Adds the api-key header to headers[*n]; returns what to free. */
+static char *add_key(struct qdrant_client *c, const char **headers, size_t *n)
+{
+    if (!c->api_key)
+        return NULL;
+    char *h = xasprintf("api-key: %s", c->api_key);
+    headers[(*n)++] = h;
+    return h;
+}
+
+static void free_key(char *h)
+{
+    if (h) {
+        memset(h, 0, strlen(h));
+        free(h);
+    }
+}
+
+enum qb_err qdrant_snapshot_download(struct qdrant_client *c, const struct qdrant_target *t,
+                                     const char *name, http_write_fn fn, void *ud, uint64_t *bytes,
+                                     char *err, size_t errlen)
+{
+    char *base = qdrant_snapshots_path(t);
+    char *n = qdrant_esc(name);
+    char *url = xasprintf("%s%s/%s", c->url, base, n);
+    char *what = describe(t, "download");
+    const char *headers[1];
+    size_t nh = 0;
+    char *key = add_key(c, headers, &nh);
+    struct http_client_request req = {
+        .method = "GET",
+        .url = url,
+        .headers = headers,
+        .n_headers = nh,
+        .write_fn = fn,
+        .write_ud = ud,
+    };
+    struct http_client_response resp = {0};
+    enum qb_err rc = http_client_perform(c->transfer, &req, &resp, err, errlen);
+    if (!rc && (resp.status < 200 || resp.status > 299))
+        rc = qdrant_answer_error(&resp, what, err, errlen);
+    if (bytes)
+        *bytes = resp.body_seen;
+    http_client_response_free(&resp);
+    free_key(key);
+    free(what);
+    free(url);
+    free(n);
+    free(base);
+    return rc;
+}
+
+/* The upload body: a multipart/form-data prologue, the snapshot bytes
+ * pulled from the caller, and the closing boundary. */
+struct upload {
+    char prologue[512];
+    size_t prologue_len;
+    char epilogue[96];
+    size_t epilogue_len;
+    uint64_t size; /* snapshot bytes */
+    uint64_t pos;  /* bytes of the whole body produced so far */
+    http_read_fn fn;
+    void *ud;
+};
+
+static enum qb_err upload_read(void *ud, void *buf, size_t cap, size_t *n, char *err, size_t errlen)
+{
+    struct upload *u = ud;
+    uint64_t p = u->pos;
+    *n = 0;
+    if (p < u->prologue_len) {
+        size_t take = u->prologue_len - (size_t)p < cap ? u->prologue_len - (size_t)p : cap;
+        memcpy(buf, u->prologue + p, take);
+        *n = take;
+    } else if (p < u->prologue_len + u->size) {
+        uint64_t left = u->prologue_len + u->size - p;
+        size_t want = left < cap ? (size_t)left : cap;
+        enum qb_err rc = u->fn(u->ud, buf, want, n, err, errlen);
+        if (rc)
+            return rc;
+        if (*n == 0)
+            return qb_failf(QB_ERR_IO, err, errlen,
+                            "the snapshot source ended after %llu of %llu bytes",
+                            (unsigned long long)(p - u->prologue_len), (unsigned long long)u->size);
+    } else {
+        size_t off = (size_t)(p - u->prologue_len - u->size);
+        size_t take = u->epilogue_len - off < cap ? u->epilogue_len - off : cap;
+        memcpy(buf, u->epilogue + off, take);
+        *n = take;
+    }
+    u->pos += *n;
+    return QB_OK;
+}
+
+static void make_boundary(char *out, size_t outlen)
+{
+    unsigned char raw[12];
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+        memset(raw, 0x5a, sizeof raw);
+    size_t o = (size_t)snprintf(out, outlen, "qbackup-");
+    for (size_t i = 0; i < sizeof raw && o + 2 < outlen; i++)
+        o += (size_t)snprintf(out + o, outlen - o, "%02x", raw[i]);
+}
+
+/* Query string: wait=true plus priority and checksum when given. */
+static char *recover_query(enum qdrant_priority priority, const char *checksum)
+{
+    return xasprintf("?wait=true%s%s%s%s", priority ? "&priority=" : "",
+                     priority ? qdrant_priority_name(priority) : "", checksum ? "&checksum=" : "",
+                     checksum ? checksum : "");
+}
+
+static bool valid_checksum(const char *s)
+{
+    if (!s)
+        return true;
+    if (strlen(s) != 64)
+        return false;
+    for (const char *p = s; *p; p++) {
+        if (!strchr("0123456789abcdefABCDEF", *p))
+            return false;
+    }
+    return true;
+}
+
+enum qb_err qdrant_snapshot_upload(struct qdrant_client *c, const struct qdrant_target *t,
+                                   enum qdrant_priority priority, const char *checksum,
+                                   const char *filename, uint64_t size, http_read_fn fn, void *ud,
+                                   char *err, size_t errlen)
+{
+    if (t->scope == QDRANT_SCOPE_FULL)
+        return qb_failf(QB_ERR_INVALID, err, errlen,
+                        "Qdrant restores full snapshots only at process start, not over HTTP");
+    if (!valid_checksum(checksum))
+        return qb_failf(QB_ERR_INVALID, err, errlen, "checksum must be 64 hex digits");
+    struct upload *u = xcalloc(1, sizeof *u);
+    char boundary[48], content_type[96];
+    make_boundary(boundary, sizeof boundary);
+    snprintf(content_type, sizeof content_type, "Content-Type: multipart/form-data; boundary=%s",
+             boundary);
+    /* The part's filename is informational; keep it to safe characters. */
+    char fname[128];
+    snprintf(fname, sizeof fname, "%s", filename && *filename ? filename : "upload.snapshot");
+    for (char *p = fname; *p; p++) {
+        if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+            *p = '_';
+    }
+    u->prologue_len = (size_t)snprintf(u->prologue, sizeof u->prologue,
+                                       "--%s\r\nContent-Disposition: form-data; name=\"snapshot\"; "
+                                       "filename=\"%s\"\r\nContent-Type: application/octet-stream"
+                                       "\r\n\r\n",
+                                       boundary, fname);
+    u->epilogue_len = (size_t)snprintf(u->epilogue, sizeof u->epilogue, "\r\n--%s--\r\n", boundary);
+    u->size = size;
+    u->fn = fn;
+    u->ud = ud;
+
+    char *base = qdrant_snapshots_path(t);
+    char *query = recover_query(priority, checksum);
+    char *url = xasprintf("%s%s/upload%s", c->url, base, query);
+    char *what = describe(t, "recover from uploaded");
+    const char *headers[3] = {content_type, "Expect:"};
+    size_t nh = 2;
+    char *key = add_key(c, headers, &nh);
+    struct http_client_request req = {
+        .method = "POST",
+        .url = url,
+        .headers = headers,
+        .n_headers = nh,
+        .read_fn = upload_read,
+        .read_ud = u,
+        .read_len = u->prologue_len + size + u->epilogue_len,
+        .max_body = QDRANT_MAX_JSON,
+    };
+    struct http_client_response resp = {0};
+    enum qb_err rc = http_client_perform(c->slow, &req, &resp, err, errlen);
+    if (!rc && (resp.status < 200 || resp.status > 299))
+        rc = qdrant_answer_error(&resp, what, err, errlen);
+    http_client_response_free(&resp);
+    free_key(key);
+    free(what);
+    free(url);
+    free(query);
+    free(base);
+    free(u);
+    return rc;
+}
+
+enum qb_err qdrant_snapshot_recover(struct qdrant_client *c, const struct qdrant_target *t,
+                                    const char *location, enum qdrant_priority priority,
+                                    const char *checksum, const char *api_key, char *err,
+                                    size_t errlen)
+{
+    if (t->scope == QDRANT_SCOPE_FULL)
+        return qb_failf(QB_ERR_INVALID, err, errlen,
+                        "Qdrant restores full snapshots only at process start, not over HTTP");
+    if (!valid_checksum(checksum))
+        return qb_failf(QB_ERR_INVALID, err, errlen, "checksum must be 64 hex digits");
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "location", location);
+    if (priority)
+        cJSON_AddStringToObject(body, "priority", qdrant_priority_name(priority));
+    if (checksum)
+        cJSON_AddStringToObject(body, "checksum", checksum);
+    if (api_key)
+        cJSON_AddStringToObject(body, "api_key", api_key);
+    char *text = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    if (!text)
+        return qb_failf(QB_ERR_INTERNAL, err, errlen, "encoding the recover request");
+    char *base = qdrant_snapshots_path(t);
+    char *path = xasprintf("%s/recover?wait=true", base);
+    char *what = describe(t, "recover from location");
+    struct qdrant_call k = {c->slow, "PUT", path, text, what, NULL, NULL};
+    enum qb_err rc = qdrant_call_json(c, &k, err, errlen);
+    memset(text, 0, strlen(text)); /* held the location's api_key */
+    free(text);
+    free(what);
+    free(path);
+    free(base);
+    return rc;
+}

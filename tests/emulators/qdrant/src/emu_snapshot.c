@@ -1,0 +1,447 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* emu_snapshot.c -- snapshot archives and their files (see emu_snapshot.h). */
+#include "emu_snapshot.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "emu_faults.h"
+#include "emu_store.h"
+#include "emu_tar.h"
+#include "emu_util.h"
+
+int emu_snap_dir(enum emu_snap_kind kind, const char *coll, unsigned shard, char *buf, size_t size)
+{
+    const char *base = emu_cfg()->snapshots_dir;
+    switch (kind) {
+    case EMU_SNAP_COLLECTION:
+        return emu_pathf(buf, size, "%s/%s", base, coll);
+    case EMU_SNAP_SHARD:
+        return emu_pathf(buf, size, "%s/%s/shards/%u", base, coll, shard);
+    default:
+        return emu_pathf(buf, size, "%s", base);
+    }
+}
+
+int emu_snap_check_shard(const char *coll, unsigned shard, struct emu_status *st)
+{
+    if (!emu_store_exists(coll))
+        return emu_fail(st, 404, "Not found: Collection `%s` doesn't exist!", coll);
+    if (shard != 0)
+        return emu_fail(st, 404, "Not found: shard %u not found", shard);
+    return 0;
+}
+
+/* ---- archive writing ---- */
+
+/* Adds every regular file of dir as prefix/<file>. */
+static int add_dir_files(struct emu_tar *t, const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    struct dirent *de;
+    while (!t->err && (de = readdir(d)) != NULL) {
+        char path[EMU_PATH_MAX], name[EMU_PATH_MAX];
+        if (de->d_name[0] == '.' || emu_pathf(path, sizeof(path), "%s/%s", dir, de->d_name) != 0 ||
+            !emu_is_file(path))
+            continue;
+        if (emu_pathf(name, sizeof(name), "%s%s", prefix, de->d_name) != 0)
+            t->err = -1;
+        else
+            emu_tar_add_file(t, name, path);
+    }
+    closedir(d);
+    return t->err;
+}
+
+/* Size of the nested segment tar: two directory entries, the files, trailer. */
+static uint64_t segment_tar_size(const char *seg_dir)
+{
+    uint64_t size = 2 * 512 + emu_tar_trailer_span();
+    DIR *d = opendir(seg_dir);
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        char path[EMU_PATH_MAX], name[EMU_PATH_MAX];
+        struct stat sb;
+        if (de->d_name[0] == '.' ||
+            emu_pathf(path, sizeof(path), "%s/%s", seg_dir, de->d_name) != 0 ||
+            stat(path, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+            emu_pathf(name, sizeof(name), "snapshot/files/%s", de->d_name) != 0)
+            continue;
+        size += emu_tar_entry_span(name, (uint64_t)sb.st_size);
+    }
+    if (d)
+        closedir(d);
+    return size;
+}
+
+/* Writes one shard directory's content under prefix ("0/" or "").  nested:
+ * segments as segments/<uuid>.tar (stored snapshots); else as
+ * segments/<uuid>/files/… directories (route 15 stream format). */
+static int write_shard(struct emu_tar *t, const char *shard_dir, const char *prefix, int nested)
+{
+    char segs[EMU_PATH_MAX], name[EMU_PATH_MAX], path[EMU_PATH_MAX];
+    if (emu_pathf(segs, sizeof(segs), "%s/segments", shard_dir) != 0 ||
+        emu_pathf(name, sizeof(name), "%ssegments", prefix) != 0)
+        return t->err = -1;
+    emu_tar_add_dir(t, name);
+    DIR *d = opendir(segs);
+    struct dirent *de;
+    while (d && !t->err && (de = readdir(d)) != NULL) {
+        char sd[EMU_PATH_MAX];
+        if (de->d_name[0] == '.' || emu_pathf(sd, sizeof(sd), "%s/%s", segs, de->d_name) != 0 ||
+            !emu_is_dir(sd))
+            continue;
+        if (nested) {
+            uint64_t size = segment_tar_size(sd);
+            if (emu_pathf(name, sizeof(name), "%ssegments/%s.tar", prefix, de->d_name) != 0)
+                break;
+            emu_tar_begin_entry(t, name, size);
+            struct emu_tar inner;
+            emu_tar_init_nested(&inner, t);
+            emu_tar_add_dir(&inner, "snapshot");
+            emu_tar_add_dir(&inner, "snapshot/files");
+            add_dir_files(&inner, sd, "snapshot/files/");
+            emu_tar_finish(&inner);
+            if (inner.pos != size)
+                t->err = -1; /* a file changed size under the lock: refuse */
+            emu_tar_end_entry(t, size);
+        } else {
+            char pfx[EMU_PATH_MAX];
+            if (emu_pathf(name, sizeof(name), "%ssegments/%s", prefix, de->d_name) != 0 ||
+                emu_pathf(pfx, sizeof(pfx), "%ssegments/%s/files/", prefix, de->d_name) != 0)
+                break;
+            emu_tar_add_dir(t, name);
+            emu_tar_add_dir(t, pfx);
+            add_dir_files(t, sd, pfx);
+        }
+    }
+    if (d)
+        closedir(d);
+    if (emu_pathf(name, sizeof(name), "%swal", prefix) != 0 ||
+        emu_pathf(path, sizeof(path), "%s/wal", shard_dir) != 0)
+        return t->err = -1;
+    emu_tar_add_dir(t, name);
+    if (emu_pathf(name, sizeof(name), "%swal/", prefix) == 0)
+        add_dir_files(t, path, name);
+    return add_dir_files(t, shard_dir, prefix);
+}
+
+/* Writes the archive into a temp file, renames it to dir/name and writes the
+ * sidecar.  what: 0 collection, 1 shard (stored), 2 shard (stream; no rename). */
+static int write_archive(const char *coll, const char *dir, const char *name, int what,
+                         cJSON **desc, int *stream_fd, struct emu_status *st);
+
+static cJSON *describe(const char *path, const char *name)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return NULL;
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "name", name);
+    char ct[32];
+    if (emu_birth_time(path, ct, sizeof(ct)))
+        cJSON_AddStringToObject(d, "creation_time", ct);
+    else
+        cJSON_AddNullToObject(d, "creation_time");
+    cJSON_AddNumberToObject(d, "size", (double)sb.st_size);
+    char side[EMU_PATH_MAX], *text = NULL;
+    size_t len;
+    if (emu_version_at_least(1, 8) && emu_pathf(side, sizeof(side), "%s.checksum", path) == 0 &&
+        emu_read_file(side, 256, &text, &len) == 0) {
+        while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
+            text[--len] = '\0';
+        cJSON_AddStringToObject(d, "checksum", text);
+        free(text);
+    }
+    return d;
+}
+
+static int finish_file(const char *tmp, const char *final, const char *hex, cJSON **desc,
+                       const char *name, struct emu_status *st)
+{
+    char side[EMU_PATH_MAX];
+    if (emu_pathf(side, sizeof(side), "%s.checksum", final) != 0)
+        return emu_fail(st, 500, "Service internal error: path too long");
+    unlink(side); /* a listing between rename and sidecar shows no checksum */
+    if (rename(tmp, final) != 0) {
+        unlink(tmp);
+        return emu_fail(st, 500, "Service internal error: can't move snapshot into place");
+    }
+    if (emu_version_at_least(1, 8)) {
+        char sum[65];
+        snprintf(sum, sizeof(sum), "%s", hex);
+        if (emu_faults_take_checksum())
+            sum[0] = sum[0] == '0' ? '1' : '0'; /* injected: a checksum that lies */
+        if (emu_write_file_atomic(side, sum, 64) != 0)
+            return emu_fail(st, 500, "Service internal error: can't write checksum file");
+    }
+    *desc = describe(final, name);
+    return *desc ? 0 : emu_fail(st, 500, "Service internal error: snapshot vanished");
+}
+
+static int open_tmp(char *tmp, size_t size, struct emu_status *st)
+{
+    if (emu_mkdirs(emu_cfg()->tmp_dir) != 0 ||
+        emu_pathf(tmp, size, "%s/snapshot-XXXXXX", emu_cfg()->tmp_dir) != 0)
+        return emu_fail(st, 500, "Service internal error: can't create temp directory");
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return emu_fail(st, 500, "Service internal error: can't create temp file");
+    return fd;
+}
+
+static int write_archive(const char *coll, const char *dir, const char *name, int what,
+                         cJSON **desc, int *stream_fd, struct emu_status *st)
+{
+    char tmp[EMU_PATH_MAX], final[EMU_PATH_MAX];
+    if (what != 2 &&
+        (emu_mkdirs(dir) != 0 || emu_pathf(final, sizeof(final), "%s/%s", dir, name) != 0))
+        return emu_fail(st, 500, "Service internal error: can't create snapshot directory");
+    int fd = open_tmp(tmp, sizeof(tmp), st);
+    if (fd < 0)
+        return -1;
+    struct emu_coll *c = emu_store_acquire(coll, 0, st);
+    if (!c) {
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    struct emu_tar t;
+    emu_tar_init(&t, fd, what != 2);
+    char shard[EMU_PATH_MAX];
+    if (emu_pathf(shard, sizeof(shard), "%s/0", emu_coll_dir(c)) != 0)
+        t.err = -1;
+    if (what == 0) {
+        static const char *const top[] = {"version.info", "config.json", "shard_key_mapping.json",
+                                          "payload_index.json"};
+        emu_tar_add_dir(&t, "0");
+        write_shard(&t, shard, "0/", 1);
+        for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++) {
+            char p[EMU_PATH_MAX];
+            if (emu_pathf(p, sizeof(p), "%s/%s", emu_coll_dir(c), top[i]) == 0 && emu_is_file(p))
+                emu_tar_add_file(&t, top[i], p);
+        }
+    } else {
+        write_shard(&t, shard, "", what == 1);
+    }
+    emu_tar_finish(&t);
+    emu_store_release(c);
+    int rc = t.err;
+    char hex[65] = "";
+    if (t.md)
+        emu_tar_digest(&t, hex);
+    emu_tar_cleanup(&t);
+    if (what == 2) {
+        unlink(tmp);
+        if (rc != 0 || lseek(fd, 0, SEEK_SET) != 0) {
+            close(fd);
+            return emu_fail(st, 500, "Service internal error: can't write snapshot stream");
+        }
+        *stream_fd = fd;
+        return 0;
+    }
+    if (close(fd) != 0 || rc != 0) {
+        unlink(tmp);
+        return emu_fail(st, 500, "Service internal error: can't write snapshot (disk full?)");
+    }
+    return finish_file(tmp, final, hex, desc, name, st);
+}
+
+int emu_snap_create_collection(const char *coll, cJSON **desc, struct emu_status *st)
+{
+    char dir[EMU_PATH_MAX], name[EMU_PATH_MAX], ts[32];
+    if (!emu_store_exists(coll))
+        return emu_fail(st, 404, "Not found: Collection `%s` doesn't exist!", coll);
+    emu_ts_name(ts, sizeof(ts));
+    if (emu_snap_dir(EMU_SNAP_COLLECTION, coll, 0, dir, sizeof(dir)) != 0 ||
+        emu_pathf(name, sizeof(name), "%s-%llu-%s.snapshot", coll,
+                  (unsigned long long)emu_cfg()->peer_id, ts) != 0)
+        return emu_fail(st, 500, "Service internal error: path too long");
+    return write_archive(coll, dir, name, 0, desc, NULL, st);
+}
+
+int emu_snap_create_shard(const char *coll, unsigned shard, cJSON **desc, struct emu_status *st)
+{
+    char dir[EMU_PATH_MAX], name[EMU_PATH_MAX], ts[32];
+    if (emu_snap_check_shard(coll, shard, st) != 0)
+        return -1;
+    emu_ts_name(ts, sizeof(ts));
+    if (emu_snap_dir(EMU_SNAP_SHARD, coll, shard, dir, sizeof(dir)) != 0 ||
+        emu_pathf(name, sizeof(name), "%s-shard-%u-%s.snapshot", coll, shard, ts) != 0)
+        return emu_fail(st, 500, "Service internal error: path too long");
+    return write_archive(coll, dir, name, 1, desc, NULL, st);
+}
+
+int emu_snap_stream_shard(const char *coll, unsigned shard, char *name, size_t name_size,
+                          struct emu_status *st)
+{
+    char ts[32];
+    if (emu_snap_check_shard(coll, shard, st) != 0)
+        return -1;
+    emu_ts_name(ts, sizeof(ts));
+    if (emu_pathf(name, name_size, "%s-shard-%u-%s.snapshot", coll, shard, ts) != 0)
+        return emu_fail(st, 500, "Service internal error: path too long");
+    int fd = -1;
+    if (write_archive(coll, NULL, name, 2, NULL, &fd, st) != 0)
+        return -1;
+    return fd;
+}
+
+int emu_snap_create_full(cJSON **desc, struct emu_status *st)
+{
+    cJSON *names = emu_store_names();
+    cJSON *mapping = cJSON_CreateObject();
+    cJSON *files = cJSON_CreateArray(); /* paths of the collection snapshots */
+    int rc = 0;
+    const cJSON *n;
+    cJSON_ArrayForEach(n, names)
+    {
+        cJSON *d = NULL;
+        char dir[EMU_PATH_MAX], path[EMU_PATH_MAX];
+        if (emu_snap_create_collection(n->valuestring, &d, st) != 0) {
+            if (st->http == 404)
+                continue; /* deleted meanwhile */
+            rc = -1;
+            break;
+        }
+        const char *fname = cJSON_GetObjectItemCaseSensitive(d, "name")->valuestring;
+        if (emu_snap_dir(EMU_SNAP_COLLECTION, n->valuestring, 0, dir, sizeof(dir)) != 0 ||
+            emu_pathf(path, sizeof(path), "%s/%s", dir, fname) != 0) {
+            cJSON_Delete(d);
+            rc = emu_fail(st, 500, "Service internal error: path too long");
+            break;
+        }
+        cJSON_AddStringToObject(mapping, n->valuestring, fname);
+        cJSON_AddItemToArray(files, cJSON_CreateString(path));
+        cJSON_Delete(d);
+    }
+    cJSON_Delete(names);
+    char tmp[EMU_PATH_MAX], final[EMU_PATH_MAX], name[128], ts[32];
+    int fd = rc == 0 ? open_tmp(tmp, sizeof(tmp), st) : -1;
+    if (fd >= 0) {
+        struct emu_tar t;
+        emu_tar_init(&t, fd, 1);
+        const cJSON *f;
+        cJSON_ArrayForEach(f, files)
+        {
+            const char *base = strrchr(f->valuestring, '/') + 1;
+            emu_tar_add_file(&t, base, f->valuestring);
+        }
+        cJSON *cfg = cJSON_CreateObject();
+        cJSON_AddItemToObject(cfg, "collections_mapping", mapping);
+        mapping = NULL;
+        cJSON_AddObjectToObject(cfg, "collections_aliases");
+        char *text = cJSON_PrintUnformatted(cfg);
+        cJSON_Delete(cfg);
+        emu_tar_add_mem(&t, "config.json", text, strlen(text));
+        cJSON_free(text);
+        emu_tar_finish(&t);
+        char hex[65];
+        emu_tar_digest(&t, hex);
+        rc = t.err;
+        emu_tar_cleanup(&t);
+        if (close(fd) != 0)
+            rc = -1;
+        emu_ts_name(ts, sizeof(ts));
+        snprintf(name, sizeof(name), "full-snapshot-%s.snapshot", ts);
+        if (rc != 0 ||
+            emu_pathf(final, sizeof(final), "%s/%s", emu_cfg()->snapshots_dir, name) != 0) {
+            unlink(tmp);
+            rc = emu_fail(st, 500, "Service internal error: can't write full snapshot");
+        } else {
+            rc = finish_file(tmp, final, hex, desc, name, st);
+        }
+    } else {
+        rc = -1;
+    }
+    /* The collection snapshots were moved into the full one. */
+    const cJSON *f;
+    cJSON_ArrayForEach(f, files)
+    {
+        char side[EMU_PATH_MAX];
+        unlink(f->valuestring);
+        if (emu_pathf(side, sizeof(side), "%s.checksum", f->valuestring) == 0)
+            unlink(side);
+    }
+    cJSON_Delete(files);
+    cJSON_Delete(mapping);
+    return rc;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static int kind_check(enum emu_snap_kind kind, const char *coll, unsigned shard,
+                      struct emu_status *st)
+{
+    if (kind == EMU_SNAP_FULL)
+        return 0;
+    if (kind == EMU_SNAP_SHARD)
+        return emu_snap_check_shard(coll, shard, st);
+    if (!emu_store_exists(coll))
+        return emu_fail(st, 404, "Not found: Collection `%s` doesn't exist!", coll);
+    return 0;
+}
+
+cJSON *emu_snap_list(enum emu_snap_kind kind, const char *coll, unsigned shard,
+                     struct emu_status *st)
+{
+    char dir[EMU_PATH_MAX];
+    if (kind_check(kind, coll, shard, st) != 0)
+        return NULL;
+    if (emu_snap_dir(kind, coll, shard, dir, sizeof(dir)) != 0) {
+        emu_fail(st, 500, "Service internal error: path too long");
+        return NULL;
+    }
+    cJSON *arr = cJSON_CreateArray();
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        char path[EMU_PATH_MAX];
+        if (de->d_name[0] == '.' || !ends_with(de->d_name, ".snapshot") ||
+            emu_pathf(path, sizeof(path), "%s/%s", dir, de->d_name) != 0 || !emu_is_file(path))
+            continue;
+        cJSON *desc = describe(path, de->d_name);
+        if (desc)
+            cJSON_AddItemToArray(arr, desc);
+    }
+    if (d)
+        closedir(d);
+    return arr;
+}
+
+int emu_snap_path(enum emu_snap_kind kind, const char *coll, unsigned shard, const char *name,
+                  char *buf, size_t size, struct emu_status *st)
+{
+    char dir[EMU_PATH_MAX];
+    if (kind_check(kind, coll, shard, st) != 0)
+        return -1;
+    if (strchr(name, '/') || strcmp(name, "..") == 0 || strcmp(name, ".") == 0 || !name[0] ||
+        emu_snap_dir(kind, coll, shard, dir, sizeof(dir)) != 0 ||
+        emu_pathf(buf, size, "%s/%s", dir, name) != 0 || !emu_is_file(buf))
+        return emu_fail(st, 404, "Not found: Snapshot %s not found", name);
+    return 0;
+}
+
+int emu_snap_delete(enum emu_snap_kind kind, const char *coll, unsigned shard, const char *name,
+                    struct emu_status *st)
+{
+    char path[EMU_PATH_MAX], side[EMU_PATH_MAX];
+    if (emu_snap_path(kind, coll, shard, name, path, sizeof(path), st) != 0)
+        return -1;
+    if (unlink(path) != 0)
+        return emu_fail(st, 500, "Service internal error: can't delete snapshot");
+    if (emu_pathf(side, sizeof(side), "%s.checksum", path) == 0)
+        unlink(side);
+    return 0;
+}

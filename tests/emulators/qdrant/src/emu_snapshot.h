@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* emu_snapshot.h -- snapshot files: naming (CONTRACT.md §2), archive layout
+ * (§9), SHA-256 `.checksum` sidecars, descriptions, listing and deletion for
+ * collection, shard and full snapshots.  Archives are written while the
+ * collection is held under its shared lock, hashing as they are written,
+ * then renamed into place; the sidecar is written after the rename. */
+#ifndef EMU_SNAPSHOT_H
+#define EMU_SNAPSHOT_H
+
+#include <cjson/cJSON.h>
+
+#include "emu_common.h"
+
+enum emu_snap_kind { EMU_SNAP_COLLECTION, EMU_SNAP_SHARD, EMU_SNAP_FULL };
+
+/* Directory of a kind's snapshots (coll/shard ignored where unused). */
+int emu_snap_dir(enum emu_snap_kind kind, const char *coll, unsigned shard, char *buf,
+                 size_t size) EMU_MUSTCHECK;
+
+/* Create; [out] *desc is the SnapshotDescription (caller frees). */
+int emu_snap_create_collection(const char *coll, cJSON **desc, struct emu_status *st) EMU_MUSTCHECK;
+int emu_snap_create_shard(const char *coll, unsigned shard, cJSON **desc,
+                          struct emu_status *st) EMU_MUSTCHECK;
+int emu_snap_create_full(cJSON **desc, struct emu_status *st) EMU_MUSTCHECK;
+
+/* List as an array of descriptions (404 if the collection is missing). */
+cJSON *emu_snap_list(enum emu_snap_kind kind, const char *coll, unsigned shard,
+                     struct emu_status *st);
+/* Resolves an existing snapshot's path; 404 "Snapshot N not found" else. */
+int emu_snap_path(enum emu_snap_kind kind, const char *coll, unsigned shard, const char *name,
+                  char *buf, size_t size, struct emu_status *st) EMU_MUSTCHECK;
+/* Deletes a snapshot and its sidecar. */
+int emu_snap_delete(enum emu_snap_kind kind, const char *coll, unsigned shard, const char *name,
+                    struct emu_status *st) EMU_MUSTCHECK;
+
+/* Route 15: writes a streamable shard archive (segments as directories) to
+ * an unlinked temp file and returns its descriptor positioned at 0; name
+ * receives "{c}-shard-{id}-{ts}.snapshot".  -1 + st on failure. */
+int emu_snap_stream_shard(const char *coll, unsigned shard, char *name, size_t name_size,
+                          struct emu_status *st);
+
+/* 404 unless shard is a shard of the collection (only 0 exists). */
+int emu_snap_check_shard(const char *coll, unsigned shard, struct emu_status *st) EMU_MUSTCHECK;
+
+#endif
