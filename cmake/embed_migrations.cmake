@@ -1,5 +1,6 @@
 # Turns migrations/NNNN_name.sql into a C table {version, name, sql}.
-# Invoked as: cmake -DOUT=file.c -DFILES="a.sql;b.sql" -P embed_migrations.cmake
+# Invoked as: cmake -DOUT=file.c -DFILES="a.sql|b.sql" -P embed_migrations.cmake
+string(REPLACE "|" ";" FILES "${FILES}")
 set(arrays "")
 set(rows "")
 set(count 0)

@@ -74,6 +74,17 @@ static const struct setting settings[] = {
         "seconds between reachability probes of instances and destinations"),
     INT("probe_timeout", probe_timeout, "3", 1, 300, "seconds one reachability probe may take"),
     STR("port_file", port_file, "", false, "write the bound port here once listening (for port 0)"),
+    INT("workers", workers, "2", 1, 64, "backup and restore runs executed at once"),
+    INT("task_threads", task_threads, "2", 1, 64,
+        "threads for request-initiated storage work (verify, delete, check)"),
+    INT("max_attempts", max_attempts, "4", 1, 20,
+        "tries of a step that fails transiently (Qdrant or storage) before the run fails"),
+    INT("retry_base_ms", retry_base_ms, "500", 1, 600000,
+        "first retry delay; doubled per attempt, with jitter"),
+    INT("snapshot_timeout", snapshot_timeout, "3600", 10, 604800,
+        "seconds Qdrant may take to create or recover one snapshot"),
+    INT("scheduler_clock_offset", scheduler_clock_offset, "0", -31622400, 31622400,
+        "testing aid: seconds added to the scheduler's clock (keep 0)"),
 };
 
 static const struct setting *find_setting(const char *key, size_t keylen)

@@ -40,6 +40,12 @@ struct config {
     int64_t probe_interval;
     int64_t probe_timeout;
     char *port_file;
+    int64_t workers;
+    int64_t task_threads;
+    int64_t max_attempts;
+    int64_t retry_base_ms;
+    int64_t snapshot_timeout;
+    int64_t scheduler_clock_offset;
     char *config_file; /* where the file settings came from, or NULL */
 };
 

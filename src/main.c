@@ -13,6 +13,10 @@
 #include "api/api.h"
 #include "api/app.h"
 #include "config.h"
+#include "engine/engine.h"
+#include "engine/recovery.h"
+#include "engine/scheduler.h"
+#include "engine/tasks.h"
 #include "http/http_server.h"
 #include "remote/http_client.h"
 #include "store/store_destinations.h"
@@ -103,10 +107,15 @@ static enum qb_err open_catalogue(const struct config *cfg, struct store **out, 
 static enum qb_err sync_configured(const struct config *cfg, struct store *store, char *err,
                                    size_t errlen)
 {
+    char *abs = NULL;
     enum qb_err rc = qb_mkdirs(cfg->backup_dir, 0700, err, errlen);
+    /* Stored absolute: the catalogue must mean the same folder whatever
+     * directory qbackupd is started from next time. */
+    if (!rc && !(abs = realpath(cfg->backup_dir, NULL)))
+        rc = qb_failf(QB_ERR_IO, err, errlen, "backup_dir %s: cannot resolve", cfg->backup_dir);
     if (!rc)
-        rc = store_destination_sync_local(store, CONFIG_DESTINATION_NAME, cfg->backup_dir, err,
-                                          errlen);
+        rc = store_destination_sync_local(store, CONFIG_DESTINATION_NAME, abs, err, errlen);
+    free(abs);
     if (!rc && *cfg->qdrant_url)
         rc = store_instance_sync_config(store, CONFIG_INSTANCE_NAME, cfg->qdrant_url,
                                         *cfg->qdrant_api_key ? cfg->qdrant_api_key : NULL, err,
@@ -140,31 +149,56 @@ static int serve(const struct config *cfg, struct app *app, const sigset_t *sign
         .max_body_bytes = (size_t)cfg->max_body_bytes,
         .max_json_depth = (int)cfg->max_json_depth,
     };
+    struct engine_config ec = {
+        .workers = (unsigned)cfg->workers,
+        .max_attempts = (unsigned)cfg->max_attempts,
+        .retry_base_ms = (long)cfg->retry_base_ms,
+        .poll_ms = 1000,
+        .qdrant_timeout_ms = 30000,
+        .snapshot_timeout_ms = (long)cfg->snapshot_timeout * 1000,
+    };
+    struct scheduler *scheduler = NULL;
     enum qb_err rc = prober_start(app->store, (int)cfg->probe_interval, (int)cfg->probe_timeout,
                                   &app->prober, err, sizeof err);
+    if (!rc)
+        rc = tasks_start((unsigned)cfg->task_threads, &app->tasks, err, sizeof err);
+    if (!rc)
+        rc = engine_start(app->store, app->metrics, &ec, &app->engine, err, sizeof err);
+    if (!rc)
+        rc = scheduler_start(app->store, app->engine, cfg->scheduler_clock_offset, &scheduler, err,
+                             sizeof err);
     if (!rc)
         rc = http_server_start(&hc, routes, nroutes, app->auth, app->metrics, app, &server, err,
                                sizeof err);
     if (!rc && *cfg->port_file)
         rc = write_port_file(cfg->port_file, http_server_port(server), err, sizeof err);
     if (rc) {
-        log_error("startup.failed", "error=\"%s\"", err);
-        http_server_stop(server, 0);
-        prober_stop(app->prober);
-        app->prober = NULL;
-        return 1;
+        char quoted[QB_ERRBUF_SIZE + 16];
+        log_error("startup.failed", "error=%s", log_quote(quoted, sizeof quoted, err));
+        fprintf(stderr, "qbackupd: %s\n", err);
     }
-    log_info("http.listening", "address=%s port=%d version=%s auth=%s", cfg->listen_host,
-             http_server_port(server), QB_VERSION, auth_count(app->auth) ? "tokens" : "disabled");
-
-    int sig = 0;
-    sigwait(signals, &sig);
-    log_info("shutdown.begin", "signal=%s grace_s=%lld", sig == SIGTERM ? "SIGTERM" : "SIGINT",
-             (long long)cfg->shutdown_grace);
+    if (!rc) {
+        log_info("http.listening", "address=%s port=%d version=%s auth=%s", cfg->listen_host,
+                 http_server_port(server), QB_VERSION,
+                 auth_count(app->auth) ? "tokens" : "disabled");
+        int sig = 0;
+        sigwait(signals, &sig);
+        log_info("shutdown.begin", "signal=%s grace_s=%lld", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                 (long long)cfg->shutdown_grace);
+    }
+    /* Reverse order: stop taking requests (waiting clients get answers),
+     * stop queueing, let running jobs abort and clean up, then the rest. */
     atomic_store(&app->shutting_down, true);
     http_server_stop(server, (int)cfg->shutdown_grace * 1000);
+    scheduler_stop(scheduler);
+    engine_stop(app->engine);
+    app->engine = NULL;
+    tasks_stop(app->tasks);
+    app->tasks = NULL;
     prober_stop(app->prober);
     app->prober = NULL;
+    if (rc)
+        return 1;
     log_info("shutdown.done", "status=%s", "clean");
     return 0;
 }
@@ -197,7 +231,10 @@ static int run(const struct config *cfg, enum config_command cmd, const sigset_t
         fprintf(stderr, "qbackupd: %s\n", err);
         goto out;
     }
+    /* Before any worker starts: settle what a killed process left. */
+    recovery_run(app.store);
     app.metrics = metrics_create(QB_VERSION);
+    metrics_add_collector(app.metrics, api_status_metrics, &app);
     status = serve(cfg, &app, signals);
 out:
     store_close(app.store);

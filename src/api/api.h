@@ -9,6 +9,9 @@
 #define QB_API_H
 
 #include "http/http_router.h"
+#include "util/buf.h"
+
+#include <cjson/cJSON.h>
 
 /* Fills routes (capacity cap) with the API's route table, applying the
  * public/token setting of /metrics and /readyz; returns the count. */
@@ -29,5 +32,45 @@ void api_instances_create(struct http_request *req);
 void api_instances_get(struct http_request *req);
 void api_instances_replace(struct http_request *req);
 void api_instances_delete(struct http_request *req);
+
+/* api_destinations.c */
+void api_destinations_list(struct http_request *req);
+void api_destinations_create(struct http_request *req);
+void api_destinations_get(struct http_request *req);
+void api_destinations_replace(struct http_request *req);
+void api_destinations_delete(struct http_request *req);
+void api_destinations_check(struct http_request *req);
+
+/* api_plans.c */
+struct store_plan;
+void api_plans_list(struct http_request *req);
+void api_plans_create(struct http_request *req);
+void api_plans_get(struct http_request *req);
+void api_plans_replace(struct http_request *req);
+void api_plans_delete(struct http_request *req);
+/* The plan as the API shows it; caller owns the result. */
+cJSON *api_plan_json(const struct store_plan *p);
+/* Seconds without a success after which the plan is stale (0: never). */
+int64_t api_plan_alert_after(const struct store_plan *p);
+
+/* api_runs.c */
+void api_runs_trigger(struct http_request *req);
+void api_runs_list(struct http_request *req);
+void api_runs_get(struct http_request *req);
+void api_runs_cancel(struct http_request *req);
+void api_plans_retention(struct http_request *req);
+
+/* api_snapshots.c */
+void api_snapshots_list(struct http_request *req);
+void api_snapshots_get(struct http_request *req);
+void api_snapshots_delete(struct http_request *req);
+void api_snapshots_pin(struct http_request *req);
+void api_snapshots_unpin(struct http_request *req);
+void api_snapshots_verify(struct http_request *req);
+
+/* api_status.c */
+void api_status(struct http_request *req);
+/* Prometheus collector for backup series (registered by main). */
+bool api_status_metrics(struct buf *out, void *app);
 
 #endif /* QB_API_H */

@@ -19,6 +19,34 @@ static const struct http_route api_route_table[] = {
     {"GET", "/v1/instances/{name}", AUTH_ROLE_VIEWER, api_instances_get},
     {"PUT", "/v1/instances/{name}", AUTH_ROLE_ADMIN, api_instances_replace},
     {"DELETE", "/v1/instances/{name}", AUTH_ROLE_ADMIN, api_instances_delete},
+
+    {"GET", "/v1/destinations", AUTH_ROLE_VIEWER, api_destinations_list},
+    {"POST", "/v1/destinations", AUTH_ROLE_ADMIN, api_destinations_create},
+    {"GET", "/v1/destinations/{name}", AUTH_ROLE_VIEWER, api_destinations_get},
+    {"PUT", "/v1/destinations/{name}", AUTH_ROLE_ADMIN, api_destinations_replace},
+    {"DELETE", "/v1/destinations/{name}", AUTH_ROLE_ADMIN, api_destinations_delete},
+    {"POST", "/v1/destinations/{name}/check", AUTH_ROLE_OPERATOR, api_destinations_check},
+
+    {"GET", "/v1/plans", AUTH_ROLE_VIEWER, api_plans_list},
+    {"POST", "/v1/plans", AUTH_ROLE_ADMIN, api_plans_create},
+    {"GET", "/v1/plans/{name}", AUTH_ROLE_VIEWER, api_plans_get},
+    {"PUT", "/v1/plans/{name}", AUTH_ROLE_ADMIN, api_plans_replace},
+    {"DELETE", "/v1/plans/{name}", AUTH_ROLE_ADMIN, api_plans_delete},
+    {"POST", "/v1/plans/{name}/runs", AUTH_ROLE_OPERATOR, api_runs_trigger},
+    {"POST", "/v1/plans/{name}/retention", AUTH_ROLE_OPERATOR, api_plans_retention},
+
+    {"GET", "/v1/runs", AUTH_ROLE_VIEWER, api_runs_list},
+    {"GET", "/v1/runs/{id}", AUTH_ROLE_VIEWER, api_runs_get},
+    {"POST", "/v1/runs/{id}/cancel", AUTH_ROLE_OPERATOR, api_runs_cancel},
+
+    {"GET", "/v1/snapshots", AUTH_ROLE_VIEWER, api_snapshots_list},
+    {"GET", "/v1/snapshots/{id}", AUTH_ROLE_VIEWER, api_snapshots_get},
+    {"DELETE", "/v1/snapshots/{id}", AUTH_ROLE_ADMIN, api_snapshots_delete},
+    {"POST", "/v1/snapshots/{id}/pin", AUTH_ROLE_OPERATOR, api_snapshots_pin},
+    {"POST", "/v1/snapshots/{id}/unpin", AUTH_ROLE_OPERATOR, api_snapshots_unpin},
+    {"POST", "/v1/snapshots/{id}/verify", AUTH_ROLE_OPERATOR, api_snapshots_verify},
+
+    {"GET", "/v1/status", AUTH_ROLE_VIEWER, api_status},
 };
 
 size_t api_routes(struct http_route *routes, size_t cap, bool metrics_public, bool readyz_public)

@@ -8,7 +8,9 @@
 #define QB_APP_H
 
 #include "config.h"
+#include "engine/engine.h"
 #include "engine/prober.h"
+#include "engine/tasks.h"
 #include "http/auth.h"
 #include "metrics.h"
 #include "store/store.h"
@@ -21,6 +23,8 @@ struct app {
     struct auth *auth;
     struct metrics *metrics;
     struct prober *prober;
+    struct engine *engine;     /* backup/restore workers */
+    struct tasks *tasks;       /* slow request-initiated work (verify, delete, check) */
     atomic_bool shutting_down; /* /readyz answers 503 once set */
 };
 

@@ -33,6 +33,14 @@ struct http_request {
     int64_t start_us;              /* monotonic, for the latency histogram */
     unsigned status;               /* status of the pending response */
     struct MHD_Response *response; /* owned until queued */
+    /* Long poll (http_req_defer): set by the handler, driven by the
+     * server's poll thread while the connection is suspended. */
+    http_poll_fn poll;
+    void *poll_ctx;
+    void (*poll_free)(void *ctx);
+    int64_t poll_deadline;
+    bool suspended;                     /* waiting for the poll thread */
+    struct http_request *next_deferred; /* in the server's deferred list */
 };
 
 /* The application context given to http_server_start. */

@@ -59,7 +59,7 @@ void http_reply_json_steal(struct http_request *req, unsigned status, cJSON *jso
 }
 
 static void reply_problem_v(struct http_request *req, enum api_error e, const char *field,
-                            const char *fmt, va_list ap)
+                            const char *ext_name, cJSON *ext, const char *fmt, va_list ap)
 {
     char detail[1024];
     vsnprintf(detail, sizeof detail, fmt, ap);
@@ -73,6 +73,10 @@ static void reply_problem_v(struct http_request *req, enum api_error e, const ch
     cJSON_AddStringToObject(p, "code", api_error_code(e));
     if (field)
         cJSON_AddStringToObject(p, "field", field);
+    if (ext_name && ext)
+        cJSON_AddItemToObject(p, ext_name, ext);
+    else
+        cJSON_Delete(ext);
     cJSON_AddStringToObject(p, "request_id", req->id);
     char *text = cJSON_PrintUnformatted(p);
     cJSON_Delete(p);
@@ -87,7 +91,7 @@ void http_reply_problem(struct http_request *req, enum api_error e, const char *
 {
     va_list ap;
     va_start(ap, fmt);
-    reply_problem_v(req, e, NULL, fmt, ap);
+    reply_problem_v(req, e, NULL, NULL, NULL, fmt, ap);
     va_end(ap);
 }
 
@@ -96,7 +100,16 @@ void http_reply_problem_field(struct http_request *req, enum api_error e, const 
 {
     va_list ap;
     va_start(ap, fmt);
-    reply_problem_v(req, e, field, fmt, ap);
+    reply_problem_v(req, e, field, NULL, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void http_reply_problem_ext(struct http_request *req, enum api_error e, const char *name,
+                            cJSON *extra, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    reply_problem_v(req, e, NULL, name, extra, fmt, ap);
     va_end(ap);
 }
 

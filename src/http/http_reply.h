@@ -32,6 +32,10 @@ void http_reply_problem(struct http_request *req, enum api_error e, const char *
 void http_reply_problem_field(struct http_request *req, enum api_error e, const char *field,
                               const char *fmt, ...) QB_PRINTF(4, 5);
 
+/* As http_reply_problem, adding member `name` holding extra (taken). */
+void http_reply_problem_ext(struct http_request *req, enum api_error e, const char *name,
+                            cJSON *extra, const char *fmt, ...) QB_PRINTF(5, 6);
+
 /* Maps a failed enum qb_err from a store or engine call to a problem:
  * NOT_FOUND 404, CONFLICT 409, INVALID 400, BUSY 503, anything else 500
  * (whose detail is logged, not sent). */

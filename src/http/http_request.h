@@ -37,4 +37,16 @@ enum auth_role http_req_role(const struct http_request *req);
 /* The application context given to http_server_start. */
 void *http_req_app(const struct http_request *req);
 
+/* Long polls.  A handler that must wait for something (a run to finish)
+ * calls http_req_defer instead of replying: the connection is suspended,
+ * which holds no thread, and poll(req, ctx, false) is called from the
+ * server's poll thread about every 100 ms until it returns true having left
+ * a reply.  When deadline_ms (monotonic, qb_mono_ms) passes, or the server
+ * shuts down, poll(req, ctx, true) is called once and must leave a reply.
+ * ctx is owned by the request from then on and released with free_ctx
+ * (may be NULL).  poll must not block for long. */
+typedef bool (*http_poll_fn)(struct http_request *req, void *ctx, bool expired);
+void http_req_defer(struct http_request *req, int64_t deadline_ms, http_poll_fn poll, void *ctx,
+                    void (*free_ctx)(void *ctx));
+
 #endif /* QB_HTTP_REQUEST_H */

@@ -6,8 +6,10 @@
  * THREAD SAFETY NOTES
  * Access and completion callbacks run on MHD's pool threads.  Each request
  * context is touched by one thread at a time (MHD serialises callbacks of a
- * connection).  `lock` guards only `inflight`; `drained` is signalled when
- * it drops to zero during shutdown.
+ * connection).  `lock` guards `inflight` and the deferred list; `drained`
+ * is signalled when inflight drops to zero during shutdown.  A deferred
+ * (long-poll) request is touched only by the poll thread while its
+ * connection is suspended, and by MHD again once resumed.
  */
 #include "http/http_server.h"
 #include "http/http_internal.h"
@@ -24,6 +26,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 struct http_server {
@@ -35,9 +38,14 @@ struct http_server {
     struct metrics *metrics;
     void *app;
     int port;
-    pthread_mutex_t lock; /* guards inflight */
+    pthread_mutex_t lock; /* guards inflight, deferred, poll_stop */
     pthread_cond_t drained;
     unsigned inflight;
+    struct http_request *deferred; /* suspended long polls */
+    pthread_t poll_thread;
+    bool poll_thread_started;
+    bool poll_stop;
+    pthread_cond_t poll_wake;
 };
 
 void *http_server_app(const struct http_server *s)
@@ -157,6 +165,8 @@ static struct http_request *request_create(struct http_server *s, struct MHD_Con
 static void request_destroy(struct http_request *req)
 {
     struct http_server *s = req->server;
+    if (req->poll_free)
+        req->poll_free(req->poll_ctx);
     if (req->response)
         MHD_destroy_response(req->response);
     cJSON_Delete(req->json);
@@ -310,12 +320,96 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (req->handled)
+    if (req->handled) {
+        /* Re-entered after a long poll resumed the connection. */
+        if (req->poll && !req->suspended && req->response)
+            return send_reply(req);
         return MHD_YES;
+    }
     req->handled = true;
     if (parse_body(req))
         req->match.route->handler(req);
+    if (req->poll && !req->response) {
+        pthread_mutex_lock(&s->lock);
+        req->suspended = true;
+        req->next_deferred = s->deferred;
+        s->deferred = req;
+        MHD_suspend_connection(conn);
+        pthread_cond_signal(&s->poll_wake);
+        pthread_mutex_unlock(&s->lock);
+        return MHD_YES;
+    }
     return send_reply(req);
+}
+
+void http_req_defer(struct http_request *req, int64_t deadline_ms, http_poll_fn poll, void *ctx,
+                    void (*free_ctx)(void *ctx))
+{
+    req->poll = poll;
+    req->poll_ctx = ctx;
+    req->poll_free = free_ctx;
+    req->poll_deadline = deadline_ms;
+}
+
+/* Takes the deferred list; the poll thread works on it without the lock
+ * and puts back what is still waiting. */
+static struct http_request *take_deferred(struct http_server *s)
+{
+    pthread_mutex_lock(&s->lock);
+    struct http_request *list = s->deferred;
+    s->deferred = NULL;
+    pthread_mutex_unlock(&s->lock);
+    return list;
+}
+
+static void poll_round(struct http_server *s, bool expire_all)
+{
+    struct http_request *list = take_deferred(s), *keep = NULL;
+    int64_t now = qb_mono_ms();
+    while (list) {
+        struct http_request *req = list;
+        list = req->next_deferred;
+        bool expired = expire_all || now >= req->poll_deadline;
+        bool done = req->poll(req, req->poll_ctx, expired) || expired;
+        if (done && !req->response)
+            http_reply_problem(req, API_ERR_INTERNAL, "the long poll produced no response");
+        if (!done) {
+            req->next_deferred = keep;
+            keep = req;
+            continue;
+        }
+        pthread_mutex_lock(&s->lock);
+        req->suspended = false;
+        MHD_resume_connection(req->conn);
+        pthread_mutex_unlock(&s->lock);
+    }
+    pthread_mutex_lock(&s->lock);
+    while (keep) {
+        struct http_request *req = keep;
+        keep = req->next_deferred;
+        req->next_deferred = s->deferred;
+        s->deferred = req;
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Drives long polls: about ten rounds a second while any are waiting. */
+static void *poll_main(void *arg)
+{
+    struct http_server *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        while (!s->poll_stop && !s->deferred)
+            pthread_cond_wait(&s->poll_wake, &s->lock);
+        bool stop = s->poll_stop;
+        pthread_mutex_unlock(&s->lock);
+        if (stop)
+            break;
+        poll_round(s, false);
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -385,9 +479,17 @@ enum qb_err http_server_start(const struct http_server_config *cfg, const struct
     s->app = app;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->drained, NULL);
+    pthread_cond_init(&s->poll_wake, NULL);
+    if (pthread_create(&s->poll_thread, NULL, poll_main, s) != 0) {
+        freeaddrinfo(ai);
+        http_server_stop(s, 0);
+        return qb_failf(QB_ERR_INTERNAL, err, errlen, "cannot start the long-poll thread");
+    }
+    s->poll_thread_started = true;
 
-    unsigned flags =
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    /* Suspend/resume: long polls wait without holding a pool thread. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER,
@@ -427,6 +529,16 @@ void http_server_stop(struct http_server *s, int grace_ms)
 {
     if (!s)
         return;
+    if (s->poll_thread_started) {
+        pthread_mutex_lock(&s->lock);
+        s->poll_stop = true;
+        pthread_cond_broadcast(&s->poll_wake);
+        pthread_mutex_unlock(&s->lock);
+        pthread_join(s->poll_thread, NULL);
+        /* Waiting clients get their "still running" answer now rather
+         * than a dropped connection. */
+        poll_round(s, true);
+    }
     if (s->daemon) {
         MHD_socket fd = MHD_quiesce_daemon(s->daemon);
         if (fd != MHD_INVALID_SOCKET)
@@ -451,6 +563,7 @@ void http_server_stop(struct http_server *s, int grace_ms)
         MHD_stop_daemon(s->daemon);
     }
     pthread_cond_destroy(&s->drained);
+    pthread_cond_destroy(&s->poll_wake);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }

@@ -99,6 +99,15 @@ char *qdrant_esc(const char *s)
     return sigv4_uri_encode(s, strlen(s), false);
 }
 
+enum qb_err qdrant_check_segment(const char *kind, const char *s, char *err, size_t errlen)
+{
+    if (!s || !*s)
+        return qb_failf(QB_ERR_INVALID, err, errlen, "%s name is empty", kind);
+    if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        return qb_failf(QB_ERR_INVALID, err, errlen, "%s name \"%s\" is not allowed", kind, s);
+    return QB_OK;
+}
+
 /* Base path of the target's snapshot routes; caller frees. */
 char *qdrant_snapshots_path(const struct qdrant_target *t)
 {
@@ -268,13 +277,16 @@ static int64_t json_count(const cJSON *obj, const char *name)
 enum qb_err qdrant_collection_info(struct qdrant_client *c, const char *collection,
                                    struct qdrant_collection_info *out, char *err, size_t errlen)
 {
+    memset(out, 0, sizeof *out);
+    enum qb_err rc = qdrant_check_segment("collection", collection, err, errlen);
+    if (rc)
+        return rc;
     char *name = qdrant_esc(collection);
     char *path = xasprintf("/collections/%s", name);
     char *what = xasprintf("collection %s", collection);
     cJSON *result = NULL;
     struct qdrant_call k = {c->api, "GET", path, NULL, what, &result, NULL};
-    enum qb_err rc = qdrant_call_json(c, &k, err, errlen);
-    memset(out, 0, sizeof *out);
+    rc = qdrant_call_json(c, &k, err, errlen);
     if (!rc) {
         const cJSON *status = cJSON_GetObjectItemCaseSensitive(result, "status");
         out->status = xstrdup(cJSON_IsString(status) ? status->valuestring : "unknown");
@@ -296,10 +308,14 @@ void qdrant_collection_info_free(struct qdrant_collection_info *info)
 enum qb_err qdrant_collection_cluster(struct qdrant_client *c, const char *collection,
                                       cJSON **result, char *err, size_t errlen)
 {
+    *result = NULL;
+    enum qb_err rc = qdrant_check_segment("collection", collection, err, errlen);
+    if (rc)
+        return rc;
     char *name = qdrant_esc(collection);
     char *path = xasprintf("/collections/%s/cluster", name);
     struct qdrant_call k = {c->api, "GET", path, NULL, "collection cluster info", result, NULL};
-    enum qb_err rc = qdrant_call_json(c, &k, err, errlen);
+    rc = qdrant_call_json(c, &k, err, errlen);
     free(path);
     free(name);
     return rc;

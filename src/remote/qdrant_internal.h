@@ -47,6 +47,13 @@ enum qb_err qdrant_answer_error(const struct http_client_response *resp, const c
 /* Escapes one path segment; caller frees. */
 char *qdrant_esc(const char *s);
 
+/* QB_ERR_INVALID unless s (kind: "collection", "snapshot") can be one
+ * path segment: NULL, "", "." and ".." cannot, since URL parsers (libcurl
+ * included) drop dot segments, so DELETE .../snapshots/.. would delete the
+ * collection itself. */
+enum qb_err qdrant_check_segment(const char *kind, const char *s, char *err,
+                                 size_t errlen) QB_MUSTCHECK;
+
 /* "/snapshots", "/collections/{c}/snapshots" or
  * "/collections/{c}/shards/{id}/snapshots"; caller frees. */
 char *qdrant_snapshots_path(const struct qdrant_target *t);

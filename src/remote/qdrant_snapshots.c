@@ -22,7 +22,9 @@ static const char *const priority_names[] = {NULL, "snapshot", "replica", "no_sy
 
 const char *qdrant_priority_name(enum qdrant_priority p)
 {
-    return priority_names[p] ? priority_names[p] : "default";
+    if ((size_t)p >= QB_ARRAY_LEN(priority_names) || !priority_names[p])
+        return "default";
+    return priority_names[p];
 }
 
 bool qdrant_parse_priority(const char *s, enum qdrant_priority *out)
@@ -74,6 +76,20 @@ static bool parse_description(const cJSON *d, struct qdrant_snapshot *s)
     return true;
 }
 
+/* Refuses a target that cannot become a URL path (see
+ * qdrant_check_segment), before anything is sent. */
+static enum qb_err check_target(const struct qdrant_target *t, char *err, size_t errlen)
+{
+    switch (t->scope) {
+    case QDRANT_SCOPE_FULL:
+        return QB_OK;
+    case QDRANT_SCOPE_COLLECTION:
+    case QDRANT_SCOPE_SHARD:
+        return qdrant_check_segment("collection", t->collection, err, errlen);
+    }
+    return qb_failf(QB_ERR_INVALID, err, errlen, "unknown snapshot scope %d", (int)t->scope);
+}
+
 static char *describe(const struct qdrant_target *t, const char *verb)
 {
     switch (t->scope) {
@@ -90,13 +106,16 @@ static char *describe(const struct qdrant_target *t, const char *verb)
 enum qb_err qdrant_snapshot_list(struct qdrant_client *c, const struct qdrant_target *t,
                                  struct qdrant_snapshot **out, size_t *n, char *err, size_t errlen)
 {
+    *out = NULL;
+    *n = 0;
+    enum qb_err rc = check_target(t, err, errlen);
+    if (rc)
+        return rc;
     char *path = qdrant_snapshots_path(t);
     char *what = describe(t, "list");
     cJSON *result = NULL;
     struct qdrant_call k = {c->api, "GET", path, NULL, what, &result, NULL};
-    enum qb_err rc = qdrant_call_json(c, &k, err, errlen);
-    *out = NULL;
-    *n = 0;
+    rc = qdrant_call_json(c, &k, err, errlen);
     if (!rc && !cJSON_IsArray(result))
         rc = qb_failf(QB_ERR_REMOTE, err, errlen, "%s: result is not a list", what);
     const cJSON *item;
@@ -174,11 +193,13 @@ enum qb_err qdrant_snapshot_create(struct qdrant_client *c, const struct qdrant_
     size_t nbefore = 0;
     cJSON *result = NULL;
     long status = 0;
+    memset(out, 0, sizeof *out);
+    enum qb_err rc = check_target(t, err, errlen);
+    if (rc)
+        return rc;
     char *base = qdrant_snapshots_path(t);
     char *path = xasprintf("%s?wait=%s", base, wait ? "true" : "false");
     char *what = describe(t, "create");
-    enum qb_err rc = QB_OK;
-    memset(out, 0, sizeof *out);
     if (!wait)
         rc = qdrant_snapshot_list(c, t, &before, &nbefore, err, errlen);
     struct qdrant_call k = {wait ? c->slow : c->api, "POST", path, NULL, what, &result, &status};
@@ -200,12 +221,17 @@ enum qb_err qdrant_snapshot_create(struct qdrant_client *c, const struct qdrant_
 enum qb_err qdrant_snapshot_delete(struct qdrant_client *c, const struct qdrant_target *t,
                                    const char *name, char *err, size_t errlen)
 {
+    enum qb_err rc = check_target(t, err, errlen);
+    if (!rc)
+        rc = qdrant_check_segment("snapshot", name, err, errlen);
+    if (rc)
+        return rc;
     char *base = qdrant_snapshots_path(t);
     char *n = qdrant_esc(name);
     char *path = xasprintf("%s/%s?wait=true", base, n);
     char *what = describe(t, "delete");
     struct qdrant_call k = {c->api, "DELETE", path, NULL, what, NULL, NULL};
-    enum qb_err rc = qdrant_call_json(c, &k, err, errlen);
+    rc = qdrant_call_json(c, &k, err, errlen);
     free(what);
     free(path);
     free(n);
@@ -235,6 +261,13 @@ enum qb_err qdrant_snapshot_download(struct qdrant_client *c, const struct qdran
                                      const char *name, http_write_fn fn, void *ud, uint64_t *bytes,
                                      char *err, size_t errlen)
 {
+    if (bytes)
+        *bytes = 0;
+    enum qb_err rc = check_target(t, err, errlen);
+    if (!rc)
+        rc = qdrant_check_segment("snapshot", name, err, errlen);
+    if (rc)
+        return rc;
     char *base = qdrant_snapshots_path(t);
     char *n = qdrant_esc(name);
     char *url = xasprintf("%s%s/%s", c->url, base, n);
@@ -251,7 +284,7 @@ enum qb_err qdrant_snapshot_download(struct qdrant_client *c, const struct qdran
         .write_ud = ud,
     };
     struct http_client_response resp = {0};
-    enum qb_err rc = http_client_perform(c->transfer, &req, &resp, err, errlen);
+    rc = http_client_perform(c->transfer, &req, &resp, err, errlen);
     if (!rc && (resp.status < 200 || resp.status > 299))
         rc = qdrant_answer_error(&resp, what, err, errlen);
     if (bytes)
@@ -348,6 +381,9 @@ enum qb_err qdrant_snapshot_upload(struct qdrant_client *c, const struct qdrant_
                         "Qdrant restores full snapshots only at process start, not over HTTP");
     if (!valid_checksum(checksum))
         return qb_failf(QB_ERR_INVALID, err, errlen, "checksum must be 64 hex digits");
+    enum qb_err rc = check_target(t, err, errlen);
+    if (rc)
+        return rc;
     struct upload *u = xcalloc(1, sizeof *u);
     char boundary[48], content_type[96];
     make_boundary(boundary, sizeof boundary);
@@ -388,7 +424,7 @@ enum qb_err qdrant_snapshot_upload(struct qdrant_client *c, const struct qdrant_
         .max_body = QDRANT_MAX_JSON,
     };
     struct http_client_response resp = {0};
-    enum qb_err rc = http_client_perform(c->slow, &req, &resp, err, errlen);
+    rc = http_client_perform(c->slow, &req, &resp, err, errlen);
     if (!rc && (resp.status < 200 || resp.status > 299))
         rc = qdrant_answer_error(&resp, what, err, errlen);
     http_client_response_free(&resp);
@@ -411,6 +447,11 @@ enum qb_err qdrant_snapshot_recover(struct qdrant_client *c, const struct qdrant
                         "Qdrant restores full snapshots only at process start, not over HTTP");
     if (!valid_checksum(checksum))
         return qb_failf(QB_ERR_INVALID, err, errlen, "checksum must be 64 hex digits");
+    enum qb_err rc = check_target(t, err, errlen);
+    if (rc)
+        return rc;
+    if (!location || !*location)
+        return qb_failf(QB_ERR_INVALID, err, errlen, "recover: no snapshot location");
     cJSON *body = cJSON_CreateObject();
     cJSON_AddStringToObject(body, "location", location);
     if (priority)
@@ -427,7 +468,7 @@ enum qb_err qdrant_snapshot_recover(struct qdrant_client *c, const struct qdrant
     char *path = xasprintf("%s/recover?wait=true", base);
     char *what = describe(t, "recover from location");
     struct qdrant_call k = {c->slow, "PUT", path, text, what, NULL, NULL};
-    enum qb_err rc = qdrant_call_json(c, &k, err, errlen);
+    rc = qdrant_call_json(c, &k, err, errlen);
     memset(text, 0, strlen(text)); /* held the location's api_key */
     free(text);
     free(what);

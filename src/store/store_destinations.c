@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
- * store_destinations.c -- reads and configuration sync of destinations.
+ * store_destinations.c -- CRUD and configuration sync of destinations.
  */
 #include "store/store_destinations.h"
 #include "store/store_internal.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include <cjson/cJSON.h>
+
+#define DEST_COLUMNS "id, name, kind, settings, managed_by, created_at, updated_at, secret"
 
 void store_destination_free(struct store_destination *d)
 {
@@ -16,6 +19,10 @@ void store_destination_free(struct store_destination *d)
     free(d->name);
     free(d->kind);
     free(d->settings);
+    if (d->secret) {
+        memset(d->secret, 0, strlen(d->secret));
+        free(d->secret);
+    }
     free(d->managed_by);
     free(d);
 }
@@ -27,6 +34,74 @@ void store_destination_list_free(struct store_destination **list, size_t n)
     free(list);
 }
 
+static struct store_destination *row_to_destination(sqlite3_stmt *st, bool with_secret)
+{
+    struct store_destination *d = xcalloc(1, sizeof *d);
+    d->id = sqlite3_column_int64(st, 0);
+    d->name = store_column_text(st, 1);
+    d->kind = store_column_text(st, 2);
+    d->settings = store_column_text(st, 3);
+    d->managed_by = store_column_text(st, 4);
+    d->created_at = sqlite3_column_int64(st, 5);
+    d->updated_at = sqlite3_column_int64(st, 6);
+    d->secret = with_secret ? store_column_text(st, 7) : NULL;
+    return d;
+}
+
+static enum qb_err write_one(struct store *s, const char *sql, const struct store_destination *d,
+                             bool keep_secret, const char *what, int *changes, char *err,
+                             size_t errlen)
+{
+    sqlite3 *db = store_acquire(s);
+    sqlite3_stmt *st = NULL;
+    enum qb_err rc = store_prepare(db, sql, &st, err, errlen);
+    if (rc)
+        goto out;
+    store_bind_text(st, 1, d->name);
+    store_bind_text(st, 2, d->kind);
+    store_bind_text(st, 3, d->settings ? d->settings : "{}");
+    store_bind_text(st, 4, d->secret);
+    store_bind_text(st, 5, d->managed_by ? d->managed_by : "api");
+    sqlite3_bind_int64(st, 6, qb_now_ms() / 1000);
+    /* Statements without ?7 ignore it (SQLITE_RANGE is harmless here). */
+    sqlite3_bind_int(st, 7, keep_secret);
+    int src = sqlite3_step(st);
+    if (src != SQLITE_DONE)
+        rc = store_sqlite_err(db, src, what, err, errlen);
+    else if (changes)
+        *changes = sqlite3_changes(db);
+out:
+    sqlite3_finalize(st);
+    store_release(s, db);
+    return rc;
+}
+
+enum qb_err store_destination_insert(struct store *s, const struct store_destination *d, char *err,
+                                     size_t errlen)
+{
+    enum qb_err rc = write_one(s,
+                               "INSERT INTO destinations (name, kind, settings, secret, "
+                               "managed_by, created_at, updated_at) VALUES (?1,?2,?3,?4,?5,?6,?6)",
+                               d, false, "inserting destination", NULL, err, errlen);
+    if (rc == QB_ERR_CONFLICT)
+        qb_failf(rc, err, errlen, "destination \"%s\" already exists", d->name);
+    return rc;
+}
+
+enum qb_err store_destination_update(struct store *s, const struct store_destination *d,
+                                     bool keep_secret, char *err, size_t errlen)
+{
+    int changes = 0;
+    enum qb_err rc = write_one(s,
+                               "UPDATE destinations SET kind = ?2, settings = ?3, secret = CASE "
+                               "WHEN ?7 THEN secret ELSE ?4 END, managed_by = ?5, updated_at = ?6 "
+                               "WHERE name = ?1",
+                               d, keep_secret, "updating destination", &changes, err, errlen);
+    if (!rc && changes == 0)
+        rc = qb_failf(QB_ERR_NOT_FOUND, err, errlen, "destination \"%s\" does not exist", d->name);
+    return rc;
+}
+
 enum qb_err store_destination_sync_local(struct store *s, const char *name, const char *path,
                                          char *err, size_t errlen)
 {
@@ -36,29 +111,63 @@ enum qb_err store_destination_sync_local(struct store *s, const char *name, cons
     cJSON_Delete(settings);
     if (!text)
         return qb_failf(QB_ERR_INTERNAL, err, errlen, "encoding destination settings");
+    char kind[] = "local", managed[] = "config";
+    char *owned_name = xstrdup(name);
+    struct store_destination d = {
+        .name = owned_name, .kind = kind, .settings = text, .managed_by = managed};
+    enum qb_err rc = write_one(
+        s,
+        "INSERT INTO destinations (name, kind, settings, secret, managed_by, created_at, "
+        "updated_at) VALUES (?1, ?2, ?3, NULL, ?5, ?6, ?6) ON CONFLICT (name) DO UPDATE SET "
+        "kind = ?2, settings = ?3, secret = NULL, managed_by = ?5, updated_at = ?6 "
+        "WHERE kind IS NOT ?2 OR settings IS NOT ?3 OR managed_by IS NOT ?5",
+        &d, false, "syncing configured destination", NULL, err, errlen);
+    free(owned_name);
+    free(text);
+    return rc;
+}
 
+static enum qb_err get_where(struct store *s, const char *where, const char *name, int64_t id,
+                             bool with_secret, struct store_destination **out, char *err,
+                             size_t errlen)
+{
     sqlite3 *db = store_acquire(s);
     sqlite3_stmt *st = NULL;
-    enum qb_err rc = store_prepare(
-        db,
-        "INSERT INTO destinations (name, kind, settings, managed_by, created_at, updated_at) "
-        "VALUES (?1, 'local', ?2, 'config', ?3, ?3) ON CONFLICT (name) DO UPDATE SET "
-        "kind = 'local', settings = ?2, secret = NULL, managed_by = 'config', updated_at = ?3 "
-        "WHERE kind IS NOT 'local' OR settings IS NOT ?2 OR managed_by IS NOT 'config'",
-        &st, err, errlen);
+    char *sql = xasprintf("SELECT " DEST_COLUMNS " FROM destinations WHERE %s", where);
+    enum qb_err rc = store_prepare(db, sql, &st, err, errlen);
     if (rc)
         goto out;
-    store_bind_text(st, 1, name);
-    store_bind_text(st, 2, text);
-    sqlite3_bind_int64(st, 3, qb_now_ms() / 1000);
+    if (name)
+        store_bind_text(st, 1, name);
+    else
+        sqlite3_bind_int64(st, 1, id);
     int src = sqlite3_step(st);
-    if (src != SQLITE_DONE)
-        rc = store_sqlite_err(db, src, "syncing configured destination", err, errlen);
+    if (src == SQLITE_ROW)
+        *out = row_to_destination(st, with_secret);
+    else if (src == SQLITE_DONE && name)
+        rc = qb_failf(QB_ERR_NOT_FOUND, err, errlen, "destination \"%s\" does not exist", name);
+    else if (src == SQLITE_DONE)
+        rc = qb_failf(QB_ERR_NOT_FOUND, err, errlen, "destination %lld does not exist",
+                      (long long)id);
+    else
+        rc = store_sqlite_err(db, src, "reading destination", err, errlen);
 out:
     sqlite3_finalize(st);
     store_release(s, db);
-    free(text);
+    free(sql);
     return rc;
+}
+
+enum qb_err store_destination_get(struct store *s, const char *name, bool with_secret,
+                                  struct store_destination **out, char *err, size_t errlen)
+{
+    return get_where(s, "name = ?1", name, 0, with_secret, out, err, errlen);
+}
+
+enum qb_err store_destination_get_by_id(struct store *s, int64_t id, bool with_secret,
+                                        struct store_destination **out, char *err, size_t errlen)
+{
+    return get_where(s, "id = ?1", NULL, id, with_secret, out, err, errlen);
 }
 
 enum qb_err store_destination_list(struct store *s, struct store_destination ***out, size_t *n,
@@ -68,24 +177,14 @@ enum qb_err store_destination_list(struct store *s, struct store_destination ***
     sqlite3_stmt *st = NULL;
     struct store_destination **list = NULL;
     size_t count = 0;
-    enum qb_err rc = store_prepare(db,
-                                   "SELECT id, name, kind, settings, managed_by, created_at, "
-                                   "updated_at FROM destinations ORDER BY name",
+    enum qb_err rc = store_prepare(db, "SELECT " DEST_COLUMNS " FROM destinations ORDER BY name",
                                    &st, err, errlen);
     if (rc)
         goto out;
     int src;
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        struct store_destination *d = xcalloc(1, sizeof *d);
-        d->id = sqlite3_column_int64(st, 0);
-        d->name = store_column_text(st, 1);
-        d->kind = store_column_text(st, 2);
-        d->settings = store_column_text(st, 3);
-        d->managed_by = store_column_text(st, 4);
-        d->created_at = sqlite3_column_int64(st, 5);
-        d->updated_at = sqlite3_column_int64(st, 6);
         list = xrealloc(list, (count + 1) * sizeof *list);
-        list[count++] = d;
+        list[count++] = row_to_destination(st, false);
     }
     if (src != SQLITE_DONE) {
         rc = store_sqlite_err(db, src, "listing destinations", err, errlen);
@@ -98,5 +197,29 @@ out:
     store_release(s, db);
     *out = list;
     *n = count;
+    return rc;
+}
+
+enum qb_err store_destination_delete(struct store *s, const char *name, char *err, size_t errlen)
+{
+    sqlite3 *db = store_acquire(s);
+    sqlite3_stmt *st = NULL;
+    enum qb_err rc =
+        store_prepare(db, "DELETE FROM destinations WHERE name = ?1", &st, err, errlen);
+    if (rc)
+        goto out;
+    store_bind_text(st, 1, name);
+    int src = sqlite3_step(st);
+    if (src != SQLITE_DONE) {
+        rc = store_sqlite_err(db, src, "deleting destination", err, errlen);
+        if (rc == QB_ERR_CONFLICT)
+            qb_failf(rc, err, errlen,
+                     "destination \"%s\" is used by a plan or holds catalogued snapshots", name);
+    } else if (sqlite3_changes(db) == 0) {
+        rc = qb_failf(QB_ERR_NOT_FOUND, err, errlen, "destination \"%s\" does not exist", name);
+    }
+out:
+    sqlite3_finalize(st);
+    store_release(s, db);
     return rc;
 }

@@ -241,10 +241,23 @@ int qbd_stop(struct qbd *d)
 
 int qbd_restart(struct qbd *d)
 {
-    int rc = qbd_stop(d);
-    if (rc != 0)
-        return rc;
+    if (d->pid > 0) {
+        int rc = qbd_stop(d);
+        if (rc != 0)
+            return rc;
+    }
     return launch(d);
+}
+
+int qbd_kill(struct qbd *d, int sig)
+{
+    if (d->pid <= 0)
+        return -1;
+    int status = 0;
+    kill(d->pid, sig);
+    int rc = waitpid(d->pid, &status, 0) == d->pid ? 0 : -1;
+    d->pid = 0;
+    return rc;
 }
 
 void qbd_cleanup(struct qbd *d)

@@ -61,8 +61,13 @@ int qbd_run(struct qbd *d, const char *const *args, const char *const *extra_env
  * exit status (0 for a clean shutdown; sanitizer findings make it non-zero). */
 int qbd_stop(struct qbd *d);
 
-/* qbd_stop then start again with the same directory, args and env. */
+/* qbd_stop (when running) then start again with the same directory, args
+ * and env. */
 int qbd_restart(struct qbd *d);
+
+/* Kills the daemon with sig (e.g. SIGKILL to simulate a crash) and reaps
+ * it; the directory stays for qbd_restart.  Returns 0 once it is gone. */
+int qbd_kill(struct qbd *d, int sig);
 
 /* Removes the temporary directory and frees d's args. */
 void qbd_cleanup(struct qbd *d);

@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * api_destinations.c -- /v1/destinations: where snapshots are stored.
+ *
+ * A destination is {"name", "kind": "local"|"s3", "settings": {...},
+ * "credentials": {...}}.  Settings are validated by opening the destination
+ * (storage_open_json), so the API accepts exactly what the pipeline can
+ * use.  Credentials are write-only: responses say only "credentials_set".
+ * The check route writes, reads back and deletes a small object, on a task
+ * thread, so request threads never wait on storage.
+ */
+#include "api/api.h"
+#include "api/api_common.h"
+#include "api/app.h"
+#include "engine/jobs.h"
+#include "engine/tasks.h"
+#include "http/http_reply.h"
+#include "remote/storage.h"
+#include "store/store_destinations.h"
+#include "util/json_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+/* A destination check gets this long before the client is told it is
+ * still running. */
+#define CHECK_WAIT_MS 60000
+
+static const char *const destination_fields[] = {"name", "kind", "settings", "credentials", NULL};
+
+static cJSON *destination_json(const struct store_destination *d)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", d->name);
+    cJSON_AddStringToObject(o, "kind", d->kind);
+    cJSON *settings = cJSON_Parse(d->settings);
+    cJSON_AddItemToObject(o, "settings", settings ? settings : cJSON_CreateObject());
+    cJSON_AddBoolToObject(o, "credentials_set", d->secret != NULL);
+    cJSON_AddStringToObject(o, "managed_by", d->managed_by);
+    json_add_time(o, "created_at", d->created_at);
+    json_add_time(o, "updated_at", d->updated_at);
+    return o;
+}
+
+static void reply_destination(struct http_request *req, const char *name, unsigned status)
+{
+    struct app *app = http_req_app(req);
+    struct store_destination *d = NULL;
+    char err[QB_ERRBUF_SIZE];
+    /* with_secret only to report credentials_set; the secret is not sent */
+    enum qb_err rc = store_destination_get(app->store, name, true, &d, err, sizeof err);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return;
+    }
+    http_reply_json_steal(req, status, destination_json(d));
+    store_destination_free(d);
+}
+
+void api_destinations_list(struct http_request *req)
+{
+    struct app *app = http_req_app(req);
+    struct store_destination **list = NULL;
+    size_t n = 0;
+    char err[QB_ERRBUF_SIZE];
+    enum qb_err rc = store_destination_list(app->store, &list, &n, err, sizeof err);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return;
+    }
+    cJSON *body = cJSON_CreateObject();
+    cJSON *items = cJSON_AddArrayToObject(body, "items");
+    for (size_t i = 0; i < n; i++) {
+        struct store_destination *full = NULL;
+        if (store_destination_get(app->store, list[i]->name, true, &full, err, sizeof err) ==
+            QB_OK) {
+            cJSON_AddItemToArray(items, destination_json(full));
+            store_destination_free(full);
+        }
+    }
+    store_destination_list_free(list, n);
+    http_reply_json_steal(req, 200, body);
+}
+
+/* Validates the body and fills d (kind, settings, secret).  *secret_given
+ * says whether "credentials" was present.  Replies and returns false on
+ * invalid input. */
+static bool destination_from_body(struct http_request *req, const cJSON *body,
+                                  const char *stored_secret, struct store_destination *d,
+                                  bool *secret_given)
+{
+    char err[QB_ERRBUF_SIZE];
+    const char *kind = NULL;
+    if (json_reject_unknown(body, destination_fields, err, sizeof err)) {
+        api_reply_invalid(req, err);
+        return false;
+    }
+    enum qb_err rc = json_get_string(body, "kind", &kind, err, sizeof err);
+    if (rc == QB_ERR_NOT_FOUND || (rc == QB_OK && strcmp(kind, "local") && strcmp(kind, "s3"))) {
+        api_reply_invalid(req, "kind: must be \"local\" or \"s3\"");
+        return false;
+    }
+    if (rc) {
+        api_reply_invalid(req, err);
+        return false;
+    }
+    const cJSON *settings = cJSON_GetObjectItemCaseSensitive(body, "settings");
+    const cJSON *creds = cJSON_GetObjectItemCaseSensitive(body, "credentials");
+    if (!cJSON_IsObject(settings)) {
+        api_reply_invalid(req, "settings: must be an object");
+        return false;
+    }
+    if (creds && !cJSON_IsNull(creds) && !cJSON_IsObject(creds)) {
+        api_reply_invalid(req, "credentials: must be an object");
+        return false;
+    }
+    if (creds && !cJSON_IsNull(creds) && strcmp(kind, "s3") != 0) {
+        http_reply_problem_field(req, API_ERR_UNPROCESSABLE, "credentials",
+                                 "credentials are only used by s3 destinations");
+        return false;
+    }
+    /* Opening validates every setting the way the pipeline will use it;
+     * it sends no request.  A replace without "credentials" keeps the
+     * stored ones, so it is validated with them. */
+    cJSON *stored = !creds && stored_secret ? cJSON_Parse(stored_secret) : NULL;
+    struct storage *st = NULL;
+    rc = storage_open_json(kind, settings, cJSON_IsObject(creds) ? creds : stored, false, &st, err,
+                           sizeof err);
+    storage_close(st);
+    cJSON_Delete(stored);
+    if (rc == QB_ERR_NOT_FOUND) {
+        http_reply_problem_field(req, API_ERR_UNPROCESSABLE, "settings", "%s", err);
+        return false;
+    }
+    if (rc) {
+        char msg[QB_ERRBUF_SIZE + 16];
+        snprintf(msg, sizeof msg, "settings.%s", err);
+        api_reply_invalid(req, strchr(err, ':') ? msg : err);
+        return false;
+    }
+    d->kind = xstrdup(kind);
+    d->settings = cJSON_PrintUnformatted(settings);
+    *secret_given = creds != NULL;
+    d->secret = cJSON_IsObject(creds) ? cJSON_PrintUnformatted(creds) : NULL;
+    return true;
+}
+
+static void clear_destination(struct store_destination *d)
+{
+    free(d->name);
+    free(d->kind);
+    free(d->settings);
+    if (d->secret) {
+        memset(d->secret, 0, strlen(d->secret));
+        free(d->secret);
+    }
+    memset(d, 0, sizeof *d);
+}
+
+void api_destinations_create(struct http_request *req)
+{
+    struct app *app = http_req_app(req);
+    struct store_destination d;
+    char err[QB_ERRBUF_SIZE];
+    const char *name = NULL;
+    bool secret_given = false;
+    memset(&d, 0, sizeof d);
+    const cJSON *body = api_body_object(req);
+    if (!body)
+        return;
+    enum qb_err rc = json_get_string(body, "name", &name, err, sizeof err);
+    if (rc == QB_ERR_NOT_FOUND || (rc == QB_OK && !api_valid_name(name))) {
+        api_reply_invalid(req, rc ? "name: is required"
+                                  : "name: must be 1-63 characters of a-z, 0-9, '.', '_', '-'");
+        return;
+    }
+    if (rc) {
+        api_reply_invalid(req, err);
+        return;
+    }
+    if (!destination_from_body(req, body, NULL, &d, &secret_given))
+        goto out;
+    d.name = xstrdup(name);
+    rc = store_destination_insert(app->store, &d, err, sizeof err);
+    if (rc == QB_ERR_CONFLICT) {
+        http_reply_problem_field(req, API_ERR_ALREADY_EXISTS, "name", "%s", err);
+        goto out;
+    }
+    if (rc) {
+        http_reply_error(req, rc, err);
+        goto out;
+    }
+    reply_destination(req, name, 201);
+    char location[128];
+    snprintf(location, sizeof location, "/v1/destinations/%s", name);
+    http_reply_header(req, "Location", location);
+out:
+    clear_destination(&d);
+}
+
+void api_destinations_get(struct http_request *req)
+{
+    const char *name = api_path_name(req, "destination");
+    if (name)
+        reply_destination(req, name, 200);
+}
+
+static bool check_api_managed(struct http_request *req, const char *name)
+{
+    struct app *app = http_req_app(req);
+    struct store_destination *cur = NULL;
+    char err[QB_ERRBUF_SIZE];
+    enum qb_err rc = store_destination_get(app->store, name, false, &cur, err, sizeof err);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return false;
+    }
+    bool ok = strcmp(cur->managed_by, "api") == 0;
+    store_destination_free(cur);
+    if (!ok)
+        http_reply_problem(req, API_ERR_CONFLICT,
+                           "destination \"%s\" comes from qbackupd's configuration "
+                           "(backup_dir); change the configuration instead",
+                           name);
+    return ok;
+}
+
+void api_destinations_replace(struct http_request *req)
+{
+    struct app *app = http_req_app(req);
+    struct store_destination d;
+    char err[QB_ERRBUF_SIZE];
+    bool secret_given = false;
+    const char *body_name = NULL;
+    memset(&d, 0, sizeof d);
+    const char *name = api_path_name(req, "destination");
+    const cJSON *body = name ? api_body_object(req) : NULL;
+    if (!body)
+        return;
+    if (json_get_string(body, "name", &body_name, err, sizeof err) == QB_OK &&
+        strcmp(body_name, name) != 0) {
+        http_reply_problem_field(req, API_ERR_UNPROCESSABLE, "name",
+                                 "destinations cannot be renamed");
+        return;
+    }
+    struct store_destination *cur = NULL;
+    if (!check_api_managed(req, name))
+        goto out;
+    enum qb_err rc = store_destination_get(app->store, name, true, &cur, err, sizeof err);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        goto out;
+    }
+    bool ok = destination_from_body(req, body, cur->secret, &d, &secret_given);
+    store_destination_free(cur);
+    if (!ok)
+        goto out;
+    d.name = xstrdup(name);
+    /* A local destination has no use for S3 credentials: drop them. */
+    bool keep = !secret_given && strcmp(d.kind, "s3") == 0;
+    rc = store_destination_update(app->store, &d, keep, err, sizeof err);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        goto out;
+    }
+    reply_destination(req, name, 200);
+out:
+    clear_destination(&d);
+}
+
+void api_destinations_delete(struct http_request *req)
+{
+    struct app *app = http_req_app(req);
+    char err[QB_ERRBUF_SIZE];
+    const char *name = api_path_name(req, "destination");
+    if (!name || !check_api_managed(req, name))
+        return;
+    enum qb_err rc = store_destination_delete(app->store, name, err, sizeof err);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return;
+    }
+    http_reply_empty(req, 204);
+}
+
+/* ---------------------------------------------------------------- check */
+
+struct check_task {
+    struct task task;
+    struct store *store;
+    int64_t destination_id;
+    enum qb_err rc;
+    char step[16];
+    char err[QB_ERRBUF_SIZE];
+    int64_t ms[3]; /* write, read, delete */
+};
+
+struct read_cmp {
+    const char *expect;
+    size_t len, got;
+    bool same;
+};
+
+static enum qb_err cmp_read(void *ud, const void *data, size_t len, char *err, size_t errlen)
+{
+    struct read_cmp *c = ud;
+    (void)err, (void)errlen;
+    c->same = c->same && c->got + len <= c->len && memcmp(c->expect + c->got, data, len) == 0;
+    c->got += len;
+    return QB_OK;
+}
+
+static void run_check(struct task *t)
+{
+    struct check_task *c = (struct check_task *)t;
+    struct storage *st = NULL;
+    struct storage_writer *w = NULL;
+    unsigned char rnd[8] = {0};
+    if (getrandom(rnd, sizeof rnd, 0) < 0)
+        memset(rnd, 0x42, sizeof rnd);
+    char key[64], body[128];
+    snprintf(key, sizeof key, "qbackup-check/%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
+             rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+    snprintf(body, sizeof body, "qbackup destination check %s\n", key);
+    struct read_cmp cmp = {.expect = body, .len = strlen(body), .same = true};
+    int64_t t0 = qb_mono_ms();
+    snprintf(c->step, sizeof c->step, "open");
+    c->rc = job_open_storage(c->store, c->destination_id, &st, c->err, sizeof c->err);
+    if (!c->rc) {
+        snprintf(c->step, sizeof c->step, "write");
+        c->rc = storage_write_begin(st, key, cmp.len, &w, c->err, sizeof c->err);
+    }
+    if (!c->rc)
+        c->rc = storage_write(w, body, cmp.len, c->err, sizeof c->err);
+    if (!c->rc) {
+        c->rc = storage_write_finish(w, NULL, c->err, sizeof c->err);
+        w = NULL;
+    }
+    c->ms[0] = qb_mono_ms() - t0;
+    if (!c->rc) {
+        snprintf(c->step, sizeof c->step, "read");
+        c->rc = storage_read(st, key, 0, 0, cmp_read, &cmp, c->err, sizeof c->err);
+        if (!c->rc && (!cmp.same || cmp.got != cmp.len))
+            c->rc = qb_failf(QB_ERR_IO, c->err, sizeof c->err, "read back different bytes");
+        c->ms[1] = qb_mono_ms() - t0 - c->ms[0];
+        snprintf(c->step, sizeof c->step, "delete");
+        enum qb_err drc = storage_delete(st, key, c->err, sizeof c->err);
+        if (!c->rc)
+            c->rc = drc;
+        c->ms[2] = qb_mono_ms() - t0 - c->ms[0] - c->ms[1];
+    }
+    storage_write_abort(w);
+    storage_close(st);
+}
+
+static void destroy_check(struct task *t)
+{
+    free(t);
+}
+
+static void release_check(void *ctx)
+{
+    task_release(ctx);
+}
+
+static bool poll_check(struct http_request *req, void *ctx, bool expired)
+{
+    struct check_task *c = ctx;
+    if (!atomic_load(&c->task.done)) {
+        if (expired)
+            http_reply_problem(req, API_ERR_UNAVAILABLE,
+                               "the destination did not answer within %d s", CHECK_WAIT_MS / 1000);
+        return expired;
+    }
+    if (c->rc) {
+        http_reply_problem(req, API_ERR_REMOTE_FAILED, "%s failed: %s", c->step, c->err);
+        return true;
+    }
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddBoolToObject(body, "ok", true);
+    cJSON_AddNumberToObject(body, "write_ms", (double)c->ms[0]);
+    cJSON_AddNumberToObject(body, "read_ms", (double)c->ms[1]);
+    cJSON_AddNumberToObject(body, "delete_ms", (double)c->ms[2]);
+    http_reply_json_steal(req, 200, body);
+    return true;
+}
+
+void api_destinations_check(struct http_request *req)
+{
+    struct app *app = http_req_app(req);
+    struct store_destination *d = NULL;
+    char err[QB_ERRBUF_SIZE];
+    const char *name = api_path_name(req, "destination");
+    if (!name)
+        return;
+    enum qb_err rc = store_destination_get(app->store, name, false, &d, err, sizeof err);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return;
+    }
+    struct check_task *c = xcalloc(1, sizeof *c);
+    task_init(&c->task, run_check, destroy_check);
+    c->store = app->store;
+    c->destination_id = d->id;
+    store_destination_free(d);
+    tasks_submit(app->tasks, &c->task);
+    http_req_defer(req, qb_mono_ms() + CHECK_WAIT_MS, poll_check, c, release_check);
+}

@@ -1,0 +1,500 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * api_runs.c -- /v1/runs and /v1/plans/{name}/runs: trigger, list, read,
+ * cancel and wait for runs; /v1/plans/{name}/retention.
+ *
+ * ?wait=SECONDS (up to 3600) turns trigger, read and cancel into a long
+ * poll without holding a request thread (http_req_defer).  With wait, the
+ * status says how the run ended, so a CI step is one `curl --fail`:
+ *   200  the run succeeded
+ *   424  run_failed: it failed, was partial or was cancelled (body has "run")
+ *   504  wait_expired: still queued or running (poll Location)
+ * Without wait: 202 for a new run, 200 for an Idempotency-Key replay.
+ */
+#include "api/api.h"
+#include "api/api_common.h"
+#include "api/app.h"
+#include "engine/jobs.h"
+#include "engine/retention_apply.h"
+#include "engine/tasks.h"
+#include "http/http_reply.h"
+#include "store/store_plans.h"
+#include "store/store_runs.h"
+#include "store/store_snapshots.h"
+#include "util/json_util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define RUN_WAIT_MAX_S       3600
+#define IDEMPOTENCY_WINDOW_S (24 * 3600)
+#define IDEMPOTENCY_KEY_MAX  128
+#define RUN_LIST_DEFAULT     50
+#define RUN_LIST_MAX         500
+
+static bool terminal(const char *state)
+{
+    return strcmp(state, "queued") != 0 && strcmp(state, "running") != 0;
+}
+
+cJSON *api_run_json(const struct store_run *r);
+
+cJSON *api_run_json(const struct store_run *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "id", (double)r->id);
+    cJSON_AddStringToObject(o, "kind", r->kind);
+    cJSON_AddItemToObject(o, "plan",
+                          r->plan_name ? cJSON_CreateString(r->plan_name) : cJSON_CreateNull());
+    cJSON_AddStringToObject(o, "trigger", r->trigger);
+    cJSON_AddItemToObject(o, "triggered_by",
+                          r->triggered_by ? cJSON_CreateString(r->triggered_by)
+                                          : cJSON_CreateNull());
+    cJSON_AddStringToObject(o, "state", r->state);
+    cJSON_AddItemToObject(o, "phase", r->phase ? cJSON_CreateString(r->phase) : cJSON_CreateNull());
+    cJSON_AddBoolToObject(o, "cancel_requested", r->cancel_requested);
+    cJSON_AddNumberToObject(o, "bytes_done", (double)r->bytes_done);
+    cJSON_AddItemToObject(o, "bytes_total",
+                          r->bytes_total >= 0 ? cJSON_CreateNumber((double)r->bytes_total)
+                                              : cJSON_CreateNull());
+    cJSON *results = cJSON_Parse(r->results);
+    cJSON_AddItemToObject(o, "results", results ? results : cJSON_CreateArray());
+    cJSON *request = cJSON_Parse(r->request);
+    cJSON_AddItemToObject(o, "request", request ? request : cJSON_CreateObject());
+    cJSON_AddItemToObject(o, "error", r->error ? cJSON_CreateString(r->error) : cJSON_CreateNull());
+    json_add_time(o, "queued_at", r->queued_at);
+    json_add_time(o, "started_at", r->started_at);
+    json_add_time(o, "finished_at", r->finished_at);
+    json_add_time(o, "scheduled_for", r->scheduled_for);
+    if (r->started_at && r->finished_at)
+        cJSON_AddNumberToObject(o, "duration_s", (double)(r->finished_at - r->started_at));
+    else
+        cJSON_AddNullToObject(o, "duration_s");
+    return o;
+}
+
+/* Parses ?wait=SECONDS; -1 when absent.  Replies and returns false when
+ * invalid. */
+static bool parse_wait(struct http_request *req, long *wait)
+{
+    const char *w = http_req_query(req, "wait");
+    *wait = -1;
+    if (!w)
+        return true;
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(w, &end, 10);
+    if (errno || end == w || *end || v < 0 || v > RUN_WAIT_MAX_S) {
+        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "wait",
+                                 "wait: must be whole seconds from 0 to %d", RUN_WAIT_MAX_S);
+        return false;
+    }
+    *wait = v;
+    return true;
+}
+
+static void set_location(struct http_request *req, int64_t id)
+{
+    char location[64];
+    snprintf(location, sizeof location, "/v1/runs/%lld", (long long)id);
+    http_reply_header(req, "Location", location);
+}
+
+/* The answer for a run after waiting (or giving up waiting). */
+static void reply_waited(struct http_request *req, const struct store_run *r)
+{
+    /* Problem bodies carry the run too, so a pipeline can log it. */
+    if (!terminal(r->state))
+        http_reply_problem_ext(req, API_ERR_WAIT_EXPIRED, "run", api_run_json(r),
+                               "run %lld is still %s; poll its Location for the outcome",
+                               (long long)r->id, r->state);
+    else if (strcmp(r->state, "succeeded") == 0)
+        http_reply_json_steal(req, 200, api_run_json(r));
+    else
+        http_reply_problem_ext(req, API_ERR_RUN_FAILED, "run", api_run_json(r),
+                               "run %lld ended %s: %s", (long long)r->id, r->state,
+                               r->error ? r->error : "no error recorded");
+    set_location(req, r->id);
+}
+
+struct run_wait {
+    int64_t id;
+    uint64_t seen_seq; /* engine_finished_seq when last checked */
+};
+
+static bool poll_run(struct http_request *req, void *ctx, bool expired)
+{
+    struct run_wait *w = ctx;
+    struct app *app = http_req_app(req);
+    uint64_t seq = engine_finished_seq(app->engine);
+    /* Re-read only when some run ended (or at the deadline). */
+    if (!expired && seq == w->seen_seq)
+        return false;
+    w->seen_seq = seq;
+    struct store_run *r = NULL;
+    char err[QB_ERRBUF_SIZE];
+    enum qb_err rc = store_run_get(app->store, w->id, &r, err, sizeof err);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return true;
+    }
+    bool done = terminal(r->state) || expired;
+    if (done)
+        reply_waited(req, r);
+    store_run_free(r);
+    return done;
+}
+
+static void wait_for(struct http_request *req, int64_t id, long wait)
+{
+    struct app *app = http_req_app(req);
+    struct run_wait *w = xcalloc(1, sizeof *w);
+    w->id = id;
+    w->seen_seq = (uint64_t)-1; /* first poll reads the run */
+    http_req_defer(req, qb_mono_ms() + wait * 1000L, poll_run, w, free);
+    (void)app;
+}
+
+static bool valid_idempotency_key(const char *k)
+{
+    size_t n = strlen(k);
+    if (n == 0 || n > IDEMPOTENCY_KEY_MAX)
+        return false;
+    for (const char *p = k; *p; p++) {
+        if (!isprint((unsigned char)*p))
+            return false;
+    }
+    return true;
+}
+
+void api_runs_trigger(struct http_request *req)
+{
+    struct app *app = http_req_app(req);
+    char err[QB_ERRBUF_SIZE];
+    struct store_plan *p = NULL;
+    long wait = -1;
+    const char *name = api_path_name(req, "plan");
+    if (!name || !parse_wait(req, &wait))
+        return;
+    const cJSON *body = http_req_json(req);
+    if (body && (!cJSON_IsObject(body) || cJSON_GetArraySize(body) > 0)) {
+        http_reply_problem(req, API_ERR_INVALID_FIELD,
+                           "triggering a run takes no body fields; the plan says what to do");
+        return;
+    }
+    const char *key = http_req_header(req, "Idempotency-Key");
+    if (key && !valid_idempotency_key(key)) {
+        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "Idempotency-Key",
+                                 "Idempotency-Key: must be 1-%d printable characters",
+                                 IDEMPOTENCY_KEY_MAX);
+        return;
+    }
+    enum qb_err rc = store_plan_get(app->store, name, &p, err, sizeof err);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return;
+    }
+    struct store_run_new n = {
+        .kind = "backup",
+        .plan_id = p->id,
+        .plan_name = p->name,
+        .trigger = "api",
+        .triggered_by = http_req_principal(req),
+        .idempotency_key = key,
+        .idempotency_window_s = IDEMPOTENCY_WINDOW_S,
+        .request = "{}",
+    };
+    int64_t id = 0;
+    bool existing = false;
+    rc = store_run_create(app->store, &n, &id, &existing, err, sizeof err);
+    store_plan_free(p);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return;
+    }
+    if (!existing)
+        engine_wake(app->engine);
+    if (wait >= 0) {
+        wait_for(req, id, wait);
+        return;
+    }
+    struct store_run *r = NULL;
+    rc = store_run_get(app->store, id, &r, err, sizeof err);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return;
+    }
+    http_reply_json_steal(req, existing ? 200 : 202, api_run_json(r));
+    set_location(req, id);
+    if (existing)
+        http_reply_header(req, "Idempotent-Replayed", "true");
+    store_run_free(r);
+}
+
+/* {id} as a positive integer; replies 404 otherwise. */
+static bool path_id(struct http_request *req, int64_t *id)
+{
+    const char *s = http_req_param(req, "id");
+    char *end = NULL;
+    errno = 0;
+    long long v = s ? strtoll(s, &end, 10) : 0;
+    if (!s || errno || end == s || *end || v <= 0) {
+        http_reply_problem(req, API_ERR_NOT_FOUND, "ids are positive integers");
+        return false;
+    }
+    *id = v;
+    return true;
+}
+
+void api_runs_get(struct http_request *req)
+{
+    struct app *app = http_req_app(req);
+    char err[QB_ERRBUF_SIZE];
+    int64_t id = 0;
+    long wait = -1;
+    if (!path_id(req, &id) || !parse_wait(req, &wait))
+        return;
+    struct store_run *r = NULL;
+    enum qb_err rc = store_run_get(app->store, id, &r, err, sizeof err);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return;
+    }
+    if (wait >= 0 && !terminal(r->state))
+        wait_for(req, id, wait);
+    else if (wait >= 0)
+        reply_waited(req, r);
+    else
+        http_reply_json_steal(req, 200, api_run_json(r));
+    store_run_free(r);
+}
+
+void api_runs_cancel(struct http_request *req)
+{
+    struct app *app = http_req_app(req);
+    char err[QB_ERRBUF_SIZE];
+    int64_t id = 0;
+    long wait = -1;
+    char *state = NULL;
+    if (!path_id(req, &id) || !parse_wait(req, &wait))
+        return;
+    enum qb_err rc = store_run_cancel(app->store, id, &state, err, sizeof err);
+    free(state);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return;
+    }
+    engine_wake(app->engine);
+    if (wait >= 0) {
+        wait_for(req, id, wait);
+        return;
+    }
+    struct store_run *r = NULL;
+    rc = store_run_get(app->store, id, &r, err, sizeof err);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return;
+    }
+    http_reply_json_steal(req, 202, api_run_json(r));
+    store_run_free(r);
+}
+
+/* RFC 3339 ("2026-11-25T12:00:00Z") or Unix seconds. */
+static bool parse_time(const char *s, int64_t *out)
+{
+    char *end = NULL;
+    long long v = strtoll(s, &end, 10);
+    if (end != s && *end == '\0' && v >= 0) {
+        *out = v;
+        return true;
+    }
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!rest || (strcmp(rest, "Z") != 0 && strcmp(rest, "+00:00") != 0))
+        return false;
+    *out = (int64_t)timegm(&tm);
+    return true;
+}
+
+void api_runs_list(struct http_request *req)
+{
+    struct app *app = http_req_app(req);
+    char err[QB_ERRBUF_SIZE];
+    struct store_run_filter f = {.limit = RUN_LIST_DEFAULT};
+    f.plan = http_req_query(req, "plan");
+    f.state = http_req_query(req, "state");
+    f.kind = http_req_query(req, "kind");
+    static const char *const states[] = {"queued", "running",   "succeeded",
+                                         "failed", "cancelled", "partial"};
+    bool state_ok = !f.state;
+    for (size_t i = 0; i < QB_ARRAY_LEN(states) && !state_ok; i++)
+        state_ok = strcmp(f.state, states[i]) == 0;
+    if (!state_ok) {
+        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "state",
+                                 "state: one of queued, running, succeeded, failed, cancelled, "
+                                 "partial");
+        return;
+    }
+    if (f.kind && strcmp(f.kind, "backup") && strcmp(f.kind, "restore")) {
+        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "kind", "kind: backup or restore");
+        return;
+    }
+    const char *since = http_req_query(req, "since"), *until = http_req_query(req, "until");
+    const char *cursor = http_req_query(req, "cursor"), *limit = http_req_query(req, "limit");
+    if ((since && !parse_time(since, &f.since)) || (until && !parse_time(until, &f.until))) {
+        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, since ? "since" : "until",
+                                 "since/until: RFC 3339 UTC time or Unix seconds");
+        return;
+    }
+    char *end = NULL;
+    if (cursor && ((f.before_id = strtoll(cursor, &end, 10)) <= 0 || *end)) {
+        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "cursor",
+                                 "cursor: use next_cursor from the previous page");
+        return;
+    }
+    if (limit && ((f.limit = (int)strtol(limit, &end, 10)) < 1 || f.limit > RUN_LIST_MAX || *end)) {
+        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "limit", "limit: 1 to %d",
+                                 RUN_LIST_MAX);
+        return;
+    }
+    struct store_run **list = NULL;
+    size_t n = 0;
+    enum qb_err rc = store_run_list(app->store, &f, &list, &n, err, sizeof err);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return;
+    }
+    cJSON *body = cJSON_CreateObject();
+    cJSON *items = cJSON_AddArrayToObject(body, "items");
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(items, api_run_json(list[i]));
+    if (n == (size_t)f.limit && n > 0) {
+        char next[32];
+        snprintf(next, sizeof next, "%lld", (long long)list[n - 1]->id);
+        cJSON_AddStringToObject(body, "next_cursor", next);
+    } else {
+        cJSON_AddNullToObject(body, "next_cursor");
+    }
+    store_run_list_free(list, n);
+    http_reply_json_steal(req, 200, body);
+}
+
+/* ---------------------------------------------------------------- retention */
+
+struct retention_task {
+    struct task task;
+    struct store *store;
+    char *plan;
+    bool dry_run;
+    enum qb_err rc;
+    char err[QB_ERRBUF_SIZE];
+    cJSON *report; /* {"targets": [{"collection", "decisions": [...]}]} */
+};
+
+static void run_retention(struct task *t)
+{
+    struct retention_task *rt = (struct retention_task *)t;
+    struct store_plan *p = NULL;
+    struct storage *st = NULL;
+    rt->report = cJSON_CreateObject();
+    cJSON *targets = cJSON_AddArrayToObject(rt->report, "targets");
+    cJSON_AddBoolToObject(rt->report, "dry_run", rt->dry_run);
+    rt->rc = store_plan_get(rt->store, rt->plan, &p, rt->err, sizeof rt->err);
+    if (!rt->rc && !rt->dry_run)
+        rt->rc = job_open_storage(rt->store, p->destination_id, &st, rt->err, sizeof rt->err);
+    if (rt->rc)
+        goto out;
+    /* Targets: every collection the catalogue holds for this plan. */
+    struct store_snapshot_filter f = {.plan_id = p->id};
+    struct store_snapshot **list = NULL;
+    size_t n = 0;
+    rt->rc = store_snapshot_list(rt->store, &f, &list, &n, rt->err, sizeof rt->err);
+    int total = 0;
+    for (size_t i = 0; !rt->rc && i < n; i++) {
+        bool seen = false;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = (list[k]->collection == NULL) == (list[i]->collection == NULL) &&
+                   (!list[i]->collection || strcmp(list[k]->collection, list[i]->collection) == 0);
+        if (seen)
+            continue;
+        cJSON *target = cJSON_CreateObject();
+        cJSON_AddItemToObject(target, "collection",
+                              list[i]->collection ? cJSON_CreateString(list[i]->collection)
+                                                  : cJSON_CreateNull());
+        cJSON *decisions = cJSON_AddArrayToObject(target, "decisions");
+        cJSON_AddItemToArray(targets, target);
+        int deleted = 0;
+        rt->rc = retention_apply_target(rt->store, st, p, list[i]->collection, rt->dry_run,
+                                        decisions, &deleted, rt->err, sizeof rt->err);
+        total += deleted;
+    }
+    cJSON_AddNumberToObject(rt->report, "deleted", total);
+    store_snapshot_list_free(list, n);
+out:
+    storage_close(st);
+    store_plan_free(p);
+}
+
+static void destroy_retention(struct task *t)
+{
+    struct retention_task *rt = (struct retention_task *)t;
+    cJSON_Delete(rt->report);
+    free(rt->plan);
+    free(rt);
+}
+
+static void release_task(void *ctx)
+{
+    task_release(ctx);
+}
+
+static bool poll_retention(struct http_request *req, void *ctx, bool expired)
+{
+    struct retention_task *rt = ctx;
+    if (!atomic_load(&rt->task.done)) {
+        if (expired)
+            http_reply_problem(req, API_ERR_WAIT_EXPIRED,
+                               "retention is still running; see the run results and logs");
+        return expired;
+    }
+    if (rt->rc) {
+        http_reply_error(req, rt->rc, rt->err);
+        return true;
+    }
+    http_reply_json_steal(req, 200, cJSON_Duplicate(rt->report, true));
+    return true;
+}
+
+void api_plans_retention(struct http_request *req)
+{
+    struct app *app = http_req_app(req);
+    const char *name = api_path_name(req, "plan");
+    if (!name)
+        return;
+    const char *dry = http_req_query(req, "dry_run");
+    if (dry && strcmp(dry, "true") && strcmp(dry, "false")) {
+        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "dry_run",
+                                 "dry_run: true or false");
+        return;
+    }
+    bool dry_run = dry && strcmp(dry, "true") == 0;
+    /* Looking is an operator's right; deleting backups is an admin's. */
+    if (!dry_run && http_req_role(req) < AUTH_ROLE_ADMIN) {
+        http_reply_problem(req, API_ERR_FORBIDDEN,
+                           "applying retention deletes snapshots and needs an admin token; "
+                           "use ?dry_run=true to see what it would delete");
+        return;
+    }
+    struct retention_task *rt = xcalloc(1, sizeof *rt);
+    task_init(&rt->task, run_retention, destroy_retention);
+    rt->store = app->store;
+    rt->plan = xstrdup(name);
+    rt->dry_run = dry_run;
+    tasks_submit(app->tasks, &rt->task);
+    http_req_defer(req, qb_mono_ms() + 300000, poll_retention, rt, release_task);
+}

@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * api_snapshots.c -- /v1/snapshots: the catalogue.  List (filters, newest
+ * first, cursor), read (with age computed at read time), delete (the
+ * stored object first, then the row), pin/unpin (pinned snapshots are
+ * exempt from retention and cannot be deleted until unpinned), and verify
+ * (re-read the object, recompute SHA-256, record the result).  Storage I/O
+ * runs on task threads; the request waits for it as a long poll.
+ */
+#include "api/api.h"
+#include "api/api_common.h"
+#include "api/app.h"
+#include "engine/jobs.h"
+#include "engine/tasks.h"
+#include "http/http_reply.h"
+#include "store/store_snapshots.h"
+#include "util/json_util.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SNAPSHOT_LIST_DEFAULT 100
+#define SNAPSHOT_LIST_MAX     1000
+/* How long a verify or delete request waits before answering 202; the
+ * work goes on and its result is recorded on the snapshot. */
+#define SNAPSHOT_TASK_WAIT_MS 300000
+
+static cJSON *snapshot_json(const struct store_snapshot *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    int64_t now = qb_now_ms() / 1000;
+    cJSON_AddNumberToObject(o, "id", (double)s->id);
+    cJSON_AddItemToObject(o, "plan",
+                          s->plan_name ? cJSON_CreateString(s->plan_name) : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "run_id",
+                          s->run_id ? cJSON_CreateNumber((double)s->run_id) : cJSON_CreateNull());
+    cJSON_AddStringToObject(o, "instance", s->instance_name);
+    cJSON_AddStringToObject(o, "destination", s->destination_name);
+    cJSON_AddStringToObject(o, "kind", s->kind);
+    cJSON_AddItemToObject(o, "collection",
+                          s->collection ? cJSON_CreateString(s->collection) : cJSON_CreateNull());
+    cJSON_AddStringToObject(o, "qdrant_name", s->qdrant_name);
+    cJSON_AddStringToObject(o, "location", s->location);
+    cJSON_AddNumberToObject(o, "size", (double)s->size_bytes);
+    cJSON_AddStringToObject(o, "sha256", s->sha256);
+    cJSON_AddItemToObject(o, "qdrant_checksum",
+                          s->qdrant_checksum ? cJSON_CreateString(s->qdrant_checksum)
+                                             : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "qdrant_version",
+                          s->qdrant_version ? cJSON_CreateString(s->qdrant_version)
+                                            : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "points_count",
+                          s->points_count >= 0 ? cJSON_CreateNumber((double)s->points_count)
+                                               : cJSON_CreateNull());
+    json_add_time(o, "created_at", s->created_at);
+    cJSON_AddNumberToObject(o, "age_s", (double)(now - s->created_at));
+    json_add_time(o, "verified_at", s->verified_at);
+    cJSON_AddItemToObject(o, "verify_error",
+                          s->verify_error ? cJSON_CreateString(s->verify_error)
+                                          : cJSON_CreateNull());
+    cJSON_AddBoolToObject(o, "pinned", s->pinned);
+    return o;
+}
+
+static bool snapshot_id(struct http_request *req, int64_t *id)
+{
+    const char *s = http_req_param(req, "id");
+    char *end = NULL;
+    errno = 0;
+    long long v = s ? strtoll(s, &end, 10) : 0;
+    if (!s || errno || end == s || *end || v <= 0) {
+        http_reply_problem(req, API_ERR_NOT_FOUND, "snapshot ids are positive integers");
+        return false;
+    }
+    *id = v;
+    return true;
+}
+
+static void reply_snapshot(struct http_request *req, int64_t id, unsigned status)
+{
+    struct app *app = http_req_app(req);
+    struct store_snapshot *s = NULL;
+    char err[QB_ERRBUF_SIZE];
+    enum qb_err rc = store_snapshot_get(app->store, id, &s, err, sizeof err);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return;
+    }
+    http_reply_json_steal(req, status, snapshot_json(s));
+    store_snapshot_free(s);
+}
+
+void api_snapshots_list(struct http_request *req)
+{
+    struct app *app = http_req_app(req);
+    char err[QB_ERRBUF_SIZE];
+    struct store_snapshot_filter f = {.limit = SNAPSHOT_LIST_DEFAULT};
+    static const char *const kinds[] = {"collection", "full", "shard"};
+    f.plan = http_req_query(req, "plan");
+    f.collection = http_req_query(req, "collection");
+    f.instance = http_req_query(req, "instance");
+    f.kind = http_req_query(req, "kind");
+    bool kind_ok = !f.kind;
+    for (size_t i = 0; i < QB_ARRAY_LEN(kinds) && !kind_ok; i++)
+        kind_ok = strcmp(f.kind, kinds[i]) == 0;
+    if (!kind_ok) {
+        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "kind",
+                                 "kind: collection, full or shard");
+        return;
+    }
+    const char *cursor = http_req_query(req, "cursor"), *limit = http_req_query(req, "limit");
+    char *end = NULL;
+    /* The cursor names the last row shown, in list order (created, id). */
+    if (cursor && (sscanf(cursor, "%" SCNd64 ".%" SCNd64, &f.before_created, &f.before_id) != 2 ||
+                   f.before_id <= 0)) {
+        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "cursor",
+                                 "cursor: use next_cursor from the previous page");
+        return;
+    }
+    if (limit &&
+        ((f.limit = (int)strtol(limit, &end, 10)) < 1 || f.limit > SNAPSHOT_LIST_MAX || *end)) {
+        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "limit", "limit: 1 to %d",
+                                 SNAPSHOT_LIST_MAX);
+        return;
+    }
+    struct store_snapshot **list = NULL;
+    size_t n = 0;
+    enum qb_err rc = store_snapshot_list(app->store, &f, &list, &n, err, sizeof err);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return;
+    }
+    cJSON *body = cJSON_CreateObject();
+    cJSON *items = cJSON_AddArrayToObject(body, "items");
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(items, snapshot_json(list[i]));
+    if (n == (size_t)f.limit && n > 0) {
+        char next[32];
+        snprintf(next, sizeof next, "%lld.%lld", (long long)list[n - 1]->created_at,
+                 (long long)list[n - 1]->id);
+        cJSON_AddStringToObject(body, "next_cursor", next);
+    } else {
+        cJSON_AddNullToObject(body, "next_cursor");
+    }
+    store_snapshot_list_free(list, n);
+    http_reply_json_steal(req, 200, body);
+}
+
+void api_snapshots_get(struct http_request *req)
+{
+    int64_t id = 0;
+    if (snapshot_id(req, &id))
+        reply_snapshot(req, id, 200);
+}
+
+static void set_pinned(struct http_request *req, bool pinned)
+{
+    struct app *app = http_req_app(req);
+    char err[QB_ERRBUF_SIZE];
+    int64_t id = 0;
+    if (!snapshot_id(req, &id))
+        return;
+    enum qb_err rc = store_snapshot_set_pinned(app->store, id, pinned, err, sizeof err);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return;
+    }
+    reply_snapshot(req, id, 200);
+}
+
+void api_snapshots_pin(struct http_request *req)
+{
+    set_pinned(req, true);
+}
+
+void api_snapshots_unpin(struct http_request *req)
+{
+    set_pinned(req, false);
+}
+
+/* ---------------------------------------------------------------- tasks */
+
+struct snap_task {
+    struct task task;
+    struct store *store;
+    int64_t id;
+    bool delete; /* else verify */
+    enum qb_err rc;
+    char err[QB_ERRBUF_SIZE];
+};
+
+static void run_snap_task(struct task *t)
+{
+    struct snap_task *st = (struct snap_task *)t;
+    struct store_snapshot *s = NULL;
+    struct storage *storage = NULL;
+    st->rc = store_snapshot_get(st->store, st->id, &s, st->err, sizeof st->err);
+    if (!st->rc)
+        st->rc = job_open_storage(st->store, s->destination_id, &storage, st->err, sizeof st->err);
+    if (st->rc)
+        goto out;
+    if (st->delete &&s->pinned) {
+        st->rc = qb_failf(QB_ERR_CONFLICT, st->err, sizeof st->err,
+                          "snapshot %lld was pinned meanwhile; unpin it first", (long long)st->id);
+        goto out;
+    }
+    if (st->delete) {
+        char *manifest = xasprintf("%s.manifest.json", s->storage_key);
+        const char *keys[2] = {s->storage_key, manifest};
+        /* Object first: a row must not disappear while its object stays. */
+        st->rc = storage_delete_many(storage, keys, 2, st->err, sizeof st->err);
+        free(manifest);
+        if (!st->rc)
+            st->rc = store_snapshot_delete(st->store, st->id, st->err, sizeof st->err);
+        goto out;
+    }
+    struct storage_object_info info;
+    enum qb_err vrc = storage_verify(storage, s->storage_key, &info, st->err, sizeof st->err);
+    if (!vrc && (info.size != (uint64_t)s->size_bytes || strcmp(info.sha256, s->sha256) != 0))
+        vrc = qb_failf(QB_ERR_IO, st->err, sizeof st->err,
+                       "the stored object (%llu bytes, sha256 %s) is not the catalogued one "
+                       "(%lld bytes, sha256 %s)",
+                       (unsigned long long)info.size, info.sha256, (long long)s->size_bytes,
+                       s->sha256);
+    char werr[QB_ERRBUF_SIZE];
+    st->rc = store_snapshot_set_verified(st->store, st->id, vrc == QB_OK, vrc ? st->err : NULL,
+                                         werr, sizeof werr);
+    if (st->rc)
+        snprintf(st->err, sizeof st->err, "%s", werr);
+out:
+    storage_close(storage);
+    store_snapshot_free(s);
+}
+
+static void destroy_snap_task(struct task *t)
+{
+    free(t);
+}
+
+static void release_snap_task(void *ctx)
+{
+    task_release(ctx);
+}
+
+static bool poll_snap_task(struct http_request *req, void *ctx, bool expired)
+{
+    struct snap_task *st = ctx;
+    if (!atomic_load(&st->task.done)) {
+        if (expired) {
+            cJSON *body = cJSON_CreateObject();
+            cJSON_AddStringToObject(body, "status", "in_progress");
+            cJSON_AddStringToObject(body, "detail",
+                                    st->delete ? "the deletion continues"
+                                               : "verification continues; its result will be "
+                                                 "recorded on the snapshot");
+            http_reply_json_steal(req, 202, body);
+        }
+        return expired;
+    }
+    /* Storage failures are the remote's (502); catalogue ones are ours. */
+    if (st->rc == QB_ERR_TRANSIENT || st->rc == QB_ERR_REMOTE || st->rc == QB_ERR_IO)
+        http_reply_problem(req, API_ERR_REMOTE_FAILED, "%s", st->err);
+    else if (st->rc)
+        http_reply_error(req, st->rc, st->err);
+    else if (st->delete)
+        http_reply_empty(req, 204);
+    else
+        reply_snapshot(req, st->id, 200);
+    return true;
+}
+
+static void submit(struct http_request *req, int64_t id, bool delete)
+{
+    struct app *app = http_req_app(req);
+    struct snap_task *st = xcalloc(1, sizeof *st);
+    task_init(&st->task, run_snap_task, destroy_snap_task);
+    st->store = app->store;
+    st->id = id;
+    st->delete = delete;
+    tasks_submit(app->tasks, &st->task);
+    http_req_defer(req, qb_mono_ms() + SNAPSHOT_TASK_WAIT_MS, poll_snap_task, st,
+                   release_snap_task);
+}
+
+void api_snapshots_verify(struct http_request *req)
+{
+    struct app *app = http_req_app(req);
+    struct store_snapshot *s = NULL;
+    char err[QB_ERRBUF_SIZE];
+    int64_t id = 0;
+    if (!snapshot_id(req, &id))
+        return;
+    enum qb_err rc = store_snapshot_get(app->store, id, &s, err, sizeof err);
+    store_snapshot_free(s);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return;
+    }
+    submit(req, id, false);
+}
+
+void api_snapshots_delete(struct http_request *req)
+{
+    struct app *app = http_req_app(req);
+    struct store_snapshot *s = NULL;
+    char err[QB_ERRBUF_SIZE];
+    int64_t id = 0;
+    if (!snapshot_id(req, &id))
+        return;
+    enum qb_err rc = store_snapshot_get(app->store, id, &s, err, sizeof err);
+    bool pinned = !rc && s->pinned;
+    store_snapshot_free(s);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return;
+    }
+    if (pinned) {
+        http_reply_problem(req, API_ERR_CONFLICT,
+                           "snapshot %lld is pinned; unpin it first (POST "
+                           "/v1/snapshots/%lld/unpin)",
+                           (long long)id, (long long)id);
+        return;
+    }
+    submit(req, id, true);
+}

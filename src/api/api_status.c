@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * api_status.c -- GET /v1/status (what a dashboard shows: per plan the
+ * last run, the last success and its age, the next scheduled time, and
+ * whether backups are stale) and the backup series of /metrics.
+ *
+ * A plan is stale when its last success is older than alert_after (by
+ * default twice the schedule's longest gap), or when it never succeeded
+ * and was created more than alert_after ago.  A plan without schedule and
+ * without alert_after is never stale: nobody promised it would run.
+ */
+#include "api/api.h"
+#include "api/app.h"
+#include "engine/schedule.h"
+#include "http/http_reply.h"
+#include "store/store_plans.h"
+#include "store/store_runs.h"
+#include "store/store_snapshots.h"
+#include "util/json_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct plan_health {
+    struct store_run *last;    /* newest run, or NULL */
+    struct store_run *success; /* newest succeeded run, or NULL */
+    int64_t alert_after;
+    bool stale;
+};
+
+static enum qb_err newest_run(struct store *s, int64_t plan_id, const char *state,
+                              struct store_run **out, char *err, size_t errlen)
+{
+    struct store_run_filter f = {.plan_id = plan_id, .state = state, .limit = 1, .kind = "backup"};
+    struct store_run **list = NULL;
+    size_t n = 0;
+    *out = NULL;
+    enum qb_err rc = store_run_list(s, &f, &list, &n, err, errlen);
+    if (!rc && n) {
+        *out = list[0];
+        list[0] = NULL;
+    }
+    store_run_list_free(list, n);
+    return rc;
+}
+
+static enum qb_err plan_health(struct store *s, const struct store_plan *p, int64_t now,
+                               struct plan_health *h, char *err, size_t errlen)
+{
+    memset(h, 0, sizeof *h);
+    enum qb_err rc = newest_run(s, p->id, NULL, &h->last, err, errlen);
+    if (!rc)
+        rc = newest_run(s, p->id, "succeeded", &h->success, err, errlen);
+    h->alert_after = api_plan_alert_after(p);
+    if (!rc && h->alert_after > 0 && p->enabled) {
+        int64_t since = h->success ? h->success->finished_at : p->created_at;
+        h->stale = now - since > h->alert_after;
+    }
+    return rc;
+}
+
+static void plan_health_clear(struct plan_health *h)
+{
+    store_run_free(h->last);
+    store_run_free(h->success);
+}
+
+void api_status(struct http_request *req)
+{
+    struct app *app = http_req_app(req);
+    char err[QB_ERRBUF_SIZE];
+    struct store_plan **plans = NULL;
+    size_t n = 0;
+    int64_t now = qb_now_ms() / 1000;
+    enum qb_err rc = store_plan_list(app->store, &plans, &n, err, sizeof err);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return;
+    }
+    cJSON *body = cJSON_CreateObject();
+    cJSON *items = cJSON_CreateArray();
+    int stale = 0, failing = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        struct plan_health h;
+        rc = plan_health(app->store, plans[i], now, &h, err, sizeof err);
+        if (rc)
+            break;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "plan", plans[i]->name);
+        cJSON_AddBoolToObject(o, "enabled", plans[i]->enabled);
+        cJSON *last = h.last ? cJSON_AddObjectToObject(o, "last_run") : NULL;
+        if (!h.last)
+            cJSON_AddNullToObject(o, "last_run");
+        if (h.last) {
+            cJSON_AddNumberToObject(last, "id", (double)h.last->id);
+            cJSON_AddStringToObject(last, "state", h.last->state);
+            json_add_time(last, "queued_at", h.last->queued_at);
+            json_add_time(last, "finished_at", h.last->finished_at);
+            failing +=
+                strcmp(h.last->state, "failed") == 0 || strcmp(h.last->state, "partial") == 0;
+        }
+        cJSON *succ = h.success ? cJSON_AddObjectToObject(o, "last_success") : NULL;
+        if (!h.success)
+            cJSON_AddNullToObject(o, "last_success");
+        if (h.success) {
+            cJSON_AddNumberToObject(succ, "run_id", (double)h.success->id);
+            json_add_time(succ, "finished_at", h.success->finished_at);
+            cJSON_AddNumberToObject(succ, "age_s", (double)(now - h.success->finished_at));
+        }
+        int64_t next = 0;
+        if (plans[i]->schedule && plans[i]->enabled &&
+            schedule_next(plans[i]->schedule, plans[i]->timezone, now, &next, err, sizeof err))
+            next = 0;
+        json_add_time(o, "next_run_at", next);
+        cJSON_AddItemToObject(o, "alert_after",
+                              h.alert_after > 0 ? cJSON_CreateNumber((double)h.alert_after)
+                                                : cJSON_CreateNull());
+        cJSON_AddBoolToObject(o, "stale", h.stale);
+        cJSON_AddNumberToObject(o, "skipped_runs", (double)plans[i]->skipped_fires);
+        cJSON_AddItemToArray(items, o);
+        stale += h.stale;
+        plan_health_clear(&h);
+    }
+    store_plan_list_free(plans, n);
+    if (rc) {
+        cJSON_Delete(items);
+        cJSON_Delete(body);
+        http_reply_error(req, rc, err);
+        return;
+    }
+    cJSON_AddStringToObject(body, "status", stale ? "stale" : failing ? "failing" : "ok");
+    cJSON_AddNumberToObject(body, "stale_plans", stale);
+    cJSON_AddNumberToObject(body, "failing_plans", failing);
+    json_add_time(body, "generated_at", now);
+    cJSON_AddItemToObject(body, "plans", items);
+    http_reply_json_steal(req, 200, body);
+}
+
+/* ---------------------------------------------------------------- metrics */
+
+struct count_ctx {
+    struct buf *out;
+    bool ok;
+    bool bytes;
+};
+
+static void emit_count(void *ud, const char *plan, const char *state, int64_t runs, int64_t bytes)
+{
+    struct count_ctx *c = ud;
+    if (c->ok && !c->bytes)
+        c->ok = buf_printf(c->out, "qbackup_runs_total{plan=\"%s\",outcome=\"%s\"} %lld\n", plan,
+                           state, (long long)runs);
+    else if (c->ok && strcmp(state, "succeeded") == 0)
+        c->ok = buf_printf(c->out, "qbackup_backup_bytes_total{plan=\"%s\"} %lld\n", plan,
+                           (long long)bytes);
+}
+
+bool api_status_metrics(struct buf *out, void *ctx)
+{
+    struct app *app = ctx;
+    char err[QB_ERRBUF_SIZE];
+    struct store_plan **plans = NULL;
+    size_t n = 0;
+    int64_t now = qb_now_ms() / 1000;
+    if (store_plan_list(app->store, &plans, &n, err, sizeof err))
+        return buf_appends(out, "# catalogue unavailable\n");
+    static const char *const heads[] = {
+        "# HELP qbackup_plan_last_success_timestamp_seconds Unix time the plan's last "
+        "successful run finished (0: never).\n"
+        "# TYPE qbackup_plan_last_success_timestamp_seconds gauge\n",
+        "# HELP qbackup_plan_last_run_duration_seconds Duration of the plan's last finished "
+        "run.\n# TYPE qbackup_plan_last_run_duration_seconds gauge\n",
+        "# HELP qbackup_plan_stale 1 when the plan's last success is older than its "
+        "alert_after.\n# TYPE qbackup_plan_stale gauge\n",
+        "# HELP qbackup_plan_alert_after_seconds Age of the last success that makes the plan "
+        "stale (0: never).\n# TYPE qbackup_plan_alert_after_seconds gauge\n",
+    };
+    bool ok = true;
+    struct plan_health *h = xcalloc(n ? n : 1, sizeof *h);
+    for (size_t i = 0; i < n; i++)
+        if (plan_health(app->store, plans[i], now, &h[i], err, sizeof err))
+            h[i].alert_after = -1; /* marks a plan whose health is unknown */
+    for (size_t k = 0; ok && k < QB_ARRAY_LEN(heads); k++) {
+        ok = buf_appends(out, heads[k]);
+        for (size_t i = 0; ok && i < n; i++) {
+            const char *name = plans[i]->name;
+            const struct store_run *last = h[i].last;
+            switch (k) {
+            case 0:
+                ok = buf_printf(out,
+                                "qbackup_plan_last_success_timestamp_seconds{plan=\"%s\"} %lld\n",
+                                name, (long long)(h[i].success ? h[i].success->finished_at : 0));
+                break;
+            case 1:
+                if (last && last->finished_at && last->started_at)
+                    ok = buf_printf(out,
+                                    "qbackup_plan_last_run_duration_seconds{plan=\"%s\"} %lld\n",
+                                    name, (long long)(last->finished_at - last->started_at));
+                break;
+            case 2:
+                ok = buf_printf(out, "qbackup_plan_stale{plan=\"%s\"} %d\n", name,
+                                h[i].stale ? 1 : 0);
+                break;
+            default:
+                ok = buf_printf(out, "qbackup_plan_alert_after_seconds{plan=\"%s\"} %lld\n", name,
+                                (long long)(h[i].alert_after > 0 ? h[i].alert_after : 0));
+                break;
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        plan_health_clear(&h[i]);
+    free(h);
+    store_plan_list_free(plans, n);
+
+    struct count_ctx c = {.out = out, .ok = ok};
+    c.ok = c.ok && buf_appends(out, "# HELP qbackup_runs_total Backup runs by plan and outcome "
+                                    "(state).\n# TYPE qbackup_runs_total counter\n");
+    if (c.ok && store_run_counts(app->store, emit_count, &c, err, sizeof err))
+        c.ok = false;
+    c.bytes = true;
+    c.ok = c.ok && buf_appends(out, "# HELP qbackup_backup_bytes_total Bytes stored by "
+                                    "successful backup runs.\n"
+                                    "# TYPE qbackup_backup_bytes_total counter\n");
+    if (c.ok && store_run_counts(app->store, emit_count, &c, err, sizeof err))
+        c.ok = false;
+    int64_t count = 0, bytes = 0;
+    if (c.ok && store_snapshot_totals(app->store, &count, &bytes, err, sizeof err) == QB_OK)
+        c.ok = buf_printf(out,
+                          "# HELP qbackup_catalogue_snapshots Snapshots in the catalogue.\n"
+                          "# TYPE qbackup_catalogue_snapshots gauge\n"
+                          "qbackup_catalogue_snapshots %lld\n"
+                          "# HELP qbackup_catalogue_bytes Bytes of the catalogued snapshots.\n"
+                          "# TYPE qbackup_catalogue_bytes gauge\n"
+                          "qbackup_catalogue_bytes %lld\n",
+                          (long long)count, (long long)bytes);
+    return c.ok;
+}

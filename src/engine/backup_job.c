@@ -1,0 +1,430 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * backup_job.c -- one backup run: for each target (a collection, or the
+ * full instance) create a Qdrant snapshot, stream it into the destination
+ * while hashing, check it against Qdrant's checksum, write the manifest,
+ * optionally verify by reading back, catalogue it, delete the snapshot
+ * from Qdrant, and apply retention.
+ *
+ * DESIGN
+ * The catalogue row is the last step that makes a snapshot "exist": it is
+ * inserted only once the object is complete, its size and checksum match
+ * what Qdrant announced, and (with verify) it was read back intact.  Before
+ * anything is created outside the catalogue, the run records it in its
+ * `inflight` column, so crash recovery (recovery.c) can remove a Qdrant
+ * snapshot or a partial upload that a killed process left behind.
+ * Nothing is staged on local disk: bytes flow from libcurl's download
+ * callback straight into the storage writer.
+ */
+#include "engine/jobs.h"
+#include "engine/retention_apply.h"
+#include "store/store_plans.h"
+#include "store/store_snapshots.h"
+#include "util/log.h"
+#include "version.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Everything a run's targets share. */
+struct backup {
+    struct job *job;
+    struct store_plan *plan;
+    struct qdrant_client *qdrant;
+    struct storage *storage;
+    char *qdrant_version;
+};
+
+/* One target's progress through the pipeline. */
+struct target {
+    struct qdrant_target qt;
+    char *collection;  /* borrowed; NULL for the full instance */
+    const char *label; /* collection name or "(full)" */
+    struct qdrant_snapshot snap;
+    char *key; /* object key in the destination */
+    struct storage_write_result stored;
+    int64_t points_count;
+};
+
+/* ---------------------------------------------------------------- steps */
+
+/* Retries fn while it fails transiently, up to max_attempts. */
+#define WITH_RETRIES(job, rc, call)                                                                \
+    do {                                                                                           \
+        for (unsigned attempt_ = 1;; attempt_++) {                                                 \
+            rc = (call);                                                                           \
+            if (rc != QB_ERR_TRANSIENT || attempt_ >= engine_config((job)->engine)->max_attempts)  \
+                break;                                                                             \
+            log_warn("run.retry", "run=%lld attempt=%u error=\"%s\"", (long long)(job)->run->id,   \
+                     attempt_, err);                                                               \
+            if (job_backoff((job), attempt_)) {                                                    \
+                rc = job_checkpoint((job), NULL, err, errlen);                                     \
+                break;                                                                             \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+static char *object_key(const struct store_plan *plan, const struct store_run *run,
+                        const struct target *t)
+{
+    const char *prefix = plan->key_prefix && *plan->key_prefix ? plan->key_prefix : NULL;
+    const char *coll = t->qt.scope == QDRANT_SCOPE_FULL ? "_full" : t->qt.collection;
+    return xasprintf("%s%s%s/%s/run-%lld-%s", prefix ? prefix : "", prefix ? "/" : "", plan->name,
+                     coll, (long long)run->id, t->snap.name);
+}
+
+/* Records what exists outside the catalogue, for crash recovery. */
+static void set_inflight(struct backup *b, const struct target *t, bool has_key)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "instance", b->plan->instance);
+    cJSON_AddStringToObject(o, "scope", t->qt.scope == QDRANT_SCOPE_FULL ? "full" : "collection");
+    if (t->qt.collection)
+        cJSON_AddStringToObject(o, "collection", t->qt.collection);
+    if (t->snap.name)
+        cJSON_AddStringToObject(o, "qdrant_snapshot", t->snap.name);
+    cJSON_AddNumberToObject(o, "destination_id", (double)b->plan->destination_id);
+    if (has_key)
+        cJSON_AddStringToObject(o, "storage_key", t->key);
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    char err[QB_ERRBUF_SIZE];
+    if (!text || store_run_set_inflight(b->job->store, b->job->run->id, text, err, sizeof err))
+        log_error("run.inflight_failed", "run=%lld", (long long)b->job->run->id);
+    free(text);
+}
+
+struct sink {
+    struct job *job;
+    struct storage_writer *writer;
+};
+
+static enum qb_err sink_write(void *ud, const void *data, size_t len, char *err, size_t errlen)
+{
+    struct sink *s = ud;
+    enum qb_err rc = storage_write(s->writer, data, len, err, errlen);
+    if (rc)
+        return rc;
+    s->job->bytes_done += (int64_t)len;
+    return job_checkpoint(s->job, NULL, err, errlen);
+}
+
+/* Streams the Qdrant snapshot into a new object; nothing is left under the
+ * key unless the whole download arrived. */
+static enum qb_err transfer(struct backup *b, struct target *t, char *err, size_t errlen)
+{
+    int64_t start_bytes = b->job->bytes_done;
+    struct sink s = {.job = b->job};
+    enum qb_err rc = storage_write_begin(b->storage, t->key, t->snap.size, &s.writer, err, errlen);
+    if (rc)
+        return rc;
+    uint64_t got = 0;
+    rc = qdrant_snapshot_download(b->qdrant, &t->qt, t->snap.name, sink_write, &s, &got, err,
+                                  errlen);
+    if (rc) {
+        storage_write_abort(s.writer);
+        b->job->bytes_done = start_bytes; /* a retry starts over */
+        return rc;
+    }
+    free(t->stored.location);
+    memset(&t->stored, 0, sizeof t->stored);
+    return storage_write_finish(s.writer, &t->stored, err, errlen);
+}
+
+/* The manifest lets a catalogue be rebuilt from the destination alone. */
+static enum qb_err write_manifest(struct backup *b, const struct target *t, char *err,
+                                  size_t errlen)
+{
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "format", "qbackup-manifest-v1");
+    cJSON_AddStringToObject(m, "plan", b->plan->name);
+    cJSON_AddStringToObject(m, "instance", b->plan->instance);
+    cJSON_AddStringToObject(m, "kind", t->qt.scope == QDRANT_SCOPE_FULL ? "full" : "collection");
+    if (t->qt.collection)
+        cJSON_AddStringToObject(m, "collection", t->qt.collection);
+    cJSON_AddStringToObject(m, "qdrant_snapshot", t->snap.name);
+    cJSON_AddStringToObject(m, "qdrant_version", b->qdrant_version);
+    cJSON_AddStringToObject(m, "key", t->key);
+    cJSON_AddNumberToObject(m, "size", (double)t->stored.size);
+    cJSON_AddStringToObject(m, "sha256", t->stored.sha256);
+    if (t->snap.checksum)
+        cJSON_AddStringToObject(m, "qdrant_checksum", t->snap.checksum);
+    if (t->points_count >= 0)
+        cJSON_AddNumberToObject(m, "points_count", (double)t->points_count);
+    char ts[32];
+    qb_format_time(qb_now_ms() / 1000, ts, sizeof ts);
+    cJSON_AddStringToObject(m, "created_at", ts);
+    cJSON_AddNumberToObject(m, "run_id", (double)b->job->run->id);
+    cJSON_AddStringToObject(m, "qbackup_version", QB_VERSION);
+    char *text = cJSON_Print(m);
+    cJSON_Delete(m);
+    if (!text)
+        return qb_failf(QB_ERR_INTERNAL, err, errlen, "encoding the manifest");
+    char *key = xasprintf("%s.manifest.json", t->key);
+    struct storage_writer *w = NULL;
+    enum qb_err rc = storage_write_begin(b->storage, key, strlen(text), &w, err, errlen);
+    if (!rc)
+        rc = storage_write(w, text, strlen(text), err, errlen);
+    if (!rc)
+        rc = storage_write_finish(w, NULL, err, errlen);
+    else
+        storage_write_abort(w);
+    free(key);
+    free(text);
+    return rc;
+}
+
+/* Removes what a failed target left: the object, its manifest and the
+ * Qdrant snapshot. */
+static void discard(struct backup *b, struct target *t)
+{
+    char err[QB_ERRBUF_SIZE];
+    if (t->key && t->stored.location) {
+        char *manifest = xasprintf("%s.manifest.json", t->key);
+        const char *keys[2] = {t->key, manifest};
+        if (storage_delete_many(b->storage, keys, 2, err, sizeof err))
+            log_warn("run.discard_failed", "run=%lld key=%s error=\"%s\"",
+                     (long long)b->job->run->id, t->key, err);
+        free(manifest);
+    }
+    if (t->snap.name &&
+        qdrant_snapshot_delete(b->qdrant, &t->qt, t->snap.name, err, sizeof err) != QB_OK)
+        log_warn("run.qdrant_cleanup_failed", "run=%lld snapshot=%s error=\"%s\"",
+                 (long long)b->job->run->id, t->snap.name, err);
+}
+
+static enum qb_err catalogue(struct backup *b, struct target *t, bool verified, int64_t *id,
+                             char *err, size_t errlen)
+{
+    char kind_c[] = "collection", kind_f[] = "full";
+    struct store_snapshot row = {
+        .plan_id = b->plan->id,
+        .run_id = b->job->run->id,
+        .instance_id = b->plan->instance_id,
+        .instance_name = b->plan->instance,
+        .destination_id = b->plan->destination_id,
+        .kind = t->qt.scope == QDRANT_SCOPE_FULL ? kind_f : kind_c,
+        .collection = t->collection,
+        .shard_id = -1,
+        .qdrant_name = t->snap.name,
+        .location = t->stored.location,
+        .storage_key = t->key,
+        .size_bytes = (int64_t)t->stored.size,
+        .sha256 = t->stored.sha256,
+        .qdrant_checksum = t->snap.checksum,
+        .qdrant_version = b->qdrant_version,
+        .points_count = t->points_count,
+        .created_at = qb_now_ms() / 1000,
+        .verified_at = verified ? qb_now_ms() / 1000 : 0,
+    };
+    return store_snapshot_insert(b->job->store, &row, id, err, errlen);
+}
+
+/* Runs the pipeline for one target; fills result.  Returns QB_OK when the
+ * snapshot was catalogued. */
+static enum qb_err backup_target(struct backup *b, struct target *t, cJSON *result, char *err,
+                                 size_t errlen)
+{
+    struct job *j = b->job;
+    enum qb_err rc = QB_OK;
+    bool verified = false;
+    int64_t snapshot_id = 0;
+    t->points_count = -1;
+    if (t->qt.scope != QDRANT_SCOPE_FULL) {
+        struct qdrant_collection_info info;
+        WITH_RETRIES(j, rc, qdrant_collection_info(b->qdrant, t->label, &info, err, errlen));
+        if (rc)
+            return rc;
+        t->points_count = info.points_count;
+        qdrant_collection_info_free(&info);
+    }
+    rc = job_checkpoint(j, "snapshotting", err, errlen);
+    if (!rc)
+        WITH_RETRIES(j, rc, qdrant_snapshot_create(b->qdrant, &t->qt, true, &t->snap, err, errlen));
+    if (rc)
+        return rc;
+    t->key = object_key(b->plan, j->run, t);
+    set_inflight(b, t, true);
+    if (storage_key_check(t->key, err, errlen)) {
+        rc = QB_ERR_INVALID;
+        goto fail;
+    }
+    rc = job_checkpoint(j, "transferring", err, errlen);
+    if (!rc)
+        WITH_RETRIES(j, rc, transfer(b, t, err, errlen));
+    if (rc)
+        goto fail;
+    if (t->stored.size != t->snap.size) {
+        rc = qb_failf(QB_ERR_REMOTE, err, errlen,
+                      "size mismatch: Qdrant announced %llu bytes, %llu arrived",
+                      (unsigned long long)t->snap.size, (unsigned long long)t->stored.size);
+        goto fail;
+    }
+    if (t->snap.checksum && strcmp(t->snap.checksum, t->stored.sha256) != 0) {
+        rc = qb_failf(QB_ERR_REMOTE, err, errlen,
+                      "checksum mismatch: Qdrant's checksum is %s but the received bytes hash "
+                      "to %s; nothing was kept",
+                      t->snap.checksum, t->stored.sha256);
+        goto fail;
+    }
+    WITH_RETRIES(j, rc, write_manifest(b, t, err, errlen));
+    if (rc)
+        goto fail;
+    if (b->plan->verify) {
+        rc = job_checkpoint(j, "verifying", err, errlen);
+        struct storage_object_info info;
+        if (!rc)
+            WITH_RETRIES(j, rc, storage_verify(b->storage, t->key, &info, err, errlen));
+        if (!rc && strcmp(info.sha256, t->stored.sha256) != 0)
+            rc = qb_failf(QB_ERR_IO, err, errlen, "read-back checksum %s differs from %s",
+                          info.sha256, t->stored.sha256);
+        if (rc)
+            goto fail;
+        verified = true;
+    }
+    rc = catalogue(b, t, verified, &snapshot_id, err, errlen);
+    if (rc)
+        goto fail;
+    /* Catalogued: from here on, failures are warnings, never data loss. */
+    char cerr[QB_ERRBUF_SIZE];
+    if (job_checkpoint(j, "cleaning", cerr, sizeof cerr) == QB_OK) {
+        enum qb_err drc;
+        WITH_RETRIES(j, drc, qdrant_snapshot_delete(b->qdrant, &t->qt, t->snap.name, err, errlen));
+        if (drc)
+            cJSON_AddStringToObject(result, "warning", err);
+    }
+    char rerr[QB_ERRBUF_SIZE];
+    int dropped = 0;
+    if (retention_apply_target(j->store, b->storage, b->plan, t->collection, false, NULL, &dropped,
+                               rerr, sizeof rerr))
+        cJSON_AddStringToObject(result, "retention_error", rerr);
+    cJSON_AddNumberToObject(result, "retention_deleted", dropped);
+    cJSON_AddNumberToObject(result, "snapshot_id", (double)snapshot_id);
+    cJSON_AddNumberToObject(result, "size", (double)t->stored.size);
+    cJSON_AddStringToObject(result, "sha256", t->stored.sha256);
+    cJSON_AddStringToObject(result, "location", t->stored.location);
+    cJSON_AddBoolToObject(result, "verified", verified);
+    return QB_OK;
+fail:
+    discard(b, t);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- the run */
+
+/* The collections a run covers, per its plan's scope. */
+static enum qb_err list_targets(struct backup *b, char ***names, size_t *n, char *err,
+                                size_t errlen)
+{
+    *names = NULL;
+    *n = 0;
+    if (strcmp(b->plan->scope, "full") == 0)
+        return QB_OK;
+    if (strcmp(b->plan->scope, "all") == 0) {
+        enum qb_err rc;
+        WITH_RETRIES(b->job, rc, qdrant_list_collections(b->qdrant, names, n, err, errlen));
+        return rc;
+    }
+    cJSON *arr = cJSON_Parse(b->plan->collections);
+    const cJSON *item;
+    cJSON_ArrayForEach(item, arr)
+    {
+        if (!cJSON_IsString(item))
+            continue;
+        *names = xrealloc(*names, (*n + 1) * sizeof **names);
+        (*names)[(*n)++] = xstrdup(item->valuestring);
+    }
+    cJSON_Delete(arr);
+    return QB_OK;
+}
+
+static void target_clear(struct target *t)
+{
+    qdrant_snapshot_clear(&t->snap);
+    free(t->key);
+    free(t->stored.location);
+    memset(t, 0, sizeof *t);
+}
+
+static const char *run_targets(struct backup *b, cJSON *results, char *error, size_t errorlen)
+{
+    struct job *j = b->job;
+    char err[QB_ERRBUF_SIZE];
+    char **names = NULL;
+    size_t n = 0, ok = 0, failed = 0;
+    enum qb_err rc = list_targets(b, &names, &n, err, sizeof err);
+    if (rc) {
+        snprintf(error, errorlen, "listing collections on %s: %s", b->plan->instance, err);
+        return "failed";
+    }
+    bool full = strcmp(b->plan->scope, "full") == 0;
+    if (!full && n == 0) {
+        snprintf(error, errorlen, "instance %s has no collections to back up", b->plan->instance);
+        return "failed";
+    }
+    for (size_t i = 0; i < (full ? 1 : n); i++) {
+        struct target t = {.qt = {.scope = full ? QDRANT_SCOPE_FULL : QDRANT_SCOPE_COLLECTION,
+                                  .collection = full ? NULL : names[i]},
+                           .collection = full ? NULL : names[i],
+                           .label = full ? "(full)" : names[i]};
+        cJSON *result = cJSON_CreateObject();
+        cJSON_AddItemToObject(result, "collection",
+                              full ? cJSON_CreateNull() : cJSON_CreateString(names[i]));
+        rc = j->cancelled || j->stopping ? job_checkpoint(j, NULL, err, sizeof err)
+                                         : backup_target(b, &t, result, err, sizeof err);
+        cJSON_AddStringToObject(result, "state", rc ? "failed" : "succeeded");
+        if (rc) {
+            cJSON_AddStringToObject(result, "error", err);
+            failed++;
+            snprintf(error, errorlen, "%s: %s", t.label, err);
+        } else {
+            ok++;
+        }
+        cJSON_AddItemToArray(results, result);
+        target_clear(&t);
+    }
+    qdrant_strings_free(names, n);
+    if (j->cancelled)
+        return "cancelled";
+    if (j->stopping) {
+        snprintf(error, errorlen, "interrupted by shutdown");
+        return "failed";
+    }
+    if (failed && ok) {
+        size_t used = strlen(error);
+        snprintf(error + used, errorlen - used, " (%zu of %zu targets failed)", failed,
+                 ok + failed);
+    }
+    return failed == 0 ? "succeeded" : ok == 0 ? "failed" : "partial";
+}
+
+const char *backup_job_run(struct job *j, cJSON *results, char *error, size_t errorlen)
+{
+    struct backup b = {.job = j};
+    char err[QB_ERRBUF_SIZE];
+    size_t errlen = sizeof err; /* for WITH_RETRIES */
+    const char *state = "failed";
+    enum qb_err rc = j->run->plan_id
+                         ? store_plan_get_by_id(j->store, j->run->plan_id, &b.plan, err, sizeof err)
+                         : qb_failf(QB_ERR_NOT_FOUND, err, errlen, "its plan was deleted");
+    if (!rc)
+        rc = job_open_qdrant(j->store, b.plan->instance,
+                             engine_config(j->engine)->snapshot_timeout_ms, &b.qdrant, err,
+                             sizeof err);
+    if (!rc)
+        rc = job_open_storage(j->store, b.plan->destination_id, &b.storage, err, sizeof err);
+    if (!rc)
+        WITH_RETRIES(j, rc, qdrant_server_version(b.qdrant, &b.qdrant_version, err, sizeof err));
+    if (rc) {
+        snprintf(error, errorlen, "%s", err);
+        goto out;
+    }
+    state = run_targets(&b, results, error, errorlen);
+out:
+    free(b.qdrant_version);
+    storage_close(b.storage);
+    qdrant_client_destroy(b.qdrant);
+    store_plan_free(b.plan);
+    return state;
+}

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * job.c -- running one claimed run: dispatch by kind, checkpoints
+ * (progress, cancel, shutdown), backoff, and opening the instance and
+ * destination a run uses.
+ */
+#include "engine/jobs.h"
+#include "store/store_destinations.h"
+#include "store/store_instances.h"
+#include "util/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+/* Progress is written and cancellation checked at most this often: a
+ * catalogue write per second per run is negligible, and a cancel takes
+ * effect within about a second. */
+#define JOB_CHECK_INTERVAL_MS 1000
+
+enum qb_err job_checkpoint(struct job *j, const char *phase, char *err, size_t errlen)
+{
+    int64_t now = qb_mono_ms();
+    if (j->cancelled || j->stopping)
+        goto stop;
+    /* A new phase is written at once; bytes at most once a second. */
+    bool new_phase = phase && phase != j->phase;
+    if (!new_phase && now - j->last_check_ms < JOB_CHECK_INTERVAL_MS)
+        return QB_OK;
+    if (new_phase)
+        j->phase = phase;
+    j->last_check_ms = now;
+    char perr[QB_ERRBUF_SIZE];
+    if (store_run_progress(j->store, j->run->id, phase, j->bytes_done, -1, perr, sizeof perr))
+        log_warn("run.progress_failed", "run=%lld error=\"%s\"", (long long)j->run->id, perr);
+    j->stopping = engine_stopping(j->engine);
+    j->cancelled = !j->stopping && store_run_cancel_requested(j->store, j->run->id);
+    if (!j->cancelled && !j->stopping)
+        return QB_OK;
+stop:
+    return qb_failf(QB_ERR_CANCELLED, err, errlen, "%s",
+                    j->stopping ? "interrupted by shutdown" : "cancelled on request");
+}
+
+bool job_backoff(struct job *j, unsigned attempt)
+{
+    const struct engine_config *cfg = engine_config(j->engine);
+    long delay = cfg->retry_base_ms;
+    for (unsigned i = 1; i < attempt && delay < 60000; i++)
+        delay *= 2;
+    unsigned short r = 0;
+    if (getrandom(&r, sizeof r, 0) == (ssize_t)sizeof r)
+        delay += (long)((double)delay * 0.5 * r / 65535.0);
+    /* Sleep in slices so that a cancel request is noticed. */
+    for (long slept = 0; slept < delay; slept += 200) {
+        long slice = delay - slept < 200 ? delay - slept : 200;
+        if (engine_sleep(j->engine, slice)) {
+            j->stopping = true;
+            return true;
+        }
+        if (store_run_cancel_requested(j->store, j->run->id)) {
+            j->cancelled = true;
+            return true;
+        }
+    }
+    return false;
+}
+
+enum qb_err job_open_qdrant(struct store *store, const char *name, long snapshot_timeout_ms,
+                            struct qdrant_client **out, char *err, size_t errlen)
+{
+    struct store_instance *inst = NULL;
+    enum qb_err rc = store_instance_get(store, name, &inst, err, errlen);
+    if (rc)
+        return rc;
+    struct qdrant_config qc = {
+        .url = inst->url,
+        .api_key = inst->api_key,
+        .insecure = !inst->tls_verify,
+        .ca_file = inst->ca_file,
+        .timeout_ms = (long)inst->timeout_s * 1000,
+        .snapshot_timeout_ms = snapshot_timeout_ms,
+    };
+    rc = qdrant_client_create(&qc, out, err, errlen);
+    store_instance_free(inst);
+    return rc;
+}
+
+enum qb_err job_open_storage(struct store *store, int64_t destination_id, struct storage **out,
+                             char *err, size_t errlen)
+{
+    struct store_destination *d = NULL;
+    enum qb_err rc = store_destination_get_by_id(store, destination_id, true, &d, err, errlen);
+    if (rc)
+        return rc;
+    cJSON *settings = cJSON_Parse(d->settings);
+    cJSON *secret = d->secret ? cJSON_Parse(d->secret) : NULL;
+    rc = storage_open_json(d->kind, settings, secret, false, out, err, errlen);
+    cJSON_Delete(settings);
+    if (secret) {
+        /* The parsed copy holds credentials too. */
+        cJSON *item;
+        cJSON_ArrayForEach(item, secret)
+        {
+            if (cJSON_IsString(item))
+                memset(item->valuestring, 0, strlen(item->valuestring));
+        }
+        cJSON_Delete(secret);
+    }
+    store_destination_free(d);
+    return rc;
+}
+
+void job_execute(struct engine *e, struct store *store, struct metrics *metrics,
+                 const struct store_run *run)
+{
+    (void)metrics;
+    struct job j = {.engine = e, .store = store, .run = run, .last_check_ms = qb_mono_ms()};
+    char error[1024] = "";
+    cJSON *results = cJSON_CreateArray();
+    const char *state;
+    if (strcmp(run->kind, "backup") == 0) {
+        state = backup_job_run(&j, results, error, sizeof error);
+    } else {
+        state = "failed";
+        snprintf(error, sizeof error, "runs of kind \"%s\" are not supported by this version",
+                 run->kind);
+    }
+    char *text = cJSON_PrintUnformatted(results);
+    cJSON_Delete(results);
+    char err[QB_ERRBUF_SIZE];
+    /* The last checkpoint may be up to a second old. */
+    if (store_run_progress(store, run->id, NULL, j.bytes_done, -1, err, sizeof err))
+        log_warn("run.progress_failed", "run=%lld error=\"%s\"", (long long)run->id, err);
+    if (store_run_finish(store, run->id, state, text, *error ? error : NULL, err, sizeof err))
+        log_error("run.finish_failed", "run=%lld error=\"%s\"", (long long)run->id, err);
+    char quoted[1100];
+    log_info("run.end", "run=%lld state=%s bytes=%lld error=%s", (long long)run->id, state,
+             (long long)j.bytes_done, log_quote(quoted, sizeof quoted, error));
+    free(text);
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * jobs.h -- executing one claimed run (backup_job.c), and what jobs share:
+ * the per-run context with cancellation and progress, retries with
+ * backoff, and opening the run's Qdrant instance and destination.
+ */
+#ifndef QB_JOBS_H
+#define QB_JOBS_H
+
+#include "common.h"
+#include "engine/engine.h"
+#include "metrics.h"
+#include "remote/qdrant_client.h"
+#include "remote/storage.h"
+#include "store/store.h"
+#include "store/store_runs.h"
+
+/* Executes a claimed run to the end and records its outcome in the
+ * catalogue; never fails (failures become the run's state and error).
+ * Called on a worker thread. */
+void job_execute(struct engine *e, struct store *store, struct metrics *metrics,
+                 const struct store_run *run);
+
+/* The running run's context, shared by the steps of a job. */
+struct job {
+    struct engine *engine;
+    struct store *store;
+    const struct store_run *run;
+    int64_t bytes_done;    /* whole run, for progress */
+    int64_t last_check_ms; /* last progress write / cancel check */
+    const char *phase;     /* last phase written (static string) */
+    bool cancelled;        /* the run was cancelled by a user */
+    bool stopping;         /* qbackupd is shutting down */
+};
+
+/* Called often during transfers: at most once a second it writes progress
+ * and looks for a cancel request or shutdown.  Returns QB_ERR_CANCELLED
+ * (with a message) when the job must stop. */
+enum qb_err job_checkpoint(struct job *j, const char *phase, char *err, size_t errlen);
+
+/* Sleeps before retry `attempt` (1-based): base * 2^(attempt-1) plus up to
+ * 50% jitter, so retries of several workers do not synchronise.  Returns
+ * true when the job must stop instead. */
+bool job_backoff(struct job *j, unsigned attempt);
+
+/* Opens a Qdrant client for the instance named name (with its API key).
+ * snapshot_timeout_ms bounds snapshot creation and recovery. */
+enum qb_err job_open_qdrant(struct store *store, const char *name, long snapshot_timeout_ms,
+                            struct qdrant_client **out, char *err, size_t errlen) QB_MUSTCHECK;
+
+/* Opens the destination with id (with its credentials). */
+enum qb_err job_open_storage(struct store *store, int64_t destination_id, struct storage **out,
+                             char *err, size_t errlen) QB_MUSTCHECK;
+
+/* Runs a backup run (backup_job.c); returns the terminal state and fills
+ * results (a JSON array) and error. */
+const char *backup_job_run(struct job *j, cJSON *results, char *error, size_t errorlen);
+
+#endif /* QB_JOBS_H */

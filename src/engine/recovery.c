@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * recovery.c -- crash recovery of interrupted runs at start-up.
+ */
+#include "engine/recovery.h"
+#include "engine/jobs.h"
+#include "store/store_runs.h"
+#include "remote/storage_janitor.h"
+#include "store/store_snapshots.h"
+#include "util/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Qdrant calls at start-up get a short leash: recovery must not hold up
+ * the service for long when Qdrant is down. */
+#define RECOVERY_QDRANT_TIMEOUT_MS 30000
+
+static const char *str(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* Deletes the Qdrant snapshot an interrupted run created. */
+static void clean_qdrant(struct store *store, const cJSON *inflight, int64_t run_id)
+{
+    const char *instance = str(inflight, "instance"), *snap = str(inflight, "qdrant_snapshot");
+    const char *scope = str(inflight, "scope"), *collection = str(inflight, "collection");
+    if (!instance || !snap)
+        return;
+    char err[QB_ERRBUF_SIZE];
+    struct qdrant_client *qc = NULL;
+    struct qdrant_target t = {
+        .scope = scope && strcmp(scope, "full") == 0 ? QDRANT_SCOPE_FULL : QDRANT_SCOPE_COLLECTION,
+        .collection = collection,
+    };
+    enum qb_err rc =
+        job_open_qdrant(store, instance, RECOVERY_QDRANT_TIMEOUT_MS, &qc, err, sizeof err);
+    if (!rc)
+        rc = qdrant_snapshot_delete(qc, &t, snap, err, sizeof err);
+    if (rc && rc != QB_ERR_NOT_FOUND)
+        log_warn("recovery.qdrant_failed",
+                 "run=%lld instance=%s snapshot=%s error=\"%s\" msg=\"delete it by hand\"",
+                 (long long)run_id, instance, snap, err);
+    else
+        log_info("recovery.qdrant_cleaned", "run=%lld snapshot=%s", (long long)run_id, snap);
+    qdrant_client_destroy(qc);
+}
+
+/* Removes what the run stored but never catalogued: a finished object,
+ * its manifest, or an unfinished upload. */
+static void clean_storage(struct store *store, const cJSON *inflight, int64_t run_id)
+{
+    const char *key = str(inflight, "storage_key");
+    const cJSON *dest = cJSON_GetObjectItemCaseSensitive(inflight, "destination_id");
+    if (!key || !cJSON_IsNumber(dest))
+        return;
+    char err[QB_ERRBUF_SIZE];
+    bool catalogued = false;
+    struct storage *st = NULL;
+    int64_t dest_id = (int64_t)dest->valuedouble;
+    enum qb_err rc = store_snapshot_key_exists(store, dest_id, key, &catalogued, err, sizeof err);
+    if (!rc && catalogued)
+        return; /* it made it: the row proves the object good */
+    if (!rc)
+        rc = job_open_storage(store, dest_id, &st, err, sizeof err);
+    if (!rc) {
+        char *manifest = xasprintf("%s.manifest.json", key);
+        const char *keys[2] = {key, manifest};
+        rc = storage_delete_many(st, keys, 2, err, sizeof err);
+        free(manifest);
+    }
+    if (!rc)
+        rc = storage_discard_incomplete(st, key, err, sizeof err);
+    if (rc)
+        log_warn("recovery.storage_failed", "run=%lld key=%s error=\"%s\"", (long long)run_id, key,
+                 err);
+    else
+        log_info("recovery.storage_cleaned", "run=%lld key=%s", (long long)run_id, key);
+    storage_close(st);
+}
+
+void recovery_run(struct store *store)
+{
+    char err[QB_ERRBUF_SIZE];
+    struct store_run **runs = NULL;
+    size_t n = 0;
+    if (store_run_list_running(store, &runs, &n, err, sizeof err)) {
+        log_error("recovery.failed", "error=\"%s\"", err);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct store_run *r = runs[i];
+        cJSON *inflight = r->inflight ? cJSON_Parse(r->inflight) : NULL;
+        if (inflight) {
+            clean_storage(store, inflight, r->id);
+            clean_qdrant(store, inflight, r->id);
+        }
+        cJSON_Delete(inflight);
+        if (store_run_finish(store, r->id, "failed", NULL,
+                             "interrupted by restart: qbackupd stopped while this run was "
+                             "going; what it had started was cleaned up",
+                             err, sizeof err))
+            log_error("recovery.failed", "run=%lld error=\"%s\"", (long long)r->id, err);
+        else
+            log_warn("recovery.run_failed", "run=%lld plan=%s reason=\"interrupted by restart\"",
+                     (long long)r->id, r->plan_name ? r->plan_name : "-");
+    }
+    store_run_list_free(runs, n);
+}

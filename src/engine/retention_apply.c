@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * retention_apply.c -- retention against the catalogue and the destination.
+ */
+#include "engine/retention_apply.h"
+#include "store/store_snapshots.h"
+#include "util/json_util.h"
+#include "util/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* "30d", "12h", "2w", "90m", "45s" or a bare number of seconds. */
+static bool parse_duration(const char *s, int64_t *out)
+{
+    char *end = NULL;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || v < 0)
+        return false;
+    int64_t unit = 1;
+    switch (*end) {
+    case '\0':
+    case 's':
+        break;
+    case 'm':
+        unit = 60;
+        break;
+    case 'h':
+        unit = 3600;
+        break;
+    case 'd':
+        unit = 86400;
+        break;
+    case 'w':
+        unit = 7 * 86400;
+        break;
+    default:
+        return false;
+    }
+    if (*end && end[1] != '\0')
+        return false;
+    *out = (int64_t)v * unit;
+    return true;
+}
+
+enum qb_err retention_policy_from_json(const cJSON *obj, struct retention_policy *p, char *err,
+                                       size_t errlen)
+{
+    static const char *const fields[] = {"keep_last",    "keep_hourly", "keep_daily", "keep_weekly",
+                                         "keep_monthly", "keep_yearly", "max_age",    NULL};
+    int *targets[] = {&p->keep_last,   &p->keep_hourly,  &p->keep_daily,
+                      &p->keep_weekly, &p->keep_monthly, &p->keep_yearly};
+    char sub[QB_ERRBUF_SIZE / 2];
+    memset(p, 0, sizeof *p);
+    if (!obj || cJSON_IsNull(obj))
+        return QB_OK;
+    if (!cJSON_IsObject(obj))
+        return qb_failf(QB_ERR_INVALID, err, errlen, "retention: must be an object");
+    if (json_reject_unknown(obj, fields, sub, sizeof sub))
+        return qb_failf(QB_ERR_INVALID, err, errlen, "retention.%s", sub);
+    for (size_t i = 0; i < QB_ARRAY_LEN(targets); i++) {
+        int64_t v = 0;
+        enum qb_err rc = json_get_int(obj, fields[i], 0, 1000000, &v, sub, sizeof sub);
+        if (rc == QB_ERR_INVALID)
+            return qb_failf(rc, err, errlen, "retention.%s", sub);
+        *targets[i] = (int)v;
+    }
+    const cJSON *age = cJSON_GetObjectItemCaseSensitive(obj, "max_age");
+    if (cJSON_IsNumber(age) && age->valuedouble >= 0 && age->valuedouble < 1e15)
+        p->max_age_s = (int64_t)age->valuedouble;
+    else if (cJSON_IsString(age) && parse_duration(age->valuestring, &p->max_age_s))
+        ;
+    else if (age && !cJSON_IsNull(age))
+        return qb_failf(QB_ERR_INVALID, err, errlen,
+                        "retention.max_age: must be seconds or a duration like \"30d\"");
+    return retention_policy_check(p, err, errlen);
+}
+
+static enum qb_err drop(struct store *store, struct storage *storage,
+                        const struct store_snapshot *s, cJSON *entry, char *err, size_t errlen)
+{
+    char *manifest = xasprintf("%s.manifest.json", s->storage_key);
+    const char *keys[2] = {s->storage_key, manifest};
+    /* The object goes first: a row must never outlive its object's
+     * deletion failing silently, and an object without a row is only
+     * wasted space that a rescan can find. */
+    enum qb_err rc = storage_delete_many(storage, keys, 2, err, errlen);
+    free(manifest);
+    if (!rc)
+        rc = store_snapshot_delete(store, s->id, err, errlen);
+    if (entry) {
+        cJSON_AddBoolToObject(entry, "deleted", rc == QB_OK);
+        if (rc)
+            cJSON_AddStringToObject(entry, "error", err);
+    }
+    return rc;
+}
+
+enum qb_err retention_apply_target(struct store *store, struct storage *storage,
+                                   const struct store_plan *plan, const char *collection,
+                                   bool dry_run, cJSON *decisions, int *deleted, char *err,
+                                   size_t errlen)
+{
+    struct retention_policy policy;
+    struct store_snapshot **list = NULL;
+    struct retention_item *items = NULL;
+    struct retention_decision *out = NULL;
+    size_t n = 0;
+    int count = 0;
+    enum qb_err first = QB_OK;
+    cJSON *json = cJSON_Parse(plan->retention);
+    enum qb_err rc = retention_policy_from_json(json, &policy, err, errlen);
+    cJSON_Delete(json);
+    struct store_snapshot_filter f = {
+        .plan_id = plan->id, .collection = collection, .collection_is_null = collection == NULL};
+    if (!rc)
+        rc = store_snapshot_list(store, &f, &list, &n, err, errlen);
+    if (rc || n == 0)
+        goto out;
+    items = xcalloc(n, sizeof *items);
+    out = xcalloc(n, sizeof *out);
+    for (size_t i = 0; i < n; i++) {
+        items[i].id = list[i]->id;
+        items[i].created_at = list[i]->created_at;
+        items[i].pinned = list[i]->pinned;
+        items[i].verified = list[i]->verified_at > 0;
+    }
+    rc = retention_apply(&policy, items, n, qb_now_ms() / 1000, out, err, errlen);
+    for (size_t i = 0; !rc && i < n; i++) {
+        cJSON *entry = NULL;
+        if (decisions) {
+            entry = cJSON_CreateObject();
+            cJSON_AddNumberToObject(entry, "snapshot_id", (double)out[i].id);
+            cJSON_AddBoolToObject(entry, "keep", out[i].keep);
+            cJSON_AddStringToObject(entry, "reason", out[i].reason);
+            cJSON_AddItemToArray(decisions, entry);
+        }
+        if (out[i].keep || dry_run)
+            continue;
+        char derr[QB_ERRBUF_SIZE];
+        if (drop(store, storage, list[i], entry, derr, sizeof derr) == QB_OK) {
+            count++;
+            log_info("retention.deleted", "plan=%s snapshot=%lld reason=\"%s\"", plan->name,
+                     (long long)list[i]->id, out[i].reason);
+        } else if (!first) {
+            first = QB_ERR_IO;
+            qb_failf(first, err, errlen, "snapshot %lld: %s", (long long)list[i]->id, derr);
+        }
+    }
+    if (!rc)
+        rc = first;
+out:
+    if (deleted)
+        *deleted = count;
+    free(items);
+    free(out);
+    store_snapshot_list_free(list, n);
+    return rc;
+}

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * scheduler.c -- cron-driven run queueing.  Owns its thread.
+ */
+#include "engine/scheduler.h"
+#include "engine/schedule.h"
+#include "store/store_plans.h"
+#include "store/store_runs.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct scheduler {
+    struct store *store;
+    struct engine *engine;
+    int64_t clock_offset_s;
+    pthread_t thread;
+    pthread_mutex_t lock; /* guards stopping */
+    pthread_cond_t cond;
+    bool stopping;
+};
+
+static void plan_tick(struct store *store, struct engine *engine, const struct store_plan *p,
+                      int64_t now)
+{
+    char err[QB_ERRBUF_SIZE];
+    int64_t base = p->last_fire_at ? p->last_fire_at : p->created_at;
+    int64_t due = 0;
+    if (schedule_latest_due(p->schedule, p->timezone, base, now, &due, err, sizeof err)) {
+        log_warn("scheduler.bad_schedule", "plan=%s error=\"%s\"", p->name, err);
+        return;
+    }
+    if (!due)
+        return;
+    bool active = false;
+    if (store_run_plan_active(store, p->id, &active, err, sizeof err)) {
+        log_warn("scheduler.failed", "plan=%s error=\"%s\"", p->name, err);
+        return;
+    }
+    if (active) {
+        log_warn("scheduler.skipped", "plan=%s slot=%lld reason=\"a run is still active\"", p->name,
+                 (long long)due);
+    } else {
+        struct store_run_new n = {.kind = "backup",
+                                  .plan_id = p->id,
+                                  .plan_name = p->name,
+                                  .trigger = "schedule",
+                                  .request = "{}",
+                                  .scheduled_for = due};
+        int64_t id = 0;
+        bool existing = false;
+        if (store_run_create(store, &n, &id, &existing, err, sizeof err)) {
+            log_warn("scheduler.failed", "plan=%s error=\"%s\"", p->name, err);
+            return;
+        }
+        if (!existing) {
+            log_info("scheduler.queued", "plan=%s run=%lld slot=%lld", p->name, (long long)id,
+                     (long long)due);
+            engine_wake(engine);
+        }
+    }
+    if (store_plan_mark_fire(store, p->id, due, active, err, sizeof err))
+        log_warn("scheduler.failed", "plan=%s error=\"%s\"", p->name, err);
+}
+
+void scheduler_tick(struct store *store, struct engine *engine, int64_t now)
+{
+    char err[QB_ERRBUF_SIZE];
+    struct store_plan **plans = NULL;
+    size_t n = 0;
+    if (store_plan_list(store, &plans, &n, err, sizeof err)) {
+        log_warn("scheduler.failed", "error=\"%s\"", err);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (plans[i]->enabled && plans[i]->schedule)
+            plan_tick(store, engine, plans[i], now);
+    }
+    store_plan_list_free(plans, n);
+}
+
+static void *scheduler_main(void *arg)
+{
+    struct scheduler *s = arg;
+    for (;;) {
+        scheduler_tick(s->store, s->engine, qb_now_ms() / 1000 + s->clock_offset_s);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_mutex_lock(&s->lock);
+        while (!s->stopping) {
+            if (pthread_cond_timedwait(&s->cond, &s->lock, &until) == ETIMEDOUT)
+                break;
+        }
+        bool stop = s->stopping;
+        pthread_mutex_unlock(&s->lock);
+        if (stop)
+            break;
+    }
+    return NULL;
+}
+
+enum qb_err scheduler_start(struct store *store, struct engine *engine, int64_t clock_offset_s,
+                            struct scheduler **out, char *err, size_t errlen)
+{
+    struct scheduler *s = xcalloc(1, sizeof *s);
+    s->store = store;
+    s->engine = engine;
+    s->clock_offset_s = clock_offset_s;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    int rc = pthread_create(&s->thread, NULL, scheduler_main, s);
+    if (rc) {
+        pthread_cond_destroy(&s->cond);
+        pthread_mutex_destroy(&s->lock);
+        free(s);
+        return qb_failf(QB_ERR_INTERNAL, err, errlen, "starting the scheduler: %s", strerror(rc));
+    }
+    *out = s;
+    return QB_OK;
+}
+
+void scheduler_stop(struct scheduler *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->stopping = true;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->thread, NULL);
+    pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}

@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * storage.h -- where snapshots live: one interface over two backends, a
+ * local folder (file:///abs/path, the embedded default) and S3
+ * (s3://bucket/optional/prefix).  Owns destination URLs, key validation,
+ * the atomic "nothing visible until finished" write protocol, and the
+ * SHA-256 recorded with every object.
+ *
+ * Keys are relative ("plan/collection/2026-...snapshot"); the destination's
+ * prefix (or folder) is prepended.  The same key rules apply to both
+ * backends, so a catalogue can move between them: see storage_key_check().
+ * Every object carries its SHA-256: x-amz-meta-sha256 and/or a
+ * "<key>.sha256" sidecar on S3, a "<key>.sha256" sidecar file locally (both
+ * in sha256sum format).  Sidecars never appear in listings, and keys ending
+ * in ".sha256" are reserved for them.
+ *
+ * Errors: as s3_client.h for S3; locally QB_ERR_IO (file system),
+ * QB_ERR_NOT_FOUND (no such key), QB_ERR_INVALID (bad key, URL, range).
+ * Messages never contain a credential.
+ *
+ * THREADS: a struct storage, and each writer, is used by one thread at a
+ * time (the S3 backend holds a libcurl handle).  Open one per thread; any
+ * number may point at the same destination.  http_client_global_init() must
+ * have run before an S3 destination is opened.
+ */
+#ifndef QB_STORAGE_H
+#define QB_STORAGE_H
+
+#include "common.h"
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+
+/* Longest key including the destination prefix (S3's limit) and the longest
+ * path segment (leaves room for temp and sidecar suffixes under NAME_MAX). */
+#define STORAGE_KEY_MAX     1024
+#define STORAGE_SEGMENT_MAX 200
+
+enum storage_kind {
+    STORAGE_LOCAL = 1,
+    STORAGE_S3,
+};
+
+/* Destination configuration; every string is copied by storage_open(), so
+ * all are borrowed for the call only.  NULL/0 fields take the default. */
+struct storage_config {
+    const char *url; /* required: "file:///abs/path" or "s3://bucket[/prefix]" */
+    bool create;     /* local: create the folder; S3: create the bucket (tests) */
+    /* S3 only (see struct s3_config for each default). */
+    const char *endpoint; /* "http://127.0.0.1:7480"; NULL: environment, then AWS */
+    const char *region;
+    const char *access_key; /* NULL: all three from AWS_* environment variables */
+    const char *secret_key;
+    const char *session_token;
+    bool path_style;
+    const char *ca_file;
+    bool insecure;   /* skip TLS verification (tests only) */
+    const char *sse; /* NULL or "": none; "AES256"; "aws:kms" */
+    const char *sse_kms_key_id;
+    const char *storage_class; /* NULL: the bucket's default */
+    uint64_t part_size;        /* 0: 32 MiB */
+    unsigned parts_in_flight;  /* 0: 4 */
+    unsigned list_page_size;   /* keys per ListObjectsV2 request; 0: 1000 */
+};
+
+struct storage;
+struct storage_writer;
+
+/* Opens a destination.  Sends no request unless cfg->create is set; use
+ * storage_check() to test reachability and credentials.
+ * [out] *out: close with storage_close().
+ * Errors: QB_ERR_INVALID (bad URL or settings), QB_ERR_NOT_FOUND (the
+ * folder does not exist and create is off), QB_ERR_IO, and the S3 errors
+ * of bucket creation. */
+enum qb_err storage_open(const struct storage_config *cfg, struct storage **out, char *err,
+                         size_t errlen) QB_MUSTCHECK;
+
+/* Opens a destination from its catalogue form: kind "local" with settings
+ * {"path": "/abs"} or kind "s3" with settings {"bucket", "prefix",
+ * "endpoint", "region", "path_style", "ca_file", "insecure", "sse",
+ * "sse_kms_key_id", "storage_class", "part_size", "parts_in_flight"} and
+ * secret {"access_key", "secret_key", "session_token"} (NULL: environment).
+ * Unknown members are rejected.  settings and secret are borrowed. */
+enum qb_err storage_open_json(const char *kind, const cJSON *settings, const cJSON *secret,
+                              bool create, struct storage **out, char *err,
+                              size_t errlen) QB_MUSTCHECK;
+
+void storage_close(struct storage *st); /* NULL is a no-op */
+
+enum storage_kind storage_kind(const struct storage *st);
+
+/* The destination as "file:///abs/path" or "s3://bucket/prefix"; borrowed
+ * from st. */
+const char *storage_url(const struct storage *st);
+
+/* Checks that the destination answers and the credentials are accepted:
+ * local: the folder is a writable directory; S3: one ListObjectsV2 of the
+ * prefix.  A missing bucket fails with QB_ERR_REMOTE naming the bucket. */
+enum qb_err storage_check(struct storage *st, char *err, size_t errlen) QB_MUSTCHECK;
+
+/* Checks key against the rules shared by both backends: 1..STORAGE_KEY_MAX
+ * bytes of UTF-8, '/'-separated segments of 1..STORAGE_SEGMENT_MAX bytes,
+ * no "." or ".." segment, no leading '/', no empty segment, no backslash,
+ * no control character, no ".sha256" suffix and no segment starting with
+ * ".qb-tmp." (both reserved).  QB_ERR_INVALID with the reason otherwise. */
+enum qb_err storage_key_check(const char *key, char *err, size_t errlen) QB_MUSTCHECK;
+
+/* ---- writing ---------------------------------------------------------- */
+
+struct storage_write_result {
+    uint64_t size;
+    char sha256[65]; /* lower-case hex */
+    char *location;  /* "s3://bucket/prefix/key" or "/abs/path/key"; caller frees */
+};
+
+/* Starts writing key (replacing it on finish if it exists).  size_hint is
+ * the expected size, 0 if unknown (S3 sizes its parts from it).  Nothing is
+ * visible under key until storage_write_finish() succeeds.
+ * [out] *out: must be consumed by storage_write_finish() or
+ * storage_write_abort().  st must outlive the writer and is not used by
+ * another thread meanwhile. */
+enum qb_err storage_write_begin(struct storage *st, const char *key, uint64_t size_hint,
+                                struct storage_writer **out, char *err, size_t errlen) QB_MUSTCHECK;
+
+/* Appends data[0..len) (borrowed for the call).  After a failure every
+ * further call fails and the writer must still be finished or aborted. */
+enum qb_err storage_write(struct storage_writer *w, const void *data, size_t len, char *err,
+                          size_t errlen) QB_MUSTCHECK;
+
+/* Makes the object durable and visible with its SHA-256.  Always consumes
+ * w: on failure nothing is left under key (nor temp files, nor multipart
+ * uploads).  [out] res (may be NULL): free res->location. */
+enum qb_err storage_write_finish(struct storage_writer *w, struct storage_write_result *res,
+                                 char *err, size_t errlen) QB_MUSTCHECK;
+
+/* Discards everything written and frees w.  NULL is a no-op. */
+void storage_write_abort(struct storage_writer *w);
+
+/* ---- reading ---------------------------------------------------------- */
+
+/* Receives an object's bytes in order (data borrowed for the call);
+ * anything but QB_OK stops the read and is returned by storage_read(). */
+typedef enum qb_err (*storage_read_fn)(void *ud, const void *data, size_t len, char *err,
+                                       size_t errlen);
+
+/* Streams key, or the range [offset, offset+length) (length 0: to the end;
+ * a range past the end is clipped to it), to fn.  An offset beyond the
+ * object's size fails (local: QB_ERR_INVALID; S3: InvalidRange). */
+enum qb_err storage_read(struct storage *st, const char *key, uint64_t offset, uint64_t length,
+                         storage_read_fn fn, void *ud, char *err, size_t errlen) QB_MUSTCHECK;
+
+struct storage_object_info {
+    uint64_t size;
+    int64_t mtime;   /* seconds since the epoch; 0 if unknown */
+    char sha256[65]; /* recorded checksum, "" when none was recorded */
+};
+
+/* Size, time and recorded SHA-256 of key.  QB_ERR_NOT_FOUND if absent. */
+enum qb_err storage_head(struct storage *st, const char *key, struct storage_object_info *out,
+                         char *err, size_t errlen) QB_MUSTCHECK;
+
+/* Re-reads key and compares its SHA-256 with the recorded one.
+ * QB_ERR_IO "checksum mismatch" if they differ, QB_ERR_NOT_FOUND if the
+ * object or its checksum is missing.  [out] out (may be NULL): head. */
+enum qb_err storage_verify(struct storage *st, const char *key, struct storage_object_info *out,
+                           char *err, size_t errlen) QB_MUSTCHECK;
+
+/* One listed object; key (relative to the destination) is borrowed for the
+ * callback only. */
+struct storage_list_entry {
+    const char *key;
+    uint64_t size;
+    int64_t mtime; /* seconds since the epoch; 0 if unknown */
+};
+typedef enum qb_err (*storage_list_fn)(void *ud, const struct storage_list_entry *e);
+
+/* Calls fn for every object whose key starts with prefix (NULL or "": all),
+ * in byte order of the key, following every page.  Sidecars, temp files
+ * and names that are not valid keys are not listed.  fn returning non-QB_OK
+ * stops the listing with that result. */
+enum qb_err storage_list(struct storage *st, const char *prefix, storage_list_fn fn, void *ud,
+                         char *err, size_t errlen) QB_MUSTCHECK;
+
+/* ---- deleting --------------------------------------------------------- */
+
+/* Deletes key and its sidecar.  A missing key is success (S3 semantics). */
+enum qb_err storage_delete(struct storage *st, const char *key, char *err,
+                           size_t errlen) QB_MUSTCHECK;
+
+/* Deletes keys[0..n) (borrowed) and their sidecars; S3 batches 1,000 keys
+ * per request.  Every key is validated before anything is deleted. */
+enum qb_err storage_delete_many(struct storage *st, const char *const *keys, size_t n, char *err,
+                                size_t errlen) QB_MUSTCHECK;
+
+#endif /* QB_STORAGE_H */

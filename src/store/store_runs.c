@@ -1,0 +1,402 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * store_runs.c -- the run queue: create (with idempotency and schedule-slot
+ * deduplication), claim, progress, finish, cancel, list.
+ */
+#include "store/store_runs.h"
+#include "store/store_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define RUN_COLUMNS                                                                                \
+    "id, kind, plan_id, plan_name, trigger, triggered_by, idempotency_key, state, phase, "         \
+    "cancel_requested, bytes_done, bytes_total, request, results, error, queued_at, started_at, "  \
+    "finished_at, scheduled_for, inflight"
+
+void store_run_free(struct store_run *r)
+{
+    if (!r)
+        return;
+    free(r->kind);
+    free(r->plan_name);
+    free(r->trigger);
+    free(r->triggered_by);
+    free(r->idempotency_key);
+    free(r->state);
+    free(r->phase);
+    free(r->request);
+    free(r->results);
+    free(r->error);
+    free(r->inflight);
+    free(r);
+}
+
+void store_run_list_free(struct store_run **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        store_run_free(list[i]);
+    free(list);
+}
+
+static struct store_run *row_to_run(sqlite3_stmt *st)
+{
+    struct store_run *r = xcalloc(1, sizeof *r);
+    r->id = sqlite3_column_int64(st, 0);
+    r->kind = store_column_text(st, 1);
+    r->plan_id = sqlite3_column_int64(st, 2);
+    r->plan_name = store_column_text(st, 3);
+    r->trigger = store_column_text(st, 4);
+    r->triggered_by = store_column_text(st, 5);
+    r->idempotency_key = store_column_text(st, 6);
+    r->state = store_column_text(st, 7);
+    r->phase = store_column_text(st, 8);
+    r->cancel_requested = sqlite3_column_int(st, 9) != 0;
+    r->bytes_done = sqlite3_column_int64(st, 10);
+    r->bytes_total = sqlite3_column_type(st, 11) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 11);
+    r->request = store_column_text(st, 12);
+    r->results = store_column_text(st, 13);
+    r->error = store_column_text(st, 14);
+    r->queued_at = sqlite3_column_int64(st, 15);
+    r->started_at = sqlite3_column_int64(st, 16);
+    r->finished_at = sqlite3_column_int64(st, 17);
+    r->scheduled_for = sqlite3_column_int64(st, 18);
+    r->inflight = store_column_text(st, 19);
+    return r;
+}
+
+/* Looks up a run id by an existing key or slot; *id is 0 when none. */
+static enum qb_err find_existing(sqlite3 *db, const struct store_run_new *n, int64_t now,
+                                 int64_t *id, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    *id = 0;
+    const char *sql =
+        n->scheduled_for
+            ? "SELECT id, 0 FROM runs WHERE plan_id = ?1 AND scheduled_for = ?2"
+            : "SELECT id, queued_at FROM runs WHERE kind = ?3 AND ifnull(plan_id, 0) = ?1 "
+              "AND idempotency_key = ?4";
+    enum qb_err rc = store_prepare(db, sql, &st, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, n->plan_id);
+    sqlite3_bind_int64(st, 2, n->scheduled_for);
+    store_bind_text(st, 3, n->kind);
+    store_bind_text(st, 4, n->idempotency_key);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        int64_t found = sqlite3_column_int64(st, 0);
+        int64_t queued = sqlite3_column_int64(st, 1);
+        bool expired = !n->scheduled_for && now - queued >= n->idempotency_window_s;
+        sqlite3_finalize(st);
+        if (!expired) {
+            *id = found;
+            return QB_OK;
+        }
+        /* An expired key is released so that it may start a new run. */
+        rc = store_prepare(db, "UPDATE runs SET idempotency_key = NULL WHERE id = ?1", &st, err,
+                           errlen);
+        if (rc)
+            return rc;
+        sqlite3_bind_int64(st, 1, found);
+        src = sqlite3_step(st);
+        rc = src == SQLITE_DONE
+                 ? QB_OK
+                 : store_sqlite_err(db, src, "releasing idempotency key", err, errlen);
+    } else if (src != SQLITE_DONE) {
+        rc = store_sqlite_err(db, src, "checking idempotency", err, errlen);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+enum qb_err store_run_create(struct store *s, const struct store_run_new *n, int64_t *id,
+                             bool *existing, char *err, size_t errlen)
+{
+    sqlite3 *db = store_acquire(s);
+    sqlite3_stmt *st = NULL;
+    int64_t now = qb_now_ms() / 1000;
+    *existing = false;
+    enum qb_err rc = store_exec(db, "BEGIN IMMEDIATE", err, errlen);
+    if (!rc && (n->idempotency_key || n->scheduled_for))
+        rc = find_existing(db, n, now, id, err, errlen);
+    if (rc)
+        goto out;
+    if (*id) {
+        *existing = true;
+        rc = store_exec(db, "COMMIT", err, errlen);
+        goto out;
+    }
+    rc = store_prepare(db,
+                       "INSERT INTO runs (kind, plan_id, plan_name, trigger, triggered_by, "
+                       "idempotency_key, request, queued_at, scheduled_for) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                       &st, err, errlen);
+    if (rc)
+        goto out;
+    store_bind_text(st, 1, n->kind);
+    if (n->plan_id)
+        sqlite3_bind_int64(st, 2, n->plan_id);
+    else
+        sqlite3_bind_null(st, 2);
+    store_bind_text(st, 3, n->plan_name);
+    store_bind_text(st, 4, n->trigger);
+    store_bind_text(st, 5, n->triggered_by);
+    store_bind_text(st, 6, n->idempotency_key);
+    store_bind_text(st, 7, n->request ? n->request : "{}");
+    sqlite3_bind_int64(st, 8, now);
+    if (n->scheduled_for)
+        sqlite3_bind_int64(st, 9, n->scheduled_for);
+    else
+        sqlite3_bind_null(st, 9);
+    int src = sqlite3_step(st);
+    if (src != SQLITE_DONE) {
+        rc = store_sqlite_err(db, src, "queueing run", err, errlen);
+        goto out;
+    }
+    *id = sqlite3_last_insert_rowid(db);
+    rc = store_exec(db, "COMMIT", err, errlen);
+out:
+    sqlite3_finalize(st);
+    store_release(s, db); /* rolls back if still open */
+    return rc;
+}
+
+/* Runs one statement that returns at most one run row. */
+static enum qb_err one_run(struct store *s, const char *sql, int64_t a, int64_t b,
+                           struct store_run **out, char *err, size_t errlen)
+{
+    sqlite3 *db = store_acquire(s);
+    sqlite3_stmt *st = NULL;
+    *out = NULL;
+    enum qb_err rc = store_prepare(db, sql, &st, err, errlen);
+    if (rc)
+        goto out;
+    sqlite3_bind_int64(st, 1, a);
+    sqlite3_bind_int64(st, 2, b);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        *out = row_to_run(st);
+    else if (src != SQLITE_DONE)
+        rc = store_sqlite_err(db, src, "reading run", err, errlen);
+out:
+    sqlite3_finalize(st);
+    store_release(s, db);
+    return rc;
+}
+
+enum qb_err store_run_get(struct store *s, int64_t id, struct store_run **out, char *err,
+                          size_t errlen)
+{
+    enum qb_err rc =
+        one_run(s, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?1", id, 0, out, err, errlen);
+    if (!rc && !*out)
+        rc = qb_failf(QB_ERR_NOT_FOUND, err, errlen, "run %lld does not exist", (long long)id);
+    return rc;
+}
+
+enum qb_err store_run_claim(struct store *s, int worker, struct store_run **out, char *err,
+                            size_t errlen)
+{
+    /* One statement, so two workers can never claim the same run.  A run
+     * waits while its instance already has max_concurrent runs going. */
+    return one_run(s,
+                   "UPDATE runs SET state = 'running', started_at = ?2, worker = ?1 "
+                   "WHERE id = (SELECT r.id FROM runs r "
+                   "  LEFT JOIN plans p ON p.id = r.plan_id "
+                   "  LEFT JOIN instances i ON i.id = p.instance_id "
+                   "  WHERE r.state = 'queued' AND (i.id IS NULL OR "
+                   "    (SELECT count(*) FROM runs r2 JOIN plans p2 ON p2.id = r2.plan_id "
+                   "     WHERE r2.state = 'running' AND p2.instance_id = i.id) < i.max_concurrent)"
+                   "  ORDER BY r.queued_at, r.id LIMIT 1) "
+                   "RETURNING " RUN_COLUMNS,
+                   worker, qb_now_ms() / 1000, out, err, errlen);
+}
+
+/* Executes a write with up to three integer/text parameters. */
+static enum qb_err write_run(struct store *s, const char *sql, int64_t id, const char *t2,
+                             const char *t3, const char *t4, int64_t i5, int64_t i6, int *changes,
+                             char *err, size_t errlen)
+{
+    sqlite3 *db = store_acquire(s);
+    sqlite3_stmt *st = NULL;
+    enum qb_err rc = store_prepare(db, sql, &st, err, errlen);
+    if (rc)
+        goto out;
+    sqlite3_bind_int64(st, 1, id);
+    store_bind_text(st, 2, t2);
+    store_bind_text(st, 3, t3);
+    store_bind_text(st, 4, t4);
+    sqlite3_bind_int64(st, 5, i5);
+    sqlite3_bind_int64(st, 6, i6);
+    int src = sqlite3_step(st);
+    if (src != SQLITE_DONE)
+        rc = store_sqlite_err(db, src, "updating run", err, errlen);
+    else if (changes)
+        *changes = sqlite3_changes(db);
+out:
+    sqlite3_finalize(st);
+    store_release(s, db);
+    return rc;
+}
+
+enum qb_err store_run_progress(struct store *s, int64_t id, const char *phase, int64_t bytes_done,
+                               int64_t bytes_total, char *err, size_t errlen)
+{
+    return write_run(s,
+                     "UPDATE runs SET phase = coalesce(?2, phase), bytes_done = ?5, "
+                     "bytes_total = CASE WHEN ?6 < 0 THEN bytes_total ELSE ?6 END "
+                     "WHERE id = ?1 AND state = 'running'",
+                     id, phase, NULL, NULL, bytes_done, bytes_total, NULL, err, errlen);
+}
+
+enum qb_err store_run_set_inflight(struct store *s, int64_t id, const char *inflight, char *err,
+                                   size_t errlen)
+{
+    return write_run(s, "UPDATE runs SET inflight = ?2 WHERE id = ?1", id, inflight, NULL, NULL, 0,
+                     0, NULL, err, errlen);
+}
+
+enum qb_err store_run_finish(struct store *s, int64_t id, const char *state, const char *results,
+                             const char *error, char *err, size_t errlen)
+{
+    return write_run(s,
+                     "UPDATE runs SET state = ?2, results = coalesce(?3, results), error = ?4, "
+                     "finished_at = ?5, phase = NULL, inflight = NULL "
+                     "WHERE id = ?1 AND state IN ('queued', 'running')",
+                     id, state, results, error, qb_now_ms() / 1000, 0, NULL, err, errlen);
+}
+
+enum qb_err store_run_cancel(struct store *s, int64_t id, char **state, char *err, size_t errlen)
+{
+    int changes = 0;
+    *state = NULL;
+    enum qb_err rc = write_run(s,
+                               "UPDATE runs SET cancel_requested = 1, "
+                               "state = CASE WHEN state = 'queued' THEN 'cancelled' ELSE state "
+                               "END, finished_at = CASE WHEN state = 'queued' THEN ?5 ELSE "
+                               "finished_at END, error = CASE WHEN state = 'queued' THEN "
+                               "'cancelled before it started' ELSE error END "
+                               "WHERE id = ?1 AND state IN ('queued', 'running')",
+                               id, NULL, NULL, NULL, qb_now_ms() / 1000, 0, &changes, err, errlen);
+    if (rc)
+        return rc;
+    struct store_run *r = NULL;
+    rc = store_run_get(s, id, &r, err, errlen);
+    if (rc)
+        return rc;
+    *state = xstrdup(r->state);
+    if (changes == 0)
+        rc = qb_failf(QB_ERR_CONFLICT, err, errlen, "run %lld already ended (%s)", (long long)id,
+                      r->state);
+    store_run_free(r);
+    return rc;
+}
+
+bool store_run_cancel_requested(struct store *s, int64_t id)
+{
+    char err[QB_ERRBUF_SIZE];
+    struct store_run *r = NULL;
+    /* On a catalogue error keep going: cancellation is best effort, and
+     * the run's own writes will surface a broken catalogue. */
+    if (one_run(s, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?1", id, 0, &r, err, sizeof err))
+        return false;
+    bool requested = r && r->cancel_requested;
+    store_run_free(r);
+    return requested;
+}
+
+enum qb_err store_run_plan_active(struct store *s, int64_t plan_id, bool *active, char *err,
+                                  size_t errlen)
+{
+    struct store_run *r = NULL;
+    enum qb_err rc = one_run(s,
+                             "SELECT " RUN_COLUMNS " FROM runs WHERE plan_id = ?1 AND state IN "
+                             "('queued', 'running') LIMIT 1",
+                             plan_id, 0, &r, err, errlen);
+    *active = r != NULL;
+    store_run_free(r);
+    return rc;
+}
+
+static enum qb_err list_runs(struct store *s, const char *sql, const struct store_run_filter *f,
+                             struct store_run ***out, size_t *n, char *err, size_t errlen)
+{
+    sqlite3 *db = store_acquire(s);
+    sqlite3_stmt *st = NULL;
+    struct store_run **list = NULL;
+    size_t count = 0;
+    enum qb_err rc = store_prepare(db, sql, &st, err, errlen);
+    if (rc)
+        goto out;
+    if (f) {
+        store_bind_text(st, 1, f->plan);
+        store_bind_text(st, 2, f->state);
+        store_bind_text(st, 3, f->kind);
+        sqlite3_bind_int64(st, 4, f->since);
+        sqlite3_bind_int64(st, 5, f->until);
+        sqlite3_bind_int64(st, 6, f->before_id);
+        sqlite3_bind_int(st, 7, f->limit > 0 ? f->limit : 50);
+        sqlite3_bind_int64(st, 8, f->plan_id);
+    }
+    int src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        list = xrealloc(list, (count + 1) * sizeof *list);
+        list[count++] = row_to_run(st);
+    }
+    if (src != SQLITE_DONE) {
+        rc = store_sqlite_err(db, src, "listing runs", err, errlen);
+        store_run_list_free(list, count);
+        list = NULL;
+        count = 0;
+    }
+out:
+    sqlite3_finalize(st);
+    store_release(s, db);
+    *out = list;
+    *n = count;
+    return rc;
+}
+
+enum qb_err store_run_list(struct store *s, const struct store_run_filter *f,
+                           struct store_run ***out, size_t *n, char *err, size_t errlen)
+{
+    return list_runs(
+        s,
+        "SELECT " RUN_COLUMNS " FROM runs WHERE (?1 IS NULL OR plan_name = ?1) "
+        "AND (?2 IS NULL OR state = ?2) AND (?3 IS NULL OR kind = ?3) "
+        "AND queued_at >= ?4 AND (?5 = 0 OR queued_at < ?5) "
+        "AND (?6 = 0 OR id < ?6) AND (?8 = 0 OR plan_id = ?8) ORDER BY id DESC LIMIT ?7",
+        f, out, n, err, errlen);
+}
+
+enum qb_err store_run_list_running(struct store *s, struct store_run ***out, size_t *n, char *err,
+                                   size_t errlen)
+{
+    return list_runs(s, "SELECT " RUN_COLUMNS " FROM runs WHERE state = 'running' ORDER BY id",
+                     NULL, out, n, err, errlen);
+}
+
+enum qb_err store_run_counts(struct store *s, store_run_count_fn fn, void *ud, char *err,
+                             size_t errlen)
+{
+    sqlite3 *db = store_acquire(s);
+    sqlite3_stmt *st = NULL;
+    enum qb_err rc = store_prepare(db,
+                                   "SELECT plan_name, state, count(*), sum(bytes_done) FROM runs "
+                                   "WHERE kind = 'backup' AND plan_name IS NOT NULL "
+                                   "GROUP BY plan_name, state ORDER BY plan_name, state",
+                                   &st, err, errlen);
+    if (rc)
+        goto out;
+    int src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW)
+        fn(ud, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+           sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3));
+    if (src != SQLITE_DONE)
+        rc = store_sqlite_err(db, src, "counting runs", err, errlen);
+out:
+    sqlite3_finalize(st);
+    store_release(s, db);
+    return rc;
+}

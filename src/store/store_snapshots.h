@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * store_snapshots.h -- the catalogue proper: one row per snapshot that is
+ * fully stored and whose SHA-256 matched.  Rows are inserted only after
+ * the object is complete; deleting removes the stored object first (the
+ * caller's job), then the row.
+ */
+#ifndef QB_STORE_SNAPSHOTS_H
+#define QB_STORE_SNAPSHOTS_H
+
+#include "common.h"
+#include "store/store.h"
+
+struct store_snapshot {
+    int64_t id;
+    int64_t plan_id;     /* 0 when the plan was deleted */
+    char *plan_name;     /* NULL when the plan was deleted */
+    int64_t run_id;      /* 0 when unknown */
+    int64_t instance_id; /* 0 when the instance was deleted */
+    char *instance_name;
+    int64_t destination_id;
+    char *destination_name;
+    char *kind;       /* "collection", "full", "shard" */
+    char *collection; /* NULL for full */
+    int64_t shard_id; /* -1 when not a shard snapshot */
+    char *qdrant_name;
+    char *location;    /* s3://bucket/key or an absolute path */
+    char *storage_key; /* key inside the destination */
+    int64_t size_bytes;
+    char *sha256;
+    char *qdrant_checksum; /* or NULL */
+    char *qdrant_version;  /* or NULL */
+    int64_t points_count;  /* -1: unknown */
+    int64_t created_at;
+    int64_t verified_at; /* 0: never verified */
+    char *verify_error;  /* last failed verification, or NULL */
+    bool pinned;
+};
+
+void store_snapshot_free(struct store_snapshot *s);
+void store_snapshot_list_free(struct store_snapshot **list, size_t n);
+
+/* Inserts the row (id ignored); *id receives the new id. */
+enum qb_err store_snapshot_insert(struct store *s, const struct store_snapshot *snap, int64_t *id,
+                                  char *err, size_t errlen) QB_MUSTCHECK;
+
+enum qb_err store_snapshot_get(struct store *s, int64_t id, struct store_snapshot **out, char *err,
+                               size_t errlen) QB_MUSTCHECK;
+
+struct store_snapshot_filter {
+    const char *plan;        /* plan name, or NULL */
+    const char *collection;  /* or NULL */
+    const char *instance;    /* instance name, or NULL */
+    const char *kind;        /* or NULL */
+    int64_t plan_id;         /* 0: any */
+    bool collection_is_null; /* with plan_id: the full-instance target */
+    bool verified_only;
+    int64_t created_before; /* 0: any; else created_at < this */
+    int64_t before_id;      /* cursor (with before_created): rows after */
+    int64_t before_created; /* (before_created, before_id) in list order */
+    int limit;              /* 0: no limit */
+};
+
+/* Snapshots matching f, newest first (created_at, then id). */
+enum qb_err store_snapshot_list(struct store *s, const struct store_snapshot_filter *f,
+                                struct store_snapshot ***out, size_t *n, char *err,
+                                size_t errlen) QB_MUSTCHECK;
+
+/* Deletes the row.  QB_ERR_NOT_FOUND when absent. */
+enum qb_err store_snapshot_delete(struct store *s, int64_t id, char *err,
+                                  size_t errlen) QB_MUSTCHECK;
+
+enum qb_err store_snapshot_set_pinned(struct store *s, int64_t id, bool pinned, char *err,
+                                      size_t errlen) QB_MUSTCHECK;
+
+/* Records a verification: ok sets verified_at and clears verify_error;
+ * otherwise verify_error is set and verified_at cleared, so that
+ * "newest verified" never means a snapshot whose last check failed. */
+enum qb_err store_snapshot_set_verified(struct store *s, int64_t id, bool ok, const char *error,
+                                        char *err, size_t errlen) QB_MUSTCHECK;
+
+/* True when a catalogued snapshot lives at key in destination_id. */
+enum qb_err store_snapshot_key_exists(struct store *s, int64_t destination_id, const char *key,
+                                      bool *exists, char *err, size_t errlen) QB_MUSTCHECK;
+
+/* Catalogue totals for metrics. */
+enum qb_err store_snapshot_totals(struct store *s, int64_t *count, int64_t *bytes, char *err,
+                                  size_t errlen) QB_MUSTCHECK;
+
+#endif /* QB_STORE_SNAPSHOTS_H */
