@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * storage_bench.c -- copies one file into a storage destination or one
+ * object out of it through storage.h, the way a backup streams a snapshot,
+ * so bench/storage-bench.sh can time it (and its peak RSS) beside `aws s3
+ * cp` and `rclone`.  Not a test: it asserts nothing but success.
+ *
+ *   storage_bench put URL KEY FILE     FILE -> KEY  (prints size and SHA-256)
+ *   storage_bench get URL KEY FILE     KEY -> FILE
+ *
+ * URL is file:///dir or s3://bucket/prefix; S3 settings come from
+ * S3_ENDPOINT (path-style), AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+ * AWS_DEFAULT_REGION, and optionally QB_PART_SIZE_MIB and
+ * QB_PARTS_IN_FLIGHT (default: the storage defaults, 32 MiB x 4).
+ */
+#include "common.h"
+#include "remote/http_client.h"
+#include "remote/storage.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CHUNK (8u << 20) /* what a snapshot download hands over at a time */
+
+static enum qb_err put_file(struct storage *st, const char *key, const char *path, char *err,
+                            size_t errlen)
+{
+    struct storage_writer *w = NULL;
+    struct storage_write_result res = {0};
+    char *buf = NULL;
+    struct stat sb;
+    enum qb_err rc;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        rc = qb_failf(QB_ERR_IO, err, errlen, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    rc = storage_write_begin(st, key, (uint64_t)sb.st_size, &w, err, errlen);
+    if (rc)
+        goto out;
+    buf = xmalloc(CHUNK);
+    for (;;) {
+        ssize_t n = read(fd, buf, CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = qb_failf(QB_ERR_IO, err, errlen, "%s: %s", path, strerror(errno));
+            goto out;
+        }
+        if (n == 0)
+            break;
+        rc = storage_write(w, buf, (size_t)n, err, errlen);
+        if (rc)
+            goto out;
+    }
+    rc = storage_write_finish(w, &res, err, errlen);
+    w = NULL; /* consumed either way */
+    if (!rc)
+        printf("%llu %s %s\n", (unsigned long long)res.size, res.sha256, res.location);
+out:
+    storage_write_abort(w);
+    free(res.location);
+    free(buf);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+static enum qb_err to_fd(void *ud, const void *data, size_t len, char *err, size_t errlen)
+{
+    const char *p = data;
+    while (len) {
+        ssize_t n = write(*(int *)ud, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return qb_failf(QB_ERR_IO, err, errlen, "write: %s", strerror(errno));
+        p += n;
+        len -= (size_t)n;
+    }
+    return QB_OK;
+}
+
+static enum qb_err get_file(struct storage *st, const char *key, const char *path, char *err,
+                            size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return qb_failf(QB_ERR_IO, err, errlen, "%s: %s", path, strerror(errno));
+    enum qb_err rc = storage_read(st, key, 0, 0, to_fd, &fd, err, errlen);
+    if (close(fd) != 0 && !rc)
+        rc = qb_failf(QB_ERR_IO, err, errlen, "%s: %s", path, strerror(errno));
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    char err[QB_ERRBUF_SIZE];
+    if (argc != 5 || (strcmp(argv[1], "put") != 0 && strcmp(argv[1], "get") != 0)) {
+        fprintf(stderr, "usage: storage_bench put|get URL KEY FILE\n");
+        return 2;
+    }
+    if (http_client_global_init(err, sizeof err) != QB_OK) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    const char *ps = getenv("QB_PART_SIZE_MIB"), *pf = getenv("QB_PARTS_IN_FLIGHT");
+    struct storage_config cfg = {
+        .url = argv[2],
+        .endpoint = getenv("S3_ENDPOINT"),
+        .region = getenv("AWS_DEFAULT_REGION"),
+        .path_style = true,
+        .part_size = ps ? strtoull(ps, NULL, 10) << 20 : 0,
+        .parts_in_flight = pf ? (unsigned)strtoul(pf, NULL, 10) : 0,
+    };
+    struct storage *st = NULL;
+    enum qb_err rc = storage_open(&cfg, &st, err, sizeof err);
+    if (!rc)
+        rc = argv[1][0] == 'p' ? put_file(st, argv[3], argv[4], err, sizeof err)
+                               : get_file(st, argv[3], argv[4], err, sizeof err);
+    storage_close(st);
+    if (rc) {
+        fprintf(stderr, "storage_bench: %s\n", err);
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * test_backups_s3.c -- the backup pipeline into the real S3 server (Ceph
+ * RGW, started by scripts/test): an S3 destination registered over the
+ * API and checked, a run whose catalogued object matches what the bucket
+ * holds (size and recorded SHA-256, read independently), and a kill -9
+ * during a multipart upload followed by a restart that leaves no orphan
+ * multipart upload, no object and a failed run.  Credentials never reach
+ * the log.  Needs S3_ENDPOINT, AWS_* and QB_S3_BUCKET; exits 77 without
+ * them unless QB_REQUIRE_S3=1.
+ */
+#include "unit.h"
+#include "common.h"
+#include "emu_harness.h"
+#include "harness.h"
+#include "remote/http_client.h"
+#include "remote/s3_client.h"
+#include "remote/storage.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct emu e;
+static struct qbd d;
+static const char *endpoint, *access_key, *secret_key, *bucket, *region;
+static char prefix[64];
+
+static struct s3_client *s3(void)
+{
+    struct s3_config cfg = {.endpoint = endpoint,
+                            .region = region,
+                            .bucket = bucket,
+                            .access_key = access_key,
+                            .secret_key = secret_key,
+                            .path_style = true};
+    struct s3_client *c = NULL;
+    char err[QB_ERRBUF_SIZE];
+    if (s3_client_create(&cfg, &c, err, sizeof err))
+        fprintf(stderr, "s3_client_create: %s\n", err);
+    return c;
+}
+
+static enum qb_err count_upload(void *ud, const char *key, const char *id)
+{
+    (void)key, (void)id;
+    (*(int *)ud)++;
+    return QB_OK;
+}
+
+static int multipart_uploads(void)
+{
+    struct s3_client *c = s3();
+    char err[QB_ERRBUF_SIZE];
+    int n = 0;
+    if (!c || s3_list_multipart_uploads(c, prefix, count_upload, &n, err, sizeof err))
+        n = -1;
+    s3_client_destroy(c);
+    return n;
+}
+
+static enum qb_err count_object(void *ud, const struct s3_list_entry *ent)
+{
+    (void)ent;
+    (*(int *)ud)++;
+    return QB_OK;
+}
+
+static int objects_under(const char *sub)
+{
+    char p[128];
+    snprintf(p, sizeof p, "%s%s", prefix, sub);
+    struct s3_client *c = s3();
+    char err[QB_ERRBUF_SIZE];
+    int n = 0;
+    if (!c || s3_list_objects(c, p, 0, count_object, &n, err, sizeof err))
+        n = -1;
+    s3_client_destroy(c);
+    return n;
+}
+
+static bool request_ok(const char *method, const char *path, const char *body, long want,
+                       struct resp *r)
+{
+    if (qbd_request(&d, method, path, body, NULL, r) != 0 || r->status != want) {
+        fprintf(stderr, "%s %s: %ld %s\n", method, path, r->status, r->body);
+        return false;
+    }
+    return true;
+}
+
+static void test_destination_registered_and_checked(void)
+{
+    char body[1024];
+    snprintf(body, sizeof body,
+             "{\"name\":\"s3\",\"kind\":\"s3\",\"settings\":{\"bucket\":\"%s\",\"prefix\":\"%s\","
+             "\"endpoint\":\"%s\",\"region\":\"%s\",\"path_style\":true,"
+             "\"part_size\":5242880},"
+             "\"credentials\":{\"access_key\":\"%s\",\"secret_key\":\"%s\"}}",
+             bucket, prefix, endpoint, region, access_key, secret_key);
+    struct resp r;
+    TEST_ASSERT(request_ok("POST", "/v1/destinations", body, 201, &r));
+    TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "credentials_set")));
+    TEST_EXPECT(strstr(r.body, secret_key) == NULL);
+    resp_free(&r);
+    TEST_ASSERT(request_ok("POST", "/v1/destinations/s3/check", NULL, 200, &r));
+    TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "ok")));
+    resp_free(&r);
+}
+
+static void test_run_into_s3_matches_bucket(void)
+{
+    struct resp r;
+    TEST_ASSERT(request_ok("POST", "/v1/plans",
+                           "{\"name\":\"s3p\",\"destination\":\"s3\",\"collections\":[\"docs\"]}",
+                           201, &r));
+    resp_free(&r);
+    TEST_ASSERT(request_ok("POST", "/v1/plans/s3p/runs?wait=120", NULL, 200, &r));
+    double id = json_path_num(r.json, "results.0.snapshot_id");
+    resp_free(&r);
+    char path[64];
+    snprintf(path, sizeof path, "/v1/snapshots/%.0f", id);
+    TEST_ASSERT(request_ok("GET", path, NULL, 200, &r));
+    const char *location = json_path_str(r.json, "location");
+    char want[256];
+    snprintf(want, sizeof want, "s3://%s/%s", bucket, prefix);
+    TEST_EXPECT(location && strncmp(location, want, strlen(want)) == 0);
+    TEST_EXPECT(json_path_str(r.json, "verified_at") != NULL);
+
+    /* Read the bucket independently of qbackupd. */
+    char key[512];
+    snprintf(key, sizeof key, "%s", location ? location + strlen(want) : "");
+    cJSON *settings = cJSON_CreateObject();
+    cJSON_AddStringToObject(settings, "bucket", bucket);
+    cJSON_AddStringToObject(settings, "prefix", prefix);
+    cJSON_AddStringToObject(settings, "endpoint", endpoint);
+    cJSON_AddStringToObject(settings, "region", region);
+    cJSON_AddBoolToObject(settings, "path_style", true);
+    cJSON *secret = cJSON_CreateObject();
+    cJSON_AddStringToObject(secret, "access_key", access_key);
+    cJSON_AddStringToObject(secret, "secret_key", secret_key);
+    struct storage *st = NULL;
+    struct storage_object_info info;
+    char err[QB_ERRBUF_SIZE];
+    TEST_EXPECT_INT(storage_open_json("s3", settings, secret, false, &st, err, sizeof err), QB_OK);
+    TEST_EXPECT_INT(storage_verify(st, key, &info, err, sizeof err), QB_OK);
+    TEST_EXPECT_STR(info.sha256, json_path_str(r.json, "sha256"));
+    TEST_EXPECT_INT((long long)info.size, (long long)json_path_num(r.json, "size"));
+    storage_close(st);
+    cJSON_Delete(settings);
+    cJSON_Delete(secret);
+    resp_free(&r);
+    TEST_EXPECT_INT(multipart_uploads(), 0);
+}
+
+struct progress {
+    long long id;
+    double min_bytes;
+    const char *state;
+};
+
+static bool run_reached(void *ctx)
+{
+    struct progress *p = ctx;
+    char path[64];
+    snprintf(path, sizeof path, "/v1/runs/%lld", p->id);
+    struct resp r;
+    bool ok = false;
+    if (qbd_request(&d, "GET", path, NULL, NULL, &r) == 0 && r.status == 200)
+        ok = p->state ? strcmp(json_path_str(r.json, "state"), p->state) == 0
+                      : json_path_num(r.json, "bytes_done") >= p->min_bytes;
+    resp_free(&r);
+    return ok;
+}
+
+static bool uploads_exist(void *ctx)
+{
+    (void)ctx;
+    return multipart_uploads() > 0;
+}
+
+static void test_kill9_during_multipart_upload(void)
+{
+    struct resp r;
+    TEST_ASSERT(request_ok("POST", "/v1/plans",
+                           "{\"name\":\"s3k9\",\"destination\":\"s3\",\"collections\":[\"big\"]}",
+                           201, &r));
+    resp_free(&r);
+    TEST_ASSERT(emu_fault(&e, "{\"kind\":\"throttle\",\"bytes_per_sec\":2097152,\"count\":0,"
+                              "\"path_prefix\":\"/collections/big/snapshots/\"}") == 0);
+    TEST_ASSERT(request_ok("POST", "/v1/plans/s3k9/runs", NULL, 202, &r));
+    long long id = (long long)json_path_num(r.json, "id");
+    resp_free(&r);
+    /* Past the first 5 MiB part the upload is a multipart upload. */
+    struct progress p = {.id = id, .min_bytes = 6 * 1048576.0};
+    TEST_ASSERT(harness_wait_until(run_reached, &p, 60000));
+    TEST_ASSERT(harness_wait_until(uploads_exist, NULL, 20000));
+    TEST_ASSERT(qbd_kill(&d, SIGKILL) == 0);
+    TEST_EXPECT(multipart_uploads() > 0);
+
+    TEST_ASSERT(qbd_restart(&d) == 0);
+    struct progress failed = {.id = id, .state = "failed"};
+    TEST_ASSERT(harness_wait_until(run_reached, &failed, 20000));
+    TEST_EXPECT_INT(multipart_uploads(), 0);
+    TEST_EXPECT_INT(objects_under("s3k9/"), 0);
+    TEST_ASSERT(request_ok("GET", "/v1/snapshots?plan=s3k9", NULL, 200, &r));
+    TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "items")), 0);
+    resp_free(&r);
+    TEST_ASSERT(emu_clear_faults(&e) == 0);
+}
+
+int main(void)
+{
+    endpoint = getenv("S3_ENDPOINT");
+    access_key = getenv("AWS_ACCESS_KEY_ID");
+    secret_key = getenv("AWS_SECRET_ACCESS_KEY");
+    bucket = getenv("QB_S3_BUCKET");
+    region = getenv("AWS_DEFAULT_REGION") ? getenv("AWS_DEFAULT_REGION") : "us-east-1";
+    if (!endpoint || !access_key || !secret_key || !bucket) {
+        const char *req = getenv("QB_REQUIRE_S3");
+        fprintf(stderr, "S3 environment missing (S3_ENDPOINT, AWS_*, QB_S3_BUCKET)\n");
+        return req && strcmp(req, "1") == 0 ? 1 : 77;
+    }
+    char err[QB_ERRBUF_SIZE];
+    if (http_client_global_init(err, sizeof err))
+        return 1;
+    snprintf(prefix, sizeof prefix, "backups-%d/", (int)getpid());
+    struct s3_client *c = s3();
+    if (!c || s3_create_bucket(c, err, sizeof err)) {
+        fprintf(stderr, "bucket: %s\n", err);
+        return 1;
+    }
+    s3_client_destroy(c);
+    if (emu_start(&e, NULL) != 0 || emu_create_collection(&e, "docs", 4) ||
+        emu_upsert(&e, "docs", 10, 3) || emu_create_collection(&e, "big", 4) ||
+        emu_fill(&e, "big", 24))
+        return 1;
+    const char *const args[] = {"--qdrant-url", e.url, NULL};
+    if (qbd_start(&d, args, NULL) != 0)
+        return 1;
+    TEST_RUN(test_destination_registered_and_checked);
+    TEST_RUN(test_run_into_s3_matches_bucket);
+    TEST_RUN(test_kill9_during_multipart_upload);
+    TEST_EXPECT_INT(qbd_stop(&d), 0);
+    TEST_EXPECT(!qbd_log_contains(&d, secret_key));
+    qbd_cleanup(&d);
+    TEST_EXPECT_INT(emu_stop(&e), 0);
+    emu_cleanup(&e);
+    return TEST_RESULT();
+}
