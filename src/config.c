@@ -83,6 +83,9 @@ static const struct setting settings[] = {
         "first retry delay; doubled per attempt, with jitter"),
     INT("snapshot_timeout", snapshot_timeout, "3600", 10, 604800,
         "seconds Qdrant may take to create or recover one snapshot"),
+    STR("public_url", public_url, "", false,
+        "URL Qdrant uses to fetch snapshots from qbackupd (restore by url from a local folder);"
+        " default http://<listen address>"),
     INT("scheduler_clock_offset", scheduler_clock_offset, "0", -31622400, 31622400,
         "testing aid: seconds added to the scheduler's clock (keep 0)"),
 };

@@ -46,6 +46,7 @@ struct config {
     int64_t retry_base_ms;
     int64_t snapshot_timeout;
     int64_t scheduler_clock_offset;
+    char *public_url;  /* how Qdrant reaches this qbackupd ("" = derived from listen) */
     char *config_file; /* where the file settings came from, or NULL */
 };
 

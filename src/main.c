@@ -22,6 +22,7 @@
 #include "store/store_destinations.h"
 #include "store/store_instances.h"
 #include "util/log.h"
+#include "util/url_token.h"
 #include "version.h"
 
 #include <signal.h>
@@ -170,6 +171,19 @@ static int serve(const struct config *cfg, struct app *app, const sigset_t *sign
     if (!rc)
         rc = http_server_start(&hc, routes, nroutes, app->auth, app->metrics, app, &server, err,
                                sizeof err);
+    if (!rc) {
+        /* Set right after binding (port 0 is only known then); a restore
+         * queued in that first instant gets no URL and says so. */
+        const char *host = cfg->listen_host;
+        if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
+            host = "127.0.0.1";
+        if (*cfg->public_url)
+            snprintf(app->public_url, sizeof app->public_url, "%s", cfg->public_url);
+        else
+            snprintf(app->public_url, sizeof app->public_url, "http://%s%s%s:%d",
+                     strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
+                     http_server_port(server));
+    }
     if (!rc && *cfg->port_file)
         rc = write_port_file(cfg->port_file, http_server_port(server), err, sizeof err);
     if (rc) {
@@ -298,7 +312,8 @@ int main(int argc, char **argv)
     sigaddset(&signals, SIGINT);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (http_client_global_init(err, sizeof err) != QB_OK) {
+    if (url_token_init(err, sizeof err) != QB_OK ||
+        http_client_global_init(err, sizeof err) != QB_OK) {
         fprintf(stderr, "qbackupd: %s\n", err);
         goto out;
     }

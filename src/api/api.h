@@ -40,6 +40,7 @@ void api_destinations_get(struct http_request *req);
 void api_destinations_replace(struct http_request *req);
 void api_destinations_delete(struct http_request *req);
 void api_destinations_check(struct http_request *req);
+void api_destinations_rescan(struct http_request *req);
 
 /* api_plans.c */
 struct store_plan;
@@ -67,6 +68,10 @@ void api_snapshots_delete(struct http_request *req);
 void api_snapshots_pin(struct http_request *req);
 void api_snapshots_unpin(struct http_request *req);
 void api_snapshots_verify(struct http_request *req);
+
+/* api_restores.c, api_download.c */
+void api_restores_create(struct http_request *req);
+void api_snapshots_download(struct http_request *req);
 
 /* api_status.c */
 void api_status(struct http_request *req);

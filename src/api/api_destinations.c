@@ -13,6 +13,7 @@
 #include "api/api_common.h"
 #include "api/app.h"
 #include "engine/jobs.h"
+#include "engine/rescan.h"
 #include "engine/tasks.h"
 #include "http/http_reply.h"
 #include "remote/storage.h"
@@ -407,4 +408,93 @@ void api_destinations_check(struct http_request *req)
     store_destination_free(d);
     tasks_submit(app->tasks, &c->task);
     http_req_defer(req, qb_mono_ms() + CHECK_WAIT_MS, poll_check, c, release_check);
+}
+
+/* ---------------------------------------------------------------- rescan */
+
+/* A rescan lists the whole destination and reads every manifest; the
+ * request waits this long before answering 202 (the rescan goes on). */
+#define RESCAN_WAIT_MS 300000
+
+struct rescan_task {
+    struct task task;
+    struct store *store;
+    int64_t destination_id;
+    enum qb_err rc;
+    char err[QB_ERRBUF_SIZE];
+    struct rescan_report report;
+};
+
+static void run_rescan(struct task *t)
+{
+    struct rescan_task *rt = (struct rescan_task *)t;
+    struct storage *st = NULL;
+    rt->rc = job_open_storage(rt->store, rt->destination_id, &st, rt->err, sizeof rt->err);
+    if (!rt->rc)
+        rt->rc = rescan_destination(rt->store, rt->destination_id, st, NULL, &rt->report, rt->err,
+                                    sizeof rt->err);
+    storage_close(st);
+}
+
+static void destroy_rescan(struct task *t)
+{
+    struct rescan_task *rt = (struct rescan_task *)t;
+    rescan_report_free(&rt->report);
+    free(rt);
+}
+
+static bool poll_rescan(struct http_request *req, void *ctx, bool expired)
+{
+    struct rescan_task *rt = ctx;
+    if (!atomic_load(&rt->task.done)) {
+        if (expired) {
+            cJSON *body = cJSON_CreateObject();
+            cJSON_AddStringToObject(body, "status", "in_progress");
+            cJSON_AddStringToObject(body, "detail",
+                                    "the rescan continues; list the snapshots "
+                                    "later to see what it imported");
+            http_reply_json_steal(req, 202, body);
+        }
+        return expired;
+    }
+    const struct rescan_report *rep = &rt->report;
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddBoolToObject(body, "complete", rt->rc == QB_OK);
+    if (rt->rc)
+        cJSON_AddStringToObject(body, "error", rt->err);
+    cJSON_AddNumberToObject(body, "manifests", (double)rep->manifests);
+    cJSON_AddNumberToObject(body, "imported", (double)rep->imported);
+    cJSON_AddNumberToObject(body, "known", (double)rep->known);
+    cJSON_AddNumberToObject(body, "skipped", (double)rep->skipped);
+    cJSON_AddItemToObject(body, "notes",
+                          rep->notes ? cJSON_Duplicate(rep->notes, true) : cJSON_CreateArray());
+    /* What was imported stays imported; a failure part-way is the
+     * remote's (listing, reading) unless the catalogue failed. */
+    unsigned status = rt->rc == QB_OK ? 200 : 502;
+    if (rt->rc == QB_ERR_NOT_FOUND)
+        status = 404;
+    http_reply_json_steal(req, status, body);
+    return true;
+}
+
+void api_destinations_rescan(struct http_request *req)
+{
+    struct app *app = http_req_app(req);
+    struct store_destination *d = NULL;
+    char err[QB_ERRBUF_SIZE];
+    const char *name = api_path_name(req, "destination");
+    if (!name)
+        return;
+    enum qb_err rc = store_destination_get(app->store, name, false, &d, err, sizeof err);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return;
+    }
+    struct rescan_task *rt = xcalloc(1, sizeof *rt);
+    task_init(&rt->task, run_rescan, destroy_rescan);
+    rt->store = app->store;
+    rt->destination_id = d->id;
+    store_destination_free(d);
+    tasks_submit(app->tasks, &rt->task);
+    http_req_defer(req, qb_mono_ms() + RESCAN_WAIT_MS, poll_rescan, rt, release_check);
 }

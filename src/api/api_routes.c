@@ -26,6 +26,7 @@ static const struct http_route api_route_table[] = {
     {"PUT", "/v1/destinations/{name}", AUTH_ROLE_ADMIN, api_destinations_replace},
     {"DELETE", "/v1/destinations/{name}", AUTH_ROLE_ADMIN, api_destinations_delete},
     {"POST", "/v1/destinations/{name}/check", AUTH_ROLE_OPERATOR, api_destinations_check},
+    {"POST", "/v1/destinations/{name}/rescan", AUTH_ROLE_ADMIN, api_destinations_rescan},
 
     {"GET", "/v1/plans", AUTH_ROLE_VIEWER, api_plans_list},
     {"POST", "/v1/plans", AUTH_ROLE_ADMIN, api_plans_create},
@@ -45,6 +46,11 @@ static const struct http_route api_route_table[] = {
     {"POST", "/v1/snapshots/{id}/pin", AUTH_ROLE_OPERATOR, api_snapshots_pin},
     {"POST", "/v1/snapshots/{id}/unpin", AUTH_ROLE_OPERATOR, api_snapshots_unpin},
     {"POST", "/v1/snapshots/{id}/verify", AUTH_ROLE_OPERATOR, api_snapshots_verify},
+    /* Public in the table: the handler accepts a viewer token or a
+     * download token minted by qbackupd (Qdrant has no bearer token). */
+    {"GET", "/v1/snapshots/{id}/download", AUTH_ROLE_PUBLIC, api_snapshots_download},
+
+    {"POST", "/v1/restores", AUTH_ROLE_OPERATOR, api_restores_create},
 
     {"GET", "/v1/status", AUTH_ROLE_VIEWER, api_status},
 };

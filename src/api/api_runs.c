@@ -462,6 +462,12 @@ static bool poll_retention(struct http_request *req, void *ctx, bool expired)
                                "retention is still running; see the run results and logs");
         return expired;
     }
+    if (rt->rc == QB_ERR_TRANSIENT || rt->rc == QB_ERR_REMOTE) {
+        /* The destination failed: say so, with what was done until then. */
+        http_reply_problem_ext(req, API_ERR_REMOTE_FAILED, "report",
+                               cJSON_Duplicate(rt->report, true), "%s", rt->err);
+        return true;
+    }
     if (rt->rc) {
         http_reply_error(req, rt->rc, rt->err);
         return true;

@@ -26,6 +26,7 @@ struct app {
     struct engine *engine;     /* backup/restore workers */
     struct tasks *tasks;       /* slow request-initiated work (verify, delete, check) */
     atomic_bool shutting_down; /* /readyz answers 503 once set */
+    char public_url[256];      /* how Qdrant reaches us; set once before serving */
 };
 
 #endif /* QB_APP_H */

@@ -138,7 +138,12 @@ static enum qb_err write_manifest(struct backup *b, const struct target *t, char
 {
     cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "format", "qbackup-manifest-v1");
-    cJSON_AddStringToObject(m, "plan", b->plan->name);
+    /* Plan-less snapshots (safety snapshots) say so, so that a rescan never
+     * hands them to a plan that happens to share the name. */
+    if (b->plan->id)
+        cJSON_AddStringToObject(m, "plan", b->plan->name);
+    else
+        cJSON_AddNullToObject(m, "plan");
     cJSON_AddStringToObject(m, "instance", b->plan->instance);
     cJSON_AddStringToObject(m, "kind", t->qt.scope == QDRANT_SCOPE_FULL ? "full" : "collection");
     if (t->qt.collection)
@@ -246,6 +251,11 @@ static enum qb_err backup_target(struct backup *b, struct target *t, cJSON *resu
         return rc;
     t->key = object_key(b->plan, j->run, t);
     set_inflight(b, t, true);
+    /* Known from here: what this target adds to the run's total. */
+    char perr[QB_ERRBUF_SIZE];
+    if (store_run_progress(j->store, j->run->id, NULL, j->bytes_done,
+                           j->bytes_done + (int64_t)t->snap.size, perr, sizeof perr))
+        log_warn("run.progress_failed", "run=%lld error=\"%s\"", (long long)j->run->id, perr);
     if (storage_key_check(t->key, err, errlen)) {
         rc = QB_ERR_INVALID;
         goto fail;
@@ -296,8 +306,10 @@ static enum qb_err backup_target(struct backup *b, struct target *t, cJSON *resu
     }
     char rerr[QB_ERRBUF_SIZE];
     int dropped = 0;
-    if (retention_apply_target(j->store, b->storage, b->plan, t->collection, false, NULL, &dropped,
-                               rerr, sizeof rerr))
+    /* Plan-less snapshots (safety snapshots before a restore) have no
+     * policy: they stay until someone deletes them. */
+    if (b->plan->id && retention_apply_target(j->store, b->storage, b->plan, t->collection, false,
+                                              NULL, &dropped, rerr, sizeof rerr))
         cJSON_AddStringToObject(result, "retention_error", rerr);
     cJSON_AddNumberToObject(result, "retention_deleted", dropped);
     cJSON_AddNumberToObject(result, "snapshot_id", (double)snapshot_id);
@@ -427,4 +439,38 @@ out:
     qdrant_client_destroy(b.qdrant);
     store_plan_free(b.plan);
     return state;
+}
+
+enum qb_err backup_safety_snapshot(struct job *j, struct qdrant_client *qc, struct storage *st,
+                                   const char *instance, int64_t instance_id,
+                                   int64_t destination_id, const char *collection,
+                                   int64_t *snapshot_id, char *err, size_t errlen)
+{
+    char prefix[] = "_safety", retention[] = "{}";
+    char *inst = xstrdup(instance), *coll = xstrdup(collection);
+    /* A plan-shaped description of "this one snapshot": keys land under
+     * _safety/<instance>/<collection>/, always verified, no retention. */
+    struct store_plan plan = {.name = inst,
+                              .instance = inst,
+                              .instance_id = instance_id,
+                              .destination_id = destination_id,
+                              .key_prefix = prefix,
+                              .retention = retention,
+                              .verify = true};
+    struct backup b = {.job = j, .plan = &plan, .qdrant = qc, .storage = st};
+    struct target t = {.qt = {.scope = QDRANT_SCOPE_COLLECTION, .collection = coll},
+                       .collection = coll,
+                       .label = coll};
+    cJSON *result = cJSON_CreateObject();
+    enum qb_err rc = qdrant_server_version(qc, &b.qdrant_version, err, errlen);
+    if (!rc)
+        rc = backup_target(&b, &t, result, err, errlen);
+    if (!rc)
+        *snapshot_id = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(result, "snapshot_id"));
+    cJSON_Delete(result);
+    target_clear(&t);
+    free(b.qdrant_version);
+    free(inst);
+    free(coll);
+    return rc;
 }

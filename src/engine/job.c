@@ -122,6 +122,8 @@ void job_execute(struct engine *e, struct store *store, struct metrics *metrics,
     const char *state;
     if (strcmp(run->kind, "backup") == 0) {
         state = backup_job_run(&j, results, error, sizeof error);
+    } else if (strcmp(run->kind, "restore") == 0) {
+        state = restore_job_run(&j, results, error, sizeof error);
     } else {
         state = "failed";
         snprintf(error, sizeof error, "runs of kind \"%s\" are not supported by this version",

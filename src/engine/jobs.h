@@ -56,4 +56,16 @@ enum qb_err job_open_storage(struct store *store, int64_t destination_id, struct
  * results (a JSON array) and error. */
 const char *backup_job_run(struct job *j, cJSON *results, char *error, size_t errorlen);
 
+/* Takes one verified snapshot of collection on instance into the
+ * destination st, catalogued without a plan under
+ * "_safety/<instance>/<collection>/" (no retention applies to it); used
+ * before a restore replaces a collection.  *snapshot_id receives its id. */
+enum qb_err backup_safety_snapshot(struct job *j, struct qdrant_client *qc, struct storage *st,
+                                   const char *instance, int64_t instance_id,
+                                   int64_t destination_id, const char *collection,
+                                   int64_t *snapshot_id, char *err, size_t errlen) QB_MUSTCHECK;
+
+/* Runs a restore run (restore_job.c); same contract as backup_job_run. */
+const char *restore_job_run(struct job *j, cJSON *results, char *error, size_t errorlen);
+
 #endif /* QB_JOBS_H */

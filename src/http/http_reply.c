@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* An empty body.  MHD's older API takes a non-const pointer it never
  * writes for zero-length buffers, so NULL is passed. */
@@ -156,4 +157,58 @@ void http_reply_header(struct http_request *req, const char *name, const char *v
 {
     if (req->response)
         MHD_add_response_header(req->response, name, value);
+}
+
+void http_reply_fd(struct http_request *req, unsigned status, int fd, uint64_t offset,
+                   uint64_t size, const char *content_type)
+{
+    /* MHD closes fd when the response is destroyed. */
+    struct MHD_Response *resp = MHD_create_response_from_fd_at_offset64(size, fd, offset);
+    if (!resp)
+        close(fd);
+    else
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    set_response(req, status, resp);
+}
+
+struct stream_ctx {
+    http_stream_fn fn;
+    void *ctx;
+    void (*free_ctx)(void *ctx);
+};
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct stream_ctx *s = cls;
+    long n = s->fn(s->ctx, pos, buf, max);
+    if (n < 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    if (n == 0)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    return (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+    struct stream_ctx *s = cls;
+    if (s->free_ctx)
+        s->free_ctx(s->ctx);
+    free(s);
+}
+
+void http_reply_stream(struct http_request *req, unsigned status, uint64_t size,
+                       const char *content_type, http_stream_fn fn, void *ctx,
+                       void (*free_ctx)(void *ctx))
+{
+    struct stream_ctx *s = xmalloc(sizeof *s);
+    s->fn = fn;
+    s->ctx = ctx;
+    s->free_ctx = free_ctx;
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(size, 256 * 1024, stream_read, s, stream_free);
+    if (!resp)
+        stream_free(s);
+    else
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    set_response(req, status, resp);
 }

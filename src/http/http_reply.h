@@ -48,6 +48,20 @@ void http_reply_text(struct http_request *req, unsigned status, const char *cont
 /* Sends an empty body (204 and the like). */
 void http_reply_empty(struct http_request *req, unsigned status);
 
+/* Sends size bytes of the open file fd from offset (the server takes fd and
+ * closes it; the kernel copies the bytes, nothing is buffered). */
+void http_reply_fd(struct http_request *req, unsigned status, int fd, uint64_t offset,
+                   uint64_t size, const char *content_type);
+
+/* Sends size bytes produced by fn(ctx, buf, max) -> bytes written (0 at
+ * the end, -1 on failure, which aborts the response); free_ctx(ctx) runs
+ * when the response is done.  fn runs on a server thread and may block
+ * briefly. */
+typedef long (*http_stream_fn)(void *ctx, uint64_t pos, char *buf, size_t max);
+void http_reply_stream(struct http_request *req, unsigned status, uint64_t size,
+                       const char *content_type, http_stream_fn fn, void *ctx,
+                       void (*free_ctx)(void *ctx));
+
 /* Adds a header to the pending reply (call after the reply is set). */
 void http_reply_header(struct http_request *req, const char *name, const char *value);
 

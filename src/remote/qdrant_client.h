@@ -12,7 +12,9 @@
  * and its plain-text errors become messages "Qdrant answered <status>:
  * <error>"; failures worth retrying (connection refused/reset, timeouts,
  * 408/429/5xx) return QB_ERR_TRANSIENT, a missing collection or snapshot
- * QB_ERR_NOT_FOUND, other refusals QB_ERR_REMOTE.  The API key is sent as
+ * QB_ERR_NOT_FOUND, other refusals QB_ERR_REMOTE.  Collection and snapshot
+ * names are escaped as one path segment each; an empty name, "." or ".."
+ * is QB_ERR_INVALID before anything is sent.  The API key is sent as
  * the `api-key` header and never appears in a message.
  *
  * THREADS: a struct qdrant_client belongs to one thread at a time (it
@@ -104,9 +106,11 @@ void qdrant_snapshots_free(struct qdrant_snapshot *list, size_t n);
 
 /* Creates a snapshot.  wait=true blocks in Qdrant until it exists.
  * wait=false sends wait=false (Qdrant answers 202 at once) and then polls
- * the list until a snapshot that was not there before appears, and its
- * checksum too when Qdrant supplies checksums; note that with wait=false
- * Qdrant reports no errors, so a failure shows only as a timeout.  *out
+ * the list until a snapshot that was not there before appears (or one
+ * that replaced a same-named one: Qdrant names snapshots by the second),
+ * and its checksum too when Qdrant supplies checksums; note that with
+ * wait=false Qdrant reports no errors, so a failure shows only as a
+ * timeout, as does a replacement within the same second.  *out
  * receives the description (clear with qdrant_snapshot_clear). */
 enum qb_err qdrant_snapshot_create(struct qdrant_client *c, const struct qdrant_target *t,
                                    bool wait, struct qdrant_snapshot *out, char *err,

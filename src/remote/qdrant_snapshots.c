@@ -134,13 +134,25 @@ enum qb_err qdrant_snapshot_list(struct qdrant_client *c, const struct qdrant_ta
     return rc;
 }
 
-static bool listed(const struct qdrant_snapshot *list, size_t n, const char *name)
+static bool same_str(const char *a, const char *b)
+{
+    return a && b ? strcmp(a, b) == 0 : a == b;
+}
+
+/* True unless s is in before[] with the same name, birth time and size.
+ * Qdrant names snapshots by the second, so a snapshot made in the same
+ * second as an earlier one (by its clock) silently replaces it under the
+ * same name; a replacement shows a new creation_time (the file's birth
+ * time) or size.  Checksums are not compared: a snapshot still in progress
+ * when before[] was taken gains its checksum later without being ours. */
+static bool is_new(const struct qdrant_snapshot *before, size_t n, const struct qdrant_snapshot *s)
 {
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(list[i].name, name) == 0)
-            return true;
+        if (strcmp(before[i].name, s->name) == 0)
+            return !same_str(before[i].creation_time, s->creation_time) ||
+                   before[i].size != s->size;
     }
-    return false;
+    return true;
 }
 
 static void sleep_ms(long ms)
@@ -151,7 +163,9 @@ static void sleep_ms(long ms)
 
 /* wait=false: Qdrant answered 202 and works in the background.  Poll the
  * list until a snapshot not in before[] appears (with its checksum, when
- * this Qdrant writes checksums). */
+ * this Qdrant writes checksums).  Caveat: a replacement made within the
+ * same second as the snapshot it replaces (same name, same birth time and
+ * size) cannot be told apart, and ends in the timeout. */
 static enum qb_err poll_new_snapshot(struct qdrant_client *c, const struct qdrant_target *t,
                                      const struct qdrant_snapshot *before, size_t nbefore,
                                      struct qdrant_snapshot *out, char *err, size_t errlen)
@@ -165,7 +179,7 @@ static enum qb_err poll_new_snapshot(struct qdrant_client *c, const struct qdran
         if (rc && rc != QB_ERR_TRANSIENT)
             return rc;
         for (size_t i = 0; i < n; i++) {
-            if (listed(before, nbefore, now[i].name))
+            if (!is_new(before, nbefore, &now[i]))
                 continue;
             if (now[i].checksum || grace-- <= 0) {
                 *out = now[i];
@@ -257,6 +271,21 @@ static void free_key(char *h)
     }
 }
 
+/* Counts what the caller's sink saw: resp.body_seen also counts a
+ * captured error document, which never reaches the sink. */
+struct counting_sink {
+    http_write_fn fn;
+    void *ud;
+    uint64_t n;
+};
+
+static enum qb_err counting_write(void *ud, const void *data, size_t len, char *err, size_t errlen)
+{
+    struct counting_sink *cs = ud;
+    cs->n += len;
+    return cs->fn(cs->ud, data, len, err, errlen);
+}
+
 enum qb_err qdrant_snapshot_download(struct qdrant_client *c, const struct qdrant_target *t,
                                      const char *name, http_write_fn fn, void *ud, uint64_t *bytes,
                                      char *err, size_t errlen)
@@ -275,20 +304,21 @@ enum qb_err qdrant_snapshot_download(struct qdrant_client *c, const struct qdran
     const char *headers[1];
     size_t nh = 0;
     char *key = add_key(c, headers, &nh);
+    struct counting_sink sink = {fn, ud, 0};
     struct http_client_request req = {
         .method = "GET",
         .url = url,
         .headers = headers,
         .n_headers = nh,
-        .write_fn = fn,
-        .write_ud = ud,
+        .write_fn = counting_write,
+        .write_ud = &sink,
     };
     struct http_client_response resp = {0};
     rc = http_client_perform(c->transfer, &req, &resp, err, errlen);
     if (!rc && (resp.status < 200 || resp.status > 299))
         rc = qdrant_answer_error(&resp, what, err, errlen);
     if (bytes)
-        *bytes = resp.body_seen;
+        *bytes = sink.n;
     http_client_response_free(&resp);
     free_key(key);
     free(what);
@@ -410,7 +440,12 @@ enum qb_err qdrant_snapshot_upload(struct qdrant_client *c, const struct qdrant_
     char *query = recover_query(priority, checksum);
     char *url = xasprintf("%s%s/upload%s", c->url, base, query);
     char *what = describe(t, "recover from uploaded");
-    const char *headers[3] = {content_type, "Expect:"};
+    /* Expect: 100-continue lets Qdrant refuse (401/403, malformed
+     * checksum) before the body is sent.  Without it, a refusal answered
+     * while the body streams in is followed by a close with unread data,
+     * the kernel resets the connection, and the answer is often lost: a
+     * read-only key then looked like a transient network failure. */
+    const char *headers[3] = {content_type, "Expect: 100-continue"};
     size_t nh = 2;
     char *key = add_key(c, headers, &nh);
     struct http_client_request req = {

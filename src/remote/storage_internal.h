@@ -74,4 +74,8 @@ enum qb_err storage_s3_open(const struct storage_config *cfg, const char *bucket
 enum qb_err storage_s3_discard_uploads(struct storage *st, const char *key, char *err,
                                        size_t errlen) QB_MUSTCHECK;
 
+/* A presigned GET URL for key, valid ttl_s seconds (storage_urls.c). */
+enum qb_err storage_s3_presign(struct storage *st, const char *key, int64_t ttl_s, char **url,
+                               char *err, size_t errlen) QB_MUSTCHECK;
+
 #endif /* QB_STORAGE_INTERNAL_H */

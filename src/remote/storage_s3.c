@@ -388,3 +388,17 @@ enum qb_err storage_s3_discard_uploads(struct storage *st, const char *key, char
     free(full);
     return rc;
 }
+
+/* ---- presigned URLs (storage_urls.c) ---------------------------------- */
+
+enum qb_err storage_s3_presign(struct storage *st, const char *key, int64_t ttl_s, char **url,
+                               char *err, size_t errlen)
+{
+    struct s3st *s = (struct s3st *)st;
+    char *full = NULL;
+    enum qb_err rc = full_key(s, key, &full, err, errlen);
+    if (!rc)
+        rc = s3_presign_get(s->c, full, ttl_s, url, err, errlen);
+    free(full);
+    return rc;
+}

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -87,8 +88,13 @@ int emu_start(struct emu *e, const char *const *extra_args)
     }
     e->args[a] = NULL;
 
+    pid_t parent = getpid();
     e->pid = fork();
     if (e->pid == 0) {
+        /* A test stopped by a failed TEST_ASSERT skips emu_stop: the
+         * emulator must not outlive it. */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+            _exit(126);
         int fd = open(e->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (fd >= 0) {
             dup2(fd, STDOUT_FILENO);

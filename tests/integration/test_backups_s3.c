@@ -211,6 +211,33 @@ static void test_kill9_during_multipart_upload(void)
     TEST_ASSERT(emu_clear_faults(&e) == 0);
 }
 
+/* The disaster, with the backup in S3: delete the collection, restore
+ * "latest" by upload (qbackupd streams from S3 into Qdrant) and by url
+ * (Qdrant fetches a presigned S3 URL itself). */
+static void test_restore_from_s3_both_methods(void)
+{
+    char *want = emu_points(&e, "docs");
+    TEST_ASSERT(want != NULL);
+    static const char *const methods[] = {"upload", "url"};
+    for (size_t i = 0; i < 2; i++) {
+        struct resp r;
+        TEST_ASSERT(emu_request(&e, "DELETE", "/collections/docs", NULL, &r) == 0);
+        resp_free(&r);
+        char body[200];
+        snprintf(body, sizeof body,
+                 "{\"plan\":\"s3p\",\"collection\":\"docs\",\"snapshot\":\"latest\","
+                 "\"method\":\"%s\"}",
+                 methods[i]);
+        TEST_ASSERT(request_ok("POST", "/v1/restores?wait=120", body, 200, &r));
+        TEST_EXPECT_STR(json_path_str(r.json, "results.0.method"), methods[i]);
+        resp_free(&r);
+        char *now = emu_points(&e, "docs");
+        TEST_EXPECT(now && strcmp(now, want) == 0);
+        free(now);
+    }
+    free(want);
+}
+
 int main(void)
 {
     endpoint = getenv("S3_ENDPOINT");
@@ -242,6 +269,7 @@ int main(void)
         return 1;
     TEST_RUN(test_destination_registered_and_checked);
     TEST_RUN(test_run_into_s3_matches_bucket);
+    TEST_RUN(test_restore_from_s3_both_methods);
     TEST_RUN(test_kill9_during_multipart_upload);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     TEST_EXPECT(!qbd_log_contains(&d, secret_key));

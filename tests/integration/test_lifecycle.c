@@ -64,7 +64,8 @@ static void test_restart_keeps_what_was_stored(void)
     TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "api_key_set")));
     resp_free(&r);
     /* The restart applied no migration the first start had applied. */
-    TEST_EXPECT_INT(db_count(&d, "SELECT count(*) FROM schema_migrations"), 2);
+    TEST_EXPECT_INT(db_count(&d, "SELECT count(*) FROM schema_migrations"),
+                    db_count(&d, "SELECT max(version) FROM schema_migrations"));
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     qbd_cleanup(&d);
 }
@@ -82,7 +83,8 @@ static void test_migrations_twice_change_nothing(void)
     TEST_EXPECT_INT(qbd_run(&d, args, NULL), 0);
     TEST_EXPECT_INT(qbd_run(&d, args, NULL), 0);
     TEST_EXPECT_INT(db_count(&d, "SELECT count(*) FROM sqlite_schema"), tables);
-    TEST_EXPECT_INT(db_count(&d, "SELECT count(*) FROM schema_migrations"), 2);
+    TEST_EXPECT_INT(db_count(&d, "SELECT count(*) FROM schema_migrations"),
+                    db_count(&d, "SELECT max(version) FROM schema_migrations"));
     TEST_EXPECT_INT(db_count(&d, "SELECT applied_at FROM schema_migrations WHERE version = 1"),
                     applied_at);
     qbd_cleanup(&d);

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * api_download.c -- GET /v1/snapshots/{id}/download: the stored object,
+ * streamed, with Content-Length, its SHA-256 (Repr-Digest, RFC 9530, and
+ * X-Checksum-SHA256 in hex) and single-range requests.  For a full-instance
+ * snapshot this is how an operator gets the file Qdrant restores at start;
+ * for a restore by URL from a local folder it is what Qdrant fetches.
+ *
+ * Access: a viewer token, or a `token` + `expires` pair that qbackupd
+ * itself minted for one snapshot (util/url_token.h), since Qdrant cannot
+ * send our bearer token.
+ */
+#include "api/api.h"
+#include "api/app.h"
+#include "engine/bridge.h"
+#include "engine/jobs.h"
+#include "http/http_reply.h"
+#include "store/store_snapshots.h"
+#include "util/url_token.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+/* Whether the caller may download snapshot id; replies when not. */
+static bool authorized(struct http_request *req, int64_t id)
+{
+    struct app *app = http_req_app(req);
+    const char *token = http_req_query(req, "token");
+    const char *expires = http_req_query(req, "expires");
+    if (token && expires) {
+        char *end = NULL;
+        long long exp = strtoll(expires, &end, 10);
+        if (*end == '\0' && url_token_check(id, exp, token))
+            return true;
+        http_reply_problem(req, API_ERR_FORBIDDEN, "the download token is invalid or expired");
+        return false;
+    }
+    if (auth_count(app->auth) == 0)
+        return true;
+    enum auth_role role = AUTH_ROLE_PUBLIC;
+    const char *name = NULL;
+    enum auth_result ar =
+        auth_check(app->auth, http_req_header(req, "Authorization"), &role, &name);
+    if (ar != AUTH_OK) {
+        http_reply_problem(req, API_ERR_UNAUTHENTICATED,
+                           "send \"Authorization: Bearer <token>\" (viewer or above)");
+        http_reply_header(req, "WWW-Authenticate", "Bearer realm=\"qbackup\"");
+        return false;
+    }
+    return true;
+}
+
+/* Parses "bytes=a-b", "bytes=a-" or "bytes=-n" against size.  Returns
+ * false for anything else (the whole object is sent then); *bad is set
+ * for a well-formed but unsatisfiable range. */
+static bool parse_range(const char *h, uint64_t size, uint64_t *from, uint64_t *to, bool *bad)
+{
+    *bad = false;
+    if (!h || strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
+        return false;
+    const char *p = h + 6;
+    char *end = NULL;
+    if (*p == '-') {
+        unsigned long long n = strtoull(p + 1, &end, 10);
+        if (*end || end == p + 1)
+            return false;
+        if (n == 0 || size == 0) {
+            *bad = true;
+            return false;
+        }
+        *from = n >= size ? 0 : size - n;
+        *to = size - 1;
+        return true;
+    }
+    unsigned long long a = strtoull(p, &end, 10);
+    if (end == p || *end != '-')
+        return false;
+    const char *q = end + 1;
+    unsigned long long b = size ? size - 1 : 0;
+    if (*q) {
+        b = strtoull(q, &end, 10);
+        if (*end || end == q || b < a)
+            return false;
+    }
+    if (a >= size) {
+        *bad = true;
+        return false;
+    }
+    *from = a;
+    *to = b >= size ? size - 1 : b;
+    return true;
+}
+
+static void add_checksum_headers(struct http_request *req, const char *hex)
+{
+    unsigned char raw[32];
+    for (int i = 0; i < 32; i++) {
+        unsigned int v = 0;
+        sscanf(hex + 2 * i, "%2x", &v);
+        raw[i] = (unsigned char)v;
+    }
+    char b64[64];
+    EVP_EncodeBlock((unsigned char *)b64, raw, 32);
+    char digest[96];
+    snprintf(digest, sizeof digest, "sha-256=:%s:", b64);
+    http_reply_header(req, "Repr-Digest", digest);
+    http_reply_header(req, "X-Checksum-SHA256", hex);
+}
+
+struct s3_stream {
+    struct storage *st;
+    struct bridge *bridge;
+};
+
+static long s3_stream_read(void *ctx, uint64_t pos, char *buf, size_t max)
+{
+    struct s3_stream *s = ctx;
+    char err[QB_ERRBUF_SIZE];
+    size_t n = 0;
+    (void)pos;
+    return bridge_read(s->bridge, buf, max, &n, err, sizeof err) ? -1 : (long)n;
+}
+
+static void s3_stream_free(void *ctx)
+{
+    struct s3_stream *s = ctx;
+    bridge_stop(s->bridge);
+    storage_close(s->st);
+    free(s);
+}
+
+void api_snapshots_download(struct http_request *req)
+{
+    struct app *app = http_req_app(req);
+    char err[QB_ERRBUF_SIZE];
+    struct store_snapshot *snap = NULL;
+    const char *ids = http_req_param(req, "id");
+    char *end = NULL;
+    long long id = ids ? strtoll(ids, &end, 10) : 0;
+    if (!ids || *end || id <= 0) {
+        http_reply_problem(req, API_ERR_NOT_FOUND, "snapshot ids are positive integers");
+        return;
+    }
+    if (!authorized(req, id))
+        return;
+    enum qb_err rc = store_snapshot_get(app->store, id, &snap, err, sizeof err);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return;
+    }
+    uint64_t size = (uint64_t)snap->size_bytes, from = 0, to = size ? size - 1 : 0;
+    bool bad = false;
+    bool ranged = parse_range(http_req_header(req, "Range"), size, &from, &to, &bad);
+    if (bad) {
+        char cr[64];
+        snprintf(cr, sizeof cr, "bytes */%" PRIu64, size);
+        http_reply_problem(req, API_ERR_RANGE_NOT_SATISFIABLE,
+                           "the range is outside the %" PRIu64 "-byte object", size);
+        http_reply_header(req, "Content-Range", cr);
+        goto out;
+    }
+    uint64_t len = size ? to - from + 1 : 0;
+    unsigned status = ranged ? 206 : 200;
+    const char *type = "application/octet-stream";
+    if (snap->location[0] == '/') {
+        int fd = open(snap->location, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            http_reply_problem(req, API_ERR_REMOTE_FAILED, "the stored object cannot be read: %s",
+                               strerror(errno));
+            goto out;
+        }
+        http_reply_fd(req, status, fd, from, len, type);
+    } else {
+        struct s3_stream *s = xcalloc(1, sizeof *s);
+        rc = job_open_storage(app->store, snap->destination_id, &s->st, err, sizeof err);
+        if (!rc)
+            rc = bridge_start(s->st, snap->storage_key, from, len, 4u << 20, &s->bridge, err,
+                              sizeof err);
+        if (rc) {
+            s3_stream_free(s);
+            http_reply_problem(req, API_ERR_REMOTE_FAILED, "%s", err);
+            goto out;
+        }
+        http_reply_stream(req, status, len, type, s3_stream_read, s, s3_stream_free);
+    }
+    char disposition[300];
+    snprintf(disposition, sizeof disposition, "attachment; filename=\"%s\"", snap->qdrant_name);
+    http_reply_header(req, "Content-Disposition", disposition);
+    http_reply_header(req, "Accept-Ranges", "bytes");
+    add_checksum_headers(req, snap->sha256);
+    if (ranged) {
+        char cr[96];
+        snprintf(cr, sizeof cr, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, from, to, size);
+        http_reply_header(req, "Content-Range", cr);
+    }
+out:
+    store_snapshot_free(snap);
+}

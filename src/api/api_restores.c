@@ -1,0 +1,369 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * api_restores.c -- POST /v1/restores: queue a restore run.
+ *
+ * The body names what to restore: {"snapshot_id": 12}, or {"plan": "p",
+ * "collection": "c", "snapshot": "latest"} (the newest verified snapshot),
+ * or {"plan", "collection", "latest_before": "<RFC 3339>"}; and where:
+ * "target_instance" (default: the snapshot's), "target_collection"
+ * (default: the same name), "priority", "method" ("upload" default, or
+ * "url"), "overwrite" (default false), "safety_snapshot" (default: equal to
+ * overwrite).  ?wait and Idempotency-Key work as for backup runs.
+ *
+ * Before queueing, a task asks the target instance whether the collection
+ * exists, so that restoring over it without "overwrite" is refused at once
+ * with 409 and changes nothing (the run checks again before acting).
+ */
+#include "api/api.h"
+#include "api/api_common.h"
+#include "api/app.h"
+#include "engine/jobs.h"
+#include "engine/tasks.h"
+#include "http/http_reply.h"
+#include "store/store_instances.h"
+#include "store/store_runs.h"
+#include "store/store_snapshots.h"
+#include "util/json_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define RESTORE_PRECHECK_MS  60000
+#define IDEMPOTENCY_WINDOW_S (24 * 3600)
+
+static const char *const restore_fields[] = {
+    "snapshot_id",
+    "plan",
+    "collection",
+    "snapshot",
+    "latest_before",
+    "target_instance",
+    "target_collection",
+    "priority",
+    "method",
+    "overwrite",
+    "safety_snapshot",
+    NULL,
+};
+
+cJSON *api_run_json(const struct store_run *r);
+
+/* Finds the snapshot the body names; replies and returns NULL otherwise. */
+static struct store_snapshot *resolve_snapshot(struct http_request *req, const cJSON *body)
+{
+    struct app *app = http_req_app(req);
+    char err[QB_ERRBUF_SIZE];
+    int64_t id = 0;
+    const char *plan = NULL, *collection = NULL, *which = NULL, *before = NULL;
+    enum qb_err rc = json_get_int(body, "snapshot_id", 1, INT64_MAX / 2, &id, err, sizeof err);
+    if (rc == QB_ERR_INVALID) {
+        api_reply_invalid(req, err);
+        return NULL;
+    }
+    struct store_snapshot *snap = NULL;
+    if (rc == QB_OK) {
+        rc = store_snapshot_get(app->store, id, &snap, err, sizeof err);
+        if (rc)
+            http_reply_error(req, rc, err);
+        return snap;
+    }
+    if (json_get_string(body, "plan", &plan, err, sizeof err) ||
+        json_get_string(body, "collection", &collection, err, sizeof err)) {
+        api_reply_invalid(req, "snapshot_id: required, or plan and collection with "
+                               "\"snapshot\": \"latest\" or \"latest_before\"");
+        return NULL;
+    }
+    if (json_get_string(body, "snapshot", &which, err, sizeof err) == QB_ERR_INVALID ||
+        json_get_string(body, "latest_before", &before, err, sizeof err) == QB_ERR_INVALID) {
+        api_reply_invalid(req, err);
+        return NULL;
+    }
+    struct store_snapshot_filter f = {
+        .plan = plan, .collection = collection, .verified_only = true, .limit = 1};
+    if (before) {
+        struct tm tm;
+        memset(&tm, 0, sizeof tm);
+        const char *rest = strptime(before, "%Y-%m-%dT%H:%M:%S", &tm);
+        if (!rest || strcmp(rest, "Z") != 0) {
+            api_reply_invalid(req, "latest_before: must be an RFC 3339 UTC time like "
+                                   "2026-11-25T12:00:00Z");
+            return NULL;
+        }
+        f.created_before = (int64_t)timegm(&tm);
+    } else if (!which || strcmp(which, "latest") != 0) {
+        api_reply_invalid(req, "snapshot: must be \"latest\" (or use latest_before or "
+                               "snapshot_id)");
+        return NULL;
+    }
+    struct store_snapshot **list = NULL;
+    size_t n = 0;
+    rc = store_snapshot_list(app->store, &f, &list, &n, err, sizeof err);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return NULL;
+    }
+    if (n == 0) {
+        store_snapshot_list_free(list, n);
+        http_reply_problem(req, API_ERR_NOT_FOUND,
+                           "plan %s has no verified snapshot of collection %s%s%s", plan,
+                           collection, before ? " before " : "", before ? before : "");
+        return NULL;
+    }
+    snap = list[0];
+    list[0] = NULL;
+    store_snapshot_list_free(list, n);
+    return snap;
+}
+
+/* The resolved request the run executes. */
+static cJSON *build_request(struct http_request *req, const cJSON *body,
+                            const struct store_snapshot *snap)
+{
+    struct app *app = http_req_app(req);
+    char err[QB_ERRBUF_SIZE];
+    const char *instance = snap->instance_name, *collection = snap->collection;
+    const char *priority = NULL, *method = "upload";
+    bool overwrite = false, safety = false;
+    enum qb_err rc = QB_OK;
+    if (json_get_string(body, "target_instance", &instance, err, sizeof err) == QB_ERR_INVALID ||
+        json_get_string(body, "target_collection", &collection, err, sizeof err) ==
+            QB_ERR_INVALID ||
+        json_get_string(body, "priority", &priority, err, sizeof err) == QB_ERR_INVALID ||
+        json_get_string(body, "method", &method, err, sizeof err) == QB_ERR_INVALID ||
+        json_get_bool(body, "overwrite", &overwrite, err, sizeof err) == QB_ERR_INVALID)
+        rc = QB_ERR_INVALID;
+    safety = overwrite;
+    if (!rc && json_get_bool(body, "safety_snapshot", &safety, err, sizeof err) == QB_ERR_INVALID)
+        rc = QB_ERR_INVALID;
+    enum qdrant_priority p;
+    if (!rc && priority && !qdrant_parse_priority(priority, &p))
+        rc = qb_failf(QB_ERR_INVALID, err, sizeof err, "priority: snapshot, replica or no_sync");
+    if (!rc && strcmp(method, "upload") && strcmp(method, "url"))
+        rc = qb_failf(QB_ERR_INVALID, err, sizeof err, "method: \"upload\" or \"url\"");
+    if (!rc && (!*collection || strlen(collection) > 200 || strchr(collection, '/')))
+        rc = qb_failf(QB_ERR_INVALID, err, sizeof err,
+                      "target_collection: 1-200 characters without '/'");
+    if (rc) {
+        api_reply_invalid(req, err);
+        return NULL;
+    }
+    struct store_instance *inst = NULL;
+    if (store_instance_get(app->store, instance, &inst, err, sizeof err)) {
+        http_reply_problem_field(req, API_ERR_UNPROCESSABLE, "target_instance", "%s", err);
+        return NULL;
+    }
+    store_instance_free(inst);
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddNumberToObject(r, "snapshot_id", (double)snap->id);
+    cJSON_AddStringToObject(r, "target_instance", instance);
+    cJSON_AddStringToObject(r, "target_collection", collection);
+    if (priority)
+        cJSON_AddStringToObject(r, "priority", priority);
+    cJSON_AddStringToObject(r, "method", method);
+    cJSON_AddBoolToObject(r, "overwrite", overwrite);
+    cJSON_AddBoolToObject(r, "safety_snapshot", safety);
+    if (app->public_url[0])
+        cJSON_AddStringToObject(r, "download_base", app->public_url);
+    return r;
+}
+
+/* ---------------------------------------------------------------- long poll */
+
+struct restore_req {
+    struct task task;
+    /* set by the submitter */
+    struct store *store;
+    struct engine *engine;
+    char *instance, *collection;
+    bool overwrite;
+    char *request_json;
+    int64_t plan_id;
+    char *plan_name, *principal, *idem_key;
+    long wait; /* -1: do not wait */
+    /* set by the precheck task */
+    bool exists;
+    enum qb_err rc;
+    char err[QB_ERRBUF_SIZE];
+    /* set by the poll */
+    int64_t run_id;
+    int64_t deadline;
+};
+
+static void precheck(struct task *t)
+{
+    struct restore_req *r = (struct restore_req *)t;
+    struct qdrant_client *qc = NULL;
+    struct qdrant_collection_info ci;
+    r->rc = job_open_qdrant(r->store, r->instance, 60000, &qc, r->err, sizeof r->err);
+    if (!r->rc) {
+        enum qb_err rc = qdrant_collection_info(qc, r->collection, &ci, r->err, sizeof r->err);
+        r->exists = rc == QB_OK;
+        if (rc == QB_OK)
+            qdrant_collection_info_free(&ci);
+        else if (rc != QB_ERR_NOT_FOUND)
+            r->rc = rc;
+    }
+    qdrant_client_destroy(qc);
+}
+
+static void destroy_restore_req(struct task *t)
+{
+    struct restore_req *r = (struct restore_req *)t;
+    free(r->instance);
+    free(r->collection);
+    free(r->request_json);
+    free(r->plan_name);
+    free(r->principal);
+    free(r->idem_key);
+    free(r);
+}
+
+static void release(void *ctx)
+{
+    task_release(ctx);
+}
+
+static void reply_run(struct http_request *req, struct store *store, int64_t id, unsigned status)
+{
+    struct store_run *run = NULL;
+    char err[QB_ERRBUF_SIZE];
+    enum qb_err rc = store_run_get(store, id, &run, err, sizeof err);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return;
+    }
+    bool done = strcmp(run->state, "queued") && strcmp(run->state, "running");
+    if (status != 202 && !done)
+        http_reply_problem_ext(req, API_ERR_WAIT_EXPIRED, "run", api_run_json(run),
+                               "restore run %lld is still %s; poll its Location", (long long)id,
+                               run->state);
+    else if (status != 202 && strcmp(run->state, "succeeded") != 0)
+        http_reply_problem_ext(req, API_ERR_RUN_FAILED, "run", api_run_json(run),
+                               "restore run %lld ended %s: %s", (long long)id, run->state,
+                               run->error ? run->error : "no error recorded");
+    else
+        http_reply_json_steal(req, status, api_run_json(run));
+    char location[64];
+    snprintf(location, sizeof location, "/v1/runs/%lld", (long long)id);
+    http_reply_header(req, "Location", location);
+    store_run_free(run);
+}
+
+static bool poll_restore(struct http_request *req, void *ctx, bool expired)
+{
+    struct restore_req *r = ctx;
+    char err[QB_ERRBUF_SIZE];
+    if (!r->run_id) {
+        if (!atomic_load(&r->task.done)) {
+            if (expired)
+                http_reply_problem(req, API_ERR_UNAVAILABLE,
+                                   "instance %s did not answer in time; nothing was queued",
+                                   r->instance);
+            return expired;
+        }
+        if (r->rc) {
+            http_reply_problem_field(req, API_ERR_REMOTE_FAILED, "target_instance",
+                                     "cannot reach instance %s: %s", r->instance, r->err);
+            return true;
+        }
+        if (r->exists && !r->overwrite) {
+            http_reply_problem_field(req, API_ERR_CONFLICT, "overwrite",
+                                     "collection %s already exists on %s; a restore would "
+                                     "replace it. Send \"overwrite\": true to replace it (a "
+                                     "safety snapshot of it is taken first), or choose another "
+                                     "target_collection. Nothing was changed.",
+                                     r->collection, r->instance);
+            return true;
+        }
+        struct store_run_new n = {.kind = "restore",
+                                  .plan_id = r->plan_id,
+                                  .plan_name = r->plan_name,
+                                  .trigger = "api",
+                                  .triggered_by = r->principal,
+                                  .idempotency_key = r->idem_key,
+                                  .idempotency_window_s = IDEMPOTENCY_WINDOW_S,
+                                  .request = r->request_json};
+        bool existing = false;
+        if (store_run_create(r->store, &n, &r->run_id, &existing, err, sizeof err)) {
+            http_reply_error(req, QB_ERR_IO, err);
+            return true;
+        }
+        engine_wake(r->engine);
+        if (r->wait < 0) {
+            reply_run(req, r->store, r->run_id, existing ? 200 : 202);
+            return true;
+        }
+        r->deadline = qb_mono_ms() + r->wait * 1000;
+    }
+    struct store_run *run = NULL;
+    bool done = false;
+    if (store_run_get(r->store, r->run_id, &run, err, sizeof err) == QB_OK)
+        done = strcmp(run->state, "queued") && strcmp(run->state, "running");
+    store_run_free(run);
+    if (done || qb_mono_ms() >= r->deadline || expired) {
+        reply_run(req, r->store, r->run_id, 200);
+        return true;
+    }
+    return false;
+}
+
+void api_restores_create(struct http_request *req)
+{
+    struct app *app = http_req_app(req);
+    char err[QB_ERRBUF_SIZE];
+    long wait = -1;
+    const char *w = http_req_query(req, "wait");
+    if (w) {
+        char *end = NULL;
+        wait = strtol(w, &end, 10);
+        if (*end || end == w || wait < 0 || wait > 3600) {
+            http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "wait",
+                                     "wait: whole seconds from 0 to 3600");
+            return;
+        }
+    }
+    const cJSON *body = api_body_object(req);
+    if (!body)
+        return;
+    if (json_reject_unknown(body, restore_fields, err, sizeof err)) {
+        api_reply_invalid(req, err);
+        return;
+    }
+    struct store_snapshot *snap = resolve_snapshot(req, body);
+    if (!snap)
+        return;
+    if (strcmp(snap->kind, "collection") != 0) {
+        http_reply_problem(req, API_ERR_UNPROCESSABLE,
+                           "snapshot %lld is a %s snapshot; Qdrant restores those only at start "
+                           "(download it from /v1/snapshots/%lld/download and see the README)",
+                           (long long)snap->id, snap->kind, (long long)snap->id);
+        store_snapshot_free(snap);
+        return;
+    }
+    cJSON *request = build_request(req, body, snap);
+    if (!request) {
+        store_snapshot_free(snap);
+        return;
+    }
+    struct restore_req *r = xcalloc(1, sizeof *r);
+    task_init(&r->task, precheck, destroy_restore_req);
+    r->store = app->store;
+    r->engine = app->engine;
+    r->instance = xstrdup(cJSON_GetObjectItem(request, "target_instance")->valuestring);
+    r->collection = xstrdup(cJSON_GetObjectItem(request, "target_collection")->valuestring);
+    r->overwrite = cJSON_IsTrue(cJSON_GetObjectItem(request, "overwrite"));
+    r->request_json = cJSON_PrintUnformatted(request);
+    r->plan_id = snap->plan_id;
+    r->plan_name = snap->plan_name ? xstrdup(snap->plan_name) : NULL;
+    r->principal = xstrdup(http_req_principal(req));
+    const char *key = http_req_header(req, "Idempotency-Key");
+    r->idem_key = key && *key && strlen(key) <= 128 ? xstrdup(key) : NULL;
+    r->wait = wait;
+    cJSON_Delete(request);
+    store_snapshot_free(snap);
+    tasks_submit(app->tasks, &r->task);
+    int64_t limit = RESTORE_PRECHECK_MS + (wait > 0 ? wait * 1000 : 0);
+    http_req_defer(req, qb_mono_ms() + limit, poll_restore, r, release);
+}

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * bridge.c -- a producer thread and a bounded ring between storage_read
+ * and a pulling consumer.
+ */
+#include "engine/bridge.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+struct bridge {
+    struct storage *st;
+    char *key;
+    uint64_t offset, length;
+    pthread_t thread;
+    pthread_mutex_t lock; /* guards everything below */
+    pthread_cond_t cond;
+    unsigned char *ring;
+    size_t cap, head, used;
+    bool eof;       /* producer finished successfully */
+    bool stop;      /* consumer gave up */
+    enum qb_err rc; /* producer's failure */
+    char err[QB_ERRBUF_SIZE];
+    EVP_MD_CTX *sha; /* consumer side only */
+};
+
+static enum qb_err produce(void *ud, const void *data, size_t len, char *err, size_t errlen)
+{
+    struct bridge *b = ud;
+    const unsigned char *p = data;
+    pthread_mutex_lock(&b->lock);
+    while (len > 0) {
+        while (b->used == b->cap && !b->stop)
+            pthread_cond_wait(&b->cond, &b->lock);
+        if (b->stop) {
+            pthread_mutex_unlock(&b->lock);
+            return qb_failf(QB_ERR_CANCELLED, err, errlen, "the reader went away");
+        }
+        size_t tail = (b->head + b->used) % b->cap;
+        size_t room = b->cap - b->used;
+        size_t chunk = b->cap - tail < room ? b->cap - tail : room;
+        if (chunk > len)
+            chunk = len;
+        memcpy(b->ring + tail, p, chunk);
+        b->used += chunk;
+        p += chunk;
+        len -= chunk;
+        pthread_cond_broadcast(&b->cond);
+    }
+    pthread_mutex_unlock(&b->lock);
+    return QB_OK;
+}
+
+static void *producer_main(void *arg)
+{
+    struct bridge *b = arg;
+    char err[QB_ERRBUF_SIZE];
+    enum qb_err rc = storage_read(b->st, b->key, b->offset, b->length, produce, b, err, sizeof err);
+    pthread_mutex_lock(&b->lock);
+    if (rc) {
+        b->rc = rc;
+        snprintf(b->err, sizeof b->err, "%s", err);
+    } else {
+        b->eof = true;
+    }
+    pthread_cond_broadcast(&b->cond);
+    pthread_mutex_unlock(&b->lock);
+    return NULL;
+}
+
+enum qb_err bridge_start(struct storage *st, const char *key, uint64_t offset, uint64_t length,
+                         size_t capacity, struct bridge **out, char *err, size_t errlen)
+{
+    struct bridge *b = xcalloc(1, sizeof *b);
+    b->st = st;
+    b->key = xstrdup(key);
+    b->offset = offset;
+    b->length = length;
+    b->cap = capacity ? capacity : (4u << 20);
+    b->ring = xmalloc(b->cap);
+    b->sha = EVP_MD_CTX_new();
+    if (!b->sha || !EVP_DigestInit_ex(b->sha, EVP_sha256(), NULL))
+        abort();
+    pthread_mutex_init(&b->lock, NULL);
+    pthread_cond_init(&b->cond, NULL);
+    int e = pthread_create(&b->thread, NULL, producer_main, b);
+    if (e) {
+        EVP_MD_CTX_free(b->sha);
+        free(b->ring);
+        free(b->key);
+        free(b);
+        return qb_failf(QB_ERR_INTERNAL, err, errlen, "starting the reader: %s", strerror(e));
+    }
+    *out = b;
+    return QB_OK;
+}
+
+enum qb_err bridge_read(struct bridge *b, void *buf, size_t cap, size_t *n, char *err,
+                        size_t errlen)
+{
+    *n = 0;
+    pthread_mutex_lock(&b->lock);
+    while (b->used == 0 && !b->eof && !b->rc)
+        pthread_cond_wait(&b->cond, &b->lock);
+    if (b->used == 0 && b->rc) {
+        enum qb_err rc = b->rc;
+        qb_failf(rc, err, errlen, "%s", b->err);
+        pthread_mutex_unlock(&b->lock);
+        return rc;
+    }
+    size_t take = b->used < cap ? b->used : cap;
+    size_t first = b->cap - b->head < take ? b->cap - b->head : take;
+    memcpy(buf, b->ring + b->head, first);
+    memcpy((unsigned char *)buf + first, b->ring, take - first);
+    b->head = (b->head + take) % b->cap;
+    b->used -= take;
+    pthread_cond_broadcast(&b->cond);
+    pthread_mutex_unlock(&b->lock);
+    EVP_DigestUpdate(b->sha, buf, take);
+    *n = take;
+    return QB_OK;
+}
+
+void bridge_sha256(struct bridge *b, char hex[65])
+{
+    EVP_MD_CTX *copy = EVP_MD_CTX_new();
+    unsigned char md[32];
+    unsigned int len = 0;
+    if (!copy || !EVP_MD_CTX_copy_ex(copy, b->sha) || !EVP_DigestFinal_ex(copy, md, &len))
+        abort();
+    EVP_MD_CTX_free(copy);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+void bridge_stop(struct bridge *b)
+{
+    if (!b)
+        return;
+    pthread_mutex_lock(&b->lock);
+    b->stop = true;
+    pthread_cond_broadcast(&b->cond);
+    pthread_mutex_unlock(&b->lock);
+    pthread_join(b->thread, NULL);
+    pthread_cond_destroy(&b->cond);
+    pthread_mutex_destroy(&b->lock);
+    EVP_MD_CTX_free(b->sha);
+    free(b->ring);
+    free(b->key);
+    free(b);
+}

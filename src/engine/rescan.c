@@ -1,0 +1,683 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * rescan.c -- rebuilds catalogue rows from the manifests in a destination
+ * (rescan.h): list, and for each "<key>.manifest.json" the catalogue does
+ * not know, read and validate it, check the object against it, and insert
+ * the row.
+ *
+ * DESIGN
+ *   One pass over the listing, one object at a time: memory is one
+ *   manifest buffer (RESCAN_MANIFEST_MAX) and the capped notes, whatever
+ *   the size of the destination.  The order per manifest is chosen so that
+ *   a rescan of a catalogued destination costs the listing plus one SQLite
+ *   lookup per manifest, and so that it never races the backup pipeline:
+ *     1. already catalogued (destination, storage key)?  count it, done;
+ *     2. still in flight in a running backup run?  skip it: the pipeline
+ *        writes the object, then the manifest, verifies, and only then
+ *        catalogues, and on failure deletes both (discard() in
+ *        backup_job.c).  Importing in that window would give a row whose
+ *        object is about to vanish, and the pipeline's own insert would
+ *        then fail on UNIQUE(destination_id, location).  A run names the
+ *        key in its `inflight` column until it has catalogued or discarded
+ *        the object, so once the key is no longer in flight the object is
+ *        either catalogued (the insert below conflicts: "known") or gone
+ *        (the head below fails: skipped);
+ *     3. read the manifest (bounded), parse and validate it;
+ *     4. head the object: it must exist with the manifest's size and, when
+ *        one is recorded, its SHA-256;
+ *     5. insert, resolving plan and instance by name.
+ *   Per-object problems are skips with a reason; the catalogue failing, or
+ *   the destination failing as a whole (listing, transient or permission
+ *   errors), stops the rescan.  Everything inserted until then is a
+ *   complete, checked row, and a second rescan picks up the rest.
+ *
+ * Caveats
+ *   Only the recorded SHA-256 (sidecar or x-amz-meta-sha256) is compared,
+ *   not the bytes: re-hashing every object would make a rescan cost a full
+ *   read of the destination.  That is what verify is for, and imported rows
+ *   start unverified.
+ */
+#include "engine/rescan.h"
+#include "store/store_destinations.h"
+#include "store/store_instances.h"
+#include "store/store_plans.h"
+#include "store/store_runs.h"
+#include "store/store_snapshots.h"
+#include "util/json_util.h"
+#include "util/log.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MANIFEST_SUFFIX ".manifest.json"
+#define MANIFEST_FORMAT "qbackup-manifest-v1"
+/* The pipeline writes a flat object; a little room for future nesting. */
+#define MANIFEST_MAX_DEPTH 4
+/* Where backup_safety_snapshot() (backup_job.c) stores its snapshots. */
+#define SAFETY_PREFIX "_safety/"
+/* JSON numbers are doubles: integers are exact up to 2^53. */
+#define JSON_INT_MAX ((int64_t)1 << 53)
+
+/* One rescan in progress. */
+struct rescan {
+    struct store *store;
+    int64_t destination_id;
+    struct storage *st;
+    const atomic_bool *cancel;
+    struct rescan_report *report;
+    char *base; /* location of key "" ("/abs/dir/", "s3://bucket/prefix/") */
+    int notes;  /* entries in report->notes */
+    char *buf;  /* RESCAN_MANIFEST_MAX + 1 bytes, reused for every manifest */
+    size_t len; /* bytes of the current manifest in buf */
+    char *err;  /* the caller's buffer, for the error that stops the rescan */
+    size_t errlen;
+};
+
+/* A validated manifest; strings are borrowed from its cJSON tree. */
+struct manifest {
+    const char *plan; /* NULL: none (safety snapshots) */
+    const char *instance;
+    const char *kind;
+    const char *collection; /* NULL for full */
+    const char *qdrant_snapshot;
+    const char *qdrant_version;  /* or NULL */
+    const char *qdrant_checksum; /* or NULL; lower-case in checksum[] */
+    int64_t shard_id;            /* -1: none */
+    int64_t size;
+    int64_t points_count; /* -1: absent */
+    int64_t created_at;
+    char sha256[65]; /* lower-case */
+    char checksum[65];
+};
+
+void rescan_report_free(struct rescan_report *report)
+{
+    if (!report)
+        return;
+    cJSON_Delete(report->notes);
+    memset(report, 0, sizeof *report);
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static char *dup_or_null(const char *s)
+{
+    return s ? xstrdup(s) : NULL;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && memcmp(s + n - m, suffix, m) == 0;
+}
+
+/* Copies 64 hex digits of s into out[65] in lower case; false otherwise. */
+static bool hex64(const char *s, char out[65])
+{
+    if (strlen(s) != 64)
+        return false;
+    for (size_t i = 0; i < 64; i++) {
+        if (!isxdigit((unsigned char)s[i]))
+            return false;
+        out[i] = (char)tolower((unsigned char)s[i]);
+    }
+    out[64] = '\0';
+    return true;
+}
+
+/* Reads n decimal digits at *p, advancing it; -1 if they are not digits. */
+static int digits(const char **p, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++, (*p)++) {
+        if (!isdigit((unsigned char)**p))
+            return -1;
+        v = v * 10 + (**p - '0');
+    }
+    return v;
+}
+
+static bool expect(const char **p, char c)
+{
+    if (**p != c)
+        return false;
+    (*p)++;
+    return true;
+}
+
+/* RFC 3339 date-time ("2026-11-25T12:00:00Z", "2026-11-25T13:00:00.5+01:00")
+ * as seconds since the epoch.  Fractions are dropped.  Impossible dates
+ * (February 30) are refused rather than normalised by timegm(). */
+static bool parse_rfc3339(const char *s, int64_t *out)
+{
+    const char *p = s;
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    int y = digits(&p, 4);
+    int mo = expect(&p, '-') ? digits(&p, 2) : -1;
+    int d = expect(&p, '-') ? digits(&p, 2) : -1;
+    if (*p != 'T' && *p != 't')
+        return false;
+    p++;
+    int h = digits(&p, 2);
+    int mi = expect(&p, ':') ? digits(&p, 2) : -1;
+    int sec = expect(&p, ':') ? digits(&p, 2) : -1;
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
+        sec < 0 || sec > 60)
+        return false;
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p))
+            return false;
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    int64_t offset = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int sign = *p++ == '-' ? -1 : 1;
+        int oh = digits(&p, 2);
+        int om = expect(&p, ':') ? digits(&p, 2) : -1;
+        if (oh < 0 || oh > 23 || om < 0 || om > 59)
+            return false;
+        offset = sign * (oh * 3600 + om * 60);
+    } else {
+        return false;
+    }
+    if (*p)
+        return false;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec == 60 ? 59 : sec; /* a leap second is the second before */
+    time_t t = timegm(&tm);
+    struct tm check;
+    if (t == (time_t)-1 || !gmtime_r(&t, &check) || check.tm_mday != d || check.tm_mon != mo - 1)
+        return false;
+    *out = (int64_t)t - offset;
+    return *out > 0;
+}
+
+/* The location storage_write_finish() reports for key "": the local
+ * folder's absolute path (storage_local.c abs_path) or
+ * "s3://bucket/prefix/" (storage_s3.c), each followed by the key.  It must
+ * match byte for byte: the catalogue has UNIQUE(destination_id, location),
+ * and a location spelled differently would let the pipeline and a rescan
+ * both catalogue one object. */
+static enum qb_err location_base(const struct storage *st, char **out, char *err, size_t errlen)
+{
+    const char *url = storage_url(st);
+    if (storage_kind(st) == STORAGE_LOCAL) {
+        if (strncmp(url, "file://", 7) != 0)
+            return qb_failf(QB_ERR_INTERNAL, err, errlen, "rescan: unexpected local URL %s", url);
+        const char *root = url + 7;
+        *out = xasprintf("%s/", strcmp(root, "/") == 0 ? "" : root);
+        return QB_OK;
+    }
+    if (strncmp(url, "s3://", 5) != 0)
+        return qb_failf(QB_ERR_INTERNAL, err, errlen, "rescan: unexpected S3 URL %s", url);
+    *out = xasprintf("%s/", url);
+    return QB_OK;
+}
+
+/* Errors about one object skip it; anything else (transient, refused,
+ * cancelled, our bug) is about the destination or us and stops the
+ * rescan. */
+static bool object_error(enum qb_err rc)
+{
+    return rc == QB_ERR_NOT_FOUND || rc == QB_ERR_INVALID || rc == QB_ERR_IO;
+}
+
+/* Keeps note (consumed) unless RESCAN_NOTES_MAX are kept already.  Returns
+ * whether it was kept: per-object log lines follow the same cap, so that a
+ * destination full of foreign files logs a bounded number of lines (the
+ * summary line has the totals). */
+static bool add_note(struct rescan *r, cJSON *note)
+{
+    if (r->notes >= RESCAN_NOTES_MAX) {
+        r->report->notes_dropped++;
+        cJSON_Delete(note);
+        return false;
+    }
+    cJSON_AddItemToArray(r->report->notes, note);
+    r->notes++;
+    return true;
+}
+
+/* Counts key (the snapshot object's) as skipped, with the reason. */
+static void skip(struct rescan *r, const char *key, const char *fmt, ...) QB_PRINTF(3, 4);
+static void skip(struct rescan *r, const char *key, const char *fmt, ...)
+{
+    char reason[QB_ERRBUF_SIZE];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    r->report->skipped++;
+    cJSON *note = cJSON_CreateObject();
+    cJSON_AddStringToObject(note, "key", key);
+    cJSON_AddStringToObject(note, "result", "skipped");
+    cJSON_AddStringToObject(note, "reason", reason);
+    if (!add_note(r, note))
+        return;
+    char qk[STORAGE_KEY_MAX + 64], qr[QB_ERRBUF_SIZE + 64];
+    /* Bad data in the destination, not our bug: a warning. */
+    log_warn("rescan.skipped", "destination=%lld key=%s reason=%s", (long long)r->destination_id,
+             log_quote(qk, sizeof qk, key), log_quote(qr, sizeof qr, reason));
+}
+
+/* ---------------------------------------------------------------- steps */
+
+/* True when a running backup run still has key of this destination in
+ * flight (written, not yet catalogued or discarded). */
+static enum qb_err in_flight(struct rescan *r, const char *key, bool *busy)
+{
+    struct store_run **runs = NULL;
+    size_t n = 0;
+    *busy = false;
+    enum qb_err rc = store_run_list_running(r->store, &runs, &n, r->err, r->errlen);
+    for (size_t i = 0; !rc && i < n && !*busy; i++) {
+        cJSON *inf = runs[i]->inflight ? cJSON_Parse(runs[i]->inflight) : NULL;
+        const cJSON *k = cJSON_GetObjectItemCaseSensitive(inf, "storage_key");
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(inf, "destination_id");
+        *busy = cJSON_IsString(k) && cJSON_IsNumber(d) && strcmp(k->valuestring, key) == 0 &&
+                (int64_t)d->valuedouble == r->destination_id;
+        cJSON_Delete(inf);
+    }
+    store_run_list_free(runs, n);
+    return rc;
+}
+
+static enum qb_err collect(void *ud, const void *data, size_t len, char *err, size_t errlen)
+{
+    struct rescan *r = ud;
+    if (len > RESCAN_MANIFEST_MAX - r->len)
+        return qb_failf(QB_ERR_INVALID, err, errlen, "larger than %d bytes", RESCAN_MANIFEST_MAX);
+    memcpy(r->buf + r->len, data, len);
+    r->len += len;
+    return QB_OK;
+}
+
+/* Required non-empty string member; reason names the field otherwise. */
+static bool need_string(const cJSON *m, const char *field, const char **out, char *reason,
+                        size_t reasonlen)
+{
+    enum qb_err rc = json_get_string(m, field, out, reason, reasonlen);
+    if (rc == QB_ERR_NOT_FOUND || (!rc && !**out)) {
+        snprintf(reason, reasonlen, "%s: missing", field);
+        return false;
+    }
+    return rc == QB_OK;
+}
+
+/* Optional string member: *out NULL when absent or null. */
+static bool opt_string(const cJSON *m, const char *field, const char **out, char *reason,
+                       size_t reasonlen)
+{
+    *out = NULL;
+    enum qb_err rc = json_get_string(m, field, out, reason, reasonlen);
+    if (rc == QB_ERR_NOT_FOUND)
+        *out = NULL;
+    return rc == QB_OK || rc == QB_ERR_NOT_FOUND;
+}
+
+/* Optional integer member in [0, 2^53]: *out is dflt when absent. */
+static bool opt_int(const cJSON *m, const char *field, int64_t dflt, int64_t *out, char *reason,
+                    size_t reasonlen)
+{
+    enum qb_err rc = json_get_int(m, field, 0, JSON_INT_MAX, out, reason, reasonlen);
+    if (rc == QB_ERR_NOT_FOUND)
+        *out = dflt;
+    return rc == QB_OK || rc == QB_ERR_NOT_FOUND;
+}
+
+/* Checks the manifest of key and fills mf (borrowing from m); false with
+ * the reason otherwise.  Mirrors write_manifest() in backup_job.c and the
+ * snapshots table's CHECK constraints, so a manifest that passes always
+ * makes an insertable row. */
+static bool validate(const cJSON *m, const char *key, struct manifest *mf, char *reason,
+                     size_t reasonlen)
+{
+    const char *format = NULL, *mkey = NULL, *sha = NULL, *created = NULL;
+    memset(mf, 0, sizeof *mf);
+    if (!cJSON_IsObject(m)) {
+        snprintf(reason, reasonlen, "not a JSON object");
+        return false;
+    }
+    if (!need_string(m, "format", &format, reason, reasonlen))
+        return false;
+    if (strcmp(format, MANIFEST_FORMAT) != 0) {
+        snprintf(reason, reasonlen, "format: \"%.64s\" is not " MANIFEST_FORMAT, format);
+        return false;
+    }
+    if (!need_string(m, "key", &mkey, reason, reasonlen))
+        return false;
+    if (strcmp(mkey, key) != 0) {
+        /* A manifest copied or renamed would describe another object. */
+        snprintf(reason, reasonlen, "key: the manifest describes \"%.200s\", not this object",
+                 mkey);
+        return false;
+    }
+    if (!opt_string(m, "plan", &mf->plan, reason, reasonlen) ||
+        !need_string(m, "instance", &mf->instance, reason, reasonlen) ||
+        !need_string(m, "kind", &mf->kind, reason, reasonlen) ||
+        !need_string(m, "qdrant_snapshot", &mf->qdrant_snapshot, reason, reasonlen) ||
+        !need_string(m, "sha256", &sha, reason, reasonlen) ||
+        !need_string(m, "created_at", &created, reason, reasonlen) ||
+        !opt_string(m, "collection", &mf->collection, reason, reasonlen) ||
+        !opt_string(m, "qdrant_version", &mf->qdrant_version, reason, reasonlen) ||
+        !opt_string(m, "qdrant_checksum", &mf->qdrant_checksum, reason, reasonlen))
+        return false;
+    if (mf->plan && !*mf->plan)
+        mf->plan = NULL;
+    bool full = strcmp(mf->kind, "full") == 0;
+    bool shard = strcmp(mf->kind, "shard") == 0;
+    if (!full && !shard && strcmp(mf->kind, "collection") != 0) {
+        snprintf(reason, reasonlen, "kind: \"%.64s\" is not collection, full or shard", mf->kind);
+        return false;
+    }
+    if (full && mf->collection) {
+        snprintf(reason, reasonlen, "collection: a full snapshot has none");
+        return false;
+    }
+    if (!full && (!mf->collection || !*mf->collection)) {
+        snprintf(reason, reasonlen, "collection: missing");
+        return false;
+    }
+    enum qb_err rc = json_get_int(m, "size", 0, JSON_INT_MAX, &mf->size, reason, reasonlen);
+    if (rc == QB_ERR_NOT_FOUND)
+        snprintf(reason, reasonlen, "size: missing");
+    if (rc)
+        return false;
+    if (!opt_int(m, "points_count", -1, &mf->points_count, reason, reasonlen) ||
+        !opt_int(m, "shard_id", -1, &mf->shard_id, reason, reasonlen))
+        return false;
+    if (!hex64(sha, mf->sha256)) {
+        snprintf(reason, reasonlen, "sha256: must be 64 hexadecimal digits");
+        return false;
+    }
+    if (mf->qdrant_checksum) {
+        if (!hex64(mf->qdrant_checksum, mf->checksum)) {
+            snprintf(reason, reasonlen, "qdrant_checksum: must be 64 hexadecimal digits");
+            return false;
+        }
+        /* The pipeline keeps nothing whose bytes differ from Qdrant's
+         * checksum; a manifest saying otherwise was not written by it. */
+        if (strcmp(mf->checksum, mf->sha256) != 0) {
+            snprintf(reason, reasonlen, "qdrant_checksum differs from sha256");
+            return false;
+        }
+        mf->qdrant_checksum = mf->checksum;
+    }
+    if (!parse_rfc3339(created, &mf->created_at)) {
+        snprintf(reason, reasonlen, "created_at: \"%.64s\" is not an RFC 3339 time", created);
+        return false;
+    }
+    return true;
+}
+
+/* plan_id of the plan named name if it stores to this destination, else 0
+ * (with *other set when a namesake stores elsewhere).  Safety snapshots
+ * (taken before a restore, under SAFETY_PREFIX) belong to no plan even
+ * though their manifest names one: backup_safety_snapshot() describes
+ * them with a plan-shaped struct named after the instance, and linking
+ * them to a real plan of that name would hand them to its retention. */
+static enum qb_err resolve_plan(struct rescan *r, const char *key, const char *name, int64_t *id,
+                                bool *other)
+{
+    struct store_plan *p = NULL;
+    *id = 0;
+    *other = false;
+    if (!name || strncmp(key, SAFETY_PREFIX, strlen(SAFETY_PREFIX)) == 0)
+        return QB_OK;
+    enum qb_err rc = store_plan_get(r->store, name, &p, r->err, r->errlen);
+    if (rc == QB_ERR_NOT_FOUND)
+        return QB_OK;
+    if (!rc) {
+        /* Linking a row to a plan hands it to that plan's retention, which
+         * deletes through the plan's destination: only link when that is
+         * where the object is. */
+        if (p->destination_id == r->destination_id)
+            *id = p->id;
+        else
+            *other = true;
+    }
+    store_plan_free(p);
+    return rc;
+}
+
+static enum qb_err resolve_instance(struct rescan *r, const char *name, int64_t *id)
+{
+    struct store_instance *inst = NULL;
+    *id = 0;
+    enum qb_err rc = store_instance_get(r->store, name, &inst, r->err, r->errlen);
+    if (rc == QB_ERR_NOT_FOUND)
+        return QB_OK;
+    if (!rc)
+        *id = inst->id;
+    store_instance_free(inst);
+    return rc;
+}
+
+/* Inserts the row for a checked manifest; counts it imported or, when the
+ * location is already catalogued (the pipeline won a race, or a row from
+ * before storage keys were recorded), known. */
+static enum qb_err import(struct rescan *r, const char *key, const struct manifest *mf,
+                          const char *warning)
+{
+    int64_t plan_id = 0, instance_id = 0, id = 0;
+    bool other = false;
+    enum qb_err rc = resolve_plan(r, key, mf->plan, &plan_id, &other);
+    if (!rc)
+        rc = resolve_instance(r, mf->instance, &instance_id);
+    if (rc)
+        return rc;
+    /* A row of its own (store_snapshot_free), so nothing is cast away. */
+    struct store_snapshot *row = xcalloc(1, sizeof *row);
+    row->plan_id = plan_id;
+    row->run_id = 0; /* runs are not rebuilt: an old catalogue's run id means nothing here */
+    row->instance_id = instance_id;
+    row->instance_name = xstrdup(mf->instance);
+    row->destination_id = r->destination_id;
+    row->kind = xstrdup(mf->kind);
+    row->collection = dup_or_null(mf->collection);
+    row->shard_id = mf->shard_id;
+    row->qdrant_name = xstrdup(mf->qdrant_snapshot);
+    row->location = xasprintf("%s%s", r->base, key);
+    row->storage_key = xstrdup(key);
+    row->size_bytes = mf->size;
+    row->sha256 = xstrdup(mf->sha256);
+    row->qdrant_checksum = dup_or_null(mf->qdrant_checksum);
+    row->qdrant_version = dup_or_null(mf->qdrant_version);
+    row->points_count = mf->points_count;
+    row->created_at = mf->created_at;
+    row->verified_at = 0; /* not verified until someone verifies it */
+    char ierr[QB_ERRBUF_SIZE];
+    rc = store_snapshot_insert(r->store, row, &id, ierr, sizeof ierr);
+    store_snapshot_free(row);
+    if (rc == QB_ERR_CONFLICT) {
+        /* UNIQUE(destination_id, location), or the destination went away:
+         * the foreign key.  Tell them apart. */
+        struct store_destination *d = NULL;
+        rc = store_destination_get_by_id(r->store, r->destination_id, false, &d, r->err, r->errlen);
+        store_destination_free(d);
+        if (!rc)
+            r->report->known++;
+        return rc;
+    }
+    if (rc == QB_ERR_INVALID) { /* a CHECK constraint: validate() missed something */
+        char qk[STORAGE_KEY_MAX + 64], qe[QB_ERRBUF_SIZE + 64];
+        log_error("rescan.insert_refused", "key=%s error=%s", log_quote(qk, sizeof qk, key),
+                  log_quote(qe, sizeof qe, ierr));
+        skip(r, key, "the catalogue refused the row: %s", ierr);
+        return QB_OK;
+    }
+    if (rc)
+        return qb_failf(rc, r->err, r->errlen, "%s", ierr);
+    r->report->imported++;
+    cJSON *note = cJSON_CreateObject();
+    cJSON_AddStringToObject(note, "key", key);
+    cJSON_AddStringToObject(note, "result", "imported");
+    cJSON_AddNumberToObject(note, "snapshot_id", (double)id);
+    char wbuf[QB_ERRBUF_SIZE];
+    if (other) {
+        snprintf(wbuf, sizeof wbuf,
+                 "plan \"%.200s\" now stores to another destination; not linked to it%s%s",
+                 mf->plan, warning ? "; " : "", warning ? warning : "");
+        warning = wbuf;
+    }
+    if (warning)
+        cJSON_AddStringToObject(note, "warning", warning);
+    if (!add_note(r, note))
+        return QB_OK;
+    char qk[STORAGE_KEY_MAX + 64];
+    log_info("rescan.imported", "destination=%lld snapshot=%lld key=%s plan_linked=%s",
+             (long long)r->destination_id, (long long)id, log_quote(qk, sizeof qk, key),
+             plan_id ? "true" : "false");
+    return QB_OK;
+}
+
+/* Reads, validates and checks the manifest listed as e, for object key. */
+static enum qb_err one_manifest(struct rescan *r, const struct storage_list_entry *e,
+                                const char *key)
+{
+    char reason[QB_ERRBUF_SIZE] = "";
+    cJSON *m = NULL;
+    struct manifest mf;
+    struct storage_object_info info;
+    enum qb_err rc = QB_OK; /* only what stops the rescan; skips leave it QB_OK */
+    if (e->size > RESCAN_MANIFEST_MAX) {
+        skip(r, key, "manifest: %llu bytes, more than the %d accepted", (unsigned long long)e->size,
+             RESCAN_MANIFEST_MAX);
+        return QB_OK;
+    }
+    r->len = 0;
+    enum qb_err src = storage_read(r->st, e->key, 0, 0, collect, r, reason, sizeof reason);
+    if (src && !object_error(src))
+        return qb_failf(src, r->err, r->errlen, "reading %s: %s", e->key, reason);
+    if (src) {
+        skip(r, key, "manifest: cannot read it: %s", reason);
+        return QB_OK;
+    }
+    if (json_parse_bounded(r->buf, r->len, MANIFEST_MAX_DEPTH, &m, reason, sizeof reason)) {
+        skip(r, key, "manifest: not valid JSON: %s", reason);
+        goto out;
+    }
+    reason[0] = '\0';
+    if (!validate(m, key, &mf, reason, sizeof reason)) {
+        skip(r, key, "manifest: %s", reason);
+        goto out;
+    }
+    memset(&info, 0, sizeof info);
+    src = storage_head(r->st, key, &info, reason, sizeof reason);
+    if (src && !object_error(src)) {
+        rc = qb_failf(src, r->err, r->errlen, "reading %s: %s", key, reason);
+        goto out;
+    }
+    if (src == QB_ERR_NOT_FOUND) {
+        skip(r, key, "the object is missing");
+        goto out;
+    }
+    if (src) {
+        skip(r, key, "cannot read the object's metadata: %s", reason);
+        goto out;
+    }
+    if (info.size != (uint64_t)mf.size) {
+        skip(r, key, "the object is %llu bytes, its manifest says %lld",
+             (unsigned long long)info.size, (long long)mf.size);
+        goto out;
+    }
+    if (info.sha256[0] && strcmp(info.sha256, mf.sha256) != 0) {
+        skip(r, key, "the object's recorded sha256 %s differs from its manifest's %s", info.sha256,
+             mf.sha256);
+        goto out;
+    }
+    rc = import(r, key, &mf, info.sha256[0] ? NULL : "no recorded checksum: verify it");
+out:
+    cJSON_Delete(m);
+    return rc;
+}
+
+static enum qb_err on_entry(void *ud, const struct storage_list_entry *e)
+{
+    struct rescan *r = ud;
+    if (r->cancel && atomic_load(r->cancel))
+        return qb_failf(QB_ERR_CANCELLED, r->err, r->errlen, "rescan cancelled");
+    if (!ends_with(e->key, MANIFEST_SUFFIX)) {
+        r->report->objects++;
+        return QB_OK;
+    }
+    r->report->manifests++;
+    char *key = xstrndup(e->key, strlen(e->key) - strlen(MANIFEST_SUFFIX));
+    char kerr[QB_ERRBUF_SIZE];
+    bool known = false, busy = false;
+    enum qb_err rc = QB_OK;
+    if (storage_key_check(key, kerr, sizeof kerr) != QB_OK) {
+        skip(r, e->key, "not the manifest of a valid key: %s", kerr);
+    } else if (ends_with(key, MANIFEST_SUFFIX)) {
+        /* Manifests describe snapshot objects, never other manifests. */
+        skip(r, key, "the manifest of a manifest");
+    } else {
+        rc = store_snapshot_key_exists(r->store, r->destination_id, key, &known, r->err, r->errlen);
+        if (!rc && known)
+            r->report->known++;
+        if (!rc && !known)
+            rc = in_flight(r, key, &busy);
+        if (!rc && !known && busy)
+            skip(r, key, "a running backup is still writing it; rescan again later");
+        if (!rc && !known && !busy)
+            rc = one_manifest(r, e, key);
+    }
+    free(key);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- entry */
+
+enum qb_err rescan_destination(struct store *store, int64_t destination_id, struct storage *st,
+                               const atomic_bool *cancel, struct rescan_report *report, char *err,
+                               size_t errlen)
+{
+    struct rescan r = {.store = store,
+                       .destination_id = destination_id,
+                       .st = st,
+                       .cancel = cancel,
+                       .report = report,
+                       .err = err,
+                       .errlen = errlen};
+    struct store_destination *d = NULL;
+    memset(report, 0, sizeof *report);
+    report->notes = cJSON_CreateArray();
+    if (!report->notes)
+        return qb_failf(QB_ERR_INTERNAL, err, errlen, "rescan: out of memory");
+    enum qb_err rc = store_destination_get_by_id(store, destination_id, false, &d, err, errlen);
+    if (!rc)
+        rc = location_base(st, &r.base, err, errlen);
+    if (rc)
+        goto out;
+    r.buf = xmalloc(RESCAN_MANIFEST_MAX + 1);
+    log_info("rescan.start", "destination=%lld url=%s", (long long)destination_id, storage_url(st));
+    char lerr[QB_ERRBUF_SIZE] = "";
+    rc = storage_list(st, "", on_entry, &r, lerr, sizeof lerr);
+    /* on_entry wrote its own errors into err; the listing's are in lerr. */
+    if (rc && lerr[0])
+        qb_failf(rc, err, errlen, "listing %s: %s", storage_url(st), lerr);
+    log_info("rescan.done",
+             "destination=%lld objects=%lld manifests=%lld imported=%lld known=%lld "
+             "skipped=%lld notes_dropped=%lld error=%s",
+             (long long)destination_id, (long long)report->objects, (long long)report->manifests,
+             (long long)report->imported, (long long)report->known, (long long)report->skipped,
+             (long long)report->notes_dropped, rc ? qb_err_name(rc) : "none");
+out:
+    free(r.buf);
+    free(r.base);
+    store_destination_free(d);
+    return rc;
+}

@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * restore_job.c -- one restore run: put a catalogued snapshot back into a
+ * Qdrant collection, on the instance it came from or another one, under
+ * the same or another name.
+ *
+ * DESIGN
+ * Everything that can be checked is checked before the target is touched:
+ * the stored object exists with the catalogued size; the target instance
+ * answers; an existing target collection is replaced only with overwrite,
+ * and then (by default) only after a safety snapshot of it was taken and
+ * catalogued, so a wrong restore is itself undoable.  Qdrant is always
+ * given the catalogued SHA-256, and it verifies the bytes before it
+ * replaces any data: a corrupted object fails the restore with a checksum
+ * error and the collection is left as it was.
+ *
+ * Two methods.  "upload": qbackupd streams the object from storage into
+ * Qdrant's upload endpoint (works when Qdrant cannot reach the storage).
+ * "url": Qdrant fetches the object itself, from a presigned S3 URL, or
+ * from qbackupd's download endpoint for a local destination (fastest when
+ * Qdrant can reach it).  Afterwards the collection's point count is read
+ * and compared with the count recorded at backup time.
+ */
+#include "engine/bridge.h"
+#include "engine/jobs.h"
+#include "remote/storage_urls.h"
+#include "store/store_instances.h"
+#include "store/store_snapshots.h"
+#include "util/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The ring between storage and Qdrant: enough to keep both streams busy,
+ * small enough not to matter. */
+#define RESTORE_RING_BYTES (8u << 20)
+/* How long a presigned or tokenised URL handed to Qdrant stays valid. */
+#define RESTORE_URL_TTL_S 3600
+
+struct restore {
+    struct job *job;
+    const cJSON *request;
+    struct store_snapshot *snap;
+    struct storage *storage;
+    struct qdrant_client *qdrant;
+    const char *instance;   /* target instance name */
+    const char *collection; /* target collection name */
+    const char *method;     /* "upload" or "url" */
+    enum qdrant_priority priority;
+    bool overwrite;
+    bool safety;
+};
+
+static const char *req_str(const cJSON *req, const char *name, const char *dflt)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, name);
+    return cJSON_IsString(v) ? v->valuestring : dflt;
+}
+
+static bool req_bool(const cJSON *req, const char *name, bool dflt)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, name);
+    return cJSON_IsBool(v) ? cJSON_IsTrue(v) : dflt;
+}
+
+struct pull {
+    struct job *job;
+    struct bridge *bridge;
+};
+
+static enum qb_err pull_read(void *ud, void *buf, size_t cap, size_t *n, char *err, size_t errlen)
+{
+    struct pull *p = ud;
+    enum qb_err rc = bridge_read(p->bridge, buf, cap, n, err, errlen);
+    if (rc)
+        return rc;
+    p->job->bytes_done += (int64_t)*n;
+    return job_checkpoint(p->job, NULL, err, errlen);
+}
+
+static enum qb_err restore_by_upload(struct restore *r, const struct qdrant_target *t, char *err,
+                                     size_t errlen)
+{
+    struct pull p = {.job = r->job};
+    enum qb_err rc = bridge_start(r->storage, r->snap->storage_key, 0, 0, RESTORE_RING_BYTES,
+                                  &p.bridge, err, errlen);
+    if (rc)
+        return rc;
+    rc = qdrant_snapshot_upload(r->qdrant, t, r->priority, r->snap->sha256, r->snap->qdrant_name,
+                                (uint64_t)r->snap->size_bytes, pull_read, &p, err, errlen);
+    bridge_stop(p.bridge);
+    return rc;
+}
+
+static enum qb_err restore_by_url(struct restore *r, const struct qdrant_target *t, char *err,
+                                  size_t errlen)
+{
+    char *url = NULL;
+    const char *base = req_str(r->request, "download_base", NULL);
+    enum qb_err rc = storage_fetch_url(r->storage, r->snap->storage_key, r->snap->id, base,
+                                       RESTORE_URL_TTL_S, &url, err, errlen);
+    if (!rc)
+        rc = qdrant_snapshot_recover(r->qdrant, t, url, r->priority, r->snap->sha256, NULL, err,
+                                     errlen);
+    if (url) {
+        /* The URL carries a signature or token: a capability. */
+        memset(url, 0, strlen(url));
+        free(url);
+    }
+    if (!rc)
+        r->job->bytes_done += r->snap->size_bytes;
+    return rc;
+}
+
+/* Checks before anything changes on the target; fills *exists. */
+static enum qb_err preflight(struct restore *r, bool *exists, char *err, size_t errlen)
+{
+    struct storage_object_info info;
+    enum qb_err rc = storage_head(r->storage, r->snap->storage_key, &info, err, errlen);
+    if (rc == QB_ERR_NOT_FOUND)
+        return qb_failf(rc, err, errlen, "the stored object %s is missing", r->snap->location);
+    if (rc)
+        return rc;
+    if ((int64_t)info.size != r->snap->size_bytes)
+        return qb_failf(QB_ERR_IO, err, errlen,
+                        "the stored object is %llu bytes but the catalogue says %lld; it was "
+                        "changed or truncated",
+                        (unsigned long long)info.size, (long long)r->snap->size_bytes);
+    struct qdrant_collection_info ci;
+    rc = qdrant_collection_info(r->qdrant, r->collection, &ci, err, errlen);
+    *exists = rc == QB_OK;
+    if (rc == QB_OK)
+        qdrant_collection_info_free(&ci);
+    if (rc == QB_ERR_NOT_FOUND)
+        rc = QB_OK;
+    if (!rc && *exists && !r->overwrite)
+        rc = qb_failf(QB_ERR_CONFLICT, err, errlen,
+                      "collection %s already exists on %s; restoring would replace it: send "
+                      "\"overwrite\": true to do that (a safety snapshot is taken first)",
+                      r->collection, r->instance);
+    return rc;
+}
+
+static enum qb_err restore(struct restore *r, cJSON *result, char *err, size_t errlen)
+{
+    struct job *j = r->job;
+    bool exists = false;
+    enum qb_err rc = job_checkpoint(j, "verifying", err, errlen);
+    if (!rc)
+        rc = preflight(r, &exists, err, errlen);
+    if (rc)
+        return rc;
+    if (exists && r->safety) {
+        struct store_instance *inst = NULL;
+        int64_t safety_id = 0;
+        rc = job_checkpoint(j, "snapshotting", err, errlen);
+        if (!rc)
+            rc = store_instance_get(j->store, r->instance, &inst, err, errlen);
+        if (!rc)
+            rc = backup_safety_snapshot(j, r->qdrant, r->storage, r->instance, inst->id,
+                                        r->snap->destination_id, r->collection, &safety_id, err,
+                                        errlen);
+        store_instance_free(inst);
+        if (rc) {
+            char sub[QB_ERRBUF_SIZE];
+            snprintf(sub, sizeof sub, "%s", err);
+            return qb_failf(rc, err, errlen,
+                            "the safety snapshot of %s failed, so nothing was restored: %s",
+                            r->collection, sub);
+        }
+        cJSON_AddNumberToObject(result, "safety_snapshot_id", (double)safety_id);
+    }
+    rc = job_checkpoint(j, "restoring", err, errlen);
+    if (rc)
+        return rc;
+    struct qdrant_target t = {.scope = QDRANT_SCOPE_COLLECTION, .collection = r->collection};
+    rc = strcmp(r->method, "url") == 0 ? restore_by_url(r, &t, err, errlen)
+                                       : restore_by_upload(r, &t, err, errlen);
+    if (rc)
+        return rc;
+    struct qdrant_collection_info ci;
+    if (qdrant_collection_info(r->qdrant, r->collection, &ci, err, errlen) == QB_OK) {
+        cJSON_AddNumberToObject(result, "points_count", (double)ci.points_count);
+        if (r->snap->points_count >= 0)
+            cJSON_AddBoolToObject(result, "points_match", ci.points_count == r->snap->points_count);
+        qdrant_collection_info_free(&ci);
+    }
+    return QB_OK;
+}
+
+const char *restore_job_run(struct job *j, cJSON *results, char *error, size_t errorlen)
+{
+    char err[QB_ERRBUF_SIZE];
+    struct restore r = {.job = j};
+    cJSON *request = cJSON_Parse(j->run->request);
+    r.request = request;
+    const cJSON *sid = cJSON_GetObjectItemCaseSensitive(request, "snapshot_id");
+    enum qb_err rc =
+        cJSON_IsNumber(sid)
+            ? store_snapshot_get(j->store, (int64_t)sid->valuedouble, &r.snap, err, sizeof err)
+            : qb_failf(QB_ERR_INVALID, err, sizeof err, "the request names no snapshot");
+    cJSON *result = cJSON_CreateObject();
+    cJSON_AddItemToArray(results, result);
+    if (!rc) {
+        r.instance = req_str(request, "target_instance", r.snap->instance_name);
+        r.collection = req_str(request, "target_collection", r.snap->collection);
+        r.method = req_str(request, "method", "upload");
+        r.overwrite = req_bool(request, "overwrite", false);
+        r.safety = req_bool(request, "safety_snapshot", r.overwrite);
+        const char *prio = req_str(request, "priority", NULL);
+        if (prio && !qdrant_parse_priority(prio, &r.priority))
+            rc = qb_failf(QB_ERR_INVALID, err, sizeof err, "unknown priority %s", prio);
+        cJSON_AddNumberToObject(result, "snapshot_id", (double)r.snap->id);
+        cJSON_AddStringToObject(result, "target_instance", r.instance);
+        cJSON_AddStringToObject(result, "target_collection", r.collection ? r.collection : "");
+        cJSON_AddStringToObject(result, "method", r.method);
+        if (r.snap->points_count >= 0)
+            cJSON_AddNumberToObject(result, "expected_points_count", (double)r.snap->points_count);
+    }
+    if (!rc && !r.collection)
+        rc = qb_failf(QB_ERR_INVALID, err, sizeof err,
+                      "full-instance snapshots are restored at Qdrant's start, not over HTTP; "
+                      "download it (GET /v1/snapshots/%lld/download) and follow the README",
+                      (long long)r.snap->id);
+    if (!rc) {
+        rc = store_run_progress(j->store, j->run->id, NULL, 0, r.snap->size_bytes, err, sizeof err);
+    }
+    if (!rc)
+        rc = job_open_storage(j->store, r.snap->destination_id, &r.storage, err, sizeof err);
+    if (!rc)
+        rc = job_open_qdrant(j->store, r.instance, engine_config(j->engine)->snapshot_timeout_ms,
+                             &r.qdrant, err, sizeof err);
+    if (!rc)
+        rc = restore(&r, result, err, sizeof err);
+    const char *state = "succeeded";
+    if (rc) {
+        state = j->cancelled ? "cancelled" : "failed";
+        if (j->stopping)
+            snprintf(err, sizeof err, "interrupted by shutdown");
+        snprintf(error, errorlen, "%s", err);
+        cJSON_AddStringToObject(result, "error", err);
+    }
+    cJSON_AddStringToObject(result, "state", state);
+    qdrant_client_destroy(r.qdrant);
+    storage_close(r.storage);
+    store_snapshot_free(r.snap);
+    cJSON_Delete(request);
+    return state;
+}

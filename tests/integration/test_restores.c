@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * test_restores.c -- restores end to end against two emulated Qdrant
+ * instances and the local-folder destination: the seed's disaster (delete
+ * the collection, restore "latest") by upload and by URL with identical
+ * points; a staging refresh into another instance under another name
+ * leaving the source untouched; 409 without overwrite changing nothing;
+ * the safety snapshot taken and restorable; a corrupted stored object
+ * failing before Qdrant's data is replaced; the download endpoint; and a
+ * catalogue rebuilt by rescan after the SQLite file is lost.
+ */
+#include "unit.h"
+#include "common.h"
+#include "emu_harness.h"
+#include "harness.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct emu prod, staging;
+static struct qbd d;
+static char *original; /* points of "products" as backed up */
+
+static bool call(const char *method, const char *path, const char *body, long want, struct resp *r)
+{
+    if (qbd_request(&d, method, path, body, NULL, r) != 0 || r->status != want) {
+        fprintf(stderr, "%s %s -> %ld (want %ld): %s\n", method, path, r->status, want, r->body);
+        return false;
+    }
+    return true;
+}
+
+static bool restore(const char *body, long want, struct resp *r)
+{
+    return call("POST", "/v1/restores?wait=120", body, want, r);
+}
+
+static bool points_equal(struct emu *e, const char *collection, const char *want)
+{
+    char *now = emu_points(e, collection);
+    bool eq = now && want && strcmp(now, want) == 0;
+    free(now);
+    return eq;
+}
+
+static void test_disaster_by_upload_and_url(void)
+{
+    struct resp r;
+    TEST_ASSERT(
+        call("POST", "/v1/plans", "{\"name\":\"prod\",\"collections\":[\"products\"]}", 201, &r));
+    resp_free(&r);
+    TEST_ASSERT(call("POST", "/v1/plans/prod/runs?wait=120", NULL, 200, &r));
+    resp_free(&r);
+
+    /* The colleague's script runs against production. */
+    TEST_ASSERT(emu_request(&prod, "DELETE", "/collections/products", NULL, &r) == 0);
+    resp_free(&r);
+    TEST_ASSERT(restore("{\"plan\":\"prod\",\"collection\":\"products\",\"snapshot\":\"latest\"}",
+                        200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "kind"), "restore");
+    TEST_EXPECT_STR(json_path_str(r.json, "results.0.method"), "upload");
+    TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "results.0.points_match")));
+    resp_free(&r);
+    TEST_EXPECT(points_equal(&prod, "products", original));
+
+    TEST_ASSERT(emu_request(&prod, "DELETE", "/collections/products", NULL, &r) == 0);
+    resp_free(&r);
+    TEST_ASSERT(restore("{\"plan\":\"prod\",\"collection\":\"products\",\"snapshot\":\"latest\","
+                        "\"method\":\"url\"}",
+                        200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "results.0.method"), "url");
+    resp_free(&r);
+    TEST_EXPECT(points_equal(&prod, "products", original));
+}
+
+static void test_staging_refresh_leaves_source_untouched(void)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"name\":\"staging\",\"url\":\"%s\"}", staging.url);
+    struct resp r;
+    TEST_ASSERT(call("POST", "/v1/instances", body, 201, &r));
+    resp_free(&r);
+    TEST_ASSERT(restore("{\"plan\":\"prod\",\"collection\":\"products\",\"snapshot\":\"latest\","
+                        "\"target_instance\":\"staging\",\"target_collection\":\"products_copy\"}",
+                        200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "results.0.target_instance"), "staging");
+    resp_free(&r);
+    TEST_EXPECT(points_equal(&staging, "products_copy", original));
+    TEST_EXPECT(points_equal(&prod, "products", original));
+}
+
+static void test_overwrite_refused_without_flag(void)
+{
+    struct resp r;
+    TEST_ASSERT(emu_upsert(&prod, "products", 5, 99) == 0); /* the live data moved on */
+    char *live = emu_points(&prod, "products");
+    TEST_ASSERT(live != NULL);
+    TEST_ASSERT(restore("{\"plan\":\"prod\",\"collection\":\"products\",\"snapshot\":\"latest\"}",
+                        409, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "code"), "conflict");
+    TEST_EXPECT_STR(json_path_str(r.json, "field"), "overwrite");
+    TEST_EXPECT(strstr(json_path_str(r.json, "detail"), "\"overwrite\": true") != NULL);
+    resp_free(&r);
+    TEST_EXPECT(points_equal(&prod, "products", live));
+    /* No restore run was queued. */
+    TEST_ASSERT(call("GET", "/v1/runs?kind=restore", NULL, 200, &r));
+    int runs = cJSON_GetArraySize(json_path(r.json, "items"));
+    resp_free(&r);
+    TEST_EXPECT_INT(runs, 3);
+    free(live);
+}
+
+static void test_safety_snapshot_taken_and_restorable(void)
+{
+    struct resp r;
+    char *live = emu_points(&prod, "products");
+    TEST_ASSERT(live != NULL);
+    TEST_ASSERT(restore("{\"plan\":\"prod\",\"collection\":\"products\",\"snapshot\":\"latest\","
+                        "\"overwrite\":true}",
+                        200, &r));
+    double safety = json_path_num(r.json, "results.0.safety_snapshot_id");
+    resp_free(&r);
+    TEST_ASSERT(safety > 0);
+    TEST_EXPECT(points_equal(&prod, "products", original));
+
+    /* The replaced data is one restore away. */
+    char body[200];
+    snprintf(body, sizeof body, "{\"snapshot_id\":%.0f,\"target_collection\":\"undo\"}", safety);
+    TEST_ASSERT(restore(body, 200, &r));
+    resp_free(&r);
+    TEST_EXPECT(points_equal(&prod, "undo", live));
+    free(live);
+}
+
+static void test_corrupted_object_fails_before_replacing(void)
+{
+    struct resp r;
+    TEST_ASSERT(call("GET", "/v1/snapshots?plan=prod&limit=1", NULL, 200, &r));
+    char location[1024];
+    snprintf(location, sizeof location, "%s", json_path_str(r.json, "items.0.location"));
+    double id = json_path_num(r.json, "items.0.id");
+    resp_free(&r);
+    TEST_ASSERT(emu_upsert(&prod, "products", 3, 7) == 0);
+    char *live = emu_points(&prod, "products");
+
+    /* Flip one byte in the middle of the stored object. */
+    int fd = open(location, O_RDWR);
+    TEST_ASSERT(fd >= 0);
+    off_t mid = lseek(fd, 0, SEEK_END) / 2;
+    unsigned char byte = 0;
+    TEST_ASSERT(pread(fd, &byte, 1, mid) == 1);
+    byte ^= 0xff;
+    TEST_ASSERT(pwrite(fd, &byte, 1, mid) == 1);
+    close(fd);
+
+    char body[200];
+    snprintf(body, sizeof body, "{\"snapshot_id\":%.0f,\"overwrite\":true}", id);
+    TEST_ASSERT(restore(body, 424, &r));
+    const char *error = json_path_str(r.json, "run.error");
+    TEST_EXPECT(error && strstr(error, "hecksum") != NULL);
+    resp_free(&r);
+    TEST_EXPECT(points_equal(&prod, "products", live));
+    /* verify reports the damage too */
+    char path[64];
+    snprintf(path, sizeof path, "/v1/snapshots/%.0f/verify", id);
+    TEST_ASSERT(call("POST", path, NULL, 200, &r));
+    TEST_EXPECT(json_path_str(r.json, "verify_error") != NULL);
+    TEST_EXPECT(cJSON_IsNull(json_path(r.json, "verified_at")));
+    resp_free(&r);
+    free(live);
+}
+
+static void test_download_endpoint(void)
+{
+    struct resp r;
+    TEST_ASSERT(call("GET", "/v1/snapshots?plan=prod&limit=1", NULL, 200, &r));
+    double id = json_path_num(r.json, "items.0.id");
+    double size = json_path_num(r.json, "items.0.size");
+    char sha[65];
+    snprintf(sha, sizeof sha, "%s", json_path_str(r.json, "items.0.sha256"));
+    resp_free(&r);
+    char path[64];
+    snprintf(path, sizeof path, "/v1/snapshots/%.0f/download", id);
+    TEST_ASSERT(call("GET", path, NULL, 200, &r));
+    TEST_EXPECT_INT((long long)r.len, (long long)size);
+    TEST_EXPECT_STR(resp_header(&r, "X-Checksum-SHA256"), sha);
+    resp_free(&r);
+    const char *const range[] = {"Range: bytes=10-19", NULL};
+    TEST_ASSERT(qbd_request(&d, "GET", path, NULL, range, &r) == 0);
+    TEST_EXPECT_INT(r.status, 206);
+    TEST_EXPECT_INT((long long)r.len, 10);
+    resp_free(&r);
+    snprintf(path, sizeof path, "/v1/snapshots/%.0f/download?expires=9999999999&token=00", id);
+    TEST_ASSERT(call("GET", path, NULL, 403, &r));
+    resp_free(&r);
+}
+
+static void test_rescan_rebuilds_lost_catalogue(void)
+{
+    struct resp r;
+    /* A fresh backup (the newest one was corrupted on purpose above). */
+    TEST_ASSERT(call("POST", "/v1/plans/prod/runs?wait=120", NULL, 200, &r));
+    char location[1024];
+    snprintf(location, sizeof location, "%s", json_path_str(r.json, "results.0.location"));
+    resp_free(&r);
+    char *backed_up = emu_points(&prod, "products");
+    TEST_ASSERT(backed_up != NULL);
+    TEST_ASSERT(call("GET", "/v1/snapshots?limit=1000", NULL, 200, &r));
+    int before = cJSON_GetArraySize(json_path(r.json, "items"));
+    resp_free(&r);
+
+    /* The host's disk dies with the catalogue; the backups survive. */
+    TEST_ASSERT(qbd_stop(&d) == 0);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "rm -f '%s/var/qbackup.db' '%s/var/qbackup.db-wal' '%s/var/qbackup.db-shm'", d.dir,
+             d.dir, d.dir);
+    TEST_ASSERT(system(cmd) == 0);
+    TEST_ASSERT(qbd_restart(&d) == 0);
+    TEST_ASSERT(call("GET", "/v1/snapshots", NULL, 200, &r));
+    TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "items")), 0);
+    resp_free(&r);
+
+    TEST_ASSERT(call("POST", "/v1/destinations/local/rescan", NULL, 200, &r));
+    TEST_EXPECT_INT(json_path_num(r.json, "imported"), before);
+    resp_free(&r);
+    TEST_ASSERT(call("POST", "/v1/destinations/local/rescan", NULL, 200, &r));
+    TEST_EXPECT_INT(json_path_num(r.json, "imported"), 0);
+    TEST_EXPECT_INT(json_path_num(r.json, "known"), before);
+    resp_free(&r);
+
+    TEST_ASSERT(call("GET", "/v1/snapshots?limit=1000", NULL, 200, &r));
+    double id = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, json_path(r.json, "items"))
+    {
+        const char *loc = json_path_str(it, "location");
+        if (loc && strcmp(loc, location) == 0)
+            id = json_path_num(it, "id");
+    }
+    resp_free(&r);
+    TEST_ASSERT(id > 0);
+    char body[200];
+    snprintf(body, sizeof body, "{\"snapshot_id\":%.0f,\"target_collection\":\"rebuilt\"}", id);
+    TEST_ASSERT(restore(body, 200, &r));
+    resp_free(&r);
+    TEST_EXPECT(points_equal(&prod, "rebuilt", backed_up));
+    free(backed_up);
+}
+
+int main(void)
+{
+    if (emu_start(&prod, NULL) != 0 || emu_start(&staging, NULL) != 0)
+        return 1;
+    if (emu_create_collection(&prod, "products", 4) || emu_upsert(&prod, "products", 25, 1))
+        return 1;
+    original = emu_points(&prod, "products");
+    const char *const args[] = {"--qdrant-url", prod.url, NULL};
+    if (!original || qbd_start(&d, args, NULL) != 0)
+        return 1;
+    TEST_RUN(test_disaster_by_upload_and_url);
+    TEST_RUN(test_staging_refresh_leaves_source_untouched);
+    TEST_RUN(test_overwrite_refused_without_flag);
+    TEST_RUN(test_safety_snapshot_taken_and_restorable);
+    TEST_RUN(test_corrupted_object_fails_before_replacing);
+    TEST_RUN(test_download_endpoint);
+    TEST_RUN(test_rescan_rebuilds_lost_catalogue);
+    TEST_EXPECT_INT(qbd_stop(&d), 0);
+    qbd_cleanup(&d);
+    TEST_EXPECT_INT(emu_stop(&prod), 0);
+    TEST_EXPECT_INT(emu_stop(&staging), 0);
+    emu_cleanup(&prod);
+    emu_cleanup(&staging);
+    free(original);
+    return TEST_RESULT();
+}
