@@ -355,7 +355,10 @@ void api_restores_create(struct http_request *req)
     r->collection = xstrdup(cJSON_GetObjectItem(request, "target_collection")->valuestring);
     r->overwrite = cJSON_IsTrue(cJSON_GetObjectItem(request, "overwrite"));
     r->request_json = cJSON_PrintUnformatted(request);
-    r->plan_id = snap->plan_id;
+    /* A restore is not a run of the plan: it must not block the plan's
+     * schedule nor count against its instance; the name is kept for
+     * display and filtering. */
+    r->plan_id = 0;
     r->plan_name = snap->plan_name ? xstrdup(snap->plan_name) : NULL;
     r->principal = xstrdup(http_req_principal(req));
     const char *key = http_req_header(req, "Idempotency-Key");

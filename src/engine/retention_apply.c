@@ -3,6 +3,7 @@
  * retention_apply.c -- retention against the catalogue and the destination.
  */
 #include "engine/retention_apply.h"
+#include "engine/jobs.h"
 #include "store/store_snapshots.h"
 #include "util/json_util.h"
 #include "util/log.h"
@@ -77,9 +78,24 @@ enum qb_err retention_policy_from_json(const cJSON *obj, struct retention_policy
     return retention_policy_check(p, err, errlen);
 }
 
-static enum qb_err drop(struct store *store, struct storage *storage,
+static enum qb_err drop(struct store *store, struct storage *storage, int64_t storage_dest,
                         const struct store_snapshot *s, cJSON *entry, char *err, size_t errlen)
 {
+    /* A plan whose destination changed still owns snapshots in the old
+     * one: delete each object where it actually is, never "successfully"
+     * delete a missing key in the wrong place and forget the real one. */
+    struct storage *own = NULL;
+    if (s->destination_id != storage_dest) {
+        enum qb_err orc = job_open_storage(store, s->destination_id, &own, err, errlen);
+        if (orc) {
+            if (entry) {
+                cJSON_AddBoolToObject(entry, "deleted", false);
+                cJSON_AddStringToObject(entry, "error", err);
+            }
+            return orc;
+        }
+        storage = own;
+    }
     char *manifest = xasprintf("%s.manifest.json", s->storage_key);
     const char *keys[2] = {s->storage_key, manifest};
     /* The object goes first: a row must never outlive its object's
@@ -87,6 +103,7 @@ static enum qb_err drop(struct store *store, struct storage *storage,
      * wasted space that a rescan can find. */
     enum qb_err rc = storage_delete_many(storage, keys, 2, err, errlen);
     free(manifest);
+    storage_close(own);
     if (!rc)
         rc = store_snapshot_delete(store, s->id, err, errlen);
     if (entry) {
@@ -139,7 +156,8 @@ enum qb_err retention_apply_target(struct store *store, struct storage *storage,
         if (out[i].keep || dry_run)
             continue;
         char derr[QB_ERRBUF_SIZE];
-        if (drop(store, storage, list[i], entry, derr, sizeof derr) == QB_OK) {
+        if (drop(store, storage, plan->destination_id, list[i], entry, derr, sizeof derr) ==
+            QB_OK) {
             count++;
             log_info("retention.deleted", "plan=%s snapshot=%lld reason=\"%s\"", plan->name,
                      (long long)list[i]->id, out[i].reason);

@@ -372,6 +372,39 @@ static void test_retention_keeps_pinned_and_newest_verified(void)
     TEST_EXPECT_INT(catalogued("aged"), 1);
 }
 
+/* A plan moved to another destination: retention deletes its old
+ * snapshots where they are, not through the new destination. */
+static void test_retention_across_a_destination_change(void)
+{
+    char body[1024], dir[600];
+    snprintf(dir, sizeof dir, "%s/var/second", d.dir);
+    TEST_ASSERT(mkdir(dir, 0700) == 0);
+    snprintf(body, sizeof body,
+             "{\"name\":\"second\",\"kind\":\"local\",\"settings\":{\"path\":\"%s\"}}", dir);
+    struct resp r;
+    TEST_ASSERT(post("/v1/destinations", body, NULL, &r) == 0);
+    TEST_EXPECT_INT(r.status, 201);
+    resp_free(&r);
+    TEST_ASSERT(create_plan("{\"name\":\"mover\",\"collections\":[\"users\"],"
+                            "\"retention\":{\"keep_last\":1}}"));
+    run_and_wait("mover", &r);
+    TEST_EXPECT_INT(r.status, 200);
+    char first[1024];
+    snprintf(first, sizeof first, "%s", json_path_str(r.json, "results.0.location"));
+    resp_free(&r);
+    TEST_ASSERT(qbd_request(&d, "PUT", "/v1/plans/mover",
+                            "{\"destination\":\"second\",\"collections\":[\"users\"],"
+                            "\"key_prefix\":\"moved\",\"retention\":{\"keep_last\":1}}",
+                            NULL, &r) == 0);
+    TEST_EXPECT_INT(r.status, 200);
+    resp_free(&r);
+    run_and_wait("mover", &r);
+    TEST_EXPECT_INT(r.status, 200);
+    resp_free(&r);
+    TEST_EXPECT_INT(catalogued("mover"), 1);
+    TEST_EXPECT(access(first, F_OK) != 0); /* deleted where it was */
+}
+
 /* Starts a slow (throttled) backup of "big" for plan and returns its id
  * once bytes are flowing. */
 static long long start_slow_run(const char *plan)
@@ -558,6 +591,7 @@ int main(void)
     TEST_RUN(test_checksum_mismatch_keeps_nothing);
     TEST_RUN(test_missing_collection_is_partial);
     TEST_RUN(test_retention_keeps_pinned_and_newest_verified);
+    TEST_RUN(test_retention_across_a_destination_change);
     /* 24 MiB at 1 MiB/s: long enough to interrupt, short enough to test. */
     if (emu_create_collection(&e, "big", 4) || emu_fill(&e, "big", 24))
         return 1;
