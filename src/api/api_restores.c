@@ -327,6 +327,41 @@ void api_restores_create(struct http_request *req)
     const cJSON *body = api_body_object(req);
     if (!body)
         return;
+    const char *key = http_req_header(req, "Idempotency-Key");
+    if (key && (!*key || strlen(key) > 128)) {
+        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "Idempotency-Key",
+                                 "Idempotency-Key: must be 1-128 characters");
+        return;
+    }
+    /* A retried request replays its run before anything else is checked:
+     * after a successful restore the target exists, and a retry must not
+     * turn into a 409. */
+    int64_t replay = 0;
+    if (key && store_run_find_idempotent(app->store, "restore", 0, key, IDEMPOTENCY_WINDOW_S,
+                                         &replay, err, sizeof err)) {
+        http_reply_error(req, QB_ERR_IO, err);
+        return;
+    }
+    if (replay) {
+        struct restore_req *r = xcalloc(1, sizeof *r);
+        task_init(&r->task, precheck, destroy_restore_req);
+        atomic_store(&r->task.done, true);
+        r->store = app->store;
+        r->engine = app->engine;
+        r->run_id = replay;
+        r->wait = wait;
+        r->deadline = qb_mono_ms() + (wait > 0 ? wait * 1000 : 0);
+        if (wait < 0) {
+            reply_run(req, app->store, replay, 200);
+            http_reply_header(req, "Idempotent-Replayed", "true");
+            task_release(&r->task);
+            task_release(&r->task);
+            return;
+        }
+        task_release(&r->task); /* no task thread holds this one */
+        http_req_defer(req, r->deadline, poll_restore, r, release);
+        return;
+    }
     if (json_reject_unknown(body, restore_fields, err, sizeof err)) {
         api_reply_invalid(req, err);
         return;
@@ -361,8 +396,7 @@ void api_restores_create(struct http_request *req)
     r->plan_id = 0;
     r->plan_name = snap->plan_name ? xstrdup(snap->plan_name) : NULL;
     r->principal = xstrdup(http_req_principal(req));
-    const char *key = http_req_header(req, "Idempotency-Key");
-    r->idem_key = key && *key && strlen(key) <= 128 ? xstrdup(key) : NULL;
+    r->idem_key = key ? xstrdup(key) : NULL;
     r->wait = wait;
     cJSON_Delete(request);
     store_snapshot_free(snap);

@@ -400,3 +400,31 @@ out:
     store_release(s, db);
     return rc;
 }
+
+enum qb_err store_run_find_idempotent(struct store *s, const char *kind, int64_t plan_id,
+                                      const char *key, int64_t window_s, int64_t *id, char *err,
+                                      size_t errlen)
+{
+    sqlite3 *db = store_acquire(s);
+    sqlite3_stmt *st = NULL;
+    *id = 0;
+    enum qb_err rc =
+        store_prepare(db,
+                      "SELECT id FROM runs WHERE kind = ?1 AND ifnull(plan_id, 0) = ?2 "
+                      "AND idempotency_key = ?3 AND queued_at > ?4",
+                      &st, err, errlen);
+    if (!rc) {
+        store_bind_text(st, 1, kind);
+        sqlite3_bind_int64(st, 2, plan_id);
+        store_bind_text(st, 3, key);
+        sqlite3_bind_int64(st, 4, qb_now_ms() / 1000 - window_s);
+        int src = sqlite3_step(st);
+        if (src == SQLITE_ROW)
+            *id = sqlite3_column_int64(st, 0);
+        else if (src != SQLITE_DONE)
+            rc = store_sqlite_err(db, src, "checking idempotency", err, errlen);
+    }
+    sqlite3_finalize(st);
+    store_release(s, db);
+    return rc;
+}

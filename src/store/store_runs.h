@@ -59,6 +59,12 @@ struct store_run_new {
 enum qb_err store_run_create(struct store *s, const struct store_run_new *n, int64_t *id,
                              bool *existing, char *err, size_t errlen) QB_MUSTCHECK;
 
+/* The run an Idempotency-Key already started for (kind, plan_id) within
+ * window_s, or *id = 0. */
+enum qb_err store_run_find_idempotent(struct store *s, const char *kind, int64_t plan_id,
+                                      const char *key, int64_t window_s, int64_t *id, char *err,
+                                      size_t errlen) QB_MUSTCHECK;
+
 enum qb_err store_run_get(struct store *s, int64_t id, struct store_run **out, char *err,
                           size_t errlen) QB_MUSTCHECK;
 

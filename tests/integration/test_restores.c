@@ -83,10 +83,25 @@ static void test_staging_refresh_leaves_source_untouched(void)
     struct resp r;
     TEST_ASSERT(call("POST", "/v1/instances", body, 201, &r));
     resp_free(&r);
-    TEST_ASSERT(restore("{\"plan\":\"prod\",\"collection\":\"products\",\"snapshot\":\"latest\","
-                        "\"target_instance\":\"staging\",\"target_collection\":\"products_copy\"}",
-                        200, &r));
+    const char *refresh = "{\"plan\":\"prod\",\"collection\":\"products\",\"snapshot\":"
+                          "\"latest\",\"target_instance\":\"staging\","
+                          "\"target_collection\":\"products_copy\"}";
+    const char *const key[] = {"Idempotency-Key: refresh-2026-11-25", NULL};
+    TEST_ASSERT(qbd_request(&d, "POST", "/v1/restores?wait=120", refresh, key, &r) == 0);
+    TEST_EXPECT_INT(r.status, 200);
     TEST_EXPECT_STR(json_path_str(r.json, "results.0.target_instance"), "staging");
+    double id = json_path_num(r.json, "id");
+    resp_free(&r);
+    /* A CI retry replays the run: no second restore, and no 409 although
+     * the target exists now. */
+    TEST_ASSERT(qbd_request(&d, "POST", "/v1/restores", refresh, key, &r) == 0);
+    TEST_EXPECT_INT(r.status, 200);
+    TEST_EXPECT_STR(resp_header(&r, "Idempotent-Replayed"), "true");
+    TEST_EXPECT_INT(json_path_num(r.json, "id"), id);
+    resp_free(&r);
+    TEST_ASSERT(qbd_request(&d, "POST", "/v1/restores?wait=60", refresh, key, &r) == 0);
+    TEST_EXPECT_INT(r.status, 200);
+    TEST_EXPECT_INT(json_path_num(r.json, "id"), id);
     resp_free(&r);
     TEST_EXPECT(points_equal(&staging, "products_copy", original));
     TEST_EXPECT(points_equal(&prod, "products", original));
