@@ -4,6 +4,7 @@
  */
 #include "api/api_common.h"
 #include "http/http_reply.h"
+#include "util/json_util.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -93,4 +94,19 @@ const char *api_path_name(struct http_request *req, const char *what)
         return NULL;
     }
     return name;
+}
+
+const char *api_body_name(struct http_request *req, const cJSON *body)
+{
+    char err[QB_ERRBUF_SIZE];
+    const char *name = NULL;
+    enum qb_err rc = json_get_string(body, "name", &name, err, sizeof err);
+    if (rc == QB_ERR_NOT_FOUND)
+        api_reply_invalid(req, "name: is required");
+    else if (rc)
+        api_reply_invalid(req, err);
+    else if (!api_valid_name(name))
+        api_reply_invalid(req, "name: must be 1-63 characters of a-z, 0-9, '.', '_', '-', "
+                               "starting with a letter or digit");
+    return rc || !api_valid_name(name) ? NULL : name;
 }

@@ -22,6 +22,10 @@ enum qb_err api_check_http_url(const char *url, char *err, size_t errlen) QB_MUS
  * returns NULL. */
 const cJSON *api_body_object(struct http_request *req);
 
+/* The "name" member of a create body, validated as api_valid_name; replies
+ * 400 naming the problem and returns NULL otherwise.  Borrowed from body. */
+const char *api_body_name(struct http_request *req, const cJSON *body);
+
 /* Replies 400 invalid_field for a "<field>: <reason>" message, filling the
  * problem's "field" member from the prefix. */
 void api_reply_invalid(struct http_request *req, const char *msg);

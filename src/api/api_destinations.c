@@ -171,20 +171,13 @@ void api_destinations_create(struct http_request *req)
     const cJSON *body = api_body_object(req);
     if (!body)
         return;
-    enum qb_err rc = json_get_string(body, "name", &name, err, sizeof err);
-    if (rc == QB_ERR_NOT_FOUND || (rc == QB_OK && !api_valid_name(name))) {
-        api_reply_invalid(req, rc ? "name: is required"
-                                  : "name: must be 1-63 characters of a-z, 0-9, '.', '_', '-'");
+    name = api_body_name(req, body);
+    if (!name)
         return;
-    }
-    if (rc) {
-        api_reply_invalid(req, err);
-        return;
-    }
     if (!destination_from_body(req, body, NULL, &d, &secret_given))
         goto out;
     d.name = xstrdup(name);
-    rc = store_destination_insert(app->store, &d, err, sizeof err);
+    enum qb_err rc = store_destination_insert(app->store, &d, err, sizeof err);
     if (rc == QB_ERR_CONFLICT) {
         http_reply_problem_field(req, API_ERR_ALREADY_EXISTS, "name", "%s", err);
         goto out;

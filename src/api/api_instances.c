@@ -164,24 +164,13 @@ void api_instances_create(struct http_request *req)
     const cJSON *body = api_body_object(req);
     if (!body)
         return;
-    enum qb_err rc = json_get_string(body, "name", &name, err, sizeof err);
-    if (rc == QB_ERR_NOT_FOUND) {
-        api_reply_invalid(req, "name: is required");
+    name = api_body_name(req, body);
+    if (!name)
         return;
-    }
-    if (rc == QB_OK && !api_valid_name(name)) {
-        api_reply_invalid(req, "name: must be 1-63 characters of a-z, 0-9, '.', '_', '-', "
-                               "starting with a letter or digit");
-        return;
-    }
-    if (rc) {
-        api_reply_invalid(req, err);
-        return;
-    }
     if (!instance_from_body(req, body, &inst, &api_key_given))
         goto out;
     inst.name = xstrdup(name);
-    rc = store_instance_insert(app->store, &inst, err, sizeof err);
+    enum qb_err rc = store_instance_insert(app->store, &inst, err, sizeof err);
     if (rc == QB_ERR_CONFLICT) {
         http_reply_problem_field(req, API_ERR_ALREADY_EXISTS, "name", "%s", err);
         goto out;

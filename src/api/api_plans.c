@@ -296,20 +296,13 @@ void api_plans_create(struct http_request *req)
     const cJSON *body = api_body_object(req);
     if (!body)
         return;
-    enum qb_err rc = json_get_string(body, "name", &name, err, sizeof err);
-    if (rc == QB_ERR_NOT_FOUND || (rc == QB_OK && !api_valid_name(name))) {
-        api_reply_invalid(req, rc ? "name: is required"
-                                  : "name: must be 1-63 characters of a-z, 0-9, '.', '_', '-'");
+    name = api_body_name(req, body);
+    if (!name)
         return;
-    }
-    if (rc) {
-        api_reply_invalid(req, err);
-        return;
-    }
     if (!plan_from_body(req, body, &p))
         goto out;
     p.name = xstrdup(name);
-    rc = store_plan_insert(app->store, &p, err, sizeof err);
+    enum qb_err rc = store_plan_insert(app->store, &p, err, sizeof err);
     if (rc) {
         reply_write_error(req, rc, err);
         goto out;
