@@ -26,10 +26,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Settable members, then read-only ones a client may send back unchanged
+ * (GET, edit, PUT): accepted and ignored. */
 static const char *const plan_fields[] = {
-    "name",        "instance", "destination", "collections", "full_instance",
-    "schedule",    "timezone", "key_prefix",  "retention",   "verify",
-    "alert_after", "enabled",  "labels",      NULL,
+    "name",
+    "instance",
+    "destination",
+    "collections",
+    "full_instance",
+    "schedule",
+    "timezone",
+    "key_prefix",
+    "retention",
+    "verify",
+    "alert_after",
+    "enabled",
+    "requeue_interrupted",
+    "labels",
+    /* read-only */
+    "effective_alert_after",
+    "next_run_at",
+    "last_scheduled_at",
+    "skipped_runs",
+    "created_at",
+    "updated_at",
+    NULL,
 };
 
 /* alert_after when the plan sets none: twice the schedule's longest gap. */
@@ -69,6 +90,7 @@ cJSON *api_plan_json(const struct store_plan *p)
     cJSON_AddItemToObject(o, "effective_alert_after",
                           alert > 0 ? cJSON_CreateNumber((double)alert) : cJSON_CreateNull());
     cJSON_AddBoolToObject(o, "enabled", p->enabled);
+    cJSON_AddBoolToObject(o, "requeue_interrupted", p->requeue_interrupted);
     cJSON_AddItemToObject(o, "labels", cJSON_Parse(p->labels));
     int64_t next = 0;
     char err[QB_ERRBUF_SIZE];
@@ -202,6 +224,8 @@ static bool plan_from_body(struct http_request *req, const cJSON *body, struct s
         rc = json_get_bool(body, "verify", &p->verify, err, sizeof err);
     if (!rc || rc == QB_ERR_NOT_FOUND)
         rc = json_get_bool(body, "enabled", &p->enabled, err, sizeof err);
+    if (!rc || rc == QB_ERR_NOT_FOUND)
+        rc = json_get_bool(body, "requeue_interrupted", &p->requeue_interrupted, err, sizeof err);
     if (!rc || rc == QB_ERR_NOT_FOUND)
         rc = json_get_int(body, "alert_after", 60, 366LL * 86400, &alert, err, sizeof err);
     const cJSON *labels = cJSON_GetObjectItemCaseSensitive(body, "labels");

@@ -4,6 +4,7 @@
  */
 #include "engine/recovery.h"
 #include "engine/jobs.h"
+#include "store/store_plans.h"
 #include "store/store_runs.h"
 #include "remote/storage_janitor.h"
 #include "store/store_snapshots.h"
@@ -81,6 +82,39 @@ static void clean_storage(struct store *store, const cJSON *inflight, int64_t ru
     storage_close(st);
 }
 
+/* The plan asks for interrupted backups to be run again. */
+static bool requeue_wanted(struct store *store, const struct store_run *r)
+{
+    char err[QB_ERRBUF_SIZE];
+    struct store_plan *p = NULL;
+    if (strcmp(r->kind, "backup") != 0 || !r->plan_id ||
+        store_plan_get_by_id(store, r->plan_id, &p, err, sizeof err))
+        return false;
+    bool want = p->requeue_interrupted && p->enabled;
+    store_plan_free(p);
+    return want;
+}
+
+/* Queues a fresh run of the interrupted run's plan (not its schedule
+ * slot, which the failed run keeps). */
+static void requeue_run(struct store *store, const struct store_run *r)
+{
+    char err[QB_ERRBUF_SIZE];
+    struct store_run_new n = {.kind = "backup",
+                              .plan_id = r->plan_id,
+                              .plan_name = r->plan_name,
+                              .trigger = r->trigger,
+                              .triggered_by = "recovery",
+                              .request = "{}"};
+    int64_t id = 0;
+    bool existing = false;
+    if (store_run_create(store, &n, &id, &existing, err, sizeof err))
+        log_error("recovery.requeue_failed", "run=%lld error=\"%s\"", (long long)r->id, err);
+    else
+        log_info("recovery.requeued", "run=%lld new_run=%lld plan=%s", (long long)r->id,
+                 (long long)id, r->plan_name ? r->plan_name : "-");
+}
+
 void recovery_run(struct store *store)
 {
     char err[QB_ERRBUF_SIZE];
@@ -98,6 +132,7 @@ void recovery_run(struct store *store)
             clean_qdrant(store, inflight, r->id);
         }
         cJSON_Delete(inflight);
+        bool requeue = requeue_wanted(store, r);
         if (store_run_finish(store, r->id, "failed", NULL,
                              "interrupted by restart: qbackupd stopped while this run was "
                              "going; what it had started was cleaned up",
@@ -106,6 +141,8 @@ void recovery_run(struct store *store)
         else
             log_warn("recovery.run_failed", "run=%lld plan=%s reason=\"interrupted by restart\"",
                      (long long)r->id, r->plan_name ? r->plan_name : "-");
+        if (requeue)
+            requeue_run(store, r);
     }
     store_run_list_free(runs, n);
 }

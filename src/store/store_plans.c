@@ -13,7 +13,8 @@
     "SELECT p.id, p.name, i.name, d.name, p.instance_id, p.destination_id, p.scope, "              \
     "p.collections, p.schedule, p.timezone, p.key_prefix, p.retention, p.verify, "                 \
     "p.alert_after_s, p.enabled, p.labels, p.last_fire_at, p.skipped_fires, p.last_skipped_at, "   \
-    "p.created_at, p.updated_at FROM plans p JOIN instances i ON i.id = p.instance_id "            \
+    "p.created_at, p.updated_at, p.requeue_interrupted FROM plans p JOIN instances i ON i.id = "   \
+    "p.instance_id "                                                                               \
     "JOIN destinations d ON d.id = p.destination_id "
 
 void store_plan_free(struct store_plan *p)
@@ -64,6 +65,7 @@ static struct store_plan *row_to_plan(sqlite3_stmt *st)
     p->last_skipped_at = sqlite3_column_int64(st, 18);
     p->created_at = sqlite3_column_int64(st, 19);
     p->updated_at = sqlite3_column_int64(st, 20);
+    p->requeue_interrupted = sqlite3_column_int(st, 21) != 0;
     return p;
 }
 
@@ -105,11 +107,13 @@ static enum qb_err write_plan(struct store *s, const struct store_plan *p, bool 
     static const char insert_sql[] =
         "INSERT INTO plans (name, instance_id, destination_id, scope, collections, schedule, "
         "timezone, key_prefix, retention, verify, alert_after_s, enabled, labels, created_at, "
-        "updated_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?14)";
+        "updated_at, requeue_interrupted) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,"
+        "?14,?15)";
     static const char update_sql[] =
         "UPDATE plans SET instance_id = ?2, destination_id = ?3, scope = ?4, collections = ?5, "
         "schedule = ?6, timezone = ?7, key_prefix = ?8, retention = ?9, verify = ?10, "
         "alert_after_s = ?11, enabled = ?12, labels = ?13, updated_at = ?14, "
+        "requeue_interrupted = ?15, "
         /* a new schedule starts counting from now, not from old slots */
         "last_fire_at = CASE WHEN schedule IS ?6 THEN last_fire_at ELSE ?14 END "
         "WHERE name = ?1";
@@ -138,6 +142,7 @@ static enum qb_err write_plan(struct store *s, const struct store_plan *p, bool 
     sqlite3_bind_int(st, 12, p->enabled);
     store_bind_text(st, 13, p->labels ? p->labels : "{}");
     sqlite3_bind_int64(st, 14, qb_now_ms() / 1000);
+    sqlite3_bind_int(st, 15, p->requeue_interrupted);
     int src = sqlite3_step(st);
     if (src != SQLITE_DONE) {
         rc = store_sqlite_err(db, src, insert ? "inserting plan" : "updating plan", err, errlen);

@@ -27,9 +27,10 @@ struct store_plan {
     bool verify;
     int64_t alert_after_s; /* 0: derived from the schedule */
     bool enabled;
-    char *labels;          /* JSON object */
-    int64_t last_fire_at;  /* scheduler: latest slot handled, 0: none */
-    int64_t skipped_fires; /* slots skipped while a run was active */
+    bool requeue_interrupted; /* queue again a run a restart interrupted */
+    char *labels;             /* JSON object */
+    int64_t last_fire_at;     /* scheduler: latest slot handled, 0: none */
+    int64_t skipped_fires;    /* slots skipped while a run was active */
     int64_t last_skipped_at;
     int64_t created_at;
     int64_t updated_at;

@@ -220,6 +220,19 @@ static void test_on_demand_run_catalogues_verified_object(void)
     TEST_EXPECT_INT(emu_snapshots("products"), 0);
 }
 
+/* A plan read with GET can be sent back with PUT unchanged. */
+static void test_plan_get_put_round_trip(void)
+{
+    struct resp r, w;
+    TEST_ASSERT(qbd_request(&d, "GET", "/v1/plans/p1", NULL, NULL, &r) == 0);
+    TEST_ASSERT(r.status == 200);
+    TEST_ASSERT(qbd_request(&d, "PUT", "/v1/plans/p1", r.body, NULL, &w) == 0);
+    TEST_EXPECT_INT(w.status, 200);
+    TEST_EXPECT_STR(json_path_str(w.json, "name"), "p1");
+    resp_free(&w);
+    resp_free(&r);
+}
+
 static void test_idempotent_retrigger(void)
 {
     TEST_ASSERT(create_plan("{\"name\":\"idem\",\"collections\":[\"users\"]}"));
@@ -454,7 +467,8 @@ static void test_api_responsive_and_cancel_mid_transfer(void)
 
 static void test_kill9_mid_transfer_then_restart(void)
 {
-    TEST_ASSERT(create_plan("{\"name\":\"k9\",\"collections\":[\"big\"]}"));
+    TEST_ASSERT(create_plan("{\"name\":\"k9\",\"collections\":[\"big\"],"
+                            "\"requeue_interrupted\":true}"));
     long long id = start_slow_run("k9");
     TEST_ASSERT(id > 0);
     TEST_ASSERT(qbd_kill(&d, SIGKILL) == 0);
@@ -462,6 +476,7 @@ static void test_kill9_mid_transfer_then_restart(void)
     plan_files("k9", &files, &temps);
     TEST_EXPECT_INT(temps, 1); /* the crash left a partial write behind */
     TEST_EXPECT_INT(emu_snapshots("big"), 1);
+    TEST_ASSERT(emu_clear_faults(&e) == 0);
 
     TEST_ASSERT(qbd_restart(&d) == 0);
     struct run_poll p = {.id = id, .state = "failed"};
@@ -473,12 +488,27 @@ static void test_kill9_mid_transfer_then_restart(void)
     const char *error = json_path_str(r.json, "error");
     TEST_EXPECT(error && strstr(error, "interrupted by restart"));
     resp_free(&r);
-    TEST_EXPECT_INT(catalogued("k9"), 0);
+    /* The interrupted leftovers are gone: the partial file and Qdrant's
+     * snapshot; nothing of the interrupted run was catalogued. */
+    TEST_ASSERT(qbd_request(&d, "GET", "/v1/snapshots?plan=k9", NULL, NULL, &r) == 0);
+    cJSON *it;
+    cJSON_ArrayForEach(it, json_path(r.json, "items"))
+    {
+        TEST_EXPECT(json_path_num(it, "run_id") != (double)id);
+    }
+    resp_free(&r);
+
+    /* The plan asked for it: a new run was queued at start and succeeds. */
+    struct run_poll next = {.id = id + 1, .state = "succeeded"};
+    TEST_ASSERT(harness_wait_until(run_progress, &next, 60000));
+    TEST_ASSERT(qbd_request(&d, "GET", "/v1/runs?plan=k9", NULL, NULL, &r) == 0);
+    TEST_EXPECT_STR(json_path_str(r.json, "items.0.triggered_by"), "recovery");
+    resp_free(&r);
+    TEST_EXPECT_INT(catalogued("k9"), 1);
     plan_files("k9", &files, &temps);
-    TEST_EXPECT_INT(files, 0);
+    TEST_EXPECT_INT(files, 4); /* object, sidecar, manifest, manifest sidecar */
     TEST_EXPECT_INT(temps, 0);
     TEST_EXPECT_INT(emu_snapshots("big"), 0);
-    TEST_ASSERT(emu_clear_faults(&e) == 0);
 }
 
 static void test_status_and_metrics_staleness(void)
@@ -585,6 +615,7 @@ int main(void)
     if (qbd_start(&d, args, NULL) != 0)
         return 1;
     TEST_RUN(test_on_demand_run_catalogues_verified_object);
+    TEST_RUN(test_plan_get_put_round_trip);
     TEST_RUN(test_idempotent_retrigger);
     TEST_RUN(test_multi_collection_and_star_plans);
     TEST_RUN(test_full_instance_plan);
