@@ -56,8 +56,8 @@ struct target {
             rc = (call);                                                                           \
             if (rc != QB_ERR_TRANSIENT || attempt_ >= engine_config((job)->engine)->max_attempts)  \
                 break;                                                                             \
-            log_warn("run.retry", "run=%lld attempt=%u error=\"%s\"", (long long)(job)->run->id,   \
-                     attempt_, err);                                                               \
+            log_warn("run.retry", "run=%lld attempt=%u error=%s", (long long)(job)->run->id,       \
+                     attempt_, log_q(err));                                                        \
             if (job_backoff((job), attempt_)) {                                                    \
                 rc = job_checkpoint((job), NULL, err, errlen);                                     \
                 break;                                                                             \
@@ -189,14 +189,14 @@ static void discard(struct backup *b, struct target *t)
         char *manifest = xasprintf("%s.manifest.json", t->key);
         const char *keys[2] = {t->key, manifest};
         if (storage_delete_many(b->storage, keys, 2, err, sizeof err))
-            log_warn("run.discard_failed", "run=%lld key=%s error=\"%s\"",
-                     (long long)b->job->run->id, t->key, err);
+            log_warn("run.discard_failed", "run=%lld key=%s error=%s", (long long)b->job->run->id,
+                     log_q(t->key), log_q(err));
         free(manifest);
     }
     if (t->snap.name &&
         qdrant_snapshot_delete(b->qdrant, &t->qt, t->snap.name, err, sizeof err) != QB_OK)
-        log_warn("run.qdrant_cleanup_failed", "run=%lld snapshot=%s error=\"%s\"",
-                 (long long)b->job->run->id, t->snap.name, err);
+        log_warn("run.qdrant_cleanup_failed", "run=%lld snapshot=%s error=%s",
+                 (long long)b->job->run->id, log_q(t->snap.name), log_q(err));
 }
 
 static enum qb_err catalogue(struct backup *b, struct target *t, bool verified, int64_t *id,
@@ -255,7 +255,7 @@ static enum qb_err backup_target(struct backup *b, struct target *t, cJSON *resu
     char perr[QB_ERRBUF_SIZE];
     if (store_run_progress(j->store, j->run->id, NULL, j->bytes_done,
                            j->bytes_done + (int64_t)t->snap.size, perr, sizeof perr))
-        log_warn("run.progress_failed", "run=%lld error=\"%s\"", (long long)j->run->id, perr);
+        log_warn("run.progress_failed", "run=%lld error=%s", (long long)j->run->id, log_q(perr));
     if (storage_key_check(t->key, err, errlen)) {
         rc = QB_ERR_INVALID;
         goto fail;

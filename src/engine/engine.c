@@ -124,7 +124,7 @@ static void *worker_main(void *arg)
         char err[QB_ERRBUF_SIZE];
         struct store_run *run = NULL;
         if (store_run_claim(e->store, index, &run, err, sizeof err) != QB_OK) {
-            log_error("engine.claim_failed", "worker=%d error=\"%s\"", index, err);
+            log_error("engine.claim_failed", "worker=%d error=%s", index, log_q(err));
         } else if (run) {
             log_info("run.start", "run=%lld kind=%s plan=%s worker=%d", (long long)run->id,
                      run->kind, run->plan_name ? run->plan_name : "-", index);

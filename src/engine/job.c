@@ -33,7 +33,7 @@ enum qb_err job_checkpoint(struct job *j, const char *phase, char *err, size_t e
     j->last_check_ms = now;
     char perr[QB_ERRBUF_SIZE];
     if (store_run_progress(j->store, j->run->id, phase, j->bytes_done, -1, perr, sizeof perr))
-        log_warn("run.progress_failed", "run=%lld error=\"%s\"", (long long)j->run->id, perr);
+        log_warn("run.progress_failed", "run=%lld error=%s", (long long)j->run->id, log_q(perr));
     j->stopping = engine_stopping(j->engine);
     j->cancelled = !j->stopping && store_run_cancel_requested(j->store, j->run->id);
     if (!j->cancelled && !j->stopping)
@@ -134,9 +134,9 @@ void job_execute(struct engine *e, struct store *store, struct metrics *metrics,
     char err[QB_ERRBUF_SIZE];
     /* The last checkpoint may be up to a second old. */
     if (store_run_progress(store, run->id, NULL, j.bytes_done, -1, err, sizeof err))
-        log_warn("run.progress_failed", "run=%lld error=\"%s\"", (long long)run->id, err);
+        log_warn("run.progress_failed", "run=%lld error=%s", (long long)run->id, log_q(err));
     if (store_run_finish(store, run->id, state, text, *error ? error : NULL, err, sizeof err))
-        log_error("run.finish_failed", "run=%lld error=\"%s\"", (long long)run->id, err);
+        log_error("run.finish_failed", "run=%lld error=%s", (long long)run->id, log_q(err));
     char quoted[1100];
     log_info("run.end", "run=%lld state=%s bytes=%lld error=%s", (long long)run->id, state,
              (long long)j.bytes_done, log_quote(quoted, sizeof quoted, error));

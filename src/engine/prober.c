@@ -161,7 +161,7 @@ static void run_round(struct prober *p)
     size_t ni = 0, nd = 0;
     if (store_instance_list(p->store, &insts, &ni, err, sizeof err) ||
         store_destination_list(p->store, &dests, &nd, err, sizeof err)) {
-        log_warn("probe.catalogue_failed", "error=\"%s\"", err);
+        log_warn("probe.catalogue_failed", "error=%s", log_q(err));
         goto out;
     }
     struct probe_result *ir = xcalloc(ni ? ni : 1, sizeof *ir);

@@ -42,10 +42,10 @@ static void clean_qdrant(struct store *store, const cJSON *inflight, int64_t run
         rc = qdrant_snapshot_delete(qc, &t, snap, err, sizeof err);
     if (rc && rc != QB_ERR_NOT_FOUND)
         log_warn("recovery.qdrant_failed",
-                 "run=%lld instance=%s snapshot=%s error=\"%s\" msg=\"delete it by hand\"",
-                 (long long)run_id, instance, snap, err);
+                 "run=%lld instance=%s snapshot=%s error=%s msg=\"delete it by hand\"",
+                 (long long)run_id, log_q(instance), log_q(snap), log_q(err));
     else
-        log_info("recovery.qdrant_cleaned", "run=%lld snapshot=%s", (long long)run_id, snap);
+        log_info("recovery.qdrant_cleaned", "run=%lld snapshot=%s", (long long)run_id, log_q(snap));
     qdrant_client_destroy(qc);
 }
 
@@ -75,10 +75,10 @@ static void clean_storage(struct store *store, const cJSON *inflight, int64_t ru
     if (!rc)
         rc = storage_discard_incomplete(st, key, err, sizeof err);
     if (rc)
-        log_warn("recovery.storage_failed", "run=%lld key=%s error=\"%s\"", (long long)run_id, key,
-                 err);
+        log_warn("recovery.storage_failed", "run=%lld key=%s error=%s", (long long)run_id,
+                 log_q(key), log_q(err));
     else
-        log_info("recovery.storage_cleaned", "run=%lld key=%s", (long long)run_id, key);
+        log_info("recovery.storage_cleaned", "run=%lld key=%s", (long long)run_id, log_q(key));
     storage_close(st);
 }
 
@@ -109,7 +109,7 @@ static void requeue_run(struct store *store, const struct store_run *r)
     int64_t id = 0;
     bool existing = false;
     if (store_run_create(store, &n, &id, &existing, err, sizeof err))
-        log_error("recovery.requeue_failed", "run=%lld error=\"%s\"", (long long)r->id, err);
+        log_error("recovery.requeue_failed", "run=%lld error=%s", (long long)r->id, log_q(err));
     else
         log_info("recovery.requeued", "run=%lld new_run=%lld plan=%s", (long long)r->id,
                  (long long)id, r->plan_name ? r->plan_name : "-");
@@ -121,7 +121,7 @@ void recovery_run(struct store *store)
     struct store_run **runs = NULL;
     size_t n = 0;
     if (store_run_list_running(store, &runs, &n, err, sizeof err)) {
-        log_error("recovery.failed", "error=\"%s\"", err);
+        log_error("recovery.failed", "error=%s", log_q(err));
         return;
     }
     for (size_t i = 0; i < n; i++) {
@@ -137,7 +137,7 @@ void recovery_run(struct store *store)
                              "interrupted by restart: qbackupd stopped while this run was "
                              "going; what it had started was cleaned up",
                              err, sizeof err))
-            log_error("recovery.failed", "run=%lld error=\"%s\"", (long long)r->id, err);
+            log_error("recovery.failed", "run=%lld error=%s", (long long)r->id, log_q(err));
         else
             log_warn("recovery.run_failed", "run=%lld plan=%s reason=\"interrupted by restart\"",
                      (long long)r->id, r->plan_name ? r->plan_name : "-");

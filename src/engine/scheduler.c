@@ -30,14 +30,14 @@ static void plan_tick(struct store *store, struct engine *engine, const struct s
     int64_t base = p->last_fire_at ? p->last_fire_at : p->created_at;
     int64_t due = 0;
     if (schedule_latest_due(p->schedule, p->timezone, base, now, &due, err, sizeof err)) {
-        log_warn("scheduler.bad_schedule", "plan=%s error=\"%s\"", p->name, err);
+        log_warn("scheduler.bad_schedule", "plan=%s error=%s", p->name, log_q(err));
         return;
     }
     if (!due)
         return;
     bool active = false;
     if (store_run_plan_active(store, p->id, &active, err, sizeof err)) {
-        log_warn("scheduler.failed", "plan=%s error=\"%s\"", p->name, err);
+        log_warn("scheduler.failed", "plan=%s error=%s", p->name, log_q(err));
         return;
     }
     if (active) {
@@ -53,7 +53,7 @@ static void plan_tick(struct store *store, struct engine *engine, const struct s
         int64_t id = 0;
         bool existing = false;
         if (store_run_create(store, &n, &id, &existing, err, sizeof err)) {
-            log_warn("scheduler.failed", "plan=%s error=\"%s\"", p->name, err);
+            log_warn("scheduler.failed", "plan=%s error=%s", p->name, log_q(err));
             return;
         }
         if (!existing) {
@@ -63,7 +63,7 @@ static void plan_tick(struct store *store, struct engine *engine, const struct s
         }
     }
     if (store_plan_mark_fire(store, p->id, due, active, err, sizeof err))
-        log_warn("scheduler.failed", "plan=%s error=\"%s\"", p->name, err);
+        log_warn("scheduler.failed", "plan=%s error=%s", p->name, log_q(err));
 }
 
 void scheduler_tick(struct store *store, struct engine *engine, int64_t now)
@@ -72,7 +72,7 @@ void scheduler_tick(struct store *store, struct engine *engine, int64_t now)
     struct store_plan **plans = NULL;
     size_t n = 0;
     if (store_plan_list(store, &plans, &n, err, sizeof err)) {
-        log_warn("scheduler.failed", "error=\"%s\"", err);
+        log_warn("scheduler.failed", "error=%s", log_q(err));
         return;
     }
     for (size_t i = 0; i < n; i++) {

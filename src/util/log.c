@@ -83,6 +83,16 @@ const char *log_quote(char *buf, size_t buflen, const char *s)
     return buf;
 }
 
+const char *log_q(const char *s)
+{
+    /* Thread-local, so no lock: each thread cycles through its own four
+     * buffers, enough for the arguments of one log call. */
+    static _Thread_local char bufs[4][1024];
+    static _Thread_local unsigned next;
+    char *b = bufs[next++ % 4];
+    return log_quote(b, sizeof bufs[0], s);
+}
+
 void log_write(enum log_level level, const char *request_id, const char *event, const char *fmt,
                ...)
 {

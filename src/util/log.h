@@ -38,6 +38,11 @@ void log_write(enum log_level level, const char *request_id, const char *event, 
  * or control character, else double-quoted with escapes.  Returns buf. */
 const char *log_quote(char *buf, size_t buflen, const char *s);
 
+/* log_quote into one of a few per-thread buffers (1 KiB each), for use as a
+ * log_* argument: log_warn("x.failed", "error=%s", log_q(err)).  Up to four
+ * log_q results may be used in one call. */
+const char *log_q(const char *s);
+
 #define QB_LOG_(level, rid, event, ...)                                                            \
     do {                                                                                           \
         if (log_enabled(level))                                                                    \
