@@ -171,6 +171,11 @@ void api_snapshots_download(struct http_request *req)
     const char *type = "application/octet-stream";
     if (snap->location[0] == '/') {
         int fd = open(snap->location, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT) {
+            http_reply_problem(req, API_ERR_NOT_FOUND, "the stored object %s is missing",
+                               snap->location);
+            goto out;
+        }
         if (fd < 0) {
             http_reply_problem(req, API_ERR_REMOTE_FAILED, "the stored object cannot be read: %s",
                                strerror(errno));
@@ -180,6 +185,21 @@ void api_snapshots_download(struct http_request *req)
     } else {
         struct s3_stream *s = xcalloc(1, sizeof *s);
         rc = job_open_storage(app->store, snap->destination_id, &s->st, err, sizeof err);
+        /* Ask first: once the 200 is sent, a missing object could only
+         * show as a cut connection. */
+        struct storage_object_info info;
+        if (!rc)
+            rc = storage_head(s->st, snap->storage_key, &info, err, sizeof err);
+        if (!rc && info.size != size)
+            rc = qb_failf(QB_ERR_IO, err, sizeof err,
+                          "the stored object is %" PRIu64 " bytes, the catalogue says %" PRIu64,
+                          info.size, size);
+        if (rc == QB_ERR_NOT_FOUND) {
+            s3_stream_free(s);
+            http_reply_problem(req, API_ERR_NOT_FOUND, "the stored object %s is missing",
+                               snap->location);
+            goto out;
+        }
         if (!rc)
             rc = bridge_start(s->st, snap->storage_key, from, len, 4u << 20, &s->bridge, err,
                               sizeof err);

@@ -154,9 +154,11 @@ static cJSON *build_request(struct http_request *req, const cJSON *body,
         http_reply_problem_field(req, API_ERR_UNPROCESSABLE, "target_instance", "%s", err);
         return NULL;
     }
+    int64_t instance_id = inst->id;
     store_instance_free(inst);
     cJSON *r = cJSON_CreateObject();
     cJSON_AddNumberToObject(r, "snapshot_id", (double)snap->id);
+    cJSON_AddNumberToObject(r, "target_instance_id", (double)instance_id);
     cJSON_AddStringToObject(r, "target_instance", instance);
     cJSON_AddStringToObject(r, "target_collection", collection);
     if (priority)
@@ -180,6 +182,7 @@ struct restore_req {
     bool overwrite;
     char *request_json;
     int64_t plan_id;
+    int64_t instance_id; /* the target: its concurrency limit applies */
     char *plan_name, *principal, *idem_key;
     long wait; /* -1: do not wait */
     /* set by the precheck task */
@@ -280,6 +283,7 @@ static bool poll_restore(struct http_request *req, void *ctx, bool expired)
         struct store_run_new n = {.kind = "restore",
                                   .plan_id = r->plan_id,
                                   .plan_name = r->plan_name,
+                                  .instance_id = r->instance_id,
                                   .trigger = "api",
                                   .triggered_by = r->principal,
                                   .idempotency_key = r->idem_key,
@@ -394,6 +398,8 @@ void api_restores_create(struct http_request *req)
      * schedule nor count against its instance; the name is kept for
      * display and filtering. */
     r->plan_id = 0;
+    r->instance_id =
+        (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(request, "target_instance_id"));
     r->plan_name = snap->plan_name ? xstrdup(snap->plan_name) : NULL;
     r->principal = xstrdup(http_req_principal(req));
     r->idem_key = key ? xstrdup(key) : NULL;

@@ -202,6 +202,7 @@ void api_runs_trigger(struct http_request *req)
         .kind = "backup",
         .plan_id = p->id,
         .plan_name = p->name,
+        .instance_id = p->instance_id,
         .trigger = "api",
         .triggered_by = http_req_principal(req),
         .idempotency_key = key,

@@ -82,27 +82,29 @@ static void clean_storage(struct store *store, const cJSON *inflight, int64_t ru
     storage_close(st);
 }
 
-/* The plan asks for interrupted backups to be run again. */
-static bool requeue_wanted(struct store *store, const struct store_run *r)
+/* The plan asks for interrupted backups to be run again: its instance,
+ * or 0 when not. */
+static int64_t requeue_wanted(struct store *store, const struct store_run *r)
 {
     char err[QB_ERRBUF_SIZE];
     struct store_plan *p = NULL;
     if (strcmp(r->kind, "backup") != 0 || !r->plan_id ||
         store_plan_get_by_id(store, r->plan_id, &p, err, sizeof err))
-        return false;
-    bool want = p->requeue_interrupted && p->enabled;
+        return 0;
+    int64_t instance = p->requeue_interrupted && p->enabled ? p->instance_id : 0;
     store_plan_free(p);
-    return want;
+    return instance;
 }
 
 /* Queues a fresh run of the interrupted run's plan (not its schedule
  * slot, which the failed run keeps). */
-static void requeue_run(struct store *store, const struct store_run *r)
+static void requeue_run(struct store *store, const struct store_run *r, int64_t instance_id)
 {
     char err[QB_ERRBUF_SIZE];
     struct store_run_new n = {.kind = "backup",
                               .plan_id = r->plan_id,
                               .plan_name = r->plan_name,
+                              .instance_id = instance_id,
                               .trigger = r->trigger,
                               .triggered_by = "recovery",
                               .request = "{}"};
@@ -132,7 +134,7 @@ void recovery_run(struct store *store)
             clean_qdrant(store, inflight, r->id);
         }
         cJSON_Delete(inflight);
-        bool requeue = requeue_wanted(store, r);
+        int64_t requeue = requeue_wanted(store, r);
         if (store_run_finish(store, r->id, "failed", NULL,
                              "interrupted by restart: qbackupd stopped while this run was "
                              "going; what it had started was cleaned up",
@@ -142,7 +144,7 @@ void recovery_run(struct store *store)
             log_warn("recovery.run_failed", "run=%lld plan=%s reason=\"interrupted by restart\"",
                      (long long)r->id, r->plan_name ? r->plan_name : "-");
         if (requeue)
-            requeue_run(store, r);
+            requeue_run(store, r, requeue);
     }
     store_run_list_free(runs, n);
 }

@@ -47,6 +47,7 @@ static void plan_tick(struct store *store, struct engine *engine, const struct s
         struct store_run_new n = {.kind = "backup",
                                   .plan_id = p->id,
                                   .plan_name = p->name,
+                                  .instance_id = p->instance_id,
                                   .trigger = "schedule",
                                   .request = "{}",
                                   .scheduled_for = due};

@@ -129,8 +129,8 @@ enum qb_err store_run_create(struct store *s, const struct store_run_new *n, int
     }
     rc = store_prepare(db,
                        "INSERT INTO runs (kind, plan_id, plan_name, trigger, triggered_by, "
-                       "idempotency_key, request, queued_at, scheduled_for) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                       "idempotency_key, request, queued_at, scheduled_for, instance_id) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                        &st, err, errlen);
     if (rc)
         goto out;
@@ -149,6 +149,10 @@ enum qb_err store_run_create(struct store *s, const struct store_run_new *n, int
         sqlite3_bind_int64(st, 9, n->scheduled_for);
     else
         sqlite3_bind_null(st, 9);
+    if (n->instance_id)
+        sqlite3_bind_int64(st, 10, n->instance_id);
+    else
+        sqlite3_bind_null(st, 10);
     int src = sqlite3_step(st);
     if (src != SQLITE_DONE) {
         rc = store_sqlite_err(db, src, "queueing run", err, errlen);
@@ -203,11 +207,10 @@ enum qb_err store_run_claim(struct store *s, int worker, struct store_run **out,
     return one_run(s,
                    "UPDATE runs SET state = 'running', started_at = ?2, worker = ?1 "
                    "WHERE id = (SELECT r.id FROM runs r "
-                   "  LEFT JOIN plans p ON p.id = r.plan_id "
-                   "  LEFT JOIN instances i ON i.id = p.instance_id "
+                   "  LEFT JOIN instances i ON i.id = r.instance_id "
                    "  WHERE r.state = 'queued' AND (i.id IS NULL OR "
-                   "    (SELECT count(*) FROM runs r2 JOIN plans p2 ON p2.id = r2.plan_id "
-                   "     WHERE r2.state = 'running' AND p2.instance_id = i.id) < i.max_concurrent)"
+                   "    (SELECT count(*) FROM runs r2 WHERE r2.state = 'running' "
+                   "     AND r2.instance_id = i.id) < i.max_concurrent) "
                    "  ORDER BY r.queued_at, r.id LIMIT 1) "
                    "RETURNING " RUN_COLUMNS,
                    worker, qb_now_ms() / 1000, out, err, errlen);

@@ -44,6 +44,7 @@ struct store_run_new {
     const char *kind;
     int64_t plan_id; /* 0: none */
     const char *plan_name;
+    int64_t instance_id; /* instance the run works on (concurrency); 0: none */
     const char *trigger;
     const char *triggered_by;
     const char *idempotency_key; /* NULL: none */
@@ -84,8 +85,8 @@ enum qb_err store_run_list(struct store *s, const struct store_run_filter *f,
                            struct store_run ***out, size_t *n, char *err,
                            size_t errlen) QB_MUSTCHECK;
 
-/* Claims the oldest queued run whose instance is below its concurrency
- * limit, marking it running.  *out is NULL when there is none. */
+/* Claims the oldest queued run whose instance (runs.instance_id) is below
+ * its max_concurrent, marking it running.  *out is NULL when there is none. */
 enum qb_err store_run_claim(struct store *s, int worker, struct store_run **out, char *err,
                             size_t errlen) QB_MUSTCHECK;
 

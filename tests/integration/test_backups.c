@@ -158,6 +158,7 @@ struct run_poll {
     long long id;
     long long min_bytes;
     const char *state;
+    bool negate; /* with state: true once the run is NOT in that state */
 };
 
 /* True when the run moved at least min_bytes (or reached state). */
@@ -170,7 +171,7 @@ static bool run_progress(void *ctx)
     bool ok = false;
     if (qbd_request(&d, "GET", path, NULL, NULL, &r) == 0 && r.status == 200) {
         const char *state = json_path_str(r.json, "state");
-        ok = p->state ? state && strcmp(state, p->state) == 0
+        ok = p->state ? state && (strcmp(state, p->state) == 0) != p->negate
                       : json_path_num(r.json, "bytes_done") >= (double)p->min_bytes;
     }
     resp_free(&r);
@@ -451,6 +452,14 @@ static void test_api_responsive_and_cancel_mid_transfer(void)
     resp_free(&r);
     TEST_EXPECT(qb_mono_ms() - t0 < 2000);
 
+    /* The default instance allows one snapshot at a time: another plan's
+     * run on it waits in the queue while this transfer goes on. */
+    TEST_ASSERT(post("/v1/plans/p1/runs", NULL, NULL, &r) == 0);
+    long long waiting = (long long)json_path_num(r.json, "id");
+    resp_free(&r);
+    struct run_poll left_queue = {.id = waiting, .state = "queued", .negate = true};
+    TEST_EXPECT(!harness_wait_until(run_progress, &left_queue, 1500));
+
     char path[64];
     snprintf(path, sizeof path, "/v1/runs/%lld/cancel?wait=60", id);
     TEST_ASSERT(post(path, NULL, NULL, &r) == 0);
@@ -458,6 +467,8 @@ static void test_api_responsive_and_cancel_mid_transfer(void)
     TEST_EXPECT_STR(json_path_str(r.json, "run.state"), "cancelled");
     resp_free(&r);
     TEST_EXPECT_INT(catalogued("cancel"), 0);
+    struct run_poll done = {.id = waiting, .state = "succeeded"};
+    TEST_EXPECT(harness_wait_until(run_progress, &done, 30000));
     int files = 0, temps = 0;
     plan_files("cancel", &files, &temps);
     TEST_EXPECT_INT(files, 0);
