@@ -61,6 +61,10 @@ void http_reply_json_steal(struct http_request *req, unsigned status, cJSON *jso
 
 static void reply_problem_v(struct http_request *req, enum api_error e, const char *field,
                             const char *ext_name, cJSON *ext, const char *fmt, va_list ap)
+    QB_PRINTF(6, 0);
+
+static void reply_problem_v(struct http_request *req, enum api_error e, const char *field,
+                            const char *ext_name, cJSON *ext, const char *fmt, va_list ap)
 {
     char detail[1024];
     vsnprintf(detail, sizeof detail, fmt, ap);
@@ -132,9 +136,8 @@ void http_reply_error(struct http_request *req, enum qb_err rc, const char *deta
         return;
     default:
         /* Our failure, not the client's: log the cause, send only the id. */
-        char quoted[QB_ERRBUF_SIZE + 16];
         rlog_error(req->id, "http.internal_error", "rc=%s detail=%s", qb_err_name(rc),
-                   log_quote(quoted, sizeof quoted, detail));
+                   log_q(detail));
         http_reply_problem(req, API_ERR_INTERNAL,
                            "the request failed inside qbackupd; see the log for request_id %s",
                            req->id);

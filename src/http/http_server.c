@@ -435,6 +435,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     request_destroy(req);
 }
 
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) QB_PRINTF(2, 0);
+
+/* MHD's own messages (its format strings, our log line). */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;

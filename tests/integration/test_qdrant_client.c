@@ -861,9 +861,10 @@ static void test_errors(void)
         QB_ERR_REMOTE);
     TEST_EXPECT(contains(err, "Snapshot checksum mismatch"));
     TEST_ASSERT(emu_clear_requests(&e) == 0);
-    static const char *const malformed[] = {"abc", "zz",
-                                            "g000000000000000000000000000000000"
-                                            "000000000000000000000000000000"};
+    /* 64 characters but not hex (one string, split for the line width) */
+    static const char bad64[] = "g000000000000000000000000000000000"
+                                "000000000000000000000000000000";
+    static const char *const malformed[] = {"abc", "zz", bad64};
     for (size_t i = 0; i < QB_ARRAY_LEN(malformed); i++) {
         m.pos = 0;
         TEST_EXPECT_INT(qdrant_snapshot_upload(c, &t, QDRANT_PRIORITY_DEFAULT, malformed[i], NULL,
