@@ -172,17 +172,16 @@ static int serve(const struct config *cfg, struct app *app, const sigset_t *sign
         rc = http_server_start(&hc, routes, nroutes, app->auth, app->metrics, app, &server, err,
                                sizeof err);
     if (!rc) {
-        /* Set right after binding (port 0 is only known then); a restore
-         * queued in that first instant gets no URL and says so. */
+        /* Published right after binding (port 0 is only known then); a
+         * restore queued in that first instant gets no URL and says so. */
         const char *host = cfg->listen_host;
         if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
             host = "127.0.0.1";
-        if (*cfg->public_url)
-            snprintf(app->public_url, sizeof app->public_url, "%s", cfg->public_url);
-        else
-            snprintf(app->public_url, sizeof app->public_url, "http://%s%s%s:%d",
-                     strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
-                     http_server_port(server));
+        char *url = *cfg->public_url
+                        ? xstrdup(cfg->public_url)
+                        : xasprintf("http://%s%s%s:%d", strchr(host, ':') ? "[" : "", host,
+                                    strchr(host, ':') ? "]" : "", http_server_port(server));
+        atomic_store(&app->public_url, url);
     }
     if (!rc && *cfg->port_file)
         rc = write_port_file(cfg->port_file, http_server_port(server), err, sizeof err);
@@ -211,6 +210,7 @@ static int serve(const struct config *cfg, struct app *app, const sigset_t *sign
     app->tasks = NULL;
     prober_stop(app->prober);
     app->prober = NULL;
+    free(atomic_exchange(&app->public_url, NULL));
     if (rc)
         return 1;
     log_info("shutdown.done", "status=%s", "clean");
@@ -224,6 +224,7 @@ static int run(const struct config *cfg, enum config_command cmd, const sigset_t
     memset(&app, 0, sizeof app);
     app.cfg = cfg;
     atomic_init(&app.shutting_down, false);
+    atomic_init(&app.public_url, NULL);
     int status = 1;
 
     app.auth = auth_create();

@@ -112,10 +112,12 @@ void metrics_http_observe(struct metrics *m, const char *route, const char *meth
 
 void metrics_add_collector(struct metrics *m, metrics_collector_fn fn, void *ctx)
 {
+    pthread_mutex_lock(&m->lock);
     QB_ASSERT(m->ncollectors < MAX_COLLECTORS);
     m->collectors[m->ncollectors].fn = fn;
     m->collectors[m->ncollectors].ctx = ctx;
     m->ncollectors++;
+    pthread_mutex_unlock(&m->lock);
 }
 
 static bool render_http(struct metrics *m, struct buf *out)
@@ -165,10 +167,19 @@ bool metrics_render(struct metrics *m, struct buf *out)
                          "# TYPE qbackup_start_time_seconds gauge\n"
                          "qbackup_start_time_seconds %lld\n",
                          m->version, (long long)m->start_time);
+    /* Collectors may be added while the server already answers (the
+     * server adds its own once started): copy the list under the lock,
+     * call them without it. */
+    struct {
+        metrics_collector_fn fn;
+        void *ctx;
+    } collectors[MAX_COLLECTORS];
     pthread_mutex_lock(&m->lock);
     ok = ok && render_http(m, out);
+    size_t n = m->ncollectors;
+    memcpy(collectors, m->collectors, n * sizeof collectors[0]);
     pthread_mutex_unlock(&m->lock);
-    for (size_t i = 0; ok && i < m->ncollectors; i++)
-        ok = m->collectors[i].fn(out, m->collectors[i].ctx);
+    for (size_t i = 0; ok && i < n; i++)
+        ok = collectors[i].fn(out, collectors[i].ctx);
     return ok;
 }

@@ -7,9 +7,9 @@
  * so the numbers they expose are read from their source of truth (the
  * catalogue, the worker pool) instead of being mirrored here.
  *
- * THREAD SAFETY: one mutex guards the HTTP series; observe and render may
- * be called from any thread.  Collectors are registered before the server
- * starts and are called with no metrics lock held.
+ * THREAD SAFETY: one mutex guards the HTTP series and the collector list;
+ * every function may be called from any thread.  Collectors are called
+ * with no metrics lock held.
  */
 #ifndef QB_METRICS_H
 #define QB_METRICS_H

@@ -166,8 +166,9 @@ static cJSON *build_request(struct http_request *req, const cJSON *body,
     cJSON_AddStringToObject(r, "method", method);
     cJSON_AddBoolToObject(r, "overwrite", overwrite);
     cJSON_AddBoolToObject(r, "safety_snapshot", safety);
-    if (app->public_url[0])
-        cJSON_AddStringToObject(r, "download_base", app->public_url);
+    const char *base = atomic_load(&app->public_url);
+    if (base)
+        cJSON_AddStringToObject(r, "download_base", base);
     return r;
 }
 

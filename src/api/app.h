@@ -26,7 +26,9 @@ struct app {
     struct engine *engine;     /* backup/restore workers */
     struct tasks *tasks;       /* slow request-initiated work (verify, delete, check) */
     atomic_bool shutting_down; /* /readyz answers 503 once set */
-    char public_url[256];      /* how Qdrant reaches us; set once before serving */
+    /* How Qdrant reaches us; published once the port is bound, NULL
+     * before.  Atomic: request threads read it while main writes it. */
+    _Atomic(char *) public_url;
 };
 
 #endif /* QB_APP_H */
