@@ -20,6 +20,8 @@
  *     chosen by a rule, not too old  -> keep   "<rule> <bucket>"
  *     no count rule set, not too old -> keep   "within max_age"
  *     newest verified snapshot       -> keep   "newest verified"
+ *     newest snapshot, when none is
+ *     verified (verify off)          -> keep   "newest (none verified)"
  *     older than max_age             -> delete "older than max_age"
  *     otherwise                      -> delete "not selected by any rule"
  */
@@ -231,7 +233,9 @@ enum qb_err retention_apply(const struct retention_policy *p, const struct reten
     int64_t cutoff = INT64_MIN;
     if (p->max_age_s > 0 && now >= INT64_MIN + p->max_age_s)
         cutoff = now - p->max_age_s;
-    bool empty = retention_policy_is_empty(p), seen_verified = false;
+    bool empty = retention_policy_is_empty(p), seen_verified = false, any_verified = false;
+    for (size_t i = 0; i < n; i++)
+        any_verified = any_verified || items[i].verified;
 
     for (size_t k = 0; k < n; k++) {
         const struct retention_item *it = &items[e[k].idx];
@@ -252,6 +256,10 @@ enum qb_err retention_apply(const struct retention_policy *p, const struct reten
             decide(o, it->id, true, "within max_age");
         } else if (newest_verified) {
             decide(o, it->id, true, "newest verified");
+        } else if (!any_verified && k == 0) {
+            /* A plan without verify has no verified snapshot; its last
+             * backup must not go either (backups stopped, max_age ran). */
+            decide(o, it->id, true, "newest (none verified)");
         } else if (old) {
             decide(o, it->id, false, "older than max_age");
         } else {

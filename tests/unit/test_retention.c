@@ -265,6 +265,23 @@ static void test_unverified_newest_not_protected(void)
           "older than max_age");
 }
 
+static void test_last_backup_kept_without_verification(void)
+{
+    /* verify off, backups stopped a month ago, max_age a week: the newest
+     * snapshot is all that is left, and it stays. */
+    struct retention_item items[MAXN];
+    size_t n = series(items, 6, T("2026-10-25 02:00"), DAY);
+    struct retention_policy p = {.max_age_s = 7 * DAY};
+    static const struct want kept[] = {{6, "newest (none verified)"}};
+    check("none verified", &p, items, n, T("2026-11-25 00:00"), kept, QB_ARRAY_LEN(kept),
+          "older than max_age");
+    /* A pinned newest is kept as pinned; the fallback is not needed. */
+    items[5].pinned = true;
+    static const struct want kept2[] = {{6, "pinned"}};
+    check("none verified, pinned", &p, items, n, T("2026-11-25 00:00"), kept2, QB_ARRAY_LEN(kept2),
+          "older than max_age");
+}
+
 static void test_max_age_only(void)
 {
     /* No count rule: everything younger than max_age is kept. */
@@ -397,6 +414,7 @@ int main(void)
     TEST_RUN(test_pinned_not_counted);
     TEST_RUN(test_newest_verified_survives_max_age);
     TEST_RUN(test_unverified_newest_not_protected);
+    TEST_RUN(test_last_backup_kept_without_verification);
     TEST_RUN(test_max_age_only);
     TEST_RUN(test_ties_ordered_by_id);
     TEST_RUN(test_empty_input_and_policy);
