@@ -117,7 +117,6 @@ static const struct {
     {"@annually", "0 0 1 1 *"},
 };
 
-
 /* Any white space separates fields, so a trailing newline from a config
  * file is harmless. */
 static bool is_blank(char ch)
