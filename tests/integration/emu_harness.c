@@ -28,14 +28,7 @@ static char *dupstr(const char *s)
 
 void emu_print_log(const struct emu *e)
 {
-    FILE *f = fopen(e->log_path, "r");
-    char line[4096];
-    fprintf(stderr, "---- qdrant-emu log (%s) ----\n", e->log_path);
-    while (f && fgets(line, sizeof line, f))
-        fputs(line, stderr);
-    fprintf(stderr, "---- end of log ----\n");
-    if (f)
-        fclose(f);
+    harness_print_file(e->log_path, "qdrant-emu log");
 }
 
 struct listen_wait {
@@ -120,30 +113,12 @@ int emu_start(struct emu *e, const char *const *extra_args)
     return 0;
 }
 
-struct exit_wait {
-    pid_t pid;
-    int status;
-};
-
-static bool exited(void *ctx)
-{
-    struct exit_wait *w = ctx;
-    return waitpid(w->pid, &w->status, WNOHANG) == w->pid;
-}
-
 int emu_stop(struct emu *e)
 {
     if (e->pid <= 0)
         return -1;
-    struct exit_wait w = {.pid = e->pid};
-    kill(e->pid, SIGTERM);
-    if (!harness_wait_until(exited, &w, 60000)) {
-        fprintf(stderr, "qdrant-emu ignored SIGTERM for 60 s; killing it\n");
-        kill(e->pid, SIGKILL);
-        waitpid(e->pid, &w.status, 0);
-    }
+    int rc = harness_terminate(e->pid, 60000, "qdrant-emu");
     e->pid = 0;
-    int rc = WIFEXITED(w.status) ? WEXITSTATUS(w.status) : 128 + WTERMSIG(w.status);
     if (rc != 0)
         emu_print_log(e);
     return rc;
@@ -166,68 +141,18 @@ void emu_cleanup(struct emu *e)
     }
 }
 
-struct grow {
-    char *data;
-    size_t len;
-};
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    struct grow *g = userdata;
-    size_t n = size * nmemb;
-    char *p = realloc(g->data, g->len + n + 1);
-    if (!p)
-        return 0;
-    g->data = p;
-    memcpy(g->data + g->len, ptr, n);
-    g->len += n;
-    g->data[g->len] = '\0';
-    return n;
-}
-
 int emu_request(struct emu *e, const char *method, const char *path, const char *body,
                 struct resp *r)
 {
-    memset(r, 0, sizeof *r);
-    struct grow b = {0}, h = {0};
-    struct curl_slist *hl = curl_slist_append(NULL, "Expect:");
-    if (body)
-        hl = curl_slist_append(hl, "Content-Type: application/json");
     char key[200];
+    const char *headers[2] = {NULL, NULL};
     if (e->api_key[0]) {
         snprintf(key, sizeof key, "api-key: %s", e->api_key);
-        hl = curl_slist_append(hl, key);
+        headers[0] = key;
     }
     char url[1200];
     snprintf(url, sizeof url, "%s%s", e->url, path);
-    CURL *c = curl_easy_init();
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
-    }
-    CURLcode cc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_easy_cleanup(c);
-    curl_slist_free_all(hl);
-    r->body = b.data ? b.data : dupstr("");
-    r->len = b.len;
-    r->headers = h.data ? h.data : dupstr("");
-    r->json = cJSON_Parse(r->body);
-    if (cc != CURLE_OK) {
-        fprintf(stderr, "emulator request %s %s failed: %s\n", method, path,
-                curl_easy_strerror(cc));
-        return -1;
-    }
-    return 0;
+    return harness_http(method, url, body, headers, 120, r);
 }
 
 char *emu_esc(const char *s)

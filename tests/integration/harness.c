@@ -63,16 +63,21 @@ static void free_list(char **list)
     }
 }
 
-static void print_log(const struct qbd *d)
+void harness_print_file(const char *path, const char *title)
 {
-    FILE *f = fopen(d->log_path, "r");
+    FILE *f = fopen(path, "r");
     char line[4096];
-    fprintf(stderr, "---- qbackupd log (%s) ----\n", d->log_path);
+    fprintf(stderr, "---- %s (%s) ----\n", title, path);
     while (f && fgets(line, sizeof line, f))
         fputs(line, stderr);
-    fprintf(stderr, "---- end of log ----\n");
+    fprintf(stderr, "---- end of %s ----\n", title);
     if (f)
         fclose(f);
+}
+
+static void print_log(const struct qbd *d)
+{
+    harness_print_file(d->log_path, "qbackupd log");
 }
 
 /* Builds the child's environment: ours without QBACKUP_* (a developer's
@@ -221,19 +226,24 @@ static bool exited(void *ctx)
     return waitpid(w->pid, &w->status, WNOHANG) == w->pid;
 }
 
+int harness_terminate(pid_t pid, int grace_ms, const char *what)
+{
+    struct exit_wait w = {.pid = pid};
+    kill(pid, SIGTERM);
+    if (!harness_wait_until(exited, &w, grace_ms)) {
+        fprintf(stderr, "%s ignored SIGTERM for %d ms; killing it\n", what, grace_ms);
+        kill(pid, SIGKILL);
+        waitpid(pid, &w.status, 0);
+    }
+    return WIFEXITED(w.status) ? WEXITSTATUS(w.status) : 128 + WTERMSIG(w.status);
+}
+
 int qbd_stop(struct qbd *d)
 {
     if (d->pid <= 0)
         return -1;
-    struct exit_wait w = {.pid = d->pid};
-    kill(d->pid, SIGTERM);
-    if (!harness_wait_until(exited, &w, 30000)) {
-        fprintf(stderr, "qbackupd ignored SIGTERM for 30 s; killing it\n");
-        kill(d->pid, SIGKILL);
-        waitpid(d->pid, &w.status, 0);
-    }
+    int rc = harness_terminate(d->pid, 30000, "qbackupd");
     d->pid = 0;
-    int rc = WIFEXITED(w.status) ? WEXITSTATUS(w.status) : 128 + WTERMSIG(w.status);
     if (rc != 0)
         print_log(d);
     return rc;
@@ -323,8 +333,8 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-int qbd_request(struct qbd *d, const char *method, const char *path, const char *body,
-                const char *const *headers, struct resp *r)
+int harness_http(const char *method, const char *url, const char *body, const char *const *headers,
+                 long timeout_s, struct resp *r)
 {
     memset(r, 0, sizeof *r);
     struct grow b = {0}, h = {0};
@@ -336,19 +346,12 @@ int qbd_request(struct qbd *d, const char *method, const char *path, const char 
     }
     if (body && !have_ct)
         hl = curl_slist_append(hl, "Content-Type: application/json");
-    char auth[200];
-    if (d->token[0]) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", d->token);
-        hl = curl_slist_append(hl, auth);
-    }
     hl = curl_slist_append(hl, "Expect:");
-    char url[600];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", d->port, path);
     CURL *c = curl_easy_init();
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
@@ -369,10 +372,28 @@ int qbd_request(struct qbd *d, const char *method, const char *path, const char 
     r->headers = h.data ? h.data : dupstr("");
     r->json = cJSON_Parse(r->body);
     if (cc != CURLE_OK) {
-        fprintf(stderr, "request %s %s failed: %s\n", method, path, curl_easy_strerror(cc));
+        fprintf(stderr, "request %s %s failed: %s\n", method, url, curl_easy_strerror(cc));
         return -1;
     }
     return 0;
+}
+
+int qbd_request(struct qbd *d, const char *method, const char *path, const char *body,
+                const char *const *headers, struct resp *r)
+{
+    const char *all[QBD_MAX_ARGS + 2];
+    size_t n = 0;
+    for (size_t i = 0; headers && headers[i] && n < QBD_MAX_ARGS; i++)
+        all[n++] = headers[i];
+    char auth[200];
+    if (d->token[0]) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", d->token);
+        all[n++] = auth;
+    }
+    all[n] = NULL;
+    char url[600];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", d->port, path);
+    return harness_http(method, url, body, all, 60, r);
 }
 
 const char *resp_header(const struct resp *r, const char *name)

@@ -100,6 +100,19 @@ const char *json_path_str(const cJSON *json, const char *path);
 /* A number at a dotted path, or -1 when absent. */
 double json_path_num(const cJSON *json, const char *path);
 
+/* Sends one HTTP request to url with header lines (NULL-terminated, may
+ * be NULL; a JSON Content-Type is added for a body without one) and fills
+ * r.  Returns 0 when a response arrived (any status). */
+int harness_http(const char *method, const char *url, const char *body, const char *const *headers,
+                 long timeout_s, struct resp *r);
+
+/* SIGTERM, up to grace_ms for pid to exit (then SIGKILL); returns its exit
+ * status (128 + signal when killed).  what names it in messages. */
+int harness_terminate(pid_t pid, int grace_ms, const char *what);
+
+/* Copies a file (a daemon's log) to stderr between markers. */
+void harness_print_file(const char *path, const char *title);
+
 /* Polls cond(ctx) every 20 ms until true or timeout_ms; returns the result. */
 bool harness_wait_until(bool (*cond)(void *ctx), void *ctx, int timeout_ms);
 
