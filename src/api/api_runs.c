@@ -124,6 +124,7 @@ static void reply_waited(struct http_request *req, const struct store_run *r)
 struct run_wait {
     int64_t id;
     uint64_t seen_seq; /* engine_finished_seq when last checked */
+    bool replayed;     /* an Idempotency-Key replay: say so in the answer */
 };
 
 static bool poll_run(struct http_request *req, void *ctx, bool expired)
@@ -143,20 +144,22 @@ static bool poll_run(struct http_request *req, void *ctx, bool expired)
         return true;
     }
     bool done = terminal(r->state) || expired;
-    if (done)
+    if (done) {
         reply_waited(req, r);
+        if (w->replayed)
+            http_reply_header(req, "Idempotent-Replayed", "true");
+    }
     store_run_free(r);
     return done;
 }
 
-static void wait_for(struct http_request *req, int64_t id, long wait)
+static void wait_for(struct http_request *req, int64_t id, long wait, bool replayed)
 {
-    struct app *app = http_req_app(req);
     struct run_wait *w = xcalloc(1, sizeof *w);
     w->id = id;
     w->seen_seq = (uint64_t)-1; /* first poll reads the run */
+    w->replayed = replayed;
     http_req_defer(req, qb_mono_ms() + wait * 1000L, poll_run, w, free);
-    (void)app;
 }
 
 static bool valid_idempotency_key(const char *k)
@@ -220,7 +223,7 @@ void api_runs_trigger(struct http_request *req)
     if (!existing)
         engine_wake(app->engine);
     if (wait >= 0) {
-        wait_for(req, id, wait);
+        wait_for(req, id, wait, existing);
         return;
     }
     struct store_run *r = NULL;
@@ -266,7 +269,7 @@ void api_runs_get(struct http_request *req)
         return;
     }
     if (wait >= 0 && !terminal(r->state))
-        wait_for(req, id, wait);
+        wait_for(req, id, wait, false);
     else if (wait >= 0)
         reply_waited(req, r);
     else
@@ -291,7 +294,7 @@ void api_runs_cancel(struct http_request *req)
     }
     engine_wake(app->engine);
     if (wait >= 0) {
-        wait_for(req, id, wait);
+        wait_for(req, id, wait, false);
         return;
     }
     struct store_run *r = NULL;
@@ -347,9 +350,11 @@ void api_runs_list(struct http_request *req)
     }
     const char *since = http_req_query(req, "since"), *until = http_req_query(req, "until");
     const char *cursor = http_req_query(req, "cursor"), *limit = http_req_query(req, "limit");
-    if ((since && !parse_time(since, &f.since)) || (until && !parse_time(until, &f.until))) {
-        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, since ? "since" : "until",
-                                 "since/until: RFC 3339 UTC time or Unix seconds");
+    bool bad_since = since && !parse_time(since, &f.since);
+    if (bad_since || (until && !parse_time(until, &f.until))) {
+        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, bad_since ? "since" : "until",
+                                 "%s: RFC 3339 UTC time or Unix seconds",
+                                 bad_since ? "since" : "until");
         return;
     }
     char *end = NULL;

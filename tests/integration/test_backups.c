@@ -247,6 +247,7 @@ static void test_idempotent_retrigger(void)
     TEST_EXPECT_INT(json_path_num(r1.json, "id"), json_path_num(r2.json, "id"));
     TEST_ASSERT(post("/v1/plans/idem/runs?wait=120", NULL, key, &r3) == 0);
     TEST_EXPECT_INT(r3.status, 200);
+    TEST_EXPECT_STR(resp_header(&r3, "Idempotent-Replayed"), "true");
     TEST_EXPECT_INT(json_path_num(r3.json, "id"), json_path_num(r1.json, "id"));
     TEST_EXPECT_STR(json_path_str(r3.json, "state"), "succeeded");
     resp_free(&r1);

@@ -255,6 +255,23 @@ static void test_instance_validation_names_the_field(void)
     resp_free(&r);
 }
 
+static void test_list_parameters_name_the_bad_one(void)
+{
+    struct resp r;
+    TEST_ASSERT(qbd_request(&d, "GET", "/v1/runs?since=2026-01-01T00:00:00Z&until=soon", NULL, NULL,
+                            &r) == 0);
+    EXPECT_PROBLEM(r, 400, "invalid_parameter");
+    TEST_EXPECT_STR(json_path_str(r.json, "field"), "until");
+    resp_free(&r);
+    TEST_ASSERT(qbd_request(&d, "GET", "/v1/snapshots?kind=partial", NULL, NULL, &r) == 0);
+    EXPECT_PROBLEM(r, 400, "invalid_parameter");
+    TEST_EXPECT_STR(json_path_str(r.json, "field"), "kind");
+    resp_free(&r);
+    TEST_ASSERT(qbd_request(&d, "POST", "/v1/plans/x/runs?wait=forever", NULL, NULL, &r) == 0);
+    EXPECT_PROBLEM(r, 400, "invalid_parameter");
+    resp_free(&r);
+}
+
 static void test_readyz_reports_absent_qdrant(void)
 {
     struct resp r;
@@ -303,6 +320,7 @@ int main(void)
     TEST_RUN(test_request_ids);
     TEST_RUN(test_instances_crud);
     TEST_RUN(test_instance_validation_names_the_field);
+    TEST_RUN(test_list_parameters_name_the_bad_one);
     TEST_RUN(test_readyz_reports_absent_qdrant);
     TEST_RUN(test_readyz_details);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
