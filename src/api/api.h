@@ -60,6 +60,12 @@ void api_runs_list(struct http_request *req);
 void api_runs_get(struct http_request *req);
 void api_runs_cancel(struct http_request *req);
 void api_plans_retention(struct http_request *req);
+struct store;
+/* Answers with run id and its Location.  waited: as after ?wait (200
+ * succeeded, 424 run_failed, 504 wait_expired, the run in the body);
+ * otherwise status (202 new, 200 replay) with the run. */
+void api_reply_run(struct http_request *req, struct store *store, int64_t id, bool waited,
+                   unsigned status);
 
 /* api_snapshots.c */
 void api_snapshots_list(struct http_request *req);

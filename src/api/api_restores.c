@@ -229,32 +229,6 @@ static void release(void *ctx)
     task_release(ctx);
 }
 
-static void reply_run(struct http_request *req, struct store *store, int64_t id, unsigned status)
-{
-    struct store_run *run = NULL;
-    char err[QB_ERRBUF_SIZE];
-    enum qb_err rc = store_run_get(store, id, &run, err, sizeof err);
-    if (rc) {
-        http_reply_error(req, rc, err);
-        return;
-    }
-    bool done = strcmp(run->state, "queued") && strcmp(run->state, "running");
-    if (status != 202 && !done)
-        http_reply_problem_ext(req, API_ERR_WAIT_EXPIRED, "run", api_run_json(run),
-                               "restore run %lld is still %s; poll its Location", (long long)id,
-                               run->state);
-    else if (status != 202 && strcmp(run->state, "succeeded") != 0)
-        http_reply_problem_ext(req, API_ERR_RUN_FAILED, "run", api_run_json(run),
-                               "restore run %lld ended %s: %s", (long long)id, run->state,
-                               run->error ? run->error : "no error recorded");
-    else
-        http_reply_json_steal(req, status, api_run_json(run));
-    char location[64];
-    snprintf(location, sizeof location, "/v1/runs/%lld", (long long)id);
-    http_reply_header(req, "Location", location);
-    store_run_free(run);
-}
-
 static bool poll_restore(struct http_request *req, void *ctx, bool expired)
 {
     struct restore_req *r = ctx;
@@ -297,7 +271,7 @@ static bool poll_restore(struct http_request *req, void *ctx, bool expired)
         }
         engine_wake(r->engine);
         if (r->wait < 0) {
-            reply_run(req, r->store, r->run_id, existing ? 200 : 202);
+            api_reply_run(req, r->store, r->run_id, false, existing ? 200 : 202);
             return true;
         }
         r->deadline = qb_mono_ms() + r->wait * 1000;
@@ -308,7 +282,7 @@ static bool poll_restore(struct http_request *req, void *ctx, bool expired)
         done = strcmp(run->state, "queued") && strcmp(run->state, "running");
     store_run_free(run);
     if (done || qb_mono_ms() >= r->deadline || expired) {
-        reply_run(req, r->store, r->run_id, 200);
+        api_reply_run(req, r->store, r->run_id, true, 200);
         return true;
     }
     return false;
@@ -357,7 +331,7 @@ void api_restores_create(struct http_request *req)
         r->wait = wait;
         r->deadline = qb_mono_ms() + (wait > 0 ? wait * 1000 : 0);
         if (wait < 0) {
-            reply_run(req, app->store, replay, 200);
+            api_reply_run(req, app->store, replay, false, 200);
             http_reply_header(req, "Idempotent-Replayed", "true");
             task_release(&r->task);
             task_release(&r->task);

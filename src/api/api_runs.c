@@ -121,6 +121,25 @@ static void reply_waited(struct http_request *req, const struct store_run *r)
     set_location(req, r->id);
 }
 
+void api_reply_run(struct http_request *req, struct store *store, int64_t id, bool waited,
+                   unsigned status)
+{
+    struct store_run *r = NULL;
+    char err[QB_ERRBUF_SIZE];
+    enum qb_err rc = store_run_get(store, id, &r, err, sizeof err);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return;
+    }
+    if (waited) {
+        reply_waited(req, r);
+    } else {
+        http_reply_json_steal(req, status, api_run_json(r));
+        set_location(req, id);
+    }
+    store_run_free(r);
+}
+
 struct run_wait {
     int64_t id;
     uint64_t seen_seq; /* engine_finished_seq when last checked */
@@ -226,17 +245,9 @@ void api_runs_trigger(struct http_request *req)
         wait_for(req, id, wait, existing);
         return;
     }
-    struct store_run *r = NULL;
-    rc = store_run_get(app->store, id, &r, err, sizeof err);
-    if (rc) {
-        http_reply_error(req, rc, err);
-        return;
-    }
-    http_reply_json_steal(req, existing ? 200 : 202, api_run_json(r));
-    set_location(req, id);
+    api_reply_run(req, app->store, id, false, existing ? 200 : 202);
     if (existing)
         http_reply_header(req, "Idempotent-Replayed", "true");
-    store_run_free(r);
 }
 
 /* {id} as a positive integer; replies 404 otherwise. */
@@ -297,14 +308,7 @@ void api_runs_cancel(struct http_request *req)
         wait_for(req, id, wait, false);
         return;
     }
-    struct store_run *r = NULL;
-    rc = store_run_get(app->store, id, &r, err, sizeof err);
-    if (rc) {
-        http_reply_error(req, rc, err);
-        return;
-    }
-    http_reply_json_steal(req, 202, api_run_json(r));
-    store_run_free(r);
+    api_reply_run(req, app->store, id, false, 202);
 }
 
 /* RFC 3339 ("2026-11-25T12:00:00Z") or Unix seconds. */

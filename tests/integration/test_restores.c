@@ -173,9 +173,20 @@ static void test_corrupted_object_fails_before_replacing(void)
 
     char body[200];
     snprintf(body, sizeof body, "{\"snapshot_id\":%.0f,\"overwrite\":true}", id);
-    TEST_ASSERT(restore(body, 424, &r));
+    const char *const key[] = {"Idempotency-Key: rollback-corrupt", NULL};
+    TEST_ASSERT(qbd_request(&d, "POST", "/v1/restores?wait=120", body, key, &r) == 0);
+    TEST_EXPECT_INT(r.status, 424);
     const char *error = json_path_str(r.json, "run.error");
     TEST_EXPECT(error && strstr(error, "hecksum") != NULL);
+    double failed_id = json_path_num(r.json, "run.id");
+    resp_free(&r);
+    /* Replayed without wait, like a backup trigger: 200 with the run as it
+     * is (failed), not the waited mapping. */
+    TEST_ASSERT(qbd_request(&d, "POST", "/v1/restores", body, key, &r) == 0);
+    TEST_EXPECT_INT(r.status, 200);
+    TEST_EXPECT_INT(json_path_num(r.json, "id"), failed_id);
+    TEST_EXPECT_STR(json_path_str(r.json, "state"), "failed");
+    TEST_EXPECT_STR(resp_header(&r, "Idempotent-Replayed"), "true");
     resp_free(&r);
     TEST_EXPECT(points_equal(&prod, "products", live));
     /* verify reports the damage too */
