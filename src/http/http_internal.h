@@ -21,7 +21,9 @@ struct http_request {
     struct MHD_Connection *conn;
     char id[HTTP_REQUEST_ID_MAX + 1]; /* echoed in X-Request-Id and logs */
     char method[16];
-    char *path;                    /* owned copy of the URL path */
+    char *raw_uri;                 /* owned: the request target as sent */
+    char *path;                    /* owned copy of the decoded URL path */
+    bool started;                  /* the access handler has seen it */
     struct http_route_match match; /* valid when route_label is a pattern */
     const char *route_label;       /* route pattern, or "unmatched": metrics */
     struct buf body;               /* bounded request body */

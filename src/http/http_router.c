@@ -5,6 +5,7 @@
 #include "http/http_router.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Next '/'-separated segment of s starting at *pos; returns its length and
@@ -102,4 +103,97 @@ const char *http_route_param(const struct http_route_match *m, const char *name)
             return m->params[i].value;
     }
     return NULL;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+size_t http_url_unescape(char *s)
+{
+    size_t r = 0, w = 0;
+    while (s[r]) {
+        int hi = s[r] == '%' ? hex_value(s[r + 1]) : -1;
+        int lo = hi >= 0 ? hex_value(s[r + 2]) : -1;
+        if (lo >= 0) {
+            s[w++] = (char)(hi * 16 + lo);
+            r += 3;
+        } else {
+            s[w++] = s[r++];
+        }
+    }
+    s[w] = '\0';
+    return w;
+}
+
+/* Index of the segment (as next_segment counts them) holding byte pos. */
+static int segment_of(const char *s, size_t len, size_t pos)
+{
+    int seg = -1;
+    bool in_segment = false;
+    for (size_t i = 0; i <= pos && i < len; i++) {
+        if (s[i] == '/') {
+            in_segment = false;
+        } else if (!in_segment) {
+            in_segment = true;
+            seg++;
+        }
+    }
+    return seg;
+}
+
+/* The k-th segment of pattern when it is a {param}: its name into name. */
+static bool pattern_param_at(const char *pattern, int k, char *name, size_t namelen)
+{
+    size_t pos = 0;
+    const char *seg = NULL;
+    long len = -1;
+    for (int i = 0; i <= k; i++) {
+        len = next_segment(pattern, &pos, &seg);
+        if (len < 0)
+            return false;
+    }
+    if (len < 2 || seg[0] != '{' || namelen == 0)
+        return false;
+    snprintf(name, namelen, "%.*s", (int)(len - 2), seg + 1);
+    return true;
+}
+
+bool http_router_path_nul(const struct http_route *routes, size_t n, const char *raw_target,
+                          char *name, size_t namelen)
+{
+    size_t rawlen = strcspn(raw_target, "?");
+    if (!memchr(raw_target, '%', rawlen))
+        return false;
+    char *path = xmalloc(rawlen + 1);
+    memcpy(path, raw_target, rawlen);
+    path[rawlen] = '\0';
+    size_t len = http_url_unescape(path);
+    const char *nul = memchr(path, '\0', len);
+    if (!nul) {
+        free(path);
+        return false;
+    }
+    int k = segment_of(path, len, (size_t)(nul - path));
+    /* A placeholder byte lets the patterns match the rest of the path. */
+    for (size_t i = 0; i < len; i++) {
+        if (path[i] == '\0')
+            path[i] = '\x01';
+    }
+    bool named = false;
+    for (size_t i = 0; i < n && !named; i++) {
+        if (pattern_matches(routes[i].pattern, path, NULL))
+            named = pattern_param_at(routes[i].pattern, k, name, namelen);
+    }
+    if (!named && namelen)
+        snprintf(name, namelen, "path");
+    free(path);
+    return true;
 }

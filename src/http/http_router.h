@@ -48,6 +48,22 @@ enum http_router_result http_router_match(const struct http_route *routes, size_
                                           const char *method, const char *path,
                                           struct http_route_match *m, char *allow, size_t allowlen);
 
+/* Percent-decodes s in place as libmicrohttpd does for request paths
+ * ("%HH" with two hex digits becomes that byte, anything else is kept) and
+ * returns the decoded length.  A "%00" leaves a NUL inside the result, so
+ * the length, not strlen, tells where it ends. */
+size_t http_url_unescape(char *s);
+
+/* Checks the path of a raw request target (as sent, before decoding; the
+ * query is ignored) for an encoded NUL byte, which decoding turns into a
+ * string terminator: "/v1/snapshots/1%00" must never reach a handler as
+ * "/v1/snapshots/1".  Returns false when there is none.  Otherwise returns
+ * true with name set to the {param} that holds it, taken from the first
+ * route whose pattern matches the path (with the NUL in place), or to
+ * "path" when no route names that segment. */
+bool http_router_path_nul(const struct http_route *routes, size_t n, const char *raw_target,
+                          char *name, size_t namelen);
+
 /* Value of a {name} parameter in m, or NULL. */
 const char *http_route_param(const struct http_route_match *m, const char *name);
 

@@ -137,16 +137,31 @@ static void new_request_id(char *out, size_t outlen)
 
 /* ---------------------------------------------------------------- pipeline */
 
-static struct http_request *request_create(struct http_server *s, struct MHD_Connection *conn,
-                                           const char *url, const char *method)
+/* MHD's URI log callback: the request line has arrived, nothing of it is
+ * decoded yet.  The context made here is the request's from now on (MHD
+ * passes it as con_cls), so the raw target stays available for checks
+ * that decoding would defeat, and on_completed sees requests MHD itself
+ * refuses before the access handler runs. */
+static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     struct http_request *req = xcalloc(1, sizeof *req);
-    req->server = s;
+    req->server = cls;
     req->conn = conn;
     req->start_us = qb_mono_us();
-    req->path = xstrdup(url);
+    req->raw_uri = xstrdup(uri ? uri : "");
     req->route_label = "unmatched";
     req->principal = "-";
+    qb_strlcpy(req->method, "-", sizeof req->method);
+    return req;
+}
+
+/* The headers are in: the rest of the request context. */
+static void request_start(struct http_request *req, const char *url, const char *method)
+{
+    struct http_server *s = req->server;
+    struct MHD_Connection *conn = req->conn;
+    req->started = true;
+    req->path = xstrdup(url);
     qb_strlcpy(req->method, method, sizeof req->method);
     buf_init(&req->body, s->cfg.max_body_bytes);
 
@@ -159,12 +174,12 @@ static struct http_request *request_create(struct http_server *s, struct MHD_Con
     pthread_mutex_lock(&s->lock);
     s->inflight++;
     pthread_mutex_unlock(&s->lock);
-    return req;
 }
 
 static void request_destroy(struct http_request *req)
 {
     struct http_server *s = req->server;
+    bool started = req->started;
     if (req->poll_free)
         req->poll_free(req->poll_ctx);
     if (req->response)
@@ -172,8 +187,10 @@ static void request_destroy(struct http_request *req)
     cJSON_Delete(req->json);
     buf_free(&req->body);
     free(req->path);
+    free(req->raw_uri);
     free(req);
-
+    if (!started)
+        return;
     pthread_mutex_lock(&s->lock);
     if (--s->inflight == 0)
         pthread_cond_broadcast(&s->drained);
@@ -197,10 +214,53 @@ static enum MHD_Result send_reply(struct http_request *req)
 /* Routing and authentication happen before the body is read, so an
  * unauthenticated client cannot make the server buffer a body.  Returns
  * false with a reply set when the request is refused. */
+struct query_nul {
+    const char *key; /* the first argument holding a NUL, or NULL */
+};
+
+static enum MHD_Result find_query_nul(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      size_t key_size, const char *value, size_t value_size)
+{
+    struct query_nul *q = cls;
+    (void)kind;
+    if (memchr(key, '\0', key_size) || (value && memchr(value, '\0', value_size))) {
+        q->key = key;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+/* Refuses an encoded NUL (%00) in the path or a query argument: decoding
+ * makes it a terminator, so "1%00" would reach a handler as "1".  Checked
+ * once here, for every route.  Returns false with a reply set. */
+static bool reject_nul(struct http_request *req)
+{
+    struct http_server *s = req->server;
+    char name[HTTP_PARAM_NAME_MAX];
+    if (http_router_path_nul(s->routes, s->nroutes, req->raw_uri, name, sizeof name)) {
+        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, name,
+                                 "%s: contains an encoded NUL byte (%%00), which is not allowed",
+                                 name);
+        return false;
+    }
+    struct query_nul q = {NULL};
+    MHD_get_connection_values_n(req->conn, MHD_GET_ARGUMENT_KIND, find_query_nul, &q);
+    if (q.key) {
+        const char *key = *q.key ? q.key : "query";
+        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, key,
+                                 "%s: contains an encoded NUL byte (%%00), which is not allowed",
+                                 key);
+        return false;
+    }
+    return true;
+}
+
 static bool admit(struct http_request *req)
 {
     struct http_server *s = req->server;
     char allow[128];
+    if (!reject_nul(req))
+        return false;
     enum http_router_result r = http_router_match(s->routes, s->nroutes, req->method, req->path,
                                                   &req->match, allow, sizeof allow);
     if (r == HTTP_ROUTER_NOT_FOUND) {
@@ -286,10 +346,20 @@ static bool parse_body(struct http_request *req)
                            ct ? ct : "no Content-Type");
         return false;
     }
-    char err[QB_ERRBUF_SIZE];
+    char err[QB_ERRBUF_SIZE], field[128];
     if (json_parse_bounded(req->body.data, req->body.len, s->cfg.max_json_depth, &req->json, err,
                            sizeof err) != QB_OK) {
         http_reply_problem(req, API_ERR_MALFORMED_JSON, "%s", err);
+        return false;
+    }
+    /* Every body, once, before any handler: NULs in strings and duplicate
+     * keys (json_check_strict says why they matter). */
+    if (json_check_strict(req->body.data, req->body.len, req->json, field, sizeof field, err,
+                          sizeof err) != QB_OK) {
+        if (*field)
+            http_reply_problem_field(req, API_ERR_INVALID_FIELD, field, "%s", err);
+        else
+            http_reply_problem(req, API_ERR_INVALID_FIELD, "%s", err);
         return false;
     }
     return true;
@@ -303,9 +373,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     struct http_request *req = *con_cls;
     (void)version;
 
-    if (!req) {
-        req = request_create(s, conn, url, method);
+    if (!req) { /* not seen by on_request_line: cannot happen with MHD >= 0.9.71 */
+        req = on_request_line(s, url, conn);
         *con_cls = req;
+    }
+    if (!req->started) {
+        request_start(req, url, method);
         if (!admit(req)) {
             req->handled = true; /* refused: never run the handler */
             return send_reply(req);
@@ -417,15 +490,21 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     struct http_server *s = cls;
     struct http_request *req = *con_cls;
-    (void)conn;
     if (!req)
         return;
     *con_cls = NULL;
     double seconds = (double)(qb_mono_us() - req->start_us) / 1e6;
     unsigned status = req->status ? req->status : 499; /* 499: client went away */
+    if (!req->started) {
+        /* libmicrohttpd answered (or dropped) it before the access handler
+         * ran: a malformed or oversize request. */
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
+        status = ci && ci->http_status ? ci->http_status : 499;
+    }
     metrics_http_observe(s->metrics, req->route_label, req->method, status, seconds);
     char path[300];
-    log_quote(path, sizeof path, req->path);
+    log_quote(path, sizeof path, req->path ? req->path : req->raw_uri);
     enum log_level level = status >= 500 ? LOG_LEVEL_ERROR : LOG_LEVEL_INFO;
     if (log_enabled(level))
         log_write(level, req->id, "http.request",
@@ -495,12 +574,12 @@ enum qb_err http_server_start(const struct http_server_config *cfg, const struct
                      MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER,
-                                 on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                                 MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
-                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout_s,
-                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+    s->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_URI_LOG_CALLBACK, on_request_line, s, MHD_OPTION_END);
     int saved_errno = errno;
     freeaddrinfo(ai);
     if (!s->daemon) {

@@ -5,6 +5,8 @@
 #include "util/json_util.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int json_nesting_depth(const char *text, size_t len)
@@ -63,6 +65,189 @@ enum qb_err json_parse_bounded(const char *text, size_t len, int max_depth, cJSO
     }
     *out = json;
     return QB_OK;
+}
+
+/* ---------------------------------------------------------------- strict checks */
+
+/* Frames deeper than this are not named in paths (the path ends in "..."):
+ * bodies deeper than max_json_depth never get here, and no API body nests
+ * this deep. */
+#define PATH_MAX_FRAMES 64
+
+struct path_frame {
+    bool object;     /* else array */
+    long index;      /* array: current element */
+    const char *key; /* object: current member's key as written (escapes kept) */
+    size_t keylen;
+};
+
+/* Appends one path step: ".key" (no dot at the root) or "[i]".  Bytes a
+ * problem document should not carry are shown as '?'. */
+static size_t path_append(char *out, size_t outlen, size_t used, const char *key, size_t keylen,
+                          long index)
+{
+    if (outlen == 0 || used + 1 >= outlen)
+        return used;
+    if (!key) {
+        int n = snprintf(out + used, outlen - used, "[%ld]", index);
+        if (n < 0 || (size_t)n >= outlen - used)
+            return outlen - 1;
+        return used + (size_t)n;
+    }
+    if (used > 0 && used + 1 < outlen)
+        out[used++] = '.';
+    for (size_t i = 0; i < keylen && used + 1 < outlen; i++) {
+        unsigned char c = (unsigned char)key[i];
+        out[used++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+    }
+    out[used] = '\0';
+    return used;
+}
+
+static void path_render(const struct path_frame *frames, int depth, char *out, size_t outlen)
+{
+    size_t used = 0;
+    if (outlen)
+        out[0] = '\0';
+    int shown = depth < PATH_MAX_FRAMES ? depth : PATH_MAX_FRAMES;
+    for (int i = 0; i < shown; i++) {
+        const struct path_frame *f = &frames[i];
+        if (f->object && !f->key)
+            break; /* NUL in the first key of an object not yet named */
+        used = f->object ? path_append(out, outlen, used, f->key, f->keylen, 0)
+                         : path_append(out, outlen, used, NULL, 0, f->index);
+    }
+    if (depth > PATH_MAX_FRAMES)
+        path_append(out, outlen, used, "...", 3, 0);
+}
+
+/* True when the string starting at text[i] == '"' holds a NUL, as a raw
+ * byte or as a \u0000 escape; *end is set to its closing quote. */
+static bool string_has_nul(const char *text, size_t len, size_t i, size_t *end)
+{
+    bool nul = false;
+    size_t j = i + 1;
+    while (j < len && text[j] != '"') {
+        if (text[j] == '\0') {
+            nul = true;
+        } else if (text[j] == '\\') {
+            if (j + 5 < len && text[j + 1] == 'u' && memcmp(text + j + 2, "0000", 4) == 0)
+                nul = true;
+            j++; /* the escaped character: never a closing quote */
+        }
+        j++;
+    }
+    *end = j;
+    return nul;
+}
+
+/* Finds the first NUL in a string or key of a valid JSON text and names
+ * its path. */
+static enum qb_err check_nul(const char *text, size_t len, char *field, size_t fieldlen, char *err,
+                             size_t errlen)
+{
+    struct path_frame frames[PATH_MAX_FRAMES];
+    int depth = 0;
+    bool expect_key = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        struct path_frame *top = depth > 0 && depth <= PATH_MAX_FRAMES ? &frames[depth - 1] : NULL;
+        if (c == '{' || c == '[') {
+            if (depth < PATH_MAX_FRAMES)
+                frames[depth] = (struct path_frame){c == '{', 0, NULL, 0};
+            depth++;
+            expect_key = c == '{';
+        } else if (c == '}' || c == ']') {
+            depth--;
+            expect_key = false;
+        } else if (c == ',' && top) {
+            expect_key = top->object;
+            top->index++;
+        } else if (c == '"') {
+            size_t end = i;
+            bool nul = string_has_nul(text, len, i, &end);
+            if (expect_key && top) {
+                top->key = text + i + 1;
+                top->keylen = end - i - 1;
+            }
+            if (nul) {
+                path_render(frames, depth, field, fieldlen);
+                if (!*field)
+                    return qb_failf(QB_ERR_INVALID, err, errlen,
+                                    "the body contains a NUL character (\\u0000) in a string");
+                return qb_failf(QB_ERR_INVALID, err, errlen,
+                                "%s: %s contains a NUL character (\\u0000), which is not allowed",
+                                field, expect_key ? "the key" : "the value");
+            }
+            expect_key = false;
+            i = end;
+        }
+    }
+    return QB_OK;
+}
+
+static int compare_keys(const void *a, const void *b)
+{
+    const cJSON *const *x = a, *const *y = b;
+    return strcmp((*x)->string, (*y)->string);
+}
+
+/* Walks the tree for an object with two members of one name; path holds
+ * the current node's path (used bytes). */
+static enum qb_err check_duplicates(const cJSON *node, char *path, size_t pathlen, size_t used,
+                                    char *err, size_t errlen)
+{
+    if (!cJSON_IsObject(node) && !cJSON_IsArray(node))
+        return QB_OK;
+    size_t n = 0;
+    const cJSON *child;
+    for (child = node->child; child; child = child->next)
+        n++;
+    if (cJSON_IsObject(node) && n > 1) {
+        const cJSON **sorted = xmalloc(n * sizeof *sorted);
+        size_t k = 0;
+        for (child = node->child; child; child = child->next)
+            sorted[k++] = child;
+        qsort(sorted, n, sizeof *sorted, compare_keys);
+        const cJSON *dup = NULL;
+        for (k = 1; k < n && !dup; k++) {
+            if (strcmp(sorted[k - 1]->string, sorted[k]->string) == 0)
+                dup = sorted[k];
+        }
+        free(sorted);
+        if (dup) {
+            path_append(path, pathlen, used, dup->string, strlen(dup->string), 0);
+            return qb_failf(QB_ERR_INVALID, err, errlen,
+                            "%s: duplicate key; each member may appear once", path);
+        }
+    }
+    long index = 0;
+    for (child = node->child; child; child = child->next, index++) {
+        size_t u = cJSON_IsObject(node)
+                       ? path_append(path, pathlen, used, child->string, strlen(child->string), 0)
+                       : path_append(path, pathlen, used, NULL, 0, index);
+        enum qb_err rc = check_duplicates(child, path, pathlen, u, err, errlen);
+        if (rc)
+            return rc;
+        path[used] = '\0';
+    }
+    return QB_OK;
+}
+
+enum qb_err json_check_strict(const char *text, size_t len, const cJSON *json, char *field,
+                              size_t fieldlen, char *err, size_t errlen)
+{
+    char path[256] = "";
+    if (fieldlen)
+        field[0] = '\0';
+    enum qb_err rc = check_nul(text, len, path, sizeof path, err, errlen);
+    if (!rc) {
+        path[0] = '\0';
+        rc = check_duplicates(json, path, sizeof path, 0, err, errlen);
+    }
+    if (rc && fieldlen)
+        qb_strlcpy(field, path, fieldlen);
+    return rc;
 }
 
 static const cJSON *member(const cJSON *obj, const char *field)

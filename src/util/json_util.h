@@ -24,6 +24,18 @@ enum qb_err json_parse_bounded(const char *text, size_t len, int max_depth, cJSO
 /* Maximum nesting depth of arrays/objects in text (strings are skipped). */
 int json_nesting_depth(const char *text, size_t len);
 
+/* The checks cJSON does not make, for a document json_parse_bounded
+ * accepted (text, len) and parsed into json.  cJSON cuts a string at a
+ * NUL ("\u0000" or a raw 0 byte), so "a\u0000b" would reach a handler as
+ * "a", and it keeps both members of {"a":1,"a":2} while lookups see only
+ * the first, so what a handler validates and what a stored raw body says
+ * could differ.  Fails with QB_ERR_INVALID for the first NUL in a string
+ * or key, else for a duplicate key at any depth; [out] field receives the
+ * member's path ("settings.bucket", "collections[2]", "" for the root;
+ * truncated to fieldlen) and err "<path>: <reason>". */
+enum qb_err json_check_strict(const char *text, size_t len, const cJSON *json, char *field,
+                              size_t fieldlen, char *err, size_t errlen) QB_MUSTCHECK;
+
 /* Typed getters for an object member.  They return QB_OK and set *out when
  * the member has the right type, QB_ERR_NOT_FOUND (no message) when absent
  * or null, and QB_ERR_INVALID with "<field>: <reason>" otherwise. */

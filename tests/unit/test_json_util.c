@@ -78,6 +78,55 @@ static void test_getters(void)
     cJSON_Delete(o);
 }
 
+/* NULs in strings and duplicate keys are refused with the member's path;
+ * cJSON alone would cut "a\u0000b" to "a" and keep the first of two keys. */
+static void test_check_strict(void)
+{
+    static const struct {
+        const char *text;
+        size_t len; /* 0: strlen */
+        enum qb_err want;
+        const char *field;
+        const char *msg_part;
+    } cases[] = {
+        {"{\"name\":\"a\",\"url\":\"b\"}", 0, QB_OK, "", NULL},
+        {"{\"name\":\"a\\u0000b\"}", 0, QB_ERR_INVALID, "name", "NUL character"},
+        {"{\"n\":\"\\\\u0000\"}", 0, QB_OK, "", NULL}, /* an escaped backslash, then text */
+        {"{\"s\":{\"bucket\":\"x\\u0000\"}}", 0, QB_ERR_INVALID, "s.bucket", "the value"},
+        {"{\"c\":[\"a\",\"b\",\"\\u0000\"]}", 0, QB_ERR_INVALID, "c[2]", NULL},
+        {"{\"c\":[{\"k\":1},{\"k\":\"\\u0000\"}]}", 0, QB_ERR_INVALID, "c[1].k", NULL},
+        {"{\"a\\u0000b\":1}", 0, QB_ERR_INVALID, "a\\u0000b", "the key"},
+        {"\"\\u0000\"", 0, QB_ERR_INVALID, "", "the body contains"},
+        {"{\"raw\":\"a\0b\"}", 13, QB_ERR_INVALID, "raw", NULL}, /* a raw NUL byte */
+        {"{\"a\":1,\"a\":2}", 0, QB_ERR_INVALID, "a", "duplicate key"},
+        {"{\"x\":{\"b\":1,\"c\":2,\"b\":3}}", 0, QB_ERR_INVALID, "x.b", "x.b: duplicate key"},
+        {"{\"l\":[{\"k\":1},{\"k\":1,\"k\":2}]}", 0, QB_ERR_INVALID, "l[1].k", NULL},
+        {"{\"a\":{\"k\":1},\"b\":{\"k\":1}}", 0, QB_OK, "", NULL}, /* same key, two objects */
+        {"[{\"a\":1},{\"a\":1}]", 0, QB_OK, "", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t len = cases[i].len ? cases[i].len : strlen(cases[i].text);
+        cJSON *json = NULL;
+        char err[QB_ERRBUF_SIZE] = "", field[64] = "?";
+        if (json_parse_bounded(cases[i].text, len, 8, &json, err, sizeof err) != QB_OK) {
+            TEST_FAIL_AT(__FILE__, __LINE__, "case %zu does not parse: %s", i, err);
+            continue;
+        }
+        enum qb_err rc =
+            json_check_strict(cases[i].text, len, json, field, sizeof field, err, sizeof err);
+        if (rc != cases[i].want)
+            TEST_FAIL_AT(__FILE__, __LINE__, "case %zu: rc %d want %d (%s)", i, rc, cases[i].want,
+                         err);
+        if (strcmp(field, cases[i].field) != 0)
+            TEST_FAIL_AT(__FILE__, __LINE__, "case %zu: field \"%s\" want \"%s\"", i, field,
+                         cases[i].field);
+        if (cases[i].msg_part && !strstr(err, cases[i].msg_part))
+            TEST_FAIL_AT(__FILE__, __LINE__, "case %zu: \"%s\" lacks \"%s\"", i, err,
+                         cases[i].msg_part);
+        cJSON_Delete(json);
+    }
+}
+
 static void test_buf_cap(void)
 {
     struct buf b;
@@ -100,6 +149,7 @@ int main(void)
 {
     TEST_RUN(test_parse_bounded);
     TEST_RUN(test_getters);
+    TEST_RUN(test_check_strict);
     TEST_RUN(test_buf_cap);
     return TEST_RESULT();
 }

@@ -5,6 +5,9 @@
 #include "unit.h"
 #include "http/http_router.h"
 
+#include <stdio.h>
+#include <string.h>
+
 static void h(struct http_request *req)
 {
     (void)req;
@@ -89,8 +92,57 @@ static void test_overlong_param_does_not_match(void)
                     HTTP_ROUTER_NOT_FOUND);
 }
 
+static void test_unescape(void)
+{
+    static const struct {
+        const char *in, *out;
+        size_t len;
+    } cases[] = {
+        {"/a%20b", "/a b", 4}, {"/%2Fx", "//x", 3},  {"/%zz%4", "/%zz%4", 6}, {"/%4a%4A", "/JJ", 3},
+        {"%", "%", 1},         {"/1%00", "/1\0", 3}, {"/%00%00", "/\0\0", 3}, {"", "", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%s", cases[i].in);
+        size_t n = http_url_unescape(buf);
+        TEST_EXPECT_INT(n, cases[i].len);
+        TEST_EXPECT(memcmp(buf, cases[i].out, cases[i].len + 1) == 0);
+    }
+}
+
+/* An encoded NUL in the path is found and named by the route's {param}:
+ * "/v1/plans/x%00" must never be routed as "/v1/plans/x". */
+static void test_path_nul(void)
+{
+    static const struct {
+        const char *target;
+        bool nul;
+        const char *name;
+    } cases[] = {
+        {"/v1/plans/nightly", false, NULL},
+        {"/v1/plans/night%20ly?x=%00", false, NULL}, /* the query is not the path */
+        {"/v1/plans/1%00", true, "name"},
+        {"/v1/plans/%001/runs", true, "name"},
+        {"/v1/snapshots/3/files/a%00b", true, "file"},
+        {"/v1/snapshots/3%00/files/a", true, "id"},
+        {"/v1/pl%00ans", true, "path"},
+        {"/v1/plans/x%2F%00", true, "path"}, /* %2F splits the segment: no route */
+        {"/%00", true, "path"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char name[HTTP_PARAM_NAME_MAX] = "";
+        bool nul = http_router_path_nul(routes, N, cases[i].target, name, sizeof name);
+        if (nul != cases[i].nul)
+            TEST_FAIL_AT(__FILE__, __LINE__, "case %zu (%s): nul %d", i, cases[i].target, nul);
+        if (cases[i].name)
+            TEST_EXPECT_STR(name, cases[i].name);
+    }
+}
+
 int main(void)
 {
+    TEST_RUN(test_unescape);
+    TEST_RUN(test_path_nul);
     TEST_RUN(test_table);
     TEST_RUN(test_params);
     TEST_RUN(test_overlong_param_does_not_match);
