@@ -26,8 +26,10 @@ typedef bool (*metrics_collector_fn)(struct buf *out, void *ctx);
 struct metrics *metrics_create(const char *version);
 void metrics_destroy(struct metrics *m);
 
-/* Records one finished HTTP request.  route is a route pattern or
- * "unmatched" (never a raw path: label cardinality stays bounded). */
+/* Records one finished HTTP request.  route must be a route pattern (a
+ * static string) or "unmatched", never a raw path; method is reduced to
+ * the standard methods or "other": label values come from fixed sets, so
+ * no client can create series. */
 void metrics_http_observe(struct metrics *m, const char *route, const char *method, unsigned status,
                           double seconds);
 
