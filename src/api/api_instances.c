@@ -10,6 +10,8 @@
 #include "api/api.h"
 #include "api/api_common.h"
 #include "api/app.h"
+#include "engine/prober.h"
+#include "engine/topology.h"
 #include "http/http_reply.h"
 #include "store/store_instances.h"
 #include "util/json_util.h"
@@ -21,7 +23,7 @@
 #define INSTANCE_API_KEY_MAX 4096
 
 static const char *const instance_fields[] = {
-    "name", "url", "api_key", "tls_verify", "ca_file", "max_concurrent", "timeout_s", NULL,
+    "name", "url", "api_key", "tls_verify", "ca_file", "max_concurrent", "timeout_s", "nodes", NULL,
 };
 
 static cJSON *instance_json(const struct store_instance *inst)
@@ -38,7 +40,94 @@ static cJSON *instance_json(const struct store_instance *inst)
     cJSON_AddStringToObject(o, "managed_by", inst->managed_by);
     json_add_time(o, "created_at", inst->created_at);
     json_add_time(o, "updated_at", inst->updated_at);
+    cJSON *nodes = cJSON_Parse(inst->nodes ? inst->nodes : "[]");
+    cJSON_AddItemToObject(o, "nodes", nodes ? nodes : cJSON_CreateArray());
     return o;
+}
+
+/* The latest probed topology of the instance, or null before the first
+ * probe. */
+static void add_topology(struct http_request *req, cJSON *o, const char *name)
+{
+    struct app *app = http_req_app(req);
+    cJSON *t = prober_topology(app->prober, name);
+    cJSON_AddItemToObject(o, "topology", t ? t : cJSON_CreateNull());
+}
+
+/* Checks `nodes`: an array of distinct http(s) URLs.  Replies and returns
+ * false when it is not; *out receives its JSON text. */
+static bool nodes_from_body(struct http_request *req, const cJSON *body, char **out)
+{
+    const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(body, "nodes");
+    char sub[QB_ERRBUF_SIZE / 2];
+    *out = NULL;
+    if (!nodes || cJSON_IsNull(nodes)) {
+        *out = xstrdup("[]");
+        return true;
+    }
+    if (!cJSON_IsArray(nodes)) {
+        api_reply_invalid(req, "nodes: must be an array of URLs");
+        return false;
+    }
+    if (cJSON_GetArraySize(nodes) > 64) {
+        api_reply_invalid(req, "nodes: at most 64 entries");
+        return false;
+    }
+    int i = 0;
+    const cJSON *n;
+    cJSON_ArrayForEach(n, nodes)
+    {
+        char err[QB_ERRBUF_SIZE];
+        if (!cJSON_IsString(n)) {
+            snprintf(err, sizeof err, "nodes[%d]: must be a URL string", i);
+            api_reply_invalid(req, err);
+            return false;
+        }
+        if (api_check_http_url(n->valuestring, sub, sizeof sub)) {
+            snprintf(err, sizeof err, "nodes[%d]: %s", i, sub);
+            api_reply_invalid(req, err);
+            return false;
+        }
+        int j = 0;
+        const cJSON *m;
+        cJSON_ArrayForEach(m, nodes)
+        {
+            if (j >= i)
+                break;
+            size_t la = strcspn(n->valuestring, ""), lb = strcspn(m->valuestring, "");
+            while (la && n->valuestring[la - 1] == '/')
+                la--;
+            while (lb && m->valuestring[lb - 1] == '/')
+                lb--;
+            if (la == lb && strncmp(n->valuestring, m->valuestring, la) == 0) {
+                snprintf(err, sizeof err, "nodes[%d]: %s is listed twice (also nodes[%d])", i,
+                         n->valuestring, j);
+                api_reply_invalid(req, err);
+                return false;
+            }
+            j++;
+        }
+        i++;
+    }
+    *out = cJSON_PrintUnformatted(nodes);
+    return true;
+}
+
+/* With nodes listed, every node must answer as a peer of the instance's
+ * cluster, each a different one: 422 naming the entry otherwise. */
+static bool nodes_check_cluster(struct http_request *req, const struct store_instance *inst)
+{
+    if (strcmp(inst->nodes, "[]") == 0)
+        return true;
+    char err[QB_ERRBUF_SIZE];
+    struct topology *t = NULL;
+    enum qb_err rc = topology_resolve(inst, 10000, &t, err, sizeof err);
+    topology_free(t);
+    if (rc) {
+        http_reply_problem_field(req, API_ERR_UNPROCESSABLE, "nodes", "%s", err);
+        return false;
+    }
+    return true;
 }
 
 /* Reads an optional field: absent is fine (rc QB_ERR_NOT_FOUND becomes OK). */
@@ -100,6 +189,8 @@ static bool instance_from_body(struct http_request *req, const cJSON *body,
                                  "ca_file is only used for https:// URLs; this url is http://");
         return false;
     }
+    if (!nodes_from_body(req, body, &inst->nodes))
+        return false;
     inst->url = xstrdup(url);
     inst->api_key = api_key && *api_key ? xstrdup(api_key) : NULL;
     inst->ca_file = ca_file ? xstrdup(ca_file) : NULL;
@@ -115,6 +206,7 @@ static void clear_instance(struct store_instance *inst)
     free(inst->url);
     free(inst->api_key);
     free(inst->ca_file);
+    free(inst->nodes);
     memset(inst, 0, sizeof *inst);
 }
 
@@ -129,7 +221,9 @@ static void reply_instance(struct http_request *req, const char *name, unsigned 
         http_reply_error(req, rc, err);
         return;
     }
-    http_reply_json_steal(req, status, instance_json(inst));
+    cJSON *o = instance_json(inst);
+    add_topology(req, o, inst->name);
+    http_reply_json_steal(req, status, o);
     store_instance_free(inst);
 }
 
@@ -170,6 +264,8 @@ void api_instances_create(struct http_request *req)
     if (!instance_from_body(req, body, &inst, &api_key_given))
         goto out;
     inst.name = xstrdup(name);
+    if (!nodes_check_cluster(req, &inst))
+        goto out;
     enum qb_err rc = store_instance_insert(app->store, &inst, err, sizeof err);
     if (rc == QB_ERR_CONFLICT) {
         http_reply_problem_field(req, API_ERR_ALREADY_EXISTS, "name", "%s", err);
@@ -243,6 +339,15 @@ void api_instances_replace(struct http_request *req)
     if (!check_api_managed(req, name) || !instance_from_body(req, body, &inst, &api_key_given))
         goto out;
     inst.name = xstrdup(name);
+    if (!api_key_given) {
+        /* The nodes check talks to Qdrant with the key that stays. */
+        struct store_instance *old = NULL;
+        if (store_instance_get(app->store, name, &old, err, sizeof err) == QB_OK && old->api_key)
+            inst.api_key = xstrdup(old->api_key);
+        store_instance_free(old);
+    }
+    if (!nodes_check_cluster(req, &inst))
+        goto out;
     rc = store_instance_update(app->store, &inst, !api_key_given, err, sizeof err);
     if (rc) {
         http_reply_error(req, rc, err);

@@ -42,6 +42,7 @@ static const char *const plan_fields[] = {
     "alert_after",
     "enabled",
     "requeue_interrupted",
+    "shard_method",
     "labels",
     /* read-only */
     "effective_alert_after",
@@ -91,6 +92,7 @@ cJSON *api_plan_json(const struct store_plan *p)
                           alert > 0 ? cJSON_CreateNumber((double)alert) : cJSON_CreateNull());
     cJSON_AddBoolToObject(o, "enabled", p->enabled);
     cJSON_AddBoolToObject(o, "requeue_interrupted", p->requeue_interrupted);
+    cJSON_AddStringToObject(o, "shard_method", p->shard_method ? p->shard_method : "snapshot");
     cJSON_AddItemToObject(o, "labels", cJSON_Parse(p->labels));
     int64_t next = 0;
     char err[QB_ERRBUF_SIZE];
@@ -226,6 +228,13 @@ static bool plan_from_body(struct http_request *req, const cJSON *body, struct s
         rc = json_get_bool(body, "enabled", &p->enabled, err, sizeof err);
     if (!rc || rc == QB_ERR_NOT_FOUND)
         rc = json_get_bool(body, "requeue_interrupted", &p->requeue_interrupted, err, sizeof err);
+    const char *method = NULL;
+    if (!rc || rc == QB_ERR_NOT_FOUND)
+        rc = json_get_string(body, "shard_method", &method, err, sizeof err);
+    if (rc == QB_OK && strcmp(method, "snapshot") != 0 && strcmp(method, "stream") != 0) {
+        snprintf(err, sizeof err, "shard_method: must be \"snapshot\" or \"stream\"");
+        rc = QB_ERR_INVALID;
+    }
     if (!rc || rc == QB_ERR_NOT_FOUND)
         rc = json_get_int(body, "alert_after", 60, 366LL * 86400, &alert, err, sizeof err);
     const cJSON *labels = cJSON_GetObjectItemCaseSensitive(body, "labels");
@@ -243,6 +252,7 @@ static bool plan_from_body(struct http_request *req, const cJSON *body, struct s
         retention && !cJSON_IsNull(retention) ? cJSON_PrintUnformatted(retention) : xstrdup("{}");
     p->labels = labels && !cJSON_IsNull(labels) ? cJSON_PrintUnformatted(labels) : xstrdup("{}");
     p->alert_after_s = alert;
+    p->shard_method = xstrdup(method ? method : "snapshot");
     return true;
 }
 
@@ -258,6 +268,7 @@ static void clear_plan(struct store_plan *p)
     free(p->key_prefix);
     free(p->retention);
     free(p->labels);
+    free(p->shard_method);
     memset(p, 0, sizeof *p);
 }
 

@@ -10,10 +10,12 @@
 #include "api/api.h"
 #include "api/api_common.h"
 #include "api/app.h"
+#include "engine/backup_set.h"
 #include "engine/jobs.h"
 #include "engine/tasks.h"
 #include "http/http_reply.h"
 #include "store/store_snapshots.h"
+#include "util/json_u64.h"
 #include "util/json_util.h"
 
 #include <errno.h>
@@ -62,6 +64,23 @@ static cJSON *snapshot_json(const struct store_snapshot *s)
                           s->verify_error ? cJSON_CreateString(s->verify_error)
                                           : cJSON_CreateNull());
     cJSON_AddBoolToObject(o, "pinned", s->pinned);
+    cJSON_AddStringToObject(o, "layout", s->layout);
+    if (s->backup_set) {
+        /* Peer ids are u64: parsed exactly, printed as exact integers. */
+        cJSON *set = json_parse_exact(s->backup_set, strlen(s->backup_set));
+        cJSON *sh;
+        cJSON_ArrayForEach(sh, cJSON_GetObjectItemCaseSensitive(set, "shards"))
+        {
+            uint64_t peer = 0;
+            if (json_u64(cJSON_GetObjectItemCaseSensitive(sh, "peer_id"), &peer)) {
+                cJSON_DeleteItemFromObjectCaseSensitive(sh, "peer_id");
+                json_add_u64(sh, "peer_id", peer);
+            }
+        }
+        cJSON_AddItemToObject(o, "backup_set", set ? set : cJSON_CreateNull());
+    } else {
+        cJSON_AddNullToObject(o, "backup_set");
+    }
     return o;
 }
 
@@ -208,18 +227,24 @@ static void run_snap_task(struct task *t)
         goto out;
     }
     if (st->delete) {
-        char *manifest = xasprintf("%s.manifest.json", s->storage_key);
-        const char *keys[2] = {s->storage_key, manifest};
-        /* Object first: a row must not disappear while its object stays. */
-        st->rc = storage_delete_many(storage, keys, 2, st->err, sizeof st->err);
-        free(manifest);
+        char **keys = NULL;
+        size_t nkeys = 0;
+        /* Objects first (every shard of a set): a row must not disappear
+         * while its objects stay. */
+        backup_set_keys(s, &keys, &nkeys);
+        st->rc =
+            storage_delete_many(storage, (const char *const *)keys, nkeys, st->err, sizeof st->err);
+        qdrant_strings_free(keys, nkeys);
         if (!st->rc)
             st->rc = store_snapshot_delete(st->store, st->id, st->err, sizeof st->err);
         goto out;
     }
     struct storage_object_info info;
-    enum qb_err vrc = storage_verify(storage, s->storage_key, &info, st->err, sizeof st->err);
-    if (!vrc && (info.size != (uint64_t)s->size_bytes || strcmp(info.sha256, s->sha256) != 0))
+    bool set = strcmp(s->layout, "shards") == 0;
+    enum qb_err vrc = set ? backup_set_verify(storage, s, st->err, sizeof st->err)
+                          : storage_verify(storage, s->storage_key, &info, st->err, sizeof st->err);
+    if (!vrc && !set &&
+        (info.size != (uint64_t)s->size_bytes || strcmp(info.sha256, s->sha256) != 0))
         vrc = qb_failf(QB_ERR_IO, st->err, sizeof st->err,
                        "the stored object (%llu bytes, sha256 %s) is not the catalogued one "
                        "(%lld bytes, sha256 %s)",

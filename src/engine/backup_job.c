@@ -16,8 +16,11 @@
  * Nothing is staged on local disk: bytes flow from libcurl's download
  * callback straight into the storage writer.
  */
+#include "engine/backup_set.h"
 #include "engine/jobs.h"
 #include "engine/retention_apply.h"
+#include "engine/topology.h"
+#include "store/store_instances.h"
 #include "store/store_plans.h"
 #include "store/store_snapshots.h"
 #include "util/log.h"
@@ -34,6 +37,8 @@ struct backup {
     struct qdrant_client *qdrant;
     struct storage *storage;
     char *qdrant_version;
+    struct store_instance *inst;
+    struct topology *topo; /* a cluster of several peers: per-shard sets */
 };
 
 /* One target's progress through the pipeline. */
@@ -331,9 +336,10 @@ static enum qb_err list_targets(struct backup *b, char ***names, size_t *n, char
 {
     *names = NULL;
     *n = 0;
-    if (strcmp(b->plan->scope, "full") == 0)
+    bool full = strcmp(b->plan->scope, "full") == 0;
+    if (full && !b->topo)
         return QB_OK;
-    if (strcmp(b->plan->scope, "all") == 0) {
+    if (full || strcmp(b->plan->scope, "all") == 0) {
         enum qb_err rc;
         WITH_RETRIES(b->job, rc, qdrant_list_collections(b->qdrant, names, n, err, errlen));
         return rc;
@@ -359,6 +365,23 @@ static void target_clear(struct target *t)
     memset(t, 0, sizeof *t);
 }
 
+/* A cluster collection: one backup set, then retention as for a snapshot. */
+static enum qb_err backup_set_target(struct backup *b, const char *collection, cJSON *result,
+                                     int64_t *id, char *err, size_t errlen)
+{
+    enum qb_err rc = backup_set_collection(b->job, b->plan, b->inst, b->topo, collection,
+                                           b->qdrant_version, result, id, err, errlen);
+    if (rc)
+        return rc;
+    char rerr[QB_ERRBUF_SIZE];
+    int dropped = 0;
+    if (b->plan->id && retention_apply_target(b->job->store, b->storage, b->plan, collection, false,
+                                              NULL, &dropped, rerr, sizeof rerr))
+        cJSON_AddStringToObject(result, "retention_error", rerr);
+    cJSON_AddNumberToObject(result, "retention_deleted", dropped);
+    return QB_OK;
+}
+
 static const char *run_targets(struct backup *b, cJSON *results, char *error, size_t errorlen)
 {
     struct job *j = b->job;
@@ -370,7 +393,9 @@ static const char *run_targets(struct backup *b, cJSON *results, char *error, si
         snprintf(error, errorlen, "listing collections on %s: %s", b->plan->instance, err);
         return "failed";
     }
-    bool full = strcmp(b->plan->scope, "full") == 0;
+    /* A cluster's full snapshot holds only one peer's shards: on a cluster
+     * a full-instance plan backs up every collection as a set instead. */
+    bool full = strcmp(b->plan->scope, "full") == 0 && !b->topo;
     if (!full && n == 0) {
         snprintf(error, errorlen, "instance %s has no collections to back up", b->plan->instance);
         return "failed";
@@ -383,8 +408,13 @@ static const char *run_targets(struct backup *b, cJSON *results, char *error, si
         cJSON *result = cJSON_CreateObject();
         cJSON_AddItemToObject(result, "collection",
                               full ? cJSON_CreateNull() : cJSON_CreateString(names[i]));
-        rc = j->cancelled || j->stopping ? job_checkpoint(j, NULL, err, sizeof err)
-                                         : backup_target(b, &t, result, err, sizeof err);
+        int64_t set_id = 0;
+        if (j->cancelled || j->stopping)
+            rc = job_checkpoint(j, NULL, err, sizeof err);
+        else if (b->topo)
+            rc = backup_set_target(b, names[i], result, &set_id, err, sizeof err);
+        else
+            rc = backup_target(b, &t, result, err, sizeof err);
         cJSON_AddStringToObject(result, "state", rc ? "failed" : "succeeded");
         if (rc) {
             cJSON_AddStringToObject(result, "error", err);
@@ -411,6 +441,23 @@ static const char *run_targets(struct backup *b, cJSON *results, char *error, si
     return failed == 0 ? "succeeded" : ok == 0 ? "failed" : "partial";
 }
 
+/* A Qdrant cluster of several peers is backed up shard by shard (a
+ * collection snapshot holds only the answering peer's shards); a single
+ * node, or a cluster of one, keeps the one-snapshot path. */
+static enum qb_err resolve_topology(struct backup *b, char *err, size_t errlen)
+{
+    struct topology *t = NULL;
+    enum qb_err rc = topology_resolve(b->inst, (long)b->inst->timeout_s * 1000, &t, err, errlen);
+    if (rc)
+        return rc;
+    if (t->cluster && t->npeers > 1) {
+        b->topo = t;
+        return QB_OK;
+    }
+    topology_free(t);
+    return QB_OK;
+}
+
 const char *backup_job_run(struct job *j, cJSON *results, char *error, size_t errorlen)
 {
     struct backup b = {.job = j};
@@ -428,12 +475,18 @@ const char *backup_job_run(struct job *j, cJSON *results, char *error, size_t er
         rc = job_open_storage(j->store, b.plan->destination_id, &b.storage, err, sizeof err);
     if (!rc)
         WITH_RETRIES(j, rc, qdrant_server_version(b.qdrant, &b.qdrant_version, err, sizeof err));
+    if (!rc)
+        rc = store_instance_get(j->store, b.plan->instance, &b.inst, err, sizeof err);
+    if (!rc)
+        WITH_RETRIES(j, rc, resolve_topology(&b, err, sizeof err));
     if (rc) {
         snprintf(error, errorlen, "%s", err);
         goto out;
     }
     state = run_targets(&b, results, error, errorlen);
 out:
+    topology_free(b.topo);
+    store_instance_free(b.inst);
     free(b.qdrant_version);
     storage_close(b.storage);
     qdrant_client_destroy(b.qdrant);

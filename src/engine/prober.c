@@ -4,6 +4,7 @@
  * Owns its thread and the latest results.
  */
 #include "engine/prober.h"
+#include "engine/topology.h"
 #include "store/store_destinations.h"
 #include "store/store_instances.h"
 #include "remote/http_client.h"
@@ -25,10 +26,11 @@
 struct probe_result {
     char *kind; /* instances: NULL; destinations: "local", "s3" */
     char *name;
-    char *target;  /* URL or path (no secrets) */
-    int ok;        /* 1 reachable/writable, 0 not, -1 not checked */
-    char *detail;  /* why not, or NULL */
-    char *version; /* Qdrant version, instances only */
+    char *target;    /* URL or path (no secrets) */
+    int ok;          /* 1 reachable/writable, 0 not, -1 not checked */
+    char *detail;    /* why not, or NULL */
+    char *version;   /* Qdrant version, instances only */
+    cJSON *topology; /* instances: topology_json(), NULL until probed */
     int64_t checked_at;
 };
 
@@ -55,8 +57,29 @@ static void results_free(struct probe_result *r, size_t n)
         free(r[i].target);
         free(r[i].detail);
         free(r[i].version);
+        cJSON_Delete(r[i].topology);
     }
     free(r);
+}
+
+/* A cluster is ready only when every peer answers: a backup needs the
+ * shards of all of them.  The detail names the first that does not. */
+static void probe_topology(struct prober *p, const struct store_instance *inst,
+                           struct probe_result *r)
+{
+    char err[QB_ERRBUF_SIZE];
+    struct topology *t = NULL;
+    if (topology_resolve(inst, (long)p->timeout_s * 1000, &t, err, sizeof err)) {
+        r->ok = 0;
+        r->detail = xasprintf("topology: %s", err);
+        return;
+    }
+    r->topology = topology_json(t);
+    if (topology_check_usable(t, inst->name, err, sizeof err)) {
+        r->ok = 0;
+        r->detail = xstrdup(err);
+    }
+    topology_free(t);
 }
 
 static void probe_instance(struct prober *p, const struct store_instance *inst,
@@ -110,6 +133,8 @@ static void probe_instance(struct prober *p, const struct store_instance *inst,
     }
     http_client_response_free(&resp);
     http_client_destroy(client);
+    if (r->ok == 1)
+        probe_topology(p, inst, r);
     if (auth) {
         memset(auth, 0, strlen(auth));
         free(auth);
@@ -267,10 +292,25 @@ static cJSON *result_json(const struct probe_result *r, bool instance)
                               r->version ? cJSON_CreateString(r->version) : cJSON_CreateNull());
     if (r->detail)
         cJSON_AddStringToObject(o, "detail", r->detail);
+    if (instance && r->topology)
+        cJSON_AddItemToObject(o, "topology", cJSON_Duplicate(r->topology, true));
     char ts[32];
     qb_format_time(r->checked_at, ts, sizeof ts);
     cJSON_AddStringToObject(o, "checked_at", ts);
     return o;
+}
+
+cJSON *prober_topology(struct prober *p, const char *instance)
+{
+    cJSON *t = NULL;
+    if (!p)
+        return NULL;
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < p->ninstances && !t; i++)
+        if (strcmp(p->instances[i].name, instance) == 0 && p->instances[i].topology)
+            t = cJSON_Duplicate(p->instances[i].topology, true);
+    pthread_mutex_unlock(&p->lock);
+    return t;
 }
 
 void prober_report(struct prober *p, cJSON *obj, bool *all_ok)

@@ -36,4 +36,8 @@ void prober_stop(struct prober *p);
  * destination unusable, or no round has completed yet. */
 void prober_report(struct prober *p, cJSON *obj, bool *all_ok);
 
+/* The instance's topology from the latest round (topology_json shape), or
+ * NULL when not probed yet or unreachable.  Caller cJSON_Deletes. */
+cJSON *prober_topology(struct prober *p, const char *instance);
+
 #endif /* QB_PROBER_H */

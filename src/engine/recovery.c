@@ -3,6 +3,7 @@
  * recovery.c -- crash recovery of interrupted runs at start-up.
  */
 #include "engine/recovery.h"
+#include "engine/backup_set.h"
 #include "engine/jobs.h"
 #include "store/store_plans.h"
 #include "store/store_runs.h"
@@ -129,7 +130,10 @@ void recovery_run(struct store *store)
     for (size_t i = 0; i < n; i++) {
         const struct store_run *r = runs[i];
         cJSON *inflight = r->inflight ? cJSON_Parse(r->inflight) : NULL;
-        if (inflight) {
+        const char *kind = str(inflight, "kind");
+        if (inflight && kind && strcmp(kind, "set") == 0) {
+            backup_set_recover(store, inflight, r->id);
+        } else if (inflight) {
             clean_storage(store, inflight, r->id);
             clean_qdrant(store, inflight, r->id);
         }

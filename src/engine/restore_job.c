@@ -21,8 +21,12 @@
  * Qdrant can reach it).  Afterwards the collection's point count is read
  * and compared with the count recorded at backup time.
  */
+#include "engine/backup_set.h"
 #include "engine/bridge.h"
 #include "engine/jobs.h"
+#include "engine/restore_set.h"
+#include "engine/topology.h"
+#include "remote/qdrant_cluster.h"
 #include "remote/storage_urls.h"
 #include "store/store_instances.h"
 #include "store/store_snapshots.h"
@@ -189,6 +193,109 @@ static enum qb_err restore(struct restore *r, cJSON *result, char *err, size_t e
     return QB_OK;
 }
 
+/* A backup set: every shard object present, then the target checked,
+ * a safety copy of what is replaced, and the set restored shard by shard. */
+static enum qb_err restore_sharded(struct restore *r, cJSON *result, char *err, size_t errlen)
+{
+    struct job *j = r->job;
+    struct store_instance *inst = NULL;
+    struct topology *topo = NULL;
+    char **keys = NULL;
+    size_t nkeys = 0;
+    enum qb_err rc = job_checkpoint(j, "verifying", err, errlen);
+    backup_set_keys(r->snap, &keys, &nkeys);
+    for (size_t i = 0; !rc && i < nkeys; i++) {
+        struct storage_object_info info;
+        rc = storage_head(r->storage, keys[i], &info, err, errlen);
+        if (rc == QB_ERR_NOT_FOUND)
+            rc = qb_failf(rc, err, errlen,
+                          "object %s of backup set %lld is missing from its destination; the "
+                          "set cannot be restored whole, so nothing was changed",
+                          keys[i], (long long)r->snap->id);
+    }
+    qdrant_strings_free(keys, nkeys);
+    if (!rc)
+        rc = store_instance_get(j->store, r->instance, &inst, err, errlen);
+    if (!rc)
+        rc = topology_resolve(inst, (long)inst->timeout_s * 1000, &topo, err, errlen);
+    if (!rc)
+        rc = topology_check_usable(topo, r->instance, err, errlen);
+    bool exists = false;
+    if (!rc) {
+        struct qdrant_collection_info ci;
+        rc = qdrant_collection_info(r->qdrant, r->collection, &ci, err, errlen);
+        exists = rc == QB_OK;
+        if (exists)
+            qdrant_collection_info_free(&ci);
+        if (rc == QB_ERR_NOT_FOUND)
+            rc = QB_OK;
+    }
+    if (!rc && exists && !r->overwrite)
+        rc = qb_failf(QB_ERR_CONFLICT, err, errlen,
+                      "collection %s already exists on %s; restoring would replace it: send "
+                      "\"overwrite\": true to do that (a safety snapshot is taken first)",
+                      r->collection, r->instance);
+    if (!rc && exists && r->safety) {
+        int64_t safety_id = 0;
+        rc = job_checkpoint(j, "snapshotting", err, errlen);
+        if (!rc && topo->cluster && topo->npeers > 1) {
+            char prefix[] = "_safety", retention[] = "{}", method[] = "snapshot";
+            struct store_plan plan = {.name = inst->name,
+                                      .instance = inst->name,
+                                      .instance_id = inst->id,
+                                      .destination_id = r->snap->destination_id,
+                                      .key_prefix = prefix,
+                                      .retention = retention,
+                                      .verify = true,
+                                      .shard_method = method};
+            cJSON *sr = cJSON_CreateObject();
+            rc = backup_set_collection(j, &plan, inst, topo, r->collection,
+                                       r->snap->qdrant_version ? r->snap->qdrant_version : "", sr,
+                                       &safety_id, err, errlen);
+            cJSON_Delete(sr);
+        } else if (!rc) {
+            rc = backup_safety_snapshot(j, r->qdrant, r->storage, r->instance, inst->id,
+                                        r->snap->destination_id, r->collection, &safety_id, err,
+                                        errlen);
+        }
+        if (rc) {
+            char sub[QB_ERRBUF_SIZE];
+            snprintf(sub, sizeof sub, "%s", err);
+            rc = qb_failf(rc, err, errlen,
+                          "the safety snapshot of %s failed, so nothing was restored: %s",
+                          r->collection, sub);
+        } else {
+            cJSON_AddNumberToObject(result, "safety_snapshot_id", (double)safety_id);
+        }
+    }
+    /* Shard snapshots recover into existing shards of the recorded
+     * layout: the collection is recreated from the set's configuration. */
+    if (!rc && exists)
+        rc = qdrant_collection_delete(r->qdrant, r->collection, err, errlen);
+    if (!rc) {
+        struct restore_set rs = {
+            .job = j,
+            .snap = r->snap,
+            .inst = inst,
+            .topo = topo,
+            .qc = r->qdrant,
+            .storage = r->storage,
+            .instance = r->instance,
+            .collection = r->collection,
+            .by_url = strcmp(r->method, "url") == 0,
+            .download_base = req_str(r->request, "download_base", NULL),
+            .priority = r->priority,
+            .snapshot_timeout_ms = engine_config(j->engine)->snapshot_timeout_ms,
+            .active_timeout_ms = 10L * 60 * 1000,
+        };
+        cJSON_AddStringToObject(result, "layout", "shards");
+        rc = restore_set_run(&rs, result, err, errlen);
+    }
+    topology_free(topo);
+    store_instance_free(inst);
+    return rc;
+}
+
 const char *restore_job_run(struct job *j, cJSON *results, char *error, size_t errorlen)
 {
     char err[QB_ERRBUF_SIZE];
@@ -231,7 +338,9 @@ const char *restore_job_run(struct job *j, cJSON *results, char *error, size_t e
     if (!rc)
         rc = job_open_qdrant(j->store, r.instance, engine_config(j->engine)->snapshot_timeout_ms,
                              &r.qdrant, err, sizeof err);
-    if (!rc)
+    if (!rc && strcmp(r.snap->layout, "shards") == 0)
+        rc = restore_sharded(&r, result, err, sizeof err);
+    else if (!rc)
         rc = restore(&r, result, err, sizeof err);
     const char *state = "succeeded";
     if (rc) {

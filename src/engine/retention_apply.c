@@ -3,6 +3,7 @@
  * retention_apply.c -- retention against the catalogue and the destination.
  */
 #include "engine/retention_apply.h"
+#include "engine/backup_set.h"
 #include "engine/jobs.h"
 #include "store/store_snapshots.h"
 #include "util/json_util.h"
@@ -96,13 +97,15 @@ static enum qb_err drop(struct store *store, struct storage *storage, int64_t st
         }
         storage = own;
     }
-    char *manifest = xasprintf("%s.manifest.json", s->storage_key);
-    const char *keys[2] = {s->storage_key, manifest};
-    /* The object goes first: a row must never outlive its object's
+    char **keys = NULL;
+    size_t nkeys = 0;
+    /* A backup set goes as a whole: every shard object and the manifest.
+     * The objects go first: a row must never outlive its objects'
      * deletion failing silently, and an object without a row is only
      * wasted space that a rescan can find. */
-    enum qb_err rc = storage_delete_many(storage, keys, 2, err, errlen);
-    free(manifest);
+    backup_set_keys(s, &keys, &nkeys);
+    enum qb_err rc = storage_delete_many(storage, (const char *const *)keys, nkeys, err, errlen);
+    qdrant_strings_free(keys, nkeys);
     storage_close(own);
     if (!rc)
         rc = store_snapshot_delete(store, s->id, err, errlen);

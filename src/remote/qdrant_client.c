@@ -6,6 +6,7 @@
  */
 #include "remote/qdrant_client.h"
 #include "remote/qdrant_internal.h"
+#include "util/json_u64.h"
 #include "remote/sigv4.h"
 #include "version.h"
 
@@ -180,7 +181,8 @@ enum qb_err qdrant_call_json(struct qdrant_client *c, const struct qdrant_call *
         goto out;
     }
     if (k->result) {
-        cJSON *json = cJSON_ParseWithLength(resp.body ? resp.body : "", resp.body_len);
+        /* Exact integers: peer ids are u64 values beyond a double's 2^53. */
+        cJSON *json = json_parse_exact(resp.body ? resp.body : "", resp.body_len);
         cJSON *result = cJSON_DetachItemFromObjectCaseSensitive(json, "result");
         cJSON_Delete(json);
         if (!result && resp.status != 202) {

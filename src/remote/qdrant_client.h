@@ -134,6 +134,14 @@ enum qb_err qdrant_snapshot_download(struct qdrant_client *c, const struct qdran
                                      const char *name, http_write_fn fn, void *ud, uint64_t *bytes,
                                      char *err, size_t errlen) QB_MUSTCHECK;
 
+/* Streams shard shard_id of collection as Qdrant builds it (GET
+ * /collections/{c}/shards/{id}/snapshot): no file on Qdrant's disk, no
+ * length, no checksum.  A stream Qdrant cut short may still end cleanly,
+ * so callers check the archive's structure (util/tar_check.h). */
+enum qb_err qdrant_shard_stream(struct qdrant_client *c, const char *collection, unsigned shard_id,
+                                http_write_fn fn, void *ud, uint64_t *bytes, char *err,
+                                size_t errlen) QB_MUSTCHECK;
+
 /* How Qdrant treats other replicas when recovering (its `priority`). */
 enum qdrant_priority {
     QDRANT_PRIORITY_DEFAULT = 0, /* omit: Qdrant's default ("snapshot") */

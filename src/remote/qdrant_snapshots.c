@@ -286,6 +286,33 @@ static enum qb_err counting_write(void *ud, const void *data, size_t len, char *
     return cs->fn(cs->ud, data, len, err, errlen);
 }
 
+/* GETs url (an absolute URL on c) into fn; what names it in messages. */
+static enum qb_err download(struct qdrant_client *c, const char *url, const char *what,
+                            http_write_fn fn, void *ud, uint64_t *bytes, char *err, size_t errlen)
+{
+    const char *headers[1];
+    size_t nh = 0;
+    char *key = add_key(c, headers, &nh);
+    struct counting_sink sink = {fn, ud, 0};
+    struct http_client_request req = {
+        .method = "GET",
+        .url = url,
+        .headers = headers,
+        .n_headers = nh,
+        .write_fn = counting_write,
+        .write_ud = &sink,
+    };
+    struct http_client_response resp = {0};
+    enum qb_err rc = http_client_perform(c->transfer, &req, &resp, err, errlen);
+    if (!rc && (resp.status < 200 || resp.status > 299))
+        rc = qdrant_answer_error(&resp, what, err, errlen);
+    if (bytes)
+        *bytes = sink.n;
+    http_client_response_free(&resp);
+    free_key(key);
+    return rc;
+}
+
 enum qb_err qdrant_snapshot_download(struct qdrant_client *c, const struct qdrant_target *t,
                                      const char *name, http_write_fn fn, void *ud, uint64_t *bytes,
                                      char *err, size_t errlen)
@@ -301,30 +328,30 @@ enum qb_err qdrant_snapshot_download(struct qdrant_client *c, const struct qdran
     char *n = qdrant_esc(name);
     char *url = xasprintf("%s%s/%s", c->url, base, n);
     char *what = describe(t, "download");
-    const char *headers[1];
-    size_t nh = 0;
-    char *key = add_key(c, headers, &nh);
-    struct counting_sink sink = {fn, ud, 0};
-    struct http_client_request req = {
-        .method = "GET",
-        .url = url,
-        .headers = headers,
-        .n_headers = nh,
-        .write_fn = counting_write,
-        .write_ud = &sink,
-    };
-    struct http_client_response resp = {0};
-    rc = http_client_perform(c->transfer, &req, &resp, err, errlen);
-    if (!rc && (resp.status < 200 || resp.status > 299))
-        rc = qdrant_answer_error(&resp, what, err, errlen);
-    if (bytes)
-        *bytes = sink.n;
-    http_client_response_free(&resp);
-    free_key(key);
+    rc = download(c, url, what, fn, ud, bytes, err, errlen);
     free(what);
     free(url);
     free(n);
     free(base);
+    return rc;
+}
+
+enum qb_err qdrant_shard_stream(struct qdrant_client *c, const char *collection, unsigned shard_id,
+                                http_write_fn fn, void *ud, uint64_t *bytes, char *err,
+                                size_t errlen)
+{
+    if (bytes)
+        *bytes = 0;
+    enum qb_err rc = qdrant_check_segment("collection", collection, err, errlen);
+    if (rc)
+        return rc;
+    char *coll = qdrant_esc(collection);
+    char *url = xasprintf("%s/collections/%s/shards/%u/snapshot", c->url, coll, shard_id);
+    char *what = xasprintf("stream shard %u of %s", shard_id, collection);
+    rc = download(c, url, what, fn, ud, bytes, err, errlen);
+    free(what);
+    free(url);
+    free(coll);
     return rc;
 }
 

@@ -9,7 +9,7 @@
 
 #define INSTANCE_COLUMNS                                                                           \
     "id, name, url, api_key_secret, tls_verify, ca_file, max_concurrent, timeout_s, managed_by, "  \
-    "created_at, updated_at"
+    "created_at, updated_at, nodes"
 
 void store_instance_free(struct store_instance *inst)
 {
@@ -20,6 +20,7 @@ void store_instance_free(struct store_instance *inst)
     free(inst->api_key);
     free(inst->ca_file);
     free(inst->managed_by);
+    free(inst->nodes);
     free(inst);
 }
 
@@ -44,6 +45,9 @@ static struct store_instance *row_to_instance(sqlite3_stmt *st)
     inst->managed_by = store_column_text(st, 8);
     inst->created_at = sqlite3_column_int64(st, 9);
     inst->updated_at = sqlite3_column_int64(st, 10);
+    inst->nodes = store_column_text(st, 11);
+    if (!inst->nodes)
+        inst->nodes = xstrdup("[]");
     return inst;
 }
 
@@ -69,7 +73,8 @@ enum qb_err store_instance_insert(struct store *s, const struct store_instance *
     enum qb_err rc = store_prepare(
         db,
         "INSERT INTO instances (name, url, api_key_secret, tls_verify, ca_file, max_concurrent, "
-        "timeout_s, managed_by, created_at, updated_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?9)",
+        "timeout_s, managed_by, created_at, updated_at, nodes) "
+        "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?9,?10)",
         &st, err, errlen);
     if (rc)
         goto out;
@@ -82,6 +87,7 @@ enum qb_err store_instance_insert(struct store *s, const struct store_instance *
     sqlite3_bind_int(st, 7, inst->timeout_s);
     store_bind_text(st, 8, inst->managed_by ? inst->managed_by : "api");
     sqlite3_bind_int64(st, 9, now);
+    store_bind_text(st, 10, inst->nodes ? inst->nodes : "[]");
     rc = step_write(db, st, "inserting instance", NULL, err, errlen);
     if (rc == QB_ERR_CONFLICT)
         qb_failf(rc, err, errlen, "instance \"%s\" already exists", inst->name);
@@ -101,7 +107,7 @@ enum qb_err store_instance_update(struct store *s, const struct store_instance *
         db,
         "UPDATE instances SET url = ?2, api_key_secret = CASE WHEN ?10 THEN api_key_secret "
         "ELSE ?3 END, tls_verify = ?4, ca_file = ?5, max_concurrent = ?6, timeout_s = ?7, "
-        "managed_by = ?8, updated_at = ?9 WHERE name = ?1",
+        "managed_by = ?8, updated_at = ?9, nodes = ?11 WHERE name = ?1",
         &st, err, errlen);
     if (rc)
         goto out;
@@ -115,6 +121,7 @@ enum qb_err store_instance_update(struct store *s, const struct store_instance *
     store_bind_text(st, 8, inst->managed_by ? inst->managed_by : "api");
     sqlite3_bind_int64(st, 9, qb_now_ms() / 1000);
     sqlite3_bind_int(st, 10, keep_api_key);
+    store_bind_text(st, 11, inst->nodes ? inst->nodes : "[]");
     rc = step_write(db, st, "updating instance", &changes, err, errlen);
     if (!rc && changes == 0)
         rc = qb_failf(QB_ERR_NOT_FOUND, err, errlen, "instance \"%s\" does not exist", inst->name);

@@ -20,6 +20,7 @@ struct store_instance {
     int max_concurrent; /* snapshots at a time on this instance */
     int timeout_s;      /* per-request timeout for non-streaming calls */
     char *managed_by;   /* "api" or "config" */
+    char *nodes;        /* JSON array of every peer's REST URL; "[]": discover */
     int64_t created_at;
     int64_t updated_at;
 };

@@ -13,7 +13,8 @@
     "SELECT s.id, s.plan_id, p.name, s.run_id, s.instance_id, s.instance_name, "                   \
     "s.destination_id, d.name, s.kind, s.collection, s.shard_id, s.qdrant_name, s.location, "      \
     "s.storage_key, s.size_bytes, s.sha256, s.qdrant_checksum, s.qdrant_version, "                 \
-    "s.points_count, s.created_at, s.verified_at, s.verify_error, s.pinned "                       \
+    "s.points_count, s.created_at, s.verified_at, s.verify_error, s.pinned, s.layout, "            \
+    "s.backup_set "                                                                                \
     "FROM snapshots s LEFT JOIN plans p ON p.id = s.plan_id "                                      \
     "JOIN destinations d ON d.id = s.destination_id "
 
@@ -33,6 +34,8 @@ void store_snapshot_free(struct store_snapshot *s)
     free(s->qdrant_checksum);
     free(s->qdrant_version);
     free(s->verify_error);
+    free(s->layout);
+    free(s->backup_set);
     free(s);
 }
 
@@ -74,6 +77,10 @@ static struct store_snapshot *row_to_snapshot(sqlite3_stmt *st)
     s->verified_at = sqlite3_column_int64(st, 20);
     s->verify_error = store_column_text(st, 21);
     s->pinned = sqlite3_column_int(st, 22) != 0;
+    s->layout = store_column_text(st, 23);
+    if (!s->layout)
+        s->layout = xstrdup("snapshot");
+    s->backup_set = store_column_text(st, 24);
     return s;
 }
 
@@ -94,8 +101,9 @@ enum qb_err store_snapshot_insert(struct store *s, const struct store_snapshot *
         db,
         "INSERT INTO snapshots (plan_id, run_id, instance_id, instance_name, destination_id, "
         "kind, collection, shard_id, qdrant_name, location, storage_key, size_bytes, sha256, "
-        "qdrant_checksum, qdrant_version, points_count, created_at, verified_at, pinned) "
-        "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)",
+        "qdrant_checksum, qdrant_version, points_count, created_at, verified_at, pinned, layout, "
+        "backup_set) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,"
+        "?20,?21)",
         &st, err, errlen);
     if (rc)
         goto out;
@@ -118,6 +126,8 @@ enum qb_err store_snapshot_insert(struct store *s, const struct store_snapshot *
     sqlite3_bind_int64(st, 17, snap->created_at);
     bind_opt_int(st, 18, snap->verified_at, 0);
     sqlite3_bind_int(st, 19, snap->pinned);
+    store_bind_text(st, 20, snap->layout ? snap->layout : "snapshot");
+    store_bind_text(st, 21, snap->backup_set);
     int src = sqlite3_step(st);
     if (src != SQLITE_DONE)
         rc = store_sqlite_err(db, src, "cataloguing snapshot", err, errlen);
@@ -255,6 +265,13 @@ enum qb_err store_snapshot_set_verified(struct store *s, int64_t id, bool ok, co
                           id, qb_now_ms() / 1000, NULL, err, errlen);
     return update_one(s, "UPDATE snapshots SET verify_error = ?3, verified_at = NULL WHERE id = ?1",
                       id, 0, error, err, errlen);
+}
+
+enum qb_err store_snapshot_set_backup_set(struct store *s, int64_t id, const char *json, char *err,
+                                          size_t errlen)
+{
+    return update_one(s, "UPDATE snapshots SET backup_set = ?3 WHERE id = ?1", id, 0, json, err,
+                      errlen);
 }
 
 enum qb_err store_snapshot_totals(struct store *s, int64_t *count, int64_t *bytes, char *err,

@@ -35,6 +35,8 @@ struct store_snapshot {
     int64_t verified_at; /* 0: never verified */
     char *verify_error;  /* last failed verification, or NULL */
     bool pinned;
+    char *layout;     /* "snapshot": one object; "shards": a cluster backup set */
+    char *backup_set; /* layout "shards": the set's JSON (see backup_set.h), else NULL */
 };
 
 void store_snapshot_free(struct store_snapshot *s);
@@ -65,6 +67,11 @@ struct store_snapshot_filter {
 enum qb_err store_snapshot_list(struct store *s, const struct store_snapshot_filter *f,
                                 struct store_snapshot ***out, size_t *n, char *err,
                                 size_t errlen) QB_MUSTCHECK;
+
+/* Replaces the backup_set JSON of a set row (per-shard verification
+ * results).  QB_ERR_NOT_FOUND when absent. */
+enum qb_err store_snapshot_set_backup_set(struct store *s, int64_t id, const char *json, char *err,
+                                          size_t errlen) QB_MUSTCHECK;
 
 /* Deletes the row.  QB_ERR_NOT_FOUND when absent. */
 enum qb_err store_snapshot_delete(struct store *s, int64_t id, char *err,

@@ -14,6 +14,8 @@
 #include "common.h"
 #include "remote/http_client.h"
 #include "remote/qdrant_client.h"
+#include "remote/qdrant_cluster.h"
+#include "util/json_u64.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -290,7 +292,10 @@ static void test_service_calls(void)
 
     cJSON *res = NULL;
     TEST_EXPECT_INT(qdrant_collection_cluster(c, "alpha", &res, err, sizeof err), QB_OK);
-    TEST_EXPECT(json_path_num(res, "peer_id") > 0);
+    /* Peer ids are u64: read exactly (a long one arrives as digits). */
+    uint64_t peer_id = 0;
+    TEST_EXPECT(json_u64(cJSON_GetObjectItemCaseSensitive(res, "peer_id"), &peer_id) &&
+                peer_id > 0);
     TEST_EXPECT_INT(json_path_num(res, "shard_count"), 1);
     TEST_EXPECT_INT(json_path_num(res, "local_shards.0.shard_id"), 0);
     TEST_EXPECT_INT(json_path_num(res, "local_shards.0.points_count"), 17);
@@ -337,8 +342,16 @@ static void test_service_old_version_cluster(void)
     cJSON *res = NULL;
     TEST_EXPECT_INT(qdrant_cluster_status(c, &res, err, sizeof err), QB_OK);
     TEST_EXPECT_STR(json_path_str(res, "status"), "enabled");
-    TEST_EXPECT(json_path_num(res, "peer_id") > 0);
+    uint64_t peer_id = 0;
+    TEST_EXPECT(json_u64(cJSON_GetObjectItemCaseSensitive(res, "peer_id"), &peer_id) &&
+                peer_id > 0);
     cJSON_Delete(res);
+    /* The typed view names this peer and its one peer, exactly. */
+    struct qdrant_cluster cl;
+    TEST_EXPECT_INT(qdrant_cluster_get(c, &cl, err, sizeof err), QB_OK);
+    TEST_EXPECT(cl.enabled && cl.peer_id == peer_id && cl.npeers == 1);
+    TEST_EXPECT(cl.npeers == 1 && cl.peers[0].id == peer_id);
+    qdrant_cluster_clear(&cl);
     qdrant_client_destroy(c);
     TEST_EXPECT_INT(emu_stop(&e), 0);
     emu_cleanup(&e);

@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * topology.c -- learning an instance's peers (see topology.h).
+ */
+#include "engine/topology.h"
+#include "remote/qdrant_cluster.h"
+#include "util/json_u64.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void topology_free(struct topology *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->npeers; i++) {
+        free(t->peers[i].uri);
+        free(t->peers[i].rest_url);
+        free(t->peers[i].version);
+        free(t->peers[i].error);
+    }
+    free(t->peers);
+    free(t);
+}
+
+enum qb_err topology_client(const struct store_instance *inst, const char *url,
+                            long snapshot_timeout_ms, struct qdrant_client **out, char *err,
+                            size_t errlen)
+{
+    struct qdrant_config qc = {
+        .url = url ? url : inst->url,
+        .api_key = inst->api_key,
+        .insecure = !inst->tls_verify,
+        .ca_file = inst->ca_file,
+        .timeout_ms = (long)inst->timeout_s * 1000,
+        .snapshot_timeout_ms = snapshot_timeout_ms,
+    };
+    return qdrant_client_create(&qc, out, err, errlen);
+}
+
+/* Splits "scheme://host[:port]/..." into its parts (pointers into url). */
+static bool split_url(const char *url, const char **host, size_t *hostlen, const char **port,
+                      size_t *portlen, size_t *schemelen)
+{
+    const char *p = strstr(url, "://");
+    if (!p)
+        return false;
+    *schemelen = (size_t)(p - url);
+    const char *h = p + 3;
+    const char *end = h + strcspn(h, "/?#");
+    const char *colon = NULL;
+    if (*h == '[') { /* IPv6 literal */
+        const char *close = memchr(h, ']', (size_t)(end - h));
+        if (!close)
+            return false;
+        colon = close + 1 < end && close[1] == ':' ? close + 1 : NULL;
+    } else {
+        colon = memchr(h, ':', (size_t)(end - h));
+    }
+    *host = h;
+    *hostlen = (size_t)((colon ? colon : end) - h);
+    *port = colon ? colon + 1 : end;
+    *portlen = colon ? (size_t)(end - colon - 1) : 0;
+    return *hostlen > 0;
+}
+
+char *topology_rest_from_p2p(const char *p2p_uri, const char *base_url)
+{
+    const char *h, *bp, *ph, *pp;
+    size_t hl, bpl, phl, ppl, sl, bsl;
+    if (!split_url(p2p_uri, &h, &hl, &pp, &ppl, &sl) ||
+        !split_url(base_url, &ph, &phl, &bp, &bpl, &bsl))
+        return NULL;
+    if (bpl)
+        return xasprintf("%.*s://%.*s:%.*s", (int)bsl, base_url, (int)hl, h, (int)bpl, bp);
+    return xasprintf("%.*s://%.*s", (int)bsl, base_url, (int)hl, h);
+}
+
+static void probe_peer(const struct store_instance *inst, struct topo_peer *p, long timeout_ms)
+{
+    char err[QB_ERRBUF_SIZE];
+    struct qdrant_client *qc = NULL;
+    if (!p->rest_url)
+        return;
+    struct qdrant_config cfg = {
+        .url = p->rest_url,
+        .api_key = inst->api_key,
+        .insecure = !inst->tls_verify,
+        .ca_file = inst->ca_file,
+        .timeout_ms = timeout_ms,
+        .connect_timeout_ms = timeout_ms,
+    };
+    enum qb_err rc = qdrant_client_create(&cfg, &qc, err, sizeof err);
+    if (!rc)
+        rc = qdrant_server_version(qc, &p->version, err, sizeof err);
+    p->reachable = rc == QB_OK;
+    if (rc)
+        p->error = xstrdup(err);
+    qdrant_client_destroy(qc);
+}
+
+static struct topo_peer *find_peer(struct topology *t, uint64_t id)
+{
+    for (size_t i = 0; i < t->npeers; i++)
+        if (t->peers[i].id == id)
+            return &t->peers[i];
+    return NULL;
+}
+
+/* Assigns the listed nodes to peers by asking each which peer it is. */
+static enum qb_err map_nodes(const struct store_instance *inst, const cJSON *nodes,
+                             struct topology *t, long timeout_ms, char *err, size_t errlen)
+{
+    int i = 0;
+    const cJSON *n;
+    cJSON_ArrayForEach(n, nodes)
+    {
+        const char *url = cJSON_GetStringValue(n);
+        if (!url)
+            return qb_failf(QB_ERR_INVALID, err, errlen, "nodes[%d]: must be a URL", i);
+        char sub[QB_ERRBUF_SIZE];
+        struct qdrant_client *qc = NULL;
+        struct qdrant_cluster cl = {0};
+        struct qdrant_config cfg = {
+            .url = url,
+            .api_key = inst->api_key,
+            .insecure = !inst->tls_verify,
+            .ca_file = inst->ca_file,
+            .timeout_ms = timeout_ms,
+            .connect_timeout_ms = timeout_ms,
+        };
+        enum qb_err rc = qdrant_client_create(&cfg, &qc, sub, sizeof sub);
+        if (!rc)
+            rc = qdrant_cluster_get(qc, &cl, sub, sizeof sub);
+        qdrant_client_destroy(qc);
+        if (rc)
+            return qb_failf(rc == QB_ERR_INVALID ? rc : QB_ERR_REMOTE, err, errlen,
+                            "nodes[%d] (%s) does not answer as a Qdrant peer: %s", i, url, sub);
+        bool enabled = cl.enabled;
+        uint64_t id = cl.peer_id;
+        struct topo_peer *p = enabled ? find_peer(t, id) : NULL;
+        qdrant_cluster_clear(&cl);
+        if (!enabled)
+            return qb_failf(QB_ERR_REMOTE, err, errlen,
+                            "nodes[%d] (%s) runs without distributed mode; list nodes only for "
+                            "a cluster",
+                            i, url);
+        if (!p)
+            return qb_failf(QB_ERR_REMOTE, err, errlen,
+                            "nodes[%d] (%s) is peer %llu, which is not a member of the cluster "
+                            "of %s: it belongs to another cluster",
+                            i, url, (unsigned long long)id, inst->url);
+        if (p->rest_url)
+            return qb_failf(QB_ERR_INVALID, err, errlen,
+                            "nodes[%d] (%s) is peer %llu, already listed as %s", i, url,
+                            (unsigned long long)id, p->rest_url);
+        p->rest_url = xstrdup(url);
+        i++;
+    }
+    return QB_OK;
+}
+
+enum qb_err topology_resolve(const struct store_instance *inst, long timeout_ms,
+                             struct topology **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    struct topology *t = xcalloc(1, sizeof *t);
+    struct qdrant_client *qc = NULL;
+    struct qdrant_cluster cl = {0};
+    cJSON *nodes = cJSON_Parse(inst->nodes ? inst->nodes : "[]");
+    struct qdrant_config cfg = {
+        .url = inst->url,
+        .api_key = inst->api_key,
+        .insecure = !inst->tls_verify,
+        .ca_file = inst->ca_file,
+        .timeout_ms = timeout_ms,
+        .connect_timeout_ms = timeout_ms,
+    };
+    enum qb_err rc = qdrant_client_create(&cfg, &qc, err, errlen);
+    if (!rc)
+        rc = qdrant_cluster_get(qc, &cl, err, errlen);
+    qdrant_client_destroy(qc);
+    if (rc)
+        goto out;
+    t->cluster = cl.enabled;
+    if (!cl.enabled) {
+        t->peers = xcalloc(1, sizeof *t->peers);
+        t->npeers = 1;
+        t->peers[0].rest_url = xstrdup(inst->url);
+        if (cJSON_GetArraySize(nodes) > 0)
+            rc = qb_failf(QB_ERR_REMOTE, err, errlen,
+                          "%s runs without distributed mode but the instance lists nodes; "
+                          "remove them",
+                          inst->url);
+    } else {
+        t->leader = cl.leader;
+        t->self = cl.peer_id;
+        t->peers = xcalloc(cl.npeers, sizeof *t->peers);
+        t->npeers = cl.npeers;
+        for (size_t i = 0; i < cl.npeers; i++) {
+            t->peers[i].id = cl.peers[i].id;
+            t->peers[i].uri = xstrdup(cl.peers[i].uri);
+        }
+        if (cJSON_GetArraySize(nodes) > 0) {
+            rc = map_nodes(inst, nodes, t, timeout_ms, err, errlen);
+            /* The instance URL is a node too, even when not listed. */
+            struct topo_peer *self = find_peer(t, cl.peer_id);
+            if (!rc && self && !self->rest_url)
+                self->rest_url = xstrdup(inst->url);
+            for (size_t i = 0; !rc && i < t->npeers; i++)
+                if (!t->peers[i].rest_url)
+                    t->peers[i].error =
+                        xasprintf("peer %llu (%s) is not in the instance's nodes: add its REST URL",
+                                  (unsigned long long)t->peers[i].id, t->peers[i].uri);
+        } else {
+            for (size_t i = 0; i < t->npeers; i++) {
+                struct topo_peer *p = &t->peers[i];
+                p->rest_url = p->id == cl.peer_id ? xstrdup(inst->url)
+                                                  : topology_rest_from_p2p(p->uri, inst->url);
+                if (!p->rest_url)
+                    p->error = xasprintf("peer %llu reports p2p URI \"%s\" with no host: list "
+                                         "every peer's REST URL in the instance's nodes",
+                                         (unsigned long long)p->id, p->uri);
+            }
+        }
+    }
+    for (size_t i = 0; !rc && i < t->npeers; i++)
+        probe_peer(inst, &t->peers[i], timeout_ms);
+out:
+    qdrant_cluster_clear(&cl);
+    cJSON_Delete(nodes);
+    if (rc)
+        topology_free(t);
+    else
+        *out = t;
+    return rc;
+}
+
+enum qb_err topology_check_usable(const struct topology *t, const char *instance, char *err,
+                                  size_t errlen)
+{
+    for (size_t i = 0; i < t->npeers; i++) {
+        const struct topo_peer *p = &t->peers[i];
+        if (!p->rest_url)
+            return qb_failf(QB_ERR_REMOTE, err, errlen, "instance %s: %s", instance, p->error);
+        if (!p->reachable)
+            return qb_failf(QB_ERR_TRANSIENT, err, errlen,
+                            "instance %s: peer %llu at %s does not answer: %s; if that is not "
+                            "its REST URL, list every peer in the instance's nodes",
+                            instance, (unsigned long long)p->id, p->rest_url,
+                            p->error ? p->error : "unknown error");
+    }
+    return QB_OK;
+}
+
+const struct topo_peer *topology_peer(const struct topology *t, uint64_t id)
+{
+    return find_peer((struct topology *)(uintptr_t)t, id);
+}
+
+cJSON *topology_json(const struct topology *t)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "cluster", t->cluster);
+    if (t->cluster && t->leader)
+        json_add_u64(o, "leader", t->leader);
+    else
+        cJSON_AddNullToObject(o, "leader");
+    cJSON *peers = cJSON_AddArrayToObject(o, "peers");
+    for (size_t i = 0; i < t->npeers; i++) {
+        const struct topo_peer *p = &t->peers[i];
+        cJSON *po = cJSON_CreateObject();
+        if (t->cluster)
+            json_add_u64(po, "peer_id", p->id);
+        else
+            cJSON_AddNullToObject(po, "peer_id");
+        cJSON_AddItemToObject(po, "uri", p->uri ? cJSON_CreateString(p->uri) : cJSON_CreateNull());
+        cJSON_AddItemToObject(po, "rest_url",
+                              p->rest_url ? cJSON_CreateString(p->rest_url) : cJSON_CreateNull());
+        cJSON_AddBoolToObject(po, "reachable", p->reachable);
+        cJSON_AddItemToObject(po, "version",
+                              p->version ? cJSON_CreateString(p->version) : cJSON_CreateNull());
+        cJSON_AddBoolToObject(po, "leader", t->cluster && p->id == t->leader);
+        if (p->error)
+            cJSON_AddStringToObject(po, "error", p->error);
+        cJSON_AddItemToArray(peers, po);
+    }
+    return o;
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * topology.h -- what a Qdrant instance is made of: one node, or a cluster
+ * of peers, each with its peer id, the REST URL qbackupd reaches it at,
+ * whether it answers and its version.
+ *
+ * A cluster peer is known to qbackupd by its REST URL, but Qdrant's GET
+ * /cluster lists only p2p URIs (port 6335 by default).  So an instance may
+ * list every peer's REST URL in `nodes` (each node's GET /cluster says
+ * which peer it is); without `nodes`, a peer's REST URL is its p2p host
+ * with the scheme and port of the instance's URL, which is right for the
+ * usual deployments (every peer serving REST on the same port).
+ *
+ * THREADS: the functions are reentrant; a struct topology belongs to its
+ * caller.
+ */
+#ifndef QB_TOPOLOGY_H
+#define QB_TOPOLOGY_H
+
+#include "common.h"
+#include "remote/qdrant_client.h"
+#include "store/store_instances.h"
+
+#include <cjson/cJSON.h>
+
+struct topo_peer {
+    uint64_t id;
+    char *uri;      /* p2p URI as Qdrant reports it */
+    char *rest_url; /* REST base URL, NULL when none could be found */
+    bool reachable; /* GET / answered as Qdrant */
+    char *version;  /* Qdrant version, or NULL */
+    char *error;    /* why not reachable / no REST URL, or NULL */
+};
+
+struct topology {
+    bool cluster;            /* distributed mode enabled */
+    uint64_t leader;         /* 0: unknown */
+    uint64_t self;           /* peer id of the instance URL's node (cluster only) */
+    struct topo_peer *peers; /* cluster: every peer; single node: one entry, id 0 */
+    size_t npeers;
+};
+
+/* Opens a Qdrant client for inst at url (NULL: inst->url), with inst's
+ * key and TLS settings.  Caller destroys. */
+enum qb_err topology_client(const struct store_instance *inst, const char *url,
+                            long snapshot_timeout_ms, struct qdrant_client **out, char *err,
+                            size_t errlen) QB_MUSTCHECK;
+
+/* Learns inst's topology (GET /cluster on the instance URL and on every
+ * listed node, GET / on every peer).  Fails when the instance URL does not
+ * answer, when a listed node belongs to another cluster or is listed
+ * twice, or does not answer; the message names the node.  A peer without
+ * a REST URL or that does not answer is reported in the peer, not as a
+ * failure (see topology_check_usable).  [out] *out: topology_free. */
+enum qb_err topology_resolve(const struct store_instance *inst, long timeout_ms,
+                             struct topology **out, char *err, size_t errlen) QB_MUSTCHECK;
+void topology_free(struct topology *t); /* NULL is a no-op */
+
+/* QB_ERR_REMOTE naming the first peer that has no REST URL or does not
+ * answer, and how to fix it. */
+enum qb_err topology_check_usable(const struct topology *t, const char *instance, char *err,
+                                  size_t errlen) QB_MUSTCHECK;
+
+/* The peer with id, or NULL. */
+const struct topo_peer *topology_peer(const struct topology *t, uint64_t id);
+
+/* {"cluster":bool,"leader":id|null,"peers":[{"peer_id","uri","rest_url",
+ * "reachable","version","error","leader"}]} (new tree). */
+cJSON *topology_json(const struct topology *t);
+
+/* Maps a p2p URI to a REST URL: the URI's host with base_url's scheme and
+ * port.  NULL when the URI has no host.  Caller frees. */
+char *topology_rest_from_p2p(const char *p2p_uri, const char *base_url);
+
+#endif /* QB_TOPOLOGY_H */
