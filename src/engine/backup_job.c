@@ -441,16 +441,18 @@ static const char *run_targets(struct backup *b, cJSON *results, char *error, si
     return failed == 0 ? "succeeded" : ok == 0 ? "failed" : "partial";
 }
 
-/* A Qdrant cluster of several peers is backed up shard by shard (a
- * collection snapshot holds only the answering peer's shards); a single
- * node, or a cluster of one, keeps the one-snapshot path. */
+/* A Qdrant cluster is backed up shard by shard: a collection snapshot
+ * holds only the answering peer's shards.  With one peer that would still
+ * be whole, but the set path is right for any cluster and a peer may join
+ * at any time.  A single node (distributed mode off) keeps the
+ * one-snapshot path. */
 static enum qb_err resolve_topology(struct backup *b, char *err, size_t errlen)
 {
     struct topology *t = NULL;
     enum qb_err rc = topology_resolve(b->inst, (long)b->inst->timeout_s * 1000, &t, err, errlen);
     if (rc)
         return rc;
-    if (t->cluster && t->npeers > 1) {
+    if (t->cluster) {
         b->topo = t;
         return QB_OK;
     }

@@ -599,8 +599,18 @@ static enum qb_err read_config(struct set_run *sr, cJSON *set, char *err, size_t
     enum qb_err rc = topology_client(sr->inst, NULL, 0, &qc, err, errlen);
     if (!rc)
         rc = qdrant_collection_get(qc, sr->collection, &info, err, errlen);
-    if (!rc)
-        rc = qdrant_collection_aliases(qc, sr->collection, &aliases, &naliases, err, errlen);
+    if (!rc) {
+        /* Aliases are worth keeping but not worth failing a backup for: a
+         * server without the route (404) simply has none we can see. */
+        char sub[QB_ERRBUF_SIZE];
+        enum qb_err arc =
+            qdrant_collection_aliases(qc, sr->collection, &aliases, &naliases, sub, sizeof sub);
+        if (arc == QB_ERR_NOT_FOUND)
+            log_warn("run.aliases_unknown", "run=%lld collection=%s error=%s",
+                     (long long)sr->job->run->id, log_q(sr->collection), log_q(sub));
+        else if (arc)
+            rc = qb_failf(arc, err, errlen, "%s", sub);
+    }
     if (!rc) {
         cJSON *config = cJSON_GetObjectItemCaseSensitive(info, "config");
         cJSON *params = cJSON_DetachItemFromObjectCaseSensitive(config, "params");

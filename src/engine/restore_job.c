@@ -238,7 +238,7 @@ static enum qb_err restore_sharded(struct restore *r, cJSON *result, char *err, 
     if (!rc && exists && r->safety) {
         int64_t safety_id = 0;
         rc = job_checkpoint(j, "snapshotting", err, errlen);
-        if (!rc && topo->cluster && topo->npeers > 1) {
+        if (!rc && topo->cluster) {
             char prefix[] = "_safety", retention[] = "{}", method[] = "snapshot";
             struct store_plan plan = {.name = inst->name,
                                       .instance = inst->name,

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * test_cluster.c -- cluster-aware backups end to end on the emulator in
+ * distributed mode: a collection is backed up as a backup set (one object
+ * per shard, taken by shard snapshot or by the streaming route), deleting
+ * and restoring the set gives identical points, the set restores into a
+ * single node too, a cut stream fails the run naming the shard and keeps
+ * nothing, and no shard snapshot is left on the peer.
+ */
+#include "unit.h"
+#include "common.h"
+#include "emu_harness.h"
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct emu peer, single;
+static struct qbd d;
+static char *original;
+
+static bool call(const char *method, const char *path, const char *body, long want, struct resp *r)
+{
+    if (qbd_request(&d, method, path, body, NULL, r) != 0 || r->status != want) {
+        fprintf(stderr, "%s %s -> %ld (want %ld): %s\n", method, path, r->status, want, r->body);
+        return false;
+    }
+    return true;
+}
+
+static bool points_equal(struct emu *e, const char *collection, const char *want)
+{
+    char *now = emu_points(e, collection);
+    bool eq = now && want && strcmp(now, want) == 0;
+    if (!eq)
+        fprintf(stderr, "points differ:\n  now  %.300s\n  want %.300s\n", now ? now : "(none)",
+                want ? want : "(none)");
+    free(now);
+    return eq;
+}
+
+/* Shard snapshot files the emulator still holds for collection c. */
+static int shard_snapshots_left(struct emu *e, const char *c)
+{
+    struct resp r;
+    char path[128];
+    snprintf(path, sizeof path, "/collections/%s/shards/0/snapshots", c);
+    int n = -1;
+    if (emu_request(e, "GET", path, NULL, &r) == 0 && r.status == 200)
+        n = cJSON_GetArraySize(json_path(r.json, "result"));
+    resp_free(&r);
+    return n;
+}
+
+static void test_backup_set_and_restore(void)
+{
+    struct resp r;
+    TEST_ASSERT(
+        call("POST", "/v1/plans", "{\"name\":\"clu\",\"collections\":[\"products\"]}", 201, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "shard_method"), "snapshot");
+    resp_free(&r);
+    TEST_ASSERT(call("POST", "/v1/plans/clu/runs?wait=120", NULL, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "state"), "succeeded");
+    TEST_EXPECT_STR(json_path_str(r.json, "results.0.layout"), "shards");
+    TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "results.0.shards")), 1);
+    TEST_EXPECT_INT(json_path_num(r.json, "results.0.points_count"), 25);
+    double id = json_path_num(r.json, "results.0.snapshot_id");
+    resp_free(&r);
+    TEST_EXPECT_INT(shard_snapshots_left(&peer, "products"), 0);
+
+    char path[64];
+    snprintf(path, sizeof path, "/v1/snapshots/%.0f", id);
+    TEST_ASSERT(call("GET", path, NULL, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "layout"), "shards");
+    TEST_EXPECT(json_path_str(r.json, "verified_at") != NULL);
+    TEST_EXPECT_INT(json_path_num(r.json, "backup_set.shards.0.shard_id"), 0);
+    TEST_EXPECT_INT(json_path_num(r.json, "backup_set.shards.0.points_count"), 25);
+    TEST_EXPECT(json_path(r.json, "backup_set.config.vectors") != NULL);
+    const char *shard_key = json_path_str(r.json, "backup_set.shards.0.key");
+    TEST_EXPECT(shard_key && strstr(shard_key, "/shard-0.snapshot"));
+    resp_free(&r);
+
+    /* Verify re-reads every shard object. */
+    snprintf(path, sizeof path, "/v1/snapshots/%.0f/verify", id);
+    TEST_ASSERT(qbd_request(&d, "POST", path, NULL, NULL, &r) == 0);
+    TEST_EXPECT(r.status == 200 || r.status == 202);
+    resp_free(&r);
+
+    /* The colleague's script, then the restore of the set. */
+    TEST_ASSERT(emu_request(&peer, "DELETE", "/collections/products", NULL, &r) == 0);
+    resp_free(&r);
+    char body[128];
+    snprintf(body, sizeof body, "{\"snapshot_id\":%.0f}", id);
+    TEST_ASSERT(call("POST", "/v1/restores?wait=120", body, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "state"), "succeeded");
+    TEST_EXPECT_STR(json_path_str(r.json, "results.0.layout"), "shards");
+    TEST_EXPECT_STR(json_path_str(r.json, "results.0.shards.0.state"), "restored");
+    TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "results.0.points_match")));
+    resp_free(&r);
+    TEST_EXPECT(points_equal(&peer, "products", original));
+
+    /* Overwrite: a safety set first, then the set again. */
+    snprintf(body, sizeof body, "{\"snapshot_id\":%.0f,\"overwrite\":true}", id);
+    TEST_ASSERT(call("POST", "/v1/restores?wait=120", body, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "state"), "succeeded");
+    TEST_EXPECT(json_path_num(r.json, "results.0.safety_snapshot_id") > 0);
+    resp_free(&r);
+    TEST_EXPECT(points_equal(&peer, "products", original));
+    TEST_EXPECT_INT(shard_snapshots_left(&peer, "products"), 0);
+
+    /* Into a single node (distributed mode off) under another name. */
+    snprintf(body, sizeof body, "{\"name\":\"single\",\"url\":\"%s\"}", single.url);
+    TEST_ASSERT(call("POST", "/v1/instances", body, 201, &r));
+    resp_free(&r);
+    snprintf(body, sizeof body,
+             "{\"snapshot_id\":%.0f,\"target_instance\":\"single\",\"target_collection\":\"copy\"}",
+             id);
+    TEST_ASSERT(call("POST", "/v1/restores?wait=120", body, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "state"), "succeeded");
+    resp_free(&r);
+    TEST_EXPECT(points_equal(&single, "copy", original));
+}
+
+static void test_streamed_set(void)
+{
+    struct resp r;
+    TEST_ASSERT(call("POST", "/v1/plans",
+                     "{\"name\":\"streamed\",\"collections\":[\"products\"],"
+                     "\"shard_method\":\"stream\"}",
+                     201, &r));
+    resp_free(&r);
+    TEST_ASSERT(call("POST", "/v1/plans/streamed/runs?wait=120", NULL, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "state"), "succeeded");
+    TEST_EXPECT_STR(json_path_str(r.json, "results.0.layout"), "shards");
+    double id = json_path_num(r.json, "results.0.snapshot_id");
+    resp_free(&r);
+    /* Nothing was written to the peer's snapshot folder. */
+    TEST_EXPECT_INT(shard_snapshots_left(&peer, "products"), 0);
+
+    TEST_ASSERT(emu_request(&peer, "DELETE", "/collections/products", NULL, &r) == 0);
+    resp_free(&r);
+    char body[128];
+    snprintf(body, sizeof body, "{\"snapshot_id\":%.0f}", id);
+    TEST_ASSERT(call("POST", "/v1/restores?wait=120", body, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "state"), "succeeded");
+    resp_free(&r);
+    TEST_EXPECT(points_equal(&peer, "products", original));
+}
+
+static void test_cut_stream_fails_naming_shard(void)
+{
+    struct resp r;
+    TEST_ASSERT(emu_fault(&peer,
+                          "{\"kind\":\"truncate\",\"after_bytes\":1536,\"count\":0,"
+                          "\"path_prefix\":\"/collections/products/shards/0/snapshot\"}") == 0);
+    /* A failed run answers 424 with the run. */
+    TEST_ASSERT(call("POST", "/v1/plans/streamed/runs?wait=120", NULL, 424, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "run.state"), "failed");
+    const char *error = json_path_str(r.json, "run.results.0.error");
+    TEST_EXPECT(error && strstr(error, "shard 0"));
+    resp_free(&r);
+    TEST_EXPECT_INT(emu_clear_faults(&peer), 0);
+    /* Only the earlier, whole set is catalogued for the plan. */
+    TEST_ASSERT(call("GET", "/v1/snapshots?plan=streamed", NULL, 200, &r));
+    TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "items")), 1);
+    resp_free(&r);
+}
+
+int main(void)
+{
+    const char *const cluster[] = {"--cluster", NULL};
+    if (emu_start(&peer, cluster) != 0 || emu_start(&single, NULL) != 0)
+        return 1;
+    if (emu_create_collection(&peer, "products", 4) || emu_upsert(&peer, "products", 25, 1))
+        return 1;
+    original = emu_points(&peer, "products");
+    const char *const args[] = {"--qdrant-url", peer.url, NULL};
+    if (!original || qbd_start(&d, args, NULL) != 0)
+        return 1;
+    TEST_RUN(test_backup_set_and_restore);
+    TEST_RUN(test_streamed_set);
+    TEST_RUN(test_cut_stream_fails_naming_shard);
+    TEST_EXPECT_INT(qbd_stop(&d), 0);
+    qbd_cleanup(&d);
+    TEST_EXPECT_INT(emu_stop(&peer), 0);
+    TEST_EXPECT_INT(emu_stop(&single), 0);
+    emu_cleanup(&peer);
+    emu_cleanup(&single);
+    free(original);
+    return TEST_RESULT();
+}
