@@ -155,6 +155,15 @@ void api_snapshots_download(struct http_request *req)
         http_reply_error(req, rc, err);
         return;
     }
+    if (strcmp(snap->layout, "shards") == 0) {
+        /* A set is one object per shard, not one file to hand out. */
+        http_reply_problem(req, API_ERR_CONFLICT,
+                           "snapshot %lld is a cluster backup set with one object per shard "
+                           "(see backup_set.shards); restore it with POST /v1/restores, or "
+                           "read its objects from the destination",
+                           (long long)id);
+        goto out;
+    }
     uint64_t size = (uint64_t)snap->size_bytes, from = 0, to = size ? size - 1 : 0;
     bool bad = false;
     bool ranged = parse_range(http_req_header(req, "Range"), size, &from, &to, &bad);

@@ -81,6 +81,13 @@ static void test_backup_set_and_restore(void)
     TEST_EXPECT(shard_key && strstr(shard_key, "/shard-0.snapshot"));
     resp_free(&r);
 
+    /* A set is not one file: its download is refused, clearly. */
+    snprintf(path, sizeof path, "/v1/snapshots/%.0f/download", id);
+    TEST_ASSERT(qbd_request(&d, "GET", path, NULL, NULL, &r) == 0);
+    TEST_EXPECT_INT(r.status, 409);
+    TEST_EXPECT(r.body && strstr(r.body, "backup set"));
+    resp_free(&r);
+
     /* Verify re-reads every shard object. */
     snprintf(path, sizeof path, "/v1/snapshots/%.0f/verify", id);
     TEST_ASSERT(qbd_request(&d, "POST", path, NULL, NULL, &r) == 0);
