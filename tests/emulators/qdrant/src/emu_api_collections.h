@@ -4,7 +4,16 @@
 #ifndef EMU_API_COLLECTIONS_H
 #define EMU_API_COLLECTIONS_H
 
+#include <stdint.h>
+
 #include "emu_http.h"
+
+/* Runs before every handler: reconciles local storage with the cluster
+ * state and, for routes that take aliases (EMU_RF_ALIAS), replaces an alias
+ * in params[0] by its collection, as Qdrant's toc.get_collection does. */
+void emu_api_prepare(struct emu_req *r);
+/* 200 with UpdateResult {operation_id, status}. */
+void emu_api_update_result(struct emu_req *r, uint64_t op_id);
 
 void emu_api_root(struct emu_req *r);
 void emu_api_healthz(struct emu_req *r);

@@ -24,8 +24,15 @@ struct emu_config {
     const char *ro_key;                  /* read-only key, may be NULL */
     int ver_major, ver_minor, ver_patch; /* emulated Qdrant version */
     char version[32];                    /* same, as text */
-    uint64_t peer_id;                    /* persisted in DATA/emu_state.json */
-    int cluster_enabled;                 /* --cluster: report a (one-peer) consensus view */
+    uint64_t peer_id;                    /* persisted in DATA/emu_state.json, or --peer-id */
+    int peer_id_given;                   /* --peer-id was passed */
+    int cluster_enabled;                 /* --cluster or --cluster-dir: distributed mode */
+    const char *cluster_dir;             /* --cluster-dir: state shared by every peer */
+    unsigned p2p_port;                   /* --p2p-port: only shown in the peer's uri */
+    long heal_ms;                        /* --heal-ms: delay before a Dead replica heals */
+    char meta_dir[EMU_PATH_MAX];         /* holds cluster.json: cluster dir, else DATA */
+    char p2p_uri[256];                   /* "http://HOST:P2P/" as GET /cluster shows it */
+    char rest_url[256];                  /* "http://HOST:PORT", how peers reach us */
     int url_recovery_enabled;            /* service.enable_snapshot_url_recovery */
     char storage_dir[EMU_PATH_MAX];      /* DATA/storage/collections */
     char snapshots_dir[EMU_PATH_MAX];    /* DATA/snapshots (Qdrant's snapshots_path) */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "emu_faults.h"
+#include "emu_ops.h"
 #include "emu_reply.h"
 #include "emu_reqlog.h"
 #include "emu_router.h"
@@ -100,10 +101,14 @@ void emu_debug_fill(struct emu_req *r)
 
 void emu_debug_reset(struct emu_req *r)
 {
-    cJSON *names = emu_store_names();
-    const cJSON *n;
-    cJSON_ArrayForEach(n, names) emu_store_delete(n->valuestring);
-    cJSON_Delete(names);
+    /* The whole cluster: a new epoch in the shared state makes every peer
+     * drop its collections and snapshots (emu_sync.c); this peer's own
+     * snapshots go now, so the answer means "empty here". */
+    struct emu_status st;
+    if (emu_ops_reset(&st) != 0) {
+        emu_reply_st(r, &st);
+        return;
+    }
     const char *dir = emu_cfg()->snapshots_dir;
     DIR *d = opendir(dir);
     struct dirent *de;

@@ -30,8 +30,16 @@
 #include "emu_reqlog.h"
 #include "emu_router.h"
 
-/* Owned by the main thread (start/stop). */
+/* Owned by the main thread (bind/start/stop); read-only while serving. */
 static struct MHD_Daemon *g_daemon;
+static int g_listen_fd = -1;
+static int g_listen_ipv6;
+static void (*g_prepare)(struct emu_req *r);
+
+void emu_http_set_prepare(void (*prepare)(struct emu_req *r))
+{
+    g_prepare = prepare;
+}
 
 /* Background (wait=false) jobs; guarded by g_jobs.mu. */
 static struct {
@@ -573,6 +581,8 @@ static void dispatch(struct emu_req *r)
         if (finish_upload(r) != 0)
             return;
     }
+    if (g_prepare)
+        g_prepare(r);
     rt->handler(r);
     if (!r->resp && !r->drop)
         emu_reply_error(r, 500, "Service internal error: handler produced no response");
@@ -657,26 +667,32 @@ static int listen_socket(const struct emu_config *cfg, unsigned *port, int *ipv6
     return fd;
 }
 
-int emu_http_start(unsigned *port)
+int emu_http_bind(void)
 {
     struct emu_config *cfg = emu_cfg();
-    int ipv6 = 0;
-    int fd = listen_socket(cfg, port, &ipv6);
-    if (fd < 0)
+    unsigned port = 0;
+    g_listen_fd = listen_socket(cfg, &port, &g_listen_ipv6);
+    if (g_listen_fd < 0)
         return -1;
-    cfg->port = *port; /* still single-threaded: safe to write */
+    cfg->port = port; /* still single-threaded: safe to write */
+    return 0;
+}
+
+int emu_http_start(void)
+{
     unsigned flags =
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-    if (ipv6)
+    if (g_listen_ipv6)
         flags |= MHD_USE_IPv6;
     g_daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_LISTEN_SOCKET,
-                                (MHD_socket)fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                                MHD_OPTION_UNESCAPE_CALLBACK, unescape_identity, NULL,
+                                (MHD_socket)g_listen_fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+                                NULL, MHD_OPTION_UNESCAPE_CALLBACK, unescape_identity, NULL,
                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);
     if (!g_daemon) {
         emu_log("ERROR", "can't start the HTTP daemon");
-        close(fd);
+        close(g_listen_fd);
+        g_listen_fd = -1;
         return -1;
     }
     return 0;
@@ -685,9 +701,12 @@ int emu_http_start(unsigned *port)
 void emu_http_stop(void)
 {
     if (g_daemon) {
-        MHD_stop_daemon(g_daemon);
+        MHD_stop_daemon(g_daemon); /* closes the listening socket too */
         g_daemon = NULL;
+    } else if (g_listen_fd >= 0) {
+        close(g_listen_fd);
     }
+    g_listen_fd = -1;
     /* Give background jobs up to 60 s to finish writing their files. */
     pthread_mutex_lock(&g_jobs.mu);
     for (int i = 0; i < 600 && g_jobs.running > 0; i++) {

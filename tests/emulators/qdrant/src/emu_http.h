@@ -53,8 +53,13 @@ struct emu_req {
     int nq;
 };
 
-/* Starts the daemon on cfg->host:cfg->port; [out] *port gets the bound port. */
-int emu_http_start(unsigned *port) EMU_MUSTCHECK;
+/* Binds cfg->host:cfg->port and records the bound port in cfg->port (so
+ * the peer can register its address before serving). */
+int emu_http_bind(void) EMU_MUSTCHECK;
+/* Starts serving on the bound socket. */
+int emu_http_start(void) EMU_MUSTCHECK;
+/* Called before every handler (after body parsing); set before starting. */
+void emu_http_set_prepare(void (*prepare)(struct emu_req *r));
 /* Stops accepting, waits for connections and background jobs. */
 void emu_http_stop(void);
 

@@ -3,10 +3,12 @@
  *
  * Startup: parse flags -> lay out DATA/ -> peer id -> libcurl global init
  * (before any thread) -> block SIGINT/SIGTERM (threads inherit the mask) ->
- * load collections -> optional startup restores (--snapshot,
- * --storage-snapshot, like `qdrant --snapshot`) -> HTTP daemon -> print
- * "listening on HOST:PORT".  Shutdown on SIGINT/SIGTERM: stop the daemon
- * (joins connection threads), wait for background jobs, free the store. */
+ * bind the port -> register in the cluster state (META/cluster.json) ->
+ * load collections and reconcile them with the state -> optional startup
+ * restores (--snapshot, --storage-snapshot, like `qdrant --snapshot`) ->
+ * HTTP daemon and the sync thread -> print "listening on HOST:PORT".
+ * Shutdown on SIGINT/SIGTERM: stop the daemon (joins connection threads),
+ * wait for background jobs, stop the sync thread, free the store. */
 #include <curl/curl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,10 +16,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "emu_api_collections.h"
 #include "emu_http.h"
+#include "emu_meta.h"
+#include "emu_ops.h"
 #include "emu_recover.h"
 #include "emu_store.h"
+#include "emu_sync.h"
 #include "emu_tar.h"
+#include "emu_topo.h"
 #include "emu_util.h"
 
 #define MAX_SNAPSHOT_ARGS 64
@@ -33,11 +40,13 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: qdrant-emu --data-dir DIR [--port N] [--host ADDR] [--api-key K]\n"
                  "                  [--read-only-api-key K] [--version X.Y.Z] [--cluster]\n"
-                 "                  [--disable-url-recovery] [--snapshot FILE:NAME]...\n"
-                 "                  [--storage-snapshot FILE] [--force-snapshot]\n"
-                 "A faithful single-node Qdrant emulator for tests and demos; see\n"
-                 "tests/emulators/qdrant/README.md.  --port 0 picks a free port; the bound\n"
-                 "address is printed as 'listening on HOST:PORT'.\n");
+                 "                  [--cluster-dir DIR] [--p2p-port N] [--peer-id N]\n"
+                 "                  [--heal-ms N] [--disable-url-recovery]\n"
+                 "                  [--snapshot FILE:NAME]... [--storage-snapshot FILE]\n"
+                 "                  [--force-snapshot]\n"
+                 "A faithful Qdrant emulator for tests and demos, one process per peer;\n"
+                 "see tests/emulators/qdrant/README.md.  --port 0 picks a free port; the\n"
+                 "bound address is printed as 'listening on HOST:PORT'.\n");
 }
 
 static int parse_version(const char *v)
@@ -78,6 +87,27 @@ static int parse_args(int argc, char **argv, struct startup *su)
             if (*end || p > 65535)
                 return -1;
             cfg->port = (unsigned)p;
+        } else if (strcmp(a, "--cluster-dir") == 0) {
+            cfg->cluster_dir = v;
+            cfg->cluster_enabled = 1;
+        } else if (strcmp(a, "--p2p-port") == 0) {
+            char *end;
+            unsigned long p = strtoul(v, &end, 10);
+            if (*end || p > 65535)
+                return -1;
+            cfg->p2p_port = (unsigned)p;
+        } else if (strcmp(a, "--peer-id") == 0) {
+            if (emu_u64_parse(v, &cfg->peer_id) != 0 || cfg->peer_id == 0) {
+                fprintf(stderr, "qdrant-emu: --peer-id wants a decimal u64 above 0\n");
+                return -1;
+            }
+            cfg->peer_id_given = 1;
+        } else if (strcmp(a, "--heal-ms") == 0) {
+            char *end;
+            long ms = strtol(v, &end, 10);
+            if (*end || ms < 0)
+                return -1;
+            cfg->heal_ms = ms;
         } else if (strcmp(a, "--host") == 0) {
             cfg->host = v;
         } else if (strcmp(a, "--data-dir") == 0) {
@@ -110,6 +140,56 @@ static int parse_args(int argc, char **argv, struct startup *su)
     return 0;
 }
 
+/* A stable peer id, like Qdrant's raft state: --peer-id, else the one kept
+ * in DATA/emu_state.json, else a new random one.  In cluster mode new ids
+ * lie in [2^60, 2^63), above 2^53, so a client that reads ids as doubles is
+ * caught; a single node keeps them below 2^53 as before. */
+static int peer_id(const char *abs)
+{
+    struct emu_config *cfg = emu_cfg();
+    char path[EMU_PATH_MAX];
+    if (emu_pathf(path, sizeof(path), "%s/emu_state.json", abs) != 0)
+        return -1;
+    cJSON *state = emu_json_load(path);
+    const cJSON *pid = cJSON_GetObjectItemCaseSensitive(state, "peer_id");
+    uint64_t stored = 0;
+    if (cJSON_IsString(pid) && emu_u64_parse(pid->valuestring, &stored) != 0)
+        stored = 0;
+    else if (cJSON_IsNumber(pid) && pid->valuedouble >= 1)
+        stored = (uint64_t)pid->valuedouble;
+    cJSON_Delete(state);
+    if (!cfg->peer_id_given) {
+        cfg->peer_id = stored;
+        if (!cfg->peer_id && cfg->cluster_enabled)
+            cfg->peer_id = (UINT64_C(1) << 60) +
+                           emu_random_u63() % ((UINT64_C(1) << 63) - (UINT64_C(1) << 60));
+        else if (!cfg->peer_id)
+            cfg->peer_id = (emu_random_u63() & ((UINT64_C(1) << 52) - 1)) | 1;
+    }
+    if (cfg->peer_id == stored)
+        return 0;
+    char id[24];
+    emu_u64_str(cfg->peer_id, id, sizeof(id));
+    state = cJSON_CreateObject();
+    cJSON_AddStringToObject(state, "peer_id", id);
+    int rc = emu_json_save(path, state);
+    cJSON_Delete(state);
+    return rc;
+}
+
+/* How this peer appears to the others: GET /cluster's uri shows the p2p
+ * port (nothing listens there), peers call the REST url. */
+static void set_addresses(void)
+{
+    struct emu_config *cfg = emu_cfg();
+    const char *h = strcmp(cfg->host, "localhost") == 0 ? "127.0.0.1" : cfg->host;
+    int v6 = strchr(h, ':') != NULL;
+    snprintf(cfg->p2p_uri, sizeof(cfg->p2p_uri), "http://%s%s%s:%u/", v6 ? "[" : "", h,
+             v6 ? "]" : "", cfg->p2p_port);
+    snprintf(cfg->rest_url, sizeof(cfg->rest_url), "http://%s%s%s:%u", v6 ? "[" : "", h,
+             v6 ? "]" : "", cfg->port);
+}
+
 static int setup_dirs(void)
 {
     struct emu_config *cfg = emu_cfg();
@@ -125,36 +205,25 @@ static int setup_dirs(void)
     emu_rm_rf(cfg->tmp_dir); /* leftovers of an interrupted run */
     if (emu_mkdirs(cfg->tmp_dir) != 0)
         return -1;
-    /* A stable peer id, like Qdrant's raft state; kept below 2^53 so JSON
-     * clients read it exactly. */
-    char path[EMU_PATH_MAX];
-    if (emu_pathf(path, sizeof(path), "%s/emu_state.json", abs) != 0)
+    if (emu_pathf(cfg->meta_dir, sizeof(cfg->meta_dir), "%s", abs) != 0)
         return -1;
-    cJSON *state = emu_json_load(path);
-    const cJSON *pid = cJSON_GetObjectItemCaseSensitive(state, "peer_id");
-    if (cJSON_IsNumber(pid) && pid->valuedouble >= 1) {
-        cfg->peer_id = (uint64_t)pid->valuedouble;
-    } else {
-        cfg->peer_id = emu_random_u63() & ((UINT64_C(1) << 52) - 1);
-        if (!cfg->peer_id)
-            cfg->peer_id = 1;
-        cJSON_Delete(state);
-        state = cJSON_CreateObject();
-        cJSON_AddNumberToObject(state, "peer_id", (double)cfg->peer_id);
-        if (emu_json_save(path, state) != 0) {
-            cJSON_Delete(state);
+    if (cfg->cluster_dir) {
+        char cabs[EMU_PATH_MAX];
+        if (emu_mkdirs(cfg->cluster_dir) != 0 || !realpath(cfg->cluster_dir, cabs) ||
+            emu_pathf(cfg->meta_dir, sizeof(cfg->meta_dir), "%s", cabs) != 0)
             return -1;
-        }
     }
-    cJSON_Delete(state);
-    return 0;
+    return peer_id(abs);
 }
 
 /* --snapshot FILE:NAME (Qdrant panics on an existing collection unless -f). */
 static int restore_one(const char *file, const char *name, int force)
 {
     struct emu_status st;
-    if (emu_store_exists(name)) {
+    cJSON *state = emu_meta_get();
+    int exists = emu_topo_coll(state, name) != NULL;
+    cJSON_Delete(state);
+    if (exists) {
         if (!force) {
             fprintf(stderr,
                     "qdrant-emu: Collection %s already exists. Use --force-snapshot to "
@@ -162,9 +231,9 @@ static int restore_one(const char *file, const char *name, int force)
                     name);
             return -1;
         }
-        emu_store_delete(name);
+        emu_ops_delete(name);
     }
-    if (emu_recover_collection_file(name, file, &st) != 0) {
+    if (emu_recover_collection_file(name, file, EMU_PRIO_SNAPSHOT, 1, &st) != 0) {
         fprintf(stderr, "qdrant-emu: can't restore %s from %s: %s\n", name, file, st.msg);
         return -1;
     }
@@ -213,6 +282,8 @@ int main(int argc, char **argv)
     cfg->host = "127.0.0.1";
     cfg->port = 6333;
     cfg->url_recovery_enabled = 1;
+    cfg->p2p_port = 6335;
+    cfg->heal_ms = 300;
     cfg->json_limit = (size_t)32 << 20; /* Qdrant max_request_size_mb default */
     parse_version("1.19.0");
     struct startup su = {0};
@@ -232,23 +303,33 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
-    if (emu_store_init() != 0 || startup_restores(&su) != 0) {
+    if (emu_http_bind() != 0) {
+        curl_global_cleanup();
+        return 1;
+    }
+    set_addresses();
+    if (emu_meta_init() != 0 || emu_meta_register() != 0 || emu_store_init() != 0 ||
+        emu_sync_init() != 0 || startup_restores(&su) != 0) {
+        emu_http_stop();
         emu_store_shutdown();
         curl_global_cleanup();
         return 1;
     }
-    unsigned port = 0;
-    if (emu_http_start(&port) != 0) {
+    emu_http_set_prepare(emu_api_prepare);
+    if (emu_http_start() != 0 || emu_sync_start() != 0) {
+        emu_http_stop();
         emu_store_shutdown();
         curl_global_cleanup();
         return 1;
     }
+    unsigned port = cfg->port;
     printf("listening on %s:%u\n", cfg->host, port);
     fflush(stdout);
     int sig = 0;
     sigwait(&set, &sig);
     emu_log("INFO", "signal %d: shutting down", sig);
     emu_http_stop();
+    emu_sync_stop();
     emu_store_shutdown();
     curl_global_cleanup();
     return 0;

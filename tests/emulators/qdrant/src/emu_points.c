@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* emu_points.c -- point ids, vectors and the point operations (upsert,
- * delete, scroll, retrieve, count) of emu_store.h.  Vectors are validated
- * against the collection config and stored as Qdrant stores them: f32
- * values, normalised for Cosine distance. */
+/* emu_points.c -- point ids, vectors and the point operations of one local
+ * shard (upsert, delete, scroll, retrieve, count) of emu_store.h.  Vectors
+ * are validated against the collection config and stored as Qdrant stores
+ * them: f32 values, normalised for Cosine distance; sparse vectors as
+ * {indices, values}. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -88,7 +89,7 @@ static void pid_text(const struct emu_pid *id, char *buf, size_t size)
         snprintf(buf, size, "%llu", (unsigned long long)id->num);
 }
 
-size_t emu_pts_lower_bound(const struct emu_coll *c, const struct emu_pid *key)
+size_t emu_pts_lower_bound(const struct emu_shard *c, const struct emu_pid *key)
 {
     size_t lo = 0, hi = c->n;
     while (lo < hi) {
@@ -115,7 +116,7 @@ void emu_pts_free(struct emu_point *pts, size_t n)
     free(pts);
 }
 
-void emu_pts_put(struct emu_coll *c, struct emu_point *p)
+void emu_pts_put(struct emu_shard *c, struct emu_point *p)
 {
     size_t i = emu_pts_lower_bound(c, &p->id);
     if (i < c->n && emu_pid_cmp(&c->pts[i].id, &p->id) == 0) {
@@ -179,9 +180,54 @@ static cJSON *dense_vector(const cJSON *params, const cJSON *in, struct emu_stat
     return out;
 }
 
-static cJSON *convert_vector(const cJSON *vectors_cfg, const cJSON *in, struct emu_status *st)
+static cJSON *sparse_vector(const cJSON *in, struct emu_status *st)
 {
-    if (emu_vec_is_single(vectors_cfg))
+    const cJSON *idx = cJSON_GetObjectItemCaseSensitive(in, "indices");
+    const cJSON *val = cJSON_GetObjectItemCaseSensitive(in, "values");
+    if (!cJSON_IsArray(idx) || !cJSON_IsArray(val)) {
+        emu_fail(st, 400, "Format error in JSON body: missing field `indices` or `values`");
+        return NULL;
+    }
+    if (cJSON_GetArraySize(idx) != cJSON_GetArraySize(val)) {
+        emu_fail(st, 422,
+                 "Validation error in JSON body: [points[].vector: must be the same length as "
+                 "indices]");
+        return NULL;
+    }
+    cJSON *out = cJSON_CreateObject();
+    cJSON *oi = cJSON_AddArrayToObject(out, "indices");
+    cJSON *ov = cJSON_AddArrayToObject(out, "values");
+    const cJSON *e;
+    cJSON_ArrayForEach(e, idx)
+    {
+        if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble != floor(e->valuedouble)) {
+            cJSON_Delete(out);
+            emu_fail(st, 400, "Format error in JSON body: sparse indices must be u32");
+            return NULL;
+        }
+        cJSON_AddItemToArray(oi, cJSON_CreateNumber(e->valuedouble));
+    }
+    cJSON_ArrayForEach(e, val)
+    {
+        char buf[32];
+        if (!cJSON_IsNumber(e)) {
+            cJSON_Delete(out);
+            emu_fail(st, 400, "Format error in JSON body: vector elements must be numbers");
+            return NULL;
+        }
+        emu_format_f32((float)e->valuedouble, buf, sizeof(buf));
+        cJSON_AddItemToArray(ov, cJSON_CreateNumber(strtod(buf, NULL)));
+    }
+    return out;
+}
+
+/* One vector of a point as stored, validated against the collection params
+ * (vectors: one unnamed config or named configs; sparse_vectors). */
+static cJSON *convert_vector(const cJSON *params, const cJSON *in, struct emu_status *st)
+{
+    const cJSON *vectors_cfg = cJSON_GetObjectItemCaseSensitive(params, "vectors");
+    const cJSON *sparse_cfg = cJSON_GetObjectItemCaseSensitive(params, "sparse_vectors");
+    if (emu_vec_is_single(vectors_cfg) && cJSON_IsArray(in))
         return dense_vector(vectors_cfg, in, st);
     if (!cJSON_IsObject(in)) {
         emu_fail(st, 400, "Wrong input: Not existing vector name error: ");
@@ -191,13 +237,17 @@ static cJSON *convert_vector(const cJSON *vectors_cfg, const cJSON *in, struct e
     const cJSON *v;
     cJSON_ArrayForEach(v, in)
     {
-        const cJSON *params = cJSON_GetObjectItemCaseSensitive(vectors_cfg, v->string);
-        if (!params) {
+        const cJSON *dense = emu_vec_is_single(vectors_cfg)
+                                 ? (v->string[0] ? NULL : vectors_cfg)
+                                 : cJSON_GetObjectItemCaseSensitive(vectors_cfg, v->string);
+        const cJSON *sparse = cJSON_GetObjectItemCaseSensitive(sparse_cfg, v->string);
+        cJSON *d = NULL;
+        if (dense)
+            d = dense_vector(dense, v, st);
+        else if (sparse)
+            d = sparse_vector(v, st);
+        else
             emu_fail(st, 400, "Wrong input: Not existing vector name error: %s", v->string);
-            cJSON_Delete(out);
-            return NULL;
-        }
-        cJSON *d = dense_vector(params, v, st);
         if (!d) {
             cJSON_Delete(out);
             return NULL;
@@ -265,7 +315,7 @@ static cJSON *record_json(const struct emu_point *p, const cJSON *with_payload,
     return r;
 }
 
-static int reject_filter(const cJSON *body, struct emu_status *st)
+int emu_points_reject_filter(const cJSON *body, struct emu_status *st)
 {
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(body, "filter");
     if (f && !cJSON_IsNull(f))
@@ -273,49 +323,49 @@ static int reject_filter(const cJSON *body, struct emu_status *st)
     return 0;
 }
 
-cJSON *emu_store_scroll(const char *name, const cJSON *body, struct emu_status *st)
+/* ---- one local shard ---- */
+
+/* Takes the collection (shared or exclusive) and finds local shard sid. */
+static struct emu_coll *shard_acquire(const char *name, unsigned sid, int exclusive,
+                                      struct emu_shard **s, struct emu_status *st)
 {
-    if (reject_filter(body, st) != 0)
-        return NULL;
-    const cJSON *off = cJSON_GetObjectItemCaseSensitive(body, "offset");
-    const cJSON *lim = cJSON_GetObjectItemCaseSensitive(body, "limit");
-    size_t limit = cJSON_IsNumber(lim) ? (size_t)lim->valuedouble : 10;
-    if (cJSON_IsNumber(lim) && lim->valuedouble < 1) {
-        emu_fail(st, 422,
-                 "Validation error in JSON body: [limit: value 0 invalid, must be 1.0 or larger]");
-        return NULL;
-    }
-    struct emu_pid start = {0};
-    if (off && !cJSON_IsNull(off) && emu_pid_parse(off, &start, st) != 0)
-        return NULL;
-    struct emu_coll *c = emu_store_acquire(name, 0, st);
+    struct emu_coll *c = emu_store_acquire(name, exclusive, st);
     if (!c)
         return NULL;
-    const cJSON *wp = cJSON_GetObjectItemCaseSensitive(body, "with_payload");
-    const cJSON *wv = cJSON_GetObjectItemCaseSensitive(body, "with_vector");
-    cJSON *r = cJSON_CreateObject();
-    cJSON *arr = cJSON_AddArrayToObject(r, "points");
-    size_t i = emu_pts_lower_bound(c, &start);
-    for (size_t k = 0; i < c->n && k < limit; i++, k++)
-        cJSON_AddItemToArray(arr, record_json(&c->pts[i], wp, wv));
-    cJSON_AddItemToObject(r, "next_page_offset",
-                          i < c->n ? emu_pid_json(&c->pts[i].id) : cJSON_CreateNull());
-    emu_store_release(c);
-    return r;
+    *s = emu_shard_find(c, sid);
+    if (!*s) {
+        emu_store_release(c);
+        /* Qdrant's text when a replica set has no local shard. */
+        emu_fail(st, 500, "Service internal error: Local shard %u not found", sid);
+        return NULL;
+    }
+    return c;
 }
 
-cJSON *emu_store_retrieve(const char *name, const cJSON *body, struct emu_status *st)
+cJSON *emu_store_scroll(const char *name, unsigned sid, const cJSON *offset, size_t limit,
+                        const cJSON *wp, const cJSON *wv, struct emu_status *st)
 {
-    const cJSON *ids = cJSON_GetObjectItemCaseSensitive(body, "ids");
-    if (!cJSON_IsArray(ids)) {
-        emu_fail(st, 400, "Format error in JSON body: missing field `ids`");
+    struct emu_pid start = {0};
+    if (offset && !cJSON_IsNull(offset) && emu_pid_parse(offset, &start, st) != 0)
         return NULL;
-    }
-    struct emu_coll *c = emu_store_acquire(name, 0, st);
+    struct emu_shard *s;
+    struct emu_coll *c = shard_acquire(name, sid, 0, &s, st);
     if (!c)
         return NULL;
-    const cJSON *wp = cJSON_GetObjectItemCaseSensitive(body, "with_payload");
-    const cJSON *wv = cJSON_GetObjectItemCaseSensitive(body, "with_vector");
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = emu_pts_lower_bound(s, &start), k = 0; i < s->n && k < limit; i++, k++)
+        cJSON_AddItemToArray(arr, record_json(&s->pts[i], wp, wv));
+    emu_store_release(c);
+    return arr;
+}
+
+cJSON *emu_store_retrieve(const char *name, unsigned sid, const cJSON *ids, const cJSON *wp,
+                          const cJSON *wv, struct emu_status *st)
+{
+    struct emu_shard *s;
+    struct emu_coll *c = shard_acquire(name, sid, 0, &s, st);
+    if (!c)
+        return NULL;
     cJSON *arr = cJSON_CreateArray();
     const cJSON *e;
     cJSON_ArrayForEach(e, ids)
@@ -326,151 +376,194 @@ cJSON *emu_store_retrieve(const char *name, const cJSON *body, struct emu_status
             arr = NULL;
             break;
         }
-        size_t i = emu_pts_lower_bound(c, &id);
-        if (i < c->n && emu_pid_cmp(&c->pts[i].id, &id) == 0)
-            cJSON_AddItemToArray(arr, record_json(&c->pts[i], wp, wv));
+        size_t i = emu_pts_lower_bound(s, &id);
+        if (i < s->n && emu_pid_cmp(&s->pts[i].id, &id) == 0)
+            cJSON_AddItemToArray(arr, record_json(&s->pts[i], wp, wv));
     }
     emu_store_release(c);
     return arr;
 }
 
-cJSON *emu_store_get_point(const char *name, const char *idtext, struct emu_status *st)
+int emu_store_count(const char *name, unsigned sid, uint64_t *count, struct emu_status *st)
 {
-    struct emu_pid id = {0};
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(idtext, &end, 10);
-    if (*idtext && *end == '\0' && errno == 0 && idtext[0] != '-')
-        id.num = v;
-    else if (pid_parse_str(idtext, &id) != 0) {
-        emu_fail(st, 400, "Wrong input: Unable to parse UUID: %s", idtext);
-        return NULL;
-    }
-    struct emu_coll *c = emu_store_acquire(name, 0, st);
+    struct emu_shard *s;
+    struct emu_coll *c = shard_acquire(name, sid, 0, &s, st);
     if (!c)
-        return NULL;
-    cJSON *r = NULL;
-    size_t i = emu_pts_lower_bound(c, &id);
-    if (i < c->n && emu_pid_cmp(&c->pts[i].id, &id) == 0) {
-        cJSON *t = cJSON_CreateTrue();
-        r = record_json(&c->pts[i], t, t);
-        cJSON_Delete(t);
-    } else {
-        char buf[64];
-        pid_text(&id, buf, sizeof(buf));
-        emu_fail(st, 404, "Not found: No point with id %s found", buf);
-    }
-    emu_store_release(c);
-    return r;
-}
-
-int emu_store_count(const char *name, const cJSON *body, uint64_t *count, struct emu_status *st)
-{
-    if (reject_filter(body, st) != 0)
         return -1;
-    long long n = emu_store_points_count(name);
-    if (n < 0)
-        return emu_fail(st, 404, "Not found: Collection `%s` doesn't exist!", name);
-    *count = (uint64_t)n;
+    *count = (uint64_t)s->n;
+    emu_store_release(c);
     return 0;
 }
 
-static int parse_points(const cJSON *body, const cJSON *vectors_cfg, struct emu_point **out,
-                        size_t *n_out, struct emu_status *st)
+/* The value at a dotted payload path ("a.b"), or NULL. */
+static const cJSON *payload_path(const cJSON *payload, const char *path)
+{
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%s", path);
+    const cJSON *cur = payload;
+    for (char *save = NULL, *tok = strtok_r(buf, ".", &save); tok && cur;
+         tok = strtok_r(NULL, ".", &save))
+        cur = cJSON_GetObjectItemCaseSensitive(cur, tok);
+    return cur;
+}
+
+cJSON *emu_store_field_counts(const char *name, unsigned sid, const cJSON *fields,
+                              struct emu_status *st)
+{
+    struct emu_shard *s;
+    struct emu_coll *c = shard_acquire(name, sid, 0, &s, st);
+    if (!c)
+        return NULL;
+    cJSON *out = cJSON_CreateObject();
+    const cJSON *f;
+    cJSON_ArrayForEach(f, fields)
+    {
+        size_t n = 0;
+        for (size_t i = 0; i < s->n; i++) {
+            const cJSON *v = payload_path(s->pts[i].payload, f->string);
+            n += v && !cJSON_IsNull(v);
+        }
+        cJSON_AddNumberToObject(out, f->string, (double)n);
+    }
+    emu_store_release(c);
+    return out;
+}
+
+cJSON *emu_points_list(const cJSON *body, struct emu_status *st)
 {
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(body, "points");
     const cJSON *batch = cJSON_GetObjectItemCaseSensitive(body, "batch");
     const cJSON *ids = cJSON_GetObjectItemCaseSensitive(batch, "ids");
-    size_t n = cJSON_IsArray(list)  ? (size_t)cJSON_GetArraySize(list)
-               : cJSON_IsArray(ids) ? (size_t)cJSON_GetArraySize(ids)
-                                    : 0;
-    if (!cJSON_IsArray(list) && !cJSON_IsArray(ids))
-        return emu_fail(st, 400,
-                        "Format error in JSON body: data did not match any variant of untagged "
-                        "enum PointInsertOperations");
-    struct emu_point *pts = calloc(n ? n : 1, sizeof(*pts));
-    if (!pts)
-        abort();
+    if (!cJSON_IsArray(list) && !cJSON_IsArray(ids)) {
+        emu_fail(st, 400,
+                 "Format error in JSON body: data did not match any variant of untagged enum "
+                 "PointInsertOperations");
+        return NULL;
+    }
+    cJSON *out = cJSON_CreateArray();
     const cJSON *bvec = cJSON_GetObjectItemCaseSensitive(batch, "vectors");
     const cJSON *bpay = cJSON_GetObjectItemCaseSensitive(batch, "payloads");
-    for (size_t i = 0; i < n; i++) {
+    int n = cJSON_IsArray(list) ? cJSON_GetArraySize(list) : cJSON_GetArraySize(ids);
+    for (int i = 0; i < n; i++) {
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddItemToArray(out, p);
         const cJSON *id, *vec, *pay;
-        if (list) {
-            const cJSON *p = cJSON_GetArrayItem(list, (int)i);
-            id = cJSON_GetObjectItemCaseSensitive(p, "id");
-            vec = cJSON_GetObjectItemCaseSensitive(p, "vector");
-            pay = cJSON_GetObjectItemCaseSensitive(p, "payload");
+        if (cJSON_IsArray(list)) {
+            const cJSON *in = cJSON_GetArrayItem(list, i);
+            id = cJSON_GetObjectItemCaseSensitive(in, "id");
+            vec = cJSON_GetObjectItemCaseSensitive(in, "vector");
+            pay = cJSON_GetObjectItemCaseSensitive(in, "payload");
+            if (vec)
+                cJSON_AddItemToObject(p, "vector", cJSON_Duplicate(vec, 1));
         } else {
-            id = cJSON_GetArrayItem(ids, (int)i);
-            pay = cJSON_GetArrayItem(bpay, (int)i);
+            id = cJSON_GetArrayItem(ids, i);
+            pay = cJSON_GetArrayItem(bpay, i);
             if (cJSON_IsArray(bvec)) {
-                vec = cJSON_GetArrayItem(bvec, (int)i);
+                vec = cJSON_GetArrayItem(bvec, i);
+                if (vec)
+                    cJSON_AddItemToObject(p, "vector", cJSON_Duplicate(vec, 1));
             } else {
                 /* named batch: {name: [[...], ...]} -> {name: [...]} */
-                cJSON *named = cJSON_CreateObject();
+                cJSON *named = cJSON_AddObjectToObject(p, "vector");
                 const cJSON *e;
                 cJSON_ArrayForEach(e, bvec)
                 {
                     cJSON_AddItemToObject(named, e->string,
-                                          cJSON_Duplicate(cJSON_GetArrayItem(e, (int)i), 1));
+                                          cJSON_Duplicate(cJSON_GetArrayItem(e, i), 1));
                 }
-                pts[i].vector = named; /* temporarily holds the input */
                 vec = named;
             }
         }
-        cJSON *input = pts[i].vector;
-        pts[i].vector = NULL;
-        int bad = emu_pid_parse(id, &pts[i].id, st) != 0;
-        if (!bad && !vec) {
-            bad = 1;
-            emu_fail(st, 400, "Format error in JSON body: missing field `vector`");
+        struct emu_pid pid;
+        if (emu_pid_parse(id, &pid, st) != 0) {
+            cJSON_Delete(out);
+            return NULL;
         }
+        if (!vec) {
+            cJSON_Delete(out);
+            emu_fail(st, 400, "Format error in JSON body: missing field `vector`");
+            return NULL;
+        }
+        cJSON_AddItemToObject(p, "id", emu_pid_json(&pid));
+        cJSON_AddItemToObject(p, "payload",
+                              cJSON_IsObject(pay) ? cJSON_Duplicate(pay, 1) : cJSON_CreateObject());
+    }
+    return out;
+}
+
+/* Converts a PointsList array into owned points; NULL + st on bad input. */
+static struct emu_point *convert_points(const cJSON *params, const cJSON *list, size_t *n_out,
+                                        struct emu_status *st)
+{
+    size_t n = (size_t)cJSON_GetArraySize(list);
+    struct emu_point *pts = calloc(n ? n : 1, sizeof(*pts));
+    if (!pts)
+        abort();
+    size_t i = 0;
+    const cJSON *in;
+    cJSON_ArrayForEach(in, list)
+    {
+        int bad = emu_pid_parse(cJSON_GetObjectItemCaseSensitive(in, "id"), &pts[i].id, st) != 0;
         if (!bad) {
-            pts[i].vector = convert_vector(vectors_cfg, vec, st);
+            pts[i].vector =
+                convert_vector(params, cJSON_GetObjectItemCaseSensitive(in, "vector"), st);
             bad = pts[i].vector == NULL;
         }
-        cJSON_Delete(input);
         if (bad) {
             emu_pts_free(pts, i + 1);
-            return -1;
+            return NULL;
         }
+        const cJSON *pay = cJSON_GetObjectItemCaseSensitive(in, "payload");
         pts[i].payload = cJSON_IsObject(pay) ? cJSON_Duplicate(pay, 1) : cJSON_CreateObject();
+        i++;
     }
-    *out = pts;
     *n_out = n;
+    return pts;
+}
+
+int emu_store_check_points(const char *name, const cJSON *list, struct emu_status *st)
+{
+    struct emu_coll *c = emu_store_acquire(name, 0, st);
+    if (!c)
+        return -1;
+    size_t n = 0;
+    struct emu_point *pts =
+        convert_points(cJSON_GetObjectItemCaseSensitive(c->config, "params"), list, &n, st);
+    emu_store_release(c);
+    if (!pts)
+        return -1;
+    emu_pts_free(pts, n);
     return 0;
 }
 
-int emu_store_upsert(const char *name, const cJSON *body, uint64_t *op_id, struct emu_status *st)
+int emu_store_upsert(const char *name, unsigned sid, const cJSON *list, uint64_t *op_id,
+                     struct emu_status *st)
 {
-    struct emu_coll *c = emu_store_acquire(name, 1, st);
+    struct emu_shard *s;
+    struct emu_coll *c = shard_acquire(name, sid, 1, &s, st);
     if (!c)
         return -1;
-    const cJSON *params = cJSON_GetObjectItemCaseSensitive(c->config, "params");
-    struct emu_point *pts = NULL;
     size_t n = 0;
-    int rc = parse_points(body, cJSON_GetObjectItemCaseSensitive(params, "vectors"), &pts, &n, st);
-    if (rc == 0) {
+    struct emu_point *pts =
+        convert_points(cJSON_GetObjectItemCaseSensitive(c->config, "params"), list, &n, st);
+    int rc = pts ? 0 : -1;
+    if (pts) {
         for (size_t i = 0; i < n; i++)
-            emu_pts_put(c, &pts[i]);
+            emu_pts_put(s, &pts[i]);
         free(pts);
         *op_id = c->op_seq++;
-        if (emu_coll_persist(c) != 0)
+        if (emu_shard_persist(c, s) != 0)
             rc = emu_fail(st, 500, "Service internal error: can't persist points");
     }
     emu_store_release(c);
     return rc;
 }
 
-int emu_store_delete_points(const char *name, const cJSON *body, uint64_t *op_id,
+int emu_store_delete_points(const char *name, unsigned sid, const cJSON *ids, uint64_t *op_id,
                             struct emu_status *st)
 {
-    if (reject_filter(body, st) != 0)
-        return -1;
-    const cJSON *ids = cJSON_GetObjectItemCaseSensitive(body, "points");
-    if (!cJSON_IsArray(ids))
-        return emu_fail(st, 400, "Format error in JSON body: missing field `points`");
-    struct emu_coll *c = emu_store_acquire(name, 1, st);
+    struct emu_shard *s;
+    struct emu_coll *c = shard_acquire(name, sid, 1, &s, st);
     if (!c)
         return -1;
     int rc = 0;
@@ -482,16 +575,108 @@ int emu_store_delete_points(const char *name, const cJSON *body, uint64_t *op_id
             rc = -1;
             break;
         }
-        size_t i = emu_pts_lower_bound(c, &id);
-        if (i < c->n && emu_pid_cmp(&c->pts[i].id, &id) == 0) {
-            point_free(&c->pts[i]);
-            memmove(&c->pts[i], &c->pts[i + 1], (c->n - i - 1) * sizeof(*c->pts));
-            c->n--;
+        size_t i = emu_pts_lower_bound(s, &id);
+        if (i < s->n && emu_pid_cmp(&s->pts[i].id, &id) == 0) {
+            point_free(&s->pts[i]);
+            memmove(&s->pts[i], &s->pts[i + 1], (s->n - i - 1) * sizeof(*s->pts));
+            s->n--;
         }
     }
     *op_id = c->op_seq++;
-    if (emu_coll_persist(c) != 0 && rc == 0)
+    if (emu_shard_persist(c, s) != 0 && rc == 0)
         rc = emu_fail(st, 500, "Service internal error: can't persist points");
     emu_store_release(c);
     return rc;
+}
+
+int emu_store_replace(const char *name, unsigned sid, const cJSON *records, struct emu_status *st)
+{
+    struct emu_shard *s;
+    struct emu_coll *c = shard_acquire(name, sid, 1, &s, st);
+    if (!c)
+        return -1;
+    struct emu_shard tmp = {0};
+    int rc = 0;
+    const cJSON *r;
+    cJSON_ArrayForEach(r, records)
+    {
+        struct emu_point pt = {0};
+        if (emu_pid_parse(cJSON_GetObjectItemCaseSensitive(r, "id"), &pt.id, st) != 0) {
+            rc = -1;
+            break;
+        }
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(r, "vector");
+        const cJSON *pl = cJSON_GetObjectItemCaseSensitive(r, "payload");
+        pt.vector = v && !cJSON_IsNull(v) ? cJSON_Duplicate(v, 1) : NULL;
+        pt.payload = cJSON_IsObject(pl) ? cJSON_Duplicate(pl, 1) : cJSON_CreateObject();
+        emu_pts_put(&tmp, &pt);
+    }
+    if (rc == 0) {
+        emu_pts_free(s->pts, s->n);
+        s->pts = tmp.pts;
+        s->n = tmp.n;
+        s->cap = tmp.cap;
+        c->op_seq++;
+        if (emu_shard_persist(c, s) != 0)
+            rc = emu_fail(st, 500, "Service internal error: can't persist points");
+    } else {
+        emu_pts_free(tmp.pts, tmp.n);
+    }
+    emu_store_release(c);
+    return rc;
+}
+
+/* ---- ids as JSON, for routing and merging across shards ---- */
+
+int emu_points_id_cmp(const cJSON *a, const cJSON *b)
+{
+    struct emu_pid x, y;
+    struct emu_status st;
+    if (emu_pid_parse(a, &x, &st) != 0 || emu_pid_parse(b, &y, &st) != 0)
+        return 0;
+    return emu_pid_cmp(&x, &y);
+}
+
+uint64_t emu_points_id_hash(const cJSON *id)
+{
+    struct emu_pid p;
+    struct emu_status st;
+    if (emu_pid_parse(id, &p, &st) != 0)
+        return 0;
+    uint64_t h = p.num;
+    if (p.is_uuid) {
+        h = UINT64_C(0xcbf29ce484222325); /* FNV-1a over the canonical text */
+        for (const char *c = p.uuid; *c; c++)
+            h = (h ^ (unsigned char)*c) * UINT64_C(0x100000001b3);
+    }
+    /* splitmix64 finaliser: consecutive ids spread over every shard */
+    h += UINT64_C(0x9e3779b97f4a7c15);
+    h = (h ^ (h >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    h = (h ^ (h >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return h ^ (h >> 31);
+}
+
+cJSON *emu_points_id_from_text(const char *text, struct emu_status *st)
+{
+    struct emu_pid id = {0};
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (*text && *end == '\0' && errno == 0 && text[0] != '-') {
+        id.num = v;
+    } else if (pid_parse_str(text, &id) != 0) {
+        emu_fail(st, 400, "Wrong input: Unable to parse UUID: %s", text);
+        return NULL;
+    }
+    return emu_pid_json(&id);
+}
+
+void emu_points_id_text(const cJSON *id, char *buf, size_t size)
+{
+    struct emu_pid p;
+    struct emu_status st;
+    if (emu_pid_parse(id, &p, &st) != 0)
+        snprintf(buf, size, "?");
+    else
+        pid_text(&p, buf, size);
 }

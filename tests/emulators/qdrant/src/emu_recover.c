@@ -1,11 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* emu_recover.c -- snapshot recovery (see emu_recover.h).
- * Caveat: an http(s) snapshot is downloaded to a temp file and then
- * unpacked; Qdrant unpacks while downloading.  The observable results
- * (status codes, messages, final data) are the same. */
+/* emu_recover.c -- snapshot recovery (see emu_recover.h): unpacking
+ * archives into storage layout, installing shard replicas, and the jobs
+ * behind routes 5, 6, 16 and 17 (locations are resolved by emu_fetch.c). */
 #include "emu_recover.h"
 
-#include <curl/curl.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,10 +12,16 @@
 #include <unistd.h>
 
 #include "emu_api_snapshots.h"
+#include "emu_collcfg.h"
+#include "emu_fetch.h"
+#include "emu_meta.h"
+#include "emu_ops.h"
 #include "emu_reply.h"
 #include "emu_snapshot.h"
 #include "emu_store.h"
+#include "emu_sync.h"
 #include "emu_tar.h"
+#include "emu_topo.h"
 #include "emu_util.h"
 
 /* ---- unpacking ---- */
@@ -95,223 +99,182 @@ static int make_workdir(char *buf, size_t size, struct emu_status *st)
     return 0;
 }
 
-int emu_recover_collection_file(const char *coll, const char *archive, struct emu_status *st)
+/* The archive's replica_state.json of shard folder dir says it holds data. */
+static int folder_is_local(const char *dir)
 {
-    char work[EMU_PATH_MAX], p[EMU_PATH_MAX];
-    if (make_workdir(work, sizeof(work), st) != 0)
-        return -1;
-    int rc = emu_tar_extract(archive, work, st);
-    if (rc == 0 && (emu_pathf(p, sizeof(p), "%s/config.json", work) != 0 || !emu_is_file(p)))
-        rc =
-            emu_fail(st, 400, "Wrong input: Snapshot archive does not contain a collection config");
-    if (rc == 0 && (emu_pathf(p, sizeof(p), "%s/0", work) != 0 || !emu_is_dir(p)))
-        rc = emu_fail(st, 400,
-                      "Wrong input: Can't restore snapshot in local mode with missing data at "
-                      "shard: 0");
-    if (rc == 0)
-        rc = unpack_segments(p, st);
-    if (rc == 0)
-        rc = emu_store_validate_dir(p, st);
-    if (rc == 0)
-        rc = emu_store_install(coll, work, 0, st);
-    emu_rm_rf(work); /* gone already after a successful install */
+    char p[EMU_PATH_MAX];
+    if (emu_pathf(p, sizeof(p), "%s/replica_state.json", dir) != 0)
+        return 0;
+    cJSON *rs = emu_json_load(p);
+    int local = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rs, "is_local"));
+    cJSON_Delete(rs);
+    return local;
+}
+
+/* Collection::restore_snapshot: standalone, every shard must hold data. */
+static int check_local_mode(const char *work, struct emu_status *st)
+{
+    if (emu_cfg()->cluster_enabled)
+        return 0;
+    DIR *d = opendir(work);
+    struct dirent *de;
+    int rc = 0;
+    while (rc == 0 && d && (de = readdir(d)) != NULL) {
+        char p[EMU_PATH_MAX];
+        uint64_t sid;
+        if (emu_u64_parse(de->d_name, &sid) != 0 ||
+            emu_pathf(p, sizeof(p), "%s/%s", work, de->d_name) != 0 || !emu_is_dir(p))
+            continue;
+        if (!folder_is_local(p))
+            rc = emu_fail(st, 500,
+                          "Service internal error: Can't restore snapshot in local mode with "
+                          "missing data at shard: %s",
+                          p);
+    }
+    if (d)
+        closedir(d);
     return rc;
 }
 
-static int recover_shard_file(const char *coll, const char *archive, struct emu_status *st)
+/* Installs one unpacked shard folder as this peer's replica of coll/sid and
+ * settles replica states.  The sync lock keeps a reconcile from clearing
+ * data of a shard the state does not yet say we host. */
+static int install_replica(const char *coll, unsigned sid, const char *dir, enum emu_priority prio,
+                           int collection_level, struct emu_status *st)
 {
-    char work[EMU_PATH_MAX], a[EMU_PATH_MAX], b[EMU_PATH_MAX];
+    int rc = unpack_segments(dir, st);
+    if (rc == 0)
+        rc = emu_store_validate_dir(dir, st);
+    if (rc != 0)
+        return rc;
+    emu_sync_lock();
+    rc = emu_ops_recover_adopt(coll, sid, st);
+    if (rc == 0)
+        rc = emu_store_install_shard(coll, sid, dir, st);
+    if (rc == 0)
+        rc = emu_ops_recover_activate(coll, sid, prio, collection_level, st);
+    emu_sync_unlock();
+    return rc;
+}
+
+static int cmp_sid(const void *a, const void *b)
+{
+    unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Shard ids of coll in the cluster state, sorted; returns how many. */
+static size_t state_shards(const char *coll, unsigned *ids, size_t max, cJSON **config)
+{
+    cJSON *state = emu_meta_get();
+    const cJSON *c = emu_topo_coll(state, coll);
+    size_t n = 0;
+    const cJSON *s;
+    cJSON_ArrayForEach(s, emu_topo_shards(c))
+    {
+        if (n < max)
+            ids[n++] = emu_topo_shard_id(s);
+    }
+    *config = c ? cJSON_Duplicate(emu_topo_config(c), 1) : NULL;
+    cJSON_Delete(state);
+    qsort(ids, n, sizeof(*ids), cmp_sid);
+    return n;
+}
+
+/* Creates the collection from the archive's config.json when it is missing
+ * (startup restores keep its shard keys, as Qdrant's CLI copies the whole
+ * directory); otherwise checks compatibility. */
+static int ensure_collection(const char *coll, const char *work, int startup, struct emu_status *st)
+{
+    char p[EMU_PATH_MAX];
+    cJSON *snap = emu_pathf(p, sizeof(p), "%s/config.json", work) == 0 ? emu_json_load(p) : NULL;
+    if (!cJSON_IsObject(snap)) {
+        cJSON_Delete(snap);
+        return emu_fail(st, 400,
+                        "Wrong input: Snapshot archive does not contain a collection config");
+    }
+    unsigned ids[1];
+    cJSON *current = NULL;
+    state_shards(coll, ids, 0, &current);
+    int rc = 0;
+    if (current) {
+        rc = emu_collcfg_compatible(current, snap, st);
+        cJSON_Delete(snap);
+    } else {
+        char uuid[37];
+        emu_uuid4(uuid); /* a new collection, whatever the archive's was */
+        cJSON_DeleteItemFromObjectCaseSensitive(snap, "uuid");
+        cJSON_AddStringToObject(snap, "uuid", uuid);
+        cJSON *mapping = NULL;
+        if (startup && emu_pathf(p, sizeof(p), "%s/shard_key_mapping.json", work) == 0)
+            mapping = emu_json_load(p);
+        rc = emu_ops_create(coll, snap, mapping, st);
+        cJSON_Delete(mapping);
+        if (rc != 0 && st->http == 409)
+            rc = 0; /* created meanwhile by someone else: recover into it */
+    }
+    cJSON_Delete(current);
+    return rc;
+}
+
+int emu_recover_collection_file(const char *coll, const char *archive, enum emu_priority prio,
+                                int startup, struct emu_status *st)
+{
+    char work[EMU_PATH_MAX];
     if (make_workdir(work, sizeof(work), st) != 0)
         return -1;
     int rc = emu_tar_extract(archive, work, st);
-    if (rc == 0 &&
-        (emu_pathf(a, sizeof(a), "%s/wal", work) != 0 ||
-         emu_pathf(b, sizeof(b), "%s/segments", work) != 0 || !emu_is_dir(a) || !emu_is_dir(b)))
-        rc = emu_fail(st, 400, "Wrong input: Invalid snapshot");
+    char p[EMU_PATH_MAX];
+    if (rc == 0 && (emu_pathf(p, sizeof(p), "%s/config.json", work) != 0 || !emu_is_file(p)))
+        rc =
+            emu_fail(st, 400, "Wrong input: Snapshot archive does not contain a collection config");
     if (rc == 0)
-        rc = unpack_segments(work, st);
+        rc = check_local_mode(work, st);
     if (rc == 0)
-        rc = emu_store_validate_dir(work, st);
+        rc = ensure_collection(coll, work, startup, st);
+    cJSON *previous = NULL;
     if (rc == 0)
-        rc = emu_store_install(coll, work, 1, st);
+        rc = emu_ops_recover_begin(coll, &previous, st);
+    unsigned ids[4096];
+    cJSON *config = NULL;
+    size_t n = rc == 0 ? state_shards(coll, ids, sizeof(ids) / sizeof(ids[0]), &config) : 0;
+    cJSON_Delete(config);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char dir[EMU_PATH_MAX], cfgp[EMU_PATH_MAX];
+        if (emu_pathf(dir, sizeof(dir), "%s/%u", work, ids[i]) != 0 ||
+            emu_pathf(cfgp, sizeof(cfgp), "%s/shard_config.json", dir) != 0)
+            rc = emu_fail(st, 500, "Service internal error: path too long");
+        else if (!emu_is_file(cfgp)) /* check_shard_path */
+            rc =
+                emu_fail(st, 500, "Service internal error: No shard found: %u at %s", ids[i], work);
+        else if (!emu_store_folder_has_data(dir)) /* "Shard N is not in snapshot" */
+            emu_ops_recover_revert(coll, ids[i], previous);
+        else
+            rc = install_replica(coll, ids[i], dir, prio, 1, st);
+    }
+    cJSON_Delete(previous);
     emu_rm_rf(work);
     return rc;
 }
 
-/* ---- locations ---- */
-
-static const char *reason_phrase(long code)
+static int recover_shard_file(const char *coll, unsigned sid, const char *archive,
+                              enum emu_priority prio, struct emu_status *st)
 {
-    switch (code) {
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 408:
-        return "Request Timeout";
-    case 410:
-        return "Gone";
-    case 429:
-        return "Too Many Requests";
-    case 500:
-        return "Internal Server Error";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    default:
-        return "";
-    }
-}
-
-static size_t curl_write(void *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    int fd = *(int *)userdata;
-    size_t n = size * nmemb;
-    const char *p = ptr;
-    size_t left = n;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w <= 0)
-            return 0; /* aborts the transfer */
-        p += w;
-        left -= (size_t)w;
-    }
-    return n;
-}
-
-static int download(const char *url, const char *api_key, char *path, size_t size,
-                    struct emu_status *st)
-{
-    if (!emu_cfg()->url_recovery_enabled)
-        return emu_fail(st, 403,
-                        "Forbidden: Snapshot recovery from remote URLs is disabled in the "
-                        "configuration");
-    char dir[EMU_PATH_MAX];
-    if (emu_pathf(dir, sizeof(dir), "%s/download", emu_cfg()->tmp_dir) != 0 ||
-        emu_mkdirs(dir) != 0 || emu_pathf(path, size, "%s/download-XXXXXX", dir) != 0)
-        return emu_fail(st, 500, "Service internal error: can't create temp directory");
-    int fd = mkstemp(path);
-    if (fd < 0)
-        return emu_fail(st, 500, "Service internal error: can't create temp file");
-    CURL *h = curl_easy_init();
-    if (!h)
-        abort();
-    struct curl_slist *hdrs = NULL;
-    char hk[1024];
-    if (api_key) {
-        snprintf(hk, sizeof(hk), "api-key: %s", api_key);
-        hdrs = curl_slist_append(hdrs, hk);
-    }
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, curl_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &fd);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L); /* Qdrant: 60 s stall timeout */
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
-    CURLcode cc = curl_easy_perform(h);
-    long code = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(h);
-    int closed = close(fd);
-    int rc = 0;
-    if (cc == CURLE_OK && (code < 200 || code > 299))
-        rc = emu_fail(st, 400, "Wrong input: Failed to download tar from URL: status - %ld %s",
-                      code, reason_phrase(code));
-    else if (cc != CURLE_OK)
-        rc = emu_fail(st, 500, "Service internal error: error sending request for url (%s): %s",
-                      url, curl_easy_strerror(cc));
-    else if (closed != 0)
-        rc = emu_fail(st, 500, "Service internal error: can't write downloaded snapshot");
-    if (rc != 0)
-        unlink(path);
+    char work[EMU_PATH_MAX];
+    if (make_workdir(work, sizeof(work), st) != 0)
+        return -1;
+    int rc = emu_tar_extract(archive, work, st);
+    if (rc == 0 && !emu_cfg()->cluster_enabled && !folder_is_local(work))
+        rc = emu_fail(st, 500,
+                      "Service internal error: Can't restore snapshot in local mode with missing "
+                      "data at shard: %s",
+                      work);
+    if (rc == 0 && !emu_store_folder_has_data(work))
+        rc = emu_fail(st, 400, "Bad request: Invalid snapshot");
+    if (rc == 0)
+        rc = install_replica(coll, sid, work, prio, 0, st);
+    emu_rm_rf(work);
     return rc;
-}
-
-/* file://[localhost]/abs/path -> checked local path (CONTRACT.md §1, §5). */
-static int file_location(const char *url, char *path, size_t size, struct emu_status *st)
-{
-    const char *rest = url + 7; /* after "file://" */
-    const char *slash = strchr(rest, '/');
-    size_t hostlen = slash ? (size_t)(slash - rest) : strlen(rest);
-    if (!slash || (hostlen != 0 && !(hostlen == 9 && strncmp(rest, "localhost", 9) == 0)))
-        return emu_fail(st, 400,
-                        "Bad request: Invalid snapshot URI, file path must be absolute or on "
-                        "localhost");
-    char decoded[EMU_PATH_MAX];
-    snprintf(decoded, sizeof(decoded), "%s", slash);
-    char *q = strpbrk(decoded, "?#");
-    if (q)
-        *q = '\0';
-    if (emu_url_decode(decoded, 0) != 0)
-        return emu_fail(
-            st, 400,
-            "Bad request: Invalid snapshot URI, file path must be absolute or on localhost");
-    if (access(decoded, F_OK) != 0)
-        return emu_fail(st, 400, "Bad request: Snapshot file \"%s\" does not exist", decoded);
-    char canon[EMU_PATH_MAX], base[EMU_PATH_MAX];
-    if (!realpath(decoded, canon))
-        return emu_fail(st, 400, "Bad request: Failed to resolve snapshot path \"%s\"", decoded);
-    if (!realpath(emu_cfg()->snapshots_dir, base))
-        return emu_fail(st, 500, "Service internal error: Failed to resolve snapshots directory");
-    size_t bl = strlen(base);
-    if (strncmp(canon, base, bl) != 0 || (canon[bl] != '/' && canon[bl] != '\0'))
-        return emu_fail(st, 403,
-                        "Forbidden: Snapshot file path must be inside the snapshots directory "
-                        "\"%s\"",
-                        base);
-    return emu_pathf(path, size, "%s", canon) == 0
-               ? 0
-               : emu_fail(st, 500, "Service internal error: path too long");
-}
-
-/* Resolves location to a local file.  *is_temp: caller unlinks.  shard_dir
- * non-NULL = route 16 rules (names allowed, file:// refused). */
-static int fetch(const char *loc, const char *api_key, const char *shard_dir, char *path,
-                 size_t size, int *is_temp, struct emu_status *st)
-{
-    *is_temp = 0;
-    const char *sep = strstr(loc, "://");
-    const char *colon = strchr(loc, ':');
-    if (shard_dir && (!colon || (sep && colon != sep))) {
-        /* A bare snapshot name in the shard's snapshot directory. */
-        if (strchr(loc, '/') || strcmp(loc, "..") == 0 ||
-            emu_pathf(path, size, "%s/%s", shard_dir, loc) != 0 || !emu_is_file(path))
-            return emu_fail(st, 404, "Not found: Snapshot %s not found", loc);
-        return 0;
-    }
-    if (!colon || colon == loc)
-        return emu_fail(st, 400, "Format error in JSON body: relative URL without a base");
-    size_t sl = (size_t)(colon - loc);
-    char scheme[32];
-    snprintf(scheme, sizeof(scheme), "%.*s", (int)(sl < 31 ? sl : 31), loc);
-    for (char *p = scheme; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
-    if (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0) {
-        if (download(loc, api_key, path, size, st) != 0)
-            return -1;
-        *is_temp = 1;
-        return 0;
-    }
-    if (strcmp(scheme, "file") == 0 && shard_dir)
-        return emu_fail(st, 400,
-                        "Bad request: Invalid snapshot URL %s: URLs with file scheme are not "
-                        "supported",
-                        loc);
-    if (strcmp(scheme, "file") == 0 && sep == colon)
-        return file_location(loc, path, size, st);
-    return emu_fail(st, 400, "Bad request: URL %s with scheme %s is not supported", loc, scheme);
 }
 
 /* ---- jobs ---- */
@@ -320,6 +283,7 @@ enum rec_kind { REC_LOCATION = 5, REC_UPLOAD = 6, REC_SHARD_LOCATION = 16, REC_S
 
 struct rec_job {
     enum rec_kind kind;
+    enum emu_priority prio;
     char *coll;
     unsigned shard;
     char *location;
@@ -404,41 +368,54 @@ static int rec_run(struct rec_job *j, struct emu_status *st)
     int is_temp = 0, rc = 0;
     switch (j->kind) {
     case REC_LOCATION:
-        rc = fetch(j->location, j->api_key, NULL, path, sizeof(path), &is_temp, st);
+        rc = emu_fetch(j->location, j->api_key, NULL, path, sizeof(path), &is_temp, st);
         if (rc == 0)
             rc = verify_body_checksum(path, j->checksum, st);
         if (rc == 0)
-            rc = emu_recover_collection_file(j->coll, path, st);
+            rc = emu_recover_collection_file(j->coll, path, j->prio, 0, st);
         break;
     case REC_SHARD_LOCATION:
-        rc = emu_snap_check_shard(j->coll, j->shard, st);
+        /* A name is looked up among the shard's snapshots, which needs the
+         * shard to be local (get_shard_snapshot_path); a URL does not. */
+        rc = emu_snap_check_shard(
+            j->coll, j->shard,
+            emu_fetch_is_name(j->location) ? EMU_SHARD_LOCAL_OR_PROXY : EMU_SHARD_EXISTS, st);
         if (rc == 0 && emu_snap_dir(EMU_SNAP_SHARD, j->coll, j->shard, dir, sizeof(dir)) != 0)
             rc = emu_fail(st, 500, "Service internal error: path too long");
         if (rc == 0)
-            rc = fetch(j->location, j->api_key, dir, path, sizeof(path), &is_temp, st);
+            rc = emu_fetch(j->location, j->api_key, dir, path, sizeof(path), &is_temp, st);
         if (rc == 0)
             rc = verify_body_checksum(path, j->checksum, st);
         if (rc == 0)
-            rc = recover_shard_file(j->coll, path, st);
+            rc = recover_shard_file(j->coll, j->shard, path, j->prio, st);
         break;
     case REC_UPLOAD:
         rc = verify_upload_checksum(j->upload, j->checksum, st);
         if (rc == 0)
             rc = keep_upload(j, path, sizeof(path), st);
         if (rc == 0)
-            rc = emu_recover_collection_file(j->coll, path, st);
+            rc = emu_recover_collection_file(j->coll, path, j->prio, 0, st);
         break;
     case REC_SHARD_UPLOAD:
         rc = verify_upload_checksum(j->upload, j->checksum, st);
         if (rc == 0)
-            rc = emu_snap_check_shard(j->coll, j->shard, st);
+            rc = emu_snap_check_shard(j->coll, j->shard, EMU_SHARD_EXISTS, st);
         if (rc == 0)
-            rc = recover_shard_file(j->coll, j->upload, st);
+            rc = recover_shard_file(j->coll, j->shard, j->upload, j->prio, st);
         break;
     }
     if (is_temp)
         unlink(path);
     return rc;
+}
+
+static enum emu_priority parse_priority(const char *p)
+{
+    if (p && strcmp(p, "replica") == 0)
+        return EMU_PRIO_REPLICA;
+    if (p && strcmp(p, "no_sync") == 0)
+        return EMU_PRIO_NO_SYNC;
+    return EMU_PRIO_SNAPSHOT;
 }
 
 static void job_main(void *arg)
@@ -511,6 +488,7 @@ static struct rec_job *body_job(struct emu_req *r, enum rec_kind kind)
     if (!j)
         abort();
     j->kind = kind;
+    j->prio = parse_priority(cJSON_IsString(prio) ? prio->valuestring : NULL);
     j->coll = dup_opt(r->params[0]);
     j->location = dup_opt(loc->valuestring);
     j->checksum = dup_opt(csv);
@@ -525,6 +503,7 @@ static struct rec_job *upload_job(struct emu_req *r, enum rec_kind kind)
     if (!j)
         abort();
     j->kind = kind;
+    j->prio = parse_priority(emu_req_query(r, "priority"));
     j->coll = dup_opt(r->params[0]);
     j->checksum = dup_opt(emu_req_query(r, "checksum"));
     j->filename = dup_opt(r->up_filename);

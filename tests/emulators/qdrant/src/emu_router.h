@@ -26,6 +26,7 @@ enum {
     EMU_RF_PLAIN_ERR = 1 << 3,  /* download route: errors are text/plain */
     EMU_RF_CHECKSUM_Q = 1 << 4, /* query `checksum` validated as SHA-256 (422) */
     EMU_RF_JSON_OPT = 1 << 5,   /* JSON body optional (debug routes) */
+    EMU_RF_ALIAS = 1 << 6,      /* {collection_name} may be an alias */
 };
 
 struct emu_route {

@@ -11,9 +11,20 @@
 #include <unistd.h>
 
 #include "emu_faults.h"
+#include "emu_meta.h"
 #include "emu_store.h"
 #include "emu_tar.h"
+#include "emu_topo.h"
 #include "emu_util.h"
+
+/* The collection exists in the cluster (not only on this peer). */
+static int meta_has(const char *coll)
+{
+    cJSON *state = emu_meta_get();
+    int found = emu_topo_coll(state, coll) != NULL;
+    cJSON_Delete(state);
+    return found;
+}
 
 int emu_snap_dir(enum emu_snap_kind kind, const char *coll, unsigned shard, char *buf, size_t size)
 {
@@ -28,13 +39,23 @@ int emu_snap_dir(enum emu_snap_kind kind, const char *coll, unsigned shard, char
     }
 }
 
-int emu_snap_check_shard(const char *coll, unsigned shard, struct emu_status *st)
+int emu_snap_check_shard(const char *coll, unsigned shard, enum emu_shard_check check,
+                         struct emu_status *st)
 {
-    if (!emu_store_exists(coll))
+    cJSON *state = emu_meta_get();
+    const cJSON *c = emu_topo_coll(state, coll);
+    const cJSON *s = c ? emu_topo_shard(c, shard) : NULL;
+    int local = s && emu_topo_replica(s, emu_cfg()->peer_id) != NULL;
+    cJSON_Delete(state);
+    if (!c)
         return emu_fail(st, 404, "Not found: Collection `%s` doesn't exist!", coll);
-    if (shard != 0)
+    if (!s)
         return emu_fail(st, 404, "Not found: shard %u not found", shard);
-    return 0;
+    if (local || check == EMU_SHARD_EXISTS)
+        return 0;
+    /* ShardHolder::assert_shard_is_local(_or_queue_proxy) */
+    return emu_fail(st, 400, "Wrong input: Shard %u is not a local %sshard", shard,
+                    check == EMU_SHARD_LOCAL ? "" : "or queue proxy ");
 }
 
 /* ---- archive writing ---- */
@@ -87,6 +108,8 @@ static uint64_t segment_tar_size(const char *seg_dir)
 static int write_shard(struct emu_tar *t, const char *shard_dir, const char *prefix, int nested)
 {
     char segs[EMU_PATH_MAX], name[EMU_PATH_MAX], path[EMU_PATH_MAX];
+    if (!emu_store_folder_has_data(shard_dir))
+        return add_dir_files(t, shard_dir, prefix); /* another peer's replica */
     if (emu_pathf(segs, sizeof(segs), "%s/segments", shard_dir) != 0 ||
         emu_pathf(name, sizeof(name), "%ssegments", prefix) != 0)
         return t->err = -1;
@@ -135,8 +158,43 @@ static int write_shard(struct emu_tar *t, const char *shard_dir, const char *pre
 
 /* Writes the archive into a temp file, renames it to dir/name and writes the
  * sidecar.  what: 0 collection, 1 shard (stored), 2 shard (stream; no rename). */
-static int write_archive(const char *coll, const char *dir, const char *name, int what,
-                         cJSON **desc, int *stream_fd, struct emu_status *st);
+static int write_archive(const char *coll, unsigned sid, const char *dir, const char *name,
+                         int what, cJSON **desc, int *stream_fd, struct emu_status *st);
+
+static int cmp_uint(const void *a, const void *b)
+{
+    unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Every shard folder of a collection directory as <id>/…, in id order:
+ * segments and WAL only where this peer holds data (CONTRACT.md §7). */
+static void write_shards(struct emu_tar *t, const char *coll_dir)
+{
+    unsigned ids[4096];
+    size_t n = 0;
+    DIR *d = opendir(coll_dir);
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        uint64_t v;
+        if (emu_u64_parse(de->d_name, &v) == 0 && v <= 0xffffffffu &&
+            n < sizeof(ids) / sizeof(ids[0]))
+            ids[n++] = (unsigned)v;
+    }
+    if (d)
+        closedir(d);
+    qsort(ids, n, sizeof(ids[0]), cmp_uint);
+    for (size_t i = 0; i < n && !t->err; i++) {
+        char dir[EMU_PATH_MAX], prefix[32];
+        snprintf(prefix, sizeof(prefix), "%u/", ids[i]);
+        if (emu_pathf(dir, sizeof(dir), "%s/%u", coll_dir, ids[i]) != 0) {
+            t->err = -1;
+            break;
+        }
+        emu_tar_add_dir(t, prefix);
+        write_shard(t, dir, prefix, 1);
+    }
+}
 
 static cJSON *describe(const char *path, const char *name)
 {
@@ -197,9 +255,10 @@ static int open_tmp(char *tmp, size_t size, struct emu_status *st)
     return fd;
 }
 
-static int write_archive(const char *coll, const char *dir, const char *name, int what,
-                         cJSON **desc, int *stream_fd, struct emu_status *st)
+static int write_archive(const char *coll, unsigned sid, const char *dir, const char *name,
+                         int what, cJSON **desc, int *stream_fd, struct emu_status *st)
 {
+    st->http = 0;
     char tmp[EMU_PATH_MAX], final[EMU_PATH_MAX];
     if (what != 2 &&
         (emu_mkdirs(dir) != 0 || emu_pathf(final, sizeof(final), "%s/%s", dir, name) != 0))
@@ -216,13 +275,16 @@ static int write_archive(const char *coll, const char *dir, const char *name, in
     struct emu_tar t;
     emu_tar_init(&t, fd, what != 2);
     char shard[EMU_PATH_MAX];
-    if (emu_pathf(shard, sizeof(shard), "%s/0", emu_coll_dir(c)) != 0)
+    if (emu_pathf(shard, sizeof(shard), "%s/%u", emu_coll_dir(c), sid) != 0)
         t.err = -1;
+    if (what != 0 && !emu_coll_has_shard(c, sid)) {
+        t.err = -1; /* its replica went away meanwhile */
+        emu_fail(st, 400, "Wrong input: Shard %u is not a local or queue proxy shard", sid);
+    }
     if (what == 0) {
         static const char *const top[] = {"version.info", "config.json", "shard_key_mapping.json",
                                           "payload_index.json"};
-        emu_tar_add_dir(&t, "0");
-        write_shard(&t, shard, "0/", 1);
+        write_shards(&t, emu_coll_dir(c));
         for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++) {
             char p[EMU_PATH_MAX];
             if (emu_pathf(p, sizeof(p), "%s/%s", emu_coll_dir(c), top[i]) == 0 && emu_is_file(p))
@@ -234,6 +296,12 @@ static int write_archive(const char *coll, const char *dir, const char *name, in
     emu_tar_finish(&t);
     emu_store_release(c);
     int rc = t.err;
+    if (rc != 0 && st->http == 400) {
+        emu_tar_cleanup(&t);
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
     char hex[65] = "";
     if (t.md)
         emu_tar_digest(&t, hex);
@@ -257,46 +325,52 @@ static int write_archive(const char *coll, const char *dir, const char *name, in
 int emu_snap_create_collection(const char *coll, cJSON **desc, struct emu_status *st)
 {
     char dir[EMU_PATH_MAX], name[EMU_PATH_MAX], ts[32];
-    if (!emu_store_exists(coll))
+    if (!meta_has(coll))
         return emu_fail(st, 404, "Not found: Collection `%s` doesn't exist!", coll);
     emu_ts_name(ts, sizeof(ts));
     if (emu_snap_dir(EMU_SNAP_COLLECTION, coll, 0, dir, sizeof(dir)) != 0 ||
         emu_pathf(name, sizeof(name), "%s-%llu-%s.snapshot", coll,
                   (unsigned long long)emu_cfg()->peer_id, ts) != 0)
         return emu_fail(st, 500, "Service internal error: path too long");
-    return write_archive(coll, dir, name, 0, desc, NULL, st);
+    return write_archive(coll, 0, dir, name, 0, desc, NULL, st);
 }
 
 int emu_snap_create_shard(const char *coll, unsigned shard, cJSON **desc, struct emu_status *st)
 {
     char dir[EMU_PATH_MAX], name[EMU_PATH_MAX], ts[32];
-    if (emu_snap_check_shard(coll, shard, st) != 0)
+    if (emu_snap_check_shard(coll, shard, EMU_SHARD_LOCAL_OR_PROXY, st) != 0)
         return -1;
     emu_ts_name(ts, sizeof(ts));
     if (emu_snap_dir(EMU_SNAP_SHARD, coll, shard, dir, sizeof(dir)) != 0 ||
         emu_pathf(name, sizeof(name), "%s-shard-%u-%s.snapshot", coll, shard, ts) != 0)
         return emu_fail(st, 500, "Service internal error: path too long");
-    return write_archive(coll, dir, name, 1, desc, NULL, st);
+    return write_archive(coll, shard, dir, name, 1, desc, NULL, st);
 }
 
 int emu_snap_stream_shard(const char *coll, unsigned shard, char *name, size_t name_size,
                           struct emu_status *st)
 {
     char ts[32];
-    if (emu_snap_check_shard(coll, shard, st) != 0)
+    if (emu_snap_check_shard(coll, shard, EMU_SHARD_LOCAL_OR_PROXY, st) != 0)
         return -1;
     emu_ts_name(ts, sizeof(ts));
     if (emu_pathf(name, name_size, "%s-shard-%u-%s.snapshot", coll, shard, ts) != 0)
         return emu_fail(st, 500, "Service internal error: path too long");
     int fd = -1;
-    if (write_archive(coll, NULL, name, 2, NULL, &fd, st) != 0)
+    if (write_archive(coll, shard, NULL, name, 2, NULL, &fd, st) != 0)
         return -1;
     return fd;
 }
 
 int emu_snap_create_full(cJSON **desc, struct emu_status *st)
 {
-    cJSON *names = emu_store_names();
+    cJSON *state = emu_meta_get();
+    cJSON *names = cJSON_CreateArray();
+    const cJSON *cj;
+    cJSON_ArrayForEach(cj, emu_topo_colls(state))
+        cJSON_AddItemToArray(names, cJSON_CreateString(cj->string));
+    cJSON *alias_map = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(state, "aliases"), 1);
+    cJSON_Delete(state);
     cJSON *mapping = cJSON_CreateObject();
     cJSON *files = cJSON_CreateArray(); /* paths of the collection snapshots */
     int rc = 0;
@@ -337,7 +411,9 @@ int emu_snap_create_full(cJSON **desc, struct emu_status *st)
         cJSON *cfg = cJSON_CreateObject();
         cJSON_AddItemToObject(cfg, "collections_mapping", mapping);
         mapping = NULL;
-        cJSON_AddObjectToObject(cfg, "collections_aliases");
+        cJSON_AddItemToObject(cfg, "collections_aliases",
+                              alias_map ? alias_map : cJSON_CreateObject());
+        alias_map = NULL;
         char *text = cJSON_PrintUnformatted(cfg);
         cJSON_Delete(cfg);
         emu_tar_add_mem(&t, "config.json", text, strlen(text));
@@ -372,6 +448,7 @@ int emu_snap_create_full(cJSON **desc, struct emu_status *st)
     }
     cJSON_Delete(files);
     cJSON_Delete(mapping);
+    cJSON_Delete(alias_map);
     return rc;
 }
 
@@ -381,14 +458,17 @@ static int ends_with(const char *s, const char *suffix)
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-static int kind_check(enum emu_snap_kind kind, const char *coll, unsigned shard,
+/* Route 11 lists with assert_shard_is_local; 13/14 resolve the path with
+ * assert_shard_is_local_or_queue_proxy (their texts differ). */
+static int kind_check(enum emu_snap_kind kind, const char *coll, unsigned shard, int listing,
                       struct emu_status *st)
 {
     if (kind == EMU_SNAP_FULL)
         return 0;
     if (kind == EMU_SNAP_SHARD)
-        return emu_snap_check_shard(coll, shard, st);
-    if (!emu_store_exists(coll))
+        return emu_snap_check_shard(coll, shard,
+                                    listing ? EMU_SHARD_LOCAL : EMU_SHARD_LOCAL_OR_PROXY, st);
+    if (!meta_has(coll))
         return emu_fail(st, 404, "Not found: Collection `%s` doesn't exist!", coll);
     return 0;
 }
@@ -397,7 +477,7 @@ cJSON *emu_snap_list(enum emu_snap_kind kind, const char *coll, unsigned shard,
                      struct emu_status *st)
 {
     char dir[EMU_PATH_MAX];
-    if (kind_check(kind, coll, shard, st) != 0)
+    if (kind_check(kind, coll, shard, 1, st) != 0)
         return NULL;
     if (emu_snap_dir(kind, coll, shard, dir, sizeof(dir)) != 0) {
         emu_fail(st, 500, "Service internal error: path too long");
@@ -424,7 +504,7 @@ int emu_snap_path(enum emu_snap_kind kind, const char *coll, unsigned shard, con
                   char *buf, size_t size, struct emu_status *st)
 {
     char dir[EMU_PATH_MAX];
-    if (kind_check(kind, coll, shard, st) != 0)
+    if (kind_check(kind, coll, shard, 0, st) != 0)
         return -1;
     if (strchr(name, '/') || strcmp(name, "..") == 0 || strcmp(name, ".") == 0 || !name[0] ||
         emu_snap_dir(kind, coll, shard, dir, sizeof(dir)) != 0 ||

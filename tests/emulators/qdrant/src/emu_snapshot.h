@@ -39,7 +39,15 @@ int emu_snap_delete(enum emu_snap_kind kind, const char *coll, unsigned shard, c
 int emu_snap_stream_shard(const char *coll, unsigned shard, char *name, size_t name_size,
                           struct emu_status *st);
 
-/* 404 unless shard is a shard of the collection (only 0 exists). */
-int emu_snap_check_shard(const char *coll, unsigned shard, struct emu_status *st) EMU_MUSTCHECK;
+/* What a shard route needs of shard `shard` of `coll`: 404 when the
+ * collection or the shard does not exist, else 400 when this peer holds no
+ * replica of it, in Qdrant's words for that route. */
+enum emu_shard_check {
+    EMU_SHARD_EXISTS,         /* routes 16 (URL), 17: recovering makes it local */
+    EMU_SHARD_LOCAL,          /* route 11: "is not a local shard" */
+    EMU_SHARD_LOCAL_OR_PROXY, /* 12-15, 16 by name: "is not a local or queue proxy shard" */
+};
+int emu_snap_check_shard(const char *coll, unsigned shard, enum emu_shard_check check,
+                         struct emu_status *st) EMU_MUSTCHECK;
 
 #endif

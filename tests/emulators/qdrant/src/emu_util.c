@@ -388,6 +388,43 @@ uint64_t emu_random_u63(void)
     return v ? v : 1;
 }
 
+int emu_u64_parse(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (!s || !*s)
+        return -1;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+void emu_u64_str(uint64_t v, char *buf, size_t size)
+{
+    snprintf(buf, size, "%llu", (unsigned long long)v);
+}
+
+cJSON *emu_json_u64(uint64_t v)
+{
+    char buf[24];
+    emu_u64_str(v, buf, sizeof(buf));
+    cJSON *j = cJSON_CreateRaw(buf);
+    if (!j)
+        abort();
+    return j;
+}
+
+void emu_json_add_u64(cJSON *obj, const char *key, uint64_t v)
+{
+    cJSON_AddItemToObject(obj, key, emu_json_u64(v));
+}
+
 void emu_format_f32(float v, char *buf, size_t size)
 {
     for (int prec = 1; prec <= 9; prec++) {

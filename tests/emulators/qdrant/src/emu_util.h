@@ -60,6 +60,17 @@ void emu_uuid4(char *buf);
 /* Random non-zero 63-bit number. */
 uint64_t emu_random_u63(void);
 
+/* Peer ids are u64 and must reach JSON clients exactly, so they never go
+ * through a double: */
+/* Parses plain decimal digits (no sign, no blanks, no overflow); 0 on success. */
+int emu_u64_parse(const char *s, uint64_t *out) EMU_MUSTCHECK;
+/* Decimal text of v (buf >= 21). */
+void emu_u64_str(uint64_t v, char *buf, size_t size);
+/* An exact JSON integer (a raw number), caller owns it. */
+cJSON *emu_json_u64(uint64_t v);
+/* Adds key: exact integer to obj. */
+void emu_json_add_u64(cJSON *obj, const char *key, uint64_t v);
+
 /* Shortest decimal text that reads back as the same float (buf >= 32). */
 void emu_format_f32(float v, char *buf, size_t size);
 

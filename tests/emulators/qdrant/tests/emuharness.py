@@ -40,17 +40,21 @@ class Response:
 class Emu:
     """A running qdrant-emu.  Use as a context manager or call stop()."""
 
-    def __init__(self, binary, args=(), data_dir=None):
+    def __init__(self, binary, args=(), data_dir=None, host="127.0.0.1", port=0):
         self.binary = binary
         self.owns_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="qdrant-emu-")
         self.args = list(args)
+        self.host = host
+        self.want_port = port
         self.proc = None
         self.port = None
         self.start()
 
     def start(self):
-        cmd = [self.binary, "--port", "0", "--data-dir", self.data_dir] + self.args
+        port = self.port or self.want_port  # a restart keeps its port
+        cmd = [self.binary, "--host", self.host, "--port", str(port),
+               "--data-dir", self.data_dir] + self.args
         log_dir = os.environ.get("EMU_LOG_DIR") or tempfile.gettempdir()
         self.log_path = os.path.join(log_dir, "qdrant-emu-%d.log" % os.getpid())
         self.stderr = open(self.log_path, "ab")
@@ -65,6 +69,16 @@ class Emu:
                 raise RuntimeError("qdrant-emu exited with %s" % self.proc.returncode)
         host_port = line.decode().strip().split(" ", 2)[2]
         self.port = int(host_port.rsplit(":", 1)[1])
+
+    def kill(self):
+        """SIGKILL: the peer is down, its directory stays for start()."""
+        if not self.proc:
+            return
+        self.proc.kill()
+        self.proc.wait()
+        self.proc.stdout.close()
+        self.stderr.close()
+        self.proc = None
 
     def stop(self, expect_clean=True):
         if not self.proc:
@@ -94,7 +108,7 @@ class Emu:
 
     @property
     def url(self):
-        return "http://127.0.0.1:%d" % self.port
+        return "http://%s:%d" % (self.host, self.port)
 
     # -- HTTP --
     def request(self, method, path, body=None, headers=None, query=None, timeout=60):
@@ -104,7 +118,7 @@ class Emu:
         if body is not None and not isinstance(body, (bytes, bytearray)):
             body = json.dumps(body).encode()
             headers.setdefault("Content-Type", "application/json")
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
             conn.request(method, path, body=body, headers=headers)
             resp = conn.getresponse()
@@ -165,6 +179,59 @@ class Emu:
             offset = res["next_page_offset"]
             if offset is None:
                 return out
+
+
+class Cluster:
+    """n qdrant-emu peers on 127.0.0.1..n sharing one port and one
+    --cluster-dir, started in order (peer 0 registers first and leads)."""
+
+    def __init__(self, binary, n=3, args=()):
+        self.dir = tempfile.mkdtemp(prefix="qdrant-emu-cluster-")
+        self.cluster_dir = os.path.join(self.dir, "cluster")
+        self.peers = []
+        try:
+            for i in range(n):
+                port = self.peers[0].port if self.peers else 0
+                self.peers.append(Emu(binary, ["--cluster-dir", self.cluster_dir] + list(args),
+                                      data_dir=os.path.join(self.dir, "peer%d" % i),
+                                      host="127.0.0.%d" % (i + 1), port=port))
+        except Exception:
+            self.close()
+            raise
+        self.wait_peers(n)
+
+    def wait_peers(self, n, timeout=30):
+        deadline = time.time() + timeout
+        for p in self.peers:
+            while True:
+                r = p.get("/cluster")
+                if r.status == 200 and len(r.json()["result"]["peers"]) == n:
+                    break
+                assert time.time() < deadline, r
+                time.sleep(0.05)
+
+    def __getitem__(self, i):
+        return self.peers[i]
+
+    def __len__(self):
+        return len(self.peers)
+
+    def close(self):
+        errors = []
+        for p in self.peers:
+            try:
+                p.stop()
+            except AssertionError as e:
+                errors.append(e)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        if errors:
+            raise errors[0]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def sha256(data):

@@ -139,7 +139,10 @@ def test_v119_responses_validate():
         for p in ("/", "/healthz", "/livez", "/readyz", "/cluster", "/collections"):
             assert call(emu, spec, "GET", p).status == 200
         assert call(emu, spec, "PUT", C, c, body={"vectors": {"size": 4, "distance": "Cosine"}}).status == 200
-        assert call(emu, spec, "PUT", C, c, body={"vectors": {"size": 4, "distance": "Cosine"}}).status == 400
+        # AlreadyExists is 409 (src/actix/helpers.rs), text "Wrong input: …"
+        again = call(emu, spec, "PUT", C, c, body={"vectors": {"size": 4, "distance": "Cosine"}})
+        assert again.status == 409, again
+        assert again.json()["status"]["error"] == "Wrong input: Collection `conf` already exists!"
         assert call(emu, spec, "GET", C, c).json()["result"]["points_count"] == 0
         assert call(emu, spec, "GET", C + "/exists", c).json()["result"]["exists"] is True
         call(emu, spec, "PUT", C + "/points", c, body={"points": sample_points(20)}, query={"wait": "true"})
