@@ -61,9 +61,17 @@ static const struct setting settings[] = {
     STR("log_level", log_level, "info", false, "debug, info, warn or error"),
     INT("http_threads", http_threads, "4", 1, 256, "threads serving API requests"),
     INT("max_connections", max_connections, "128", 1, 65536,
-        "concurrent client connections; more are refused"),
+        "concurrent client connections; past it the oldest one still waiting for its request is"
+        " closed, or the new one gets 503"),
+    INT("max_connections_per_ip", max_connections_per_ip, "32", 0, 65536,
+        "concurrent connections from one client address, more are closed at once (0: no limit;"
+        " raise it behind a reverse proxy)"),
     INT("connection_timeout", connection_timeout, "30", 1, 3600,
         "seconds an idle client connection is kept"),
+    INT("header_timeout", header_timeout, "10", 1, 3600,
+        "seconds a client has to send a request line and headers, however slowly they trickle"),
+    INT("body_timeout", body_timeout, "60", 1, 86400,
+        "seconds a client has to send a request body once its headers are in"),
     INT("max_body_bytes", max_body_bytes, "1048576", 1024, 1073741824,
         "largest request body accepted (413 beyond)"),
     INT("max_json_depth", max_json_depth, "32", 2, 512, "deepest JSON nesting accepted"),

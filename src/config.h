@@ -32,7 +32,10 @@ struct config {
     char *log_level;
     int64_t http_threads;
     int64_t max_connections;
+    int64_t max_connections_per_ip; /* 0: no per-address limit */
     int64_t connection_timeout;
+    int64_t header_timeout;
+    int64_t body_timeout;
     int64_t max_body_bytes;
     int64_t max_json_depth;
     int64_t shutdown_grace;

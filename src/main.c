@@ -146,7 +146,10 @@ static int serve(const struct config *cfg, struct app *app, const sigset_t *sign
         .port = cfg->listen_port,
         .threads = (unsigned)cfg->http_threads,
         .max_connections = (unsigned)cfg->max_connections,
+        .max_connections_per_ip = (unsigned)cfg->max_connections_per_ip,
         .connection_timeout_s = (unsigned)cfg->connection_timeout,
+        .header_timeout_s = (unsigned)cfg->header_timeout,
+        .body_timeout_s = (unsigned)cfg->body_timeout,
         .max_body_bytes = (size_t)cfg->max_body_bytes,
         .max_json_depth = (int)cfg->max_json_depth,
     };

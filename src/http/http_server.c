@@ -6,10 +6,35 @@
  * THREAD SAFETY NOTES
  * Access and completion callbacks run on MHD's pool threads.  Each request
  * context is touched by one thread at a time (MHD serialises callbacks of a
- * connection).  `lock` guards `inflight` and the deferred list; `drained`
- * is signalled when inflight drops to zero during shutdown.  A deferred
- * (long-poll) request is touched only by the poll thread while its
- * connection is suspended, and by MHD again once resumed.
+ * connection).  `lock` guards `inflight`, the deferred list and the
+ * connection list with every struct http_conn in it; `drained` is signalled
+ * when inflight drops to zero during shutdown.  A deferred (long-poll)
+ * request is touched only by the poll thread while its connection is
+ * suspended, and by MHD again once resumed.  The poll thread also sweeps
+ * the connection list for deadlines and may shutdown(2) a connection's
+ * socket under `lock`: MHD reports the connection closed (removing it from
+ * the list, under `lock`) before it closes the descriptor, so the
+ * descriptor cannot have been reused by then.
+ *
+ * Connection limits
+ * MHD's connection timeout is an idle timer that every received byte
+ * resets, and at its connection limit MHD stops accepting, leaving new
+ * clients hanging in the listen backlog.  So 200 clients sending a request
+ * line one byte at a time took the API down.  Now each connection has a
+ * phase:
+ *   WAITING  accepted, or its previous response sent; the request line and
+ *            headers must arrive within header_timeout;
+ *   BODY     headers in, the body must arrive within body_timeout;
+ *   BUSY     being handled, suspended in a long poll or sending: no
+ *            deadline of ours (MHD's idle timeout still applies).
+ * The poll thread shuts down connections past their deadline.  MHD itself
+ * gets twice max_connections as its hard limit and enforces
+ * max_connections_per_ip (it closes the excess at accept).  When a
+ * connection arrives past max_connections, the oldest WAITING connection
+ * is shut down to make room; when none is WAITING (every slot is doing
+ * real work) the newcomer is marked over the limit and its request is
+ * answered 503 with Connection: close.  So half-sent requests can delay
+ * nobody for long, and real work is never cut to make room.
  */
 #include "http/http_server.h"
 #include "http/http_internal.h"
@@ -26,8 +51,25 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+enum conn_phase { CONN_WAITING, CONN_BODY, CONN_BUSY };
+
+/* One client connection, from MHD's STARTED to its CLOSED notification. */
+struct http_conn {
+    struct http_conn *prev, *next; /* in the server's list */
+    MHD_socket fd;
+    enum conn_phase phase;
+    int64_t since_ms; /* monotonic: when the current phase began */
+    bool over_limit;  /* arrived past max_connections: answer 503 */
+    bool shut;        /* we shut it down; MHD will close it */
+};
+
+enum conn_close_reason { CLOSE_HEADER_TIMEOUT, CLOSE_BODY_TIMEOUT, CLOSE_EVICTED, CLOSE_REASONS_ };
+static const char *const close_reason_names[CLOSE_REASONS_] = {"header_timeout", "body_timeout",
+                                                               "evicted"};
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -46,6 +88,13 @@ struct http_server {
     bool poll_thread_started;
     bool poll_stop;
     pthread_cond_t poll_wake;
+    struct http_conn *conns;         /* every open connection, newest first */
+    unsigned nconns;                 /* in the list, shut ones included */
+    unsigned nshut;                  /* of which shut down by us, not yet closed */
+    uint64_t closed[CLOSE_REASONS_]; /* connections we shut down, by reason */
+    uint64_t over_limit;             /* connections answered 503 for the limit */
+    int64_t log_window_ms;           /* on_mhd_log rate limit: window start */
+    unsigned log_lines, log_suppressed;
 };
 
 void *http_server_app(const struct http_server *s)
@@ -135,6 +184,119 @@ static void new_request_id(char *out, size_t outlen)
         o += (size_t)snprintf(out + o, outlen - o, "%02x", raw[i]);
 }
 
+/* ---------------------------------------------------------------- connections */
+
+/* Moves c to a phase; call with s->lock held. */
+static void conn_phase_locked(struct http_conn *c, enum conn_phase phase)
+{
+    c->phase = phase;
+    c->since_ms = qb_mono_ms();
+}
+
+static void conn_set_phase(struct http_server *s, struct http_conn *c, enum conn_phase phase)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&s->lock);
+    conn_phase_locked(c, phase);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Shuts c's socket down so MHD closes it; call with s->lock held. */
+static void conn_shut_locked(struct http_server *s, struct http_conn *c, enum conn_close_reason why)
+{
+    if (c->shut)
+        return;
+    c->shut = true;
+    s->nshut++;
+    s->closed[why]++;
+    shutdown(c->fd, SHUT_RDWR);
+}
+
+/* Past max_connections: close the oldest connection still waiting for a
+ * request, or else mark c to be answered 503.  Call with s->lock held. */
+static void conn_make_room_locked(struct http_server *s, struct http_conn *c)
+{
+    if (s->nconns - s->nshut <= s->cfg.max_connections)
+        return;
+    struct http_conn *oldest = NULL;
+    for (struct http_conn *o = s->conns; o; o = o->next) {
+        if (o != c && !o->shut && o->phase == CONN_WAITING &&
+            (!oldest || o->since_ms <= oldest->since_ms))
+            oldest = o;
+    }
+    if (oldest)
+        conn_shut_locked(s, oldest, CLOSE_EVICTED);
+    else
+        c->over_limit = true;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct http_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct http_conn *c = xcalloc(1, sizeof *c);
+        c->fd = ci ? ci->connect_fd : MHD_INVALID_SOCKET;
+        pthread_mutex_lock(&s->lock);
+        conn_phase_locked(c, CONN_WAITING);
+        c->next = s->conns;
+        if (s->conns)
+            s->conns->prev = c;
+        s->conns = c;
+        s->nconns++;
+        if (c->fd != MHD_INVALID_SOCKET)
+            conn_make_room_locked(s, c);
+        pthread_mutex_unlock(&s->lock);
+        *socket_context = c;
+        return;
+    }
+    struct http_conn *c = *socket_context;
+    if (!c)
+        return;
+    pthread_mutex_lock(&s->lock);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->nconns--;
+    if (c->shut)
+        s->nshut--;
+    pthread_mutex_unlock(&s->lock);
+    *socket_context = NULL;
+    free(c);
+}
+
+/* Shuts down connections past their header or body deadline (poll thread). */
+static void sweep_deadlines(struct http_server *s)
+{
+    int64_t now = qb_mono_ms();
+    int64_t header_ms = (int64_t)s->cfg.header_timeout_s * 1000;
+    int64_t body_ms = (int64_t)s->cfg.body_timeout_s * 1000;
+    unsigned headers = 0, bodies = 0;
+    pthread_mutex_lock(&s->lock);
+    for (struct http_conn *c = s->conns; c; c = c->next) {
+        if (c->shut)
+            continue;
+        if (c->phase == CONN_WAITING && now - c->since_ms >= header_ms) {
+            conn_shut_locked(s, c, CLOSE_HEADER_TIMEOUT);
+            headers++;
+        } else if (c->phase == CONN_BODY && now - c->since_ms >= body_ms) {
+            conn_shut_locked(s, c, CLOSE_BODY_TIMEOUT);
+            bodies++;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    /* One line per sweep, not per connection: a flood must not flood the log. */
+    if (headers || bodies)
+        log_info("http.deadline", "closed_header_timeout=%u closed_body_timeout=%u", headers,
+                 bodies);
+}
+
 /* ---------------------------------------------------------------- pipeline */
 
 /* MHD's URI log callback: the request line has arrived, nothing of it is
@@ -152,6 +314,9 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
     req->route_label = "unmatched";
     req->principal = "-";
     qb_strlcpy(req->method, "-", sizeof req->method);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    req->hconn = ci ? ci->socket_context : NULL;
     return req;
 }
 
@@ -365,6 +530,23 @@ static bool parse_body(struct http_request *req)
     return true;
 }
 
+/* A connection that arrived past max_connections while every slot was
+ * doing real work: a quick 503 rather than a hang in the listen backlog. */
+static enum MHD_Result refuse_over_limit(struct http_request *req)
+{
+    struct http_server *s = req->server;
+    pthread_mutex_lock(&s->lock);
+    s->over_limit++;
+    pthread_mutex_unlock(&s->lock);
+    req->handled = true;
+    http_reply_problem(req, API_ERR_UNAVAILABLE,
+                       "qbackupd is serving its limit of %u connections; retry shortly",
+                       s->cfg.max_connections);
+    http_reply_header(req, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    http_reply_header(req, MHD_HTTP_HEADER_CONNECTION, "close");
+    return send_reply(req);
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_data_size, void **con_cls)
@@ -379,10 +561,16 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     if (!req->started) {
         request_start(req, url, method);
+        if (req->hconn && req->hconn->over_limit) {
+            conn_set_phase(s, req->hconn, CONN_BUSY);
+            return refuse_over_limit(req);
+        }
         if (!admit(req)) {
+            conn_set_phase(s, req->hconn, CONN_BUSY);
             req->handled = true; /* refused: never run the handler */
             return send_reply(req);
         }
+        conn_set_phase(s, req->hconn, CONN_BODY);
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
@@ -400,6 +588,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return MHD_YES;
     }
     req->handled = true;
+    conn_set_phase(s, req->hconn, CONN_BUSY);
     if (parse_body(req))
         req->match.route->handler(req);
     if (req->poll && !req->response) {
@@ -466,21 +655,37 @@ static void poll_round(struct http_server *s, bool expire_all)
     pthread_mutex_unlock(&s->lock);
 }
 
-/* Drives long polls: about ten rounds a second while any are waiting. */
+/* Drives long polls, about ten rounds a second while any are waiting, and
+ * sweeps connection deadlines about four times a second. */
 static void *poll_main(void *arg)
 {
     struct http_server *s = arg;
+    int64_t next_sweep = 0;
     for (;;) {
         pthread_mutex_lock(&s->lock);
-        while (!s->poll_stop && !s->deferred)
-            pthread_cond_wait(&s->poll_wake, &s->lock);
-        bool stop = s->poll_stop;
+        bool stop = s->poll_stop, deferred = s->deferred != NULL;
         pthread_mutex_unlock(&s->lock);
         if (stop)
             break;
-        poll_round(s, false);
-        struct timespec ts = {0, 100 * 1000000L};
-        nanosleep(&ts, NULL);
+        if (deferred)
+            poll_round(s, false);
+        if (qb_mono_ms() >= next_sweep) {
+            sweep_deadlines(s);
+            next_sweep = qb_mono_ms() + 250;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += (deferred ? 100 : 250) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&s->lock);
+        /* A new long poll or stop wakes us early; with long polls waiting,
+         * rounds stay about 100 ms apart. */
+        if (!s->poll_stop && (deferred || !s->deferred))
+            pthread_cond_timedwait(&s->poll_wake, &s->lock, &until);
+        pthread_mutex_unlock(&s->lock);
     }
     return NULL;
 }
@@ -511,15 +716,39 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                   "method=%s path=%s route=%s status=%u duration_ms=%.1f principal=%s%s",
                   req->method, path, req->route_label, status, seconds * 1000, req->principal,
                   toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=true");
+    /* Keep-alive: the connection now waits for its next request. */
+    conn_set_phase(s, req->hconn, CONN_WAITING);
     request_destroy(req);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) QB_PRINTF(2, 0);
 
-/* MHD's own messages (its format strings, our log line). */
+/* MHD's own messages (its format strings, our log line).  MHD writes one
+ * per refused connection, so under a flood at most MHD_LOG_PER_SECOND
+ * lines a second get through and the rest are counted. */
+#define MHD_LOG_PER_SECOND 20
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
+    struct http_server *s = cls;
+    int64_t now = qb_mono_ms();
+    unsigned suppressed = 0;
+    bool drop = false;
+    pthread_mutex_lock(&s->lock);
+    if (now - s->log_window_ms >= 1000) {
+        suppressed = s->log_suppressed;
+        s->log_window_ms = now;
+        s->log_lines = 0;
+        s->log_suppressed = 0;
+    }
+    if (++s->log_lines > MHD_LOG_PER_SECOND) {
+        s->log_suppressed++;
+        drop = true;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (suppressed)
+        log_warn("http.mhd", "msg=\"messages suppressed\" count=%u", suppressed);
+    if (drop)
+        return;
     char msg[512], quoted[600];
     vsnprintf(msg, sizeof msg, fmt, ap);
     msg[strcspn(msg, "\n")] = '\0';
@@ -530,11 +759,33 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 static bool render_inflight(struct buf *out, void *ctx)
 {
-    return buf_printf(out,
-                      "# HELP qbackup_http_requests_in_flight Requests being processed now.\n"
-                      "# TYPE qbackup_http_requests_in_flight gauge\n"
-                      "qbackup_http_requests_in_flight %u\n",
-                      http_server_inflight(ctx));
+    struct http_server *s = ctx;
+    pthread_mutex_lock(&s->lock);
+    unsigned inflight = s->inflight, conns = s->nconns - s->nshut;
+    uint64_t closed[CLOSE_REASONS_], over = s->over_limit;
+    memcpy(closed, s->closed, sizeof closed);
+    pthread_mutex_unlock(&s->lock);
+    bool ok = buf_printf(out,
+                         "# HELP qbackup_http_requests_in_flight Requests being processed now.\n"
+                         "# TYPE qbackup_http_requests_in_flight gauge\n"
+                         "qbackup_http_requests_in_flight %u\n"
+                         "# HELP qbackup_http_connections Open client connections.\n"
+                         "# TYPE qbackup_http_connections gauge\n"
+                         "qbackup_http_connections %u\n"
+                         "# HELP qbackup_http_connections_closed_total Connections qbackupd "
+                         "closed itself: past the header or body deadline, or evicted to make "
+                         "room.\n"
+                         "# TYPE qbackup_http_connections_closed_total counter\n",
+                         inflight, conns);
+    for (int i = 0; ok && i < CLOSE_REASONS_; i++)
+        ok = buf_printf(out, "qbackup_http_connections_closed_total{reason=\"%s\"} %llu\n",
+                        close_reason_names[i], (unsigned long long)closed[i]);
+    return ok && buf_printf(out,
+                            "# HELP qbackup_http_connections_refused_total Requests answered 503 "
+                            "because every connection slot was busy.\n"
+                            "# TYPE qbackup_http_connections_refused_total counter\n"
+                            "qbackup_http_connections_refused_total %llu\n",
+                            (unsigned long long)over);
 }
 
 enum qb_err http_server_start(const struct http_server_config *cfg, const struct http_route *routes,
@@ -574,12 +825,23 @@ enum qb_err http_server_start(const struct http_server_config *cfg, const struct
                      MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)cfg->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_URI_LOG_CALLBACK, on_request_line, s, MHD_OPTION_END);
+    /* Room above max_connections for newcomers that are answered 503 or
+     * make an idle connection give way (see "Connection limits"). */
+    unsigned hard_limit = cfg->max_connections * 2 + 16;
+    /* One option and its arguments per line. */
+    /* clang-format off */
+    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+        MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+        MHD_OPTION_CONNECTION_LIMIT, hard_limit,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout_s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_URI_LOG_CALLBACK, on_request_line, s,
+        MHD_OPTION_END);
+    /* clang-format on */
     int saved_errno = errno;
     freeaddrinfo(ai);
     if (!s->daemon) {

@@ -6,7 +6,15 @@
  * DESIGN
  * A fixed thread pool (MHD's internal polling threads) serves a bounded
  * number of connections, each with an idle timeout, so a slow or hostile
- * client holds at most one connection slot and never a worker.  For each
+ * client holds at most one connection slot and never a worker.  Idle
+ * timeouts alone do not stop a client that sends one byte at a time, so
+ * the server also tracks every connection (see "Connection limits" in
+ * http_server.c): the request line and headers must arrive within
+ * header_timeout of the connection being ready, the body within
+ * body_timeout, one address may hold max_connections_per_ip, and past
+ * max_connections the oldest connection still waiting for its request
+ * makes room (or the newcomer is answered 503), so a flood of half-sent
+ * requests cannot keep /healthz or anyone else out.  For each
  * request the server: assigns a request id (a valid incoming X-Request-Id
  * is honoured), routes it (404 / 405 with Allow), authenticates it (401 /
  * 403) before reading the body, reads the body into a bounded buffer (413),
@@ -28,8 +36,11 @@ struct http_server_config {
     const char *host;              /* numeric address or "localhost" */
     int port;                      /* 0 picks a free port */
     unsigned threads;              /* size of the request thread pool */
-    unsigned max_connections;      /* beyond this, new connections are refused */
-    unsigned connection_timeout_s; /* idle connections are closed after this */
+    unsigned max_connections;        /* past this, evict a waiting one or answer 503 */
+    unsigned max_connections_per_ip; /* per client address; 0: no limit */
+    unsigned connection_timeout_s;   /* idle connections are closed after this */
+    unsigned header_timeout_s;       /* request line + headers must arrive within this */
+    unsigned body_timeout_s;         /* the body must arrive within this after the headers */
     size_t max_body_bytes;         /* larger bodies get 413 */
     int max_json_depth;            /* deeper JSON gets 400 */
 };

@@ -2,14 +2,24 @@
  *
  * test_hardening_http.c -- hostile input at the HTTP layer, against the real
  * daemon: encoded NUL bytes in paths and queries, NUL characters and
- * duplicate keys in JSON bodies.
+ * duplicate keys in JSON bodies, label values in /metrics, and slow
+ * clients (half-sent requests from one address and from many, slow
+ * bodies) that must neither hold slots past their deadline nor keep
+ * /healthz from answering.
  */
 #include "unit.h"
 #include "harness.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 static struct qbd d;
 
@@ -157,6 +167,228 @@ static void test_metrics_cardinality(void)
         TEST_FAIL_AT(__FILE__, __LINE__, "series went from %d to %d", before, after);
 }
 
+/* ---------------------------------------------------------------- slow clients */
+
+#define SLOW_CONNS 200
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void pause_ms(int ms)
+{
+    struct timespec ts = {0, (long)ms * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* A connection from src (a loopback address) that sends only the start of
+ * a request; -1 when it cannot even connect. */
+static int open_partial(const char *src, int port, const char *start)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    inet_pton(AF_INET, src, &a.sin_addr);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+    if (connect(fd, (struct sockaddr *)&to, sizeof to) != 0) {
+        close(fd);
+        return -1;
+    }
+    if (send(fd, start, strlen(start), MSG_NOSIGNAL) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* True once the server has closed fd (EOF or reset); reads and drops any
+ * answer it sent first. */
+static bool peer_closed(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+    if (poll(&p, 1, 0) <= 0)
+        return false;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n == 0)
+            return true;
+        if (n < 0)
+            return errno != EAGAIN && errno != EWOULDBLOCK;
+    }
+}
+
+/* Drips one byte every 200 ms into every socket still open and waits up to
+ * timeout_ms for the server to close them all; returns how many are still
+ * open.  Dripping resets MHD's idle timer: only the header deadline ends
+ * these connections. */
+static int drip_until_closed(int *fds, int n, int timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms, next_drip = 0;
+    int open = n;
+    while (open > 0 && now_ms() < deadline) {
+        bool drip = now_ms() >= next_drip;
+        open = 0;
+        for (int i = 0; i < n; i++) {
+            if (fds[i] < 0)
+                continue;
+            if (peer_closed(fds[i])) {
+                close(fds[i]);
+                fds[i] = -1;
+                continue;
+            }
+            if (drip)
+                (void)send(fds[i], "a", 1, MSG_NOSIGNAL);
+            open++;
+        }
+        if (drip)
+            next_drip = now_ms() + 200;
+        pause_ms(20);
+    }
+    return open;
+}
+
+static void close_all(int *fds, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (fds[i] >= 0)
+            close(fds[i]);
+        fds[i] = -1;
+    }
+}
+
+/* /healthz answers 200, and within bound_ms. */
+static void expect_healthz_fast(struct qbd *q, int bound_ms)
+{
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", q->port);
+    struct resp r;
+    int64_t t0 = now_ms();
+    int rc = harness_http("GET", url, NULL, NULL, 10, &r);
+    int64_t took = now_ms() - t0;
+    TEST_EXPECT_INT(rc, 0);
+    TEST_EXPECT_INT(r.status, 200);
+    fprintf(stderr, "healthz answered %ld in %lld ms\n", r.status, (long long)took);
+    if (took > bound_ms)
+        TEST_FAIL_AT(__FILE__, __LINE__, "/healthz took %lld ms (bound %d)", (long long)took,
+                     bound_ms);
+    resp_free(&r);
+}
+
+/* 200 half-sent request lines from one address: past max_connections_per_ip
+ * (32) they are closed at once; /healthz from another address answers at
+ * once; the 32 admitted ones are closed at the header deadline although
+ * they keep dripping bytes (which reset MHD's idle timer). */
+static void test_slowloris_one_address(void)
+{
+    const char *const args[] = {"--header-timeout", "2", NULL};
+    struct qbd q;
+    TEST_ASSERT(qbd_start(&q, args, NULL) == 0);
+    int fds[SLOW_CONNS];
+    int opened = 0;
+    for (int i = 0; i < SLOW_CONNS; i++) {
+        fds[i] = open_partial("127.0.0.2", q.port, "GET /v1/plans HTT");
+        opened += fds[i] >= 0;
+    }
+    TEST_EXPECT_INT(opened, SLOW_CONNS);
+    expect_healthz_fast(&q, 2000);
+    int64_t t0 = now_ms();
+    int still_open = drip_until_closed(fds, SLOW_CONNS, 2000 + 4000);
+    fprintf(stderr, "one address: all closed after %lld ms, %d still open\n",
+            (long long)(now_ms() - t0), still_open);
+    TEST_EXPECT_INT(still_open, 0);
+    close_all(fds, SLOW_CONNS);
+    TEST_EXPECT(qbd_wait_log(&q, "event=http.deadline", 5000));
+    expect_healthz_fast(&q, 2000);
+    TEST_EXPECT_INT(qbd_stop(&q), 0);
+    qbd_cleanup(&q);
+}
+
+/* The same from 200 addresses (what a per-address cap cannot stop): past
+ * max_connections (128) the oldest half-sent request gives way, so
+ * /healthz still answers at once; all are closed at the deadline. */
+static void test_slowloris_many_addresses(void)
+{
+    const char *const args[] = {"--header-timeout", "2", "--metrics-public", NULL};
+    struct qbd q;
+    TEST_ASSERT(qbd_start(&q, args, NULL) == 0);
+    int fds[SLOW_CONNS];
+    int opened = 0;
+    for (int i = 0; i < SLOW_CONNS; i++) {
+        char src[32];
+        snprintf(src, sizeof src, "127.0.%d.%d", 1 + i / 250, 1 + i % 250);
+        fds[i] = open_partial(src, q.port, "POST /v1/instances HTTP/1.1\r\nHost: x\r\nX-A: ");
+        opened += fds[i] >= 0;
+    }
+    TEST_EXPECT_INT(opened, SLOW_CONNS);
+    expect_healthz_fast(&q, 2000);
+    int still_open = drip_until_closed(fds, SLOW_CONNS, 2000 + 4000);
+    TEST_EXPECT_INT(still_open, 0);
+    close_all(fds, SLOW_CONNS);
+    struct resp r;
+    TEST_ASSERT(qbd_request(&q, "GET", "/metrics", NULL, NULL, &r) == 0);
+    TEST_EXPECT(strstr(r.body, "qbackup_http_connections_closed_total{reason=\"evicted\"} 0") ==
+                NULL);
+    TEST_EXPECT(
+        strstr(r.body, "qbackup_http_connections_closed_total{reason=\"header_timeout\"} 0") ==
+        NULL);
+    resp_free(&r);
+    TEST_EXPECT_INT(qbd_stop(&q), 0);
+    qbd_cleanup(&q);
+}
+
+/* Every slot busy with a slow body (real requests, so nothing gives way):
+ * a newcomer is answered 503 problem+json at once instead of hanging, and
+ * once the body deadline closes them /healthz answers again. */
+static void test_full_server_answers_503(void)
+{
+    const char *const args[] = {"--max-connections", "8", "--body-timeout", "2", NULL};
+    struct qbd q;
+    TEST_ASSERT(qbd_start(&q, args, NULL) == 0);
+    int fds[8];
+    for (int i = 0; i < 8; i++) {
+        char src[32];
+        snprintf(src, sizeof src, "127.0.2.%d", i + 1);
+        fds[i] = open_partial(src, q.port,
+                              "POST /v1/instances HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                              "application/json\r\nContent-Length: 100\r\nExpect: "
+                              "100-continue\r\n\r\n");
+        TEST_ASSERT(fds[i] >= 0);
+        /* "100 Continue" means the server has the headers and waits for
+         * the body: the connection is in its body phase. */
+        struct pollfd p = {.fd = fds[i], .events = POLLIN};
+        char buf[64] = "";
+        TEST_ASSERT(poll(&p, 1, 5000) == 1);
+        TEST_ASSERT(recv(fds[i], buf, sizeof buf - 1, 0) > 0);
+        TEST_EXPECT(strstr(buf, " 100 ") != NULL);
+        TEST_ASSERT(send(fds[i], "{\"na", 4, MSG_NOSIGNAL) == 4);
+    }
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/version", q.port);
+    struct resp r;
+    int64_t t0 = now_ms();
+    TEST_ASSERT(harness_http("GET", url, NULL, NULL, 10, &r) == 0);
+    EXPECT_PROBLEM(r, 503, "unavailable");
+    TEST_EXPECT_STR(resp_header(&r, "Retry-After"), "1");
+    TEST_EXPECT(now_ms() - t0 < 2000);
+    resp_free(&r);
+    int still_open = drip_until_closed(fds, 8, 2000 + 4000);
+    TEST_EXPECT_INT(still_open, 0);
+    close_all(fds, 8);
+    expect_healthz_fast(&q, 2000);
+    TEST_EXPECT_INT(qbd_stop(&q), 0);
+    qbd_cleanup(&q);
+}
+
 int main(void)
 {
     if (qbd_start(&d, NULL, NULL) != 0)
@@ -165,6 +397,9 @@ int main(void)
     TEST_RUN(test_nul_in_json);
     TEST_RUN(test_duplicate_keys);
     TEST_RUN(test_metrics_cardinality);
+    TEST_RUN(test_slowloris_one_address);
+    TEST_RUN(test_slowloris_many_addresses);
+    TEST_RUN(test_full_server_answers_503);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     qbd_cleanup(&d);
     return TEST_RESULT();
