@@ -20,7 +20,7 @@ struct http_conn;
 struct http_request {
     struct http_server *server;
     struct MHD_Connection *conn;
-    struct http_conn *hconn; /* the connection's tracking record, or NULL */
+    struct http_conn *hconn;          /* the connection's tracking record, or NULL */
     char id[HTTP_REQUEST_ID_MAX + 1]; /* echoed in X-Request-Id and logs */
     char method[16];
     char *raw_uri;                 /* owned: the request target as sent */

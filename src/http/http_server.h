@@ -33,16 +33,16 @@
 #include "metrics.h"
 
 struct http_server_config {
-    const char *host;              /* numeric address or "localhost" */
-    int port;                      /* 0 picks a free port */
-    unsigned threads;              /* size of the request thread pool */
+    const char *host;                /* numeric address or "localhost" */
+    int port;                        /* 0 picks a free port */
+    unsigned threads;                /* size of the request thread pool */
     unsigned max_connections;        /* past this, evict a waiting one or answer 503 */
     unsigned max_connections_per_ip; /* per client address; 0: no limit */
     unsigned connection_timeout_s;   /* idle connections are closed after this */
     unsigned header_timeout_s;       /* request line + headers must arrive within this */
     unsigned body_timeout_s;         /* the body must arrive within this after the headers */
-    size_t max_body_bytes;         /* larger bodies get 413 */
-    int max_json_depth;            /* deeper JSON gets 400 */
+    size_t max_body_bytes;           /* larger bodies get 413 */
+    int max_json_depth;              /* deeper JSON gets 400 */
 };
 
 struct http_server;
