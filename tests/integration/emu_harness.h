@@ -23,12 +23,12 @@
 
 #include <cjson/cJSON.h>
 
-#define EMU_MAX_ARGS 16
+#define EMU_MAX_ARGS 32
 
 struct emu {
     pid_t pid; /* 0 when not running */
     int port;
-    char url[64];             /* "http://127.0.0.1:PORT" */
+    char url[64];             /* "http://HOST:PORT" (127.0.0.1 unless a cluster peer) */
     char dir[256];            /* temporary directory owned by this emulator */
     char data_dir[300];       /* dir/data: the emulator's --data-dir */
     char log_path[300];       /* the emulator's stdout and stderr */
@@ -76,5 +76,70 @@ int emu_clear_requests(struct emu *e);
 
 /* Escapes one path segment (caller frees). */
 char *emu_esc(const char *s);
+
+/* Upserts ids first..first+n-1 (vectors of the collection's size from
+ * seed, payload {"i":id}), with "shard_key": shard_key when non-NULL (a
+ * string key).  Through any peer of a cluster. */
+int emu_upsert_range(struct emu *e, const char *name, long first, int n, int seed,
+                     const char *shard_key);
+
+/* ---------------------------------------------------------------- cluster
+ *
+ * A cluster is n qdrant-emu processes sharing one --cluster-dir, peer i on
+ * 127.0.0.<i+1> and all on one port (Linux routes 127.0.0.0/8 to lo), so a
+ * peer's p2p URI "http://127.0.0.2:6335/" maps to its REST URL by "host of
+ * the p2p URI + scheme and port of the known REST URL".  Peer 0 registers
+ * first and is the leader.  See tests/emulators/qdrant/README.md.
+ *
+ *     struct emu_cluster c;
+ *     TEST_ASSERT(emu_cluster_start(&c, 3, NULL) == 0);
+ *     TEST_ASSERT(emu_cluster_create_collection(&c, "products", 4, 6, 2) == 0);
+ *     TEST_ASSERT(emu_upsert_range(&c.peer[1], "products", 1, 500, 7, NULL) == 0);
+ *     char *all = emu_points(&c.peer[2], "products");   // same text from any peer
+ *     TEST_EXPECT_INT(emu_cluster_stop(&c), 0);
+ *     emu_cluster_cleanup(&c);
+ */
+#define EMU_CLUSTER_MAX 6
+
+struct emu_cluster {
+    int n;
+    char dir[256];                               /* temp dir holding the shared --cluster-dir */
+    struct emu peer[EMU_CLUSTER_MAX];            /* peer[i].url = "http://127.0.0.<i+1>:PORT" */
+    unsigned long long peer_id[EMU_CLUSTER_MAX]; /* as GET /cluster reports it */
+};
+
+/* Starts n peers on 127.0.0.1..n with one common port; extra_args go to
+ * every peer.  0 when all answer GET /cluster listing n peers. */
+int emu_cluster_start(struct emu_cluster *c, int n, const char *const *extra_args);
+/* SIGTERM every running peer; 0 when all exited cleanly. */
+int emu_cluster_stop(struct emu_cluster *c);
+/* Stops what runs and removes the temporary directory. */
+void emu_cluster_cleanup(struct emu_cluster *c);
+/* SIGKILL peer i (the peer is down; its data stays). */
+int emu_peer_kill(struct emu_cluster *c, int i);
+/* Starts peer i again: same host, port, data dir and id.  0 once it serves. */
+int emu_peer_restart(struct emu_cluster *c, int i);
+/* Index of the peer with that id, -1 when none. */
+int emu_peer_index(const struct emu_cluster *c, unsigned long long peer_id);
+
+/* PUT /collections/{name} via peer 0 (Dot vectors of size dim) with
+ * shard_number and replication_factor (<= 0: Qdrant's default); waits until
+ * every running peer sees it. */
+int emu_cluster_create_collection(struct emu_cluster *c, const char *name, int dim,
+                                  int shard_number, int replication_factor);
+/* Custom sharding: the collection, then one shard key per keys[]
+ * (NULL-terminated string keys) with shards_per_key shards each. */
+int emu_cluster_create_custom(struct emu_cluster *c, const char *name, int dim,
+                              const char *const *keys, int shards_per_key, int replication_factor);
+/* POST /debug/cluster/replica: replica state of (coll, shard, peer); a
+ * state set this way is final (never healed). */
+int emu_set_replica_state(struct emu_cluster *c, const char *coll, int shard_id,
+                          unsigned long long peer_id, const char *state);
+/* Total number of snapshot files (collection + shard, every peer) on the
+ * peers' disks, for leak checks. */
+int emu_cluster_snapshot_files(struct emu_cluster *c, const char *coll);
+/* Waits (up to timeout_ms) until peer 0 sees no shard transfer of coll and
+ * every replica Active, e.g. after a recovery healed the others. */
+int emu_cluster_wait_active(struct emu_cluster *c, const char *coll, int timeout_ms);
 
 #endif /* QB_EMU_HARNESS_H */

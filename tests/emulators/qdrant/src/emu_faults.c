@@ -19,6 +19,7 @@ struct rule {
     unsigned status;
     char message[512];
     int plain;
+    int clean; /* truncate: end chunked bodies cleanly */
     long delay_ms;
     uint64_t bytes_per_sec;
     uint64_t after_bytes;
@@ -108,6 +109,7 @@ int emu_faults_take_download(const char *method, const char *path, struct emu_fa
             out->bytes_per_sec = r->bytes_per_sec;
         } else if (r->kind == K_TRUNCATE) {
             out->truncate = 1;
+            out->truncate_clean = r->clean;
             out->truncate_after = r->after_bytes;
         } else {
             out->stall_ms = r->stall_ms;
@@ -172,6 +174,7 @@ int emu_faults_add(const cJSON *rule, struct emu_status *st)
     snprintf(r->message, sizeof(r->message), "%s",
              msg ? msg : "Service internal error: injected fault");
     r->plain = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rule, "plain"));
+    r->clean = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rule, "clean"));
     r->delay_ms = (long)num(rule, "delay_ms", 1000);
     r->bytes_per_sec = (uint64_t)num(rule, "bytes_per_sec", 1024 * 1024);
     r->after_bytes = (uint64_t)num(rule, "after_bytes", 0);
@@ -216,6 +219,7 @@ cJSON *emu_faults_list(void)
             break;
         case K_TRUNCATE:
             cJSON_AddNumberToObject(o, "after_bytes", (double)r->after_bytes);
+            cJSON_AddBoolToObject(o, "clean", r->clean);
             break;
         case K_STALL:
             cJSON_AddNumberToObject(o, "after_bytes", (double)r->after_bytes);

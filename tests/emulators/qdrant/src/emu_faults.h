@@ -6,7 +6,9 @@
  *   drop           close the connection without an answer
  *   delay          sleep delay_ms, then handle normally
  *   throttle       downloads: at most bytes_per_sec
- *   truncate       downloads: abort the connection after after_bytes
+ *   truncate       downloads: abort the connection after after_bytes; with
+ *                  "clean": true a chunked body (route 15, gzip) ends with
+ *                  its terminating chunk instead, a normal-looking EOF
  *   stall          downloads: pause stall_ms after after_bytes
  *   wrong_checksum the next snapshot created records a wrong checksum
  * THREAD SAFETY: one mutex guards the rule list; all calls are thread-safe. */
@@ -32,6 +34,7 @@ struct emu_fault_req {
 struct emu_fault_dl {
     uint64_t bytes_per_sec;
     int truncate;
+    int truncate_clean; /* end a chunked body normally instead of aborting */
     uint64_t truncate_after;
     long stall_ms;
     uint64_t stall_after;

@@ -100,7 +100,11 @@ static ssize_t dl_read(void *cls, uint64_t pos, char *buf, size_t max)
     struct dl *d = cls;
     if (d->f.truncate) {
         if (d->sent >= d->f.truncate_after)
-            return MHD_CONTENT_READER_END_WITH_ERROR; /* MHD closes the connection */
+            /* Unclean: MHD closes the connection.  Clean: a chunked body gets
+             * its terminating chunk, so the client sees a normal end; a body
+             * with Content-Length is still cut short. */
+            return d->f.truncate_clean ? MHD_CONTENT_READER_END_OF_STREAM
+                                       : MHD_CONTENT_READER_END_WITH_ERROR;
         if (d->f.truncate_after - d->sent < max)
             max = (size_t)(d->f.truncate_after - d->sent);
     }

@@ -97,6 +97,13 @@ def test_throttle_truncate_stall_downloads():
             raise AssertionError("stream should be cut short")
         except (http.client.HTTPException, ConnectionError):
             pass
+        # clean: the chunked stream ends with its zero chunk, a normal EOF
+        arm(emu, kind="truncate", after_bytes=700, clean=True,
+            path_prefix="/collections/f/shards/0/snapshot")
+        assert emu.get("/debug/faults").json()["result"][0]["clean"] is True
+        r = emu.get("/collections/f/shards/0/snapshot")
+        assert r.status == 200 and len(r.body) == 700, len(r.body)
+        assert r.headers.get("transfer-encoding") == "chunked"
 
 
 def test_wrong_checksum():
