@@ -54,6 +54,7 @@ static void coll_free(struct emu_coll *c)
 {
     if (!c)
         return;
+    free(c->applied);
     emu_shard_free_all(c);
     cJSON_Delete(c->config);
     pthread_rwlock_destroy(&c->lock);
@@ -144,14 +145,6 @@ cJSON *emu_store_names(void)
         cJSON_AddItemToArray(arr, cJSON_CreateString(c->name));
     pthread_mutex_unlock(&g_store.mu);
     return arr;
-}
-
-void emu_store_uuid(const char *name, char *buf, size_t size)
-{
-    struct emu_status st;
-    struct emu_coll *c = emu_store_acquire(name, 0, &st);
-    snprintf(buf, size, "%s", c ? c->uuid : "");
-    emu_store_release(c);
 }
 
 static void set_uuid(struct emu_coll *c)
@@ -386,12 +379,24 @@ int emu_store_apply(const char *name, const cJSON *coll, struct emu_status *st)
 {
     const cJSON *u = cJSON_GetObjectItemCaseSensitive(emu_topo_config(coll), "uuid");
     const char *uuid = cJSON_IsString(u) ? u->valuestring : "";
-    char have[64];
-    emu_store_uuid(name, have, sizeof(have));
-    if (emu_store_exists(name) && strcmp(have, uuid) != 0)
-        emu_store_drop(name); /* deleted and created again meanwhile */
+    char *text = cJSON_PrintUnformatted(coll);
+    if (!text)
+        abort();
     pthread_mutex_lock(&g_store.mu);
     struct emu_coll *c = find_locked(name);
+    /* Unchanged since the last apply: nothing to do, and no lock to wait
+     * for behind a long snapshot of this collection. */
+    int same = c && c->applied && strcmp(c->applied, text) == 0;
+    int recreated = c && strcmp(c->uuid, uuid) != 0;
+    pthread_mutex_unlock(&g_store.mu);
+    if (same) {
+        cJSON_free(text);
+        return 0;
+    }
+    if (recreated)
+        emu_store_drop(name); /* deleted and created again meanwhile */
+    pthread_mutex_lock(&g_store.mu);
+    c = find_locked(name);
     if (!c) {
         c = coll_new(name);
         wait_dir_gone(c->dir);
@@ -417,6 +422,12 @@ int emu_store_apply(const char *name, const cJSON *coll, struct emu_status *st)
     }
     if (rc == 0)
         remove_stale_shards(c, coll);
+    pthread_mutex_lock(&g_store.mu);
+    free(c->applied);
+    c->applied = rc == 0 ? text : NULL;
+    pthread_mutex_unlock(&g_store.mu);
+    if (rc != 0)
+        cJSON_free(text);
     emu_store_release(c);
     return rc;
 }

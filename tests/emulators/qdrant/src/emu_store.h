@@ -43,8 +43,6 @@ int emu_store_drop(const char *name);
 /* Local collection names, sorted.  Caller frees with cJSON_Delete. */
 cJSON *emu_store_names(void);
 int emu_store_exists(const char *name);
-/* The uuid a local collection was applied with ("" when unknown). */
-void emu_store_uuid(const char *name, char *buf, size_t size);
 
 /* ---- points of one local shard (emu_points.c) ----
  * A collection that is not local answers 404 "Collection `x` doesn't

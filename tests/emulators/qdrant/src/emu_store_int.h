@@ -3,8 +3,9 @@
  * emu_shard.c (one local shard on disk) and emu_points.c (ids, vectors,
  * point operations).  Not for other modules: they use emu_store.h.  Locking
  * rules are those of emu_store.h: every field of struct emu_coll except
- * name/refs/next is read under the collection's rwlock (shared) and written
- * under it (exclusive). */
+ * name/refs/next/applied is read under the collection's rwlock (shared) and
+ * written under it (exclusive); uuid and applied only change in
+ * emu_store_apply, which emu_sync.c runs one at a time. */
 #ifndef EMU_STORE_INT_H
 #define EMU_STORE_INT_H
 
@@ -38,6 +39,7 @@ struct emu_coll {
     char *name;
     char dir[EMU_PATH_MAX];
     char uuid[64];        /* the cluster state's uuid of this collection */
+    char *applied;        /* state entry last applied (text), under the store mutex */
     cJSON *config;        /* config.json */
     struct emu_shard *sh; /* local shards with data, sorted by id */
     size_t nsh;
