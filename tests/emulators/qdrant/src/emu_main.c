@@ -240,6 +240,42 @@ static int restore_one(const char *file, const char *name, int force)
     return 0;
 }
 
+/* The full snapshot's aliases (src/snapshots.rs: an existing alias makes
+ * startup panic unless --force-snapshot). */
+static int restore_aliases(const cJSON *aliases, int force)
+{
+    cJSON *state = emu_meta_get();
+    cJSON *actions = cJSON_CreateArray();
+    int rc = 0;
+    const cJSON *a;
+    cJSON_ArrayForEach(a, aliases)
+    {
+        if (!cJSON_IsString(a))
+            continue;
+        if (!force && cJSON_GetObjectItemCaseSensitive(
+                          cJSON_GetObjectItemCaseSensitive(state, "aliases"), a->string)) {
+            fprintf(stderr,
+                    "qdrant-emu: Alias %s already exists. Use --force-snapshot to "
+                    "overwrite it.\n",
+                    a->string);
+            rc = -1;
+        }
+        cJSON *op = cJSON_CreateObject();
+        cJSON *ca = cJSON_AddObjectToObject(op, "create_alias");
+        cJSON_AddStringToObject(ca, "collection_name", a->valuestring);
+        cJSON_AddStringToObject(ca, "alias_name", a->string);
+        cJSON_AddItemToArray(actions, op);
+    }
+    struct emu_status st;
+    if (rc == 0 && emu_ops_aliases(actions, &st) != 0) {
+        fprintf(stderr, "qdrant-emu: can't restore aliases: %s\n", st.msg);
+        rc = -1;
+    }
+    cJSON_Delete(actions);
+    cJSON_Delete(state);
+    return rc;
+}
+
 static int startup_restores(const struct startup *su)
 {
     for (int i = 0; i < su->nsnapshots; i++) {
@@ -271,6 +307,9 @@ static int startup_restores(const struct startup *su)
                         restore_one(file, e->string, su->force) != 0))
             rc = -1;
     }
+    if (rc == 0)
+        rc = restore_aliases(cJSON_GetObjectItemCaseSensitive(cfg, "collections_aliases"),
+                             su->force);
     cJSON_Delete(cfg);
     emu_rm_rf(work);
     return rc;

@@ -20,4 +20,11 @@ void emu_reqlog_set(uint64_t seq, const char *field, cJSON *value);
 cJSON *emu_reqlog_dump(void);
 void emu_reqlog_clear(void);
 
+struct emu_req;
+/* Logs an arriving request (emu_http.c, before faults and auth): key_desc
+ * is the key class presented, auth_kind how (api-key, bearer, none). */
+void emu_reqlog_begin(struct emu_req *r, const char *key_desc, const char *auth_kind);
+/* Completes its entry with the status and the body or upload summary. */
+void emu_reqlog_finish(struct emu_req *r);
+
 #endif

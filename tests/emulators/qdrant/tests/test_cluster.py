@@ -499,6 +499,15 @@ def test_single_node_many_shards():
         assert emu.upload("/collections/six/snapshots/upload", data).status == 200
         assert emu.all_points("six") == before
         assert emu.get("/cluster").json()["result"] == {"status": "disabled"}
+        # a full snapshot restored at startup brings its aliases back
+        emu.post("/collections/aliases", {"actions": [
+            {"create_alias": {"collection_name": "six", "alias_name": "latest"}}]})
+        full = emu.post("/snapshots").json()["result"]["name"]
+        path = os.path.join(emu.data_dir, "snapshots", full)
+        with Emu(BINARY, ["--storage-snapshot", path]) as fresh:
+            assert fresh.get("/aliases").json()["result"]["aliases"] == [
+                {"alias_name": "latest", "collection_name": "six"}]
+            assert fresh.all_points("latest") == before
 
 
 if __name__ == "__main__":
