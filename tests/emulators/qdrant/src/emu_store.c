@@ -422,13 +422,18 @@ int emu_store_apply(const char *name, const cJSON *coll, struct emu_status *st)
     }
     if (rc == 0)
         remove_stale_shards(c, coll);
+    /* emu_store_release, with `applied` set under the store mutex once the
+     * collection lock is gone (lock order: store mutex first). */
+    pthread_rwlock_unlock(&c->lock);
     pthread_mutex_lock(&g_store.mu);
     free(c->applied);
     c->applied = rc == 0 ? text : NULL;
+    int gone = --c->refs == 0 && find_locked(c->name) != c;
     pthread_mutex_unlock(&g_store.mu);
     if (rc != 0)
         cJSON_free(text);
-    emu_store_release(c);
+    if (gone)
+        coll_free(c);
     return rc;
 }
 
