@@ -89,6 +89,7 @@ static enum qb_err recreate(const struct restore_set *rs, const cJSON *set, cJSO
     cJSON *wcf = cJSON_GetObjectItemCaseSensitive(body, "write_consistency_factor");
     if (cJSON_IsNumber(wcf) && wcf->valuedouble > (double)peers)
         cJSON_SetNumberValue(wcf, (double)peers);
+    unsigned replication = cJSON_IsNumber(rf) ? (unsigned)rf->valuedouble : 0;
     enum qb_err rc = qdrant_collection_create(rs->qc, rs->collection, body, err, errlen);
     cJSON_Delete(body);
     const cJSON *k;
@@ -98,9 +99,8 @@ static enum qb_err recreate(const struct restore_set *rs, const cJSON *set, cJSO
             break;
         char *key = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(k, "key"));
         int n = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(k, "shards"));
-        unsigned r = cJSON_IsNumber(rf) ? (unsigned)rf->valuedouble : 0;
         rc = qdrant_shard_key_create(rs->qc, rs->collection, key ? key : "null",
-                                     n > 0 ? (unsigned)n : 0, r, err, errlen);
+                                     n > 0 ? (unsigned)n : 0, replication, err, errlen);
         free(key);
     }
     const cJSON *f;
