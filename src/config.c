@@ -72,6 +72,8 @@ static const struct setting settings[] = {
         "seconds a client has to send a request line and headers, however slowly they trickle"),
     INT("body_timeout", body_timeout, "60", 1, 86400,
         "seconds a client has to send a request body once its headers are in"),
+    INT("max_header_bytes", max_header_bytes, "16384", 2048, 1048576,
+        "largest request line plus headers accepted (414 or 431 beyond)"),
     INT("max_body_bytes", max_body_bytes, "1048576", 1024, 1073741824,
         "largest request body accepted (413 beyond)"),
     INT("max_json_depth", max_json_depth, "32", 2, 512, "deepest JSON nesting accepted"),

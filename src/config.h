@@ -36,6 +36,7 @@ struct config {
     int64_t connection_timeout;
     int64_t header_timeout;
     int64_t body_timeout;
+    int64_t max_header_bytes;
     int64_t max_body_bytes;
     int64_t max_json_depth;
     int64_t shutdown_grace;

@@ -150,6 +150,7 @@ static int serve(const struct config *cfg, struct app *app, const sigset_t *sign
         .connection_timeout_s = (unsigned)cfg->connection_timeout,
         .header_timeout_s = (unsigned)cfg->header_timeout,
         .body_timeout_s = (unsigned)cfg->body_timeout,
+        .max_header_bytes = (size_t)cfg->max_header_bytes,
         .max_body_bytes = (size_t)cfg->max_body_bytes,
         .max_json_depth = (int)cfg->max_json_depth,
     };

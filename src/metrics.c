@@ -94,9 +94,7 @@ static struct http_histogram *find_histogram(struct metrics *m, const char *rout
     return h;
 }
 
-/* The method label: one of the methods HTTP defines for APIs, or "other".
- * Anything a client types would otherwise become a new series for good. */
-static const char *method_label(const char *method)
+const char *metrics_method_label(const char *method)
 {
     static const char *const known[] = {"GET",    "HEAD",    "POST",  "PUT",
                                         "DELETE", "OPTIONS", "PATCH", "TRACE"};
@@ -110,7 +108,7 @@ static const char *method_label(const char *method)
 void metrics_http_observe(struct metrics *m, const char *route, const char *method, unsigned status,
                           double seconds)
 {
-    method = method_label(method);
+    method = metrics_method_label(method);
     /* Statuses are ours or libmicrohttpd's, but keep the label a 3-digit
      * code whatever a caller passes. */
     if (status < 100 || status > 599)

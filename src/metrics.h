@@ -33,6 +33,11 @@ void metrics_destroy(struct metrics *m);
 void metrics_http_observe(struct metrics *m, const char *route, const char *method, unsigned status,
                           double seconds);
 
+/* The method label: one of the methods HTTP defines (GET HEAD POST PUT
+ * DELETE OPTIONS PATCH TRACE) or "other", as a static string.  Anything a
+ * client types would otherwise become a new series for good. */
+const char *metrics_method_label(const char *method);
+
 /* Adds a collector; at most 16.  ctx is borrowed for the metrics' life. */
 void metrics_add_collector(struct metrics *m, metrics_collector_fn fn, void *ctx);
 

@@ -233,3 +233,13 @@ enum auth_result auth_check(const struct auth *a, const char *authorization, enu
     *name = found->name;
     return AUTH_OK;
 }
+
+bool auth_is_token(const struct auth *a, const char *s, size_t len)
+{
+    unsigned char digest[32];
+    sha256(s, len, digest);
+    bool found = false;
+    for (size_t i = 0; i < a->count; i++)
+        found = qb_consttime_eq(digest, a->tokens[i].digest, sizeof digest) || found;
+    return found;
+}

@@ -60,4 +60,8 @@ size_t auth_count(const struct auth *a);
 enum auth_result auth_check(const struct auth *a, const char *authorization, enum auth_role *role,
                             const char **name);
 
+/* True when s[0..len) is one of the configured tokens (for redaction:
+ * see redact.h). */
+bool auth_is_token(const struct auth *a, const char *s, size_t len);
+
 #endif /* QB_AUTH_H */

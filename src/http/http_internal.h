@@ -49,5 +49,7 @@ struct http_request {
 
 /* The application context given to http_server_start. */
 void *http_server_app(const struct http_server *s);
+/* The token table (for redacting echoed text; see redact.h). */
+const struct auth *http_server_auth(const struct http_server *s);
 
 #endif /* QB_HTTP_INTERNAL_H */

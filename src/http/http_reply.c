@@ -4,6 +4,7 @@
  */
 #include "http/http_reply.h"
 #include "http/http_internal.h"
+#include "http/redact.h"
 #include "util/log.h"
 
 #include <stdarg.h>
@@ -66,8 +67,18 @@ static void reply_problem_v(struct http_request *req, enum api_error e, const ch
 static void reply_problem_v(struct http_request *req, enum api_error e, const char *field,
                             const char *ext_name, cJSON *ext, const char *fmt, va_list ap)
 {
-    char detail[1024];
-    vsnprintf(detail, sizeof detail, fmt, ap);
+    char raw[1024], detail[1024], field_safe[256];
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    /* Details quote client input; a token pasted into the wrong field
+     * must not come back in the answer (redact.h). */
+    const char *bearer =
+        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    const struct auth *auth = http_server_auth(req->server);
+    http_redact(raw, bearer, auth, detail, sizeof detail);
+    if (field) {
+        http_redact(field, bearer, auth, field_safe, sizeof field_safe);
+        field = field_safe;
+    }
     cJSON *p = cJSON_CreateObject();
     char type[96];
     snprintf(type, sizeof type, "urn:qbackup:error:%s", api_error_code(e));

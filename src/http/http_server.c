@@ -39,6 +39,7 @@
 #include "http/http_server.h"
 #include "http/http_internal.h"
 #include "http/http_reply.h"
+#include "http/redact.h"
 #include "util/json_util.h"
 #include "util/log.h"
 
@@ -100,6 +101,11 @@ struct http_server {
 void *http_server_app(const struct http_server *s)
 {
     return s->app;
+}
+
+const struct auth *http_server_auth(const struct http_server *s)
+{
+    return s->auth;
 }
 
 /* ---------------------------------------------------------------- accessors */
@@ -331,7 +337,10 @@ static void request_start(struct http_request *req, const char *url, const char 
     buf_init(&req->body, s->cfg.max_body_bytes);
 
     const char *incoming = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
-    if (incoming && valid_request_id(incoming))
+    const char *bearer =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    /* An id that looks like a token is not echoed: a fresh one replaces it. */
+    if (incoming && valid_request_id(incoming) && !http_secret_like(incoming, bearer, s->auth))
         qb_strlcpy(req->id, incoming, sizeof req->id);
     else
         new_request_id(req->id, sizeof req->id);
@@ -420,11 +429,35 @@ static bool reject_nul(struct http_request *req)
     return true;
 }
 
+/* Request-target and header-block limits, answered as problem+json.  MHD
+ * gets a memory pool four times max_header_bytes, so only requests larger
+ * than that meet MHD's own HTML error page (docs/internals/http.md). */
+static bool check_sizes(struct http_request *req)
+{
+    struct http_server *s = req->server;
+    size_t uri = strlen(req->raw_uri);
+    size_t uri_max = s->cfg.max_header_bytes / 2;
+    if (uri > uri_max) {
+        http_reply_problem(req, API_ERR_URI_TOO_LONG,
+                           "the request target is %zu bytes; the limit is %zu", uri, uri_max);
+        return false;
+    }
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    if (ci && ci->header_size > s->cfg.max_header_bytes) {
+        http_reply_problem(req, API_ERR_HEADER_TOO_LARGE,
+                           "the request line and headers are %zu bytes; the limit is %zu",
+                           ci->header_size, s->cfg.max_header_bytes);
+        return false;
+    }
+    return true;
+}
+
 static bool admit(struct http_request *req)
 {
     struct http_server *s = req->server;
     char allow[128];
-    if (!reject_nul(req))
+    if (!check_sizes(req) || !reject_nul(req))
         return false;
     enum http_router_result r = http_router_match(s->routes, s->nroutes, req->method, req->path,
                                                   &req->match, allow, sizeof allow);
@@ -434,7 +467,9 @@ static bool admit(struct http_request *req)
     }
     if (r == HTTP_ROUTER_METHOD_NOT_ALLOWED) {
         http_reply_problem(req, API_ERR_METHOD_NOT_ALLOWED, "%s is not allowed here; use %s",
-                           req->method, allow);
+                           strcmp(metrics_method_label(req->method), "other") != 0 ? req->method
+                                                                                   : "this method",
+                           allow);
         http_reply_header(req, MHD_HTTP_HEADER_ALLOW, allow);
         return false;
     }
@@ -708,8 +743,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         status = ci && ci->http_status ? ci->http_status : 499;
     }
     metrics_http_observe(s->metrics, req->route_label, req->method, status, seconds);
-    char path[300];
-    log_quote(path, sizeof path, req->path ? req->path : req->raw_uri);
+    /* Never the query (MHD-refused requests have only the raw target), and
+     * no token-looking path segment: logs must not keep secrets. */
+    char shown[300], safe[300], path[300];
+    const char *target = req->path ? req->path : req->raw_uri;
+    snprintf(shown, sizeof shown, "%.*s", (int)strcspn(target, "?"), target);
+    http_redact(shown, NULL, s->auth, safe, sizeof safe);
+    log_quote(path, sizeof path, safe);
     enum log_level level = status >= 500 ? LOG_LEVEL_ERROR : LOG_LEVEL_INFO;
     if (log_enabled(level))
         log_write(level, req->id, "http.request",
@@ -828,6 +868,10 @@ enum qb_err http_server_start(const struct http_server_config *cfg, const struct
     /* Room above max_connections for newcomers that are answered 503 or
      * make an idle connection give way (see "Connection limits"). */
     unsigned hard_limit = cfg->max_connections * 2 + 16;
+    /* Headers up to max_header_bytes get our 414/431; MHD needs room for
+     * the header block, its parsed form and reading ahead, and answers
+     * with its own HTML page only past this pool (allocated on use). */
+    size_t pool_bytes = cfg->max_header_bytes * 4 < 65536 ? 65536 : cfg->max_header_bytes * 4;
     /* One option and its arguments per line. */
     /* clang-format off */
     s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s,
@@ -837,6 +881,7 @@ enum qb_err http_server_start(const struct http_server_config *cfg, const struct
         MHD_OPTION_CONNECTION_LIMIT, hard_limit,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool_bytes,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_URI_LOG_CALLBACK, on_request_line, s,

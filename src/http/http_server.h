@@ -41,6 +41,7 @@ struct http_server_config {
     unsigned connection_timeout_s;   /* idle connections are closed after this */
     unsigned header_timeout_s;       /* request line + headers must arrive within this */
     unsigned body_timeout_s;         /* the body must arrive within this after the headers */
+    size_t max_header_bytes;         /* request line + headers; 414/431 beyond */
     size_t max_body_bytes;           /* larger bodies get 413 */
     int max_json_depth;              /* deeper JSON gets 400 */
 };

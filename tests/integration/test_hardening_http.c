@@ -5,7 +5,8 @@
  * duplicate keys in JSON bodies, label values in /metrics, and slow
  * clients (half-sent requests from one address and from many, slow
  * bodies) that must neither hold slots past their deadline nor keep
- * /healthz from answering.
+ * /healthz from answering, oversize requests answered as problem+json, and
+ * tokens never echoed back.
  */
 #include "unit.h"
 #include "harness.h"
@@ -389,6 +390,135 @@ static void test_full_server_answers_503(void)
     qbd_cleanup(&q);
 }
 
+/* ---------------------------------------------------------------- error pages */
+
+static char *repeat(char c, size_t n, const char *prefix)
+{
+    size_t p = strlen(prefix);
+    char *s = malloc(p + n + 1);
+    memcpy(s, prefix, p);
+    memset(s + p, c, n);
+    s[p + n] = '\0';
+    return s;
+}
+
+/* Oversize header blocks and request targets used to get libmicrohttpd's
+ * HTML pages (the daemon's memory pool was the limit).  Up to four times
+ * max_header_bytes they are now problem+json 431 / 414. */
+static void test_oversize_requests_are_problems(void)
+{
+    struct resp r;
+    char *big = repeat('a', 40000, "X-Big: ");
+    const char *const hdrs[] = {big, NULL};
+    TEST_ASSERT(qbd_request(&d, "GET", "/healthz", NULL, hdrs, &r) == 0);
+    EXPECT_PROBLEM(r, 431, "header_too_large");
+    resp_free(&r);
+    free(big);
+
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "http://127.0.0.1:%d/v1/plans/", d.port);
+    char *url = repeat('a', 20000, prefix);
+    TEST_ASSERT(harness_http("GET", url, NULL, NULL, 30, &r) == 0);
+    EXPECT_PROBLEM(r, 414, "uri_too_long");
+    resp_free(&r);
+    free(url);
+
+    /* Within the limits nothing changes. */
+    big = repeat('a', 8000, "X-Big: ");
+    const char *const ok_hdrs[] = {big, NULL};
+    TEST_ASSERT(qbd_request(&d, "GET", "/healthz", NULL, ok_hdrs, &r) == 0);
+    TEST_EXPECT_INT(r.status, 200);
+    resp_free(&r);
+    free(big);
+}
+
+#define TOKEN_CI    "hardening-ci-token-0123456789abcdef"
+#define TOKEN_OTHER "hardening-viewer-token-fedcba9876543210"
+#define RANDOM_KEY  "Zx9Kq2Lm8Np4Rt6Vw1Yb3Cd5Fg7Hj0Ks"
+
+static void expect_not_echoed(const struct resp *r, const char *what)
+{
+    static const char *const secrets[] = {TOKEN_CI, TOKEN_OTHER, RANDOM_KEY};
+    for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++) {
+        if (strstr(r->body, secrets[i]) || strstr(r->headers, secrets[i]))
+            TEST_FAIL_AT(__FILE__, __LINE__, "%s: the answer echoes %s: %s", what, secrets[i],
+                         r->body);
+        unit_checks++;
+    }
+}
+
+/* Error details quote client input; a token (ours or any random-looking
+ * key) put in the wrong field, header or path must not come back, nor be
+ * logged. */
+static void test_tokens_never_echoed(void)
+{
+    const char *const env[] = {"QBACKUP_TOKENS=ci:admin:" TOKEN_CI ",dash:viewer:" TOKEN_OTHER,
+                               NULL};
+    struct qbd t;
+    TEST_ASSERT(qbd_start(&t, NULL, env) == 0);
+    snprintf(t.token, sizeof t.token, "%s", TOKEN_CI);
+    static const char *const values[] = {TOKEN_CI, TOKEN_OTHER, RANDOM_KEY, "Bearer " TOKEN_OTHER};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        char body[512];
+        struct resp r;
+        snprintf(body, sizeof body,
+                 "{\"name\":\"p%zu\",\"collections\":\"*\",\"schedule\":\"0 3 * * *\","
+                 "\"timezone\":\"%s\"}",
+                 i, values[i]);
+        TEST_ASSERT(qbd_request(&t, "POST", "/v1/plans", body, NULL, &r) == 0);
+        EXPECT_PROBLEM(r, 400, "invalid_field");
+        expect_not_echoed(&r, "timezone");
+        resp_free(&r);
+
+        snprintf(body, sizeof body, "{\"name\":\"i%zu\",\"url\":\"http://127.0.0.1:9\",\"%s\":1}",
+                 i, values[i]);
+        TEST_ASSERT(qbd_request(&t, "POST", "/v1/instances", body, NULL, &r) == 0);
+        EXPECT_PROBLEM(r, 400, "invalid_field");
+        expect_not_echoed(&r, "unknown field");
+        resp_free(&r);
+
+        char hdr[256];
+        snprintf(hdr, sizeof hdr, "Content-Type: %s", values[i]);
+        const char *const ct[] = {hdr, NULL};
+        TEST_ASSERT(qbd_request(&t, "POST", "/v1/instances", "{}", ct, &r) == 0);
+        EXPECT_PROBLEM(r, 415, "unsupported_media_type");
+        expect_not_echoed(&r, "Content-Type");
+        resp_free(&r);
+
+        char path[256];
+        snprintf(path, sizeof path, "/v1/plans/%s?x=%s", values[i] + (i == 3 ? 7 : 0),
+                 values[i] + (i == 3 ? 7 : 0));
+        TEST_ASSERT(qbd_request(&t, "GET", path, NULL, NULL, &r) == 0);
+        TEST_EXPECT_INT(r.status, 404);
+        expect_not_echoed(&r, "path");
+        resp_free(&r);
+    }
+    /* A token-looking X-Request-Id is replaced, an ordinary one kept. */
+    struct resp r;
+    const char *const rid[] = {"X-Request-Id: " TOKEN_OTHER, NULL};
+    TEST_ASSERT(qbd_request(&t, "GET", "/v1/version", NULL, rid, &r) == 0);
+    TEST_EXPECT_INT(r.status, 200);
+    expect_not_echoed(&r, "X-Request-Id");
+    TEST_EXPECT(resp_header(&r, "X-Request-Id") != NULL);
+    resp_free(&r);
+    const char *const rid_ok[] = {"X-Request-Id: ci-job-42", NULL};
+    TEST_ASSERT(qbd_request(&t, "GET", "/v1/version", NULL, rid_ok, &r) == 0);
+    TEST_EXPECT_STR(resp_header(&r, "X-Request-Id"), "ci-job-42");
+    resp_free(&r);
+    /* A made-up method is not named back either. */
+    TEST_ASSERT(qbd_request(&t, "Zx9Kq2Lm8Np4Rt6", "/v1/plans", NULL, NULL, &r) == 0);
+    EXPECT_PROBLEM(r, 405, "method_not_allowed");
+    TEST_EXPECT(strstr(r.body, "Zx9Kq2") == NULL);
+    resp_free(&r);
+
+    TEST_EXPECT(qbd_wait_log(&t, "method=GET path=/v1/version", 5000));
+    TEST_EXPECT_INT(qbd_stop(&t), 0);
+    TEST_EXPECT(!qbd_log_contains(&t, TOKEN_CI));
+    TEST_EXPECT(!qbd_log_contains(&t, TOKEN_OTHER));
+    TEST_EXPECT(!qbd_log_contains(&t, RANDOM_KEY));
+    qbd_cleanup(&t);
+}
+
 int main(void)
 {
     if (qbd_start(&d, NULL, NULL) != 0)
@@ -397,6 +527,8 @@ int main(void)
     TEST_RUN(test_nul_in_json);
     TEST_RUN(test_duplicate_keys);
     TEST_RUN(test_metrics_cardinality);
+    TEST_RUN(test_oversize_requests_are_problems);
+    TEST_RUN(test_tokens_never_echoed);
     TEST_RUN(test_slowloris_one_address);
     TEST_RUN(test_slowloris_many_addresses);
     TEST_RUN(test_full_server_answers_503);
