@@ -27,8 +27,10 @@
 #include "emu_topo.h"
 #include "emu_util.h"
 
-/* Lock-documented singleton: last_version and epoch guarded by mu (a
- * recursive mutex); stop and the thread by tmu/cv. */
+/* Lock-documented singleton: epoch guarded by mu (a recursive mutex);
+ * last_version and synced written under mu with atomic stores and read
+ * atomically without it (emu_sync_now's fast path); stop and the thread by
+ * tmu/cv. */
 static struct {
     pthread_mutex_t mu;
     uint64_t last_version;
@@ -139,12 +141,19 @@ static void reconcile(int force)
         }
     }
     cJSON_Delete(state);
-    g_sync.last_version = seen;
-    g_sync.synced = ok;
+    __atomic_store_n(&g_sync.last_version, seen, __ATOMIC_RELEASE);
+    __atomic_store_n(&g_sync.synced, ok, __ATOMIC_RELEASE);
 }
 
 void emu_sync_now(void)
 {
+    /* Fast path without the mutex: nothing changed since the last
+     * reconcile.  A recovery may hold the mutex for as long as a snapshot
+     * of the same collection keeps the collection lock; requests must not
+     * queue behind it for nothing. */
+    if (__atomic_load_n(&g_sync.synced, __ATOMIC_ACQUIRE) &&
+        emu_meta_version() == __atomic_load_n(&g_sync.last_version, __ATOMIC_ACQUIRE))
+        return;
     pthread_mutex_lock(&g_sync.mu);
     reconcile(0);
     pthread_mutex_unlock(&g_sync.mu);
