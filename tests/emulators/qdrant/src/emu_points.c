@@ -398,12 +398,18 @@ int emu_store_count(const char *name, unsigned sid, uint64_t *count, struct emu_
 /* The value at a dotted payload path ("a.b"), or NULL. */
 static const cJSON *payload_path(const cJSON *payload, const char *path)
 {
-    char buf[512];
-    snprintf(buf, sizeof(buf), "%s", path);
     const cJSON *cur = payload;
-    for (char *save = NULL, *tok = strtok_r(buf, ".", &save); tok && cur;
-         tok = strtok_r(NULL, ".", &save))
-        cur = cJSON_GetObjectItemCaseSensitive(cur, tok);
+    while (cur && *path) {
+        const char *dot = strchr(path, '.');
+        size_t n = dot ? (size_t)(dot - path) : strlen(path);
+        char key[256];
+        if (n >= sizeof(key))
+            return NULL;
+        memcpy(key, path, n);
+        key[n] = '\0';
+        cur = cJSON_GetObjectItemCaseSensitive(cur, key);
+        path += n + (dot != NULL);
+    }
     return cur;
 }
 
