@@ -19,6 +19,8 @@
 #include "api/app.h"
 #include "engine/jobs.h"
 #include "engine/tasks.h"
+#include "engine/topology.h"
+#include "remote/qdrant_cluster.h"
 #include "http/http_reply.h"
 #include "store/store_instances.h"
 #include "store/store_runs.h"
@@ -185,15 +187,55 @@ struct restore_req {
     int64_t plan_id;
     int64_t instance_id; /* the target: its concurrency limit applies */
     char *plan_name, *principal, *idem_key;
-    long wait; /* -1: do not wait */
+    long wait;            /* -1: do not wait */
+    char *backup_version; /* Qdrant version the snapshot was taken from, or NULL */
     /* set by the precheck task */
     bool exists;
+    char *conflict; /* a version pre-flight refusal, or NULL */
     enum qb_err rc;
     char err[QB_ERRBUF_SIZE];
     /* set by the poll */
     int64_t run_id;
     int64_t deadline;
 };
+
+/* Pre-flight (CONTRACT.md §12): every peer of the target on one version,
+ * within one minor of the version the snapshot was taken from.  Sets
+ * r->conflict when not; peers that do not answer are left to the run. */
+static void check_versions(struct restore_req *r)
+{
+    struct store_instance *inst = NULL;
+    struct topology *t = NULL;
+    char err[QB_ERRBUF_SIZE];
+    if (store_instance_get(r->store, r->instance, &inst, err, sizeof err) ||
+        topology_resolve(inst, 10000, &t, err, sizeof err)) {
+        store_instance_free(inst);
+        return;
+    }
+    const struct topo_peer *first = NULL;
+    for (size_t i = 0; i < t->npeers && !r->conflict; i++) {
+        const struct topo_peer *p = &t->peers[i];
+        if (!p->version)
+            continue;
+        if (!first)
+            first = p;
+        else if (strcmp(first->version, p->version) != 0)
+            r->conflict = xasprintf(
+                "the peers of %s run different Qdrant versions (peer %llu: %s, peer %llu: %s); "
+                "finish the upgrade before restoring. Nothing was changed.",
+                r->instance, (unsigned long long)first->id, first->version,
+                (unsigned long long)p->id, p->version);
+    }
+    if (!r->conflict && first && r->backup_version &&
+        !qdrant_version_compatible(r->backup_version, first->version))
+        r->conflict = xasprintf(
+            "the snapshot was taken from Qdrant %s but %s runs Qdrant %s; Qdrant keeps storage "
+            "compatible across one minor version only: restore into a %s-compatible Qdrant, "
+            "then upgrade step by step. Nothing was changed.",
+            r->backup_version, r->instance, first->version, r->backup_version);
+    topology_free(t);
+    store_instance_free(inst);
+}
 
 static void precheck(struct task *t)
 {
@@ -210,6 +252,8 @@ static void precheck(struct task *t)
             r->rc = rc;
     }
     qdrant_client_destroy(qc);
+    if (!r->rc)
+        check_versions(r);
 }
 
 static void destroy_restore_req(struct task *t)
@@ -221,6 +265,8 @@ static void destroy_restore_req(struct task *t)
     free(r->plan_name);
     free(r->principal);
     free(r->idem_key);
+    free(r->backup_version);
+    free(r->conflict);
     free(r);
 }
 
@@ -244,6 +290,10 @@ static bool poll_restore(struct http_request *req, void *ctx, bool expired)
         if (r->rc) {
             http_reply_problem_field(req, API_ERR_REMOTE_FAILED, "target_instance",
                                      "cannot reach instance %s: %s", r->instance, r->err);
+            return true;
+        }
+        if (r->conflict) {
+            http_reply_problem_field(req, API_ERR_CONFLICT, "target_instance", "%s", r->conflict);
             return true;
         }
         if (r->exists && !r->overwrite) {
@@ -376,6 +426,7 @@ void api_restores_create(struct http_request *req)
     r->instance_id =
         (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(request, "target_instance_id"));
     r->plan_name = snap->plan_name ? xstrdup(snap->plan_name) : NULL;
+    r->backup_version = snap->qdrant_version ? xstrdup(snap->qdrant_version) : NULL;
     r->principal = xstrdup(http_req_principal(req));
     r->idem_key = key ? xstrdup(key) : NULL;
     r->wait = wait;

@@ -278,3 +278,20 @@ enum qb_err qdrant_alias_create(struct qdrant_client *c, const char *collection,
     cJSON_Delete(body);
     return rc;
 }
+
+static bool parse_version(const char *v, int *major, int *minor)
+{
+    if (!v)
+        return false;
+    if (*v == 'v' || *v == 'V')
+        v++;
+    return sscanf(v, "%d.%d", major, minor) == 2 && *major >= 0 && *minor >= 0;
+}
+
+bool qdrant_version_compatible(const char *from, const char *to)
+{
+    int fa, fi, ta, ti;
+    if (!parse_version(from, &fa, &fi) || !parse_version(to, &ta, &ti))
+        return false;
+    return fa == ta && fi - ti <= 1 && ti - fi <= 1;
+}

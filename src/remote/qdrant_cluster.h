@@ -100,4 +100,10 @@ enum qb_err qdrant_payload_index_create(struct qdrant_client *c, const char *col
 enum qb_err qdrant_alias_create(struct qdrant_client *c, const char *collection, const char *alias,
                                 char *err, size_t errlen) QB_MUSTCHECK;
 
+/* Whether data taken from Qdrant `from` (e.g. "1.18.2") may be restored
+ * into Qdrant `to`: Qdrant guarantees storage compatibility across one
+ * minor version only (CONTRACT.md §12), so the same major and minors at
+ * most one apart.  An unparsable version is not compatible. */
+bool qdrant_version_compatible(const char *from, const char *to);
+
 #endif /* QB_QDRANT_CLUSTER_H */

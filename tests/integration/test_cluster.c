@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static struct emu peer, single;
+static struct emu peer, single, old;
 static struct qbd d;
 static char *original;
 
@@ -174,10 +174,34 @@ static void test_cut_stream_fails_naming_shard(void)
     resp_free(&r);
 }
 
+static void test_version_preflight(void)
+{
+    struct resp r;
+    char body[256];
+    snprintf(body, sizeof body, "{\"name\":\"old\",\"url\":\"%s\"}", old.url);
+    TEST_ASSERT(call("POST", "/v1/instances", body, 201, &r));
+    resp_free(&r);
+    TEST_ASSERT(call("GET", "/v1/snapshots?plan=clu&limit=1", NULL, 200, &r));
+    double id = json_path_num(r.json, "items.0.id");
+    resp_free(&r);
+    /* Taken from 1.19.0; 1.17 is two minors away: refused, nothing queued. */
+    snprintf(body, sizeof body,
+             "{\"snapshot_id\":%.0f,\"target_instance\":\"old\",\"target_collection\":\"x\"}", id);
+    TEST_ASSERT(qbd_request(&d, "POST", "/v1/restores?wait=60", body, NULL, &r) == 0);
+    EXPECT_PROBLEM(r, 409, "conflict");
+    TEST_EXPECT(r.body && strstr(r.body, "1.19.0") && strstr(r.body, "1.17.0"));
+    resp_free(&r);
+    TEST_ASSERT(emu_request(&old, "GET", "/collections/x", NULL, &r) == 0);
+    TEST_EXPECT_INT(r.status, 404);
+    resp_free(&r);
+}
+
 int main(void)
 {
     const char *const cluster[] = {"--cluster", NULL};
-    if (emu_start(&peer, cluster) != 0 || emu_start(&single, NULL) != 0)
+    const char *const v117[] = {"--version", "1.17.0", NULL};
+    if (emu_start(&peer, cluster) != 0 || emu_start(&single, NULL) != 0 ||
+        emu_start(&old, v117) != 0)
         return 1;
     if (emu_create_collection(&peer, "products", 4) || emu_upsert(&peer, "products", 25, 1))
         return 1;
@@ -188,10 +212,13 @@ int main(void)
     TEST_RUN(test_backup_set_and_restore);
     TEST_RUN(test_streamed_set);
     TEST_RUN(test_cut_stream_fails_naming_shard);
+    TEST_RUN(test_version_preflight);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     qbd_cleanup(&d);
     TEST_EXPECT_INT(emu_stop(&peer), 0);
     TEST_EXPECT_INT(emu_stop(&single), 0);
+    TEST_EXPECT_INT(emu_stop(&old), 0);
+    emu_cleanup(&old);
     emu_cleanup(&peer);
     emu_cleanup(&single);
     free(original);
