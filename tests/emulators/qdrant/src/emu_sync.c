@@ -268,7 +268,6 @@ struct heal {
     char coll[256];
     unsigned sid;
     uint64_t from;
-    int phase; /* 0: start a transfer, 1: finish it */
     int ok;
 };
 
@@ -395,7 +394,7 @@ static void heal_tick(void)
         const cJSON *to = cJSON_GetObjectItemCaseSensitive(t, "to");
         const cJSON *from = cJSON_GetObjectItemCaseSensitive(t, "from");
         uint64_t to_id = 0;
-        struct heal h = {.phase = 1};
+        struct heal h = {0};
         if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "heal")) || !cJSON_IsString(c) ||
             !cJSON_IsString(to) || emu_u64_parse(to->valuestring, &to_id) != 0 || to_id != me ||
             !cJSON_IsString(from) || emu_u64_parse(from->valuestring, &h.from) != 0 ||
