@@ -134,6 +134,10 @@ void api_status(struct http_request *req)
     cJSON_AddNumberToObject(body, "failing_plans", failing);
     json_add_time(body, "generated_at", now);
     cJSON_AddItemToObject(body, "plans", items);
+    /* Reachability and topology of every instance (and destination), as
+     * the prober last saw them: a dashboard sees a down peer here. */
+    bool all_ok = false;
+    prober_report(app->prober, body, &all_ok);
     http_reply_json_steal(req, 200, body);
 }
 
