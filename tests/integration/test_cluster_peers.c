@@ -180,6 +180,47 @@ static void test_custom_sharding_two_keys(void)
     resp_free(&r);
 }
 
+static void test_full_instance_plan_with_aliases(void)
+{
+    struct resp r;
+    TEST_ASSERT(emu_request(&c3.peer[1], "POST", "/collections/aliases",
+                            "{\"actions\":[{\"create_alias\":{\"collection_name\":\"r1\","
+                            "\"alias_name\":\"r1-live\"}}]}",
+                            &r) == 0);
+    TEST_EXPECT_INT(r.status, 200);
+    resp_free(&r);
+    TEST_ASSERT(call("POST", "/v1/plans", "{\"name\":\"whole\",\"full_instance\":true}", 201, &r));
+    resp_free(&r);
+    /* A cluster's full snapshot would hold one peer's shards: every
+     * collection is backed up as a set instead. */
+    run_plan("whole", &r);
+    TEST_EXPECT_INT(r.status, 200);
+    TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "results")), 3);
+    const cJSON *res;
+    double r1_id = 0;
+    cJSON_ArrayForEach(res, json_path(r.json, "results"))
+    {
+        TEST_EXPECT_STR(json_path_str(res, "layout"), "shards");
+        if (json_path_str(res, "collection") && !strcmp(json_path_str(res, "collection"), "r1"))
+            r1_id = json_path_num(res, "snapshot_id");
+    }
+    resp_free(&r);
+    TEST_ASSERT(r1_id > 0);
+    char *before = emu_points(&c3.peer[0], "r1");
+    TEST_ASSERT(emu_request(&c3.peer[0], "DELETE", "/collections/r1", NULL, &r) == 0);
+    resp_free(&r);
+    char body[96];
+    snprintf(body, sizeof body, "{\"snapshot_id\":%.0f}", r1_id);
+    TEST_ASSERT(call("POST", "/v1/restores?wait=180", body, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "results.0.aliases.0"), "r1-live");
+    resp_free(&r);
+    TEST_EXPECT(points_equal(&c3.peer[2], "r1", before));
+    free(before);
+    TEST_ASSERT(emu_request(&c3.peer[2], "GET", "/collections/r1/aliases", NULL, &r) == 0);
+    TEST_EXPECT_STR(json_path_str(r.json, "result.aliases.0.alias_name"), "r1-live");
+    resp_free(&r);
+}
+
 static void test_dead_replica_skipped(void)
 {
     /* Shard 0 of r2 lives on two peers: kill one replica's state. */
@@ -327,9 +368,62 @@ static void test_failing_peer_shards_move(void)
     TEST_EXPECT_INT(emu_cluster_snapshot_files(&c3, "r2"), 0);
 }
 
+/* /readyz's entry for the default instance names peer `want`. */
+static bool readyz_names_peer(void *ctx)
+{
+    const char *want = ctx;
+    struct resp r;
+    bool ok = false;
+    if (qbd_request(&d, "GET", "/readyz", NULL, NULL, &r) == 0) {
+        const char *detail = json_path_str(r.json, "instances.0.detail");
+        ok = detail && strstr(detail, want) && strstr(detail, "does not answer");
+    }
+    resp_free(&r);
+    return ok;
+}
+
+static bool topology_probed(void *ctx)
+{
+    (void)ctx;
+    struct resp r;
+    bool ok = qbd_request(&d, "GET", "/v1/instances/default", NULL, NULL, &r) == 0 &&
+              cJSON_GetArraySize(json_path(r.json, "topology.peers")) == 3;
+    resp_free(&r);
+    return ok;
+}
+
+static void test_topology_shown(void)
+{
+    TEST_ASSERT(harness_wait_until(topology_probed, NULL, 10000));
+    struct resp r;
+    TEST_ASSERT(call("GET", "/v1/instances/default", NULL, 200, &r));
+    TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "topology.cluster")));
+    /* Peer ids are exact integers, whatever their size. */
+    char want[32];
+    snprintf(want, sizeof want, "%llu", c3.peer_id[1]);
+    TEST_EXPECT(strstr(r.body, want) != NULL);
+    int leaders = 0, reachable = 0;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, json_path(r.json, "topology.peers"))
+    {
+        leaders += cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "leader"));
+        reachable += cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "reachable"));
+        TEST_EXPECT_STR(json_path_str(p, "version"), "1.19.0");
+    }
+    TEST_EXPECT_INT(leaders, 1);
+    TEST_EXPECT_INT(reachable, 3);
+    resp_free(&r);
+    TEST_ASSERT(call("GET", "/v1/status", NULL, 200, &r));
+    TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "instances.0.topology.peers")), 3);
+    resp_free(&r);
+}
+
 static void test_down_peer_fails_naming_it(void)
 {
     TEST_ASSERT(emu_peer_kill(&c3, 2) == 0);
+    char peer_name[48];
+    snprintf(peer_name, sizeof peer_name, "peer %llu", c3.peer_id[2]);
+    TEST_EXPECT(harness_wait_until(readyz_names_peer, peer_name, 15000));
     struct resp r;
     run_plan("r1", &r);
     TEST_EXPECT_INT(r.status, 424);
@@ -423,9 +517,11 @@ int main(void)
     const char *const args[] = {"--qdrant-url", c3.peer[0].url, NULL};
     if (qbd_start(&d, args, NULL) != 0)
         return 1;
+    TEST_RUN(test_topology_shown);
     TEST_RUN(test_six_shards_replication_1);
     TEST_RUN(test_six_shards_replication_2_and_other_targets);
     TEST_RUN(test_custom_sharding_two_keys);
+    TEST_RUN(test_full_instance_plan_with_aliases);
     TEST_RUN(test_dead_replica_skipped);
     TEST_RUN(test_no_active_replica_fails_naming_shard);
     TEST_RUN(test_transfer_in_progress_refused);
