@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * backup_set_catalog.c -- a catalogued set's objects (for deletion and
+ * retention), verifying every shard object, and removing what a set
+ * interrupted by a crash left on the peers and in storage.
+ */
+#include "engine/backup_set_internal.h"
+#include "remote/qdrant_cluster.h"
+#include "remote/storage_janitor.h"
+#include "util/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---------------------------------------------------------------- catalogue helpers */
+
+void backup_set_keys(const struct store_snapshot *s, char ***keys, size_t *n)
+{
+    *keys = NULL;
+    *n = 0;
+    cJSON *set = s->backup_set ? cJSON_Parse(s->backup_set) : NULL;
+    const cJSON *sh;
+    if (s->layout && strcmp(s->layout, "shards") == 0) {
+        cJSON_ArrayForEach(sh, cJSON_GetObjectItemCaseSensitive(set, "shards"))
+        {
+            const char *k = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sh, "key"));
+            if (!k)
+                continue;
+            *keys = xrealloc(*keys, (*n + 1) * sizeof **keys);
+            (*keys)[(*n)++] = xstrdup(k);
+        }
+    } else {
+        *keys = xrealloc(*keys, sizeof **keys);
+        (*keys)[(*n)++] = xstrdup(s->storage_key);
+    }
+    *keys = xrealloc(*keys, (*n + 1) * sizeof **keys);
+    (*keys)[(*n)++] = xasprintf("%s.manifest.json", s->storage_key);
+    cJSON_Delete(set);
+}
+
+enum qb_err backup_set_verify(struct storage *st, const struct store_snapshot *s, char *err,
+                              size_t errlen)
+{
+    cJSON *set = s->backup_set ? cJSON_Parse(s->backup_set) : NULL;
+    const cJSON *shards = cJSON_GetObjectItemCaseSensitive(set, "shards");
+    enum qb_err rc =
+        cJSON_GetArraySize(shards) > 0
+            ? QB_OK
+            : qb_failf(QB_ERR_INTERNAL, err, errlen, "snapshot %lld is a backup set without shards",
+                       (long long)s->id);
+    const cJSON *sh;
+    cJSON_ArrayForEach(sh, shards)
+    {
+        if (rc)
+            break;
+        const char *key = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sh, "key"));
+        const char *want = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sh, "sha256"));
+        int id = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(sh, "shard_id"));
+        struct storage_object_info info;
+        char sub[QB_ERRBUF_SIZE];
+        rc = key && want ? storage_verify(st, key, &info, sub, sizeof sub) : QB_ERR_INTERNAL;
+        if (!rc && strcmp(info.sha256, want) != 0) {
+            snprintf(sub, sizeof sub, "expected sha256 %s, found %s", want, info.sha256);
+            rc = QB_ERR_IO;
+        }
+        if (rc)
+            qb_failf(rc, err, errlen, "shard %d (%s): %s", id, key ? key : "?",
+                     rc == QB_ERR_INTERNAL ? "the catalogue entry is incomplete" : sub);
+    }
+    cJSON_Delete(set);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- crash recovery */
+
+/* "<c>-shard-<id>-YYYY-MM-DD-HH-MM-SS.snapshot": its time, or -1. */
+static int64_t snapshot_time(const char *name)
+{
+    size_t len = strlen(name);
+    const char *suffix = ".snapshot";
+    if (len < 28 || strcmp(name + len - strlen(suffix), suffix) != 0)
+        return -1;
+    const char *ts = name + len - strlen(suffix) - 19;
+    struct tm tm = {0};
+    if (sscanf(ts, "%4d-%2d-%2d-%2d-%2d-%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec) != 6)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (int64_t)timegm(&tm);
+}
+
+void set_recover_snapshot(const struct store_instance *inst, const char *collection, const cJSON *e,
+                          int64_t run_id)
+{
+    const char *url = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "peer_url"));
+    const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "name"));
+    double since = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(e, "since"));
+    const cJSON *sid = cJSON_GetObjectItemCaseSensitive(e, "shard_id");
+    if (!url || !cJSON_IsNumber(sid))
+        return;
+    struct qdrant_target t = {.scope = QDRANT_SCOPE_SHARD,
+                              .collection = collection,
+                              .shard_id = (unsigned)sid->valuedouble};
+    struct qdrant_client *qc = NULL;
+    struct qdrant_snapshot *list = NULL;
+    size_t n = 0;
+    char err[QB_ERRBUF_SIZE];
+    enum qb_err rc = topology_client(inst, url, 30000, &qc, err, sizeof err);
+    if (!rc && name) {
+        rc = qdrant_snapshot_delete(qc, &t, name, err, sizeof err);
+        if (rc == QB_ERR_NOT_FOUND)
+            rc = QB_OK;
+    } else if (!rc) {
+        /* The kill came before Qdrant named it: remove the shard's
+         * snapshots created since the intent was recorded. */
+        rc = qdrant_snapshot_list(qc, &t, &list, &n, err, sizeof err);
+        for (size_t i = 0; !rc && i < n; i++) {
+            int64_t at = snapshot_time(list[i].name);
+            if (at >= (int64_t)since - 1)
+                rc = qdrant_snapshot_delete(qc, &t, list[i].name, err, sizeof err);
+        }
+    }
+    if (rc)
+        log_warn("recovery.qdrant_failed",
+                 "run=%lld peer=%s collection=%s shard=%u error=%s msg=\"delete it by hand\"",
+                 (long long)run_id, log_q(url), log_q(collection), t.shard_id, log_q(err));
+    else
+        log_info("recovery.qdrant_cleaned", "run=%lld peer=%s collection=%s shard=%u",
+                 (long long)run_id, log_q(url), log_q(collection), t.shard_id);
+    qdrant_snapshots_free(list, n);
+    qdrant_client_destroy(qc);
+}
+
+void backup_set_recover(struct store *store, const cJSON *inflight, int64_t run_id)
+{
+    const char *instance =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(inflight, "instance"));
+    const char *collection =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(inflight, "collection"));
+    const char *set_key =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(inflight, "set_key"));
+    const cJSON *dest = cJSON_GetObjectItemCaseSensitive(inflight, "destination_id");
+    char err[QB_ERRBUF_SIZE];
+    struct store_instance *inst = NULL;
+    if (instance && collection &&
+        store_instance_get(store, instance, &inst, err, sizeof err) == QB_OK) {
+        const cJSON *e;
+        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(inflight, "shard_snapshots"))
+            set_recover_snapshot(inst, collection, e, run_id);
+    }
+    store_instance_free(inst);
+    bool catalogued = false;
+    struct storage *st = NULL;
+    if (!set_key || !cJSON_IsNumber(dest))
+        return;
+    int64_t dest_id = (int64_t)dest->valuedouble;
+    enum qb_err rc =
+        store_snapshot_key_exists(store, dest_id, set_key, &catalogued, err, sizeof err);
+    if (!rc && catalogued)
+        return; /* the row proves every object good */
+    if (!rc)
+        rc = job_open_storage(store, dest_id, &st, err, sizeof err);
+    const cJSON *k;
+    cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(inflight, "storage_keys"))
+    {
+        const char *key = cJSON_GetStringValue(k);
+        if (rc || !key)
+            break;
+        rc = storage_delete_many(st, &key, 1, err, sizeof err);
+        if (!rc)
+            rc = storage_discard_incomplete(st, key, err, sizeof err);
+    }
+    if (rc)
+        log_warn("recovery.storage_failed", "run=%lld key=%s error=%s", (long long)run_id,
+                 log_q(set_key), log_q(err));
+    else
+        log_info("recovery.storage_cleaned", "run=%lld key=%s", (long long)run_id, log_q(set_key));
+    storage_close(st);
+}
