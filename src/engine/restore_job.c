@@ -290,6 +290,14 @@ static enum qb_err restore_sharded(struct restore *r, cJSON *result, char *err, 
         };
         cJSON_AddStringToObject(result, "layout", "shards");
         rc = restore_set_run(&rs, result, err, errlen);
+        const cJSON *safety = cJSON_GetObjectItemCaseSensitive(result, "safety_snapshot_id");
+        if (rc && cJSON_IsNumber(safety)) {
+            /* The collection it replaced is gone: say where it is kept. */
+            size_t used = strlen(err);
+            snprintf(err + used, errlen - used,
+                     "; the collection it replaced is kept as safety snapshot %.0f",
+                     safety->valuedouble);
+        }
     }
     topology_free(topo);
     store_instance_free(inst);

@@ -464,6 +464,52 @@ static void test_nodes_list_checked(void)
     resp_free(&r);
 }
 
+static void test_corrupt_shard_named_in_restore(void)
+{
+    struct resp r;
+    TEST_ASSERT(call("GET", "/v1/snapshots?plan=r1&limit=1", NULL, 200, &r));
+    double id = json_path_num(r.json, "items.0.id");
+    char file[1024];
+    snprintf(file, sizeof file, "%s/var/backups/%s", d.dir,
+             json_path_str(r.json, "items.0.backup_set.shards.3.key"));
+    resp_free(&r);
+    /* Flip one byte in the middle of shard 3's object: same size. */
+    FILE *f = fopen(file, "r+b");
+    TEST_ASSERT(f != NULL);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, size / 2, SEEK_SET);
+    int ch = fgetc(f);
+    fseek(f, size / 2, SEEK_SET);
+    fputc(ch ^ 0xff, f);
+    fclose(f);
+    char body[128];
+    snprintf(body, sizeof body, "{\"snapshot_id\":%.0f,\"target_collection\":\"r1-copy\"}", id);
+    TEST_ASSERT(qbd_request(&d, "POST", "/v1/restores?wait=180", body, NULL, &r) == 0);
+    TEST_EXPECT_INT(r.status, 424);
+    TEST_EXPECT_STR(json_path_str(r.json, "run.state"), "failed");
+    const char *error = json_path_str(r.json, "run.error");
+    TEST_EXPECT(error && strstr(error, "shard 3") && strstr(error, "incomplete"));
+    const cJSON *s, *failed = NULL;
+    int restored = 0;
+    cJSON_ArrayForEach(s, json_path(r.json, "run.results.0.shards"))
+    {
+        const char *state = json_path_str(s, "state");
+        if (state && !strcmp(state, "failed"))
+            failed = s;
+        restored += state && !strcmp(state, "restored");
+    }
+    TEST_EXPECT(failed && json_path_num(failed, "shard_id") == 3);
+    TEST_EXPECT_INT(restored, 3);
+    resp_free(&r);
+    /* Put the byte back: the catalogued set is whole again. */
+    f = fopen(file, "r+b");
+    TEST_ASSERT(f != NULL);
+    fseek(f, size / 2, SEEK_SET);
+    fputc(ch, f);
+    fclose(f);
+}
+
 static bool run_moving(void *ctx)
 {
     long long id = *(long long *)ctx;
@@ -529,6 +575,7 @@ int main(void)
     TEST_RUN(test_failing_peer_shards_move);
     TEST_RUN(test_down_peer_fails_naming_it);
     TEST_RUN(test_nodes_list_checked);
+    TEST_RUN(test_corrupt_shard_named_in_restore);
     TEST_RUN(test_kill9_mid_run_leaves_no_shard_snapshot);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     qbd_cleanup(&d);
