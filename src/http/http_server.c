@@ -741,6 +741,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
         status = ci && ci->http_status ? ci->http_status : 499;
+        new_request_id(req->id, sizeof req->id);
     }
     metrics_http_observe(s->metrics, req->route_label, req->method, status, seconds);
     /* Never the query (MHD-refused requests have only the raw target), and
