@@ -38,7 +38,8 @@ struct backup {
     struct storage *storage;
     char *qdrant_version;
     struct store_instance *inst;
-    struct topology *topo; /* a cluster of several peers: per-shard sets */
+    struct topology *topo; /* a cluster: per-shard sets */
+    size_t ntargets;       /* targets of this run, for crash recovery */
 };
 
 /* One target's progress through the pipeline. */
@@ -50,6 +51,7 @@ struct target {
     char *key; /* object key in the destination */
     struct storage_write_result stored;
     int64_t points_count;
+    int64_t since; /* when creation of its Qdrant snapshot was requested */
 };
 
 /* ---------------------------------------------------------------- steps */
@@ -90,6 +92,11 @@ static void set_inflight(struct backup *b, const struct target *t, bool has_key)
     if (t->snap.name)
         cJSON_AddStringToObject(o, "qdrant_snapshot", t->snap.name);
     cJSON_AddNumberToObject(o, "destination_id", (double)b->plan->destination_id);
+    /* Recorded before Qdrant is asked: a kill before its answer still
+     * leaves what to look for (snapshots created since). */
+    cJSON_AddNumberToObject(o, "since", (double)t->since);
+    if (b->ntargets)
+        cJSON_AddNumberToObject(o, "targets", (double)b->ntargets);
     if (has_key)
         cJSON_AddStringToObject(o, "storage_key", t->key);
     char *text = cJSON_PrintUnformatted(o);
@@ -204,6 +211,23 @@ static void discard(struct backup *b, struct target *t)
                  (long long)b->job->run->id, log_q(t->snap.name), log_q(err));
 }
 
+/* After a failed create: snapshots of the target that Qdrant may have
+ * made anyway (a timeout, a lost answer) since the request. */
+static void discard_unnamed(struct backup *b, struct target *t)
+{
+    struct qdrant_snapshot *list = NULL;
+    size_t n = 0;
+    char err[QB_ERRBUF_SIZE];
+    if (qdrant_snapshot_list(b->qdrant, &t->qt, &list, &n, err, sizeof err) != QB_OK)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (qdrant_snapshot_name_time(list[i].name) >= t->since - 1 &&
+            qdrant_snapshot_delete(b->qdrant, &t->qt, list[i].name, err, sizeof err) == QB_OK)
+            log_warn("run.qdrant_orphan_removed", "run=%lld snapshot=%s",
+                     (long long)b->job->run->id, log_q(list[i].name));
+    qdrant_snapshots_free(list, n);
+}
+
 static enum qb_err catalogue(struct backup *b, struct target *t, bool verified, int64_t *id,
                              char *err, size_t errlen)
 {
@@ -250,10 +274,18 @@ static enum qb_err backup_target(struct backup *b, struct target *t, cJSON *resu
         qdrant_collection_info_free(&info);
     }
     rc = job_checkpoint(j, "snapshotting", err, errlen);
-    if (!rc)
-        WITH_RETRIES(j, rc, qdrant_snapshot_create(b->qdrant, &t->qt, true, &t->snap, err, errlen));
     if (rc)
         return rc;
+    t->since = qb_now_ms() / 1000;
+    set_inflight(b, t, false);
+    WITH_RETRIES(j, rc, qdrant_snapshot_create(b->qdrant, &t->qt, true, &t->snap, err, errlen));
+    if (rc) {
+        /* A timeout or a lost answer may hide a snapshot Qdrant made
+         * anyway; a refusal (4xx) made none. */
+        if (rc == QB_ERR_TRANSIENT)
+            discard_unnamed(b, t);
+        return rc;
+    }
     t->key = object_key(b->plan, j->run, t);
     set_inflight(b, t, true);
     /* Known from here: what this target adds to the run's total. */
@@ -396,6 +428,7 @@ static const char *run_targets(struct backup *b, cJSON *results, char *error, si
     /* A cluster's full snapshot holds only one peer's shards: on a cluster
      * a full-instance plan backs up every collection as a set instead. */
     bool full = strcmp(b->plan->scope, "full") == 0 && !b->topo;
+    b->ntargets = full ? 1 : n;
     if (!full && n == 0) {
         snprintf(error, errorlen, "instance %s has no collections to back up", b->plan->instance);
         return "failed";

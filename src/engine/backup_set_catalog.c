@@ -75,23 +75,6 @@ enum qb_err backup_set_verify(struct storage *st, const struct store_snapshot *s
 
 /* ---------------------------------------------------------------- crash recovery */
 
-/* "<c>-shard-<id>-YYYY-MM-DD-HH-MM-SS.snapshot": its time, or -1. */
-static int64_t snapshot_time(const char *name)
-{
-    size_t len = strlen(name);
-    const char *suffix = ".snapshot";
-    if (len < 28 || strcmp(name + len - strlen(suffix), suffix) != 0)
-        return -1;
-    const char *ts = name + len - strlen(suffix) - 19;
-    struct tm tm = {0};
-    if (sscanf(ts, "%4d-%2d-%2d-%2d-%2d-%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-               &tm.tm_min, &tm.tm_sec) != 6)
-        return -1;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return (int64_t)timegm(&tm);
-}
-
 void set_recover_snapshot(const struct store_instance *inst, const char *collection, const cJSON *e,
                           int64_t run_id)
 {
@@ -118,7 +101,7 @@ void set_recover_snapshot(const struct store_instance *inst, const char *collect
          * snapshots created since the intent was recorded. */
         rc = qdrant_snapshot_list(qc, &t, &list, &n, err, sizeof err);
         for (size_t i = 0; !rc && i < n; i++) {
-            int64_t at = snapshot_time(list[i].name);
+            int64_t at = qdrant_snapshot_name_time(list[i].name);
             if (at >= (int64_t)since - 1)
                 rc = qdrant_snapshot_delete(qc, &t, list[i].name, err, sizeof err);
         }

@@ -5,6 +5,7 @@
  * destination a run uses.
  */
 #include "engine/jobs.h"
+#include "engine/recovery.h"
 #include "store/store_destinations.h"
 #include "store/store_instances.h"
 #include "util/log.h"
@@ -137,6 +138,8 @@ void job_execute(struct engine *e, struct store *store, struct metrics *metrics,
         log_warn("run.progress_failed", "run=%lld error=%s", (long long)run->id, log_q(err));
     if (store_run_finish(store, run->id, state, text, *error ? error : NULL, err, sizeof err))
         log_error("run.finish_failed", "run=%lld error=%s", (long long)run->id, log_q(err));
+    else if (j.stopping && strcmp(state, "succeeded") != 0)
+        recovery_requeue_after_shutdown(store, run);
     char quoted[1100];
     log_info("run.end", "run=%lld state=%s bytes=%lld error=%s", (long long)run->id, state,
              (long long)j.bytes_done, log_quote(quoted, sizeof quoted, error));

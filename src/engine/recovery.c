@@ -11,6 +11,7 @@
 #include "store/store_snapshots.h"
 #include "util/log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,7 +30,8 @@ static void clean_qdrant(struct store *store, const cJSON *inflight, int64_t run
 {
     const char *instance = str(inflight, "instance"), *snap = str(inflight, "qdrant_snapshot");
     const char *scope = str(inflight, "scope"), *collection = str(inflight, "collection");
-    if (!instance || !snap)
+    const cJSON *since = cJSON_GetObjectItemCaseSensitive(inflight, "since");
+    if (!instance || (!snap && !cJSON_IsNumber(since)))
         return;
     char err[QB_ERRBUF_SIZE];
     struct qdrant_client *qc = NULL;
@@ -39,8 +41,25 @@ static void clean_qdrant(struct store *store, const cJSON *inflight, int64_t run
     };
     enum qb_err rc =
         job_open_qdrant(store, instance, RECOVERY_QDRANT_TIMEOUT_MS, &qc, err, sizeof err);
-    if (!rc)
+    if (!rc && snap) {
         rc = qdrant_snapshot_delete(qc, &t, snap, err, sizeof err);
+    } else if (!rc) {
+        /* Killed between asking Qdrant and its answer: the snapshot, if
+         * Qdrant made one, is the target's newest since the request. */
+        struct qdrant_snapshot *list = NULL;
+        size_t n = 0;
+        rc = qdrant_snapshot_list(qc, &t, &list, &n, err, sizeof err);
+        for (size_t i = 0; !rc && i < n; i++)
+            if (qdrant_snapshot_name_time(list[i].name) >= (int64_t)since->valuedouble - 1) {
+                rc = qdrant_snapshot_delete(qc, &t, list[i].name, err, sizeof err);
+                snap = "(found by time)";
+            }
+        qdrant_snapshots_free(list, n);
+        if (!rc && !snap) {
+            qdrant_client_destroy(qc);
+            return;
+        }
+    }
     if (rc && rc != QB_ERR_NOT_FOUND)
         log_warn("recovery.qdrant_failed",
                  "run=%lld instance=%s snapshot=%s error=%s msg=\"delete it by hand\"",
@@ -118,6 +137,63 @@ static void requeue_run(struct store *store, const struct store_run *r, int64_t 
                  (long long)id, r->plan_name ? r->plan_name : "-");
 }
 
+/* Ends an interrupted run in the state the catalogue proves: succeeded
+ * when every target (total, 0 when unknown) was catalogued before the
+ * kill (it died cleaning up), partial when some were, failed otherwise. */
+static void settle(struct store *store, const struct store_run *r, int64_t total)
+{
+    char err[QB_ERRBUF_SIZE];
+    struct store_snapshot_filter f = {.run_id = r->id};
+    struct store_snapshot **rows = NULL;
+    size_t n = 0;
+    if (strcmp(r->kind, "backup") != 0 ||
+        store_snapshot_list(store, &f, &rows, &n, err, sizeof err) != QB_OK)
+        n = 0;
+    cJSON *results = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddItemToObject(o, "collection",
+                              rows[i]->collection ? cJSON_CreateString(rows[i]->collection)
+                                                  : cJSON_CreateNull());
+        cJSON_AddStringToObject(o, "state", "succeeded");
+        cJSON_AddNumberToObject(o, "snapshot_id", (double)rows[i]->id);
+        cJSON_AddNumberToObject(o, "size", (double)rows[i]->size_bytes);
+        cJSON_AddStringToObject(o, "sha256", rows[i]->sha256);
+        cJSON_AddStringToObject(o, "location", rows[i]->location);
+        cJSON_AddBoolToObject(o, "verified", rows[i]->verified_at > 0);
+        cJSON_AddItemToArray(results, o);
+    }
+    store_snapshot_list_free(rows, n);
+    const char *state = n == 0                             ? "failed"
+                        : total > 0 && (int64_t)n >= total ? "succeeded"
+                                                           : "partial";
+    char error[256];
+    snprintf(error, sizeof error,
+             "interrupted by restart: qbackupd stopped while this run was going; %zu snapshot(s) "
+             "had been catalogued, what else it had started was cleaned up",
+             n);
+    char *text = cJSON_PrintUnformatted(results);
+    cJSON_Delete(results);
+    int64_t requeue = strcmp(state, "succeeded") ? requeue_wanted(store, r) : 0;
+    if (store_run_finish(store, r->id, state, n ? text : NULL,
+                         strcmp(state, "succeeded") ? error : NULL, err, sizeof err))
+        log_error("recovery.failed", "run=%lld error=%s", (long long)r->id, log_q(err));
+    else
+        log_warn("recovery.run_settled",
+                 "run=%lld plan=%s state=%s catalogued=%zu reason=\"interrupted by restart\"",
+                 (long long)r->id, r->plan_name ? r->plan_name : "-", state, n);
+    free(text);
+    if (requeue)
+        requeue_run(store, r, requeue);
+}
+
+void recovery_requeue_after_shutdown(struct store *store, const struct store_run *r)
+{
+    int64_t instance = requeue_wanted(store, r);
+    if (instance)
+        requeue_run(store, r, instance);
+}
+
 void recovery_run(struct store *store)
 {
     char err[QB_ERRBUF_SIZE];
@@ -137,18 +213,10 @@ void recovery_run(struct store *store)
             clean_storage(store, inflight, r->id);
             clean_qdrant(store, inflight, r->id);
         }
+        const cJSON *targets = cJSON_GetObjectItemCaseSensitive(inflight, "targets");
+        int64_t total = cJSON_IsNumber(targets) ? (int64_t)targets->valuedouble : 0;
         cJSON_Delete(inflight);
-        int64_t requeue = requeue_wanted(store, r);
-        if (store_run_finish(store, r->id, "failed", NULL,
-                             "interrupted by restart: qbackupd stopped while this run was "
-                             "going; what it had started was cleaned up",
-                             err, sizeof err))
-            log_error("recovery.failed", "run=%lld error=%s", (long long)r->id, log_q(err));
-        else
-            log_warn("recovery.run_failed", "run=%lld plan=%s reason=\"interrupted by restart\"",
-                     (long long)r->id, r->plan_name ? r->plan_name : "-");
-        if (requeue)
-            requeue_run(store, r, requeue);
+        settle(store, r, total);
     }
     store_run_list_free(runs, n);
 }

@@ -11,9 +11,15 @@
 #define QB_RECOVERY_H
 
 #include "store/store.h"
+#include "store/store_runs.h"
 
 /* Runs the recovery; failures are logged, never fatal (a stuck Qdrant must
  * not keep qbackupd from starting). */
 void recovery_run(struct store *store);
+
+/* A backup run that a graceful shutdown (SIGTERM) interrupted is queued
+ * again when its plan asks for it (requeue_interrupted), exactly as after
+ * a kill -9. */
+void recovery_requeue_after_shutdown(struct store *store, const struct store_run *r);
 
 #endif /* QB_RECOVERY_H */

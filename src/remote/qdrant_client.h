@@ -121,6 +121,12 @@ enum qb_err qdrant_snapshot_list(struct qdrant_client *c, const struct qdrant_ta
                                  struct qdrant_snapshot **out, size_t *n, char *err,
                                  size_t errlen) QB_MUSTCHECK;
 
+/* The creation time Qdrant wrote into a snapshot's name (collection, shard
+ * and full snapshots all end in "-YYYY-MM-DD-HH-MM-SS.snapshot", UTC), or
+ * -1 when the name has none.  Used to find a snapshot whose creation was
+ * requested but whose name never arrived (a crash in between). */
+int64_t qdrant_snapshot_name_time(const char *name);
+
 /* Deletes a snapshot.  QB_ERR_NOT_FOUND when it does not exist. */
 enum qb_err qdrant_snapshot_delete(struct qdrant_client *c, const struct qdrant_target *t,
                                    const char *name, char *err, size_t errlen) QB_MUSTCHECK;

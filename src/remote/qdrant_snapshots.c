@@ -538,3 +538,21 @@ enum qb_err qdrant_snapshot_recover(struct qdrant_client *c, const struct qdrant
     free(base);
     return rc;
 }
+
+int64_t qdrant_snapshot_name_time(const char *name)
+{
+    static const char suffix[] = ".snapshot";
+    size_t len = name ? strlen(name) : 0, sl = sizeof suffix - 1;
+    if (len < sl + 19 || strcmp(name + len - sl, suffix) != 0)
+        return -1;
+    const char *ts = name + len - sl - 19;
+    struct tm tm = {0};
+    char tail = 0;
+    if (sscanf(ts, "%4d-%2d-%2d-%2d-%2d-%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &tail) != 7 ||
+        tail != '.')
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (int64_t)timegm(&tm);
+}

@@ -155,6 +155,7 @@ static enum qb_err list_where(struct store *s, const struct store_snapshot_filte
         "AND (?7 = 0 OR s.collection IS NULL) AND (?8 = 0 OR s.verified_at IS NOT NULL) "
         "AND (?9 = 0 OR s.created_at < ?9) "
         "AND (?10 = 0 OR s.created_at < ?12 OR (s.created_at = ?12 AND s.id < ?10)) "
+        "AND (?13 = 0 OR s.run_id = ?13) "
         "ORDER BY s.created_at DESC, s.id DESC LIMIT ?11",
         &st, err, errlen);
     if (rc)
@@ -171,7 +172,9 @@ static enum qb_err list_where(struct store *s, const struct store_snapshot_filte
         sqlite3_bind_int64(st, 9, f->created_before);
         sqlite3_bind_int64(st, 10, f->before_id);
         sqlite3_bind_int64(st, 12, f->before_created);
+        sqlite3_bind_int64(st, 13, f->run_id);
     } else {
+        sqlite3_bind_int64(st, 13, 0);
         for (int i = 2; i <= 5; i++)
             sqlite3_bind_null(st, i);
         for (int i = 6; i <= 10; i++)

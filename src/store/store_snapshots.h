@@ -55,6 +55,7 @@ struct store_snapshot_filter {
     const char *instance;    /* instance name, or NULL */
     const char *kind;        /* or NULL */
     int64_t plan_id;         /* 0: any */
+    int64_t run_id;          /* 0: any; else the snapshots this run catalogued */
     bool collection_is_null; /* with plan_id: the full-instance target */
     bool verified_only;
     int64_t created_before; /* 0: any; else created_at < this */
