@@ -24,8 +24,14 @@
  *        (the head below fails: skipped);
  *     3. read the manifest (bounded), parse and validate it;
  *     4. head the object: it must exist with the manifest's size and, when
- *        one is recorded, its SHA-256;
+ *        one is recorded, its SHA-256.  A backup set's manifest ("layout":
+ *        "shards", key K a prefix) is read by rescan_set.c instead, and
+ *        every shard object it lists (K/shard-N.snapshot) is headed the
+ *        same way: one missing or different shard skips the whole set;
  *     5. insert, resolving plan and instance by name.
+ *   Shard objects have no manifest of their own and are never catalogued
+ *   by themselves: their set's row lists them (a manifest that names one
+ *   is skipped, see rescan_set_is_shard_key).
  *   Per-object problems are skips with a reason; the catalogue failing, or
  *   the destination failing as a whole (listing, transient or permission
  *   errors), stops the rescan.  Everything inserted until then is a
@@ -38,6 +44,8 @@
  *   start unverified.
  */
 #include "engine/rescan.h"
+#include "engine/rescan_set.h"
+#include "remote/sigv4.h"
 #include "store/store_destinations.h"
 #include "store/store_instances.h"
 #include "store/store_plans.h"
@@ -55,8 +63,14 @@
 
 #define MANIFEST_SUFFIX ".manifest.json"
 #define MANIFEST_FORMAT "qbackup-manifest-v1"
-/* The pipeline writes a flat object; a little room for future nesting. */
-#define MANIFEST_MAX_DEPTH 4
+/* A snapshot's manifest is flat; a set's holds the collection's
+ * configuration (set.config.vectors.<name>.quantization_config.scalar is
+ * 7 levels) and payload schema.  Room for that and future nesting, while
+ * still bounding the parser's recursion. */
+#define MANIFEST_MAX_DEPTH 16
+/* The manifest buffer starts this large and grows up to
+ * RESCAN_MANIFEST_MAX for the manifests of large sets. */
+#define MANIFEST_BUF_START (64 * 1024)
 /* Where backup_safety_snapshot() (backup_job.c) stores its snapshots. */
 #define SAFETY_PREFIX "_safety/"
 /* JSON numbers are doubles: integers are exact up to 2^53. */
@@ -71,7 +85,8 @@ struct rescan {
     struct rescan_report *report;
     char *base; /* location of key "" ("/abs/dir/", "s3://bucket/prefix/") */
     int notes;  /* entries in report->notes */
-    char *buf;  /* RESCAN_MANIFEST_MAX + 1 bytes, reused for every manifest */
+    char *buf;  /* cap bytes (at most RESCAN_MANIFEST_MAX), reused for every manifest */
+    size_t cap;
     size_t len; /* bytes of the current manifest in buf */
     char *err;  /* the caller's buffer, for the error that stops the rescan */
     size_t errlen;
@@ -86,11 +101,12 @@ struct manifest {
     const char *qdrant_snapshot;
     const char *qdrant_version;  /* or NULL */
     const char *qdrant_checksum; /* or NULL; lower-case in checksum[] */
+    bool set;                    /* layout "shards": a backup set (key is a prefix) */
     int64_t shard_id;            /* -1: none */
     int64_t size;
     int64_t points_count; /* -1: absent */
     int64_t created_at;
-    char sha256[65]; /* lower-case */
+    char sha256[65]; /* lower-case; for a set, that of the manifest's own bytes */
     char checksum[65];
 };
 
@@ -275,8 +291,10 @@ static void skip(struct rescan *r, const char *key, const char *fmt, ...)
 
 /* ---------------------------------------------------------------- steps */
 
-/* True when a running backup run still has key of this destination in
- * flight (written, not yet catalogued or discarded). */
+/* True when a running run still has key of this destination in flight
+ * (written, not yet catalogued or discarded): a snapshot's "storage_key",
+ * or the "set_key" of the record a set keeps, kind "set", while
+ * backup_set_collection() runs (a restore's safety set is one too). */
 static enum qb_err in_flight(struct rescan *r, const char *key, bool *busy)
 {
     struct store_run **runs = NULL;
@@ -285,7 +303,9 @@ static enum qb_err in_flight(struct rescan *r, const char *key, bool *busy)
     enum qb_err rc = store_run_list_running(r->store, &runs, &n, r->err, r->errlen);
     for (size_t i = 0; !rc && i < n && !*busy; i++) {
         cJSON *inf = runs[i]->inflight ? cJSON_Parse(runs[i]->inflight) : NULL;
-        const cJSON *k = cJSON_GetObjectItemCaseSensitive(inf, "storage_key");
+        const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(inf, "kind"));
+        bool set = kind && strcmp(kind, "set") == 0;
+        const cJSON *k = cJSON_GetObjectItemCaseSensitive(inf, set ? "set_key" : "storage_key");
         const cJSON *d = cJSON_GetObjectItemCaseSensitive(inf, "destination_id");
         *busy = cJSON_IsString(k) && cJSON_IsNumber(d) && strcmp(k->valuestring, key) == 0 &&
                 (int64_t)d->valuedouble == r->destination_id;
@@ -300,6 +320,13 @@ static enum qb_err collect(void *ud, const void *data, size_t len, char *err, si
     struct rescan *r = ud;
     if (len > RESCAN_MANIFEST_MAX - r->len)
         return qb_failf(QB_ERR_INVALID, err, errlen, "larger than %d bytes", RESCAN_MANIFEST_MAX);
+    if (len > r->cap - r->len) {
+        while (len > r->cap - r->len)
+            r->cap *= 2;
+        if (r->cap > RESCAN_MANIFEST_MAX)
+            r->cap = RESCAN_MANIFEST_MAX;
+        r->buf = xrealloc(r->buf, r->cap);
+    }
     memcpy(r->buf + r->len, data, len);
     r->len += len;
     return QB_OK;
@@ -338,14 +365,59 @@ static bool opt_int(const cJSON *m, const char *field, int64_t dflt, int64_t *ou
     return rc == QB_OK || rc == QB_ERR_NOT_FOUND;
 }
 
+/* The members only a single snapshot's manifest has: its object's SHA-256
+ * and Qdrant's checksum, and the Qdrant snapshot name. */
+static bool validate_object(const cJSON *m, struct manifest *mf, char *reason, size_t reasonlen)
+{
+    const char *sha = NULL;
+    if (!need_string(m, "qdrant_snapshot", &mf->qdrant_snapshot, reason, reasonlen) ||
+        !need_string(m, "sha256", &sha, reason, reasonlen) ||
+        !opt_string(m, "qdrant_checksum", &mf->qdrant_checksum, reason, reasonlen))
+        return false;
+    if (!hex64(sha, mf->sha256)) {
+        snprintf(reason, reasonlen, "sha256: must be 64 hexadecimal digits");
+        return false;
+    }
+    if (mf->qdrant_checksum) {
+        if (!hex64(mf->qdrant_checksum, mf->checksum)) {
+            snprintf(reason, reasonlen, "qdrant_checksum: must be 64 hexadecimal digits");
+            return false;
+        }
+        /* The pipeline keeps nothing whose bytes differ from Qdrant's
+         * checksum; a manifest saying otherwise was not written by it. */
+        if (strcmp(mf->checksum, mf->sha256) != 0) {
+            snprintf(reason, reasonlen, "qdrant_checksum differs from sha256");
+            return false;
+        }
+        mf->qdrant_checksum = mf->checksum;
+    }
+    return true;
+}
+
+/* "layout": absent or "snapshot" (one object at key), or "shards" (a
+ * backup set: the shards and the manifest's SHA-256 stand in for the
+ * object's, see rescan_set.h). */
+static bool validate_layout(const cJSON *m, struct manifest *mf, char *reason, size_t reasonlen)
+{
+    const char *layout = NULL;
+    if (!opt_string(m, "layout", &layout, reason, reasonlen))
+        return false;
+    mf->set = layout && strcmp(layout, "shards") == 0;
+    if (layout && !mf->set && strcmp(layout, "snapshot") != 0) {
+        snprintf(reason, reasonlen, "layout: \"%.64s\" is not snapshot or shards", layout);
+        return false;
+    }
+    return true;
+}
+
 /* Checks the manifest of key and fills mf (borrowing from m); false with
- * the reason otherwise.  Mirrors write_manifest() in backup_job.c and the
- * snapshots table's CHECK constraints, so a manifest that passes always
- * makes an insertable row. */
+ * the reason otherwise.  Mirrors write_manifest() in backup_job.c (and in
+ * backup_set.c for sets) and the snapshots table's CHECK constraints, so a
+ * manifest that passes always makes an insertable row. */
 static bool validate(const cJSON *m, const char *key, struct manifest *mf, char *reason,
                      size_t reasonlen)
 {
-    const char *format = NULL, *mkey = NULL, *sha = NULL, *created = NULL;
+    const char *format = NULL, *mkey = NULL, *created = NULL;
     memset(mf, 0, sizeof *mf);
     if (!cJSON_IsObject(m)) {
         snprintf(reason, reasonlen, "not a JSON object");
@@ -365,15 +437,15 @@ static bool validate(const cJSON *m, const char *key, struct manifest *mf, char 
                  mkey);
         return false;
     }
-    if (!opt_string(m, "plan", &mf->plan, reason, reasonlen) ||
+    if (!validate_layout(m, mf, reason, reasonlen) ||
+        !opt_string(m, "plan", &mf->plan, reason, reasonlen) ||
         !need_string(m, "instance", &mf->instance, reason, reasonlen) ||
         !need_string(m, "kind", &mf->kind, reason, reasonlen) ||
-        !need_string(m, "qdrant_snapshot", &mf->qdrant_snapshot, reason, reasonlen) ||
-        !need_string(m, "sha256", &sha, reason, reasonlen) ||
         !need_string(m, "created_at", &created, reason, reasonlen) ||
         !opt_string(m, "collection", &mf->collection, reason, reasonlen) ||
-        !opt_string(m, "qdrant_version", &mf->qdrant_version, reason, reasonlen) ||
-        !opt_string(m, "qdrant_checksum", &mf->qdrant_checksum, reason, reasonlen))
+        !opt_string(m, "qdrant_version", &mf->qdrant_version, reason, reasonlen))
+        return false;
+    if (!mf->set && !validate_object(m, mf, reason, reasonlen))
         return false;
     if (mf->plan && !*mf->plan)
         mf->plan = NULL;
@@ -381,6 +453,10 @@ static bool validate(const cJSON *m, const char *key, struct manifest *mf, char 
     bool shard = strcmp(mf->kind, "shard") == 0;
     if (!full && !shard && strcmp(mf->kind, "collection") != 0) {
         snprintf(reason, reasonlen, "kind: \"%.64s\" is not collection, full or shard", mf->kind);
+        return false;
+    }
+    if (mf->set && (full || shard)) {
+        snprintf(reason, reasonlen, "kind: a backup set is of kind collection");
         return false;
     }
     if (full && mf->collection) {
@@ -399,22 +475,9 @@ static bool validate(const cJSON *m, const char *key, struct manifest *mf, char 
     if (!opt_int(m, "points_count", -1, &mf->points_count, reason, reasonlen) ||
         !opt_int(m, "shard_id", -1, &mf->shard_id, reason, reasonlen))
         return false;
-    if (!hex64(sha, mf->sha256)) {
-        snprintf(reason, reasonlen, "sha256: must be 64 hexadecimal digits");
+    if (mf->set && mf->shard_id >= 0) {
+        snprintf(reason, reasonlen, "shard_id: a backup set has none (its shards are in set)");
         return false;
-    }
-    if (mf->qdrant_checksum) {
-        if (!hex64(mf->qdrant_checksum, mf->checksum)) {
-            snprintf(reason, reasonlen, "qdrant_checksum: must be 64 hexadecimal digits");
-            return false;
-        }
-        /* The pipeline keeps nothing whose bytes differ from Qdrant's
-         * checksum; a manifest saying otherwise was not written by it. */
-        if (strcmp(mf->checksum, mf->sha256) != 0) {
-            snprintf(reason, reasonlen, "qdrant_checksum differs from sha256");
-            return false;
-        }
-        mf->qdrant_checksum = mf->checksum;
     }
     if (!parse_rfc3339(created, &mf->created_at)) {
         snprintf(reason, reasonlen, "created_at: \"%.64s\" is not an RFC 3339 time", created);
@@ -466,11 +529,12 @@ static enum qb_err resolve_instance(struct rescan *r, const char *name, int64_t 
     return rc;
 }
 
-/* Inserts the row for a checked manifest; counts it imported or, when the
- * location is already catalogued (the pipeline won a race, or a row from
- * before storage keys were recorded), known. */
+/* Inserts the row for a checked manifest (backup_set: a set's JSON, NULL
+ * for a snapshot); counts it imported or, when the location is already
+ * catalogued (the pipeline won a race, or a row from before storage keys
+ * were recorded), known. */
 static enum qb_err import(struct rescan *r, const char *key, const struct manifest *mf,
-                          const char *warning)
+                          const char *backup_set, const char *warning)
 {
     int64_t plan_id = 0, instance_id = 0, id = 0;
     bool other = false;
@@ -489,8 +553,12 @@ static enum qb_err import(struct rescan *r, const char *key, const struct manife
     row->kind = xstrdup(mf->kind);
     row->collection = dup_or_null(mf->collection);
     row->shard_id = mf->shard_id;
-    row->qdrant_name = xstrdup(mf->qdrant_snapshot);
-    row->location = xasprintf("%s%s", r->base, key);
+    /* A set's row as backup_set_collection() writes it. */
+    row->qdrant_name = xstrdup(mf->set ? "shards" : mf->qdrant_snapshot);
+    row->location =
+        mf->set ? xasprintf("%s/%s", storage_url(r->st), key) : xasprintf("%s%s", r->base, key);
+    row->layout = xstrdup(mf->set ? "shards" : "snapshot");
+    row->backup_set = dup_or_null(backup_set);
     row->storage_key = xstrdup(key);
     row->size_bytes = mf->size;
     row->sha256 = xstrdup(mf->sha256);
@@ -538,10 +606,79 @@ static enum qb_err import(struct rescan *r, const char *key, const struct manife
     if (!add_note(r, note))
         return QB_OK;
     char qk[STORAGE_KEY_MAX + 64];
-    log_info("rescan.imported", "destination=%lld snapshot=%lld key=%s plan_linked=%s",
+    log_info("rescan.imported", "destination=%lld snapshot=%lld key=%s layout=%s plan_linked=%s",
              (long long)r->destination_id, (long long)id, log_quote(qk, sizeof qk, key),
-             plan_id ? "true" : "false");
+             mf->set ? "shards" : "snapshot", plan_id ? "true" : "false");
     return QB_OK;
+}
+
+/* Heads object and compares it with its manifest: it must exist with size
+ * bytes and, when the storage recorded a SHA-256, sha256.  what prefixes
+ * the reasons ("" for a snapshot's own object, "shard 2 (<key>): " for a
+ * set's).  *ok false: skipped, as key; *recorded: a SHA-256 was compared. */
+static enum qb_err check_object(struct rescan *r, const char *key, const char *object,
+                                const char *what, int64_t size, const char *sha256, bool *ok,
+                                bool *recorded)
+{
+    char reason[QB_ERRBUF_SIZE] = "";
+    struct storage_object_info info;
+    memset(&info, 0, sizeof info);
+    *ok = false;
+    *recorded = false;
+    enum qb_err src = storage_head(r->st, object, &info, reason, sizeof reason);
+    if (src && !object_error(src))
+        return qb_failf(src, r->err, r->errlen, "reading %s: %s", object, reason);
+    if (src == QB_ERR_NOT_FOUND) {
+        skip(r, key, "%sthe object is missing", what);
+    } else if (src) {
+        skip(r, key, "%scannot read the object's metadata: %s", what, reason);
+    } else if (info.size != (uint64_t)size) {
+        skip(r, key, "%sthe object is %llu bytes, its manifest says %lld", what,
+             (unsigned long long)info.size, (long long)size);
+    } else if (info.sha256[0] && strcmp(info.sha256, sha256) != 0) {
+        skip(r, key, "%sthe object's recorded sha256 %s differs from its manifest's %s", what,
+             info.sha256, sha256);
+    } else {
+        *ok = true;
+        *recorded = info.sha256[0] != '\0';
+    }
+    return QB_OK;
+}
+
+/* A backup set's manifest, validated as mf and still in r->buf: imported
+ * only when every shard object it lists is there as recorded.  Its sha256
+ * is the SHA-256 of the manifest's bytes (backup_set_collection()). */
+static enum qb_err one_set(struct rescan *r, const char *key, struct manifest *mf)
+{
+    char reason[QB_ERRBUF_SIZE] = "", what[STORAGE_KEY_MAX + 48], warning[128];
+    struct rescan_set set;
+    if (!rescan_set_parse(r->buf, r->len, key, mf->size, &set, reason, sizeof reason)) {
+        skip(r, key, "manifest: %s", reason);
+        return QB_OK;
+    }
+    enum qb_err rc = QB_OK;
+    bool ok = true, recorded = false;
+    size_t unrecorded = 0;
+    for (size_t i = 0; !rc && ok && i < set.nshards; i++) {
+        const struct rescan_shard *s = &set.shards[i];
+        /* A set may list thousands of shards: honour cancel between them. */
+        if (r->cancel && atomic_load(r->cancel)) {
+            rc = qb_failf(QB_ERR_CANCELLED, r->err, r->errlen, "rescan cancelled");
+            break;
+        }
+        snprintf(what, sizeof what, "shard %lld (%s): ", (long long)s->shard_id, s->key);
+        rc = check_object(r, key, s->key, what, s->size, s->sha256, &ok, &recorded);
+        unrecorded += !rc && ok && !recorded;
+    }
+    if (!rc && ok) {
+        sigv4_sha256_hex(r->buf, r->len, mf->sha256);
+        snprintf(warning, sizeof warning,
+                 "%zu of %zu shard objects have no recorded checksum: verify it", unrecorded,
+                 set.nshards);
+        rc = import(r, key, mf, set.text, unrecorded ? warning : NULL);
+    }
+    rescan_set_free(&set);
+    return rc;
 }
 
 /* Reads, validates and checks the manifest listed as e, for object key. */
@@ -551,7 +688,7 @@ static enum qb_err one_manifest(struct rescan *r, const struct storage_list_entr
     char reason[QB_ERRBUF_SIZE] = "";
     cJSON *m = NULL;
     struct manifest mf;
-    struct storage_object_info info;
+    bool ok = false, recorded = false;
     enum qb_err rc = QB_OK; /* only what stops the rescan; skips leave it QB_OK */
     if (e->size > RESCAN_MANIFEST_MAX) {
         skip(r, key, "manifest: %llu bytes, more than the %d accepted", (unsigned long long)e->size,
@@ -575,31 +712,13 @@ static enum qb_err one_manifest(struct rescan *r, const struct storage_list_entr
         skip(r, key, "manifest: %s", reason);
         goto out;
     }
-    memset(&info, 0, sizeof info);
-    src = storage_head(r->st, key, &info, reason, sizeof reason);
-    if (src && !object_error(src)) {
-        rc = qb_failf(src, r->err, r->errlen, "reading %s: %s", key, reason);
+    if (mf.set) {
+        rc = one_set(r, key, &mf);
         goto out;
     }
-    if (src == QB_ERR_NOT_FOUND) {
-        skip(r, key, "the object is missing");
-        goto out;
-    }
-    if (src) {
-        skip(r, key, "cannot read the object's metadata: %s", reason);
-        goto out;
-    }
-    if (info.size != (uint64_t)mf.size) {
-        skip(r, key, "the object is %llu bytes, its manifest says %lld",
-             (unsigned long long)info.size, (long long)mf.size);
-        goto out;
-    }
-    if (info.sha256[0] && strcmp(info.sha256, mf.sha256) != 0) {
-        skip(r, key, "the object's recorded sha256 %s differs from its manifest's %s", info.sha256,
-             mf.sha256);
-        goto out;
-    }
-    rc = import(r, key, &mf, info.sha256[0] ? NULL : "no recorded checksum: verify it");
+    rc = check_object(r, key, key, "", mf.size, mf.sha256, &ok, &recorded);
+    if (!rc && ok)
+        rc = import(r, key, &mf, NULL, recorded ? NULL : "no recorded checksum: verify it");
 out:
     cJSON_Delete(m);
     return rc;
@@ -624,6 +743,10 @@ static enum qb_err on_entry(void *ud, const struct storage_list_entry *e)
     } else if (ends_with(key, MANIFEST_SUFFIX)) {
         /* Manifests describe snapshot objects, never other manifests. */
         skip(r, key, "the manifest of a manifest");
+    } else if (rescan_set_is_shard_key(key)) {
+        /* Its set's row lists it; a row of its own would let deleting
+         * either remove the other's object. */
+        skip(r, key, "a shard object of a backup set: the set's own manifest imports it");
     } else {
         rc = store_snapshot_key_exists(r->store, r->destination_id, key, &known, r->err, r->errlen);
         if (!rc && known)
@@ -662,7 +785,8 @@ enum qb_err rescan_destination(struct store *store, int64_t destination_id, stru
         rc = location_base(st, &r.base, err, errlen);
     if (rc)
         goto out;
-    r.buf = xmalloc(RESCAN_MANIFEST_MAX + 1);
+    r.cap = MANIFEST_BUF_START;
+    r.buf = xmalloc(r.cap);
     log_info("rescan.start", "destination=%lld url=%s", (long long)destination_id, storage_url(st));
     char lerr[QB_ERRBUF_SIZE] = "";
     rc = storage_list(st, "", on_entry, &r, lerr, sizeof lerr);

@@ -5,8 +5,10 @@
  * stored snapshot, and catalogue each snapshot the catalogue does not know
  * yet (after the qbackupd host and its SQLite file were lost, say).  An
  * object is imported only if it exists and its size and recorded SHA-256
- * match its manifest; snapshots already catalogued are never duplicated,
- * so a rescan can be repeated at will.  See docs/internals/rescan.md.
+ * match its manifest; a backup set (one object per shard under its key)
+ * only if every shard object does.  Snapshots already catalogued are never
+ * duplicated, so a rescan can be repeated at will.  See
+ * docs/internals/rescan.md, and docs/internals/cluster.md for sets.
  */
 #ifndef QB_RESCAN_H
 #define QB_RESCAN_H
@@ -19,9 +21,12 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-/* Manifests larger than this are skipped unread: the pipeline writes a few
- * hundred bytes, and the whole manifest is held in memory to parse it. */
-#define RESCAN_MANIFEST_MAX (64 * 1024)
+/* Manifests larger than this are skipped unread: the whole manifest is held
+ * in memory to parse it.  A snapshot's manifest is a few hundred bytes; a
+ * backup set's lists every shard (about 500 bytes each) next to the
+ * collection's configuration, so this admits sets of thousands of shards.
+ * The buffer grows only as far as the largest manifest read needs. */
+#define RESCAN_MANIFEST_MAX (4 * 1024 * 1024)
 /* At most this many per-object notes are kept (notes_dropped counts the
  * rest), so a destination of millions of objects cannot grow the report
  * without bound. */
@@ -57,10 +62,16 @@ void rescan_report_free(struct rescan_report *report);
  * instance likewise by name (instance_name is always the manifest's),
  * run_id NULL (runs are not rebuilt), verified_at NULL (nothing is
  * verified until someone verifies it), location as storage_write_finish()
- * reports it.  A manifest is skipped, with its reason in the notes, when
- * it is too large, not JSON, not "qbackup-manifest-v1", names another key,
- * misses or has a malformed field, or when its object is missing or
- * differs in size or recorded SHA-256.
+ * reports it.  A backup set's row (manifest "layout": "shards") is as
+ * backup_set_collection() catalogues it: layout "shards", backup_set the
+ * manifest's "set" member (rescan_set.h), storage_key the set key K,
+ * location storage_url() + "/" + K, sha256 that of the manifest's bytes,
+ * size_bytes the shards' total, qdrant_name "shards", shard_id NULL.  A
+ * manifest is skipped, with its reason in the notes, when it is too large,
+ * not JSON, not "qbackup-manifest-v1", names another key, misses or has a
+ * malformed field, or when its object (for a set: any shard object) is
+ * missing or differs in size or recorded SHA-256, and so is a manifest
+ * that names a set's shard object as a snapshot of its own.
  *
  * cancel (may be NULL) is polled between objects.  report (required) is
  * zeroed first; the caller frees it with rescan_report_free() whatever

@@ -5,7 +5,8 @@
  * per shard, taken by shard snapshot or by the streaming route), deleting
  * and restoring the set gives identical points, the set restores into a
  * single node too, a cut stream fails the run naming the shard and keeps
- * nothing, and no shard snapshot is left on the peer.
+ * nothing, no shard snapshot is left on the peer, and after the catalogue
+ * is lost a rescan brings the sets back, restorable.
  */
 #include "unit.h"
 #include "common.h"
@@ -196,6 +197,74 @@ static void test_version_preflight(void)
     resp_free(&r);
 }
 
+/* The host loses its catalogue (the SQLite file with it); a rescan of the
+ * destination brings every set back as one row each, a second rescan adds
+ * nothing, and a rebuilt set restores with identical points. */
+static void test_rescan_rebuilds_sets(void)
+{
+    struct resp r;
+    char location[1024] = "", set_before[4096] = "";
+    TEST_ASSERT(call("GET", "/v1/snapshots?limit=1000", NULL, 200, &r));
+    int before = cJSON_GetArraySize(json_path(r.json, "items"));
+    const cJSON *it;
+    cJSON_ArrayForEach(it, json_path(r.json, "items"))
+    {
+        const char *plan = json_path_str(it, "plan");
+        if (!location[0] && plan && strcmp(plan, "clu") == 0) {
+            snprintf(location, sizeof location, "%s", json_path_str(it, "location"));
+            char *text = cJSON_PrintUnformatted(json_path(it, "backup_set"));
+            snprintf(set_before, sizeof set_before, "%s", text ? text : "");
+            free(text);
+        }
+    }
+    resp_free(&r);
+    TEST_ASSERT(before > 0 && location[0]);
+
+    TEST_ASSERT(qbd_stop(&d) == 0);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "rm -f '%s/var/qbackup.db' '%s/var/qbackup.db-wal' '%s/var/qbackup.db-shm'", d.dir,
+             d.dir, d.dir);
+    TEST_ASSERT(system(cmd) == 0);
+    TEST_ASSERT(qbd_restart(&d) == 0);
+    TEST_ASSERT(call("GET", "/v1/snapshots", NULL, 200, &r));
+    TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "items")), 0);
+    resp_free(&r);
+
+    TEST_ASSERT(call("POST", "/v1/destinations/local/rescan", NULL, 200, &r));
+    TEST_EXPECT_INT(json_path_num(r.json, "imported"), before);
+    TEST_EXPECT_INT(json_path_num(r.json, "skipped"), 0);
+    resp_free(&r);
+    TEST_ASSERT(call("POST", "/v1/destinations/local/rescan", NULL, 200, &r));
+    TEST_EXPECT_INT(json_path_num(r.json, "imported"), 0);
+    TEST_EXPECT_INT(json_path_num(r.json, "known"), before);
+    resp_free(&r);
+
+    TEST_ASSERT(call("GET", "/v1/snapshots?limit=1000", NULL, 200, &r));
+    TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "items")), before);
+    double id = 0;
+    cJSON_ArrayForEach(it, json_path(r.json, "items"))
+    {
+        const char *loc = json_path_str(it, "location");
+        if (!loc || strcmp(loc, location) != 0)
+            continue;
+        id = json_path_num(it, "id");
+        TEST_EXPECT_STR(json_path_str(it, "layout"), "shards");
+        char *text = cJSON_PrintUnformatted(json_path(it, "backup_set"));
+        TEST_EXPECT_STR(text, set_before);
+        free(text);
+    }
+    resp_free(&r);
+    TEST_ASSERT(id > 0);
+    char body[128];
+    snprintf(body, sizeof body, "{\"snapshot_id\":%.0f,\"target_collection\":\"rebuilt\"}", id);
+    TEST_ASSERT(call("POST", "/v1/restores?wait=120", body, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "state"), "succeeded");
+    TEST_EXPECT_STR(json_path_str(r.json, "results.0.layout"), "shards");
+    resp_free(&r);
+    TEST_EXPECT(points_equal(&peer, "rebuilt", original));
+}
+
 int main(void)
 {
     const char *const cluster[] = {"--cluster", NULL};
@@ -213,6 +282,7 @@ int main(void)
     TEST_RUN(test_streamed_set);
     TEST_RUN(test_cut_stream_fails_naming_shard);
     TEST_RUN(test_version_preflight);
+    TEST_RUN(test_rescan_rebuilds_sets); /* last: it drops the catalogue */
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     qbd_cleanup(&d);
     TEST_EXPECT_INT(emu_stop(&peer), 0);

@@ -6,10 +6,15 @@
  * shape backup_job.c writes them, the catalogue is lost (a new database),
  * and rescan_destination() must rebuild the rows (restorable: the objects
  * verify and read back), never duplicate them, and refuse every manifest
- * that does not match its object.
+ * that does not match its object.  Backup sets (one object per shard and a
+ * manifest with "layout": "shards", as backup_set.c writes them) come back
+ * as one row each, only when every shard object matches.
  */
 #include "unit.h"
+#include "engine/backup_set.h"
 #include "engine/rescan.h"
+#include "remote/qdrant_client.h"
+#include "remote/sigv4.h"
 #include "remote/storage.h"
 #include "store/store.h"
 #include "store/store_destinations.h"
@@ -17,6 +22,7 @@
 #include "store/store_plans.h"
 #include "store/store_runs.h"
 #include "store/store_snapshots.h"
+#include "util/json_u64.h"
 
 #include <ftw.h>
 #include <stdio.h>
@@ -293,6 +299,147 @@ static enum qb_err readback_fn(void *ud, const void *data, size_t len, char *err
     memcpy(b->data + b->len, data, len);
     b->len += len;
     return QB_OK;
+}
+
+/* ---------------------------------------------------------------- backup sets */
+
+/* A peer id beyond a double's 53 bits (and beyond INT64_MAX): it must come
+ * back with every digit. */
+#define BIG_PEER    "17893456789012345678"
+#define SET_MAX     4
+#define SET_CREATED "2026-04-01T08:00:00Z"
+#define SET_EPOCH   1775030400
+
+/* One backup set as backup_set_collection() stores it: shard objects
+ * K/shard-N.snapshot and the manifest K.manifest.json. */
+struct set_obj {
+    const char *collection;
+    int nshards;
+    const char *data[SET_MAX]; /* each shard's bytes */
+    char key[256];             /* K */
+    char shard_keys[SET_MAX][300];
+    struct storage_write_result res[SET_MAX];
+    char *set_text; /* the set JSON as the pipeline catalogues it (cJSON_PrintUnformatted) */
+    char *manifest; /* the manifest's bytes as stored (cJSON_Print) */
+};
+
+static int64_t set_size(const struct set_obj *o)
+{
+    int64_t size = 0;
+    for (int i = 0; i < o->nshards; i++)
+        size += (int64_t)o->res[i].size;
+    return size;
+}
+
+/* The set JSON, in the shape backup_set_collection() and shard_json()
+ * build it.  Besides the big peer id, a long integer in the configuration
+ * and a shard key made of digits (a string) must survive as they are. */
+static cJSON *set_json(const struct set_obj *o)
+{
+    cJSON *set = cJSON_CreateObject();
+    cJSON *cfg = cJSON_AddObjectToObject(set, "config");
+    cJSON *vectors = cJSON_AddObjectToObject(cfg, "vectors");
+    cJSON_AddNumberToObject(vectors, "size", 4);
+    cJSON_AddStringToObject(vectors, "distance", "Cosine");
+    cJSON *scalar =
+        cJSON_AddObjectToObject(cJSON_AddObjectToObject(vectors, "quantization_config"), "scalar");
+    cJSON_AddStringToObject(scalar, "type", "int8");
+    cJSON_AddNumberToObject(cfg, "shard_number", o->nshards);
+    cJSON_AddNumberToObject(cfg, "replication_factor", 2);
+    cJSON_AddRawToObject(cfg, "max_segment_size_kb", "12345678901234567");
+    cJSON *schema = cJSON_AddObjectToObject(set, "payload_schema");
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(schema, "color"), "data_type", "keyword");
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(set, "aliases"), cJSON_CreateString("shop"));
+    cJSON_AddNumberToObject(set, "format", 1);
+    cJSON_AddStringToObject(set, "shard_method", "snapshot");
+    cJSON_AddArrayToObject(set, "shard_keys");
+    cJSON *shards = cJSON_AddArrayToObject(set, "shards");
+    for (int i = 0; i < o->nshards; i++) {
+        cJSON *sh = cJSON_CreateObject();
+        cJSON_AddNumberToObject(sh, "shard_id", i);
+        if (i == 1)
+            cJSON_AddStringToObject(sh, "shard_key", "1234567890123456");
+        else
+            cJSON_AddNullToObject(sh, "shard_key");
+        cJSON_AddRawToObject(sh, "peer_id", BIG_PEER);
+        cJSON_AddStringToObject(sh, "peer_url", "http://peer-1:6333");
+        cJSON_AddStringToObject(sh, "key", o->shard_keys[i]);
+        cJSON_AddNumberToObject(sh, "size", (double)o->res[i].size);
+        cJSON_AddStringToObject(sh, "sha256", o->res[i].sha256);
+        cJSON_AddStringToObject(sh, "qdrant_checksum", o->res[i].sha256);
+        cJSON_AddStringToObject(sh, "qdrant_snapshot", "products-shard.snapshot");
+        cJSON_AddNumberToObject(sh, "points_count", 10 + i);
+        cJSON_AddItemToArray(shards, sh);
+    }
+    return set;
+}
+
+/* The manifest exactly as write_manifest() in backup_set.c builds it,
+ * around set (consumed). */
+static cJSON *set_manifest_json(const struct set_obj *o, cJSON *set)
+{
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "format", "qbackup-manifest-v1");
+    cJSON_AddStringToObject(m, "plan", "nightly");
+    cJSON_AddStringToObject(m, "instance", "default");
+    cJSON_AddStringToObject(m, "kind", "collection");
+    cJSON_AddStringToObject(m, "layout", "shards");
+    cJSON_AddStringToObject(m, "collection", o->collection);
+    cJSON_AddStringToObject(m, "qdrant_snapshot", o->collection);
+    cJSON_AddStringToObject(m, "qdrant_version", "1.13.0");
+    cJSON_AddStringToObject(m, "key", o->key);
+    cJSON_AddNumberToObject(m, "size", (double)set_size(o));
+    int64_t points = 0;
+    for (int i = 0; i < o->nshards; i++)
+        points += 10 + i;
+    cJSON_AddNumberToObject(m, "points_count", (double)points);
+    cJSON_AddStringToObject(m, "created_at", SET_CREATED);
+    cJSON_AddNumberToObject(m, "run_id", 9);
+    cJSON_AddStringToObject(m, "qbackup_version", "0.1.0");
+    cJSON_AddItemToObject(m, "set", set);
+    return m;
+}
+
+/* Stores o's shard objects and manifest under K = "<plan>/<collection>/
+ * run-<run>-set-<ms>", as backup_set_collection() names it. */
+static bool backup_set(struct storage *st, struct set_obj *o, int run)
+{
+    snprintf(o->key, sizeof o->key, "nightly/%s/run-%d-set-1775030400000", o->collection, run);
+    for (int i = 0; i < o->nshards; i++) {
+        snprintf(o->shard_keys[i], sizeof o->shard_keys[i], "%s/shard-%d.snapshot", o->key, i);
+        if (!put(st, o->shard_keys[i], o->data[i], strlen(o->data[i]), &o->res[i]))
+            return false;
+    }
+    cJSON *set = set_json(o);
+    o->set_text = cJSON_PrintUnformatted(set);
+    cJSON *m = set_manifest_json(o, set);
+    o->manifest = cJSON_Print(m);
+    cJSON_Delete(m);
+    return o->set_text && o->manifest && put_manifest_text(st, o->key, o->manifest);
+}
+
+/* Rewrites the manifest of o with m (consumed), a changed copy. */
+static bool rewrite_set_manifest(struct storage *st, struct set_obj *o, cJSON *m)
+{
+    free(o->manifest);
+    o->manifest = cJSON_Print(m);
+    cJSON_Delete(m);
+    return o->manifest && put_manifest_text(st, o->key, o->manifest);
+}
+
+/* Shard i of manifest m. */
+static cJSON *manifest_shard(cJSON *m, int i)
+{
+    return cJSON_GetArrayItem(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "set"), "shards"), i);
+}
+
+static void set_done(struct set_obj *o)
+{
+    for (int i = 0; i < o->nshards; i++)
+        QB_FREE(o->res[i].location);
+    QB_FREE(o->set_text);
+    QB_FREE(o->manifest);
 }
 
 /* ---------------------------------------------------------------- tests */
@@ -627,7 +774,9 @@ static void test_mismatches_are_skipped(void)
         TEST_EXPECT(reason_has(&rep, objs[i].key, bad[i].reason));
     TEST_EXPECT(reason_has(&rep, full.key, "collection"));
     TEST_EXPECT(reason_has(&rep, frac.key, "size"));
-    TEST_EXPECT(reason_has(&rep, huge.key, "65536"));
+    char limit[32];
+    snprintf(limit, sizeof limit, "%d", RESCAN_MANIFEST_MAX);
+    TEST_EXPECT(reason_has(&rep, huge.key, limit));
     TEST_EXPECT(reason_has(&rep, "nightly/c1/run-1-good.snapshot.manifest.json", "manifest"));
     TEST_EXPECT(note_for(&rep, "stray/object.bin") == NULL);
     rescan_report_free(&rep);
@@ -788,6 +937,274 @@ static void test_errors_and_bounds(void)
     remove_dirs();
 }
 
+/* A set whose shards are all there comes back as one row, exactly as
+ * backup_set_collection() catalogued it; its shard objects never become
+ * rows of their own, and a second rescan adds nothing. */
+static void test_set_imported(void)
+{
+    char err[QB_ERRBUF_SIZE];
+    int64_t dest = 0;
+    struct rescan_report rep = {0};
+    struct set_obj o = {.collection = "products",
+                        .nshards = 3,
+                        .data = {"shard zero bytes", "shard one", "shard two, longer"}};
+    struct obj single = {
+        "nightly", "collection", "c1", "single.snapshot", "single", 2, "2026-03-01T10:00:00Z",
+        0,         "",           {0}};
+    TEST_ASSERT(setup_dirs());
+    struct storage *st = open_dest();
+    TEST_ASSERT(st);
+    TEST_ASSERT(backup_set(st, &o, 4));
+    TEST_ASSERT(backup(st, &single, 5));
+    struct store *s = new_catalogue("a.db", true, &dest);
+    TEST_ASSERT(s);
+    TEST_EXPECT_INT(rescan(s, dest, st, NULL, &rep), QB_OK);
+    TEST_EXPECT_INT(rep.manifests, 2);
+    TEST_EXPECT_INT(rep.objects, 3 + 1); /* the shard objects and the single object */
+    TEST_EXPECT_INT(rep.imported, 2);
+    TEST_EXPECT_INT(rep.skipped, 0);
+    TEST_EXPECT_INT(row_count(s), 2);
+    TEST_EXPECT_STR(note_str(&rep, o.key, "result"), "imported");
+    TEST_EXPECT(note_str(&rep, o.key, "warning") == NULL);
+    for (int i = 0; i < o.nshards; i++)
+        TEST_EXPECT(row_by_key(s, o.shard_keys[i]) == NULL);
+    rescan_report_free(&rep);
+
+    struct store_plan *nightly = NULL;
+    struct store_instance *inst = NULL;
+    TEST_ASSERT(store_plan_get(s, "nightly", &nightly, err, sizeof err) == QB_OK);
+    TEST_ASSERT(store_instance_get(s, "default", &inst, err, sizeof err) == QB_OK);
+    struct store_snapshot *row = row_by_key(s, o.key);
+    TEST_ASSERT(row);
+    char sha[65], *location = xasprintf("%s/%s", storage_url(st), o.key);
+    sigv4_sha256_hex(o.manifest, strlen(o.manifest), sha);
+    TEST_EXPECT_STR(row->kind, "collection");
+    TEST_EXPECT_STR(row->layout, "shards");
+    TEST_EXPECT_STR(row->backup_set, o.set_text); /* byte for byte */
+    TEST_EXPECT(strstr(row->backup_set, "\"peer_id\":" BIG_PEER) != NULL);
+    TEST_EXPECT(strstr(row->backup_set, "\"shard_key\":\"1234567890123456\"") != NULL);
+    TEST_EXPECT_STR(row->storage_key, o.key);
+    TEST_EXPECT_STR(row->location, location);
+    TEST_EXPECT_STR(row->sha256, sha);
+    TEST_EXPECT_INT(row->size_bytes, set_size(&o));
+    TEST_EXPECT_STR(row->qdrant_name, "shards");
+    TEST_EXPECT(row->qdrant_checksum == NULL);
+    TEST_EXPECT_STR(row->qdrant_version, "1.13.0");
+    TEST_EXPECT_STR(row->collection, "products");
+    TEST_EXPECT_INT(row->points_count, 10 + 11 + 12);
+    TEST_EXPECT_INT(row->shard_id, -1);
+    TEST_EXPECT_INT(row->verified_at, 0);
+    TEST_EXPECT_INT(row->run_id, 0);
+    TEST_EXPECT_INT(row->created_at, SET_EPOCH);
+    TEST_EXPECT_INT(row->plan_id, nightly->id);
+    TEST_EXPECT_INT(row->instance_id, inst->id);
+    TEST_EXPECT_INT(row->destination_id, dest);
+    /* What restores, verify and deletion read from the row works. */
+    cJSON *set = json_parse_exact(row->backup_set, strlen(row->backup_set));
+    uint64_t peer = 0;
+    const cJSON *shard2 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(set, "shards"), 2);
+    TEST_EXPECT(json_u64(cJSON_GetObjectItemCaseSensitive(shard2, "peer_id"), &peer) &&
+                peer == 17893456789012345678ULL);
+    cJSON_Delete(set);
+    TEST_EXPECT_INT(backup_set_verify(st, row, err, sizeof err), QB_OK);
+    char **keys = NULL;
+    size_t nkeys = 0;
+    backup_set_keys(row, &keys, &nkeys);
+    TEST_EXPECT_INT(nkeys, o.nshards + 1);
+    TEST_EXPECT(nkeys == 4 && strcmp(keys[1], o.shard_keys[1]) == 0);
+    qdrant_strings_free(keys, nkeys);
+    store_snapshot_free(row);
+    free(location);
+
+    /* Again: recognised by destination and storage key, nothing new. */
+    TEST_EXPECT_INT(rescan(s, dest, st, NULL, &rep), QB_OK);
+    TEST_EXPECT_INT(rep.imported, 0);
+    TEST_EXPECT_INT(rep.known, 2);
+    TEST_EXPECT_INT(rep.skipped, 0);
+    TEST_EXPECT_INT(row_count(s), 2);
+    rescan_report_free(&rep);
+    store_plan_free(nightly);
+    store_instance_free(inst);
+    set_done(&o);
+    obj_done(&single);
+    store_close(s);
+    storage_close(st);
+    remove_dirs();
+}
+
+/* A set is imported only when every shard object is there as recorded, and
+ * only from a manifest that describes it exactly. */
+static void test_set_mismatches_are_skipped(void)
+{
+    char err[QB_ERRBUF_SIZE];
+    int64_t dest = 0;
+    struct rescan_report rep = {0};
+    struct storage_write_result tmp = {0};
+    TEST_ASSERT(setup_dirs());
+    struct storage *st = open_dest();
+    TEST_ASSERT(st);
+#define SET_OF(name)                                                                               \
+    {                                                                                              \
+        .collection = name, .nshards = 2, .data = { "first shard", "second shard" }                \
+    }
+    /* Shard objects that do not match. */
+    struct set_obj missing = SET_OF("missing"), bigger = SET_OF("bigger"), other = SET_OF("other"),
+                   nosum = SET_OF("nosum");
+    TEST_ASSERT(backup_set(st, &missing, 1));
+    TEST_ASSERT(storage_delete(st, missing.shard_keys[1], err, sizeof err) == QB_OK);
+    TEST_ASSERT(backup_set(st, &bigger, 2));
+    TEST_ASSERT(put(st, bigger.shard_keys[0], "first shard, and more", 21, &tmp));
+    QB_FREE(tmp.location);
+    TEST_ASSERT(backup_set(st, &other, 3));
+    TEST_ASSERT(put(st, other.shard_keys[1], "SECOND SHARD", 12, &tmp));
+    QB_FREE(tmp.location);
+    /* No recorded checksum for one shard: imported, with a warning. */
+    TEST_ASSERT(backup_set(st, &nosum, 4));
+    char sidecar[600];
+    snprintf(sidecar, sizeof sidecar, "%s/%s.sha256", destdir, nosum.shard_keys[0]);
+    TEST_ASSERT(unlink(sidecar) == 0);
+
+    /* Manifests wrong in themselves; every shard object is fine. */
+    struct {
+        const char *name;
+        const char *shard_field; /* member of shard 0 replaced, or NULL */
+        const char *field;       /* else member of the manifest ("set.x": of the set) */
+        const char *raw;         /* new value as JSON text; NULL: delete the member */
+        const char *reason;
+    } bad[] = {
+        {"outside", "key", NULL, "\"nightly/elsewhere/shard-0.snapshot\"", "shards[0].key"},
+        {"sumsize", NULL, "size", "1", "add up to"},
+        {"peerneg", "peer_id", NULL, "-1", "peer_id"},
+        {"peerfrac", "peer_id", NULL, "1.5", "peer_id"},
+        {"nopeer", "peer_id", NULL, NULL, "peer_id"},
+        {"upper", "sha256", NULL,
+         "\"ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789\"", "lower-case"},
+        {"checksum", "qdrant_checksum", NULL,
+         "\"0000000000000000000000000000000000000000000000000000000000000000\"", "qdrant_checksum"},
+        {"shardsize", "size", NULL, "\"12\"", "shards[0].size"},
+        {"noset", NULL, "set", NULL, "set: missing"},
+        {"setfmt", NULL, "set.format", "2", "set.format"},
+        {"noconfig", NULL, "set.config", NULL, "set.config"},
+        {"noshards", NULL, "set.shards", "[]", "empty"},
+        {"layout", NULL, "layout", "\"weird\"", "layout"},
+        {"fullset", NULL, "kind", "\"full\"", "kind"},
+        {"shardid", NULL, "shard_id", "3", "shard_id"},
+    };
+    struct set_obj objs[QB_ARRAY_LEN(bad)];
+    for (size_t i = 0; i < QB_ARRAY_LEN(bad); i++) {
+        objs[i] = (struct set_obj)SET_OF(bad[i].name);
+        TEST_ASSERT(backup_set(st, &objs[i], 10 + (int)i));
+        cJSON *m = set_manifest_json(&objs[i], set_json(&objs[i]));
+        cJSON *parent = bad[i].shard_field ? manifest_shard(m, 0) : m;
+        const char *field = bad[i].shard_field ? bad[i].shard_field : bad[i].field;
+        if (strncmp(field, "set.", 4) == 0) {
+            parent = cJSON_GetObjectItemCaseSensitive(m, "set");
+            field += 4;
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(parent, field);
+        if (bad[i].raw)
+            cJSON_AddRawToObject(parent, field, bad[i].raw);
+        TEST_ASSERT(rewrite_set_manifest(st, &objs[i], m));
+    }
+    /* The same shard listed twice. */
+    struct set_obj twice = SET_OF("twice");
+    TEST_ASSERT(backup_set(st, &twice, 40));
+    cJSON *m = set_manifest_json(&twice, set_json(&twice));
+    cJSON_ReplaceItemInObjectCaseSensitive(manifest_shard(m, 1), "shard_id", cJSON_CreateNumber(0));
+    cJSON_ReplaceItemInObjectCaseSensitive(manifest_shard(m, 1), "key",
+                                           cJSON_CreateString(twice.shard_keys[0]));
+    TEST_ASSERT(rewrite_set_manifest(st, &twice, m));
+    /* A manifest that names a shard object as a snapshot of its own. */
+    struct obj stray = {
+        "nightly", "collection", "c1", "stray.snapshot", "x", 1, "2026-03-01T10:00:00Z",
+        0,         "",           {0}};
+    snprintf(stray.key, sizeof stray.key, "%.255s", twice.shard_keys[0]);
+    stray.res.size = strlen("first shard");
+    snprintf(stray.res.sha256, sizeof stray.res.sha256, "%s", twice.res[0].sha256);
+    TEST_ASSERT(put_manifest(st, stray.key, manifest_json(&stray)));
+
+    struct store *s = new_catalogue("a.db", true, &dest);
+    TEST_ASSERT(s);
+    for (int round = 0; round < 2; round++) {
+        /* The verdicts are the same the second time, and nothing doubles. */
+        TEST_EXPECT_INT(rescan(s, dest, st, NULL, &rep), QB_OK);
+        TEST_EXPECT_INT(rep.imported, round == 0 ? 1 : 0);
+        TEST_EXPECT_INT(rep.known, round == 0 ? 0 : 1);
+        TEST_EXPECT_INT(rep.skipped, 3 + (int64_t)QB_ARRAY_LEN(bad) + 2);
+        TEST_EXPECT_INT(row_count(s), 1);
+        TEST_EXPECT(reason_has(&rep, missing.key, "shard 1"));
+        TEST_EXPECT(reason_has(&rep, missing.key, "missing"));
+        TEST_EXPECT(reason_has(&rep, bigger.key, "shard 0"));
+        TEST_EXPECT(reason_has(&rep, bigger.key, "21 bytes"));
+        TEST_EXPECT(reason_has(&rep, other.key, "sha256"));
+        for (size_t i = 0; i < QB_ARRAY_LEN(bad); i++)
+            TEST_EXPECT(reason_has(&rep, objs[i].key, bad[i].reason));
+        TEST_EXPECT(reason_has(&rep, twice.key, "listed twice"));
+        TEST_EXPECT(reason_has(&rep, stray.key, "shard object of a backup set"));
+        if (round == 0) {
+            TEST_EXPECT_STR(note_str(&rep, nosum.key, "result"), "imported");
+            const char *w = note_str(&rep, nosum.key, "warning");
+            TEST_EXPECT(w && strstr(w, "1 of 2 shard objects"));
+        }
+        rescan_report_free(&rep);
+    }
+    struct set_obj *all[] = {&missing, &bigger, &other, &nosum, &twice};
+    for (size_t i = 0; i < QB_ARRAY_LEN(all); i++)
+        set_done(all[i]);
+    for (size_t i = 0; i < QB_ARRAY_LEN(bad); i++)
+        set_done(&objs[i]);
+#undef SET_OF
+    store_close(s);
+    storage_close(st);
+    remove_dirs();
+}
+
+/* A set a running run is still writing (its inflight record, kind "set",
+ * names the set key) is left to that run. */
+static void test_set_in_flight_left_alone(void)
+{
+    char err[QB_ERRBUF_SIZE];
+    int64_t dest = 0, run_id = 0;
+    bool existing = false;
+    struct rescan_report rep = {0};
+    TEST_ASSERT(setup_dirs());
+    struct storage *st = open_dest();
+    struct store *s = new_catalogue("a.db", true, &dest);
+    TEST_ASSERT(st && s);
+    struct set_obj o = {.collection = "busy", .nshards = 1, .data = {"busy shard"}};
+    TEST_ASSERT(backup_set(st, &o, 1));
+    struct store_plan *p = NULL;
+    struct store_run *run = NULL;
+    TEST_ASSERT(store_plan_get(s, "nightly", &p, err, sizeof err) == QB_OK);
+    struct store_run_new rn = {.kind = "backup",
+                               .plan_id = p->id,
+                               .plan_name = "nightly",
+                               .trigger = "api",
+                               .request = "{}"};
+    TEST_ASSERT(store_run_create(s, &rn, &run_id, &existing, err, sizeof err) == QB_OK);
+    TEST_ASSERT(store_run_claim(s, 0, &run, err, sizeof err) == QB_OK && run);
+    char *inflight = xasprintf("{\"kind\":\"set\",\"instance\":\"default\",\"collection\":\"busy\","
+                               "\"destination_id\":%lld,\"set_key\":\"%s\",\"storage_keys\":"
+                               "[\"%s\"],\"shard_snapshots\":[]}",
+                               (long long)dest, o.key, o.shard_keys[0]);
+    TEST_ASSERT(store_run_set_inflight(s, run->id, inflight, err, sizeof err) == QB_OK);
+    free(inflight);
+    TEST_EXPECT_INT(rescan(s, dest, st, NULL, &rep), QB_OK);
+    TEST_EXPECT_INT(rep.imported, 0);
+    TEST_EXPECT(reason_has(&rep, o.key, "running backup"));
+    rescan_report_free(&rep);
+    TEST_ASSERT(store_run_finish(s, run->id, "failed", NULL, "x", err, sizeof err) == QB_OK);
+    TEST_EXPECT_INT(rescan(s, dest, st, NULL, &rep), QB_OK);
+    TEST_EXPECT_INT(rep.imported, 1);
+    rescan_report_free(&rep);
+    store_run_free(run);
+    store_plan_free(p);
+    set_done(&o);
+    store_close(s);
+    storage_close(st);
+    remove_dirs();
+}
+
 int main(void)
 {
     TEST_RUN(test_rebuild_after_losing_the_catalogue);
@@ -796,6 +1213,9 @@ int main(void)
     TEST_RUN(test_plan_links);
     TEST_RUN(test_in_flight_key_left_alone);
     TEST_RUN(test_errors_and_bounds);
+    TEST_RUN(test_set_imported);
+    TEST_RUN(test_set_mismatches_are_skipped);
+    TEST_RUN(test_set_in_flight_left_alone);
     remove_dirs();
     return TEST_RESULT();
 }
