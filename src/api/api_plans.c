@@ -152,6 +152,7 @@ static enum qb_err parse_scope(const cJSON *body, struct store_plan *p, char *er
         return qb_failf(QB_ERR_INVALID, err, errlen,
                         "collections: must be a non-empty list of names or \"*\"");
     const cJSON *item;
+    int i = 0;
     cJSON_ArrayForEach(item, cols)
     {
         /* Names become object-key segments (storage.h): at most 200
@@ -160,15 +161,27 @@ static enum qb_err parse_scope(const cJSON *body, struct store_plan *p, char *er
             strchr(item->valuestring, '/') || strcmp(item->valuestring, ".") == 0 ||
             strcmp(item->valuestring, "..") == 0)
             return qb_failf(QB_ERR_INVALID, err, errlen,
-                            "collections: each must be a collection name (1-200 characters, "
-                            "no '/', not \".\" or \"..\")");
+                            "collections[%d]: each must be a collection name (1-200 characters, "
+                            "no '/', not \".\" or \"..\")",
+                            i);
         if (strcmp(item->valuestring, "*") == 0) {
             if (cJSON_GetArraySize(cols) != 1)
                 return qb_failf(QB_ERR_INVALID, err, errlen,
-                                "collections: \"*\" cannot be combined with names");
+                                "collections[%d]: \"*\" cannot be combined with names", i);
             p->scope = xstrdup("all");
             return QB_OK;
         }
+        /* A twin would back the collection up twice in one run; each
+         * snapshot is kept apart (backup_job.c object_key), but a list
+         * naming one twice is a mistake worth saying. */
+        const cJSON *prev = cols->child;
+        for (int j = 0; j < i; j++, prev = prev->next)
+            if (strcmp(prev->valuestring, item->valuestring) == 0)
+                return qb_failf(QB_ERR_INVALID, err, errlen,
+                                "collections[%d]: \"%.200s\" is listed twice (also "
+                                "collections[%d])",
+                                i, item->valuestring, j);
+        i++;
     }
     p->scope = xstrdup("collections");
     p->collections = cJSON_PrintUnformatted(cols);

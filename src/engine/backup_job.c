@@ -72,13 +72,23 @@ struct target {
         }                                                                                          \
     } while (0)
 
+/* [<key_prefix>/]<plan>/<collection>/run-<run id>-<ms>-<Qdrant's snapshot
+ * name>.  Qdrant names snapshots by the second, so two targets of one run
+ * (a collection listed twice in a plan stored before such lists were
+ * refused) can get the same name; without the milliseconds of the
+ * object's creation the second would replace the first's object, or its
+ * discard delete it under a catalogued row.  Targets of a run follow one
+ * another on one thread, and one that gets catalogued takes far longer
+ * than a millisecond (download, fsyncs, manifest, catalogue), so
+ * <run id>-<ms> names one object; run ids are never reused (migration
+ * 0007). */
 static char *object_key(const struct store_plan *plan, const struct store_run *run,
                         const struct target *t)
 {
     const char *prefix = plan->key_prefix && *plan->key_prefix ? plan->key_prefix : NULL;
     const char *coll = t->qt.scope == QDRANT_SCOPE_FULL ? "_full" : t->qt.collection;
-    return xasprintf("%s%s%s/%s/run-%lld-%s", prefix ? prefix : "", prefix ? "/" : "", plan->name,
-                     coll, (long long)run->id, t->snap.name);
+    return xasprintf("%s%s%s/%s/run-%lld-%lld-%s", prefix ? prefix : "", prefix ? "/" : "",
+                     plan->name, coll, (long long)run->id, (long long)qb_now_ms(), t->snap.name);
 }
 
 /* Records what exists outside the catalogue, for crash recovery. */
