@@ -192,6 +192,7 @@ struct restore_req {
     /* set by the precheck task */
     bool exists;
     char *conflict; /* a version pre-flight refusal, or NULL */
+    bool replayed;  /* an Idempotency-Key replay: say so, with the original outcome */
     enum qb_err rc;
     char err[QB_ERRBUF_SIZE];
     /* set by the poll */
@@ -333,6 +334,8 @@ static bool poll_restore(struct http_request *req, void *ctx, bool expired)
     store_run_free(run);
     if (done || qb_mono_ms() >= r->deadline || expired) {
         api_reply_run(req, r->store, r->run_id, true, 200);
+        if (r->replayed)
+            http_reply_header(req, "Idempotent-Replayed", "true");
         return true;
     }
     return false;
@@ -380,8 +383,15 @@ void api_restores_create(struct http_request *req)
         r->run_id = replay;
         r->wait = wait;
         r->deadline = qb_mono_ms() + (wait > 0 ? wait * 1000 : 0);
+        r->replayed = true;
         if (wait < 0) {
-            api_reply_run(req, app->store, replay, false, 200);
+            /* The original outcome: a replay of a failed restore is the
+             * same failure (424), never a bare 200. */
+            struct store_run *run = NULL;
+            bool ended = store_run_get(app->store, replay, &run, err, sizeof err) == QB_OK &&
+                         strcmp(run->state, "queued") && strcmp(run->state, "running");
+            store_run_free(run);
+            api_reply_run(req, app->store, replay, ended, 200);
             http_reply_header(req, "Idempotent-Replayed", "true");
             task_release(&r->task);
             task_release(&r->task);

@@ -221,6 +221,16 @@ static void run_snap_task(struct task *t)
         st->rc = job_open_storage(st->store, s->destination_id, &storage, st->err, sizeof st->err);
     if (st->rc)
         goto out;
+    int64_t reader = 0;
+    if (st->delete &&store_run_restore_using(st->store, st->id, &reader, st->err, sizeof st->err) ==
+            QB_OK &&
+        reader) {
+        st->rc = qb_failf(QB_ERR_CONFLICT, st->err, sizeof st->err,
+                          "snapshot %lld is being restored by run %lld; delete it once that "
+                          "restore has ended",
+                          (long long)st->id, (long long)reader);
+        goto out;
+    }
     if (st->delete &&s->pinned) {
         st->rc = qb_failf(QB_ERR_CONFLICT, st->err, sizeof st->err,
                           "snapshot %lld was pinned meanwhile; unpin it first", (long long)st->id);

@@ -117,6 +117,27 @@ static enum qb_err restore_by_url(struct restore *r, const struct qdrant_target 
     return rc;
 }
 
+/* Recovers into t, retrying transient failures (a reset, a 5xx, a
+ * timeout) as backups do: a failed recovery leaves Qdrant's replica
+ * cleared, so giving up at the first hiccup would leave it empty. */
+static enum qb_err restore_with_retries(struct restore *r, const struct qdrant_target *t, char *err,
+                                        size_t errlen)
+{
+    struct job *j = r->job;
+    int64_t start = j->bytes_done;
+    for (unsigned attempt = 1;; attempt++) {
+        enum qb_err rc = strcmp(r->method, "url") == 0 ? restore_by_url(r, t, err, errlen)
+                                                       : restore_by_upload(r, t, err, errlen);
+        if (rc != QB_ERR_TRANSIENT || attempt >= engine_config(j->engine)->max_attempts)
+            return rc;
+        log_warn("run.retry", "run=%lld attempt=%u error=%s", (long long)j->run->id, attempt,
+                 log_q(err));
+        j->bytes_done = start; /* the retry streams it all again */
+        if (job_backoff(j, attempt))
+            return job_checkpoint(j, NULL, err, errlen);
+    }
+}
+
 /* Checks before anything changes on the target; fills *exists. */
 static enum qb_err preflight(struct restore *r, bool *exists, char *err, size_t errlen)
 {
@@ -179,10 +200,19 @@ static enum qb_err restore(struct restore *r, cJSON *result, char *err, size_t e
     if (rc)
         return rc;
     struct qdrant_target t = {.scope = QDRANT_SCOPE_COLLECTION, .collection = r->collection};
-    rc = strcmp(r->method, "url") == 0 ? restore_by_url(r, &t, err, errlen)
-                                       : restore_by_upload(r, &t, err, errlen);
-    if (rc)
+    rc = restore_with_retries(r, &t, err, errlen);
+    if (rc) {
+        const cJSON *safety = cJSON_GetObjectItemCaseSensitive(result, "safety_snapshot_id");
+        if (cJSON_IsNumber(safety)) {
+            /* What the restore meant to replace is kept: say where. */
+            size_t used = strlen(err);
+            snprintf(err + used, errlen - used,
+                     "; the collection as it was is kept as safety snapshot %.0f (restore it to "
+                     "roll back)",
+                     safety->valuedouble);
+        }
         return rc;
+    }
     struct qdrant_collection_info ci;
     if (qdrant_collection_info(r->qdrant, r->collection, &ci, err, errlen) == QB_OK) {
         cJSON_AddNumberToObject(result, "points_count", (double)ci.points_count);

@@ -342,7 +342,19 @@ enum qb_err restore_set_run(struct restore_set *rs, cJSON *result, char *err, si
         if (rs->topo->cluster)
             json_add_u64(r, "peer_id", peer);
         char sub[QB_ERRBUF_SIZE];
-        rc = recover_shard(rs, sh, (unsigned)to, url, sub, sizeof sub);
+        int64_t start = rs->job->bytes_done;
+        for (unsigned attempt = 1;; attempt++) {
+            rc = recover_shard(rs, sh, (unsigned)to, url, sub, sizeof sub);
+            if (rc != QB_ERR_TRANSIENT || attempt >= engine_config(rs->job->engine)->max_attempts)
+                break;
+            log_warn("run.retry", "run=%lld shard=%d attempt=%u error=%s",
+                     (long long)rs->job->run->id, from, attempt, log_q(sub));
+            rs->job->bytes_done = start;
+            if (job_backoff(rs->job, attempt)) {
+                rc = job_checkpoint(rs->job, NULL, sub, sizeof sub);
+                break;
+            }
+        }
         if (rc) {
             qb_failf(rc, err, errlen,
                      "shard %d (into shard %lld on %s) failed: %s; %zu of %zu shards were "

@@ -5,6 +5,7 @@
 #include "engine/retention_apply.h"
 #include "engine/backup_set.h"
 #include "engine/jobs.h"
+#include "store/store_runs.h"
 #include "store/store_snapshots.h"
 #include "util/json_util.h"
 #include "util/log.h"
@@ -85,6 +86,17 @@ static enum qb_err drop(struct store *store, struct storage *storage, int64_t st
     /* A plan whose destination changed still owns snapshots in the old
      * one: delete each object where it actually is, never "successfully"
      * delete a missing key in the wrong place and forget the real one. */
+    int64_t reader = 0;
+    if (store_run_restore_using(store, s->id, &reader, err, errlen) == QB_OK && reader) {
+        /* Never pull a snapshot from under a restore: the next pass will. */
+        qb_failf(QB_ERR_CONFLICT, err, errlen, "kept for now: restore run %lld is reading it",
+                 (long long)reader);
+        if (entry) {
+            cJSON_AddBoolToObject(entry, "deleted", false);
+            cJSON_AddStringToObject(entry, "error", err);
+        }
+        return QB_ERR_CONFLICT;
+    }
     struct storage *own = NULL;
     if (s->destination_id != storage_dest) {
         enum qb_err orc = job_open_storage(store, s->destination_id, &own, err, errlen);

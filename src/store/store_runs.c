@@ -431,3 +431,28 @@ enum qb_err store_run_find_idempotent(struct store *s, const char *kind, int64_t
     store_release(s, db);
     return rc;
 }
+
+enum qb_err store_run_restore_using(struct store *s, int64_t snapshot_id, int64_t *run_id,
+                                    char *err, size_t errlen)
+{
+    sqlite3 *db = store_acquire(s);
+    sqlite3_stmt *st = NULL;
+    *run_id = 0;
+    enum qb_err rc = store_prepare(db,
+                                   "SELECT id FROM runs WHERE kind = 'restore' "
+                                   "AND state IN ('queued', 'running') "
+                                   "AND json_extract(request, '$.snapshot_id') = ?1 "
+                                   "ORDER BY id LIMIT 1",
+                                   &st, err, errlen);
+    if (!rc) {
+        sqlite3_bind_int64(st, 1, snapshot_id);
+        int src = sqlite3_step(st);
+        if (src == SQLITE_ROW)
+            *run_id = sqlite3_column_int64(st, 0);
+        else if (src != SQLITE_DONE)
+            rc = store_sqlite_err(db, src, "looking for restores of a snapshot", err, errlen);
+    }
+    sqlite3_finalize(st);
+    store_release(s, db);
+    return rc;
+}

@@ -130,4 +130,9 @@ typedef void (*store_run_count_fn)(void *ud, const char *plan, const char *state
 enum qb_err store_run_counts(struct store *s, store_run_count_fn fn, void *ud, char *err,
                              size_t errlen) QB_MUSTCHECK;
 
+/* *run_id receives a queued or running restore that reads snapshot_id
+ * (the oldest), or 0: such a snapshot must not be deleted meanwhile. */
+enum qb_err store_run_restore_using(struct store *s, int64_t snapshot_id, int64_t *run_id,
+                                    char *err, size_t errlen) QB_MUSTCHECK;
+
 #endif /* QB_STORE_RUNS_H */

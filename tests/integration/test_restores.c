@@ -180,12 +180,12 @@ static void test_corrupted_object_fails_before_replacing(void)
     TEST_EXPECT(error && strstr(error, "hecksum") != NULL);
     double failed_id = json_path_num(r.json, "run.id");
     resp_free(&r);
-    /* Replayed without wait, like a backup trigger: 200 with the run as it
-     * is (failed), not the waited mapping. */
+    /* Replayed without wait: the original outcome, a failure (424), never
+     * a bare 200 a rollback script would take for success. */
     TEST_ASSERT(qbd_request(&d, "POST", "/v1/restores", body, key, &r) == 0);
-    TEST_EXPECT_INT(r.status, 200);
-    TEST_EXPECT_INT(json_path_num(r.json, "id"), failed_id);
-    TEST_EXPECT_STR(json_path_str(r.json, "state"), "failed");
+    TEST_EXPECT_INT(r.status, 424);
+    TEST_EXPECT_INT(json_path_num(r.json, "run.id"), failed_id);
+    TEST_EXPECT_STR(json_path_str(r.json, "run.state"), "failed");
     TEST_EXPECT_STR(resp_header(&r, "Idempotent-Replayed"), "true");
     resp_free(&r);
     TEST_EXPECT(points_equal(&prod, "products", live));
