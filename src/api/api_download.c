@@ -8,7 +8,9 @@
  *
  * Access: a viewer token, or a `token` + `expires` pair that qbackupd
  * itself minted for one snapshot (util/url_token.h), since Qdrant cannot
- * send our bearer token.
+ * send our bearer token.  Such a token opens only the snapshot it was made
+ * for: 403 when it is not ours or expired, 404 when its snapshot was
+ * deleted, also when the id now names another one.
  */
 #include "api/api.h"
 #include "api/app.h"
@@ -28,8 +30,19 @@
 
 #include <openssl/evp.h>
 
-/* Whether the caller may download snapshot id; replies when not. */
-static bool authorized(struct http_request *req, int64_t id)
+/* How the caller may download: with a bearer token (viewer or above) or
+ * with a download token from the URL, whose binding to the snapshot is
+ * checked once the row is read. */
+enum access {
+    ACCESS_DENIED, /* replied */
+    ACCESS_BEARER,
+    ACCESS_URL_TOKEN,
+};
+
+/* Whether the caller may download snapshot id; replies when not.  A URL
+ * token is checked here only for being ours, for this id, and unexpired;
+ * url_token_bound() then checks it against the snapshot row. */
+static enum access authorized(struct http_request *req, int64_t id)
 {
     struct app *app = http_req_app(req);
     const char *token = http_req_query(req, "token");
@@ -37,13 +50,13 @@ static bool authorized(struct http_request *req, int64_t id)
     if (token && expires) {
         char *end = NULL;
         long long exp = strtoll(expires, &end, 10);
-        if (*end == '\0' && url_token_check(id, exp, token))
-            return true;
+        if (*end == '\0' && url_token_minted(id, exp, token))
+            return ACCESS_URL_TOKEN;
         http_reply_problem(req, API_ERR_FORBIDDEN, "the download token is invalid or expired");
-        return false;
+        return ACCESS_DENIED;
     }
     if (auth_count(app->auth) == 0)
-        return true;
+        return ACCESS_BEARER;
     enum auth_role role = AUTH_ROLE_PUBLIC;
     const char *name = NULL;
     enum auth_result ar =
@@ -52,9 +65,24 @@ static bool authorized(struct http_request *req, int64_t id)
         http_reply_problem(req, API_ERR_UNAUTHENTICATED,
                            "send \"Authorization: Bearer <token>\" (viewer or above)");
         http_reply_header(req, "WWW-Authenticate", "Bearer realm=\"qbackup\"");
-        return false;
+        return ACCESS_DENIED;
     }
-    return true;
+    return ACCESS_BEARER;
+}
+
+/* Whether the URL token was made for this very snapshot (not only its
+ * id); replies 404 when not: the snapshot it was made for is gone. */
+static bool url_token_bound(struct http_request *req, const struct store_snapshot *snap)
+{
+    const char *token = http_req_query(req, "token");
+    long long exp = strtoll(http_req_query(req, "expires"), NULL, 10);
+    if (url_token_check(snap->id, exp, snap->storage_key, token) == URL_TOKEN_OK)
+        return true;
+    http_reply_problem(req, API_ERR_NOT_FOUND,
+                       "the snapshot this download token was made for no longer exists "
+                       "(snapshot %lld is another one)",
+                       (long long)snap->id);
+    return false;
 }
 
 /* Parses "bytes=a-b", "bytes=a-" or "bytes=-n" against size.  Returns
@@ -148,13 +176,16 @@ void api_snapshots_download(struct http_request *req)
         http_reply_problem(req, API_ERR_NOT_FOUND, "snapshot ids are positive integers");
         return;
     }
-    if (!authorized(req, id))
+    enum access access = authorized(req, id);
+    if (access == ACCESS_DENIED)
         return;
     enum qb_err rc = store_snapshot_get(app->store, id, &snap, err, sizeof err);
     if (rc) {
         http_reply_error(req, rc, err);
         return;
     }
+    if (access == ACCESS_URL_TOKEN && !url_token_bound(req, snap))
+        goto out;
     if (strcmp(snap->layout, "shards") == 0) {
         /* A set is one object per shard, not one file to hand out. */
         http_reply_problem(req, API_ERR_CONFLICT,

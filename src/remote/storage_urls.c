@@ -25,7 +25,7 @@ enum qb_err storage_fetch_url(struct storage *st, const char *key, int64_t snaps
                         "Qdrant reaches this qbackupd); use method \"upload\" instead");
     int64_t expires = qb_now_ms() / 1000 + ttl_s;
     char token[URL_TOKEN_HEX + 1];
-    url_token_make(snapshot_id, expires, token);
+    url_token_make(snapshot_id, expires, key, token);
     *url = xasprintf("%s/v1/snapshots/%lld/download?expires=%lld&token=%s", download_base,
                      (long long)snapshot_id, (long long)expires, token);
     return QB_OK;

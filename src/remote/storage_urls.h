@@ -13,7 +13,9 @@
 /* *url (caller frees; it is a capability, wipe it) fetches key, valid for
  * ttl_s.  For local destinations download_base ("http://host:port" of this
  * qbackupd as Qdrant reaches it) is required; snapshot_id names the
- * catalogued snapshot the download endpoint serves. */
+ * catalogued snapshot the download endpoint serves, and key must be that
+ * snapshot's storage_key: the token is bound to both (util/url_token.h),
+ * so it never opens another snapshot that later holds the id. */
 enum qb_err storage_fetch_url(struct storage *st, const char *key, int64_t snapshot_id,
                               const char *download_base, int64_t ttl_s, char **url, char *err,
                               size_t errlen) QB_MUSTCHECK;

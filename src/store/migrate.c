@@ -4,6 +4,16 @@
  * BEGIN IMMEDIATE transaction together with its schema_migrations row, so
  * a crash mid-migration leaves the previous version intact, and two
  * processes starting at once cannot both apply the same migration.
+ *
+ * Foreign keys are not enforced while a migration runs, so that one can
+ * rebuild a table (create, copy, drop, rename: the only way SQLite adds
+ * AUTOINCREMENT or changes a constraint) without the DROP firing the ON
+ * DELETE actions of the tables that reference it.  PRAGMA foreign_keys
+ * cannot change inside a transaction, so it is switched around it, and
+ * PRAGMA foreign_key_check must find no more dangling references before
+ * the COMMIT than before the migration: a migration may move rows, never
+ * break a reference.  (Ones it finds already there, which qbackupd never
+ * writes, are left to the operator rather than stopping the start.)
  */
 #include "store/migrate.h"
 #include "store/store_internal.h"
@@ -44,16 +54,38 @@ enum qb_err migrate_current_version(sqlite3 *db, int *version, char *err, size_t
     return read_version(db, version, err, errlen);
 }
 
-static enum qb_err apply_one(sqlite3 *db, const struct migration *m, char *err, size_t errlen)
+/* Counts rows that reference a missing parent (PRAGMA foreign_key_check
+ * answers one row per violation). */
+static enum qb_err count_dangling(sqlite3 *db, long *n, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    enum qb_err rc =
+        store_prepare(db, "SELECT count(*) FROM pragma_foreign_key_check", &st, err, errlen);
+    if (rc)
+        return rc;
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        *n = (long)sqlite3_column_int64(st, 0);
+    else
+        rc = store_sqlite_err(db, src, "checking foreign keys", err, errlen);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static enum qb_err apply_locked(sqlite3 *db, const struct migration *m, char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
     int current = 0;
+    long dangling = 0, after = 0;
     enum qb_err rc = store_exec(db, "BEGIN IMMEDIATE", err, errlen);
     if (rc)
         return rc;
     /* Re-read under the write lock: another process may have applied it. */
     rc = read_version(db, &current, err, errlen);
     if (rc || current >= m->version)
+        goto out;
+    rc = count_dangling(db, &dangling, err, errlen);
+    if (rc)
         goto out;
     int src = sqlite3_exec(db, m->sql, NULL, NULL, NULL);
     if (src != SQLITE_OK) {
@@ -76,11 +108,41 @@ static enum qb_err apply_one(sqlite3 *db, const struct migration *m, char *err, 
         rc = store_sqlite_err(db, src, "recording migration", err, errlen);
         goto out;
     }
-    rc = store_exec(db, "COMMIT", err, errlen);
+    rc = count_dangling(db, &after, err, errlen);
+    if (!rc && after > dangling)
+        rc = qb_failf(QB_ERR_INTERNAL, err, errlen,
+                      "migration %s would leave %ld rows referencing missing rows", m->name,
+                      after - dangling);
+    if (!rc)
+        rc = store_exec(db, "COMMIT", err, errlen);
 out:
     sqlite3_finalize(st);
     if (rc || !sqlite3_get_autocommit(db))
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+/* Whether db enforces foreign keys now (PRAGMA foreign_keys). */
+static bool foreign_keys_on(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    bool on = false;
+    if (sqlite3_prepare_v2(db, "PRAGMA foreign_keys", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        on = sqlite3_column_int(st, 0) != 0;
+    sqlite3_finalize(st);
+    return on;
+}
+
+static enum qb_err apply_one(sqlite3 *db, const struct migration *m, char *err, size_t errlen)
+{
+    bool enforced = foreign_keys_on(db);
+    enum qb_err rc = enforced ? store_exec(db, "PRAGMA foreign_keys = OFF", err, errlen) : QB_OK;
+    if (!rc)
+        rc = apply_locked(db, m, err, errlen);
+    /* Back to what the connection had, whatever happened. */
+    if (enforced && store_exec(db, "PRAGMA foreign_keys = ON", NULL, 0) != QB_OK && !rc)
+        rc = qb_failf(QB_ERR_INTERNAL, err, errlen, "cannot re-enable foreign keys");
     return rc;
 }
 

@@ -2,9 +2,21 @@
  *
  * url_token.h -- short-lived capability tokens for snapshot download URLs
  * that qbackupd hands to Qdrant (restore method "url" from a local-folder
- * destination).  A token is HMAC-SHA256(process secret, "<id>:<expires>"):
- * it names one snapshot, expires, and dies with the process, whose secret
+ * destination).  A token names one snapshot *and what it is*: its id, the
+ * expiry, and the snapshot's identity (its storage key, which no other
+ * snapshot of the catalogue has).  It dies with the process, whose secret
  * is random and never stored.
+ *
+ * DESIGN
+ * A token is two truncated HMAC-SHA256 tags (128 bits each, hex):
+ *   mint = HMAC(secret, "mint:<id>:<expires>")
+ *   bind = HMAC(secret, "bind:<id>:<expires>:<identity>")
+ * `mint` proves that qbackupd made the token for this id and expiry;
+ * `bind` that the snapshot now under the id is the one it was made for.
+ * Checking them apart lets the download tell a forged or expired token
+ * (403) from a genuine one whose snapshot was deleted and whose id now
+ * names another (404): ids are not reused since migration 0007, but a
+ * token must never open a different snapshot even where one was.
  *
  * THREAD SAFETY: url_token_init runs once at start-up before threads;
  * the rest only read the secret.
@@ -16,13 +28,28 @@
 
 #define URL_TOKEN_HEX 64
 
+enum url_token_verdict {
+    URL_TOKEN_OK,      /* made by us for this id and identity, not expired */
+    URL_TOKEN_INVALID, /* malformed, forged, for another id, or expired */
+    URL_TOKEN_STALE,   /* made by us for this id, but for another snapshot */
+};
+
 /* Draws the process secret.  Fails only when the system has no entropy. */
 enum qb_err url_token_init(char *err, size_t errlen) QB_MUSTCHECK;
 
-/* Writes the token for (snapshot_id, expires) into out[URL_TOKEN_HEX + 1]. */
-void url_token_make(int64_t snapshot_id, int64_t expires, char *out);
+/* Writes the token for (snapshot_id, expires, identity) into
+ * out[URL_TOKEN_HEX + 1].  identity is the snapshot's storage key. */
+void url_token_make(int64_t snapshot_id, int64_t expires, const char *identity, char *out);
 
-/* True when token is valid for snapshot_id and expires is in the future. */
-bool url_token_check(int64_t snapshot_id, int64_t expires, const char *token);
+/* True when token is one we made for snapshot_id and expires, and it has
+ * not expired: the first half of url_token_check, for a caller that does
+ * not know the identity yet. */
+bool url_token_minted(int64_t snapshot_id, int64_t expires, const char *token);
+
+/* Judges token for snapshot_id and expires (from the URL) against the
+ * identity of the snapshot that id names now.  Compares in constant
+ * time. */
+enum url_token_verdict url_token_check(int64_t snapshot_id, int64_t expires, const char *identity,
+                                       const char *token);
 
 #endif /* QB_URL_TOKEN_H */

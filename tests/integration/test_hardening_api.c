@@ -140,6 +140,123 @@ static void test_twin_targets_get_their_own_objects(void)
     }
 }
 
+/* ---------------------------------------------------------------- item 2 */
+
+static double snapshot_of_run(const char *plan)
+{
+    struct resp r;
+    run_and_wait(plan, &r);
+    double id = r.status == 200 ? json_path_num(r.json, "results.0.snapshot_id") : -1;
+    if (r.status != 200)
+        fprintf(stderr, "run of %s: %ld %s\n", plan, r.status, r.body);
+    resp_free(&r);
+    return id;
+}
+
+/* Create, delete, create: the second snapshot gets a new id (it used to
+ * get the deleted one's). */
+static void test_snapshot_ids_never_reused(void)
+{
+    struct resp r;
+    TEST_ASSERT(
+        call("POST", "/v1/plans", "{\"name\":\"ids\",\"collections\":[\"users\"]}", 201, &r));
+    resp_free(&r);
+    double first = snapshot_of_run("ids");
+    TEST_ASSERT(first > 0);
+    char path[64];
+    snprintf(path, sizeof path, "/v1/snapshots/%.0f", first);
+    TEST_ASSERT(call("DELETE", path, NULL, 204, &r));
+    resp_free(&r);
+    double second = snapshot_of_run("ids");
+    TEST_EXPECT(second > first);
+    TEST_ASSERT(call("GET", path, NULL, 404, &r));
+    resp_free(&r);
+}
+
+/* The download URL qbackupd gave Qdrant for the last restore by URL. */
+static bool last_download_url(char *url, size_t size)
+{
+    cJSON *log = emu_requests(&e);
+    const cJSON *req;
+    bool found = false;
+    cJSON_ArrayForEach(req, log)
+    {
+        const char *path = json_path_str(req, "path");
+        const char *location = json_path_str(req, "body.location");
+        if (path && strstr(path, "/snapshots/recover") && location) {
+            snprintf(url, size, "%s", location);
+            found = true;
+        }
+    }
+    cJSON_Delete(log);
+    return found;
+}
+
+/* A download token opens only the snapshot it was made for: not once it
+ * is deleted, and not another snapshot that holds its id later (as ids
+ * were reused before, simulated here by moving a row to the old id). */
+static void test_stale_download_token_refused(void)
+{
+    struct resp r;
+    double id = snapshot_of_run("ids");
+    TEST_ASSERT(id > 0);
+    TEST_ASSERT(emu_clear_requests(&e) == 0);
+    char body[200];
+    snprintf(body, sizeof body,
+             "{\"snapshot_id\":%.0f,\"target_collection\":\"ids_copy\",\"method\":\"url\"}", id);
+    TEST_ASSERT(call("POST", "/v1/restores?wait=120", body, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "results.0.method"), "url");
+    resp_free(&r);
+    char url[1024];
+    TEST_ASSERT(last_download_url(url, sizeof url));
+    char want[64];
+    snprintf(want, sizeof want, "/v1/snapshots/%.0f/download?", id);
+    TEST_ASSERT(strstr(url, want) != NULL);
+
+    /* Still valid: the token opens its snapshot. */
+    TEST_ASSERT(harness_http("GET", url, NULL, NULL, 30, &r) == 0);
+    TEST_EXPECT_INT(r.status, 200);
+    resp_free(&r);
+    /* Either half of the token tampered with: refused. */
+    char *tok = strstr(url, "token=");
+    TEST_ASSERT(tok && strlen(tok + 6) == 64);
+    char *mint = tok + 6, *bind = tok + 6 + 32;
+    char saved = *mint;
+    *mint = saved == 'a' ? 'b' : 'a';
+    TEST_ASSERT(harness_http("GET", url, NULL, NULL, 30, &r) == 0);
+    EXPECT_PROBLEM(r, 403, "forbidden");
+    resp_free(&r);
+    *mint = saved;
+    saved = *bind;
+    *bind = saved == 'a' ? 'b' : 'a';
+    TEST_ASSERT(harness_http("GET", url, NULL, NULL, 30, &r) == 0);
+    EXPECT_PROBLEM(r, 404, "not_found");
+    resp_free(&r);
+    *bind = saved;
+
+    /* Deleted: gone. */
+    char path[64];
+    snprintf(path, sizeof path, "/v1/snapshots/%.0f", id);
+    TEST_ASSERT(call("DELETE", path, NULL, 204, &r));
+    resp_free(&r);
+    TEST_ASSERT(harness_http("GET", url, NULL, NULL, 30, &r) == 0);
+    EXPECT_PROBLEM(r, 404, "not_found");
+    resp_free(&r);
+
+    /* Another snapshot under the old id: still refused, never served. */
+    double other = snapshot_of_run("ids");
+    TEST_ASSERT(other > 0);
+    char sql[128];
+    snprintf(sql, sizeof sql, "UPDATE snapshots SET id = %.0f WHERE id = %.0f", id, other);
+    TEST_ASSERT(db_exec(sql) == SQLITE_OK);
+    TEST_ASSERT(call("GET", path, NULL, 200, &r));
+    resp_free(&r);
+    TEST_ASSERT(harness_http("GET", url, NULL, NULL, 30, &r) == 0);
+    EXPECT_PROBLEM(r, 404, "not_found");
+    TEST_EXPECT(r.len < 4096);
+    resp_free(&r);
+}
+
 int main(void)
 {
     if (emu_start(&e, NULL) != 0)
@@ -152,6 +269,8 @@ int main(void)
         return 1;
     TEST_RUN(test_duplicate_collections_refused);
     TEST_RUN(test_twin_targets_get_their_own_objects);
+    TEST_RUN(test_snapshot_ids_never_reused);
+    TEST_RUN(test_stale_download_token_refused);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     qbd_cleanup(&d);
     TEST_EXPECT_INT(emu_stop(&e), 0);
