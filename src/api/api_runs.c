@@ -61,8 +61,14 @@ cJSON *api_run_json(const struct store_run *r)
     cJSON_AddItemToObject(o, "bytes_total",
                           r->bytes_total >= 0 ? cJSON_CreateNumber((double)r->bytes_total)
                                               : cJSON_CreateNull());
+    /* Stored text goes out as it is: results hold u64 peer ids that a
+     * parse through doubles would round. */
     cJSON *results = cJSON_Parse(r->results);
-    cJSON_AddItemToObject(o, "results", results ? results : cJSON_CreateArray());
+    if (results && cJSON_IsArray(results))
+        cJSON_AddRawToObject(o, "results", r->results);
+    else
+        cJSON_AddItemToObject(o, "results", cJSON_CreateArray());
+    cJSON_Delete(results);
     cJSON *request = cJSON_Parse(r->request);
     cJSON_AddItemToObject(o, "request", request ? request : cJSON_CreateObject());
     cJSON_AddItemToObject(o, "error", r->error ? cJSON_CreateString(r->error) : cJSON_CreateNull());

@@ -98,6 +98,13 @@ static void roundtrip(const char *plan, const char *collection, int shards, doub
     TEST_EXPECT_STR(json_path_str(r.json, "results.0.layout"), "shards");
     TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "results.0.shards")), shards);
     TEST_EXPECT(peers_used(r.json) >= 2); /* the work was spread */
+    /* Peer ids in the run's result are exact integers, not rounded. */
+    char id1[32];
+    snprintf(id1, sizeof id1, "\"peer_id\":%llu", c3.peer_id[0]);
+    char id2[32], id3[32];
+    snprintf(id2, sizeof id2, "\"peer_id\":%llu", c3.peer_id[1]);
+    snprintf(id3, sizeof id3, "\"peer_id\":%llu", c3.peer_id[2]);
+    TEST_EXPECT(strstr(r.body, id1) || strstr(r.body, id2) || strstr(r.body, id3));
     *id = json_path_num(r.json, "results.0.snapshot_id");
     resp_free(&r);
     TEST_EXPECT_INT(emu_cluster_snapshot_files(&c3, collection), 0);

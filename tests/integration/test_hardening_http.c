@@ -457,7 +457,8 @@ static void test_tokens_never_echoed(void)
     struct qbd t;
     TEST_ASSERT(qbd_start(&t, NULL, env) == 0);
     snprintf(t.token, sizeof t.token, "%s", TOKEN_CI);
-    static const char *const values[] = {TOKEN_CI, TOKEN_OTHER, RANDOM_KEY, "Bearer " TOKEN_OTHER};
+    static const char *const values[] = {TOKEN_CI, TOKEN_OTHER, RANDOM_KEY,
+                                         ("Bearer " TOKEN_OTHER)};
     for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
         char body[512];
         struct resp r;
