@@ -4,8 +4,9 @@
  * first, cursor), read (with age computed at read time), delete (the
  * stored object first, then the row), pin/unpin (pinned snapshots are
  * exempt from retention and cannot be deleted until unpinned), and verify
- * (re-read the object, recompute SHA-256, record the result).  Storage I/O
- * runs on task threads; the request waits for it as a long poll.
+ * (re-read the object, recompute SHA-256, record the result; a failure is
+ * 409 with the expected and the found SHA-256).  Storage I/O runs on task
+ * threads; the request waits for it as a long poll.
  */
 #include "api/api.h"
 #include "api/api_common.h"
@@ -23,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #define SNAPSHOT_LIST_DEFAULT 100
 #define SNAPSHOT_LIST_MAX     1000
@@ -202,6 +205,19 @@ void api_snapshots_unpin(struct http_request *req)
 
 /* ---------------------------------------------------------------- tasks */
 
+/* What a verification found, for the answer (a failed one is an error a
+ * CI script must see: 409 with both checksums). */
+struct verdict {
+    bool failed;          /* the object is missing or is not the catalogued one */
+    bool unreadable;      /* it could not be read to the end (502) */
+    bool found;           /* single snapshot: the object exists */
+    uint64_t size;        /* single snapshot: bytes read */
+    char sha256[65];      /* single snapshot: SHA-256 of the bytes read */
+    int64_t want_size;    /* the catalogue's */
+    char want_sha256[65]; /* the catalogue's */
+    bool set;             /* a backup set: err names the shard and both checksums */
+};
+
 struct snap_task {
     struct task task;
     struct store *store;
@@ -209,7 +225,89 @@ struct snap_task {
     bool delete; /* else verify */
     enum qb_err rc;
     char err[QB_ERRBUF_SIZE];
+    struct verdict v; /* verify */
 };
+
+struct hashing {
+    EVP_MD_CTX *ctx;
+    uint64_t bytes;
+};
+
+static enum qb_err hash_chunk(void *ud, const void *data, size_t len, char *err, size_t errlen)
+{
+    struct hashing *h = ud;
+    if (!EVP_DigestUpdate(h->ctx, data, len))
+        return qb_failf(QB_ERR_INTERNAL, err, errlen, "SHA-256 failed");
+    h->bytes += len;
+    return QB_OK;
+}
+
+/* Reads the whole object at key, hashing it: v->found, v->size, v->sha256.
+ * The storage's own recorded checksum (the .sha256 sidecar, or S3
+ * metadata; "" when none) goes to recorded[65].  A missing object is
+ * QB_OK with !v->found; a failed read is the error. */
+static enum qb_err read_and_hash(struct storage *storage, const char *key, struct verdict *v,
+                                 char *recorded, char *err, size_t errlen)
+{
+    struct storage_object_info info;
+    enum qb_err rc = storage_head(storage, key, &info, err, errlen);
+    if (rc == QB_ERR_NOT_FOUND)
+        return QB_OK;
+    if (rc)
+        return rc;
+    memcpy(recorded, info.sha256, sizeof info.sha256);
+    struct hashing h = {.ctx = EVP_MD_CTX_new()};
+    if (!h.ctx || !EVP_DigestInit_ex(h.ctx, EVP_sha256(), NULL))
+        rc = qb_failf(QB_ERR_INTERNAL, err, errlen, "cannot start SHA-256");
+    if (!rc)
+        rc = storage_read(storage, key, 0, 0, hash_chunk, &h, err, errlen);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (!rc && !EVP_DigestFinal_ex(h.ctx, md, &mdlen))
+        rc = qb_failf(QB_ERR_INTERNAL, err, errlen, "SHA-256 failed");
+    EVP_MD_CTX_free(h.ctx);
+    if (rc == QB_ERR_NOT_FOUND) /* deleted between the two calls */
+        return QB_OK;
+    if (rc)
+        return rc;
+    for (unsigned i = 0; i < 32 && i < mdlen; i++)
+        snprintf(v->sha256 + 2 * i, 3, "%02x", md[i]);
+    v->found = true;
+    v->size = h.bytes;
+    return QB_OK;
+}
+
+/* Verifies a single-object snapshot against its catalogue row; fills v
+ * and, when it failed, err with the reason. */
+static void verify_object(struct storage *storage, const struct store_snapshot *s,
+                          struct verdict *v, char *err, size_t errlen)
+{
+    char recorded[65] = "";
+    enum qb_err rc = read_and_hash(storage, s->storage_key, v, recorded, err, errlen);
+    if (rc) {
+        char sub[QB_ERRBUF_SIZE];
+        snprintf(sub, sizeof sub, "%s", err);
+        v->unreadable = true;
+        qb_failf(rc, err, errlen, "the stored object could not be read to the end: %s", sub);
+        return;
+    }
+    v->failed = true;
+    if (!v->found)
+        qb_failf(QB_ERR_NOT_FOUND, err, errlen, "the stored object %s is missing", s->location);
+    else if (v->size != (uint64_t)s->size_bytes || strcmp(v->sha256, s->sha256) != 0)
+        qb_failf(QB_ERR_IO, err, errlen,
+                 "the stored object is not the catalogued one: expected sha256 %s (%lld bytes), "
+                 "read sha256 %s (%llu bytes)",
+                 s->sha256, (long long)s->size_bytes, v->sha256, (unsigned long long)v->size);
+    else if (strcmp(recorded, s->sha256) != 0)
+        /* The bytes are right but the checksum stored beside them (what
+         * rescan and `sha256sum -c` trust) is not. */
+        qb_failf(QB_ERR_IO, err, errlen,
+                 "the object's recorded checksum is %s, the catalogue's sha256 %s",
+                 *recorded ? recorded : "missing", s->sha256);
+    else
+        v->failed = false;
+}
 
 static void run_snap_task(struct task *t)
 {
@@ -249,20 +347,27 @@ static void run_snap_task(struct task *t)
             st->rc = store_snapshot_delete(st->store, st->id, st->err, sizeof st->err);
         goto out;
     }
-    struct storage_object_info info;
-    bool set = strcmp(s->layout, "shards") == 0;
-    enum qb_err vrc = set ? backup_set_verify(storage, s, st->err, sizeof st->err)
-                          : storage_verify(storage, s->storage_key, &info, st->err, sizeof st->err);
-    if (!vrc && !set &&
-        (info.size != (uint64_t)s->size_bytes || strcmp(info.sha256, s->sha256) != 0))
-        vrc = qb_failf(QB_ERR_IO, st->err, sizeof st->err,
-                       "the stored object (%llu bytes, sha256 %s) is not the catalogued one "
-                       "(%lld bytes, sha256 %s)",
-                       (unsigned long long)info.size, info.sha256, (long long)s->size_bytes,
-                       s->sha256);
+    struct verdict *v = &st->v;
+    v->set = strcmp(s->layout, "shards") == 0;
+    v->want_size = s->size_bytes;
+    snprintf(v->want_sha256, sizeof v->want_sha256, "%s", s->sha256);
+    if (v->set) {
+        /* Every shard object against its recorded SHA-256; err names the
+         * shard.  An unreachable destination is not a verdict on the
+         * set; a missing, unreadable or different object is. */
+        enum qb_err vrc = backup_set_verify(storage, s, st->err, sizeof st->err);
+        v->unreadable = vrc == QB_ERR_TRANSIENT || vrc == QB_ERR_REMOTE;
+        v->failed = vrc && !v->unreadable;
+    } else {
+        verify_object(storage, s, v, st->err, sizeof st->err);
+    }
+    /* Either way the outcome is recorded: a failure clears verified_at
+     * (so "latest" restores and retention stop trusting the snapshot)
+     * and sets verify_error; a success does the reverse. */
+    bool ok = !v->failed && !v->unreadable;
     char werr[QB_ERRBUF_SIZE];
-    st->rc = store_snapshot_set_verified(st->store, st->id, vrc == QB_OK, vrc ? st->err : NULL,
-                                         werr, sizeof werr);
+    st->rc =
+        store_snapshot_set_verified(st->store, st->id, ok, ok ? NULL : st->err, werr, sizeof werr);
     if (st->rc)
         snprintf(st->err, sizeof st->err, "%s", werr);
 out:
@@ -278,6 +383,31 @@ static void destroy_snap_task(struct task *t)
 static void release_snap_task(void *ctx)
 {
     task_release(ctx);
+}
+
+/* 409: the snapshot failed verification.  "verification" holds what was
+ * expected and what was found, so a script can print both. */
+static void reply_verify_failed(struct http_request *req, const struct snap_task *st)
+{
+    const struct verdict *v = &st->v;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "snapshot_id", (double)st->id);
+    cJSON_AddStringToObject(o, "layout", v->set ? "shards" : "snapshot");
+    cJSON_AddStringToObject(o, "expected_sha256", v->want_sha256);
+    cJSON_AddNumberToObject(o, "expected_size", (double)v->want_size);
+    if (!v->set && v->found) {
+        cJSON_AddStringToObject(o, "actual_sha256", v->sha256);
+        cJSON_AddNumberToObject(o, "actual_size", (double)v->size);
+    } else {
+        /* Missing, or a set: detail names the shard and its checksums. */
+        cJSON_AddNullToObject(o, "actual_sha256");
+        cJSON_AddNullToObject(o, "actual_size");
+    }
+    cJSON_AddBoolToObject(o, "found", v->set || v->found);
+    cJSON_AddNullToObject(o, "verified_at");
+    cJSON_AddStringToObject(o, "verify_error", st->err);
+    http_reply_problem_ext(req, API_ERR_CONFLICT, "verification", o,
+                           "snapshot %lld failed verification: %s", (long long)st->id, st->err);
 }
 
 static bool poll_snap_task(struct http_request *req, void *ctx, bool expired)
@@ -302,6 +432,12 @@ static bool poll_snap_task(struct http_request *req, void *ctx, bool expired)
         http_reply_error(req, st->rc, st->err);
     else if (st->delete)
         http_reply_empty(req, 204);
+    else if (st->v.failed)
+        reply_verify_failed(req, st);
+    else if (st->v.unreadable)
+        http_reply_problem(req, API_ERR_REMOTE_FAILED,
+                           "snapshot %lld could not be verified (recorded as failed): %s",
+                           (long long)st->id, st->err);
     else
         reply_snapshot(req, st->id, 200);
     return true;

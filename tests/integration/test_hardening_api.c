@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 static struct emu e;
+static struct emu cl; /* a one-peer cluster: backup sets */
 static struct qbd d;
 
 /* ---------------------------------------------------------------- helpers */
@@ -257,9 +258,142 @@ static void test_stale_download_token_refused(void)
     resp_free(&r);
 }
 
+/* ---------------------------------------------------------------- item 4 */
+
+/* Flips one byte in the middle of a file (twice: back as it was). */
+static bool flip_byte(const char *path)
+{
+    FILE *f = fopen(path, "r+b");
+    if (!f)
+        return false;
+    bool ok = fseek(f, 0, SEEK_END) == 0;
+    long size = ok ? ftell(f) : -1;
+    ok = ok && size > 0 && fseek(f, size / 2, SEEK_SET) == 0;
+    int c = ok ? fgetc(f) : EOF;
+    ok = ok && c != EOF && fseek(f, size / 2, SEEK_SET) == 0 && fputc(c ^ 0xff, f) != EOF;
+    return fclose(f) == 0 && ok;
+}
+
+static void verify_path(double id, char *path, size_t size)
+{
+    snprintf(path, size, "/v1/snapshots/%.0f/verify", id);
+}
+
+/* A failed verification is an error (409 with both checksums) and is
+ * recorded: verified_at cleared, verify_error set; a later success puts
+ * both back. */
+static void test_failed_verification_is_an_error(void)
+{
+    struct resp r;
+    TEST_ASSERT(
+        call("POST", "/v1/plans", "{\"name\":\"ver\",\"collections\":[\"products\"]}", 201, &r));
+    resp_free(&r);
+    double id = snapshot_of_run("ver");
+    TEST_ASSERT(id > 0);
+    char get[64], verify[64], location[1024], sha[65];
+    snprintf(get, sizeof get, "/v1/snapshots/%.0f", id);
+    verify_path(id, verify, sizeof verify);
+    TEST_ASSERT(call("GET", get, NULL, 200, &r));
+    snprintf(location, sizeof location, "%s", json_path_str(r.json, "location"));
+    snprintf(sha, sizeof sha, "%s", json_path_str(r.json, "sha256"));
+    double size = json_path_num(r.json, "size");
+    resp_free(&r);
+    TEST_ASSERT(call("POST", verify, NULL, 200, &r));
+    TEST_EXPECT(json_path_str(r.json, "verified_at") != NULL);
+    resp_free(&r);
+
+    /* One byte changed on disk. */
+    TEST_ASSERT(flip_byte(location));
+    TEST_ASSERT(qbd_request(&d, "POST", verify, NULL, NULL, &r) == 0);
+    EXPECT_PROBLEM(r, 409, "conflict");
+    TEST_EXPECT_STR(json_path_str(r.json, "verification.expected_sha256"), sha);
+    const char *actual = json_path_str(r.json, "verification.actual_sha256");
+    TEST_EXPECT(actual && strlen(actual) == 64 && strcmp(actual, sha) != 0);
+    TEST_EXPECT_INT(json_path_num(r.json, "verification.expected_size"), size);
+    TEST_EXPECT_INT(json_path_num(r.json, "verification.actual_size"), size);
+    TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "verification.found")));
+    TEST_EXPECT(cJSON_IsNull(json_path(r.json, "verification.verified_at")));
+    const char *detail = json_path_str(r.json, "detail");
+    TEST_EXPECT(detail && strstr(detail, sha) && actual && strstr(detail, actual));
+    resp_free(&r);
+    TEST_ASSERT(call("GET", get, NULL, 200, &r));
+    TEST_EXPECT(cJSON_IsNull(json_path(r.json, "verified_at")));
+    const char *why = json_path_str(r.json, "verify_error");
+    TEST_EXPECT(why && strstr(why, "not the catalogued one"));
+    resp_free(&r);
+
+    /* Put back: verified again. */
+    TEST_ASSERT(flip_byte(location));
+    TEST_ASSERT(call("POST", verify, NULL, 200, &r));
+    TEST_EXPECT(json_path_str(r.json, "verified_at") != NULL);
+    TEST_EXPECT(cJSON_IsNull(json_path(r.json, "verify_error")));
+    resp_free(&r);
+
+    /* The object gone: 409 too, nothing found. */
+    char moved[1100];
+    snprintf(moved, sizeof moved, "%s.moved", location);
+    TEST_ASSERT(rename(location, moved) == 0);
+    TEST_ASSERT(qbd_request(&d, "POST", verify, NULL, NULL, &r) == 0);
+    EXPECT_PROBLEM(r, 409, "conflict");
+    TEST_EXPECT(cJSON_IsFalse(json_path(r.json, "verification.found")));
+    TEST_EXPECT(cJSON_IsNull(json_path(r.json, "verification.actual_sha256")));
+    resp_free(&r);
+    TEST_ASSERT(rename(moved, location) == 0);
+    TEST_ASSERT(call("POST", verify, NULL, 200, &r));
+    resp_free(&r);
+}
+
+/* The same for a cluster backup set: a changed shard object fails it. */
+static void test_failed_verification_of_a_backup_set(void)
+{
+    struct resp r;
+    char body[256];
+    snprintf(body, sizeof body, "{\"name\":\"clu\",\"url\":\"%s\"}", cl.url);
+    TEST_ASSERT(call("POST", "/v1/instances", body, 201, &r));
+    resp_free(&r);
+    TEST_ASSERT(call("POST", "/v1/plans",
+                     "{\"name\":\"setver\",\"instance\":\"clu\",\"collections\":[\"items\"]}", 201,
+                     &r));
+    resp_free(&r);
+    TEST_ASSERT(call("POST", "/v1/plans/setver/runs?wait=120", NULL, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "results.0.layout"), "shards");
+    double id = json_path_num(r.json, "results.0.snapshot_id");
+    resp_free(&r);
+    TEST_ASSERT(id > 0);
+    char get[64], verify[64], shard[1024];
+    snprintf(get, sizeof get, "/v1/snapshots/%.0f", id);
+    verify_path(id, verify, sizeof verify);
+    TEST_ASSERT(call("GET", get, NULL, 200, &r));
+    const char *key = json_path_str(r.json, "backup_set.shards.0.key");
+    TEST_ASSERT(key != NULL);
+    snprintf(shard, sizeof shard, "%s/var/backups/%s", d.dir, key);
+    resp_free(&r);
+    TEST_ASSERT(call("POST", verify, NULL, 200, &r));
+    resp_free(&r);
+
+    TEST_ASSERT(flip_byte(shard));
+    TEST_ASSERT(qbd_request(&d, "POST", verify, NULL, NULL, &r) == 0);
+    EXPECT_PROBLEM(r, 409, "conflict");
+    TEST_EXPECT_STR(json_path_str(r.json, "verification.layout"), "shards");
+    const char *detail = json_path_str(r.json, "detail");
+    TEST_EXPECT(detail && strstr(detail, "shard 0"));
+    resp_free(&r);
+    TEST_ASSERT(call("GET", get, NULL, 200, &r));
+    TEST_EXPECT(cJSON_IsNull(json_path(r.json, "verified_at")));
+    TEST_EXPECT(json_path_str(r.json, "verify_error") != NULL);
+    resp_free(&r);
+    TEST_ASSERT(flip_byte(shard));
+    TEST_ASSERT(call("POST", verify, NULL, 200, &r));
+    TEST_EXPECT(json_path_str(r.json, "verified_at") != NULL);
+    resp_free(&r);
+}
+
 int main(void)
 {
-    if (emu_start(&e, NULL) != 0)
+    const char *const cluster[] = {"--cluster", NULL};
+    if (emu_start(&e, NULL) != 0 || emu_start(&cl, cluster) != 0)
+        return 1;
+    if (emu_create_collection(&cl, "items", 4) || emu_upsert(&cl, "items", 12, 3))
         return 1;
     if (emu_create_collection(&e, "products", 4) || emu_upsert(&e, "products", 20, 1) ||
         emu_create_collection(&e, "users", 4) || emu_upsert(&e, "users", 10, 2))
@@ -271,9 +405,13 @@ int main(void)
     TEST_RUN(test_twin_targets_get_their_own_objects);
     TEST_RUN(test_snapshot_ids_never_reused);
     TEST_RUN(test_stale_download_token_refused);
+    TEST_RUN(test_failed_verification_is_an_error);
+    TEST_RUN(test_failed_verification_of_a_backup_set);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     qbd_cleanup(&d);
     TEST_EXPECT_INT(emu_stop(&e), 0);
+    TEST_EXPECT_INT(emu_stop(&cl), 0);
     emu_cleanup(&e);
+    emu_cleanup(&cl);
     return TEST_RESULT();
 }

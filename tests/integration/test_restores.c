@@ -189,10 +189,13 @@ static void test_corrupted_object_fails_before_replacing(void)
     TEST_EXPECT_STR(resp_header(&r, "Idempotent-Replayed"), "true");
     resp_free(&r);
     TEST_EXPECT(points_equal(&prod, "products", live));
-    /* verify reports the damage too */
+    /* verify reports the damage too: 409, and recorded on the snapshot */
     char path[64];
     snprintf(path, sizeof path, "/v1/snapshots/%.0f/verify", id);
-    TEST_ASSERT(call("POST", path, NULL, 200, &r));
+    TEST_ASSERT(call("POST", path, NULL, 409, &r));
+    resp_free(&r);
+    snprintf(path, sizeof path, "/v1/snapshots/%.0f", id);
+    TEST_ASSERT(call("GET", path, NULL, 200, &r));
     TEST_EXPECT(json_path_str(r.json, "verify_error") != NULL);
     TEST_EXPECT(cJSON_IsNull(json_path(r.json, "verified_at")));
     resp_free(&r);
