@@ -85,6 +85,39 @@ void api_destinations_list(struct http_request *req)
     http_reply_json_steal(req, 200, body);
 }
 
+/* Checks settings.endpoint of an S3 destination the way the S3 client
+ * will read it (scheme://host[:port], nothing after but an optional "/"),
+ * so the answer names the field: the client's own message names none. */
+static bool valid_endpoint(struct http_request *req, const cJSON *settings)
+{
+    const cJSON *ep = cJSON_GetObjectItemCaseSensitive(settings, "endpoint");
+    char err[QB_ERRBUF_SIZE];
+    if (!cJSON_IsString(ep))
+        return true; /* absent, null (the default) or mistyped: storage says */
+    const char *sep = strstr(ep->valuestring, "://");
+    if (sep && memchr(sep, '@', strcspn(sep + 3, "/?#") + 3)) {
+        http_reply_problem_field(req, API_ERR_INVALID_FIELD, "settings.endpoint",
+                                 "settings.endpoint: must not embed credentials; send them in "
+                                 "\"credentials\"");
+        return false;
+    }
+    if (api_check_http_url(ep->valuestring, err, sizeof err)) {
+        http_reply_problem_field(req, API_ERR_INVALID_FIELD, "settings.endpoint",
+                                 "settings.endpoint: %s", err);
+        return false;
+    }
+    const char *host = strstr(ep->valuestring, "://") + 3;
+    const char *rest = host + strcspn(host, "/");
+    if (*rest && strcmp(rest, "/") != 0) {
+        http_reply_problem_field(req, API_ERR_INVALID_FIELD, "settings.endpoint",
+                                 "settings.endpoint: must be scheme://host[:port] without a "
+                                 "path (the bucket goes in \"bucket\", key prefixes in "
+                                 "\"prefix\")");
+        return false;
+    }
+    return true;
+}
+
 /* Validates the body and fills d (kind, settings, secret).  *secret_given
  * says whether "credentials" was present.  Replies and returns false on
  * invalid input. */
@@ -122,6 +155,8 @@ static bool destination_from_body(struct http_request *req, const cJSON *body,
                                  "credentials are only used by s3 destinations");
         return false;
     }
+    if (strcmp(kind, "s3") == 0 && !valid_endpoint(req, settings))
+        return false;
     /* Opening validates every setting the way the pipeline will use it;
      * it sends no request.  A replace without "credentials" keeps the
      * stored ones, so it is validated with them. */
@@ -381,13 +416,36 @@ static bool poll_check(struct http_request *req, void *ctx, bool expired)
     return true;
 }
 
+/* The check and rescan routes take no body: an empty one or {} is fine,
+ * anything else is refused naming the first member, so that a misspelt
+ * option is never silently ignored.  Replies and returns false then. */
+static bool no_body_fields(struct http_request *req, const char *what)
+{
+    static const char *const none[] = {NULL};
+    const cJSON *body = http_req_json(req);
+    char err[QB_ERRBUF_SIZE];
+    if (!body)
+        return true;
+    if (!cJSON_IsObject(body)) {
+        http_reply_problem(req, API_ERR_INVALID_FIELD, "%s takes no body (send none, or {})", what);
+        return false;
+    }
+    if (json_reject_unknown(body, none, err, sizeof err)) {
+        size_t used = strlen(err);
+        snprintf(err + used, sizeof err - used, "; %s takes no body fields", what);
+        api_reply_invalid(req, err);
+        return false;
+    }
+    return true;
+}
+
 void api_destinations_check(struct http_request *req)
 {
     struct app *app = http_req_app(req);
     struct store_destination *d = NULL;
     char err[QB_ERRBUF_SIZE];
     const char *name = api_path_name(req, "destination");
-    if (!name)
+    if (!name || !no_body_fields(req, "a destination check"))
         return;
     enum qb_err rc = store_destination_get(app->store, name, false, &d, err, sizeof err);
     if (rc) {
@@ -476,7 +534,7 @@ void api_destinations_rescan(struct http_request *req)
     struct store_destination *d = NULL;
     char err[QB_ERRBUF_SIZE];
     const char *name = api_path_name(req, "destination");
-    if (!name)
+    if (!name || !no_body_fields(req, "a rescan"))
         return;
     enum qb_err rc = store_destination_get(app->store, name, false, &d, err, sizeof err);
     if (rc) {

@@ -7,24 +7,39 @@
  *  "key_prefix": "", "retention": {...}, "verify": true,
  *  "alert_after": seconds | null, "enabled": true, "labels": {"k": "v"}}
  *
- * Collections named explicitly are not checked against Qdrant here (it may
- * be down, or the collection created later); a missing one fails its part
- * of the run, in words.
+ * Collection names must be ones Qdrant could have (see
+ * qdrant_collection_name_ok) and appear once.  When the instance answers,
+ * create and replace also check that each named collection exists there
+ * (422 naming the missing one), on a task thread while the request waits;
+ * "allow_missing_collections": true in the body skips that check for
+ * collections created later.  An instance that does not answer within
+ * PLAN_CHECK_MS does not stop the write: a missing collection then fails
+ * its part of each run, in words.
  */
 #include "api/api.h"
 #include "api/api_common.h"
 #include "api/app.h"
 #include "engine/retention_apply.h"
 #include "engine/schedule.h"
+#include "engine/tasks.h"
 #include "http/http_reply.h"
+#include "remote/qdrant_client.h"
 #include "remote/storage.h"
+#include "store/store_instances.h"
 #include "store/store_plans.h"
 #include "store/store_runs.h"
 #include "util/json_util.h"
+#include "util/log.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* How long create and replace wait for the instance to list its
+ * collections before writing the plan unchecked: long enough for a
+ * healthy Qdrant far away, short enough for a person at a terminal. */
+#define PLAN_CHECK_MS 5000
 
 /* Settable members, then read-only ones a client may send back unchanged
  * (GET, edit, PUT): accepted and ignored. */
@@ -44,6 +59,8 @@ static const char *const plan_fields[] = {
     "requeue_interrupted",
     "shard_method",
     "labels",
+    /* request-only: skip the existence check of this create or replace */
+    "allow_missing_collections",
     /* read-only */
     "effective_alert_after",
     "next_run_at",
@@ -124,6 +141,64 @@ static bool valid_labels(const cJSON *labels, char *err, size_t errlen)
     return true;
 }
 
+static bool has_control(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return true;
+    return false;
+}
+
+/* Whether name could be a Qdrant collection; *why says what is wrong.
+ * Qdrant refuses to create a collection whose name is empty or over 255
+ * characters or contains one of < > : " / \ | ? * NUL U+001F
+ * (qdrant/qdrant src/actix/api/mod.rs StrictCollectionPath, and
+ * validate_collection_name in lib/common/common/src/validation.rs), so
+ * such a name (say "prod_*", meant as a pattern) can only fail every run.
+ * Names also become one segment of object keys (storage.h): at most 200
+ * bytes, not "." or "..", no control characters, valid UTF-8, not a
+ * temp-file name; storage_key_check applies those rules. */
+static bool qdrant_collection_name_ok(const char *name, const char **why)
+{
+    static const char forbidden[] = "<>:\"/\\|?*";
+    char probe[256], sub[QB_ERRBUF_SIZE];
+    const char *bad = strpbrk(name, forbidden);
+    if (!*name) {
+        *why = "it is empty";
+        return false;
+    }
+    if (bad) {
+        static const char *const reasons[] = {
+            "it contains '<', which Qdrant refuses in collection names",
+            "it contains '>', which Qdrant refuses in collection names",
+            "it contains ':', which Qdrant refuses in collection names",
+            "it contains '\"', which Qdrant refuses in collection names",
+            "it contains '/', which Qdrant refuses in collection names",
+            "it contains '\\', which Qdrant refuses in collection names",
+            "it contains '|', which Qdrant refuses in collection names",
+            "it contains '?', which Qdrant refuses in collection names",
+            "it contains '*', which Qdrant refuses in collection names (patterns are not "
+            "supported: list the names, or use \"*\" alone for every collection)",
+        };
+        *why = reasons[strchr(forbidden, *bad) - forbidden];
+        return false;
+    }
+    if (strlen(name) > 200) {
+        *why = "it is longer than 200 bytes (one object-key segment)";
+        return false;
+    }
+    if (has_control(name)) {
+        *why = "it contains a control character";
+        return false;
+    }
+    snprintf(probe, sizeof probe, "p/%s/k", name);
+    if (storage_key_check(probe, sub, sizeof sub)) {
+        *why = "it cannot be part of an object key (\".\", \"..\", \".qb-tmp.\" or not UTF-8)";
+        return false;
+    }
+    return true;
+}
+
 /* Reads "collections" / "full_instance" into scope and the JSON array. */
 static enum qb_err parse_scope(const cJSON *body, struct store_plan *p, char *err, size_t errlen)
 {
@@ -155,15 +230,10 @@ static enum qb_err parse_scope(const cJSON *body, struct store_plan *p, char *er
     int i = 0;
     cJSON_ArrayForEach(item, cols)
     {
-        /* Names become object-key segments (storage.h): at most 200
-         * bytes, no '/', not "." or "..". */
-        if (!cJSON_IsString(item) || !*item->valuestring || strlen(item->valuestring) > 200 ||
-            strchr(item->valuestring, '/') || strcmp(item->valuestring, ".") == 0 ||
-            strcmp(item->valuestring, "..") == 0)
+        const char *why = NULL;
+        if (!cJSON_IsString(item))
             return qb_failf(QB_ERR_INVALID, err, errlen,
-                            "collections[%d]: each must be a collection name (1-200 characters, "
-                            "no '/', not \".\" or \"..\")",
-                            i);
+                            "collections[%d]: must be a string (a collection name)", i);
         if (strcmp(item->valuestring, "*") == 0) {
             if (cJSON_GetArraySize(cols) != 1)
                 return qb_failf(QB_ERR_INVALID, err, errlen,
@@ -171,6 +241,10 @@ static enum qb_err parse_scope(const cJSON *body, struct store_plan *p, char *er
             p->scope = xstrdup("all");
             return QB_OK;
         }
+        if (!qdrant_collection_name_ok(item->valuestring, &why))
+            return qb_failf(QB_ERR_INVALID, err, errlen,
+                            "collections[%d]: \"%.64s%s\" cannot be a Qdrant collection name: %s",
+                            i, item->valuestring, strlen(item->valuestring) > 64 ? "..." : "", why);
         /* A twin would back the collection up twice in one run; each
          * snapshot is kept apart (backup_job.c object_key), but a list
          * naming one twice is a mistake worth saying. */
@@ -203,6 +277,20 @@ static enum qb_err parse_strings(const cJSON *body, struct store_plan *p, char *
         rc = json_get_string(body, "key_prefix", &prefix, err, errlen);
     if (rc == QB_ERR_INVALID)
         return rc;
+    /* The parsers are lenient about spaces at the ends and never see a
+     * control character as such; the stored text must be what runs. */
+    if (schedule && (!*schedule || isspace((unsigned char)schedule[0]) ||
+                     isspace((unsigned char)schedule[strlen(schedule) - 1])))
+        return qb_failf(QB_ERR_INVALID, err, errlen,
+                        "schedule: must not be empty or start or end with white space (leave it "
+                        "out, or null, for on-demand only)");
+    if (schedule && has_control(schedule))
+        return qb_failf(QB_ERR_INVALID, err, errlen,
+                        "schedule: must not contain control characters");
+    if (!*tz || has_control(tz))
+        return qb_failf(QB_ERR_INVALID, err, errlen,
+                        "timezone: must be an IANA time zone name such as \"UTC\" or "
+                        "\"Europe/Berlin\" (leave it out for UTC)");
     /* The zone is checked even without a schedule: a plan may get one
      * later, and a stored typo would surface only then. */
     if (schedule_check(schedule ? schedule : "@daily", tz, err, errlen))
@@ -218,9 +306,11 @@ static enum qb_err parse_strings(const cJSON *body, struct store_plan *p, char *
     return QB_OK;
 }
 
-/* Fills p from body (all fields but name).  Replies and returns false on
+/* Fills p from body (all fields but name) and *allow_missing from the
+ * request-only "allow_missing_collections".  Replies and returns false on
  * invalid input. */
-static bool plan_from_body(struct http_request *req, const cJSON *body, struct store_plan *p)
+static bool plan_from_body(struct http_request *req, const cJSON *body, struct store_plan *p,
+                           bool *allow_missing)
 {
     char err[QB_ERRBUF_SIZE];
     struct retention_policy policy;
@@ -241,6 +331,9 @@ static bool plan_from_body(struct http_request *req, const cJSON *body, struct s
         rc = json_get_bool(body, "enabled", &p->enabled, err, sizeof err);
     if (!rc || rc == QB_ERR_NOT_FOUND)
         rc = json_get_bool(body, "requeue_interrupted", &p->requeue_interrupted, err, sizeof err);
+    *allow_missing = false;
+    if (!rc || rc == QB_ERR_NOT_FOUND)
+        rc = json_get_bool(body, "allow_missing_collections", allow_missing, err, sizeof err);
     const char *method = NULL;
     if (!rc || rc == QB_ERR_NOT_FOUND)
         rc = json_get_string(body, "shard_method", &method, err, sizeof err);
@@ -334,12 +427,198 @@ void api_plans_list(struct http_request *req)
     http_reply_json_steal(req, 200, body);
 }
 
-void api_plans_create(struct http_request *req)
+/* Inserts (create) or updates p and replies with the plan. */
+static void write_plan(struct http_request *req, struct store_plan *p, bool create)
 {
     struct app *app = http_req_app(req);
-    struct store_plan p;
     char err[QB_ERRBUF_SIZE];
+    enum qb_err rc = create ? store_plan_insert(app->store, p, err, sizeof err)
+                            : store_plan_update(app->store, p, err, sizeof err);
+    if (rc) {
+        reply_write_error(req, rc, err);
+        return;
+    }
+    reply_plan(req, p->name, create ? 201 : 200);
+    if (create) {
+        char location[128];
+        snprintf(location, sizeof location, "/v1/plans/%s", p->name);
+        http_reply_header(req, "Location", location);
+    }
+}
+
+/* ------------------------------------------------- the existence check */
+
+/* A create or replace waiting for the instance to say which of the named
+ * collections exist.  Shared by the task thread (reads plan, writes the
+ * result fields) and the request (reads the result once task.done is
+ * set, or reads only plan when it stops waiting first). */
+struct plan_write {
+    struct task task;
+    struct store *store;
+    struct store_plan plan; /* owned */
+    bool create;
+    /* set by the task */
+    bool checked;             /* the instance answered for every name */
+    cJSON *missing;           /* [{"index": i, "name": n}] of names it does not have */
+    char why[QB_ERRBUF_SIZE]; /* when !checked: why not */
+};
+
+/* Whether the instance has collection name: in its list, or by asking for
+ * it (an alias is not listed but is backed up like its collection).
+ * QB_ERR_NOT_FOUND when it has none such. */
+static enum qb_err has_collection(struct qdrant_client *qc, char **names, size_t n,
+                                  const char *name, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return QB_OK;
+    struct qdrant_collection_info info;
+    enum qb_err rc = qdrant_collection_info(qc, name, &info, err, errlen);
+    if (!rc)
+        qdrant_collection_info_free(&info);
+    return rc;
+}
+
+static void check_collections(struct task *t)
+{
+    struct plan_write *w = (struct plan_write *)t;
+    struct store_instance *inst = NULL;
+    struct qdrant_client *qc = NULL;
+    char **names = NULL;
+    size_t n = 0;
+    cJSON *cols = NULL;
+    enum qb_err rc = store_instance_get(w->store, w->plan.instance, &inst, w->why, sizeof w->why);
+    if (rc)
+        goto out; /* an unknown instance is the write's 422 */
+    long timeout = (long)inst->timeout_s * 1000;
+    struct qdrant_config cfg = {
+        .url = inst->url,
+        .api_key = inst->api_key,
+        .insecure = !inst->tls_verify,
+        .ca_file = inst->ca_file,
+        .timeout_ms = timeout < PLAN_CHECK_MS ? timeout : PLAN_CHECK_MS,
+        .connect_timeout_ms = PLAN_CHECK_MS,
+    };
+    rc = qdrant_client_create(&cfg, &qc, w->why, sizeof w->why);
+    if (!rc)
+        rc = qdrant_list_collections(qc, &names, &n, w->why, sizeof w->why);
+    cols = rc ? NULL : cJSON_Parse(w->plan.collections);
+    const cJSON *item;
+    int i = 0;
+    cJSON_ArrayForEach(item, cols)
+    {
+        enum qb_err hrc = has_collection(qc, names, n, item->valuestring, w->why, sizeof w->why);
+        if (hrc == QB_ERR_NOT_FOUND) {
+            if (!w->missing)
+                w->missing = cJSON_CreateArray();
+            cJSON *m = cJSON_CreateObject();
+            cJSON_AddNumberToObject(m, "index", i);
+            cJSON_AddStringToObject(m, "name", item->valuestring);
+            cJSON_AddItemToArray(w->missing, m);
+        } else if (hrc) {
+            rc = hrc;
+            break;
+        }
+        i++;
+    }
+    w->checked = cols && !rc;
+out:
+    cJSON_Delete(cols);
+    qdrant_strings_free(names, n);
+    qdrant_client_destroy(qc);
+    store_instance_free(inst);
+}
+
+static void destroy_plan_write(struct task *t)
+{
+    struct plan_write *w = (struct plan_write *)t;
+    clear_plan(&w->plan);
+    cJSON_Delete(w->missing);
+    free(w);
+}
+
+static void release_plan_write(void *ctx)
+{
+    task_release(ctx);
+}
+
+/* 422 naming the first missing collection (and the others in words). */
+static void reply_missing(struct http_request *req, const struct plan_write *w)
+{
+    const cJSON *first = cJSON_GetArrayItem(w->missing, 0);
+    int index = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(first, "index"));
+    const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(first, "name"));
+    char field[32], others[QB_ERRBUF_SIZE / 2] = "";
+    snprintf(field, sizeof field, "collections[%d]", index);
+    size_t used = 0;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, w->missing)
+    {
+        if (m == first || used >= sizeof others - 1)
+            continue;
+        const char *other = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "name"));
+        int k = snprintf(others + used, sizeof others - used, "%s\"%.64s\"",
+                         used ? ", " : "; also missing: ", other ? other : "");
+        used += k > 0 ? (size_t)k : 0;
+    }
+    http_reply_problem_field(req, API_ERR_UNPROCESSABLE, field,
+                             "%s: collection \"%.64s\" does not exist on instance %s%s. Create "
+                             "it first, or send \"allow_missing_collections\": true to keep it "
+                             "in the plan (its runs fail for it until it exists)",
+                             field, name ? name : "", w->plan.instance, others);
+}
+
+static bool poll_plan_write(struct http_request *req, void *ctx, bool expired)
+{
+    struct plan_write *w = ctx;
+    bool done = atomic_load(&w->task.done);
+    if (!done && !expired)
+        return false;
+    if (done && w->checked && w->missing) {
+        reply_missing(req, w);
+        return true;
+    }
+    if (!done || !w->checked)
+        log_info("plan.collections_unchecked", "plan=%s instance=%s reason=%s", log_q(w->plan.name),
+                 log_q(w->plan.instance),
+                 log_q(done ? w->why : "the instance did not answer in time"));
+    write_plan(req, &w->plan, w->create);
+    return true;
+}
+
+/* Writes p once the instance says its collections exist; takes p's
+ * contents (p is left empty). */
+static void check_then_write(struct http_request *req, struct store_plan *p, bool create)
+{
+    struct app *app = http_req_app(req);
+    struct plan_write *w = xcalloc(1, sizeof *w);
+    task_init(&w->task, check_collections, destroy_plan_write);
+    w->store = app->store;
+    w->plan = *p;
+    memset(p, 0, sizeof *p);
+    w->create = create;
+    tasks_submit(app->tasks, &w->task);
+    /* A little past the client's own timeout, so an answer that comes
+     * just in time is still used. */
+    http_req_defer(req, qb_mono_ms() + PLAN_CHECK_MS + 1000, poll_plan_write, w,
+                   release_plan_write);
+}
+
+/* Writes the plan, after the existence check when it names collections. */
+static void check_and_write(struct http_request *req, struct store_plan *p, bool create,
+                            bool allow_missing)
+{
+    if (strcmp(p->scope, "collections") == 0 && !allow_missing)
+        check_then_write(req, p, create);
+    else
+        write_plan(req, p, create);
+}
+
+void api_plans_create(struct http_request *req)
+{
+    struct store_plan p;
     const char *name = NULL;
+    bool allow_missing = false;
     memset(&p, 0, sizeof p);
     const cJSON *body = api_body_object(req);
     if (!body)
@@ -347,18 +626,10 @@ void api_plans_create(struct http_request *req)
     name = api_body_name(req, body);
     if (!name)
         return;
-    if (!plan_from_body(req, body, &p))
+    if (!plan_from_body(req, body, &p, &allow_missing))
         goto out;
     p.name = xstrdup(name);
-    enum qb_err rc = store_plan_insert(app->store, &p, err, sizeof err);
-    if (rc) {
-        reply_write_error(req, rc, err);
-        goto out;
-    }
-    reply_plan(req, name, 201);
-    char location[128];
-    snprintf(location, sizeof location, "/v1/plans/%s", name);
-    http_reply_header(req, "Location", location);
+    check_and_write(req, &p, true, allow_missing);
 out:
     clear_plan(&p);
 }
@@ -373,9 +644,10 @@ void api_plans_get(struct http_request *req)
 void api_plans_replace(struct http_request *req)
 {
     struct app *app = http_req_app(req);
-    struct store_plan p;
+    struct store_plan p, *old = NULL;
     char err[QB_ERRBUF_SIZE];
     const char *body_name = NULL;
+    bool allow_missing = false;
     memset(&p, 0, sizeof p);
     const char *name = api_path_name(req, "plan");
     const cJSON *body = name ? api_body_object(req) : NULL;
@@ -386,15 +658,17 @@ void api_plans_replace(struct http_request *req)
         http_reply_problem_field(req, API_ERR_UNPROCESSABLE, "name", "plans cannot be renamed");
         return;
     }
-    if (!plan_from_body(req, body, &p))
+    if (!plan_from_body(req, body, &p, &allow_missing))
         goto out;
-    p.name = xstrdup(name);
-    enum qb_err rc = store_plan_update(app->store, &p, err, sizeof err);
+    /* A missing plan is 404 before anyone asks Qdrant anything. */
+    enum qb_err rc = store_plan_get(app->store, name, &old, err, sizeof err);
+    store_plan_free(old);
     if (rc) {
-        reply_write_error(req, rc, err);
+        http_reply_error(req, rc, err);
         goto out;
     }
-    reply_plan(req, name, 200);
+    p.name = xstrdup(name);
+    check_and_write(req, &p, false, allow_missing);
 out:
     clear_plan(&p);
 }

@@ -311,7 +311,8 @@ static void test_checksum_mismatch_keeps_nothing(void)
 
 static void test_missing_collection_is_partial(void)
 {
-    TEST_ASSERT(create_plan("{\"name\":\"part\",\"collections\":[\"users\",\"nope\"]}"));
+    TEST_ASSERT(create_plan("{\"name\":\"part\",\"collections\":[\"users\",\"nope\"],"
+                            "\"allow_missing_collections\":true}"));
     struct resp r;
     run_and_wait("part", &r);
     TEST_EXPECT_INT(r.status, 424);

@@ -388,6 +388,191 @@ static void test_failed_verification_of_a_backup_set(void)
     resp_free(&r);
 }
 
+/* ---------------------------------------------------------------- item 11 */
+
+/* Names no Qdrant collection can have are refused, naming the entry. */
+static void test_impossible_collection_names_refused(void)
+{
+    expect_problem("POST", "/v1/plans", "{\"name\":\"pat\",\"collections\":[\"prod_*\"]}", 400,
+                   "invalid_field", "collections[0]", "'*'");
+    expect_problem("POST", "/v1/plans", "{\"name\":\"pat\",\"collections\":[\"users\",\"a:b\"]}",
+                   400, "invalid_field", "collections[1]", "cannot be a Qdrant collection name");
+    const char *const bad[] = {
+        "[\"a?b\"]",       "[\"a|b\"]",   "[\"a<b\"]",       "[\"a\\\\b\"]", "[\"a\\\"b\"]",
+        "[\"a\\u001fb\"]", "[\"a\\nb\"]", "[\".qb-tmp.x\"]", "[\"..\"]",     "[\"\"]",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char body[160];
+        snprintf(body, sizeof body, "{\"name\":\"pat\",\"collections\":%s}", bad[i]);
+        expect_problem("POST", "/v1/plans", body, 400, "invalid_field", "collections[0]", NULL);
+    }
+    char body[400], name[202];
+    memset(name, 'n', 201);
+    name[201] = '\0';
+    snprintf(body, sizeof body, "{\"name\":\"pat\",\"collections\":[\"%s\"]}", name);
+    expect_problem("POST", "/v1/plans", body, 400, "invalid_field", "collections[0]", "200 bytes");
+    /* The same on replace; the plan is unchanged. */
+    expect_problem("PUT", "/v1/plans/twins", "{\"collections\":[\"products\",\"prod_*\"]}", 400,
+                   "invalid_field", "collections[1]", "'*'");
+    struct resp r;
+    TEST_ASSERT(call("GET", "/v1/plans/pat", NULL, 404, &r));
+    resp_free(&r);
+}
+
+/* A named collection the instance does not have is refused (422) unless
+ * allowed; aliases count; an instance that does not answer does not stop
+ * the write. */
+static void test_missing_collections_checked(void)
+{
+    expect_problem("POST", "/v1/plans",
+                   "{\"name\":\"miss\",\"collections\":[\"products\",\"nope\",\"nada\"]}", 422,
+                   "unprocessable", "collections[1]", "\"nope\" does not exist");
+    struct resp r;
+    TEST_ASSERT(qbd_request(&d, "POST", "/v1/plans",
+                            "{\"name\":\"miss\",\"collections\":[\"products\",\"nope\",\"nada\"]}",
+                            NULL, &r) == 0);
+    const char *detail = json_path_str(r.json, "detail");
+    TEST_EXPECT(detail && strstr(detail, "\"nada\"") &&
+                strstr(detail, "allow_missing_collections"));
+    resp_free(&r);
+    TEST_ASSERT(call("GET", "/v1/plans/miss", NULL, 404, &r));
+    resp_free(&r);
+    expect_problem("POST", "/v1/plans",
+                   "{\"name\":\"miss\",\"collections\":[\"nope\"],\"allow_missing_collections\":1}",
+                   400, "invalid_field", "allow_missing_collections", NULL);
+    TEST_ASSERT(call("POST", "/v1/plans",
+                     "{\"name\":\"miss\",\"collections\":[\"products\",\"nope\"],"
+                     "\"allow_missing_collections\":true}",
+                     201, &r));
+    TEST_EXPECT(json_path(r.json, "allow_missing_collections") == NULL);
+    resp_free(&r);
+    expect_problem("PUT", "/v1/plans/miss", "{\"collections\":[\"nope\"]}", 422, "unprocessable",
+                   "collections[0]", "\"nope\" does not exist");
+    TEST_ASSERT(call("PUT", "/v1/plans/miss",
+                     "{\"collections\":[\"nope\"],\"allow_missing_collections\":true}", 200, &r));
+    resp_free(&r);
+    /* A GET sent back is accepted once the collections exist. */
+    TEST_ASSERT(call("PUT", "/v1/plans/miss", "{\"collections\":[\"users\"]}", 200, &r));
+    struct resp w;
+    TEST_ASSERT(call("PUT", "/v1/plans/miss", r.body, 200, &w));
+    resp_free(&w);
+    resp_free(&r);
+
+    /* An alias is backed up like its collection. */
+    TEST_ASSERT(emu_request(&e, "POST", "/collections/aliases",
+                            "{\"actions\":[{\"create_alias\":{\"collection_name\":\"products\","
+                            "\"alias_name\":\"current\"}}]}",
+                            &r) == 0);
+    TEST_EXPECT_INT(r.status, 200);
+    resp_free(&r);
+    TEST_ASSERT(
+        call("POST", "/v1/plans", "{\"name\":\"alias\",\"collections\":[\"current\"]}", 201, &r));
+    resp_free(&r);
+
+    /* Nothing answers: written unchecked, and the log says so. */
+    TEST_ASSERT(call("POST", "/v1/instances", "{\"name\":\"down\",\"url\":\"http://127.0.0.1:1\"}",
+                     201, &r));
+    resp_free(&r);
+    TEST_ASSERT(call("POST", "/v1/plans",
+                     "{\"name\":\"later\",\"instance\":\"down\",\"collections\":[\"future\"]}", 201,
+                     &r));
+    resp_free(&r);
+    TEST_EXPECT(qbd_wait_log(&d, "event=plan.collections_unchecked plan=later", 5000));
+    /* An unknown instance is still the write's 422. */
+    expect_problem("POST", "/v1/plans",
+                   "{\"name\":\"ghost\",\"instance\":\"ghost\",\"collections\":[\"x\"]}", 422,
+                   "unprocessable", "instance", NULL);
+}
+
+/* Schedules and zones the parsers would have stored as sent. */
+static void test_schedule_and_timezone_refused(void)
+{
+    expect_problem("POST", "/v1/plans",
+                   "{\"name\":\"tz\",\"collections\":[\"users\"],"
+                   "\"timezone\":\"\"}",
+                   400, "invalid_field", "timezone", NULL);
+    const char *const bad[] = {"0 3 * * * garbage", "0 3 * * *x",     "0 3 * * * ",    " 0 3 * * *",
+                               "@daily\\n",         "@daily garbage", "0 3\\t* * * *", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char body[160];
+        snprintf(body, sizeof body,
+                 "{\"name\":\"tz\",\"collections\":[\"users\"],\"schedule\":\"%s\"}", bad[i]);
+        expect_problem("POST", "/v1/plans", body, 400, "invalid_field", "schedule", NULL);
+    }
+    struct resp r;
+    TEST_ASSERT(call("POST", "/v1/plans",
+                     "{\"name\":\"tz\",\"collections\":[\"users\"],\"schedule\":\"0 3 * * *\","
+                     "\"timezone\":\"Europe/Berlin\"}",
+                     201, &r));
+    resp_free(&r);
+}
+
+/* Rescan (and check) take no body: a field there is a typo, refused. */
+static void test_rescan_body_fields_refused(void)
+{
+    expect_problem("POST", "/v1/destinations/local/rescan", "{\"dry_run\":true}", 400,
+                   "invalid_field", "dry_run", "unknown field");
+    expect_problem("POST", "/v1/destinations/local/rescan", "[1]", 400, "invalid_field", NULL,
+                   "takes no body");
+    expect_problem("POST", "/v1/destinations/local/check", "{\"deep\":1}", 400, "invalid_field",
+                   "deep", NULL);
+    struct resp r;
+    TEST_ASSERT(call("POST", "/v1/destinations/local/rescan", "{}", 200, &r));
+    resp_free(&r);
+    TEST_ASSERT(call("POST", "/v1/destinations/local/rescan", NULL, 200, &r));
+    resp_free(&r);
+}
+
+/* wait=-1 is refused wherever wait is taken. */
+static void test_negative_wait_refused(void)
+{
+    expect_problem("POST", "/v1/plans/ver/runs?wait=-1", NULL, 400, "invalid_parameter", "wait",
+                   NULL);
+    expect_problem("GET", "/v1/runs/1?wait=-1", NULL, 400, "invalid_parameter", "wait", NULL);
+    expect_problem("POST", "/v1/runs/1/cancel?wait=-1", NULL, 400, "invalid_parameter", "wait",
+                   NULL);
+    expect_problem("POST", "/v1/restores?wait=-1", "{\"snapshot_id\":1}", 400, "invalid_parameter",
+                   "wait", NULL);
+}
+
+/* An S3 endpoint with a query, fragment, path or credentials is refused
+ * naming settings.endpoint (it used to say "settings.s3"). */
+static void test_destination_endpoint_refused(void)
+{
+    const char *const bad[] = {"http://127.0.0.1:9000?x=1",         "http://127.0.0.1:9000/?x=1",
+                               "http://127.0.0.1:9000/#f",          "http://127.0.0.1:9000/path",
+                               "http://me:secretpw@127.0.0.1:9000", "ftp://127.0.0.1:9000"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char body[400];
+        snprintf(body, sizeof body,
+                 "{\"name\":\"s3x\",\"kind\":\"s3\",\"settings\":{\"bucket\":\"bkt\","
+                 "\"endpoint\":\"%s\"},\"credentials\":{\"access_key\":\"AKIAEXAMPLE\","
+                 "\"secret_key\":\"secretsecretsecret\"}}",
+                 bad[i]);
+        expect_problem("POST", "/v1/destinations", body, 400, "invalid_field", "settings.endpoint",
+                       NULL);
+    }
+    struct resp r;
+    TEST_ASSERT(qbd_request(&d, "POST", "/v1/destinations",
+                            "{\"name\":\"s3x\",\"kind\":\"s3\",\"settings\":{\"bucket\":\"bkt\","
+                            "\"endpoint\":\"http://me:secretpw@127.0.0.1:9000\"},"
+                            "\"credentials\":{\"access_key\":\"AKIAEXAMPLE\","
+                            "\"secret_key\":\"secretsecretsecret\"}}",
+                            NULL, &r) == 0);
+    TEST_EXPECT(r.body && !strstr(r.body, "secretpw"));
+    resp_free(&r);
+    /* A plain endpoint is fine (nothing is sent to it yet). */
+    TEST_ASSERT(call("POST", "/v1/destinations",
+                     "{\"name\":\"s3x\",\"kind\":\"s3\",\"settings\":{\"bucket\":\"bkt\","
+                     "\"endpoint\":\"http://127.0.0.1:9/\"},\"credentials\":{\"access_key\":"
+                     "\"AKIAEXAMPLE\",\"secret_key\":\"secretsecretsecret\"}}",
+                     201, &r));
+    resp_free(&r);
+    expect_problem("POST", "/v1/instances",
+                   "{\"name\":\"iq\",\"url\":\"http://127.0.0.1:6333?x=1\"}", 400, "invalid_field",
+                   "url", "query");
+}
+
 int main(void)
 {
     const char *const cluster[] = {"--cluster", NULL};
@@ -407,6 +592,12 @@ int main(void)
     TEST_RUN(test_stale_download_token_refused);
     TEST_RUN(test_failed_verification_is_an_error);
     TEST_RUN(test_failed_verification_of_a_backup_set);
+    TEST_RUN(test_impossible_collection_names_refused);
+    TEST_RUN(test_missing_collections_checked);
+    TEST_RUN(test_schedule_and_timezone_refused);
+    TEST_RUN(test_rescan_body_fields_refused);
+    TEST_RUN(test_negative_wait_refused);
+    TEST_RUN(test_destination_endpoint_refused);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     qbd_cleanup(&d);
     TEST_EXPECT_INT(emu_stop(&e), 0);
