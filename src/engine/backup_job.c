@@ -18,6 +18,7 @@
  */
 #include "engine/backup_set.h"
 #include "engine/jobs.h"
+#include "engine/qdrant_janitor.h"
 #include "engine/retention_apply.h"
 #include "engine/topology.h"
 #include "store/store_instances.h"
@@ -215,10 +216,14 @@ static void discard(struct backup *b, struct target *t)
                      log_q(t->key), log_q(err));
         free(manifest);
     }
-    if (t->snap.name &&
-        qdrant_snapshot_delete(b->qdrant, &t->qt, t->snap.name, err, sizeof err) != QB_OK)
+    enum qb_err drc = t->snap.name
+                          ? qdrant_snapshot_delete(b->qdrant, &t->qt, t->snap.name, err, sizeof err)
+                          : QB_OK;
+    if (drc && drc != QB_ERR_NOT_FOUND) {
         log_warn("run.qdrant_cleanup_failed", "run=%lld snapshot=%s error=%s",
                  (long long)b->job->run->id, log_q(t->snap.name), log_q(err));
+        qdrant_janitor_enqueue(b->job->store, b->plan->instance, NULL, &t->qt, t->snap.name, err);
+    }
 }
 
 /* After a failed create: snapshots of the target that Qdrant may have
@@ -348,8 +353,10 @@ static enum qb_err backup_target(struct backup *b, struct target *t, cJSON *resu
     if (job_checkpoint(j, "cleaning", cerr, sizeof cerr) == QB_OK) {
         enum qb_err drc;
         WITH_RETRIES(j, drc, qdrant_snapshot_delete(b->qdrant, &t->qt, t->snap.name, err, errlen));
-        if (drc)
+        if (drc && drc != QB_ERR_NOT_FOUND) {
             cJSON_AddStringToObject(result, "warning", err);
+            qdrant_janitor_enqueue(j->store, b->plan->instance, NULL, &t->qt, t->snap.name, err);
+        }
     }
     char rerr[QB_ERRBUF_SIZE];
     int dropped = 0;

@@ -457,7 +457,8 @@ out:
         /* Shard snapshots whose deletion failed, or whose creation failed
          * or went unanswered, may still be on their peers. */
         const cJSON *e;
-        cJSON_ArrayForEach(e, sr.snaps) set_recover_snapshot(inst, collection, e, j->run->id);
+        cJSON_ArrayForEach(e, sr.snaps)
+            set_recover_snapshot(j->store, inst, collection, e, j->run->id);
         /* Catalogued or discarded: nothing is left to clean up. */
         char ierr[QB_ERRBUF_SIZE];
         if (store_run_set_inflight(j->store, j->run->id, NULL, ierr, sizeof ierr))

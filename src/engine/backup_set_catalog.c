@@ -5,6 +5,7 @@
  * interrupted by a crash left on the peers and in storage.
  */
 #include "engine/backup_set_internal.h"
+#include "engine/qdrant_janitor.h"
 #include "remote/qdrant_cluster.h"
 #include "remote/storage_janitor.h"
 #include "util/log.h"
@@ -75,8 +76,8 @@ enum qb_err backup_set_verify(struct storage *st, const struct store_snapshot *s
 
 /* ---------------------------------------------------------------- crash recovery */
 
-void set_recover_snapshot(const struct store_instance *inst, const char *collection, const cJSON *e,
-                          int64_t run_id)
+void set_recover_snapshot(struct store *store, const struct store_instance *inst,
+                          const char *collection, const cJSON *e, int64_t run_id)
 {
     const char *url = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "peer_url"));
     const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "name"));
@@ -106,11 +107,13 @@ void set_recover_snapshot(const struct store_instance *inst, const char *collect
                 rc = qdrant_snapshot_delete(qc, &t, list[i].name, err, sizeof err);
         }
     }
-    if (rc)
-        log_warn("recovery.qdrant_failed",
-                 "run=%lld peer=%s collection=%s shard=%u error=%s msg=\"delete it by hand\"",
+    if (rc) {
+        log_warn("recovery.qdrant_failed", "run=%lld peer=%s collection=%s shard=%u error=%s",
                  (long long)run_id, log_q(url), log_q(collection), t.shard_id, log_q(err));
-    else
+        /* A named snapshot the peer would not delete: the janitor retries. */
+        if (name)
+            qdrant_janitor_enqueue(store, inst->name, url, &t, name, err);
+    } else
         log_info("recovery.qdrant_cleaned", "run=%lld peer=%s collection=%s shard=%u",
                  (long long)run_id, log_q(url), log_q(collection), t.shard_id);
     qdrant_snapshots_free(list, n);
@@ -132,7 +135,7 @@ void backup_set_recover(struct store *store, const cJSON *inflight, int64_t run_
         store_instance_get(store, instance, &inst, err, sizeof err) == QB_OK) {
         const cJSON *e;
         cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(inflight, "shard_snapshots"))
-            set_recover_snapshot(inst, collection, e, run_id);
+            set_recover_snapshot(store, inst, collection, e, run_id);
     }
     store_instance_free(inst);
     bool catalogued = false;

@@ -79,7 +79,7 @@ enum qb_err set_transfer_all(struct set_run *sr, char *err, size_t errlen) QB_MU
 
 /* backup_set_catalog.c: removes a shard snapshot an inflight entry
  * describes (by name, or all the shard's snapshots since the intent). */
-void set_recover_snapshot(const struct store_instance *inst, const char *collection, const cJSON *e,
-                          int64_t run_id);
+void set_recover_snapshot(struct store *store, const struct store_instance *inst,
+                          const char *collection, const cJSON *e, int64_t run_id);
 
 #endif /* QB_BACKUP_SET_INTERNAL_H */

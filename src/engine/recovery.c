@@ -5,6 +5,7 @@
 #include "engine/recovery.h"
 #include "engine/backup_set.h"
 #include "engine/jobs.h"
+#include "engine/qdrant_janitor.h"
 #include "store/store_plans.h"
 #include "store/store_runs.h"
 #include "remote/storage_janitor.h"
@@ -60,11 +61,13 @@ static void clean_qdrant(struct store *store, const cJSON *inflight, int64_t run
             return;
         }
     }
-    if (rc && rc != QB_ERR_NOT_FOUND)
-        log_warn("recovery.qdrant_failed",
-                 "run=%lld instance=%s snapshot=%s error=%s msg=\"delete it by hand\"",
-                 (long long)run_id, log_q(instance), log_q(snap), log_q(err));
-    else
+    if (rc && rc != QB_ERR_NOT_FOUND) {
+        log_warn("recovery.qdrant_failed", "run=%lld instance=%s snapshot=%s error=%s",
+                 (long long)run_id, log_q(instance), log_q(snap ? snap : "-"), log_q(err));
+        /* Qdrant is down or refusing: the janitor tries again later. */
+        if (snap && strcmp(snap, "(found by time)") != 0)
+            qdrant_janitor_enqueue(store, instance, NULL, &t, snap, err);
+    } else
         log_info("recovery.qdrant_cleaned", "run=%lld snapshot=%s", (long long)run_id, log_q(snap));
     qdrant_client_destroy(qc);
 }

@@ -3,6 +3,7 @@
  * scheduler.c -- cron-driven run queueing.  Owns its thread.
  */
 #include "engine/scheduler.h"
+#include "engine/qdrant_janitor.h"
 #include "engine/schedule.h"
 #include "store/store_plans.h"
 #include "store/store_runs.h"
@@ -88,6 +89,8 @@ static void *scheduler_main(void *arg)
     struct scheduler *s = arg;
     for (;;) {
         scheduler_tick(s->store, s->engine, qb_now_ms() / 1000 + s->clock_offset_s);
+        /* Real time, not the shifted clock: backoff is about Qdrant. */
+        qdrant_janitor_tick(s->store, engine_config(s->engine)->retry_base_ms, qb_now_ms() / 1000);
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += 1;

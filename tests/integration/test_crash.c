@@ -5,7 +5,8 @@
  * recorded first, so the snapshot Qdrant made anyway is removed after the
  * restart); kill -9 while cleaning up after the catalogue row was written
  * (the run is succeeded, as the catalogue proves); and SIGTERM mid-transfer
- * queues the run again when the plan asks for it, as kill -9 does.
+ * queues the run again when the plan asks for it, as kill -9 does; and a
+ * Qdrant snapshot Qdrant refused to delete is deleted later by the janitor.
  */
 #include "unit.h"
 #include "common.h"
@@ -198,6 +199,27 @@ static void test_sigterm_requeues_like_kill9(void)
     TEST_EXPECT(harness_wait_until(run_in_state, &ok, 60000));
 }
 
+static void test_failed_qdrant_delete_retried_later(void)
+{
+    struct resp r;
+    TEST_ASSERT(
+        call("POST", "/v1/plans", "{\"name\":\"k10\",\"collections\":[\"products\"]}", 201, &r));
+    resp_free(&r);
+    /* Qdrant refuses every delete for now: the backup is safe in the
+     * catalogue, its copy on Qdrant's disk must not stay forever. */
+    TEST_ASSERT(emu_fault(&e, "{\"kind\":\"fail\",\"status\":500,\"count\":0,"
+                              "\"method\":\"DELETE\","
+                              "\"path_prefix\":\"/collections/products/snapshots/\"}") == 0);
+    TEST_ASSERT(call("POST", "/v1/plans/k10/runs?wait=60", NULL, 200, &r));
+    TEST_EXPECT(json_path_str(r.json, "results.0.warning") != NULL);
+    resp_free(&r);
+    TEST_EXPECT_INT(qdrant_snapshots("products"), 1);
+    TEST_EXPECT(qbd_wait_log(&d, "janitor.qdrant_retry", 10000));
+    TEST_ASSERT(emu_clear_faults(&e) == 0);
+    TEST_EXPECT(harness_wait_until(no_snapshot, products, 20000));
+    TEST_EXPECT(qbd_wait_log(&d, "janitor.qdrant_cleaned", 10000));
+}
+
 int main(void)
 {
     if (emu_start(&e, NULL) != 0)
@@ -211,6 +233,7 @@ int main(void)
     TEST_RUN(test_kill9_while_qdrant_snapshots);
     TEST_RUN(test_kill9_while_cleaning);
     TEST_RUN(test_sigterm_requeues_like_kill9);
+    TEST_RUN(test_failed_qdrant_delete_retried_later);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     qbd_cleanup(&d);
     TEST_EXPECT_INT(emu_stop(&e), 0);
