@@ -177,8 +177,8 @@ static bool qdrant_collection_name_ok(const char *name, const char **why)
             "it contains '\\', which Qdrant refuses in collection names",
             "it contains '|', which Qdrant refuses in collection names",
             "it contains '?', which Qdrant refuses in collection names",
-            "it contains '*', which Qdrant refuses in collection names (patterns are not "
-            "supported: list the names, or use \"*\" alone for every collection)",
+            ("it contains '*', which Qdrant refuses in collection names (patterns are not "
+             "supported: list the names, or use \"*\" alone for every collection)"),
         };
         *why = reasons[strchr(forbidden, *bad) - forbidden];
         return false;
