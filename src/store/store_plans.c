@@ -247,15 +247,31 @@ enum qb_err store_plan_delete(struct store *s, const char *name, char *err, size
 {
     sqlite3 *db = store_acquire(s);
     sqlite3_stmt *st = NULL;
-    enum qb_err rc = store_prepare(db, "DELETE FROM plans WHERE name = ?1", &st, err, errlen);
+    /* One statement: a run queued between a check and the delete would
+     * lose its plan half-way. */
+    enum qb_err rc = store_prepare(db,
+                                   "DELETE FROM plans WHERE name = ?1 AND NOT EXISTS (SELECT 1 "
+                                   "FROM runs r WHERE r.plan_id = plans.id AND r.state IN "
+                                   "('queued', 'running'))",
+                                   &st, err, errlen);
     if (rc)
         goto out;
     store_bind_text(st, 1, name);
     int src = sqlite3_step(st);
-    if (src != SQLITE_DONE)
+    if (src != SQLITE_DONE) {
         rc = store_sqlite_err(db, src, "deleting plan", err, errlen);
-    else if (sqlite3_changes(db) == 0)
-        rc = qb_failf(QB_ERR_NOT_FOUND, err, errlen, "plan \"%s\" does not exist", name);
+    } else if (sqlite3_changes(db) == 0) {
+        sqlite3_finalize(st);
+        st = NULL;
+        rc = store_prepare(db, "SELECT 1 FROM plans WHERE name = ?1", &st, err, errlen);
+        if (rc)
+            goto out;
+        store_bind_text(st, 1, name);
+        rc = sqlite3_step(st) == SQLITE_ROW
+                 ? qb_failf(QB_ERR_CONFLICT, err, errlen,
+                            "plan \"%s\" has a queued or running run; cancel it first", name)
+                 : qb_failf(QB_ERR_NOT_FOUND, err, errlen, "plan \"%s\" does not exist", name);
+    }
 out:
     sqlite3_finalize(st);
     store_release(s, db);

@@ -61,7 +61,10 @@ enum qb_err store_plan_list(struct store *s, struct store_plan ***out, size_t *n
                             size_t errlen) QB_MUSTCHECK;
 
 /* Deletes by name.  Runs and snapshots keep their history (plan_id is set
- * NULL).  QB_ERR_NOT_FOUND when absent. */
+ * NULL).  QB_ERR_NOT_FOUND when absent; QB_ERR_CONFLICT while a run of the
+ * plan is queued or running (checked in the same statement, so a trigger
+ * racing the delete either queues before it, and the delete is refused, or
+ * finds the plan gone). */
 enum qb_err store_plan_delete(struct store *s, const char *name, char *err,
                               size_t errlen) QB_MUSTCHECK;
 

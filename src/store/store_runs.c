@@ -117,6 +117,7 @@ enum qb_err store_run_create(struct store *s, const struct store_run_new *n, int
     sqlite3_stmt *st = NULL;
     int64_t now = qb_now_ms() / 1000;
     *existing = false;
+    *id = 0; /* "an existing run was found" must not come from the caller */
     enum qb_err rc = store_exec(db, "BEGIN IMMEDIATE", err, errlen);
     if (!rc && (n->idempotency_key || n->scheduled_for))
         rc = find_existing(db, n, now, id, err, errlen);
@@ -156,6 +157,9 @@ enum qb_err store_run_create(struct store *s, const struct store_run_new *n, int
     int src = sqlite3_step(st);
     if (src != SQLITE_DONE) {
         rc = store_sqlite_err(db, src, "queueing run", err, errlen);
+        if (src == SQLITE_CONSTRAINT_FOREIGNKEY)
+            rc = qb_failf(QB_ERR_NOT_FOUND, err, errlen,
+                          "its plan was deleted meanwhile; nothing was queued");
         goto out;
     }
     *id = sqlite3_last_insert_rowid(db);

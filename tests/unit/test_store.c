@@ -8,6 +8,8 @@
 #include "store/migrate.h"
 #include "store/store.h"
 #include "store/store_instances.h"
+#include "store/store_plans.h"
+#include "store/store_runs.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -169,11 +171,54 @@ static void test_store_pragmas_and_instances(void)
     drop_db();
 }
 
+/* Deleting a plan and triggering it cannot interleave into a run whose
+ * plan vanished: the delete is refused while a run is queued, and a run
+ * for a deleted plan is refused as not found. */
+static void test_plan_delete_and_trigger_race(void)
+{
+    fresh_db();
+    struct store *s = NULL;
+    char err[QB_ERRBUF_SIZE];
+    TEST_ASSERT(store_open(dbpath, 2, &s, err, sizeof err) == QB_OK);
+    TEST_ASSERT(store_migrate(s, NULL, err, sizeof err) == QB_OK);
+    sqlite3 *db = NULL;
+    TEST_ASSERT(sqlite3_open(dbpath, &db) == SQLITE_OK);
+    TEST_ASSERT(sqlite3_exec(db,
+                             "INSERT INTO instances (name, url, created_at, updated_at) "
+                             "VALUES ('i', 'http://q:6333', 0, 0);"
+                             "INSERT INTO destinations (name, kind, created_at, updated_at) "
+                             "VALUES ('d', 'local', 0, 0);"
+                             "INSERT INTO plans (name, instance_id, destination_id, scope, "
+                             "created_at, updated_at) SELECT 'p', i.id, d.id, 'full', 0, 0 "
+                             "FROM instances i, destinations d",
+                             NULL, NULL, NULL) == SQLITE_OK);
+    int64_t plan_id = scalar(db, "SELECT id FROM plans WHERE name = 'p'");
+    struct store_run_new n = {
+        .kind = "backup", .plan_id = plan_id, .plan_name = "p", .trigger = "api", .request = "{}"};
+    int64_t run = 0;
+    bool existing = false;
+    TEST_ASSERT(store_run_create(s, &n, &run, &existing, err, sizeof err) == QB_OK);
+    TEST_EXPECT_INT(store_plan_delete(s, "p", err, sizeof err), QB_ERR_CONFLICT);
+    TEST_EXPECT(strstr(err, "queued or running") != NULL);
+    TEST_EXPECT_INT(scalar(db, "SELECT count(*) FROM plans"), 1);
+    TEST_ASSERT(sqlite3_exec(db, "UPDATE runs SET state = 'failed'", NULL, NULL, NULL) ==
+                SQLITE_OK);
+    TEST_EXPECT_INT(store_plan_delete(s, "p", err, sizeof err), QB_OK);
+    TEST_EXPECT_INT(store_plan_delete(s, "p", err, sizeof err), QB_ERR_NOT_FOUND);
+    /* The trigger that read the plan before the delete: not found. */
+    TEST_EXPECT_INT(store_run_create(s, &n, &run, &existing, err, sizeof err), QB_ERR_NOT_FOUND);
+    TEST_EXPECT(strstr(err, "deleted") != NULL);
+    sqlite3_close(db);
+    store_close(s);
+    drop_db();
+}
+
 int main(void)
 {
     TEST_RUN(test_migrate_from_zero_and_twice);
     TEST_RUN(test_newer_schema_refused_unchanged);
     TEST_RUN(test_failed_migration_rolls_back);
     TEST_RUN(test_store_pragmas_and_instances);
+    TEST_RUN(test_plan_delete_and_trigger_race);
     return TEST_RESULT();
 }
