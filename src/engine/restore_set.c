@@ -292,6 +292,13 @@ enum qb_err restore_set_run(struct restore_set *rs, cJSON *result, char *err, si
                  rs->instance, sub);
         goto out;
     }
+    if (rs->by_url && storage_kind(rs->storage) == STORAGE_LOCAL) {
+        /* Qdrant would fetch from qbackupd's download route, which serves
+         * whole snapshots, not the objects of a set: stream them instead. */
+        warn(result, "method url: the shards of a set in a local folder are uploaded to Qdrant "
+                     "instead (only S3 destinations give Qdrant a URL per shard)");
+        rs->by_url = false;
+    }
     rc = read_map(rs, &m, err, errlen);
     /* Index of each backup shard within its key, in shard order. */
     const cJSON *sh;

@@ -108,6 +108,17 @@ static void test_backup_set_and_restore(void)
     resp_free(&r);
     TEST_EXPECT(points_equal(&peer, "products", original));
 
+    /* By URL from a local folder: the shards are uploaded, with a warning. */
+    snprintf(body, sizeof body,
+             "{\"snapshot_id\":%.0f,\"method\":\"url\","
+             "\"target_collection\":\"by-url\"}",
+             id);
+    TEST_ASSERT(call("POST", "/v1/restores?wait=120", body, 200, &r));
+    const char *warning = json_path_str(r.json, "results.0.warnings.0");
+    TEST_EXPECT(warning && strstr(warning, "uploaded"));
+    resp_free(&r);
+    TEST_EXPECT(points_equal(&peer, "by-url", original));
+
     /* Overwrite: a safety set first, then the set again. */
     snprintf(body, sizeof body, "{\"snapshot_id\":%.0f,\"overwrite\":true}", id);
     TEST_ASSERT(call("POST", "/v1/restores?wait=120", body, 200, &r));
