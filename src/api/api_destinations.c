@@ -18,6 +18,7 @@
 #include "http/http_reply.h"
 #include "remote/storage.h"
 #include "store/store_destinations.h"
+#include "store/store_snapshots.h"
 #include "util/json_util.h"
 
 #include <stdio.h>
@@ -256,6 +257,32 @@ static bool check_api_managed(struct http_request *req, const char *name)
     return ok;
 }
 
+/* Whether two forms of a destination name the same place for objects:
+ * kind, and the local path or the S3 endpoint, bucket and prefix.  Other
+ * settings (credentials, storage class, part size) may change freely. */
+static bool same_place(const struct store_destination *a, const struct store_destination *b)
+{
+    static const char *const keys[] = {"path", "endpoint", "bucket", "prefix", NULL};
+    if (strcmp(a->kind, b->kind) != 0)
+        return false;
+    cJSON *sa = cJSON_Parse(a->settings), *sb = cJSON_Parse(b->settings);
+    bool same = true;
+    for (size_t i = 0; keys[i] && same; i++) {
+        const char *va = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sa, keys[i]));
+        const char *vb = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sb, keys[i]));
+        size_t la = va ? strlen(va) : 0, lb = vb ? strlen(vb) : 0;
+        /* "/a/b/" and "/a/b" are one folder; "p/" and "p" one prefix. */
+        while (la > 1 && va[la - 1] == '/')
+            la--;
+        while (lb > 1 && vb[lb - 1] == '/')
+            lb--;
+        same = la == lb && (la == 0 || strncmp(va, vb, la) == 0);
+    }
+    cJSON_Delete(sa);
+    cJSON_Delete(sb);
+    return same;
+}
+
 void api_destinations_replace(struct http_request *req)
 {
     struct app *app = http_req_app(req);
@@ -283,6 +310,25 @@ void api_destinations_replace(struct http_request *req)
         goto out;
     }
     bool ok = destination_from_body(req, body, cur->secret, &d, &secret_given);
+    if (ok && !same_place(cur, &d)) {
+        /* Rows point at objects by key inside this destination: pointing
+         * it elsewhere would leave every row naming an object that is not
+         * there, and the objects with no row. */
+        int64_t n = 0;
+        if (store_snapshot_count_in_destination(app->store, cur->id, &n, err, sizeof err)) {
+            http_reply_error(req, QB_ERR_IO, err);
+            ok = false;
+        } else if (n > 0) {
+            http_reply_problem_field(
+                req, API_ERR_CONFLICT, "settings",
+                "%lld snapshot(s) are catalogued in destination %s at its current location; "
+                "pointing it elsewhere would orphan them. Create another destination for the "
+                "new place and move the plans to it, or delete those snapshots first. Nothing "
+                "was changed.",
+                (long long)n, name);
+            ok = false;
+        }
+    }
     store_destination_free(cur);
     if (!ok)
         goto out;

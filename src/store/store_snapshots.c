@@ -320,3 +320,24 @@ enum qb_err store_snapshot_key_exists(struct store *s, int64_t destination_id, c
     store_release(s, db);
     return rc;
 }
+
+enum qb_err store_snapshot_count_in_destination(struct store *s, int64_t destination_id, int64_t *n,
+                                                char *err, size_t errlen)
+{
+    sqlite3 *db = store_acquire(s);
+    sqlite3_stmt *st = NULL;
+    *n = 0;
+    enum qb_err rc = store_prepare(db, "SELECT count(*) FROM snapshots WHERE destination_id = ?1",
+                                   &st, err, errlen);
+    if (!rc) {
+        sqlite3_bind_int64(st, 1, destination_id);
+        int src = sqlite3_step(st);
+        if (src == SQLITE_ROW)
+            *n = sqlite3_column_int64(st, 0);
+        else
+            rc = store_sqlite_err(db, src, "counting snapshots", err, errlen);
+    }
+    sqlite3_finalize(st);
+    store_release(s, db);
+    return rc;
+}

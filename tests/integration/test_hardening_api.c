@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static struct emu e;
@@ -573,6 +574,46 @@ static void test_destination_endpoint_refused(void)
                    "url", "query");
 }
 
+static void test_destination_move_refused_while_it_holds_snapshots(void)
+{
+    char a[400], b[400], body[1200];
+    snprintf(a, sizeof a, "%s/var/place-a", d.dir);
+    snprintf(b, sizeof b, "%s/var/place-b", d.dir);
+    TEST_ASSERT(mkdir(a, 0700) == 0 && mkdir(b, 0700) == 0);
+    struct resp r;
+    snprintf(body, sizeof body,
+             "{\"name\":\"moving\",\"kind\":\"local\",\"settings\":{\"path\":\"%s\"}}", a);
+    TEST_ASSERT(call("POST", "/v1/destinations", body, 201, &r));
+    resp_free(&r);
+    TEST_ASSERT(call("POST", "/v1/plans",
+                     "{\"name\":\"mv\",\"destination\":\"moving\",\"collections\":[\"users\"]}",
+                     201, &r));
+    resp_free(&r);
+    TEST_ASSERT(call("POST", "/v1/plans/mv/runs?wait=60", NULL, 200, &r));
+    resp_free(&r);
+    /* Pointing it elsewhere would orphan the catalogued snapshot. */
+    snprintf(body, sizeof body,
+             "{\"name\":\"moving\",\"kind\":\"local\",\"settings\":{\"path\":\"%s\"}}", b);
+    expect_problem("PUT", "/v1/destinations/moving", body, 409, "conflict", "settings", "orphan");
+    TEST_ASSERT(call("GET", "/v1/destinations/moving", NULL, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "settings.path"), a);
+    resp_free(&r);
+    /* The same folder written differently is no move. */
+    snprintf(body, sizeof body,
+             "{\"name\":\"moving\",\"kind\":\"local\",\"settings\":{\"path\":\"%s/\"}}", a);
+    TEST_ASSERT(call("PUT", "/v1/destinations/moving", body, 200, &r));
+    resp_free(&r);
+    /* A destination holding nothing may move freely. */
+    snprintf(body, sizeof body,
+             "{\"name\":\"idle\",\"kind\":\"local\",\"settings\":{\"path\":\"%s\"}}", a);
+    TEST_ASSERT(call("POST", "/v1/destinations", body, 201, &r));
+    resp_free(&r);
+    snprintf(body, sizeof body,
+             "{\"name\":\"idle\",\"kind\":\"local\",\"settings\":{\"path\":\"%s\"}}", b);
+    TEST_ASSERT(call("PUT", "/v1/destinations/idle", body, 200, &r));
+    resp_free(&r);
+}
+
 int main(void)
 {
     const char *const cluster[] = {"--cluster", NULL};
@@ -598,6 +639,7 @@ int main(void)
     TEST_RUN(test_rescan_body_fields_refused);
     TEST_RUN(test_negative_wait_refused);
     TEST_RUN(test_destination_endpoint_refused);
+    TEST_RUN(test_destination_move_refused_while_it_holds_snapshots);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     qbd_cleanup(&d);
     TEST_EXPECT_INT(emu_stop(&e), 0);
