@@ -23,47 +23,54 @@
 #include <string.h>
 
 struct plan_health {
-    struct store_run *last;    /* newest run, or NULL */
-    struct store_run *success; /* newest succeeded run, or NULL */
+    const struct store_run_brief *last;    /* newest run, or NULL */
+    const struct store_run_brief *success; /* newest succeeded run, or NULL */
     int64_t alert_after;
     bool stale;
 };
 
-static enum qb_err newest_run(struct store *s, int64_t plan_id, const char *state,
-                              struct store_run **out, char *err, size_t errlen)
+/* The newest runs of every plan, read with two small statements per
+ * request whatever the number of plans (see store_run_latest_cached):
+ * this is what dashboards poll, so its cost must not grow with plans or
+ * runs.
+ *
+ * THREAD SAFETY NOTES
+ * latest_cache is the process's one cache for app->store (qbackupd opens
+ * one store); its own mutex guards it, and it lives until exit. */
+static struct store_run_latest_cache latest_cache = STORE_RUN_LATEST_CACHE_INIT;
+
+struct latest_runs {
+    struct store_run_latest *v; /* by plan id */
+    size_t n;
+};
+
+static const struct store_run_latest *latest_find(const struct latest_runs *lr, int64_t plan_id)
 {
-    struct store_run_filter f = {.plan_id = plan_id, .state = state, .limit = 1, .kind = "backup"};
-    struct store_run **list = NULL;
-    size_t n = 0;
-    *out = NULL;
-    enum qb_err rc = store_run_list(s, &f, &list, &n, err, errlen);
-    if (!rc && n) {
-        *out = list[0];
-        list[0] = NULL;
+    size_t lo = 0, hi = lr->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (lr->v[mid].plan_id == plan_id)
+            return &lr->v[mid];
+        if (lr->v[mid].plan_id < plan_id)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    store_run_list_free(list, n);
-    return rc;
+    return NULL; /* created after the runs were read: none yet */
 }
 
-static enum qb_err plan_health(struct store *s, const struct store_plan *p, int64_t now,
-                               struct plan_health *h, char *err, size_t errlen)
+static void plan_health(const struct latest_runs *lr, const struct store_plan *p, int64_t now,
+                        struct plan_health *h)
 {
     memset(h, 0, sizeof *h);
-    enum qb_err rc = newest_run(s, p->id, NULL, &h->last, err, errlen);
-    if (!rc)
-        rc = newest_run(s, p->id, "succeeded", &h->success, err, errlen);
+    const struct store_run_latest *l = latest_find(lr, p->id);
+    h->last = l && l->last.id ? &l->last : NULL;
+    h->success = l && l->success.id ? &l->success : NULL;
     h->alert_after = api_plan_alert_after(p);
-    if (!rc && h->alert_after > 0 && p->enabled) {
+    if (h->alert_after > 0 && p->enabled) {
         int64_t since = h->success ? h->success->finished_at : p->created_at;
         h->stale = now - since > h->alert_after;
     }
-    return rc;
-}
-
-static void plan_health_clear(struct plan_health *h)
-{
-    store_run_free(h->last);
-    store_run_free(h->success);
 }
 
 void api_status(struct http_request *req)
@@ -78,14 +85,19 @@ void api_status(struct http_request *req)
         http_reply_error(req, rc, err);
         return;
     }
+    struct latest_runs lr = {0};
+    rc = store_run_latest_cached(app->store, &latest_cache, &lr.v, &lr.n, err, sizeof err);
+    if (rc) {
+        store_plan_list_free(plans, n);
+        http_reply_error(req, rc, err);
+        return;
+    }
     cJSON *body = cJSON_CreateObject();
     cJSON *items = cJSON_CreateArray();
     int stale = 0, failing = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
+    for (size_t i = 0; i < n; i++) {
         struct plan_health h;
-        rc = plan_health(app->store, plans[i], now, &h, err, sizeof err);
-        if (rc)
-            break;
+        plan_health(&lr, plans[i], now, &h);
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "plan", plans[i]->name);
         cJSON_AddBoolToObject(o, "enabled", plans[i]->enabled);
@@ -120,15 +132,9 @@ void api_status(struct http_request *req)
         cJSON_AddNumberToObject(o, "skipped_runs", (double)plans[i]->skipped_fires);
         cJSON_AddItemToArray(items, o);
         stale += h.stale;
-        plan_health_clear(&h);
     }
     store_plan_list_free(plans, n);
-    if (rc) {
-        cJSON_Delete(items);
-        cJSON_Delete(body);
-        http_reply_error(req, rc, err);
-        return;
-    }
+    free(lr.v);
     cJSON_AddStringToObject(body, "status", stale ? "stale" : failing ? "failing" : "ok");
     cJSON_AddNumberToObject(body, "stale_plans", stale);
     cJSON_AddNumberToObject(body, "failing_plans", failing);
@@ -182,14 +188,18 @@ bool api_status_metrics(struct buf *out, void *ctx)
     };
     bool ok = true;
     struct plan_health *h = xcalloc(n ? n : 1, sizeof *h);
-    for (size_t i = 0; i < n; i++)
-        if (plan_health(app->store, plans[i], now, &h[i], err, sizeof err))
+    struct latest_runs lr = {0};
+    if (store_run_latest_cached(app->store, &latest_cache, &lr.v, &lr.n, err, sizeof err))
+        for (size_t i = 0; i < n; i++)
             h[i].alert_after = -1; /* marks a plan whose health is unknown */
+    else
+        for (size_t i = 0; i < n; i++)
+            plan_health(&lr, plans[i], now, &h[i]);
     for (size_t k = 0; ok && k < QB_ARRAY_LEN(heads); k++) {
         ok = buf_appends(out, heads[k]);
         for (size_t i = 0; ok && i < n; i++) {
             const char *name = plans[i]->name;
-            const struct store_run *last = h[i].last;
+            const struct store_run_brief *last = h[i].last;
             switch (k) {
             case 0:
                 ok = buf_printf(out,
@@ -213,8 +223,7 @@ bool api_status_metrics(struct buf *out, void *ctx)
             }
         }
     }
-    for (size_t i = 0; i < n; i++)
-        plan_health_clear(&h[i]);
+    free(lr.v);
     free(h);
     store_plan_list_free(plans, n);
 

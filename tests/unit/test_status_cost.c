@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * test_status_cost.c -- what GET /v1/status and /metrics cost in SQL does
+ * not grow with the number of plans (issue 11 item 15: two run queries per
+ * plan made the status page the slowest route).  Not timed: every SQLite
+ * statement the process runs is counted through an auto-extension that
+ * sets sqlite3_trace_v2 on each connection the store opens.  Also checks
+ * store_run_latest_cached's answers and when its cache is reused.
+ */
+#include "unit.h"
+#include "api/api.h"
+#include "api/app.h"
+#include "store/store.h"
+#include "store/store_runs.h"
+#include "util/buf.h"
+
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static atomic_long statements;
+
+static int count_stmt(unsigned type, void *ctx, void *p, void *x)
+{
+    (void)type, (void)ctx, (void)p, (void)x;
+    statements++;
+    return 0;
+}
+
+static int count_init(sqlite3 *db, const char **msg, const struct sqlite3_api_routines *api)
+{
+    (void)msg, (void)api;
+    sqlite3_trace_v2(db, SQLITE_TRACE_STMT, count_stmt, NULL);
+    return SQLITE_OK;
+}
+
+static char dbpath[64];
+
+static void drop_db(void)
+{
+    char p[96];
+    unlink(dbpath);
+    snprintf(p, sizeof p, "%s-wal", dbpath);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", dbpath);
+    unlink(p);
+}
+
+static bool exec(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        fprintf(stderr, "sql: %s\n", msg ? msg : "?");
+        sqlite3_free(msg);
+        return false;
+    }
+    return true;
+}
+
+/* A migrated catalogue with `plans` plans of 40 runs each: plan k's runs
+ * succeed except every 5th, and plans with k % 3 == 0 never succeeded. */
+static struct store *catalogue(int plans, sqlite3 **raw)
+{
+    char err[QB_ERRBUF_SIZE];
+    struct store *s = NULL;
+    snprintf(dbpath, sizeof dbpath, "/tmp/qbackup-unit-status-XXXXXX");
+    int fd = mkstemp(dbpath);
+    if (fd >= 0)
+        close(fd);
+    unlink(dbpath);
+    if (store_open(dbpath, 2, &s, err, sizeof err) || store_migrate(s, NULL, err, sizeof err)) {
+        fprintf(stderr, "store: %s\n", err);
+        store_close(s);
+        return NULL;
+    }
+    sqlite3_open(dbpath, raw);
+    sqlite3_busy_timeout(*raw, 5000);
+    char sql[2048];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO instances (id, name, url, created_at, updated_at) "
+             "VALUES (1, 'default', 'http://q:6333', 0, 0);"
+             "INSERT INTO destinations (id, name, kind, created_at, updated_at) "
+             "VALUES (1, 'local', 'local', 0, 0);"
+             "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < %d) "
+             "INSERT INTO plans (id, name, instance_id, destination_id, scope, collections, "
+             "created_at, updated_at) SELECT i, 'p' || i, 1, 1, 'collections', '[\"c\"]', 0, 0 "
+             "FROM k;"
+             "WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i < %d) "
+             "INSERT INTO runs (kind, plan_id, plan_name, trigger, state, results, queued_at, "
+             "started_at, finished_at) SELECT 'backup', 1 + i %% %d, 'p' || (1 + i %% %d), 'api', "
+             "CASE WHEN (1 + i %% %d) %% 3 = 0 OR i %% 5 = 0 THEN 'failed' ELSE 'succeeded' END, "
+             "json_array(printf('%%.3000c', 'x')), 1000 + i, 1000 + i, 1010 + i FROM k;",
+             plans, 40 * plans - 1, plans, plans, plans);
+    if (!exec(*raw, sql)) {
+        store_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+static long metrics_statements(struct store *s)
+{
+    struct app app = {.store = s};
+    struct buf out;
+    buf_init(&out, 1 << 20);
+    long before = statements;
+    bool ok = api_status_metrics(&out, &app);
+    long n = statements - before;
+    TEST_EXPECT(ok);
+    TEST_EXPECT(out.data &&
+                strstr(out.data, "qbackup_plan_last_success_timestamp_seconds{plan=\"p1\"}"));
+    buf_free(&out);
+    return n;
+}
+
+static void test_statements_constant_in_plans(void)
+{
+    sqlite3 *raw = NULL;
+    long cost[2];
+    int sizes[2] = {2, 30};
+    for (int k = 0; k < 2; k++) {
+        struct store *s = catalogue(sizes[k], &raw);
+        TEST_ASSERT(s);
+        metrics_statements(s); /* fills the cache */
+        cost[k] = metrics_statements(s);
+        store_close(s);
+        sqlite3_close(raw);
+        drop_db();
+    }
+    TEST_EXPECT_INT(cost[0], cost[1]);
+    TEST_EXPECT(cost[0] > 0 && cost[0] <= 12);
+}
+
+static void test_latest_answers_and_cache(void)
+{
+    sqlite3 *raw = NULL;
+    char err[QB_ERRBUF_SIZE];
+    struct store *s = catalogue(4, &raw);
+    TEST_ASSERT(s);
+    struct store_run_latest_cache cache = STORE_RUN_LATEST_CACHE_INIT;
+    struct store_run_latest *v = NULL, *u = NULL;
+    size_t n = 0, m = 0;
+    TEST_ASSERT(store_run_latest_cached(s, &cache, &v, &n, err, sizeof err) == QB_OK);
+    TEST_ASSERT(n == 4);
+    /* Runs 1..160 (ids) go round robin: plan p gets ids p, p + 4, ...; the
+     * newest is 156 + p; every 5th (i = id - 1) failed; plan 3 never
+     * succeeded. */
+    for (size_t i = 0; i < n; i++) {
+        int64_t p = v[i].plan_id;
+        TEST_EXPECT_INT(v[i].last.id, 156 + p);
+        if (p == 3) {
+            TEST_EXPECT_INT(v[i].success.id, 0);
+            continue;
+        }
+        int64_t ok = 156 + p;
+        while ((ok - 1) % 5 == 0)
+            ok -= 4;
+        TEST_EXPECT_INT(v[i].success.id, ok);
+        TEST_EXPECT(strcmp(v[i].success.state, "succeeded") == 0);
+        TEST_EXPECT_INT(v[i].success.finished_at, 1000 + ok - 1 + 10);
+    }
+    TEST_EXPECT_INT((long long)cache.misses, 1);
+    TEST_ASSERT(store_run_latest_cached(s, &cache, &u, &m, err, sizeof err) == QB_OK);
+    TEST_EXPECT_INT((long long)cache.hits, 1);
+    TEST_EXPECT(m == n && memcmp(u, v, n * sizeof *v) == 0);
+    free(u);
+
+    /* A new queued run, then its start, then its end: each is seen. */
+    static const char insert[] = "INSERT INTO runs (kind, plan_id, plan_name, trigger, "
+                                 "queued_at) VALUES ('backup', 3, 'p3', 'api', 5000)";
+    const char *steps[] = {
+        insert,
+        "UPDATE runs SET state = 'running', started_at = 5001 WHERE id = 161",
+        "UPDATE runs SET state = 'succeeded', finished_at = 5002 WHERE id = 161",
+    };
+    const char *want[] = {"queued", "running", "succeeded"};
+    for (int k = 0; k < 3; k++) {
+        TEST_ASSERT(exec(raw, steps[k]));
+        TEST_ASSERT(store_run_latest_cached(s, &cache, &u, &m, err, sizeof err) == QB_OK);
+        TEST_EXPECT_INT((long long)cache.misses, 2 + k);
+        TEST_EXPECT(m == 4 && u[2].plan_id == 3 && u[2].last.id == 161);
+        TEST_EXPECT(m == 4 && strcmp(u[2].last.state, want[k]) == 0);
+        TEST_EXPECT_INT(u[2].success.id, k == 2 ? 161 : 0);
+        free(u);
+    }
+    /* Deleting a plan with runs and re-creating its id: no stale runs. */
+    TEST_ASSERT(exec(raw, "PRAGMA foreign_keys = ON; DELETE FROM plans WHERE id = 4;"
+                          "INSERT INTO plans (id, name, instance_id, destination_id, scope, "
+                          "created_at, updated_at) VALUES (4, 'again', 1, 1, 'all', 0, 0)"));
+    TEST_ASSERT(store_run_latest_cached(s, &cache, &u, &m, err, sizeof err) == QB_OK);
+    TEST_EXPECT(m == 4 && u[3].plan_id == 4 && u[3].last.id == 0 && u[3].success.id == 0);
+    free(u);
+    free(v);
+    free(cache.v);
+    free(cache.fingerprint);
+    pthread_mutex_destroy(&cache.lock);
+    store_close(s);
+    sqlite3_close(raw);
+    drop_db();
+}
+
+int main(void)
+{
+    sqlite3_auto_extension((void (*)(void))count_init);
+    TEST_RUN(test_statements_constant_in_plans);
+    TEST_RUN(test_latest_answers_and_cache);
+    return TEST_RESULT();
+}
