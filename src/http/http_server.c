@@ -930,9 +930,11 @@ void http_server_stop(struct http_server *s, int grace_ms)
         poll_round(s, true);
     }
     if (s->daemon) {
+        /* The listen socket is ours to close, but only once the daemon
+         * stopped: its polling thread drops it from epoll with some delay,
+         * and closing it before aborts the process ("Failed to remove
+         * listen FD from epoll set"), as a CI run showed. */
         MHD_socket fd = MHD_quiesce_daemon(s->daemon);
-        if (fd != MHD_INVALID_SOCKET)
-            close(fd);
         struct timespec deadline;
         clock_gettime(CLOCK_REALTIME, &deadline);
         deadline.tv_sec += grace_ms / 1000;
@@ -951,6 +953,8 @@ void http_server_stop(struct http_server *s, int grace_ms)
         if (left)
             log_warn("http.shutdown", "msg=\"grace period over; closing\" inflight=%u", left);
         MHD_stop_daemon(s->daemon);
+        if (fd != MHD_INVALID_SOCKET)
+            close(fd);
     }
     pthread_cond_destroy(&s->drained);
     pthread_cond_destroy(&s->poll_wake);
