@@ -190,14 +190,7 @@ static enum qb_err write_manifest(struct backup *b, const struct target *t, char
     if (!text)
         return qb_failf(QB_ERR_INTERNAL, err, errlen, "encoding the manifest");
     char *key = xasprintf("%s.manifest.json", t->key);
-    struct storage_writer *w = NULL;
-    enum qb_err rc = storage_write_begin(b->storage, key, strlen(text), &w, err, errlen);
-    if (!rc)
-        rc = storage_write(w, text, strlen(text), err, errlen);
-    if (!rc)
-        rc = storage_write_finish(w, NULL, err, errlen);
-    else
-        storage_write_abort(w);
+    enum qb_err rc = storage_put(b->storage, key, text, strlen(text), err, errlen);
     free(key);
     free(text);
     return rc;

@@ -323,14 +323,7 @@ static enum qb_err write_manifest(struct set_run *sr, struct storage *st, const 
     sha256_hex(text, strlen(text), sha);
     char *key = xasprintf("%s.manifest.json", sr->set_key);
     set_inflight_key(sr, key);
-    struct storage_writer *w = NULL;
-    enum qb_err rc = storage_write_begin(st, key, strlen(text), &w, err, errlen);
-    if (!rc)
-        rc = storage_write(w, text, strlen(text), err, errlen);
-    if (!rc)
-        rc = storage_write_finish(w, NULL, err, errlen);
-    else
-        storage_write_abort(w);
+    enum qb_err rc = storage_put(st, key, text, strlen(text), err, errlen);
     free(key);
     free(text);
     return rc;

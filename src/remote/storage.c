@@ -404,6 +404,21 @@ void storage_write_abort(struct storage_writer *w)
         w->ops->write_abort(w);
 }
 
+enum qb_err storage_put(struct storage *st, const char *key, const void *data, size_t len,
+                        char *err, size_t errlen)
+{
+    struct storage_writer *w = NULL;
+    enum qb_err rc = storage_write_begin(st, key, len, &w, err, errlen);
+    if (rc)
+        return rc;
+    rc = storage_write(w, data, len, err, errlen);
+    if (rc) {
+        storage_write_abort(w);
+        return rc;
+    }
+    return storage_write_finish(w, NULL, err, errlen);
+}
+
 /* --------------------------------------------------------------- reading */
 
 enum qb_err storage_read(struct storage *st, const char *key, uint64_t offset, uint64_t length,

@@ -136,6 +136,11 @@ enum qb_err storage_write_finish(struct storage_writer *w, struct storage_write_
 /* Discards everything written and frees w.  NULL is a no-op. */
 void storage_write_abort(struct storage_writer *w);
 
+/* Writes data[0..len) (borrowed) as key in one go, with the same promise
+ * as the writer: all of it or nothing.  For small objects (manifests). */
+enum qb_err storage_put(struct storage *st, const char *key, const void *data, size_t len,
+                        char *err, size_t errlen) QB_MUSTCHECK;
+
 /* ---- reading ---------------------------------------------------------- */
 
 /* Receives an object's bytes in order (data borrowed for the call);

@@ -118,6 +118,7 @@ enum qb_err store_run_create(struct store *s, const struct store_run_new *n, int
     sqlite3_stmt *st = NULL;
     int64_t now = qb_now_ms() / 1000;
     *existing = false;
+    *id = 0; /* "an existing run was found" must not come from the caller */
     enum qb_err rc = store_exec(db, "BEGIN IMMEDIATE", err, errlen);
     if (!rc && (n->idempotency_key || n->scheduled_for))
         rc = find_existing(db, n, now, id, err, errlen);

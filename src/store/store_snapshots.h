@@ -92,8 +92,8 @@ enum qb_err store_snapshot_key_exists(struct store *s, int64_t destination_id, c
                                       bool *exists, char *err, size_t errlen) QB_MUSTCHECK;
 
 /* How many snapshots are catalogued in destination_id. */
-enum qb_err store_snapshot_count_in_destination(struct store *s, int64_t destination_id,
-                                                int64_t *n, char *err, size_t errlen) QB_MUSTCHECK;
+enum qb_err store_snapshot_count_in_destination(struct store *s, int64_t destination_id, int64_t *n,
+                                                char *err, size_t errlen) QB_MUSTCHECK;
 
 /* Catalogue totals for metrics. */
 enum qb_err store_snapshot_totals(struct store *s, int64_t *count, int64_t *bytes, char *err,
