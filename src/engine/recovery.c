@@ -167,9 +167,8 @@ static void settle(struct store *store, const struct store_run *r, int64_t total
         cJSON_AddItemToArray(results, o);
     }
     store_snapshot_list_free(rows, n);
-    const char *state = n == 0                             ? "failed"
-                        : total > 0 && (int64_t)n >= total ? "succeeded"
-                                                           : "partial";
+    bool all = n > 0 && total > 0 && (int64_t)n >= total;
+    const char *state = all ? "succeeded" : n > 0 ? "partial" : "failed";
     char error[256];
     snprintf(error, sizeof error,
              "interrupted by restart: qbackupd stopped while this run was going; %zu snapshot(s) "
@@ -177,9 +176,8 @@ static void settle(struct store *store, const struct store_run *r, int64_t total
              n);
     char *text = cJSON_PrintUnformatted(results);
     cJSON_Delete(results);
-    int64_t requeue = strcmp(state, "succeeded") ? requeue_wanted(store, r) : 0;
-    if (store_run_finish(store, r->id, state, n ? text : NULL,
-                         strcmp(state, "succeeded") ? error : NULL, err, sizeof err))
+    int64_t requeue = all ? 0 : requeue_wanted(store, r);
+    if (store_run_finish(store, r->id, state, n ? text : NULL, all ? NULL : error, err, sizeof err))
         log_error("recovery.failed", "run=%lld error=%s", (long long)r->id, log_q(err));
     else
         log_warn("recovery.run_settled",
