@@ -223,17 +223,14 @@ static void discard(struct backup *b, struct target *t)
  * made anyway (a timeout, a lost answer) since the request. */
 static void discard_unnamed(struct backup *b, struct target *t)
 {
-    struct qdrant_snapshot *list = NULL;
-    size_t n = 0;
     char err[QB_ERRBUF_SIZE];
-    if (qdrant_snapshot_list(b->qdrant, &t->qt, &list, &n, err, sizeof err) != QB_OK)
-        return;
-    for (size_t i = 0; i < n; i++)
-        if (qdrant_snapshot_name_time(list[i].name) >= t->since - 1 &&
-            qdrant_snapshot_delete(b->qdrant, &t->qt, list[i].name, err, sizeof err) == QB_OK)
-            log_warn("run.qdrant_orphan_removed", "run=%lld snapshot=%s",
-                     (long long)b->job->run->id, log_q(list[i].name));
-    qdrant_snapshots_free(list, n);
+    size_t deleted = 0;
+    if (qdrant_snapshot_delete_since(b->qdrant, &t->qt, t->since, &deleted, err, sizeof err))
+        log_warn("run.qdrant_cleanup_failed", "run=%lld error=%s", (long long)b->job->run->id,
+                 log_q(err));
+    if (deleted)
+        log_warn("run.qdrant_orphan_removed", "run=%lld collection=%s snapshots=%zu",
+                 (long long)b->job->run->id, log_q(t->label), deleted);
 }
 
 static enum qb_err catalogue(struct backup *b, struct target *t, bool verified, int64_t *id,

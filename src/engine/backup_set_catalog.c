@@ -89,8 +89,6 @@ void set_recover_snapshot(struct store *store, const struct store_instance *inst
                               .collection = collection,
                               .shard_id = (unsigned)sid->valuedouble};
     struct qdrant_client *qc = NULL;
-    struct qdrant_snapshot *list = NULL;
-    size_t n = 0;
     char err[QB_ERRBUF_SIZE];
     enum qb_err rc = topology_client(inst, url, 30000, &qc, err, sizeof err);
     if (!rc && name) {
@@ -100,12 +98,8 @@ void set_recover_snapshot(struct store *store, const struct store_instance *inst
     } else if (!rc) {
         /* The kill came before Qdrant named it: remove the shard's
          * snapshots created since the intent was recorded. */
-        rc = qdrant_snapshot_list(qc, &t, &list, &n, err, sizeof err);
-        for (size_t i = 0; !rc && i < n; i++) {
-            int64_t at = qdrant_snapshot_name_time(list[i].name);
-            if (at >= (int64_t)since - 1)
-                rc = qdrant_snapshot_delete(qc, &t, list[i].name, err, sizeof err);
-        }
+        size_t deleted = 0;
+        rc = qdrant_snapshot_delete_since(qc, &t, (int64_t)since, &deleted, err, sizeof err);
     }
     if (rc) {
         log_warn("recovery.qdrant_failed", "run=%lld peer=%s collection=%s shard=%u error=%s",
@@ -116,7 +110,6 @@ void set_recover_snapshot(struct store *store, const struct store_instance *inst
     } else
         log_info("recovery.qdrant_cleaned", "run=%lld peer=%s collection=%s shard=%u",
                  (long long)run_id, log_q(url), log_q(collection), t.shard_id);
-    qdrant_snapshots_free(list, n);
     qdrant_client_destroy(qc);
 }
 

@@ -47,15 +47,11 @@ static void clean_qdrant(struct store *store, const cJSON *inflight, int64_t run
     } else if (!rc) {
         /* Killed between asking Qdrant and its answer: the snapshot, if
          * Qdrant made one, is the target's newest since the request. */
-        struct qdrant_snapshot *list = NULL;
-        size_t n = 0;
-        rc = qdrant_snapshot_list(qc, &t, &list, &n, err, sizeof err);
-        for (size_t i = 0; !rc && i < n; i++)
-            if (qdrant_snapshot_name_time(list[i].name) >= (int64_t)since->valuedouble - 1) {
-                rc = qdrant_snapshot_delete(qc, &t, list[i].name, err, sizeof err);
-                snap = "(found by time)";
-            }
-        qdrant_snapshots_free(list, n);
+        size_t deleted = 0;
+        rc = qdrant_snapshot_delete_since(qc, &t, (int64_t)since->valuedouble, &deleted, err,
+                                          sizeof err);
+        if (deleted)
+            snap = "(found by time)";
         if (!rc && !snap) {
             qdrant_client_destroy(qc);
             return;

@@ -127,6 +127,14 @@ enum qb_err qdrant_snapshot_list(struct qdrant_client *c, const struct qdrant_ta
  * requested but whose name never arrived (a crash in between). */
 int64_t qdrant_snapshot_name_time(const char *name);
 
+/* Deletes every snapshot of t whose name says it was created at `since`
+ * (Unix seconds) or later: the one a create request made although its
+ * answer never arrived.  *deleted receives how many.  Stops at the first
+ * failure. */
+enum qb_err qdrant_snapshot_delete_since(struct qdrant_client *c, const struct qdrant_target *t,
+                                         int64_t since, size_t *deleted, char *err,
+                                         size_t errlen) QB_MUSTCHECK;
+
 /* Deletes a snapshot.  QB_ERR_NOT_FOUND when it does not exist. */
 enum qb_err qdrant_snapshot_delete(struct qdrant_client *c, const struct qdrant_target *t,
                                    const char *name, char *err, size_t errlen) QB_MUSTCHECK;

@@ -556,3 +556,23 @@ int64_t qdrant_snapshot_name_time(const char *name)
     tm.tm_mon -= 1;
     return (int64_t)timegm(&tm);
 }
+
+enum qb_err qdrant_snapshot_delete_since(struct qdrant_client *c, const struct qdrant_target *t,
+                                         int64_t since, size_t *deleted, char *err, size_t errlen)
+{
+    struct qdrant_snapshot *list = NULL;
+    size_t n = 0;
+    *deleted = 0;
+    enum qb_err rc = qdrant_snapshot_list(c, t, &list, &n, err, errlen);
+    /* Names carry whole seconds: one second of slack for the rounding. */
+    for (size_t i = 0; !rc && i < n; i++)
+        if (qdrant_snapshot_name_time(list[i].name) >= since - 1) {
+            rc = qdrant_snapshot_delete(c, t, list[i].name, err, errlen);
+            if (rc == QB_ERR_NOT_FOUND)
+                rc = QB_OK;
+            if (!rc)
+                (*deleted)++;
+        }
+    qdrant_snapshots_free(list, n);
+    return rc;
+}
