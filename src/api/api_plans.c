@@ -20,7 +20,7 @@
 #include "api/api_common.h"
 #include "api/app.h"
 #include "engine/retention_apply.h"
-#include "engine/schedule.h"
+#include "sched/sched.h"
 #include "engine/tasks.h"
 #include "http/http_reply.h"
 #include "remote/qdrant_client.h"

@@ -11,7 +11,7 @@
  */
 #include "api/api.h"
 #include "api/app.h"
-#include "engine/schedule.h"
+#include "sched/sched.h"
 #include "http/http_reply.h"
 #include "store/store_plans.h"
 #include "store/store_runs.h"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
  * fuzz_cron.c -- libFuzzer target for the schedule parser and the
- * time-zone reader (src/engine/cron*.c).
+ * time-zone reader (src/sched/cron*.c).
  *
  * Input: a cron expression, then optionally a NUL byte and TZif data.  The
  * expression is parsed; the TZif bytes go through cron_tz_parse; when both
@@ -10,7 +10,7 @@
  * 0 of a minute the expression matches (UTC); an accepted zone yields
  * offsets within +-26 hours.
  */
-#include "engine/cron.h"
+#include "sched/sched.h"
 
 #include <stdint.h>
 #include <stdlib.h>

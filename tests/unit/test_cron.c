@@ -11,7 +11,7 @@
 #include "unit.h"
 
 #include "common.h"
-#include "engine/cron.h"
+#include "sched/sched.h"
 
 #include <stdlib.h>
 #include <string.h>

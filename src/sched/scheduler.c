@@ -2,9 +2,9 @@
  *
  * scheduler.c -- cron-driven run queueing.  Owns its thread.
  */
-#include "engine/scheduler.h"
+#include "sched/sched.h"
+#include "engine/engine.h"
 #include "engine/qdrant_janitor.h"
-#include "engine/schedule.h"
 #include "store/store_plans.h"
 #include "store/store_runs.h"
 #include "util/log.h"

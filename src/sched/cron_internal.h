@@ -7,7 +7,7 @@
 #ifndef QB_CRON_INTERNAL_H
 #define QB_CRON_INTERNAL_H
 
-#include "engine/cron.h"
+#include "sched/sched.h"
 
 #include <stddef.h>
 

@@ -5,7 +5,7 @@
  * into transitions up to the year 2400.  cron_tz_load is the only function
  * of the cron modules that touches the file system.
  */
-#include "engine/cron_internal.h"
+#include "sched/cron_internal.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -25,8 +25,8 @@
  * - The POSIX TZ footer of a TZif file is expanded into transitions up to
  *   the year 2400; after that the last offset holds.
  */
-#include "engine/cron.h"
-#include "engine/cron_internal.h"
+#include "sched/sched.h"
+#include "sched/cron_internal.h"
 
 #include <ctype.h>
 #include <errno.h>

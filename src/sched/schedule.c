@@ -12,8 +12,7 @@
  * cron_tz is immutable once loaded, so it is used outside the lock while
  * its zone holds a reference.
  */
-#include "engine/schedule.h"
-#include "engine/cron.h"
+#include "sched/sched.h"
 
 #include <pthread.h>
 #include <stdio.h>
