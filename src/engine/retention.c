@@ -66,8 +66,9 @@ bool retention_policy_is_empty(const struct retention_policy *p)
 
 /* ------------------------------------------------------------ calendar */
 
-/* The calendar helpers duplicate a few lines of cron.c on purpose: the two
- * modules stay independent, and common.h stays tiny. */
+/* The calendar helpers duplicate a few lines of src/sched/cron.c on
+ * purpose: sched sits above engine (sched.h), its calendar is private to
+ * it, and common.h stays tiny. */
 
 static int64_t floor_div(int64_t a, int64_t b)
 {
@@ -183,9 +184,9 @@ static void decide(struct retention_decision *o, int64_t id, bool keep, const ch
     snprintf(o->reason, sizeof o->reason, "%s", reason);
 }
 
-enum qb_err retention_apply(const struct retention_policy *p, const struct retention_item *items,
-                            size_t n, int64_t now, struct retention_decision *out, char *err,
-                            size_t errlen)
+enum qb_err retention_decide(const struct retention_policy *p, const struct retention_item *items,
+                             size_t n, int64_t now, struct retention_decision *out, char *err,
+                             size_t errlen)
 {
     enum qb_err rc = retention_policy_check(p, err, errlen);
     if (rc)

@@ -3,6 +3,8 @@
  * retention.h -- decides which snapshots of one target (plan, collection)
  * a retention policy deletes.  A pure function of its arguments: no I/O,
  * no globals, so any thread may call it and a dry run is the same call.
+ * Acting on the verdict (catalogue rows, storage objects) is
+ * retention_apply.h.
  *
  * The rules (grandfather-father-son buckets as restic's `forget` defines
  * them, pinned snapshots, the newest verified snapshot, max_age) are
@@ -58,8 +60,8 @@ bool retention_policy_is_empty(const struct retention_policy *p);
  * entries.  Returns QB_ERR_INVALID (and writes nothing to out) if the
  * policy fails retention_policy_check.  Pure; allocates only a scratch
  * array. */
-enum qb_err retention_apply(const struct retention_policy *p, const struct retention_item *items,
-                            size_t n, int64_t now, struct retention_decision *out, char *err,
-                            size_t errlen) QB_MUSTCHECK;
+enum qb_err retention_decide(const struct retention_policy *p, const struct retention_item *items,
+                             size_t n, int64_t now, struct retention_decision *out, char *err,
+                             size_t errlen) QB_MUSTCHECK;
 
 #endif /* QB_RETENTION_H */

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
- * retention_apply.c -- retention against the catalogue and the destination.
+ * retention_apply.c -- applies a plan's retention policy: reads it from
+ * the plan's JSON, asks retention_decide() (retention.c, pure) for the
+ * verdicts, and acts on them against the catalogue and the destination.
  */
 #include "engine/retention_apply.h"
 #include "engine/backup_set.h"
@@ -158,7 +160,7 @@ enum qb_err retention_apply_target(struct store *store, struct storage *storage,
         items[i].pinned = list[i]->pinned;
         items[i].verified = list[i]->verified_at > 0;
     }
-    rc = retention_apply(&policy, items, n, qb_now_ms() / 1000, out, err, errlen);
+    rc = retention_decide(&policy, items, n, qb_now_ms() / 1000, out, err, errlen);
     for (size_t i = 0; !rc && i < n; i++) {
         cJSON *entry = NULL;
         if (decisions) {

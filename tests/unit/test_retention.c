@@ -54,7 +54,7 @@ static void check(const char *name, const struct retention_policy *p,
     char err[QB_ERRBUF_SIZE] = "";
     TEST_ASSERT(n <= MAXN);
     memset(out, 0xa5, sizeof out);
-    TEST_EXPECT_INT(retention_apply(p, items, n, now, out, err, sizeof err), QB_OK);
+    TEST_EXPECT_INT(retention_decide(p, items, n, now, out, err, sizeof err), QB_OK);
     for (size_t i = 0; i < n; i++) {
         const char *want = other;
         for (size_t k = 0; k < nkept; k++)
@@ -340,7 +340,7 @@ static void test_empty_input_and_policy(void)
 {
     struct retention_policy p = {.keep_last = 1};
     struct retention_decision out[1];
-    TEST_EXPECT_INT(retention_apply(&p, NULL, 0, 0, out, NULL, 0), QB_OK);
+    TEST_EXPECT_INT(retention_decide(&p, NULL, 0, 0, out, NULL, 0), QB_OK);
 
     struct retention_policy empty = {0};
     TEST_EXPECT(retention_policy_is_empty(&empty));
@@ -379,11 +379,11 @@ static void test_policy_check(void)
         TEST_EXPECT_INT(rc, QB_ERR_INVALID);
         TEST_EXPECT_STR(err, cases[i].msg);
 
-        /* retention_apply refuses the policy and leaves out alone. */
+        /* retention_decide refuses the policy and leaves out alone. */
         struct retention_item item = {1, 0, false, false};
         struct retention_decision out = {.id = 42};
         err[0] = '\0';
-        TEST_EXPECT_INT(retention_apply(&cases[i].p, &item, 1, 0, &out, err, sizeof err),
+        TEST_EXPECT_INT(retention_decide(&cases[i].p, &item, 1, 0, &out, err, sizeof err),
                         QB_ERR_INVALID);
         TEST_EXPECT_STR(err, cases[i].msg);
         TEST_EXPECT_INT(out.id, 42);
@@ -397,8 +397,8 @@ static void test_extremes(void)
         {1, INT64_MIN, false, false}, {2, INT64_MAX, false, false}, {3, 0, false, false}};
     struct retention_policy p = {1, 1, 1, 1, 1, 1, INT64_MAX};
     struct retention_decision out[3];
-    TEST_EXPECT_INT(retention_apply(&p, items, 3, INT64_MIN, out, NULL, 0), QB_OK);
-    TEST_EXPECT_INT(retention_apply(&p, items, 3, INT64_MAX, out, NULL, 0), QB_OK);
+    TEST_EXPECT_INT(retention_decide(&p, items, 3, INT64_MIN, out, NULL, 0), QB_OK);
+    TEST_EXPECT_INT(retention_decide(&p, items, 3, INT64_MAX, out, NULL, 0), QB_OK);
     TEST_EXPECT(out[1].keep);
 }
 
