@@ -26,6 +26,7 @@
 #include "store/store_runs.h"
 #include "store/store_snapshots.h"
 #include "util/json_util.h"
+#include "util/rfc3339.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,15 +86,11 @@ static struct store_snapshot *resolve_snapshot(struct http_request *req, const c
     struct store_snapshot_filter f = {
         .plan = plan, .collection = collection, .verified_only = true, .limit = 1};
     if (before) {
-        struct tm tm;
-        memset(&tm, 0, sizeof tm);
-        const char *rest = strptime(before, "%Y-%m-%dT%H:%M:%S", &tm);
-        if (!rest || strcmp(rest, "Z") != 0) {
+        if (!rfc3339_parse(before, 0, &f.created_before)) {
             api_reply_invalid(req, "latest_before: must be an RFC 3339 UTC time like "
                                    "2026-11-25T12:00:00Z");
             return NULL;
         }
-        f.created_before = (int64_t)timegm(&tm);
     } else if (!which || strcmp(which, "latest") != 0) {
         api_reply_invalid(req, "snapshot: must be \"latest\" (or use latest_before or "
                                "snapshot_id)");

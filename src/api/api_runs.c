@@ -22,6 +22,7 @@
 #include "store/store_runs.h"
 #include "store/store_snapshots.h"
 #include "util/json_util.h"
+#include "util/rfc3339.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -326,13 +327,7 @@ static bool parse_time(const char *s, int64_t *out)
         *out = v;
         return true;
     }
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (!rest || (strcmp(rest, "Z") != 0 && strcmp(rest, "+00:00") != 0))
-        return false;
-    *out = (int64_t)timegm(&tm);
-    return true;
+    return rfc3339_parse(s, RFC3339_PLUS_ZERO, out);
 }
 
 void api_runs_list(struct http_request *req)

@@ -53,6 +53,7 @@
 #include "store/store_snapshots.h"
 #include "util/json_util.h"
 #include "util/log.h"
+#include "util/rfc3339.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -143,82 +144,6 @@ static bool hex64(const char *s, char out[65])
     }
     out[64] = '\0';
     return true;
-}
-
-/* Reads n decimal digits at *p, advancing it; -1 if they are not digits. */
-static int digits(const char **p, int n)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++, (*p)++) {
-        if (!isdigit((unsigned char)**p))
-            return -1;
-        v = v * 10 + (**p - '0');
-    }
-    return v;
-}
-
-static bool expect(const char **p, char c)
-{
-    if (**p != c)
-        return false;
-    (*p)++;
-    return true;
-}
-
-/* RFC 3339 date-time ("2026-11-25T12:00:00Z", "2026-11-25T13:00:00.5+01:00")
- * as seconds since the epoch.  Fractions are dropped.  Impossible dates
- * (February 30) are refused rather than normalised by timegm(). */
-static bool parse_rfc3339(const char *s, int64_t *out)
-{
-    const char *p = s;
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    int y = digits(&p, 4);
-    int mo = expect(&p, '-') ? digits(&p, 2) : -1;
-    int d = expect(&p, '-') ? digits(&p, 2) : -1;
-    if (*p != 'T' && *p != 't')
-        return false;
-    p++;
-    int h = digits(&p, 2);
-    int mi = expect(&p, ':') ? digits(&p, 2) : -1;
-    int sec = expect(&p, ':') ? digits(&p, 2) : -1;
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
-        sec < 0 || sec > 60)
-        return false;
-    if (*p == '.') {
-        p++;
-        if (!isdigit((unsigned char)*p))
-            return false;
-        while (isdigit((unsigned char)*p))
-            p++;
-    }
-    int64_t offset = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int sign = *p++ == '-' ? -1 : 1;
-        int oh = digits(&p, 2);
-        int om = expect(&p, ':') ? digits(&p, 2) : -1;
-        if (oh < 0 || oh > 23 || om < 0 || om > 59)
-            return false;
-        offset = sign * (oh * 3600 + om * 60);
-    } else {
-        return false;
-    }
-    if (*p)
-        return false;
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec == 60 ? 59 : sec; /* a leap second is the second before */
-    time_t t = timegm(&tm);
-    struct tm check;
-    if (t == (time_t)-1 || !gmtime_r(&t, &check) || check.tm_mday != d || check.tm_mon != mo - 1)
-        return false;
-    *out = (int64_t)t - offset;
-    return *out > 0;
 }
 
 /* The location storage_write_finish() reports for key "": the local
@@ -479,7 +404,7 @@ static bool validate(const cJSON *m, const char *key, struct manifest *mf, char 
         snprintf(reason, reasonlen, "shard_id: a backup set has none (its shards are in set)");
         return false;
     }
-    if (!parse_rfc3339(created, &mf->created_at)) {
+    if (!rfc3339_parse(created, RFC3339_ANY, &mf->created_at) || mf->created_at <= 0) {
         snprintf(reason, reasonlen, "created_at: \"%.64s\" is not an RFC 3339 time", created);
         return false;
     }

@@ -27,6 +27,7 @@
 
 #include "s3_client.h"
 #include "util/buf.h"
+#include "util/rfc3339.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,15 +224,13 @@ static enum qb_err s3st_read(struct storage *st, const char *key, uint64_t offse
  * (listings) as seconds since the epoch; 0 if neither. */
 static int64_t parse_time(const char *s)
 {
+    int64_t t = 0;
+    if (!s || rfc3339_parse(s, RFC3339_ANY, &t))
+        return t;
+    /* An HTTP date (RFC 9110 IMF-fixdate), not RFC 3339: strptime's job. */
     struct tm tm;
-    if (!s)
-        return 0;
     memset(&tm, 0, sizeof tm);
-    const char *end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (!end) {
-        memset(&tm, 0, sizeof tm);
-        end = strptime(s, "%a, %d %b %Y %H:%M:%S", &tm);
-    }
+    const char *end = strptime(s, "%a, %d %b %Y %H:%M:%S", &tm);
     return end ? (int64_t)timegm(&tm) : 0;
 }
 
