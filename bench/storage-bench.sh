@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/storage-bench.sh -- storage throughput and peak RSS: qbackup's storage
-# layer (src/remote/storage*.c) next to `aws s3 cp` (Debian's awscli) and
+# layer (src/storage/storage*.c) next to `aws s3 cp` (Debian's awscli) and
 # `rclone` (Debian's), on the same throw-away Ceph RGW in the same run.
 # Each tool uploads a file of N GiB and downloads it again, with its own
 # defaults; /usr/bin/time measures wall time and maximum RSS.  Prints a
@@ -51,8 +51,8 @@ log "building $BIN"
 ${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -g -DNDEBUG -I"$SRC/src" -o "$BIN" \
   "$SRC/bench/storage_bench.c" "$SRC/src/common.c" "$SRC/src/util/buf.c" "$SRC/src/util/log.c" \
   "$SRC/src/util/json_util.c" "$SRC/src/remote/http_client.c" "$SRC/src/remote/sigv4.c" \
-  "$SRC/src/remote/s3_client.c" "$SRC/src/remote/s3_upload.c" "$SRC/src/remote/storage.c" \
-  "$SRC/src/remote/storage_local.c" "$SRC/src/remote/storage_s3.c" \
+  "$SRC/src/remote/s3_client.c" "$SRC/src/remote/s3_upload.c" "$SRC/src/storage/storage.c" \
+  "$SRC/src/storage/storage_local.c" "$SRC/src/storage/storage_s3.c" \
   $(pkg-config --cflags --libs libcurl libcjson libcrypto) -lpthread -lm
 
 # -------------------------------------------------------------------- RGW

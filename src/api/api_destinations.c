@@ -16,7 +16,7 @@
 #include "engine/rescan.h"
 #include "engine/tasks.h"
 #include "http/http_reply.h"
-#include "remote/storage.h"
+#include "storage/storage.h"
 #include "store/store_destinations.h"
 #include "store/store_snapshots.h"
 #include "util/json_util.h"

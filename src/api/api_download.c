@@ -14,7 +14,7 @@
  */
 #include "api/api.h"
 #include "api/app.h"
-#include "engine/bridge.h"
+#include "storage/bridge.h"
 #include "engine/jobs.h"
 #include "http/http_reply.h"
 #include "store/store_snapshots.h"

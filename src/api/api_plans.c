@@ -24,7 +24,7 @@
 #include "engine/tasks.h"
 #include "http/http_reply.h"
 #include "remote/qdrant_client.h"
-#include "remote/storage.h"
+#include "storage/storage.h"
 #include "store/store_instances.h"
 #include "store/store_plans.h"
 #include "store/store_runs.h"

@@ -28,7 +28,7 @@
  */
 #include "engine/backup_set_internal.h"
 #include "remote/qdrant_cluster.h"
-#include "remote/storage_janitor.h"
+#include "storage/storage_janitor.h"
 #include "store/store_runs.h"
 #include "util/json_u64.h"
 #include "util/log.h"

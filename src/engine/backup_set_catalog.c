@@ -7,7 +7,7 @@
 #include "engine/backup_set_internal.h"
 #include "engine/qdrant_janitor.h"
 #include "remote/qdrant_cluster.h"
-#include "remote/storage_janitor.h"
+#include "storage/storage_janitor.h"
 #include "util/log.h"
 
 #include <stdio.h>

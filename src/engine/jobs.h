@@ -11,7 +11,7 @@
 #include "engine/engine.h"
 #include "metrics.h"
 #include "remote/qdrant_client.h"
-#include "remote/storage.h"
+#include "storage/storage.h"
 #include "store/store.h"
 #include "store/store_runs.h"
 

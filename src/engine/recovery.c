@@ -8,7 +8,7 @@
 #include "engine/qdrant_janitor.h"
 #include "store/store_plans.h"
 #include "store/store_runs.h"
-#include "remote/storage_janitor.h"
+#include "storage/storage_janitor.h"
 #include "store/store_snapshots.h"
 #include "util/log.h"
 

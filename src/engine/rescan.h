@@ -14,7 +14,7 @@
 #define QB_RESCAN_H
 
 #include "common.h"
-#include "remote/storage.h"
+#include "storage/storage.h"
 #include "store/store.h"
 
 #include <cjson/cJSON.h>

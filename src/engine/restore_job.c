@@ -22,12 +22,12 @@
  * and compared with the count recorded at backup time.
  */
 #include "engine/backup_set.h"
-#include "engine/bridge.h"
+#include "storage/bridge.h"
 #include "engine/jobs.h"
 #include "engine/restore_set.h"
 #include "engine/topology.h"
 #include "remote/qdrant_cluster.h"
-#include "remote/storage_urls.h"
+#include "storage/storage_urls.h"
 #include "store/store_instances.h"
 #include "store/store_snapshots.h"
 #include "util/log.h"

@@ -22,9 +22,9 @@
  */
 #include "engine/restore_set.h"
 #include "engine/backup_set.h"
-#include "engine/bridge.h"
+#include "storage/bridge.h"
 #include "remote/qdrant_cluster.h"
-#include "remote/storage_urls.h"
+#include "storage/storage_urls.h"
 #include "util/json_u64.h"
 #include "util/log.h"
 

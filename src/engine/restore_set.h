@@ -7,7 +7,7 @@
 #define QB_RESTORE_SET_H
 
 #include "common.h"
-#include "engine/bridge.h"
+#include "storage/bridge.h"
 #include "engine/jobs.h"
 #include "engine/topology.h"
 #include "store/store_instances.h"

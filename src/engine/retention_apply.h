@@ -11,7 +11,7 @@
 
 #include "common.h"
 #include "engine/retention.h"
-#include "remote/storage.h"
+#include "storage/storage.h"
 #include "store/store.h"
 #include "store/store_plans.h"
 

@@ -10,8 +10,7 @@
  *   current time (a retry is re-signed, so a long backoff cannot outlive
  *   the 15-minute signature window), send, map the answer, and retry
  *   QB_ERR_TRANSIENT with exponential backoff and jitter.
- *   XML is read with a tiny tag extractor (S3's documents are flat and
- *   machine-written); keys are XML-unescaped, including numeric entities.
+ *   S3's XML documents are read and written by s3_xml.c.
  *
  * THREAD SAFETY NOTES
  *   struct s3_client: one thread at a time, no locks.  s3_call() may run
@@ -79,139 +78,6 @@ static void sleep_ms(long ms)
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0)
         ;
-}
-
-/* ---------------------------------------------------------------------- XML */
-
-/* Appends s to b with the five XML entities escaped. */
-bool s3_xml_escape(struct buf *b, const char *s)
-{
-    bool ok = true;
-    for (; *s && ok; s++) {
-        switch (*s) {
-        case '&':
-            ok = buf_appends(b, "&amp;");
-            break;
-        case '<':
-            ok = buf_appends(b, "&lt;");
-            break;
-        case '>':
-            ok = buf_appends(b, "&gt;");
-            break;
-        case '"':
-            ok = buf_appends(b, "&quot;");
-            break;
-        case '\'':
-            ok = buf_appends(b, "&apos;");
-            break;
-        default:
-            ok = buf_append(b, s, 1);
-        }
-    }
-    return ok;
-}
-
-static void put_utf8(char **o, unsigned long cp)
-{
-    char *p = *o;
-    if (cp < 0x80) {
-        *p++ = (char)cp;
-    } else if (cp < 0x800) {
-        *p++ = (char)(0xC0 | (cp >> 6));
-        *p++ = (char)(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        *p++ = (char)(0xE0 | (cp >> 12));
-        *p++ = (char)(0x80 | ((cp >> 6) & 0x3F));
-        *p++ = (char)(0x80 | (cp & 0x3F));
-    } else {
-        *p++ = (char)(0xF0 | (cp >> 18));
-        *p++ = (char)(0x80 | ((cp >> 12) & 0x3F));
-        *p++ = (char)(0x80 | ((cp >> 6) & 0x3F));
-        *p++ = (char)(0x80 | (cp & 0x3F));
-    }
-    *o = p;
-}
-
-/* Returns a new string with entities (named and numeric) decoded. */
-static char *xml_unescape(const char *s, size_t n)
-{
-    static const struct {
-        const char *ent;
-        char c;
-    } named[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
-    char *out = xmalloc(n + 1), *o = out;
-    for (size_t i = 0; i < n;) {
-        if (s[i] == '&') {
-            const char *semi = memchr(s + i, ';', n - i);
-            size_t el = semi ? (size_t)(semi - (s + i)) + 1 : 0;
-            bool done = false;
-            for (size_t k = 0; semi && k < QB_ARRAY_LEN(named) && !done; k++) {
-                if (el == strlen(named[k].ent) && memcmp(s + i, named[k].ent, el) == 0) {
-                    *o++ = named[k].c;
-                    done = true;
-                }
-            }
-            if (!done && semi && el > 3 && s[i + 1] == '#') {
-                bool hexa = s[i + 2] == 'x' || s[i + 2] == 'X';
-                unsigned long cp = strtoul(s + i + (hexa ? 3 : 2), NULL, hexa ? 16 : 10);
-                if (cp > 0 && cp <= 0x10FFFF) {
-                    put_utf8(&o, cp); /* at most 4 bytes for >= 4 input bytes */
-                    done = true;
-                }
-            }
-            if (done) {
-                i += el;
-                continue;
-            }
-        }
-        *o++ = s[i++];
-    }
-    *o = '\0';
-    return out;
-}
-
-/* Finds the next <tag>...</tag> at or after *pos in s[0..len); sets the
- * content span and moves *pos past the closing tag.  "<tag/>" is empty. */
-bool s3_xml_next(const char *s, size_t len, size_t *pos, const char *tag, const char **val,
-                 size_t *vlen)
-{
-    char open[64], close[64], empty[64];
-    snprintf(open, sizeof open, "<%s>", tag);
-    snprintf(close, sizeof close, "</%s>", tag);
-    snprintf(empty, sizeof empty, "<%s/>", tag);
-    size_t ol = strlen(open), cl = strlen(close), el = strlen(empty);
-    for (size_t i = *pos; i < len; i++) {
-        if (s[i] != '<')
-            continue;
-        if (len - i >= el && memcmp(s + i, empty, el) == 0) {
-            *val = s + i;
-            *vlen = 0;
-            *pos = i + el;
-            return true;
-        }
-        if (len - i < ol || memcmp(s + i, open, ol) != 0)
-            continue;
-        for (size_t j = i + ol; j + cl <= len; j++) {
-            if (s[j] == '<' && memcmp(s + j, close, cl) == 0) {
-                *val = s + i + ol;
-                *vlen = j - (i + ol);
-                *pos = j + cl;
-                return true;
-            }
-        }
-        return false;
-    }
-    return false;
-}
-
-/* The unescaped text of the first <tag> in s[0..len), or NULL; caller frees. */
-char *s3_xml_text(const char *s, size_t len, const char *tag)
-{
-    size_t pos = 0, vl;
-    const char *v;
-    if (!s || !s3_xml_next(s, len, &pos, tag, &v, &vl))
-        return NULL;
-    return xml_unescape(v, vl);
 }
 
 /* ----------------------------------------------------------- client set-up */
@@ -376,8 +242,9 @@ static enum qb_err map_s3_code(const char *code, long status)
 enum qb_err s3_fail(const struct s3_req *r, const struct http_client_response *resp, char *err,
                     size_t errlen)
 {
-    char *code = s3_xml_text(resp->body, resp->body_len, "Code");
-    char *msg = s3_xml_text(resp->body, resp->body_len, "Message");
+    struct s3_xml_error e;
+    s3_xml_error_parse(resp->body, resp->body_len, &e);
+    const char *code = e.code, *msg = e.message;
     const char *rid = http_client_response_header(resp, "x-amz-request-id");
     enum qb_err rc = map_s3_code(code, resp->status);
     if (rc == QB_OK) /* a 200 whose body is an <Error> (CompleteMultipartUpload) */
@@ -388,8 +255,7 @@ enum qb_err s3_fail(const struct s3_req *r, const struct http_client_response *r
              r->key ? r->key : "(bucket)", resp->status, code ? code : fallback,
              msg && *msg ? ": " : "", msg && *msg ? msg : "", rid ? " request-id=" : "",
              rid ? rid : "");
-    free(code);
-    free(msg);
+    s3_xml_error_free(&e);
     return rc;
 }
 
@@ -730,27 +596,7 @@ enum qb_err s3_list_objects(struct s3_client *c, const char *prefix, unsigned pa
         QB_FREE(token);
         if (rc)
             break;
-        const char *v;
-        size_t vl, pos = 0;
-        while (!rc && s3_xml_next(resp.body, resp.body_len, &pos, "Contents", &v, &vl)) {
-            char *k = s3_xml_text(v, vl, "Key"), *sz = s3_xml_text(v, vl, "Size");
-            char *et = s3_xml_text(v, vl, "ETag"), *lm = s3_xml_text(v, vl, "LastModified");
-            struct s3_list_entry e = {k ? k : "", sz ? strtoull(sz, NULL, 10) : 0, et ? et : "",
-                                      lm ? lm : ""};
-            rc = fn(ud, &e);
-            free(k);
-            free(sz);
-            free(et);
-            free(lm);
-        }
-        char *trunc = s3_xml_text(resp.body, resp.body_len, "IsTruncated");
-        if (!rc && trunc && strcmp(trunc, "true") == 0) {
-            token = s3_xml_text(resp.body, resp.body_len, "NextContinuationToken");
-            if (!token || !*token)
-                rc = qb_failf(QB_ERR_REMOTE, err, errlen,
-                              "S3 list: truncated page without a continuation token");
-        }
-        free(trunc);
+        rc = s3_xml_list_page(resp.body, resp.body_len, fn, ud, &token, err, errlen);
     } while (!rc && token);
     free(token);
     free(eprefix);
@@ -779,12 +625,7 @@ static enum qb_err delete_batch(struct s3_client *c, const char *const *keys, si
     char md5[32];
     /* 1000 keys of at most 1024 bytes, escaped: well under 8 MiB. */
     buf_init(&b, 8u * 1024 * 1024);
-    bool ok = buf_appends(&b, "<Delete><Quiet>true</Quiet>");
-    for (size_t i = 0; ok && i < n; i++)
-        ok = buf_appends(&b, "<Object><Key>") && s3_xml_escape(&b, keys[i]) &&
-             buf_appends(&b, "</Key></Object>");
-    ok = ok && buf_appends(&b, "</Delete>");
-    if (!ok) {
+    if (!s3_xml_delete_doc(&b, keys, n)) {
         rc = qb_failf(QB_ERR_INVALID, err, errlen, "s3: delete batch too large");
         goto out;
     }
@@ -800,16 +641,14 @@ static enum qb_err delete_batch(struct s3_client *c, const char *const *keys, si
     rc = s3_call(c, c->hc, &r, &resp, err, errlen);
     if (rc)
         goto out;
-    const char *v;
-    size_t vl, pos = 0;
-    if (s3_xml_next(resp.body, resp.body_len, &pos, "Error", &v, &vl)) {
-        char *k = s3_xml_text(v, vl, "Key"), *code = s3_xml_text(v, vl, "Code");
+    char *k, *code;
+    if (s3_xml_delete_error(resp.body, resp.body_len, &k, &code)) {
         rc = qb_failf(map_s3_code(code, 500) == QB_ERR_TRANSIENT ? QB_ERR_TRANSIENT : QB_ERR_REMOTE,
                       err, errlen, "S3 DeleteObjects: %s not deleted: %s", k ? k : "?",
                       code ? code : "?");
-        free(k);
-        free(code);
     }
+    free(k);
+    free(code);
 out:
     http_client_response_free(&resp);
     s3_hl_free(&h);

@@ -10,6 +10,7 @@
 #include "common.h"
 #include "http_client.h"
 #include "s3_client.h"
+#include "remote/s3_xml.h"
 #include "sigv4.h"
 #include "util/buf.h"
 
@@ -69,14 +70,6 @@ enum qb_err s3_fail(const struct s3_req *r, const struct http_client_response *r
 
 /* Base64 of the MD5 of data (Content-MD5) into out[32]. */
 void s3_md5_base64(const void *data, size_t len, char out[32]);
-/* Appends s XML-escaped; false past the buffer's cap. */
-bool s3_xml_escape(struct buf *b, const char *s) QB_MUSTCHECK;
-/* Finds the next <tag>...</tag> at or after *pos in s[0..len): sets the
- * content span and moves *pos past it.  "<tag/>" is empty. */
-bool s3_xml_next(const char *s, size_t len, size_t *pos, const char *tag, const char **val,
-                 size_t *vlen);
-/* The unescaped text of the first <tag> in s[0..len), or NULL; caller frees. */
-char *s3_xml_text(const char *s, size_t len, const char *tag);
 uint64_t s3_clamp_part(uint64_t v);
 
 /* Content-Type, x-amz-meta-*, SSE and storage-class headers from opt and

@@ -96,21 +96,10 @@ enum qb_err s3_list_multipart_uploads(struct s3_client *c, const char *prefix, s
         QB_FREE(umark);
         if (rc)
             break;
-        const char *v;
-        size_t vl, pos = 0;
-        while (!rc && s3_xml_next(resp.body, resp.body_len, &pos, "Upload", &v, &vl)) {
-            char *k = s3_xml_text(v, vl, "Key"), *id = s3_xml_text(v, vl, "UploadId");
-            rc = fn(ud, k ? k : "", id ? id : "");
-            free(k);
-            free(id);
-        }
-        char *trunc = s3_xml_text(resp.body, resp.body_len, "IsTruncated");
-        bool more = trunc && strcmp(trunc, "true") == 0;
-        free(trunc);
+        bool more;
+        rc = s3_xml_uploads_page(resp.body, resp.body_len, fn, ud, &more, &kmark, &umark);
         if (rc || !more)
             break;
-        kmark = s3_xml_text(resp.body, resp.body_len, "NextKeyMarker");
-        umark = s3_xml_text(resp.body, resp.body_len, "NextUploadIdMarker");
     }
     free(eprefix);
     http_client_response_free(&resp);

@@ -15,7 +15,7 @@
 #include "harness.h"
 #include "remote/http_client.h"
 #include "remote/s3_client.h"
-#include "remote/storage.h"
+#include "storage/storage.h"
 
 #include <signal.h>
 #include <stdio.h>

@@ -12,7 +12,7 @@
 #include "common.h"
 #include "remote/http_client.h"
 #include "remote/s3_client.h"
-#include "remote/storage.h"
+#include "storage/storage.h"
 #include "util/buf.h"
 
 #include <dirent.h>

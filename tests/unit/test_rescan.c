@@ -15,7 +15,7 @@
 #include "engine/rescan.h"
 #include "remote/qdrant_client.h"
 #include "remote/sigv4.h"
-#include "remote/storage.h"
+#include "storage/storage.h"
 #include "store/store.h"
 #include "store/store_destinations.h"
 #include "store/store_instances.h"

@@ -24,7 +24,7 @@
  *   be about to use them).  A crashed writer's temp file stays until
  *   someone removes ".qb-tmp.*" files.
  */
-#include "storage_internal.h"
+#include "storage/storage_internal.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -3,16 +3,38 @@
  * storage.h -- where snapshots live: one interface over two backends, a
  * local folder (file:///abs/path, the embedded default) and S3
  * (s3://bucket/optional/prefix).  Owns destination URLs, key validation,
- * the atomic "nothing visible until finished" write protocol, and the
- * SHA-256 recorded with every object.
+ * the write protocol and the SHA-256 recorded with every object.
+ *
+ * WHAT A DESTINATION PROMISES (both backends; docs/internals/storage.md)
+ *   Atomic publish: nothing is visible under a key until
+ *     storage_write_finish() (or storage_put()) succeeds; a failed or
+ *     aborted write leaves nothing under the key, and a replaced key shows
+ *     the old object until the new one is complete.
+ *   Checksum: every object carries the SHA-256 computed while it was
+ *     written, as a "<key>.sha256" sidecar in sha256sum format (and
+ *     x-amz-meta-sha256 on a single-PUT S3 object); storage_head() reports
+ *     it and storage_verify() re-reads the object against it.
+ *   Listing: storage_list() yields every finished object under a prefix, in
+ *     byte order of the key, never a sidecar, a temp file or a name that is
+ *     not a valid key.
+ *   Delete: removes the object and its sidecar; deleting a missing key
+ *     succeeds (S3 semantics), and a batch is validated before any of it
+ *     is deleted.
+ *   Crash: a process killed at any point leaves either the old state or the
+ *     new one under the final key, never a partial object.  What it can
+ *     leave is invisible debris -- a ".qb-tmp.*" file or orphan sidecar in
+ *     a folder, an incomplete multipart upload on S3 -- which
+ *     storage_janitor.h removes.  (Locally, a crash between the two renames
+ *     of a *replace* pairs the old data with the new sidecar, which
+ *     storage_verify() reports.)
+ *   Retries: S3 requests retry transient failures themselves, once, under
+ *     the client's retry policy (util/retry.h); callers do not wrap storage
+ *     calls in a retry loop of their own.
  *
  * Keys are relative ("plan/collection/2026-...snapshot"); the destination's
  * prefix (or folder) is prepended.  The same key rules apply to both
  * backends, so a catalogue can move between them: see storage_key_check().
- * Every object carries its SHA-256: x-amz-meta-sha256 and/or a
- * "<key>.sha256" sidecar on S3, a "<key>.sha256" sidecar file locally (both
- * in sha256sum format).  Sidecars never appear in listings, and keys ending
- * in ".sha256" are reserved for them.
+ * Keys ending in ".sha256" are reserved for the sidecars.
  *
  * Errors: as s3_client.h for S3; locally QB_ERR_IO (file system),
  * QB_ERR_NOT_FOUND (no such key), QB_ERR_INVALID (bad key, URL, range).

@@ -23,9 +23,9 @@
  *   but billed) until a janitor aborts it or a bucket lifecycle rule
  *   (AbortIncompleteMultipartUpload) expires it.
  */
-#include "storage_internal.h"
+#include "storage/storage_internal.h"
 
-#include "s3_client.h"
+#include "remote/s3_client.h"
 #include "util/buf.h"
 #include "util/rfc3339.h"
 

@@ -8,7 +8,7 @@
 #ifndef QB_STORAGE_JANITOR_H
 #define QB_STORAGE_JANITOR_H
 
-#include "remote/storage.h"
+#include "storage/storage.h"
 
 /* Removes incomplete writes of key (never the finished object). */
 enum qb_err storage_discard_incomplete(struct storage *st, const char *key, char *err,

@@ -10,9 +10,9 @@
  *   rely on a key being a clean relative path ("a/b/c", no "." or "..", no
  *   empty segment), which is what makes a local path built from it safe.
  */
-#include "storage.h"
+#include "storage/storage.h"
 
-#include "storage_internal.h"
+#include "storage/storage_internal.h"
 #include "util/json_util.h"
 
 #include <openssl/evp.h>

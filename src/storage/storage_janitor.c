@@ -2,8 +2,8 @@
  *
  * storage_janitor.c -- incomplete-write cleanup per backend.
  */
-#include "remote/storage_janitor.h"
-#include "remote/storage_internal.h"
+#include "storage/storage_janitor.h"
+#include "storage/storage_internal.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -8,7 +8,7 @@
 #ifndef QB_STORAGE_URLS_H
 #define QB_STORAGE_URLS_H
 
-#include "remote/storage.h"
+#include "storage/storage.h"
 
 /* *url (caller frees; it is a capability, wipe it) fetches key, valid for
  * ttl_s.  For local destinations download_base ("http://host:port" of this

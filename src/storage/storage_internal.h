@@ -10,7 +10,7 @@
 #ifndef QB_STORAGE_INTERNAL_H
 #define QB_STORAGE_INTERNAL_H
 
-#include "storage.h"
+#include "storage/storage.h"
 
 #define STORAGE_SIDECAR_SUFFIX ".sha256"
 #define STORAGE_TMP_PREFIX     ".qb-tmp."

@@ -3,7 +3,7 @@
  * bridge.c -- a producer thread and a bounded ring between storage_read
  * and a pulling consumer.
  */
-#include "engine/bridge.h"
+#include "storage/bridge.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -18,7 +18,7 @@
 #define QB_BRIDGE_H
 
 #include "common.h"
-#include "remote/storage.h"
+#include "storage/storage.h"
 
 struct bridge;
 

@@ -2,8 +2,8 @@
  *
  * storage_urls.c -- fetchable URLs for stored objects.
  */
-#include "remote/storage_urls.h"
-#include "remote/storage_internal.h"
+#include "storage/storage_urls.h"
+#include "storage/storage_internal.h"
 #include "util/url_token.h"
 
 #include <stdio.h>
