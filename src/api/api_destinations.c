@@ -12,7 +12,7 @@
 #include "api/api.h"
 #include "api/api_common.h"
 #include "api/app.h"
-#include "engine/jobs.h"
+#include "engine/resolve.h"
 #include "engine/rescan.h"
 #include "engine/tasks.h"
 #include "http/http_reply.h"
@@ -402,7 +402,7 @@ static void run_check(struct task *t)
     struct read_cmp cmp = {.expect = body, .len = strlen(body), .same = true};
     int64_t t0 = qb_mono_ms();
     snprintf(c->step, sizeof c->step, "open");
-    c->rc = job_open_storage(c->store, c->destination_id, &st, c->err, sizeof c->err);
+    c->rc = resolve_storage(c->store, c->destination_id, &st, c->err, sizeof c->err);
     if (!c->rc) {
         snprintf(c->step, sizeof c->step, "write");
         c->rc = storage_write_begin(st, key, cmp.len, &w, c->err, sizeof c->err);
@@ -526,7 +526,7 @@ static void run_rescan(struct task *t)
 {
     struct rescan_task *rt = (struct rescan_task *)t;
     struct storage *st = NULL;
-    rt->rc = job_open_storage(rt->store, rt->destination_id, &st, rt->err, sizeof rt->err);
+    rt->rc = resolve_storage(rt->store, rt->destination_id, &st, rt->err, sizeof rt->err);
     if (!rt->rc)
         rt->rc = rescan_destination(rt->store, rt->destination_id, st, NULL, &rt->report, rt->err,
                                     sizeof rt->err);

@@ -14,9 +14,9 @@
  */
 #include "api/api.h"
 #include "api/app.h"
-#include "storage/bridge.h"
-#include "engine/jobs.h"
+#include "engine/resolve.h"
 #include "http/http_reply.h"
+#include "storage/bridge.h"
 #include "store/store_snapshots.h"
 #include "util/url_token.h"
 
@@ -224,7 +224,7 @@ void api_snapshots_download(struct http_request *req)
         http_reply_fd(req, status, fd, from, len, type);
     } else {
         struct s3_stream *s = xcalloc(1, sizeof *s);
-        rc = job_open_storage(app->store, snap->destination_id, &s->st, err, sizeof err);
+        rc = resolve_storage(app->store, snap->destination_id, &s->st, err, sizeof err);
         /* Ask first: once the 200 is sent, a missing object could only
          * show as a cut connection. */
         struct storage_object_info info;

@@ -17,7 +17,7 @@
 #include "api/api.h"
 #include "api/api_common.h"
 #include "api/app.h"
-#include "engine/jobs.h"
+#include "engine/resolve.h"
 #include "engine/tasks.h"
 #include "engine/topology.h"
 #include "remote/qdrant_cluster.h"
@@ -54,7 +54,7 @@ static const char *const restore_fields[] = {
 cJSON *api_run_json(const struct store_run *r);
 
 /* Finds the snapshot the body names; replies and returns NULL otherwise. */
-static struct store_snapshot *resolve_snapshot(struct http_request *req, const cJSON *body)
+static struct store_snapshot *snapshot_from_body(struct http_request *req, const cJSON *body)
 {
     struct app *app = http_req_app(req);
     char err[QB_ERRBUF_SIZE];
@@ -240,7 +240,7 @@ static void precheck(struct task *t)
     struct restore_req *r = (struct restore_req *)t;
     struct qdrant_client *qc = NULL;
     struct qdrant_collection_info ci;
-    r->rc = job_open_qdrant(r->store, r->instance, 60000, &qc, r->err, sizeof r->err);
+    r->rc = resolve_qdrant(r->store, r->instance, 60000, &qc, r->err, sizeof r->err);
     if (!r->rc) {
         enum qb_err rc = qdrant_collection_info(qc, r->collection, &ci, r->err, sizeof r->err);
         r->exists = rc == QB_OK;
@@ -402,7 +402,7 @@ void api_restores_create(struct http_request *req)
         api_reply_invalid(req, err);
         return;
     }
-    struct store_snapshot *snap = resolve_snapshot(req, body);
+    struct store_snapshot *snap = snapshot_from_body(req, body);
     if (!snap)
         return;
     if (strcmp(snap->kind, "collection") != 0) {

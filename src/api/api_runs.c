@@ -14,7 +14,7 @@
 #include "api/api.h"
 #include "api/api_common.h"
 #include "api/app.h"
-#include "engine/jobs.h"
+#include "engine/resolve.h"
 #include "engine/retention_apply.h"
 #include "engine/tasks.h"
 #include "http/http_reply.h"
@@ -415,9 +415,9 @@ static void run_retention(struct task *t)
     rt->report = cJSON_CreateObject();
     cJSON *targets = cJSON_AddArrayToObject(rt->report, "targets");
     cJSON_AddBoolToObject(rt->report, "dry_run", rt->dry_run);
-    rt->rc = store_plan_get(rt->store, rt->plan, &p, rt->err, sizeof rt->err);
-    if (!rt->rc && !rt->dry_run)
-        rt->rc = job_open_storage(rt->store, p->destination_id, &st, rt->err, sizeof rt->err);
+    /* A dry run only reads the catalogue: no destination to open. */
+    rt->rc =
+        resolve_plan(rt->store, rt->plan, &p, rt->dry_run ? NULL : &st, rt->err, sizeof rt->err);
     if (rt->rc)
         goto out;
     /* Targets: every collection the catalogue holds for this plan. */

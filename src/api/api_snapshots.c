@@ -12,9 +12,10 @@
 #include "api/api_common.h"
 #include "api/app.h"
 #include "engine/backup_set.h"
-#include "engine/jobs.h"
+#include "engine/resolve.h"
 #include "engine/tasks.h"
 #include "http/http_reply.h"
+#include "store/store_runs.h"
 #include "store/store_snapshots.h"
 #include "util/json_u64.h"
 #include "util/json_util.h"
@@ -314,9 +315,7 @@ static void run_snap_task(struct task *t)
     struct snap_task *st = (struct snap_task *)t;
     struct store_snapshot *s = NULL;
     struct storage *storage = NULL;
-    st->rc = store_snapshot_get(st->store, st->id, &s, st->err, sizeof st->err);
-    if (!st->rc)
-        st->rc = job_open_storage(st->store, s->destination_id, &storage, st->err, sizeof st->err);
+    st->rc = resolve_snapshot(st->store, st->id, &s, &storage, st->err, sizeof st->err);
     if (st->rc)
         goto out;
     int64_t reader = 0;

@@ -510,11 +510,11 @@ const char *backup_job_run(struct job *j, cJSON *results, char *error, size_t er
                          ? store_plan_get_by_id(j->store, j->run->plan_id, &b.plan, err, sizeof err)
                          : qb_failf(QB_ERR_NOT_FOUND, err, errlen, "its plan was deleted");
     if (!rc)
-        rc = job_open_qdrant(j->store, b.plan->instance,
-                             engine_config(j->engine)->snapshot_timeout_ms, &b.qdrant, err,
-                             sizeof err);
+        rc = resolve_qdrant(j->store, b.plan->instance,
+                            engine_config(j->engine)->snapshot_timeout_ms, &b.qdrant, err,
+                            sizeof err);
     if (!rc)
-        rc = job_open_storage(j->store, b.plan->destination_id, &b.storage, err, sizeof err);
+        rc = resolve_storage(j->store, b.plan->destination_id, &b.storage, err, sizeof err);
     if (!rc)
         WITH_RETRIES(j, rc, qdrant_server_version(b.qdrant, &b.qdrant_version, err, sizeof err));
     if (!rc)

@@ -373,7 +373,7 @@ enum qb_err backup_set_collection(struct job *j, const struct store_plan *plan,
     if (!rc)
         rc = read_config(&sr, set, err, errlen);
     if (!rc)
-        rc = job_open_storage(j->store, plan->destination_id, &st, err, errlen);
+        rc = resolve_storage(j->store, plan->destination_id, &st, err, errlen);
     if (rc)
         goto out;
     set_inflight_init(&sr);

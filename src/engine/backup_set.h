@@ -25,11 +25,13 @@
 #define QB_BACKUP_SET_H
 
 #include "common.h"
-#include "engine/jobs.h"
 #include "engine/topology.h"
+#include "remote/storage.h"
 #include "store/store_instances.h"
 #include "store/store_plans.h"
 #include "store/store_snapshots.h"
+
+struct job; /* jobs.h: the run doing the backup */
 
 /* Backs up collection from the cluster described by topo into the plan's
  * destination.  On success the set is catalogued (*snapshot_id) and

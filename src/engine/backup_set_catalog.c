@@ -141,7 +141,7 @@ void backup_set_recover(struct store *store, const cJSON *inflight, int64_t run_
     if (!rc && catalogued)
         return; /* the row proves every object good */
     if (!rc)
-        rc = job_open_storage(store, dest_id, &st, err, sizeof err);
+        rc = resolve_storage(store, dest_id, &st, err, sizeof err);
     const cJSON *k;
     cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(inflight, "storage_keys"))
     {

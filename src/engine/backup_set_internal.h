@@ -9,6 +9,7 @@
 #define QB_BACKUP_SET_INTERNAL_H
 
 #include "engine/backup_set.h"
+#include "engine/jobs.h"
 
 #include <pthread.h>
 

@@ -269,7 +269,7 @@ static void *peer_worker(void *arg)
         topology_client(sr->inst, peer->rest_url,
                         engine_config(sr->job->engine)->snapshot_timeout_ms, &qc, err, sizeof err);
     if (!orc)
-        orc = job_open_storage(sr->job->store, sr->plan->destination_id, &st, err, sizeof err);
+        orc = resolve_storage(sr->job->store, sr->plan->destination_id, &st, err, sizeof err);
     pthread_mutex_lock(&sr->lock);
     for (;;) {
         struct shard *s = sr->stop || slot->down ? NULL : next_shard(sr, peer->id);

@@ -1,13 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
  * job.c -- running one claimed run: dispatch by kind, checkpoints
- * (progress, cancel, shutdown), backoff, and opening the instance and
- * destination a run uses.
+ * (progress, cancel, shutdown) and backoff.
  */
 #include "engine/jobs.h"
 #include "engine/recovery.h"
-#include "store/store_destinations.h"
-#include "store/store_instances.h"
 #include "util/log.h"
 
 #include <stdio.h>
@@ -66,51 +63,6 @@ bool job_backoff(struct job *j, unsigned attempt)
         }
     }
     return false;
-}
-
-enum qb_err job_open_qdrant(struct store *store, const char *name, long snapshot_timeout_ms,
-                            struct qdrant_client **out, char *err, size_t errlen)
-{
-    struct store_instance *inst = NULL;
-    enum qb_err rc = store_instance_get(store, name, &inst, err, errlen);
-    if (rc)
-        return rc;
-    struct qdrant_config qc = {
-        .url = inst->url,
-        .api_key = inst->api_key,
-        .insecure = !inst->tls_verify,
-        .ca_file = inst->ca_file,
-        .timeout_ms = (long)inst->timeout_s * 1000,
-        .snapshot_timeout_ms = snapshot_timeout_ms,
-    };
-    rc = qdrant_client_create(&qc, out, err, errlen);
-    store_instance_free(inst);
-    return rc;
-}
-
-enum qb_err job_open_storage(struct store *store, int64_t destination_id, struct storage **out,
-                             char *err, size_t errlen)
-{
-    struct store_destination *d = NULL;
-    enum qb_err rc = store_destination_get_by_id(store, destination_id, true, &d, err, errlen);
-    if (rc)
-        return rc;
-    cJSON *settings = cJSON_Parse(d->settings);
-    cJSON *secret = d->secret ? cJSON_Parse(d->secret) : NULL;
-    rc = storage_open_json(d->kind, settings, secret, false, out, err, errlen);
-    cJSON_Delete(settings);
-    if (secret) {
-        /* The parsed copy holds credentials too. */
-        cJSON *item;
-        cJSON_ArrayForEach(item, secret)
-        {
-            if (cJSON_IsString(item))
-                memset(item->valuestring, 0, strlen(item->valuestring));
-        }
-        cJSON_Delete(secret);
-    }
-    store_destination_free(d);
-    return rc;
 }
 
 void job_execute(struct engine *e, struct store *store, struct metrics *metrics,

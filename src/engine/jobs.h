@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
  * jobs.h -- executing one claimed run (backup_job.c), and what jobs share:
- * the per-run context with cancellation and progress, retries with
- * backoff, and opening the run's Qdrant instance and destination.
+ * the per-run context with cancellation and progress, and retries with
+ * backoff.  Instances and destinations are opened through resolve.h.
  */
 #ifndef QB_JOBS_H
 #define QB_JOBS_H
 
 #include "common.h"
 #include "engine/engine.h"
+#include "engine/resolve.h"
 #include "metrics.h"
 #include "remote/qdrant_client.h"
 #include "storage/storage.h"
@@ -42,15 +43,6 @@ enum qb_err job_checkpoint(struct job *j, const char *phase, char *err, size_t e
  * 50% jitter, so retries of several workers do not synchronise.  Returns
  * true when the job must stop instead. */
 bool job_backoff(struct job *j, unsigned attempt);
-
-/* Opens a Qdrant client for the instance named name (with its API key).
- * snapshot_timeout_ms bounds snapshot creation and recovery. */
-enum qb_err job_open_qdrant(struct store *store, const char *name, long snapshot_timeout_ms,
-                            struct qdrant_client **out, char *err, size_t errlen) QB_MUSTCHECK;
-
-/* Opens the destination with id (with its credentials). */
-enum qb_err job_open_storage(struct store *store, int64_t destination_id, struct storage **out,
-                             char *err, size_t errlen) QB_MUSTCHECK;
 
 /* Runs a backup run (backup_job.c); returns the terminal state and fills
  * results (a JSON array) and error. */

@@ -41,7 +41,7 @@ static void clean_qdrant(struct store *store, const cJSON *inflight, int64_t run
         .collection = collection,
     };
     enum qb_err rc =
-        job_open_qdrant(store, instance, RECOVERY_QDRANT_TIMEOUT_MS, &qc, err, sizeof err);
+        resolve_qdrant(store, instance, RECOVERY_QDRANT_TIMEOUT_MS, &qc, err, sizeof err);
     if (!rc && snap) {
         rc = qdrant_snapshot_delete(qc, &t, snap, err, sizeof err);
     } else if (!rc) {
@@ -84,7 +84,7 @@ static void clean_storage(struct store *store, const cJSON *inflight, int64_t ru
     if (!rc && catalogued)
         return; /* it made it: the row proves the object good */
     if (!rc)
-        rc = job_open_storage(store, dest_id, &st, err, sizeof err);
+        rc = resolve_storage(store, dest_id, &st, err, sizeof err);
     if (!rc) {
         char *manifest = xasprintf("%s.manifest.json", key);
         const char *keys[2] = {key, manifest};

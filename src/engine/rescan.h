@@ -53,7 +53,7 @@ void rescan_report_free(struct rescan_report *report);
 
 /* Imports into the catalogue every snapshot of destination destination_id
  * that st (an open handle on that same destination, e.g. from
- * job_open_storage) holds a valid manifest for and the catalogue does not
+ * resolve_storage) holds a valid manifest for and the catalogue does not
  * list yet (by destination and storage key).
  *
  * Each imported row takes its fields from the manifest: plan_id is the

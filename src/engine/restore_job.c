@@ -372,10 +372,10 @@ const char *restore_job_run(struct job *j, cJSON *results, char *error, size_t e
         rc = store_run_progress(j->store, j->run->id, NULL, 0, r.snap->size_bytes, err, sizeof err);
     }
     if (!rc)
-        rc = job_open_storage(j->store, r.snap->destination_id, &r.storage, err, sizeof err);
+        rc = resolve_storage(j->store, r.snap->destination_id, &r.storage, err, sizeof err);
     if (!rc)
-        rc = job_open_qdrant(j->store, r.instance, engine_config(j->engine)->snapshot_timeout_ms,
-                             &r.qdrant, err, sizeof err);
+        rc = resolve_qdrant(j->store, r.instance, engine_config(j->engine)->snapshot_timeout_ms,
+                            &r.qdrant, err, sizeof err);
     if (!rc && strcmp(r.snap->layout, "shards") == 0)
         rc = restore_sharded(&r, result, err, sizeof err);
     else if (!rc)

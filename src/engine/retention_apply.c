@@ -101,7 +101,7 @@ static enum qb_err drop(struct store *store, struct storage *storage, int64_t st
     }
     struct storage *own = NULL;
     if (s->destination_id != storage_dest) {
-        enum qb_err orc = job_open_storage(store, s->destination_id, &own, err, errlen);
+        enum qb_err orc = resolve_storage(store, s->destination_id, &own, err, errlen);
         if (orc) {
             if (entry) {
                 cJSON_AddBoolToObject(entry, "deleted", false);

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * resolve.c -- catalogue rows to clients and storage handles (resolve.h).
+ */
+#include "engine/resolve.h"
+#include "store/store_destinations.h"
+#include "store/store_instances.h"
+
+#include <string.h>
+
+enum qb_err resolve_qdrant(struct store *store, const char *instance, long snapshot_timeout_ms,
+                           struct qdrant_client **out, char *err, size_t errlen)
+{
+    struct store_instance *inst = NULL;
+    enum qb_err rc = store_instance_get(store, instance, &inst, err, errlen);
+    if (rc)
+        return rc;
+    struct qdrant_config qc = {
+        .url = inst->url,
+        .api_key = inst->api_key,
+        .insecure = !inst->tls_verify,
+        .ca_file = inst->ca_file,
+        .timeout_ms = (long)inst->timeout_s * 1000,
+        .snapshot_timeout_ms = snapshot_timeout_ms,
+    };
+    rc = qdrant_client_create(&qc, out, err, errlen);
+    store_instance_free(inst);
+    return rc;
+}
+
+enum qb_err resolve_storage(struct store *store, int64_t destination_id, struct storage **out,
+                            char *err, size_t errlen)
+{
+    struct store_destination *d = NULL;
+    enum qb_err rc = store_destination_get_by_id(store, destination_id, true, &d, err, errlen);
+    if (rc)
+        return rc;
+    cJSON *settings = cJSON_Parse(d->settings);
+    cJSON *secret = d->secret ? cJSON_Parse(d->secret) : NULL;
+    rc = storage_open_json(d->kind, settings, secret, false, out, err, errlen);
+    cJSON_Delete(settings);
+    if (secret) {
+        /* The parsed copy holds credentials too. */
+        cJSON *item;
+        cJSON_ArrayForEach(item, secret)
+        {
+            if (cJSON_IsString(item))
+                memset(item->valuestring, 0, strlen(item->valuestring));
+        }
+        cJSON_Delete(secret);
+    }
+    store_destination_free(d);
+    return rc;
+}
+
+enum qb_err resolve_plan(struct store *store, const char *plan, struct store_plan **p,
+                         struct storage **st, char *err, size_t errlen)
+{
+    *p = NULL;
+    if (st)
+        *st = NULL;
+    enum qb_err rc = store_plan_get(store, plan, p, err, errlen);
+    if (!rc && st)
+        rc = resolve_storage(store, (*p)->destination_id, st, err, errlen);
+    if (rc) {
+        store_plan_free(*p);
+        *p = NULL;
+    }
+    return rc;
+}
+
+enum qb_err resolve_snapshot(struct store *store, int64_t snapshot_id, struct store_snapshot **s,
+                             struct storage **st, char *err, size_t errlen)
+{
+    *s = NULL;
+    if (st)
+        *st = NULL;
+    enum qb_err rc = store_snapshot_get(store, snapshot_id, s, err, errlen);
+    if (!rc && st)
+        rc = resolve_storage(store, (*s)->destination_id, st, err, errlen);
+    if (rc) {
+        store_snapshot_free(*s);
+        *s = NULL;
+    }
+    return rc;
+}
