@@ -14,7 +14,7 @@
 #include "sched/sched.h"
 #include "http/http_reply.h"
 #include "store/store_plans.h"
-#include "store/store_runs.h"
+#include "store/store_run_summary.h"
 #include "store/store_snapshots.h"
 #include "util/json_util.h"
 
@@ -38,6 +38,11 @@ struct plan_health {
  * latest_cache is the process's one cache for app->store (qbackupd opens
  * one store); its own mutex guards it, and it lives until exit. */
 static struct store_run_latest_cache latest_cache = STORE_RUN_LATEST_CACHE_INIT;
+
+/* The run totals of /metrics, read in one pass and only when the runs
+ * fingerprint changed (see store_run_counts_cached); same lifetime and
+ * locking as latest_cache. */
+static struct store_run_counts_cache counts_cache = STORE_RUN_COUNTS_CACHE_INIT;
 
 struct latest_runs {
     struct store_run_latest *v; /* by plan id */
@@ -149,23 +154,6 @@ void api_status(struct http_request *req)
 
 /* ---------------------------------------------------------------- metrics */
 
-struct count_ctx {
-    struct buf *out;
-    bool ok;
-    bool bytes;
-};
-
-static void emit_count(void *ud, const char *plan, const char *state, int64_t runs, int64_t bytes)
-{
-    struct count_ctx *c = ud;
-    if (c->ok && !c->bytes)
-        c->ok = buf_printf(c->out, "qbackup_runs_total{plan=\"%s\",outcome=\"%s\"} %lld\n", plan,
-                           state, (long long)runs);
-    else if (c->ok && strcmp(state, "succeeded") == 0)
-        c->ok = buf_printf(c->out, "qbackup_backup_bytes_total{plan=\"%s\"} %lld\n", plan,
-                           (long long)bytes);
-}
-
 bool api_status_metrics(struct buf *out, void *ctx)
 {
     struct app *app = ctx;
@@ -227,20 +215,26 @@ bool api_status_metrics(struct buf *out, void *ctx)
     free(h);
     store_plan_list_free(plans, n);
 
-    struct count_ctx c = {.out = out, .ok = ok};
-    c.ok = c.ok && buf_appends(out, "# HELP qbackup_runs_total Backup runs by plan and outcome "
-                                    "(state).\n# TYPE qbackup_runs_total counter\n");
-    if (c.ok && store_run_counts(app->store, emit_count, &c, err, sizeof err))
-        c.ok = false;
-    c.bytes = true;
-    c.ok = c.ok && buf_appends(out, "# HELP qbackup_backup_bytes_total Bytes stored by "
-                                    "successful backup runs.\n"
-                                    "# TYPE qbackup_backup_bytes_total counter\n");
-    if (c.ok && store_run_counts(app->store, emit_count, &c, err, sizeof err))
-        c.ok = false;
+    struct store_run_count *counts = NULL;
+    size_t ncounts = 0;
+    if (ok && store_run_counts_cached(app->store, &counts_cache, &counts, &ncounts, err, sizeof err))
+        ok = false;
+    ok = ok && buf_appends(out, "# HELP qbackup_runs_total Backup runs by plan and outcome "
+                                "(state).\n# TYPE qbackup_runs_total counter\n");
+    for (size_t i = 0; ok && i < ncounts; i++)
+        ok = buf_printf(out, "qbackup_runs_total{plan=\"%s\",outcome=\"%s\"} %lld\n",
+                        counts[i].plan, counts[i].state, (long long)counts[i].runs);
+    ok = ok && buf_appends(out, "# HELP qbackup_backup_bytes_total Bytes stored by "
+                                "successful backup runs.\n"
+                                "# TYPE qbackup_backup_bytes_total counter\n");
+    for (size_t i = 0; ok && i < ncounts; i++)
+        if (strcmp(counts[i].state, "succeeded") == 0)
+            ok = buf_printf(out, "qbackup_backup_bytes_total{plan=\"%s\"} %lld\n",
+                            counts[i].plan, (long long)counts[i].bytes);
+    store_run_counts_free(counts, ncounts);
     int64_t count = 0, bytes = 0;
-    if (c.ok && store_snapshot_totals(app->store, &count, &bytes, err, sizeof err) == QB_OK)
-        c.ok = buf_printf(out,
+    if (ok && store_snapshot_totals(app->store, &count, &bytes, err, sizeof err) == QB_OK)
+        ok = buf_printf(out,
                           "# HELP qbackup_catalogue_snapshots Snapshots in the catalogue.\n"
                           "# TYPE qbackup_catalogue_snapshots gauge\n"
                           "qbackup_catalogue_snapshots %lld\n"
@@ -248,5 +242,5 @@ bool api_status_metrics(struct buf *out, void *ctx)
                           "# TYPE qbackup_catalogue_bytes gauge\n"
                           "qbackup_catalogue_bytes %lld\n",
                           (long long)count, (long long)bytes);
-    return c.ok;
+    return ok;
 }

@@ -13,8 +13,6 @@
 #include "common.h"
 #include "store/store.h"
 
-#include <pthread.h>
-
 struct store_run {
     int64_t id;
     char *kind;      /* "backup" or "restore" */
@@ -124,64 +122,6 @@ enum qb_err store_run_plan_active(struct store *s, int64_t plan_id, bool *active
 /* Runs left `running` by a previous process (crash recovery at start). */
 enum qb_err store_run_list_running(struct store *s, struct store_run ***out, size_t *n, char *err,
                                    size_t errlen) QB_MUSTCHECK;
-
-/* Per plan and state: how many runs and how many bytes they moved (for
- * metrics).  fn is called once per (plan, state) with borrowed strings. */
-typedef void (*store_run_count_fn)(void *ud, const char *plan, const char *state, int64_t runs,
-                                   int64_t bytes);
-enum qb_err store_run_counts(struct store *s, store_run_count_fn fn, void *ud, char *err,
-                             size_t errlen) QB_MUSTCHECK;
-
-/* A run as the status page and metrics show it: no request/results. */
-struct store_run_brief {
-    int64_t id; /* 0: there is no such run */
-    char state[16];
-    int64_t queued_at;
-    int64_t started_at;  /* 0: not yet */
-    int64_t finished_at; /* 0: not yet */
-};
-
-/* Per existing plan, its newest backup run and its newest succeeded backup
- * run ("newest": latest queued_at, then highest id -- the order of the
- * runs_plan_queued index, which is id order as long as the clock never
- * stepped back).  One statement whatever the number of plans, reading no
- * request/results text: what GET /v1/status and /metrics poll.  *out is
- * ordered by plan id; caller frees it with free(). */
-struct store_run_latest {
-    int64_t plan_id;
-    struct store_run_brief last;
-    struct store_run_brief success;
-};
-enum qb_err store_run_latest_per_plan(struct store *s, struct store_run_latest **out, size_t *n,
-                                      char *err, size_t errlen) QB_MUSTCHECK;
-
-/* store_run_latest_per_plan behind a cache for pollers.  The answer can
- * only change when a run is created, a queued or running run changes state
- * (terminal states never change), or a plan with runs is deleted (its runs
- * lose their plan_id; runs are never deleted).  So the cache is keyed by a
- * fingerprint read in the same read transaction -- the largest run id, the
- * number of runs without plan, and the id and state of every queued or
- * running run (the runs_active and runs_plan_queued indexes answer it in a
- * few steps) -- and the full query runs only when that changed; the chosen
- * runs (two per plan) are then re-read by id, so what they show is current.
- * Initialise with STORE_RUN_LATEST_CACHE_INIT; one cache serves one store
- * (the first one it is used with: keep a cache per store).  Any thread.
- * *out is a copy; caller frees it with free(). */
-struct store_run_latest_cache {
-    pthread_mutex_t lock;       /* guards everything below */
-    const struct store *store;  /* the store it was filled from, or NULL */
-    char *fingerprint;          /* NULL: empty */
-    struct store_run_latest *v; /* by plan id */
-    size_t n;
-    uint64_t hits, misses; /* for tests and debugging */
-};
-#define STORE_RUN_LATEST_CACHE_INIT                                                                \
-    {                                                                                              \
-        .lock = PTHREAD_MUTEX_INITIALIZER                                                          \
-    }
-enum qb_err store_run_latest_cached(struct store *s, struct store_run_latest_cache *c,
-                                    struct store_run_latest **out, size_t *n, char *err,
-                                    size_t errlen) QB_MUSTCHECK;
 
 /* *run_id receives a queued or running restore that reads snapshot_id
  * (the oldest), or 0: such a snapshot must not be deleted meanwhile. */

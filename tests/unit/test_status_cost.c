@@ -4,14 +4,17 @@
  * not grow with the number of plans (issue 11 item 15: two run queries per
  * plan made the status page the slowest route).  Not timed: every SQLite
  * statement the process runs is counted through an auto-extension that
- * sets sqlite3_trace_v2 on each connection the store opens.  Also checks
- * store_run_latest_cached's answers and when its cache is reused.
+ * sets sqlite3_trace_v2 on each connection the store opens, and the work
+ * they do as SQLite's own count of virtual-machine steps (issue 11: the
+ * run totals of /metrics read every run, twice per scrape).  Also checks
+ * the answers of store_run_latest_cached and store_run_counts_cached and
+ * when their caches are reused.
  */
 #include "unit.h"
 #include "api/api.h"
 #include "api/app.h"
 #include "store/store.h"
-#include "store/store_runs.h"
+#include "store/store_run_summary.h"
 #include "util/buf.h"
 
 #include <sqlite3.h>
@@ -22,18 +25,22 @@
 #include <unistd.h>
 
 static atomic_long statements;
+static atomic_long vm_steps; /* of finished statements: work, not time */
 
 static int count_stmt(unsigned type, void *ctx, void *p, void *x)
 {
-    (void)type, (void)ctx, (void)p, (void)x;
-    statements++;
+    (void)ctx, (void)x;
+    if (type == SQLITE_TRACE_STMT)
+        statements++;
+    else if (type == SQLITE_TRACE_PROFILE)
+        vm_steps += sqlite3_stmt_status(p, SQLITE_STMTSTATUS_VM_STEP, 0);
     return 0;
 }
 
 static int count_init(sqlite3 *db, const char **msg, const struct sqlite3_api_routines *api)
 {
     (void)msg, (void)api;
-    sqlite3_trace_v2(db, SQLITE_TRACE_STMT, count_stmt, NULL);
+    sqlite3_trace_v2(db, SQLITE_TRACE_STMT | SQLITE_TRACE_PROFILE, count_stmt, NULL);
     return SQLITE_OK;
 }
 
@@ -60,9 +67,10 @@ static bool exec(sqlite3 *db, const char *sql)
     return true;
 }
 
-/* A migrated catalogue with `plans` plans of 40 runs each: plan k's runs
- * succeed except every 5th, and plans with k % 3 == 0 never succeeded. */
-static struct store *catalogue(int plans, sqlite3 **raw)
+/* A migrated catalogue with `plans` plans of `per_plan` runs each: plan k's
+ * runs succeed except every 5th, and plans with k % 3 == 0 never
+ * succeeded; every run has bytes_done 100 + its id. */
+static struct store *catalogue_sized(int plans, int per_plan, sqlite3 **raw)
 {
     char err[QB_ERRBUF_SIZE];
     struct store *s = NULL;
@@ -90,10 +98,11 @@ static struct store *catalogue(int plans, sqlite3 **raw)
              "FROM k;"
              "WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i < %d) "
              "INSERT INTO runs (kind, plan_id, plan_name, trigger, state, results, queued_at, "
-             "started_at, finished_at) SELECT 'backup', 1 + i %% %d, 'p' || (1 + i %% %d), 'api', "
+             "started_at, finished_at, bytes_done) "
+             "SELECT 'backup', 1 + i %% %d, 'p' || (1 + i %% %d), 'api', "
              "CASE WHEN (1 + i %% %d) %% 3 = 0 OR i %% 5 = 0 THEN 'failed' ELSE 'succeeded' END, "
-             "json_array(printf('%%.3000c', 'x')), 1000 + i, 1000 + i, 1010 + i FROM k;",
-             plans, 40 * plans - 1, plans, plans, plans);
+             "json_array(printf('%%.3000c', 'x')), 1000 + i, 1000 + i, 1010 + i, 101 + i FROM k;",
+             plans, per_plan * plans - 1, plans, plans, plans);
     if (!exec(*raw, sql)) {
         store_close(s);
         return NULL;
@@ -101,14 +110,23 @@ static struct store *catalogue(int plans, sqlite3 **raw)
     return s;
 }
 
+static struct store *catalogue(int plans, sqlite3 **raw)
+{
+    return catalogue_sized(plans, 40, raw);
+}
+
+static long last_vm_steps; /* of the last metrics_statements call */
+
 static long metrics_statements(struct store *s)
 {
     struct app app = {.store = s};
     struct buf out;
     buf_init(&out, 1 << 20);
     long before = statements;
+    long steps_before = vm_steps;
     bool ok = api_status_metrics(&out, &app);
     long n = statements - before;
+    last_vm_steps = vm_steps - steps_before;
     TEST_EXPECT(ok);
     TEST_EXPECT(out.data &&
                 strstr(out.data, "qbackup_plan_last_success_timestamp_seconds{plan=\"p1\"}"));
@@ -202,10 +220,130 @@ static void test_latest_answers_and_cache(void)
     drop_db();
 }
 
+/* The cost of a scrape whose caches are warm does not grow with the runs:
+ * the same SQLite work (VM steps) for 40 and for 400 runs per plan.  The
+ * run totals used to be two GROUP BY scans of the whole table. */
+static void test_work_constant_in_runs(void)
+{
+    sqlite3 *raw = NULL;
+    long steps[2], stmts[2];
+    int per_plan[2] = {40, 400};
+    for (int k = 0; k < 2; k++) {
+        struct store *s = catalogue_sized(6, per_plan[k], &raw);
+        TEST_ASSERT(s);
+        metrics_statements(s); /* fills the caches */
+        stmts[k] = metrics_statements(s);
+        steps[k] = last_vm_steps;
+        store_close(s);
+        sqlite3_close(raw);
+        drop_db();
+    }
+    TEST_EXPECT_INT(stmts[0], stmts[1]);
+    TEST_EXPECT_INT(steps[0], steps[1]);
+    TEST_EXPECT(steps[0] > 0);
+}
+
+/* What store_run_counts_cached says for plan p of catalogue(4): runs by
+ * state, and the bytes of the succeeded ones. */
+static void expected_counts(int p, int64_t *failed, int64_t *succeeded, int64_t *bytes)
+{
+    *failed = *succeeded = *bytes = 0;
+    for (int i = 0; i < 160; i++) {
+        if (1 + i % 4 != p)
+            continue;
+        if (p % 3 == 0 || i % 5 == 0) {
+            (*failed)++;
+        } else {
+            (*succeeded)++;
+            *bytes += 101 + i;
+        }
+    }
+}
+
+static const struct store_run_count *count_find(const struct store_run_count *v, size_t n,
+                                                const char *plan, const char *state)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i].plan, plan) == 0 && strcmp(v[i].state, state) == 0)
+            return &v[i];
+    return NULL;
+}
+
+static void test_counts_answers_and_cache(void)
+{
+    sqlite3 *raw = NULL;
+    char err[QB_ERRBUF_SIZE];
+    struct store *s = catalogue(4, &raw);
+    TEST_ASSERT(s);
+    struct store_run_counts_cache cache = STORE_RUN_COUNTS_CACHE_INIT;
+    struct store_run_count *v = NULL;
+    size_t n = 0;
+    TEST_ASSERT(store_run_counts_cached(s, &cache, &v, &n, err, sizeof err) == QB_OK);
+    for (int p = 1; p <= 4; p++) {
+        char plan[8];
+        snprintf(plan, sizeof plan, "p%d", p);
+        int64_t failed, succeeded, bytes;
+        expected_counts(p, &failed, &succeeded, &bytes);
+        const struct store_run_count *f = count_find(v, n, plan, "failed");
+        const struct store_run_count *ok = count_find(v, n, plan, "succeeded");
+        TEST_EXPECT_INT(f ? f->runs : 0, failed);
+        TEST_EXPECT_INT(ok ? ok->runs : 0, succeeded);
+        TEST_EXPECT_INT(ok ? ok->bytes : 0, bytes);
+    }
+    TEST_EXPECT_INT(n, 7); /* p3 never succeeded */
+    for (size_t i = 1; i < n; i++) /* ordered by plan, then state */
+        TEST_EXPECT(strcmp(v[i - 1].plan, v[i].plan) < 0 ||
+                    (strcmp(v[i - 1].plan, v[i].plan) == 0 &&
+                     strcmp(v[i - 1].state, v[i].state) < 0));
+    store_run_counts_free(v, n);
+    TEST_EXPECT_INT((long long)cache.misses, 1);
+    long before = statements;
+    TEST_ASSERT(store_run_counts_cached(s, &cache, &v, &n, err, sizeof err) == QB_OK);
+    TEST_EXPECT_INT(statements - before, 3); /* BEGIN, the fingerprint, ROLLBACK */
+    TEST_EXPECT_INT((long long)cache.hits, 1);
+    store_run_counts_free(v, n);
+
+    /* A run of p3 queued, started, moving bytes (no new answer: a
+     * running run's bytes are not counted), then succeeded. */
+    const char *steps[] = {
+        "INSERT INTO runs (kind, plan_id, plan_name, trigger, queued_at) "
+        "VALUES ('backup', 3, 'p3', 'api', 5000)",
+        "UPDATE runs SET state = 'running', started_at = 5001 WHERE id = 161",
+        "UPDATE runs SET bytes_done = 999 WHERE id = 161",
+        "UPDATE runs SET state = 'succeeded', finished_at = 5002 WHERE id = 161",
+    };
+    const char *want[] = {"queued", "running", "running", "succeeded"};
+    const int misses[] = {2, 3, 3, 4};
+    for (int k = 0; k < 4; k++) {
+        TEST_ASSERT(exec(raw, steps[k]));
+        TEST_ASSERT(store_run_counts_cached(s, &cache, &v, &n, err, sizeof err) == QB_OK);
+        TEST_EXPECT_INT((long long)cache.misses, misses[k]);
+        const struct store_run_count *c = count_find(v, n, "p3", want[k]);
+        TEST_EXPECT(c && c->runs == 1 && c->bytes == (k == 3 ? 999 : 0));
+        store_run_counts_free(v, n);
+    }
+    /* Deleting the plan keeps its runs' totals (they keep plan_name). */
+    TEST_ASSERT(exec(raw, "PRAGMA foreign_keys = ON; DELETE FROM plans WHERE id = 4"));
+    TEST_ASSERT(store_run_counts_cached(s, &cache, &v, &n, err, sizeof err) == QB_OK);
+    TEST_EXPECT_INT((long long)cache.misses, 5);
+    int64_t failed, succeeded, bytes;
+    expected_counts(4, &failed, &succeeded, &bytes);
+    const struct store_run_count *c = count_find(v, n, "p4", "succeeded");
+    TEST_EXPECT(c && c->runs == succeeded && c->bytes == bytes);
+    store_run_counts_free(v, n);
+    store_run_counts_cache_clear(&cache);
+    pthread_mutex_destroy(&cache.lock);
+    store_close(s);
+    sqlite3_close(raw);
+    drop_db();
+}
+
 int main(void)
 {
     sqlite3_auto_extension((void (*)(void))count_init);
     TEST_RUN(test_statements_constant_in_plans);
     TEST_RUN(test_latest_answers_and_cache);
+    TEST_RUN(test_work_constant_in_runs);
+    TEST_RUN(test_counts_answers_and_cache);
     return TEST_RESULT();
 }

@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * store_run_summary.c -- the run-table summaries pollers read (every
+ * plan's newest runs, per plan and state totals) and the caches keyed by
+ * the runs fingerprint that keep a poll from reading every run.
+ */
+#include "store/store_run_summary.h"
+#include "store/store_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void brief_from(sqlite3_stmt *st, int col, struct store_run_brief *b)
+{
+    memset(b, 0, sizeof *b);
+    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+        return;
+    b->id = sqlite3_column_int64(st, col);
+    const unsigned char *state = sqlite3_column_text(st, col + 1);
+    snprintf(b->state, sizeof b->state, "%s", state ? (const char *)state : "");
+    b->queued_at = sqlite3_column_int64(st, col + 2);
+    b->started_at = sqlite3_column_int64(st, col + 3);
+    b->finished_at = sqlite3_column_int64(st, col + 4);
+}
+
+/* The latest-runs query on connection db (see store_run_latest_per_plan). */
+static enum qb_err latest_query(sqlite3 *db, struct store_run_latest **out, size_t *n, char *err,
+                                size_t errlen)
+{
+    /* Each subquery walks runs_plan_queued (plan_id, queued_at DESC, id
+     * DESC) from the plan's newest entry and stops at the first match.
+     * Only the two chosen rows per plan are read past their first columns:
+     * a filter on a column stored after `request`/`results` would make
+     * SQLite walk those texts' overflow pages for every row it looks at
+     * (that, twice per plan, was most of GET /v1/status's time). */
+    static const char sql[] =
+        "WITH latest AS (SELECT p.id AS plan_id, "
+        "  (SELECT r.id FROM runs r WHERE r.plan_id = p.id AND r.kind = 'backup' "
+        "   ORDER BY r.queued_at DESC, r.id DESC LIMIT 1) AS last_id, "
+        "  (SELECT r.id FROM runs r WHERE r.plan_id = p.id AND r.kind = 'backup' "
+        "   AND r.state = 'succeeded' ORDER BY r.queued_at DESC, r.id DESC LIMIT 1) AS ok_id "
+        "  FROM plans p) "
+        "SELECT l.plan_id, a.id, a.state, a.queued_at, a.started_at, a.finished_at, "
+        "       b.id, b.state, b.queued_at, b.started_at, b.finished_at "
+        "FROM latest l LEFT JOIN runs a ON a.id = l.last_id LEFT JOIN runs b ON b.id = l.ok_id "
+        "ORDER BY l.plan_id";
+    sqlite3_stmt *st = NULL;
+    struct store_run_latest *list = NULL;
+    size_t count = 0;
+    enum qb_err rc = store_prepare(db, sql, &st, err, errlen);
+    if (rc)
+        goto out;
+    int src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        list = xrealloc(list, (count + 1) * sizeof *list);
+        struct store_run_latest *l = &list[count++];
+        l->plan_id = sqlite3_column_int64(st, 0);
+        brief_from(st, 1, &l->last);
+        brief_from(st, 6, &l->success);
+    }
+    if (src != SQLITE_DONE) {
+        rc = store_sqlite_err(db, src, "reading the latest runs", err, errlen);
+        QB_FREE(list);
+        count = 0;
+    }
+out:
+    sqlite3_finalize(st);
+    *out = list;
+    *n = count;
+    return rc;
+}
+
+enum qb_err store_run_latest_per_plan(struct store *s, struct store_run_latest **out, size_t *n,
+                                      char *err, size_t errlen)
+{
+    sqlite3 *db = store_acquire(s);
+    enum qb_err rc = latest_query(db, out, n, err, errlen);
+    store_release(s, db);
+    return rc;
+}
+
+/* What both answers depend on (see the header); caller frees. */
+static enum qb_err runs_fingerprint(sqlite3 *db, char **out, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    *out = NULL;
+    enum qb_err rc = store_prepare(db,
+                                   "SELECT (SELECT ifnull(max(id), 0) FROM runs) || '/' || "
+                                   "(SELECT count(*) FROM runs WHERE plan_id IS NULL) || '/' || "
+                                   "ifnull((SELECT group_concat(id || state) FROM runs "
+                                   "        WHERE state IN ('queued', 'running')), '')",
+                                   &st, err, errlen);
+    if (rc)
+        return rc;
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        *out = store_column_text(st, 0);
+    else
+        rc = store_sqlite_err(db, src, "reading the runs fingerprint", err, errlen);
+    sqlite3_finalize(st);
+    if (!rc && !*out)
+        *out = xstrdup("");
+    return rc;
+}
+
+static struct store_run_latest *latest_copy(const struct store_run_latest *v, size_t n)
+{
+    struct store_run_latest *c = xmalloc((n ? n : 1) * sizeof *c);
+    if (n)
+        memcpy(c, v, n * sizeof *c);
+    return c;
+}
+
+/* Re-reads the chosen runs' columns with one statement (primary-key
+ * lookups): the cache decides which runs are the newest, never what they
+ * show, so a corrected timestamp is seen at once. */
+static enum qb_err latest_refresh(sqlite3 *db, struct store_run_latest *v, size_t n, char *err,
+                                  size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    char *ids = xmalloc(2 * n * 21 + 3);
+    size_t len = 0;
+    ids[len++] = '[';
+    for (size_t i = 0; i < 2 * n; i++) {
+        const struct store_run_brief *b = i % 2 ? &v[i / 2].success : &v[i / 2].last;
+        if (b->id)
+            len += (size_t)sprintf(ids + len, "%s%lld", len > 1 ? "," : "", (long long)b->id);
+    }
+    ids[len++] = ']';
+    ids[len] = '\0';
+    enum qb_err rc = store_prepare(db,
+                                   "SELECT id, state, queued_at, started_at, finished_at "
+                                   "FROM runs WHERE id IN (SELECT value FROM json_each(?1))",
+                                   &st, err, errlen);
+    if (rc)
+        goto out;
+    store_bind_text(st, 1, ids);
+    for (size_t i = 0; i < 2 * n; i++) /* a run gone since is no run */
+        (i % 2 ? &v[i / 2].success : &v[i / 2].last)->state[0] = '\0';
+    int src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        for (size_t i = 0; i < 2 * n; i++) {
+            struct store_run_brief *b = i % 2 ? &v[i / 2].success : &v[i / 2].last;
+            if (b->id == id)
+                brief_from(st, 0, b);
+        }
+    }
+    if (src != SQLITE_DONE)
+        rc = store_sqlite_err(db, src, "reading the latest runs", err, errlen);
+    for (size_t i = 0; !rc && i < 2 * n; i++) {
+        struct store_run_brief *b = i % 2 ? &v[i / 2].success : &v[i / 2].last;
+        if (!b->state[0])
+            memset(b, 0, sizeof *b);
+    }
+out:
+    sqlite3_finalize(st);
+    free(ids);
+    return rc;
+}
+
+enum qb_err store_run_latest_cached(struct store *s, struct store_run_latest_cache *c,
+                                    struct store_run_latest **out, size_t *n, char *err,
+                                    size_t errlen)
+{
+    sqlite3 *db = store_acquire(s);
+    char *fp = NULL;
+    struct store_run_latest *fresh = NULL;
+    size_t nfresh = 0;
+    *out = NULL;
+    *n = 0;
+    /* One read transaction: the fingerprint describes the rows read. */
+    enum qb_err rc = store_exec(db, "BEGIN", err, errlen);
+    if (!rc)
+        rc = runs_fingerprint(db, &fp, err, errlen);
+    if (rc)
+        goto out;
+    pthread_mutex_lock(&c->lock);
+    if (c->store == s && c->fingerprint && strcmp(c->fingerprint, fp) == 0) {
+        c->hits++;
+        *out = latest_copy(c->v, c->n);
+        *n = c->n;
+        pthread_mutex_unlock(&c->lock);
+        /* Which runs are newest is cached; what they say is read again. */
+        rc = latest_refresh(db, *out, *n, err, errlen);
+        if (rc) {
+            QB_FREE(*out);
+            *n = 0;
+        }
+        goto out;
+    }
+    c->misses++;
+    pthread_mutex_unlock(&c->lock);
+    /* Not under the cache lock: concurrent misses each query, the last
+     * one to finish fills the cache (every one is a consistent answer). */
+    rc = latest_query(db, &fresh, &nfresh, err, errlen);
+    if (rc)
+        goto out;
+    *out = latest_copy(fresh, nfresh);
+    *n = nfresh;
+    pthread_mutex_lock(&c->lock);
+    free(c->fingerprint);
+    free(c->v);
+    c->store = s;
+    c->fingerprint = fp;
+    c->v = fresh;
+    c->n = nfresh;
+    fp = NULL;
+    fresh = NULL;
+    pthread_mutex_unlock(&c->lock);
+out:
+    free(fp);
+    free(fresh);
+    store_release(s, db); /* ends the read transaction */
+    return rc;
+}
+
+void store_run_latest_cache_clear(struct store_run_latest_cache *c)
+{
+    pthread_mutex_lock(&c->lock);
+    QB_FREE(c->fingerprint);
+    QB_FREE(c->v);
+    c->n = 0;
+    c->store = NULL;
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* ------------------------------------------------------------- counts */
+
+void store_run_counts_free(struct store_run_count *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i].plan);
+    free(v);
+}
+
+static struct store_run_count *counts_copy(const struct store_run_count *v, size_t n)
+{
+    struct store_run_count *c = xcalloc(n ? n : 1, sizeof *c);
+    for (size_t i = 0; i < n; i++) {
+        c[i] = v[i];
+        c[i].plan = xstrdup(v[i].plan);
+    }
+    return c;
+}
+
+/* The counts query on connection db: one pass over the backup runs. */
+static enum qb_err counts_query(sqlite3 *db, struct store_run_count **out, size_t *n, char *err,
+                                size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    struct store_run_count *list = NULL;
+    size_t count = 0;
+    enum qb_err rc =
+        store_prepare(db,
+                      "SELECT plan_name, state, count(*), "
+                      "sum(CASE WHEN state IN ('queued', 'running') THEN 0 ELSE bytes_done END) "
+                      "FROM runs WHERE kind = 'backup' AND plan_name IS NOT NULL "
+                      "GROUP BY plan_name, state ORDER BY plan_name, state",
+                      &st, err, errlen);
+    if (rc)
+        goto out;
+    int src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        list = xrealloc(list, (count + 1) * sizeof *list);
+        struct store_run_count *c = &list[count++];
+        memset(c, 0, sizeof *c);
+        c->plan = store_column_text(st, 0);
+        const unsigned char *state = sqlite3_column_text(st, 1);
+        snprintf(c->state, sizeof c->state, "%s", state ? (const char *)state : "");
+        c->runs = sqlite3_column_int64(st, 2);
+        c->bytes = sqlite3_column_int64(st, 3);
+    }
+    if (src != SQLITE_DONE) {
+        rc = store_sqlite_err(db, src, "counting runs", err, errlen);
+        store_run_counts_free(list, count);
+        list = NULL;
+        count = 0;
+    }
+out:
+    sqlite3_finalize(st);
+    *out = list;
+    *n = count;
+    return rc;
+}
+
+enum qb_err store_run_counts_cached(struct store *s, struct store_run_counts_cache *c,
+                                    struct store_run_count **out, size_t *n, char *err,
+                                    size_t errlen)
+{
+    sqlite3 *db = store_acquire(s);
+    char *fp = NULL;
+    struct store_run_count *fresh = NULL;
+    size_t nfresh = 0;
+    *out = NULL;
+    *n = 0;
+    /* One read transaction: the fingerprint describes the rows counted. */
+    enum qb_err rc = store_exec(db, "BEGIN", err, errlen);
+    if (!rc)
+        rc = runs_fingerprint(db, &fp, err, errlen);
+    if (rc)
+        goto out;
+    pthread_mutex_lock(&c->lock);
+    if (c->store == s && c->fingerprint && strcmp(c->fingerprint, fp) == 0) {
+        c->hits++;
+        *out = counts_copy(c->v, c->n);
+        *n = c->n;
+        pthread_mutex_unlock(&c->lock);
+        goto out;
+    }
+    c->misses++;
+    pthread_mutex_unlock(&c->lock);
+    /* Not under the cache lock, as in store_run_latest_cached. */
+    rc = counts_query(db, &fresh, &nfresh, err, errlen);
+    if (rc)
+        goto out;
+    *out = counts_copy(fresh, nfresh);
+    *n = nfresh;
+    pthread_mutex_lock(&c->lock);
+    free(c->fingerprint);
+    store_run_counts_free(c->v, c->n);
+    c->store = s;
+    c->fingerprint = fp;
+    c->v = fresh;
+    c->n = nfresh;
+    fp = NULL;
+    fresh = NULL;
+    pthread_mutex_unlock(&c->lock);
+out:
+    free(fp);
+    store_run_counts_free(fresh, nfresh);
+    store_release(s, db); /* ends the read transaction */
+    return rc;
+}
+
+void store_run_counts_cache_clear(struct store_run_counts_cache *c)
+{
+    pthread_mutex_lock(&c->lock);
+    QB_FREE(c->fingerprint);
+    store_run_counts_free(c->v, c->n);
+    c->v = NULL;
+    c->n = 0;
+    c->store = NULL;
+    pthread_mutex_unlock(&c->lock);
+}
