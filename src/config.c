@@ -50,6 +50,11 @@ static const struct setting settings[] = {
     STR("qdrant_url", qdrant_url, "http://127.0.0.1:6333", false,
         "Qdrant registered as instance \"default\" (empty: none)"),
     STR("qdrant_api_key", qdrant_api_key, "", true, "API key for the default Qdrant instance"),
+    STR("secrets_key_file", secrets_key_file, "", false,
+        "key file sealing the secrets in the catalogue, one base64 key per line, the first"
+        " current (default <data_dir>/secrets.key, created if absent)"),
+    STR("secrets_key", secrets_key, "", true,
+        "secrets keys as base64,base64,... instead of a file, the first current"),
     STR("tokens_file", tokens_file, "", false, "file of API tokens: <name> <role> <token> lines"),
     STR("tokens", tokens, "", true, "API tokens as name:role:token,... (prefer the env var)"),
     BOOL("insecure_no_auth", insecure_no_auth, "false",
@@ -293,6 +298,13 @@ static enum qb_err finish(struct config *cfg, char *err, size_t errlen)
     if (!*cfg->backup_dir) {
         free(cfg->backup_dir);
         cfg->backup_dir = xasprintf("%s/backups", cfg->data_dir);
+    }
+    if (*cfg->secrets_key && *cfg->secrets_key_file)
+        return qb_failf(QB_ERR_INVALID, err, errlen,
+                        "secrets_key and secrets_key_file: set one of them, not both");
+    if (!*cfg->secrets_key && !*cfg->secrets_key_file) {
+        free(cfg->secrets_key_file);
+        cfg->secrets_key_file = xasprintf("%s/secrets.key", cfg->data_dir);
     }
     const char *u = cfg->qdrant_url;
     if (*u && strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0)

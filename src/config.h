@@ -24,6 +24,8 @@ struct config {
     char *backup_dir;     /* default <data_dir>/backups: the local destination */
     char *qdrant_url;     /* the configured "default" instance; "" for none */
     char *qdrant_api_key; /* secret */
+    char *secrets_key_file; /* default <data_dir>/secrets.key unless secrets_key is set */
+    char *secrets_key;      /* secret: "base64,base64,..." */
     char *tokens_file;
     char *tokens; /* secret: "name:role:token,..." */
     bool insecure_no_auth;

@@ -4,7 +4,8 @@
  *
  * Start-up: settings, logging, signal mask (before any thread exists, so
  * only the main thread receives SIGTERM/SIGINT), libcurl's global init,
- * tokens, directories, catalogue and migrations, configured instance and
+ * tokens, directories, catalogue and migrations, secrets key (sealing the
+ * catalogue's secrets under it), configured instance and
  * destination, metrics, prober, HTTP server.  Shutdown runs in reverse:
  * readiness turns 503, the server stops accepting and drains in-flight
  * requests (bounded by shutdown_grace), the prober stops, the catalogue
@@ -21,7 +22,10 @@
 #include "sched/sched.h"
 #include "store/store_destinations.h"
 #include "store/store_instances.h"
+#include "store/store_secrets.h"
 #include "util/log.h"
+#include "util/seal.h"
+#include "util/seal_keyfile.h"
 #include "util/url_token.h"
 #include "version.h"
 
@@ -101,6 +105,94 @@ static enum qb_err open_catalogue(const struct config *cfg, struct store **out, 
     if (!rc && applied > 0)
         log_info("store.migrated", "database=%s applied=%d", cfg->database, applied);
     return rc;
+}
+
+/* Adds the comma-separated base64 keys of the secrets_key setting. */
+static enum qb_err add_key_list(struct seal_keyring *kr, const char *list, char *err,
+                                size_t errlen)
+{
+    char *copy = xstrdup(list);
+    enum qb_err rc = QB_OK;
+    int n = 0;
+    for (char *p = copy; p && !rc;) {
+        char *comma = strchr(p, ',');
+        if (comma)
+            *comma = '\0';
+        char source[64];
+        snprintf(source, sizeof source, "secrets_key (key %d)", ++n);
+        rc = seal_keyring_add_base64(kr, p, source, err, errlen);
+        p = comma ? comma + 1 : NULL;
+    }
+    memset(copy, 0, strlen(list));
+    free(copy);
+    return rc;
+}
+
+/* Reads the key file, or creates it when it is missing and nothing in the
+ * catalogue is sealed yet (first start, or an upgrade from a qbackupd
+ * that stored secrets in clear).  A missing file with sealed values is an
+ * error: a new key could not open them. */
+static enum qb_err load_key_file(const struct config *cfg, struct store *store,
+                                 struct seal_keyring *kr, char *err, size_t errlen)
+{
+    const char *path = cfg->secrets_key_file;
+    enum qb_err rc = seal_keyfile_read(path, kr, err, errlen);
+    if (rc == QB_OK) {
+        struct stat st;
+        if (stat(path, &st) == 0 && (st.st_mode & 077))
+            log_warn("config.secrets_key_file_permissions",
+                     "path=%s msg=\"readable by group or others; chmod 600 it\"", path);
+        return QB_OK;
+    }
+    if (rc != QB_ERR_NOT_FOUND)
+        return rc;
+    int sealed = 0;
+    rc = store_secrets_count_sealed(store, &sealed, err, errlen);
+    if (rc)
+        return rc;
+    if (sealed > 0)
+        return qb_failf(QB_ERR_INVALID, err, errlen,
+                        "secrets_key_file: %s does not exist, but the catalogue %s holds %d "
+                        "sealed secret(s); point --secrets-key-file (QBACKUP_SECRETS_KEY_FILE) at "
+                        "the key file this catalogue was used with, or give its keys with "
+                        "--secrets-key (QBACKUP_SECRETS_KEY)",
+                        path, cfg->database, sealed);
+    rc = seal_keyfile_create(path, kr, err, errlen);
+    if (!rc)
+        log_warn("secrets.key_created",
+                 "path=%s msg=\"created a new secrets key; back it up together with the "
+                 "catalogue: without it the stored API keys and S3 credentials cannot be read\"",
+                 path);
+    return rc;
+}
+
+/* Builds the key ring and seals every secret of the catalogue under its
+ * current key (store_secrets_init).  *out lives until after store_close. */
+static enum qb_err open_secrets(const struct config *cfg, struct store *store,
+                                struct seal_keyring **out, char *err, size_t errlen)
+{
+    struct seal_keyring *kr = seal_keyring_create();
+    *out = kr;
+    bool from_file = !*cfg->secrets_key;
+    enum qb_err rc = from_file ? load_key_file(cfg, store, kr, err, errlen)
+                               : add_key_list(kr, cfg->secrets_key, err, errlen);
+    if (rc)
+        return rc;
+    struct store_secrets_report rep;
+    char sub[QB_ERRBUF_SIZE];
+    rc = store_secrets_init(store, kr, &rep, sub, sizeof sub);
+    if (rc)
+        return qb_failf(rc, err, errlen,
+                        "%s. The secrets keys given by %s%s do not open it: give the key this "
+                        "catalogue was sealed with (--secrets-key-file / "
+                        "QBACKUP_SECRETS_KEY_FILE, or --secrets-key / QBACKUP_SECRETS_KEY)",
+                        sub, from_file ? "secrets_key_file " : "secrets_key",
+                        from_file ? cfg->secrets_key_file : "");
+    char id[SEAL_KEY_ID_LEN + 1];
+    seal_keyring_current_id(kr, id);
+    log_info("secrets.ready", "key_id=%s keys=%zu sealed=%d sealed_from_clear=%d resealed=%d",
+             id, seal_keyring_count(kr), rep.sealed, rep.plain, rep.rotated);
+    return QB_OK;
 }
 
 /* The configured Qdrant and local folder are catalogue rows like any other
@@ -225,6 +317,7 @@ static int run(const struct config *cfg, enum config_command cmd, const sigset_t
 {
     char err[QB_ERRBUF_SIZE];
     struct app app;
+    struct seal_keyring *keyring = NULL;
     memset(&app, 0, sizeof app);
     app.cfg = cfg;
     atomic_init(&app.shutting_down, false);
@@ -243,6 +336,8 @@ static int run(const struct config *cfg, enum config_command cmd, const sigset_t
         goto out;
     }
     if (!rc)
+        rc = open_secrets(cfg, app.store, &keyring, err, sizeof err);
+    if (!rc)
         rc = sync_configured(cfg, app.store, err, sizeof err);
     if (rc) {
         char quoted[QB_ERRBUF_SIZE + 16];
@@ -257,6 +352,7 @@ static int run(const struct config *cfg, enum config_command cmd, const sigset_t
     status = serve(cfg, &app, signals);
 out:
     store_close(app.store);
+    seal_keyring_destroy(keyring); /* the store borrowed it */
     metrics_destroy(app.metrics);
     auth_destroy(app.auth);
     return status;

@@ -21,6 +21,7 @@ struct store {
     sqlite3 **free_conns; /* connections not in use */
     unsigned nfree;
     unsigned size;
+    const struct seal_keyring *keyring; /* set once before threads start; borrowed */
 };
 
 static enum qb_err open_connection(const char *path, sqlite3 **out, char *err, size_t errlen)
@@ -109,6 +110,16 @@ void store_release(struct store *s, sqlite3 *db)
     s->free_conns[s->nfree++] = db;
     pthread_cond_signal(&s->available);
     pthread_mutex_unlock(&s->lock);
+}
+
+const struct seal_keyring *store_keyring(struct store *s)
+{
+    return s->keyring;
+}
+
+void store_set_keyring(struct store *s, const struct seal_keyring *kr)
+{
+    s->keyring = kr;
 }
 
 enum qb_err store_sqlite_err(sqlite3 *db, int rc, const char *what, char *err, size_t errlen)

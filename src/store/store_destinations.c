@@ -4,6 +4,7 @@
  */
 #include "store/store_destinations.h"
 #include "store/store_internal.h"
+#include "util/seal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +20,7 @@ void store_destination_free(struct store_destination *d)
     free(d->name);
     free(d->kind);
     free(d->settings);
-    if (d->secret) {
-        memset(d->secret, 0, strlen(d->secret));
-        free(d->secret);
-    }
+    seal_wipe_free(d->secret);
     free(d->managed_by);
     free(d);
 }
@@ -34,8 +32,19 @@ void store_destination_list_free(struct store_destination **list, size_t n)
     free(list);
 }
 
-static struct store_destination *row_to_destination(sqlite3_stmt *st, bool with_secret)
+/* *out: the row as a new destination, its secret opened when with_secret. */
+static enum qb_err row_to_destination(struct store *s, sqlite3_stmt *st, bool with_secret,
+                                      struct store_destination **out, char *err, size_t errlen)
 {
+    *out = NULL;
+    char *secret = NULL;
+    if (with_secret) {
+        enum qb_err rc = store_secret_open(s, STORE_SECRET_DESTINATION,
+                                           (const char *)sqlite3_column_text(st, 7), &secret, err,
+                                           errlen);
+        if (rc)
+            return rc;
+    }
     struct store_destination *d = xcalloc(1, sizeof *d);
     d->id = sqlite3_column_int64(st, 0);
     d->name = store_column_text(st, 1);
@@ -44,23 +53,30 @@ static struct store_destination *row_to_destination(sqlite3_stmt *st, bool with_
     d->managed_by = store_column_text(st, 4);
     d->created_at = sqlite3_column_int64(st, 5);
     d->updated_at = sqlite3_column_int64(st, 6);
-    d->secret = with_secret ? store_column_text(st, 7) : NULL;
-    return d;
+    d->secret = secret;
+    *out = d;
+    return QB_OK;
 }
 
 static enum qb_err write_one(struct store *s, const char *sql, const struct store_destination *d,
                              bool keep_secret, const char *what, int *changes, char *err,
                              size_t errlen)
 {
+    char *sealed = NULL;
+    enum qb_err rc = keep_secret ? QB_OK
+                                 : store_secret_seal(s, STORE_SECRET_DESTINATION, d->secret,
+                                                     &sealed, err, errlen);
+    if (rc)
+        return rc;
     sqlite3 *db = store_acquire(s);
     sqlite3_stmt *st = NULL;
-    enum qb_err rc = store_prepare(db, sql, &st, err, errlen);
+    rc = store_prepare(db, sql, &st, err, errlen);
     if (rc)
         goto out;
     store_bind_text(st, 1, d->name);
     store_bind_text(st, 2, d->kind);
     store_bind_text(st, 3, d->settings ? d->settings : "{}");
-    store_bind_text(st, 4, d->secret);
+    store_bind_text(st, 4, sealed);
     store_bind_text(st, 5, d->managed_by ? d->managed_by : "api");
     sqlite3_bind_int64(st, 6, qb_now_ms() / 1000);
     /* Statements without ?7 ignore it (SQLITE_RANGE is harmless here). */
@@ -73,6 +89,7 @@ static enum qb_err write_one(struct store *s, const char *sql, const struct stor
 out:
     sqlite3_finalize(st);
     store_release(s, db);
+    free(sealed);
     return rc;
 }
 
@@ -143,7 +160,7 @@ static enum qb_err get_where(struct store *s, const char *where, const char *nam
         sqlite3_bind_int64(st, 1, id);
     int src = sqlite3_step(st);
     if (src == SQLITE_ROW)
-        *out = row_to_destination(st, with_secret);
+        rc = row_to_destination(s, st, with_secret, out, err, errlen);
     else if (src == SQLITE_DONE && name)
         rc = qb_failf(QB_ERR_NOT_FOUND, err, errlen, "destination \"%s\" does not exist", name);
     else if (src == SQLITE_DONE)
@@ -181,13 +198,16 @@ enum qb_err store_destination_list(struct store *s, struct store_destination ***
                                    &st, err, errlen);
     if (rc)
         goto out;
-    int src;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+    int src = SQLITE_DONE;
+    while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
         list = xrealloc(list, (count + 1) * sizeof *list);
-        list[count++] = row_to_destination(st, false);
+        rc = row_to_destination(s, st, false, &list[count], err, errlen);
+        if (!rc)
+            count++;
     }
-    if (src != SQLITE_DONE) {
+    if (!rc && src != SQLITE_DONE)
         rc = store_sqlite_err(db, src, "listing destinations", err, errlen);
+    if (rc) {
         store_destination_list_free(list, count);
         list = NULL;
         count = 0;

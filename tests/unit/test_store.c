@@ -10,6 +10,7 @@
 #include "store/store_instances.h"
 #include "store/store_plans.h"
 #include "store/store_runs.h"
+#include "store/store_secrets.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -113,6 +114,10 @@ static void test_store_pragmas_and_instances(void)
     TEST_ASSERT(store_open(dbpath, 2, &s, err, sizeof err) == QB_OK);
     TEST_ASSERT(store_migrate(s, NULL, err, sizeof err) == QB_OK);
     TEST_EXPECT_INT(store_heartbeat(s, err, sizeof err), QB_OK);
+    struct seal_keyring *kr = seal_keyring_create();
+    TEST_ASSERT(seal_keyring_add_base64(kr, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "t",
+                                        err, sizeof err) == QB_OK);
+    TEST_ASSERT(store_secrets_init(s, kr, NULL, err, sizeof err) == QB_OK);
 
     char name[] = "prod", url[] = "http://p:6333", key[] = "k", badname[] = "bad";
     struct store_instance inst = {.name = name,
@@ -166,8 +171,15 @@ static void test_store_pragmas_and_instances(void)
     TEST_EXPECT_STR(got->api_key, "key");
     TEST_EXPECT_STR(got->managed_by, "config");
     store_instance_free(got);
+    /* Stored sealed, never in clear. */
+    TEST_ASSERT(sqlite3_open(dbpath, &db) == SQLITE_OK);
+    TEST_EXPECT_INT(scalar(db, "SELECT count(*) FROM instances WHERE api_key_secret = 'key'"), 0);
+    TEST_EXPECT_INT(scalar(db, "SELECT count(*) FROM instances WHERE api_key_secret LIKE 'qbs1:%'"),
+                    1);
+    sqlite3_close(db);
 
     store_close(s);
+    seal_keyring_destroy(kr);
     drop_db();
 }
 
