@@ -4,6 +4,7 @@
  */
 #include "harness.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -19,6 +20,33 @@
 #include <curl/curl.h>
 
 extern char **environ;
+
+/* Ports of the qbackupd processes this test started (0: free slot).  Only
+ * the test's main thread starts daemons and sends requests. */
+static int daemon_ports[16];
+
+static void track_port(int port, bool on)
+{
+    for (size_t i = 0; i < sizeof daemon_ports / sizeof daemon_ports[0]; i++) {
+        if (on ? daemon_ports[i] == 0 : daemon_ports[i] == port) {
+            daemon_ports[i] = on ? port : 0;
+            return;
+        }
+    }
+}
+
+/* The port of url when it is one of our daemons', else 0. */
+static int daemon_port_of(const char *url)
+{
+    const char *p = strstr(url, "://");
+    p = p ? strchr(p + 3, ':') : NULL;
+    long port = p ? strtol(p + 1, NULL, 10) : 0;
+    for (size_t i = 0; port > 0 && i < sizeof daemon_ports / sizeof daemon_ports[0]; i++) {
+        if (daemon_ports[i] == port)
+            return (int)port;
+    }
+    return 0;
+}
 
 static void sleep_ms(int ms)
 {
@@ -181,6 +209,7 @@ static int launch(struct qbd *d)
             qbd_stop(d);
         return -1;
     }
+    track_port(d->port, true);
     return 0;
 }
 
@@ -244,6 +273,7 @@ int qbd_stop(struct qbd *d)
         return -1;
     int rc = harness_terminate(d->pid, 30000, "qbackupd");
     d->pid = 0;
+    track_port(d->port, false);
     if (rc != 0)
         print_log(d);
     return rc;
@@ -267,6 +297,7 @@ int qbd_kill(struct qbd *d, int sig)
     kill(d->pid, sig);
     int rc = waitpid(d->pid, &status, 0) == d->pid ? 0 : -1;
     d->pid = 0;
+    track_port(d->port, false);
     return rc;
 }
 
@@ -333,6 +364,66 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
+/* With QB_RESPONSE_LOG set, appends one JSON line describing a response of
+ * one of our daemons (never the Qdrant emulator's) for
+ * tests/scripts/validate_responses.py to check against api/openapi.yaml.
+ * One write(2) per line on an O_APPEND descriptor, so the tests that ctest
+ * runs in parallel never interleave their lines. */
+static void record_response(const char *method, const char *url, const struct resp *r, CURLcode cc)
+{
+    const char *log = getenv("QB_RESPONSE_LOG");
+    if (!log || !*log || r->status == 0 || !daemon_port_of(url))
+        return;
+    const char *path = strstr(url, "://");
+    path = path ? strchr(path + 3, '/') : NULL;
+    cJSON *rec = cJSON_CreateObject();
+    cJSON_AddStringToObject(rec, "method", method);
+    cJSON_AddStringToObject(rec, "path", path ? path : "/");
+    cJSON_AddNumberToObject(rec, "status", (double)r->status);
+    cJSON *hdrs = cJSON_AddObjectToObject(rec, "headers");
+    /* The last block is the final response's (1xx blocks come first). */
+    const char *block = r->headers;
+    for (const char *b = r->headers; b && (b = strstr(b, "\r\nHTTP/"));)
+        block = (b += 2);
+    for (const char *line = strstr(block, "\r\n"); line && line[2];) {
+        line += 2;
+        const char *eol = strstr(line, "\r\n");
+        const char *colon = memchr(line, ':', eol ? (size_t)(eol - line) : strlen(line));
+        if (!eol || !colon)
+            break;
+        char name[128], value[1024];
+        snprintf(name, sizeof name, "%.*s", (int)(colon - line), line);
+        const char *v = colon + 1;
+        while (*v == ' ')
+            v++;
+        snprintf(value, sizeof value, "%.*s", (int)(eol - v), v);
+        for (char *c = name; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+        if (!cJSON_GetObjectItemCaseSensitive(hdrs, name))
+            cJSON_AddStringToObject(hdrs, name, value);
+        line = eol;
+    }
+    const cJSON *ct = cJSON_GetObjectItemCaseSensitive(hdrs, "content-type");
+    bool json = cJSON_IsString(ct) && strstr(ct->valuestring, "json");
+    if (json && r->json)
+        cJSON_AddItemToObject(rec, "body", cJSON_Duplicate(r->json, true));
+    else if (json || (cJSON_IsString(ct) && strncmp(ct->valuestring, "text/", 5) == 0))
+        cJSON_AddStringToObject(rec, "body_text", r->len > 65536 ? "(long)" : r->body);
+    cJSON_AddNumberToObject(rec, "body_len", (double)r->len);
+    if (cc != CURLE_OK) /* e.g. a download cut short after its headers */
+        cJSON_AddStringToObject(rec, "transfer_error", curl_easy_strerror(cc));
+    char *line = cJSON_PrintUnformatted(rec);
+    cJSON_Delete(rec);
+    size_t n = strlen(line);
+    line[n] = '\n'; /* replaces the NUL: written by length */
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0 || write(fd, line, n + 1) != (ssize_t)(n + 1))
+        fprintf(stderr, "QB_RESPONSE_LOG %s: cannot append: %s\n", log, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    free(line);
+}
+
 int harness_http(const char *method, const char *url, const char *body, const char *const *headers,
                  long timeout_s, struct resp *r)
 {
@@ -371,6 +462,7 @@ int harness_http(const char *method, const char *url, const char *body, const ch
     r->len = b.len;
     r->headers = h.data ? h.data : dupstr("");
     r->json = cJSON_Parse(r->body);
+    record_response(method, url, r, cc);
     if (cc != CURLE_OK) {
         fprintf(stderr, "request %s %s failed: %s\n", method, url, curl_easy_strerror(cc));
         return -1;
