@@ -14,7 +14,7 @@
  *
  *     POST   /__s3fault/rules?op=part&part=2&action=error500&skip=0&count=1
  *     DELETE /__s3fault/rules            clears every rule
- *     GET    /__s3fault/stats            "create=N part=N complete=N ... fired=N"
+ *     GET    /__s3fault/stats            "create=N part=N ... fired=N held=N rules=N"
  *
  * op: create (POST ?uploads), part (PUT ?partNumber=), complete (POST
  * ?uploadId=), abort (DELETE ?uploadId=), put (PUT object), head, get,
@@ -99,6 +99,7 @@ static struct {
     size_t n_rules;
     unsigned long seen[OP_N];
     unsigned long fired;
+    unsigned long held; /* slow_answer answers being held back now or before */
     char gone[MAX_RULES][256]; /* uploadIds lost by lose_answer_gone */
     size_t n_gone;
     char up_host[256], up_port[16];
@@ -244,7 +245,8 @@ static void admin(int fd, const struct req *r)
         pthread_mutex_lock(&g.mu);
         for (int i = 0; i < OP_N; i++)
             n += (size_t)snprintf(body + n, sizeof body - n, "%s=%lu ", op_names[i], g.seen[i]);
-        snprintf(body + n, sizeof body - n, "fired=%lu rules=%zu\n", g.fired, g.n_rules);
+        snprintf(body + n, sizeof body - n, "fired=%lu held=%lu rules=%zu\n", g.fired, g.held,
+                 g.n_rules);
         pthread_mutex_unlock(&g.mu);
         reply(fd, 200, "OK", "text/plain", body);
         return;
@@ -383,7 +385,12 @@ static void pump(int cfd, int ufd, long long limit, bool answer, long hold_ms)
             ssize_t n = recv(ufd, buf, sizeof buf, 0);
             if (n <= 0)
                 return;
-            for (; hold_ms > 0 && !g.stop; hold_ms -= 50) /* once, before the first byte */
+            if (hold_ms > 0) { /* once, before the first byte */
+                pthread_mutex_lock(&g.mu);
+                g.held++;
+                pthread_mutex_unlock(&g.mu);
+            }
+            for (; hold_ms > 0 && !g.stop; hold_ms -= 50)
                 usleep(50 * 1000);
             if (answer && !write_all(cfd, buf, (size_t)n))
                 return;
