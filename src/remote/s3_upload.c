@@ -32,8 +32,10 @@
 
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct s3_part {
     unsigned number; /* 1-based S3 part number */
@@ -482,6 +484,80 @@ out:
     return rc;
 }
 
+static int hex_digit(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* The ETag S3 gives an object completed from the first nparts parts:
+ * hex MD5 of the concatenated binary part MD5s, "-", nparts (the part
+ * ETags are those MD5s in hex, unless SSE-KMS or SSE-C made them opaque).
+ * False when a part ETag is not an MD5: then nothing can be proven. */
+static bool multipart_etag(const struct s3_upload *u, unsigned nparts, char *out, size_t outlen)
+{
+    unsigned char *bin = xmalloc((size_t)nparts * 16 + 1), md[EVP_MAX_MD_SIZE];
+    unsigned mdlen = 0;
+    bool ok = nparts > 0;
+    for (unsigned i = 0; ok && i < nparts; i++) {
+        const char *e = i < u->n_etags ? u->etags[i] : NULL;
+        size_t n = e ? strlen(e) : 0;
+        if (n == 34 && e[0] == '"' && e[33] == '"')
+            e++, n = 32;
+        ok = n == 32;
+        for (size_t j = 0; ok && j < 16; j++) {
+            int hi = hex_digit(e[2 * j]), lo = hex_digit(e[2 * j + 1]);
+            ok = hi >= 0 && lo >= 0;
+            if (ok)
+                bin[16 * (size_t)i + j] = (unsigned char)(hi << 4 | lo);
+        }
+    }
+    if (ok)
+        ok = EVP_Digest(bin, (size_t)nparts * 16, md, &mdlen, EVP_md5(), NULL) == 1 && mdlen == 16;
+    if (ok) {
+        char hex[33];
+        sigv4_hex(md, mdlen, hex);
+        ok = (size_t)snprintf(out, outlen, "%s-%u", hex, nparts) < outlen;
+    }
+    free(bin);
+    return ok;
+}
+
+/* A CompleteMultipartUpload whose answer was lost (the connection dropped
+ * after S3 had assembled the object) is retried by s3_call, and the retry
+ * finds no such upload: the first attempt did the work.  It also covers a
+ * Complete whose every answer was lost.  True only when the object at the
+ * key is provably this upload: its size and its multipart ETag, computed
+ * from the part ETags S3 returned, match.  Anything else (no object, an
+ * object another writer put there, opaque ETags) stays a failure. */
+static bool completed_anyway(struct s3_upload *u, unsigned nparts)
+{
+    char want[48], err[QB_ERRBUF_SIZE];
+    struct s3_object_info info;
+    if (!multipart_etag(u, nparts, want, sizeof want))
+        return false;
+    if (s3_head_object(u->c, u->key, &info, err, sizeof err))
+        return false;
+    const char *got = info.etag ? info.etag : "";
+    size_t gl = strlen(got);
+    if (gl >= 2 && got[0] == '"' && got[gl - 1] == '"')
+        got++, gl -= 2;
+    bool same = info.size == u->total && gl == strlen(want) && strncasecmp(got, want, gl) == 0;
+    if (same)
+        log_info("s3.complete_confirmed", "parts=%u size=%llu", nparts,
+                 (unsigned long long)u->total);
+    else
+        log_warn("s3.complete_unconfirmed", "size=%llu want_size=%llu",
+                 (unsigned long long)info.size, (unsigned long long)u->total);
+    s3_object_info_free(&info);
+    return same;
+}
+
 static enum qb_err write_sidecar(struct s3_upload *u, const char *sha, char *err, size_t errlen)
 {
     const char *base = strrchr(u->key, '/');
@@ -518,8 +594,11 @@ enum qb_err s3_upload_finish(struct s3_upload *u, struct s3_upload_result *res, 
         join_workers(u, rc != QB_OK);
         if (!rc && u->failed)
             rc = qb_failf(u->failed, err, errlen, "%s", u->failed_err);
-        if (!rc)
+        if (!rc) {
             rc = complete(u, parts, err, errlen);
+            if (rc && completed_anyway(u, parts))
+                rc = QB_OK;
+        }
     }
     if (!rc && u->sidecar) {
         rc = write_sidecar(u, sha, err, errlen);
