@@ -15,7 +15,7 @@
  */
 #include "common.h"
 #include "remote/http_client.h"
-#include "remote/storage.h"
+#include "storage/storage.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -26,7 +26,7 @@
 
 #include "common.h"
 #include "engine/topology.h"
-#include "remote/storage.h"
+#include "storage/storage.h"
 #include "store/store_instances.h"
 #include "store/store_plans.h"
 #include "store/store_snapshots.h"

@@ -18,7 +18,7 @@
 
 #include "common.h"
 #include "remote/qdrant_client.h"
-#include "remote/storage.h"
+#include "storage/storage.h"
 #include "store/store.h"
 #include "store/store_plans.h"
 #include "store/store_snapshots.h"

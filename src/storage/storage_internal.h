@@ -2,7 +2,7 @@
  *
  * storage_internal.h -- what storage.c (URL parsing, key rules, dispatch)
  * shares with the backends storage_local.c and storage_s3.c.  Not for use
- * outside src/remote/storage*.c.
+ * outside src/storage/storage*.c.
  *
  * Keys reaching a backend have passed storage_key_check() (prefixes:
  * storage_prefix_check()); backends map them onto their own namespace.
