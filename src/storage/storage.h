@@ -27,9 +27,10 @@
  *     storage_janitor.h removes.  (Locally, a crash between the two renames
  *     of a *replace* pairs the old data with the new sidecar, which
  *     storage_verify() reports.)
- *   Retries: S3 requests retry transient failures themselves, once, under
- *     the client's retry policy (util/retry.h); callers do not wrap storage
- *     calls in a retry loop of their own.
+ *   Retries: the S3 client retries each request's transient failures
+ *     itself (s3_client.h); a failure that survives those is returned as
+ *     QB_ERR_TRANSIENT, and the engine's per-step retries may repeat the
+ *     whole step (issue 12 asks for one policy applied once: not done yet).
  *
  * Keys are relative ("plan/collection/2026-...snapshot"); the destination's
  * prefix (or folder) is prepended.  The same key rules apply to both
