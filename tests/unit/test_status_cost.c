@@ -290,11 +290,11 @@ static void test_counts_answers_and_cache(void)
         TEST_EXPECT_INT(ok ? ok->runs : 0, succeeded);
         TEST_EXPECT_INT(ok ? ok->bytes : 0, bytes);
     }
-    TEST_EXPECT_INT(n, 7); /* p3 never succeeded */
+    TEST_EXPECT_INT(n, 7);         /* p3 never succeeded */
     for (size_t i = 1; i < n; i++) /* ordered by plan, then state */
-        TEST_EXPECT(strcmp(v[i - 1].plan, v[i].plan) < 0 ||
-                    (strcmp(v[i - 1].plan, v[i].plan) == 0 &&
-                     strcmp(v[i - 1].state, v[i].state) < 0));
+        TEST_EXPECT(
+            strcmp(v[i - 1].plan, v[i].plan) < 0 ||
+            (strcmp(v[i - 1].plan, v[i].plan) == 0 && strcmp(v[i - 1].state, v[i].state) < 0));
     store_run_counts_free(v, n);
     TEST_EXPECT_INT((long long)cache.misses, 1);
     long before = statements;
@@ -306,8 +306,8 @@ static void test_counts_answers_and_cache(void)
     /* A run of p3 queued, started, moving bytes (no new answer: a
      * running run's bytes are not counted), then succeeded. */
     const char *steps[] = {
-        "INSERT INTO runs (kind, plan_id, plan_name, trigger, queued_at) "
-        "VALUES ('backup', 3, 'p3', 'api', 5000)",
+        ("INSERT INTO runs (kind, plan_id, plan_name, trigger, queued_at) "
+         "VALUES ('backup', 3, 'p3', 'api', 5000)"),
         "UPDATE runs SET state = 'running', started_at = 5001 WHERE id = 161",
         "UPDATE runs SET bytes_done = 999 WHERE id = 161",
         "UPDATE runs SET state = 'succeeded', finished_at = 5002 WHERE id = 161",

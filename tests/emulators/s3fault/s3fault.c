@@ -66,7 +66,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define HEAD_MAX 65536
+#define HEAD_MAX  65536
 #define MAX_RULES 32
 
 enum op { OP_CREATE, OP_PART, OP_COMPLETE, OP_ABORT, OP_PUT, OP_HEAD, OP_GET, OP_DELETE, OP_N };
@@ -99,7 +99,7 @@ static struct {
     size_t n_rules;
     unsigned long seen[OP_N];
     unsigned long fired;
-    unsigned long held; /* slow_answer answers being held back now or before */
+    unsigned long held;        /* slow_answer answers being held back now or before */
     char gone[MAX_RULES][256]; /* uploadIds lost by lose_answer_gone */
     size_t n_gone;
     char up_host[256], up_port[16];
@@ -260,9 +260,8 @@ static void admin(int fd, const struct req *r)
             if (strlen(op_names[i]) == len && !strncmp(v, op_names[i], len))
                 ru.op = i;
     }
-    static const char *const acts[] = {"",         "slowdown",    "error500",
-                                       "drop_mid", "lose_answer", "lose_answer_gone",
-                                       "slow_answer"};
+    static const char *const acts[] = {
+        "", "slowdown", "error500", "drop_mid", "lose_answer", "lose_answer_gone", "slow_answer"};
     v = query_param(r->target, "action", &len);
     for (size_t i = 1; v && i < sizeof acts / sizeof acts[0]; i++)
         if (strlen(acts[i]) == len && !strncmp(v, acts[i], len))
@@ -337,8 +336,8 @@ static size_t rewrite_head(const char *buf, size_t head_len, bool strip_expect, 
     while (l < end) {
         const char *nl = strstr(l, "\r\n");
         size_t n = (size_t)(nl - l) + 2;
-        bool drop = !strncasecmp(l, "Connection:", 11) ||
-                    (strip_expect && !strncasecmp(l, "Expect:", 7));
+        bool drop =
+            !strncasecmp(l, "Connection:", 11) || (strip_expect && !strncasecmp(l, "Expect:", 7));
         if (!drop) {
             memcpy(out + o, l, n);
             o += n;
@@ -453,7 +452,8 @@ static void serve(int cfd)
         admin(cfd, &r);
         goto out;
     }
-    struct rule ru;
+    struct rule ru = {.op = -1,
+                      .after = -1}; /* gcc -O2 cannot see match_rule sets it when it matters */
     enum action a = take_rule(&r, &ru);
     printf("%s %s part=%u action=%d\n", r.method, op_names[r.op], r.part, (int)a);
     fflush(stdout);
@@ -543,7 +543,8 @@ int main(int argc, char **argv)
     if (hl == 0 || hl >= sizeof g.up_host)
         return usage();
     memcpy(g.up_host, hp, hl);
-    snprintf(g.up_port, sizeof g.up_port, "%ld", hp[hl] == ':' ? strtol(hp + hl + 1, NULL, 10) : 80L);
+    snprintf(g.up_port, sizeof g.up_port, "%ld",
+             hp[hl] == ':' ? strtol(hp + hl + 1, NULL, 10) : 80L);
 
     struct sigaction sa = {.sa_handler = on_term};
     sigaction(SIGTERM, &sa, NULL);
