@@ -108,8 +108,7 @@ static enum qb_err open_catalogue(const struct config *cfg, struct store **out, 
 }
 
 /* Adds the comma-separated base64 keys of the secrets_key setting. */
-static enum qb_err add_key_list(struct seal_keyring *kr, const char *list, char *err,
-                                size_t errlen)
+static enum qb_err add_key_list(struct seal_keyring *kr, const char *list, char *err, size_t errlen)
 {
     char *copy = xstrdup(list);
     enum qb_err rc = QB_OK;
@@ -190,8 +189,8 @@ static enum qb_err open_secrets(const struct config *cfg, struct store *store,
                         from_file ? cfg->secrets_key_file : "");
     char id[SEAL_KEY_ID_LEN + 1];
     seal_keyring_current_id(kr, id);
-    log_info("secrets.ready", "key_id=%s keys=%zu sealed=%d sealed_from_clear=%d resealed=%d",
-             id, seal_keyring_count(kr), rep.sealed, rep.plain, rep.rotated);
+    log_info("secrets.ready", "key_id=%s keys=%zu sealed=%d sealed_from_clear=%d resealed=%d", id,
+             seal_keyring_count(kr), rep.sealed, rep.plain, rep.rotated);
     return QB_OK;
 }
 

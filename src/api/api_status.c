@@ -217,7 +217,8 @@ bool api_status_metrics(struct buf *out, void *ctx)
 
     struct store_run_count *counts = NULL;
     size_t ncounts = 0;
-    if (ok && store_run_counts_cached(app->store, &counts_cache, &counts, &ncounts, err, sizeof err))
+    if (ok &&
+        store_run_counts_cached(app->store, &counts_cache, &counts, &ncounts, err, sizeof err))
         ok = false;
     ok = ok && buf_appends(out, "# HELP qbackup_runs_total Backup runs by plan and outcome "
                                 "(state).\n# TYPE qbackup_runs_total counter\n");
@@ -229,18 +230,18 @@ bool api_status_metrics(struct buf *out, void *ctx)
                                 "# TYPE qbackup_backup_bytes_total counter\n");
     for (size_t i = 0; ok && i < ncounts; i++)
         if (strcmp(counts[i].state, "succeeded") == 0)
-            ok = buf_printf(out, "qbackup_backup_bytes_total{plan=\"%s\"} %lld\n",
-                            counts[i].plan, (long long)counts[i].bytes);
+            ok = buf_printf(out, "qbackup_backup_bytes_total{plan=\"%s\"} %lld\n", counts[i].plan,
+                            (long long)counts[i].bytes);
     store_run_counts_free(counts, ncounts);
     int64_t count = 0, bytes = 0;
     if (ok && store_snapshot_totals(app->store, &count, &bytes, err, sizeof err) == QB_OK)
         ok = buf_printf(out,
-                          "# HELP qbackup_catalogue_snapshots Snapshots in the catalogue.\n"
-                          "# TYPE qbackup_catalogue_snapshots gauge\n"
-                          "qbackup_catalogue_snapshots %lld\n"
-                          "# HELP qbackup_catalogue_bytes Bytes of the catalogued snapshots.\n"
-                          "# TYPE qbackup_catalogue_bytes gauge\n"
-                          "qbackup_catalogue_bytes %lld\n",
-                          (long long)count, (long long)bytes);
+                        "# HELP qbackup_catalogue_snapshots Snapshots in the catalogue.\n"
+                        "# TYPE qbackup_catalogue_snapshots gauge\n"
+                        "qbackup_catalogue_snapshots %lld\n"
+                        "# HELP qbackup_catalogue_bytes Bytes of the catalogued snapshots.\n"
+                        "# TYPE qbackup_catalogue_bytes gauge\n"
+                        "qbackup_catalogue_bytes %lld\n",
+                        (long long)count, (long long)bytes);
     return ok;
 }

@@ -145,8 +145,8 @@ char *s3_xml_text(const char *s, size_t len, const char *tag)
 
 /* ----------------------------------------------------------------- answers */
 
-enum qb_err s3_xml_list_page(const char *s, size_t len, s3_list_fn fn, void *ud,
-                             char **next_token, char *err, size_t errlen)
+enum qb_err s3_xml_list_page(const char *s, size_t len, s3_list_fn fn, void *ud, char **next_token,
+                             char *err, size_t errlen)
 {
     enum qb_err rc = QB_OK;
     const char *v;

@@ -50,8 +50,8 @@ bool s3_xml_escape(struct buf *b, const char *s) QB_MUSTCHECK;
  * stops at the first non-QB_OK, which it returns.  [out] *next_token: the
  * NextContinuationToken when the page says IsTruncated=true, else NULL;
  * caller frees.  A truncated page without a token is QB_ERR_REMOTE. */
-enum qb_err s3_xml_list_page(const char *s, size_t len, s3_list_fn fn, void *ud,
-                             char **next_token, char *err, size_t errlen) QB_MUSTCHECK;
+enum qb_err s3_xml_list_page(const char *s, size_t len, s3_list_fn fn, void *ud, char **next_token,
+                             char *err, size_t errlen) QB_MUSTCHECK;
 
 /* One ListMultipartUploads page: calls fn(ud, key, upload_id) per <Upload>
  * (both borrowed for the call) and stops at the first non-QB_OK, which it

@@ -39,9 +39,9 @@ static enum qb_err row_to_destination(struct store *s, sqlite3_stmt *st, bool wi
     *out = NULL;
     char *secret = NULL;
     if (with_secret) {
-        enum qb_err rc = store_secret_open(s, STORE_SECRET_DESTINATION,
-                                           (const char *)sqlite3_column_text(st, 7), &secret, err,
-                                           errlen);
+        enum qb_err rc =
+            store_secret_open(s, STORE_SECRET_DESTINATION, (const char *)sqlite3_column_text(st, 7),
+                              &secret, err, errlen);
         if (rc)
             return rc;
     }

@@ -158,8 +158,8 @@ out:
 /* True when the stored instance already is what the configuration says. */
 static bool config_current(const struct store_instance *cur, const char *url, const char *api_key)
 {
-    bool same_key = cur->api_key && api_key ? strcmp(cur->api_key, api_key) == 0
-                                            : cur->api_key == api_key;
+    bool same_key =
+        cur->api_key && api_key ? strcmp(cur->api_key, api_key) == 0 : cur->api_key == api_key;
     return same_key && strcmp(cur->url, url) == 0 && strcmp(cur->managed_by, "config") == 0;
 }
 

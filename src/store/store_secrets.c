@@ -12,15 +12,14 @@
 struct secret_column {
     const char *table;
     const char *column;
-    const char *what;  /* for messages: "API key of instance" */
-    bool json_string;  /* stored as a JSON string (the column must hold valid JSON) */
+    const char *what; /* for messages: "API key of instance" */
+    bool json_string; /* stored as a JSON string (the column must hold valid JSON) */
 };
 
 /* Indexed by enum store_secret_col.  The table.column text is also the
  * seal's context, so a value copied into another column does not open. */
 static const struct secret_column columns[] = {
-    [STORE_SECRET_INSTANCE_API_KEY] = {"instances", "api_key_secret", "API key of instance",
-                                       false},
+    [STORE_SECRET_INSTANCE_API_KEY] = {"instances", "api_key_secret", "API key of instance", false},
     [STORE_SECRET_DESTINATION] = {"destinations", "secret", "credentials of destination", true},
 };
 

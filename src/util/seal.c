@@ -199,11 +199,11 @@ static bool gcm(bool enc, const unsigned char *key, const unsigned char *nonce, 
 {
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     int n = 0;
-    bool ok = ctx && EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) == 1 &&
-              EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) == 1 &&
-              EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, enc) == 1 &&
-              EVP_CipherUpdate(ctx, NULL, &n, (const unsigned char *)context,
-                               (int)strlen(context)) == 1;
+    bool ok =
+        ctx && EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) == 1 &&
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) == 1 &&
+        EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, enc) == 1 &&
+        EVP_CipherUpdate(ctx, NULL, &n, (const unsigned char *)context, (int)strlen(context)) == 1;
     if (ok && len > 0)
         ok = EVP_CipherUpdate(ctx, out, &n, in, (int)len) == 1;
     if (ok && !enc)
@@ -224,8 +224,7 @@ enum qb_err seal_seal(const struct seal_keyring *kr, const char *context, const 
         return qb_failf(QB_ERR_INVALID, err, errlen, "no secrets key to seal with");
     size_t len = strlen(plain);
     if (len > SEAL_MAX_PLAIN)
-        return qb_failf(QB_ERR_INVALID, err, errlen, "secret longer than %d bytes",
-                        SEAL_MAX_PLAIN);
+        return qb_failf(QB_ERR_INVALID, err, errlen, "secret longer than %d bytes", SEAL_MAX_PLAIN);
     unsigned char nonce[NONCE_LEN], tag[TAG_LEN];
     unsigned char *ct = xmalloc(len + 1);
     enum qb_err rc = QB_OK;

@@ -67,8 +67,7 @@ static void sync_parent(const char *path)
     free(dir);
 }
 
-enum qb_err seal_keyfile_create(const char *path, struct seal_keyring *kr, char *err,
-                                size_t errlen)
+enum qb_err seal_keyfile_create(const char *path, struct seal_keyring *kr, char *err, size_t errlen)
 {
     unsigned char key[SEAL_KEY_LEN];
     enum qb_err rc = seal_key_generate(key, err, errlen);

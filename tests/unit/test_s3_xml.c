@@ -32,7 +32,8 @@ static void test_scanner(void)
         {"<Key>open but never closed", "Key", NULL},
         {"<Key>cut</Ke", "Key", NULL},
         {"", "Key", NULL},
-        {"<Key>a &amp; b &lt;c&gt; &quot;d&quot; &apos;e&apos;</Key>", "Key", "a & b <c> \"d\" 'e'"},
+        {"<Key>a &amp; b &lt;c&gt; &quot;d&quot; &apos;e&apos;</Key>", "Key",
+         "a & b <c> \"d\" 'e'"},
         {"<Key>&#65;&#x42;&#x1F600;</Key>", "Key", "AB\xF0\x9F\x98\x80"},
         {"<Key>&#0;&bogus;&#x110000;&amp</Key>", "Key", "&#0;&bogus;&#x110000;&amp"},
         {"<Message></Message>", "Message", ""},
@@ -124,7 +125,8 @@ static void test_list_page(void)
         "<ETag>&quot;9b2cf535f27731c974343645a3985328&quot;</ETag><Size>12345</Size>"
         "<StorageClass>STANDARD</StorageClass></Contents>"
         "<Contents><Key>p/b</Key><Size>0</Size></Contents>"
-        "<NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=</NextContinuationToken>"
+        "<NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=</"
+        "NextContinuationToken>"
         "</ListBucketResult>";
     size_t len;
     char *b = body(page, &len);

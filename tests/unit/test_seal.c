@@ -149,8 +149,9 @@ static void test_wrong_key_and_rotation(void)
 
 static void test_bad_keys(void)
 {
-    static const char *const bad[] = {"", "short", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==",
-                                      KEY_A "AAAA", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"};
+    static const char *const bad[] = {"", "short",
+                                      "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==", KEY_A "AAAA",
+                                      "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"};
     char err[QB_ERRBUF_SIZE];
     for (size_t i = 0; i < QB_ARRAY_LEN(bad); i++) {
         struct seal_keyring *kr = seal_keyring_create();
@@ -189,8 +190,8 @@ static void test_keyfile(void)
     /* Rotation layout: comments, blank lines, new key first, old second. */
     FILE *f = fopen(path, "w");
     TEST_ASSERT(f != NULL);
-    fprintf(f, "# rotated 2026-12-06\n\n  " KEY_B "  \n# old key, remove once re-sealed\n" KEY_A
-               "\n");
+    fprintf(f,
+            "# rotated 2026-12-06\n\n  " KEY_B "  \n# old key, remove once re-sealed\n" KEY_A "\n");
     fclose(f);
     kr = seal_keyring_create();
     TEST_ASSERT(seal_keyfile_read(path, kr, err, sizeof err) == QB_OK);
