@@ -42,7 +42,10 @@ static void test_round_trip(void)
         TEST_ASSERT(seal_seal(kr, CTX, plains[i], &sealed, err, sizeof err) == QB_OK);
         TEST_EXPECT(seal_is_sealed(sealed));
         TEST_EXPECT(strncmp(sealed, SEAL_PREFIX, strlen(SEAL_PREFIX)) == 0);
-        TEST_EXPECT(!*plains[i] || strstr(sealed, plains[i]) == NULL);
+        /* A secret never shows through. Only checked for secrets long
+         * enough that base64 of random bytes cannot contain them by chance
+         * ("k" appears in most sealed strings). */
+        TEST_EXPECT(strlen(plains[i]) < 8 || strstr(sealed, plains[i]) == NULL);
         TEST_EXPECT(strpbrk(sealed, "\"\\ \n") == NULL); /* JSON and SQL safe as is */
         /* A fresh nonce each time: the same secret never seals the same. */
         TEST_ASSERT(seal_seal(kr, CTX, plains[i], &sealed2, err, sizeof err) == QB_OK);
