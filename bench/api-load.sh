@@ -17,6 +17,10 @@
 # 4. The same backup again with one wrk per route running during the whole
 #    backup (started before it, stopped with SIGINT when it ends): req/s,
 #    p50, p99 per route, and the backup's MB/s next to step 3's.
+# 5. Open loop (bench/openloop.c), for each rate in OPEN_RATES: the backup
+#    again with every route polled at that fixed rate, latency counted from
+#    when each request was due (what a dashboard polling at that rate sees;
+#    wrk's closed loop in step 4 measures saturation instead).
 # Prints markdown tables for docs/benchmarks.md.  Not a test: it asserts
 # only that every step answered as expected (non-2xx in wrk are reported).
 #
@@ -29,6 +33,8 @@
 #        QB_LOAD_SNAPS      seeded snapshots (default: 5000)
 #        QB_LOAD_ROUTES     routes, space-separated (default: /v1/status /v1/snapshots /metrics)
 #        QB_LOAD_IDLE_ONLY  1: stop after step 2 (no backup)
+#        QB_LOAD_OPEN_RATES req/s per route for step 5, space-separated
+#                           (default: "100 1000"; "" skips step 5)
 #        QB_BENCH_BUILD_DIR CMake build dir (default: build-load in the repo)
 #        TMPDIR             where the work dir goes (needs ~2 x SIZE_GIB free)
 set -euo pipefail
@@ -44,6 +50,7 @@ SNAPS=${QB_LOAD_SNAPS:-5000}
 BUILD=${QB_BENCH_BUILD_DIR:-$SRC/build-load}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/qb-api-load.XXXXXX")
 read -r -a ROUTES <<<"${QB_LOAD_ROUTES:-/v1/status /v1/snapshots /metrics}"
+read -r -a OPEN_RATES <<<"${QB_LOAD_OPEN_RATES-100 1000}"
 EPID='' QPID='' WPIDS=()
 log() { printf '[load %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() {
@@ -90,6 +97,7 @@ if ! { cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DQB_SANITIZE=OFF 
   tail -n 30 "$WORK/build.log" >&2
   die "build"
 fi
+cc -O2 -o "$BUILD/openloop" "$SRC/bench/openloop.c" 2>>"$WORK/build.log" || die "build openloop"
 QBD=$BUILD/qbackupd
 EMU=$BUILD/tests/emulators/qdrant-emu
 avail=$(df -Pk "$WORK" | awk 'NR==2 {print int($4 / 1048576)}')
@@ -241,6 +249,27 @@ for i in "${!ROUTES[@]}"; do
   LROWS+=("| \`${ROUTES[$i]}\` | $rps | $p50 | $p99 | $bad |")
 done
 
+# Step 5: open loop.  openloop ends on SIGINT and prints key=value pairs.
+OROWS=()
+for rate in "${OPEN_RATES[@]}"; do
+  log "backup of $GIB GiB with ${ROUTES[*]} each polled at $rate req/s (open loop)"
+  WPIDS=()
+  for i in "${!ROUTES[@]}"; do
+    "$BUILD/openloop" -u "$B${ROUTES[$i]}" -r "$rate" -d 3600 -c "$CONNS" >"$WORK/open$i.txt" 2>&1 &
+    WPIDS+=($!)
+  done
+  sleep 1
+  read -r S2 MB2 <<<"$(backup)"
+  for p in "${WPIDS[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+  for p in "${WPIDS[@]}"; do wait "$p" || true; done
+  WPIDS=()
+  log "  ${S2}s, $MB2 MB/s"
+  for i in "${!ROUTES[@]}"; do
+    kv() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" "$WORK/open$i.txt"; }
+    OROWS+=("| $rate | \`${ROUTES[$i]}\` | $(kv rps) | $(kv p50) | $(kv p99) | $(kv max) | $(kv non2xx) / $(kv errors) | $S2 | $MB2 |")
+  done
+done
+
 printf '\nIdle, one route at a time (%s plans, %s runs, %s snapshots; wrk -t%s -c%s -d%ss):\n\n' \
   "$PLANS" "$RUNS" "$SNAPS" "$THREADS" "$CONNS" "$DURATION"
 echo "| route | req/s | p50 ms | p99 ms | non-2xx |"
@@ -254,3 +283,9 @@ printf '\n| %s GiB backup | wall s | MB/s |\n|---|---:|---:|\n' "$GIB"
 echo "| without load | $S0 | $MB0 |"
 echo "| under load | $S1 | $MB1 |"
 awk -v a="$MB0" -v b="$MB1" 'BEGIN { printf "\nthroughput under load: %.0f%% of unloaded\n", 100 * b / (a > 0 ? a : 1) }'
+if [ ${#OROWS[@]} -gt 0 ]; then
+  printf '\nOpen loop during the %s GiB backup (every route polled at the rate; latency from when each request was due):\n\n' "$GIB"
+  echo "| req/s per route | route | answered req/s | p50 ms | p99 ms | max ms | non-2xx / errors | backup s | backup MB/s |"
+  echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+  printf '%s\n' "${OROWS[@]}"
+fi
