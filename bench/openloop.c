@@ -50,9 +50,9 @@
 
 struct conn {
     int fd;
-    bool busy;          /* a request is outstanding */
-    double due;         /* when the outstanding request was due (s) */
-    char *rbuf;         /* what has arrived of the current answer */
+    bool busy;  /* a request is outstanding */
+    double due; /* when the outstanding request was due (s) */
+    char *rbuf; /* what has arrived of the current answer */
     size_t rlen;
 };
 
@@ -272,12 +272,23 @@ int main(int argc, char **argv)
     int nconns = 16, opt;
     while ((opt = getopt(argc, argv, "u:r:d:c:H:")) != -1) {
         switch (opt) {
-        case 'u': url = optarg; break;
-        case 'r': rate = atof(optarg); break;
-        case 'd': duration = atof(optarg); break;
-        case 'c': nconns = atoi(optarg); break;
-        case 'H': header = optarg; break;
-        default: die("usage: openloop -u URL -r RATE -d SECONDS [-c CONNS] [-H HEADER]");
+        case 'u':
+            url = optarg;
+            break;
+        case 'r':
+            rate = atof(optarg);
+            break;
+        case 'd':
+            duration = atof(optarg);
+            break;
+        case 'c':
+            nconns = atoi(optarg);
+            break;
+        case 'H':
+            header = optarg;
+            break;
+        default:
+            die("usage: openloop -u URL -r RATE -d SECONDS [-c CONNS] [-H HEADER]");
         }
     }
     if (!url || rate <= 0 || duration <= 0 || nconns < 1 || nconns > MAX_CONNS)

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
- * metrics.c -- HTTP series and the exposition renderer.
+ * metrics.c -- the family registry, the HTTP series and the exposition
+ * renderer.
  */
 #include "metrics.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +45,45 @@ struct metrics {
     } collectors[MAX_COLLECTORS];
     size_t ncollectors;
 };
+
+static const struct {
+    const char *name, *type, *help;
+} families[] = {
+#define QB_METRIC(id, name, type, help) [METRIC_##id] = {name, type, help},
+#include "metrics.def"
+#undef QB_METRIC
+};
+
+const char *metrics_family_name(enum metric_family f)
+{
+    QB_ASSERT(f < METRIC_FAMILIES_);
+    return families[f].name;
+}
+
+const char *metrics_family_type(enum metric_family f)
+{
+    QB_ASSERT(f < METRIC_FAMILIES_);
+    return families[f].type;
+}
+
+bool metrics_head(struct buf *out, enum metric_family f)
+{
+    QB_ASSERT(f < METRIC_FAMILIES_);
+    return buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", families[f].name, families[f].help,
+                      families[f].name, families[f].type);
+}
+
+bool metrics_sample(struct buf *out, enum metric_family f, const char *fmt, ...)
+{
+    QB_ASSERT(f < METRIC_FAMILIES_);
+    if (!buf_appends(out, families[f].name))
+        return false;
+    va_list ap;
+    va_start(ap, fmt);
+    bool ok = buf_vprintf(out, fmt, ap);
+    va_end(ap);
+    return ok;
+}
 
 struct metrics *metrics_create(const char *version)
 {
@@ -138,51 +179,39 @@ void metrics_add_collector(struct metrics *m, metrics_collector_fn fn, void *ctx
 
 static bool render_http(struct metrics *m, struct buf *out)
 {
-    bool ok = buf_appends(out, "# HELP qbackup_http_requests_total HTTP requests answered, by "
-                               "route pattern, method and status.\n"
-                               "# TYPE qbackup_http_requests_total counter\n");
+    bool ok = metrics_head(out, METRIC_HTTP_REQUESTS);
     for (size_t i = 0; ok && i < m->ncounters; i++) {
         const struct http_counter *c = &m->counters[i];
-        ok = buf_printf(out,
-                        "qbackup_http_requests_total{route=\"%s\",method=\"%s\",status=\"%u\"} "
-                        "%llu\n",
-                        c->route, c->method, c->status, (unsigned long long)c->count);
+        ok = metrics_sample(out, METRIC_HTTP_REQUESTS,
+                            "{route=\"%s\",method=\"%s\",status=\"%u\"} %llu\n", c->route,
+                            c->method, c->status, (unsigned long long)c->count);
     }
-    ok = ok && buf_appends(out, "# HELP qbackup_http_request_duration_seconds Time from request "
-                                "start to response, by route pattern.\n"
-                                "# TYPE qbackup_http_request_duration_seconds histogram\n");
+    ok = ok && metrics_head(out, METRIC_HTTP_DURATION);
     for (size_t i = 0; ok && i < m->nhistograms; i++) {
         const struct http_histogram *h = &m->histograms[i];
         uint64_t cumulative = 0;
         for (size_t b = 0; ok && b < NBUCKETS; b++) {
             cumulative += h->buckets[b];
-            ok = buf_printf(out,
-                            "qbackup_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} "
-                            "%llu\n",
-                            h->route, http_buckets[b], (unsigned long long)cumulative);
+            ok = metrics_sample(out, METRIC_HTTP_DURATION, "_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+                                h->route, http_buckets[b], (unsigned long long)cumulative);
         }
         ok = ok &&
-             buf_printf(out,
-                        "qbackup_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"}"
-                        " %llu\n"
-                        "qbackup_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
-                        "qbackup_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
-                        h->route, (unsigned long long)h->count, h->route, h->sum, h->route,
-                        (unsigned long long)h->count);
+             metrics_sample(out, METRIC_HTTP_DURATION, "_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
+                            h->route, (unsigned long long)h->count) &&
+             metrics_sample(out, METRIC_HTTP_DURATION, "_sum{route=\"%s\"} %.6f\n", h->route,
+                            h->sum) &&
+             metrics_sample(out, METRIC_HTTP_DURATION, "_count{route=\"%s\"} %llu\n", h->route,
+                            (unsigned long long)h->count);
     }
     return ok;
 }
 
 bool metrics_render(struct metrics *m, struct buf *out)
 {
-    bool ok = buf_printf(out,
-                         "# HELP qbackup_build_info Build information; the value is always 1.\n"
-                         "# TYPE qbackup_build_info gauge\n"
-                         "qbackup_build_info{version=\"%s\"} 1\n"
-                         "# HELP qbackup_start_time_seconds Unix time qbackupd started.\n"
-                         "# TYPE qbackup_start_time_seconds gauge\n"
-                         "qbackup_start_time_seconds %lld\n",
-                         m->version, (long long)m->start_time);
+    bool ok = metrics_head(out, METRIC_BUILD_INFO) &&
+              metrics_sample(out, METRIC_BUILD_INFO, "{version=\"%s\"} 1\n", m->version) &&
+              metrics_head(out, METRIC_START_TIME) &&
+              metrics_sample(out, METRIC_START_TIME, " %lld\n", (long long)m->start_time);
     /* Collectors may be added while the server already answers (the
      * server adds its own once started): copy the list under the lock,
      * call them without it. */

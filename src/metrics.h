@@ -2,10 +2,12 @@
  *
  * metrics.h -- Prometheus text exposition for /metrics.
  *
- * Owns the HTTP request counters and latency histograms.  Other modules
- * contribute their own series through collectors called at render time,
- * so the numbers they expose are read from their source of truth (the
- * catalogue, the worker pool) instead of being mirrored here.
+ * Owns the registry of metric families (metrics.def: every name, type and
+ * HELP text, in one place) and the HTTP request counters and latency
+ * histograms.  Other modules contribute their own samples through
+ * collectors called at render time, so the numbers they expose are read
+ * from their source of truth (the catalogue, the connection table) instead
+ * of being mirrored here; they name their families by id, never by string.
  *
  * THREAD SAFETY: one mutex guards the HTTP series and the collector list;
  * every function may be called from any thread.  Collectors are called
@@ -18,6 +20,31 @@
 #include "util/buf.h"
 
 struct metrics;
+
+/* The families of metrics.def, by id: METRIC_BUILD_INFO, METRIC_RUNS, ... */
+enum metric_family {
+#define QB_METRIC(id, name, type, help) METRIC_##id,
+#include "metrics.def"
+#undef QB_METRIC
+    METRIC_FAMILIES_
+};
+
+/* The family's name ("qbackup_runs_total") and type ("counter"), static. */
+const char *metrics_family_name(enum metric_family f);
+const char *metrics_family_type(enum metric_family f);
+
+/* Appends the family's HELP and TYPE comment lines.  A collector calls it
+ * once per family, before that family's samples (even when it has none:
+ * a declared family with no sample is valid exposition text). */
+bool metrics_head(struct buf *out, enum metric_family f) QB_MUSTCHECK;
+
+/* Appends one sample: the family's name, then fmt expanded -- fmt starts
+ * with the labels or a space and ends with the value and "\n", e.g.
+ * metrics_sample(out, METRIC_RUNS, "{plan=\"%s\"} %lld\n", ...).  For a
+ * histogram, fmt starts with the suffix ("_bucket{...").  Returns false if
+ * out's cap was hit. */
+bool metrics_sample(struct buf *out, enum metric_family f, const char *fmt, ...)
+    QB_PRINTF(3, 4) QB_MUSTCHECK;
 
 /* Appends exposition text to out; returns false if out's cap was hit. */
 typedef bool (*metrics_collector_fn)(struct buf *out, void *ctx);

@@ -163,17 +163,8 @@ bool api_status_metrics(struct buf *out, void *ctx)
     int64_t now = qb_now_ms() / 1000;
     if (store_plan_list(app->store, &plans, &n, err, sizeof err))
         return buf_appends(out, "# catalogue unavailable\n");
-    static const char *const heads[] = {
-        "# HELP qbackup_plan_last_success_timestamp_seconds Unix time the plan's last "
-        "successful run finished (0: never).\n"
-        "# TYPE qbackup_plan_last_success_timestamp_seconds gauge\n",
-        "# HELP qbackup_plan_last_run_duration_seconds Duration of the plan's last finished "
-        "run.\n# TYPE qbackup_plan_last_run_duration_seconds gauge\n",
-        "# HELP qbackup_plan_stale 1 when the plan's last success is older than its "
-        "alert_after.\n# TYPE qbackup_plan_stale gauge\n",
-        "# HELP qbackup_plan_alert_after_seconds Age of the last success that makes the plan "
-        "stale (0: never).\n# TYPE qbackup_plan_alert_after_seconds gauge\n",
-    };
+    static const enum metric_family heads[] = {METRIC_PLAN_LAST_SUCCESS, METRIC_PLAN_LAST_DURATION,
+                                               METRIC_PLAN_STALE, METRIC_PLAN_ALERT_AFTER};
     bool ok = true;
     struct plan_health *h = xcalloc(n ? n : 1, sizeof *h);
     struct latest_runs lr = {0};
@@ -184,31 +175,28 @@ bool api_status_metrics(struct buf *out, void *ctx)
         for (size_t i = 0; i < n; i++)
             plan_health(&lr, plans[i], now, &h[i]);
     for (size_t k = 0; ok && k < QB_ARRAY_LEN(heads); k++) {
-        ok = buf_appends(out, heads[k]);
+        ok = metrics_head(out, heads[k]);
         for (size_t i = 0; ok && i < n; i++) {
             const char *name = plans[i]->name;
             const struct store_run_brief *last = h[i].last;
-            switch (k) {
-            case 0:
-                ok = buf_printf(out,
-                                "qbackup_plan_last_success_timestamp_seconds{plan=\"%s\"} %lld\n",
-                                name, (long long)(h[i].success ? h[i].success->finished_at : 0));
+            long long v;
+            switch (heads[k]) {
+            case METRIC_PLAN_LAST_SUCCESS:
+                v = h[i].success ? h[i].success->finished_at : 0;
                 break;
-            case 1:
-                if (last && last->finished_at && last->started_at)
-                    ok = buf_printf(out,
-                                    "qbackup_plan_last_run_duration_seconds{plan=\"%s\"} %lld\n",
-                                    name, (long long)(last->finished_at - last->started_at));
+            case METRIC_PLAN_LAST_DURATION:
+                if (!last || !last->finished_at || !last->started_at)
+                    continue; /* no finished run: no sample rather than a made-up 0 */
+                v = last->finished_at - last->started_at;
                 break;
-            case 2:
-                ok = buf_printf(out, "qbackup_plan_stale{plan=\"%s\"} %d\n", name,
-                                h[i].stale ? 1 : 0);
+            case METRIC_PLAN_STALE:
+                v = h[i].stale ? 1 : 0;
                 break;
             default:
-                ok = buf_printf(out, "qbackup_plan_alert_after_seconds{plan=\"%s\"} %lld\n", name,
-                                (long long)(h[i].alert_after > 0 ? h[i].alert_after : 0));
+                v = h[i].alert_after > 0 ? h[i].alert_after : 0;
                 break;
             }
+            ok = metrics_sample(out, heads[k], "{plan=\"%s\"} %lld\n", name, v);
         }
     }
     free(lr.v);
@@ -220,28 +208,21 @@ bool api_status_metrics(struct buf *out, void *ctx)
     if (ok &&
         store_run_counts_cached(app->store, &counts_cache, &counts, &ncounts, err, sizeof err))
         ok = false;
-    ok = ok && buf_appends(out, "# HELP qbackup_runs_total Backup runs by plan and outcome "
-                                "(state).\n# TYPE qbackup_runs_total counter\n");
+    ok = ok && metrics_head(out, METRIC_RUNS);
     for (size_t i = 0; ok && i < ncounts; i++)
-        ok = buf_printf(out, "qbackup_runs_total{plan=\"%s\",outcome=\"%s\"} %lld\n",
-                        counts[i].plan, counts[i].state, (long long)counts[i].runs);
-    ok = ok && buf_appends(out, "# HELP qbackup_backup_bytes_total Bytes stored by "
-                                "successful backup runs.\n"
-                                "# TYPE qbackup_backup_bytes_total counter\n");
+        ok = metrics_sample(out, METRIC_RUNS, "{plan=\"%s\",outcome=\"%s\"} %lld\n", counts[i].plan,
+                            counts[i].state, (long long)counts[i].runs);
+    ok = ok && metrics_head(out, METRIC_BACKUP_BYTES);
     for (size_t i = 0; ok && i < ncounts; i++)
         if (strcmp(counts[i].state, "succeeded") == 0)
-            ok = buf_printf(out, "qbackup_backup_bytes_total{plan=\"%s\"} %lld\n", counts[i].plan,
-                            (long long)counts[i].bytes);
+            ok = metrics_sample(out, METRIC_BACKUP_BYTES, "{plan=\"%s\"} %lld\n", counts[i].plan,
+                                (long long)counts[i].bytes);
     store_run_counts_free(counts, ncounts);
     int64_t count = 0, bytes = 0;
     if (ok && store_snapshot_totals(app->store, &count, &bytes, err, sizeof err) == QB_OK)
-        ok = buf_printf(out,
-                        "# HELP qbackup_catalogue_snapshots Snapshots in the catalogue.\n"
-                        "# TYPE qbackup_catalogue_snapshots gauge\n"
-                        "qbackup_catalogue_snapshots %lld\n"
-                        "# HELP qbackup_catalogue_bytes Bytes of the catalogued snapshots.\n"
-                        "# TYPE qbackup_catalogue_bytes gauge\n"
-                        "qbackup_catalogue_bytes %lld\n",
-                        (long long)count, (long long)bytes);
+        ok = metrics_head(out, METRIC_CATALOGUE_SNAPSHOTS) &&
+             metrics_sample(out, METRIC_CATALOGUE_SNAPSHOTS, " %lld\n", (long long)count) &&
+             metrics_head(out, METRIC_CATALOGUE_BYTES) &&
+             metrics_sample(out, METRIC_CATALOGUE_BYTES, " %lld\n", (long long)bytes);
     return ok;
 }

@@ -806,27 +806,16 @@ static bool render_inflight(struct buf *out, void *ctx)
     uint64_t closed[CLOSE_REASONS_], over = s->over_limit;
     memcpy(closed, s->closed, sizeof closed);
     pthread_mutex_unlock(&s->lock);
-    bool ok = buf_printf(out,
-                         "# HELP qbackup_http_requests_in_flight Requests being processed now.\n"
-                         "# TYPE qbackup_http_requests_in_flight gauge\n"
-                         "qbackup_http_requests_in_flight %u\n"
-                         "# HELP qbackup_http_connections Open client connections.\n"
-                         "# TYPE qbackup_http_connections gauge\n"
-                         "qbackup_http_connections %u\n"
-                         "# HELP qbackup_http_connections_closed_total Connections qbackupd "
-                         "closed itself: past the header or body deadline, or evicted to make "
-                         "room.\n"
-                         "# TYPE qbackup_http_connections_closed_total counter\n",
-                         inflight, conns);
+    bool ok = metrics_head(out, METRIC_HTTP_INFLIGHT) &&
+              metrics_sample(out, METRIC_HTTP_INFLIGHT, " %u\n", inflight) &&
+              metrics_head(out, METRIC_HTTP_CONNECTIONS) &&
+              metrics_sample(out, METRIC_HTTP_CONNECTIONS, " %u\n", conns) &&
+              metrics_head(out, METRIC_HTTP_CLOSED);
     for (int i = 0; ok && i < CLOSE_REASONS_; i++)
-        ok = buf_printf(out, "qbackup_http_connections_closed_total{reason=\"%s\"} %llu\n",
-                        close_reason_names[i], (unsigned long long)closed[i]);
-    return ok && buf_printf(out,
-                            "# HELP qbackup_http_connections_refused_total Requests answered 503 "
-                            "because every connection slot was busy.\n"
-                            "# TYPE qbackup_http_connections_refused_total counter\n"
-                            "qbackup_http_connections_refused_total %llu\n",
-                            (unsigned long long)over);
+        ok = metrics_sample(out, METRIC_HTTP_CLOSED, "{reason=\"%s\"} %llu\n",
+                            close_reason_names[i], (unsigned long long)closed[i]);
+    return ok && metrics_head(out, METRIC_HTTP_REFUSED) &&
+           metrics_sample(out, METRIC_HTTP_REFUSED, " %llu\n", (unsigned long long)over);
 }
 
 enum qb_err http_server_start(const struct http_server_config *cfg, const struct http_route *routes,

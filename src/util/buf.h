@@ -10,6 +10,8 @@
 
 #include "common.h"
 
+#include <stdarg.h>
+
 struct buf {
     char *data; /* owned; NUL-terminated; NULL until the first append */
     size_t len; /* bytes used, excluding the terminator */
@@ -26,6 +28,7 @@ void buf_reset(struct buf *b);
 bool buf_append(struct buf *b, const void *data, size_t n) QB_MUSTCHECK;
 bool buf_appends(struct buf *b, const char *s) QB_MUSTCHECK;
 bool buf_printf(struct buf *b, const char *fmt, ...) QB_PRINTF(2, 3) QB_MUSTCHECK;
+bool buf_vprintf(struct buf *b, const char *fmt, va_list ap) QB_PRINTF(2, 0) QB_MUSTCHECK;
 /* Hands the contents to the caller (free with free()); b is left empty. */
 char *buf_steal(struct buf *b, size_t *len);
 
