@@ -48,7 +48,9 @@ enum qb_err api_check_http_url(const char *url, char *err, size_t errlen)
     if (at)
         return qb_failf(QB_ERR_INVALID, err, errlen,
                         "must not embed credentials; use the api_key field instead");
-    if (*end == '?' || *end == '#')
+    /* Anywhere after the host, not only right after it: API paths are
+     * appended to this URL and would land inside a query or fragment. */
+    if (strpbrk(end, "?#"))
         return qb_failf(QB_ERR_INVALID, err, errlen, "must not have a query or fragment");
     return QB_OK;
 }

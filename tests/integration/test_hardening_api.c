@@ -569,9 +569,17 @@ static void test_destination_endpoint_refused(void)
                      "\"AKIAEXAMPLE\",\"secret_key\":\"secretsecretsecret\"}}",
                      201, &r));
     resp_free(&r);
-    expect_problem("POST", "/v1/instances",
-                   "{\"name\":\"iq\",\"url\":\"http://127.0.0.1:6333?x=1\"}", 400, "invalid_field",
-                   "url", "query");
+    /* A Qdrant URL may carry a path (a proxy prefix), never a query or a
+     * fragment: qbackupd appends API paths to it, which would land inside
+     * them. */
+    const char *const bad_urls[] = {"http://127.0.0.1:6333?x=1", "http://127.0.0.1:6333/?x=1",
+                                    "http://127.0.0.1:6333/qdrant?x=1",
+                                    "http://127.0.0.1:6333/qdrant#f"};
+    for (size_t i = 0; i < sizeof bad_urls / sizeof *bad_urls; i++) {
+        char body[200];
+        snprintf(body, sizeof body, "{\"name\":\"iq\",\"url\":\"%s\"}", bad_urls[i]);
+        expect_problem("POST", "/v1/instances", body, 400, "invalid_field", "url", "query");
+    }
 }
 
 static void test_destination_move_refused_while_it_holds_snapshots(void)
