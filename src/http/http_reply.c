@@ -4,6 +4,7 @@
  */
 #include "http/http_reply.h"
 #include "http/http_internal.h"
+#include "http/http_pipeline.h"
 #include "http/redact.h"
 #include "util/log.h"
 
@@ -73,7 +74,7 @@ static void reply_problem_v(struct http_request *req, enum api_error e, const ch
      * must not come back in the answer (redact.h). */
     const char *bearer =
         MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    const struct auth *auth = http_server_auth(req->server);
+    const struct auth *auth = http_pipeline_auth(req->pipe);
     http_redact(raw, bearer, auth, detail, sizeof detail);
     if (field) {
         http_redact(field, bearer, auth, field_safe, sizeof field_safe);
