@@ -6,6 +6,7 @@
 #include "http/http_poll.h"
 #include "http/http_internal.h"
 #include "http/http_reply.h"
+#include "util/threads.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -140,11 +141,7 @@ void http_poller_stop(struct http_poller *p)
 {
     if (!p)
         return;
-    pthread_mutex_lock(&p->lock);
-    p->stop = true;
-    pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->lock);
-    pthread_join(p->thread, NULL);
+    threads_stop(&p->lock, &p->wake, &p->stop, &p->thread, 1);
     poll_round(p, true);
     pthread_cond_destroy(&p->wake);
     pthread_mutex_destroy(&p->lock);
