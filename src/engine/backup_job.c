@@ -18,6 +18,7 @@
  */
 #include "engine/backup_set.h"
 #include "engine/jobs.h"
+#include "engine/manifest.h"
 #include "engine/qdrant_janitor.h"
 #include "engine/retention_apply.h"
 #include "engine/topology.h"
@@ -25,7 +26,6 @@
 #include "store/store_plans.h"
 #include "store/store_snapshots.h"
 #include "util/log.h"
-#include "version.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,41 +159,24 @@ static enum qb_err transfer(struct backup *b, struct target *t, char *err, size_
 static enum qb_err write_manifest(struct backup *b, const struct target *t, char *err,
                                   size_t errlen)
 {
-    cJSON *m = cJSON_CreateObject();
-    cJSON_AddStringToObject(m, "format", "qbackup-manifest-v1");
-    /* Plan-less snapshots (safety snapshots) say so, so that a rescan never
-     * hands them to a plan that happens to share the name. */
-    if (b->plan->id)
-        cJSON_AddStringToObject(m, "plan", b->plan->name);
-    else
-        cJSON_AddNullToObject(m, "plan");
-    cJSON_AddStringToObject(m, "instance", b->plan->instance);
-    cJSON_AddStringToObject(m, "kind", t->qt.scope == QDRANT_SCOPE_FULL ? "full" : "collection");
-    if (t->qt.collection)
-        cJSON_AddStringToObject(m, "collection", t->qt.collection);
-    cJSON_AddStringToObject(m, "qdrant_snapshot", t->snap.name);
-    cJSON_AddStringToObject(m, "qdrant_version", b->qdrant_version);
-    cJSON_AddStringToObject(m, "key", t->key);
-    cJSON_AddNumberToObject(m, "size", (double)t->stored.size);
-    cJSON_AddStringToObject(m, "sha256", t->stored.sha256);
-    if (t->snap.checksum)
-        cJSON_AddStringToObject(m, "qdrant_checksum", t->snap.checksum);
-    if (t->points_count >= 0)
-        cJSON_AddNumberToObject(m, "points_count", (double)t->points_count);
-    char ts[32];
-    qb_format_time(qb_now_ms() / 1000, ts, sizeof ts);
-    cJSON_AddStringToObject(m, "created_at", ts);
-    cJSON_AddNumberToObject(m, "run_id", (double)b->job->run->id);
-    cJSON_AddStringToObject(m, "qbackup_version", QB_VERSION);
-    char *text = cJSON_Print(m);
-    cJSON_Delete(m);
-    if (!text)
-        return qb_failf(QB_ERR_INTERNAL, err, errlen, "encoding the manifest");
-    char *key = xasprintf("%s.manifest.json", t->key);
-    enum qb_err rc = storage_put(b->storage, key, text, strlen(text), err, errlen);
-    free(key);
-    free(text);
-    return rc;
+    struct manifest mf = {
+        /* Plan-less snapshots (safety snapshots) say so (manifest.h). */
+        .plan = b->plan->id ? b->plan->name : NULL,
+        .instance = b->plan->instance,
+        .kind = t->qt.scope == QDRANT_SCOPE_FULL ? "full" : "collection",
+        .collection = t->qt.collection,
+        .qdrant_snapshot = t->snap.name,
+        .qdrant_version = b->qdrant_version,
+        .qdrant_checksum = t->snap.checksum,
+        .key = t->key,
+        .shard_id = -1,
+        .size = (int64_t)t->stored.size,
+        .points_count = t->points_count,
+        .created_at = qb_now_ms() / 1000,
+        .run_id = b->job->run->id,
+    };
+    qb_strlcpy(mf.sha256, t->stored.sha256, sizeof mf.sha256);
+    return manifest_write(b->storage, &mf, NULL, NULL, err, errlen);
 }
 
 /* Removes what a failed target left: the object, its manifest and the
@@ -202,7 +185,7 @@ static void discard(struct backup *b, struct target *t)
 {
     char err[QB_ERRBUF_SIZE];
     if (t->key && t->stored.location) {
-        char *manifest = xasprintf("%s.manifest.json", t->key);
+        char *manifest = manifest_key(t->key);
         const char *keys[2] = {t->key, manifest};
         if (storage_delete_many(b->storage, keys, 2, err, sizeof err))
             log_warn("run.discard_failed", "run=%lld key=%s error=%s", (long long)b->job->run->id,

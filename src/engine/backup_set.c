@@ -27,14 +27,13 @@
  * recovery are backup_set_catalog.c.
  */
 #include "engine/backup_set_internal.h"
+#include "engine/manifest.h"
 #include "remote/qdrant_cluster.h"
 #include "storage/storage_janitor.h"
 #include "store/store_runs.h"
 #include "util/json_u64.h"
 #include "util/log.h"
-#include "version.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,56 +276,33 @@ static cJSON *shard_json(const struct set_run *sr, const struct shard *s)
     return o;
 }
 
-static void sha256_hex(const char *text, size_t len, char out[65])
-{
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_Digest(text, len, md, &mdlen, EVP_sha256(), NULL);
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
 /* Writes K.manifest.json; *sha receives the manifest's SHA-256. */
 static enum qb_err write_manifest(struct set_run *sr, struct storage *st, const cJSON *set,
                                   const char *qdrant_version, int64_t points, char sha[65],
                                   char *err, size_t errlen)
 {
-    cJSON *m = cJSON_CreateObject();
-    cJSON_AddStringToObject(m, "format", "qbackup-manifest-v1");
-    if (sr->plan->id)
-        cJSON_AddStringToObject(m, "plan", sr->plan->name);
-    else
-        cJSON_AddNullToObject(m, "plan");
-    cJSON_AddStringToObject(m, "instance", sr->inst->name);
-    cJSON_AddStringToObject(m, "kind", "collection");
-    cJSON_AddStringToObject(m, "layout", "shards");
-    cJSON_AddStringToObject(m, "collection", sr->collection);
-    cJSON_AddStringToObject(m, "qdrant_snapshot", sr->collection);
-    cJSON_AddStringToObject(m, "qdrant_version", qdrant_version);
-    cJSON_AddStringToObject(m, "key", sr->set_key);
     int64_t size = 0;
     for (size_t i = 0; i < sr->nshards; i++)
         size += (int64_t)sr->shards[i].stored.size;
-    cJSON_AddNumberToObject(m, "size", (double)size);
-    if (points >= 0)
-        cJSON_AddNumberToObject(m, "points_count", (double)points);
-    char ts[32];
-    qb_format_time(qb_now_ms() / 1000, ts, sizeof ts);
-    cJSON_AddStringToObject(m, "created_at", ts);
-    cJSON_AddNumberToObject(m, "run_id", (double)sr->job->run->id);
-    cJSON_AddStringToObject(m, "qbackup_version", QB_VERSION);
-    cJSON_AddItemToObject(m, "set", cJSON_Duplicate(set, true));
-    char *text = cJSON_Print(m);
-    cJSON_Delete(m);
-    if (!text)
-        return qb_failf(QB_ERR_INTERNAL, err, errlen, "encoding the manifest");
-    sha256_hex(text, strlen(text), sha);
-    char *key = xasprintf("%s.manifest.json", sr->set_key);
+    struct manifest mf = {
+        .plan = sr->plan->id ? sr->plan->name : NULL,
+        .instance = sr->inst->name,
+        .kind = "collection",
+        .set = true,
+        .collection = sr->collection,
+        .qdrant_snapshot = sr->collection,
+        .qdrant_version = qdrant_version,
+        .key = sr->set_key,
+        .shard_id = -1,
+        .size = size,
+        .points_count = points,
+        .created_at = qb_now_ms() / 1000,
+        .run_id = sr->job->run->id,
+    };
+    char *key = manifest_key(sr->set_key);
     set_inflight_key(sr, key);
-    enum qb_err rc = storage_put(st, key, text, strlen(text), err, errlen);
     free(key);
-    free(text);
-    return rc;
+    return manifest_write(st, &mf, set, sha, err, errlen);
 }
 
 /* Removes every object of the failed set. */

@@ -5,6 +5,7 @@
  * interrupted by a crash left on the peers and in storage.
  */
 #include "engine/backup_set_internal.h"
+#include "engine/manifest.h"
 #include "engine/qdrant_janitor.h"
 #include "remote/qdrant_cluster.h"
 #include "storage/storage_janitor.h"
@@ -37,7 +38,7 @@ void backup_set_keys(const struct store_snapshot *s, char ***keys, size_t *n)
         (*keys)[(*n)++] = xstrdup(s->storage_key);
     }
     *keys = xrealloc(*keys, (*n + 1) * sizeof **keys);
-    (*keys)[(*n)++] = xasprintf("%s.manifest.json", s->storage_key);
+    (*keys)[(*n)++] = manifest_key(s->storage_key);
     cJSON_Delete(set);
 }
 

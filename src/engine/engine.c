@@ -7,6 +7,7 @@
 #include "engine/jobs.h"
 #include "store/store_runs.h"
 #include "util/log.h"
+#include "util/threads.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -175,12 +176,7 @@ void engine_stop(struct engine *e)
 {
     if (!e)
         return;
-    pthread_mutex_lock(&e->lock);
-    e->stopping = true;
-    pthread_cond_broadcast(&e->wake);
-    pthread_mutex_unlock(&e->lock);
-    for (unsigned i = 0; i < e->nthreads; i++)
-        pthread_join(e->threads[i], NULL);
+    threads_stop(&e->lock, &e->wake, &e->stopping, e->threads, e->nthreads);
     free(e->threads);
     pthread_cond_destroy(&e->wake);
     pthread_mutex_destroy(&e->lock);

@@ -5,6 +5,7 @@
 #include "engine/recovery.h"
 #include "engine/backup_set.h"
 #include "engine/jobs.h"
+#include "engine/manifest.h"
 #include "engine/qdrant_janitor.h"
 #include "store/store_plans.h"
 #include "store/store_runs.h"
@@ -86,7 +87,7 @@ static void clean_storage(struct store *store, const cJSON *inflight, int64_t ru
     if (!rc)
         rc = resolve_storage(store, dest_id, &st, err, sizeof err);
     if (!rc) {
-        char *manifest = xasprintf("%s.manifest.json", key);
+        char *manifest = manifest_key(key);
         const char *keys[2] = {key, manifest};
         rc = storage_delete_many(st, keys, 2, err, sizeof err);
         free(manifest);

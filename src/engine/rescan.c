@@ -22,7 +22,7 @@
  *        the object, so once the key is no longer in flight the object is
  *        either catalogued (the insert below conflicts: "known") or gone
  *        (the head below fails: skipped);
- *     3. read the manifest (bounded), parse and validate it;
+ *     3. read the manifest (bounded), parse and validate it (manifest.h);
  *     4. head the object: it must exist with the manifest's size and, when
  *        one is recorded, its SHA-256.  A backup set's manifest ("layout":
  *        "shards", key K a prefix) is read by rescan_set.c instead, and
@@ -44,6 +44,7 @@
  *   start unverified.
  */
 #include "engine/rescan.h"
+#include "engine/manifest.h"
 #include "engine/rescan_set.h"
 #include "remote/sigv4.h"
 #include "store/store_destinations.h"
@@ -53,29 +54,18 @@
 #include "store/store_snapshots.h"
 #include "util/json_util.h"
 #include "util/log.h"
-#include "util/rfc3339.h"
 
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define MANIFEST_SUFFIX ".manifest.json"
-#define MANIFEST_FORMAT "qbackup-manifest-v1"
-/* A snapshot's manifest is flat; a set's holds the collection's
- * configuration (set.config.vectors.<name>.quantization_config.scalar is
- * 7 levels) and payload schema.  Room for that and future nesting, while
- * still bounding the parser's recursion. */
-#define MANIFEST_MAX_DEPTH 16
 /* The manifest buffer starts this large and grows up to
  * RESCAN_MANIFEST_MAX for the manifests of large sets. */
 #define MANIFEST_BUF_START (64 * 1024)
 /* Where backup_safety_snapshot() (backup_job.c) stores its snapshots. */
 #define SAFETY_PREFIX "_safety/"
-/* JSON numbers are doubles: integers are exact up to 2^53. */
-#define JSON_INT_MAX ((int64_t)1 << 53)
 
 /* One rescan in progress. */
 struct rescan {
@@ -93,24 +83,6 @@ struct rescan {
     size_t errlen;
 };
 
-/* A validated manifest; strings are borrowed from its cJSON tree. */
-struct manifest {
-    const char *plan; /* NULL: none (safety snapshots) */
-    const char *instance;
-    const char *kind;
-    const char *collection; /* NULL for full */
-    const char *qdrant_snapshot;
-    const char *qdrant_version;  /* or NULL */
-    const char *qdrant_checksum; /* or NULL; lower-case in checksum[] */
-    bool set;                    /* layout "shards": a backup set (key is a prefix) */
-    int64_t shard_id;            /* -1: none */
-    int64_t size;
-    int64_t points_count; /* -1: absent */
-    int64_t created_at;
-    char sha256[65]; /* lower-case; for a set, that of the manifest's own bytes */
-    char checksum[65];
-};
-
 void rescan_report_free(struct rescan_report *report)
 {
     if (!report)
@@ -124,26 +96,6 @@ void rescan_report_free(struct rescan_report *report)
 static char *dup_or_null(const char *s)
 {
     return s ? xstrdup(s) : NULL;
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && memcmp(s + n - m, suffix, m) == 0;
-}
-
-/* Copies 64 hex digits of s into out[65] in lower case; false otherwise. */
-static bool hex64(const char *s, char out[65])
-{
-    if (strlen(s) != 64)
-        return false;
-    for (size_t i = 0; i < 64; i++) {
-        if (!isxdigit((unsigned char)s[i]))
-            return false;
-        out[i] = (char)tolower((unsigned char)s[i]);
-    }
-    out[64] = '\0';
-    return true;
 }
 
 /* The location storage_write_finish() reports for key "": the local
@@ -257,160 +209,6 @@ static enum qb_err collect(void *ud, const void *data, size_t len, char *err, si
     return QB_OK;
 }
 
-/* Required non-empty string member; reason names the field otherwise. */
-static bool need_string(const cJSON *m, const char *field, const char **out, char *reason,
-                        size_t reasonlen)
-{
-    enum qb_err rc = json_get_string(m, field, out, reason, reasonlen);
-    if (rc == QB_ERR_NOT_FOUND || (!rc && !**out)) {
-        snprintf(reason, reasonlen, "%s: missing", field);
-        return false;
-    }
-    return rc == QB_OK;
-}
-
-/* Optional string member: *out NULL when absent or null. */
-static bool opt_string(const cJSON *m, const char *field, const char **out, char *reason,
-                       size_t reasonlen)
-{
-    *out = NULL;
-    enum qb_err rc = json_get_string(m, field, out, reason, reasonlen);
-    if (rc == QB_ERR_NOT_FOUND)
-        *out = NULL;
-    return rc == QB_OK || rc == QB_ERR_NOT_FOUND;
-}
-
-/* Optional integer member in [0, 2^53]: *out is dflt when absent. */
-static bool opt_int(const cJSON *m, const char *field, int64_t dflt, int64_t *out, char *reason,
-                    size_t reasonlen)
-{
-    enum qb_err rc = json_get_int(m, field, 0, JSON_INT_MAX, out, reason, reasonlen);
-    if (rc == QB_ERR_NOT_FOUND)
-        *out = dflt;
-    return rc == QB_OK || rc == QB_ERR_NOT_FOUND;
-}
-
-/* The members only a single snapshot's manifest has: its object's SHA-256
- * and Qdrant's checksum, and the Qdrant snapshot name. */
-static bool validate_object(const cJSON *m, struct manifest *mf, char *reason, size_t reasonlen)
-{
-    const char *sha = NULL;
-    if (!need_string(m, "qdrant_snapshot", &mf->qdrant_snapshot, reason, reasonlen) ||
-        !need_string(m, "sha256", &sha, reason, reasonlen) ||
-        !opt_string(m, "qdrant_checksum", &mf->qdrant_checksum, reason, reasonlen))
-        return false;
-    if (!hex64(sha, mf->sha256)) {
-        snprintf(reason, reasonlen, "sha256: must be 64 hexadecimal digits");
-        return false;
-    }
-    if (mf->qdrant_checksum) {
-        if (!hex64(mf->qdrant_checksum, mf->checksum)) {
-            snprintf(reason, reasonlen, "qdrant_checksum: must be 64 hexadecimal digits");
-            return false;
-        }
-        /* The pipeline keeps nothing whose bytes differ from Qdrant's
-         * checksum; a manifest saying otherwise was not written by it. */
-        if (strcmp(mf->checksum, mf->sha256) != 0) {
-            snprintf(reason, reasonlen, "qdrant_checksum differs from sha256");
-            return false;
-        }
-        mf->qdrant_checksum = mf->checksum;
-    }
-    return true;
-}
-
-/* "layout": absent or "snapshot" (one object at key), or "shards" (a
- * backup set: the shards and the manifest's SHA-256 stand in for the
- * object's, see rescan_set.h). */
-static bool validate_layout(const cJSON *m, struct manifest *mf, char *reason, size_t reasonlen)
-{
-    const char *layout = NULL;
-    if (!opt_string(m, "layout", &layout, reason, reasonlen))
-        return false;
-    mf->set = layout && strcmp(layout, "shards") == 0;
-    if (layout && !mf->set && strcmp(layout, "snapshot") != 0) {
-        snprintf(reason, reasonlen, "layout: \"%.64s\" is not snapshot or shards", layout);
-        return false;
-    }
-    return true;
-}
-
-/* Checks the manifest of key and fills mf (borrowing from m); false with
- * the reason otherwise.  Mirrors write_manifest() in backup_job.c (and in
- * backup_set.c for sets) and the snapshots table's CHECK constraints, so a
- * manifest that passes always makes an insertable row. */
-static bool validate(const cJSON *m, const char *key, struct manifest *mf, char *reason,
-                     size_t reasonlen)
-{
-    const char *format = NULL, *mkey = NULL, *created = NULL;
-    memset(mf, 0, sizeof *mf);
-    if (!cJSON_IsObject(m)) {
-        snprintf(reason, reasonlen, "not a JSON object");
-        return false;
-    }
-    if (!need_string(m, "format", &format, reason, reasonlen))
-        return false;
-    if (strcmp(format, MANIFEST_FORMAT) != 0) {
-        snprintf(reason, reasonlen, "format: \"%.64s\" is not " MANIFEST_FORMAT, format);
-        return false;
-    }
-    if (!need_string(m, "key", &mkey, reason, reasonlen))
-        return false;
-    if (strcmp(mkey, key) != 0) {
-        /* A manifest copied or renamed would describe another object. */
-        snprintf(reason, reasonlen, "key: the manifest describes \"%.200s\", not this object",
-                 mkey);
-        return false;
-    }
-    if (!validate_layout(m, mf, reason, reasonlen) ||
-        !opt_string(m, "plan", &mf->plan, reason, reasonlen) ||
-        !need_string(m, "instance", &mf->instance, reason, reasonlen) ||
-        !need_string(m, "kind", &mf->kind, reason, reasonlen) ||
-        !need_string(m, "created_at", &created, reason, reasonlen) ||
-        !opt_string(m, "collection", &mf->collection, reason, reasonlen) ||
-        !opt_string(m, "qdrant_version", &mf->qdrant_version, reason, reasonlen))
-        return false;
-    if (!mf->set && !validate_object(m, mf, reason, reasonlen))
-        return false;
-    if (mf->plan && !*mf->plan)
-        mf->plan = NULL;
-    bool full = strcmp(mf->kind, "full") == 0;
-    bool shard = strcmp(mf->kind, "shard") == 0;
-    if (!full && !shard && strcmp(mf->kind, "collection") != 0) {
-        snprintf(reason, reasonlen, "kind: \"%.64s\" is not collection, full or shard", mf->kind);
-        return false;
-    }
-    if (mf->set && (full || shard)) {
-        snprintf(reason, reasonlen, "kind: a backup set is of kind collection");
-        return false;
-    }
-    if (full && mf->collection) {
-        snprintf(reason, reasonlen, "collection: a full snapshot has none");
-        return false;
-    }
-    if (!full && (!mf->collection || !*mf->collection)) {
-        snprintf(reason, reasonlen, "collection: missing");
-        return false;
-    }
-    enum qb_err rc = json_get_int(m, "size", 0, JSON_INT_MAX, &mf->size, reason, reasonlen);
-    if (rc == QB_ERR_NOT_FOUND)
-        snprintf(reason, reasonlen, "size: missing");
-    if (rc)
-        return false;
-    if (!opt_int(m, "points_count", -1, &mf->points_count, reason, reasonlen) ||
-        !opt_int(m, "shard_id", -1, &mf->shard_id, reason, reasonlen))
-        return false;
-    if (mf->set && mf->shard_id >= 0) {
-        snprintf(reason, reasonlen, "shard_id: a backup set has none (its shards are in set)");
-        return false;
-    }
-    if (!rfc3339_parse(created, RFC3339_ANY, &mf->created_at) || mf->created_at <= 0) {
-        snprintf(reason, reasonlen, "created_at: \"%.64s\" is not an RFC 3339 time", created);
-        return false;
-    }
-    return true;
-}
-
 /* plan_id of the plan named name if it stores to this destination, else 0
  * (with *other set when a namesake stores elsewhere).  Safety snapshots
  * (taken before a restore, under SAFETY_PREFIX) belong to no plan even
@@ -505,7 +303,7 @@ static enum qb_err import(struct rescan *r, const char *key, const struct manife
             r->report->known++;
         return rc;
     }
-    if (rc == QB_ERR_INVALID) { /* a CHECK constraint: validate() missed something */
+    if (rc == QB_ERR_INVALID) { /* a CHECK constraint: manifest_parse() missed something */
         char qk[STORAGE_KEY_MAX + 64], qe[QB_ERRBUF_SIZE + 64];
         log_error("rescan.insert_refused", "key=%s error=%s", log_quote(qk, sizeof qk, key),
                   log_quote(qe, sizeof qe, ierr));
@@ -611,7 +409,6 @@ static enum qb_err one_manifest(struct rescan *r, const struct storage_list_entr
                                 const char *key)
 {
     char reason[QB_ERRBUF_SIZE] = "";
-    cJSON *m = NULL;
     struct manifest mf;
     bool ok = false, recorded = false;
     enum qb_err rc = QB_OK; /* only what stops the rescan; skips leave it QB_OK */
@@ -628,14 +425,9 @@ static enum qb_err one_manifest(struct rescan *r, const struct storage_list_entr
         skip(r, key, "manifest: cannot read it: %s", reason);
         return QB_OK;
     }
-    if (json_parse_bounded(r->buf, r->len, MANIFEST_MAX_DEPTH, &m, reason, sizeof reason)) {
-        skip(r, key, "manifest: not valid JSON: %s", reason);
-        goto out;
-    }
-    reason[0] = '\0';
-    if (!validate(m, key, &mf, reason, sizeof reason)) {
+    if (manifest_parse(r->buf, r->len, key, &mf, reason, sizeof reason) != QB_OK) {
         skip(r, key, "manifest: %s", reason);
-        goto out;
+        return QB_OK;
     }
     if (mf.set) {
         rc = one_set(r, key, &mf);
@@ -645,7 +437,7 @@ static enum qb_err one_manifest(struct rescan *r, const struct storage_list_entr
     if (!rc && ok)
         rc = import(r, key, &mf, NULL, recorded ? NULL : "no recorded checksum: verify it");
 out:
-    cJSON_Delete(m);
+    manifest_free(&mf);
     return rc;
 }
 
@@ -654,18 +446,18 @@ static enum qb_err on_entry(void *ud, const struct storage_list_entry *e)
     struct rescan *r = ud;
     if (r->cancel && atomic_load(r->cancel))
         return qb_failf(QB_ERR_CANCELLED, r->err, r->errlen, "rescan cancelled");
-    if (!ends_with(e->key, MANIFEST_SUFFIX)) {
+    char *key = manifest_object_key(e->key);
+    if (!key) {
         r->report->objects++;
         return QB_OK;
     }
     r->report->manifests++;
-    char *key = xstrndup(e->key, strlen(e->key) - strlen(MANIFEST_SUFFIX));
     char kerr[QB_ERRBUF_SIZE];
     bool known = false, busy = false;
     enum qb_err rc = QB_OK;
     if (storage_key_check(key, kerr, sizeof kerr) != QB_OK) {
         skip(r, e->key, "not the manifest of a valid key: %s", kerr);
-    } else if (ends_with(key, MANIFEST_SUFFIX)) {
+    } else if (manifest_is_key(key)) {
         /* Manifests describe snapshot objects, never other manifests. */
         skip(r, key, "the manifest of a manifest");
     } else if (rescan_set_is_shard_key(key)) {

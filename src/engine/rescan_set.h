@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
  * rescan_set.h -- the backup-set half of a rescan (rescan.h): reading the
- * "set" member of a set manifest ("layout": "shards", written by
- * write_manifest() in backup_set.c) into what the catalogue row needs:
+ * "set" member of a set manifest ("layout": "shards", manifest.h, written
+ * by write_manifest() in backup_set.c) into what the catalogue row needs:
  * the shard objects to check against the destination, their total size,
  * and the set JSON for snapshots.backup_set.  A function of the manifest's
  * bytes only: no I/O and no state, so any thread may call it; rescan.c

@@ -3,6 +3,7 @@
  * resolve.c -- catalogue rows to clients and storage handles (resolve.h).
  */
 #include "engine/resolve.h"
+#include "engine/topology.h"
 #include "store/store_destinations.h"
 #include "store/store_instances.h"
 
@@ -15,15 +16,7 @@ enum qb_err resolve_qdrant(struct store *store, const char *instance, long snaps
     enum qb_err rc = store_instance_get(store, instance, &inst, err, errlen);
     if (rc)
         return rc;
-    struct qdrant_config qc = {
-        .url = inst->url,
-        .api_key = inst->api_key,
-        .insecure = !inst->tls_verify,
-        .ca_file = inst->ca_file,
-        .timeout_ms = (long)inst->timeout_s * 1000,
-        .snapshot_timeout_ms = snapshot_timeout_ms,
-    };
-    rc = qdrant_client_create(&qc, out, err, errlen);
+    rc = topology_client(inst, NULL, snapshot_timeout_ms, out, err, errlen);
     store_instance_free(inst);
     return rc;
 }

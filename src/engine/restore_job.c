@@ -68,31 +68,17 @@ static bool req_bool(const cJSON *req, const char *name, bool dflt)
     return cJSON_IsBool(v) ? cJSON_IsTrue(v) : dflt;
 }
 
-struct pull {
-    struct job *job;
-    struct bridge *bridge;
-};
-
-static enum qb_err pull_read(void *ud, void *buf, size_t cap, size_t *n, char *err, size_t errlen)
-{
-    struct pull *p = ud;
-    enum qb_err rc = bridge_read(p->bridge, buf, cap, n, err, errlen);
-    if (rc)
-        return rc;
-    p->job->bytes_done += (int64_t)*n;
-    return job_checkpoint(p->job, NULL, err, errlen);
-}
-
 static enum qb_err restore_by_upload(struct restore *r, const struct qdrant_target *t, char *err,
                                      size_t errlen)
 {
-    struct pull p = {.job = r->job};
+    struct restore_set_pull p = {.job = r->job};
     enum qb_err rc = bridge_start(r->storage, r->snap->storage_key, 0, 0, RESTORE_RING_BYTES,
                                   &p.bridge, err, errlen);
     if (rc)
         return rc;
     rc = qdrant_snapshot_upload(r->qdrant, t, r->priority, r->snap->sha256, r->snap->qdrant_name,
-                                (uint64_t)r->snap->size_bytes, pull_read, &p, err, errlen);
+                                (uint64_t)r->snap->size_bytes, restore_set_pull_read, &p, err,
+                                errlen);
     bridge_stop(p.bridge);
     return rc;
 }

@@ -36,7 +36,9 @@ struct restore_set {
 enum qb_err restore_set_run(struct restore_set *rs, cJSON *result, char *err,
                             size_t errlen) QB_MUSTCHECK;
 
-/* The upload pull callback shared with restore_job.c. */
+/* The upload pull callback (qdrant_snapshot_upload's reader), shared with
+ * restore_job.c: reads the bridge, counts the bytes as the job's progress
+ * and checkpoints (so a cancel stops the upload). */
 struct restore_set_pull {
     struct job *job;
     struct bridge *bridge;

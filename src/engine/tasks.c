@@ -3,6 +3,7 @@
  * tasks.c -- FIFO queue and threads for request-initiated slow work.
  */
 #include "engine/tasks.h"
+#include "util/threads.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -90,12 +91,7 @@ void tasks_stop(struct tasks *ts)
 {
     if (!ts)
         return;
-    pthread_mutex_lock(&ts->lock);
-    ts->stopping = true;
-    pthread_cond_broadcast(&ts->cond);
-    pthread_mutex_unlock(&ts->lock);
-    for (unsigned i = 0; i < ts->nthreads; i++)
-        pthread_join(ts->threads[i], NULL);
+    threads_stop(&ts->lock, &ts->cond, &ts->stopping, ts->threads, ts->nthreads);
     free(ts->threads);
     pthread_cond_destroy(&ts->cond);
     pthread_mutex_destroy(&ts->lock);

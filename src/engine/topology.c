@@ -39,6 +39,23 @@ enum qb_err topology_client(const struct store_instance *inst, const char *url,
     return qdrant_client_create(&qc, out, err, errlen);
 }
 
+/* A client for a quick question to one peer at url (version, cluster
+ * state): the instance's credentials and TLS, and timeout_ms for both the
+ * connection and the answer, so one dead peer cannot hold up a probe. */
+static enum qb_err probe_client(const struct store_instance *inst, const char *url, long timeout_ms,
+                                struct qdrant_client **out, char *err, size_t errlen)
+{
+    struct qdrant_config cfg = {
+        .url = url,
+        .api_key = inst->api_key,
+        .insecure = !inst->tls_verify,
+        .ca_file = inst->ca_file,
+        .timeout_ms = timeout_ms,
+        .connect_timeout_ms = timeout_ms,
+    };
+    return qdrant_client_create(&cfg, out, err, errlen);
+}
+
 /* Splits "scheme://host[:port]/..." into its parts (pointers into url). */
 static bool split_url(const char *url, const char **host, size_t *hostlen, const char **port,
                       size_t *portlen, size_t *schemelen)
@@ -83,15 +100,7 @@ static void probe_peer(const struct store_instance *inst, struct topo_peer *p, l
     struct qdrant_client *qc = NULL;
     if (!p->rest_url)
         return;
-    struct qdrant_config cfg = {
-        .url = p->rest_url,
-        .api_key = inst->api_key,
-        .insecure = !inst->tls_verify,
-        .ca_file = inst->ca_file,
-        .timeout_ms = timeout_ms,
-        .connect_timeout_ms = timeout_ms,
-    };
-    enum qb_err rc = qdrant_client_create(&cfg, &qc, err, sizeof err);
+    enum qb_err rc = probe_client(inst, p->rest_url, timeout_ms, &qc, err, sizeof err);
     if (!rc)
         rc = qdrant_server_version(qc, &p->version, err, sizeof err);
     p->reachable = rc == QB_OK;
@@ -122,15 +131,7 @@ static enum qb_err map_nodes(const struct store_instance *inst, const cJSON *nod
         char sub[QB_ERRBUF_SIZE];
         struct qdrant_client *qc = NULL;
         struct qdrant_cluster cl = {0};
-        struct qdrant_config cfg = {
-            .url = url,
-            .api_key = inst->api_key,
-            .insecure = !inst->tls_verify,
-            .ca_file = inst->ca_file,
-            .timeout_ms = timeout_ms,
-            .connect_timeout_ms = timeout_ms,
-        };
-        enum qb_err rc = qdrant_client_create(&cfg, &qc, sub, sizeof sub);
+        enum qb_err rc = probe_client(inst, url, timeout_ms, &qc, sub, sizeof sub);
         if (!rc)
             rc = qdrant_cluster_get(qc, &cl, sub, sizeof sub);
         qdrant_client_destroy(qc);
@@ -169,15 +170,7 @@ enum qb_err topology_resolve(const struct store_instance *inst, long timeout_ms,
     struct qdrant_client *qc = NULL;
     struct qdrant_cluster cl = {0};
     cJSON *nodes = cJSON_Parse(inst->nodes ? inst->nodes : "[]");
-    struct qdrant_config cfg = {
-        .url = inst->url,
-        .api_key = inst->api_key,
-        .insecure = !inst->tls_verify,
-        .ca_file = inst->ca_file,
-        .timeout_ms = timeout_ms,
-        .connect_timeout_ms = timeout_ms,
-    };
-    enum qb_err rc = qdrant_client_create(&cfg, &qc, err, errlen);
+    enum qb_err rc = probe_client(inst, inst->url, timeout_ms, &qc, err, errlen);
     if (!rc)
         rc = qdrant_cluster_get(qc, &cl, err, errlen);
     qdrant_client_destroy(qc);

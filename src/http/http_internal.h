@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
- * http_internal.h -- the request context shared by http_server.c and
- * http_reply.c.  Nothing outside src/http/ includes this.
+ * http_internal.h -- the request context, made and freed by
+ * http_pipeline.c, answered through http_reply.c and, for long polls,
+ * driven by http_poll.c.  Nothing outside src/http/ includes this.
  */
 #ifndef QB_HTTP_INTERNAL_H
 #define QB_HTTP_INTERNAL_H
@@ -14,11 +15,11 @@
 
 #define HTTP_REQUEST_ID_MAX 64
 
-struct http_server;
+struct http_pipeline;
 struct http_conn;
 
 struct http_request {
-    struct http_server *server;
+    struct http_pipeline *pipe; /* the pipeline serving it */
     struct MHD_Connection *conn;
     struct http_conn *hconn;          /* the connection's tracking record, or NULL */
     char id[HTTP_REQUEST_ID_MAX + 1]; /* echoed in X-Request-Id and logs */
@@ -38,18 +39,13 @@ struct http_request {
     unsigned status;               /* status of the pending response */
     struct MHD_Response *response; /* owned until queued */
     /* Long poll (http_req_defer): set by the handler, driven by the
-     * server's poll thread while the connection is suspended. */
+     * poll thread (http_poll.h) while the connection is suspended. */
     http_poll_fn poll;
     void *poll_ctx;
     void (*poll_free)(void *ctx);
     int64_t poll_deadline;
     bool suspended;                     /* waiting for the poll thread */
-    struct http_request *next_deferred; /* in the server's deferred list */
+    struct http_request *next_deferred; /* in the poller's deferred list */
 };
-
-/* The application context given to http_server_start. */
-void *http_server_app(const struct http_server *s);
-/* The token table (for redacting echoed text; see redact.h). */
-const struct auth *http_server_auth(const struct http_server *s);
 
 #endif /* QB_HTTP_INTERNAL_H */

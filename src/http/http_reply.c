@@ -4,6 +4,7 @@
  */
 #include "http/http_reply.h"
 #include "http/http_internal.h"
+#include "http/http_pipeline.h"
 #include "http/redact.h"
 #include "util/log.h"
 
@@ -37,6 +38,16 @@ static void set_response(struct http_request *req, unsigned status, struct MHD_R
     req->status = status;
 }
 
+/* set_response for a response with a body (resp NULL: MHD could not make
+ * it), which always says its Content-Type. */
+static void set_body_response(struct http_request *req, unsigned status, struct MHD_Response *resp,
+                              const char *content_type)
+{
+    if (resp)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    set_response(req, status, resp);
+}
+
 static void reply_body(struct http_request *req, unsigned status, const char *content_type,
                        char *body, size_t len)
 {
@@ -44,9 +55,7 @@ static void reply_body(struct http_request *req, unsigned status, const char *co
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     if (!resp)
         free(body);
-    else
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    set_response(req, status, resp);
+    set_body_response(req, status, resp, content_type);
 }
 
 void http_reply_json_steal(struct http_request *req, unsigned status, cJSON *json)
@@ -73,7 +82,7 @@ static void reply_problem_v(struct http_request *req, enum api_error e, const ch
      * must not come back in the answer (redact.h). */
     const char *bearer =
         MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    const struct auth *auth = http_server_auth(req->server);
+    const struct auth *auth = http_pipeline_auth(req->pipe);
     http_redact(raw, bearer, auth, detail, sizeof detail);
     if (field) {
         http_redact(field, bearer, auth, field_safe, sizeof field_safe);
@@ -180,9 +189,7 @@ void http_reply_fd(struct http_request *req, unsigned status, int fd, uint64_t o
     struct MHD_Response *resp = MHD_create_response_from_fd_at_offset64(size, fd, offset);
     if (!resp)
         close(fd);
-    else
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    set_response(req, status, resp);
+    set_body_response(req, status, resp, content_type);
 }
 
 struct stream_ctx {
@@ -222,7 +229,5 @@ void http_reply_stream(struct http_request *req, unsigned status, uint64_t size,
         MHD_create_response_from_callback(size, 256 * 1024, stream_read, s, stream_free);
     if (!resp)
         stream_free(s);
-    else
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    set_response(req, status, resp);
+    set_body_response(req, status, resp, content_type);
 }

@@ -8,8 +8,8 @@
  * number of connections, each with an idle timeout, so a slow or hostile
  * client holds at most one connection slot and never a worker.  Idle
  * timeouts alone do not stop a client that sends one byte at a time, so
- * the server also tracks every connection (see "Connection limits" in
- * http_server.c): the request line and headers must arrive within
+ * the server also tracks every connection (see DESIGN in http_conn.h):
+ * the request line and headers must arrive within
  * header_timeout of the connection being ready, the body within
  * body_timeout, one address may hold max_connections_per_ip, and past
  * max_connections the oldest connection still waiting for its request

@@ -8,6 +8,7 @@
 #include "store/store_plans.h"
 #include "store/store_runs.h"
 #include "util/log.h"
+#include "util/threads.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -131,11 +132,7 @@ void scheduler_stop(struct scheduler *s)
 {
     if (!s)
         return;
-    pthread_mutex_lock(&s->lock);
-    s->stopping = true;
-    pthread_cond_broadcast(&s->cond);
-    pthread_mutex_unlock(&s->lock);
-    pthread_join(s->thread, NULL);
+    threads_stop(&s->lock, &s->cond, &s->stopping, &s->thread, 1);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
     free(s);

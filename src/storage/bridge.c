@@ -4,6 +4,7 @@
  * and a pulling consumer.
  */
 #include "storage/bridge.h"
+#include "util/threads.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -141,11 +142,7 @@ void bridge_stop(struct bridge *b)
 {
     if (!b)
         return;
-    pthread_mutex_lock(&b->lock);
-    b->stop = true;
-    pthread_cond_broadcast(&b->cond);
-    pthread_mutex_unlock(&b->lock);
-    pthread_join(b->thread, NULL);
+    threads_stop(&b->lock, &b->cond, &b->stop, &b->thread, 1);
     pthread_cond_destroy(&b->cond);
     pthread_mutex_destroy(&b->lock);
     EVP_MD_CTX_free(b->sha);
