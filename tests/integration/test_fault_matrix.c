@@ -11,9 +11,9 @@
  *
  * Timeouts are made small through options so a stall outlives them: the
  * instance's timeout_s (1 s) bounds the delete, --snapshot-timeout (10 s,
- * its minimum) the create.  A download is cut only after 60 s without a
- * byte (QDRANT_STALL_S, not an option), too long for this matrix: its
- * stall cells hold shorter, and one kills qbackupd during the stall.
+ * its minimum) the create (only the --known-bugs cells need it).  A download is cut only after 60 s
+ * without a byte (QDRANT_STALL_S, not an option), too long for this matrix: its stall cells hold
+ * shorter, and one kills qbackupd during the stall.
  */
 #include "unit.h"
 #include "common.h"
@@ -72,6 +72,19 @@ static const struct cell cells[] = {
      "succeeded", NULL},
 };
 
+/* Cells that fail today, run only by `test_fault_matrix --known-bugs`
+ * (docs/internals/faults.md, "What it found"): a create qbackupd stopped
+ * waiting for -- its timeout passed, or it was killed -- is finished by
+ * Qdrant anyway (with wait=true a client disconnect does not cancel it),
+ * after qbackupd's one look for it (discard_unnamed in backup_job.c,
+ * clean_qdrant in recovery.c), so the snapshot stays on Qdrant's disk. */
+static const struct cell known_bugs[] = {
+    {"stall past the timeout / create", "\"kind\":\"delay\",\"delay_ms\":11000,\"count\":1", CREATE,
+     false, "succeeded", NULL},
+    {"stall / create + kill -9", "\"kind\":\"delay\",\"delay_ms\":4000,\"count\":1", CREATE, true,
+     "failed", "interrupted by restart"},
+};
+
 static bool call(const char *method, const char *path, const char *body, long want)
 {
     struct resp r;
@@ -83,9 +96,9 @@ static bool call(const char *method, const char *path, const char *body, long wa
     return ok;
 }
 
-static void run_cell(size_t i)
+/* Runs cell c with collection m<i> and plan q<i>. */
+static void run_cell(const struct cell *c, size_t i)
 {
-    const struct cell *c = &cells[i];
     fprintf(stderr, "--- cell %zu: %s\n", i, c->name);
     /* Its own collection and plan: a cell that fails leaves nothing in
      * the next one's way. */
@@ -135,7 +148,13 @@ static void run_cell(size_t i)
 static void test_matrix(void)
 {
     for (size_t i = 0; i < QB_ARRAY_LEN(cells); i++)
-        run_cell(i);
+        run_cell(&cells[i], i);
+}
+
+static void test_known_bugs(void)
+{
+    for (size_t i = 0; i < QB_ARRAY_LEN(known_bugs); i++)
+        run_cell(&known_bugs[i], 100 + i);
 }
 
 int main(int argc, char **argv)
@@ -160,8 +179,10 @@ int main(int argc, char **argv)
     }
     cJSON_Delete(settings);
     /* One cell by index, for debugging: test_fault_matrix N. */
-    if (argc > 1)
-        run_cell((size_t)strtoul(argv[1], NULL, 10));
+    if (argc > 1 && strcmp(argv[1], "--known-bugs") == 0)
+        TEST_RUN(test_known_bugs);
+    else if (argc > 1 && strtoul(argv[1], NULL, 10) < QB_ARRAY_LEN(cells))
+        run_cell(&cells[strtoul(argv[1], NULL, 10)], strtoul(argv[1], NULL, 10));
     else
         TEST_RUN(test_matrix);
     storage_close(folder);
