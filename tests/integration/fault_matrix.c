@@ -7,10 +7,13 @@
 #endif
 #include "fault_matrix.h"
 
+#include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 void fm_keys_add(struct fm_keys *k, const char *key)
@@ -94,6 +97,8 @@ static bool run_settled(void *ctx)
             o->snapshot_id = sid > 0 ? sid : 0;
             const char *wn = json_path_str(r.json, "results.0.warning");
             snprintf(o->warning, sizeof o->warning, "%s", wn ? wn : "");
+            const char *re = json_path_str(r.json, "results.0.retention_error");
+            snprintf(o->retention_error, sizeof o->retention_error, "%s", re ? re : "");
         }
     }
     resp_free(&r);
@@ -295,4 +300,127 @@ bool fm_check_truth(struct qbd *d, struct storage *st, const struct fm_keys *raw
     }
     fm_keys_free(&keys);
     return ok;
+}
+
+/* ---------------------------------------------------------------- s3fault */
+
+static bool proxy_listening(void *ctx)
+{
+    struct s3fault *f = ctx;
+    FILE *in = fopen(f->log_path, "r");
+    char line[256];
+    while (in && f->port <= 0 && fgets(line, sizeof line, in)) {
+        const char *p = strstr(line, "listening on ");
+        const char *colon = p ? strrchr(p, ':') : NULL;
+        if (colon)
+            f->port = (int)strtol(colon + 1, NULL, 10);
+    }
+    if (in)
+        fclose(in);
+    return f->port > 0;
+}
+
+int s3fault_start(struct s3fault *f, const char *upstream, const char *dir)
+{
+    memset(f, 0, sizeof *f);
+    snprintf(f->log_path, sizeof f->log_path, "%s/s3fault.log", dir);
+    pid_t parent = getpid();
+    f->pid = fork();
+    if (f->pid == 0) {
+        /* A test stopped by a failed assertion must not leave it behind. */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+            _exit(126);
+        int fd = open(f->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            dup2(fd, STDOUT_FILENO);
+            dup2(fd, STDERR_FILENO);
+            close(fd);
+        }
+        execl(QB_S3FAULT_PATH, "s3fault", "--upstream", upstream, "--port", "0", (char *)NULL);
+        _exit(127);
+    }
+    if (f->pid < 0 || !harness_wait_until(proxy_listening, f, 10000)) {
+        fprintf(stderr, "s3fault did not start\n");
+        harness_print_file(f->log_path, "s3fault");
+        if (f->pid > 0)
+            s3fault_stop(f);
+        return -1;
+    }
+    snprintf(f->url, sizeof f->url, "http://127.0.0.1:%d", f->port);
+    return 0;
+}
+
+int s3fault_stop(struct s3fault *f)
+{
+    if (f->pid <= 0)
+        return -1;
+    int rc = harness_terminate(f->pid, 10000, "s3fault");
+    f->pid = 0;
+    return rc;
+}
+
+static int admin(struct s3fault *f, const char *method, const char *path, struct resp *r)
+{
+    char url[512];
+    snprintf(url, sizeof url, "%s/__s3fault/%s", f->url, path);
+    if (harness_http(method, url, NULL, NULL, 10, r) != 0 || r->status != 200) {
+        fprintf(stderr, "s3fault %s %s -> %ld %s\n", method, path, r->status,
+                r->body ? r->body : "");
+        return -1;
+    }
+    return 0;
+}
+
+int s3fault_arm(struct s3fault *f, const char *query)
+{
+    char path[400];
+    snprintf(path, sizeof path, "rules?%s", query);
+    struct resp r;
+    int rc = admin(f, "POST", path, &r);
+    resp_free(&r);
+    return rc;
+}
+
+int s3fault_clear(struct s3fault *f)
+{
+    struct resp r;
+    int rc = admin(f, "DELETE", "rules", &r);
+    resp_free(&r);
+    return rc;
+}
+
+long s3fault_stat(struct s3fault *f, const char *name)
+{
+    struct resp r;
+    long v = -1;
+    if (admin(f, "GET", "stats", &r) == 0 && r.body) {
+        char needle[64];
+        snprintf(needle, sizeof needle, "%s=", name);
+        size_t nl = strlen(needle);
+        for (const char *p = strstr(r.body, needle); p; p = strstr(p + 1, needle))
+            if (p == r.body || p[-1] == ' ') {
+                v = strtol(p + nl, NULL, 10);
+                break;
+            }
+    }
+    resp_free(&r);
+    return v;
+}
+
+struct stat_wait {
+    struct s3fault *f;
+    const char *name;
+    long min;
+};
+
+static bool stat_reached(void *ctx)
+{
+    struct stat_wait *w = ctx;
+    return s3fault_stat(w->f, w->name) >= w->min;
+}
+
+bool s3fault_wait_stat(struct s3fault *f, const char *name, long min, int timeout_ms)
+{
+    struct stat_wait w = {f, name, min};
+    return harness_wait_until(stat_reached, &w, timeout_ms);
 }

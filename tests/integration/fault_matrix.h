@@ -26,13 +26,15 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct fm_run {
     long long id;
-    char state[16];     /* "succeeded", "failed", ... */
-    char error[1024];   /* the run's error, "" when none */
-    double snapshot_id; /* results.0.snapshot_id, 0 when none */
-    char warning[512];  /* results.0.warning, "" when none */
+    char state[16];            /* "succeeded", "failed", ... */
+    char error[1024];          /* the run's error, "" when none */
+    double snapshot_id;        /* results.0.snapshot_id, 0 when none */
+    char warning[512];         /* results.0.warning, "" when none */
+    char retention_error[512]; /* results.0.retention_error, "" when none */
 };
 
 /* Every name under a destination's <plan>/ prefix, relative to the
@@ -73,5 +75,34 @@ bool fm_wait_no_qdrant_snapshot(struct emu *e, const char *collection, int timeo
  * everything holds. */
 bool fm_check_truth(struct qbd *d, struct storage *st, const struct fm_keys *raw, const char *plan,
                     const struct fm_run *run, const char *want_state, const char *want_error);
+
+/* ---------------------------------------------------------------- s3fault
+ *
+ * The fault proxy of tests/emulators/s3fault/ (rules and stats are
+ * described at the top of s3fault.c), started in front of a real S3
+ * endpoint; qbackupd's destination points at f->url.
+ */
+struct s3fault {
+    pid_t pid; /* 0 when not running */
+    int port;
+    char url[64];       /* "http://127.0.0.1:PORT" */
+    char log_path[300]; /* its stdout: one line per request */
+};
+
+/* Starts the proxy in front of upstream ("http://host:port"); its log goes
+ * to dir/s3fault.log.  0 once it listens. */
+int s3fault_start(struct s3fault *f, const char *upstream, const char *dir);
+/* SIGTERM and wait; its exit status. */
+int s3fault_stop(struct s3fault *f);
+/* Arms a rule: query is the rule's query string ("op=part&part=2&action=
+ * error500&count=0").  0 when armed. */
+int s3fault_arm(struct s3fault *f, const char *query);
+/* Clears every rule (and forgotten uploads).  0 when done. */
+int s3fault_clear(struct s3fault *f);
+/* A counter of GET /__s3fault/stats ("fired", "held", "part", ...), -1 on
+ * failure. */
+long s3fault_stat(struct s3fault *f, const char *name);
+/* Polls until the counter reaches at least min; true when it did. */
+bool s3fault_wait_stat(struct s3fault *f, const char *name, long min, int timeout_ms);
 
 #endif /* QB_FAULT_MATRIX_H */

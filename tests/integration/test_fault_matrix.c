@@ -96,6 +96,17 @@ static bool call(const char *method, const char *path, const char *body, long wa
     return ok;
 }
 
+/* Fault rules the emulator still holds, -1 on failure. */
+static int active_faults(void)
+{
+    struct resp r;
+    int n = -1;
+    if (emu_request(&e, "GET", "/debug/faults", NULL, &r) == 0 && r.status == 200)
+        n = cJSON_GetArraySize(json_path(r.json, "result"));
+    resp_free(&r);
+    return n;
+}
+
 /* Runs cell c with collection m<i> and plan q<i>. */
 static void run_cell(const struct cell *c, size_t i)
 {
@@ -128,6 +139,8 @@ static void run_cell(const struct cell *c, size_t i)
     }
     struct fm_run run;
     TEST_ASSERT(fm_wait_settled(&d, id, 60000, &run));
+    if (!strstr(c->rule, "\"count\":0")) /* a one-shot fault must have fired */
+        TEST_EXPECT_INT(active_faults(), 0);
     TEST_EXPECT_INT(emu_clear_faults(&e), 0);
     struct fm_keys raw = {0};
     TEST_EXPECT(fm_keys_local(root, plan, &raw));
