@@ -14,12 +14,13 @@
  * --max-attempts 1: the S3 client's own retries (5, from 200 ms) are the
  * ones under test, and a fault that outlasts them fails the run at once.
  *
- * The cell "lost answer, upload forgotten / complete" failed before commit
- * 114601a ("a Complete whose answer was lost is proven by HEAD"): with
- * src/remote/s3_upload.c reverted to 114601a^, the retried Complete got
- * NoSuchUpload, the run failed and the object S3 had assembled stayed in
- * the bucket, uncatalogued (checked by reverting, running this test and
- * restoring).
+ * The cell "lost answer, upload forgotten / complete" fails without commit
+ * 114601a ("a Complete whose answer was lost is proven by HEAD"): with only
+ * that commit's change to src/remote/s3_upload.c reversed (`git show
+ * 114601a -- src/remote/s3_upload.c | git apply -R`), the retried Complete
+ * got 404 NoSuchUpload, the run failed and the object S3 had assembled
+ * stayed in the bucket, uncatalogued (checked by reversing it, running
+ * this cell and restoring the file).
  *
  * Needs S3_ENDPOINT, AWS_* and QB_S3_BUCKET; exits 77 without them unless
  * QB_REQUIRE_S3=1.
