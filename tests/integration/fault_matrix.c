@@ -56,6 +56,17 @@ bool fm_keys_local(const char *root, const char *plan, struct fm_keys *out)
     return nftw(dir, walk_fn, 16, FTW_PHYS) == 0;
 }
 
+bool fm_call(struct qbd *d, const char *method, const char *path, const char *body, long want)
+{
+    struct resp r;
+    bool ok = qbd_request(d, method, path, body, NULL, &r) == 0 && r.status == want;
+    if (!ok)
+        fprintf(stderr, "%s %s -> %ld (want %ld): %.500s\n", method, path, r.status, want,
+                r.body ? r.body : "");
+    resp_free(&r);
+    return ok;
+}
+
 long long fm_start_run(struct qbd *d, const char *plan)
 {
     char path[256];

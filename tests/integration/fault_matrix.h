@@ -50,6 +50,10 @@ void fm_keys_free(struct fm_keys *k);
  * as keys relative to root.  False when the walk failed. */
 bool fm_keys_local(const char *root, const char *plan, struct fm_keys *out);
 
+/* Sends one request to qbackupd; true when it answered want (else the
+ * answer is printed). */
+bool fm_call(struct qbd *d, const char *method, const char *path, const char *body, long want);
+
 /* POST /v1/plans/{plan}/runs; the run id, 0 on failure (printed). */
 long long fm_start_run(struct qbd *d, const char *plan);
 

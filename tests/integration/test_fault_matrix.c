@@ -85,17 +85,6 @@ static const struct cell known_bugs[] = {
      "failed", "interrupted by restart"},
 };
 
-static bool call(const char *method, const char *path, const char *body, long want)
-{
-    struct resp r;
-    bool ok = qbd_request(&d, method, path, body, NULL, &r) == 0 && r.status == want;
-    if (!ok)
-        fprintf(stderr, "%s %s -> %ld (want %ld): %.500s\n", method, path, r.status, want,
-                r.body ? r.body : "");
-    resp_free(&r);
-    return ok;
-}
-
 /* Fault rules the emulator still holds, -1 on failure. */
 static int active_faults(void)
 {
@@ -121,7 +110,7 @@ static void run_cell(const struct cell *c, size_t i)
              "{\"name\":\"%s\",\"instance\":\"emu\",\"collections\":[\"%s\"],"
              "\"verify\":true}",
              plan, coll);
-    TEST_ASSERT(call("POST", "/v1/plans", body, 201));
+    TEST_ASSERT(fm_call(&d, "POST", "/v1/plans", body, 201));
     static const char *const methods[] = {"POST", "GET", "DELETE"};
     const char *method = methods[c->phase];
     snprintf(prefix, sizeof prefix, "/collections/%s/snapshots%s", coll,
@@ -181,7 +170,7 @@ int main(int argc, char **argv)
         return 1;
     char body[256];
     snprintf(body, sizeof body, "{\"name\":\"emu\",\"url\":\"%s\",\"timeout_s\":1}", e.url);
-    if (!call("POST", "/v1/instances", body, 201))
+    if (!fm_call(&d, "POST", "/v1/instances", body, 201))
         return 1;
     snprintf(root, sizeof root, "%s/var/backups", d.dir);
     cJSON *settings = cJSON_CreateObject();

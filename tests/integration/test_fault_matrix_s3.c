@@ -151,17 +151,6 @@ static bool raw_keys(const char *plan, struct fm_keys *out)
     return ok;
 }
 
-static bool call(const char *method, const char *path, const char *body, long want)
-{
-    struct resp r;
-    bool ok = qbd_request(&d, method, path, body, NULL, &r) == 0 && r.status == want;
-    if (!ok)
-        fprintf(stderr, "%s %s -> %ld (want %ld): %.500s\n", method, path, r.status, want,
-                r.body ? r.body : "");
-    resp_free(&r);
-    return ok;
-}
-
 /* Runs cell c with collection b<i> and plan s<i>. */
 static void run_cell(const struct cell *c, size_t i)
 {
@@ -173,7 +162,7 @@ static void run_cell(const struct cell *c, size_t i)
     snprintf(body, sizeof body,
              "{\"name\":\"%s\",\"destination\":\"s3f\",\"collections\":[\"%s\"],\"verify\":true%s}",
              plan, coll, c->retention ? ",\"retention\":{\"keep_last\":1}" : "");
-    TEST_ASSERT(call("POST", "/v1/plans", body, 201));
+    TEST_ASSERT(fm_call(&d, "POST", "/v1/plans", body, 201));
     TEST_ASSERT(s3fault_clear(&proxy) == 0);
     struct fm_run run;
     if (c->retention) { /* something for retention to delete */
@@ -267,7 +256,7 @@ static int setup(void)
              "\"part_size\":5242880},"
              "\"credentials\":{\"access_key\":\"%s\",\"secret_key\":\"%s\"}}",
              bucket, prefix, proxy.url, region, access_key, secret_key);
-    return call("POST", "/v1/destinations", body, 201) ? 0 : -1;
+    return fm_call(&d, "POST", "/v1/destinations", body, 201) ? 0 : -1;
 }
 
 int main(int argc, char **argv)
