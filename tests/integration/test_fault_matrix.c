@@ -10,7 +10,7 @@
  * left in the folder or on Qdrant.
  *
  * Timeouts are made small through options so a stall outlives them: the
- * instance's timeout_s (1 s) bounds the delete, --snapshot-timeout (10 s,
+ * instance's timeout_s (2 s) bounds the delete, --snapshot-timeout (10 s,
  * its minimum) the create (only the --known-bugs cells need it).  A download is cut only after 60 s
  * without a byte (QDRANT_STALL_S, not an option), too long for this matrix: its stall cells hold
  * shorter, and one kills qbackupd during the stall.
@@ -66,7 +66,7 @@ static const struct cell cells[] = {
     {"5xx / delete", "\"kind\":\"fail\",\"status\":500,\"count\":0", DELETE, false, "succeeded",
      NULL},
     {"reset / delete", "\"kind\":\"drop\",\"count\":0", DELETE, false, "succeeded", NULL},
-    {"stall / delete", "\"kind\":\"delay\",\"delay_ms\":2500,\"count\":0", DELETE, false,
+    {"stall / delete", "\"kind\":\"delay\",\"delay_ms\":4500,\"count\":0", DELETE, false,
      "succeeded", NULL},
     {"stall / delete + kill -9", "\"kind\":\"delay\",\"delay_ms\":1500,\"count\":1", DELETE, true,
      "succeeded", NULL},
@@ -169,7 +169,7 @@ int main(int argc, char **argv)
     if (qbd_start(&d, args, NULL) != 0)
         return 1;
     char body[256];
-    snprintf(body, sizeof body, "{\"name\":\"emu\",\"url\":\"%s\",\"timeout_s\":1}", e.url);
+    snprintf(body, sizeof body, "{\"name\":\"emu\",\"url\":\"%s\",\"timeout_s\":2}", e.url);
     if (!fm_call(&d, "POST", "/v1/instances", body, 201))
         return 1;
     snprintf(root, sizeof root, "%s/var/backups", d.dir);
