@@ -18,8 +18,8 @@
  *
  * op: create (POST ?uploads), part (PUT ?partNumber=), complete (POST
  * ?uploadId=), abort (DELETE ?uploadId=), put (PUT object), head, get,
- * delete, any.  part: only that part number (0: any).  skip: let that many
- * matching requests through first.  count: fire that many times (0: until
+ * delete, batchdelete (POST ?delete, DeleteObjects), any.  part: only that part number (0: any).
+ * skip: let that many matching requests through first.  count: fire that many times (0: until
  * cleared).  action:
  *   slowdown     answer 503 SlowDown without forwarding
  *   error500     answer 500 InternalError without forwarding
@@ -69,9 +69,20 @@
 #define HEAD_MAX  65536
 #define MAX_RULES 32
 
-enum op { OP_CREATE, OP_PART, OP_COMPLETE, OP_ABORT, OP_PUT, OP_HEAD, OP_GET, OP_DELETE, OP_N };
-static const char *const op_names[OP_N] = {"create", "part", "complete", "abort",
-                                           "put",    "head", "get",      "delete"};
+enum op {
+    OP_CREATE,
+    OP_PART,
+    OP_COMPLETE,
+    OP_ABORT,
+    OP_PUT,
+    OP_HEAD,
+    OP_GET,
+    OP_DELETE,
+    OP_BATCHDELETE,
+    OP_N
+};
+static const char *const op_names[OP_N] = {"create", "part", "complete", "abort",      "put",
+                                           "head",   "get",  "delete",   "batchdelete"};
 
 enum action {
     ACT_NONE,
@@ -166,6 +177,8 @@ static void classify(struct req *r)
         r->part = (unsigned)query_num(r->target, "partNumber", 0);
     } else if (!strcmp(m, "POST") && upload_id)
         r->op = OP_COMPLETE;
+    else if (!strcmp(m, "POST") && query_param(r->target, "delete", &len))
+        r->op = OP_BATCHDELETE;
     else if (!strcmp(m, "DELETE") && upload_id)
         r->op = OP_ABORT;
     else if (!strcmp(m, "PUT"))
