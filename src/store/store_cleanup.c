@@ -14,8 +14,7 @@ static const struct store_col cleanup_cols[] = {
     STORE_COL(collection), STORE_COL_INT_OR(shard_id, -1), STORE_COL(snapshot), STORE_COL(attempts),
     STORE_COL(next_at),    STORE_COL(last_error)};
 #undef STORE_ROW_T
-static const struct store_table cleanup_table = STORE_TABLE(struct store_cleanup, cleanup_cols);
-static const struct store_rows cleanup_rows = STORE_TABLE_ROWS(&cleanup_table);
+static const struct store_rows cleanup_rows = STORE_TABLE_ROWS(struct store_cleanup, cleanup_cols);
 
 void store_cleanup_list_free(struct store_cleanup **list, size_t n)
 {

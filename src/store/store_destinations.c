@@ -4,7 +4,6 @@
  */
 #include "store/store_destinations.h"
 #include "store/store_internal.h"
-#include "util/seal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -16,38 +15,19 @@
 /* The columns of DEST_COLUMNS, in order. */
 #define STORE_ROW_T struct store_destination
 static const struct store_col destination_cols[] = {
-    STORE_COL(id),         STORE_COL(name),       STORE_COL(kind),       STORE_COL(settings),
-    STORE_COL(managed_by), STORE_COL(created_at), STORE_COL(updated_at), STORE_COL_SECRET(secret)};
+    STORE_COL(id),         STORE_COL(name),
+    STORE_COL(kind),       STORE_COL(settings),
+    STORE_COL(managed_by), STORE_COL(created_at),
+    STORE_COL(updated_at), STORE_COL_SECRET(secret, STORE_SECRET_DESTINATION)};
 #undef STORE_ROW_T
-static const struct store_table destination_table =
-    STORE_TABLE(struct store_destination, destination_cols);
 
-/* Lists leave the secret out. */
-static const struct store_rows destination_rows = STORE_TABLE_ROWS(&destination_table);
-
-/* A row as a new destination, its secret opened (ctx: the store). */
-static enum qb_err read_with_secret(const struct store_rows *r, void *ctx, sqlite3_stmt *st,
-                                    void *elem, char *err, size_t errlen)
-{
-    struct store_destination *d = store_table_read(r->table, st);
-    enum qb_err rc =
-        store_secret_open(ctx, STORE_SECRET_DESTINATION, (const char *)sqlite3_column_text(st, 7),
-                          &d->secret, err, errlen);
-    if (rc) {
-        store_table_free(r->table, d);
-        return rc;
-    }
-    *(struct store_destination **)elem = d;
-    return QB_OK;
-}
-
-static const struct store_rows destination_rows_with_secret = {
-    sizeof(struct store_destination *), read_with_secret, store_table_clear_row,
-    &destination_table};
+/* ctx: the store, to open the secret; lists pass NULL and leave it out. */
+static const struct store_rows destination_rows =
+    STORE_TABLE_ROWS(struct store_destination, destination_cols);
 
 void store_destination_free(struct store_destination *d)
 {
-    store_table_free(&destination_table, d);
+    store_table_free(&destination_rows.table, d);
 }
 
 void store_destination_list_free(struct store_destination **list, size_t n)
@@ -137,16 +117,16 @@ enum qb_err store_destination_get(struct store *s, const char *name, bool with_s
                                   struct store_destination **out, char *err, size_t errlen)
 {
     return store_get_by_key(s, "SELECT " DEST_COLUMNS " FROM destinations WHERE name = ?1", name, 0,
-                            with_secret ? &destination_rows_with_secret : &destination_rows, s, out,
-                            "destination", err, errlen);
+                            &destination_rows, with_secret ? s : NULL, out, "destination", err,
+                            errlen);
 }
 
 enum qb_err store_destination_get_by_id(struct store *s, int64_t id, bool with_secret,
                                         struct store_destination **out, char *err, size_t errlen)
 {
     return store_get_by_key(s, "SELECT " DEST_COLUMNS " FROM destinations WHERE id = ?1", NULL, id,
-                            with_secret ? &destination_rows_with_secret : &destination_rows, s, out,
-                            "destination", err, errlen);
+                            &destination_rows, with_secret ? s : NULL, out, "destination", err,
+                            errlen);
 }
 
 enum qb_err store_destination_list(struct store *s, struct store_destination ***out, size_t *n,

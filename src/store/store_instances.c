@@ -4,7 +4,6 @@
  */
 #include "store/store_instances.h"
 #include "store/store_internal.h"
-#include "util/seal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,43 +14,28 @@
 
 /* The columns of INSTANCE_COLUMNS, in order. */
 #define STORE_ROW_T struct store_instance
-static const struct store_col instance_cols[] = {STORE_COL(id),
-                                                 STORE_COL(name),
-                                                 STORE_COL(url),
-                                                 STORE_COL_SECRET(api_key),
-                                                 STORE_COL(tls_verify),
-                                                 STORE_COL(ca_file),
-                                                 STORE_COL(max_concurrent),
-                                                 STORE_COL(timeout_s),
-                                                 STORE_COL(managed_by),
-                                                 STORE_COL(created_at),
-                                                 STORE_COL(updated_at),
-                                                 STORE_COL_TEXT_OR(nodes, "[]")};
+static const struct store_col instance_cols[] = {
+    STORE_COL(id),
+    STORE_COL(name),
+    STORE_COL(url),
+    STORE_COL_SECRET(api_key, STORE_SECRET_INSTANCE_API_KEY),
+    STORE_COL(tls_verify),
+    STORE_COL(ca_file),
+    STORE_COL(max_concurrent),
+    STORE_COL(timeout_s),
+    STORE_COL(managed_by),
+    STORE_COL(created_at),
+    STORE_COL(updated_at),
+    STORE_COL_TEXT_OR(nodes, "[]")};
 #undef STORE_ROW_T
-static const struct store_table instance_table = STORE_TABLE(struct store_instance, instance_cols);
 
-/* A row as a new instance, its API key opened (ctx: the store). */
-static enum qb_err read_instance(const struct store_rows *r, void *ctx, sqlite3_stmt *st,
-                                 void *elem, char *err, size_t errlen)
-{
-    struct store_instance *inst = store_table_read(r->table, st);
-    enum qb_err rc =
-        store_secret_open(ctx, STORE_SECRET_INSTANCE_API_KEY,
-                          (const char *)sqlite3_column_text(st, 3), &inst->api_key, err, errlen);
-    if (rc) {
-        store_table_free(r->table, inst);
-        return rc;
-    }
-    *(struct store_instance **)elem = inst;
-    return QB_OK;
-}
-
-static const struct store_rows instance_rows = {sizeof(struct store_instance *), read_instance,
-                                                store_table_clear_row, &instance_table};
+/* ctx: the store, which opens the API key. */
+static const struct store_rows instance_rows =
+    STORE_TABLE_ROWS(struct store_instance, instance_cols);
 
 void store_instance_free(struct store_instance *inst)
 {
-    store_table_free(&instance_table, inst);
+    store_table_free(&instance_rows.table, inst);
 }
 
 void store_instance_list_free(struct store_instance **list, size_t n)

@@ -28,7 +28,6 @@
 #include <sqlite3.h>
 
 struct seal_keyring;
-struct store_table;
 
 /* Takes a connection from the pool, waiting if all are in use. */
 sqlite3 *store_acquire(struct store *s);
@@ -66,6 +65,11 @@ void store_bind_int_or_null(sqlite3_stmt *st, int idx, int64_t v, int64_t none);
 /* Binds ?idx to name, or to id when name is NULL (lookups by either). */
 void store_bind_key(sqlite3_stmt *st, int idx, const char *name, int64_t id);
 
+/* Binds ?1 i1, ?2 i2, ?3 i3 and ?4 t4 (text or NULL): the parameters of
+ * store_write; a statement may use a subset (binding a parameter it lacks
+ * only returns SQLITE_RANGE). */
+void store_bind_args(sqlite3_stmt *st, int64_t i1, int64_t i2, int64_t i3, const char *t4);
+
 /* Copies a text column (NULL stays NULL); caller frees. */
 char *store_column_text(sqlite3_stmt *st, int col);
 
@@ -87,6 +91,14 @@ enum qb_err store_query_int(sqlite3 *db, const char *sql, int64_t *v, const char
 
 /* ------------------------------------------------------------ row readers */
 
+struct store_col;
+
+/* A struct read from rows: its size and its columns in SELECT order. */
+struct store_table {
+    size_t size;
+    const struct store_col *cols;
+    size_t ncols;
+};
 /* How rows become array elements.  A reader of table rows (below) makes
  * each element a pointer to a new struct; a reader of value rows makes
  * each element a struct of `size` bytes. */
@@ -98,7 +110,7 @@ struct store_rows {
                         char *err, size_t errlen);
     /* Frees what read put in elem; NULL when there is nothing to free. */
     void (*clear)(const struct store_rows *r, void *elem);
-    const struct store_table *table; /* for the table-row reader and clear */
+    struct store_table table; /* table rows: the struct each element points to */
 };
 
 /* Steps st to the end, appending one element per row through r.  *out is
@@ -118,14 +130,14 @@ enum store_col_kind {
     STORE_KIND_INT,
     STORE_KIND_BOOL,
     STORE_KIND_TEXT,   /* copied; freed with free() */
-    STORE_KIND_SECRET, /* left to the table's reader (it is opened); freed with seal_wipe_free */
+    STORE_KIND_SECRET, /* opened by the row reader, or left NULL; freed with seal_wipe_free */
 };
 
 /* One column of a SELECT list and the struct field it fills. */
 struct store_col {
     enum store_col_kind kind;
     size_t offset;            /* of the field in its struct */
-    int64_t int_if_null;      /* integers: the value a NULL column reads as */
+    int64_t int_if_null;      /* integers: what NULL reads as; secrets: enum store_secret_col */
     const char *text_if_null; /* text: copied when the column is NULL (NULL: stays NULL) */
 };
 
@@ -134,45 +146,30 @@ struct store_col {
  * only the field, as the SELECT list does.  The column type follows the
  * field's C type, and a type the reader does not know does not compile.
  * (Macros: a function cannot take a field name.) */
-#define STORE_COL(f)                                                                                      \
-    {                                                                                                     \
-        _Generic(((STORE_ROW_T *)0)->f, int64_t: STORE_KIND_INT64, int: STORE_KIND_INT,                 \
-              bool: STORE_KIND_BOOL, char *: STORE_KIND_TEXT),                                       \
-     offsetof(STORE_ROW_T, f), 0, NULL \
-    }
-/* An integer whose NULL reads as v. */
+/* (clang-format 14 breaks brace initializers in macros apart.) */
+/* clang-format off */
+#define STORE_COL_KIND(f)                                                                          \
+    _Generic(((STORE_ROW_T *)0)->f, int64_t: STORE_KIND_INT64, int: STORE_KIND_INT,               \
+             bool: STORE_KIND_BOOL, char *: STORE_KIND_TEXT)
+#define STORE_COL(f) {STORE_COL_KIND(f), offsetof(STORE_ROW_T, f), 0, NULL}
+/* An int64_t whose NULL reads as v. */
 #define STORE_COL_INT_OR(f, v)                                                                     \
-    {                                                                                              \
-        _Generic(((STORE_ROW_T *)0)->f, int64_t                                                    \
-                 : STORE_KIND_INT64),                                                              \
-            offsetof(STORE_ROW_T, f), v, NULL                                                      \
-    }
+    {_Generic(((STORE_ROW_T *)0)->f, int64_t: STORE_KIND_INT64), offsetof(STORE_ROW_T, f), v, NULL}
 /* A text whose NULL reads as a copy of the string v. */
 #define STORE_COL_TEXT_OR(f, v)                                                                    \
-    {                                                                                              \
-        _Generic(((STORE_ROW_T *)0)->f, char * : STORE_KIND_TEXT), offsetof(STORE_ROW_T, f), 0, v  \
-    }
-/* A sealed secret: the table's reader opens it. */
-#define STORE_COL_SECRET(f)                                                                           \
-    {                                                                                                 \
-        _Generic(((STORE_ROW_T *)0)->f, char *: STORE_KIND_SECRET), offsetof(STORE_ROW_T, f), 0, NULL \
-    }
+    {_Generic(((STORE_ROW_T *)0)->f, char *: STORE_KIND_TEXT), offsetof(STORE_ROW_T, f), 0, v}
+/* A sealed secret; which: its enum store_secret_col.  The table-row
+ * reader opens it when given the store. */
+#define STORE_COL_SECRET(f, which)                                                                 \
+    {_Generic(((STORE_ROW_T *)0)->f, char *: STORE_KIND_SECRET), offsetof(STORE_ROW_T, f),        \
+     which, NULL}
 
-/* A struct read from rows: its size and its columns in SELECT order. */
-struct store_table {
-    size_t size;
-    const struct store_col *cols;
-    size_t ncols;
-};
-#define STORE_TABLE(T, cols)                                                                       \
-    {                                                                                              \
-        sizeof(T), cols, QB_ARRAY_LEN(cols)                                                        \
-    }
-/* The reader of rows of table t: elements are pointers to new structs. */
-#define STORE_TABLE_ROWS(t)                                                                        \
-    {                                                                                              \
-        sizeof(void *), store_table_read_row, store_table_clear_row, t                             \
-    }
+/* The reader of rows of a table of struct T whose columns are cols:
+ * elements are pointers to new structs. */
+#define STORE_TABLE_ROWS(T, cols)                                                                  \
+    {sizeof(void *), store_table_read_row, store_table_clear_row,                                  \
+     {sizeof(T), cols, QB_ARRAY_LEN(cols)}}
+/* clang-format on */
 
 /* A new struct filled from the current row (secret fields left NULL);
  * caller frees with store_table_free. */
@@ -182,7 +179,9 @@ void store_table_clear(const struct store_table *t, void *obj);
 /* store_table_clear, then frees obj; NULL is a no-op. */
 void store_table_free(const struct store_table *t, void *obj);
 
-/* store_rows callbacks for r->table: elem is a pointer to the struct. */
+/* store_rows callbacks for r->table: elem is a pointer to the struct.
+ * With ctx the store, the read opens the secret columns (without, they
+ * stay NULL); a secret that does not open fails the read. */
 enum qb_err store_table_read_row(const struct store_rows *r, void *ctx, sqlite3_stmt *st,
                                  void *elem, char *err, size_t errlen);
 void store_table_clear_row(const struct store_rows *r, void *elem);
@@ -222,8 +221,7 @@ enum qb_err store_list(struct store *s, const char *sql, const struct store_rows
                        size_t errlen) QB_MUSTCHECK;
 
 /* The usual write: sql takes ?1 id, ?2 a, ?3 b and ?4 text, or a subset
- * (binding a parameter a statement lacks only returns SQLITE_RANGE).
- * *changes: as store_step_done. */
+ * (store_bind_args).  *changes: as store_step_done. */
 enum qb_err store_write(struct store *s, const char *sql, int64_t id, int64_t a, int64_t b,
                         const char *text, int *changes, const char *what, char *err,
                         size_t errlen) QB_MUSTCHECK;

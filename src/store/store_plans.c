@@ -44,17 +44,16 @@ static const struct store_col plan_cols[] = {STORE_COL(id),
                                              STORE_COL(requeue_interrupted),
                                              STORE_COL_TEXT_OR(shard_method, "snapshot")};
 #undef STORE_ROW_T
-static const struct store_table plan_table = STORE_TABLE(struct store_plan, plan_cols);
-static const struct store_rows plan_rows = STORE_TABLE_ROWS(&plan_table);
+static const struct store_rows plan_rows = STORE_TABLE_ROWS(struct store_plan, plan_cols);
 
 void store_plan_clear(struct store_plan *p)
 {
-    store_table_clear(&plan_table, p);
+    store_table_clear(&plan_rows.table, p);
 }
 
 void store_plan_free(struct store_plan *p)
 {
-    store_table_free(&plan_table, p);
+    store_table_free(&plan_rows.table, p);
 }
 
 void store_plan_list_free(struct store_plan **list, size_t n)

@@ -38,8 +38,8 @@ static enum qb_err read_latest(const struct store_rows *r, void *ctx, sqlite3_st
     return QB_OK;
 }
 
-static const struct store_rows latest_rows = {sizeof(struct store_run_latest), read_latest, NULL,
-                                              NULL};
+static const struct store_rows latest_rows = {
+    sizeof(struct store_run_latest), read_latest, NULL, {0}};
 
 /* The latest-runs query on connection db (see store_run_latest_per_plan). */
 static enum qb_err latest_query(sqlite3 *db, void **out, size_t *n, char *err, size_t errlen)
@@ -314,8 +314,8 @@ static void clear_count(const struct store_rows *r, void *elem)
     free(((struct store_run_count *)elem)->plan);
 }
 
-static const struct store_rows count_rows = {sizeof(struct store_run_count), read_count,
-                                             clear_count, NULL};
+static const struct store_rows count_rows = {
+    sizeof(struct store_run_count), read_count, clear_count, {0}};
 
 void store_run_counts_free(struct store_run_count *v, size_t n)
 {

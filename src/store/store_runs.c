@@ -38,12 +38,11 @@ static const struct store_col run_cols[] = {STORE_COL(id),
                                             STORE_COL(scheduled_for),
                                             STORE_COL(inflight)};
 #undef STORE_ROW_T
-static const struct store_table run_table = STORE_TABLE(struct store_run, run_cols);
-static const struct store_rows run_rows = STORE_TABLE_ROWS(&run_table);
+static const struct store_rows run_rows = STORE_TABLE_ROWS(struct store_run, run_cols);
 
 void store_run_free(struct store_run *r)
 {
-    store_table_free(&run_table, r);
+    store_table_free(&run_rows.table, r);
 }
 
 void store_run_list_free(struct store_run **list, size_t n)
@@ -156,8 +155,7 @@ static enum qb_err one_run(struct store *s, const char *sql, int64_t a, int64_t 
     enum qb_err rc = store_stmt_open(s, sql, &q, err, errlen);
     if (rc)
         return rc;
-    sqlite3_bind_int64(q.st, 1, a);
-    sqlite3_bind_int64(q.st, 2, b);
+    store_bind_args(q.st, a, b, 0, NULL);
     return store_stmt_one(&q, &run_rows, NULL, out, NULL, "reading run", err, errlen);
 }
 
@@ -185,64 +183,56 @@ enum qb_err store_run_claim(struct store *s, int worker, struct store_run **out,
                    worker, qb_now_ms() / 1000, out, err, errlen);
 }
 
-/* Executes a write with parameters ?1..?6: the run id, three texts and
- * two integers (a statement ignores those it does not use). */
-static enum qb_err write_run(struct store *s, const char *sql, int64_t id, const char *t2,
-                             const char *t3, const char *t4, int64_t i5, int64_t i6, int *changes,
-                             char *err, size_t errlen)
-{
-    struct store_stmt q;
-    enum qb_err rc = store_stmt_open(s, sql, &q, err, errlen);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(q.st, 1, id);
-    store_bind_text(q.st, 2, t2);
-    store_bind_text(q.st, 3, t3);
-    store_bind_text(q.st, 4, t4);
-    sqlite3_bind_int64(q.st, 5, i5);
-    sqlite3_bind_int64(q.st, 6, i6);
-    return store_stmt_done(&q, changes, "updating run", err, errlen);
-}
-
 enum qb_err store_run_progress(struct store *s, int64_t id, const char *phase, int64_t bytes_done,
                                int64_t bytes_total, char *err, size_t errlen)
 {
-    return write_run(s,
-                     "UPDATE runs SET phase = coalesce(?2, phase), bytes_done = ?5, "
-                     "bytes_total = CASE WHEN ?6 < 0 THEN bytes_total ELSE ?6 END "
-                     "WHERE id = ?1 AND state = 'running'",
-                     id, phase, NULL, NULL, bytes_done, bytes_total, NULL, err, errlen);
+    return store_write(s,
+                       "UPDATE runs SET phase = coalesce(?4, phase), bytes_done = ?2, "
+                       "bytes_total = CASE WHEN ?3 < 0 THEN bytes_total ELSE ?3 END "
+                       "WHERE id = ?1 AND state = 'running'",
+                       id, bytes_done, bytes_total, phase, NULL, "updating run", err, errlen);
 }
 
 enum qb_err store_run_set_inflight(struct store *s, int64_t id, const char *inflight, char *err,
                                    size_t errlen)
 {
-    return write_run(s, "UPDATE runs SET inflight = ?2 WHERE id = ?1", id, inflight, NULL, NULL, 0,
-                     0, NULL, err, errlen);
+    return store_write(s, "UPDATE runs SET inflight = ?4 WHERE id = ?1", id, 0, 0, inflight, NULL,
+                       "updating run", err, errlen);
 }
 
 enum qb_err store_run_finish(struct store *s, int64_t id, const char *state, const char *results,
                              const char *error, char *err, size_t errlen)
 {
-    return write_run(s,
-                     "UPDATE runs SET state = ?2, results = coalesce(?3, results), error = ?4, "
-                     "finished_at = ?5, phase = NULL, inflight = NULL "
-                     "WHERE id = ?1 AND state IN ('queued', 'running')",
-                     id, state, results, error, qb_now_ms() / 1000, 0, NULL, err, errlen);
+    struct store_stmt q;
+    enum qb_err rc =
+        store_stmt_open(s,
+                        "UPDATE runs SET state = ?2, results = coalesce(?3, results), error = ?4, "
+                        "finished_at = ?5, phase = NULL, inflight = NULL "
+                        "WHERE id = ?1 AND state IN ('queued', 'running')",
+                        &q, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(q.st, 1, id);
+    store_bind_text(q.st, 2, state);
+    store_bind_text(q.st, 3, results);
+    store_bind_text(q.st, 4, error);
+    sqlite3_bind_int64(q.st, 5, qb_now_ms() / 1000);
+    return store_stmt_done(&q, NULL, "updating run", err, errlen);
 }
 
 enum qb_err store_run_cancel(struct store *s, int64_t id, char **state, char *err, size_t errlen)
 {
     int changes = 0;
     *state = NULL;
-    enum qb_err rc = write_run(s,
-                               "UPDATE runs SET cancel_requested = 1, "
-                               "state = CASE WHEN state = 'queued' THEN 'cancelled' ELSE state "
-                               "END, finished_at = CASE WHEN state = 'queued' THEN ?5 ELSE "
-                               "finished_at END, error = CASE WHEN state = 'queued' THEN "
-                               "'cancelled before it started' ELSE error END "
-                               "WHERE id = ?1 AND state IN ('queued', 'running')",
-                               id, NULL, NULL, NULL, qb_now_ms() / 1000, 0, &changes, err, errlen);
+    enum qb_err rc =
+        store_write(s,
+                    "UPDATE runs SET cancel_requested = 1, "
+                    "state = CASE WHEN state = 'queued' THEN 'cancelled' ELSE state "
+                    "END, finished_at = CASE WHEN state = 'queued' THEN ?2 ELSE "
+                    "finished_at END, error = CASE WHEN state = 'queued' THEN "
+                    "'cancelled before it started' ELSE error END "
+                    "WHERE id = ?1 AND state IN ('queued', 'running')",
+                    id, qb_now_ms() / 1000, 0, NULL, &changes, "updating run", err, errlen);
     if (rc)
         return rc;
     struct store_run *r = NULL;

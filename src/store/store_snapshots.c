@@ -46,12 +46,12 @@ static const struct store_col snapshot_cols[] = {STORE_COL(id),
                                                  STORE_COL_TEXT_OR(layout, "snapshot"),
                                                  STORE_COL(backup_set)};
 #undef STORE_ROW_T
-static const struct store_table snapshot_table = STORE_TABLE(struct store_snapshot, snapshot_cols);
-static const struct store_rows snapshot_rows = STORE_TABLE_ROWS(&snapshot_table);
+static const struct store_rows snapshot_rows =
+    STORE_TABLE_ROWS(struct store_snapshot, snapshot_cols);
 
 void store_snapshot_free(struct store_snapshot *s)
 {
-    store_table_free(&snapshot_table, s);
+    store_table_free(&snapshot_rows.table, s);
 }
 
 void store_snapshot_list_free(struct store_snapshot **list, size_t n)

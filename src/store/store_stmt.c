@@ -63,6 +63,14 @@ void store_bind_key(sqlite3_stmt *st, int idx, const char *name, int64_t id)
         sqlite3_bind_int64(st, idx, id);
 }
 
+void store_bind_args(sqlite3_stmt *st, int64_t i1, int64_t i2, int64_t i3, const char *t4)
+{
+    sqlite3_bind_int64(st, 1, i1);
+    sqlite3_bind_int64(st, 2, i2);
+    sqlite3_bind_int64(st, 3, i3);
+    store_bind_text(st, 4, t4);
+}
+
 char *store_column_text(sqlite3_stmt *st, int col)
 {
     const unsigned char *t = sqlite3_column_text(st, col);
@@ -198,16 +206,27 @@ void store_table_free(const struct store_table *t, void *obj)
 enum qb_err store_table_read_row(const struct store_rows *r, void *ctx, sqlite3_stmt *st,
                                  void *elem, char *err, size_t errlen)
 {
-    (void)ctx;
-    (void)err;
-    (void)errlen;
-    *(void **)elem = store_table_read(r->table, st);
+    const struct store_table *t = &r->table;
+    char *obj = store_table_read(t, st);
+    for (size_t i = 0; ctx && i < t->ncols; i++) {
+        const struct store_col *c = &t->cols[i];
+        if (c->kind != STORE_KIND_SECRET)
+            continue;
+        enum qb_err rc = store_secret_open(ctx, (enum store_secret_col)c->int_if_null,
+                                           (const char *)sqlite3_column_text(st, (int)i),
+                                           (char **)(obj + c->offset), err, errlen);
+        if (rc) {
+            store_table_free(t, obj);
+            return rc;
+        }
+    }
+    *(void **)elem = obj;
     return QB_OK;
 }
 
 void store_table_clear_row(const struct store_rows *r, void *elem)
 {
-    store_table_free(r->table, *(void **)elem);
+    store_table_free(&r->table, *(void **)elem);
 }
 
 /* ---------------------------------------- one statement, one connection */
@@ -311,10 +330,7 @@ enum qb_err store_write(struct store *s, const char *sql, int64_t id, int64_t a,
     enum qb_err rc = store_stmt_open(s, sql, &q, err, errlen);
     if (rc)
         return rc;
-    sqlite3_bind_int64(q.st, 1, id);
-    sqlite3_bind_int64(q.st, 2, a);
-    sqlite3_bind_int64(q.st, 3, b);
-    store_bind_text(q.st, 4, text);
+    store_bind_args(q.st, id, a, b, text);
     return store_stmt_done(&q, changes, what, err, errlen);
 }
 
