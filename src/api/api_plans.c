@@ -362,22 +362,6 @@ static bool plan_from_body(struct http_request *req, const cJSON *body, struct s
     return true;
 }
 
-static void clear_plan(struct store_plan *p)
-{
-    free(p->name);
-    free(p->instance);
-    free(p->destination);
-    free(p->scope);
-    free(p->collections);
-    free(p->schedule);
-    free(p->timezone);
-    free(p->key_prefix);
-    free(p->retention);
-    free(p->labels);
-    free(p->shard_method);
-    memset(p, 0, sizeof *p);
-}
-
 static void reply_plan(struct http_request *req, const char *name, unsigned status)
 {
     struct app *app = http_req_app(req);
@@ -532,7 +516,7 @@ out:
 static void destroy_plan_write(struct task *t)
 {
     struct plan_write *w = (struct plan_write *)t;
-    clear_plan(&w->plan);
+    store_plan_clear(&w->plan);
     cJSON_Delete(w->missing);
     free(w);
 }
@@ -631,7 +615,7 @@ void api_plans_create(struct http_request *req)
     p.name = xstrdup(name);
     check_and_write(req, &p, true, allow_missing);
 out:
-    clear_plan(&p);
+    store_plan_clear(&p);
 }
 
 void api_plans_get(struct http_request *req)
@@ -670,7 +654,7 @@ void api_plans_replace(struct http_request *req)
     p.name = xstrdup(name);
     check_and_write(req, &p, false, allow_missing);
 out:
-    clear_plan(&p);
+    store_plan_clear(&p);
 }
 
 void api_plans_delete(struct http_request *req)

@@ -32,17 +32,11 @@ int migrate_latest_version(void)
 
 static enum qb_err read_version(sqlite3 *db, int *version, char *err, size_t errlen)
 {
-    sqlite3_stmt *st = NULL;
-    enum qb_err rc = store_prepare(db, "SELECT coalesce(max(version), 0) FROM schema_migrations",
-                                   &st, err, errlen);
-    if (rc)
-        return rc;
-    int src = sqlite3_step(st);
-    if (src == SQLITE_ROW)
-        *version = sqlite3_column_int(st, 0);
-    else
-        rc = store_sqlite_err(db, src, "reading schema version", err, errlen);
-    sqlite3_finalize(st);
+    int64_t v = 0;
+    enum qb_err rc = store_query_int(db, "SELECT coalesce(max(version), 0) FROM schema_migrations",
+                                     &v, "reading schema version", err, errlen);
+    if (!rc)
+        *version = (int)v;
     return rc;
 }
 
@@ -56,27 +50,17 @@ enum qb_err migrate_current_version(sqlite3 *db, int *version, char *err, size_t
 
 /* Counts rows that reference a missing parent (PRAGMA foreign_key_check
  * answers one row per violation). */
-static enum qb_err count_dangling(sqlite3 *db, long *n, char *err, size_t errlen)
+static enum qb_err count_dangling(sqlite3 *db, int64_t *n, char *err, size_t errlen)
 {
-    sqlite3_stmt *st = NULL;
-    enum qb_err rc =
-        store_prepare(db, "SELECT count(*) FROM pragma_foreign_key_check", &st, err, errlen);
-    if (rc)
-        return rc;
-    int src = sqlite3_step(st);
-    if (src == SQLITE_ROW)
-        *n = (long)sqlite3_column_int64(st, 0);
-    else
-        rc = store_sqlite_err(db, src, "checking foreign keys", err, errlen);
-    sqlite3_finalize(st);
-    return rc;
+    return store_query_int(db, "SELECT count(*) FROM pragma_foreign_key_check", n,
+                           "checking foreign keys", err, errlen);
 }
 
 static enum qb_err apply_locked(sqlite3 *db, const struct migration *m, char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
     int current = 0;
-    long dangling = 0, after = 0;
+    int64_t dangling = 0, after = 0;
     enum qb_err rc = store_exec(db, "BEGIN IMMEDIATE", err, errlen);
     if (rc)
         return rc;
@@ -103,16 +87,13 @@ static enum qb_err apply_locked(sqlite3 *db, const struct migration *m, char *er
     sqlite3_bind_int(st, 1, m->version);
     store_bind_text(st, 2, m->name);
     sqlite3_bind_int64(st, 3, qb_now_ms() / 1000);
-    src = sqlite3_step(st);
-    if (src != SQLITE_DONE) {
-        rc = store_sqlite_err(db, src, "recording migration", err, errlen);
-        goto out;
-    }
-    rc = count_dangling(db, &after, err, errlen);
+    rc = store_step_done(db, st, NULL, "recording migration", err, errlen);
+    if (!rc)
+        rc = count_dangling(db, &after, err, errlen);
     if (!rc && after > dangling)
         rc = qb_failf(QB_ERR_INTERNAL, err, errlen,
-                      "migration %s would leave %ld rows referencing missing rows", m->name,
-                      after - dangling);
+                      "migration %s would leave %lld rows referencing missing rows", m->name,
+                      (long long)(after - dangling));
     if (!rc)
         rc = store_exec(db, "COMMIT", err, errlen);
 out:

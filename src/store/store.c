@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
  * store.c -- the connection pool, connection set-up, and error mapping.
- * Owns every sqlite3 handle of the process.
+ * Owns every sqlite3 handle of the process (statements: store_stmt.c).
  */
 #include "store/store_internal.h"
 #include "store/migrate.h"
@@ -135,39 +135,6 @@ enum qb_err store_sqlite_err(sqlite3 *db, int rc, const char *what, char *err, s
     return qb_failf(e, err, errlen, "%s: %s", what, sqlite3_errmsg(db));
 }
 
-enum qb_err store_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
-{
-    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-    if (rc != SQLITE_OK)
-        return store_sqlite_err(db, rc, sql, err, errlen);
-    return QB_OK;
-}
-
-enum qb_err store_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **stmt, char *err,
-                          size_t errlen)
-{
-    int rc = sqlite3_prepare_v2(db, sql, -1, stmt, NULL);
-    if (rc != SQLITE_OK) {
-        *stmt = NULL;
-        return store_sqlite_err(db, rc, "prepare", err, errlen);
-    }
-    return QB_OK;
-}
-
-void store_bind_text(sqlite3_stmt *st, int idx, const char *value)
-{
-    if (value)
-        sqlite3_bind_text(st, idx, value, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, idx);
-}
-
-char *store_column_text(sqlite3_stmt *st, int col)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    return t ? xstrdup((const char *)t) : NULL;
-}
-
 enum qb_err store_migrate(struct store *s, int *applied, char *err, size_t errlen)
 {
     sqlite3 *db = store_acquire(s);
@@ -186,20 +153,15 @@ enum qb_err store_schema_version(struct store *s, int *version, char *err, size_
 
 enum qb_err store_heartbeat(struct store *s, char *err, size_t errlen)
 {
-    sqlite3 *db = store_acquire(s);
-    sqlite3_stmt *st = NULL;
+    struct store_stmt q;
+    int changes = 0;
     enum qb_err rc =
-        store_prepare(db, "UPDATE heartbeat SET checked_at = ?1 WHERE id = 1", &st, err, errlen);
+        store_stmt_open(s, "UPDATE heartbeat SET checked_at = ?1 WHERE id = 1", &q, err, errlen);
     if (rc)
-        goto out;
-    sqlite3_bind_int64(st, 1, qb_now_ms() / 1000);
-    int src = sqlite3_step(st);
-    if (src != SQLITE_DONE)
-        rc = store_sqlite_err(db, src, "heartbeat", err, errlen);
-    else if (sqlite3_changes(db) != 1)
+        return rc;
+    sqlite3_bind_int64(q.st, 1, qb_now_ms() / 1000);
+    rc = store_stmt_done(&q, &changes, "heartbeat", err, errlen);
+    if (!rc && changes != 1)
         rc = qb_failf(QB_ERR_IO, err, errlen, "heartbeat: row missing; schema damaged?");
-out:
-    sqlite3_finalize(st);
-    store_release(s, db);
     return rc;
 }

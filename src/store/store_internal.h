@@ -1,13 +1,30 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
- * store_internal.h -- connection pool and error mapping shared by the
- * store_*.c files.  Nothing outside src/store/ includes this.
+ * store_internal.h -- what the store_*.c files share: the connection pool
+ * and error mapping (store.c), the statement helpers and row readers
+ * (store_stmt.c) and secret sealing (store_secrets.c).  Nothing outside
+ * src/store/ includes this.
+ *
+ * DESIGN
+ * Most store calls are one statement on a pooled connection: open it with
+ * store_stmt_open (connection + prepare), bind with sqlite3_bind_* and
+ * store_bind_*, and finish with one of store_stmt_done / _int / _one /
+ * _rows, which step, report errors as store_sqlite_err does, finalize and
+ * give the connection back.  Calls that run several statements on one
+ * connection (transactions) use the store_step_* forms on their own db.
+ * The SQL text stays at each call site.
+ *
+ * Rows become structs through a column table (struct store_col, in SELECT
+ * order): the same table reads a row and frees the struct, so a new column
+ * is one line.  Lists are arrays grown by store_collect_rows through a
+ * struct store_rows reader.
  */
 #ifndef QB_STORE_INTERNAL_H
 #define QB_STORE_INTERNAL_H
 
 #include "store/store.h"
 
+#include <stddef.h>
 #include <sqlite3.h>
 
 struct seal_keyring;
@@ -25,6 +42,13 @@ void store_release(struct store *s, sqlite3 *db);
  * QB_ERR_IO. */
 enum qb_err store_sqlite_err(sqlite3 *db, int rc, const char *what, char *err, size_t errlen);
 
+/* ------------------------------------------- statements (store_stmt.c) */
+
+/* QB_ERR_NOT_FOUND with "<noun> \"<name>\" does not exist", or "<noun>
+ * <id> does not exist" when name is NULL. */
+enum qb_err store_not_found(const char *noun, const char *name, int64_t id, char *err,
+                            size_t errlen);
+
 /* Runs a statement that returns no rows (BEGIN, COMMIT...). */
 enum qb_err store_exec(sqlite3 *db, const char *sql, char *err, size_t errlen) QB_MUSTCHECK;
 
@@ -35,8 +59,182 @@ enum qb_err store_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **stmt, cha
 /* Binds text, or NULL when value is NULL (SQLITE_TRANSIENT: copied). */
 void store_bind_text(sqlite3_stmt *st, int idx, const char *value);
 
+/* Binds v, or NULL when v == none (an optional reference or count). */
+void store_bind_int_or_null(sqlite3_stmt *st, int idx, int64_t v, int64_t none);
+
+/* Binds ?idx to name, or to id when name is NULL (lookups by either). */
+void store_bind_key(sqlite3_stmt *st, int idx, const char *name, int64_t id);
+
+/* Binds ?1 i1, ?2 i2, ?3 i3 and ?4 t4 (text or NULL): the parameters of
+ * store_write; a statement may use a subset (binding a parameter it lacks
+ * only returns SQLITE_RANGE). */
+void store_bind_args(sqlite3_stmt *st, int64_t i1, int64_t i2, int64_t i3, const char *t4);
+
 /* Copies a text column (NULL stays NULL); caller frees. */
 char *store_column_text(sqlite3_stmt *st, int col);
+
+/* Steps st, which must return no row; *changes (may be NULL) receives
+ * sqlite3_changes.  Errors are store_sqlite_err(what). */
+enum qb_err store_step_done(sqlite3 *db, sqlite3_stmt *st, int *changes, const char *what,
+                            char *err, size_t errlen) QB_MUSTCHECK;
+
+/* Steps st once and reads column 0 of its row into *v.  *found says
+ * whether there was a row; with found NULL a row is required (aggregates),
+ * and its absence is QB_ERR_IO.  *v is left alone without a row. */
+enum qb_err store_step_int(sqlite3 *db, sqlite3_stmt *st, int64_t *v, bool *found, const char *what,
+                           char *err, size_t errlen) QB_MUSTCHECK;
+
+/* Prepares sql (no parameters), reads the integer of its one row into *v
+ * (store_step_int with a row required) and finalizes. */
+enum qb_err store_query_int(sqlite3 *db, const char *sql, int64_t *v, const char *what, char *err,
+                            size_t errlen) QB_MUSTCHECK;
+
+/* ------------------------------------------------------------ row readers */
+
+struct store_col;
+
+/* A struct read from rows: its size and its columns in SELECT order. */
+struct store_table {
+    size_t size;
+    const struct store_col *cols;
+    size_t ncols;
+};
+/* How rows become array elements.  A reader of table rows (below) makes
+ * each element a pointer to a new struct; a reader of value rows makes
+ * each element a struct of `size` bytes. */
+struct store_rows {
+    size_t size; /* bytes of one array element */
+    /* Fills elem (zeroed) from the current row of st.  On failure it
+     * leaves nothing in elem to free.  ctx is the caller's. */
+    enum qb_err (*read)(const struct store_rows *r, void *ctx, sqlite3_stmt *st, void *elem,
+                        char *err, size_t errlen);
+    /* Frees what read put in elem; NULL when there is nothing to free. */
+    void (*clear)(const struct store_rows *r, void *elem);
+    struct store_table table; /* table rows: the struct each element points to */
+};
+
+/* Steps st to the end, appending one element per row through r.  *out is
+ * NULL when there is no row; on failure it is NULL, *n is 0 and the rows
+ * read so far are freed.  Caller frees *out with store_rows_free. */
+enum qb_err store_collect_rows(sqlite3 *db, sqlite3_stmt *st, const struct store_rows *r, void *ctx,
+                               void **out, size_t *n, const char *what, char *err,
+                               size_t errlen) QB_MUSTCHECK;
+
+/* Clears n elements of list through r and frees list; NULL is a no-op. */
+void store_rows_free(const struct store_rows *r, void *list, size_t n);
+
+/* ---------------------------------------------------------- column tables */
+
+enum store_col_kind {
+    STORE_KIND_INT64,
+    STORE_KIND_INT,
+    STORE_KIND_BOOL,
+    STORE_KIND_TEXT,   /* copied; freed with free() */
+    STORE_KIND_SECRET, /* opened by the row reader, or left NULL; freed with seal_wipe_free */
+};
+
+/* One column of a SELECT list and the struct field it fills. */
+struct store_col {
+    enum store_col_kind kind;
+    size_t offset;            /* of the field in its struct */
+    int64_t int_if_null;      /* integers: what NULL reads as; secrets: enum store_secret_col */
+    const char *text_if_null; /* text: copied when the column is NULL (NULL: stays NULL) */
+};
+
+/* Table lines.  A file defines STORE_ROW_T as the struct its table fills
+ * just before the table (and undefines it after), so that a line names
+ * only the field, as the SELECT list does.  The column type follows the
+ * field's C type, and a type the reader does not know does not compile.
+ * (Macros: a function cannot take a field name.) */
+/* (clang-format 14 breaks brace initializers in macros apart.) */
+/* clang-format off */
+#define STORE_COL_KIND(f)                                                                          \
+    _Generic(((STORE_ROW_T *)0)->f, int64_t: STORE_KIND_INT64, int: STORE_KIND_INT,               \
+             bool: STORE_KIND_BOOL, char *: STORE_KIND_TEXT)
+#define STORE_COL(f) {STORE_COL_KIND(f), offsetof(STORE_ROW_T, f), 0, NULL}
+/* An int64_t whose NULL reads as v. */
+#define STORE_COL_INT_OR(f, v)                                                                     \
+    {_Generic(((STORE_ROW_T *)0)->f, int64_t: STORE_KIND_INT64), offsetof(STORE_ROW_T, f), v, NULL}
+/* A text whose NULL reads as a copy of the string v. */
+#define STORE_COL_TEXT_OR(f, v)                                                                    \
+    {_Generic(((STORE_ROW_T *)0)->f, char *: STORE_KIND_TEXT), offsetof(STORE_ROW_T, f), 0, v}
+/* A sealed secret; which: its enum store_secret_col.  The table-row
+ * reader opens it when given the store. */
+#define STORE_COL_SECRET(f, which)                                                                 \
+    {_Generic(((STORE_ROW_T *)0)->f, char *: STORE_KIND_SECRET), offsetof(STORE_ROW_T, f),        \
+     which, NULL}
+
+/* The reader of rows of a table of struct T whose columns are cols:
+ * elements are pointers to new structs. */
+#define STORE_TABLE_ROWS(T, cols)                                                                  \
+    {sizeof(void *), store_table_read_row, store_table_clear_row,                                  \
+     {sizeof(T), cols, QB_ARRAY_LEN(cols)}}
+/* clang-format on */
+
+/* A new struct filled from the current row (secret fields left NULL);
+ * caller frees with store_table_free. */
+void *store_table_read(const struct store_table *t, sqlite3_stmt *st);
+/* Frees the text and secret fields of obj and zeroes it (obj itself stays). */
+void store_table_clear(const struct store_table *t, void *obj);
+/* store_table_clear, then frees obj; NULL is a no-op. */
+void store_table_free(const struct store_table *t, void *obj);
+
+/* store_rows callbacks for r->table: elem is a pointer to the struct.
+ * With ctx the store, the read opens the secret columns (without, they
+ * stay NULL); a secret that does not open fails the read. */
+enum qb_err store_table_read_row(const struct store_rows *r, void *ctx, sqlite3_stmt *st,
+                                 void *elem, char *err, size_t errlen);
+void store_table_clear_row(const struct store_rows *r, void *elem);
+
+/* ---------------------------------------- one statement, one connection */
+
+/* A statement on a connection taken from the pool. */
+struct store_stmt {
+    struct store *s;
+    sqlite3 *db;
+    sqlite3_stmt *st; /* bind to this */
+};
+
+/* Takes a connection and prepares sql on it.  On failure nothing is held. */
+enum qb_err store_stmt_open(struct store *s, const char *sql, struct store_stmt *q, char *err,
+                            size_t errlen) QB_MUSTCHECK;
+/* Finalizes and gives the connection back. */
+void store_stmt_close(struct store_stmt *q);
+
+/* The finishing calls: each is the store_step_* / store_collect_rows of
+ * the same name, then store_stmt_close. */
+enum qb_err store_stmt_done(struct store_stmt *q, int *changes, const char *what, char *err,
+                            size_t errlen) QB_MUSTCHECK;
+enum qb_err store_stmt_int(struct store_stmt *q, int64_t *v, bool *found, const char *what,
+                           char *err, size_t errlen) QB_MUSTCHECK;
+enum qb_err store_stmt_rows(struct store_stmt *q, const struct store_rows *r, void *ctx, void **out,
+                            size_t *n, const char *what, char *err, size_t errlen) QB_MUSTCHECK;
+/* Steps once: a row is read through r into elem (zeroed first) and *found
+ * (may be NULL) says whether there was one. */
+enum qb_err store_stmt_one(struct store_stmt *q, const struct store_rows *r, void *ctx, void *elem,
+                           bool *found, const char *what, char *err, size_t errlen) QB_MUSTCHECK;
+
+/* The usual list: sql has no parameters; its rows are collected through
+ * r (store_collect_rows). */
+enum qb_err store_list(struct store *s, const char *sql, const struct store_rows *r, void *ctx,
+                       void **out, size_t *n, const char *what, char *err,
+                       size_t errlen) QB_MUSTCHECK;
+
+/* The usual write: sql takes ?1 id, ?2 a, ?3 b and ?4 text, or a subset
+ * (store_bind_args).  *changes: as store_step_done. */
+enum qb_err store_write(struct store *s, const char *sql, int64_t id, int64_t a, int64_t b,
+                        const char *text, int *changes, const char *what, char *err,
+                        size_t errlen) QB_MUSTCHECK;
+
+/* A write whose only parameter, ?1, is a key bound with store_bind_key. */
+enum qb_err store_write_key(struct store *s, const char *sql, const char *name, int64_t id,
+                            int *changes, const char *what, char *err, size_t errlen) QB_MUSTCHECK;
+
+/* The usual lookup: sql selects by ?1, bound with store_bind_key; the row
+ * is read through r into elem, and no row is store_not_found(noun). */
+enum qb_err store_get_by_key(struct store *s, const char *sql, const char *name, int64_t id,
+                             const struct store_rows *r, void *ctx, void *elem, const char *noun,
+                             char *err, size_t errlen) QB_MUSTCHECK;
 
 /* The secrets key ring (borrowed; see store_secrets_init), or NULL before
  * it was set. */

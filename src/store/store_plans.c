@@ -18,60 +18,47 @@
     "p.instance_id "                                                                               \
     "JOIN destinations d ON d.id = p.destination_id "
 
+/* The columns of PLAN_SELECT, in order. */
+#define STORE_ROW_T struct store_plan
+static const struct store_col plan_cols[] = {STORE_COL(id),
+                                             STORE_COL(name),
+                                             STORE_COL(instance),
+                                             STORE_COL(destination),
+                                             STORE_COL(instance_id),
+                                             STORE_COL(destination_id),
+                                             STORE_COL(scope),
+                                             STORE_COL(collections),
+                                             STORE_COL(schedule),
+                                             STORE_COL(timezone),
+                                             STORE_COL(key_prefix),
+                                             STORE_COL(retention),
+                                             STORE_COL(verify),
+                                             STORE_COL(alert_after_s),
+                                             STORE_COL(enabled),
+                                             STORE_COL(labels),
+                                             STORE_COL(last_fire_at),
+                                             STORE_COL(skipped_fires),
+                                             STORE_COL(last_skipped_at),
+                                             STORE_COL(created_at),
+                                             STORE_COL(updated_at),
+                                             STORE_COL(requeue_interrupted),
+                                             STORE_COL_TEXT_OR(shard_method, "snapshot")};
+#undef STORE_ROW_T
+static const struct store_rows plan_rows = STORE_TABLE_ROWS(struct store_plan, plan_cols);
+
+void store_plan_clear(struct store_plan *p)
+{
+    store_table_clear(&plan_rows.table, p);
+}
+
 void store_plan_free(struct store_plan *p)
 {
-    if (!p)
-        return;
-    free(p->name);
-    free(p->instance);
-    free(p->destination);
-    free(p->scope);
-    free(p->collections);
-    free(p->schedule);
-    free(p->timezone);
-    free(p->key_prefix);
-    free(p->retention);
-    free(p->labels);
-    free(p->shard_method);
-    free(p);
+    store_table_free(&plan_rows.table, p);
 }
 
 void store_plan_list_free(struct store_plan **list, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        store_plan_free(list[i]);
-    free(list);
-}
-
-static struct store_plan *row_to_plan(sqlite3_stmt *st)
-{
-    struct store_plan *p = xcalloc(1, sizeof *p);
-    p->id = sqlite3_column_int64(st, 0);
-    p->name = store_column_text(st, 1);
-    p->instance = store_column_text(st, 2);
-    p->destination = store_column_text(st, 3);
-    p->instance_id = sqlite3_column_int64(st, 4);
-    p->destination_id = sqlite3_column_int64(st, 5);
-    p->scope = store_column_text(st, 6);
-    p->collections = store_column_text(st, 7);
-    p->schedule = store_column_text(st, 8);
-    p->timezone = store_column_text(st, 9);
-    p->key_prefix = store_column_text(st, 10);
-    p->retention = store_column_text(st, 11);
-    p->verify = sqlite3_column_int(st, 12) != 0;
-    p->alert_after_s = sqlite3_column_int64(st, 13);
-    p->enabled = sqlite3_column_int(st, 14) != 0;
-    p->labels = store_column_text(st, 15);
-    p->last_fire_at = sqlite3_column_int64(st, 16);
-    p->skipped_fires = sqlite3_column_int64(st, 17);
-    p->last_skipped_at = sqlite3_column_int64(st, 18);
-    p->created_at = sqlite3_column_int64(st, 19);
-    p->updated_at = sqlite3_column_int64(st, 20);
-    p->requeue_interrupted = sqlite3_column_int(st, 21) != 0;
-    p->shard_method = store_column_text(st, 22);
-    if (!p->shard_method)
-        p->shard_method = xstrdup("snapshot");
-    return p;
+    store_rows_free(&plan_rows, list, n);
 }
 
 /* Resolves instance and destination names to ids on db. */
@@ -87,19 +74,16 @@ static enum qb_err resolve(sqlite3 *db, const struct store_plan *p, int64_t *ins
     int64_t *ids[2] = {inst, dest};
     for (int i = 0; i < 2; i++) {
         sqlite3_stmt *st = NULL;
+        bool found = false;
         enum qb_err rc = store_prepare(db, q[i].sql, &st, err, errlen);
         if (rc)
             return rc;
         store_bind_text(st, 1, names[i]);
-        int src = sqlite3_step(st);
-        if (src == SQLITE_ROW)
-            *ids[i] = sqlite3_column_int64(st, 0);
-        else if (src == SQLITE_DONE)
+        rc = store_step_int(db, st, ids[i], &found, "resolving plan references", err, errlen);
+        sqlite3_finalize(st);
+        if (!rc && !found)
             rc = qb_failf(QB_ERR_NOT_FOUND, err, errlen, "%s: \"%s\" does not exist", q[i].what,
                           names[i]);
-        else
-            rc = store_sqlite_err(db, src, "resolving plan references", err, errlen);
-        sqlite3_finalize(st);
         if (rc)
             return rc;
     }
@@ -140,23 +124,19 @@ static enum qb_err write_plan(struct store *s, const struct store_plan *p, bool 
     store_bind_text(st, 8, p->key_prefix ? p->key_prefix : "");
     store_bind_text(st, 9, p->retention ? p->retention : "{}");
     sqlite3_bind_int(st, 10, p->verify);
-    if (p->alert_after_s > 0)
-        sqlite3_bind_int64(st, 11, p->alert_after_s);
-    else
-        sqlite3_bind_null(st, 11);
+    store_bind_int_or_null(st, 11, p->alert_after_s > 0 ? p->alert_after_s : 0, 0);
     sqlite3_bind_int(st, 12, p->enabled);
     store_bind_text(st, 13, p->labels ? p->labels : "{}");
     sqlite3_bind_int64(st, 14, qb_now_ms() / 1000);
     sqlite3_bind_int(st, 15, p->requeue_interrupted);
     store_bind_text(st, 16, p->shard_method ? p->shard_method : "snapshot");
-    int src = sqlite3_step(st);
-    if (src != SQLITE_DONE) {
-        rc = store_sqlite_err(db, src, insert ? "inserting plan" : "updating plan", err, errlen);
-        if (rc == QB_ERR_CONFLICT)
-            qb_failf(rc, err, errlen, "plan \"%s\" already exists", p->name);
-    } else if (!insert && sqlite3_changes(db) == 0) {
-        rc = qb_failf(QB_ERR_NOT_FOUND, err, errlen, "plan \"%s\" does not exist", p->name);
-    }
+    int changes = 0;
+    rc =
+        store_step_done(db, st, &changes, insert ? "inserting plan" : "updating plan", err, errlen);
+    if (rc == QB_ERR_CONFLICT)
+        qb_failf(rc, err, errlen, "plan \"%s\" already exists", p->name);
+    else if (!rc && !insert && changes == 0)
+        rc = store_not_found("plan", p->name, 0, err, errlen);
 out:
     sqlite3_finalize(st);
     store_release(s, db);
@@ -173,132 +153,65 @@ enum qb_err store_plan_update(struct store *s, const struct store_plan *p, char 
     return write_plan(s, p, false, err, errlen);
 }
 
-static enum qb_err get_one(struct store *s, const char *where, const char *name, int64_t id,
-                           struct store_plan **out, char *err, size_t errlen)
-{
-    sqlite3 *db = store_acquire(s);
-    sqlite3_stmt *st = NULL;
-    char *sql = xasprintf(PLAN_SELECT "WHERE %s", where);
-    enum qb_err rc = store_prepare(db, sql, &st, err, errlen);
-    if (rc)
-        goto out;
-    if (name)
-        store_bind_text(st, 1, name);
-    else
-        sqlite3_bind_int64(st, 1, id);
-    int src = sqlite3_step(st);
-    if (src == SQLITE_ROW)
-        *out = row_to_plan(st);
-    else if (src == SQLITE_DONE && name)
-        rc = qb_failf(QB_ERR_NOT_FOUND, err, errlen, "plan \"%s\" does not exist", name);
-    else if (src == SQLITE_DONE)
-        rc = qb_failf(QB_ERR_NOT_FOUND, err, errlen, "plan %lld does not exist", (long long)id);
-    else
-        rc = store_sqlite_err(db, src, "reading plan", err, errlen);
-out:
-    sqlite3_finalize(st);
-    store_release(s, db);
-    free(sql);
-    return rc;
-}
-
 enum qb_err store_plan_get(struct store *s, const char *name, struct store_plan **out, char *err,
                            size_t errlen)
 {
-    return get_one(s, "p.name = ?1", name, 0, out, err, errlen);
+    return store_get_by_key(s, PLAN_SELECT "WHERE p.name = ?1", name, 0, &plan_rows, NULL, out,
+                            "plan", err, errlen);
 }
 
 enum qb_err store_plan_get_by_id(struct store *s, int64_t id, struct store_plan **out, char *err,
                                  size_t errlen)
 {
-    return get_one(s, "p.id = ?1", NULL, id, out, err, errlen);
+    return store_get_by_key(s, PLAN_SELECT "WHERE p.id = ?1", NULL, id, &plan_rows, NULL, out,
+                            "plan", err, errlen);
 }
 
 enum qb_err store_plan_list(struct store *s, struct store_plan ***out, size_t *n, char *err,
                             size_t errlen)
 {
-    sqlite3 *db = store_acquire(s);
-    sqlite3_stmt *st = NULL;
-    struct store_plan **list = NULL;
-    size_t count = 0;
-    enum qb_err rc = store_prepare(db, PLAN_SELECT "ORDER BY p.name", &st, err, errlen);
-    if (rc)
-        goto out;
-    int src;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        list = xrealloc(list, (count + 1) * sizeof *list);
-        list[count++] = row_to_plan(st);
-    }
-    if (src != SQLITE_DONE) {
-        rc = store_sqlite_err(db, src, "listing plans", err, errlen);
-        store_plan_list_free(list, count);
-        list = NULL;
-        count = 0;
-    }
-out:
-    sqlite3_finalize(st);
-    store_release(s, db);
+    void *list;
+    enum qb_err rc = store_list(s, PLAN_SELECT "ORDER BY p.name", &plan_rows, NULL, &list, n,
+                                "listing plans", err, errlen);
     *out = list;
-    *n = count;
     return rc;
 }
 
 enum qb_err store_plan_delete(struct store *s, const char *name, char *err, size_t errlen)
 {
-    sqlite3 *db = store_acquire(s);
-    sqlite3_stmt *st = NULL;
+    struct store_stmt q;
+    int changes = 0;
+    bool exists = false;
+    int64_t one = 0;
     /* One statement: a run queued between a check and the delete would
      * lose its plan half-way. */
-    enum qb_err rc = store_prepare(db,
-                                   "DELETE FROM plans WHERE name = ?1 AND NOT EXISTS (SELECT 1 "
-                                   "FROM runs r WHERE r.plan_id = plans.id AND r.state IN "
-                                   "('queued', 'running'))",
-                                   &st, err, errlen);
+    enum qb_err rc = store_write_key(s,
+                                     "DELETE FROM plans WHERE name = ?1 AND NOT EXISTS (SELECT 1 "
+                                     "FROM runs r WHERE r.plan_id = plans.id AND r.state IN "
+                                     "('queued', 'running'))",
+                                     name, 0, &changes, "deleting plan", err, errlen);
+    if (rc || changes > 0)
+        return rc;
+    rc = store_stmt_open(s, "SELECT 1 FROM plans WHERE name = ?1", &q, err, errlen);
     if (rc)
-        goto out;
-    store_bind_text(st, 1, name);
-    int src = sqlite3_step(st);
-    if (src != SQLITE_DONE) {
-        rc = store_sqlite_err(db, src, "deleting plan", err, errlen);
-    } else if (sqlite3_changes(db) == 0) {
-        sqlite3_finalize(st);
-        st = NULL;
-        rc = store_prepare(db, "SELECT 1 FROM plans WHERE name = ?1", &st, err, errlen);
-        if (rc)
-            goto out;
-        store_bind_text(st, 1, name);
-        rc = sqlite3_step(st) == SQLITE_ROW
-                 ? qb_failf(QB_ERR_CONFLICT, err, errlen,
-                            "plan \"%s\" has a queued or running run; cancel it first", name)
-                 : qb_failf(QB_ERR_NOT_FOUND, err, errlen, "plan \"%s\" does not exist", name);
-    }
-out:
-    sqlite3_finalize(st);
-    store_release(s, db);
+        return rc;
+    store_bind_text(q.st, 1, name);
+    rc = store_stmt_int(&q, &one, &exists, "deleting plan", err, errlen);
+    if (!rc && exists)
+        rc = qb_failf(QB_ERR_CONFLICT, err, errlen,
+                      "plan \"%s\" has a queued or running run; cancel it first", name);
+    else if (!rc)
+        rc = store_not_found("plan", name, 0, err, errlen);
     return rc;
 }
 
 enum qb_err store_plan_mark_fire(struct store *s, int64_t plan_id, int64_t fire_at, bool skipped,
                                  char *err, size_t errlen)
 {
-    sqlite3 *db = store_acquire(s);
-    sqlite3_stmt *st = NULL;
-    enum qb_err rc = store_prepare(
-        db,
+    return store_write(
+        s,
         "UPDATE plans SET last_fire_at = max(coalesce(last_fire_at, 0), ?2), "
         "skipped_fires = skipped_fires + ?3, "
         "last_skipped_at = CASE WHEN ?3 THEN ?2 ELSE last_skipped_at END WHERE id = ?1",
-        &st, err, errlen);
-    if (rc)
-        goto out;
-    sqlite3_bind_int64(st, 1, plan_id);
-    sqlite3_bind_int64(st, 2, fire_at);
-    sqlite3_bind_int(st, 3, skipped ? 1 : 0);
-    int src = sqlite3_step(st);
-    if (src != SQLITE_DONE)
-        rc = store_sqlite_err(db, src, "recording schedule", err, errlen);
-out:
-    sqlite3_finalize(st);
-    store_release(s, db);
-    return rc;
+        plan_id, fire_at, skipped ? 1 : 0, NULL, NULL, "recording schedule", err, errlen);
 }

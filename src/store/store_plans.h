@@ -37,6 +37,10 @@ struct store_plan {
     int64_t updated_at;
 };
 
+/* Frees every field of p and zeroes it, leaving p itself (a plan the
+ * caller built in place); store_plan_free also frees p.  NULL fields are
+ * fine. */
+void store_plan_clear(struct store_plan *p);
 void store_plan_free(struct store_plan *p);
 void store_plan_list_free(struct store_plan **list, size_t n);
 

@@ -24,9 +24,25 @@ static void brief_from(sqlite3_stmt *st, int col, struct store_run_brief *b)
     b->finished_at = sqlite3_column_int64(st, col + 4);
 }
 
+static enum qb_err read_latest(const struct store_rows *r, void *ctx, sqlite3_stmt *st, void *elem,
+                               char *err, size_t errlen)
+{
+    (void)r;
+    (void)ctx;
+    (void)err;
+    (void)errlen;
+    struct store_run_latest *l = elem;
+    l->plan_id = sqlite3_column_int64(st, 0);
+    brief_from(st, 1, &l->last);
+    brief_from(st, 6, &l->success);
+    return QB_OK;
+}
+
+static const struct store_rows latest_rows = {
+    sizeof(struct store_run_latest), read_latest, NULL, {0}};
+
 /* The latest-runs query on connection db (see store_run_latest_per_plan). */
-static enum qb_err latest_query(sqlite3 *db, struct store_run_latest **out, size_t *n, char *err,
-                                size_t errlen)
+static enum qb_err latest_query(sqlite3 *db, void **out, size_t *n, char *err, size_t errlen)
 {
     /* Each subquery walks runs_plan_queued (plan_id, queued_at DESC, id
      * DESC) from the plan's newest entry and stops at the first match.
@@ -46,28 +62,14 @@ static enum qb_err latest_query(sqlite3 *db, struct store_run_latest **out, size
         "FROM latest l LEFT JOIN runs a ON a.id = l.last_id LEFT JOIN runs b ON b.id = l.ok_id "
         "ORDER BY l.plan_id";
     sqlite3_stmt *st = NULL;
-    struct store_run_latest *list = NULL;
-    size_t count = 0;
+    void *list = NULL;
+    *n = 0;
     enum qb_err rc = store_prepare(db, sql, &st, err, errlen);
-    if (rc)
-        goto out;
-    int src;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        list = xrealloc(list, (count + 1) * sizeof *list);
-        struct store_run_latest *l = &list[count++];
-        l->plan_id = sqlite3_column_int64(st, 0);
-        brief_from(st, 1, &l->last);
-        brief_from(st, 6, &l->success);
-    }
-    if (src != SQLITE_DONE) {
-        rc = store_sqlite_err(db, src, "reading the latest runs", err, errlen);
-        QB_FREE(list);
-        count = 0;
-    }
-out:
+    if (!rc)
+        rc = store_collect_rows(db, st, &latest_rows, NULL, &list, n, "reading the latest runs",
+                                err, errlen);
     sqlite3_finalize(st);
     *out = list;
-    *n = count;
     return rc;
 }
 
@@ -75,8 +77,10 @@ enum qb_err store_run_latest_per_plan(struct store *s, struct store_run_latest *
                                       char *err, size_t errlen)
 {
     sqlite3 *db = store_acquire(s);
-    enum qb_err rc = latest_query(db, out, n, err, errlen);
+    void *v;
+    enum qb_err rc = latest_query(db, &v, n, err, errlen);
     store_release(s, db);
+    *out = v;
     return rc;
 }
 
@@ -104,6 +108,86 @@ static enum qb_err runs_fingerprint(sqlite3 *db, char **out, char *err, size_t e
     return rc;
 }
 
+/* ------------------------------------------------ the fingerprint cache */
+
+/* The fields of a cache the protocol below reads, by address (the two
+ * public cache structs differ only in the type of their values, which the
+ * ops handle). */
+struct runs_cache {
+    pthread_mutex_t *lock;
+    const struct store **store;
+    char **fingerprint;
+    uint64_t *hits, *misses;
+    void *self; /* the public struct, passed to the ops */
+};
+
+struct runs_cache_ops {
+    /* The uncached answer on db. */
+    enum qb_err (*query)(sqlite3 *db, void **v, size_t *n, char *err, size_t errlen);
+    /* With the lock held: when install, takes fresh as the cached answer
+     * (freeing the previous one); returns a copy of the cached answer. */
+    void *(*exchange)(void *self, bool install, void *fresh, size_t nfresh, size_t *n);
+    const struct store_rows *rows; /* how an answer is freed */
+    /* On a hit: brings a copied answer up to date, or NULL. */
+    enum qb_err (*refresh)(sqlite3 *db, void *v, size_t n, char *err, size_t errlen);
+};
+
+/* *out: ops->query's answer, from the cache when the fingerprint did not
+ * change; a copy either way. */
+static enum qb_err runs_cached(struct store *s, const struct runs_cache *c,
+                               const struct runs_cache_ops *ops, void **out, size_t *n, char *err,
+                               size_t errlen)
+{
+    sqlite3 *db = store_acquire(s);
+    char *fp = NULL;
+    void *fresh = NULL;
+    size_t nfresh = 0;
+    *out = NULL;
+    *n = 0;
+    /* One read transaction: the fingerprint describes the rows read. */
+    enum qb_err rc = store_exec(db, "BEGIN", err, errlen);
+    if (!rc)
+        rc = runs_fingerprint(db, &fp, err, errlen);
+    if (rc)
+        goto out;
+    pthread_mutex_lock(c->lock);
+    if (*c->store == s && *c->fingerprint && strcmp(*c->fingerprint, fp) == 0) {
+        (*c->hits)++;
+        *out = ops->exchange(c->self, false, NULL, 0, n);
+        pthread_mutex_unlock(c->lock);
+        if (ops->refresh)
+            rc = ops->refresh(db, *out, *n, err, errlen);
+        if (rc) {
+            store_rows_free(ops->rows, *out, *n);
+            *out = NULL;
+            *n = 0;
+        }
+        goto out;
+    }
+    (*c->misses)++;
+    pthread_mutex_unlock(c->lock);
+    /* Not under the cache lock: concurrent misses each query, the last
+     * one to finish fills the cache (every one is a consistent answer). */
+    rc = ops->query(db, &fresh, &nfresh, err, errlen);
+    if (rc)
+        goto out;
+    pthread_mutex_lock(c->lock);
+    *out = ops->exchange(c->self, true, fresh, nfresh, n);
+    free(*c->fingerprint);
+    *c->store = s;
+    *c->fingerprint = fp;
+    fp = NULL;
+    fresh = NULL;
+    pthread_mutex_unlock(c->lock);
+out:
+    free(fp);
+    store_rows_free(ops->rows, fresh, nfresh);
+    store_release(s, db); /* ends the read transaction */
+    return rc;
+}
+
+/* -------------------------------------------------------------- latest */
+
 static struct store_run_latest *latest_copy(const struct store_run_latest *v, size_t n)
 {
     struct store_run_latest *c = xmalloc((n ? n : 1) * sizeof *c);
@@ -115,9 +199,9 @@ static struct store_run_latest *latest_copy(const struct store_run_latest *v, si
 /* Re-reads the chosen runs' columns with one statement (primary-key
  * lookups): the cache decides which runs are the newest, never what they
  * show, so a corrected timestamp is seen at once. */
-static enum qb_err latest_refresh(sqlite3 *db, struct store_run_latest *v, size_t n, char *err,
-                                  size_t errlen)
+static enum qb_err latest_refresh(sqlite3 *db, void *answer, size_t n, char *err, size_t errlen)
 {
+    struct store_run_latest *v = answer;
     sqlite3_stmt *st = NULL;
     char *ids = xmalloc(2 * n * 21 + 3);
     size_t len = 0;
@@ -160,60 +244,30 @@ out:
     return rc;
 }
 
+static void *latest_exchange(void *self, bool install, void *fresh, size_t nfresh, size_t *n)
+{
+    struct store_run_latest_cache *c = self;
+    if (install) {
+        free(c->v);
+        c->v = fresh;
+        c->n = nfresh;
+    }
+    *n = c->n;
+    return latest_copy(c->v, c->n);
+}
+
 enum qb_err store_run_latest_cached(struct store *s, struct store_run_latest_cache *c,
                                     struct store_run_latest **out, size_t *n, char *err,
                                     size_t errlen)
 {
-    sqlite3 *db = store_acquire(s);
-    char *fp = NULL;
-    struct store_run_latest *fresh = NULL;
-    size_t nfresh = 0;
-    *out = NULL;
-    *n = 0;
-    /* One read transaction: the fingerprint describes the rows read. */
-    enum qb_err rc = store_exec(db, "BEGIN", err, errlen);
-    if (!rc)
-        rc = runs_fingerprint(db, &fp, err, errlen);
-    if (rc)
-        goto out;
-    pthread_mutex_lock(&c->lock);
-    if (c->store == s && c->fingerprint && strcmp(c->fingerprint, fp) == 0) {
-        c->hits++;
-        *out = latest_copy(c->v, c->n);
-        *n = c->n;
-        pthread_mutex_unlock(&c->lock);
-        /* Which runs are newest is cached; what they say is read again. */
-        rc = latest_refresh(db, *out, *n, err, errlen);
-        if (rc) {
-            QB_FREE(*out);
-            *n = 0;
-        }
-        goto out;
-    }
-    c->misses++;
-    pthread_mutex_unlock(&c->lock);
-    /* Not under the cache lock: concurrent misses each query, the last
-     * one to finish fills the cache (every one is a consistent answer). */
-    rc = latest_query(db, &fresh, &nfresh, err, errlen);
-    if (rc)
-        goto out;
-    *out = latest_copy(fresh, nfresh);
-    *n = nfresh;
-    pthread_mutex_lock(&c->lock);
-    free(c->fingerprint);
-    free(c->v);
-    c->store = s;
-    c->fingerprint = fp;
-    c->v = fresh;
-    c->n = nfresh;
-    fp = NULL;
-    fresh = NULL;
-    pthread_mutex_unlock(&c->lock);
-out:
-    free(fp);
-    free(fresh);
-    store_release(s, db); /* ends the read transaction */
-    return rc;
+    static const struct runs_cache_ops ops = {latest_query, latest_exchange, &latest_rows,
+                                              latest_refresh};
+    struct runs_cache rc = {&c->lock, &c->store, &c->fingerprint, &c->hits, &c->misses, c};
+    void *v;
+    /* Which runs are newest is cached; what they say is read again. */
+    enum qb_err e = runs_cached(s, &rc, &ops, &v, n, err, errlen);
+    *out = v;
+    return e;
 }
 
 void store_run_latest_cache_clear(struct store_run_latest_cache *c)
@@ -228,13 +282,6 @@ void store_run_latest_cache_clear(struct store_run_latest_cache *c)
 
 /* ------------------------------------------------------------- counts */
 
-void store_run_counts_free(struct store_run_count *v, size_t n)
-{
-    for (size_t i = 0; v && i < n; i++)
-        free(v[i].plan);
-    free(v);
-}
-
 static struct store_run_count *counts_copy(const struct store_run_count *v, size_t n)
 {
     struct store_run_count *c = xcalloc(n ? n : 1, sizeof *c);
@@ -245,13 +292,42 @@ static struct store_run_count *counts_copy(const struct store_run_count *v, size
     return c;
 }
 
+static enum qb_err read_count(const struct store_rows *r, void *ctx, sqlite3_stmt *st, void *elem,
+                              char *err, size_t errlen)
+{
+    (void)r;
+    (void)ctx;
+    (void)err;
+    (void)errlen;
+    struct store_run_count *c = elem;
+    c->plan = store_column_text(st, 0);
+    const unsigned char *state = sqlite3_column_text(st, 1);
+    snprintf(c->state, sizeof c->state, "%s", state ? (const char *)state : "");
+    c->runs = sqlite3_column_int64(st, 2);
+    c->bytes = sqlite3_column_int64(st, 3);
+    return QB_OK;
+}
+
+static void clear_count(const struct store_rows *r, void *elem)
+{
+    (void)r;
+    free(((struct store_run_count *)elem)->plan);
+}
+
+static const struct store_rows count_rows = {
+    sizeof(struct store_run_count), read_count, clear_count, {0}};
+
+void store_run_counts_free(struct store_run_count *v, size_t n)
+{
+    store_rows_free(&count_rows, v, n);
+}
+
 /* The counts query on connection db: one pass over the backup runs. */
-static enum qb_err counts_query(sqlite3 *db, struct store_run_count **out, size_t *n, char *err,
-                                size_t errlen)
+static enum qb_err counts_query(sqlite3 *db, void **out, size_t *n, char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
-    struct store_run_count *list = NULL;
-    size_t count = 0;
+    void *list = NULL;
+    *n = 0;
     enum qb_err rc =
         store_prepare(db,
                       "SELECT plan_name, state, count(*), "
@@ -259,79 +335,36 @@ static enum qb_err counts_query(sqlite3 *db, struct store_run_count **out, size_
                       "FROM runs WHERE kind = 'backup' AND plan_name IS NOT NULL "
                       "GROUP BY plan_name, state ORDER BY plan_name, state",
                       &st, err, errlen);
-    if (rc)
-        goto out;
-    int src;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        list = xrealloc(list, (count + 1) * sizeof *list);
-        struct store_run_count *c = &list[count++];
-        memset(c, 0, sizeof *c);
-        c->plan = store_column_text(st, 0);
-        const unsigned char *state = sqlite3_column_text(st, 1);
-        snprintf(c->state, sizeof c->state, "%s", state ? (const char *)state : "");
-        c->runs = sqlite3_column_int64(st, 2);
-        c->bytes = sqlite3_column_int64(st, 3);
-    }
-    if (src != SQLITE_DONE) {
-        rc = store_sqlite_err(db, src, "counting runs", err, errlen);
-        store_run_counts_free(list, count);
-        list = NULL;
-        count = 0;
-    }
-out:
+    if (!rc)
+        rc = store_collect_rows(db, st, &count_rows, NULL, &list, n, "counting runs", err, errlen);
     sqlite3_finalize(st);
     *out = list;
-    *n = count;
     return rc;
+}
+
+static void *counts_exchange(void *self, bool install, void *fresh, size_t nfresh, size_t *n)
+{
+    struct store_run_counts_cache *c = self;
+    if (install) {
+        store_run_counts_free(c->v, c->n);
+        c->v = fresh;
+        c->n = nfresh;
+    }
+    *n = c->n;
+    return counts_copy(c->v, c->n);
 }
 
 enum qb_err store_run_counts_cached(struct store *s, struct store_run_counts_cache *c,
                                     struct store_run_count **out, size_t *n, char *err,
                                     size_t errlen)
 {
-    sqlite3 *db = store_acquire(s);
-    char *fp = NULL;
-    struct store_run_count *fresh = NULL;
-    size_t nfresh = 0;
-    *out = NULL;
-    *n = 0;
-    /* One read transaction: the fingerprint describes the rows counted. */
-    enum qb_err rc = store_exec(db, "BEGIN", err, errlen);
-    if (!rc)
-        rc = runs_fingerprint(db, &fp, err, errlen);
-    if (rc)
-        goto out;
-    pthread_mutex_lock(&c->lock);
-    if (c->store == s && c->fingerprint && strcmp(c->fingerprint, fp) == 0) {
-        c->hits++;
-        *out = counts_copy(c->v, c->n);
-        *n = c->n;
-        pthread_mutex_unlock(&c->lock);
-        goto out;
-    }
-    c->misses++;
-    pthread_mutex_unlock(&c->lock);
-    /* Not under the cache lock, as in store_run_latest_cached. */
-    rc = counts_query(db, &fresh, &nfresh, err, errlen);
-    if (rc)
-        goto out;
-    *out = counts_copy(fresh, nfresh);
-    *n = nfresh;
-    pthread_mutex_lock(&c->lock);
-    free(c->fingerprint);
-    store_run_counts_free(c->v, c->n);
-    c->store = s;
-    c->fingerprint = fp;
-    c->v = fresh;
-    c->n = nfresh;
-    fp = NULL;
-    fresh = NULL;
-    pthread_mutex_unlock(&c->lock);
-out:
-    free(fp);
-    store_run_counts_free(fresh, nfresh);
-    store_release(s, db); /* ends the read transaction */
-    return rc;
+    /* On a hit no statement beyond the fingerprint runs (no refresh). */
+    static const struct runs_cache_ops ops = {counts_query, counts_exchange, &count_rows, NULL};
+    struct runs_cache rc = {&c->lock, &c->store, &c->fingerprint, &c->hits, &c->misses, c};
+    void *v;
+    enum qb_err e = runs_cached(s, &rc, &ops, &v, n, err, errlen);
+    *out = v;
+    return e;
 }
 
 void store_run_counts_cache_clear(struct store_run_counts_cache *c)

@@ -15,55 +15,39 @@
     "cancel_requested, bytes_done, bytes_total, request, results, error, queued_at, started_at, "  \
     "finished_at, scheduled_for, inflight"
 
+/* The columns of RUN_COLUMNS, in order. */
+#define STORE_ROW_T struct store_run
+static const struct store_col run_cols[] = {STORE_COL(id),
+                                            STORE_COL(kind),
+                                            STORE_COL(plan_id),
+                                            STORE_COL(plan_name),
+                                            STORE_COL(trigger),
+                                            STORE_COL(triggered_by),
+                                            STORE_COL(idempotency_key),
+                                            STORE_COL(state),
+                                            STORE_COL(phase),
+                                            STORE_COL(cancel_requested),
+                                            STORE_COL(bytes_done),
+                                            STORE_COL_INT_OR(bytes_total, -1),
+                                            STORE_COL(request),
+                                            STORE_COL(results),
+                                            STORE_COL(error),
+                                            STORE_COL(queued_at),
+                                            STORE_COL(started_at),
+                                            STORE_COL(finished_at),
+                                            STORE_COL(scheduled_for),
+                                            STORE_COL(inflight)};
+#undef STORE_ROW_T
+static const struct store_rows run_rows = STORE_TABLE_ROWS(struct store_run, run_cols);
+
 void store_run_free(struct store_run *r)
 {
-    if (!r)
-        return;
-    free(r->kind);
-    free(r->plan_name);
-    free(r->trigger);
-    free(r->triggered_by);
-    free(r->idempotency_key);
-    free(r->state);
-    free(r->phase);
-    free(r->request);
-    free(r->results);
-    free(r->error);
-    free(r->inflight);
-    free(r);
+    store_table_free(&run_rows.table, r);
 }
 
 void store_run_list_free(struct store_run **list, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        store_run_free(list[i]);
-    free(list);
-}
-
-static struct store_run *row_to_run(sqlite3_stmt *st)
-{
-    struct store_run *r = xcalloc(1, sizeof *r);
-    r->id = sqlite3_column_int64(st, 0);
-    r->kind = store_column_text(st, 1);
-    r->plan_id = sqlite3_column_int64(st, 2);
-    r->plan_name = store_column_text(st, 3);
-    r->trigger = store_column_text(st, 4);
-    r->triggered_by = store_column_text(st, 5);
-    r->idempotency_key = store_column_text(st, 6);
-    r->state = store_column_text(st, 7);
-    r->phase = store_column_text(st, 8);
-    r->cancel_requested = sqlite3_column_int(st, 9) != 0;
-    r->bytes_done = sqlite3_column_int64(st, 10);
-    r->bytes_total = sqlite3_column_type(st, 11) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 11);
-    r->request = store_column_text(st, 12);
-    r->results = store_column_text(st, 13);
-    r->error = store_column_text(st, 14);
-    r->queued_at = sqlite3_column_int64(st, 15);
-    r->started_at = sqlite3_column_int64(st, 16);
-    r->finished_at = sqlite3_column_int64(st, 17);
-    r->scheduled_for = sqlite3_column_int64(st, 18);
-    r->inflight = store_column_text(st, 19);
-    return r;
+    store_rows_free(&run_rows, list, n);
 }
 
 /* Looks up a run id by an existing key or slot; *id is 0 when none. */
@@ -85,28 +69,27 @@ static enum qb_err find_existing(sqlite3 *db, const struct store_run_new *n, int
     store_bind_text(st, 3, n->kind);
     store_bind_text(st, 4, n->idempotency_key);
     int src = sqlite3_step(st);
-    if (src == SQLITE_ROW) {
-        int64_t found = sqlite3_column_int64(st, 0);
-        int64_t queued = sqlite3_column_int64(st, 1);
-        bool expired = !n->scheduled_for && now - queued >= n->idempotency_window_s;
+    if (src != SQLITE_ROW) {
+        rc = src == SQLITE_DONE ? QB_OK
+                                : store_sqlite_err(db, src, "checking idempotency", err, errlen);
         sqlite3_finalize(st);
-        if (!expired) {
-            *id = found;
-            return QB_OK;
-        }
-        /* An expired key is released so that it may start a new run. */
-        rc = store_prepare(db, "UPDATE runs SET idempotency_key = NULL WHERE id = ?1", &st, err,
-                           errlen);
-        if (rc)
-            return rc;
-        sqlite3_bind_int64(st, 1, found);
-        src = sqlite3_step(st);
-        rc = src == SQLITE_DONE
-                 ? QB_OK
-                 : store_sqlite_err(db, src, "releasing idempotency key", err, errlen);
-    } else if (src != SQLITE_DONE) {
-        rc = store_sqlite_err(db, src, "checking idempotency", err, errlen);
+        return rc;
     }
+    int64_t found = sqlite3_column_int64(st, 0);
+    int64_t queued = sqlite3_column_int64(st, 1);
+    bool expired = !n->scheduled_for && now - queued >= n->idempotency_window_s;
+    sqlite3_finalize(st);
+    if (!expired) {
+        *id = found;
+        return QB_OK;
+    }
+    /* An expired key is released so that it may start a new run. */
+    rc =
+        store_prepare(db, "UPDATE runs SET idempotency_key = NULL WHERE id = ?1", &st, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, found);
+    rc = store_step_done(db, st, NULL, "releasing idempotency key", err, errlen);
     sqlite3_finalize(st);
     return rc;
 }
@@ -137,24 +120,15 @@ enum qb_err store_run_create(struct store *s, const struct store_run_new *n, int
     if (rc)
         goto out;
     store_bind_text(st, 1, n->kind);
-    if (n->plan_id)
-        sqlite3_bind_int64(st, 2, n->plan_id);
-    else
-        sqlite3_bind_null(st, 2);
+    store_bind_int_or_null(st, 2, n->plan_id, 0);
     store_bind_text(st, 3, n->plan_name);
     store_bind_text(st, 4, n->trigger);
     store_bind_text(st, 5, n->triggered_by);
     store_bind_text(st, 6, n->idempotency_key);
     store_bind_text(st, 7, n->request ? n->request : "{}");
     sqlite3_bind_int64(st, 8, now);
-    if (n->scheduled_for)
-        sqlite3_bind_int64(st, 9, n->scheduled_for);
-    else
-        sqlite3_bind_null(st, 9);
-    if (n->instance_id)
-        sqlite3_bind_int64(st, 10, n->instance_id);
-    else
-        sqlite3_bind_null(st, 10);
+    store_bind_int_or_null(st, 9, n->scheduled_for, 0);
+    store_bind_int_or_null(st, 10, n->instance_id, 0);
     int src = sqlite3_step(st);
     if (src != SQLITE_DONE) {
         rc = store_sqlite_err(db, src, "queueing run", err, errlen);
@@ -171,37 +145,25 @@ out:
     return rc;
 }
 
-/* Runs one statement that returns at most one run row. */
+/* Runs one statement that returns at most one run row (*out NULL when
+ * none). */
 static enum qb_err one_run(struct store *s, const char *sql, int64_t a, int64_t b,
                            struct store_run **out, char *err, size_t errlen)
 {
-    sqlite3 *db = store_acquire(s);
-    sqlite3_stmt *st = NULL;
+    struct store_stmt q;
     *out = NULL;
-    enum qb_err rc = store_prepare(db, sql, &st, err, errlen);
+    enum qb_err rc = store_stmt_open(s, sql, &q, err, errlen);
     if (rc)
-        goto out;
-    sqlite3_bind_int64(st, 1, a);
-    sqlite3_bind_int64(st, 2, b);
-    int src = sqlite3_step(st);
-    if (src == SQLITE_ROW)
-        *out = row_to_run(st);
-    else if (src != SQLITE_DONE)
-        rc = store_sqlite_err(db, src, "reading run", err, errlen);
-out:
-    sqlite3_finalize(st);
-    store_release(s, db);
-    return rc;
+        return rc;
+    store_bind_args(q.st, a, b, 0, NULL);
+    return store_stmt_one(&q, &run_rows, NULL, out, NULL, "reading run", err, errlen);
 }
 
 enum qb_err store_run_get(struct store *s, int64_t id, struct store_run **out, char *err,
                           size_t errlen)
 {
-    enum qb_err rc =
-        one_run(s, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?1", id, 0, out, err, errlen);
-    if (!rc && !*out)
-        rc = qb_failf(QB_ERR_NOT_FOUND, err, errlen, "run %lld does not exist", (long long)id);
-    return rc;
+    return store_get_by_key(s, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?1", NULL, id,
+                            &run_rows, NULL, out, "run", err, errlen);
 }
 
 enum qb_err store_run_claim(struct store *s, int worker, struct store_run **out, char *err,
@@ -221,72 +183,56 @@ enum qb_err store_run_claim(struct store *s, int worker, struct store_run **out,
                    worker, qb_now_ms() / 1000, out, err, errlen);
 }
 
-/* Executes a write with up to three integer/text parameters. */
-static enum qb_err write_run(struct store *s, const char *sql, int64_t id, const char *t2,
-                             const char *t3, const char *t4, int64_t i5, int64_t i6, int *changes,
-                             char *err, size_t errlen)
-{
-    sqlite3 *db = store_acquire(s);
-    sqlite3_stmt *st = NULL;
-    enum qb_err rc = store_prepare(db, sql, &st, err, errlen);
-    if (rc)
-        goto out;
-    sqlite3_bind_int64(st, 1, id);
-    store_bind_text(st, 2, t2);
-    store_bind_text(st, 3, t3);
-    store_bind_text(st, 4, t4);
-    sqlite3_bind_int64(st, 5, i5);
-    sqlite3_bind_int64(st, 6, i6);
-    int src = sqlite3_step(st);
-    if (src != SQLITE_DONE)
-        rc = store_sqlite_err(db, src, "updating run", err, errlen);
-    else if (changes)
-        *changes = sqlite3_changes(db);
-out:
-    sqlite3_finalize(st);
-    store_release(s, db);
-    return rc;
-}
-
 enum qb_err store_run_progress(struct store *s, int64_t id, const char *phase, int64_t bytes_done,
                                int64_t bytes_total, char *err, size_t errlen)
 {
-    return write_run(s,
-                     "UPDATE runs SET phase = coalesce(?2, phase), bytes_done = ?5, "
-                     "bytes_total = CASE WHEN ?6 < 0 THEN bytes_total ELSE ?6 END "
-                     "WHERE id = ?1 AND state = 'running'",
-                     id, phase, NULL, NULL, bytes_done, bytes_total, NULL, err, errlen);
+    return store_write(s,
+                       "UPDATE runs SET phase = coalesce(?4, phase), bytes_done = ?2, "
+                       "bytes_total = CASE WHEN ?3 < 0 THEN bytes_total ELSE ?3 END "
+                       "WHERE id = ?1 AND state = 'running'",
+                       id, bytes_done, bytes_total, phase, NULL, "updating run", err, errlen);
 }
 
 enum qb_err store_run_set_inflight(struct store *s, int64_t id, const char *inflight, char *err,
                                    size_t errlen)
 {
-    return write_run(s, "UPDATE runs SET inflight = ?2 WHERE id = ?1", id, inflight, NULL, NULL, 0,
-                     0, NULL, err, errlen);
+    return store_write(s, "UPDATE runs SET inflight = ?4 WHERE id = ?1", id, 0, 0, inflight, NULL,
+                       "updating run", err, errlen);
 }
 
 enum qb_err store_run_finish(struct store *s, int64_t id, const char *state, const char *results,
                              const char *error, char *err, size_t errlen)
 {
-    return write_run(s,
-                     "UPDATE runs SET state = ?2, results = coalesce(?3, results), error = ?4, "
-                     "finished_at = ?5, phase = NULL, inflight = NULL "
-                     "WHERE id = ?1 AND state IN ('queued', 'running')",
-                     id, state, results, error, qb_now_ms() / 1000, 0, NULL, err, errlen);
+    struct store_stmt q;
+    enum qb_err rc =
+        store_stmt_open(s,
+                        "UPDATE runs SET state = ?2, results = coalesce(?3, results), error = ?4, "
+                        "finished_at = ?5, phase = NULL, inflight = NULL "
+                        "WHERE id = ?1 AND state IN ('queued', 'running')",
+                        &q, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(q.st, 1, id);
+    store_bind_text(q.st, 2, state);
+    store_bind_text(q.st, 3, results);
+    store_bind_text(q.st, 4, error);
+    sqlite3_bind_int64(q.st, 5, qb_now_ms() / 1000);
+    return store_stmt_done(&q, NULL, "updating run", err, errlen);
 }
 
 enum qb_err store_run_cancel(struct store *s, int64_t id, char **state, char *err, size_t errlen)
 {
     int changes = 0;
     *state = NULL;
-    enum qb_err rc = write_run(s,
-                               "UPDATE runs SET cancel_requested = 1, "
-                               "state = CASE WHEN state = 'queued' THEN 'cancelled' ELSE state "
-                               "END, finished_at = CASE WHEN state = 'queued' THEN ?5 ELSE "
-                               "finished_at END, error = CASE WHEN state = 'queued' THEN "
-                               "'cancelled before it started' ELSE error END "
-                               "WHERE id = ?1 AND state IN ('queued', 'running')",
-                               id, NULL, NULL, NULL, qb_now_ms() / 1000, 0, &changes, err, errlen);
+    enum qb_err rc =
+        store_write(s,
+                    "UPDATE runs SET cancel_requested = 1, "
+                    "state = CASE WHEN state = 'queued' THEN 'cancelled' ELSE state "
+                    "END, finished_at = CASE WHEN state = 'queued' THEN ?2 ELSE "
+                    "finished_at END, error = CASE WHEN state = 'queued' THEN "
+                    "'cancelled before it started' ELSE error END "
+                    "WHERE id = ?1 AND state IN ('queued', 'running')",
+                    id, qb_now_ms() / 1000, 0, NULL, &changes, "updating run", err, errlen);
     if (rc)
         return rc;
     struct store_run *r = NULL;
@@ -330,39 +276,23 @@ enum qb_err store_run_plan_active(struct store *s, int64_t plan_id, bool *active
 static enum qb_err list_runs(struct store *s, const char *sql, const struct store_run_filter *f,
                              struct store_run ***out, size_t *n, char *err, size_t errlen)
 {
-    sqlite3 *db = store_acquire(s);
-    sqlite3_stmt *st = NULL;
-    struct store_run **list = NULL;
-    size_t count = 0;
-    enum qb_err rc = store_prepare(db, sql, &st, err, errlen);
-    if (rc)
-        goto out;
-    if (f) {
-        store_bind_text(st, 1, f->plan);
-        store_bind_text(st, 2, f->state);
-        store_bind_text(st, 3, f->kind);
-        sqlite3_bind_int64(st, 4, f->since);
-        sqlite3_bind_int64(st, 5, f->until);
-        sqlite3_bind_int64(st, 6, f->before_id);
-        sqlite3_bind_int(st, 7, f->limit > 0 ? f->limit : 50);
-        sqlite3_bind_int64(st, 8, f->plan_id);
+    struct store_stmt q;
+    void *list = NULL;
+    *n = 0;
+    enum qb_err rc = store_stmt_open(s, sql, &q, err, errlen);
+    if (!rc && f) {
+        store_bind_text(q.st, 1, f->plan);
+        store_bind_text(q.st, 2, f->state);
+        store_bind_text(q.st, 3, f->kind);
+        sqlite3_bind_int64(q.st, 4, f->since);
+        sqlite3_bind_int64(q.st, 5, f->until);
+        sqlite3_bind_int64(q.st, 6, f->before_id);
+        sqlite3_bind_int(q.st, 7, f->limit > 0 ? f->limit : 50);
+        sqlite3_bind_int64(q.st, 8, f->plan_id);
     }
-    int src;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        list = xrealloc(list, (count + 1) * sizeof *list);
-        list[count++] = row_to_run(st);
-    }
-    if (src != SQLITE_DONE) {
-        rc = store_sqlite_err(db, src, "listing runs", err, errlen);
-        store_run_list_free(list, count);
-        list = NULL;
-        count = 0;
-    }
-out:
-    sqlite3_finalize(st);
-    store_release(s, db);
+    if (!rc)
+        rc = store_stmt_rows(&q, &run_rows, NULL, &list, n, "listing runs", err, errlen);
     *out = list;
-    *n = count;
     return rc;
 }
 
@@ -389,51 +319,36 @@ enum qb_err store_run_find_idempotent(struct store *s, const char *kind, int64_t
                                       const char *key, int64_t window_s, int64_t *id, char *err,
                                       size_t errlen)
 {
-    sqlite3 *db = store_acquire(s);
-    sqlite3_stmt *st = NULL;
+    struct store_stmt q;
     *id = 0;
-    enum qb_err rc =
-        store_prepare(db,
-                      "SELECT id FROM runs WHERE kind = ?1 AND ifnull(plan_id, 0) = ?2 "
-                      "AND idempotency_key = ?3 AND queued_at > ?4",
-                      &st, err, errlen);
-    if (!rc) {
-        store_bind_text(st, 1, kind);
-        sqlite3_bind_int64(st, 2, plan_id);
-        store_bind_text(st, 3, key);
-        sqlite3_bind_int64(st, 4, qb_now_ms() / 1000 - window_s);
-        int src = sqlite3_step(st);
-        if (src == SQLITE_ROW)
-            *id = sqlite3_column_int64(st, 0);
-        else if (src != SQLITE_DONE)
-            rc = store_sqlite_err(db, src, "checking idempotency", err, errlen);
-    }
-    sqlite3_finalize(st);
-    store_release(s, db);
-    return rc;
+    enum qb_err rc = store_stmt_open(s,
+                                     "SELECT id FROM runs WHERE kind = ?1 AND ifnull(plan_id, 0) "
+                                     "= ?2 AND idempotency_key = ?3 AND queued_at > ?4",
+                                     &q, err, errlen);
+    if (rc)
+        return rc;
+    store_bind_text(q.st, 1, kind);
+    sqlite3_bind_int64(q.st, 2, plan_id);
+    store_bind_text(q.st, 3, key);
+    sqlite3_bind_int64(q.st, 4, qb_now_ms() / 1000 - window_s);
+    bool found;
+    return store_stmt_int(&q, id, &found, "checking idempotency", err, errlen);
 }
 
 enum qb_err store_run_restore_using(struct store *s, int64_t snapshot_id, int64_t *run_id,
                                     char *err, size_t errlen)
 {
-    sqlite3 *db = store_acquire(s);
-    sqlite3_stmt *st = NULL;
+    struct store_stmt q;
     *run_id = 0;
-    enum qb_err rc = store_prepare(db,
-                                   "SELECT id FROM runs WHERE kind = 'restore' "
-                                   "AND state IN ('queued', 'running') "
-                                   "AND json_extract(request, '$.snapshot_id') = ?1 "
-                                   "ORDER BY id LIMIT 1",
-                                   &st, err, errlen);
-    if (!rc) {
-        sqlite3_bind_int64(st, 1, snapshot_id);
-        int src = sqlite3_step(st);
-        if (src == SQLITE_ROW)
-            *run_id = sqlite3_column_int64(st, 0);
-        else if (src != SQLITE_DONE)
-            rc = store_sqlite_err(db, src, "looking for restores of a snapshot", err, errlen);
-    }
-    sqlite3_finalize(st);
-    store_release(s, db);
-    return rc;
+    enum qb_err rc = store_stmt_open(s,
+                                     "SELECT id FROM runs WHERE kind = 'restore' "
+                                     "AND state IN ('queued', 'running') "
+                                     "AND json_extract(request, '$.snapshot_id') = ?1 "
+                                     "ORDER BY id LIMIT 1",
+                                     &q, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(q.st, 1, snapshot_id);
+    bool found;
+    return store_stmt_int(&q, run_id, &found, "looking for restores of a snapshot", err, errlen);
 }

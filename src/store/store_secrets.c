@@ -104,23 +104,17 @@ enum qb_err store_secret_open(struct store *s, enum store_secret_col col, const 
 
 enum qb_err store_secrets_count_sealed(struct store *s, int *n, char *err, size_t errlen)
 {
-    sqlite3 *db = store_acquire(s);
-    sqlite3_stmt *st = NULL;
-    enum qb_err rc = store_prepare(db,
-                                   "SELECT (SELECT count(*) FROM instances WHERE "
-                                   "substr(api_key_secret, 1, 5) = 'qbs1:') + (SELECT count(*) "
-                                   "FROM destinations WHERE substr(secret, 1, 6) = '\"qbs1:')",
-                                   &st, err, errlen);
-    if (rc)
-        goto out;
-    int src = sqlite3_step(st);
-    if (src == SQLITE_ROW)
-        *n = sqlite3_column_int(st, 0);
-    else
-        rc = store_sqlite_err(db, src, "counting sealed secrets", err, errlen);
-out:
-    sqlite3_finalize(st);
-    store_release(s, db);
+    struct store_stmt q;
+    int64_t v = 0;
+    enum qb_err rc = store_stmt_open(s,
+                                     "SELECT (SELECT count(*) FROM instances WHERE "
+                                     "substr(api_key_secret, 1, 5) = 'qbs1:') + (SELECT count(*) "
+                                     "FROM destinations WHERE substr(secret, 1, 6) = '\"qbs1:')",
+                                     &q, err, errlen);
+    if (!rc)
+        rc = store_stmt_int(&q, &v, NULL, "counting sealed secrets", err, errlen);
+    if (!rc)
+        *n = (int)v;
     return rc;
 }
 
@@ -167,9 +161,7 @@ static enum qb_err pass_column(struct store *s, sqlite3 *db, enum store_secret_c
         sqlite3_reset(up);
         store_bind_text(up, 1, resealed);
         sqlite3_bind_int64(up, 2, id);
-        int usrc = sqlite3_step(up);
-        if (usrc != SQLITE_DONE)
-            rc = store_sqlite_err(db, usrc, "re-sealing a secret", err, errlen);
+        rc = store_step_done(db, up, NULL, "re-sealing a secret", err, errlen);
         if (was_plain)
             rep->plain++;
         else

@@ -1,16 +1,22 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
  * test_store.c -- the catalogue on a temporary database: migrations 0..N,
- * idempotence, refusal of a newer schema, pragmas, constraints, and the
- * instances table's conflict and foreign-key behaviour.
+ * idempotence, refusal of a newer schema, pragmas, constraints, the
+ * instances table's conflict and foreign-key behaviour, and how rows
+ * become structs (a NULL column reads as the field's "none" value, sealed
+ * columns open only when asked for, an empty list is NULL with count 0,
+ * a lookup that finds nothing says what was looked for).
  */
 #include "unit.h"
 #include "store/migrate.h"
 #include "store/store.h"
+#include "store/store_cleanup.h"
+#include "store/store_destinations.h"
 #include "store/store_instances.h"
 #include "store/store_plans.h"
 #include "store/store_runs.h"
 #include "store/store_secrets.h"
+#include "store/store_snapshots.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -225,6 +231,219 @@ static void test_plan_delete_and_trigger_race(void)
     drop_db();
 }
 
+/* Runs sql on a connection of its own (rows the API never writes: NULLs
+ * where the store always binds a value). */
+static void exec_sql(const char *sql)
+{
+    sqlite3 *db = NULL;
+    TEST_ASSERT(sqlite3_open(dbpath, &db) == SQLITE_OK);
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fprintf(stderr, "exec_sql: %s\n", msg ? msg : "?");
+    TEST_ASSERT(msg == NULL);
+    sqlite3_close(db);
+}
+
+/* *out: a migrated store with a key ring (*kr); NULL when that failed. */
+static void open_store(struct store **out, struct seal_keyring **kr)
+{
+    struct store *s = NULL;
+    char err[QB_ERRBUF_SIZE];
+    *out = NULL;
+    fresh_db();
+    TEST_ASSERT(store_open(dbpath, 2, &s, err, sizeof err) == QB_OK);
+    TEST_ASSERT(store_migrate(s, NULL, err, sizeof err) == QB_OK);
+    *kr = seal_keyring_create();
+    TEST_ASSERT(seal_keyring_add_base64(*kr, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "t",
+                                        err, sizeof err) == QB_OK);
+    TEST_ASSERT(store_secrets_init(s, *kr, NULL, err, sizeof err) == QB_OK);
+    *out = s;
+}
+
+static void test_empty_lists(void)
+{
+    struct seal_keyring *kr = NULL;
+    struct store *s = NULL;
+    open_store(&s, &kr);
+    TEST_ASSERT(s != NULL);
+    char err[QB_ERRBUF_SIZE];
+    void *junk = err; /* each list must overwrite it */
+    struct store_plan **plans = junk;
+    struct store_instance **insts = junk;
+    struct store_cleanup **due = junk;
+    size_t n = 99;
+    TEST_EXPECT_INT(store_plan_list(s, &plans, &n, err, sizeof err), QB_OK);
+    TEST_EXPECT(plans == NULL);
+    TEST_EXPECT_INT((long long)n, 0);
+    n = 99;
+    TEST_EXPECT_INT(store_instance_list(s, &insts, &n, err, sizeof err), QB_OK);
+    TEST_EXPECT(insts == NULL);
+    TEST_EXPECT_INT((long long)n, 0);
+    n = 99;
+    TEST_EXPECT_INT(store_cleanup_due(s, 1 << 30, 10, &due, &n, err, sizeof err), QB_OK);
+    TEST_EXPECT(due == NULL);
+    TEST_EXPECT_INT((long long)n, 0);
+    store_close(s);
+    seal_keyring_destroy(kr);
+    drop_db();
+}
+
+static void test_null_columns_read_as_none(void)
+{
+    struct seal_keyring *kr = NULL;
+    struct store *s = NULL;
+    open_store(&s, &kr);
+    TEST_ASSERT(s != NULL);
+    char err[QB_ERRBUF_SIZE];
+    exec_sql("INSERT INTO instances (name, url, created_at, updated_at) "
+             "VALUES ('i', 'http://q:6333', 0, 0);"
+             "INSERT INTO destinations (name, kind, created_at, updated_at) "
+             "VALUES ('d', 'local', 0, 0);"
+             "INSERT INTO plans (name, instance_id, destination_id, scope, created_at, "
+             "updated_at) SELECT 'p', i.id, d.id, 'full', 0, 0 FROM instances i, destinations d;"
+             "INSERT INTO snapshots (plan_id, instance_name, destination_id, kind, location, "
+             "storage_key, size_bytes, sha256, created_at, shard_id, points_count, qdrant_name) "
+             "SELECT NULL, 'i', d.id, 'full', '/x', 'k', 5, printf('%064d', 0), 7, NULL, NULL, 'q' "
+             "FROM destinations d;"
+             "INSERT INTO runs (kind, trigger, request, queued_at, bytes_total) "
+             "VALUES ('backup', 'api', '{}', 1, NULL);"
+             "INSERT INTO qdrant_cleanup (instance_name, scope, collection, shard_id, snapshot, "
+             "attempts, next_at, created_at) VALUES ('i', 'full', NULL, NULL, 's', 0, 0, 0)");
+
+    struct store_instance *inst = NULL;
+    TEST_ASSERT(store_instance_get(s, "i", &inst, err, sizeof err) == QB_OK);
+    TEST_EXPECT_STR(inst->nodes, "[]");
+    TEST_EXPECT(inst->api_key == NULL);
+    TEST_EXPECT(inst->ca_file == NULL);
+    store_instance_free(inst);
+
+    struct store_plan *p = NULL;
+    TEST_ASSERT(store_plan_get(s, "p", &p, err, sizeof err) == QB_OK);
+    TEST_EXPECT_STR(p->shard_method, "snapshot");
+    TEST_EXPECT_STR(p->instance, "i");
+    TEST_EXPECT_STR(p->destination, "d");
+    TEST_EXPECT(p->schedule == NULL);
+    TEST_EXPECT_INT((long long)p->alert_after_s, 0);
+    TEST_EXPECT(p->enabled);
+    store_plan_free(p);
+
+    struct store_snapshot **snaps = NULL;
+    size_t n = 0;
+    TEST_ASSERT(store_snapshot_list(s, NULL, &snaps, &n, err, sizeof err) == QB_OK);
+    TEST_ASSERT(n == 1);
+    TEST_EXPECT_INT((long long)snaps[0]->shard_id, -1);
+    TEST_EXPECT_INT((long long)snaps[0]->points_count, -1);
+    TEST_EXPECT_STR(snaps[0]->layout, "snapshot");
+    TEST_EXPECT(snaps[0]->plan_name == NULL);
+    TEST_EXPECT_INT((long long)snaps[0]->plan_id, 0);
+    TEST_EXPECT_INT((long long)snaps[0]->verified_at, 0);
+    TEST_EXPECT_INT((long long)snaps[0]->size_bytes, 5);
+    TEST_EXPECT_STR(snaps[0]->destination_name, "d");
+    store_snapshot_list_free(snaps, n);
+
+    struct store_run **runs = NULL;
+    TEST_ASSERT(store_run_list(s, &(struct store_run_filter){0}, &runs, &n, err, sizeof err) ==
+                QB_OK);
+    TEST_ASSERT(n == 1);
+    TEST_EXPECT_INT((long long)runs[0]->bytes_total, -1);
+    TEST_EXPECT_INT((long long)runs[0]->plan_id, 0);
+    TEST_EXPECT_STR(runs[0]->state, "queued");
+    TEST_EXPECT(!runs[0]->cancel_requested);
+    store_run_list_free(runs, n);
+
+    struct store_cleanup **due = NULL;
+    TEST_ASSERT(store_cleanup_due(s, 1, 10, &due, &n, err, sizeof err) == QB_OK);
+    TEST_ASSERT(n == 1);
+    TEST_EXPECT_INT((long long)due[0]->shard_id, -1);
+    TEST_EXPECT(due[0]->collection == NULL);
+    TEST_EXPECT_STR(due[0]->snapshot, "s");
+    store_cleanup_list_free(due, n);
+
+    store_close(s);
+    seal_keyring_destroy(kr);
+    drop_db();
+}
+
+static void test_destination_secret_only_when_asked(void)
+{
+    struct seal_keyring *kr = NULL;
+    struct store *s = NULL;
+    open_store(&s, &kr);
+    TEST_ASSERT(s != NULL);
+    char err[QB_ERRBUF_SIZE];
+    char name[] = "s3", kind[] = "s3", settings[] = "{\"bucket\":\"b\"}";
+    char secret[] = "{\"secret_key\":\"sk\"}";
+    struct store_destination d = {
+        .name = name, .kind = kind, .settings = settings, .secret = secret};
+    TEST_ASSERT(store_destination_insert(s, &d, err, sizeof err) == QB_OK);
+
+    struct store_destination *got = NULL;
+    TEST_ASSERT(store_destination_get(s, "s3", true, &got, err, sizeof err) == QB_OK);
+    TEST_EXPECT_STR(got->secret, secret);
+    TEST_EXPECT_STR(got->managed_by, "api");
+    int64_t id = got->id;
+    store_destination_free(got);
+    TEST_ASSERT(store_destination_get_by_id(s, id, false, &got, err, sizeof err) == QB_OK);
+    TEST_EXPECT(got->secret == NULL);
+    TEST_EXPECT_STR(got->name, "s3");
+    store_destination_free(got);
+    TEST_ASSERT(store_destination_get_by_id(s, id, true, &got, err, sizeof err) == QB_OK);
+    TEST_EXPECT_STR(got->secret, secret);
+    store_destination_free(got);
+
+    struct store_destination **list = NULL;
+    size_t n = 0;
+    TEST_ASSERT(store_destination_list(s, &list, &n, err, sizeof err) == QB_OK);
+    TEST_ASSERT(n == 1);
+    TEST_EXPECT(list[0]->secret == NULL);
+    store_destination_list_free(list, n);
+
+    /* A sealed value the key ring cannot open fails the read. */
+    exec_sql("UPDATE destinations SET secret = '\"qbs1:bm9wZQ==\"'");
+    TEST_EXPECT(store_destination_get(s, "s3", true, &got, err, sizeof err) != QB_OK);
+    TEST_ASSERT(store_destination_get(s, "s3", false, &got, err, sizeof err) == QB_OK);
+    store_destination_free(got);
+
+    store_close(s);
+    seal_keyring_destroy(kr);
+    drop_db();
+}
+
+static void test_not_found_messages(void)
+{
+    struct seal_keyring *kr = NULL;
+    struct store *s = NULL;
+    open_store(&s, &kr);
+    TEST_ASSERT(s != NULL);
+    char err[QB_ERRBUF_SIZE];
+    struct store_plan *p = NULL;
+    TEST_EXPECT_INT(store_plan_get(s, "nope", &p, err, sizeof err), QB_ERR_NOT_FOUND);
+    TEST_EXPECT_STR(err, "plan \"nope\" does not exist");
+    TEST_EXPECT_INT(store_plan_get_by_id(s, 41, &p, err, sizeof err), QB_ERR_NOT_FOUND);
+    TEST_EXPECT_STR(err, "plan 41 does not exist");
+    struct store_run *r = NULL;
+    TEST_EXPECT_INT(store_run_get(s, 42, &r, err, sizeof err), QB_ERR_NOT_FOUND);
+    TEST_EXPECT_STR(err, "run 42 does not exist");
+    struct store_snapshot *snap = NULL;
+    TEST_EXPECT_INT(store_snapshot_get(s, 43, &snap, err, sizeof err), QB_ERR_NOT_FOUND);
+    TEST_EXPECT_STR(err, "snapshot 43 does not exist");
+    TEST_EXPECT_INT(store_snapshot_set_pinned(s, 43, true, err, sizeof err), QB_ERR_NOT_FOUND);
+    TEST_EXPECT_STR(err, "snapshot 43 does not exist");
+    struct store_destination *d = NULL;
+    TEST_EXPECT_INT(store_destination_get_by_id(s, 44, true, &d, err, sizeof err),
+                    QB_ERR_NOT_FOUND);
+    TEST_EXPECT_STR(err, "destination 44 does not exist");
+    TEST_EXPECT_INT(store_destination_delete(s, "nope", err, sizeof err), QB_ERR_NOT_FOUND);
+    TEST_EXPECT_STR(err, "destination \"nope\" does not exist");
+    struct store_instance *inst = NULL;
+    TEST_EXPECT_INT(store_instance_get(s, "nope", &inst, err, sizeof err), QB_ERR_NOT_FOUND);
+    TEST_EXPECT_STR(err, "instance \"nope\" does not exist");
+    TEST_EXPECT(p == NULL && r == NULL && snap == NULL && d == NULL && inst == NULL);
+    store_close(s);
+    seal_keyring_destroy(kr);
+    drop_db();
+}
+
 int main(void)
 {
     TEST_RUN(test_migrate_from_zero_and_twice);
@@ -232,5 +451,9 @@ int main(void)
     TEST_RUN(test_failed_migration_rolls_back);
     TEST_RUN(test_store_pragmas_and_instances);
     TEST_RUN(test_plan_delete_and_trigger_race);
+    TEST_RUN(test_empty_lists);
+    TEST_RUN(test_null_columns_read_as_none);
+    TEST_RUN(test_destination_secret_only_when_asked);
+    TEST_RUN(test_not_found_messages);
     return TEST_RESULT();
 }
