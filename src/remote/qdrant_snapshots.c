@@ -155,12 +155,6 @@ static bool is_new(const struct qdrant_snapshot *before, size_t n, const struct 
     return true;
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* wait=false: Qdrant answered 202 and works in the background.  Poll the
  * list until a snapshot not in before[] appears (with its checksum, when
  * this Qdrant writes checksums).  Caveat: a replacement made within the
@@ -196,7 +190,7 @@ static enum qb_err poll_new_snapshot(struct qdrant_client *c, const struct qdran
                             "within %ld s (with wait=false Qdrant reports failures only in its "
                             "own log)",
                             c->cfg.snapshot_timeout_ms / 1000);
-        sleep_ms(c->cfg.poll_interval_ms);
+        qb_sleep_ms(c->cfg.poll_interval_ms);
     }
 }
 
