@@ -17,6 +17,7 @@
 #include "http_client.h"
 
 #include "util/buf.h"
+#include "util/retry.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -121,22 +122,13 @@ enum qb_err http_client_status_err(long status)
 {
     if (status >= 200 && status < 300)
         return QB_OK;
-    switch (status) {
-    case 404:
-        return QB_ERR_NOT_FOUND;
-    case 409:
-    case 412:
-        return QB_ERR_CONFLICT;
-    case 408: /* request timeout */
-    case 429: /* too many requests */
-    case 500:
-    case 502:
-    case 503:
-    case 504:
+    if (retry_status_retryable(status))
         return QB_ERR_TRANSIENT;
-    default:
-        return QB_ERR_REMOTE;
-    }
+    if (status == 404)
+        return QB_ERR_NOT_FOUND;
+    if (status == 409 || status == 412)
+        return QB_ERR_CONFLICT;
+    return QB_ERR_REMOTE;
 }
 
 void http_client_redact_url(const char *url, char *out, size_t outlen)
