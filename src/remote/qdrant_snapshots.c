@@ -247,24 +247,6 @@ enum qb_err qdrant_snapshot_delete(struct qdrant_client *c, const struct qdrant_
     return rc;
 }
 
-/* Adds the api-key header to headers[*n]; returns what to free. */
-static char *add_key(struct qdrant_client *c, const char **headers, size_t *n)
-{
-    if (!c->api_key)
-        return NULL;
-    char *h = xasprintf("api-key: %s", c->api_key);
-    headers[(*n)++] = h;
-    return h;
-}
-
-static void free_key(char *h)
-{
-    if (h) {
-        memset(h, 0, strlen(h));
-        free(h);
-    }
-}
-
 /* Counts what the caller's sink saw: resp.body_seen also counts a
  * captured error document, which never reaches the sink. */
 struct counting_sink {
@@ -286,7 +268,7 @@ static enum qb_err download(struct qdrant_client *c, const char *url, const char
 {
     const char *headers[1];
     size_t nh = 0;
-    char *key = add_key(c, headers, &nh);
+    char *key = qdrant_add_key(c, headers, &nh);
     struct counting_sink sink = {fn, ud, 0};
     struct http_client_request req = {
         .method = "GET",
@@ -303,7 +285,7 @@ static enum qb_err download(struct qdrant_client *c, const char *url, const char
     if (bytes)
         *bytes = sink.n;
     http_client_response_free(&resp);
-    free_key(key);
+    qdrant_free_key(key);
     return rc;
 }
 
@@ -422,17 +404,24 @@ static bool valid_checksum(const char *s)
     return true;
 }
 
-enum qb_err qdrant_snapshot_upload(struct qdrant_client *c, const struct qdrant_target *t,
-                                   enum qdrant_priority priority, const char *checksum,
-                                   const char *filename, uint64_t size, http_read_fn fn, void *ud,
-                                   char *err, size_t errlen)
+/* What both ways of recovering (upload, location) accept. */
+static enum qb_err check_recover(const struct qdrant_target *t, const char *checksum, char *err,
+                                 size_t errlen)
 {
     if (t->scope == QDRANT_SCOPE_FULL)
         return qb_failf(QB_ERR_INVALID, err, errlen,
                         "Qdrant restores full snapshots only at process start, not over HTTP");
     if (!valid_checksum(checksum))
         return qb_failf(QB_ERR_INVALID, err, errlen, "checksum must be 64 hex digits");
-    enum qb_err rc = check_target(t, err, errlen);
+    return check_target(t, err, errlen);
+}
+
+enum qb_err qdrant_snapshot_upload(struct qdrant_client *c, const struct qdrant_target *t,
+                                   enum qdrant_priority priority, const char *checksum,
+                                   const char *filename, uint64_t size, http_read_fn fn, void *ud,
+                                   char *err, size_t errlen)
+{
+    enum qb_err rc = check_recover(t, checksum, err, errlen);
     if (rc)
         return rc;
     struct upload *u = xcalloc(1, sizeof *u);
@@ -468,7 +457,7 @@ enum qb_err qdrant_snapshot_upload(struct qdrant_client *c, const struct qdrant_
      * read-only key then looked like a transient network failure. */
     const char *headers[3] = {content_type, "Expect: 100-continue"};
     size_t nh = 2;
-    char *key = add_key(c, headers, &nh);
+    char *key = qdrant_add_key(c, headers, &nh);
     struct http_client_request req = {
         .method = "POST",
         .url = url,
@@ -484,7 +473,7 @@ enum qb_err qdrant_snapshot_upload(struct qdrant_client *c, const struct qdrant_
     if (!rc && (resp.status < 200 || resp.status > 299))
         rc = qdrant_answer_error(&resp, what, err, errlen);
     http_client_response_free(&resp);
-    free_key(key);
+    qdrant_free_key(key);
     free(what);
     free(url);
     free(query);
@@ -498,12 +487,7 @@ enum qb_err qdrant_snapshot_recover(struct qdrant_client *c, const struct qdrant
                                     const char *checksum, const char *api_key, char *err,
                                     size_t errlen)
 {
-    if (t->scope == QDRANT_SCOPE_FULL)
-        return qb_failf(QB_ERR_INVALID, err, errlen,
-                        "Qdrant restores full snapshots only at process start, not over HTTP");
-    if (!valid_checksum(checksum))
-        return qb_failf(QB_ERR_INVALID, err, errlen, "checksum must be 64 hex digits");
-    enum qb_err rc = check_target(t, err, errlen);
+    enum qb_err rc = check_recover(t, checksum, err, errlen);
     if (rc)
         return rc;
     if (!location || !*location)
