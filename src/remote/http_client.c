@@ -97,14 +97,21 @@ void http_client_destroy(struct http_client *c)
     free(c);
 }
 
-void http_client_response_free(struct http_client_response *resp)
+/* Frees the header strings and forgets them; keeps the array for reuse. */
+static void clear_headers(struct http_client_response *resp)
 {
-    if (!resp)
-        return;
     for (size_t i = 0; i < resp->n_headers; i++) {
         free(resp->headers[i].name);
         free(resp->headers[i].value);
     }
+    resp->n_headers = 0;
+}
+
+void http_client_response_free(struct http_client_response *resp)
+{
+    if (!resp)
+        return;
+    clear_headers(resp);
     free(resp->headers);
     free(resp->body);
     memset(resp, 0, sizeof *resp);
@@ -154,11 +161,7 @@ static size_t on_header(char *data, size_t size, size_t nitems, void *ud)
     if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) {
         /* A new status line (after "100 Continue" or a redirect): drop the
          * headers of the previous response. */
-        for (size_t i = 0; i < r->n_headers; i++) {
-            free(r->headers[i].name);
-            free(r->headers[i].value);
-        }
-        r->n_headers = 0;
+        clear_headers(r);
         x->hdr_bytes = 0;
         const char *sp = memchr(data, ' ', n);
         x->status = sp ? strtol(sp + 1, NULL, 10) : 0;

@@ -226,8 +226,10 @@ enum qb_err qdrant_snapshot_create(struct qdrant_client *c, const struct qdrant_
     return rc;
 }
 
-enum qb_err qdrant_snapshot_delete(struct qdrant_client *c, const struct qdrant_target *t,
-                                   const char *name, char *err, size_t errlen)
+/* Checks t and name, then sets *out to the snapshot's path
+ * ("<snapshots path>/<escaped name>"; caller frees). */
+static enum qb_err snapshot_path(const struct qdrant_target *t, const char *name, char **out,
+                                 char *err, size_t errlen)
 {
     enum qb_err rc = check_target(t, err, errlen);
     if (!rc)
@@ -236,14 +238,26 @@ enum qb_err qdrant_snapshot_delete(struct qdrant_client *c, const struct qdrant_
         return rc;
     char *base = qdrant_snapshots_path(t);
     char *n = qdrant_esc(name);
-    char *path = xasprintf("%s/%s?wait=true", base, n);
+    *out = xasprintf("%s/%s", base, n);
+    free(n);
+    free(base);
+    return QB_OK;
+}
+
+enum qb_err qdrant_snapshot_delete(struct qdrant_client *c, const struct qdrant_target *t,
+                                   const char *name, char *err, size_t errlen)
+{
+    char *snap = NULL;
+    enum qb_err rc = snapshot_path(t, name, &snap, err, errlen);
+    if (rc)
+        return rc;
+    char *path = xasprintf("%s?wait=true", snap);
     char *what = describe(t, "delete");
     struct qdrant_call k = {c->api, "DELETE", path, NULL, what, NULL, NULL};
     rc = qdrant_call_json(c, &k, err, errlen);
     free(what);
     free(path);
-    free(n);
-    free(base);
+    free(snap);
     return rc;
 }
 
@@ -295,20 +309,16 @@ enum qb_err qdrant_snapshot_download(struct qdrant_client *c, const struct qdran
 {
     if (bytes)
         *bytes = 0;
-    enum qb_err rc = check_target(t, err, errlen);
-    if (!rc)
-        rc = qdrant_check_segment("snapshot", name, err, errlen);
+    char *snap = NULL;
+    enum qb_err rc = snapshot_path(t, name, &snap, err, errlen);
     if (rc)
         return rc;
-    char *base = qdrant_snapshots_path(t);
-    char *n = qdrant_esc(name);
-    char *url = xasprintf("%s%s/%s", c->url, base, n);
+    char *url = xasprintf("%s%s", c->url, snap);
     char *what = describe(t, "download");
     rc = download(c, url, what, fn, ud, bytes, err, errlen);
     free(what);
     free(url);
-    free(n);
-    free(base);
+    free(snap);
     return rc;
 }
 
