@@ -12,128 +12,14 @@
 #include "remote/s3_client.h"
 #include "util/retry.h"
 #include "unit.h"
+#include "fake_http.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-/* ------------------------------------------------------------ fake server */
-
-/* Answers every request with statuses[i] for the i-th request (the last
- * one repeating), then closes the connection.  Counts the requests. */
-struct fake {
-    int fd;
-    int port;
-    pthread_t thread;
-    atomic_int requests;
-    atomic_bool stop;
-    long statuses[8];
-    size_t n_statuses;
-    const char *body; /* sent with every non-2xx answer */
-};
-
-static const char slowdown[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown"
-                               "</Code><Message>Please reduce your request rate.</Message></Error>";
-static const char denied[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied"
-                             "</Code><Message>Access Denied</Message></Error>";
-
-/* Reads one request (headers and a Content-Length body) from c. */
-static void read_request(int c)
-{
-    char buf[8192];
-    size_t have = 0;
-    for (;;) {
-        ssize_t n = read(c, buf + have, sizeof buf - 1 - have);
-        if (n <= 0)
-            return;
-        have += (size_t)n;
-        buf[have] = '\0';
-        char *end = strstr(buf, "\r\n\r\n");
-        if (!end)
-            continue;
-        /* curl waits up to a second for this before sending a PUT body. */
-        if (strcasestr(buf, "\r\nexpect: 100-continue") &&
-            write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25) < 0)
-            return;
-        const char *cl = strcasestr(buf, "\r\ncontent-length:");
-        size_t want = cl ? strtoul(cl + 17, NULL, 10) : 0;
-        size_t body = have - (size_t)(end + 4 - buf);
-        while (body < want) { /* drain the body; its content does not matter */
-            n = read(c, buf, sizeof buf);
-            if (n <= 0)
-                return;
-            body += (size_t)n;
-        }
-        return;
-    }
-}
-
-static void *fake_main(void *ud)
-{
-    struct fake *f = ud;
-    while (!atomic_load(&f->stop)) {
-        int c = accept(f->fd, NULL, NULL);
-        if (c < 0)
-            continue;
-        if (atomic_load(&f->stop)) {
-            close(c);
-            break;
-        }
-        read_request(c);
-        int i = atomic_fetch_add(&f->requests, 1);
-        long st = f->statuses[(size_t)i < f->n_statuses ? (size_t)i : f->n_statuses - 1];
-        const char *body = st >= 200 && st < 300 ? "" : f->body ? f->body : "";
-        char head[256];
-        int hn = snprintf(head, sizeof head,
-                          "HTTP/1.1 %ld X\r\nContent-Type: application/xml\r\n"
-                          "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                          st, strlen(body));
-        if (write(c, head, (size_t)hn) < 0 || write(c, body, strlen(body)) < 0)
-            perror("fake write");
-        close(c);
-    }
-    return NULL;
-}
-
-static bool fake_start(struct fake *f, const long *statuses, size_t n, const char *body)
-{
-    memset(f, 0, sizeof *f);
-    memcpy(f->statuses, statuses, n * sizeof *statuses);
-    f->n_statuses = n;
-    f->body = body;
-    f->fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof a;
-    if (f->fd < 0 || bind(f->fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(f->fd, 16) != 0 ||
-        getsockname(f->fd, (struct sockaddr *)&a, &al) != 0)
-        return false;
-    f->port = ntohs(a.sin_port);
-    return pthread_create(&f->thread, NULL, fake_main, f) == 0;
-}
-
-static void fake_stop(struct fake *f)
-{
-    atomic_store(&f->stop, true);
-    /* Wake the accept() with one last connection. */
-    int c = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)f->port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (c >= 0 && connect(c, (struct sockaddr *)&a, sizeof a) != 0)
-        perror("fake wake");
-    if (c >= 0)
-        close(c);
-    pthread_join(f->thread, NULL);
-    close(f->fd);
-}
-
-static struct s3_client *s3_at(const struct fake *f, const struct retry_policy *p)
+static struct s3_client *s3_at(const struct fake_http *f, const struct retry_policy *p)
 {
     char ep[64], err[QB_ERRBUF_SIZE];
     snprintf(ep, sizeof ep, "http://127.0.0.1:%d", f->port);
@@ -223,10 +109,10 @@ static enum qb_err outer_layer(struct s3_client *c, unsigned attempts, char *err
 
 static void test_slowdown_one_layer(void)
 {
-    struct fake f;
+    struct fake_http f;
     const long st[] = {503};
     char err[QB_ERRBUF_SIZE];
-    TEST_ASSERT(fake_start(&f, st, 1, slowdown));
+    TEST_ASSERT(fake_http_start(&f, st, 1, FAKE_HTTP_SLOWDOWN));
     const struct retry_policy p = {.attempts = 3, .base_ms = 20, .max_ms = 40};
     struct s3_client *c = s3_at(&f, &p);
     TEST_ASSERT(c != NULL);
@@ -240,15 +126,15 @@ static void test_slowdown_one_layer(void)
     /* Two pauses, each at least half its nominal delay: 10 + 20 ms. */
     TEST_EXPECT(took >= 30);
     s3_client_destroy(c);
-    fake_stop(&f);
+    fake_http_stop(&f);
 }
 
 static void test_default_policy_applies(void)
 {
-    struct fake f;
+    struct fake_http f;
     const long st[] = {500};
     char err[QB_ERRBUF_SIZE];
-    TEST_ASSERT(fake_start(&f, st, 1, NULL));
+    TEST_ASSERT(fake_http_start(&f, st, 1, NULL));
     retry_policy_set_default(&(struct retry_policy){.attempts = 2, .base_ms = 1, .max_ms = 2});
     struct s3_client *c = s3_at(&f, NULL);
     retry_policy_set_default(NULL);
@@ -256,29 +142,29 @@ static void test_default_policy_applies(void)
     TEST_EXPECT_INT(outer_layer(c, 4, err, sizeof err), QB_ERR_REMOTE);
     TEST_EXPECT_INT(atomic_load(&f.requests), 2);
     s3_client_destroy(c);
-    fake_stop(&f);
+    fake_http_stop(&f);
 }
 
 static void test_recovers_within_budget(void)
 {
-    struct fake f;
+    struct fake_http f;
     const long st[] = {503, 429, 200};
     char err[QB_ERRBUF_SIZE];
-    TEST_ASSERT(fake_start(&f, st, 3, slowdown));
+    TEST_ASSERT(fake_http_start(&f, st, 3, FAKE_HTTP_SLOWDOWN));
     struct s3_client *c = s3_at(&f, &(struct retry_policy){.attempts = 3, .base_ms = 1});
     TEST_ASSERT(c != NULL);
     TEST_EXPECT_INT(s3_put_object(c, "k", "data", 4, NULL, err, sizeof err), QB_OK);
     TEST_EXPECT_INT(atomic_load(&f.requests), 3);
     s3_client_destroy(c);
-    fake_stop(&f);
+    fake_http_stop(&f);
 }
 
 static void test_refusal_not_retried(void)
 {
-    struct fake f;
+    struct fake_http f;
     const long st[] = {403};
     char err[QB_ERRBUF_SIZE];
-    TEST_ASSERT(fake_start(&f, st, 1, denied));
+    TEST_ASSERT(fake_http_start(&f, st, 1, FAKE_HTTP_DENIED));
     struct s3_client *c = s3_at(&f, &(struct retry_policy){.attempts = 5, .base_ms = 1});
     TEST_ASSERT(c != NULL);
     TEST_EXPECT_INT(s3_put_object(c, "k", "data", 4, NULL, err, sizeof err), QB_ERR_REMOTE);
@@ -286,7 +172,7 @@ static void test_refusal_not_retried(void)
     TEST_EXPECT(strstr(err, "AccessDenied") != NULL);
     TEST_EXPECT(strstr(err, "gave up") == NULL);
     s3_client_destroy(c);
-    fake_stop(&f);
+    fake_http_stop(&f);
 }
 
 static enum qb_err sink(void *ud, const void *data, size_t len, char *err, size_t errlen)
@@ -297,27 +183,27 @@ static enum qb_err sink(void *ud, const void *data, size_t len, char *err, size_
 
 static void test_streamed_get(void)
 {
-    struct fake f;
+    struct fake_http f;
     const long st[] = {502};
     char err[QB_ERRBUF_SIZE];
-    TEST_ASSERT(fake_start(&f, st, 1, NULL));
+    TEST_ASSERT(fake_http_start(&f, st, 1, NULL));
     struct s3_client *c = s3_at(&f, &(struct retry_policy){.attempts = 4, .base_ms = 1});
     TEST_ASSERT(c != NULL);
     TEST_EXPECT_INT(s3_get_object(c, "k", 0, 0, sink, NULL, err, sizeof err), QB_ERR_REMOTE);
     TEST_EXPECT_INT(atomic_load(&f.requests), 4);
     TEST_EXPECT(strstr(err, "(gave up after 4 tries)") != NULL);
     s3_client_destroy(c);
-    fake_stop(&f);
+    fake_http_stop(&f);
 }
 
 /* The Qdrant client sends once and reports the transient failure: the
  * engine's step retries are its one layer. */
 static void test_qdrant_sends_once(void)
 {
-    struct fake f;
+    struct fake_http f;
     const long st[] = {503};
     char err[QB_ERRBUF_SIZE], url[64];
-    TEST_ASSERT(fake_start(&f, st, 1, NULL));
+    TEST_ASSERT(fake_http_start(&f, st, 1, NULL));
     snprintf(url, sizeof url, "http://127.0.0.1:%d", f.port);
     struct qdrant_client *q = NULL;
     struct qdrant_config cfg = {.url = url};
@@ -325,7 +211,7 @@ static void test_qdrant_sends_once(void)
     TEST_EXPECT_INT(qdrant_ready(q, err, sizeof err), QB_ERR_TRANSIENT);
     TEST_EXPECT_INT(atomic_load(&f.requests), 1);
     qdrant_client_destroy(q);
-    fake_stop(&f);
+    fake_http_stop(&f);
 }
 
 int main(void)
