@@ -98,6 +98,14 @@ int64_t qb_now_ms(void);
 int64_t qb_mono_ms(void);
 int64_t qb_mono_us(void);
 
+/* Sleeps ms milliseconds (<= 0: not at all), resuming after a signal, on
+ * the calling thread only.  Callers that must notice a cancel or a stop
+ * sleep in slices or on a condition variable instead. */
+void qb_sleep_ms(long ms);
+
+/* Value of one hex digit (either case), or -1 for anything else. */
+int qb_hexval(char c);
+
 /* Formats t (seconds since epoch, UTC) as RFC 3339 "2026-11-25T12:00:00Z". */
 void qb_format_time(int64_t t, char *out, size_t outlen);
 

@@ -96,6 +96,13 @@ static const struct setting settings[] = {
         "tries of a step that fails transiently (Qdrant or storage) before the run fails"),
     INT("retry_base_ms", retry_base_ms, "500", 1, 600000,
         "first retry delay; doubled per attempt, with jitter"),
+    INT("s3_attempts", s3_attempts, "6", 1, 20,
+        "tries of one S3 request that fails transiently (5xx, SlowDown, 429, connection errors);"
+        " when they are spent the step fails without being retried again"),
+    INT("s3_retry_base_ms", s3_retry_base_ms, "200", 1, 600000,
+        "first delay between tries of an S3 request; doubled per try, with jitter"),
+    INT("s3_retry_max_ms", s3_retry_max_ms, "20000", 1, 3600000,
+        "longest delay between two tries of an S3 request"),
     INT("snapshot_timeout", snapshot_timeout, "3600", 10, 604800,
         "seconds Qdrant may take to create or recover one snapshot"),
     STR("public_url", public_url, "", false,

@@ -50,6 +50,9 @@ struct config {
     int64_t task_threads;
     int64_t max_attempts;
     int64_t retry_base_ms;
+    int64_t s3_attempts; /* util/retry.h: the one retry layer of an S3 request */
+    int64_t s3_retry_base_ms;
+    int64_t s3_retry_max_ms;
     int64_t snapshot_timeout;
     int64_t scheduler_clock_offset;
     char *public_url;  /* how Qdrant reaches this qbackupd ("" = derived from listen) */

@@ -24,6 +24,7 @@
 #include "store/store_instances.h"
 #include "store/store_secrets.h"
 #include "util/log.h"
+#include "util/retry.h"
 #include "util/seal.h"
 #include "util/seal_keyfile.h"
 #include "util/url_token.h"
@@ -402,6 +403,12 @@ int main(int argc, char **argv)
         goto out;
     }
     log_set_level(level);
+    /* Before any thread, and before anything can open an S3 destination. */
+    retry_policy_set_default(&(struct retry_policy){
+        .attempts = (unsigned)cfg.s3_attempts,
+        .base_ms = (long)cfg.s3_retry_base_ms,
+        .max_ms = (long)cfg.s3_retry_max_ms,
+    });
     /* The catalogue holds Qdrant API keys and S3 credentials; backups are
      * production data.  Nothing we create is for other users. */
     umask(077);

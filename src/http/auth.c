@@ -65,22 +65,12 @@ static void sha256(const void *data, size_t len, unsigned char out[32])
         abort(); /* cannot happen with a built-in digest; never accept on failure */
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)tolower((unsigned char)c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 static bool parse_hex_digest(const char *hex, unsigned char out[32])
 {
     if (strlen(hex) != 64)
         return false;
     for (int i = 0; i < 32; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        int hi = qb_hexval(hex[2 * i]), lo = qb_hexval(hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return false;
         out[i] = (unsigned char)(hi << 4 | lo);

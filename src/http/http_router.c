@@ -105,23 +105,12 @@ const char *http_route_param(const struct http_route_match *m, const char *name)
     return NULL;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 size_t http_url_unescape(char *s)
 {
     size_t r = 0, w = 0;
     while (s[r]) {
-        int hi = s[r] == '%' ? hex_value(s[r + 1]) : -1;
-        int lo = hi >= 0 ? hex_value(s[r + 2]) : -1;
+        int hi = s[r] == '%' ? qb_hexval(s[r + 1]) : -1;
+        int lo = hi >= 0 ? qb_hexval(s[r + 2]) : -1;
         if (lo >= 0) {
             s[w++] = (char)(hi * 16 + lo);
             r += 3;

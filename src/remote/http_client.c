@@ -17,6 +17,7 @@
 #include "http_client.h"
 
 #include "util/buf.h"
+#include "util/retry.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -96,14 +97,21 @@ void http_client_destroy(struct http_client *c)
     free(c);
 }
 
-void http_client_response_free(struct http_client_response *resp)
+/* Frees the header strings and forgets them; keeps the array for reuse. */
+static void clear_headers(struct http_client_response *resp)
 {
-    if (!resp)
-        return;
     for (size_t i = 0; i < resp->n_headers; i++) {
         free(resp->headers[i].name);
         free(resp->headers[i].value);
     }
+    resp->n_headers = 0;
+}
+
+void http_client_response_free(struct http_client_response *resp)
+{
+    if (!resp)
+        return;
+    clear_headers(resp);
     free(resp->headers);
     free(resp->body);
     memset(resp, 0, sizeof *resp);
@@ -121,22 +129,13 @@ enum qb_err http_client_status_err(long status)
 {
     if (status >= 200 && status < 300)
         return QB_OK;
-    switch (status) {
-    case 404:
-        return QB_ERR_NOT_FOUND;
-    case 409:
-    case 412:
-        return QB_ERR_CONFLICT;
-    case 408: /* request timeout */
-    case 429: /* too many requests */
-    case 500:
-    case 502:
-    case 503:
-    case 504:
+    if (retry_status_retryable(status))
         return QB_ERR_TRANSIENT;
-    default:
-        return QB_ERR_REMOTE;
-    }
+    if (status == 404)
+        return QB_ERR_NOT_FOUND;
+    if (status == 409 || status == 412)
+        return QB_ERR_CONFLICT;
+    return QB_ERR_REMOTE;
 }
 
 void http_client_redact_url(const char *url, char *out, size_t outlen)
@@ -162,11 +161,7 @@ static size_t on_header(char *data, size_t size, size_t nitems, void *ud)
     if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) {
         /* A new status line (after "100 Continue" or a redirect): drop the
          * headers of the previous response. */
-        for (size_t i = 0; i < r->n_headers; i++) {
-            free(r->headers[i].name);
-            free(r->headers[i].value);
-        }
-        r->n_headers = 0;
+        clear_headers(r);
         x->hdr_bytes = 0;
         const char *sp = memchr(data, ' ', n);
         x->status = sp ? strtol(sp + 1, NULL, 10) : 0;

@@ -110,8 +110,9 @@ enum qb_err http_client_perform(struct http_client *c, const struct http_client_
                                 size_t errlen) QB_MUSTCHECK;
 
 /* Maps a status onto the error convention: 2xx QB_OK, 404 QB_ERR_NOT_FOUND,
- * 408/429/500/502/503/504 QB_ERR_TRANSIENT, 409/412 QB_ERR_CONFLICT, any
- * other QB_ERR_REMOTE. */
+ * QB_ERR_TRANSIENT when retry_status_retryable() (408/429/500/502/503/504),
+ * 409/412 QB_ERR_CONFLICT, any other QB_ERR_REMOTE.  The client itself never
+ * retries: the layer above applies util/retry.h once. */
 enum qb_err http_client_status_err(long status);
 
 /* Value of the first response header called name (case-insensitive), or

@@ -5,6 +5,7 @@
  * building with escaped names, and the envelope/error mapping.
  */
 #include "remote/qdrant_client.h"
+#include "remote/qdrant_cluster.h"
 #include "remote/qdrant_internal.h"
 #include "util/json_u64.h"
 #include "remote/sigv4.h"
@@ -93,6 +94,23 @@ void qdrant_client_destroy(struct qdrant_client *c)
 
 /* ---------------------------------------------------------------- plumbing */
 
+char *qdrant_add_key(const struct qdrant_client *c, const char **headers, size_t *n)
+{
+    if (!c->api_key)
+        return NULL;
+    char *h = xasprintf("api-key: %s", c->api_key);
+    headers[(*n)++] = h;
+    return h;
+}
+
+void qdrant_free_key(char *header)
+{
+    if (header) {
+        memset(header, 0, strlen(header));
+        free(header);
+    }
+}
+
 /* Escapes one path segment (collection or snapshot names may hold any
  * character); caller frees. */
 char *qdrant_esc(const char *s)
@@ -154,11 +172,9 @@ enum qb_err qdrant_call_json(struct qdrant_client *c, const struct qdrant_call *
                              size_t errlen)
 {
     char *url = xasprintf("%s%s", c->url, k->path);
-    char *auth = c->api_key ? xasprintf("api-key: %s", c->api_key) : NULL;
     const char *headers[3];
     size_t nh = 0;
-    if (auth)
-        headers[nh++] = auth;
+    char *auth = qdrant_add_key(c, headers, &nh);
     if (k->body)
         headers[nh++] = "Content-Type: application/json";
     struct http_client_request req = {
@@ -193,10 +209,7 @@ enum qb_err qdrant_call_json(struct qdrant_client *c, const struct qdrant_call *
     }
 out:
     http_client_response_free(&resp);
-    if (auth) {
-        memset(auth, 0, strlen(auth));
-        free(auth);
-    }
+    qdrant_free_key(auth);
     free(url);
     return rc;
 }
@@ -206,10 +219,11 @@ out:
 enum qb_err qdrant_server_version(struct qdrant_client *c, char **version, char *err, size_t errlen)
 {
     char *url = xasprintf("%s/", c->url);
-    char *auth = c->api_key ? xasprintf("api-key: %s", c->api_key) : NULL;
-    const char *headers[1] = {auth};
+    const char *headers[1];
+    size_t nh = 0;
+    char *auth = qdrant_add_key(c, headers, &nh);
     struct http_client_request req = {
-        .method = "GET", .url = url, .headers = headers, .n_headers = auth ? 1 : 0};
+        .method = "GET", .url = url, .headers = headers, .n_headers = nh};
     struct http_client_response resp = {0};
     enum qb_err rc = http_client_perform(c->api, &req, &resp, err, errlen);
     if (!rc && resp.status != 200)
@@ -225,10 +239,7 @@ enum qb_err qdrant_server_version(struct qdrant_client *c, char **version, char 
         cJSON_Delete(json);
     }
     http_client_response_free(&resp);
-    if (auth) {
-        memset(auth, 0, strlen(auth));
-        free(auth);
-    }
+    qdrant_free_key(auth);
     free(url);
     return rc;
 }
@@ -280,15 +291,8 @@ enum qb_err qdrant_collection_info(struct qdrant_client *c, const char *collecti
                                    struct qdrant_collection_info *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    enum qb_err rc = qdrant_check_segment("collection", collection, err, errlen);
-    if (rc)
-        return rc;
-    char *name = qdrant_esc(collection);
-    char *path = xasprintf("/collections/%s", name);
-    char *what = xasprintf("collection %s", collection);
     cJSON *result = NULL;
-    struct qdrant_call k = {c->api, "GET", path, NULL, what, &result, NULL};
-    rc = qdrant_call_json(c, &k, err, errlen);
+    enum qb_err rc = qdrant_collection_get(c, collection, &result, err, errlen);
     if (!rc) {
         const cJSON *status = cJSON_GetObjectItemCaseSensitive(result, "status");
         out->status = xstrdup(cJSON_IsString(status) ? status->valuestring : "unknown");
@@ -296,9 +300,6 @@ enum qb_err qdrant_collection_info(struct qdrant_client *c, const char *collecti
         out->vectors_count = json_count(result, "vectors_count");
     }
     cJSON_Delete(result);
-    free(what);
-    free(path);
-    free(name);
     return rc;
 }
 

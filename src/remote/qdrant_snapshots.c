@@ -155,12 +155,6 @@ static bool is_new(const struct qdrant_snapshot *before, size_t n, const struct 
     return true;
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* wait=false: Qdrant answered 202 and works in the background.  Poll the
  * list until a snapshot not in before[] appears (with its checksum, when
  * this Qdrant writes checksums).  Caveat: a replacement made within the
@@ -196,7 +190,7 @@ static enum qb_err poll_new_snapshot(struct qdrant_client *c, const struct qdran
                             "within %ld s (with wait=false Qdrant reports failures only in its "
                             "own log)",
                             c->cfg.snapshot_timeout_ms / 1000);
-        sleep_ms(c->cfg.poll_interval_ms);
+        qb_sleep_ms(c->cfg.poll_interval_ms);
     }
 }
 
@@ -232,8 +226,10 @@ enum qb_err qdrant_snapshot_create(struct qdrant_client *c, const struct qdrant_
     return rc;
 }
 
-enum qb_err qdrant_snapshot_delete(struct qdrant_client *c, const struct qdrant_target *t,
-                                   const char *name, char *err, size_t errlen)
+/* Checks t and name, then sets *out to the snapshot's path
+ * ("<snapshots path>/<escaped name>"; caller frees). */
+static enum qb_err snapshot_path(const struct qdrant_target *t, const char *name, char **out,
+                                 char *err, size_t errlen)
 {
     enum qb_err rc = check_target(t, err, errlen);
     if (!rc)
@@ -242,33 +238,27 @@ enum qb_err qdrant_snapshot_delete(struct qdrant_client *c, const struct qdrant_
         return rc;
     char *base = qdrant_snapshots_path(t);
     char *n = qdrant_esc(name);
-    char *path = xasprintf("%s/%s?wait=true", base, n);
+    *out = xasprintf("%s/%s", base, n);
+    free(n);
+    free(base);
+    return QB_OK;
+}
+
+enum qb_err qdrant_snapshot_delete(struct qdrant_client *c, const struct qdrant_target *t,
+                                   const char *name, char *err, size_t errlen)
+{
+    char *snap = NULL;
+    enum qb_err rc = snapshot_path(t, name, &snap, err, errlen);
+    if (rc)
+        return rc;
+    char *path = xasprintf("%s?wait=true", snap);
     char *what = describe(t, "delete");
     struct qdrant_call k = {c->api, "DELETE", path, NULL, what, NULL, NULL};
     rc = qdrant_call_json(c, &k, err, errlen);
     free(what);
     free(path);
-    free(n);
-    free(base);
+    free(snap);
     return rc;
-}
-
-/* Adds the api-key header to headers[*n]; returns what to free. */
-static char *add_key(struct qdrant_client *c, const char **headers, size_t *n)
-{
-    if (!c->api_key)
-        return NULL;
-    char *h = xasprintf("api-key: %s", c->api_key);
-    headers[(*n)++] = h;
-    return h;
-}
-
-static void free_key(char *h)
-{
-    if (h) {
-        memset(h, 0, strlen(h));
-        free(h);
-    }
 }
 
 /* Counts what the caller's sink saw: resp.body_seen also counts a
@@ -292,7 +282,7 @@ static enum qb_err download(struct qdrant_client *c, const char *url, const char
 {
     const char *headers[1];
     size_t nh = 0;
-    char *key = add_key(c, headers, &nh);
+    char *key = qdrant_add_key(c, headers, &nh);
     struct counting_sink sink = {fn, ud, 0};
     struct http_client_request req = {
         .method = "GET",
@@ -309,7 +299,7 @@ static enum qb_err download(struct qdrant_client *c, const char *url, const char
     if (bytes)
         *bytes = sink.n;
     http_client_response_free(&resp);
-    free_key(key);
+    qdrant_free_key(key);
     return rc;
 }
 
@@ -319,20 +309,16 @@ enum qb_err qdrant_snapshot_download(struct qdrant_client *c, const struct qdran
 {
     if (bytes)
         *bytes = 0;
-    enum qb_err rc = check_target(t, err, errlen);
-    if (!rc)
-        rc = qdrant_check_segment("snapshot", name, err, errlen);
+    char *snap = NULL;
+    enum qb_err rc = snapshot_path(t, name, &snap, err, errlen);
     if (rc)
         return rc;
-    char *base = qdrant_snapshots_path(t);
-    char *n = qdrant_esc(name);
-    char *url = xasprintf("%s%s/%s", c->url, base, n);
+    char *url = xasprintf("%s%s", c->url, snap);
     char *what = describe(t, "download");
     rc = download(c, url, what, fn, ud, bytes, err, errlen);
     free(what);
     free(url);
-    free(n);
-    free(base);
+    free(snap);
     return rc;
 }
 
@@ -428,17 +414,24 @@ static bool valid_checksum(const char *s)
     return true;
 }
 
-enum qb_err qdrant_snapshot_upload(struct qdrant_client *c, const struct qdrant_target *t,
-                                   enum qdrant_priority priority, const char *checksum,
-                                   const char *filename, uint64_t size, http_read_fn fn, void *ud,
-                                   char *err, size_t errlen)
+/* What both ways of recovering (upload, location) accept. */
+static enum qb_err check_recover(const struct qdrant_target *t, const char *checksum, char *err,
+                                 size_t errlen)
 {
     if (t->scope == QDRANT_SCOPE_FULL)
         return qb_failf(QB_ERR_INVALID, err, errlen,
                         "Qdrant restores full snapshots only at process start, not over HTTP");
     if (!valid_checksum(checksum))
         return qb_failf(QB_ERR_INVALID, err, errlen, "checksum must be 64 hex digits");
-    enum qb_err rc = check_target(t, err, errlen);
+    return check_target(t, err, errlen);
+}
+
+enum qb_err qdrant_snapshot_upload(struct qdrant_client *c, const struct qdrant_target *t,
+                                   enum qdrant_priority priority, const char *checksum,
+                                   const char *filename, uint64_t size, http_read_fn fn, void *ud,
+                                   char *err, size_t errlen)
+{
+    enum qb_err rc = check_recover(t, checksum, err, errlen);
     if (rc)
         return rc;
     struct upload *u = xcalloc(1, sizeof *u);
@@ -474,7 +467,7 @@ enum qb_err qdrant_snapshot_upload(struct qdrant_client *c, const struct qdrant_
      * read-only key then looked like a transient network failure. */
     const char *headers[3] = {content_type, "Expect: 100-continue"};
     size_t nh = 2;
-    char *key = add_key(c, headers, &nh);
+    char *key = qdrant_add_key(c, headers, &nh);
     struct http_client_request req = {
         .method = "POST",
         .url = url,
@@ -490,7 +483,7 @@ enum qb_err qdrant_snapshot_upload(struct qdrant_client *c, const struct qdrant_
     if (!rc && (resp.status < 200 || resp.status > 299))
         rc = qdrant_answer_error(&resp, what, err, errlen);
     http_client_response_free(&resp);
-    free_key(key);
+    qdrant_free_key(key);
     free(what);
     free(url);
     free(query);
@@ -504,12 +497,7 @@ enum qb_err qdrant_snapshot_recover(struct qdrant_client *c, const struct qdrant
                                     const char *checksum, const char *api_key, char *err,
                                     size_t errlen)
 {
-    if (t->scope == QDRANT_SCOPE_FULL)
-        return qb_failf(QB_ERR_INVALID, err, errlen,
-                        "Qdrant restores full snapshots only at process start, not over HTTP");
-    if (!valid_checksum(checksum))
-        return qb_failf(QB_ERR_INVALID, err, errlen, "checksum must be 64 hex digits");
-    enum qb_err rc = check_target(t, err, errlen);
+    enum qb_err rc = check_recover(t, checksum, err, errlen);
     if (rc)
         return rc;
     if (!location || !*location)

@@ -9,7 +9,8 @@
  *   Every request goes through s3_call(): build URL and Host, sign with the
  *   current time (a retry is re-signed, so a long backoff cannot outlive
  *   the 15-minute signature window), send, map the answer, and retry
- *   QB_ERR_TRANSIENT with exponential backoff and jitter.
+ *   QB_ERR_TRANSIENT under the client's policy (util/retry.h): this is the
+ *   one retry layer of an S3 request; spent tries come back permanent.
  *   S3's XML documents are read and written by s3_xml.c.
  *
  * THREAD SAFETY NOTES
@@ -24,6 +25,7 @@
 #include "sigv4.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/retry.h"
 
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -32,10 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
-#define MAX_BACKOFF_MS 20000
-#define DELETE_BATCH   1000 /* S3's DeleteObjects limit */
+#define DELETE_BATCH 1000 /* S3's DeleteObjects limit */
 
 /* ------------------------------------------------------------- small helpers */
 
@@ -71,13 +71,6 @@ static char *env_or(const char *v, const char *a, const char *b)
     if ((!e || !*e) && b)
         e = getenv(b);
     return e && *e ? xstrdup(e) : NULL;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
 }
 
 /* ----------------------------------------------------------- client set-up */
@@ -155,8 +148,7 @@ enum qb_err s3_client_create(const struct s3_config *cfg, struct s3_client **out
     c->parts_in_flight = cfg->parts_in_flight ? cfg->parts_in_flight : 4;
     if (c->parts_in_flight > 64)
         c->parts_in_flight = 64;
-    c->max_retries = cfg->max_retries ? cfg->max_retries : 5;
-    c->retry_base_ms = cfg->retry_base_ms > 0 ? cfg->retry_base_ms : 200;
+    c->retry = retry_policy_resolve(&cfg->retry);
     c->ca_file = cfg->ca_file ? xstrdup(cfg->ca_file) : NULL;
     c->http_opt = (struct http_client_options){
         .connect_timeout_ms = cfg->connect_timeout_ms,
@@ -329,35 +321,20 @@ out:
     return rc;
 }
 
-static long backoff_ms(const struct s3_client *c, unsigned attempt, unsigned *seed)
-{
-    long d = c->retry_base_ms;
-    for (unsigned i = 0; i < attempt && d < MAX_BACKOFF_MS; i++)
-        d *= 2;
-    if (d > MAX_BACKOFF_MS)
-        d = MAX_BACKOFF_MS;
-    /* "Equal jitter": half fixed, half random, so parallel part retries
-     * after one SlowDown do not hit the server in lockstep. */
-    return d / 2 + (long)(rand_r(seed) % (unsigned)(d / 2 + 1));
-}
-
-/* s3_send with retries of transient failures (not for streamed GETs,
- * whose partial output s3_get_object resumes itself). */
+/* s3_send under the client's retry policy (not for streamed GETs, whose
+ * partial output s3_get_object resumes itself). */
 enum qb_err s3_call(struct s3_client *c, struct http_client *hc, const struct s3_req *r,
                     struct http_client_response *resp, char *err, size_t errlen)
 {
-    unsigned seed = (unsigned)qb_mono_ms() ^ (unsigned)(uintptr_t)r;
-    for (unsigned attempt = 0;; attempt++) {
-        enum qb_err rc = s3_send(c, hc, r, resp, err, errlen);
-        if (rc != QB_ERR_TRANSIENT || attempt >= c->max_retries || r->write_fn ||
-            (r->cancel && atomic_load(r->cancel)))
-            return rc;
-        long d = backoff_ms(c, attempt, &seed);
-        char q[QB_ERRBUF_SIZE + 8];
-        log_warn("s3.retry", "attempt=%u delay_ms=%ld error=%s", attempt + 1, d,
-                 log_quote(q, sizeof q, err));
-        sleep_ms(d);
-    }
+    if (r->write_fn)
+        return s3_send(c, hc, r, resp, err, errlen);
+    struct retry rt;
+    enum qb_err rc;
+    retry_start(&rt, &c->retry);
+    do
+        rc = s3_send(c, hc, r, resp, err, errlen);
+    while (retry_wait(&rt, rc, r->cancel, "s3.retry", err));
+    return retry_give_up(&rt, rc, err, errlen);
 }
 
 /* --------------------------------------------------------- simple operations */
@@ -471,8 +448,9 @@ enum qb_err s3_get_object(struct s3_client *c, const char *key, uint64_t offset,
     struct http_client_response resp = {0};
     char *etag = NULL;
     enum qb_err rc;
-    unsigned seed = (unsigned)qb_mono_ms();
-    for (unsigned attempt = 0;; attempt++) {
+    struct retry rt;
+    retry_start(&rt, &c->retry);
+    for (;;) {
         struct hlist h = {0};
         uint64_t from = offset + g.delivered;
         bool ranged = from > 0 || length > 0;
@@ -501,16 +479,14 @@ enum qb_err s3_get_object(struct s3_client *c, const char *key, uint64_t offset,
         if (!rc && ranged && resp.status != 206)
             rc = qb_failf(QB_ERR_REMOTE, err, errlen, "S3 GET %s: range ignored (HTTP %ld)", key,
                           resp.status);
-        if (rc != QB_ERR_TRANSIENT || g.user_failed || attempt >= c->max_retries)
+        if (g.user_failed) /* the sink's own failure: not S3's to retry */
             break;
         if (g.delivered > before) /* progress made: the retry budget starts over */
-            attempt = 0;
-        long d = backoff_ms(c, attempt, &seed);
-        char q[QB_ERRBUF_SIZE + 8];
-        log_warn("s3.retry", "op=get delivered=%llu delay_ms=%ld error=%s",
-                 (unsigned long long)g.delivered, d, log_quote(q, sizeof q, err));
-        sleep_ms(d);
+            retry_progress(&rt);
+        if (!retry_wait(&rt, rc, NULL, "s3.retry", err))
+            break;
     }
+    rc = retry_give_up(&rt, rc, err, errlen);
     http_client_response_free(&resp);
     free(etag);
     return rc;

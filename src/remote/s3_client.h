@@ -4,14 +4,17 @@
  * SigV4 signer (sigv4.h): single PUT, a streaming multipart writer with
  * parallel part uploads, streamed ranged GET, HEAD, ListObjectsV2, single
  * and batch delete, presigned GET URLs, and bucket creation (for tests).
- * Owns the S3 configuration, request signing, retries with exponential
- * backoff, and the mapping of S3 error documents onto enum qb_err.
+ * Owns the S3 configuration, request signing, the one retry layer of every
+ * S3 request (util/retry.h), and the mapping of S3 error documents onto
+ * enum qb_err.
  *
  * Errors: QB_ERR_NOT_FOUND (NoSuchKey, NoSuchUpload, 404 on HEAD),
- * QB_ERR_TRANSIENT (5xx, SlowDown, RequestTimeout, connection failures,
- * after the retries are spent), QB_ERR_REMOTE (AccessDenied, NoSuchBucket,
- * SignatureDoesNotMatch and every other refusal), QB_ERR_INVALID (bad
- * configuration or arguments).  Messages carry the S3 error Code and the
+ * QB_ERR_TRANSIENT (5xx, SlowDown, RequestTimeout, connection failures)
+ * only when the retries were cut short (an upload cancelled, a streamed
+ * GET's sink failing), QB_ERR_REMOTE (AccessDenied, NoSuchBucket,
+ * SignatureDoesNotMatch and every other refusal, and a transient failure
+ * that outlived the retries: the message ends "(gave up after N tries)"),
+ * QB_ERR_INVALID (bad configuration or arguments).  Messages carry the S3 error Code and the
  * request id, never a credential.
  *
  * THREADS: a struct s3_client is used by one thread at a time (it holds one
@@ -23,6 +26,7 @@
 #define QB_S3_CLIENT_H
 
 #include "common.h"
+#include "util/retry.h"
 
 #include <stdint.h>
 
@@ -59,8 +63,7 @@ struct s3_config {
     unsigned parts_in_flight;  /* 0: 4; memory used is part_size * parts_in_flight */
     bool unsigned_payload;     /* sign UNSIGNED-PAYLOAD (and send Content-MD5 on parts)
                                   instead of hashing each body */
-    unsigned max_retries;      /* retries of a transient failure; 0: 5 */
-    long retry_base_ms;        /* first backoff, doubled per retry (with jitter); 0: 200 */
+    struct retry_policy retry; /* zero fields: retry_policy_default() */
     long connect_timeout_ms;   /* 0: 10 s */
     long low_speed_time_s;     /* abort a stalled transfer after this; 0: 30 s */
 };

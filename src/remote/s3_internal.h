@@ -13,6 +13,7 @@
 #include "remote/s3_xml.h"
 #include "sigv4.h"
 #include "util/buf.h"
+#include "util/retry.h"
 
 #include <stdatomic.h>
 
@@ -26,8 +27,8 @@ struct s3_client {
     enum s3_sse sse;
     char *kms_key_id, *storage_class;
     uint64_t part_size;
-    unsigned parts_in_flight, max_retries;
-    long retry_base_ms;
+    unsigned parts_in_flight;
+    struct retry_policy retry;           /* resolved: no zero field */
     struct http_client_options http_opt; /* ca_file points into ca_file below */
     char *ca_file;
     struct http_client *hc; /* for the owning thread */
@@ -59,8 +60,9 @@ struct s3_req {
     const atomic_bool *cancel; /* stop retrying once set; may be NULL */
 };
 
-/* Signs and sends r on hc, retrying transient failures with backoff; a
- * non-2xx answer becomes an error carrying the S3 Code.  resp is the
+/* Signs and sends r on hc, retrying transient failures under c->retry
+ * (util/retry.h: spent tries come back as QB_ERR_REMOTE); a non-2xx
+ * answer becomes an error carrying the S3 Code.  resp is the
  * caller's (free with http_client_response_free).  The thread must own hc. */
 enum qb_err s3_call(struct s3_client *c, struct http_client *hc, const struct s3_req *r,
                     struct http_client_response *resp, char *err, size_t errlen) QB_MUSTCHECK;

@@ -484,17 +484,6 @@ out:
     return rc;
 }
 
-static int hex_digit(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* The ETag S3 gives an object completed from the first nparts parts:
  * hex MD5 of the concatenated binary part MD5s, "-", nparts (the part
  * ETags are those MD5s in hex, unless SSE-KMS or SSE-C made them opaque).
@@ -511,7 +500,7 @@ static bool multipart_etag(const struct s3_upload *u, unsigned nparts, char *out
             e++, n = 32;
         ok = n == 32;
         for (size_t j = 0; ok && j < 16; j++) {
-            int hi = hex_digit(e[2 * j]), lo = hex_digit(e[2 * j + 1]);
+            int hi = qb_hexval(e[2 * j]), lo = qb_hexval(e[2 * j + 1]);
             ok = hi >= 0 && lo >= 0;
             if (ok)
                 bin[16 * (size_t)i + j] = (unsigned char)(hi << 4 | lo);

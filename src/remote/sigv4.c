@@ -93,17 +93,6 @@ char *sigv4_uri_encode(const char *s, size_t len, bool keep_slash)
     return sb_steal(&b);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes %XX in [s, s+len) into a new string (*outlen bytes).
  * '+' is left alone: in SigV4 a '+' on the wire is a literal plus, and we
  * always send spaces as %20.  A '%' not followed by two hex digits stays. */
@@ -112,8 +101,8 @@ static char *pct_decode(const char *s, size_t len, size_t *outlen)
     char *out = xmalloc(len + 1);
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
-        if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            out[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+        if (s[i] == '%' && i + 2 < len && qb_hexval(s[i + 1]) >= 0 && qb_hexval(s[i + 2]) >= 0) {
+            out[o++] = (char)(qb_hexval(s[i + 1]) * 16 + qb_hexval(s[i + 2]));
             i += 2;
         } else {
             out[o++] = s[i];
@@ -442,6 +431,27 @@ static enum qb_err check_inputs(const struct sigv4_config *cfg, const struct sig
     return QB_OK;
 }
 
+/* The one canonical request of both signing modes (see DESIGN): query is
+ * the canonical query, canon the canonical header lines ("name:value\n"
+ * each) and signed_headers their names.  Returns a new string. */
+static char *canonical_request(const struct sigv4_config *cfg, const struct sigv4_request *req,
+                               const char *query, const char *canon, const char *signed_headers)
+{
+    struct sb c = {0};
+    sb_add(&c, req->method);
+    sb_addc(&c, '\n');
+    canonical_uri(&c, req->path, cfg->flags);
+    sb_addc(&c, '\n');
+    sb_add(&c, query);
+    sb_addc(&c, '\n');
+    sb_add(&c, canon);
+    sb_addc(&c, '\n');
+    sb_add(&c, signed_headers);
+    sb_addc(&c, '\n');
+    sb_add(&c, req->payload_hash);
+    return sb_steal(&c);
+}
+
 /* From the canonical request in res: fills string_to_sign and signature. */
 static enum qb_err finish(const struct sigv4_config *cfg, const struct sigv4_request *req,
                           const char *scope, struct sigv4_result *res, char *err, size_t errlen)
@@ -515,19 +525,7 @@ enum qb_err sigv4_sign_headers(const struct sigv4_config *cfg, const struct sigv
     query = kvlist_join(&q);
     kvlist_free(&q);
 
-    struct sb c = {0};
-    sb_add(&c, req->method);
-    sb_addc(&c, '\n');
-    canonical_uri(&c, req->path, cfg->flags);
-    sb_addc(&c, '\n');
-    sb_add(&c, query);
-    sb_addc(&c, '\n');
-    sb_add(&c, canon);
-    sb_addc(&c, '\n');
-    sb_add(&c, res->signed_headers);
-    sb_addc(&c, '\n');
-    sb_add(&c, req->payload_hash);
-    res->canonical_request = sb_steal(&c);
+    res->canonical_request = canonical_request(cfg, req, query, canon, res->signed_headers);
 
     scope = make_scope(cfg, req);
     rc = finish(cfg, req, scope, res, err, errlen);
@@ -575,19 +573,7 @@ enum qb_err sigv4_presign(const struct sigv4_config *cfg, const struct sigv4_req
     kvlist_free(&q);
     free(cred);
 
-    struct sb c = {0};
-    sb_add(&c, req->method);
-    sb_addc(&c, '\n');
-    canonical_uri(&c, req->path, cfg->flags);
-    sb_addc(&c, '\n');
-    sb_add(&c, query);
-    sb_addc(&c, '\n');
-    sb_add(&c, canon);
-    sb_addc(&c, '\n');
-    sb_add(&c, res->signed_headers);
-    sb_addc(&c, '\n');
-    sb_add(&c, req->payload_hash);
-    res->canonical_request = sb_steal(&c);
+    res->canonical_request = canonical_request(cfg, req, query, canon, res->signed_headers);
 
     rc = finish(cfg, req, scope, res, err, errlen);
     if (rc)

@@ -28,9 +28,9 @@
  *     of a *replace* pairs the old data with the new sidecar, which
  *     storage_verify() reports.)
  *   Retries: the S3 client retries each request's transient failures
- *     itself (s3_client.h); a failure that survives those is returned as
- *     QB_ERR_TRANSIENT, and the engine's per-step retries may repeat the
- *     whole step (issue 12 asks for one policy applied once: not done yet).
+ *     itself, the one retry layer of an S3 request (util/retry.h); a
+ *     failure that survives those is returned as QB_ERR_REMOTE, so the
+ *     engine's per-step retries do not repeat it.
  *
  * Keys are relative ("plan/collection/2026-...snapshot"); the destination's
  * prefix (or folder) is prepended.  The same key rules apply to both

@@ -410,14 +410,15 @@ static void test_errors(void)
     TEST_EXPECT(strstr(err, "NoSuchBucket") != NULL);
     s3_client_destroy(c);
 
-    /* Nothing listening: transient, after the (short) retries. */
+    /* Nothing listening: retried, then final (util/retry.h: one layer), so
+     * that no caller up the stack retries it again. */
     bad = base_cfg;
     bad.endpoint = "http://127.0.0.1:1";
-    bad.max_retries = 2;
-    bad.retry_base_ms = 10;
+    bad.retry = (struct retry_policy){.attempts = 3, .base_ms = 10, .max_ms = 20};
     c = client_with(&bad);
     TEST_ASSERT(c != NULL);
-    TEST_EXPECT_INT(s3_head_object(c, "x", &info, err, sizeof err), QB_ERR_TRANSIENT);
+    TEST_EXPECT_INT(s3_head_object(c, "x", &info, err, sizeof err), QB_ERR_REMOTE);
+    TEST_EXPECT(strstr(err, "(gave up after 3 tries)") != NULL);
     s3_client_destroy(c);
     free(missing);
 }
@@ -680,8 +681,7 @@ int main(void)
         .access_key = getenv("AWS_ACCESS_KEY_ID"),
         .secret_key = getenv("AWS_SECRET_ACCESS_KEY"),
         .path_style = true,
-        .max_retries = 3,
-        .retry_base_ms = 50,
+        .retry = {.attempts = 4, .base_ms = 50},
     };
     snprintf(prefix, sizeof prefix, "t%lld-%d/", (long long)qb_now_ms(), (int)getpid());
     TEST_RUN(test_bucket);

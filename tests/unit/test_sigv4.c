@@ -136,17 +136,6 @@ static bool parse_request(const char *text, size_t len, struct parsed *p)
 
 /* ------------------------------------------------------- query set compare */
 
-static int hexv(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -165,8 +154,8 @@ static char *query_fingerprint(const char *q)
             *amp = '\0';
         char *d = xmalloc(strlen(s) + 1), *o = d;
         for (const char *c = s; *c; c++) {
-            if (c[0] == '%' && hexv(c[1]) >= 0 && hexv(c[2]) >= 0) {
-                *o++ = (char)(hexv(c[1]) * 16 + hexv(c[2]));
+            if (c[0] == '%' && qb_hexval(c[1]) >= 0 && qb_hexval(c[2]) >= 0) {
+                *o++ = (char)(qb_hexval(c[1]) * 16 + qb_hexval(c[2]));
                 c += 2;
             } else {
                 *o++ = *c;
