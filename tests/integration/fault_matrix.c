@@ -367,6 +367,8 @@ int s3fault_stop(struct s3fault *f)
         return -1;
     int rc = harness_terminate(f->pid, 10000, "s3fault");
     f->pid = 0;
+    if (rc != 0) /* e.g. a sanitizer report: show it, the directory goes away */
+        harness_print_file(f->log_path, "s3fault");
     return rc;
 }
 

@@ -57,6 +57,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -114,7 +115,7 @@ static struct {
     char gone[MAX_RULES][256]; /* uploadIds lost by lose_answer_gone */
     size_t n_gone;
     char up_host[256], up_port[16];
-    volatile sig_atomic_t stop;
+    atomic_int stop; /* set by the signal handler, read by every thread: atomic, not volatile */
 } g = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 /* One parsed request head. */
