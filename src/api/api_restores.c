@@ -116,9 +116,12 @@ static struct store_snapshot *snapshot_from_body(struct http_request *req, const
     return snap;
 }
 
-/* The resolved request the run executes. */
+/* The resolved request the run executes, as GET /v1/runs/{id} shows it
+ * (only the documented members: the engine resolves target_instance by
+ * name again when the run starts).  [out] instance_id: the target's id,
+ * for the run row's concurrency limit. */
 static cJSON *build_request(struct http_request *req, const cJSON *body,
-                            const struct store_snapshot *snap)
+                            const struct store_snapshot *snap, int64_t *instance_id)
 {
     struct app *app = http_req_app(req);
     char err[QB_ERRBUF_SIZE];
@@ -153,11 +156,10 @@ static cJSON *build_request(struct http_request *req, const cJSON *body,
         http_reply_problem_field(req, API_ERR_UNPROCESSABLE, "target_instance", "%s", err);
         return NULL;
     }
-    int64_t instance_id = inst->id;
+    *instance_id = inst->id;
     store_instance_free(inst);
     cJSON *r = cJSON_CreateObject();
     cJSON_AddNumberToObject(r, "snapshot_id", (double)snap->id);
-    cJSON_AddNumberToObject(r, "target_instance_id", (double)instance_id);
     cJSON_AddStringToObject(r, "target_instance", instance);
     cJSON_AddStringToObject(r, "target_collection", collection);
     if (priority)
@@ -413,7 +415,8 @@ void api_restores_create(struct http_request *req)
         store_snapshot_free(snap);
         return;
     }
-    cJSON *request = build_request(req, body, snap);
+    int64_t instance_id = 0;
+    cJSON *request = build_request(req, body, snap, &instance_id);
     if (!request) {
         store_snapshot_free(snap);
         return;
@@ -430,8 +433,7 @@ void api_restores_create(struct http_request *req)
      * schedule nor count against its instance; the name is kept for
      * display and filtering. */
     r->plan_id = 0;
-    r->instance_id =
-        (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(request, "target_instance_id"));
+    r->instance_id = instance_id;
     r->plan_name = snap->plan_name ? xstrdup(snap->plan_name) : NULL;
     r->backup_version = snap->qdrant_version ? xstrdup(snap->qdrant_version) : NULL;
     r->principal = xstrdup(http_req_principal(req));

@@ -71,6 +71,9 @@ cJSON *api_run_json(const struct store_run *r)
         cJSON_AddItemToObject(o, "results", cJSON_CreateArray());
     cJSON_Delete(results);
     cJSON *request = cJSON_Parse(r->request);
+    /* Restores queued by earlier versions stored the target's internal id
+     * in the request too; it is not part of the API. */
+    cJSON_DeleteItemFromObjectCaseSensitive(request, "target_instance_id");
     cJSON_AddItemToObject(o, "request", request ? request : cJSON_CreateObject());
     cJSON_AddItemToObject(o, "error", r->error ? cJSON_CreateString(r->error) : cJSON_CreateNull());
     json_add_time(o, "queued_at", r->queued_at);

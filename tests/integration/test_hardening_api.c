@@ -3,8 +3,9 @@
  * test_hardening_api.c -- regression tests for the API defects of issue 11
  * (each failed before its fix): a plan listing a collection twice, object
  * keys that two targets of one run shared, ids reused after a delete and
- * download tokens that outlived their snapshot, input the API accepted
- * though no run could use it, and a failed verification answered 200.
+ * download tokens that outlived their snapshot, a restore request showing
+ * the target's internal id, input the API accepted though no run could
+ * use it, and a failed verification answered 200.
  * The real qbackupd against the Qdrant emulator, local-folder destination.
  */
 #include "unit.h"
@@ -283,6 +284,26 @@ static void verify_path(double id, char *path, size_t size)
 /* A failed verification is an error (409 with both checksums) and is
  * recorded: verified_at cleared, verify_error set; a later success puts
  * both back. */
+/* A restore's request shows names, never the target's internal id, also
+ * for a run an earlier version stored with one. */
+static void test_restore_request_has_no_internal_ids(void)
+{
+    TEST_ASSERT(db_exec("UPDATE runs SET request = json_set(request, '$.target_instance_id', 1) "
+                        "WHERE kind = 'restore'") == SQLITE_OK);
+    struct resp r;
+    TEST_ASSERT(call("GET", "/v1/runs?kind=restore", NULL, 200, &r));
+    const cJSON *it;
+    int n = 0;
+    cJSON_ArrayForEach(it, json_path(r.json, "items"))
+    {
+        TEST_EXPECT(json_path_str(it, "request.target_instance") != NULL);
+        TEST_EXPECT(json_path(it, "request.target_instance_id") == NULL);
+        n++;
+    }
+    TEST_EXPECT(n > 0);
+    resp_free(&r);
+}
+
 static void test_failed_verification_is_an_error(void)
 {
     struct resp r;
@@ -631,6 +652,7 @@ int main(void)
     TEST_RUN(test_twin_targets_get_their_own_objects);
     TEST_RUN(test_snapshot_ids_never_reused);
     TEST_RUN(test_stale_download_token_refused);
+    TEST_RUN(test_restore_request_has_no_internal_ids);
     TEST_RUN(test_failed_verification_is_an_error);
     TEST_RUN(test_failed_verification_of_a_backup_set);
     TEST_RUN(test_impossible_collection_names_refused);

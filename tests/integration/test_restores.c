@@ -91,6 +91,10 @@ static void test_staging_refresh_leaves_source_untouched(void)
     TEST_ASSERT(qbd_request(&d, "POST", "/v1/restores?wait=120", refresh, key, &r) == 0);
     TEST_EXPECT_INT(r.status, 200);
     TEST_EXPECT_STR(json_path_str(r.json, "results.0.target_instance"), "staging");
+    /* The stored request says what was asked, by name: no internal ids. */
+    TEST_EXPECT_STR(json_path_str(r.json, "request.target_instance"), "staging");
+    TEST_EXPECT_STR(json_path_str(r.json, "request.target_collection"), "products_copy");
+    TEST_EXPECT(json_path(r.json, "request.target_instance_id") == NULL);
     double id = json_path_num(r.json, "id");
     resp_free(&r);
     /* A CI retry replays the run: no second restore, and no 409 although
