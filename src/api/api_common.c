@@ -7,10 +7,13 @@
 #include "util/json_util.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
-#define API_NAME_MAX 63
-#define API_URL_MAX  2048
+#define API_NAME_MAX            63
+#define API_URL_MAX             2048
+#define API_IDEMPOTENCY_KEY_MAX 128
 
 bool api_valid_name(const char *name)
 {
@@ -109,4 +112,41 @@ const char *api_body_name(struct http_request *req, const cJSON *body)
         api_reply_invalid(req, "name: must be 1-63 characters of a-z, 0-9, '.', '_', '-', "
                                "starting with a letter or digit");
     return rc || !api_valid_name(name) ? NULL : name;
+}
+
+bool api_query_wait(struct http_request *req, long *wait)
+{
+    const char *w = http_req_query(req, "wait");
+    *wait = -1;
+    if (!w)
+        return true;
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(w, &end, 10);
+    if (errno || end == w || *end || v < 0 || v > API_WAIT_MAX_S) {
+        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "wait",
+                                 "wait: must be whole seconds from 0 to %d", API_WAIT_MAX_S);
+        return false;
+    }
+    *wait = v;
+    return true;
+}
+
+bool api_idempotency_key(struct http_request *req, const char **key)
+{
+    const char *k = http_req_header(req, "Idempotency-Key");
+    *key = k;
+    if (!k)
+        return true;
+    size_t n = strlen(k);
+    bool ok = n > 0 && n <= API_IDEMPOTENCY_KEY_MAX;
+    for (const char *p = k; ok && *p; p++)
+        ok = isprint((unsigned char)*p);
+    if (!ok) {
+        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "Idempotency-Key",
+                                 "Idempotency-Key: must be 1-%d printable characters",
+                                 API_IDEMPOTENCY_KEY_MAX);
+        *key = NULL;
+    }
+    return ok;
 }

@@ -34,4 +34,19 @@ void api_reply_invalid(struct http_request *req, const char *msg);
  * cannot name any resource. */
 const char *api_path_name(struct http_request *req, const char *what);
 
+/* How long an Idempotency-Key names its run: a retry within this window
+ * replays the run instead of queueing another. */
+#define API_IDEMPOTENCY_WINDOW_S (24 * 3600)
+/* The longest ?wait= a long poll accepts, in seconds. */
+#define API_WAIT_MAX_S 3600
+
+/* ?wait=SECONDS (0 to API_WAIT_MAX_S) into *wait, -1 when absent; replies
+ * 400 invalid_parameter and returns false when malformed. */
+bool api_query_wait(struct http_request *req, long *wait);
+
+/* The Idempotency-Key header into *key (NULL when absent; borrowed from
+ * req): 1-128 printable ASCII characters, since it is stored and shown.
+ * Replies 400 invalid_parameter and returns false otherwise. */
+bool api_idempotency_key(struct http_request *req, const char **key);
+
 #endif /* QB_API_COMMON_H */

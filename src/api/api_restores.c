@@ -33,8 +33,7 @@
 #include <string.h>
 #include <time.h>
 
-#define RESTORE_PRECHECK_MS  60000
-#define IDEMPOTENCY_WINDOW_S (24 * 3600)
+#define RESTORE_PRECHECK_MS 60000
 
 static const char *const restore_fields[] = {
     "snapshot_id",
@@ -312,7 +311,7 @@ static bool poll_restore(struct http_request *req, void *ctx, bool expired)
                                   .trigger = "api",
                                   .triggered_by = r->principal,
                                   .idempotency_key = r->idem_key,
-                                  .idempotency_window_s = IDEMPOTENCY_WINDOW_S,
+                                  .idempotency_window_s = API_IDEMPOTENCY_WINDOW_S,
                                   .request = r->request_json};
         bool existing = false;
         if (store_run_create(r->store, &n, &r->run_id, &existing, err, sizeof err)) {
@@ -358,17 +357,14 @@ void api_restores_create(struct http_request *req)
     const cJSON *body = api_body_object(req);
     if (!body)
         return;
-    const char *key = http_req_header(req, "Idempotency-Key");
-    if (key && (!*key || strlen(key) > 128)) {
-        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "Idempotency-Key",
-                                 "Idempotency-Key: must be 1-128 characters");
+    const char *key = NULL;
+    if (!api_idempotency_key(req, &key))
         return;
-    }
     /* A retried request replays its run before anything else is checked:
      * after a successful restore the target exists, and a retry must not
      * turn into a 409. */
     int64_t replay = 0;
-    if (key && store_run_find_idempotent(app->store, "restore", 0, key, IDEMPOTENCY_WINDOW_S,
+    if (key && store_run_find_idempotent(app->store, "restore", 0, key, API_IDEMPOTENCY_WINDOW_S,
                                          &replay, err, sizeof err)) {
         http_reply_error(req, QB_ERR_IO, err);
         return;

@@ -24,18 +24,15 @@
 #include "util/json_util.h"
 #include "util/rfc3339.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define RUN_WAIT_MAX_S       3600
-#define IDEMPOTENCY_WINDOW_S (24 * 3600)
-#define IDEMPOTENCY_KEY_MAX  128
-#define RUN_LIST_DEFAULT     50
-#define RUN_LIST_MAX         500
+#define RUN_WAIT_MAX_S   3600
+#define RUN_LIST_DEFAULT 50
+#define RUN_LIST_MAX     500
 
 static bool terminal(const char *state)
 {
@@ -191,18 +188,6 @@ static void wait_for(struct http_request *req, int64_t id, long wait, bool repla
     http_req_defer(req, qb_mono_ms() + wait * 1000L, poll_run, w, free);
 }
 
-static bool valid_idempotency_key(const char *k)
-{
-    size_t n = strlen(k);
-    if (n == 0 || n > IDEMPOTENCY_KEY_MAX)
-        return false;
-    for (const char *p = k; *p; p++) {
-        if (!isprint((unsigned char)*p))
-            return false;
-    }
-    return true;
-}
-
 void api_runs_trigger(struct http_request *req)
 {
     struct app *app = http_req_app(req);
@@ -218,13 +203,9 @@ void api_runs_trigger(struct http_request *req)
                            "triggering a run takes no body fields; the plan says what to do");
         return;
     }
-    const char *key = http_req_header(req, "Idempotency-Key");
-    if (key && !valid_idempotency_key(key)) {
-        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "Idempotency-Key",
-                                 "Idempotency-Key: must be 1-%d printable characters",
-                                 IDEMPOTENCY_KEY_MAX);
+    const char *key = NULL;
+    if (!api_idempotency_key(req, &key))
         return;
-    }
     enum qb_err rc = store_plan_get(app->store, name, &p, err, sizeof err);
     if (rc) {
         http_reply_error(req, rc, err);
@@ -238,7 +219,7 @@ void api_runs_trigger(struct http_request *req)
         .trigger = "api",
         .triggered_by = http_req_principal(req),
         .idempotency_key = key,
-        .idempotency_window_s = IDEMPOTENCY_WINDOW_S,
+        .idempotency_window_s = API_IDEMPOTENCY_WINDOW_S,
         .request = "{}",
     };
     int64_t id = 0;

@@ -5,7 +5,8 @@
  * keys that two targets of one run shared, ids reused after a delete and
  * download tokens that outlived their snapshot, a restore request showing
  * the target's internal id, input the API accepted though no run could
- * use it, and a failed verification answered 200.
+ * use it (an unprintable Idempotency-Key on restores among it), and a
+ * failed verification answered 200.
  * The real qbackupd against the Qdrant emulator, local-folder destination.
  */
 #include "unit.h"
@@ -557,6 +558,28 @@ static void test_negative_wait_refused(void)
                    "wait", NULL);
 }
 
+/* An Idempotency-Key of other than printable ASCII is refused by both
+ * routes that take one (restores took any bytes). */
+static void test_unprintable_idempotency_key_refused(void)
+{
+    const char *const keys[] = {"Idempotency-Key: caf\xc3\xa9", "Idempotency-Key: a\tb"};
+    const char *const routes[][2] = {{"/v1/plans/ver/runs", NULL},
+                                     {"/v1/restores", "{\"snapshot_id\":1}"}};
+    for (size_t k = 0; k < QB_ARRAY_LEN(keys); k++) {
+        for (size_t i = 0; i < QB_ARRAY_LEN(routes); i++) {
+            const char *const hdr[] = {keys[k], NULL};
+            struct resp r;
+            TEST_ASSERT(qbd_request(&d, "POST", routes[i][0], routes[i][1], hdr, &r) == 0);
+            if (r.status != 400)
+                fprintf(stderr, "POST %s with %s: %ld %s\n", routes[i][0], keys[k], r.status,
+                        r.body);
+            EXPECT_PROBLEM(r, 400, "invalid_parameter");
+            TEST_EXPECT_STR(json_path_str(r.json, "field"), "Idempotency-Key");
+            resp_free(&r);
+        }
+    }
+}
+
 /* An S3 endpoint with a query, fragment, path or credentials is refused
  * naming settings.endpoint (it used to say "settings.s3"). */
 static void test_destination_endpoint_refused(void)
@@ -660,6 +683,7 @@ int main(void)
     TEST_RUN(test_schedule_and_timezone_refused);
     TEST_RUN(test_rescan_body_fields_refused);
     TEST_RUN(test_negative_wait_refused);
+    TEST_RUN(test_unprintable_idempotency_key_refused);
     TEST_RUN(test_destination_endpoint_refused);
     TEST_RUN(test_destination_move_refused_while_it_holds_snapshots);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
