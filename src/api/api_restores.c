@@ -50,8 +50,6 @@ static const char *const restore_fields[] = {
     NULL,
 };
 
-cJSON *api_run_json(const struct store_run *r);
-
 /* Finds the snapshot the body names; replies and returns NULL otherwise. */
 static struct store_snapshot *snapshot_from_body(struct http_request *req, const cJSON *body)
 {
@@ -190,7 +188,6 @@ struct restore_req {
     /* set by the precheck task */
     bool exists;
     char *conflict; /* a version pre-flight refusal, or NULL */
-    bool replayed;  /* an Idempotency-Key replay: say so, with the original outcome */
     enum qb_err rc;
     char err[QB_ERRBUF_SIZE];
     /* set by the poll */
@@ -332,8 +329,6 @@ static bool poll_restore(struct http_request *req, void *ctx, bool expired)
     store_run_free(run);
     if (done || qb_mono_ms() >= r->deadline || expired) {
         api_reply_run(req, r->store, r->run_id, true, 200);
-        if (r->replayed)
-            http_reply_header(req, "Idempotent-Replayed", "true");
         return true;
     }
     return false;
@@ -344,16 +339,8 @@ void api_restores_create(struct http_request *req)
     struct app *app = http_req_app(req);
     char err[QB_ERRBUF_SIZE];
     long wait = -1;
-    const char *w = http_req_query(req, "wait");
-    if (w) {
-        char *end = NULL;
-        wait = strtol(w, &end, 10);
-        if (*end || end == w || wait < 0 || wait > 3600) {
-            http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "wait",
-                                     "wait: whole seconds from 0 to 3600");
-            return;
-        }
-    }
+    if (!api_query_wait(req, &wait))
+        return;
     const cJSON *body = api_body_object(req);
     if (!body)
         return;
@@ -369,31 +356,19 @@ void api_restores_create(struct http_request *req)
         http_reply_error(req, QB_ERR_IO, err);
         return;
     }
+    if (replay && wait >= 0) {
+        api_wait_run(req, replay, wait, true);
+        return;
+    }
     if (replay) {
-        struct restore_req *r = xcalloc(1, sizeof *r);
-        task_init(&r->task, precheck, destroy_restore_req);
-        atomic_store(&r->task.done, true);
-        r->store = app->store;
-        r->engine = app->engine;
-        r->run_id = replay;
-        r->wait = wait;
-        r->deadline = qb_mono_ms() + (wait > 0 ? wait * 1000 : 0);
-        r->replayed = true;
-        if (wait < 0) {
-            /* The original outcome: a replay of a failed restore is the
-             * same failure (424), never a bare 200. */
-            struct store_run *run = NULL;
-            bool ended = store_run_get(app->store, replay, &run, err, sizeof err) == QB_OK &&
-                         strcmp(run->state, "queued") && strcmp(run->state, "running");
-            store_run_free(run);
-            api_reply_run(req, app->store, replay, ended, 200);
-            http_reply_header(req, "Idempotent-Replayed", "true");
-            task_release(&r->task);
-            task_release(&r->task);
-            return;
-        }
-        task_release(&r->task); /* no task thread holds this one */
-        http_req_defer(req, r->deadline, poll_restore, r, release);
+        /* The original outcome: a replay of a failed restore is the same
+         * failure (424), never a bare 200. */
+        struct store_run *run = NULL;
+        bool ended = store_run_get(app->store, replay, &run, err, sizeof err) == QB_OK &&
+                     strcmp(run->state, "queued") && strcmp(run->state, "running");
+        store_run_free(run);
+        api_reply_run(req, app->store, replay, ended, 200);
+        http_reply_header(req, "Idempotent-Replayed", "true");
         return;
     }
     if (json_reject_unknown(body, restore_fields, err, sizeof err)) {

@@ -39,9 +39,7 @@ static bool terminal(const char *state)
     return strcmp(state, "queued") != 0 && strcmp(state, "running") != 0;
 }
 
-cJSON *api_run_json(const struct store_run *r);
-
-cJSON *api_run_json(const struct store_run *r)
+static cJSON *api_run_json(const struct store_run *r)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "id", (double)r->id);
@@ -82,26 +80,6 @@ cJSON *api_run_json(const struct store_run *r)
     else
         cJSON_AddNullToObject(o, "duration_s");
     return o;
-}
-
-/* Parses ?wait=SECONDS; -1 when absent.  Replies and returns false when
- * invalid. */
-static bool parse_wait(struct http_request *req, long *wait)
-{
-    const char *w = http_req_query(req, "wait");
-    *wait = -1;
-    if (!w)
-        return true;
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(w, &end, 10);
-    if (errno || end == w || *end || v < 0 || v > RUN_WAIT_MAX_S) {
-        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "wait",
-                                 "wait: must be whole seconds from 0 to %d", RUN_WAIT_MAX_S);
-        return false;
-    }
-    *wait = v;
-    return true;
 }
 
 static void set_location(struct http_request *req, int64_t id)
@@ -179,7 +157,7 @@ static bool poll_run(struct http_request *req, void *ctx, bool expired)
     return done;
 }
 
-static void wait_for(struct http_request *req, int64_t id, long wait, bool replayed)
+void api_wait_run(struct http_request *req, int64_t id, long wait, bool replayed)
 {
     struct run_wait *w = xcalloc(1, sizeof *w);
     w->id = id;
@@ -195,7 +173,7 @@ void api_runs_trigger(struct http_request *req)
     struct store_plan *p = NULL;
     long wait = -1;
     const char *name = api_path_name(req, "plan");
-    if (!name || !parse_wait(req, &wait))
+    if (!name || !api_query_wait(req, &wait))
         return;
     const cJSON *body = http_req_json(req);
     if (body && (!cJSON_IsObject(body) || cJSON_GetArraySize(body) > 0)) {
@@ -233,7 +211,7 @@ void api_runs_trigger(struct http_request *req)
     if (!existing)
         engine_wake(app->engine);
     if (wait >= 0) {
-        wait_for(req, id, wait, existing);
+        api_wait_run(req, id, wait, existing);
         return;
     }
     api_reply_run(req, app->store, id, false, existing ? 200 : 202);
@@ -262,7 +240,7 @@ void api_runs_get(struct http_request *req)
     char err[QB_ERRBUF_SIZE];
     int64_t id = 0;
     long wait = -1;
-    if (!path_id(req, &id) || !parse_wait(req, &wait))
+    if (!path_id(req, &id) || !api_query_wait(req, &wait))
         return;
     struct store_run *r = NULL;
     enum qb_err rc = store_run_get(app->store, id, &r, err, sizeof err);
@@ -271,7 +249,7 @@ void api_runs_get(struct http_request *req)
         return;
     }
     if (wait >= 0 && !terminal(r->state))
-        wait_for(req, id, wait, false);
+        api_wait_run(req, id, wait, false);
     else if (wait >= 0)
         reply_waited(req, r);
     else
@@ -286,7 +264,7 @@ void api_runs_cancel(struct http_request *req)
     int64_t id = 0;
     long wait = -1;
     char *state = NULL;
-    if (!path_id(req, &id) || !parse_wait(req, &wait))
+    if (!path_id(req, &id) || !api_query_wait(req, &wait))
         return;
     enum qb_err rc = store_run_cancel(app->store, id, &state, err, sizeof err);
     free(state);
@@ -296,7 +274,7 @@ void api_runs_cancel(struct http_request *req)
     }
     engine_wake(app->engine);
     if (wait >= 0) {
-        wait_for(req, id, wait, false);
+        api_wait_run(req, id, wait, false);
         return;
     }
     api_reply_run(req, app->store, id, false, 202);

@@ -106,6 +106,7 @@ static void test_staging_refresh_leaves_source_untouched(void)
     resp_free(&r);
     TEST_ASSERT(qbd_request(&d, "POST", "/v1/restores?wait=60", refresh, key, &r) == 0);
     TEST_EXPECT_INT(r.status, 200);
+    TEST_EXPECT_STR(resp_header(&r, "Idempotent-Replayed"), "true");
     TEST_EXPECT_INT(json_path_num(r.json, "id"), id);
     resp_free(&r);
     TEST_EXPECT(points_equal(&staging, "products_copy", original));
