@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,4 +150,21 @@ bool api_idempotency_key(struct http_request *req, const char **key)
         *key = NULL;
     }
     return ok;
+}
+
+void api_reply_created(struct http_request *req, enum qb_err rc, const char *err, const char *base,
+                       const char *name, api_reply_named_fn reply)
+{
+    if (rc == QB_ERR_CONFLICT) {
+        http_reply_problem_field(req, API_ERR_ALREADY_EXISTS, "name", "%s", err);
+        return;
+    }
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return;
+    }
+    reply(req, name, 201);
+    char location[128];
+    snprintf(location, sizeof location, "%s/%s", base, name);
+    http_reply_header(req, "Location", location);
 }

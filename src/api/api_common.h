@@ -34,6 +34,17 @@ void api_reply_invalid(struct http_request *req, const char *msg);
  * cannot name any resource. */
 const char *api_path_name(struct http_request *req, const char *what);
 
+/* Replies with the stored resource `name` and status: a resource's own
+ * GET answer, reused by its create. */
+typedef void (*api_reply_named_fn)(struct http_request *req, const char *name, unsigned status);
+
+/* Answers a create whose store insert returned rc (err: its message): 409
+ * already_exists on "name" for QB_ERR_CONFLICT (the store's only conflict
+ * on insert is a taken name), the error's own status for another failure,
+ * else reply(req, name, 201) with Location: <base>/<name>. */
+void api_reply_created(struct http_request *req, enum qb_err rc, const char *err, const char *base,
+                       const char *name, api_reply_named_fn reply);
+
 /* How long an Idempotency-Key names its run: a retry within this window
  * replays the run instead of queueing another. */
 #define API_IDEMPOTENCY_WINDOW_S (24 * 3600)

@@ -214,18 +214,7 @@ void api_destinations_create(struct http_request *req)
         goto out;
     d.name = xstrdup(name);
     enum qb_err rc = store_destination_insert(app->store, &d, err, sizeof err);
-    if (rc == QB_ERR_CONFLICT) {
-        http_reply_problem_field(req, API_ERR_ALREADY_EXISTS, "name", "%s", err);
-        goto out;
-    }
-    if (rc) {
-        http_reply_error(req, rc, err);
-        goto out;
-    }
-    reply_destination(req, name, 201);
-    char location[128];
-    snprintf(location, sizeof location, "/v1/destinations/%s", name);
-    http_reply_header(req, "Location", location);
+    api_reply_created(req, rc, err, "/v1/destinations", name, reply_destination);
 out:
     clear_destination(&d);
 }

@@ -267,18 +267,7 @@ void api_instances_create(struct http_request *req)
     if (!nodes_check_cluster(req, &inst))
         goto out;
     enum qb_err rc = store_instance_insert(app->store, &inst, err, sizeof err);
-    if (rc == QB_ERR_CONFLICT) {
-        http_reply_problem_field(req, API_ERR_ALREADY_EXISTS, "name", "%s", err);
-        goto out;
-    }
-    if (rc) {
-        http_reply_error(req, rc, err);
-        goto out;
-    }
-    reply_instance(req, name, 201);
-    char location[128];
-    snprintf(location, sizeof location, "/v1/instances/%s", name);
-    http_reply_header(req, "Location", location);
+    api_reply_created(req, rc, err, "/v1/instances", name, reply_instance);
 out:
     clear_instance(&inst);
 }

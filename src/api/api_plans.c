@@ -434,16 +434,12 @@ static void write_plan(struct http_request *req, struct store_plan *p, bool crea
     char err[QB_ERRBUF_SIZE];
     enum qb_err rc = create ? store_plan_insert(app->store, p, err, sizeof err)
                             : store_plan_update(app->store, p, err, sizeof err);
-    if (rc) {
+    if (rc && !(create && rc == QB_ERR_CONFLICT))
         reply_write_error(req, rc, err);
-        return;
-    }
-    reply_plan(req, p->name, create ? 201 : 200);
-    if (create) {
-        char location[128];
-        snprintf(location, sizeof location, "/v1/plans/%s", p->name);
-        http_reply_header(req, "Location", location);
-    }
+    else if (create)
+        api_reply_created(req, rc, err, "/v1/plans", p->name, reply_plan);
+    else
+        reply_plan(req, p->name, 200);
 }
 
 /* ------------------------------------------------- the existence check */
