@@ -168,3 +168,26 @@ void api_reply_created(struct http_request *req, enum qb_err rc, const char *err
     snprintf(location, sizeof location, "%s/%s", base, name);
     http_reply_header(req, "Location", location);
 }
+
+const cJSON *api_replace_body(struct http_request *req, const char *what, const char **name)
+{
+    char err[QB_ERRBUF_SIZE];
+    const char *body_name = NULL;
+    *name = api_path_name(req, what);
+    const cJSON *body = *name ? api_body_object(req) : NULL;
+    if (!body)
+        return NULL;
+    enum qb_err rc = json_get_string(body, "name", &body_name, err, sizeof err);
+    if (rc == QB_ERR_INVALID) {
+        api_reply_invalid(req, err);
+        return NULL;
+    }
+    if (rc == QB_OK && strcmp(body_name, *name) != 0) {
+        http_reply_problem_field(req, API_ERR_UNPROCESSABLE, "name",
+                                 "name in the body (\"%s\") differs from the URL (\"%s\"); "
+                                 "%ss cannot be renamed",
+                                 body_name, *name, what);
+        return NULL;
+    }
+    return body;
+}

@@ -34,6 +34,12 @@ void api_reply_invalid(struct http_request *req, const char *msg);
  * cannot name any resource. */
 const char *api_path_name(struct http_request *req, const char *what);
 
+/* The body of a PUT /v1/<what>s/{name}: the valid {name} into *name and
+ * the JSON object body, whose "name", when sent, must be a string equal to
+ * {name} (resources are not renamed).  Replies (404, 400 or 422) and
+ * returns NULL otherwise.  Both borrowed from req. */
+const cJSON *api_replace_body(struct http_request *req, const char *what, const char **name);
+
 /* Replies with the stored resource `name` and status: a resource's own
  * GET answer, reused by its create. */
 typedef void (*api_reply_named_fn)(struct http_request *req, const char *name, unsigned status);

@@ -278,18 +278,11 @@ void api_destinations_replace(struct http_request *req)
     struct store_destination d;
     char err[QB_ERRBUF_SIZE];
     bool secret_given = false;
-    const char *body_name = NULL;
     memset(&d, 0, sizeof d);
-    const char *name = api_path_name(req, "destination");
-    const cJSON *body = name ? api_body_object(req) : NULL;
+    const char *name = NULL;
+    const cJSON *body = api_replace_body(req, "destination", &name);
     if (!body)
         return;
-    if (json_get_string(body, "name", &body_name, err, sizeof err) == QB_OK &&
-        strcmp(body_name, name) != 0) {
-        http_reply_problem_field(req, API_ERR_UNPROCESSABLE, "name",
-                                 "destinations cannot be renamed");
-        return;
-    }
     struct store_destination *cur = NULL;
     if (!check_api_managed(req, name))
         goto out;

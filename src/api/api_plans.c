@@ -642,18 +642,12 @@ void api_plans_replace(struct http_request *req)
     struct app *app = http_req_app(req);
     struct store_plan p, *old = NULL;
     char err[QB_ERRBUF_SIZE];
-    const char *body_name = NULL;
     bool allow_missing = false;
     memset(&p, 0, sizeof p);
-    const char *name = api_path_name(req, "plan");
-    const cJSON *body = name ? api_body_object(req) : NULL;
+    const char *name = NULL;
+    const cJSON *body = api_replace_body(req, "plan", &name);
     if (!body)
         return;
-    if (json_get_string(body, "name", &body_name, err, sizeof err) == QB_OK &&
-        strcmp(body_name, name) != 0) {
-        http_reply_problem_field(req, API_ERR_UNPROCESSABLE, "name", "plans cannot be renamed");
-        return;
-    }
     if (!plan_from_body(req, body, &p, &allow_missing))
         goto out;
     /* A missing plan is 404 before anyone asks Qdrant anything. */

@@ -5,8 +5,8 @@
  * keys that two targets of one run shared, ids reused after a delete and
  * download tokens that outlived their snapshot, a restore request showing
  * the target's internal id, input the API accepted though no run could
- * use it (an unprintable Idempotency-Key on restores among it), and a
- * failed verification answered 200.
+ * use it (an unprintable Idempotency-Key on restores, a non-string name
+ * in a replace among it), and a failed verification answered 200.
  * The real qbackupd against the Qdrant emulator, local-folder destination.
  */
 #include "unit.h"
@@ -580,6 +580,20 @@ static void test_unprintable_idempotency_key_refused(void)
     }
 }
 
+/* A replace's body may repeat the name, as a string equal to the URL's:
+ * another name is 422, a name that is not a string 400, for every
+ * resource (destinations and plans ignored a non-string name). */
+static void test_replace_body_name_checked(void)
+{
+    const char *const paths[] = {"/v1/instances/default", "/v1/destinations/local",
+                                 "/v1/plans/ver"};
+    for (size_t i = 0; i < QB_ARRAY_LEN(paths); i++) {
+        expect_problem("PUT", paths[i], "{\"name\":5}", 400, "invalid_field", "name", NULL);
+        expect_problem("PUT", paths[i], "{\"name\":\"other\"}", 422, "unprocessable", "name",
+                       "cannot be renamed");
+    }
+}
+
 /* An S3 endpoint with a query, fragment, path or credentials is refused
  * naming settings.endpoint (it used to say "settings.s3"). */
 static void test_destination_endpoint_refused(void)
@@ -684,6 +698,7 @@ int main(void)
     TEST_RUN(test_rescan_body_fields_refused);
     TEST_RUN(test_negative_wait_refused);
     TEST_RUN(test_unprintable_idempotency_key_refused);
+    TEST_RUN(test_replace_body_name_checked);
     TEST_RUN(test_destination_endpoint_refused);
     TEST_RUN(test_destination_move_refused_while_it_holds_snapshots);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
