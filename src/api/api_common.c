@@ -191,3 +191,50 @@ const cJSON *api_replace_body(struct http_request *req, const char *what, const 
     }
     return body;
 }
+
+bool api_path_id(struct http_request *req, const char *what, int64_t *id)
+{
+    const char *s = http_req_param(req, "id");
+    char *end = NULL;
+    errno = 0;
+    long long v = s ? strtoll(s, &end, 10) : 0;
+    if (!s || errno || end == s || *end || v <= 0) {
+        http_reply_problem(req, API_ERR_NOT_FOUND, "%s ids are positive integers", what);
+        return false;
+    }
+    *id = v;
+    return true;
+}
+
+bool api_query_limit(struct http_request *req, int def, int max, int *limit)
+{
+    const char *s = http_req_query(req, "limit");
+    *limit = def;
+    if (!s)
+        return true;
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 1 || v > max) {
+        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "limit", "limit: 1 to %d", max);
+        return false;
+    }
+    *limit = (int)v;
+    return true;
+}
+
+void api_reply_items(struct http_request *req, cJSON *items)
+{
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddItemToObject(body, "items", items);
+    http_reply_json_steal(req, 200, body);
+}
+
+void api_reply_page(struct http_request *req, cJSON *items, const char *next)
+{
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddItemToObject(body, "items", items);
+    cJSON_AddItemToObject(body, "next_cursor",
+                          next ? cJSON_CreateString(next) : cJSON_CreateNull());
+    http_reply_json_steal(req, 200, body);
+}

@@ -34,6 +34,19 @@ void api_reply_invalid(struct http_request *req, const char *msg);
  * cannot name any resource. */
 const char *api_path_name(struct http_request *req, const char *what);
 
+/* The {id} path parameter as a positive integer into *id; replies 404
+ * ("<what> ids are positive integers") and returns false otherwise. */
+bool api_path_id(struct http_request *req, const char *what, int64_t *id);
+
+/* ?limit= of a list page into *limit: def when absent, else 1 to max;
+ * replies 400 invalid_parameter and returns false otherwise. */
+bool api_query_limit(struct http_request *req, int def, int max, int *limit);
+
+/* Replies 200 with {"items": items}, plus "next_cursor" (a string, or null
+ * when next is NULL) when paged.  Takes ownership of items. */
+void api_reply_items(struct http_request *req, cJSON *items);
+void api_reply_page(struct http_request *req, cJSON *items, const char *next);
+
 /* The body of a PUT /v1/<what>s/{name}: the valid {name} into *name and
  * the JSON object body, whose "name", when sent, must be a string equal to
  * {name} (resources are not renamed).  Replies (404, 400 or 422) and

@@ -24,7 +24,6 @@
 #include "util/json_util.h"
 #include "util/rfc3339.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,28 +218,13 @@ void api_runs_trigger(struct http_request *req)
         http_reply_header(req, "Idempotent-Replayed", "true");
 }
 
-/* {id} as a positive integer; replies 404 otherwise. */
-static bool path_id(struct http_request *req, int64_t *id)
-{
-    const char *s = http_req_param(req, "id");
-    char *end = NULL;
-    errno = 0;
-    long long v = s ? strtoll(s, &end, 10) : 0;
-    if (!s || errno || end == s || *end || v <= 0) {
-        http_reply_problem(req, API_ERR_NOT_FOUND, "ids are positive integers");
-        return false;
-    }
-    *id = v;
-    return true;
-}
-
 void api_runs_get(struct http_request *req)
 {
     struct app *app = http_req_app(req);
     char err[QB_ERRBUF_SIZE];
     int64_t id = 0;
     long wait = -1;
-    if (!path_id(req, &id) || !api_query_wait(req, &wait))
+    if (!api_path_id(req, "run", &id) || !api_query_wait(req, &wait))
         return;
     struct store_run *r = NULL;
     enum qb_err rc = store_run_get(app->store, id, &r, err, sizeof err);
@@ -264,7 +248,7 @@ void api_runs_cancel(struct http_request *req)
     int64_t id = 0;
     long wait = -1;
     char *state = NULL;
-    if (!path_id(req, &id) || !api_query_wait(req, &wait))
+    if (!api_path_id(req, "run", &id) || !api_query_wait(req, &wait))
         return;
     enum qb_err rc = store_run_cancel(app->store, id, &state, err, sizeof err);
     free(state);
@@ -296,7 +280,7 @@ void api_runs_list(struct http_request *req)
 {
     struct app *app = http_req_app(req);
     char err[QB_ERRBUF_SIZE];
-    struct store_run_filter f = {.limit = RUN_LIST_DEFAULT};
+    struct store_run_filter f = {0};
     f.plan = http_req_query(req, "plan");
     f.state = http_req_query(req, "state");
     f.kind = http_req_query(req, "kind");
@@ -316,7 +300,7 @@ void api_runs_list(struct http_request *req)
         return;
     }
     const char *since = http_req_query(req, "since"), *until = http_req_query(req, "until");
-    const char *cursor = http_req_query(req, "cursor"), *limit = http_req_query(req, "limit");
+    const char *cursor = http_req_query(req, "cursor");
     bool bad_since = since && !parse_time(since, &f.since);
     if (bad_since || (until && !parse_time(until, &f.until))) {
         http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, bad_since ? "since" : "until",
@@ -330,11 +314,8 @@ void api_runs_list(struct http_request *req)
                                  "cursor: use next_cursor from the previous page");
         return;
     }
-    if (limit && ((f.limit = (int)strtol(limit, &end, 10)) < 1 || f.limit > RUN_LIST_MAX || *end)) {
-        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "limit", "limit: 1 to %d",
-                                 RUN_LIST_MAX);
+    if (!api_query_limit(req, RUN_LIST_DEFAULT, RUN_LIST_MAX, &f.limit))
         return;
-    }
     struct store_run **list = NULL;
     size_t n = 0;
     enum qb_err rc = store_run_list(app->store, &f, &list, &n, err, sizeof err);
@@ -342,19 +323,15 @@ void api_runs_list(struct http_request *req)
         http_reply_error(req, rc, err);
         return;
     }
-    cJSON *body = cJSON_CreateObject();
-    cJSON *items = cJSON_AddArrayToObject(body, "items");
+    cJSON *items = cJSON_CreateArray();
     for (size_t i = 0; i < n; i++)
         cJSON_AddItemToArray(items, api_run_json(list[i]));
-    if (n == (size_t)f.limit && n > 0) {
-        char next[32];
+    char next[32];
+    bool more = n == (size_t)f.limit && n > 0;
+    if (more)
         snprintf(next, sizeof next, "%lld", (long long)list[n - 1]->id);
-        cJSON_AddStringToObject(body, "next_cursor", next);
-    } else {
-        cJSON_AddNullToObject(body, "next_cursor");
-    }
     store_run_list_free(list, n);
-    http_reply_json_steal(req, 200, body);
+    api_reply_page(req, items, more ? next : NULL);
 }
 
 /* ---------------------------------------------------------------- retention */

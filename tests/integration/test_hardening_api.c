@@ -6,7 +6,8 @@
  * download tokens that outlived their snapshot, a restore request showing
  * the target's internal id, input the API accepted though no run could
  * use it (an unprintable Idempotency-Key on restores, a non-string name
- * in a replace among it), and a failed verification answered 200.
+ * in a replace, a list limit past 2^32 among it), and a failed
+ * verification answered 200.
  * The real qbackupd against the Qdrant emulator, local-folder destination.
  */
 #include "unit.h"
@@ -594,6 +595,16 @@ static void test_replace_body_name_checked(void)
     }
 }
 
+/* A list's limit beyond int was cut to its low 32 bits (2^32 + 1 listed
+ * one item); it is out of range like any limit above the maximum. */
+static void test_huge_list_limit_refused(void)
+{
+    expect_problem("GET", "/v1/runs?limit=4294967297", NULL, 400, "invalid_parameter", "limit",
+                   NULL);
+    expect_problem("GET", "/v1/snapshots?limit=4294967297", NULL, 400, "invalid_parameter", "limit",
+                   NULL);
+}
+
 /* An S3 endpoint with a query, fragment, path or credentials is refused
  * naming settings.endpoint (it used to say "settings.s3"). */
 static void test_destination_endpoint_refused(void)
@@ -699,6 +710,7 @@ int main(void)
     TEST_RUN(test_negative_wait_refused);
     TEST_RUN(test_unprintable_idempotency_key_refused);
     TEST_RUN(test_replace_body_name_checked);
+    TEST_RUN(test_huge_list_limit_refused);
     TEST_RUN(test_destination_endpoint_refused);
     TEST_RUN(test_destination_move_refused_while_it_holds_snapshots);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
