@@ -72,8 +72,7 @@ void api_destinations_list(struct http_request *req)
         http_reply_error(req, rc, err);
         return;
     }
-    cJSON *body = cJSON_CreateObject();
-    cJSON *items = cJSON_AddArrayToObject(body, "items");
+    cJSON *items = cJSON_CreateArray();
     for (size_t i = 0; i < n; i++) {
         struct store_destination *full = NULL;
         if (store_destination_get(app->store, list[i]->name, true, &full, err, sizeof err) ==
@@ -83,7 +82,7 @@ void api_destinations_list(struct http_request *req)
         }
     }
     store_destination_list_free(list, n);
-    http_reply_json_steal(req, 200, body);
+    api_reply_items(req, items);
 }
 
 /* Checks settings.endpoint of an S3 destination the way the S3 client

@@ -17,6 +17,7 @@
  * that stops early.
  */
 #include "api/api.h"
+#include "api/api_common.h"
 #include "api/app.h"
 #include "engine/resolve.h"
 #include "http/http_reply.h"
@@ -174,13 +175,9 @@ void api_snapshots_download(struct http_request *req)
     struct app *app = http_req_app(req);
     char err[QB_ERRBUF_SIZE];
     struct store_snapshot *snap = NULL;
-    const char *ids = http_req_param(req, "id");
-    char *end = NULL;
-    long long id = ids ? strtoll(ids, &end, 10) : 0;
-    if (!ids || *end || id <= 0) {
-        http_reply_problem(req, API_ERR_NOT_FOUND, "snapshot ids are positive integers");
+    int64_t id = 0;
+    if (!api_path_id(req, "snapshot", &id))
         return;
-    }
     enum access access = authorized(req, id);
     if (access == ACCESS_DENIED)
         return;

@@ -238,12 +238,11 @@ void api_instances_list(struct http_request *req)
         http_reply_error(req, rc, err);
         return;
     }
-    cJSON *body = cJSON_CreateObject();
-    cJSON *items = cJSON_AddArrayToObject(body, "items");
+    cJSON *items = cJSON_CreateArray();
     for (size_t i = 0; i < n; i++)
         cJSON_AddItemToArray(items, instance_json(list[i]));
     store_instance_list_free(list, n);
-    http_reply_json_steal(req, 200, body);
+    api_reply_items(req, items);
 }
 
 void api_instances_create(struct http_request *req)

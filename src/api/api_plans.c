@@ -419,12 +419,11 @@ void api_plans_list(struct http_request *req)
         http_reply_error(req, rc, err);
         return;
     }
-    cJSON *body = cJSON_CreateObject();
-    cJSON *items = cJSON_AddArrayToObject(body, "items");
+    cJSON *items = cJSON_CreateArray();
     for (size_t i = 0; i < n; i++)
         cJSON_AddItemToArray(items, api_plan_json(list[i]));
     store_plan_list_free(list, n);
-    http_reply_json_steal(req, 200, body);
+    api_reply_items(req, items);
 }
 
 /* Inserts (create) or updates p and replies with the plan. */
