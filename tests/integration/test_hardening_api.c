@@ -178,25 +178,6 @@ static void test_snapshot_ids_never_reused(void)
     resp_free(&r);
 }
 
-/* The download URL qbackupd gave Qdrant for the last restore by URL. */
-static bool last_download_url(char *url, size_t size)
-{
-    cJSON *log = emu_requests(&e);
-    const cJSON *req;
-    bool found = false;
-    cJSON_ArrayForEach(req, log)
-    {
-        const char *path = json_path_str(req, "path");
-        const char *location = json_path_str(req, "body.location");
-        if (path && strstr(path, "/snapshots/recover") && location) {
-            snprintf(url, size, "%s", location);
-            found = true;
-        }
-    }
-    cJSON_Delete(log);
-    return found;
-}
-
 /* A download token opens only the snapshot it was made for: not once it
  * is deleted, and not another snapshot that holds its id later (as ids
  * were reused before, simulated here by moving a row to the old id). */
@@ -213,7 +194,7 @@ static void test_stale_download_token_refused(void)
     TEST_EXPECT_STR(json_path_str(r.json, "results.0.method"), "url");
     resp_free(&r);
     char url[1024];
-    TEST_ASSERT(last_download_url(url, sizeof url));
+    TEST_ASSERT(emu_last_recover_url(&e, url, sizeof url));
     char want[64];
     snprintf(want, sizeof want, "/v1/snapshots/%.0f/download?", id);
     TEST_ASSERT(strstr(url, want) != NULL);

@@ -233,25 +233,6 @@ static void test_download_endpoint(void)
     resp_free(&r);
 }
 
-/* The download URL qbackupd gave Qdrant for the last restore by URL. */
-static bool last_download_url(char *url, size_t size)
-{
-    cJSON *log = emu_requests(&prod);
-    const cJSON *req;
-    bool found = false;
-    cJSON_ArrayForEach(req, log)
-    {
-        const char *path = json_path_str(req, "path");
-        const char *location = json_path_str(req, "body.location");
-        if (path && strstr(path, "/snapshots/recover") && location) {
-            snprintf(url, size, "%s", location);
-            found = true;
-        }
-    }
-    cJSON_Delete(log);
-    return found;
-}
-
 /* GET path (a bearer route) and url (a download token) both answer 502
  * remote_failed, before the first byte: no 200 cut short, no 404. */
 static void expect_download_502(const char *path, const char *url)
@@ -287,7 +268,7 @@ static void test_download_of_missing_object_is_502(void)
     TEST_ASSERT(restore(body, 200, &r));
     resp_free(&r);
     char url[1024];
-    TEST_ASSERT(last_download_url(url, sizeof url));
+    TEST_ASSERT(emu_last_recover_url(&prod, url, sizeof url));
     char path[64];
     snprintf(path, sizeof path, "/v1/snapshots/%.0f/download", id);
 
