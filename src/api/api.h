@@ -66,6 +66,10 @@ struct store;
  * otherwise status (202 new, 200 replay) with the run. */
 void api_reply_run(struct http_request *req, struct store *store, int64_t id, bool waited,
                    unsigned status);
+/* Defers req until run id ends or wait seconds pass, then answers as
+ * api_reply_run(waited); replayed adds Idempotent-Replayed: true.  Holds
+ * no thread while waiting. */
+void api_wait_run(struct http_request *req, int64_t id, long wait, bool replayed);
 
 /* api_snapshots.c */
 void api_snapshots_list(struct http_request *req);

@@ -7,10 +7,14 @@
 #include "util/json_util.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#define API_NAME_MAX 63
-#define API_URL_MAX  2048
+#define API_NAME_MAX            63
+#define API_URL_MAX             2048
+#define API_IDEMPOTENCY_KEY_MAX 128
 
 bool api_valid_name(const char *name)
 {
@@ -111,4 +115,128 @@ const char *api_body_name(struct http_request *req, const cJSON *body)
         api_reply_invalid(req, "name: must be 1-63 characters of a-z, 0-9, '.', '_', '-', "
                                "starting with a letter or digit");
     return rc || !api_valid_name(name) ? NULL : name;
+}
+
+bool api_query_wait(struct http_request *req, long *wait)
+{
+    const char *w = http_req_query(req, "wait");
+    *wait = -1;
+    if (!w)
+        return true;
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(w, &end, 10);
+    if (errno || end == w || *end || v < 0 || v > API_WAIT_MAX_S) {
+        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "wait",
+                                 "wait: must be whole seconds from 0 to %d", API_WAIT_MAX_S);
+        return false;
+    }
+    *wait = v;
+    return true;
+}
+
+bool api_idempotency_key(struct http_request *req, const char **key)
+{
+    const char *k = http_req_header(req, "Idempotency-Key");
+    *key = k;
+    if (!k)
+        return true;
+    size_t n = strlen(k);
+    bool ok = n > 0 && n <= API_IDEMPOTENCY_KEY_MAX;
+    for (const char *p = k; ok && *p; p++)
+        ok = isprint((unsigned char)*p);
+    if (!ok) {
+        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "Idempotency-Key",
+                                 "Idempotency-Key: must be 1-%d printable characters",
+                                 API_IDEMPOTENCY_KEY_MAX);
+        *key = NULL;
+    }
+    return ok;
+}
+
+void api_reply_created(struct http_request *req, enum qb_err rc, const char *err, const char *base,
+                       const char *name, api_reply_named_fn reply)
+{
+    if (rc == QB_ERR_CONFLICT) {
+        http_reply_problem_field(req, API_ERR_ALREADY_EXISTS, "name", "%s", err);
+        return;
+    }
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return;
+    }
+    reply(req, name, 201);
+    char location[128];
+    snprintf(location, sizeof location, "%s/%s", base, name);
+    http_reply_header(req, "Location", location);
+}
+
+const cJSON *api_replace_body(struct http_request *req, const char *what, const char **name)
+{
+    char err[QB_ERRBUF_SIZE];
+    const char *body_name = NULL;
+    *name = api_path_name(req, what);
+    const cJSON *body = *name ? api_body_object(req) : NULL;
+    if (!body)
+        return NULL;
+    enum qb_err rc = json_get_string(body, "name", &body_name, err, sizeof err);
+    if (rc == QB_ERR_INVALID) {
+        api_reply_invalid(req, err);
+        return NULL;
+    }
+    if (rc == QB_OK && strcmp(body_name, *name) != 0) {
+        http_reply_problem_field(req, API_ERR_UNPROCESSABLE, "name",
+                                 "name in the body (\"%s\") differs from the URL (\"%s\"); "
+                                 "%ss cannot be renamed",
+                                 body_name, *name, what);
+        return NULL;
+    }
+    return body;
+}
+
+bool api_path_id(struct http_request *req, const char *what, int64_t *id)
+{
+    const char *s = http_req_param(req, "id");
+    char *end = NULL;
+    errno = 0;
+    long long v = s ? strtoll(s, &end, 10) : 0;
+    if (!s || errno || end == s || *end || v <= 0) {
+        http_reply_problem(req, API_ERR_NOT_FOUND, "%s ids are positive integers", what);
+        return false;
+    }
+    *id = v;
+    return true;
+}
+
+bool api_query_limit(struct http_request *req, int def, int max, int *limit)
+{
+    const char *s = http_req_query(req, "limit");
+    *limit = def;
+    if (!s)
+        return true;
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 1 || v > max) {
+        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "limit", "limit: 1 to %d", max);
+        return false;
+    }
+    *limit = (int)v;
+    return true;
+}
+
+void api_reply_items(struct http_request *req, cJSON *items)
+{
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddItemToObject(body, "items", items);
+    http_reply_json_steal(req, 200, body);
+}
+
+void api_reply_page(struct http_request *req, cJSON *items, const char *next)
+{
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddItemToObject(body, "items", items);
+    cJSON_AddItemToObject(body, "next_cursor",
+                          next ? cJSON_CreateString(next) : cJSON_CreateNull());
+    http_reply_json_steal(req, 200, body);
 }

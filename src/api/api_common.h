@@ -34,4 +34,49 @@ void api_reply_invalid(struct http_request *req, const char *msg);
  * cannot name any resource. */
 const char *api_path_name(struct http_request *req, const char *what);
 
+/* The {id} path parameter as a positive integer into *id; replies 404
+ * ("<what> ids are positive integers") and returns false otherwise. */
+bool api_path_id(struct http_request *req, const char *what, int64_t *id);
+
+/* ?limit= of a list page into *limit: def when absent, else 1 to max;
+ * replies 400 invalid_parameter and returns false otherwise. */
+bool api_query_limit(struct http_request *req, int def, int max, int *limit);
+
+/* Replies 200 with {"items": items}, plus "next_cursor" (a string, or null
+ * when next is NULL) when paged.  Takes ownership of items. */
+void api_reply_items(struct http_request *req, cJSON *items);
+void api_reply_page(struct http_request *req, cJSON *items, const char *next);
+
+/* The body of a PUT /v1/<what>s/{name}: the valid {name} into *name and
+ * the JSON object body, whose "name", when sent, must be a string equal to
+ * {name} (resources are not renamed).  Replies (404, 400 or 422) and
+ * returns NULL otherwise.  Both borrowed from req. */
+const cJSON *api_replace_body(struct http_request *req, const char *what, const char **name);
+
+/* Replies with the stored resource `name` and status: a resource's own
+ * GET answer, reused by its create. */
+typedef void (*api_reply_named_fn)(struct http_request *req, const char *name, unsigned status);
+
+/* Answers a create whose store insert returned rc (err: its message): 409
+ * already_exists on "name" for QB_ERR_CONFLICT (the store's only conflict
+ * on insert is a taken name), the error's own status for another failure,
+ * else reply(req, name, 201) with Location: <base>/<name>. */
+void api_reply_created(struct http_request *req, enum qb_err rc, const char *err, const char *base,
+                       const char *name, api_reply_named_fn reply);
+
+/* How long an Idempotency-Key names its run: a retry within this window
+ * replays the run instead of queueing another. */
+#define API_IDEMPOTENCY_WINDOW_S (24 * 3600)
+/* The longest ?wait= a long poll accepts, in seconds. */
+#define API_WAIT_MAX_S 3600
+
+/* ?wait=SECONDS (0 to API_WAIT_MAX_S) into *wait, -1 when absent; replies
+ * 400 invalid_parameter and returns false when malformed. */
+bool api_query_wait(struct http_request *req, long *wait);
+
+/* The Idempotency-Key header into *key (NULL when absent; borrowed from
+ * req): 1-128 printable ASCII characters, since it is stored and shown.
+ * Replies 400 invalid_parameter and returns false otherwise. */
+bool api_idempotency_key(struct http_request *req, const char **key);
+
 #endif /* QB_API_COMMON_H */

@@ -72,8 +72,7 @@ void api_destinations_list(struct http_request *req)
         http_reply_error(req, rc, err);
         return;
     }
-    cJSON *body = cJSON_CreateObject();
-    cJSON *items = cJSON_AddArrayToObject(body, "items");
+    cJSON *items = cJSON_CreateArray();
     for (size_t i = 0; i < n; i++) {
         struct store_destination *full = NULL;
         if (store_destination_get(app->store, list[i]->name, true, &full, err, sizeof err) ==
@@ -83,7 +82,7 @@ void api_destinations_list(struct http_request *req)
         }
     }
     store_destination_list_free(list, n);
-    http_reply_json_steal(req, 200, body);
+    api_reply_items(req, items);
 }
 
 /* Checks settings.endpoint of an S3 destination the way the S3 client
@@ -214,18 +213,7 @@ void api_destinations_create(struct http_request *req)
         goto out;
     d.name = xstrdup(name);
     enum qb_err rc = store_destination_insert(app->store, &d, err, sizeof err);
-    if (rc == QB_ERR_CONFLICT) {
-        http_reply_problem_field(req, API_ERR_ALREADY_EXISTS, "name", "%s", err);
-        goto out;
-    }
-    if (rc) {
-        http_reply_error(req, rc, err);
-        goto out;
-    }
-    reply_destination(req, name, 201);
-    char location[128];
-    snprintf(location, sizeof location, "/v1/destinations/%s", name);
-    http_reply_header(req, "Location", location);
+    api_reply_created(req, rc, err, "/v1/destinations", name, reply_destination);
 out:
     clear_destination(&d);
 }
@@ -289,18 +277,11 @@ void api_destinations_replace(struct http_request *req)
     struct store_destination d;
     char err[QB_ERRBUF_SIZE];
     bool secret_given = false;
-    const char *body_name = NULL;
     memset(&d, 0, sizeof d);
-    const char *name = api_path_name(req, "destination");
-    const cJSON *body = name ? api_body_object(req) : NULL;
+    const char *name = NULL;
+    const cJSON *body = api_replace_body(req, "destination", &name);
     if (!body)
         return;
-    if (json_get_string(body, "name", &body_name, err, sizeof err) == QB_OK &&
-        strcmp(body_name, name) != 0) {
-        http_reply_problem_field(req, API_ERR_UNPROCESSABLE, "name",
-                                 "destinations cannot be renamed");
-        return;
-    }
     struct store_destination *cur = NULL;
     if (!check_api_managed(req, name))
         goto out;

@@ -11,8 +11,13 @@
  * send our bearer token.  Such a token opens only the snapshot it was made
  * for: 403 when it is not ours or expired, 404 when its snapshot was
  * deleted, also when the id now names another one.
+ *
+ * The object is opened (or HEAD-ed on S3) before the status line, so a
+ * missing or cut-short object answers 502 instead of a 200 and a stream
+ * that stops early.
  */
 #include "api/api.h"
+#include "api/api_common.h"
 #include "api/app.h"
 #include "engine/resolve.h"
 #include "http/http_reply.h"
@@ -26,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -169,13 +175,9 @@ void api_snapshots_download(struct http_request *req)
     struct app *app = http_req_app(req);
     char err[QB_ERRBUF_SIZE];
     struct store_snapshot *snap = NULL;
-    const char *ids = http_req_param(req, "id");
-    char *end = NULL;
-    long long id = ids ? strtoll(ids, &end, 10) : 0;
-    if (!ids || *end || id <= 0) {
-        http_reply_problem(req, API_ERR_NOT_FOUND, "snapshot ids are positive integers");
+    int64_t id = 0;
+    if (!api_path_id(req, "snapshot", &id))
         return;
-    }
     enum access access = authorized(req, id);
     if (access == ACCESS_DENIED)
         return;
@@ -209,37 +211,44 @@ void api_snapshots_download(struct http_request *req)
     uint64_t len = size ? to - from + 1 : 0;
     unsigned status = ranged ? 206 : 200;
     const char *type = "application/octet-stream";
+    /* Open the object (or ask S3 about it) before the status line: once
+     * the 200 is sent, an object that is missing or shorter than the
+     * catalogue says could only show as a cut connection.  The catalogue
+     * has the snapshot, so its object missing is the destination's fault:
+     * 502, not 404. */
     if (snap->location[0] == '/') {
         int fd = open(snap->location, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 && errno == ENOENT) {
-            http_reply_problem(req, API_ERR_NOT_FOUND, "the stored object %s is missing",
-                               snap->location);
+        struct stat sb;
+        if (fd < 0) {
+            http_reply_problem(req, API_ERR_REMOTE_FAILED,
+                               errno == ENOENT ? "the stored object %s is missing (%s)"
+                                               : "the stored object %s cannot be read (%s)",
+                               snap->location, strerror(errno));
             goto out;
         }
-        if (fd < 0) {
-            http_reply_problem(req, API_ERR_REMOTE_FAILED, "the stored object cannot be read: %s",
-                               strerror(errno));
+        if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size != size) {
+            http_reply_problem(req, API_ERR_REMOTE_FAILED,
+                               "the stored object %s is not the %" PRIu64
+                               "-byte file the catalogue records",
+                               snap->location, size);
+            close(fd);
             goto out;
         }
         http_reply_fd(req, status, fd, from, len, type);
     } else {
         struct s3_stream *s = xcalloc(1, sizeof *s);
         rc = resolve_storage(app->store, snap->destination_id, &s->st, err, sizeof err);
-        /* Ask first: once the 200 is sent, a missing object could only
-         * show as a cut connection. */
         struct storage_object_info info;
-        if (!rc)
+        if (!rc) {
             rc = storage_head(s->st, snap->storage_key, &info, err, sizeof err);
+            if (rc == QB_ERR_NOT_FOUND)
+                rc = qb_failf(QB_ERR_REMOTE, err, sizeof err, "the stored object %s is missing",
+                              snap->location);
+        }
         if (!rc && info.size != size)
             rc = qb_failf(QB_ERR_IO, err, sizeof err,
                           "the stored object is %" PRIu64 " bytes, the catalogue says %" PRIu64,
                           info.size, size);
-        if (rc == QB_ERR_NOT_FOUND) {
-            s3_stream_free(s);
-            http_reply_problem(req, API_ERR_NOT_FOUND, "the stored object %s is missing",
-                               snap->location);
-            goto out;
-        }
         if (!rc)
             rc = bridge_start(s->st, snap->storage_key, from, len, 4u << 20, &s->bridge, err,
                               sizeof err);

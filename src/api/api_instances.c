@@ -238,12 +238,11 @@ void api_instances_list(struct http_request *req)
         http_reply_error(req, rc, err);
         return;
     }
-    cJSON *body = cJSON_CreateObject();
-    cJSON *items = cJSON_AddArrayToObject(body, "items");
+    cJSON *items = cJSON_CreateArray();
     for (size_t i = 0; i < n; i++)
         cJSON_AddItemToArray(items, instance_json(list[i]));
     store_instance_list_free(list, n);
-    http_reply_json_steal(req, 200, body);
+    api_reply_items(req, items);
 }
 
 void api_instances_create(struct http_request *req)
@@ -267,18 +266,7 @@ void api_instances_create(struct http_request *req)
     if (!nodes_check_cluster(req, &inst))
         goto out;
     enum qb_err rc = store_instance_insert(app->store, &inst, err, sizeof err);
-    if (rc == QB_ERR_CONFLICT) {
-        http_reply_problem_field(req, API_ERR_ALREADY_EXISTS, "name", "%s", err);
-        goto out;
-    }
-    if (rc) {
-        http_reply_error(req, rc, err);
-        goto out;
-    }
-    reply_instance(req, name, 201);
-    char location[128];
-    snprintf(location, sizeof location, "/v1/instances/%s", name);
-    http_reply_header(req, "Location", location);
+    api_reply_created(req, rc, err, "/v1/instances", name, reply_instance);
 out:
     clear_instance(&inst);
 }
@@ -316,26 +304,13 @@ void api_instances_replace(struct http_request *req)
     struct app *app = http_req_app(req);
     struct store_instance inst;
     char err[QB_ERRBUF_SIZE];
-    const char *body_name = NULL;
     bool api_key_given = false;
     memset(&inst, 0, sizeof inst);
 
-    const char *name = api_path_name(req, "instance");
-    const cJSON *body = name ? api_body_object(req) : NULL;
+    const char *name = NULL;
+    const cJSON *body = api_replace_body(req, "instance", &name);
     if (!body)
         return;
-    enum qb_err rc = json_get_string(body, "name", &body_name, err, sizeof err);
-    if (rc == QB_ERR_INVALID) {
-        api_reply_invalid(req, err);
-        return;
-    }
-    if (rc == QB_OK && strcmp(body_name, name) != 0) {
-        http_reply_problem_field(req, API_ERR_UNPROCESSABLE, "name",
-                                 "name in the body (\"%s\") differs from the URL (\"%s\"); "
-                                 "instances cannot be renamed",
-                                 body_name, name);
-        return;
-    }
     if (!check_api_managed(req, name) || !instance_from_body(req, body, &inst, &api_key_given))
         goto out;
     inst.name = xstrdup(name);
@@ -348,7 +323,7 @@ void api_instances_replace(struct http_request *req)
     }
     if (!nodes_check_cluster(req, &inst))
         goto out;
-    rc = store_instance_update(app->store, &inst, !api_key_given, err, sizeof err);
+    enum qb_err rc = store_instance_update(app->store, &inst, !api_key_given, err, sizeof err);
     if (rc) {
         http_reply_error(req, rc, err);
         goto out;

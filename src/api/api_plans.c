@@ -403,12 +403,11 @@ void api_plans_list(struct http_request *req)
         http_reply_error(req, rc, err);
         return;
     }
-    cJSON *body = cJSON_CreateObject();
-    cJSON *items = cJSON_AddArrayToObject(body, "items");
+    cJSON *items = cJSON_CreateArray();
     for (size_t i = 0; i < n; i++)
         cJSON_AddItemToArray(items, api_plan_json(list[i]));
     store_plan_list_free(list, n);
-    http_reply_json_steal(req, 200, body);
+    api_reply_items(req, items);
 }
 
 /* Inserts (create) or updates p and replies with the plan. */
@@ -418,16 +417,12 @@ static void write_plan(struct http_request *req, struct store_plan *p, bool crea
     char err[QB_ERRBUF_SIZE];
     enum qb_err rc = create ? store_plan_insert(app->store, p, err, sizeof err)
                             : store_plan_update(app->store, p, err, sizeof err);
-    if (rc) {
+    if (rc && !(create && rc == QB_ERR_CONFLICT))
         reply_write_error(req, rc, err);
-        return;
-    }
-    reply_plan(req, p->name, create ? 201 : 200);
-    if (create) {
-        char location[128];
-        snprintf(location, sizeof location, "/v1/plans/%s", p->name);
-        http_reply_header(req, "Location", location);
-    }
+    else if (create)
+        api_reply_created(req, rc, err, "/v1/plans", p->name, reply_plan);
+    else
+        reply_plan(req, p->name, 200);
 }
 
 /* ------------------------------------------------- the existence check */
@@ -630,18 +625,12 @@ void api_plans_replace(struct http_request *req)
     struct app *app = http_req_app(req);
     struct store_plan p, *old = NULL;
     char err[QB_ERRBUF_SIZE];
-    const char *body_name = NULL;
     bool allow_missing = false;
     memset(&p, 0, sizeof p);
-    const char *name = api_path_name(req, "plan");
-    const cJSON *body = name ? api_body_object(req) : NULL;
+    const char *name = NULL;
+    const cJSON *body = api_replace_body(req, "plan", &name);
     if (!body)
         return;
-    if (json_get_string(body, "name", &body_name, err, sizeof err) == QB_OK &&
-        strcmp(body_name, name) != 0) {
-        http_reply_problem_field(req, API_ERR_UNPROCESSABLE, "name", "plans cannot be renamed");
-        return;
-    }
     if (!plan_from_body(req, body, &p, &allow_missing))
         goto out;
     /* A missing plan is 404 before anyone asks Qdrant anything. */

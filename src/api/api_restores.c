@@ -33,8 +33,7 @@
 #include <string.h>
 #include <time.h>
 
-#define RESTORE_PRECHECK_MS  60000
-#define IDEMPOTENCY_WINDOW_S (24 * 3600)
+#define RESTORE_PRECHECK_MS 60000
 
 static const char *const restore_fields[] = {
     "snapshot_id",
@@ -50,8 +49,6 @@ static const char *const restore_fields[] = {
     "safety_snapshot",
     NULL,
 };
-
-cJSON *api_run_json(const struct store_run *r);
 
 /* Finds the snapshot the body names; replies and returns NULL otherwise. */
 static struct store_snapshot *snapshot_from_body(struct http_request *req, const cJSON *body)
@@ -116,9 +113,12 @@ static struct store_snapshot *snapshot_from_body(struct http_request *req, const
     return snap;
 }
 
-/* The resolved request the run executes. */
+/* The resolved request the run executes, as GET /v1/runs/{id} shows it
+ * (only the documented members: the engine resolves target_instance by
+ * name again when the run starts).  [out] instance_id: the target's id,
+ * for the run row's concurrency limit. */
 static cJSON *build_request(struct http_request *req, const cJSON *body,
-                            const struct store_snapshot *snap)
+                            const struct store_snapshot *snap, int64_t *instance_id)
 {
     struct app *app = http_req_app(req);
     char err[QB_ERRBUF_SIZE];
@@ -153,11 +153,10 @@ static cJSON *build_request(struct http_request *req, const cJSON *body,
         http_reply_problem_field(req, API_ERR_UNPROCESSABLE, "target_instance", "%s", err);
         return NULL;
     }
-    int64_t instance_id = inst->id;
+    *instance_id = inst->id;
     store_instance_free(inst);
     cJSON *r = cJSON_CreateObject();
     cJSON_AddNumberToObject(r, "snapshot_id", (double)snap->id);
-    cJSON_AddNumberToObject(r, "target_instance_id", (double)instance_id);
     cJSON_AddStringToObject(r, "target_instance", instance);
     cJSON_AddStringToObject(r, "target_collection", collection);
     if (priority)
@@ -189,7 +188,6 @@ struct restore_req {
     /* set by the precheck task */
     bool exists;
     char *conflict; /* a version pre-flight refusal, or NULL */
-    bool replayed;  /* an Idempotency-Key replay: say so, with the original outcome */
     enum qb_err rc;
     char err[QB_ERRBUF_SIZE];
     /* set by the poll */
@@ -310,7 +308,7 @@ static bool poll_restore(struct http_request *req, void *ctx, bool expired)
                                   .trigger = "api",
                                   .triggered_by = r->principal,
                                   .idempotency_key = r->idem_key,
-                                  .idempotency_window_s = IDEMPOTENCY_WINDOW_S,
+                                  .idempotency_window_s = API_IDEMPOTENCY_WINDOW_S,
                                   .request = r->request_json};
         bool existing = false;
         if (store_run_create(r->store, &n, &r->run_id, &existing, err, sizeof err)) {
@@ -331,8 +329,6 @@ static bool poll_restore(struct http_request *req, void *ctx, bool expired)
     store_run_free(run);
     if (done || qb_mono_ms() >= r->deadline || expired) {
         api_reply_run(req, r->store, r->run_id, true, 200);
-        if (r->replayed)
-            http_reply_header(req, "Idempotent-Replayed", "true");
         return true;
     }
     return false;
@@ -343,59 +339,36 @@ void api_restores_create(struct http_request *req)
     struct app *app = http_req_app(req);
     char err[QB_ERRBUF_SIZE];
     long wait = -1;
-    const char *w = http_req_query(req, "wait");
-    if (w) {
-        char *end = NULL;
-        wait = strtol(w, &end, 10);
-        if (*end || end == w || wait < 0 || wait > 3600) {
-            http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "wait",
-                                     "wait: whole seconds from 0 to 3600");
-            return;
-        }
-    }
+    if (!api_query_wait(req, &wait))
+        return;
     const cJSON *body = api_body_object(req);
     if (!body)
         return;
-    const char *key = http_req_header(req, "Idempotency-Key");
-    if (key && (!*key || strlen(key) > 128)) {
-        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "Idempotency-Key",
-                                 "Idempotency-Key: must be 1-128 characters");
+    const char *key = NULL;
+    if (!api_idempotency_key(req, &key))
         return;
-    }
     /* A retried request replays its run before anything else is checked:
      * after a successful restore the target exists, and a retry must not
      * turn into a 409. */
     int64_t replay = 0;
-    if (key && store_run_find_idempotent(app->store, "restore", 0, key, IDEMPOTENCY_WINDOW_S,
+    if (key && store_run_find_idempotent(app->store, "restore", 0, key, API_IDEMPOTENCY_WINDOW_S,
                                          &replay, err, sizeof err)) {
         http_reply_error(req, QB_ERR_IO, err);
         return;
     }
+    if (replay && wait >= 0) {
+        api_wait_run(req, replay, wait, true);
+        return;
+    }
     if (replay) {
-        struct restore_req *r = xcalloc(1, sizeof *r);
-        task_init(&r->task, precheck, destroy_restore_req);
-        atomic_store(&r->task.done, true);
-        r->store = app->store;
-        r->engine = app->engine;
-        r->run_id = replay;
-        r->wait = wait;
-        r->deadline = qb_mono_ms() + (wait > 0 ? wait * 1000 : 0);
-        r->replayed = true;
-        if (wait < 0) {
-            /* The original outcome: a replay of a failed restore is the
-             * same failure (424), never a bare 200. */
-            struct store_run *run = NULL;
-            bool ended = store_run_get(app->store, replay, &run, err, sizeof err) == QB_OK &&
-                         strcmp(run->state, "queued") && strcmp(run->state, "running");
-            store_run_free(run);
-            api_reply_run(req, app->store, replay, ended, 200);
-            http_reply_header(req, "Idempotent-Replayed", "true");
-            task_release(&r->task);
-            task_release(&r->task);
-            return;
-        }
-        task_release(&r->task); /* no task thread holds this one */
-        http_req_defer(req, r->deadline, poll_restore, r, release);
+        /* The original outcome: a replay of a failed restore is the same
+         * failure (424), never a bare 200. */
+        struct store_run *run = NULL;
+        bool ended = store_run_get(app->store, replay, &run, err, sizeof err) == QB_OK &&
+                     strcmp(run->state, "queued") && strcmp(run->state, "running");
+        store_run_free(run);
+        api_reply_run(req, app->store, replay, ended, 200);
+        http_reply_header(req, "Idempotent-Replayed", "true");
         return;
     }
     if (json_reject_unknown(body, restore_fields, err, sizeof err)) {
@@ -413,7 +386,8 @@ void api_restores_create(struct http_request *req)
         store_snapshot_free(snap);
         return;
     }
-    cJSON *request = build_request(req, body, snap);
+    int64_t instance_id = 0;
+    cJSON *request = build_request(req, body, snap, &instance_id);
     if (!request) {
         store_snapshot_free(snap);
         return;
@@ -430,8 +404,7 @@ void api_restores_create(struct http_request *req)
      * schedule nor count against its instance; the name is kept for
      * display and filtering. */
     r->plan_id = 0;
-    r->instance_id =
-        (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(request, "target_instance_id"));
+    r->instance_id = instance_id;
     r->plan_name = snap->plan_name ? xstrdup(snap->plan_name) : NULL;
     r->backup_version = snap->qdrant_version ? xstrdup(snap->qdrant_version) : NULL;
     r->principal = xstrdup(http_req_principal(req));

@@ -24,27 +24,21 @@
 #include "util/json_util.h"
 #include "util/rfc3339.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define RUN_WAIT_MAX_S       3600
-#define IDEMPOTENCY_WINDOW_S (24 * 3600)
-#define IDEMPOTENCY_KEY_MAX  128
-#define RUN_LIST_DEFAULT     50
-#define RUN_LIST_MAX         500
+#define RUN_WAIT_MAX_S   3600
+#define RUN_LIST_DEFAULT 50
+#define RUN_LIST_MAX     500
 
 static bool terminal(const char *state)
 {
     return strcmp(state, "queued") != 0 && strcmp(state, "running") != 0;
 }
 
-cJSON *api_run_json(const struct store_run *r);
-
-cJSON *api_run_json(const struct store_run *r)
+static cJSON *api_run_json(const struct store_run *r)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "id", (double)r->id);
@@ -71,6 +65,9 @@ cJSON *api_run_json(const struct store_run *r)
         cJSON_AddItemToObject(o, "results", cJSON_CreateArray());
     cJSON_Delete(results);
     cJSON *request = cJSON_Parse(r->request);
+    /* Restores queued by earlier versions stored the target's internal id
+     * in the request too; it is not part of the API. */
+    cJSON_DeleteItemFromObjectCaseSensitive(request, "target_instance_id");
     cJSON_AddItemToObject(o, "request", request ? request : cJSON_CreateObject());
     cJSON_AddItemToObject(o, "error", r->error ? cJSON_CreateString(r->error) : cJSON_CreateNull());
     json_add_time(o, "queued_at", r->queued_at);
@@ -82,26 +79,6 @@ cJSON *api_run_json(const struct store_run *r)
     else
         cJSON_AddNullToObject(o, "duration_s");
     return o;
-}
-
-/* Parses ?wait=SECONDS; -1 when absent.  Replies and returns false when
- * invalid. */
-static bool parse_wait(struct http_request *req, long *wait)
-{
-    const char *w = http_req_query(req, "wait");
-    *wait = -1;
-    if (!w)
-        return true;
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(w, &end, 10);
-    if (errno || end == w || *end || v < 0 || v > RUN_WAIT_MAX_S) {
-        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "wait",
-                                 "wait: must be whole seconds from 0 to %d", RUN_WAIT_MAX_S);
-        return false;
-    }
-    *wait = v;
-    return true;
 }
 
 static void set_location(struct http_request *req, int64_t id)
@@ -179,25 +156,13 @@ static bool poll_run(struct http_request *req, void *ctx, bool expired)
     return done;
 }
 
-static void wait_for(struct http_request *req, int64_t id, long wait, bool replayed)
+void api_wait_run(struct http_request *req, int64_t id, long wait, bool replayed)
 {
     struct run_wait *w = xcalloc(1, sizeof *w);
     w->id = id;
     w->seen_seq = (uint64_t)-1; /* first poll reads the run */
     w->replayed = replayed;
     http_req_defer(req, qb_mono_ms() + wait * 1000L, poll_run, w, free);
-}
-
-static bool valid_idempotency_key(const char *k)
-{
-    size_t n = strlen(k);
-    if (n == 0 || n > IDEMPOTENCY_KEY_MAX)
-        return false;
-    for (const char *p = k; *p; p++) {
-        if (!isprint((unsigned char)*p))
-            return false;
-    }
-    return true;
 }
 
 void api_runs_trigger(struct http_request *req)
@@ -207,7 +172,7 @@ void api_runs_trigger(struct http_request *req)
     struct store_plan *p = NULL;
     long wait = -1;
     const char *name = api_path_name(req, "plan");
-    if (!name || !parse_wait(req, &wait))
+    if (!name || !api_query_wait(req, &wait))
         return;
     const cJSON *body = http_req_json(req);
     if (body && (!cJSON_IsObject(body) || cJSON_GetArraySize(body) > 0)) {
@@ -215,13 +180,9 @@ void api_runs_trigger(struct http_request *req)
                            "triggering a run takes no body fields; the plan says what to do");
         return;
     }
-    const char *key = http_req_header(req, "Idempotency-Key");
-    if (key && !valid_idempotency_key(key)) {
-        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "Idempotency-Key",
-                                 "Idempotency-Key: must be 1-%d printable characters",
-                                 IDEMPOTENCY_KEY_MAX);
+    const char *key = NULL;
+    if (!api_idempotency_key(req, &key))
         return;
-    }
     enum qb_err rc = store_plan_get(app->store, name, &p, err, sizeof err);
     if (rc) {
         http_reply_error(req, rc, err);
@@ -235,7 +196,7 @@ void api_runs_trigger(struct http_request *req)
         .trigger = "api",
         .triggered_by = http_req_principal(req),
         .idempotency_key = key,
-        .idempotency_window_s = IDEMPOTENCY_WINDOW_S,
+        .idempotency_window_s = API_IDEMPOTENCY_WINDOW_S,
         .request = "{}",
     };
     int64_t id = 0;
@@ -249,27 +210,12 @@ void api_runs_trigger(struct http_request *req)
     if (!existing)
         engine_wake(app->engine);
     if (wait >= 0) {
-        wait_for(req, id, wait, existing);
+        api_wait_run(req, id, wait, existing);
         return;
     }
     api_reply_run(req, app->store, id, false, existing ? 200 : 202);
     if (existing)
         http_reply_header(req, "Idempotent-Replayed", "true");
-}
-
-/* {id} as a positive integer; replies 404 otherwise. */
-static bool path_id(struct http_request *req, int64_t *id)
-{
-    const char *s = http_req_param(req, "id");
-    char *end = NULL;
-    errno = 0;
-    long long v = s ? strtoll(s, &end, 10) : 0;
-    if (!s || errno || end == s || *end || v <= 0) {
-        http_reply_problem(req, API_ERR_NOT_FOUND, "ids are positive integers");
-        return false;
-    }
-    *id = v;
-    return true;
 }
 
 void api_runs_get(struct http_request *req)
@@ -278,7 +224,7 @@ void api_runs_get(struct http_request *req)
     char err[QB_ERRBUF_SIZE];
     int64_t id = 0;
     long wait = -1;
-    if (!path_id(req, &id) || !parse_wait(req, &wait))
+    if (!api_path_id(req, "run", &id) || !api_query_wait(req, &wait))
         return;
     struct store_run *r = NULL;
     enum qb_err rc = store_run_get(app->store, id, &r, err, sizeof err);
@@ -287,7 +233,7 @@ void api_runs_get(struct http_request *req)
         return;
     }
     if (wait >= 0 && !terminal(r->state))
-        wait_for(req, id, wait, false);
+        api_wait_run(req, id, wait, false);
     else if (wait >= 0)
         reply_waited(req, r);
     else
@@ -302,7 +248,7 @@ void api_runs_cancel(struct http_request *req)
     int64_t id = 0;
     long wait = -1;
     char *state = NULL;
-    if (!path_id(req, &id) || !parse_wait(req, &wait))
+    if (!api_path_id(req, "run", &id) || !api_query_wait(req, &wait))
         return;
     enum qb_err rc = store_run_cancel(app->store, id, &state, err, sizeof err);
     free(state);
@@ -312,7 +258,7 @@ void api_runs_cancel(struct http_request *req)
     }
     engine_wake(app->engine);
     if (wait >= 0) {
-        wait_for(req, id, wait, false);
+        api_wait_run(req, id, wait, false);
         return;
     }
     api_reply_run(req, app->store, id, false, 202);
@@ -334,7 +280,7 @@ void api_runs_list(struct http_request *req)
 {
     struct app *app = http_req_app(req);
     char err[QB_ERRBUF_SIZE];
-    struct store_run_filter f = {.limit = RUN_LIST_DEFAULT};
+    struct store_run_filter f = {0};
     f.plan = http_req_query(req, "plan");
     f.state = http_req_query(req, "state");
     f.kind = http_req_query(req, "kind");
@@ -354,7 +300,7 @@ void api_runs_list(struct http_request *req)
         return;
     }
     const char *since = http_req_query(req, "since"), *until = http_req_query(req, "until");
-    const char *cursor = http_req_query(req, "cursor"), *limit = http_req_query(req, "limit");
+    const char *cursor = http_req_query(req, "cursor");
     bool bad_since = since && !parse_time(since, &f.since);
     if (bad_since || (until && !parse_time(until, &f.until))) {
         http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, bad_since ? "since" : "until",
@@ -368,11 +314,8 @@ void api_runs_list(struct http_request *req)
                                  "cursor: use next_cursor from the previous page");
         return;
     }
-    if (limit && ((f.limit = (int)strtol(limit, &end, 10)) < 1 || f.limit > RUN_LIST_MAX || *end)) {
-        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "limit", "limit: 1 to %d",
-                                 RUN_LIST_MAX);
+    if (!api_query_limit(req, RUN_LIST_DEFAULT, RUN_LIST_MAX, &f.limit))
         return;
-    }
     struct store_run **list = NULL;
     size_t n = 0;
     enum qb_err rc = store_run_list(app->store, &f, &list, &n, err, sizeof err);
@@ -380,19 +323,15 @@ void api_runs_list(struct http_request *req)
         http_reply_error(req, rc, err);
         return;
     }
-    cJSON *body = cJSON_CreateObject();
-    cJSON *items = cJSON_AddArrayToObject(body, "items");
+    cJSON *items = cJSON_CreateArray();
     for (size_t i = 0; i < n; i++)
         cJSON_AddItemToArray(items, api_run_json(list[i]));
-    if (n == (size_t)f.limit && n > 0) {
-        char next[32];
+    char next[32];
+    bool more = n == (size_t)f.limit && n > 0;
+    if (more)
         snprintf(next, sizeof next, "%lld", (long long)list[n - 1]->id);
-        cJSON_AddStringToObject(body, "next_cursor", next);
-    } else {
-        cJSON_AddNullToObject(body, "next_cursor");
-    }
     store_run_list_free(list, n);
-    http_reply_json_steal(req, 200, body);
+    api_reply_page(req, items, more ? next : NULL);
 }
 
 /* ---------------------------------------------------------------- retention */

@@ -20,7 +20,6 @@
 #include "util/json_u64.h"
 #include "util/json_util.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,20 +87,6 @@ static cJSON *snapshot_json(const struct store_snapshot *s)
     return o;
 }
 
-static bool snapshot_id(struct http_request *req, int64_t *id)
-{
-    const char *s = http_req_param(req, "id");
-    char *end = NULL;
-    errno = 0;
-    long long v = s ? strtoll(s, &end, 10) : 0;
-    if (!s || errno || end == s || *end || v <= 0) {
-        http_reply_problem(req, API_ERR_NOT_FOUND, "snapshot ids are positive integers");
-        return false;
-    }
-    *id = v;
-    return true;
-}
-
 static void reply_snapshot(struct http_request *req, int64_t id, unsigned status)
 {
     struct app *app = http_req_app(req);
@@ -120,7 +105,7 @@ void api_snapshots_list(struct http_request *req)
 {
     struct app *app = http_req_app(req);
     char err[QB_ERRBUF_SIZE];
-    struct store_snapshot_filter f = {.limit = SNAPSHOT_LIST_DEFAULT};
+    struct store_snapshot_filter f = {0};
     static const char *const kinds[] = {"collection", "full", "shard"};
     f.plan = http_req_query(req, "plan");
     f.collection = http_req_query(req, "collection");
@@ -134,8 +119,7 @@ void api_snapshots_list(struct http_request *req)
                                  "kind: collection, full or shard");
         return;
     }
-    const char *cursor = http_req_query(req, "cursor"), *limit = http_req_query(req, "limit");
-    char *end = NULL;
+    const char *cursor = http_req_query(req, "cursor");
     /* The cursor names the last row shown, in list order (created, id). */
     if (cursor && (sscanf(cursor, "%" SCNd64 ".%" SCNd64, &f.before_created, &f.before_id) != 2 ||
                    f.before_id <= 0)) {
@@ -143,12 +127,8 @@ void api_snapshots_list(struct http_request *req)
                                  "cursor: use next_cursor from the previous page");
         return;
     }
-    if (limit &&
-        ((f.limit = (int)strtol(limit, &end, 10)) < 1 || f.limit > SNAPSHOT_LIST_MAX || *end)) {
-        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "limit", "limit: 1 to %d",
-                                 SNAPSHOT_LIST_MAX);
+    if (!api_query_limit(req, SNAPSHOT_LIST_DEFAULT, SNAPSHOT_LIST_MAX, &f.limit))
         return;
-    }
     struct store_snapshot **list = NULL;
     size_t n = 0;
     enum qb_err rc = store_snapshot_list(app->store, &f, &list, &n, err, sizeof err);
@@ -156,26 +136,22 @@ void api_snapshots_list(struct http_request *req)
         http_reply_error(req, rc, err);
         return;
     }
-    cJSON *body = cJSON_CreateObject();
-    cJSON *items = cJSON_AddArrayToObject(body, "items");
+    cJSON *items = cJSON_CreateArray();
     for (size_t i = 0; i < n; i++)
         cJSON_AddItemToArray(items, snapshot_json(list[i]));
-    if (n == (size_t)f.limit && n > 0) {
-        char next[32];
+    char next[48];
+    bool more = n == (size_t)f.limit && n > 0;
+    if (more)
         snprintf(next, sizeof next, "%lld.%lld", (long long)list[n - 1]->created_at,
                  (long long)list[n - 1]->id);
-        cJSON_AddStringToObject(body, "next_cursor", next);
-    } else {
-        cJSON_AddNullToObject(body, "next_cursor");
-    }
     store_snapshot_list_free(list, n);
-    http_reply_json_steal(req, 200, body);
+    api_reply_page(req, items, more ? next : NULL);
 }
 
 void api_snapshots_get(struct http_request *req)
 {
     int64_t id = 0;
-    if (snapshot_id(req, &id))
+    if (api_path_id(req, "snapshot", &id))
         reply_snapshot(req, id, 200);
 }
 
@@ -184,7 +160,7 @@ static void set_pinned(struct http_request *req, bool pinned)
     struct app *app = http_req_app(req);
     char err[QB_ERRBUF_SIZE];
     int64_t id = 0;
-    if (!snapshot_id(req, &id))
+    if (!api_path_id(req, "snapshot", &id))
         return;
     enum qb_err rc = store_snapshot_set_pinned(app->store, id, pinned, err, sizeof err);
     if (rc) {
@@ -461,7 +437,7 @@ void api_snapshots_verify(struct http_request *req)
     struct store_snapshot *s = NULL;
     char err[QB_ERRBUF_SIZE];
     int64_t id = 0;
-    if (!snapshot_id(req, &id))
+    if (!api_path_id(req, "snapshot", &id))
         return;
     enum qb_err rc = store_snapshot_get(app->store, id, &s, err, sizeof err);
     store_snapshot_free(s);
@@ -478,7 +454,7 @@ void api_snapshots_delete(struct http_request *req)
     struct store_snapshot *s = NULL;
     char err[QB_ERRBUF_SIZE];
     int64_t id = 0;
-    if (!snapshot_id(req, &id))
+    if (!api_path_id(req, "snapshot", &id))
         return;
     enum qb_err rc = store_snapshot_get(app->store, id, &s, err, sizeof err);
     bool pinned = !rc && s->pinned;

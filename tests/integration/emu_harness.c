@@ -333,6 +333,24 @@ cJSON *emu_requests(struct emu *e)
     return out;
 }
 
+bool emu_last_recover_url(struct emu *e, char *url, size_t size)
+{
+    cJSON *log = emu_requests(e);
+    const cJSON *req;
+    bool found = false;
+    cJSON_ArrayForEach(req, log)
+    {
+        const char *path = json_path_str(req, "path");
+        const char *location = json_path_str(req, "body.location");
+        if (path && strstr(path, "/snapshots/recover") && location) {
+            snprintf(url, size, "%s", location);
+            found = true;
+        }
+    }
+    cJSON_Delete(log);
+    return found;
+}
+
 int emu_clear_requests(struct emu *e)
 {
     return simple(e, "DELETE", "/debug/requests", NULL);

@@ -73,6 +73,9 @@ int emu_clear_faults(struct emu *e);
  * clearing it. */
 cJSON *emu_requests(struct emu *e);
 int emu_clear_requests(struct emu *e);
+/* The URL qbackupd last gave e to recover a snapshot from (a restore by
+ * URL) into url; false when the log has none. */
+bool emu_last_recover_url(struct emu *e, char *url, size_t size);
 
 /* Escapes one path segment (caller frees). */
 char *emu_esc(const char *s);

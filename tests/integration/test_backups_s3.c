@@ -5,7 +5,8 @@
  * API and checked, a run whose catalogued object matches what the bucket
  * holds (size and recorded SHA-256, read independently), and a kill -9
  * during a multipart upload followed by a restart that leaves no orphan
- * multipart upload, no object and a failed run.  Credentials never reach
+ * multipart upload, no object and a failed run; a download whose object
+ * was deleted from the bucket answers 502.  Credentials never reach
  * the log.  Needs S3_ENDPOINT, AWS_* and QB_S3_BUCKET; exits 77 without
  * them unless QB_REQUIRE_S3=1.
  */
@@ -238,6 +239,39 @@ static void test_restore_from_s3_both_methods(void)
     free(want);
 }
 
+/* An object deleted from the bucket behind qbackupd's back: the download
+ * answers 502 after its HEAD, before any byte, not 404 as if the catalogue
+ * had no such snapshot. */
+static void test_download_of_deleted_object_is_502(void)
+{
+    struct resp r;
+    TEST_ASSERT(request_ok("POST", "/v1/plans/s3p/runs?wait=120", NULL, 200, &r));
+    double id = json_path_num(r.json, "results.0.snapshot_id");
+    char location[512];
+    snprintf(location, sizeof location, "%s", json_path_str(r.json, "results.0.location"));
+    resp_free(&r);
+    char path[64];
+    snprintf(path, sizeof path, "/v1/snapshots/%.0f/download", id);
+    TEST_ASSERT(request_ok("GET", path, NULL, 200, &r));
+    resp_free(&r);
+
+    char want[256];
+    snprintf(want, sizeof want, "s3://%s/", bucket);
+    TEST_ASSERT(strncmp(location, want, strlen(want)) == 0);
+    struct s3_client *c = s3();
+    char err[QB_ERRBUF_SIZE];
+    TEST_ASSERT(c != NULL);
+    TEST_EXPECT_INT(s3_delete_object(c, location + strlen(want), err, sizeof err), QB_OK);
+    s3_client_destroy(c);
+    TEST_ASSERT(qbd_request(&d, "GET", path, NULL, NULL, &r) == 0);
+    EXPECT_PROBLEM(r, 502, "remote_failed");
+    resp_free(&r);
+    const char *const range[] = {"Range: bytes=0-9", NULL};
+    TEST_ASSERT(qbd_request(&d, "GET", path, NULL, range, &r) == 0);
+    EXPECT_PROBLEM(r, 502, "remote_failed");
+    resp_free(&r);
+}
+
 int main(void)
 {
     endpoint = getenv("S3_ENDPOINT");
@@ -270,6 +304,7 @@ int main(void)
     TEST_RUN(test_destination_registered_and_checked);
     TEST_RUN(test_run_into_s3_matches_bucket);
     TEST_RUN(test_restore_from_s3_both_methods);
+    TEST_RUN(test_download_of_deleted_object_is_502);
     TEST_RUN(test_kill9_during_multipart_upload);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     TEST_EXPECT(!qbd_log_contains(&d, secret_key));

@@ -3,8 +3,11 @@
  * test_hardening_api.c -- regression tests for the API defects of issue 11
  * (each failed before its fix): a plan listing a collection twice, object
  * keys that two targets of one run shared, ids reused after a delete and
- * download tokens that outlived their snapshot, input the API accepted
- * though no run could use it, and a failed verification answered 200.
+ * download tokens that outlived their snapshot, a restore request showing
+ * the target's internal id, input the API accepted though no run could
+ * use it (an unprintable Idempotency-Key on restores, a non-string name
+ * in a replace, a list limit past 2^32 among it), and a failed
+ * verification answered 200.
  * The real qbackupd against the Qdrant emulator, local-folder destination.
  */
 #include "unit.h"
@@ -175,25 +178,6 @@ static void test_snapshot_ids_never_reused(void)
     resp_free(&r);
 }
 
-/* The download URL qbackupd gave Qdrant for the last restore by URL. */
-static bool last_download_url(char *url, size_t size)
-{
-    cJSON *log = emu_requests(&e);
-    const cJSON *req;
-    bool found = false;
-    cJSON_ArrayForEach(req, log)
-    {
-        const char *path = json_path_str(req, "path");
-        const char *location = json_path_str(req, "body.location");
-        if (path && strstr(path, "/snapshots/recover") && location) {
-            snprintf(url, size, "%s", location);
-            found = true;
-        }
-    }
-    cJSON_Delete(log);
-    return found;
-}
-
 /* A download token opens only the snapshot it was made for: not once it
  * is deleted, and not another snapshot that holds its id later (as ids
  * were reused before, simulated here by moving a row to the old id). */
@@ -210,7 +194,7 @@ static void test_stale_download_token_refused(void)
     TEST_EXPECT_STR(json_path_str(r.json, "results.0.method"), "url");
     resp_free(&r);
     char url[1024];
-    TEST_ASSERT(last_download_url(url, sizeof url));
+    TEST_ASSERT(emu_last_recover_url(&e, url, sizeof url));
     char want[64];
     snprintf(want, sizeof want, "/v1/snapshots/%.0f/download?", id);
     TEST_ASSERT(strstr(url, want) != NULL);
@@ -283,6 +267,26 @@ static void verify_path(double id, char *path, size_t size)
 /* A failed verification is an error (409 with both checksums) and is
  * recorded: verified_at cleared, verify_error set; a later success puts
  * both back. */
+/* A restore's request shows names, never the target's internal id, also
+ * for a run an earlier version stored with one. */
+static void test_restore_request_has_no_internal_ids(void)
+{
+    TEST_ASSERT(db_exec("UPDATE runs SET request = json_set(request, '$.target_instance_id', 1) "
+                        "WHERE kind = 'restore'") == SQLITE_OK);
+    struct resp r;
+    TEST_ASSERT(call("GET", "/v1/runs?kind=restore", NULL, 200, &r));
+    const cJSON *it;
+    int n = 0;
+    cJSON_ArrayForEach(it, json_path(r.json, "items"))
+    {
+        TEST_EXPECT(json_path_str(it, "request.target_instance") != NULL);
+        TEST_EXPECT(json_path(it, "request.target_instance_id") == NULL);
+        n++;
+    }
+    TEST_EXPECT(n > 0);
+    resp_free(&r);
+}
+
 static void test_failed_verification_is_an_error(void)
 {
     struct resp r;
@@ -536,6 +540,52 @@ static void test_negative_wait_refused(void)
                    "wait", NULL);
 }
 
+/* An Idempotency-Key of other than printable ASCII is refused by both
+ * routes that take one (restores took any bytes). */
+static void test_unprintable_idempotency_key_refused(void)
+{
+    const char *const keys[] = {"Idempotency-Key: caf\xc3\xa9", "Idempotency-Key: a\tb"};
+    const char *const routes[][2] = {{"/v1/plans/ver/runs", NULL},
+                                     {"/v1/restores", "{\"snapshot_id\":1}"}};
+    for (size_t k = 0; k < QB_ARRAY_LEN(keys); k++) {
+        for (size_t i = 0; i < QB_ARRAY_LEN(routes); i++) {
+            const char *const hdr[] = {keys[k], NULL};
+            struct resp r;
+            TEST_ASSERT(qbd_request(&d, "POST", routes[i][0], routes[i][1], hdr, &r) == 0);
+            if (r.status != 400)
+                fprintf(stderr, "POST %s with %s: %ld %s\n", routes[i][0], keys[k], r.status,
+                        r.body);
+            EXPECT_PROBLEM(r, 400, "invalid_parameter");
+            TEST_EXPECT_STR(json_path_str(r.json, "field"), "Idempotency-Key");
+            resp_free(&r);
+        }
+    }
+}
+
+/* A replace's body may repeat the name, as a string equal to the URL's:
+ * another name is 422, a name that is not a string 400, for every
+ * resource (destinations and plans ignored a non-string name). */
+static void test_replace_body_name_checked(void)
+{
+    const char *const paths[] = {"/v1/instances/default", "/v1/destinations/local",
+                                 "/v1/plans/ver"};
+    for (size_t i = 0; i < QB_ARRAY_LEN(paths); i++) {
+        expect_problem("PUT", paths[i], "{\"name\":5}", 400, "invalid_field", "name", NULL);
+        expect_problem("PUT", paths[i], "{\"name\":\"other\"}", 422, "unprocessable", "name",
+                       "cannot be renamed");
+    }
+}
+
+/* A list's limit beyond int was cut to its low 32 bits (2^32 + 1 listed
+ * one item); it is out of range like any limit above the maximum. */
+static void test_huge_list_limit_refused(void)
+{
+    expect_problem("GET", "/v1/runs?limit=4294967297", NULL, 400, "invalid_parameter", "limit",
+                   NULL);
+    expect_problem("GET", "/v1/snapshots?limit=4294967297", NULL, 400, "invalid_parameter", "limit",
+                   NULL);
+}
+
 /* An S3 endpoint with a query, fragment, path or credentials is refused
  * naming settings.endpoint (it used to say "settings.s3"). */
 static void test_destination_endpoint_refused(void)
@@ -639,6 +689,7 @@ int main(void)
     TEST_RUN(test_twin_targets_get_their_own_objects);
     TEST_RUN(test_snapshot_ids_never_reused);
     TEST_RUN(test_stale_download_token_refused);
+    TEST_RUN(test_restore_request_has_no_internal_ids);
     TEST_RUN(test_failed_verification_is_an_error);
     TEST_RUN(test_failed_verification_of_a_backup_set);
     TEST_RUN(test_impossible_collection_names_refused);
@@ -646,6 +697,9 @@ int main(void)
     TEST_RUN(test_schedule_and_timezone_refused);
     TEST_RUN(test_rescan_body_fields_refused);
     TEST_RUN(test_negative_wait_refused);
+    TEST_RUN(test_unprintable_idempotency_key_refused);
+    TEST_RUN(test_replace_body_name_checked);
+    TEST_RUN(test_huge_list_limit_refused);
     TEST_RUN(test_destination_endpoint_refused);
     TEST_RUN(test_destination_move_refused_while_it_holds_snapshots);
     TEST_EXPECT_INT(qbd_stop(&d), 0);

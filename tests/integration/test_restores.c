@@ -6,8 +6,9 @@
  * points; a staging refresh into another instance under another name
  * leaving the source untouched; 409 without overwrite changing nothing;
  * the safety snapshot taken and restorable; a corrupted stored object
- * failing before Qdrant's data is replaced; the download endpoint; and a
- * catalogue rebuilt by rescan after the SQLite file is lost.
+ * failing before Qdrant's data is replaced; the download endpoint, and its
+ * 502 for a stored object lost behind qbackupd's back; and a catalogue
+ * rebuilt by rescan after the SQLite file is lost.
  */
 #include "unit.h"
 #include "common.h"
@@ -90,6 +91,10 @@ static void test_staging_refresh_leaves_source_untouched(void)
     TEST_ASSERT(qbd_request(&d, "POST", "/v1/restores?wait=120", refresh, key, &r) == 0);
     TEST_EXPECT_INT(r.status, 200);
     TEST_EXPECT_STR(json_path_str(r.json, "results.0.target_instance"), "staging");
+    /* The stored request says what was asked, by name: no internal ids. */
+    TEST_EXPECT_STR(json_path_str(r.json, "request.target_instance"), "staging");
+    TEST_EXPECT_STR(json_path_str(r.json, "request.target_collection"), "products_copy");
+    TEST_EXPECT(json_path(r.json, "request.target_instance_id") == NULL);
     double id = json_path_num(r.json, "id");
     resp_free(&r);
     /* A CI retry replays the run: no second restore, and no 409 although
@@ -101,6 +106,7 @@ static void test_staging_refresh_leaves_source_untouched(void)
     resp_free(&r);
     TEST_ASSERT(qbd_request(&d, "POST", "/v1/restores?wait=60", refresh, key, &r) == 0);
     TEST_EXPECT_INT(r.status, 200);
+    TEST_EXPECT_STR(resp_header(&r, "Idempotent-Replayed"), "true");
     TEST_EXPECT_INT(json_path_num(r.json, "id"), id);
     resp_free(&r);
     TEST_EXPECT(points_equal(&staging, "products_copy", original));
@@ -227,6 +233,67 @@ static void test_download_endpoint(void)
     resp_free(&r);
 }
 
+/* GET path (a bearer route) and url (a download token) both answer 502
+ * remote_failed, before the first byte: no 200 cut short, no 404. */
+static void expect_download_502(const char *path, const char *url)
+{
+    struct resp r;
+    TEST_ASSERT(qbd_request(&d, "GET", path, NULL, NULL, &r) == 0);
+    EXPECT_PROBLEM(r, 502, "remote_failed");
+    resp_free(&r);
+    TEST_ASSERT(harness_http("GET", url, NULL, NULL, 30, &r) == 0);
+    EXPECT_PROBLEM(r, 502, "remote_failed");
+    resp_free(&r);
+}
+
+/* A stored object lost or cut short behind qbackupd's back: the download
+ * says so with a 502 before sending anything, for a viewer and for the
+ * token Qdrant fetches with, rather than a 200 and a cut stream or a 404
+ * as if the catalogue had no such snapshot. */
+static void test_download_of_missing_object_is_502(void)
+{
+    struct resp r;
+    TEST_ASSERT(call("POST", "/v1/plans/prod/runs?wait=120", NULL, 200, &r));
+    char location[1024];
+    snprintf(location, sizeof location, "%s", json_path_str(r.json, "results.0.location"));
+    resp_free(&r);
+    TEST_ASSERT(call("GET", "/v1/snapshots?plan=prod&limit=1", NULL, 200, &r));
+    double id = json_path_num(r.json, "items.0.id");
+    TEST_EXPECT_STR(json_path_str(r.json, "items.0.location"), location);
+    resp_free(&r);
+    TEST_ASSERT(emu_clear_requests(&prod) == 0);
+    char body[200];
+    snprintf(body, sizeof body,
+             "{\"snapshot_id\":%.0f,\"target_collection\":\"by_token\",\"method\":\"url\"}", id);
+    TEST_ASSERT(restore(body, 200, &r));
+    resp_free(&r);
+    char url[1024];
+    TEST_ASSERT(emu_last_recover_url(&prod, url, sizeof url));
+    char path[64];
+    snprintf(path, sizeof path, "/v1/snapshots/%.0f/download", id);
+
+    /* Cut short: the first half is still there. */
+    int fd = open(location, O_RDWR);
+    TEST_ASSERT(fd >= 0);
+    off_t size = lseek(fd, 0, SEEK_END);
+    TEST_ASSERT(size > 2 && ftruncate(fd, size / 2) == 0);
+    close(fd);
+    expect_download_502(path, url);
+
+    /* Gone. */
+    TEST_ASSERT(unlink(location) == 0);
+    expect_download_502(path, url);
+    const char *const range[] = {"Range: bytes=0-9", NULL};
+    TEST_ASSERT(qbd_request(&d, "GET", path, NULL, range, &r) == 0);
+    EXPECT_PROBLEM(r, 502, "remote_failed");
+    resp_free(&r);
+    /* Deleting what is left works, and leaves the rescan below nothing
+     * to import twice. */
+    snprintf(path, sizeof path, "/v1/snapshots/%.0f", id);
+    TEST_ASSERT(call("DELETE", path, NULL, 204, &r));
+    resp_free(&r);
+}
+
 static void test_rescan_rebuilds_lost_catalogue(void)
 {
     struct resp r;
@@ -296,6 +363,7 @@ int main(void)
     TEST_RUN(test_safety_snapshot_taken_and_restorable);
     TEST_RUN(test_corrupted_object_fails_before_replacing);
     TEST_RUN(test_download_endpoint);
+    TEST_RUN(test_download_of_missing_object_is_502);
     TEST_RUN(test_rescan_rebuilds_lost_catalogue);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     qbd_cleanup(&d);
