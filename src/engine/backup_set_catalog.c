@@ -7,8 +7,8 @@
 #include "engine/backup_set_internal.h"
 #include "engine/manifest.h"
 #include "engine/qdrant_janitor.h"
+#include "engine/recovery.h"
 #include "remote/qdrant_cluster.h"
-#include "storage/storage_janitor.h"
 #include "util/log.h"
 
 #include <stdio.h>
@@ -132,31 +132,20 @@ void backup_set_recover(struct store *store, const cJSON *inflight, int64_t run_
             set_recover_snapshot(store, inst, collection, e, run_id);
     }
     store_instance_free(inst);
-    bool catalogued = false;
-    struct storage *st = NULL;
     if (!set_key || !cJSON_IsNumber(dest))
         return;
-    int64_t dest_id = (int64_t)dest->valuedouble;
-    enum qb_err rc =
-        store_snapshot_key_exists(store, dest_id, set_key, &catalogued, err, sizeof err);
-    if (!rc && catalogued)
-        return; /* the row proves every object good */
-    if (!rc)
-        rc = resolve_storage(store, dest_id, &st, err, sizeof err);
+    /* The keys up to the first that is not a string: each shard object may
+     * also have an unfinished upload. */
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(inflight, "storage_keys");
+    const char **keys = xcalloc((size_t)cJSON_GetArraySize(list) + 1, sizeof *keys);
+    size_t n = 0;
     const cJSON *k;
-    cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(inflight, "storage_keys"))
+    cJSON_ArrayForEach(k, list)
     {
-        const char *key = cJSON_GetStringValue(k);
-        if (rc || !key)
+        if (!cJSON_GetStringValue(k))
             break;
-        rc = storage_delete_many(st, &key, 1, err, sizeof err);
-        if (!rc)
-            rc = storage_discard_incomplete(st, key, err, sizeof err);
+        keys[n++] = cJSON_GetStringValue(k);
     }
-    if (rc)
-        log_warn("recovery.storage_failed", "run=%lld key=%s error=%s", (long long)run_id,
-                 log_q(set_key), log_q(err));
-    else
-        log_info("recovery.storage_cleaned", "run=%lld key=%s", (long long)run_id, log_q(set_key));
-    storage_close(st);
+    recovery_clean_storage(store, (int64_t)dest->valuedouble, set_key, keys, n, n, run_id);
+    free(keys);
 }

@@ -27,29 +27,9 @@ struct engine {
     uint64_t wake_seq;
 };
 
-static void deadline_after(struct timespec *ts, long ms)
-{
-    clock_gettime(CLOCK_REALTIME, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 bool engine_sleep(struct engine *e, long ms)
 {
-    struct timespec until;
-    deadline_after(&until, ms);
-    pthread_mutex_lock(&e->lock);
-    while (!e->stopping) {
-        if (pthread_cond_timedwait(&e->wake, &e->lock, &until) == ETIMEDOUT)
-            break;
-    }
-    bool stopping = e->stopping;
-    pthread_mutex_unlock(&e->lock);
-    return stopping;
+    return threads_wait(&e->lock, &e->wake, &e->stopping, ms);
 }
 
 bool engine_stopping(struct engine *e)
@@ -98,7 +78,7 @@ struct worker_arg {
 static bool idle_wait(struct engine *e, uint64_t seen_wake)
 {
     struct timespec until;
-    deadline_after(&until, e->cfg.poll_ms);
+    threads_deadline(&until, e->cfg.poll_ms);
     pthread_mutex_lock(&e->lock);
     while (!e->stopping && e->wake_seq == seen_wake) {
         if (pthread_cond_timedwait(&e->wake, &e->lock, &until) == ETIMEDOUT)
@@ -176,9 +156,7 @@ void engine_stop(struct engine *e)
 {
     if (!e)
         return;
-    threads_stop(&e->lock, &e->wake, &e->stopping, e->threads, e->nthreads);
+    threads_stop_destroy(&e->lock, &e->wake, &e->stopping, e->threads, e->nthreads);
     free(e->threads);
-    pthread_cond_destroy(&e->wake);
-    pthread_mutex_destroy(&e->lock);
     free(e);
 }

@@ -9,12 +9,12 @@
 #include "store/store_instances.h"
 #include "remote/http_client.h"
 #include "util/log.h"
+#include "util/threads.h"
 #include "version.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,13 +41,21 @@ struct prober {
     pthread_t thread;
     pthread_mutex_t lock; /* guards everything below */
     pthread_cond_t wake;
-    atomic_bool stopping;
+    bool stopping;
     bool completed_round;
     struct probe_result *instances;
     size_t ninstances;
     struct probe_result *destinations;
     size_t ndestinations;
 };
+
+static bool stopping(struct prober *p)
+{
+    pthread_mutex_lock(&p->lock);
+    bool s = p->stopping;
+    pthread_mutex_unlock(&p->lock);
+    return s;
+}
 
 static void results_free(struct probe_result *r, size_t n)
 {
@@ -191,7 +199,7 @@ static void run_round(struct prober *p)
     }
     struct probe_result *ir = xcalloc(ni ? ni : 1, sizeof *ir);
     struct probe_result *dr = xcalloc(nd ? nd : 1, sizeof *dr);
-    for (size_t i = 0; i < ni && !atomic_load(&p->stopping); i++) {
+    for (size_t i = 0; i < ni && !stopping(p); i++) {
         ir[i].name = xstrdup(insts[i]->name);
         ir[i].target = xstrdup(insts[i]->url);
         ir[i].checked_at = qb_now_ms() / 1000;
@@ -221,17 +229,9 @@ out:
 static void *prober_main(void *arg)
 {
     struct prober *p = arg;
-    while (!atomic_load(&p->stopping)) {
+    while (!stopping(p)) {
         run_round(p);
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += p->interval_s;
-        pthread_mutex_lock(&p->lock);
-        while (!atomic_load(&p->stopping)) {
-            if (pthread_cond_timedwait(&p->wake, &p->lock, &until) == ETIMEDOUT)
-                break;
-        }
-        pthread_mutex_unlock(&p->lock);
+        threads_wait(&p->lock, &p->wake, &p->stopping, p->interval_s * 1000L);
     }
     return NULL;
 }
@@ -243,34 +243,22 @@ enum qb_err prober_start(struct store *store, int interval_s, int timeout_s, str
     p->store = store;
     p->interval_s = interval_s;
     p->timeout_s = timeout_s;
-    atomic_init(&p->stopping, false);
-    pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->wake, NULL);
-    int e = pthread_create(&p->thread, NULL, prober_main, p);
-    if (e) {
-        pthread_cond_destroy(&p->wake);
-        pthread_mutex_destroy(&p->lock);
+    enum qb_err rc = threads_start(&p->lock, &p->wake, &p->thread, prober_main, p,
+                                   "the prober thread", err, errlen);
+    if (rc)
         free(p);
-        return qb_failf(QB_ERR_INTERNAL, err, errlen, "starting the prober thread: %s",
-                        strerror(e));
-    }
-    *out = p;
-    return QB_OK;
+    else
+        *out = p;
+    return rc;
 }
 
 void prober_stop(struct prober *p)
 {
     if (!p)
         return;
-    pthread_mutex_lock(&p->lock);
-    atomic_store(&p->stopping, true);
-    pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->lock);
-    pthread_join(p->thread, NULL);
+    threads_stop_destroy(&p->lock, &p->wake, &p->stopping, &p->thread, 1);
     results_free(p->instances, p->ninstances);
     results_free(p->destinations, p->ndestinations);
-    pthread_cond_destroy(&p->wake);
-    pthread_mutex_destroy(&p->lock);
     free(p);
 }
 

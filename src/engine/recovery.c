@@ -71,35 +71,39 @@ static void clean_qdrant(struct store *store, const cJSON *inflight, int64_t run
 
 /* Removes what the run stored but never catalogued: a finished object,
  * its manifest, or an unfinished upload. */
-static void clean_storage(struct store *store, const cJSON *inflight, int64_t run_id)
+void recovery_clean_storage(struct store *store, int64_t dest_id, const char *key,
+                            const char *const *keys, size_t n, size_t nuploads, int64_t run_id)
 {
-    const char *key = str(inflight, "storage_key");
-    const cJSON *dest = cJSON_GetObjectItemCaseSensitive(inflight, "destination_id");
-    if (!key || !cJSON_IsNumber(dest))
-        return;
     char err[QB_ERRBUF_SIZE];
     bool catalogued = false;
     struct storage *st = NULL;
-    int64_t dest_id = (int64_t)dest->valuedouble;
     enum qb_err rc = store_snapshot_key_exists(store, dest_id, key, &catalogued, err, sizeof err);
     if (!rc && catalogued)
-        return; /* it made it: the row proves the object good */
+        return; /* it made it: the row proves the objects good */
     if (!rc)
         rc = resolve_storage(store, dest_id, &st, err, sizeof err);
-    if (!rc) {
-        char *manifest = manifest_key(key);
-        const char *keys[2] = {key, manifest};
-        rc = storage_delete_many(st, keys, 2, err, sizeof err);
-        free(manifest);
-    }
-    if (!rc)
-        rc = storage_discard_incomplete(st, key, err, sizeof err);
+    if (!rc && n)
+        rc = storage_delete_many(st, keys, n, err, sizeof err);
+    for (size_t i = 0; i < nuploads && !rc; i++)
+        rc = storage_discard_incomplete(st, keys[i], err, sizeof err);
     if (rc)
         log_warn("recovery.storage_failed", "run=%lld key=%s error=%s", (long long)run_id,
                  log_q(key), log_q(err));
     else
         log_info("recovery.storage_cleaned", "run=%lld key=%s", (long long)run_id, log_q(key));
     storage_close(st);
+}
+
+static void clean_storage(struct store *store, const cJSON *inflight, int64_t run_id)
+{
+    const char *key = str(inflight, "storage_key");
+    const cJSON *dest = cJSON_GetObjectItemCaseSensitive(inflight, "destination_id");
+    if (!key || !cJSON_IsNumber(dest))
+        return;
+    char *manifest = manifest_key(key);
+    const char *keys[2] = {key, manifest};
+    recovery_clean_storage(store, (int64_t)dest->valuedouble, key, keys, 2, 1, run_id);
+    free(manifest);
 }
 
 /* The plan asks for interrupted backups to be run again: its instance,

@@ -17,6 +17,15 @@
  * not keep qbackupd from starting). */
 void recovery_run(struct store *store);
 
+/* Removes what an interrupted run stored on destination dest_id but never
+ * catalogued: the objects keys[0..n) and any unfinished upload of the first
+ * nuploads of them (a manifest is written in one request and has none).
+ * Nothing is touched when the catalogue holds key on that destination: the
+ * row proves the objects good.  The outcome is logged against key, run_id;
+ * failures are never fatal.  Shared by single-object and set recovery. */
+void recovery_clean_storage(struct store *store, int64_t dest_id, const char *key,
+                            const char *const *keys, size_t n, size_t nuploads, int64_t run_id);
+
 /* A backup run that a graceful shutdown (SIGTERM) interrupted is queued
  * again when its plan asks for it (requeue_interrupted), exactly as after
  * a kill -9. */

@@ -91,9 +91,7 @@ void tasks_stop(struct tasks *ts)
 {
     if (!ts)
         return;
-    threads_stop(&ts->lock, &ts->cond, &ts->stopping, ts->threads, ts->nthreads);
+    threads_stop_destroy(&ts->lock, &ts->cond, &ts->stopping, ts->threads, ts->nthreads);
     free(ts->threads);
-    pthread_cond_destroy(&ts->cond);
-    pthread_mutex_destroy(&ts->lock);
     free(ts);
 }

@@ -22,6 +22,7 @@
 #include "http/redact.h"
 #include "util/json_util.h"
 #include "util/log.h"
+#include "util/threads.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -98,13 +99,7 @@ unsigned http_pipeline_inflight(struct http_pipeline *p)
 unsigned http_pipeline_drain(struct http_pipeline *p, int grace_ms)
 {
     struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += grace_ms / 1000;
-    deadline.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    threads_deadline(&deadline, grace_ms);
     pthread_mutex_lock(&p->lock);
     while (p->inflight > 0) {
         if (pthread_cond_timedwait(&p->drained, &p->lock, &deadline) == ETIMEDOUT)

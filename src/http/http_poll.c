@@ -103,12 +103,7 @@ static void *poll_main(void *arg)
             next_tick = qb_mono_ms() + 250;
         }
         struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += (deferred ? 100 : 250) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        threads_deadline(&until, deferred ? 100 : 250);
         pthread_mutex_lock(&p->lock);
         /* A new long poll or stop wakes us early; with long polls waiting,
          * rounds stay about 100 ms apart. */
@@ -125,16 +120,13 @@ enum qb_err http_poller_start(void (*tick)(void *ctx), void *tick_ctx, struct ht
     struct http_poller *p = xcalloc(1, sizeof *p);
     p->tick = tick;
     p->tick_ctx = tick_ctx;
-    pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->wake, NULL);
-    if (pthread_create(&p->thread, NULL, poll_main, p) != 0) {
-        pthread_cond_destroy(&p->wake);
-        pthread_mutex_destroy(&p->lock);
+    enum qb_err rc = threads_start(&p->lock, &p->wake, &p->thread, poll_main, p,
+                                   "the long-poll thread", err, errlen);
+    if (rc)
         free(p);
-        return qb_failf(QB_ERR_INTERNAL, err, errlen, "cannot start the long-poll thread");
-    }
-    *out = p;
-    return QB_OK;
+    else
+        *out = p;
+    return rc;
 }
 
 void http_poller_stop(struct http_poller *p)

@@ -10,7 +10,6 @@
 #include "util/log.h"
 #include "util/threads.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,17 +91,7 @@ static void *scheduler_main(void *arg)
         scheduler_tick(s->store, s->engine, qb_now_ms() / 1000 + s->clock_offset_s);
         /* Real time, not the shifted clock: backoff is about Qdrant. */
         qdrant_janitor_tick(s->store, engine_config(s->engine)->retry_base_ms, qb_now_ms() / 1000);
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 1;
-        pthread_mutex_lock(&s->lock);
-        while (!s->stopping) {
-            if (pthread_cond_timedwait(&s->cond, &s->lock, &until) == ETIMEDOUT)
-                break;
-        }
-        bool stop = s->stopping;
-        pthread_mutex_unlock(&s->lock);
-        if (stop)
+        if (threads_wait(&s->lock, &s->cond, &s->stopping, 1000))
             break;
     }
     return NULL;
@@ -115,25 +104,19 @@ enum qb_err scheduler_start(struct store *store, struct engine *engine, int64_t 
     s->store = store;
     s->engine = engine;
     s->clock_offset_s = clock_offset_s;
-    pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->cond, NULL);
-    int rc = pthread_create(&s->thread, NULL, scheduler_main, s);
-    if (rc) {
-        pthread_cond_destroy(&s->cond);
-        pthread_mutex_destroy(&s->lock);
+    enum qb_err rc = threads_start(&s->lock, &s->cond, &s->thread, scheduler_main, s,
+                                   "the scheduler", err, errlen);
+    if (rc)
         free(s);
-        return qb_failf(QB_ERR_INTERNAL, err, errlen, "starting the scheduler: %s", strerror(rc));
-    }
-    *out = s;
-    return QB_OK;
+    else
+        *out = s;
+    return rc;
 }
 
 void scheduler_stop(struct scheduler *s)
 {
     if (!s)
         return;
-    threads_stop(&s->lock, &s->cond, &s->stopping, &s->thread, 1);
-    pthread_cond_destroy(&s->cond);
-    pthread_mutex_destroy(&s->lock);
+    threads_stop_destroy(&s->lock, &s->cond, &s->stopping, &s->thread, 1);
     free(s);
 }

@@ -86,15 +86,14 @@ enum qb_err bridge_start(struct storage *st, const char *key, uint64_t offset, u
     b->sha = EVP_MD_CTX_new();
     if (!b->sha || !EVP_DigestInit_ex(b->sha, EVP_sha256(), NULL))
         abort();
-    pthread_mutex_init(&b->lock, NULL);
-    pthread_cond_init(&b->cond, NULL);
-    int e = pthread_create(&b->thread, NULL, producer_main, b);
-    if (e) {
+    enum qb_err rc =
+        threads_start(&b->lock, &b->cond, &b->thread, producer_main, b, "the reader", err, errlen);
+    if (rc) {
         EVP_MD_CTX_free(b->sha);
         free(b->ring);
         free(b->key);
         free(b);
-        return qb_failf(QB_ERR_INTERNAL, err, errlen, "starting the reader: %s", strerror(e));
+        return rc;
     }
     *out = b;
     return QB_OK;
@@ -142,9 +141,7 @@ void bridge_stop(struct bridge *b)
 {
     if (!b)
         return;
-    threads_stop(&b->lock, &b->cond, &b->stop, &b->thread, 1);
-    pthread_cond_destroy(&b->cond);
-    pthread_mutex_destroy(&b->lock);
+    threads_stop_destroy(&b->lock, &b->cond, &b->stop, &b->thread, 1);
     EVP_MD_CTX_free(b->sha);
     free(b->ring);
     free(b->key);

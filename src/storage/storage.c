@@ -16,6 +16,7 @@
 #include "util/json_util.h"
 
 #include <openssl/evp.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -266,6 +267,55 @@ static enum qb_err opt_bool(const cJSON *obj, const char *field, bool *out, char
     return rc == QB_ERR_NOT_FOUND ? QB_OK : rc;
 }
 
+static enum qb_err opt_int(const cJSON *obj, const char *field, int64_t min, int64_t max,
+                           int64_t *out, char *err, size_t errlen)
+{
+    enum qb_err rc = json_get_int(obj, field, min, max, out, err, errlen);
+    return rc == QB_ERR_NOT_FOUND ? QB_OK : rc;
+}
+
+/* The optional S3 members copied as they are into struct storage_config,
+ * in the order their errors are reported. */
+struct s3_member {
+    const char *name;
+    bool is_bool;  /* a bool member, else a string */
+    size_t offset; /* of the const char * or bool in struct storage_config */
+};
+
+#define S3_STR(m)                                                                                  \
+    {                                                                                              \
+#m, false, offsetof(struct storage_config, m)                                              \
+    }
+#define S3_BOOL(m)                                                                                 \
+    {                                                                                              \
+#m, true, offsetof(struct storage_config, m)                                               \
+    }
+
+static const struct s3_member s3_settings[] = {
+    S3_STR(endpoint),  S3_STR(region), S3_BOOL(path_style),    S3_STR(ca_file),
+    S3_BOOL(insecure), S3_STR(sse),    S3_STR(sse_kms_key_id), S3_STR(storage_class),
+};
+
+static const struct s3_member s3_secrets[] = {
+    S3_STR(access_key),
+    S3_STR(secret_key),
+    S3_STR(session_token),
+};
+
+static enum qb_err s3_members(const cJSON *obj, const struct s3_member *m, size_t n,
+                              struct storage_config *cfg, char *err, size_t errlen)
+{
+    enum qb_err rc = QB_OK;
+    for (size_t i = 0; i < n && !rc; i++) {
+        char *field = (char *)cfg + m[i].offset;
+        if (m[i].is_bool)
+            rc = opt_bool(obj, m[i].name, (bool *)field, err, errlen);
+        else
+            rc = opt_string(obj, m[i].name, (const char **)field, err, errlen);
+    }
+    return rc;
+}
+
 static enum qb_err s3_from_json(const cJSON *s, const cJSON *secret, struct storage_config *cfg,
                                 char **url, char *err, size_t errlen)
 {
@@ -286,33 +336,13 @@ static enum qb_err s3_from_json(const cJSON *s, const cJSON *secret, struct stor
     if (!rc)
         rc = opt_string(s, "prefix", &prefix, err, errlen);
     if (!rc)
-        rc = opt_string(s, "endpoint", &cfg->endpoint, err, errlen);
+        rc = s3_members(s, s3_settings, QB_ARRAY_LEN(s3_settings), cfg, err, errlen);
     if (!rc)
-        rc = opt_string(s, "region", &cfg->region, err, errlen);
+        rc = opt_int(s, "part_size", 5ll << 20, 5ll << 30, &part, err, errlen);
     if (!rc)
-        rc = opt_bool(s, "path_style", &cfg->path_style, err, errlen);
+        rc = opt_int(s, "parts_in_flight", 1, 64, &inflight, err, errlen);
     if (!rc)
-        rc = opt_string(s, "ca_file", &cfg->ca_file, err, errlen);
-    if (!rc)
-        rc = opt_bool(s, "insecure", &cfg->insecure, err, errlen);
-    if (!rc)
-        rc = opt_string(s, "sse", &cfg->sse, err, errlen);
-    if (!rc)
-        rc = opt_string(s, "sse_kms_key_id", &cfg->sse_kms_key_id, err, errlen);
-    if (!rc)
-        rc = opt_string(s, "storage_class", &cfg->storage_class, err, errlen);
-    if (!rc && (rc = json_get_int(s, "part_size", 5ll << 20, 5ll << 30, &part, err, errlen)) ==
-                   QB_ERR_NOT_FOUND)
-        rc = QB_OK;
-    if (!rc && (rc = json_get_int(s, "parts_in_flight", 1, 64, &inflight, err, errlen)) ==
-                   QB_ERR_NOT_FOUND)
-        rc = QB_OK;
-    if (!rc)
-        rc = opt_string(secret, "access_key", &cfg->access_key, err, errlen);
-    if (!rc)
-        rc = opt_string(secret, "secret_key", &cfg->secret_key, err, errlen);
-    if (!rc)
-        rc = opt_string(secret, "session_token", &cfg->session_token, err, errlen);
+        rc = s3_members(secret, s3_secrets, QB_ARRAY_LEN(s3_secrets), cfg, err, errlen);
     if (rc)
         return rc;
     cfg->part_size = (uint64_t)part;

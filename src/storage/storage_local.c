@@ -156,11 +156,18 @@ static int create_temp(int dirfd, const char *name, char **out)
 
 /* ------------------------------------------------------------------ open */
 
+/* Closes fd unless it is -1 (never opened): lets one out: label close
+ * whatever a function got as far as opening. */
+static void close_fd(int fd)
+{
+    if (fd >= 0)
+        close(fd);
+}
+
 static void local_close(struct storage *st)
 {
     struct local *lo = (struct local *)st;
-    if (lo->rootfd >= 0)
-        close(lo->rootfd);
+    close_fd(lo->rootfd);
     free(lo->root);
     free(lo->base.url);
     free(lo);
@@ -208,14 +215,12 @@ static enum qb_err local_check(struct storage *st, char *err, size_t errlen)
 
 static void writer_free(struct local_writer *w)
 {
-    if (w->fd >= 0)
-        close(w->fd);
+    close_fd(w->fd);
     if (w->tmp)
         (void)unlinkat(w->dirfd, w->tmp, 0);
     if (w->sidetmp)
         (void)unlinkat(w->dirfd, w->sidetmp, 0);
-    if (w->dirfd >= 0)
-        close(w->dirfd);
+    close_fd(w->dirfd);
     EVP_MD_CTX_free(w->sha);
     free(w->tmp);
     free(w->sidetmp);
@@ -412,10 +417,8 @@ static enum qb_err local_read(struct storage *st, const char *key, uint64_t offs
     }
 out:
     free(chunk);
-    if (fd >= 0)
-        close(fd);
-    if (dirfd >= 0)
-        close(dirfd);
+    close_fd(fd);
+    close_fd(dirfd);
     return rc;
 }
 
@@ -450,12 +453,9 @@ static enum qb_err local_head(struct storage *st, const char *key, struct storag
         rc = storage_sidecar_parse(text, (size_t)n, sname, out->sha256, err, errlen);
 out:
     free(sname);
-    if (sfd >= 0)
-        close(sfd);
-    if (fd >= 0)
-        close(fd);
-    if (dirfd >= 0)
-        close(dirfd);
+    close_fd(sfd);
+    close_fd(fd);
+    close_fd(dirfd);
     return rc;
 }
 

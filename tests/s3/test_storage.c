@@ -790,6 +790,32 @@ static void test_open(void)
     free(json);
     TEST_EXPECT_INT(storage_open_json("ftp", NULL, NULL, false, &st, err, sizeof err),
                     QB_ERR_INVALID);
+    /* S3 members of the wrong type or range are refused by name before any
+     * request: each member of the settings and the secret is read. */
+    static const struct {
+        const char *settings, *secret, *names;
+    } bad_s3[] = {
+        {"{\"bucket\":\"b\",\"endpoint\":1}", NULL, "endpoint"},
+        {"{\"bucket\":\"b\",\"path_style\":\"yes\"}", NULL, "path_style"},
+        {"{\"bucket\":\"b\",\"insecure\":1}", NULL, "insecure"},
+        {"{\"bucket\":\"b\",\"storage_class\":true}", NULL, "storage_class"},
+        {"{\"bucket\":\"b\",\"part_size\":1}", NULL, "part_size"},
+        {"{\"bucket\":\"b\",\"parts_in_flight\":65}", NULL, "parts_in_flight"},
+        {"{\"bucket\":\"b\"}", "{\"session_token\":false}", "session_token"},
+        {"{\"bucket\":\"b\"}", "{\"access_key\":\"a\",\"secret_key\":2}", "secret_key"},
+        {"{\"prefix\":\"p\"}", NULL, "bucket"},
+    };
+    for (size_t i = 0; i < sizeof bad_s3 / sizeof bad_s3[0]; i++) {
+        cJSON *set = cJSON_Parse(bad_s3[i].settings);
+        cJSON *sec = bad_s3[i].secret ? cJSON_Parse(bad_s3[i].secret) : NULL;
+        st = NULL;
+        TEST_EXPECT_INT(storage_open_json("s3", set, sec, false, &st, err, sizeof err),
+                        QB_ERR_INVALID);
+        TEST_EXPECT(st == NULL);
+        TEST_EXPECT(strstr(err, bad_s3[i].names) != NULL);
+        cJSON_Delete(set);
+        cJSON_Delete(sec);
+    }
     if (!raw_cfg.bucket)
         return;
     settings = cJSON_CreateObject();
