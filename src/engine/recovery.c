@@ -7,6 +7,7 @@
 #include "engine/jobs.h"
 #include "engine/manifest.h"
 #include "engine/qdrant_janitor.h"
+#include "engine/retention_apply.h"
 #include "store/store_plans.h"
 #include "store/store_runs.h"
 #include "storage/storage_janitor.h"
@@ -217,4 +218,7 @@ void recovery_run(struct store *store)
         settle(store, r, total);
     }
     store_run_list_free(runs, n);
+    /* After the runs: a run killed in its retention pass has settled on
+     * the catalogue as it was, and what that pass began deleting goes. */
+    retention_finish_deletions(store);
 }

@@ -2,8 +2,11 @@
  *
  * store_snapshots.h -- the catalogue proper: one row per snapshot that is
  * fully stored and whose SHA-256 matched.  Rows are inserted only after
- * the object is complete; deleting removes the stored object first (the
- * caller's job), then the row.
+ * the object is complete.  Deleting marks the row deleting, removes the
+ * stored objects (the caller's job), then the row; a marked row is
+ * invisible to get and list (never restored, downloaded, verified or
+ * counted as the newest verified backup) until crash recovery finishes it
+ * (store_snapshot_list_deleting).
  */
 #ifndef QB_STORE_SNAPSHOTS_H
 #define QB_STORE_SNAPSHOTS_H
@@ -77,6 +80,17 @@ enum qb_err store_snapshot_set_backup_set(struct store *s, int64_t id, const cha
 /* Deletes the row.  QB_ERR_NOT_FOUND when absent. */
 enum qb_err store_snapshot_delete(struct store *s, int64_t id, char *err,
                                   size_t errlen) QB_MUSTCHECK;
+
+/* Marks the row deleting (on), before its objects are deleted, or clears
+ * the mark when their deletion failed.  Marking a row already marked, or
+ * absent, is QB_ERR_NOT_FOUND: only one deletion owns a row. */
+enum qb_err store_snapshot_mark_deleting(struct store *s, int64_t id, bool on, char *err,
+                                         size_t errlen) QB_MUSTCHECK;
+
+/* The rows marked deleting whose deletion never finished, oldest first;
+ * free with store_snapshot_list_free. */
+enum qb_err store_snapshot_list_deleting(struct store *s, struct store_snapshot ***out, size_t *n,
+                                         char *err, size_t errlen) QB_MUSTCHECK;
 
 enum qb_err store_snapshot_set_pinned(struct store *s, int64_t id, bool pinned, char *err,
                                       size_t errlen) QB_MUSTCHECK;
