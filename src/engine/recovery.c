@@ -54,6 +54,11 @@ static void clean_qdrant(struct store *store, const cJSON *inflight, int64_t run
                                           sizeof err);
         if (deleted)
             snap = "(found by time)";
+        else if (rc != QB_ERR_NOT_FOUND)
+            /* Qdrant may finish that create later still (or is down
+             * now): the janitor keeps looking for its snapshot. */
+            qdrant_janitor_sweep(store, instance, &t, (int64_t)since->valuedouble,
+                                 qb_now_ms() / 1000 + QDRANT_SWEEP_GRACE_S);
         if (!rc && !snap) {
             qdrant_client_destroy(qc);
             return;

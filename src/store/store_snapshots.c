@@ -254,6 +254,23 @@ enum qb_err store_snapshot_key_exists(struct store *s, int64_t destination_id, c
     return store_stmt_int(&q, &one, exists, "looking up a stored key", err, errlen);
 }
 
+enum qb_err store_snapshot_qdrant_name_exists(struct store *s, const char *instance,
+                                              const char *qdrant_name, bool *exists, char *err,
+                                              size_t errlen)
+{
+    struct store_stmt q;
+    int64_t one = 0;
+    *exists = false;
+    enum qb_err rc =
+        store_stmt_open(s, "SELECT 1 FROM snapshots WHERE instance_name = ?1 AND qdrant_name = ?2",
+                        &q, err, errlen);
+    if (rc)
+        return rc;
+    store_bind_text(q.st, 1, instance);
+    store_bind_text(q.st, 2, qdrant_name);
+    return store_stmt_int(&q, &one, exists, "looking up a Qdrant snapshot name", err, errlen);
+}
+
 enum qb_err store_snapshot_count_in_destination(struct store *s, int64_t destination_id, int64_t *n,
                                                 char *err, size_t errlen)
 {

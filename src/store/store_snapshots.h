@@ -105,6 +105,12 @@ enum qb_err store_snapshot_set_verified(struct store *s, int64_t id, bool ok, co
 enum qb_err store_snapshot_key_exists(struct store *s, int64_t destination_id, const char *key,
                                       bool *exists, char *err, size_t errlen) QB_MUSTCHECK;
 
+/* True when a catalogued snapshot of instance was made from Qdrant
+ * snapshot `qdrant_name`. */
+enum qb_err store_snapshot_qdrant_name_exists(struct store *s, const char *instance,
+                                              const char *qdrant_name, bool *exists, char *err,
+                                              size_t errlen) QB_MUSTCHECK;
+
 /* How many snapshots are catalogued in destination_id. */
 enum qb_err store_snapshot_count_in_destination(struct store *s, int64_t destination_id, int64_t *n,
                                                 char *err, size_t errlen) QB_MUSTCHECK;
