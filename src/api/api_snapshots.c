@@ -13,6 +13,7 @@
 #include "api/app.h"
 #include "engine/backup_set.h"
 #include "engine/resolve.h"
+#include "engine/retention_apply.h"
 #include "engine/tasks.h"
 #include "http/http_reply.h"
 #include "store/store_runs.h"
@@ -310,16 +311,10 @@ static void run_snap_task(struct task *t)
         goto out;
     }
     if (st->delete) {
-        char **keys = NULL;
-        size_t nkeys = 0;
-        /* Objects first (every shard of a set): a row must not disappear
-         * while its objects stay. */
-        backup_set_keys(s, &keys, &nkeys);
-        st->rc =
-            storage_delete_many(storage, (const char *const *)keys, nkeys, st->err, sizeof st->err);
-        qdrant_strings_free(keys, nkeys);
-        if (!st->rc)
-            st->rc = store_snapshot_delete(st->store, st->id, st->err, sizeof st->err);
+        /* Marked, objects (every shard of a set), then the row: neither a
+         * failed delete nor a crash leaves a row whose objects are gone. */
+        st->rc = retention_delete_snapshot(st->store, storage, s->destination_id, s, false, st->err,
+                                           sizeof st->err);
         goto out;
     }
     struct verdict *v = &st->v;

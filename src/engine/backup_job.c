@@ -202,6 +202,19 @@ static void discard(struct backup *b, struct target *t)
     }
 }
 
+/* One create attempt.  One that timed out or lost its answer may still be
+ * finished by Qdrant, after the look below or a retry's success: the
+ * janitor keeps looking for its snapshot (qdrant_janitor.h). */
+static enum qb_err create_snapshot(struct backup *b, struct target *t, char *err, size_t errlen)
+{
+    int64_t asked = qb_now_ms() / 1000;
+    enum qb_err rc = qdrant_snapshot_create(b->qdrant, &t->qt, true, &t->snap, err, errlen);
+    if (rc == QB_ERR_TRANSIENT)
+        qdrant_janitor_sweep(b->job->store, b->plan->instance, &t->qt, asked,
+                             qb_now_ms() / 1000 + QDRANT_SWEEP_GRACE_S);
+    return rc;
+}
+
 /* After a failed create: snapshots of the target that Qdrant may have
  * made anyway (a timeout, a lost answer) since the request. */
 static void discard_unnamed(struct backup *b, struct target *t)
@@ -266,7 +279,7 @@ static enum qb_err backup_target(struct backup *b, struct target *t, cJSON *resu
         return rc;
     t->since = qb_now_ms() / 1000;
     set_inflight(b, t, false);
-    WITH_RETRIES(j, rc, qdrant_snapshot_create(b->qdrant, &t->qt, true, &t->snap, err, errlen));
+    WITH_RETRIES(j, rc, create_snapshot(b, t, err, errlen));
     if (rc) {
         /* A timeout or a lost answer may hide a snapshot Qdrant made
          * anyway; a refusal (4xx) made none. */

@@ -7,6 +7,7 @@
 #include "engine/jobs.h"
 #include "engine/manifest.h"
 #include "engine/qdrant_janitor.h"
+#include "engine/retention_apply.h"
 #include "store/store_plans.h"
 #include "store/store_runs.h"
 #include "storage/storage_janitor.h"
@@ -53,6 +54,11 @@ static void clean_qdrant(struct store *store, const cJSON *inflight, int64_t run
                                           sizeof err);
         if (deleted)
             snap = "(found by time)";
+        else if (rc != QB_ERR_NOT_FOUND)
+            /* Qdrant may finish that create later still (or is down
+             * now): the janitor keeps looking for its snapshot. */
+            qdrant_janitor_sweep(store, instance, &t, (int64_t)since->valuedouble,
+                                 qb_now_ms() / 1000 + QDRANT_SWEEP_GRACE_S);
         if (!rc && !snap) {
             qdrant_client_destroy(qc);
             return;
@@ -221,4 +227,7 @@ void recovery_run(struct store *store)
         settle(store, r, total);
     }
     store_run_list_free(runs, n);
+    /* After the runs: a run killed in its retention pass has settled on
+     * the catalogue as it was, and what that pass began deleting goes. */
+    retention_finish_deletions(store);
 }

@@ -5,7 +5,9 @@
  * "interrupted by restart", the Qdrant snapshot it had created is deleted,
  * and its stored object (finished but never catalogued) or half-done
  * upload is removed.  An object that did reach the catalogue is never
- * touched: the catalogue row is the proof that a backup is good.
+ * touched: the catalogue row is the proof that a backup is good.  A
+ * snapshot deletion that was marked but not finished (retention or DELETE
+ * killed between its objects and its row) is finished.
  */
 #ifndef QB_RECOVERY_H
 #define QB_RECOVERY_H

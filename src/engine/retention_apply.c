@@ -82,47 +82,79 @@ enum qb_err retention_policy_from_json(const cJSON *obj, struct retention_policy
     return retention_policy_check(p, err, errlen);
 }
 
-static enum qb_err drop(struct store *store, struct storage *storage, int64_t storage_dest,
-                        const struct store_snapshot *s, cJSON *entry, char *err, size_t errlen)
+enum qb_err retention_delete_snapshot(struct store *store, struct storage *storage,
+                                      int64_t storage_dest, const struct store_snapshot *s,
+                                      bool marked, char *err, size_t errlen)
 {
+    /* The mark first: from here on a crash leaves a row recovery finishes,
+     * never a listed row whose objects are gone.  Only one deletion owns
+     * a row: a second one finds it marked (QB_ERR_NOT_FOUND). */
+    enum qb_err rc = marked ? QB_OK : store_snapshot_mark_deleting(store, s->id, true, err, errlen);
+    if (rc)
+        return rc;
     /* A plan whose destination changed still owns snapshots in the old
      * one: delete each object where it actually is, never "successfully"
      * delete a missing key in the wrong place and forget the real one. */
-    int64_t reader = 0;
-    if (store_run_restore_using(store, s->id, &reader, err, errlen) == QB_OK && reader) {
-        /* Never pull a snapshot from under a restore: the next pass will. */
-        qb_failf(QB_ERR_CONFLICT, err, errlen, "kept for now: restore run %lld is reading it",
-                 (long long)reader);
-        if (entry) {
-            cJSON_AddBoolToObject(entry, "deleted", false);
-            cJSON_AddStringToObject(entry, "error", err);
-        }
-        return QB_ERR_CONFLICT;
-    }
     struct storage *own = NULL;
-    if (s->destination_id != storage_dest) {
-        enum qb_err orc = resolve_storage(store, s->destination_id, &own, err, errlen);
-        if (orc) {
-            if (entry) {
-                cJSON_AddBoolToObject(entry, "deleted", false);
-                cJSON_AddStringToObject(entry, "error", err);
-            }
-            return orc;
-        }
+    if (!storage || s->destination_id != storage_dest) {
+        rc = resolve_storage(store, s->destination_id, &own, err, errlen);
         storage = own;
     }
-    char **keys = NULL;
-    size_t nkeys = 0;
-    /* A backup set goes as a whole: every shard object and the manifest.
-     * The objects go first: a row must never outlive its objects'
-     * deletion failing silently, and an object without a row is only
-     * wasted space that a rescan can find. */
-    backup_set_keys(s, &keys, &nkeys);
-    enum qb_err rc = storage_delete_many(storage, (const char *const *)keys, nkeys, err, errlen);
-    qdrant_strings_free(keys, nkeys);
+    if (!rc) {
+        /* A backup set goes as a whole: every shard object and the
+         * manifest.  The objects go before the row: a row must never
+         * outlive its objects' deletion failing silently, and an object
+         * without a row is only wasted space that a rescan can find. */
+        char **keys = NULL;
+        size_t nkeys = 0;
+        backup_set_keys(s, &keys, &nkeys);
+        rc = storage_delete_many(storage, (const char *const *)keys, nkeys, err, errlen);
+        qdrant_strings_free(keys, nkeys);
+    }
     storage_close(own);
     if (!rc)
-        rc = store_snapshot_delete(store, s->id, err, errlen);
+        return store_snapshot_delete(store, s->id, err, errlen);
+    /* Nothing proves the objects gone: the row stays, visible as before,
+     * and a later pass tries again.  Recovery's rows stay marked (a kill
+     * may have taken some objects already): the next start-up retries. */
+    char uerr[QB_ERRBUF_SIZE];
+    if (!marked && store_snapshot_mark_deleting(store, s->id, false, uerr, sizeof uerr))
+        log_warn("retention.unmark_failed", "snapshot=%lld error=%s", (long long)s->id,
+                 log_q(uerr));
+    return rc;
+}
+
+void retention_finish_deletions(struct store *store)
+{
+    char err[QB_ERRBUF_SIZE];
+    struct store_snapshot **rows = NULL;
+    size_t n = 0;
+    if (store_snapshot_list_deleting(store, &rows, &n, err, sizeof err)) {
+        log_error("recovery.deletions_failed", "error=%s", log_q(err));
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (retention_delete_snapshot(store, NULL, 0, rows[i], true, err, sizeof err))
+            log_warn("recovery.deletion_failed", "snapshot=%lld error=%s", (long long)rows[i]->id,
+                     log_q(err));
+        else
+            log_info("recovery.deletion_finished", "snapshot=%lld location=%s",
+                     (long long)rows[i]->id, log_q(rows[i]->location));
+    }
+    store_snapshot_list_free(rows, n);
+}
+
+static enum qb_err drop(struct store *store, struct storage *storage, int64_t storage_dest,
+                        const struct store_snapshot *s, cJSON *entry, char *err, size_t errlen)
+{
+    int64_t reader = 0;
+    enum qb_err rc;
+    if (store_run_restore_using(store, s->id, &reader, err, errlen) == QB_OK && reader)
+        /* Never pull a snapshot from under a restore: the next pass will. */
+        rc = qb_failf(QB_ERR_CONFLICT, err, errlen, "kept for now: restore run %lld is reading it",
+                      (long long)reader);
+    else
+        rc = retention_delete_snapshot(store, storage, storage_dest, s, false, err, errlen);
     if (entry) {
         cJSON_AddBoolToObject(entry, "deleted", rc == QB_OK);
         if (rc)

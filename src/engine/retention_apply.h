@@ -2,9 +2,12 @@
  *
  * retention_apply.h -- applies a plan's retention policy (retention.h, the
  * pure decision) to the catalogue and the destination: for one target
- * (plan + collection), decide, then delete each object to drop (and its
- * manifest) before its row.  A failed storage delete keeps the row and is
- * reported, so the catalogue never forgets an object that still exists.
+ * (plan + collection), decide, then delete each snapshot to drop: mark its
+ * row deleting, delete its objects (and manifest), then the row.  A failed
+ * storage delete keeps the row and is reported, so the catalogue never
+ * forgets an object that still exists; a crash after the mark leaves a
+ * row that start-up recovery finishes deleting, so the catalogue never
+ * lists a snapshot whose objects are gone.
  */
 #ifndef QB_RETENTION_APPLY_H
 #define QB_RETENTION_APPLY_H
@@ -14,6 +17,7 @@
 #include "storage/storage.h"
 #include "store/store.h"
 #include "store/store_plans.h"
+#include "store/store_snapshots.h"
 
 #include <cjson/cJSON.h>
 
@@ -34,5 +38,21 @@ enum qb_err retention_apply_target(struct store *store, struct storage *storage,
                                    const struct store_plan *plan, const char *collection,
                                    bool dry_run, cJSON *decisions, int *deleted, char *err,
                                    size_t errlen) QB_MUSTCHECK;
+
+/* Deletes catalogued snapshot s for good (retention and DELETE
+ * /v1/snapshots/{id}): marks its row deleting (store_snapshot_mark_deleting),
+ * deletes every object (each shard of a set, the manifest) from s's own
+ * destination -- storage when storage_dest is s's, else opened here --
+ * then the row.  A failed object delete clears the mark: the row stays
+ * listed and the error is returned.  marked: the row is already marked
+ * (recovery); it is not marked again and stays marked on failure.  A row
+ * another deletion already marked is QB_ERR_NOT_FOUND. */
+enum qb_err retention_delete_snapshot(struct store *store, struct storage *storage,
+                                      int64_t storage_dest, const struct store_snapshot *s,
+                                      bool marked, char *err, size_t errlen) QB_MUSTCHECK;
+
+/* Start-up crash recovery: finishes every deletion that was marked but
+ * never done.  One that fails stays marked (hidden) for the next start. */
+void retention_finish_deletions(struct store *store);
 
 #endif /* QB_RETENTION_APPLY_H */

@@ -10,9 +10,10 @@
 /* The columns store_cleanup_due selects, in order. */
 #define STORE_ROW_T struct store_cleanup
 static const struct store_col cleanup_cols[] = {
-    STORE_COL(id),         STORE_COL(instance_name),       STORE_COL(url),      STORE_COL(scope),
-    STORE_COL(collection), STORE_COL_INT_OR(shard_id, -1), STORE_COL(snapshot), STORE_COL(attempts),
-    STORE_COL(next_at),    STORE_COL(last_error)};
+    STORE_COL(id),         STORE_COL(instance_name), STORE_COL(url),
+    STORE_COL(scope),      STORE_COL(collection),    STORE_COL_INT_OR(shard_id, -1),
+    STORE_COL(snapshot),   STORE_COL(attempts),      STORE_COL(next_at),
+    STORE_COL(last_error), STORE_COL(sweep_since),   STORE_COL(sweep_until)};
 #undef STORE_ROW_T
 static const struct store_rows cleanup_rows = STORE_TABLE_ROWS(struct store_cleanup, cleanup_cols);
 
@@ -28,7 +29,8 @@ enum qb_err store_cleanup_add(struct store *s, const struct store_cleanup *c, ch
     enum qb_err rc = store_stmt_open(
         s,
         "INSERT INTO qdrant_cleanup (instance_name, url, scope, collection, shard_id, snapshot, "
-        "attempts, next_at, last_error, created_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+        "attempts, next_at, last_error, created_at, sweep_since, sweep_until) "
+        "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
         &q, err, errlen);
     if (rc)
         return rc;
@@ -42,6 +44,8 @@ enum qb_err store_cleanup_add(struct store *s, const struct store_cleanup *c, ch
     sqlite3_bind_int64(q.st, 8, c->next_at);
     store_bind_text(q.st, 9, c->last_error);
     sqlite3_bind_int64(q.st, 10, qb_now_ms() / 1000);
+    store_bind_int_or_null(q.st, 11, c->sweep_since, 0);
+    store_bind_int_or_null(q.st, 12, c->sweep_until, 0);
     return store_stmt_done(&q, NULL, "recording a Qdrant snapshot to delete", err, errlen);
 }
 
@@ -53,7 +57,8 @@ enum qb_err store_cleanup_due(struct store *s, int64_t now, int limit, struct st
     *n = 0;
     enum qb_err rc = store_stmt_open(s,
                                      "SELECT id, instance_name, url, scope, collection, shard_id, "
-                                     "snapshot, attempts, next_at, last_error FROM qdrant_cleanup "
+                                     "snapshot, attempts, next_at, last_error, sweep_since, "
+                                     "sweep_until FROM qdrant_cleanup "
                                      "WHERE next_at <= ?1 ORDER BY next_at, id LIMIT ?2",
                                      &q, err, errlen);
     if (!rc) {
@@ -81,11 +86,28 @@ enum qb_err store_cleanup_retry(struct store *s, int64_t id, int64_t next_at, co
                        id, next_at, 0, error, NULL, "updating qdrant_cleanup", err, errlen);
 }
 
+enum qb_err store_cleanup_has(struct store *s, const char *instance, const char *name, bool *found,
+                              char *err, size_t errlen)
+{
+    struct store_stmt q;
+    int64_t one = 0;
+    *found = false;
+    enum qb_err rc = store_stmt_open(
+        s, "SELECT 1 FROM qdrant_cleanup WHERE instance_name = ?1 AND snapshot = ?2", &q, err,
+        errlen);
+    if (rc)
+        return rc;
+    store_bind_text(q.st, 1, instance);
+    store_bind_text(q.st, 2, name);
+    return store_stmt_int(&q, &one, found, "looking up a Qdrant snapshot to delete", err, errlen);
+}
+
 enum qb_err store_cleanup_count(struct store *s, int64_t *n, char *err, size_t errlen)
 {
     struct store_stmt q;
     *n = 0;
-    enum qb_err rc = store_stmt_open(s, "SELECT count(*) FROM qdrant_cleanup", &q, err, errlen);
+    enum qb_err rc = store_stmt_open(
+        s, "SELECT count(*) FROM qdrant_cleanup WHERE sweep_since IS NULL", &q, err, errlen);
     if (rc)
         return rc;
     return store_stmt_int(&q, n, NULL, "counting Qdrant snapshots to delete", err, errlen);

@@ -20,6 +20,8 @@ struct store_cleanup {
     int64_t attempts;
     int64_t next_at;
     char *last_error;
+    int64_t sweep_since; /* 0: a named entry; else a sweep (snapshot ""): the */
+    int64_t sweep_until; /* abandoned create's window (qdrant_janitor.h) */
 };
 
 void store_cleanup_list_free(struct store_cleanup **list, size_t n);
@@ -39,7 +41,12 @@ enum qb_err store_cleanup_done(struct store *s, int64_t id, char *err, size_t er
 enum qb_err store_cleanup_retry(struct store *s, int64_t id, int64_t next_at, const char *error,
                                 char *err, size_t errlen) QB_MUSTCHECK;
 
-/* How many entries wait (for status and tests). */
+/* True when a named entry for snapshot `name` of instance waits. */
+enum qb_err store_cleanup_has(struct store *s, const char *instance, const char *name, bool *found,
+                              char *err, size_t errlen) QB_MUSTCHECK;
+
+/* How many named entries wait (for status and tests); sweeps, which
+ * look for a snapshot that may never exist, are not counted. */
 enum qb_err store_cleanup_count(struct store *s, int64_t *n, char *err, size_t errlen) QB_MUSTCHECK;
 
 #endif /* QB_STORE_CLEANUP_H */

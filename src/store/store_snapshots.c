@@ -105,8 +105,8 @@ enum qb_err store_snapshot_insert(struct store *s, const struct store_snapshot *
 enum qb_err store_snapshot_get(struct store *s, int64_t id, struct store_snapshot **out, char *err,
                                size_t errlen)
 {
-    return store_get_by_key(s, SNAP_SELECT "WHERE s.id = ?1", NULL, id, &snapshot_rows, NULL, out,
-                            "snapshot", err, errlen);
+    return store_get_by_key(s, SNAP_SELECT "WHERE s.id = ?1 AND s.deleting_at IS NULL", NULL, id,
+                            &snapshot_rows, NULL, out, "snapshot", err, errlen);
 }
 
 enum qb_err store_snapshot_list(struct store *s, const struct store_snapshot_filter *f,
@@ -118,7 +118,7 @@ enum qb_err store_snapshot_list(struct store *s, const struct store_snapshot_fil
     enum qb_err rc = store_stmt_open(
         s,
         SNAP_SELECT
-        "WHERE (?2 IS NULL OR p.name = ?2) "
+        "WHERE s.deleting_at IS NULL AND (?2 IS NULL OR p.name = ?2) "
         "AND (?3 IS NULL OR s.collection = ?3) AND (?4 IS NULL OR s.instance_name = ?4) "
         "AND (?5 IS NULL OR s.kind = ?5) AND (?6 = 0 OR s.plan_id = ?6) "
         "AND (?7 = 0 OR s.collection IS NULL) AND (?8 = 0 OR s.verified_at IS NOT NULL) "
@@ -169,6 +169,32 @@ static enum qb_err update_one(struct store *s, const char *sql, int64_t id, int6
 enum qb_err store_snapshot_delete(struct store *s, int64_t id, char *err, size_t errlen)
 {
     return update_one(s, "DELETE FROM snapshots WHERE id = ?1", id, 0, NULL, err, errlen);
+}
+
+enum qb_err store_snapshot_mark_deleting(struct store *s, int64_t id, bool on, char *err,
+                                         size_t errlen)
+{
+    if (on)
+        return update_one(s,
+                          "UPDATE snapshots SET deleting_at = ?2 "
+                          "WHERE id = ?1 AND deleting_at IS NULL",
+                          id, qb_now_ms() / 1000, NULL, err, errlen);
+    return update_one(s, "UPDATE snapshots SET deleting_at = NULL WHERE id = ?1", id, 0, NULL, err,
+                      errlen);
+}
+
+enum qb_err store_snapshot_list_deleting(struct store *s, struct store_snapshot ***out, size_t *n,
+                                         char *err, size_t errlen)
+{
+    struct store_stmt q;
+    void *list = NULL;
+    *n = 0;
+    enum qb_err rc = store_stmt_open(s, SNAP_SELECT "WHERE s.deleting_at IS NOT NULL ORDER BY s.id",
+                                     &q, err, errlen);
+    if (!rc)
+        rc = store_stmt_rows(&q, &snapshot_rows, NULL, &list, n, "listing deletions", err, errlen);
+    *out = list;
+    return rc;
 }
 
 enum qb_err store_snapshot_set_pinned(struct store *s, int64_t id, bool pinned, char *err,
@@ -226,6 +252,23 @@ enum qb_err store_snapshot_key_exists(struct store *s, int64_t destination_id, c
     sqlite3_bind_int64(q.st, 1, destination_id);
     store_bind_text(q.st, 2, key);
     return store_stmt_int(&q, &one, exists, "looking up a stored key", err, errlen);
+}
+
+enum qb_err store_snapshot_qdrant_name_exists(struct store *s, const char *instance,
+                                              const char *qdrant_name, bool *exists, char *err,
+                                              size_t errlen)
+{
+    struct store_stmt q;
+    int64_t one = 0;
+    *exists = false;
+    enum qb_err rc =
+        store_stmt_open(s, "SELECT 1 FROM snapshots WHERE instance_name = ?1 AND qdrant_name = ?2",
+                        &q, err, errlen);
+    if (rc)
+        return rc;
+    store_bind_text(q.st, 1, instance);
+    store_bind_text(q.st, 2, qdrant_name);
+    return store_stmt_int(&q, &one, exists, "looking up a Qdrant snapshot name", err, errlen);
 }
 
 enum qb_err store_snapshot_count_in_destination(struct store *s, int64_t destination_id, int64_t *n,

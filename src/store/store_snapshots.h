@@ -2,8 +2,11 @@
  *
  * store_snapshots.h -- the catalogue proper: one row per snapshot that is
  * fully stored and whose SHA-256 matched.  Rows are inserted only after
- * the object is complete; deleting removes the stored object first (the
- * caller's job), then the row.
+ * the object is complete.  Deleting marks the row deleting, removes the
+ * stored objects (the caller's job), then the row; a marked row is
+ * invisible to get and list (never restored, downloaded, verified or
+ * counted as the newest verified backup) until crash recovery finishes it
+ * (store_snapshot_list_deleting).
  */
 #ifndef QB_STORE_SNAPSHOTS_H
 #define QB_STORE_SNAPSHOTS_H
@@ -78,6 +81,17 @@ enum qb_err store_snapshot_set_backup_set(struct store *s, int64_t id, const cha
 enum qb_err store_snapshot_delete(struct store *s, int64_t id, char *err,
                                   size_t errlen) QB_MUSTCHECK;
 
+/* Marks the row deleting (on), before its objects are deleted, or clears
+ * the mark when their deletion failed.  Marking a row already marked, or
+ * absent, is QB_ERR_NOT_FOUND: only one deletion owns a row. */
+enum qb_err store_snapshot_mark_deleting(struct store *s, int64_t id, bool on, char *err,
+                                         size_t errlen) QB_MUSTCHECK;
+
+/* The rows marked deleting whose deletion never finished, oldest first;
+ * free with store_snapshot_list_free. */
+enum qb_err store_snapshot_list_deleting(struct store *s, struct store_snapshot ***out, size_t *n,
+                                         char *err, size_t errlen) QB_MUSTCHECK;
+
 enum qb_err store_snapshot_set_pinned(struct store *s, int64_t id, bool pinned, char *err,
                                       size_t errlen) QB_MUSTCHECK;
 
@@ -90,6 +104,12 @@ enum qb_err store_snapshot_set_verified(struct store *s, int64_t id, bool ok, co
 /* True when a catalogued snapshot lives at key in destination_id. */
 enum qb_err store_snapshot_key_exists(struct store *s, int64_t destination_id, const char *key,
                                       bool *exists, char *err, size_t errlen) QB_MUSTCHECK;
+
+/* True when a catalogued snapshot of instance was made from Qdrant
+ * snapshot `qdrant_name`. */
+enum qb_err store_snapshot_qdrant_name_exists(struct store *s, const char *instance,
+                                              const char *qdrant_name, bool *exists, char *err,
+                                              size_t errlen) QB_MUSTCHECK;
 
 /* How many snapshots are catalogued in destination_id. */
 enum qb_err store_snapshot_count_in_destination(struct store *s, int64_t destination_id, int64_t *n,

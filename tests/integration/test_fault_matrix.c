@@ -11,9 +11,9 @@
  *
  * Timeouts are made small through options so a stall outlives them: the
  * instance's timeout_s (2 s) bounds the delete, --snapshot-timeout (10 s,
- * its minimum) the create (only the --known-bugs cells need it).  A download is cut only after 60 s
- * without a byte (QDRANT_STALL_S, not an option), too long for this matrix: its stall cells hold
- * shorter, and one kills qbackupd during the stall.
+ * its minimum) the create (the "stall past the timeout" cell outlasts it).  A download is cut only
+ * after 60 s without a byte (QDRANT_STALL_S, not an option), too long for this matrix: its stall
+ * cells hold shorter, and one kills qbackupd during the stall.
  */
 #include "unit.h"
 #include "common.h"
@@ -70,15 +70,10 @@ static const struct cell cells[] = {
      "succeeded", NULL},
     {"stall / delete + kill -9", "\"kind\":\"delay\",\"delay_ms\":1500,\"count\":1", DELETE, true,
      "succeeded", NULL},
-};
-
-/* Cells that fail today, run only by `test_fault_matrix --known-bugs`
- * (docs/internals/faults.md, "What it found"): a create qbackupd stopped
- * waiting for -- its timeout passed, or it was killed -- is finished by
- * Qdrant anyway (with wait=true a client disconnect does not cancel it),
- * after qbackupd's one look for it (discard_unnamed in backup_job.c,
- * clean_qdrant in recovery.c), so the snapshot stays on Qdrant's disk. */
-static const struct cell known_bugs[] = {
+    /* A create qbackupd stopped waiting for -- its timeout passed (the
+     * retry succeeds), or it was killed -- is finished by Qdrant anyway
+     * (with wait=true a client disconnect does not cancel it), after
+     * qbackupd's first look for it: the janitor's sweep deletes it. */
     {"stall past the timeout / create", "\"kind\":\"delay\",\"delay_ms\":11000,\"count\":1", CREATE,
      false, "succeeded", NULL},
     {"stall / create + kill -9", "\"kind\":\"delay\",\"delay_ms\":4000,\"count\":1", CREATE, true,
@@ -153,12 +148,6 @@ static void test_matrix(void)
         run_cell(&cells[i], i);
 }
 
-static void test_known_bugs(void)
-{
-    for (size_t i = 0; i < QB_ARRAY_LEN(known_bugs); i++)
-        run_cell(&known_bugs[i], 100 + i);
-}
-
 int main(int argc, char **argv)
 {
     char err[QB_ERRBUF_SIZE];
@@ -181,9 +170,7 @@ int main(int argc, char **argv)
     }
     cJSON_Delete(settings);
     /* One cell by index, for debugging: test_fault_matrix N. */
-    if (argc > 1 && strcmp(argv[1], "--known-bugs") == 0)
-        TEST_RUN(test_known_bugs);
-    else if (argc > 1 && strtoul(argv[1], NULL, 10) < QB_ARRAY_LEN(cells))
+    if (argc > 1 && strtoul(argv[1], NULL, 10) < QB_ARRAY_LEN(cells))
         run_cell(&cells[strtoul(argv[1], NULL, 10)], strtoul(argv[1], NULL, 10));
     else
         TEST_RUN(test_matrix);

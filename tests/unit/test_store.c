@@ -444,6 +444,113 @@ static void test_not_found_messages(void)
     drop_db();
 }
 
+/* A row marked deleting is invisible to get and list (never restored,
+ * verified or counted as the newest verified backup), only one deletion
+ * can mark it, and recovery finds it with store_snapshot_list_deleting. */
+static void test_snapshot_marked_deleting(void)
+{
+    struct seal_keyring *kr = NULL;
+    struct store *s = NULL;
+    open_store(&s, &kr);
+    TEST_ASSERT(s != NULL);
+    char err[QB_ERRBUF_SIZE];
+    exec_sql("INSERT INTO destinations (name, kind, created_at, updated_at) "
+             "VALUES ('d', 'local', 0, 0);"
+             "INSERT INTO snapshots (instance_name, destination_id, kind, location, storage_key, "
+             "size_bytes, sha256, created_at, verified_at, qdrant_name) "
+             "SELECT 'i', d.id, 'full', '/x', 'k', 5, printf('%064d', 0), 7, 8, 'q' "
+             "FROM destinations d");
+    struct store_snapshot **rows = NULL, *one = NULL;
+    size_t n = 0;
+    struct store_snapshot_filter verified = {.verified_only = true};
+    TEST_ASSERT(store_snapshot_list(s, &verified, &rows, &n, err, sizeof err) == QB_OK && n == 1);
+    int64_t id = rows[0]->id;
+    store_snapshot_list_free(rows, n);
+
+    TEST_EXPECT_INT(store_snapshot_mark_deleting(s, id, true, err, sizeof err), QB_OK);
+    TEST_EXPECT_INT(store_snapshot_mark_deleting(s, id, true, err, sizeof err), QB_ERR_NOT_FOUND);
+    TEST_EXPECT_INT(store_snapshot_get(s, id, &one, err, sizeof err), QB_ERR_NOT_FOUND);
+    TEST_EXPECT_INT(store_snapshot_list(s, &verified, &rows, &n, err, sizeof err), QB_OK);
+    TEST_EXPECT_INT((long long)n, 0);
+    store_snapshot_list_free(rows, n);
+    TEST_EXPECT_INT(store_snapshot_list_deleting(s, &rows, &n, err, sizeof err), QB_OK);
+    TEST_EXPECT(n == 1 && rows[0]->id == id);
+    store_snapshot_list_free(rows, n);
+
+    /* A failed object delete clears the mark: the row is back. */
+    TEST_EXPECT_INT(store_snapshot_mark_deleting(s, id, false, err, sizeof err), QB_OK);
+    TEST_EXPECT_INT(store_snapshot_get(s, id, &one, err, sizeof err), QB_OK);
+    store_snapshot_free(one);
+    TEST_EXPECT_INT(store_snapshot_list_deleting(s, &rows, &n, err, sizeof err), QB_OK);
+    TEST_EXPECT_INT((long long)n, 0);
+    store_snapshot_list_free(rows, n);
+
+    store_close(s);
+    seal_keyring_destroy(kr);
+    drop_db();
+}
+
+/* A sweep entry (an abandoned create's window) reads back with its
+ * window, is not counted as a pending delete, and a named entry and a
+ * catalogued Qdrant name are found by name. */
+static void test_cleanup_sweep_and_claims(void)
+{
+    struct seal_keyring *kr = NULL;
+    struct store *s = NULL;
+    open_store(&s, &kr);
+    TEST_ASSERT(s != NULL);
+    char err[QB_ERRBUF_SIZE];
+    char inst[] = "i", scope[] = "collection", coll[] = "c", none[] = "", named[] = "c-1.snapshot";
+    struct store_cleanup sweep = {.instance_name = inst,
+                                  .scope = scope,
+                                  .collection = coll,
+                                  .shard_id = -1,
+                                  .snapshot = none,
+                                  .next_at = 1,
+                                  .sweep_since = 100,
+                                  .sweep_until = 400};
+    struct store_cleanup one = {.instance_name = inst,
+                                .scope = scope,
+                                .collection = coll,
+                                .shard_id = -1,
+                                .snapshot = named,
+                                .next_at = 2};
+    TEST_ASSERT(store_cleanup_add(s, &sweep, err, sizeof err) == QB_OK);
+    TEST_ASSERT(store_cleanup_add(s, &one, err, sizeof err) == QB_OK);
+    int64_t count = 0;
+    TEST_EXPECT_INT(store_cleanup_count(s, &count, err, sizeof err), QB_OK);
+    TEST_EXPECT_INT((long long)count, 1);
+    struct store_cleanup **due = NULL;
+    size_t n = 0;
+    TEST_ASSERT(store_cleanup_due(s, 10, 10, &due, &n, err, sizeof err) == QB_OK && n == 2);
+    TEST_EXPECT_INT((long long)due[0]->sweep_since, 100);
+    TEST_EXPECT_INT((long long)due[0]->sweep_until, 400);
+    TEST_EXPECT_INT((long long)due[1]->sweep_since, 0);
+    store_cleanup_list_free(due, n);
+    bool found = false;
+    TEST_EXPECT_INT(store_cleanup_has(s, "i", named, &found, err, sizeof err), QB_OK);
+    TEST_EXPECT(found);
+    TEST_EXPECT_INT(store_cleanup_has(s, "j", named, &found, err, sizeof err), QB_OK);
+    TEST_EXPECT(!found);
+
+    exec_sql("INSERT INTO destinations (name, kind, created_at, updated_at) "
+             "VALUES ('d', 'local', 0, 0);"
+             "INSERT INTO snapshots (instance_name, destination_id, kind, location, storage_key, "
+             "size_bytes, sha256, created_at, qdrant_name) "
+             "SELECT 'i', d.id, 'full', '/x', 'k', 5, printf('%064d', 0), 7, 'c-2.snapshot' "
+             "FROM destinations d");
+    TEST_EXPECT_INT(
+        store_snapshot_qdrant_name_exists(s, "i", "c-2.snapshot", &found, err, sizeof err), QB_OK);
+    TEST_EXPECT(found);
+    TEST_EXPECT_INT(
+        store_snapshot_qdrant_name_exists(s, "i", "c-3.snapshot", &found, err, sizeof err), QB_OK);
+    TEST_EXPECT(!found);
+
+    store_close(s);
+    seal_keyring_destroy(kr);
+    drop_db();
+}
+
 int main(void)
 {
     TEST_RUN(test_migrate_from_zero_and_twice);
@@ -455,5 +562,7 @@ int main(void)
     TEST_RUN(test_null_columns_read_as_none);
     TEST_RUN(test_destination_secret_only_when_asked);
     TEST_RUN(test_not_found_messages);
+    TEST_RUN(test_snapshot_marked_deleting);
+    TEST_RUN(test_cleanup_sweep_and_claims);
     return TEST_RESULT();
 }
