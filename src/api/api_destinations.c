@@ -235,13 +235,8 @@ static bool check_api_managed(struct http_request *req, const char *name)
         http_reply_error(req, rc, err);
         return false;
     }
-    bool ok = strcmp(cur->managed_by, "api") == 0;
+    bool ok = api_check_managed(req, "destination", name, cur->managed_by, "backup_dir");
     store_destination_free(cur);
-    if (!ok)
-        http_reply_problem(req, API_ERR_CONFLICT,
-                           "destination \"%s\" comes from qbackupd's configuration "
-                           "(backup_dir); change the configuration instead",
-                           name);
     return ok;
 }
 
@@ -328,17 +323,7 @@ out:
 
 void api_destinations_delete(struct http_request *req)
 {
-    struct app *app = http_req_app(req);
-    char err[QB_ERRBUF_SIZE];
-    const char *name = api_path_name(req, "destination");
-    if (!name || !check_api_managed(req, name))
-        return;
-    enum qb_err rc = store_destination_delete(app->store, name, err, sizeof err);
-    if (rc) {
-        http_reply_error(req, rc, err);
-        return;
-    }
-    http_reply_empty(req, 204);
+    api_delete_named(req, "destination", check_api_managed, store_destination_delete);
 }
 
 /* ---------------------------------------------------------------- check */

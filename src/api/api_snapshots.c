@@ -431,38 +431,39 @@ static void submit(struct http_request *req, int64_t id, bool delete)
                    release_snap_task);
 }
 
-void api_snapshots_verify(struct http_request *req)
+/* The {id} of a catalogued snapshot into *id and whether it is pinned;
+ * replies (404, or the store's error) and returns false otherwise. */
+static bool path_snapshot(struct http_request *req, int64_t *id, bool *pinned)
 {
     struct app *app = http_req_app(req);
     struct store_snapshot *s = NULL;
     char err[QB_ERRBUF_SIZE];
-    int64_t id = 0;
-    if (!api_path_id(req, "snapshot", &id))
-        return;
-    enum qb_err rc = store_snapshot_get(app->store, id, &s, err, sizeof err);
+    if (!api_path_id(req, "snapshot", id))
+        return false;
+    enum qb_err rc = store_snapshot_get(app->store, *id, &s, err, sizeof err);
+    *pinned = !rc && s->pinned;
     store_snapshot_free(s);
     if (rc) {
         http_reply_error(req, rc, err);
-        return;
+        return false;
     }
-    submit(req, id, false);
+    return true;
+}
+
+void api_snapshots_verify(struct http_request *req)
+{
+    int64_t id = 0;
+    bool pinned = false;
+    if (path_snapshot(req, &id, &pinned))
+        submit(req, id, false);
 }
 
 void api_snapshots_delete(struct http_request *req)
 {
-    struct app *app = http_req_app(req);
-    struct store_snapshot *s = NULL;
-    char err[QB_ERRBUF_SIZE];
     int64_t id = 0;
-    if (!api_path_id(req, "snapshot", &id))
+    bool pinned = false;
+    if (!path_snapshot(req, &id, &pinned))
         return;
-    enum qb_err rc = store_snapshot_get(app->store, id, &s, err, sizeof err);
-    bool pinned = !rc && s->pinned;
-    store_snapshot_free(s);
-    if (rc) {
-        http_reply_error(req, rc, err);
-        return;
-    }
     if (pinned) {
         http_reply_problem(req, API_ERR_CONFLICT,
                            "snapshot %lld is pinned; unpin it first (POST "
