@@ -401,11 +401,6 @@ static void destroy_check(struct task *t)
     free(t);
 }
 
-static void release_check(void *ctx)
-{
-    task_release(ctx);
-}
-
 static bool poll_check(struct http_request *req, void *ctx, bool expired)
 {
     struct check_task *c = ctx;
@@ -482,7 +477,7 @@ void api_destinations_check(struct http_request *req)
     c->store = app->store;
     c->destination_id = id;
     tasks_submit(app->tasks, &c->task);
-    http_req_defer(req, qb_mono_ms() + CHECK_WAIT_MS, poll_check, c, release_check);
+    http_req_defer(req, qb_mono_ms() + CHECK_WAIT_MS, poll_check, c, task_release_ctx);
 }
 
 /* ---------------------------------------------------------------- rescan */
@@ -563,5 +558,5 @@ void api_destinations_rescan(struct http_request *req)
     rt->store = app->store;
     rt->destination_id = id;
     tasks_submit(app->tasks, &rt->task);
-    http_req_defer(req, qb_mono_ms() + RESCAN_WAIT_MS, poll_rescan, rt, release_check);
+    http_req_defer(req, qb_mono_ms() + RESCAN_WAIT_MS, poll_rescan, rt, task_release_ctx);
 }

@@ -355,11 +355,6 @@ static void destroy_snap_task(struct task *t)
     free(t);
 }
 
-static void release_snap_task(void *ctx)
-{
-    task_release(ctx);
-}
-
 /* 409: the snapshot failed verification.  "verification" holds what was
  * expected and what was found, so a script can print both. */
 static void reply_verify_failed(struct http_request *req, const struct snap_task *st)
@@ -427,8 +422,7 @@ static void submit(struct http_request *req, int64_t id, bool delete)
     st->id = id;
     st->delete = delete;
     tasks_submit(app->tasks, &st->task);
-    http_req_defer(req, qb_mono_ms() + SNAPSHOT_TASK_WAIT_MS, poll_snap_task, st,
-                   release_snap_task);
+    http_req_defer(req, qb_mono_ms() + SNAPSHOT_TASK_WAIT_MS, poll_snap_task, st, task_release_ctx);
 }
 
 /* The {id} of a catalogued snapshot into *id and whether it is pinned;
