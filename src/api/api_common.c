@@ -3,6 +3,7 @@
  * api_common.c -- shared validation and reply helpers for handlers.
  */
 #include "api/api_common.h"
+#include "api/app.h"
 #include "http/http_reply.h"
 #include "util/json_util.h"
 
@@ -169,6 +170,34 @@ void api_reply_created(struct http_request *req, enum qb_err rc, const char *err
     char location[128];
     snprintf(location, sizeof location, "%s/%s", base, name);
     http_reply_header(req, "Location", location);
+}
+
+bool api_check_managed(struct http_request *req, const char *what, const char *name,
+                       const char *managed_by, const char *setting)
+{
+    if (strcmp(managed_by, "api") == 0)
+        return true;
+    http_reply_problem(req, API_ERR_CONFLICT,
+                       "%s \"%s\" comes from qbackupd's configuration (%s); change the "
+                       "configuration instead",
+                       what, name, setting);
+    return false;
+}
+
+void api_delete_named(struct http_request *req, const char *what, api_name_check_fn check,
+                      api_store_delete_fn del)
+{
+    struct app *app = http_req_app(req);
+    char err[QB_ERRBUF_SIZE];
+    const char *name = api_path_name(req, what);
+    if (!name || !check(req, name))
+        return;
+    enum qb_err rc = del(app->store, name, err, sizeof err);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return;
+    }
+    http_reply_empty(req, 204);
 }
 
 const cJSON *api_replace_body(struct http_request *req, const char *what, const char **name)

@@ -64,6 +64,22 @@ typedef void (*api_reply_named_fn)(struct http_request *req, const char *name, u
 void api_reply_created(struct http_request *req, enum qb_err rc, const char *err, const char *base,
                        const char *name, api_reply_named_fn reply);
 
+/* Refuses a change to a resource that qbackupd's configuration manages
+ * (managed_by other than "api"): replies 409 saying which configuration
+ * `setting` it comes from and returns false. */
+bool api_check_managed(struct http_request *req, const char *what, const char *name,
+                       const char *managed_by, const char *setting);
+
+/* DELETE /v1/<what>s/{name}: a valid {name} that check(req, name) lets
+ * through (check replies when it refuses) is removed with del, then 204;
+ * a failure replies with its own status. */
+struct store;
+typedef bool (*api_name_check_fn)(struct http_request *req, const char *name);
+typedef enum qb_err (*api_store_delete_fn)(struct store *s, const char *name, char *err,
+                                           size_t errlen);
+void api_delete_named(struct http_request *req, const char *what, api_name_check_fn check,
+                      api_store_delete_fn del);
+
 /* How long an Idempotency-Key names its run: a retry within this window
  * replays the run instead of queueing another. */
 #define API_IDEMPOTENCY_WINDOW_S (24 * 3600)

@@ -235,13 +235,8 @@ static bool check_api_managed(struct http_request *req, const char *name)
         http_reply_error(req, rc, err);
         return false;
     }
-    bool ok = strcmp(cur->managed_by, "api") == 0;
+    bool ok = api_check_managed(req, "destination", name, cur->managed_by, "backup_dir");
     store_destination_free(cur);
-    if (!ok)
-        http_reply_problem(req, API_ERR_CONFLICT,
-                           "destination \"%s\" comes from qbackupd's configuration "
-                           "(backup_dir); change the configuration instead",
-                           name);
     return ok;
 }
 
@@ -328,17 +323,7 @@ out:
 
 void api_destinations_delete(struct http_request *req)
 {
-    struct app *app = http_req_app(req);
-    char err[QB_ERRBUF_SIZE];
-    const char *name = api_path_name(req, "destination");
-    if (!name || !check_api_managed(req, name))
-        return;
-    enum qb_err rc = store_destination_delete(app->store, name, err, sizeof err);
-    if (rc) {
-        http_reply_error(req, rc, err);
-        return;
-    }
-    http_reply_empty(req, 204);
+    api_delete_named(req, "destination", check_api_managed, store_destination_delete);
 }
 
 /* ---------------------------------------------------------------- check */
@@ -416,11 +401,6 @@ static void destroy_check(struct task *t)
     free(t);
 }
 
-static void release_check(void *ctx)
-{
-    task_release(ctx);
-}
-
 static bool poll_check(struct http_request *req, void *ctx, bool expired)
 {
     struct check_task *c = ctx;
@@ -466,26 +446,38 @@ static bool no_body_fields(struct http_request *req, const char *what)
     return true;
 }
 
-void api_destinations_check(struct http_request *req)
+/* The id of the destination {name} for a bodiless task request `what`;
+ * replies (404, 400 or the store's error) and returns false otherwise. */
+static bool task_destination(struct http_request *req, const char *what, int64_t *id)
 {
     struct app *app = http_req_app(req);
     struct store_destination *d = NULL;
     char err[QB_ERRBUF_SIZE];
     const char *name = api_path_name(req, "destination");
-    if (!name || !no_body_fields(req, "a destination check"))
-        return;
+    if (!name || !no_body_fields(req, what))
+        return false;
     enum qb_err rc = store_destination_get(app->store, name, false, &d, err, sizeof err);
     if (rc) {
         http_reply_error(req, rc, err);
-        return;
+        return false;
     }
+    *id = d->id;
+    store_destination_free(d);
+    return true;
+}
+
+void api_destinations_check(struct http_request *req)
+{
+    struct app *app = http_req_app(req);
+    int64_t id = 0;
+    if (!task_destination(req, "a destination check", &id))
+        return;
     struct check_task *c = xcalloc(1, sizeof *c);
     task_init(&c->task, run_check, destroy_check);
     c->store = app->store;
-    c->destination_id = d->id;
-    store_destination_free(d);
+    c->destination_id = id;
     tasks_submit(app->tasks, &c->task);
-    http_req_defer(req, qb_mono_ms() + CHECK_WAIT_MS, poll_check, c, release_check);
+    http_req_defer(req, qb_mono_ms() + CHECK_WAIT_MS, poll_check, c, task_release_ctx);
 }
 
 /* ---------------------------------------------------------------- rescan */
@@ -558,21 +550,13 @@ static bool poll_rescan(struct http_request *req, void *ctx, bool expired)
 void api_destinations_rescan(struct http_request *req)
 {
     struct app *app = http_req_app(req);
-    struct store_destination *d = NULL;
-    char err[QB_ERRBUF_SIZE];
-    const char *name = api_path_name(req, "destination");
-    if (!name || !no_body_fields(req, "a rescan"))
+    int64_t id = 0;
+    if (!task_destination(req, "a rescan", &id))
         return;
-    enum qb_err rc = store_destination_get(app->store, name, false, &d, err, sizeof err);
-    if (rc) {
-        http_reply_error(req, rc, err);
-        return;
-    }
     struct rescan_task *rt = xcalloc(1, sizeof *rt);
     task_init(&rt->task, run_rescan, destroy_rescan);
     rt->store = app->store;
-    rt->destination_id = d->id;
-    store_destination_free(d);
+    rt->destination_id = id;
     tasks_submit(app->tasks, &rt->task);
-    http_req_defer(req, qb_mono_ms() + RESCAN_WAIT_MS, poll_rescan, rt, release_check);
+    http_req_defer(req, qb_mono_ms() + RESCAN_WAIT_MS, poll_rescan, rt, task_release_ctx);
 }

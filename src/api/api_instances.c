@@ -289,14 +289,9 @@ static bool check_api_managed(struct http_request *req, const char *name)
         http_reply_error(req, rc, err);
         return false;
     }
-    bool api_managed = strcmp(cur->managed_by, "api") == 0;
+    bool ok = api_check_managed(req, "instance", name, cur->managed_by, "qdrant_url");
     store_instance_free(cur);
-    if (!api_managed)
-        http_reply_problem(req, API_ERR_CONFLICT,
-                           "instance \"%s\" comes from qbackupd's configuration (qdrant_url); "
-                           "change the configuration instead",
-                           name);
-    return api_managed;
+    return ok;
 }
 
 void api_instances_replace(struct http_request *req)
@@ -335,15 +330,5 @@ out:
 
 void api_instances_delete(struct http_request *req)
 {
-    struct app *app = http_req_app(req);
-    char err[QB_ERRBUF_SIZE];
-    const char *name = api_path_name(req, "instance");
-    if (!name || !check_api_managed(req, name))
-        return;
-    enum qb_err rc = store_instance_delete(app->store, name, err, sizeof err);
-    if (rc) {
-        http_reply_error(req, rc, err);
-        return;
-    }
-    http_reply_empty(req, 204);
+    api_delete_named(req, "instance", check_api_managed, store_instance_delete);
 }

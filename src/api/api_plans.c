@@ -516,11 +516,6 @@ static void destroy_plan_write(struct task *t)
     free(w);
 }
 
-static void release_plan_write(void *ctx)
-{
-    task_release(ctx);
-}
-
 /* 422 naming the first missing collection (and the others in words). */
 static void reply_missing(struct http_request *req, const struct plan_write *w)
 {
@@ -579,8 +574,7 @@ static void check_then_write(struct http_request *req, struct store_plan *p, boo
     tasks_submit(app->tasks, &w->task);
     /* A little past the client's own timeout, so an answer that comes
      * just in time is still used. */
-    http_req_defer(req, qb_mono_ms() + PLAN_CHECK_MS + 1000, poll_plan_write, w,
-                   release_plan_write);
+    http_req_defer(req, qb_mono_ms() + PLAN_CHECK_MS + 1000, poll_plan_write, w, task_release_ctx);
 }
 
 /* Writes the plan, after the existence check when it names collections. */

@@ -266,11 +266,6 @@ static void destroy_restore_req(struct task *t)
     free(r);
 }
 
-static void release(void *ctx)
-{
-    task_release(ctx);
-}
-
 static bool poll_restore(struct http_request *req, void *ctx, bool expired)
 {
     struct restore_req *r = ctx;
@@ -414,5 +409,5 @@ void api_restores_create(struct http_request *req)
     store_snapshot_free(snap);
     tasks_submit(app->tasks, &r->task);
     int64_t limit = RESTORE_PRECHECK_MS + (wait > 0 ? wait * 1000 : 0);
-    http_req_defer(req, qb_mono_ms() + limit, poll_restore, r, release);
+    http_req_defer(req, qb_mono_ms() + limit, poll_restore, r, task_release_ctx);
 }

@@ -398,11 +398,6 @@ static void destroy_retention(struct task *t)
     free(rt);
 }
 
-static void release_task(void *ctx)
-{
-    task_release(ctx);
-}
-
 static bool poll_retention(struct http_request *req, void *ctx, bool expired)
 {
     struct retention_task *rt = ctx;
@@ -452,5 +447,5 @@ void api_plans_retention(struct http_request *req)
     rt->plan = xstrdup(name);
     rt->dry_run = dry_run;
     tasks_submit(app->tasks, &rt->task);
-    http_req_defer(req, qb_mono_ms() + 300000, poll_retention, rt, release_task);
+    http_req_defer(req, qb_mono_ms() + 300000, poll_retention, rt, task_release_ctx);
 }

@@ -350,11 +350,6 @@ static void destroy_snap_task(struct task *t)
     free(t);
 }
 
-static void release_snap_task(void *ctx)
-{
-    task_release(ctx);
-}
-
 /* 409: the snapshot failed verification.  "verification" holds what was
  * expected and what was found, so a script can print both. */
 static void reply_verify_failed(struct http_request *req, const struct snap_task *st)
@@ -422,42 +417,42 @@ static void submit(struct http_request *req, int64_t id, bool delete)
     st->id = id;
     st->delete = delete;
     tasks_submit(app->tasks, &st->task);
-    http_req_defer(req, qb_mono_ms() + SNAPSHOT_TASK_WAIT_MS, poll_snap_task, st,
-                   release_snap_task);
+    http_req_defer(req, qb_mono_ms() + SNAPSHOT_TASK_WAIT_MS, poll_snap_task, st, task_release_ctx);
+}
+
+/* The {id} of a catalogued snapshot into *id and whether it is pinned;
+ * replies (404, or the store's error) and returns false otherwise. */
+static bool path_snapshot(struct http_request *req, int64_t *id, bool *pinned)
+{
+    struct app *app = http_req_app(req);
+    struct store_snapshot *s = NULL;
+    char err[QB_ERRBUF_SIZE];
+    if (!api_path_id(req, "snapshot", id))
+        return false;
+    enum qb_err rc = store_snapshot_get(app->store, *id, &s, err, sizeof err);
+    *pinned = !rc && s->pinned;
+    store_snapshot_free(s);
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return false;
+    }
+    return true;
 }
 
 void api_snapshots_verify(struct http_request *req)
 {
-    struct app *app = http_req_app(req);
-    struct store_snapshot *s = NULL;
-    char err[QB_ERRBUF_SIZE];
     int64_t id = 0;
-    if (!api_path_id(req, "snapshot", &id))
-        return;
-    enum qb_err rc = store_snapshot_get(app->store, id, &s, err, sizeof err);
-    store_snapshot_free(s);
-    if (rc) {
-        http_reply_error(req, rc, err);
-        return;
-    }
-    submit(req, id, false);
+    bool pinned = false;
+    if (path_snapshot(req, &id, &pinned))
+        submit(req, id, false);
 }
 
 void api_snapshots_delete(struct http_request *req)
 {
-    struct app *app = http_req_app(req);
-    struct store_snapshot *s = NULL;
-    char err[QB_ERRBUF_SIZE];
     int64_t id = 0;
-    if (!api_path_id(req, "snapshot", &id))
+    bool pinned = false;
+    if (!path_snapshot(req, &id, &pinned))
         return;
-    enum qb_err rc = store_snapshot_get(app->store, id, &s, err, sizeof err);
-    bool pinned = !rc && s->pinned;
-    store_snapshot_free(s);
-    if (rc) {
-        http_reply_error(req, rc, err);
-        return;
-    }
     if (pinned) {
         http_reply_problem(req, API_ERR_CONFLICT,
                            "snapshot %lld is pinned; unpin it first (POST "

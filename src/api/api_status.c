@@ -78,6 +78,16 @@ static void plan_health(const struct latest_runs *lr, const struct store_plan *p
     }
 }
 
+/* Adds o[key]: an empty object returned for the caller to fill when
+ * present, else null (and NULL returned). */
+static cJSON *object_or_null(cJSON *o, const char *key, bool present)
+{
+    if (present)
+        return cJSON_AddObjectToObject(o, key);
+    cJSON_AddNullToObject(o, key);
+    return NULL;
+}
+
 void api_status(struct http_request *req)
 {
     struct app *app = http_req_app(req);
@@ -106,9 +116,7 @@ void api_status(struct http_request *req)
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "plan", plans[i]->name);
         cJSON_AddBoolToObject(o, "enabled", plans[i]->enabled);
-        cJSON *last = h.last ? cJSON_AddObjectToObject(o, "last_run") : NULL;
-        if (!h.last)
-            cJSON_AddNullToObject(o, "last_run");
+        cJSON *last = object_or_null(o, "last_run", h.last != NULL);
         if (h.last) {
             cJSON_AddNumberToObject(last, "id", (double)h.last->id);
             cJSON_AddStringToObject(last, "state", h.last->state);
@@ -117,9 +125,7 @@ void api_status(struct http_request *req)
             failing +=
                 strcmp(h.last->state, "failed") == 0 || strcmp(h.last->state, "partial") == 0;
         }
-        cJSON *succ = h.success ? cJSON_AddObjectToObject(o, "last_success") : NULL;
-        if (!h.success)
-            cJSON_AddNullToObject(o, "last_success");
+        cJSON *succ = object_or_null(o, "last_success", h.success != NULL);
         if (h.success) {
             cJSON_AddNumberToObject(succ, "run_id", (double)h.success->id);
             json_add_time(succ, "finished_at", h.success->finished_at);

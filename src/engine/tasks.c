@@ -33,6 +33,11 @@ void task_release(struct task *t)
         t->destroy(t);
 }
 
+void task_release_ctx(void *t)
+{
+    task_release(t);
+}
+
 static void *task_main(void *arg)
 {
     struct tasks *ts = arg;

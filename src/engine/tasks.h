@@ -39,5 +39,9 @@ void task_init(struct task *t, void (*fn)(struct task *t), void (*destroy)(struc
 void tasks_submit(struct tasks *ts, struct task *t);
 /* Drops one reference; the last one destroys t. */
 void task_release(struct task *t);
+/* task_release for a release callback that holds the task as a void *
+ * (http_req_defer's): t points at the struct task, the first member of
+ * the caller's own task struct. */
+void task_release_ctx(void *t);
 
 #endif /* QB_TASKS_H */

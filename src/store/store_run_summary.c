@@ -110,17 +110,6 @@ static enum qb_err runs_fingerprint(sqlite3 *db, char **out, char *err, size_t e
 
 /* ------------------------------------------------ the fingerprint cache */
 
-/* The fields of a cache the protocol below reads, by address (the two
- * public cache structs differ only in the type of their values, which the
- * ops handle). */
-struct runs_cache {
-    pthread_mutex_t *lock;
-    const struct store **store;
-    char **fingerprint;
-    uint64_t *hits, *misses;
-    void *self; /* the public struct, passed to the ops */
-};
-
 struct runs_cache_ops {
     /* The uncached answer on db. */
     enum qb_err (*query)(sqlite3 *db, void **v, size_t *n, char *err, size_t errlen);
@@ -132,9 +121,10 @@ struct runs_cache_ops {
     enum qb_err (*refresh)(sqlite3 *db, void *v, size_t n, char *err, size_t errlen);
 };
 
-/* *out: ops->query's answer, from the cache when the fingerprint did not
- * change; a copy either way. */
-static enum qb_err runs_cached(struct store *s, const struct runs_cache *c,
+/* *out: ops->query's answer, from the cache c (the base of the public
+ * cache self, which the ops take) when the fingerprint did not change; a
+ * copy either way. */
+static enum qb_err runs_cached(struct store *s, struct store_runs_cache *c, void *self,
                                const struct runs_cache_ops *ops, void **out, size_t *n, char *err,
                                size_t errlen)
 {
@@ -150,11 +140,11 @@ static enum qb_err runs_cached(struct store *s, const struct runs_cache *c,
         rc = runs_fingerprint(db, &fp, err, errlen);
     if (rc)
         goto out;
-    pthread_mutex_lock(c->lock);
-    if (*c->store == s && *c->fingerprint && strcmp(*c->fingerprint, fp) == 0) {
-        (*c->hits)++;
-        *out = ops->exchange(c->self, false, NULL, 0, n);
-        pthread_mutex_unlock(c->lock);
+    pthread_mutex_lock(&c->lock);
+    if (c->store == s && c->fingerprint && strcmp(c->fingerprint, fp) == 0) {
+        c->hits++;
+        *out = ops->exchange(self, false, NULL, 0, n);
+        pthread_mutex_unlock(&c->lock);
         if (ops->refresh)
             rc = ops->refresh(db, *out, *n, err, errlen);
         if (rc) {
@@ -164,21 +154,21 @@ static enum qb_err runs_cached(struct store *s, const struct runs_cache *c,
         }
         goto out;
     }
-    (*c->misses)++;
-    pthread_mutex_unlock(c->lock);
+    c->misses++;
+    pthread_mutex_unlock(&c->lock);
     /* Not under the cache lock: concurrent misses each query, the last
      * one to finish fills the cache (every one is a consistent answer). */
     rc = ops->query(db, &fresh, &nfresh, err, errlen);
     if (rc)
         goto out;
-    pthread_mutex_lock(c->lock);
-    *out = ops->exchange(c->self, true, fresh, nfresh, n);
-    free(*c->fingerprint);
-    *c->store = s;
-    *c->fingerprint = fp;
+    pthread_mutex_lock(&c->lock);
+    *out = ops->exchange(self, true, fresh, nfresh, n);
+    free(c->fingerprint);
+    c->store = s;
+    c->fingerprint = fp;
     fp = NULL;
     fresh = NULL;
-    pthread_mutex_unlock(c->lock);
+    pthread_mutex_unlock(&c->lock);
 out:
     free(fp);
     store_rows_free(ops->rows, fresh, nfresh);
@@ -262,22 +252,21 @@ enum qb_err store_run_latest_cached(struct store *s, struct store_run_latest_cac
 {
     static const struct runs_cache_ops ops = {latest_query, latest_exchange, &latest_rows,
                                               latest_refresh};
-    struct runs_cache rc = {&c->lock, &c->store, &c->fingerprint, &c->hits, &c->misses, c};
     void *v;
     /* Which runs are newest is cached; what they say is read again. */
-    enum qb_err e = runs_cached(s, &rc, &ops, &v, n, err, errlen);
+    enum qb_err e = runs_cached(s, &c->base, c, &ops, &v, n, err, errlen);
     *out = v;
     return e;
 }
 
 void store_run_latest_cache_clear(struct store_run_latest_cache *c)
 {
-    pthread_mutex_lock(&c->lock);
-    QB_FREE(c->fingerprint);
+    pthread_mutex_lock(&c->base.lock);
+    QB_FREE(c->base.fingerprint);
     QB_FREE(c->v);
     c->n = 0;
-    c->store = NULL;
-    pthread_mutex_unlock(&c->lock);
+    c->base.store = NULL;
+    pthread_mutex_unlock(&c->base.lock);
 }
 
 /* ------------------------------------------------------------- counts */
@@ -360,20 +349,19 @@ enum qb_err store_run_counts_cached(struct store *s, struct store_run_counts_cac
 {
     /* On a hit no statement beyond the fingerprint runs (no refresh). */
     static const struct runs_cache_ops ops = {counts_query, counts_exchange, &count_rows, NULL};
-    struct runs_cache rc = {&c->lock, &c->store, &c->fingerprint, &c->hits, &c->misses, c};
     void *v;
-    enum qb_err e = runs_cached(s, &rc, &ops, &v, n, err, errlen);
+    enum qb_err e = runs_cached(s, &c->base, c, &ops, &v, n, err, errlen);
     *out = v;
     return e;
 }
 
 void store_run_counts_cache_clear(struct store_run_counts_cache *c)
 {
-    pthread_mutex_lock(&c->lock);
-    QB_FREE(c->fingerprint);
+    pthread_mutex_lock(&c->base.lock);
+    QB_FREE(c->base.fingerprint);
     store_run_counts_free(c->v, c->n);
     c->v = NULL;
     c->n = 0;
-    c->store = NULL;
-    pthread_mutex_unlock(&c->lock);
+    c->base.store = NULL;
+    pthread_mutex_unlock(&c->base.lock);
 }

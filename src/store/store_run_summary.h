@@ -50,6 +50,19 @@ struct store_run_latest {
 enum qb_err store_run_latest_per_plan(struct store *s, struct store_run_latest **out, size_t *n,
                                       char *err, size_t errlen) QB_MUSTCHECK;
 
+/* What the two caches below share: the fingerprint their values answer
+ * and the lock that guards it and the values. */
+struct store_runs_cache {
+    pthread_mutex_t lock;      /* guards everything below and the values */
+    const struct store *store; /* the store it was filled from, or NULL */
+    char *fingerprint;         /* NULL: empty */
+    uint64_t hits, misses;     /* for tests and debugging */
+};
+#define STORE_RUNS_CACHE_INIT                                                                      \
+    {                                                                                              \
+        .lock = PTHREAD_MUTEX_INITIALIZER                                                          \
+    }
+
 /* store_run_latest_per_plan behind a cache for pollers: the full query
  * runs only when the fingerprint changed; the chosen runs (two per plan)
  * are then re-read by id, so what they show is current.  Initialise with
@@ -57,16 +70,13 @@ enum qb_err store_run_latest_per_plan(struct store *s, struct store_run_latest *
  * it is used with: keep a cache per store).  *out is a copy; caller frees
  * it with free(). */
 struct store_run_latest_cache {
-    pthread_mutex_t lock;       /* guards everything below */
-    const struct store *store;  /* the store it was filled from, or NULL */
-    char *fingerprint;          /* NULL: empty */
-    struct store_run_latest *v; /* by plan id */
+    struct store_runs_cache base;
+    struct store_run_latest *v; /* by plan id; guarded by base.lock */
     size_t n;
-    uint64_t hits, misses; /* for tests and debugging */
 };
 #define STORE_RUN_LATEST_CACHE_INIT                                                                \
     {                                                                                              \
-        .lock = PTHREAD_MUTEX_INITIALIZER                                                          \
+        .base = STORE_RUNS_CACHE_INIT                                                              \
     }
 enum qb_err store_run_latest_cached(struct store *s, struct store_run_latest_cache *c,
                                     struct store_run_latest **out, size_t *n, char *err,
@@ -92,16 +102,13 @@ void store_run_counts_free(struct store_run_count *v, size_t n);
  * STORE_RUN_COUNTS_CACHE_INIT; one cache per store, as above.  *out is a
  * copy; caller frees it with store_run_counts_free. */
 struct store_run_counts_cache {
-    pthread_mutex_t lock;      /* guards everything below */
-    const struct store *store; /* the store it was filled from, or NULL */
-    char *fingerprint;         /* NULL: empty */
-    struct store_run_count *v;
+    struct store_runs_cache base;
+    struct store_run_count *v; /* guarded by base.lock */
     size_t n;
-    uint64_t hits, misses; /* for tests and debugging */
 };
 #define STORE_RUN_COUNTS_CACHE_INIT                                                                \
     {                                                                                              \
-        .lock = PTHREAD_MUTEX_INITIALIZER                                                          \
+        .base = STORE_RUNS_CACHE_INIT                                                              \
     }
 enum qb_err store_run_counts_cached(struct store *s, struct store_run_counts_cache *c,
                                     struct store_run_count **out, size_t *n, char *err,

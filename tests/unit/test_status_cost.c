@@ -180,9 +180,9 @@ static void test_latest_answers_and_cache(void)
         TEST_EXPECT(strcmp(v[i].success.state, "succeeded") == 0);
         TEST_EXPECT_INT(v[i].success.finished_at, 1000 + ok - 1 + 10);
     }
-    TEST_EXPECT_INT((long long)cache.misses, 1);
+    TEST_EXPECT_INT((long long)cache.base.misses, 1);
     TEST_ASSERT(store_run_latest_cached(s, &cache, &u, &m, err, sizeof err) == QB_OK);
-    TEST_EXPECT_INT((long long)cache.hits, 1);
+    TEST_EXPECT_INT((long long)cache.base.hits, 1);
     TEST_EXPECT(m == n && memcmp(u, v, n * sizeof *v) == 0);
     free(u);
 
@@ -198,7 +198,7 @@ static void test_latest_answers_and_cache(void)
     for (int k = 0; k < 3; k++) {
         TEST_ASSERT(exec(raw, steps[k]));
         TEST_ASSERT(store_run_latest_cached(s, &cache, &u, &m, err, sizeof err) == QB_OK);
-        TEST_EXPECT_INT((long long)cache.misses, 2 + k);
+        TEST_EXPECT_INT((long long)cache.base.misses, 2 + k);
         TEST_EXPECT(m == 4 && u[2].plan_id == 3 && u[2].last.id == 161);
         TEST_EXPECT(m == 4 && strcmp(u[2].last.state, want[k]) == 0);
         TEST_EXPECT_INT(u[2].success.id, k == 2 ? 161 : 0);
@@ -213,8 +213,8 @@ static void test_latest_answers_and_cache(void)
     free(u);
     free(v);
     free(cache.v);
-    free(cache.fingerprint);
-    pthread_mutex_destroy(&cache.lock);
+    free(cache.base.fingerprint);
+    pthread_mutex_destroy(&cache.base.lock);
     store_close(s);
     sqlite3_close(raw);
     drop_db();
@@ -296,11 +296,11 @@ static void test_counts_answers_and_cache(void)
             strcmp(v[i - 1].plan, v[i].plan) < 0 ||
             (strcmp(v[i - 1].plan, v[i].plan) == 0 && strcmp(v[i - 1].state, v[i].state) < 0));
     store_run_counts_free(v, n);
-    TEST_EXPECT_INT((long long)cache.misses, 1);
+    TEST_EXPECT_INT((long long)cache.base.misses, 1);
     long before = statements;
     TEST_ASSERT(store_run_counts_cached(s, &cache, &v, &n, err, sizeof err) == QB_OK);
     TEST_EXPECT_INT(statements - before, 3); /* BEGIN, the fingerprint, ROLLBACK */
-    TEST_EXPECT_INT((long long)cache.hits, 1);
+    TEST_EXPECT_INT((long long)cache.base.hits, 1);
     store_run_counts_free(v, n);
 
     /* A run of p3 queued, started, moving bytes (no new answer: a
@@ -317,7 +317,7 @@ static void test_counts_answers_and_cache(void)
     for (int k = 0; k < 4; k++) {
         TEST_ASSERT(exec(raw, steps[k]));
         TEST_ASSERT(store_run_counts_cached(s, &cache, &v, &n, err, sizeof err) == QB_OK);
-        TEST_EXPECT_INT((long long)cache.misses, misses[k]);
+        TEST_EXPECT_INT((long long)cache.base.misses, misses[k]);
         const struct store_run_count *c = count_find(v, n, "p3", want[k]);
         TEST_EXPECT(c && c->runs == 1 && c->bytes == (k == 3 ? 999 : 0));
         store_run_counts_free(v, n);
@@ -325,14 +325,14 @@ static void test_counts_answers_and_cache(void)
     /* Deleting the plan keeps its runs' totals (they keep plan_name). */
     TEST_ASSERT(exec(raw, "PRAGMA foreign_keys = ON; DELETE FROM plans WHERE id = 4"));
     TEST_ASSERT(store_run_counts_cached(s, &cache, &v, &n, err, sizeof err) == QB_OK);
-    TEST_EXPECT_INT((long long)cache.misses, 5);
+    TEST_EXPECT_INT((long long)cache.base.misses, 5);
     int64_t failed, succeeded, bytes;
     expected_counts(4, &failed, &succeeded, &bytes);
     const struct store_run_count *c = count_find(v, n, "p4", "succeeded");
     TEST_EXPECT(c && c->runs == succeeded && c->bytes == bytes);
     store_run_counts_free(v, n);
     store_run_counts_cache_clear(&cache);
-    pthread_mutex_destroy(&cache.lock);
+    pthread_mutex_destroy(&cache.base.lock);
     store_close(s);
     sqlite3_close(raw);
     drop_db();
