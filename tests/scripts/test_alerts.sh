@@ -3,11 +3,7 @@
 # Grafana dashboard under docker/ are valid, and every qbackup_* metric they
 # use is a family in src/metrics.def (a renamed or invented name would leave
 # an alert silent or a panel empty without any error).
-set -euo pipefail
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
+. "$(dirname "$0")/lib.sh"
 command -v promtool >/dev/null || fail "promtool missing (scripts/install-deps --test)"
 src=${QB_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 prom=$src/docker/prometheus
