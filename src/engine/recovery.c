@@ -229,5 +229,5 @@ void recovery_run(struct store *store)
     store_run_list_free(runs, n);
     /* After the runs: a run killed in its retention pass has settled on
      * the catalogue as it was, and what that pass began deleting goes. */
-    retention_finish_deletions(store);
+    (void)retention_finish_deletions(store, INT64_MAX, true);
 }

@@ -116,7 +116,7 @@ enum qb_err retention_delete_snapshot(struct store *store, struct storage *stora
         return store_snapshot_delete(store, s->id, err, errlen);
     /* Nothing proves the objects gone: the row stays, visible as before,
      * and a later pass tries again.  Recovery's rows stay marked (a kill
-     * may have taken some objects already): the next start-up retries. */
+     * may have taken some objects already): the periodic pass retries. */
     char uerr[QB_ERRBUF_SIZE];
     if (!marked && store_snapshot_mark_deleting(store, s->id, false, uerr, sizeof uerr))
         log_warn("retention.unmark_failed", "snapshot=%lld error=%s", (long long)s->id,
@@ -124,24 +124,28 @@ enum qb_err retention_delete_snapshot(struct store *store, struct storage *stora
     return rc;
 }
 
-void retention_finish_deletions(struct store *store)
+size_t retention_finish_deletions(struct store *store, int64_t marked_before, bool at_startup)
 {
     char err[QB_ERRBUF_SIZE];
     struct store_snapshot **rows = NULL;
-    size_t n = 0;
-    if (store_snapshot_list_deleting(store, &rows, &n, err, sizeof err)) {
-        log_error("recovery.deletions_failed", "error=%s", log_q(err));
-        return;
+    size_t n = 0, done = 0;
+    if (store_snapshot_list_deleting(store, marked_before, &rows, &n, err, sizeof err)) {
+        log_error(at_startup ? "recovery.deletions_failed" : "retention.deletions_failed",
+                  "error=%s", log_q(err));
+        return 0;
     }
     for (size_t i = 0; i < n; i++) {
-        if (retention_delete_snapshot(store, NULL, 0, rows[i], true, err, sizeof err))
-            log_warn("recovery.deletion_failed", "snapshot=%lld error=%s", (long long)rows[i]->id,
-                     log_q(err));
-        else
-            log_info("recovery.deletion_finished", "snapshot=%lld location=%s",
-                     (long long)rows[i]->id, log_q(rows[i]->location));
+        if (retention_delete_snapshot(store, NULL, 0, rows[i], true, err, sizeof err)) {
+            log_warn(at_startup ? "recovery.deletion_failed" : "retention.deletion_failed",
+                     "snapshot=%lld error=%s", (long long)rows[i]->id, log_q(err));
+        } else {
+            done++;
+            log_info(at_startup ? "recovery.deletion_finished" : "retention.deletion_finished",
+                     "snapshot=%lld location=%s", (long long)rows[i]->id, log_q(rows[i]->location));
+        }
     }
     store_snapshot_list_free(rows, n);
+    return done;
 }
 
 static enum qb_err drop(struct store *store, struct storage *storage, int64_t storage_dest,

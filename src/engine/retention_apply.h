@@ -51,8 +51,14 @@ enum qb_err retention_delete_snapshot(struct store *store, struct storage *stora
                                       int64_t storage_dest, const struct store_snapshot *s,
                                       bool marked, char *err, size_t errlen) QB_MUSTCHECK;
 
-/* Start-up crash recovery: finishes every deletion that was marked but
- * never done.  One that fails stays marked (hidden) for the next start. */
-void retention_finish_deletions(struct store *store);
+/* Finishes the deletions that were marked at or before marked_before but
+ * never done: at start-up (crash recovery, at_startup, INT64_MAX: every
+ * mark is a dead process's) and periodically from the scheduler's thread
+ * for marks older than RETENTION_STALE_MARK_S (a start-up attempt that
+ * failed, e.g. the destination was unreachable), so such a row does not
+ * wait for the next restart.  One that fails stays marked (hidden) for the
+ * next pass.  Returns how many were finished. */
+#define RETENTION_STALE_MARK_S 900
+size_t retention_finish_deletions(struct store *store, int64_t marked_before, bool at_startup);
 
 #endif /* QB_RETENTION_APPLY_H */

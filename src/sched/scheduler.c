@@ -5,6 +5,7 @@
 #include "sched/sched.h"
 #include "engine/engine.h"
 #include "engine/qdrant_janitor.h"
+#include "engine/retention_apply.h"
 #include "store/store_plans.h"
 #include "store/store_runs.h"
 #include "util/log.h"
@@ -84,13 +85,24 @@ void scheduler_tick(struct store *store, struct engine *engine, int64_t now)
     store_plan_list_free(plans, n);
 }
 
+/* How often the scheduler's thread looks for deletions left marked. */
+#define STALE_DELETIONS_EVERY_S 60
+
 static void *scheduler_main(void *arg)
 {
     struct scheduler *s = arg;
+    int64_t deletions_at = 0;
     for (;;) {
         scheduler_tick(s->store, s->engine, qb_now_ms() / 1000 + s->clock_offset_s);
         /* Real time, not the shifted clock: backoff is about Qdrant. */
-        qdrant_janitor_tick(s->store, engine_config(s->engine)->retry_base_ms, qb_now_ms() / 1000);
+        int64_t now = qb_now_ms() / 1000;
+        qdrant_janitor_tick(s->store, engine_config(s->engine)->retry_base_ms, now);
+        /* Real time too: a mark's age is about a deletion that may still be
+         * running, which a shifted clock must not make look abandoned. */
+        if (now - deletions_at >= STALE_DELETIONS_EVERY_S) {
+            deletions_at = now;
+            (void)retention_finish_deletions(s->store, now - RETENTION_STALE_MARK_S, false);
+        }
         if (threads_wait(&s->lock, &s->cond, &s->stopping, 1000))
             break;
     }

@@ -183,16 +183,20 @@ enum qb_err store_snapshot_mark_deleting(struct store *s, int64_t id, bool on, c
                       errlen);
 }
 
-enum qb_err store_snapshot_list_deleting(struct store *s, struct store_snapshot ***out, size_t *n,
-                                         char *err, size_t errlen)
+enum qb_err store_snapshot_list_deleting(struct store *s, int64_t marked_before,
+                                         struct store_snapshot ***out, size_t *n, char *err,
+                                         size_t errlen)
 {
     struct store_stmt q;
     void *list = NULL;
     *n = 0;
-    enum qb_err rc = store_stmt_open(s, SNAP_SELECT "WHERE s.deleting_at IS NOT NULL ORDER BY s.id",
-                                     &q, err, errlen);
-    if (!rc)
+    enum qb_err rc = store_stmt_open(
+        s, SNAP_SELECT "WHERE s.deleting_at IS NOT NULL AND s.deleting_at <= ?1 ORDER BY s.id", &q,
+        err, errlen);
+    if (!rc) {
+        sqlite3_bind_int64(q.st, 1, marked_before);
         rc = store_stmt_rows(&q, &snapshot_rows, NULL, &list, n, "listing deletions", err, errlen);
+    }
     *out = list;
     return rc;
 }

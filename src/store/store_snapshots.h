@@ -5,8 +5,8 @@
  * the object is complete.  Deleting marks the row deleting, removes the
  * stored objects (the caller's job), then the row; a marked row is
  * invisible to get and list (never restored, downloaded, verified or
- * counted as the newest verified backup) until crash recovery finishes it
- * (store_snapshot_list_deleting).
+ * counted as the newest verified backup) until crash recovery or the
+ * periodic pass for old marks finishes it (store_snapshot_list_deleting).
  */
 #ifndef QB_STORE_SNAPSHOTS_H
 #define QB_STORE_SNAPSHOTS_H
@@ -87,10 +87,13 @@ enum qb_err store_snapshot_delete(struct store *s, int64_t id, char *err,
 enum qb_err store_snapshot_mark_deleting(struct store *s, int64_t id, bool on, char *err,
                                          size_t errlen) QB_MUSTCHECK;
 
-/* The rows marked deleting whose deletion never finished, oldest first;
- * free with store_snapshot_list_free. */
-enum qb_err store_snapshot_list_deleting(struct store *s, struct store_snapshot ***out, size_t *n,
-                                         char *err, size_t errlen) QB_MUSTCHECK;
+/* The rows marked deleting at or before marked_before (Unix seconds;
+ * INT64_MAX: all) whose deletion never finished, oldest first; free with
+ * store_snapshot_list_free.  A recent mark may belong to a deletion that
+ * is running now, so the periodic pass asks only for old ones. */
+enum qb_err store_snapshot_list_deleting(struct store *s, int64_t marked_before,
+                                         struct store_snapshot ***out, size_t *n, char *err,
+                                         size_t errlen) QB_MUSTCHECK;
 
 enum qb_err store_snapshot_set_pinned(struct store *s, int64_t id, bool pinned, char *err,
                                       size_t errlen) QB_MUSTCHECK;
