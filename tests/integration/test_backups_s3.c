@@ -16,6 +16,7 @@
 #include "harness.h"
 #include "remote/http_client.h"
 #include "remote/s3_client.h"
+#include "s3_env.h"
 #include "storage/storage.h"
 
 #include <signal.h>
@@ -26,41 +27,8 @@
 
 static struct emu e;
 static struct qbd d;
-static const char *endpoint, *access_key, *secret_key, *bucket, *region;
+static struct s3_env s3e;
 static char prefix[64];
-
-static struct s3_client *s3(void)
-{
-    struct s3_config cfg = {.endpoint = endpoint,
-                            .region = region,
-                            .bucket = bucket,
-                            .access_key = access_key,
-                            .secret_key = secret_key,
-                            .path_style = true};
-    struct s3_client *c = NULL;
-    char err[QB_ERRBUF_SIZE];
-    if (s3_client_create(&cfg, &c, err, sizeof err))
-        fprintf(stderr, "s3_client_create: %s\n", err);
-    return c;
-}
-
-static enum qb_err count_upload(void *ud, const char *key, const char *id)
-{
-    (void)key, (void)id;
-    (*(int *)ud)++;
-    return QB_OK;
-}
-
-static int multipart_uploads(void)
-{
-    struct s3_client *c = s3();
-    char err[QB_ERRBUF_SIZE];
-    int n = 0;
-    if (!c || s3_list_multipart_uploads(c, prefix, count_upload, &n, err, sizeof err))
-        n = -1;
-    s3_client_destroy(c);
-    return n;
-}
 
 static enum qb_err count_object(void *ud, const struct s3_list_entry *ent)
 {
@@ -73,7 +41,7 @@ static int objects_under(const char *sub)
 {
     char p[128];
     snprintf(p, sizeof p, "%s%s", prefix, sub);
-    struct s3_client *c = s3();
+    struct s3_client *c = s3_env_client(&s3e);
     char err[QB_ERRBUF_SIZE];
     int n = 0;
     if (!c || s3_list_objects(c, p, 0, count_object, &n, err, sizeof err))
@@ -100,11 +68,11 @@ static void test_destination_registered_and_checked(void)
              "\"endpoint\":\"%s\",\"region\":\"%s\",\"path_style\":true,"
              "\"part_size\":5242880},"
              "\"credentials\":{\"access_key\":\"%s\",\"secret_key\":\"%s\"}}",
-             bucket, prefix, endpoint, region, access_key, secret_key);
+             s3e.bucket, prefix, s3e.endpoint, s3e.region, s3e.access_key, s3e.secret_key);
     struct resp r;
     TEST_ASSERT(request_ok("POST", "/v1/destinations", body, 201, &r));
     TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "credentials_set")));
-    TEST_EXPECT(strstr(r.body, secret_key) == NULL);
+    TEST_EXPECT(strstr(r.body, s3e.secret_key) == NULL);
     resp_free(&r);
     TEST_ASSERT(request_ok("POST", "/v1/destinations/s3/check", NULL, 200, &r));
     TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "ok")));
@@ -126,34 +94,23 @@ static void test_run_into_s3_matches_bucket(void)
     TEST_ASSERT(request_ok("GET", path, NULL, 200, &r));
     const char *location = json_path_str(r.json, "location");
     char want[256];
-    snprintf(want, sizeof want, "s3://%s/%s", bucket, prefix);
+    snprintf(want, sizeof want, "s3://%s/%s", s3e.bucket, prefix);
     TEST_EXPECT(location && strncmp(location, want, strlen(want)) == 0);
     TEST_EXPECT(json_path_str(r.json, "verified_at") != NULL);
 
     /* Read the bucket independently of qbackupd. */
     char key[512];
     snprintf(key, sizeof key, "%s", location ? location + strlen(want) : "");
-    cJSON *settings = cJSON_CreateObject();
-    cJSON_AddStringToObject(settings, "bucket", bucket);
-    cJSON_AddStringToObject(settings, "prefix", prefix);
-    cJSON_AddStringToObject(settings, "endpoint", endpoint);
-    cJSON_AddStringToObject(settings, "region", region);
-    cJSON_AddBoolToObject(settings, "path_style", true);
-    cJSON *secret = cJSON_CreateObject();
-    cJSON_AddStringToObject(secret, "access_key", access_key);
-    cJSON_AddStringToObject(secret, "secret_key", secret_key);
     struct storage *st = NULL;
     struct storage_object_info info;
     char err[QB_ERRBUF_SIZE];
-    TEST_EXPECT_INT(storage_open_json("s3", settings, secret, false, &st, err, sizeof err), QB_OK);
+    TEST_EXPECT_INT(s3_env_storage(&s3e, prefix, &st, err, sizeof err), QB_OK);
     TEST_EXPECT_INT(storage_verify(st, key, &info, err, sizeof err), QB_OK);
     TEST_EXPECT_STR(info.sha256, json_path_str(r.json, "sha256"));
     TEST_EXPECT_INT((long long)info.size, (long long)json_path_num(r.json, "size"));
     storage_close(st);
-    cJSON_Delete(settings);
-    cJSON_Delete(secret);
     resp_free(&r);
-    TEST_EXPECT_INT(multipart_uploads(), 0);
+    TEST_EXPECT_INT(s3_env_uploads(&s3e, prefix), 0);
 }
 
 struct progress {
@@ -179,7 +136,7 @@ static bool run_reached(void *ctx)
 static bool uploads_exist(void *ctx)
 {
     (void)ctx;
-    return multipart_uploads() > 0;
+    return s3_env_uploads(&s3e, prefix) > 0;
 }
 
 static void test_kill9_during_multipart_upload(void)
@@ -199,12 +156,12 @@ static void test_kill9_during_multipart_upload(void)
     TEST_ASSERT(harness_wait_until(run_reached, &p, 60000));
     TEST_ASSERT(harness_wait_until(uploads_exist, NULL, 20000));
     TEST_ASSERT(qbd_kill(&d, SIGKILL) == 0);
-    TEST_EXPECT(multipart_uploads() > 0);
+    TEST_EXPECT(s3_env_uploads(&s3e, prefix) > 0);
 
     TEST_ASSERT(qbd_restart(&d) == 0);
     struct progress failed = {.id = id, .state = "failed"};
     TEST_ASSERT(harness_wait_until(run_reached, &failed, 20000));
-    TEST_EXPECT_INT(multipart_uploads(), 0);
+    TEST_EXPECT_INT(s3_env_uploads(&s3e, prefix), 0);
     TEST_EXPECT_INT(objects_under("s3k9/"), 0);
     TEST_ASSERT(request_ok("GET", "/v1/snapshots?plan=s3k9", NULL, 200, &r));
     TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "items")), 0);
@@ -256,9 +213,9 @@ static void test_download_of_deleted_object_is_502(void)
     resp_free(&r);
 
     char want[256];
-    snprintf(want, sizeof want, "s3://%s/", bucket);
+    snprintf(want, sizeof want, "s3://%s/", s3e.bucket);
     TEST_ASSERT(strncmp(location, want, strlen(want)) == 0);
-    struct s3_client *c = s3();
+    struct s3_client *c = s3_env_client(&s3e);
     char err[QB_ERRBUF_SIZE];
     TEST_ASSERT(c != NULL);
     TEST_EXPECT_INT(s3_delete_object(c, location + strlen(want), err, sizeof err), QB_OK);
@@ -274,26 +231,15 @@ static void test_download_of_deleted_object_is_502(void)
 
 int main(void)
 {
-    endpoint = getenv("S3_ENDPOINT");
-    access_key = getenv("AWS_ACCESS_KEY_ID");
-    secret_key = getenv("AWS_SECRET_ACCESS_KEY");
-    bucket = getenv("QB_S3_BUCKET");
-    region = getenv("AWS_DEFAULT_REGION") ? getenv("AWS_DEFAULT_REGION") : "us-east-1";
-    if (!endpoint || !access_key || !secret_key || !bucket) {
-        const char *req = getenv("QB_REQUIRE_S3");
-        fprintf(stderr, "S3 environment missing (S3_ENDPOINT, AWS_*, QB_S3_BUCKET)\n");
-        return req && strcmp(req, "1") == 0 ? 1 : 77;
-    }
+    int skip = s3_env_load(&s3e);
+    if (skip)
+        return skip;
     char err[QB_ERRBUF_SIZE];
     if (http_client_global_init(err, sizeof err))
         return 1;
     snprintf(prefix, sizeof prefix, "backups-%d/", (int)getpid());
-    struct s3_client *c = s3();
-    if (!c || s3_create_bucket(c, err, sizeof err)) {
-        fprintf(stderr, "bucket: %s\n", err);
+    if (s3_env_create_bucket(&s3e) != 0)
         return 1;
-    }
-    s3_client_destroy(c);
     if (emu_start(&e, NULL) != 0 || emu_create_collection(&e, "docs", 4) ||
         emu_upsert(&e, "docs", 10, 3) || emu_create_collection(&e, "big", 4) ||
         emu_fill(&e, "big", 24))
@@ -307,7 +253,7 @@ int main(void)
     TEST_RUN(test_download_of_deleted_object_is_502);
     TEST_RUN(test_kill9_during_multipart_upload);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
-    TEST_EXPECT(!qbd_log_contains(&d, secret_key));
+    TEST_EXPECT(!qbd_log_contains(&d, s3e.secret_key));
     qbd_cleanup(&d);
     TEST_EXPECT_INT(emu_stop(&e), 0);
     emu_cleanup(&e);

@@ -30,6 +30,7 @@
 #include "fault_matrix.h"
 #include "remote/http_client.h"
 #include "remote/s3_client.h"
+#include "s3_env.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -41,7 +42,7 @@ static struct emu e;
 static struct qbd d;
 static struct s3fault proxy;
 static struct storage *bucket_st; /* the destination, read directly (not through the proxy) */
-static const char *endpoint, *access_key, *secret_key, *bucket, *region;
+static struct s3_env s3e;
 static char prefix[64];
 
 struct cell {
@@ -90,42 +91,6 @@ static const struct cell cells[] = {
      true, true, "succeeded", NULL, false},
 };
 
-static struct s3_client *s3(void)
-{
-    struct s3_config cfg = {.endpoint = endpoint,
-                            .region = region,
-                            .bucket = bucket,
-                            .access_key = access_key,
-                            .secret_key = secret_key,
-                            .path_style = true};
-    struct s3_client *c = NULL;
-    char err[QB_ERRBUF_SIZE];
-    if (s3_client_create(&cfg, &c, err, sizeof err))
-        fprintf(stderr, "s3_client_create: %s\n", err);
-    return c;
-}
-
-static enum qb_err count_upload(void *ud, const char *key, const char *id)
-{
-    fprintf(stderr, "multipart upload in progress: %s (%s)\n", key, id);
-    (*(int *)ud)++;
-    return QB_OK;
-}
-
-/* Multipart uploads in progress under <prefix><plan>/, -1 on failure. */
-static int uploads_in_progress(const char *plan)
-{
-    char p[128];
-    snprintf(p, sizeof p, "%s%s/", prefix, plan);
-    struct s3_client *c = s3();
-    char err[QB_ERRBUF_SIZE];
-    int n = 0;
-    if (!c || s3_list_multipart_uploads(c, p, count_upload, &n, err, sizeof err))
-        n = -1;
-    s3_client_destroy(c);
-    return n;
-}
-
 static enum qb_err add_key(void *ud, const struct s3_list_entry *ent)
 {
     fm_keys_add(ud, ent->key + strlen(prefix));
@@ -137,7 +102,7 @@ static bool raw_keys(const char *plan, struct fm_keys *out)
 {
     char p[128];
     snprintf(p, sizeof p, "%s%s/", prefix, plan);
-    struct s3_client *c = s3();
+    struct s3_client *c = s3_env_client(&s3e);
     char err[QB_ERRBUF_SIZE];
     bool ok = c && s3_list_objects(c, p, 0, add_key, out, err, sizeof err) == QB_OK;
     if (c && !ok)
@@ -184,7 +149,9 @@ static void run_cell(const struct cell *c, size_t i)
     TEST_EXPECT(raw_keys(plan, &raw));
     TEST_EXPECT(fm_check_truth(&d, bucket_st, &raw, plan, &run, c->state, c->error));
     fm_keys_free(&raw);
-    TEST_EXPECT_INT(uploads_in_progress(plan), 0);
+    char uploads[128];
+    snprintf(uploads, sizeof uploads, "%s%s/", prefix, plan);
+    TEST_EXPECT_INT(s3_env_uploads(&s3e, uploads), 0);
     TEST_EXPECT(fm_wait_no_qdrant_snapshot(&e, coll, 20000));
     if (c->retention) {
         if (!c->kill9)
@@ -213,25 +180,9 @@ static int setup(void)
     if (http_client_global_init(err, sizeof err))
         return -1;
     snprintf(prefix, sizeof prefix, "matrix-%d/", (int)getpid());
-    struct s3_client *c = s3();
-    if (!c || s3_create_bucket(c, err, sizeof err)) {
-        fprintf(stderr, "bucket: %s\n", err);
-        s3_client_destroy(c);
+    if (s3_env_create_bucket(&s3e) != 0)
         return -1;
-    }
-    s3_client_destroy(c);
-    cJSON *settings = cJSON_CreateObject(), *secret = cJSON_CreateObject();
-    cJSON_AddStringToObject(settings, "bucket", bucket);
-    cJSON_AddStringToObject(settings, "prefix", prefix);
-    cJSON_AddStringToObject(settings, "endpoint", endpoint);
-    cJSON_AddStringToObject(settings, "region", region);
-    cJSON_AddBoolToObject(settings, "path_style", true);
-    cJSON_AddStringToObject(secret, "access_key", access_key);
-    cJSON_AddStringToObject(secret, "secret_key", secret_key);
-    enum qb_err rc = storage_open_json("s3", settings, secret, false, &bucket_st, err, sizeof err);
-    cJSON_Delete(settings);
-    cJSON_Delete(secret);
-    if (rc) {
+    if (s3_env_storage(&s3e, prefix, &bucket_st, err, sizeof err)) {
         fprintf(stderr, "storage: %s\n", err);
         return -1;
     }
@@ -239,7 +190,7 @@ static int setup(void)
         return -1;
     const char *const args[] = {
         "--qdrant-url", e.url, "--retry-base-ms", "20", "--max-attempts", "1", NULL};
-    if (qbd_start(&d, args, NULL) != 0 || s3fault_start(&proxy, endpoint, d.dir) != 0)
+    if (qbd_start(&d, args, NULL) != 0 || s3fault_start(&proxy, s3e.endpoint, d.dir) != 0)
         return -1;
     char body[1024];
     snprintf(body, sizeof body,
@@ -247,22 +198,15 @@ static int setup(void)
              "\"endpoint\":\"%s\",\"region\":\"%s\",\"path_style\":true,"
              "\"part_size\":5242880},"
              "\"credentials\":{\"access_key\":\"%s\",\"secret_key\":\"%s\"}}",
-             bucket, prefix, proxy.url, region, access_key, secret_key);
+             s3e.bucket, prefix, proxy.url, s3e.region, s3e.access_key, s3e.secret_key);
     return fm_call(&d, "POST", "/v1/destinations", body, 201) ? 0 : -1;
 }
 
 int main(int argc, char **argv)
 {
-    endpoint = getenv("S3_ENDPOINT");
-    access_key = getenv("AWS_ACCESS_KEY_ID");
-    secret_key = getenv("AWS_SECRET_ACCESS_KEY");
-    bucket = getenv("QB_S3_BUCKET");
-    region = getenv("AWS_DEFAULT_REGION") ? getenv("AWS_DEFAULT_REGION") : "us-east-1";
-    if (!endpoint || !access_key || !secret_key || !bucket) {
-        const char *req = getenv("QB_REQUIRE_S3");
-        fprintf(stderr, "S3 environment missing (S3_ENDPOINT, AWS_*, QB_S3_BUCKET)\n");
-        return req && strcmp(req, "1") == 0 ? 1 : 77;
-    }
+    int skip = s3_env_load(&s3e);
+    if (skip)
+        return skip;
     if (setup() != 0)
         return 1;
     /* One cell by index, for debugging: test_fault_matrix_s3 N. */
@@ -273,7 +217,7 @@ int main(int argc, char **argv)
     TEST_EXPECT_INT(s3fault_stop(&proxy), 0);
     storage_close(bucket_st);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
-    TEST_EXPECT(!qbd_log_contains(&d, secret_key));
+    TEST_EXPECT(!qbd_log_contains(&d, s3e.secret_key));
     qbd_cleanup(&d);
     TEST_EXPECT_INT(emu_stop(&e), 0);
     emu_cleanup(&e);
