@@ -8,11 +8,21 @@ fail() {
 }
 
 # Starts qbackupd on a free loopback port in a temporary directory; sets
-# QBD_PID, QBD_PORT, QBD_DIR.  Extra arguments go to qbackupd.
+# QBD_PID, QBD_PORT, QBD_DIR.  Extra arguments go to qbackupd.  qbd_stop
+# (also run on exit) stops it and removes the directory.
 qbd_start() {
   QBD_DIR=$(mktemp -d /tmp/qbackup-script-test.XXXXXX)
+  trap qbd_stop EXIT
+  qbd_launch "$@"
+}
+
+# Starts qbackupd again on $QBD_DIR/var (its catalogue and key file kept),
+# appending to $QBD_DIR/log; sets QBD_PID and QBD_PORT.  For tests that
+# restart the daemon: qbd_start once, then qbd_halt / qbd_launch.
+qbd_launch() {
+  rm -f "$QBD_DIR/port"
   "$QB_DAEMON" serve --listen 127.0.0.1:0 --port-file "$QBD_DIR/port" \
-    --data-dir "$QBD_DIR/var" --qdrant-url http://127.0.0.1:9 "$@" 2>"$QBD_DIR/log" &
+    --data-dir "$QBD_DIR/var" --qdrant-url http://127.0.0.1:9 "$@" 2>>"$QBD_DIR/log" &
   QBD_PID=$!
   for _ in $(seq 1 500); do
     [ -s "$QBD_DIR/port" ] && break
@@ -21,7 +31,15 @@ qbd_start() {
   done
   [ -s "$QBD_DIR/port" ] || fail "qbackupd did not start"
   QBD_PORT=$(cat "$QBD_DIR/port")
-  trap qbd_stop EXIT
+}
+
+# Stops qbackupd (SIGTERM) and fails unless it exits 0; keeps $QBD_DIR.
+qbd_halt() {
+  kill -TERM "$QBD_PID"
+  local status=0
+  wait "$QBD_PID" || status=$?
+  QBD_PID=
+  [ "$status" = 0 ] || fail "qbackupd exit status $status"
 }
 
 qbd_stop() {

@@ -7,31 +7,13 @@
 # first, old one second) is accepted and the values are re-sealed.
 . "$(dirname "$0")/lib.sh"
 
-dir=$(mktemp -d /tmp/qbackup-secrets-test.XXXXXX)
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-
-start() { # start [extra args...]: runs qbackupd on $dir/var, sets pid and base
-  rm -f "$dir/port"
-  "$QB_DAEMON" serve --listen 127.0.0.1:0 --port-file "$dir/port" --data-dir "$dir/var" \
-    --qdrant-url http://127.0.0.1:9 "$@" 2>>"$dir/log" &
-  pid=$!
-  for _ in $(seq 1 500); do
-    [ -s "$dir/port" ] && break
-    kill -0 "$pid" 2>/dev/null || { cat "$dir/log" >&2; fail "qbackupd exited"; }
-    sleep 0.02
-  done
-  [ -s "$dir/port" ] || fail "qbackupd did not start"
-  base="http://127.0.0.1:$(cat "$dir/port")"
-}
-stop() {
-  kill -TERM "$pid"
-  wait "$pid" || fail "qbackupd exit status $?"
-  pid=
+# One data folder, the daemon restarted on it (lib.sh: qbd_launch, qbd_halt).
+QBD_DIR=$(mktemp -d /tmp/qbackup-secrets-test.XXXXXX)
+trap qbd_stop EXIT
+dir=$QBD_DIR
+start() { # start [extra args...]: (re)starts qbackupd on $dir/var; sets base
+  qbd_launch "$@"
+  base="http://127.0.0.1:$QBD_PORT"
 }
 
 api_key="qdrant-api-key-6f1d0c2b"
@@ -43,7 +25,7 @@ curl -fsS -X POST "$base/v1/instances" -H 'Content-Type: application/json' \
 curl -fsS -X POST "$base/v1/destinations" -H 'Content-Type: application/json' \
   -d "{\"name\":\"off\",\"kind\":\"s3\",\"settings\":{\"bucket\":\"qb-secrets\",\"endpoint\":\"http://127.0.0.1:9\"},\"credentials\":{\"access_key\":\"AKIATESTSECRETS\",\"secret_key\":\"$s3_secret\"}}" \
   >/dev/null || fail "create destination"
-stop
+qbd_halt
 [ -f "$dir/var/secrets.key" ] || fail "no key file created in the data folder"
 [ "$(stat -c %a "$dir/var/secrets.key")" = 600 ] || fail "key file is not mode 0600"
 for f in "$dir"/var/qbackup.db*; do
@@ -56,7 +38,7 @@ start
 out=$(curl -fsS "$base/v1/instances/prod") || fail "get instance"
 grep -q "$api_key" <<<"$out" && fail "the API key is echoed: $out"
 grep -q '"api_key_set":true' <<<"$out" || fail "the instance lost its API key: $out"
-stop
+qbd_halt
 
 # Without its key: refuse to start, naming the setting; nothing changed.
 mv "$dir/var/secrets.key" "$dir/old.key"
@@ -74,11 +56,11 @@ chmod 600 "$dir/rotated.key"
 start --secrets-key-file "$dir/rotated.key"
 out=$(curl -fsS "$base/v1/instances/prod") || fail "get instance after rotation"
 grep -q '"api_key_set":true' <<<"$out" || fail "the instance lost its API key after rotation: $out"
-stop
+qbd_halt
 grep -q "event=secrets.ready.*resealed=[1-9]" "$dir/log" || fail "rotation re-sealed nothing: $(grep secrets "$dir/log")"
 # Now the new key alone opens everything.
 echo "$new" >"$dir/new.key"
 chmod 600 "$dir/new.key"
 start --secrets-key-file "$dir/new.key"
-stop
+qbd_halt
 echo "ok: secrets sealed at rest, refused without the key, rotated"
