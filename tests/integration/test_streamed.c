@@ -7,9 +7,9 @@
  * used), the set is catalogued, verified, restored (fresh, and over the
  * live collection with a safety snapshot) with identical points; a
  * full-instance plan streams every collection as its own set; "snapshot"
- * keeps the one-snapshot path; a stream cut short (cleanly ended, or the
- * connection dropped) fails the run and leaves nothing catalogued or
- * stored.
+ * keeps the one-snapshot path; a stream that ended early once is taken
+ * again; one cut short every time (cleanly ended, or the connection
+ * dropped) fails the run and leaves nothing catalogued or stored.
  */
 #include "unit.h"
 #include "common.h"
@@ -285,6 +285,24 @@ static void cut_stream(bool clean)
     TEST_EXPECT_INT(node_snapshots("products"), 0);
 }
 
+/* One stream ended early (Qdrant failing to produce it) is taken again:
+ * the run succeeds with a whole shard. */
+static void test_cut_stream_taken_again(void)
+{
+    struct resp r;
+    int before = catalogued("streamed");
+    TEST_ASSERT(emu_fault(&node,
+                          "{\"kind\":\"truncate\",\"after_bytes\":2048,\"clean\":true,"
+                          "\"path_prefix\":\"/collections/products/shards/1/snapshot\"}") == 0);
+    TEST_ASSERT(emu_clear_requests(&node) == 0);
+    TEST_ASSERT(call("POST", "/v1/plans/streamed/runs?wait=120", NULL, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "state"), "succeeded");
+    resp_free(&r);
+    TEST_EXPECT_INT(requests_like("GET", "/shards/1/snapshot"), 2);
+    TEST_EXPECT_INT(catalogued("streamed"), before + 1);
+    TEST_EXPECT_INT(emu_clear_faults(&node), 0);
+}
+
 static void test_clean_cut_stream_fails(void)
 {
     cut_stream(true);
@@ -315,6 +333,7 @@ int main(void)
     TEST_RUN(test_streamed_round_trip);
     TEST_RUN(test_snapshot_method_keeps_one_snapshot);
     TEST_RUN(test_full_instance_streams_each_collection);
+    TEST_RUN(test_cut_stream_taken_again);
     TEST_RUN(test_clean_cut_stream_fails);
     TEST_RUN(test_dropped_stream_fails);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
