@@ -164,6 +164,7 @@ sampler() {
 declare -A LABEL=([snapshot]="shard_method snapshot (one collection snapshot)"
   [stream]="shard_method stream (streamed shard)")
 ROWS=()
+declare -A WALL FIRST QCPU ECPU SIZE # per plan: the runs' values, space-separated
 bench_run() { # bench_run PLAN ROUND
   local plan=$1 round=$2 t0 t1 code q0 e0 h0 h1 s size hwm sid cpu layout peak first
   log "round $round: ${LABEL[$plan]}"
@@ -193,9 +194,14 @@ bench_run() { # bench_run PLAN ROUND
     -v h0="$h0" -v h1="$h1" 'BEGIN { split(h0, a, " "); split(h1, b, " ")
       printf "%.1f | %.1f | %.0f%%", q / t, e / t, 100 * (b[1] - a[1]) / (b[2] - a[2] > 0 ? b[2] - a[2] : 1) }')
   ROWS+=("$plan/$(printf '%03d' "$round")|| ${LABEL[$plan]} | $round | $(awk -v b="$size" 'BEGIN { printf "%.2f GiB", b / 1073741824 }') | $s | $(mbps "$size" "$s") | ${first:-?} | $peak | $hwm | $cpu |")
+  WALL[$plan]+=" $s" FIRST[$plan]+=" ${first:-0}" SIZE[$plan]=$size
+  QCPU[$plan]+=" $(awk -v q="$(($(ticks "$QPID") - q0))" -v t="$TCK" 'BEGIN { printf "%.1f", q / t }')"
+  ECPU[$plan]+=" $(awk -v e="$(($(ticks "$EPID") - e0))" -v t="$TCK" 'BEGIN { printf "%.1f", e / t }')"
   log "  ${s}s, $size bytes, $(mbps "$size" "$s") MB/s, first byte stored after ${first:-?}s, node staged $peak MiB, peak RSS $hwm MiB, CPU s qbackupd | emu | host busy: $cpu"
   api DELETE "$B/v1/snapshots/$sid" >/dev/null
 }
+
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { printf "%.1f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # ------------------------------------------------------------------ runs
 LOAD0=$(cut -d' ' -f1 /proc/loadavg)
@@ -217,6 +223,17 @@ echo "Machine: $(nproc) vCPU $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpu
 echo "qdrant-emu $EMU_VERSION (single node); qbackupd and qdrant-emu: ${BUILD_TYPE:-?} build; destination: local folder (embedded default), verify: false"
 echo "Command: bench/streamed-bench.sh $SIZE_GIB (QB_BENCH_ROUNDS=$ROUNDS); $MB MiB filled into the collection's one shard"
 echo "Load average (1 min) at start: $LOAD0; at end: $(cut -d' ' -f1 /proc/loadavg)"
+echo
+echo "Medians of $ROUNDS runs:"
+echo
+echo "| case | wall s | MB/s | first byte stored s | CPU s qbackupd | CPU s qdrant-emu |"
+echo "|---|---:|---:|---:|---:|---:|"
+for p in snapshot stream; do
+  w=$(median <<<"${WALL[$p]}")
+  echo "| ${LABEL[$p]} | $w | $(mbps "${SIZE[$p]}" "$w") | $(median <<<"${FIRST[$p]}") | $(median <<<"${QCPU[$p]}") | $(median <<<"${ECPU[$p]}") |"
+done
+echo
+echo "Every run:"
 echo
 echo "| case | round | stored | wall s | MB/s | first byte stored s | staged on the node MiB | qbackupd peak RSS MiB | CPU s qbackupd | CPU s qdrant-emu | host CPU busy |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
