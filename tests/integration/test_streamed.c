@@ -4,12 +4,13 @@
  * end to end against the emulator: a plan with shard_method "stream" backs
  * each collection up as a backup set of its shards read over Qdrant's
  * streaming route (nothing created on the node, no shard snapshot route
- * used), the set is catalogued, verified, restored (fresh, and over the
- * live collection with a safety snapshot) with identical points; a
- * full-instance plan streams every collection as its own set; "snapshot"
- * keeps the one-snapshot path; a stream that ended early once is taken
- * again; one cut short every time (cleanly ended, or the connection
- * dropped) fails the run and leaves nothing catalogued or stored.
+ * used), the set is catalogued, verified, restored (fresh, over the live
+ * collection with a safety snapshot, and into a cluster) with identical
+ * points; a full-instance plan streams every collection as its own set;
+ * "snapshot" keeps the one-snapshot path; a stream that ended early once
+ * is taken again; one cut short every time (cleanly ended, or the
+ * connection dropped) fails the run and leaves nothing catalogued or
+ * stored.
  */
 #include "unit.h"
 #include "common.h"
@@ -25,7 +26,7 @@
 #define SHARDS 3
 #define POINTS 300
 
-static struct emu node;
+static struct emu node, clu;
 static struct qbd d;
 static char *original;
 
@@ -221,6 +222,25 @@ static void test_streamed_round_trip(void)
     TEST_EXPECT(points_equal("copy", original));
 }
 
+/* A single node's set restores into a cluster too (here one peer in
+ * distributed mode): the set path does not care where it came from. */
+static void test_restore_into_cluster(void)
+{
+    struct resp r;
+    char body[160];
+    snprintf(body, sizeof body, "{\"name\":\"clu\",\"url\":\"%s\"}", clu.url);
+    TEST_ASSERT(call("POST", "/v1/instances", body, 201, &r));
+    resp_free(&r);
+    snprintf(body, sizeof body, "{\"snapshot_id\":%.0f,\"target_instance\":\"clu\"}", set_id);
+    TEST_ASSERT(call("POST", "/v1/restores?wait=120", body, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "state"), "succeeded");
+    TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "results.0.points_match")));
+    resp_free(&r);
+    char *there = emu_points(&clu, "products");
+    TEST_EXPECT(there && original && strcmp(there, original) == 0);
+    free(there);
+}
+
 static void test_snapshot_method_keeps_one_snapshot(void)
 {
     struct resp r;
@@ -315,7 +335,8 @@ static void test_dropped_stream_fails(void)
 
 int main(void)
 {
-    if (emu_start(&node, NULL) != 0)
+    const char *const cluster[] = {"--cluster", NULL};
+    if (emu_start(&node, NULL) != 0 || emu_start(&clu, cluster) != 0)
         return 1;
     char body[128];
     snprintf(body, sizeof body,
@@ -331,6 +352,7 @@ int main(void)
     if (!original || qbd_start(&d, args, NULL) != 0)
         return 1;
     TEST_RUN(test_streamed_round_trip);
+    TEST_RUN(test_restore_into_cluster);
     TEST_RUN(test_snapshot_method_keeps_one_snapshot);
     TEST_RUN(test_full_instance_streams_each_collection);
     TEST_RUN(test_cut_stream_taken_again);
@@ -339,7 +361,9 @@ int main(void)
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     qbd_cleanup(&d);
     TEST_EXPECT_INT(emu_stop(&node), 0);
+    TEST_EXPECT_INT(emu_stop(&clu), 0);
     emu_cleanup(&node);
+    emu_cleanup(&clu);
     free(original);
     return TEST_RESULT();
 }
