@@ -195,6 +195,11 @@ static enum qb_err assign(struct set_run *sr, char *err, size_t errlen)
 
 /* ---------------------------------------------------------------- the set */
 
+/* Members of GET /collections/{c}'s config besides params that a restore
+ * gives back (restore_set.c). */
+static const char *const tuning_members[] = {
+    "hnsw_config", "optimizer_config", "wal_config", "quantization_config", "metadata", NULL};
+
 /* The collection's configuration, payload indexes and aliases. */
 static enum qb_err read_config(struct set_run *sr, cJSON *set, char *err, size_t errlen)
 {
@@ -221,6 +226,14 @@ static enum qb_err read_config(struct set_run *sr, cJSON *set, char *err, size_t
         cJSON *config = cJSON_GetObjectItemCaseSensitive(info, "config");
         cJSON *params = cJSON_DetachItemFromObjectCaseSensitive(config, "params");
         cJSON_AddItemToObject(set, "config", params ? params : cJSON_CreateObject());
+        /* The collection-wide settings, as Qdrant reported them, so that a
+         * restore does not fall back to Qdrant's defaults. */
+        cJSON *tuning = cJSON_AddObjectToObject(set, "tuning");
+        for (size_t i = 0; tuning_members[i]; i++) {
+            cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(config, tuning_members[i]);
+            if (v)
+                cJSON_AddItemToObject(tuning, tuning_members[i], v);
+        }
         cJSON *schema = cJSON_DetachItemFromObjectCaseSensitive(info, "payload_schema");
         cJSON_AddItemToObject(set, "payload_schema", schema ? schema : cJSON_CreateObject());
         cJSON *a = cJSON_AddArrayToObject(set, "aliases");

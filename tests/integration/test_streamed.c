@@ -129,6 +129,24 @@ static int catalogued(const char *plan)
     return n;
 }
 
+/* The collection-wide settings main() created products with. */
+static bool tuning_kept(const char *c)
+{
+    struct resp r;
+    char path[128];
+    snprintf(path, sizeof path, "/collections/%s", c);
+    bool ok = emu_request(&node, "GET", path, NULL, &r) == 0 && r.status == 200 &&
+              json_path_num(r.json, "result.config.hnsw_config.m") == 32 &&
+              json_path_num(r.json, "result.config.optimizer_config.indexing_threshold") == 12345 &&
+              json_path_num(r.json, "result.config.wal_config.wal_capacity_mb") == 48 &&
+              json_path_str(r.json, "result.config.metadata.team") &&
+              strcmp(json_path_str(r.json, "result.config.metadata.team"), "search") == 0;
+    if (!ok)
+        fprintf(stderr, "settings of %s not kept: %s\n", c, r.body ? r.body : "(none)");
+    resp_free(&r);
+    return ok;
+}
+
 static double set_id;
 
 static void test_streamed_round_trip(void)
@@ -165,6 +183,7 @@ static void test_streamed_round_trip(void)
     TEST_EXPECT_STR(json_path_str(r.json, "backup_set.shard_method"), "stream");
     TEST_EXPECT_INT(json_path_num(r.json, "backup_set.config.shard_number"), SHARDS);
     TEST_EXPECT(json_path(r.json, "backup_set.config.vectors") != NULL);
+    TEST_EXPECT_INT(json_path_num(r.json, "backup_set.tuning.hnsw_config.m"), 32);
     TEST_EXPECT_INT(json_path_num(r.json, "backup_set.shards.2.shard_id"), 2);
     /* A single node is the topology's one peer: id 0, the instance URL. */
     TEST_EXPECT_INT(json_path_num(r.json, "backup_set.shards.0.peer_id"), 0);
@@ -196,6 +215,7 @@ static void test_streamed_round_trip(void)
     TEST_EXPECT_INT(json_path_num(r.json, "results.0.points_count"), POINTS);
     resp_free(&r);
     TEST_EXPECT(points_equal("products", original));
+    TEST_EXPECT(tuning_kept("products"));
     /* Shard by shard over the shard upload route (17). */
     TEST_EXPECT_INT(requests_like("POST", "/snapshots/upload"), SHARDS);
 
@@ -392,9 +412,14 @@ int main(void)
     const char *const cluster[] = {"--cluster", NULL};
     if (emu_start(&node, NULL) != 0 || emu_start(&clu, cluster) != 0)
         return 1;
-    char body[128];
+    char body[512];
+    /* Collection-wide settings off Qdrant's defaults, for the restore to
+     * give back. */
     snprintf(body, sizeof body,
-             "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},\"shard_number\":%d}", SHARDS);
+             "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},\"shard_number\":%d,"
+             "\"hnsw_config\":{\"m\":32},\"optimizers_config\":{\"indexing_threshold\":12345},"
+             "\"wal_config\":{\"wal_capacity_mb\":48},\"metadata\":{\"team\":\"search\"}}",
+             SHARDS);
     struct resp r;
     if (emu_request(&node, "PUT", "/collections/products", body, &r) != 0 || r.status != 200)
         return 1;
