@@ -326,7 +326,7 @@ bool prober_metrics(struct prober *p, struct buf *out)
     pthread_mutex_lock(&p->lock);
     for (size_t i = 0; ok && i < p->ninstances; i++)
         if (p->instances[i].ok >= 0)
-            ok = metrics_sample(out, METRIC_INSTANCE_UP, "{instance=\"%s\"} %d\n",
+            ok = metrics_sample(out, METRIC_INSTANCE_UP, "{qdrant_instance=\"%s\"} %d\n",
                                 p->instances[i].name, p->instances[i].ok);
     ok = ok && metrics_head(out, METRIC_DESTINATION_UP);
     for (size_t i = 0; ok && i < p->ndestinations; i++)

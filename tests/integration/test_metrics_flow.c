@@ -83,7 +83,7 @@ static bool ok_call(const char *method, const char *path, const char *body, long
 
 static void test_reachability(void)
 {
-    TEST_EXPECT(wait_metric("qbackup_instance_up{instance=\"default\"}", 1));
+    TEST_EXPECT(wait_metric("qbackup_instance_up{qdrant_instance=\"default\"}", 1));
     TEST_EXPECT(wait_metric("qbackup_destination_up{destination=\"local\"}", 1));
     TEST_EXPECT_INT(metric("qbackup_destination_snapshots{destination=\"local\"}"), 0);
     TEST_EXPECT_INT(metric("qbackup_restores_total{outcome=\"succeeded\"}"), 0);
@@ -212,7 +212,7 @@ static void test_promtool_accepts_full_scrape(void)
 static void test_unreachable_instance(void)
 {
     TEST_ASSERT(emu_stop(&prod) == 0);
-    TEST_EXPECT(wait_metric("qbackup_instance_up{instance=\"default\"}", 0));
+    TEST_EXPECT(wait_metric("qbackup_instance_up{qdrant_instance=\"default\"}", 0));
 }
 
 int main(void)
