@@ -213,6 +213,28 @@ static void test_seed_scenario(void)
     cli_free(&o);
 }
 
+/* Without --wait the command only queues: exit 0 whatever the run does
+ * later, and --json prints the run. */
+static void test_run_without_wait(void)
+{
+    struct cli_out o;
+    cli(&o, OPERATOR_TOKEN, "--json", "run", "prod", NULL);
+    TEST_EXPECT_INT(o.code, 0);
+    cJSON *run = cJSON_Parse(o.out);
+    TEST_EXPECT_STR(json_path_str(run, "kind"), "backup");
+    double id = json_path_num(run, "id");
+    cJSON_Delete(run);
+    cli_free(&o);
+    TEST_ASSERT(id > 0);
+    char path[64];
+    snprintf(path, sizeof path, "/v1/runs/%.0f?wait=60", id);
+    TEST_EXPECT(admin("GET", path, NULL, 200));
+    cli(&o, NULL, "--version", NULL);
+    TEST_EXPECT_INT(o.code, 0);
+    TEST_EXPECT(has(o.out, "qbackup "));
+    cli_free(&o);
+}
+
 static void test_not_found_and_auth(void)
 {
     struct cli_out o;
@@ -349,6 +371,7 @@ int main(void)
     snprintf(url, sizeof url, "http://127.0.0.1:%d", d.port);
     TEST_RUN(test_help_and_usage);
     TEST_RUN(test_seed_scenario);
+    TEST_RUN(test_run_without_wait);
     TEST_RUN(test_not_found_and_auth);
     TEST_RUN(test_refused_restore_names_the_field);
     TEST_RUN(test_failed_run_and_status);
