@@ -23,7 +23,7 @@ struct cli_args {
     bool json;            /* --json: print the API's JSON instead of tables */
     bool help;            /* --help / -h */
     bool version;         /* --version */
-    long timeout_s;       /* --timeout: per request when not waiting (default 30) */
+    long timeout_s;       /* --timeout: beyond what the server may hold a request (default 30) */
     bool wait;            /* --wait[=SECONDS] */
     long wait_s;          /* seconds for ?wait= (default CLI_DEFAULT_WAIT_S) */
     const char *key;      /* --key: Idempotency-Key */

@@ -17,8 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* verify holds the request up to 300 s on the server (api/openapi.yaml). */
-#define CLI_VERIFY_WAIT_S 300
+/* How long the server may hold a request before answering, beyond any
+ * ?wait=: verify up to 300 s (api/openapi.yaml), a destination check and a
+ * restore's pre-check up to 60 s each (src/api/api_destinations.c,
+ * src/api/api_restores.c).  The client waits that long plus --timeout. */
+#define CLI_VERIFY_WAIT_S   300
+#define CLI_CHECK_WAIT_S    60
+#define CLI_PRECHECK_WAIT_S 60
 
 /* ------------------------------------------------------------ transport */
 
@@ -455,7 +460,7 @@ static int cmd_restore(const struct cli_ctx *c, const char *const *argv)
     wait_query(c, q, sizeof q);
     snprintf(path, sizeof path, "/v1/restores%s", q);
     struct cli_reply r;
-    long wait_s = c->args->wait ? c->args->wait_s : 0;
+    long wait_s = CLI_PRECHECK_WAIT_S + (c->args->wait ? c->args->wait_s : 0);
     int ex = send_req(c, "POST", path, body, c->args->key, wait_s, &r);
     if (ex < 0) {
         ex = report_run(c, &r);
@@ -508,7 +513,7 @@ static int cmd_destinations_check(const struct cli_ctx *c, const char *const *ar
     char *name = cli_http_escape(argv[0]);
     char *path = xasprintf("/v1/destinations/%s/check", name);
     struct cli_reply r;
-    int ex = send_req(c, "POST", path, NULL, NULL, 0, &r);
+    int ex = send_req(c, "POST", path, NULL, NULL, CLI_CHECK_WAIT_S, &r);
     if (ex >= 0)
         goto out;
     if (r.status == 200 && r.json) {

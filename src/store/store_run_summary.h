@@ -2,7 +2,7 @@
  *
  * store_run_summary.h -- what pollers read about the `runs` table: every
  * plan's newest run and newest success (GET /v1/status, /metrics) and the
- * per plan and state totals (/metrics).  Both answers sit behind caches
+ * per kind, plan and state totals and histograms (/metrics).  Both answers sit behind caches
  * keyed by one fingerprint of the table, so a poll costs a few indexed
  * statements whatever the number of runs.
  *
