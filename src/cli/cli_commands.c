@@ -110,90 +110,49 @@ static const cJSON *items_of(const cJSON *json)
 
 static void show_plans(const cJSON *json)
 {
-    static const char *const h[] = {"NAME",     "INSTANCE", "DESTINATION",
-                                    "SCHEDULE", "ENABLED",  "NEXT RUN"};
-    struct cli_table *t = cli_table_create(6, h);
-    const cJSON *p;
-    cJSON_ArrayForEach(p, items_of(json))
-    {
-        char cell[6][256];
-        const char *row[] = {
-            cli_cell(p, "name", cell[0], 256),        cli_cell(p, "instance", cell[1], 256),
-            cli_cell(p, "destination", cell[2], 256), cli_cell(p, "schedule", cell[3], 256),
-            cli_cell(p, "enabled", cell[4], 256),     cli_cell(p, "next_run_at", cell[5], 256)};
-        cli_table_add(t, row);
-    }
-    cli_table_print(t, stdout);
-    cli_table_destroy(t);
+    static const struct cli_col cols[] = {{"NAME", "name", CLI_COL_PLAIN},
+                                          {"INSTANCE", "instance", CLI_COL_PLAIN},
+                                          {"DESTINATION", "destination", CLI_COL_PLAIN},
+                                          {"SCHEDULE", "schedule", CLI_COL_PLAIN},
+                                          {"ENABLED", "enabled", CLI_COL_PLAIN},
+                                          {"NEXT RUN", "next_run_at", CLI_COL_PLAIN}};
+    cli_print_objects(items_of(json), cols, (int)QB_ARRAY_LEN(cols), stdout);
 }
 
 static void show_instances(const cJSON *json)
 {
-    static const char *const h[] = {"NAME", "URL", "MANAGED BY", "MAX CONCURRENT", "TIMEOUT S"};
-    struct cli_table *t = cli_table_create(5, h);
-    const cJSON *p;
-    cJSON_ArrayForEach(p, items_of(json))
-    {
-        char cell[5][256];
-        const char *row[] = {cli_cell(p, "name", cell[0], 256), cli_cell(p, "url", cell[1], 256),
-                             cli_cell(p, "managed_by", cell[2], 256),
-                             cli_cell(p, "max_concurrent", cell[3], 256),
-                             cli_cell(p, "timeout_s", cell[4], 256)};
-        cli_table_add(t, row);
-    }
-    cli_table_print(t, stdout);
-    cli_table_destroy(t);
+    static const struct cli_col cols[] = {{"NAME", "name", CLI_COL_PLAIN},
+                                          {"URL", "url", CLI_COL_PLAIN},
+                                          {"MANAGED BY", "managed_by", CLI_COL_PLAIN},
+                                          {"MAX CONCURRENT", "max_concurrent", CLI_COL_PLAIN},
+                                          {"TIMEOUT S", "timeout_s", CLI_COL_PLAIN}};
+    cli_print_objects(items_of(json), cols, (int)QB_ARRAY_LEN(cols), stdout);
 }
 
 static void show_runs(const cJSON *json)
 {
-    static const char *const h[] = {"ID",     "KIND",     "PLAN",    "STATE",
-                                    "QUEUED", "DURATION", "TRIGGER", "ERROR"};
-    struct cli_table *t = cli_table_create(8, h);
-    const cJSON *p;
-    cJSON_ArrayForEach(p, items_of(json))
-    {
-        char cell[8][512];
-        const cJSON *dur = cJSON_GetObjectItemCaseSensitive(p, "duration_s");
-        const char *row[] = {cli_cell(p, "id", cell[0], 512),
-                             cli_cell(p, "kind", cell[1], 512),
-                             cli_cell(p, "plan", cell[2], 512),
-                             cli_cell(p, "state", cell[3], 512),
-                             cli_cell(p, "queued_at", cell[4], 512),
-                             cJSON_IsNumber(dur) ? cli_fmt_age(dur->valuedouble, cell[5], 512)
-                                                 : "-",
-                             cli_cell(p, "trigger", cell[6], 512),
-                             cli_cell(p, "error", cell[7], 512)};
-        cli_table_add(t, row);
-    }
-    cli_table_print(t, stdout);
-    cli_table_destroy(t);
+    static const struct cli_col cols[] = {{"ID", "id", CLI_COL_PLAIN},
+                                          {"KIND", "kind", CLI_COL_PLAIN},
+                                          {"PLAN", "plan", CLI_COL_PLAIN},
+                                          {"STATE", "state", CLI_COL_PLAIN},
+                                          {"QUEUED", "queued_at", CLI_COL_PLAIN},
+                                          {"DURATION", "duration_s", CLI_COL_AGE},
+                                          {"TRIGGER", "trigger", CLI_COL_PLAIN},
+                                          {"ERROR", "error", CLI_COL_PLAIN}};
+    cli_print_objects(items_of(json), cols, (int)QB_ARRAY_LEN(cols), stdout);
 }
 
 static void show_snapshots(const cJSON *json)
 {
-    static const char *const h[] = {"ID",   "PLAN",    "INSTANCE", "COLLECTION",
-                                    "SIZE", "CREATED", "VERIFIED", "PINNED"};
-    struct cli_table *t = cli_table_create(8, h);
-    const cJSON *p;
-    cJSON_ArrayForEach(p, items_of(json))
-    {
-        char cell[8][256];
-        const cJSON *size = cJSON_GetObjectItemCaseSensitive(p, "size");
-        const char *verified = cli_str(p, "verified_at") ? "yes" : "no";
-        const char *row[] = {
-            cli_cell(p, "id", cell[0], 256),
-            cli_cell(p, "plan", cell[1], 256),
-            cli_cell(p, "instance", cell[2], 256),
-            cli_cell(p, "collection", cell[3], 256),
-            cli_fmt_bytes(cJSON_IsNumber(size) ? size->valuedouble : 0, cell[4], 256),
-            cli_cell(p, "created_at", cell[5], 256),
-            verified,
-            cli_cell(p, "pinned", cell[7], 256)};
-        cli_table_add(t, row);
-    }
-    cli_table_print(t, stdout);
-    cli_table_destroy(t);
+    static const struct cli_col cols[] = {{"ID", "id", CLI_COL_PLAIN},
+                                          {"PLAN", "plan", CLI_COL_PLAIN},
+                                          {"INSTANCE", "instance", CLI_COL_PLAIN},
+                                          {"COLLECTION", "collection", CLI_COL_PLAIN},
+                                          {"SIZE", "size", CLI_COL_BYTES},
+                                          {"CREATED", "created_at", CLI_COL_PLAIN},
+                                          {"VERIFIED", "verified_at", CLI_COL_SET},
+                                          {"PINNED", "pinned", CLI_COL_PLAIN}};
+    cli_print_objects(items_of(json), cols, (int)QB_ARRAY_LEN(cols), stdout);
 }
 
 static int list_cmd(const struct cli_ctx *c, const char *base, bool runs)
@@ -272,25 +231,16 @@ static void show_status_plans(const cJSON *plans)
     cli_table_destroy(t);
 }
 
-static void show_status_reach(const cJSON *list, const char *what, const char *flag)
+static void show_status_reach(const cJSON *list, const char *what, const char *flag,
+                              const char *field)
 {
     if (cJSON_GetArraySize(list) == 0)
         return;
-    const char *const h[] = {what, flag, "DETAIL"};
-    struct cli_table *t = cli_table_create(3, h);
-    const cJSON *p;
-    cJSON_ArrayForEach(p, list)
-    {
-        char cell[3][512];
-        const char *row[] = {
-            cli_cell(p, "name", cell[0], 512),
-            cli_cell(p, strcmp(flag, "REACHABLE") == 0 ? "reachable" : "writable", cell[1], 512),
-            cli_cell(p, "detail", cell[2], 512)};
-        cli_table_add(t, row);
-    }
+    const struct cli_col cols[] = {{what, "name", CLI_COL_PLAIN},
+                                   {flag, field, CLI_COL_PLAIN},
+                                   {"DETAIL", "detail", CLI_COL_PLAIN}};
     printf("\n");
-    cli_table_print(t, stdout);
-    cli_table_destroy(t);
+    cli_print_objects(list, cols, (int)QB_ARRAY_LEN(cols), stdout);
 }
 
 static void show_status(const cJSON *json)
@@ -300,9 +250,10 @@ static void show_status(const cJSON *json)
            cli_cell(json, "status", st, sizeof st), cli_cell(json, "stale_plans", n1, sizeof n1),
            cli_cell(json, "failing_plans", n2, sizeof n2));
     show_status_plans(cJSON_GetObjectItemCaseSensitive(json, "plans"));
-    show_status_reach(cJSON_GetObjectItemCaseSensitive(json, "instances"), "INSTANCE", "REACHABLE");
+    show_status_reach(cJSON_GetObjectItemCaseSensitive(json, "instances"), "INSTANCE", "REACHABLE",
+                      "reachable");
     show_status_reach(cJSON_GetObjectItemCaseSensitive(json, "destinations"), "DESTINATION",
-                      "WRITABLE");
+                      "WRITABLE", "writable");
 }
 
 /* Exit 0 only when the overall status is "ok", so a cron job or a CI gate
@@ -323,34 +274,23 @@ static int cmd_status(const struct cli_ctx *c, const char *const *argv)
 
 static void show_run_results(const cJSON *run, bool restore)
 {
-    static const char *const hb[] = {"COLLECTION", "STATE", "SNAPSHOT", "SIZE", "ERROR"};
-    static const char *const hr[] = {"SNAPSHOT", "TARGET",          "COLLECTION",
-                                     "STATE",    "SAFETY SNAPSHOT", "ERROR"};
-    struct cli_table *t = cli_table_create(restore ? 6 : 5, restore ? hr : hb);
-    const cJSON *p;
-    cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(run, "results"))
-    {
-        char cell[6][512];
-        const cJSON *size = cJSON_GetObjectItemCaseSensitive(p, "size");
-        if (restore) {
-            const char *row[] = {cli_cell(p, "snapshot_id", cell[0], 512),
-                                 cli_cell(p, "target_instance", cell[1], 512),
-                                 cli_cell(p, "target_collection", cell[2], 512),
-                                 cli_cell(p, "state", cell[3], 512),
-                                 cli_cell(p, "safety_snapshot_id", cell[4], 512),
-                                 cli_cell(p, "error", cell[5], 512)};
-            cli_table_add(t, row);
-        } else {
-            const char *row[] = {
-                cli_cell(p, "collection", cell[0], 512), cli_cell(p, "state", cell[1], 512),
-                cli_cell(p, "snapshot_id", cell[2], 512),
-                cJSON_IsNumber(size) ? cli_fmt_bytes(size->valuedouble, cell[3], 512) : "-",
-                cli_cell(p, "error", cell[4], 512)};
-            cli_table_add(t, row);
-        }
-    }
-    cli_table_print(t, stdout);
-    cli_table_destroy(t);
+    static const struct cli_col backup_cols[] = {{"COLLECTION", "collection", CLI_COL_PLAIN},
+                                                 {"STATE", "state", CLI_COL_PLAIN},
+                                                 {"SNAPSHOT", "snapshot_id", CLI_COL_PLAIN},
+                                                 {"SIZE", "size", CLI_COL_BYTES},
+                                                 {"ERROR", "error", CLI_COL_PLAIN}};
+    static const struct cli_col restore_cols[] = {
+        {"SNAPSHOT", "snapshot_id", CLI_COL_PLAIN},
+        {"TARGET", "target_instance", CLI_COL_PLAIN},
+        {"COLLECTION", "target_collection", CLI_COL_PLAIN},
+        {"STATE", "state", CLI_COL_PLAIN},
+        {"SAFETY SNAPSHOT", "safety_snapshot_id", CLI_COL_PLAIN},
+        {"ERROR", "error", CLI_COL_PLAIN}};
+    const cJSON *results = cJSON_GetObjectItemCaseSensitive(run, "results");
+    if (restore)
+        cli_print_objects(results, restore_cols, (int)QB_ARRAY_LEN(restore_cols), stdout);
+    else
+        cli_print_objects(results, backup_cols, (int)QB_ARRAY_LEN(backup_cols), stdout);
 }
 
 /* "run 12: succeeded (backup, plan prod)" and the results. */

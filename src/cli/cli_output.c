@@ -152,3 +152,39 @@ void cli_print_problem(const struct cli_reply *r, FILE *f)
         fprintf(f, ", request id %s", rid);
     fprintf(f, ")\n");
 }
+
+static const char *col_cell(const cJSON *obj, const struct cli_col *col, char *out, size_t outlen)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, col->field);
+    switch (col->fmt) {
+    case CLI_COL_BYTES:
+        return cJSON_IsNumber(v) ? cli_fmt_bytes(v->valuedouble, out, outlen) : "-";
+    case CLI_COL_AGE:
+        return cJSON_IsNumber(v) ? cli_fmt_age(v->valuedouble, out, outlen) : "-";
+    case CLI_COL_SET:
+        return v && !cJSON_IsNull(v) ? "yes" : "no";
+    case CLI_COL_PLAIN:
+        break;
+    }
+    return cli_cell(obj, col->field, out, outlen);
+}
+
+void cli_print_objects(const cJSON *items, const struct cli_col *cols, int ncols, FILE *f)
+{
+    QB_ASSERT(ncols <= CLI_MAX_COLS);
+    const char *headers[CLI_MAX_COLS];
+    for (int c = 0; c < ncols; c++)
+        headers[c] = cols[c].header;
+    struct cli_table *t = cli_table_create(ncols, headers);
+    const cJSON *obj;
+    cJSON_ArrayForEach(obj, items)
+    {
+        char cell[CLI_MAX_COLS][512];
+        const char *row[CLI_MAX_COLS];
+        for (int c = 0; c < ncols; c++)
+            row[c] = col_cell(obj, &cols[c], cell[c], sizeof cell[c]);
+        cli_table_add(t, row);
+    }
+    cli_table_print(t, f);
+    cli_table_destroy(t);
+}

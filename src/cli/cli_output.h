@@ -22,6 +22,24 @@ void cli_table_add(struct cli_table *t, const char *const *cells);
 void cli_table_print(const struct cli_table *t, FILE *f);
 void cli_table_destroy(struct cli_table *t);
 
+/* A table of JSON objects described by columns: each names its header,
+ * the member it shows and how. */
+enum cli_col_fmt {
+    CLI_COL_PLAIN, /* as cli_cell */
+    CLI_COL_BYTES, /* a number of bytes, cli_fmt_bytes */
+    CLI_COL_AGE,   /* a number of seconds, cli_fmt_age */
+    CLI_COL_SET,   /* "yes" when the member is present and not null, else "no" */
+};
+struct cli_col {
+    const char *header;
+    const char *field;
+    enum cli_col_fmt fmt;
+};
+#define CLI_MAX_COLS 10
+
+/* Prints the objects of the array items (NULL: none) as a table on f. */
+void cli_print_objects(const cJSON *items, const struct cli_col *cols, int ncols, FILE *f);
+
 /* Pretty-prints json followed by a newline. */
 void cli_print_json(const cJSON *json, FILE *f);
 
