@@ -55,6 +55,14 @@ struct config {
     int64_t s3_retry_max_ms;
     int64_t snapshot_timeout;
     int64_t scheduler_clock_offset;
+    int64_t webhook_senders; /* notify/webhooks.h: deliveries in flight at once */
+    int64_t webhook_timeout_ms;
+    int64_t webhook_max_attempts;
+    int64_t webhook_retry_base_ms;
+    int64_t webhook_retry_max_ms;
+    char *slack_signing_secret;      /* secret: chat-ops off when "" */
+    char *slack_users;               /* "user_id:role:plan|plan,...": who may do what from chat */
+    char *slack_response_url_prefix; /* where a slash command's results may be posted */
     char *public_url;  /* how Qdrant reaches this qbackupd ("" = derived from listen) */
     char *config_file; /* where the file settings came from, or NULL */
 };

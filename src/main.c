@@ -22,6 +22,7 @@
 #include "sched/sched.h"
 #include "store/store_destinations.h"
 #include "store/store_instances.h"
+#include "notify/chatops.h"
 #include "store/store_secrets.h"
 #include "util/log.h"
 #include "util/retry.h"
@@ -245,6 +246,7 @@ static int serve(const struct config *cfg, struct app *app, const sigset_t *sign
         .max_header_bytes = (size_t)cfg->max_header_bytes,
         .max_body_bytes = (size_t)cfg->max_body_bytes,
         .max_json_depth = (int)cfg->max_json_depth,
+        .form_routes = api_form_routes,
     };
     struct engine_config ec = {
         .workers = (unsigned)cfg->workers,
@@ -261,6 +263,17 @@ static int serve(const struct config *cfg, struct app *app, const sigset_t *sign
         rc = tasks_start((unsigned)cfg->task_threads, &app->tasks, err, sizeof err);
     if (!rc)
         rc = engine_start(app->store, app->metrics, &ec, &app->engine, err, sizeof err);
+    if (!rc)
+        rc = webhooks_start(app->store,
+                            &(struct webhooks_config){
+                                .senders = (unsigned)cfg->webhook_senders,
+                                .timeout_ms = (long)cfg->webhook_timeout_ms,
+                                .max_attempts = (unsigned)cfg->webhook_max_attempts,
+                                .retry_base_ms = (long)cfg->webhook_retry_base_ms,
+                                .retry_max_ms = (long)cfg->webhook_retry_max_ms,
+                                .poll_ms = 500,
+                            },
+                            &app->webhooks, err, sizeof err);
     if (!rc)
         rc = scheduler_start(app->store, app->engine, cfg->scheduler_clock_offset, &scheduler, err,
                              sizeof err);
@@ -304,6 +317,8 @@ static int serve(const struct config *cfg, struct app *app, const sigset_t *sign
     app->engine = NULL;
     tasks_stop(app->tasks);
     app->tasks = NULL;
+    webhooks_stop(app->webhooks);
+    app->webhooks = NULL;
     prober_stop(app->prober);
     app->prober = NULL;
     free(atomic_exchange(&app->public_url, NULL));
@@ -328,6 +343,8 @@ static int run(const struct config *cfg, enum config_command cmd, const sigset_t
     enum qb_err rc = load_tokens(cfg, app.auth, err, sizeof err);
     if (!rc && cmd == CONFIG_CMD_SERVE)
         rc = check_exposure(cfg, app.auth, err, sizeof err);
+    if (!rc)
+        rc = chatops_users_check(cfg->slack_users, err, sizeof err);
     if (!rc)
         rc = open_catalogue(cfg, &app.store, err, sizeof err);
     if (!rc && cmd == CONFIG_CMD_MIGRATE) {

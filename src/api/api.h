@@ -17,6 +17,10 @@
  * public/token setting of /metrics and /readyz; returns the count. */
 size_t api_routes(struct http_route *routes, size_t cap, bool metrics_public, bool readyz_public);
 
+/* Patterns of the routes whose body is a form read raw by the handler
+ * (http_server_config.form_routes). */
+extern const char *const api_form_routes[];
+
 /* Upper bound on the number of routes, for sizing the table. */
 #define API_MAX_ROUTES 128
 
@@ -82,6 +86,18 @@ void api_snapshots_verify(struct http_request *req);
 /* api_restores.c, api_download.c */
 void api_restores_create(struct http_request *req);
 void api_snapshots_download(struct http_request *req);
+
+/* api_webhooks.c */
+void api_webhooks_list(struct http_request *req);
+void api_webhooks_create(struct http_request *req);
+void api_webhooks_get(struct http_request *req);
+void api_webhooks_replace(struct http_request *req);
+void api_webhooks_delete(struct http_request *req);
+void api_webhooks_deliveries(struct http_request *req);
+void api_webhooks_test(struct http_request *req);
+
+/* api_chatops.c */
+void api_chatops_slack(struct http_request *req);
 
 /* api_status.c */
 void api_status(struct http_request *req);

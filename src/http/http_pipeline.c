@@ -38,7 +38,8 @@ struct http_pipeline {
     size_t max_header_bytes; /* see struct http_server_config */
     size_t max_body_bytes;
     int max_json_depth;
-    unsigned max_connections; /* named in the 503 for the limit */
+    const char *const *form_routes; /* borrowed; NULL-terminated */
+    unsigned max_connections;       /* named in the 503 for the limit */
     const struct http_route *routes;
     size_t nroutes;
     const struct auth *auth;
@@ -61,6 +62,7 @@ struct http_pipeline *http_pipeline_create(const struct http_server_config *cfg,
     p->max_header_bytes = cfg->max_header_bytes;
     p->max_body_bytes = cfg->max_body_bytes;
     p->max_json_depth = cfg->max_json_depth;
+    p->form_routes = cfg->form_routes;
     p->max_connections = cfg->max_connections;
     p->routes = routes;
     p->nroutes = nroutes;
@@ -140,6 +142,12 @@ const char *http_req_query(const struct http_request *req, const char *name)
 const char *http_req_header(const struct http_request *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_req_body(const struct http_request *req, size_t *len)
+{
+    *len = req->body.len;
+    return req->body.len ? req->body.data : NULL;
 }
 
 const cJSON *http_req_json(const struct http_request *req)
@@ -414,6 +422,14 @@ static bool is_json_type(const char *ct)
            strncasecmp(ct + n - 5, "+json", 5) == 0;
 }
 
+static bool is_form_route(const struct http_pipeline *s, const char *pattern)
+{
+    for (const char *const *p = s->form_routes; p && *p; p++)
+        if (strcmp(*p, pattern) == 0)
+            return true;
+    return false;
+}
+
 /* Validates and parses the body; returns false with a reply set. */
 static bool parse_body(struct http_request *req)
 {
@@ -426,6 +442,14 @@ static bool parse_body(struct http_request *req)
     if (req->body.len == 0)
         return true;
     const char *ct = http_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (is_form_route(s, req->match.route->pattern)) {
+        if (ct && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0)
+            return true;
+        http_reply_problem(req, API_ERR_UNSUPPORTED_MEDIA_TYPE,
+                           "this route takes application/x-www-form-urlencoded (got %s)",
+                           ct ? ct : "no Content-Type");
+        return false;
+    }
     if (!is_json_type(ct)) {
         http_reply_problem(req, API_ERR_UNSUPPORTED_MEDIA_TYPE,
                            "request bodies must be application/json (got %s)",

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * webhooks.h -- delivering events to webhooks: the dispatcher that turns
+ * settled runs into outbox rows, and the senders that post them, signed,
+ * with retries that survive restarts.  Owns its threads; the outbox itself
+ * is in the catalogue (store/store_webhooks.h).
+ *
+ * DESIGN
+ * One dispatcher thread polls the catalogue (and is woken by test-fires):
+ * settled runs with finished_at at or after its persisted cursor become
+ * one delivery per matching webhook, keyed (webhook, "run:<id>:<event>"),
+ * so a re-scan after a crash adds nothing (the store ignores a known key).
+ * Runs started from chat add a delivery to their Slack response URL.
+ * UNIFY: when the event log (engine/events.h) lands, the run scan is
+ * replaced by a scan of events with id > cursor, keyed "ev:<event id>".
+ *
+ * `senders` threads each lease the delivery due soonest (the lease is its
+ * next_attempt_at moved past the send's deadline), POST it with a timeout,
+ * and record the attempt: 2xx delivered; otherwise pending again after
+ * util/retry.h's capped exponential delay with jitter, or "dead" once
+ * max_attempts are spent.  A delivery leased by a process that died is due
+ * again when its lease ends: at-least-once, with a stable delivery id for
+ * receivers to drop duplicates.  Runs never wait on any of this: a hung or
+ * failing receiver only occupies a sender for timeout_ms per attempt.
+ *
+ * THREAD SAFETY NOTES
+ * `lock` guards `stopping` and `kicks`; it is never held during I/O or
+ * store calls.  webhooks_wake may be called from any thread.
+ */
+#ifndef QB_NOTIFY_WEBHOOKS_H
+#define QB_NOTIFY_WEBHOOKS_H
+
+#include "common.h"
+#include "store/store.h"
+#include "store/store_webhooks.h"
+
+struct webhooks;
+
+struct webhooks_config {
+    unsigned senders;      /* deliveries in flight at once, >= 1 */
+    long timeout_ms;       /* one attempt, connect to last byte */
+    unsigned max_attempts; /* then "dead" */
+    long retry_base_ms;    /* delay after the first failure, doubled per failure */
+    long retry_max_ms;     /* cap of one delay */
+    long poll_ms;          /* how often the outbox and the runs are looked at */
+};
+
+/* Starts the dispatcher and the senders on store (borrowed until
+ * webhooks_stop).  Caller stops with webhooks_stop. */
+enum qb_err webhooks_start(struct store *store, const struct webhooks_config *cfg,
+                           struct webhooks **out, char *err, size_t errlen) QB_MUSTCHECK;
+
+/* Stops and joins the threads (a send in flight ends within timeout_ms);
+ * leased deliveries are due again at their lease's end.  NULL is a no-op. */
+void webhooks_stop(struct webhooks *w);
+
+/* Something is due now (a test-fire, a chat follow-up): look at once. */
+void webhooks_wake(struct webhooks *w);
+
+/* Queues a "webhook.test" delivery to hook (its format and secret) and
+ * returns its delivery id in *delivery_id (caller frees).  Any thread. */
+enum qb_err webhooks_test_fire(struct store *store, const struct store_webhook *hook,
+                               char **delivery_id, char *err, size_t errlen) QB_MUSTCHECK;
+
+#endif /* QB_NOTIFY_WEBHOOKS_H */
