@@ -43,6 +43,8 @@ struct config {
     int64_t max_json_depth;
     int64_t shutdown_grace;
     int64_t db_pool_size;
+    int64_t events_keep;        /* rows of the event log's ring */
+    int64_t events_max_clients; /* concurrent GET /v1/events streams */
     int64_t probe_interval;
     int64_t probe_timeout;
     char *port_file;

@@ -21,6 +21,7 @@
 #include "remote/http_client.h"
 #include "sched/sched.h"
 #include "store/store_destinations.h"
+#include "store/store_events.h"
 #include "store/store_instances.h"
 #include "notify/chatops.h"
 #include "store/store_secrets.h"
@@ -356,6 +357,8 @@ static int run(const struct config *cfg, enum config_command cmd, const sigset_t
         rc = open_secrets(cfg, app.store, &keyring, err, sizeof err);
     if (!rc)
         rc = sync_configured(cfg, app.store, err, sizeof err);
+    if (!rc)
+        rc = store_events_set_keep(app.store, cfg->events_keep, err, sizeof err);
     if (rc) {
         char quoted[QB_ERRBUF_SIZE + 16];
         log_error("startup.failed", "error=%s", log_quote(quoted, sizeof quoted, err));
