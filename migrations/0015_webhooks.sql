@@ -3,8 +3,8 @@
 -- (replay guard for signed slash commands, results owed to response URLs).
 --
 -- Delivery is at-least-once: a delivery row is written once per (webhook,
--- event) -- the UNIQUE (webhook_id, event_key) makes a re-scan after a
--- crash a no-op -- and is retried until a receiver answers 2xx or the
+-- event of the log) -- the UNIQUE (webhook_id, event_key) makes a re-scan
+-- after a crash a no-op -- and is retried until a receiver answers 2xx or the
 -- attempts are spent ('dead').  Its delivery_id is stable across retries
 -- and restarts, so a receiver can drop duplicates.
 
@@ -30,7 +30,7 @@ CREATE TABLE webhook_deliveries (
     webhook_id      INTEGER REFERENCES webhooks (id) ON DELETE CASCADE,
     url             TEXT,                                      -- only for webhook_id NULL
     event           TEXT    NOT NULL,
-    event_key       TEXT    NOT NULL,                          -- what produced it, e.g. run:12:run.failed
+    event_key       TEXT    NOT NULL,                          -- what produced it: ev:<event id>, test:...
     body            TEXT    NOT NULL,                          -- sent as is at every attempt
     state           TEXT    NOT NULL DEFAULT 'pending'
                     CHECK (state IN ('pending', 'delivered', 'dead')),
@@ -60,13 +60,16 @@ CREATE TABLE webhook_attempts (
 -- the delivery log lists the attempts of one delivery
 CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery, id);
 
--- The dispatcher's position: settled runs with finished_at at or after
--- this were (or are being) turned into deliveries.  One row.
+-- The dispatcher's position in the event log (0014): events with an id
+-- above events_after are still to be turned into deliveries.  One row.
+-- It starts at the newest event, so webhooks are not sent the history.
 CREATE TABLE webhook_cursor (
-    id         INTEGER PRIMARY KEY CHECK (id = 1),
-    runs_after INTEGER NOT NULL
+    id           INTEGER PRIMARY KEY CHECK (id = 1),
+    events_after INTEGER NOT NULL CHECK (events_after >= 0)
 );
-INSERT INTO webhook_cursor (id, runs_after) VALUES (1, CAST(strftime('%s', 'now') AS INTEGER));
+INSERT INTO webhook_cursor (id, events_after)
+VALUES (1, max((SELECT ifnull(max(id), 0) FROM events),
+               ifnull((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)));
 
 -- Signatures of slash commands already served: a replay inside the
 -- five-minute window is refused.  Rows older than the window are purged.

@@ -3,17 +3,38 @@
  * payload.c -- event names and delivery bodies (see payload.h).
  */
 #include "notify/payload.h"
+#include "util/buf.h"
 #include "util/json_util.h"
 
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Contract with receivers and api/openapi.yaml (WebhookEventName): add,
- * never rename. */
+/* The event log's types (api/openapi.yaml EventType) but `reset`, which
+ * only a live stream sends, and our own test.  Contract with receivers
+ * (WebhookEventName): add, never rename. */
 static const char *const events[] = {
-    "run.succeeded",  "run.failed", "run.cancelled", "restore.succeeded",
-    "restore.failed", "plan.stale", "verify.failed", "destination.unreachable",
+    "run.queued",
+    "run.started",
+    "run.progress",
+    "run.succeeded",
+    "run.partial",
+    "run.failed",
+    "run.cancelled",
+    "restore.queued",
+    "restore.started",
+    "restore.progress",
+    "restore.succeeded",
+    "restore.partial",
+    "restore.failed",
+    "restore.cancelled",
+    "verify.failed",
+    "plan.stale",
+    "instance.unreachable",
+    "instance.reachable",
+    "destination.unreachable",
+    "destination.reachable",
     "webhook.test",
 };
 
@@ -27,49 +48,52 @@ bool payload_event_known(const char *name)
 
 const char *payload_event_names(void)
 {
-    return "run.succeeded, run.failed, run.cancelled, restore.succeeded, restore.failed, "
-           "plan.stale, verify.failed, destination.unreachable, webhook.test";
+    return "run.* and restore.* (queued, started, progress, succeeded, partial, failed, "
+           "cancelled), verify.failed, plan.stale, instance.unreachable, instance.reachable, "
+           "destination.unreachable, destination.reachable, webhook.test";
 }
 
-const char *payload_run_event(const char *kind, const char *state)
+bool payload_event_final(const char *type)
 {
-    bool restore = strcmp(kind, "restore") == 0;
-    if (strcmp(state, "succeeded") == 0)
-        return restore ? "restore.succeeded" : "run.succeeded";
-    if (strcmp(state, "failed") == 0 || strcmp(state, "partial") == 0)
-        return restore ? "restore.failed" : "run.failed";
-    if (strcmp(state, "cancelled") == 0)
-        return restore ? "restore.failed" : "run.cancelled";
-    return NULL;
+    const char *dot = strchr(type, '.');
+    if (!dot || (strncmp(type, "run.", 4) && strncmp(type, "restore.", 8)))
+        return false;
+    dot++;
+    return !strcmp(dot, "succeeded") || !strcmp(dot, "partial") || !strcmp(dot, "failed") ||
+           !strcmp(dot, "cancelled");
 }
 
-static const char *str_member(const cJSON *o, const char *name)
+char *payload_summary(const struct payload_event *e)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-char *payload_summary(const char *event, const cJSON *data)
-{
-    const cJSON *run = cJSON_GetObjectItemCaseSensitive(data, "run");
-    if (!run)
-        return xasprintf("qbackup: %s", event);
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(run, "id");
-    const char *plan = str_member(run, "plan"), *state = str_member(run, "state");
-    const char *error = str_member(run, "error");
-    const char *kind = str_member(run, "kind");
-    const char *noun = kind && strcmp(kind, "restore") == 0 ? "restore" : "run";
-    return xasprintf("qbackup: %s %lld%s%s %s%s%s", noun,
-                     cJSON_IsNumber(id) ? (long long)id->valuedouble : 0LL, plan ? " of plan " : "",
-                     plan ? plan : "", state ? state : event, error ? ": " : "",
-                     error ? error : "");
+    cJSON *data = cJSON_Parse(e->data ? e->data : "{}");
+    const cJSON *error = cJSON_GetObjectItemCaseSensitive(data, "error");
+    const cJSON *detail = cJSON_GetObjectItemCaseSensitive(data, "detail");
+    const char *why = cJSON_IsString(error)    ? error->valuestring
+                      : cJSON_IsString(detail) ? detail->valuestring
+                                               : NULL;
+    struct buf b;
+    buf_init(&b, 4096);
+    bool ok = buf_printf(&b, "qbackup: %s", e->type);
+    if (ok && e->plan)
+        ok = buf_printf(&b, ": plan %s", e->plan);
+    if (ok && e->run_id)
+        ok = buf_printf(&b, "%s %s %lld", e->plan ? "," : ":",
+                        strncmp(e->type, "restore.", 8) == 0 ? "restore" : "run",
+                        (long long)e->run_id);
+    if (ok && e->instance)
+        ok = buf_printf(&b, " on instance %s", e->instance);
+    if (ok && why)
+        ok = buf_printf(&b, ": %.1000s", why);
+    cJSON_Delete(data);
+    char *s = buf_steal(&b, NULL);
+    return s ? s : xstrdup("qbackup: event");
 }
 
 /* Slack's incoming-webhook message: `text` is the fallback shown in
  * notifications, `blocks` the rich layout. */
-static cJSON *slack_message(const char *event, const cJSON *data)
+static cJSON *slack_message(const struct payload_event *e)
 {
-    char *text = payload_summary(event, data);
+    char *text = payload_summary(e);
     cJSON *msg = cJSON_CreateObject();
     cJSON_AddStringToObject(msg, "text", text);
     cJSON *blocks = cJSON_AddArrayToObject(msg, "blocks");
@@ -77,7 +101,7 @@ static cJSON *slack_message(const char *event, const cJSON *data)
     cJSON_AddStringToObject(section, "type", "section");
     cJSON *t = cJSON_AddObjectToObject(section, "text");
     cJSON_AddStringToObject(t, "type", "mrkdwn");
-    char *md = xasprintf("*%s*\n%s", event, text);
+    char *md = xasprintf("*%s*\n%s", e->type, text);
     cJSON_AddStringToObject(t, "text", md);
     free(md);
     cJSON_AddItemToArray(blocks, section);
@@ -85,19 +109,33 @@ static cJSON *slack_message(const char *event, const cJSON *data)
     return msg;
 }
 
-char *payload_body(const char *format, const char *delivery_id, const char *event,
-                   int64_t occurred_at, cJSON *data)
+static void add_text_or_null(cJSON *o, const char *name, const char *v)
+{
+    cJSON_AddItemToObject(o, name, v ? cJSON_CreateString(v) : cJSON_CreateNull());
+}
+
+char *payload_body(const char *format, const char *delivery_id, const struct payload_event *e)
 {
     cJSON *o;
     if (strcmp(format, "slack") == 0) {
-        o = slack_message(event, data);
-        cJSON_Delete(data);
+        o = slack_message(e);
     } else {
         o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "id", delivery_id);
-        cJSON_AddStringToObject(o, "event", event);
-        json_add_time(o, "occurred_at", occurred_at);
-        cJSON_AddItemToObject(o, "data", data);
+        cJSON_AddStringToObject(o, "event", e->type);
+        if (e->id)
+            cJSON_AddNumberToObject(o, "event_id", (double)e->id);
+        else
+            cJSON_AddNullToObject(o, "event_id");
+        json_add_time(o, "occurred_at", e->at);
+        add_text_or_null(o, "plan", e->plan);
+        add_text_or_null(o, "instance", e->instance);
+        if (e->run_id)
+            cJSON_AddNumberToObject(o, "run_id", (double)e->run_id);
+        else
+            cJSON_AddNullToObject(o, "run_id");
+        cJSON *data = cJSON_Parse(e->data ? e->data : "{}");
+        cJSON_AddItemToObject(o, "data", data ? data : cJSON_CreateObject());
     }
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);

@@ -7,6 +7,7 @@
 #include "notify/payload.h"
 #include "notify/sign.h"
 #include "remote/http_client.h"
+#include "store/store_events.h"
 #include "util/json_util.h"
 #include "util/log.h"
 #include "util/retry.h"
@@ -93,86 +94,73 @@ static bool hook_wants(const struct store_webhook *h, const char *event, const c
            filter_allows(h->instances, instance);
 }
 
-static void add_text_or_null(cJSON *o, const char *name, const char *v)
-{
-    cJSON_AddItemToObject(o, name, v ? cJSON_CreateString(v) : cJSON_CreateNull());
-}
-
-/* The event's `data`: the settled run. */
-static cJSON *run_data(const struct store_settled_run *r)
-{
-    cJSON *data = cJSON_CreateObject();
-    cJSON *run = cJSON_AddObjectToObject(data, "run");
-    cJSON_AddNumberToObject(run, "id", (double)r->id);
-    cJSON_AddStringToObject(run, "kind", r->kind);
-    cJSON_AddStringToObject(run, "state", r->state);
-    add_text_or_null(run, "plan", r->plan_name);
-    add_text_or_null(run, "instance", r->instance);
-    add_text_or_null(run, "error", r->error);
-    json_add_time(run, "queued_at", r->queued_at);
-    if (r->started_at)
-        json_add_time(run, "started_at", r->started_at);
-    else
-        cJSON_AddNullToObject(run, "started_at");
-    json_add_time(run, "finished_at", r->finished_at);
-    char *url = xasprintf("/v1/runs/%lld", (long long)r->id);
-    cJSON_AddStringToObject(run, "url", url);
-    free(url);
-    return data;
-}
-
 static void log_failure(const char *event, const char *err)
 {
     char quoted[QB_ERRBUF_SIZE + 16];
     log_warn(event, "error=%s", log_quote(quoted, sizeof quoted, err));
 }
 
-/* The chat-ops result of run r, owed to its response URL. */
-static enum qb_err queue_followup(struct webhooks *w, const struct store_settled_run *r,
-                                  const char *event, char *err, size_t errlen)
+static struct payload_event payload_of(const struct store_event *ev)
 {
-    cJSON *data = run_data(r);
-    char *text = payload_summary(event, data);
-    cJSON_Delete(data);
+    return (struct payload_event){.id = ev->id,
+                                  .type = ev->type,
+                                  .at = ev->at,
+                                  .plan = ev->plan,
+                                  .instance = ev->instance,
+                                  .run_id = ev->run_id,
+                                  .data = ev->data};
+}
+
+/* The outcome of a run started from chat, owed to its response URL. */
+static enum qb_err queue_followup(struct webhooks *w, const struct store_event *ev, char *err,
+                                  size_t errlen)
+{
+    char *url = NULL, *cmd = NULL;
+    enum qb_err rc = store_chatops_followup_get(w->store, ev->run_id, &url, &cmd, err, errlen);
+    if (rc || !url)
+        return rc;
+    struct payload_event pe = payload_of(ev);
+    char *text = payload_summary(&pe);
     cJSON *msg = cJSON_CreateObject();
     cJSON_AddStringToObject(msg, "response_type", "in_channel");
-    char *full = xasprintf("%s (%s)", text, r->followup_cmd ? r->followup_cmd : "chat command");
+    char *full = xasprintf("%s (/%s)", text, cmd);
     cJSON_AddStringToObject(msg, "text", full);
     char *body = cJSON_PrintUnformatted(msg);
-    char *key = xasprintf("chat:run:%lld", (long long)r->id);
-    char *id = xasprintf("chat-run%lld", (long long)r->id);
+    char *key = xasprintf("ev:%lld", (long long)ev->id);
+    char *id = xasprintf("chat-ev%lld", (long long)ev->id);
     struct store_delivery_new d = {
-        .delivery_id = id, .url = r->followup_url, .event = event, .event_key = key, .body = body};
-    enum qb_err rc = store_delivery_add(w->store, &d, NULL, err, errlen);
+        .delivery_id = id, .url = url, .event = ev->type, .event_key = key, .body = body};
+    rc = store_delivery_add(w->store, &d, NULL, err, errlen);
     if (!rc)
-        rc = store_chatops_followup_done(w->store, r->id, err, errlen);
+        rc = store_chatops_followup_done(w->store, ev->run_id, err, errlen);
     cJSON_Delete(msg);
     free(text);
     free(full);
     free(body);
     free(key);
     free(id);
+    free(url);
+    free(cmd);
     return rc;
 }
 
-/* One settled run: a delivery per webhook that wants it. */
-static enum qb_err dispatch_run(struct webhooks *w, const struct store_settled_run *r,
-                                struct store_webhook **hooks, size_t nhooks, char *err,
-                                size_t errlen)
+/* One event of the log: a delivery per webhook that wants it. */
+static enum qb_err dispatch_event(struct webhooks *w, const struct store_event *ev,
+                                  struct store_webhook **hooks, size_t nhooks, char *err,
+                                  size_t errlen)
 {
-    const char *event = payload_run_event(r->kind, r->state);
-    if (!event)
-        return QB_OK;
     enum qb_err rc = QB_OK;
-    char *key = xasprintf("run:%lld:%s", (long long)r->id, event);
+    struct payload_event pe = payload_of(ev);
+    char *key = xasprintf("ev:%lld", (long long)ev->id);
     for (size_t i = 0; !rc && i < nhooks; i++) {
-        if (!hook_wants(hooks[i], event, r->plan_name, r->instance))
+        if (!hook_wants(hooks[i], ev->type, ev->plan, ev->instance))
             continue;
-        char *id = xasprintf("wh%lld-run%lld-%s", (long long)hooks[i]->id, (long long)r->id, event);
-        char *body = payload_body(hooks[i]->format, id, event, r->finished_at, run_data(r));
+        /* Stable: the same webhook and event always give the same id. */
+        char *id = xasprintf("wh%lld-ev%lld", (long long)hooks[i]->id, (long long)ev->id);
+        char *body = payload_body(hooks[i]->format, id, &pe);
         struct store_delivery_new d = {.delivery_id = id,
                                        .webhook_id = hooks[i]->id,
-                                       .event = event,
+                                       .event = ev->type,
                                        .event_key = key,
                                        .body = body};
         rc = store_delivery_add(w->store, &d, NULL, err, errlen);
@@ -180,50 +168,66 @@ static enum qb_err dispatch_run(struct webhooks *w, const struct store_settled_r
         free(body);
     }
     free(key);
-    if (!rc && r->followup_url)
-        rc = queue_followup(w, r, event, err, errlen);
+    if (!rc && ev->run_id && payload_event_final(ev->type))
+        rc = queue_followup(w, ev, err, errlen);
     return rc;
 }
 
-/* One round: settled runs since the cursor into the outbox, then the
- * cursor forward.  Idempotent, so a crash anywhere only repeats work. */
-static void dispatch_round(struct webhooks *w)
+/* One round: events after the cursor into the outbox, then the cursor
+ * forward.  Idempotent, so a crash anywhere only repeats work.  Returns
+ * whether there may be more right away. */
+static bool dispatch_round(struct webhooks *w)
 {
     char err[QB_ERRBUF_SIZE];
-    struct store_settled_run **runs = NULL;
+    struct store_event **evs = NULL;
     struct store_webhook **hooks = NULL;
-    size_t nruns = 0, nhooks = 0;
+    size_t nevs = 0, nhooks = 0;
     int64_t after = 0;
+    bool lost = false;
     enum qb_err rc = store_webhook_cursor(w->store, &after, err, sizeof err);
     if (!rc)
-        rc = store_settled_runs(w->store, after, DISPATCH_BATCH, &runs, &nruns, err, sizeof err);
-    if (!rc && nruns)
+        rc = store_events_after(w->store, after, DISPATCH_BATCH, &evs, &nevs, &lost, err,
+                                sizeof err);
+    if (!rc && lost)
+        log_warn("webhooks.events_lost", "after=%lld", (long long)after);
+    if (!rc && nevs)
         rc = store_webhook_list(w->store, &hooks, &nhooks, err, sizeof err);
     int64_t last = after;
-    for (size_t i = 0; !rc && i < nruns; i++) {
-        rc = dispatch_run(w, runs[i], hooks, nhooks, err, sizeof err);
-        if (runs[i]->finished_at > last)
-            last = runs[i]->finished_at;
+    for (size_t i = 0; !rc && i < nevs; i++) {
+        rc = dispatch_event(w, evs[i], hooks, nhooks, err, sizeof err);
+        if (!rc)
+            last = evs[i]->id;
     }
-    /* The cursor stays on the last second seen (not past it): a run that
-     * settles later within that second is still found, and what was
-     * queued already is ignored by its key. */
-    if (!rc && last > after)
-        rc = store_webhook_cursor_set(w->store, last, err, sizeof err);
+    /* Forward past what was handled, even when a later event failed: the
+     * failed one is tried again next round. */
+    char sub[QB_ERRBUF_SIZE];
+    if (last != after && store_webhook_cursor_set(w->store, last, sub, sizeof sub))
+        log_failure("webhooks.dispatch_failed", sub);
     if (rc)
         log_failure("webhooks.dispatch_failed", err);
-    if (nhooks)
+    if (nevs)
         webhooks_wake(w); /* senders: new rows may be due */
-    store_settled_run_list_free(runs, nruns);
+    store_event_list_free(evs, nevs);
     store_webhook_list_free(hooks, nhooks);
+    return !rc && nevs == DISPATCH_BATCH;
 }
 
 static void *dispatcher_main(void *arg)
 {
     struct webhooks *w = arg;
-    do
-        dispatch_round(w);
-    while (!wait_round(w, w->cfg.poll_ms));
+    for (;;) {
+        /* Read the sequence first: an event committed while the round
+         * runs ends the wait at once. */
+        uint64_t seq = store_events_seq(w->store);
+        if (dispatch_round(w))
+            continue;
+        store_events_wait(w->store, seq, w->cfg.poll_ms);
+        pthread_mutex_lock(&w->lock);
+        bool stop = w->stopping;
+        pthread_mutex_unlock(&w->lock);
+        if (stop)
+            break;
+    }
     return NULL;
 }
 
@@ -409,10 +413,12 @@ enum qb_err webhooks_test_fire(struct store *store, const struct store_webhook *
         free(id);
         char *key = xasprintf("test:%lld.%u", (long long)now_ms, k);
         id = xasprintf("wh%lld-test-%lld.%u", (long long)hook->id, (long long)now_ms, k);
-        cJSON *data = cJSON_CreateObject();
-        cJSON_AddNumberToObject(data, "webhook_id", (double)hook->id);
-        cJSON_AddStringToObject(data, "message", "a test delivery from qbackupd");
-        char *body = payload_body(hook->format, id, "webhook.test", now_ms / 1000, data);
+        char *data = xasprintf("{\"webhook_id\":%lld,\"message\":\"a test delivery from "
+                               "qbackupd\"}",
+                               (long long)hook->id);
+        struct payload_event pe = {.type = "webhook.test", .at = now_ms / 1000, .data = data};
+        char *body = payload_body(hook->format, id, &pe);
+        free(data);
         struct store_delivery_new d = {.delivery_id = id,
                                        .webhook_id = hook->id,
                                        .event = "webhook.test",

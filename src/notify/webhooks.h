@@ -1,18 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
  * webhooks.h -- delivering events to webhooks: the dispatcher that turns
- * settled runs into outbox rows, and the senders that post them, signed,
- * with retries that survive restarts.  Owns its threads; the outbox itself
- * is in the catalogue (store/store_webhooks.h).
+ * new events of the event log into outbox rows, and the senders that post
+ * them, signed, with retries that survive restarts.  Owns its threads; the
+ * outbox itself is in the catalogue (store/store_webhooks.h).
  *
  * DESIGN
- * One dispatcher thread polls the catalogue (and is woken by test-fires):
- * settled runs with finished_at at or after its persisted cursor become
- * one delivery per matching webhook, keyed (webhook, "run:<id>:<event>"),
- * so a re-scan after a crash adds nothing (the store ignores a known key).
- * Runs started from chat add a delivery to their Slack response URL.
- * UNIFY: when the event log (engine/events.h) lands, the run scan is
- * replaced by a scan of events with id > cursor, keyed "ev:<event id>".
+ * One dispatcher thread follows the event log (store/store_events.h),
+ * woken by each commit of an event: events with an id above its persisted
+ * cursor become one delivery per matching webhook, keyed (webhook,
+ * "ev:<event id>") with the delivery id "wh<webhook>-ev<event>", so a
+ * re-scan after a crash adds nothing (the store ignores a known key) and
+ * a receiver sees the same id on every retry.  The event that ends a run
+ * started from chat also queues a message to its Slack response URL.
  *
  * `senders` threads each lease the delivery due soonest (the lease is its
  * next_attempt_at moved past the send's deadline), POST it with a timeout,

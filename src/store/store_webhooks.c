@@ -279,28 +279,13 @@ enum qb_err store_delivery_list(struct store *s, int64_t webhook_id, int limit,
     return rc;
 }
 
-/* --------------------------------------------------------- the run source */
-
-#define STORE_ROW_T struct store_settled_run
-static const struct store_col settled_cols[] = {
-    STORE_COL(id),          STORE_COL(kind),         STORE_COL(state),       STORE_COL(plan_name),
-    STORE_COL(instance),    STORE_COL(error),        STORE_COL(queued_at),   STORE_COL(started_at),
-    STORE_COL(finished_at), STORE_COL(followup_url), STORE_COL(followup_cmd)};
-#undef STORE_ROW_T
-
-static const struct store_rows settled_rows =
-    STORE_TABLE_ROWS(struct store_settled_run, settled_cols);
-
-void store_settled_run_list_free(struct store_settled_run **list, size_t n)
-{
-    store_rows_free(&settled_rows, list, n);
-}
+/* ------------------------------------------------- the event log cursor */
 
 enum qb_err store_webhook_cursor(struct store *s, int64_t *after, char *err, size_t errlen)
 {
     struct store_stmt q;
     enum qb_err rc =
-        store_stmt_open(s, "SELECT runs_after FROM webhook_cursor WHERE id = 1", &q, err, errlen);
+        store_stmt_open(s, "SELECT events_after FROM webhook_cursor WHERE id = 1", &q, err, errlen);
     if (!rc)
         rc = store_stmt_int(&q, after, NULL, "reading the webhook cursor", err, errlen);
     return rc;
@@ -308,33 +293,9 @@ enum qb_err store_webhook_cursor(struct store *s, int64_t *after, char *err, siz
 
 enum qb_err store_webhook_cursor_set(struct store *s, int64_t after, char *err, size_t errlen)
 {
-    return store_write(s, "UPDATE webhook_cursor SET runs_after = max(runs_after, ?1) WHERE id = 1",
-                       after, 0, 0, NULL, NULL, "moving the webhook cursor", err, errlen);
-}
-
-enum qb_err store_settled_runs(struct store *s, int64_t after, int limit,
-                               struct store_settled_run ***out, size_t *n, char *err, size_t errlen)
-{
-    struct store_stmt q;
-    void *list = NULL;
-    *out = NULL;
-    *n = 0;
-    /* A run owed to chat is reported whatever the cursor says. */
-    enum qb_err rc = store_stmt_open(
-        s,
-        "SELECT r.id, r.kind, r.state, r.plan_name, i.name, r.error, r.queued_at, "
-        "ifnull(r.started_at, 0), r.finished_at, f.response_url, f.command FROM runs r "
-        "LEFT JOIN instances i ON i.id = r.instance_id LEFT JOIN chatops_followups f ON "
-        "f.run_id = r.id WHERE r.state IN ('succeeded', 'failed', 'partial', 'cancelled') AND "
-        "(r.finished_at >= ?1 OR f.run_id IS NOT NULL) ORDER BY r.finished_at, r.id LIMIT ?2",
-        &q, err, errlen);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(q.st, 1, after);
-    sqlite3_bind_int(q.st, 2, limit);
-    rc = store_stmt_rows(&q, &settled_rows, NULL, &list, n, "listing settled runs", err, errlen);
-    *out = list;
-    return rc;
+    return store_write(
+        s, "UPDATE webhook_cursor SET events_after = max(events_after, ?1) WHERE id = 1", after, 0,
+        0, NULL, NULL, "moving the webhook cursor", err, errlen);
 }
 
 /* ---------------------------------------------------------------- chat-ops */
@@ -385,6 +346,33 @@ enum qb_err store_chatops_followup(struct store *s, int64_t run_id, const char *
     store_bind_text(q.st, 3, command);
     sqlite3_bind_int64(q.st, 4, qb_now_ms() / 1000);
     return store_stmt_done(&q, NULL, "recording a chat follow-up", err, errlen);
+}
+
+struct followup {
+    char *url;
+    char *cmd;
+};
+#define STORE_ROW_T struct followup
+static const struct store_col followup_cols[] = {STORE_COL(url), STORE_COL(cmd)};
+#undef STORE_ROW_T
+static const struct store_rows followup_rows = STORE_TABLE_ROWS(struct followup, followup_cols);
+
+enum qb_err store_chatops_followup_get(struct store *s, int64_t run_id, char **url, char **cmd,
+                                       char *err, size_t errlen)
+{
+    struct followup *f = NULL;
+    *url = *cmd = NULL;
+    enum qb_err rc =
+        store_get_by_key(s, "SELECT response_url, command FROM chatops_followups WHERE run_id = ?1",
+                         NULL, run_id, &followup_rows, NULL, &f, "chat follow-up", err, errlen);
+    if (rc == QB_ERR_NOT_FOUND)
+        return QB_OK;
+    if (!rc) {
+        *url = f->url;
+        *cmd = f->cmd;
+        free(f);
+    }
+    return rc;
 }
 
 enum qb_err store_chatops_followup_done(struct store *s, int64_t run_id, char *err, size_t errlen)

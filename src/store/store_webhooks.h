@@ -3,7 +3,7 @@
  * store_webhooks.h -- the webhook tables of migration 0015: subscriptions
  * (`webhooks`, whose secret is sealed like every stored secret), the
  * outbox of deliveries with their attempt log, the dispatcher's cursor
- * over settled runs, and the chat-ops replay guard and follow-ups.
+ * in the event log, and the chat-ops replay guard and follow-ups.
  *
  * The outbox is the durable half of notify/webhooks.c: a delivery row is
  * written once per (webhook, event key) -- a second insert of the same
@@ -109,35 +109,15 @@ enum qb_err store_delivery_list(struct store *s, int64_t webhook_id, int limit,
                                 struct store_delivery ***out, size_t *n, char *err,
                                 size_t errlen) QB_MUSTCHECK;
 
-/* --------------------------------------------------------- the run source */
+/* ------------------------------------------------- the event log cursor */
 
-/* A settled run as the dispatcher reports it. */
-struct store_settled_run {
-    int64_t id;
-    char *kind;
-    char *state;
-    char *plan_name; /* or NULL */
-    char *instance;  /* name of the instance it worked on, or NULL */
-    char *error;     /* or NULL */
-    int64_t queued_at;
-    int64_t started_at;
-    int64_t finished_at;
-    char *followup_url; /* chat-ops response URL owed the outcome, or NULL */
-    char *followup_cmd; /* the chat command that started it, or NULL */
-};
-void store_settled_run_list_free(struct store_settled_run **list, size_t n);
-
-/* The dispatcher's cursor (Unix seconds): runs that settled at or after
- * it may not have been dispatched yet. */
+/* The id of the last event of the log (store_events.h) the dispatcher
+ * turned into deliveries. */
 enum qb_err store_webhook_cursor(struct store *s, int64_t *after, char *err,
                                  size_t errlen) QB_MUSTCHECK;
+/* Moves the cursor forward to after (never back). */
 enum qb_err store_webhook_cursor_set(struct store *s, int64_t after, char *err,
                                      size_t errlen) QB_MUSTCHECK;
-/* Runs in a terminal state with finished_at >= after, oldest first, at
- * most limit. */
-enum qb_err store_settled_runs(struct store *s, int64_t after, int limit,
-                               struct store_settled_run ***out, size_t *n, char *err,
-                               size_t errlen) QB_MUSTCHECK;
 
 /* ---------------------------------------------------------------- chat-ops */
 
@@ -150,6 +130,10 @@ enum qb_err store_chatops_seen(struct store *s, const char *signature, int64_t n
  * the run settles). */
 enum qb_err store_chatops_followup(struct store *s, int64_t run_id, const char *response_url,
                                    const char *command, char *err, size_t errlen) QB_MUSTCHECK;
+/* The response URL and command owed run_id's outcome into *url and *cmd
+ * (caller frees), or both NULL when none is. */
+enum qb_err store_chatops_followup_get(struct store *s, int64_t run_id, char **url, char **cmd,
+                                       char *err, size_t errlen) QB_MUSTCHECK;
 /* The follow-up of run_id was queued: forget it. */
 enum qb_err store_chatops_followup_done(struct store *s, int64_t run_id, char *err,
                                         size_t errlen) QB_MUSTCHECK;
