@@ -74,7 +74,7 @@ static void test_slack_signature(void)
     TEST_EXPECT_INT(sign_slack_check(SLACK_SECRET, "12x", SLACK_SIG, b, n, now, err, sizeof err),
                     QB_ERR_INVALID);
     TEST_EXPECT_INT(
-        sign_slack_check(SLACK_SECRET, SLACK_TS, SLACK_SIG + 3, b, n, now, err, sizeof err),
+        sign_slack_check(SLACK_SECRET, SLACK_TS, &SLACK_SIG[3], b, n, now, err, sizeof err),
         QB_ERR_INVALID);
     TEST_EXPECT(strstr(err, SLACK_SECRET) == NULL);
 }
