@@ -18,6 +18,7 @@
 #include "harness.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -57,7 +58,7 @@ static struct {
     pthread_mutex_t lock;
     struct seen seen[MAX_SEEN];
     int n;
-    atomic_int status; /* what to answer */
+    atomic_int status; /* what to answer; -1: nothing (hang until the client gives up) */
     atomic_bool stop;
 } rx = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -107,6 +108,16 @@ static void serve_one(int c)
     }
     body[body_len] = '\0';
     int status = atomic_load(&rx.status);
+    if (status < 0) {
+        /* "Hang": never answer; wait (up to 3 x SO_RCVTIMEO) for the
+         * client to give up and close. */
+        char sink[256];
+        for (int i = 0; i < 3; i++) {
+            ssize_t k = recv(c, sink, sizeof sink, 0);
+            if (k == 0 || (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+                break;
+        }
+    }
     pthread_mutex_lock(&rx.lock);
     if (rx.n < MAX_SEEN) {
         struct seen *s = &rx.seen[rx.n++];
@@ -121,6 +132,8 @@ static void serve_one(int c)
     }
     pthread_mutex_unlock(&rx.lock);
     free(body);
+    if (status < 0)
+        return;
     char reply[128];
     int n = snprintf(reply, sizeof reply,
                      "HTTP/1.1 %d X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", status);
@@ -283,7 +296,7 @@ static void run_and_wait(const char *plan, const char *state)
 
 struct state_wait {
     const char *path;  /* the deliveries of a webhook */
-    const char *state; /* of the newest one */
+    const char *state; /* of every one listed */
 };
 
 static bool delivery_state_is(void *ctx)
@@ -291,8 +304,13 @@ static bool delivery_state_is(void *ctx)
     struct state_wait *w = ctx;
     struct resp r;
     bool is = qbd_request(&d, "GET", w->path, NULL, NULL, &r) == 0 &&
-              json_path_str(r.json, "items.0.state") &&
-              !strcmp(json_path_str(r.json, "items.0.state"), w->state);
+              cJSON_GetArraySize(json_path(r.json, "items")) > 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, json_path(r.json, "items"))
+    {
+        const char *st = json_path_str(it, "state");
+        is = is && st && !strcmp(st, w->state);
+    }
     resp_free(&r);
     return is;
 }
@@ -477,6 +495,48 @@ static void test_failing_receiver_ends_dead_and_runs_go_on(void)
     atomic_store(&rx.status, 200);
 }
 
+static void delete_all_hooks(void)
+{
+    struct resp r;
+    TEST_ASSERT(qbd_request(&d, "GET", "/v1/webhooks", NULL, NULL, &r) == 0);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, json_path(r.json, "items"))
+    {
+        char path[64];
+        snprintf(path, sizeof path, "/v1/webhooks/%ld", (long)json_path_num(it, "id"));
+        struct resp x;
+        TEST_EXPECT(qbd_request(&d, "DELETE", path, NULL, NULL, &x) == 0 && x.status == 204);
+        resp_free(&x);
+    }
+    resp_free(&r);
+}
+
+static void test_hanging_receiver_does_not_hold_runs(void)
+{
+    delete_all_hooks();
+    long id = create_hook("/hang", "[\"run.succeeded\"]", NULL);
+    TEST_ASSERT(id > 0);
+    atomic_store(&rx.status, -1);
+    run_and_wait("good", "succeeded");
+    TEST_ASSERT(rx_wait("/hang", "run.succeeded", -1, 1));
+    /* While an attempt hangs, another run starts, succeeds and is queued. */
+    run_and_wait("good", "succeeded");
+    atomic_store(&rx.status, 200);
+    char path[96];
+    snprintf(path, sizeof path, "/v1/webhooks/%ld/deliveries", id);
+    TEST_ASSERT(wait_delivery_state(path, "delivered"));
+    struct resp r;
+    TEST_ASSERT(qbd_request(&d, "GET", path, NULL, NULL, &r) == 0);
+    TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "items")), 2);
+    /* The older delivery's first attempt got no answer: cut off at
+     * webhook_timeout_ms, then retried. */
+    TEST_EXPECT(cJSON_IsNull(json_path(r.json, "items.1.attempt_log.0.status")));
+    const char *why = json_path_str(r.json, "items.1.attempt_log.0.error");
+    TEST_EXPECT(why && strstr(why, "no answer"));
+    resp_free(&r);
+    atomic_store(&rx.status, 200);
+}
+
 /* --------------------------------------------------------------- chat-ops */
 
 /* Sends a slash command from user with text, signed at ts with secret
@@ -623,6 +683,7 @@ int main(void)
     TEST_RUN(test_deliveries_survive_a_restart);
     TEST_RUN(test_slack_format_and_test_fire);
     TEST_RUN(test_failing_receiver_ends_dead_and_runs_go_on);
+    TEST_RUN(test_hanging_receiver_does_not_hold_runs);
     TEST_RUN(test_slash_command_refusals_do_nothing);
     TEST_RUN(test_slash_command_runs_and_reports_later);
     TEST_EXPECT(!qbd_log_contains(&d, SECRET));
