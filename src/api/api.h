@@ -83,6 +83,12 @@ void api_snapshots_verify(struct http_request *req);
 void api_restores_create(struct http_request *req);
 void api_snapshots_download(struct http_request *req);
 
+/* api_events.c */
+struct store_event;
+void api_events_stream(struct http_request *req);
+/* The Event object of api/openapi.yaml; caller owns the result. */
+cJSON *api_event_json(const struct store_event *e);
+
 /* api_status.c */
 void api_status(struct http_request *req);
 /* Prometheus collector for backup series (registered by main). */

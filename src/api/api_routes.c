@@ -53,6 +53,7 @@ static const struct http_route api_route_table[] = {
     {"POST", "/v1/restores", AUTH_ROLE_OPERATOR, api_restores_create},
 
     {"GET", "/v1/status", AUTH_ROLE_VIEWER, api_status},
+    {"GET", "/v1/events", AUTH_ROLE_VIEWER, api_events_stream},
 };
 
 size_t api_routes(struct http_route *routes, size_t cap, bool metrics_public, bool readyz_public)

@@ -44,6 +44,7 @@ struct http_server_config {
     size_t max_header_bytes;         /* request line + headers; 414/431 beyond */
     size_t max_body_bytes;           /* larger bodies get 413 */
     int max_json_depth;              /* deeper JSON gets 400 */
+    unsigned max_feeds;              /* open feeds (event streams); more: 503 */
 };
 
 struct http_server;
