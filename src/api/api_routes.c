@@ -9,6 +9,7 @@
 #include <string.h>
 
 static const struct http_route api_route_table[] = {
+    {"GET", "/", AUTH_ROLE_VIEWER, api_page},
     {"GET", "/healthz", AUTH_ROLE_PUBLIC, api_healthz},
     {"GET", "/readyz", AUTH_ROLE_VIEWER, api_readyz},
     {"GET", "/metrics", AUTH_ROLE_VIEWER, api_metrics},

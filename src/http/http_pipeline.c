@@ -375,7 +375,15 @@ static bool admit(struct http_request *req)
     } else if (req->match.route->role != AUTH_ROLE_PUBLIC) {
         const char *hdr = http_req_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
         enum auth_result ar = auth_check(s->auth, hdr, &req->role, &req->principal);
+        /* A browser's Basic credentials: reads only (auth.h says why). */
+        bool safe = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+        if (ar == AUTH_MISSING && safe)
+            ar = auth_check_basic(s->auth, hdr, &req->role, &req->principal);
         if (ar != AUTH_OK) {
+            /* A browser (it asks for HTML) gets a login prompt; the
+             * token goes in the password field, never in the URL. */
+            const char *accept = http_req_header(req, MHD_HTTP_HEADER_ACCEPT);
+            bool browser = safe && accept && strstr(accept, "text/html");
             http_reply_problem(req, API_ERR_UNAUTHENTICATED, "%s",
                                ar == AUTH_MISSING ? "send \"Authorization: Bearer <token>\""
                                                   : "the bearer token is not recognised");
@@ -383,6 +391,9 @@ static bool admit(struct http_request *req)
                               ar == AUTH_MISSING ? "Bearer realm=\"qbackup\""
                                                  : "Bearer realm=\"qbackup\", "
                                                    "error=\"invalid_token\"");
+            if (browser)
+                http_reply_header(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                  "Basic realm=\"qbackup\", charset=\"UTF-8\"");
             return false;
         }
         if (req->role < req->match.route->role) {

@@ -84,6 +84,8 @@ static bool render_inflight(struct buf *out, void *ctx)
     return metrics_head(out, METRIC_HTTP_INFLIGHT) &&
            metrics_sample(out, METRIC_HTTP_INFLIGHT, " %u\n",
                           http_pipeline_inflight(s->pipeline)) &&
+           metrics_head(out, METRIC_HTTP_STREAMS) &&
+           metrics_sample(out, METRIC_HTTP_STREAMS, " %u\n", http_feeds_open(s->feeds)) &&
            http_conns_render(s->conns, out);
 }
 
