@@ -248,6 +248,7 @@ static int serve(const struct config *cfg, struct app *app, const sigset_t *sign
         .max_body_bytes = (size_t)cfg->max_body_bytes,
         .max_json_depth = (int)cfg->max_json_depth,
         .form_routes = api_form_routes,
+        .max_feeds = (unsigned)cfg->events_max_clients,
     };
     struct engine_config ec = {
         .workers = (unsigned)cfg->workers,

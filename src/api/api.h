@@ -98,9 +98,21 @@ void api_webhooks_test(struct http_request *req);
 
 /* api_chatops.c */
 void api_chatops_slack(struct http_request *req);
+/* api_events.c */
+struct store_event;
+void api_events_stream(struct http_request *req);
+/* The Event object of api/openapi.yaml; caller owns the result. */
+cJSON *api_event_json(const struct store_event *e);
 
 /* api_status.c */
+struct app;
 void api_status(struct http_request *req);
+/* The body of GET /v1/status (api/openapi.yaml, Status) into *out; caller
+ * owns it.  Reads the catalogue (cached) and the prober's last round. */
+enum qb_err api_status_build(struct app *app, cJSON **out, char *err, size_t errlen) QB_MUSTCHECK;
+
+/* api_page.c */
+void api_page(struct http_request *req);
 /* Prometheus collector for backup series (registered by main). */
 bool api_status_metrics(struct buf *out, void *app);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 static const struct http_route api_route_table[] = {
+    {"GET", "/", AUTH_ROLE_VIEWER, api_page},
     {"GET", "/healthz", AUTH_ROLE_PUBLIC, api_healthz},
     {"GET", "/readyz", AUTH_ROLE_VIEWER, api_readyz},
     {"GET", "/metrics", AUTH_ROLE_VIEWER, api_metrics},
@@ -53,6 +54,7 @@ static const struct http_route api_route_table[] = {
     {"POST", "/v1/restores", AUTH_ROLE_OPERATOR, api_restores_create},
 
     {"GET", "/v1/status", AUTH_ROLE_VIEWER, api_status},
+    {"GET", "/v1/events", AUTH_ROLE_VIEWER, api_events_stream},
 
     {"GET", "/v1/webhooks", AUTH_ROLE_ADMIN, api_webhooks_list},
     {"POST", "/v1/webhooks", AUTH_ROLE_ADMIN, api_webhooks_create},

@@ -47,6 +47,7 @@ struct http_pipeline {
     void *app;
     struct http_conns *conns;   /* borrowed: phases and the 503 count */
     struct http_poller *poller; /* borrowed: where long polls wait */
+    struct http_feeds *feeds;   /* borrowed: where event streams are served */
     pthread_mutex_t lock;       /* guards inflight */
     pthread_cond_t drained;     /* inflight dropped to zero */
     unsigned inflight;
@@ -56,7 +57,7 @@ struct http_pipeline *http_pipeline_create(const struct http_server_config *cfg,
                                            const struct http_route *routes, size_t nroutes,
                                            const struct auth *auth, struct metrics *metrics,
                                            void *app, struct http_conns *conns,
-                                           struct http_poller *poller)
+                                           struct http_poller *poller, struct http_feeds *feeds)
 {
     struct http_pipeline *p = xcalloc(1, sizeof *p);
     p->max_header_bytes = cfg->max_header_bytes;
@@ -71,6 +72,7 @@ struct http_pipeline *http_pipeline_create(const struct http_server_config *cfg,
     p->app = app;
     p->conns = conns;
     p->poller = poller;
+    p->feeds = feeds;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->drained, NULL);
     return p;
@@ -168,6 +170,11 @@ enum auth_role http_req_role(const struct http_request *req)
 void *http_req_app(const struct http_request *req)
 {
     return req->pipe->app;
+}
+
+struct http_feeds *http_req_feeds(const struct http_request *req)
+{
+    return req->pipe->feeds;
 }
 
 /* ---------------------------------------------------------------- request ids */
@@ -376,7 +383,15 @@ static bool admit(struct http_request *req)
     } else if (req->match.route->role != AUTH_ROLE_PUBLIC) {
         const char *hdr = http_req_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
         enum auth_result ar = auth_check(s->auth, hdr, &req->role, &req->principal);
+        /* A browser's Basic credentials: reads only (auth.h says why). */
+        bool safe = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+        if (ar == AUTH_MISSING && safe)
+            ar = auth_check_basic(s->auth, hdr, &req->role, &req->principal);
         if (ar != AUTH_OK) {
+            /* A browser (it asks for HTML) gets a login prompt; the
+             * token goes in the password field, never in the URL. */
+            const char *accept = http_req_header(req, MHD_HTTP_HEADER_ACCEPT);
+            bool browser = safe && accept && strstr(accept, "text/html");
             http_reply_problem(req, API_ERR_UNAUTHENTICATED, "%s",
                                ar == AUTH_MISSING ? "send \"Authorization: Bearer <token>\""
                                                   : "the bearer token is not recognised");
@@ -384,6 +399,9 @@ static bool admit(struct http_request *req)
                               ar == AUTH_MISSING ? "Bearer realm=\"qbackup\""
                                                  : "Bearer realm=\"qbackup\", "
                                                    "error=\"invalid_token\"");
+            if (browser)
+                http_reply_header(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                  "Basic realm=\"qbackup\", charset=\"UTF-8\"");
             return false;
         }
         if (req->role < req->match.route->role) {
@@ -560,7 +578,10 @@ void http_pipeline_on_completed(void *cls, struct MHD_Connection *conn, void **c
         status = ci && ci->http_status ? ci->http_status : 499;
         new_request_id(req->id, sizeof req->id);
     }
-    metrics_http_observe(s->metrics, req->route_label, req->method, status, seconds);
+    /* A feed lasts as long as its client listens: its duration says
+     * nothing about how fast requests are served. */
+    if (!req->feed)
+        metrics_http_observe(s->metrics, req->route_label, req->method, status, seconds);
     /* Never the query (MHD-refused requests have only the raw target), and
      * no token-looking path segment: logs must not keep secrets. */
     char shown[300], safe[300], path[300];

@@ -49,6 +49,7 @@ struct http_server_config {
      * covers its exact bytes.  NULL-terminated; NULL for none.  Borrowed
      * until the server stops. */
     const char *const *form_routes;
+    unsigned max_feeds; /* open feeds (event streams); more: 503 */
 };
 
 struct http_server;
