@@ -45,6 +45,8 @@ CREATE TABLE webhook_deliveries (
 CREATE UNIQUE INDEX webhook_deliveries_event ON webhook_deliveries (ifnull(webhook_id, 0), event_key);
 -- the sender's "what is due" claim
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'pending';
+-- the dispatcher's pruning of finished deliveries older than a week
+CREATE INDEX webhook_deliveries_done ON webhook_deliveries (created_at) WHERE state != 'pending';
 -- GET /v1/webhooks/{id}/deliveries (newest first)
 CREATE INDEX webhook_deliveries_hook ON webhook_deliveries (webhook_id, id DESC);
 

@@ -4,10 +4,12 @@
  * (see webhooks.h for the design).
  */
 #include "notify/webhooks.h"
+#include "metrics.h"
 #include "notify/payload.h"
 #include "notify/sign.h"
 #include "remote/http_client.h"
 #include "store/store_events.h"
+#include "util/buf.h"
 #include "util/json_util.h"
 #include "util/log.h"
 #include "util/retry.h"
@@ -24,6 +26,10 @@
 /* A receiver's answer is not read, only its status: keep little of it. */
 #define SENDER_MAX_BODY 4096
 #define MAX_SENDERS     16
+/* Delivered and dead deliveries stay in the delivery log this long, so the
+ * outbox does not grow without bound; pending ones stay until settled. */
+#define KEEP_FINISHED_MS (7LL * 24 * 3600 * 1000)
+#define PRUNE_EVERY_MS   (3600LL * 1000)
 
 struct webhooks {
     struct store *store;
@@ -212,10 +218,26 @@ static bool dispatch_round(struct webhooks *w)
     return !rc && nevs == DISPATCH_BATCH;
 }
 
+/* Forgets finished deliveries past KEEP_FINISHED_MS. */
+static void prune(struct webhooks *w)
+{
+    char err[QB_ERRBUF_SIZE];
+    int removed = 0;
+    if (store_delivery_prune(w->store, qb_now_ms() - KEEP_FINISHED_MS, &removed, err, sizeof err))
+        log_failure("webhooks.prune_failed", err);
+    else if (removed)
+        log_info("webhooks.pruned", "deliveries=%d", removed);
+}
+
 static void *dispatcher_main(void *arg)
 {
     struct webhooks *w = arg;
+    int64_t next_prune = 0;
     for (;;) {
+        if (qb_mono_ms() >= next_prune) {
+            prune(w);
+            next_prune = qb_mono_ms() + PRUNE_EVERY_MS;
+        }
         /* Read the sequence first: an event committed while the round
          * runs ends the wait at once. */
         uint64_t seq = store_events_seq(w->store);
@@ -356,6 +378,23 @@ static void *sender_main(void *arg)
     }
     http_client_destroy(c);
     return NULL;
+}
+
+/* ----------------------------------------------------------------- metrics */
+
+bool webhooks_metrics(struct buf *out, void *store)
+{
+    char err[QB_ERRBUF_SIZE];
+    struct store_delivery_counts c;
+    if (store_delivery_counts(store, &c, err, sizeof err))
+        return buf_appends(out, "# webhook outbox unavailable\n");
+    return metrics_head(out, METRIC_WEBHOOK_DELIVERIES) &&
+           metrics_sample(out, METRIC_WEBHOOK_DELIVERIES, "{state=\"pending\"} %lld\n",
+                          (long long)c.pending) &&
+           metrics_sample(out, METRIC_WEBHOOK_DELIVERIES, "{state=\"delivered\"} %lld\n",
+                          (long long)c.delivered) &&
+           metrics_sample(out, METRIC_WEBHOOK_DELIVERIES, "{state=\"dead\"} %lld\n",
+                          (long long)c.dead);
 }
 
 /* --------------------------------------------------------------- lifecycle */

@@ -62,4 +62,9 @@ void webhooks_wake(struct webhooks *w);
 enum qb_err webhooks_test_fire(struct store *store, const struct store_webhook *hook,
                                char **delivery_id, char *err, size_t errlen) QB_MUSTCHECK;
 
+/* Prometheus collector (metrics_add_collector) of the outbox: deliveries
+ * by state, read from the catalogue at scrape time.  ctx: the store. */
+struct buf;
+bool webhooks_metrics(struct buf *out, void *store);
+
 #endif /* QB_NOTIFY_WEBHOOKS_H */

@@ -254,6 +254,41 @@ out:
     return rc;
 }
 
+enum qb_err store_delivery_prune(struct store *s, int64_t before_ms, int *removed, char *err,
+                                 size_t errlen)
+{
+    /* Attempts go with their delivery (ON DELETE CASCADE). */
+    return store_write(
+        s, "DELETE FROM webhook_deliveries WHERE state != 'pending' AND created_at < ?1", before_ms,
+        0, 0, NULL, removed, "pruning webhook deliveries", err, errlen);
+}
+
+enum qb_err store_delivery_counts(struct store *s, struct store_delivery_counts *c, char *err,
+                                  size_t errlen)
+{
+    struct store_stmt q;
+    memset(c, 0, sizeof *c);
+    enum qb_err rc = store_stmt_open(
+        s, "SELECT state, count(*) FROM webhook_deliveries GROUP BY state", &q, err, errlen);
+    if (rc)
+        return rc;
+    int src;
+    while ((src = sqlite3_step(q.st)) == SQLITE_ROW) {
+        const char *state = (const char *)sqlite3_column_text(q.st, 0);
+        int64_t n = sqlite3_column_int64(q.st, 1);
+        if (strcmp(state, "pending") == 0)
+            c->pending = n;
+        else if (strcmp(state, "delivered") == 0)
+            c->delivered = n;
+        else
+            c->dead = n;
+    }
+    if (src != SQLITE_DONE)
+        rc = store_sqlite_err(q.db, src, "counting webhook deliveries", err, errlen);
+    store_stmt_close(&q);
+    return rc;
+}
+
 enum qb_err store_delivery_list(struct store *s, int64_t webhook_id, int limit,
                                 struct store_delivery ***out, size_t *n, char *err, size_t errlen)
 {

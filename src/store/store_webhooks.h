@@ -103,6 +103,18 @@ enum qb_err store_delivery_record(struct store *s, int64_t id, int64_t at_ms, in
                                   const char *error, int64_t duration_ms, const char *state,
                                   int64_t retry_at_ms, char *err, size_t errlen) QB_MUSTCHECK;
 
+/* Forgets delivered and dead deliveries (and their attempts) created
+ * before before_ms; *removed (may be NULL) receives how many. */
+enum qb_err store_delivery_prune(struct store *s, int64_t before_ms, int *removed, char *err,
+                                 size_t errlen) QB_MUSTCHECK;
+
+/* How many deliveries are in each state, for /metrics. */
+struct store_delivery_counts {
+    int64_t pending, delivered, dead;
+};
+enum qb_err store_delivery_counts(struct store *s, struct store_delivery_counts *c, char *err,
+                                  size_t errlen) QB_MUSTCHECK;
+
 /* The newest deliveries of a webhook (up to limit), each with its
  * attempt_log; caller frees the list. */
 enum qb_err store_delivery_list(struct store *s, int64_t webhook_id, int limit,

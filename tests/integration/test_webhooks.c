@@ -492,6 +492,12 @@ static void test_failing_receiver_ends_dead_and_runs_go_on(void)
     TEST_EXPECT_INT(attempts, 4); /* --webhook-max-attempts */
     TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "items.0.attempt_log")), 4);
     resp_free(&r);
+    /* The outbox on /metrics, read from the catalogue. */
+    TEST_ASSERT(qbd_request(&d, "GET", "/metrics", NULL, NULL, &r) == 0);
+    const char *dead = strstr(r.body, "qbackup_webhook_deliveries{state=\"dead\"} ");
+    TEST_EXPECT(dead && atoi(strchr(dead, '}') + 2) >= 1);
+    TEST_EXPECT(strstr(r.body, "# TYPE qbackup_webhook_deliveries gauge") != NULL);
+    resp_free(&r);
     atomic_store(&rx.status, 200);
 }
 

@@ -134,6 +134,22 @@ static void test_outbox(void)
     TEST_EXPECT(strstr(list[0]->attempt_log, "\"status\":200") != NULL);
     store_delivery_list_free(list, n);
 
+    /* Counts for /metrics; pruning forgets only finished deliveries past
+     * the cut-off. */
+    d.delivery_id = "wh1-ev6";
+    d.event_key = "ev:6";
+    TEST_EXPECT_INT(store_delivery_add(s, &d, &added, err, sizeof err), QB_OK);
+    struct store_delivery_counts c;
+    TEST_EXPECT_INT(store_delivery_counts(s, &c, err, sizeof err), QB_OK);
+    TEST_EXPECT(c.pending == 1 && c.delivered == 1 && c.dead == 0);
+    int removed = -1;
+    TEST_EXPECT_INT(store_delivery_prune(s, now - 60000, &removed, err, sizeof err), QB_OK);
+    TEST_EXPECT_INT(removed, 0);
+    TEST_EXPECT_INT(store_delivery_prune(s, qb_now_ms() + 60000, &removed, err, sizeof err), QB_OK);
+    TEST_EXPECT_INT(removed, 1); /* the delivered one; the pending one stays */
+    TEST_EXPECT_INT(store_delivery_counts(s, &c, err, sizeof err), QB_OK);
+    TEST_EXPECT(c.pending == 1 && c.delivered == 0 && c.dead == 0);
+
     /* Deleting the webhook takes its deliveries. */
     TEST_EXPECT_INT(store_webhook_delete(s, id, err, sizeof err), QB_OK);
     TEST_ASSERT(store_delivery_list(s, id, 10, &list, &n, err, sizeof err) == QB_OK);
