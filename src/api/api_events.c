@@ -43,7 +43,6 @@ struct events_stream {
     struct store *store;
     int64_t cursor;       /* the last id sent */
     uint64_t seq;         /* store_events_seq when last read; 0: read now */
-    int64_t asked;        /* the id asked for (for reset) */
     bool opened;          /* the retry line went out */
     bool behind;          /* the last read was full: read again at once */
     int64_t last_sent_ms; /* monotonic: heartbeat pacing */
@@ -71,15 +70,21 @@ cJSON *api_event_json(const struct store_event *e)
     return o;
 }
 
-/* One SSE message; data is JSON on one line (cJSON escapes newlines). */
+/* One SSE message; data is JSON on one line (cJSON escapes newlines).
+ * When out is full nothing of the message stays in it. */
 static bool append_message(struct buf *out, int64_t id, const char *type, cJSON *data)
 {
+    size_t mark = out->len;
     char *text = cJSON_PrintUnformatted(data);
     bool ok = text != NULL;
     if (ok && id > 0)
         ok = buf_printf(out, "id: %lld\n", (long long)id);
     ok = ok && buf_printf(out, "event: %s\ndata: %s\n\n", type, text);
     cJSON_free(text);
+    if (!ok && out->data) {
+        out->len = mark;
+        out->data[mark] = '\0';
+    }
     return ok;
 }
 
@@ -112,7 +117,8 @@ static bool events_fill(void *ctx, struct buf *out, bool closing)
         es->seq = seq;
         if (lost) {
             cJSON *r = cJSON_CreateObject();
-            cJSON_AddNumberToObject(r, "after", (double)es->asked);
+            /* Also mid-stream: a reader slower than the ring loses too. */
+            cJSON_AddNumberToObject(r, "after", (double)es->cursor);
             cJSON_AddNumberToObject(r, "oldest", n ? (double)ev[0]->id : 0);
             bool ok = append_message(out, 0, "reset", r);
             cJSON_Delete(r);
@@ -189,7 +195,6 @@ void api_events_stream(struct http_request *req)
         return;
     }
     es->cursor = from;
-    es->asked = from;
     long timeout_ms = (long)app->cfg->connection_timeout * 1000;
     es->heartbeat_ms = EVENTS_HEARTBEAT_S * 1000L;
     if (timeout_ms > 0 && es->heartbeat_ms > timeout_ms / 2)

@@ -124,7 +124,7 @@ enum qb_err store_events_last(struct store *s, const char *type, const char *pla
     *id = 0;
     enum qb_err rc = store_stmt_open(s,
                                      "SELECT coalesce(max(id), 0) FROM events "
-                                     "WHERE plan = ?1 AND type = ?2 AND at >= ?3",
+                                     "WHERE plan = ?1 AND type = ?2 AND at > ?3",
                                      &q, err, errlen);
     if (rc)
         return rc;

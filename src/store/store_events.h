@@ -69,8 +69,9 @@ enum qb_err store_events_after(struct store *s, int64_t after, int limit, struct
 enum qb_err store_events_newest(struct store *s, int64_t *id, char *err,
                                 size_t errlen) QB_MUSTCHECK;
 
-/* The newest event of type about plan at or after after_at (unix
- * seconds): *id receives its id, or 0 when there is none. */
+/* The newest event of type about plan logged after after_at (unix
+ * seconds, strictly: an event of the same second as a plan's success
+ * came before it): *id receives its id, or 0 when there is none. */
 enum qb_err store_events_last(struct store *s, const char *type, const char *plan, int64_t after_at,
                               int64_t *id, char *err, size_t errlen) QB_MUSTCHECK;
 

@@ -4,8 +4,9 @@
  * emulator: a live client sees a run's states in order (queued, started,
  * succeeded); a client that drops mid-run resumes with Last-Event-ID and
  * gets every later event once; a cursor older than the ring opens with
- * `reset`; a bad cursor is a 400; the stream limit answers 503; and a
- * SIGTERM ends open streams so the daemon exits cleanly and at once.
+ * `reset`; a bad cursor is a 400; the stream limit answers 503; a Qdrant
+ * that stops answering is announced; and a SIGTERM ends open streams so
+ * the daemon exits cleanly and at once.
  */
 #include "unit.h"
 #include "emu_harness.h"
@@ -335,6 +336,26 @@ static void test_cursor_out_of_the_ring_says_reset(void)
     resp_free(&r);
 }
 
+/* The prober announces a Qdrant that stopped answering (probe_interval
+ * is 1 s in the harness). */
+static void test_unreachable_instance_is_announced(void)
+{
+    TEST_EXPECT_INT(emu_stop(&e), 0);
+    struct sse *s = sse_new();
+    s->query = "?after=0";
+    s->until = "instance.unreachable";
+    sse_main(s);
+    TEST_EXPECT(s->n > 0);
+    if (s->n > 0) {
+        const struct msg *m = &s->msgs[s->n - 1];
+        TEST_EXPECT_STR(m->type, "instance.unreachable");
+        TEST_EXPECT_STR(json_path_str(m->data, "instance"), "default");
+        TEST_EXPECT_STR(json_path_str(m->data, "data.instance"), "default");
+        TEST_EXPECT(json_path_str(m->data, "data.detail") != NULL);
+    }
+    sse_free(s);
+}
+
 static void test_shutdown_ends_open_streams(void)
 {
     struct sse *s = sse_new();
@@ -383,9 +404,9 @@ int main(void)
     TEST_RUN(test_live_client_sees_run_states_in_order);
     TEST_RUN(test_resume_with_last_event_id);
     TEST_RUN(test_cursor_out_of_the_ring_says_reset);
+    TEST_RUN(test_unreachable_instance_is_announced);
     TEST_RUN(test_shutdown_ends_open_streams);
     qbd_cleanup(&d);
-    TEST_EXPECT_INT(emu_stop(&e), 0);
     emu_cleanup(&e);
     curl_global_cleanup();
     return TEST_RESULT();

@@ -10,6 +10,9 @@
 #include "store/store.h"
 #include "store/store_events.h"
 #include "store/store_runs.h"
+#include "sched/sched.h"
+
+#include <sqlite3.h>
 
 #include <pthread.h>
 #include <stdio.h>
@@ -246,10 +249,74 @@ static void test_wait_wakes_on_commit(void)
     drop_store(s);
 }
 
+static int count_type(struct store *s, const char *type)
+{
+    char err[QB_ERRBUF_SIZE];
+    struct store_event **ev = NULL;
+    size_t n = 0;
+    bool lost = false;
+    int c = 0;
+    if (store_events_after(s, 0, 1000, &ev, &n, &lost, err, sizeof err) != QB_OK)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        c += strcmp(ev[i]->type, type) == 0;
+    store_event_list_free(ev, n);
+    return c;
+}
+
+/* plan.stale: once per stale spell, again after a success goes stale. */
+static void test_plan_stale_once_per_spell(void)
+{
+    struct store *s = fresh_store();
+    TEST_ASSERT(s);
+    sqlite3 *db = NULL;
+    TEST_ASSERT(sqlite3_open(dbpath, &db) == SQLITE_OK);
+    int64_t now = qb_now_ms() / 1000;
+    char sql[1024];
+    /* Created an hour ago, stale after 10 minutes without a success. */
+    snprintf(sql, sizeof sql,
+             "INSERT INTO instances (name, url, created_at, updated_at) "
+             "VALUES ('i', 'http://i:6333', 0, 0);"
+             "INSERT INTO destinations (name, kind, created_at, updated_at) "
+             "VALUES ('d', 'local', 0, 0);"
+             "INSERT INTO plans (name, instance_id, destination_id, scope, alert_after_s, "
+             "created_at, updated_at) SELECT 'p', i.id, d.id, 'full', 600, %lld, %lld "
+             "FROM instances i, destinations d",
+             (long long)(now - 3600), (long long)(now - 3600));
+    TEST_ASSERT(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+
+    scheduler_check_stale(s, now);
+    TEST_EXPECT_INT(count_type(s, "plan.stale"), 1);
+    scheduler_check_stale(s, now + 30);
+    TEST_EXPECT_INT(count_type(s, "plan.stale"), 1); /* the same spell */
+
+    /* A success ends the spell; once it is older than 600 s, a new one. */
+    char err[QB_ERRBUF_SIZE];
+    struct store_run_new nr = {
+        .kind = "backup", .plan_name = "p", .trigger = "api", .request = "{}"};
+    int64_t id = 0;
+    bool existing = false;
+    TEST_ASSERT(store_run_create(s, &nr, &id, &existing, err, sizeof err) == QB_OK);
+    TEST_ASSERT(sqlite3_open(dbpath, &db) == SQLITE_OK);
+    snprintf(sql, sizeof sql,
+             "UPDATE runs SET plan_id = (SELECT id FROM plans WHERE name = 'p'), "
+             "state = 'succeeded', started_at = %lld, finished_at = %lld WHERE id = %lld",
+             (long long)now, (long long)now, (long long)id);
+    TEST_ASSERT(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    scheduler_check_stale(s, now + 60);
+    TEST_EXPECT_INT(count_type(s, "plan.stale"), 1);
+    scheduler_check_stale(s, now + 700);
+    TEST_EXPECT_INT(count_type(s, "plan.stale"), 2);
+    drop_store(s);
+}
+
 int main(void)
 {
     TEST_RUN(test_order_bound_and_lost);
     TEST_RUN(test_run_transitions_are_announced);
     TEST_RUN(test_wait_wakes_on_commit);
+    TEST_RUN(test_plan_stale_once_per_spell);
     return TEST_RESULT();
 }
