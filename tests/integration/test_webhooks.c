@@ -382,6 +382,9 @@ static void test_deliveries_survive_a_restart(void)
 {
     long id = create_hook("/hook", "[\"run.failed\",\"run.succeeded\"]", NULL);
     TEST_ASSERT(id > 0);
+    /* Only plan "good", and only its instance: "bad"'s failure is not sent. */
+    TEST_ASSERT(create_hook("/filtered", "[\"run.failed\",\"run.succeeded\"]",
+                            ",\"plans\":[\"good\"],\"instances\":[\"default\"]") > 0);
     /* The receiver is down (answers 500) when the run fails. */
     atomic_store(&rx.status, 500);
     run_and_wait("bad", "failed");
@@ -448,6 +451,8 @@ static void test_deliveries_survive_a_restart(void)
                         !strcmp(rx.seen[i].delivery, s.delivery));
     pthread_mutex_unlock(&rx.lock);
     TEST_EXPECT_INT(rx_count("/hook", "run.succeeded", 0), 1);
+    TEST_ASSERT(rx_wait("/filtered", "run.succeeded", 200, 1));
+    TEST_EXPECT_INT(rx_count("/filtered", "run.failed", 0), 0);
 }
 
 static void test_slack_format_and_test_fire(void)
@@ -628,6 +633,16 @@ static void test_slash_command_runs_and_reports_later(void)
     cJSON *m = cJSON_Parse(s.body);
     TEST_EXPECT_STR(json_path_str(m, "response_type"), "in_channel");
     TEST_EXPECT(strstr(json_path_str(m, "text"), "run.succeeded") != NULL);
+    cJSON_Delete(m);
+    /* A restore from chat, confirmed: queued, and its outcome posted too. */
+    slash("U1", "restore+good+products+latest+confirm", now + 2, SLACK_SECRET, &r, NULL, NULL);
+    TEST_EXPECT_INT(r.status, 200);
+    TEST_EXPECT(strstr(json_path_str(r.json, "text"), "restore") != NULL);
+    resp_free(&r);
+    TEST_ASSERT(rx_wait("/response", NULL, 0, before + 2));
+    TEST_ASSERT(rx_last("/response", NULL, &s));
+    m = cJSON_Parse(s.body);
+    TEST_EXPECT(strstr(json_path_str(m, "text"), "restore.succeeded") != NULL);
     cJSON_Delete(m);
     /* status and snapshots answer at once. */
     slash("U2", "status", now, SLACK_SECRET, &r, NULL, NULL);
