@@ -8,10 +8,12 @@
  * Covered: bad webhook input refused naming the field with nothing stored;
  * the secret never echoed; a failed run's delivery answered 500, retried,
  * surviving a restart and delivered with the same delivery id; a succeeded
- * run's delivery; the Slack format; dead after max attempts; the slash
- * command: unsigned, bad, stale and replayed requests refused with nothing
- * done, roles and plans enforced, a run started from chat whose result is
- * posted to the response URL, a restore that needs "confirm".
+ * run's delivery; plan/instance filters; the Slack format and test-fire;
+ * dead after max attempts (and on /metrics); a hanging receiver cut off
+ * while runs go on; the slash command: unsigned, bad, stale and replayed
+ * requests refused with nothing done, roles and plans enforced, a run and a
+ * confirmed restore started from chat whose results are posted to the
+ * response URL, a restore without "confirm" not done.
  */
 #include "unit.h"
 #include "emu_harness.h"
