@@ -246,6 +246,7 @@ void store_set_keyring(struct store *s, const struct seal_keyring *kr);
 enum store_secret_col {
     STORE_SECRET_INSTANCE_API_KEY, /* instances.api_key_secret */
     STORE_SECRET_DESTINATION,      /* destinations.secret (JSON credentials) */
+    STORE_SECRET_WEBHOOK,          /* webhooks.secret (HMAC signing key) */
 };
 
 /* *out: the column text that stores plain sealed under the current key;
