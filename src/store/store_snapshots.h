@@ -142,7 +142,8 @@ enum qb_err store_snapshot_qdrant_name_exists(struct store *s, const char *insta
 enum qb_err store_snapshot_count_in_destination(struct store *s, int64_t destination_id, int64_t *n,
                                                 char *err, size_t errlen) QB_MUSTCHECK;
 
-/* Catalogue totals for metrics. */
+/* Catalogue totals for metrics: every row, also one being deleted; one
+ * row kept by triggers (0011), whatever the size of the catalogue. */
 enum qb_err store_snapshot_totals(struct store *s, int64_t *count, int64_t *bytes, char *err,
                                   size_t errlen) QB_MUSTCHECK;
 
