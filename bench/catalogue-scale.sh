@@ -24,7 +24,7 @@
 # only that every step answered as expected.
 #
 # Usage: bench/catalogue-scale.sh [SIZE...]     (default: 10000 100000 1000000)
-# Env:   QB_SCALE_RATE       req/s for the latency columns (default: 200)
+# Env:   QB_SCALE_RATE       req/s for the latency columns (default: 50, a few dashboards)
 #        QB_SCALE_MAX_RATE   req/s offered for the throughput column (default: 5000)
 #        QB_SCALE_DURATION   seconds per route and rate (default: 5)
 #        QB_SCALE_CONNS      openloop connections (default: 16)
@@ -36,7 +36,7 @@ set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(10000 100000 1000000)
-RATE=${QB_SCALE_RATE:-200}
+RATE=${QB_SCALE_RATE:-50}
 MAX_RATE=${QB_SCALE_MAX_RATE:-5000}
 DURATION=${QB_SCALE_DURATION:-5}
 CONNS=${QB_SCALE_CONNS:-16}
@@ -77,7 +77,8 @@ cc -O2 -o "$BUILD/openloop" "$SRC/bench/openloop.c" 2>>"$WORK/build.log" || die 
 QBD=$BUILD/qbackupd
 TOOL=$BUILD/catalogue-tool
 
-# start_qbd DIR -> seconds until /readyz answered 200; sets QPID and B.
+# start_qbd DIR: starts qbackupd on DIR; sets QPID, B and START_MS (ms
+# until /readyz answered 200).  Not in $(...): QPID must reach this shell.
 # No Qdrant: port 9 refuses, and nothing here needs one (no plan is due).
 start_qbd() {
   local t0 t1
@@ -98,7 +99,7 @@ start_qbd() {
   done
   t1=$(date +%s.%N)
   [ "$(curl -s -o /dev/null -w '%{http_code}' "$B/readyz")" = 200 ] || die "qbackupd not ready"
-  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f\n", (b - a) * 1000 }'
+  START_MS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f\n", (b - a) * 1000 }')
 }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -106,7 +107,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 # The rows a first start writes (instance, destination, secrets key).
 log "first start of qbackupd on an empty data dir"
 mkdir -p "$WORK/base"
-start_qbd "$WORK/base" >/dev/null
+start_qbd "$WORK/base"
 stop_qbd
 
 ROWS=()
@@ -129,13 +130,14 @@ for size in "${SIZES[@]}"; do
 
   starts=()
   for _ in $(seq 1 "$STARTS"); do
-    starts+=("$(start_qbd "$D")")
+    start_qbd "$D"
     stop_qbd
+    starts+=("$START_MS")
   done
   start_ms=$(printf '%s\n' "${starts[@]}" | median)
   log "  start-up ms: ${starts[*]} (median $start_ms)"
 
-  start_qbd "$D" >/dev/null
+  start_qbd "$D"
   routes=("/v1/status" "/v1/snapshots" "/v1/snapshots?cursor=$half_snap"
     "/v1/snapshots?plan=scale-03&cursor=$half_plan" "/v1/snapshots?collection=c03_1"
     "/v1/runs" "/v1/runs?cursor=$half_run" "/v1/runs?plan=scale-03&state=failed")
