@@ -11,7 +11,9 @@
 # 2. Start-up: starts the real qbackupd on it STARTS times (migrations
 #    check, secrets, crash recovery, config upserts, listening) and takes
 #    the median time until /readyz answers 200.
-# 3. Routes: each route alone, polled by bench/openloop.c at RATE req/s for
+# 3. Routes: each route alone: qbackupd's CPU time per request over 200
+#    sequential requests (/proc/PID/stat; the cost of the route, which
+#    other load on the machine hardly moves), then polled by bench/openloop.c at RATE req/s for
 #    DURATION s (latency counted from when each request was due), then at
 #    MAX_RATE req/s to find the answered req/s under overload.  "deep"
 #    routes pass a cursor from the middle of the list (the page a client
@@ -150,10 +152,18 @@ for size in "${SIZES[@]}"; do
       die "openloop ${routes[$i]}: $(cat "$WORK/lat.txt")"
     "$BUILD/openloop" -u "$B${routes[$i]}" -r "$MAX_RATE" -d "$DURATION" -c "$CONNS" >"$WORK/max.txt" 2>&1 ||
       die "openloop ${routes[$i]}: $(cat "$WORK/max.txt")"
+    # CPU the daemon spends per request (200 sequential requests): what
+    # the route costs, unlike latency, hardly moved by other work on the
+    # machine.  utime + stime of qbackupd, in clock ticks.
+    for _ in $(seq 1 200); do printf 'url = "%s"\noutput = /dev/null\n' "$B${routes[$i]}"; done >"$WORK/curl.cfg"
+    c0=$(awk '{ print $14 + $15 }' "/proc/$QPID/stat")
+    curl -s -K "$WORK/curl.cfg" || die "curl ${routes[$i]}"
+    c1=$(awk '{ print $14 + $15 }' "/proc/$QPID/stat")
+    cpu_us=$(awk -v a="$c0" -v b="$c1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", (b - a) * 1e6 / hz / 200 }')
     kv() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" "$1"; }
     bad=$(($(kv "$WORK/lat.txt" non2xx) + $(kv "$WORK/lat.txt" errors)))
-    ROWS+=("| $size | ${names[$i]} | $(kv "$WORK/max.txt" rps) | $(kv "$WORK/lat.txt" p50) | $(kv "$WORK/lat.txt" p99) | $bad |")
-    log "  ${names[$i]}: max $(kv "$WORK/max.txt" rps) req/s; at $RATE req/s p50 $(kv "$WORK/lat.txt" p50) p99 $(kv "$WORK/lat.txt" p99) ms"
+    ROWS+=("| $size | ${names[$i]} | $cpu_us | $(kv "$WORK/max.txt" rps) | $(kv "$WORK/lat.txt" p50) | $(kv "$WORK/lat.txt" p99) | $bad |")
+    log "  ${names[$i]}: $cpu_us us CPU/req; max $(kv "$WORK/max.txt" rps) req/s; at $RATE req/s p50 $(kv "$WORK/lat.txt" p50) p99 $(kv "$WORK/lat.txt" p99) ms"
   done
   stop_qbd
 
@@ -161,13 +171,13 @@ for size in "${SIZES[@]}"; do
   tick=$("$TOOL" tick "$DB") || die "tick"
   log "  $ret; $tick"
   kv2() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" <<<"$1"; }
-  ROWS+=("| $size | start-up (median of $STARTS) | | $start_ms | | |")
-  ROWS+=("| $size | retention of one plan (5 targets, $((size / 10)) rows) | | $(kv2 "$ret" retention_ms) | | |")
-  ROWS+=("| $size | scheduler tick, none due / all 10 due | | $(kv2 "$tick" tick_idle_ms) / $(kv2 "$tick" tick_due_ms) | | |")
+  ROWS+=("| $size | start-up (median of $STARTS) | | | $start_ms | | |")
+  ROWS+=("| $size | retention of one plan (5 targets, $((size / 10)) rows) | | | $(kv2 "$ret" retention_ms) | | |")
+  ROWS+=("| $size | scheduler tick, none due / all 10 due | | | $(kv2 "$tick" tick_idle_ms) / $(kv2 "$tick" tick_due_ms) | | |")
 done
 
 printf '\nCatalogue scale (10 hourly plans, 50 collections; openloop -c %s -d %s: req/s answered when offered %s/s; latency at %s req/s, from when each request was due):\n\n' \
   "$CONNS" "$DURATION" "$MAX_RATE" "$RATE"
-echo "| snapshot rows | route / operation | max req/s | p50 ms (or ms) | p99 ms | non-2xx + errors |"
-echo "|---:|---|---:|---:|---:|---:|"
+echo "| snapshot rows | route / operation | CPU µs/req | max req/s | p50 ms (or ms) | p99 ms | non-2xx + errors |"
+echo "|---:|---|---:|---:|---:|---:|---:|"
 printf '%s\n' "${ROWS[@]}"
