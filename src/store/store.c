@@ -18,6 +18,8 @@
  * ride out a checkpoint, short enough that an API call fails visibly. */
 #define STORE_BUSY_TIMEOUT_MS 5000
 
+struct store_trace_ctx; /* store_trace */
+
 struct store {
     char *path;
     pthread_mutex_t lock; /* guards free_conns/nfree */
@@ -29,6 +31,7 @@ struct store {
     pthread_mutex_t events_lock;        /* guards events_seq */
     pthread_cond_t events_cond;         /* events_seq moved */
     uint64_t events_seq;                /* bumped when events were committed */
+    struct store_trace_ctx *trace;      /* store_trace's callback, or NULL */
 };
 
 /* Set by the update hook when this thread's connection inserted into
@@ -112,6 +115,7 @@ void store_close(struct store *s)
     pthread_cond_destroy(&s->events_cond);
     pthread_mutex_destroy(&s->events_lock);
     free(s->free_conns);
+    free(s->trace);
     free(s->path);
     free(s);
 }
@@ -222,4 +226,32 @@ enum qb_err store_heartbeat(struct store *s, char *err, size_t errlen)
     if (!rc && changes != 1)
         rc = qb_failf(QB_ERR_IO, err, errlen, "heartbeat: row missing; schema damaged?");
     return rc;
+}
+
+struct store_trace_ctx {
+    void (*fn)(void *ctx, const char *sql);
+    void *ctx;
+};
+
+static int trace_stmt(unsigned type, void *arg, void *p, void *x)
+{
+    (void)x;
+    const struct store_trace_ctx *t = arg;
+    if (type == SQLITE_TRACE_STMT)
+        t->fn(t->ctx, sqlite3_sql(p));
+    return 0;
+}
+
+void store_trace(struct store *s, void (*fn)(void *ctx, const char *sql), void *ctx)
+{
+    pthread_mutex_lock(&s->lock);
+    QB_ASSERT(s->nfree == s->size); /* every connection idle: set on all of them */
+    if (!s->trace)
+        s->trace = xcalloc(1, sizeof *s->trace);
+    s->trace->fn = fn;
+    s->trace->ctx = ctx;
+    for (unsigned i = 0; i < s->nfree; i++)
+        sqlite3_trace_v2(s->free_conns[i], fn ? SQLITE_TRACE_STMT : 0, fn ? trace_stmt : NULL,
+                         s->trace);
+    pthread_mutex_unlock(&s->lock);
 }
