@@ -358,6 +358,7 @@ static int run(const struct config *cfg, enum config_command cmd, const sigset_t
     recovery_run(app.store);
     app.metrics = metrics_create(QB_VERSION);
     metrics_add_collector(app.metrics, api_status_metrics, &app);
+    metrics_add_collector(app.metrics, api_metrics_storage, &app);
     status = serve(cfg, &app, signals);
 out:
     store_close(app.store);

@@ -7,15 +7,27 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Latency buckets in seconds: API calls are milliseconds; the long tail
- * covers ?wait= long polls. */
+/* Latency buckets in seconds: API calls are milliseconds.  Long polls
+ * (held up to an hour by design) have their own family and buckets, so a
+ * CI job waiting 20 minutes for its backup never reads as a slow API. */
 static const double http_buckets[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
                                       0.25,  0.5,   1,    2.5,   5,    10};
+static const double poll_buckets[] = {0.1, 1, 5, 10, 30, 60, 300, 900, 1800, 3600};
 #define NBUCKETS       QB_ARRAY_LEN(http_buckets)
 #define MAX_COLLECTORS 16
+_Static_assert(QB_ARRAY_LEN(poll_buckets) <= NBUCKETS, "struct http_histogram holds both");
+
+/* Event counters (metrics_event_add): counts since start of things that
+ * leave no trace in the catalogue to count later.  A process-wide array of
+ * atomics, written from any thread without a lock; the one mutable static
+ * of this module. */
+static _Atomic uint64_t event_counts[METRIC_FAMILIES_];
+static const enum metric_family event_families[] = {METRIC_VERIFY_FAILURES,
+                                                    METRIC_RETENTION_DELETED};
 
 struct http_counter {
     const char *route; /* borrowed: route patterns are static strings */
@@ -26,6 +38,7 @@ struct http_counter {
 
 struct http_histogram {
     const char *route;
+    bool long_poll;             /* buckets are poll_buckets, family HTTP_LONG_POLL_DURATION */
     uint64_t buckets[NBUCKETS]; /* non-cumulative; summed at render */
     uint64_t count;
     double sum;
@@ -122,16 +135,17 @@ static struct http_counter *find_counter(struct metrics *m, const char *route, c
     return c;
 }
 
-static struct http_histogram *find_histogram(struct metrics *m, const char *route)
+static struct http_histogram *find_histogram(struct metrics *m, const char *route, bool long_poll)
 {
     for (size_t i = 0; i < m->nhistograms; i++) {
-        if (strcmp(m->histograms[i].route, route) == 0)
+        if (m->histograms[i].long_poll == long_poll && strcmp(m->histograms[i].route, route) == 0)
             return &m->histograms[i];
     }
     m->histograms = xrealloc(m->histograms, (m->nhistograms + 1) * sizeof *m->histograms);
     struct http_histogram *h = &m->histograms[m->nhistograms++];
     memset(h, 0, sizeof *h);
     h->route = route;
+    h->long_poll = long_poll;
     return h;
 }
 
@@ -147,7 +161,7 @@ const char *metrics_method_label(const char *method)
 }
 
 void metrics_http_observe(struct metrics *m, const char *route, const char *method, unsigned status,
-                          double seconds)
+                          double seconds, bool long_poll)
 {
     method = metrics_method_label(method);
     /* Statuses are ours or libmicrohttpd's, but keep the label a 3-digit
@@ -156,11 +170,13 @@ void metrics_http_observe(struct metrics *m, const char *route, const char *meth
         status = 0;
     pthread_mutex_lock(&m->lock);
     find_counter(m, route, method, status)->count++;
-    struct http_histogram *h = find_histogram(m, route);
+    struct http_histogram *h = find_histogram(m, route, long_poll);
+    const double *bounds = long_poll ? poll_buckets : http_buckets;
+    size_t nb = long_poll ? QB_ARRAY_LEN(poll_buckets) : NBUCKETS;
     size_t b = 0;
-    while (b < NBUCKETS && seconds > http_buckets[b])
+    while (b < nb && seconds > bounds[b])
         b++;
-    if (b < NBUCKETS)
+    if (b < nb)
         h->buckets[b]++;
     h->count++;
     h->sum += seconds;
@@ -177,6 +193,52 @@ void metrics_add_collector(struct metrics *m, metrics_collector_fn fn, void *ctx
     pthread_mutex_unlock(&m->lock);
 }
 
+bool metrics_histogram(struct buf *out, enum metric_family f, const char *labels,
+                       const double *bounds, const uint64_t *cumulative, size_t nbounds,
+                       uint64_t count, double sum)
+{
+    const char *sep = *labels ? "," : "";
+    bool ok = true;
+    for (size_t b = 0; ok && b < nbounds; b++) {
+        /* Whole bounds in full (bytes: "1048576", not %g's "1.04858e+06"),
+         * so le values are exact and stable for queries. */
+        char le[40];
+        if (bounds[b] == (double)(long long)bounds[b])
+            snprintf(le, sizeof le, "%lld", (long long)bounds[b]);
+        else
+            snprintf(le, sizeof le, "%g", bounds[b]);
+        ok = metrics_sample(out, f, "_bucket{%s%sle=\"%s\"} %llu\n", labels, sep, le,
+                            (unsigned long long)cumulative[b]);
+    }
+    return ok &&
+           metrics_sample(out, f, "_bucket{%s%sle=\"+Inf\"} %llu\n", labels, sep,
+                          (unsigned long long)count) &&
+           metrics_sample(out, f, "_sum%s%s%s %.6f\n", *labels ? "{" : "", labels,
+                          *labels ? "}" : "", sum) &&
+           metrics_sample(out, f, "_count%s%s%s %llu\n", *labels ? "{" : "", labels,
+                          *labels ? "}" : "", (unsigned long long)count);
+}
+
+static bool render_latency(struct metrics *m, struct buf *out, bool long_poll)
+{
+    enum metric_family f = long_poll ? METRIC_HTTP_LONG_POLL_DURATION : METRIC_HTTP_DURATION;
+    const double *bounds = long_poll ? poll_buckets : http_buckets;
+    size_t nb = long_poll ? QB_ARRAY_LEN(poll_buckets) : NBUCKETS;
+    bool ok = metrics_head(out, f);
+    for (size_t i = 0; ok && i < m->nhistograms; i++) {
+        const struct http_histogram *h = &m->histograms[i];
+        if (h->long_poll != long_poll)
+            continue;
+        uint64_t cumulative[NBUCKETS], sum = 0;
+        for (size_t b = 0; b < nb; b++)
+            cumulative[b] = sum += h->buckets[b];
+        char labels[300];
+        snprintf(labels, sizeof labels, "route=\"%s\"", h->route);
+        ok = metrics_histogram(out, f, labels, bounds, cumulative, nb, h->count, h->sum);
+    }
+    return ok;
+}
+
 static bool render_http(struct metrics *m, struct buf *out)
 {
     bool ok = metrics_head(out, METRIC_HTTP_REQUESTS);
@@ -186,22 +248,22 @@ static bool render_http(struct metrics *m, struct buf *out)
                             "{route=\"%s\",method=\"%s\",status=\"%u\"} %llu\n", c->route,
                             c->method, c->status, (unsigned long long)c->count);
     }
-    ok = ok && metrics_head(out, METRIC_HTTP_DURATION);
-    for (size_t i = 0; ok && i < m->nhistograms; i++) {
-        const struct http_histogram *h = &m->histograms[i];
-        uint64_t cumulative = 0;
-        for (size_t b = 0; ok && b < NBUCKETS; b++) {
-            cumulative += h->buckets[b];
-            ok = metrics_sample(out, METRIC_HTTP_DURATION, "_bucket{route=\"%s\",le=\"%g\"} %llu\n",
-                                h->route, http_buckets[b], (unsigned long long)cumulative);
-        }
-        ok = ok &&
-             metrics_sample(out, METRIC_HTTP_DURATION, "_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
-                            h->route, (unsigned long long)h->count) &&
-             metrics_sample(out, METRIC_HTTP_DURATION, "_sum{route=\"%s\"} %.6f\n", h->route,
-                            h->sum) &&
-             metrics_sample(out, METRIC_HTTP_DURATION, "_count{route=\"%s\"} %llu\n", h->route,
-                            (unsigned long long)h->count);
+    return ok && render_latency(m, out, false) && render_latency(m, out, true);
+}
+
+void metrics_event_add(enum metric_family f, uint64_t n)
+{
+    QB_ASSERT(f < METRIC_FAMILIES_);
+    event_counts[f] += n;
+}
+
+static bool render_events(struct buf *out)
+{
+    bool ok = true;
+    for (size_t i = 0; ok && i < QB_ARRAY_LEN(event_families); i++) {
+        enum metric_family f = event_families[i];
+        ok = metrics_head(out, f) &&
+             metrics_sample(out, f, " %llu\n", (unsigned long long)event_counts[f]);
     }
     return ok;
 }
@@ -220,7 +282,7 @@ bool metrics_render(struct metrics *m, struct buf *out)
         void *ctx;
     } collectors[MAX_COLLECTORS];
     pthread_mutex_lock(&m->lock);
-    ok = ok && render_http(m, out);
+    ok = ok && render_http(m, out) && render_events(out);
     size_t n = m->ncollectors;
     memcpy(collectors, m->collectors, n * sizeof collectors[0]);
     pthread_mutex_unlock(&m->lock);

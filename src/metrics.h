@@ -56,9 +56,24 @@ void metrics_destroy(struct metrics *m);
 /* Records one finished HTTP request.  route must be a route pattern (a
  * static string) or "unmatched", never a raw path; method is reduced to
  * the standard methods or "other": label values come from fixed sets, so
- * no client can create series. */
+ * no client can create series.  long_poll: the request was held waiting
+ * for a run (?wait=); its time goes to the long-poll histogram, not
+ * the latency one (it still counts in qbackup_http_requests_total). */
 void metrics_http_observe(struct metrics *m, const char *route, const char *method, unsigned status,
-                          double seconds);
+                          double seconds, bool long_poll);
+
+/* Adds n to an event counter of metrics.def (METRIC_VERIFY_FAILURES,
+ * METRIC_RETENTION_DELETED): events since start that leave nothing in the
+ * catalogue to count at scrape time.  Any thread; no lock, no allocation. */
+void metrics_event_add(enum metric_family f, uint64_t n);
+
+/* Appends the samples of one histogram series: the cumulative bucket
+ * counts for bounds (nbounds of them, ascending), +Inf (= count), _sum and
+ * _count.  labels is "" or label pairs without braces ("plan=\"x\"").
+ * The caller wrote the family's head. */
+bool metrics_histogram(struct buf *out, enum metric_family f, const char *labels,
+                       const double *bounds, const uint64_t *cumulative, size_t nbounds,
+                       uint64_t count, double sum) QB_MUSTCHECK;
 
 /* The method label: one of the methods HTTP defines (GET HEAD POST PUT
  * DELETE OPTIONS PATCH TRACE) or "other", as a static string.  Anything a

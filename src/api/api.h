@@ -101,4 +101,13 @@ void api_page(struct http_request *req);
 /* Prometheus collector for backup series (registered by main). */
 bool api_status_metrics(struct buf *out, void *app);
 
+/* api_metrics.c */
+struct store_run_count;
+/* The run families (runs, bytes, duration and bytes histograms, restores,
+ * queue) from the rows of store_run_counts_cached (n of them). */
+bool api_metrics_runs(struct buf *out, const struct store_run_count *v, size_t n);
+/* Prometheus collector for what each destination holds and what the
+ * prober reaches (registered by main). */
+bool api_metrics_storage(struct buf *out, void *app);
+
 #endif /* QB_API_H */

@@ -14,6 +14,7 @@
 #include "engine/backup_set.h"
 #include "engine/resolve.h"
 #include "engine/retention_apply.h"
+#include "metrics.h"
 #include "engine/tasks.h"
 #include "http/http_reply.h"
 #include "store/store_runs.h"
@@ -335,6 +336,8 @@ static void run_snap_task(struct task *t)
      * (so "latest" restores and retention stop trusting the snapshot)
      * and sets verify_error; a success does the reverse. */
     bool ok = !v->failed && !v->unreadable;
+    if (!ok)
+        metrics_event_add(METRIC_VERIFY_FAILURES, 1);
     char werr[QB_ERRBUF_SIZE];
     st->rc =
         store_snapshot_set_verified(st->store, st->id, ok, ok ? NULL : st->err, werr, sizeof werr);

@@ -213,6 +213,17 @@ bool api_status_metrics(struct buf *out, void *ctx)
             ok = metrics_sample(out, heads[k], "{plan=\"%s\"} %lld\n", name, v);
         }
     }
+    /* The newest run's state as a 0/1 set over the fixed states: an alert
+     * on state="failed" ends when the next run starts. */
+    static const char *const states[] = {"queued", "running", "succeeded",
+                                         "failed", "partial", "cancelled"};
+    ok = ok && metrics_head(out, METRIC_PLAN_LAST_RUN_STATE);
+    for (size_t i = 0; ok && i < n; i++) {
+        const struct store_run_brief *last = h[i].last;
+        for (size_t k = 0; ok && last && last->id && k < QB_ARRAY_LEN(states); k++)
+            ok = metrics_sample(out, METRIC_PLAN_LAST_RUN_STATE, "{plan=\"%s\",state=\"%s\"} %d\n",
+                                plans[i]->name, states[k], strcmp(last->state, states[k]) == 0);
+    }
     free(lr.v);
     free(h);
     store_plan_list_free(plans, n);
@@ -222,15 +233,7 @@ bool api_status_metrics(struct buf *out, void *ctx)
     if (ok &&
         store_run_counts_cached(app->store, &counts_cache, &counts, &ncounts, err, sizeof err))
         ok = false;
-    ok = ok && metrics_head(out, METRIC_RUNS);
-    for (size_t i = 0; ok && i < ncounts; i++)
-        ok = metrics_sample(out, METRIC_RUNS, "{plan=\"%s\",outcome=\"%s\"} %lld\n", counts[i].plan,
-                            counts[i].state, (long long)counts[i].runs);
-    ok = ok && metrics_head(out, METRIC_BACKUP_BYTES);
-    for (size_t i = 0; ok && i < ncounts; i++)
-        if (strcmp(counts[i].state, "succeeded") == 0)
-            ok = metrics_sample(out, METRIC_BACKUP_BYTES, "{plan=\"%s\"} %lld\n", counts[i].plan,
-                                (long long)counts[i].bytes);
+    ok = ok && api_metrics_runs(out, counts, ncounts);
     store_run_counts_free(counts, ncounts);
     int64_t count = 0, bytes = 0;
     if (ok && store_snapshot_totals(app->store, &count, &bytes, err, sizeof err) == QB_OK)

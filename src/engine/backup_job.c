@@ -481,14 +481,16 @@ static const char *run_targets(struct backup *b, cJSON *results, char *error, si
  * holds only the answering peer's shards.  With one peer that would still
  * be whole, but the set path is right for any cluster and a peer may join
  * at any time.  A single node (distributed mode off) keeps the
- * one-snapshot path. */
+ * one-snapshot path unless its plan asks for streamed shards (shard_method
+ * "stream": sets read over Qdrant's streaming route, nothing staged on the
+ * node's disk; docs/internals/cluster.md). */
 static enum qb_err resolve_topology(struct backup *b, char *err, size_t errlen)
 {
     struct topology *t = NULL;
     enum qb_err rc = topology_resolve(b->inst, (long)b->inst->timeout_s * 1000, &t, err, errlen);
     if (rc)
         return rc;
-    if (t->cluster) {
+    if (t->cluster || backup_set_streams(b->plan)) {
         b->topo = t;
         return QB_OK;
     }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
- * backup_set.c -- one cluster collection as a backup set (see
- * backup_set.h and docs/internals/cluster.md).
+ * backup_set.c -- one cluster collection (or a single node's, streamed)
+ * as a backup set (see backup_set.h and docs/internals/cluster.md).
  *
  * DESIGN
  * 1. Shard map: every peer's GET /collections/{c}/cluster.  A replica's
@@ -132,10 +132,17 @@ static enum qb_err build_shard_map(struct set_run *sr, char *err, size_t errlen)
             shard_count = v.shard_count;
         for (size_t i = 0; i < v.nreplicas; i++) {
             const struct qdrant_replica *r = &v.replicas[i];
+            /* Without distributed mode Qdrant still answers with its own
+             * (persistent, random) peer id, which GET /cluster does not
+             * tell ("disabled"): the node's replicas are the topology's one
+             * peer.  A single node has no remote replicas to consider. */
+            if (!sr->topo->cluster && !r->local)
+                continue;
+            uint64_t holder = sr->topo->cluster ? r->peer_id : peer->id;
             struct shard *s = shard_get(sr, r->shard_id, true);
             if (!s->key_json && r->shard_key)
                 s->key_json = xstrdup(r->shard_key);
-            struct holder *h = holder_get(s, r->peer_id);
+            struct holder *h = holder_get(s, holder);
             /* A peer is the authority on its own replicas. */
             if (r->local || !h->state[0])
                 snprintf(h->state, sizeof h->state, "%s", r->state);
@@ -188,6 +195,11 @@ static enum qb_err assign(struct set_run *sr, char *err, size_t errlen)
 
 /* ---------------------------------------------------------------- the set */
 
+/* Members of GET /collections/{c}'s config besides params that a restore
+ * gives back (restore_set.c). */
+static const char *const tuning_members[] = {
+    "hnsw_config", "optimizer_config", "wal_config", "quantization_config", "metadata", NULL};
+
 /* The collection's configuration, payload indexes and aliases. */
 static enum qb_err read_config(struct set_run *sr, cJSON *set, char *err, size_t errlen)
 {
@@ -214,6 +226,14 @@ static enum qb_err read_config(struct set_run *sr, cJSON *set, char *err, size_t
         cJSON *config = cJSON_GetObjectItemCaseSensitive(info, "config");
         cJSON *params = cJSON_DetachItemFromObjectCaseSensitive(config, "params");
         cJSON_AddItemToObject(set, "config", params ? params : cJSON_CreateObject());
+        /* The collection-wide settings, as Qdrant reported them, so that a
+         * restore does not fall back to Qdrant's defaults. */
+        cJSON *tuning = cJSON_AddObjectToObject(set, "tuning");
+        for (size_t i = 0; tuning_members[i]; i++) {
+            cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(config, tuning_members[i]);
+            if (v)
+                cJSON_AddItemToObject(tuning, tuning_members[i], v);
+        }
         cJSON *schema = cJSON_DetachItemFromObjectCaseSensitive(info, "payload_schema");
         cJSON_AddItemToObject(set, "payload_schema", schema ? schema : cJSON_CreateObject());
         cJSON *a = cJSON_AddArrayToObject(set, "aliases");
@@ -322,6 +342,11 @@ static void discard(struct set_run *sr, struct storage *st)
     }
 }
 
+bool backup_set_streams(const struct store_plan *plan)
+{
+    return plan->shard_method && strcmp(plan->shard_method, "stream") == 0;
+}
+
 enum qb_err backup_set_collection(struct job *j, const struct store_plan *plan,
                                   const struct store_instance *inst, const struct topology *topo,
                                   const char *collection, const char *qdrant_version, cJSON *result,
@@ -333,7 +358,7 @@ enum qb_err backup_set_collection(struct job *j, const struct store_plan *plan,
     cJSON *set = cJSON_CreateObject();
     pthread_mutex_init(&sr.lock, NULL);
     pthread_cond_init(&sr.changed, NULL);
-    sr.stream = plan->shard_method && strcmp(plan->shard_method, "stream") == 0;
+    sr.stream = backup_set_streams(plan);
     const char *prefix = plan->key_prefix && *plan->key_prefix ? plan->key_prefix : NULL;
     sr.set_key = xasprintf("%s%s%s/%s/run-%lld-set-%lld", prefix ? prefix : "", prefix ? "/" : "",
                            plan->name, collection, (long long)j->run->id, (long long)qb_now_ms());

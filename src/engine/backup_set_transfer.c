@@ -150,8 +150,11 @@ static enum qb_err take_shard(struct set_run *sr, struct shard *s, struct qdrant
     if (sr->stream) {
         k.tar = tar_check_new();
         rc = qdrant_shard_stream(qc, sr->collection, s->id, sink_write, &k, &got, err, errlen);
-        if (!rc)
-            rc = tar_check_finish(k.tar, err, errlen);
+        /* Qdrant ends the body early, as if complete, when producing the
+         * archive fails (and only logs it): like a dropped connection,
+         * that attempt failed, and a new stream may well be whole. */
+        if (!rc && tar_check_finish(k.tar, err, errlen))
+            rc = QB_ERR_TRANSIENT;
     } else {
         rc = qdrant_snapshot_download(qc, &t, snap.name, sink_write, &k, &got, err, errlen);
     }

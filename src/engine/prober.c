@@ -4,6 +4,7 @@
  * Owns its thread and the latest results.
  */
 #include "engine/prober.h"
+#include "metrics.h"
 #include "engine/topology.h"
 #include "store/store_destinations.h"
 #include "store/store_events.h"
@@ -357,4 +358,21 @@ void prober_report(struct prober *p, cJSON *obj, bool *all_ok)
     }
     pthread_mutex_unlock(&p->lock);
     *all_ok = ok;
+}
+
+bool prober_metrics(struct prober *p, struct buf *out)
+{
+    bool ok = metrics_head(out, METRIC_INSTANCE_UP);
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; ok && i < p->ninstances; i++)
+        if (p->instances[i].ok >= 0)
+            ok = metrics_sample(out, METRIC_INSTANCE_UP, "{qdrant_instance=\"%s\"} %d\n",
+                                p->instances[i].name, p->instances[i].ok);
+    ok = ok && metrics_head(out, METRIC_DESTINATION_UP);
+    for (size_t i = 0; ok && i < p->ndestinations; i++)
+        if (p->destinations[i].ok >= 0)
+            ok = metrics_sample(out, METRIC_DESTINATION_UP, "{destination=\"%s\"} %d\n",
+                                p->destinations[i].name, p->destinations[i].ok);
+    pthread_mutex_unlock(&p->lock);
+    return ok;
 }

@@ -16,6 +16,7 @@
 #define QB_PROBER_H
 
 #include "common.h"
+#include "util/buf.h"
 #include "store/store.h"
 
 #include <cjson/cJSON.h>
@@ -35,6 +36,12 @@ void prober_stop(struct prober *p);
  * obj.  *all_ok is false when any instance is unreachable or any
  * destination unusable, or no round has completed yet. */
 void prober_report(struct prober *p, cJSON *obj, bool *all_ok);
+
+/* Appends the qbackup_instance_up and qbackup_destination_up families
+ * (metrics.def): per instance and destination of the last round, 1 when
+ * reachable / writable, 0 when not; nothing for one not checked yet.
+ * Returns false if out's cap was hit.  Any thread. */
+bool prober_metrics(struct prober *p, struct buf *out) QB_MUSTCHECK;
 
 /* The instance's topology from the latest round (topology_json shape), or
  * NULL when not probed yet or unreachable.  Caller cJSON_Deletes. */

@@ -39,8 +39,8 @@
 #define RESTORE_SET_ACTIVE_TIMEOUT_MS (10L * 60 * 1000) /* default */
 #define RESTORE_SET_POLL_MS           250
 
-/* The collection parameters a new collection is created with; others
- * (optimizer and HNSW settings) are Qdrant's defaults or tuned later. */
+/* The collection parameters a new collection is created with, next to
+ * the recorded collection-wide settings (the set's "tuning"). */
 static const char *const create_params[] = {
     "vectors",
     "sparse_vectors",
@@ -76,6 +76,20 @@ static enum qb_err recreate(const struct restore_set *rs, const cJSON *set, cJSO
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, create_params[i]);
         if (v && !cJSON_IsNull(v))
             cJSON_AddItemToObject(body, create_params[i], cJSON_Duplicate(v, true));
+    }
+    /* Collection-wide settings (sets written before they were recorded
+     * have none: Qdrant's defaults then).  Qdrant reports the optimizer's
+     * as optimizer_config and takes it as optimizers_config. */
+    static const char *const tuning[][2] = {{"hnsw_config", "hnsw_config"},
+                                            {"optimizer_config", "optimizers_config"},
+                                            {"wal_config", "wal_config"},
+                                            {"quantization_config", "quantization_config"},
+                                            {"metadata", "metadata"}};
+    const cJSON *recorded = cJSON_GetObjectItemCaseSensitive(set, "tuning");
+    for (size_t i = 0; i < QB_ARRAY_LEN(tuning); i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(recorded, tuning[i][0]);
+        if (v && !cJSON_IsNull(v))
+            cJSON_AddItemToObject(body, tuning[i][1], cJSON_Duplicate(v, true));
     }
     size_t peers = rs->topo->cluster ? rs->topo->npeers : 1;
     cJSON *rf = cJSON_GetObjectItemCaseSensitive(body, "replication_factor");

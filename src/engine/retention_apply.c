@@ -5,6 +5,7 @@
  * verdicts, and acts on them against the catalogue and the destination.
  */
 #include "engine/retention_apply.h"
+#include "metrics.h"
 #include "engine/backup_set.h"
 #include "engine/jobs.h"
 #include "store/store_runs.h"
@@ -159,6 +160,8 @@ static enum qb_err drop(struct store *store, struct storage *storage, int64_t st
                       (long long)reader);
     else
         rc = retention_delete_snapshot(store, storage, storage_dest, s, false, err, errlen);
+    if (rc == QB_OK)
+        metrics_event_add(METRIC_RETENTION_DELETED, 1);
     if (entry) {
         cJSON_AddBoolToObject(entry, "deleted", rc == QB_OK);
         if (rc)

@@ -5,6 +5,7 @@
  * the runs fingerprint that keep a poll from reading every run.
  */
 #include "store/store_run_summary.h"
+#include "util/buf.h"
 #include "store/store_internal.h"
 
 #include <stdio.h>
@@ -281,6 +282,14 @@ static struct store_run_count *counts_copy(const struct store_run_count *v, size
     return c;
 }
 
+/* Buckets: a small collection's backup takes seconds, a large one hours;
+ * snapshots run from megabytes to hundreds of gigabytes. */
+const double store_run_duration_bounds[STORE_RUN_NDURATION] = {10,  30,   60,   120,  300,
+                                                               600, 1800, 3600, 7200, 21600};
+const double store_run_bytes_bounds[STORE_RUN_NBYTES] = {
+    1048576.0,    16777216.0,    134217728.0,    1073741824.0,
+    8589934592.0, 68719476736.0, 549755813888.0, 4398046511104.0};
+
 static enum qb_err read_count(const struct store_rows *r, void *ctx, sqlite3_stmt *st, void *elem,
                               char *err, size_t errlen)
 {
@@ -290,10 +299,21 @@ static enum qb_err read_count(const struct store_rows *r, void *ctx, sqlite3_stm
     (void)errlen;
     struct store_run_count *c = elem;
     c->plan = store_column_text(st, 0);
-    const unsigned char *state = sqlite3_column_text(st, 1);
+    if (!c->plan)
+        c->plan = xstrdup("");
+    const unsigned char *kind = sqlite3_column_text(st, 1);
+    snprintf(c->kind, sizeof c->kind, "%s", kind ? (const char *)kind : "");
+    const unsigned char *state = sqlite3_column_text(st, 2);
     snprintf(c->state, sizeof c->state, "%s", state ? (const char *)state : "");
-    c->runs = sqlite3_column_int64(st, 2);
-    c->bytes = sqlite3_column_int64(st, 3);
+    c->runs = sqlite3_column_int64(st, 3);
+    c->bytes = sqlite3_column_int64(st, 4);
+    c->timed = sqlite3_column_int64(st, 5);
+    c->duration_sum = sqlite3_column_int64(st, 6);
+    int col = 7;
+    for (size_t i = 0; i < STORE_RUN_NDURATION; i++)
+        c->duration_le[i] = sqlite3_column_int64(st, col++);
+    for (size_t i = 0; i < STORE_RUN_NBYTES; i++)
+        c->bytes_le[i] = sqlite3_column_int64(st, col++);
     return QB_OK;
 }
 
@@ -311,19 +331,35 @@ void store_run_counts_free(struct store_run_count *v, size_t n)
     store_rows_free(&count_rows, v, n);
 }
 
-/* The counts query on connection db: one pass over the backup runs. */
+/* The counts query on connection db: one pass over the runs, the
+ * histogram columns built from the bounds. */
 static enum qb_err counts_query(sqlite3 *db, void **out, size_t *n, char *err, size_t errlen)
 {
+#define TERMINAL "state NOT IN ('queued', 'running')"
+#define TIMED    TERMINAL " AND started_at IS NOT NULL AND finished_at IS NOT NULL"
+    struct buf sql;
+    buf_init(&sql, 8192);
+    bool ok =
+        buf_appends(&sql, "SELECT ifnull(plan_name, ''), kind, state, count(*), "
+                          "sum(CASE WHEN " TERMINAL " THEN bytes_done ELSE 0 END), "
+                          "sum(" TIMED "), "
+                          "sum(CASE WHEN " TIMED " THEN finished_at - started_at ELSE 0 END)");
+    for (size_t i = 0; ok && i < STORE_RUN_NDURATION; i++)
+        ok = buf_printf(&sql, ", sum(" TIMED " AND finished_at - started_at <= %.0f)",
+                        store_run_duration_bounds[i]);
+    for (size_t i = 0; ok && i < STORE_RUN_NBYTES; i++)
+        ok = buf_printf(&sql, ", sum(" TERMINAL " AND bytes_done <= %.0f)",
+                        store_run_bytes_bounds[i]);
+    ok = ok && buf_appends(&sql, " FROM runs WHERE kind = 'restore' OR plan_name IS NOT NULL "
+                                 "GROUP BY kind, plan_name, state ORDER BY plan_name, kind, state");
+#undef TIMED
+#undef TERMINAL
+    QB_ASSERT(ok); /* fixed text far below the cap */
     sqlite3_stmt *st = NULL;
     void *list = NULL;
     *n = 0;
-    enum qb_err rc =
-        store_prepare(db,
-                      "SELECT plan_name, state, count(*), "
-                      "sum(CASE WHEN state IN ('queued', 'running') THEN 0 ELSE bytes_done END) "
-                      "FROM runs WHERE kind = 'backup' AND plan_name IS NOT NULL "
-                      "GROUP BY plan_name, state ORDER BY plan_name, state",
-                      &st, err, errlen);
+    enum qb_err rc = store_prepare(db, sql.data, &st, err, errlen);
+    buf_free(&sql);
     if (!rc)
         rc = store_collect_rows(db, st, &count_rows, NULL, &list, n, "counting runs", err, errlen);
     sqlite3_finalize(st);

@@ -2,7 +2,7 @@
  *
  * store_run_summary.h -- what pollers read about the `runs` table: every
  * plan's newest run and newest success (GET /v1/status, /metrics) and the
- * per plan and state totals (/metrics).  Both answers sit behind caches
+ * per kind, plan and state totals and histograms (/metrics).  Both answers sit behind caches
  * keyed by one fingerprint of the table, so a poll costs a few indexed
  * statements whatever the number of runs.
  *
@@ -82,15 +82,27 @@ enum qb_err store_run_latest_cached(struct store *s, struct store_run_latest_cac
                                     struct store_run_latest **out, size_t *n, char *err,
                                     size_t errlen) QB_MUSTCHECK;
 
-/* Backup runs per plan name and state, and the bytes the terminal ones
- * moved (0 for queued and running runs: their bytes_done moves with every
- * chunk, and counting it would make the answer change without the
- * fingerprint changing).  Runs whose plan_name is NULL are left out. */
+/* Runs per kind, plan name and state, the bytes the terminal ones moved
+ * (0 for queued and running runs: their bytes_done moves with every chunk,
+ * and counting it would make the answer change without the fingerprint
+ * changing), and the histograms /metrics shows of terminal runs: duration
+ * and bytes, as cumulative counts at the bounds below.  Backup runs whose
+ * plan_name is NULL are left out; restores are all in, plan "" when they
+ * restored a snapshot of no plan. */
+#define STORE_RUN_NDURATION 10
+#define STORE_RUN_NBYTES    8
+extern const double store_run_duration_bounds[STORE_RUN_NDURATION]; /* seconds, ascending */
+extern const double store_run_bytes_bounds[STORE_RUN_NBYTES];       /* bytes, ascending */
 struct store_run_count {
     char *plan; /* owned by the array */
+    char kind[8];
     char state[16];
     int64_t runs;
     int64_t bytes;
+    int64_t timed;                            /* terminal runs with start and end times */
+    int64_t duration_sum;                     /* seconds, of the timed runs */
+    int64_t duration_le[STORE_RUN_NDURATION]; /* timed runs lasting <= each bound */
+    int64_t bytes_le[STORE_RUN_NBYTES];       /* terminal runs that moved <= each bound */
 };
 
 /* Frees an array from store_run_counts_cached; NULL is a no-op. */

@@ -69,8 +69,8 @@ static int count(const char *hay, const char *needle)
 static void test_render(void)
 {
     struct metrics *m = metrics_create("9.9.9");
-    metrics_http_observe(m, "/v1/plans", "GET", 200, 0.002);
-    metrics_http_observe(m, "/v1/plans", "BREW", 405, 0.02);
+    metrics_http_observe(m, "/v1/plans", "GET", 200, 0.002, false);
+    metrics_http_observe(m, "/v1/plans", "BREW", 405, 0.02, false);
     metrics_add_collector(m, runs_collector, NULL);
     struct buf out;
     buf_init(&out, 1 << 20);
@@ -101,6 +101,80 @@ static void test_render(void)
 
 /* Fails the test if a source file under dir writes "# HELP" or "# TYPE":
  * a family defined outside metrics.def would escape the rules above. */
+/* A ?wait= long poll held for minutes must not read as API latency: its
+ * time goes to its own histogram (with buckets up to an hour), while the
+ * request still counts. */
+static void test_long_polls_kept_out_of_latency(void)
+{
+    struct metrics *m = metrics_create("9.9.9");
+    metrics_http_observe(m, "/v1/runs/{id}", "GET", 200, 0.003, false);
+    metrics_http_observe(m, "/v1/runs/{id}", "GET", 200, 600, true);
+    metrics_http_observe(m, "/v1/runs/{id}", "GET", 424, 7200, true);
+    struct buf out;
+    buf_init(&out, 1 << 20);
+    TEST_ASSERT(metrics_render(m, &out));
+    const char *t = out.data;
+    TEST_EXPECT(strstr(t, "qbackup_http_requests_total{route=\"/v1/runs/{id}\",method=\"GET\","
+                          "status=\"200\"} 2\n") != NULL);
+    TEST_EXPECT(strstr(t, "qbackup_http_request_duration_seconds_count{route=\"/v1/runs/{id}\"} "
+                          "1\n") != NULL);
+    TEST_EXPECT(strstr(t, "qbackup_http_request_duration_seconds_sum{route=\"/v1/runs/{id}\"} "
+                          "0.003000\n") != NULL);
+    TEST_EXPECT(strstr(t, "# TYPE qbackup_http_long_poll_duration_seconds histogram\n") != NULL);
+    TEST_EXPECT(strstr(t, "qbackup_http_long_poll_duration_seconds_bucket{route=\"/v1/runs/{id}\","
+                          "le=\"900\"} 1\n") != NULL);
+    TEST_EXPECT(strstr(t, "qbackup_http_long_poll_duration_seconds_bucket{route=\"/v1/runs/{id}\","
+                          "le=\"3600\"} 1\n") != NULL);
+    TEST_EXPECT(strstr(t, "qbackup_http_long_poll_duration_seconds_bucket{route=\"/v1/runs/{id}\","
+                          "le=\"+Inf\"} 2\n") != NULL);
+    TEST_EXPECT(strstr(t, "qbackup_http_long_poll_duration_seconds_count{route=\"/v1/runs/{id}\"} "
+                          "2\n") != NULL);
+    buf_free(&out);
+    metrics_destroy(m);
+}
+
+/* Event counters are process-wide and always exposed, 0 included. */
+static void test_event_counters(void)
+{
+    struct metrics *m = metrics_create("9.9.9");
+    struct buf out;
+    buf_init(&out, 1 << 20);
+    TEST_ASSERT(metrics_render(m, &out));
+    TEST_EXPECT(strstr(out.data, "\nqbackup_verify_failures_total 0\n") != NULL);
+    TEST_EXPECT(strstr(out.data, "\nqbackup_retention_deleted_snapshots_total 0\n") != NULL);
+    buf_reset(&out);
+    metrics_event_add(METRIC_RETENTION_DELETED, 3);
+    metrics_event_add(METRIC_VERIFY_FAILURES, 1);
+    TEST_ASSERT(metrics_render(m, &out));
+    TEST_EXPECT(strstr(out.data, "# TYPE qbackup_verify_failures_total counter\n"
+                                 "qbackup_verify_failures_total 1\n") != NULL);
+    TEST_EXPECT(strstr(out.data, "\nqbackup_retention_deleted_snapshots_total 3\n") != NULL);
+    buf_free(&out);
+    metrics_destroy(m);
+}
+
+/* metrics_histogram: cumulative buckets, +Inf, sum and count, with and
+ * without labels. */
+static void test_histogram_helper(void)
+{
+    static const double bounds[] = {10, 60};
+    static const uint64_t le[] = {1, 3};
+    struct buf out;
+    buf_init(&out, 4096);
+    TEST_ASSERT(metrics_histogram(&out, METRIC_RESTORE_DURATION, "", bounds, le, 2, 4, 250));
+    TEST_EXPECT_STR(out.data, "qbackup_restore_duration_seconds_bucket{le=\"10\"} 1\n"
+                              "qbackup_restore_duration_seconds_bucket{le=\"60\"} 3\n"
+                              "qbackup_restore_duration_seconds_bucket{le=\"+Inf\"} 4\n"
+                              "qbackup_restore_duration_seconds_sum 250.000000\n"
+                              "qbackup_restore_duration_seconds_count 4\n");
+    buf_reset(&out);
+    TEST_ASSERT(metrics_histogram(&out, METRIC_RUN_DURATION, "plan=\"p\"", bounds, le, 2, 4, 250));
+    TEST_EXPECT(strstr(out.data, "qbackup_run_duration_seconds_bucket{plan=\"p\",le=\"10\"} 1\n") !=
+                NULL);
+    TEST_EXPECT(strstr(out.data, "qbackup_run_duration_seconds_count{plan=\"p\"} 4\n") != NULL);
+    buf_free(&out);
+}
+
 static void scan_sources(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -142,6 +216,9 @@ int main(void)
 {
     TEST_RUN(test_registry_rules);
     TEST_RUN(test_render);
+    TEST_RUN(test_long_polls_kept_out_of_latency);
+    TEST_RUN(test_event_counters);
+    TEST_RUN(test_histogram_helper);
     TEST_RUN(test_one_place);
     return TEST_RESULT();
 }

@@ -289,6 +289,14 @@ static void test_counts_answers_and_cache(void)
         TEST_EXPECT_INT(f ? f->runs : 0, failed);
         TEST_EXPECT_INT(ok ? ok->runs : 0, succeeded);
         TEST_EXPECT_INT(ok ? ok->bytes : 0, bytes);
+        /* Every run lasted 10 s and moved under 1 MiB: all in the first
+         * bucket of both histograms. */
+        TEST_EXPECT_STR(f ? f->kind : "backup", "backup");
+        TEST_EXPECT_INT(ok ? ok->timed : 0, succeeded);
+        TEST_EXPECT_INT(ok ? ok->duration_sum : 0, 10 * succeeded);
+        TEST_EXPECT_INT(ok ? ok->duration_le[0] : 0, succeeded);
+        TEST_EXPECT_INT(ok ? ok->bytes_le[0] : 0, succeeded);
+        TEST_EXPECT_INT(f ? f->duration_le[STORE_RUN_NDURATION - 1] : 0, failed);
     }
     TEST_EXPECT_INT(n, 7);         /* p3 never succeeded */
     for (size_t i = 1; i < n; i++) /* ordered by plan, then state */
@@ -338,6 +346,52 @@ static void test_counts_answers_and_cache(void)
     drop_db();
 }
 
+/* Restores are counted too (plan "" when the restored snapshot has no
+ * plan), and live runs are counted without bytes or times. */
+static void test_counts_restores_and_live_runs(void)
+{
+    sqlite3 *raw = NULL;
+    char err[QB_ERRBUF_SIZE];
+    struct store *s = catalogue(2, &raw);
+    TEST_ASSERT(s);
+    TEST_ASSERT(exec(raw, "INSERT INTO runs (kind, plan_id, plan_name, trigger, state, queued_at, "
+                          "started_at, finished_at, bytes_done) VALUES "
+                          "('restore', NULL, NULL, 'api', 'failed', 5000, 5000, 5100, 7), "
+                          "('restore', 1, 'p1', 'api', 'succeeded', 5000, 5000, 9000, 7), "
+                          "('restore', 1, 'p1', 'api', 'queued', 6000, NULL, NULL, 0), "
+                          "('backup', 2, 'p2', 'api', 'running', 6000, 6000, NULL, 99);"));
+    struct store_run_counts_cache cache = STORE_RUN_COUNTS_CACHE_INIT;
+    struct store_run_count *v = NULL;
+    size_t n = 0;
+    TEST_ASSERT(store_run_counts_cached(s, &cache, &v, &n, err, sizeof err) == QB_OK);
+    int seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct store_run_count *c = &v[i];
+        if (strcmp(c->kind, "restore") == 0 && strcmp(c->plan, "") == 0) {
+            seen++;
+            TEST_EXPECT_STR(c->state, "failed");
+            TEST_EXPECT_INT(c->duration_sum, 100);
+            TEST_EXPECT_INT(c->duration_le[1], 0); /* 100 s > 30 */
+            TEST_EXPECT_INT(c->duration_le[4], 1); /* <= 300 */
+        } else if (strcmp(c->kind, "restore") == 0 && strcmp(c->state, "succeeded") == 0) {
+            seen++;
+            TEST_EXPECT_INT(c->duration_le[STORE_RUN_NDURATION - 3], 0); /* 4000 s > 3600 */
+            TEST_EXPECT_INT(c->duration_le[STORE_RUN_NDURATION - 2], 1);
+        } else if (strcmp(c->state, "queued") == 0 || strcmp(c->state, "running") == 0) {
+            seen++;
+            TEST_EXPECT_INT(c->runs, 1);
+            TEST_EXPECT_INT(c->bytes, 0);
+            TEST_EXPECT_INT(c->timed, 0);
+        }
+    }
+    TEST_EXPECT_INT(seen, 4);
+    store_run_counts_free(v, n);
+    store_run_counts_cache_clear(&cache);
+    store_close(s);
+    sqlite3_close(raw);
+    drop_db();
+}
+
 int main(void)
 {
     sqlite3_auto_extension((void (*)(void))count_init);
@@ -345,5 +399,6 @@ int main(void)
     TEST_RUN(test_latest_answers_and_cache);
     TEST_RUN(test_work_constant_in_runs);
     TEST_RUN(test_counts_answers_and_cache);
+    TEST_RUN(test_counts_restores_and_live_runs);
     return TEST_RESULT();
 }

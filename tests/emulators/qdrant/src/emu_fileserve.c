@@ -30,6 +30,7 @@ struct dl {
     double t0;
     int stalled;
     int gzip;
+    int pipe; /* fd is a pipe: read in order, no offsets */
 #ifdef EMU_HAVE_ZLIB
     z_stream zs;
     int zdone;
@@ -57,7 +58,7 @@ static ssize_t read_at(struct dl *d, char *buf, size_t max)
         max = (size_t)(d->end - d->off);
     ssize_t n;
     do {
-        n = pread(d->fd, buf, max, (off_t)d->off);
+        n = d->pipe ? read(d->fd, buf, max) : pread(d->fd, buf, max, (off_t)d->off);
     } while (n < 0 && errno == EINTR);
     if (n > 0)
         d->off += (uint64_t)n;
@@ -343,6 +344,7 @@ void emu_serve_file(struct emu_req *r, const char *path, const char *name)
 void emu_serve_stream(struct emu_req *r, int fd, const char *name)
 {
     struct dl *d = dl_new(r, fd, 0, UINT64_MAX, 0);
+    d->pipe = 1;
     emu_reply_response(r, 200, callback_response(d, MHD_SIZE_UNKNOWN));
     common_headers(r, name, NULL, NULL);
 }

@@ -13,7 +13,8 @@
 
 /* Serves path as attachment `name`.  Errors go out as text/plain. */
 void emu_serve_file(struct emu_req *r, const char *path, const char *name);
-/* Streams fd (takes ownership; typically an unlinked temp file) chunked. */
+/* Streams what arrives on fd (a pipe; takes ownership) chunked, without
+ * length, until its writer closes it. */
 void emu_serve_stream(struct emu_req *r, int fd, const char *name);
 
 #endif

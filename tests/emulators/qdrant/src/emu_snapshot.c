@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "emu_faults.h"
+#include "emu_http.h"
 #include "emu_meta.h"
 #include "emu_store.h"
 #include "emu_tar.h"
@@ -157,9 +158,10 @@ static int write_shard(struct emu_tar *t, const char *shard_dir, const char *pre
 }
 
 /* Writes the archive into a temp file, renames it to dir/name and writes the
- * sidecar.  what: 0 collection, 1 shard (stored), 2 shard (stream; no rename). */
+ * sidecar.  what: 0 collection, 1 shard (route 15 streams, see
+ * emu_snap_stream_shard). */
 static int write_archive(const char *coll, unsigned sid, const char *dir, const char *name,
-                         int what, cJSON **desc, int *stream_fd, struct emu_status *st);
+                         int what, cJSON **desc, struct emu_status *st);
 
 static int cmp_uint(const void *a, const void *b)
 {
@@ -256,12 +258,11 @@ static int open_tmp(char *tmp, size_t size, struct emu_status *st)
 }
 
 static int write_archive(const char *coll, unsigned sid, const char *dir, const char *name,
-                         int what, cJSON **desc, int *stream_fd, struct emu_status *st)
+                         int what, cJSON **desc, struct emu_status *st)
 {
     st->http = 0;
     char tmp[EMU_PATH_MAX], final[EMU_PATH_MAX];
-    if (what != 2 &&
-        (emu_mkdirs(dir) != 0 || emu_pathf(final, sizeof(final), "%s/%s", dir, name) != 0))
+    if (emu_mkdirs(dir) != 0 || emu_pathf(final, sizeof(final), "%s/%s", dir, name) != 0)
         return emu_fail(st, 500, "Service internal error: can't create snapshot directory");
     int fd = open_tmp(tmp, sizeof(tmp), st);
     if (fd < 0)
@@ -273,7 +274,7 @@ static int write_archive(const char *coll, unsigned sid, const char *dir, const 
         return -1;
     }
     struct emu_tar t;
-    emu_tar_init(&t, fd, what != 2);
+    emu_tar_init(&t, fd, 1);
     char shard[EMU_PATH_MAX];
     if (emu_pathf(shard, sizeof(shard), "%s/%u", emu_coll_dir(c), sid) != 0)
         t.err = -1;
@@ -291,7 +292,7 @@ static int write_archive(const char *coll, unsigned sid, const char *dir, const 
                 emu_tar_add_file(&t, top[i], p);
         }
     } else {
-        write_shard(&t, shard, "", what == 1);
+        write_shard(&t, shard, "", 1);
     }
     emu_tar_finish(&t);
     emu_store_release(c);
@@ -306,15 +307,6 @@ static int write_archive(const char *coll, unsigned sid, const char *dir, const 
     if (t.md)
         emu_tar_digest(&t, hex);
     emu_tar_cleanup(&t);
-    if (what == 2) {
-        unlink(tmp);
-        if (rc != 0 || lseek(fd, 0, SEEK_SET) != 0) {
-            close(fd);
-            return emu_fail(st, 500, "Service internal error: can't write snapshot stream");
-        }
-        *stream_fd = fd;
-        return 0;
-    }
     if (close(fd) != 0 || rc != 0) {
         unlink(tmp);
         return emu_fail(st, 500, "Service internal error: can't write snapshot (disk full?)");
@@ -332,7 +324,7 @@ int emu_snap_create_collection(const char *coll, cJSON **desc, struct emu_status
         emu_pathf(name, sizeof(name), "%s-%llu-%s.snapshot", coll,
                   (unsigned long long)emu_cfg()->peer_id, ts) != 0)
         return emu_fail(st, 500, "Service internal error: path too long");
-    return write_archive(coll, 0, dir, name, 0, desc, NULL, st);
+    return write_archive(coll, 0, dir, name, 0, desc, st);
 }
 
 int emu_snap_create_shard(const char *coll, unsigned shard, cJSON **desc, struct emu_status *st)
@@ -344,22 +336,73 @@ int emu_snap_create_shard(const char *coll, unsigned shard, cJSON **desc, struct
     if (emu_snap_dir(EMU_SNAP_SHARD, coll, shard, dir, sizeof(dir)) != 0 ||
         emu_pathf(name, sizeof(name), "%s-shard-%u-%s.snapshot", coll, shard, ts) != 0)
         return emu_fail(st, 500, "Service internal error: path too long");
-    return write_archive(coll, shard, dir, name, 1, desc, NULL, st);
+    return write_archive(coll, shard, dir, name, 1, desc, st);
+}
+
+/* Route 15's producer: writes the streamable archive into the pipe while
+ * the connection thread sends what it reads from the other end. */
+struct stream_job {
+    struct emu_coll *c; /* pinned, shared lock held until the archive is written */
+    unsigned sid;
+    int fd; /* the pipe's write end */
+};
+
+static void stream_main(void *arg)
+{
+    struct stream_job *s = arg;
+    struct emu_tar t;
+    char shard[EMU_PATH_MAX];
+    emu_tar_init(&t, s->fd, 0);
+    t.idle_ms = EMU_STREAM_IDLE_MS;
+    if (emu_pathf(shard, sizeof(shard), "%s/%u", emu_coll_dir(s->c), s->sid) != 0)
+        t.err = -1;
+    else
+        write_shard(&t, shard, "", 0);
+    /* After a failure nothing more is written, not even the end-of-archive
+     * blocks: the client gets a body that ends early (Qdrant only logs). */
+    emu_tar_finish(&t);
+    emu_store_release(s->c);
+    if (t.err)
+        emu_log("WARN",
+                "Failed to stream shard snapshot: shard %u (client gone, stalled or "
+                "write error)",
+                s->sid);
+    emu_tar_cleanup(&t);
+    close(s->fd);
+    free(s);
 }
 
 int emu_snap_stream_shard(const char *coll, unsigned shard, char *name, size_t name_size,
                           struct emu_status *st)
 {
     char ts[32];
+    st->http = 0;
     if (emu_snap_check_shard(coll, shard, EMU_SHARD_LOCAL_OR_PROXY, st) != 0)
         return -1;
     emu_ts_name(ts, sizeof(ts));
     if (emu_pathf(name, name_size, "%s-shard-%u-%s.snapshot", coll, shard, ts) != 0)
         return emu_fail(st, 500, "Service internal error: path too long");
-    int fd = -1;
-    if (write_archive(coll, shard, NULL, name, 2, NULL, &fd, st) != 0)
+    struct emu_coll *c = emu_store_acquire(coll, 0, st);
+    if (!c)
         return -1;
-    return fd;
+    if (!emu_coll_has_shard(c, shard)) { /* its replica went away meanwhile */
+        emu_store_release(c);
+        return emu_fail(st, 400, "Wrong input: Shard %u is not a local or queue proxy shard",
+                        shard);
+    }
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        emu_store_release(c);
+        return emu_fail(st, 500, "Service internal error: can't create snapshot stream");
+    }
+    struct stream_job *s = calloc(1, sizeof(*s));
+    if (!s)
+        abort();
+    s->c = c;
+    s->sid = shard;
+    s->fd = fds[1];
+    emu_http_spawn(stream_main, s);
+    return fds[0];
 }
 
 int emu_snap_create_full(cJSON **desc, struct emu_status *st)

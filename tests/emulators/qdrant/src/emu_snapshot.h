@@ -33,9 +33,15 @@ int emu_snap_path(enum emu_snap_kind kind, const char *coll, unsigned shard, con
 int emu_snap_delete(enum emu_snap_kind kind, const char *coll, unsigned shard, const char *name,
                     struct emu_status *st) EMU_MUSTCHECK;
 
-/* Route 15: writes a streamable shard archive (segments as directories) to
- * an unlinked temp file and returns its descriptor positioned at 0; name
- * receives "{c}-shard-{id}-{ts}.snapshot".  -1 + st on failure. */
+/* Route 15: checks the shard (404/400 come before any byte, as in Qdrant),
+ * pins the collection and starts a background job writing the streamable
+ * shard archive (segments as directories) into a pipe, whose read end it
+ * returns: the answer starts at once and nothing is staged on disk.  name
+ * receives "{c}-shard-{id}-{ts}.snapshot".  A failure while writing ends
+ * the archive early, without its end-of-archive blocks, and is only
+ * logged; a reader idle for EMU_STREAM_IDLE_MS fails the writer (Qdrant's
+ * SNAPSHOT_STREAM_WRITE_IDLE_TIMEOUT).  -1 + st on failure. */
+#define EMU_STREAM_IDLE_MS (5L * 60 * 1000)
 int emu_snap_stream_shard(const char *coll, unsigned shard, char *name, size_t name_size,
                           struct emu_status *st);
 

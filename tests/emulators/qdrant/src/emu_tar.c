@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,18 @@ static void raw_write(struct emu_tar *t, const void *data, size_t len)
         const char *p = data;
         size_t left = len;
         while (left > 0) {
+            if (t->idle_ms > 0) {
+                /* A reader that stopped draining (route 15's consumer) must
+                 * not hold the collection forever. */
+                struct pollfd pfd = {.fd = t->fd, .events = POLLOUT};
+                int pr = poll(&pfd, 1, (int)t->idle_ms);
+                if (pr < 0 && errno == EINTR)
+                    continue;
+                if (pr <= 0) {
+                    t->err = -1;
+                    return;
+                }
+            }
             ssize_t w = write(t->fd, p, left);
             if (w < 0 && errno == EINTR)
                 continue;

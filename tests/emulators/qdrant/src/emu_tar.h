@@ -22,6 +22,7 @@ struct emu_tar {
     uint64_t pos;           /* bytes written so far */
     int err;                /* sticky: set on the first write error */
     time_t mtime;           /* mtime stamped on every entry */
+    long idle_ms;           /* > 0: a write that cannot proceed this long fails */
 };
 
 /* Starts a writer on fd; hash != 0 keeps a SHA-256 of the output. */

@@ -5,6 +5,7 @@ at startup) -> identical points; plus archive layout, naming, checksums,
 Range/gzip downloads, wait=false, persistence across restarts and fill."""
 import gzip
 import hashlib
+import http.client
 import http.server
 import io
 import json
@@ -241,6 +242,41 @@ def test_shard_snapshots():
         assert r.status == 422 and "invalid_sha256_hash" in r.text
         assert emu.delete("/collections/sh/shards/0/snapshots/" + sd["name"]).status == 200
         assert emu.get("/collections/sh/shards/0/snapshots").json()["result"] == []
+
+
+def test_stream_starts_at_once_without_staging():
+    """Route 15 answers before the archive exists: nothing is staged on disk,
+    the body is produced as the client reads, and a client that leaves
+    mid-stream releases the collection (Qdrant's streaming snapshot)."""
+    with Emu(BINARY) as emu:
+        populated(emu, "big", 10)
+        assert emu.post("/debug/fill/big", query={"mb": 64}).status == 200
+        conn = http.client.HTTPConnection(emu.host, emu.port, timeout=30)
+        conn.request("GET", "/collections/big/shards/0/snapshot")
+        resp = conn.getresponse()
+        assert resp.status == 200 and resp.getheader("content-length") is None
+        assert resp.getheader("transfer-encoding") == "chunked"
+        first = resp.read(4096)
+        assert len(first) == 4096
+        conn.close()  # the client leaves mid-stream
+        # the archive was being produced as it was read (not staged first): the
+        # producer is still writing when the client leaves, and only logs it
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            with open(emu.log_path, "rb") as f:
+                if b"Failed to stream shard snapshot" in f.read():
+                    break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the stream's producer did not notice the client leaving")
+        # the producer notices, releases the collection: a delete goes through
+        r = emu.delete("/collections/big", timeout=30)
+        assert r.status == 200, r
+        # a whole stream of a small shard is a complete tar
+        populated(emu, "small", 5)
+        r = emu.get("/collections/small/shards/0/snapshot")
+        names = tarfile.open(fileobj=io.BytesIO(r.body)).getnames()
+        assert "wal" in names and "replica_state.json" in names, names
 
 
 def test_full_snapshot_and_startup_restore():
