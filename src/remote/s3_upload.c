@@ -363,6 +363,11 @@ static enum qb_err take_buffer(struct s3_upload *u, char *err, size_t errlen)
     if (rc)
         return rc;
     size_t need = (size_t)part_size_for(u, u->next_number);
+    /* A ramp part gets a whole part's buffer: pages it does not touch cost
+     * no memory, and the buffer need not be freed and allocated again when
+     * it comes back for a full part. */
+    if (need < u->base_part)
+        need = (size_t)u->base_part;
     if (p->cap < need) { /* free + malloc: the old contents are not needed */
         free(p->data);
         p->data = xmalloc(need);
