@@ -275,6 +275,7 @@ for g in "${SIZES[@]}"; do
       k=$g-$v
       sample "$k" wall "$LAST_S"
       sample "$k" cpu "$CPU_Q"
+      sample "$k" ceph "$CPU_R"
       sample "$k" rss "$LAST_HWM"
       sample "$k" busy "$HOST_BUSY"
       for ph in "${PHASES[@]}"; do sample "$k" "$ph" "$(jq -r ".results[0].phases.${ph}_ms" "$WORK/run.json")"; done
@@ -291,6 +292,7 @@ for g in "${SIZES[@]}"; do
     # (b) the cron script: snapshot, curl -o, aws s3 cp
     log "$g GiB #$rep: cron script (snapshot, curl -o, aws s3 cp)"
     sync
+    cpu_mark
     t0=$(now)
     name=$(api POST "$Q/collections/$c/snapshots?wait=true" | jq -r .result.name)
     t1=$(now)
@@ -311,6 +313,9 @@ for g in "${SIZES[@]}"; do
     sample "$g-cron" wall "$(awk -v a="$create_s" -v b="$dl_s" -v c="$up_s" 'BEGIN { printf "%.2f", a + b + c }')"
     sample "$g-cron" cpu "$(awk -v a="$dl_cpu" -v b="$up_cpu" 'BEGIN { printf "%.2f", a + b }')"
     sample "$g-cron" dl_cpu "$dl_cpu"
+    cpu_since
+    sample "$g-cron" ceph "$CPU_R"
+    sample "$g-cron" busy "$HOST_BUSY"
     sample "$g-cron" up_cpu "$up_cpu"
     log "  create ${create_s}s, download ${dl_s}s, upload ${up_s}s (curl ${dl_cpu}, aws ${up_cpu} CPU s)"
     rm -f "$f"
@@ -352,24 +357,25 @@ echo "Load average (1 min) at start: $LOAD0; at end: $(cut -d' ' -f1 /proc/loada
 echo
 echo "### Backup runs (medians of $REPEAT)"
 echo
-echo "| size | what | wall s | MB/s | × cron script | × min(bare down, bare up) | CPU s | qbackupd peak RSS MiB |"
-echo "|---|---|---:|---:|---:|---:|---:|---:|"
+echo "| size | what | wall s | MB/s | × cron script | × min(bare down, bare up) | CPU s | Ceph CPU s | host busy % | qbackupd peak RSS MiB |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 while read -r g size fsize; do
   cron_s=$(med "$g-cron" wall) dl_s=$(med "$g-cron" dl) up_s=$(med "$g-cron" up)
   bd=$(mbps "$fsize" "$dl_s") bu=$(mbps "$fsize" "$up_s")
   lo=$((bd < bu ? bd : bu))
   for v in "${VARIANTS[@]}"; do
     w=$(med "$g-$v" wall)
-    echo "| $g GiB | qbackupd, verify $v | $w | $(mbps "$size" "$w") | $(x "$cron_s" "$w") | $(x "$(mbps "$size" "$w")" "$lo") | $(med "$g-$v" cpu) | $(med "$g-$v" rss) |"
+    echo "| $g GiB | qbackupd, verify $v | $w | $(mbps "$size" "$w") | $(x "$cron_s" "$w") | $(x "$(mbps "$size" "$w")" "$lo") | $(med "$g-$v" cpu) | $(med "$g-$v" ceph) | $(med "$g-$v" busy) | $(med "$g-$v" rss) |"
   done
-  echo "| $g GiB | cron script (create + curl + aws) | $cron_s | $(mbps "$fsize" "$cron_s") | 1.00 | $(x "$(mbps "$fsize" "$cron_s")" "$lo") | $(med "$g-cron" cpu) | — |"
-  echo "| $g GiB | … POST …/snapshots (create) | $(med "$g-cron" create) | — | | | — | — |"
-  echo "| $g GiB | … \`curl -o\` (bare download) | $dl_s | $bd | | | $(med "$g-cron" dl_cpu) | — |"
-  echo "| $g GiB | … \`aws s3 cp\` (bare upload) | $up_s | $bu | | | $(med "$g-cron" up_cpu) | — |"
+  echo "| $g GiB | cron script (create + curl + aws) | $cron_s | $(mbps "$fsize" "$cron_s") | 1.00 | $(x "$(mbps "$fsize" "$cron_s")" "$lo") | $(med "$g-cron" cpu) | $(med "$g-cron" ceph) | $(med "$g-cron" busy) | — |"
+  echo "| $g GiB | … POST …/snapshots (create) | $(med "$g-cron" create) | — | | | — | | | — |"
+  echo "| $g GiB | … \`curl -o\` (bare download) | $dl_s | $bd | | | $(med "$g-cron" dl_cpu) | | | — |"
+  echo "| $g GiB | … \`aws s3 cp\` (bare upload) | $up_s | $bu | | | $(med "$g-cron" up_cpu) | | | — |"
 done <"$WORK/sizes"
 echo
 echo "CPU s: qbackupd's for its runs; curl's plus aws's for the cron script (the emulator's snapshot"
-echo "creation and Ceph are not counted for either)."
+echo "creation is not counted for either). Ceph CPU s: mon + OSD + RGW; host busy: non-idle share of"
+echo "all vCPUs during the run (the cron script's: create to end of upload), whoever used them."
 echo
 echo "### Goal (issue 15): default plan (verify quick) ≥ 1.5× the cron script and ≥ 0.9× min(bare down, bare up)"
 echo
