@@ -30,6 +30,7 @@ struct store_plan {
     bool requeue_interrupted; /* queue again a run a restart interrupted */
     char *labels;             /* JSON object */
     char *shard_method;       /* clusters: "snapshot" (routes 12-14) or "stream" (route 15) */
+    char *verify_mode;        /* with verify: "quick" or "full" (storage_verify_mode) */
     int64_t last_fire_at;     /* scheduler: latest slot handled, 0: none */
     int64_t skipped_fires;    /* slots skipped while a run was active */
     int64_t last_skipped_at;

@@ -113,6 +113,11 @@ int harness_terminate(pid_t pid, int grace_ms, const char *what);
 /* Copies a file (a daemon's log) to stderr between markers. */
 void harness_print_file(const char *path, const char *title);
 
+/* True when a succeeded backup target's result has every "phases" field
+ * (api/openapi.yaml BackupPhases) as a non-negative integer and the phases
+ * add up to at most total_ms; otherwise says why on stderr. */
+bool harness_backup_phases_ok(const cJSON *result);
+
 /* Polls cond(ctx) every 20 ms until true or timeout_ms; returns the result. */
 bool harness_wait_until(bool (*cond)(void *ctx), void *ctx, int timeout_ms);
 
