@@ -92,6 +92,13 @@ const shot = await page('Page.captureScreenshot', { format: 'png' });
 writeFileSync(`${outDir}/status-page-live.png`, Buffer.from(shot.data, 'base64'));
 console.log(`ok: run #${run} appeared live after ${refreshes} refresh(es); ` +
   `screenshot: ${outDir}/status-page-live.png`);
-await send('Browser.close').catch(() => {});
+// The checks passed: from here on nothing may fail the test.  Chromium may
+// exit before it answers Browser.close (the answer is then never sent), so
+// the reply is not awaited: wait a moment for the process, then make sure.
 clearTimeout(killTimer);
+const exited = new Promise((r) => browser.once('exit', r));
+send('Browser.close').catch(() => {});
+await Promise.race([exited, sleep(5000)]);
+browser.kill('SIGKILL');
 ws.close();
+process.exit(0);
