@@ -69,6 +69,9 @@ static cJSON *snapshot_json(const struct store_snapshot *s)
                           s->verify_error ? cJSON_CreateString(s->verify_error)
                                           : cJSON_CreateNull());
     cJSON_AddBoolToObject(o, "pinned", s->pinned);
+    json_add_time(o, "keep_until", s->keep_until);
+    cJSON *labels = cJSON_Parse(s->labels ? s->labels : "{}");
+    cJSON_AddItemToObject(o, "labels", labels ? labels : cJSON_CreateObject());
     cJSON_AddStringToObject(o, "layout", s->layout);
     if (s->backup_set) {
         /* Peer ids are u64: parsed exactly, printed as exact integers. */

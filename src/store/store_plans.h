@@ -19,7 +19,8 @@ struct store_plan {
     int64_t instance_id;
     int64_t destination_id;
     char *scope;       /* "collections", "all" or "full" */
-    char *collections; /* JSON array of names (scope "collections") */
+    char *collections; /* JSON array of names and patterns (scope "collections") */
+    char *exclude;     /* JSON array of names and patterns removed at run time */
     char *schedule;    /* cron expression or NULL: on demand only */
     char *timezone;    /* "UTC" or an IANA zone name */
     char *key_prefix;  /* "" or "a/b" */

@@ -14,7 +14,7 @@
     "s.destination_id, d.name, s.kind, s.collection, s.shard_id, s.qdrant_name, s.location, "      \
     "s.storage_key, s.size_bytes, s.sha256, s.qdrant_checksum, s.qdrant_version, "                 \
     "s.points_count, s.created_at, s.verified_at, s.verify_error, s.pinned, s.layout, "            \
-    "s.backup_set "                                                                                \
+    "s.backup_set, s.keep_until, s.labels "                                                        \
     "FROM snapshots s LEFT JOIN plans p ON p.id = s.plan_id "                                      \
     "JOIN destinations d ON d.id = s.destination_id "
 
@@ -44,7 +44,9 @@ static const struct store_col snapshot_cols[] = {STORE_COL(id),
                                                  STORE_COL(verify_error),
                                                  STORE_COL(pinned),
                                                  STORE_COL_TEXT_OR(layout, "snapshot"),
-                                                 STORE_COL(backup_set)};
+                                                 STORE_COL(backup_set),
+                                                 STORE_COL(keep_until),
+                                                 STORE_COL_TEXT_OR(labels, "{}")};
 #undef STORE_ROW_T
 static const struct store_rows snapshot_rows =
     STORE_TABLE_ROWS(struct store_snapshot, snapshot_cols);
@@ -68,8 +70,9 @@ enum qb_err store_snapshot_insert(struct store *s, const struct store_snapshot *
         "INSERT INTO snapshots (plan_id, run_id, instance_id, instance_name, destination_id, "
         "kind, collection, shard_id, qdrant_name, location, storage_key, size_bytes, sha256, "
         "qdrant_checksum, qdrant_version, points_count, created_at, verified_at, pinned, layout, "
-        "backup_set) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,"
-        "?20,?21)",
+        "backup_set, keep_until, labels) VALUES "
+        "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,"
+        "?16,?17,?18,?19,?20,?21,?22,?23)",
         &q, err, errlen);
     if (rc)
         return rc;
@@ -95,6 +98,8 @@ enum qb_err store_snapshot_insert(struct store *s, const struct store_snapshot *
     sqlite3_bind_int(st, 19, snap->pinned);
     store_bind_text(st, 20, snap->layout ? snap->layout : "snapshot");
     store_bind_text(st, 21, snap->backup_set);
+    store_bind_int_or_null(st, 22, snap->keep_until, 0);
+    store_bind_text(st, 23, snap->labels ? snap->labels : "{}");
     rc = store_step_done(q.db, st, NULL, "cataloguing snapshot", err, errlen);
     if (!rc)
         *id = sqlite3_last_insert_rowid(q.db);

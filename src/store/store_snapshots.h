@@ -38,8 +38,10 @@ struct store_snapshot {
     int64_t verified_at; /* 0: never verified */
     char *verify_error;  /* last failed verification, or NULL */
     bool pinned;
-    char *layout;     /* "snapshot": one object; "shards": a cluster backup set */
-    char *backup_set; /* layout "shards": the set's JSON (see backup_set.h), else NULL */
+    char *layout;       /* "snapshot": one object; "shards": a cluster backup set */
+    char *backup_set;   /* layout "shards": the set's JSON (see backup_set.h), else NULL */
+    int64_t keep_until; /* retention keeps it until this Unix time; 0: no such hold */
+    char *labels;       /* JSON object: the labels of the run that took it */
 };
 
 void store_snapshot_free(struct store_snapshot *s);

@@ -398,12 +398,13 @@ static void test_failed_verification_of_a_backup_set(void)
 /* Names no Qdrant collection can have are refused, naming the entry. */
 static void test_impossible_collection_names_refused(void)
 {
-    expect_problem("POST", "/v1/plans", "{\"name\":\"pat\",\"collections\":[\"prod_*\"]}", 400,
-                   "invalid_field", "collections[0]", "'*'");
+    /* Patterns are selections (engine/collsel.h); a meaningless one is refused. */
+    expect_problem("POST", "/v1/plans", "{\"name\":\"pat\",\"collections\":[\"prod_**\"]}", 400,
+                   "invalid_field", "collections[0]", "**");
     expect_problem("POST", "/v1/plans", "{\"name\":\"pat\",\"collections\":[\"users\",\"a:b\"]}",
                    400, "invalid_field", "collections[1]", "cannot be a Qdrant collection name");
     const char *const bad[] = {
-        "[\"a?b\"]",       "[\"a|b\"]",   "[\"a<b\"]",       "[\"a\\\\b\"]", "[\"a\\\"b\"]",
+        "[\"a/?b\"]",      "[\"a|b\"]",   "[\"a<b\"]",       "[\"a\\\\b\"]", "[\"a\\\"b\"]",
         "[\"a\\u001fb\"]", "[\"a\\nb\"]", "[\".qb-tmp.x\"]", "[\"..\"]",     "[\"\"]",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -417,8 +418,8 @@ static void test_impossible_collection_names_refused(void)
     snprintf(body, sizeof body, "{\"name\":\"pat\",\"collections\":[\"%s\"]}", name);
     expect_problem("POST", "/v1/plans", body, 400, "invalid_field", "collections[0]", "200 bytes");
     /* The same on replace; the plan is unchanged. */
-    expect_problem("PUT", "/v1/plans/twins", "{\"collections\":[\"products\",\"prod_*\"]}", 400,
-                   "invalid_field", "collections[1]", "'*'");
+    expect_problem("PUT", "/v1/plans/twins", "{\"collections\":[\"products\",\"prod_**\"]}", 400,
+                   "invalid_field", "collections[1]", "**");
     struct resp r;
     TEST_ASSERT(call("GET", "/v1/plans/pat", NULL, 404, &r));
     resp_free(&r);

@@ -1,0 +1,20 @@
+-- 0017_holds_and_selection: one-off labelled snapshots held by retention,
+-- and collection selection by pattern with exclusions.
+
+-- snapshots.keep_until: retention keeps the snapshot until this Unix time
+-- (a pre-migration snapshot taken with POST /v1/plans/{name}/runs
+-- "keep_until"); NULL for none.  Read per target by retention, which
+-- already scans snapshots_plan_target: no index of its own.
+ALTER TABLE snapshots ADD COLUMN keep_until INTEGER CHECK (keep_until IS NULL OR keep_until > 0);
+-- snapshots.labels: the labels of the run that took it ("reason":
+-- "pre-deploy", "ticket": "OPS-12"), as the API validated them.
+ALTER TABLE snapshots ADD COLUMN labels TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(labels));
+
+-- plans.exclude: names and glob patterns removed from what `collections`
+-- selects, at run time.  '[]': nothing excluded (every plan before this).
+ALTER TABLE plans ADD COLUMN exclude TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(exclude));
+
+-- runs.collections: the collection list a backup run resolved from its
+-- plan's selection when it started (JSON array); NULL until then, for a
+-- full-instance snapshot, and for restores.
+ALTER TABLE runs ADD COLUMN collections TEXT CHECK (collections IS NULL OR json_valid(collections));
