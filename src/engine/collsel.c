@@ -69,6 +69,14 @@ static bool contains(char *const *list, size_t n, const char *name)
     return false;
 }
 
+static bool listed(const char *const *include, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!collsel_is_pattern(include[i]) && strcmp(include[i], name) == 0)
+            return true;
+    return false;
+}
+
 void collsel_resolve(const char *const *include, size_t n_include, const char *const *exclude,
                      size_t n_exclude, const char *const *have, size_t n_have, char ***out,
                      size_t *n_out)
@@ -81,7 +89,12 @@ void collsel_resolve(const char *const *include, size_t n_include, const char *c
             const char *name = pattern ? have[k] : include[i];
             if (pattern && !collsel_match(include[i], name))
                 continue;
-            if (contains(sel, n, name) || matches_any(exclude, n_exclude, name))
+            /* A pattern adds only what no entry chose already; a listed
+             * name is taken as listed (the API refuses twins, and a plan
+             * stored with one before keeps backing it up as it did). */
+            if (pattern && (contains(sel, n, name) || listed(include, n_include, name)))
+                continue;
+            if (matches_any(exclude, n_exclude, name))
                 continue;
             sel = xrealloc(sel, (n + 1) * sizeof *sel);
             sel[n++] = xstrdup(name);

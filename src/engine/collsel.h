@@ -36,8 +36,9 @@ enum qb_err collsel_pattern_check(const char *pattern, char *err, size_t errlen)
 
 /* The selection, in this order: the entries of include in their order,
  * a name as itself and a pattern as the matching names of `have` (in
- * `have`'s order), each name once; then every name matching an entry of
- * exclude (a name or a pattern) is removed.  A listed name is selected
+ * `have`'s order) that no other entry chose; then every name matching an
+ * entry of exclude (a name or a pattern) is removed.  A name listed twice
+ * is kept twice (plans stored before twins were refused run as before).  A listed name is selected
  * even when `have` lacks it (its run then fails it in words, as before
  * patterns).  include and exclude are arrays of n_include / n_exclude
  * strings; `have` the instance's names.  All borrowed for the call.

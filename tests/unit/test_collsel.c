@@ -84,6 +84,16 @@ static void test_resolve(void)
     TEST_EXPECT_STR(out[2], "prod_tmp");
     collsel_free(out, n);
 
+    /* a pattern after a listed name does not add it again; a legacy
+     * twin of listed names stays as it was stored */
+    const char *twin[] = {"prod_*", "prod_users", "prod_users"};
+    collsel_resolve(twin, 3, exc, 1, have, 5, &out, &n);
+    TEST_ASSERT(n == 3);
+    TEST_EXPECT_STR(out[0], "prod_orders");
+    TEST_EXPECT_STR(out[1], "prod_users");
+    TEST_EXPECT_STR(out[2], "prod_users");
+    collsel_free(out, n);
+
     /* nothing matches: an empty selection, not an error */
     const char *none[] = {"qa_*"};
     collsel_resolve(none, 1, NULL, 0, have, 5, &out, &n);
