@@ -2,14 +2,17 @@
  *
  * api_plans.c -- /v1/plans: what to back up, when, where, for how long.
  *
- * {"name", "instance", "destination", "collections": ["a","b"] | "*",
- *  "full_instance": false, "schedule": "0 3 * * *" | null, "timezone": "UTC",
+ * {"name", "instance", "destination", "collections": ["a","prod_*"] | "*",
+ *  "exclude": ["prod_tmp*"], "full_instance": false,
+ *  "schedule": "0 3 * * *" | null, "timezone": "UTC",
  *  "key_prefix": "", "retention": {...}, "verify": true,
  *  "alert_after": seconds | null, "enabled": true, "labels": {"k": "v"}}
  *
  * Collection names must be ones Qdrant could have (see
- * qdrant_collection_name_ok) and appear once.  When the instance answers,
- * create and replace also check that each named collection exists there
+ * qdrant_collection_name_ok) and appear once; an entry with `*` or `?` is a
+ * pattern (engine/collsel.h), resolved when each run starts.  When the
+ * instance answers, create and replace also check that each named (not
+ * pattern) collection exists there
  * (422 naming the missing one), on a task thread while the request waits;
  * "allow_missing_collections": true in the body skips that check for
  * collections created later.  An instance that does not answer within

@@ -10,6 +10,8 @@
  *   424  run_failed: it failed, was partial or was cancelled (body has "run")
  *   504  wait_expired: still queued or running (poll Location)
  * Without wait: 202 for a new run, 200 for an Idempotency-Key replay.
+ * A trigger's body may label the run's snapshots and hold them against
+ * retention ("labels", "keep_until", "pinned"; run_request).
  */
 #include "api/api.h"
 #include "api/api_common.h"
