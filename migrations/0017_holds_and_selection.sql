@@ -3,9 +3,13 @@
 
 -- snapshots.keep_until: retention keeps the snapshot until this Unix time
 -- (a pre-migration snapshot taken with POST /v1/plans/{name}/runs
--- "keep_until"); NULL for none.  Read per target by retention, which
--- already scans snapshots_plan_target: no index of its own.
+-- "keep_until"); NULL for none.
 ALTER TABLE snapshots ADD COLUMN keep_until INTEGER CHECK (keep_until IS NULL OR keep_until > 0);
+-- Retention of one target (store_snapshot_list_retention) reads this index
+-- alone (0011); it now decides on keep_until too, so the index carries it.
+DROP INDEX snapshots_plan_target;
+CREATE INDEX snapshots_plan_target ON snapshots
+    (plan_id, collection, created_at DESC, id DESC, pinned, verified_at, deleting_at, keep_until);
 -- snapshots.labels: the labels of the run that took it ("reason":
 -- "pre-deploy", "ticket": "OPS-12"), as the API validated them.
 ALTER TABLE snapshots ADD COLUMN labels TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(labels));

@@ -43,6 +43,8 @@ struct config {
     int64_t max_json_depth;
     int64_t shutdown_grace;
     int64_t db_pool_size;
+    int64_t events_keep;        /* rows of the event log's ring */
+    int64_t events_max_clients; /* concurrent GET /v1/events streams */
     int64_t probe_interval;
     int64_t probe_timeout;
     char *port_file;
@@ -55,6 +57,14 @@ struct config {
     int64_t s3_retry_max_ms;
     int64_t snapshot_timeout;
     int64_t scheduler_clock_offset;
+    int64_t webhook_senders; /* notify/webhooks.h: deliveries in flight at once */
+    int64_t webhook_timeout_ms;
+    int64_t webhook_max_attempts;
+    int64_t webhook_retry_base_ms;
+    int64_t webhook_retry_max_ms;
+    char *slack_signing_secret;      /* secret: chat-ops off when "" */
+    char *slack_users;               /* "user_id:role:plan|plan,...": who may do what from chat */
+    char *slack_response_url_prefix; /* where a slash command's results may be posted */
     char *public_url;  /* how Qdrant reaches this qbackupd ("" = derived from listen) */
     char *config_file; /* where the file settings came from, or NULL */
 };

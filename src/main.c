@@ -21,7 +21,9 @@
 #include "remote/http_client.h"
 #include "sched/sched.h"
 #include "store/store_destinations.h"
+#include "store/store_events.h"
 #include "store/store_instances.h"
+#include "notify/chatops.h"
 #include "store/store_secrets.h"
 #include "util/log.h"
 #include "util/retry.h"
@@ -245,6 +247,8 @@ static int serve(const struct config *cfg, struct app *app, const sigset_t *sign
         .max_header_bytes = (size_t)cfg->max_header_bytes,
         .max_body_bytes = (size_t)cfg->max_body_bytes,
         .max_json_depth = (int)cfg->max_json_depth,
+        .form_routes = api_form_routes,
+        .max_feeds = (unsigned)cfg->events_max_clients,
     };
     struct engine_config ec = {
         .workers = (unsigned)cfg->workers,
@@ -261,6 +265,17 @@ static int serve(const struct config *cfg, struct app *app, const sigset_t *sign
         rc = tasks_start((unsigned)cfg->task_threads, &app->tasks, err, sizeof err);
     if (!rc)
         rc = engine_start(app->store, app->metrics, &ec, &app->engine, err, sizeof err);
+    if (!rc)
+        rc = webhooks_start(app->store,
+                            &(struct webhooks_config){
+                                .senders = (unsigned)cfg->webhook_senders,
+                                .timeout_ms = (long)cfg->webhook_timeout_ms,
+                                .max_attempts = (unsigned)cfg->webhook_max_attempts,
+                                .retry_base_ms = (long)cfg->webhook_retry_base_ms,
+                                .retry_max_ms = (long)cfg->webhook_retry_max_ms,
+                                .poll_ms = 500,
+                            },
+                            &app->webhooks, err, sizeof err);
     if (!rc)
         rc = scheduler_start(app->store, app->engine, cfg->scheduler_clock_offset, &scheduler, err,
                              sizeof err);
@@ -304,6 +319,8 @@ static int serve(const struct config *cfg, struct app *app, const sigset_t *sign
     app->engine = NULL;
     tasks_stop(app->tasks);
     app->tasks = NULL;
+    webhooks_stop(app->webhooks);
+    app->webhooks = NULL;
     prober_stop(app->prober);
     app->prober = NULL;
     free(atomic_exchange(&app->public_url, NULL));
@@ -329,6 +346,8 @@ static int run(const struct config *cfg, enum config_command cmd, const sigset_t
     if (!rc && cmd == CONFIG_CMD_SERVE)
         rc = check_exposure(cfg, app.auth, err, sizeof err);
     if (!rc)
+        rc = chatops_users_check(cfg->slack_users, err, sizeof err);
+    if (!rc)
         rc = open_catalogue(cfg, &app.store, err, sizeof err);
     if (!rc && cmd == CONFIG_CMD_MIGRATE) {
         log_info("migrate.done", "database=%s", cfg->database);
@@ -339,6 +358,8 @@ static int run(const struct config *cfg, enum config_command cmd, const sigset_t
         rc = open_secrets(cfg, app.store, &keyring, err, sizeof err);
     if (!rc)
         rc = sync_configured(cfg, app.store, err, sizeof err);
+    if (!rc)
+        rc = store_events_set_keep(app.store, cfg->events_keep, err, sizeof err);
     if (rc) {
         char quoted[QB_ERRBUF_SIZE + 16];
         log_error("startup.failed", "error=%s", log_quote(quoted, sizeof quoted, err));
@@ -350,6 +371,7 @@ static int run(const struct config *cfg, enum config_command cmd, const sigset_t
     app.metrics = metrics_create(QB_VERSION);
     metrics_add_collector(app.metrics, api_status_metrics, &app);
     metrics_add_collector(app.metrics, api_metrics_storage, &app);
+    metrics_add_collector(app.metrics, webhooks_metrics, app.store);
     status = serve(cfg, &app, signals);
 out:
     store_close(app.store);

@@ -17,6 +17,10 @@
  * public/token setting of /metrics and /readyz; returns the count. */
 size_t api_routes(struct http_route *routes, size_t cap, bool metrics_public, bool readyz_public);
 
+/* Patterns of the routes whose body is a form read raw by the handler
+ * (http_server_config.form_routes). */
+extern const char *const api_form_routes[];
+
 /* Upper bound on the number of routes, for sizing the table. */
 #define API_MAX_ROUTES 128
 
@@ -83,8 +87,32 @@ void api_snapshots_verify(struct http_request *req);
 void api_restores_create(struct http_request *req);
 void api_snapshots_download(struct http_request *req);
 
+/* api_webhooks.c */
+void api_webhooks_list(struct http_request *req);
+void api_webhooks_create(struct http_request *req);
+void api_webhooks_get(struct http_request *req);
+void api_webhooks_replace(struct http_request *req);
+void api_webhooks_delete(struct http_request *req);
+void api_webhooks_deliveries(struct http_request *req);
+void api_webhooks_test(struct http_request *req);
+
+/* api_chatops.c */
+void api_chatops_slack(struct http_request *req);
+/* api_events.c */
+struct store_event;
+void api_events_stream(struct http_request *req);
+/* The Event object of api/openapi.yaml; caller owns the result. */
+cJSON *api_event_json(const struct store_event *e);
+
 /* api_status.c */
+struct app;
 void api_status(struct http_request *req);
+/* The body of GET /v1/status (api/openapi.yaml, Status) into *out; caller
+ * owns it.  Reads the catalogue (cached) and the prober's last round. */
+enum qb_err api_status_build(struct app *app, cJSON **out, char *err, size_t errlen) QB_MUSTCHECK;
+
+/* api_page.c */
+void api_page(struct http_request *req);
 /* Prometheus collector for backup series (registered by main). */
 bool api_status_metrics(struct buf *out, void *app);
 

@@ -79,11 +79,7 @@ static const char *const plan_fields[] = {
 /* alert_after when the plan sets none: twice the schedule's longest gap. */
 int64_t api_plan_alert_after(const struct store_plan *p)
 {
-    if (p->alert_after_s > 0)
-        return p->alert_after_s;
-    if (!p->schedule)
-        return 0;
-    return 2 * schedule_interval(p->schedule, p->timezone, qb_now_ms() / 1000);
+    return schedule_alert_after(p->schedule, p->timezone, p->alert_after_s, qb_now_ms() / 1000);
 }
 
 cJSON *api_plan_json(const struct store_plan *p)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 static const struct http_route api_route_table[] = {
+    {"GET", "/", AUTH_ROLE_VIEWER, api_page},
     {"GET", "/healthz", AUTH_ROLE_PUBLIC, api_healthz},
     {"GET", "/readyz", AUTH_ROLE_VIEWER, api_readyz},
     {"GET", "/metrics", AUTH_ROLE_VIEWER, api_metrics},
@@ -53,7 +54,21 @@ static const struct http_route api_route_table[] = {
     {"POST", "/v1/restores", AUTH_ROLE_OPERATOR, api_restores_create},
 
     {"GET", "/v1/status", AUTH_ROLE_VIEWER, api_status},
+    {"GET", "/v1/events", AUTH_ROLE_VIEWER, api_events_stream},
+
+    {"GET", "/v1/webhooks", AUTH_ROLE_ADMIN, api_webhooks_list},
+    {"POST", "/v1/webhooks", AUTH_ROLE_ADMIN, api_webhooks_create},
+    {"GET", "/v1/webhooks/{id}", AUTH_ROLE_ADMIN, api_webhooks_get},
+    {"PUT", "/v1/webhooks/{id}", AUTH_ROLE_ADMIN, api_webhooks_replace},
+    {"DELETE", "/v1/webhooks/{id}", AUTH_ROLE_ADMIN, api_webhooks_delete},
+    {"GET", "/v1/webhooks/{id}/deliveries", AUTH_ROLE_ADMIN, api_webhooks_deliveries},
+    {"POST", "/v1/webhooks/{id}/test", AUTH_ROLE_ADMIN, api_webhooks_test},
+    /* Public in the table: the request carries Slack's signature instead
+     * of a token, checked by the handler over the raw form body. */
+    {"POST", "/v1/chatops/slack", AUTH_ROLE_PUBLIC, api_chatops_slack},
 };
+
+const char *const api_form_routes[] = {"/v1/chatops/slack", NULL};
 
 size_t api_routes(struct http_route *routes, size_t cap, bool metrics_public, bool readyz_public)
 {

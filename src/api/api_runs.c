@@ -419,31 +419,24 @@ static void run_retention(struct task *t)
     if (rt->rc)
         goto out;
     /* Targets: every collection the catalogue holds for this plan. */
-    struct store_snapshot_filter f = {.plan_id = p->id};
-    struct store_snapshot **list = NULL;
+    char **targets_of = NULL;
     size_t n = 0;
-    rt->rc = store_snapshot_list(rt->store, &f, &list, &n, rt->err, sizeof rt->err);
+    rt->rc = store_snapshot_targets(rt->store, p->id, &targets_of, &n, rt->err, sizeof rt->err);
     int total = 0;
     for (size_t i = 0; !rt->rc && i < n; i++) {
-        bool seen = false;
-        for (size_t k = 0; k < i && !seen; k++)
-            seen = (list[k]->collection == NULL) == (list[i]->collection == NULL) &&
-                   (!list[i]->collection || strcmp(list[k]->collection, list[i]->collection) == 0);
-        if (seen)
-            continue;
         cJSON *target = cJSON_CreateObject();
         cJSON_AddItemToObject(target, "collection",
-                              list[i]->collection ? cJSON_CreateString(list[i]->collection)
-                                                  : cJSON_CreateNull());
+                              targets_of[i] ? cJSON_CreateString(targets_of[i])
+                                            : cJSON_CreateNull());
         cJSON *decisions = cJSON_AddArrayToObject(target, "decisions");
         cJSON_AddItemToArray(targets, target);
         int deleted = 0;
-        rt->rc = retention_apply_target(rt->store, st, p, list[i]->collection, rt->dry_run,
-                                        decisions, &deleted, rt->err, sizeof rt->err);
+        rt->rc = retention_apply_target(rt->store, st, p, targets_of[i], rt->dry_run, decisions,
+                                        &deleted, rt->err, sizeof rt->err);
         total += deleted;
     }
     cJSON_AddNumberToObject(rt->report, "deleted", total);
-    store_snapshot_list_free(list, n);
+    store_snapshot_targets_free(targets_of, n);
 out:
     storage_close(st);
     store_plan_free(p);

@@ -106,6 +106,33 @@ static void reply_snapshot(struct http_request *req, int64_t id, unsigned status
     store_snapshot_free(s);
 }
 
+/* One decimal number of at most 18 digits (no sign, no spaces): *v. */
+static const char *parse_decimal(const char *s, int64_t *v)
+{
+    int64_t x = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9' && p - s < 18; p++)
+        x = x * 10 + (*p - '0');
+    if (p == s || (*p >= '0' && *p <= '9'))
+        return NULL;
+    *v = x;
+    return p;
+}
+
+/* The list's keyset cursor: "<created_at>.<id>" of the last row shown, in
+ * list order (created_at, id), both newest first.  The next page is the
+ * rows after that position, however many rows were added or deleted in
+ * between; the form is checked strictly, so anything but a next_cursor
+ * we handed out (or a position one could have been) is refused. */
+static bool parse_cursor(const char *cursor, int64_t *created, int64_t *id)
+{
+    const char *p = parse_decimal(cursor, created);
+    if (!p || *p != '.')
+        return false;
+    p = parse_decimal(p + 1, id);
+    return p && *p == '\0' && *id > 0;
+}
+
 void api_snapshots_list(struct http_request *req)
 {
     struct app *app = http_req_app(req);
@@ -125,9 +152,7 @@ void api_snapshots_list(struct http_request *req)
         return;
     }
     const char *cursor = http_req_query(req, "cursor");
-    /* The cursor names the last row shown, in list order (created, id). */
-    if (cursor && (sscanf(cursor, "%" SCNd64 ".%" SCNd64, &f.before_created, &f.before_id) != 2 ||
-                   f.before_id <= 0)) {
+    if (cursor && !parse_cursor(cursor, &f.before_created, &f.before_id)) {
         http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "cursor",
                                  "cursor: use next_cursor from the previous page");
         return;

@@ -90,22 +90,29 @@ static cJSON *object_or_null(cJSON *o, const char *key, bool present)
 
 void api_status(struct http_request *req)
 {
-    struct app *app = http_req_app(req);
     char err[QB_ERRBUF_SIZE];
+    cJSON *body = NULL;
+    enum qb_err rc = api_status_build(http_req_app(req), &body, err, sizeof err);
+    if (rc)
+        http_reply_error(req, rc, err);
+    else
+        http_reply_json_steal(req, 200, body);
+}
+
+enum qb_err api_status_build(struct app *app, cJSON **out, char *err, size_t errlen)
+{
     struct store_plan **plans = NULL;
     size_t n = 0;
     int64_t now = qb_now_ms() / 1000;
-    enum qb_err rc = store_plan_list(app->store, &plans, &n, err, sizeof err);
-    if (rc) {
-        http_reply_error(req, rc, err);
-        return;
-    }
+    *out = NULL;
+    enum qb_err rc = store_plan_list(app->store, &plans, &n, err, errlen);
+    if (rc)
+        return rc;
     struct latest_runs lr = {0};
-    rc = store_run_latest_cached(app->store, &latest_cache, &lr.v, &lr.n, err, sizeof err);
+    rc = store_run_latest_cached(app->store, &latest_cache, &lr.v, &lr.n, err, errlen);
     if (rc) {
         store_plan_list_free(plans, n);
-        http_reply_error(req, rc, err);
-        return;
+        return rc;
     }
     cJSON *body = cJSON_CreateObject();
     cJSON *items = cJSON_CreateArray();
@@ -133,7 +140,7 @@ void api_status(struct http_request *req)
         }
         int64_t next = 0;
         if (plans[i]->schedule && plans[i]->enabled &&
-            schedule_next(plans[i]->schedule, plans[i]->timezone, now, &next, err, sizeof err))
+            schedule_next(plans[i]->schedule, plans[i]->timezone, now, &next, err, errlen))
             next = 0;
         json_add_time(o, "next_run_at", next);
         cJSON_AddItemToObject(o, "alert_after",
@@ -155,7 +162,8 @@ void api_status(struct http_request *req)
      * the prober last saw them: a dashboard sees a down peer here. */
     bool all_ok = false;
     prober_report(app->prober, body, &all_ok);
-    http_reply_json_steal(req, 200, body);
+    *out = body;
+    return QB_OK;
 }
 
 /* ---------------------------------------------------------------- metrics */

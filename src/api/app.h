@@ -13,6 +13,7 @@
 #include "engine/tasks.h"
 #include "http/auth.h"
 #include "metrics.h"
+#include "notify/webhooks.h"
 #include "store/store.h"
 
 #include <stdatomic.h>
@@ -25,6 +26,7 @@ struct app {
     struct prober *prober;
     struct engine *engine;     /* backup/restore workers */
     struct tasks *tasks;       /* slow request-initiated work (verify, delete, check) */
+    struct webhooks *webhooks; /* outgoing webhook deliveries (notify/webhooks.h) */
     atomic_bool shutting_down; /* /readyz answers 503 once set */
     /* How Qdrant reaches us; published once the port is bound, NULL
      * before.  Atomic: request threads read it while main writes it. */

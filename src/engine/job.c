@@ -5,6 +5,7 @@
  */
 #include "engine/jobs.h"
 #include "engine/recovery.h"
+#include "store/store_events.h"
 #include "util/log.h"
 #include "util/rfc3339.h"
 
@@ -17,6 +18,27 @@
  * catalogue write per second per run is negligible, and a cancel takes
  * effect within about a second. */
 #define JOB_CHECK_INTERVAL_MS 1000
+
+/* A run.progress (restore.progress) event, at most one a second per run
+ * however often phases change: live views need motion, not every step. */
+static void publish_progress(struct job *j, int64_t now)
+{
+    if (j->last_event_ms && now - j->last_event_ms < JOB_CHECK_INTERVAL_MS)
+        return;
+    j->last_event_ms = now;
+    bool restore = strcmp(j->run->kind, "restore") == 0;
+    cJSON *data = cJSON_CreateObject();
+    cJSON_AddNumberToObject(data, "run_id", (double)j->run->id);
+    cJSON_AddStringToObject(data, "kind", j->run->kind);
+    if (j->phase)
+        cJSON_AddStringToObject(data, "phase", j->phase);
+    cJSON_AddNumberToObject(data, "bytes_done", (double)j->bytes_done);
+    char err[QB_ERRBUF_SIZE];
+    if (store_events_publish(j->store, restore ? "restore.progress" : "run.progress",
+                             j->run->plan_name, NULL, j->run->id, data, NULL, err, sizeof err))
+        log_warn("run.event_failed", "run=%lld error=%s", (long long)j->run->id, log_q(err));
+    cJSON_Delete(data);
+}
 
 enum qb_err job_checkpoint(struct job *j, const char *phase, char *err, size_t errlen)
 {
@@ -33,6 +55,8 @@ enum qb_err job_checkpoint(struct job *j, const char *phase, char *err, size_t e
     char perr[QB_ERRBUF_SIZE];
     if (store_run_progress(j->store, j->run->id, phase, j->bytes_done, -1, perr, sizeof perr))
         log_warn("run.progress_failed", "run=%lld error=%s", (long long)j->run->id, log_q(perr));
+    else
+        publish_progress(j, now);
     j->stopping = engine_stopping(j->engine);
     j->cancelled = !j->stopping && store_run_cancel_requested(j->store, j->run->id);
     if (!j->cancelled && !j->stopping)

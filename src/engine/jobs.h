@@ -30,6 +30,7 @@ struct job {
     const struct store_run *run;
     int64_t bytes_done;    /* whole run, for progress */
     int64_t last_check_ms; /* last progress write / cancel check */
+    int64_t last_event_ms; /* last progress event (store_events.h) */
     const char *phase;     /* last phase written (static string) */
     bool cancelled;        /* the run was cancelled by a user */
     bool stopping;         /* qbackupd is shutting down */

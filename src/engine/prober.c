@@ -7,6 +7,7 @@
 #include "metrics.h"
 #include "engine/topology.h"
 #include "store/store_destinations.h"
+#include "store/store_events.h"
 #include "store/store_instances.h"
 #include "remote/http_client.h"
 #include "util/log.h"
@@ -187,6 +188,41 @@ static void probe_destination(const struct store_destination *d, struct probe_re
     cJSON_Delete(settings);
 }
 
+/* The previous round's verdict on name (-1: not checked or not seen). */
+static int previous_ok(const struct probe_result *prev, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(prev[i].name, name) == 0)
+            return prev[i].ok;
+    return -1;
+}
+
+/* Announces reachability changes (store_events.h): a target that stopped
+ * answering, and one that answers again.  Without a previous verdict (the
+ * first round after start, a new target) only a failure is announced, so
+ * a restart repeats at most an "unreachable" still true. */
+static void publish_changes(struct prober *p, const struct probe_result *prev, size_t nprev,
+                            const struct probe_result *cur, size_t ncur, bool instance)
+{
+    for (size_t i = 0; i < ncur; i++) {
+        int was = previous_ok(prev, nprev, cur[i].name);
+        if (cur[i].ok < 0 || was == cur[i].ok || (was < 0 && cur[i].ok))
+            continue;
+        const char *type = instance
+                               ? (cur[i].ok ? "instance.reachable" : "instance.unreachable")
+                               : (cur[i].ok ? "destination.reachable" : "destination.unreachable");
+        cJSON *data = cJSON_CreateObject();
+        cJSON_AddStringToObject(data, instance ? "instance" : "destination", cur[i].name);
+        if (cur[i].detail)
+            cJSON_AddStringToObject(data, "detail", cur[i].detail);
+        char err[QB_ERRBUF_SIZE];
+        if (store_events_publish(p->store, type, NULL, instance ? cur[i].name : NULL, 0, data, NULL,
+                                 err, sizeof err))
+            log_warn("probe.event_failed", "type=%s error=%s", type, log_q(err));
+        cJSON_Delete(data);
+    }
+}
+
 static void run_round(struct prober *p)
 {
     char err[QB_ERRBUF_SIZE];
@@ -213,6 +249,10 @@ static void run_round(struct prober *p)
         dr[i].checked_at = qb_now_ms() / 1000;
         probe_destination(dests[i], &dr[i]);
     }
+    /* Only this thread replaces the arrays, so reading the previous ones
+     * without the lock is safe here. */
+    publish_changes(p, p->instances, p->ninstances, ir, ni, true);
+    publish_changes(p, p->destinations, p->ndestinations, dr, nd, false);
     pthread_mutex_lock(&p->lock);
     results_free(p->instances, p->ninstances);
     results_free(p->destinations, p->ndestinations);

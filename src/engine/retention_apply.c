@@ -176,7 +176,7 @@ enum qb_err retention_apply_target(struct store *store, struct storage *storage,
                                    size_t errlen)
 {
     struct retention_policy policy;
-    struct store_snapshot **list = NULL;
+    struct store_snapshot_brief *list = NULL;
     struct retention_item *items = NULL;
     struct retention_decision *out = NULL;
     size_t n = 0;
@@ -185,20 +185,21 @@ enum qb_err retention_apply_target(struct store *store, struct storage *storage,
     cJSON *json = cJSON_Parse(plan->retention);
     enum qb_err rc = retention_policy_from_json(json, &policy, err, errlen);
     cJSON_Delete(json);
-    struct store_snapshot_filter f = {
-        .plan_id = plan->id, .collection = collection, .collection_is_null = collection == NULL};
+    /* Decide on briefs (read from an index), then read the whole row of
+     * each snapshot to delete only: a target can hold a long history, and
+     * most passes delete one snapshot or none. */
     if (!rc)
-        rc = store_snapshot_list(store, &f, &list, &n, err, errlen);
+        rc = store_snapshot_list_retention(store, plan->id, collection, &list, &n, err, errlen);
     if (rc || n == 0)
         goto out;
     items = xcalloc(n, sizeof *items);
     out = xcalloc(n, sizeof *out);
     for (size_t i = 0; i < n; i++) {
-        items[i].id = list[i]->id;
-        items[i].created_at = list[i]->created_at;
-        items[i].pinned = list[i]->pinned;
-        items[i].keep_until = list[i]->keep_until;
-        items[i].verified = list[i]->verified_at > 0;
+        items[i].id = list[i].id;
+        items[i].created_at = list[i].created_at;
+        items[i].pinned = list[i].pinned;
+        items[i].keep_until = list[i].keep_until;
+        items[i].verified = list[i].verified_at > 0;
     }
     rc = retention_decide(&policy, items, n, qb_now_ms() / 1000, out, err, errlen);
     for (size_t i = 0; !rc && i < n; i++) {
@@ -213,15 +214,23 @@ enum qb_err retention_apply_target(struct store *store, struct storage *storage,
         if (out[i].keep || dry_run)
             continue;
         char derr[QB_ERRBUF_SIZE];
-        if (drop(store, storage, plan->destination_id, list[i], entry, derr, sizeof derr) ==
-            QB_OK) {
+        struct store_snapshot *snap = NULL;
+        enum qb_err drc = store_snapshot_get(store, out[i].id, &snap, derr, sizeof derr);
+        if (!drc) {
+            drc = drop(store, storage, plan->destination_id, snap, entry, derr, sizeof derr);
+        } else if (entry) {
+            cJSON_AddBoolToObject(entry, "deleted", false);
+            cJSON_AddStringToObject(entry, "error", derr);
+        }
+        if (drc == QB_OK) {
             count++;
             log_info("retention.deleted", "plan=%s snapshot=%lld reason=\"%s\"", plan->name,
-                     (long long)list[i]->id, out[i].reason);
+                     (long long)out[i].id, out[i].reason);
         } else if (!first) {
             first = QB_ERR_IO;
-            qb_failf(first, err, errlen, "snapshot %lld: %s", (long long)list[i]->id, derr);
+            qb_failf(first, err, errlen, "snapshot %lld: %s", (long long)out[i].id, derr);
         }
+        store_snapshot_free(snap);
     }
     if (!rc)
         rc = first;
@@ -230,6 +239,6 @@ out:
         *deleted = count;
     free(items);
     free(out);
-    store_snapshot_list_free(list, n);
+    free(list);
     return rc;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #define AUTH_NAME_MAX      64
@@ -196,6 +197,9 @@ size_t auth_count(const struct auth *a)
     return a->count;
 }
 
+static enum auth_result check_token(const struct auth *a, const char *token, enum auth_role *role,
+                                    const char **name);
+
 enum auth_result auth_check(const struct auth *a, const char *authorization, enum auth_role *role,
                             const char **name)
 {
@@ -206,7 +210,43 @@ enum auth_result auth_check(const struct auth *a, const char *authorization, enu
         token++;
     if (!*token)
         return AUTH_MISSING;
+    return check_token(a, token, role, name);
+}
 
+enum auth_result auth_check_basic(const struct auth *a, const char *authorization,
+                                  enum auth_role *role, const char **name)
+{
+    if (!authorization || strncasecmp(authorization, "Basic ", 6) != 0)
+        return AUTH_MISSING;
+    const char *b64 = authorization + 6;
+    while (*b64 == ' ')
+        b64++;
+    size_t len = strlen(b64);
+    /* Tokens are short; a longer header is not one of ours. */
+    unsigned char plain[768];
+    if (len == 0 || len % 4 || len / 4 * 3 >= sizeof plain)
+        return AUTH_MISSING;
+    int n = EVP_DecodeBlock(plain, (const unsigned char *)b64, (int)len);
+    if (n < 0)
+        return AUTH_MISSING;
+    /* EVP_DecodeBlock counts the padding as zero bytes. */
+    for (size_t i = len; i > 0 && b64[i - 1] == '='; i--)
+        n--;
+    plain[n] = '\0';
+    char *colon = memchr(plain, ':', (size_t)n);
+    enum auth_result r = AUTH_MISSING;
+    if (colon && colon[1] && strlen(colon + 1) == (size_t)(n - (colon + 1 - (char *)plain)))
+        r = check_token(a, colon + 1, role, name);
+    OPENSSL_cleanse(plain, sizeof plain);
+    if (r == AUTH_OK && *role > AUTH_ROLE_VIEWER)
+        *role = AUTH_ROLE_VIEWER;
+    return r;
+}
+
+/* The configured token equal to token, compared in constant time. */
+static enum auth_result check_token(const struct auth *a, const char *token, enum auth_role *role,
+                                    const char **name)
+{
     unsigned char digest[32];
     sha256(token, strlen(token), digest);
     /* Compare against every token without stopping at a match, so timing

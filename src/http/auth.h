@@ -60,6 +60,17 @@ size_t auth_count(const struct auth *a);
 enum auth_result auth_check(const struct auth *a, const char *authorization, enum auth_role *role,
                             const char **name);
 
+/* Browsers.  A page (the status page at /) cannot send a bearer token, so
+ * "Basic base64(user:token)" -- what a browser sends after its login
+ * prompt, any user name, the token as password -- is checked like a
+ * bearer token, with the role capped at viewer: a browser replays these
+ * credentials on any request to the origin, including one another site
+ * makes it send (CSRF), so they must never allow a change.  Callers accept
+ * them on GET and HEAD only.  AUTH_MISSING when the header is not Basic
+ * or does not decode. */
+enum auth_result auth_check_basic(const struct auth *a, const char *authorization,
+                                  enum auth_role *role, const char **name);
+
 /* True when s[0..len) is one of the configured tokens (for redaction:
  * see redact.h). */
 bool auth_is_token(const struct auth *a, const char *s, size_t len);

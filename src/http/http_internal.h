@@ -46,6 +46,15 @@ struct http_request {
     int64_t poll_deadline;
     bool suspended;                     /* waiting for the poll thread */
     struct http_request *next_deferred; /* in the poller's deferred list */
+    bool feed;                          /* the reply is a feed (http_feed.h) */
 };
+
+/* Sets req's one pending response (http_reply.c): resp NULL (MHD could
+ * not allocate) becomes an empty 500; a second reply replaces the first
+ * and is logged as a handler bug. */
+void http_reply_set(struct http_request *req, unsigned status, struct MHD_Response *resp);
+
+/* The feeds of the pipeline serving req (http_pipeline.c). */
+struct http_feeds *http_req_feeds(const struct http_request *req);
 
 #endif /* QB_HTTP_INTERNAL_H */

@@ -38,7 +38,8 @@ struct http_pipeline {
     size_t max_header_bytes; /* see struct http_server_config */
     size_t max_body_bytes;
     int max_json_depth;
-    unsigned max_connections; /* named in the 503 for the limit */
+    const char *const *form_routes; /* borrowed; NULL-terminated */
+    unsigned max_connections;       /* named in the 503 for the limit */
     const struct http_route *routes;
     size_t nroutes;
     const struct auth *auth;
@@ -46,6 +47,7 @@ struct http_pipeline {
     void *app;
     struct http_conns *conns;   /* borrowed: phases and the 503 count */
     struct http_poller *poller; /* borrowed: where long polls wait */
+    struct http_feeds *feeds;   /* borrowed: where event streams are served */
     pthread_mutex_t lock;       /* guards inflight */
     pthread_cond_t drained;     /* inflight dropped to zero */
     unsigned inflight;
@@ -55,12 +57,13 @@ struct http_pipeline *http_pipeline_create(const struct http_server_config *cfg,
                                            const struct http_route *routes, size_t nroutes,
                                            const struct auth *auth, struct metrics *metrics,
                                            void *app, struct http_conns *conns,
-                                           struct http_poller *poller)
+                                           struct http_poller *poller, struct http_feeds *feeds)
 {
     struct http_pipeline *p = xcalloc(1, sizeof *p);
     p->max_header_bytes = cfg->max_header_bytes;
     p->max_body_bytes = cfg->max_body_bytes;
     p->max_json_depth = cfg->max_json_depth;
+    p->form_routes = cfg->form_routes;
     p->max_connections = cfg->max_connections;
     p->routes = routes;
     p->nroutes = nroutes;
@@ -69,6 +72,7 @@ struct http_pipeline *http_pipeline_create(const struct http_server_config *cfg,
     p->app = app;
     p->conns = conns;
     p->poller = poller;
+    p->feeds = feeds;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->drained, NULL);
     return p;
@@ -142,6 +146,12 @@ const char *http_req_header(const struct http_request *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+const char *http_req_body(const struct http_request *req, size_t *len)
+{
+    *len = req->body.len;
+    return req->body.len ? req->body.data : NULL;
+}
+
 const cJSON *http_req_json(const struct http_request *req)
 {
     return req->json;
@@ -160,6 +170,11 @@ enum auth_role http_req_role(const struct http_request *req)
 void *http_req_app(const struct http_request *req)
 {
     return req->pipe->app;
+}
+
+struct http_feeds *http_req_feeds(const struct http_request *req)
+{
+    return req->pipe->feeds;
 }
 
 /* ---------------------------------------------------------------- request ids */
@@ -368,7 +383,15 @@ static bool admit(struct http_request *req)
     } else if (req->match.route->role != AUTH_ROLE_PUBLIC) {
         const char *hdr = http_req_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
         enum auth_result ar = auth_check(s->auth, hdr, &req->role, &req->principal);
+        /* A browser's Basic credentials: reads only (auth.h says why). */
+        bool safe = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+        if (ar == AUTH_MISSING && safe)
+            ar = auth_check_basic(s->auth, hdr, &req->role, &req->principal);
         if (ar != AUTH_OK) {
+            /* A browser (it asks for HTML) gets a login prompt; the
+             * token goes in the password field, never in the URL. */
+            const char *accept = http_req_header(req, MHD_HTTP_HEADER_ACCEPT);
+            bool browser = safe && accept && strstr(accept, "text/html");
             http_reply_problem(req, API_ERR_UNAUTHENTICATED, "%s",
                                ar == AUTH_MISSING ? "send \"Authorization: Bearer <token>\""
                                                   : "the bearer token is not recognised");
@@ -376,6 +399,9 @@ static bool admit(struct http_request *req)
                               ar == AUTH_MISSING ? "Bearer realm=\"qbackup\""
                                                  : "Bearer realm=\"qbackup\", "
                                                    "error=\"invalid_token\"");
+            if (browser)
+                http_reply_header(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                  "Basic realm=\"qbackup\", charset=\"UTF-8\"");
             return false;
         }
         if (req->role < req->match.route->role) {
@@ -414,6 +440,14 @@ static bool is_json_type(const char *ct)
            strncasecmp(ct + n - 5, "+json", 5) == 0;
 }
 
+static bool is_form_route(const struct http_pipeline *s, const char *pattern)
+{
+    for (const char *const *p = s->form_routes; p && *p; p++)
+        if (strcmp(*p, pattern) == 0)
+            return true;
+    return false;
+}
+
 /* Validates and parses the body; returns false with a reply set. */
 static bool parse_body(struct http_request *req)
 {
@@ -426,6 +460,14 @@ static bool parse_body(struct http_request *req)
     if (req->body.len == 0)
         return true;
     const char *ct = http_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (is_form_route(s, req->match.route->pattern)) {
+        if (ct && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0)
+            return true;
+        http_reply_problem(req, API_ERR_UNSUPPORTED_MEDIA_TYPE,
+                           "this route takes application/x-www-form-urlencoded (got %s)",
+                           ct ? ct : "no Content-Type");
+        return false;
+    }
     if (!is_json_type(ct)) {
         http_reply_problem(req, API_ERR_UNSUPPORTED_MEDIA_TYPE,
                            "request bodies must be application/json (got %s)",
@@ -539,9 +581,12 @@ void http_pipeline_on_completed(void *cls, struct MHD_Connection *conn, void **c
     /* A request the client asked to hold (?wait=, the API's one long-poll
      * parameter) measures the run it waited for, not our latency
      * (metrics.h).  Other deferred requests (a destination check, a verify)
-     * are work the client waits on: they stay latency. */
+     * are work the client waits on: they stay latency.  A feed lasts as long
+     * as its client listens: its duration says nothing about how fast
+     * requests are served. */
     bool long_poll = req->poll && req->started && http_req_query(req, "wait");
-    metrics_http_observe(s->metrics, req->route_label, req->method, status, seconds, long_poll);
+    if (!req->feed)
+        metrics_http_observe(s->metrics, req->route_label, req->method, status, seconds, long_poll);
     /* Never the query (MHD-refused requests have only the raw target), and
      * no token-looking path segment: logs must not keep secrets. */
     char shown[300], safe[300], path[300];

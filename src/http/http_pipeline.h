@@ -15,18 +15,19 @@
 #include <microhttpd.h>
 
 struct http_conns;
+struct http_feeds;
 struct http_poller;
 struct http_pipeline;
 
 /* A pipeline serving routes.  routes, auth, metrics, app, conns (whose
- * phases it moves) and poller (where long polls wait) are borrowed and
- * must outlive it.  Caller frees with http_pipeline_destroy, once MHD has
- * stopped. */
+ * phases it moves), poller (where long polls wait) and feeds (where event
+ * streams are served) are borrowed and must outlive it.  Caller frees with http_pipeline_destroy,
+ * once MHD has stopped. */
 struct http_pipeline *http_pipeline_create(const struct http_server_config *cfg,
                                            const struct http_route *routes, size_t nroutes,
                                            const struct auth *auth, struct metrics *metrics,
                                            void *app, struct http_conns *conns,
-                                           struct http_poller *poller);
+                                           struct http_poller *poller, struct http_feeds *feeds);
 /* NULL is a no-op. */
 void http_pipeline_destroy(struct http_pipeline *p);
 

@@ -21,7 +21,7 @@ static struct MHD_Response *empty_response(void)
     return MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
 }
 
-static void set_response(struct http_request *req, unsigned status, struct MHD_Response *resp)
+void http_reply_set(struct http_request *req, unsigned status, struct MHD_Response *resp)
 {
     if (!resp) {
         /* MHD could not allocate: fall back to an empty 500 rather than
@@ -38,14 +38,14 @@ static void set_response(struct http_request *req, unsigned status, struct MHD_R
     req->status = status;
 }
 
-/* set_response for a response with a body (resp NULL: MHD could not make
+/* http_reply_set for a response with a body (resp NULL: MHD could not make
  * it), which always says its Content-Type. */
 static void set_body_response(struct http_request *req, unsigned status, struct MHD_Response *resp,
                               const char *content_type)
 {
     if (resp)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    set_response(req, status, resp);
+    http_reply_set(req, status, resp);
 }
 
 static void reply_body(struct http_request *req, unsigned status, const char *content_type,
@@ -106,7 +106,7 @@ static void reply_problem_v(struct http_request *req, enum api_error e, const ch
     char *text = cJSON_PrintUnformatted(p);
     cJSON_Delete(p);
     if (!text) {
-        set_response(req, 500, NULL);
+        http_reply_set(req, 500, NULL);
         return;
     }
     reply_body(req, api_error_status(e), "application/problem+json", text, strlen(text));
@@ -173,7 +173,7 @@ void http_reply_text(struct http_request *req, unsigned status, const char *cont
 
 void http_reply_empty(struct http_request *req, unsigned status)
 {
-    set_response(req, status, empty_response());
+    http_reply_set(req, status, empty_response());
 }
 
 void http_reply_header(struct http_request *req, const char *name, const char *value)

@@ -62,6 +62,22 @@ void http_reply_stream(struct http_request *req, unsigned status, uint64_t size,
                        const char *content_type, http_stream_fn fn, void *ctx,
                        void (*free_ctx)(void *ctx));
 
+/* Feeds (http_feed.h): a 200 whose body is written as things happen, for
+ * Server-Sent Events.  fill(ctx, out, closing) runs on the server's feed
+ * thread whenever the client took everything sent so far, about every
+ * 100 ms: it appends what is new to out (nothing is fine; a heartbeat
+ * keeps idle connections open) and returns false to end the reply after
+ * out.  closing is set once, at shutdown: append a last word and return
+ * false.  fill must not block for long.  On success ctx is owned by the
+ * reply and released with free_ctx(ctx) (may be NULL) once the client is
+ * gone.  QB_ERR_BUSY when the server serves its limit of feeds (or is
+ * stopping): nothing was set, ctx is still the caller's, and the handler
+ * answers (503). */
+struct buf;
+typedef bool (*http_feed_fn)(void *ctx, struct buf *out, bool closing);
+enum qb_err http_reply_feed(struct http_request *req, const char *content_type, http_feed_fn fill,
+                            void *ctx, void (*free_ctx)(void *ctx)) QB_MUSTCHECK;
+
 /* Adds a header to the pending reply (call after the reply is set). */
 void http_reply_header(struct http_request *req, const char *name, const char *value);
 

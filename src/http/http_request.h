@@ -31,6 +31,10 @@ const char *http_req_query(const struct http_request *req, const char *name);
 const char *http_req_header(const struct http_request *req, const char *name);
 /* The parsed JSON body, or NULL when the request had no body. */
 const cJSON *http_req_json(const struct http_request *req);
+/* The raw body and its length in *len; NULL when there is none.  Bodies
+ * of the routes in http_server_config.form_routes are only available
+ * this way (they are not parsed as JSON).  NUL-terminated. */
+const char *http_req_body(const struct http_request *req, size_t *len);
 /* Who is calling: the token's name ("anonymous" with auth off) and role. */
 const char *http_req_principal(const struct http_request *req);
 enum auth_role http_req_role(const struct http_request *req);

@@ -16,6 +16,7 @@
  */
 #include "http/http_server.h"
 #include "http/http_conn.h"
+#include "http/http_feed.h"
 #include "http/http_pipeline.h"
 #include "http/http_poll.h"
 #include "util/log.h"
@@ -33,6 +34,7 @@ struct http_server {
     struct MHD_Daemon *daemon;
     struct http_conns *conns;
     struct http_poller *poller;
+    struct http_feeds *feeds;
     struct http_pipeline *pipeline;
     int port;
     pthread_mutex_t log_lock; /* guards the on_mhd_log window below */
@@ -82,6 +84,8 @@ static bool render_inflight(struct buf *out, void *ctx)
     return metrics_head(out, METRIC_HTTP_INFLIGHT) &&
            metrics_sample(out, METRIC_HTTP_INFLIGHT, " %u\n",
                           http_pipeline_inflight(s->pipeline)) &&
+           metrics_head(out, METRIC_HTTP_STREAMS) &&
+           metrics_sample(out, METRIC_HTTP_STREAMS, " %u\n", http_feeds_open(s->feeds)) &&
            http_conns_render(s->conns, out);
 }
 
@@ -110,13 +114,15 @@ enum qb_err http_server_start(const struct http_server_config *cfg, const struct
     pthread_mutex_init(&s->log_lock, NULL);
     s->conns = http_conns_create(cfg->max_connections, cfg->header_timeout_s, cfg->body_timeout_s);
     enum qb_err rc = http_poller_start(sweep_tick, s->conns, &s->poller, err, errlen);
+    if (!rc)
+        rc = http_feeds_start(cfg->max_feeds, &s->feeds, err, errlen);
     if (rc) {
         freeaddrinfo(ai);
         http_server_stop(s, 0);
         return rc;
     }
-    s->pipeline =
-        http_pipeline_create(cfg, routes, nroutes, auth, metrics, app, s->conns, s->poller);
+    s->pipeline = http_pipeline_create(cfg, routes, nroutes, auth, metrics, app, s->conns,
+                                       s->poller, s->feeds);
 
     /* Suspend/resume: long polls wait without holding a pool thread. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
@@ -182,6 +188,8 @@ void http_server_stop(struct http_server *s, int grace_ms)
          * and closing it before aborts the process ("Failed to remove
          * listen FD from epoll set"), as a CI run showed. */
         MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+        /* Event streams end now, or they would hold the grace period. */
+        http_feeds_close(s->feeds);
         unsigned left = http_pipeline_drain(s->pipeline, grace_ms);
         if (left)
             log_warn("http.shutdown", "msg=\"grace period over; closing\" inflight=%u", left);
@@ -192,6 +200,7 @@ void http_server_stop(struct http_server *s, int grace_ms)
     /* MHD has reported every connection closed and completed every
      * request: nothing refers to the parts any more. */
     http_pipeline_destroy(s->pipeline);
+    http_feeds_destroy(s->feeds);
     http_conns_destroy(s->conns);
     pthread_mutex_destroy(&s->log_lock);
     free(s);

@@ -44,6 +44,12 @@ struct http_server_config {
     size_t max_header_bytes;         /* request line + headers; 414/431 beyond */
     size_t max_body_bytes;           /* larger bodies get 413 */
     int max_json_depth;              /* deeper JSON gets 400 */
+    /* Route patterns whose body is application/x-www-form-urlencoded, left
+     * unparsed for the handler (http_req_body), e.g. because a signature
+     * covers its exact bytes.  NULL-terminated; NULL for none.  Borrowed
+     * until the server stops. */
+    const char *const *form_routes;
+    unsigned max_feeds; /* open feeds (event streams); more: 503 */
 };
 
 struct http_server;

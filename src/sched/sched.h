@@ -132,6 +132,12 @@ enum qb_err schedule_latest_due(const char *expr, const char *timezone, int64_t 
  * error.  "Stale" defaults to twice this. */
 int64_t schedule_interval(const char *expr, const char *timezone, int64_t from);
 
+/* Seconds without a success after which a plan is stale: alert_after_s
+ * when set (> 0), else twice schedule_interval(expr) near now, else 0
+ * (no schedule, no promise: never stale). */
+int64_t schedule_alert_after(const char *expr, const char *timezone, int64_t alert_after_s,
+                             int64_t now);
+
 /* ------------------------------------------------------------- scheduler */
 /* One thread that queues a run when an enabled plan's schedule comes due.
  *
@@ -159,5 +165,12 @@ void scheduler_stop(struct scheduler *s);
 
 /* One pass over the plans at time now (exposed for tests). */
 void scheduler_tick(struct store *store, struct engine *engine, int64_t now);
+
+/* Announces plan.stale (store_events.h) for each enabled plan whose last
+ * success (or creation, without one) is older than its alert_after at
+ * time now, once per stale spell: not when a plan.stale of the plan was
+ * logged since that success.  Runs on the scheduler's thread about every
+ * 30 s; exposed for tests. */
+void scheduler_check_stale(struct store *store, int64_t now);
 
 #endif /* QB_SCHED_H */

@@ -170,6 +170,16 @@ enum qb_err schedule_latest_due(const char *expr, const char *tz_name, int64_t a
     return rc;
 }
 
+int64_t schedule_alert_after(const char *expr, const char *tz_name, int64_t alert_after_s,
+                             int64_t now)
+{
+    if (alert_after_s > 0)
+        return alert_after_s;
+    if (!expr)
+        return 0;
+    return 2 * schedule_interval(expr, tz_name, now);
+}
+
 int64_t schedule_interval(const char *expr, const char *tz_name, int64_t from)
 {
     struct cron c;

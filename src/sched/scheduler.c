@@ -6,7 +6,9 @@
 #include "engine/engine.h"
 #include "engine/qdrant_janitor.h"
 #include "engine/retention_apply.h"
+#include "store/store_events.h"
 #include "store/store_plans.h"
+#include "store/store_run_summary.h"
 #include "store/store_runs.h"
 #include "util/log.h"
 #include "util/threads.h"
@@ -85,13 +87,72 @@ void scheduler_tick(struct store *store, struct engine *engine, int64_t now)
     store_plan_list_free(plans, n);
 }
 
+/* The newest success of plan_id in latest (ordered by plan id), or 0. */
+static int64_t last_success_at(const struct store_run_latest *latest, size_t n, int64_t plan_id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (latest[i].plan_id == plan_id)
+            return latest[i].success.id ? latest[i].success.finished_at : 0;
+    return 0;
+}
+
+void scheduler_check_stale(struct store *store, int64_t now)
+{
+    char err[QB_ERRBUF_SIZE];
+    struct store_plan **plans = NULL;
+    struct store_run_latest *latest = NULL;
+    size_t n = 0, nl = 0;
+    if (store_plan_list(store, &plans, &n, err, sizeof err) ||
+        store_run_latest_per_plan(store, &latest, &nl, err, sizeof err)) {
+        log_warn("scheduler.stale_check_failed", "error=%s", log_q(err));
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct store_plan *p = plans[i];
+        int64_t alert_after = schedule_alert_after(p->schedule, p->timezone, p->alert_after_s, now);
+        if (!p->enabled || alert_after <= 0)
+            continue;
+        int64_t success = last_success_at(latest, nl, p->id);
+        int64_t since = success ? success : p->created_at;
+        if (now - since <= alert_after)
+            continue;
+        /* Once per stale spell: a plan.stale of this plan since its last
+         * success (or creation) was announced already. */
+        int64_t announced = 0;
+        if (store_events_last(store, "plan.stale", p->name, since, &announced, err, sizeof err) ||
+            announced)
+            continue;
+        cJSON *data = cJSON_CreateObject();
+        cJSON_AddNumberToObject(data, "alert_after", (double)alert_after);
+        cJSON_AddNumberToObject(data, "age", (double)(now - since));
+        char ts[32];
+        qb_format_time(success, ts, sizeof ts);
+        cJSON_AddItemToObject(data, "last_success_at",
+                              success ? cJSON_CreateString(ts) : cJSON_CreateNull());
+        if (store_events_publish(store, "plan.stale", p->name, p->instance, 0, data, NULL, err,
+                                 sizeof err))
+            log_warn("scheduler.stale_check_failed", "plan=%s error=%s", p->name, log_q(err));
+        else
+            log_warn("plan.stale", "plan=%s age=%lld alert_after=%lld", p->name,
+                     (long long)(now - since), (long long)alert_after);
+        cJSON_Delete(data);
+    }
+out:
+    store_plan_list_free(plans, n);
+    free(latest);
+}
+
+/* How often the scheduler's thread looks for plans gone stale: staleness
+ * is measured in hours, and the check reads every plan's newest runs. */
+#define STALE_CHECK_EVERY_S 30
+
 /* How often the scheduler's thread looks for deletions left marked. */
 #define STALE_DELETIONS_EVERY_S 60
 
 static void *scheduler_main(void *arg)
 {
     struct scheduler *s = arg;
-    int64_t deletions_at = 0;
+    int64_t deletions_at = 0, stale_at = 0;
     for (;;) {
         scheduler_tick(s->store, s->engine, qb_now_ms() / 1000 + s->clock_offset_s);
         /* Real time, not the shifted clock: backoff is about Qdrant. */
@@ -102,6 +163,10 @@ static void *scheduler_main(void *arg)
         if (now - deletions_at >= STALE_DELETIONS_EVERY_S) {
             deletions_at = now;
             (void)retention_finish_deletions(s->store, now - RETENTION_STALE_MARK_S, false);
+        }
+        if (now - stale_at >= STALE_CHECK_EVERY_S) {
+            stale_at = now;
+            scheduler_check_stale(s->store, now);
         }
         if (threads_wait(&s->lock, &s->cond, &s->stopping, 1000))
             break;

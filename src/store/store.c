@@ -5,7 +5,11 @@
  */
 #include "store/store_internal.h"
 #include "store/migrate.h"
+#include "store/store_events.h"
 
+#include "util/threads.h"
+
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +17,8 @@
 /* Writers wait this long for the lock before SQLITE_BUSY: long enough to
  * ride out a checkpoint, short enough that an API call fails visibly. */
 #define STORE_BUSY_TIMEOUT_MS 5000
+
+struct store_trace_ctx; /* store_trace */
 
 struct store {
     char *path;
@@ -22,7 +28,26 @@ struct store {
     unsigned nfree;
     unsigned size;
     const struct seal_keyring *keyring; /* set once before threads start; borrowed */
+    pthread_mutex_t events_lock;        /* guards events_seq */
+    pthread_cond_t events_cond;         /* events_seq moved */
+    uint64_t events_seq;                /* bumped when events were committed */
+    struct store_trace_ctx *trace;      /* store_trace's callback, or NULL */
 };
+
+/* Set by the update hook when this thread's connection inserted into
+ * `events` (directly or through a trigger); store_release, which runs
+ * after the commit, wakes the waiters (store_events.h).  Per thread: a
+ * connection is used by one thread between acquire and release. */
+static _Thread_local bool events_written;
+
+static void on_update(void *ctx, int op, const char *dbname, const char *table, sqlite3_int64 row)
+{
+    (void)ctx;
+    (void)dbname;
+    (void)row;
+    if (op == SQLITE_INSERT && strcmp(table, "events") == 0)
+        events_written = true;
+}
 
 static enum qb_err open_connection(const char *path, sqlite3 **out, char *err, size_t errlen)
 {
@@ -37,6 +62,7 @@ static enum qb_err open_connection(const char *path, sqlite3 **out, char *err, s
     }
     sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
     sqlite3_extended_result_codes(db, 1);
+    sqlite3_update_hook(db, on_update, NULL);
     static const char *const pragmas[] = {
         "PRAGMA journal_mode = WAL",
         "PRAGMA synchronous = FULL",
@@ -62,6 +88,8 @@ enum qb_err store_open(const char *path, unsigned pool_size, struct store **out,
     s->free_conns = xcalloc(pool_size, sizeof *s->free_conns);
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->available, NULL);
+    pthread_mutex_init(&s->events_lock, NULL);
+    pthread_cond_init(&s->events_cond, NULL);
     for (unsigned i = 0; i < pool_size; i++) {
         enum qb_err rc = open_connection(path, &s->free_conns[i], err, errlen);
         if (rc) {
@@ -84,7 +112,10 @@ void store_close(struct store *s)
         sqlite3_close(s->free_conns[i]);
     pthread_cond_destroy(&s->available);
     pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->events_cond);
+    pthread_mutex_destroy(&s->events_lock);
     free(s->free_conns);
+    free(s->trace);
     free(s->path);
     free(s);
 }
@@ -110,6 +141,37 @@ void store_release(struct store *s, sqlite3 *db)
     s->free_conns[s->nfree++] = db;
     pthread_cond_signal(&s->available);
     pthread_mutex_unlock(&s->lock);
+    if (events_written) {
+        /* Also after a rollback: a spurious wake-up only costs a read. */
+        events_written = false;
+        pthread_mutex_lock(&s->events_lock);
+        s->events_seq++;
+        pthread_cond_broadcast(&s->events_cond);
+        pthread_mutex_unlock(&s->events_lock);
+    }
+}
+
+/* The wake-up half of store_events.h lives here, with the struct. */
+uint64_t store_events_seq(struct store *s)
+{
+    pthread_mutex_lock(&s->events_lock);
+    uint64_t seq = s->events_seq;
+    pthread_mutex_unlock(&s->events_lock);
+    return seq;
+}
+
+bool store_events_wait(struct store *s, uint64_t seen, long timeout_ms)
+{
+    struct timespec until;
+    threads_deadline(&until, timeout_ms);
+    pthread_mutex_lock(&s->events_lock);
+    while (s->events_seq == seen) {
+        if (pthread_cond_timedwait(&s->events_cond, &s->events_lock, &until) == ETIMEDOUT)
+            break;
+    }
+    bool moved = s->events_seq != seen;
+    pthread_mutex_unlock(&s->events_lock);
+    return moved;
 }
 
 const struct seal_keyring *store_keyring(struct store *s)
@@ -164,4 +226,32 @@ enum qb_err store_heartbeat(struct store *s, char *err, size_t errlen)
     if (!rc && changes != 1)
         rc = qb_failf(QB_ERR_IO, err, errlen, "heartbeat: row missing; schema damaged?");
     return rc;
+}
+
+struct store_trace_ctx {
+    void (*fn)(void *ctx, const char *sql);
+    void *ctx;
+};
+
+static int trace_stmt(unsigned type, void *arg, void *p, void *x)
+{
+    (void)x;
+    const struct store_trace_ctx *t = arg;
+    if (type == SQLITE_TRACE_STMT)
+        t->fn(t->ctx, sqlite3_sql(p));
+    return 0;
+}
+
+void store_trace(struct store *s, void (*fn)(void *ctx, const char *sql), void *ctx)
+{
+    pthread_mutex_lock(&s->lock);
+    QB_ASSERT(s->nfree == s->size); /* every connection idle: set on all of them */
+    if (!s->trace)
+        s->trace = xcalloc(1, sizeof *s->trace);
+    s->trace->fn = fn;
+    s->trace->ctx = ctx;
+    for (unsigned i = 0; i < s->nfree; i++)
+        sqlite3_trace_v2(s->free_conns[i], fn ? SQLITE_TRACE_STMT : 0, fn ? trace_stmt : NULL,
+                         s->trace);
+    pthread_mutex_unlock(&s->lock);
 }

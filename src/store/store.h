@@ -42,4 +42,10 @@ enum qb_err store_schema_version(struct store *s, int *version, char *err,
 /* Proves the catalogue is writable by updating the heartbeat row. */
 enum qb_err store_heartbeat(struct store *s, char *err, size_t errlen) QB_MUSTCHECK;
 
+/* For tests: calls fn(ctx, sql) with the text of every statement each
+ * connection starts from now on (parameters unexpanded), or stops when fn
+ * is NULL; a test EXPLAINs what the store really runs.  Call only while no
+ * connection is in use (e.g. right after store_open). */
+void store_trace(struct store *s, void (*fn)(void *ctx, const char *sql), void *ctx);
+
 #endif /* QB_STORE_H */

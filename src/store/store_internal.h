@@ -89,6 +89,21 @@ enum qb_err store_step_int(sqlite3 *db, sqlite3_stmt *st, int64_t *v, bool *foun
 enum qb_err store_query_int(sqlite3 *db, const char *sql, int64_t *v, const char *what, char *err,
                             size_t errlen) QB_MUSTCHECK;
 
+/* A WHERE clause built from the filters a list call was given.  A
+ * filter that is absent leaves no term, rather than a term like
+ * "(?2 IS NULL OR col = ?2)": SQLite plans a statement once for every
+ * binding, so such a term can never pick an index, and a keyset cursor
+ * written that way scans every row before it.  Terms are SQL text from
+ * the caller's source (never input; values are bound), at most
+ * STORE_WHERE_MAX bytes in all. */
+#define STORE_WHERE_MAX 768
+struct store_where {
+    char sql[STORE_WHERE_MAX]; /* "" or " WHERE a AND b ..." */
+    size_t len;
+};
+/* Adds term (ANDed) when on. */
+void store_where_add(struct store_where *w, bool on, const char *term);
+
 /* ------------------------------------------------------------ row readers */
 
 struct store_col;
@@ -246,6 +261,7 @@ void store_set_keyring(struct store *s, const struct seal_keyring *kr);
 enum store_secret_col {
     STORE_SECRET_INSTANCE_API_KEY, /* instances.api_key_secret */
     STORE_SECRET_DESTINATION,      /* destinations.secret (JSON credentials) */
+    STORE_SECRET_WEBHOOK,          /* webhooks.secret (HMAC signing key) */
 };
 
 /* *out: the column text that stores plain sealed under the current key;

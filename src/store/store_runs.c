@@ -307,19 +307,36 @@ static enum qb_err list_runs(struct store *s, const char *sql, const struct stor
 enum qb_err store_run_list(struct store *s, const struct store_run_filter *f,
                            struct store_run ***out, size_t *n, char *err, size_t errlen)
 {
-    return list_runs(
-        s,
-        "SELECT " RUN_COLUMNS " FROM runs WHERE (?1 IS NULL OR plan_name = ?1) "
-        "AND (?2 IS NULL OR state = ?2) AND (?3 IS NULL OR kind = ?3) "
-        "AND queued_at >= ?4 AND (?5 = 0 OR queued_at < ?5) "
-        "AND (?6 = 0 OR id < ?6) AND (?8 = 0 OR plan_id = ?8) ORDER BY id DESC LIMIT ?7",
-        f, out, n, err, errlen);
+    static const struct store_run_filter none = {0};
+    struct store_where w = {0};
+    char sql[sizeof "SELECT " RUN_COLUMNS " FROM runs" + STORE_WHERE_MAX + 64];
+    if (!f)
+        f = &none;
+    /* Only the filters given become terms (see struct store_where): the
+     * cursor is then a rowid range SQLite seeks to, and a plan name uses
+     * runs_plan_name (0011), instead of both being tests on every row
+     * from the newest down. */
+    store_where_add(&w, f->plan, "plan_name = ?1");
+    store_where_add(&w, f->state, "state = ?2");
+    store_where_add(&w, f->kind, "kind = ?3");
+    store_where_add(&w, f->since, "queued_at >= ?4");
+    store_where_add(&w, f->until, "queued_at < ?5");
+    store_where_add(&w, f->before_id, "id < ?6");
+    store_where_add(&w, f->plan_id, "plan_id = ?8");
+    snprintf(sql, sizeof sql, "SELECT " RUN_COLUMNS " FROM runs%s ORDER BY id DESC LIMIT ?7",
+             w.sql);
+    return list_runs(s, sql, f, out, n, err, errlen);
 }
 
 enum qb_err store_run_list_running(struct store *s, struct store_run ***out, size_t *n, char *err,
                                    size_t errlen)
 {
-    return list_runs(s, "SELECT " RUN_COLUMNS " FROM runs WHERE state = 'running' ORDER BY id",
+    /* The IN term is the WHERE of the partial index runs_active, which
+     * SQLite uses only when the query repeats it: without it, start-up,
+     * rescan and the janitor read every run to find the few running. */
+    return list_runs(s,
+                     "SELECT " RUN_COLUMNS " FROM runs WHERE state = 'running' "
+                     "AND state IN ('queued', 'running') ORDER BY id",
                      NULL, out, n, err, errlen);
 }
 

@@ -12,15 +12,19 @@
 struct secret_column {
     const char *table;
     const char *column;
-    const char *what; /* for messages: "API key of instance" */
-    bool json_string; /* stored as a JSON string (the column must hold valid JSON) */
+    const char *what;  /* for messages: "API key of instance" */
+    bool json_string;  /* stored as a JSON string (the column must hold valid JSON) */
+    const char *label; /* SQL naming the row in messages */
 };
 
 /* Indexed by enum store_secret_col.  The table.column text is also the
  * seal's context, so a value copied into another column does not open. */
 static const struct secret_column columns[] = {
-    [STORE_SECRET_INSTANCE_API_KEY] = {"instances", "api_key_secret", "API key of instance", false},
-    [STORE_SECRET_DESTINATION] = {"destinations", "secret", "credentials of destination", true},
+    [STORE_SECRET_INSTANCE_API_KEY] = {"instances", "api_key_secret", "API key of instance", false,
+                                       "name"},
+    [STORE_SECRET_DESTINATION] = {"destinations", "secret", "credentials of destination", true,
+                                  "name"},
+    [STORE_SECRET_WEBHOOK] = {"webhooks", "secret", "secret of webhook", false, "id"},
 };
 
 static char *context_of(const struct secret_column *c)
@@ -109,7 +113,9 @@ enum qb_err store_secrets_count_sealed(struct store *s, int *n, char *err, size_
     enum qb_err rc = store_stmt_open(s,
                                      "SELECT (SELECT count(*) FROM instances WHERE "
                                      "substr(api_key_secret, 1, 5) = 'qbs1:') + (SELECT count(*) "
-                                     "FROM destinations WHERE substr(secret, 1, 6) = '\"qbs1:')",
+                                     "FROM destinations WHERE substr(secret, 1, 6) = '\"qbs1:') + "
+                                     "(SELECT count(*) FROM webhooks WHERE substr(secret, 1, 5) "
+                                     "= 'qbs1:')",
                                      &q, err, errlen);
     if (!rc)
         rc = store_stmt_int(&q, &v, NULL, "counting sealed secrets", err, errlen);
@@ -123,7 +129,7 @@ static enum qb_err pass_column(struct store *s, sqlite3 *db, enum store_secret_c
                                struct store_secrets_report *rep, char *err, size_t errlen)
 {
     const struct secret_column *c = &columns[col];
-    char *select = xasprintf("SELECT id, name, %s FROM %s WHERE %s IS NOT NULL ORDER BY id",
+    char *select = xasprintf("SELECT id, %s, %s FROM %s WHERE %s IS NOT NULL ORDER BY id", c->label,
                              c->column, c->table, c->column);
     char *update = xasprintf("UPDATE %s SET %s = ?1 WHERE id = ?2", c->table, c->column);
     sqlite3_stmt *st = NULL, *up = NULL;
@@ -197,6 +203,8 @@ enum qb_err store_secrets_init(struct store *s, const struct seal_keyring *kr,
         rc = pass_column(s, db, STORE_SECRET_INSTANCE_API_KEY, rep, err, errlen);
     if (!rc)
         rc = pass_column(s, db, STORE_SECRET_DESTINATION, rep, err, errlen);
+    if (!rc)
+        rc = pass_column(s, db, STORE_SECRET_WEBHOOK, rep, err, errlen);
     if (!rc)
         rc = store_exec(db, "COMMIT", err, errlen);
     /* The old text is still in the pages the updates freed and in the

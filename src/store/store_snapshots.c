@@ -6,6 +6,7 @@
 #include "store/store_snapshots.h"
 #include "store/store_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,44 +118,143 @@ enum qb_err store_snapshot_get(struct store *s, int64_t id, struct store_snapsho
 enum qb_err store_snapshot_list(struct store *s, const struct store_snapshot_filter *f,
                                 struct store_snapshot ***out, size_t *n, char *err, size_t errlen)
 {
+    static const struct store_snapshot_filter none = {0};
     struct store_stmt q;
+    struct store_where w = {0};
+    char sql[sizeof SNAP_SELECT + STORE_WHERE_MAX + 64];
     void *list = NULL;
     *n = 0;
-    enum qb_err rc = store_stmt_open(
-        s,
-        SNAP_SELECT
-        "WHERE s.deleting_at IS NULL AND (?2 IS NULL OR p.name = ?2) "
-        "AND (?3 IS NULL OR s.collection = ?3) AND (?4 IS NULL OR s.instance_name = ?4) "
-        "AND (?5 IS NULL OR s.kind = ?5) AND (?6 = 0 OR s.plan_id = ?6) "
-        "AND (?7 = 0 OR s.collection IS NULL) AND (?8 = 0 OR s.verified_at IS NOT NULL) "
-        "AND (?9 = 0 OR s.created_at < ?9) "
-        "AND (?10 = 0 OR s.created_at < ?12 OR (s.created_at = ?12 AND s.id < ?10)) "
-        "AND (?13 = 0 OR s.run_id = ?13) "
-        "ORDER BY s.created_at DESC, s.id DESC LIMIT ?11",
-        &q, err, errlen);
+    if (!f)
+        f = &none;
+    /* Parameter numbers are fixed per filter; a parameter the statement
+     * lacks is simply not bound (sqlite3_bind_* answers SQLITE_RANGE).
+     * The indexes of 0001/0011 serve: plan_id (+ collection) ->
+     * snapshots_plan_target; plan -> snapshots_plan_created; collection
+     * -> snapshots_collection_created; run -> snapshots_run; none ->
+     * snapshots_created.  The cursor is a range on created_at (the seek)
+     * refined by id among rows created in the same second. */
+    store_where_add(&w, true, "s.deleting_at IS NULL");
+    store_where_add(&w, f->plan, "s.plan_id = (SELECT id FROM plans WHERE name = ?2)");
+    store_where_add(&w, f->collection, "s.collection = ?3");
+    store_where_add(&w, f->instance, "s.instance_name = ?4");
+    store_where_add(&w, f->kind, "s.kind = ?5");
+    store_where_add(&w, f->plan_id, "s.plan_id = ?6");
+    store_where_add(&w, f->collection_is_null, "s.collection IS NULL");
+    store_where_add(&w, f->verified_only, "s.verified_at IS NOT NULL");
+    store_where_add(&w, f->created_before, "s.created_at < ?9");
+    store_where_add(&w, f->before_id, "s.created_at <= ?12 AND (s.created_at < ?12 OR s.id < ?10)");
+    store_where_add(&w, f->run_id, "s.run_id = ?13");
+    snprintf(sql, sizeof sql, "%s%s ORDER BY s.created_at DESC, s.id DESC LIMIT ?11", SNAP_SELECT,
+             w.sql);
+    enum qb_err rc = store_stmt_open(s, sql, &q, err, errlen);
     if (rc)
         goto out;
     sqlite3_stmt *st = q.st;
-    if (f) {
-        store_bind_text(st, 2, f->plan);
-        store_bind_text(st, 3, f->collection);
-        store_bind_text(st, 4, f->instance);
-        store_bind_text(st, 5, f->kind);
-        sqlite3_bind_int64(st, 6, f->plan_id);
-        sqlite3_bind_int(st, 7, f->collection_is_null);
-        sqlite3_bind_int(st, 8, f->verified_only);
-        sqlite3_bind_int64(st, 9, f->created_before);
-        sqlite3_bind_int64(st, 10, f->before_id);
-        sqlite3_bind_int64(st, 12, f->before_created);
-        sqlite3_bind_int64(st, 13, f->run_id);
-    } else {
-        sqlite3_bind_int64(st, 13, 0);
-        for (int i = 6; i <= 10; i++)
-            sqlite3_bind_int(st, i, 0);
-    }
-    sqlite3_bind_int(st, 11, f && f->limit > 0 ? f->limit : -1);
+    store_bind_text(st, 2, f->plan);
+    store_bind_text(st, 3, f->collection);
+    store_bind_text(st, 4, f->instance);
+    store_bind_text(st, 5, f->kind);
+    sqlite3_bind_int64(st, 6, f->plan_id);
+    sqlite3_bind_int64(st, 9, f->created_before);
+    sqlite3_bind_int64(st, 10, f->before_id);
+    sqlite3_bind_int(st, 11, f->limit > 0 ? f->limit : -1);
+    sqlite3_bind_int64(st, 12, f->before_created);
+    sqlite3_bind_int64(st, 13, f->run_id);
     rc = store_stmt_rows(&q, &snapshot_rows, NULL, &list, n, "listing snapshots", err, errlen);
 out:
+    *out = list;
+    return rc;
+}
+
+static enum qb_err read_brief(const struct store_rows *r, void *ctx, sqlite3_stmt *st, void *elem,
+                              char *err, size_t errlen)
+{
+    (void)r;
+    (void)ctx;
+    (void)err;
+    (void)errlen;
+    struct store_snapshot_brief *b = elem;
+    b->id = sqlite3_column_int64(st, 0);
+    b->created_at = sqlite3_column_int64(st, 1);
+    b->pinned = sqlite3_column_int(st, 2) != 0;
+    b->verified_at = sqlite3_column_int64(st, 3);
+    b->keep_until = sqlite3_column_int64(st, 4);
+    return QB_OK;
+}
+
+static const struct store_rows brief_rows = {
+    sizeof(struct store_snapshot_brief), read_brief, NULL, {0}};
+
+enum qb_err store_snapshot_list_retention(struct store *s, int64_t plan_id, const char *collection,
+                                          struct store_snapshot_brief **out, size_t *n, char *err,
+                                          size_t errlen)
+{
+    struct store_stmt q;
+    void *list = NULL;
+    *n = 0;
+    /* Covered by snapshots_plan_target (0011, with keep_until since
+     * 0017): no row is read.  "IS" also
+     * matches the full-instance target, whose collection is NULL. */
+    enum qb_err rc = store_stmt_open(s,
+                                     "SELECT id, created_at, pinned, verified_at, keep_until "
+                                     "FROM snapshots "
+                                     "WHERE plan_id = ?1 AND collection IS ?2 "
+                                     "AND deleting_at IS NULL "
+                                     "ORDER BY created_at DESC, id DESC",
+                                     &q, err, errlen);
+    if (!rc) {
+        sqlite3_bind_int64(q.st, 1, plan_id);
+        store_bind_text(q.st, 2, collection);
+        rc = store_stmt_rows(&q, &brief_rows, NULL, &list, n, "listing a retention target", err,
+                             errlen);
+    }
+    *out = list;
+    return rc;
+}
+
+static enum qb_err read_target(const struct store_rows *r, void *ctx, sqlite3_stmt *st, void *elem,
+                               char *err, size_t errlen)
+{
+    (void)r;
+    (void)ctx;
+    (void)err;
+    (void)errlen;
+    *(char **)elem = store_column_text(st, 0);
+    return QB_OK;
+}
+
+static void clear_target(const struct store_rows *r, void *elem)
+{
+    (void)r;
+    QB_FREE(*(char **)elem);
+}
+
+static const struct store_rows target_rows = {sizeof(char *), read_target, clear_target, {0}};
+
+void store_snapshot_targets_free(char **list, size_t n)
+{
+    store_rows_free(&target_rows, list, n);
+}
+
+enum qb_err store_snapshot_targets(struct store *s, int64_t plan_id, char ***out, size_t *n,
+                                   char *err, size_t errlen)
+{
+    struct store_stmt q;
+    void *list = NULL;
+    *n = 0;
+    /* One walk of the plan's part of snapshots_plan_target, grouped as it
+     * is ordered; the target with the newest snapshot first. */
+    enum qb_err rc =
+        store_stmt_open(s,
+                        "SELECT collection FROM snapshots "
+                        "WHERE plan_id = ?1 AND deleting_at IS NULL "
+                        "GROUP BY collection ORDER BY max(created_at) DESC, max(id) DESC",
+                        &q, err, errlen);
+    if (!rc) {
+        sqlite3_bind_int64(q.st, 1, plan_id);
+        rc = store_stmt_rows(&q, &target_rows, NULL, &list, n, "listing retention targets", err,
+                             errlen);
+    }
     *out = list;
     return rc;
 }
@@ -236,8 +336,8 @@ enum qb_err store_snapshot_totals(struct store *s, int64_t *count, int64_t *byte
                                   size_t errlen)
 {
     struct store_stmt q;
-    enum qb_err rc = store_stmt_open(
-        s, "SELECT count(*), coalesce(sum(size_bytes), 0) FROM snapshots", &q, err, errlen);
+    enum qb_err rc = store_stmt_open(s, "SELECT count, bytes FROM snapshot_totals WHERE id = 1", &q,
+                                     err, errlen);
     if (rc)
         return rc;
     rc = store_step_int(q.db, q.st, count, NULL, "catalogue totals", err, errlen);

@@ -74,6 +74,31 @@ enum qb_err store_snapshot_list(struct store *s, const struct store_snapshot_fil
                                 struct store_snapshot ***out, size_t *n, char *err,
                                 size_t errlen) QB_MUSTCHECK;
 
+/* What retention decides on, per snapshot. */
+struct store_snapshot_brief {
+    int64_t id;
+    int64_t created_at;
+    int64_t verified_at; /* 0: never verified */
+    bool pinned;
+    int64_t keep_until; /* 0: not held */
+};
+
+/* The snapshots of one retention target (plan_id and collection; NULL:
+ * the full-instance target) that are not being deleted, newest first, as
+ * briefs read from an index alone: a target's history can be long, and
+ * retention needs the whole row only of what it deletes.  Caller frees
+ * *out with free(); *out is NULL when there is none. */
+enum qb_err store_snapshot_list_retention(struct store *s, int64_t plan_id, const char *collection,
+                                          struct store_snapshot_brief **out, size_t *n, char *err,
+                                          size_t errlen) QB_MUSTCHECK;
+
+/* The retention targets of a plan: the collections it has snapshots of
+ * (an element is NULL for the full-instance target), the one with the
+ * newest snapshot first.  Free with store_snapshot_targets_free. */
+enum qb_err store_snapshot_targets(struct store *s, int64_t plan_id, char ***out, size_t *n,
+                                   char *err, size_t errlen) QB_MUSTCHECK;
+void store_snapshot_targets_free(char **list, size_t n);
+
 /* Replaces the backup_set JSON of a set row (per-shard verification
  * results).  QB_ERR_NOT_FOUND when absent. */
 enum qb_err store_snapshot_set_backup_set(struct store *s, int64_t id, const char *json, char *err,
@@ -120,7 +145,8 @@ enum qb_err store_snapshot_qdrant_name_exists(struct store *s, const char *insta
 enum qb_err store_snapshot_count_in_destination(struct store *s, int64_t destination_id, int64_t *n,
                                                 char *err, size_t errlen) QB_MUSTCHECK;
 
-/* Catalogue totals for metrics. */
+/* Catalogue totals for metrics: every row, also one being deleted; one
+ * row kept by triggers (0011), whatever the size of the catalogue. */
 enum qb_err store_snapshot_totals(struct store *s, int64_t *count, int64_t *bytes, char *err,
                                   size_t errlen) QB_MUSTCHECK;
 

@@ -344,3 +344,13 @@ enum qb_err store_write_key(struct store *s, const char *sql, const char *name, 
     store_bind_key(q.st, 1, name, id);
     return store_stmt_done(&q, changes, what, err, errlen);
 }
+
+void store_where_add(struct store_where *w, bool on, const char *term)
+{
+    if (!on)
+        return;
+    int k = snprintf(w->sql + w->len, sizeof w->sql - w->len, "%s%s", w->len ? " AND " : " WHERE ",
+                     term);
+    QB_ASSERT(k > 0 && (size_t)k < sizeof w->sql - w->len); /* the terms are ours: size them */
+    w->len += (size_t)k;
+}

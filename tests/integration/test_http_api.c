@@ -5,6 +5,7 @@
  * health endpoints and the instances resource, against the real daemon.
  */
 #include "unit.h"
+#include "common.h"
 #include "harness.h"
 
 #include <stdlib.h>
@@ -288,6 +289,33 @@ static void test_list_parameters_name_the_bad_one(void)
     resp_free(&r);
     TEST_ASSERT(qbd_request(&d, "POST", "/v1/plans/x/runs?wait=forever", NULL, NULL, &r) == 0);
     EXPECT_PROBLEM(r, 400, "invalid_parameter");
+    resp_free(&r);
+    /* Cursors are next_cursor values handed out before: anything that
+     * could not be one is refused, naming the parameter. */
+    static const char *const bad_snapshot_cursors[] = {
+        "x", "12", "1.0", "-5.3", "1.2.3", "1.2x", "+1.2", "1.%202", "1234567890123456789.1", "."};
+    for (size_t i = 0; i < QB_ARRAY_LEN(bad_snapshot_cursors); i++) {
+        char path[96];
+        snprintf(path, sizeof path, "/v1/snapshots?cursor=%s", bad_snapshot_cursors[i]);
+        TEST_ASSERT(qbd_request(&d, "GET", path, NULL, NULL, &r) == 0);
+        EXPECT_PROBLEM(r, 400, "invalid_parameter");
+        TEST_EXPECT_STR(json_path_str(r.json, "field"), "cursor");
+        resp_free(&r);
+    }
+    static const char *const bad_run_cursors[] = {"x", "0", "-4", "5abc", "1.5"};
+    for (size_t i = 0; i < QB_ARRAY_LEN(bad_run_cursors); i++) {
+        char path[96];
+        snprintf(path, sizeof path, "/v1/runs?cursor=%s", bad_run_cursors[i]);
+        TEST_ASSERT(qbd_request(&d, "GET", path, NULL, NULL, &r) == 0);
+        EXPECT_PROBLEM(r, 400, "invalid_parameter");
+        TEST_EXPECT_STR(json_path_str(r.json, "field"), "cursor");
+        resp_free(&r);
+    }
+    /* A well-formed cursor past the end is an empty last page. */
+    TEST_ASSERT(qbd_request(&d, "GET", "/v1/snapshots?cursor=1.1", NULL, NULL, &r) == 0);
+    TEST_EXPECT_INT(r.status, 200);
+    TEST_EXPECT(cJSON_GetArraySize(json_path(r.json, "items")) == 0);
+    TEST_EXPECT(cJSON_IsNull(json_path(r.json, "next_cursor")));
     resp_free(&r);
 }
 

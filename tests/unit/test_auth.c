@@ -34,6 +34,35 @@ static void test_list_and_check(void)
     auth_destroy(a);
 }
 
+/* Browsers' Basic credentials: the password is the token, the role is
+ * capped at viewer, anything malformed is "missing". */
+static void test_basic(void)
+{
+    char err[QB_ERRBUF_SIZE];
+    struct auth *a = auth_create();
+    TEST_ASSERT(auth_load_list(a, "dash:viewer:aaaaaaaaaaaaaaaa,root:admin:cccccccccccccccc", err,
+                               sizeof err) == QB_OK);
+    enum auth_role role = AUTH_ROLE_PUBLIC;
+    const char *name = NULL;
+    TEST_EXPECT_INT(auth_check_basic(a, "Basic bWU6Y2NjY2NjY2NjY2NjY2NjYw==", &role, &name),
+                    AUTH_OK);
+    TEST_EXPECT_INT(role, AUTH_ROLE_VIEWER);
+    TEST_EXPECT_STR(name, "root");
+    TEST_EXPECT_INT(auth_check_basic(a, "Basic OmFhYWFhYWFhYWFhYWFhYWE=", &role, &name), AUTH_OK);
+    TEST_EXPECT_INT(role, AUTH_ROLE_VIEWER);
+    TEST_EXPECT_STR(name, "dash");
+    TEST_EXPECT_INT(auth_check_basic(a, "Basic bWU6YWFhYWFhYWFhYWFhYWFh", &role, &name),
+                    AUTH_INVALID);
+    TEST_EXPECT_INT(auth_check_basic(a, "Basic bWU6Y2NjY2NjY2NjY2NjY2NjYwB4", &role, &name),
+                    AUTH_MISSING);
+    TEST_EXPECT_INT(auth_check_basic(a, "Basic bWVjY2NjY2NjY2NjY2NjY2Nj", &role, &name),
+                    AUTH_MISSING);
+    TEST_EXPECT_INT(auth_check_basic(a, "Basic not-base64!", &role, &name), AUTH_MISSING);
+    TEST_EXPECT_INT(auth_check_basic(a, "Bearer cccccccccccccccc", &role, &name), AUTH_MISSING);
+    TEST_EXPECT_INT(auth_check_basic(a, NULL, &role, &name), AUTH_MISSING);
+    auth_destroy(a);
+}
+
 struct bad_case {
     const char *list;
     const char *msg_part;
@@ -96,6 +125,7 @@ static void test_file_with_hash(void)
 int main(void)
 {
     TEST_RUN(test_list_and_check);
+    TEST_RUN(test_basic);
     TEST_RUN(test_bad_lists);
     TEST_RUN(test_file_with_hash);
     return TEST_RESULT();

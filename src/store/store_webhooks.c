@@ -1,0 +1,417 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * store_webhooks.c -- webhooks, their outbox and attempt log, the
+ * dispatcher's run cursor, and the chat-ops bookkeeping (migration 0015).
+ */
+#include "store/store_webhooks.h"
+#include "store/store_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define WEBHOOK_COLUMNS                                                                            \
+    "id, url, events, plans, instances, format, secret, enabled, description, created_at, "        \
+    "updated_at"
+
+#define STORE_ROW_T struct store_webhook
+static const struct store_col webhook_cols[] = {STORE_COL(id),
+                                                STORE_COL(url),
+                                                STORE_COL(events),
+                                                STORE_COL(plans),
+                                                STORE_COL(instances),
+                                                STORE_COL(format),
+                                                STORE_COL_SECRET(secret, STORE_SECRET_WEBHOOK),
+                                                STORE_COL(enabled),
+                                                STORE_COL(description),
+                                                STORE_COL(created_at),
+                                                STORE_COL(updated_at)};
+#undef STORE_ROW_T
+
+/* ctx: the store, which opens the secret. */
+static const struct store_rows webhook_rows = STORE_TABLE_ROWS(struct store_webhook, webhook_cols);
+
+void store_webhook_free(struct store_webhook *w)
+{
+    store_table_free(&webhook_rows.table, w);
+}
+
+void store_webhook_list_free(struct store_webhook **list, size_t n)
+{
+    store_rows_free(&webhook_rows, list, n);
+}
+
+/* ?1 url ?2 events ?3 plans ?4 instances ?5 format ?6 sealed secret
+ * ?7 enabled ?8 description ?9 now ?10 id */
+static void bind_webhook(sqlite3_stmt *st, const struct store_webhook *w, const char *sealed)
+{
+    store_bind_text(st, 1, w->url);
+    store_bind_text(st, 2, w->events);
+    store_bind_text(st, 3, w->plans ? w->plans : "[]");
+    store_bind_text(st, 4, w->instances ? w->instances : "[]");
+    store_bind_text(st, 5, w->format ? w->format : "json");
+    store_bind_text(st, 6, sealed);
+    sqlite3_bind_int(st, 7, w->enabled);
+    store_bind_text(st, 8, w->description);
+    sqlite3_bind_int64(st, 9, qb_now_ms() / 1000);
+    sqlite3_bind_int64(st, 10, w->id);
+}
+
+enum qb_err store_webhook_insert(struct store *s, const struct store_webhook *w, int64_t *id,
+                                 char *err, size_t errlen)
+{
+    char *sealed = NULL;
+    struct store_stmt q;
+    enum qb_err rc = store_secret_seal(s, STORE_SECRET_WEBHOOK, w->secret, &sealed, err, errlen);
+    if (!rc)
+        rc = store_stmt_open(s,
+                             "INSERT INTO webhooks (url, events, plans, instances, format, "
+                             "secret, enabled, description, created_at, updated_at) VALUES "
+                             "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) RETURNING id",
+                             &q, err, errlen);
+    if (rc)
+        goto out;
+    bind_webhook(q.st, w, sealed);
+    sqlite3_bind_null(q.st, 10);
+    rc = store_stmt_int(&q, id, NULL, "inserting webhook", err, errlen);
+out:
+    free(sealed);
+    return rc;
+}
+
+enum qb_err store_webhook_update(struct store *s, const struct store_webhook *w, char *err,
+                                 size_t errlen)
+{
+    char *sealed = NULL;
+    struct store_stmt q;
+    int changes = 0;
+    enum qb_err rc =
+        w->secret ? store_secret_seal(s, STORE_SECRET_WEBHOOK, w->secret, &sealed, err, errlen)
+                  : QB_OK;
+    if (!rc)
+        rc = store_stmt_open(s,
+                             "UPDATE webhooks SET url = ?1, events = ?2, plans = ?3, "
+                             "instances = ?4, format = ?5, secret = ifnull(?6, secret), "
+                             "enabled = ?7, description = ?8, updated_at = ?9 WHERE id = ?10",
+                             &q, err, errlen);
+    if (rc)
+        goto out;
+    bind_webhook(q.st, w, sealed);
+    rc = store_stmt_done(&q, &changes, "updating webhook", err, errlen);
+    if (!rc && changes == 0)
+        rc = store_not_found("webhook", NULL, w->id, err, errlen);
+out:
+    free(sealed);
+    return rc;
+}
+
+enum qb_err store_webhook_get(struct store *s, int64_t id, struct store_webhook **out, char *err,
+                              size_t errlen)
+{
+    return store_get_by_key(s, "SELECT " WEBHOOK_COLUMNS " FROM webhooks WHERE id = ?1", NULL, id,
+                            &webhook_rows, s, out, "webhook", err, errlen);
+}
+
+enum qb_err store_webhook_list(struct store *s, struct store_webhook ***out, size_t *n, char *err,
+                               size_t errlen)
+{
+    void *list;
+    enum qb_err rc = store_list(s, "SELECT " WEBHOOK_COLUMNS " FROM webhooks ORDER BY id",
+                                &webhook_rows, s, &list, n, "listing webhooks", err, errlen);
+    *out = list;
+    return rc;
+}
+
+enum qb_err store_webhook_delete(struct store *s, int64_t id, char *err, size_t errlen)
+{
+    int changes = 0;
+    enum qb_err rc = store_write_key(s, "DELETE FROM webhooks WHERE id = ?1", NULL, id, &changes,
+                                     "deleting webhook", err, errlen);
+    if (!rc && changes == 0)
+        rc = store_not_found("webhook", NULL, id, err, errlen);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ outbox */
+
+#define DELIVERY_COLUMNS                                                                           \
+    "id, delivery_id, webhook_id, url, event, body, attempts, state, next_attempt_at, "            \
+    "created_at, delivered_at, last_status, last_error"
+
+#define STORE_ROW_T struct store_delivery
+static const struct store_col delivery_cols[] = {
+    STORE_COL(id),         STORE_COL(delivery_id),  STORE_COL(webhook_id),
+    STORE_COL(url),        STORE_COL(event),        STORE_COL(body),
+    STORE_COL(attempts),   STORE_COL(state),        STORE_COL(next_attempt_at),
+    STORE_COL(created_at), STORE_COL(delivered_at), STORE_COL(last_status),
+    STORE_COL(last_error), STORE_COL(attempt_log)};
+#undef STORE_ROW_T
+
+static const struct store_rows delivery_rows =
+    STORE_TABLE_ROWS(struct store_delivery, delivery_cols);
+
+void store_delivery_free(struct store_delivery *d)
+{
+    store_table_free(&delivery_rows.table, d);
+}
+
+void store_delivery_list_free(struct store_delivery **list, size_t n)
+{
+    store_rows_free(&delivery_rows, list, n);
+}
+
+enum qb_err store_delivery_add(struct store *s, const struct store_delivery_new *d, bool *added,
+                               char *err, size_t errlen)
+{
+    struct store_stmt q;
+    int changes = 0;
+    int64_t now = qb_now_ms();
+    enum qb_err rc = store_stmt_open(
+        s,
+        "INSERT INTO webhook_deliveries (delivery_id, webhook_id, url, event, event_key, body, "
+        "next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) "
+        "ON CONFLICT DO NOTHING",
+        &q, err, errlen);
+    if (rc)
+        return rc;
+    store_bind_text(q.st, 1, d->delivery_id);
+    store_bind_int_or_null(q.st, 2, d->webhook_id, 0);
+    store_bind_text(q.st, 3, d->url);
+    store_bind_text(q.st, 4, d->event);
+    store_bind_text(q.st, 5, d->event_key);
+    store_bind_text(q.st, 6, d->body);
+    sqlite3_bind_int64(q.st, 7, now);
+    rc = store_stmt_done(&q, &changes, "queueing a webhook delivery", err, errlen);
+    if (added)
+        *added = !rc && changes > 0;
+    return rc;
+}
+
+enum qb_err store_delivery_claim(struct store *s, int64_t now_ms, int64_t lease_ms,
+                                 struct store_delivery **out, char *err, size_t errlen)
+{
+    struct store_stmt q;
+    bool found = false;
+    *out = NULL;
+    /* One statement: two senders never lease the same row. */
+    enum qb_err rc = store_stmt_open(
+        s,
+        "UPDATE webhook_deliveries SET next_attempt_at = ?2 WHERE id = (SELECT id FROM "
+        "webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= ?1 ORDER BY "
+        "next_attempt_at, id LIMIT 1) RETURNING " DELIVERY_COLUMNS ", NULL",
+        &q, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(q.st, 1, now_ms);
+    sqlite3_bind_int64(q.st, 2, now_ms + lease_ms);
+    rc = store_stmt_one(&q, &delivery_rows, NULL, out, &found, "leasing a webhook delivery", err,
+                        errlen);
+    if (!rc && !found)
+        *out = NULL;
+    return rc;
+}
+
+enum qb_err store_delivery_record(struct store *s, int64_t id, int64_t at_ms, int status,
+                                  const char *error, int64_t duration_ms, const char *state,
+                                  int64_t retry_at_ms, char *err, size_t errlen)
+{
+    sqlite3 *db = store_acquire(s);
+    sqlite3_stmt *ins = NULL, *up = NULL;
+    enum qb_err rc = store_exec(db, "BEGIN IMMEDIATE", err, errlen);
+    if (!rc)
+        rc = store_prepare(db,
+                           "INSERT INTO webhook_attempts (delivery, at, status, error, "
+                           "duration_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                           &ins, err, errlen);
+    if (!rc)
+        rc = store_prepare(db,
+                           "UPDATE webhook_deliveries SET attempts = attempts + 1, state = ?2, "
+                           "next_attempt_at = ?3, last_status = ?4, last_error = ?5, "
+                           "delivered_at = CASE WHEN ?2 = 'delivered' THEN ?6 END WHERE id = ?1",
+                           &up, err, errlen);
+    if (rc)
+        goto out;
+    sqlite3_bind_int64(ins, 1, id);
+    sqlite3_bind_int64(ins, 2, at_ms);
+    store_bind_int_or_null(ins, 3, status, 0);
+    store_bind_text(ins, 4, error);
+    sqlite3_bind_int64(ins, 5, duration_ms);
+    rc = store_step_done(db, ins, NULL, "logging a webhook attempt", err, errlen);
+    if (rc)
+        goto out;
+    sqlite3_bind_int64(up, 1, id);
+    store_bind_text(up, 2, state);
+    sqlite3_bind_int64(up, 3, retry_at_ms);
+    store_bind_int_or_null(up, 4, status, 0);
+    store_bind_text(up, 5, error);
+    sqlite3_bind_int64(up, 6, at_ms + duration_ms);
+    rc = store_step_done(db, up, NULL, "updating a webhook delivery", err, errlen);
+    if (!rc)
+        rc = store_exec(db, "COMMIT", err, errlen);
+out:
+    sqlite3_finalize(ins);
+    sqlite3_finalize(up);
+    store_release(s, db); /* rolls back when a step failed */
+    return rc;
+}
+
+enum qb_err store_delivery_prune(struct store *s, int64_t before_ms, int *removed, char *err,
+                                 size_t errlen)
+{
+    /* Attempts go with their delivery (ON DELETE CASCADE). */
+    return store_write(
+        s, "DELETE FROM webhook_deliveries WHERE state != 'pending' AND created_at < ?1", before_ms,
+        0, 0, NULL, removed, "pruning webhook deliveries", err, errlen);
+}
+
+enum qb_err store_delivery_counts(struct store *s, struct store_delivery_counts *c, char *err,
+                                  size_t errlen)
+{
+    struct store_stmt q;
+    memset(c, 0, sizeof *c);
+    enum qb_err rc = store_stmt_open(
+        s, "SELECT state, count(*) FROM webhook_deliveries GROUP BY state", &q, err, errlen);
+    if (rc)
+        return rc;
+    int src;
+    while ((src = sqlite3_step(q.st)) == SQLITE_ROW) {
+        const char *state = (const char *)sqlite3_column_text(q.st, 0);
+        int64_t n = sqlite3_column_int64(q.st, 1);
+        if (strcmp(state, "pending") == 0)
+            c->pending = n;
+        else if (strcmp(state, "delivered") == 0)
+            c->delivered = n;
+        else
+            c->dead = n;
+    }
+    if (src != SQLITE_DONE)
+        rc = store_sqlite_err(q.db, src, "counting webhook deliveries", err, errlen);
+    store_stmt_close(&q);
+    return rc;
+}
+
+enum qb_err store_delivery_list(struct store *s, int64_t webhook_id, int limit,
+                                struct store_delivery ***out, size_t *n, char *err, size_t errlen)
+{
+    struct store_stmt q;
+    void *list = NULL;
+    *out = NULL;
+    *n = 0;
+    enum qb_err rc = store_stmt_open(
+        s,
+        "SELECT " DELIVERY_COLUMNS ", (SELECT json_group_array(json_object('at', "
+        "strftime('%Y-%m-%dT%H:%M:%fZ', a.at / 1000.0, 'unixepoch'), 'status', a.status, "
+        "'error', a.error, 'duration_ms', a.duration_ms)) FROM (SELECT * FROM webhook_attempts "
+        "WHERE delivery = d.id ORDER BY id) a) FROM webhook_deliveries d WHERE webhook_id = ?1 "
+        "ORDER BY id DESC LIMIT ?2",
+        &q, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(q.st, 1, webhook_id);
+    sqlite3_bind_int(q.st, 2, limit);
+    rc = store_stmt_rows(&q, &delivery_rows, NULL, &list, n, "listing webhook deliveries", err,
+                         errlen);
+    *out = list;
+    return rc;
+}
+
+/* ------------------------------------------------- the event log cursor */
+
+enum qb_err store_webhook_cursor(struct store *s, int64_t *after, char *err, size_t errlen)
+{
+    struct store_stmt q;
+    enum qb_err rc =
+        store_stmt_open(s, "SELECT events_after FROM webhook_cursor WHERE id = 1", &q, err, errlen);
+    if (!rc)
+        rc = store_stmt_int(&q, after, NULL, "reading the webhook cursor", err, errlen);
+    return rc;
+}
+
+enum qb_err store_webhook_cursor_set(struct store *s, int64_t after, char *err, size_t errlen)
+{
+    return store_write(
+        s, "UPDATE webhook_cursor SET events_after = max(events_after, ?1) WHERE id = 1", after, 0,
+        0, NULL, NULL, "moving the webhook cursor", err, errlen);
+}
+
+/* ---------------------------------------------------------------- chat-ops */
+
+enum qb_err store_chatops_seen(struct store *s, const char *signature, int64_t now,
+                               int64_t window_s, char *err, size_t errlen)
+{
+    sqlite3 *db = store_acquire(s);
+    sqlite3_stmt *del = NULL, *ins = NULL;
+    enum qb_err rc = store_exec(db, "BEGIN IMMEDIATE", err, errlen);
+    if (!rc)
+        rc = store_prepare(db, "DELETE FROM chatops_seen WHERE at < ?1", &del, err, errlen);
+    if (!rc)
+        rc = store_prepare(db, "INSERT INTO chatops_seen (signature, at) VALUES (?1, ?2)", &ins,
+                           err, errlen);
+    if (rc)
+        goto out;
+    sqlite3_bind_int64(del, 1, now - window_s);
+    rc = store_step_done(db, del, NULL, "forgetting old chat commands", err, errlen);
+    if (rc)
+        goto out;
+    store_bind_text(ins, 1, signature);
+    sqlite3_bind_int64(ins, 2, now);
+    rc = store_step_done(db, ins, NULL, "recording a chat command", err, errlen);
+    if (rc == QB_ERR_CONFLICT)
+        qb_failf(rc, err, errlen, "this signed request was already served (a replay)");
+    if (!rc)
+        rc = store_exec(db, "COMMIT", err, errlen);
+out:
+    sqlite3_finalize(del);
+    sqlite3_finalize(ins);
+    store_release(s, db);
+    return rc;
+}
+
+enum qb_err store_chatops_followup(struct store *s, int64_t run_id, const char *response_url,
+                                   const char *command, char *err, size_t errlen)
+{
+    struct store_stmt q;
+    enum qb_err rc = store_stmt_open(s,
+                                     "INSERT OR REPLACE INTO chatops_followups (run_id, "
+                                     "response_url, command, created_at) VALUES (?1, ?2, ?3, ?4)",
+                                     &q, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(q.st, 1, run_id);
+    store_bind_text(q.st, 2, response_url);
+    store_bind_text(q.st, 3, command);
+    sqlite3_bind_int64(q.st, 4, qb_now_ms() / 1000);
+    return store_stmt_done(&q, NULL, "recording a chat follow-up", err, errlen);
+}
+
+struct followup {
+    char *url;
+    char *cmd;
+};
+#define STORE_ROW_T struct followup
+static const struct store_col followup_cols[] = {STORE_COL(url), STORE_COL(cmd)};
+#undef STORE_ROW_T
+static const struct store_rows followup_rows = STORE_TABLE_ROWS(struct followup, followup_cols);
+
+enum qb_err store_chatops_followup_get(struct store *s, int64_t run_id, char **url, char **cmd,
+                                       char *err, size_t errlen)
+{
+    struct followup *f = NULL;
+    *url = *cmd = NULL;
+    enum qb_err rc =
+        store_get_by_key(s, "SELECT response_url, command FROM chatops_followups WHERE run_id = ?1",
+                         NULL, run_id, &followup_rows, NULL, &f, "chat follow-up", err, errlen);
+    if (rc == QB_ERR_NOT_FOUND)
+        return QB_OK;
+    if (!rc) {
+        *url = f->url;
+        *cmd = f->cmd;
+        free(f);
+    }
+    return rc;
+}
+
+enum qb_err store_chatops_followup_done(struct store *s, int64_t run_id, char *err, size_t errlen)
+{
+    return store_write(s, "DELETE FROM chatops_followups WHERE run_id = ?1", run_id, 0, 0, NULL,
+                       NULL, "forgetting a chat follow-up", err, errlen);
+}

@@ -1,0 +1,405 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * test_store_lists.c -- the catalogue's lists as they grow: a keyset walk
+ * (cursor = the last row shown) sees every row that was there throughout
+ * exactly once and in order, also when rows are inserted and deleted
+ * between pages and when many rows share a created_at second; retention
+ * briefs and targets match the full rows; the totals the triggers keep
+ * match a count; and the statements behind the hot paths (lists with each
+ * filter and a cursor, retention, the scheduler's active check, status's
+ * latest runs, deletions left marked) search an index rather than scan a
+ * table (EXPLAIN QUERY PLAN of the SQL the store really ran, caught with
+ * store_trace).  No timing: bench/catalogue-scale.sh measures speed.
+ */
+#include "unit.h"
+#include "store/store.h"
+#include "store/store_run_summary.h"
+#include "store/store_runs.h"
+#include "store/store_snapshots.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dbpath[64];
+
+static void drop_db(void)
+{
+    char p[96];
+    unlink(dbpath);
+    snprintf(p, sizeof p, "%s-wal", dbpath);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", dbpath);
+    unlink(p);
+}
+
+/* *out: a migrated store on a new file, or NULL. */
+static void open_store_at(struct store **out)
+{
+    char err[QB_ERRBUF_SIZE];
+    struct store *s = NULL;
+    *out = NULL;
+    snprintf(dbpath, sizeof dbpath, "/tmp/qbackup-unit-lists-XXXXXX");
+    int fd = mkstemp(dbpath);
+    if (fd >= 0)
+        close(fd);
+    unlink(dbpath);
+    TEST_ASSERT(store_open(dbpath, 2, &s, err, sizeof err) == QB_OK);
+    TEST_ASSERT(store_migrate(s, NULL, err, sizeof err) == QB_OK);
+    *out = s;
+}
+
+static struct store *open_store(void)
+{
+    struct store *s = NULL;
+    open_store_at(&s);
+    if (!s)
+        exit(1); /* open_store_at reported why */
+    return s;
+}
+
+static void exec_sql(const char *sql)
+{
+    sqlite3 *db = NULL;
+    TEST_ASSERT(sqlite3_open(dbpath, &db) == SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fprintf(stderr, "exec_sql: %s\n", msg ? msg : "?");
+    TEST_EXPECT(msg == NULL);
+    sqlite3_free(msg);
+    sqlite3_close(db);
+}
+
+/* Two plans, two collections each; n snapshots with created_at in groups
+ * of 7 per second (ties, broken by id), round robin over the targets. */
+static void seed(int n)
+{
+    char sql[1536];
+    exec_sql("INSERT INTO instances (name, url, created_at, updated_at) VALUES ('i', 'http://q', "
+             "0, 0);"
+             "INSERT INTO destinations (name, kind, created_at, updated_at) "
+             "VALUES ('d', 'local', 0, 0);"
+             "INSERT INTO plans (name, instance_id, destination_id, scope, collections, "
+             "created_at, updated_at) SELECT 'p' || v, 1, 1, 'collections', '[\"a\",\"b\"]', 0, 0 "
+             "FROM (SELECT 1 AS v UNION ALL SELECT 2)");
+    snprintf(sql, sizeof sql,
+             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d) "
+             "INSERT INTO runs (kind, plan_id, plan_name, trigger, state, queued_at) "
+             "SELECT 'backup', 1 + i %% 2, 'p' || (1 + i %% 2), 'schedule', "
+             "CASE WHEN i %% 5 = 0 THEN 'failed' ELSE 'succeeded' END, 1000 + i / 3 FROM n;"
+             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d) "
+             "INSERT INTO snapshots (plan_id, instance_name, destination_id, kind, collection, "
+             "qdrant_name, location, storage_key, size_bytes, sha256, created_at, verified_at) "
+             "SELECT 1 + i %% 2, 'i', 1, 'collection', CASE WHEN i %% 4 < 2 THEN 'a' ELSE 'b' END, "
+             "'q' || i, '/x/' || i, 'k' || i, i, printf('%%064d', i), 1000 + i / 7, "
+             "CASE WHEN i %% 3 THEN 5 END FROM n",
+             n, n);
+    exec_sql(sql);
+}
+
+static void insert_snapshot(int64_t created_at, int k)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO snapshots (plan_id, instance_name, destination_id, kind, collection, "
+             "qdrant_name, location, storage_key, size_bytes, sha256, created_at) VALUES (1, 'i', "
+             "1, 'collection', 'a', 'new%d', '/new/%d', 'new%d', 1, printf('%%064d', 0), %lld)",
+             k, k, k, (long long)created_at);
+    exec_sql(sql);
+}
+
+/* ids: 1 when the row with this id was seen (indexed by id). */
+struct walk {
+    unsigned char *seen;
+    int64_t cap;
+    int dup, disorder, pages;
+};
+
+/* Walks the list of f page by page (limit 7), calling between(page) after
+ * each page. */
+static void walk_snapshots(struct store *s, struct store_snapshot_filter f, struct walk *w,
+                           void (*between)(int page))
+{
+    char err[QB_ERRBUF_SIZE];
+    int64_t last_created = INT64_MAX, last_id = INT64_MAX;
+    f.limit = 7;
+    for (;;) {
+        struct store_snapshot **list = NULL;
+        size_t n = 0;
+        TEST_ASSERT(store_snapshot_list(s, &f, &list, &n, err, sizeof err) == QB_OK);
+        for (size_t i = 0; i < n; i++) {
+            const struct store_snapshot *r = list[i];
+            if (r->created_at > last_created || (r->created_at == last_created && r->id >= last_id))
+                w->disorder++;
+            last_created = r->created_at;
+            last_id = r->id;
+            TEST_ASSERT(r->id > 0 && r->id < w->cap);
+            if (w->seen[r->id]++)
+                w->dup++;
+        }
+        bool more = n == (size_t)f.limit;
+        if (more) {
+            f.before_created = list[n - 1]->created_at;
+            f.before_id = list[n - 1]->id;
+        }
+        store_snapshot_list_free(list, n);
+        if (!more)
+            break;
+        if (between)
+            between(w->pages);
+        w->pages++;
+    }
+}
+
+static int64_t next_new = 100000;
+static void churn(int page)
+{
+    char sql[256];
+    /* Newer rows (behind the cursor: not part of this walk), rows older
+     * than any (ahead: seen, as the rows they are), and deleted rows. */
+    insert_snapshot(5000 + page, (int)next_new++);
+    insert_snapshot(10, (int)next_new++);
+    snprintf(sql, sizeof sql, "DELETE FROM snapshots WHERE id = %d OR id = %d", 300 - page * 3,
+             20 + page);
+    exec_sql(sql);
+}
+
+static void test_snapshot_keyset_walk(void)
+{
+    struct store *s = open_store();
+    seed(300);
+    struct walk w = {.cap = 400};
+    unsigned char seen[400] = {0};
+    w.seen = seen;
+    walk_snapshots(s, (struct store_snapshot_filter){0}, &w, NULL);
+    TEST_EXPECT_INT(w.dup, 0);
+    TEST_EXPECT_INT(w.disorder, 0);
+    for (int id = 1; id <= 300; id++)
+        TEST_EXPECT_INT(seen[id], 1);
+
+    /* One target's walk matches its retention briefs, in the same order. */
+    memset(seen, 0, sizeof seen);
+    w = (struct walk){.seen = seen, .cap = 400};
+    struct store_snapshot_filter f = {.plan_id = 1, .collection = "a"};
+    walk_snapshots(s, f, &w, NULL);
+    char err[QB_ERRBUF_SIZE];
+    struct store_snapshot_brief *briefs = NULL;
+    size_t nb = 0;
+    TEST_ASSERT(store_snapshot_list_retention(s, 1, "a", &briefs, &nb, err, sizeof err) == QB_OK);
+    int in_walk = 0;
+    for (int id = 1; id <= 300; id++)
+        in_walk += seen[id];
+    TEST_EXPECT_INT((long long)nb, in_walk);
+    for (size_t i = 0; i < nb; i++) {
+        TEST_EXPECT(seen[briefs[i].id] == 1);
+        TEST_EXPECT(
+            i == 0 || briefs[i - 1].created_at > briefs[i].created_at ||
+            (briefs[i - 1].created_at == briefs[i].created_at && briefs[i - 1].id > briefs[i].id));
+        TEST_EXPECT(briefs[i].verified_at == (briefs[i].id % 3 ? 5 : 0));
+    }
+    free(briefs);
+    char **targets = NULL;
+    size_t nt = 0;
+    TEST_ASSERT(store_snapshot_targets(s, 2, &targets, &nt, err, sizeof err) == QB_OK);
+    TEST_EXPECT_INT((long long)nt, 2);
+    TEST_EXPECT(nt == 2 && targets[0] && targets[1] && strcmp(targets[0], targets[1]) != 0);
+    store_snapshot_targets_free(targets, nt);
+
+    /* Rows inserted and deleted between pages: every row there from
+     * start to end is seen once, in order; nothing twice. */
+    struct walk wn = {.cap = 200000};
+    wn.seen = calloc(200000, 1);
+    TEST_ASSERT(wn.seen != NULL);
+    walk_snapshots(s, (struct store_snapshot_filter){0}, &wn, churn);
+    TEST_EXPECT_INT(wn.dup, 0);
+    TEST_EXPECT_INT(wn.disorder, 0);
+    TEST_EXPECT(wn.pages > 30);
+    int missing = 0;
+    for (int id = 1; id <= 300; id++) {
+        bool deleted = false;
+        for (int p = 0; p <= wn.pages && !deleted; p++)
+            deleted = id == 300 - p * 3 || id == 20 + p;
+        if (!deleted && !wn.seen[id])
+            missing++;
+    }
+    TEST_EXPECT_INT(missing, 0);
+    free(wn.seen);
+
+    /* Totals kept by the triggers equal a count of the rows. */
+    int64_t count = 0, bytes = 0;
+    TEST_ASSERT(store_snapshot_totals(s, &count, &bytes, err, sizeof err) == QB_OK);
+    sqlite3 *db = NULL;
+    TEST_ASSERT(sqlite3_open(dbpath, &db) == SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    TEST_ASSERT(sqlite3_prepare_v2(db, "SELECT count(*), sum(size_bytes) FROM snapshots", -1, &st,
+                                   NULL) == SQLITE_OK);
+    TEST_ASSERT(sqlite3_step(st) == SQLITE_ROW);
+    TEST_EXPECT_INT(count, sqlite3_column_int64(st, 0));
+    TEST_EXPECT_INT(bytes, sqlite3_column_int64(st, 1));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    store_close(s);
+    drop_db();
+}
+
+static void test_run_keyset_walk(void)
+{
+    struct store *s = open_store();
+    seed(200);
+    char err[QB_ERRBUF_SIZE];
+    unsigned char seen[1000] = {0};
+    struct store_run_filter f = {.plan = "p1", .limit = 6};
+    int64_t last = INT64_MAX;
+    int dup = 0, disorder = 0, pages = 0;
+    for (;;) {
+        struct store_run **list = NULL;
+        size_t n = 0;
+        TEST_ASSERT(store_run_list(s, &f, &list, &n, err, sizeof err) == QB_OK);
+        for (size_t i = 0; i < n; i++) {
+            disorder += list[i]->id >= last;
+            last = list[i]->id;
+            TEST_ASSERT(list[i]->id > 0 && list[i]->id < 1000);
+            dup += seen[list[i]->id]++ > 0;
+            TEST_EXPECT_STR(list[i]->plan_name, "p1");
+        }
+        bool more = n == (size_t)f.limit;
+        if (more)
+            f.before_id = list[n - 1]->id;
+        store_run_list_free(list, n);
+        if (!more)
+            break;
+        /* A new run of the plan between pages: newer, not in this walk. */
+        exec_sql("INSERT INTO runs (kind, plan_id, plan_name, trigger, queued_at) "
+                 "VALUES ('backup', 1, 'p1', 'api', 99999)");
+        pages++;
+    }
+    TEST_EXPECT_INT(dup, 0);
+    TEST_EXPECT_INT(disorder, 0);
+    TEST_EXPECT(pages > 10);
+    for (int id = 1; id <= 200; id++)
+        TEST_EXPECT_INT(seen[id], (1 + id % 2) == 1 ? 1 : 0);
+    store_close(s);
+    drop_db();
+}
+
+/* The statements the store ran, for EXPLAIN. */
+struct traced {
+    char *sql[64];
+    int n;
+};
+
+static void on_sql(void *ctx, const char *sql)
+{
+    struct traced *t = ctx;
+    if (t->n < (int)QB_ARRAY_LEN(t->sql))
+        t->sql[t->n++] = strdup(sql);
+}
+
+/* Fails when a step of the plan of sql reads a whole table ("SCAN
+ * <table>" without an index).  A walk in rowid order that a LIMIT stops
+ * (no sort step: the order is the table's) reads one page, not the table,
+ * and the plans table (a handful of rows) may be scanned. */
+static void expect_indexed(sqlite3 *db, const char *sql)
+{
+    char q[4096];
+    snprintf(q, sizeof q, "EXPLAIN QUERY PLAN %s", sql);
+    sqlite3_stmt *st = NULL;
+    char scan[256] = "";
+    bool sorted = false;
+    TEST_ASSERT(sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *detail = (const char *)sqlite3_column_text(st, 3);
+        sorted = sorted || strstr(detail, "TEMP B-TREE FOR ORDER BY");
+        if (strncmp(detail, "SCAN ", 5) == 0 && !strstr(detail, "USING") &&
+            !strstr(detail, "CONSTANT ROW") && strcmp(detail, "SCAN p") != 0 &&
+            strcmp(detail, "SCAN plans") != 0)
+            snprintf(scan, sizeof scan, "%s", detail);
+    }
+    sqlite3_finalize(st);
+    bool paged = strstr(sql, " LIMIT ") && !sorted;
+    if (scan[0] && !paged) {
+        fprintf(stderr, "full scan: %s\n  in: %s\n", scan, sql);
+        TEST_EXPECT(!scan[0]);
+    }
+}
+
+static void test_hot_queries_use_indexes(void)
+{
+    struct store *s = open_store();
+    seed(50);
+    char err[QB_ERRBUF_SIZE];
+    struct traced t = {0};
+    store_trace(s, on_sql, &t);
+    struct store_snapshot **snaps = NULL;
+    size_t n = 0;
+    const struct store_snapshot_filter filters[] = {
+        {.limit = 50},
+        {.limit = 50, .before_created = 1003, .before_id = 20},
+        {.plan = "p1", .limit = 50, .before_created = 1003, .before_id = 20},
+        {.collection = "a", .limit = 50},
+        {.instance = "i", .collection = "a", .limit = 50, .before_created = 1003, .before_id = 20},
+        {.plan_id = 1, .collection = "a", .verified_only = true, .created_before = 1005},
+        {.plan_id = 1, .collection_is_null = true},
+        {.run_id = 3},
+    };
+    for (size_t i = 0; i < QB_ARRAY_LEN(filters); i++) {
+        TEST_ASSERT(store_snapshot_list(s, &filters[i], &snaps, &n, err, sizeof err) == QB_OK);
+        store_snapshot_list_free(snaps, n);
+    }
+    struct store_snapshot_brief *briefs = NULL;
+    TEST_ASSERT(store_snapshot_list_retention(s, 1, "a", &briefs, &n, err, sizeof err) == QB_OK);
+    free(briefs);
+    char **targets = NULL;
+    TEST_ASSERT(store_snapshot_targets(s, 1, &targets, &n, err, sizeof err) == QB_OK);
+    store_snapshot_targets_free(targets, n);
+    TEST_ASSERT(store_snapshot_list_deleting(s, 5, &snaps, &n, err, sizeof err) == QB_OK);
+    store_snapshot_list_free(snaps, n);
+    bool yes = false;
+    TEST_ASSERT(store_snapshot_qdrant_name_exists(s, "i", "q3", &yes, err, sizeof err) == QB_OK);
+    TEST_EXPECT(yes);
+    TEST_ASSERT(store_snapshot_key_exists(s, 1, "k3", &yes, err, sizeof err) == QB_OK);
+    int64_t count = 0, bytes = 0;
+    TEST_ASSERT(store_snapshot_totals(s, &count, &bytes, err, sizeof err) == QB_OK);
+    TEST_EXPECT_INT(count, 50);
+    const struct store_run_filter rfilters[] = {
+        {.limit = 50},
+        {.before_id = 30, .limit = 50},
+        {.plan = "p1", .before_id = 30, .limit = 50},
+        {.plan = "p1", .state = "failed", .limit = 50},
+    };
+    struct store_run **runs = NULL;
+    for (size_t i = 0; i < QB_ARRAY_LEN(rfilters); i++) {
+        TEST_ASSERT(store_run_list(s, &rfilters[i], &runs, &n, err, sizeof err) == QB_OK);
+        store_run_list_free(runs, n);
+    }
+    TEST_ASSERT(store_run_plan_active(s, 1, &yes, err, sizeof err) == QB_OK);
+    TEST_ASSERT(store_run_list_running(s, &runs, &n, err, sizeof err) == QB_OK);
+    store_run_list_free(runs, n);
+    struct store_run_latest *latest = NULL;
+    TEST_ASSERT(store_run_latest_per_plan(s, &latest, &n, err, sizeof err) == QB_OK);
+    TEST_EXPECT_INT((long long)n, 2);
+    free(latest);
+    store_trace(s, NULL, NULL);
+
+    TEST_EXPECT(t.n >= 20);
+    sqlite3 *db = NULL;
+    TEST_ASSERT(sqlite3_open(dbpath, &db) == SQLITE_OK);
+    for (int i = 0; i < t.n; i++) {
+        expect_indexed(db, t.sql[i]);
+        free(t.sql[i]);
+    }
+    sqlite3_close(db);
+    store_close(s);
+    drop_db();
+}
+
+int main(void)
+{
+    TEST_RUN(test_snapshot_keyset_walk);
+    TEST_RUN(test_run_keyset_walk);
+    TEST_RUN(test_hot_queries_use_indexes);
+    return TEST_RESULT();
+}
