@@ -22,3 +22,16 @@ ALTER TABLE plans ADD COLUMN exclude TEXT NOT NULL DEFAULT '[]' CHECK (json_vali
 -- plan's selection when it started (JSON array); NULL until then, for a
 -- full-instance snapshot, and for restores.
 ALTER TABLE runs ADD COLUMN collections TEXT CHECK (collections IS NULL OR json_valid(collections));
+
+-- Scheduled re-verification (a plan's "reverify"): plans.reverify is the
+-- JSON object {"schedule": cron in the plan's timezone, "max_bytes"} as the API
+-- validated it, NULL when off; plans.last_reverify_at the latest slot the
+-- scheduler handled (a new or changed reverify counts from its write).
+ALTER TABLE plans ADD COLUMN reverify TEXT CHECK (reverify IS NULL OR json_valid(reverify));
+ALTER TABLE plans ADD COLUMN last_reverify_at INTEGER;
+-- snapshots.checked_at: when the stored object was last read back, with
+-- either outcome (verified_at says when it last passed).  A pass takes the
+-- plan's snapshots checked longest ago first, never-checked ones first:
+-- store_snapshot_list_reverify reads them in this index's order.
+ALTER TABLE snapshots ADD COLUMN checked_at INTEGER;
+CREATE INDEX snapshots_plan_checked ON snapshots (plan_id, coalesce(checked_at, 0), id);

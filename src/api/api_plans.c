@@ -24,6 +24,7 @@
 #include "api/app.h"
 #include "engine/collsel.h"
 #include "engine/retention_apply.h"
+#include "engine/reverify.h"
 #include "sched/sched.h"
 #include "engine/tasks.h"
 #include "http/http_reply.h"
@@ -64,6 +65,7 @@ static const char *const plan_fields[] = {
     "requeue_interrupted",
     "shard_method",
     "labels",
+    "reverify",
     /* request-only: skip the existence check of this create or replace */
     "allow_missing_collections",
     /* read-only */
@@ -113,6 +115,8 @@ cJSON *api_plan_json(const struct store_plan *p)
     cJSON_AddBoolToObject(o, "requeue_interrupted", p->requeue_interrupted);
     cJSON_AddStringToObject(o, "shard_method", p->shard_method ? p->shard_method : "snapshot");
     cJSON_AddItemToObject(o, "labels", cJSON_Parse(p->labels));
+    cJSON *rv = p->reverify ? cJSON_Parse(p->reverify) : NULL;
+    cJSON_AddItemToObject(o, "reverify", rv ? rv : cJSON_CreateNull());
     int64_t next = 0;
     char err[QB_ERRBUF_SIZE];
     if (p->schedule && p->enabled &&
@@ -363,6 +367,44 @@ static enum qb_err parse_strings(const cJSON *body, struct store_plan *p, char *
     return QB_OK;
 }
 
+/* Reads "reverify": {"schedule": cron (in the plan's timezone),
+ * "max_bytes": budget per pass} or null/absent for none. */
+static enum qb_err parse_reverify(const cJSON *body, struct store_plan *p, char *err, size_t errlen)
+{
+    static const char *const fields[] = {"schedule", "max_bytes", NULL};
+    const cJSON *rv = cJSON_GetObjectItemCaseSensitive(body, "reverify");
+    const char *expr = NULL;
+    int64_t max = REVERIFY_MAX_BYTES_DEFAULT;
+    char sub[QB_ERRBUF_SIZE / 2];
+    if (!rv || cJSON_IsNull(rv))
+        return QB_OK;
+    if (!cJSON_IsObject(rv))
+        return qb_failf(QB_ERR_INVALID, err, errlen,
+                        "reverify: must be an object {\"schedule\", \"max_bytes\"} or null");
+    enum qb_err rc = json_reject_unknown(rv, fields, sub, sizeof sub);
+    if (!rc)
+        rc = json_get_string(rv, "schedule", &expr, sub, sizeof sub);
+    if (rc == QB_ERR_NOT_FOUND)
+        return qb_failf(QB_ERR_INVALID, err, errlen,
+                        "reverify.schedule: is required (a cron expression, as for schedule)");
+    if (!rc && (!*expr || has_control(expr) || isspace((unsigned char)expr[0]) ||
+                isspace((unsigned char)expr[strlen(expr) - 1])))
+        rc = qb_failf(QB_ERR_INVALID, sub, sizeof sub,
+                      "schedule: must not be empty, start or end with white space");
+    if (!rc)
+        rc = schedule_check(expr, p->timezone, sub, sizeof sub);
+    if (!rc)
+        rc = json_get_int(rv, "max_bytes", 1, INT64_C(1) << 53, &max, sub, sizeof sub);
+    if (rc && rc != QB_ERR_NOT_FOUND)
+        return qb_failf(QB_ERR_INVALID, err, errlen, "reverify.%s", sub);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "schedule", expr);
+    cJSON_AddNumberToObject(o, "max_bytes", (double)max);
+    p->reverify = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return QB_OK;
+}
+
 /* Fills p from body (all fields but name) and *allow_missing from the
  * request-only "allow_missing_collections".  Replies and returns false on
  * invalid input. */
@@ -379,6 +421,8 @@ static bool plan_from_body(struct http_request *req, const cJSON *body, struct s
         rc = parse_scope(body, p, err, sizeof err);
     if (!rc)
         rc = parse_strings(body, p, err, sizeof err);
+    if (!rc)
+        rc = parse_reverify(body, p, err, sizeof err);
     const cJSON *retention = cJSON_GetObjectItemCaseSensitive(body, "retention");
     if (!rc)
         rc = retention_policy_from_json(retention, &policy, err, sizeof err);

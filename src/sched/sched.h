@@ -166,6 +166,15 @@ void scheduler_stop(struct scheduler *s);
 /* One pass over the plans at time now (exposed for tests). */
 void scheduler_tick(struct store *store, struct engine *engine, int64_t now);
 
+/* Runs the re-verification pass (engine/reverify.h) of each enabled plan
+ * whose `reverify` schedule has a slot due at time now, on the calling
+ * thread.  Called by the scheduler's thread each second (with its
+ * possibly shifted clock); exposed for tests.
+ * Caveat: a pass blocks the scheduler's thread for as long as it reads
+ * (its max_bytes at the destination's speed); backups due meanwhile are
+ * queued when it ends, late but not lost. */
+void scheduler_reverify(struct store *store, int64_t now);
+
 /* Announces plan.stale (store_events.h) for each enabled plan whose last
  * success (or creation, without one) is older than its alert_after at
  * time now, once per stale spell: not when a plan.stale of the plan was
