@@ -113,6 +113,10 @@ int harness_terminate(pid_t pid, int grace_ms, const char *what);
 /* Copies a file (a daemon's log) to stderr between markers. */
 void harness_print_file(const char *path, const char *title);
 
+/* Inverts one byte in the middle of the file at path (a stored object
+ * corrupted behind qbackupd's back).  True when it was written. */
+bool harness_flip_byte(const char *path);
+
 /* Polls cond(ctx) every 20 ms until true or timeout_ms; returns the result. */
 bool harness_wait_until(bool (*cond)(void *ctx), void *ctx, int timeout_ms);
 

@@ -9,13 +9,19 @@
  * go, and the pinned one goes once unpinned; bad input (a bad glob, an
  * exclusion of everything, keep_until in the past, pinned not boolean, an
  * unknown field, labels not strings) is a 400 naming the field with
- * nothing stored.
+ * nothing stored.  Scheduled re-verification: with a budget of one
+ * snapshot per pass, passes take the snapshots checked longest ago first
+ * and find a stored object tampered with behind qbackupd's back
+ * (verify_error, the verify.failed event, qbackup_verify_failures_total).
+ * The scheduler's clock runs an hour ahead (--scheduler-clock-offset, as
+ * in test_backups), so a reverify schedule written now is due at once.
  */
 #include "unit.h"
 #include "common.h"
 #include "emu_harness.h"
 #include "harness.h"
 
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,6 +220,160 @@ static void test_held_and_pinned_survive_retention(void)
     TEST_EXPECT_INT(snapshot_count(), 8);
 }
 
+/* ---------------------------------------------------------------- reverify */
+
+struct snap_state {
+    double id;
+    char location[1024];
+    char checked_at[32]; /* "" when null */
+    char verify_error[256];
+};
+
+static bool read_snap(struct snap_state *s)
+{
+    char path[64];
+    struct resp r;
+    snprintf(path, sizeof path, "/v1/snapshots/%.0f", s->id);
+    if (!call("GET", path, NULL, 200, &r))
+        return false;
+    const char *loc = json_path_str(r.json, "location");
+    const char *checked = json_path_str(r.json, "checked_at");
+    const char *verr = json_path_str(r.json, "verify_error");
+    snprintf(s->location, sizeof s->location, "%s", loc ? loc : "");
+    snprintf(s->checked_at, sizeof s->checked_at, "%s", checked ? checked : "");
+    snprintf(s->verify_error, sizeof s->verify_error, "%s", verr ? verr : "");
+    resp_free(&r);
+    return true;
+}
+
+/* Poll target: snapshot *ctx's checked_at moved away from what it was. */
+struct checked_wait {
+    struct snap_state *s;
+    char before[32];
+};
+
+static bool checked_moved(void *ctx)
+{
+    struct checked_wait *w = ctx;
+    return read_snap(w->s) && strcmp(w->s->checked_at, w->before) != 0;
+}
+
+static bool second_passed(void *ctx)
+{
+    return (int64_t)time(NULL) > *(int64_t *)ctx;
+}
+
+/* A changed reverify counts from its write: the scheduler (an hour ahead)
+ * runs one pass at once.  max_bytes differs each time so that it is a
+ * change; 1..3 bytes all mean "one snapshot per pass". */
+static void reverify_pass(int max_bytes, struct snap_state *expect)
+{
+    struct checked_wait w = {.s = expect};
+    TEST_ASSERT(read_snap(expect));
+    snprintf(w.before, sizeof w.before, "%s", expect->checked_at);
+    char body[256];
+    snprintf(body, sizeof body,
+             "{\"collections\":[\"prod_users\"],\"reverify\":{\"schedule\":\"* * * * *\","
+             "\"max_bytes\":%d}}",
+             max_bytes);
+    struct resp r;
+    TEST_ASSERT(call("PUT", "/v1/plans/rv", body, 200, &r));
+    TEST_EXPECT_INT(json_path_num(r.json, "reverify.max_bytes"), max_bytes);
+    resp_free(&r);
+    TEST_EXPECT(harness_wait_until(checked_moved, &w, 30000));
+}
+
+static int db_count(const char *sql)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/var/qbackup.db", d.dir);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int n = -1;
+    if (sqlite3_open(path, &db) == SQLITE_OK && sqlite3_busy_timeout(db, 5000) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+static double verify_failures_metric(void)
+{
+    struct resp r;
+    double v = -1;
+    if (qbd_request(&d, "GET", "/metrics", NULL, NULL, &r) == 0 && r.body) {
+        const char *line = strstr(r.body, "\nqbackup_verify_failures_total ");
+        if (line)
+            v = strtod(line + strlen("\nqbackup_verify_failures_total "), NULL);
+    }
+    resp_free(&r);
+    return v;
+}
+
+static void test_scheduled_reverify_finds_tampering(void)
+{
+    struct resp r;
+    TEST_ASSERT(
+        call("POST", "/v1/plans", "{\"name\":\"rv\",\"collections\":[\"prod_users\"]}", 201, &r));
+    TEST_EXPECT(cJSON_IsNull(json_path(r.json, "reverify")));
+    resp_free(&r);
+    struct snap_state s[3];
+    memset(s, 0, sizeof s);
+    for (int i = 0; i < 3; i++) {
+        TEST_ASSERT(call("POST", "/v1/plans/rv/runs?wait=120", NULL, 200, &r));
+        s[i].id = json_path_num(r.json, "results.0.snapshot_id");
+        resp_free(&r);
+        TEST_ASSERT(read_snap(&s[i]));
+        TEST_EXPECT(s[i].checked_at[0] != '\0'); /* verified when taken */
+    }
+    /* Checks land in a later second than the backups' own, so the order
+     * "checked longest ago first" is not a tie broken by id alone. */
+    int64_t now = (int64_t)time(NULL);
+    TEST_ASSERT(harness_wait_until(second_passed, &now, 5000));
+    TEST_ASSERT(harness_flip_byte(s[1].location));
+    double failures = verify_failures_metric();
+    int events = db_count("SELECT count(*) FROM events WHERE type = 'verify.failed'");
+
+    /* One snapshot per pass, oldest check first: s[0], then s[1] (the
+     * tampered one), then s[2]. */
+    reverify_pass(1, &s[0]);
+    TEST_EXPECT_STR(s[0].verify_error, "");
+    TEST_ASSERT(read_snap(&s[1]));
+    TEST_EXPECT_STR(s[1].verify_error, ""); /* not read yet: over the budget */
+    reverify_pass(2, &s[1]);
+    TEST_EXPECT(strstr(s[1].verify_error, "not the catalogued one") != NULL);
+    TEST_ASSERT(call("GET", "/v1/snapshots/0", NULL, 404, &r));
+    resp_free(&r);
+    char path[64];
+    snprintf(path, sizeof path, "/v1/snapshots/%.0f", s[1].id);
+    TEST_ASSERT(call("GET", path, NULL, 200, &r));
+    TEST_EXPECT(cJSON_IsNull(json_path(r.json, "verified_at")));
+    resp_free(&r);
+    TEST_EXPECT(verify_failures_metric() >= failures + 1);
+    TEST_EXPECT(db_count("SELECT count(*) FROM events WHERE type = 'verify.failed'") == events + 1);
+    reverify_pass(3, &s[2]);
+    TEST_EXPECT_STR(s[2].verify_error, "");
+
+    /* Bad input: 400 naming the member, the plan unchanged. */
+    expect_400("PUT", "/v1/plans/rv",
+               "{\"collections\":[\"prod_users\"],\"reverify\":{\"schedule\":\"61 * * * *\"}}",
+               "reverify.schedule");
+    expect_400("PUT", "/v1/plans/rv",
+               "{\"collections\":[\"prod_users\"],\"reverify\":{\"schedule\":\"@daily\","
+               "\"max_bytes\":0}}",
+               "reverify.max_bytes");
+    expect_400("PUT", "/v1/plans/rv",
+               "{\"collections\":[\"prod_users\"],\"reverify\":{\"schedule\":\"@daily\","
+               "\"every\":1}}",
+               "reverify.every");
+    expect_400("PUT", "/v1/plans/rv", "{\"collections\":[\"prod_users\"],\"reverify\":{}}",
+               "reverify.schedule");
+    TEST_ASSERT(call("GET", "/v1/plans/rv", NULL, 200, &r));
+    TEST_EXPECT_INT(json_path_num(r.json, "reverify.max_bytes"), 3);
+    resp_free(&r);
+}
+
 int main(void)
 {
     if (emu_start(&prod, NULL) != 0)
@@ -222,12 +382,13 @@ int main(void)
     for (size_t i = 0; i < QB_ARRAY_LEN(names); i++)
         if (emu_create_collection(&prod, names[i], 4) || emu_upsert(&prod, names[i], 5, (int)i))
             return 1;
-    const char *const args[] = {"--qdrant-url", prod.url, NULL};
+    const char *const args[] = {"--qdrant-url", prod.url, "--scheduler-clock-offset", "3600", NULL};
     if (qbd_start(&d, args, NULL) != 0)
         return 1;
     TEST_RUN(test_patterns_resolved_per_run);
     TEST_RUN(test_bad_input_stores_nothing);
     TEST_RUN(test_held_and_pinned_survive_retention);
+    TEST_RUN(test_scheduled_reverify_finds_tampering);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     qbd_cleanup(&d);
     TEST_EXPECT_INT(emu_stop(&prod), 0);
