@@ -294,6 +294,10 @@ static int serve(const struct config *cfg, struct app *app, const sigset_t *sign
                                     strchr(host, ':') ? "]" : "", http_server_port(server));
         atomic_store(&app->public_url, url);
     }
+    /* Event streams hear of a committed event at once, not at their next
+     * tick. */
+    if (!rc)
+        store_events_set_listener(app->store, http_server_kick_feeds, server);
     if (!rc && *cfg->port_file)
         rc = write_port_file(cfg->port_file, http_server_port(server), err, sizeof err);
     if (rc) {
@@ -313,6 +317,7 @@ static int serve(const struct config *cfg, struct app *app, const sigset_t *sign
     /* Reverse order: stop taking requests (waiting clients get answers),
      * stop queueing, let running jobs abort and clean up, then the rest. */
     atomic_store(&app->shutting_down, true);
+    store_events_set_listener(app->store, NULL, NULL);
     http_server_stop(server, (int)cfg->shutdown_grace * 1000);
     scheduler_stop(scheduler);
     engine_stop(app->engine);

@@ -42,7 +42,8 @@
 struct events_stream {
     struct store *store;
     int64_t cursor;       /* the last id sent */
-    uint64_t seq;         /* store_events_seq when last read; 0: read now */
+    uint64_t seq;         /* store_events_seq when last read */
+    bool primed;          /* read once: until then seq means nothing */
     bool opened;          /* the retry line went out */
     bool behind;          /* the last read was full: read again at once */
     int64_t last_sent_ms; /* monotonic: heartbeat pacing */
@@ -103,7 +104,9 @@ static bool events_fill(void *ctx, struct buf *out, bool closing)
         return false;
     }
     uint64_t seq = store_events_seq(es->store);
-    if (es->seq != seq || es->behind) {
+    /* The first fill always reads: a resumed stream has history to send
+     * even when nothing was committed since qbackupd started. */
+    if (!es->primed || es->seq != seq || es->behind) {
         char err[QB_ERRBUF_SIZE];
         struct store_event **ev = NULL;
         size_t n = 0;
@@ -115,6 +118,7 @@ static bool events_fill(void *ctx, struct buf *out, bool closing)
             return true;
         }
         es->seq = seq;
+        es->primed = true;
         if (lost) {
             cJSON *r = cJSON_CreateObject();
             /* Also mid-stream: a reader slower than the ring loses too. */

@@ -9,6 +9,7 @@
 #include "util/log.h"
 #include "util/threads.h"
 
+#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -44,7 +45,8 @@ struct http_feeds {
     pthread_cond_t idle;  /* a feed's fill finished (its free may go on) */
     struct feed *list;
     unsigned open, max;
-    bool stop; /* http_feeds_close ran: refuse new feeds */
+    bool stop;   /* http_feeds_close ran: refuse new feeds */
+    bool kicked; /* a round is wanted now (http_feeds_kick, a feed ran dry) */
     pthread_t thread;
     bool started;
 };
@@ -75,6 +77,7 @@ static ssize_t feed_read(void *cls, uint64_t pos, char *out, size_t max)
     } else {
         f->suspended = true;
         MHD_suspend_connection(f->conn);
+        h->kicked = true;
         pthread_cond_signal(&h->wake);
     }
     pthread_mutex_unlock(&h->lock);
@@ -201,19 +204,34 @@ static void feed_round(struct http_feeds *h, bool closing)
     buf_free(&scratch);
 }
 
+void http_feeds_kick(struct http_feeds *h)
+{
+    pthread_mutex_lock(&h->lock);
+    h->kicked = true;
+    pthread_cond_signal(&h->wake);
+    pthread_mutex_unlock(&h->lock);
+}
+
 static void *feed_main(void *arg)
 {
     struct http_feeds *h = arg;
     for (;;) {
         pthread_mutex_lock(&h->lock);
         bool stop = h->stop, any = h->list != NULL;
+        h->kicked = false;
         pthread_mutex_unlock(&h->lock);
         if (stop)
             break;
         if (any)
             feed_round(h, false);
-        if (threads_wait(&h->lock, &h->wake, &h->stop, FEED_ROUND_MS))
-            break;
+        /* Until the next tick (heartbeats, hang-ups), a kick or stop. */
+        struct timespec until;
+        threads_deadline(&until, FEED_ROUND_MS);
+        pthread_mutex_lock(&h->lock);
+        while (!h->stop && !h->kicked)
+            if (pthread_cond_timedwait(&h->wake, &h->lock, &until) == ETIMEDOUT)
+                break;
+        pthread_mutex_unlock(&h->lock);
     }
     return NULL;
 }

@@ -11,7 +11,8 @@
  * When MHD asks for bytes and the feed has none pending, the callback
  * suspends the connection and returns 0, which MHD allows from a content
  * reader: the connection then holds no thread and is not polled.  The
- * feed thread, about every 100 ms (sooner when a feed ran dry), calls
+ * feed thread, when kicked (http_feeds_kick: the application says something
+ * happened; a feed ran dry) and at least every 100 ms, calls
  * each drained feed's fill function, which appends what is new (or a
  * heartbeat); a feed that got bytes, or ended, is resumed.  Fill is
  * called only once the previous bytes were handed to MHD, so a slow
@@ -29,7 +30,10 @@
  * functions run on the feed thread without the lock (a feed being filled
  * is marked busy; its free waits for that).  MHD_suspend_connection and
  * MHD_resume_connection are called under `lock`, so a feed is never
- * resumed before it is suspended.  No other lock is taken under `lock`.
+ * resumed before it is suspended.  No other lock is taken under `lock`;
+ * http_feeds_kick may be called under another module's lock (the store's
+ * event wake-up lock), which is fine because fill, the one place that
+ * calls out, runs without `lock`.
  */
 #ifndef QB_HTTP_FEED_H
 #define QB_HTTP_FEED_H
@@ -53,5 +57,9 @@ void http_feeds_destroy(struct http_feeds *f);
 
 /* Feeds open now. */
 unsigned http_feeds_open(struct http_feeds *f);
+
+/* Something new may be there: run a round now rather than at the next
+ * tick.  Any thread; takes only the feeds' lock. */
+void http_feeds_kick(struct http_feeds *f);
 
 #endif /* QB_HTTP_FEED_H */

@@ -581,9 +581,9 @@ void http_pipeline_on_completed(void *cls, struct MHD_Connection *conn, void **c
     /* A request the client asked to hold (?wait=, the API's one long-poll
      * parameter) measures the run it waited for, not our latency
      * (metrics.h).  Other deferred requests (a destination check, a verify)
-     * are work the client waits on: they stay latency.  A feed lasts as long
-     * as its client listens: its duration says nothing about how fast
-     * requests are served. */
+     * are work the client waits on: they stay latency.  A feed lasts as
+     * long as its client listens, which says nothing about either: it is
+     * counted by qbackup_http_streams_open instead. */
     bool long_poll = req->poll && req->started && http_req_query(req, "wait");
     if (!req->feed)
         metrics_http_observe(s->metrics, req->route_label, req->method, status, seconds, long_poll);

@@ -170,6 +170,13 @@ int http_server_port(const struct http_server *s)
     return s->port;
 }
 
+void http_server_kick_feeds(void *ctx)
+{
+    struct http_server *s = ctx;
+    if (s && s->feeds)
+        http_feeds_kick(s->feeds);
+}
+
 unsigned http_server_inflight(struct http_server *s)
 {
     return http_pipeline_inflight(s->pipeline);

@@ -67,6 +67,10 @@ enum qb_err http_server_start(const struct http_server_config *cfg, const struct
 /* The port actually bound (useful with port 0). */
 int http_server_port(const struct http_server *s);
 
+/* Asks the event streams to look for news now (http_feed.h); any thread.
+ * s NULL is a no-op. */
+void http_server_kick_feeds(void *s);
+
 /* Requests currently being processed. */
 unsigned http_server_inflight(struct http_server *s);
 

@@ -32,6 +32,8 @@ struct store {
     pthread_cond_t events_cond;         /* events_seq moved */
     uint64_t events_seq;                /* bumped when events were committed */
     struct store_trace_ctx *trace;      /* store_trace's callback, or NULL */
+    void (*events_listener)(void *ctx); /* store_events_set_listener */
+    void *events_listener_ctx;
 };
 
 /* Set by the update hook when this thread's connection inserted into
@@ -147,6 +149,8 @@ void store_release(struct store *s, sqlite3 *db)
         pthread_mutex_lock(&s->events_lock);
         s->events_seq++;
         pthread_cond_broadcast(&s->events_cond);
+        if (s->events_listener)
+            s->events_listener(s->events_listener_ctx);
         pthread_mutex_unlock(&s->events_lock);
     }
 }
@@ -158,6 +162,14 @@ uint64_t store_events_seq(struct store *s)
     uint64_t seq = s->events_seq;
     pthread_mutex_unlock(&s->events_lock);
     return seq;
+}
+
+void store_events_set_listener(struct store *s, void (*fn)(void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&s->events_lock);
+    s->events_listener = fn;
+    s->events_listener_ctx = ctx;
+    pthread_mutex_unlock(&s->events_lock);
 }
 
 bool store_events_wait(struct store *s, uint64_t seen, long timeout_ms)

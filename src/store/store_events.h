@@ -88,4 +88,10 @@ uint64_t store_events_seq(struct store *s);
  * true when it did. */
 bool store_events_wait(struct store *s, uint64_t seen, long timeout_ms);
 
+/* Calls fn(ctx) each time events were committed, on the committing
+ * thread, under the wake-up lock: fn must be quick and must not call
+ * into the store (the HTTP server kicks its event streams with it).  fn
+ * NULL removes it; once this returns, the old fn is no longer running. */
+void store_events_set_listener(struct store *s, void (*fn)(void *ctx), void *ctx);
+
 #endif /* QB_STORE_EVENTS_H */

@@ -336,6 +336,21 @@ static void test_cursor_out_of_the_ring_says_reset(void)
     resp_free(&r);
 }
 
+/* After a restart, before anything new happened, a resumed stream still
+ * gets the history it asks for. */
+static void test_resume_after_restart(void)
+{
+    TEST_ASSERT(qbd_restart(&d) == 0);
+    struct sse *s = sse_new();
+    s->query = "?after=0";
+    s->stop_after = 1;
+    int64_t t0 = qb_mono_ms();
+    sse_main(s);
+    TEST_EXPECT_INT(s->n, 1);
+    TEST_EXPECT(qb_mono_ms() - t0 < 5000); /* not the next heartbeat */
+    sse_free(s);
+}
+
 /* The prober announces a Qdrant that stopped answering (probe_interval
  * is 1 s in the harness). */
 static void test_unreachable_instance_is_announced(void)
@@ -404,6 +419,7 @@ int main(void)
     TEST_RUN(test_live_client_sees_run_states_in_order);
     TEST_RUN(test_resume_with_last_event_id);
     TEST_RUN(test_cursor_out_of_the_ring_says_reset);
+    TEST_RUN(test_resume_after_restart);
     TEST_RUN(test_unreachable_instance_is_announced);
     TEST_RUN(test_shutdown_ends_open_streams);
     qbd_cleanup(&d);

@@ -8,6 +8,7 @@
 #include "harness.h"
 
 #include <arpa/inet.h>
+#include <glob.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -44,6 +45,19 @@ static int db_exec(const struct qbd *d, const char *sql)
     return rc;
 }
 
+/* The migrations the binary embeds: one row each in schema_migrations
+ * once applied, never two.  (Numbers may have gaps: parallel branches
+ * are given numbers ahead of time.) */
+static int migration_files(void)
+{
+    glob_t g;
+    int n = glob(QB_SOURCE_DIR "/migrations/[0-9][0-9][0-9][0-9]_*.sql", 0, NULL, &g) == 0
+                ? (int)g.gl_pathc
+                : -1;
+    globfree(&g);
+    return n;
+}
+
 static void test_restart_keeps_what_was_stored(void)
 {
     struct qbd d;
@@ -64,8 +78,7 @@ static void test_restart_keeps_what_was_stored(void)
     TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "api_key_set")));
     resp_free(&r);
     /* The restart applied no migration the first start had applied. */
-    TEST_EXPECT_INT(db_count(&d, "SELECT count(*) FROM schema_migrations"),
-                    db_count(&d, "SELECT max(version) FROM schema_migrations"));
+    TEST_EXPECT_INT(db_count(&d, "SELECT count(*) FROM schema_migrations"), migration_files());
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     qbd_cleanup(&d);
 }
@@ -83,8 +96,7 @@ static void test_migrations_twice_change_nothing(void)
     TEST_EXPECT_INT(qbd_run(&d, args, NULL), 0);
     TEST_EXPECT_INT(qbd_run(&d, args, NULL), 0);
     TEST_EXPECT_INT(db_count(&d, "SELECT count(*) FROM sqlite_schema"), tables);
-    TEST_EXPECT_INT(db_count(&d, "SELECT count(*) FROM schema_migrations"),
-                    db_count(&d, "SELECT max(version) FROM schema_migrations"));
+    TEST_EXPECT_INT(db_count(&d, "SELECT count(*) FROM schema_migrations"), migration_files());
     TEST_EXPECT_INT(db_count(&d, "SELECT applied_at FROM schema_migrations WHERE version = 1"),
                     applied_at);
     qbd_cleanup(&d);

@@ -22,7 +22,7 @@ const browser = spawn(chromium, ['--headless', '--no-sandbox', '--disable-gpu',
   '--disable-dev-shm-usage', '--no-first-run', `--user-data-dir=${profile}`,
   '--remote-debugging-port=0', '--window-size=1280,900', 'about:blank'],
   { stdio: ['ignore', 'ignore', 'pipe'] });
-const killTimer = setTimeout(() => { browser.kill('SIGKILL'); fail('timed out'); }, 60000);
+const killTimer = setTimeout(() => { browser.kill('SIGKILL'); fail('timed out'); }, 150000);
 
 const wsUrl = await new Promise((resolve, reject) => {
   let err = '';
@@ -71,9 +71,9 @@ async function until(what, expression, ms) {
 await page('Page.enable');
 await page('Runtime.enable');
 await page('Page.navigate', { url: `${base}/` });
-await until('the page did not load', `!!document.getElementById('main')`, 10000);
+await until('the page did not load', `!!document.getElementById('main')`, 30000);
 await until('the page never said its event stream is live',
-  `(document.getElementById('live')||{}).dataset.live === 'on'`, 10000);
+  `(document.getElementById('live')||{}).dataset.live === 'on'`, 30000);
 
 const r = await fetch(`${base}/v1/plans/shop/runs`, { method: 'POST' });
 if (r.status !== 202) fail(`queueing a run: HTTP ${r.status}`);
@@ -81,7 +81,7 @@ const run = (await r.json()).id;
 const row = `document.querySelector('tr.plan[data-plan="shop"] td.outcome')`;
 await until(`the page did not show run #${run} succeeded without a reload`,
   `(${row}||{}).dataset.outcome === 'succeeded' && ${row}.textContent.includes('#${run}')`,
-  20000);
+  60000);
 const refreshes = await evaluate(`Number(document.body.dataset.refreshes || 0)`);
 if (!(refreshes >= 1)) fail(`the page was not refreshed from events (${refreshes})`);
 const navigations = await evaluate(`performance.getEntriesByType('navigation').length`);

@@ -24,7 +24,7 @@ mkdir -p "$out_dir"
 
 # Headless Chromium, as root in CI: no sandbox, no GPU, a throwaway profile.
 browser() { # browser [flags...] URL
-  timeout 60 "$chromium" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
+  timeout 120 "$chromium" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
     --no-first-run --user-data-dir="$QBD_DIR/profile" "$@" 2>>"$QBD_DIR/chromium.log"
 }
 
