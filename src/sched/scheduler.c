@@ -72,22 +72,6 @@ static void plan_tick(struct store *store, struct engine *engine, const struct s
         log_warn("scheduler.failed", "plan=%s error=%s", p->name, log_q(err));
 }
 
-void scheduler_tick(struct store *store, struct engine *engine, int64_t now)
-{
-    char err[QB_ERRBUF_SIZE];
-    struct store_plan **plans = NULL;
-    size_t n = 0;
-    if (store_plan_list(store, &plans, &n, err, sizeof err)) {
-        log_warn("scheduler.failed", "error=%s", log_q(err));
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (plans[i]->enabled && plans[i]->schedule)
-            plan_tick(store, engine, plans[i], now);
-    }
-    store_plan_list_free(plans, n);
-}
-
 /* One plan's re-verification slot, when due: the slot is recorded first,
  * so a pass that dies (or a restart) does not run it again, and a pass
  * that overruns its next slot collapses the missed ones into one, as
@@ -123,7 +107,7 @@ out:
     cJSON_Delete(rv);
 }
 
-void scheduler_reverify(struct store *store, int64_t now)
+void scheduler_tick(struct store *store, struct engine *engine, int64_t now)
 {
     char err[QB_ERRBUF_SIZE];
     struct store_plan **plans = NULL;
@@ -132,6 +116,11 @@ void scheduler_reverify(struct store *store, int64_t now)
         log_warn("scheduler.failed", "error=%s", log_q(err));
         return;
     }
+    for (size_t i = 0; i < n; i++) {
+        if (plans[i]->enabled && plans[i]->schedule)
+            plan_tick(store, engine, plans[i], now);
+    }
+    /* Backups first: a pass may read for a while (sched.h). */
     for (size_t i = 0; i < n; i++) {
         if (plans[i]->enabled && plans[i]->reverify)
             plan_reverify(store, plans[i], now);
@@ -207,7 +196,6 @@ static void *scheduler_main(void *arg)
     int64_t deletions_at = 0, stale_at = 0;
     for (;;) {
         scheduler_tick(s->store, s->engine, qb_now_ms() / 1000 + s->clock_offset_s);
-        scheduler_reverify(s->store, qb_now_ms() / 1000 + s->clock_offset_s);
         /* Real time, not the shifted clock: backoff is about Qdrant. */
         int64_t now = qb_now_ms() / 1000;
         qdrant_janitor_tick(s->store, engine_config(s->engine)->retry_base_ms, now);
