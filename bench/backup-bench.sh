@@ -4,38 +4,53 @@
 #
 #   qdrant-emu (collections of N GiB) --> qbackupd --> Ceph RGW (S3)
 #
-# For every size N (GiB) it measures
-#   (a) a backup run of plan verify=false and of plan verify=true: wall time
-#       from POST /v1/plans/{p}/runs?wait=3600 to its 200, MB/s, qbackupd's
-#       peak RSS during the run (VmHWM, reset before the run through
-#       /proc/PID/clear_refs), CPU seconds of qbackupd / qdrant-emu / Ceph;
+# For every size N (GiB), QB_BENCH_REPEAT times (default 3), interleaved:
+#   (a) a backup run of three plans: verify off, verify_mode quick (the
+#       default) and verify_mode full: wall time from POST
+#       /v1/plans/{p}/runs?wait=3600 to its 200, MB/s, qbackupd's CPU seconds
+#       and peak RSS (VmHWM, reset before the run through /proc/PID/clear_refs),
+#       and the run's phase breakdown (results[0].phases);
 #   (b) the classic cron script: POST /collections/{c}/snapshots, then
 #       `curl -o file` of it, then `/usr/bin/aws s3 cp file s3://...`, each
-#       timed (the download and the upload are the "bare" transfers), and the
-#       target ratio qbackupd MB/s / min(bare download, bare upload) MB/s;
-#   (c) a restore of the verify=false snapshot with method upload and with
+#       timed (the download and the upload are the "bare" transfers), with
+#       the CPU seconds of curl and aws;
+#   (c) once, a restore of a verify-off snapshot with method upload and with
 #       method url (presigned), overwrite:true, safety_snapshot:false.
-# Prints markdown tables for docs/benchmarks.md.  Not a test: it only
-# asserts that every step answered as expected.
+# Reports medians: qbackupd's speed as a multiple of the cron script's and
+# as a share of min(bare download, bare upload), the goal being >= 1.5x and
+# >= 0.9 (issue 15); and the median phase breakdown.  Prints markdown tables
+# for docs/benchmarks.md.  Not a test: it only asserts that every step
+# answered as expected.
 #
 # Usage: bench/backup-bench.sh [SIZE_GIB...]        (default: 1 4)
-# Env:   QB_BENCH_RESTORE_MAX_GIB  restore only sizes up to this (default: all)
+# Env:   QB_BENCH_REPEAT           runs per size and variant (default 3)
+#        QB_BENCH_RESTORE_MAX_GIB  restore only sizes up to this (default: all)
 #        QB_BENCH_BUILD_DIR        CMake build dir (default: build-bench in the repo)
+#        QB_BENCH_VARIANTS         which qbackupd plans to run (default "off quick full";
+#                                  the goal table needs quick)
+#        QB_BENCH_DEST_SETTINGS    JSON merged into the destination's settings, to
+#                                  try other part sizes, e.g. '{"parts_in_flight":8}'
+#        QB_BENCH_RGW_DIR          data dir of a Ceph RGW already running (its
+#                                  s3.env and run/*.pid are used, it is neither
+#                                  started nor stopped); default: start our own
 #        TMPDIR                    where the work dir goes (needs ~5 x the largest
 #                                  size free, plus the RGW's sparse OSD file)
 # One Ceph cluster per host (mon ports 3300/6789 are fixed): when one is
-# running, the script names its data dir and waits (up to 10 min) for it to
-# stop; stop it with tests/s3/rgw-stop.sh DATA_DIR.  Its own cluster, the
-# emulator and qbackupd are stopped on exit, and the work dir is deleted.
+# running and QB_BENCH_RGW_DIR is not set, the script names its data dir and
+# waits (up to 10 min) for it to stop; stop it with tests/s3/rgw-stop.sh
+# DATA_DIR.  Its own cluster, the emulator and qbackupd are stopped on exit,
+# and the work dir is deleted.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(1 4)
+REPEAT=${QB_BENCH_REPEAT:-3}
 RESTORE_MAX=${QB_BENCH_RESTORE_MAX_GIB:-1000000}
 BUILD=${QB_BENCH_BUILD_DIR:-$SRC/build-bench}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/qb-backup-bench.XXXXXX")
-RGW=$WORK/rgw
+RGW=${QB_BENCH_RGW_DIR:-$WORK/rgw}
+OWN_RGW=$([ -n "${QB_BENCH_RGW_DIR:-}" ] && echo 0 || echo 1)
 AWS=/usr/bin/aws # Debian's awscli, not a pip/pyenv one earlier in PATH
 BUCKET=qb-bench-$$
 TCK=$(getconf CLK_TCK)
@@ -61,7 +76,9 @@ cleanup() {
   fi
   stop_pid "$QPID"
   stop_pid "$EPID"
-  "$SRC/tests/s3/rgw-stop.sh" "$RGW" --purge >/dev/null 2>&1 || true
+  [ "$OWN_RGW" = 0 ] || "$SRC/tests/s3/rgw-stop.sh" "$RGW" --purge >/dev/null 2>&1 || true
+  [ "$OWN_RGW" = 1 ] || [ -z "${S3_ENDPOINT:-}" ] ||
+    "$AWS" --endpoint-url "$S3_ENDPOINT" s3 rb --force "s3://$BUCKET" >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -95,6 +112,7 @@ log "disk: $(df -h "$WORK" | awk 'NR==2 {print $4 " free on " $6}'); largest siz
 
 # -------------------------------------------------------------------- RGW
 for attempt in $(seq 1 30); do
+  [ "$OWN_RGW" = 1 ] || break
   if out=$("$SRC/tests/s3/rgw-start.sh" "$RGW" 2>&1); then break; fi
   if ! grep -q "already in use" <<<"$out" || [ "$attempt" = 30 ]; then
     printf '%s\n' "$out" >&2
@@ -136,9 +154,11 @@ api() {
   [ "${code:0:1}" = 2 ] || { cat "$WORK/resp" >&2; echo >&2; die "$1 $2: HTTP $code"; }
   cat "$WORK/resp"
 }
+DEST_X=${QB_BENCH_DEST_SETTINGS:-'{}'}
 api POST "$B/v1/destinations" "$(jq -nc --arg b "$BUCKET" --arg e "$S3_ENDPOINT" \
-  --arg a "$AWS_ACCESS_KEY_ID" --arg s "$AWS_SECRET_ACCESS_KEY" '{name:"rgw", kind:"s3",
-   settings:{bucket:$b, prefix:"qbackupd", endpoint:$e, region:"us-east-1", path_style:true},
+  --arg a "$AWS_ACCESS_KEY_ID" --arg s "$AWS_SECRET_ACCESS_KEY" \
+  --argjson x "$DEST_X" '{name:"rgw", kind:"s3",
+   settings:({bucket:$b, prefix:"qbackupd", endpoint:$e, region:"us-east-1", path_style:true} + $x),
    credentials:{access_key:$a, secret_key:$s}}')" >/dev/null
 
 # ------------------------------------------------------------ measuring
@@ -158,21 +178,37 @@ cpu_mark() {
   CPU0=("$(ticks "$QPID")" "$(ticks "$EPID")" "$(ticks "${CEPH_PIDS[@]}")")
   HOST0=$(host_jiffies)
 }
-# cpu_since [CLIENT_CPU_S] -> "client / qbackupd / emu / ceph | host busy %" since cpu_mark
-# (CPU seconds of each; host busy: non-idle share of all CPUs, whoever used them)
+# cpu_since -> sets CPU_Q CPU_E CPU_R (CPU seconds of qbackupd, qdrant-emu,
+# Ceph) and HOST_BUSY (non-idle % of all CPUs, whoever used them) since cpu_mark
 cpu_since() {
   local h1
   h1=$(host_jiffies)
-  awk -v c="${1:--}" -v q="$(($(ticks "$QPID") - CPU0[0]))" -v e="$(($(ticks "$EPID") - CPU0[1]))" \
-    -v r="$(($(ticks "${CEPH_PIDS[@]}") - CPU0[2]))" -v t="$TCK" -v h0="$HOST0" -v h1="$h1" \
+  read -r CPU_Q CPU_E CPU_R HOST_BUSY < <(awk -v q="$(($(ticks "$QPID") - CPU0[0]))" \
+    -v e="$(($(ticks "$EPID") - CPU0[1]))" -v r="$(($(ticks "${CEPH_PIDS[@]}") - CPU0[2]))" \
+    -v t="$TCK" -v h0="$HOST0" -v h1="$h1" \
     'BEGIN { split(h0, a, " "); split(h1, b, " ")
-             printf "%s / %.1f / %.1f / %.1f | %.0f%%", c, q / t, e / t, r / t,
-                    100 * (b[1] - a[1]) / (b[2] - a[2] > 0 ? b[2] - a[2] : 1) }'
+             printf "%.1f %.1f %.1f %.0f\n", q / t, e / t, r / t,
+                    100 * (b[1] - a[1]) / (b[2] - a[2] > 0 ? b[2] - a[2] : 1) }')
 }
 reset_hwm() { echo 5 >"/proc/$QPID/clear_refs"; }
 hwm_mib() { awk '/^VmHWM:/ {printf "%.0f", $2 / 1024}' "/proc/$QPID/status"; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / 1e6 / (s > 0 ? s : 0.01) }'; }
+# median of the arguments (numbers); "—" when there are none
+median() {
+  [ $# -gt 0 ] || { echo "—"; return; }
+  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+    if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+# values of key K over the samples of series S (lines "S K V" in $WORK/samples)
+vals() { awk -v s="$1" -v k="$2" '$1 == s && $2 == k { print $3 }' "$WORK/samples"; }
+med() {
+  local v
+  mapfile -t v < <(vals "$1" "$2")
+  median "${v[@]}"
+}
+sample() { echo "$1 $2 $3" >>"$WORK/samples"; } # sample SERIES KEY VALUE
+: >"$WORK/samples"
 # emulator snapshots of collection $1 (uploads kept by recovery included): delete them all
 emu_snapshots_clear() {
   local n
@@ -181,7 +217,7 @@ emu_snapshots_clear() {
   done
 }
 
-# qbd_call NAME URL JSON: timed long-poll call to qbackupd; sets LAST_* and adds a row
+# qbd_call NAME URL JSON: timed long-poll call to qbackupd; sets LAST_*
 qbd_call() {
   local what=$1 url=$2 body=$3 t0 t1 code
   sync
@@ -194,7 +230,7 @@ qbd_call() {
   [ "$code" = 200 ] || { cat "$WORK/run.json" >&2; echo >&2; die "$what: HTTP $code"; }
   LAST_S=$(secs "$t0" "$t1")
   LAST_HWM=$(hwm_mib)
-  LAST_CPU=$(cpu_since "-")
+  cpu_since
 }
 
 # timed_cmd VAR CMD...: /usr/bin/time; VAR="wall cpu_s rss_mib"
@@ -203,11 +239,20 @@ timed_cmd() {
   shift
   /usr/bin/time -f '%e %U %S %M' -o "$WORK/time" "$@" >"$WORK/out" 2>"$WORK/err" ||
     { cat "$WORK/err" >&2; die "$*"; }
-  printf -v "$var" '%s' "$(tail -n 1 "$WORK/time" | awk '{printf "%s %.1f %.0f", $1, $2 + $3, $4 / 1024}')"
+  printf -v "$var" '%s' "$(tail -n 1 "$WORK/time" | awk '{printf "%s %.2f %.0f", $1, $2 + $3, $4 / 1024}')"
 }
 
+read -r -a VARIANTS <<<"${QB_BENCH_VARIANTS:-off quick full}"
+plan_body() { # plan_body NAME COLLECTION VARIANT
+  case $3 in
+    off) echo "{\"name\":\"$1\",\"destination\":\"rgw\",\"collections\":[\"$2\"],\"verify\":false}" ;;
+    *) echo "{\"name\":\"$1\",\"destination\":\"rgw\",\"collections\":[\"$2\"],\"verify\":true,\"verify_mode\":\"$3\"}" ;;
+  esac
+}
+PHASES=(snapshot first_byte download upload complete verify total)
+
 LOAD0=$(cut -d' ' -f1 /proc/loadavg)
-BROWS=() RROWS=() TROWS=()
+RROWS=()
 for g in "${SIZES[@]}"; do
   c=bench${g}g
   log "== $g GiB: creating collection $c"
@@ -215,73 +260,78 @@ for g in "${SIZES[@]}"; do
   api PUT "$Q/collections/$c/points?wait=true" \
     '{"points":[{"id":1,"vector":[0.05,0.61,0.76,0.74],"payload":{"n":1}},{"id":2,"vector":[0.19,0.81,0.75,0.11],"payload":{"n":2}}]}' >/dev/null
   api POST "$Q/debug/fill/$c?mb=$((g * 1024))" >/dev/null
-  for v in false true; do
-    api POST "$B/v1/plans" "{\"name\":\"p$g-verify-$v\",\"destination\":\"rgw\",\"collections\":[\"$c\"],\"verify\":$v}" >/dev/null
+  for v in "${VARIANTS[@]}"; do api POST "$B/v1/plans" "$(plan_body "p$g-$v" "$c" "$v")" >/dev/null; done
+  SID=''
+  for rep in $(seq 1 "$REPEAT"); do
+    # (a) qbackupd, one run of each variant
+    for v in "${VARIANTS[@]}"; do
+      log "$g GiB #$rep: qbackupd backup run, verify $v"
+      qbd_call "backup $g GiB $v" "$B/v1/plans/p$g-$v/runs?wait=3600" '{}'
+      [ "$(jq -r '.results[0].state' "$WORK/run.json")" = succeeded ] || die "run state"
+      size=$(jq -r '.results[0].size' "$WORK/run.json")
+      sid=$(jq -r '.results[0].snapshot_id' "$WORK/run.json")
+      want=$([ "$v" = off ] && echo false || echo true)
+      [ "$(jq -r '.results[0].verified' "$WORK/run.json")" = "$want" ] || die "verified flag"
+      k=$g-$v
+      sample "$k" wall "$LAST_S"
+      sample "$k" cpu "$CPU_Q"
+      sample "$k" ceph "$CPU_R"
+      sample "$k" rss "$LAST_HWM"
+      sample "$k" busy "$HOST_BUSY"
+      for ph in "${PHASES[@]}"; do sample "$k" "$ph" "$(jq -r ".results[0].phases.${ph}_ms" "$WORK/run.json")"; done
+      log "  ${LAST_S}s, $(mbps "$size" "$LAST_S") MB/s, qbackupd ${CPU_Q} CPU s, peak RSS $LAST_HWM MiB;" \
+        "phases $(jq -c '.results[0].phases' "$WORK/run.json")"
+      SIZE=$size
+      if [ "$v" = off ] && [ "$rep" = "$REPEAT" ]; then
+        SID=$sid # kept for the restores
+      else
+        api DELETE "$B/v1/snapshots/$sid" >/dev/null # frees RGW space for what follows
+      fi
+    done
+
+    # (b) the cron script: snapshot, curl -o, aws s3 cp
+    log "$g GiB #$rep: cron script (snapshot, curl -o, aws s3 cp)"
+    sync
+    cpu_mark
+    t0=$(now)
+    name=$(api POST "$Q/collections/$c/snapshots?wait=true" | jq -r .result.name)
+    t1=$(now)
+    create_s=$(secs "$t0" "$t1")
+    f=$WORK/$name
+    sync
+    timed_cmd dl curl -sS --fail -o "$f" "$Q/collections/$c/snapshots/$name"
+    # shellcheck disable=SC2154 # set by timed_cmd
+    read -r dl_s dl_cpu _ <<<"$dl"
+    FSIZE=$(stat -c %s "$f")
+    sync
+    timed_cmd up "$AWS" --endpoint-url "$S3_ENDPOINT" s3 cp --only-show-errors "$f" "s3://$BUCKET/cron/$name"
+    # shellcheck disable=SC2154 # set by timed_cmd
+    read -r up_s up_cpu _ <<<"$up"
+    sample "$g-cron" create "$create_s"
+    sample "$g-cron" dl "$dl_s"
+    sample "$g-cron" up "$up_s"
+    sample "$g-cron" wall "$(awk -v a="$create_s" -v b="$dl_s" -v c="$up_s" 'BEGIN { printf "%.2f", a + b + c }')"
+    sample "$g-cron" cpu "$(awk -v a="$dl_cpu" -v b="$up_cpu" 'BEGIN { printf "%.2f", a + b }')"
+    sample "$g-cron" dl_cpu "$dl_cpu"
+    cpu_since
+    sample "$g-cron" ceph "$CPU_R"
+    sample "$g-cron" busy "$HOST_BUSY"
+    sample "$g-cron" up_cpu "$up_cpu"
+    log "  create ${create_s}s, download ${dl_s}s, upload ${up_s}s (curl ${dl_cpu}, aws ${up_cpu} CPU s)"
+    rm -f "$f"
+    "$AWS" --endpoint-url "$S3_ENDPOINT" s3 rm --only-show-errors "s3://$BUCKET/cron/$name"
+    emu_snapshots_clear "$c"
   done
+  echo "$g $SIZE $FSIZE" >>"$WORK/sizes"
 
-  # (a) qbackupd
-  for v in false true; do
-    log "$g GiB: qbackupd backup run, verify=$v"
-    qbd_call "backup $g GiB verify=$v" "$B/v1/plans/p$g-verify-$v/runs?wait=3600" '{}'
-    size=$(jq -r '.results[0].size' "$WORK/run.json")
-    sid=$(jq -r '.results[0].snapshot_id' "$WORK/run.json")
-    [ "$(jq -r '.results[0].verified' "$WORK/run.json")" = "$v" ] || die "verified flag"
-    BROWS+=("| $g GiB | qbackupd run, verify=$v | $LAST_S | $(mbps "$size" "$LAST_S") | $LAST_HWM | $LAST_CPU |")
-    log "  ${LAST_S}s, $(mbps "$size" "$LAST_S") MB/s, peak RSS $LAST_HWM MiB, snapshot $sid ($size bytes)"
-    if [ $v = false ]; then
-      SID=$sid SIZE=$size QB_S=$LAST_S
-    else
-      api DELETE "$B/v1/snapshots/$sid" >/dev/null # frees RGW space for what follows
-    fi
-  done
-
-  # (b) the cron script: snapshot, curl -o, aws s3 cp
-  log "$g GiB: cron script (snapshot, curl -o, aws s3 cp)"
-  sync
-  cpu_mark
-  t0=$(now)
-  name=$(api POST "$Q/collections/$c/snapshots?wait=true" | jq -r .result.name)
-  t1=$(now)
-  CREATE_S=$(secs "$t0" "$t1")
-  BROWS+=("| $g GiB | cron: POST …/snapshots (create) | $CREATE_S | — | — | $(cpu_since "-") |")
-  f=$WORK/$name
-  sync
-  cpu_mark
-  timed_cmd dl curl -sS --fail -o "$f" "$Q/collections/$c/snapshots/$name"
-  # shellcheck disable=SC2154 # set by timed_cmd
-  read -r DL_S dl_cpu dl_rss <<<"$dl"
-  fsize=$(stat -c %s "$f")
-  BROWS+=("| $g GiB | cron: \`curl -o\` (bare download) | $DL_S | $(mbps "$fsize" "$DL_S") | $dl_rss (curl) | $(cpu_since "$dl_cpu") |")
-  sync
-  cpu_mark
-  timed_cmd up "$AWS" --endpoint-url "$S3_ENDPOINT" s3 cp --only-show-errors "$f" "s3://$BUCKET/cron/$name"
-  # shellcheck disable=SC2154 # set by timed_cmd
-  read -r UP_S up_cpu up_rss <<<"$up"
-  BROWS+=("| $g GiB | cron: \`aws s3 cp\` (bare upload) | $UP_S | $(mbps "$fsize" "$UP_S") | $up_rss (aws) | $(cpu_since "$up_cpu") |")
-  CRON_S=$(awk -v a="$CREATE_S" -v b="$DL_S" -v c="$UP_S" 'BEGIN { printf "%.1f", a + b + c }')
-  BROWS+=("| $g GiB | cron script total | $CRON_S | $(mbps "$fsize" "$CRON_S") | | | |")
-  log "  create ${CREATE_S}s, download ${DL_S}s, upload ${UP_S}s"
-  rm -f "$f"
-  "$AWS" --endpoint-url "$S3_ENDPOINT" s3 rm --only-show-errors "s3://$BUCKET/cron/$name"
-  emu_snapshots_clear "$c"
-  qb=$(mbps "$SIZE" "$QB_S") bd=$(mbps "$fsize" "$DL_S") bu=$(mbps "$fsize" "$UP_S")
-  lo=$((bd < bu ? bd : bu))
-  ratio=$(awk -v a="$qb" -v b="$lo" 'BEGIN { printf "%.2f", a / b }')
-  # the same ratio with the emulator's snapshot creation (measured in the cron
-  # part) taken out of qbackupd's wall time: the transfer pipeline alone
-  xfer=$(awk -v s="$SIZE" -v w="$QB_S" -v c="$CREATE_S" -v b="$lo" \
-    'BEGIN { printf "%.2f", (w - c > 0 ? s / 1e6 / (w - c) / b : 0) }')
-  met=$(awk -v r="$ratio" 'BEGIN { print (r >= 0.9 ? "yes" : "no") }')
-  TROWS+=("| $g GiB | $qb | $bd | $bu | $ratio | $met | $xfer |")
-
-  # (c) restores
+  # (c) restores, once
   if [ "$g" -le "$RESTORE_MAX" ]; then
     for m in upload url; do
       log "$g GiB: restore of snapshot $SID by $m"
       qbd_call "restore $g GiB $m" "$B/v1/restores?wait=3600" \
         "{\"snapshot_id\":$SID,\"overwrite\":true,\"method\":\"$m\",\"safety_snapshot\":false}"
       [ "$(jq -r .state "$WORK/run.json")" = succeeded ] || die "restore state"
-      RROWS+=("| $g GiB | $m | $LAST_S | $(mbps "$SIZE" "$LAST_S") | $LAST_HWM | $LAST_CPU |")
+      RROWS+=("| $g GiB | $m | $LAST_S | $(mbps "$SIZE" "$LAST_S") | $LAST_HWM | $CPU_Q / $CPU_E / $CPU_R | $HOST_BUSY% |")
       log "  ${LAST_S}s, $(mbps "$SIZE" "$LAST_S") MB/s, peak RSS $LAST_HWM MiB"
       emu_snapshots_clear "$c"
     done
@@ -294,30 +344,67 @@ for g in "${SIZES[@]}"; do
 done
 
 # ----------------------------------------------------------------- report
+x() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; } # a / b
 echo
 echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "Machine: $(nproc) vCPU $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
   "$(free -g | awk '/^Mem:/ {print $2}') GiB RAM, $(uname -sr)"
-echo "Server: $(radosgw --version | awk '{print "Ceph", $3}') RGW (1 mon, 1 bluestore OSD on a sparse file) on 127.0.0.1;" \
+echo "Server: $(radosgw --version | awk '{print "Ceph", $3}') RGW (1 mon, 1 bluestore OSD on a sparse file) on 127.0.0.1$([ "$OWN_RGW" = 1 ] || echo ", shared with other users");" \
   "qdrant-emu $(curl -s "$Q/" | jq -r .version); $("$AWS" --version 2>&1 | awk '{print $1}'); $(curl --version | head -1 | awk '{print $1, $2}')"
-echo "qbackupd: RelWithDebInfo, destination defaults (32 MiB parts x 4 in flight)"
-echo "Command: bench/backup-bench.sh ${SIZES[*]}"
+echo "qbackupd: RelWithDebInfo, destination settings ${QB_BENCH_DEST_SETTINGS:-defaults} (defaults: 32 MiB parts x 4 in flight, first parts from 8 MiB)"
+echo "Command: bench/backup-bench.sh ${SIZES[*]}; medians of $REPEAT runs per size and variant"
 echo "Load average (1 min) at start: $LOAD0; at end: $(cut -d' ' -f1 /proc/loadavg)"
 echo
-echo "### Backup runs"
+echo "### Backup runs (medians of $REPEAT)"
 echo
-echo "| collection | what | wall s | MB/s | peak RSS MiB | CPU s: client / qbackupd / qdrant-emu / Ceph | host CPU busy |"
-echo "|---|---|---:|---:|---:|---|---:|"
-printf '%s\n' "${BROWS[@]}"
+echo "| size | what | wall s | MB/s | × cron script | × min(bare down, bare up) | CPU s | Ceph CPU s | host busy % | qbackupd peak RSS MiB |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+while read -r g size fsize; do
+  cron_s=$(med "$g-cron" wall) dl_s=$(med "$g-cron" dl) up_s=$(med "$g-cron" up)
+  bd=$(mbps "$fsize" "$dl_s") bu=$(mbps "$fsize" "$up_s")
+  lo=$((bd < bu ? bd : bu))
+  for v in "${VARIANTS[@]}"; do
+    w=$(med "$g-$v" wall)
+    echo "| $g GiB | qbackupd, verify $v | $w | $(mbps "$size" "$w") | $(x "$cron_s" "$w") | $(x "$(mbps "$size" "$w")" "$lo") | $(med "$g-$v" cpu) | $(med "$g-$v" ceph) | $(med "$g-$v" busy) | $(med "$g-$v" rss) |"
+  done
+  echo "| $g GiB | cron script (create + curl + aws) | $cron_s | $(mbps "$fsize" "$cron_s") | 1.00 | $(x "$(mbps "$fsize" "$cron_s")" "$lo") | $(med "$g-cron" cpu) | $(med "$g-cron" ceph) | $(med "$g-cron" busy) | — |"
+  echo "| $g GiB | … POST …/snapshots (create) | $(med "$g-cron" create) | — | | | — | | | — |"
+  echo "| $g GiB | … \`curl -o\` (bare download) | $dl_s | $bd | | | $(med "$g-cron" dl_cpu) | | | — |"
+  echo "| $g GiB | … \`aws s3 cp\` (bare upload) | $up_s | $bu | | | $(med "$g-cron" up_cpu) | | | — |"
+done <"$WORK/sizes"
 echo
-echo "| collection | qbackupd MB/s (verify=false) | bare download MB/s | bare upload MB/s | ratio | ≥ 0.9? | ratio without snapshot creation |"
-echo "|---|---:|---:|---:|---:|---|---:|"
-printf '%s\n' "${TROWS[@]}"
+echo "CPU s: qbackupd's for its runs; curl's plus aws's for the cron script (the emulator's snapshot"
+echo "creation is not counted for either). Ceph CPU s: mon + OSD + RGW; host busy: non-idle share of"
+echo "all vCPUs during the run (the cron script's: create to end of upload), whoever used them."
+echo
+echo "### Goal (issue 15): default plan (verify quick) ≥ 1.5× the cron script and ≥ 0.9× min(bare down, bare up)"
+echo
+echo "| size | qbackupd MB/s | cron script MB/s | × cron | ≥ 1.5? | min(bare) MB/s | × min(bare) | ≥ 0.9? |"
+echo "|---|---:|---:|---:|---|---:|---:|---|"
+while read -r g size fsize; do
+  cron_s=$(med "$g-cron" wall) w=$(med "$g-quick" wall)
+  bd=$(mbps "$fsize" "$(med "$g-cron" dl)") bu=$(mbps "$fsize" "$(med "$g-cron" up)")
+  lo=$((bd < bu ? bd : bu))
+  xc=$(x "$cron_s" "$w") xb=$(x "$(mbps "$size" "$w")" "$lo")
+  echo "| $g GiB | $(mbps "$size" "$w") | $(mbps "$fsize" "$cron_s") | $xc | $(awk -v r="$xc" 'BEGIN { print (r >= 1.5 ? "yes" : "no") }') | $lo | $xb | $(awk -v r="$xb" 'BEGIN { print (r >= 0.9 ? "yes" : "no") }') |"
+done <"$WORK/sizes"
+echo
+echo "### Phase breakdown (median ms, results[].phases of the runs)"
+echo
+echo "| size | verify | snapshot | first byte | download (upload overlapped) | upload tail | complete | verify | total |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+while read -r g _ _; do
+  for v in "${VARIANTS[@]}"; do
+    row="| $g GiB | $v"
+    for ph in "${PHASES[@]}"; do row+=" | $(med "$g-$v" "$ph")"; done
+    echo "$row |"
+  done
+done <"$WORK/sizes"
 if [ ${#RROWS[@]} -gt 0 ]; then
   echo
-  echo "### Restores"
+  echo "### Restores (one run each)"
   echo
-  echo "| snapshot | method | wall s | MB/s | qbackupd peak RSS MiB | CPU s: client / qbackupd / qdrant-emu / Ceph | host CPU busy |"
+  echo "| snapshot | method | wall s | MB/s | qbackupd peak RSS MiB | CPU s: qbackupd / qdrant-emu / Ceph | host CPU busy |"
   echo "|---|---|---:|---:|---:|---|---:|"
   printf '%s\n' "${RROWS[@]}"
 fi

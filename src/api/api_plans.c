@@ -5,7 +5,7 @@
  * {"name", "instance", "destination", "collections": ["a","prod_*"] | "*",
  *  "exclude": ["prod_tmp*"], "full_instance": false,
  *  "schedule": "0 3 * * *" | null, "timezone": "UTC",
- *  "key_prefix": "", "retention": {...}, "verify": true,
+ *  "key_prefix": "", "retention": {...}, "verify": true, "verify_mode": "quick",
  *  "alert_after": seconds | null, "enabled": true, "labels": {"k": "v"}}
  *
  * Collection names must be ones Qdrant could have (see
@@ -60,6 +60,7 @@ static const char *const plan_fields[] = {
     "key_prefix",
     "retention",
     "verify",
+    "verify_mode",
     "alert_after",
     "enabled",
     "requeue_interrupted",
@@ -105,6 +106,7 @@ cJSON *api_plan_json(const struct store_plan *p)
     cJSON_AddStringToObject(o, "key_prefix", p->key_prefix);
     cJSON_AddItemToObject(o, "retention", cJSON_Parse(p->retention));
     cJSON_AddBoolToObject(o, "verify", p->verify);
+    cJSON_AddStringToObject(o, "verify_mode", p->verify_mode ? p->verify_mode : "full");
     int64_t alert = api_plan_alert_after(p);
     cJSON_AddItemToObject(o, "alert_after",
                           p->alert_after_s > 0 ? cJSON_CreateNumber((double)p->alert_after_s)
@@ -442,6 +444,15 @@ static bool plan_from_body(struct http_request *req, const cJSON *body, struct s
         snprintf(err, sizeof err, "shard_method: must be \"snapshot\" or \"stream\"");
         rc = QB_ERR_INVALID;
     }
+    /* Omitted: "quick" for a new or replaced plan (migration 0012 keeps
+     * "full" on plans stored before the setting existed). */
+    const char *vmode = NULL;
+    if (!rc || rc == QB_ERR_NOT_FOUND)
+        rc = json_get_string(body, "verify_mode", &vmode, err, sizeof err);
+    if (rc == QB_OK && strcmp(vmode, "quick") != 0 && strcmp(vmode, "full") != 0) {
+        snprintf(err, sizeof err, "verify_mode: must be \"quick\" or \"full\"");
+        rc = QB_ERR_INVALID;
+    }
     if (!rc || rc == QB_ERR_NOT_FOUND)
         rc = json_get_int(body, "alert_after", 60, 366LL * 86400, &alert, err, sizeof err);
     const cJSON *labels = cJSON_GetObjectItemCaseSensitive(body, "labels");
@@ -456,6 +467,7 @@ static bool plan_from_body(struct http_request *req, const cJSON *body, struct s
     p->labels = labels && !cJSON_IsNull(labels) ? cJSON_PrintUnformatted(labels) : xstrdup("{}");
     p->alert_after_s = alert;
     p->shard_method = xstrdup(method ? method : "snapshot");
+    p->verify_mode = xstrdup(vmode ? vmode : "quick");
     return true;
 }
 

@@ -15,6 +15,10 @@
  * snapshot or a partial upload that a killed process left behind.
  * Nothing is staged on local disk: bytes flow from libcurl's download
  * callback straight into the storage writer.
+ * Each succeeded target reports where its time went ("phases" in its
+ * result, api/openapi.yaml BackupPhases): consecutive, non-overlapping
+ * spans measured on the monotonic clock, so they add up to at most the
+ * target's total.
  */
 #include "engine/backup_set.h"
 #include "engine/collsel.h"
@@ -53,7 +57,10 @@ struct target {
     char *key; /* object key in the destination */
     struct storage_write_result stored;
     int64_t points_count;
-    int64_t since; /* when creation of its Qdrant snapshot was requested */
+    int64_t since;  /* when creation of its Qdrant snapshot was requested */
+    struct phases { /* milliseconds, see the DESIGN note */
+        int64_t snapshot, first_byte, download, upload, complete, verify;
+    } ph;
 };
 
 /* ---------------------------------------------------------------- steps */
@@ -122,11 +129,14 @@ static void set_inflight(struct backup *b, const struct target *t, bool has_key)
 struct sink {
     struct job *job;
     struct storage_writer *writer;
+    int64_t first_byte; /* monotonic ms of the first byte, 0 before */
 };
 
 static enum qb_err sink_write(void *ud, const void *data, size_t len, char *err, size_t errlen)
 {
     struct sink *s = ud;
+    if (!s->first_byte && len)
+        s->first_byte = qb_mono_ms();
     enum qb_err rc = storage_write(s->writer, data, len, err, errlen);
     if (rc)
         return rc;
@@ -144,6 +154,7 @@ static enum qb_err transfer(struct backup *b, struct target *t, char *err, size_
     if (rc)
         return rc;
     uint64_t got = 0;
+    int64_t asked = qb_mono_ms();
     rc = qdrant_snapshot_download(b->qdrant, &t->qt, t->snap.name, sink_write, &s, &got, err,
                                   errlen);
     if (rc) {
@@ -151,9 +162,29 @@ static enum qb_err transfer(struct backup *b, struct target *t, char *err, size_
         b->job->bytes_done = start_bytes; /* a retry starts over */
         return rc;
     }
+    int64_t last = qb_mono_ms();
+    if (!s.first_byte) /* an empty snapshot */
+        s.first_byte = last;
+    t->ph.first_byte = s.first_byte - asked;
+    t->ph.download = last - s.first_byte;
     free(t->stored.location);
     memset(&t->stored, 0, sizeof t->stored);
-    return storage_write_finish(s.writer, &t->stored, err, errlen);
+    rc = storage_write_finish(s.writer, &t->stored, err, errlen);
+    t->ph.upload = t->stored.drain_ms;
+    t->ph.complete = t->stored.complete_ms;
+    return rc;
+}
+
+static void add_phases(cJSON *result, const struct phases *ph, int64_t total)
+{
+    cJSON *o = cJSON_AddObjectToObject(result, "phases");
+    cJSON_AddNumberToObject(o, "snapshot_ms", (double)ph->snapshot);
+    cJSON_AddNumberToObject(o, "first_byte_ms", (double)ph->first_byte);
+    cJSON_AddNumberToObject(o, "download_ms", (double)ph->download);
+    cJSON_AddNumberToObject(o, "upload_ms", (double)ph->upload);
+    cJSON_AddNumberToObject(o, "complete_ms", (double)ph->complete);
+    cJSON_AddNumberToObject(o, "verify_ms", (double)ph->verify);
+    cJSON_AddNumberToObject(o, "total_ms", (double)total);
 }
 
 /* The manifest lets a catalogue be rebuilt from the destination alone. */
@@ -268,7 +299,8 @@ static enum qb_err backup_target(struct backup *b, struct target *t, cJSON *resu
     struct job *j = b->job;
     enum qb_err rc = QB_OK;
     bool verified = false;
-    int64_t snapshot_id = 0;
+    const char *verified_how = NULL;
+    int64_t snapshot_id = 0, started = qb_mono_ms(), mark;
     t->points_count = -1;
     if (t->qt.scope != QDRANT_SCOPE_FULL) {
         struct qdrant_collection_info info;
@@ -283,7 +315,9 @@ static enum qb_err backup_target(struct backup *b, struct target *t, cJSON *resu
         return rc;
     t->since = qb_now_ms() / 1000;
     set_inflight(b, t, false);
+    mark = qb_mono_ms();
     WITH_RETRIES(j, rc, create_snapshot(b, t, err, errlen));
+    t->ph.snapshot = qb_mono_ms() - mark;
     if (rc) {
         /* A timeout or a lost answer may hide a snapshot Qdrant made
          * anyway; a refusal (4xx) made none. */
@@ -324,16 +358,21 @@ static enum qb_err backup_target(struct backup *b, struct target *t, cJSON *resu
     if (rc)
         goto fail;
     if (b->plan->verify) {
+        mark = qb_mono_ms();
         rc = job_checkpoint(j, "verifying", err, errlen);
-        struct storage_object_info info;
+        enum storage_verify_mode mode =
+            b->plan->verify_mode && strcmp(b->plan->verify_mode, "quick") == 0
+                ? STORAGE_VERIFY_QUICK
+                : STORAGE_VERIFY_FULL;
+        /* Compares size and checksum with what was written, too. */
         if (!rc)
-            WITH_RETRIES(j, rc, storage_verify(b->storage, t->key, &info, err, errlen));
-        if (!rc && strcmp(info.sha256, t->stored.sha256) != 0)
-            rc = qb_failf(QB_ERR_IO, err, errlen, "read-back checksum %s differs from %s",
-                          info.sha256, t->stored.sha256);
+            WITH_RETRIES(j, rc,
+                         storage_verify_written(b->storage, t->key, &t->stored, mode, NULL,
+                                                &verified_how, err, errlen));
         if (rc)
             goto fail;
         verified = true;
+        t->ph.verify = qb_mono_ms() - mark;
     }
     rc = catalogue(b, t, verified, &snapshot_id, err, errlen);
     if (rc)
@@ -361,6 +400,9 @@ static enum qb_err backup_target(struct backup *b, struct target *t, cJSON *resu
     cJSON_AddStringToObject(result, "sha256", t->stored.sha256);
     cJSON_AddStringToObject(result, "location", t->stored.location);
     cJSON_AddBoolToObject(result, "verified", verified);
+    if (verified_how)
+        cJSON_AddStringToObject(result, "verify_mode", verified_how);
+    add_phases(result, &t->ph, qb_mono_ms() - started);
     return QB_OK;
 fail:
     discard(b, t);

@@ -382,7 +382,8 @@ void s3_object_headers(const struct s3_client *c, const struct s3_put_options *o
 /* PUT with the object headers objh and a known body SHA-256, which is
  * recorded as x-amz-meta-sha256. */
 enum qb_err s3_put_with_sha(struct s3_client *c, const char *key, const void *data, size_t len,
-                            const char *sha, const struct hlist *objh, char *err, size_t errlen)
+                            const char *sha, const struct hlist *objh, char *etag, size_t etaglen,
+                            char *err, size_t errlen)
 {
     struct hlist h = {0};
     struct http_client_response resp = {0};
@@ -402,6 +403,12 @@ enum qb_err s3_put_with_sha(struct s3_client *c, const char *key, const void *da
                        .body_len = len,
                        .payload_hash = c->unsigned_payload ? SIGV4_UNSIGNED_PAYLOAD : sha};
     enum qb_err rc = s3_call(c, c->hc, &r, &resp, err, errlen);
+    if (etag && etaglen) {
+        const char *e = rc ? NULL : http_client_response_header(&resp, "ETag");
+        etag[0] = '\0';
+        if (e && strlen(e) < etaglen)
+            qb_strlcpy(etag, e, etaglen);
+    }
     http_client_response_free(&resp);
     s3_hl_free(&h);
     return rc;
@@ -418,7 +425,8 @@ enum qb_err s3_put_object(struct s3_client *c, const char *key, const void *data
         return qb_failf(QB_ERR_INVALID, err, errlen, "s3: single PUT is limited to 5 GiB");
     sigv4_sha256_hex(data ? data : "", len, sha);
     s3_object_headers(c, opt, &objh);
-    enum qb_err rc = s3_put_with_sha(c, key, data ? data : "", len, sha, &objh, err, errlen);
+    enum qb_err rc =
+        s3_put_with_sha(c, key, data ? data : "", len, sha, &objh, NULL, 0, err, errlen);
     s3_hl_free(&objh);
     return rc;
 }

@@ -60,7 +60,8 @@ struct s3_config {
     const char *sse_kms_key_id;
     const char *storage_class; /* "STANDARD_IA", ...; NULL: the bucket's default */
     uint64_t part_size;        /* 0: 32 MiB; clamped to [5 MiB, 5 GiB] */
-    unsigned parts_in_flight;  /* 0: 4; memory used is part_size * parts_in_flight */
+    unsigned parts_in_flight;  /* 0: 4 parts uploading at once; memory used is
+                                  part_size * (parts_in_flight + 1) */
     bool unsigned_payload;     /* sign UNSIGNED-PAYLOAD (and send Content-MD5 on parts)
                                   instead of hashing each body */
     struct retry_policy retry; /* zero fields: retry_policy_default() */
@@ -180,7 +181,24 @@ struct s3_upload_result {
     uint64_t size;
     char sha256[65]; /* lower-case hex SHA-256 of the whole object */
     unsigned parts;  /* 0 when a single PUT was used */
+    /* The ETag the object must have, quotes included: a single PUT's as
+     * S3 answered it, a multipart object's computed from the part ETags S3
+     * answered ("<md5 of part md5s>-<parts>").  S3 checked every body
+     * against its signed SHA-256 (or Content-MD5) before answering, so a
+     * HEAD showing this ETag and size proves the object holds the bytes
+     * hashed here (s3_upload_etag_matches).  "" when the part ETags are not
+     * MD5s (SSE-KMS, SSE-C): nothing can be proven that way then. */
+    char etag[48];
+    /* Where finish spent its time: uploading what was still buffered or in
+     * flight when it was called (a single PUT: all of it), and completing
+     * (CompleteMultipartUpload and the sidecar PUT). */
+    int64_t drain_ms, complete_ms;
 };
+
+/* True when etag (as HEAD reports it) names the same object as want (an
+ * s3_upload_result etag); quotes and hex case are ignored.  False if either
+ * is empty. */
+bool s3_etag_equal(const char *etag, const char *want);
 
 /* Starts writing key.  Nothing is sent until a part's worth of data is
  * buffered: objects smaller than one part become a single PUT.
@@ -189,7 +207,8 @@ struct s3_upload_result {
 enum qb_err s3_upload_begin(struct s3_client *c, const char *key, const struct s3_put_options *opt,
                             struct s3_upload **out, char *err, size_t errlen) QB_MUSTCHECK;
 
-/* Appends bytes.  Blocks while parts_in_flight parts are buffered.  On
+/* Appends bytes.  Blocks while parts_in_flight parts are uploading and the
+ * next one is full.  On
  * failure (a part failed after its retries) the caller must still call
  * s3_upload_abort(). */
 enum qb_err s3_upload_write(struct s3_upload *u, const void *data, size_t len, char *err,

@@ -78,8 +78,10 @@ uint64_t s3_clamp_part(uint64_t v);
  * the configuration, added to h. */
 void s3_object_headers(const struct s3_client *c, const struct s3_put_options *opt,
                        struct hlist *h);
-/* PUT data with the object headers objh and x-amz-meta-sha256 = sha. */
+/* PUT data with the object headers objh and x-amz-meta-sha256 = sha.
+ * [out] etag (may be NULL): the ETag S3 answered, quotes included, "" if
+ * none or too long for etaglen. */
 enum qb_err s3_put_with_sha(struct s3_client *c, const char *key, const void *data, size_t len,
-                            const char *sha, const struct hlist *objh, char *err,
-                            size_t errlen) QB_MUSTCHECK;
+                            const char *sha, const struct hlist *objh, char *etag, size_t etaglen,
+                            char *err, size_t errlen) QB_MUSTCHECK;
 #endif /* QB_S3_INTERNAL_H */

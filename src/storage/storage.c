@@ -13,6 +13,7 @@
 #include "storage/storage.h"
 
 #include "storage/storage_internal.h"
+#include "remote/s3_client.h"
 #include "util/json_util.h"
 
 #include <openssl/evp.h>
@@ -425,7 +426,11 @@ enum qb_err storage_write_finish(struct storage_writer *w, struct storage_write_
         w->ops->write_abort(w);
         return rc;
     }
-    return w->ops->write_finish(w, res, err, errlen);
+    int64_t t0 = qb_mono_ms();
+    enum qb_err rc = w->ops->write_finish(w, res, err, errlen);
+    if (!rc && res && !res->drain_ms && !res->complete_ms) /* a backend that does not say */
+        res->complete_ms = qb_mono_ms() - t0;
+    return rc;
 }
 
 void storage_write_abort(struct storage_writer *w)
@@ -512,6 +517,40 @@ out:
     if (out && !rc)
         *out = info;
     return rc;
+}
+
+enum qb_err storage_verify_written(struct storage *st, const char *key,
+                                   const struct storage_write_result *wrote,
+                                   enum storage_verify_mode mode, struct storage_object_info *out,
+                                   const char **how, char *err, size_t errlen)
+{
+    struct storage_object_info info;
+    enum qb_err rc;
+    bool quick = mode == STORAGE_VERIFY_QUICK && st->kind == STORAGE_S3 && wrote->etag[0];
+    if (how)
+        *how = quick ? "quick" : "full";
+    if (!quick)
+        rc = storage_verify(st, key, &info, err, errlen);
+    else
+        rc = storage_head(st, key, &info, err, errlen);
+    if (rc)
+        return rc;
+    if (info.size != wrote->size)
+        return qb_failf(QB_ERR_IO, err, errlen,
+                        "storage: size mismatch for %s: wrote %llu, found %llu", key,
+                        (unsigned long long)wrote->size, (unsigned long long)info.size);
+    if (strcmp(info.sha256, wrote->sha256) != 0)
+        return qb_failf(QB_ERR_IO, err, errlen,
+                        "storage: checksum mismatch for %s: wrote %s, recorded %s", key,
+                        wrote->sha256, info.sha256[0] ? info.sha256 : "none");
+    if (quick && !s3_etag_equal(info.etag, wrote->etag))
+        return qb_failf(QB_ERR_IO, err, errlen,
+                        "storage: ETag mismatch for %s: wrote %s, found %s: the stored object is "
+                        "not the uploaded one",
+                        key, wrote->etag, info.etag[0] ? info.etag : "none");
+    if (out)
+        *out = info;
+    return QB_OK;
 }
 
 enum qb_err storage_list(struct storage *st, const char *prefix, storage_list_fn fn, void *ud,

@@ -134,6 +134,13 @@ struct storage_write_result {
     uint64_t size;
     char sha256[65]; /* lower-case hex */
     char *location;  /* "s3://bucket/prefix/key" or "/abs/path/key"; caller frees */
+    /* S3: the ETag the stored object must show (s3_upload_result), "" when
+     * it cannot prove the bytes; local: always "". */
+    char etag[48];
+    /* Time storage_write_finish() spent sending what was still buffered
+     * (S3) and making the object durable and visible (S3: completing the
+     * upload and the sidecar; local: fsyncs and renames). */
+    int64_t drain_ms, complete_ms;
 };
 
 /* Starts writing key (replacing it on finish if it exists).  size_hint is
@@ -181,6 +188,7 @@ struct storage_object_info {
     uint64_t size;
     int64_t mtime;   /* seconds since the epoch; 0 if unknown */
     char sha256[65]; /* recorded checksum, "" when none was recorded */
+    char etag[48];   /* S3: the object's ETag as HEAD reports it; local: "" */
 };
 
 /* Size, time and recorded SHA-256 of key.  QB_ERR_NOT_FOUND if absent. */
@@ -192,6 +200,28 @@ enum qb_err storage_head(struct storage *st, const char *key, struct storage_obj
  * object or its checksum is missing.  [out] out (may be NULL): head. */
 enum qb_err storage_verify(struct storage *st, const char *key, struct storage_object_info *out,
                            char *err, size_t errlen) QB_MUSTCHECK;
+
+/* How a freshly written object is checked before it is catalogued. */
+enum storage_verify_mode {
+    /* Re-read every byte and hash it (storage_verify). */
+    STORAGE_VERIFY_FULL = 0,
+    /* S3: one HEAD and the sidecar: size, recorded SHA-256 and ETag must be
+     * what the write produced (S3 checked each part's body against the
+     * hash it was signed with, and the ETag ties the object to exactly
+     * those parts).  Falls back to FULL where that proves nothing: a local
+     * folder (a re-read is cheap there and catches a bad disk), or an S3
+     * object whose part ETags are not MD5s (SSE-KMS). */
+    STORAGE_VERIFY_QUICK,
+};
+
+/* Checks key against what writing it produced (wrote, borrowed), by mode.
+ * QB_ERR_IO "... mismatch" when the stored object is not those bytes, as
+ * storage_verify otherwise.  [out] out (may be NULL): head.
+ * [out] *how (may be NULL): "full" or "quick", what was actually done. */
+enum qb_err storage_verify_written(struct storage *st, const char *key,
+                                   const struct storage_write_result *wrote,
+                                   enum storage_verify_mode mode, struct storage_object_info *out,
+                                   const char **how, char *err, size_t errlen) QB_MUSTCHECK;
 
 /* One listed object; key (relative to the destination) is borrowed for the
  * callback only. */

@@ -190,6 +190,9 @@ static enum qb_err s3st_write_finish(struct storage_writer *base, struct storage
     if (!rc && res) {
         res->size = r.size;
         memcpy(res->sha256, r.sha256, sizeof res->sha256);
+        memcpy(res->etag, r.etag, sizeof res->etag);
+        res->drain_ms = r.drain_ms;
+        res->complete_ms = r.complete_ms;
         res->location = xasprintf("s3://%s/%s", w->s->bucket, w->full);
     }
     free(w->full);
@@ -256,6 +259,8 @@ static enum qb_err s3st_head(struct storage *st, const char *key, struct storage
         goto out;
     out->size = info.size;
     out->mtime = parse_time(info.last_modified);
+    if (info.etag && strlen(info.etag) < sizeof out->etag)
+        qb_strlcpy(out->etag, info.etag, sizeof out->etag);
     const char *meta = s3_object_info_meta(&info, "sha256");
     if (meta && strlen(meta) == 64) { /* single PUT: recorded in the object itself */
         char line[80];

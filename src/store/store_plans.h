@@ -33,6 +33,7 @@ struct store_plan {
     char *reverify;           /* {"schedule", "max_bytes"} or NULL: no scheduled re-verification */
     int64_t last_reverify_at; /* latest re-verification slot handled (or the write), 0: none */
     char *shard_method;       /* clusters: "snapshot" (routes 12-14) or "stream" (route 15) */
+    char *verify_mode;        /* with verify: "quick" or "full" (storage_verify_mode) */
     int64_t last_fire_at;     /* scheduler: latest slot handled, 0: none */
     int64_t skipped_fires;    /* slots skipped while a run was active */
     int64_t last_skipped_at;

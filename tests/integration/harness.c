@@ -565,3 +565,30 @@ bool harness_flip_byte(const char *path)
     ok = ok && c != EOF && fseek(f, size / 2, SEEK_SET) == 0 && fputc(c ^ 0xff, f) != EOF;
     return fclose(f) == 0 && ok;
 }
+
+bool harness_backup_phases_ok(const cJSON *result)
+{
+    static const char *const parts[] = {"snapshot_ms", "first_byte_ms", "download_ms",
+                                        "upload_ms",   "complete_ms",   "verify_ms"};
+    const cJSON *ph = json_path(result, "phases");
+    const cJSON *total = cJSON_GetObjectItemCaseSensitive(ph, "total_ms");
+    if (!cJSON_IsObject(ph) || !cJSON_IsNumber(total) || total->valuedouble < 0) {
+        fprintf(stderr, "phases: missing, or no total_ms\n");
+        return false;
+    }
+    double sum = 0;
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(ph, parts[i]);
+        if (!cJSON_IsNumber(v) || v->valuedouble < 0 ||
+            v->valuedouble != (double)(long long)v->valuedouble) {
+            fprintf(stderr, "phases: %s missing or not a non-negative integer\n", parts[i]);
+            return false;
+        }
+        sum += v->valuedouble;
+    }
+    if (sum > total->valuedouble) {
+        fprintf(stderr, "phases: sum %.0f > total_ms %.0f\n", sum, total->valuedouble);
+        return false;
+    }
+    return true;
+}

@@ -117,6 +117,11 @@ void harness_print_file(const char *path, const char *title);
  * corrupted behind qbackupd's back).  True when it was written. */
 bool harness_flip_byte(const char *path);
 
+/* True when a succeeded backup target's result has every "phases" field
+ * (api/openapi.yaml BackupPhases) as a non-negative integer and the phases
+ * add up to at most total_ms; otherwise says why on stderr. */
+bool harness_backup_phases_ok(const cJSON *result);
+
 /* Polls cond(ctx) every 20 ms until true or timeout_ms; returns the result. */
 bool harness_wait_until(bool (*cond)(void *ctx), void *ctx, int timeout_ms);
 

@@ -191,6 +191,22 @@ static void test_on_demand_run_catalogues_verified_object(void)
     TEST_EXPECT(resp_header(&r, "Location") != NULL);
     double id = json_path_num(r.json, "results.0.snapshot_id");
     TEST_EXPECT(json_path_num(r.json, "bytes_done") > 0);
+    /* Where the time went; a local folder always verifies in full, even
+     * for a plan that asks for the quick check (the default). */
+    TEST_EXPECT(harness_backup_phases_ok(json_path(r.json, "results.0")));
+    TEST_EXPECT_STR(json_path_str(r.json, "results.0.verify_mode"), "full");
+    double run_id = json_path_num(r.json, "id");
+    resp_free(&r);
+    char rpath[64];
+    snprintf(rpath, sizeof rpath, "/v1/runs/%.0f", run_id);
+    TEST_ASSERT(qbd_request(&d, "GET", rpath, NULL, NULL, &r) == 0);
+    TEST_EXPECT_INT(r.status, 200);
+    TEST_EXPECT(harness_backup_phases_ok(json_path(r.json, "results.0")));
+    TEST_EXPECT(json_path_num(r.json, "results.0.phases.total_ms") <=
+                json_path_num(r.json, "duration_s") * 1000 + 1000);
+    resp_free(&r);
+    TEST_ASSERT(qbd_request(&d, "GET", "/v1/plans/p1", NULL, NULL, &r) == 0);
+    TEST_EXPECT_STR(json_path_str(r.json, "verify_mode"), "quick");
     resp_free(&r);
     TEST_ASSERT(id > 0);
 
@@ -219,6 +235,31 @@ static void test_on_demand_run_catalogues_verified_object(void)
     resp_free(&r);
     /* Qdrant keeps snapshots until told; the run removed its own. */
     TEST_EXPECT_INT(emu_snapshots("products"), 0);
+}
+
+/* verify_mode takes "quick" or "full"; anything else is refused, naming
+ * the field, and nothing is stored. */
+static void test_plan_verify_mode(void)
+{
+    struct resp r;
+    TEST_ASSERT(post("/v1/plans",
+                     "{\"name\":\"vm\",\"collections\":[\"products\"],"
+                     "\"verify_mode\":\"sometimes\"}",
+                     NULL, &r) == 0);
+    EXPECT_PROBLEM(r, 400, "invalid_field");
+    TEST_EXPECT_STR(json_path_str(r.json, "field"), "verify_mode");
+    resp_free(&r);
+    TEST_ASSERT(qbd_request(&d, "GET", "/v1/plans/vm", NULL, NULL, &r) == 0);
+    TEST_EXPECT_INT(r.status, 404);
+    resp_free(&r);
+    TEST_ASSERT(
+        create_plan("{\"name\":\"vm\",\"collections\":[\"products\"],\"verify_mode\":\"full\"}"));
+    TEST_ASSERT(qbd_request(&d, "GET", "/v1/plans/vm", NULL, NULL, &r) == 0);
+    TEST_EXPECT_STR(json_path_str(r.json, "verify_mode"), "full");
+    resp_free(&r);
+    TEST_ASSERT(qbd_request(&d, "DELETE", "/v1/plans/vm", NULL, NULL, &r) == 0);
+    TEST_EXPECT_INT(r.status / 100, 2);
+    resp_free(&r);
 }
 
 /* A plan read with GET can be sent back with PUT unchanged. */
@@ -629,6 +670,7 @@ int main(void)
         return 1;
     TEST_RUN(test_on_demand_run_catalogues_verified_object);
     TEST_RUN(test_plan_get_put_round_trip);
+    TEST_RUN(test_plan_verify_mode);
     TEST_RUN(test_idempotent_retrigger);
     TEST_RUN(test_multi_collection_and_star_plans);
     TEST_RUN(test_full_instance_plan);

@@ -113,6 +113,43 @@ static void test_run_into_s3_matches_bucket(void)
     TEST_EXPECT_INT(s3_env_uploads(&s3e, prefix), 0);
 }
 
+/* On S3 the default quick verify proves a multipart object by its ETag
+ * without reading it back, and full reads it; both report their phases. */
+static void test_phases_and_verify_modes(void)
+{
+    struct resp r;
+    TEST_ASSERT(request_ok("POST", "/v1/plans",
+                           "{\"name\":\"s3q\",\"destination\":\"s3\",\"collections\":[\"big\"]}",
+                           201, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "verify_mode"), "quick");
+    resp_free(&r);
+    TEST_ASSERT(request_ok("POST", "/v1/plans",
+                           "{\"name\":\"s3f\",\"destination\":\"s3\",\"collections\":[\"big\"],"
+                           "\"verify_mode\":\"full\"}",
+                           201, &r));
+    resp_free(&r);
+    const char *plans[] = {"s3q", "s3f"}, *modes[] = {"quick", "full"};
+    for (int i = 0; i < 2; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/v1/plans/%s/runs?wait=120", plans[i]);
+        TEST_ASSERT(request_ok("POST", path, NULL, 200, &r));
+        double id = json_path_num(r.json, "id");
+        resp_free(&r);
+        snprintf(path, sizeof path, "/v1/runs/%.0f", id);
+        TEST_ASSERT(request_ok("GET", path, NULL, 200, &r));
+        const cJSON *res = json_path(r.json, "results.0");
+        TEST_EXPECT_STR(json_path_str(res, "state"), "succeeded");
+        TEST_EXPECT(cJSON_IsTrue(json_path(res, "verified")));
+        TEST_EXPECT_STR(json_path_str(res, "verify_mode"), modes[i]);
+        TEST_EXPECT(harness_backup_phases_ok(res));
+        /* 24 MB in 5 MiB parts: the download and the upload both took time. */
+        TEST_EXPECT(
+            json_path_num(res, "phases.download_ms") + json_path_num(res, "phases.upload_ms") > 0);
+        resp_free(&r);
+    }
+    TEST_EXPECT_INT(s3_env_uploads(&s3e, prefix), 0);
+}
+
 struct progress {
     long long id;
     double min_bytes;
@@ -249,6 +286,7 @@ int main(void)
         return 1;
     TEST_RUN(test_destination_registered_and_checked);
     TEST_RUN(test_run_into_s3_matches_bucket);
+    TEST_RUN(test_phases_and_verify_modes);
     TEST_RUN(test_restore_from_s3_both_methods);
     TEST_RUN(test_download_of_deleted_object_is_502);
     TEST_RUN(test_kill9_during_multipart_upload);

@@ -640,6 +640,67 @@ static void test_odd_keys(void)
     s3_client_destroy(c);
 }
 
+/* With a size hint of several parts the upload is created by the first
+ * write (its first parts are small), without one nothing is sent before a
+ * whole part is buffered; either way the result's ETag is the one HEAD
+ * reports for the completed object. */
+static void test_ramp_and_etag(void)
+{
+    char err[QB_ERRBUF_SIZE];
+    struct s3_config cfg = base_cfg;
+    cfg.part_size = 16 * MIB;
+    cfg.parts_in_flight = 2;
+    struct s3_client *c = client_with(&cfg);
+    TEST_ASSERT(c != NULL);
+    unsigned char *data = xmalloc(MIB);
+    char *hinted = k("ramp/hinted.bin"), *plain = k("ramp/plain.bin");
+    struct s3_put_options opt = {.size_hint = 40 * MIB};
+    struct s3_upload *u = NULL, *v = NULL;
+    TEST_ASSERT(s3_upload_begin(c, hinted, &opt, &u, err, sizeof err) == QB_OK);
+    TEST_ASSERT(s3_upload_begin(c, plain, NULL, &v, err, sizeof err) == QB_OK);
+    EVP_MD_CTX *want = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(want, EVP_sha256(), NULL);
+    enum qb_err rc = QB_OK;
+    for (uint64_t i = 0; i < 40 && !rc; i++) {
+        gen_fill(data, i * MIB, MIB);
+        EVP_DigestUpdate(want, data, MIB);
+        rc = s3_upload_write(u, data, MIB, err, sizeof err);
+        if (!rc && i < 9)
+            rc = s3_upload_write(v, data, MIB, err, sizeof err);
+        if (i == 0 || i == 8) {
+            size_t n = 0;
+            TEST_EXPECT_INT(
+                s3_list_multipart_uploads(c, hinted, count_uploads, &n, err, sizeof err), QB_OK);
+            TEST_EXPECT_INT(n, 1);
+            n = 0;
+            TEST_EXPECT_INT(s3_list_multipart_uploads(c, plain, count_uploads, &n, err, sizeof err),
+                            QB_OK);
+            TEST_EXPECT_INT(n, 0); /* 9 MiB < one 16 MiB part */
+        }
+    }
+    TEST_EXPECT_INT(rc, QB_OK);
+    s3_upload_abort(v);
+    struct s3_upload_result res = {0};
+    TEST_EXPECT_INT(s3_upload_finish(u, &res, err, sizeof err), QB_OK);
+    char want_hex[SIGV4_HEX_LEN + 1];
+    sha_hex(want, want_hex);
+    TEST_EXPECT_STR(res.sha256, want_hex);
+    TEST_EXPECT_INT(res.parts, 3); /* 8 + 16 + 16 MiB */
+    TEST_EXPECT(res.drain_ms >= 0 && res.complete_ms >= 0);
+    struct s3_object_info info = {0};
+    TEST_EXPECT_INT(s3_head_object(c, hinted, &info, err, sizeof err), QB_OK);
+    TEST_EXPECT_INT(info.size, 40 * MIB);
+    TEST_EXPECT(s3_etag_equal(info.etag, res.etag));
+    TEST_EXPECT(!s3_etag_equal(info.etag, "\"00000000000000000000000000000000-3\""));
+    TEST_EXPECT(!s3_etag_equal("", ""));
+    s3_object_info_free(&info);
+    EVP_MD_CTX_free(want);
+    free(data);
+    free(hinted);
+    free(plain);
+    s3_client_destroy(c);
+}
+
 static void test_unsigned_payload(void)
 {
     char err[QB_ERRBUF_SIZE];
@@ -693,6 +754,7 @@ int main(void)
     TEST_RUN(test_abort_leaves_nothing);
     TEST_RUN(test_odd_keys);
     TEST_RUN(test_unsigned_payload);
+    TEST_RUN(test_ramp_and_etag);
     TEST_RUN(test_botocore_agrees);
     return TEST_RESULT();
 }

@@ -665,6 +665,93 @@ static void test_checksum_metadata(void)
     storage_close(st);
 }
 
+/* Replaces the bytes of key with size other bytes, leaving its recorded
+ * checksum alone: what a store that lost or mixed up data would show. */
+static void tamper(const char *key, uint64_t size)
+{
+    char err[QB_ERRBUF_SIZE];
+    unsigned char *buf = xmalloc(size);
+    gen_fill(buf, 12345, size);
+    if (B.s3) { /* a multipart upload without a sidecar keeps the old one */
+        struct s3_config cfg = raw_cfg;
+        struct s3_client *c = NULL;
+        struct s3_upload *u = NULL;
+        cfg.part_size = 5 * MIB; /* several parts: no x-amz-meta-sha256 */
+        TEST_ASSERT(s3_client_create(&cfg, &c, err, sizeof err) == QB_OK);
+        char *k = xasprintf("%s%s", B.prefix, key);
+        struct s3_put_options opt = {.size_hint = size};
+        TEST_ASSERT(s3_upload_begin(c, k, &opt, &u, err, sizeof err) == QB_OK);
+        TEST_EXPECT_INT(s3_upload_write(u, buf, size, err, sizeof err), QB_OK);
+        TEST_EXPECT_INT(s3_upload_finish(u, NULL, err, sizeof err), QB_OK);
+        free(k);
+        s3_client_destroy(c);
+    } else {
+        char *p = xasprintf("%s/%s", B.root, key);
+        FILE *f = fopen(p, "r+");
+        TEST_EXPECT(f && fwrite(buf, 1, size, f) == size);
+        if (f)
+            fclose(f);
+        free(p);
+    }
+    free(buf);
+}
+
+/* storage_verify_written: quick (S3: HEAD, size, checksum, ETag) and full
+ * (re-read) both accept what was written, and both catch an object whose
+ * bytes were replaced under its recorded checksum.  A local folder always
+ * verifies in full. */
+static void test_verify_modes(void)
+{
+    char err[QB_ERRBUF_SIZE];
+    struct storage *st = open_b();
+    TEST_ASSERT(st != NULL);
+    struct storage_write_result small, big;
+    const char *how = NULL;
+    TEST_ASSERT(write_str(st, "vm/small.bin", "quickly checked", &small, err, sizeof err) == QB_OK);
+    TEST_ASSERT(write_gen(st, "vm/big.bin", 11 * MIB, &big, NULL, err, sizeof err) == QB_OK);
+    if (B.s3) {
+        /* Single PUT: the ETag S3 answered; three 5 MiB parts: computed. */
+        TEST_EXPECT(small.etag[0] == '"');
+        size_t n = strlen(big.etag);
+        TEST_EXPECT(n > 4 && strcmp(big.etag + n - 3, "-3\"") == 0);
+    } else {
+        TEST_EXPECT_STR(big.etag, "");
+    }
+    TEST_EXPECT(big.drain_ms >= 0 && big.complete_ms >= 0);
+    const char *quick = B.s3 ? "quick" : "full";
+    struct storage_object_info info;
+    TEST_EXPECT_INT(storage_verify_written(st, "vm/small.bin", &small, STORAGE_VERIFY_QUICK, &info,
+                                           &how, err, sizeof err),
+                    QB_OK);
+    TEST_EXPECT_STR(how, quick);
+    TEST_EXPECT_INT(storage_verify_written(st, "vm/big.bin", &big, STORAGE_VERIFY_QUICK, &info,
+                                           &how, err, sizeof err),
+                    QB_OK);
+    TEST_EXPECT_STR(how, quick);
+    TEST_EXPECT_STR(info.sha256, big.sha256);
+    TEST_EXPECT_INT(storage_verify_written(st, "vm/big.bin", &big, STORAGE_VERIFY_FULL, NULL, &how,
+                                           err, sizeof err),
+                    QB_OK);
+    TEST_EXPECT_STR(how, "full");
+    /* The same size and recorded checksum, other bytes. */
+    tamper("vm/big.bin", 11 * MIB);
+    enum qb_err rc = storage_verify_written(st, "vm/big.bin", &big, STORAGE_VERIFY_FULL, NULL, &how,
+                                            err, sizeof err);
+    TEST_EXPECT_INT(rc, QB_ERR_IO);
+    TEST_EXPECT(strstr(err, "checksum mismatch") != NULL);
+    rc = storage_verify_written(st, "vm/big.bin", &big, STORAGE_VERIFY_QUICK, NULL, &how, err,
+                                sizeof err);
+    TEST_EXPECT_INT(rc, QB_ERR_IO);
+    TEST_EXPECT(strstr(err, B.s3 ? "ETag mismatch" : "checksum mismatch") != NULL);
+    /* A different object altogether (another write's result) is refused. */
+    TEST_EXPECT_INT(storage_verify_written(st, "vm/small.bin", &big, STORAGE_VERIFY_QUICK, NULL,
+                                           &how, err, sizeof err),
+                    QB_ERR_IO);
+    free(small.location);
+    free(big.location);
+    storage_close(st);
+}
+
 /* One object over 1 GiB, generated as it is written and hashed as it is
  * read: memory must stay flat however large the object is. */
 static void test_big_streamed(void)
@@ -855,6 +942,7 @@ static const struct {
     {"abort_leaves_nothing", test_abort_leaves_nothing},
     {"crash_leaves_nothing_final", test_crash_leaves_nothing_final},
     {"checksum_metadata", test_checksum_metadata},
+    {"verify_modes", test_verify_modes},
     {"big_streamed", test_big_streamed},
 };
 
