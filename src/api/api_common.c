@@ -269,3 +269,21 @@ void api_reply_page(struct http_request *req, cJSON *items, const char *next)
                           next ? cJSON_CreateString(next) : cJSON_CreateNull());
     http_reply_json_steal(req, 200, body);
 }
+
+enum qb_err api_labels_check(const cJSON *labels, char *err, size_t errlen)
+{
+    const cJSON *item;
+    int n = 0;
+    if (!cJSON_IsObject(labels))
+        return qb_failf(QB_ERR_INVALID, err, errlen, "labels: must be an object of strings");
+    cJSON_ArrayForEach(item, labels)
+    {
+        if (!cJSON_IsString(item) || strlen(item->string) > 63 || strlen(item->valuestring) > 256)
+            return qb_failf(QB_ERR_INVALID, err, errlen,
+                            "labels: values must be strings (keys up to 63, values up to 256 "
+                            "characters)");
+        if (++n > 64)
+            return qb_failf(QB_ERR_INVALID, err, errlen, "labels: at most 64 labels");
+    }
+    return QB_OK;
+}

@@ -26,6 +26,11 @@ const cJSON *api_body_object(struct http_request *req);
  * 400 naming the problem and returns NULL otherwise.  Borrowed from body. */
 const char *api_body_name(struct http_request *req, const cJSON *body);
 
+/* QB_OK when labels is a Labels object (api/openapi.yaml: at most 64
+ * string members, keys up to 63 and values up to 256 characters); else
+ * QB_ERR_INVALID with a "labels: ..." message for api_reply_invalid. */
+enum qb_err api_labels_check(const cJSON *labels, char *err, size_t errlen) QB_MUSTCHECK;
+
 /* Replies 400 invalid_field for a "<field>: <reason>" message, filling the
  * problem's "field" member from the prefix. */
 void api_reply_invalid(struct http_request *req, const char *msg);

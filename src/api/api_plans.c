@@ -2,14 +2,17 @@
  *
  * api_plans.c -- /v1/plans: what to back up, when, where, for how long.
  *
- * {"name", "instance", "destination", "collections": ["a","b"] | "*",
- *  "full_instance": false, "schedule": "0 3 * * *" | null, "timezone": "UTC",
+ * {"name", "instance", "destination", "collections": ["a","prod_*"] | "*",
+ *  "exclude": ["prod_tmp*"], "full_instance": false,
+ *  "schedule": "0 3 * * *" | null, "timezone": "UTC",
  *  "key_prefix": "", "retention": {...}, "verify": true, "verify_mode": "quick",
  *  "alert_after": seconds | null, "enabled": true, "labels": {"k": "v"}}
  *
  * Collection names must be ones Qdrant could have (see
- * qdrant_collection_name_ok) and appear once.  When the instance answers,
- * create and replace also check that each named collection exists there
+ * qdrant_collection_name_ok) and appear once; an entry with `*` or `?` is a
+ * pattern (engine/collsel.h), resolved when each run starts.  When the
+ * instance answers, create and replace also check that each named (not
+ * pattern) collection exists there
  * (422 naming the missing one), on a task thread while the request waits;
  * "allow_missing_collections": true in the body skips that check for
  * collections created later.  An instance that does not answer within
@@ -19,7 +22,9 @@
 #include "api/api.h"
 #include "api/api_common.h"
 #include "api/app.h"
+#include "engine/collsel.h"
 #include "engine/retention_apply.h"
+#include "engine/reverify.h"
 #include "sched/sched.h"
 #include "engine/tasks.h"
 #include "http/http_reply.h"
@@ -48,6 +53,7 @@ static const char *const plan_fields[] = {
     "instance",
     "destination",
     "collections",
+    "exclude",
     "full_instance",
     "schedule",
     "timezone",
@@ -60,6 +66,7 @@ static const char *const plan_fields[] = {
     "requeue_interrupted",
     "shard_method",
     "labels",
+    "reverify",
     /* request-only: skip the existence check of this create or replace */
     "allow_missing_collections",
     /* read-only */
@@ -92,6 +99,7 @@ cJSON *api_plan_json(const struct store_plan *p)
         cJSON_AddNullToObject(o, "collections");
     else
         cJSON_AddItemToObject(o, "collections", cJSON_Parse(p->collections));
+    cJSON_AddItemToObject(o, "exclude", cJSON_Parse(p->exclude ? p->exclude : "[]"));
     cJSON_AddItemToObject(o, "schedule",
                           p->schedule ? cJSON_CreateString(p->schedule) : cJSON_CreateNull());
     cJSON_AddStringToObject(o, "timezone", p->timezone);
@@ -109,6 +117,8 @@ cJSON *api_plan_json(const struct store_plan *p)
     cJSON_AddBoolToObject(o, "requeue_interrupted", p->requeue_interrupted);
     cJSON_AddStringToObject(o, "shard_method", p->shard_method ? p->shard_method : "snapshot");
     cJSON_AddItemToObject(o, "labels", cJSON_Parse(p->labels));
+    cJSON *rv = p->reverify ? cJSON_Parse(p->reverify) : NULL;
+    cJSON_AddItemToObject(o, "reverify", rv ? rv : cJSON_CreateNull());
     int64_t next = 0;
     char err[QB_ERRBUF_SIZE];
     if (p->schedule && p->enabled &&
@@ -120,23 +130,6 @@ cJSON *api_plan_json(const struct store_plan *p)
     json_add_time(o, "created_at", p->created_at);
     json_add_time(o, "updated_at", p->updated_at);
     return o;
-}
-
-static bool valid_labels(const cJSON *labels, char *err, size_t errlen)
-{
-    const cJSON *item;
-    int n = 0;
-    cJSON_ArrayForEach(item, labels)
-    {
-        if (!cJSON_IsString(item) || strlen(item->string) > 63 || strlen(item->valuestring) > 256)
-            return qb_failf(QB_ERR_INVALID, err, errlen,
-                            "labels: values must be strings (keys up to 63, values up to 256 "
-                            "characters)"),
-                   false;
-        if (++n > 64)
-            return qb_failf(QB_ERR_INVALID, err, errlen, "labels: at most 64 labels"), false;
-    }
-    return true;
 }
 
 static bool has_control(const char *s)
@@ -197,6 +190,91 @@ static bool qdrant_collection_name_ok(const char *name, const char **why)
     return true;
 }
 
+/* One entry of "collections" or "exclude": a name Qdrant could have, or a
+ * pattern (engine/collsel.h) whose other characters could be one. */
+static enum qb_err check_entry(const char *field, int i, const cJSON *item, char *err,
+                               size_t errlen)
+{
+    const char *why = NULL;
+    if (!cJSON_IsString(item))
+        return qb_failf(QB_ERR_INVALID, err, errlen,
+                        "%s[%d]: must be a string (a collection name or pattern)", field, i);
+    const char *s = item->valuestring;
+    bool pattern = collsel_is_pattern(s);
+    char *probe = xstrdup(s);
+    for (char *c = probe; pattern && *c; c++)
+        if (*c == '*' || *c == '?')
+            *c = 'x'; /* a wildcard stands for name characters */
+    bool ok = qdrant_collection_name_ok(probe, &why);
+    free(probe);
+    if (!ok)
+        return qb_failf(QB_ERR_INVALID, err, errlen,
+                        "%s[%d]: \"%.64s%s\" cannot be a Qdrant collection name%s: %s", field, i, s,
+                        strlen(s) > 64 ? "..." : "", pattern ? " pattern" : "", why);
+    char perr[QB_ERRBUF_SIZE / 2];
+    if (pattern && collsel_pattern_check(s, perr, sizeof perr))
+        return qb_failf(QB_ERR_INVALID, err, errlen, "%s[%d]: \"%.64s\": %s", field, i, s, perr);
+    return QB_OK;
+}
+
+/* A list of names and patterns, each once; empty allowed only when
+ * allow_empty. */
+static enum qb_err check_list(const char *field, const cJSON *list, bool allow_empty, char *err,
+                              size_t errlen)
+{
+    if (!cJSON_IsArray(list) || (!allow_empty && cJSON_GetArraySize(list) == 0))
+        return qb_failf(QB_ERR_INVALID, err, errlen, "%s: must be a %slist of names or patterns",
+                        field, allow_empty ? "" : "non-empty ");
+    const cJSON *item;
+    int i = 0;
+    cJSON_ArrayForEach(item, list)
+    {
+        enum qb_err rc = check_entry(field, i, item, err, errlen);
+        if (rc)
+            return rc;
+        /* A twin would back the collection up twice in one run; each
+         * snapshot is kept apart (backup_job.c object_key), but a list
+         * naming one twice is a mistake worth saying. */
+        const cJSON *prev = list->child;
+        for (int j = 0; j < i; j++, prev = prev->next)
+            if (strcmp(prev->valuestring, item->valuestring) == 0)
+                return qb_failf(QB_ERR_INVALID, err, errlen,
+                                "%s[%d]: \"%.200s\" is listed twice (also %s[%d])", field, i,
+                                item->valuestring, field, j);
+        i++;
+    }
+    return QB_OK;
+}
+
+/* Reads "exclude": names and patterns removed from the selection. */
+static enum qb_err parse_exclude(const cJSON *body, struct store_plan *p, char *err, size_t errlen)
+{
+    const cJSON *exc = cJSON_GetObjectItemCaseSensitive(body, "exclude");
+    if (!exc || cJSON_IsNull(exc)) {
+        p->exclude = xstrdup("[]");
+        return QB_OK;
+    }
+    if (strcmp(p->scope, "full") == 0)
+        return qb_failf(QB_ERR_INVALID, err, errlen,
+                        "exclude: must be omitted when full_instance is true (a full snapshot "
+                        "holds every collection)");
+    enum qb_err rc = check_list("exclude", exc, true, err, errlen);
+    if (rc)
+        return rc;
+    const cJSON *item;
+    int i = 0;
+    cJSON_ArrayForEach(item, exc)
+    {
+        if (strspn(item->valuestring, "*") == strlen(item->valuestring))
+            return qb_failf(QB_ERR_INVALID, err, errlen,
+                            "exclude[%d]: \"%s\" would exclude every collection", i,
+                            item->valuestring);
+        i++;
+    }
+    p->exclude = cJSON_PrintUnformatted(exc);
+    return QB_OK;
+}
+
 /* Reads "collections" / "full_instance" into scope and the JSON array. */
 static enum qb_err parse_scope(const cJSON *body, struct store_plan *p, char *err, size_t errlen)
 {
@@ -211,53 +289,40 @@ static enum qb_err parse_scope(const cJSON *body, struct store_plan *p, char *er
                         "collections: must be omitted when full_instance is true");
     if (full) {
         p->scope = xstrdup("full");
-        return QB_OK;
+        return parse_exclude(body, p, err, errlen);
     }
     if (!has_cols)
         return qb_failf(QB_ERR_INVALID, err, errlen,
                         "collections: is required (a list of names, or \"*\" for every "
                         "collection) unless full_instance is true");
-    if (cJSON_IsString(cols) && strcmp(cols->valuestring, "*") == 0) {
-        p->scope = xstrdup("all");
-        return QB_OK;
+    bool star = cJSON_IsString(cols) && strcmp(cols->valuestring, "*") == 0;
+    const cJSON *first = cJSON_IsArray(cols) ? cJSON_GetArrayItem(cols, 0) : NULL;
+    if (!star && cJSON_IsString(first) && strcmp(first->valuestring, "*") == 0) {
+        if (cJSON_GetArraySize(cols) != 1)
+            return qb_failf(QB_ERR_INVALID, err, errlen,
+                            "collections[1]: \"*\" already selects every collection; list "
+                            "what to leave out in \"exclude\"");
+        star = true;
     }
-    if (!cJSON_IsArray(cols) || cJSON_GetArraySize(cols) == 0)
-        return qb_failf(QB_ERR_INVALID, err, errlen,
-                        "collections: must be a non-empty list of names or \"*\"");
+    if (star) {
+        p->scope = xstrdup("all");
+        return parse_exclude(body, p, err, errlen);
+    }
+    rc = check_list("collections", cols, false, err, errlen);
+    if (rc)
+        return rc;
     const cJSON *item;
     int i = 0;
     cJSON_ArrayForEach(item, cols)
     {
-        const char *why = NULL;
-        if (!cJSON_IsString(item))
+        if (strcmp(item->valuestring, "*") == 0)
             return qb_failf(QB_ERR_INVALID, err, errlen,
-                            "collections[%d]: must be a string (a collection name)", i);
-        if (strcmp(item->valuestring, "*") == 0) {
-            if (cJSON_GetArraySize(cols) != 1)
-                return qb_failf(QB_ERR_INVALID, err, errlen,
-                                "collections[%d]: \"*\" cannot be combined with names", i);
-            p->scope = xstrdup("all");
-            return QB_OK;
-        }
-        if (!qdrant_collection_name_ok(item->valuestring, &why))
-            return qb_failf(QB_ERR_INVALID, err, errlen,
-                            "collections[%d]: \"%.64s%s\" cannot be a Qdrant collection name: %s",
-                            i, item->valuestring, strlen(item->valuestring) > 64 ? "..." : "", why);
-        /* A twin would back the collection up twice in one run; each
-         * snapshot is kept apart (backup_job.c object_key), but a list
-         * naming one twice is a mistake worth saying. */
-        const cJSON *prev = cols->child;
-        for (int j = 0; j < i; j++, prev = prev->next)
-            if (strcmp(prev->valuestring, item->valuestring) == 0)
-                return qb_failf(QB_ERR_INVALID, err, errlen,
-                                "collections[%d]: \"%.200s\" is listed twice (also "
-                                "collections[%d])",
-                                i, item->valuestring, j);
+                            "collections[%d]: \"*\" cannot be combined with names", i);
         i++;
     }
     p->scope = xstrdup("collections");
     p->collections = cJSON_PrintUnformatted(cols);
-    return QB_OK;
+    return parse_exclude(body, p, err, errlen);
 }
 
 static enum qb_err parse_strings(const cJSON *body, struct store_plan *p, char *err, size_t errlen)
@@ -304,6 +369,44 @@ static enum qb_err parse_strings(const cJSON *body, struct store_plan *p, char *
     return QB_OK;
 }
 
+/* Reads "reverify": {"schedule": cron (in the plan's timezone),
+ * "max_bytes": budget per pass} or null/absent for none. */
+static enum qb_err parse_reverify(const cJSON *body, struct store_plan *p, char *err, size_t errlen)
+{
+    static const char *const fields[] = {"schedule", "max_bytes", NULL};
+    const cJSON *rv = cJSON_GetObjectItemCaseSensitive(body, "reverify");
+    const char *expr = NULL;
+    int64_t max = REVERIFY_MAX_BYTES_DEFAULT;
+    char sub[QB_ERRBUF_SIZE / 2];
+    if (!rv || cJSON_IsNull(rv))
+        return QB_OK;
+    if (!cJSON_IsObject(rv))
+        return qb_failf(QB_ERR_INVALID, err, errlen,
+                        "reverify: must be an object {\"schedule\", \"max_bytes\"} or null");
+    enum qb_err rc = json_reject_unknown(rv, fields, sub, sizeof sub);
+    if (!rc)
+        rc = json_get_string(rv, "schedule", &expr, sub, sizeof sub);
+    if (rc == QB_ERR_NOT_FOUND)
+        return qb_failf(QB_ERR_INVALID, err, errlen,
+                        "reverify.schedule: is required (a cron expression, as for schedule)");
+    if (!rc && (!*expr || has_control(expr) || isspace((unsigned char)expr[0]) ||
+                isspace((unsigned char)expr[strlen(expr) - 1])))
+        rc = qb_failf(QB_ERR_INVALID, sub, sizeof sub,
+                      "schedule: must not be empty, start or end with white space");
+    if (!rc)
+        rc = schedule_check(expr, p->timezone, sub, sizeof sub);
+    if (!rc)
+        rc = json_get_int(rv, "max_bytes", 1, INT64_C(1) << 53, &max, sub, sizeof sub);
+    if (rc && rc != QB_ERR_NOT_FOUND)
+        return qb_failf(QB_ERR_INVALID, err, errlen, "reverify.%s", sub);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "schedule", expr);
+    cJSON_AddNumberToObject(o, "max_bytes", (double)max);
+    p->reverify = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return QB_OK;
+}
+
 /* Fills p from body (all fields but name) and *allow_missing from the
  * request-only "allow_missing_collections".  Replies and returns false on
  * invalid input. */
@@ -320,6 +423,8 @@ static bool plan_from_body(struct http_request *req, const cJSON *body, struct s
         rc = parse_scope(body, p, err, sizeof err);
     if (!rc)
         rc = parse_strings(body, p, err, sizeof err);
+    if (!rc)
+        rc = parse_reverify(body, p, err, sizeof err);
     const cJSON *retention = cJSON_GetObjectItemCaseSensitive(body, "retention");
     if (!rc)
         rc = retention_policy_from_json(retention, &policy, err, sizeof err);
@@ -351,12 +456,8 @@ static bool plan_from_body(struct http_request *req, const cJSON *body, struct s
     if (!rc || rc == QB_ERR_NOT_FOUND)
         rc = json_get_int(body, "alert_after", 60, 366LL * 86400, &alert, err, sizeof err);
     const cJSON *labels = cJSON_GetObjectItemCaseSensitive(body, "labels");
-    if ((!rc || rc == QB_ERR_NOT_FOUND) && labels && !cJSON_IsNull(labels) &&
-        (!cJSON_IsObject(labels) || !valid_labels(labels, err, sizeof err))) {
-        if (!cJSON_IsObject(labels))
-            snprintf(err, sizeof err, "labels: must be an object of strings");
-        rc = QB_ERR_INVALID;
-    }
+    if ((!rc || rc == QB_ERR_NOT_FOUND) && labels && !cJSON_IsNull(labels))
+        rc = api_labels_check(labels, err, sizeof err);
     if (rc && rc != QB_ERR_NOT_FOUND) {
         api_reply_invalid(req, err);
         return false;
@@ -494,6 +595,10 @@ static void check_collections(struct task *t)
     int i = 0;
     cJSON_ArrayForEach(item, cols)
     {
+        if (collsel_is_pattern(item->valuestring)) {
+            i++;
+            continue; /* matched at run time; matching nothing is no error now */
+        }
         enum qb_err hrc = has_collection(qc, names, n, item->valuestring, w->why, sizeof w->why);
         if (hrc == QB_ERR_NOT_FOUND) {
             if (!w->missing)

@@ -10,6 +10,8 @@
  *   424  run_failed: it failed, was partial or was cancelled (body has "run")
  *   504  wait_expired: still queued or running (poll Location)
  * Without wait: 202 for a new run, 200 for an Idempotency-Key replay.
+ * A trigger's body may label the run's snapshots and hold them against
+ * retention ("labels", "keep_until", "pinned"; run_request).
  */
 #include "api/api.h"
 #include "api/api_common.h"
@@ -70,6 +72,8 @@ static cJSON *api_run_json(const struct store_run *r)
     cJSON_DeleteItemFromObjectCaseSensitive(request, "target_instance_id");
     cJSON_AddItemToObject(o, "request", request ? request : cJSON_CreateObject());
     cJSON_AddItemToObject(o, "error", r->error ? cJSON_CreateString(r->error) : cJSON_CreateNull());
+    cJSON *collections = r->collections ? cJSON_Parse(r->collections) : NULL;
+    cJSON_AddItemToObject(o, "collections", collections ? collections : cJSON_CreateNull());
     json_add_time(o, "queued_at", r->queued_at);
     json_add_time(o, "started_at", r->started_at);
     json_add_time(o, "finished_at", r->finished_at);
@@ -165,6 +169,60 @@ void api_wait_run(struct http_request *req, int64_t id, long wait, bool replayed
     http_req_defer(req, qb_mono_ms() + wait * 1000L, poll_run, w, free);
 }
 
+/* The one-off hold a trigger may ask for; the snapshots the run catalogues
+ * carry it (engine/jobs.h job_snapshot_hold). */
+static const char *const trigger_fields[] = {"labels", "keep_until", "pinned", NULL};
+
+/* The request JSON text of a trigger (caller frees): "{}" without a body,
+ * else its labels, keep_until (as canonical RFC 3339 UTC) and pinned.
+ * Replies 400 naming the field and returns NULL on bad input. */
+static char *run_request(struct http_request *req)
+{
+    char err[QB_ERRBUF_SIZE];
+    const cJSON *body = http_req_json(req);
+    if (!body)
+        return xstrdup("{}");
+    if (!cJSON_IsObject(body)) {
+        http_reply_problem(req, API_ERR_INVALID_FIELD,
+                           "the body must be a JSON object (labels, keep_until, pinned)");
+        return NULL;
+    }
+    cJSON *out = cJSON_CreateObject();
+    bool pinned = false;
+    const char *until = NULL;
+    int64_t t = 0;
+    const cJSON *labels = cJSON_GetObjectItemCaseSensitive(body, "labels");
+    enum qb_err rc = json_reject_unknown(body, trigger_fields, err, sizeof err);
+    if (!rc && labels && !cJSON_IsNull(labels))
+        rc = api_labels_check(labels, err, sizeof err);
+    if (!rc)
+        rc = json_get_bool(body, "pinned", &pinned, err, sizeof err);
+    if (rc == QB_ERR_NOT_FOUND)
+        rc = QB_OK;
+    if (!rc)
+        rc = json_get_string(body, "keep_until", &until, err, sizeof err);
+    if (rc == QB_OK && !rfc3339_parse(until, RFC3339_ANY, &t))
+        rc = qb_failf(QB_ERR_INVALID, err, sizeof err,
+                      "keep_until: must be an RFC 3339 time (\"2026-12-31T00:00:00Z\")");
+    else if (rc == QB_OK && t <= qb_now_ms() / 1000)
+        rc = qb_failf(QB_ERR_INVALID, err, sizeof err,
+                      "keep_until: %s is not in the future; a hold must end later than now", until);
+    if (rc && rc != QB_ERR_NOT_FOUND) {
+        cJSON_Delete(out);
+        api_reply_invalid(req, err);
+        return NULL;
+    }
+    if (labels && !cJSON_IsNull(labels))
+        cJSON_AddItemToObject(out, "labels", cJSON_Duplicate(labels, true));
+    if (t > 0)
+        json_add_time(out, "keep_until", t);
+    if (pinned)
+        cJSON_AddTrueToObject(out, "pinned");
+    char *text = cJSON_PrintUnformatted(out);
+    cJSON_Delete(out);
+    return text;
+}
+
 void api_runs_trigger(struct http_request *req)
 {
     struct app *app = http_req_app(req);
@@ -174,17 +232,17 @@ void api_runs_trigger(struct http_request *req)
     const char *name = api_path_name(req, "plan");
     if (!name || !api_query_wait(req, &wait))
         return;
-    const cJSON *body = http_req_json(req);
-    if (body && (!cJSON_IsObject(body) || cJSON_GetArraySize(body) > 0)) {
-        http_reply_problem(req, API_ERR_INVALID_FIELD,
-                           "triggering a run takes no body fields; the plan says what to do");
+    char *request = run_request(req);
+    if (!request)
+        return;
+    const char *key = NULL;
+    if (!api_idempotency_key(req, &key)) {
+        free(request);
         return;
     }
-    const char *key = NULL;
-    if (!api_idempotency_key(req, &key))
-        return;
     enum qb_err rc = store_plan_get(app->store, name, &p, err, sizeof err);
     if (rc) {
+        free(request);
         http_reply_error(req, rc, err);
         return;
     }
@@ -197,12 +255,13 @@ void api_runs_trigger(struct http_request *req)
         .triggered_by = http_req_principal(req),
         .idempotency_key = key,
         .idempotency_window_s = API_IDEMPOTENCY_WINDOW_S,
-        .request = "{}",
+        .request = request,
     };
     int64_t id = 0;
     bool existing = false;
     rc = store_run_create(app->store, &n, &id, &existing, err, sizeof err);
     store_plan_free(p);
+    free(request);
     if (rc) {
         http_reply_error(req, rc, err);
         return;

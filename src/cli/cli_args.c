@@ -40,6 +40,9 @@ static const struct opt opts[] = {
     {"state", OPT_STR, F(state), 0},
     {"kind", OPT_STR, F(kind), 0},
     {"overwrite", OPT_FLAG, F(overwrite), 0},
+    {"label", OPT_STR, F(label), 0},
+    {"keep-until", OPT_STR, F(keep_until), 0},
+    {"pin", OPT_FLAG, F(pin), 0},
     {"limit", OPT_LONG, F(limit), 1000},
 };
 #undef F

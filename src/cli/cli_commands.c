@@ -343,19 +343,62 @@ static void wait_query(const struct cli_ctx *c, char *out, size_t outlen)
         out[0] = '\0';
 }
 
+/* The body of a one-off run: --label K=V[,K=V...], --keep-until, --pin
+ * (POST /v1/plans/{name}/runs); NULL without them.  qbackupd checks the
+ * values; a label without "=" is a usage error here.  Caller frees. */
+static char *run_body(const struct cli_args *a, bool *bad)
+{
+    *bad = false;
+    if (!a->label && !a->keep_until && !a->pin)
+        return NULL;
+    cJSON *o = cJSON_CreateObject();
+    if (a->label) {
+        cJSON *labels = cJSON_AddObjectToObject(o, "labels");
+        char *copy = xstrdup(a->label), *next = NULL;
+        for (char *kv = copy; kv && !*bad; kv = next) {
+            next = strchr(kv, ',');
+            if (next)
+                *next++ = '\0';
+            char *eq = strchr(kv, '=');
+            if (!eq || eq == kv) {
+                fprintf(stderr, "qbackup: --label: expected KEY=VALUE[,KEY=VALUE...], got \"%s\"\n",
+                        kv);
+                *bad = true;
+                continue;
+            }
+            *eq = '\0';
+            cJSON_DeleteItemFromObjectCaseSensitive(labels, kv);
+            cJSON_AddStringToObject(labels, kv, eq + 1);
+        }
+        free(copy);
+    }
+    if (a->keep_until)
+        cJSON_AddStringToObject(o, "keep_until", a->keep_until);
+    if (a->pin)
+        cJSON_AddTrueToObject(o, "pinned");
+    char *text = *bad ? NULL : cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
 static int cmd_run(const struct cli_ctx *c, const char *const *argv)
 {
+    bool bad = false;
+    char *body = run_body(c->args, &bad);
+    if (bad)
+        return CLI_EXIT_USAGE;
     char *plan = cli_http_escape(argv[0]);
     char q[32];
     wait_query(c, q, sizeof q);
     char *path = xasprintf("/v1/plans/%s/runs%s", plan, q);
     struct cli_reply r;
     long wait_s = c->args->wait ? c->args->wait_s : 0;
-    int ex = send_req(c, "POST", path, NULL, c->args->key, wait_s, &r);
+    int ex = send_req(c, "POST", path, body, c->args->key, wait_s, &r);
     if (ex < 0) {
         ex = report_run(c, &r);
         cli_reply_free(&r);
     }
+    free(body);
     free(path);
     free(plan);
     return ex;
@@ -492,7 +535,8 @@ struct cli_command {
 static const struct cli_command commands[] = {
     {"status", NULL, 0, cmd_status, "status"},
     {"plans", NULL, 0, cmd_plans, "plans"},
-    {"run", NULL, 1, cmd_run, "run PLAN [--wait[=SECONDS]] [--key KEY]"},
+    {"run", NULL, 1, cmd_run,
+     "run PLAN [--wait[=SECONDS]] [--key KEY] [--label K=V,...] [--keep-until TIME] [--pin]"},
     {"runs", NULL, 0, cmd_runs, "runs [--plan P] [--state S] [--kind backup|restore] [--limit N]"},
     {"snapshots", NULL, 0, cmd_snapshots, "snapshots [--plan P] [--limit N]"},
     {"verify", NULL, 1, cmd_verify, "verify SNAPSHOT_ID"},

@@ -21,6 +21,7 @@
  * target's total.
  */
 #include "engine/backup_set.h"
+#include "engine/collsel.h"
 #include "engine/jobs.h"
 #include "engine/manifest.h"
 #include "engine/qdrant_janitor.h"
@@ -284,7 +285,10 @@ static enum qb_err catalogue(struct backup *b, struct target *t, bool verified, 
         .created_at = qb_now_ms() / 1000,
         .verified_at = verified ? qb_now_ms() / 1000 : 0,
     };
-    return store_snapshot_insert(b->job->store, &row, id, err, errlen);
+    char *labels = b->plan->id ? job_snapshot_hold(b->job, &row) : NULL;
+    enum qb_err rc = store_snapshot_insert(b->job->store, &row, id, err, errlen);
+    free(labels);
+    return rc;
 }
 
 /* Runs the pipeline for one target; fills result.  Returns QB_OK when the
@@ -407,7 +411,25 @@ fail:
 
 /* ---------------------------------------------------------------- the run */
 
-/* The collections a run covers, per its plan's scope. */
+/* Strings of a JSON array text (non-strings skipped); *n receives the
+ * count.  The array borrows from *arr, which the caller deletes. */
+static const char **json_strings(const char *text, cJSON **arr, size_t *n)
+{
+    *arr = cJSON_Parse(text ? text : "[]");
+    const char **out = xcalloc((size_t)cJSON_GetArraySize(*arr) + 1, sizeof *out);
+    const cJSON *item;
+    *n = 0;
+    cJSON_ArrayForEach(item, *arr)
+    {
+        if (cJSON_IsString(item))
+            out[(*n)++] = item->valuestring;
+    }
+    return out;
+}
+
+/* The collections a run covers, per its plan's scope and selection
+ * (engine/collsel.h): the instance is listed only when a pattern or "*"
+ * needs it, so a plan of plain names runs as it always did. */
 static enum qb_err list_targets(struct backup *b, char ***names, size_t *n, char *err,
                                 size_t errlen)
 {
@@ -416,22 +438,44 @@ static enum qb_err list_targets(struct backup *b, char ***names, size_t *n, char
     bool full = strcmp(b->plan->scope, "full") == 0;
     if (full && !b->topo)
         return QB_OK;
-    if (full || strcmp(b->plan->scope, "all") == 0) {
-        enum qb_err rc;
-        WITH_RETRIES(b->job, rc, qdrant_list_collections(b->qdrant, names, n, err, errlen));
-        return rc;
-    }
-    cJSON *arr = cJSON_Parse(b->plan->collections);
-    const cJSON *item;
-    cJSON_ArrayForEach(item, arr)
-    {
-        if (!cJSON_IsString(item))
-            continue;
-        *names = xrealloc(*names, (*n + 1) * sizeof **names);
-        (*names)[(*n)++] = xstrdup(item->valuestring);
-    }
+    bool all = full || strcmp(b->plan->scope, "all") == 0;
+    cJSON *inc_arr = NULL, *exc_arr = NULL;
+    size_t n_inc = 0, n_exc = 0, n_have = 0;
+    const char *star[] = {"*"};
+    const char **inc = all ? NULL : json_strings(b->plan->collections, &inc_arr, &n_inc);
+    const char **exc = json_strings(full ? "[]" : b->plan->exclude, &exc_arr, &n_exc);
+    bool need_list = all;
+    for (size_t i = 0; i < n_inc && !need_list; i++)
+        need_list = collsel_is_pattern(inc[i]);
+    char **have = NULL;
+    enum qb_err rc = QB_OK;
+    if (need_list)
+        WITH_RETRIES(b->job, rc, qdrant_list_collections(b->qdrant, &have, &n_have, err, errlen));
+    if (!rc)
+        collsel_resolve(all ? star : inc, all ? 1 : n_inc, exc, n_exc, (const char *const *)have,
+                        n_have, names, n);
+    qdrant_strings_free(have, n_have);
+    free(inc);
+    free(exc);
+    cJSON_Delete(inc_arr);
+    cJSON_Delete(exc_arr);
+    return rc;
+}
+
+/* The run shows what its selection resolved to (GET /v1/runs/{id}
+ * "collections"); a failed write costs only that display. */
+static void record_targets(struct backup *b, char **names, size_t n)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(arr, cJSON_CreateString(names[i]));
+    char *text = cJSON_PrintUnformatted(arr);
+    char err[QB_ERRBUF_SIZE];
+    if (store_run_set_collections(b->job->store, b->job->run->id, text, err, sizeof err))
+        log_warn("run.collections_unrecorded", "run=%lld error=%s", (long long)b->job->run->id,
+                 log_q(err));
+    free(text);
     cJSON_Delete(arr);
-    return QB_OK;
 }
 
 static void target_clear(struct target *t)
@@ -474,8 +518,15 @@ static const char *run_targets(struct backup *b, cJSON *results, char *error, si
      * a full-instance plan backs up every collection as a set instead. */
     bool full = strcmp(b->plan->scope, "full") == 0 && !b->topo;
     b->ntargets = full ? 1 : n;
+    if (!full)
+        record_targets(b, names, n);
     if (!full && n == 0) {
-        snprintf(error, errorlen, "instance %s has no collections to back up", b->plan->instance);
+        snprintf(error, errorlen,
+                 strcmp(b->plan->scope, "collections") != 0 &&
+                         strcmp(b->plan->exclude ? b->plan->exclude : "[]", "[]") == 0
+                     ? "instance %s has no collections to back up"
+                     : "no collection of instance %s matches the plan's collections and exclude",
+                 b->plan->instance);
         return "failed";
     }
     for (size_t i = 0; i < (full ? 1 : n); i++) {

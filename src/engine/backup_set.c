@@ -427,7 +427,9 @@ enum qb_err backup_set_collection(struct job *j, const struct store_plan *plan,
         .layout = layout,
         .backup_set = set_text,
     };
+    char *labels = job_snapshot_hold(j, &row);
     rc = store_snapshot_insert(j->store, &row, snapshot_id, err, errlen);
+    free(labels);
     free(set_text);
     if (rc) {
         free(location);

@@ -7,6 +7,7 @@
 #include "engine/recovery.h"
 #include "store/store_events.h"
 #include "util/log.h"
+#include "util/rfc3339.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,4 +121,27 @@ void job_execute(struct engine *e, struct store *store, struct metrics *metrics,
     log_info("run.end", "run=%lld state=%s bytes=%lld error=%s", (long long)run->id, state,
              (long long)j.bytes_done, log_quote(quoted, sizeof quoted, error));
     free(text);
+}
+
+char *job_snapshot_hold(const struct job *j, struct store_snapshot *row)
+{
+    char *labels = NULL;
+    if (strcmp(j->run->kind, "backup") != 0)
+        return NULL;
+    /* The API validated the request before queuing it: anything else here
+     * is a hand-edited catalogue, read as "no hold". */
+    cJSON *req = cJSON_Parse(j->run->request);
+    const cJSON *pinned = cJSON_GetObjectItemCaseSensitive(req, "pinned");
+    const cJSON *until = cJSON_GetObjectItemCaseSensitive(req, "keep_until");
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(req, "labels");
+    int64_t t = 0;
+    if (cJSON_IsTrue(pinned))
+        row->pinned = true;
+    if (cJSON_IsString(until) && rfc3339_parse(until->valuestring, RFC3339_ANY, &t) && t > 0)
+        row->keep_until = t;
+    if (cJSON_IsObject(l))
+        labels = cJSON_PrintUnformatted(l);
+    row->labels = labels;
+    cJSON_Delete(req);
+    return labels;
 }

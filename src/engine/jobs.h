@@ -15,6 +15,7 @@
 #include "storage/storage.h"
 #include "store/store.h"
 #include "store/store_runs.h"
+#include "store/store_snapshots.h"
 
 /* Executes a claimed run to the end and records its outcome in the
  * catalogue; never fails (failures become the run's state and error).
@@ -44,6 +45,14 @@ enum qb_err job_checkpoint(struct job *j, const char *phase, char *err, size_t e
  * 50% jitter, so retries of several workers do not synchronise.  Returns
  * true when the job must stop instead. */
 bool job_backoff(struct job *j, unsigned attempt);
+
+/* A one-off backup run's hold (POST /v1/plans/{name}/runs with "labels",
+ * "keep_until", "pinned": the run's request), copied onto a snapshot row
+ * it is about to catalogue: sets row->pinned, row->keep_until and
+ * row->labels.  Returns the labels text row->labels points to, which the
+ * caller frees after the insert (NULL when the run asked for none).  Only
+ * for rows of the run's own plan: a safety snapshot takes no hold. */
+char *job_snapshot_hold(const struct job *j, struct store_snapshot *row);
 
 /* Runs a backup run (backup_job.c); returns the terminal state and fills
  * results (a JSON array) and error. */

@@ -12,10 +12,17 @@
  * "keep_daily 7" means "the newest snapshot of each of the 7 most recent
  * days that have one", not "of the last 7 calendar days".  Rules are
  * independent: one snapshot may satisfy several of them at once.
- * Pinned snapshots are skipped by the walk, so they neither use quota nor
- * occupy a bucket.  The final verdict is then (first match wins):
+ * Pinned snapshots, and held ones (keep_until still ahead: a one-off
+ * pre-migration snapshot), are skipped by the walk, so they neither use
+ * quota nor occupy a bucket: a one-off never pushes a scheduled backup out
+ * of keep_last.  Once a hold passes, the snapshot is walked like any
+ * other.  A pinned or held snapshot still counts as "seen verified": it is
+ * kept anyway, so the newest verified backup survives either way, and when
+ * its hold ends it is the newest verified one if nothing newer is.  The
+ * final verdict is then (first match wins):
  *
  *     pinned                         -> keep   "pinned"
+ *     keep_until still ahead         -> keep   "held until <time>"
  *     empty policy                   -> keep   "empty policy"
  *     chosen by a rule, not too old  -> keep   "<rule> <bucket>"
  *     no count rule set, not too old -> keep   "within max_age"
@@ -214,8 +221,8 @@ enum qb_err retention_decide(const struct retention_policy *p, const struct rete
         any_rule = any_rule || quota0[r] > 0;
     }
     for (size_t k = 0; k < n; k++) {
-        if (items[e[k].idx].pinned)
-            continue; /* pinned snapshots neither use quota nor fill a bucket */
+        if (items[e[k].idx].pinned || items[e[k].idx].keep_until > now)
+            continue; /* pinned and held snapshots neither use quota nor fill a bucket */
         for (int r = 0; r < R_COUNT; r++) {
             if (quota[r] <= 0)
                 continue;
@@ -248,6 +255,12 @@ enum qb_err retention_decide(const struct retention_policy *p, const struct rete
 
         if (it->pinned) {
             decide(o, it->id, true, "pinned");
+        } else if (it->keep_until > now) {
+            char when[32];
+            qb_format_time(it->keep_until, when, sizeof when);
+            snprintf(o->reason, sizeof o->reason, "held until %s", when);
+            o->id = it->id;
+            o->keep = true;
         } else if (empty) {
             decide(o, it->id, true, "empty policy");
         } else if (e[k].rule >= 0 && !old) {

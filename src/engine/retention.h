@@ -7,7 +7,7 @@
  * retention_apply.h.
  *
  * The rules (grandfather-father-son buckets as restic's `forget` defines
- * them, pinned snapshots, the newest verified snapshot, max_age) are
+ * them, pinned and held snapshots, the newest verified snapshot, max_age) are
  * specified in docs/internals/scheduling.md.
  */
 #ifndef QB_RETENTION_H
@@ -36,6 +36,7 @@ struct retention_item {
     int64_t created_at; /* Unix seconds */
     bool pinned;        /* never deleted, and not counted by any keep_* rule */
     bool verified;      /* a restore check passed */
+    int64_t keep_until; /* held as if pinned while now < keep_until; 0: no hold */
 };
 
 #define RETENTION_REASON_SIZE 48

@@ -198,6 +198,7 @@ enum qb_err retention_apply_target(struct store *store, struct storage *storage,
         items[i].id = list[i].id;
         items[i].created_at = list[i].created_at;
         items[i].pinned = list[i].pinned;
+        items[i].keep_until = list[i].keep_until;
         items[i].verified = list[i].verified_at > 0;
     }
     rc = retention_decide(&policy, items, n, qb_now_ms() / 1000, out, err, errlen);

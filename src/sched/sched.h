@@ -163,7 +163,13 @@ enum qb_err scheduler_start(struct store *store, struct engine *engine, int64_t 
 /* Stops and joins the thread.  NULL is a no-op. */
 void scheduler_stop(struct scheduler *s);
 
-/* One pass over the plans at time now (exposed for tests). */
+/* One pass over the plans at time now (exposed for tests): queues each
+ * due backup slot, then runs the re-verification pass
+ * (engine/reverify.h) of each enabled plan whose `reverify` schedule has
+ * a slot due, on the calling thread.
+ * Caveat: a pass blocks the scheduler's thread (and a shutdown waits for
+ * it) for as long as it reads, its max_bytes at the destination's speed;
+ * backups due meanwhile are queued when it ends, late but not lost. */
 void scheduler_tick(struct store *store, struct engine *engine, int64_t now);
 
 /* Announces plan.stale (store_events.h) for each enabled plan whose last

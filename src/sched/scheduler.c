@@ -6,6 +6,7 @@
 #include "engine/engine.h"
 #include "engine/qdrant_janitor.h"
 #include "engine/retention_apply.h"
+#include "engine/reverify.h"
 #include "store/store_events.h"
 #include "store/store_plans.h"
 #include "store/store_run_summary.h"
@@ -71,6 +72,41 @@ static void plan_tick(struct store *store, struct engine *engine, const struct s
         log_warn("scheduler.failed", "plan=%s error=%s", p->name, log_q(err));
 }
 
+/* One plan's re-verification slot, when due: the slot is recorded first,
+ * so a pass that dies (or a restart) does not run it again, and a pass
+ * that overruns its next slot collapses the missed ones into one, as
+ * backups do. */
+static void plan_reverify(struct store *store, const struct store_plan *p, int64_t now)
+{
+    char err[QB_ERRBUF_SIZE];
+    cJSON *rv = cJSON_Parse(p->reverify);
+    const char *expr = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rv, "schedule"));
+    const cJSON *max = cJSON_GetObjectItemCaseSensitive(rv, "max_bytes");
+    int64_t budget = cJSON_IsNumber(max) && max->valuedouble >= 1 ? (int64_t)max->valuedouble
+                                                                  : REVERIFY_MAX_BYTES_DEFAULT;
+    int64_t base = p->last_reverify_at ? p->last_reverify_at : p->created_at, due = 0;
+    if (!expr || schedule_latest_due(expr, p->timezone, base, now, &due, err, sizeof err)) {
+        log_warn("scheduler.bad_reverify", "plan=%s error=%s", p->name,
+                 log_q(expr ? err : "no schedule"));
+        goto out;
+    }
+    if (!due)
+        goto out;
+    if (store_plan_mark_reverify(store, p->id, due, err, sizeof err)) {
+        log_warn("scheduler.failed", "plan=%s error=%s", p->name, log_q(err));
+        goto out;
+    }
+    struct reverify_report rep;
+    if (reverify_plan(store, p, budget, &rep, err, sizeof err))
+        log_warn("reverify.pass_failed", "plan=%s slot=%lld error=%s", p->name, (long long)due,
+                 log_q(err));
+    else
+        log_info("reverify.pass", "plan=%s slot=%lld checked=%d failed=%d bytes=%lld", p->name,
+                 (long long)due, rep.checked, rep.failed, (long long)rep.bytes);
+out:
+    cJSON_Delete(rv);
+}
+
 void scheduler_tick(struct store *store, struct engine *engine, int64_t now)
 {
     char err[QB_ERRBUF_SIZE];
@@ -83,6 +119,11 @@ void scheduler_tick(struct store *store, struct engine *engine, int64_t now)
     for (size_t i = 0; i < n; i++) {
         if (plans[i]->enabled && plans[i]->schedule)
             plan_tick(store, engine, plans[i], now);
+    }
+    /* Backups first: a pass may read for a while (sched.h). */
+    for (size_t i = 0; i < n; i++) {
+        if (plans[i]->enabled && plans[i]->reverify)
+            plan_reverify(store, plans[i], now);
     }
     store_plan_list_free(plans, n);
 }

@@ -13,8 +13,8 @@
     "SELECT p.id, p.name, i.name, d.name, p.instance_id, p.destination_id, p.scope, "              \
     "p.collections, p.schedule, p.timezone, p.key_prefix, p.retention, p.verify, "                 \
     "p.alert_after_s, p.enabled, p.labels, p.last_fire_at, p.skipped_fires, p.last_skipped_at, "   \
-    "p.created_at, p.updated_at, p.requeue_interrupted, p.shard_method, p.verify_mode "            \
-    "FROM plans p JOIN "                                                                           \
+    "p.created_at, p.updated_at, p.requeue_interrupted, p.shard_method, p.verify_mode, "           \
+    "p.exclude, p.reverify, p.last_reverify_at FROM plans p JOIN "                                 \
     "instances i ON i.id = "                                                                       \
     "p.instance_id "                                                                               \
     "JOIN destinations d ON d.id = p.destination_id "
@@ -44,7 +44,10 @@ static const struct store_col plan_cols[] = {STORE_COL(id),
                                              STORE_COL(updated_at),
                                              STORE_COL(requeue_interrupted),
                                              STORE_COL_TEXT_OR(shard_method, "snapshot"),
-                                             STORE_COL_TEXT_OR(verify_mode, "full")};
+                                             STORE_COL_TEXT_OR(verify_mode, "full"),
+                                             STORE_COL_TEXT_OR(exclude, "[]"),
+                                             STORE_COL(reverify),
+                                             STORE_COL(last_reverify_at)};
 #undef STORE_ROW_T
 static const struct store_rows plan_rows = STORE_TABLE_ROWS(struct store_plan, plan_cols);
 
@@ -98,13 +101,17 @@ static enum qb_err write_plan(struct store *s, const struct store_plan *p, bool 
     static const char insert_sql[] =
         "INSERT INTO plans (name, instance_id, destination_id, scope, collections, schedule, "
         "timezone, key_prefix, retention, verify, alert_after_s, enabled, labels, created_at, "
-        "updated_at, requeue_interrupted, shard_method, verify_mode) VALUES (?1,?2,?3,?4,?5,?6,?7,"
-        "?8,?9,?10,?11,?12,?13,?14,?14,?15,?16,?17)";
+        "updated_at, requeue_interrupted, shard_method, verify_mode, exclude, reverify, "
+        "last_reverify_at) VALUES "
+        "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?14,?15,?16,?17,?18,?19,?14)";
     static const char update_sql[] =
         "UPDATE plans SET instance_id = ?2, destination_id = ?3, scope = ?4, collections = ?5, "
         "schedule = ?6, timezone = ?7, key_prefix = ?8, retention = ?9, verify = ?10, "
         "alert_after_s = ?11, enabled = ?12, labels = ?13, updated_at = ?14, "
-        "requeue_interrupted = ?15, shard_method = ?16, verify_mode = ?17, "
+        "requeue_interrupted = ?15, shard_method = ?16, verify_mode = ?17, exclude = ?18, "
+        "reverify = ?19, "
+        /* a new or changed reverify starts counting from now */
+        "last_reverify_at = CASE WHEN reverify IS ?19 THEN last_reverify_at ELSE ?14 END, "
         /* a new schedule starts counting from now, not from old slots */
         "last_fire_at = CASE WHEN schedule IS ?6 THEN last_fire_at ELSE ?14 END "
         "WHERE name = ?1";
@@ -133,6 +140,8 @@ static enum qb_err write_plan(struct store *s, const struct store_plan *p, bool 
     sqlite3_bind_int(st, 15, p->requeue_interrupted);
     store_bind_text(st, 16, p->shard_method ? p->shard_method : "snapshot");
     store_bind_text(st, 17, p->verify_mode ? p->verify_mode : "full");
+    store_bind_text(st, 18, p->exclude ? p->exclude : "[]");
+    store_bind_text(st, 19, p->reverify);
     int changes = 0;
     rc =
         store_step_done(db, st, &changes, insert ? "inserting plan" : "updating plan", err, errlen);
@@ -217,4 +226,13 @@ enum qb_err store_plan_mark_fire(struct store *s, int64_t plan_id, int64_t fire_
         "skipped_fires = skipped_fires + ?3, "
         "last_skipped_at = CASE WHEN ?3 THEN ?2 ELSE last_skipped_at END WHERE id = ?1",
         plan_id, fire_at, skipped ? 1 : 0, NULL, NULL, "recording schedule", err, errlen);
+}
+
+enum qb_err store_plan_mark_reverify(struct store *s, int64_t plan_id, int64_t slot, char *err,
+                                     size_t errlen)
+{
+    return store_write(s,
+                       "UPDATE plans SET last_reverify_at = max(coalesce(last_reverify_at, 0), ?2) "
+                       "WHERE id = ?1",
+                       plan_id, slot, 0, NULL, NULL, "recording re-verification", err, errlen);
 }

@@ -19,7 +19,8 @@ struct store_plan {
     int64_t instance_id;
     int64_t destination_id;
     char *scope;       /* "collections", "all" or "full" */
-    char *collections; /* JSON array of names (scope "collections") */
+    char *collections; /* JSON array of names and patterns (scope "collections") */
+    char *exclude;     /* JSON array of names and patterns removed at run time */
     char *schedule;    /* cron expression or NULL: on demand only */
     char *timezone;    /* "UTC" or an IANA zone name */
     char *key_prefix;  /* "" or "a/b" */
@@ -29,6 +30,8 @@ struct store_plan {
     bool enabled;
     bool requeue_interrupted; /* queue again a run a restart interrupted */
     char *labels;             /* JSON object */
+    char *reverify;           /* {"schedule", "max_bytes"} or NULL: no scheduled re-verification */
+    int64_t last_reverify_at; /* latest re-verification slot handled (or the write), 0: none */
     char *shard_method;       /* clusters: "snapshot" (routes 12-14) or "stream" (route 15) */
     char *verify_mode;        /* with verify: "quick" or "full" (storage_verify_mode) */
     int64_t last_fire_at;     /* scheduler: latest slot handled, 0: none */
@@ -77,5 +80,9 @@ enum qb_err store_plan_delete(struct store *s, const char *name, char *err,
  * slot not run because a run was still active. */
 enum qb_err store_plan_mark_fire(struct store *s, int64_t plan_id, int64_t fire_at, bool skipped,
                                  char *err, size_t errlen) QB_MUSTCHECK;
+
+/* Scheduler: records that re-verification slot `slot` was handled. */
+enum qb_err store_plan_mark_reverify(struct store *s, int64_t plan_id, int64_t slot, char *err,
+                                     size_t errlen) QB_MUSTCHECK;
 
 #endif /* QB_STORE_PLANS_H */

@@ -13,7 +13,7 @@
 #define RUN_COLUMNS                                                                                \
     "id, kind, plan_id, plan_name, trigger, triggered_by, idempotency_key, state, phase, "         \
     "cancel_requested, bytes_done, bytes_total, request, results, error, queued_at, started_at, "  \
-    "finished_at, scheduled_for, inflight"
+    "finished_at, scheduled_for, inflight, collections"
 
 /* The columns of RUN_COLUMNS, in order. */
 #define STORE_ROW_T struct store_run
@@ -36,7 +36,8 @@ static const struct store_col run_cols[] = {STORE_COL(id),
                                             STORE_COL(started_at),
                                             STORE_COL(finished_at),
                                             STORE_COL(scheduled_for),
-                                            STORE_COL(inflight)};
+                                            STORE_COL(inflight),
+                                            STORE_COL(collections)};
 #undef STORE_ROW_T
 static const struct store_rows run_rows = STORE_TABLE_ROWS(struct store_run, run_cols);
 
@@ -191,6 +192,13 @@ enum qb_err store_run_progress(struct store *s, int64_t id, const char *phase, i
                        "bytes_total = CASE WHEN ?3 < 0 THEN bytes_total ELSE ?3 END "
                        "WHERE id = ?1 AND state = 'running'",
                        id, bytes_done, bytes_total, phase, NULL, "updating run", err, errlen);
+}
+
+enum qb_err store_run_set_collections(struct store *s, int64_t id, const char *collections,
+                                      char *err, size_t errlen)
+{
+    return store_write(s, "UPDATE runs SET collections = ?4 WHERE id = ?1", id, 0, 0, collections,
+                       NULL, "recording the run's collections", err, errlen);
 }
 
 enum qb_err store_run_set_inflight(struct store *s, int64_t id, const char *inflight, char *err,

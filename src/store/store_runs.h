@@ -34,6 +34,7 @@ struct store_run {
     int64_t finished_at;   /* 0: not yet */
     int64_t scheduled_for; /* 0: not a scheduled run */
     char *inflight;        /* JSON object or NULL */
+    char *collections;     /* backups: JSON array the selection resolved to, or NULL */
 };
 
 void store_run_free(struct store_run *r);
@@ -94,6 +95,11 @@ enum qb_err store_run_claim(struct store *s, int worker, struct store_run **out,
  * bytes_total < 0 keeps the current total. */
 enum qb_err store_run_progress(struct store *s, int64_t id, const char *phase, int64_t bytes_done,
                                int64_t bytes_total, char *err, size_t errlen) QB_MUSTCHECK;
+
+/* Records the collections a backup run's selection resolved to (JSON
+ * array text) when it starts. */
+enum qb_err store_run_set_collections(struct store *s, int64_t id, const char *collections,
+                                      char *err, size_t errlen) QB_MUSTCHECK;
 
 /* Records (JSON text) or clears (NULL) what the run has outside the
  * catalogue, for crash recovery. */

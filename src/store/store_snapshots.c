@@ -15,7 +15,7 @@
     "s.destination_id, d.name, s.kind, s.collection, s.shard_id, s.qdrant_name, s.location, "      \
     "s.storage_key, s.size_bytes, s.sha256, s.qdrant_checksum, s.qdrant_version, "                 \
     "s.points_count, s.created_at, s.verified_at, s.verify_error, s.pinned, s.layout, "            \
-    "s.backup_set "                                                                                \
+    "s.backup_set, s.keep_until, s.labels, s.checked_at "                                          \
     "FROM snapshots s LEFT JOIN plans p ON p.id = s.plan_id "                                      \
     "JOIN destinations d ON d.id = s.destination_id "
 
@@ -45,7 +45,10 @@ static const struct store_col snapshot_cols[] = {STORE_COL(id),
                                                  STORE_COL(verify_error),
                                                  STORE_COL(pinned),
                                                  STORE_COL_TEXT_OR(layout, "snapshot"),
-                                                 STORE_COL(backup_set)};
+                                                 STORE_COL(backup_set),
+                                                 STORE_COL(keep_until),
+                                                 STORE_COL_TEXT_OR(labels, "{}"),
+                                                 STORE_COL(checked_at)};
 #undef STORE_ROW_T
 static const struct store_rows snapshot_rows =
     STORE_TABLE_ROWS(struct store_snapshot, snapshot_cols);
@@ -69,8 +72,9 @@ enum qb_err store_snapshot_insert(struct store *s, const struct store_snapshot *
         "INSERT INTO snapshots (plan_id, run_id, instance_id, instance_name, destination_id, "
         "kind, collection, shard_id, qdrant_name, location, storage_key, size_bytes, sha256, "
         "qdrant_checksum, qdrant_version, points_count, created_at, verified_at, pinned, layout, "
-        "backup_set) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,"
-        "?20,?21)",
+        "backup_set, keep_until, labels, checked_at) VALUES "
+        "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,"
+        "?16,?17,?18,?19,?20,?21,?22,?23,?18)",
         &q, err, errlen);
     if (rc)
         return rc;
@@ -96,6 +100,8 @@ enum qb_err store_snapshot_insert(struct store *s, const struct store_snapshot *
     sqlite3_bind_int(st, 19, snap->pinned);
     store_bind_text(st, 20, snap->layout ? snap->layout : "snapshot");
     store_bind_text(st, 21, snap->backup_set);
+    store_bind_int_or_null(st, 22, snap->keep_until, 0);
+    store_bind_text(st, 23, snap->labels ? snap->labels : "{}");
     rc = store_step_done(q.db, st, NULL, "cataloguing snapshot", err, errlen);
     if (!rc)
         *id = sqlite3_last_insert_rowid(q.db);
@@ -173,6 +179,7 @@ static enum qb_err read_brief(const struct store_rows *r, void *ctx, sqlite3_stm
     b->created_at = sqlite3_column_int64(st, 1);
     b->pinned = sqlite3_column_int(st, 2) != 0;
     b->verified_at = sqlite3_column_int64(st, 3);
+    b->keep_until = sqlite3_column_int64(st, 4);
     return QB_OK;
 }
 
@@ -186,10 +193,12 @@ enum qb_err store_snapshot_list_retention(struct store *s, int64_t plan_id, cons
     struct store_stmt q;
     void *list = NULL;
     *n = 0;
-    /* Covered by snapshots_plan_target (0011): no row is read.  "IS" also
+    /* Covered by snapshots_plan_target (0011, with keep_until since
+     * 0017): no row is read.  "IS" also
      * matches the full-instance target, whose collection is NULL. */
     enum qb_err rc = store_stmt_open(s,
-                                     "SELECT id, created_at, pinned, verified_at FROM snapshots "
+                                     "SELECT id, created_at, pinned, verified_at, keep_until "
+                                     "FROM snapshots "
                                      "WHERE plan_id = ?1 AND collection IS ?2 "
                                      "AND deleting_at IS NULL "
                                      "ORDER BY created_at DESC, id DESC",
@@ -310,11 +319,13 @@ enum qb_err store_snapshot_set_verified(struct store *s, int64_t id, bool ok, co
 {
     if (ok)
         return update_one(s,
-                          "UPDATE snapshots SET verified_at = ?2, verify_error = NULL "
-                          "WHERE id = ?1",
+                          "UPDATE snapshots SET verified_at = ?2, checked_at = ?2, "
+                          "verify_error = NULL WHERE id = ?1",
                           id, qb_now_ms() / 1000, NULL, err, errlen);
-    return update_one(s, "UPDATE snapshots SET verify_error = ?4, verified_at = NULL WHERE id = ?1",
-                      id, 0, error, err, errlen);
+    return update_one(s,
+                      "UPDATE snapshots SET verify_error = ?4, verified_at = NULL, "
+                      "checked_at = ?2 WHERE id = ?1",
+                      id, qb_now_ms() / 1000, error, err, errlen);
 }
 
 enum qb_err store_snapshot_set_backup_set(struct store *s, int64_t id, const char *json, char *err,
@@ -383,4 +394,27 @@ enum qb_err store_snapshot_count_in_destination(struct store *s, int64_t destina
         return rc;
     sqlite3_bind_int64(q.st, 1, destination_id);
     return store_stmt_int(&q, n, NULL, "counting snapshots", err, errlen);
+}
+
+enum qb_err store_snapshot_list_reverify(struct store *s, int64_t plan_id, int limit,
+                                         struct store_snapshot ***out, size_t *n, char *err,
+                                         size_t errlen)
+{
+    struct store_stmt q;
+    void *list = NULL;
+    *n = 0;
+    /* snapshots_plan_checked (0017) gives this order without a sort. */
+    enum qb_err rc =
+        store_stmt_open(s,
+                        SNAP_SELECT "WHERE s.plan_id = ?1 AND s.deleting_at IS NULL "
+                                    "ORDER BY coalesce(s.checked_at, 0), s.id LIMIT ?2",
+                        &q, err, errlen);
+    if (!rc) {
+        sqlite3_bind_int64(q.st, 1, plan_id);
+        sqlite3_bind_int(q.st, 2, limit);
+        rc = store_stmt_rows(&q, &snapshot_rows, NULL, &list, n, "listing snapshots to re-verify",
+                             err, errlen);
+    }
+    *out = list;
+    return rc;
 }

@@ -38,8 +38,11 @@ struct store_snapshot {
     int64_t verified_at; /* 0: never verified */
     char *verify_error;  /* last failed verification, or NULL */
     bool pinned;
-    char *layout;     /* "snapshot": one object; "shards": a cluster backup set */
-    char *backup_set; /* layout "shards": the set's JSON (see backup_set.h), else NULL */
+    char *layout;       /* "snapshot": one object; "shards": a cluster backup set */
+    char *backup_set;   /* layout "shards": the set's JSON (see backup_set.h), else NULL */
+    int64_t keep_until; /* retention keeps it until this Unix time; 0: no such hold */
+    char *labels;       /* JSON object: the labels of the run that took it */
+    int64_t checked_at; /* last read back (either outcome); 0: never */
 };
 
 void store_snapshot_free(struct store_snapshot *s);
@@ -78,6 +81,7 @@ struct store_snapshot_brief {
     int64_t created_at;
     int64_t verified_at; /* 0: never verified */
     bool pinned;
+    int64_t keep_until; /* 0: not held */
 };
 
 /* The snapshots of one retention target (plan_id and collection; NULL:
@@ -122,7 +126,15 @@ enum qb_err store_snapshot_list_deleting(struct store *s, int64_t marked_before,
 enum qb_err store_snapshot_set_pinned(struct store *s, int64_t id, bool pinned, char *err,
                                       size_t errlen) QB_MUSTCHECK;
 
-/* Records a verification: ok sets verified_at and clears verify_error;
+/* The snapshots of plan_id read back longest ago first (never first, then
+ * by id), at most limit: a scheduled re-verification pass works down this
+ * list until its byte budget is spent, so over the passes every snapshot
+ * is read.  Free with store_snapshot_list_free. */
+enum qb_err store_snapshot_list_reverify(struct store *s, int64_t plan_id, int limit,
+                                         struct store_snapshot ***out, size_t *n, char *err,
+                                         size_t errlen) QB_MUSTCHECK;
+
+/* Records a verification (checked_at in both cases): ok sets verified_at and clears verify_error;
  * otherwise verify_error is set and verified_at cleared, so that
  * "newest verified" never means a snapshot whose last check failed. */
 enum qb_err store_snapshot_set_verified(struct store *s, int64_t id, bool ok, const char *error,

@@ -553,6 +553,19 @@ double json_path_num(const cJSON *json, const char *path)
     return cJSON_IsNumber(v) ? v->valuedouble : -1;
 }
 
+bool harness_flip_byte(const char *path)
+{
+    FILE *f = fopen(path, "r+b");
+    if (!f)
+        return false;
+    bool ok = fseek(f, 0, SEEK_END) == 0;
+    long size = ok ? ftell(f) : -1;
+    ok = ok && size > 0 && fseek(f, size / 2, SEEK_SET) == 0;
+    int c = ok ? fgetc(f) : EOF;
+    ok = ok && c != EOF && fseek(f, size / 2, SEEK_SET) == 0 && fputc(c ^ 0xff, f) != EOF;
+    return fclose(f) == 0 && ok;
+}
+
 bool harness_backup_phases_ok(const cJSON *result)
 {
     static const char *const parts[] = {"snapshot_ms", "first_byte_ms", "download_ms",

@@ -113,6 +113,10 @@ int harness_terminate(pid_t pid, int grace_ms, const char *what);
 /* Copies a file (a daemon's log) to stderr between markers. */
 void harness_print_file(const char *path, const char *title);
 
+/* Inverts one byte in the middle of the file at path (a stored object
+ * corrupted behind qbackupd's back).  True when it was written. */
+bool harness_flip_byte(const char *path);
+
 /* True when a succeeded backup target's result has every "phases" field
  * (api/openapi.yaml BackupPhases) as a non-negative integer and the phases
  * add up to at most total_ms; otherwise says why on stderr. */

@@ -213,6 +213,34 @@ static void test_seed_scenario(void)
     cli_free(&o);
 }
 
+/* A labelled one-off run held against retention (--label, --keep-until,
+ * --pin); a malformed label is a usage error, a past keep_until is
+ * refused by qbackupd (exit 6) with the field named. */
+static void test_labelled_one_off_run(void)
+{
+    struct cli_out o;
+    char until[32];
+    qb_format_time(qb_now_ms() / 1000 + 86400, until, sizeof until);
+    cli(&o, OPERATOR_TOKEN, "--json", "run", "prod", "--wait", "--label",
+        "reason=pre-deploy,ticket=OPS-1", "--keep-until", until, "--pin", NULL);
+    TEST_EXPECT_INT(o.code, 0);
+    cJSON *run = cJSON_Parse(o.out);
+    TEST_EXPECT_STR(json_path_str(run, "request.labels.reason"), "pre-deploy");
+    TEST_EXPECT_STR(json_path_str(run, "request.labels.ticket"), "OPS-1");
+    TEST_EXPECT_STR(json_path_str(run, "request.keep_until"), until);
+    TEST_EXPECT(cJSON_IsTrue(json_path(run, "request.pinned")));
+    cJSON_Delete(run);
+    cli_free(&o);
+    cli(&o, OPERATOR_TOKEN, "run", "prod", "--label", "pre-deploy", NULL);
+    TEST_EXPECT_INT(o.code, 2);
+    TEST_EXPECT(has(o.err, "KEY=VALUE"));
+    cli_free(&o);
+    cli(&o, OPERATOR_TOKEN, "run", "prod", "--keep-until", "2020-01-01T00:00:00Z", NULL);
+    TEST_EXPECT_INT(o.code, 6);
+    TEST_EXPECT(has(o.err, "keep_until"));
+    cli_free(&o);
+}
+
 /* Without --wait the command only queues: exit 0 whatever the run does
  * later, and --json prints the run. */
 static void test_run_without_wait(void)
@@ -371,6 +399,7 @@ int main(void)
     snprintf(url, sizeof url, "http://127.0.0.1:%d", d.port);
     TEST_RUN(test_help_and_usage);
     TEST_RUN(test_seed_scenario);
+    TEST_RUN(test_labelled_one_off_run);
     TEST_RUN(test_run_without_wait);
     TEST_RUN(test_not_found_and_auth);
     TEST_RUN(test_refused_restore_names_the_field);

@@ -78,6 +78,7 @@ static size_t series(struct retention_item *items, size_t n, int64_t last, int64
         items[i].created_at = last - (int64_t)(n - 1 - i) * step;
         items[i].pinned = false;
         items[i].verified = false;
+        items[i].keep_until = 0;
     }
     return n;
 }
@@ -136,9 +137,9 @@ static void test_hourly_and_last(void)
 static void test_bucket_gaps(void)
 {
     struct retention_item items[3] = {
-        {1, T("2026-11-01 10:00"), false, false},
-        {2, T("2026-11-05 10:00"), false, false},
-        {3, T("2026-11-10 10:00"), false, false},
+        {1, T("2026-11-01 10:00"), false, false, 0},
+        {2, T("2026-11-05 10:00"), false, false, 0},
+        {3, T("2026-11-10 10:00"), false, false, 0},
     };
     struct retention_policy p = {.keep_daily = 2};
     static const struct want kept[] = {{3, "daily 2026-11-10"}, {2, "daily 2026-11-05"}};
@@ -150,9 +151,9 @@ static void test_bucket_gaps(void)
 static void test_newest_in_bucket(void)
 {
     struct retention_item items[6] = {
-        {1, T("2026-11-23 01:00"), false, false}, {2, T("2026-11-23 23:00"), false, false},
-        {3, T("2026-11-24 00:00"), false, false}, {4, T("2026-11-24 12:00"), false, false},
-        {5, T("2026-11-24 23:59"), false, false}, {6, T("2026-11-25 00:00"), false, false},
+        {1, T("2026-11-23 01:00"), false, false, 0}, {2, T("2026-11-23 23:00"), false, false, 0},
+        {3, T("2026-11-24 00:00"), false, false, 0}, {4, T("2026-11-24 12:00"), false, false, 0},
+        {5, T("2026-11-24 23:59"), false, false, 0}, {6, T("2026-11-25 00:00"), false, false, 0},
     };
     struct retention_policy p = {.keep_daily = 3};
     static const struct want kept[] = {
@@ -166,9 +167,9 @@ static void test_weekly_iso_year_boundary(void)
     /* 2026-12-31 (Thu) and 2027-01-01 (Fri) are both in ISO week 2026-W53;
      * 2024-12-30 (Mon) is in 2025-W01; 2021-01-03 (Sun) in 2020-W53. */
     struct retention_item items[5] = {
-        {1, T("2021-01-03 10:00"), false, false}, {2, T("2024-12-30 10:00"), false, false},
-        {3, T("2026-12-28 10:00"), false, false}, {4, T("2026-12-31 10:00"), false, false},
-        {5, T("2027-01-01 10:00"), false, false},
+        {1, T("2021-01-03 10:00"), false, false, 0}, {2, T("2024-12-30 10:00"), false, false, 0},
+        {3, T("2026-12-28 10:00"), false, false, 0}, {4, T("2026-12-31 10:00"), false, false, 0},
+        {5, T("2027-01-01 10:00"), false, false, 0},
     };
     struct retention_policy p = {.keep_weekly = 10};
     static const struct want kept[] = {
@@ -186,7 +187,7 @@ static void test_monthly_yearly(void)
         for (int m = 1; m <= 12; m++) {
             char s[48];
             snprintf(s, sizeof s, "%d-%02d-01 00:00", y, m);
-            items[n] = (struct retention_item){(int64_t)n + 1, T(s), false, false};
+            items[n] = (struct retention_item){(int64_t)n + 1, T(s), false, false, 0};
             n++;
         }
     }
@@ -213,8 +214,8 @@ static void test_pinned_not_counted(void)
 
     /* A pinned snapshot does not fill its day's bucket either. */
     struct retention_item day[2] = {
-        {1, T("2026-11-25 01:00"), false, false},
-        {2, T("2026-11-25 02:00"), true, false},
+        {1, T("2026-11-25 01:00"), false, false, 0},
+        {2, T("2026-11-25 02:00"), true, false, 0},
     };
     struct retention_policy daily = {.keep_daily = 1};
     static const struct want kept2[] = {{2, "pinned"}, {1, "daily 2026-11-25"}};
@@ -225,6 +226,39 @@ static void test_pinned_not_counted(void)
     struct retention_policy old = {.keep_last = 10, .max_age_s = DAY};
     static const struct want kept3[] = {{2, "pinned"}};
     check("pinned old", &old, day, 2, T("2026-12-25 00:00"), kept3, QB_ARRAY_LEN(kept3),
+          "older than max_age");
+}
+
+/* keep_until (a one-off pre-migration snapshot): kept while the hold is
+ * ahead, outside every quota; afterwards an ordinary snapshot again, and
+ * the newest verified backup survives throughout. */
+static void test_held_until(void)
+{
+    struct retention_item items[MAXN];
+    size_t n = series(items, 5, T("2026-11-25 02:00"), DAY);
+    int64_t now = T("2026-11-26 00:00");
+    items[4].keep_until = T("2026-12-01 00:00"); /* the newest, id 5 */
+    struct retention_policy p = {.keep_last = 2};
+    static const struct want kept[] = {
+        {5, "held until 2026-12-01T00:00:00Z"}, {4, "keep_last"}, {3, "keep_last"}};
+    check("held", &p, items, n, now, kept, QB_ARRAY_LEN(kept), "not selected by any rule");
+
+    /* A hold that has passed is no hold: id 5 is walked again. */
+    static const struct want after[] = {{5, "keep_last"}, {4, "keep_last"}};
+    check("hold passed", &p, items, n, T("2026-12-01 00:00"), after, QB_ARRAY_LEN(after),
+          "not selected by any rule");
+
+    /* max_age has passed for all; the held one is also the newest
+     * verified, so the older verified one may go, and once the hold ends
+     * the held one stays as the newest verified. */
+    items[4].verified = true;
+    items[2].verified = true;
+    struct retention_policy old = {.max_age_s = DAY};
+    int64_t later = T("2026-11-30 00:00");
+    static const struct want held[] = {{5, "held until 2026-12-01T00:00:00Z"}};
+    check("held verified", &old, items, n, later, held, QB_ARRAY_LEN(held), "older than max_age");
+    static const struct want ended[] = {{5, "newest verified"}};
+    check("hold ended", &old, items, n, T("2026-12-02 00:00"), ended, QB_ARRAY_LEN(ended),
           "older than max_age");
 }
 
@@ -318,8 +352,10 @@ static void test_max_age_only(void)
 static void test_ties_ordered_by_id(void)
 {
     int64_t t = T("2026-11-25 02:00");
-    struct retention_item items[4] = {
-        {7, t, false, false}, {9, t, false, true}, {8, t, false, true}, {3, t - 1, false, true}};
+    struct retention_item items[4] = {{7, t, false, false, 0},
+                                      {9, t, false, true, 0},
+                                      {8, t, false, true, 0},
+                                      {3, t - 1, false, true, 0}};
     struct retention_policy p = {.keep_last = 1};
     static const struct want kept[] = {{9, "keep_last"}};
     check("ties", &p, items, 4, t, kept, QB_ARRAY_LEN(kept), "not selected by any rule");
@@ -380,7 +416,7 @@ static void test_policy_check(void)
         TEST_EXPECT_STR(err, cases[i].msg);
 
         /* retention_decide refuses the policy and leaves out alone. */
-        struct retention_item item = {1, 0, false, false};
+        struct retention_item item = {1, 0, false, false, 0};
         struct retention_decision out = {.id = 42};
         err[0] = '\0';
         TEST_EXPECT_INT(retention_decide(&cases[i].p, &item, 1, 0, &out, err, sizeof err),
@@ -394,7 +430,7 @@ static void test_policy_check(void)
 static void test_extremes(void)
 {
     struct retention_item items[3] = {
-        {1, INT64_MIN, false, false}, {2, INT64_MAX, false, false}, {3, 0, false, false}};
+        {1, INT64_MIN, false, false, 0}, {2, INT64_MAX, false, false, 0}, {3, 0, false, false, 0}};
     struct retention_policy p = {1, 1, 1, 1, 1, 1, INT64_MAX};
     struct retention_decision out[3];
     TEST_EXPECT_INT(retention_decide(&p, items, 3, INT64_MIN, out, NULL, 0), QB_OK);
@@ -412,6 +448,7 @@ int main(void)
     TEST_RUN(test_weekly_iso_year_boundary);
     TEST_RUN(test_monthly_yearly);
     TEST_RUN(test_pinned_not_counted);
+    TEST_RUN(test_held_until);
     TEST_RUN(test_newest_verified_survives_max_age);
     TEST_RUN(test_unverified_newest_not_protected);
     TEST_RUN(test_last_backup_kept_without_verification);

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * snapshot_verify.c -- owns how a stored snapshot is judged against its
+ * catalogue row (snapshot_verify.h).
+ */
+#include "engine/snapshot_verify.h"
+#include "engine/backup_set.h"
+#include "metrics.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+struct hashing {
+    EVP_MD_CTX *ctx;
+    uint64_t bytes;
+};
+
+static enum qb_err hash_chunk(void *ud, const void *data, size_t len, char *err, size_t errlen)
+{
+    struct hashing *h = ud;
+    if (!EVP_DigestUpdate(h->ctx, data, len))
+        return qb_failf(QB_ERR_INTERNAL, err, errlen, "SHA-256 failed");
+    h->bytes += len;
+    return QB_OK;
+}
+
+/* Reads the whole object at key, hashing it: v->found, v->size, v->sha256.
+ * The storage's own recorded checksum (the .sha256 sidecar, or S3
+ * metadata; "" when none) goes to recorded[65].  A missing object is
+ * QB_OK with !v->found; a failed read is the error. */
+static enum qb_err read_and_hash(struct storage *storage, const char *key,
+                                 struct snapshot_verdict *v, char *recorded, char *err,
+                                 size_t errlen)
+{
+    struct storage_object_info info;
+    enum qb_err rc = storage_head(storage, key, &info, err, errlen);
+    if (rc == QB_ERR_NOT_FOUND)
+        return QB_OK;
+    if (rc)
+        return rc;
+    memcpy(recorded, info.sha256, sizeof info.sha256);
+    struct hashing h = {.ctx = EVP_MD_CTX_new()};
+    if (!h.ctx || !EVP_DigestInit_ex(h.ctx, EVP_sha256(), NULL))
+        rc = qb_failf(QB_ERR_INTERNAL, err, errlen, "cannot start SHA-256");
+    if (!rc)
+        rc = storage_read(storage, key, 0, 0, hash_chunk, &h, err, errlen);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (!rc && !EVP_DigestFinal_ex(h.ctx, md, &mdlen))
+        rc = qb_failf(QB_ERR_INTERNAL, err, errlen, "SHA-256 failed");
+    EVP_MD_CTX_free(h.ctx);
+    if (rc == QB_ERR_NOT_FOUND) /* deleted between the two calls */
+        return QB_OK;
+    if (rc)
+        return rc;
+    for (unsigned i = 0; i < 32 && i < mdlen; i++)
+        snprintf(v->sha256 + 2 * i, 3, "%02x", md[i]);
+    v->found = true;
+    v->size = h.bytes;
+    return QB_OK;
+}
+
+/* Verifies a single-object snapshot against its catalogue row; fills v
+ * and, when it failed, err with the reason. */
+static void verify_object(struct storage *storage, const struct store_snapshot *s,
+                          struct snapshot_verdict *v, char *err, size_t errlen)
+{
+    char recorded[65] = "";
+    enum qb_err rc = read_and_hash(storage, s->storage_key, v, recorded, err, errlen);
+    if (rc) {
+        char sub[QB_ERRBUF_SIZE];
+        snprintf(sub, sizeof sub, "%s", err);
+        v->unreadable = true;
+        qb_failf(rc, err, errlen, "the stored object could not be read to the end: %s", sub);
+        return;
+    }
+    v->failed = true;
+    if (!v->found)
+        qb_failf(QB_ERR_NOT_FOUND, err, errlen, "the stored object %s is missing", s->location);
+    else if (v->size != (uint64_t)s->size_bytes || strcmp(v->sha256, s->sha256) != 0)
+        qb_failf(QB_ERR_IO, err, errlen,
+                 "the stored object is not the catalogued one: expected sha256 %s (%lld bytes), "
+                 "read sha256 %s (%llu bytes)",
+                 s->sha256, (long long)s->size_bytes, v->sha256, (unsigned long long)v->size);
+    else if (strcmp(recorded, s->sha256) != 0)
+        /* The bytes are right but the checksum stored beside them (what
+         * rescan and `sha256sum -c` trust) is not. */
+        qb_failf(QB_ERR_IO, err, errlen,
+                 "the object's recorded checksum is %s, the catalogue's sha256 %s",
+                 *recorded ? recorded : "missing", s->sha256);
+    else
+        v->failed = false;
+}
+
+enum qb_err snapshot_verify(struct store *store, struct storage *storage,
+                            const struct store_snapshot *s, struct snapshot_verdict *v, char *err,
+                            size_t errlen)
+{
+    memset(v, 0, sizeof *v);
+    v->set = strcmp(s->layout, "shards") == 0;
+    v->want_size = s->size_bytes;
+    snprintf(v->want_sha256, sizeof v->want_sha256, "%s", s->sha256);
+    if (v->set) {
+        /* Every shard object against its recorded SHA-256; err names the
+         * shard.  An unreachable destination is not a verdict on the
+         * set; a missing, unreadable or different object is. */
+        enum qb_err vrc = backup_set_verify(storage, s, err, errlen);
+        v->unreadable = vrc == QB_ERR_TRANSIENT || vrc == QB_ERR_REMOTE;
+        v->failed = vrc && !v->unreadable;
+    } else {
+        verify_object(storage, s, v, err, errlen);
+    }
+    bool ok = !v->failed && !v->unreadable;
+    if (!ok)
+        metrics_event_add(METRIC_VERIFY_FAILURES, 1);
+    char werr[QB_ERRBUF_SIZE];
+    enum qb_err rc =
+        store_snapshot_set_verified(store, s->id, ok, ok ? NULL : err, werr, sizeof werr);
+    if (rc)
+        snprintf(err, errlen, "%s", werr);
+    return rc;
+}

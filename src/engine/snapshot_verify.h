@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * snapshot_verify.h -- reads a catalogued snapshot back from its
+ * destination and checks it against the catalogue (size and SHA-256 of
+ * the object, or of every shard object of a backup set), then records the
+ * outcome on the row.  One routine for POST /v1/snapshots/{id}/verify and
+ * a plan's scheduled re-verification (reverify.h), so both judge alike.
+ * Public to api/, whose verify endpoint calls it on a task thread.
+ */
+#ifndef QB_SNAPSHOT_VERIFY_H
+#define QB_SNAPSHOT_VERIFY_H
+
+#include "common.h"
+#include "storage/storage.h"
+#include "store/store.h"
+#include "store/store_snapshots.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* What a verification found, for the answer (a failed one is an error a
+ * CI script must see: 409 with both checksums). */
+struct snapshot_verdict {
+    bool failed;          /* the object is missing or is not the catalogued one */
+    bool unreadable;      /* it could not be read to the end (502) */
+    bool found;           /* single snapshot: the object exists */
+    uint64_t size;        /* single snapshot: bytes read */
+    char sha256[65];      /* single snapshot: SHA-256 of the bytes read */
+    int64_t want_size;    /* the catalogue's */
+    char want_sha256[65]; /* the catalogue's */
+    bool set;             /* a backup set: err names the shard and both checksums */
+};
+
+/* Reads s back from storage (borrowed) and fills *v; when it failed or
+ * could not be read, err says why.  The outcome is recorded either way: a
+ * failure clears verified_at (so "latest" restores and retention stop
+ * trusting the snapshot), sets verify_error (the catalogue then logs the
+ * verify.failed event) and counts in qbackup_verify_failures_total; a
+ * success does the reverse; checked_at is set in both cases.  Returns the
+ * catalogue write's error (err then says so), else QB_OK whatever the
+ * verdict.  Blocking I/O: call from a task or background thread. */
+enum qb_err snapshot_verify(struct store *store, struct storage *storage,
+                            const struct store_snapshot *s, struct snapshot_verdict *v, char *err,
+                            size_t errlen) QB_MUSTCHECK;
+
+#endif /* QB_SNAPSHOT_VERIFY_H */
