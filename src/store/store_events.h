@@ -10,7 +10,7 @@
  * plan, instance and run it is about, and a JSON object of details.
  * Run and restore state changes (queued, started, succeeded, failed,
  * partial, cancelled) are written by triggers on `runs` in the same
- * transaction as the change (migrations/0014_events.sql), so no code path
+ * transaction as the change (migrations/0013_events.sql), so no code path
  * can move a run without announcing it; a failed verification (a
  * snapshot's verify_error set) likewise.  The daemon adds the rest with
  * store_events_publish: progress, plan staleness and reachability.  The ring keeps the newest

@@ -194,7 +194,7 @@ enum qb_err store_snapshot_list_retention(struct store *s, int64_t plan_id, cons
     void *list = NULL;
     *n = 0;
     /* Covered by snapshots_plan_target (0011, with keep_until since
-     * 0017): no row is read.  "IS" also
+     * 0015): no row is read.  "IS" also
      * matches the full-instance target, whose collection is NULL. */
     enum qb_err rc = store_stmt_open(s,
                                      "SELECT id, created_at, pinned, verified_at, keep_until "
@@ -403,7 +403,7 @@ enum qb_err store_snapshot_list_reverify(struct store *s, int64_t plan_id, int l
     struct store_stmt q;
     void *list = NULL;
     *n = 0;
-    /* snapshots_plan_checked (0017) gives this order without a sort. */
+    /* snapshots_plan_checked (0015) gives this order without a sort. */
     enum qb_err rc =
         store_stmt_open(s,
                         SNAP_SELECT "WHERE s.plan_id = ?1 AND s.deleting_at IS NULL "

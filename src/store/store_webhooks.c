@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
  * store_webhooks.c -- webhooks, their outbox and attempt log, the
- * dispatcher's run cursor, and the chat-ops bookkeeping (migration 0015).
+ * dispatcher's run cursor, and the chat-ops bookkeeping (migration 0014).
  */
 #include "store/store_webhooks.h"
 #include "store/store_internal.h"

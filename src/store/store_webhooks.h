@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
- * store_webhooks.h -- the webhook tables of migration 0015: subscriptions
+ * store_webhooks.h -- the webhook tables of migration 0014: subscriptions
  * (`webhooks`, whose secret is sealed like every stored secret), the
  * outbox of deliveries with their attempt log, the dispatcher's cursor
  * in the event log, and the chat-ops replay guard and follow-ups.

@@ -3,7 +3,7 @@
  * test_events.c -- the event log (store/store_events.h) on a temporary
  * catalogue: ids in order and never reused, the ring's bound and the
  * "lost" answer for a cursor that fell out of it, run state changes
- * announced by the triggers of migration 0014 (and an idempotent replay
+ * announced by the triggers of migration 0013 (and an idempotent replay
  * announcing nothing), and a waiting thread woken by a commit.
  */
 #include "unit.h"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
- * test_store_webhooks.c -- migration 0015's tables through
+ * test_store_webhooks.c -- migration 0014's tables through
  * store_webhooks.h on a real SQLite file: the webhook secret sealed at
  * rest, a delivery queued once per (webhook, event), leases that keep two
  * senders apart and expire for a dead one, attempts logged, the event

@@ -1,4 +1,4 @@
--- 0015_webhooks: outgoing webhooks (subscriptions, a persistent outbox of
+-- 0014_webhooks: outgoing webhooks (subscriptions, a persistent outbox of
 -- deliveries and a log of every attempt) and the chat-ops bookkeeping
 -- (replay guard for signed slash commands, results owed to response URLs).
 --
@@ -62,7 +62,7 @@ CREATE TABLE webhook_attempts (
 -- the delivery log lists the attempts of one delivery
 CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery, id);
 
--- The dispatcher's position in the event log (0014): events with an id
+-- The dispatcher's position in the event log (0013): events with an id
 -- above events_after are still to be turned into deliveries.  One row.
 -- It starts at the newest event, so webhooks are not sent the history.
 CREATE TABLE webhook_cursor (

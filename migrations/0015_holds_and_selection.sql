@@ -1,4 +1,4 @@
--- 0017_holds_and_selection: one-off labelled snapshots held by retention,
+-- 0015_holds_and_selection: one-off labelled snapshots held by retention,
 -- and collection selection by pattern with exclusions.
 
 -- snapshots.keep_until: retention keeps the snapshot until this Unix time

@@ -1,4 +1,4 @@
--- 0014_events: the event log, the one place state changes are announced.
+-- 0013_events: the event log, the one place state changes are announced.
 --
 -- Live event streams (GET /v1/events), webhooks and the status page read
 -- this table; nothing else keeps a history of transitions.  It is a ring:
