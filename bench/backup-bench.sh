@@ -14,7 +14,8 @@
 #       `curl -o file` of it, then `/usr/bin/aws s3 cp file s3://...`, each
 #       timed (the download and the upload are the "bare" transfers), with
 #       the CPU seconds of curl and aws;
-#   (c) once, a restore of a verify-off snapshot with method upload and with
+#   (c) once, a restore of the first variant's snapshot (verify off by
+#       default) with method upload and with
 #       method url (presigned), overwrite:true, safety_snapshot:false.
 # Reports medians: qbackupd's speed as a multiple of the cron script's and
 # as a share of min(bare download, bare upload), the goal being >= 1.5x and
@@ -282,7 +283,9 @@ for g in "${SIZES[@]}"; do
       log "  ${LAST_S}s, $(mbps "$size" "$LAST_S") MB/s, qbackupd ${CPU_Q} CPU s, peak RSS $LAST_HWM MiB;" \
         "phases $(jq -c '.results[0].phases' "$WORK/run.json")"
       SIZE=$size
-      if [ "$v" = off ] && [ "$rep" = "$REPEAT" ]; then
+      # The restores use the first variant's last snapshot (verify off by
+      # default; whatever QB_BENCH_VARIANTS names first otherwise).
+      if [ "$v" = "${VARIANTS[0]}" ] && [ "$rep" = "$REPEAT" ]; then
         SID=$sid # kept for the restores
       else
         api DELETE "$B/v1/snapshots/$sid" >/dev/null # frees RGW space for what follows
