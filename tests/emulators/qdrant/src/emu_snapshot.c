@@ -342,7 +342,7 @@ int emu_snap_create_shard(const char *coll, unsigned shard, cJSON **desc, struct
 /* Route 15's producer: writes the streamable archive into the pipe while
  * the connection thread sends what it reads from the other end. */
 struct stream_job {
-    struct emu_coll *c; /* pinned, shared lock held until the archive is written */
+    char coll[EMU_PATH_MAX]; /* locked (shared) by the producer while it writes */
     unsigned sid;
     int fd; /* the pipe's write end */
 };
@@ -351,17 +351,26 @@ static void stream_main(void *arg)
 {
     struct stream_job *s = arg;
     struct emu_tar t;
+    struct emu_status st = {0};
     char shard[EMU_PATH_MAX];
     emu_tar_init(&t, s->fd, 0);
     t.idle_ms = EMU_STREAM_IDLE_MS;
-    if (emu_pathf(shard, sizeof(shard), "%s/%u", emu_coll_dir(s->c), s->sid) != 0)
+    /* The lock is taken here, on the thread that releases it: a rwlock
+     * unlocked by another thread than its locker is undefined behaviour
+     * (and ThreadSanitizer reads it as a lock-order inversion).  A
+     * collection deleted between the 200 and this point gives a body that
+     * ends at once, as a failure mid-stream does. */
+    struct emu_coll *c = emu_store_acquire(s->coll, 0, &st);
+    if (!c || !emu_coll_has_shard(c, s->sid) ||
+        emu_pathf(shard, sizeof(shard), "%s/%u", emu_coll_dir(c), s->sid) != 0)
         t.err = -1;
     else
         write_shard(&t, shard, "", 0);
     /* After a failure nothing more is written, not even the end-of-archive
      * blocks: the client gets a body that ends early (Qdrant only logs). */
     emu_tar_finish(&t);
-    emu_store_release(s->c);
+    if (c)
+        emu_store_release(c);
     if (t.err)
         emu_log("WARN",
                 "Failed to stream shard snapshot: shard %u (client gone, stalled or "
@@ -390,15 +399,14 @@ int emu_snap_stream_shard(const char *coll, unsigned shard, char *name, size_t n
         return emu_fail(st, 400, "Wrong input: Shard %u is not a local or queue proxy shard",
                         shard);
     }
+    emu_store_release(c); /* the producer locks it again on its own thread */
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) {
-        emu_store_release(c);
+    if (pipe2(fds, O_CLOEXEC) != 0)
         return emu_fail(st, 500, "Service internal error: can't create snapshot stream");
-    }
     struct stream_job *s = calloc(1, sizeof(*s));
     if (!s)
         abort();
-    s->c = c;
+    snprintf(s->coll, sizeof(s->coll), "%s", coll);
     s->sid = shard;
     s->fd = fds[1];
     emu_http_spawn(stream_main, s);
