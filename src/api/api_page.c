@@ -16,7 +16,7 @@
  * stays live without a second renderer in JS.
  *
  * Everything that comes from the catalogue or a remote (plan names,
- * errors, URLs, versions) is HTML-escaped on the way out (html_text);
+ * errors, URLs, versions) is HTML-escaped on the way out (buf_append_escaped);
  * nothing is ever written raw.  Authentication: see auth.h (a browser
  * signs in with the token as the password of a Basic prompt, read-only).
  */
@@ -37,35 +37,6 @@
 /* Rows of the "running" and "recent failures" tables. */
 #define PAGE_RUNS     20
 #define PAGE_FAILURES 10
-
-/* Appends s with &, <, >, " and ' escaped: safe in text and in quoted
- * attribute values. */
-static bool html_text(struct buf *b, const char *s)
-{
-    bool ok = true;
-    for (const char *p = s ? s : ""; ok && *p; p++) {
-        switch (*p) {
-        case '&':
-            ok = buf_appends(b, "&amp;");
-            break;
-        case '<':
-            ok = buf_appends(b, "&lt;");
-            break;
-        case '>':
-            ok = buf_appends(b, "&gt;");
-            break;
-        case '"':
-            ok = buf_appends(b, "&quot;");
-            break;
-        case '\'':
-            ok = buf_appends(b, "&#39;");
-            break;
-        default:
-            ok = buf_append(b, p, 1);
-        }
-    }
-    return ok;
-}
 
 /* "3d 4h", "5h 12m", "7m 30s", "12s". */
 static void human_duration(int64_t s, char *out, size_t outlen)
@@ -175,14 +146,15 @@ static bool render_plans(struct buf *b, const cJSON *status)
         const char *last_state = str_at(last, "state");
         double age = num_at(succ, "age_s", -1), alert = num_at(p, "alert_after", -1);
         char a[32], t[32];
-        ok = ok && buf_appends(b, "<tr class=\"plan\" data-plan=\"") && html_text(b, name) &&
+        ok = ok && buf_appends(b, "<tr class=\"plan\" data-plan=\"") &&
+             buf_append_escaped(b, name) &&
              buf_printf(b, "\" data-state=\"%s\"><td class=\"name\">", state) &&
-             html_text(b, name) &&
+             buf_append_escaped(b, name) &&
              buf_printf(b, "</td><td><span class=\"badge s-%s\">%s</span></td>", state, state);
         if (last_state)
             ok = ok && buf_printf(b, "<td class=\"outcome\" data-outcome=\"%s\">", last_state) &&
                  buf_printf(b, "<span class=\"badge s-%s\">", last_state) &&
-                 html_text(b, last_state) &&
+                 buf_append_escaped(b, last_state) &&
                  buf_printf(b, "</span> <span class=\"muted\">#%.0f</span></td>",
                             num_at(last, "id", 0));
         else
@@ -191,7 +163,7 @@ static bool render_plans(struct buf *b, const cJSON *status)
         if (cJSON_IsObject(succ)) {
             human_duration((int64_t)age, a, sizeof a);
             ok = ok && buf_appends(b, "<td class=\"success\">") &&
-                 html_text(b, str_at(succ, "finished_at")) &&
+                 buf_append_escaped(b, str_at(succ, "finished_at")) &&
                  buf_printf(b, "</td><td class=\"age\">%s ago", a);
         } else {
             ok = ok && buf_appends(b, "<td class=\"success muted\">none</td><td class=\"age\">");
@@ -207,7 +179,9 @@ static bool render_plans(struct buf *b, const cJSON *status)
         }
         ok = ok && buf_appends(b, "</td><td class=\"next\">");
         const char *next = str_at(p, "next_run_at");
-        ok = ok && (next ? html_text(b, next) : buf_appends(b, "<span class=\"muted\">-</span>")) &&
+        ok = ok &&
+             (next ? buf_append_escaped(b, next)
+                   : buf_appends(b, "<span class=\"muted\">-</span>")) &&
              buf_appends(b, "</td></tr>");
     }
     return ok && buf_appends(b, "</tbody></table></section>");
@@ -218,17 +192,20 @@ static bool render_run_row(struct buf *b, const struct store_run *r, bool failur
     char ts[32];
     bool ok = buf_printf(b, "<tr class=\"%s\" data-run=\"%lld\" data-state=\"",
                          failure ? "failure" : "run", (long long)r->id) &&
-              html_text(b, r->state) && buf_printf(b, "\"><td>#%lld</td><td>", (long long)r->id) &&
-              html_text(b, r->kind) && buf_appends(b, "</td><td class=\"plan\">") &&
-              html_text(b, r->plan_name ? r->plan_name : "-") &&
-              buf_appends(b, "</td><td><span class=\"badge s-") && html_text(b, r->state) &&
-              buf_appends(b, "\">") && html_text(b, r->state) && buf_appends(b, "</span></td><td>");
+              buf_append_escaped(b, r->state) &&
+              buf_printf(b, "\"><td>#%lld</td><td>", (long long)r->id) &&
+              buf_append_escaped(b, r->kind) && buf_appends(b, "</td><td class=\"plan\">") &&
+              buf_append_escaped(b, r->plan_name ? r->plan_name : "-") &&
+              buf_appends(b, "</td><td><span class=\"badge s-") &&
+              buf_append_escaped(b, r->state) && buf_appends(b, "\">") &&
+              buf_append_escaped(b, r->state) && buf_appends(b, "</span></td><td>");
     if (failure) {
         qb_format_time(r->finished_at, ts, sizeof ts);
-        return ok && html_text(b, ts) && buf_appends(b, "</td><td class=\"err\">") &&
-               html_text(b, r->error ? r->error : "") && buf_appends(b, "</td></tr>");
+        return ok && buf_append_escaped(b, ts) && buf_appends(b, "</td><td class=\"err\">") &&
+               buf_append_escaped(b, r->error ? r->error : "") && buf_appends(b, "</td></tr>");
     }
-    ok = ok && html_text(b, r->phase ? r->phase : (strcmp(r->state, "queued") ? "" : "waiting"));
+    ok = ok &&
+         buf_append_escaped(b, r->phase ? r->phase : (strcmp(r->state, "queued") ? "" : "waiting"));
     ok = ok && buf_appends(b, "</td><td class=\"progress\">");
     if (r->bytes_total > 0)
         ok = ok && buf_printf(b, "<progress max=\"%lld\" value=\"%lld\"></progress> ",
@@ -305,15 +282,16 @@ static bool render_targets(struct buf *b, const cJSON *status)
             ok = ok &&
                  buf_printf(b, "<tr class=\"target\" data-kind=\"%s\" data-name=\"",
                             k ? "destination" : "instance") &&
-                 html_text(b, str_at(t, "name")) &&
+                 buf_append_escaped(b, str_at(t, "name")) &&
                  buf_printf(b, "\" data-ok=\"%s\"><td>%s</td><td>", okv,
                             k ? "destination" : "instance") &&
-                 html_text(b, str_at(t, "name")) &&
+                 buf_append_escaped(b, str_at(t, "name")) &&
                  buf_printf(b, "</td><td><span class=\"badge s-%s\">%s</span></td><td>", okv,
                             word) &&
-                 html_text(b, where ? where : (str_at(t, "kind") ? str_at(t, "kind") : "")) &&
-                 buf_appends(b, "</td><td class=\"err\">") && html_text(b, str_at(t, "detail")) &&
-                 buf_appends(b, "</td></tr>");
+                 buf_append_escaped(b,
+                                    where ? where : (str_at(t, "kind") ? str_at(t, "kind") : "")) &&
+                 buf_appends(b, "</td><td class=\"err\">") &&
+                 buf_append_escaped(b, str_at(t, "detail")) && buf_appends(b, "</td></tr>");
         }
     }
     return ok && buf_appends(b, "</tbody></table></section>");

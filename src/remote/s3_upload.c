@@ -483,7 +483,7 @@ static enum qb_err complete(struct s3_upload *u, unsigned nparts, char *err, siz
             goto out;
         }
         ok = buf_printf(&b, "<Part><PartNumber>%u</PartNumber><ETag>", i + 1) &&
-             s3_xml_escape(&b, u->etags[i]) && buf_appends(&b, "</ETag></Part>");
+             buf_append_escaped(&b, u->etags[i]) && buf_appends(&b, "</ETag></Part>");
     }
     if (!ok || !buf_appends(&b, "</CompleteMultipartUpload>")) {
         rc = qb_failf(QB_ERR_INTERNAL, err, errlen, "s3: completion document too large");

@@ -12,34 +12,6 @@
 
 /* ------------------------------------------------------------- the scanner */
 
-/* Appends s to b with the five XML entities escaped. */
-bool s3_xml_escape(struct buf *b, const char *s)
-{
-    bool ok = true;
-    for (; *s && ok; s++) {
-        switch (*s) {
-        case '&':
-            ok = buf_appends(b, "&amp;");
-            break;
-        case '<':
-            ok = buf_appends(b, "&lt;");
-            break;
-        case '>':
-            ok = buf_appends(b, "&gt;");
-            break;
-        case '"':
-            ok = buf_appends(b, "&quot;");
-            break;
-        case '\'':
-            ok = buf_appends(b, "&apos;");
-            break;
-        default:
-            ok = buf_append(b, s, 1);
-        }
-    }
-    return ok;
-}
-
 static void put_utf8(char **o, unsigned long cp)
 {
     char *p = *o;
@@ -232,7 +204,7 @@ bool s3_xml_delete_doc(struct buf *b, const char *const *keys, size_t n)
 {
     bool ok = buf_appends(b, "<Delete><Quiet>true</Quiet>");
     for (size_t i = 0; ok && i < n; i++)
-        ok = buf_appends(b, "<Object><Key>") && s3_xml_escape(b, keys[i]) &&
+        ok = buf_appends(b, "<Object><Key>") && buf_append_escaped(b, keys[i]) &&
              buf_appends(b, "</Key></Object>");
     return ok && buf_appends(b, "</Delete>");
 }

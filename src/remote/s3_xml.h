@@ -40,9 +40,6 @@ bool s3_xml_next(const char *s, size_t len, size_t *pos, const char *tag, const 
  * or NULL if there is none; caller frees. */
 char *s3_xml_text(const char *s, size_t len, const char *tag);
 
-/* Appends s with the five XML entities escaped; false past b's cap. */
-bool s3_xml_escape(struct buf *b, const char *s) QB_MUSTCHECK;
-
 /* ---- answers ---------------------------------------------------------- */
 
 /* One ListObjectsV2 page: calls fn for each <Contents> in order (the

@@ -98,3 +98,30 @@ char *buf_steal(struct buf *b, size_t *len)
     b->cap = 0;
     return p;
 }
+
+bool buf_append_escaped(struct buf *b, const char *s)
+{
+    bool ok = true;
+    for (; s && *s && ok; s++) {
+        switch (*s) {
+        case '&':
+            ok = buf_appends(b, "&amp;");
+            break;
+        case '<':
+            ok = buf_appends(b, "&lt;");
+            break;
+        case '>':
+            ok = buf_appends(b, "&gt;");
+            break;
+        case '"':
+            ok = buf_appends(b, "&quot;");
+            break;
+        case '\'':
+            ok = buf_appends(b, "&apos;");
+            break;
+        default:
+            ok = buf_append(b, s, 1);
+        }
+    }
+    return ok;
+}

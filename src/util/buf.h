@@ -27,6 +27,10 @@ void buf_reset(struct buf *b);
 /* Appends n bytes; returns false (and appends nothing) past the cap. */
 bool buf_append(struct buf *b, const void *data, size_t n) QB_MUSTCHECK;
 bool buf_appends(struct buf *b, const char *s) QB_MUSTCHECK;
+/* Appends s (NULL: nothing) with &, <, >, " and ' as the entities &amp;
+ * &lt; &gt; &quot; &apos;: safe in XML and in HTML5, in text and in quoted
+ * attribute values.  False past b's cap. */
+bool buf_append_escaped(struct buf *b, const char *s) QB_MUSTCHECK;
 bool buf_printf(struct buf *b, const char *fmt, ...) QB_PRINTF(2, 3) QB_MUSTCHECK;
 bool buf_vprintf(struct buf *b, const char *fmt, va_list ap) QB_PRINTF(2, 0) QB_MUSTCHECK;
 /* Hands the contents to the caller (free with free()); b is left empty. */
