@@ -20,6 +20,7 @@ struct store_destination {
     char *managed_by; /* "api" or "config" */
     int64_t created_at;
     int64_t updated_at;
+    int64_t max_write_bytes_per_second; /* all runs together; 0: no limit */
 };
 
 void store_destination_free(struct store_destination *d);
