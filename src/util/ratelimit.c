@@ -11,10 +11,11 @@
 /* A sleeping taker wakes at least this often: the bound on how late a
  * rate change or a stop request is noticed. */
 #define SLICE_US 100000
-/* Burst: a quarter second of the rate, but at least 64 KiB so small rates
- * still pass a typical network chunk without a sleep per chunk. */
-#define BURST_MIN   (64 * 1024)
-#define BURST_SHARE 4
+/* Burst: a tenth of a second of the rate, so even a transfer of a few
+ * seconds stays within a few percent of the limit, but at least 16 KiB (a
+ * typical network chunk). */
+#define BURST_MIN   (16 * 1024)
+#define BURST_SHARE 10
 
 struct ratelimit {
     pthread_mutex_t lock;

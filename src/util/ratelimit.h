@@ -5,10 +5,11 @@
  * destination, per plan) that lives as long as the engine.
  *
  * DESIGN
- * A bucket refills at `rate` bytes a second up to `burst` bytes.  A taker
+ * A bucket refills at `rate` bytes a second up to a burst of a tenth of a
+ * second's worth (at least 16 KiB).  A taker
  * always gets its bytes at once and the bucket goes into debt; the taker
  * then sleeps, in slices of at most 100 ms, until the debt is repaid.  So
- * any chunk size works (a 1 MiB write through a 64 KiB burst), the long-run
+ * any chunk size works (a 1 MiB write through a 16 KiB burst), the long-run
  * rate is exact whatever the number of takers, and each slice re-reads the
  * rate (a change is honoured within a slice) and asks the caller whether to
  * stop (a cancelled run is never stuck for long).  Rate 0 means unlimited:

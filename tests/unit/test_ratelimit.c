@@ -41,7 +41,7 @@ static struct ratelimit *make(struct fake_clock *c, uint64_t rate)
     return ratelimit_create(rate, &k);
 }
 
-/* 1 MiB/s, burst 256 KiB: 4 MiB taken in 64 KiB chunks costs 3.75 s of
+/* 1 MiB/s, burst 102.4 KiB: 4 MiB taken in 64 KiB chunks costs 3.9 s of
  * sleep, cut into slices of at most 100 ms. */
 static void test_rate(void)
 {
@@ -49,18 +49,19 @@ static void test_rate(void)
     struct ratelimit *rl = make(&c, 1 << 20);
     for (int i = 0; i < 64; i++)
         TEST_EXPECT_INT(ratelimit_take(rl, 64 * 1024, NULL, NULL), QB_OK);
-    int64_t want = 3750000;
+    int64_t want = 3900000;
     TEST_EXPECT(c.slept >= want && c.slept <= want + 64 * 2);
     TEST_EXPECT(c.max_slice <= 100000);
     ratelimit_destroy(rl);
 }
 
-/* A chunk far larger than the burst goes through (as debt). */
+/* A chunk far larger than the burst (16 KiB at this rate) goes through,
+ * as debt. */
 static void test_big_chunk(void)
 {
     struct fake_clock c = {0};
     struct ratelimit *rl = make(&c, 100000);
-    TEST_EXPECT_INT(ratelimit_take(rl, 1000000 + 65536, NULL, NULL), QB_OK);
+    TEST_EXPECT_INT(ratelimit_take(rl, 1000000 + 16384, NULL, NULL), QB_OK);
     TEST_EXPECT(c.slept >= 10000000 && c.slept <= 10000000 + 200);
     ratelimit_destroy(rl);
 }
@@ -90,7 +91,7 @@ static void test_live_change(void)
     struct ratelimit *rl = make(&c, 100000);
     c.rl = rl;
     c.on_sleep = raise_rate;
-    TEST_EXPECT_INT(ratelimit_take(rl, 1000000 + 65536, NULL, NULL), QB_OK);
+    TEST_EXPECT_INT(ratelimit_take(rl, 1000000 + 16384, NULL, NULL), QB_OK);
     /* 100 ms at the old rate repaid 10 KB; the remaining 990 KB at 10 MB/s. */
     TEST_EXPECT(c.slept >= 100000 + 99000 && c.slept <= 100000 + 99000 + 200);
     TEST_EXPECT_INT(ratelimit_rate(rl), 10000000);
