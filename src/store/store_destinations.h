@@ -31,6 +31,11 @@ void store_destination_list_free(struct store_destination **list, size_t n);
 enum qb_err store_destination_sync_local(struct store *s, const char *name, const char *path,
                                          char *err, size_t errlen) QB_MUSTCHECK;
 
+/* Sets the write limit of the destination `name` (0: none); for the
+ * configuration-defined one, at start-up.  QB_ERR_NOT_FOUND when absent. */
+enum qb_err store_destination_set_write_limit(struct store *s, const char *name, int64_t rate,
+                                              char *err, size_t errlen) QB_MUSTCHECK;
+
 /* Inserts d (id and timestamps set by the store).  QB_ERR_CONFLICT when the
  * name is taken. */
 enum qb_err store_destination_insert(struct store *s, const struct store_destination *d, char *err,

@@ -47,6 +47,11 @@ enum qb_err store_instance_update(struct store *s, const struct store_instance *
 enum qb_err store_instance_sync_config(struct store *s, const char *name, const char *url,
                                        const char *api_key, char *err, size_t errlen) QB_MUSTCHECK;
 
+/* Sets the read limit of the instance `name` (0: none); for the
+ * configuration-defined one, at start-up.  QB_ERR_NOT_FOUND when absent. */
+enum qb_err store_instance_set_read_limit(struct store *s, const char *name, int64_t rate,
+                                          char *err, size_t errlen) QB_MUSTCHECK;
+
 /* *out receives a new instance (caller frees with store_instance_free), or
  * QB_ERR_NOT_FOUND. */
 enum qb_err store_instance_get(struct store *s, const char *name, struct store_instance **out,

@@ -7,8 +7,9 @@
  * limit, who set it and an effective rate within 10% of it; an instance's
  * read limit applies to plans on it; a limit removed by a PUT while a run
  * is held back by it reaches that run (its effective rate ends far above
- * the old limit, with no timing bound); the limits round-trip through the
- * API; 0, negative, fractional or absurd values are 400s naming the field
+ * the old limit, with no timing bound), leaving the configured folder's
+ * limit (backup_dir_max_write_bytes_per_second) in force; the limits
+ * round-trip through the API; 0, negative, fractional or absurd values are 400s naming the field
  * with nothing stored.
  */
 #include "unit.h"
@@ -91,7 +92,11 @@ static void test_round_trip(void)
     TEST_ASSERT(call("PUT", "/v1/destinations/slowdisk", body, 200, &r));
     TEST_EXPECT(cJSON_IsNull(json_path(r.json, "max_write_bytes_per_second")));
     resp_free(&r);
-    TEST_ASSERT(call("GET", "/v1/plans", NULL, 200, &r)); /* lists still answer */
+    TEST_ASSERT(call("GET", "/v1/destinations/local", NULL, 200, &r));
+    TEST_EXPECT_INT(json_path_num(r.json, "max_write_bytes_per_second"), 8388608);
+    resp_free(&r);
+    TEST_ASSERT(call("GET", "/v1/instances/default", NULL, 200, &r));
+    TEST_EXPECT(cJSON_IsNull(json_path(r.json, "max_read_bytes_per_second")));
     resp_free(&r);
 }
 
@@ -196,7 +201,9 @@ static void test_live_change_reaches_running_run(void)
     double rate = json_path_num(r.json, "results.0.rate.bytes_per_second");
     fprintf(stderr, "live: effective %.0f B/s after lifting a 262144 B/s limit\n", rate);
     TEST_EXPECT(rate > 262144 * 2);
-    TEST_EXPECT(cJSON_IsNull(json_path(r.json, "results.0.rate.limited_by")));
+    /* What is left: the configured folder's 8 MiB/s. */
+    TEST_EXPECT_STR(json_path_str(r.json, "results.0.rate.limited_by"), "destination");
+    TEST_EXPECT_INT(json_path_num(r.json, "results.0.rate.limit_bytes_per_second"), 8388608);
     resp_free(&r);
 }
 
@@ -206,7 +213,9 @@ int main(void)
         return 1;
     if (emu_create_collection(&prod, "big", 4) || emu_fill(&prod, "big", 6))
         return 1;
-    const char *const args[] = {"--qdrant-url", prod.url, NULL};
+    /* The configured folder's limit comes from the configuration. */
+    const char *const args[] = {"--qdrant-url", prod.url, "--backup-dir-max-write-bytes-per-second",
+                                "8388608", NULL};
     if (qbd_start(&d, args, NULL) != 0)
         return 1;
     TEST_RUN(test_bad_values_refused);
