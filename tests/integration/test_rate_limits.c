@@ -9,7 +9,8 @@
  * is held back by it reaches that run (its effective rate ends far above
  * the old limit, with no timing bound), leaving the configured folder's
  * limit (backup_dir_max_write_bytes_per_second) in force; the limits
- * round-trip through the API; 0, negative, fractional or absurd values are 400s naming the field
+ * round-trip through the API; a run held back by a limit is still
+ * cancelled promptly; 0, negative, fractional or absurd values are 400s naming the field
  * with nothing stored.
  */
 #include "unit.h"
@@ -207,6 +208,33 @@ static void test_live_change_reaches_running_run(void)
     resp_free(&r);
 }
 
+/* At 1 KiB/s the collection would take well over an hour: a cancel still
+ * ends the run (the wait on the limit asks for it between slices), and
+ * nothing is catalogued. */
+static void test_cancel_while_held_back(void)
+{
+    struct resp r;
+    TEST_ASSERT(call("POST", "/v1/plans",
+                     "{\"name\":\"crawl\",\"collections\":[\"big\"],"
+                     "\"max_bytes_per_second\":1024}",
+                     201, &r));
+    resp_free(&r);
+    TEST_ASSERT(call("POST", "/v1/plans/crawl/runs", NULL, 202, &r));
+    struct running run;
+    double id = json_path_num(r.json, "id");
+    snprintf(run.path, sizeof run.path, "/v1/runs/%.0f", id);
+    resp_free(&r);
+    TEST_ASSERT(harness_wait_until(transferring, &run, 60000));
+    char path[96];
+    snprintf(path, sizeof path, "/v1/runs/%.0f/cancel?wait=60", id);
+    TEST_ASSERT(call("POST", path, NULL, 424, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "run.state"), "cancelled");
+    resp_free(&r);
+    TEST_ASSERT(call("GET", "/v1/snapshots?plan=crawl", NULL, 200, &r));
+    TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "items")), 0);
+    resp_free(&r);
+}
+
 int main(void)
 {
     if (emu_start(&prod, NULL) != 0)
@@ -223,6 +251,7 @@ int main(void)
     TEST_RUN(test_plan_cap_holds);
     TEST_RUN(test_instance_limit_applies);
     TEST_RUN(test_live_change_reaches_running_run);
+    TEST_RUN(test_cancel_while_held_back);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     qbd_cleanup(&d);
     TEST_EXPECT_INT(emu_stop(&prod), 0);
