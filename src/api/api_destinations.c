@@ -218,6 +218,8 @@ void api_destinations_create(struct http_request *req)
         goto out;
     d.name = xstrdup(name);
     enum qb_err rc = store_destination_insert(app->store, &d, err, sizeof err);
+    if (!rc) /* a destination made again under an old name: not its old rate */
+        engine_set_limit(app->engine, "destination", name, d.max_write_bytes_per_second);
     api_reply_created(req, rc, err, "/v1/destinations", name, reply_destination);
 out:
     clear_destination(&d);

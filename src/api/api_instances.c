@@ -273,6 +273,8 @@ void api_instances_create(struct http_request *req)
     if (!nodes_check_cluster(req, &inst))
         goto out;
     enum qb_err rc = store_instance_insert(app->store, &inst, err, sizeof err);
+    if (!rc) /* an instance made again under an old name: not its old rate */
+        engine_set_limit(app->engine, "instance", name, inst.max_read_bytes_per_second);
     api_reply_created(req, rc, err, "/v1/instances", name, reply_instance);
 out:
     clear_instance(&inst);

@@ -153,15 +153,17 @@ static void write_plan(struct http_request *req, struct store_plan *p, bool crea
     char err[QB_ERRBUF_SIZE];
     enum qb_err rc = create ? store_plan_insert(app->store, p, err, sizeof err)
                             : store_plan_update(app->store, p, err, sizeof err);
+    /* Running transfers slow down or speed up at once, not next run (and
+     * a plan made again under an old name does not inherit its bucket's
+     * rate). */
+    if (!rc)
+        engine_set_limit(app->engine, "plan", p->name, p->max_bytes_per_second);
     if (rc && !(create && rc == QB_ERR_CONFLICT))
         reply_write_error(req, rc, err);
     else if (create)
         api_reply_created(req, rc, err, "/v1/plans", p->name, reply_plan);
-    else {
-        /* Running transfers slow down or speed up at once, not next run. */
-        engine_set_limit(app->engine, "plan", p->name, p->max_bytes_per_second);
+    else
         reply_plan(req, p->name, 200);
-    }
 }
 
 /* ------------------------------------------------- the existence check */

@@ -66,10 +66,11 @@ bool engine_sleep(struct engine *e, long ms);
 
 /* Byte-rate limits (util/ratelimit.h), one bucket per kind ("instance",
  * "destination", "plan") and name, shared by every run that uses it.
- * engine_limit returns the bucket, created on first use, with its rate set
- * to rate (from the catalogue row the run read; <= 0: unlimited); borrowed
- * until engine_stop.  engine_set_limit changes the rate of a bucket in use
- * (the API after a PUT), so running transfers follow within a second. */
+ * engine_limit returns the bucket, created on first use with rate (from
+ * the catalogue row the run read; <= 0: unlimited); borrowed until
+ * engine_stop.  An existing bucket's rate changes only through
+ * engine_set_limit, which the API calls after every successful create or
+ * replace, so running transfers follow within a second. */
 struct ratelimit *engine_limit(struct engine *e, const char *kind, const char *name, int64_t rate);
 void engine_set_limit(struct engine *e, const char *kind, const char *name, int64_t rate);
 

@@ -176,7 +176,6 @@ struct ratelimit *ratelimits_get(struct ratelimits *r, const char *key, uint64_t
         r->head = e;
     }
     pthread_mutex_unlock(&r->lock);
-    ratelimit_set_rate(e->rl, rate);
     return e->rl;
 }
 

@@ -60,12 +60,15 @@ struct ratelimits *ratelimits_create(void);
 /* Frees every bucket; no taker may be using one.  NULL: no-op. */
 void ratelimits_destroy(struct ratelimits *r);
 
-/* The bucket named key (e.g. "instance:3"), created on first use, with its
- * rate set to rate.  Borrowed until ratelimits_destroy. */
+/* The bucket named key (e.g. "instance:prod"), created with rate on first
+ * use; an existing bucket keeps its rate, which only ratelimits_set
+ * changes (so a run that read its row before a change cannot undo the
+ * change when it starts after it).  Borrowed until ratelimits_destroy. */
 struct ratelimit *ratelimits_get(struct ratelimits *r, const char *key, uint64_t rate);
 
-/* Sets the rate of the bucket named key if it exists (a limit changed by
- * the API reaches running transfers); otherwise nothing to do. */
+/* Sets the rate of the bucket named key if it exists (a limit changed or
+ * set anew by the API reaches running transfers); otherwise nothing to do:
+ * the first ratelimits_get creates it with the rate then stored. */
 void ratelimits_set(struct ratelimits *r, const char *key, uint64_t rate);
 
 #endif /* QB_RATELIMIT_H */
