@@ -20,14 +20,12 @@ struct config {
     char *listen_host; /* derived from listen */
     int listen_port;   /* derived from listen */
     char *data_dir;
-    char *database;               /* default <data_dir>/qbackup.db */
-    char *backup_dir;             /* default <data_dir>/backups: the local destination */
-    char *qdrant_url;             /* the configured "default" instance; "" for none */
-    char *qdrant_api_key;         /* secret */
-    int64_t qdrant_max_read;      /* the default instance's read limit, 0: none */
-    int64_t backup_dir_max_write; /* the local destination's write limit, 0: none */
-    char *secrets_key_file;       /* default <data_dir>/secrets.key unless secrets_key is set */
-    char *secrets_key;            /* secret: "base64,base64,..." */
+    char *database;         /* default <data_dir>/qbackup.db */
+    char *backup_dir;       /* default <data_dir>/backups: the local destination */
+    char *qdrant_url;       /* the configured "default" instance; "" for none */
+    char *qdrant_api_key;   /* secret */
+    char *secrets_key_file; /* default <data_dir>/secrets.key unless secrets_key is set */
+    char *secrets_key;      /* secret: "base64,base64,..." */
     char *tokens_file;
     char *tokens; /* secret: "name:role:token,..." */
     bool insecure_no_auth;
@@ -52,6 +50,8 @@ struct config {
     char *port_file;
     int64_t workers;
     int64_t task_threads;
+    int64_t qdrant_max_read;      /* the default instance's byte-rate limit, 0: none */
+    int64_t backup_dir_max_write; /* the local folder's byte-rate limit, 0: none */
     int64_t max_attempts;
     int64_t retry_base_ms;
     int64_t s3_attempts; /* util/retry.h: the one retry layer of an S3 request */

@@ -16,14 +16,14 @@ struct store_instance {
     char *url;
     char *api_key; /* secret; NULL when none */
     bool tls_verify;
-    char *ca_file;                     /* NULL: system CAs */
-    int max_concurrent;                /* snapshots at a time on this instance */
-    int timeout_s;                     /* per-request timeout for non-streaming calls */
-    char *managed_by;                  /* "api" or "config" */
-    char *nodes;                       /* JSON array of every peer's REST URL; "[]": discover */
-    int64_t max_read_bytes_per_second; /* all runs together; 0: no limit */
+    char *ca_file;      /* NULL: system CAs */
+    int max_concurrent; /* snapshots at a time on this instance */
+    int timeout_s;      /* per-request timeout for non-streaming calls */
+    char *managed_by;   /* "api" or "config" */
+    char *nodes;        /* JSON array of every peer's REST URL; "[]": discover */
     int64_t created_at;
     int64_t updated_at;
+    int64_t max_read_bytes_per_second; /* all runs together; 0: no limit */
 };
 
 /* Frees an instance and its strings.  NULL is a no-op. */
