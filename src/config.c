@@ -50,6 +50,10 @@ static const struct setting settings[] = {
     STR("qdrant_url", qdrant_url, "http://127.0.0.1:6333", false,
         "Qdrant registered as instance \"default\" (empty: none)"),
     STR("qdrant_api_key", qdrant_api_key, "", true, "API key for the default Qdrant instance"),
+    INT("qdrant_max_read_bytes_per_second", qdrant_max_read, "0", 0, 1LL << 40,
+        "bytes a second backups read from the default instance together (0: no limit)"),
+    INT("backup_dir_max_write_bytes_per_second", backup_dir_max_write, "0", 0, 1LL << 40,
+        "bytes a second backups write to the \"local\" destination together (0: no limit)"),
     STR("secrets_key_file", secrets_key_file, "", false,
         "key file sealing the secrets in the catalogue, one base64 key per line, the first"
         " current (default <data_dir>/secrets.key, created if absent)"),

@@ -50,6 +50,8 @@ struct config {
     char *port_file;
     int64_t workers;
     int64_t task_threads;
+    int64_t qdrant_max_read;      /* the default instance's byte-rate limit, 0: none */
+    int64_t backup_dir_max_write; /* the local folder's byte-rate limit, 0: none */
     int64_t max_attempts;
     int64_t retry_base_ms;
     int64_t s3_attempts; /* util/retry.h: the one retry layer of an S3 request */

@@ -215,6 +215,13 @@ static enum qb_err sync_configured(const struct config *cfg, struct store *store
         rc = store_instance_sync_config(store, CONFIG_INSTANCE_NAME, cfg->qdrant_url,
                                         *cfg->qdrant_api_key ? cfg->qdrant_api_key : NULL, err,
                                         errlen);
+    /* Their rate limits too: the API cannot change configured rows. */
+    if (!rc && *cfg->qdrant_url)
+        rc = store_instance_set_read_limit(store, CONFIG_INSTANCE_NAME, cfg->qdrant_max_read, err,
+                                           errlen);
+    if (!rc)
+        rc = store_destination_set_write_limit(store, CONFIG_DESTINATION_NAME,
+                                               cfg->backup_dir_max_write, err, errlen);
     return rc;
 }
 

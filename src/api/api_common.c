@@ -270,6 +270,27 @@ void api_reply_page(struct http_request *req, cJSON *items, const char *next)
     http_reply_json_steal(req, 200, body);
 }
 
+enum qb_err api_get_rate(const cJSON *body, const char *field, int64_t *out, char *err,
+                         size_t errlen)
+{
+    *out = 0;
+    enum qb_err rc = json_get_int(body, field, API_RATE_MIN, API_RATE_MAX, out, err, errlen);
+    if (rc == QB_ERR_NOT_FOUND)
+        return QB_OK;
+    if (rc == QB_ERR_INVALID)
+        qb_failf(rc, err, errlen,
+                 "%s: must be an integer number of bytes a second from %lld to %lld, or null "
+                 "for no limit",
+                 field, API_RATE_MIN, API_RATE_MAX);
+    return rc;
+}
+
+void api_add_rate(cJSON *o, const char *field, int64_t rate)
+{
+    cJSON_AddItemToObject(o, field,
+                          rate > 0 ? cJSON_CreateNumber((double)rate) : cJSON_CreateNull());
+}
+
 enum qb_err api_labels_check(const cJSON *labels, char *err, size_t errlen)
 {
     const cJSON *item;

@@ -31,6 +31,19 @@ const char *api_body_name(struct http_request *req, const cJSON *body);
  * QB_ERR_INVALID with a "labels: ..." message for api_reply_invalid. */
 enum qb_err api_labels_check(const cJSON *labels, char *err, size_t errlen) QB_MUSTCHECK;
 
+/* Limits a byte rate field may take (api/openapi.yaml ByteRate). */
+#define API_RATE_MIN 1024LL
+#define API_RATE_MAX (1LL << 40)
+
+/* An optional byte-rate limit (max_*_bytes_per_second): absent or null is
+ * 0 (no limit); else an integer in [API_RATE_MIN, API_RATE_MAX] (0, a
+ * negative or an absurd rate is refused, QB_ERR_INVALID "<field>: ..."). */
+enum qb_err api_get_rate(const cJSON *body, const char *field, int64_t *out, char *err,
+                         size_t errlen) QB_MUSTCHECK;
+
+/* Adds "field": rate, or null when rate is 0 (no limit). */
+void api_add_rate(cJSON *o, const char *field, int64_t rate);
+
 /* Replies 400 invalid_field for a "<field>: <reason>" message, filling the
  * problem's "field" member from the prefix. */
 void api_reply_invalid(struct http_request *req, const char *msg);

@@ -30,7 +30,8 @@
  * still running. */
 #define CHECK_WAIT_MS 60000
 
-static const char *const destination_fields[] = {"name", "kind", "settings", "credentials", NULL};
+static const char *const destination_fields[] = {
+    "name", "kind", "settings", "credentials", "max_write_bytes_per_second", NULL};
 
 static cJSON *destination_json(const struct store_destination *d)
 {
@@ -41,6 +42,7 @@ static cJSON *destination_json(const struct store_destination *d)
     cJSON_AddItemToObject(o, "settings", settings ? settings : cJSON_CreateObject());
     cJSON_AddBoolToObject(o, "credentials_set", d->secret != NULL);
     cJSON_AddStringToObject(o, "managed_by", d->managed_by);
+    api_add_rate(o, "max_write_bytes_per_second", d->max_write_bytes_per_second);
     json_add_time(o, "created_at", d->created_at);
     json_add_time(o, "updated_at", d->updated_at);
     return o;
@@ -136,6 +138,9 @@ static bool destination_from_body(struct http_request *req, const cJSON *body,
         api_reply_invalid(req, "kind: must be \"local\" or \"s3\"");
         return false;
     }
+    if (!rc)
+        rc = api_get_rate(body, "max_write_bytes_per_second", &d->max_write_bytes_per_second, err,
+                          sizeof err);
     if (rc) {
         api_reply_invalid(req, err);
         return false;
@@ -213,6 +218,8 @@ void api_destinations_create(struct http_request *req)
         goto out;
     d.name = xstrdup(name);
     enum qb_err rc = store_destination_insert(app->store, &d, err, sizeof err);
+    if (!rc) /* a destination made again under an old name: not its old rate */
+        engine_set_limit(app->engine, "destination", name, d.max_write_bytes_per_second);
     api_reply_created(req, rc, err, "/v1/destinations", name, reply_destination);
 out:
     clear_destination(&d);
@@ -316,6 +323,8 @@ void api_destinations_replace(struct http_request *req)
         http_reply_error(req, rc, err);
         goto out;
     }
+    /* Running transfers slow down or speed up at once, not next run. */
+    engine_set_limit(app->engine, "destination", name, d.max_write_bytes_per_second);
     reply_destination(req, name, 200);
 out:
     clear_destination(&d);

@@ -23,7 +23,10 @@
 #define INSTANCE_API_KEY_MAX 4096
 
 static const char *const instance_fields[] = {
-    "name", "url", "api_key", "tls_verify", "ca_file", "max_concurrent", "timeout_s", "nodes", NULL,
+    "name",       "url",     "api_key",
+    "tls_verify", "ca_file", "max_concurrent",
+    "timeout_s",  "nodes",   "max_read_bytes_per_second",
+    NULL,
 };
 
 static cJSON *instance_json(const struct store_instance *inst)
@@ -37,6 +40,7 @@ static cJSON *instance_json(const struct store_instance *inst)
                           inst->ca_file ? cJSON_CreateString(inst->ca_file) : cJSON_CreateNull());
     cJSON_AddNumberToObject(o, "max_concurrent", inst->max_concurrent);
     cJSON_AddNumberToObject(o, "timeout_s", inst->timeout_s);
+    api_add_rate(o, "max_read_bytes_per_second", inst->max_read_bytes_per_second);
     cJSON_AddStringToObject(o, "managed_by", inst->managed_by);
     json_add_time(o, "created_at", inst->created_at);
     json_add_time(o, "updated_at", inst->updated_at);
@@ -144,7 +148,7 @@ static bool instance_from_body(struct http_request *req, const cJSON *body,
 {
     char err[QB_ERRBUF_SIZE], sub[QB_ERRBUF_SIZE / 2];
     const char *url = NULL, *api_key = NULL, *ca_file = NULL;
-    int64_t max_concurrent = 1, timeout_s = 30;
+    int64_t max_concurrent = 1, timeout_s = 30, max_read = 0;
     bool tls_verify = true;
 
     if (json_reject_unknown(body, instance_fields, err, sizeof err)) {
@@ -179,6 +183,8 @@ static bool instance_from_body(struct http_request *req, const cJSON *body,
         rc = json_get_int(body, "max_concurrent", 1, 64, &max_concurrent, err, sizeof err);
     if (optional_ok(rc))
         rc = json_get_int(body, "timeout_s", 1, 3600, &timeout_s, err, sizeof err);
+    if (optional_ok(rc))
+        rc = api_get_rate(body, "max_read_bytes_per_second", &max_read, err, sizeof err);
     if (!optional_ok(rc)) {
         api_reply_invalid(req, err);
         return false;
@@ -197,6 +203,7 @@ static bool instance_from_body(struct http_request *req, const cJSON *body,
     inst->tls_verify = tls_verify;
     inst->max_concurrent = (int)max_concurrent;
     inst->timeout_s = (int)timeout_s;
+    inst->max_read_bytes_per_second = max_read;
     return true;
 }
 
@@ -266,6 +273,8 @@ void api_instances_create(struct http_request *req)
     if (!nodes_check_cluster(req, &inst))
         goto out;
     enum qb_err rc = store_instance_insert(app->store, &inst, err, sizeof err);
+    if (!rc) /* an instance made again under an old name: not its old rate */
+        engine_set_limit(app->engine, "instance", name, inst.max_read_bytes_per_second);
     api_reply_created(req, rc, err, "/v1/instances", name, reply_instance);
 out:
     clear_instance(&inst);
@@ -323,6 +332,8 @@ void api_instances_replace(struct http_request *req)
         http_reply_error(req, rc, err);
         goto out;
     }
+    /* Running transfers slow down or speed up at once, not next run. */
+    engine_set_limit(app->engine, "instance", name, inst.max_read_bytes_per_second);
     reply_instance(req, name, 200);
 out:
     clear_instance(&inst);

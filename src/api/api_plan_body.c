@@ -41,6 +41,7 @@ static const char *const plan_fields[] = {
     "shard_method",
     "labels",
     "reverify",
+    "max_bytes_per_second",
     /* request-only: skip the existence check of this create or replace */
     "allow_missing_collections",
     /* read-only */
@@ -379,6 +380,8 @@ bool api_plan_from_body(struct http_request *req, const cJSON *body, struct stor
     const cJSON *labels = cJSON_GetObjectItemCaseSensitive(body, "labels");
     if ((!rc || rc == QB_ERR_NOT_FOUND) && labels && !cJSON_IsNull(labels))
         rc = api_labels_check(labels, err, sizeof err);
+    if (!rc || rc == QB_ERR_NOT_FOUND)
+        rc = api_get_rate(body, "max_bytes_per_second", &p->max_bytes_per_second, err, sizeof err);
     if (rc && rc != QB_ERR_NOT_FOUND) {
         api_reply_invalid(req, err);
         return false;

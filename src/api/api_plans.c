@@ -72,6 +72,7 @@ cJSON *api_plan_json(const struct store_plan *p)
     cJSON_AddItemToObject(o, "retention", cJSON_Parse(p->retention));
     cJSON_AddBoolToObject(o, "verify", p->verify);
     cJSON_AddStringToObject(o, "verify_mode", p->verify_mode ? p->verify_mode : "full");
+    api_add_rate(o, "max_bytes_per_second", p->max_bytes_per_second);
     int64_t alert = api_plan_alert_after(p);
     cJSON_AddItemToObject(o, "alert_after",
                           p->alert_after_s > 0 ? cJSON_CreateNumber((double)p->alert_after_s)
@@ -152,6 +153,11 @@ static void write_plan(struct http_request *req, struct store_plan *p, bool crea
     char err[QB_ERRBUF_SIZE];
     enum qb_err rc = create ? store_plan_insert(app->store, p, err, sizeof err)
                             : store_plan_update(app->store, p, err, sizeof err);
+    /* Running transfers slow down or speed up at once, not next run (and
+     * a plan made again under an old name does not inherit its bucket's
+     * rate). */
+    if (!rc)
+        engine_set_limit(app->engine, "plan", p->name, p->max_bytes_per_second);
     if (rc && !(create && rc == QB_ERR_CONFLICT))
         reply_write_error(req, rc, err);
     else if (create)

@@ -132,12 +132,22 @@ struct sink {
     int64_t first_byte; /* monotonic ms of the first byte, 0 before */
 };
 
+/* While a rate limit holds the transfer back: cancel and shutdown. */
+static enum qb_err sink_check(void *ud, char *err, size_t errlen)
+{
+    return job_checkpoint(ud, NULL, err, errlen);
+}
+
+/* The one place a snapshot's bytes pass from Qdrant to the destination:
+ * the read and write limits are taken here (job_throttle). */
 static enum qb_err sink_write(void *ud, const void *data, size_t len, char *err, size_t errlen)
 {
     struct sink *s = ud;
     if (!s->first_byte && len)
         s->first_byte = qb_mono_ms();
-    enum qb_err rc = storage_write(s->writer, data, len, err, errlen);
+    enum qb_err rc = job_throttle(s->job, len, sink_check, s->job, err, errlen);
+    if (!rc)
+        rc = storage_write(s->writer, data, len, err, errlen);
     if (rc)
         return rc;
     s->job->bytes_done += (int64_t)len;
@@ -403,6 +413,7 @@ static enum qb_err backup_target(struct backup *b, struct target *t, cJSON *resu
     if (verified_how)
         cJSON_AddStringToObject(result, "verify_mode", verified_how);
     add_phases(result, &t->ph, qb_mono_ms() - started);
+    job_add_rate(b->job, result, (int64_t)t->stored.size, t->ph.download);
     return QB_OK;
 fail:
     discard(b, t);
@@ -600,10 +611,12 @@ const char *backup_job_run(struct job *j, cJSON *results, char *error, size_t er
     enum qb_err rc = j->run->plan_id
                          ? store_plan_get_by_id(j->store, j->run->plan_id, &b.plan, err, sizeof err)
                          : qb_failf(QB_ERR_NOT_FOUND, err, errlen, "its plan was deleted");
-    if (!rc)
+    if (!rc) {
+        job_limits_open(j, b.plan);
         rc = resolve_qdrant(j->store, b.plan->instance,
                             engine_config(j->engine)->snapshot_timeout_ms, &b.qdrant, err,
                             sizeof err);
+    }
     if (!rc)
         rc = resolve_storage(j->store, b.plan->destination_id, &b.storage, err, sizeof err);
     if (!rc)

@@ -383,8 +383,10 @@ enum qb_err backup_set_collection(struct job *j, const struct store_plan *plan,
         set_inflight_key(&sr, sr.shards[i].object_key);
     }
     rc = job_checkpoint(j, "transferring", err, errlen);
+    int64_t transfer_started = qb_mono_ms();
     if (!rc)
         rc = set_transfer_all(&sr, err, errlen);
+    int64_t transfer_ms = qb_mono_ms() - transfer_started;
     if (rc)
         goto fail;
     cJSON_AddNumberToObject(set, "format", 1);
@@ -444,6 +446,7 @@ enum qb_err backup_set_collection(struct job *j, const struct store_plan *plan,
     if (points >= 0)
         cJSON_AddNumberToObject(result, "points_count", (double)points);
     cJSON_AddItemToObject(result, "shards", cJSON_Duplicate(shards, true));
+    job_add_rate(j, result, size, transfer_ms);
     free(location);
     goto out;
 fail:

@@ -113,10 +113,20 @@ struct sink {
     int64_t counted;
 };
 
+/* While a rate limit holds a worker back: cancel, shutdown, and the set
+ * abandoned by another worker. */
+static enum qb_err sink_check(void *ud, char *err, size_t errlen)
+{
+    return set_checkpoint(ud, 0, err, errlen);
+}
+
 static enum qb_err sink_write(void *ud, const void *data, size_t len, char *err, size_t errlen)
 {
     struct sink *s = ud;
-    enum qb_err rc = s->tar ? tar_check_feed(s->tar, data, len, err, errlen) : QB_OK;
+    /* The run's limits are shared by all its workers (and other runs). */
+    enum qb_err rc = job_throttle(s->sr->job, len, sink_check, s->sr, err, errlen);
+    if (!rc && s->tar)
+        rc = tar_check_feed(s->tar, data, len, err, errlen);
     if (!rc)
         rc = storage_write(s->writer, data, len, err, errlen);
     if (rc)

@@ -25,6 +25,7 @@ struct engine {
     bool stopping;
     uint64_t finished_seq;
     uint64_t wake_seq;
+    struct ratelimits *limits; /* shared byte-rate buckets (own lock) */
 };
 
 bool engine_sleep(struct engine *e, long ms)
@@ -134,6 +135,7 @@ enum qb_err engine_start(struct store *store, struct metrics *metrics,
         e->cfg.poll_ms = 1000;
     pthread_mutex_init(&e->lock, NULL);
     pthread_cond_init(&e->wake, NULL);
+    e->limits = ratelimits_create();
     e->threads = xcalloc(cfg->workers ? cfg->workers : 1, sizeof *e->threads);
     for (unsigned i = 0; i < cfg->workers; i++) {
         struct worker_arg *wa = xmalloc(sizeof *wa);
@@ -158,5 +160,25 @@ void engine_stop(struct engine *e)
         return;
     threads_stop_destroy(&e->lock, &e->wake, &e->stopping, e->threads, e->nthreads);
     free(e->threads);
+    ratelimits_destroy(e->limits); /* after the join: no job takes any more */
     free(e);
+}
+
+/* Buckets are keyed "<kind>:<name>": names are unique per kind and a PUT
+ * cannot rename. */
+struct ratelimit *engine_limit(struct engine *e, const char *kind, const char *name, int64_t rate)
+{
+    char *key = xasprintf("%s:%s", kind, name);
+    struct ratelimit *rl = ratelimits_get(e->limits, key, rate > 0 ? (uint64_t)rate : 0);
+    free(key);
+    return rl;
+}
+
+void engine_set_limit(struct engine *e, const char *kind, const char *name, int64_t rate)
+{
+    if (!e)
+        return;
+    char *key = xasprintf("%s:%s", kind, name);
+    ratelimits_set(e->limits, key, rate > 0 ? (uint64_t)rate : 0);
+    free(key);
 }

@@ -27,6 +27,7 @@
 #include "common.h"
 #include "metrics.h"
 #include "store/store.h"
+#include "util/ratelimit.h"
 
 struct engine_config {
     unsigned workers;      /* worker threads */
@@ -62,6 +63,16 @@ uint64_t engine_finished_seq(struct engine *e);
 
 /* Sleeps up to ms, returning early (true) when the engine stops. */
 bool engine_sleep(struct engine *e, long ms);
+
+/* Byte-rate limits (util/ratelimit.h), one bucket per kind ("instance",
+ * "destination", "plan") and name, shared by every run that uses it.
+ * engine_limit returns the bucket, created on first use with rate (from
+ * the catalogue row the run read; <= 0: unlimited); borrowed until
+ * engine_stop.  An existing bucket's rate changes only through
+ * engine_set_limit, which the API calls after every successful create or
+ * replace, so running transfers follow within a second. */
+struct ratelimit *engine_limit(struct engine *e, const char *kind, const char *name, int64_t rate);
+void engine_set_limit(struct engine *e, const char *kind, const char *name, int64_t rate);
 
 /* The configuration the engine runs with (borrowed from e). */
 const struct engine_config *engine_config(const struct engine *e);

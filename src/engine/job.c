@@ -145,3 +145,63 @@ char *job_snapshot_hold(const struct job *j, struct store_snapshot *row)
     cJSON_Delete(req);
     return labels;
 }
+
+void job_limits_open(struct job *j, const struct store_plan *plan)
+{
+    j->limit_read = engine_limit(j->engine, "instance", plan->instance, plan->instance_max_read);
+    j->limit_write =
+        engine_limit(j->engine, "destination", plan->destination, plan->destination_max_write);
+    j->limit_plan = engine_limit(j->engine, "plan", plan->name, plan->max_bytes_per_second);
+}
+
+struct throttle {
+    enum qb_err (*check)(void *ud, char *err, size_t errlen);
+    void *ud;
+    char *err;
+    size_t errlen;
+    enum qb_err rc;
+};
+
+/* Called every slice (100 ms); check itself is cheap between its own
+ * once-a-second looks (job_checkpoint). */
+static bool throttle_stop(void *ud)
+{
+    struct throttle *t = ud;
+    t->rc = t->check ? t->check(t->ud, t->err, t->errlen) : QB_OK;
+    return t->rc != QB_OK;
+}
+
+enum qb_err job_throttle(struct job *j, size_t n,
+                         enum qb_err (*check)(void *ud, char *err, size_t errlen), void *ud,
+                         char *err, size_t errlen)
+{
+    struct throttle t = {.check = check, .ud = ud, .err = err, .errlen = errlen};
+    /* In series: the bytes pass every limit, so the slowest one rules;
+     * time spent waiting on one refills the others. */
+    struct ratelimit *limits[] = {j->limit_read, j->limit_write, j->limit_plan};
+    for (size_t i = 0; i < QB_ARRAY_LEN(limits); i++)
+        if (ratelimit_take(limits[i], n, throttle_stop, &t))
+            return t.rc ? t.rc : qb_failf(QB_ERR_CANCELLED, err, errlen, "stopped");
+    return QB_OK;
+}
+
+void job_add_rate(const struct job *j, cJSON *result, int64_t bytes, int64_t ms)
+{
+    struct ratelimit *limits[] = {j->limit_read, j->limit_write, j->limit_plan};
+    static const char *const names[] = {"instance", "destination", "plan"};
+    uint64_t best = 0;
+    const char *by = NULL;
+    for (size_t i = 0; i < QB_ARRAY_LEN(limits); i++) {
+        uint64_t r = limits[i] ? ratelimit_rate(limits[i]) : 0;
+        if (r && (!best || r < best)) {
+            best = r;
+            by = names[i];
+        }
+    }
+    cJSON *o = cJSON_AddObjectToObject(result, "rate");
+    cJSON_AddNumberToObject(o, "bytes_per_second",
+                            ms > 0 ? (double)(bytes * 1000 / ms) : (double)bytes);
+    cJSON_AddItemToObject(o, "limit_bytes_per_second",
+                          best ? cJSON_CreateNumber((double)best) : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "limited_by", by ? cJSON_CreateString(by) : cJSON_CreateNull());
+}

@@ -15,7 +15,9 @@
 #include "storage/storage.h"
 #include "store/store.h"
 #include "store/store_runs.h"
+#include "store/store_plans.h"
 #include "store/store_snapshots.h"
+#include "util/ratelimit.h"
 
 /* Executes a claimed run to the end and records its outcome in the
  * catalogue; never fails (failures become the run's state and error).
@@ -34,7 +36,29 @@ struct job {
     const char *phase;     /* last phase written (static string) */
     bool cancelled;        /* the run was cancelled by a user */
     bool stopping;         /* qbackupd is shutting down */
+    /* Byte-rate limits its transfers take from (engine_limit), NULL: none;
+     * set by job_limits_open.  Borrowed from the engine. */
+    struct ratelimit *limit_read, *limit_write, *limit_plan;
 };
+
+/* Sets the job's limits from plan: its instance's read limit, its
+ * destination's write limit and its own cap (store_plan). */
+void job_limits_open(struct job *j, const struct store_plan *plan);
+
+/* Takes n bytes from each of the job's limits, sleeping as they say.
+ * check (may be NULL) is called while sleeping, at least once a second:
+ * its failure (e.g. job_checkpoint's QB_ERR_CANCELLED) ends the wait and
+ * is returned with its message.  Safe from several threads of one job
+ * when check is. */
+enum qb_err job_throttle(struct job *j, size_t n,
+                         enum qb_err (*check)(void *ud, char *err, size_t errlen), void *ud,
+                         char *err, size_t errlen) QB_MUSTCHECK;
+
+/* Adds "rate" to a target's result: bytes over ms as "bytes_per_second",
+ * the tightest of the job's limits now as "limit_bytes_per_second" and
+ * which it is as "limited_by" ("instance", "destination", "plan"; both null
+ * without a limit). */
+void job_add_rate(const struct job *j, cJSON *result, int64_t bytes, int64_t ms);
 
 /* Called often during transfers: at most once a second it writes progress
  * and looks for a cancel request or shutdown.  Returns QB_ERR_CANCELLED

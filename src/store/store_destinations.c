@@ -10,15 +10,22 @@
 
 #include <cjson/cJSON.h>
 
-#define DEST_COLUMNS "id, name, kind, settings, managed_by, created_at, updated_at, secret"
+#define DEST_COLUMNS                                                                               \
+    "id, name, kind, settings, managed_by, created_at, updated_at, secret, "                       \
+    "max_write_bytes_per_second"
 
 /* The columns of DEST_COLUMNS, in order. */
 #define STORE_ROW_T struct store_destination
 static const struct store_col destination_cols[] = {
-    STORE_COL(id),         STORE_COL(name),
-    STORE_COL(kind),       STORE_COL(settings),
-    STORE_COL(managed_by), STORE_COL(created_at),
-    STORE_COL(updated_at), STORE_COL_SECRET(secret, STORE_SECRET_DESTINATION)};
+    STORE_COL(id),
+    STORE_COL(name),
+    STORE_COL(kind),
+    STORE_COL(settings),
+    STORE_COL(managed_by),
+    STORE_COL(created_at),
+    STORE_COL(updated_at),
+    STORE_COL_SECRET(secret, STORE_SECRET_DESTINATION),
+    STORE_COL(max_write_bytes_per_second)};
 #undef STORE_ROW_T
 
 /* ctx: the store, to open the secret; lists pass NULL and leave it out. */
@@ -56,6 +63,7 @@ static enum qb_err write_one(struct store *s, const char *sql, const struct stor
         sqlite3_bind_int64(q.st, 6, qb_now_ms() / 1000);
         /* Statements without ?7 ignore it (SQLITE_RANGE is harmless here). */
         sqlite3_bind_int(q.st, 7, keep_secret);
+        store_bind_int_or_null(q.st, 8, d->max_write_bytes_per_second, 0);
         rc = store_stmt_done(&q, changes, what, err, errlen);
     }
     free(sealed);
@@ -67,7 +75,8 @@ enum qb_err store_destination_insert(struct store *s, const struct store_destina
 {
     enum qb_err rc = write_one(s,
                                "INSERT INTO destinations (name, kind, settings, secret, "
-                               "managed_by, created_at, updated_at) VALUES (?1,?2,?3,?4,?5,?6,?6)",
+                               "managed_by, created_at, updated_at, max_write_bytes_per_second) "
+                               "VALUES (?1,?2,?3,?4,?5,?6,?6,?8)",
                                d, false, "inserting destination", NULL, err, errlen);
     if (rc == QB_ERR_CONFLICT)
         qb_failf(rc, err, errlen, "destination \"%s\" already exists", d->name);
@@ -80,7 +89,8 @@ enum qb_err store_destination_update(struct store *s, const struct store_destina
     int changes = 0;
     enum qb_err rc = write_one(s,
                                "UPDATE destinations SET kind = ?2, settings = ?3, secret = CASE "
-                               "WHEN ?7 THEN secret ELSE ?4 END, managed_by = ?5, updated_at = ?6 "
+                               "WHEN ?7 THEN secret ELSE ?4 END, managed_by = ?5, updated_at = ?6, "
+                               "max_write_bytes_per_second = ?8 "
                                "WHERE name = ?1",
                                d, keep_secret, "updating destination", &changes, err, errlen);
     if (!rc && changes == 0)
@@ -110,6 +120,24 @@ enum qb_err store_destination_sync_local(struct store *s, const char *name, cons
         &d, false, "syncing configured destination", NULL, err, errlen);
     free(owned_name);
     free(text);
+    return rc;
+}
+
+enum qb_err store_destination_set_write_limit(struct store *s, const char *name, int64_t rate,
+                                              char *err, size_t errlen)
+{
+    struct store_stmt q;
+    int changes = 0;
+    enum qb_err rc = store_stmt_open(
+        s, "UPDATE destinations SET max_write_bytes_per_second = ?2 WHERE name = ?1", &q, err,
+        errlen);
+    if (rc)
+        return rc;
+    store_bind_text(q.st, 1, name);
+    store_bind_int_or_null(q.st, 2, rate, 0);
+    rc = store_stmt_done(&q, &changes, "setting the write limit", err, errlen);
+    if (!rc && changes == 0)
+        rc = store_not_found("destination", name, 0, err, errlen);
     return rc;
 }
 

@@ -20,6 +20,7 @@ struct store_destination {
     char *managed_by; /* "api" or "config" */
     int64_t created_at;
     int64_t updated_at;
+    int64_t max_write_bytes_per_second; /* all runs together; 0: no limit */
 };
 
 void store_destination_free(struct store_destination *d);
@@ -29,6 +30,11 @@ void store_destination_list_free(struct store_destination **list, size_t n);
  * `name` at path. */
 enum qb_err store_destination_sync_local(struct store *s, const char *name, const char *path,
                                          char *err, size_t errlen) QB_MUSTCHECK;
+
+/* Sets the write limit of the destination `name` (0: none); for the
+ * configuration-defined one, at start-up.  QB_ERR_NOT_FOUND when absent. */
+enum qb_err store_destination_set_write_limit(struct store *s, const char *name, int64_t rate,
+                                              char *err, size_t errlen) QB_MUSTCHECK;
 
 /* Inserts d (id and timestamps set by the store).  QB_ERR_CONFLICT when the
  * name is taken. */

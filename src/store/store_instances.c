@@ -10,7 +10,7 @@
 
 #define INSTANCE_COLUMNS                                                                           \
     "id, name, url, api_key_secret, tls_verify, ca_file, max_concurrent, timeout_s, managed_by, "  \
-    "created_at, updated_at, nodes"
+    "created_at, updated_at, nodes, max_read_bytes_per_second"
 
 /* The columns of INSTANCE_COLUMNS, in order. */
 #define STORE_ROW_T struct store_instance
@@ -26,7 +26,8 @@ static const struct store_col instance_cols[] = {
     STORE_COL(managed_by),
     STORE_COL(created_at),
     STORE_COL(updated_at),
-    STORE_COL_TEXT_OR(nodes, "[]")};
+    STORE_COL_TEXT_OR(nodes, "[]"),
+    STORE_COL(max_read_bytes_per_second)};
 #undef STORE_ROW_T
 
 /* ctx: the store, which opens the API key. */
@@ -44,7 +45,7 @@ void store_instance_list_free(struct store_instance **list, size_t n)
 }
 
 /* Binds what insert and update share: ?1 name, ?2 url, ?3 the sealed
- * key, ?4..?8 settings, ?9 now, ?11 nodes. */
+ * key, ?4..?8 settings, ?9 now, ?11 nodes, ?12 the read limit (NULL: none). */
 static void bind_instance(sqlite3_stmt *st, const struct store_instance *inst, const char *sealed)
 {
     store_bind_text(st, 1, inst->name);
@@ -57,6 +58,7 @@ static void bind_instance(sqlite3_stmt *st, const struct store_instance *inst, c
     store_bind_text(st, 8, inst->managed_by ? inst->managed_by : "api");
     sqlite3_bind_int64(st, 9, qb_now_ms() / 1000);
     store_bind_text(st, 11, inst->nodes ? inst->nodes : "[]");
+    store_bind_int_or_null(st, 12, inst->max_read_bytes_per_second, 0);
 }
 
 enum qb_err store_instance_insert(struct store *s, const struct store_instance *inst, char *err,
@@ -70,8 +72,8 @@ enum qb_err store_instance_insert(struct store *s, const struct store_instance *
         rc = store_stmt_open(
             s,
             "INSERT INTO instances (name, url, api_key_secret, tls_verify, ca_file, "
-            "max_concurrent, timeout_s, managed_by, created_at, updated_at, nodes) "
-            "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?9,?11)",
+            "max_concurrent, timeout_s, managed_by, created_at, updated_at, nodes, "
+            "max_read_bytes_per_second) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?9,?11,?12)",
             &q, err, errlen);
     if (rc)
         goto out;
@@ -98,7 +100,8 @@ enum qb_err store_instance_update(struct store *s, const struct store_instance *
             s,
             "UPDATE instances SET url = ?2, api_key_secret = CASE WHEN ?10 THEN api_key_secret "
             "ELSE ?3 END, tls_verify = ?4, ca_file = ?5, max_concurrent = ?6, timeout_s = ?7, "
-            "managed_by = ?8, updated_at = ?9, nodes = ?11 WHERE name = ?1",
+            "managed_by = ?8, updated_at = ?9, nodes = ?11, max_read_bytes_per_second = ?12 "
+            "WHERE name = ?1",
             &q, err, errlen);
     if (rc)
         goto out;
@@ -152,6 +155,23 @@ enum qb_err store_instance_sync_config(struct store *s, const char *name, const 
     rc = store_stmt_done(&q, NULL, "syncing configured instance", err, errlen);
 out:
     free(sealed);
+    return rc;
+}
+
+enum qb_err store_instance_set_read_limit(struct store *s, const char *name, int64_t rate,
+                                          char *err, size_t errlen)
+{
+    struct store_stmt q;
+    int changes = 0;
+    enum qb_err rc = store_stmt_open(
+        s, "UPDATE instances SET max_read_bytes_per_second = ?2 WHERE name = ?1", &q, err, errlen);
+    if (rc)
+        return rc;
+    store_bind_text(q.st, 1, name);
+    store_bind_int_or_null(q.st, 2, rate, 0);
+    rc = store_stmt_done(&q, &changes, "setting the read limit", err, errlen);
+    if (!rc && changes == 0)
+        rc = store_not_found("instance", name, 0, err, errlen);
     return rc;
 }
 

@@ -23,6 +23,7 @@ struct store_instance {
     char *nodes;        /* JSON array of every peer's REST URL; "[]": discover */
     int64_t created_at;
     int64_t updated_at;
+    int64_t max_read_bytes_per_second; /* all runs together; 0: no limit */
 };
 
 /* Frees an instance and its strings.  NULL is a no-op. */
@@ -45,6 +46,11 @@ enum qb_err store_instance_update(struct store *s, const struct store_instance *
  * start-up so the configured Qdrant is always present and current. */
 enum qb_err store_instance_sync_config(struct store *s, const char *name, const char *url,
                                        const char *api_key, char *err, size_t errlen) QB_MUSTCHECK;
+
+/* Sets the read limit of the instance `name` (0: none); for the
+ * configuration-defined one, at start-up.  QB_ERR_NOT_FOUND when absent. */
+enum qb_err store_instance_set_read_limit(struct store *s, const char *name, int64_t rate,
+                                          char *err, size_t errlen) QB_MUSTCHECK;
 
 /* *out receives a new instance (caller frees with store_instance_free), or
  * QB_ERR_NOT_FOUND. */

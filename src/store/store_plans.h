@@ -37,6 +37,11 @@ struct store_plan {
     int64_t last_fire_at;     /* scheduler: latest slot handled, 0: none */
     int64_t skipped_fires;    /* slots skipped while a run was active */
     int64_t last_skipped_at;
+    int64_t max_bytes_per_second; /* a cap on this plan's runs; 0: none */
+    /* Read with the plan, not written with it: the limits of its instance
+     * (reading Qdrant) and destination (writing), 0: none. */
+    int64_t instance_max_read;
+    int64_t destination_max_write;
     int64_t created_at;
     int64_t updated_at;
 };
