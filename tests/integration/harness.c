@@ -592,3 +592,18 @@ bool harness_backup_phases_ok(const cJSON *result)
     }
     return true;
 }
+
+bool qbd_call(struct qbd *d, const char *method, const char *path, const char *body, long want,
+              struct resp *r)
+{
+    if (qbd_request(d, method, path, body, NULL, r) != 0) {
+        fprintf(stderr, "%s %s: no answer\n", method, path);
+        return false;
+    }
+    if (r->status != want) {
+        fprintf(stderr, "%s %s -> %ld (want %ld): %.2000s\n", method, path, r->status, want,
+                r->body ? r->body : "");
+        return false;
+    }
+    return true;
+}

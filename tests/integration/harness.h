@@ -87,6 +87,12 @@ bool qbd_wait_log(const struct qbd *d, const char *needle, int timeout_ms);
 int qbd_request(struct qbd *d, const char *method, const char *path, const char *body,
                 const char *const *headers, struct resp *r);
 
+/* qbd_request without headers that also wants one status: true when the
+ * answer came with `want`; otherwise says what came on stderr (the start of
+ * the body too) and returns false.  r is filled either way: resp_free it. */
+bool qbd_call(struct qbd *d, const char *method, const char *path, const char *body, long want,
+              struct resp *r);
+
 /* Value of a response header (case-insensitive), copied into a static
  * buffer valid until the next call, or NULL. */
 const char *resp_header(const struct resp *r, const char *name);

@@ -28,12 +28,7 @@ static struct qbd d;
 
 static bool call(const char *method, const char *path, const char *body, long want, struct resp *r)
 {
-    if (qbd_request(&d, method, path, body, NULL, r) != 0 || r->status != want) {
-        fprintf(stderr, "%s %s -> %ld (want %ld): %.2000s\n", method, path, r->status, want,
-                r->body ? r->body : "");
-        return false;
-    }
-    return true;
+    return qbd_call(&d, method, path, body, want, r);
 }
 
 static bool make_plan(const char *name, const char *collection, const char *extra)

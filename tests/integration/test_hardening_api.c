@@ -32,13 +32,7 @@ static struct qbd d;
  * holds the answer either way. */
 static bool call(const char *method, const char *path, const char *body, long want, struct resp *r)
 {
-    if (qbd_request(&d, method, path, body, NULL, r) != 0) {
-        fprintf(stderr, "%s %s: no answer\n", method, path);
-        return false;
-    }
-    if (r->status != want)
-        fprintf(stderr, "%s %s: %ld (wanted %ld) %s\n", method, path, r->status, want, r->body);
-    return r->status == want;
+    return qbd_call(&d, method, path, body, want, r);
 }
 
 /* A request expected to fail as a problem with code and field. */

@@ -66,11 +66,7 @@ static bool wait_metric(const char *series, double want)
 
 static bool call(const char *method, const char *path, const char *body, long want, struct resp *r)
 {
-    if (qbd_request(&d, method, path, body, NULL, r) != 0 || r->status != want) {
-        fprintf(stderr, "%s %s -> %ld (want %ld): %s\n", method, path, r->status, want, r->body);
-        return false;
-    }
-    return true;
+    return qbd_call(&d, method, path, body, want, r);
 }
 
 static bool ok_call(const char *method, const char *path, const char *body, long want)

@@ -21,12 +21,7 @@ static double snapshot_id;
 
 static bool call(const char *method, const char *path, const char *body, long want, struct resp *r)
 {
-    if (qbd_request(&d, method, path, body, NULL, r) != 0 || r->status != want) {
-        fprintf(stderr, "%s %s -> %ld (want %ld): %.1000s\n", method, path, r->status, want,
-                r->body ? r->body : "");
-        return false;
-    }
-    return true;
+    return qbd_call(&d, method, path, body, want, r);
 }
 
 static void test_transient_fault_retried(void)
