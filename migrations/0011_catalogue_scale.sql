@@ -32,26 +32,42 @@ CREATE INDEX runs_plan_active ON runs (plan_id) WHERE state IN ('queued', 'runni
 CREATE INDEX runs_plan_succeeded ON runs (plan_id, queued_at DESC, id DESC)
     WHERE kind = 'backup' AND state = 'succeeded';
 
--- The catalogue's totals (/metrics: qbackup_snapshots, bytes stored), kept
--- by triggers in the same transaction as each row change, so reading them
--- is one row instead of a count and a sum over every snapshot (~0.8 s at
--- 1M rows, on every scrape).  Counted as store_snapshot_totals always
--- counted: every row, also one being deleted.
+-- The catalogue's totals per destination (/metrics: snapshots, bytes stored,
+-- snapshots failing verification; the catalogue's sums are the sums of these
+-- few rows), kept by triggers in the same transaction as each row change, so
+-- a scrape reads one row per destination instead of a count and sums over
+-- every snapshot (~0.8 s at 1M rows, on every scrape).  Counted as the sums
+-- always counted: every row, also one being deleted.
 CREATE TABLE snapshot_totals (
-    id    INTEGER PRIMARY KEY CHECK (id = 1),
-    count INTEGER NOT NULL,
-    bytes INTEGER NOT NULL
+    destination_id INTEGER PRIMARY KEY,
+    count          INTEGER NOT NULL DEFAULT 0,
+    bytes          INTEGER NOT NULL DEFAULT 0,
+    verify_failed  INTEGER NOT NULL DEFAULT 0
 );
-INSERT INTO snapshot_totals (id, count, bytes)
-    SELECT 1, count(*), coalesce(sum(size_bytes), 0) FROM snapshots;
+INSERT INTO snapshot_totals (destination_id, count, bytes, verify_failed)
+    SELECT destination_id, count(*), coalesce(sum(size_bytes), 0),
+           coalesce(sum(verify_error IS NOT NULL), 0)
+    FROM snapshots GROUP BY destination_id;
 CREATE TRIGGER snapshot_totals_insert AFTER INSERT ON snapshots BEGIN
-    UPDATE snapshot_totals SET count = count + 1, bytes = bytes + NEW.size_bytes WHERE id = 1;
+    INSERT OR IGNORE INTO snapshot_totals (destination_id) VALUES (NEW.destination_id);
+    UPDATE snapshot_totals SET count = count + 1, bytes = bytes + NEW.size_bytes,
+           verify_failed = verify_failed + (NEW.verify_error IS NOT NULL)
+     WHERE destination_id = NEW.destination_id;
 END;
 CREATE TRIGGER snapshot_totals_delete AFTER DELETE ON snapshots BEGIN
-    UPDATE snapshot_totals SET count = count - 1, bytes = bytes - OLD.size_bytes WHERE id = 1;
+    UPDATE snapshot_totals SET count = count - 1, bytes = bytes - OLD.size_bytes,
+           verify_failed = verify_failed - (OLD.verify_error IS NOT NULL)
+     WHERE destination_id = OLD.destination_id;
 END;
-CREATE TRIGGER snapshot_totals_size AFTER UPDATE OF size_bytes ON snapshots BEGIN
-    UPDATE snapshot_totals SET bytes = bytes - OLD.size_bytes + NEW.size_bytes WHERE id = 1;
+CREATE TRIGGER snapshot_totals_update
+AFTER UPDATE OF size_bytes, verify_error, destination_id ON snapshots BEGIN
+    UPDATE snapshot_totals SET count = count - 1, bytes = bytes - OLD.size_bytes,
+           verify_failed = verify_failed - (OLD.verify_error IS NOT NULL)
+     WHERE destination_id = OLD.destination_id;
+    INSERT OR IGNORE INTO snapshot_totals (destination_id) VALUES (NEW.destination_id);
+    UPDATE snapshot_totals SET count = count + 1, bytes = bytes + NEW.size_bytes,
+           verify_failed = verify_failed + (NEW.verify_error IS NOT NULL)
+     WHERE destination_id = NEW.destination_id;
 END;
 
 -- GET /v1/runs?plan=X&state=Y and ?state=Y (e.g. the failed runs): a seek

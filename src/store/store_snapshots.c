@@ -339,8 +339,9 @@ enum qb_err store_snapshot_totals(struct store *s, int64_t *count, int64_t *byte
                                   size_t errlen)
 {
     struct store_stmt q;
-    enum qb_err rc = store_stmt_open(s, "SELECT count, bytes FROM snapshot_totals WHERE id = 1", &q,
-                                     err, errlen);
+    enum qb_err rc = store_stmt_open(
+        s, "SELECT coalesce(sum(count), 0), coalesce(sum(bytes), 0) FROM snapshot_totals", &q, err,
+        errlen);
     if (rc)
         return rc;
     rc = store_step_int(q.db, q.st, count, NULL, "catalogue totals", err, errlen);

@@ -16,6 +16,7 @@
 #include "store/store_run_summary.h"
 #include "store/store_runs.h"
 #include "store/store_snapshots.h"
+#include "store/store_totals.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -240,6 +241,27 @@ static void test_snapshot_keyset_walk(void)
     TEST_EXPECT_INT(count, sqlite3_column_int64(st, 0));
     TEST_EXPECT_INT(bytes, sqlite3_column_int64(st, 1));
     sqlite3_finalize(st);
+    /* And per destination, verify failures included. */
+    struct store_destination_total *tot = NULL;
+    size_t ntot = 0;
+    TEST_ASSERT(store_destination_totals(s, &tot, &ntot, err, sizeof err) == QB_OK);
+    TEST_ASSERT(sqlite3_prepare_v2(db,
+                                   "SELECT d.name, count(x.id), coalesce(sum(x.size_bytes), 0), "
+                                   "coalesce(sum(x.verify_error IS NOT NULL), 0) FROM destinations "
+                                   "d LEFT JOIN snapshots x ON x.destination_id = d.id "
+                                   "GROUP BY d.id ORDER BY d.name",
+                                   -1, &st, NULL) == SQLITE_OK);
+    size_t row = 0;
+    for (; sqlite3_step(st) == SQLITE_ROW; row++) {
+        TEST_ASSERT(row < ntot);
+        TEST_EXPECT_STR(tot[row].destination, (const char *)sqlite3_column_text(st, 0));
+        TEST_EXPECT_INT(tot[row].snapshots, sqlite3_column_int64(st, 1));
+        TEST_EXPECT_INT(tot[row].bytes, sqlite3_column_int64(st, 2));
+        TEST_EXPECT_INT(tot[row].verify_failed, sqlite3_column_int64(st, 3));
+    }
+    TEST_EXPECT_INT(row, ntot);
+    sqlite3_finalize(st);
+    store_destination_totals_free(tot, ntot);
     sqlite3_close(db);
     store_close(s);
     drop_db();
@@ -301,7 +323,8 @@ static void on_sql(void *ctx, const char *sql)
 /* Fails when a step of the plan of sql reads a whole table ("SCAN
  * <table>" without an index).  A walk in rowid order that a LIMIT stops
  * (no sort step: the order is the table's) reads one page, not the table,
- * and the plans table (a handful of rows) may be scanned. */
+ * and tables of a handful of rows may be scanned: plans, destinations and
+ * snapshot_totals (one row per destination). */
 static void expect_indexed(sqlite3 *db, const char *sql)
 {
     char q[4096];
@@ -315,7 +338,8 @@ static void expect_indexed(sqlite3 *db, const char *sql)
         sorted = sorted || strstr(detail, "TEMP B-TREE FOR ORDER BY");
         if (strncmp(detail, "SCAN ", 5) == 0 && !strstr(detail, "USING") &&
             !strstr(detail, "CONSTANT ROW") && strcmp(detail, "SCAN p") != 0 &&
-            strcmp(detail, "SCAN plans") != 0)
+            strcmp(detail, "SCAN plans") != 0 && strcmp(detail, "SCAN d") != 0 &&
+            strcmp(detail, "SCAN snapshot_totals") != 0)
             snprintf(scan, sizeof scan, "%s", detail);
     }
     sqlite3_finalize(st);
@@ -364,6 +388,9 @@ static void test_hot_queries_use_indexes(void)
     int64_t count = 0, bytes = 0;
     TEST_ASSERT(store_snapshot_totals(s, &count, &bytes, err, sizeof err) == QB_OK);
     TEST_EXPECT_INT(count, 50);
+    struct store_destination_total *tot = NULL;
+    TEST_ASSERT(store_destination_totals(s, &tot, &n, err, sizeof err) == QB_OK);
+    store_destination_totals_free(tot, n);
     const struct store_run_filter rfilters[] = {
         {.limit = 50},
         {.before_id = 30, .limit = 50},
