@@ -119,19 +119,19 @@ static enum qb_err conn_fail(struct leader *l, const char *what, char *err, size
 static enum qb_err connect_db(struct leader *l, char *err, size_t errlen)
 {
     /* connect_timeout is whole seconds, at least 2 (libpq's minimum). */
-    char connect_s[16], user_timeout[16], options[64];
+    char connect_s[16], user_timeout[16];
     snprintf(connect_s, sizeof connect_s, "%d", l->timeout_ms < 2000 ? 2 : l->timeout_ms / 1000);
     snprintf(user_timeout, sizeof user_timeout, "%d", l->timeout_ms);
-    snprintf(options, sizeof options, "-c statement_timeout=%d", l->timeout_ms);
     /* dbname first, expanded: the keywords after it override what the
-     * connection string says about them. */
-    const char *const keys[] = {"dbname",           "application_name",
-                                "connect_timeout",  "keepalives",
-                                "keepalives_idle",  "keepalives_interval",
-                                "keepalives_count", "tcp_user_timeout",
-                                "options",          NULL};
-    const char *const vals[] = {l->conninfo, l->app_name, connect_s,    "1",     "10",
-                                "5",         "3",         user_timeout, options, NULL};
+     * connection string says about them.  No statement_timeout: the
+     * queries never wait on the server (pg_try_advisory_lock does not
+     * block), and the client's own bound covers a server that does not
+     * answer; the operator's "options" in the URL are left alone. */
+    const char *const keys[] = {"dbname",           "application_name", "connect_timeout",
+                                "keepalives",       "keepalives_idle",  "keepalives_interval",
+                                "keepalives_count", "tcp_user_timeout", NULL};
+    const char *const vals[] = {l->conninfo, l->app_name, connect_s,    "1", "10",
+                                "5",         "3",         user_timeout, NULL};
     l->conn = PQconnectdbParams(keys, vals, 1);
     if (!l->conn)
         return qb_failf(QB_ERR_INTERNAL, err, errlen, "leader: out of memory in libpq");
@@ -154,6 +154,8 @@ static enum qb_err wait_input(struct leader *l, int64_t deadline, const char *wh
                             "leader: %s: no answer from PostgreSQL within %d ms", what,
                             l->timeout_ms);
         }
+        if (PQsocket(l->conn) < 0) /* libpq closed it: poll would just time out */
+            return conn_fail(l, what, err, errlen);
         struct pollfd pfd = {.fd = PQsocket(l->conn), .events = POLLIN};
         int n = poll(&pfd, 1, (int)left);
         if (n < 0 && errno != EINTR) {

@@ -17,10 +17,10 @@
  *     ends leadership AT ONCE: the connection is closed (so the server
  *     frees the lock if it still has it) and the poll says "not leader".
  * Every round trip is bounded by the timeout on the client's side (an
- * asynchronous query waited for with poll()), not only by the server's
- * statement_timeout: a network that silently drops packets makes the
- * server unable to answer, and a blocking PQexec would then wait for TCP
- * to give up (minutes).  TCP keepalives and tcp_user_timeout bound what
+ * asynchronous query waited for with poll()), not by a server setting
+ * such as statement_timeout: a network that silently drops packets makes
+ * the server unable to answer at all, and a blocking PQexec would then
+ * wait for TCP to give up (minutes).  TCP keepalives and tcp_user_timeout bound what
  * the kernel keeps of such a connection.
  *
  * What leadership does NOT guarantee: between two polls the lock may have

@@ -278,6 +278,26 @@ static void test_info_from_another_thread(void)
     leader_destroy(r.l);
 }
 
+/* Every candidate was destroyed: no session of ours is left on the
+ * server (each closes its connection; the server ends a backend a moment
+ * after its client left, so this is polled). */
+static void test_no_session_left(void)
+{
+    PGconn *c = PQconnectdb(url);
+    TEST_ASSERT(PQstatus(c) == CONNECTION_OK);
+    long left = -1;
+    for (int i = 0; i < 200 && left != 0; i++) {
+        PGresult *r = PQexec(c, "SELECT count(*) FROM pg_stat_activity "
+                                "WHERE application_name LIKE 'qbackupd:%'");
+        left = PQresultStatus(r) == PGRES_TUPLES_OK ? strtol(PQgetvalue(r, 0, 0), NULL, 10) : -1;
+        PQclear(r);
+        if (left != 0)
+            qb_sleep_ms(50);
+    }
+    PQfinish(c);
+    TEST_EXPECT_INT(left, 0);
+}
+
 int main(void)
 {
     int skip = pg_env_load(&url);
@@ -288,5 +308,6 @@ int main(void)
     TEST_RUN(test_silent_server_ends_leadership);
     TEST_RUN(test_unreachable_server);
     TEST_RUN(test_info_from_another_thread);
+    TEST_RUN(test_no_session_left);
     return TEST_RESULT();
 }
