@@ -88,7 +88,9 @@ void leader_destroy(struct leader *l);
  * instance is the leader when the call returns, also when it fails: a
  * failure (unreachable server, lost connection) is QB_ERR_TRANSIENT with
  * the reason in err and *is_leader false; the next poll reconnects.
- * Blocks at most about 2 x timeout_ms.  Owner thread. */
+ * Blocks at most a connect (timeout_ms, but at least 2 s: libpq counts
+ * connect_timeout in whole seconds) and two round trips of timeout_ms
+ * each.  Owner thread. */
 enum qb_err leader_poll(struct leader *l, bool *is_leader, char *err, size_t errlen) QB_MUSTCHECK;
 
 /* Copies the current state into *out.  The holder is refreshed by each
