@@ -169,13 +169,13 @@ static void test_versions(void)
     TEST_EXPECT_INT(parse_with("format", "\"qbackup-manifest-v1\"", reason, sizeof reason), QB_OK);
 
     /* Later versions: refused as too new, and the reason says what to do. */
-    const char *newer[] = {"\"qbackup-manifest-v2\"", "\"qbackup-manifest-v10\"",
+    const char *newer[] = {"\"qbackup-manifest-v3\"", "\"qbackup-manifest-v10\"",
                            "\"qbackup-manifest-v99999999999999999999999\""};
     for (size_t i = 0; i < QB_ARRAY_LEN(newer); i++) {
         reason[0] = '\0';
         TEST_EXPECT_INT(parse_with("format", newer[i], reason, sizeof reason), QB_ERR_TOO_NEW);
         TEST_EXPECT(strstr(reason, "newer manifest version") != NULL);
-        TEST_EXPECT(strstr(reason, "qbackup-manifest-v1") != NULL);
+        TEST_EXPECT(strstr(reason, "qbackup-manifest-v2") != NULL);
         TEST_EXPECT(strstr(reason, "upgrade qbackupd") != NULL);
     }
 
