@@ -575,6 +575,15 @@ static enum qb_err backup_set_target(struct backup *b, const char *collection, c
                                            b->qdrant_version, result, id, err, errlen);
     if (rc)
         return rc;
+    /* Sets store their shards as they come (codec "none", recorded so):
+     * say so rather than let a plan believe its shards are encoded. */
+    if (b->spec.keyring || b->spec.compression != CODEC_COMPRESSION_NONE)
+        cJSON_AddStringToObject(result, "warning",
+                                b->spec.keyring
+                                    ? "backup sets are not encrypted or compressed yet: its shard "
+                                      "objects are stored as Qdrant made them"
+                                    : "backup sets are not compressed yet: its shard objects are "
+                                      "stored as Qdrant made them");
     char rerr[QB_ERRBUF_SIZE];
     int dropped = 0;
     if (b->plan->id && retention_apply_target(b->job->store, b->storage, b->plan, collection, false,
