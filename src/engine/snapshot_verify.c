@@ -118,17 +118,15 @@ static void verify_object(struct store *store, struct storage *storage,
     v->failed = true;
     if (!v->found)
         qb_failf(QB_ERR_NOT_FOUND, err, errlen, "the stored object %s is missing", s->location);
-    else if (decoding && h.drc)
-        /* Named first: it says where the object was altered or cut. */
-        qb_failf(QB_ERR_IO, err, errlen, "the stored object does not decode: %s%s", h.derr,
-                 strcmp(v->sha256, s->sha256) != 0 ? " (and its sha256 differs from the "
-                                                     "catalogue's)"
-                                                   : "");
     else if (v->size != (uint64_t)s->size_bytes || strcmp(v->sha256, s->sha256) != 0)
+        /* A decoder's finding says where it was altered or cut. */
         qb_failf(QB_ERR_IO, err, errlen,
                  "the stored object is not the catalogued one: expected sha256 %s (%lld bytes), "
-                 "read sha256 %s (%llu bytes)",
-                 s->sha256, (long long)s->size_bytes, v->sha256, (unsigned long long)v->size);
+                 "read sha256 %s (%llu bytes)%s%s",
+                 s->sha256, (long long)s->size_bytes, v->sha256, (unsigned long long)v->size,
+                 decoding && h.drc ? "; decoding it: " : "", decoding && h.drc ? h.derr : "");
+    else if (decoding && h.drc)
+        qb_failf(QB_ERR_IO, err, errlen, "the stored object does not decode: %s", h.derr);
     else if (strcmp(recorded, s->sha256) != 0)
         /* The bytes are right but the checksum stored beside them (what
          * rescan and `sha256sum -c` trust) is not. */
