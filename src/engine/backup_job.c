@@ -29,6 +29,7 @@
 #include "engine/qdrant_janitor.h"
 #include "engine/retention_apply.h"
 #include "engine/topology.h"
+#include "store/store_destinations.h"
 #include "store/store_instances.h"
 #include "store/store_plans.h"
 #include "store/store_snapshots.h"
@@ -485,9 +486,7 @@ static enum qb_err backup_codec_open(const struct store_plan *plan, struct codec
         keyref_ring(plan->encryption, plan->destination_encryption, ring, sub, sizeof sub);
     if (rc)
         return qb_failf(rc, err, errlen,
-                        "the encryption key of plan %s cannot be read, so nothing was backed up: "
-                        "%s",
-                        plan->name, sub);
+                        "the encryption key cannot be read, so nothing was backed up: %s", sub);
     spec->keyring = *ring;
     return QB_OK;
 }
@@ -745,13 +744,25 @@ enum qb_err backup_safety_snapshot(struct job *j, struct qdrant_client *qc, stru
                        .collection = coll,
                        .label = coll};
     cJSON *result = cJSON_CreateObject();
-    enum qb_err rc = qdrant_server_version(qc, &b.qdrant_version, err, errlen);
+    /* Encrypted like everything else in an encrypted destination (not
+     * compressed: plan-less, it has no compression setting). */
+    struct store_destination *dest = NULL;
+    enum qb_err rc =
+        store_destination_get_by_id(j->store, destination_id, false, &dest, err, errlen);
+    if (!rc) {
+        plan.destination_encryption = dest->encryption;
+        rc = backup_codec_open(&plan, &b.spec, &b.ring, err, errlen);
+    }
+    if (!rc)
+        rc = qdrant_server_version(qc, &b.qdrant_version, err, errlen);
     if (!rc)
         rc = backup_target(&b, &t, result, err, errlen);
     if (!rc)
         *snapshot_id = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(result, "snapshot_id"));
     cJSON_Delete(result);
     target_clear(&t);
+    seal_keyring_destroy(b.ring);
+    store_destination_free(dest);
     free(b.qdrant_version);
     free(inst);
     free(coll);

@@ -7,7 +7,8 @@
  * are 400s naming the field, and the key never shows in a response; a key
  * that cannot be read fails a backup before Qdrant is asked for anything;
  * a wrong key fails a restore before Qdrant is touched; rotation (new key
- * first, old one in read_keys) restores old backups; a tampered chunk
+ * first, old one in read_keys) restores old backups; a safety snapshot
+ * taken before an overwrite is encrypted too; a tampered chunk
  * fails verify and restore naming the chunk; a truncated object fails
  * cleanly; a rescan of a lost catalogue rebuilds the codec columns from
  * the manifests, and an encrypted object whose manifest is lost is
@@ -314,6 +315,30 @@ static void test_rotation_reads_old_backups(void)
     resp_free(&r);
 }
 
+/* A safety snapshot taken before overwriting is encrypted like
+ * everything else in the destination, and restores. */
+static void test_safety_snapshot_is_encrypted(void)
+{
+    struct resp r;
+    double id = latest_snapshot("sec", &r);
+    resp_free(&r);
+    char body[256], path[96];
+    snprintf(body, sizeof body, "{\"snapshot_id\":%.0f,\"overwrite\":true}", id);
+    TEST_ASSERT(call("POST", "/v1/restores?wait=120", body, 200, &r));
+    double safety = json_path_num(r.json, "results.0.safety_snapshot_id");
+    resp_free(&r);
+    TEST_ASSERT(safety > 0);
+    snprintf(path, sizeof path, "/v1/snapshots/%.0f", safety);
+    TEST_ASSERT(call("GET", path, NULL, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "codec"), "aes256gcm");
+    TEST_EXPECT(json_path_str(r.json, "key_id") != NULL);
+    resp_free(&r);
+    snprintf(body, sizeof body, "{\"snapshot_id\":%.0f,\"target_collection\":\"undo\"}", safety);
+    TEST_ASSERT(call("POST", "/v1/restores?wait=120", body, 200, &r));
+    resp_free(&r);
+    TEST_EXPECT(points_equal("undo", original));
+}
+
 static void test_unreadable_key_fails_before_qdrant(void)
 {
     char moved[700], enc[1024];
@@ -485,6 +510,7 @@ int main(void)
     TEST_RUN(test_plain_plan_stays_raw);
     TEST_RUN(test_wrong_key_touches_nothing);
     TEST_RUN(test_rotation_reads_old_backups);
+    TEST_RUN(test_safety_snapshot_is_encrypted);
     TEST_RUN(test_unreadable_key_fails_before_qdrant);
     TEST_RUN(test_tampered_chunk_fails_verify_and_restore);
     TEST_RUN(test_truncated_object_fails_cleanly);
