@@ -470,27 +470,6 @@ fail:
 
 /* ---------------------------------------------------------------- the run */
 
-/* How plan's objects are stored: its compression, and the ring of its
- * (or its destination's) encryption, read now.  *ring: caller destroys. */
-static enum qb_err backup_codec_open(const struct store_plan *plan, struct codec_spec *spec,
-                                     struct seal_keyring **ring, char *err, size_t errlen)
-{
-    memset(spec, 0, sizeof *spec);
-    *ring = NULL;
-    if (plan->compression && strcmp(plan->compression, "zstd") == 0) {
-        spec->compression = CODEC_COMPRESSION_ZSTD;
-        spec->level = (int)plan->compression_level;
-    }
-    char sub[QB_ERRBUF_SIZE];
-    enum qb_err rc =
-        keyref_ring(plan->encryption, plan->destination_encryption, ring, sub, sizeof sub);
-    if (rc)
-        return qb_failf(rc, err, errlen,
-                        "the encryption key cannot be read, so nothing was backed up: %s", sub);
-    spec->keyring = *ring;
-    return QB_OK;
-}
-
 /* Strings of a JSON array text (non-strings skipped); *n receives the
  * count.  The array borrows from *arr, which the caller deletes. */
 static const char **json_strings(const char *text, cJSON **arr, size_t *n)
@@ -574,15 +553,6 @@ static enum qb_err backup_set_target(struct backup *b, const char *collection, c
                                            b->qdrant_version, result, id, err, errlen);
     if (rc)
         return rc;
-    /* Sets store their shards as they come (codec "none", recorded so):
-     * say so rather than let a plan believe its shards are encoded. */
-    if (b->spec.keyring || b->spec.compression != CODEC_COMPRESSION_NONE)
-        cJSON_AddStringToObject(result, "warning",
-                                b->spec.keyring
-                                    ? "backup sets are not encrypted or compressed yet: its shard "
-                                      "objects are stored as Qdrant made them"
-                                    : "backup sets are not compressed yet: its shard objects are "
-                                      "stored as Qdrant made them");
     char rerr[QB_ERRBUF_SIZE];
     int dropped = 0;
     if (b->plan->id && retention_apply_target(b->job->store, b->storage, b->plan, collection, false,
@@ -692,7 +662,7 @@ const char *backup_job_run(struct job *j, cJSON *results, char *error, size_t er
     /* The keys first: a run that could not store what it reads must fail
      * before anything is created on Qdrant. */
     if (!rc)
-        rc = backup_codec_open(b.plan, &b.spec, &b.ring, err, sizeof err);
+        rc = keyref_plan_codec(b.plan, &b.spec, &b.ring, err, sizeof err);
     if (!rc) {
         job_limits_open(j, b.plan);
         rc = resolve_qdrant(j->store, b.plan->instance,
@@ -751,7 +721,7 @@ enum qb_err backup_safety_snapshot(struct job *j, struct qdrant_client *qc, stru
         store_destination_get_by_id(j->store, destination_id, false, &dest, err, errlen);
     if (!rc) {
         plan.destination_encryption = dest->encryption;
-        rc = backup_codec_open(&plan, &b.spec, &b.ring, err, errlen);
+        rc = keyref_plan_codec(&plan, &b.spec, &b.ring, err, errlen);
     }
     if (!rc)
         rc = qdrant_server_version(qc, &b.qdrant_version, err, errlen);

@@ -135,6 +135,25 @@ enum qb_err keyref_load(const char *text, struct seal_keyring *ring, char *err, 
     return QB_OK;
 }
 
+enum qb_err keyref_plan_codec(const struct store_plan *plan, struct codec_spec *spec,
+                              struct seal_keyring **ring, char *err, size_t errlen)
+{
+    memset(spec, 0, sizeof *spec);
+    *ring = NULL;
+    if (plan->compression && strcmp(plan->compression, "zstd") == 0) {
+        spec->compression = CODEC_COMPRESSION_ZSTD;
+        spec->level = (int)plan->compression_level;
+    }
+    char sub[QB_ERRBUF_SIZE];
+    enum qb_err rc =
+        keyref_ring(plan->encryption, plan->destination_encryption, ring, sub, sizeof sub);
+    if (rc)
+        return qb_failf(rc, err, errlen,
+                        "the encryption key cannot be read, so nothing was backed up: %s", sub);
+    spec->keyring = *ring;
+    return QB_OK;
+}
+
 enum qb_err keyref_ring(const char *first, const char *second, struct seal_keyring **out, char *err,
                         size_t errlen)
 {

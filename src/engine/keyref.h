@@ -17,7 +17,9 @@
 #ifndef QB_KEYREF_H
 #define QB_KEYREF_H
 
+#include "codec/codec.h"
 #include "common.h"
+#include "store/store_plans.h"
 #include "util/seal.h"
 
 #include <cjson/cJSON.h>
@@ -40,5 +42,13 @@ enum qb_err keyref_load(const char *text, struct seal_keyring *ring, char *err,
  * both are NULL (not encrypted); else caller destroys. */
 enum qb_err keyref_ring(const char *first, const char *second, struct seal_keyring **out, char *err,
                         size_t errlen) QB_MUSTCHECK;
+
+/* How plan's new objects are stored: its compression, and the ring of
+ * its (or its destination's) encryption, read now (keyref_ring).  *ring:
+ * NULL when not encrypted, else the caller destroys it (spec borrows it).
+ * A ring that cannot be read fails with a message saying nothing was
+ * backed up: callers check this before anything on Qdrant is touched. */
+enum qb_err keyref_plan_codec(const struct store_plan *plan, struct codec_spec *spec,
+                              struct seal_keyring **ring, char *err, size_t errlen) QB_MUSTCHECK;
 
 #endif /* QB_KEYREF_H */

@@ -43,7 +43,7 @@ char *manifest_object_key(const char *manifest_key)
 
 bool manifest_coded(const struct manifest *mf)
 {
-    return !mf->set && mf->codec && strcmp(mf->codec, "none") != 0;
+    return mf->codec && strcmp(mf->codec, "none") != 0;
 }
 
 enum qb_err manifest_encode(const struct manifest *mf, const cJSON *set, char **out, char *err,
@@ -77,8 +77,12 @@ enum qb_err manifest_encode(const struct manifest *mf, const cJSON *set, char **
         cJSON_AddStringToObject(m, "qdrant_checksum", mf->qdrant_checksum);
     if (coded) {
         cJSON_AddStringToObject(m, "codec", mf->codec);
+    }
+    if (coded && !mf->set) { /* a set's shards say so each, in "set" */
         cJSON_AddNumberToObject(m, "raw_size", (double)mf->raw_size);
         cJSON_AddStringToObject(m, "raw_sha256", mf->raw_sha256);
+    }
+    if (coded) {
         if (mf->key_id && *mf->key_id)
             cJSON_AddStringToObject(m, "key_id", mf->key_id);
     }
@@ -166,7 +170,8 @@ static bool opt_int(const cJSON *m, const char *field, int64_t dflt, int64_t *ou
     return rc == QB_OK || rc == QB_ERR_NOT_FOUND;
 }
 
-/* Version 2's members: the codec and what the archive was. */
+/* Version 2's members: the codec and (not for a set, whose shards say
+ * it each) what the archive was. */
 static bool validate_codec(const cJSON *m, struct manifest *mf, char *reason, size_t reasonlen)
 {
     const char *raw_sha = NULL;
@@ -174,7 +179,7 @@ static bool validate_codec(const cJSON *m, struct manifest *mf, char *reason, si
     bool encrypted = false;
     char sub[QB_ERRBUF_SIZE / 2];
     if (!need_string(m, "codec", &mf->codec, reason, reasonlen) ||
-        !need_string(m, "raw_sha256", &raw_sha, reason, reasonlen) ||
+        (!mf->set && !need_string(m, "raw_sha256", &raw_sha, reason, reasonlen)) ||
         !opt_string(m, "key_id", &mf->key_id, reason, reasonlen))
         return false;
     if (codec_name_parse(mf->codec, &comp, &encrypted, sub, sizeof sub)) {
@@ -185,15 +190,19 @@ static bool validate_codec(const cJSON *m, struct manifest *mf, char *reason, si
         snprintf(reason, reasonlen, "codec: a raw object has a version 1 manifest");
         return false;
     }
-    if (!hex64(raw_sha, mf->raw_sha256)) {
+    if (!mf->set && !hex64(raw_sha, mf->raw_sha256)) {
         snprintf(reason, reasonlen, "raw_sha256: must be 64 hexadecimal digits");
         return false;
     }
-    enum qb_err rc = json_get_int(m, "raw_size", 0, JSON_INT_MAX, &mf->raw_size, reason, reasonlen);
+    enum qb_err rc =
+        mf->set ? QB_OK
+                : json_get_int(m, "raw_size", 0, JSON_INT_MAX, &mf->raw_size, reason, reasonlen);
     if (rc == QB_ERR_NOT_FOUND)
         snprintf(reason, reasonlen, "raw_size: missing");
     if (rc)
         return false;
+    if (mf->set)
+        mf->raw_size = -1;
     bool id_ok = mf->key_id && strlen(mf->key_id) == SEAL_KEY_ID_LEN &&
                  strspn(mf->key_id, "0123456789abcdef") == SEAL_KEY_ID_LEN;
     if (encrypted != (mf->key_id != NULL) || (mf->key_id && !id_ok)) {
@@ -312,10 +321,8 @@ static bool validate(const cJSON *m, const char *key, bool v2, struct manifest *
         !opt_string(m, "collection", &mf->collection, reason, reasonlen) ||
         !opt_string(m, "qdrant_version", &mf->qdrant_version, reason, reasonlen))
         return false;
-    if (mf->set && v2) {
-        snprintf(reason, reasonlen, "format: a backup set has a version 1 manifest");
+    if (mf->set && v2 && !validate_codec(m, mf, reason, reasonlen))
         return false;
-    }
     if (!mf->set && !validate_object(m, mf, v2, reason, reasonlen))
         return false;
     if (mf->plan && !*mf->plan)

@@ -38,6 +38,9 @@
  *                    stay those of the stored object
  *   key_id           8 hex digits, the key that encrypted it (required
  *                    when encrypted, absent otherwise)
+ * A backup set whose shards were stored with a codec has a version-2
+ * manifest with "codec" and "key_id" only; each shard of "set" records its
+ * own codec, raw_size, raw_sha256 and key_id.
  * A raw object keeps version 1, so older qbackupd read it as before; an
  * encoded one takes version 2 because a version-1 reader ignoring "codec"
  * would catalogue compressed or encrypted bytes as an archive and later

@@ -296,8 +296,8 @@ static enum qb_err import(struct rescan *r, const char *key, const struct manife
     /* The manifest is trusted for what the object is (v2, manifest.h). */
     bool coded = manifest_coded(mf);
     row->codec = xstrdup(coded ? mf->codec : "none");
-    row->raw_size = coded ? mf->raw_size : mf->set ? -1 : mf->size;
-    row->raw_sha256 = coded || !mf->set ? xstrdup(mf->raw_sha256) : NULL;
+    row->raw_size = mf->set ? -1 : coded ? mf->raw_size : mf->size;
+    row->raw_sha256 = mf->set ? NULL : xstrdup(mf->raw_sha256);
     row->key_id = dup_or_null(coded ? mf->key_id : NULL);
     char ierr[QB_ERRBUF_SIZE];
     rc = store_snapshot_insert(r->store, row, &id, ierr, sizeof ierr);

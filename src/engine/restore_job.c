@@ -265,6 +265,9 @@ static enum qb_err restore_sharded(struct restore *r, cJSON *result, char *err, 
                           keys[i], (long long)r->snap->id);
     }
     qdrant_strings_free(keys, nkeys);
+    /* The key before anything on the target is touched. */
+    if (!rc)
+        rc = resolve_keyring(j->store, r->snap, &r->ring, err, errlen);
     if (!rc)
         rc = store_instance_get(j->store, r->instance, &inst, err, errlen);
     if (!rc)
@@ -338,6 +341,7 @@ static enum qb_err restore_sharded(struct restore *r, cJSON *result, char *err, 
             .priority = r->priority,
             .snapshot_timeout_ms = engine_config(j->engine)->snapshot_timeout_ms,
             .active_timeout_ms = 10L * 60 * 1000,
+            .ring = r->ring,
         };
         cJSON_AddStringToObject(result, "layout", "shards");
         rc = restore_set_run(&rs, result, err, errlen);

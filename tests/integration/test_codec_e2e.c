@@ -3,7 +3,8 @@
  * test_codec_e2e.c -- compression and client-side encryption (issue 13 items 2
  * and 3), end to end against the Qdrant emulator and a local folder: a
  * compressed + encrypted backup restores identical points by upload and by
- * URL (served decoded by qbackupd); bad compression and key references
+ * URL (served decoded by qbackupd), as a single object and as a streamed
+ * backup set; bad compression and key references
  * are 400s naming the field, and the key never shows in a response; a key
  * that cannot be read fails a backup before Qdrant is asked for anything;
  * a wrong key fails a restore before Qdrant is touched; rotation (new key
@@ -251,6 +252,51 @@ static void test_encrypted_backup_restores_both_ways(void)
     snprintf(path, sizeof path, "/v1/snapshots/%.0f/verify", id);
     TEST_ASSERT(call("POST", path, NULL, 200, &r));
     resp_free(&r);
+}
+
+/* A backup set (shard_method "stream") stores its shards encoded too,
+ * and restores by upload and by url (decoded by qbackupd either way). */
+static void test_streamed_set_encrypted(void)
+{
+    struct resp r;
+    TEST_ASSERT(call("POST", "/v1/plans",
+                     "{\"name\":\"sets\",\"destination\":\"enc\",\"collections\":[\"items\"],"
+                     "\"shard_method\":\"stream\"}",
+                     201, &r));
+    resp_free(&r);
+    TEST_ASSERT(call("POST", "/v1/plans/sets/runs?wait=120", NULL, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "state"), "succeeded");
+    TEST_EXPECT_STR(json_path_str(r.json, "results.0.layout"), "shards");
+    TEST_EXPECT_STR(json_path_str(r.json, "results.0.codec"), "zstd+aes256gcm");
+    TEST_EXPECT_STR(json_path_str(r.json, "results.0.shards.0.codec"), "zstd+aes256gcm");
+    double id = json_path_num(r.json, "results.0.snapshot_id");
+    /* Each shard object is the container, not an archive. */
+    char shard[1200], head[4] = "";
+    snprintf(shard, sizeof shard, "%s/%s", enc_dir,
+             json_path_str(r.json, "results.0.shards.0.key"));
+    resp_free(&r);
+    int fd = open(shard, O_RDONLY);
+    TEST_ASSERT(fd >= 0 && read(fd, head, 4) == 4);
+    close(fd);
+    TEST_EXPECT(memcmp(head, "QBE1", 4) == 0);
+    char path[96], body[256];
+    snprintf(path, sizeof path, "/v1/snapshots/%.0f", id);
+    TEST_ASSERT(call("GET", path, NULL, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "codec"), "zstd+aes256gcm");
+    TEST_EXPECT(json_path_str(r.json, "key_id") != NULL);
+    resp_free(&r);
+    static const char *const methods[] = {"upload", "url"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(body, sizeof body,
+                 "{\"snapshot_id\":%.0f,\"target_collection\":\"set_%s\",\"method\":\"%s\"}", id,
+                 methods[i], methods[i]);
+        TEST_ASSERT(call("POST", "/v1/restores?wait=120", body, 200, &r));
+        TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "results.0.points_match")));
+        resp_free(&r);
+        char coll[32];
+        snprintf(coll, sizeof coll, "set_%s", methods[i]);
+        TEST_EXPECT(points_equal(coll, original));
+    }
 }
 
 static void test_plain_plan_stays_raw(void)
@@ -507,6 +553,7 @@ int main(void)
     TEST_RUN(test_bad_configuration_refused);
     TEST_RUN(test_configuration_round_trip);
     TEST_RUN(test_encrypted_backup_restores_both_ways);
+    TEST_RUN(test_streamed_set_encrypted);
     TEST_RUN(test_plain_plan_stays_raw);
     TEST_RUN(test_wrong_key_touches_nothing);
     TEST_RUN(test_rotation_reads_old_backups);
