@@ -17,8 +17,8 @@
 # Usage: bench/codec-backup-bench.sh
 # Env:   SIZE_MIB (default 256), DIM (default 384), QB_BENCH_REPEAT (default 3),
 #        QB_BENCH_BUILD_DIR (default build: a Release build with qbackupd and
-#        qdrant-emu), QB_BENCH_S3=1 with QB_BENCH_RGW_ENV (default
-#        /work/rgw-shared/s3.env) for the S3 destination.
+#        qdrant-emu), QB_BENCH_S3=1 with QB_BENCH_RGW_ENV (the s3.env file of
+#        a running Ceph RGW, required) for the S3 destination.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,15 +32,16 @@ die() {
   log "$*"
   exit 1
 }
-EPID= QPID=
+EPID='' QPID=
 cleanup() {
   for p in $QPID $EPID; do kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-[ -x "$BUILD/qbackupd" ] && [ -x "$BUILD/tests/emulators/qdrant-emu" ] ||
+if [ ! -x "$BUILD/qbackupd" ] || [ ! -x "$BUILD/tests/emulators/qdrant-emu" ]; then
   die "needs $BUILD/qbackupd and $BUILD/tests/emulators/qdrant-emu (scripts/build)"
+fi
 
 mkdir -p "$WORK/emu" "$WORK/qb/var/out"
 "$BUILD/tests/emulators/qdrant-emu" --port 0 --data-dir "$WORK/emu" >"$WORK/emu.out" 2>&1 &
