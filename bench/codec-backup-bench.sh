@@ -125,7 +125,11 @@ echo "| plan | codec | stored / raw | backup MB/s (runs) | median | share of non
 echo "|---|---|---|---|---|---|---|"
 for p in none zstd zenc; do
   m=$(echo "${RATES[$p]}" | median)
-  c=$([ "$p" = none ] && echo none || { [ "$p" = zstd ] && echo "zstd (3)" || echo "zstd (3) + aes256gcm"; })
+  case $p in
+    none) c=none ;;
+    zstd) c="zstd (3)" ;;
+    *) c="zstd (3) + aes256gcm" ;;
+  esac
   printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$p" "$c" "${RATIO[$p]}" "${RATES[$p]# }" "$m" \
     "$(awk -v a="$m" -v b="$base" 'BEGIN { printf "%.0f%%", 100 * a / b }')" "${RESTORE[$p]}"
 done
