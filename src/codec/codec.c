@@ -109,8 +109,8 @@ static void raw_account(struct pipe *p, const void *data, size_t len)
     p->raw_size += len;
 }
 
-/* Latches the first failure, so the next call fails even if the caller
- * ignored this one. */
+/* The answer to any call after a failure (p->failed, the first failure's
+ * code): a stream that lost bytes must not be finished as if whole. */
 static enum qb_err pipe_latched(struct pipe *p, const char *what, char *err, size_t errlen)
 {
     return qb_failf(p->failed, err, errlen, "%s after an earlier failure", what);

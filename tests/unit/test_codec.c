@@ -286,7 +286,8 @@ static void test_levels(void)
     free(data);
 }
 
-/* The zstd program restores a "zstd" object by hand. */
+/* The zstd program restores a "zstd" object by hand, and the decoder reads
+ * what the zstd program wrote. */
 static void test_zstd_cli(void)
 {
     if (system("command -v zstd >/dev/null 2>&1") != 0) {
@@ -318,6 +319,25 @@ static void test_zstd_cli(void)
         TEST_EXPECT_INT(got, n);
         TEST_EXPECT(got == n && memcmp(back, data, n) == 0);
         free(back);
+    }
+    /* And the other way: a frame the zstd program made (with its content
+     * size in the header) decodes here. */
+    snprintf(cmd, sizeof cmd, "zstd -q -f -19 -c %s > %s", outpath, in);
+    TEST_EXPECT_INT(system(cmd), 0);
+    f = fopen(in, "rb");
+    TEST_EXPECT(f != NULL);
+    if (f) {
+        struct mem cli = {0}, back = {0};
+        unsigned char buf[65536];
+        size_t got;
+        while ((got = fread(buf, 1, sizeof buf, f)) > 0)
+            TEST_EXPECT(mem_sink(&cli, buf, got, NULL, 0) == QB_OK);
+        fclose(f);
+        char err[QB_ERRBUF_SIZE] = "";
+        TEST_EXPECT_INT(decode("zstd", NULL, cli.p, cli.len, &back, NULL, err, sizeof err), QB_OK);
+        TEST_EXPECT(back.len == n && memcmp(back.p, data, n) == 0);
+        mem_free(&cli);
+        mem_free(&back);
     }
     unlink(in);
     unlink(outpath);

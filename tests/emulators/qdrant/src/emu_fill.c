@@ -15,13 +15,12 @@
  * so a compressor's window sees both kinds the way a tar of several
  * segment files would.  The output stops at exactly mb MiB, mid-point. */
 #include "emu_fill.h"
+#include "emu_util.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define FILL_BUF    (1u << 20)
 #define EMBED_BLOCK 64
@@ -37,19 +36,8 @@ struct fill_out {
 
 static int out_flush(struct fill_out *o)
 {
-    const unsigned char *p = o->buf;
-    size_t n = o->used;
-    while (n > 0 && o->rc == 0) {
-        ssize_t w = write(o->fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            o->rc = -1;
-            break;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
+    if (o->rc == 0 && o->used > 0)
+        o->rc = emu_write_all(o->fd, o->buf, o->used);
     o->used = 0;
     return o->rc;
 }
