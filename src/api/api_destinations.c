@@ -12,6 +12,7 @@
 #include "api/api.h"
 #include "api/api_common.h"
 #include "api/app.h"
+#include "engine/keyref.h"
 #include "engine/resolve.h"
 #include "engine/rescan.h"
 #include "engine/tasks.h"
@@ -31,7 +32,7 @@
 #define CHECK_WAIT_MS 60000
 
 static const char *const destination_fields[] = {
-    "name", "kind", "settings", "credentials", "max_write_bytes_per_second", NULL};
+    "name", "kind", "settings", "credentials", "max_write_bytes_per_second", "encryption", NULL};
 
 static cJSON *destination_json(const struct store_destination *d)
 {
@@ -43,6 +44,9 @@ static cJSON *destination_json(const struct store_destination *d)
     cJSON_AddBoolToObject(o, "credentials_set", d->secret != NULL);
     cJSON_AddStringToObject(o, "managed_by", d->managed_by);
     api_add_rate(o, "max_write_bytes_per_second", d->max_write_bytes_per_second);
+    /* The reference (a path or a variable name), never a key. */
+    cJSON *enc = d->encryption ? cJSON_Parse(d->encryption) : NULL;
+    cJSON_AddItemToObject(o, "encryption", enc ? enc : cJSON_CreateNull());
     json_add_time(o, "created_at", d->created_at);
     json_add_time(o, "updated_at", d->updated_at);
     return o;
@@ -141,6 +145,9 @@ static bool destination_from_body(struct http_request *req, const cJSON *body,
     if (!rc)
         rc = api_get_rate(body, "max_write_bytes_per_second", &d->max_write_bytes_per_second, err,
                           sizeof err);
+    if (!rc)
+        rc = keyref_parse(cJSON_GetObjectItemCaseSensitive(body, "encryption"), "encryption",
+                          &d->encryption, err, sizeof err);
     if (rc) {
         api_reply_invalid(req, err);
         return false;
@@ -193,6 +200,7 @@ static void clear_destination(struct store_destination *d)
     free(d->name);
     free(d->kind);
     free(d->settings);
+    free(d->encryption);
     if (d->secret) {
         memset(d->secret, 0, strlen(d->secret));
         free(d->secret);

@@ -12,6 +12,9 @@
  * for: 403 when it is not ours or expired, 404 when its snapshot was
  * deleted, also when the id now names another one.
  *
+ * A compressed or encrypted object is served decoded: the archive, as
+ * Qdrant needs it (serve_decoded).
+ *
  * The object is opened (or HEAD-ed on S3) before the status line, so a
  * missing or cut-short object answers 502 instead of a 200 and a stream
  * that stops early.
@@ -151,6 +154,7 @@ static void add_checksum_headers(struct http_request *req, const char *hex)
 struct s3_stream {
     struct storage *st;
     struct bridge *bridge;
+    struct seal_keyring *ring; /* a decoded stream's keys, or NULL */
 };
 
 static long s3_stream_read(void *ctx, uint64_t pos, char *buf, size_t max)
@@ -166,8 +170,63 @@ static void s3_stream_free(void *ctx)
 {
     struct s3_stream *s = ctx;
     bridge_stop(s->bridge);
+    seal_keyring_destroy(s->ring);
     storage_close(s->st);
     free(s);
+}
+
+/* A compressed or encrypted object is served as the archive it holds,
+ * decoded on the fly (Qdrant recovering by URL needs the archive): the
+ * length and checksum are the archive's, and ranges are not offered (a
+ * range of the archive would need decoding from the start).  A tampered
+ * or truncated object cuts the stream at the bad chunk, and the checksum
+ * header lets the client see it was not whole. */
+static void serve_decoded(struct http_request *req, struct app *app,
+                          const struct store_snapshot *snap)
+{
+    char err[QB_ERRBUF_SIZE];
+    if (snap->raw_size < 0 || !snap->raw_sha256) {
+        http_reply_problem(req, API_ERR_CONFLICT,
+                           "snapshot %lld (%s) was catalogued without its archive's size and "
+                           "checksum (a rescan without its manifest); verify it first "
+                           "(POST /v1/snapshots/%lld/verify)",
+                           (long long)snap->id, snap->codec, (long long)snap->id);
+        return;
+    }
+    struct s3_stream *s = xcalloc(1, sizeof *s);
+    enum qb_err rc = resolve_keyring(app->store, snap, &s->ring, err, sizeof err);
+    if (rc) {
+        s3_stream_free(s);
+        http_reply_problem(req, API_ERR_CONFLICT, "%s", err);
+        return;
+    }
+    rc = resolve_storage(app->store, snap->destination_id, &s->st, err, sizeof err);
+    struct storage_object_info info;
+    if (!rc) {
+        rc = storage_head(s->st, snap->storage_key, &info, err, sizeof err);
+        if (rc == QB_ERR_NOT_FOUND)
+            rc = qb_failf(QB_ERR_REMOTE, err, sizeof err, "the stored object %s is missing",
+                          snap->location);
+    }
+    if (!rc && info.size != (uint64_t)snap->size_bytes)
+        rc = qb_failf(QB_ERR_IO, err, sizeof err,
+                      "the stored object is %" PRIu64 " bytes, the catalogue says %lld", info.size,
+                      (long long)snap->size_bytes);
+    if (!rc)
+        rc = bridge_start_decoded(s->st, snap->storage_key, 0, 0, snap->codec, s->ring, 4u << 20,
+                                  &s->bridge, err, sizeof err);
+    if (rc) {
+        s3_stream_free(s);
+        http_reply_problem(req, API_ERR_REMOTE_FAILED, "%s", err);
+        return;
+    }
+    http_reply_stream(req, 200, (uint64_t)snap->raw_size, "application/octet-stream",
+                      s3_stream_read, s, s3_stream_free);
+    char disposition[300];
+    snprintf(disposition, sizeof disposition, "attachment; filename=\"%s\"", snap->qdrant_name);
+    http_reply_header(req, "Content-Disposition", disposition);
+    http_reply_header(req, "Accept-Ranges", "none");
+    add_checksum_headers(req, snap->raw_sha256);
 }
 
 void api_snapshots_download(struct http_request *req)
@@ -195,6 +254,10 @@ void api_snapshots_download(struct http_request *req)
                            "(see backup_set.shards); restore it with POST /v1/restores, or "
                            "read its objects from the destination",
                            (long long)id);
+        goto out;
+    }
+    if (snap->codec && strcmp(snap->codec, "none") != 0) {
+        serve_decoded(req, app, snap);
         goto out;
     }
     uint64_t size = (uint64_t)snap->size_bytes, from = 0, to = size ? size - 1 : 0;

@@ -8,7 +8,9 @@
  */
 #include "api/api_plan_body.h"
 #include "api/api_common.h"
+#include "codec/codec.h"
 #include "engine/collsel.h"
+#include "engine/keyref.h"
 #include "engine/retention_apply.h"
 #include "engine/reverify.h"
 #include "http/http_reply.h"
@@ -42,6 +44,8 @@ static const char *const plan_fields[] = {
     "labels",
     "reverify",
     "max_bytes_per_second",
+    "compression",
+    "encryption",
     /* request-only: skip the existence check of this create or replace */
     "allow_missing_collections",
     /* read-only */
@@ -329,6 +333,43 @@ static enum qb_err parse_reverify(const cJSON *body, struct store_plan *p, char 
     return QB_OK;
 }
 
+/* Reads "compression": {"codec": "zstd"|"none", "level": 1..19}; absent
+ * or null: zstd at the default level, for a new or replaced plan
+ * (migration 0017 keeps "none" on plans stored before it existed). */
+static enum qb_err parse_compression(const cJSON *body, struct store_plan *p, char *err,
+                                     size_t errlen)
+{
+    static const char *const fields[] = {"codec", "level", NULL};
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(body, "compression");
+    const char *codec = "zstd";
+    int64_t level = CODEC_LEVEL_DEFAULT;
+    char sub[QB_ERRBUF_SIZE / 2];
+    if (c && !cJSON_IsNull(c)) {
+        if (!cJSON_IsObject(c))
+            return qb_failf(QB_ERR_INVALID, err, errlen,
+                            "compression: must be an object {\"codec\", \"level\"} or null");
+        enum qb_err rc = json_reject_unknown(c, fields, sub, sizeof sub);
+        if (!rc)
+            rc = json_get_string(c, "codec", &codec, sub, sizeof sub);
+        if (rc == QB_ERR_NOT_FOUND)
+            rc = qb_failf(QB_ERR_INVALID, sub, sizeof sub,
+                          "codec: is required (\"zstd\" or \"none\")");
+        /* Encryption is not a compression codec: it has its own member. */
+        if (!rc && strcmp(codec, "zstd") != 0 && strcmp(codec, "none") != 0)
+            rc = qb_failf(QB_ERR_INVALID, sub, sizeof sub,
+                          "codec: \"%.32s\" is not a codec this build has (\"zstd\" or \"none\"; "
+                          "encryption is set with \"encryption\")",
+                          codec);
+        if (!rc)
+            rc = json_get_int(c, "level", 1, CODEC_LEVEL_MAX, &level, sub, sizeof sub);
+        if (rc && rc != QB_ERR_NOT_FOUND)
+            return qb_failf(QB_ERR_INVALID, err, errlen, "compression.%s", sub);
+    }
+    p->compression = xstrdup(codec);
+    p->compression_level = level;
+    return QB_OK;
+}
+
 /* Fills p from body (all fields but name) and *allow_missing from the
  * request-only "allow_missing_collections".  Replies and returns false on
  * invalid input. */
@@ -382,6 +423,11 @@ bool api_plan_from_body(struct http_request *req, const cJSON *body, struct stor
         rc = api_labels_check(labels, err, sizeof err);
     if (!rc || rc == QB_ERR_NOT_FOUND)
         rc = api_get_rate(body, "max_bytes_per_second", &p->max_bytes_per_second, err, sizeof err);
+    if (!rc || rc == QB_ERR_NOT_FOUND)
+        rc = parse_compression(body, p, err, sizeof err);
+    if (!rc || rc == QB_ERR_NOT_FOUND)
+        rc = keyref_parse(cJSON_GetObjectItemCaseSensitive(body, "encryption"), "encryption",
+                          &p->encryption, err, sizeof err);
     if (rc && rc != QB_ERR_NOT_FOUND) {
         api_reply_invalid(req, err);
         return false;

@@ -73,6 +73,13 @@ cJSON *api_plan_json(const struct store_plan *p)
     cJSON_AddBoolToObject(o, "verify", p->verify);
     cJSON_AddStringToObject(o, "verify_mode", p->verify_mode ? p->verify_mode : "full");
     api_add_rate(o, "max_bytes_per_second", p->max_bytes_per_second);
+    cJSON *comp = cJSON_AddObjectToObject(o, "compression");
+    cJSON_AddStringToObject(comp, "codec", p->compression ? p->compression : "none");
+    cJSON_AddNumberToObject(comp, "level",
+                            (double)(p->compression_level > 0 ? p->compression_level : 3));
+    /* The reference (a path or a variable name), never a key. */
+    cJSON *enc = p->encryption ? cJSON_Parse(p->encryption) : NULL;
+    cJSON_AddItemToObject(o, "encryption", enc ? enc : cJSON_CreateNull());
     int64_t alert = api_plan_alert_after(p);
     cJSON_AddItemToObject(o, "alert_after",
                           p->alert_after_s > 0 ? cJSON_CreateNumber((double)p->alert_after_s)

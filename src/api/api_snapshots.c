@@ -59,6 +59,18 @@ static cJSON *snapshot_json(const struct store_snapshot *s)
     cJSON_AddItemToObject(o, "points_count",
                           s->points_count >= 0 ? cJSON_CreateNumber((double)s->points_count)
                                                : cJSON_CreateNull());
+    /* A raw archive's raw bytes are its stored bytes (rows older than
+     * migration 0017 record only the latter). */
+    bool raw = !s->codec || strcmp(s->codec, "none") == 0;
+    const char *raw_sha = s->raw_sha256 ? s->raw_sha256 : raw ? s->sha256 : NULL;
+    int64_t raw_size = s->raw_size >= 0 ? s->raw_size : raw ? s->size_bytes : -1;
+    cJSON_AddStringToObject(o, "codec", s->codec ? s->codec : "none");
+    cJSON_AddItemToObject(
+        o, "raw_size", raw_size >= 0 ? cJSON_CreateNumber((double)raw_size) : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "raw_sha256",
+                          raw_sha ? cJSON_CreateString(raw_sha) : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "key_id",
+                          s->key_id ? cJSON_CreateString(s->key_id) : cJSON_CreateNull());
     json_add_time(o, "created_at", s->created_at);
     cJSON_AddNumberToObject(o, "age_s", (double)(now - s->created_at));
     json_add_time(o, "verified_at", s->verified_at);

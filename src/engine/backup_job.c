@@ -20,13 +20,16 @@
  * spans measured on the monotonic clock, so they add up to at most the
  * target's total.
  */
+#include "codec/codec.h"
 #include "engine/backup_set.h"
 #include "engine/collsel.h"
+#include "engine/keyref.h"
 #include "engine/jobs.h"
 #include "engine/manifest.h"
 #include "engine/qdrant_janitor.h"
 #include "engine/retention_apply.h"
 #include "engine/topology.h"
+#include "store/store_destinations.h"
 #include "store/store_instances.h"
 #include "store/store_plans.h"
 #include "store/store_snapshots.h"
@@ -44,8 +47,10 @@ struct backup {
     struct storage *storage;
     char *qdrant_version;
     struct store_instance *inst;
-    struct topology *topo; /* a cluster: per-shard sets */
-    size_t ntargets;       /* targets of this run, for crash recovery */
+    struct topology *topo;     /* a cluster: per-shard sets */
+    size_t ntargets;           /* targets of this run, for crash recovery */
+    struct codec_spec spec;    /* how objects are stored (codec/codec.h) */
+    struct seal_keyring *ring; /* spec's keys, or NULL: not encrypted */
 };
 
 /* One target's progress through the pipeline. */
@@ -56,6 +61,7 @@ struct target {
     struct qdrant_snapshot snap;
     char *key; /* object key in the destination */
     struct storage_write_result stored;
+    struct codec_result raw; /* the archive (raw_*) and the codec used */
     int64_t points_count;
     int64_t since;  /* when creation of its Qdrant snapshot was requested */
     struct phases { /* milliseconds, see the DESIGN note */
@@ -129,8 +135,15 @@ static void set_inflight(struct backup *b, const struct target *t, bool has_key)
 struct sink {
     struct job *job;
     struct storage_writer *writer;
-    int64_t first_byte; /* monotonic ms of the first byte, 0 before */
+    struct codec_encoder *enc; /* NULL: stored as is */
+    int64_t first_byte;        /* monotonic ms of the first byte, 0 before */
 };
+
+/* The encoder's output: the stored bytes. */
+static enum qb_err store_write(void *ud, const void *data, size_t len, char *err, size_t errlen)
+{
+    return storage_write(ud, data, len, err, errlen);
+}
 
 /* While a rate limit holds the transfer back: cancel and shutdown. */
 static enum qb_err sink_check(void *ud, char *err, size_t errlen)
@@ -147,7 +160,8 @@ static enum qb_err sink_write(void *ud, const void *data, size_t len, char *err,
         s->first_byte = qb_mono_ms();
     enum qb_err rc = job_throttle(s->job, len, sink_check, s->job, err, errlen);
     if (!rc)
-        rc = storage_write(s->writer, data, len, err, errlen);
+        rc = s->enc ? codec_encoder_write(s->enc, data, len, err, errlen)
+                    : storage_write(s->writer, data, len, err, errlen);
     if (rc)
         return rc;
     s->job->bytes_done += (int64_t)len;
@@ -160,14 +174,28 @@ static enum qb_err transfer(struct backup *b, struct target *t, char *err, size_
 {
     int64_t start_bytes = b->job->bytes_done;
     struct sink s = {.job = b->job};
+    bool coded = b->spec.compression != CODEC_COMPRESSION_NONE || b->spec.keyring;
     enum qb_err rc = storage_write_begin(b->storage, t->key, t->snap.size, &s.writer, err, errlen);
     if (rc)
         return rc;
+    if (coded) {
+        rc = codec_encoder_create(&b->spec, store_write, s.writer, &s.enc, err, errlen);
+        if (rc) {
+            storage_write_abort(s.writer);
+            return rc;
+        }
+    }
     uint64_t got = 0;
     int64_t asked = qb_mono_ms();
     rc = qdrant_snapshot_download(b->qdrant, &t->qt, t->snap.name, sink_write, &s, &got, err,
                                   errlen);
+    if (!rc && s.enc) {
+        memset(&t->raw, 0, sizeof t->raw);
+        rc = codec_encoder_finish(s.enc, &t->raw, err, errlen);
+        s.enc = NULL;
+    }
     if (rc) {
+        codec_encoder_abort(s.enc);
         storage_write_abort(s.writer);
         b->job->bytes_done = start_bytes; /* a retry starts over */
         return rc;
@@ -182,6 +210,11 @@ static enum qb_err transfer(struct backup *b, struct target *t, char *err, size_
     rc = storage_write_finish(s.writer, &t->stored, err, errlen);
     t->ph.upload = t->stored.drain_ms;
     t->ph.complete = t->stored.complete_ms;
+    if (!rc && !coded) { /* the archive is what was stored */
+        t->raw.raw_size = t->stored.size;
+        qb_strlcpy(t->raw.raw_sha256, t->stored.sha256, sizeof t->raw.raw_sha256);
+        qb_strlcpy(t->raw.codec, "none", sizeof t->raw.codec);
+    }
     return rc;
 }
 
@@ -216,8 +249,12 @@ static enum qb_err write_manifest(struct backup *b, const struct target *t, char
         .points_count = t->points_count,
         .created_at = qb_now_ms() / 1000,
         .run_id = b->job->run->id,
+        .codec = t->raw.codec,
+        .raw_size = (int64_t)t->raw.raw_size,
+        .key_id = t->raw.key_id[0] ? t->raw.key_id : NULL,
     };
     qb_strlcpy(mf.sha256, t->stored.sha256, sizeof mf.sha256);
+    qb_strlcpy(mf.raw_sha256, t->raw.raw_sha256, sizeof mf.raw_sha256);
     return manifest_write(b->storage, &mf, NULL, NULL, err, errlen);
 }
 
@@ -294,6 +331,10 @@ static enum qb_err catalogue(struct backup *b, struct target *t, bool verified, 
         .points_count = t->points_count,
         .created_at = qb_now_ms() / 1000,
         .verified_at = verified ? qb_now_ms() / 1000 : 0,
+        .codec = t->raw.codec,
+        .raw_size = (int64_t)t->raw.raw_size,
+        .raw_sha256 = t->raw.raw_sha256,
+        .key_id = t->raw.key_id,
     };
     char *labels = b->plan->id ? job_snapshot_hold(b->job, &row) : NULL;
     enum qb_err rc = store_snapshot_insert(b->job->store, &row, id, err, errlen);
@@ -351,17 +392,18 @@ static enum qb_err backup_target(struct backup *b, struct target *t, cJSON *resu
         WITH_RETRIES(j, rc, transfer(b, t, err, errlen));
     if (rc)
         goto fail;
-    if (t->stored.size != t->snap.size) {
+    /* Qdrant's size and checksum are the archive's, before any codec. */
+    if (t->raw.raw_size != t->snap.size) {
         rc = qb_failf(QB_ERR_REMOTE, err, errlen,
                       "size mismatch: Qdrant announced %llu bytes, %llu arrived",
-                      (unsigned long long)t->snap.size, (unsigned long long)t->stored.size);
+                      (unsigned long long)t->snap.size, (unsigned long long)t->raw.raw_size);
         goto fail;
     }
-    if (t->snap.checksum && strcmp(t->snap.checksum, t->stored.sha256) != 0) {
+    if (t->snap.checksum && strcmp(t->snap.checksum, t->raw.raw_sha256) != 0) {
         rc = qb_failf(QB_ERR_REMOTE, err, errlen,
                       "checksum mismatch: Qdrant's checksum is %s but the received bytes hash "
                       "to %s; nothing was kept",
-                      t->snap.checksum, t->stored.sha256);
+                      t->snap.checksum, t->raw.raw_sha256);
         goto fail;
     }
     WITH_RETRIES(j, rc, write_manifest(b, t, err, errlen));
@@ -408,6 +450,12 @@ static enum qb_err backup_target(struct backup *b, struct target *t, cJSON *resu
     cJSON_AddNumberToObject(result, "snapshot_id", (double)snapshot_id);
     cJSON_AddNumberToObject(result, "size", (double)t->stored.size);
     cJSON_AddStringToObject(result, "sha256", t->stored.sha256);
+    cJSON_AddStringToObject(result, "codec", t->raw.codec);
+    cJSON_AddNumberToObject(result, "raw_size", (double)t->raw.raw_size);
+    cJSON_AddNumberToObject(
+        result, "ratio", t->raw.raw_size ? (double)t->stored.size / (double)t->raw.raw_size : 1.0);
+    if (t->raw.key_id[0])
+        cJSON_AddStringToObject(result, "key_id", t->raw.key_id);
     cJSON_AddStringToObject(result, "location", t->stored.location);
     cJSON_AddBoolToObject(result, "verified", verified);
     if (verified_how)
@@ -611,6 +659,10 @@ const char *backup_job_run(struct job *j, cJSON *results, char *error, size_t er
     enum qb_err rc = j->run->plan_id
                          ? store_plan_get_by_id(j->store, j->run->plan_id, &b.plan, err, sizeof err)
                          : qb_failf(QB_ERR_NOT_FOUND, err, errlen, "its plan was deleted");
+    /* The keys first: a run that could not store what it reads must fail
+     * before anything is created on Qdrant. */
+    if (!rc)
+        rc = keyref_plan_codec(b.plan, &b.spec, &b.ring, err, sizeof err);
     if (!rc) {
         job_limits_open(j, b.plan);
         rc = resolve_qdrant(j->store, b.plan->instance,
@@ -631,6 +683,7 @@ const char *backup_job_run(struct job *j, cJSON *results, char *error, size_t er
     }
     state = run_targets(&b, results, error, errorlen);
 out:
+    seal_keyring_destroy(b.ring);
     topology_free(b.topo);
     store_instance_free(b.inst);
     free(b.qdrant_version);
@@ -661,13 +714,25 @@ enum qb_err backup_safety_snapshot(struct job *j, struct qdrant_client *qc, stru
                        .collection = coll,
                        .label = coll};
     cJSON *result = cJSON_CreateObject();
-    enum qb_err rc = qdrant_server_version(qc, &b.qdrant_version, err, errlen);
+    /* Encrypted like everything else in an encrypted destination (not
+     * compressed: plan-less, it has no compression setting). */
+    struct store_destination *dest = NULL;
+    enum qb_err rc =
+        store_destination_get_by_id(j->store, destination_id, false, &dest, err, errlen);
+    if (!rc) {
+        plan.destination_encryption = dest->encryption;
+        rc = keyref_plan_codec(&plan, &b.spec, &b.ring, err, errlen);
+    }
+    if (!rc)
+        rc = qdrant_server_version(qc, &b.qdrant_version, err, errlen);
     if (!rc)
         rc = backup_target(&b, &t, result, err, errlen);
     if (!rc)
         *snapshot_id = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(result, "snapshot_id"));
     cJSON_Delete(result);
     target_clear(&t);
+    seal_keyring_destroy(b.ring);
+    store_destination_free(dest);
     free(b.qdrant_version);
     free(inst);
     free(coll);

@@ -27,6 +27,7 @@
  * recovery are backup_set_catalog.c.
  */
 #include "engine/backup_set_internal.h"
+#include "engine/keyref.h"
 #include "engine/manifest.h"
 #include "remote/qdrant_cluster.h"
 #include "storage/storage_janitor.h"
@@ -288,6 +289,15 @@ static cJSON *shard_json(const struct set_run *sr, const struct shard *s)
     cJSON_AddStringToObject(o, "sha256", s->stored.sha256);
     if (s->qdrant_checksum)
         cJSON_AddStringToObject(o, "qdrant_checksum", s->qdrant_checksum);
+    /* A shard stored with a codec: what the archive was (restore and
+     * rescan read these; qdrant_checksum is the archive's). */
+    if (strcmp(s->raw.codec, "none") != 0) {
+        cJSON_AddStringToObject(o, "codec", s->raw.codec);
+        cJSON_AddNumberToObject(o, "raw_size", (double)s->raw.raw_size);
+        cJSON_AddStringToObject(o, "raw_sha256", s->raw.raw_sha256);
+        if (s->raw.key_id[0])
+            cJSON_AddStringToObject(o, "key_id", s->raw.key_id);
+    }
     if (s->qdrant_snapshot)
         cJSON_AddStringToObject(o, "qdrant_snapshot", s->qdrant_snapshot);
     for (size_t h = 0; h < s->nholders; h++)
@@ -318,6 +328,8 @@ static enum qb_err write_manifest(struct set_run *sr, struct storage *st, const 
         .points_count = points,
         .created_at = qb_now_ms() / 1000,
         .run_id = sr->job->run->id,
+        .codec = codec_spec_name(&sr->spec),
+        .key_id = sr->nshards && sr->shards[0].raw.key_id[0] ? sr->shards[0].raw.key_id : NULL,
     };
     char *key = manifest_key(sr->set_key);
     set_inflight_key(sr, key);
@@ -363,6 +375,10 @@ enum qb_err backup_set_collection(struct job *j, const struct store_plan *plan,
     sr.set_key = xasprintf("%s%s%s/%s/run-%lld-set-%lld", prefix ? prefix : "", prefix ? "/" : "",
                            plan->name, collection, (long long)j->run->id, (long long)qb_now_ms());
     enum qb_err rc = storage_key_check(sr.set_key, err, errlen);
+    /* The keys first: nothing is taken from a peer that could not be
+     * stored as the plan says. */
+    if (!rc)
+        rc = keyref_plan_codec(plan, &sr.spec, &sr.ring, err, errlen);
     if (!rc)
         rc = topology_check_usable(topo, inst->name, err, errlen);
     if (!rc)
@@ -428,6 +444,8 @@ enum qb_err backup_set_collection(struct job *j, const struct store_plan *plan,
         .verified_at = plan->verify ? qb_now_ms() / 1000 : 0,
         .layout = layout,
         .backup_set = set_text,
+        .codec = (char *)(uintptr_t)codec_spec_name(&sr.spec),
+        .key_id = sr.nshards ? sr.shards[0].raw.key_id : NULL,
     };
     char *labels = job_snapshot_hold(j, &row);
     rc = store_snapshot_insert(j->store, &row, snapshot_id, err, errlen);
@@ -441,6 +459,9 @@ enum qb_err backup_set_collection(struct job *j, const struct store_plan *plan,
     cJSON_AddNumberToObject(result, "snapshot_id", (double)*snapshot_id);
     cJSON_AddNumberToObject(result, "size", (double)size);
     cJSON_AddStringToObject(result, "sha256", sha);
+    cJSON_AddStringToObject(result, "codec", codec_spec_name(&sr.spec));
+    if (sr.ring && sr.nshards)
+        cJSON_AddStringToObject(result, "key_id", sr.shards[0].raw.key_id);
     cJSON_AddStringToObject(result, "location", location);
     cJSON_AddBoolToObject(result, "verified", plan->verify);
     if (points >= 0)
@@ -470,6 +491,7 @@ out:
     free(sr.slots);
     shards_free(&sr);
     free(sr.set_key);
+    seal_keyring_destroy(sr.ring);
     pthread_cond_destroy(&sr.changed);
     pthread_mutex_destroy(&sr.lock);
     return rc;

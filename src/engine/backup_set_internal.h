@@ -8,6 +8,7 @@
 #ifndef QB_BACKUP_SET_INTERNAL_H
 #define QB_BACKUP_SET_INTERNAL_H
 
+#include "codec/codec.h"
 #include "engine/backup_set.h"
 #include "engine/jobs.h"
 
@@ -32,6 +33,7 @@ struct shard {
     /* Results. */
     char *object_key;
     struct storage_write_result stored;
+    struct codec_result raw; /* the shard archive and the codec used */
     char *qdrant_checksum;
     char *qdrant_snapshot;
     int64_t points_count;
@@ -55,6 +57,8 @@ struct set_run {
     const struct topology *topo;
     const char *collection;
     bool stream;
+    struct codec_spec spec;    /* how shard objects are stored */
+    struct seal_keyring *ring; /* spec's keys, or NULL */
     char *set_key;
     pthread_mutex_t lock;
     pthread_cond_t changed;

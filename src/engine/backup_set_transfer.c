@@ -109,9 +109,16 @@ static enum qb_err set_checkpoint(struct set_run *sr, int64_t add, char *err, si
 struct sink {
     struct set_run *sr;
     struct storage_writer *writer;
-    struct tar_check *tar; /* stream mode */
+    struct codec_encoder *enc; /* NULL: stored as is */
+    struct tar_check *tar;     /* stream mode */
     int64_t counted;
 };
+
+/* The encoder's output: the stored bytes. */
+static enum qb_err store_write(void *ud, const void *data, size_t len, char *err, size_t errlen)
+{
+    return storage_write(ud, data, len, err, errlen);
+}
 
 /* While a rate limit holds a worker back: cancel, shutdown, and the set
  * abandoned by another worker. */
@@ -128,7 +135,8 @@ static enum qb_err sink_write(void *ud, const void *data, size_t len, char *err,
     if (!rc && s->tar)
         rc = tar_check_feed(s->tar, data, len, err, errlen);
     if (!rc)
-        rc = storage_write(s->writer, data, len, err, errlen);
+        rc = s->enc ? codec_encoder_write(s->enc, data, len, err, errlen)
+                    : storage_write(s->writer, data, len, err, errlen);
     if (rc)
         return rc;
     s->counted += (int64_t)len;
@@ -153,9 +161,15 @@ static enum qb_err take_shard(struct set_run *sr, struct shard *s, struct qdrant
             goto out;
         inflight_snapshot_named(sr, intent, snap.name);
     }
+    bool coded = sr->spec.compression != CODEC_COMPRESSION_NONE || sr->spec.keyring;
     rc = storage_write_begin(st, s->object_key, sr->stream ? 0 : snap.size, &k.writer, err, errlen);
     if (rc)
         goto out;
+    if (coded &&
+        (rc = codec_encoder_create(&sr->spec, store_write, k.writer, &k.enc, err, errlen))) {
+        storage_write_abort(k.writer);
+        goto out;
+    }
     uint64_t got = 0;
     if (sr->stream) {
         k.tar = tar_check_new();
@@ -168,7 +182,13 @@ static enum qb_err take_shard(struct set_run *sr, struct shard *s, struct qdrant
     } else {
         rc = qdrant_snapshot_download(qc, &t, snap.name, sink_write, &k, &got, err, errlen);
     }
+    memset(&s->raw, 0, sizeof s->raw);
+    if (!rc && k.enc) {
+        rc = codec_encoder_finish(k.enc, &s->raw, err, errlen);
+        k.enc = NULL;
+    }
     if (rc) {
+        codec_encoder_abort(k.enc);
         storage_write_abort(k.writer);
         goto out;
     }
@@ -177,15 +197,21 @@ static enum qb_err take_shard(struct set_run *sr, struct shard *s, struct qdrant
     rc = storage_write_finish(k.writer, &s->stored, err, errlen);
     if (rc)
         goto out;
-    if (!sr->stream && s->stored.size != snap.size)
+    if (!coded) { /* the archive is what was stored */
+        s->raw.raw_size = s->stored.size;
+        qb_strlcpy(s->raw.raw_sha256, s->stored.sha256, sizeof s->raw.raw_sha256);
+        qb_strlcpy(s->raw.codec, "none", sizeof s->raw.codec);
+    }
+    /* Qdrant's size and checksum are the archive's, before any codec. */
+    if (!sr->stream && s->raw.raw_size != snap.size)
         rc = qb_failf(QB_ERR_TRANSIENT, err, errlen,
                       "size mismatch: Qdrant announced %llu bytes, %llu arrived",
-                      (unsigned long long)snap.size, (unsigned long long)s->stored.size);
-    else if (snap.checksum && strcmp(snap.checksum, s->stored.sha256) != 0)
+                      (unsigned long long)snap.size, (unsigned long long)s->raw.raw_size);
+    else if (snap.checksum && strcmp(snap.checksum, s->raw.raw_sha256) != 0)
         rc = qb_failf(QB_ERR_REMOTE, err, errlen,
                       "checksum mismatch: Qdrant's checksum is %s but the received bytes hash "
                       "to %s",
-                      snap.checksum, s->stored.sha256);
+                      snap.checksum, s->raw.raw_sha256);
     if (!rc && sr->plan->verify) {
         struct storage_object_info info;
         rc = storage_verify(st, s->object_key, &info, err, errlen);

@@ -4,6 +4,7 @@
  * object, encoding, and parsing with validation and the version check.
  */
 #include "engine/manifest.h"
+#include "codec/codec.h"
 #include "remote/sigv4.h"
 #include "util/json_util.h"
 #include "util/rfc3339.h"
@@ -40,13 +41,19 @@ char *manifest_object_key(const char *manifest_key)
 
 /* ---------------------------------------------------------------- writing */
 
+bool manifest_coded(const struct manifest *mf)
+{
+    return mf->codec && strcmp(mf->codec, "none") != 0;
+}
+
 enum qb_err manifest_encode(const struct manifest *mf, const cJSON *set, char **out, char *err,
                             size_t errlen)
 {
     /* Members in the order both writers have always used, so manifests
      * written before and after this module are alike. */
     cJSON *m = cJSON_CreateObject();
-    cJSON_AddStringToObject(m, "format", MANIFEST_FORMAT);
+    bool coded = manifest_coded(mf);
+    cJSON_AddStringToObject(m, "format", coded ? MANIFEST_FORMAT_V2 : MANIFEST_FORMAT);
     /* Plan-less snapshots (safety snapshots) say so, so that a rescan never
      * hands them to a plan that happens to share the name. */
     if (mf->plan)
@@ -68,6 +75,17 @@ enum qb_err manifest_encode(const struct manifest *mf, const cJSON *set, char **
         cJSON_AddStringToObject(m, "sha256", mf->sha256);
     if (mf->qdrant_checksum)
         cJSON_AddStringToObject(m, "qdrant_checksum", mf->qdrant_checksum);
+    if (coded) {
+        cJSON_AddStringToObject(m, "codec", mf->codec);
+    }
+    if (coded && !mf->set) { /* a set's shards say so each, in "set" */
+        cJSON_AddNumberToObject(m, "raw_size", (double)mf->raw_size);
+        cJSON_AddStringToObject(m, "raw_sha256", mf->raw_sha256);
+    }
+    if (coded) {
+        if (mf->key_id && *mf->key_id)
+            cJSON_AddStringToObject(m, "key_id", mf->key_id);
+    }
     if (mf->points_count >= 0)
         cJSON_AddNumberToObject(m, "points_count", (double)mf->points_count);
     if (mf->shard_id >= 0)
@@ -152,9 +170,54 @@ static bool opt_int(const cJSON *m, const char *field, int64_t dflt, int64_t *ou
     return rc == QB_OK || rc == QB_ERR_NOT_FOUND;
 }
 
+/* Version 2's members: the codec and (not for a set, whose shards say
+ * it each) what the archive was. */
+static bool validate_codec(const cJSON *m, struct manifest *mf, char *reason, size_t reasonlen)
+{
+    const char *raw_sha = NULL;
+    enum codec_compression comp;
+    bool encrypted = false;
+    char sub[QB_ERRBUF_SIZE / 2];
+    if (!need_string(m, "codec", &mf->codec, reason, reasonlen) ||
+        (!mf->set && !need_string(m, "raw_sha256", &raw_sha, reason, reasonlen)) ||
+        !opt_string(m, "key_id", &mf->key_id, reason, reasonlen))
+        return false;
+    if (codec_name_parse(mf->codec, &comp, &encrypted, sub, sizeof sub)) {
+        snprintf(reason, reasonlen, "codec: %s", sub);
+        return false;
+    }
+    if (strcmp(mf->codec, "none") == 0) {
+        snprintf(reason, reasonlen, "codec: a raw object has a version 1 manifest");
+        return false;
+    }
+    if (!mf->set && !hex64(raw_sha, mf->raw_sha256)) {
+        snprintf(reason, reasonlen, "raw_sha256: must be 64 hexadecimal digits");
+        return false;
+    }
+    enum qb_err rc =
+        mf->set ? QB_OK
+                : json_get_int(m, "raw_size", 0, JSON_INT_MAX, &mf->raw_size, reason, reasonlen);
+    if (rc == QB_ERR_NOT_FOUND)
+        snprintf(reason, reasonlen, "raw_size: missing");
+    if (rc)
+        return false;
+    if (mf->set)
+        mf->raw_size = -1;
+    bool id_ok = mf->key_id && strlen(mf->key_id) == SEAL_KEY_ID_LEN &&
+                 strspn(mf->key_id, "0123456789abcdef") == SEAL_KEY_ID_LEN;
+    if (encrypted != (mf->key_id != NULL) || (mf->key_id && !id_ok)) {
+        snprintf(reason, reasonlen,
+                 encrypted ? "key_id: an encrypted object needs 8 lower-case hex digits"
+                           : "key_id: only an encrypted object has one");
+        return false;
+    }
+    return true;
+}
+
 /* The members only a single snapshot's manifest has: its object's SHA-256
  * and Qdrant's checksum, and the Qdrant snapshot name. */
-static bool validate_object(const cJSON *m, struct manifest *mf, char *reason, size_t reasonlen)
+static bool validate_object(const cJSON *m, struct manifest *mf, bool v2, char *reason,
+                            size_t reasonlen)
 {
     const char *sha = NULL;
     if (!need_string(m, "qdrant_snapshot", &mf->qdrant_snapshot, reason, reasonlen) ||
@@ -165,6 +228,13 @@ static bool validate_object(const cJSON *m, struct manifest *mf, char *reason, s
         snprintf(reason, reasonlen, "sha256: must be 64 hexadecimal digits");
         return false;
     }
+    if (v2 && !validate_codec(m, mf, reason, reasonlen))
+        return false;
+    if (!v2) {
+        mf->codec = NULL;
+        mf->raw_size = -1;
+        memcpy(mf->raw_sha256, mf->sha256, sizeof mf->raw_sha256);
+    }
     if (mf->qdrant_checksum) {
         if (!hex64(mf->qdrant_checksum, mf->checksum)) {
             snprintf(reason, reasonlen, "qdrant_checksum: must be 64 hexadecimal digits");
@@ -172,8 +242,10 @@ static bool validate_object(const cJSON *m, struct manifest *mf, char *reason, s
         }
         /* The pipeline keeps nothing whose bytes differ from Qdrant's
          * checksum; a manifest saying otherwise was not written by it. */
-        if (strcmp(mf->checksum, mf->sha256) != 0) {
-            snprintf(reason, reasonlen, "qdrant_checksum differs from sha256");
+        if (strcmp(mf->checksum, mf->raw_sha256) != 0) {
+            snprintf(reason, reasonlen,
+                     v2 ? "qdrant_checksum differs from raw_sha256"
+                        : "qdrant_checksum differs from sha256");
             return false;
         }
         mf->qdrant_checksum = mf->checksum;
@@ -198,12 +270,13 @@ static bool validate_layout(const cJSON *m, struct manifest *mf, char *reason, s
 }
 /* "format": this version, a later one (refused with QB_ERR_TOO_NEW: an
  * older qbackupd must not guess at what a newer one meant), or not ours. */
-static enum qb_err check_format(const cJSON *m, char *reason, size_t reasonlen)
+static enum qb_err check_format(const cJSON *m, bool *v2, char *reason, size_t reasonlen)
 {
     const char *format = NULL;
     if (!need_string(m, "format", &format, reason, reasonlen))
         return QB_ERR_INVALID;
-    if (strcmp(format, MANIFEST_FORMAT) == 0)
+    *v2 = strcmp(format, MANIFEST_FORMAT_V2) == 0;
+    if (*v2 || strcmp(format, MANIFEST_FORMAT) == 0)
         return QB_OK;
     size_t n = strlen(MANIFEST_FORMAT_PREFIX);
     const char *v = format + n;
@@ -215,18 +288,19 @@ static enum qb_err check_format(const cJSON *m, char *reason, size_t reasonlen)
         if (!*end && (errno == ERANGE || version > MANIFEST_VERSION)) {
             snprintf(reason, reasonlen,
                      "format: \"%.64s\" is a newer manifest version than this qbackupd reads "
-                     "(" MANIFEST_FORMAT "); upgrade qbackupd to import it",
+                     "(up to " MANIFEST_FORMAT_V2 "); upgrade qbackupd to import it",
                      format);
             return QB_ERR_TOO_NEW;
         }
     }
-    snprintf(reason, reasonlen, "format: \"%.64s\" is not " MANIFEST_FORMAT, format);
+    snprintf(reason, reasonlen,
+             "format: \"%.64s\" is not " MANIFEST_FORMAT " or " MANIFEST_FORMAT_V2, format);
     return QB_ERR_INVALID;
 }
 
 /* Checks the members of m, the manifest of key, and fills mf (borrowing
  * from m); false with the reason otherwise. */
-static bool validate(const cJSON *m, const char *key, struct manifest *mf, char *reason,
+static bool validate(const cJSON *m, const char *key, bool v2, struct manifest *mf, char *reason,
                      size_t reasonlen)
 {
     const char *mkey = NULL, *created = NULL;
@@ -247,7 +321,9 @@ static bool validate(const cJSON *m, const char *key, struct manifest *mf, char 
         !opt_string(m, "collection", &mf->collection, reason, reasonlen) ||
         !opt_string(m, "qdrant_version", &mf->qdrant_version, reason, reasonlen))
         return false;
-    if (!mf->set && !validate_object(m, mf, reason, reasonlen))
+    if (mf->set && v2 && !validate_codec(m, mf, reason, reasonlen))
+        return false;
+    if (!mf->set && !validate_object(m, mf, v2, reason, reasonlen))
         return false;
     if (mf->plan && !*mf->plan)
         mf->plan = NULL;
@@ -306,10 +382,11 @@ enum qb_err manifest_parse(const char *text, size_t len, const char *key, struct
         rc = QB_ERR_INVALID;
         goto out;
     }
-    rc = check_format(m, reason, reasonlen);
+    bool v2 = false;
+    rc = check_format(m, &v2, reason, reasonlen);
     if (rc)
         goto out;
-    if (!validate(m, key, mf, reason, reasonlen)) {
+    if (!validate(m, key, v2, mf, reason, reasonlen)) {
         rc = QB_ERR_INVALID;
         goto out;
     }

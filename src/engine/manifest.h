@@ -29,6 +29,22 @@
  *   created_at       RFC 3339 time (required)
  *   run_id, qbackup_version   written for people; not read
  *   set              a set's shards and layout (rescan_set.h checks it)
+ * Version 2 ("qbackup-manifest-v2") is written for an object stored with a
+ * codec other than "none" (codec/codec.h) and adds:
+ *   codec            "zstd", "aes256gcm" or "zstd+aes256gcm" (required)
+ *   raw_size         bytes of the archive Qdrant made (required)
+ *   raw_sha256       64 hex digits of that archive (required); in v2
+ *                    qdrant_checksum equals raw_sha256, and size / sha256
+ *                    stay those of the stored object
+ *   key_id           8 hex digits, the key that encrypted it (required
+ *                    when encrypted, absent otherwise)
+ * A backup set whose shards were stored with a codec has a version-2
+ * manifest with "codec" and "key_id" only; each shard of "set" records its
+ * own codec, raw_size, raw_sha256 and key_id.
+ * A raw object keeps version 1, so older qbackupd read it as before; an
+ * encoded one takes version 2 because a version-1 reader ignoring "codec"
+ * would catalogue compressed or encrypted bytes as an archive and later
+ * hand them to Qdrant: it refuses v2 as too new instead.
  * Readers ignore members they do not know, so a writer may add optional
  * ones within a version.  A change that an old reader would misread takes
  * a new version, "qbackup-manifest-v2"; a reader refuses versions it does
@@ -49,8 +65,9 @@
 
 #define MANIFEST_SUFFIX        ".manifest.json"
 #define MANIFEST_FORMAT_PREFIX "qbackup-manifest-v"
-#define MANIFEST_VERSION       1
-#define MANIFEST_FORMAT        "qbackup-manifest-v1" /* MANIFEST_FORMAT_PREFIX MANIFEST_VERSION */
+#define MANIFEST_VERSION       2
+#define MANIFEST_FORMAT        "qbackup-manifest-v1" /* raw objects and sets */
+#define MANIFEST_FORMAT_V2     "qbackup-manifest-v2" /* objects with a codec */
 
 /* What a manifest says.  For manifest_encode the caller fills it (strings
  * borrowed); manifest_parse fills it with strings borrowed from its own
@@ -72,8 +89,17 @@ struct manifest {
     int64_t run_id;       /* written only */
     char sha256[65];      /* lower-case; unused for a set when encoding */
     char checksum[65];    /* parse's storage for qdrant_checksum */
-    cJSON *tree;          /* parse: the document the strings point into */
+    /* v2: the object's codec; NULL or "none" is a raw archive (v1, and
+     * then raw_size / raw_sha256 are size / sha256). */
+    const char *codec;
+    int64_t raw_size;    /* v2 */
+    char raw_sha256[65]; /* v2, lower-case */
+    const char *key_id;  /* v2 encrypted: 8 hex digits; else NULL */
+    cJSON *tree;         /* parse: the document the strings point into */
 };
+
+/* Whether mf describes an object stored with a codec (a v2 manifest). */
+bool manifest_coded(const struct manifest *mf);
 
 /* The manifest's key for object key: "<key>.manifest.json".  Caller frees. */
 char *manifest_key(const char *object_key);

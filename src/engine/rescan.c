@@ -44,6 +44,8 @@
  *   start unverified.
  */
 #include "engine/rescan.h"
+#include "codec/codec.h"
+#include "engine/keyref.h"
 #include "engine/manifest.h"
 #include "engine/rescan_set.h"
 #include "remote/sigv4.h"
@@ -81,6 +83,7 @@ struct rescan {
     size_t len; /* bytes of the current manifest in buf */
     char *err;  /* the caller's buffer, for the error that stops the rescan */
     size_t errlen;
+    struct seal_keyring *ring; /* the destination's keys, or NULL */
 };
 
 void rescan_report_free(struct rescan_report *report)
@@ -290,6 +293,12 @@ static enum qb_err import(struct rescan *r, const char *key, const struct manife
     row->points_count = mf->points_count;
     row->created_at = mf->created_at;
     row->verified_at = 0; /* not verified until someone verifies it */
+    /* The manifest is trusted for what the object is (v2, manifest.h). */
+    bool coded = manifest_coded(mf);
+    row->codec = xstrdup(coded ? mf->codec : "none");
+    row->raw_size = mf->set ? -1 : coded ? mf->raw_size : mf->size;
+    row->raw_sha256 = mf->set ? NULL : xstrdup(mf->raw_sha256);
+    row->key_id = dup_or_null(coded ? mf->key_id : NULL);
     char ierr[QB_ERRBUF_SIZE];
     rc = store_snapshot_insert(r->store, row, &id, ierr, sizeof ierr);
     store_snapshot_free(row);
@@ -434,11 +443,76 @@ static enum qb_err one_manifest(struct rescan *r, const struct storage_list_entr
         goto out;
     }
     rc = check_object(r, key, key, "", mf.size, mf.sha256, &ok, &recorded);
+    char warning[160];
+    snprintf(warning, sizeof warning, "%s%s%s%s", recorded ? "" : "no recorded checksum: verify it",
+             mf.key_id && !recorded ? "; " : "", mf.key_id ? "encrypted with key " : "",
+             mf.key_id ? mf.key_id : "");
+    if (mf.key_id && !(r->ring && codec_keyring_has(r->ring, mf.key_id)))
+        /* Catalogued all the same (the manifest says what it is), but it
+         * cannot be restored until the key is configured. */
+        snprintf(warning + strlen(warning), sizeof warning - strlen(warning),
+                 ", which the destination's encryption does not hold: add it to read_keys");
     if (!rc && ok)
-        rc = import(r, key, &mf, NULL, recorded ? NULL : "no recorded checksum: verify it");
+        rc = import(r, key, &mf, NULL, *warning ? warning : NULL);
 out:
     manifest_free(&mf);
     return rc;
+}
+
+/* Collects an object's first CODEC_DETECT_BYTES into r->buf. */
+static enum qb_err collect_head(void *ud, const void *data, size_t len, char *err, size_t errlen)
+{
+    struct rescan *r = ud;
+    (void)err, (void)errlen;
+    size_t take = len < CODEC_DETECT_BYTES - r->len ? len : CODEC_DETECT_BYTES - r->len;
+    memcpy(r->buf + r->len, data, take);
+    r->len += take;
+    return QB_OK;
+}
+
+/* An object without a manifest is not catalogued (its manifest names the
+ * plan, instance and collection).  One that is compressed or encrypted is
+ * reported with what its first bytes say it is, and the key an encrypted
+ * one needs, so a lost manifest does not leave an unexplained object --
+ * and nothing is ever catalogued from a guess.  Raw objects stay counted
+ * only, as before. */
+static enum qb_err orphan_object(struct rescan *r, const struct storage_list_entry *e)
+{
+    char reason[QB_ERRBUF_SIZE] = "";
+    bool known = false;
+    if (rescan_set_is_shard_key(e->key) || e->size < 4)
+        return QB_OK;
+    enum qb_err rc =
+        store_snapshot_key_exists(r->store, r->destination_id, e->key, &known, r->err, r->errlen);
+    if (rc || known)
+        return rc;
+    char *mkey = manifest_key(e->key);
+    struct storage_object_info info;
+    enum qb_err src = storage_head(r->st, mkey, &info, reason, sizeof reason);
+    free(mkey);
+    if (src != QB_ERR_NOT_FOUND)
+        return QB_OK; /* it has one (handled with it), or the head failed: no claim */
+    r->len = 0;
+    src =
+        storage_read(r->st, e->key, 0, CODEC_DETECT_BYTES, collect_head, r, reason, sizeof reason);
+    struct codec_detected det;
+    if (src || codec_detect(r->buf, r->len, &det, reason, sizeof reason) ||
+        strcmp(det.codec, "none") == 0)
+        return QB_OK;
+    if (det.key_id[0])
+        skip(r, e->key,
+             "no manifest: an encrypted object (%s) that needs key %s%s; not catalogued, as "
+             "the manifest names its plan, instance and collection",
+             det.codec, det.key_id,
+             r->ring && codec_keyring_has(r->ring, det.key_id)
+                 ? ""
+                 : ", which the destination's encryption does not hold");
+    else
+        skip(r, e->key,
+             "no manifest: a %s object; not catalogued, as the manifest names its plan, "
+             "instance and collection",
+             det.codec);
+    return QB_OK;
 }
 
 static enum qb_err on_entry(void *ud, const struct storage_list_entry *e)
@@ -449,7 +523,7 @@ static enum qb_err on_entry(void *ud, const struct storage_list_entry *e)
     char *key = manifest_object_key(e->key);
     if (!key) {
         r->report->objects++;
-        return QB_OK;
+        return orphan_object(r, e);
     }
     r->report->manifests++;
     char kerr[QB_ERRBUF_SIZE];
@@ -500,6 +574,11 @@ enum qb_err rescan_destination(struct store *store, int64_t destination_id, stru
     enum qb_err rc = store_destination_get_by_id(store, destination_id, false, &d, err, errlen);
     if (!rc)
         rc = location_base(st, &r.base, err, errlen);
+    /* Only to say which keys are missing: unreadable keys are no reason
+     * not to rebuild the catalogue. */
+    char kerr[QB_ERRBUF_SIZE];
+    if (!rc && keyref_ring(NULL, d->encryption, &r.ring, kerr, sizeof kerr))
+        r.ring = NULL;
     if (rc)
         goto out;
     r.cap = MANIFEST_BUF_START;
@@ -517,6 +596,7 @@ enum qb_err rescan_destination(struct store *store, int64_t destination_id, stru
              (long long)report->imported, (long long)report->known, (long long)report->skipped,
              (long long)report->notes_dropped, rc ? qb_err_name(rc) : "none");
 out:
+    seal_keyring_destroy(r.ring);
     free(r.buf);
     free(r.base);
     store_destination_free(d);

@@ -193,7 +193,7 @@ static bool read_shard(const cJSON *sh, size_t i, const char *key, struct rescan
                        char *reason, size_t reasonlen)
 {
     char where[48];
-    const char *peer_url = NULL, *checksum = NULL, *snapshot = NULL;
+    const char *peer_url = NULL, *checksum = NULL, *snapshot = NULL, *raw_sha = NULL;
     int64_t points = 0;
     uint64_t peer = 0;
     snprintf(where, sizeof where, "set.shards[%zu]", i);
@@ -209,6 +209,7 @@ static bool read_shard(const cJSON *sh, size_t i, const char *key, struct rescan
         !get_string(sh, where, "peer_url", true, &peer_url, reason, reasonlen) ||
         !get_string(sh, where, "qdrant_checksum", true, &checksum, reason, reasonlen) ||
         !get_string(sh, where, "qdrant_snapshot", true, &snapshot, reason, reasonlen) ||
+        !get_string(sh, where, "raw_sha256", true, &raw_sha, reason, reasonlen) ||
         !get_int(sh, where, "points_count", 0, JSON_INT_MAX, true, &points, reason, reasonlen))
         return false;
     if (!json_u64(cJSON_GetObjectItemCaseSensitive(sh, "peer_id"), &peer)) {
@@ -232,9 +233,16 @@ static bool read_shard(const cJSON *sh, size_t i, const char *key, struct rescan
         snprintf(reason, reasonlen, "%s.sha256: must be 64 lower-case hexadecimal digits", where);
         return false;
     }
-    /* take_shard() keeps no shard whose bytes differ from Qdrant's checksum. */
-    if (checksum && strcmp(checksum, out->sha256) != 0) {
-        snprintf(reason, reasonlen, "%s.qdrant_checksum differs from its sha256", where);
+    /* take_shard() keeps no shard whose archive differs from Qdrant's
+     * checksum (the stored bytes, unless the shard has a codec). */
+    if (raw_sha && !lower_hex64(raw_sha)) {
+        snprintf(reason, reasonlen, "%s.raw_sha256: must be 64 lower-case hexadecimal digits",
+                 where);
+        return false;
+    }
+    if (checksum && strcmp(checksum, raw_sha ? raw_sha : out->sha256) != 0) {
+        snprintf(reason, reasonlen, "%s.qdrant_checksum differs from its %s", where,
+                 raw_sha ? "raw_sha256" : "sha256");
         return false;
     }
     return true;

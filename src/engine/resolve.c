@@ -3,6 +3,8 @@
  * resolve.c -- catalogue rows to clients and storage handles (resolve.h).
  */
 #include "engine/resolve.h"
+#include "codec/codec.h"
+#include "engine/keyref.h"
 #include "engine/topology.h"
 #include "store/store_destinations.h"
 #include "store/store_instances.h"
@@ -75,5 +77,35 @@ enum qb_err resolve_snapshot(struct store *store, int64_t snapshot_id, struct st
         store_snapshot_free(*s);
         *s = NULL;
     }
+    return rc;
+}
+
+enum qb_err resolve_keyring(struct store *store, const struct store_snapshot *snap,
+                            struct seal_keyring **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!snap->key_id || !*snap->key_id)
+        return QB_OK;
+    struct store_destination *d = NULL;
+    struct store_plan *p = NULL;
+    enum qb_err rc =
+        store_destination_get_by_id(store, snap->destination_id, false, &d, err, errlen);
+    if (!rc && snap->plan_id && store_plan_get_by_id(store, snap->plan_id, &p, err, errlen))
+        p = NULL; /* a plan deleted meanwhile: its destination's keys remain */
+    if (!rc)
+        rc = keyref_ring(p ? p->encryption : NULL, d->encryption, out, err, errlen);
+    if (!rc && (!*out || !codec_keyring_has(*out, snap->key_id))) {
+        rc = qb_failf(QB_ERR_NOT_FOUND, err, errlen,
+                      "snapshot %lld is encrypted and needs key %s, which is not in the key ring "
+                      "of destination %s%s%s (add it to \"read_keys\")",
+                      (long long)snap->id, snap->key_id, d->name, p ? " or plan " : "",
+                      p ? p->name : "");
+    }
+    if (rc) {
+        seal_keyring_destroy(*out);
+        *out = NULL;
+    }
+    store_plan_free(p);
+    store_destination_free(d);
     return rc;
 }

@@ -19,6 +19,7 @@
 #include "common.h"
 #include "remote/qdrant_client.h"
 #include "storage/storage.h"
+#include "util/seal.h"
 #include "store/store.h"
 #include "store/store_plans.h"
 #include "store/store_snapshots.h"
@@ -49,5 +50,14 @@ enum qb_err resolve_plan(struct store *store, const char *plan, struct store_pla
  * *st (storage_close); on failure both are NULL. */
 enum qb_err resolve_snapshot(struct store *store, int64_t snapshot_id, struct store_snapshot **s,
                              struct storage **st, char *err, size_t errlen) QB_MUSTCHECK;
+
+/* The keys that may decrypt snap: its plan's encryption ring (while the
+ * plan exists) and its destination's (engine/keyref.h), read now.  *out:
+ * NULL when snap is not encrypted; else the caller destroys it.  An
+ * encrypted snapshot whose key id no configured key has is
+ * QB_ERR_NOT_FOUND naming the id ("needs key <id>"), so a restore fails
+ * before it touches Qdrant. */
+enum qb_err resolve_keyring(struct store *store, const struct store_snapshot *snap,
+                            struct seal_keyring **out, char *err, size_t errlen) QB_MUSTCHECK;
 
 #endif /* QB_RESOLVE_H */

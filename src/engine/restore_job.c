@@ -20,6 +20,13 @@
  * from qbackupd's download endpoint for a local destination (fastest when
  * Qdrant can reach it).  Afterwards the collection's point count is read
  * and compared with the count recorded at backup time.
+ *
+ * A compressed or encrypted object (codec/codec.h) is decoded on its way:
+ * "upload" decodes while streaming; "url" gives Qdrant qbackupd's own
+ * download endpoint, which serves it decoded (never a presigned URL of the
+ * stored bytes).  Either way Qdrant is given the archive's checksum, and
+ * the key is checked against the snapshot's key id before the target is
+ * touched.
  */
 #include "engine/backup_set.h"
 #include "storage/bridge.h"
@@ -54,7 +61,16 @@ struct restore {
     enum qdrant_priority priority;
     bool overwrite;
     bool safety;
+    struct seal_keyring *ring; /* an encrypted snapshot's keys, else NULL */
 };
+
+/* Whether the stored object is not the archive itself (codec/codec.h):
+ * then it is decoded on its way to Qdrant, which is given the archive's
+ * size and checksum. */
+static bool coded(const struct store_snapshot *s)
+{
+    return s->codec && strcmp(s->codec, "none") != 0;
+}
 
 static const char *req_str(const cJSON *req, const char *name, const char *dflt)
 {
@@ -72,13 +88,16 @@ static enum qb_err restore_by_upload(struct restore *r, const struct qdrant_targ
                                      size_t errlen)
 {
     struct restore_set_pull p = {.job = r->job};
-    enum qb_err rc = bridge_start(r->storage, r->snap->storage_key, 0, 0, RESTORE_RING_BYTES,
-                                  &p.bridge, err, errlen);
+    const struct store_snapshot *s = r->snap;
+    /* Qdrant checks the whole archive against the checksum before it
+     * replaces anything: a decoded stream cut by a bad chunk never passes. */
+    enum qb_err rc = bridge_start_decoded(r->storage, s->storage_key, 0, 0, s->codec, r->ring,
+                                          RESTORE_RING_BYTES, &p.bridge, err, errlen);
     if (rc)
         return rc;
-    rc = qdrant_snapshot_upload(r->qdrant, t, r->priority, r->snap->sha256, r->snap->qdrant_name,
-                                (uint64_t)r->snap->size_bytes, restore_set_pull_read, &p, err,
-                                errlen);
+    rc = qdrant_snapshot_upload(r->qdrant, t, r->priority, coded(s) ? s->raw_sha256 : s->sha256,
+                                s->qdrant_name, (uint64_t)(coded(s) ? s->raw_size : s->size_bytes),
+                                restore_set_pull_read, &p, err, errlen);
     bridge_stop(p.bridge);
     return rc;
 }
@@ -88,11 +107,17 @@ static enum qb_err restore_by_url(struct restore *r, const struct qdrant_target 
 {
     char *url = NULL;
     const char *base = req_str(r->request, "download_base", NULL);
-    enum qb_err rc = storage_fetch_url(r->storage, r->snap->storage_key, r->snap->id, base,
-                                       RESTORE_URL_TTL_S, &url, err, errlen);
+    /* A presigned URL would give Qdrant the stored bytes: an encoded
+     * object is served decoded by qbackupd's own endpoint instead. */
+    enum qb_err rc = coded(r->snap)
+                         ? storage_served_url(r->snap->storage_key, r->snap->id, base,
+                                              RESTORE_URL_TTL_S, &url, err, errlen)
+                         : storage_fetch_url(r->storage, r->snap->storage_key, r->snap->id, base,
+                                             RESTORE_URL_TTL_S, &url, err, errlen);
     if (!rc)
-        rc = qdrant_snapshot_recover(r->qdrant, t, url, r->priority, r->snap->sha256, NULL, err,
-                                     errlen);
+        rc = qdrant_snapshot_recover(r->qdrant, t, url, r->priority,
+                                     coded(r->snap) ? r->snap->raw_sha256 : r->snap->sha256, NULL,
+                                     err, errlen);
     if (url) {
         /* The URL carries a signature or token: a capability. */
         memset(url, 0, strlen(url));
@@ -138,6 +163,16 @@ static enum qb_err preflight(struct restore *r, bool *exists, char *err, size_t 
                         "the stored object is %llu bytes but the catalogue says %lld; it was "
                         "changed or truncated",
                         (unsigned long long)info.size, (long long)r->snap->size_bytes);
+    if (coded(r->snap) && (r->snap->raw_size < 0 || !r->snap->raw_sha256))
+        return qb_failf(QB_ERR_CONFLICT, err, errlen,
+                        "snapshot %lld (%s) was catalogued without its archive's size and "
+                        "checksum (a rescan without its manifest); verify it first "
+                        "(POST /v1/snapshots/%lld/verify)",
+                        (long long)r->snap->id, r->snap->codec, (long long)r->snap->id);
+    /* The key before anything on the target is touched. */
+    rc = resolve_keyring(r->job->store, r->snap, &r->ring, err, errlen);
+    if (rc)
+        return rc;
     struct qdrant_collection_info ci;
     rc = qdrant_collection_info(r->qdrant, r->collection, &ci, err, errlen);
     *exists = rc == QB_OK;
@@ -230,6 +265,9 @@ static enum qb_err restore_sharded(struct restore *r, cJSON *result, char *err, 
                           keys[i], (long long)r->snap->id);
     }
     qdrant_strings_free(keys, nkeys);
+    /* The key before anything on the target is touched. */
+    if (!rc)
+        rc = resolve_keyring(j->store, r->snap, &r->ring, err, errlen);
     if (!rc)
         rc = store_instance_get(j->store, r->instance, &inst, err, errlen);
     if (!rc)
@@ -303,6 +341,7 @@ static enum qb_err restore_sharded(struct restore *r, cJSON *result, char *err, 
             .priority = r->priority,
             .snapshot_timeout_ms = engine_config(j->engine)->snapshot_timeout_ms,
             .active_timeout_ms = 10L * 60 * 1000,
+            .ring = r->ring,
         };
         cJSON_AddStringToObject(result, "layout", "shards");
         rc = restore_set_run(&rs, result, err, errlen);
@@ -377,6 +416,7 @@ const char *restore_job_run(struct job *j, cJSON *results, char *error, size_t e
     cJSON_AddStringToObject(result, "state", state);
     qdrant_client_destroy(r.qdrant);
     storage_close(r.storage);
+    seal_keyring_destroy(r.ring);
     store_snapshot_free(r.snap);
     cJSON_Delete(request);
     return state;

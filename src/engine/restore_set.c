@@ -222,13 +222,20 @@ static enum qb_err recover_shard(struct restore_set *rs, const cJSON *sh, unsign
     const char *key = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sh, "key"));
     const char *sha = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sh, "sha256"));
     double size = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(sh, "size"));
+    /* A shard with a codec: Qdrant gets the decoded archive and its size
+     * and checksum. */
+    const char *codec = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sh, "codec"));
+    if (codec) {
+        sha = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sh, "raw_sha256"));
+        size = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(sh, "raw_size"));
+    }
     struct qdrant_target t = {
         .scope = QDRANT_SCOPE_SHARD, .collection = rs->collection, .shard_id = to};
     struct qdrant_client *qc = NULL;
     enum qb_err rc = topology_client(rs->inst, url, rs->snapshot_timeout_ms, &qc, err, errlen);
     if (rc)
         return rc;
-    if (rs->by_url) {
+    if (rs->by_url && !codec) {
         char *u = NULL;
         rc = storage_fetch_url(rs->storage, key, rs->snap->id, rs->download_base,
                                RESTORE_SET_URL_TTL_S, &u, err, errlen);
@@ -242,7 +249,8 @@ static enum qb_err recover_shard(struct restore_set *rs, const cJSON *sh, unsign
             rs->job->bytes_done += (int64_t)size;
     } else {
         struct bridge *b = NULL;
-        rc = bridge_start(rs->storage, key, 0, 0, RESTORE_SET_RING_BYTES, &b, err, errlen);
+        rc = bridge_start_decoded(rs->storage, key, 0, 0, codec, rs->ring, RESTORE_SET_RING_BYTES,
+                                  &b, err, errlen);
         if (!rc) {
             struct restore_set_pull p = {.job = rs->job, .bridge = b};
             rc = qdrant_snapshot_upload(qc, &t, rs->priority, sha, NULL, (uint64_t)size,

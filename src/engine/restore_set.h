@@ -28,6 +28,10 @@ struct restore_set {
     enum qdrant_priority priority;
     long snapshot_timeout_ms;
     long active_timeout_ms; /* replicas must be Active within this */
+    /* Keys of an encrypted set (resolve_keyring), or NULL.  Shards stored
+     * with a codec are decoded on their way to Qdrant, by upload also when
+     * "url" was asked (a presigned URL would give Qdrant encoded bytes). */
+    const struct seal_keyring *ring;
 };
 
 /* Recreates the collection and recovers every shard; result (a JSON

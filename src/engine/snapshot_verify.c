@@ -4,8 +4,11 @@
  * catalogue row (snapshot_verify.h).
  */
 #include "engine/snapshot_verify.h"
+#include "codec/codec.h"
 #include "engine/backup_set.h"
+#include "engine/resolve.h"
 #include "metrics.h"
+#include "util/log.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +18,11 @@
 struct hashing {
     EVP_MD_CTX *ctx;
     uint64_t bytes;
+    /* Also decodes (and so authenticates) the stored bytes; NULL: not, or
+     * no longer after a decoding failure (drc, derr). */
+    struct codec_decoder *dec;
+    enum qb_err drc;
+    char derr[QB_ERRBUF_SIZE];
 };
 
 static enum qb_err hash_chunk(void *ud, const void *data, size_t len, char *err, size_t errlen)
@@ -23,16 +31,30 @@ static enum qb_err hash_chunk(void *ud, const void *data, size_t len, char *err,
     if (!EVP_DigestUpdate(h->ctx, data, len))
         return qb_failf(QB_ERR_INTERNAL, err, errlen, "SHA-256 failed");
     h->bytes += len;
+    /* A decoding failure is a verdict, not a read error: the stored bytes
+     * are still hashed to the end. */
+    if (h->dec && (h->drc = codec_decoder_write(h->dec, data, len, h->derr, sizeof h->derr))) {
+        codec_decoder_abort(h->dec);
+        h->dec = NULL;
+    }
+    return QB_OK;
+}
+
+/* The decoded archive is only counted: the decoder hashes it itself. */
+static enum qb_err discard_raw(void *ud, const void *data, size_t len, char *err, size_t errlen)
+{
+    (void)ud, (void)data, (void)len, (void)err, (void)errlen;
     return QB_OK;
 }
 
 /* Reads the whole object at key, hashing it: v->found, v->size, v->sha256.
  * The storage's own recorded checksum (the .sha256 sidecar, or S3
  * metadata; "" when none) goes to recorded[65].  A missing object is
- * QB_OK with !v->found; a failed read is the error. */
+ * QB_OK with !v->found; a failed read is the error.  With h->dec, the
+ * bytes are decoded too and h->drc / h->derr say how that ended. */
 static enum qb_err read_and_hash(struct storage *storage, const char *key,
-                                 struct snapshot_verdict *v, char *recorded, char *err,
-                                 size_t errlen)
+                                 struct snapshot_verdict *v, char *recorded, struct hashing *h,
+                                 char *err, size_t errlen)
 {
     struct storage_object_info info;
     enum qb_err rc = storage_head(storage, key, &info, err, errlen);
@@ -41,16 +63,16 @@ static enum qb_err read_and_hash(struct storage *storage, const char *key,
     if (rc)
         return rc;
     memcpy(recorded, info.sha256, sizeof info.sha256);
-    struct hashing h = {.ctx = EVP_MD_CTX_new()};
-    if (!h.ctx || !EVP_DigestInit_ex(h.ctx, EVP_sha256(), NULL))
+    h->ctx = EVP_MD_CTX_new();
+    if (!h->ctx || !EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL))
         rc = qb_failf(QB_ERR_INTERNAL, err, errlen, "cannot start SHA-256");
     if (!rc)
-        rc = storage_read(storage, key, 0, 0, hash_chunk, &h, err, errlen);
+        rc = storage_read(storage, key, 0, 0, hash_chunk, h, err, errlen);
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    if (!rc && !EVP_DigestFinal_ex(h.ctx, md, &mdlen))
+    if (!rc && !EVP_DigestFinal_ex(h->ctx, md, &mdlen))
         rc = qb_failf(QB_ERR_INTERNAL, err, errlen, "SHA-256 failed");
-    EVP_MD_CTX_free(h.ctx);
+    EVP_MD_CTX_free(h->ctx);
     if (rc == QB_ERR_NOT_FOUND) /* deleted between the two calls */
         return QB_OK;
     if (rc)
@@ -58,17 +80,34 @@ static enum qb_err read_and_hash(struct storage *storage, const char *key,
     for (unsigned i = 0; i < 32 && i < mdlen; i++)
         snprintf(v->sha256 + 2 * i, 3, "%02x", md[i]);
     v->found = true;
-    v->size = h.bytes;
+    v->size = h->bytes;
     return QB_OK;
 }
 
 /* Verifies a single-object snapshot against its catalogue row; fills v
- * and, when it failed, err with the reason. */
-static void verify_object(struct storage *storage, const struct store_snapshot *s,
-                          struct snapshot_verdict *v, char *err, size_t errlen)
+ * and, when it failed, err with the reason.  A compressed or encrypted
+ * object is also decoded when its key is at hand, and the archive checked
+ * against raw_sha256: a tampered chunk fails naming the chunk.  Without
+ * the key the stored bytes are still checked (v->decoded stays false). */
+static void verify_object(struct store *store, struct storage *storage,
+                          const struct store_snapshot *s, struct snapshot_verdict *v, char *err,
+                          size_t errlen)
 {
-    char recorded[65] = "";
-    enum qb_err rc = read_and_hash(storage, s->storage_key, v, recorded, err, errlen);
+    char recorded[65] = "", kerr[QB_ERRBUF_SIZE];
+    struct seal_keyring *ring = NULL;
+    struct hashing h = {0};
+    bool coded = s->codec && strcmp(s->codec, "none") != 0;
+    if (coded && resolve_keyring(store, s, &ring, kerr, sizeof kerr) == QB_OK &&
+        codec_decoder_create(s->codec, ring, discard_raw, NULL, &h.dec, kerr, sizeof kerr))
+        h.dec = NULL;
+    bool decoding = h.dec != NULL;
+    enum qb_err rc = read_and_hash(storage, s->storage_key, v, recorded, &h, err, errlen);
+    struct codec_result res = {0};
+    if (h.dec && !rc && v->found)
+        h.drc = codec_decoder_finish(h.dec, &res, h.derr, sizeof h.derr);
+    else
+        codec_decoder_abort(h.dec);
+    seal_keyring_destroy(ring);
     if (rc) {
         char sub[QB_ERRBUF_SIZE];
         snprintf(sub, sizeof sub, "%s", err);
@@ -80,18 +119,35 @@ static void verify_object(struct storage *storage, const struct store_snapshot *
     if (!v->found)
         qb_failf(QB_ERR_NOT_FOUND, err, errlen, "the stored object %s is missing", s->location);
     else if (v->size != (uint64_t)s->size_bytes || strcmp(v->sha256, s->sha256) != 0)
+        /* A decoder's finding says where it was altered or cut. */
         qb_failf(QB_ERR_IO, err, errlen,
                  "the stored object is not the catalogued one: expected sha256 %s (%lld bytes), "
-                 "read sha256 %s (%llu bytes)",
-                 s->sha256, (long long)s->size_bytes, v->sha256, (unsigned long long)v->size);
+                 "read sha256 %s (%llu bytes)%s%s",
+                 s->sha256, (long long)s->size_bytes, v->sha256, (unsigned long long)v->size,
+                 decoding && h.drc ? "; decoding it: " : "", decoding && h.drc ? h.derr : "");
+    else if (decoding && h.drc)
+        qb_failf(QB_ERR_IO, err, errlen, "the stored object does not decode: %s", h.derr);
     else if (strcmp(recorded, s->sha256) != 0)
         /* The bytes are right but the checksum stored beside them (what
          * rescan and `sha256sum -c` trust) is not. */
         qb_failf(QB_ERR_IO, err, errlen,
                  "the object's recorded checksum is %s, the catalogue's sha256 %s",
                  *recorded ? recorded : "missing", s->sha256);
+    else if (decoding && s->raw_sha256 && strcmp(res.raw_sha256, s->raw_sha256) != 0)
+        qb_failf(QB_ERR_IO, err, errlen,
+                 "the decoded archive hashes to %s, the catalogue's raw_sha256 is %s",
+                 res.raw_sha256, s->raw_sha256);
     else
         v->failed = false;
+    v->decoded = decoding && !v->failed;
+    if (v->decoded && s->raw_size < 0) {
+        /* Catalogued by a rescan without its manifest: now known. */
+        char serr[QB_ERRBUF_SIZE];
+        if (store_snapshot_set_raw(store, s->id, (int64_t)res.raw_size, res.raw_sha256, serr,
+                                   sizeof serr))
+            log_warn("verify.raw_unrecorded", "snapshot=%lld error=%s", (long long)s->id,
+                     log_q(serr));
+    }
 }
 
 enum qb_err snapshot_verify(struct store *store, struct storage *storage,
@@ -110,7 +166,7 @@ enum qb_err snapshot_verify(struct store *store, struct storage *storage,
         v->unreadable = vrc == QB_ERR_TRANSIENT || vrc == QB_ERR_REMOTE;
         v->failed = vrc && !v->unreadable;
     } else {
-        verify_object(storage, s, v, err, errlen);
+        verify_object(store, storage, s, v, err, errlen);
     }
     bool ok = !v->failed && !v->unreadable;
     if (!ok)

@@ -29,6 +29,7 @@ struct snapshot_verdict {
     int64_t want_size;    /* the catalogue's */
     char want_sha256[65]; /* the catalogue's */
     bool set;             /* a backup set: err names the shard and both checksums */
+    bool decoded;         /* compressed/encrypted: the archive was decoded and checked */
 };
 
 /* Reads s back from storage (borrowed) and fills *v; when it failed or

@@ -4,6 +4,7 @@
  * and a pulling consumer.
  */
 #include "storage/bridge.h"
+#include "codec/codec.h"
 #include "util/threads.h"
 
 #include <pthread.h>
@@ -27,6 +28,8 @@ struct bridge {
     enum qb_err rc; /* producer's failure */
     char err[QB_ERRBUF_SIZE];
     EVP_MD_CTX *sha; /* consumer side only */
+    /* Producer side only: decodes the stored bytes (NULL: passed as is). */
+    struct codec_decoder *dec;
 };
 
 static enum qb_err produce(void *ud, const void *data, size_t len, char *err, size_t errlen)
@@ -56,11 +59,28 @@ static enum qb_err produce(void *ud, const void *data, size_t len, char *err, si
     return QB_OK;
 }
 
+/* Stored bytes into the decoder, whose output goes to produce(). */
+static enum qb_err decode(void *ud, const void *data, size_t len, char *err, size_t errlen)
+{
+    struct bridge *b = ud;
+    return codec_decoder_write(b->dec, data, len, err, errlen);
+}
+
 static void *producer_main(void *arg)
 {
     struct bridge *b = arg;
     char err[QB_ERRBUF_SIZE];
-    enum qb_err rc = storage_read(b->st, b->key, b->offset, b->length, produce, b, err, sizeof err);
+    enum qb_err rc = storage_read(b->st, b->key, b->offset, b->length, b->dec ? decode : produce, b,
+                                  err, sizeof err);
+    /* The end is signalled only once the decoder found the whole object
+     * authentic: a consumer never sees a clean end of a cut-off stream. */
+    if (b->dec) {
+        if (!rc)
+            rc = codec_decoder_finish(b->dec, NULL, err, sizeof err);
+        else
+            codec_decoder_abort(b->dec);
+        b->dec = NULL;
+    }
     pthread_mutex_lock(&b->lock);
     if (rc) {
         b->rc = rc;
@@ -76,7 +96,22 @@ static void *producer_main(void *arg)
 enum qb_err bridge_start(struct storage *st, const char *key, uint64_t offset, uint64_t length,
                          size_t capacity, struct bridge **out, char *err, size_t errlen)
 {
+    return bridge_start_decoded(st, key, offset, length, NULL, NULL, capacity, out, err, errlen);
+}
+
+enum qb_err bridge_start_decoded(struct storage *st, const char *key, uint64_t offset,
+                                 uint64_t length, const char *codec,
+                                 const struct seal_keyring *ring, size_t capacity,
+                                 struct bridge **out, char *err, size_t errlen)
+{
     struct bridge *b = xcalloc(1, sizeof *b);
+    if (codec && strcmp(codec, "none") != 0) {
+        enum qb_err rc = codec_decoder_create(codec, ring, produce, b, &b->dec, err, errlen);
+        if (rc) {
+            free(b);
+            return rc;
+        }
+    }
     b->st = st;
     b->key = xstrdup(key);
     b->offset = offset;
@@ -89,6 +124,7 @@ enum qb_err bridge_start(struct storage *st, const char *key, uint64_t offset, u
     enum qb_err rc =
         threads_start(&b->lock, &b->cond, &b->thread, producer_main, b, "the reader", err, errlen);
     if (rc) {
+        codec_decoder_abort(b->dec);
         EVP_MD_CTX_free(b->sha);
         free(b->ring);
         free(b->key);

@@ -19,6 +19,7 @@
 
 #include "common.h"
 #include "storage/storage.h"
+#include "util/seal.h"
 
 struct bridge;
 
@@ -28,6 +29,17 @@ struct bridge;
 enum qb_err bridge_start(struct storage *st, const char *key, uint64_t offset, uint64_t length,
                          size_t capacity, struct bridge **out, char *err,
                          size_t errlen) QB_MUSTCHECK;
+
+/* Like bridge_start on the whole object (offset 0, length 0 only), but
+ * the consumer reads the archive decoded from the stored object of the
+ * given codec (codec/codec.h; NULL or "none": as stored), with ring's keys
+ * (borrowed until bridge_stop; may be NULL).  A decoding failure (altered
+ * or truncated object, wrong key) is the producer's error, and the end is
+ * reported only after the whole object was found authentic. */
+enum qb_err bridge_start_decoded(struct storage *st, const char *key, uint64_t offset,
+                                 uint64_t length, const char *codec,
+                                 const struct seal_keyring *ring, size_t capacity,
+                                 struct bridge **out, char *err, size_t errlen) QB_MUSTCHECK;
 
 /* Copies up to cap bytes into buf; blocks until some are there.  *n is 0
  * only at the end of the object.  Fails with the producer's error. */

@@ -20,4 +20,11 @@ enum qb_err storage_fetch_url(struct storage *st, const char *key, int64_t snaps
                               const char *download_base, int64_t ttl_s, char **url, char *err,
                               size_t errlen) QB_MUSTCHECK;
 
+/* Like storage_fetch_url, but always qbackupd's own download endpoint,
+ * whatever the destination: what Qdrant is given for a compressed or
+ * encrypted snapshot, which the endpoint serves decoded (a presigned S3
+ * URL would hand Qdrant the stored bytes). */
+enum qb_err storage_served_url(const char *key, int64_t snapshot_id, const char *download_base,
+                               int64_t ttl_s, char **url, char *err, size_t errlen) QB_MUSTCHECK;
+
 #endif /* QB_STORAGE_URLS_H */

@@ -12,7 +12,7 @@
 
 #define DEST_COLUMNS                                                                               \
     "id, name, kind, settings, managed_by, created_at, updated_at, secret, "                       \
-    "max_write_bytes_per_second"
+    "max_write_bytes_per_second, encryption"
 
 /* The columns of DEST_COLUMNS, in order. */
 #define STORE_ROW_T struct store_destination
@@ -25,7 +25,8 @@ static const struct store_col destination_cols[] = {
     STORE_COL(created_at),
     STORE_COL(updated_at),
     STORE_COL_SECRET(secret, STORE_SECRET_DESTINATION),
-    STORE_COL(max_write_bytes_per_second)};
+    STORE_COL(max_write_bytes_per_second),
+    STORE_COL(encryption)};
 #undef STORE_ROW_T
 
 /* ctx: the store, to open the secret; lists pass NULL and leave it out. */
@@ -64,6 +65,7 @@ static enum qb_err write_one(struct store *s, const char *sql, const struct stor
         /* Statements without ?7 ignore it (SQLITE_RANGE is harmless here). */
         sqlite3_bind_int(q.st, 7, keep_secret);
         store_bind_int_or_null(q.st, 8, d->max_write_bytes_per_second, 0);
+        store_bind_text(q.st, 9, d->encryption);
         rc = store_stmt_done(&q, changes, what, err, errlen);
     }
     free(sealed);
@@ -75,8 +77,8 @@ enum qb_err store_destination_insert(struct store *s, const struct store_destina
 {
     enum qb_err rc = write_one(s,
                                "INSERT INTO destinations (name, kind, settings, secret, "
-                               "managed_by, created_at, updated_at, max_write_bytes_per_second) "
-                               "VALUES (?1,?2,?3,?4,?5,?6,?6,?8)",
+                               "managed_by, created_at, updated_at, max_write_bytes_per_second, "
+                               "encryption) VALUES (?1,?2,?3,?4,?5,?6,?6,?8,?9)",
                                d, false, "inserting destination", NULL, err, errlen);
     if (rc == QB_ERR_CONFLICT)
         qb_failf(rc, err, errlen, "destination \"%s\" already exists", d->name);
@@ -90,7 +92,7 @@ enum qb_err store_destination_update(struct store *s, const struct store_destina
     enum qb_err rc = write_one(s,
                                "UPDATE destinations SET kind = ?2, settings = ?3, secret = CASE "
                                "WHEN ?7 THEN secret ELSE ?4 END, managed_by = ?5, updated_at = ?6, "
-                               "max_write_bytes_per_second = ?8 "
+                               "max_write_bytes_per_second = ?8, encryption = ?9 "
                                "WHERE name = ?1",
                                d, keep_secret, "updating destination", &changes, err, errlen);
     if (!rc && changes == 0)

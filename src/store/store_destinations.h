@@ -21,6 +21,7 @@ struct store_destination {
     int64_t created_at;
     int64_t updated_at;
     int64_t max_write_bytes_per_second; /* all runs together; 0: no limit */
+    char *encryption;                   /* JSON key reference (engine/keyref.h), NULL: none */
 };
 
 void store_destination_free(struct store_destination *d);

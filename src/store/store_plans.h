@@ -42,6 +42,10 @@ struct store_plan {
      * (reading Qdrant) and destination (writing), 0: none. */
     int64_t instance_max_read;
     int64_t destination_max_write;
+    char *compression;            /* "none" or "zstd" */
+    int64_t compression_level;    /* zstd 1..19 */
+    char *encryption;             /* JSON key reference (engine/keyref.h), NULL: none */
+    char *destination_encryption; /* read with the plan: its destination's */
     int64_t created_at;
     int64_t updated_at;
 };

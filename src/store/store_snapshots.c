@@ -15,7 +15,8 @@
     "s.destination_id, d.name, s.kind, s.collection, s.shard_id, s.qdrant_name, s.location, "      \
     "s.storage_key, s.size_bytes, s.sha256, s.qdrant_checksum, s.qdrant_version, "                 \
     "s.points_count, s.created_at, s.verified_at, s.verify_error, s.pinned, s.layout, "            \
-    "s.backup_set, s.keep_until, s.labels, s.checked_at "                                          \
+    "s.backup_set, s.keep_until, s.labels, s.checked_at, s.codec, s.raw_size, s.raw_sha256, "      \
+    "s.key_id "                                                                                    \
     "FROM snapshots s LEFT JOIN plans p ON p.id = s.plan_id "                                      \
     "JOIN destinations d ON d.id = s.destination_id "
 
@@ -48,7 +49,11 @@ static const struct store_col snapshot_cols[] = {STORE_COL(id),
                                                  STORE_COL(backup_set),
                                                  STORE_COL(keep_until),
                                                  STORE_COL_TEXT_OR(labels, "{}"),
-                                                 STORE_COL(checked_at)};
+                                                 STORE_COL(checked_at),
+                                                 STORE_COL_TEXT_OR(codec, "none"),
+                                                 STORE_COL_INT_OR(raw_size, -1),
+                                                 STORE_COL(raw_sha256),
+                                                 STORE_COL(key_id)};
 #undef STORE_ROW_T
 static const struct store_rows snapshot_rows =
     STORE_TABLE_ROWS(struct store_snapshot, snapshot_cols);
@@ -72,9 +77,9 @@ enum qb_err store_snapshot_insert(struct store *s, const struct store_snapshot *
         "INSERT INTO snapshots (plan_id, run_id, instance_id, instance_name, destination_id, "
         "kind, collection, shard_id, qdrant_name, location, storage_key, size_bytes, sha256, "
         "qdrant_checksum, qdrant_version, points_count, created_at, verified_at, pinned, layout, "
-        "backup_set, keep_until, labels, checked_at) VALUES "
+        "backup_set, keep_until, labels, checked_at, codec, raw_size, raw_sha256, key_id) VALUES "
         "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,"
-        "?16,?17,?18,?19,?20,?21,?22,?23,?18)",
+        "?16,?17,?18,?19,?20,?21,?22,?23,?18,?24,?25,?26,?27)",
         &q, err, errlen);
     if (rc)
         return rc;
@@ -102,6 +107,10 @@ enum qb_err store_snapshot_insert(struct store *s, const struct store_snapshot *
     store_bind_text(st, 21, snap->backup_set);
     store_bind_int_or_null(st, 22, snap->keep_until, 0);
     store_bind_text(st, 23, snap->labels ? snap->labels : "{}");
+    store_bind_text(st, 24, snap->codec ? snap->codec : "none");
+    store_bind_int_or_null(st, 25, snap->raw_size, -1);
+    store_bind_text(st, 26, snap->raw_sha256 && *snap->raw_sha256 ? snap->raw_sha256 : NULL);
+    store_bind_text(st, 27, snap->key_id && *snap->key_id ? snap->key_id : NULL);
     rc = store_step_done(q.db, st, NULL, "cataloguing snapshot", err, errlen);
     if (!rc)
         *id = sqlite3_last_insert_rowid(q.db);
@@ -418,4 +427,20 @@ enum qb_err store_snapshot_list_reverify(struct store *s, int64_t plan_id, int l
     }
     *out = list;
     return rc;
+}
+
+enum qb_err store_snapshot_set_raw(struct store *s, int64_t id, int64_t raw_size,
+                                   const char *raw_sha256, char *err, size_t errlen)
+{
+    struct store_stmt q;
+    enum qb_err rc = store_stmt_open(s,
+                                     "UPDATE snapshots SET raw_size = ?2, raw_sha256 = ?3 "
+                                     "WHERE id = ?1 AND raw_size IS NULL",
+                                     &q, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(q.st, 1, id);
+    sqlite3_bind_int64(q.st, 2, raw_size);
+    store_bind_text(q.st, 3, raw_sha256);
+    return store_stmt_done(&q, NULL, "recording the archive's size", err, errlen);
 }

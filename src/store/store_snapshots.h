@@ -43,6 +43,13 @@ struct store_snapshot {
     int64_t keep_until; /* retention keeps it until this Unix time; 0: no such hold */
     char *labels;       /* JSON object: the labels of the run that took it */
     int64_t checked_at; /* last read back (either outcome); 0: never */
+    /* What the stored object is (codec/codec.h).  size_bytes and sha256
+     * above are the STORED bytes; raw_* the archive's.  Inserts: a NULL
+     * codec is "none"; raw_size -1 and raw_sha256 NULL: unknown. */
+    char *codec;      /* "none", "zstd", "aes256gcm", "zstd+aes256gcm" */
+    int64_t raw_size; /* -1: unknown */
+    char *raw_sha256; /* or NULL */
+    char *key_id;     /* 8 hex digits, NULL when not encrypted */
 };
 
 void store_snapshot_free(struct store_snapshot *s);
@@ -133,6 +140,12 @@ enum qb_err store_snapshot_set_pinned(struct store *s, int64_t id, bool pinned, 
 enum qb_err store_snapshot_list_reverify(struct store *s, int64_t plan_id, int limit,
                                          struct store_snapshot ***out, size_t *n, char *err,
                                          size_t errlen) QB_MUSTCHECK;
+
+/* Records the archive's size and SHA-256 of a row that had none (a
+ * compressed or encrypted object catalogued by a rescan without its
+ * manifest, once a verify decoded it).  A row that has them is left. */
+enum qb_err store_snapshot_set_raw(struct store *s, int64_t id, int64_t raw_size,
+                                   const char *raw_sha256, char *err, size_t errlen) QB_MUSTCHECK;
 
 /* Records a verification (checked_at in both cases): ok sets verified_at and clears verify_error;
  * otherwise verify_error is set and verified_at cleared, so that

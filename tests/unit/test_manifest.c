@@ -4,12 +4,14 @@
  * storage: what manifest_encode writes, manifest_parse reads back field
  * for field (a snapshot and a backup set); a later version is refused as
  * too new with a message that says so; malformed manifests are refused
- * with a reason naming the member.  test_rescan.c covers the same parser
+ * with a reason naming the member; a compressed or encrypted object's
+ * version-2 manifest round-trips and its members are checked.  test_rescan.c covers the same parser
  * behind a real destination.
  */
 #include "unit.h"
 #include "engine/manifest.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,6 +144,113 @@ static void test_round_trip_set(void)
     cJSON_Delete(set);
 }
 
+#define SHA_B "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
+
+/* An encrypted, compressed object: version 2, the archive's size and hash
+ * apart from the stored ones, Qdrant's checksum equal to the archive's. */
+static struct manifest coded_manifest(void)
+{
+    struct manifest mf = snapshot_manifest();
+    mf.codec = "zstd+aes256gcm";
+    mf.raw_size = 987654321;
+    mf.key_id = "0a1b2c3d";
+    mf.qdrant_checksum = SHA_B;
+    memcpy(mf.raw_sha256, SHA_B, sizeof mf.raw_sha256);
+    return mf;
+}
+
+/* Encodes the coded manifest with member replaced (NULL value: removed)
+ * and parses it. */
+static enum qb_err parse_coded_with(const char *member, const char *value, char *reason,
+                                    size_t reasonlen)
+{
+    struct manifest in = coded_manifest(), out;
+    char *text = NULL, err[256];
+    if (manifest_encode(&in, NULL, &text, err, sizeof err) != QB_OK)
+        return QB_ERR_INTERNAL;
+    cJSON *m = cJSON_Parse(text);
+    free(text);
+    cJSON_DeleteItemFromObjectCaseSensitive(m, member);
+    if (value)
+        cJSON_AddItemToObject(m, member, cJSON_Parse(value));
+    text = cJSON_Print(m);
+    cJSON_Delete(m);
+    enum qb_err rc = manifest_parse(text, strlen(text), in.key, &out, reason, reasonlen);
+    free(text);
+    manifest_free(&out);
+    return rc;
+}
+
+static void test_round_trip_coded(void)
+{
+    struct manifest in = coded_manifest(), out;
+    char *text = NULL, err[256], reason[256] = "";
+    TEST_ASSERT(manifest_encode(&in, NULL, &text, err, sizeof err) == QB_OK);
+    TEST_EXPECT(strstr(text, "qbackup-manifest-v2") != NULL);
+    TEST_ASSERT(manifest_parse(text, strlen(text), in.key, &out, reason, sizeof reason) == QB_OK);
+    TEST_EXPECT(manifest_coded(&out));
+    TEST_EXPECT_STR(out.codec, "zstd+aes256gcm");
+    TEST_EXPECT_INT(out.raw_size, 987654321);
+    TEST_EXPECT_STR(out.raw_sha256, SHA_B);
+    TEST_EXPECT_STR(out.sha256, SHA_A);
+    TEST_EXPECT_STR(out.key_id, "0a1b2c3d");
+    TEST_EXPECT_STR(out.qdrant_checksum, SHA_B);
+    TEST_EXPECT_INT(out.size, 123456789);
+    manifest_free(&out);
+    free(text);
+
+    /* Compressed only: no key id. */
+    in.codec = "zstd";
+    in.key_id = NULL;
+    TEST_ASSERT(round_trip(&in, NULL, in.key, &out, reason, sizeof reason) == QB_OK);
+    TEST_EXPECT_STR(out.codec, "zstd");
+    TEST_EXPECT(out.key_id == NULL);
+    manifest_free(&out);
+
+    /* A raw object keeps version 1, read as raw (its archive is itself). */
+    struct manifest raw = snapshot_manifest();
+    TEST_ASSERT(manifest_encode(&raw, NULL, &text, err, sizeof err) == QB_OK);
+    TEST_EXPECT(strstr(text, "qbackup-manifest-v1") != NULL);
+    TEST_EXPECT(strstr(text, "\"codec\"") == NULL);
+    TEST_ASSERT(manifest_parse(text, strlen(text), raw.key, &out, reason, sizeof reason) == QB_OK);
+    TEST_EXPECT(!manifest_coded(&out));
+    TEST_EXPECT_STR(out.raw_sha256, SHA_A);
+    manifest_free(&out);
+    free(text);
+}
+
+static void test_malformed_coded(void)
+{
+    static const struct {
+        const char *member, *value, *reason;
+    } cases[] = {
+        {"codec", NULL, "codec: missing"},
+        {"codec", "\"none\"", "codec"},
+        {"codec", "\"lz4\"", "codec"},
+        {"raw_sha256", NULL, "raw_sha256: missing"},
+        {"raw_sha256", "\"xyz\"", "raw_sha256"},
+        {"raw_size", NULL, "raw_size: missing"},
+        {"raw_size", "-1", "raw_size"},
+        {"key_id", NULL, "key_id"},
+        {"key_id", "\"0A1B2C3D\"", "key_id"},
+        {"qdrant_checksum", "\"" SHA_A "\"", "qdrant_checksum differs from raw_sha256"},
+    };
+    for (size_t i = 0; i < QB_ARRAY_LEN(cases); i++) {
+        char reason[256] = "";
+        TEST_EXPECT_INT(parse_coded_with(cases[i].member, cases[i].value, reason, sizeof reason),
+                        QB_ERR_INVALID);
+        if (!strstr(reason, cases[i].reason))
+            fprintf(stderr, "case %zu: %s\n", i, reason);
+        TEST_EXPECT(strstr(reason, cases[i].reason) != NULL);
+    }
+    /* A compressed-only object has no key id. */
+    char reason[256] = "";
+    struct manifest in = coded_manifest(), out;
+    in.codec = "zstd";
+    TEST_EXPECT_INT(round_trip(&in, NULL, in.key, &out, reason, sizeof reason), QB_ERR_INVALID);
+    TEST_EXPECT(strstr(reason, "key_id") != NULL);
+}
+
 /* Replaces member (NULL value: removes it) in the encoded snapshot
  * manifest and parses the result; returns the code, reason filled. */
 static enum qb_err parse_with(const char *member, const char *value, char *reason, size_t reasonlen)
@@ -169,13 +278,13 @@ static void test_versions(void)
     TEST_EXPECT_INT(parse_with("format", "\"qbackup-manifest-v1\"", reason, sizeof reason), QB_OK);
 
     /* Later versions: refused as too new, and the reason says what to do. */
-    const char *newer[] = {"\"qbackup-manifest-v2\"", "\"qbackup-manifest-v10\"",
+    const char *newer[] = {"\"qbackup-manifest-v3\"", "\"qbackup-manifest-v10\"",
                            "\"qbackup-manifest-v99999999999999999999999\""};
     for (size_t i = 0; i < QB_ARRAY_LEN(newer); i++) {
         reason[0] = '\0';
         TEST_EXPECT_INT(parse_with("format", newer[i], reason, sizeof reason), QB_ERR_TOO_NEW);
         TEST_EXPECT(strstr(reason, "newer manifest version") != NULL);
-        TEST_EXPECT(strstr(reason, "qbackup-manifest-v1") != NULL);
+        TEST_EXPECT(strstr(reason, "qbackup-manifest-v2") != NULL);
         TEST_EXPECT(strstr(reason, "upgrade qbackupd") != NULL);
     }
 
@@ -268,5 +377,7 @@ int main(void)
     TEST_RUN(test_round_trip_set);
     TEST_RUN(test_versions);
     TEST_RUN(test_malformed);
+    TEST_RUN(test_round_trip_coded);
+    TEST_RUN(test_malformed_coded);
     return TEST_RESULT();
 }
