@@ -609,8 +609,17 @@ static void test_sink_failure(void)
         } else {
             TEST_EXPECT_INT(rc, QB_OK);
             TEST_ASSERT(e != NULL);
-            TEST_EXPECT_INT(codec_encoder_write(e, data, n, err, sizeof err), QB_ERR_CANCELLED);
-            TEST_EXPECT_INT(codec_encoder_write(e, data, 1, err, sizeof err), QB_ERR_CANCELLED);
+            enum qb_err w1 = codec_encoder_write(e, data, n, err, sizeof err);
+            enum qb_err w2 = codec_encoder_write(e, data, 1, err, sizeof err);
+            /* Uncompressed bytes reach the sink at once; zstd compresses on
+             * a worker thread and may hold a job back, so its failure can
+             * surface in a later call.  Once it has, every call fails, and
+             * finish always reports it. */
+            if (specs[s].compression == CODEC_COMPRESSION_NONE)
+                TEST_EXPECT_INT(w1, QB_ERR_CANCELLED);
+            TEST_EXPECT(w1 == QB_OK || w1 == QB_ERR_CANCELLED);
+            TEST_EXPECT(w1 == QB_OK || w2 == QB_ERR_CANCELLED);
+            TEST_EXPECT(w2 == QB_OK || w2 == QB_ERR_CANCELLED);
             TEST_EXPECT_INT(codec_encoder_finish(e, NULL, err, sizeof err), QB_ERR_CANCELLED);
         }
         mem_free(&out);
