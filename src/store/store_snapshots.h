@@ -38,11 +38,12 @@ struct store_snapshot {
     int64_t verified_at; /* 0: never verified */
     char *verify_error;  /* last failed verification, or NULL */
     bool pinned;
-    char *layout;       /* "snapshot": one object; "shards": a cluster backup set */
-    char *backup_set;   /* layout "shards": the set's JSON (see backup_set.h), else NULL */
-    int64_t keep_until; /* retention keeps it until this Unix time; 0: no such hold */
-    char *labels;       /* JSON object: the labels of the run that took it */
-    int64_t checked_at; /* last read back (either outcome); 0: never */
+    char *layout;         /* "snapshot": one object; "shards": a cluster backup set */
+    char *backup_set;     /* layout "shards": the set's JSON (see backup_set.h), else NULL */
+    int64_t keep_until;   /* retention keeps it until this Unix time; 0: no such hold */
+    char *labels;         /* JSON object: the labels of the run that took it */
+    int64_t checked_at;   /* last read back (either outcome); 0: never */
+    int64_t locked_until; /* S3 Object Lock retain-until (Unix time) of its objects; 0: none */
 };
 
 void store_snapshot_free(struct store_snapshot *s);
@@ -81,7 +82,8 @@ struct store_snapshot_brief {
     int64_t created_at;
     int64_t verified_at; /* 0: never verified */
     bool pinned;
-    int64_t keep_until; /* 0: not held */
+    int64_t keep_until;   /* 0: not held */
+    int64_t locked_until; /* 0: not under S3 Object Lock */
 };
 
 /* The snapshots of one retention target (plan_id and collection; NULL:
