@@ -7,7 +7,8 @@
  * with retention.object_lock writes every object (snapshot, manifest)
  * locked until the date the catalogue records, which HEAD shows; retention
  * keeps a locked snapshot ("locked until ...") and an API delete is refused
- * (409) with the object and row staying; S3 itself refuses an early
+ * (409) with the object and row staying; a rescan rebuilds the rows with
+ * their lock; S3 itself refuses an early
  * delete of the locked version (AccessDenied) and accepts it once the
  * date has passed (a lock a few seconds long, written through the storage
  * layer, multipart with its sidecar).  Needs S3_ENDPOINT, AWS_* and
@@ -243,6 +244,50 @@ static void test_locked_backup_kept_and_refused(void)
     s3_client_destroy(c);
 }
 
+/* A catalogue rebuilt from the bucket keeps the lock: rescanning a second
+ * destination on the same bucket and prefix imports lp's snapshots with
+ * the date S3 reports, so retention keeps them and a delete is refused. */
+static void test_rescan_keeps_lock(void)
+{
+    struct resp r;
+    char body[1024];
+    snprintf(body, sizeof body,
+             "{\"name\":\"again\",\"kind\":\"s3\",\"settings\":{\"bucket\":\"%s\","
+             "\"prefix\":\"%s\",\"endpoint\":\"%s\",\"region\":\"%s\",\"path_style\":true},"
+             "\"credentials\":{\"access_key\":\"%s\",\"secret_key\":\"%s\"}}",
+             locked.bucket, prefix, locked.endpoint, locked.region, locked.access_key,
+             locked.secret_key);
+    TEST_ASSERT(request_ok("POST", "/v1/destinations", body, 201, &r));
+    resp_free(&r);
+    TEST_ASSERT(request_ok("POST", "/v1/destinations/again/rescan", NULL, 200, &r));
+    TEST_EXPECT_INT(json_path_num(r.json, "imported"), 2);
+    resp_free(&r);
+    TEST_ASSERT(request_ok("GET", "/v1/snapshots", NULL, 200, &r));
+    int rebuilt = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, json_path(r.json, "items"))
+    {
+        const char *dest = json_path_str(it, "destination");
+        if (!dest || strcmp(dest, "again") != 0)
+            continue;
+        rebuilt++;
+        int64_t until = 0;
+        const char *lu = json_path_str(it, "locked_until");
+        TEST_EXPECT(lu && rfc3339_parse(lu, RFC3339_ANY, &until));
+        TEST_EXPECT(until > qb_now_ms() / 1000 + 86000);
+        if (rebuilt == 1) {
+            char path[64];
+            struct resp del;
+            snprintf(path, sizeof path, "/v1/snapshots/%.0f", json_path_num(it, "id"));
+            TEST_ASSERT(qbd_request(&d, "DELETE", path, NULL, NULL, &del) == 0);
+            EXPECT_PROBLEM(del, 409, "conflict");
+            resp_free(&del);
+        }
+    }
+    TEST_EXPECT_INT(rebuilt, 2);
+    resp_free(&r);
+}
+
 /* Written through the storage layer with a lock a few seconds long: a
  * multipart object and its sidecar are both locked, deleting their
  * versions is refused before the date and succeeds once it has passed. */
@@ -352,6 +397,7 @@ int main(void)
     TEST_RUN(test_plan_body_refused);
     TEST_RUN(test_lock_on_plain_bucket_fails_the_run);
     TEST_RUN(test_locked_backup_kept_and_refused);
+    TEST_RUN(test_rescan_keeps_lock);
     TEST_RUN(test_short_lock_expires);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     TEST_EXPECT(!qbd_log_contains(&d, plain.secret_key));
