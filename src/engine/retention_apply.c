@@ -301,7 +301,10 @@ enum qb_err retention_apply_target(struct store *store, struct storage *storage,
             log_info("retention.deleted", "plan=%s snapshot=%lld reason=\"%s\"", plan->name,
                      (long long)out[i].id, out[i].reason);
         } else if (!first) {
-            first = QB_ERR_IO;
+            /* The store refusing or failing (an Object Lock it still
+             * enforces, an outage) stays a remote failure, so callers
+             * report it as the destination's, not as our own error. */
+            first = drc == QB_ERR_REMOTE || drc == QB_ERR_TRANSIENT ? QB_ERR_REMOTE : QB_ERR_IO;
             qb_failf(first, err, errlen, "snapshot %lld: %s", (long long)out[i].id, derr);
         }
         store_snapshot_free(snap);

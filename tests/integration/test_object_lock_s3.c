@@ -7,8 +7,10 @@
  * with retention.object_lock writes every object (snapshot, manifest)
  * locked until the date the catalogue records, which HEAD shows; retention
  * keeps a locked snapshot ("locked until ...") and an API delete is refused
- * (409) with the object and row staying; a rescan rebuilds the rows with
- * their lock; S3 itself refuses an early
+ * (409) with the object and row staying; when the catalogue thinks the
+ * date has passed but S3 does not, retention's delete is refused once
+ * (502 AccessDenied, reported per snapshot) and the row stays; a rescan
+ * rebuilds the rows with their lock; S3 itself refuses an early
  * delete of the locked version (AccessDenied) and accepts it once the
  * date has passed (a lock a few seconds long, written through the storage
  * layer, multipart with its sidecar).  Needs S3_ENDPOINT, AWS_* and
@@ -24,6 +26,7 @@
 #include "storage/storage.h"
 #include "util/rfc3339.h"
 
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,6 +260,70 @@ static void test_locked_backup_kept_and_refused(void)
     s3_client_destroy(c);
 }
 
+static int db_exec(const char *sql)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/var/qbackup.db", d.dir);
+    sqlite3 *db = NULL;
+    int rc = -1;
+    if (sqlite3_open(path, &db) == SQLITE_OK && sqlite3_busy_timeout(db, 5000) == SQLITE_OK &&
+        sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK)
+        rc = sqlite3_changes(db);
+    sqlite3_close(db);
+    return rc;
+}
+
+/* The catalogue says the lock has passed but S3 disagrees (a clock ahead
+ * of S3's): retention tries once, S3 refuses with AccessDenied, and the
+ * row and object stay, the refusal reported. */
+static void test_s3_refusal_keeps_the_row(void)
+{
+    struct resp r;
+    char sql[160], path[64];
+    TEST_ASSERT(request_ok("GET", "/v1/snapshots?plan=lp", NULL, 200, &r));
+    double oldest = json_path_num(r.json, "items.1.id");
+    char location[512];
+    snprintf(location, sizeof location, "%s",
+             json_path_str(r.json, "items.1.location") ? json_path_str(r.json, "items.1.location")
+                                                       : "");
+    resp_free(&r);
+    TEST_ASSERT(oldest > 0);
+    snprintf(sql, sizeof sql, "UPDATE snapshots SET locked_until = 1 WHERE id = %.0f", oldest);
+    TEST_ASSERT(db_exec(sql) == 1);
+    int64_t t0 = qb_mono_ms();
+    TEST_ASSERT(qbd_request(&d, "POST", "/v1/plans/lp/retention", NULL, NULL, &r) == 0);
+    EXPECT_PROBLEM(r, 502, "remote_failed");
+    const char *detail = json_path_str(r.json, "detail");
+    TEST_EXPECT(detail && strstr(detail, "AccessDenied"));
+    /* The report says which snapshot and why, with what was decided. */
+    bool reported = false;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, json_path(r.json, "report.targets.0.decisions"))
+    {
+        if (json_path_num(it, "snapshot_id") != oldest)
+            continue;
+        reported = true;
+        TEST_EXPECT(cJSON_IsFalse(json_path(it, "keep")));
+        TEST_EXPECT(cJSON_IsFalse(json_path(it, "deleted")));
+        const char *why = json_path_str(it, "error");
+        TEST_EXPECT(why && strstr(why, "AccessDenied"));
+    }
+    TEST_EXPECT(reported);
+    TEST_EXPECT(qb_mono_ms() - t0 < 10000); /* one refusal, no retry storm */
+    resp_free(&r);
+    snprintf(path, sizeof path, "/v1/snapshots/%.0f", oldest);
+    TEST_ASSERT(request_ok("GET", path, NULL, 200, &r));
+    resp_free(&r);
+    struct s3_client *c = s3_env_client(&locked);
+    struct s3_object_info info;
+    char err[QB_ERRBUF_SIZE];
+    const char *key = location + strlen("s3://") + strlen(locked.bucket) + 1;
+    TEST_ASSERT(c != NULL && strlen(location) > strlen(key));
+    TEST_EXPECT_INT(s3_head_object(c, key, &info, err, sizeof err), QB_OK);
+    s3_object_info_free(&info);
+    s3_client_destroy(c);
+}
+
 /* A catalogue rebuilt from the bucket keeps the lock: rescanning a second
  * destination on the same bucket and prefix imports lp's snapshots with
  * the date S3 reports, so retention keeps them and a delete is refused. */
@@ -413,6 +480,7 @@ int main(void)
     TEST_RUN(test_plan_body_refused);
     TEST_RUN(test_lock_on_plain_bucket_fails_the_run);
     TEST_RUN(test_locked_backup_kept_and_refused);
+    TEST_RUN(test_s3_refusal_keeps_the_row);
     TEST_RUN(test_rescan_keeps_lock);
     TEST_RUN(test_short_lock_expires);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
