@@ -64,8 +64,8 @@ const char *codec_spec_name(const struct codec_spec *spec);
 
 /* Parses a recorded name.  QB_ERR_INVALID naming it when unknown (a newer
  * writer's codec, or garbage). */
-enum qb_err codec_name_parse(const char *name, enum codec_compression *compression,
-                             bool *encrypted, char *err, size_t errlen) QB_MUSTCHECK;
+enum qb_err codec_name_parse(const char *name, enum codec_compression *compression, bool *encrypted,
+                             char *err, size_t errlen) QB_MUSTCHECK;
 
 /* Receives bytes in order (data borrowed for the call); anything but QB_OK
  * stops the stream and is returned by the write or finish that called it. */
@@ -74,11 +74,11 @@ typedef enum qb_err (*codec_sink_fn)(void *ud, const void *data, size_t len, cha
 
 /* What a finished encode or decode saw. */
 struct codec_result {
-    uint64_t raw_size;                  /* bytes of the archive */
-    char raw_sha256[65];                /* lower-case hex SHA-256 of the archive */
-    uint64_t stored_size;               /* bytes of the stored form */
-    char key_id[SEAL_KEY_ID_LEN + 1];   /* "" when not encrypted */
-    char codec[CODEC_NAME_MAX];         /* codec_spec_name() of what was done */
+    uint64_t raw_size;                /* bytes of the archive */
+    char raw_sha256[65];              /* lower-case hex SHA-256 of the archive */
+    uint64_t stored_size;             /* bytes of the stored form */
+    char key_id[SEAL_KEY_ID_LEN + 1]; /* "" when not encrypted */
+    char codec[CODEC_NAME_MAX];       /* codec_spec_name() of what was done */
 };
 
 /* ---- encoding: raw archive -> stored bytes ----------------------------- */
@@ -89,8 +89,7 @@ struct codec_encoder;
  * level out of range or an empty ring.  [out] *out: consume with
  * codec_encoder_finish() or codec_encoder_abort(). */
 enum qb_err codec_encoder_create(const struct codec_spec *spec, codec_sink_fn sink, void *ud,
-                                 struct codec_encoder **out, char *err,
-                                 size_t errlen) QB_MUSTCHECK;
+                                 struct codec_encoder **out, char *err, size_t errlen) QB_MUSTCHECK;
 
 /* Encodes data[0..len) (borrowed).  After a failure every further call
  * fails; the encoder must still be finished or aborted. */

@@ -323,6 +323,17 @@ static void send_one(struct webhooks *w, struct http_client *c, const struct sto
             log_failure("webhooks.lookup_failed", sub);
             return;
         }
+        if (!hook->enabled) {
+            /* Disabled after this delivery was queued: settle it unsent
+             * rather than keep it pending, so enabling the hook again does
+             * not replay a backlog of stale events. */
+            if (store_delivery_record(w->store, d->id, start, 0,
+                                      "not sent: the webhook was disabled", 0, "dead", start, sub,
+                                      sizeof sub))
+                log_failure("webhooks.record_failed", sub);
+            store_webhook_free(hook);
+            return;
+        }
         url = hook->url;
         secret = hook->secret;
     }

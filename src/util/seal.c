@@ -11,6 +11,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/rand.h>
 
 #define NONCE_LEN 12 /* GCM's native nonce size: no extra GHASH pass */
@@ -98,6 +99,35 @@ void seal_keyring_current_id(const struct seal_keyring *kr, char out[SEAL_KEY_ID
         memcpy(out, kr->keys[0].id, SEAL_KEY_ID_LEN + 1);
     else
         out[0] = '\0';
+}
+
+bool seal_keyring_has(const struct seal_keyring *kr, const char *key_id)
+{
+    return kr && key_id && find_key(kr, key_id) != NULL;
+}
+
+enum qb_err seal_keyring_derive(const struct seal_keyring *kr, const char *key_id,
+                                const unsigned char *salt, size_t saltlen, const char *info,
+                                unsigned char *out, size_t outlen, char *err, size_t errlen)
+{
+    const struct seal_key *k = find_key(kr, key_id);
+    if (!k)
+        return qb_failf(QB_ERR_NOT_FOUND, err, errlen,
+                        "key %s is not among the %zu configured secrets key(s)", key_id, kr->n);
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
+    size_t n = outlen;
+    bool ok =
+        ctx && EVP_PKEY_derive_init(ctx) == 1 && EVP_PKEY_CTX_set_hkdf_md(ctx, EVP_sha256()) == 1 &&
+        EVP_PKEY_CTX_set1_hkdf_key(ctx, k->key, SEAL_KEY_LEN) == 1 &&
+        EVP_PKEY_CTX_set1_hkdf_salt(ctx, salt, (int)saltlen) == 1 &&
+        EVP_PKEY_CTX_add1_hkdf_info(ctx, (const unsigned char *)info, (int)strlen(info)) == 1 &&
+        EVP_PKEY_derive(ctx, out, &n) == 1 && n == outlen;
+    EVP_PKEY_CTX_free(ctx);
+    if (!ok) {
+        OPENSSL_cleanse(out, outlen);
+        return qb_failf(QB_ERR_INTERNAL, err, errlen, "HKDF-SHA256 key derivation failed");
+    }
+    return QB_OK;
 }
 
 static char *b64_encode(const unsigned char *data, size_t len);

@@ -57,6 +57,18 @@ size_t seal_keyring_count(const struct seal_keyring *kr);
  * "" for an empty ring. */
 void seal_keyring_current_id(const struct seal_keyring *kr, char out[SEAL_KEY_ID_LEN + 1]);
 
+/* True when kr holds a key whose id is key_id. */
+bool seal_keyring_has(const struct seal_keyring *kr, const char *key_id);
+
+/* Derives out[0..outlen) = HKDF-SHA256(key `key_id` of kr, salt, info), so
+ * a per-object key can be made without the ring's key leaving this module
+ * (codec/ seals stored objects this way).  QB_ERR_NOT_FOUND naming the id
+ * when the ring has no such key; QB_ERR_INTERNAL if OpenSSL fails. */
+enum qb_err seal_keyring_derive(const struct seal_keyring *kr, const char *key_id,
+                                const unsigned char *salt, size_t saltlen, const char *info,
+                                unsigned char *out, size_t outlen, char *err,
+                                size_t errlen) QB_MUSTCHECK;
+
 /* Fills key with SEAL_KEY_LEN random bytes from the OS. */
 enum qb_err seal_key_generate(unsigned char key[SEAL_KEY_LEN], char *err,
                               size_t errlen) QB_MUSTCHECK;

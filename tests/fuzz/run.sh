@@ -7,7 +7,7 @@
 #
 # Usage: tests/fuzz/run.sh [SECONDS] [NAME...]     e.g. run.sh 300 json
 #   SECONDS      budget per target (default $QB_FUZZ_SECONDS or 20)
-#   NAME         json router cron s3_xml sigv4 (default: all)
+#   NAME         json router cron s3_xml sigv4 codec (default: all)
 #   QB_FUZZ_BUILD_DIR   build directory (default build-fuzz)
 set -euo pipefail
 cd "$(dirname "$0")/../.."

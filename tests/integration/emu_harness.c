@@ -311,6 +311,15 @@ int emu_fill(struct emu *e, const char *name, unsigned mb)
     return simple(e, "POST", path, NULL);
 }
 
+int emu_fill_embeddings(struct emu *e, const char *name, unsigned mb, unsigned dim)
+{
+    char *en = emu_esc(name);
+    char path[640];
+    snprintf(path, sizeof path, "/debug/fill/%s?mb=%u&content=embeddings&dim=%u", en, mb, dim);
+    free(en);
+    return simple(e, "POST", path, NULL);
+}
+
 int emu_fault(struct emu *e, const char *rule_json)
 {
     return simple(e, "POST", "/debug/faults", rule_json);

@@ -66,6 +66,10 @@ int emu_upsert(struct emu *e, const char *name, int n, int seed);
  * canonical JSON string the caller frees; NULL on failure. */
 char *emu_points(struct emu *e, const char *name);
 int emu_fill(struct emu *e, const char *name, unsigned mb);
+/* Like emu_fill, with realistic content instead of noise: unit float32
+ * vectors of dimension dim and JSON payloads (content=embeddings), which
+ * compress like a real collection's segment. */
+int emu_fill_embeddings(struct emu *e, const char *name, unsigned mb, unsigned dim);
 /* Arms fault rule(s) given as JSON text; emu_clear_faults removes all. */
 int emu_fault(struct emu *e, const char *rule_json);
 int emu_clear_faults(struct emu *e);

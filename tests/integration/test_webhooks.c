@@ -479,6 +479,34 @@ static void test_slack_format_and_test_fire(void)
     cJSON_Delete(m);
 }
 
+/* A webhook disabled while a delivery waits for its next try sends nothing
+ * more: the delivery ends dead, saying why (an operator who disables a
+ * hook during an incident must not get a burst of stale events later). */
+static void test_disabled_hook_sends_nothing_more(void)
+{
+    long id = create_hook("/paused", "[\"run.failed\"]", NULL);
+    TEST_ASSERT(id > 0);
+    atomic_store(&rx.status, 500);
+    run_and_wait("bad", "failed");
+    TEST_ASSERT(rx_wait("/paused", "run.failed", 500, 1));
+    char path[96];
+    snprintf(path, sizeof path, "/v1/webhooks/%ld", id);
+    char *b = hook_body("/paused", "[\"run.failed\"]", ",\"enabled\":false");
+    struct resp r;
+    TEST_ASSERT(qbd_request(&d, "PUT", path, b, NULL, &r) == 0);
+    TEST_EXPECT_INT(r.status, 200);
+    resp_free(&r);
+    free(b);
+    atomic_store(&rx.status, 200);
+    snprintf(path, sizeof path, "/v1/webhooks/%ld/deliveries", id);
+    TEST_ASSERT(wait_delivery_state(path, "dead"));
+    TEST_ASSERT(qbd_request(&d, "GET", path, NULL, NULL, &r) == 0);
+    const char *why = json_path_str(r.json, "items.0.last_error");
+    TEST_EXPECT(why && strstr(why, "disabled") != NULL);
+    resp_free(&r);
+    TEST_EXPECT_INT(rx_count("/paused", NULL, 200), 0);
+}
+
 static void test_failing_receiver_ends_dead_and_runs_go_on(void)
 {
     long id = create_hook("/down", "[\"run.succeeded\"]", NULL);
@@ -705,6 +733,7 @@ int main(void)
     TEST_RUN(test_secret_is_never_echoed);
     TEST_RUN(test_deliveries_survive_a_restart);
     TEST_RUN(test_slack_format_and_test_fire);
+    TEST_RUN(test_disabled_hook_sends_nothing_more);
     TEST_RUN(test_failing_receiver_ends_dead_and_runs_go_on);
     TEST_RUN(test_hanging_receiver_does_not_hold_runs);
     TEST_RUN(test_slash_command_refusals_do_nothing);

@@ -82,20 +82,41 @@ void emu_debug_faults_clear(struct emu_req *r)
 void emu_debug_fill(struct emu_req *r)
 {
     const char *mb = emu_req_query(r, "mb");
+    const char *content = emu_req_query(r, "content");
+    const char *dim_s = emu_req_query(r, "dim");
     char *end = NULL;
     unsigned long long n = mb ? strtoull(mb, &end, 10) : 0;
     if (!mb || !*mb || *end || n > 1024ULL * 1024) {
         emu_reply_error(r, 400, "POST /debug/fill/{collection}?mb=N wants 0 <= N <= 1048576");
         return;
     }
+    enum emu_fill_content kind = EMU_FILL_RANDOM;
+    if (content && strcmp(content, "embeddings") == 0)
+        kind = EMU_FILL_EMBEDDINGS;
+    else if (content && strcmp(content, "random") != 0) {
+        emu_reply_error(r, 400, "POST /debug/fill: content is random or embeddings");
+        return;
+    }
+    unsigned long long dim = 384;
+    if (dim_s) {
+        end = NULL;
+        dim = strtoull(dim_s, &end, 10);
+        if (!*dim_s || *end || dim < 1 || dim > EMU_FILL_DIM_MAX) {
+            emu_reply_error(r, 400, "POST /debug/fill: dim wants 1 <= N <= 65536");
+            return;
+        }
+    }
     struct emu_status st;
-    if (emu_store_fill(r->params[0], n, &st) != 0) {
+    if (emu_store_fill(r->params[0], n, kind, (unsigned)dim, &st) != 0) {
         emu_reply_st(r, &st);
         return;
     }
     cJSON *res = cJSON_CreateObject();
     cJSON_AddStringToObject(res, "collection", r->params[0]);
     cJSON_AddNumberToObject(res, "mb", (double)n);
+    cJSON_AddStringToObject(res, "content", kind == EMU_FILL_EMBEDDINGS ? "embeddings" : "random");
+    if (kind == EMU_FILL_EMBEDDINGS)
+        cJSON_AddNumberToObject(res, "dim", (double)dim);
     emu_reply_ok(r, res);
 }
 

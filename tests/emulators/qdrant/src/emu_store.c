@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "emu_fill.h"
 #include "emu_store_int.h"
 #include "emu_topo.h"
 #include "emu_util.h"
@@ -479,7 +480,8 @@ int emu_store_install_shard(const char *name, unsigned sid, const char *prepared
 
 /* ---- debug fill ---- */
 
-int emu_store_fill(const char *name, uint64_t mb, struct emu_status *st)
+int emu_store_fill(const char *name, uint64_t mb, enum emu_fill_content content, unsigned dim,
+                   struct emu_status *st)
 {
     struct emu_coll *c = emu_store_acquire(name, 1, st);
     if (!c)
@@ -491,36 +493,7 @@ int emu_store_fill(const char *name, uint64_t mb, struct emu_status *st)
         emu_store_release(c);
         return emu_fail(st, 500, "Service internal error: can't create fill data");
     }
-    /* xorshift64 seeded by the name: deterministic, incompressible bytes. */
-    uint64_t x = UINT64_C(0x9E3779B97F4A7C15);
-    for (const char *p = name; *p; p++)
-        x = (x ^ (unsigned char)*p) * UINT64_C(0x100000001B3);
-    enum { CHUNK = 1 << 20 };
-    uint64_t *buf = malloc(CHUNK);
-    if (!buf)
-        abort();
-    for (uint64_t m = 0; m < mb && rc == 0; m++) {
-        for (size_t i = 0; i < CHUNK / sizeof(uint64_t); i++) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            buf[i] = x;
-        }
-        const char *p = (const char *)buf;
-        size_t left = CHUNK;
-        while (left > 0) {
-            ssize_t w = write(fd, p, left);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0) {
-                rc = -1;
-                break;
-            }
-            p += w;
-            left -= (size_t)w;
-        }
-    }
-    free(buf);
+    rc = emu_fill_write(fd, name, mb, content, dim);
     if (close(fd) != 0)
         rc = -1;
     if (rc != 0)

@@ -22,6 +22,7 @@
 #include <cjson/cJSON.h>
 
 #include "emu_common.h"
+#include "emu_fill.h"
 
 struct emu_coll; /* opaque */
 
@@ -79,9 +80,10 @@ cJSON *emu_store_field_counts(const char *name, unsigned sid, const cJSON *field
  * stores them (a shard transfer). */
 int emu_store_replace(const char *name, unsigned sid, const cJSON *records,
                       struct emu_status *st) EMU_MUSTCHECK;
-/* Writes mb MiB of deterministic bytes into the first local shard's
- * segment (debug fill). */
-int emu_store_fill(const char *name, uint64_t mb, struct emu_status *st) EMU_MUSTCHECK;
+/* Writes mb MiB of deterministic `content` (emu_fill.h; dim for
+ * embeddings) into the first local shard's segment (debug fill). */
+int emu_store_fill(const char *name, uint64_t mb, enum emu_fill_content content, unsigned dim,
+                   struct emu_status *st) EMU_MUSTCHECK;
 
 /* ---- point ids and requests (emu_points.c) ---- */
 

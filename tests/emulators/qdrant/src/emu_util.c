@@ -153,7 +153,7 @@ int emu_read_file(const char *path, size_t max, char **data, size_t *len)
     return 0;
 }
 
-static int write_all(int fd, const void *data, size_t len)
+int emu_write_all(int fd, const void *data, size_t len)
 {
     const char *p = data;
     while (len > 0) {
@@ -176,7 +176,7 @@ int emu_write_file_atomic(const char *path, const void *data, size_t len)
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -1;
-    int rc = write_all(fd, data, len);
+    int rc = emu_write_all(fd, data, len);
     if (close(fd) != 0)
         rc = -1;
     if (rc == 0 && rename(tmp, path) != 0)
@@ -222,7 +222,7 @@ int emu_copy_fd(int in_fd, int out_fd)
             rc = -1;
         if (r <= 0)
             break;
-        if (write_all(out_fd, buf, (size_t)r) != 0) {
+        if (emu_write_all(out_fd, buf, (size_t)r) != 0) {
             rc = -1;
             break;
         }

@@ -25,6 +25,9 @@ int emu_is_file(const char *path);
 /* Reads a whole file of at most max bytes into a NUL-terminated buffer.
  * [out] *data: caller frees with free().  Returns 0 or -1. */
 int emu_read_file(const char *path, size_t max, char **data, size_t *len) EMU_MUSTCHECK;
+/* Writes all of data[0..len) to fd, resuming after EINTR and short
+ * writes.  Returns 0 or -1 (errno set). */
+int emu_write_all(int fd, const void *data, size_t len) EMU_MUSTCHECK;
 /* Writes data to path via path.tmp + fsync-less rename. */
 int emu_write_file_atomic(const char *path, const void *data, size_t len) EMU_MUSTCHECK;
 /* Loads a JSON file (<= 256 MiB).  Caller frees with cJSON_Delete; NULL on error. */

@@ -11,6 +11,7 @@ import io
 import json
 import os
 import re
+import struct
 import sys
 import tarfile
 import threading
@@ -370,6 +371,43 @@ def test_fill_makes_big_snapshots():
         assert r.status == 200
         sd2 = emu.post("/collections/big/snapshots").json()["result"]
         assert abs(sd2["size"] - sd["size"]) < 4096
+
+
+def test_fill_embeddings_compress_like_real_data():
+    """content=embeddings: float32 unit vectors and JSON payloads, deterministic,
+    compressible about as much as a real segment (not noise, not text)."""
+    with Emu(BINARY) as emu:
+        emu.create_collection("emb")
+        r = emu.post("/debug/fill/emb", query={"mb": "4", "content": "embeddings", "dim": "8"})
+        assert r.status == 200, r
+        assert r.json()["result"]["content"] == "embeddings"
+        assert emu.post("/debug/fill/emb", query={"mb": "1", "content": "text"}).status == 400
+        assert emu.post("/debug/fill/emb", query={"mb": "1", "dim": "0"}).status == 400
+        r = emu.post("/debug/fill/emb", query={"mb": "4", "content": "embeddings", "dim": "384"})
+        assert r.status == 200, r
+        sd = emu.post("/collections/emb/snapshots").json()["result"]
+        body = emu.get("/collections/emb/snapshots/" + sd["name"]).body
+        with tarfile.open(fileobj=io.BytesIO(body)) as outer:
+            fill = None
+            for m in outer.getmembers():
+                if m.name.endswith(".tar"):
+                    with tarfile.open(fileobj=outer.extractfile(m)) as inner:
+                        for im in inner.getmembers():
+                            if im.name.endswith("fill.bin"):
+                                fill = inner.extractfile(im).read()
+            assert fill is not None and len(fill) == 4 << 20
+        # The first block: 64 vectors of unit length, then a JSON line.
+        for p in range(64):
+            v = struct.unpack_from("<384f", fill, p * 384 * 4)
+            assert abs(sum(x * x for x in v) - 1.0) < 1e-3
+        first = fill[64 * 384 * 4:].split(b"\n", 1)[0]
+        assert json.loads(first)["doc_id"] == 0
+        ratio = len(gzip.compress(body, 6)) / len(body)
+        assert 0.6 < ratio < 0.95, ratio
+        # Deterministic: the same request writes the same bytes.
+        emu.post("/debug/fill/emb", query={"mb": "4", "content": "embeddings", "dim": "384"})
+        sd2 = emu.post("/collections/emb/snapshots").json()["result"]
+        assert sd2["size"] == sd["size"]
 
 
 if __name__ == "__main__":

@@ -1,0 +1,195 @@
+# shellcheck shell=bash
+# bench/lib.sh -- what the benchmarks share: a work dir cleaned up on exit,
+# building qbackupd and qdrant-emu without sanitizers, starting the emulator,
+# qbackupd and (optionally) a Ceph RGW, calling the API, and measuring a
+# process's CPU time and peak RSS.  Sourced, never run:
+#
+#   . "$(dirname "$0")/lib.sh"
+#   bench_init scale          # WORK, log, die, cleanup on exit
+#   bench_build               # QBD, EMU
+#   bench_emu_start; bench_qbd_start --log-level warn
+#
+# Settings every bench takes from the environment:
+#   QB_BENCH_BUILD_DIR  CMake build dir (default: build-bench in the repo)
+#   QB_BENCH_NO_BUILD=1 use that build as it is
+#   QB_BENCH_RGW_DIR    data dir of a Ceph RGW already running (its s3.env
+#                       and run/*.pid are used; it is neither started nor
+#                       stopped); default: bench_rgw_start starts its own
+#   TMPDIR              where the work dir goes
+# The variables a bench reads after these calls: SRC, WORK, QBD, EMU, Q (the
+# emulator's URL), EPID, B (qbackupd's URL), QPID, S3_ENDPOINT, BUCKET,
+# CEPH_PIDS.
+
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TCK=$(getconf CLK_TCK)
+AWS=/usr/bin/aws # Debian's awscli, not a pip/pyenv one earlier in PATH
+EPID='' QPID='' OWN_RGW=0 BUCKET='' RGW=''
+BENCH_PIDS=() # more processes to stop on exit
+
+log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() {
+  log "FAILED: $*"
+  exit 1
+}
+stop_pid() { # stop_pid PID: SIGTERM, wait up to 30 s, then SIGKILL
+  local p=$1
+  [ -n "$p" ] && kill -0 "$p" 2>/dev/null || return 0
+  kill -TERM "$p" 2>/dev/null || true
+  for _ in $(seq 1 150); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.2; done
+  kill -KILL "$p" 2>/dev/null || true
+}
+bench_cleanup() {
+  local rc=$? f p
+  if [ $rc != 0 ]; then
+    for f in qbackupd.log emu.out emu.err; do
+      [ -s "$WORK/$f" ] && { echo "--- tail $f" >&2; tail -n 20 "$WORK/$f" >&2; }
+    done
+  fi
+  for p in "${BENCH_PIDS[@]}"; do stop_pid "$p"; done
+  stop_pid "$QPID"
+  stop_pid "$EPID"
+  [ "$OWN_RGW" = 0 ] || "$SRC/tests/s3/rgw-stop.sh" "$RGW" --purge >/dev/null 2>&1 || true
+  [ "$OWN_RGW" = 1 ] || [ -z "$BUCKET" ] ||
+    "$AWS" --endpoint-url "$S3_ENDPOINT" s3 rb --force "s3://$BUCKET" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+
+# bench_init NAME: the work dir and the exit trap.
+bench_init() {
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/qb-$1-bench.XXXXXX")
+  : >"$WORK/samples"
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+
+# bench_build: qbackupd and qdrant-emu, RelWithDebInfo, no sanitizers.
+bench_build() {
+  local build=${QB_BENCH_BUILD_DIR:-$SRC/build-bench}
+  if [ "${QB_BENCH_NO_BUILD:-0}" != 1 ]; then
+    log "building qbackupd and qdrant-emu (RelWithDebInfo, no sanitizers) in $build"
+    { cmake -S "$SRC" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQB_SANITIZE=OFF &&
+      cmake --build "$build" -j2 --target qbackupd qdrant-emu; } >"$WORK/build.log" 2>&1 ||
+      { tail -n 30 "$WORK/build.log" >&2; die build; }
+  fi
+  QBD=$build/qbackupd
+  EMU=$build/tests/emulators/qdrant-emu
+}
+
+# bench_need_tools CMD...: installs Debian's awscli, time or jq when missing.
+bench_need_tools() {
+  local need=() t
+  for t in "$@"; do
+    case $t in
+      aws) [ -x "$AWS" ] || need+=(awscli) ;;
+      time) [ -x /usr/bin/time ] || need+=(time) ;;
+      *) command -v "$t" >/dev/null || need+=("$t") ;;
+    esac
+  done
+  [ ${#need[@]} -eq 0 ] && return 0
+  log "installing ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+}
+
+# bench_disk_check GIB: dies unless GIB GiB are free under the work dir.
+bench_disk_check() {
+  local avail
+  avail=$(df -Pk "$WORK" | awk 'NR==2 {print int($4 / 1048576)}')
+  log "disk: $avail GiB free under $WORK, need ~$1"
+  [ "$avail" -ge "$1" ] || die "need ~$1 GiB free under $WORK, have $avail GiB"
+}
+
+# bench_rgw_start: a Ceph RGW (our own, or QB_BENCH_RGW_DIR's) and a fresh
+# bucket; exports its S3 environment.  One Ceph cluster per host (fixed mon
+# ports): when another one runs, waits up to 10 min for it to stop.
+bench_rgw_start() {
+  local attempt out other
+  RGW=${QB_BENCH_RGW_DIR:-$WORK/rgw}
+  if [ -z "${QB_BENCH_RGW_DIR:-}" ]; then
+    OWN_RGW=1
+    for attempt in $(seq 1 30); do
+      if out=$("$SRC/tests/s3/rgw-start.sh" "$RGW" 2>&1); then break; fi
+      if ! grep -q "already in use" <<<"$out" || [ "$attempt" = 30 ]; then
+        printf '%s\n' "$out" >&2
+        die "rgw-start.sh"
+      fi
+      other=$(pgrep -a ceph-mon | sed -n 's/.* -c \([^ ]*\)\/ceph.conf.*/\1/p' | head -1)
+      log "Ceph ports busy (cluster ${other:-?} is running; stop it with tests/s3/rgw-stop.sh ${other:-DATA_DIR}); retrying in 20 s"
+      sleep 20
+    done
+  fi
+  set -a
+  # shellcheck disable=SC1091
+  . "$RGW/s3.env"
+  set +a
+  export AWS_REGION=$AWS_DEFAULT_REGION
+  BUCKET=qb-bench-$$
+  "$AWS" --endpoint-url "$S3_ENDPOINT" s3 mb "s3://$BUCKET" >/dev/null
+  mapfile -t CEPH_PIDS < <(cat "$RGW"/run/*.pid)
+}
+
+# bench_emu_start [ARGS...]: qdrant-emu on a free port; sets Q and EPID.
+bench_emu_start() {
+  mkdir -p "$WORK/qdrant"
+  "$EMU" --port 0 --data-dir "$WORK/qdrant" "$@" >"$WORK/emu.out" 2>"$WORK/emu.err" &
+  EPID=$!
+  for _ in $(seq 1 300); do grep -q '^listening on' "$WORK/emu.out" && break; sleep 0.1; done
+  Q=http://$(sed -n 's/^listening on //p' "$WORK/emu.out" | head -1)
+  [ "$Q" != http:// ] || die "qdrant-emu did not start"
+}
+
+# bench_qbd_start [ARGS...]: qbackupd on a free port against the emulator,
+# without tokens; sets B and QPID.
+bench_qbd_start() {
+  mkdir -p "$WORK/qbd"
+  env -u QBACKUP_TOKENS -u QBACKUP_TOKENS_FILE -u QBACKUP_CONFIG "$QBD" serve \
+    --listen 127.0.0.1:0 --port-file "$WORK/qbd.port" --data-dir "$WORK/qbd" \
+    --qdrant-url "$Q" "$@" >"$WORK/qbackupd.log" 2>&1 &
+  QPID=$!
+  for _ in $(seq 1 300); do [ -s "$WORK/qbd.port" ] && break; sleep 0.1; done
+  [ -s "$WORK/qbd.port" ] || die "qbackupd did not start"
+  B=http://127.0.0.1:$(tr -d '[:space:]' <"$WORK/qbd.port")
+}
+
+# api METHOD URL [JSON] -> body on stdout; dies unless 2xx.
+api() {
+  local code args=()
+  [ $# -lt 3 ] || args=(-H 'Content-Type: application/json' --data-binary "$3")
+  code=$(curl -sS -m 4000 -o "$WORK/resp" -w '%{http_code}' -X "$1" "${args[@]}" "$2") ||
+    die "$1 $2: curl"
+  [ "${code:0:1}" = 2 ] || { cat "$WORK/resp" >&2; echo >&2; die "$1 $2: HTTP $code"; }
+  cat "$WORK/resp"
+}
+
+# ------------------------------------------------------------ measuring
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / 1e6 / (s > 0 ? s : 0.01) }'; }
+# CPU ticks (user+system) of the given pids, summed
+ticks() {
+  local p t=0
+  for p in "$@"; do
+    [ -r "/proc/$p/stat" ] || continue
+    t=$((t + $(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
+  done
+  echo "$t"
+}
+# cpu_mark PID; cpu_since PID -> CPU seconds of PID in between
+cpu_mark() { CPU_MARK=$(ticks "$1"); }
+cpu_since() { awk -v t="$(($(ticks "$1") - CPU_MARK))" -v h="$TCK" 'BEGIN { printf "%.1f", t / h }'; }
+# peak RSS of PID since reset_hwm PID, in MiB
+reset_hwm() { echo 5 >"/proc/$1/clear_refs"; }
+hwm_mib() { awk '/^VmHWM:/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
+# median of the arguments (numbers); "—" when there are none
+median() {
+  [ $# -gt 0 ] || { echo "—"; return; }
+  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+    if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+# sample SERIES KEY VALUE; med SERIES KEY -> median of its values
+sample() { echo "$1 $2 $3" >>"$WORK/samples"; }
+med() {
+  local v
+  mapfile -t v < <(awk -v s="$1" -v k="$2" '$1 == s && $2 == k { print $3 }' "$WORK/samples")
+  median "${v[@]}"
+}
