@@ -10,7 +10,8 @@
  * (409) with the object and row staying; when the catalogue thinks the
  * date has passed but S3 does not, retention's delete is refused once
  * (502 AccessDenied, reported per snapshot) and the row stays; a rescan
- * rebuilds the rows with their lock; S3 itself refuses an early
+ * rebuilds the rows with their lock; a cluster backup set's shard objects
+ * and manifest are locked too; S3 itself refuses an early
  * delete of the locked version (AccessDenied) and accepts it once the
  * date has passed (a lock a few seconds long, written through the storage
  * layer, multipart with its sidecar).  Needs S3_ENDPOINT, AWS_* and
@@ -33,6 +34,7 @@
 #include <unistd.h>
 
 static struct emu e;
+static struct emu_cluster cl;
 static struct qbd d;
 static struct s3_env plain, locked; /* QB_S3_BUCKET, and "<it>-lock" with Object Lock */
 static char lock_bucket[80];
@@ -324,6 +326,62 @@ static void test_s3_refusal_keeps_the_row(void)
     s3_client_destroy(c);
 }
 
+/* A cluster backup set: every shard object (each written by its own
+ * transfer thread's storage handle) and the set's manifest are locked
+ * until the date its row records. */
+static void test_cluster_set_locked(void)
+{
+    struct resp r;
+    char body[256], path[64];
+    snprintf(body, sizeof body, "{\"name\":\"cl\",\"url\":\"%s\"}", cl.peer[0].url);
+    TEST_ASSERT(request_ok("POST", "/v1/instances", body, 201, &r));
+    resp_free(&r);
+    TEST_ASSERT(request_ok("POST", "/v1/plans",
+                           "{\"name\":\"lpc\",\"instance\":\"cl\",\"destination\":\"locked\","
+                           "\"collections\":[\"sharded\"],\"retention\":{\"object_lock\":"
+                           "{\"mode\":\"compliance\",\"days\":1}}}",
+                           201, &r));
+    resp_free(&r);
+    TEST_ASSERT(request_ok("POST", "/v1/plans/lpc/runs?wait=180", NULL, 200, &r));
+    double id = snapshot_of_run(&r);
+    resp_free(&r);
+    snprintf(path, sizeof path, "/v1/snapshots/%.0f", id);
+    TEST_ASSERT(request_ok("GET", path, NULL, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "layout"), "shards");
+    int64_t until = 0;
+    const char *lu = json_path_str(r.json, "locked_until");
+    TEST_ASSERT(lu && rfc3339_parse(lu, RFC3339_ANY, &until));
+    struct s3_client *c = s3_env_client(&locked);
+    TEST_ASSERT(c != NULL);
+    char err[QB_ERRBUF_SIZE], key[600];
+    int shards = 0;
+    const cJSON *sh;
+    cJSON_ArrayForEach(sh, json_path(r.json, "backup_set.shards"))
+    {
+        struct s3_object_info info;
+        snprintf(key, sizeof key, "%s%s", prefix, json_path_str(sh, "key"));
+        TEST_ASSERT(s3_head_object(c, key, &info, err, sizeof err) == QB_OK);
+        int64_t t = 0;
+        TEST_EXPECT_STR(info.lock_mode ? info.lock_mode : "", "COMPLIANCE");
+        TEST_EXPECT(info.lock_until && rfc3339_parse(info.lock_until, RFC3339_ANY, &t));
+        TEST_EXPECT_INT(t, until);
+        s3_object_info_free(&info);
+        shards++;
+    }
+    TEST_EXPECT_INT(shards, 2);
+    /* The set's manifest: "<set key>.manifest.json", next to the shards. */
+    const char *first = json_path_str(r.json, "backup_set.shards.0.key");
+    const char *slash = first ? strrchr(first, '/') : NULL;
+    TEST_ASSERT(slash != NULL);
+    snprintf(key, sizeof key, "%s%.*s.manifest.json", prefix, (int)(slash - first), first);
+    struct s3_object_info info;
+    TEST_EXPECT_INT(s3_head_object(c, key, &info, err, sizeof err), QB_OK);
+    TEST_EXPECT_STR(info.lock_mode ? info.lock_mode : "", "COMPLIANCE");
+    s3_object_info_free(&info);
+    s3_client_destroy(c);
+    resp_free(&r);
+}
+
 /* A catalogue rebuilt from the bucket keeps the lock: rescanning a second
  * destination on the same bucket and prefix imports lp's snapshots with
  * the date S3 reports, so retention keeps them and a delete is refused. */
@@ -473,6 +531,10 @@ int main(void)
     if (emu_start(&e, NULL) != 0 || emu_create_collection(&e, "docs", 4) ||
         emu_upsert(&e, "docs", 10, 3))
         return 1;
+    if (emu_cluster_start(&cl, 2, NULL) != 0 ||
+        emu_cluster_create_collection(&cl, "sharded", 4, 2, 1) != 0 ||
+        emu_upsert_range(&cl.peer[0], "sharded", 1, 40, 5, NULL) != 0)
+        return 1;
     const char *const args[] = {"--qdrant-url", e.url, NULL};
     if (qbd_start(&d, args, NULL) != 0)
         return 1;
@@ -482,11 +544,14 @@ int main(void)
     TEST_RUN(test_locked_backup_kept_and_refused);
     TEST_RUN(test_s3_refusal_keeps_the_row);
     TEST_RUN(test_rescan_keeps_lock);
+    TEST_RUN(test_cluster_set_locked);
     TEST_RUN(test_short_lock_expires);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     TEST_EXPECT(!qbd_log_contains(&d, plain.secret_key));
     qbd_cleanup(&d);
     TEST_EXPECT_INT(emu_stop(&e), 0);
     emu_cleanup(&e);
+    TEST_EXPECT_INT(emu_cluster_stop(&cl), 0);
+    emu_cluster_cleanup(&cl);
     return TEST_RESULT();
 }
