@@ -353,6 +353,9 @@ struct check_task {
     char step[16];
     char err[QB_ERRBUF_SIZE];
     int64_t ms[3]; /* write, read, delete */
+    struct storage_lock_info lock;
+    enum qb_err lock_rc; /* reading the Object Lock configuration */
+    char lock_err[QB_ERRBUF_SIZE];
 };
 
 struct read_cmp {
@@ -386,6 +389,10 @@ static void run_check(struct task *t)
     int64_t t0 = qb_mono_ms();
     snprintf(c->step, sizeof c->step, "open");
     c->rc = resolve_storage(c->store, c->destination_id, &st, c->err, sizeof c->err);
+    /* Reported, not a failure of the check: a key allowed to back up may
+     * lack the permission to read the bucket's configuration. */
+    if (!c->rc)
+        c->lock_rc = storage_object_lock(st, &c->lock, c->lock_err, sizeof c->lock_err);
     if (!c->rc) {
         snprintf(c->step, sizeof c->step, "write");
         c->rc = storage_write_begin(st, key, cmp.len, &w, c->err, sizeof c->err);
@@ -404,7 +411,13 @@ static void run_check(struct task *t)
             c->rc = qb_failf(QB_ERR_IO, c->err, sizeof c->err, "read back different bytes");
         c->ms[1] = qb_mono_ms() - t0 - c->ms[0];
         snprintf(c->step, sizeof c->step, "delete");
-        enum qb_err drc = storage_delete(st, key, c->err, sizeof c->err);
+        /* On an Object Lock bucket (versioned) a plain delete leaves the
+         * object behind a delete marker; without a default retention its
+         * version can go too.  With one, it is locked and stays. */
+        enum qb_err drc =
+            !c->lock_rc && c->lock.enabled && !c->lock.mode[0]
+                ? storage_delete_versions(st, (const char *const[]){key}, 1, c->err, sizeof c->err)
+                : storage_delete(st, key, c->err, sizeof c->err);
         if (!c->rc)
             c->rc = drc;
         c->ms[2] = qb_mono_ms() - t0 - c->ms[0] - c->ms[1];
@@ -416,6 +429,30 @@ static void run_check(struct task *t)
 static void destroy_check(struct task *t)
 {
     free(t);
+}
+
+/* The check's "object_lock": null for a folder, else what the bucket says. */
+static cJSON *lock_json(const struct check_task *c)
+{
+    if (!c->lock_rc && !c->lock.supported)
+        return cJSON_CreateNull();
+    cJSON *o = cJSON_CreateObject();
+    if (c->lock_rc) {
+        cJSON_AddNullToObject(o, "enabled");
+        cJSON_AddStringToObject(o, "error", c->lock_err);
+        return o;
+    }
+    cJSON_AddBoolToObject(o, "enabled", c->lock.enabled);
+    bool rule = c->lock.mode[0] != '\0';
+    cJSON_AddItemToObject(o, "default_mode",
+                          rule ? cJSON_CreateString(c->lock.mode) : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "default_days",
+                          rule && c->lock.days ? cJSON_CreateNumber(c->lock.days)
+                                               : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "default_years",
+                          rule && c->lock.years ? cJSON_CreateNumber(c->lock.years)
+                                                : cJSON_CreateNull());
+    return o;
 }
 
 static bool poll_check(struct http_request *req, void *ctx, bool expired)
@@ -436,6 +473,7 @@ static bool poll_check(struct http_request *req, void *ctx, bool expired)
     cJSON_AddNumberToObject(body, "write_ms", (double)c->ms[0]);
     cJSON_AddNumberToObject(body, "read_ms", (double)c->ms[1]);
     cJSON_AddNumberToObject(body, "delete_ms", (double)c->ms[2]);
+    cJSON_AddItemToObject(body, "object_lock", lock_json(c));
     http_reply_json_steal(req, 200, body);
     return true;
 }

@@ -24,11 +24,13 @@
 #include "api/app.h"
 #include "api/api_plan_body.h"
 #include "engine/collsel.h"
+#include "engine/retention_apply.h"
 #include "sched/sched.h"
 #include "engine/tasks.h"
 #include "http/http_reply.h"
 #include "remote/qdrant_client.h"
 #include "storage/storage.h"
+#include "store/store_destinations.h"
 #include "store/store_instances.h"
 #include "store/store_plans.h"
 #include "store/store_runs.h"
@@ -153,11 +155,36 @@ void api_plans_list(struct http_request *req)
     api_reply_items(req, items);
 }
 
+/* A lock asked of a local folder is bad input, known without asking any
+ * store (whether an S3 bucket has Object Lock is its run's first check). */
+static bool lock_refused(struct http_request *req, const struct store_plan *p)
+{
+    struct app *app = http_req_app(req);
+    struct retention_lock lock;
+    struct store_destination *d = NULL;
+    char err[QB_ERRBUF_SIZE];
+    cJSON *ret = cJSON_Parse(p->retention);
+    bool locks = retention_lock_from_json(ret, &lock, err, sizeof err) == QB_OK && lock.mode[0];
+    cJSON_Delete(ret);
+    if (!locks || store_destination_get(app->store, p->destination, false, &d, err, sizeof err))
+        return false; /* a missing destination is the write's own 422 */
+    bool local = strcmp(d->kind, "local") == 0;
+    store_destination_free(d);
+    if (local)
+        http_reply_problem_field(req, API_ERR_INVALID_FIELD, "retention.object_lock",
+                                 "retention.object_lock: destination %s is a local folder, which "
+                                 "cannot lock objects (S3 Object Lock only)",
+                                 p->destination);
+    return local;
+}
+
 /* Inserts (create) or updates p and replies with the plan. */
 static void write_plan(struct http_request *req, struct store_plan *p, bool create)
 {
     struct app *app = http_req_app(req);
     char err[QB_ERRBUF_SIZE];
+    if (lock_refused(req, p))
+        return;
     enum qb_err rc = create ? store_plan_insert(app->store, p, err, sizeof err)
                             : store_plan_update(app->store, p, err, sizeof err);
     /* Running transfers slow down or speed up at once, not next run (and

@@ -80,6 +80,7 @@ static cJSON *snapshot_json(const struct store_snapshot *s)
     cJSON_AddBoolToObject(o, "pinned", s->pinned);
     json_add_time(o, "checked_at", s->checked_at);
     json_add_time(o, "keep_until", s->keep_until);
+    json_add_time(o, "locked_until", s->locked_until);
     cJSON *labels = cJSON_Parse(s->labels ? s->labels : "{}");
     cJSON_AddItemToObject(o, "labels", labels ? labels : cJSON_CreateObject());
     cJSON_AddStringToObject(o, "layout", s->layout);

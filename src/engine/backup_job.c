@@ -671,6 +671,8 @@ const char *backup_job_run(struct job *j, cJSON *results, char *error, size_t er
     }
     if (!rc)
         rc = resolve_storage(j->store, b.plan->destination_id, &b.storage, err, sizeof err);
+    if (!rc) /* before Qdrant is touched: a lock that cannot be kept fails the run */
+        rc = job_lock_open(j, b.plan, b.storage, err, sizeof err);
     if (!rc)
         WITH_RETRIES(j, rc, qdrant_server_version(b.qdrant, &b.qdrant_version, err, sizeof err));
     if (!rc)

@@ -391,6 +391,8 @@ enum qb_err backup_set_collection(struct job *j, const struct store_plan *plan,
         rc = read_config(&sr, set, err, errlen);
     if (!rc)
         rc = resolve_storage(j->store, plan->destination_id, &st, err, errlen);
+    if (!rc)
+        rc = job_lock_apply(j, st, err, errlen);
     if (rc)
         goto out;
     set_inflight_init(&sr);

@@ -309,6 +309,8 @@ static void *peer_worker(void *arg)
                         engine_config(sr->job->engine)->snapshot_timeout_ms, &qc, err, sizeof err);
     if (!orc)
         orc = resolve_storage(sr->job->store, sr->plan->destination_id, &st, err, sizeof err);
+    if (!orc)
+        orc = job_lock_apply(sr->job, st, err, sizeof err);
     pthread_mutex_lock(&sr->lock);
     for (;;) {
         struct shard *s = sr->stop || slot->down ? NULL : next_shard(sr, peer->id);

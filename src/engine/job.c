@@ -5,6 +5,7 @@
  */
 #include "engine/jobs.h"
 #include "engine/recovery.h"
+#include "engine/retention_apply.h"
 #include "store/store_events.h"
 #include "util/log.h"
 #include "util/rfc3339.h"
@@ -142,8 +143,40 @@ char *job_snapshot_hold(const struct job *j, struct store_snapshot *row)
     if (cJSON_IsObject(l))
         labels = cJSON_PrintUnformatted(l);
     row->labels = labels;
+    row->locked_until = j->locked_until;
     cJSON_Delete(req);
     return labels;
+}
+
+enum qb_err job_lock_open(struct job *j, const struct store_plan *plan, struct storage *st,
+                          char *err, size_t errlen)
+{
+    struct retention_lock lock;
+    struct storage_lock_info info;
+    cJSON *ret = cJSON_Parse(plan->retention);
+    enum qb_err rc = retention_lock_from_json(ret, &lock, err, errlen);
+    cJSON_Delete(ret);
+    if (rc || !lock.mode[0])
+        return rc;
+    rc = storage_object_lock(st, &info, err, errlen);
+    if (rc)
+        return rc;
+    if (!info.enabled)
+        return qb_failf(QB_ERR_INVALID, err, errlen,
+                        "plan %s asks for retention.object_lock but destination %s (%s) %s; "
+                        "nothing was backed up",
+                        plan->name, plan->destination, storage_url(st),
+                        info.supported ? "is a bucket without S3 Object Lock enabled"
+                                       : "is not S3 and cannot lock objects");
+    qb_strlcpy(j->lock_mode, lock.mode, sizeof j->lock_mode);
+    j->locked_until = retention_lock_until(&lock, qb_now_ms() / 1000);
+    return job_lock_apply(j, st, err, errlen);
+}
+
+enum qb_err job_lock_apply(const struct job *j, struct storage *st, char *err, size_t errlen)
+{
+    return j->lock_mode[0] ? storage_set_lock(st, j->lock_mode, j->locked_until, err, errlen)
+                           : QB_OK;
 }
 
 void job_limits_open(struct job *j, const struct store_plan *plan)

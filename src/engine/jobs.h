@@ -39,7 +39,24 @@ struct job {
     /* Byte-rate limits its transfers take from (engine_limit), NULL: none;
      * set by job_limits_open.  Borrowed from the engine. */
     struct ratelimit *limit_read, *limit_write, *limit_plan;
+    /* S3 Object Lock of every object this backup run writes (job_lock_open),
+     * lock_mode "" = none; locked_until goes onto each snapshot row. */
+    char lock_mode[16];
+    int64_t locked_until;
 };
+
+/* For a plan with retention.object_lock: checks that st (the plan's
+ * destination) has Object Lock enabled -- else QB_ERR_INVALID naming the
+ * destination, so a run fails before Qdrant is touched rather than store
+ * unlocked backups -- then fixes the run's retain-until date (now + the
+ * plan's period) in j and sets it on st.  A plan without it: nothing. */
+enum qb_err job_lock_open(struct job *j, const struct store_plan *plan, struct storage *st,
+                          char *err, size_t errlen) QB_MUSTCHECK;
+
+/* Sets the run's lock (job_lock_open) on another handle of the same
+ * destination (each transfer thread of a backup set opens its own). */
+enum qb_err job_lock_apply(const struct job *j, struct storage *st, char *err,
+                           size_t errlen) QB_MUSTCHECK;
 
 /* Sets the job's limits from plan: its instance's read limit, its
  * destination's write limit and its own cap (store_plan). */
@@ -73,9 +90,9 @@ bool job_backoff(struct job *j, unsigned attempt);
 /* A one-off backup run's hold (POST /v1/plans/{name}/runs with "labels",
  * "keep_until", "pinned": the run's request), copied onto a snapshot row
  * it is about to catalogue: sets row->pinned, row->keep_until and
- * row->labels.  Returns the labels text row->labels points to, which the
- * caller frees after the insert (NULL when the run asked for none).  Only
- * for rows of the run's own plan: a safety snapshot takes no hold. */
+ * row->labels, and row->locked_until from the run's Object Lock.  Returns the labels text
+ * row->labels points to, which the caller frees after the insert (NULL when the run asked for
+ * none).  Only for rows of the run's own plan: a safety snapshot takes no hold. */
 char *job_snapshot_hold(const struct job *j, struct store_snapshot *row);
 
 /* Runs a backup run (backup_job.c); returns the terminal state and fills

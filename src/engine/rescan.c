@@ -84,6 +84,9 @@ struct rescan {
     char *err;  /* the caller's buffer, for the error that stops the rescan */
     size_t errlen;
     struct seal_keyring *ring; /* the destination's keys, or NULL */
+    /* The latest S3 Object Lock date of the current manifest's objects
+     * (check_object), so a rebuilt row is kept and deleted as a locked one. */
+    int64_t locked_until;
 };
 
 void rescan_report_free(struct rescan_report *report)
@@ -299,6 +302,7 @@ static enum qb_err import(struct rescan *r, const char *key, const struct manife
     row->raw_size = mf->set ? -1 : coded ? mf->raw_size : mf->size;
     row->raw_sha256 = mf->set ? NULL : xstrdup(mf->raw_sha256);
     row->key_id = dup_or_null(coded ? mf->key_id : NULL);
+    row->locked_until = r->locked_until;
     char ierr[QB_ERRBUF_SIZE];
     rc = store_snapshot_insert(r->store, row, &id, ierr, sizeof ierr);
     store_snapshot_free(row);
@@ -373,6 +377,8 @@ static enum qb_err check_object(struct rescan *r, const char *key, const char *o
     } else {
         *ok = true;
         *recorded = info.sha256[0] != '\0';
+        if (info.locked_until > r->locked_until)
+            r->locked_until = info.locked_until;
     }
     return QB_OK;
 }
@@ -427,6 +433,7 @@ static enum qb_err one_manifest(struct rescan *r, const struct storage_list_entr
         return QB_OK;
     }
     r->len = 0;
+    r->locked_until = 0;
     enum qb_err src = storage_read(r->st, e->key, 0, 0, collect, r, reason, sizeof reason);
     if (src && !object_error(src))
         return qb_failf(src, r->err, r->errlen, "reading %s: %s", e->key, reason);

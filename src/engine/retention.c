@@ -31,6 +31,12 @@
  *     verified (verify off)          -> keep   "newest (none verified)"
  *     older than max_age             -> delete "older than max_age"
  *     otherwise                      -> delete "not selected by any rule"
+ *
+ * A snapshot the rules delete but whose objects are under S3 Object Lock
+ * (locked_until still ahead) is kept instead, "locked until <time>": the
+ * store would refuse the delete.  Unlike a hold it is walked like any
+ * other, so a lock changes what is deleted when, never what the rules
+ * choose.
  */
 #include "engine/retention.h"
 
@@ -279,7 +285,20 @@ enum qb_err retention_decide(const struct retention_policy *p, const struct rete
         } else {
             decide(o, it->id, false, "not selected by any rule");
         }
+        if (!o->keep && it->locked_until > now) {
+            char when[32];
+            qb_format_time(it->locked_until, when, sizeof when);
+            snprintf(o->reason, sizeof o->reason, "locked until %s", when);
+            o->keep = true;
+        }
     }
     free(e);
     return QB_OK;
+}
+
+int64_t retention_lock_until(const struct retention_lock *l, int64_t written_at)
+{
+    if (!l->mode[0] || l->period_s <= 0)
+        return 0;
+    return written_at > INT64_MAX - l->period_s ? INT64_MAX : written_at + l->period_s;
 }

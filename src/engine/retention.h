@@ -32,11 +32,12 @@ struct retention_policy {
 };
 
 struct retention_item {
-    int64_t id;         /* larger id = created later, breaks created_at ties */
-    int64_t created_at; /* Unix seconds */
-    bool pinned;        /* never deleted, and not counted by any keep_* rule */
-    bool verified;      /* a restore check passed */
-    int64_t keep_until; /* held as if pinned while now < keep_until; 0: no hold */
+    int64_t id;           /* larger id = created later, breaks created_at ties */
+    int64_t created_at;   /* Unix seconds */
+    bool pinned;          /* never deleted, and not counted by any keep_* rule */
+    bool verified;        /* a restore check passed */
+    int64_t keep_until;   /* held as if pinned while now < keep_until; 0: no hold */
+    int64_t locked_until; /* S3 Object Lock: never deleted before; 0: not locked */
 };
 
 #define RETENTION_REASON_SIZE 48
@@ -64,5 +65,16 @@ bool retention_policy_is_empty(const struct retention_policy *p);
 enum qb_err retention_decide(const struct retention_policy *p, const struct retention_item *items,
                              size_t n, int64_t now, struct retention_decision *out, char *err,
                              size_t errlen) QB_MUSTCHECK;
+
+/* A plan's S3 Object Lock ("retention": {"object_lock": {...}}): what
+ * mode objects are written in and for how long.  mode "" = no lock. */
+struct retention_lock {
+    char mode[16];    /* "GOVERNANCE" or "COMPLIANCE" (S3's spelling) */
+    int64_t period_s; /* retain-until = written_at + period_s */
+};
+
+/* The retain-until date (Unix seconds) of an object written at written_at
+ * under l, 0 when l locks nothing.  Pure. */
+int64_t retention_lock_until(const struct retention_lock *l, int64_t written_at);
 
 #endif /* QB_RETENTION_H */

@@ -53,8 +53,9 @@ static bool parse_duration(const char *s, int64_t *out)
 enum qb_err retention_policy_from_json(const cJSON *obj, struct retention_policy *p, char *err,
                                        size_t errlen)
 {
-    static const char *const fields[] = {"keep_last",    "keep_hourly", "keep_daily", "keep_weekly",
-                                         "keep_monthly", "keep_yearly", "max_age",    NULL};
+    static const char *const fields[] = {"keep_last",   "keep_hourly",  "keep_daily",
+                                         "keep_weekly", "keep_monthly", "keep_yearly",
+                                         "max_age",     "object_lock",  NULL};
     int *targets[] = {&p->keep_last,   &p->keep_hourly,  &p->keep_daily,
                       &p->keep_weekly, &p->keep_monthly, &p->keep_yearly};
     char sub[QB_ERRBUF_SIZE / 2];
@@ -80,13 +81,78 @@ enum qb_err retention_policy_from_json(const cJSON *obj, struct retention_policy
     else if (age && !cJSON_IsNull(age))
         return qb_failf(QB_ERR_INVALID, err, errlen,
                         "retention.max_age: must be seconds or a duration like \"30d\"");
-    return retention_policy_check(p, err, errlen);
+    struct retention_lock lock;
+    enum qb_err rc = retention_policy_check(p, err, errlen);
+    return rc ? rc : retention_lock_from_json(obj, &lock, err, errlen);
+}
+
+#define LOCK_DAYS_MAX 36500 /* S3 accepts up to 100 years */
+
+enum qb_err retention_lock_from_json(const cJSON *retention, struct retention_lock *l, char *err,
+                                     size_t errlen)
+{
+    static const char *const fields[] = {"mode", "days", NULL};
+    char sub[QB_ERRBUF_SIZE / 2];
+    memset(l, 0, sizeof *l);
+    const cJSON *o = cJSON_IsObject(retention)
+                         ? cJSON_GetObjectItemCaseSensitive(retention, "object_lock")
+                         : NULL;
+    if (!o || cJSON_IsNull(o))
+        return QB_OK;
+    if (!cJSON_IsObject(o))
+        return qb_failf(QB_ERR_INVALID, err, errlen, "retention.object_lock: must be an object");
+    if (json_reject_unknown(o, fields, sub, sizeof sub))
+        return qb_failf(QB_ERR_INVALID, err, errlen, "retention.object_lock.%s", sub);
+    const cJSON *mode = cJSON_GetObjectItemCaseSensitive(o, "mode");
+    if (cJSON_IsString(mode) && strcmp(mode->valuestring, "governance") == 0)
+        qb_strlcpy(l->mode, "GOVERNANCE", sizeof l->mode);
+    else if (cJSON_IsString(mode) && strcmp(mode->valuestring, "compliance") == 0)
+        qb_strlcpy(l->mode, "COMPLIANCE", sizeof l->mode);
+    else
+        return qb_failf(QB_ERR_INVALID, err, errlen,
+                        "retention.object_lock.mode: must be \"governance\" or \"compliance\"");
+    int64_t days = 0;
+    if (json_get_int(o, "days", 1, LOCK_DAYS_MAX, &days, sub, sizeof sub) == QB_ERR_INVALID)
+        return qb_failf(QB_ERR_INVALID, err, errlen, "retention.object_lock.%s", sub);
+    if (days) {
+        l->period_s = days * 86400;
+        return QB_OK;
+    }
+    /* Without days the lock lasts max_age: an object is unlocked when
+     * retention would delete it for its age, never later. */
+    struct retention_policy p;
+    const cJSON *age = cJSON_GetObjectItemCaseSensitive(retention, "max_age");
+    memset(&p, 0, sizeof p);
+    if (cJSON_IsNumber(age) && age->valuedouble > 0 && age->valuedouble < 1e15)
+        p.max_age_s = (int64_t)age->valuedouble;
+    else if (cJSON_IsString(age) && !parse_duration(age->valuestring, &p.max_age_s))
+        p.max_age_s = 0;
+    if (p.max_age_s <= 0)
+        return qb_failf(QB_ERR_INVALID, err, errlen,
+                        "retention.object_lock.days: required when retention has no max_age "
+                        "(the lock cannot be derived from keep_* counts)");
+    if (p.max_age_s > (int64_t)LOCK_DAYS_MAX * 86400)
+        return qb_failf(QB_ERR_INVALID, err, errlen,
+                        "retention.object_lock: max_age is longer than the %d days S3 can lock",
+                        LOCK_DAYS_MAX);
+    l->period_s = p.max_age_s;
+    return QB_OK;
 }
 
 enum qb_err retention_delete_snapshot(struct store *store, struct storage *storage,
                                       int64_t storage_dest, const struct store_snapshot *s,
                                       bool marked, char *err, size_t errlen)
 {
+    /* S3 would refuse it (Object Lock): say so without asking, and keep
+     * the row exactly as it is. */
+    if (s->locked_until > qb_now_ms() / 1000) {
+        char when[32];
+        qb_format_time(s->locked_until, when, sizeof when);
+        return qb_failf(QB_ERR_CONFLICT, err, errlen,
+                        "snapshot %lld is locked until %s (S3 Object Lock); it can be deleted "
+                        "after that",
+                        (long long)s->id, when);
+    }
     /* The mark first: from here on a crash leaves a row recovery finishes,
      * never a listed row whose objects are gone.  Only one deletion owns
      * a row: a second one finds it marked (QB_ERR_NOT_FOUND). */
@@ -109,7 +175,14 @@ enum qb_err retention_delete_snapshot(struct store *store, struct storage *stora
         char **keys = NULL;
         size_t nkeys = 0;
         backup_set_keys(s, &keys, &nkeys);
-        rc = storage_delete_many(storage, (const char *const *)keys, nkeys, err, errlen);
+        /* Locked objects live in a versioned bucket, where a plain delete
+         * only hides them: delete their versions (S3 refuses any still
+         * locked, e.g. by the bucket's default retention or a clock ahead
+         * of S3's, and the row then stays with that reason). */
+        if (s->locked_until)
+            rc = storage_delete_versions(storage, (const char *const *)keys, nkeys, err, errlen);
+        else
+            rc = storage_delete_many(storage, (const char *const *)keys, nkeys, err, errlen);
         qdrant_strings_free(keys, nkeys);
     }
     storage_close(own);
@@ -199,6 +272,7 @@ enum qb_err retention_apply_target(struct store *store, struct storage *storage,
         items[i].created_at = list[i].created_at;
         items[i].pinned = list[i].pinned;
         items[i].keep_until = list[i].keep_until;
+        items[i].locked_until = list[i].locked_until;
         items[i].verified = list[i].verified_at > 0;
     }
     rc = retention_decide(&policy, items, n, qb_now_ms() / 1000, out, err, errlen);
@@ -227,7 +301,10 @@ enum qb_err retention_apply_target(struct store *store, struct storage *storage,
             log_info("retention.deleted", "plan=%s snapshot=%lld reason=\"%s\"", plan->name,
                      (long long)out[i].id, out[i].reason);
         } else if (!first) {
-            first = QB_ERR_IO;
+            /* The store refusing or failing (an Object Lock it still
+             * enforces, an outage) stays a remote failure, so callers
+             * report it as the destination's, not as our own error. */
+            first = drc == QB_ERR_REMOTE || drc == QB_ERR_TRANSIENT ? QB_ERR_REMOTE : QB_ERR_IO;
             qb_failf(first, err, errlen, "snapshot %lld: %s", (long long)out[i].id, derr);
         }
         store_snapshot_free(snap);

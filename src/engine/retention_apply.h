@@ -28,6 +28,15 @@
 enum qb_err retention_policy_from_json(const cJSON *obj, struct retention_policy *p, char *err,
                                        size_t errlen) QB_MUSTCHECK;
 
+/* Parses the "object_lock" member of a plan's "retention" object (also
+ * checked by retention_policy_from_json): {"mode": "governance" |
+ * "compliance", "days": 1..36500}; without days the lock lasts max_age,
+ * and without max_age days is required (keep_* counts give no date).  No
+ * member: l->mode is "".  Errors name the field
+ * ("retention.object_lock.days: ..."). */
+enum qb_err retention_lock_from_json(const cJSON *retention, struct retention_lock *l, char *err,
+                                     size_t errlen) QB_MUSTCHECK;
+
 /* Applies plan's policy to its snapshots of collection (NULL: the full
  * instance target).  With dry_run nothing is deleted.  decisions (a cJSON
  * array, may be NULL) receives {"snapshot_id", "keep", "reason"} per

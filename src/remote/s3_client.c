@@ -339,9 +339,12 @@ enum qb_err s3_call(struct s3_client *c, struct http_client *hc, const struct s3
 
 /* --------------------------------------------------------- simple operations */
 
-enum qb_err s3_create_bucket(struct s3_client *c, char *err, size_t errlen)
+static enum qb_err create_bucket(struct s3_client *c, bool object_lock, char *err, size_t errlen)
 {
     struct http_client_response resp = {0};
+    struct hlist h = {0};
+    if (object_lock)
+        s3_hl_add(&h, "x-amz-bucket-object-lock-enabled", "true");
     char *body = NULL;
     /* us-east-1 is the default location and refuses an explicit constraint. */
     if (strcmp(c->region, "us-east-1") != 0)
@@ -349,12 +352,42 @@ enum qb_err s3_create_bucket(struct s3_client *c, char *err, size_t errlen)
                          "2006-03-01/\"><LocationConstraint>%s</LocationConstraint>"
                          "</CreateBucketConfiguration>",
                          c->region);
-    struct s3_req r = {.method = "PUT", .body = body, .body_len = body ? strlen(body) : 0};
+    struct s3_req r = {.method = "PUT",
+                       .hdrs = h.v,
+                       .n_hdrs = h.n,
+                       .body = body,
+                       .body_len = body ? strlen(body) : 0};
     enum qb_err rc = s3_call(c, c->hc, &r, &resp, err, errlen);
     if (rc == QB_ERR_CONFLICT && resp.body && strstr(resp.body, "BucketAlreadyOwnedByYou"))
         rc = QB_OK;
     http_client_response_free(&resp);
+    s3_hl_free(&h);
     free(body);
+    return rc;
+}
+
+enum qb_err s3_create_bucket(struct s3_client *c, char *err, size_t errlen)
+{
+    return create_bucket(c, false, err, errlen);
+}
+
+enum qb_err s3_create_bucket_locked(struct s3_client *c, char *err, size_t errlen)
+{
+    return create_bucket(c, true, err, errlen);
+}
+
+enum qb_err s3_get_object_lock(struct s3_client *c, struct s3_object_lock *out, char *err,
+                               size_t errlen)
+{
+    struct http_client_response resp = {0};
+    struct s3_req r = {.method = "GET", .query = "object-lock"};
+    memset(out, 0, sizeof *out);
+    enum qb_err rc = s3_call(c, c->hc, &r, &resp, err, errlen);
+    if (!rc)
+        s3_xml_object_lock(resp.body, resp.body_len, out);
+    else if (resp.body && strstr(resp.body, "<Code>ObjectLockConfigurationNotFoundError</Code>"))
+        rc = QB_OK; /* the answer for a bucket created without Object Lock */
+    http_client_response_free(&resp);
     return rc;
 }
 
@@ -377,6 +410,18 @@ void s3_object_headers(const struct s3_client *c, const struct s3_put_options *o
     }
     if (c->storage_class)
         s3_hl_add(h, "x-amz-storage-class", c->storage_class);
+    if (opt && opt->lock_mode && opt->lock_until) {
+        s3_hl_add(h, "x-amz-object-lock-mode", opt->lock_mode);
+        s3_hl_add(h, "x-amz-object-lock-retain-until-date", opt->lock_until);
+    }
+}
+
+bool s3_headers_locked(const struct hlist *h)
+{
+    for (size_t i = 0; i < h->n; i++)
+        if (strcmp(h->v[i].name, "x-amz-object-lock-mode") == 0)
+            return true;
+    return false;
 }
 
 /* PUT with the object headers objh and a known body SHA-256, which is
@@ -391,7 +436,9 @@ enum qb_err s3_put_with_sha(struct s3_client *c, const char *key, const void *da
     for (size_t i = 0; i < objh->n; i++)
         s3_hl_add(&h, objh->v[i].name, objh->v[i].value);
     s3_hl_add(&h, "x-amz-meta-sha256", sha);
-    if (c->unsigned_payload) { /* no payload signature: let S3 check an MD5 */
+    /* No payload signature: let S3 check an MD5.  AWS also wants one on
+     * every upload with an Object Lock retention. */
+    if (c->unsigned_payload || s3_headers_locked(objh)) {
         s3_md5_base64(data, len, md5);
         s3_hl_add(&h, "Content-MD5", md5);
     }
@@ -512,6 +559,9 @@ void s3_object_info_free(struct s3_object_info *info)
     free(info->etag);
     free(info->last_modified);
     free(info->content_type);
+    free(info->version_id);
+    free(info->lock_mode);
+    free(info->lock_until);
     memset(info, 0, sizeof *info);
 }
 
@@ -543,6 +593,9 @@ enum qb_err s3_head_object(struct s3_client *c, const char *key, struct s3_objec
     out->etag = dup_header(&resp, "ETag");
     out->last_modified = dup_header(&resp, "Last-Modified");
     out->content_type = dup_header(&resp, "Content-Type");
+    out->version_id = dup_header(&resp, "x-amz-version-id");
+    out->lock_mode = dup_header(&resp, "x-amz-object-lock-mode");
+    out->lock_until = dup_header(&resp, "x-amz-object-lock-retain-until-date");
     for (size_t i = 0; i < resp.n_headers; i++) {
         const char *n = resp.headers[i].name;
         if (strncasecmp(n, "x-amz-meta-", 11) != 0)
@@ -596,6 +649,110 @@ enum qb_err s3_delete_object(struct s3_client *c, const char *key, char *err, si
     if (rc == QB_ERR_NOT_FOUND) /* already gone is what the caller wanted */
         rc = QB_OK;
     http_client_response_free(&resp);
+    return rc;
+}
+
+enum qb_err s3_put_object_retention(struct s3_client *c, const char *key, const char *mode,
+                                    const char *until, char *err, size_t errlen)
+{
+    struct http_client_response resp = {0};
+    struct hlist h = {0};
+    char md5[32];
+    char *body = xasprintf("<Retention xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Mode>%s"
+                           "</Mode><RetainUntilDate>%s</RetainUntilDate></Retention>",
+                           mode, until);
+    s3_md5_base64(body, strlen(body), md5); /* required by AWS for this call */
+    s3_hl_add(&h, "Content-MD5", md5);
+    s3_hl_add(&h, "Content-Type", "application/xml");
+    struct s3_req r = {.method = "PUT",
+                       .key = key,
+                       .query = "retention",
+                       .hdrs = h.v,
+                       .n_hdrs = h.n,
+                       .body = body,
+                       .body_len = strlen(body)};
+    enum qb_err rc = s3_call(c, c->hc, &r, &resp, err, errlen);
+    http_client_response_free(&resp);
+    s3_hl_free(&h);
+    free(body);
+    return rc;
+}
+
+struct version_ids {
+    const char *key; /* only this exact key: the listing is by prefix */
+    char **ids;
+    size_t n;
+};
+
+static enum qb_err collect_version(void *ud, const char *key, const char *version_id)
+{
+    struct version_ids *v = ud;
+    if (strcmp(key, v->key) != 0 || !*version_id)
+        return QB_OK;
+    if (v->n >= 100000) /* a runaway listing must not exhaust memory */
+        return QB_ERR_REMOTE;
+    v->ids = xrealloc(v->ids, (v->n + 1) * sizeof *v->ids);
+    v->ids[v->n++] = xstrdup(version_id);
+    return QB_OK;
+}
+
+/* The version ids of key, every page of ListObjectVersions?prefix=key. */
+static enum qb_err list_versions(struct s3_client *c, const char *key, struct version_ids *v,
+                                 char *err, size_t errlen)
+{
+    struct http_client_response resp = {0};
+    char *kmark = NULL, *vmark = NULL;
+    char *eprefix = sigv4_uri_encode(key, strlen(key), false);
+    enum qb_err rc;
+    bool more = false;
+    do {
+        char *ek = kmark ? sigv4_uri_encode(kmark, strlen(kmark), false) : NULL;
+        char *ev = vmark ? sigv4_uri_encode(vmark, strlen(vmark), false) : NULL;
+        /* Parameters in byte order: the signer wants the canonical query. */
+        char *query =
+            xasprintf("%s%s%sprefix=%s%s%s&versions", ek ? "key-marker=" : "", ek ? ek : "",
+                      ek ? "&" : "", eprefix, ev ? "&version-id-marker=" : "", ev ? ev : "");
+        struct s3_req r = {.method = "GET", .query = query};
+        http_client_response_free(&resp);
+        rc = s3_call(c, c->hc, &r, &resp, err, errlen);
+        free(query);
+        free(ek);
+        free(ev);
+        QB_FREE(kmark);
+        QB_FREE(vmark);
+        if (!rc) {
+            rc = s3_xml_versions_page(resp.body, resp.body_len, collect_version, v, &more, &kmark,
+                                      &vmark);
+            if (rc)
+                qb_failf(rc, err, errlen, "S3 ListObjectVersions %s: too many versions", key);
+        }
+    } while (!rc && more && kmark);
+    free(kmark);
+    free(vmark);
+    free(eprefix);
+    http_client_response_free(&resp);
+    return rc;
+}
+
+enum qb_err s3_delete_versions(struct s3_client *c, const char *key, char *err, size_t errlen)
+{
+    struct version_ids v = {.key = key};
+    enum qb_err rc = list_versions(c, key, &v, err, errlen);
+    for (size_t i = 0; !rc && i < v.n; i++) {
+        struct http_client_response resp = {0};
+        char *eid = sigv4_uri_encode(v.ids[i], strlen(v.ids[i]), false);
+        char *query = xasprintf("versionId=%s", eid);
+        struct s3_req r = {.method = "DELETE", .key = key, .query = query};
+        rc = s3_call(c, c->hc, &r, &resp, err, errlen);
+        if (rc == QB_ERR_NOT_FOUND) /* gone meanwhile */
+            rc = QB_OK;
+        http_client_response_free(&resp);
+        free(query);
+        free(eid);
+    }
+    for (size_t i = 0; i < v.n; i++)
+        free(v.ids[i]);
+    free(v.ids);
     return rc;
 }
 

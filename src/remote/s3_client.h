@@ -88,6 +88,15 @@ struct s3_put_options {
     /* Multipart writer only: also store "<key>.sha256" holding
      * "<hex>  <basename>\n" (sha256sum format), see docs/internals/s3.md. */
     bool sha256_sidecar;
+    /* S3 Object Lock: lock_mode "GOVERNANCE" or "COMPLIANCE" and
+     * lock_until, the retain-until date (ISO 8601 UTC), both or neither.
+     * The bucket must have Object Lock enabled.  A locked PUT or part also
+     * carries Content-MD5 (AWS requires it; RGW accepts either).  The
+     * multipart writer's sidecar gets the same lock, and its object gets
+     * it again with PutObjectRetention after completing: Ceph RGW 16
+     * ignores these headers on CreateMultipartUpload. */
+    const char *lock_mode;
+    const char *lock_until;
 };
 
 /* Creates a client.  [out] *out: destroy with s3_client_destroy().
@@ -102,6 +111,22 @@ uint64_t s3_client_part_size(const struct s3_client *c);
 
 /* Creates the configured bucket; succeeds if we own it already. */
 enum qb_err s3_create_bucket(struct s3_client *c, char *err, size_t errlen) QB_MUSTCHECK;
+/* The same, with Object Lock enabled (x-amz-bucket-object-lock-enabled,
+ * which also turns versioning on); for tests.  An existing bucket is left
+ * as it is. */
+enum qb_err s3_create_bucket_locked(struct s3_client *c, char *err, size_t errlen) QB_MUSTCHECK;
+
+/* The bucket's Object Lock configuration (GET /?object-lock). */
+struct s3_object_lock {
+    bool enabled;  /* ObjectLockEnabled=Enabled */
+    char mode[16]; /* default retention "GOVERNANCE"/"COMPLIANCE", "" when none */
+    int days;      /* default retention in days, 0 when none (or given in years) */
+    int years;     /* ... in years, 0 when none */
+};
+/* A bucket without Object Lock is enabled=false and QB_OK (S3 answers
+ * ObjectLockConfigurationNotFoundError); any other refusal is an error. */
+enum qb_err s3_get_object_lock(struct s3_client *c, struct s3_object_lock *out, char *err,
+                               size_t errlen) QB_MUSTCHECK;
 
 /* Stores data[0..len) as key with one PUT (len up to 5 GiB).  Sets
  * x-amz-meta-sha256 to the body's SHA-256.  opt may be NULL. */
@@ -128,6 +153,9 @@ struct s3_object_info {
     char *content_type;
     struct s3_meta *meta; /* x-amz-meta-* (names lower-case, without prefix) */
     size_t n_meta;
+    char *version_id; /* x-amz-version-id, NULL on an unversioned bucket */
+    char *lock_mode;  /* x-amz-object-lock-mode, NULL when not locked */
+    char *lock_until; /* x-amz-object-lock-retain-until-date as sent, or NULL */
 };
 enum qb_err s3_head_object(struct s3_client *c, const char *key, struct s3_object_info *out,
                            char *err, size_t errlen) QB_MUSTCHECK;
@@ -153,6 +181,22 @@ enum qb_err s3_list_objects(struct s3_client *c, const char *prefix, unsigned pa
 /* Deletes key.  Deleting a missing key succeeds (S3 semantics). */
 enum qb_err s3_delete_object(struct s3_client *c, const char *key, char *err,
                              size_t errlen) QB_MUSTCHECK;
+
+/* Sets key's Object Lock retention (PutObjectRetention, PUT ?retention):
+ * mode "GOVERNANCE"/"COMPLIANCE" until `until` (ISO 8601 UTC).  S3 only
+ * lengthens a lock; it refuses to shorten one (AccessDenied). */
+enum qb_err s3_put_object_retention(struct s3_client *c, const char *key, const char *mode,
+                                    const char *until, char *err, size_t errlen) QB_MUSTCHECK;
+
+/* Deletes every version of key (and its delete markers), one DELETE
+ * ?versionId= each, after ListObjectVersions: on a versioned bucket (every
+ * Object Lock bucket) a plain DELETE only hides the object behind a delete
+ * marker.  A version still under Object Lock is refused by S3
+ * (QB_ERR_REMOTE, "AccessDenied", not retried); the versions deleted
+ * before it stay deleted.  A key without versions succeeds.  Never sends
+ * x-amz-bypass-governance-retention. */
+enum qb_err s3_delete_versions(struct s3_client *c, const char *key, char *err,
+                               size_t errlen) QB_MUSTCHECK;
 
 /* Deletes keys[0..n) with DeleteObjects, 1000 per request.  Fails on the
  * first key S3 reports as not deleted (naming it and its Code). */

@@ -78,6 +78,8 @@ uint64_t s3_clamp_part(uint64_t v);
  * the configuration, added to h. */
 void s3_object_headers(const struct s3_client *c, const struct s3_put_options *opt,
                        struct hlist *h);
+/* True when h carries an Object Lock retention (x-amz-object-lock-mode). */
+bool s3_headers_locked(const struct hlist *h);
 /* PUT data with the object headers objh and x-amz-meta-sha256 = sha.
  * [out] etag (may be NULL): the ETag S3 answered, quotes included, "" if
  * none or too long for etaglen. */

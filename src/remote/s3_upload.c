@@ -57,7 +57,9 @@ struct s3_upload {
     struct s3_put_options opt; /* content_type and meta point into hdrs */
     struct hlist hdrs;         /* object headers for PUT / initiate */
     bool sidecar;
-    bool ramp; /* small first parts: the hint says multipart */
+    bool locked;                  /* Object Lock headers: parts carry Content-MD5 */
+    char *lock_mode, *lock_until; /* copies, for the sidecar's PUT */
+    bool ramp;                    /* small first parts: the hint says multipart */
     uint64_t base_part, grow_after;
     EVP_MD_CTX *sha;
     uint64_t total;
@@ -175,12 +177,13 @@ static enum qb_err upload_part(struct s3_upload *u, struct http_client *hc, stru
     char hash[SIGV4_HEX_LEN + 1], md5[32];
     char *eid = sigv4_uri_encode(u->upload_id, strlen(u->upload_id), false);
     char *query = xasprintf("partNumber=%u&uploadId=%s", p->number, eid);
-    if (c->unsigned_payload) {
+    if (c->unsigned_payload)
         qb_strlcpy(hash, SIGV4_UNSIGNED_PAYLOAD, sizeof hash);
+    else
+        sigv4_sha256_hex(p->data, p->len, hash); /* S3 verifies it */
+    if (c->unsigned_payload || u->locked) {      /* AWS wants an MD5 on locked uploads */
         s3_md5_base64(p->data, p->len, md5);
         s3_hl_add(&h, "Content-MD5", md5);
-    } else {
-        sigv4_sha256_hex(p->data, p->len, hash); /* S3 verifies it */
     }
     struct s3_req r = {.method = "PUT",
                        .key = u->key,
@@ -261,6 +264,11 @@ enum qb_err s3_upload_begin(struct s3_client *c, const char *key, const struct s
     u->key = xstrdup(key);
     s3_object_headers(c, opt, &u->hdrs);
     u->sidecar = opt && opt->sha256_sidecar;
+    u->locked = s3_headers_locked(&u->hdrs);
+    if (u->locked) {
+        u->lock_mode = xstrdup(opt->lock_mode);
+        u->lock_until = xstrdup(opt->lock_until);
+    }
     uint64_t hint = opt ? opt->size_hint : 0;
     u->base_part = c->part_size;
     u->grow_after = hint ? 9000 : 1000;
@@ -275,6 +283,8 @@ enum qb_err s3_upload_begin(struct s3_client *c, const char *key, const struct s
     if (!u->sha || !EVP_DigestInit_ex(u->sha, EVP_sha256(), NULL)) {
         EVP_MD_CTX_free(u->sha);
         s3_hl_free(&u->hdrs);
+        free(u->lock_mode);
+        free(u->lock_until);
         free(u->key);
         free(u);
         return qb_failf(QB_ERR_INTERNAL, err, errlen, "s3: cannot start SHA-256");
@@ -447,6 +457,8 @@ static void upload_free(struct s3_upload *u)
     pthread_mutex_destroy(&u->mu);
     pthread_cond_destroy(&u->cv);
     s3_hl_free(&u->hdrs);
+    free(u->lock_mode);
+    free(u->lock_until);
     free(u->upload_id);
     free(u->key);
     free(u);
@@ -593,9 +605,29 @@ static enum qb_err write_sidecar(struct s3_upload *u, const char *sha, char *err
     const char *base = strrchr(u->key, '/');
     char *key = xasprintf("%s.sha256", u->key);
     char *body = xasprintf("%s  %s\n", sha, base ? base + 1 : u->key);
-    enum qb_err rc = s3_put_object(u->c, key, body, strlen(body), NULL, err, errlen);
+    /* Locked like its object: deleting the checksum would make a locked
+     * object unverifiable. */
+    struct s3_put_options opt = {.lock_mode = u->lock_mode, .lock_until = u->lock_until};
+    enum qb_err rc = s3_put_object(u->c, key, body, strlen(body), &opt, err, errlen);
     free(key);
     free(body);
+    return rc;
+}
+
+/* Locks the completed multipart object again, explicitly: Ceph RGW 16
+ * ignores the Object Lock headers of CreateMultipartUpload (AWS honours
+ * them; setting the same retention again is allowed).  If that fails the
+ * object is unlocked, so it is removed and the write fails: never an
+ * unlocked object where a locked one was asked for. */
+static enum qb_err lock_completed(struct s3_upload *u, char *err, size_t errlen)
+{
+    enum qb_err rc =
+        s3_put_object_retention(u->c, u->key, u->lock_mode, u->lock_until, err, errlen);
+    if (rc) {
+        char e2[QB_ERRBUF_SIZE];
+        if (s3_delete_versions(u->c, u->key, e2, sizeof e2))
+            log_warn("s3.cleanup_failed", "what=unlocked_object");
+    }
     return rc;
 }
 
@@ -636,6 +668,8 @@ enum qb_err s3_upload_finish(struct s3_upload *u, struct s3_upload_result *res, 
         char want[40]; /* 32 hex digits, "-", up to 5 digits */
         if (!rc && multipart_etag(u, parts, want, sizeof want))
             snprintf(etag, sizeof etag, "\"%s\"", want);
+        if (!rc && u->locked)
+            rc = lock_completed(u, err, errlen);
     }
     if (!rc && u->sidecar) {
         rc = write_sidecar(u, sha, err, errlen);

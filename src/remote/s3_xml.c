@@ -172,6 +172,63 @@ enum qb_err s3_xml_uploads_page(const char *s, size_t len, s3_upload_list_fn fn,
     return rc;
 }
 
+static enum qb_err versions_of(const char *s, size_t len, const char *tag, s3_version_fn fn,
+                               void *ud)
+{
+    enum qb_err rc = QB_OK;
+    const char *v;
+    size_t vl, pos = 0;
+    while (!rc && s3_xml_next(s, len, &pos, tag, &v, &vl)) {
+        char *k = s3_xml_text(v, vl, "Key"), *id = s3_xml_text(v, vl, "VersionId");
+        rc = fn(ud, k ? k : "", id ? id : "");
+        free(k);
+        free(id);
+    }
+    return rc;
+}
+
+enum qb_err s3_xml_versions_page(const char *s, size_t len, s3_version_fn fn, void *ud, bool *more,
+                                 char **key_marker, char **version_marker)
+{
+    enum qb_err rc = QB_OK;
+    *more = false;
+    *key_marker = *version_marker = NULL;
+    if (s)
+        rc = versions_of(s, len, "Version", fn, ud);
+    if (s && !rc)
+        rc = versions_of(s, len, "DeleteMarker", fn, ud);
+    char *trunc = s3_xml_text(s, len, "IsTruncated");
+    *more = !rc && trunc && strcmp(trunc, "true") == 0;
+    free(trunc);
+    if (*more) {
+        *key_marker = s3_xml_text(s, len, "NextKeyMarker");
+        *version_marker = s3_xml_text(s, len, "NextVersionIdMarker");
+    }
+    return rc;
+}
+
+void s3_xml_object_lock(const char *s, size_t len, struct s3_object_lock *out)
+{
+    memset(out, 0, sizeof *out);
+    char *en = s3_xml_text(s, len, "ObjectLockEnabled");
+    out->enabled = en && strcmp(en, "Enabled") == 0;
+    free(en);
+    const char *v;
+    size_t vl, pos = 0;
+    if (!s || !s3_xml_next(s, len, &pos, "DefaultRetention", &v, &vl))
+        return;
+    char *mode = s3_xml_text(v, vl, "Mode"), *days = s3_xml_text(v, vl, "Days");
+    char *years = s3_xml_text(v, vl, "Years");
+    if (mode && strlen(mode) < sizeof out->mode)
+        qb_strlcpy(out->mode, mode, sizeof out->mode);
+    long d = days ? strtol(days, NULL, 10) : 0, y = years ? strtol(years, NULL, 10) : 0;
+    out->days = d > 0 && d <= 365000 ? (int)d : 0;
+    out->years = y > 0 && y <= 1000 ? (int)y : 0;
+    free(mode);
+    free(days);
+    free(years);
+}
+
 void s3_xml_error_parse(const char *s, size_t len, struct s3_xml_error *out)
 {
     out->code = s3_xml_text(s, len, "Code");

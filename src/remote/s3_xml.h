@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
- * s3_xml.h -- S3's XML documents, read and written: the ListObjectsV2 and
- * ListMultipartUploads pages, the CreateMultipartUpload answer, the
+ * s3_xml.h -- S3's XML documents, read and written: the ListObjectsV2,
+ * ListObjectVersions and ListMultipartUploads pages, a bucket's Object
+ * Lock configuration, the CreateMultipartUpload answer, the
  * DeleteObjects request and answer, and <Error> bodies.  A function of the
  * bytes alone: no I/O, no state, so any thread may call any of it.
  *
@@ -58,6 +59,20 @@ enum qb_err s3_xml_list_page(const char *s, size_t len, s3_list_fn fn, void *ud,
 enum qb_err s3_xml_uploads_page(const char *s, size_t len, s3_upload_list_fn fn, void *ud,
                                 bool *more, char **key_marker,
                                 char **upload_id_marker) QB_MUSTCHECK;
+
+/* One ListObjectVersions page: calls fn(ud, key, version_id) for each
+ * <Version> and then each <DeleteMarker> (both borrowed for the call) and
+ * stops at the first non-QB_OK, which it returns.  [out] *more:
+ * IsTruncated=true; then *key_marker and *version_marker are the page's
+ * NextKeyMarker and NextVersionIdMarker (NULL if absent), else both NULL.
+ * Caller frees both. */
+typedef enum qb_err (*s3_version_fn)(void *ud, const char *key, const char *version_id);
+enum qb_err s3_xml_versions_page(const char *s, size_t len, s3_version_fn fn, void *ud, bool *more,
+                                 char **key_marker, char **version_marker) QB_MUSTCHECK;
+
+/* An ObjectLockConfiguration document into out (zeroed first): enabled,
+ * and the default retention rule when there is one. */
+void s3_xml_object_lock(const char *s, size_t len, struct s3_object_lock *out);
 
 /* The S3 error document's <Code> and <Message>, each NULL when absent;
  * caller frees both (s3_xml_error_free). */

@@ -579,3 +579,41 @@ enum qb_err storage_delete_many(struct storage *st, const char *const *keys, siz
     }
     return n ? st->ops->delete_many(st, keys, n, err, errlen) : QB_OK;
 }
+
+/* ------------------------------------------------------------ Object Lock */
+
+enum qb_err storage_object_lock(struct storage *st, struct storage_lock_info *out, char *err,
+                                size_t errlen)
+{
+    if (st->kind == STORAGE_S3)
+        return storage_s3_object_lock(st, out, err, errlen);
+    memset(out, 0, sizeof *out); /* a folder has nothing like it */
+    return QB_OK;
+}
+
+enum qb_err storage_set_lock(struct storage *st, const char *mode, int64_t until, char *err,
+                             size_t errlen)
+{
+    if (st->kind != STORAGE_S3)
+        return mode ? qb_failf(QB_ERR_INVALID, err, errlen,
+                               "storage: %s cannot lock objects (S3 Object Lock only)", st->url)
+                    : QB_OK;
+    if (mode && strcmp(mode, "GOVERNANCE") != 0 && strcmp(mode, "COMPLIANCE") != 0)
+        return qb_failf(QB_ERR_INVALID, err, errlen,
+                        "storage: lock mode must be GOVERNANCE or COMPLIANCE");
+    storage_s3_set_lock(st, mode, until);
+    return QB_OK;
+}
+
+enum qb_err storage_delete_versions(struct storage *st, const char *const *keys, size_t n,
+                                    char *err, size_t errlen)
+{
+    if (st->kind != STORAGE_S3)
+        return storage_delete_many(st, keys, n, err, errlen);
+    for (size_t i = 0; i < n; i++) {
+        enum qb_err rc = storage_key_check(keys[i], err, errlen);
+        if (rc)
+            return rc;
+    }
+    return storage_s3_delete_versions(st, keys, n, err, errlen);
+}

@@ -186,9 +186,11 @@ enum qb_err storage_read(struct storage *st, const char *key, uint64_t offset, u
 
 struct storage_object_info {
     uint64_t size;
-    int64_t mtime;   /* seconds since the epoch; 0 if unknown */
-    char sha256[65]; /* recorded checksum, "" when none was recorded */
-    char etag[48];   /* S3: the object's ETag as HEAD reports it; local: "" */
+    int64_t mtime;        /* seconds since the epoch; 0 if unknown */
+    char sha256[65];      /* recorded checksum, "" when none was recorded */
+    char etag[48];        /* S3: the object's ETag as HEAD reports it; local: "" */
+    char lock_mode[16];   /* S3 Object Lock: "GOVERNANCE"/"COMPLIANCE", "" when not locked */
+    int64_t locked_until; /* its retain-until date (Unix seconds), 0 when not locked */
 };
 
 /* Size, time and recorded SHA-256 of key.  QB_ERR_NOT_FOUND if absent. */
@@ -249,5 +251,37 @@ enum qb_err storage_delete(struct storage *st, const char *key, char *err,
  * per request.  Every key is validated before anything is deleted. */
 enum qb_err storage_delete_many(struct storage *st, const char *const *keys, size_t n, char *err,
                                 size_t errlen) QB_MUSTCHECK;
+
+/* ---- S3 Object Lock (docs/internals/storage.md#object-lock) ----------- */
+
+struct storage_lock_info {
+    bool supported;  /* S3: the destination kind can have Object Lock; local: false */
+    bool enabled;    /* the bucket has Object Lock enabled */
+    char mode[16];   /* its default retention "GOVERNANCE"/"COMPLIANCE", "" when none */
+    int days, years; /* the default retention's period, 0 when none */
+};
+
+/* The destination's Object Lock configuration (S3: GET /?object-lock; a
+ * local folder: supported = false, QB_OK).  [out] *out. */
+enum qb_err storage_object_lock(struct storage *st, struct storage_lock_info *out, char *err,
+                                size_t errlen) QB_MUSTCHECK;
+
+/* Every object written through st from now on (its sidecar and a
+ * storage_put too) is locked in mode ("GOVERNANCE" or "COMPLIANCE") until
+ * `until` (Unix seconds); mode NULL stops locking.  Checks nothing
+ * remotely: a bucket without Object Lock refuses the writes
+ * (InvalidRequest), so call storage_object_lock() first.  QB_ERR_INVALID
+ * on a local folder, which cannot lock. */
+enum qb_err storage_set_lock(struct storage *st, const char *mode, int64_t until, char *err,
+                             size_t errlen) QB_MUSTCHECK;
+
+/* Deletes every stored version of keys[0..n) (borrowed) and their
+ * sidecars, for objects written with a lock: on a versioned bucket a plain
+ * delete only hides them behind a delete marker.  S3 refuses a version
+ * still locked (QB_ERR_REMOTE naming AccessDenied, not retried); what was
+ * deleted before it stays deleted.  Locally the same as
+ * storage_delete_many. */
+enum qb_err storage_delete_versions(struct storage *st, const char *const *keys, size_t n,
+                                    char *err, size_t errlen) QB_MUSTCHECK;
 
 #endif /* QB_STORAGE_H */

@@ -74,6 +74,14 @@ enum qb_err storage_s3_open(const struct storage_config *cfg, const char *bucket
 enum qb_err storage_s3_discard_uploads(struct storage *st, const char *key, char *err,
                                        size_t errlen) QB_MUSTCHECK;
 
+/* Object Lock on S3 (storage.h storage_object_lock, storage_set_lock,
+ * storage_delete_versions); keys are validated by the caller. */
+enum qb_err storage_s3_object_lock(struct storage *st, struct storage_lock_info *out, char *err,
+                                   size_t errlen) QB_MUSTCHECK;
+void storage_s3_set_lock(struct storage *st, const char *mode, int64_t until);
+enum qb_err storage_s3_delete_versions(struct storage *st, const char *const *keys, size_t n,
+                                       char *err, size_t errlen) QB_MUSTCHECK;
+
 /* A presigned GET URL for key, valid ttl_s seconds (storage_urls.c). */
 enum qb_err storage_s3_presign(struct storage *st, const char *key, int64_t ttl_s, char **url,
                                char *err, size_t errlen) QB_MUSTCHECK;

@@ -16,7 +16,7 @@
     "s.storage_key, s.size_bytes, s.sha256, s.qdrant_checksum, s.qdrant_version, "                 \
     "s.points_count, s.created_at, s.verified_at, s.verify_error, s.pinned, s.layout, "            \
     "s.backup_set, s.keep_until, s.labels, s.checked_at, s.codec, s.raw_size, s.raw_sha256, "      \
-    "s.key_id "                                                                                    \
+    "s.key_id, s.locked_until "                                                                    \
     "FROM snapshots s LEFT JOIN plans p ON p.id = s.plan_id "                                      \
     "JOIN destinations d ON d.id = s.destination_id "
 
@@ -53,7 +53,8 @@ static const struct store_col snapshot_cols[] = {STORE_COL(id),
                                                  STORE_COL_TEXT_OR(codec, "none"),
                                                  STORE_COL_INT_OR(raw_size, -1),
                                                  STORE_COL(raw_sha256),
-                                                 STORE_COL(key_id)};
+                                                 STORE_COL(key_id),
+                                                 STORE_COL(locked_until)};
 #undef STORE_ROW_T
 static const struct store_rows snapshot_rows =
     STORE_TABLE_ROWS(struct store_snapshot, snapshot_cols);
@@ -77,9 +78,10 @@ enum qb_err store_snapshot_insert(struct store *s, const struct store_snapshot *
         "INSERT INTO snapshots (plan_id, run_id, instance_id, instance_name, destination_id, "
         "kind, collection, shard_id, qdrant_name, location, storage_key, size_bytes, sha256, "
         "qdrant_checksum, qdrant_version, points_count, created_at, verified_at, pinned, layout, "
-        "backup_set, keep_until, labels, checked_at, codec, raw_size, raw_sha256, key_id) VALUES "
+        "backup_set, keep_until, labels, checked_at, codec, raw_size, raw_sha256, key_id, "
+        "locked_until) VALUES "
         "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,"
-        "?16,?17,?18,?19,?20,?21,?22,?23,?18,?24,?25,?26,?27)",
+        "?16,?17,?18,?19,?20,?21,?22,?23,?18,?24,?25,?26,?27,?28)",
         &q, err, errlen);
     if (rc)
         return rc;
@@ -111,6 +113,7 @@ enum qb_err store_snapshot_insert(struct store *s, const struct store_snapshot *
     store_bind_int_or_null(st, 25, snap->raw_size, -1);
     store_bind_text(st, 26, snap->raw_sha256 && *snap->raw_sha256 ? snap->raw_sha256 : NULL);
     store_bind_text(st, 27, snap->key_id && *snap->key_id ? snap->key_id : NULL);
+    store_bind_int_or_null(st, 28, snap->locked_until, 0);
     rc = store_step_done(q.db, st, NULL, "cataloguing snapshot", err, errlen);
     if (!rc)
         *id = sqlite3_last_insert_rowid(q.db);
@@ -189,6 +192,7 @@ static enum qb_err read_brief(const struct store_rows *r, void *ctx, sqlite3_stm
     b->pinned = sqlite3_column_int(st, 2) != 0;
     b->verified_at = sqlite3_column_int64(st, 3);
     b->keep_until = sqlite3_column_int64(st, 4);
+    b->locked_until = sqlite3_column_int64(st, 5);
     return QB_OK;
 }
 
@@ -203,15 +207,16 @@ enum qb_err store_snapshot_list_retention(struct store *s, int64_t plan_id, cons
     void *list = NULL;
     *n = 0;
     /* Covered by snapshots_plan_target (0011, with keep_until since
-     * 0015): no row is read.  "IS" also
+     * 0015, locked_until since 0018): no row is read.  "IS" also
      * matches the full-instance target, whose collection is NULL. */
-    enum qb_err rc = store_stmt_open(s,
-                                     "SELECT id, created_at, pinned, verified_at, keep_until "
-                                     "FROM snapshots "
-                                     "WHERE plan_id = ?1 AND collection IS ?2 "
-                                     "AND deleting_at IS NULL "
-                                     "ORDER BY created_at DESC, id DESC",
-                                     &q, err, errlen);
+    enum qb_err rc =
+        store_stmt_open(s,
+                        "SELECT id, created_at, pinned, verified_at, keep_until, locked_until "
+                        "FROM snapshots "
+                        "WHERE plan_id = ?1 AND collection IS ?2 "
+                        "AND deleting_at IS NULL "
+                        "ORDER BY created_at DESC, id DESC",
+                        &q, err, errlen);
     if (!rc) {
         sqlite3_bind_int64(q.st, 1, plan_id);
         store_bind_text(q.st, 2, collection);

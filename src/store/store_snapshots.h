@@ -46,10 +46,11 @@ struct store_snapshot {
     /* What the stored object is (codec/codec.h).  size_bytes and sha256
      * above are the STORED bytes; raw_* the archive's.  Inserts: a NULL
      * codec is "none"; raw_size -1 and raw_sha256 NULL: unknown. */
-    char *codec;      /* "none", "zstd", "aes256gcm", "zstd+aes256gcm" */
-    int64_t raw_size; /* -1: unknown */
-    char *raw_sha256; /* or NULL */
-    char *key_id;     /* 8 hex digits, NULL when not encrypted */
+    char *codec;          /* "none", "zstd", "aes256gcm", "zstd+aes256gcm" */
+    int64_t raw_size;     /* -1: unknown */
+    char *raw_sha256;     /* or NULL */
+    char *key_id;         /* 8 hex digits, NULL when not encrypted */
+    int64_t locked_until; /* S3 Object Lock retain-until (Unix time) of its objects; 0: none */
 };
 
 void store_snapshot_free(struct store_snapshot *s);
@@ -88,7 +89,8 @@ struct store_snapshot_brief {
     int64_t created_at;
     int64_t verified_at; /* 0: never verified */
     bool pinned;
-    int64_t keep_until; /* 0: not held */
+    int64_t keep_until;   /* 0: not held */
+    int64_t locked_until; /* 0: not under S3 Object Lock */
 };
 
 /* The snapshots of one retention target (plan_id and collection; NULL:

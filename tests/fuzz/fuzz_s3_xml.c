@@ -2,8 +2,9 @@
  *
  * fuzz_s3_xml.c -- libFuzzer target for src/remote/s3_xml.c, the S3
  * document readers: the tag scanner and entity decoding, and the page and
- * answer parsers built on them (ListObjectsV2, ListMultipartUploads,
- * DeleteObjects, error documents).
+ * answer parsers built on them (ListObjectsV2, ListObjectVersions,
+ * ListMultipartUploads, DeleteObjects, the Object Lock configuration,
+ * error documents).
  *
  * The body is handed over in an exact-size buffer without a terminator, as
  * libcurl delivers it.  Invariants: a found element lies inside the body
@@ -80,6 +81,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     free(km);
     free(um);
+    km = um = NULL;
+    if (s3_xml_versions_page(body, size, on_upload, NULL, &more, &km, &um) != QB_OK ||
+        (!more && (km || um)))
+        abort();
+    free(km);
+    free(um);
+    struct s3_object_lock ol;
+    s3_xml_object_lock(body, size, &ol);
+    if (memchr(ol.mode, '\0', sizeof ol.mode) == NULL || ol.days < 0 || ol.years < 0)
+        abort(); /* always terminated, never a negative period */
     if (!s3_xml_delete_error(body, size, &k, &code) && (k || code))
         abort();
     free(k);

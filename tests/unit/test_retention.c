@@ -11,6 +11,7 @@
 
 #include "common.h"
 #include "engine/retention.h"
+#include "engine/retention_apply.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,7 @@ static size_t series(struct retention_item *items, size_t n, int64_t last, int64
         items[i].pinned = false;
         items[i].verified = false;
         items[i].keep_until = 0;
+        items[i].locked_until = 0;
     }
     return n;
 }
@@ -137,9 +139,9 @@ static void test_hourly_and_last(void)
 static void test_bucket_gaps(void)
 {
     struct retention_item items[3] = {
-        {1, T("2026-11-01 10:00"), false, false, 0},
-        {2, T("2026-11-05 10:00"), false, false, 0},
-        {3, T("2026-11-10 10:00"), false, false, 0},
+        {1, T("2026-11-01 10:00"), false, false, 0, 0},
+        {2, T("2026-11-05 10:00"), false, false, 0, 0},
+        {3, T("2026-11-10 10:00"), false, false, 0, 0},
     };
     struct retention_policy p = {.keep_daily = 2};
     static const struct want kept[] = {{3, "daily 2026-11-10"}, {2, "daily 2026-11-05"}};
@@ -151,9 +153,12 @@ static void test_bucket_gaps(void)
 static void test_newest_in_bucket(void)
 {
     struct retention_item items[6] = {
-        {1, T("2026-11-23 01:00"), false, false, 0}, {2, T("2026-11-23 23:00"), false, false, 0},
-        {3, T("2026-11-24 00:00"), false, false, 0}, {4, T("2026-11-24 12:00"), false, false, 0},
-        {5, T("2026-11-24 23:59"), false, false, 0}, {6, T("2026-11-25 00:00"), false, false, 0},
+        {1, T("2026-11-23 01:00"), false, false, 0, 0},
+        {2, T("2026-11-23 23:00"), false, false, 0, 0},
+        {3, T("2026-11-24 00:00"), false, false, 0, 0},
+        {4, T("2026-11-24 12:00"), false, false, 0, 0},
+        {5, T("2026-11-24 23:59"), false, false, 0, 0},
+        {6, T("2026-11-25 00:00"), false, false, 0, 0},
     };
     struct retention_policy p = {.keep_daily = 3};
     static const struct want kept[] = {
@@ -167,9 +172,11 @@ static void test_weekly_iso_year_boundary(void)
     /* 2026-12-31 (Thu) and 2027-01-01 (Fri) are both in ISO week 2026-W53;
      * 2024-12-30 (Mon) is in 2025-W01; 2021-01-03 (Sun) in 2020-W53. */
     struct retention_item items[5] = {
-        {1, T("2021-01-03 10:00"), false, false, 0}, {2, T("2024-12-30 10:00"), false, false, 0},
-        {3, T("2026-12-28 10:00"), false, false, 0}, {4, T("2026-12-31 10:00"), false, false, 0},
-        {5, T("2027-01-01 10:00"), false, false, 0},
+        {1, T("2021-01-03 10:00"), false, false, 0, 0},
+        {2, T("2024-12-30 10:00"), false, false, 0, 0},
+        {3, T("2026-12-28 10:00"), false, false, 0, 0},
+        {4, T("2026-12-31 10:00"), false, false, 0, 0},
+        {5, T("2027-01-01 10:00"), false, false, 0, 0},
     };
     struct retention_policy p = {.keep_weekly = 10};
     static const struct want kept[] = {
@@ -187,7 +194,7 @@ static void test_monthly_yearly(void)
         for (int m = 1; m <= 12; m++) {
             char s[48];
             snprintf(s, sizeof s, "%d-%02d-01 00:00", y, m);
-            items[n] = (struct retention_item){(int64_t)n + 1, T(s), false, false, 0};
+            items[n] = (struct retention_item){(int64_t)n + 1, T(s), false, false, 0, 0};
             n++;
         }
     }
@@ -214,8 +221,8 @@ static void test_pinned_not_counted(void)
 
     /* A pinned snapshot does not fill its day's bucket either. */
     struct retention_item day[2] = {
-        {1, T("2026-11-25 01:00"), false, false, 0},
-        {2, T("2026-11-25 02:00"), true, false, 0},
+        {1, T("2026-11-25 01:00"), false, false, 0, 0},
+        {2, T("2026-11-25 02:00"), true, false, 0, 0},
     };
     struct retention_policy daily = {.keep_daily = 1};
     static const struct want kept2[] = {{2, "pinned"}, {1, "daily 2026-11-25"}};
@@ -352,10 +359,10 @@ static void test_max_age_only(void)
 static void test_ties_ordered_by_id(void)
 {
     int64_t t = T("2026-11-25 02:00");
-    struct retention_item items[4] = {{7, t, false, false, 0},
-                                      {9, t, false, true, 0},
-                                      {8, t, false, true, 0},
-                                      {3, t - 1, false, true, 0}};
+    struct retention_item items[4] = {{7, t, false, false, 0, 0},
+                                      {9, t, false, true, 0, 0},
+                                      {8, t, false, true, 0, 0},
+                                      {3, t - 1, false, true, 0, 0}};
     struct retention_policy p = {.keep_last = 1};
     static const struct want kept[] = {{9, "keep_last"}};
     check("ties", &p, items, 4, t, kept, QB_ARRAY_LEN(kept), "not selected by any rule");
@@ -416,7 +423,7 @@ static void test_policy_check(void)
         TEST_EXPECT_STR(err, cases[i].msg);
 
         /* retention_decide refuses the policy and leaves out alone. */
-        struct retention_item item = {1, 0, false, false, 0};
+        struct retention_item item = {1, 0, false, false, 0, 0};
         struct retention_decision out = {.id = 42};
         err[0] = '\0';
         TEST_EXPECT_INT(retention_decide(&cases[i].p, &item, 1, 0, &out, err, sizeof err),
@@ -429,13 +436,94 @@ static void test_policy_check(void)
 /* Extreme inputs must not overflow (UBSan watches). */
 static void test_extremes(void)
 {
-    struct retention_item items[3] = {
-        {1, INT64_MIN, false, false, 0}, {2, INT64_MAX, false, false, 0}, {3, 0, false, false, 0}};
+    struct retention_item items[3] = {{1, INT64_MIN, false, false, 0, 0},
+                                      {2, INT64_MAX, false, false, 0, 0},
+                                      {3, 0, false, false, 0, 0}};
     struct retention_policy p = {1, 1, 1, 1, 1, 1, INT64_MAX};
     struct retention_decision out[3];
     TEST_EXPECT_INT(retention_decide(&p, items, 3, INT64_MIN, out, NULL, 0), QB_OK);
     TEST_EXPECT_INT(retention_decide(&p, items, 3, INT64_MAX, out, NULL, 0), QB_OK);
     TEST_EXPECT(out[1].keep);
+}
+
+/* Object Lock: a snapshot the rules delete is kept while locked, with its
+ * date as the reason, and goes once the date has passed. */
+static void test_locked_until(void)
+{
+    struct retention_item items[MAXN];
+    size_t n = series(items, 3, T("2026-11-25 02:00"), DAY);
+    items[0].locked_until = T("2026-12-01 00:00"); /* the oldest, id 1 */
+    struct retention_policy p = {.keep_last = 1};
+    static const struct want kept[] = {{3, "keep_last"}, {1, "locked until 2026-12-01T00:00:00Z"}};
+    check("locked", &p, items, n, T("2026-11-28 00:00"), kept, QB_ARRAY_LEN(kept),
+          "not selected by any rule");
+    static const struct want after[] = {{3, "keep_last"}};
+    check("lock passed", &p, items, n, T("2026-12-01 00:00"), after, QB_ARRAY_LEN(after),
+          "not selected by any rule");
+    /* A lock does not change what the rules choose: the locked snapshot
+     * still fills its slot in keep_last when it is the newest. */
+    items[2].locked_until = T("2026-12-01 00:00");
+    static const struct want newest[] = {{3, "keep_last"},
+                                         {1, "locked until 2026-12-01T00:00:00Z"}};
+    check("locked newest", &p, items, n, T("2026-11-28 00:00"), newest, QB_ARRAY_LEN(newest),
+          "not selected by any rule");
+}
+
+/* The retain-until date derived from a plan's retention. */
+static void test_lock_from_json(void)
+{
+    static const struct {
+        const char *json;
+        const char *mode; /* NULL: refused */
+        int64_t period_s;
+        const char *msg; /* the refusal names the field */
+    } cases[] = {
+        {"{\"keep_last\": 3}", "", 0, NULL},
+        {"{\"object_lock\": null}", "", 0, NULL},
+        {"{\"keep_last\": 3, \"object_lock\": {\"mode\": \"governance\", \"days\": 7}}",
+         "GOVERNANCE", 7 * 86400, NULL},
+        {"{\"max_age\": \"30d\", \"object_lock\": {\"mode\": \"compliance\"}}", "COMPLIANCE",
+         30 * 86400, NULL},
+        {"{\"max_age\": 3600, \"object_lock\": {\"mode\": \"compliance\", \"days\": 2}}",
+         "COMPLIANCE", 2 * 86400, NULL},
+        {"{\"keep_last\": 3, \"object_lock\": {\"mode\": \"governance\"}}", NULL, 0,
+         "retention.object_lock.days: required when retention has no max_age"},
+        {"{\"object_lock\": {\"mode\": \"GOVERNANCE\", \"days\": 1}}", NULL, 0,
+         "retention.object_lock.mode: must be"},
+        {"{\"object_lock\": {\"days\": 1}}", NULL, 0, "retention.object_lock.mode: must be"},
+        {"{\"object_lock\": {\"mode\": \"governance\", \"days\": 0}}", NULL, 0,
+         "retention.object_lock.days: must be between 1 and 36500"},
+        {"{\"object_lock\": {\"mode\": \"governance\", \"days\": 1, \"bypass\": true}}", NULL, 0,
+         "retention.object_lock.bypass"},
+        {"{\"object_lock\": true}", NULL, 0, "retention.object_lock: must be an object"},
+    };
+    for (size_t i = 0; i < QB_ARRAY_LEN(cases); i++) {
+        char err[QB_ERRBUF_SIZE] = "";
+        struct retention_lock l;
+        struct retention_policy p;
+        cJSON *j = cJSON_Parse(cases[i].json);
+        TEST_ASSERT(j != NULL);
+        enum qb_err rc = retention_lock_from_json(j, &l, err, sizeof err);
+        /* The plan body's validation refuses exactly the same. */
+        char perr[QB_ERRBUF_SIZE] = "";
+        enum qb_err prc = retention_policy_from_json(j, &p, perr, sizeof perr);
+        cJSON_Delete(j);
+        TEST_EXPECT_INT(prc, rc);
+        if (!cases[i].mode) {
+            TEST_EXPECT_INT(rc, QB_ERR_INVALID);
+            TEST_EXPECT(strstr(err, cases[i].msg) == err);
+            TEST_EXPECT(strstr(perr, cases[i].msg) == perr);
+            continue;
+        }
+        TEST_EXPECT_INT(rc, QB_OK);
+        TEST_EXPECT_STR(l.mode, cases[i].mode);
+        TEST_EXPECT_INT(l.period_s, cases[i].period_s);
+        int64_t at = T("2026-12-06 12:00");
+        TEST_EXPECT_INT(retention_lock_until(&l, at),
+                        cases[i].period_s ? at + cases[i].period_s : 0);
+    }
+    struct retention_lock big = {"GOVERNANCE", INT64_MAX};
+    TEST_EXPECT_INT(retention_lock_until(&big, 10), INT64_MAX); /* no overflow */
 }
 
 int main(void)
@@ -457,5 +545,7 @@ int main(void)
     TEST_RUN(test_empty_input_and_policy);
     TEST_RUN(test_policy_check);
     TEST_RUN(test_extremes);
+    TEST_RUN(test_locked_until);
+    TEST_RUN(test_lock_from_json);
     return TEST_RESULT();
 }

@@ -2,8 +2,9 @@
  *
  * test_s3_xml.c -- S3's XML documents (src/remote/s3_xml.c): the tag
  * scanner on exact-length, unterminated bodies; entity decoding; the
- * ListObjectsV2 and ListMultipartUploads pages (as RGW and AWS write
- * them), error documents, the DeleteObjects answer and request.
+ * ListObjectsV2, ListObjectVersions and ListMultipartUploads pages (as RGW
+ * and AWS write them), the Object Lock configuration, error documents, the DeleteObjects answer and
+ * request.
  */
 #include "unit.h"
 #include "remote/s3_xml.h"
@@ -219,6 +220,98 @@ static void test_uploads_page(void)
     free(b);
 }
 
+/* ListObjectVersions as RGW writes it: versions, then delete markers. */
+static void test_versions_page(void)
+{
+    static const char page[] =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListVersionsResult>"
+        "<Name>b</Name><Prefix>p/a</Prefix><KeyMarker></KeyMarker><VersionIdMarker>"
+        "</VersionIdMarker><MaxKeys>1000</MaxKeys><IsTruncated>true</IsTruncated>"
+        "<NextKeyMarker>p/a.sha256</NextKeyMarker><NextVersionIdMarker>v3</NextVersionIdMarker>"
+        "<Version><Key>p/a</Key><VersionId>v1</VersionId><IsLatest>false</IsLatest>"
+        "<Size>6</Size></Version>"
+        "<DeleteMarker><Key>p/a</Key><VersionId>m2</VersionId><IsLatest>true</IsLatest>"
+        "</DeleteMarker>"
+        "<Version><Key>p/a.sha256</Key><VersionId>v3</VersionId></Version>"
+        "</ListVersionsResult>";
+    size_t len;
+    char *b = body(page, &len), *km = NULL, *vm = NULL;
+    bool more = false;
+    struct seen s = {0};
+    TEST_EXPECT_INT(s3_xml_versions_page(b, len, on_upload, &s, &more, &km, &vm), QB_OK);
+    TEST_EXPECT_INT(s.n, 3);
+    TEST_EXPECT_STR(s.keys[0], "p/a=v1");
+    TEST_EXPECT_STR(s.keys[1], "p/a.sha256=v3");
+    TEST_EXPECT_STR(s.keys[2], "p/a=m2");
+    TEST_EXPECT(more);
+    TEST_EXPECT_STR(km, "p/a.sha256");
+    TEST_EXPECT_STR(vm, "v3");
+    free(km);
+    free(vm);
+    free(b);
+
+    b = body("<ListVersionsResult><IsTruncated>false</IsTruncated></ListVersionsResult>", &len);
+    struct seen none = {0};
+    TEST_EXPECT_INT(s3_xml_versions_page(b, len, on_upload, &none, &more, &km, &vm), QB_OK);
+    TEST_EXPECT(!more);
+    TEST_EXPECT(km == NULL && vm == NULL);
+    TEST_EXPECT_INT(none.n, 0);
+    free(b);
+}
+
+/* GET /?object-lock: enabled with and without a default retention rule. */
+static void test_object_lock(void)
+{
+    struct s3_object_lock ol;
+    size_t len;
+    char *b = body("<?xml version=\"1.0\" encoding=\"UTF-8\"?><ObjectLockConfiguration "
+                   "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><ObjectLockEnabled>Enabled"
+                   "</ObjectLockEnabled><Rule><DefaultRetention><Mode>GOVERNANCE</Mode><Days>1"
+                   "</Days></DefaultRetention></Rule></ObjectLockConfiguration>",
+                   &len);
+    s3_xml_object_lock(b, len, &ol);
+    TEST_EXPECT(ol.enabled);
+    TEST_EXPECT_STR(ol.mode, "GOVERNANCE");
+    TEST_EXPECT_INT(ol.days, 1);
+    TEST_EXPECT_INT(ol.years, 0);
+    free(b);
+
+    b = body("<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled>"
+             "<Rule><DefaultRetention><Mode>COMPLIANCE</Mode><Years>2</Years>"
+             "</DefaultRetention></Rule></ObjectLockConfiguration>",
+             &len);
+    s3_xml_object_lock(b, len, &ol);
+    TEST_EXPECT(ol.enabled);
+    TEST_EXPECT_STR(ol.mode, "COMPLIANCE");
+    TEST_EXPECT_INT(ol.days, 0);
+    TEST_EXPECT_INT(ol.years, 2);
+    free(b);
+
+    b = body("<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled>"
+             "</ObjectLockConfiguration>",
+             &len);
+    s3_xml_object_lock(b, len, &ol);
+    TEST_EXPECT(ol.enabled);
+    TEST_EXPECT_STR(ol.mode, "");
+    free(b);
+
+    /* Cut short, absurd or missing: nothing is read past len, nothing enabled. */
+    b = body("<ObjectLockConfiguration><ObjectLockEnabled>Enab", &len);
+    s3_xml_object_lock(b, len, &ol);
+    TEST_EXPECT(!ol.enabled);
+    free(b);
+    b = body("<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled><Rule>"
+             "<DefaultRetention><Mode>GOVERNANCE_AND_MORE_THAN_16</Mode><Days>-5</Days>"
+             "</DefaultRetention></Rule></ObjectLockConfiguration>",
+             &len);
+    s3_xml_object_lock(b, len, &ol);
+    TEST_EXPECT_STR(ol.mode, "");
+    TEST_EXPECT_INT(ol.days, 0);
+    free(b);
+    s3_xml_object_lock(NULL, 0, &ol);
+    TEST_EXPECT(!ol.enabled);
+}
+
 static void test_errors(void)
 {
     size_t len;
@@ -262,5 +355,7 @@ int main(void)
     TEST_RUN(test_list_page);
     TEST_RUN(test_uploads_page);
     TEST_RUN(test_errors);
+    TEST_RUN(test_versions_page);
+    TEST_RUN(test_object_lock);
     return TEST_RESULT();
 }

@@ -339,6 +339,7 @@ static void test_null_columns_read_as_none(void)
     TEST_EXPECT_INT((long long)snaps[0]->verified_at, 0);
     TEST_EXPECT_INT((long long)snaps[0]->size_bytes, 5);
     TEST_EXPECT_STR(snaps[0]->destination_name, "d");
+    TEST_EXPECT_INT((long long)snaps[0]->locked_until, 0); /* NULL: not locked */
     store_snapshot_list_free(snaps, n);
 
     struct store_run **runs = NULL;
@@ -447,6 +448,65 @@ static void test_not_found_messages(void)
 /* A row marked deleting is invisible to get and list (never restored,
  * verified or counted as the newest verified backup), only one deletion
  * can mark it, and recovery finds it with store_snapshot_list_deleting. */
+/* A snapshot's Object Lock date (0018) is written with the row and read
+ * back by the row and by retention's briefs; 0 is stored as NULL. */
+static void test_snapshot_locked_until(void)
+{
+    struct seal_keyring *kr = NULL;
+    struct store *s = NULL;
+    open_store(&s, &kr);
+    TEST_ASSERT(s != NULL);
+    char err[QB_ERRBUF_SIZE];
+    exec_sql("INSERT INTO instances (name, url, created_at, updated_at) "
+             "VALUES ('i', 'http://q:6333', 0, 0);"
+             "INSERT INTO destinations (name, kind, created_at, updated_at) "
+             "VALUES ('d', 's3', 0, 0);"
+             "INSERT INTO plans (name, instance_id, destination_id, scope, created_at, "
+             "updated_at) SELECT 'p', i.id, d.id, 'collections', 0, 0 "
+             "FROM instances i, destinations d;");
+    struct store_plan *p = NULL;
+    TEST_ASSERT(store_plan_get(s, "p", &p, err, sizeof err) == QB_OK);
+    char kind[] = "collection", coll[] = "c", name[] = "q", sha[65];
+    memset(sha, '0', 64);
+    sha[64] = '\0';
+    int64_t ids[2];
+    for (int i = 0; i < 2; i++) {
+        char loc[16], key[16];
+        snprintf(loc, sizeof loc, "s3://b/k%d", i);
+        snprintf(key, sizeof key, "k%d", i);
+        struct store_snapshot row = {.plan_id = p->id,
+                                     .instance_name = p->instance,
+                                     .destination_id = p->destination_id,
+                                     .kind = kind,
+                                     .collection = coll,
+                                     .shard_id = -1,
+                                     .qdrant_name = name,
+                                     .location = loc,
+                                     .storage_key = key,
+                                     .sha256 = sha,
+                                     .points_count = -1,
+                                     .created_at = 100 + i,
+                                     .locked_until = i ? 0 : 1900000000};
+        TEST_ASSERT(store_snapshot_insert(s, &row, &ids[i], err, sizeof err) == QB_OK);
+    }
+    struct store_snapshot *one = NULL;
+    TEST_ASSERT(store_snapshot_get(s, ids[0], &one, err, sizeof err) == QB_OK);
+    TEST_EXPECT_INT((long long)one->locked_until, 1900000000);
+    store_snapshot_free(one);
+    struct store_snapshot_brief *b = NULL;
+    size_t n = 0;
+    TEST_ASSERT(store_snapshot_list_retention(s, p->id, "c", &b, &n, err, sizeof err) == QB_OK);
+    TEST_ASSERT(n == 2);
+    TEST_EXPECT_INT((long long)b[0].id, ids[1]); /* newest first */
+    TEST_EXPECT_INT((long long)b[0].locked_until, 0);
+    TEST_EXPECT_INT((long long)b[1].locked_until, 1900000000);
+    free(b);
+    store_plan_free(p);
+    store_close(s);
+    seal_keyring_destroy(kr);
+    drop_db();
+}
+
 static void test_snapshot_marked_deleting(void)
 {
     struct seal_keyring *kr = NULL;
@@ -573,6 +633,7 @@ int main(void)
     TEST_RUN(test_destination_secret_only_when_asked);
     TEST_RUN(test_not_found_messages);
     TEST_RUN(test_snapshot_marked_deleting);
+    TEST_RUN(test_snapshot_locked_until);
     TEST_RUN(test_cleanup_sweep_and_claims);
     return TEST_RESULT();
 }
