@@ -23,6 +23,7 @@
 #include "api/api_common.h"
 #include "api/app.h"
 #include "api/api_plan_body.h"
+#include "api/api_plan_copies.h"
 #include "engine/collsel.h"
 #include "sched/sched.h"
 #include "engine/tasks.h"
@@ -73,6 +74,7 @@ cJSON *api_plan_json(const struct store_plan *p)
     cJSON_AddBoolToObject(o, "verify", p->verify);
     cJSON_AddStringToObject(o, "verify_mode", p->verify_mode ? p->verify_mode : "full");
     api_add_rate(o, "max_bytes_per_second", p->max_bytes_per_second);
+    cJSON_AddItemToObject(o, "copies", api_plan_copies_json(p));
     int64_t alert = api_plan_alert_after(p);
     cJSON_AddItemToObject(o, "alert_after",
                           p->alert_after_s > 0 ? cJSON_CreateNumber((double)p->alert_after_s)

@@ -22,6 +22,7 @@
  * and compared with the count recorded at backup time.
  */
 #include "engine/backup_set.h"
+#include "engine/copies.h"
 #include "storage/bridge.h"
 #include "engine/jobs.h"
 #include "engine/restore_set.h"
@@ -46,7 +47,9 @@ struct restore {
     struct job *job;
     const cJSON *request;
     struct store_snapshot *snap;
-    struct storage *storage;
+    struct storage *storage; /* the primary destination: safety snapshots go there */
+    struct storage *source;  /* where the object is read: the first healthy location */
+    char *source_key;
     struct qdrant_client *qdrant;
     const char *instance;   /* target instance name */
     const char *collection; /* target collection name */
@@ -54,6 +57,7 @@ struct restore {
     enum qdrant_priority priority;
     bool overwrite;
     bool safety;
+    cJSON *result; /* the run's result for this restore */
 };
 
 static const char *req_str(const cJSON *req, const char *name, const char *dflt)
@@ -72,8 +76,8 @@ static enum qb_err restore_by_upload(struct restore *r, const struct qdrant_targ
                                      size_t errlen)
 {
     struct restore_set_pull p = {.job = r->job};
-    enum qb_err rc = bridge_start(r->storage, r->snap->storage_key, 0, 0, RESTORE_RING_BYTES,
-                                  &p.bridge, err, errlen);
+    enum qb_err rc =
+        bridge_start(r->source, r->source_key, 0, 0, RESTORE_RING_BYTES, &p.bridge, err, errlen);
     if (rc)
         return rc;
     rc = qdrant_snapshot_upload(r->qdrant, t, r->priority, r->snap->sha256, r->snap->qdrant_name,
@@ -88,7 +92,7 @@ static enum qb_err restore_by_url(struct restore *r, const struct qdrant_target 
 {
     char *url = NULL;
     const char *base = req_str(r->request, "download_base", NULL);
-    enum qb_err rc = storage_fetch_url(r->storage, r->snap->storage_key, r->snap->id, base,
+    enum qb_err rc = storage_fetch_url(r->source, r->source_key, r->snap->id, base,
                                        RESTORE_URL_TTL_S, &url, err, errlen);
     if (!rc)
         rc = qdrant_snapshot_recover(r->qdrant, t, url, r->priority, r->snap->sha256, NULL, err,
@@ -127,17 +131,12 @@ static enum qb_err restore_with_retries(struct restore *r, const struct qdrant_t
 /* Checks before anything changes on the target; fills *exists. */
 static enum qb_err preflight(struct restore *r, bool *exists, char *err, size_t errlen)
 {
-    struct storage_object_info info;
-    enum qb_err rc = storage_head(r->storage, r->snap->storage_key, &info, err, errlen);
-    if (rc == QB_ERR_NOT_FOUND)
-        return qb_failf(rc, err, errlen, "the stored object %s is missing", r->snap->location);
+    /* The first healthy location (engine/copies.h): the primary, else a
+     * second copy, named in the result.  Checked before Qdrant is. */
+    enum qb_err rc = copies_open_source(r->job->store, r->snap, &r->source, &r->source_key,
+                                        r->result, err, errlen);
     if (rc)
         return rc;
-    if ((int64_t)info.size != r->snap->size_bytes)
-        return qb_failf(QB_ERR_IO, err, errlen,
-                        "the stored object is %llu bytes but the catalogue says %lld; it was "
-                        "changed or truncated",
-                        (unsigned long long)info.size, (long long)r->snap->size_bytes);
     struct qdrant_collection_info ci;
     rc = qdrant_collection_info(r->qdrant, r->collection, &ci, err, errlen);
     *exists = rc == QB_OK;
@@ -333,6 +332,7 @@ const char *restore_job_run(struct job *j, cJSON *results, char *error, size_t e
             : qb_failf(QB_ERR_INVALID, err, sizeof err, "the request names no snapshot");
     cJSON *result = cJSON_CreateObject();
     cJSON_AddItemToArray(results, result);
+    r.result = result;
     if (!rc) {
         r.instance = req_str(request, "target_instance", r.snap->instance_name);
         r.collection = req_str(request, "target_collection", r.snap->collection);
@@ -376,6 +376,8 @@ const char *restore_job_run(struct job *j, cJSON *results, char *error, size_t e
     }
     cJSON_AddStringToObject(result, "state", state);
     qdrant_client_destroy(r.qdrant);
+    storage_close(r.source);
+    free(r.source_key);
     storage_close(r.storage);
     store_snapshot_free(r.snap);
     cJSON_Delete(request);

@@ -7,6 +7,7 @@
 #include "engine/retention_apply.h"
 #include "metrics.h"
 #include "engine/backup_set.h"
+#include "engine/copies.h"
 #include "engine/jobs.h"
 #include "store/store_runs.h"
 #include "store/store_snapshots.h"
@@ -109,7 +110,11 @@ enum qb_err retention_delete_snapshot(struct store *store, struct storage *stora
         char **keys = NULL;
         size_t nkeys = 0;
         backup_set_keys(s, &keys, &nkeys);
-        rc = storage_delete_many(storage, (const char *const *)keys, nkeys, err, errlen);
+        /* Its second copies first: the row (and the copy rows with it)
+         * goes only when every location is gone. */
+        rc = copies_delete_objects(store, s, err, errlen);
+        if (!rc)
+            rc = storage_delete_many(storage, (const char *const *)keys, nkeys, err, errlen);
         qdrant_strings_free(keys, nkeys);
     }
     storage_close(own);
