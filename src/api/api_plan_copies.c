@@ -33,8 +33,10 @@ static char *copy_destination(struct http_request *req, const cJSON *c, size_t i
     enum qb_err rc =
         store_destination_get(app->store, d->valuestring, false, &dest, err, sizeof err);
     if (rc == QB_ERR_NOT_FOUND) {
-        snprintf(msg, sizeof msg, "copies[%zu].destination: no such destination", i);
-        http_reply_error(req, rc, msg);
+        /* As an unknown primary destination: 422 naming the field. */
+        snprintf(msg, sizeof msg, "copies[%zu].destination", i);
+        http_reply_problem_field(req, API_ERR_UNPROCESSABLE, msg,
+                                 "destination \"%s\" does not exist", d->valuestring);
         return NULL;
     }
     if (rc) {

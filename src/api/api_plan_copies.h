@@ -20,7 +20,7 @@
 /* Fills p->copies from body's "copies" (absent or null: []): an array of
  * {"destination": name, "retention": {...}} with each destination
  * existing, distinct and not p->destination (already set).  Stores
- * destinations by name.  Replies (400 naming the field, 404 for a
+ * destinations by name.  Replies (400 naming the field, 422 for a
  * destination that does not exist) and returns false on bad input. */
 bool api_plan_copies_from_body(struct http_request *req, const cJSON *body, struct store_plan *p);
 

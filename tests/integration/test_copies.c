@@ -88,7 +88,7 @@ static void test_bad_copies_refused(void)
         {"[{\"destination\":\"local\"}]", 400, "copies[0].destination"},
         {"[{\"destination\":\"second\"},{\"destination\":\"second\"}]", 400,
          "copies[1].destination"},
-        {"[{\"destination\":\"nowhere\"}]", 404, NULL},
+        {"[{\"destination\":\"nowhere\"}]", 422, "copies[0].destination"},
         {"[{\"destination\":\"second\",\"retention\":{\"keep_last\":-1}}]", 400, NULL},
         {"[{\"destination\":\"second\",\"colour\":\"red\"}]", 400, NULL},
         {"{\"destination\":\"second\"}", 400, "copies"},
