@@ -102,6 +102,25 @@ static enum qb_err copy_manifest(struct storage *src, struct storage *dst, const
     return rc;
 }
 
+/* Copies on the server, when src and dst allow it (one S3 endpoint and
+ * account), and checks the copy: nothing was hashed on the way, so the
+ * check is storage_verify_written's even with the plan's verify off
+ * (quick: size, recorded SHA-256 and ETag; full: every byte re-read). */
+static enum qb_err copy_on_server(const struct store_plan *plan, struct storage *src,
+                                  const struct store_snapshot *s, struct storage *dst,
+                                  const char *key, struct storage_write_result *res, char *err,
+                                  size_t errlen)
+{
+    enum qb_err rc = storage_copy(dst, key, src, s->storage_key, (uint64_t)s->size_bytes, s->sha256,
+                                  res, err, errlen);
+    bool full = plan && plan->verify && plan->verify_mode && strcmp(plan->verify_mode, "full") == 0;
+    if (!rc)
+        rc =
+            storage_verify_written(dst, key, res, full ? STORAGE_VERIFY_FULL : STORAGE_VERIFY_QUICK,
+                                   NULL, NULL, err, errlen);
+    return rc;
+}
+
 /* Streams the object of s from src into key of dst and checks it. */
 static enum qb_err copy_object(struct job *j, const struct store_plan *plan, struct storage *src,
                                const struct store_snapshot *s, struct storage *dst, const char *key,
@@ -141,11 +160,13 @@ static enum qb_err copy_object(struct job *j, const struct store_plan *plan, str
     return rc;
 }
 
-/* One attempt at copy c of snapshot s, recorded on its row. */
+/* One attempt at copy c of snapshot s, recorded on its row; *how (may be
+ * NULL) says "server" or "stream". */
 static bool make_copy(struct job *j, const struct store_plan *plan, struct storage *primary,
-                      const struct store_snapshot *s, const struct store_copy *c, char *err,
-                      size_t errlen)
+                      const struct store_snapshot *s, const struct store_copy *c, const char **how,
+                      char *err, size_t errlen)
 {
+    bool server = false;
     struct storage *dst = NULL, *own = NULL;
     struct storage_write_result res = {0};
     enum qb_err rc = store_copy_begin(j->store, c->id, err, errlen);
@@ -155,8 +176,13 @@ static bool make_copy(struct job *j, const struct store_plan *plan, struct stora
     }
     if (!rc)
         rc = resolve_storage(j->store, c->destination_id, &dst, err, errlen);
-    if (!rc)
-        rc = copy_object(j, plan, primary, s, dst, c->storage_key, &res, err, errlen);
+    if (!rc) {
+        server = storage_can_copy(dst, primary, (uint64_t)s->size_bytes);
+        rc = server ? copy_on_server(plan, primary, s, dst, c->storage_key, &res, err, errlen)
+                    : copy_object(j, plan, primary, s, dst, c->storage_key, &res, err, errlen);
+    }
+    if (how)
+        *how = server ? "server" : "stream";
     if (!rc)
         rc = copy_manifest(primary, dst, c->storage_key, err, errlen);
     char serr[QB_ERRBUF_SIZE];
@@ -169,8 +195,8 @@ static bool make_copy(struct job *j, const struct store_plan *plan, struct stora
                  (long long)s->id, log_q(c->destination_name), (long long)c->attempts + 1,
                  log_q(err));
     else
-        log_info("copy.stored", "snapshot=%lld destination=%s key=%s", (long long)s->id,
-                 log_q(c->destination_name), log_q(c->storage_key));
+        log_info("copy.stored", "snapshot=%lld destination=%s key=%s method=%s", (long long)s->id,
+                 log_q(c->destination_name), log_q(c->storage_key), server ? "server" : "stream");
     free(res.location);
     storage_close(dst);
     storage_close(own);
@@ -228,10 +254,12 @@ void copies_after_backup(struct job *j, const struct store_plan *plan, struct st
         log_error("copy.unlisted", "snapshot=%lld error=%s", (long long)snapshot_id, log_q(err));
     cJSON *arr = cJSON_AddArrayToObject(result, "copies");
     for (size_t i = 0; i < nrows; i++) {
-        bool ok = make_copy(j, plan, primary, s, rows[i], err, sizeof err);
+        const char *how = "stream";
+        bool ok = make_copy(j, plan, primary, s, rows[i], &how, err, sizeof err);
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "destination", rows[i]->destination_name);
         cJSON_AddStringToObject(o, "state", ok ? "stored" : "failed");
+        cJSON_AddStringToObject(o, "method", how);
         if (!ok)
             cJSON_AddStringToObject(o, "error", err);
         cJSON_AddItemToArray(arr, o);
@@ -256,7 +284,7 @@ int copies_retry_unfinished(struct job *j, const struct store_plan *plan)
     for (size_t i = 0; i < n && !j->cancelled && !j->stopping; i++) {
         struct store_snapshot *s = NULL;
         if (store_snapshot_get(j->store, rows[i]->snapshot_id, &s, err, sizeof err) == QB_OK &&
-            make_copy(j, plan, NULL, s, rows[i], err, sizeof err))
+            make_copy(j, plan, NULL, s, rows[i], NULL, err, sizeof err))
             stored++;
         store_snapshot_free(s);
     }

@@ -131,6 +131,7 @@ static void test_copy_made_and_verified(void)
     double id = run_plan(&r);
     TEST_EXPECT_STR(json_path_str(r.json, "results.0.copies.0.destination"), "second");
     TEST_EXPECT_STR(json_path_str(r.json, "results.0.copies.0.state"), "stored");
+    TEST_EXPECT_STR(json_path_str(r.json, "results.0.copies.0.method"), "stream");
     resp_free(&r);
     get_snapshot(id, &r);
     TEST_EXPECT_STR(json_path_str(r.json, "copies.0.destination"), "second");

@@ -71,6 +71,8 @@ static void test_copy_made_and_primary_loss_survived(void)
     TEST_ASSERT(call("POST", "/v1/plans/sp/runs?wait=120", NULL, 200, &r));
     TEST_EXPECT_STR(json_path_str(r.json, "state"), "succeeded");
     TEST_EXPECT_STR(json_path_str(r.json, "results.0.copies.0.state"), "stored");
+    /* One endpoint and account: the server copied it. */
+    TEST_EXPECT_STR(json_path_str(r.json, "results.0.copies.0.method"), "server");
     double id = json_path_num(r.json, "results.0.snapshot_id");
     char key[512], sha[65];
     key_of(json_path_str(r.json, "results.0.location"), prefix_a, key, sizeof key);
