@@ -7,6 +7,16 @@
 -- restore falls back in): [{"destination": "<name>", "retention": {...}}],
 -- as the API validated it (src/api/api_plan_copies.c).
 ALTER TABLE plans ADD COLUMN copies TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(copies));
+-- A destination a plan copies to cannot be deleted, as one a plan stores
+-- to cannot (its foreign key): the delete fails as a constraint, which
+-- the store reports as "used by a plan" (409).  Plans are few: the scan
+-- of their copies is cheap.
+CREATE TRIGGER destinations_copy_in_use BEFORE DELETE ON destinations
+WHEN EXISTS (SELECT 1 FROM plans p, json_each(p.copies) j
+             WHERE json_extract(j.value, '$.destination') = OLD.name)
+BEGIN
+    SELECT RAISE(ABORT, 'destination is a copy destination of a plan');
+END;
 
 -- One row per copy of a snapshot in another destination.  state:
 --   pending  catalogued, not tried yet (or a crash interrupted a try);

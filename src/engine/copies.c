@@ -253,6 +253,20 @@ void copies_after_backup(struct job *j, const struct store_plan *plan, struct st
     if (store_copy_list(j->store, snapshot_id, &rows, &nrows, err, sizeof err))
         log_error("copy.unlisted", "snapshot=%lld error=%s", (long long)snapshot_id, log_q(err));
     cJSON *arr = cJSON_AddArrayToObject(result, "copies");
+    /* A copy destination deleted since the plan named it: say so. */
+    cJSON *plan_copies = cJSON_Parse(plan->copies ? plan->copies : "[]");
+    for (size_t i = 0; i < n; i++) {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetArrayItem(plan_copies, (int)i), "destination");
+        if (dests[i] || !cJSON_IsString(name))
+            continue;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "destination", name->valuestring);
+        cJSON_AddStringToObject(o, "state", "failed");
+        cJSON_AddStringToObject(o, "error", "the destination does not exist (any more)");
+        cJSON_AddItemToArray(arr, o);
+    }
+    cJSON_Delete(plan_copies);
     for (size_t i = 0; i < nrows; i++) {
         const char *how = "stream";
         bool ok = make_copy(j, plan, primary, s, rows[i], &how, err, sizeof err);

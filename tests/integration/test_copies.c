@@ -145,6 +145,9 @@ static void test_copy_made_and_verified(void)
     TEST_EXPECT(exists(second, key, ""));
     TEST_EXPECT(exists(second, key, ".sha256"));
     TEST_EXPECT(exists(second, key, ".manifest.json"));
+    /* A destination a plan copies to is in use, as a plan's own is. */
+    TEST_ASSERT(call("DELETE", "/v1/destinations/second", NULL, 409, &r));
+    resp_free(&r);
 }
 
 /* The seed's done-when: the primary is deleted, the restore succeeds from
