@@ -178,6 +178,9 @@ static bool make_copy(struct job *j, const struct store_plan *plan, struct stora
         rc = resolve_storage(j->store, c->destination_id, &dst, err, errlen);
     if (!rc) {
         server = storage_can_copy(dst, primary, (uint64_t)s->size_bytes);
+        log_info("copy.started", "snapshot=%lld destination=%s attempt=%lld method=%s",
+                 (long long)s->id, log_q(c->destination_name), (long long)c->attempts + 1,
+                 server ? "server" : "stream");
         rc = server ? copy_on_server(plan, primary, s, dst, c->storage_key, &res, err, errlen)
                     : copy_object(j, plan, primary, s, dst, c->storage_key, &res, err, errlen);
     }

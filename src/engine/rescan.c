@@ -289,10 +289,10 @@ static enum qb_err import(struct rescan *r, const char *key, const struct manife
     /* A second copy (engine/copies.h) of a snapshot catalogued in another
      * destination is linked to it, never catalogued twice. */
     bool existed = false;
-    if (!mf->set && mf->plan) {
-        rc = store_copy_link(r->store, r->destination_id, key, mf->plan, mf->instance,
-                             mf->collection, mf->qdrant_snapshot, mf->sha256, mf->size, &existed,
-                             &id, r->err, r->errlen);
+    if (!mf->set) {
+        rc = store_copy_link(r->store, r->destination_id, key, mf->instance, mf->collection,
+                             mf->qdrant_snapshot, mf->sha256, mf->size, &existed, &id, r->err,
+                             r->errlen);
         if (rc)
             return rc;
         if (existed)

@@ -177,9 +177,9 @@ enum qb_err store_copy_list_retention(struct store *s, int64_t plan_id, const ch
 }
 
 enum qb_err store_copy_link(struct store *s, int64_t destination_id, const char *key,
-                            const char *plan, const char *instance, const char *collection,
-                            const char *qdrant_name, const char *sha256, int64_t size,
-                            bool *existed, int64_t *snapshot_id, char *err, size_t errlen)
+                            const char *instance, const char *collection, const char *qdrant_name,
+                            const char *sha256, int64_t size, bool *existed, int64_t *snapshot_id,
+                            char *err, size_t errlen)
 {
     struct store_stmt q;
     int64_t one = 0;
@@ -195,14 +195,15 @@ enum qb_err store_copy_link(struct store *s, int64_t destination_id, const char 
     if (rc || *existed)
         return rc;
     /* snapshots_qdrant_name (0011) finds the candidates; the checksum
-     * proves the object is that snapshot's bytes. */
+     * proves the object is that snapshot's bytes (so the plan, which a
+     * rebuilt catalogue may not have, need not match). */
     rc = store_stmt_open(
         s,
         "INSERT OR IGNORE INTO snapshot_copies (snapshot_id, position, destination_id, "
         "storage_key, state, sha256, size_bytes, created_at) "
         "SELECT s.id, (SELECT count(*) FROM snapshot_copies x WHERE x.snapshot_id = s.id), ?1, ?2, "
-        "'stored', ?7, ?8, ?9 FROM snapshots s JOIN plans p ON p.id = s.plan_id "
-        "WHERE s.instance_name = ?4 AND s.qdrant_name = ?6 AND p.name = ?3 "
+        "'stored', ?7, ?8, ?9 FROM snapshots s "
+        "WHERE s.instance_name = ?4 AND s.qdrant_name = ?6 "
         "AND s.collection IS ?5 AND s.sha256 = ?7 AND s.destination_id <> ?1 "
         "AND s.deleting_at IS NULL LIMIT 1 RETURNING snapshot_id",
         &q, err, errlen);
@@ -210,7 +211,6 @@ enum qb_err store_copy_link(struct store *s, int64_t destination_id, const char 
         return rc;
     sqlite3_bind_int64(q.st, 1, destination_id);
     store_bind_text(q.st, 2, key);
-    store_bind_text(q.st, 3, plan);
     store_bind_text(q.st, 4, instance);
     store_bind_text(q.st, 5, collection);
     store_bind_text(q.st, 6, qdrant_name);

@@ -81,13 +81,12 @@ enum qb_err store_copy_list_retention(struct store *s, int64_t plan_id, const ch
 
 /* Rescan: key in destination_id as a copy.  *existed: a copy row is
  * already there (nothing done).  Else, when a catalogued snapshot of
- * (plan name, instance, collection (NULL: full), Qdrant snapshot name)
- * with the same sha256 lives in another destination, records a stored
- * copy of it and sets *snapshot_id (0: no such snapshot, nothing done). */
+ * (instance, collection (NULL: full), Qdrant snapshot name) with the same
+ * sha256 lives in another destination, records a stored copy of it and
+ * sets *snapshot_id (0: no such snapshot, nothing done). */
 enum qb_err store_copy_link(struct store *s, int64_t destination_id, const char *key,
-                            const char *plan, const char *instance, const char *collection,
-                            const char *qdrant_name, const char *sha256, int64_t size,
-                            bool *existed, int64_t *snapshot_id, char *err,
-                            size_t errlen) QB_MUSTCHECK;
+                            const char *instance, const char *collection, const char *qdrant_name,
+                            const char *sha256, int64_t size, bool *existed, int64_t *snapshot_id,
+                            char *err, size_t errlen) QB_MUSTCHECK;
 
 #endif /* QB_STORE_COPIES_H */

@@ -15,6 +15,7 @@
 #include "emu_harness.h"
 #include "harness.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -313,8 +314,10 @@ static void test_rescan_links_copies(void)
     int primaries = (int)json_path_num(r.json, "imported");
     resp_free(&r);
     TEST_EXPECT(primaries >= 1);
+    /* p's newest and c's two snapshots have copies there; c's plan is
+     * gone (not re-created), and its copies are linked all the same. */
     TEST_ASSERT(call("POST", "/v1/destinations/second/rescan", NULL, 200, &r));
-    TEST_EXPECT_INT(json_path_num(r.json, "imported"), 1);
+    TEST_EXPECT_INT(json_path_num(r.json, "imported"), 3);
     resp_free(&r);
     TEST_ASSERT(call("GET", "/v1/snapshots?limit=100", NULL, 200, &r));
     TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "items")), primaries);
@@ -325,6 +328,65 @@ static void test_rescan_links_copies(void)
     TEST_EXPECT_STR(json_path_str(r.json, "copies.0.state"), "stored");
     resp_free(&r);
     (void)id;
+}
+
+/* Whether plan c's snapshot is catalogued and its copy being made; *id
+ * (a double) receives the snapshot's id. */
+static bool copying(void *ctx)
+{
+    struct resp r;
+    bool yes = false;
+    if (qbd_request(&d, "GET", "/v1/snapshots?plan=c&limit=1", NULL, NULL, &r) == 0 &&
+        r.status == 200 && json_path(r.json, "items.0.id")) {
+        *(double *)ctx = json_path_num(r.json, "items.0.id");
+        resp_free(&r);
+        char path[64];
+        snprintf(path, sizeof path, "/v1/snapshots/%.0f", *(double *)ctx);
+        if (qbd_request(&d, "GET", path, NULL, NULL, &r) == 0 && r.status == 200) {
+            const char *state = json_path_str(r.json, "copies.0.state");
+            yes = state && strcmp(state, "copying") == 0;
+        }
+    }
+    resp_free(&r);
+    return yes;
+}
+
+/* kill -9 in the middle of a copy: the snapshot stays catalogued on the
+ * primary, nothing is under the copy's key, the copy row says copying,
+ * and the next run makes it. */
+static void test_kill9_during_copy(void)
+{
+    struct resp r;
+    TEST_ASSERT(emu_create_collection(&prod, "big", 4) == 0 && emu_fill(&prod, "big", 1) == 0);
+    /* Slow enough (a 1 MB object at 256 KiB/s) to be killed mid-copy. */
+    TEST_ASSERT(call("POST", "/v1/plans",
+                     "{\"name\":\"c\",\"collections\":[\"big\"],\"max_bytes_per_second\":262144,"
+                     "\"copies\":[{\"destination\":\"second\"}]}",
+                     201, &r));
+    resp_free(&r);
+    TEST_ASSERT(call("POST", "/v1/plans/c/runs", NULL, 202, &r));
+    resp_free(&r);
+    double id = 0;
+    TEST_ASSERT(harness_wait_until(copying, &id, 60000));
+    TEST_ASSERT(qbd_kill(&d, SIGKILL) == 0);
+    TEST_ASSERT(qbd_restart(&d) == 0);
+    char key[1024];
+    snapshot_key(id, key, sizeof key);
+    TEST_EXPECT(exists(primary, key, ""));
+    TEST_EXPECT(!exists(second, key, "")); /* nothing half-written under the key */
+    get_snapshot(id, &r);
+    TEST_EXPECT_STR(json_path_str(r.json, "copies.0.state"), "copying");
+    resp_free(&r);
+
+    TEST_ASSERT(call("POST", "/v1/plans/c/runs?wait=120", NULL, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "state"), "succeeded");
+    resp_free(&r);
+    get_snapshot(id, &r);
+    TEST_EXPECT_STR(json_path_str(r.json, "copies.0.state"), "stored");
+    TEST_EXPECT_INT(json_path_num(r.json, "copies.0.attempts"), 2);
+    resp_free(&r);
+    TEST_EXPECT(exists(second, key, ""));
+    TEST_EXPECT(exists(second, key, ".manifest.json"));
 }
 
 int main(void)
@@ -359,6 +421,7 @@ int main(void)
     TEST_RUN(test_failed_copy_retried_next_run);
     TEST_RUN(test_retention_per_copy);
     TEST_RUN(test_delete_removes_copy);
+    TEST_RUN(test_kill9_during_copy);
     TEST_RUN(test_rescan_links_copies);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     qbd_cleanup(&d);

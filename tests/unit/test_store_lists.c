@@ -429,7 +429,7 @@ static void test_hot_queries_use_indexes(void)
     int64_t linked = 0;
     char sha5[65];
     snprintf(sha5, sizeof sha5, "%064d", 5);
-    TEST_ASSERT(store_copy_link(s, 2, "k5", "p2", "i", "a", "q5", sha5, 5, &existed, &linked, err,
+    TEST_ASSERT(store_copy_link(s, 2, "k5", "i", "a", "q5", sha5, 5, &existed, &linked, err,
                                 sizeof err) == QB_OK);
     TEST_EXPECT(!existed);
     TEST_EXPECT_INT(linked, 5);
@@ -514,16 +514,16 @@ static void test_copy_states(void)
      * the same destination, is never linked. */
     bool existed = false;
     int64_t linked = 0;
-    TEST_ASSERT(store_copy_link(s, 2, "k3", "p2", "i", "b", "q3", sha, 3, &existed, &linked, err,
+    TEST_ASSERT(store_copy_link(s, 2, "k3", "i", "b", "q3", sha, 3, &existed, &linked, err,
                                 sizeof err) == QB_OK);
     TEST_EXPECT(existed);
-    TEST_ASSERT(store_copy_link(s, 2, "k7", "p2", "i", "b", "q7", sha, 7, &existed, &linked, err,
+    TEST_ASSERT(store_copy_link(s, 2, "k7", "i", "b", "q7", sha, 7, &existed, &linked, err,
                                 sizeof err) == QB_OK);
     TEST_EXPECT(!existed);
     TEST_EXPECT_INT(linked, 0);
     char sha7[65];
     snprintf(sha7, sizeof sha7, "%064d", 7);
-    TEST_ASSERT(store_copy_link(s, 1, "k7b", "p2", "i", "b", "q7", sha7, 7, &existed, &linked, err,
+    TEST_ASSERT(store_copy_link(s, 1, "k7b", "i", "b", "q7", sha7, 7, &existed, &linked, err,
                                 sizeof err) == QB_OK);
     TEST_EXPECT_INT(linked, 0);
     /* The snapshot row goes, its copy rows with it. */
