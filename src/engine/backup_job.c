@@ -619,6 +619,10 @@ const char *backup_job_run(struct job *j, cJSON *results, char *error, size_t er
                          : qb_failf(QB_ERR_NOT_FOUND, err, errlen, "its plan was deleted");
     if (!rc) {
         job_limits_open(j, b.plan);
+        /* Copies earlier runs could not make go first, whether or not
+         * Qdrant answers: this run's own failures then wait for the next
+         * run (copies.h). */
+        copies_retry_unfinished(j, b.plan);
         rc = resolve_qdrant(j->store, b.plan->instance,
                             engine_config(j->engine)->snapshot_timeout_ms, &b.qdrant, err,
                             sizeof err);
@@ -635,10 +639,6 @@ const char *backup_job_run(struct job *j, cJSON *results, char *error, size_t er
         snprintf(error, errorlen, "%s", err);
         goto out;
     }
-    /* Copies earlier runs could not make go first: this run's own
-     * failures then wait for the next run (copies.h). */
-    if (b.plan->id)
-        copies_retry_unfinished(j, b.plan);
     state = run_targets(&b, results, error, errorlen);
 out:
     topology_free(b.topo);

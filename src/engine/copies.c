@@ -298,7 +298,16 @@ int copies_retry_unfinished(struct job *j, const struct store_plan *plan)
         log_error("copy.unlisted", "plan=%s error=%s", log_q(plan->name), log_q(err));
         return 0;
     }
+    size_t ndests = 0;
+    int64_t *dests = copy_destinations(j->store, plan, &ndests);
     for (size_t i = 0; i < n && !j->cancelled && !j->stopping; i++) {
+        /* A destination the plan no longer copies to is not tried again
+         * (its stored copies stay until their snapshot goes). */
+        bool wanted = false;
+        for (size_t k = 0; k < ndests; k++)
+            wanted = wanted || dests[k] == rows[i]->destination_id;
+        if (!wanted)
+            continue;
         struct store_snapshot *s = NULL;
         if (store_snapshot_get(j->store, rows[i]->snapshot_id, &s, err, sizeof err) == QB_OK &&
             make_copy(j, plan, NULL, s, rows[i], NULL, err, sizeof err))
@@ -306,6 +315,7 @@ int copies_retry_unfinished(struct job *j, const struct store_plan *plan)
         store_snapshot_free(s);
     }
     store_copy_list_free(rows, n);
+    free(dests);
     return stored;
 }
 
