@@ -11,8 +11,8 @@
 #include "common.h"
 #include "remote/s3_client.h"
 
-/* Largest source CopyObject takes in one request (S3's limit); larger
- * objects are streamed by the caller. */
+/* Largest source CopyObject takes in one request, and largest part of an
+ * UploadPartCopy (S3's limits). */
 #define S3_COPY_MAX (UINT64_C(5) << 30)
 
 /* True when an object readable with src can be copied by dst in one
@@ -30,5 +30,15 @@ bool s3_copy_possible(const struct s3_client *dst, const struct s3_client *src);
 enum qb_err s3_copy_object(struct s3_client *dst, const struct s3_client *src, const char *src_key,
                            const char *key, const char *sha, char etag[48], char *err,
                            size_t errlen) QB_MUSTCHECK;
+
+/* The same copy for an object of size bytes in parts of part_size bytes
+ * (UploadPartCopy; at least 5 MiB and at most 5 GiB, at most 10,000
+ * parts), for sources CopyObject cannot take.  Parts are copied one after
+ * the other by the server; a failure aborts the upload, so nothing is left
+ * under key.  [out] etag: the completed object's ETag. */
+enum qb_err s3_copy_object_multipart(struct s3_client *dst, const struct s3_client *src,
+                                     const char *src_key, const char *key, uint64_t size,
+                                     uint64_t part_size, const char *sha, char etag[48], char *err,
+                                     size_t errlen) QB_MUSTCHECK;
 
 #endif /* QB_S3_COPY_H */

@@ -254,7 +254,7 @@ enum qb_err storage_delete_many(struct storage *st, const char *const *keys, siz
 
 /* True when storage_copy can copy a size-byte object from src to dst
  * without the bytes passing through qbackupd: both S3 on the same
- * endpoint and account, and size within one CopyObject (5 GiB). */
+ * endpoint and account (CopyObject up to 5 GiB, UploadPartCopy beyond). */
 bool storage_can_copy(const struct storage *dst, const struct storage *src, uint64_t size);
 
 /* Copies src_key of src to key of dst on the server (storage_can_copy must

@@ -413,7 +413,8 @@ enum qb_err storage_s3_presign(struct storage *st, const char *key, int64_t ttl_
 
 bool storage_s3_can_copy(const struct storage *dst, const struct storage *src, uint64_t size)
 {
-    return dst->kind == STORAGE_S3 && src->kind == STORAGE_S3 && size <= S3_COPY_MAX &&
+    (void)size; /* any size: CopyObject, or UploadPartCopy beyond 5 GiB */
+    return dst->kind == STORAGE_S3 && src->kind == STORAGE_S3 &&
            s3_copy_possible(((const struct s3st *)dst)->c, ((const struct s3st *)src)->c);
 }
 
@@ -429,9 +430,16 @@ enum qb_err storage_s3_copy(struct storage *dst, const char *key, struct storage
     enum qb_err rc = full_key(d, key, &full, err, errlen);
     if (!rc)
         rc = full_key(s, src_key, &from, err, errlen);
-    if (!rc)
-        rc = explain(d, s3_copy_object(d->c, s->c, from, full, sha256, res->etag, err, errlen), err,
-                     errlen);
+    if (!rc && size <= S3_COPY_MAX) {
+        rc = s3_copy_object(d->c, s->c, from, full, sha256, res->etag, err, errlen);
+    } else if (!rc) {
+        /* The destination's part size, grown to stay within 10,000 parts. */
+        uint64_t part = s3_client_part_size(d->c), min = (size + 9999) / 10000;
+        part = part > min ? part : (min + (1u << 20) - 1) / (1u << 20) * (1u << 20);
+        rc = s3_copy_object_multipart(d->c, s->c, from, full, size, part, sha256, res->etag, err,
+                                      errlen);
+    }
+    rc = explain(d, rc, err, errlen);
     if (!rc) {
         const char *base = strrchr(full, '/');
         side = xasprintf("%s%s", full, STORAGE_SIDECAR_SUFFIX);
