@@ -22,6 +22,7 @@
 #include "api/api.h"
 #include "api/api_common.h"
 #include "api/app.h"
+#include "engine/copies.h"
 #include "engine/resolve.h"
 #include "http/http_reply.h"
 #include "storage/bridge.h"
@@ -200,21 +201,16 @@ static void serve_decoded(struct http_request *req, struct app *app,
         http_reply_problem(req, API_ERR_CONFLICT, "%s", err);
         return;
     }
-    rc = resolve_storage(app->store, snap->destination_id, &s->st, err, sizeof err);
-    struct storage_object_info info;
-    if (!rc) {
-        rc = storage_head(s->st, snap->storage_key, &info, err, sizeof err);
-        if (rc == QB_ERR_NOT_FOUND)
-            rc = qb_failf(QB_ERR_REMOTE, err, sizeof err, "the stored object %s is missing",
-                          snap->location);
-    }
-    if (!rc && info.size != (uint64_t)snap->size_bytes)
-        rc = qb_failf(QB_ERR_IO, err, sizeof err,
-                      "the stored object is %" PRIu64 " bytes, the catalogue says %lld", info.size,
-                      (long long)snap->size_bytes);
+    /* The first healthy location (engine/copies.h: the primary, else a
+     * second copy), checked for size and checksum before the 200. */
+    char *key = NULL;
+    rc = copies_open_source(app->store, snap, &s->st, &key, NULL, err, sizeof err);
+    if (rc == QB_ERR_NOT_FOUND)
+        rc = QB_ERR_REMOTE;
     if (!rc)
-        rc = bridge_start_decoded(s->st, snap->storage_key, 0, 0, snap->codec, s->ring, 4u << 20,
-                                  &s->bridge, err, sizeof err);
+        rc = bridge_start_decoded(s->st, key, 0, 0, snap->codec, s->ring, 4u << 20, &s->bridge,
+                                  err, sizeof err);
+    free(key);
     if (rc) {
         s3_stream_free(s);
         http_reply_problem(req, API_ERR_REMOTE_FAILED, "%s", err);
@@ -279,42 +275,26 @@ void api_snapshots_download(struct http_request *req)
      * catalogue says could only show as a cut connection.  The catalogue
      * has the snapshot, so its object missing is the destination's fault:
      * 502, not 404. */
-    if (snap->location[0] == '/') {
-        int fd = open(snap->location, O_RDONLY | O_CLOEXEC);
-        struct stat sb;
-        if (fd < 0) {
-            http_reply_problem(req, API_ERR_REMOTE_FAILED,
-                               errno == ENOENT ? "the stored object %s is missing (%s)"
-                                               : "the stored object %s cannot be read (%s)",
-                               snap->location, strerror(errno));
-            goto out;
-        }
-        if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size != size) {
-            http_reply_problem(req, API_ERR_REMOTE_FAILED,
-                               "the stored object %s is not the %" PRIu64
-                               "-byte file the catalogue records",
-                               snap->location, size);
-            close(fd);
-            goto out;
-        }
+    int fd = snap->location[0] == '/' ? open(snap->location, O_RDONLY | O_CLOEXEC) : -1;
+    struct stat sb;
+    if (fd >= 0 && (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size != size)) {
+        close(fd);
+        fd = -1;
+    }
+    if (fd >= 0) {
         http_reply_fd(req, status, fd, from, len, type);
     } else {
+        /* An S3 object, or a local one that is missing or not what the
+         * catalogue records: the first healthy location (a second copy,
+         * engine/copies.h) is streamed instead. */
         struct s3_stream *s = xcalloc(1, sizeof *s);
-        rc = resolve_storage(app->store, snap->destination_id, &s->st, err, sizeof err);
-        struct storage_object_info info;
-        if (!rc) {
-            rc = storage_head(s->st, snap->storage_key, &info, err, sizeof err);
-            if (rc == QB_ERR_NOT_FOUND)
-                rc = qb_failf(QB_ERR_REMOTE, err, sizeof err, "the stored object %s is missing",
-                              snap->location);
-        }
-        if (!rc && info.size != size)
-            rc = qb_failf(QB_ERR_IO, err, sizeof err,
-                          "the stored object is %" PRIu64 " bytes, the catalogue says %" PRIu64,
-                          info.size, size);
+        char *key = NULL;
+        rc = copies_open_source(app->store, snap, &s->st, &key, NULL, err, sizeof err);
+        if (rc == QB_ERR_NOT_FOUND)
+            rc = QB_ERR_REMOTE;
         if (!rc)
-            rc = bridge_start(s->st, snap->storage_key, from, len, 4u << 20, &s->bridge, err,
-                              sizeof err);
+            rc = bridge_start(s->st, key, from, len, 4u << 20, &s->bridge, err, sizeof err);
+        free(key);
         if (rc) {
             s3_stream_free(s);
             http_reply_problem(req, API_ERR_REMOTE_FAILED, "%s", err);

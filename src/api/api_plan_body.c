@@ -9,6 +9,7 @@
 #include "api/api_plan_body.h"
 #include "api/api_common.h"
 #include "codec/codec.h"
+#include "api/api_plan_copies.h"
 #include "engine/collsel.h"
 #include "engine/keyref.h"
 #include "engine/retention_apply.h"
@@ -46,6 +47,7 @@ static const char *const plan_fields[] = {
     "max_bytes_per_second",
     "compression",
     "encryption",
+    "copies",
     /* request-only: skip the existence check of this create or replace */
     "allow_missing_collections",
     /* read-only */
@@ -438,5 +440,5 @@ bool api_plan_from_body(struct http_request *req, const cJSON *body, struct stor
     p->alert_after_s = alert;
     p->shard_method = xstrdup(method ? method : "snapshot");
     p->verify_mode = xstrdup(vmode ? vmode : "quick");
-    return true;
+    return api_plan_copies_from_body(req, body, p);
 }

@@ -23,6 +23,7 @@
 #include "api/api_common.h"
 #include "api/app.h"
 #include "api/api_plan_body.h"
+#include "api/api_plan_copies.h"
 #include "engine/collsel.h"
 #include "engine/retention_apply.h"
 #include "sched/sched.h"
@@ -82,6 +83,7 @@ cJSON *api_plan_json(const struct store_plan *p)
     /* The reference (a path or a variable name), never a key. */
     cJSON *enc = p->encryption ? cJSON_Parse(p->encryption) : NULL;
     cJSON_AddItemToObject(o, "encryption", enc ? enc : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "copies", api_plan_copies_json(p));
     int64_t alert = api_plan_alert_after(p);
     cJSON_AddItemToObject(o, "alert_after",
                           p->alert_after_s > 0 ? cJSON_CreateNumber((double)p->alert_after_s)

@@ -11,6 +11,7 @@
 #include "api/api.h"
 #include "api/api_common.h"
 #include "api/app.h"
+#include "engine/copies.h"
 #include "engine/resolve.h"
 #include "engine/retention_apply.h"
 #include "engine/snapshot_verify.h"
@@ -113,7 +114,10 @@ static void reply_snapshot(struct http_request *req, int64_t id, unsigned status
         http_reply_error(req, rc, err);
         return;
     }
-    http_reply_json_steal(req, status, snapshot_json(s));
+    cJSON *o = snapshot_json(s);
+    /* Only here, not in lists: one more query per snapshot. */
+    cJSON_AddItemToObject(o, "copies", copies_json(app->store, s->id));
+    http_reply_json_steal(req, status, o);
     store_snapshot_free(s);
 }
 

@@ -24,6 +24,7 @@
 #include "engine/backup_set.h"
 #include "engine/collsel.h"
 #include "engine/keyref.h"
+#include "engine/copies.h"
 #include "engine/jobs.h"
 #include "engine/manifest.h"
 #include "engine/qdrant_janitor.h"
@@ -439,12 +440,17 @@ static enum qb_err backup_target(struct backup *b, struct target *t, cJSON *resu
             qdrant_janitor_enqueue(j->store, b->plan->instance, NULL, &t->qt, t->snap.name, err);
         }
     }
+    /* Second copies: a failed one is shown, and tried again next run. */
+    if (b->plan->id)
+        copies_after_backup(j, b->plan, b->storage, snapshot_id, result);
     char rerr[QB_ERRBUF_SIZE];
     int dropped = 0;
     /* Plan-less snapshots (safety snapshots before a restore) have no
      * policy: they stay until someone deletes them. */
-    if (b->plan->id && retention_apply_target(j->store, b->storage, b->plan, t->collection, false,
-                                              NULL, &dropped, rerr, sizeof rerr))
+    if (b->plan->id &&
+        (retention_apply_target(j->store, b->storage, b->plan, t->collection, false, NULL, &dropped,
+                                rerr, sizeof rerr) ||
+         copies_apply_retention(j->store, b->plan, t->collection, NULL, rerr, sizeof rerr)))
         cJSON_AddStringToObject(result, "retention_error", rerr);
     cJSON_AddNumberToObject(result, "retention_deleted", dropped);
     cJSON_AddNumberToObject(result, "snapshot_id", (double)snapshot_id);
@@ -665,6 +671,10 @@ const char *backup_job_run(struct job *j, cJSON *results, char *error, size_t er
         rc = keyref_plan_codec(b.plan, &b.spec, &b.ring, err, sizeof err);
     if (!rc) {
         job_limits_open(j, b.plan);
+        /* Copies earlier runs could not make go first, whether or not
+         * Qdrant answers: this run's own failures then wait for the next
+         * run (copies.h). */
+        copies_retry_unfinished(j, b.plan);
         rc = resolve_qdrant(j->store, b.plan->instance,
                             engine_config(j->engine)->snapshot_timeout_ms, &b.qdrant, err,
                             sizeof err);

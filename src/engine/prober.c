@@ -192,7 +192,7 @@ static void probe_destination(const struct store_destination *d, struct probe_re
 static int previous_ok(const struct probe_result *prev, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++)
-        if (strcmp(prev[i].name, name) == 0)
+        if (prev[i].name && strcmp(prev[i].name, name) == 0)
             return prev[i].ok;
     return -1;
 }
@@ -205,6 +205,8 @@ static void publish_changes(struct prober *p, const struct probe_result *prev, s
                             const struct probe_result *cur, size_t ncur, bool instance)
 {
     for (size_t i = 0; i < ncur; i++) {
+        if (!cur[i].name) /* a round that shutdown cut short: not probed */
+            continue;
         int was = previous_ok(prev, nprev, cur[i].name);
         if (cur[i].ok < 0 || was == cur[i].ok || (was < 0 && cur[i].ok))
             continue;
@@ -336,7 +338,8 @@ cJSON *prober_topology(struct prober *p, const char *instance)
         return NULL;
     pthread_mutex_lock(&p->lock);
     for (size_t i = 0; i < p->ninstances && !t; i++)
-        if (strcmp(p->instances[i].name, instance) == 0 && p->instances[i].topology)
+        if (p->instances[i].name && strcmp(p->instances[i].name, instance) == 0 &&
+            p->instances[i].topology)
             t = cJSON_Duplicate(p->instances[i].topology, true);
     pthread_mutex_unlock(&p->lock);
     return t;

@@ -49,6 +49,7 @@
 #include "engine/manifest.h"
 #include "engine/rescan_set.h"
 #include "remote/sigv4.h"
+#include "store/store_copies.h"
 #include "store/store_destinations.h"
 #include "store/store_instances.h"
 #include "store/store_plans.h"
@@ -258,6 +259,25 @@ static enum qb_err resolve_instance(struct rescan *r, const char *name, int64_t 
     return rc;
 }
 
+/* Counts key, linked as a copy of snapshot id, imported. */
+static enum qb_err linked(struct rescan *r, const char *key, int64_t id)
+{
+    r->report->imported++;
+    cJSON *note = cJSON_CreateObject();
+    cJSON_AddStringToObject(note, "key", key);
+    cJSON_AddStringToObject(note, "result", "imported");
+    cJSON_AddNumberToObject(note, "snapshot_id", (double)id);
+    cJSON_AddStringToObject(note, "warning",
+                            "a second copy of a snapshot catalogued in another destination: "
+                            "linked to it as a copy");
+    if (add_note(r, note)) {
+        char qk[STORAGE_KEY_MAX + 64];
+        log_info("rescan.copy_linked", "destination=%lld snapshot=%lld key=%s",
+                 (long long)r->destination_id, (long long)id, log_quote(qk, sizeof qk, key));
+    }
+    return QB_OK;
+}
+
 /* Inserts the row for a checked manifest (backup_set: a set's JSON, NULL
  * for a snapshot); counts it imported or, when the location is already
  * catalogued (the pipeline won a race, or a row from before storage keys
@@ -272,6 +292,20 @@ static enum qb_err import(struct rescan *r, const char *key, const struct manife
         rc = resolve_instance(r, mf->instance, &instance_id);
     if (rc)
         return rc;
+    /* A second copy (engine/copies.h) of a snapshot catalogued in another
+     * destination is linked to it, never catalogued twice. */
+    bool existed = false;
+    if (!mf->set) {
+        rc = store_copy_link(r->store, r->destination_id, key, mf->instance, mf->collection,
+                             mf->qdrant_snapshot, mf->sha256, mf->size, &existed, &id, r->err,
+                             r->errlen);
+        if (rc)
+            return rc;
+        if (existed)
+            r->report->known++;
+        if (existed || id)
+            return id ? linked(r, key, id) : QB_OK;
+    }
     /* A row of its own (store_snapshot_free), so nothing is cast away. */
     struct store_snapshot *row = xcalloc(1, sizeof *row);
     row->plan_id = plan_id;

@@ -29,6 +29,7 @@
  * touched.
  */
 #include "engine/backup_set.h"
+#include "engine/copies.h"
 #include "storage/bridge.h"
 #include "engine/jobs.h"
 #include "engine/restore_set.h"
@@ -53,7 +54,9 @@ struct restore {
     struct job *job;
     const cJSON *request;
     struct store_snapshot *snap;
-    struct storage *storage;
+    struct storage *storage; /* the primary destination: safety snapshots go there */
+    struct storage *source;  /* where the object is read: the first healthy location */
+    char *source_key;
     struct qdrant_client *qdrant;
     const char *instance;   /* target instance name */
     const char *collection; /* target collection name */
@@ -62,6 +65,7 @@ struct restore {
     bool overwrite;
     bool safety;
     struct seal_keyring *ring; /* an encrypted snapshot's keys, else NULL */
+    cJSON *result;             /* the run's result for this restore */
 };
 
 /* Whether the stored object is not the archive itself (codec/codec.h):
@@ -91,7 +95,7 @@ static enum qb_err restore_by_upload(struct restore *r, const struct qdrant_targ
     const struct store_snapshot *s = r->snap;
     /* Qdrant checks the whole archive against the checksum before it
      * replaces anything: a decoded stream cut by a bad chunk never passes. */
-    enum qb_err rc = bridge_start_decoded(r->storage, s->storage_key, 0, 0, s->codec, r->ring,
+    enum qb_err rc = bridge_start_decoded(r->source, r->source_key, 0, 0, s->codec, r->ring,
                                           RESTORE_RING_BYTES, &p.bridge, err, errlen);
     if (rc)
         return rc;
@@ -109,11 +113,10 @@ static enum qb_err restore_by_url(struct restore *r, const struct qdrant_target 
     const char *base = req_str(r->request, "download_base", NULL);
     /* A presigned URL would give Qdrant the stored bytes: an encoded
      * object is served decoded by qbackupd's own endpoint instead. */
-    enum qb_err rc = coded(r->snap)
-                         ? storage_served_url(r->snap->storage_key, r->snap->id, base,
-                                              RESTORE_URL_TTL_S, &url, err, errlen)
-                         : storage_fetch_url(r->storage, r->snap->storage_key, r->snap->id, base,
-                                             RESTORE_URL_TTL_S, &url, err, errlen);
+    enum qb_err rc = coded(r->snap) ? storage_served_url(r->snap->storage_key, r->snap->id, base,
+                                                         RESTORE_URL_TTL_S, &url, err, errlen)
+                                    : storage_fetch_url(r->source, r->source_key, r->snap->id, base,
+                                                        RESTORE_URL_TTL_S, &url, err, errlen);
     if (!rc)
         rc = qdrant_snapshot_recover(r->qdrant, t, url, r->priority,
                                      coded(r->snap) ? r->snap->raw_sha256 : r->snap->sha256, NULL,
@@ -152,17 +155,12 @@ static enum qb_err restore_with_retries(struct restore *r, const struct qdrant_t
 /* Checks before anything changes on the target; fills *exists. */
 static enum qb_err preflight(struct restore *r, bool *exists, char *err, size_t errlen)
 {
-    struct storage_object_info info;
-    enum qb_err rc = storage_head(r->storage, r->snap->storage_key, &info, err, errlen);
-    if (rc == QB_ERR_NOT_FOUND)
-        return qb_failf(rc, err, errlen, "the stored object %s is missing", r->snap->location);
+    /* The first healthy location (engine/copies.h): the primary, else a
+     * second copy, named in the result.  Checked before Qdrant is. */
+    enum qb_err rc = copies_open_source(r->job->store, r->snap, &r->source, &r->source_key,
+                                        r->result, err, errlen);
     if (rc)
         return rc;
-    if ((int64_t)info.size != r->snap->size_bytes)
-        return qb_failf(QB_ERR_IO, err, errlen,
-                        "the stored object is %llu bytes but the catalogue says %lld; it was "
-                        "changed or truncated",
-                        (unsigned long long)info.size, (long long)r->snap->size_bytes);
     if (coded(r->snap) && (r->snap->raw_size < 0 || !r->snap->raw_sha256))
         return qb_failf(QB_ERR_CONFLICT, err, errlen,
                         "snapshot %lld (%s) was catalogued without its archive's size and "
@@ -372,6 +370,7 @@ const char *restore_job_run(struct job *j, cJSON *results, char *error, size_t e
             : qb_failf(QB_ERR_INVALID, err, sizeof err, "the request names no snapshot");
     cJSON *result = cJSON_CreateObject();
     cJSON_AddItemToArray(results, result);
+    r.result = result;
     if (!rc) {
         r.instance = req_str(request, "target_instance", r.snap->instance_name);
         r.collection = req_str(request, "target_collection", r.snap->collection);
@@ -415,6 +414,8 @@ const char *restore_job_run(struct job *j, cJSON *results, char *error, size_t e
     }
     cJSON_AddStringToObject(result, "state", state);
     qdrant_client_destroy(r.qdrant);
+    storage_close(r.source);
+    free(r.source_key);
     storage_close(r.storage);
     seal_keyring_destroy(r.ring);
     store_snapshot_free(r.snap);

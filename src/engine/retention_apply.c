@@ -7,6 +7,7 @@
 #include "engine/retention_apply.h"
 #include "metrics.h"
 #include "engine/backup_set.h"
+#include "engine/copies.h"
 #include "engine/jobs.h"
 #include "store/store_runs.h"
 #include "store/store_snapshots.h"
@@ -175,13 +176,16 @@ enum qb_err retention_delete_snapshot(struct store *store, struct storage *stora
         char **keys = NULL;
         size_t nkeys = 0;
         backup_set_keys(s, &keys, &nkeys);
+        /* Its second copies first: the row (and the copy rows with it)
+         * goes only when every location is gone. */
+        rc = copies_delete_objects(store, s, err, errlen);
         /* Locked objects live in a versioned bucket, where a plain delete
          * only hides them: delete their versions (S3 refuses any still
          * locked, e.g. by the bucket's default retention or a clock ahead
          * of S3's, and the row then stays with that reason). */
-        if (s->locked_until)
+        if (!rc && s->locked_until)
             rc = storage_delete_versions(storage, (const char *const *)keys, nkeys, err, errlen);
-        else
+        else if (!rc)
             rc = storage_delete_many(storage, (const char *const *)keys, nkeys, err, errlen);
         qdrant_strings_free(keys, nkeys);
     }

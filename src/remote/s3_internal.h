@@ -86,4 +86,9 @@ bool s3_headers_locked(const struct hlist *h);
 enum qb_err s3_put_with_sha(struct s3_client *c, const char *key, const void *data, size_t len,
                             const char *sha, const struct hlist *objh, char *etag, size_t etaglen,
                             char *err, size_t errlen) QB_MUSTCHECK;
+/* The ETag S3 gives an object completed from parts whose ETags are
+ * etags[0..nparts): hex MD5 of the concatenated binary part MD5s, "-",
+ * nparts.  False when a part ETag is not an MD5 (SSE-KMS, SSE-C). */
+bool s3_multipart_etag(const char *const *etags, unsigned nparts, char *out, size_t outlen);
+
 #endif /* QB_S3_INTERNAL_H */

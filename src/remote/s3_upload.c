@@ -531,11 +531,17 @@ out:
  * False when a part ETag is not an MD5: then nothing can be proven. */
 static bool multipart_etag(const struct s3_upload *u, unsigned nparts, char *out, size_t outlen)
 {
+    return nparts <= u->n_etags &&
+           s3_multipart_etag((const char *const *)u->etags, nparts, out, outlen);
+}
+
+bool s3_multipart_etag(const char *const *etags, unsigned nparts, char *out, size_t outlen)
+{
     unsigned char *bin = xmalloc((size_t)nparts * 16 + 1), md[EVP_MAX_MD_SIZE];
     unsigned mdlen = 0;
     bool ok = nparts > 0;
     for (unsigned i = 0; ok && i < nparts; i++) {
-        const char *e = i < u->n_etags ? u->etags[i] : NULL;
+        const char *e = etags[i];
         size_t n = e ? strlen(e) : 0;
         if (n == 34 && e[0] == '"' && e[33] == '"')
             e++, n = 32;

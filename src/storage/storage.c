@@ -617,3 +617,21 @@ enum qb_err storage_delete_versions(struct storage *st, const char *const *keys,
     }
     return storage_s3_delete_versions(st, keys, n, err, errlen);
 }
+
+bool storage_can_copy(const struct storage *dst, const struct storage *src, uint64_t size)
+{
+    return storage_s3_can_copy(dst, src, size);
+}
+
+enum qb_err storage_copy(struct storage *dst, const char *key, struct storage *src,
+                         const char *src_key, uint64_t size, const char *sha256,
+                         struct storage_write_result *res, char *err, size_t errlen)
+{
+    enum qb_err rc = storage_key_check(key, err, errlen);
+    if (!rc)
+        rc = storage_key_check(src_key, err, errlen);
+    if (!rc && !storage_can_copy(dst, src, size))
+        rc = qb_failf(QB_ERR_INVALID, err, errlen, "storage: %s cannot copy from %s on the server",
+                      dst->url, src->url);
+    return rc ? rc : storage_s3_copy(dst, key, src, src_key, size, sha256, res, err, errlen);
+}

@@ -284,4 +284,20 @@ enum qb_err storage_set_lock(struct storage *st, const char *mode, int64_t until
 enum qb_err storage_delete_versions(struct storage *st, const char *const *keys, size_t n,
                                     char *err, size_t errlen) QB_MUSTCHECK;
 
+/* ---- copying between destinations ------------------------------------ */
+
+/* True when storage_copy can copy a size-byte object from src to dst
+ * without the bytes passing through qbackupd: both S3 on the same
+ * endpoint and account (CopyObject up to 5 GiB, UploadPartCopy beyond). */
+bool storage_can_copy(const struct storage *dst, const struct storage *src, uint64_t size);
+
+/* Copies src_key of src to key of dst on the server (storage_can_copy must
+ * be true), with the same promise as a writer: all of it or nothing under
+ * key.  sha256 is the object's known SHA-256 (the copy records it, as a
+ * write does; nothing is re-hashed: storage_verify_written checks).
+ * [out] res: size, sha256, location (caller frees) and the new ETag. */
+enum qb_err storage_copy(struct storage *dst, const char *key, struct storage *src,
+                         const char *src_key, uint64_t size, const char *sha256,
+                         struct storage_write_result *res, char *err, size_t errlen) QB_MUSTCHECK;
+
 #endif /* QB_STORAGE_H */

@@ -81,6 +81,12 @@ enum qb_err storage_s3_object_lock(struct storage *st, struct storage_lock_info 
 void storage_s3_set_lock(struct storage *st, const char *mode, int64_t until);
 enum qb_err storage_s3_delete_versions(struct storage *st, const char *const *keys, size_t n,
                                        char *err, size_t errlen) QB_MUSTCHECK;
+/* Server-side copy between two S3 destinations (storage_copy). */
+bool storage_s3_can_copy(const struct storage *dst, const struct storage *src, uint64_t size);
+enum qb_err storage_s3_copy(struct storage *dst, const char *key, struct storage *src,
+                            const char *src_key, uint64_t size, const char *sha256,
+                            struct storage_write_result *res, char *err,
+                            size_t errlen) QB_MUSTCHECK;
 
 /* A presigned GET URL for key, valid ttl_s seconds (storage_urls.c). */
 enum qb_err storage_s3_presign(struct storage *st, const char *key, int64_t ttl_s, char **url,

@@ -26,7 +26,9 @@
 #include "storage/storage_internal.h"
 
 #include "remote/s3_client.h"
+#include "remote/s3_copy.h"
 #include "util/buf.h"
+#include "util/log.h"
 #include "util/rfc3339.h"
 
 #include <stdio.h>
@@ -467,5 +469,60 @@ enum qb_err storage_s3_presign(struct storage *st, const char *key, int64_t ttl_
     if (!rc)
         rc = s3_presign_get(s->c, full, ttl_s, url, err, errlen);
     free(full);
+    return rc;
+}
+
+/* ------------------------------------------------------- server-side copy */
+
+bool storage_s3_can_copy(const struct storage *dst, const struct storage *src, uint64_t size)
+{
+    (void)size; /* any size: CopyObject, or UploadPartCopy beyond 5 GiB */
+    return dst->kind == STORAGE_S3 && src->kind == STORAGE_S3 &&
+           s3_copy_possible(((const struct s3st *)dst)->c, ((const struct s3st *)src)->c);
+}
+
+/* The object first, then its sidecar, as a multipart write does: until
+ * the sidecar exists HEAD finds the SHA-256 in the copy's metadata. */
+enum qb_err storage_s3_copy(struct storage *dst, const char *key, struct storage *src,
+                            const char *src_key, uint64_t size, const char *sha256,
+                            struct storage_write_result *res, char *err, size_t errlen)
+{
+    struct s3st *d = (struct s3st *)dst, *s = (struct s3st *)src;
+    char *full = NULL, *from = NULL, *side = NULL, *body = NULL;
+    memset(res, 0, sizeof *res);
+    enum qb_err rc = full_key(d, key, &full, err, errlen);
+    if (!rc)
+        rc = full_key(s, src_key, &from, err, errlen);
+    if (!rc && size <= S3_COPY_MAX) {
+        rc = s3_copy_object(d->c, s->c, from, full, sha256, res->etag, err, errlen);
+    } else if (!rc) {
+        /* The destination's part size, grown to stay within 10,000 parts. */
+        uint64_t part = s3_client_part_size(d->c), min = (size + 9999) / 10000;
+        part = part > min ? part : (min + (1u << 20) - 1) / (1u << 20) * (1u << 20);
+        rc = s3_copy_object_multipart(d->c, s->c, from, full, size, part, sha256, res->etag, err,
+                                      errlen);
+    }
+    rc = explain(d, rc, err, errlen);
+    if (!rc) {
+        const char *base = strrchr(full, '/');
+        side = xasprintf("%s%s", full, STORAGE_SIDECAR_SUFFIX);
+        body = xasprintf("%s  %s\n", sha256, base ? base + 1 : full);
+        rc = s3_put_object(d->c, side, body, strlen(body), NULL, err, errlen);
+        if (rc) { /* nothing half-done stays: the object goes too */
+            char derr[QB_ERRBUF_SIZE];
+            if (s3_delete_object(d->c, full, derr, sizeof derr))
+                log_warn("storage.copy_cleanup_failed", "key=%s error=%s", log_q(full),
+                         log_q(derr));
+        }
+    }
+    if (!rc) {
+        res->size = size;
+        qb_strlcpy(res->sha256, sha256, sizeof res->sha256);
+        res->location = xasprintf("s3://%s/%s", d->bucket, full);
+    }
+    free(full);
+    free(from);
+    free(side);
+    free(body);
     return rc;
 }

@@ -16,7 +16,7 @@
     "p.created_at, p.updated_at, p.requeue_interrupted, p.shard_method, p.verify_mode, "           \
     "p.exclude, p.reverify, p.last_reverify_at, p.max_bytes_per_second, "                          \
     "i.max_read_bytes_per_second, d.max_write_bytes_per_second, p.compression, "                   \
-    "p.compression_level, p.encryption, d.encryption FROM plans p JOIN "                           \
+    "p.compression_level, p.encryption, d.encryption, p.copies FROM plans p JOIN "                 \
     "instances i ON i.id = "                                                                       \
     "p.instance_id "                                                                               \
     "JOIN destinations d ON d.id = p.destination_id "
@@ -56,7 +56,8 @@ static const struct store_col plan_cols[] = {STORE_COL(id),
                                              STORE_COL_TEXT_OR(compression, "none"),
                                              STORE_COL(compression_level),
                                              STORE_COL(encryption),
-                                             STORE_COL(destination_encryption)};
+                                             STORE_COL(destination_encryption),
+                                             STORE_COL_TEXT_OR(copies, "[]")};
 #undef STORE_ROW_T
 static const struct store_rows plan_rows = STORE_TABLE_ROWS(struct store_plan, plan_cols);
 
@@ -111,17 +112,18 @@ static enum qb_err write_plan(struct store *s, const struct store_plan *p, bool 
         "INSERT INTO plans (name, instance_id, destination_id, scope, collections, schedule, "
         "timezone, key_prefix, retention, verify, alert_after_s, enabled, labels, created_at, "
         "updated_at, requeue_interrupted, shard_method, verify_mode, exclude, reverify, "
-        "last_reverify_at, max_bytes_per_second, compression, compression_level, encryption) "
+        "last_reverify_at, max_bytes_per_second, compression, compression_level, encryption, "
+        "copies) "
         "VALUES "
         "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?14,?15,?16,?17,?18,?19,?14,?20,?21,?22,"
-        "?23)";
+        "?23,?24)";
     static const char update_sql[] =
         "UPDATE plans SET instance_id = ?2, destination_id = ?3, scope = ?4, collections = ?5, "
         "schedule = ?6, timezone = ?7, key_prefix = ?8, retention = ?9, verify = ?10, "
         "alert_after_s = ?11, enabled = ?12, labels = ?13, updated_at = ?14, "
         "requeue_interrupted = ?15, shard_method = ?16, verify_mode = ?17, exclude = ?18, "
         "reverify = ?19, max_bytes_per_second = ?20, compression = ?21, compression_level = ?22, "
-        "encryption = ?23, "
+        "encryption = ?23, copies = ?24, "
         /* a new or changed reverify starts counting from now */
         "last_reverify_at = CASE WHEN reverify IS ?19 THEN last_reverify_at ELSE ?14 END, "
         /* a new schedule starts counting from now, not from old slots */
@@ -158,6 +160,7 @@ static enum qb_err write_plan(struct store *s, const struct store_plan *p, bool 
     store_bind_text(st, 21, p->compression ? p->compression : "none");
     sqlite3_bind_int64(st, 22, p->compression_level > 0 ? p->compression_level : 3);
     store_bind_text(st, 23, p->encryption);
+    store_bind_text(st, 24, p->copies ? p->copies : "[]");
     int changes = 0;
     rc =
         store_step_done(db, st, &changes, insert ? "inserting plan" : "updating plan", err, errlen);

@@ -38,6 +38,7 @@ struct store_plan {
     int64_t skipped_fires;    /* slots skipped while a run was active */
     int64_t last_skipped_at;
     int64_t max_bytes_per_second; /* a cap on this plan's runs; 0: none */
+    char *copies; /* JSON array [{"destination", "retention"}] (engine/copies.h), or NULL: [] */
     /* Read with the plan, not written with it: the limits of its instance
      * (reading Qdrant) and destination (writing), 0: none. */
     int64_t instance_max_read;

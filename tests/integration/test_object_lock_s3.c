@@ -422,7 +422,11 @@ static void test_rescan_keeps_lock(void)
             resp_free(&del);
         }
     }
-    TEST_EXPECT_INT(rebuilt, 2);
+    /* The single-object snapshot is still catalogued in the first
+     * destination, so rescan links its object there as a second copy
+     * (engine/copies.h) rather than catalogue it twice; the cluster set,
+     * which copies do not cover, is rebuilt as a row of its own. */
+    TEST_EXPECT_INT(rebuilt, 1);
     resp_free(&r);
 }
 

@@ -13,6 +13,7 @@
  */
 #include "unit.h"
 #include "store/store.h"
+#include "store/store_copies.h"
 #include "store/store_run_summary.h"
 #include "store/store_runs.h"
 #include "store/store_snapshots.h"
@@ -355,6 +356,8 @@ static void test_hot_queries_use_indexes(void)
     struct store *s = open_store();
     seed(50);
     char err[QB_ERRBUF_SIZE];
+    exec_sql("INSERT INTO destinations (name, kind, created_at, updated_at) "
+             "VALUES ('e', 'local', 0, 0)");
     struct traced t = {0};
     store_trace(s, on_sql, &t);
     struct store_snapshot **snaps = NULL;
@@ -409,6 +412,27 @@ static void test_hot_queries_use_indexes(void)
     TEST_ASSERT(store_run_latest_per_plan(s, &latest, &n, err, sizeof err) == QB_OK);
     TEST_EXPECT_INT((long long)n, 2);
     free(latest);
+    /* Second copies (0019): per snapshot, unfinished per plan, retention
+     * per copy destination, and a rescan's link. */
+    struct store_copy **copies = NULL;
+    TEST_ASSERT(store_copy_insert(s, 3, 0, 2, "k3", err, sizeof err) == QB_OK);
+    TEST_ASSERT(store_copy_list(s, 3, &copies, &n, err, sizeof err) == QB_OK);
+    TEST_EXPECT_INT((long long)n, 1);
+    store_copy_list_free(copies, n);
+    TEST_ASSERT(store_copy_list_unfinished(s, 2, 10, &copies, &n, err, sizeof err) == QB_OK);
+    TEST_EXPECT_INT((long long)n, 1);
+    store_copy_list_free(copies, n);
+    struct store_copy_brief *cb = NULL;
+    TEST_ASSERT(store_copy_list_retention(s, 2, "b", 2, &cb, &n, err, sizeof err) == QB_OK);
+    free(cb);
+    bool existed = false;
+    int64_t linked = 0;
+    char sha5[65];
+    snprintf(sha5, sizeof sha5, "%064d", 5);
+    TEST_ASSERT(store_copy_link(s, 2, "k5", "i", "a", "q5", sha5, 5, &existed, &linked, err,
+                                sizeof err) == QB_OK);
+    TEST_EXPECT(!existed);
+    TEST_EXPECT_INT(linked, 5);
     store_trace(s, NULL, NULL);
 
     TEST_EXPECT(t.n >= 20);
@@ -423,10 +447,99 @@ static void test_hot_queries_use_indexes(void)
     drop_db();
 }
 
+/* A copy's life: pending, copying (also what a crash leaves), failed and
+ * retried while attempts remain, stored; a rescan finds it known; it goes
+ * with its snapshot row. */
+static void test_copy_states(void)
+{
+    struct store *s = open_store();
+    seed(10);
+    exec_sql("INSERT INTO destinations (name, kind, created_at, updated_at) "
+             "VALUES ('e', 'local', 0, 0)");
+    char err[QB_ERRBUF_SIZE];
+    struct store_copy **c = NULL;
+    size_t n = 0;
+    /* snapshot 3: plan 2, collection "b" (seed) */
+    TEST_ASSERT(store_copy_insert(s, 3, 0, 2, "k3", err, sizeof err) == QB_OK);
+    TEST_ASSERT(store_copy_insert(s, 3, 0, 2, "k3", err, sizeof err) == QB_OK); /* once */
+    TEST_ASSERT(store_copy_list(s, 3, &c, &n, err, sizeof err) == QB_OK);
+    TEST_ASSERT(n == 1);
+    TEST_EXPECT_STR(c[0]->state, "pending");
+    TEST_EXPECT_STR(c[0]->destination_name, "e");
+    int64_t id = c[0]->id;
+    store_copy_list_free(c, n);
+    TEST_ASSERT(store_copy_begin(s, id, err, sizeof err) == QB_OK);
+    /* A kill now leaves it copying: the next run takes it up. */
+    TEST_ASSERT(store_copy_list_unfinished(s, 2, 10, &c, &n, err, sizeof err) == QB_OK);
+    TEST_ASSERT(n == 1);
+    TEST_EXPECT_STR(c[0]->state, "copying");
+    TEST_EXPECT_INT(c[0]->attempts, 1);
+    store_copy_list_free(c, n);
+    TEST_ASSERT(store_copy_finish(s, id, false, NULL, 0, "boom", err, sizeof err) == QB_OK);
+    TEST_ASSERT(store_copy_list_unfinished(s, 2, 10, &c, &n, err, sizeof err) == QB_OK);
+    TEST_ASSERT(n == 1);
+    TEST_EXPECT_STR(c[0]->state, "failed");
+    TEST_EXPECT_STR(c[0]->last_error, "boom");
+    store_copy_list_free(c, n);
+    /* Out of attempts: left alone. */
+    TEST_ASSERT(store_copy_list_unfinished(s, 2, 1, &c, &n, err, sizeof err) == QB_OK);
+    TEST_EXPECT_INT((long long)n, 0);
+    store_copy_list_free(c, n);
+    /* Another plan's are not this plan's. */
+    TEST_ASSERT(store_copy_list_unfinished(s, 1, 10, &c, &n, err, sizeof err) == QB_OK);
+    TEST_EXPECT_INT((long long)n, 0);
+    store_copy_list_free(c, n);
+    char sha[65];
+    snprintf(sha, sizeof sha, "%064d", 3);
+    TEST_ASSERT(store_copy_begin(s, id, err, sizeof err) == QB_OK);
+    TEST_ASSERT(store_copy_finish(s, id, true, sha, 3, NULL, err, sizeof err) == QB_OK);
+    TEST_ASSERT(store_copy_list(s, 3, &c, &n, err, sizeof err) == QB_OK);
+    TEST_ASSERT(n == 1);
+    TEST_EXPECT_STR(c[0]->state, "stored");
+    TEST_EXPECT_INT(c[0]->attempts, 2);
+    TEST_EXPECT(c[0]->verified_at > 0);
+    TEST_EXPECT(c[0]->last_error == NULL);
+    store_copy_list_free(c, n);
+    TEST_ASSERT(store_copy_list_unfinished(s, 2, 10, &c, &n, err, sizeof err) == QB_OK);
+    TEST_EXPECT_INT((long long)n, 0);
+    store_copy_list_free(c, n);
+    struct store_copy_brief *b = NULL;
+    TEST_ASSERT(store_copy_list_retention(s, 2, "b", 2, &b, &n, err, sizeof err) == QB_OK);
+    TEST_ASSERT(n == 1);
+    TEST_EXPECT_INT(b[0].id, 3);
+    TEST_EXPECT_INT(b[0].copy_id, id);
+    TEST_EXPECT(b[0].verified_at > 0);
+    free(b);
+    /* A rescan finds it known; a snapshot with another checksum, or in
+     * the same destination, is never linked. */
+    bool existed = false;
+    int64_t linked = 0;
+    TEST_ASSERT(store_copy_link(s, 2, "k3", "i", "b", "q3", sha, 3, &existed, &linked, err,
+                                sizeof err) == QB_OK);
+    TEST_EXPECT(existed);
+    TEST_ASSERT(store_copy_link(s, 2, "k7", "i", "b", "q7", sha, 7, &existed, &linked, err,
+                                sizeof err) == QB_OK);
+    TEST_EXPECT(!existed);
+    TEST_EXPECT_INT(linked, 0);
+    char sha7[65];
+    snprintf(sha7, sizeof sha7, "%064d", 7);
+    TEST_ASSERT(store_copy_link(s, 1, "k7b", "i", "b", "q7", sha7, 7, &existed, &linked, err,
+                                sizeof err) == QB_OK);
+    TEST_EXPECT_INT(linked, 0);
+    /* The snapshot row goes, its copy rows with it. */
+    TEST_ASSERT(store_snapshot_delete(s, 3, err, sizeof err) == QB_OK);
+    TEST_ASSERT(store_copy_list(s, 3, &c, &n, err, sizeof err) == QB_OK);
+    TEST_EXPECT_INT((long long)n, 0);
+    store_copy_list_free(c, n);
+    store_close(s);
+    drop_db();
+}
+
 int main(void)
 {
     TEST_RUN(test_snapshot_keyset_walk);
     TEST_RUN(test_run_keyset_walk);
     TEST_RUN(test_hot_queries_use_indexes);
+    TEST_RUN(test_copy_states);
     return TEST_RESULT();
 }

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * copies.h -- second copies of snapshots (3-2-1): after a backup, each
+ * catalogued object is copied, with its manifest, to every copy
+ * destination of its plan (store/store_copies.h records each location and
+ * its state); a failed copy is tried again by the next run of the plan;
+ * each copy destination applies its own retention; deleting a snapshot
+ * deletes every copy; a restore or a download reads the first healthy
+ * location.  docs/internals/copies.md tells the whole story.
+ *
+ * THREADS: every function runs on the calling thread (an engine worker, or
+ * an HTTP task) and opens its own destinations.
+ */
+#ifndef QB_COPIES_H
+#define QB_COPIES_H
+
+#include "common.h"
+#include "storage/storage.h"
+#include "store/store.h"
+#include "store/store_plans.h"
+#include "store/store_snapshots.h"
+
+#include <cjson/cJSON.h>
+
+struct job;
+
+/* How many runs try one copy before it is left failed for good (a person
+ * then looks at last_error; a rescan or the next change of the plan is the
+ * way on). */
+#define COPIES_MAX_ATTEMPTS 10
+
+/* After snapshot_id (whose object is key in primary) was catalogued:
+ * records a pending copy per copy destination of plan and makes them now.
+ * Adds "copies": [{"destination", "state", "error"?}] to result.  Never
+ * fails the backup: a copy that fails stays failed, for the next run. */
+void copies_after_backup(struct job *j, const struct store_plan *plan, struct storage *primary,
+                         int64_t snapshot_id, cJSON *result);
+
+/* Makes the plan's copies still unfinished from earlier runs (failed, or
+ * interrupted by a crash), COPIES_MAX_ATTEMPTS tries each.  Returns how
+ * many are now stored; failures are logged and recorded on the copy. */
+int copies_retry_unfinished(struct job *j, const struct store_plan *plan);
+
+/* Applies each copy destination's retention to its copies of one target
+ * (plan, collection; NULL: full instance): deletes the copy objects and
+ * rows it drops.  *deleted (may be NULL) counts them. */
+enum qb_err copies_apply_retention(struct store *store, const struct store_plan *plan,
+                                   const char *collection, int *deleted, char *err,
+                                   size_t errlen) QB_MUSTCHECK;
+
+/* Deletes the objects (and manifests) of every copy of snapshot s; the
+ * rows go with the snapshot row (ON DELETE CASCADE).  Stops at the first
+ * failure. */
+enum qb_err copies_delete_objects(struct store *store, const struct store_snapshot *s, char *err,
+                                  size_t errlen) QB_MUSTCHECK;
+
+/* Opens the first healthy location of single-object snapshot s: the
+ * primary, then each stored copy in order.  Healthy: the object is there
+ * with the catalogued size and the recorded SHA-256.  [out] *st (caller
+ * closes), *key (caller frees).  result (may be NULL) receives "source":
+ * {"destination", "copy", "primary_error"?} when a copy was chosen.
+ * Fails with the primary's error when no location is healthy. */
+enum qb_err copies_open_source(struct store *store, const struct store_snapshot *s,
+                               struct storage **st, char **key, cJSON *result, char *err,
+                               size_t errlen) QB_MUSTCHECK;
+
+/* The copies of snapshot_id as the API shows them: [{"destination",
+ * "state", "verified_at", "error"}] (a new array, caller owns it). */
+cJSON *copies_json(struct store *store, int64_t snapshot_id);
+
+#endif /* QB_COPIES_H */

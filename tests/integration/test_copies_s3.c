@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * test_copies_s3.c -- second copies between two S3 destinations on the
+ * same endpoint (Ceph RGW): the copy made and verified in the bucket; the
+ * primary object deleted behind qbackupd's back and the restore, by both
+ * methods, served from the copy; a copy destination that is down leaving
+ * the primary catalogued and the copy failed, made by the next run once
+ * the destination is fixed; a rescan of the copy destination finding only
+ * known copies.  Needs the S3 server (label needs:s3).
+ */
+#include "unit.h"
+#include "common.h"
+#include "emu_harness.h"
+#include "harness.h"
+#include "remote/http_client.h"
+#include "remote/s3_copy.h"
+#include "remote/sigv4.h"
+#include "s3_env.h"
+#include "storage/storage.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct emu e;
+static struct qbd d;
+static struct s3_env s3e;
+static char prefix_a[64], prefix_b[64], prefix_c[64];
+
+static bool call(const char *method, const char *path, const char *body, long want, struct resp *r)
+{
+    return qbd_call(&d, method, path, body, want, r);
+}
+
+static bool add_destination(const char *method, const char *name, const char *prefix,
+                            const char *endpoint)
+{
+    char body[1024], path[128];
+    snprintf(body, sizeof body,
+             "{\"name\":\"%s\",\"kind\":\"s3\",\"settings\":{\"bucket\":\"%s\",\"prefix\":\"%s\","
+             "\"endpoint\":\"%s\",\"region\":\"%s\",\"path_style\":true,"
+             "\"part_size\":5242880},"
+             "\"credentials\":{\"access_key\":\"%s\",\"secret_key\":\"%s\"}}",
+             name, s3e.bucket, prefix, endpoint, s3e.region, s3e.access_key, s3e.secret_key);
+    snprintf(path, sizeof path, "/v1/destinations%s%s", strcmp(method, "PUT") == 0 ? "/" : "",
+             strcmp(method, "PUT") == 0 ? name : "");
+    struct resp r;
+    bool ok = call(method, path, body, strcmp(method, "PUT") == 0 ? 200 : 201, &r);
+    resp_free(&r);
+    return ok;
+}
+
+/* The snapshot's key inside its destination (location minus the URL of
+ * the destination with prefix). */
+static void key_of(const char *location, const char *prefix, char *key, size_t keylen)
+{
+    char base[256];
+    snprintf(base, sizeof base, "s3://%s/%s", s3e.bucket, prefix);
+    key[0] = '\0';
+    if (location && strncmp(location, base, strlen(base)) == 0)
+        snprintf(key, keylen, "%s", location + strlen(base));
+}
+
+static void test_copy_made_and_primary_loss_survived(void)
+{
+    struct resp r;
+    TEST_ASSERT(call("POST", "/v1/plans",
+                     "{\"name\":\"sp\",\"destination\":\"s3a\",\"collections\":[\"docs\"],"
+                     "\"copies\":[{\"destination\":\"s3b\"}]}",
+                     201, &r));
+    resp_free(&r);
+    TEST_ASSERT(call("POST", "/v1/plans/sp/runs?wait=120", NULL, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "state"), "succeeded");
+    TEST_EXPECT_STR(json_path_str(r.json, "results.0.copies.0.state"), "stored");
+    /* One endpoint and account: the server copied it. */
+    TEST_EXPECT_STR(json_path_str(r.json, "results.0.copies.0.method"), "server");
+    double id = json_path_num(r.json, "results.0.snapshot_id");
+    char key[512], sha[65];
+    key_of(json_path_str(r.json, "results.0.location"), prefix_a, key, sizeof key);
+    snprintf(sha, sizeof sha, "%s", json_path_str(r.json, "results.0.sha256"));
+    resp_free(&r);
+    TEST_ASSERT(key[0] != '\0');
+
+    /* The copy, read independently of qbackupd: the same bytes, with its
+     * checksum and manifest. */
+    struct storage *b = NULL, *a = NULL;
+    struct storage_object_info info;
+    char err[QB_ERRBUF_SIZE], mkey[600];
+    TEST_ASSERT(s3_env_storage(&s3e, prefix_b, &b, err, sizeof err) == QB_OK);
+    TEST_EXPECT_INT(storage_verify(b, key, &info, err, sizeof err), QB_OK);
+    TEST_EXPECT_STR(info.sha256, sha);
+    snprintf(mkey, sizeof mkey, "%s.manifest.json", key);
+    TEST_EXPECT_INT(storage_head(b, mkey, &info, err, sizeof err), QB_OK);
+    storage_close(b);
+    char path[64];
+    snprintf(path, sizeof path, "/v1/snapshots/%.0f", id);
+    TEST_ASSERT(call("GET", path, NULL, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "copies.0.destination"), "s3b");
+    TEST_EXPECT_STR(json_path_str(r.json, "copies.0.state"), "stored");
+    TEST_EXPECT(json_path_str(r.json, "copies.0.verified_at") != NULL);
+    resp_free(&r);
+
+    /* The primary is deleted behind qbackupd's back. */
+    TEST_ASSERT(s3_env_storage(&s3e, prefix_a, &a, err, sizeof err) == QB_OK);
+    TEST_EXPECT_INT(storage_delete(a, key, err, sizeof err), QB_OK);
+    storage_close(a);
+    char *want = emu_points(&e, "docs");
+    TEST_ASSERT(want != NULL);
+    static const char *const methods[] = {"upload", "url"};
+    for (size_t i = 0; i < 2; i++) {
+        char body[256], coll[32];
+        snprintf(coll, sizeof coll, "docs_%s", methods[i]);
+        snprintf(body, sizeof body,
+                 "{\"snapshot_id\":%.0f,\"target_collection\":\"%s\",\"method\":\"%s\"}", id, coll,
+                 methods[i]);
+        TEST_ASSERT(call("POST", "/v1/restores?wait=120", body, 200, &r));
+        TEST_EXPECT_STR(json_path_str(r.json, "results.0.source.destination"), "s3b");
+        TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "results.0.source.copy")));
+        resp_free(&r);
+        char *now = emu_points(&e, coll);
+        TEST_EXPECT(now && strcmp(now, want) == 0);
+        free(now);
+    }
+    free(want);
+}
+
+static void test_copy_destination_down_then_back(void)
+{
+    struct resp r;
+    TEST_ASSERT(add_destination("POST", "s3c", prefix_c, "http://127.0.0.1:9"));
+    TEST_ASSERT(call("POST", "/v1/plans",
+                     "{\"name\":\"sq\",\"destination\":\"s3a\",\"collections\":[\"docs\"],"
+                     "\"copies\":[{\"destination\":\"s3c\"}]}",
+                     201, &r));
+    resp_free(&r);
+    TEST_ASSERT(call("POST", "/v1/plans/sq/runs?wait=180", NULL, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "state"), "succeeded");
+    TEST_EXPECT_STR(json_path_str(r.json, "results.0.state"), "succeeded");
+    TEST_EXPECT_STR(json_path_str(r.json, "results.0.copies.0.state"), "failed");
+    double id = json_path_num(r.json, "results.0.snapshot_id");
+    resp_free(&r);
+    char path[64];
+    snprintf(path, sizeof path, "/v1/snapshots/%.0f", id);
+    TEST_ASSERT(call("GET", path, NULL, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "copies.0.state"), "failed");
+    TEST_EXPECT(json_path_str(r.json, "copies.0.error") != NULL);
+    resp_free(&r);
+
+    /* Fixed: the next run makes the copy. */
+    TEST_ASSERT(add_destination("PUT", "s3c", prefix_c, s3e.endpoint));
+    TEST_ASSERT(call("POST", "/v1/plans/sq/runs?wait=180", NULL, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "results.0.copies.0.state"), "stored");
+    resp_free(&r);
+    TEST_ASSERT(call("GET", path, NULL, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "copies.0.state"), "stored");
+    TEST_EXPECT_INT(json_path_num(r.json, "copies.0.attempts"), 2);
+    resp_free(&r);
+}
+
+static void test_rescan_of_copy_destination(void)
+{
+    struct resp r;
+    TEST_ASSERT(call("GET", "/v1/snapshots?limit=100", NULL, 200, &r));
+    int before = cJSON_GetArraySize(json_path(r.json, "items"));
+    resp_free(&r);
+    TEST_ASSERT(call("POST", "/v1/destinations/s3b/rescan", NULL, 200, &r));
+    TEST_EXPECT_INT(json_path_num(r.json, "imported"), 0);
+    TEST_EXPECT_INT(json_path_num(r.json, "known"), 1);
+    resp_free(&r);
+    TEST_ASSERT(call("GET", "/v1/snapshots?limit=100", NULL, 200, &r));
+    TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "items")), before);
+    resp_free(&r);
+}
+
+/* An object CopyObject cannot take (over 5 GiB) is copied in parts
+ * (UploadPartCopy); shown here on 11 MiB in 5 MiB parts: the copy is the
+ * same bytes, carries the SHA-256, and no upload is left behind, also
+ * when the parts are refused. */
+static void test_multipart_server_copy(void)
+{
+    const size_t size = 11u << 20;
+    unsigned char *data = malloc(size);
+    TEST_ASSERT(data != NULL);
+    for (size_t i = 0; i < size; i++)
+        data[i] = (unsigned char)(i * 2654435761u >> 13);
+    char sha[65], err[QB_ERRBUF_SIZE], src[128], dst[128], etag[48];
+    sigv4_sha256_hex(data, size, sha);
+    snprintf(src, sizeof src, "%smp/src.bin", prefix_a);
+    snprintf(dst, sizeof dst, "%smp/dst.bin", prefix_b);
+    struct s3_client *a = s3_env_client(&s3e), *b = s3_env_client(&s3e);
+    TEST_ASSERT(a && b);
+    TEST_EXPECT(s3_copy_possible(b, a));
+    TEST_ASSERT(s3_put_object(a, src, data, size, NULL, err, sizeof err) == QB_OK);
+    free(data);
+    /* Parts under S3's 5 MiB minimum are refused before anything starts. */
+    TEST_EXPECT_INT(
+        s3_copy_object_multipart(b, a, src, dst, size, 4u << 20, sha, etag, err, sizeof err),
+        QB_ERR_INVALID);
+    TEST_EXPECT_INT(
+        s3_copy_object_multipart(b, a, src, dst, size, 5u << 20, sha, etag, err, sizeof err),
+        QB_OK);
+    TEST_EXPECT(strchr(etag, '-') != NULL); /* a multipart object's ETag */
+    struct s3_object_info head;
+    TEST_ASSERT(s3_head_object(b, dst, &head, err, sizeof err) == QB_OK);
+    TEST_EXPECT(s3_etag_equal(head.etag, etag)); /* what a quick verify compares */
+    s3_object_info_free(&head);
+    struct storage *st = NULL;
+    struct storage_object_info info;
+    TEST_ASSERT(s3_env_storage(&s3e, prefix_b, &st, err, sizeof err) == QB_OK);
+    TEST_EXPECT_INT(storage_verify(st, "mp/dst.bin", &info, err, sizeof err), QB_OK);
+    TEST_EXPECT_STR(info.sha256, sha);
+    TEST_EXPECT_INT((long long)info.size, (long long)size);
+    storage_close(st);
+    /* A source that is not there: the upload is aborted, nothing left. */
+    snprintf(src, sizeof src, "%smp/nothing.bin", prefix_a);
+    snprintf(dst, sizeof dst, "%smp/never.bin", prefix_b);
+    TEST_EXPECT(s3_copy_object_multipart(b, a, src, dst, size, 5u << 20, sha, etag, err,
+                                         sizeof err) != QB_OK);
+    TEST_EXPECT_INT(s3_env_uploads(&s3e, prefix_b), 0);
+    s3_client_destroy(a);
+    s3_client_destroy(b);
+}
+
+int main(void)
+{
+    int skip = s3_env_load(&s3e);
+    if (skip)
+        return skip;
+    char err[QB_ERRBUF_SIZE];
+    if (http_client_global_init(err, sizeof err))
+        return 1;
+    snprintf(prefix_a, sizeof prefix_a, "copies-a-%d/", (int)getpid());
+    snprintf(prefix_b, sizeof prefix_b, "copies-b-%d/", (int)getpid());
+    snprintf(prefix_c, sizeof prefix_c, "copies-c-%d/", (int)getpid());
+    if (s3_env_create_bucket(&s3e) != 0)
+        return 1;
+    if (emu_start(&e, NULL) != 0 || emu_create_collection(&e, "docs", 4) ||
+        emu_upsert(&e, "docs", 10, 3))
+        return 1;
+    const char *const args[] = {"--qdrant-url", e.url, NULL};
+    if (qbd_start(&d, args, NULL) != 0)
+        return 1;
+    if (!add_destination("POST", "s3a", prefix_a, s3e.endpoint) ||
+        !add_destination("POST", "s3b", prefix_b, s3e.endpoint))
+        return 1;
+    TEST_RUN(test_copy_made_and_primary_loss_survived);
+    TEST_RUN(test_copy_destination_down_then_back);
+    TEST_RUN(test_rescan_of_copy_destination);
+    TEST_RUN(test_multipart_server_copy);
+    TEST_EXPECT_INT(qbd_stop(&d), 0);
+    TEST_EXPECT(!qbd_log_contains(&d, s3e.secret_key));
+    qbd_cleanup(&d);
+    TEST_EXPECT_INT(emu_stop(&e), 0);
+    emu_cleanup(&e);
+    return TEST_RESULT();
+}
