@@ -208,8 +208,8 @@ static void serve_decoded(struct http_request *req, struct app *app,
     if (rc == QB_ERR_NOT_FOUND)
         rc = QB_ERR_REMOTE;
     if (!rc)
-        rc = bridge_start_decoded(s->st, key, 0, 0, snap->codec, s->ring, 4u << 20, &s->bridge,
-                                  err, sizeof err);
+        rc = bridge_start_decoded(s->st, key, 0, 0, snap->codec, s->ring, 4u << 20, &s->bridge, err,
+                                  sizeof err);
     free(key);
     if (rc) {
         s3_stream_free(s);
