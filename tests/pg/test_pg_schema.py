@@ -394,7 +394,7 @@ def main():
     lite_db = path = None
     try:
         # The SQLite side stops where the twins stop: migrations without a
-        # twin yet (scripts/check-migrations warns about those, 0017+) are
+        # twin yet (a branch with QB_MIG_WARN_FROM set, scripts/check-migrations) are
         # left out on both sides rather than reported as differences.
         nums_lite = [n for n, _ in migrations(mig)]
         nums_pg = {n for n, _ in migrations(os.path.join(mig, "postgres"))}
