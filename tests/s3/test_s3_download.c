@@ -261,12 +261,14 @@ static void test_replaced_mid_read(void)
  * failing for good fails the read once its tries are spent. */
 static void test_faults(void)
 {
+    /* Each rule fires fewer times than the policy's 3 tries, so even when
+     * every firing hits the same range it still succeeds. */
     char err[QB_ERRBUF_SIZE];
     const uint64_t p = 64 * KIB, size = 20 * p + 11;
     char *key = k("faults");
     TEST_ASSERT(put_object(key, size, 1));
     const char *transient[] = {
-        "op=get&action=error500&skip=3&count=2", "op=get&action=slowdown&skip=1&count=3",
+        "op=get&action=error500&skip=3&count=2", "op=get&action=slowdown&skip=1&count=2",
         "op=get&action=drop_mid&skip=5&count=1",
         "op=get&action=error500&skip=0&count=1", /* the head itself */
     };
