@@ -4,7 +4,7 @@
 # to parallel ranged GETs with 1, 2, 4 and 8 workers, each straight to
 # /dev/null ("get") and through a restore's bridge ring ("bget",
 # src/storage/bridge.c), with wall time, peak RSS, and the CPU seconds the
-# reader and radosgw spent.  Prints a markdown table for docs/benchmarks.md.
+# reader, radosgw and the Ceph OSDs spent (when they run on this host).  Prints a markdown table for docs/benchmarks.md.
 # Not a test: it asserts only that every read succeeded and one of them
 # matches the source.
 #
@@ -39,29 +39,33 @@ ${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -g -DNDEBUG -I"$SRC/src" -o "$BIN" \
   "$SRC/src/storage/storage_local.c" "$SRC/src/storage/storage_s3.c" \
   $(pkg-config --cflags --libs libcurl libcjson libcrypto) -lpthread -lm
 
-# CPU seconds (user + system) radosgw has used so far; 0 when it is not on
-# this host.
-rgw_cpu() {
-  local pid
-  pid=$(pgrep -x radosgw | head -1 || true)
-  [ -n "$pid" ] || { echo 0; return; }
-  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$pid/stat"
+# CPU seconds (user + system) the processes named $1 (radosgw, ceph-osd)
+# have used so far; 0 when there are none on this host.
+cpu_of() {
+  local pids
+  pids=$(pgrep -x "$1" || true)
+  [ -n "$pids" ] || { echo 0; return; }
+  # shellcheck disable=SC2086
+  (cd /proc && cat $(printf '%s/stat ' $pids)) |
+    awk -v hz="$(getconf CLK_TCK)" '{ t += $14 + $15 } END { printf "%.2f", t / hz }'
 }
 
-# One read: prints "seconds max_rss_kib cpu_s rgw_cpu_s".
+# One read: prints "seconds max_rss_kib cpu_s radosgw_cpu_s osd_cpu_s".
 one_read() { # mode file parts(0 = one GET)
-  local mode=$1 key=$2 parts=$3 part=$PART r0 r1
+  local mode=$1 key=$2 parts=$3 part=$PART r0 r1 o0 o1
   if [ "$parts" = 0 ]; then part=5120; parts=1; fi # two ranges of 5 GiB: one GET
-  r0=$(rgw_cpu)
+  r0=$(cpu_of radosgw)
+  o0=$(cpu_of ceph-osd)
   QB_DOWNLOAD_PART_SIZE_MIB=$part QB_DOWNLOAD_PARTS=$parts /usr/bin/time -f '%e %M %U %S' \
     -o "$WORK/time" "$BIN" "$mode" "s3://$BUCKET/b" "$key" "$WORK/out"
-  r1=$(rgw_cpu)
+  r1=$(cpu_of radosgw)
+  o1=$(cpu_of ceph-osd)
   read -r wall rss user sys <"$WORK/time"
-  echo "$wall $rss $(echo "$user + $sys" | bc) $(echo "$r1 - $r0" | bc)"
+  echo "$wall $rss $(echo "$user + $sys" | bc) $(echo "$r1 - $r0" | bc) $(echo "$o1 - $o0" | bc)"
 }
 
-echo "| size | reader | mode | MB/s | s | peak RSS MiB | reader CPU s | radosgw CPU s |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| size | reader | mode | MB/s | s | peak RSS MiB | reader CPU s | radosgw CPU s | ceph-osd CPU s |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for gib in "${SIZES[@]}"; do
   log "${gib} GiB: generating and uploading"
   head -c $((gib * 1024 * 1024 * 1024)) /dev/urandom >"$WORK/src"
@@ -78,10 +82,10 @@ for gib in "${SIZES[@]}"; do
       if [ "$mode" = get ] && [ "$parts" = 4 ]; then
         cmp -s "$WORK/src" "$WORK/out" || { echo "read differs from the source" >&2; exit 1; }
       fi
-      read -r wall rss cpu rcpu <<<"$best"
+      read -r wall rss cpu rcpu ocpu <<<"$best"
       label=$([ "$parts" = 0 ] && echo "one GET" || echo "$parts x ${PART} MiB")
       mbs=$(awk -v g="$gib" -v s="$wall" 'BEGIN{printf "%.0f", g * 1073.741824 / s}')
-      echo "| ${gib} GiB | $label | $mode | $mbs | $wall | $((rss / 1024)) | $cpu | $rcpu |"
+      echo "| ${gib} GiB | $label | $mode | $mbs | $wall | $((rss / 1024)) | $cpu | $rcpu | $ocpu |"
       log "${gib} GiB $mode $label: ${wall}s"
     done
   done
