@@ -147,13 +147,21 @@ static enum qb_err check_answer(struct range_get *g, char *err, size_t errlen)
     struct dl *d = g->d;
     const char *cr = http_client_response_header(g->resp, "Content-Range");
     const char *etag = http_client_response_header(g->resp, "ETag");
-    uint64_t a, b, t;
-    if (!cr)
+    const char *cl = http_client_response_header(g->resp, "Content-Length");
+    uint64_t a, b, t = cl ? strtoull(cl, NULL, 10) : 0;
+    if (!cr && g->head && !d->etag[0] && g->from == 0 && d->end == UINT64_MAX && t > 0) {
+        /* A server may ignore Range (RFC 9110) and send the whole object
+         * with 200: when all of it was wanted, read it as one stream. */
+        a = 0;
+        b = t - 1;
+        g->to = t;
+    } else if (!cr) {
         return qb_failf(QB_ERR_REMOTE, err, errlen, "S3 GET %s: range ignored (no Content-Range)",
                         d->key);
-    if (!parse_content_range(cr, &a, &b, &t))
+    } else if (!parse_content_range(cr, &a, &b, &t)) {
         return qb_failf(QB_ERR_REMOTE, err, errlen, "S3 GET %s: bad Content-Range \"%s\"", d->key,
                         cr);
+    }
     if (g->head && !d->etag[0]) {
         if (!etag || !*etag || strlen(etag) >= sizeof d->etag)
             return qb_failf(QB_ERR_REMOTE, err, errlen, "S3 GET %s: answer without an ETag",
@@ -188,8 +196,11 @@ static enum qb_err range_sink(void *ud, const void *data, size_t len, char *err,
     enum qb_err rc;
     if (atomic_load(&g->d->cancel))
         return qb_failf(QB_ERR_CANCELLED, err, errlen, "S3 GET %s: read stopped", g->d->key);
-    if (!g->checked && (rc = check_answer(g, err, errlen)) != QB_OK)
-        return rc;
+    if (!g->checked) {
+        rc = check_answer(g, err, errlen);
+        if (rc)
+            return rc;
+    }
     if (len > g->to - g->from - g->got)
         return qb_failf(QB_ERR_REMOTE, err, errlen, "S3 GET %s: more bytes than the range asked",
                         g->d->key);
