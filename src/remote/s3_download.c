@@ -185,7 +185,7 @@ static enum qb_err check_answer(struct range_get *g, char *err, size_t errlen)
                         "S3 GET %s: asked bytes %" PRIu64 "-%" PRIu64 ", got %" PRIu64 "-%" PRIu64,
                         d->key, g->from + g->got, g->to - 1, a, b);
     g->checked = true;
-    if (g->head && d->n_parts)
+    if (g->head && d->n_parts && !d->slots) /* once: a resumed head checks again */
         return start_workers(d, err, errlen);
     return QB_OK;
 }
