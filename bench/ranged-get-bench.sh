@@ -25,7 +25,11 @@ ROUNDS=${QB_BENCH_ROUNDS:-2}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/qb-rbench.XXXXXX")
 BUCKET=qb-rbench-$$
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-trap 'rm -rf "$WORK"' EXIT
+cleanup() {
+  for gib in "${SIZES[@]}"; do "$WORK/storage_bench" del "s3://$BUCKET/b" "obj$gib" - 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
 
 BIN=$WORK/storage_bench
 log "building $BIN"

@@ -10,6 +10,7 @@
  *   storage_bench bget URL KEY FILE    KEY -> FILE through a bridge (storage/
  *                                      bridge.h) with a restore's 8 MiB ring,
  *                                      pulled as a restore's upload pulls it
+ *   storage_bench del URL KEY -        deletes KEY
  *
  * URL is file:///dir or s3://bucket/prefix; S3 settings come from
  * S3_ENDPOINT (path-style), AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
@@ -131,8 +132,8 @@ int main(int argc, char **argv)
 {
     char err[QB_ERRBUF_SIZE];
     if (argc != 5 || (strcmp(argv[1], "put") != 0 && strcmp(argv[1], "get") != 0 &&
-                      strcmp(argv[1], "bget") != 0)) {
-        fprintf(stderr, "usage: storage_bench put|get|bget URL KEY FILE\n");
+                      strcmp(argv[1], "bget") != 0 && strcmp(argv[1], "del") != 0)) {
+        fprintf(stderr, "usage: storage_bench put|get|bget|del URL KEY FILE\n");
         return 2;
     }
     if (http_client_global_init(err, sizeof err) != QB_OK) {
@@ -157,6 +158,7 @@ int main(int argc, char **argv)
     if (!rc)
         rc = argv[1][0] == 'p'   ? put_file(st, argv[3], argv[4], err, sizeof err)
              : argv[1][0] == 'g' ? get_file(st, argv[3], argv[4], err, sizeof err)
+             : argv[1][0] == 'd' ? storage_delete(st, argv[3], err, sizeof err)
                                  : bridge_get_file(st, argv[3], argv[4], err, sizeof err);
     storage_close(st);
     if (rc) {
