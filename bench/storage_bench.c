@@ -7,14 +7,22 @@
  *
  *   storage_bench put URL KEY FILE     FILE -> KEY  (prints size and SHA-256)
  *   storage_bench get URL KEY FILE     KEY -> FILE
+ *   storage_bench bget URL KEY FILE    KEY -> FILE through a bridge (storage/
+ *                                      bridge.h) with a restore's 8 MiB ring,
+ *                                      pulled as a restore's upload pulls it
+ *   storage_bench del URL KEY -        deletes KEY
  *
  * URL is file:///dir or s3://bucket/prefix; S3 settings come from
  * S3_ENDPOINT (path-style), AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
  * AWS_DEFAULT_REGION, and optionally QB_PART_SIZE_MIB and
- * QB_PARTS_IN_FLIGHT (default: the storage defaults, 32 MiB x 4).
+ * QB_PARTS_IN_FLIGHT (default: the storage defaults, 32 MiB x 4),
+ * QB_DOWNLOAD_PART_SIZE_MIB and QB_DOWNLOAD_PARTS (reads; default 16 MiB x
+ * 4; a part size of half the object or more reads it with one GET);
+ * QB_BENCH_CREATE set: create the bucket first.
  */
 #include "common.h"
 #include "remote/http_client.h"
+#include "storage/bridge.h"
 #include "storage/storage.h"
 
 #include <errno.h>
@@ -98,11 +106,34 @@ static enum qb_err get_file(struct storage *st, const char *key, const char *pat
     return rc;
 }
 
+/* As restore_job.c: the upload to Qdrant pulls 64 KiB at a time (curl's
+ * read buffer) from an 8 MiB ring. */
+static enum qb_err bridge_get_file(struct storage *st, const char *key, const char *path, char *err,
+                                   size_t errlen)
+{
+    struct bridge *b = NULL;
+    char *buf = xmalloc(64u << 10);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    enum qb_err rc = fd < 0 ? qb_failf(QB_ERR_IO, err, errlen, "%s: %s", path, strerror(errno))
+                            : bridge_start(st, key, 0, 0, 8u << 20, &b, err, errlen);
+    for (size_t n = 1; !rc && n;) {
+        rc = bridge_read(b, buf, 64u << 10, &n, err, errlen);
+        if (!rc && n)
+            rc = to_fd(&fd, buf, n, err, errlen);
+    }
+    bridge_stop(b);
+    if (fd >= 0 && close(fd) != 0 && !rc)
+        rc = qb_failf(QB_ERR_IO, err, errlen, "%s: %s", path, strerror(errno));
+    free(buf);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     char err[QB_ERRBUF_SIZE];
-    if (argc != 5 || (strcmp(argv[1], "put") != 0 && strcmp(argv[1], "get") != 0)) {
-        fprintf(stderr, "usage: storage_bench put|get URL KEY FILE\n");
+    if (argc != 5 || (strcmp(argv[1], "put") != 0 && strcmp(argv[1], "get") != 0 &&
+                      strcmp(argv[1], "bget") != 0 && strcmp(argv[1], "del") != 0)) {
+        fprintf(stderr, "usage: storage_bench put|get|bget|del URL KEY FILE\n");
         return 2;
     }
     if (http_client_global_init(err, sizeof err) != QB_OK) {
@@ -110,19 +141,25 @@ int main(int argc, char **argv)
         return 1;
     }
     const char *ps = getenv("QB_PART_SIZE_MIB"), *pf = getenv("QB_PARTS_IN_FLIGHT");
+    const char *dps = getenv("QB_DOWNLOAD_PART_SIZE_MIB"), *dpf = getenv("QB_DOWNLOAD_PARTS");
     struct storage_config cfg = {
         .url = argv[2],
+        .create = getenv("QB_BENCH_CREATE") != NULL, /* the bucket, if missing */
         .endpoint = getenv("S3_ENDPOINT"),
         .region = getenv("AWS_DEFAULT_REGION"),
         .path_style = true,
         .part_size = ps ? strtoull(ps, NULL, 10) << 20 : 0,
         .parts_in_flight = pf ? (unsigned)strtoul(pf, NULL, 10) : 0,
+        .download_part_size = dps ? strtoull(dps, NULL, 10) << 20 : 0,
+        .download_parts_in_flight = dpf ? (unsigned)strtoul(dpf, NULL, 10) : 0,
     };
     struct storage *st = NULL;
     enum qb_err rc = storage_open(&cfg, &st, err, sizeof err);
     if (!rc)
-        rc = argv[1][0] == 'p' ? put_file(st, argv[3], argv[4], err, sizeof err)
-                               : get_file(st, argv[3], argv[4], err, sizeof err);
+        rc = argv[1][0] == 'p'   ? put_file(st, argv[3], argv[4], err, sizeof err)
+             : argv[1][0] == 'g' ? get_file(st, argv[3], argv[4], err, sizeof err)
+             : argv[1][0] == 'd' ? storage_delete(st, argv[3], err, sizeof err)
+                                 : bridge_get_file(st, argv[3], argv[4], err, sizeof err);
     storage_close(st);
     if (rc) {
         fprintf(stderr, "storage_bench: %s\n", err);

@@ -26,6 +26,7 @@
 #include "engine/resolve.h"
 #include "http/http_reply.h"
 #include "storage/bridge.h"
+#include "util/log.h"
 #include "store/store_snapshots.h"
 #include "util/url_token.h"
 
@@ -164,7 +165,11 @@ static long s3_stream_read(void *ctx, uint64_t pos, char *buf, size_t max)
     char err[QB_ERRBUF_SIZE];
     size_t n = 0;
     (void)pos;
-    return bridge_read(s->bridge, buf, max, &n, err, sizeof err) ? -1 : (long)n;
+    if (bridge_read(s->bridge, buf, max, &n, err, sizeof err) == QB_OK)
+        return (long)n;
+    /* The client only sees the connection end early: say why here. */
+    log_warn("download.read_failed", "error=%s", log_q(err));
+    return -1;
 }
 
 static void s3_stream_free(void *ctx)

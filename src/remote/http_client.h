@@ -38,7 +38,9 @@ struct http_client_options {
     const char *user_agent;
 };
 
-/* Called with each chunk of a 2xx response body.  Return QB_OK to go on;
+/* Called with each chunk of a 2xx response body; the response's headers
+ * are already in the http_client_response being filled, so the first call
+ * may check them.  Return QB_OK to go on;
  * anything else aborts the transfer and becomes http_client_perform()'s
  * result, with the message written into err. */
 typedef enum qb_err (*http_write_fn)(void *ud, const void *data, size_t len, char *err,

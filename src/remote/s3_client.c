@@ -3,7 +3,8 @@
  * s3_client.c -- S3 over http_client, signed by sigv4.  Owns the client
  * configuration, URL/Host construction (path-style or virtual-hosted), the
  * retry loop, S3 error documents, and the simple operations.  The streaming
- * multipart writer is in s3_upload.c.
+ * multipart writer is in s3_upload.c, the parallel ranged reader in
+ * s3_download.c.
  *
  * DESIGN
  *   Every request goes through s3_call(): build URL and Host, sign with the
@@ -148,6 +149,16 @@ enum qb_err s3_client_create(const struct s3_config *cfg, struct s3_client **out
     c->parts_in_flight = cfg->parts_in_flight ? cfg->parts_in_flight : 4;
     if (c->parts_in_flight > 64)
         c->parts_in_flight = 64;
+    c->download_part_size =
+        cfg->download_part_size ? cfg->download_part_size : S3_DEFAULT_DOWNLOAD_PART_SIZE;
+    if (c->download_part_size < S3_MIN_DOWNLOAD_PART_SIZE)
+        c->download_part_size = S3_MIN_DOWNLOAD_PART_SIZE;
+    if (c->download_part_size > S3_MAX_PART_SIZE)
+        c->download_part_size = S3_MAX_PART_SIZE;
+    c->download_parts_in_flight =
+        cfg->download_parts_in_flight ? cfg->download_parts_in_flight : S3_DEFAULT_DOWNLOAD_PARTS;
+    if (c->download_parts_in_flight > 64)
+        c->download_parts_in_flight = 64;
     c->retry = retry_policy_resolve(&cfg->retry);
     c->ca_file = cfg->ca_file ? xstrdup(cfg->ca_file) : NULL;
     c->http_opt = (struct http_client_options){

@@ -34,6 +34,11 @@
 #define S3_MAX_PART_SIZE     (5ull * 1024 * 1024 * 1024) /* S3 maximum part size */
 #define S3_MAX_PARTS         10000
 #define S3_DEFAULT_PART_SIZE (32ull * 1024 * 1024)
+/* Ranged reads (s3_download): the default range size and the smallest the
+ * client accepts (smaller ones only multiply requests). */
+#define S3_DEFAULT_DOWNLOAD_PART_SIZE (16ull * 1024 * 1024)
+#define S3_MIN_DOWNLOAD_PART_SIZE     (64ull * 1024)
+#define S3_DEFAULT_DOWNLOAD_PARTS     4
 
 enum s3_sse {
     S3_SSE_NONE = 0,
@@ -62,6 +67,11 @@ struct s3_config {
     uint64_t part_size;        /* 0: 32 MiB; clamped to [5 MiB, 5 GiB] */
     unsigned parts_in_flight;  /* 0: 4 parts uploading at once; memory used is
                                   part_size * (parts_in_flight + 1) */
+    /* s3_download: range size, 0: 16 MiB, clamped to [64 KiB, 5 GiB]; and
+     * ranges fetched at once, 0: 4, at most 64.  Memory used is
+     * download_part_size * (download_parts_in_flight + 1). */
+    uint64_t download_part_size;
+    unsigned download_parts_in_flight;
     bool unsigned_payload;     /* sign UNSIGNED-PAYLOAD (and send Content-MD5 on parts)
                                   instead of hashing each body */
     struct retry_policy retry; /* zero fields: retry_policy_default() */
@@ -144,6 +154,21 @@ typedef enum qb_err (*s3_write_fn)(void *ud, const void *data, size_t len, char 
  * object), so fn sees every byte exactly once. */
 enum qb_err s3_get_object(struct s3_client *c, const char *key, uint64_t offset, uint64_t length,
                           s3_write_fn fn, void *ud, char *err, size_t errlen) QB_MUSTCHECK;
+
+/* Streams key (or the range [offset, offset+length), length 0 = to the
+ * end; a range past the end is clipped to it) to fn in order, like
+ * s3_get_object, with parallel ranged GETs: the first GET (on this thread,
+ * straight to fn) asks for two download parts; if more is wanted, up to
+ * download_parts_in_flight worker threads, each with its own connection,
+ * fetch the rest part by part into buffers that fn then gets in order, so
+ * memory stays download_part_size * (download_parts_in_flight + 1).  Every
+ * range carries If-Match on the first answer's ETag: a replaced object
+ * fails with QB_ERR_CONFLICT "the object changed while it was read".  Each
+ * range is retried and resumed on its own (util/retry.h); fn's failure, or
+ * any range's, stops and joins every worker before this returns.
+ * Errors as s3_get_object. */
+enum qb_err s3_download(struct s3_client *c, const char *key, uint64_t offset, uint64_t length,
+                        s3_write_fn fn, void *ud, char *err, size_t errlen) QB_MUSTCHECK;
 
 /* HEAD result.  Owned by the caller: release with s3_object_info_free(). */
 struct s3_object_info {

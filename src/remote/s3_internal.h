@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
  * s3_internal.h -- what s3_client.c shares with s3_upload.c (the multipart
- * writer): the client struct, the request description and the signed-call
- * helper.  Not for use outside src/remote/s3_*.c.
+ * writer) and s3_download.c (the ranged reader): the client struct, the request description and the
+ * signed-call helper.  Not for use outside src/remote/s3_*.c.
  */
 #ifndef QB_S3_INTERNAL_H
 #define QB_S3_INTERNAL_H
@@ -28,6 +28,8 @@ struct s3_client {
     char *kms_key_id, *storage_class;
     uint64_t part_size;
     unsigned parts_in_flight;
+    uint64_t download_part_size;         /* s3_download's range size */
+    unsigned download_parts_in_flight;   /* s3_download's workers */
     struct retry_policy retry;           /* resolved: no zero field */
     struct http_client_options http_opt; /* ca_file points into ca_file below */
     char *ca_file;

@@ -320,13 +320,24 @@ static enum qb_err s3_members(const cJSON *obj, const struct s3_member *m, size_
 static enum qb_err s3_from_json(const cJSON *s, const cJSON *secret, struct storage_config *cfg,
                                 char **url, char *err, size_t errlen)
 {
-    static const char *const allowed[] = {
-        "bucket",    "prefix",          "endpoint", "region",         "path_style",
-        "ca_file",   "insecure",        "sse",      "sse_kms_key_id", "storage_class",
-        "part_size", "parts_in_flight", NULL};
+    static const char *const allowed[] = {"bucket",
+                                          "prefix",
+                                          "endpoint",
+                                          "region",
+                                          "path_style",
+                                          "ca_file",
+                                          "insecure",
+                                          "sse",
+                                          "sse_kms_key_id",
+                                          "storage_class",
+                                          "part_size",
+                                          "parts_in_flight",
+                                          "download_part_size",
+                                          "download_parts_in_flight",
+                                          NULL};
     static const char *const allowed_secret[] = {"access_key", "secret_key", "session_token", NULL};
     const char *bucket = NULL, *prefix = "";
-    int64_t part = 0, inflight = 0;
+    int64_t part = 0, inflight = 0, dpart = 0, dinflight = 0;
     enum qb_err rc = json_reject_unknown(s, allowed, err, errlen);
     if (!rc && secret)
         rc = json_reject_unknown(secret, allowed_secret, err, errlen);
@@ -342,12 +353,20 @@ static enum qb_err s3_from_json(const cJSON *s, const cJSON *secret, struct stor
         rc = opt_int(s, "part_size", 5ll << 20, 5ll << 30, &part, err, errlen);
     if (!rc)
         rc = opt_int(s, "parts_in_flight", 1, 64, &inflight, err, errlen);
+    /* Reading holds download_part_size * (download_parts_in_flight + 1)
+     * bytes: 1 GiB parts are already more memory than a restore deserves. */
+    if (!rc)
+        rc = opt_int(s, "download_part_size", 1ll << 20, 1ll << 30, &dpart, err, errlen);
+    if (!rc)
+        rc = opt_int(s, "download_parts_in_flight", 1, 64, &dinflight, err, errlen);
     if (!rc)
         rc = s3_members(secret, s3_secrets, QB_ARRAY_LEN(s3_secrets), cfg, err, errlen);
     if (rc)
         return rc;
     cfg->part_size = (uint64_t)part;
     cfg->parts_in_flight = (unsigned)inflight;
+    cfg->download_part_size = (uint64_t)dpart;
+    cfg->download_parts_in_flight = (unsigned)dinflight;
     while (*prefix == '/')
         prefix++;
     *url = xasprintf("s3://%s/%s", bucket, prefix);

@@ -83,7 +83,10 @@ struct storage_config {
     const char *storage_class; /* NULL: the bucket's default */
     uint64_t part_size;        /* 0: 32 MiB */
     unsigned parts_in_flight;  /* 0: 4 */
-    unsigned list_page_size;   /* keys per ListObjectsV2 request; 0: 1000 */
+    /* Reading: range size and ranges fetched at once (s3_download). */
+    uint64_t download_part_size;       /* 0: 16 MiB */
+    unsigned download_parts_in_flight; /* 0: 4 */
+    unsigned list_page_size;           /* keys per ListObjectsV2 request; 0: 1000 */
 };
 
 struct storage;
@@ -101,7 +104,8 @@ enum qb_err storage_open(const struct storage_config *cfg, struct storage **out,
 /* Opens a destination from its catalogue form: kind "local" with settings
  * {"path": "/abs"} or kind "s3" with settings {"bucket", "prefix",
  * "endpoint", "region", "path_style", "ca_file", "insecure", "sse",
- * "sse_kms_key_id", "storage_class", "part_size", "parts_in_flight"} and
+ * "sse_kms_key_id", "storage_class", "part_size", "parts_in_flight",
+ * "download_part_size", "download_parts_in_flight"} and
  * secret {"access_key", "secret_key", "session_token"} (NULL: environment).
  * Unknown members are rejected.  settings and secret are borrowed. */
 enum qb_err storage_open_json(const char *kind, const cJSON *settings, const cJSON *secret,

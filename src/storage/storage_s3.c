@@ -112,6 +112,8 @@ enum qb_err storage_s3_open(const struct storage_config *cfg, const char *bucket
         .storage_class = cfg->storage_class,
         .part_size = cfg->part_size,
         .parts_in_flight = cfg->parts_in_flight,
+        .download_part_size = cfg->download_part_size,
+        .download_parts_in_flight = cfg->download_parts_in_flight,
     };
     if (!cfg->sse || !*cfg->sse)
         sc.sse = S3_SSE_NONE;
@@ -227,8 +229,7 @@ static enum qb_err s3st_read(struct storage *st, const char *key, uint64_t offse
     char *full = NULL;
     enum qb_err rc = full_key(s, key, &full, err, errlen);
     if (!rc)
-        rc =
-            explain(s, s3_get_object(s->c, full, offset, length, fn, ud, err, errlen), err, errlen);
+        rc = explain(s, s3_download(s->c, full, offset, length, fn, ud, err, errlen), err, errlen);
     free(full);
     return rc;
 }

@@ -568,6 +568,44 @@ static void test_huge_list_limit_refused(void)
                    NULL);
 }
 
+/* The ranged-read settings: 0, negative, absurd or mistyped values are
+ * refused naming the field; sane ones are kept as sent. */
+static void test_destination_download_settings(void)
+{
+    const char *const fields[] = {"download_part_size", "download_parts_in_flight"};
+    const char *const bad[] = {"0", "-1", "1099511627776", "\"16MiB\"", "1.5"};
+    for (size_t f = 0; f < 2; f++)
+        for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+            char body[400], field[64];
+            snprintf(body, sizeof body,
+                     "{\"name\":\"s3dl\",\"kind\":\"s3\",\"settings\":{\"bucket\":\"bkt\","
+                     "\"endpoint\":\"http://127.0.0.1:9\",\"%s\":%s},\"credentials\":{"
+                     "\"access_key\":\"AKIAEXAMPLE\",\"secret_key\":\"secretsecretsecret\"}}",
+                     fields[f], bad[i]);
+            snprintf(field, sizeof field, "settings.%s", fields[f]);
+            expect_problem("POST", "/v1/destinations", body, 400, "invalid_field", field, NULL);
+        }
+    /* Below 1 MiB parts, above 64 workers: refused too. */
+    expect_problem("POST", "/v1/destinations",
+                   "{\"name\":\"s3dl\",\"kind\":\"s3\",\"settings\":{\"bucket\":\"bkt\","
+                   "\"download_part_size\":1048575}}",
+                   400, "invalid_field", "settings.download_part_size", NULL);
+    expect_problem("POST", "/v1/destinations",
+                   "{\"name\":\"s3dl\",\"kind\":\"s3\",\"settings\":{\"bucket\":\"bkt\","
+                   "\"download_parts_in_flight\":65}}",
+                   400, "invalid_field", "settings.download_parts_in_flight", NULL);
+    struct resp r;
+    TEST_ASSERT(call("POST", "/v1/destinations",
+                     "{\"name\":\"s3dl\",\"kind\":\"s3\",\"settings\":{\"bucket\":\"bkt\","
+                     "\"endpoint\":\"http://127.0.0.1:9\",\"download_part_size\":8388608,"
+                     "\"download_parts_in_flight\":8},\"credentials\":{\"access_key\":"
+                     "\"AKIAEXAMPLE\",\"secret_key\":\"secretsecretsecret\"}}",
+                     201, &r));
+    TEST_EXPECT_INT(json_path_num(r.json, "settings.download_part_size"), 8388608);
+    TEST_EXPECT_INT(json_path_num(r.json, "settings.download_parts_in_flight"), 8);
+    resp_free(&r);
+}
+
 /* An S3 endpoint with a query, fragment, path or credentials is refused
  * naming settings.endpoint (it used to say "settings.s3"). */
 static void test_destination_endpoint_refused(void)
@@ -683,6 +721,7 @@ int main(void)
     TEST_RUN(test_replace_body_name_checked);
     TEST_RUN(test_huge_list_limit_refused);
     TEST_RUN(test_destination_endpoint_refused);
+    TEST_RUN(test_destination_download_settings);
     TEST_RUN(test_destination_move_refused_while_it_holds_snapshots);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     qbd_cleanup(&d);
