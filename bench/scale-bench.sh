@@ -11,8 +11,8 @@
 #   restore of its snapshot by method upload (overwrite, no safety snapshot):
 #   wall time, MB/s of the archive's raw size, stored/raw ratio, qbackupd's
 #   CPU seconds and peak RSS (VmHWM, reset before each call).
-# Variants: raw (compression none), zstd (level 3), zstd-aes (level 3 and
-# the destination's AES-256-GCM key).  Prints markdown tables for
+# Variants: raw (compression none), zstd (level 3, the default), zstd1
+# (level 1), zstd-aes (level 3 and the destination's AES-256-GCM key).  Prints markdown tables for
 # docs/benchmarks.md.  Not a test: it only asserts that every step answered
 # as expected.
 #
@@ -22,6 +22,8 @@
 #        QB_BENCH_FILL      query string added to the emulator's fill call
 #                           (default "&content=embeddings&dim=768": float32
 #                           vectors with JSON payloads, not random bytes)
+#        QB_BENCH_DEST_SETTINGS  JSON merged into both destinations' settings,
+#                           e.g. '{"download_parts_in_flight":1}' for one GET
 #        and those of bench/lib.sh (build dir, RGW dir, TMPDIR).
 # Disk: ~3 x the largest size free (the collection, its stored copy, the
 # restored collection), plus the RGW's sparse OSD file.
@@ -52,8 +54,8 @@ chmod 600 "$WORK/backup.key"
 dest() { # dest NAME PREFIX EXTRA_JSON
   api POST "$B/v1/destinations" "$(jq -nc --arg n "$1" --arg p "$2" --arg b "$BUCKET" \
     --arg e "$S3_ENDPOINT" --arg a "$AWS_ACCESS_KEY_ID" --arg s "$AWS_SECRET_ACCESS_KEY" \
-    --argjson x "$3" '{name:$n, kind:"s3",
-     settings:{bucket:$b, prefix:$p, endpoint:$e, region:"us-east-1", path_style:true},
+    --argjson x "$3" --argjson ds "${QB_BENCH_DEST_SETTINGS:-{\}}" '{name:$n, kind:"s3",
+     settings:({bucket:$b, prefix:$p, endpoint:$e, region:"us-east-1", path_style:true} + $ds),
      credentials:{access_key:$a, secret_key:$s}} + $x')" >/dev/null
 }
 dest rgw plain '{}'
@@ -64,6 +66,7 @@ plan_body() { # plan_body NAME COLLECTION VARIANT
   case $3 in
     raw) c='{"codec":"none"}' ;;
     zstd) ;;
+    zstd1) c='{"codec":"zstd","level":1}' ;;
     zstd-aes) d=rgw-enc ;;
     *) die "unknown variant $3" ;;
   esac
@@ -128,7 +131,7 @@ echo
 echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "Machine: $(nproc) vCPU $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
   "$(free -g | awk '/^Mem:/ {print $2}') GiB RAM; load average (1 min) at start $LOAD0, at end $(cut -d' ' -f1 /proc/loadavg)"
-echo "Command: bench/scale-bench.sh ${SIZES[*]}; QB_BENCH_FILL='$FILL'; medians of $REPEAT run(s)"
+echo "Command: bench/scale-bench.sh ${SIZES[*]}; QB_BENCH_FILL='$FILL'; destination settings ${QB_BENCH_DEST_SETTINGS:-default}; medians of $REPEAT run(s)"
 echo
 echo "| size | variant | stored / raw | backup s | s per GiB | MB/s (raw) | CPU s | peak RSS MiB | restore s | s per GiB | MB/s (raw) | CPU s | peak RSS MiB |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
