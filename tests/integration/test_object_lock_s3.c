@@ -399,6 +399,20 @@ static void test_rescan_keeps_lock(void)
     resp_free(&r);
     TEST_ASSERT(request_ok("POST", "/v1/destinations/again/rescan", NULL, 200, &r));
     TEST_EXPECT_INT(json_path_num(r.json, "imported"), 2);
+    /* lp's snapshots are still catalogued in the first destination, so
+     * rescan links an object whose snapshot it recognises (instance,
+     * collection, Qdrant snapshot name, SHA-256) as a second copy of it
+     * (engine/copies.h) instead of cataloguing it twice.  Two backups of
+     * the same data in the same second have the same name and checksum,
+     * and only one of them can take the link: how many rows are rebuilt
+     * depends on timing, rows plus links do not. */
+    int links = 0;
+    const cJSON *note;
+    cJSON_ArrayForEach(note, json_path(r.json, "notes"))
+    {
+        const char *w = json_path_str(note, "warning");
+        links += w && strstr(w, "linked to it as a copy") != NULL;
+    }
     resp_free(&r);
     TEST_ASSERT(request_ok("GET", "/v1/snapshots", NULL, 200, &r));
     int rebuilt = 0;
@@ -422,11 +436,7 @@ static void test_rescan_keeps_lock(void)
             resp_free(&del);
         }
     }
-    /* The single-object snapshot is still catalogued in the first
-     * destination, so rescan links its object there as a second copy
-     * (engine/copies.h) rather than catalogue it twice; the cluster set,
-     * which copies do not cover, is rebuilt as a row of its own. */
-    TEST_EXPECT_INT(rebuilt, 1);
+    TEST_EXPECT_INT(rebuilt + links, 2);
     resp_free(&r);
 }
 
