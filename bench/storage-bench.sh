@@ -51,7 +51,7 @@ log "building $BIN"
 ${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -g -DNDEBUG -I"$SRC/src" -o "$BIN" \
   "$SRC/bench/storage_bench.c" "$SRC/src/common.c" "$SRC/src/util/buf.c" "$SRC/src/util/log.c" \
   "$SRC/src/util/json_util.c" "$SRC/src/remote/http_client.c" "$SRC/src/remote/sigv4.c" \
-  "$SRC/src/remote/s3_client.c" "$SRC/src/remote/s3_upload.c" "$SRC/src/remote/s3_download.c" \
+  "$SRC/src/remote/s3_client.c" "$SRC/src/remote/s3_upload.c" "$SRC/src/remote/s3_download.c" "$SRC/src/remote/s3_lock.c" \
   "$SRC/src/remote/s3_xml.c" "$SRC/src/util/retry.c" "$SRC/src/util/threads.c" "$SRC/src/util/rfc3339.c" \
   "$SRC/src/storage/bridge.c" "$SRC/src/storage/storage.c" \
   "$SRC/src/storage/storage_local.c" "$SRC/src/storage/storage_s3.c" \

@@ -68,6 +68,10 @@ struct s3_req {
  * caller's (free with http_client_response_free).  The thread must own hc. */
 enum qb_err s3_call(struct s3_client *c, struct http_client *hc, const struct s3_req *r,
                     struct http_client_response *resp, char *err, size_t errlen) QB_MUSTCHECK;
+/* The error an S3 error Code stands for (status: the HTTP status it came
+ * with): QB_ERR_TRANSIENT for those that deserve another attempt,
+ * QB_ERR_NOT_FOUND for "no such thing", else what the HTTP status means. */
+enum qb_err s3_map_code(const char *code, long status);
 /* Error for an answer whose body is an S3 <Error> document. */
 enum qb_err s3_fail(const struct s3_req *r, const struct http_client_response *resp, char *err,
                     size_t errlen);
