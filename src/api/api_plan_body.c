@@ -161,7 +161,7 @@ static enum qb_err check_list(const char *field, const cJSON *list, bool allow_e
         if (rc)
             return rc;
         /* A twin would back the collection up twice in one run; each
-         * snapshot is kept apart (backup_job.c object_key), but a list
+         * snapshot is kept apart (backup_target.c object_key), but a list
          * naming one twice is a mistake worth saying. */
         const cJSON *prev = list->child;
         for (int j = 0; j < i; j++, prev = prev->next)

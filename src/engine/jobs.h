@@ -99,7 +99,7 @@ char *job_snapshot_hold(const struct job *j, struct store_snapshot *row);
  * results (a JSON array) and error. */
 const char *backup_job_run(struct job *j, cJSON *results, char *error, size_t errorlen);
 
-/* Takes one verified snapshot of collection on instance into the
+/* (backup_target.c) Takes one verified snapshot of collection on instance into the
  * destination st, catalogued without a plan under
  * "_safety/<instance>/<collection>/" (no retention applies to it); used
  * before a restore replaces a collection.  *snapshot_id receives its id. */

@@ -67,7 +67,7 @@
 /* The manifest buffer starts this large and grows up to
  * RESCAN_MANIFEST_MAX for the manifests of large sets. */
 #define MANIFEST_BUF_START (64 * 1024)
-/* Where backup_safety_snapshot() (backup_job.c) stores its snapshots. */
+/* Where backup_safety_snapshot() (backup_target.c) stores its snapshots. */
 #define SAFETY_PREFIX "_safety/"
 
 /* One rescan in progress. */
