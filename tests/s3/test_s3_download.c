@@ -16,6 +16,7 @@
 #include "fault_matrix.h"
 #include "remote/http_client.h"
 #include "remote/s3_client.h"
+#include "s3_env.h"
 #include "util/buf.h"
 
 #include <stdlib.h>
@@ -300,32 +301,26 @@ static void test_faults(void)
 
 int main(void)
 {
-    const char *need[] = {"S3_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                          "AWS_DEFAULT_REGION", "QB_S3_BUCKET"};
-    for (size_t i = 0; i < QB_ARRAY_LEN(need); i++) {
-        if (!getenv(need[i]) || !*getenv(need[i])) {
-            const char *req = getenv("QB_REQUIRE_S3");
-            bool required = req && strcmp(req, "1") == 0;
-            fprintf(stderr, "%s: %s is not set\n", required ? "FAIL" : "SKIP", need[i]);
-            return required ? 1 : 77;
-        }
-    }
+    struct s3_env env;
+    int skip = s3_env_load(&env);
+    if (skip)
+        return skip;
     char err[QB_ERRBUF_SIZE];
     if (http_client_global_init(err, sizeof err) != QB_OK) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
     base_cfg = (struct s3_config){
-        .endpoint = getenv("S3_ENDPOINT"),
-        .region = getenv("AWS_DEFAULT_REGION"),
-        .bucket = getenv("QB_S3_BUCKET"),
-        .access_key = getenv("AWS_ACCESS_KEY_ID"),
-        .secret_key = getenv("AWS_SECRET_ACCESS_KEY"),
+        .endpoint = env.endpoint,
+        .region = env.region,
+        .bucket = env.bucket,
+        .access_key = env.access_key,
+        .secret_key = env.secret_key,
         .path_style = true,
         .retry = {.attempts = 3, .base_ms = 5, .max_ms = 50},
     };
     snprintf(prefix, sizeof prefix, "dl%lld-%d/", (long long)qb_now_ms(), (int)getpid());
-    if (!mkdtemp(proxy_dir) || s3fault_start(&proxy, getenv("S3_ENDPOINT"), proxy_dir) != 0) {
+    if (!mkdtemp(proxy_dir) || s3fault_start(&proxy, env.endpoint, proxy_dir) != 0) {
         fprintf(stderr, "cannot start s3fault\n");
         return 1;
     }
