@@ -342,6 +342,21 @@ cJSON *emu_requests(struct emu *e)
     return out;
 }
 
+int emu_changes(struct emu *e)
+{
+    cJSON *reqs = emu_requests(e);
+    const cJSON *q;
+    int n = 0;
+    cJSON_ArrayForEach(q, reqs)
+    {
+        const char *m = json_path_str(q, "method");
+        if (m && strcmp(m, "GET") != 0)
+            n++;
+    }
+    cJSON_Delete(reqs);
+    return n;
+}
+
 bool emu_last_recover_url(struct emu *e, char *url, size_t size)
 {
     cJSON *log = emu_requests(e);

@@ -77,6 +77,9 @@ int emu_clear_faults(struct emu *e);
  * clearing it. */
 cJSON *emu_requests(struct emu *e);
 int emu_clear_requests(struct emu *e);
+/* Requests in the log that could change something on e (any method but
+ * GET): 0 proves a refused operation touched nothing. */
+int emu_changes(struct emu *e);
 /* The URL qbackupd last gave e to recover a snapshot from (a restore by
  * URL) into url; false when the log has none. */
 bool emu_last_recover_url(struct emu *e, char *url, size_t size);

@@ -3,6 +3,7 @@
  * harness.c -- process control, HTTP and log helpers for integration tests.
  */
 #include "harness.h"
+#include "util/seal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -606,4 +607,21 @@ bool qbd_call(struct qbd *d, const char *method, const char *path, const char *b
         return false;
     }
     return true;
+}
+
+bool qbd_write_key_file(const char *path, char *b64, size_t b64len)
+{
+    unsigned char key[SEAL_KEY_LEN];
+    char err[QB_ERRBUF_SIZE];
+    if (seal_key_generate(key, err, sizeof err))
+        return false;
+    char *text = seal_key_to_base64(key);
+    FILE *f = fopen(path, "w");
+    bool ok = f && fprintf(f, "# test key\n%s\n", text) > 0;
+    if (f)
+        ok = fclose(f) == 0 && ok;
+    if (b64)
+        snprintf(b64, b64len, "%s", text);
+    free(text);
+    return ok;
 }

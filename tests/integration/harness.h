@@ -87,6 +87,10 @@ bool qbd_wait_log(const struct qbd *d, const char *needle, int timeout_ms);
 int qbd_request(struct qbd *d, const char *method, const char *path, const char *body,
                 const char *const *headers, struct resp *r);
 
+/* Writes a qbackupd key file (util/seal_keyfile.h format) holding one new
+ * random key at path; b64 (may be NULL) receives the key's base64 text. */
+bool qbd_write_key_file(const char *path, char *b64, size_t b64len);
+
 /* qbd_request without headers that also wants one status: true when the
  * answer came with `want`; otherwise says what came on stderr (the start of
  * the body too) and returns false.  r is filled either way: resp_free it. */

@@ -48,42 +48,6 @@ static bool points_equal(const char *collection, const char *want)
     return eq;
 }
 
-/* Writes a key file holding one new random key; b64 (may be NULL)
- * receives the key's text. */
-static bool write_key_file(const char *path, char *b64, size_t b64len)
-{
-    unsigned char key[SEAL_KEY_LEN];
-    char err[QB_ERRBUF_SIZE];
-    if (seal_key_generate(key, err, sizeof err))
-        return false;
-    char *text = seal_key_to_base64(key);
-    FILE *f = fopen(path, "w");
-    bool ok = f && fprintf(f, "# test key\n%s\n", text) > 0;
-    if (f)
-        ok = fclose(f) == 0 && ok;
-    if (b64)
-        snprintf(b64, b64len, "%s", text);
-    free(text);
-    return ok;
-}
-
-/* Requests that would change something on Qdrant (anything but GET)
- * since the log was cleared. */
-static int qdrant_changes(void)
-{
-    cJSON *reqs = emu_requests(&prod);
-    const cJSON *q;
-    int n = 0;
-    cJSON_ArrayForEach(q, reqs)
-    {
-        const char *m = json_path_str(q, "method");
-        if (m && strcmp(m, "GET") != 0)
-            n++;
-    }
-    cJSON_Delete(reqs);
-    return n;
-}
-
 static void expect_400(const char *method, const char *path, const char *body, const char *field)
 {
     struct resp r;
@@ -329,7 +293,7 @@ static void test_wrong_key_touches_nothing(void)
     const char *error = json_path_str(r.json, "run.error");
     TEST_EXPECT(error && strstr(error, "needs key") != NULL);
     resp_free(&r);
-    TEST_EXPECT_INT(qdrant_changes(), 0);
+    TEST_EXPECT_INT(emu_changes(&prod), 0);
     /* The download endpoint says the same. */
     char path[96];
     snprintf(path, sizeof path, "/v1/snapshots/%.0f/download", id);
@@ -398,7 +362,7 @@ static void test_unreadable_key_fails_before_qdrant(void)
     const char *error = json_path_str(r.json, "run.error");
     TEST_EXPECT(error && strstr(error, "encryption") != NULL);
     resp_free(&r);
-    TEST_EXPECT_INT(qdrant_changes(), 0);
+    TEST_EXPECT_INT(emu_changes(&prod), 0);
     TEST_ASSERT(rename(moved, key_b) == 0);
 }
 
@@ -464,7 +428,7 @@ static void test_truncated_object_fails_cleanly(void)
     const char *error = json_path_str(r.json, "run.error");
     TEST_EXPECT(error && strstr(error, "truncated") != NULL);
     resp_free(&r);
-    TEST_EXPECT_INT(qdrant_changes(), 0);
+    TEST_EXPECT_INT(emu_changes(&prod), 0);
 }
 
 /* The catalogue is lost; a rescan rebuilds the codec columns from the
@@ -548,7 +512,8 @@ int main(void)
     snprintf(key_a, sizeof key_a, "%s/var/a.key", d.dir);
     snprintf(key_b, sizeof key_b, "%s/var/b.key", d.dir);
     snprintf(enc_dir, sizeof enc_dir, "%s/var/enc", d.dir);
-    if (!write_key_file(key_a, key_a_b64, sizeof key_a_b64) || !write_key_file(key_b, NULL, 0))
+    if (!qbd_write_key_file(key_a, key_a_b64, sizeof key_a_b64) ||
+        !qbd_write_key_file(key_b, NULL, 0))
         return 1;
     TEST_RUN(test_bad_configuration_refused);
     TEST_RUN(test_configuration_round_trip);

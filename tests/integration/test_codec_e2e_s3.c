@@ -37,38 +37,6 @@ static bool call(const char *method, const char *path, const char *body, long wa
     return qbd_call(&d, method, path, body, want, r);
 }
 
-static bool write_key_file(const char *path, char *b64, size_t b64len)
-{
-    unsigned char key[SEAL_KEY_LEN];
-    char err[QB_ERRBUF_SIZE];
-    if (seal_key_generate(key, err, sizeof err))
-        return false;
-    char *text = seal_key_to_base64(key);
-    FILE *f = fopen(path, "w");
-    bool ok = f && fprintf(f, "%s\n", text) > 0;
-    if (f)
-        ok = fclose(f) == 0 && ok;
-    if (b64)
-        snprintf(b64, b64len, "%s", text);
-    free(text);
-    return ok;
-}
-
-static int qdrant_changes(void)
-{
-    cJSON *reqs = emu_requests(&e);
-    const cJSON *q;
-    int n = 0;
-    cJSON_ArrayForEach(q, reqs)
-    {
-        const char *m = json_path_str(q, "method");
-        if (m && strcmp(m, "GET") != 0)
-            n++;
-    }
-    cJSON_Delete(reqs);
-    return n;
-}
-
 static void set_destination(const char *keyfile)
 {
     char body[2048];
@@ -143,7 +111,7 @@ static void test_wrong_key_touches_nothing(void)
     const char *error = json_path_str(r.json, "run.error");
     TEST_EXPECT(error && strstr(error, "needs key") != NULL);
     resp_free(&r);
-    TEST_EXPECT_INT(qdrant_changes(), 0);
+    TEST_EXPECT_INT(emu_changes(&e), 0);
     set_destination(key_a);
 }
 
@@ -206,7 +174,8 @@ int main(void)
         return 1;
     snprintf(key_a, sizeof key_a, "%s/var/a.key", d.dir);
     snprintf(key_b, sizeof key_b, "%s/var/b.key", d.dir);
-    if (!write_key_file(key_a, key_a_b64, sizeof key_a_b64) || !write_key_file(key_b, NULL, 0))
+    if (!qbd_write_key_file(key_a, key_a_b64, sizeof key_a_b64) ||
+        !qbd_write_key_file(key_b, NULL, 0))
         return 1;
     char body[2048];
     struct resp r;
