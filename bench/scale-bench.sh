@@ -135,12 +135,12 @@ echo "Command: bench/scale-bench.sh ${SIZES[*]}; QB_BENCH_FILL='$FILL'; destinat
 echo
 echo "| size | variant | stored / raw | backup s | s per GiB | MB/s (raw) | CPU s | peak RSS MiB | restore s | s per GiB | MB/s (raw) | CPU s | peak RSS MiB |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+per() { awk -v s="$1" -v g="$2" 'BEGIN { printf "%.2f", s / g }'; } # per SECONDS GIB
 for g in "${SIZES[@]}"; do
   for v in "${VARIANTS[@]}"; do
     k=$g-$v
     raw=$(awk -v k="$k" '$1 == k { print $2; exit }' "$WORK/raw")
     bw=$(med "$k" b_wall) rw=$(med "$k" r_wall)
-    per() { awk -v s="$1" -v g="$g" 'BEGIN { printf "%.2f", s / g }'; }
-    echo "| $g GiB | $v | $(med "$k" ratio) | $bw | $(per "$bw") | $(mbps "$raw" "$bw") | $(med "$k" b_cpu) | $(med "$k" b_rss) | $rw | $(per "$rw") | $(mbps "$raw" "$rw") | $(med "$k" r_cpu) | $(med "$k" r_rss) |"
+    echo "| $g GiB | $v | $(med "$k" ratio) | $bw | $(per "$bw" "$g") | $(mbps "$raw" "$bw") | $(med "$k" b_cpu) | $(med "$k" b_rss) | $rw | $(per "$rw" "$g") | $(mbps "$raw" "$rw") | $(med "$k" r_cpu) | $(med "$k" r_rss) |"
   done
 done
