@@ -75,7 +75,8 @@ bool db_target_is_postgres(const char *target);
  * URL.  An unreachable server or unopenable file fails with QB_ERR_IO and a
  * message naming the target without its password.  Caller closes with
  * db_close. */
-enum qb_err db_open(const char *target, struct db_conn **out, char *err, size_t errlen) QB_MUSTCHECK;
+enum qb_err db_open(const char *target, struct db_conn **out, char *err,
+                    size_t errlen) QB_MUSTCHECK;
 
 /* Closes c (every statement finalized first); NULL is a no-op. */
 void db_close(struct db_conn *c);

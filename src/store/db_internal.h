@@ -33,8 +33,7 @@ struct db_ops {
     void (*bind_int64)(struct db_stmt *st, int idx, int64_t v);
     void (*bind_text)(struct db_stmt *st, int idx, const char *text);
     void (*bind_null)(struct db_stmt *st, int idx);
-    enum qb_err (*step)(struct db_stmt *st, bool *row, const char *what, char *err,
-                        size_t errlen);
+    enum qb_err (*step)(struct db_stmt *st, bool *row, const char *what, char *err, size_t errlen);
     bool (*column_is_null)(struct db_stmt *st, int col);
     int64_t (*column_int64)(struct db_stmt *st, int col);
     const char *(*column_text)(struct db_stmt *st, int col);
