@@ -110,6 +110,11 @@ int qb_hexval(char c);
 void qb_format_time(int64_t t, char *out, size_t outlen);
 
 /* Creates path and its missing parents with mode (like mkdir -p). */
+/* Copies url into out without its userinfo ("user:password@") and query
+ * string, for messages and logs: what is left names the server, never a
+ * credential. */
+void qb_redact_url(const char *url, char *out, size_t outlen);
+
 enum qb_err qb_mkdirs(const char *path, unsigned mode, char *err, size_t errlen) QB_MUSTCHECK;
 
 #endif /* QB_COMMON_H */

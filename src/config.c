@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <arpa/inet.h>
 
@@ -44,7 +45,13 @@ static const struct setting settings[] = {
     STR("listen", listen, "127.0.0.1:8080", false,
         "address:port to serve the API on; non-loopback needs tokens"),
     STR("data_dir", data_dir, "./var", false, "directory for the catalogue and local backups"),
-    STR("database", database, "", false, "SQLite catalogue file (default <data_dir>/qbackup.db)"),
+    STR("catalogue", catalogue, "", false,
+        "the catalogue: a SQLite file, or a postgres:// URL for a fleet of qbackupd sharing one"
+        " (default <data_dir>/qbackup.db)"),
+    STR("database", database, "", false, "older name of catalogue, for a SQLite file"),
+    STR("node_name", node_name, "", false,
+        "this qbackupd's name among the fleet sharing a PostgreSQL catalogue (default: the host"
+        " name)"),
     STR("backup_dir", backup_dir, "", false,
         "local-folder destination \"local\" (default <data_dir>/backups)"),
     STR("qdrant_url", qdrant_url, "http://127.0.0.1:6333", false,
@@ -88,7 +95,7 @@ static const struct setting settings[] = {
     INT("max_json_depth", max_json_depth, "32", 2, 512, "deepest JSON nesting accepted"),
     INT("shutdown_grace", shutdown_grace, "10", 0, 3600,
         "seconds in-flight requests get to finish on SIGTERM"),
-    INT("db_pool_size", db_pool_size, "4", 1, 64, "SQLite connections in the pool"),
+    INT("db_pool_size", db_pool_size, "4", 1, 64, "catalogue connections in the pool"),
     INT("events_keep", events_keep, "10000", 1, 10000000,
         "events the event log keeps (GET /v1/events resumes within them)"),
     INT("events_max_clients", events_max_clients, "16", 0, 1024,
@@ -316,6 +323,43 @@ bool config_host_is_loopback(const char *host)
     return false;
 }
 
+bool config_catalogue_is_postgres(const struct config *cfg)
+{
+    const char *c = cfg->catalogue;
+    return strncmp(c, "postgres://", 11) == 0 || strncmp(c, "postgresql://", 13) == 0;
+}
+
+/* catalogue from itself, its older name or the default; a URL of another
+ * scheme is a mistake, not a file named "mysql:" in a folder "/". */
+static enum qb_err finish_catalogue(struct config *cfg, char *err, size_t errlen)
+{
+    if (*cfg->catalogue && *cfg->database)
+        return qb_failf(QB_ERR_INVALID, err, errlen,
+                        "catalogue and database: set one of them (database is the older name "
+                        "of catalogue)");
+    if (*cfg->database) {
+        free(cfg->catalogue);
+        cfg->catalogue = cfg->database;
+        cfg->database = xstrdup("");
+    }
+    if (!*cfg->catalogue) {
+        free(cfg->catalogue);
+        cfg->catalogue = xasprintf("%s/qbackup.db", cfg->data_dir);
+    }
+    if (config_catalogue_is_postgres(cfg)) {
+        const char *host = strstr(cfg->catalogue, "://") + 3;
+        if (!*host || *host == '/' || *host == '?')
+            return qb_failf(QB_ERR_INVALID, err, errlen,
+                            "catalogue: a postgres:// URL needs a host: postgres://user@host/db");
+    } else if (strstr(cfg->catalogue, "://")) {
+        char shown[256];
+        qb_redact_url(cfg->catalogue, shown, sizeof shown);
+        return qb_failf(QB_ERR_INVALID, err, errlen,
+                        "catalogue: \"%s\" is neither a file path nor a postgres:// URL", shown);
+    }
+    return QB_OK;
+}
+
 static enum qb_err finish(struct config *cfg, char *err, size_t errlen)
 {
     enum qb_err rc = parse_listen(cfg, err, errlen);
@@ -323,10 +367,21 @@ static enum qb_err finish(struct config *cfg, char *err, size_t errlen)
         return rc;
     if (!*cfg->data_dir)
         return qb_failf(QB_ERR_INVALID, err, errlen, "data_dir: must not be empty");
-    if (!*cfg->database) {
-        free(cfg->database);
-        cfg->database = xasprintf("%s/qbackup.db", cfg->data_dir);
+    rc = finish_catalogue(cfg, err, errlen);
+    if (rc)
+        return rc;
+    if (!*cfg->node_name) {
+        char host[256] = "qbackupd";
+        if (gethostname(host, sizeof host) != 0 || !*host)
+            qb_strlcpy(host, "qbackupd", sizeof host);
+        host[sizeof host - 1] = '\0';
+        free(cfg->node_name);
+        cfg->node_name = xstrdup(host);
     }
+    if (strlen(cfg->node_name) > 48)
+        return qb_failf(QB_ERR_INVALID, err, errlen,
+                        "node_name: at most 48 bytes (it names this instance's session on the "
+                        "catalogue server)");
     if (!*cfg->backup_dir) {
         free(cfg->backup_dir);
         cfg->backup_dir = xasprintf("%s/backups", cfg->data_dir);
@@ -503,10 +558,16 @@ void config_print(const struct config *cfg, void *file)
         switch (s->type) {
         case SET_STR: {
             const char *v = *(char *const *)(const void *)field;
-            if (s->secret)
+            char shown[1024];
+            if (s->secret) {
                 fprintf(f, "%s = %s\n", s->key, v && *v ? "(set)" : "(not set)");
-            else
+            } else if (v && strstr(v, "://")) {
+                /* A URL may carry a password (postgres://user:pw@host). */
+                qb_redact_url(v, shown, sizeof shown);
+                fprintf(f, "%s = %s\n", s->key, shown);
+            } else {
                 fprintf(f, "%s = %s\n", s->key, v ? v : "");
+            }
             break;
         }
         case SET_BOOL:

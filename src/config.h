@@ -20,7 +20,9 @@ struct config {
     char *listen_host; /* derived from listen */
     int listen_port;   /* derived from listen */
     char *data_dir;
-    char *database;         /* default <data_dir>/qbackup.db */
+    char *catalogue;        /* a SQLite file path or a postgres:// URL; default
+                             * <data_dir>/qbackup.db (the older key `database` sets it too) */
+    char *database;         /* the older name of catalogue; "" after finish() */
     char *backup_dir;       /* default <data_dir>/backups: the local destination */
     char *qdrant_url;       /* the configured "default" instance; "" for none */
     char *qdrant_api_key;   /* secret */
@@ -68,6 +70,7 @@ struct config {
     char *slack_users;               /* "user_id:role:plan|plan,...": who may do what from chat */
     char *slack_response_url_prefix; /* where a slash command's results may be posted */
     char *public_url;  /* how Qdrant reaches this qbackupd ("" = derived from listen) */
+    char *node_name;   /* this qbackupd's name in a fleet; default the host name */
     char *config_file; /* where the file settings came from, or NULL */
 };
 
@@ -95,5 +98,9 @@ void config_print(const struct config *cfg, void *file);
 
 /* True when host is a loopback address or "localhost". */
 bool config_host_is_loopback(const char *host);
+
+/* Whether the catalogue setting is a PostgreSQL URL (a fleet's shared
+ * catalogue) rather than a SQLite file. */
+bool config_catalogue_is_postgres(const struct config *cfg);
 
 #endif /* QB_CONFIG_H */

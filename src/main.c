@@ -17,6 +17,7 @@
 #include "engine/engine.h"
 #include "engine/recovery.h"
 #include "engine/tasks.h"
+#include "fleet/leader.h"
 #include "http/http_server.h"
 #include "remote/http_client.h"
 #include "sched/sched.h"
@@ -101,13 +102,15 @@ static enum qb_err open_catalogue(const struct config *cfg, struct store **out, 
                                   size_t errlen)
 {
     int applied = 0;
+    char shown[512];
+    qb_redact_url(cfg->catalogue, shown, sizeof shown);
     enum qb_err rc = qb_mkdirs(cfg->data_dir, 0700, err, errlen);
     if (!rc)
-        rc = store_open(cfg->database, (unsigned)cfg->db_pool_size, out, err, errlen);
+        rc = store_open(cfg->catalogue, (unsigned)cfg->db_pool_size, out, err, errlen);
     if (!rc)
         rc = store_migrate(*out, &applied, err, errlen);
     if (!rc && applied > 0)
-        log_info("store.migrated", "database=%s applied=%d", cfg->database, applied);
+        log_info("store.migrated", "catalogue=%s applied=%d", shown, applied);
     return rc;
 }
 
@@ -149,6 +152,15 @@ static enum qb_err load_key_file(const struct config *cfg, struct store *store,
     }
     if (rc != QB_ERR_NOT_FOUND)
         return rc;
+    if (config_catalogue_is_postgres(cfg))
+        /* Instances of a fleet starting together would each create a key
+         * of their own and seal with it: the others could not read it. */
+        return qb_failf(QB_ERR_INVALID, err, errlen,
+                        "secrets_key_file: %s does not exist; a PostgreSQL catalogue is shared "
+                        "by a fleet, whose instances must all use the same key: create it once "
+                        "(head -c 32 /dev/urandom | base64 > FILE) and give every instance the "
+                        "same file or --secrets-key",
+                        path);
     int sealed = 0;
     rc = store_secrets_count_sealed(store, &sealed, err, errlen);
     if (rc)
@@ -159,7 +171,7 @@ static enum qb_err load_key_file(const struct config *cfg, struct store *store,
                         "sealed secret(s); point --secrets-key-file (QBACKUP_SECRETS_KEY_FILE) at "
                         "the key file this catalogue was used with, or give its keys with "
                         "--secrets-key (QBACKUP_SECRETS_KEY)",
-                        path, cfg->database, sealed);
+                        path, cfg->catalogue, sealed);
     rc = seal_keyfile_create(path, kr, err, errlen);
     if (!rc)
         log_warn("secrets.key_created",
@@ -266,7 +278,13 @@ static int serve(const struct config *cfg, struct app *app, const sigset_t *sign
         .qdrant_timeout_ms = 30000,
         .snapshot_timeout_ms = (long)cfg->snapshot_timeout * 1000,
     };
-    struct scheduler *scheduler = NULL;
+    /* Used only on a PostgreSQL catalogue: one lock, on the same server. */
+    struct leader_config leadership = {
+        .conninfo = cfg->catalogue,
+        .key = LEADER_KEY_SCHEDULER,
+        .identity = cfg->node_name,
+        .timeout_ms = 5000,
+    };
     enum qb_err rc = prober_start(app->store, (int)cfg->probe_interval, (int)cfg->probe_timeout,
                                   &app->prober, err, sizeof err);
     if (!rc)
@@ -285,8 +303,9 @@ static int serve(const struct config *cfg, struct app *app, const sigset_t *sign
                             },
                             &app->webhooks, err, sizeof err);
     if (!rc)
-        rc = scheduler_start(app->store, app->engine, cfg->scheduler_clock_offset, &scheduler, err,
-                             sizeof err);
+        rc = scheduler_start(app->store, app->engine, cfg->scheduler_clock_offset,
+                             config_catalogue_is_postgres(cfg) ? &leadership : NULL,
+                             &app->scheduler, err, sizeof err);
     if (!rc)
         rc = http_server_start(&hc, routes, nroutes, app->auth, app->metrics, app, &server, err,
                                sizeof err);
@@ -327,7 +346,8 @@ static int serve(const struct config *cfg, struct app *app, const sigset_t *sign
     atomic_store(&app->shutting_down, true);
     store_events_set_listener(app->store, NULL, NULL);
     http_server_stop(server, (int)cfg->shutdown_grace * 1000);
-    scheduler_stop(scheduler);
+    scheduler_stop(app->scheduler);
+    app->scheduler = NULL;
     engine_stop(app->engine);
     app->engine = NULL;
     tasks_stop(app->tasks);
@@ -363,7 +383,9 @@ static int run(const struct config *cfg, enum config_command cmd, const sigset_t
     if (!rc)
         rc = open_catalogue(cfg, &app.store, err, sizeof err);
     if (!rc && cmd == CONFIG_CMD_MIGRATE) {
-        log_info("migrate.done", "database=%s", cfg->database);
+        char shown[512];
+        qb_redact_url(cfg->catalogue, shown, sizeof shown);
+        log_info("migrate.done", "catalogue=%s", shown);
         status = 0;
         goto out;
     }

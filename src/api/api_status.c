@@ -12,6 +12,7 @@
 #include "api/api.h"
 #include "api/app.h"
 #include "sched/sched.h"
+#include "fleet/leader.h"
 #include "http/http_reply.h"
 #include "store/store_plans.h"
 #include "store/store_run_summary.h"
@@ -99,6 +100,29 @@ void api_status(struct http_request *req)
         http_reply_json_steal(req, 200, body);
 }
 
+/* Which catalogue this qbackupd shares and whether it is the one that
+ * schedules (the leadership lock of a fleet, fleet/leader.h). */
+static void add_fleet(struct app *app, cJSON *body)
+{
+    struct leader_info li;
+    bool leads = scheduler_leads(app->scheduler, &li);
+    bool shared = config_catalogue_is_postgres(app->cfg);
+    cJSON *f = cJSON_AddObjectToObject(body, "fleet");
+    cJSON_AddStringToObject(f, "catalogue", shared ? "postgres" : "sqlite");
+    cJSON_AddStringToObject(f, "node", app->cfg->node_name);
+    cJSON_AddBoolToObject(f, "leader", leads);
+    if (!shared)
+        return;
+    json_add_time(f, "since", li.since);
+    /* "qbackupd:<node>" is how each instance names its lock session. */
+    const char *holder = strncmp(li.holder, "qbackupd:", 9) == 0 ? li.holder + 9 : li.holder;
+    cJSON_AddItemToObject(f, "leader_node",
+                          *holder ? cJSON_CreateString(holder) : cJSON_CreateNull());
+    cJSON_AddBoolToObject(f, "lock_connected", li.connected);
+    cJSON_AddItemToObject(f, "last_error",
+                          *li.last_error ? cJSON_CreateString(li.last_error) : cJSON_CreateNull());
+}
+
 enum qb_err api_status_build(struct app *app, cJSON **out, char *err, size_t errlen)
 {
     struct store_plan **plans = NULL;
@@ -162,6 +186,7 @@ enum qb_err api_status_build(struct app *app, cJSON **out, char *err, size_t err
      * the prober last saw them: a dashboard sees a down peer here. */
     bool all_ok = false;
     prober_report(app->prober, body, &all_ok);
+    add_fleet(app, body);
     *out = body;
     return QB_OK;
 }
@@ -241,5 +266,7 @@ bool api_status_metrics(struct buf *out, void *ctx)
              metrics_sample(out, METRIC_CATALOGUE_SNAPSHOTS, " %lld\n", (long long)count) &&
              metrics_head(out, METRIC_CATALOGUE_BYTES) &&
              metrics_sample(out, METRIC_CATALOGUE_BYTES, " %lld\n", (long long)bytes);
+    ok = ok && metrics_head(out, METRIC_FLEET_LEADER) &&
+         metrics_sample(out, METRIC_FLEET_LEADER, " %d\n", scheduler_leads(app->scheduler, NULL));
     return ok;
 }

@@ -27,6 +27,7 @@ struct app {
     struct engine *engine;     /* backup/restore workers */
     struct tasks *tasks;       /* slow request-initiated work (verify, delete, check) */
     struct webhooks *webhooks; /* outgoing webhook deliveries (notify/webhooks.h) */
+    struct scheduler *scheduler; /* fires schedules; leads the fleet or not (sched/sched.h) */
     atomic_bool shutting_down; /* /readyz answers 503 once set */
     /* How Qdrant reaches us; published once the port is bound, NULL
      * before.  Atomic: request threads read it while main writes it. */

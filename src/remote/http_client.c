@@ -140,15 +140,7 @@ enum qb_err http_client_status_err(long status)
 
 void http_client_redact_url(const char *url, char *out, size_t outlen)
 {
-    const char *s = url ? url : "";
-    const char *sep = strstr(s, "://");
-    const char *auth = sep ? sep + 3 : s; /* start of [userinfo@]host[:port] */
-    size_t auth_len = strcspn(auth, "/?#");
-    const char *at = memchr(auth, '@', auth_len); /* drop "user:password@" */
-    const char *host = at ? at + 1 : auth;
-    const char *path = auth + auth_len;
-    snprintf(out, outlen, "%.*s%.*s%.*s", (int)(auth - s), s, (int)(path - host), host,
-             (int)strcspn(path, "?#"), path);
+    qb_redact_url(url, out, outlen);
 }
 
 /* ---------------------------------------------------------------- callbacks */

@@ -154,11 +154,29 @@ int64_t schedule_alert_after(const char *expr, const char *timezone, int64_t ale
 
 struct scheduler;
 
+struct leader_config;
+struct leader_info;
+
 /* Starts the thread.  clock_offset_s shifts the scheduler's idea of now
  * (tests use it to reach a minute boundary quickly; 0 in production).
- * store and engine are borrowed. */
+ * store and engine are borrowed.
+ *
+ * leader is NULL when this qbackupd is alone on its catalogue (SQLite): it
+ * always schedules.  On a catalogue shared by a fleet (PostgreSQL) it is
+ * the leadership lock's configuration (fleet/leader.h; copied): the
+ * scheduler's thread polls the lock before each pass and fires schedules,
+ * finishes deletions, runs the Qdrant janitor and checks staleness only
+ * while it leads, so the fleet does that work once.  A lost lock stops the
+ * passes at the next poll; a fire doubled in the moment between is still
+ * refused by the catalogue (one run per plan and slot). */
 enum qb_err scheduler_start(struct store *store, struct engine *engine, int64_t clock_offset_s,
-                            struct scheduler **out, char *err, size_t errlen) QB_MUSTCHECK;
+                            const struct leader_config *leader, struct scheduler **out, char *err,
+                            size_t errlen) QB_MUSTCHECK;
+
+/* Whether this instance schedules for the fleet now (always, without a
+ * leadership lock), and when info is not NULL the lock's state (zeroed and
+ * `leader` true without one).  Any thread. */
+bool scheduler_leads(struct scheduler *s, struct leader_info *info);
 
 /* Stops and joins the thread.  NULL is a no-op. */
 void scheduler_stop(struct scheduler *s);

@@ -7,6 +7,7 @@
 #include "engine/qdrant_janitor.h"
 #include "engine/retention_apply.h"
 #include "engine/reverify.h"
+#include "fleet/leader.h"
 #include "store/store_events.h"
 #include "store/store_plans.h"
 #include "store/store_run_summary.h"
@@ -26,6 +27,10 @@ struct scheduler {
     pthread_mutex_t lock; /* guards stopping */
     pthread_cond_t cond;
     bool stopping;
+    /* The thread's own (no lock): */
+    struct leader *leader;   /* NULL: alone on the catalogue */
+    bool led;                /* what the last poll said */
+    int64_t poll_failed_log; /* when a failed poll was last logged */
 };
 
 static void plan_tick(struct store *store, struct engine *engine, const struct store_plan *p,
@@ -190,11 +195,37 @@ out:
 /* How often the scheduler's thread looks for deletions left marked. */
 #define STALE_DELETIONS_EVERY_S 60
 
+/* One poll of the leadership lock; logs each change (and each failure
+ * while following, at most once a minute, so a down server is visible
+ * without flooding).  Returns whether this instance leads. */
+static bool poll_leader(struct scheduler *s)
+{
+    char err[QB_ERRBUF_SIZE];
+    bool leads = false;
+    enum qb_err rc = leader_poll(s->leader, &leads, err, sizeof err);
+    int64_t now = qb_now_ms() / 1000;
+    if (leads != s->led) {
+        if (leads)
+            log_info("fleet.leader", "msg=\"this instance now fires schedules and runs "
+                                     "retention and the janitor\"");
+        else
+            log_warn("fleet.follower", "error=%s msg=\"this instance no longer leads\"",
+                     rc ? log_q(err) : "\"\"");
+        s->led = leads;
+    } else if (rc && now - s->poll_failed_log >= 60) {
+        s->poll_failed_log = now;
+        log_warn("fleet.leader_poll_failed", "error=%s", log_q(err));
+    }
+    return leads;
+}
+
 static void *scheduler_main(void *arg)
 {
     struct scheduler *s = arg;
     int64_t deletions_at = 0, stale_at = 0;
     for (;;) {
+        if (s->leader && !poll_leader(s))
+            goto wait;
         scheduler_tick(s->store, s->engine, qb_now_ms() / 1000 + s->clock_offset_s);
         /* Real time, not the shifted clock: backoff is about Qdrant. */
         int64_t now = qb_now_ms() / 1000;
@@ -209,6 +240,7 @@ static void *scheduler_main(void *arg)
             stale_at = now;
             scheduler_check_stale(s->store, now);
         }
+    wait:
         if (threads_wait(&s->lock, &s->cond, &s->stopping, 1000))
             break;
     }
@@ -216,19 +248,38 @@ static void *scheduler_main(void *arg)
 }
 
 enum qb_err scheduler_start(struct store *store, struct engine *engine, int64_t clock_offset_s,
-                            struct scheduler **out, char *err, size_t errlen)
+                            const struct leader_config *leader, struct scheduler **out, char *err,
+                            size_t errlen)
 {
     struct scheduler *s = xcalloc(1, sizeof *s);
     s->store = store;
     s->engine = engine;
     s->clock_offset_s = clock_offset_s;
-    enum qb_err rc = threads_start(&s->lock, &s->cond, &s->thread, scheduler_main, s,
-                                   "the scheduler", err, errlen);
-    if (rc)
+    enum qb_err rc = leader ? leader_create(leader, &s->leader, err, errlen) : QB_OK;
+    if (!rc)
+        rc = threads_start(&s->lock, &s->cond, &s->thread, scheduler_main, s, "the scheduler", err,
+                           errlen);
+    if (rc) {
+        leader_destroy(s->leader);
         free(s);
-    else
+    } else {
         *out = s;
+    }
     return rc;
+}
+
+bool scheduler_leads(struct scheduler *s, struct leader_info *info)
+{
+    struct leader_info own;
+    if (!info)
+        info = &own;
+    memset(info, 0, sizeof *info);
+    if (!s || !s->leader) {
+        info->leader = true;
+        return true;
+    }
+    leader_info(s->leader, info);
+    return info->leader;
 }
 
 void scheduler_stop(struct scheduler *s)
@@ -236,5 +287,9 @@ void scheduler_stop(struct scheduler *s)
     if (!s)
         return;
     threads_stop_destroy(&s->lock, &s->cond, &s->stopping, &s->thread, 1);
+    /* After the thread: it was the lock's owner.  Releasing the lock lets
+     * a follower take over at its next poll rather than when the server
+     * notices this session gone. */
+    leader_destroy(s->leader);
     free(s);
 }

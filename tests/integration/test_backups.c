@@ -576,6 +576,10 @@ static void test_status_and_metrics_staleness(void)
     TEST_EXPECT_INT(r.status, 200);
     resp_free(&r);
     TEST_ASSERT(qbd_request(&d, "GET", "/v1/status", NULL, NULL, &r) == 0);
+    /* Alone on a SQLite catalogue: it is the one that schedules. */
+    TEST_EXPECT_STR(json_path_str(r.json, "fleet.catalogue"), "sqlite");
+    TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "fleet.leader")));
+    TEST_EXPECT(json_path_str(r.json, "fleet.node") != NULL);
     cJSON *plans =
         json_path(r.json, "plans") ? cJSON_Duplicate(json_path(r.json, "plans"), 1) : NULL;
     resp_free(&r);
@@ -605,6 +609,7 @@ static void test_status_and_metrics_staleness(void)
     TEST_EXPECT(strstr(r.body, "qbackup_plan_last_success_timestamp_seconds{plan=\"watch\"}"));
     TEST_EXPECT(strstr(r.body, "qbackup_runs_total{plan=\"bad\",outcome=\"failed\"} 1"));
     TEST_EXPECT(strstr(r.body, "qbackup_catalogue_snapshots "));
+    TEST_EXPECT(strstr(r.body, "\nqbackup_fleet_leader 1\n"));
     resp_free(&r);
 }
 

@@ -144,6 +144,15 @@ static void test_invalid_configuration_names_the_setting(void)
          NULL,
          "config file /nonexistent/qbackupd.conf"},
         {{"frobnicate", NULL}, NULL, "unknown command \"frobnicate\""},
+        {{"serve", "--catalogue", "mysql://u:pw@db.example/qb", NULL},
+         NULL,
+         "catalogue: \"mysql://db.example/qb\" is neither a file path nor a postgres:// URL"},
+        {{"serve", "--catalogue", "a.db", "--database", "b.db", NULL},
+         NULL,
+         "catalogue and database: set one of them"},
+        {{"serve", NULL},
+         "QBACKUP_CATALOGUE=postgres:///qb",
+         "catalogue: a postgres:// URL needs a host"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct qbd d;
@@ -181,6 +190,33 @@ static void test_config_file_and_precedence(void)
     TEST_EXPECT(qbd_log_contains(&d, "log_level = debug"));   /* file beats default */
     TEST_EXPECT(qbd_log_contains(&d, "qdrant_api_key = (set)"));
     TEST_EXPECT(!qbd_log_contains(&d, "file-secret-key"));
+    /* The older key still names the catalogue. */
+    TEST_EXPECT(qbd_log_contains(&d, "catalogue = "));
+    qbd_cleanup(&d);
+}
+
+/* A catalogue URL's password is never printed; the older key `database`
+ * still works and shows as `catalogue`. */
+static void test_catalogue_url_printed_without_password(void)
+{
+    struct qbd d;
+    memset(&d, 0, sizeof d);
+    snprintf(d.dir, sizeof d.dir, "/tmp/qbackup-test-XXXXXX");
+    TEST_ASSERT(mkdtemp(d.dir) != NULL);
+    snprintf(d.log_path, sizeof d.log_path, "%s/qbackupd.log", d.dir);
+    const char *const url[] = {"print-config",
+                               "--catalogue",
+                               "postgres://qb:sekret-pw@127.0.0.1:5432/qb?password=sekret-pw",
+                               "--node-name",
+                               "node-a",
+                               NULL};
+    TEST_EXPECT_INT(qbd_run(&d, url, NULL), 0);
+    TEST_EXPECT(qbd_log_contains(&d, "catalogue = postgres://127.0.0.1:5432/qb\n"));
+    TEST_EXPECT(qbd_log_contains(&d, "node_name = node-a"));
+    TEST_EXPECT(!qbd_log_contains(&d, "sekret-pw"));
+    const char *const older[] = {"print-config", "--database", "/tmp/older-name.db", NULL};
+    TEST_EXPECT_INT(qbd_run(&d, older, NULL), 0);
+    TEST_EXPECT(qbd_log_contains(&d, "catalogue = /tmp/older-name.db"));
     qbd_cleanup(&d);
 }
 
@@ -268,6 +304,7 @@ int main(void)
     TEST_RUN(test_migrations_twice_change_nothing);
     TEST_RUN(test_newer_database_is_refused);
     TEST_RUN(test_invalid_configuration_names_the_setting);
+    TEST_RUN(test_catalogue_url_printed_without_password);
     TEST_RUN(test_config_file_and_precedence);
     TEST_RUN(test_example_config_is_valid);
     TEST_RUN(test_help_and_version);
