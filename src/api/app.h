@@ -24,11 +24,11 @@ struct app {
     struct auth *auth;
     struct metrics *metrics;
     struct prober *prober;
-    struct engine *engine;     /* backup/restore workers */
-    struct tasks *tasks;       /* slow request-initiated work (verify, delete, check) */
-    struct webhooks *webhooks; /* outgoing webhook deliveries (notify/webhooks.h) */
+    struct engine *engine;       /* backup/restore workers */
+    struct tasks *tasks;         /* slow request-initiated work (verify, delete, check) */
+    struct webhooks *webhooks;   /* outgoing webhook deliveries (notify/webhooks.h) */
     struct scheduler *scheduler; /* fires schedules; leads the fleet or not (sched/sched.h) */
-    atomic_bool shutting_down; /* /readyz answers 503 once set */
+    atomic_bool shutting_down;   /* /readyz answers 503 once set */
     /* How Qdrant reaches us; published once the port is bound, NULL
      * before.  Atomic: request threads read it while main writes it. */
     _Atomic(char *) public_url;
