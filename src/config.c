@@ -52,6 +52,11 @@ static const struct setting settings[] = {
     STR("node_name", node_name, "", false,
         "this qbackupd's name among the fleet sharing a PostgreSQL catalogue (default: the host"
         " name)"),
+    INT("fleet_heartbeat_interval", fleet_heartbeat_interval, "10", 1, 300,
+        "seconds between this qbackupd's heartbeats in the catalogue"),
+    INT("fleet_dead_after", fleet_dead_after, "60", 3, 86400,
+        "seconds without a heartbeat after which the leader takes over a qbackupd's running runs"
+        " (at least 3 heartbeat intervals)"),
     STR("backup_dir", backup_dir, "", false,
         "local-folder destination \"local\" (default <data_dir>/backups)"),
     STR("qdrant_url", qdrant_url, "http://127.0.0.1:6333", false,
@@ -378,6 +383,12 @@ static enum qb_err finish(struct config *cfg, char *err, size_t errlen)
         free(cfg->node_name);
         cfg->node_name = xstrdup(host);
     }
+    if (cfg->fleet_dead_after < 3 * cfg->fleet_heartbeat_interval)
+        return qb_failf(QB_ERR_INVALID, err, errlen,
+                        "fleet_dead_after: %lld is less than 3 heartbeat intervals (%lld s): one "
+                        "late beat would hand a live node's runs to another",
+                        (long long)cfg->fleet_dead_after,
+                        (long long)(3 * cfg->fleet_heartbeat_interval));
     if (strlen(cfg->node_name) > 48)
         return qb_failf(QB_ERR_INVALID, err, errlen,
                         "node_name: at most 48 bytes (it names this instance's session on the "

@@ -69,9 +69,11 @@ struct config {
     char *slack_signing_secret;      /* secret: chat-ops off when "" */
     char *slack_users;               /* "user_id:role:plan|plan,...": who may do what from chat */
     char *slack_response_url_prefix; /* where a slash command's results may be posted */
-    char *public_url;  /* how Qdrant reaches this qbackupd ("" = derived from listen) */
-    char *node_name;   /* this qbackupd's name in a fleet; default the host name */
-    char *config_file; /* where the file settings came from, or NULL */
+    char *public_url; /* how Qdrant reaches this qbackupd ("" = derived from listen) */
+    char *node_name;  /* this qbackupd's name in a fleet; default the host name */
+    int64_t fleet_heartbeat_interval; /* seconds between beats (fleet/heartbeat.h) */
+    int64_t fleet_dead_after;         /* seconds of silence before a node's runs are adopted */
+    char *config_file;                /* where the file settings came from, or NULL */
 };
 
 enum config_command {

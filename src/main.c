@@ -17,6 +17,7 @@
 #include "engine/engine.h"
 #include "engine/recovery.h"
 #include "engine/tasks.h"
+#include "fleet/heartbeat.h"
 #include "fleet/leader.h"
 #include "http/http_server.h"
 #include "remote/http_client.h"
@@ -303,8 +304,13 @@ static int serve(const struct config *cfg, struct app *app, const sigset_t *sign
                             },
                             &app->webhooks, err, sizeof err);
     if (!rc)
-        rc = scheduler_start(app->store, app->engine, cfg->scheduler_clock_offset,
-                             config_catalogue_is_postgres(cfg) ? &leadership : NULL,
+        rc = scheduler_start(app->store, app->engine,
+                             &(struct scheduler_config){
+                                 .clock_offset_s = cfg->scheduler_clock_offset,
+                                 .leader = config_catalogue_is_postgres(cfg) ? &leadership : NULL,
+                                 .node = cfg->node_name,
+                                 .dead_after_s = cfg->fleet_dead_after,
+                             },
                              &app->scheduler, err, sizeof err);
     if (!rc)
         rc = http_server_start(&hc, routes, nroutes, app->auth, app->metrics, app, &server, err,
@@ -325,6 +331,15 @@ static int serve(const struct config *cfg, struct app *app, const sigset_t *sign
      * tick. */
     if (!rc)
         store_events_set_listener(app->store, http_server_kick_feeds, server);
+    if (!rc)
+        rc = heartbeat_start(app->store,
+                             &(struct heartbeat_config){
+                                 .node = cfg->node_name,
+                                 .version = QB_VERSION,
+                                 .address = atomic_load(&app->public_url),
+                                 .interval_s = cfg->fleet_heartbeat_interval,
+                             },
+                             &app->heartbeat, err, sizeof err);
     if (!rc && *cfg->port_file)
         rc = write_port_file(cfg->port_file, http_server_port(server), err, sizeof err);
     if (rc) {
@@ -348,6 +363,8 @@ static int serve(const struct config *cfg, struct app *app, const sigset_t *sign
     http_server_stop(server, (int)cfg->shutdown_grace * 1000);
     scheduler_stop(app->scheduler);
     app->scheduler = NULL;
+    heartbeat_stop(app->heartbeat);
+    app->heartbeat = NULL;
     engine_stop(app->engine);
     app->engine = NULL;
     tasks_stop(app->tasks);
@@ -402,7 +419,7 @@ static int run(const struct config *cfg, enum config_command cmd, const sigset_t
         goto out;
     }
     /* Before any worker starts: settle what a killed process left. */
-    recovery_run(app.store);
+    recovery_run(app.store, config_catalogue_is_postgres(cfg) ? cfg->node_name : NULL);
     app.metrics = metrics_create(QB_VERSION);
     metrics_add_collector(app.metrics, api_status_metrics, &app);
     metrics_add_collector(app.metrics, api_metrics_storage, &app);

@@ -14,6 +14,7 @@
 #include "sched/sched.h"
 #include "fleet/leader.h"
 #include "http/http_reply.h"
+#include "store/store_fleet.h"
 #include "store/store_plans.h"
 #include "store/store_run_summary.h"
 #include "store/store_snapshots.h"
@@ -100,6 +101,34 @@ void api_status(struct http_request *req)
         http_reply_json_steal(req, 200, body);
 }
 
+/* The nodes that beat in this catalogue, and whether each still does:
+ * silent for fleet_dead_after, its runs are adopted by the leader. */
+static void add_nodes(struct app *app, cJSON *fleet)
+{
+    char err[QB_ERRBUF_SIZE];
+    struct store_fleet_node **nodes = NULL;
+    size_t n = 0;
+    int64_t now = qb_now_ms() / 1000;
+    if (store_fleet_nodes(app->store, &nodes, &n, err, sizeof err))
+        return; /* the status page still shows the rest */
+    cJSON *arr = cJSON_AddArrayToObject(fleet, "nodes");
+    for (size_t i = 0; i < n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", nodes[i]->name);
+        cJSON_AddStringToObject(o, "version", nodes[i]->version);
+        cJSON_AddItemToObject(o, "address",
+                              nodes[i]->address ? cJSON_CreateString(nodes[i]->address)
+                                                : cJSON_CreateNull());
+        json_add_time(o, "started_at", nodes[i]->started_at);
+        json_add_time(o, "heartbeat_at", nodes[i]->heartbeat_at);
+        cJSON_AddNumberToObject(o, "heartbeat_age_s", (double)(now - nodes[i]->heartbeat_at));
+        cJSON_AddBoolToObject(o, "alive",
+                              now - nodes[i]->heartbeat_at < app->cfg->fleet_dead_after);
+        cJSON_AddItemToArray(arr, o);
+    }
+    store_fleet_nodes_free(nodes, n);
+}
+
 /* Which catalogue this qbackupd shares and whether it is the one that
  * schedules (the leadership lock of a fleet, fleet/leader.h). */
 static void add_fleet(struct app *app, cJSON *body)
@@ -111,6 +140,7 @@ static void add_fleet(struct app *app, cJSON *body)
     cJSON_AddStringToObject(f, "catalogue", shared ? "postgres" : "sqlite");
     cJSON_AddStringToObject(f, "node", app->cfg->node_name);
     cJSON_AddBoolToObject(f, "leader", leads);
+    add_nodes(app, f);
     if (!shared)
         return;
     json_add_time(f, "since", li.since);

@@ -28,6 +28,7 @@ struct app {
     struct tasks *tasks;         /* slow request-initiated work (verify, delete, check) */
     struct webhooks *webhooks;   /* outgoing webhook deliveries (notify/webhooks.h) */
     struct scheduler *scheduler; /* fires schedules; leads the fleet or not (sched/sched.h) */
+    struct heartbeat *heartbeat; /* this node's beat in the catalogue (fleet/heartbeat.h) */
     atomic_bool shutting_down;   /* /readyz answers 503 once set */
     /* How Qdrant reaches us; published once the port is bound, NULL
      * before.  Atomic: request threads read it while main writes it. */

@@ -3,6 +3,7 @@
  * recovery.c -- crash recovery of interrupted runs at start-up.
  */
 #include "engine/recovery.h"
+#include "store/store_fleet.h"
 #include "engine/backup_set.h"
 #include "engine/jobs.h"
 #include "engine/manifest.h"
@@ -150,7 +151,8 @@ static void requeue_run(struct store *store, const struct store_run *r, int64_t 
 /* Ends an interrupted run in the state the catalogue proves: succeeded
  * when every target (total, 0 when unknown) was catalogued before the
  * kill (it died cleaning up), partial when some were, failed otherwise. */
-static void settle(struct store *store, const struct store_run *r, int64_t total)
+static void settle(struct store *store, const struct store_run *r, int64_t total,
+                   const char *reason)
 {
     char err[QB_ERRBUF_SIZE];
     struct store_snapshot_filter f = {.run_id = r->id};
@@ -178,18 +180,16 @@ static void settle(struct store *store, const struct store_run *r, int64_t total
     const char *state = all ? "succeeded" : n > 0 ? "partial" : "failed";
     char error[256];
     snprintf(error, sizeof error,
-             "interrupted by restart: qbackupd stopped while this run was going; %zu snapshot(s) "
-             "had been catalogued, what else it had started was cleaned up",
-             n);
+             "%s; %zu snapshot(s) had been catalogued, what else it had started was cleaned up",
+             reason, n);
     char *text = cJSON_PrintUnformatted(results);
     cJSON_Delete(results);
     int64_t requeue = all ? 0 : requeue_wanted(store, r);
     if (store_run_finish(store, r->id, state, n ? text : NULL, all ? NULL : error, err, sizeof err))
         log_error("recovery.failed", "run=%lld error=%s", (long long)r->id, log_q(err));
     else
-        log_warn("recovery.run_settled",
-                 "run=%lld plan=%s state=%s catalogued=%zu reason=\"interrupted by restart\"",
-                 (long long)r->id, r->plan_name ? r->plan_name : "-", state, n);
+        log_warn("recovery.run_settled", "run=%lld plan=%s state=%s catalogued=%zu reason=%s",
+                 (long long)r->id, r->plan_name ? r->plan_name : "-", state, n, log_q(reason));
     free(text);
     if (requeue)
         requeue_run(store, r, requeue);
@@ -202,32 +202,99 @@ void recovery_requeue_after_shutdown(struct store *store, const struct store_run
         requeue_run(store, r, instance);
 }
 
-void recovery_run(struct store *store)
+/* Cleans up what the interrupted run r had started and settles it. */
+static void recover_one(struct store *store, const struct store_run *r, const char *reason)
+{
+    cJSON *inflight = r->inflight ? cJSON_Parse(r->inflight) : NULL;
+    const char *kind = str(inflight, "kind");
+    if (inflight && kind && strcmp(kind, "set") == 0) {
+        backup_set_recover(store, inflight, r->id);
+    } else if (inflight) {
+        clean_storage(store, inflight, r->id);
+        clean_qdrant(store, inflight, r->id);
+    }
+    const cJSON *targets = cJSON_GetObjectItemCaseSensitive(inflight, "targets");
+    int64_t total = cJSON_IsNumber(targets) ? (int64_t)targets->valuedouble : 0;
+    cJSON_Delete(inflight);
+    settle(store, r, total, reason);
+}
+
+/* The running runs a start recovers: all of them alone on the catalogue;
+ * in a fleet only this node's own and those nobody owns (the others' are
+ * running elsewhere, or are adopted by the leader when their node stops
+ * beating). */
+static enum qb_err runs_to_recover(struct store *store, const char *node, struct store_run ***out,
+                                   size_t *n, char *err, size_t errlen)
+{
+    if (!node)
+        return store_run_list_running(store, out, n, err, errlen);
+    struct store_fleet_run **mine = NULL;
+    size_t nmine = 0;
+    *out = NULL;
+    *n = 0;
+    enum qb_err rc = store_fleet_runs(store, node, NULL, 0, &mine, &nmine, err, errlen);
+    if (!rc && nmine)
+        *out = xcalloc(nmine, sizeof **out);
+    for (size_t i = 0; !rc && i < nmine; i++) {
+        rc = store_run_get(store, mine[i]->id, &(*out)[*n], err, errlen);
+        if (!rc)
+            (*n)++;
+    }
+    store_fleet_runs_free(mine, nmine);
+    if (rc) {
+        store_run_list_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+void recovery_run(struct store *store, const char *node)
 {
     char err[QB_ERRBUF_SIZE];
     struct store_run **runs = NULL;
     size_t n = 0;
-    if (store_run_list_running(store, &runs, &n, err, sizeof err)) {
+    if (runs_to_recover(store, node, &runs, &n, err, sizeof err)) {
         log_error("recovery.failed", "error=%s", log_q(err));
         return;
     }
-    for (size_t i = 0; i < n; i++) {
-        const struct store_run *r = runs[i];
-        cJSON *inflight = r->inflight ? cJSON_Parse(r->inflight) : NULL;
-        const char *kind = str(inflight, "kind");
-        if (inflight && kind && strcmp(kind, "set") == 0) {
-            backup_set_recover(store, inflight, r->id);
-        } else if (inflight) {
-            clean_storage(store, inflight, r->id);
-            clean_qdrant(store, inflight, r->id);
-        }
-        const cJSON *targets = cJSON_GetObjectItemCaseSensitive(inflight, "targets");
-        int64_t total = cJSON_IsNumber(targets) ? (int64_t)targets->valuedouble : 0;
-        cJSON_Delete(inflight);
-        settle(store, r, total);
-    }
+    for (size_t i = 0; i < n; i++)
+        recover_one(store, runs[i],
+                    "interrupted by restart: qbackupd stopped while this run was going");
     store_run_list_free(runs, n);
     /* After the runs: a run killed in its retention pass has settled on
      * the catalogue as it was, and what that pass began deleting goes. */
     (void)retention_finish_deletions(store, INT64_MAX, true);
+}
+
+void recovery_adopt(struct store *store, const char *self, int64_t now, int64_t dead_after_s)
+{
+    char err[QB_ERRBUF_SIZE];
+    struct store_fleet_run **orphans = NULL;
+    size_t n = 0;
+    if (store_fleet_runs(store, NULL, self, now - dead_after_s, &orphans, &n, err, sizeof err)) {
+        log_error("recovery.adopt_failed", "error=%s", log_q(err));
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct store_fleet_run *o = orphans[i];
+        bool adopted = false;
+        struct store_run *r = NULL;
+        if (store_fleet_adopt(store, o, self, now, &adopted, err, sizeof err) ||
+            (adopted && store_run_get(store, o->id, &r, err, sizeof err))) {
+            log_error("recovery.adopt_failed", "run=%lld error=%s", (long long)o->id, log_q(err));
+            continue;
+        }
+        if (!adopted)
+            continue; /* its node beat again, or another leader was quicker */
+        char reason[256];
+        snprintf(reason, sizeof reason,
+                 "interrupted: its qbackupd (node %s) stopped heartbeating while this run was "
+                 "going, and node %s took it over",
+                 o->owner ? o->owner : "?", self);
+        log_warn("recovery.adopted", "run=%lld from=%s", (long long)o->id, log_q(o->owner));
+        recover_one(store, r, reason);
+        store_run_free(r);
+    }
+    store_fleet_runs_free(orphans, n);
 }

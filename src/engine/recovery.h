@@ -16,8 +16,19 @@
 #include "store/store_runs.h"
 
 /* Runs the recovery; failures are logged, never fatal (a stuck Qdrant must
- * not keep qbackupd from starting). */
-void recovery_run(struct store *store);
+ * not keep qbackupd from starting).  node is NULL alone on the catalogue
+ * (every running run was this process's); in a fleet it is this node's
+ * name, and only its own runs (and unowned ones) are recovered: the
+ * others belong to live nodes, or are adopted (recovery_adopt). */
+void recovery_run(struct store *store, const char *node);
+
+/* The leader's takeover: every run still running whose owner (another
+ * node) has not beaten since now - dead_after_s is adopted by self (one
+ * conditional update, so a node that comes back in that moment keeps its
+ * run, or loses it, never both), cleaned up and settled as a restart
+ * would, and requeued when its plan asks (requeue_interrupted).  Failures
+ * are logged. */
+void recovery_adopt(struct store *store, const char *self, int64_t now, int64_t dead_after_s);
 
 /* Removes what an interrupted run stored on destination dest_id but never
  * catalogued: the objects keys[0..n) and any unfinished upload of the first

@@ -157,20 +157,27 @@ struct scheduler;
 struct leader_config;
 struct leader_info;
 
-/* Starts the thread.  clock_offset_s shifts the scheduler's idea of now
- * (tests use it to reach a minute boundary quickly; 0 in production).
- * store and engine are borrowed.
- *
- * leader is NULL when this qbackupd is alone on its catalogue (SQLite): it
- * always schedules.  On a catalogue shared by a fleet (PostgreSQL) it is
- * the leadership lock's configuration (fleet/leader.h; copied): the
- * scheduler's thread polls the lock before each pass and fires schedules,
- * finishes deletions, runs the Qdrant janitor and checks staleness only
- * while it leads, so the fleet does that work once.  A lost lock stops the
- * passes at the next poll; a fire doubled in the moment between is still
- * refused by the catalogue (one run per plan and slot). */
-enum qb_err scheduler_start(struct store *store, struct engine *engine, int64_t clock_offset_s,
-                            const struct leader_config *leader, struct scheduler **out, char *err,
+struct scheduler_config {
+    /* Shifts the scheduler's idea of now (tests use it to reach a minute
+     * boundary quickly; 0 in production). */
+    int64_t clock_offset_s;
+    /* NULL when this qbackupd is alone on its catalogue (SQLite): it
+     * always schedules.  On a catalogue shared by a fleet (PostgreSQL) the
+     * leadership lock's configuration (fleet/leader.h; copied): the
+     * thread polls the lock before each pass and fires schedules,
+     * finishes deletions, runs the Qdrant janitor, checks staleness and
+     * adopts the runs of dead nodes only while it leads, so the fleet does
+     * that work once.  A lost lock stops the passes at the next poll; a
+     * fire doubled in the moment between is still refused by the
+     * catalogue (one run per plan and slot). */
+    const struct leader_config *leader;
+    const char *node;     /* this node's name (adopting runs); copied */
+    int64_t dead_after_s; /* a node silent this long has its runs adopted */
+};
+
+/* Starts the thread.  store and engine are borrowed. */
+enum qb_err scheduler_start(struct store *store, struct engine *engine,
+                            const struct scheduler_config *cfg, struct scheduler **out, char *err,
                             size_t errlen) QB_MUSTCHECK;
 
 /* Whether this instance schedules for the fleet now (always, without a

@@ -5,6 +5,7 @@
 #include "sched/sched.h"
 #include "engine/engine.h"
 #include "engine/qdrant_janitor.h"
+#include "engine/recovery.h"
 #include "engine/retention_apply.h"
 #include "engine/reverify.h"
 #include "fleet/leader.h"
@@ -28,7 +29,9 @@ struct scheduler {
     pthread_cond_t cond;
     bool stopping;
     /* The thread's own (no lock): */
-    struct leader *leader;   /* NULL: alone on the catalogue */
+    struct leader *leader; /* NULL: alone on the catalogue */
+    char *node;            /* adopts runs as this node */
+    int64_t dead_after_s;
     bool led;                /* what the last poll said */
     int64_t poll_failed_log; /* when a failed poll was last logged */
 };
@@ -240,6 +243,9 @@ static void *scheduler_main(void *arg)
             stale_at = now;
             scheduler_check_stale(s->store, now);
         }
+        /* Only a fleet has other nodes whose runs may need adopting. */
+        if (s->leader)
+            recovery_adopt(s->store, s->node, now, s->dead_after_s);
     wait:
         if (threads_wait(&s->lock, &s->cond, &s->stopping, 1000))
             break;
@@ -247,20 +253,23 @@ static void *scheduler_main(void *arg)
     return NULL;
 }
 
-enum qb_err scheduler_start(struct store *store, struct engine *engine, int64_t clock_offset_s,
-                            const struct leader_config *leader, struct scheduler **out, char *err,
+enum qb_err scheduler_start(struct store *store, struct engine *engine,
+                            const struct scheduler_config *cfg, struct scheduler **out, char *err,
                             size_t errlen)
 {
     struct scheduler *s = xcalloc(1, sizeof *s);
     s->store = store;
     s->engine = engine;
-    s->clock_offset_s = clock_offset_s;
-    enum qb_err rc = leader ? leader_create(leader, &s->leader, err, errlen) : QB_OK;
+    s->clock_offset_s = cfg->clock_offset_s;
+    s->node = xstrdup(cfg->node ? cfg->node : "");
+    s->dead_after_s = cfg->dead_after_s;
+    enum qb_err rc = cfg->leader ? leader_create(cfg->leader, &s->leader, err, errlen) : QB_OK;
     if (!rc)
         rc = threads_start(&s->lock, &s->cond, &s->thread, scheduler_main, s, "the scheduler", err,
                            errlen);
     if (rc) {
         leader_destroy(s->leader);
+        free(s->node);
         free(s);
     } else {
         *out = s;
@@ -291,5 +300,6 @@ void scheduler_stop(struct scheduler *s)
      * a follower take over at its next poll rather than when the server
      * notices this session gone. */
     leader_destroy(s->leader);
+    free(s->node);
     free(s);
 }

@@ -580,6 +580,10 @@ static void test_status_and_metrics_staleness(void)
     TEST_EXPECT_STR(json_path_str(r.json, "fleet.catalogue"), "sqlite");
     TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "fleet.leader")));
     TEST_EXPECT(json_path_str(r.json, "fleet.node") != NULL);
+    /* It beat at start: it is listed, alive, under its own name. */
+    const cJSON *node0 = cJSON_GetArrayItem(json_path(r.json, "fleet.nodes"), 0);
+    TEST_EXPECT_STR(json_path_str(node0, "name"), json_path_str(r.json, "fleet.node"));
+    TEST_EXPECT(cJSON_IsTrue(json_path(node0, "alive")));
     cJSON *plans =
         json_path(r.json, "plans") ? cJSON_Duplicate(json_path(r.json, "plans"), 1) : NULL;
     resp_free(&r);

@@ -153,6 +153,9 @@ static void test_invalid_configuration_names_the_setting(void)
         {{"serve", NULL},
          "QBACKUP_CATALOGUE=postgres:///qb",
          "catalogue: a postgres:// URL needs a host"},
+        {{"serve", "--fleet-heartbeat-interval", "10", "--fleet-dead-after", "20", NULL},
+         NULL,
+         "fleet_dead_after: 20 is less than 3 heartbeat intervals"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct qbd d;

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * store_fleet.c -- fleet_nodes and the ownership of running runs (see
+ * store_fleet.h).
+ */
+#include "store/store_fleet.h"
+#include "store/store_internal.h"
+
+#include <stdlib.h>
+
+#define STORE_ROW_T struct store_fleet_node
+static const struct store_col node_cols[] = {STORE_COL(name), STORE_COL(version),
+                                             STORE_COL(address), STORE_COL(started_at),
+                                             STORE_COL(heartbeat_at)};
+#undef STORE_ROW_T
+static const struct store_rows node_rows = STORE_TABLE_ROWS(struct store_fleet_node, node_cols);
+
+#define STORE_ROW_T struct store_fleet_run
+static const struct store_col run_cols[] = {STORE_COL(id), STORE_COL(owner),
+                                            STORE_COL_INT_OR(heartbeat_at, 0)};
+#undef STORE_ROW_T
+static const struct store_rows run_rows = STORE_TABLE_ROWS(struct store_fleet_run, run_cols);
+
+void store_fleet_nodes_free(struct store_fleet_node **list, size_t n)
+{
+    store_rows_free(&node_rows, list, n);
+}
+
+void store_fleet_runs_free(struct store_fleet_run **list, size_t n)
+{
+    store_rows_free(&run_rows, list, n);
+}
+
+enum qb_err store_fleet_beat(struct store *s, const char *name, const char *version,
+                             const char *address, int64_t started_at, int64_t now, int *runs,
+                             char *err, size_t errlen)
+{
+    struct store_stmt q;
+    enum qb_err rc = store_stmt_open(
+        s,
+        "INSERT INTO fleet_nodes (name, version, address, started_at, heartbeat_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO UPDATE SET "
+        "version = excluded.version, address = excluded.address, "
+        "started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at",
+        &q, err, errlen);
+    if (rc)
+        return rc;
+    store_bind_text(q.st, 1, name);
+    store_bind_text(q.st, 2, version);
+    store_bind_text(q.st, 3, address);
+    store_bind_int_or_null(q.st, 4, started_at, INT64_MIN);
+    store_bind_int_or_null(q.st, 5, now, INT64_MIN);
+    rc = store_stmt_done(&q, NULL, "recording this node's heartbeat", err, errlen);
+    if (rc)
+        return rc;
+    /* The IN term repeats the WHERE of the partial index runs_running_owner. */
+    rc = store_stmt_open(s,
+                         "UPDATE runs SET heartbeat_at = ?2 WHERE owner = ?1 AND "
+                         "state = 'running'",
+                         &q, err, errlen);
+    if (rc)
+        return rc;
+    store_bind_text(q.st, 1, name);
+    store_bind_int_or_null(q.st, 2, now, INT64_MIN);
+    int changes = 0;
+    rc = store_stmt_done(&q, &changes, "recording the heartbeat of this node's runs", err, errlen);
+    if (!rc && runs)
+        *runs = changes;
+    return rc;
+}
+
+enum qb_err store_fleet_nodes(struct store *s, struct store_fleet_node ***out, size_t *n, char *err,
+                              size_t errlen)
+{
+    void *list = NULL;
+    enum qb_err rc =
+        store_list(s,
+                   "SELECT name, version, address, started_at, heartbeat_at "
+                   "FROM fleet_nodes ORDER BY name",
+                   &node_rows, NULL, &list, n, "listing the fleet's nodes", err, errlen);
+    *out = list;
+    return rc;
+}
+
+enum qb_err store_fleet_runs(struct store *s, const char *owner, const char *except, int64_t before,
+                             struct store_fleet_run ***out, size_t *n, char *err, size_t errlen)
+{
+    struct store_stmt q;
+    void *list = NULL;
+    *out = NULL;
+    *n = 0;
+    enum qb_err rc =
+        store_stmt_open(s,
+                        owner ? "SELECT id, owner, heartbeat_at FROM runs WHERE state = 'running' "
+                                "AND (owner = ?1 OR owner IS NULL) ORDER BY id"
+                              : "SELECT id, owner, heartbeat_at FROM runs WHERE state = 'running' "
+                                "AND owner IS NOT NULL AND owner <> ?2 "
+                                "AND coalesce(heartbeat_at, started_at) < ?3 ORDER BY id",
+                        &q, err, errlen);
+    if (rc)
+        return rc;
+    store_bind_text(q.st, 1, owner);
+    store_bind_text(q.st, 2, except ? except : "");
+    store_bind_int_or_null(q.st, 3, before, INT64_MIN);
+    rc = store_stmt_rows(&q, &run_rows, NULL, &list, n, "listing running runs by owner", err,
+                         errlen);
+    *out = list;
+    return rc;
+}
+
+enum qb_err store_fleet_adopt(struct store *s, const struct store_fleet_run *r, const char *self,
+                              int64_t now, bool *adopted, char *err, size_t errlen)
+{
+    struct store_stmt q;
+    *adopted = false;
+    enum qb_err rc = store_stmt_open(
+        s,
+        "UPDATE runs SET owner = ?2, heartbeat_at = ?3 WHERE id = ?1 AND state = 'running' "
+        "AND owner IS NOT DISTINCT FROM ?4 AND coalesce(heartbeat_at, 0) = ?5",
+        &q, err, errlen);
+    if (rc)
+        return rc;
+    store_bind_int_or_null(q.st, 1, r->id, INT64_MIN);
+    store_bind_text(q.st, 2, self);
+    store_bind_int_or_null(q.st, 3, now, INT64_MIN);
+    store_bind_text(q.st, 4, r->owner);
+    store_bind_int_or_null(q.st, 5, r->heartbeat_at, INT64_MIN);
+    int changes = 0;
+    rc = store_stmt_done(&q, &changes, "adopting a run", err, errlen);
+    if (!rc)
+        *adopted = changes == 1;
+    return rc;
+}

@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * test_store_fleet.c -- the catalogue's record of a fleet (store_fleet.h)
+ * on a temporary SQLite catalogue: a node's beat creates then refreshes
+ * its row and the heartbeat of the runs it owns (only those); the
+ * takeover lists runs of silent nodes only, never this node's own or a
+ * beating node's; adoption is conditional, so of two adopters, or an
+ * owner that beats again, exactly one wins; a restarted node recovers its
+ * own and unowned runs only.
+ */
+#include "unit.h"
+#include "store/store.h"
+#include "store/store_fleet.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dbpath[64];
+
+static int exec(const char *sql)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open(dbpath, &db);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        fprintf(stderr, "exec(%s): %s\n", sql, sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return rc;
+}
+
+static long long scalar(const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    long long v = -1;
+    if (sqlite3_open(dbpath, &db) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static struct store *fresh(void)
+{
+    snprintf(dbpath, sizeof dbpath, "/tmp/qbackup-unit-fleet-XXXXXX");
+    int fd = mkstemp(dbpath);
+    if (fd >= 0)
+        close(fd);
+    unlink(dbpath);
+    struct store *s = NULL;
+    char err[QB_ERRBUF_SIZE];
+    if (store_open(dbpath, 2, &s, err, sizeof err) || store_migrate(s, NULL, err, sizeof err)) {
+        fprintf(stderr, "store: %s\n", err);
+        store_close(s);
+        return NULL;
+    }
+    /* Runs 1-4 running: two of node a (one beaten at 100, one never, started
+     * at 50), one of node b beaten at 500, one from before fleets (no owner);
+     * run 5 queued. */
+    if (exec("INSERT INTO runs (id, kind, state, trigger, request, queued_at, started_at, owner, "
+             "heartbeat_at) VALUES "
+             "(1, 'backup', 'running', 'api', '{}', 10, 40, 'a', 100),"
+             "(2, 'backup', 'running', 'api', '{}', 10, 50, 'a', NULL),"
+             "(3, 'backup', 'running', 'api', '{}', 10, 60, 'b', 500),"
+             "(4, 'backup', 'running', 'api', '{}', 10, 70, NULL, NULL),"
+             "(5, 'backup', 'queued', 'api', '{}', 10, NULL, NULL, NULL)") != SQLITE_OK) {
+        store_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void drop(struct store *s)
+{
+    char p[96];
+    store_close(s);
+    unlink(dbpath);
+    snprintf(p, sizeof p, "%s-wal", dbpath);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", dbpath);
+    unlink(p);
+}
+
+static void test_beat_records_node_and_its_runs(void)
+{
+    struct store *s = fresh();
+    TEST_ASSERT(s != NULL);
+    char err[QB_ERRBUF_SIZE];
+    int runs = -1;
+    TEST_EXPECT_INT(
+        store_fleet_beat(s, "b", "0.9", "http://b:8080", 400, 600, &runs, err, sizeof err), QB_OK);
+    TEST_EXPECT_INT(runs, 1);
+    TEST_EXPECT_INT(scalar("SELECT heartbeat_at FROM runs WHERE id = 3"), 600);
+    TEST_EXPECT_INT(scalar("SELECT heartbeat_at FROM runs WHERE id = 1"), 100); /* a's: untouched */
+    /* A later beat refreshes the row rather than adding one. */
+    TEST_EXPECT_INT(store_fleet_beat(s, "b", "1.0", NULL, 400, 610, NULL, err, sizeof err), QB_OK);
+    TEST_EXPECT_INT(store_fleet_beat(s, "a", "1.0", NULL, 300, 605, NULL, err, sizeof err), QB_OK);
+    struct store_fleet_node **nodes = NULL;
+    size_t n = 0;
+    TEST_ASSERT(store_fleet_nodes(s, &nodes, &n, err, sizeof err) == QB_OK);
+    TEST_ASSERT(n == 2);
+    TEST_EXPECT_STR(nodes[0]->name, "a");
+    TEST_EXPECT_STR(nodes[1]->name, "b");
+    TEST_EXPECT_STR(nodes[1]->version, "1.0");
+    TEST_EXPECT(nodes[1]->address == NULL);
+    TEST_EXPECT_INT(nodes[1]->started_at, 400);
+    TEST_EXPECT_INT(nodes[1]->heartbeat_at, 610);
+    store_fleet_nodes_free(nodes, n);
+    /* A finished run is no longer beaten for. */
+    TEST_ASSERT(exec("UPDATE runs SET state = 'succeeded' WHERE id = 3") == SQLITE_OK);
+    TEST_EXPECT_INT(store_fleet_beat(s, "b", "1.0", NULL, 400, 700, &runs, err, sizeof err), QB_OK);
+    TEST_EXPECT_INT(runs, 0);
+    TEST_EXPECT_INT(scalar("SELECT heartbeat_at FROM runs WHERE id = 3"), 610);
+    drop(s);
+}
+
+static void test_takeover_lists_only_silent_nodes_runs(void)
+{
+    struct store *s = fresh();
+    TEST_ASSERT(s != NULL);
+    char err[QB_ERRBUF_SIZE];
+    struct store_fleet_run **runs = NULL;
+    size_t n = 0;
+    /* Seen from node b at "before 200": a's runs (last sign 100, and 50 by
+     * its start), never b's own, never the unowned one (recovered at a
+     * start), never the queued one. */
+    TEST_ASSERT(store_fleet_runs(s, NULL, "b", 200, &runs, &n, err, sizeof err) == QB_OK);
+    TEST_ASSERT(n == 2);
+    TEST_EXPECT_INT(runs[0]->id, 1);
+    TEST_EXPECT_STR(runs[0]->owner, "a");
+    TEST_EXPECT_INT(runs[0]->heartbeat_at, 100);
+    TEST_EXPECT_INT(runs[1]->id, 2);
+    TEST_EXPECT_INT(runs[1]->heartbeat_at, 0);
+    store_fleet_runs_free(runs, n);
+    /* Before 80: only run 2 (started at 50, never beaten) is that old. */
+    TEST_ASSERT(store_fleet_runs(s, NULL, "b", 80, &runs, &n, err, sizeof err) == QB_OK);
+    TEST_ASSERT(n == 1);
+    TEST_EXPECT_INT(runs[0]->id, 2);
+    store_fleet_runs_free(runs, n);
+    /* Node c at "before 1000" sees b's run too. */
+    TEST_ASSERT(store_fleet_runs(s, NULL, "c", 1000, &runs, &n, err, sizeof err) == QB_OK);
+    TEST_EXPECT_INT((long long)n, 3);
+    store_fleet_runs_free(runs, n);
+    /* A restarted node a recovers its own and the unowned one. */
+    TEST_ASSERT(store_fleet_runs(s, "a", NULL, 0, &runs, &n, err, sizeof err) == QB_OK);
+    TEST_ASSERT(n == 3);
+    TEST_EXPECT_INT(runs[0]->id, 1);
+    TEST_EXPECT_INT(runs[1]->id, 2);
+    TEST_EXPECT_INT(runs[2]->id, 4);
+    store_fleet_runs_free(runs, n);
+    drop(s);
+}
+
+static void test_adoption_has_one_winner(void)
+{
+    struct store *s = fresh();
+    TEST_ASSERT(s != NULL);
+    char err[QB_ERRBUF_SIZE];
+    struct store_fleet_run **runs = NULL;
+    size_t n = 0;
+    TEST_ASSERT(store_fleet_runs(s, NULL, "b", 200, &runs, &n, err, sizeof err) == QB_OK);
+    TEST_ASSERT(n == 2);
+    bool adopted = false;
+    /* Two adopters read the same row: the first wins, the second finds it
+     * changed. */
+    TEST_EXPECT_INT(store_fleet_adopt(s, runs[0], "b", 900, &adopted, err, sizeof err), QB_OK);
+    TEST_EXPECT(adopted);
+    TEST_EXPECT_INT(store_fleet_adopt(s, runs[0], "c", 901, &adopted, err, sizeof err), QB_OK);
+    TEST_EXPECT(!adopted);
+    TEST_EXPECT_INT(scalar("SELECT owner = 'b' AND heartbeat_at = 900 FROM runs WHERE id = 1"), 1);
+    /* The owner beats again before the adopter acts: it keeps its run. */
+    TEST_EXPECT_INT(store_fleet_beat(s, "a", "1.0", NULL, 10, 950, NULL, err, sizeof err), QB_OK);
+    TEST_EXPECT_INT(store_fleet_adopt(s, runs[1], "b", 960, &adopted, err, sizeof err), QB_OK);
+    TEST_EXPECT(!adopted);
+    TEST_EXPECT_INT(scalar("SELECT owner = 'a' FROM runs WHERE id = 2"), 1);
+    /* A run that ended meanwhile is not adopted. */
+    TEST_ASSERT(exec("UPDATE runs SET state = 'failed' WHERE id = 1") == SQLITE_OK);
+    char owner_b[] = "b";
+    struct store_fleet_run ended = {.id = 1, .owner = owner_b, .heartbeat_at = 900};
+    TEST_EXPECT_INT(store_fleet_adopt(s, &ended, "c", 970, &adopted, err, sizeof err), QB_OK);
+    TEST_EXPECT(!adopted);
+    store_fleet_runs_free(runs, n);
+    drop(s);
+}
+
+int main(void)
+{
+    TEST_RUN(test_beat_records_node_and_its_runs);
+    TEST_RUN(test_takeover_lists_only_silent_nodes_runs);
+    TEST_RUN(test_adoption_has_one_winner);
+    return TEST_RESULT();
+}
