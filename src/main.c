@@ -41,6 +41,7 @@
 #include <sys/stat.h>
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <malloc.h>
 
 extern char **environ;
@@ -206,6 +207,18 @@ static enum qb_err open_secrets(const struct config *cfg, struct store *store,
                         from_file ? cfg->secrets_key_file : "");
     char id[SEAL_KEY_ID_LEN + 1];
     seal_keyring_current_id(kr, id);
+    if (config_catalogue_is_postgres(cfg)) {
+        /* A download URL one node of the fleet made must open on any: the
+         * token secret comes from the key they share (url_token.h). */
+        unsigned char secret[32];
+        static const char salt[] = "qbackup fleet";
+        rc = seal_keyring_derive(kr, id, (const unsigned char *)salt, sizeof salt - 1,
+                                 "qbackup url-token v1", secret, sizeof secret, err, errlen);
+        if (rc)
+            return rc;
+        url_token_use_secret(secret);
+        OPENSSL_cleanse(secret, sizeof secret);
+    }
     log_info("secrets.ready", "key_id=%s keys=%zu sealed=%d sealed_from_clear=%d resealed=%d", id,
              seal_keyring_count(kr), rep.sealed, rep.plain, rep.rotated);
     return QB_OK;

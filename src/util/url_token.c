@@ -27,6 +27,12 @@ enum qb_err url_token_init(char *err, size_t errlen)
     return QB_OK;
 }
 
+void url_token_use_secret(const unsigned char s[32])
+{
+    memcpy(secret, s, sizeof secret);
+    have_secret = true;
+}
+
 /* Writes hex(HMAC(secret, msg))[0..TAG_HEX) to out (TAG_HEX + 1 bytes). */
 static void tag(const char *msg, char *out)
 {

@@ -4,8 +4,12 @@
  * that qbackupd hands to Qdrant (restore method "url" from a local-folder
  * destination).  A token names one snapshot *and what it is*: its id, the
  * expiry, and the snapshot's identity (its storage key, which no other
- * snapshot of the catalogue has).  It dies with the process, whose secret
- * is random and never stored.
+ * snapshot of the catalogue has).  Alone on its catalogue, a token dies
+ * with the process, whose secret is random and never stored.  In a fleet
+ * (several qbackupd on one PostgreSQL catalogue) any node may mint the URL
+ * and any other serve the download, so the secret is derived from the
+ * secrets key the fleet shares (url_token_use_secret), never stored
+ * either.
  *
  * DESIGN
  * A token is two truncated HMAC-SHA256 tags (128 bits each, hex):
@@ -36,6 +40,10 @@ enum url_token_verdict {
 
 /* Draws the process secret.  Fails only when the system has no entropy. */
 enum qb_err url_token_init(char *err, size_t errlen) QB_MUSTCHECK;
+
+/* Replaces the secret with secret[0..32), which every node of a fleet
+ * derives alike.  At start-up, before threads, like url_token_init. */
+void url_token_use_secret(const unsigned char secret[32]);
 
 /* Writes the token for (snapshot_id, expires, identity) into
  * out[URL_TOKEN_HEX + 1].  identity is the snapshot's storage key. */
