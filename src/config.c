@@ -393,6 +393,7 @@ static enum qb_err finish(struct config *cfg, char *err, size_t errlen)
         return qb_failf(QB_ERR_INVALID, err, errlen,
                         "node_name: at most 48 bytes (it names this instance's session on the "
                         "catalogue server)");
+    cfg->backup_dir_defaulted = !*cfg->backup_dir;
     if (!*cfg->backup_dir) {
         free(cfg->backup_dir);
         cfg->backup_dir = xasprintf("%s/backups", cfg->data_dir);

@@ -20,14 +20,15 @@ struct config {
     char *listen_host; /* derived from listen */
     int listen_port;   /* derived from listen */
     char *data_dir;
-    char *catalogue;        /* a SQLite file path or a postgres:// URL; default
-                             * <data_dir>/qbackup.db (the older key `database` sets it too) */
-    char *database;         /* the older name of catalogue; "" after finish() */
-    char *backup_dir;       /* default <data_dir>/backups: the local destination */
-    char *qdrant_url;       /* the configured "default" instance; "" for none */
-    char *qdrant_api_key;   /* secret */
-    char *secrets_key_file; /* default <data_dir>/secrets.key unless secrets_key is set */
-    char *secrets_key;      /* secret: "base64,base64,..." */
+    char *catalogue;           /* a SQLite file path or a postgres:// URL; default
+                                * <data_dir>/qbackup.db (the older key `database` sets it too) */
+    char *database;            /* the older name of catalogue; "" after finish() */
+    char *backup_dir;          /* default <data_dir>/backups: the local destination */
+    bool backup_dir_defaulted; /* backup_dir was not set: it is data_dir's */
+    char *qdrant_url;          /* the configured "default" instance; "" for none */
+    char *qdrant_api_key;      /* secret */
+    char *secrets_key_file;    /* default <data_dir>/secrets.key unless secrets_key is set */
+    char *secrets_key;         /* secret: "base64,base64,..." */
     char *tokens_file;
     char *tokens; /* secret: "name:role:token,..." */
     bool insecure_no_auth;

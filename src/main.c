@@ -224,11 +224,20 @@ static enum qb_err open_secrets(const struct config *cfg, struct store *store,
     return QB_OK;
 }
 
-/* The configured Qdrant and local folder are catalogue rows like any other
- * (plans reference them); refresh them at every start. */
-static enum qb_err sync_configured(const struct config *cfg, struct store *store, char *err,
-                                   size_t errlen)
+/* The configured local folder, the destination "local". */
+static enum qb_err sync_local(const struct config *cfg, struct store *store, char *err,
+                              size_t errlen)
 {
+    if (config_catalogue_is_postgres(cfg) && cfg->backup_dir_defaulted) {
+        /* Every node of a fleet has its own data_dir: a "local" folder
+         * there would hold backups only that node can read.  A fleet gets
+         * one only by naming a shared filesystem (backup_dir, mounted at
+         * the same path on every node). */
+        log_info("config.no_local_destination",
+                 "msg=\"a fleet registers the local folder only when backup_dir names a shared "
+                 "filesystem\"");
+        return QB_OK;
+    }
     char *abs = NULL;
     enum qb_err rc = qb_mkdirs(cfg->backup_dir, 0700, err, errlen);
     /* Stored absolute: the catalogue must mean the same folder whatever
@@ -238,17 +247,26 @@ static enum qb_err sync_configured(const struct config *cfg, struct store *store
     if (!rc)
         rc = store_destination_sync_local(store, CONFIG_DESTINATION_NAME, abs, err, errlen);
     free(abs);
+    /* Its rate limit too: the API cannot change configured rows. */
+    if (!rc)
+        rc = store_destination_set_write_limit(store, CONFIG_DESTINATION_NAME,
+                                               cfg->backup_dir_max_write, err, errlen);
+    return rc;
+}
+
+/* The configured Qdrant and local folder are catalogue rows like any other
+ * (plans reference them); refresh them at every start. */
+static enum qb_err sync_configured(const struct config *cfg, struct store *store, char *err,
+                                   size_t errlen)
+{
+    enum qb_err rc = sync_local(cfg, store, err, errlen);
     if (!rc && *cfg->qdrant_url)
         rc = store_instance_sync_config(store, CONFIG_INSTANCE_NAME, cfg->qdrant_url,
                                         *cfg->qdrant_api_key ? cfg->qdrant_api_key : NULL, err,
                                         errlen);
-    /* Their rate limits too: the API cannot change configured rows. */
     if (!rc && *cfg->qdrant_url)
         rc = store_instance_set_read_limit(store, CONFIG_INSTANCE_NAME, cfg->qdrant_max_read, err,
                                            errlen);
-    if (!rc)
-        rc = store_destination_set_write_limit(store, CONFIG_DESTINATION_NAME,
-                                               cfg->backup_dir_max_write, err, errlen);
     return rc;
 }
 
