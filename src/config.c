@@ -147,6 +147,12 @@ static const struct setting settings[] = {
         " default http://<listen address>"),
     INT("scheduler_clock_offset", scheduler_clock_offset, "0", -31622400, 31622400,
         "testing aid: seconds added to the scheduler's clock (keep 0)"),
+    INT("scheduler_clock_speed", scheduler_clock_speed, "1", 1, 3600,
+        "testing aid: the scheduler's clock runs this many times faster than real time from"
+        " scheduler_clock_anchor (keep 1)"),
+    INT("scheduler_clock_anchor", scheduler_clock_anchor, "0", 0, 1LL << 40,
+        "testing aid: unix time where a faster scheduler clock meets real time; the same on"
+        " every node of a fleet (0: when qbackupd started)"),
 };
 
 static const struct setting *find_setting(const char *key, size_t keylen)

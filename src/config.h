@@ -62,7 +62,9 @@ struct config {
     int64_t s3_retry_max_ms;
     int64_t snapshot_timeout;
     int64_t scheduler_clock_offset;
-    int64_t webhook_senders; /* notify/webhooks.h: deliveries in flight at once */
+    int64_t scheduler_clock_speed;  /* testing aid: scheduler time runs this much faster */
+    int64_t scheduler_clock_anchor; /* ... from this unix time (0: start) */
+    int64_t webhook_senders;        /* notify/webhooks.h: deliveries in flight at once */
     int64_t webhook_timeout_ms;
     int64_t webhook_max_attempts;
     int64_t webhook_retry_base_ms;

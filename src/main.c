@@ -338,6 +338,8 @@ static int serve(const struct config *cfg, struct app *app, const sigset_t *sign
         rc = scheduler_start(app->store, app->engine,
                              &(struct scheduler_config){
                                  .clock_offset_s = cfg->scheduler_clock_offset,
+                                 .clock_speed = cfg->scheduler_clock_speed,
+                                 .clock_anchor = cfg->scheduler_clock_anchor,
                                  .leader = config_catalogue_is_postgres(cfg) ? &leadership : NULL,
                                  .node = cfg->node_name,
                                  .dead_after_s = cfg->fleet_dead_after,

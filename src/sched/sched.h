@@ -161,6 +161,12 @@ struct scheduler_config {
     /* Shifts the scheduler's idea of now (tests use it to reach a minute
      * boundary quickly; 0 in production). */
     int64_t clock_offset_s;
+    /* Testing aid: from clock_anchor (unix seconds; 0: now) the
+     * scheduler's clock runs clock_speed (>= 1) times faster than real
+     * time, so a test sees many schedule ticks in little time; nodes of a
+     * fleet given one anchor share one clock. */
+    int64_t clock_speed;
+    int64_t clock_anchor;
     /* NULL when this qbackupd is alone on its catalogue (SQLite): it
      * always schedules.  On a catalogue shared by a fleet (PostgreSQL) the
      * leadership lock's configuration (fleet/leader.h; copied): the

@@ -24,6 +24,7 @@ struct scheduler {
     struct store *store;
     struct engine *engine;
     int64_t clock_offset_s;
+    int64_t clock_speed, clock_anchor; /* scheduler_config */
     pthread_t thread;
     pthread_mutex_t lock; /* guards stopping */
     pthread_cond_t cond;
@@ -198,6 +199,13 @@ out:
 /* How often the scheduler's thread looks for deletions left marked. */
 #define STALE_DELETIONS_EVERY_S 60
 
+/* The scheduler's idea of now (scheduler_config's testing aids). */
+static int64_t scheduler_now(const struct scheduler *s)
+{
+    int64_t real = qb_now_ms() / 1000;
+    return s->clock_anchor + (real - s->clock_anchor) * s->clock_speed + s->clock_offset_s;
+}
+
 /* One poll of the leadership lock; logs each change (and each failure
  * while following, at most once a minute, so a down server is visible
  * without flooding).  Returns whether this instance leads. */
@@ -229,7 +237,7 @@ static void *scheduler_main(void *arg)
     for (;;) {
         if (s->leader && !poll_leader(s))
             goto wait;
-        scheduler_tick(s->store, s->engine, qb_now_ms() / 1000 + s->clock_offset_s);
+        scheduler_tick(s->store, s->engine, scheduler_now(s));
         /* Real time, not the shifted clock: backoff is about Qdrant. */
         int64_t now = qb_now_ms() / 1000;
         qdrant_janitor_tick(s->store, engine_config(s->engine)->retry_base_ms, now);
@@ -261,6 +269,8 @@ enum qb_err scheduler_start(struct store *store, struct engine *engine,
     s->store = store;
     s->engine = engine;
     s->clock_offset_s = cfg->clock_offset_s;
+    s->clock_speed = cfg->clock_speed > 1 ? cfg->clock_speed : 1;
+    s->clock_anchor = cfg->clock_anchor ? cfg->clock_anchor : qb_now_ms() / 1000;
     s->node = xstrdup(cfg->node ? cfg->node : "");
     s->dead_after_s = cfg->dead_after_s;
     enum qb_err rc = cfg->leader ? leader_create(cfg->leader, &s->leader, err, errlen) : QB_OK;
