@@ -629,11 +629,19 @@ enum qb_err copies_open_source(struct store *store, const struct store_snapshot 
     enum qb_err rc = resolve_storage(store, s->destination_id, st, err, errlen);
     if (!rc)
         rc = healthy(*st, s->storage_key, s, err, errlen);
-    if (!rc) {
+    /* A primary whose last full read failed (a byte altered under an
+     * intact checksum, which no HEAD can see) comes after the copies; it
+     * is still read when no copy is healthy. */
+    bool suspect = !rc && s->verify_error;
+    if (!rc && !suspect) {
         *key = xstrdup(s->storage_key);
         return QB_OK;
     }
-    storage_close(*st);
+    struct storage *last_resort = suspect ? *st : NULL;
+    if (suspect)
+        snprintf(err, errlen, "its last verification failed: %s", s->verify_error);
+    else
+        storage_close(*st);
     *st = NULL;
     struct store_copy **rows = NULL;
     size_t n = 0;
@@ -667,6 +675,14 @@ enum qb_err copies_open_source(struct store *store, const struct store_snapshot 
         break;
     }
     store_copy_list_free(rows, n);
+    if (!*st && last_resort) {
+        log_warn("copy.no_fallback", "snapshot=%lld primary_error=%s", (long long)s->id,
+                 log_q(err));
+        *st = last_resort;
+        *key = xstrdup(s->storage_key);
+        return QB_OK;
+    }
+    storage_close(last_resort);
     return rc;
 }
 

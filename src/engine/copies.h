@@ -59,7 +59,9 @@ enum qb_err copies_delete_objects(struct store *store, const struct store_snapsh
 /* Opens the first healthy location of snapshot s: the primary, then each
  * stored copy in order.  Healthy: the object (every shard object of a
  * backup set, and its manifest) is there with the catalogued size and the
- * recorded SHA-256.  A set is read from one location whole.  [out] *st (caller
+ * recorded SHA-256.  A primary whose last verification failed comes after
+ * the healthy copies (a HEAD cannot see an altered byte under an intact
+ * checksum).  A set is read from one location whole.  [out] *st (caller
  * closes), *key (caller frees).  result (may be NULL) receives "source":
  * {"destination", "copy", "primary_error"?} when a copy was chosen.
  * Fails with the primary's error when no location is healthy. */
