@@ -2,7 +2,8 @@
  *
  * test_set_copies.c -- the data safety of backup sets (cluster collections
  * backed up shard by shard) end to end on the emulator in distributed
- * mode, with local-folder destinations: a set is copied (every shard
+ * mode (and a single node's streamed sets), with local-folder
+ * destinations: a set is copied (every shard
  * object and the manifest) to the plan's copy destination and each copy
  * destination's retention prunes its copies; a manual verify judges the
  * copy too, marks a corrupt copy failed without touching the primary's
@@ -27,7 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static struct emu peer;
+static struct emu peer, node; /* node: a single node (streamed sets) */
 static struct qbd d;
 static char *original;    /* points of "products" as backed up */
 static char primary[600]; /* the "local" destination's folder */
@@ -241,6 +242,41 @@ static void test_missing_shard_restored_from_copy(void)
     TEST_EXPECT(!exists(primary, set, ".manifest.json"));
 }
 
+/* A single node in streamed mode backs up sets too: copied the same way,
+ * and restored from the copy when the primary lost a shard object. */
+static void test_streamed_set_copied(void)
+{
+    struct resp r;
+    char body[256];
+    snprintf(body, sizeof body, "{\"name\":\"node\",\"url\":\"%s\"}", node.url);
+    TEST_ASSERT(call("POST", "/v1/instances", body, 201, &r));
+    resp_free(&r);
+    TEST_ASSERT(call("POST", "/v1/plans",
+                     "{\"name\":\"str\",\"instance\":\"node\",\"collections\":[\"products\"],"
+                     "\"shard_method\":\"stream\",\"copies\":[{\"destination\":\"second\"}]}",
+                     201, &r));
+    resp_free(&r);
+    double id = 0;
+    run("str", &id);
+    char shard[1024], set[1024], p[2048];
+    set_keys(id, shard, sizeof shard, set, sizeof set);
+    TEST_EXPECT(exists(second, shard, ""));
+    TEST_EXPECT(exists(second, set, ".manifest.json"));
+    snprintf(p, sizeof p, "%s/%s", primary, shard);
+    TEST_ASSERT(unlink(p) == 0);
+    snprintf(body, sizeof body,
+             "{\"snapshot_id\":%.0f,\"target_instance\":\"node\",\"target_collection\":"
+             "\"streamed-from-copy\"}",
+             id);
+    TEST_ASSERT(call("POST", "/v1/restores?wait=120", body, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "state"), "succeeded");
+    TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "results.0.source.copy")));
+    resp_free(&r);
+    char *now = emu_points(&node, "streamed-from-copy");
+    TEST_EXPECT(now && strcmp(now, original) == 0);
+    free(now);
+}
+
 /* Compressed and encrypted: verify decodes every shard and names the
  * shard and the chunk of a tampered one; the restore then prefers the
  * copy, and the safety set before an overwrite is encrypted too. */
@@ -362,9 +398,10 @@ static void test_rescan_links_set_copy(void)
 int main(void)
 {
     const char *const cluster[] = {"--cluster", NULL};
-    if (emu_start(&peer, cluster) != 0)
+    if (emu_start(&peer, cluster) != 0 || emu_start(&node, NULL) != 0)
         return 1;
-    if (emu_create_collection(&peer, "products", 4) || emu_upsert(&peer, "products", 25, 1))
+    if (emu_create_collection(&peer, "products", 4) || emu_upsert(&peer, "products", 25, 1) ||
+        emu_create_collection(&node, "products", 4) || emu_upsert(&node, "products", 25, 1))
         return 1;
     original = emu_points(&peer, "products");
     const char *const args[] = {"--qdrant-url", peer.url, NULL};
@@ -398,12 +435,15 @@ int main(void)
     TEST_RUN(test_set_copied_with_manifest);
     TEST_RUN(test_verify_judges_the_copy);
     TEST_RUN(test_missing_shard_restored_from_copy);
+    TEST_RUN(test_streamed_set_copied);
     TEST_RUN(test_encoded_set);
     TEST_RUN(test_rescan_links_set_copy); /* last: it drops the catalogue */
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     qbd_cleanup(&d);
     TEST_EXPECT_INT(emu_stop(&peer), 0);
+    TEST_EXPECT_INT(emu_stop(&node), 0);
     emu_cleanup(&peer);
+    emu_cleanup(&node);
     free(original);
     return TEST_RESULT();
 }
