@@ -269,6 +269,10 @@ static void run_snap_task(struct task *t)
     }
     /* The outcome is recorded either way (engine/snapshot_verify.h). */
     st->rc = snapshot_verify(st->store, storage, s, &st->v, st->err, sizeof st->err);
+    /* Each stored second copy too, recorded on the copy (GET shows it);
+     * the answer stays the primary's verdict. */
+    if (!st->rc)
+        copies_verify(st->store, s);
 out:
     storage_close(storage);
     store_snapshot_free(s);

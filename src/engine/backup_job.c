@@ -109,7 +109,8 @@ static void record_targets(struct backup *b, char **names, size_t n)
     cJSON_Delete(arr);
 }
 
-/* A cluster collection: one backup set, then retention as for a snapshot. */
+/* A cluster collection: one backup set, then its copies and retention as
+ * for a snapshot. */
 static enum qb_err backup_set_target(struct backup *b, const char *collection, cJSON *result,
                                      int64_t *id, char *err, size_t errlen)
 {
@@ -117,10 +118,15 @@ static enum qb_err backup_set_target(struct backup *b, const char *collection, c
                                            b->qdrant_version, result, id, err, errlen);
     if (rc)
         return rc;
+    /* Second copies of every shard object, as of a single snapshot. */
+    if (b->plan->id)
+        copies_after_backup(b->job, b->plan, b->storage, *id, result);
     char rerr[QB_ERRBUF_SIZE];
     int dropped = 0;
-    if (b->plan->id && retention_apply_target(b->job->store, b->storage, b->plan, collection, false,
-                                              NULL, &dropped, rerr, sizeof rerr))
+    if (b->plan->id &&
+        (retention_apply_target(b->job->store, b->storage, b->plan, collection, false, NULL,
+                                &dropped, rerr, sizeof rerr) ||
+         copies_apply_retention(b->job->store, b->plan, collection, NULL, rerr, sizeof rerr)))
         cJSON_AddStringToObject(result, "retention_error", rerr);
     cJSON_AddNumberToObject(result, "retention_deleted", dropped);
     return QB_OK;

@@ -58,11 +58,6 @@ bool backup_set_streams(const struct store_plan *plan);
  * qdrant_strings_free. */
 void backup_set_keys(const struct store_snapshot *s, char ***keys, size_t *n);
 
-/* Verifies every object of a set against its recorded SHA-256; on failure
- * err names the shard. */
-enum qb_err backup_set_verify(struct storage *st, const struct store_snapshot *s, char *err,
-                              size_t errlen) QB_MUSTCHECK;
-
 /* Removes what an interrupted set left behind, from the run's inflight
  * record: shard snapshots on peers (including those whose creation was
  * under way) and uncatalogued objects. */

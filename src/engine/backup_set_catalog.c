@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
  * backup_set_catalog.c -- a catalogued set's objects (for deletion and
- * retention), verifying every shard object, and removing what a set
- * interrupted by a crash left on the peers and in storage.
+ * retention), and removing what a set interrupted by a crash left on the
+ * peers and in storage.  Verifying a set is snapshot_verify.c's.
  */
 #include "engine/backup_set_internal.h"
 #include "engine/manifest.h"
@@ -40,39 +40,6 @@ void backup_set_keys(const struct store_snapshot *s, char ***keys, size_t *n)
     *keys = xrealloc(*keys, (*n + 1) * sizeof **keys);
     (*keys)[(*n)++] = manifest_key(s->storage_key);
     cJSON_Delete(set);
-}
-
-enum qb_err backup_set_verify(struct storage *st, const struct store_snapshot *s, char *err,
-                              size_t errlen)
-{
-    cJSON *set = s->backup_set ? cJSON_Parse(s->backup_set) : NULL;
-    const cJSON *shards = cJSON_GetObjectItemCaseSensitive(set, "shards");
-    enum qb_err rc =
-        cJSON_GetArraySize(shards) > 0
-            ? QB_OK
-            : qb_failf(QB_ERR_INTERNAL, err, errlen, "snapshot %lld is a backup set without shards",
-                       (long long)s->id);
-    const cJSON *sh;
-    cJSON_ArrayForEach(sh, shards)
-    {
-        if (rc)
-            break;
-        const char *key = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sh, "key"));
-        const char *want = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sh, "sha256"));
-        int id = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(sh, "shard_id"));
-        struct storage_object_info info;
-        char sub[QB_ERRBUF_SIZE];
-        rc = key && want ? storage_verify(st, key, &info, sub, sizeof sub) : QB_ERR_INTERNAL;
-        if (!rc && strcmp(info.sha256, want) != 0) {
-            snprintf(sub, sizeof sub, "expected sha256 %s, found %s", want, info.sha256);
-            rc = QB_ERR_IO;
-        }
-        if (rc)
-            qb_failf(rc, err, errlen, "shard %d (%s): %s", id, key ? key : "?",
-                     rc == QB_ERR_INTERNAL ? "the catalogue entry is incomplete" : sub);
-    }
-    cJSON_Delete(set);
-    return rc;
 }
 
 /* ---------------------------------------------------------------- crash recovery */

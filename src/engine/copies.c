@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
- * copies.c -- making, retrying, pruning, deleting and reading second
- * copies of snapshots (copies.h).
+ * copies.c -- making, retrying, pruning and deleting second copies of
+ * snapshots (copies.h); reading them is copies_read.c's, judging them
+ * copies_verify.c's.
  *
  * DESIGN
  * The primary location stays in the snapshots row; each copy is a row of
  * snapshot_copies (migration 0019) under the same relative key in its own
  * destination, so a manifest copied byte for byte is right in both places
- * and a rescan of either destination finds the snapshot.
+ * and a rescan of either destination finds the snapshot.  A backup set
+ * has one copy row for all its objects (every shard object, then the
+ * manifest: members_of), stored only when all of it is.
  *   Copying: the stored bytes are streamed once from the primary
  *   (storage_read) into a writer on the copy destination (storage_write),
  *   as they are stored: whatever codec wrote them, the copy is the same
@@ -29,19 +32,21 @@
  *   verification counting as "verified"), and can drop a copy sooner than
  *   the primary, never keep it longer: a row without its primary would
  *   need every reader of snapshots to learn about locations.
- *   Reading: copies_open_source checks the primary (present, size,
- *   recorded SHA-256) and falls back to each stored copy in order; a
- *   restore calls it before anything on Qdrant is touched.
+ *   Reading (copies_read.c): copies_open_source checks the primary
+ *   (present, size, recorded SHA-256 of every object) and falls back to
+ *   each stored copy in order; a restore calls it before anything on
+ *   Qdrant is touched.
  */
 #include "engine/copies.h"
+#include "engine/copies_internal.h"
 #include "engine/jobs.h"
 #include "engine/manifest.h"
 #include "engine/resolve.h"
 #include "engine/retention.h"
 #include "engine/retention_apply.h"
+#include "remote/sigv4.h"
 #include "store/store_copies.h"
 #include "store/store_destinations.h"
-#include "util/json_util.h"
 #include "util/log.h"
 
 #include <stdio.h>
@@ -86,18 +91,30 @@ static enum qb_err mem_append(void *ud, const void *data, size_t len, char *err,
     return QB_OK;
 }
 
-/* Copies the manifest of key from src to dst, byte for byte. */
-static enum qb_err copy_manifest(struct storage *src, struct storage *dst, const char *key,
+/* Copies the manifest of s from src_key's in src to key's in dst, byte
+ * for byte.  A set's catalogued SHA-256 is its manifest's (backup_set.c),
+ * so a set's manifest is checked on the way. */
+static enum qb_err copy_manifest(const struct store_snapshot *s, struct storage *src,
+                                 const char *src_key, struct storage *dst, const char *key,
                                  char *err, size_t errlen)
 {
-    char *mkey = manifest_key(key);
+    char *skey = manifest_key(src_key), *mkey = manifest_key(key);
     struct membuf m = {0};
-    enum qb_err rc = storage_read(src, mkey, 0, 0, mem_append, &m, err, errlen);
+    enum qb_err rc = storage_read(src, skey, 0, 0, mem_append, &m, err, errlen);
     if (rc == QB_ERR_NOT_FOUND)
-        rc = qb_failf(rc, err, errlen, "the primary's manifest %s is missing", mkey);
+        rc = qb_failf(rc, err, errlen, "the primary's manifest %s is missing", skey);
+    if (!rc && s->layout && strcmp(s->layout, "shards") == 0) {
+        char sha[65];
+        sigv4_sha256_hex(m.data ? m.data : "", m.len, sha);
+        if (strcmp(sha, s->sha256) != 0)
+            rc = qb_failf(QB_ERR_IO, err, errlen,
+                          "the set's manifest %s hashes to %s but the catalogue says %s", skey, sha,
+                          s->sha256);
+    }
     if (!rc)
         rc = storage_put(dst, mkey, m.data ? m.data : "", m.len, err, errlen);
     free(m.data);
+    free(skey);
     free(mkey);
     return rc;
 }
@@ -107,12 +124,11 @@ static enum qb_err copy_manifest(struct storage *src, struct storage *dst, const
  * check is storage_verify_written's even with the plan's verify off
  * (quick: size, recorded SHA-256 and ETag; full: every byte re-read). */
 static enum qb_err copy_on_server(const struct store_plan *plan, struct storage *src,
-                                  const struct store_snapshot *s, struct storage *dst,
-                                  const char *key, struct storage_write_result *res, char *err,
-                                  size_t errlen)
+                                  const struct member *m, struct storage *dst, const char *key,
+                                  struct storage_write_result *res, char *err, size_t errlen)
 {
-    enum qb_err rc = storage_copy(dst, key, src, s->storage_key, (uint64_t)s->size_bytes, s->sha256,
-                                  res, err, errlen);
+    enum qb_err rc =
+        storage_copy(dst, key, src, m->key, (uint64_t)m->size, m->sha256, res, err, errlen);
     bool full = plan && plan->verify && plan->verify_mode && strcmp(plan->verify_mode, "full") == 0;
     if (!rc)
         rc =
@@ -121,16 +137,16 @@ static enum qb_err copy_on_server(const struct store_plan *plan, struct storage 
     return rc;
 }
 
-/* Streams the object of s from src into key of dst and checks it. */
+/* Streams member m from src into key of dst and checks it. */
 static enum qb_err copy_object(struct job *j, const struct store_plan *plan, struct storage *src,
-                               const struct store_snapshot *s, struct storage *dst, const char *key,
+                               const struct member *m, struct storage *dst, const char *key,
                                struct storage_write_result *res, char *err, size_t errlen)
 {
     struct pipe p = {.job = j};
-    enum qb_err rc = storage_write_begin(dst, key, (uint64_t)s->size_bytes, &p.w, err, errlen);
+    enum qb_err rc = storage_write_begin(dst, key, (uint64_t)m->size, &p.w, err, errlen);
     if (rc)
         return rc;
-    rc = storage_read(src, s->storage_key, 0, 0, pipe_write, &p, err, errlen);
+    rc = storage_read(src, m->key, 0, 0, pipe_write, &p, err, errlen);
     if (rc) {
         storage_write_abort(p.w);
         char sub[QB_ERRBUF_SIZE];
@@ -140,16 +156,14 @@ static enum qb_err copy_object(struct job *j, const struct store_plan *plan, str
     rc = storage_write_finish(p.w, res, err, errlen);
     if (rc)
         return rc;
-    if (strcmp(res->sha256, s->sha256) != 0 || (int64_t)res->size != s->size_bytes) {
+    if (strcmp(res->sha256, m->sha256) != 0 || (int64_t)res->size != m->size) {
         char derr[QB_ERRBUF_SIZE];
         if (storage_delete(dst, key, derr, sizeof derr))
-            log_warn("copy.discard_failed", "snapshot=%lld key=%s error=%s", (long long)s->id,
-                     log_q(key), log_q(derr));
+            log_warn("copy.discard_failed", "key=%s error=%s", log_q(key), log_q(derr));
         return qb_failf(QB_ERR_IO, err, errlen,
                         "checksum mismatch: the primary's bytes read as %s (%llu bytes) but the "
                         "catalogue says %s (%lld bytes); the copy was discarded",
-                        res->sha256, (unsigned long long)res->size, s->sha256,
-                        (long long)s->size_bytes);
+                        res->sha256, (unsigned long long)res->size, m->sha256, (long long)m->size);
     }
     if (plan && plan->verify) {
         enum storage_verify_mode mode = plan->verify_mode && strcmp(plan->verify_mode, "quick") == 0
@@ -157,6 +171,48 @@ static enum qb_err copy_object(struct job *j, const struct store_plan *plan, str
                                             : STORAGE_VERIFY_FULL;
         rc = storage_verify_written(dst, key, res, mode, NULL, NULL, err, errlen);
     }
+    return rc;
+}
+
+/* Copies every object of s (the object, or each shard object of a set)
+ * from primary to dst under key, then its manifest; *server says whether
+ * the S3 server did it.  The copy's SHA-256 and size as the catalogue
+ * records them go to *res (sha256, size). */
+static enum qb_err copy_members(struct job *j, const struct store_plan *plan,
+                                struct storage *primary, const struct store_snapshot *s,
+                                struct storage *dst, const char *key, bool *server,
+                                struct storage_write_result *res, char *err, size_t errlen)
+{
+    cJSON *set = NULL;
+    struct member *m = NULL;
+    size_t n = members_of(s, &set, &m);
+    enum qb_err rc = n ? QB_OK
+                       : qb_failf(QB_ERR_INTERNAL, err, errlen,
+                                  "snapshot %lld is a backup set whose catalogue entry lists no "
+                                  "complete shard",
+                                  (long long)s->id);
+    *server = n && storage_can_copy(dst, primary, (uint64_t)m[0].size);
+    for (size_t i = 0; !rc && i < n; i++) {
+        struct storage_write_result one = {0};
+        char *k = member_key(s, &m[i], key);
+        rc = *server ? copy_on_server(plan, primary, &m[i], dst, k, &one, err, errlen)
+                     : copy_object(j, plan, primary, &m[i], dst, k, &one, err, errlen);
+        if (rc && m[i].shard_id >= 0) {
+            char sub[QB_ERRBUF_SIZE];
+            snprintf(sub, sizeof sub, "%s", err);
+            qb_failf(rc, err, errlen, "shard %d (%s): %s", m[i].shard_id, k, sub);
+        }
+        free(k);
+        free(one.location);
+    }
+    if (!rc)
+        rc = copy_manifest(s, primary, s->storage_key, dst, key, err, errlen);
+    /* The catalogue's view of the whole: a single object's, or the set's
+     * (its manifest's SHA-256, the sum of its shard sizes). */
+    snprintf(res->sha256, sizeof res->sha256, "%s", s->sha256);
+    res->size = (uint64_t)s->size_bytes;
+    free(m);
+    cJSON_Delete(set);
     return rc;
 }
 
@@ -177,17 +233,13 @@ static bool make_copy(struct job *j, const struct store_plan *plan, struct stora
     if (!rc)
         rc = resolve_storage(j->store, c->destination_id, &dst, err, errlen);
     if (!rc) {
-        server = storage_can_copy(dst, primary, (uint64_t)s->size_bytes);
-        log_info("copy.started", "snapshot=%lld destination=%s attempt=%lld method=%s",
+        log_info("copy.started", "snapshot=%lld destination=%s attempt=%lld layout=%s",
                  (long long)s->id, log_q(c->destination_name), (long long)c->attempts + 1,
-                 server ? "server" : "stream");
-        rc = server ? copy_on_server(plan, primary, s, dst, c->storage_key, &res, err, errlen)
-                    : copy_object(j, plan, primary, s, dst, c->storage_key, &res, err, errlen);
+                 s->layout ? s->layout : "snapshot");
+        rc = copy_members(j, plan, primary, s, dst, c->storage_key, &server, &res, err, errlen);
     }
     if (how)
         *how = server ? "server" : "stream";
-    if (!rc)
-        rc = copy_manifest(primary, dst, c->storage_key, err, errlen);
     char serr[QB_ERRBUF_SIZE];
     if (store_copy_finish(j->store, c->id, rc == QB_OK, res.sha256, (int64_t)res.size,
                           rc ? err : NULL, serr, sizeof serr))
@@ -200,7 +252,6 @@ static bool make_copy(struct job *j, const struct store_plan *plan, struct stora
     else
         log_info("copy.stored", "snapshot=%lld destination=%s key=%s method=%s", (long long)s->id,
                  log_q(c->destination_name), log_q(c->storage_key), server ? "server" : "stream");
-    free(res.location);
     storage_close(dst);
     storage_close(own);
     return rc == QB_OK;
@@ -319,18 +370,30 @@ int copies_retry_unfinished(struct job *j, const struct store_plan *plan)
     return stored;
 }
 
-/* Deletes the object and manifest of copy c from its destination. */
-static enum qb_err delete_copy(struct store *store, int64_t destination_id, const char *key,
-                               char *err, size_t errlen)
+/* Deletes every object of snapshot s (the object or each shard object)
+ * and its manifest from destination_id, where the snapshot's key is key. */
+static enum qb_err delete_copy(struct store *store, int64_t destination_id,
+                               const struct store_snapshot *s, const char *key, char *err,
+                               size_t errlen)
 {
     struct storage *st = NULL;
+    cJSON *set = NULL;
+    struct member *m = NULL;
+    size_t n = members_of(s, &set, &m);
+    char **keys = xcalloc(n + 1, sizeof *keys);
+    const char **view = xcalloc(n + 1, sizeof *view);
+    for (size_t i = 0; i < n; i++)
+        view[i] = keys[i] = member_key(s, &m[i], key);
+    view[n] = keys[n] = manifest_key(key);
     enum qb_err rc = resolve_storage(store, destination_id, &st, err, errlen);
-    if (!rc) {
-        char *mkey = manifest_key(key);
-        const char *keys[2] = {key, mkey};
-        rc = storage_delete_many(st, keys, 2, err, errlen);
-        free(mkey);
-    }
+    if (!rc)
+        rc = storage_delete_many(st, view, n + 1, err, errlen);
+    for (size_t i = 0; i <= n; i++)
+        free(keys[i]);
+    free(keys);
+    free(view);
+    free(m);
+    cJSON_Delete(set);
     storage_close(st);
     return rc;
 }
@@ -342,7 +405,7 @@ enum qb_err copies_delete_objects(struct store *store, const struct store_snapsh
     size_t n = 0;
     enum qb_err rc = store_copy_list(store, s->id, &rows, &n, err, errlen);
     for (size_t i = 0; !rc && i < n; i++) {
-        rc = delete_copy(store, rows[i]->destination_id, rows[i]->storage_key, err, errlen);
+        rc = delete_copy(store, rows[i]->destination_id, s, rows[i]->storage_key, err, errlen);
         if (rc) {
             char sub[QB_ERRBUF_SIZE];
             snprintf(sub, sizeof sub, "%s", err);
@@ -386,14 +449,17 @@ static enum qb_err prune_destination(struct store *store, const struct store_pla
             if (list[k].id == out[i].id)
                 copy_id = list[k].copy_id;
         struct store_copy **rows = NULL;
+        struct store_snapshot *s = NULL;
         size_t nrows = 0;
-        rc = store_copy_list(store, out[i].id, &rows, &nrows, err, errlen);
+        rc = store_snapshot_get(store, out[i].id, &s, err, errlen);
+        if (!rc)
+            rc = store_copy_list(store, out[i].id, &rows, &nrows, err, errlen);
         for (size_t k = 0; !rc && k < nrows; k++) {
             if (rows[k]->id != copy_id)
                 continue;
             /* The row goes only once the object is gone: a copy never
              * outlives its row unnoticed. */
-            rc = delete_copy(store, dest, rows[k]->storage_key, err, errlen);
+            rc = delete_copy(store, dest, s, rows[k]->storage_key, err, errlen);
             if (!rc)
                 rc = store_copy_delete(store, rows[k]->id, err, errlen);
             if (!rc) {
@@ -406,6 +472,7 @@ static enum qb_err prune_destination(struct store *store, const struct store_pla
             }
         }
         store_copy_list_free(rows, nrows);
+        store_snapshot_free(s);
     }
 out:
     free(items);
@@ -438,99 +505,4 @@ enum qb_err copies_apply_retention(struct store *store, const struct store_plan 
     if (deleted)
         *deleted = count;
     return first;
-}
-
-/* Whether key in st is present with s's size and checksum. */
-static enum qb_err healthy(struct storage *st, const char *key, const struct store_snapshot *s,
-                           char *err, size_t errlen)
-{
-    struct storage_object_info info;
-    enum qb_err rc = storage_head(st, key, &info, err, errlen);
-    if (rc == QB_ERR_NOT_FOUND)
-        return qb_failf(rc, err, errlen, "the stored object %s is missing", key);
-    if (rc)
-        return rc;
-    if ((int64_t)info.size != s->size_bytes)
-        return qb_failf(QB_ERR_IO, err, errlen,
-                        "the stored object is %llu bytes but the catalogue says %lld; it was "
-                        "changed or truncated",
-                        (unsigned long long)info.size, (long long)s->size_bytes);
-    if (info.sha256[0] && strcmp(info.sha256, s->sha256) != 0)
-        return qb_failf(QB_ERR_IO, err, errlen,
-                        "checksum mismatch: the stored object records %s but the catalogue says %s",
-                        info.sha256, s->sha256);
-    return QB_OK;
-}
-
-enum qb_err copies_open_source(struct store *store, const struct store_snapshot *s,
-                               struct storage **st, char **key, cJSON *result, char *err,
-                               size_t errlen)
-{
-    *st = NULL;
-    *key = NULL;
-    enum qb_err rc = resolve_storage(store, s->destination_id, st, err, errlen);
-    if (!rc)
-        rc = healthy(*st, s->storage_key, s, err, errlen);
-    if (!rc) {
-        *key = xstrdup(s->storage_key);
-        return QB_OK;
-    }
-    storage_close(*st);
-    *st = NULL;
-    struct store_copy **rows = NULL;
-    size_t n = 0;
-    char cerr[QB_ERRBUF_SIZE];
-    if (store_copy_list(store, s->id, &rows, &n, cerr, sizeof cerr))
-        n = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(rows[i]->state, "stored") != 0)
-            continue;
-        struct storage *c = NULL;
-        enum qb_err crc = resolve_storage(store, rows[i]->destination_id, &c, cerr, sizeof cerr);
-        if (!crc)
-            crc = healthy(c, rows[i]->storage_key, s, cerr, sizeof cerr);
-        if (crc) {
-            log_warn("copy.unhealthy", "snapshot=%lld destination=%s error=%s", (long long)s->id,
-                     log_q(rows[i]->destination_name), log_q(cerr));
-            storage_close(c);
-            continue;
-        }
-        log_warn("copy.fallback", "snapshot=%lld destination=%s primary_error=%s", (long long)s->id,
-                 log_q(rows[i]->destination_name), log_q(err));
-        if (result) {
-            cJSON *o = cJSON_AddObjectToObject(result, "source");
-            cJSON_AddStringToObject(o, "destination", rows[i]->destination_name);
-            cJSON_AddBoolToObject(o, "copy", true);
-            cJSON_AddStringToObject(o, "primary_error", err);
-        }
-        *st = c;
-        *key = xstrdup(rows[i]->storage_key);
-        rc = QB_OK;
-        break;
-    }
-    store_copy_list_free(rows, n);
-    return rc;
-}
-
-cJSON *copies_json(struct store *store, int64_t snapshot_id)
-{
-    cJSON *arr = cJSON_CreateArray();
-    struct store_copy **rows = NULL;
-    size_t n = 0;
-    char err[QB_ERRBUF_SIZE];
-    if (store_copy_list(store, snapshot_id, &rows, &n, err, sizeof err))
-        log_error("copy.unlisted", "snapshot=%lld error=%s", (long long)snapshot_id, log_q(err));
-    for (size_t i = 0; i < n; i++) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "destination", rows[i]->destination_name);
-        cJSON_AddStringToObject(o, "state", rows[i]->state);
-        json_add_time(o, "verified_at", rows[i]->verified_at);
-        cJSON_AddItemToObject(o, "error",
-                              rows[i]->last_error ? cJSON_CreateString(rows[i]->last_error)
-                                                  : cJSON_CreateNull());
-        cJSON_AddNumberToObject(o, "attempts", (double)rows[i]->attempts);
-        cJSON_AddItemToArray(arr, o);
-    }
-    store_copy_list_free(rows, n);
-    return arr;
 }

@@ -29,8 +29,9 @@ struct job;
  * way on). */
 #define COPIES_MAX_ATTEMPTS 10
 
-/* After snapshot_id (whose object is key in primary) was catalogued:
- * records a pending copy per copy destination of plan and makes them now.
+/* After snapshot_id (a single object, or a backup set: every shard
+ * object) was catalogued in primary: records a pending copy per copy
+ * destination of plan and makes them now.
  * Adds "copies": [{"destination", "state", "error"?}] to result.  Never
  * fails the backup: a copy that fails stays failed, for the next run. */
 void copies_after_backup(struct job *j, const struct store_plan *plan, struct storage *primary,
@@ -48,21 +49,33 @@ enum qb_err copies_apply_retention(struct store *store, const struct store_plan 
                                    const char *collection, int *deleted, char *err,
                                    size_t errlen) QB_MUSTCHECK;
 
-/* Deletes the objects (and manifests) of every copy of snapshot s; the
+/* Deletes the objects (every shard object of a set) and manifests of
+ * every copy of snapshot s; the
  * rows go with the snapshot row (ON DELETE CASCADE).  Stops at the first
  * failure. */
 enum qb_err copies_delete_objects(struct store *store, const struct store_snapshot *s, char *err,
                                   size_t errlen) QB_MUSTCHECK;
 
-/* Opens the first healthy location of single-object snapshot s: the
- * primary, then each stored copy in order.  Healthy: the object is there
- * with the catalogued size and the recorded SHA-256.  [out] *st (caller
+/* Opens the first healthy location of snapshot s: the primary, then each
+ * stored copy in order.  Healthy: the object (every shard object of a
+ * backup set, and its manifest) is there with the catalogued size and the
+ * recorded SHA-256.  A primary whose last verification failed comes after
+ * the healthy copies (a HEAD cannot see an altered byte under an intact
+ * checksum).  A set is read from one location whole.  [out] *st (caller
  * closes), *key (caller frees).  result (may be NULL) receives "source":
  * {"destination", "copy", "primary_error"?} when a copy was chosen.
  * Fails with the primary's error when no location is healthy. */
 enum qb_err copies_open_source(struct store *store, const struct store_snapshot *s,
                                struct storage **st, char **key, cJSON *result, char *err,
                                size_t errlen) QB_MUSTCHECK;
+
+/* Verifies every stored copy of s as its primary is verified
+ * (snapshot_judge: size, SHA-256, decoding), in its own destination, and
+ * records each outcome on the copy (store_set_copies.h): verified_at, or
+ * failed with the reason (the next run of the plan makes it again).  The
+ * snapshot's own row is not touched.  Returns how many copies failed.
+ * Blocking I/O: call from a task or background thread. */
+int copies_verify(struct store *store, const struct store_snapshot *s);
 
 /* The copies of snapshot_id as the API shows them: [{"destination",
  * "state", "verified_at", "error"}] (a new array, caller owns it). */

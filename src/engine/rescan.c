@@ -295,17 +295,17 @@ static enum qb_err import(struct rescan *r, const char *key, const struct manife
     /* A second copy (engine/copies.h) of a snapshot catalogued in another
      * destination is linked to it, never catalogued twice. */
     bool existed = false;
-    if (!mf->set) {
-        rc = store_copy_link(r->store, r->destination_id, key, mf->instance, mf->collection,
-                             mf->qdrant_snapshot, mf->sha256, mf->size, &existed, &id, r->err,
-                             r->errlen);
-        if (rc)
-            return rc;
-        if (existed)
-            r->report->known++;
-        if (existed || id)
-            return id ? linked(r, key, id) : QB_OK;
-    }
+    /* A set is found by its row's name and its manifest's SHA-256 (the
+     * manifest is copied byte for byte, backup_set_collection()). */
+    rc = store_copy_link(r->store, r->destination_id, key, mf->instance, mf->collection,
+                         mf->set ? "shards" : mf->qdrant_snapshot, mf->sha256, mf->size, &existed,
+                         &id, r->err, r->errlen);
+    if (rc)
+        return rc;
+    if (existed)
+        r->report->known++;
+    if (existed || id)
+        return id ? linked(r, key, id) : QB_OK;
     /* A row of its own (store_snapshot_free), so nothing is cast away. */
     struct store_snapshot *row = xcalloc(1, sizeof *row);
     row->plan_id = plan_id;

@@ -36,6 +36,7 @@
 #include "engine/topology.h"
 #include "remote/qdrant_cluster.h"
 #include "storage/storage_urls.h"
+#include "store/store_destinations.h"
 #include "store/store_instances.h"
 #include "store/store_snapshots.h"
 #include "util/log.h"
@@ -249,20 +250,19 @@ static enum qb_err restore_sharded(struct restore *r, cJSON *result, char *err, 
     struct job *j = r->job;
     struct store_instance *inst = NULL;
     struct topology *topo = NULL;
-    char **keys = NULL;
-    size_t nkeys = 0;
     enum qb_err rc = job_checkpoint(j, "verifying", err, errlen);
-    backup_set_keys(r->snap, &keys, &nkeys);
-    for (size_t i = 0; !rc && i < nkeys; i++) {
-        struct storage_object_info info;
-        rc = storage_head(r->storage, keys[i], &info, err, errlen);
-        if (rc == QB_ERR_NOT_FOUND)
-            rc = qb_failf(rc, err, errlen,
-                          "object %s of backup set %lld is missing from its destination; the "
-                          "set cannot be restored whole, so nothing was changed",
-                          keys[i], (long long)r->snap->id);
+    /* The first location holding every shard object as catalogued
+     * (engine/copies.h): the primary, else a second copy, whole. */
+    if (!rc)
+        rc = copies_open_source(j->store, r->snap, &r->source, &r->source_key, result, err, errlen);
+    if (rc == QB_ERR_NOT_FOUND || rc == QB_ERR_IO) {
+        char sub[QB_ERRBUF_SIZE];
+        snprintf(sub, sizeof sub, "%s", err);
+        rc = qb_failf(rc, err, errlen,
+                      "backup set %lld has no location holding it whole (%s); the set cannot be "
+                      "restored, so nothing was changed",
+                      (long long)r->snap->id, sub);
     }
-    qdrant_strings_free(keys, nkeys);
     /* The key before anything on the target is touched. */
     if (!rc)
         rc = resolve_keyring(j->store, r->snap, &r->ring, err, errlen);
@@ -300,11 +300,20 @@ static enum qb_err restore_sharded(struct restore *r, cJSON *result, char *err, 
                                       .retention = retention,
                                       .verify = true,
                                       .shard_method = method};
-            cJSON *sr = cJSON_CreateObject();
-            rc = backup_set_collection(j, &plan, inst, topo, r->collection,
-                                       r->snap->qdrant_version ? r->snap->qdrant_version : "", sr,
-                                       &safety_id, err, errlen);
-            cJSON_Delete(sr);
+            /* Encrypted like everything else in an encrypted destination,
+             * as a single safety snapshot is (backup_safety_snapshot). */
+            struct store_destination *dest = NULL;
+            rc = store_destination_get_by_id(j->store, r->snap->destination_id, false, &dest, err,
+                                             errlen);
+            if (!rc) {
+                plan.destination_encryption = dest->encryption;
+                cJSON *sr = cJSON_CreateObject();
+                rc = backup_set_collection(j, &plan, inst, topo, r->collection,
+                                           r->snap->qdrant_version ? r->snap->qdrant_version : "",
+                                           sr, &safety_id, err, errlen);
+                cJSON_Delete(sr);
+            }
+            store_destination_free(dest);
         } else if (!rc) {
             rc = backup_safety_snapshot(j, r->qdrant, r->storage, r->instance, inst->id,
                                         r->snap->destination_id, r->collection, &safety_id, err,
@@ -331,7 +340,7 @@ static enum qb_err restore_sharded(struct restore *r, cJSON *result, char *err, 
             .inst = inst,
             .topo = topo,
             .qc = r->qdrant,
-            .storage = r->storage,
+            .storage = r->source,
             .instance = r->instance,
             .collection = r->collection,
             .by_url = strcmp(r->method, "url") == 0,

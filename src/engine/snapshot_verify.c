@@ -5,7 +5,6 @@
  */
 #include "engine/snapshot_verify.h"
 #include "codec/codec.h"
-#include "engine/backup_set.h"
 #include "engine/resolve.h"
 #include "metrics.h"
 #include "util/log.h"
@@ -13,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
 #include <openssl/evp.h>
 
 struct hashing {
@@ -84,30 +84,41 @@ static enum qb_err read_and_hash(struct storage *storage, const char *key,
     return QB_OK;
 }
 
-/* Verifies a single-object snapshot against its catalogue row; fills v
- * and, when it failed, err with the reason.  A compressed or encrypted
- * object is also decoded when its key is at hand, and the archive checked
- * against raw_sha256: a tampered chunk fails naming the chunk.  Without
- * the key the stored bytes are still checked (v->decoded stays false). */
-static void verify_object(struct store *store, struct storage *storage,
-                          const struct store_snapshot *s, struct snapshot_verdict *v, char *err,
-                          size_t errlen)
+/* One stored object as the catalogue recorded it: a snapshot's object, or
+ * a shard object of a backup set. */
+struct recorded {
+    const char *key;
+    const char *name;   /* for messages: the location, or the key */
+    int64_t size;       /* stored bytes */
+    const char *sha256; /* of the stored bytes */
+    const char *codec;  /* NULL or "none": stored as the archive */
+    const char *raw_sha256;
+    bool sidecar_optional; /* a rescanned set's shards may have none */
+};
+
+/* Verifies one object against what the catalogue recorded; fills v and,
+ * when it failed, err with the reason; *raw (may be NULL) receives what
+ * the decoder found.  A compressed or encrypted object is also decoded
+ * when its key is at hand (ring), and the archive checked against
+ * raw_sha256: a tampered chunk fails naming the chunk.  Without the key
+ * the stored bytes are still checked (v->decoded stays false). */
+static void verify_recorded(struct storage *storage, const struct recorded *o,
+                            const struct seal_keyring *ring, struct snapshot_verdict *v,
+                            struct codec_result *raw, char *err, size_t errlen)
 {
     char recorded[65] = "", kerr[QB_ERRBUF_SIZE];
-    struct seal_keyring *ring = NULL;
     struct hashing h = {0};
-    bool coded = s->codec && strcmp(s->codec, "none") != 0;
-    if (coded && resolve_keyring(store, s, &ring, kerr, sizeof kerr) == QB_OK &&
-        codec_decoder_create(s->codec, ring, discard_raw, NULL, &h.dec, kerr, sizeof kerr))
+    bool coded = o->codec && strcmp(o->codec, "none") != 0;
+    if (coded && ring &&
+        codec_decoder_create(o->codec, ring, discard_raw, NULL, &h.dec, kerr, sizeof kerr))
         h.dec = NULL;
     bool decoding = h.dec != NULL;
-    enum qb_err rc = read_and_hash(storage, s->storage_key, v, recorded, &h, err, errlen);
+    enum qb_err rc = read_and_hash(storage, o->key, v, recorded, &h, err, errlen);
     struct codec_result res = {0};
     if (h.dec && !rc && v->found)
         h.drc = codec_decoder_finish(h.dec, &res, h.derr, sizeof h.derr);
     else
         codec_decoder_abort(h.dec);
-    seal_keyring_destroy(ring);
     if (rc) {
         char sub[QB_ERRBUF_SIZE];
         snprintf(sub, sizeof sub, "%s", err);
@@ -117,29 +128,52 @@ static void verify_object(struct store *store, struct storage *storage,
     }
     v->failed = true;
     if (!v->found)
-        qb_failf(QB_ERR_NOT_FOUND, err, errlen, "the stored object %s is missing", s->location);
-    else if (v->size != (uint64_t)s->size_bytes || strcmp(v->sha256, s->sha256) != 0)
+        qb_failf(QB_ERR_NOT_FOUND, err, errlen, "the stored object %s is missing", o->name);
+    else if (v->size != (uint64_t)o->size || strcmp(v->sha256, o->sha256) != 0)
         /* A decoder's finding says where it was altered or cut. */
         qb_failf(QB_ERR_IO, err, errlen,
                  "the stored object is not the catalogued one: expected sha256 %s (%lld bytes), "
                  "read sha256 %s (%llu bytes)%s%s",
-                 s->sha256, (long long)s->size_bytes, v->sha256, (unsigned long long)v->size,
+                 o->sha256, (long long)o->size, v->sha256, (unsigned long long)v->size,
                  decoding && h.drc ? "; decoding it: " : "", decoding && h.drc ? h.derr : "");
     else if (decoding && h.drc)
         qb_failf(QB_ERR_IO, err, errlen, "the stored object does not decode: %s", h.derr);
-    else if (strcmp(recorded, s->sha256) != 0)
+    else if (strcmp(recorded, o->sha256) != 0 && !(o->sidecar_optional && !*recorded))
         /* The bytes are right but the checksum stored beside them (what
          * rescan and `sha256sum -c` trust) is not. */
         qb_failf(QB_ERR_IO, err, errlen,
                  "the object's recorded checksum is %s, the catalogue's sha256 %s",
-                 *recorded ? recorded : "missing", s->sha256);
-    else if (decoding && s->raw_sha256 && strcmp(res.raw_sha256, s->raw_sha256) != 0)
+                 *recorded ? recorded : "missing", o->sha256);
+    else if (decoding && o->raw_sha256 && strcmp(res.raw_sha256, o->raw_sha256) != 0)
         qb_failf(QB_ERR_IO, err, errlen,
                  "the decoded archive hashes to %s, the catalogue's raw_sha256 is %s",
-                 res.raw_sha256, s->raw_sha256);
+                 res.raw_sha256, o->raw_sha256);
     else
         v->failed = false;
     v->decoded = decoding && !v->failed;
+    if (raw)
+        *raw = res;
+}
+
+/* A single-object snapshot against its row. */
+static void verify_object(struct store *store, struct storage *storage,
+                          const struct store_snapshot *s, struct snapshot_verdict *v, char *err,
+                          size_t errlen)
+{
+    struct seal_keyring *ring = NULL;
+    char kerr[QB_ERRBUF_SIZE];
+    if (s->codec && strcmp(s->codec, "none") != 0 &&
+        resolve_keyring(store, s, &ring, kerr, sizeof kerr))
+        ring = NULL;
+    struct recorded o = {.key = s->storage_key,
+                         .name = s->location,
+                         .size = s->size_bytes,
+                         .sha256 = s->sha256,
+                         .codec = s->codec,
+                         .raw_sha256 = s->raw_sha256};
+    struct codec_result res = {0};
+    verify_recorded(storage, &o, ring, v, &res, err, errlen);
+    seal_keyring_destroy(ring);
     if (v->decoded && s->raw_size < 0) {
         /* Catalogued by a rescan without its manifest: now known. */
         char serr[QB_ERRBUF_SIZE];
@@ -150,24 +184,79 @@ static void verify_object(struct store *store, struct storage *storage,
     }
 }
 
-enum qb_err snapshot_verify(struct store *store, struct storage *storage,
-                            const struct store_snapshot *s, struct snapshot_verdict *v, char *err,
-                            size_t errlen)
+/* Every shard object of a backup set, judged as a single object is
+ * (decoded too when it was stored with a codec and the key is at hand);
+ * stops at the first that fails, err naming the shard.  An unreachable
+ * destination is not a verdict on the set (v->unreadable). */
+static void verify_set(struct store *store, struct storage *storage, const struct store_snapshot *s,
+                       struct snapshot_verdict *v, char *err, size_t errlen)
+{
+    cJSON *set = s->backup_set ? cJSON_Parse(s->backup_set) : NULL;
+    const cJSON *shards = cJSON_GetObjectItemCaseSensitive(set, "shards"), *sh;
+    struct seal_keyring *ring = NULL;
+    char kerr[QB_ERRBUF_SIZE];
+    if (s->codec && strcmp(s->codec, "none") != 0 &&
+        resolve_keyring(store, s, &ring, kerr, sizeof kerr))
+        ring = NULL;
+    bool all_decoded = true, any_coded = false;
+    if (cJSON_GetArraySize(shards) == 0) {
+        v->failed = true;
+        qb_failf(QB_ERR_INTERNAL, err, errlen, "snapshot %lld is a backup set without shards",
+                 (long long)s->id);
+    }
+    cJSON_ArrayForEach(sh, shards)
+    {
+        if (v->failed || v->unreadable)
+            break;
+        const cJSON *size = cJSON_GetObjectItemCaseSensitive(sh, "size");
+        struct recorded o = {
+            .key = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sh, "key")),
+            .size = cJSON_IsNumber(size) ? (int64_t)size->valuedouble : -1,
+            .sha256 = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sh, "sha256")),
+            .codec = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sh, "codec")),
+            .raw_sha256 = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sh, "raw_sha256")),
+            .sidecar_optional = true};
+        o.name = o.key;
+        int id = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(sh, "shard_id"));
+        struct snapshot_verdict one = {0};
+        char sub[QB_ERRBUF_SIZE] = "";
+        if (!o.key || !o.sha256 || o.size < 0) {
+            one.failed = true;
+            snprintf(sub, sizeof sub, "the catalogue entry is incomplete");
+        } else {
+            verify_recorded(storage, &o, ring, &one, NULL, sub, sizeof sub);
+        }
+        bool coded = o.codec && strcmp(o.codec, "none") != 0;
+        any_coded = any_coded || coded;
+        all_decoded = all_decoded && (!coded || one.decoded);
+        v->failed = one.failed;
+        v->unreadable = one.unreadable;
+        if (one.failed || one.unreadable)
+            qb_failf(QB_ERR_IO, err, errlen, "shard %d (%s): %s", id, o.key ? o.key : "?", sub);
+    }
+    v->decoded = any_coded && all_decoded && !v->failed && !v->unreadable;
+    seal_keyring_destroy(ring);
+    cJSON_Delete(set);
+}
+
+void snapshot_judge(struct store *store, struct storage *storage, const struct store_snapshot *s,
+                    struct snapshot_verdict *v, char *err, size_t errlen)
 {
     memset(v, 0, sizeof *v);
     v->set = strcmp(s->layout, "shards") == 0;
     v->want_size = s->size_bytes;
     snprintf(v->want_sha256, sizeof v->want_sha256, "%s", s->sha256);
-    if (v->set) {
-        /* Every shard object against its recorded SHA-256; err names the
-         * shard.  An unreachable destination is not a verdict on the
-         * set; a missing, unreadable or different object is. */
-        enum qb_err vrc = backup_set_verify(storage, s, err, errlen);
-        v->unreadable = vrc == QB_ERR_TRANSIENT || vrc == QB_ERR_REMOTE;
-        v->failed = vrc && !v->unreadable;
-    } else {
+    if (v->set)
+        verify_set(store, storage, s, v, err, errlen);
+    else
         verify_object(store, storage, s, v, err, errlen);
-    }
+}
+
+enum qb_err snapshot_verify(struct store *store, struct storage *storage,
+                            const struct store_snapshot *s, struct snapshot_verdict *v, char *err,
+                            size_t errlen)
+{
+    snapshot_judge(store, storage, s, v, err, errlen);
     bool ok = !v->failed && !v->unreadable;
     if (!ok)
         metrics_event_add(METRIC_VERIFY_FAILURES, 1);

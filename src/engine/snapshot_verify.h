@@ -2,7 +2,8 @@
  *
  * snapshot_verify.h -- reads a catalogued snapshot back from its
  * destination and checks it against the catalogue (size and SHA-256 of
- * the object, or of every shard object of a backup set), then records the
+ * the object, or of every shard object of a backup set, decoded when it
+ * was stored compressed or encrypted), then records the
  * outcome on the row.  One routine for POST /v1/snapshots/{id}/verify and
  * a plan's scheduled re-verification (reverify.h), so both judge alike.
  * Public to api/, whose verify endpoint calls it on a task thread.
@@ -32,7 +33,16 @@ struct snapshot_verdict {
     bool decoded;         /* compressed/encrypted: the archive was decoded and checked */
 };
 
-/* Reads s back from storage (borrowed) and fills *v; when it failed or
+/* Reads s back from storage (borrowed) and fills *v, recording nothing:
+ * the judge snapshot_verify uses, and the one a second copy is judged by
+ * (copies_verify, with s's key in that copy).  A compressed or encrypted
+ * object (every shard object of such a set) is decoded when its key is at
+ * hand and checked against its raw_sha256; err names the shard of a set,
+ * and the chunk a decoder refused.  Blocking I/O. */
+void snapshot_judge(struct store *store, struct storage *storage, const struct store_snapshot *s,
+                    struct snapshot_verdict *v, char *err, size_t errlen);
+
+/* Reads s back from storage (borrowed) and fills *v (snapshot_judge); when it failed or
  * could not be read, err says why.  The outcome is recorded either way: a
  * failure clears verified_at (so "latest" restores and retention stop
  * trusting the snapshot), sets verify_error (the catalogue then logs the

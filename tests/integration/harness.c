@@ -290,6 +290,23 @@ int qbd_restart(struct qbd *d)
     return launch(d);
 }
 
+int qbd_lose_catalogue(struct qbd *d)
+{
+    if (d->pid > 0) {
+        int rc = qbd_stop(d);
+        if (rc != 0)
+            return rc;
+    }
+    static const char *const files[] = {"qbackup.db", "qbackup.db-wal", "qbackup.db-shm"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/var/%s", d->dir, files[i]);
+        if (unlink(path) != 0 && errno != ENOENT)
+            return -1;
+    }
+    return launch(d);
+}
+
 int qbd_kill(struct qbd *d, int sig)
 {
     if (d->pid <= 0)

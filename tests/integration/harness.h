@@ -65,6 +65,11 @@ int qbd_stop(struct qbd *d);
  * and env. */
 int qbd_restart(struct qbd *d);
 
+/* The host loses its catalogue: qbd_stop (when running; a non-zero exit
+ * is returned as is), the SQLite file and its -wal and -shm removed, then
+ * started again on an empty catalogue.  0 when it serves again. */
+int qbd_lose_catalogue(struct qbd *d);
+
 /* Kills the daemon with sig (e.g. SIGKILL to simulate a crash) and reaps
  * it; the directory stays for qbd_restart.  Returns 0 once it is gone. */
 int qbd_kill(struct qbd *d, int sig);

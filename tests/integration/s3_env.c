@@ -85,3 +85,14 @@ int s3_env_uploads(const struct s3_env *env, const char *prefix)
     s3_client_destroy(c);
     return n;
 }
+
+void s3_env_destination_body(const struct s3_env *env, const char *name, const char *prefix,
+                             const char *endpoint, char *body, size_t size)
+{
+    snprintf(body, size,
+             "{\"name\":\"%s\",\"kind\":\"s3\",\"settings\":{\"bucket\":\"%s\",\"prefix\":\"%s\","
+             "\"endpoint\":\"%s\",\"region\":\"%s\",\"path_style\":true,"
+             "\"part_size\":5242880},"
+             "\"credentials\":{\"access_key\":\"%s\",\"secret_key\":\"%s\"}}",
+             name, env->bucket, prefix, endpoint, env->region, env->access_key, env->secret_key);
+}

@@ -4,7 +4,7 @@
  * (scripts/test starts Ceph RGW and exports its environment), seen
  * directly, not through qbackupd: the environment, a client, the bucket,
  * a storage handle on a prefix, and the multipart uploads left in
- * progress.  Shared by test_backups_s3.c and test_fault_matrix_s3.c.
+ * progress.  Shared by the *_s3.c integration tests.
  */
 #ifndef QB_TEST_S3_ENV_H
 #define QB_TEST_S3_ENV_H
@@ -39,5 +39,12 @@ enum qb_err s3_env_storage(const struct s3_env *env, const char *prefix, struct 
 /* Multipart uploads in progress under prefix (each printed), -1 on
  * failure. */
 int s3_env_uploads(const struct s3_env *env, const char *prefix);
+
+/* The body of POST (or PUT) /v1/destinations for an S3 destination name
+ * on <bucket>/<prefix> at endpoint (env's, or another to make it
+ * unreachable), path style, 5 MiB parts, env's credentials, into
+ * body[size]. */
+void s3_env_destination_body(const struct s3_env *env, const char *name, const char *prefix,
+                             const char *endpoint, char *body, size_t size);
 
 #endif /* QB_TEST_S3_ENV_H */

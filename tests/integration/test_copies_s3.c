@@ -37,12 +37,7 @@ static bool add_destination(const char *method, const char *name, const char *pr
                             const char *endpoint)
 {
     char body[1024], path[128];
-    snprintf(body, sizeof body,
-             "{\"name\":\"%s\",\"kind\":\"s3\",\"settings\":{\"bucket\":\"%s\",\"prefix\":\"%s\","
-             "\"endpoint\":\"%s\",\"region\":\"%s\",\"path_style\":true,"
-             "\"part_size\":5242880},"
-             "\"credentials\":{\"access_key\":\"%s\",\"secret_key\":\"%s\"}}",
-             name, s3e.bucket, prefix, endpoint, s3e.region, s3e.access_key, s3e.secret_key);
+    s3_env_destination_body(&s3e, name, prefix, endpoint, body, sizeof body);
     snprintf(path, sizeof path, "/v1/destinations%s%s", strcmp(method, "PUT") == 0 ? "/" : "",
              strcmp(method, "PUT") == 0 ? name : "");
     struct resp r;

@@ -367,13 +367,7 @@ static void test_rescan_rebuilds_streamed_sets(void)
     int before = cJSON_GetArraySize(json_path(r.json, "items"));
     resp_free(&r);
 
-    TEST_ASSERT(qbd_stop(&d) == 0);
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd,
-             "rm -f '%s/var/qbackup.db' '%s/var/qbackup.db-wal' '%s/var/qbackup.db-shm'", d.dir,
-             d.dir, d.dir);
-    TEST_ASSERT(system(cmd) == 0);
-    TEST_ASSERT(qbd_restart(&d) == 0);
+    TEST_ASSERT(qbd_lose_catalogue(&d) == 0);
     TEST_ASSERT(call("POST", "/v1/destinations/local/rescan", NULL, 200, &r));
     TEST_EXPECT_INT(json_path_num(r.json, "imported"), before);
     TEST_EXPECT_INT(json_path_num(r.json, "skipped"), 0);
