@@ -28,7 +28,8 @@
  * connection, keyed by the rewritten text plus the parameter types asked
  * for, so a pooled connection prepares each statement once, as SQLite's
  * are.  The cache is bounded (PG_CACHE_MAX); the least recently used entry
- * is DEALLOCATEd to make room.  A reconnect empties it (the server forgot).
+ * is DEALLOCATEd to make room (pg_stmt_cache.h).  A reconnect empties it
+ * (the server forgot).
  *
  * Rows.  A statement runs at its first step in single-row mode: each step
  * reads one row off the socket, so a list of any length holds one row in
@@ -60,6 +61,7 @@
 #include "store/db_internal.h"
 #include "store/pg_conninfo.h"
 #include "store/pg_sql.h"
+#include "store/pg_stmt_cache.h"
 #include "util/log.h"
 
 #include <ctype.h>
@@ -75,13 +77,6 @@
 #define OID_INT8     20
 #define OID_TEXT     25
 
-struct pg_cached {
-    uint64_t hash;
-    char *key; /* types + '\n' + rewritten SQL; NULL: free slot */
-    char name[24];
-    uint64_t used; /* conn tick of the last use, for LRU */
-};
-
 struct pg_stmt;
 
 struct pg_conn {
@@ -90,8 +85,7 @@ struct pg_conn {
     char target[160];     /* host:port/dbname, for messages */
     bool tx_lost;         /* the connection died inside a transaction */
     struct pg_stmt *busy; /* the statement whose rows are still coming */
-    struct pg_cached cache[PG_CACHE_MAX];
-    uint64_t tick, names;
+    struct pg_stmt_cache *cache;
     char constraint[128];
     bool events_written;
     void (*trace_fn)(void *ctx, const char *sql);
@@ -153,28 +147,12 @@ static bool sql_reads(const char *sql)
     return false;
 }
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211u;
-    return h;
-}
-
 static void notice(void *arg, const char *msg)
 {
     (void)arg;
     char line[512];
     first_line(line, sizeof line, msg);
     log_write(LOG_LEVEL_WARN, NULL, "db.pg.notice", "message=%s", log_q(line));
-}
-
-static void cache_clear(struct pg_conn *c)
-{
-    for (int i = 0; i < PG_CACHE_MAX; i++) {
-        free(c->cache[i].key);
-        c->cache[i].key = NULL;
-    }
 }
 
 /* The session settings the store's SQL relies on; after every connect. */
@@ -192,7 +170,7 @@ static bool session_setup(struct pg_conn *c)
  * server held for the session is gone: prepared statements, transaction. */
 static void reconnect(struct pg_conn *c)
 {
-    cache_clear(c);
+    pg_stmt_cache_clear(c->cache);
     c->tx_lost = false;
     c->busy = NULL; /* its results died with the session */
     PQreset(c->pg);
@@ -312,11 +290,13 @@ enum qb_err db_pg_open(const char *url, struct db_conn **out, char *err, size_t 
     struct pg_conn *c = xcalloc(1, sizeof *c);
     c->base.ops = &pg_ops;
     c->pg = pg;
+    c->cache = pg_stmt_cache_new(PG_CACHE_MAX);
     qb_strlcpy(c->target, target, sizeof c->target);
     if (!session_setup(c)) {
         char msg[512];
         first_line(msg, sizeof msg, PQerrorMessage(pg));
         PQfinish(pg);
+        pg_stmt_cache_free(c->cache);
         free(c);
         return qb_failf(QB_ERR_IO, err, errlen, "setting up the session on PostgreSQL at %s: %s",
                         target, msg);
@@ -328,7 +308,7 @@ enum qb_err db_pg_open(const char *url, struct db_conn **out, char *err, size_t 
 static void pg_close(struct db_conn *dc)
 {
     struct pg_conn *c = conn_of(dc);
-    cache_clear(c);
+    pg_stmt_cache_free(c->cache);
     PQfinish(c->pg);
     free(c);
 }
@@ -534,10 +514,10 @@ static PGresult *prepare_try(struct pg_conn *c, const char *name, const struct p
     return r;
 }
 
-/* The name of st prepared for its current parameter types: from the
- * cache, or prepared now (evicting the least recently used). */
-static enum qb_err prepared_name(struct pg_conn *c, struct pg_stmt *st, bool was_tx,
-                                 const char **name, const char *what, char *err, size_t errlen)
+/* The name of st prepared for its current parameter types, in name
+ * (PG_STMT_NAME_MAX bytes): from the cache, or prepared now. */
+static enum qb_err prepared_name(struct pg_conn *c, struct pg_stmt *st, bool was_tx, char *name,
+                                 const char *what, char *err, size_t errlen)
 {
     size_t n = (size_t)st->nparams, len = strlen(st->pgsql);
     char *key = xmalloc(n + 1 + len + 1);
@@ -548,53 +528,36 @@ static enum qb_err prepared_name(struct pg_conn *c, struct pg_stmt *st, bool was
     }
     key[n] = '\n';
     memcpy(key + n + 1, st->pgsql, len + 1);
-    uint64_t h = hash_str(key);
-    c->tick++;
-    struct pg_cached *slot = NULL;
-    for (int i = 0; i < PG_CACHE_MAX; i++) {
-        struct pg_cached *e = &c->cache[i];
-        if (e->key && e->hash == h && strcmp(e->key, key) == 0) {
-            e->used = c->tick;
-            free(key);
-            *name = e->name;
-            return QB_OK;
-        }
-        if (!slot || !e->key || (slot->key && e->used < slot->used))
-            slot = e;
+    const char *hit = pg_stmt_cache_find(c->cache, key);
+    if (hit) {
+        qb_strlcpy(name, hit, PG_STMT_NAME_MAX);
+        free(key);
+        return QB_OK;
     }
-    if (slot->key) {
-        char sql[48];
-        snprintf(sql, sizeof sql, "DEALLOCATE %s", slot->name);
+    char old[PG_STMT_NAME_MAX], sql[64];
+    if (pg_stmt_cache_evict(c->cache, old)) {
+        snprintf(sql, sizeof sql, "DEALLOCATE %s", old);
         PQclear(PQexec(c->pg, sql));
-        free(slot->key);
-        slot->key = NULL;
     }
-    char nm[24];
-    snprintf(nm, sizeof nm, "qb_%" PRIu64, ++c->names);
+    pg_stmt_cache_new_name(c->cache, name);
     Oid *types = xcalloc(n ? n : 1, sizeof *types);
     for (size_t i = 0; i < n; i++)
         types[i] = st->kind[i] == P_INT ? OID_INT8 : OID_UNKNOWN;
-    bool guarded = unknowns && was_tx;
-    PGresult *r = prepare_try(c, nm, st, types, guarded);
+    PGresult *r = prepare_try(c, name, st, types, unknowns && was_tx);
     if (PQresultStatus(r) != PGRES_COMMAND_OK && unknowns && retry_as_text(r)) {
         PQclear(r);
         for (size_t i = 0; i < n; i++)
             if (st->kind[i] != P_INT)
                 types[i] = OID_TEXT;
-        r = PQprepare(c->pg, nm, st->pgsql, st->nparams, types);
+        r = PQprepare(c->pg, name, st->pgsql, st->nparams, types);
     }
     free(types);
     enum qb_err rc = QB_OK;
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
         rc = pg_fail(c, r, was_tx, what, err, errlen);
-        free(key);
-    } else {
-        slot->key = key;
-        slot->hash = h;
-        slot->used = c->tick;
-        qb_strlcpy(slot->name, nm, sizeof slot->name);
-        *name = slot->name;
-    }
+    else
+        pg_stmt_cache_add(c->cache, key, name);
+    free(key);
     PQclear(r);
     return rc;
 }
@@ -612,8 +575,8 @@ static enum qb_err stmt_start(struct pg_conn *c, struct pg_stmt *st, const char 
         return qb_failf(QB_ERR_IO, err, errlen,
                         "%s: connection to PostgreSQL lost in a transaction", what);
     bool was_tx = in_tx(c);
-    const char *name = NULL;
-    enum qb_err rc = prepared_name(c, st, was_tx, &name, what, err, errlen);
+    char name[PG_STMT_NAME_MAX];
+    enum qb_err rc = prepared_name(c, st, was_tx, name, what, err, errlen);
     if (rc)
         return rc;
     if (!PQsendQueryPrepared(c->pg, name, st->nparams, (const char *const *)st->values, NULL, NULL,
