@@ -20,9 +20,10 @@
  * bind compared with a bigint column is parsed as a bigint, as SQLite's
  * affinity would).  Where the server cannot infer (42P18, "?1 IS NULL";
  * 42804 or 42883 from an unknown in a CASE or an operator) the statement is
- * prepared again with those parameters as text.  Inside a transaction the
- * first attempt runs under a savepoint, so a refusal does not abort the
- * caller's transaction.
+ * prepared again with those parameters as text, and if that fails too
+ * with the integers left to inference (a function taking int4).  Inside a
+ * transaction each attempt runs under a savepoint, so a refusal does not
+ * abort the caller's transaction.
  *
  * Cache.  Prepared statements are named ("qb_<n>") and cached per
  * connection, keyed by the rewritten text plus the parameter types asked
@@ -491,14 +492,15 @@ static void pg_bind_null(struct db_stmt *ds, int idx)
     bind(stmt_of(ds), idx, P_NULL, NULL);
 }
 
-static bool retry_as_text(const PGresult *r)
+static bool retry_types(const PGresult *r)
 {
     const char *s = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     return s && (!strcmp(s, "42P18") || !strcmp(s, "42804") || !strcmp(s, "42883"));
 }
 
 /* PQprepare under a savepoint when a transaction is open, so a refusal
- * we retry does not abort the caller's transaction. */
+ * we retry does not abort the caller's transaction (two more round trips,
+ * once per statement and connection). */
 static PGresult *prepare_try(struct pg_conn *c, const char *name, const struct pg_stmt *st,
                              const Oid *types, bool guarded)
 {
@@ -521,10 +523,11 @@ static enum qb_err prepared_name(struct pg_conn *c, struct pg_stmt *st, bool was
 {
     size_t n = (size_t)st->nparams, len = strlen(st->pgsql);
     char *key = xmalloc(n + 1 + len + 1);
-    bool unknowns = false;
+    bool unknowns = false, ints = false;
     for (size_t i = 0; i < n; i++) {
         key[i] = st->kind[i] == P_INT ? 'i' : 'u';
         unknowns |= key[i] == 'u';
+        ints |= key[i] == 'i';
     }
     key[n] = '\n';
     memcpy(key + n + 1, st->pgsql, len + 1);
@@ -540,16 +543,24 @@ static enum qb_err prepared_name(struct pg_conn *c, struct pg_stmt *st, bool was
         PQclear(PQexec(c->pg, sql));
     }
     pg_stmt_cache_new_name(c->cache, name);
+    /* Type sets to try: int8 and unknown; then the unknowns as text; then
+     * the ints left to inference too (an int4 argument, as substr's). */
+    int plan[3], tries = 0;
+    plan[tries++] = 0;
+    if (unknowns)
+        plan[tries++] = 1;
+    if (ints)
+        plan[tries++] = 2;
     Oid *types = xcalloc(n ? n : 1, sizeof *types);
-    for (size_t i = 0; i < n; i++)
-        types[i] = st->kind[i] == P_INT ? OID_INT8 : OID_UNKNOWN;
-    PGresult *r = prepare_try(c, name, st, types, unknowns && was_tx);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK && unknowns && retry_as_text(r)) {
-        PQclear(r);
+    PGresult *r = NULL;
+    for (int t = 0; t < tries; t++) {
         for (size_t i = 0; i < n; i++)
-            if (st->kind[i] != P_INT)
-                types[i] = OID_TEXT;
-        r = PQprepare(c->pg, name, st->pgsql, st->nparams, types);
+            types[i] = st->kind[i] != P_INT ? (plan[t] ? OID_TEXT : OID_UNKNOWN)
+                                            : (plan[t] == 2 ? OID_UNKNOWN : OID_INT8);
+        PQclear(r);
+        r = prepare_try(c, name, st, types, was_tx && t + 1 < tries);
+        if (PQresultStatus(r) == PGRES_COMMAND_OK || !retry_types(r))
+            break;
     }
     free(types);
     enum qb_err rc = QB_OK;

@@ -278,6 +278,15 @@ static void test_text_inference(void)
         TEST_EXPECT_STR(db_column_text(st, 0), "y");
         db_finalize(st);
 
+        /* An int4 argument: no int8 form of substr, the int is inferred. */
+        TEST_ASSERT(db_prepare(c, "SELECT substr('abcdef', ?1, ?2)", &st, err, sizeof err) ==
+                    QB_OK);
+        db_bind_int64(st, 1, 2);
+        db_bind_int64(st, 2, 3);
+        TEST_EXPECT(db_step(st, &row, "substr", err, sizeof err) == QB_OK && row);
+        TEST_EXPECT_STR(db_column_text(st, 0), "bcd");
+        db_finalize(st);
+
         /* A parameter number the text skips ($2) has no context at all. */
         TEST_ASSERT(db_prepare(c, "SELECT ?1 + ?3", &st, err, sizeof err) == QB_OK);
         db_bind_int64(st, 1, 2);
