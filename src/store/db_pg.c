@@ -10,7 +10,9 @@
  * connect timeout (a dead server is noticed, never waited on forever),
  * application_name=qbackupd, then sets client_min_messages=warning,
  * TimeZone=UTC and standard_conforming_strings=on (the store's literals
- * are SQL-standard strings).  The warnings it then
+ * are SQL-standard strings), and lock_timeout=5s: a lock (a row, db_lock)
+ * another transaction holds longer is BUSY, as SQLite's busy timeout
+ * makes it; a section that must wait longer says SET LOCAL lock_timeout.  The warnings it then
  * sends (a BEGIN inside a transaction...) go to the log.
  *
  * Lazily typed prepare.  db_prepare only rewrites "?N" to "$N"
@@ -73,10 +75,11 @@
 #include <string.h>
 #include <strings.h>
 
-#define PG_CACHE_MAX 128 /* prepared statements kept per connection */
-#define OID_UNKNOWN  0
-#define OID_INT8     20
-#define OID_TEXT     25
+#define PG_CACHE_MAX    128    /* prepared statements kept per connection */
+#define PG_LOCK_TIMEOUT "'5s'" /* SQLite's busy timeout (store.c), then BUSY */
+#define OID_UNKNOWN     0
+#define OID_INT8        20
+#define OID_TEXT        25
 
 struct pg_stmt;
 
@@ -161,7 +164,8 @@ static bool session_setup(struct pg_conn *c)
 {
     PQsetNoticeProcessor(c->pg, notice, NULL);
     PGresult *r = PQexec(c->pg, "SET client_min_messages = warning; SET TimeZone = 'UTC';"
-                                " SET standard_conforming_strings = on");
+                                " SET standard_conforming_strings = on;"
+                                " SET lock_timeout = " PG_LOCK_TIMEOUT);
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     return ok;

@@ -151,6 +151,14 @@ static void test_open_close(void)
     TEST_EXPECT(db_dialect(c) == DB_POSTGRES);
     TEST_EXPECT(!db_in_transaction(c));
     TEST_EXPECT_INT(one_int(c, "SELECT 41 + 1"), 42);
+    struct db_stmt *st = NULL;
+    bool row = false;
+    TEST_ASSERT(db_prepare(c, "SELECT current_setting('lock_timeout'), current_setting('TimeZone')",
+                           &st, err, sizeof err) == QB_OK);
+    TEST_EXPECT(db_step(st, &row, "settings", err, sizeof err) == QB_OK && row);
+    TEST_EXPECT_STR(db_column_text(st, 0), "5s");
+    TEST_EXPECT_STR(db_column_text(st, 1), "UTC");
+    db_finalize(st);
     TEST_EXPECT_INT(admin_int("SELECT count(*) FROM pg_stat_activity "
                               "WHERE application_name = 'qbackupd'"),
                     1);
@@ -526,6 +534,17 @@ static void test_lock_and_deadlock(void)
     TEST_EXPECT(db_in_transaction(b));
     TEST_EXPECT(db_commit(b, err, sizeof err) == QB_OK);
 
+    /* A lock held past lock_timeout is BUSY (5 s by default; shortened
+     * here so the test does not wait). */
+    TEST_ASSERT(db_begin(a, DB_TX_WRITE, err, sizeof err) == QB_OK);
+    TEST_ASSERT(db_lock(a, 4343, err, sizeof err) == QB_OK);
+    TEST_ASSERT(db_begin(b, DB_TX_WRITE, err, sizeof err) == QB_OK);
+    TEST_ASSERT(exec(b, "SET LOCAL lock_timeout = 50"));
+    TEST_EXPECT_INT(db_lock(b, 4343, err, sizeof err), QB_ERR_BUSY);
+    fprintf(stderr, "  (%s)\n", err);
+    db_rollback(b);
+    db_rollback(a);
+
     /* Deadlock: a holds 1 and wants 2, b holds 2 and wants 1. */
     TEST_ASSERT(db_begin(a, DB_TX_WRITE, err, sizeof err) == QB_OK);
     TEST_ASSERT(db_lock(a, 1, err, sizeof err) == QB_OK);
@@ -574,6 +593,19 @@ static void test_transactions(void)
     TEST_EXPECT(db_commit(c, err, sizeof err) != QB_OK);
     TEST_EXPECT(!db_in_transaction(c));
     TEST_EXPECT_INT(one_int(c, "SELECT count(*) FROM tx"), 1);
+
+    /* A serialisation failure is BUSY: c's snapshot predates another
+     * connection's committed update of the row it then updates. */
+    struct db_conn *o = open_db();
+    TEST_ASSERT(o);
+    TEST_ASSERT(exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ"));
+    TEST_EXPECT_INT(one_int(c, "SELECT count(*) FROM tx"), 1);
+    TEST_EXPECT_INT(run(o, "UPDATE tx SET id = id + ?1", 10, NULL), QB_OK);
+    TEST_EXPECT_INT(run(c, "UPDATE tx SET id = id + ?1", 100, NULL), QB_ERR_BUSY);
+    fprintf(stderr, "  (%s)\n", err);
+    db_rollback(c);
+    TEST_EXPECT_INT(one_int(c, "SELECT id FROM tx"), 11);
+    db_close(o);
     db_close(c);
 }
 
