@@ -62,23 +62,6 @@ static void url_for(const char *db, char *out, size_t len)
     snprintf(out, len, "%.*s/%s%s", (int)head, admin_url, db, query ? query : "");
 }
 
-static bool admin_exec(const char *db_url, const char *sql)
-{
-    PGconn *c = PQconnectdb(db_url);
-    bool ok = PQstatus(c) == CONNECTION_OK;
-    if (ok) {
-        PGresult *r = PQexec(c, sql);
-        ok = PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK;
-        if (!ok)
-            fprintf(stderr, "  admin: %s", PQresultErrorMessage(r));
-        PQclear(r);
-    } else {
-        fprintf(stderr, "  admin connect: %s", PQerrorMessage(c));
-    }
-    PQfinish(c);
-    return ok;
-}
-
 /* The first column of the first row of sql on a plain connection to our
  * database, as an integer (-1 on failure). */
 static long long admin_int(const char *sql)
@@ -614,7 +597,7 @@ static void terminate(struct db_conn *c)
     int64_t pid = one_int(c, "SELECT pg_backend_pid()");
     char sql[96];
     snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%" PRId64 ", 10000)", pid);
-    if (!admin_exec(url, sql))
+    if (!pg_admin_exec(url, sql))
         fprintf(stderr, "  could not terminate %" PRId64 "\n", pid);
 }
 
@@ -740,7 +723,7 @@ static void test_migrations(void)
     char db[64], mig_url[512], sql[128];
     snprintf(db, sizeof db, "qb_dbpg_mig_%d", (int)getpid());
     snprintf(sql, sizeof sql, "CREATE DATABASE %s", db);
-    TEST_ASSERT(admin_exec(admin_url, sql));
+    TEST_ASSERT(pg_admin_exec(admin_url, sql));
     url_for(db, mig_url, sizeof mig_url);
     struct db_conn *c = NULL;
     TEST_ASSERT(db_open(mig_url, &c, err, sizeof err) == QB_OK);
@@ -758,7 +741,7 @@ static void test_migrations(void)
                            " WHERE table_schema = 'public'") > 10);
     db_close(c);
     snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", db);
-    TEST_EXPECT(admin_exec(admin_url, sql));
+    TEST_EXPECT(pg_admin_exec(admin_url, sql));
 }
 
 int main(void)
@@ -769,7 +752,7 @@ int main(void)
     char db[64], sql[128];
     snprintf(db, sizeof db, "qb_dbpg_%d", (int)getpid());
     snprintf(sql, sizeof sql, "CREATE DATABASE %s", db);
-    if (!admin_exec(admin_url, sql))
+    if (!pg_admin_exec(admin_url, sql))
         return 1;
     url_for(db, url, sizeof url);
 
@@ -791,6 +774,6 @@ int main(void)
     TEST_RUN(test_migrations);
 
     snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", db);
-    TEST_EXPECT(admin_exec(admin_url, sql));
+    TEST_EXPECT(pg_admin_exec(admin_url, sql));
     return TEST_RESULT();
 }
