@@ -88,6 +88,7 @@ struct pg_conn {
     PGconn *pg;
     char target[160];     /* host:port/dbname, for messages */
     bool tx_lost;         /* the connection died inside a transaction */
+    bool tx_at_send;      /* in_tx when the running statement was sent */
     struct pg_stmt *busy; /* the statement whose rows are still coming */
     struct pg_stmt_cache *cache;
     char constraint[128];
@@ -183,10 +184,14 @@ static void reconnect(struct pg_conn *c)
         log_write(LOG_LEVEL_WARN, NULL, "db.pg.setup_failed", "target=%s", log_q(c->target));
 }
 
+/* Whether a transaction block is open.  While a statement runs libpq
+ * cannot say (ACTIVE): then it is what it was when that statement went. */
 static bool in_tx(struct pg_conn *c)
 {
     PGTransactionStatusType t = PQtransactionStatus(c->pg);
-    return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
+    if (t == PQTRANS_ACTIVE)
+        return c->tx_at_send;
+    return t == PQTRANS_INTRANS || t == PQTRANS_INERROR;
 }
 
 static bool lost_state(const char *state)
@@ -594,6 +599,7 @@ static enum qb_err stmt_start(struct pg_conn *c, struct pg_stmt *st, const char 
     enum qb_err rc = prepared_name(c, st, was_tx, name, what, err, errlen);
     if (rc)
         return rc;
+    c->tx_at_send = was_tx;
     if (!PQsendQueryPrepared(c->pg, name, st->nparams, (const char *const *)st->values, NULL, NULL,
                              0))
         return pg_fail(c, NULL, was_tx, what, err, errlen);
@@ -613,7 +619,7 @@ static enum qb_err pg_step(struct db_stmt *ds, bool *row, const char *what, char
     PQclear(st->row);
     st->row = NULL;
     if (st->state == S_DONE)
-        return QB_OK;
+        st->state = S_READY; /* stepped again: runs again, as SQLite's do */
     bool was_tx = in_tx(c) || c->tx_lost;
     if (st->state == S_READY) {
         enum qb_err rc = stmt_start(c, st, what, err, errlen);

@@ -409,11 +409,19 @@ static void test_changes(void)
     TEST_EXPECT(db_step(st, &row, "update", err, sizeof err) == QB_OK && !row);
     TEST_EXPECT_INT(db_changes(st), 0);
     db_finalize(st);
+    /* A statement stepped again after it was done runs again (as
+     * SQLite's do): two inserts from one statement without a reset. */
+    TEST_ASSERT(db_prepare(c, "INSERT INTO ch (v) VALUES (?1)", &st, err, sizeof err) == QB_OK);
+    db_bind_int64(st, 1, 7);
+    TEST_EXPECT(db_step(st, &row, "insert", err, sizeof err) == QB_OK && !row);
+    TEST_EXPECT(db_step(st, &row, "insert", err, sizeof err) == QB_OK && !row);
+    db_finalize(st);
+    TEST_EXPECT_INT(one_int(c, "SELECT count(*) FROM ch WHERE v = 7"), 2);
     TEST_ASSERT(db_prepare(c, "INSERT INTO ch (v) VALUES (?1) RETURNING id", &st, err,
                            sizeof err) == QB_OK);
     db_bind_int64(st, 1, 5);
     TEST_EXPECT(db_step(st, &row, "insert", err, sizeof err) == QB_OK && row);
-    TEST_EXPECT_INT(db_column_int64(st, 0), 5);
+    TEST_EXPECT_INT(db_column_int64(st, 0), 7); /* after 4 + 2 rows */
     TEST_EXPECT(db_step(st, &row, "insert", err, sizeof err) == QB_OK && !row);
     TEST_EXPECT_INT(db_changes(st), 1);
     db_finalize(st);
@@ -623,6 +631,30 @@ static void test_lost_connection(void)
     db_rollback(c);
     TEST_EXPECT(!db_in_transaction(c));
     TEST_EXPECT_INT(one_int(c, "SELECT 6"), 6);
+
+    /* Killed while a list is half read: the rows already received, then
+     * TRANSIENT (no transaction was open), then a working connection. */
+    int64_t pid = one_int(c, "SELECT pg_backend_pid()");
+    struct db_stmt *st = NULL;
+    TEST_ASSERT(db_prepare(c, "SELECT g FROM generate_series(1, 50000000) g", &st, err,
+                           sizeof err) == QB_OK);
+    bool row = false;
+    TEST_EXPECT(db_step(st, &row, "list", err, sizeof err) == QB_OK && row);
+    char sql[96];
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%" PRId64 ", 10000)", pid);
+    TEST_EXPECT(pg_admin_exec(url, sql));
+    enum qb_err rc = QB_OK;
+    int64_t rows = 1;
+    while (!rc && row) {
+        rc = db_step(st, &row, "list", err, sizeof err);
+        rows += row;
+    }
+    TEST_EXPECT_INT(rc, QB_ERR_TRANSIENT);
+    TEST_EXPECT(rows < 50000000);
+    fprintf(stderr, "  (%" PRId64 " rows, then %s)\n", rows, err);
+    db_finalize(st);
+    TEST_EXPECT(!db_in_transaction(c));
+    TEST_EXPECT_INT(one_int(c, "SELECT 8"), 8);
 
     /* Killed while idle, then a transaction starts: BEGIN itself fails
      * TRANSIENT (no transaction was open) and the next BEGIN works. */
