@@ -12,8 +12,11 @@
  * TimeZone=UTC and standard_conforming_strings=on (the store's literals
  * are SQL-standard strings), and lock_timeout=5s: a lock (a row, db_lock)
  * another transaction holds longer is BUSY, as SQLite's busy timeout
- * makes it; a section that must wait longer says SET LOCAL lock_timeout.  The warnings it then
- * sends (a BEGIN inside a transaction...) go to the log.
+ * makes it; a section that must wait longer says SET LOCAL lock_timeout.
+ * The warnings the server still sends (a BEGIN inside a transaction...)
+ * go to the log.  Calls block in libpq: there is no client-side deadline
+ * on a server that accepts packets but never answers (leader.c has one;
+ * the store's statements may legitimately wait on locks).
  *
  * Lazily typed prepare.  db_prepare only rewrites "?N" to "$N"
  * (pg_sql.h); the statement is prepared at its first step, when the
@@ -24,8 +27,8 @@
  * 42804 or 42883 from an unknown in a CASE or an operator) the statement is
  * prepared again with those parameters as text, and if that fails too
  * with the integers left to inference (a function taking int4).  Inside a
- * transaction each attempt runs under a savepoint, so a refusal does not
- * abort the caller's transaction.
+ * transaction each attempt that has a fallback runs under a savepoint, so
+ * a refusal does not abort the caller's transaction.
  *
  * Cache.  Prepared statements are named ("qb_<n>") and cached per
  * connection, keyed by the rewritten text plus the parameter types asked
@@ -39,11 +42,11 @@
  * memory.  The connection can only run one query at a time; when another
  * statement (or exec, begin, commit...) needs it while a statement still
  * has rows coming, the rest of those rows are read into that statement's
- * queue first (memory then grows with the rows left, the price of
- * interleaving; the store's loops finish a list before writing).  A reset
- * or finalize of a statement mid-list reads and drops the rest.  Results
- * are text; integers are parsed (NULL reads 0, a boolean 't'/'f' reads
- * 1/0).
+ * queue first (memory then grows with the rows left: the price of writing
+ * while reading a list on one connection).  A reset or finalize of a
+ * statement mid-list reads and drops the rest; a step after the statement
+ * was done runs it again, as SQLite's auto-reset does.  Results are text;
+ * integers are parsed (NULL reads 0, a boolean 't'/'f' reads 1/0).
  *
  * Errors.  SQLSTATE to qb_err: 23505 unique and 23503 foreign key ->
  * CONFLICT; 23514 check and 23502 not null -> INVALID; 40001, 40P01,
