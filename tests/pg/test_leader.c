@@ -53,24 +53,6 @@ static bool poll1(struct leader *l, enum qb_err *rc_out)
     return lead;
 }
 
-/* A plain third connection, as an operator's psql. */
-static bool admin_exec(const char *sql)
-{
-    PGconn *c = PQconnectdb(url);
-    bool ok = PQstatus(c) == CONNECTION_OK;
-    if (ok) {
-        PGresult *r = PQexec(c, sql);
-        ok = PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK;
-        if (!ok)
-            fprintf(stderr, "  admin: %s", PQresultErrorMessage(r));
-        PQclear(r);
-    } else {
-        fprintf(stderr, "  admin connect: %s", PQerrorMessage(c));
-    }
-    PQfinish(c);
-    return ok;
-}
-
 /* ------------------------------------------------------------------ tests */
 
 static void test_exactly_one_leads(void)
@@ -122,7 +104,7 @@ static void test_killed_session_hands_over(void)
      * backend has exited, so its locks are gone. */
     char sql[128];
     snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%lld, 10000)", (long long)ia.holder_pid);
-    TEST_ASSERT(admin_exec(sql));
+    TEST_ASSERT(pg_admin_exec(url, sql));
     /* b takes over on its very next poll ... */
     TEST_EXPECT(poll1(b, NULL));
     /* ... and a reports the loss on its next poll, with the reason. */
