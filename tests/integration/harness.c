@@ -3,6 +3,7 @@
  * harness.c -- process control, HTTP and log helpers for integration tests.
  */
 #include "harness.h"
+#include "catalogue_env.h"
 #include "util/seal.h"
 
 #include <ctype.h>
@@ -189,10 +190,22 @@ static int launch(struct qbd *d)
                                 "--data-dir",  "var",          "--probe-interval",
                                 "1",           "--qdrant-url", "http://127.0.0.1:9",
                                 NULL};
-    char *argv[QBD_MAX_ARGS + 16];
+    char *argv[QBD_MAX_ARGS + 24];
     size_t a = 0;
     for (size_t i = 0; base[i]; i++)
         argv[a++] = dupstr(base[i]);
+    if (d->catalogue[0]) {
+        /* A fleet's catalogue: the key is never made up (main.c) and the
+         * local folder is registered only when named.  Before the test's
+         * own arguments, which may name others (the last one wins). */
+        char key[300];
+        snprintf(key, sizeof key, "%s/secrets.key", d->dir);
+        const char *const pg[] = {"--catalogue", d->catalogue,   "--secrets-key-file",
+                                  key,           "--backup-dir", "var/backups",
+                                  NULL};
+        for (size_t i = 0; pg[i]; i++)
+            argv[a++] = dupstr(pg[i]);
+    }
     for (size_t i = 0; d->args[i]; i++)
         argv[a++] = dupstr(d->args[i]);
     argv[a] = NULL;
@@ -223,6 +236,13 @@ int qbd_start(struct qbd *d, const char *const *extra_args, const char *const *e
     snprintf(d->log_path, sizeof d->log_path, "%s/qbackupd.log", d->dir);
     copy_list(d->args, extra_args);
     copy_list(d->env, extra_env);
+    if (catalogue_env_postgres()) {
+        char key[300];
+        snprintf(key, sizeof key, "%s/secrets.key", d->dir);
+        if (!catalogue_env_create(d->catalogue, sizeof d->catalogue) ||
+            !qbd_write_key_file(key, NULL, 0))
+            return -1;
+    }
     return launch(d);
 }
 
@@ -297,6 +317,8 @@ int qbd_lose_catalogue(struct qbd *d)
         if (rc != 0)
             return rc;
     }
+    if (d->catalogue[0])
+        return catalogue_env_recreate(d->catalogue) ? launch(d) : -1;
     static const char *const files[] = {"qbackup.db", "qbackup.db-wal", "qbackup.db-shm"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[600];
@@ -323,6 +345,9 @@ void qbd_cleanup(struct qbd *d)
 {
     if (d->pid > 0)
         qbd_stop(d);
+    if (d->catalogue[0])
+        catalogue_env_drop(d->catalogue);
+    d->catalogue[0] = '\0';
     if (d->dir[0]) {
         char cmd[300];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", d->dir);
@@ -331,6 +356,25 @@ void qbd_cleanup(struct qbd *d)
     }
     free_list(d->args);
     free_list(d->env);
+}
+
+static void sqlite_path(const struct qbd *d, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s/var/qbackup.db", d->dir);
+}
+
+bool qbd_sql(const struct qbd *d, const char *sql)
+{
+    char path[400];
+    sqlite_path(d, path, sizeof path);
+    return catalogue_env_exec(d->catalogue, path, sql);
+}
+
+long long qbd_sql_int(const struct qbd *d, const char *sql)
+{
+    char path[400];
+    sqlite_path(d, path, sizeof path);
+    return catalogue_env_int(d->catalogue, path, sql);
 }
 
 bool qbd_log_contains(const struct qbd *d, const char *needle)

@@ -35,6 +35,8 @@ struct qbd {
     char *args[QBD_MAX_ARGS]; /* extra args, kept for qbd_restart */
     char *env[QBD_MAX_ARGS];  /* extra NAME=value, kept for qbd_restart */
     char token[128];          /* sent as a bearer token when non-empty */
+    char catalogue[512];      /* its PostgreSQL database URL, or "" for var/qbackup.db
+                               * (catalogue_env.h: QB_TEST_CATALOGUE) */
 };
 
 struct resp {
@@ -76,6 +78,13 @@ int qbd_kill(struct qbd *d, int sig);
 
 /* Removes the temporary directory and frees d's args. */
 void qbd_cleanup(struct qbd *d);
+
+/* SQL on the daemon's catalogue, whichever it is (catalogue_env.h), for
+ * tests that set up or check what the API does not show.  qbd_sql: true
+ * when it ran; qbd_sql_int: the first column of the first row, -1 when
+ * none or failed. */
+bool qbd_sql(const struct qbd *d, const char *sql);
+long long qbd_sql_int(const struct qbd *d, const char *sql);
 
 /* True when the daemon's log contains needle. */
 bool qbd_log_contains(const struct qbd *d, const char *needle);

@@ -16,7 +16,6 @@
 
 #include <dirent.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,20 +137,6 @@ static int emu_snapshots(const char *collection)
         n = cJSON_GetArraySize(json_path(r.json, "result"));
     resp_free(&r);
     return n;
-}
-
-static int db_exec(const char *sql)
-{
-    char path[400];
-    snprintf(path, sizeof path, "%s/var/qbackup.db", d.dir);
-    sqlite3 *db = NULL;
-    int rc = sqlite3_open(path, &db);
-    if (rc == SQLITE_OK) {
-        sqlite3_busy_timeout(db, 5000);
-        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-    }
-    sqlite3_close(db);
-    return rc;
 }
 
 struct run_poll {
@@ -415,8 +400,8 @@ static void test_retention_keeps_pinned_and_newest_verified(void)
         TEST_EXPECT_INT(r.status, 200);
         resp_free(&r);
     }
-    TEST_ASSERT(db_exec("UPDATE snapshots SET created_at = created_at - 864000 WHERE plan_id = "
-                        "(SELECT id FROM plans WHERE name = 'aged')") == SQLITE_OK);
+    TEST_ASSERT(qbd_sql(&d, "UPDATE snapshots SET created_at = created_at - 864000 WHERE plan_id = "
+                            "(SELECT id FROM plans WHERE name = 'aged')"));
     TEST_ASSERT(post("/v1/plans/aged/retention?dry_run=true", NULL, NULL, &r) == 0);
     TEST_EXPECT_INT(r.status, 200);
     TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "targets.0.decisions")), 3);
@@ -576,8 +561,9 @@ static void test_status_and_metrics_staleness(void)
     TEST_EXPECT_INT(r.status, 200);
     resp_free(&r);
     TEST_ASSERT(qbd_request(&d, "GET", "/v1/status", NULL, NULL, &r) == 0);
-    /* Alone on a SQLite catalogue: it is the one that schedules. */
-    TEST_EXPECT_STR(json_path_str(r.json, "fleet.catalogue"), "sqlite");
+    /* The only node of its catalogue: it is the one that schedules. */
+    TEST_EXPECT_STR(json_path_str(r.json, "fleet.catalogue"),
+                    d.catalogue[0] ? "postgres" : "sqlite");
     TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "fleet.leader")));
     TEST_EXPECT(json_path_str(r.json, "fleet.node") != NULL);
     /* It beat at start: it is listed, alive, under its own name. */
@@ -602,8 +588,8 @@ static void test_status_and_metrics_staleness(void)
     TEST_EXPECT(found);
 
     /* Two hours pass without a success. */
-    TEST_ASSERT(db_exec("UPDATE runs SET finished_at = finished_at - 7200, started_at = "
-                        "started_at - 7200 WHERE plan_name = 'watch'") == SQLITE_OK);
+    TEST_ASSERT(qbd_sql(&d, "UPDATE runs SET finished_at = finished_at - 7200, started_at = "
+                            "started_at - 7200 WHERE plan_name = 'watch'"));
     TEST_ASSERT(qbd_request(&d, "GET", "/v1/status", NULL, NULL, &r) == 0);
     TEST_EXPECT_STR(json_path_str(r.json, "status"), "stale");
     resp_free(&r);

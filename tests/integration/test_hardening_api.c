@@ -15,7 +15,6 @@
 #include "harness.h"
 #include "common.h"
 
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,22 +51,6 @@ static void expect_problem(const char *method, const char *path, const char *bod
     if (detail_part)
         TEST_EXPECT(detail && strstr(detail, detail_part));
     resp_free(&r);
-}
-
-static int db_exec(const char *sql)
-{
-    char path[400];
-    snprintf(path, sizeof path, "%s/var/qbackup.db", d.dir);
-    sqlite3 *db = NULL;
-    int rc = sqlite3_open(path, &db);
-    if (rc == SQLITE_OK) {
-        sqlite3_busy_timeout(db, 5000);
-        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-    }
-    if (rc != SQLITE_OK)
-        fprintf(stderr, "db_exec(%s): %s\n", sql, sqlite3_errmsg(db));
-    sqlite3_close(db);
-    return rc;
 }
 
 /* POST /v1/plans/{plan}/runs?wait=120; r holds the answer. */
@@ -109,8 +92,8 @@ static void test_twin_targets_get_their_own_objects(void)
     TEST_ASSERT(
         call("POST", "/v1/plans", "{\"name\":\"legacy\",\"collections\":[\"products\"]}", 201, &r));
     resp_free(&r);
-    TEST_ASSERT(db_exec("UPDATE plans SET collections = '[\"products\",\"products\"]' "
-                        "WHERE name = 'legacy'") == SQLITE_OK);
+    TEST_ASSERT(qbd_sql(&d, "UPDATE plans SET collections = '[\"products\",\"products\"]' "
+                            "WHERE name = 'legacy'"));
     run_and_wait("legacy", &r);
     TEST_EXPECT_INT(r.status, 200);
     TEST_EXPECT_STR(json_path_str(r.json, "state"), "succeeded");
@@ -228,7 +211,7 @@ static void test_stale_download_token_refused(void)
     TEST_ASSERT(other > 0);
     char sql[128];
     snprintf(sql, sizeof sql, "UPDATE snapshots SET id = %.0f WHERE id = %.0f", id, other);
-    TEST_ASSERT(db_exec(sql) == SQLITE_OK);
+    TEST_ASSERT(qbd_sql(&d, sql));
     TEST_ASSERT(call("GET", path, NULL, 200, &r));
     resp_free(&r);
     TEST_ASSERT(harness_http("GET", url, NULL, NULL, 30, &r) == 0);
@@ -252,8 +235,11 @@ static void verify_path(double id, char *path, size_t size)
  * for a run an earlier version stored with one. */
 static void test_restore_request_has_no_internal_ids(void)
 {
-    TEST_ASSERT(db_exec("UPDATE runs SET request = json_set(request, '$.target_instance_id', 1) "
-                        "WHERE kind = 'restore'") == SQLITE_OK);
+    TEST_ASSERT(qbd_sql(&d, d.catalogue[0]
+                                ? "UPDATE runs SET request = jsonb_set(request::jsonb, "
+                                  "'{target_instance_id}', '1')::text WHERE kind = 'restore'"
+                                : "UPDATE runs SET request = json_set(request, "
+                                  "'$.target_instance_id', 1) WHERE kind = 'restore'"));
     struct resp r;
     TEST_ASSERT(call("GET", "/v1/runs?kind=restore", NULL, 200, &r));
     const cJSON *it;

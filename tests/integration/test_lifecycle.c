@@ -11,38 +11,38 @@
 #include <glob.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int db_count(const struct qbd *d, const char *sql)
+/* Counts the catalogue's schema objects, whichever engine holds it. */
+static int schema_objects(const struct qbd *d)
 {
-    char path[400];
-    snprintf(path, sizeof path, "%s/var/qbackup.db", d->dir);
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    int n = -1;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
+    return (int)qbd_sql_int(d, d->catalogue[0]
+                                   ? "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n "
+                                     "ON n.oid = c.relnamespace WHERE n.nspname = 'public') + "
+                                     "(SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal)"
+                                   : "SELECT count(*) FROM sqlite_schema");
 }
 
-static int db_exec(const struct qbd *d, const char *sql)
+/* argv for a one-off command (migrate, serve) on d's catalogue. */
+static void command_args(const struct qbd *d, const char *cmd, const char **args)
 {
-    char path[400];
-    snprintf(path, sizeof path, "%s/var/qbackup.db", d->dir);
-    sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-    sqlite3_close(db);
-    return rc;
+    size_t n = 0;
+    args[n++] = cmd;
+    args[n++] = "--data-dir";
+    args[n++] = "var";
+    if (d->catalogue[0]) {
+        args[n++] = "--catalogue";
+        args[n++] = d->catalogue;
+    }
+    if (strcmp(cmd, "serve") == 0) {
+        args[n++] = "--listen";
+        args[n++] = "127.0.0.1:0";
+    }
+    args[n] = NULL;
 }
 
 /* The migrations the binary embeds: one row each in schema_migrations
@@ -78,7 +78,7 @@ static void test_restart_keeps_what_was_stored(void)
     TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "api_key_set")));
     resp_free(&r);
     /* The restart applied no migration the first start had applied. */
-    TEST_EXPECT_INT(db_count(&d, "SELECT count(*) FROM schema_migrations"), migration_files());
+    TEST_EXPECT_INT(qbd_sql_int(&d, "SELECT count(*) FROM schema_migrations"), migration_files());
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     qbd_cleanup(&d);
 }
@@ -88,16 +88,18 @@ static void test_migrations_twice_change_nothing(void)
     struct qbd d;
     TEST_ASSERT(qbd_start(&d, NULL, NULL) == 0);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
-    int tables = db_count(&d, "SELECT count(*) FROM sqlite_schema");
-    int applied_at = db_count(&d, "SELECT applied_at FROM schema_migrations WHERE version = 1");
+    int tables = schema_objects(&d);
+    long long applied_at =
+        qbd_sql_int(&d, "SELECT applied_at FROM schema_migrations WHERE version = 1");
     TEST_EXPECT(tables > 5);
 
-    const char *const args[] = {"migrate", "--data-dir", "var", NULL};
+    const char *args[8];
+    command_args(&d, "migrate", args);
     TEST_EXPECT_INT(qbd_run(&d, args, NULL), 0);
     TEST_EXPECT_INT(qbd_run(&d, args, NULL), 0);
-    TEST_EXPECT_INT(db_count(&d, "SELECT count(*) FROM sqlite_schema"), tables);
-    TEST_EXPECT_INT(db_count(&d, "SELECT count(*) FROM schema_migrations"), migration_files());
-    TEST_EXPECT_INT(db_count(&d, "SELECT applied_at FROM schema_migrations WHERE version = 1"),
+    TEST_EXPECT_INT(schema_objects(&d), tables);
+    TEST_EXPECT_INT(qbd_sql_int(&d, "SELECT count(*) FROM schema_migrations"), migration_files());
+    TEST_EXPECT_INT(qbd_sql_int(&d, "SELECT applied_at FROM schema_migrations WHERE version = 1"),
                     applied_at);
     qbd_cleanup(&d);
 }
@@ -107,17 +109,17 @@ static void test_newer_database_is_refused(void)
     struct qbd d;
     TEST_ASSERT(qbd_start(&d, NULL, NULL) == 0);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
-    TEST_ASSERT(db_exec(&d, "INSERT INTO schema_migrations VALUES (9999, '9999_future', 0)") ==
-                SQLITE_OK);
-    int tables = db_count(&d, "SELECT count(*) FROM sqlite_schema");
+    TEST_ASSERT(qbd_sql(&d, "INSERT INTO schema_migrations VALUES (9999, '9999_future', 0)"));
+    int tables = schema_objects(&d);
 
-    const char *const args[] = {"migrate", "--data-dir", "var", NULL};
+    const char *args[8], *serve[8];
+    command_args(&d, "migrate", args);
     TEST_EXPECT(qbd_run(&d, args, NULL) != 0);
     TEST_EXPECT(qbd_log_contains(&d, "schema version 9999 but this qbackupd knows only up to"));
-    const char *const serve[] = {"serve", "--data-dir", "var", "--listen", "127.0.0.1:0", NULL};
+    command_args(&d, "serve", serve);
     TEST_EXPECT(qbd_run(&d, serve, NULL) != 0);
-    TEST_EXPECT_INT(db_count(&d, "SELECT count(*) FROM sqlite_schema"), tables);
-    TEST_EXPECT_INT(db_count(&d, "SELECT max(version) FROM schema_migrations"), 9999);
+    TEST_EXPECT_INT(schema_objects(&d), tables);
+    TEST_EXPECT_INT(qbd_sql_int(&d, "SELECT max(version) FROM schema_migrations"), 9999);
     qbd_cleanup(&d);
 }
 

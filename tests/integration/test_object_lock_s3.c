@@ -27,7 +27,6 @@
 #include "storage/storage.h"
 #include "util/rfc3339.h"
 
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,19 +261,6 @@ static void test_locked_backup_kept_and_refused(void)
     s3_client_destroy(c);
 }
 
-static int db_exec(const char *sql)
-{
-    char path[400];
-    snprintf(path, sizeof path, "%s/var/qbackup.db", d.dir);
-    sqlite3 *db = NULL;
-    int rc = -1;
-    if (sqlite3_open(path, &db) == SQLITE_OK && sqlite3_busy_timeout(db, 5000) == SQLITE_OK &&
-        sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK)
-        rc = sqlite3_changes(db);
-    sqlite3_close(db);
-    return rc;
-}
-
 /* The catalogue says the lock has passed but S3 disagrees (a clock ahead
  * of S3's): retention tries once, S3 refuses with AccessDenied, and the
  * row and object stay, the refusal reported. */
@@ -291,7 +277,10 @@ static void test_s3_refusal_keeps_the_row(void)
     resp_free(&r);
     TEST_ASSERT(oldest > 0);
     snprintf(sql, sizeof sql, "UPDATE snapshots SET locked_until = 1 WHERE id = %.0f", oldest);
-    TEST_ASSERT(db_exec(sql) == 1);
+    TEST_ASSERT(qbd_sql(&d, sql));
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM snapshots WHERE id = %.0f AND locked_until = 1",
+             oldest);
+    TEST_ASSERT(qbd_sql_int(&d, sql) == 1);
     int64_t t0 = qb_mono_ms();
     TEST_ASSERT(qbd_request(&d, "POST", "/v1/plans/lp/retention", NULL, NULL, &r) == 0);
     EXPECT_PROBLEM(r, 502, "remote_failed");

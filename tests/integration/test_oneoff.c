@@ -21,7 +21,6 @@
 #include "emu_harness.h"
 #include "harness.h"
 
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,21 +278,6 @@ static void reverify_pass(int max_bytes, struct snap_state *expect)
     TEST_EXPECT(harness_wait_until(checked_moved, &w, 30000));
 }
 
-static int db_count(const char *sql)
-{
-    char path[400];
-    snprintf(path, sizeof path, "%s/var/qbackup.db", d.dir);
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    int n = -1;
-    if (sqlite3_open(path, &db) == SQLITE_OK && sqlite3_busy_timeout(db, 5000) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
-}
-
 static double verify_failures_metric(void)
 {
     struct resp r;
@@ -329,7 +313,7 @@ static void test_scheduled_reverify_finds_tampering(void)
     TEST_ASSERT(harness_wait_until(second_passed, &now, 5000));
     TEST_ASSERT(harness_flip_byte(s[1].location));
     double failures = verify_failures_metric();
-    int events = db_count("SELECT count(*) FROM events WHERE type = 'verify.failed'");
+    int events = (int)qbd_sql_int(&d, "SELECT count(*) FROM events WHERE type = 'verify.failed'");
 
     /* One snapshot per pass, oldest check first: s[0], then s[1] (the
      * tampered one), then s[2]. */
@@ -347,7 +331,8 @@ static void test_scheduled_reverify_finds_tampering(void)
     TEST_EXPECT(cJSON_IsNull(json_path(r.json, "verified_at")));
     resp_free(&r);
     TEST_EXPECT(verify_failures_metric() >= failures + 1);
-    TEST_EXPECT(db_count("SELECT count(*) FROM events WHERE type = 'verify.failed'") == events + 1);
+    TEST_EXPECT((int)qbd_sql_int(&d, "SELECT count(*) FROM events WHERE type = 'verify.failed'") ==
+                events + 1);
     reverify_pass(3, &s[2]);
     TEST_EXPECT_STR(s[2].verify_error, "");
 
