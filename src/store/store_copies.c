@@ -48,11 +48,11 @@ enum qb_err store_copy_insert(struct store *s, int64_t snapshot_id, int64_t posi
                         &q, err, errlen);
     if (rc)
         return rc;
-    sqlite3_bind_int64(q.st, 1, snapshot_id);
-    sqlite3_bind_int64(q.st, 2, position);
-    sqlite3_bind_int64(q.st, 3, destination_id);
-    store_bind_text(q.st, 4, key);
-    sqlite3_bind_int64(q.st, 5, qb_now_ms() / 1000);
+    db_bind_int64(q.st, 1, snapshot_id);
+    db_bind_int64(q.st, 2, position);
+    db_bind_int64(q.st, 3, destination_id);
+    db_bind_text(q.st, 4, key);
+    db_bind_int64(q.st, 5, qb_now_ms() / 1000);
     return store_stmt_done(&q, NULL, "recording a copy", err, errlen);
 }
 
@@ -64,8 +64,8 @@ static enum qb_err list_by(struct store *s, const char *sql, int64_t a, int64_t 
     *n = 0;
     enum qb_err rc = store_stmt_open(s, sql, &q, err, errlen);
     if (!rc) {
-        sqlite3_bind_int64(q.st, 1, a);
-        sqlite3_bind_int64(q.st, 2, b);
+        db_bind_int64(q.st, 1, a);
+        db_bind_int64(q.st, 2, b);
         rc = store_stmt_rows(&q, &copy_rows, NULL, &list, n, "listing copies", err, errlen);
     }
     *out = list;
@@ -129,7 +129,7 @@ enum qb_err store_copy_delete(struct store *s, int64_t id, char *err, size_t err
     return update_one(s, "DELETE FROM snapshot_copies WHERE id = ?1", id, 0, 0, NULL, err, errlen);
 }
 
-static enum qb_err read_brief(const struct store_rows *r, void *ctx, sqlite3_stmt *st, void *elem,
+static enum qb_err read_brief(const struct store_rows *r, void *ctx, struct db_stmt *st, void *elem,
                               char *err, size_t errlen)
 {
     (void)r;
@@ -137,12 +137,12 @@ static enum qb_err read_brief(const struct store_rows *r, void *ctx, sqlite3_stm
     (void)err;
     (void)errlen;
     struct store_copy_brief *b = elem;
-    b->id = sqlite3_column_int64(st, 0);
-    b->created_at = sqlite3_column_int64(st, 1);
-    b->pinned = sqlite3_column_int(st, 2) != 0;
-    b->verified_at = sqlite3_column_int64(st, 3);
-    b->keep_until = sqlite3_column_int64(st, 4);
-    b->copy_id = sqlite3_column_int64(st, 5);
+    b->id = db_column_int64(st, 0);
+    b->created_at = db_column_int64(st, 1);
+    b->pinned = (int)db_column_int64(st, 2) != 0;
+    b->verified_at = db_column_int64(st, 3);
+    b->keep_until = db_column_int64(st, 4);
+    b->copy_id = db_column_int64(st, 5);
     return QB_OK;
 }
 
@@ -166,9 +166,9 @@ enum qb_err store_copy_list_retention(struct store *s, int64_t plan_id, const ch
         "AND c.state = 'stored' ORDER BY s.created_at DESC, s.id DESC",
         &q, err, errlen);
     if (!rc) {
-        sqlite3_bind_int64(q.st, 1, plan_id);
-        store_bind_text(q.st, 2, collection);
-        sqlite3_bind_int64(q.st, 3, destination_id);
+        db_bind_int64(q.st, 1, plan_id);
+        db_bind_text(q.st, 2, collection);
+        db_bind_int64(q.st, 3, destination_id);
         rc = store_stmt_rows(&q, &brief_rows, NULL, &list, n, "listing copies for retention", err,
                              errlen);
     }
@@ -189,8 +189,8 @@ enum qb_err store_copy_link(struct store *s, int64_t destination_id, const char 
         errlen);
     if (rc)
         return rc;
-    sqlite3_bind_int64(q.st, 1, destination_id);
-    store_bind_text(q.st, 2, key);
+    db_bind_int64(q.st, 1, destination_id);
+    db_bind_text(q.st, 2, key);
     rc = store_stmt_int(&q, &one, existed, "looking up a copy", err, errlen);
     if (rc || *existed)
         return rc;
@@ -209,14 +209,14 @@ enum qb_err store_copy_link(struct store *s, int64_t destination_id, const char 
         &q, err, errlen);
     if (rc)
         return rc;
-    sqlite3_bind_int64(q.st, 1, destination_id);
-    store_bind_text(q.st, 2, key);
-    store_bind_text(q.st, 4, instance);
-    store_bind_text(q.st, 5, collection);
-    store_bind_text(q.st, 6, qdrant_name);
-    store_bind_text(q.st, 7, sha256);
-    sqlite3_bind_int64(q.st, 8, size);
-    sqlite3_bind_int64(q.st, 9, qb_now_ms() / 1000);
+    db_bind_int64(q.st, 1, destination_id);
+    db_bind_text(q.st, 2, key);
+    db_bind_text(q.st, 4, instance);
+    db_bind_text(q.st, 5, collection);
+    db_bind_text(q.st, 6, qdrant_name);
+    db_bind_text(q.st, 7, sha256);
+    db_bind_int64(q.st, 8, size);
+    db_bind_int64(q.st, 9, qb_now_ms() / 1000);
     bool found = false;
     rc = store_stmt_int(&q, snapshot_id, &found, "linking a copy", err, errlen);
     if (!found)
