@@ -40,12 +40,11 @@ enum qb_err store_copy_insert(struct store *s, int64_t snapshot_id, int64_t posi
                               int64_t destination_id, const char *key, char *err, size_t errlen)
 {
     struct store_stmt q;
-    enum qb_err rc =
-        store_stmt_open(s,
-                        "INSERT OR IGNORE INTO snapshot_copies (snapshot_id, position, "
-                        "destination_id, storage_key, created_at) "
-                        "VALUES (?1, ?2, ?3, ?4, ?5)",
-                        &q, err, errlen);
+    enum qb_err rc = store_stmt_open(s,
+                                     "INSERT INTO snapshot_copies (snapshot_id, position, "
+                                     "destination_id, storage_key, created_at) "
+                                     "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                                     &q, err, errlen);
     if (rc)
         return rc;
     db_bind_int64(q.st, 1, snapshot_id);
@@ -162,7 +161,7 @@ enum qb_err store_copy_list_retention(struct store *s, int64_t plan_id, const ch
         s,
         "SELECT s.id, s.created_at, s.pinned, c.verified_at, s.keep_until, c.id "
         "FROM snapshots s JOIN snapshot_copies c ON c.snapshot_id = s.id AND c.destination_id = ?3 "
-        "WHERE s.plan_id = ?1 AND s.collection IS ?2 AND s.deleting_at IS NULL "
+        "WHERE s.plan_id = ?1 AND s.collection IS NOT DISTINCT FROM ?2 AND s.deleting_at IS NULL "
         "AND c.state = 'stored' ORDER BY s.created_at DESC, s.id DESC",
         &q, err, errlen);
     if (!rc) {
@@ -199,13 +198,13 @@ enum qb_err store_copy_link(struct store *s, int64_t destination_id, const char 
      * rebuilt catalogue may not have, need not match). */
     rc = store_stmt_open(
         s,
-        "INSERT OR IGNORE INTO snapshot_copies (snapshot_id, position, destination_id, "
+        "INSERT INTO snapshot_copies (snapshot_id, position, destination_id, "
         "storage_key, state, sha256, size_bytes, created_at) "
         "SELECT s.id, (SELECT count(*) FROM snapshot_copies x WHERE x.snapshot_id = s.id), ?1, ?2, "
         "'stored', ?7, ?8, ?9 FROM snapshots s "
         "WHERE s.instance_name = ?4 AND s.qdrant_name = ?6 "
-        "AND s.collection IS ?5 AND s.sha256 = ?7 AND s.destination_id <> ?1 "
-        "AND s.deleting_at IS NULL LIMIT 1 RETURNING snapshot_id",
+        "AND s.collection IS NOT DISTINCT FROM ?5 AND s.sha256 = ?7 AND s.destination_id <> ?1 "
+        "AND s.deleting_at IS NULL LIMIT 1 ON CONFLICT DO NOTHING RETURNING snapshot_id",
         &q, err, errlen);
     if (rc)
         return rc;

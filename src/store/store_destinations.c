@@ -118,7 +118,9 @@ enum qb_err store_destination_sync_local(struct store *s, const char *name, cons
         "INSERT INTO destinations (name, kind, settings, secret, managed_by, created_at, "
         "updated_at) VALUES (?1, ?2, ?3, NULL, ?5, ?6, ?6) ON CONFLICT (name) DO UPDATE SET "
         "kind = ?2, settings = ?3, secret = NULL, managed_by = ?5, updated_at = ?6 "
-        "WHERE kind IS NOT ?2 OR settings IS NOT ?3 OR managed_by IS NOT ?5",
+        "WHERE destinations.kind IS DISTINCT FROM ?2 "
+        "OR destinations.settings IS DISTINCT FROM ?3 "
+        "OR destinations.managed_by IS DISTINCT FROM ?5",
         &d, false, "syncing configured destination", NULL, err, errlen);
     free(owned_name);
     free(text);

@@ -47,10 +47,10 @@ enum db_dialect store_dialect(struct store *s);
 /* The keys of db_lock: the sections that read, then write, relying on
  * being the only writer (docs/internals/fleet.md).  ASCII "qbkp" and a
  * number, in the space of src/fleet/leader.h's LEADER_KEY_SCHEDULER (a
- * session lock there, transaction locks here: the numbers stay apart). */
+ * session lock there, transaction locks here: the numbers stay apart).
+ * (The webhook cursor needs none: it moves by one monotonic UPDATE.) */
 #define STORE_LOCK_MIGRATE    INT64_C(0x71626b7000000101) /* migrate.c: one migrator */
 #define STORE_LOCK_RUN_CREATE INT64_C(0x71626b7000000102) /* run creation: find, then insert */
-#define STORE_LOCK_WEBHOOK    INT64_C(0x71626b7000000103) /* the webhook dispatcher's cursor */
 #define STORE_LOCK_SECRETS    INT64_C(0x71626b7000000104) /* re-sealing every secret */
 
 /* ------------------------------------------- statements (store_stmt.c) */

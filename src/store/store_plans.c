@@ -125,9 +125,10 @@ static enum qb_err write_plan(struct store *s, const struct store_plan *p, bool 
         "reverify = ?19, max_bytes_per_second = ?20, compression = ?21, compression_level = ?22, "
         "encryption = ?23, copies = ?24, "
         /* a new or changed reverify starts counting from now */
-        "last_reverify_at = CASE WHEN reverify IS ?19 THEN last_reverify_at ELSE ?14 END, "
+        "last_reverify_at = CASE WHEN reverify IS NOT DISTINCT FROM ?19 THEN last_reverify_at "
+        "ELSE ?14 END, "
         /* a new schedule starts counting from now, not from old slots */
-        "last_fire_at = CASE WHEN schedule IS ?6 THEN last_fire_at ELSE ?14 END "
+        "last_fire_at = CASE WHEN schedule IS NOT DISTINCT FROM ?6 THEN last_fire_at ELSE ?14 END "
         "WHERE name = ?1";
     struct db_conn *db = store_acquire(s);
     struct db_stmt *st = NULL;
@@ -240,9 +241,9 @@ enum qb_err store_plan_mark_fire(struct store *s, int64_t plan_id, int64_t fire_
 {
     return store_write(
         s,
-        "UPDATE plans SET last_fire_at = max(coalesce(last_fire_at, 0), ?2), "
-        "skipped_fires = skipped_fires + ?3, "
-        "last_skipped_at = CASE WHEN ?3 THEN ?2 ELSE last_skipped_at END WHERE id = ?1",
+        "UPDATE plans SET last_fire_at = CASE WHEN coalesce(last_fire_at, 0) > ?2 "
+        "THEN coalesce(last_fire_at, 0) ELSE ?2 END, skipped_fires = skipped_fires + ?3, "
+        "last_skipped_at = CASE WHEN ?3 <> 0 THEN ?2 ELSE last_skipped_at END WHERE id = ?1",
         plan_id, fire_at, skipped ? 1 : 0, NULL, NULL, "recording schedule", err, errlen);
 }
 
@@ -250,7 +251,8 @@ enum qb_err store_plan_mark_reverify(struct store *s, int64_t plan_id, int64_t s
                                      size_t errlen)
 {
     return store_write(s,
-                       "UPDATE plans SET last_reverify_at = max(coalesce(last_reverify_at, 0), ?2) "
-                       "WHERE id = ?1",
+                       "UPDATE plans SET last_reverify_at = CASE WHEN "
+                       "coalesce(last_reverify_at, 0) > ?2 THEN coalesce(last_reverify_at, 0) "
+                       "ELSE ?2 END WHERE id = ?1",
                        plan_id, slot, 0, NULL, NULL, "recording re-verification", err, errlen);
 }

@@ -349,15 +349,18 @@ static enum qb_err counts_query(struct db_conn *db, void **out, size_t *n, char 
     struct buf sql;
     buf_init(&sql, 8192);
     bool ok =
-        buf_appends(&sql, "SELECT ifnull(plan_name, ''), kind, state, count(*), "
+        buf_appends(&sql, "SELECT coalesce(plan_name, ''), kind, state, count(*), "
                           "sum(CASE WHEN " TERMINAL " THEN bytes_done ELSE 0 END), "
-                          "sum(" TIMED "), "
+                          "sum(CASE WHEN " TIMED " THEN 1 ELSE 0 END), "
                           "sum(CASE WHEN " TIMED " THEN finished_at - started_at ELSE 0 END)");
     for (size_t i = 0; ok && i < STORE_RUN_NDURATION; i++)
-        ok = buf_printf(&sql, ", sum(" TIMED " AND finished_at - started_at <= %.0f)",
+        ok = buf_printf(&sql,
+                        ", sum(CASE WHEN " TIMED " AND finished_at - started_at <= %.0f "
+                        "THEN 1 ELSE 0 END)",
                         store_run_duration_bounds[i]);
     for (size_t i = 0; ok && i < STORE_RUN_NBYTES; i++)
-        ok = buf_printf(&sql, ", sum(" TERMINAL " AND bytes_done <= %.0f)",
+        ok = buf_printf(&sql,
+                        ", sum(CASE WHEN " TERMINAL " AND bytes_done <= %.0f THEN 1 ELSE 0 END)",
                         store_run_bytes_bounds[i]);
     ok = ok && buf_appends(&sql, " FROM runs WHERE kind = 'restore' OR plan_name IS NOT NULL "
                                  "GROUP BY kind, plan_name, state ORDER BY plan_name, kind, state");

@@ -209,7 +209,7 @@ enum qb_err store_snapshot_list_retention(struct store *s, int64_t plan_id, cons
         store_stmt_open(s,
                         "SELECT id, created_at, pinned, verified_at, keep_until, locked_until "
                         "FROM snapshots "
-                        "WHERE plan_id = ?1 AND collection IS ?2 "
+                        "WHERE plan_id = ?1 AND collection IS NOT DISTINCT FROM ?2 "
                         "AND deleting_at IS NULL "
                         "ORDER BY created_at DESC, id DESC",
                         &q, err, errlen);

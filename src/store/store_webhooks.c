@@ -90,7 +90,7 @@ enum qb_err store_webhook_update(struct store *s, const struct store_webhook *w,
     if (!rc)
         rc = store_stmt_open(s,
                              "UPDATE webhooks SET url = ?1, events = ?2, plans = ?3, "
-                             "instances = ?4, format = ?5, secret = ifnull(?6, secret), "
+                             "instances = ?4, format = ?5, secret = coalesce(?6, secret), "
                              "enabled = ?7, description = ?8, updated_at = ?9 WHERE id = ?10",
                              &q, err, errlen);
     if (rc)
@@ -226,7 +226,8 @@ enum qb_err store_delivery_record(struct store *s, int64_t id, int64_t at_ms, in
         rc = db_prepare(db,
                         "UPDATE webhook_deliveries SET attempts = attempts + 1, state = ?2, "
                         "next_attempt_at = ?3, last_status = ?4, last_error = ?5, "
-                        "delivered_at = CASE WHEN ?2 = 'delivered' THEN ?6 END WHERE id = ?1",
+                        "delivered_at = CASE WHEN ?2 = 'delivered' THEN CAST(?6 AS BIGINT) END "
+                        "WHERE id = ?1",
                         &up, err, errlen);
     if (rc)
         goto out;
@@ -294,14 +295,24 @@ enum qb_err store_delivery_list(struct store *s, int64_t webhook_id, int limit,
     void *list = NULL;
     *out = NULL;
     *n = 0;
-    enum qb_err rc = store_stmt_open(
-        s,
-        "SELECT " DELIVERY_COLUMNS ", (SELECT json_group_array(json_object('at', "
-        "strftime('%Y-%m-%dT%H:%M:%fZ', a.at / 1000.0, 'unixepoch'), 'status', a.status, "
-        "'error', a.error, 'duration_ms', a.duration_ms)) FROM (SELECT * FROM webhook_attempts "
-        "WHERE delivery = d.id ORDER BY id) a) FROM webhook_deliveries d WHERE webhook_id = ?1 "
-        "ORDER BY id DESC LIMIT ?2",
-        &q, err, errlen);
+    /* The attempts as one JSON array; PostgreSQL's JSON is spaced
+     * differently, which the reader (a JSON parser) does not mind. */
+    static const char *const sql[] = {
+        [DB_SQLITE] =
+            "SELECT " DELIVERY_COLUMNS ", (SELECT json_group_array(json_object('at', "
+            "strftime('%Y-%m-%dT%H:%M:%fZ', a.at / 1000.0, 'unixepoch'), 'status', a.status, "
+            "'error', a.error, 'duration_ms', a.duration_ms)) FROM (SELECT * FROM "
+            "webhook_attempts WHERE delivery = d.id ORDER BY id) a) FROM webhook_deliveries d "
+            "WHERE webhook_id = ?1 ORDER BY id DESC LIMIT ?2",
+        [DB_POSTGRES] =
+            "SELECT " DELIVERY_COLUMNS ", (SELECT coalesce(json_agg(json_build_object('at', "
+            "to_char(to_timestamp(a.at / 1000.0) AT TIME ZONE 'UTC', "
+            "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), 'status', a.status, 'error', a.error, "
+            "'duration_ms', a.duration_ms) ORDER BY a.id), '[]')::text FROM webhook_attempts a "
+            "WHERE a.delivery = d.id) FROM webhook_deliveries d "
+            "WHERE webhook_id = ?1 ORDER BY id DESC LIMIT ?2",
+    };
+    enum qb_err rc = store_stmt_open(s, sql[store_dialect(s)], &q, err, errlen);
     if (rc)
         return rc;
     db_bind_int64(q.st, 1, webhook_id);
@@ -327,8 +338,10 @@ enum qb_err store_webhook_cursor(struct store *s, int64_t *after, char *err, siz
 enum qb_err store_webhook_cursor_set(struct store *s, int64_t after, char *err, size_t errlen)
 {
     return store_write(
-        s, "UPDATE webhook_cursor SET events_after = max(events_after, ?1) WHERE id = 1", after, 0,
-        0, NULL, NULL, "moving the webhook cursor", err, errlen);
+        s,
+        "UPDATE webhook_cursor SET events_after = CASE WHEN events_after > ?1 THEN events_after "
+        "ELSE ?1 END WHERE id = 1",
+        after, 0, 0, NULL, NULL, "moving the webhook cursor", err, errlen);
 }
 
 /* ---------------------------------------------------------------- chat-ops */
@@ -369,8 +382,10 @@ enum qb_err store_chatops_followup(struct store *s, int64_t run_id, const char *
 {
     struct store_stmt q;
     enum qb_err rc = store_stmt_open(s,
-                                     "INSERT OR REPLACE INTO chatops_followups (run_id, "
-                                     "response_url, command, created_at) VALUES (?1, ?2, ?3, ?4)",
+                                     "INSERT INTO chatops_followups (run_id, response_url, "
+                                     "command, created_at) VALUES (?1, ?2, ?3, ?4) "
+                                     "ON CONFLICT (run_id) DO UPDATE SET response_url = ?2, "
+                                     "command = ?3, created_at = ?4",
                                      &q, err, errlen);
     if (rc)
         return rc;
