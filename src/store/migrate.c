@@ -27,8 +27,8 @@
 #include <string.h>
 
 /* schema_migrations is the migrator's own table, made before the first
- * migration (migrations/postgres/0001 leaves it to us).  PostgreSQL's
- * integers are bigint, as in the twins. */
+ * migration (migrations/postgres/0001_initial.sql leaves it to us too).
+ * PostgreSQL's integers are bigint, as in the twins. */
 static const char bootstrap_sqlite[] = "CREATE TABLE IF NOT EXISTS schema_migrations ("
                                        " version INTEGER PRIMARY KEY,"
                                        " name TEXT NOT NULL,"
