@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
- * migrate.c -- applies the embedded migrations.  Each runs in its own
- * BEGIN IMMEDIATE transaction together with its schema_migrations row, so
- * a crash mid-migration leaves the previous version intact, and two
- * processes starting at once cannot both apply the same migration.
+ * migrate.c -- applies the embedded migrations of the connection's engine
+ * (qb_migrations on SQLite, their twins qb_migrations_pg on PostgreSQL).
+ * Each runs in its own transaction together with its schema_migrations
+ * row, so a crash mid-migration leaves the previous version intact, and
+ * two processes starting at once cannot both apply the same migration:
+ * BEGIN IMMEDIATE holds SQLite's only write lock, and on PostgreSQL the
+ * transaction takes the advisory lock STORE_LOCK_MIGRATE first.
  *
+ * On SQLite:
  * Foreign keys are not enforced while a migration runs, so that one can
  * rebuild a table (create, copy, drop, rename: the only way SQLite adds
  * AUTOINCREMENT or changes a constraint) without the DROP firing the ON
@@ -19,131 +23,182 @@
 #include "store/store_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-static const char bootstrap_sql[] = "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                                    " version INTEGER PRIMARY KEY,"
-                                    " name TEXT NOT NULL,"
-                                    " applied_at INTEGER NOT NULL)";
+/* schema_migrations is the migrator's own table, made before the first
+ * migration (migrations/postgres/0001_initial.sql leaves it to us too).
+ * PostgreSQL's integers are bigint, as in the twins. */
+static const char bootstrap_sqlite[] = "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                       " version INTEGER PRIMARY KEY,"
+                                       " name TEXT NOT NULL,"
+                                       " applied_at INTEGER NOT NULL)";
+static const char bootstrap_pg[] = "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                   " version bigint PRIMARY KEY,"
+                                   " name text NOT NULL,"
+                                   " applied_at bigint NOT NULL)";
+
+/* The migrations of c's engine. */
+static const struct migration *migrations_of(struct db_conn *c, int *count)
+{
+    bool pg = db_dialect(c) == DB_POSTGRES;
+    *count = pg ? qb_migrations_pg_count : qb_migrations_count;
+    return pg ? qb_migrations_pg : qb_migrations;
+}
 
 int migrate_latest_version(void)
 {
     return qb_migrations_count ? qb_migrations[qb_migrations_count - 1].version : 0;
 }
 
-static enum qb_err read_version(sqlite3 *db, int *version, char *err, size_t errlen)
+/* A write transaction that no other migrator runs alongside: BEGIN
+ * IMMEDIATE on SQLite; BEGIN and the migration lock on PostgreSQL (where
+ * a plain BEGIN excludes nobody). */
+static enum qb_err begin_locked(struct db_conn *c, char *err, size_t errlen)
+{
+    enum qb_err rc = db_begin(c, DB_TX_WRITE, err, errlen);
+    if (!rc)
+        rc = db_lock(c, STORE_LOCK_MIGRATE, err, errlen);
+    return rc;
+}
+
+static enum qb_err read_version(struct db_conn *c, int *version, char *err, size_t errlen)
 {
     int64_t v = 0;
-    enum qb_err rc = store_query_int(db, "SELECT coalesce(max(version), 0) FROM schema_migrations",
+    enum qb_err rc = store_query_int(c, "SELECT coalesce(max(version), 0) FROM schema_migrations",
                                      &v, "reading schema version", err, errlen);
     if (!rc)
         *version = (int)v;
     return rc;
 }
 
-enum qb_err migrate_current_version(sqlite3 *db, int *version, char *err, size_t errlen)
+enum qb_err migrate_current_version(struct db_conn *c, int *version, char *err, size_t errlen)
 {
-    enum qb_err rc = store_exec(db, bootstrap_sql, err, errlen);
+    if (db_dialect(c) == DB_SQLITE) {
+        enum qb_err rc = db_exec(c, bootstrap_sqlite, err, errlen);
+        if (rc)
+            return rc;
+        return read_version(c, version, err, errlen);
+    }
+    /* Under the lock: two instances creating the table at once would
+     * otherwise collide in PostgreSQL's catalogue. */
+    enum qb_err rc = begin_locked(c, err, errlen);
+    if (!rc)
+        rc = db_exec(c, bootstrap_pg, err, errlen);
+    if (!rc)
+        rc = read_version(c, version, err, errlen);
+    if (!rc)
+        rc = db_commit(c, err, errlen);
     if (rc)
-        return rc;
-    return read_version(db, version, err, errlen);
+        db_rollback(c);
+    return rc;
 }
 
 /* Counts rows that reference a missing parent (PRAGMA foreign_key_check
  * answers one row per violation). */
-static enum qb_err count_dangling(sqlite3 *db, int64_t *n, char *err, size_t errlen)
+static enum qb_err count_dangling(struct db_conn *c, int64_t *n, char *err, size_t errlen)
 {
-    return store_query_int(db, "SELECT count(*) FROM pragma_foreign_key_check", n,
+    *n = 0;
+    if (db_dialect(c) != DB_SQLITE)
+        return QB_OK; /* PostgreSQL checks every reference as it is written */
+    return store_query_int(c, "SELECT count(*) FROM pragma_foreign_key_check", n,
                            "checking foreign keys", err, errlen);
 }
 
-static enum qb_err apply_locked(sqlite3 *db, const struct migration *m, char *err, size_t errlen)
+static enum qb_err apply_locked(struct db_conn *c, const struct migration *m, char *err,
+                                size_t errlen)
 {
-    sqlite3_stmt *st = NULL;
+    struct db_stmt *st = NULL;
     int current = 0;
     int64_t dangling = 0, after = 0;
-    enum qb_err rc = store_exec(db, "BEGIN IMMEDIATE", err, errlen);
+    enum qb_err rc = begin_locked(c, err, errlen);
     if (rc)
-        return rc;
+        goto out;
     /* Re-read under the write lock: another process may have applied it. */
-    rc = read_version(db, &current, err, errlen);
+    rc = read_version(c, &current, err, errlen);
     if (rc || current >= m->version)
         goto out;
-    rc = count_dangling(db, &dangling, err, errlen);
+    rc = count_dangling(c, &dangling, err, errlen);
     if (rc)
         goto out;
-    int src = sqlite3_exec(db, m->sql, NULL, NULL, NULL);
-    if (src != SQLITE_OK) {
-        char what[128];
-        snprintf(what, sizeof what, "migration %s", m->name);
-        rc = store_sqlite_err(db, src, what, err, errlen);
-        goto out;
-    }
-    rc = store_prepare(db,
-                       "INSERT INTO schema_migrations (version, name, applied_at) "
-                       "VALUES (?1, ?2, ?3)",
-                       &st, err, errlen);
+    /* db_exec's message is "<the whole text>: <why>": keep the why and
+     * name the file instead. */
+    size_t sqllen = strlen(m->sql), detaillen = sqllen + QB_ERRBUF_SIZE;
+    char *detail = xmalloc(detaillen);
+    rc = db_exec(c, m->sql, detail, detaillen);
+    if (rc)
+        qb_failf(rc, err, errlen, "migration %s: %s", m->name,
+                 strlen(detail) > sqllen + 2 ? detail + sqllen + 2 : detail);
+    free(detail);
     if (rc)
         goto out;
-    sqlite3_bind_int(st, 1, m->version);
-    store_bind_text(st, 2, m->name);
-    sqlite3_bind_int64(st, 3, qb_now_ms() / 1000);
-    rc = store_step_done(db, st, NULL, "recording migration", err, errlen);
+    rc = db_prepare(c,
+                    "INSERT INTO schema_migrations (version, name, applied_at) "
+                    "VALUES (?1, ?2, ?3)",
+                    &st, err, errlen);
+    if (rc)
+        goto out;
+    db_bind_int64(st, 1, m->version);
+    db_bind_text(st, 2, m->name);
+    db_bind_int64(st, 3, qb_now_ms() / 1000);
+    rc = store_step_done(st, NULL, "recording migration", err, errlen);
     if (!rc)
-        rc = count_dangling(db, &after, err, errlen);
+        rc = count_dangling(c, &after, err, errlen);
     if (!rc && after > dangling)
         rc = qb_failf(QB_ERR_INTERNAL, err, errlen,
                       "migration %s would leave %lld rows referencing missing rows", m->name,
                       (long long)(after - dangling));
     if (!rc)
-        rc = store_exec(db, "COMMIT", err, errlen);
+        rc = db_commit(c, err, errlen);
 out:
-    sqlite3_finalize(st);
-    if (rc || !sqlite3_get_autocommit(db))
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    db_finalize(st);
+    db_rollback(c); /* when still open: a failure, or nothing to apply */
     return rc;
 }
 
-/* Whether db enforces foreign keys now (PRAGMA foreign_keys). */
-static bool foreign_keys_on(sqlite3 *db)
+/* Whether c enforces foreign keys now (PRAGMA foreign_keys; SQLite only). */
+static bool foreign_keys_on(struct db_conn *c)
 {
-    sqlite3_stmt *st = NULL;
-    bool on = false;
-    if (sqlite3_prepare_v2(db, "PRAGMA foreign_keys", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        on = sqlite3_column_int(st, 0) != 0;
-    sqlite3_finalize(st);
-    return on;
+    int64_t on = 0;
+    char ignored[QB_ERRBUF_SIZE];
+    return store_query_int(c, "PRAGMA foreign_keys", &on, "reading foreign_keys", ignored,
+                           sizeof ignored) == QB_OK &&
+           on != 0;
 }
 
-static enum qb_err apply_one(sqlite3 *db, const struct migration *m, char *err, size_t errlen)
+static enum qb_err apply_one(struct db_conn *c, const struct migration *m, char *err, size_t errlen)
 {
-    bool enforced = foreign_keys_on(db);
-    enum qb_err rc = enforced ? store_exec(db, "PRAGMA foreign_keys = OFF", err, errlen) : QB_OK;
+    if (db_dialect(c) != DB_SQLITE)
+        return apply_locked(c, m, err, errlen); /* no rebuilds there: no PRAGMA either */
+    bool enforced = foreign_keys_on(c);
+    enum qb_err rc = enforced ? db_exec(c, "PRAGMA foreign_keys = OFF", err, errlen) : QB_OK;
     if (!rc)
-        rc = apply_locked(db, m, err, errlen);
+        rc = apply_locked(c, m, err, errlen);
     /* Back to what the connection had, whatever happened. */
-    if (enforced && store_exec(db, "PRAGMA foreign_keys = ON", NULL, 0) != QB_OK && !rc)
+    if (enforced && db_exec(c, "PRAGMA foreign_keys = ON", NULL, 0) != QB_OK && !rc)
         rc = qb_failf(QB_ERR_INTERNAL, err, errlen, "cannot re-enable foreign keys");
     return rc;
 }
 
-enum qb_err migrate_apply(sqlite3 *db, int *applied, char *err, size_t errlen)
+enum qb_err migrate_apply(struct db_conn *c, int *applied, char *err, size_t errlen)
 {
-    int current = 0, count = 0;
-    enum qb_err rc = migrate_current_version(db, &current, err, errlen);
+    int current = 0, count = 0, n = 0;
+    const struct migration *all = migrations_of(c, &n);
+    int latest = n ? all[n - 1].version : 0;
+    enum qb_err rc = migrate_current_version(c, &current, err, errlen);
     if (rc)
         return rc;
-    if (current > migrate_latest_version())
+    if (current > latest)
         return qb_failf(QB_ERR_TOO_NEW, err, errlen,
                         "the catalogue has schema version %d but this qbackupd knows only up to "
                         "%d; a newer qbackupd wrote it. Run that version (or restore a catalogue "
                         "backup made by this one); nothing was changed",
-                        current, migrate_latest_version());
-    for (int i = 0; i < qb_migrations_count; i++) {
-        const struct migration *m = &qb_migrations[i];
+                        current, latest);
+    for (int i = 0; i < n; i++) {
+        const struct migration *m = &all[i];
         if (m->version <= current)
             continue;
-        rc = apply_one(db, m, err, errlen);
+        rc = apply_one(c, m, err, errlen);
         if (rc)
             return rc;
         count++;

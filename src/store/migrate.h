@@ -9,7 +9,7 @@
 
 #include "common.h"
 
-#include <sqlite3.h>
+struct db_conn; /* store/db.h */
 
 struct migration {
     int version;      /* NNNN from the file name */
@@ -28,15 +28,15 @@ extern const int qb_migrations_pg_count;
 /* Highest schema version this binary knows. */
 int migrate_latest_version(void);
 
-/* Brings db up to migrate_latest_version().  Already-applied migrations are
+/* Brings c up to the latest version of its engine's migrations.  Already-applied migrations are
  * skipped, so running it twice is a no-op.  Fails with QB_ERR_TOO_NEW when
  * the database records a version this binary does not know (a newer qbackupd
  * wrote it), and changes nothing in that case.  *applied (may be NULL)
  * receives how many migrations ran.  Call from one thread, before serving. */
-enum qb_err migrate_apply(sqlite3 *db, int *applied, char *err, size_t errlen) QB_MUSTCHECK;
+enum qb_err migrate_apply(struct db_conn *c, int *applied, char *err, size_t errlen) QB_MUSTCHECK;
 
-/* Current schema version recorded in db (0 for an empty database). */
-enum qb_err migrate_current_version(sqlite3 *db, int *version, char *err,
+/* Current schema version recorded in c (0 for an empty database). */
+enum qb_err migrate_current_version(struct db_conn *c, int *version, char *err,
                                     size_t errlen) QB_MUSTCHECK;
 
 #endif /* QB_MIGRATE_H */

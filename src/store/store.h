@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
- * store.h -- the SQLite catalogue: opening, migrating and health.  The
- * per-table operations live in store_<table>.h.
+ * store.h -- the catalogue: opening, migrating and health.  The per-table
+ * operations live in store_<table>.h.
  *
  * DESIGN
  * A small pool of connections, each used by one thread at a time: a store_*
- * call takes a connection, runs its statements (writes in BEGIN IMMEDIATE
- * transactions, so two writers never deadlock upgrading read locks) and
- * gives it back.  Callers never see a sqlite3 handle.  Connections run in
+ * call takes a connection, runs its statements (writes in DB_TX_WRITE
+ * transactions: BEGIN IMMEDIATE on SQLite, so two writers never deadlock
+ * upgrading read locks) and gives it back.  Callers never see a
+ * connection.  The engine is behind src/store/db.h: a SQLite file, the
+ * default, or a PostgreSQL catalogue shared by a fleet
+ * (docs/internals/fleet.md).  SQLite connections run in
  * WAL mode (readers do not block the writer), with foreign keys on,
  * synchronous=FULL (a committed catalogue row survives power loss: it is
  * the record that a backup exists) and a busy timeout; a write that still
@@ -15,7 +18,7 @@
  *
  * THREAD SAFETY NOTES
  * All functions may be called from any thread once store_open returned.
- * `lock` guards the free list; it is never held during SQLite calls.
+ * `lock` guards the free list; it is never held during database calls.
  */
 #ifndef QB_STORE_H
 #define QB_STORE_H
@@ -24,9 +27,10 @@
 
 struct store;
 
-/* Opens (creating if needed) the catalogue at path with pool_size
- * connections.  Does not migrate.  Caller frees with store_close. */
-enum qb_err store_open(const char *path, unsigned pool_size, struct store **out, char *err,
+/* Opens the catalogue at target with pool_size connections: a SQLite file
+ * path (created if needed) or a postgres:// URL (db_open).  Does not
+ * migrate.  Caller frees with store_close. */
+enum qb_err store_open(const char *target, unsigned pool_size, struct store **out, char *err,
                        size_t errlen) QB_MUSTCHECK;
 
 /* Closes every connection (all must have been returned).  NULL is a no-op. */

@@ -34,16 +34,16 @@ enum qb_err store_cleanup_add(struct store *s, const struct store_cleanup *c, ch
         &q, err, errlen);
     if (rc)
         return rc;
-    store_bind_text(q.st, 1, c->instance_name);
-    store_bind_text(q.st, 2, c->url);
-    store_bind_text(q.st, 3, c->scope);
-    store_bind_text(q.st, 4, c->collection);
+    db_bind_text(q.st, 1, c->instance_name);
+    db_bind_text(q.st, 2, c->url);
+    db_bind_text(q.st, 3, c->scope);
+    db_bind_text(q.st, 4, c->collection);
     store_bind_int_or_null(q.st, 5, c->shard_id >= 0 ? c->shard_id : -1, -1);
-    store_bind_text(q.st, 6, c->snapshot);
-    sqlite3_bind_int64(q.st, 7, c->attempts);
-    sqlite3_bind_int64(q.st, 8, c->next_at);
-    store_bind_text(q.st, 9, c->last_error);
-    sqlite3_bind_int64(q.st, 10, qb_now_ms() / 1000);
+    db_bind_text(q.st, 6, c->snapshot);
+    db_bind_int64(q.st, 7, c->attempts);
+    db_bind_int64(q.st, 8, c->next_at);
+    db_bind_text(q.st, 9, c->last_error);
+    db_bind_int64(q.st, 10, qb_now_ms() / 1000);
     store_bind_int_or_null(q.st, 11, c->sweep_since, 0);
     store_bind_int_or_null(q.st, 12, c->sweep_until, 0);
     return store_stmt_done(&q, NULL, "recording a Qdrant snapshot to delete", err, errlen);
@@ -62,8 +62,8 @@ enum qb_err store_cleanup_due(struct store *s, int64_t now, int limit, struct st
                                      "WHERE next_at <= ?1 ORDER BY next_at, id LIMIT ?2",
                                      &q, err, errlen);
     if (!rc) {
-        sqlite3_bind_int64(q.st, 1, now);
-        sqlite3_bind_int(q.st, 2, limit);
+        db_bind_int64(q.st, 1, now);
+        db_bind_int64(q.st, 2, limit);
         rc = store_stmt_rows(&q, &cleanup_rows, NULL, &list, n,
                              "listing Qdrant snapshots to delete", err, errlen);
     }
@@ -97,8 +97,8 @@ enum qb_err store_cleanup_has(struct store *s, const char *instance, const char 
         errlen);
     if (rc)
         return rc;
-    store_bind_text(q.st, 1, instance);
-    store_bind_text(q.st, 2, name);
+    db_bind_text(q.st, 1, instance);
+    db_bind_text(q.st, 2, name);
     return store_stmt_int(&q, &one, found, "looking up a Qdrant snapshot to delete", err, errlen);
 }
 

@@ -40,19 +40,18 @@ enum qb_err store_copy_insert(struct store *s, int64_t snapshot_id, int64_t posi
                               int64_t destination_id, const char *key, char *err, size_t errlen)
 {
     struct store_stmt q;
-    enum qb_err rc =
-        store_stmt_open(s,
-                        "INSERT OR IGNORE INTO snapshot_copies (snapshot_id, position, "
-                        "destination_id, storage_key, created_at) "
-                        "VALUES (?1, ?2, ?3, ?4, ?5)",
-                        &q, err, errlen);
+    enum qb_err rc = store_stmt_open(s,
+                                     "INSERT INTO snapshot_copies (snapshot_id, position, "
+                                     "destination_id, storage_key, created_at) "
+                                     "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                                     &q, err, errlen);
     if (rc)
         return rc;
-    sqlite3_bind_int64(q.st, 1, snapshot_id);
-    sqlite3_bind_int64(q.st, 2, position);
-    sqlite3_bind_int64(q.st, 3, destination_id);
-    store_bind_text(q.st, 4, key);
-    sqlite3_bind_int64(q.st, 5, qb_now_ms() / 1000);
+    db_bind_int64(q.st, 1, snapshot_id);
+    db_bind_int64(q.st, 2, position);
+    db_bind_int64(q.st, 3, destination_id);
+    db_bind_text(q.st, 4, key);
+    db_bind_int64(q.st, 5, qb_now_ms() / 1000);
     return store_stmt_done(&q, NULL, "recording a copy", err, errlen);
 }
 
@@ -64,8 +63,8 @@ static enum qb_err list_by(struct store *s, const char *sql, int64_t a, int64_t 
     *n = 0;
     enum qb_err rc = store_stmt_open(s, sql, &q, err, errlen);
     if (!rc) {
-        sqlite3_bind_int64(q.st, 1, a);
-        sqlite3_bind_int64(q.st, 2, b);
+        db_bind_int64(q.st, 1, a);
+        db_bind_int64(q.st, 2, b);
         rc = store_stmt_rows(&q, &copy_rows, NULL, &list, n, "listing copies", err, errlen);
     }
     *out = list;
@@ -129,7 +128,7 @@ enum qb_err store_copy_delete(struct store *s, int64_t id, char *err, size_t err
     return update_one(s, "DELETE FROM snapshot_copies WHERE id = ?1", id, 0, 0, NULL, err, errlen);
 }
 
-static enum qb_err read_brief(const struct store_rows *r, void *ctx, sqlite3_stmt *st, void *elem,
+static enum qb_err read_brief(const struct store_rows *r, void *ctx, struct db_stmt *st, void *elem,
                               char *err, size_t errlen)
 {
     (void)r;
@@ -137,12 +136,12 @@ static enum qb_err read_brief(const struct store_rows *r, void *ctx, sqlite3_stm
     (void)err;
     (void)errlen;
     struct store_copy_brief *b = elem;
-    b->id = sqlite3_column_int64(st, 0);
-    b->created_at = sqlite3_column_int64(st, 1);
-    b->pinned = sqlite3_column_int(st, 2) != 0;
-    b->verified_at = sqlite3_column_int64(st, 3);
-    b->keep_until = sqlite3_column_int64(st, 4);
-    b->copy_id = sqlite3_column_int64(st, 5);
+    b->id = db_column_int64(st, 0);
+    b->created_at = db_column_int64(st, 1);
+    b->pinned = (int)db_column_int64(st, 2) != 0;
+    b->verified_at = db_column_int64(st, 3);
+    b->keep_until = db_column_int64(st, 4);
+    b->copy_id = db_column_int64(st, 5);
     return QB_OK;
 }
 
@@ -162,13 +161,13 @@ enum qb_err store_copy_list_retention(struct store *s, int64_t plan_id, const ch
         s,
         "SELECT s.id, s.created_at, s.pinned, c.verified_at, s.keep_until, c.id "
         "FROM snapshots s JOIN snapshot_copies c ON c.snapshot_id = s.id AND c.destination_id = ?3 "
-        "WHERE s.plan_id = ?1 AND s.collection IS ?2 AND s.deleting_at IS NULL "
+        "WHERE s.plan_id = ?1 AND s.collection IS NOT DISTINCT FROM ?2 AND s.deleting_at IS NULL "
         "AND c.state = 'stored' ORDER BY s.created_at DESC, s.id DESC",
         &q, err, errlen);
     if (!rc) {
-        sqlite3_bind_int64(q.st, 1, plan_id);
-        store_bind_text(q.st, 2, collection);
-        sqlite3_bind_int64(q.st, 3, destination_id);
+        db_bind_int64(q.st, 1, plan_id);
+        db_bind_text(q.st, 2, collection);
+        db_bind_int64(q.st, 3, destination_id);
         rc = store_stmt_rows(&q, &brief_rows, NULL, &list, n, "listing copies for retention", err,
                              errlen);
     }
@@ -189,8 +188,8 @@ enum qb_err store_copy_link(struct store *s, int64_t destination_id, const char 
         errlen);
     if (rc)
         return rc;
-    sqlite3_bind_int64(q.st, 1, destination_id);
-    store_bind_text(q.st, 2, key);
+    db_bind_int64(q.st, 1, destination_id);
+    db_bind_text(q.st, 2, key);
     rc = store_stmt_int(&q, &one, existed, "looking up a copy", err, errlen);
     if (rc || *existed)
         return rc;
@@ -199,24 +198,24 @@ enum qb_err store_copy_link(struct store *s, int64_t destination_id, const char 
      * rebuilt catalogue may not have, need not match). */
     rc = store_stmt_open(
         s,
-        "INSERT OR IGNORE INTO snapshot_copies (snapshot_id, position, destination_id, "
+        "INSERT INTO snapshot_copies (snapshot_id, position, destination_id, "
         "storage_key, state, sha256, size_bytes, created_at) "
         "SELECT s.id, (SELECT count(*) FROM snapshot_copies x WHERE x.snapshot_id = s.id), ?1, ?2, "
         "'stored', ?7, ?8, ?9 FROM snapshots s "
         "WHERE s.instance_name = ?4 AND s.qdrant_name = ?6 "
-        "AND s.collection IS ?5 AND s.sha256 = ?7 AND s.destination_id <> ?1 "
-        "AND s.deleting_at IS NULL LIMIT 1 RETURNING snapshot_id",
+        "AND s.collection IS NOT DISTINCT FROM ?5 AND s.sha256 = ?7 AND s.destination_id <> ?1 "
+        "AND s.deleting_at IS NULL LIMIT 1 ON CONFLICT DO NOTHING RETURNING snapshot_id",
         &q, err, errlen);
     if (rc)
         return rc;
-    sqlite3_bind_int64(q.st, 1, destination_id);
-    store_bind_text(q.st, 2, key);
-    store_bind_text(q.st, 4, instance);
-    store_bind_text(q.st, 5, collection);
-    store_bind_text(q.st, 6, qdrant_name);
-    store_bind_text(q.st, 7, sha256);
-    sqlite3_bind_int64(q.st, 8, size);
-    sqlite3_bind_int64(q.st, 9, qb_now_ms() / 1000);
+    db_bind_int64(q.st, 1, destination_id);
+    db_bind_text(q.st, 2, key);
+    db_bind_text(q.st, 4, instance);
+    db_bind_text(q.st, 5, collection);
+    db_bind_text(q.st, 6, qdrant_name);
+    db_bind_text(q.st, 7, sha256);
+    db_bind_int64(q.st, 8, size);
+    db_bind_int64(q.st, 9, qb_now_ms() / 1000);
     bool found = false;
     rc = store_stmt_int(&q, snapshot_id, &found, "linking a copy", err, errlen);
     if (!found)

@@ -56,16 +56,16 @@ static enum qb_err write_one(struct store *s, const char *sql, const struct stor
     struct store_stmt q;
     rc = store_stmt_open(s, sql, &q, err, errlen);
     if (!rc) {
-        store_bind_text(q.st, 1, d->name);
-        store_bind_text(q.st, 2, d->kind);
-        store_bind_text(q.st, 3, d->settings ? d->settings : "{}");
-        store_bind_text(q.st, 4, sealed);
-        store_bind_text(q.st, 5, d->managed_by ? d->managed_by : "api");
-        sqlite3_bind_int64(q.st, 6, qb_now_ms() / 1000);
-        /* Statements without ?7 ignore it (SQLITE_RANGE is harmless here). */
-        sqlite3_bind_int(q.st, 7, keep_secret);
+        db_bind_text(q.st, 1, d->name);
+        db_bind_text(q.st, 2, d->kind);
+        db_bind_text(q.st, 3, d->settings ? d->settings : "{}");
+        db_bind_text(q.st, 4, sealed);
+        db_bind_text(q.st, 5, d->managed_by ? d->managed_by : "api");
+        db_bind_int64(q.st, 6, qb_now_ms() / 1000);
+        /* Statements without ?7 ignore it (db.h ignores such a bind). */
+        db_bind_int64(q.st, 7, keep_secret);
         store_bind_int_or_null(q.st, 8, d->max_write_bytes_per_second, 0);
-        store_bind_text(q.st, 9, d->encryption);
+        db_bind_text(q.st, 9, d->encryption);
         rc = store_stmt_done(&q, changes, what, err, errlen);
     }
     free(sealed);
@@ -118,7 +118,9 @@ enum qb_err store_destination_sync_local(struct store *s, const char *name, cons
         "INSERT INTO destinations (name, kind, settings, secret, managed_by, created_at, "
         "updated_at) VALUES (?1, ?2, ?3, NULL, ?5, ?6, ?6) ON CONFLICT (name) DO UPDATE SET "
         "kind = ?2, settings = ?3, secret = NULL, managed_by = ?5, updated_at = ?6 "
-        "WHERE kind IS NOT ?2 OR settings IS NOT ?3 OR managed_by IS NOT ?5",
+        "WHERE destinations.kind IS DISTINCT FROM ?2 "
+        "OR destinations.settings IS DISTINCT FROM ?3 "
+        "OR destinations.managed_by IS DISTINCT FROM ?5",
         &d, false, "syncing configured destination", NULL, err, errlen);
     free(owned_name);
     free(text);
@@ -135,7 +137,7 @@ enum qb_err store_destination_set_write_limit(struct store *s, const char *name,
         errlen);
     if (rc)
         return rc;
-    store_bind_text(q.st, 1, name);
+    db_bind_text(q.st, 1, name);
     store_bind_int_or_null(q.st, 2, rate, 0);
     rc = store_stmt_done(&q, &changes, "setting the write limit", err, errlen);
     if (!rc && changes == 0)

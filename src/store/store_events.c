@@ -37,12 +37,12 @@ enum qb_err store_events_publish(struct store *s, const char *type, const char *
                                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
                                      &q, err, errlen);
     if (!rc) {
-        sqlite3_bind_int64(q.st, 1, qb_now_ms() / 1000);
-        store_bind_text(q.st, 2, type);
-        store_bind_text(q.st, 3, plan);
-        store_bind_text(q.st, 4, instance);
+        db_bind_int64(q.st, 1, qb_now_ms() / 1000);
+        db_bind_text(q.st, 2, type);
+        db_bind_text(q.st, 3, plan);
+        db_bind_text(q.st, 4, instance);
         store_bind_int_or_null(q.st, 5, run_id, 0);
-        store_bind_text(q.st, 6, text ? text : "{}");
+        db_bind_text(q.st, 6, text ? text : "{}");
         int64_t newid = 0;
         rc = store_stmt_int(&q, &newid, NULL, "recording an event", err, errlen);
         if (!rc && id)
@@ -56,11 +56,14 @@ enum qb_err store_events_newest(struct store *s, int64_t *id, char *err, size_t 
 {
     struct store_stmt q;
     *id = 0;
-    /* sqlite_sequence holds the high-water mark even when the ring is
-     * empty; it has no row before the first event. */
-    enum qb_err rc = store_stmt_open(
-        s, "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)", &q, err,
-        errlen);
+    /* The id sequence holds the high-water mark even when the ring is
+     * empty; it has none before the first event. */
+    static const char *const sql[] = {
+        [DB_SQLITE] = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)",
+        [DB_POSTGRES] = "SELECT coalesce(pg_sequence_last_value("
+                        "pg_get_serial_sequence('events', 'id')::regclass), 0)",
+    };
+    enum qb_err rc = store_stmt_open(s, sql[store_dialect(s)], &q, err, errlen);
     if (rc)
         return rc;
     return store_stmt_int(&q, id, NULL, "reading the newest event id", err, errlen);
@@ -108,8 +111,8 @@ enum qb_err store_events_after(struct store *s, int64_t after, int limit, struct
                          &q, err, errlen);
     if (rc)
         return rc;
-    sqlite3_bind_int64(q.st, 1, after);
-    sqlite3_bind_int(q.st, 2, limit);
+    db_bind_int64(q.st, 1, after);
+    db_bind_int64(q.st, 2, limit);
     rc = store_stmt_rows(&q, &event_rows, NULL, &list, n, "reading events", err, errlen);
     if (rc)
         return rc;
@@ -128,9 +131,9 @@ enum qb_err store_events_last(struct store *s, const char *type, const char *pla
                                      &q, err, errlen);
     if (rc)
         return rc;
-    store_bind_text(q.st, 1, plan);
-    store_bind_text(q.st, 2, type);
-    sqlite3_bind_int64(q.st, 3, after_at);
+    db_bind_text(q.st, 1, plan);
+    db_bind_text(q.st, 2, type);
+    db_bind_int64(q.st, 3, after_at);
     return store_stmt_int(&q, id, NULL, "looking up an event", err, errlen);
 }
 

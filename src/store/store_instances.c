@@ -46,18 +46,18 @@ void store_instance_list_free(struct store_instance **list, size_t n)
 
 /* Binds what insert and update share: ?1 name, ?2 url, ?3 the sealed
  * key, ?4..?8 settings, ?9 now, ?11 nodes, ?12 the read limit (NULL: none). */
-static void bind_instance(sqlite3_stmt *st, const struct store_instance *inst, const char *sealed)
+static void bind_instance(struct db_stmt *st, const struct store_instance *inst, const char *sealed)
 {
-    store_bind_text(st, 1, inst->name);
-    store_bind_text(st, 2, inst->url);
-    store_bind_text(st, 3, sealed);
-    sqlite3_bind_int(st, 4, inst->tls_verify);
-    store_bind_text(st, 5, inst->ca_file);
-    sqlite3_bind_int(st, 6, inst->max_concurrent);
-    sqlite3_bind_int(st, 7, inst->timeout_s);
-    store_bind_text(st, 8, inst->managed_by ? inst->managed_by : "api");
-    sqlite3_bind_int64(st, 9, qb_now_ms() / 1000);
-    store_bind_text(st, 11, inst->nodes ? inst->nodes : "[]");
+    db_bind_text(st, 1, inst->name);
+    db_bind_text(st, 2, inst->url);
+    db_bind_text(st, 3, sealed);
+    db_bind_int64(st, 4, inst->tls_verify);
+    db_bind_text(st, 5, inst->ca_file);
+    db_bind_int64(st, 6, inst->max_concurrent);
+    db_bind_int64(st, 7, inst->timeout_s);
+    db_bind_text(st, 8, inst->managed_by ? inst->managed_by : "api");
+    db_bind_int64(st, 9, qb_now_ms() / 1000);
+    db_bind_text(st, 11, inst->nodes ? inst->nodes : "[]");
     store_bind_int_or_null(st, 12, inst->max_read_bytes_per_second, 0);
 }
 
@@ -106,7 +106,7 @@ enum qb_err store_instance_update(struct store *s, const struct store_instance *
     if (rc)
         goto out;
     bind_instance(q.st, inst, sealed);
-    sqlite3_bind_int(q.st, 10, keep_api_key);
+    db_bind_int64(q.st, 10, keep_api_key);
     rc = store_stmt_done(&q, &changes, "updating instance", err, errlen);
     if (!rc && changes == 0)
         rc = store_not_found("instance", inst->name, 0, err, errlen);
@@ -148,10 +148,10 @@ enum qb_err store_instance_sync_config(struct store *s, const char *name, const 
             &q, err, errlen);
     if (rc)
         goto out;
-    store_bind_text(q.st, 1, name);
-    store_bind_text(q.st, 2, url);
-    store_bind_text(q.st, 3, sealed);
-    sqlite3_bind_int64(q.st, 4, qb_now_ms() / 1000);
+    db_bind_text(q.st, 1, name);
+    db_bind_text(q.st, 2, url);
+    db_bind_text(q.st, 3, sealed);
+    db_bind_int64(q.st, 4, qb_now_ms() / 1000);
     rc = store_stmt_done(&q, NULL, "syncing configured instance", err, errlen);
 out:
     free(sealed);
@@ -167,7 +167,7 @@ enum qb_err store_instance_set_read_limit(struct store *s, const char *name, int
         s, "UPDATE instances SET max_read_bytes_per_second = ?2 WHERE name = ?1", &q, err, errlen);
     if (rc)
         return rc;
-    store_bind_text(q.st, 1, name);
+    db_bind_text(q.st, 1, name);
     store_bind_int_or_null(q.st, 2, rate, 0);
     rc = store_stmt_done(&q, &changes, "setting the read limit", err, errlen);
     if (!rc && changes == 0)

@@ -1,18 +1,23 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
  * store_internal.h -- what the store_*.c files share: the connection pool
- * and error mapping (store.c), the statement helpers and row readers
- * (store_stmt.c) and secret sealing (store_secrets.c).  Nothing outside
- * src/store/ includes this.
+ * (store.c), the statement helpers and row readers (store_stmt.c) and
+ * secret sealing (store_secrets.c).  Nothing outside src/store/ includes
+ * this.
  *
  * DESIGN
- * Most store calls are one statement on a pooled connection: open it with
- * store_stmt_open (connection + prepare), bind with sqlite3_bind_* and
- * store_bind_*, and finish with one of store_stmt_done / _int / _one /
- * _rows, which step, report errors as store_sqlite_err does, finalize and
- * give the connection back.  Calls that run several statements on one
- * connection (transactions) use the store_step_* forms on their own db.
- * The SQL text stays at each call site.
+ * The store speaks to its engine only through db.h (SQLite or
+ * PostgreSQL; the pool holds struct db_conn), so no store_*.c file
+ * includes an engine's header.  Most store calls are one statement on a
+ * pooled connection: open it with store_stmt_open (connection + prepare),
+ * bind with db_bind_* and store_bind_*, and finish with one of
+ * store_stmt_done / _int / _one / _rows, which step, report db.h's error
+ * classes, finalize and give the connection back.  Calls that run several
+ * statements on one connection (transactions: db_begin, db_lock where the
+ * section relies on being the only writer, db_commit) use the store_step_*
+ * forms on their own connection.  The SQL text stays at each call site,
+ * written once in the form both engines accept; where none exists the
+ * call site switches on db_dialect() with both texts side by side.
  *
  * Rows become structs through a column table (struct store_col, in SELECT
  * order): the same table reads a row and frees the struct, so a new column
@@ -22,25 +27,31 @@
 #ifndef QB_STORE_INTERNAL_H
 #define QB_STORE_INTERNAL_H
 
+#include "store/db.h"
 #include "store/store.h"
 
 #include <stddef.h>
-#include <sqlite3.h>
 
 struct seal_keyring;
 
 /* Takes a connection from the pool, waiting if all are in use. */
-sqlite3 *store_acquire(struct store *s);
-/* Returns a connection; rolls back any transaction left open by mistake. */
-void store_release(struct store *s, sqlite3 *db);
+struct db_conn *store_acquire(struct store *s);
+/* Returns a connection; rolls back any transaction left open by mistake,
+ * and wakes the event waiters when it wrote to `events`. */
+void store_release(struct store *s, struct db_conn *c);
 
-/* Maps a SQLite result code to enum qb_err and writes "<what>: <sqlite
- * message>" into err: BUSY/LOCKED -> QB_ERR_BUSY, UNIQUE constraint ->
- * QB_ERR_CONFLICT, FOREIGN KEY constraint -> QB_ERR_CONFLICT (RESTRICT
- * reports plain SQLITE_CONSTRAINT, so every constraint but CHECK and NOT
- * NULL counts as a conflict), CHECK/NOT NULL -> QB_ERR_INVALID, others ->
- * QB_ERR_IO. */
-enum qb_err store_sqlite_err(sqlite3 *db, int rc, const char *what, char *err, size_t errlen);
+/* The engine of every connection of s (for the call sites that switch
+ * their SQL text on it). */
+enum db_dialect store_dialect(struct store *s);
+
+/* The keys of db_lock: the sections that read, then write, relying on
+ * being the only writer (docs/internals/fleet.md).  ASCII "qbkp" and a
+ * number, in the space of src/fleet/leader.h's LEADER_KEY_SCHEDULER (a
+ * session lock there, transaction locks here: the numbers stay apart).
+ * (The webhook cursor needs none: it moves by one monotonic UPDATE.) */
+#define STORE_LOCK_MIGRATE    INT64_C(0x71626b7000000101) /* migrate.c: one migrator */
+#define STORE_LOCK_RUN_CREATE INT64_C(0x71626b7000000102) /* run creation: find, then insert */
+#define STORE_LOCK_SECRETS    INT64_C(0x71626b7000000104) /* re-sealing every secret */
 
 /* ------------------------------------------- statements (store_stmt.c) */
 
@@ -49,45 +60,35 @@ enum qb_err store_sqlite_err(sqlite3 *db, int rc, const char *what, char *err, s
 enum qb_err store_not_found(const char *noun, const char *name, int64_t id, char *err,
                             size_t errlen);
 
-/* Runs a statement that returns no rows (BEGIN, COMMIT...). */
-enum qb_err store_exec(sqlite3 *db, const char *sql, char *err, size_t errlen) QB_MUSTCHECK;
-
-/* Prepares sql on db; on failure *stmt is NULL and err says why. */
-enum qb_err store_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **stmt, char *err,
-                          size_t errlen) QB_MUSTCHECK;
-
-/* Binds text, or NULL when value is NULL (SQLITE_TRANSIENT: copied). */
-void store_bind_text(sqlite3_stmt *st, int idx, const char *value);
-
 /* Binds v, or NULL when v == none (an optional reference or count). */
-void store_bind_int_or_null(sqlite3_stmt *st, int idx, int64_t v, int64_t none);
+void store_bind_int_or_null(struct db_stmt *st, int idx, int64_t v, int64_t none);
 
 /* Binds ?idx to name, or to id when name is NULL (lookups by either). */
-void store_bind_key(sqlite3_stmt *st, int idx, const char *name, int64_t id);
+void store_bind_key(struct db_stmt *st, int idx, const char *name, int64_t id);
 
 /* Binds ?1 i1, ?2 i2, ?3 i3 and ?4 t4 (text or NULL): the parameters of
- * store_write; a statement may use a subset (binding a parameter it lacks
- * only returns SQLITE_RANGE). */
-void store_bind_args(sqlite3_stmt *st, int64_t i1, int64_t i2, int64_t i3, const char *t4);
+ * store_write; a statement may use a subset (db.h ignores binding a
+ * parameter it lacks). */
+void store_bind_args(struct db_stmt *st, int64_t i1, int64_t i2, int64_t i3, const char *t4);
 
 /* Copies a text column (NULL stays NULL); caller frees. */
-char *store_column_text(sqlite3_stmt *st, int col);
+char *store_column_text(struct db_stmt *st, int col);
 
 /* Steps st, which must return no row; *changes (may be NULL) receives
- * sqlite3_changes.  Errors are store_sqlite_err(what). */
-enum qb_err store_step_done(sqlite3 *db, sqlite3_stmt *st, int *changes, const char *what,
-                            char *err, size_t errlen) QB_MUSTCHECK;
+ * db_changes.  Errors are db_step's, naming what. */
+enum qb_err store_step_done(struct db_stmt *st, int *changes, const char *what, char *err,
+                            size_t errlen) QB_MUSTCHECK;
 
 /* Steps st once and reads column 0 of its row into *v.  *found says
  * whether there was a row; with found NULL a row is required (aggregates),
  * and its absence is QB_ERR_IO.  *v is left alone without a row. */
-enum qb_err store_step_int(sqlite3 *db, sqlite3_stmt *st, int64_t *v, bool *found, const char *what,
-                           char *err, size_t errlen) QB_MUSTCHECK;
+enum qb_err store_step_int(struct db_stmt *st, int64_t *v, bool *found, const char *what, char *err,
+                           size_t errlen) QB_MUSTCHECK;
 
 /* Prepares sql (no parameters), reads the integer of its one row into *v
  * (store_step_int with a row required) and finalizes. */
-enum qb_err store_query_int(sqlite3 *db, const char *sql, int64_t *v, const char *what, char *err,
-                            size_t errlen) QB_MUSTCHECK;
+enum qb_err store_query_int(struct db_conn *c, const char *sql, int64_t *v, const char *what,
+                            char *err, size_t errlen) QB_MUSTCHECK;
 
 /* A WHERE clause built from the filters a list call was given.  A
  * filter that is absent leaves no term, rather than a term like
@@ -121,7 +122,7 @@ struct store_rows {
     size_t size; /* bytes of one array element */
     /* Fills elem (zeroed) from the current row of st.  On failure it
      * leaves nothing in elem to free.  ctx is the caller's. */
-    enum qb_err (*read)(const struct store_rows *r, void *ctx, sqlite3_stmt *st, void *elem,
+    enum qb_err (*read)(const struct store_rows *r, void *ctx, struct db_stmt *st, void *elem,
                         char *err, size_t errlen);
     /* Frees what read put in elem; NULL when there is nothing to free. */
     void (*clear)(const struct store_rows *r, void *elem);
@@ -131,7 +132,7 @@ struct store_rows {
 /* Steps st to the end, appending one element per row through r.  *out is
  * NULL when there is no row; on failure it is NULL, *n is 0 and the rows
  * read so far are freed.  Caller frees *out with store_rows_free. */
-enum qb_err store_collect_rows(sqlite3 *db, sqlite3_stmt *st, const struct store_rows *r, void *ctx,
+enum qb_err store_collect_rows(struct db_stmt *st, const struct store_rows *r, void *ctx,
                                void **out, size_t *n, const char *what, char *err,
                                size_t errlen) QB_MUSTCHECK;
 
@@ -188,7 +189,7 @@ struct store_col {
 
 /* A new struct filled from the current row (secret fields left NULL);
  * caller frees with store_table_free. */
-void *store_table_read(const struct store_table *t, sqlite3_stmt *st);
+void *store_table_read(const struct store_table *t, struct db_stmt *st);
 /* Frees the text and secret fields of obj and zeroes it (obj itself stays). */
 void store_table_clear(const struct store_table *t, void *obj);
 /* store_table_clear, then frees obj; NULL is a no-op. */
@@ -197,7 +198,7 @@ void store_table_free(const struct store_table *t, void *obj);
 /* store_rows callbacks for r->table: elem is a pointer to the struct.
  * With ctx the store, the read opens the secret columns (without, they
  * stay NULL); a secret that does not open fails the read. */
-enum qb_err store_table_read_row(const struct store_rows *r, void *ctx, sqlite3_stmt *st,
+enum qb_err store_table_read_row(const struct store_rows *r, void *ctx, struct db_stmt *st,
                                  void *elem, char *err, size_t errlen);
 void store_table_clear_row(const struct store_rows *r, void *elem);
 
@@ -206,8 +207,8 @@ void store_table_clear_row(const struct store_rows *r, void *elem);
 /* A statement on a connection taken from the pool. */
 struct store_stmt {
     struct store *s;
-    sqlite3 *db;
-    sqlite3_stmt *st; /* bind to this */
+    struct db_conn *c;
+    struct db_stmt *st; /* bind to this */
 };
 
 /* Takes a connection and prepares sql on it.  On failure nothing is held. */

@@ -77,8 +77,8 @@ void store_plan_list_free(struct store_plan **list, size_t n)
 }
 
 /* Resolves instance and destination names to ids on db. */
-static enum qb_err resolve(sqlite3 *db, const struct store_plan *p, int64_t *inst, int64_t *dest,
-                           char *err, size_t errlen)
+static enum qb_err resolve(struct db_conn *db, const struct store_plan *p, int64_t *inst,
+                           int64_t *dest, char *err, size_t errlen)
 {
     static const struct {
         const char *sql;
@@ -88,14 +88,14 @@ static enum qb_err resolve(sqlite3 *db, const struct store_plan *p, int64_t *ins
     const char *names[2] = {p->instance, p->destination};
     int64_t *ids[2] = {inst, dest};
     for (int i = 0; i < 2; i++) {
-        sqlite3_stmt *st = NULL;
+        struct db_stmt *st = NULL;
         bool found = false;
-        enum qb_err rc = store_prepare(db, q[i].sql, &st, err, errlen);
+        enum qb_err rc = db_prepare(db, q[i].sql, &st, err, errlen);
         if (rc)
             return rc;
-        store_bind_text(st, 1, names[i]);
-        rc = store_step_int(db, st, ids[i], &found, "resolving plan references", err, errlen);
-        sqlite3_finalize(st);
+        db_bind_text(st, 1, names[i]);
+        rc = store_step_int(st, ids[i], &found, "resolving plan references", err, errlen);
+        db_finalize(st);
         if (!rc && !found)
             rc = qb_failf(QB_ERR_NOT_FOUND, err, errlen, "%s: \"%s\" does not exist", q[i].what,
                           names[i]);
@@ -125,51 +125,51 @@ static enum qb_err write_plan(struct store *s, const struct store_plan *p, bool 
         "reverify = ?19, max_bytes_per_second = ?20, compression = ?21, compression_level = ?22, "
         "encryption = ?23, copies = ?24, "
         /* a new or changed reverify starts counting from now */
-        "last_reverify_at = CASE WHEN reverify IS ?19 THEN last_reverify_at ELSE ?14 END, "
+        "last_reverify_at = CASE WHEN reverify IS NOT DISTINCT FROM ?19 THEN last_reverify_at "
+        "ELSE ?14 END, "
         /* a new schedule starts counting from now, not from old slots */
-        "last_fire_at = CASE WHEN schedule IS ?6 THEN last_fire_at ELSE ?14 END "
+        "last_fire_at = CASE WHEN schedule IS NOT DISTINCT FROM ?6 THEN last_fire_at ELSE ?14 END "
         "WHERE name = ?1";
-    sqlite3 *db = store_acquire(s);
-    sqlite3_stmt *st = NULL;
+    struct db_conn *db = store_acquire(s);
+    struct db_stmt *st = NULL;
     int64_t inst = 0, dest = 0;
     enum qb_err rc = resolve(db, p, &inst, &dest, err, errlen);
     if (!rc)
-        rc = store_prepare(db, insert ? insert_sql : update_sql, &st, err, errlen);
+        rc = db_prepare(db, insert ? insert_sql : update_sql, &st, err, errlen);
     if (rc)
         goto out;
-    store_bind_text(st, 1, p->name);
-    sqlite3_bind_int64(st, 2, inst);
-    sqlite3_bind_int64(st, 3, dest);
-    store_bind_text(st, 4, p->scope);
-    store_bind_text(st, 5, p->collections ? p->collections : "[]");
-    store_bind_text(st, 6, p->schedule);
-    store_bind_text(st, 7, p->timezone ? p->timezone : "UTC");
-    store_bind_text(st, 8, p->key_prefix ? p->key_prefix : "");
-    store_bind_text(st, 9, p->retention ? p->retention : "{}");
-    sqlite3_bind_int(st, 10, p->verify);
+    db_bind_text(st, 1, p->name);
+    db_bind_int64(st, 2, inst);
+    db_bind_int64(st, 3, dest);
+    db_bind_text(st, 4, p->scope);
+    db_bind_text(st, 5, p->collections ? p->collections : "[]");
+    db_bind_text(st, 6, p->schedule);
+    db_bind_text(st, 7, p->timezone ? p->timezone : "UTC");
+    db_bind_text(st, 8, p->key_prefix ? p->key_prefix : "");
+    db_bind_text(st, 9, p->retention ? p->retention : "{}");
+    db_bind_int64(st, 10, p->verify);
     store_bind_int_or_null(st, 11, p->alert_after_s > 0 ? p->alert_after_s : 0, 0);
-    sqlite3_bind_int(st, 12, p->enabled);
-    store_bind_text(st, 13, p->labels ? p->labels : "{}");
-    sqlite3_bind_int64(st, 14, qb_now_ms() / 1000);
-    sqlite3_bind_int(st, 15, p->requeue_interrupted);
-    store_bind_text(st, 16, p->shard_method ? p->shard_method : "snapshot");
-    store_bind_text(st, 17, p->verify_mode ? p->verify_mode : "full");
-    store_bind_text(st, 18, p->exclude ? p->exclude : "[]");
-    store_bind_text(st, 19, p->reverify);
+    db_bind_int64(st, 12, p->enabled);
+    db_bind_text(st, 13, p->labels ? p->labels : "{}");
+    db_bind_int64(st, 14, qb_now_ms() / 1000);
+    db_bind_int64(st, 15, p->requeue_interrupted);
+    db_bind_text(st, 16, p->shard_method ? p->shard_method : "snapshot");
+    db_bind_text(st, 17, p->verify_mode ? p->verify_mode : "full");
+    db_bind_text(st, 18, p->exclude ? p->exclude : "[]");
+    db_bind_text(st, 19, p->reverify);
     store_bind_int_or_null(st, 20, p->max_bytes_per_second, 0);
-    store_bind_text(st, 21, p->compression ? p->compression : "none");
-    sqlite3_bind_int64(st, 22, p->compression_level > 0 ? p->compression_level : 3);
-    store_bind_text(st, 23, p->encryption);
-    store_bind_text(st, 24, p->copies ? p->copies : "[]");
+    db_bind_text(st, 21, p->compression ? p->compression : "none");
+    db_bind_int64(st, 22, p->compression_level > 0 ? p->compression_level : 3);
+    db_bind_text(st, 23, p->encryption);
+    db_bind_text(st, 24, p->copies ? p->copies : "[]");
     int changes = 0;
-    rc =
-        store_step_done(db, st, &changes, insert ? "inserting plan" : "updating plan", err, errlen);
+    rc = store_step_done(st, &changes, insert ? "inserting plan" : "updating plan", err, errlen);
     if (rc == QB_ERR_CONFLICT)
         qb_failf(rc, err, errlen, "plan \"%s\" already exists", p->name);
     else if (!rc && !insert && changes == 0)
         rc = store_not_found("plan", p->name, 0, err, errlen);
 out:
-    sqlite3_finalize(st);
+    db_finalize(st);
     store_release(s, db);
     return rc;
 }
@@ -226,7 +226,7 @@ enum qb_err store_plan_delete(struct store *s, const char *name, char *err, size
     rc = store_stmt_open(s, "SELECT 1 FROM plans WHERE name = ?1", &q, err, errlen);
     if (rc)
         return rc;
-    store_bind_text(q.st, 1, name);
+    db_bind_text(q.st, 1, name);
     rc = store_stmt_int(&q, &one, &exists, "deleting plan", err, errlen);
     if (!rc && exists)
         rc = qb_failf(QB_ERR_CONFLICT, err, errlen,
@@ -241,9 +241,9 @@ enum qb_err store_plan_mark_fire(struct store *s, int64_t plan_id, int64_t fire_
 {
     return store_write(
         s,
-        "UPDATE plans SET last_fire_at = max(coalesce(last_fire_at, 0), ?2), "
-        "skipped_fires = skipped_fires + ?3, "
-        "last_skipped_at = CASE WHEN ?3 THEN ?2 ELSE last_skipped_at END WHERE id = ?1",
+        "UPDATE plans SET last_fire_at = CASE WHEN coalesce(last_fire_at, 0) > ?2 "
+        "THEN coalesce(last_fire_at, 0) ELSE ?2 END, skipped_fires = skipped_fires + ?3, "
+        "last_skipped_at = CASE WHEN ?3 <> 0 THEN ?2 ELSE last_skipped_at END WHERE id = ?1",
         plan_id, fire_at, skipped ? 1 : 0, NULL, NULL, "recording schedule", err, errlen);
 }
 
@@ -251,7 +251,8 @@ enum qb_err store_plan_mark_reverify(struct store *s, int64_t plan_id, int64_t s
                                      size_t errlen)
 {
     return store_write(s,
-                       "UPDATE plans SET last_reverify_at = max(coalesce(last_reverify_at, 0), ?2) "
-                       "WHERE id = ?1",
+                       "UPDATE plans SET last_reverify_at = CASE WHEN "
+                       "coalesce(last_reverify_at, 0) > ?2 THEN coalesce(last_reverify_at, 0) "
+                       "ELSE ?2 END WHERE id = ?1",
                        plan_id, slot, 0, NULL, NULL, "recording re-verification", err, errlen);
 }

@@ -12,28 +12,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void brief_from(sqlite3_stmt *st, int col, struct store_run_brief *b)
+static void brief_from(struct db_stmt *st, int col, struct store_run_brief *b)
 {
     memset(b, 0, sizeof *b);
-    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+    if (db_column_is_null(st, col))
         return;
-    b->id = sqlite3_column_int64(st, col);
-    const unsigned char *state = sqlite3_column_text(st, col + 1);
-    snprintf(b->state, sizeof b->state, "%s", state ? (const char *)state : "");
-    b->queued_at = sqlite3_column_int64(st, col + 2);
-    b->started_at = sqlite3_column_int64(st, col + 3);
-    b->finished_at = sqlite3_column_int64(st, col + 4);
+    b->id = db_column_int64(st, col);
+    const char *state = db_column_text(st, col + 1);
+    snprintf(b->state, sizeof b->state, "%s", state ? state : "");
+    b->queued_at = db_column_int64(st, col + 2);
+    b->started_at = db_column_int64(st, col + 3);
+    b->finished_at = db_column_int64(st, col + 4);
 }
 
-static enum qb_err read_latest(const struct store_rows *r, void *ctx, sqlite3_stmt *st, void *elem,
-                               char *err, size_t errlen)
+static enum qb_err read_latest(const struct store_rows *r, void *ctx, struct db_stmt *st,
+                               void *elem, char *err, size_t errlen)
 {
     (void)r;
     (void)ctx;
     (void)err;
     (void)errlen;
     struct store_run_latest *l = elem;
-    l->plan_id = sqlite3_column_int64(st, 0);
+    l->plan_id = db_column_int64(st, 0);
     brief_from(st, 1, &l->last);
     brief_from(st, 6, &l->success);
     return QB_OK;
@@ -43,7 +43,7 @@ static const struct store_rows latest_rows = {
     sizeof(struct store_run_latest), read_latest, NULL, {0}};
 
 /* The latest-runs query on connection db (see store_run_latest_per_plan). */
-static enum qb_err latest_query(sqlite3 *db, void **out, size_t *n, char *err, size_t errlen)
+static enum qb_err latest_query(struct db_conn *db, void **out, size_t *n, char *err, size_t errlen)
 {
     /* Each subquery walks runs_plan_queued (plan_id, queued_at DESC, id
      * DESC) from the plan's newest entry and stops at the first match.
@@ -62,14 +62,14 @@ static enum qb_err latest_query(sqlite3 *db, void **out, size_t *n, char *err, s
         "       b.id, b.state, b.queued_at, b.started_at, b.finished_at "
         "FROM latest l LEFT JOIN runs a ON a.id = l.last_id LEFT JOIN runs b ON b.id = l.ok_id "
         "ORDER BY l.plan_id";
-    sqlite3_stmt *st = NULL;
+    struct db_stmt *st = NULL;
     void *list = NULL;
     *n = 0;
-    enum qb_err rc = store_prepare(db, sql, &st, err, errlen);
+    enum qb_err rc = db_prepare(db, sql, &st, err, errlen);
     if (!rc)
-        rc = store_collect_rows(db, st, &latest_rows, NULL, &list, n, "reading the latest runs",
-                                err, errlen);
-    sqlite3_finalize(st);
+        rc = store_collect_rows(st, &latest_rows, NULL, &list, n, "reading the latest runs", err,
+                                errlen);
+    db_finalize(st);
     *out = list;
     return rc;
 }
@@ -77,7 +77,7 @@ static enum qb_err latest_query(sqlite3 *db, void **out, size_t *n, char *err, s
 enum qb_err store_run_latest_per_plan(struct store *s, struct store_run_latest **out, size_t *n,
                                       char *err, size_t errlen)
 {
-    sqlite3 *db = store_acquire(s);
+    struct db_conn *db = store_acquire(s);
     void *v;
     enum qb_err rc = latest_query(db, &v, n, err, errlen);
     store_release(s, db);
@@ -86,24 +86,30 @@ enum qb_err store_run_latest_per_plan(struct store *s, struct store_run_latest *
 }
 
 /* What both answers depend on (see the header); caller frees. */
-static enum qb_err runs_fingerprint(sqlite3 *db, char **out, char *err, size_t errlen)
+static enum qb_err runs_fingerprint(struct db_conn *db, char **out, char *err, size_t errlen)
 {
-    sqlite3_stmt *st = NULL;
+    static const char *const sql[] = {
+        [DB_SQLITE] = "SELECT (SELECT coalesce(max(id), 0) FROM runs) || '/' || "
+                      "(SELECT count(*) FROM runs WHERE plan_id IS NULL) || '/' || "
+                      "coalesce((SELECT group_concat(id || state) FROM runs "
+                      "          WHERE state IN ('queued', 'running')), '')",
+        [DB_POSTGRES] = "SELECT (SELECT coalesce(max(id), 0) FROM runs) || '/' || "
+                        "(SELECT count(*) FROM runs WHERE plan_id IS NULL) || '/' || "
+                        "coalesce((SELECT string_agg(id || state, ',') FROM runs "
+                        "          WHERE state IN ('queued', 'running')), '')",
+    };
+    struct db_stmt *st = NULL;
+    bool row = false;
     *out = NULL;
-    enum qb_err rc = store_prepare(db,
-                                   "SELECT (SELECT ifnull(max(id), 0) FROM runs) || '/' || "
-                                   "(SELECT count(*) FROM runs WHERE plan_id IS NULL) || '/' || "
-                                   "ifnull((SELECT group_concat(id || state) FROM runs "
-                                   "        WHERE state IN ('queued', 'running')), '')",
-                                   &st, err, errlen);
+    enum qb_err rc = db_prepare(db, sql[db_dialect(db)], &st, err, errlen);
     if (rc)
         return rc;
-    int src = sqlite3_step(st);
-    if (src == SQLITE_ROW)
+    rc = db_step(st, &row, "reading the runs fingerprint", err, errlen);
+    if (!rc && row)
         *out = store_column_text(st, 0);
-    else
-        rc = store_sqlite_err(db, src, "reading the runs fingerprint", err, errlen);
-    sqlite3_finalize(st);
+    else if (!rc)
+        rc = qb_failf(QB_ERR_IO, err, errlen, "reading the runs fingerprint: no row");
+    db_finalize(st);
     if (!rc && !*out)
         *out = xstrdup("");
     return rc;
@@ -113,13 +119,13 @@ static enum qb_err runs_fingerprint(sqlite3 *db, char **out, char *err, size_t e
 
 struct runs_cache_ops {
     /* The uncached answer on db. */
-    enum qb_err (*query)(sqlite3 *db, void **v, size_t *n, char *err, size_t errlen);
+    enum qb_err (*query)(struct db_conn *db, void **v, size_t *n, char *err, size_t errlen);
     /* With the lock held: when install, takes fresh as the cached answer
      * (freeing the previous one); returns a copy of the cached answer. */
     void *(*exchange)(void *self, bool install, void *fresh, size_t nfresh, size_t *n);
     const struct store_rows *rows; /* how an answer is freed */
     /* On a hit: brings a copied answer up to date, or NULL. */
-    enum qb_err (*refresh)(sqlite3 *db, void *v, size_t n, char *err, size_t errlen);
+    enum qb_err (*refresh)(struct db_conn *db, void *v, size_t n, char *err, size_t errlen);
 };
 
 /* *out: ops->query's answer, from the cache c (the base of the public
@@ -129,14 +135,14 @@ static enum qb_err runs_cached(struct store *s, struct store_runs_cache *c, void
                                const struct runs_cache_ops *ops, void **out, size_t *n, char *err,
                                size_t errlen)
 {
-    sqlite3 *db = store_acquire(s);
+    struct db_conn *db = store_acquire(s);
     char *fp = NULL;
     void *fresh = NULL;
     size_t nfresh = 0;
     *out = NULL;
     *n = 0;
     /* One read transaction: the fingerprint describes the rows read. */
-    enum qb_err rc = store_exec(db, "BEGIN", err, errlen);
+    enum qb_err rc = db_begin(db, DB_TX_READ, err, errlen);
     if (!rc)
         rc = runs_fingerprint(db, &fp, err, errlen);
     if (rc)
@@ -190,10 +196,11 @@ static struct store_run_latest *latest_copy(const struct store_run_latest *v, si
 /* Re-reads the chosen runs' columns with one statement (primary-key
  * lookups): the cache decides which runs are the newest, never what they
  * show, so a corrected timestamp is seen at once. */
-static enum qb_err latest_refresh(sqlite3 *db, void *answer, size_t n, char *err, size_t errlen)
+static enum qb_err latest_refresh(struct db_conn *db, void *answer, size_t n, char *err,
+                                  size_t errlen)
 {
     struct store_run_latest *v = answer;
-    sqlite3_stmt *st = NULL;
+    struct db_stmt *st = NULL;
     char *ids = xmalloc(2 * n * 21 + 3);
     size_t len = 0;
     ids[len++] = '[';
@@ -204,33 +211,35 @@ static enum qb_err latest_refresh(sqlite3 *db, void *answer, size_t n, char *err
     }
     ids[len++] = ']';
     ids[len] = '\0';
-    enum qb_err rc = store_prepare(db,
-                                   "SELECT id, state, queued_at, started_at, finished_at "
-                                   "FROM runs WHERE id IN (SELECT value FROM json_each(?1))",
-                                   &st, err, errlen);
+    static const char *const sql[] = {
+        [DB_SQLITE] = "SELECT id, state, queued_at, started_at, finished_at "
+                      "FROM runs WHERE id IN (SELECT value FROM json_each(?1))",
+        [DB_POSTGRES] =
+            "SELECT id, state, queued_at, started_at, finished_at FROM runs "
+            "WHERE id IN (SELECT value::bigint FROM jsonb_array_elements_text(?1::jsonb))",
+    };
+    bool row = false;
+    enum qb_err rc = db_prepare(db, sql[db_dialect(db)], &st, err, errlen);
     if (rc)
         goto out;
-    store_bind_text(st, 1, ids);
+    db_bind_text(st, 1, ids);
     for (size_t i = 0; i < 2 * n; i++) /* a run gone since is no run */
         (i % 2 ? &v[i / 2].success : &v[i / 2].last)->state[0] = '\0';
-    int src;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(st, 0);
+    while (!(rc = db_step(st, &row, "reading the latest runs", err, errlen)) && row) {
+        int64_t id = db_column_int64(st, 0);
         for (size_t i = 0; i < 2 * n; i++) {
             struct store_run_brief *b = i % 2 ? &v[i / 2].success : &v[i / 2].last;
             if (b->id == id)
                 brief_from(st, 0, b);
         }
     }
-    if (src != SQLITE_DONE)
-        rc = store_sqlite_err(db, src, "reading the latest runs", err, errlen);
     for (size_t i = 0; !rc && i < 2 * n; i++) {
         struct store_run_brief *b = i % 2 ? &v[i / 2].success : &v[i / 2].last;
         if (!b->state[0])
             memset(b, 0, sizeof *b);
     }
 out:
-    sqlite3_finalize(st);
+    db_finalize(st);
     free(ids);
     return rc;
 }
@@ -290,7 +299,7 @@ const double store_run_bytes_bounds[STORE_RUN_NBYTES] = {
     1048576.0,    16777216.0,    134217728.0,    1073741824.0,
     8589934592.0, 68719476736.0, 549755813888.0, 4398046511104.0};
 
-static enum qb_err read_count(const struct store_rows *r, void *ctx, sqlite3_stmt *st, void *elem,
+static enum qb_err read_count(const struct store_rows *r, void *ctx, struct db_stmt *st, void *elem,
                               char *err, size_t errlen)
 {
     (void)r;
@@ -301,19 +310,19 @@ static enum qb_err read_count(const struct store_rows *r, void *ctx, sqlite3_stm
     c->plan = store_column_text(st, 0);
     if (!c->plan)
         c->plan = xstrdup("");
-    const unsigned char *kind = sqlite3_column_text(st, 1);
-    snprintf(c->kind, sizeof c->kind, "%s", kind ? (const char *)kind : "");
-    const unsigned char *state = sqlite3_column_text(st, 2);
-    snprintf(c->state, sizeof c->state, "%s", state ? (const char *)state : "");
-    c->runs = sqlite3_column_int64(st, 3);
-    c->bytes = sqlite3_column_int64(st, 4);
-    c->timed = sqlite3_column_int64(st, 5);
-    c->duration_sum = sqlite3_column_int64(st, 6);
+    const char *kind = db_column_text(st, 1);
+    snprintf(c->kind, sizeof c->kind, "%s", kind ? kind : "");
+    const char *state = db_column_text(st, 2);
+    snprintf(c->state, sizeof c->state, "%s", state ? state : "");
+    c->runs = db_column_int64(st, 3);
+    c->bytes = db_column_int64(st, 4);
+    c->timed = db_column_int64(st, 5);
+    c->duration_sum = db_column_int64(st, 6);
     int col = 7;
     for (size_t i = 0; i < STORE_RUN_NDURATION; i++)
-        c->duration_le[i] = sqlite3_column_int64(st, col++);
+        c->duration_le[i] = db_column_int64(st, col++);
     for (size_t i = 0; i < STORE_RUN_NBYTES; i++)
-        c->bytes_le[i] = sqlite3_column_int64(st, col++);
+        c->bytes_le[i] = db_column_int64(st, col++);
     return QB_OK;
 }
 
@@ -333,36 +342,39 @@ void store_run_counts_free(struct store_run_count *v, size_t n)
 
 /* The counts query on connection db: one pass over the runs, the
  * histogram columns built from the bounds. */
-static enum qb_err counts_query(sqlite3 *db, void **out, size_t *n, char *err, size_t errlen)
+static enum qb_err counts_query(struct db_conn *db, void **out, size_t *n, char *err, size_t errlen)
 {
 #define TERMINAL "state NOT IN ('queued', 'running')"
 #define TIMED    TERMINAL " AND started_at IS NOT NULL AND finished_at IS NOT NULL"
     struct buf sql;
     buf_init(&sql, 8192);
     bool ok =
-        buf_appends(&sql, "SELECT ifnull(plan_name, ''), kind, state, count(*), "
+        buf_appends(&sql, "SELECT coalesce(plan_name, ''), kind, state, count(*), "
                           "sum(CASE WHEN " TERMINAL " THEN bytes_done ELSE 0 END), "
-                          "sum(" TIMED "), "
+                          "sum(CASE WHEN " TIMED " THEN 1 ELSE 0 END), "
                           "sum(CASE WHEN " TIMED " THEN finished_at - started_at ELSE 0 END)");
     for (size_t i = 0; ok && i < STORE_RUN_NDURATION; i++)
-        ok = buf_printf(&sql, ", sum(" TIMED " AND finished_at - started_at <= %.0f)",
+        ok = buf_printf(&sql,
+                        ", sum(CASE WHEN " TIMED " AND finished_at - started_at <= %.0f "
+                        "THEN 1 ELSE 0 END)",
                         store_run_duration_bounds[i]);
     for (size_t i = 0; ok && i < STORE_RUN_NBYTES; i++)
-        ok = buf_printf(&sql, ", sum(" TERMINAL " AND bytes_done <= %.0f)",
+        ok = buf_printf(&sql,
+                        ", sum(CASE WHEN " TERMINAL " AND bytes_done <= %.0f THEN 1 ELSE 0 END)",
                         store_run_bytes_bounds[i]);
     ok = ok && buf_appends(&sql, " FROM runs WHERE kind = 'restore' OR plan_name IS NOT NULL "
                                  "GROUP BY kind, plan_name, state ORDER BY plan_name, kind, state");
 #undef TIMED
 #undef TERMINAL
     QB_ASSERT(ok); /* fixed text far below the cap */
-    sqlite3_stmt *st = NULL;
+    struct db_stmt *st = NULL;
     void *list = NULL;
     *n = 0;
-    enum qb_err rc = store_prepare(db, sql.data, &st, err, errlen);
+    enum qb_err rc = db_prepare(db, sql.data, &st, err, errlen);
     buf_free(&sql);
     if (!rc)
-        rc = store_collect_rows(db, st, &count_rows, NULL, &list, n, "counting runs", err, errlen);
-    sqlite3_finalize(st);
+        rc = store_collect_rows(st, &count_rows, NULL, &list, n, "counting runs", err, errlen);
+    db_finalize(st);
     *out = list;
     return rc;
 }

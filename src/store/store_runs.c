@@ -51,97 +51,116 @@ void store_run_list_free(struct store_run **list, size_t n)
     store_rows_free(&run_rows, list, n);
 }
 
+/* The lookups by idempotency key must repeat the expression of the index
+ * runs_idempotency to search it by all three columns, and the twins spell
+ * it differently: ifnull (SQLite has no coalesce there; a migration would
+ * have to rebuild the index) and coalesce (PostgreSQL has no ifnull). */
+static const char *const idempotency_sql[] = {
+    [DB_SQLITE] = "SELECT id, queued_at FROM runs WHERE kind = ?3 AND ifnull(plan_id, 0) = ?1 "
+                  "AND idempotency_key = ?4 AND queued_at > ?5",
+    [DB_POSTGRES] = "SELECT id, queued_at FROM runs WHERE kind = ?3 AND coalesce(plan_id, 0) = ?1 "
+                    "AND idempotency_key = ?4 AND queued_at > ?5",
+};
+
 /* Looks up a run id by an existing key or slot; *id is 0 when none. */
-static enum qb_err find_existing(sqlite3 *db, const struct store_run_new *n, int64_t now,
+static enum qb_err find_existing(struct db_conn *db, const struct store_run_new *n, int64_t now,
                                  int64_t *id, char *err, size_t errlen)
 {
-    sqlite3_stmt *st = NULL;
+    struct db_stmt *st = NULL;
+    bool row = false;
     *id = 0;
-    const char *sql =
-        n->scheduled_for
-            ? "SELECT id, 0 FROM runs WHERE plan_id = ?1 AND scheduled_for = ?2"
-            : "SELECT id, queued_at FROM runs WHERE kind = ?3 AND ifnull(plan_id, 0) = ?1 "
-              "AND idempotency_key = ?4";
-    enum qb_err rc = store_prepare(db, sql, &st, err, errlen);
+    const char *sql = n->scheduled_for
+                          ? "SELECT id, 0 FROM runs WHERE plan_id = ?1 AND scheduled_for = ?2"
+                          : idempotency_sql[db_dialect(db)];
+    enum qb_err rc = db_prepare(db, sql, &st, err, errlen);
     if (rc)
         return rc;
-    sqlite3_bind_int64(st, 1, n->plan_id);
-    sqlite3_bind_int64(st, 2, n->scheduled_for);
-    store_bind_text(st, 3, n->kind);
-    store_bind_text(st, 4, n->idempotency_key);
-    int src = sqlite3_step(st);
-    if (src != SQLITE_ROW) {
-        rc = src == SQLITE_DONE ? QB_OK
-                                : store_sqlite_err(db, src, "checking idempotency", err, errlen);
-        sqlite3_finalize(st);
+    db_bind_int64(st, 1, n->plan_id);
+    db_bind_int64(st, 2, n->scheduled_for);
+    db_bind_text(st, 3, n->kind);
+    db_bind_text(st, 4, n->idempotency_key);
+    db_bind_int64(st, 5, INT64_MIN); /* every age: an expired key is released below */
+    rc = db_step(st, &row, "checking idempotency", err, errlen);
+    if (rc || !row) {
+        db_finalize(st);
         return rc;
     }
-    int64_t found = sqlite3_column_int64(st, 0);
-    int64_t queued = sqlite3_column_int64(st, 1);
+    int64_t found = db_column_int64(st, 0);
+    int64_t queued = db_column_int64(st, 1);
     bool expired = !n->scheduled_for && now - queued >= n->idempotency_window_s;
-    sqlite3_finalize(st);
+    db_finalize(st);
     if (!expired) {
         *id = found;
         return QB_OK;
     }
     /* An expired key is released so that it may start a new run. */
-    rc =
-        store_prepare(db, "UPDATE runs SET idempotency_key = NULL WHERE id = ?1", &st, err, errlen);
+    rc = db_prepare(db, "UPDATE runs SET idempotency_key = NULL WHERE id = ?1", &st, err, errlen);
     if (rc)
         return rc;
-    sqlite3_bind_int64(st, 1, found);
-    rc = store_step_done(db, st, NULL, "releasing idempotency key", err, errlen);
-    sqlite3_finalize(st);
+    db_bind_int64(st, 1, found);
+    rc = store_step_done(st, NULL, "releasing idempotency key", err, errlen);
+    db_finalize(st);
     return rc;
+}
+
+/* After a conflict queueing a run: whether a foreign key refused it (its
+ * plan or instance is gone) rather than one of the unique indexes, which
+ * find_existing has already looked in under the lock. */
+static bool refused_by_reference(struct db_conn *c)
+{
+    const char *name = db_error_constraint(c);
+    return strcmp(name, "runs_idempotency") != 0 && strcmp(name, "runs_plan_slot") != 0;
 }
 
 enum qb_err store_run_create(struct store *s, const struct store_run_new *n, int64_t *id,
                              bool *existing, char *err, size_t errlen)
 {
-    sqlite3 *db = store_acquire(s);
-    sqlite3_stmt *st = NULL;
+    struct db_conn *db = store_acquire(s);
+    struct db_stmt *st = NULL;
     int64_t now = qb_now_ms() / 1000;
     *existing = false;
     *id = 0; /* "an existing run was found" must not come from the caller */
-    enum qb_err rc = store_exec(db, "BEGIN IMMEDIATE", err, errlen);
+    enum qb_err rc = db_begin(db, DB_TX_WRITE, err, errlen);
+    if (!rc) /* find, then insert: no other creator in between */
+        rc = db_lock(db, STORE_LOCK_RUN_CREATE, err, errlen);
     if (!rc && (n->idempotency_key || n->scheduled_for))
         rc = find_existing(db, n, now, id, err, errlen);
     if (rc)
         goto out;
     if (*id) {
         *existing = true;
-        rc = store_exec(db, "COMMIT", err, errlen);
+        rc = db_commit(db, err, errlen);
         goto out;
     }
-    rc = store_prepare(db,
-                       "INSERT INTO runs (kind, plan_id, plan_name, trigger, triggered_by, "
-                       "idempotency_key, request, queued_at, scheduled_for, instance_id) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                       &st, err, errlen);
+    rc = db_prepare(db,
+                    "INSERT INTO runs (kind, plan_id, plan_name, trigger, triggered_by, "
+                    "idempotency_key, request, queued_at, scheduled_for, instance_id) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
+                    &st, err, errlen);
     if (rc)
         goto out;
-    store_bind_text(st, 1, n->kind);
+    db_bind_text(st, 1, n->kind);
     store_bind_int_or_null(st, 2, n->plan_id, 0);
-    store_bind_text(st, 3, n->plan_name);
-    store_bind_text(st, 4, n->trigger);
-    store_bind_text(st, 5, n->triggered_by);
-    store_bind_text(st, 6, n->idempotency_key);
-    store_bind_text(st, 7, n->request ? n->request : "{}");
-    sqlite3_bind_int64(st, 8, now);
+    db_bind_text(st, 3, n->plan_name);
+    db_bind_text(st, 4, n->trigger);
+    db_bind_text(st, 5, n->triggered_by);
+    db_bind_text(st, 6, n->idempotency_key);
+    db_bind_text(st, 7, n->request ? n->request : "{}");
+    db_bind_int64(st, 8, now);
     store_bind_int_or_null(st, 9, n->scheduled_for, 0);
     store_bind_int_or_null(st, 10, n->instance_id, 0);
-    int src = sqlite3_step(st);
-    if (src != SQLITE_DONE) {
-        rc = store_sqlite_err(db, src, "queueing run", err, errlen);
-        if (src == SQLITE_CONSTRAINT_FOREIGNKEY)
-            rc = qb_failf(QB_ERR_NOT_FOUND, err, errlen,
-                          "its plan was deleted meanwhile; nothing was queued");
-        goto out;
-    }
-    *id = sqlite3_last_insert_rowid(db);
-    rc = store_exec(db, "COMMIT", err, errlen);
+    rc = store_step_int(st, id, NULL, "queueing run", err, errlen);
+    if (rc == QB_ERR_CONFLICT && refused_by_reference(db))
+        rc = qb_failf(QB_ERR_NOT_FOUND, err, errlen,
+                      "its plan was deleted meanwhile; nothing was queued");
+    /* Done with before the COMMIT: SQLite does not commit while a
+     * statement (here, its RETURNING) is still running. */
+    db_finalize(st);
+    st = NULL;
+    if (!rc)
+        rc = db_commit(db, err, errlen);
 out:
-    sqlite3_finalize(st);
+    db_finalize(st);
     store_release(s, db); /* rolls back if still open */
     return rc;
 }
@@ -220,11 +239,11 @@ enum qb_err store_run_finish(struct store *s, int64_t id, const char *state, con
                         &q, err, errlen);
     if (rc)
         return rc;
-    sqlite3_bind_int64(q.st, 1, id);
-    store_bind_text(q.st, 2, state);
-    store_bind_text(q.st, 3, results);
-    store_bind_text(q.st, 4, error);
-    sqlite3_bind_int64(q.st, 5, qb_now_ms() / 1000);
+    db_bind_int64(q.st, 1, id);
+    db_bind_text(q.st, 2, state);
+    db_bind_text(q.st, 3, results);
+    db_bind_text(q.st, 4, error);
+    db_bind_int64(q.st, 5, qb_now_ms() / 1000);
     return store_stmt_done(&q, NULL, "updating run", err, errlen);
 }
 
@@ -289,14 +308,14 @@ static enum qb_err list_runs(struct store *s, const char *sql, const struct stor
     *n = 0;
     enum qb_err rc = store_stmt_open(s, sql, &q, err, errlen);
     if (!rc && f) {
-        store_bind_text(q.st, 1, f->plan);
-        store_bind_text(q.st, 2, f->state);
-        store_bind_text(q.st, 3, f->kind);
-        sqlite3_bind_int64(q.st, 4, f->since);
-        sqlite3_bind_int64(q.st, 5, f->until);
-        sqlite3_bind_int64(q.st, 6, f->before_id);
-        sqlite3_bind_int(q.st, 7, f->limit > 0 ? f->limit : 50);
-        sqlite3_bind_int64(q.st, 8, f->plan_id);
+        db_bind_text(q.st, 1, f->plan);
+        db_bind_text(q.st, 2, f->state);
+        db_bind_text(q.st, 3, f->kind);
+        db_bind_int64(q.st, 4, f->since);
+        db_bind_int64(q.st, 5, f->until);
+        db_bind_int64(q.st, 6, f->before_id);
+        db_bind_int64(q.st, 7, f->limit > 0 ? f->limit : 50);
+        db_bind_int64(q.st, 8, f->plan_id);
     }
     if (!rc)
         rc = store_stmt_rows(&q, &run_rows, NULL, &list, n, "listing runs", err, errlen);
@@ -346,16 +365,13 @@ enum qb_err store_run_find_idempotent(struct store *s, const char *kind, int64_t
 {
     struct store_stmt q;
     *id = 0;
-    enum qb_err rc = store_stmt_open(s,
-                                     "SELECT id FROM runs WHERE kind = ?1 AND ifnull(plan_id, 0) "
-                                     "= ?2 AND idempotency_key = ?3 AND queued_at > ?4",
-                                     &q, err, errlen);
+    enum qb_err rc = store_stmt_open(s, idempotency_sql[store_dialect(s)], &q, err, errlen);
     if (rc)
         return rc;
-    store_bind_text(q.st, 1, kind);
-    sqlite3_bind_int64(q.st, 2, plan_id);
-    store_bind_text(q.st, 3, key);
-    sqlite3_bind_int64(q.st, 4, qb_now_ms() / 1000 - window_s);
+    db_bind_int64(q.st, 1, plan_id);
+    db_bind_text(q.st, 3, kind);
+    db_bind_text(q.st, 4, key);
+    db_bind_int64(q.st, 5, qb_now_ms() / 1000 - window_s);
     bool found;
     return store_stmt_int(&q, id, &found, "checking idempotency", err, errlen);
 }
@@ -365,15 +381,20 @@ enum qb_err store_run_restore_using(struct store *s, int64_t snapshot_id, int64_
 {
     struct store_stmt q;
     *run_id = 0;
-    enum qb_err rc = store_stmt_open(s,
-                                     "SELECT id FROM runs WHERE kind = 'restore' "
-                                     "AND state IN ('queued', 'running') "
-                                     "AND json_extract(request, '$.snapshot_id') = ?1 "
-                                     "ORDER BY id LIMIT 1",
-                                     &q, err, errlen);
+    static const char *const sql[] = {
+        [DB_SQLITE] = "SELECT id FROM runs WHERE kind = 'restore' "
+                      "AND state IN ('queued', 'running') "
+                      "AND json_extract(request, '$.snapshot_id') = ?1 "
+                      "ORDER BY id LIMIT 1",
+        [DB_POSTGRES] = "SELECT id FROM runs WHERE kind = 'restore' "
+                        "AND state IN ('queued', 'running') "
+                        "AND (request::jsonb ->> 'snapshot_id')::bigint = ?1 "
+                        "ORDER BY id LIMIT 1",
+    };
+    enum qb_err rc = store_stmt_open(s, sql[store_dialect(s)], &q, err, errlen);
     if (rc)
         return rc;
-    sqlite3_bind_int64(q.st, 1, snapshot_id);
+    db_bind_int64(q.st, 1, snapshot_id);
     bool found;
     return store_stmt_int(&q, run_id, &found, "looking for restores of a snapshot", err, errlen);
 }

@@ -125,29 +125,29 @@ enum qb_err store_secrets_count_sealed(struct store *s, int *n, char *err, size_
 }
 
 /* Re-seals what needs it in one column; db is inside a transaction. */
-static enum qb_err pass_column(struct store *s, sqlite3 *db, enum store_secret_col col,
+static enum qb_err pass_column(struct store *s, struct db_conn *db, enum store_secret_col col,
                                struct store_secrets_report *rep, char *err, size_t errlen)
 {
     const struct secret_column *c = &columns[col];
     char *select = xasprintf("SELECT id, %s, %s FROM %s WHERE %s IS NOT NULL ORDER BY id", c->label,
                              c->column, c->table, c->column);
     char *update = xasprintf("UPDATE %s SET %s = ?1 WHERE id = ?2", c->table, c->column);
-    sqlite3_stmt *st = NULL, *up = NULL;
+    struct db_stmt *st = NULL, *up = NULL;
     char *plain = NULL, *resealed = NULL, *name = NULL;
-    enum qb_err rc = store_prepare(db, select, &st, err, errlen);
+    enum qb_err rc = db_prepare(db, select, &st, err, errlen);
     if (!rc)
-        rc = store_prepare(db, update, &up, err, errlen);
+        rc = db_prepare(db, update, &up, err, errlen);
     if (rc)
         goto out;
     /* Rows are updated while the SELECT steps: the column is not indexed
-     * and the scan is by rowid, so an update never moves a row into the
+     * and the scan is by id, so an update never moves a row into the
      * scan's path again. */
-    int src = SQLITE_DONE;
-    while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(st, 0);
+    bool row = false;
+    while (!rc && !(rc = db_step(st, &row, "reading secrets", err, errlen)) && row) {
+        int64_t id = db_column_int64(st, 0);
         QB_FREE(name);
         name = store_column_text(st, 1);
-        const char *stored = (const char *)sqlite3_column_text(st, 2);
+        const char *stored = db_column_text(st, 2);
         bool stale = false, was_plain = false;
         char sub[QB_ERRBUF_SIZE];
         rc = open_value(store_keyring(s), c, stored, &plain, &stale, &was_plain, sub, sizeof sub);
@@ -164,10 +164,10 @@ static enum qb_err pass_column(struct store *s, sqlite3 *db, enum store_secret_c
         rc = store_secret_seal(s, col, plain, &resealed, err, errlen);
         if (rc)
             break;
-        sqlite3_reset(up);
-        store_bind_text(up, 1, resealed);
-        sqlite3_bind_int64(up, 2, id);
-        rc = store_step_done(db, up, NULL, "re-sealing a secret", err, errlen);
+        db_reset(up);
+        db_bind_text(up, 1, resealed);
+        db_bind_int64(up, 2, id);
+        rc = store_step_done(up, NULL, "re-sealing a secret", err, errlen);
         if (was_plain)
             rep->plain++;
         else
@@ -176,14 +176,12 @@ static enum qb_err pass_column(struct store *s, sqlite3 *db, enum store_secret_c
         plain = NULL;
         QB_FREE(resealed);
     }
-    if (!rc && src != SQLITE_DONE)
-        rc = store_sqlite_err(db, src, "reading secrets", err, errlen);
 out:
     seal_wipe_free(plain);
     free(resealed);
     free(name);
-    sqlite3_finalize(st);
-    sqlite3_finalize(up);
+    db_finalize(st);
+    db_finalize(up);
     free(select);
     free(update);
     return rc;
@@ -197,8 +195,10 @@ enum qb_err store_secrets_init(struct store *s, const struct seal_keyring *kr,
         rep = &local;
     memset(rep, 0, sizeof *rep);
     store_set_keyring(s, kr);
-    sqlite3 *db = store_acquire(s);
-    enum qb_err rc = store_exec(db, "BEGIN IMMEDIATE", err, errlen);
+    struct db_conn *db = store_acquire(s);
+    enum qb_err rc = db_begin(db, DB_TX_WRITE, err, errlen);
+    if (!rc) /* instances starting at once re-seal one after the other */
+        rc = db_lock(db, STORE_LOCK_SECRETS, err, errlen);
     if (!rc)
         rc = pass_column(s, db, STORE_SECRET_INSTANCE_API_KEY, rep, err, errlen);
     if (!rc)
@@ -206,14 +206,16 @@ enum qb_err store_secrets_init(struct store *s, const struct seal_keyring *kr,
     if (!rc)
         rc = pass_column(s, db, STORE_SECRET_WEBHOOK, rep, err, errlen);
     if (!rc)
-        rc = store_exec(db, "COMMIT", err, errlen);
-    /* The old text is still in the pages the updates freed and in the
-     * WAL: rebuild the file and empty the log.  Only after a rewrite, as
-     * VACUUM copies the whole catalogue. */
-    if (!rc && rep->plain + rep->rotated > 0)
-        rc = store_exec(db, "VACUUM", err, errlen);
-    if (!rc && rep->plain + rep->rotated > 0)
-        rc = store_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", err, errlen);
+        rc = db_commit(db, err, errlen);
+    /* On SQLite the old text is still in the pages the updates freed and
+     * in the WAL: rebuild the file and empty the log.  Only after a
+     * rewrite, as VACUUM copies the whole catalogue.  (PostgreSQL's old
+     * row versions go with its own vacuum.) */
+    bool rewrote = rep->plain + rep->rotated > 0 && db_dialect(db) == DB_SQLITE;
+    if (!rc && rewrote)
+        rc = db_exec(db, "VACUUM", err, errlen);
+    if (!rc && rewrote)
+        rc = db_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", err, errlen);
     store_release(s, db); /* rolls back when a step failed */
     return rc;
 }

@@ -81,44 +81,40 @@ enum qb_err store_snapshot_insert(struct store *s, const struct store_snapshot *
         "backup_set, keep_until, labels, checked_at, codec, raw_size, raw_sha256, key_id, "
         "locked_until) VALUES "
         "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,"
-        "?16,?17,?18,?19,?20,?21,?22,?23,?18,?24,?25,?26,?27,?28)",
+        "?16,?17,?18,?19,?20,?21,?22,?23,?18,?24,?25,?26,?27,?28) RETURNING id",
         &q, err, errlen);
     if (rc)
         return rc;
-    sqlite3_stmt *st = q.st;
+    struct db_stmt *st = q.st;
     store_bind_int_or_null(st, 1, snap->plan_id, 0);
     store_bind_int_or_null(st, 2, snap->run_id, 0);
     store_bind_int_or_null(st, 3, snap->instance_id, 0);
-    store_bind_text(st, 4, snap->instance_name);
-    sqlite3_bind_int64(st, 5, snap->destination_id);
-    store_bind_text(st, 6, snap->kind);
-    store_bind_text(st, 7, snap->collection);
+    db_bind_text(st, 4, snap->instance_name);
+    db_bind_int64(st, 5, snap->destination_id);
+    db_bind_text(st, 6, snap->kind);
+    db_bind_text(st, 7, snap->collection);
     store_bind_int_or_null(st, 8, snap->shard_id, -1);
-    store_bind_text(st, 9, snap->qdrant_name);
-    store_bind_text(st, 10, snap->location);
-    store_bind_text(st, 11, snap->storage_key);
-    sqlite3_bind_int64(st, 12, snap->size_bytes);
-    store_bind_text(st, 13, snap->sha256);
-    store_bind_text(st, 14, snap->qdrant_checksum);
-    store_bind_text(st, 15, snap->qdrant_version);
+    db_bind_text(st, 9, snap->qdrant_name);
+    db_bind_text(st, 10, snap->location);
+    db_bind_text(st, 11, snap->storage_key);
+    db_bind_int64(st, 12, snap->size_bytes);
+    db_bind_text(st, 13, snap->sha256);
+    db_bind_text(st, 14, snap->qdrant_checksum);
+    db_bind_text(st, 15, snap->qdrant_version);
     store_bind_int_or_null(st, 16, snap->points_count, -1);
-    sqlite3_bind_int64(st, 17, snap->created_at);
+    db_bind_int64(st, 17, snap->created_at);
     store_bind_int_or_null(st, 18, snap->verified_at, 0);
-    sqlite3_bind_int(st, 19, snap->pinned);
-    store_bind_text(st, 20, snap->layout ? snap->layout : "snapshot");
-    store_bind_text(st, 21, snap->backup_set);
+    db_bind_int64(st, 19, snap->pinned);
+    db_bind_text(st, 20, snap->layout ? snap->layout : "snapshot");
+    db_bind_text(st, 21, snap->backup_set);
     store_bind_int_or_null(st, 22, snap->keep_until, 0);
-    store_bind_text(st, 23, snap->labels ? snap->labels : "{}");
-    store_bind_text(st, 24, snap->codec ? snap->codec : "none");
+    db_bind_text(st, 23, snap->labels ? snap->labels : "{}");
+    db_bind_text(st, 24, snap->codec ? snap->codec : "none");
     store_bind_int_or_null(st, 25, snap->raw_size, -1);
-    store_bind_text(st, 26, snap->raw_sha256 && *snap->raw_sha256 ? snap->raw_sha256 : NULL);
-    store_bind_text(st, 27, snap->key_id && *snap->key_id ? snap->key_id : NULL);
+    db_bind_text(st, 26, snap->raw_sha256 && *snap->raw_sha256 ? snap->raw_sha256 : NULL);
+    db_bind_text(st, 27, snap->key_id && *snap->key_id ? snap->key_id : NULL);
     store_bind_int_or_null(st, 28, snap->locked_until, 0);
-    rc = store_step_done(q.db, st, NULL, "cataloguing snapshot", err, errlen);
-    if (!rc)
-        *id = sqlite3_last_insert_rowid(q.db);
-    store_stmt_close(&q);
-    return rc;
+    return store_stmt_int(&q, id, NULL, "cataloguing snapshot", err, errlen);
 }
 
 enum qb_err store_snapshot_get(struct store *s, int64_t id, struct store_snapshot **out, char *err,
@@ -140,7 +136,7 @@ enum qb_err store_snapshot_list(struct store *s, const struct store_snapshot_fil
     if (!f)
         f = &none;
     /* Parameter numbers are fixed per filter; a parameter the statement
-     * lacks is simply not bound (sqlite3_bind_* answers SQLITE_RANGE).
+     * lacks is simply not bound (db.h ignores it).
      * The indexes of 0001/0011 serve: plan_id (+ collection) ->
      * snapshots_plan_target; plan -> snapshots_plan_created; collection
      * -> snapshots_collection_created; run -> snapshots_run; none ->
@@ -162,24 +158,24 @@ enum qb_err store_snapshot_list(struct store *s, const struct store_snapshot_fil
     enum qb_err rc = store_stmt_open(s, sql, &q, err, errlen);
     if (rc)
         goto out;
-    sqlite3_stmt *st = q.st;
-    store_bind_text(st, 2, f->plan);
-    store_bind_text(st, 3, f->collection);
-    store_bind_text(st, 4, f->instance);
-    store_bind_text(st, 5, f->kind);
-    sqlite3_bind_int64(st, 6, f->plan_id);
-    sqlite3_bind_int64(st, 9, f->created_before);
-    sqlite3_bind_int64(st, 10, f->before_id);
-    sqlite3_bind_int(st, 11, f->limit > 0 ? f->limit : -1);
-    sqlite3_bind_int64(st, 12, f->before_created);
-    sqlite3_bind_int64(st, 13, f->run_id);
+    struct db_stmt *st = q.st;
+    db_bind_text(st, 2, f->plan);
+    db_bind_text(st, 3, f->collection);
+    db_bind_text(st, 4, f->instance);
+    db_bind_text(st, 5, f->kind);
+    db_bind_int64(st, 6, f->plan_id);
+    db_bind_int64(st, 9, f->created_before);
+    db_bind_int64(st, 10, f->before_id);
+    db_bind_int64(st, 11, f->limit > 0 ? f->limit : -1);
+    db_bind_int64(st, 12, f->before_created);
+    db_bind_int64(st, 13, f->run_id);
     rc = store_stmt_rows(&q, &snapshot_rows, NULL, &list, n, "listing snapshots", err, errlen);
 out:
     *out = list;
     return rc;
 }
 
-static enum qb_err read_brief(const struct store_rows *r, void *ctx, sqlite3_stmt *st, void *elem,
+static enum qb_err read_brief(const struct store_rows *r, void *ctx, struct db_stmt *st, void *elem,
                               char *err, size_t errlen)
 {
     (void)r;
@@ -187,12 +183,12 @@ static enum qb_err read_brief(const struct store_rows *r, void *ctx, sqlite3_stm
     (void)err;
     (void)errlen;
     struct store_snapshot_brief *b = elem;
-    b->id = sqlite3_column_int64(st, 0);
-    b->created_at = sqlite3_column_int64(st, 1);
-    b->pinned = sqlite3_column_int(st, 2) != 0;
-    b->verified_at = sqlite3_column_int64(st, 3);
-    b->keep_until = sqlite3_column_int64(st, 4);
-    b->locked_until = sqlite3_column_int64(st, 5);
+    b->id = db_column_int64(st, 0);
+    b->created_at = db_column_int64(st, 1);
+    b->pinned = (int)db_column_int64(st, 2) != 0;
+    b->verified_at = db_column_int64(st, 3);
+    b->keep_until = db_column_int64(st, 4);
+    b->locked_until = db_column_int64(st, 5);
     return QB_OK;
 }
 
@@ -213,13 +209,13 @@ enum qb_err store_snapshot_list_retention(struct store *s, int64_t plan_id, cons
         store_stmt_open(s,
                         "SELECT id, created_at, pinned, verified_at, keep_until, locked_until "
                         "FROM snapshots "
-                        "WHERE plan_id = ?1 AND collection IS ?2 "
+                        "WHERE plan_id = ?1 AND collection IS NOT DISTINCT FROM ?2 "
                         "AND deleting_at IS NULL "
                         "ORDER BY created_at DESC, id DESC",
                         &q, err, errlen);
     if (!rc) {
-        sqlite3_bind_int64(q.st, 1, plan_id);
-        store_bind_text(q.st, 2, collection);
+        db_bind_int64(q.st, 1, plan_id);
+        db_bind_text(q.st, 2, collection);
         rc = store_stmt_rows(&q, &brief_rows, NULL, &list, n, "listing a retention target", err,
                              errlen);
     }
@@ -227,8 +223,8 @@ enum qb_err store_snapshot_list_retention(struct store *s, int64_t plan_id, cons
     return rc;
 }
 
-static enum qb_err read_target(const struct store_rows *r, void *ctx, sqlite3_stmt *st, void *elem,
-                               char *err, size_t errlen)
+static enum qb_err read_target(const struct store_rows *r, void *ctx, struct db_stmt *st,
+                               void *elem, char *err, size_t errlen)
 {
     (void)r;
     (void)ctx;
@@ -266,7 +262,7 @@ enum qb_err store_snapshot_targets(struct store *s, int64_t plan_id, char ***out
                         "GROUP BY collection ORDER BY max(created_at) DESC, max(id) DESC",
                         &q, err, errlen);
     if (!rc) {
-        sqlite3_bind_int64(q.st, 1, plan_id);
+        db_bind_int64(q.st, 1, plan_id);
         rc = store_stmt_rows(&q, &target_rows, NULL, &list, n, "listing retention targets", err,
                              errlen);
     }
@@ -314,7 +310,7 @@ enum qb_err store_snapshot_list_deleting(struct store *s, int64_t marked_before,
         s, SNAP_SELECT "WHERE s.deleting_at IS NOT NULL AND s.deleting_at <= ?1 ORDER BY s.id", &q,
         err, errlen);
     if (!rc) {
-        sqlite3_bind_int64(q.st, 1, marked_before);
+        db_bind_int64(q.st, 1, marked_before);
         rc = store_stmt_rows(&q, &snapshot_rows, NULL, &list, n, "listing deletions", err, errlen);
     }
     *out = list;
@@ -358,9 +354,9 @@ enum qb_err store_snapshot_totals(struct store *s, int64_t *count, int64_t *byte
         errlen);
     if (rc)
         return rc;
-    rc = store_step_int(q.db, q.st, count, NULL, "catalogue totals", err, errlen);
+    rc = store_step_int(q.st, count, NULL, "catalogue totals", err, errlen);
     if (!rc)
-        *bytes = sqlite3_column_int64(q.st, 1);
+        *bytes = db_column_int64(q.st, 1);
     store_stmt_close(&q);
     return rc;
 }
@@ -376,8 +372,8 @@ enum qb_err store_snapshot_key_exists(struct store *s, int64_t destination_id, c
                         &q, err, errlen);
     if (rc)
         return rc;
-    sqlite3_bind_int64(q.st, 1, destination_id);
-    store_bind_text(q.st, 2, key);
+    db_bind_int64(q.st, 1, destination_id);
+    db_bind_text(q.st, 2, key);
     return store_stmt_int(&q, &one, exists, "looking up a stored key", err, errlen);
 }
 
@@ -393,8 +389,8 @@ enum qb_err store_snapshot_qdrant_name_exists(struct store *s, const char *insta
                         &q, err, errlen);
     if (rc)
         return rc;
-    store_bind_text(q.st, 1, instance);
-    store_bind_text(q.st, 2, qdrant_name);
+    db_bind_text(q.st, 1, instance);
+    db_bind_text(q.st, 2, qdrant_name);
     return store_stmt_int(&q, &one, exists, "looking up a Qdrant snapshot name", err, errlen);
 }
 
@@ -407,7 +403,7 @@ enum qb_err store_snapshot_count_in_destination(struct store *s, int64_t destina
                                      &q, err, errlen);
     if (rc)
         return rc;
-    sqlite3_bind_int64(q.st, 1, destination_id);
+    db_bind_int64(q.st, 1, destination_id);
     return store_stmt_int(&q, n, NULL, "counting snapshots", err, errlen);
 }
 
@@ -425,8 +421,8 @@ enum qb_err store_snapshot_list_reverify(struct store *s, int64_t plan_id, int l
                                     "ORDER BY coalesce(s.checked_at, 0), s.id LIMIT ?2",
                         &q, err, errlen);
     if (!rc) {
-        sqlite3_bind_int64(q.st, 1, plan_id);
-        sqlite3_bind_int(q.st, 2, limit);
+        db_bind_int64(q.st, 1, plan_id);
+        db_bind_int64(q.st, 2, limit);
         rc = store_stmt_rows(&q, &snapshot_rows, NULL, &list, n, "listing snapshots to re-verify",
                              err, errlen);
     }
@@ -444,8 +440,8 @@ enum qb_err store_snapshot_set_raw(struct store *s, int64_t id, int64_t raw_size
                                      &q, err, errlen);
     if (rc)
         return rc;
-    sqlite3_bind_int64(q.st, 1, id);
-    sqlite3_bind_int64(q.st, 2, raw_size);
-    store_bind_text(q.st, 3, raw_sha256);
+    db_bind_int64(q.st, 1, id);
+    db_bind_int64(q.st, 2, raw_size);
+    db_bind_text(q.st, 3, raw_sha256);
     return store_stmt_done(&q, NULL, "recording the archive's size", err, errlen);
 }

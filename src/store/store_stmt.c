@@ -20,108 +20,85 @@ enum qb_err store_not_found(const char *noun, const char *name, int64_t id, char
     return qb_failf(QB_ERR_NOT_FOUND, err, errlen, "%s %lld does not exist", noun, (long long)id);
 }
 
-enum qb_err store_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
-{
-    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-    if (rc != SQLITE_OK)
-        return store_sqlite_err(db, rc, sql, err, errlen);
-    return QB_OK;
-}
-
-enum qb_err store_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **stmt, char *err,
-                          size_t errlen)
-{
-    int rc = sqlite3_prepare_v2(db, sql, -1, stmt, NULL);
-    if (rc != SQLITE_OK) {
-        *stmt = NULL;
-        return store_sqlite_err(db, rc, "prepare", err, errlen);
-    }
-    return QB_OK;
-}
-
-void store_bind_text(sqlite3_stmt *st, int idx, const char *value)
-{
-    if (value)
-        sqlite3_bind_text(st, idx, value, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, idx);
-}
-
-void store_bind_int_or_null(sqlite3_stmt *st, int idx, int64_t v, int64_t none)
+void store_bind_int_or_null(struct db_stmt *st, int idx, int64_t v, int64_t none)
 {
     if (v == none)
-        sqlite3_bind_null(st, idx);
+        db_bind_null(st, idx);
     else
-        sqlite3_bind_int64(st, idx, v);
+        db_bind_int64(st, idx, v);
 }
 
-void store_bind_key(sqlite3_stmt *st, int idx, const char *name, int64_t id)
+void store_bind_key(struct db_stmt *st, int idx, const char *name, int64_t id)
 {
     if (name)
-        store_bind_text(st, idx, name);
+        db_bind_text(st, idx, name);
     else
-        sqlite3_bind_int64(st, idx, id);
+        db_bind_int64(st, idx, id);
 }
 
-void store_bind_args(sqlite3_stmt *st, int64_t i1, int64_t i2, int64_t i3, const char *t4)
+void store_bind_args(struct db_stmt *st, int64_t i1, int64_t i2, int64_t i3, const char *t4)
 {
-    sqlite3_bind_int64(st, 1, i1);
-    sqlite3_bind_int64(st, 2, i2);
-    sqlite3_bind_int64(st, 3, i3);
-    store_bind_text(st, 4, t4);
+    db_bind_int64(st, 1, i1);
+    db_bind_int64(st, 2, i2);
+    db_bind_int64(st, 3, i3);
+    db_bind_text(st, 4, t4);
 }
 
-char *store_column_text(sqlite3_stmt *st, int col)
+char *store_column_text(struct db_stmt *st, int col)
 {
-    const unsigned char *t = sqlite3_column_text(st, col);
-    return t ? xstrdup((const char *)t) : NULL;
+    const char *t = db_column_text(st, col);
+    return t ? xstrdup(t) : NULL;
 }
 
-enum qb_err store_step_done(sqlite3 *db, sqlite3_stmt *st, int *changes, const char *what,
-                            char *err, size_t errlen)
-{
-    int src = sqlite3_step(st);
-    if (src != SQLITE_DONE)
-        return store_sqlite_err(db, src, what, err, errlen);
-    if (changes)
-        *changes = sqlite3_changes(db);
-    return QB_OK;
-}
-
-enum qb_err store_step_int(sqlite3 *db, sqlite3_stmt *st, int64_t *v, bool *found, const char *what,
-                           char *err, size_t errlen)
-{
-    int src = sqlite3_step(st);
-    if (found)
-        *found = src == SQLITE_ROW;
-    if (src == SQLITE_ROW)
-        *v = sqlite3_column_int64(st, 0);
-    else if (src != SQLITE_DONE || !found)
-        return store_sqlite_err(db, src, what, err, errlen);
-    return QB_OK;
-}
-
-enum qb_err store_query_int(sqlite3 *db, const char *sql, int64_t *v, const char *what, char *err,
+enum qb_err store_step_done(struct db_stmt *st, int *changes, const char *what, char *err,
                             size_t errlen)
 {
-    sqlite3_stmt *st = NULL;
-    enum qb_err rc = store_prepare(db, sql, &st, err, errlen);
+    bool row = false;
+    enum qb_err rc = db_step(st, &row, what, err, errlen);
+    if (!rc && row)
+        rc = qb_failf(QB_ERR_INTERNAL, err, errlen, "%s: returned a row", what);
+    if (!rc && changes)
+        *changes = (int)db_changes(st);
+    return rc;
+}
+
+enum qb_err store_step_int(struct db_stmt *st, int64_t *v, bool *found, const char *what, char *err,
+                           size_t errlen)
+{
+    bool row = false;
+    enum qb_err rc = db_step(st, &row, what, err, errlen);
+    if (rc)
+        return rc;
+    if (found)
+        *found = row;
+    if (row)
+        *v = db_column_int64(st, 0);
+    else if (!found)
+        return qb_failf(QB_ERR_IO, err, errlen, "%s: no row", what);
+    return QB_OK;
+}
+
+enum qb_err store_query_int(struct db_conn *c, const char *sql, int64_t *v, const char *what,
+                            char *err, size_t errlen)
+{
+    struct db_stmt *st = NULL;
+    enum qb_err rc = db_prepare(c, sql, &st, err, errlen);
     if (!rc)
-        rc = store_step_int(db, st, v, NULL, what, err, errlen);
-    sqlite3_finalize(st);
+        rc = store_step_int(st, v, NULL, what, err, errlen);
+    db_finalize(st);
     return rc;
 }
 
 /* ------------------------------------------------------------ row readers */
 
-enum qb_err store_collect_rows(sqlite3 *db, sqlite3_stmt *st, const struct store_rows *r, void *ctx,
+enum qb_err store_collect_rows(struct db_stmt *st, const struct store_rows *r, void *ctx,
                                void **out, size_t *n, const char *what, char *err, size_t errlen)
 {
     char *list = NULL;
     size_t count = 0, cap = 0;
-    enum qb_err rc = QB_OK;
-    int src;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+    bool row = false;
+    enum qb_err rc;
+    while (!(rc = db_step(st, &row, what, err, errlen)) && row) {
         if (count == cap) {
             cap = cap ? 2 * cap : 8;
             list = xrealloc(list, cap * r->size);
@@ -133,8 +110,6 @@ enum qb_err store_collect_rows(sqlite3 *db, sqlite3_stmt *st, const struct store
             break;
         count++;
     }
-    if (!rc && src != SQLITE_DONE)
-        rc = store_sqlite_err(db, src, what, err, errlen);
     if (rc) {
         store_rows_free(r, list, count);
         list = NULL;
@@ -154,23 +129,23 @@ void store_rows_free(const struct store_rows *r, void *list, size_t n)
 
 /* ---------------------------------------------------------- column tables */
 
-void *store_table_read(const struct store_table *t, sqlite3_stmt *st)
+void *store_table_read(const struct store_table *t, struct db_stmt *st)
 {
     char *obj = xcalloc(1, t->size);
     for (size_t i = 0; i < t->ncols; i++) {
         const struct store_col *c = &t->cols[i];
         void *field = obj + c->offset;
         int col = (int)i;
-        bool null = sqlite3_column_type(st, col) == SQLITE_NULL;
+        bool null = db_column_is_null(st, col);
         switch (c->kind) {
         case STORE_KIND_INT64:
-            *(int64_t *)field = null ? c->int_if_null : sqlite3_column_int64(st, col);
+            *(int64_t *)field = null ? c->int_if_null : db_column_int64(st, col);
             break;
         case STORE_KIND_INT:
-            *(int *)field = sqlite3_column_int(st, col);
+            *(int *)field = (int)db_column_int64(st, col);
             break;
         case STORE_KIND_BOOL:
-            *(bool *)field = sqlite3_column_int(st, col) != 0;
+            *(bool *)field = db_column_int64(st, col) != 0;
             break;
         case STORE_KIND_TEXT:
             *(char **)field =
@@ -203,7 +178,7 @@ void store_table_free(const struct store_table *t, void *obj)
     free(obj);
 }
 
-enum qb_err store_table_read_row(const struct store_rows *r, void *ctx, sqlite3_stmt *st,
+enum qb_err store_table_read_row(const struct store_rows *r, void *ctx, struct db_stmt *st,
                                  void *elem, char *err, size_t errlen)
 {
     const struct store_table *t = &r->table;
@@ -212,9 +187,9 @@ enum qb_err store_table_read_row(const struct store_rows *r, void *ctx, sqlite3_
         const struct store_col *c = &t->cols[i];
         if (c->kind != STORE_KIND_SECRET)
             continue;
-        enum qb_err rc = store_secret_open(ctx, (enum store_secret_col)c->int_if_null,
-                                           (const char *)sqlite3_column_text(st, (int)i),
-                                           (char **)(obj + c->offset), err, errlen);
+        enum qb_err rc =
+            store_secret_open(ctx, (enum store_secret_col)c->int_if_null,
+                              db_column_text(st, (int)i), (char **)(obj + c->offset), err, errlen);
         if (rc) {
             store_table_free(t, obj);
             return rc;
@@ -235,28 +210,28 @@ enum qb_err store_stmt_open(struct store *s, const char *sql, struct store_stmt 
                             size_t errlen)
 {
     q->s = s;
-    q->db = store_acquire(s);
-    enum qb_err rc = store_prepare(q->db, sql, &q->st, err, errlen);
+    q->c = store_acquire(s);
+    enum qb_err rc = db_prepare(q->c, sql, &q->st, err, errlen);
     if (rc) {
-        store_release(s, q->db);
-        q->db = NULL;
+        store_release(s, q->c);
+        q->c = NULL;
     }
     return rc;
 }
 
 void store_stmt_close(struct store_stmt *q)
 {
-    sqlite3_finalize(q->st);
+    db_finalize(q->st);
     q->st = NULL;
-    if (q->db)
-        store_release(q->s, q->db);
-    q->db = NULL;
+    if (q->c)
+        store_release(q->s, q->c);
+    q->c = NULL;
 }
 
 enum qb_err store_stmt_done(struct store_stmt *q, int *changes, const char *what, char *err,
                             size_t errlen)
 {
-    enum qb_err rc = store_step_done(q->db, q->st, changes, what, err, errlen);
+    enum qb_err rc = store_step_done(q->st, changes, what, err, errlen);
     store_stmt_close(q);
     return rc;
 }
@@ -264,7 +239,7 @@ enum qb_err store_stmt_done(struct store_stmt *q, int *changes, const char *what
 enum qb_err store_stmt_int(struct store_stmt *q, int64_t *v, bool *found, const char *what,
                            char *err, size_t errlen)
 {
-    enum qb_err rc = store_step_int(q->db, q->st, v, found, what, err, errlen);
+    enum qb_err rc = store_step_int(q->st, v, found, what, err, errlen);
     store_stmt_close(q);
     return rc;
 }
@@ -272,7 +247,7 @@ enum qb_err store_stmt_int(struct store_stmt *q, int64_t *v, bool *found, const 
 enum qb_err store_stmt_rows(struct store_stmt *q, const struct store_rows *r, void *ctx, void **out,
                             size_t *n, const char *what, char *err, size_t errlen)
 {
-    enum qb_err rc = store_collect_rows(q->db, q->st, r, ctx, out, n, what, err, errlen);
+    enum qb_err rc = store_collect_rows(q->st, r, ctx, out, n, what, err, errlen);
     store_stmt_close(q);
     return rc;
 }
@@ -280,15 +255,13 @@ enum qb_err store_stmt_rows(struct store_stmt *q, const struct store_rows *r, vo
 enum qb_err store_stmt_one(struct store_stmt *q, const struct store_rows *r, void *ctx, void *elem,
                            bool *found, const char *what, char *err, size_t errlen)
 {
-    enum qb_err rc = QB_OK;
+    bool row = false;
     memset(elem, 0, r->size);
-    int src = sqlite3_step(q->st);
+    enum qb_err rc = db_step(q->st, &row, what, err, errlen);
     if (found)
-        *found = src == SQLITE_ROW;
-    if (src == SQLITE_ROW)
+        *found = !rc && row;
+    if (!rc && row)
         rc = r->read(r, ctx, q->st, elem, err, errlen);
-    else if (src != SQLITE_DONE)
-        rc = store_sqlite_err(q->db, src, what, err, errlen);
     store_stmt_close(q);
     return rc;
 }

@@ -9,7 +9,7 @@
 
 #include <stdlib.h>
 
-static enum qb_err read_total(const struct store_rows *r, void *ctx, sqlite3_stmt *st, void *elem,
+static enum qb_err read_total(const struct store_rows *r, void *ctx, struct db_stmt *st, void *elem,
                               char *err, size_t errlen)
 {
     (void)r;
@@ -20,9 +20,9 @@ static enum qb_err read_total(const struct store_rows *r, void *ctx, sqlite3_stm
     t->destination = store_column_text(st, 0);
     if (!t->destination)
         t->destination = xstrdup("");
-    t->snapshots = sqlite3_column_int64(st, 1);
-    t->bytes = sqlite3_column_int64(st, 2);
-    t->verify_failed = sqlite3_column_int64(st, 3);
+    t->snapshots = db_column_int64(st, 1);
+    t->bytes = db_column_int64(st, 2);
+    t->verify_failed = db_column_int64(st, 3);
     return QB_OK;
 }
 

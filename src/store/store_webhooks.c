@@ -42,18 +42,18 @@ void store_webhook_list_free(struct store_webhook **list, size_t n)
 
 /* ?1 url ?2 events ?3 plans ?4 instances ?5 format ?6 sealed secret
  * ?7 enabled ?8 description ?9 now ?10 id */
-static void bind_webhook(sqlite3_stmt *st, const struct store_webhook *w, const char *sealed)
+static void bind_webhook(struct db_stmt *st, const struct store_webhook *w, const char *sealed)
 {
-    store_bind_text(st, 1, w->url);
-    store_bind_text(st, 2, w->events);
-    store_bind_text(st, 3, w->plans ? w->plans : "[]");
-    store_bind_text(st, 4, w->instances ? w->instances : "[]");
-    store_bind_text(st, 5, w->format ? w->format : "json");
-    store_bind_text(st, 6, sealed);
-    sqlite3_bind_int(st, 7, w->enabled);
-    store_bind_text(st, 8, w->description);
-    sqlite3_bind_int64(st, 9, qb_now_ms() / 1000);
-    sqlite3_bind_int64(st, 10, w->id);
+    db_bind_text(st, 1, w->url);
+    db_bind_text(st, 2, w->events);
+    db_bind_text(st, 3, w->plans ? w->plans : "[]");
+    db_bind_text(st, 4, w->instances ? w->instances : "[]");
+    db_bind_text(st, 5, w->format ? w->format : "json");
+    db_bind_text(st, 6, sealed);
+    db_bind_int64(st, 7, w->enabled);
+    db_bind_text(st, 8, w->description);
+    db_bind_int64(st, 9, qb_now_ms() / 1000);
+    db_bind_int64(st, 10, w->id);
 }
 
 enum qb_err store_webhook_insert(struct store *s, const struct store_webhook *w, int64_t *id,
@@ -71,7 +71,7 @@ enum qb_err store_webhook_insert(struct store *s, const struct store_webhook *w,
     if (rc)
         goto out;
     bind_webhook(q.st, w, sealed);
-    sqlite3_bind_null(q.st, 10);
+    db_bind_null(q.st, 10);
     rc = store_stmt_int(&q, id, NULL, "inserting webhook", err, errlen);
 out:
     free(sealed);
@@ -90,7 +90,7 @@ enum qb_err store_webhook_update(struct store *s, const struct store_webhook *w,
     if (!rc)
         rc = store_stmt_open(s,
                              "UPDATE webhooks SET url = ?1, events = ?2, plans = ?3, "
-                             "instances = ?4, format = ?5, secret = ifnull(?6, secret), "
+                             "instances = ?4, format = ?5, secret = coalesce(?6, secret), "
                              "enabled = ?7, description = ?8, updated_at = ?9 WHERE id = ?10",
                              &q, err, errlen);
     if (rc)
@@ -173,13 +173,13 @@ enum qb_err store_delivery_add(struct store *s, const struct store_delivery_new 
         &q, err, errlen);
     if (rc)
         return rc;
-    store_bind_text(q.st, 1, d->delivery_id);
+    db_bind_text(q.st, 1, d->delivery_id);
     store_bind_int_or_null(q.st, 2, d->webhook_id, 0);
-    store_bind_text(q.st, 3, d->url);
-    store_bind_text(q.st, 4, d->event);
-    store_bind_text(q.st, 5, d->event_key);
-    store_bind_text(q.st, 6, d->body);
-    sqlite3_bind_int64(q.st, 7, now);
+    db_bind_text(q.st, 3, d->url);
+    db_bind_text(q.st, 4, d->event);
+    db_bind_text(q.st, 5, d->event_key);
+    db_bind_text(q.st, 6, d->body);
+    db_bind_int64(q.st, 7, now);
     rc = store_stmt_done(&q, &changes, "queueing a webhook delivery", err, errlen);
     if (added)
         *added = !rc && changes > 0;
@@ -201,8 +201,8 @@ enum qb_err store_delivery_claim(struct store *s, int64_t now_ms, int64_t lease_
         &q, err, errlen);
     if (rc)
         return rc;
-    sqlite3_bind_int64(q.st, 1, now_ms);
-    sqlite3_bind_int64(q.st, 2, now_ms + lease_ms);
+    db_bind_int64(q.st, 1, now_ms);
+    db_bind_int64(q.st, 2, now_ms + lease_ms);
     rc = store_stmt_one(&q, &delivery_rows, NULL, out, &found, "leasing a webhook delivery", err,
                         errlen);
     if (!rc && !found)
@@ -214,42 +214,43 @@ enum qb_err store_delivery_record(struct store *s, int64_t id, int64_t at_ms, in
                                   const char *error, int64_t duration_ms, const char *state,
                                   int64_t retry_at_ms, char *err, size_t errlen)
 {
-    sqlite3 *db = store_acquire(s);
-    sqlite3_stmt *ins = NULL, *up = NULL;
-    enum qb_err rc = store_exec(db, "BEGIN IMMEDIATE", err, errlen);
+    struct db_conn *db = store_acquire(s);
+    struct db_stmt *ins = NULL, *up = NULL;
+    enum qb_err rc = db_begin(db, DB_TX_WRITE, err, errlen);
     if (!rc)
-        rc = store_prepare(db,
-                           "INSERT INTO webhook_attempts (delivery, at, status, error, "
-                           "duration_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-                           &ins, err, errlen);
+        rc = db_prepare(db,
+                        "INSERT INTO webhook_attempts (delivery, at, status, error, "
+                        "duration_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        &ins, err, errlen);
     if (!rc)
-        rc = store_prepare(db,
-                           "UPDATE webhook_deliveries SET attempts = attempts + 1, state = ?2, "
-                           "next_attempt_at = ?3, last_status = ?4, last_error = ?5, "
-                           "delivered_at = CASE WHEN ?2 = 'delivered' THEN ?6 END WHERE id = ?1",
-                           &up, err, errlen);
+        rc = db_prepare(db,
+                        "UPDATE webhook_deliveries SET attempts = attempts + 1, state = ?2, "
+                        "next_attempt_at = ?3, last_status = ?4, last_error = ?5, "
+                        "delivered_at = CASE WHEN ?2 = 'delivered' THEN CAST(?6 AS BIGINT) END "
+                        "WHERE id = ?1",
+                        &up, err, errlen);
     if (rc)
         goto out;
-    sqlite3_bind_int64(ins, 1, id);
-    sqlite3_bind_int64(ins, 2, at_ms);
+    db_bind_int64(ins, 1, id);
+    db_bind_int64(ins, 2, at_ms);
     store_bind_int_or_null(ins, 3, status, 0);
-    store_bind_text(ins, 4, error);
-    sqlite3_bind_int64(ins, 5, duration_ms);
-    rc = store_step_done(db, ins, NULL, "logging a webhook attempt", err, errlen);
+    db_bind_text(ins, 4, error);
+    db_bind_int64(ins, 5, duration_ms);
+    rc = store_step_done(ins, NULL, "logging a webhook attempt", err, errlen);
     if (rc)
         goto out;
-    sqlite3_bind_int64(up, 1, id);
-    store_bind_text(up, 2, state);
-    sqlite3_bind_int64(up, 3, retry_at_ms);
+    db_bind_int64(up, 1, id);
+    db_bind_text(up, 2, state);
+    db_bind_int64(up, 3, retry_at_ms);
     store_bind_int_or_null(up, 4, status, 0);
-    store_bind_text(up, 5, error);
-    sqlite3_bind_int64(up, 6, at_ms + duration_ms);
-    rc = store_step_done(db, up, NULL, "updating a webhook delivery", err, errlen);
+    db_bind_text(up, 5, error);
+    db_bind_int64(up, 6, at_ms + duration_ms);
+    rc = store_step_done(up, NULL, "updating a webhook delivery", err, errlen);
     if (!rc)
-        rc = store_exec(db, "COMMIT", err, errlen);
+        rc = db_commit(db, err, errlen);
 out:
-    sqlite3_finalize(ins);
-    sqlite3_finalize(up);
+    db_finalize(ins);
+    db_finalize(up);
     store_release(s, db); /* rolls back when a step failed */
     return rc;
 }
@@ -272,10 +273,10 @@ enum qb_err store_delivery_counts(struct store *s, struct store_delivery_counts 
         s, "SELECT state, count(*) FROM webhook_deliveries GROUP BY state", &q, err, errlen);
     if (rc)
         return rc;
-    int src;
-    while ((src = sqlite3_step(q.st)) == SQLITE_ROW) {
-        const char *state = (const char *)sqlite3_column_text(q.st, 0);
-        int64_t n = sqlite3_column_int64(q.st, 1);
+    bool row = false;
+    while (!(rc = db_step(q.st, &row, "counting webhook deliveries", err, errlen)) && row) {
+        const char *state = db_column_text(q.st, 0);
+        int64_t n = db_column_int64(q.st, 1);
         if (strcmp(state, "pending") == 0)
             c->pending = n;
         else if (strcmp(state, "delivered") == 0)
@@ -283,8 +284,6 @@ enum qb_err store_delivery_counts(struct store *s, struct store_delivery_counts 
         else
             c->dead = n;
     }
-    if (src != SQLITE_DONE)
-        rc = store_sqlite_err(q.db, src, "counting webhook deliveries", err, errlen);
     store_stmt_close(&q);
     return rc;
 }
@@ -296,18 +295,28 @@ enum qb_err store_delivery_list(struct store *s, int64_t webhook_id, int limit,
     void *list = NULL;
     *out = NULL;
     *n = 0;
-    enum qb_err rc = store_stmt_open(
-        s,
-        "SELECT " DELIVERY_COLUMNS ", (SELECT json_group_array(json_object('at', "
-        "strftime('%Y-%m-%dT%H:%M:%fZ', a.at / 1000.0, 'unixepoch'), 'status', a.status, "
-        "'error', a.error, 'duration_ms', a.duration_ms)) FROM (SELECT * FROM webhook_attempts "
-        "WHERE delivery = d.id ORDER BY id) a) FROM webhook_deliveries d WHERE webhook_id = ?1 "
-        "ORDER BY id DESC LIMIT ?2",
-        &q, err, errlen);
+    /* The attempts as one JSON array; PostgreSQL's JSON is spaced
+     * differently, which the reader (a JSON parser) does not mind. */
+    static const char *const sql[] = {
+        [DB_SQLITE] =
+            "SELECT " DELIVERY_COLUMNS ", (SELECT json_group_array(json_object('at', "
+            "strftime('%Y-%m-%dT%H:%M:%fZ', a.at / 1000.0, 'unixepoch'), 'status', a.status, "
+            "'error', a.error, 'duration_ms', a.duration_ms)) FROM (SELECT * FROM "
+            "webhook_attempts WHERE delivery = d.id ORDER BY id) a) FROM webhook_deliveries d "
+            "WHERE webhook_id = ?1 ORDER BY id DESC LIMIT ?2",
+        [DB_POSTGRES] =
+            "SELECT " DELIVERY_COLUMNS ", (SELECT coalesce(json_agg(json_build_object('at', "
+            "to_char(to_timestamp(a.at / 1000.0) AT TIME ZONE 'UTC', "
+            "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), 'status', a.status, 'error', a.error, "
+            "'duration_ms', a.duration_ms) ORDER BY a.id), '[]')::text FROM webhook_attempts a "
+            "WHERE a.delivery = d.id) FROM webhook_deliveries d "
+            "WHERE webhook_id = ?1 ORDER BY id DESC LIMIT ?2",
+    };
+    enum qb_err rc = store_stmt_open(s, sql[store_dialect(s)], &q, err, errlen);
     if (rc)
         return rc;
-    sqlite3_bind_int64(q.st, 1, webhook_id);
-    sqlite3_bind_int(q.st, 2, limit);
+    db_bind_int64(q.st, 1, webhook_id);
+    db_bind_int64(q.st, 2, limit);
     rc = store_stmt_rows(&q, &delivery_rows, NULL, &list, n, "listing webhook deliveries", err,
                          errlen);
     *out = list;
@@ -329,8 +338,10 @@ enum qb_err store_webhook_cursor(struct store *s, int64_t *after, char *err, siz
 enum qb_err store_webhook_cursor_set(struct store *s, int64_t after, char *err, size_t errlen)
 {
     return store_write(
-        s, "UPDATE webhook_cursor SET events_after = max(events_after, ?1) WHERE id = 1", after, 0,
-        0, NULL, NULL, "moving the webhook cursor", err, errlen);
+        s,
+        "UPDATE webhook_cursor SET events_after = CASE WHEN events_after > ?1 THEN events_after "
+        "ELSE ?1 END WHERE id = 1",
+        after, 0, 0, NULL, NULL, "moving the webhook cursor", err, errlen);
 }
 
 /* ---------------------------------------------------------------- chat-ops */
@@ -338,30 +349,30 @@ enum qb_err store_webhook_cursor_set(struct store *s, int64_t after, char *err, 
 enum qb_err store_chatops_seen(struct store *s, const char *signature, int64_t now,
                                int64_t window_s, char *err, size_t errlen)
 {
-    sqlite3 *db = store_acquire(s);
-    sqlite3_stmt *del = NULL, *ins = NULL;
-    enum qb_err rc = store_exec(db, "BEGIN IMMEDIATE", err, errlen);
+    struct db_conn *db = store_acquire(s);
+    struct db_stmt *del = NULL, *ins = NULL;
+    enum qb_err rc = db_begin(db, DB_TX_WRITE, err, errlen);
     if (!rc)
-        rc = store_prepare(db, "DELETE FROM chatops_seen WHERE at < ?1", &del, err, errlen);
+        rc = db_prepare(db, "DELETE FROM chatops_seen WHERE at < ?1", &del, err, errlen);
     if (!rc)
-        rc = store_prepare(db, "INSERT INTO chatops_seen (signature, at) VALUES (?1, ?2)", &ins,
-                           err, errlen);
+        rc = db_prepare(db, "INSERT INTO chatops_seen (signature, at) VALUES (?1, ?2)", &ins, err,
+                        errlen);
     if (rc)
         goto out;
-    sqlite3_bind_int64(del, 1, now - window_s);
-    rc = store_step_done(db, del, NULL, "forgetting old chat commands", err, errlen);
+    db_bind_int64(del, 1, now - window_s);
+    rc = store_step_done(del, NULL, "forgetting old chat commands", err, errlen);
     if (rc)
         goto out;
-    store_bind_text(ins, 1, signature);
-    sqlite3_bind_int64(ins, 2, now);
-    rc = store_step_done(db, ins, NULL, "recording a chat command", err, errlen);
+    db_bind_text(ins, 1, signature);
+    db_bind_int64(ins, 2, now);
+    rc = store_step_done(ins, NULL, "recording a chat command", err, errlen);
     if (rc == QB_ERR_CONFLICT)
         qb_failf(rc, err, errlen, "this signed request was already served (a replay)");
     if (!rc)
-        rc = store_exec(db, "COMMIT", err, errlen);
+        rc = db_commit(db, err, errlen);
 out:
-    sqlite3_finalize(del);
-    sqlite3_finalize(ins);
+    db_finalize(del);
+    db_finalize(ins);
     store_release(s, db);
     return rc;
 }
@@ -371,15 +382,17 @@ enum qb_err store_chatops_followup(struct store *s, int64_t run_id, const char *
 {
     struct store_stmt q;
     enum qb_err rc = store_stmt_open(s,
-                                     "INSERT OR REPLACE INTO chatops_followups (run_id, "
-                                     "response_url, command, created_at) VALUES (?1, ?2, ?3, ?4)",
+                                     "INSERT INTO chatops_followups (run_id, response_url, "
+                                     "command, created_at) VALUES (?1, ?2, ?3, ?4) "
+                                     "ON CONFLICT (run_id) DO UPDATE SET response_url = ?2, "
+                                     "command = ?3, created_at = ?4",
                                      &q, err, errlen);
     if (rc)
         return rc;
-    sqlite3_bind_int64(q.st, 1, run_id);
-    store_bind_text(q.st, 2, response_url);
-    store_bind_text(q.st, 3, command);
-    sqlite3_bind_int64(q.st, 4, qb_now_ms() / 1000);
+    db_bind_int64(q.st, 1, run_id);
+    db_bind_text(q.st, 2, response_url);
+    db_bind_text(q.st, 3, command);
+    db_bind_int64(q.st, 4, qb_now_ms() / 1000);
     return store_stmt_done(&q, NULL, "recording a chat follow-up", err, errlen);
 }
 

@@ -8,6 +8,7 @@
  * a lookup that finds nothing says what was looked for).
  */
 #include "unit.h"
+#include "store/db.h"
 #include "store/migrate.h"
 #include "store/store.h"
 #include "store/store_cleanup.h"
@@ -55,43 +56,66 @@ static int scalar(sqlite3 *db, const char *sql)
     return v;
 }
 
+/* The migrator's own connection (db.h), as the store opens it. */
+static struct db_conn *open_conn(void)
+{
+    struct db_conn *c = NULL;
+    char err[QB_ERRBUF_SIZE];
+    if (db_open(dbpath, &c, err, sizeof err) != QB_OK)
+        fprintf(stderr, "db_open: %s\n", err);
+    return c;
+}
+
+static int conn_scalar(struct db_conn *c, const char *sql)
+{
+    struct db_stmt *st = NULL;
+    char err[QB_ERRBUF_SIZE];
+    bool row = false;
+    int v = -1;
+    if (db_prepare(c, sql, &st, err, sizeof err) == QB_OK &&
+        db_step(st, &row, "scalar", err, sizeof err) == QB_OK && row)
+        v = (int)db_column_int64(st, 0);
+    db_finalize(st);
+    return v;
+}
+
 static void test_migrate_from_zero_and_twice(void)
 {
     fresh_db();
-    sqlite3 *db = NULL;
     char err[QB_ERRBUF_SIZE];
     int applied = -1, version = -1;
-    TEST_ASSERT(sqlite3_open(dbpath, &db) == SQLITE_OK);
+    struct db_conn *db = open_conn();
+    TEST_ASSERT(db != NULL);
     TEST_EXPECT_INT(migrate_current_version(db, &version, err, sizeof err), QB_OK);
     TEST_EXPECT_INT(version, 0);
     TEST_EXPECT_INT(migrate_apply(db, &applied, err, sizeof err), QB_OK);
     TEST_EXPECT_INT(applied, qb_migrations_count);
     TEST_EXPECT_INT(migrate_current_version(db, &version, err, sizeof err), QB_OK);
     TEST_EXPECT_INT(version, migrate_latest_version());
-    int objects = scalar(db, "SELECT count(*) FROM sqlite_schema");
+    int objects = conn_scalar(db, "SELECT count(*) FROM sqlite_schema");
     TEST_EXPECT_INT(migrate_apply(db, &applied, err, sizeof err), QB_OK);
     TEST_EXPECT_INT(applied, 0);
-    TEST_EXPECT_INT(scalar(db, "SELECT count(*) FROM sqlite_schema"), objects);
-    TEST_EXPECT_INT(scalar(db, "SELECT count(*) FROM schema_migrations"), qb_migrations_count);
-    sqlite3_close(db);
+    TEST_EXPECT_INT(conn_scalar(db, "SELECT count(*) FROM sqlite_schema"), objects);
+    TEST_EXPECT_INT(conn_scalar(db, "SELECT count(*) FROM schema_migrations"), qb_migrations_count);
+    db_close(db);
     drop_db();
 }
 
 static void test_newer_schema_refused_unchanged(void)
 {
     fresh_db();
-    sqlite3 *db = NULL;
     char err[QB_ERRBUF_SIZE];
-    TEST_ASSERT(sqlite3_open(dbpath, &db) == SQLITE_OK);
+    struct db_conn *db = open_conn();
+    TEST_ASSERT(db != NULL);
     TEST_ASSERT(migrate_apply(db, NULL, err, sizeof err) == QB_OK);
-    TEST_ASSERT(sqlite3_exec(db, "INSERT INTO schema_migrations VALUES (4242, 'x', 0)", NULL, NULL,
-                             NULL) == SQLITE_OK);
-    int objects = scalar(db, "SELECT count(*) FROM sqlite_schema");
+    TEST_ASSERT(db_exec(db, "INSERT INTO schema_migrations VALUES (4242, 'x', 0)", err,
+                        sizeof err) == QB_OK);
+    int objects = conn_scalar(db, "SELECT count(*) FROM sqlite_schema");
     TEST_EXPECT_INT(migrate_apply(db, NULL, err, sizeof err), QB_ERR_TOO_NEW);
     TEST_EXPECT(strstr(err, "schema version 4242") != NULL);
     TEST_EXPECT(strstr(err, "nothing was changed") != NULL);
-    TEST_EXPECT_INT(scalar(db, "SELECT count(*) FROM sqlite_schema"), objects);
-    sqlite3_close(db);
+    TEST_EXPECT_INT(conn_scalar(db, "SELECT count(*) FROM sqlite_schema"), objects);
+    db_close(db);
     drop_db();
 }
 
@@ -100,15 +124,16 @@ static void test_failed_migration_rolls_back(void)
     /* A table the first migration creates already exists: the migration
      * fails and leaves nothing half-applied. */
     fresh_db();
-    sqlite3 *db = NULL;
     char err[QB_ERRBUF_SIZE];
-    TEST_ASSERT(sqlite3_open(dbpath, &db) == SQLITE_OK);
-    TEST_ASSERT(sqlite3_exec(db, "CREATE TABLE runs (x)", NULL, NULL, NULL) == SQLITE_OK);
+    struct db_conn *db = open_conn();
+    TEST_ASSERT(db != NULL);
+    TEST_ASSERT(db_exec(db, "CREATE TABLE runs (x)", err, sizeof err) == QB_OK);
     TEST_EXPECT(migrate_apply(db, NULL, err, sizeof err) != QB_OK);
     TEST_EXPECT(strstr(err, "migration 0001_initial") != NULL);
-    TEST_EXPECT_INT(scalar(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'instances'"), 0);
-    TEST_EXPECT_INT(scalar(db, "SELECT count(*) FROM schema_migrations"), 0);
-    sqlite3_close(db);
+    TEST_EXPECT_INT(conn_scalar(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'instances'"),
+                    0);
+    TEST_EXPECT_INT(conn_scalar(db, "SELECT count(*) FROM schema_migrations"), 0);
+    db_close(db);
     drop_db();
 }
 

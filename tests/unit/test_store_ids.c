@@ -9,9 +9,9 @@
  * dangling references (old ones stay, as they were).
  */
 #include "unit.h"
+#include "store/db.h"
 #include "store/migrate.h"
 
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,23 +19,30 @@
 
 static char dbpath[64];
 
-static sqlite3 *fresh_db(void)
+/* A connection as the store opens one (db.h), but without foreign keys,
+ * as a plain sqlite3 handle (an older qbackupd's, or a tool's) has. */
+static struct db_conn *fresh_db(void)
 {
+    char err[QB_ERRBUF_SIZE];
     snprintf(dbpath, sizeof dbpath, "/tmp/qbackup-unit-ids-XXXXXX");
     int fd = mkstemp(dbpath);
     if (fd >= 0)
         close(fd);
     unlink(dbpath);
-    sqlite3 *db = NULL;
-    if (sqlite3_open(dbpath, &db) != SQLITE_OK)
+    struct db_conn *db = NULL;
+    if (db_open(dbpath, &db, err, sizeof err) != QB_OK ||
+        db_exec(db, "PRAGMA foreign_keys = OFF", err, sizeof err) != QB_OK) {
+        fprintf(stderr, "fresh_db: %s\n", err);
+        db_close(db);
         return NULL;
+    }
     return db;
 }
 
-static void drop_db(sqlite3 *db)
+static void drop_db(struct db_conn *db)
 {
     char p[96];
-    sqlite3_close(db);
+    db_close(db);
     unlink(dbpath);
     snprintf(p, sizeof p, "%s-wal", dbpath);
     unlink(p);
@@ -43,29 +50,40 @@ static void drop_db(sqlite3 *db)
     unlink(p);
 }
 
-static long long scalar(sqlite3 *db, const char *sql)
+static long long scalar(struct db_conn *db, const char *sql)
 {
-    sqlite3_stmt *st = NULL;
+    struct db_stmt *st = NULL;
+    char err[QB_ERRBUF_SIZE] = "no row";
+    bool row = false;
     long long v = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
+    if (db_prepare(db, sql, &st, err, sizeof err) == QB_OK &&
+        db_step(st, &row, sql, err, sizeof err) == QB_OK && row)
+        v = db_column_int64(st, 0);
     else
-        fprintf(stderr, "scalar(%s): %s\n", sql, sqlite3_errmsg(db));
-    sqlite3_finalize(st);
+        fprintf(stderr, "scalar(%s): %s\n", sql, err);
+    db_finalize(st);
     return v;
 }
 
-static int exec(sqlite3 *db, const char *sql)
+/* QB_OK, or the error (printed). */
+static int exec(struct db_conn *db, const char *sql)
 {
-    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-    if (rc != SQLITE_OK)
-        fprintf(stderr, "exec(%s): %s\n", sql, sqlite3_errmsg(db));
+    char err[QB_ERRBUF_SIZE];
+    enum qb_err rc = db_exec(db, sql, err, sizeof err);
+    if (rc != QB_OK)
+        fprintf(stderr, "exec: %s\n", err);
     return rc;
+}
+
+/* The id the connection's last INSERT gave its row. */
+static long long last_id(struct db_conn *db)
+{
+    return scalar(db, "SELECT last_insert_rowid()");
 }
 
 /* Applies the embedded migrations up to and including version `upto`,
  * recording each, as an older qbackupd would have. */
-static bool migrate_upto(sqlite3 *db, int upto)
+static bool migrate_upto(struct db_conn *db, int upto)
 {
     char err[QB_ERRBUF_SIZE];
     int version = 0;
@@ -75,7 +93,7 @@ static bool migrate_upto(sqlite3 *db, int upto)
         char sql[256];
         snprintf(sql, sizeof sql, "INSERT INTO schema_migrations VALUES (%d, '%s', 0)",
                  qb_migrations[i].version, qb_migrations[i].name);
-        if (exec(db, qb_migrations[i].sql) != SQLITE_OK || exec(db, sql) != SQLITE_OK)
+        if (exec(db, qb_migrations[i].sql) != QB_OK || exec(db, sql) != QB_OK)
             return false;
     }
     return true;
@@ -91,7 +109,7 @@ static const char parents[] =
 
 /* A snapshot row of run `run` (0: none) with id `id` (0: let SQLite
  * choose). */
-static int add_snapshot(sqlite3 *db, long long id, long long run)
+static int add_snapshot(struct db_conn *db, long long id, long long run)
 {
     static int serial;
     char sql[640], idtext[32], runtext[32];
@@ -110,25 +128,25 @@ static int add_snapshot(sqlite3 *db, long long id, long long run)
  * handed out max(id) + 1, the deleted one's id, again). */
 static void test_fresh_catalogue_never_reuses_ids(void)
 {
-    sqlite3 *db = fresh_db();
+    struct db_conn *db = fresh_db();
     char err[QB_ERRBUF_SIZE];
     TEST_ASSERT(db != NULL);
     TEST_ASSERT(migrate_apply(db, NULL, err, sizeof err) == QB_OK);
-    TEST_ASSERT(exec(db, parents) == SQLITE_OK);
+    TEST_ASSERT(exec(db, parents) == QB_OK);
     TEST_ASSERT(exec(db, "INSERT INTO runs (kind, plan_id, trigger, queued_at) "
-                         "VALUES ('backup', 1, 'api', 0)") == SQLITE_OK);
-    long long run = sqlite3_last_insert_rowid(db);
-    TEST_ASSERT(add_snapshot(db, 0, run) == SQLITE_OK);
-    long long first = sqlite3_last_insert_rowid(db);
-    TEST_ASSERT(exec(db, "DELETE FROM snapshots") == SQLITE_OK);
-    TEST_ASSERT(add_snapshot(db, 0, run) == SQLITE_OK);
-    long long second = sqlite3_last_insert_rowid(db);
+                         "VALUES ('backup', 1, 'api', 0)") == QB_OK);
+    long long run = last_id(db);
+    TEST_ASSERT(add_snapshot(db, 0, run) == QB_OK);
+    long long first = last_id(db);
+    TEST_ASSERT(exec(db, "DELETE FROM snapshots") == QB_OK);
+    TEST_ASSERT(add_snapshot(db, 0, run) == QB_OK);
+    long long second = last_id(db);
     TEST_EXPECT(second > first);
 
-    TEST_ASSERT(exec(db, "DELETE FROM snapshots; DELETE FROM runs") == SQLITE_OK);
+    TEST_ASSERT(exec(db, "DELETE FROM snapshots; DELETE FROM runs") == QB_OK);
     TEST_ASSERT(exec(db, "INSERT INTO runs (kind, trigger, queued_at) "
-                         "VALUES ('restore', 'api', 0)") == SQLITE_OK);
-    TEST_EXPECT(sqlite3_last_insert_rowid(db) > run);
+                         "VALUES ('restore', 'api', 0)") == QB_OK);
+    TEST_EXPECT(last_id(db) > run);
     drop_db(db);
 }
 
@@ -149,25 +167,25 @@ static const char *const indexes[] = {
 /* A schema-6 catalogue with data goes through the rebuild intact. */
 static void test_rebuild_keeps_rows_references_and_indexes(void)
 {
-    sqlite3 *db = fresh_db();
+    struct db_conn *db = fresh_db();
     char err[QB_ERRBUF_SIZE];
     TEST_ASSERT(db != NULL);
-    TEST_ASSERT(exec(db, "PRAGMA foreign_keys = ON") == SQLITE_OK);
+    TEST_ASSERT(exec(db, "PRAGMA foreign_keys = ON") == QB_OK);
     TEST_ASSERT(migrate_upto(db, 6));
-    TEST_ASSERT(exec(db, parents) == SQLITE_OK);
+    TEST_ASSERT(exec(db, parents) == QB_OK);
     /* Run 7 took snapshot 12 (deleted since) and recorded it; restore run
      * 8 restored snapshot 15 (deleted since); snapshot 5 remains. */
     TEST_ASSERT(exec(db, "INSERT INTO runs (id, kind, plan_id, plan_name, trigger, state, "
                          "results, queued_at, scheduled_for, inflight, worker, instance_id) "
                          "VALUES (7, 'backup', 1, 'nightly', 'schedule', 'succeeded', "
                          "'[{\"collection\":\"c\",\"snapshot_id\":12},{\"collection\":\"d\"}]', "
-                         "100, 90, '{\"instance\":\"default\"}', 2, 1)") == SQLITE_OK);
-    TEST_ASSERT(exec(db, "INSERT INTO runs (id, kind, trigger, request, results, queued_at) "
-                         "VALUES (8, 'restore', 'api', '{\"snapshot_id\":15}', '[]', 200)") ==
-                SQLITE_OK);
-    TEST_ASSERT(add_snapshot(db, 5, 7) == SQLITE_OK);
+                         "100, 90, '{\"instance\":\"default\"}', 2, 1)") == QB_OK);
+    TEST_ASSERT(exec(db,
+                     "INSERT INTO runs (id, kind, trigger, request, results, queued_at) "
+                     "VALUES (8, 'restore', 'api', '{\"snapshot_id\":15}', '[]', 200)") == QB_OK);
+    TEST_ASSERT(add_snapshot(db, 5, 7) == QB_OK);
     TEST_ASSERT(exec(db, "UPDATE snapshots SET verified_at = 123, layout = 'shards', "
-                         "backup_set = '{\"shards\":[]}', pinned = 1 WHERE id = 5") == SQLITE_OK);
+                         "backup_set = '{\"shards\":[]}', pinned = 1 WHERE id = 5") == QB_OK);
 
     int applied = 0;
     TEST_ASSERT(migrate_apply(db, &applied, err, sizeof err) == QB_OK);
@@ -198,26 +216,25 @@ static void test_rebuild_keeps_rows_references_and_indexes(void)
         TEST_EXPECT_INT(scalar(db, sql), 1);
     }
     /* Constraints came along: a duplicate location is still refused. */
-    TEST_EXPECT(sqlite3_exec(db,
-                             "INSERT INTO snapshots (plan_id, run_id, instance_name, "
-                             "destination_id, kind, collection, qdrant_name, location, size_bytes, "
-                             "sha256, created_at) SELECT plan_id, run_id, instance_name, "
-                             "destination_id, kind, collection, qdrant_name, location, size_bytes, "
-                             "sha256, created_at FROM snapshots WHERE id = 5",
-                             NULL, NULL, NULL) == SQLITE_CONSTRAINT);
+    TEST_EXPECT(db_exec(db,
+                        "INSERT INTO snapshots (plan_id, run_id, instance_name, "
+                        "destination_id, kind, collection, qdrant_name, location, size_bytes, "
+                        "sha256, created_at) SELECT plan_id, run_id, instance_name, "
+                        "destination_id, kind, collection, qdrant_name, location, size_bytes, "
+                        "sha256, created_at FROM snapshots WHERE id = 5",
+                        err, sizeof err) == QB_ERR_CONFLICT);
     /* The next snapshot id is above 15, the largest the runs remember;
      * the next run id above 8. */
-    TEST_ASSERT(add_snapshot(db, 0, 7) == SQLITE_OK);
-    TEST_EXPECT(sqlite3_last_insert_rowid(db) > 15);
+    TEST_ASSERT(add_snapshot(db, 0, 7) == QB_OK);
+    TEST_EXPECT(last_id(db) > 15);
     TEST_ASSERT(exec(db, "INSERT INTO runs (kind, trigger, queued_at) "
-                         "VALUES ('backup', 'api', 300)") == SQLITE_OK);
-    TEST_EXPECT(sqlite3_last_insert_rowid(db) > 8);
+                         "VALUES ('backup', 'api', 300)") == QB_OK);
+    TEST_EXPECT(last_id(db) > 8);
     /* Foreign keys are enforced again, and nothing dangles. */
     TEST_EXPECT_INT(scalar(db, "PRAGMA foreign_keys"), 1);
     TEST_EXPECT_INT(scalar(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
-    TEST_EXPECT(sqlite3_exec(db, "DELETE FROM destinations", NULL, NULL, NULL) ==
-                SQLITE_CONSTRAINT);
-    TEST_ASSERT(exec(db, "DELETE FROM runs WHERE id = 7") == SQLITE_OK);
+    TEST_EXPECT(db_exec(db, "DELETE FROM destinations", err, sizeof err) == QB_ERR_CONFLICT);
+    TEST_ASSERT(exec(db, "DELETE FROM runs WHERE id = 7") == QB_OK);
     TEST_EXPECT_INT(scalar(db, "SELECT run_id IS NULL FROM snapshots WHERE id = 5"), 1);
     drop_db(db);
 }
@@ -226,15 +243,15 @@ static void test_rebuild_keeps_rows_references_and_indexes(void)
  * and a connection that did not enforce foreign keys still does not. */
 static void test_rebuild_of_an_empty_catalogue(void)
 {
-    sqlite3 *db = fresh_db();
+    struct db_conn *db = fresh_db();
     char err[QB_ERRBUF_SIZE];
     TEST_ASSERT(db != NULL);
     TEST_ASSERT(migrate_upto(db, 6));
     TEST_ASSERT(migrate_apply(db, NULL, err, sizeof err) == QB_OK);
     TEST_EXPECT_INT(scalar(db, "PRAGMA foreign_keys"), 0);
-    TEST_ASSERT(exec(db, parents) == SQLITE_OK);
-    TEST_ASSERT(add_snapshot(db, 0, 0) == SQLITE_OK);
-    TEST_EXPECT_INT(sqlite3_last_insert_rowid(db), 1);
+    TEST_ASSERT(exec(db, parents) == QB_OK);
+    TEST_ASSERT(add_snapshot(db, 0, 0) == QB_OK);
+    TEST_EXPECT_INT(last_id(db), 1);
     drop_db(db);
 }
 
@@ -242,14 +259,14 @@ static void test_rebuild_of_an_empty_catalogue(void)
  * neither stops the migration nor gets lost. */
 static void test_old_dangling_reference_survives(void)
 {
-    sqlite3 *db = fresh_db();
+    struct db_conn *db = fresh_db();
     char err[QB_ERRBUF_SIZE];
     TEST_ASSERT(db != NULL);
     TEST_ASSERT(migrate_upto(db, 6));
-    TEST_ASSERT(exec(db, parents) == SQLITE_OK);
+    TEST_ASSERT(exec(db, parents) == QB_OK);
     /* Written with enforcement off, as a broken tool might. */
-    TEST_ASSERT(add_snapshot(db, 3, 99) == SQLITE_OK);
-    TEST_ASSERT(exec(db, "PRAGMA foreign_keys = ON") == SQLITE_OK);
+    TEST_ASSERT(add_snapshot(db, 3, 99) == QB_OK);
+    TEST_ASSERT(exec(db, "PRAGMA foreign_keys = ON") == QB_OK);
     TEST_EXPECT_INT(migrate_apply(db, NULL, err, sizeof err), QB_OK);
     TEST_EXPECT_INT(scalar(db, "SELECT max(version) FROM schema_migrations"),
                     migrate_latest_version());
