@@ -45,11 +45,11 @@ enum qb_err store_fleet_beat(struct store *s, const char *name, const char *vers
         &q, err, errlen);
     if (rc)
         return rc;
-    store_bind_text(q.st, 1, name);
-    store_bind_text(q.st, 2, version);
-    store_bind_text(q.st, 3, address);
-    store_bind_int_or_null(q.st, 4, started_at, INT64_MIN);
-    store_bind_int_or_null(q.st, 5, now, INT64_MIN);
+    db_bind_text(q.st, 1, name);
+    db_bind_text(q.st, 2, version);
+    db_bind_text(q.st, 3, address);
+    db_bind_int64(q.st, 4, started_at);
+    db_bind_int64(q.st, 5, now);
     rc = store_stmt_done(&q, NULL, "recording this node's heartbeat", err, errlen);
     if (rc)
         return rc;
@@ -60,8 +60,8 @@ enum qb_err store_fleet_beat(struct store *s, const char *name, const char *vers
                          &q, err, errlen);
     if (rc)
         return rc;
-    store_bind_text(q.st, 1, name);
-    store_bind_int_or_null(q.st, 2, now, INT64_MIN);
+    db_bind_text(q.st, 1, name);
+    db_bind_int64(q.st, 2, now);
     int changes = 0;
     rc = store_stmt_done(&q, &changes, "recording the heartbeat of this node's runs", err, errlen);
     if (!rc && runs)
@@ -99,9 +99,9 @@ enum qb_err store_fleet_runs(struct store *s, const char *owner, const char *exc
                         &q, err, errlen);
     if (rc)
         return rc;
-    store_bind_text(q.st, 1, owner);
-    store_bind_text(q.st, 2, except ? except : "");
-    store_bind_int_or_null(q.st, 3, before, INT64_MIN);
+    db_bind_text(q.st, 1, owner);
+    db_bind_text(q.st, 2, except ? except : "");
+    db_bind_int64(q.st, 3, before);
     rc = store_stmt_rows(&q, &run_rows, NULL, &list, n, "listing running runs by owner", err,
                          errlen);
     *out = list;
@@ -120,11 +120,11 @@ enum qb_err store_fleet_adopt(struct store *s, const struct store_fleet_run *r, 
         &q, err, errlen);
     if (rc)
         return rc;
-    store_bind_int_or_null(q.st, 1, r->id, INT64_MIN);
-    store_bind_text(q.st, 2, self);
-    store_bind_int_or_null(q.st, 3, now, INT64_MIN);
-    store_bind_text(q.st, 4, r->owner);
-    store_bind_int_or_null(q.st, 5, r->heartbeat_at, INT64_MIN);
+    db_bind_int64(q.st, 1, r->id);
+    db_bind_text(q.st, 2, self);
+    db_bind_int64(q.st, 3, now);
+    db_bind_text(q.st, 4, r->owner);
+    db_bind_int64(q.st, 5, r->heartbeat_at);
     int changes = 0;
     rc = store_stmt_done(&q, &changes, "adopting a run", err, errlen);
     if (!rc)
