@@ -309,6 +309,7 @@ static int serve(const struct config *cfg, struct app *app, const sigset_t *sign
         .poll_ms = 1000,
         .qdrant_timeout_ms = 30000,
         .snapshot_timeout_ms = (long)cfg->snapshot_timeout * 1000,
+        .node = cfg->node_name,
     };
     /* Used only on a PostgreSQL catalogue: one lock, on the same server. */
     struct leader_config leadership = {

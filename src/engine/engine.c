@@ -105,7 +105,8 @@ static void *worker_main(void *arg)
             break;
         char err[QB_ERRBUF_SIZE];
         struct store_run *run = NULL;
-        if (store_run_claim(e->store, index, &run, err, sizeof err) != QB_OK) {
+        if (store_run_claim(e->store, index, e->cfg.node ? e->cfg.node : "", &run, err,
+                            sizeof err) != QB_OK) {
             log_error("engine.claim_failed", "worker=%d error=%s", index, log_q(err));
         } else if (run) {
             log_info("run.start", "run=%lld kind=%s plan=%s worker=%d", (long long)run->id,

@@ -36,6 +36,7 @@ struct engine_config {
     long poll_ms;          /* idle workers look for runs at least this often */
     long qdrant_timeout_ms;
     long snapshot_timeout_ms;
+    const char *node; /* this qbackupd's node_name: the owner of the runs it claims; borrowed */
 };
 
 struct engine;

@@ -52,6 +52,7 @@ enum db_dialect store_dialect(struct store *s);
 #define STORE_LOCK_MIGRATE    INT64_C(0x71626b7000000101) /* migrate.c: one migrator */
 #define STORE_LOCK_RUN_CREATE INT64_C(0x71626b7000000102) /* run creation: find, then insert */
 #define STORE_LOCK_SECRETS    INT64_C(0x71626b7000000104) /* re-sealing every secret */
+#define STORE_LOCK_RUN_CLAIM  INT64_C(0x71626b7000000108) /* claims: count running, then take */
 
 /* ------------------------------------------- statements (store_stmt.c) */
 

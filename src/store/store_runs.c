@@ -186,21 +186,58 @@ enum qb_err store_run_get(struct store *s, int64_t id, struct store_run **out, c
                             &run_rows, NULL, out, "run", err, errlen);
 }
 
-enum qb_err store_run_claim(struct store *s, int worker, struct store_run **out, char *err,
-                            size_t errlen)
+enum qb_err store_run_claim(struct store *s, int worker, const char *owner, struct store_run **out,
+                            char *err, size_t errlen)
 {
-    /* One statement, so two workers can never claim the same run.  A run
-     * waits while its instance already has max_concurrent runs going. */
-    return one_run(s,
-                   "UPDATE runs SET state = 'running', started_at = ?2, worker = ?1 "
-                   "WHERE id = (SELECT r.id FROM runs r "
-                   "  LEFT JOIN instances i ON i.id = r.instance_id "
-                   "  WHERE r.state = 'queued' AND (i.id IS NULL OR "
-                   "    (SELECT count(*) FROM runs r2 WHERE r2.state = 'running' "
-                   "     AND r2.instance_id = i.id) < i.max_concurrent) "
-                   "  ORDER BY r.queued_at, r.id LIMIT 1) "
-                   "RETURNING " RUN_COLUMNS,
-                   worker, qb_now_ms() / 1000, out, err, errlen);
+    struct db_conn *db = store_acquire(s);
+    struct db_stmt *st = NULL;
+    bool row = false;
+    *out = NULL;
+    /* SQLite runs the statement alone (one writer).  On PostgreSQL two
+     * claimers would both count an instance's running runs before either
+     * took one (READ COMMITTED), and both pick the same oldest run: the
+     * lock makes claims take turns, and the outer state test makes a run
+     * taken meanwhile match nothing rather than be taken twice. */
+    enum qb_err rc = db_begin(db, DB_TX_WRITE, err, errlen);
+    if (!rc)
+        rc = db_lock(db, STORE_LOCK_RUN_CLAIM, err, errlen);
+    if (!rc)
+        rc = db_prepare(db,
+                        "UPDATE runs SET state = 'running', started_at = ?2, worker = ?1, "
+                        "owner = ?3, heartbeat_at = ?2 "
+                        "WHERE state = 'queued' AND id = (SELECT r.id FROM runs r "
+                        "  LEFT JOIN instances i ON i.id = r.instance_id "
+                        "  WHERE r.state = 'queued' AND (i.id IS NULL OR "
+                        "    (SELECT count(*) FROM runs r2 WHERE r2.state = 'running' "
+                        "     AND r2.instance_id = i.id) < i.max_concurrent) "
+                        "  ORDER BY r.queued_at, r.id LIMIT 1) "
+                        "RETURNING " RUN_COLUMNS,
+                        &st, err, errlen);
+    if (rc)
+        goto out;
+    db_bind_int64(st, 1, worker);
+    db_bind_int64(st, 2, qb_now_ms() / 1000);
+    db_bind_text(st, 3, owner);
+    rc = db_step(st, &row, "claiming a run", err, errlen);
+    if (!rc && row) {
+        void *elem = NULL;
+        rc = run_rows.read(&run_rows, NULL, st, &elem, err, errlen);
+        *out = elem;
+    }
+    /* Finished before the COMMIT (SQLite does not commit under a running
+     * RETURNING). */
+    db_finalize(st);
+    st = NULL;
+    if (!rc)
+        rc = db_commit(db, err, errlen);
+    if (rc) {
+        store_run_free(*out);
+        *out = NULL;
+    }
+out:
+    db_finalize(st);
+    store_release(s, db); /* rolls back if still open */
+    return rc;
 }
 
 enum qb_err store_run_progress(struct store *s, int64_t id, const char *phase, int64_t bytes_done,

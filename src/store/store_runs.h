@@ -87,9 +87,13 @@ enum qb_err store_run_list(struct store *s, const struct store_run_filter *f,
                            size_t errlen) QB_MUSTCHECK;
 
 /* Claims the oldest queued run whose instance (runs.instance_id) is below
- * its max_concurrent, marking it running.  *out is NULL when there is none. */
-enum qb_err store_run_claim(struct store *s, int worker, struct store_run **out, char *err,
-                            size_t errlen) QB_MUSTCHECK;
+ * its max_concurrent, marking it running for worker `worker` of node
+ * `owner` (store_fleet.h: the node then beats for it).  *out is NULL when
+ * there is none.  Claims are serialised catalogue-wide, so neither one
+ * run nor an instance's limit is ever shared out twice, also between the
+ * nodes of a fleet. */
+enum qb_err store_run_claim(struct store *s, int worker, const char *owner, struct store_run **out,
+                            char *err, size_t errlen) QB_MUSTCHECK;
 
 /* Progress of a running run; phase NULL keeps the current phase;
  * bytes_total < 0 keeps the current total. */

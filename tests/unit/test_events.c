@@ -168,7 +168,7 @@ static void test_run_transitions_are_announced(void)
     TEST_ASSERT(store_run_create(s, &nr, &again, &existing, err, sizeof err) == QB_OK);
     TEST_EXPECT(existing);
     struct store_run *run = NULL;
-    TEST_ASSERT(store_run_claim(s, 0, &run, err, sizeof err) == QB_OK);
+    TEST_ASSERT(store_run_claim(s, 0, "test-node", &run, err, sizeof err) == QB_OK);
     TEST_ASSERT(run && run->id == id);
     store_run_free(run);
     TEST_ASSERT(store_run_progress(s, id, "transferring", 10, 100, err, sizeof err) == QB_OK);

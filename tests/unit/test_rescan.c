@@ -873,7 +873,7 @@ static void test_in_flight_key_left_alone(void)
                                .trigger = "api",
                                .request = "{}"};
     TEST_ASSERT(store_run_create(s, &rn, &run_id, &existing, err, sizeof err) == QB_OK);
-    TEST_ASSERT(store_run_claim(s, 0, &run, err, sizeof err) == QB_OK && run);
+    TEST_ASSERT(store_run_claim(s, 0, "test-node", &run, err, sizeof err) == QB_OK && run);
     char *inflight = xasprintf("{\"instance\":\"default\",\"scope\":\"collection\","
                                "\"destination_id\":%lld,\"storage_key\":\"%s\"}",
                                (long long)dest, o.key);
@@ -1185,7 +1185,7 @@ static void test_set_in_flight_left_alone(void)
                                .trigger = "api",
                                .request = "{}"};
     TEST_ASSERT(store_run_create(s, &rn, &run_id, &existing, err, sizeof err) == QB_OK);
-    TEST_ASSERT(store_run_claim(s, 0, &run, err, sizeof err) == QB_OK && run);
+    TEST_ASSERT(store_run_claim(s, 0, "test-node", &run, err, sizeof err) == QB_OK && run);
     char *inflight = xasprintf("{\"kind\":\"set\",\"instance\":\"default\",\"collection\":\"busy\","
                                "\"destination_id\":%lld,\"set_key\":\"%s\",\"storage_keys\":"
                                "[\"%s\"],\"shard_snapshots\":[]}",

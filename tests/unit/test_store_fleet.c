@@ -11,6 +11,7 @@
 #include "unit.h"
 #include "store/store.h"
 #include "store/store_fleet.h"
+#include "store/store_runs.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -188,8 +189,34 @@ static void test_adoption_has_one_winner(void)
     drop(s);
 }
 
+/* A claim names the node that took the run, so its beats keep it. */
+static void test_claim_records_owner(void)
+{
+    struct store *s = fresh();
+    TEST_ASSERT(s != NULL);
+    char err[QB_ERRBUF_SIZE];
+    struct store_run *run = NULL;
+    TEST_EXPECT_INT(store_run_claim(s, 3, "node-7", &run, err, sizeof err), QB_OK);
+    TEST_ASSERT(run != NULL);
+    TEST_EXPECT_INT(run->id, 5); /* the only queued one */
+    TEST_EXPECT_STR(run->state, "running");
+    TEST_EXPECT_INT(scalar("SELECT owner = 'node-7' AND worker = 3 AND heartbeat_at = started_at "
+                           "FROM runs WHERE id = 5"),
+                    1);
+    store_run_free(run);
+    /* Nothing queued is left: no run, no error. */
+    TEST_EXPECT_INT(store_run_claim(s, 3, "node-7", &run, err, sizeof err), QB_OK);
+    TEST_EXPECT(run == NULL);
+    int runs = 0;
+    TEST_EXPECT_INT(store_fleet_beat(s, "node-7", "1", NULL, 1, 99999, &runs, err, sizeof err),
+                    QB_OK);
+    TEST_EXPECT_INT(runs, 1);
+    drop(s);
+}
+
 int main(void)
 {
+    TEST_RUN(test_claim_records_owner);
     TEST_RUN(test_beat_records_node_and_its_runs);
     TEST_RUN(test_takeover_lists_only_silent_nodes_runs);
     TEST_RUN(test_adoption_has_one_winner);
