@@ -110,6 +110,9 @@ struct pg_stmt {
     char *pgsql; /* "$N" form */
     int nparams;
     enum pg_param *kind;
+    bool *unused;  /* parameter numbers the text never names (a binder shared by
+                    * statements that use a subset): typed text, as the server
+                    * cannot infer a type for what it does not see */
     char **values; /* text form of each parameter; NULL for NULL */
     bool reads;    /* a SELECT: does not wake event waiters */
     enum pg_state state;
@@ -414,6 +417,16 @@ static enum qb_err pg_prepare(struct db_conn *dc, const char *sql, struct db_stm
     st->pgsql = pgsql;
     st->nparams = n;
     st->kind = xcalloc(n ? (size_t)n : 1, sizeof *st->kind);
+    st->unused = xcalloc(n ? (size_t)n : 1, sizeof *st->unused);
+    for (int i = 0; i < n; i++)
+        st->unused[i] = true;
+    /* pg_sql_rewrite writes '$' only for parameters; one inside a quoted
+     * literal merely counts a number as used (then inferred, as before). */
+    for (const char *p = pgsql; (p = strchr(p, '$')); p++) {
+        long k = strtol(p + 1, NULL, 10);
+        if (k >= 1 && k <= n)
+            st->unused[k - 1] = false;
+    }
     st->values = xcalloc(n ? (size_t)n : 1, sizeof *st->values);
     st->reads = sql_reads(sql);
     *out = &st->base;
@@ -466,6 +479,7 @@ static void pg_finalize(struct db_stmt *ds)
         free(st->values[i]);
     free(st->values);
     free(st->kind);
+    free(st->unused);
     free(st->pgsql);
     free(st->sql);
     free(st);
@@ -537,8 +551,9 @@ static enum qb_err prepared_name(struct pg_conn *c, struct pg_stmt *st, bool was
     char *key = xmalloc(n + 1 + len + 1);
     bool unknowns = false, ints = false;
     for (size_t i = 0; i < n; i++) {
-        key[i] = st->kind[i] == P_INT ? 'i' : 'u';
-        unknowns |= key[i] == 'u';
+        /* NULL apart from text: the third type set below tells them apart. */
+        key[i] = st->kind[i] == P_INT ? 'i' : st->kind[i] == P_TEXT ? 't' : 'n';
+        unknowns |= key[i] != 'i';
         ints |= key[i] == 'i';
     }
     key[n] = '\n';
@@ -555,10 +570,15 @@ static enum qb_err prepared_name(struct pg_conn *c, struct pg_stmt *st, bool was
         PQclear(PQexec(c->pg, sql));
     }
     pg_stmt_cache_new_name(c->cache, name);
-    /* Type sets to try: int8 and unknown; then the unknowns as text; then
-     * the ints left to inference too (an int4 argument, as substr's). */
-    int plan[3], tries = 0;
+    /* Type sets to try: int8 and unknown; then the text binds as text
+     * (NULLs still inferred: one may go into a bigint column while a text
+     * one is tested with IS NULL); then NULLs as text too; then the ints
+     * left to inference too (an int4 argument, as substr's), with the text
+     * binds as text and NULLs inferred. */
+    int plan[4], tries = 0;
     plan[tries++] = 0;
+    if (unknowns)
+        plan[tries++] = 3;
     if (unknowns)
         plan[tries++] = 1;
     if (ints)
@@ -566,9 +586,16 @@ static enum qb_err prepared_name(struct pg_conn *c, struct pg_stmt *st, bool was
     Oid *types = xcalloc(n ? n : 1, sizeof *types);
     PGresult *r = NULL;
     for (int t = 0; t < tries; t++) {
-        for (size_t i = 0; i < n; i++)
-            types[i] = st->kind[i] != P_INT ? (plan[t] ? OID_TEXT : OID_UNKNOWN)
-                                            : (plan[t] == 2 ? OID_UNKNOWN : OID_INT8);
+        for (size_t i = 0; i < n; i++) {
+            if (st->unused[i])
+                types[i] = OID_TEXT;
+            else if (st->kind[i] == P_INT)
+                types[i] = plan[t] == 2 ? OID_UNKNOWN : OID_INT8;
+            else if (plan[t] == 3 || plan[t] == 2)
+                types[i] = st->kind[i] == P_TEXT ? OID_TEXT : OID_UNKNOWN;
+            else
+                types[i] = plan[t] ? OID_TEXT : OID_UNKNOWN;
+        }
         PQclear(r);
         r = prepare_try(c, name, st, types, was_tx && t + 1 < tries);
         if (PQresultStatus(r) == PGRES_COMMAND_OK || !retry_types(r))

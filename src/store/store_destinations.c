@@ -91,7 +91,7 @@ enum qb_err store_destination_update(struct store *s, const struct store_destina
     int changes = 0;
     enum qb_err rc = write_one(s,
                                "UPDATE destinations SET kind = ?2, settings = ?3, secret = CASE "
-                               "WHEN ?7 THEN secret ELSE ?4 END, managed_by = ?5, updated_at = ?6, "
+                               "WHEN ?7 <> 0 THEN secret ELSE ?4 END, managed_by = ?5, updated_at = ?6, "
                                "max_write_bytes_per_second = ?8, encryption = ?9 "
                                "WHERE name = ?1",
                                d, keep_secret, "updating destination", &changes, err, errlen);

@@ -348,7 +348,11 @@ void qbd_cleanup(struct qbd *d)
     if (d->catalogue[0])
         catalogue_env_drop(d->catalogue);
     d->catalogue[0] = '\0';
-    if (d->dir[0]) {
+    /* QB_TEST_KEEP=1 keeps the directory (log, catalogue) to look at. */
+    const char *keep = getenv("QB_TEST_KEEP");
+    if (d->dir[0] && keep && strcmp(keep, "1") == 0)
+        fprintf(stderr, "kept %s\n", d->dir);
+    else if (d->dir[0]) {
         char cmd[300];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", d->dir);
         if (system(cmd) != 0)
