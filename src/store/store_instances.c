@@ -98,7 +98,8 @@ enum qb_err store_instance_update(struct store *s, const struct store_instance *
     if (!rc)
         rc = store_stmt_open(
             s,
-            "UPDATE instances SET url = ?2, api_key_secret = CASE WHEN ?10 <> 0 THEN api_key_secret "
+            "UPDATE instances SET url = ?2, api_key_secret = CASE WHEN ?10 <> 0 THEN "
+            "api_key_secret "
             "ELSE ?3 END, tls_verify = ?4, ca_file = ?5, max_concurrent = ?6, timeout_s = ?7, "
             "managed_by = ?8, updated_at = ?9, nodes = ?11, max_read_bytes_per_second = ?12 "
             "WHERE name = ?1",
