@@ -298,5 +298,8 @@ bool api_status_metrics(struct buf *out, void *ctx)
              metrics_sample(out, METRIC_CATALOGUE_BYTES, " %lld\n", (long long)bytes);
     ok = ok && metrics_head(out, METRIC_FLEET_LEADER) &&
          metrics_sample(out, METRIC_FLEET_LEADER, " %d\n", scheduler_leads(app->scheduler, NULL));
+    ok = ok && metrics_head(out, METRIC_SCHEDULER_TICK) &&
+         metrics_sample(out, METRIC_SCHEDULER_TICK, " %.6f\n",
+                        (double)scheduler_tick_us(app->scheduler) / 1e6);
     return ok;
 }

@@ -191,6 +191,10 @@ enum qb_err scheduler_start(struct store *store, struct engine *engine,
  * `leader` true without one).  Any thread. */
 bool scheduler_leads(struct scheduler *s, struct leader_info *info);
 
+/* Microseconds the last pass over the plans' schedules took (0 before the
+ * first, and on a node that does not lead).  Any thread. */
+int64_t scheduler_tick_us(struct scheduler *s);
+
 /* Stops and joins the thread.  NULL is a no-op. */
 void scheduler_stop(struct scheduler *s);
 

@@ -17,6 +17,8 @@
 #include "util/threads.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +37,7 @@ struct scheduler {
     int64_t dead_after_s;
     bool led;                /* what the last poll said */
     int64_t poll_failed_log; /* when a failed poll was last logged */
+    _Atomic int64_t tick_us; /* how long the last scheduler_tick took (any thread reads) */
 };
 
 static void plan_tick(struct store *store, struct engine *engine, const struct store_plan *p,
@@ -199,6 +202,13 @@ out:
 /* How often the scheduler's thread looks for deletions left marked. */
 #define STALE_DELETIONS_EVERY_S 60
 
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* The scheduler's idea of now (scheduler_config's testing aids). */
 static int64_t scheduler_now(const struct scheduler *s)
 {
@@ -237,7 +247,9 @@ static void *scheduler_main(void *arg)
     for (;;) {
         if (s->leader && !poll_leader(s))
             goto wait;
+        int64_t t0 = mono_us();
         scheduler_tick(s->store, s->engine, scheduler_now(s));
+        atomic_store(&s->tick_us, mono_us() - t0);
         /* Real time, not the shifted clock: backoff is about Qdrant. */
         int64_t now = qb_now_ms() / 1000;
         qdrant_janitor_tick(s->store, engine_config(s->engine)->retry_base_ms, now);
@@ -285,6 +297,11 @@ enum qb_err scheduler_start(struct store *store, struct engine *engine,
         *out = s;
     }
     return rc;
+}
+
+int64_t scheduler_tick_us(struct scheduler *s)
+{
+    return s ? atomic_load(&s->tick_us) : 0;
 }
 
 bool scheduler_leads(struct scheduler *s, struct leader_info *info)

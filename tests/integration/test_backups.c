@@ -600,6 +600,7 @@ static void test_status_and_metrics_staleness(void)
     TEST_EXPECT(strstr(r.body, "qbackup_runs_total{plan=\"bad\",outcome=\"failed\"} 1"));
     TEST_EXPECT(strstr(r.body, "qbackup_catalogue_snapshots "));
     TEST_EXPECT(strstr(r.body, "\nqbackup_fleet_leader 1\n"));
+    TEST_EXPECT(strstr(r.body, "\nqbackup_scheduler_tick_seconds 0.") != NULL);
     resp_free(&r);
 }
 

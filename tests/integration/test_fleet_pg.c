@@ -179,7 +179,7 @@ static void test_one_leader_three_alive(void)
     TEST_ASSERT(call(0, "GET", "/v1/status", NULL, 200, &r));
     TEST_EXPECT_STR(json_path_str(r.json, "fleet.catalogue"), "postgres");
     TEST_EXPECT_STR(json_path_str(r.json, "fleet.node"), "node-1");
-    char want[16];
+    char want[32];
     snprintf(want, sizeof want, "node-%d", l + 1);
     TEST_EXPECT_STR(json_path_str(r.json, "fleet.leader_node"), want);
     resp_free(&r);
