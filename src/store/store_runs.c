@@ -319,7 +319,7 @@ bool store_run_cancel_requested(struct store *s, int64_t id)
      * the run's own writes will surface a broken catalogue. */
     if (one_run(s, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?1", id, 0, &r, err, sizeof err))
         return false;
-    bool requested = r && r->cancel_requested;
+    bool requested = r && (r->cancel_requested || strcmp(r->state, "running") != 0);
     store_run_free(r);
     return requested;
 }

@@ -122,7 +122,11 @@ enum qb_err store_run_finish(struct store *s, int64_t id, const char *state, con
 enum qb_err store_run_cancel(struct store *s, int64_t id, char **state, char *err,
                              size_t errlen) QB_MUSTCHECK;
 
-/* True when a cancel was requested for run id. */
+/* True when a cancel was requested for run id, or when the run is no
+ * longer running at all: in a fleet the leader settled it because its
+ * node stopped beating (engine/recovery.h recovery_adopt), and the worker
+ * that comes back to it must stop rather than finish work now done again
+ * by a requeued run. */
 bool store_run_cancel_requested(struct store *s, int64_t id);
 
 /* True when the plan has a queued or running run. */

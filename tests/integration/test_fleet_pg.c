@@ -194,8 +194,15 @@ static void test_one_leader_three_alive(void)
 static void test_runs_spread_once_each(void)
 {
     struct resp r;
-    TEST_ASSERT(
-        call(0, "POST", "/v1/plans", "{\"name\":\"spread\",\"collections\":[\"users\"]}", 201, &r));
+    /* Three snapshots at once on this instance: with one, runs go one by
+     * one and a node may lose every race to claim the next. */
+    char body[256];
+    snprintf(body, sizeof body, "{\"name\":\"wide\",\"url\":\"%s\",\"max_concurrent\":3}", e.url);
+    TEST_ASSERT(call(0, "POST", "/v1/instances", body, 201, &r));
+    resp_free(&r);
+    TEST_ASSERT(call(0, "POST", "/v1/plans",
+                     "{\"name\":\"spread\",\"instance\":\"wide\",\"collections\":[\"users\"]}", 201,
+                     &r));
     resp_free(&r);
     TEST_ASSERT(emu_clear_requests(&e) == 0);
     enum { RUNS = 200 };
@@ -391,6 +398,69 @@ static void test_dead_node_run_taken_over(void)
     running[owner] = true;
 }
 
+/* A node paused (not dead) past fleet_dead_after has its run adopted and
+ * requeued; when it wakes, its worker finds the run settled and stops:
+ * the plan ends with one snapshot, from the requeued run. */
+static void test_paused_node_stops_adopted_run(void)
+{
+    struct resp r;
+    TEST_ASSERT(call(0, "POST", "/v1/plans",
+                     "{\"name\":\"paused\",\"collections\":[\"big\"],"
+                     "\"requeue_interrupted\":true}",
+                     201, &r));
+    resp_free(&r);
+    TEST_ASSERT(emu_fault(&e, "{\"kind\":\"throttle\",\"bytes_per_sec\":1048576,\"count\":0,"
+                              "\"path_prefix\":\"/collections/big/snapshots/\"}") == 0);
+    /* The leader's lock session would stay with a paused leader (its
+     * connection is alive): pause a worker that is not the leader.  A run
+     * triggered on a node wakes that node's workers first. */
+    long long id = 0, owner = -1;
+    int l = -1;
+    TEST_ASSERT(harness_wait_until(one_leader, &l, 20000));
+    for (int attempt = 0; attempt < 5 && (owner < 0 || owner == l); attempt++) {
+        if (id) { /* the leader took it: let it end and try again */
+            char path[64];
+            snprintf(path, sizeof path, "/v1/runs/%lld/cancel", id);
+            TEST_ASSERT(call(0, "POST", path, NULL, 202, &r));
+            resp_free(&r);
+            struct run_wait ended = {id, "cancelled"};
+            TEST_ASSERT(harness_wait_until(run_in, &ended, 30000));
+        }
+        TEST_ASSERT(call((l + 1) % NODES, "POST", "/v1/plans/paused/runs", NULL, 202, &r));
+        id = (long long)json_path_num(r.json, "id");
+        resp_free(&r);
+        struct run_wait moving = {id, "running"};
+        TEST_ASSERT(harness_wait_until(run_in, &moving, 30000));
+        char sql[160];
+        snprintf(sql, sizeof sql, "SELECT substr(owner, 6)::int - 1 FROM runs WHERE id = %lld", id);
+        owner = sql_int(sql);
+    }
+    TEST_ASSERT(owner >= 0 && owner != l);
+    TEST_ASSERT(kill(nodes[owner].pid, SIGSTOP) == 0);
+    struct run_wait failed = {id, "failed"};
+    bool adopted = harness_wait_until(run_in, &failed, 30000);
+    TEST_ASSERT(emu_clear_faults(&e) == 0);
+    struct count_wait again = {"SELECT count(*) FROM runs r JOIN plans p ON p.id = r.plan_id "
+                               "WHERE p.name = 'paused' AND r.state = 'succeeded'",
+                               1};
+    bool requeued = adopted && harness_wait_until(count_reaches, &again, 60000);
+    TEST_ASSERT(kill(nodes[owner].pid, SIGCONT) == 0);
+    TEST_ASSERT(adopted);
+    TEST_ASSERT(requeued);
+    /* Awake, its worker stops at its next checkpoint, catalogues nothing. */
+    char line[96];
+    snprintf(line, sizeof line, "event=run.end run=%lld state=cancelled", id);
+    TEST_EXPECT(qbd_wait_log(&nodes[owner], line, 30000));
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM snapshots WHERE run_id = %lld", id);
+    TEST_EXPECT_INT(sql_int(sql), 0);
+    TEST_EXPECT_INT(sql_int("SELECT count(*) FROM snapshots s JOIN runs r ON r.id = s.run_id "
+                            "JOIN plans p ON p.id = r.plan_id WHERE p.name = 'paused'"),
+                    1);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM runs WHERE id = %lld AND state = 'failed'", id);
+    TEST_EXPECT_INT(sql_int(sql), 1);
+}
+
 static void test_download_url_opens_on_another_node(void)
 {
     struct resp r;
@@ -500,6 +570,7 @@ int main(void)
         TEST_RUN(test_download_url_opens_on_another_node);
         TEST_RUN(test_schedule_fires_once_per_tick_across_failovers);
         TEST_RUN(test_dead_node_run_taken_over);
+        TEST_RUN(test_paused_node_stops_adopted_run);
         TEST_RUN(test_unreachable_catalogue_exits);
     }
     tear_down();
