@@ -6,7 +6,7 @@
 #
 #   . "$(dirname "$0")/lib.sh"
 #   bench_init scale          # WORK, log, die, cleanup on exit
-#   bench_build               # QBD, EMU
+#   bench_build               # QBD, EMU (RelWithDebInfo; bench_build Release: -O3)
 #   bench_emu_start; bench_qbd_start --log-level warn
 #
 # Settings every bench takes from the environment:
@@ -18,7 +18,9 @@
 #   TMPDIR              where the work dir goes
 # The variables a bench reads after these calls: SRC, WORK, QBD, EMU, Q (the
 # emulator's URL), EPID, B (qbackupd's URL), QPID, S3_ENDPOINT, BUCKET,
-# CEPH_PIDS.
+# CEPH_PIDS, BENCH_BUILD_TYPE.  A bench with more processes of its own (a
+# sampler, several emulators) appends their pids to BENCH_PIDS, and names
+# their logs qbackupd*.log / emu*.out so a failure shows their tails.
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TCK=$(getconf CLK_TCK)
@@ -41,8 +43,8 @@ stop_pid() { # stop_pid PID: SIGTERM, wait up to 30 s, then SIGKILL
 bench_cleanup() {
   local rc=$? f p
   if [ $rc != 0 ]; then
-    for f in qbackupd.log emu.out emu.err; do
-      [ -s "$WORK/$f" ] && { echo "--- tail $f" >&2; tail -n 20 "$WORK/$f" >&2; }
+    for f in "$WORK"/qbackupd*.log "$WORK"/emu*.out "$WORK"/emu*.err; do
+      [ -s "$f" ] && { echo "--- tail ${f##*/}" >&2; tail -n 20 "$f" >&2; }
     done
   fi
   for p in "${BENCH_PIDS[@]}"; do stop_pid "$p"; done
@@ -62,17 +64,24 @@ bench_init() {
   trap 'exit 130' INT TERM
 }
 
-# bench_build: qbackupd and qdrant-emu, RelWithDebInfo, no sanitizers.
+# bench_build [BUILD_TYPE [CMAKE_ARG...]]: qbackupd and qdrant-emu, no
+# sanitizers, BUILD_TYPE RelWithDebInfo unless given; the build type the
+# binaries really have (QB_BENCH_NO_BUILD) is left in BENCH_BUILD_TYPE.
 bench_build() {
-  local build=${QB_BENCH_BUILD_DIR:-$SRC/build-bench}
+  local build=${QB_BENCH_BUILD_DIR:-$SRC/build-bench} type=${1:-RelWithDebInfo}
+  [ $# -eq 0 ] || shift
   if [ "${QB_BENCH_NO_BUILD:-0}" != 1 ]; then
-    log "building qbackupd and qdrant-emu (RelWithDebInfo, no sanitizers) in $build"
-    { cmake -S "$SRC" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQB_SANITIZE=OFF &&
+    log "building qbackupd and qdrant-emu ($type, no sanitizers) in $build"
+    { cmake -S "$SRC" -B "$build" -DCMAKE_BUILD_TYPE="$type" -DQB_SANITIZE=OFF "$@" &&
       cmake --build "$build" -j2 --target qbackupd qdrant-emu; } >"$WORK/build.log" 2>&1 ||
       { tail -n 30 "$WORK/build.log" >&2; die build; }
+  else
+    log "using the existing build in $build"
   fi
   QBD=$build/qbackupd
   EMU=$build/tests/emulators/qdrant-emu
+  { [ -x "$QBD" ] && [ -x "$EMU" ]; } || die "no $QBD or $EMU"
+  BENCH_BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt" 2>/dev/null || true)
 }
 
 # bench_need_tools CMD...: installs Debian's awscli, time or jq when missing.
@@ -91,12 +100,14 @@ bench_need_tools() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 }
 
-# bench_disk_check GIB: dies unless GIB GiB are free under the work dir.
+# bench_disk_check N [UNIT]: dies unless N GiB (UNIT MiB: N MiB) are free
+# under the work dir.
 bench_disk_check() {
-  local avail
-  avail=$(df -Pk "$WORK" | awk 'NR==2 {print int($4 / 1048576)}')
-  log "disk: $avail GiB free under $WORK, need ~$1"
-  [ "$avail" -ge "$1" ] || die "need ~$1 GiB free under $WORK, have $avail GiB"
+  local unit=${2:-GiB} avail
+  avail=$(df -Pk "$WORK" | awk -v d="$([ "$unit" = MiB ] && echo 1024 || echo 1048576)" \
+    'NR==2 {print int($4 / d)}')
+  log "disk: $avail $unit free under $WORK, need ~$1"
+  [ "$avail" -ge "$1" ] || die "need ~$1 $unit free under $WORK, have $avail $unit"
 }
 
 # bench_rgw_start: a Ceph RGW (our own, or QB_BENCH_RGW_DIR's) and a fresh
@@ -177,6 +188,14 @@ ticks() {
 # cpu_mark PID; cpu_since PID -> CPU seconds of PID in between
 cpu_mark() { CPU_MARK=$(ticks "$1"); }
 cpu_since() { awk -v t="$(($(ticks "$1") - CPU_MARK))" -v h="$TCK" 'BEGIN { printf "%.1f", t / h }'; }
+# "busy total" jiffies of the whole host (all CPUs), from /proc/stat;
+# host_busy H0 H1 -> the non-idle % of all CPUs between two of them,
+# whoever used them
+host_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+host_busy() {
+  awk -v h0="$1" -v h1="$2" 'BEGIN { split(h0, a, " "); split(h1, b, " ")
+    printf "%.0f", 100 * (b[1] - a[1]) / (b[2] - a[2] > 0 ? b[2] - a[2] : 1) }'
+}
 # peak RSS of PID since reset_hwm PID, in MiB
 reset_hwm() { echo 5 >"/proc/$1/clear_refs"; }
 hwm_mib() { awk '/^VmHWM:/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
