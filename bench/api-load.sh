@@ -49,7 +49,6 @@ PLANS=${QB_LOAD_PLANS:-20}
 RUNS=${QB_LOAD_RUNS:-5000}
 SNAPS=${QB_LOAD_SNAPS:-5000}
 QB_BENCH_BUILD_DIR=${QB_BENCH_BUILD_DIR:-$SRC/build-load}
-BUILD=$QB_BENCH_BUILD_DIR
 read -r -a ROUTES <<<"${QB_LOAD_ROUTES:-/v1/status /v1/snapshots /metrics}"
 read -r -a OPEN_RATES <<<"${QB_LOAD_OPEN_RATES-100 1000}"
 bench_init api-load

@@ -18,7 +18,7 @@
 #   TMPDIR              where the work dir goes
 # The variables a bench reads after these calls: SRC, WORK, QBD, EMU, Q (the
 # emulator's URL), EPID, B (qbackupd's URL), QPID, S3_ENDPOINT, BUCKET,
-# CEPH_PIDS, BENCH_BUILD_TYPE.  A bench with more processes of its own (a
+# CEPH_PIDS, BUILD, BENCH_BUILD_TYPE.  A bench with more processes of its own (a
 # sampler, several emulators) appends their pids to BENCH_PIDS, and names
 # their logs qbackupd*.log / emu*.out so a failure shows their tails.
 
@@ -64,24 +64,32 @@ bench_init() {
   trap 'exit 130' INT TERM
 }
 
-# bench_build [BUILD_TYPE [CMAKE_ARG...]]: qbackupd and qdrant-emu, no
-# sanitizers, BUILD_TYPE RelWithDebInfo unless given; the build type the
-# binaries really have (QB_BENCH_NO_BUILD) is left in BENCH_BUILD_TYPE.
+# bench_build [BUILD_TYPE [CMAKE_ARG...]]: the targets BENCH_TARGETS names
+# (default qbackupd and qdrant-emu), no sanitizers, BUILD_TYPE
+# RelWithDebInfo unless given; BUILD is the build dir, and the build type
+# the binaries really have (QB_BENCH_NO_BUILD) is left in BENCH_BUILD_TYPE.
 bench_build() {
-  local build=${QB_BENCH_BUILD_DIR:-$SRC/build-bench} type=${1:-RelWithDebInfo}
+  local type=${1:-RelWithDebInfo} targets t
   [ $# -eq 0 ] || shift
+  read -r -a targets <<<"${BENCH_TARGETS:-qbackupd qdrant-emu}"
+  BUILD=${QB_BENCH_BUILD_DIR:-$SRC/build-bench}
   if [ "${QB_BENCH_NO_BUILD:-0}" != 1 ]; then
-    log "building qbackupd and qdrant-emu ($type, no sanitizers) in $build"
-    { cmake -S "$SRC" -B "$build" -DCMAKE_BUILD_TYPE="$type" -DQB_SANITIZE=OFF "$@" &&
-      cmake --build "$build" -j2 --target qbackupd qdrant-emu; } >"$WORK/build.log" 2>&1 ||
+    log "building ${targets[*]} ($type, no sanitizers) in $BUILD"
+    { cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE="$type" -DQB_SANITIZE=OFF "$@" &&
+      cmake --build "$BUILD" -j2 --target "${targets[@]}"; } >"$WORK/build.log" 2>&1 ||
       { tail -n 30 "$WORK/build.log" >&2; die build; }
   else
-    log "using the existing build in $build"
+    log "using the existing build in $BUILD"
   fi
-  QBD=$build/qbackupd
-  EMU=$build/tests/emulators/qdrant-emu
-  { [ -x "$QBD" ] && [ -x "$EMU" ]; } || die "no $QBD or $EMU"
-  BENCH_BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt" 2>/dev/null || true)
+  QBD=$BUILD/qbackupd
+  EMU=$BUILD/tests/emulators/qdrant-emu
+  for t in "${targets[@]}"; do
+    case $t in
+      qbackupd) [ -x "$QBD" ] || die "no $QBD" ;;
+      qdrant-emu) [ -x "$EMU" ] || die "no $EMU" ;;
+    esac
+  done
+  BENCH_BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD/CMakeCache.txt" 2>/dev/null || true)
 }
 
 # bench_need_tools CMD...: installs Debian's awscli, time or jq when missing.
