@@ -92,6 +92,26 @@ bench_build() {
   BENCH_BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD/CMakeCache.txt" 2>/dev/null || true)
 }
 
+# bench_build_storage_bench OUT: bench/storage_bench.c with only the
+# modules the storage layer needs, optimised like a release build
+# (RelWithDebInfo: -O2 -g -DNDEBUG), so the rest of the tree need not build.
+# The one list of those modules: a module the storage layer starts to use
+# is added here.
+bench_build_storage_bench() {
+  log "building $1"
+  # shellcheck disable=SC2046
+  ${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -g -DNDEBUG -I"$SRC/src" -o "$1" \
+    "$SRC/bench/storage_bench.c" "$SRC/src/common.c" "$SRC/src/util/buf.c" "$SRC/src/util/log.c" \
+    "$SRC/src/util/json_util.c" "$SRC/src/util/seal.c" "$SRC/src/remote/http_client.c" \
+    "$SRC/src/remote/sigv4.c" "$SRC/src/remote/s3_client.c" "$SRC/src/remote/s3_upload.c" \
+    "$SRC/src/remote/s3_multipart.c" "$SRC/src/remote/s3_copy.c" "$SRC/src/remote/s3_download.c" "$SRC/src/remote/s3_lock.c" \
+    "$SRC/src/remote/s3_xml.c" "$SRC/src/util/retry.c" "$SRC/src/util/threads.c" \
+    "$SRC/src/util/rfc3339.c" "$SRC/src/storage/bridge.c" "$SRC/src/storage/storage.c" \
+    "$SRC/src/storage/storage_local.c" "$SRC/src/storage/storage_s3.c" \
+    "$SRC/src/codec/codec.c" "$SRC/src/codec/codec_zstd.c" "$SRC/src/codec/codec_aead.c" \
+    $(pkg-config --cflags --libs libcurl libcjson libcrypto libzstd) -lpthread -lm
+}
+
 # bench_need_tools CMD...: installs Debian's awscli, time or jq when missing.
 bench_need_tools() {
   local need=() t
