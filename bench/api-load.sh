@@ -39,7 +39,8 @@
 #        TMPDIR             where the work dir goes (needs ~2 x SIZE_GIB free)
 set -euo pipefail
 
-SRC=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 GIB=${1:-1}
 CONNS=${QB_LOAD_CONNS:-64}
 THREADS=${QB_LOAD_THREADS:-2}
@@ -47,90 +48,26 @@ DURATION=${QB_LOAD_DURATION:-10}
 PLANS=${QB_LOAD_PLANS:-20}
 RUNS=${QB_LOAD_RUNS:-5000}
 SNAPS=${QB_LOAD_SNAPS:-5000}
-BUILD=${QB_BENCH_BUILD_DIR:-$SRC/build-load}
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/qb-api-load.XXXXXX")
+QB_BENCH_BUILD_DIR=${QB_BENCH_BUILD_DIR:-$SRC/build-load}
 read -r -a ROUTES <<<"${QB_LOAD_ROUTES:-/v1/status /v1/snapshots /metrics}"
 read -r -a OPEN_RATES <<<"${QB_LOAD_OPEN_RATES-100 1000}"
-EPID='' QPID='' WPIDS=()
-log() { printf '[load %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() {
-  log "FAILED: $*"
-  exit 1
-}
-stop_pid() { # stop_pid PID: SIGTERM, wait up to 30 s, then SIGKILL
-  local p=$1
-  [ -n "$p" ] && kill -0 "$p" 2>/dev/null || return 0
-  kill -TERM "$p" 2>/dev/null || true
-  for _ in $(seq 1 150); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.2; done
-  kill -KILL "$p" 2>/dev/null || true
-}
-cleanup() {
-  local rc=$? p
-  if [ $rc != 0 ]; then
-    for f in qbackupd.log emu.err; do
-      [ -s "$WORK/$f" ] && { echo "--- tail $f" >&2; tail -n 20 "$WORK/$f" >&2; }
-    done
-  fi
-  for p in "${WPIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  stop_pid "$QPID"
-  stop_pid "$EPID"
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-need=()
-command -v wrk >/dev/null || need+=(wrk)
-command -v jq >/dev/null || need+=(jq)
-command -v sqlite3 >/dev/null || need+=(sqlite3)
-if [ ${#need[@]} -gt 0 ]; then
-  log "installing ${need[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+bench_init api-load
+bench_need_tools wrk jq sqlite3
 
 # QB_WERROR=OFF: a benchmark build must not stop on a warning that only a
 # newer compiler's -O2 analysis emits; CI builds with -Werror.
-log "building qbackupd and qdrant-emu (Release, no sanitizers) in $BUILD"
-if ! { cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DQB_SANITIZE=OFF -DQB_WERROR=OFF &&
-  cmake --build "$BUILD" -j2 --target qbackupd qdrant-emu; } >"$WORK/build.log" 2>&1; then
-  tail -n 30 "$WORK/build.log" >&2
-  die "build"
-fi
+bench_build Release -DQB_WERROR=OFF
 cc -O2 -o "$BUILD/openloop" "$SRC/bench/openloop.c" 2>>"$WORK/build.log" || die "build openloop"
-QBD=$BUILD/qbackupd
-EMU=$BUILD/tests/emulators/qdrant-emu
-avail=$(df -Pk "$WORK" | awk 'NR==2 {print int($4 / 1048576)}')
-[ "$avail" -ge $((2 * GIB + 2)) ] || die "need ~$((2 * GIB + 2)) GiB free under $WORK, have $avail GiB"
+bench_disk_check $((2 * GIB + 2))
 
-"$EMU" --port 0 --data-dir "$WORK/qdrant" >"$WORK/emu.out" 2>"$WORK/emu.err" &
-EPID=$!
-for _ in $(seq 1 100); do grep -q '^listening on' "$WORK/emu.out" && break; sleep 0.1; done
-Q=http://$(sed -n 's/^listening on //p' "$WORK/emu.out" | head -1)
-[ "$Q" != http:// ] || die "qdrant-emu did not start"
-mkdir -p "$WORK/qbd" "$WORK/dest"
+bench_emu_start
+mkdir -p "$WORK/dest"
 # Every wrk connection comes from 127.0.0.1: lift the per-address cap
 # (default 32) and the total cap (default 128) above 3 x CONNS.
-env -u QBACKUP_TOKENS -u QBACKUP_TOKENS_FILE -u QBACKUP_CONFIG "$QBD" serve \
-  --listen 127.0.0.1:0 --port-file "$WORK/qbd.port" --data-dir "$WORK/qbd" \
-  --qdrant-url "$Q" --log-level warn --max-connections $((4 * CONNS + 64)) \
-  --max-connections-per-ip 0 >"$WORK/qbackupd.log" 2>&1 &
-QPID=$!
-for _ in $(seq 1 100); do [ -s "$WORK/qbd.port" ] && break; sleep 0.1; done
-[ -s "$WORK/qbd.port" ] || die "qbackupd did not start"
-B=http://127.0.0.1:$(tr -d '[:space:]' <"$WORK/qbd.port")
+bench_qbd_start --log-level warn --max-connections $((4 * CONNS + 64)) --max-connections-per-ip 0
 DB=$(find "$WORK/qbd" -maxdepth 2 -name '*.db' | head -1)
 [ -n "$DB" ] || die "catalogue file not found under $WORK/qbd"
 log "qdrant-emu $Q (pid $EPID), qbackupd $B (pid $QPID), catalogue $DB"
-
-# api METHOD URL [JSON] -> body on stdout; dies unless 2xx
-api() {
-  local code args=()
-  [ $# -lt 3 ] || args=(-H 'Content-Type: application/json' --data-binary "$3")
-  code=$(curl -sS -o "$WORK/resp" -w '%{http_code}' -X "$1" "${args[@]}" "$2") || die "$1 $2: curl"
-  [ "${code:0:1}" = 2 ] || { cat "$WORK/resp" >&2; echo >&2; die "$1 $2: HTTP $code"; }
-  cat "$WORK/resp"
-}
 
 # ----------------------------------------------------------- catalogue
 C=load${GIB}g
@@ -213,7 +150,6 @@ if [ "${QB_LOAD_IDLE_ONLY:-0}" = 1 ]; then
 fi
 
 # -------------------------------------------------------------- backups
-now() { date +%s.%N; }
 backup() { # backup -> "seconds MB/s"; runs plan "load" and waits
   local t0 t1 size
   sync
@@ -230,18 +166,18 @@ read -r S0 MB0 <<<"$(backup)"
 log "  ${S0}s, $MB0 MB/s"
 
 log "backup of $GIB GiB with wrk on ${ROUTES[*]} ($CONNS connections each)"
-WPIDS=()
+BENCH_PIDS=()
 # wrk itself in the background (not a function's subshell, which would
 # ignore SIGINT): SIGINT makes wrk stop and print what it measured.
 for i in "${!ROUTES[@]}"; do
   wrk -t "$THREADS" -c "$CONNS" -d 3600s --latency "$B${ROUTES[$i]}" >"$WORK/load$i.txt" 2>&1 &
-  WPIDS+=($!)
+  BENCH_PIDS+=($!)
 done
 sleep 1 # let every wrk connect before the backup starts
 read -r S1 MB1 <<<"$(backup)"
-for p in "${WPIDS[@]}"; do kill -INT "$p" 2>/dev/null || true; done
-for p in "${WPIDS[@]}"; do wait "$p" || true; done
-WPIDS=()
+for p in "${BENCH_PIDS[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+for p in "${BENCH_PIDS[@]}"; do wait "$p" || true; done
+BENCH_PIDS=()
 log "  ${S1}s, $MB1 MB/s"
 LROWS=()
 for i in "${!ROUTES[@]}"; do
@@ -253,16 +189,16 @@ done
 OROWS=()
 for rate in "${OPEN_RATES[@]}"; do
   log "backup of $GIB GiB with ${ROUTES[*]} each polled at $rate req/s (open loop)"
-  WPIDS=()
+  BENCH_PIDS=()
   for i in "${!ROUTES[@]}"; do
     "$BUILD/openloop" -u "$B${ROUTES[$i]}" -r "$rate" -d 3600 -c "$CONNS" >"$WORK/open$i.txt" 2>&1 &
-    WPIDS+=($!)
+    BENCH_PIDS+=($!)
   done
   sleep 1
   read -r S2 MB2 <<<"$(backup)"
-  for p in "${WPIDS[@]}"; do kill -INT "$p" 2>/dev/null || true; done
-  for p in "${WPIDS[@]}"; do wait "$p" || true; done
-  WPIDS=()
+  for p in "${BENCH_PIDS[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+  for p in "${BENCH_PIDS[@]}"; do wait "$p" || true; done
+  BENCH_PIDS=()
   log "  ${S2}s, $MB2 MB/s"
   for i in "${!ROUTES[@]}"; do
     kv() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" "$WORK/open$i.txt"; }

@@ -43,118 +43,26 @@
 # and the work dir is deleted.
 set -euo pipefail
 
-SRC=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(1 4)
 REPEAT=${QB_BENCH_REPEAT:-3}
 RESTORE_MAX=${QB_BENCH_RESTORE_MAX_GIB:-1000000}
-BUILD=${QB_BENCH_BUILD_DIR:-$SRC/build-bench}
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/qb-backup-bench.XXXXXX")
-RGW=${QB_BENCH_RGW_DIR:-$WORK/rgw}
-OWN_RGW=$([ -n "${QB_BENCH_RGW_DIR:-}" ] && echo 0 || echo 1)
-AWS=/usr/bin/aws # Debian's awscli, not a pip/pyenv one earlier in PATH
-BUCKET=qb-bench-$$
-TCK=$(getconf CLK_TCK)
-EPID='' QPID=''
-log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() {
-  log "FAILED: $*"
-  exit 1
-}
-stop_pid() { # stop_pid PID: SIGTERM, wait up to 30 s, then SIGKILL
-  local p=$1
-  [ -n "$p" ] && kill -0 "$p" 2>/dev/null || return 0
-  kill -TERM "$p" 2>/dev/null || true
-  for _ in $(seq 1 150); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.2; done
-  kill -KILL "$p" 2>/dev/null || true
-}
-cleanup() {
-  local rc=$?
-  if [ $rc != 0 ]; then
-    for f in qbackupd.log emu.out emu.err; do
-      [ -s "$WORK/$f" ] && { echo "--- tail $f" >&2; tail -n 20 "$WORK/$f" >&2; }
-    done
-  fi
-  stop_pid "$QPID"
-  stop_pid "$EPID"
-  [ "$OWN_RGW" = 0 ] || "$SRC/tests/s3/rgw-stop.sh" "$RGW" --purge >/dev/null 2>&1 || true
-  [ "$OWN_RGW" = 1 ] || [ -z "${S3_ENDPOINT:-}" ] ||
-    "$AWS" --endpoint-url "$S3_ENDPOINT" s3 rb --force "s3://$BUCKET" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# ------------------------------------------------------------------ tools
-need=()
-[ -x "$AWS" ] || need+=(awscli)
-[ -x /usr/bin/time ] || need+=(time)
-command -v jq >/dev/null || need+=(jq)
-if [ ${#need[@]} -gt 0 ]; then
-  log "installing ${need[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
-
-log "building qbackupd and qdrant-emu (RelWithDebInfo, no sanitizers) in $BUILD"
-if ! { cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQB_SANITIZE=OFF &&
-  cmake --build "$BUILD" -j2 --target qbackupd qdrant-emu; } >"$WORK/build.log" 2>&1; then
-  tail -n 30 "$WORK/build.log" >&2
-  die "build"
-fi
-QBD=$BUILD/qbackupd
-EMU=$BUILD/tests/emulators/qdrant-emu
+bench_init backup
+bench_need_tools aws time jq
+bench_build
 
 max=0
 for g in "${SIZES[@]}"; do [ "$g" -gt "$max" ] && max=$g; done
-avail=$(df -Pk "$WORK" | awk 'NR==2 {print int($4 / 1048576)}')
-log "disk: $(df -h "$WORK" | awk 'NR==2 {print $4 " free on " $6}'); largest size $max GiB"
-[ "$avail" -ge $((5 * max + 4)) ] || die "need ~$((5 * max + 4)) GiB free under $WORK, have $avail GiB"
+log "largest size $max GiB"
+bench_disk_check $((5 * max + 4))
 
-# -------------------------------------------------------------------- RGW
-for attempt in $(seq 1 30); do
-  [ "$OWN_RGW" = 1 ] || break
-  if out=$("$SRC/tests/s3/rgw-start.sh" "$RGW" 2>&1); then break; fi
-  if ! grep -q "already in use" <<<"$out" || [ "$attempt" = 30 ]; then
-    printf '%s\n' "$out" >&2
-    die "rgw-start.sh"
-  fi
-  other=$(pgrep -a ceph-mon | sed -n 's/.* -c \([^ ]*\)\/ceph.conf.*/\1/p' | head -1)
-  log "Ceph ports busy (cluster ${other:-?} is running; stop it with tests/s3/rgw-stop.sh ${other:-DATA_DIR}); retrying in 20 s"
-  sleep 20
-done
-set -a
-# shellcheck disable=SC1091
-. "$RGW/s3.env"
-set +a
-export AWS_REGION=$AWS_DEFAULT_REGION
-"$AWS" --endpoint-url "$S3_ENDPOINT" s3 mb "s3://$BUCKET" >/dev/null
-mapfile -t CEPH_PIDS < <(cat "$RGW"/run/*.pid)
-
-# ---------------------------------------------------- emulator, qbackupd
-"$EMU" --port 0 --data-dir "$WORK/qdrant" >"$WORK/emu.out" 2>"$WORK/emu.err" &
-EPID=$!
-for _ in $(seq 1 100); do grep -q '^listening on' "$WORK/emu.out" && break; sleep 0.1; done
-Q=http://$(sed -n 's/^listening on //p' "$WORK/emu.out" | head -1)
-[ "$Q" != http:// ] || die "qdrant-emu did not start"
-mkdir -p "$WORK/qbd"
-env -u QBACKUP_TOKENS -u QBACKUP_TOKENS_FILE -u QBACKUP_CONFIG "$QBD" serve \
-  --listen 127.0.0.1:0 --port-file "$WORK/qbd.port" --data-dir "$WORK/qbd" \
-  --qdrant-url "$Q" --log-level info >"$WORK/qbackupd.log" 2>&1 &
-QPID=$!
-for _ in $(seq 1 100); do [ -s "$WORK/qbd.port" ] && break; sleep 0.1; done
-[ -s "$WORK/qbd.port" ] || die "qbackupd did not start"
-B=http://127.0.0.1:$(tr -d '[:space:]' <"$WORK/qbd.port")
+bench_rgw_start
+bench_emu_start
+bench_qbd_start --log-level info
 log "qdrant-emu $Q (pid $EPID), qbackupd $B (pid $QPID), RGW $S3_ENDPOINT"
 
-# api METHOD URL [JSON] -> body on stdout; dies unless 2xx
-api() {
-  local code args=()
-  [ $# -lt 3 ] || args=(-H 'Content-Type: application/json' --data-binary "$3")
-  code=$(curl -sS -o "$WORK/resp" -w '%{http_code}' -X "$1" "${args[@]}" "$2") || die "$1 $2: curl"
-  [ "${code:0:1}" = 2 ] || { cat "$WORK/resp" >&2; echo >&2; die "$1 $2: HTTP $code"; }
-  cat "$WORK/resp"
-}
 DEST_X=${QB_BENCH_DEST_SETTINGS:-'{}'}
 api POST "$B/v1/destinations" "$(jq -nc --arg b "$BUCKET" --arg e "$S3_ENDPOINT" \
   --arg a "$AWS_ACCESS_KEY_ID" --arg s "$AWS_SECRET_ACCESS_KEY" \
@@ -163,53 +71,19 @@ api POST "$B/v1/destinations" "$(jq -nc --arg b "$BUCKET" --arg e "$S3_ENDPOINT"
    credentials:{access_key:$a, secret_key:$s}}')" >/dev/null
 
 # ------------------------------------------------------------ measuring
-now() { date +%s.%N; }
-# CPU ticks (user+system) of the given pids, summed
-ticks() {
-  local p t=0
-  for p in "$@"; do
-    [ -r "/proc/$p/stat" ] || continue
-    t=$((t + $(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
-  done
-  echo "$t"
-}
-# "busy total" jiffies of the whole host (all CPUs), from /proc/stat
-host_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
-cpu_mark() {
+# run_cpu_mark; run_cpu_since -> sets CPU_Q CPU_E CPU_R (CPU seconds of
+# qbackupd, qdrant-emu, Ceph) and HOST_BUSY (non-idle % of all CPUs,
+# whoever used them) in between
+run_cpu_mark() {
   CPU0=("$(ticks "$QPID")" "$(ticks "$EPID")" "$(ticks "${CEPH_PIDS[@]}")")
   HOST0=$(host_jiffies)
 }
-# cpu_since -> sets CPU_Q CPU_E CPU_R (CPU seconds of qbackupd, qdrant-emu,
-# Ceph) and HOST_BUSY (non-idle % of all CPUs, whoever used them) since cpu_mark
-cpu_since() {
-  local h1
-  h1=$(host_jiffies)
-  read -r CPU_Q CPU_E CPU_R HOST_BUSY < <(awk -v q="$(($(ticks "$QPID") - CPU0[0]))" \
+run_cpu_since() {
+  read -r CPU_Q CPU_E CPU_R < <(awk -v q="$(($(ticks "$QPID") - CPU0[0]))" \
     -v e="$(($(ticks "$EPID") - CPU0[1]))" -v r="$(($(ticks "${CEPH_PIDS[@]}") - CPU0[2]))" \
-    -v t="$TCK" -v h0="$HOST0" -v h1="$h1" \
-    'BEGIN { split(h0, a, " "); split(h1, b, " ")
-             printf "%.1f %.1f %.1f %.0f\n", q / t, e / t, r / t,
-                    100 * (b[1] - a[1]) / (b[2] - a[2] > 0 ? b[2] - a[2] : 1) }')
+    -v t="$TCK" 'BEGIN { printf "%.1f %.1f %.1f\n", q / t, e / t, r / t }')
+  HOST_BUSY=$(host_busy "$HOST0" "$(host_jiffies)")
 }
-reset_hwm() { echo 5 >"/proc/$QPID/clear_refs"; }
-hwm_mib() { awk '/^VmHWM:/ {printf "%.0f", $2 / 1024}' "/proc/$QPID/status"; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / 1e6 / (s > 0 ? s : 0.01) }'; }
-# median of the arguments (numbers); "—" when there are none
-median() {
-  [ $# -gt 0 ] || { echo "—"; return; }
-  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-    if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-# values of key K over the samples of series S (lines "S K V" in $WORK/samples)
-vals() { awk -v s="$1" -v k="$2" '$1 == s && $2 == k { print $3 }' "$WORK/samples"; }
-med() {
-  local v
-  mapfile -t v < <(vals "$1" "$2")
-  median "${v[@]}"
-}
-sample() { echo "$1 $2 $3" >>"$WORK/samples"; } # sample SERIES KEY VALUE
-: >"$WORK/samples"
 # emulator snapshots of collection $1 (uploads kept by recovery included): delete them all
 emu_snapshots_clear() {
   local n
@@ -222,16 +96,16 @@ emu_snapshots_clear() {
 qbd_call() {
   local what=$1 url=$2 body=$3 t0 t1 code
   sync
-  reset_hwm
-  cpu_mark
+  reset_hwm "$QPID"
+  run_cpu_mark
   t0=$(now)
   code=$(curl -sS -m 4000 -o "$WORK/run.json" -w '%{http_code}' -X POST "$url" \
     -H 'Content-Type: application/json' --data-binary "$body")
   t1=$(now)
   [ "$code" = 200 ] || { cat "$WORK/run.json" >&2; echo >&2; die "$what: HTTP $code"; }
   LAST_S=$(secs "$t0" "$t1")
-  LAST_HWM=$(hwm_mib)
-  cpu_since
+  LAST_HWM=$(hwm_mib "$QPID")
+  run_cpu_since
 }
 
 # timed_cmd VAR CMD...: /usr/bin/time; VAR="wall cpu_s rss_mib"
@@ -295,7 +169,7 @@ for g in "${SIZES[@]}"; do
     # (b) the cron script: snapshot, curl -o, aws s3 cp
     log "$g GiB #$rep: cron script (snapshot, curl -o, aws s3 cp)"
     sync
-    cpu_mark
+    run_cpu_mark
     t0=$(now)
     name=$(api POST "$Q/collections/$c/snapshots?wait=true" | jq -r .result.name)
     t1=$(now)
@@ -316,7 +190,7 @@ for g in "${SIZES[@]}"; do
     sample "$g-cron" wall "$(awk -v a="$create_s" -v b="$dl_s" -v c="$up_s" 'BEGIN { printf "%.2f", a + b + c }')"
     sample "$g-cron" cpu "$(awk -v a="$dl_cpu" -v b="$up_cpu" 'BEGIN { printf "%.2f", a + b }')"
     sample "$g-cron" dl_cpu "$dl_cpu"
-    cpu_since
+    run_cpu_since
     sample "$g-cron" ceph "$CPU_R"
     sample "$g-cron" busy "$HOST_BUSY"
     sample "$g-cron" up_cpu "$up_cpu"

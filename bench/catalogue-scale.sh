@@ -35,7 +35,8 @@
 #        TMPDIR              where the work dir goes (1M rows need ~2.5 GB)
 set -euo pipefail
 
-SRC=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(10000 100000 1000000)
 RATE=${QB_SCALE_RATE:-50}
@@ -43,41 +44,18 @@ MAX_RATE=${QB_SCALE_MAX_RATE:-5000}
 DURATION=${QB_SCALE_DURATION:-5}
 CONNS=${QB_SCALE_CONNS:-16}
 STARTS=${QB_SCALE_STARTS:-3}
-BUILD=${QB_BENCH_BUILD_DIR:-$SRC/build-load}
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/qb-catalogue-scale.XXXXXX")
-QPID=''
-log() { printf '[scale %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() {
-  log "FAILED: $*"
-  exit 1
-}
-stop_qbd() { # SIGTERM, wait up to 30 s, then SIGKILL
-  local p=$QPID
-  QPID=''
-  [ -n "$p" ] && kill -0 "$p" 2>/dev/null || return 0
-  kill -TERM "$p" 2>/dev/null || true
-  for _ in $(seq 1 300); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$p" 2>/dev/null || true
-}
-cleanup() {
-  local rc=$?
-  [ $rc = 0 ] || { [ -s "$WORK/qbackupd.log" ] && tail -n 20 "$WORK/qbackupd.log" >&2; }
-  stop_qbd
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-command -v sqlite3 >/dev/null || die "needs the sqlite3 shell (apt-get install sqlite3)"
-log "building qbackupd and catalogue-tool (Release, no sanitizers) in $BUILD"
-if ! { cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DQB_SANITIZE=OFF -DQB_WERROR=OFF &&
-  cmake --build "$BUILD" -j2 --target qbackupd catalogue-tool; } >"$WORK/build.log" 2>&1; then
-  tail -n 30 "$WORK/build.log" >&2
-  die "build"
-fi
+QB_BENCH_BUILD_DIR=${QB_BENCH_BUILD_DIR:-$SRC/build-load}
+# shellcheck disable=SC2034 # read by bench_build
+BENCH_TARGETS="qbackupd catalogue-tool"
+bench_init catalogue-scale
+bench_need_tools sqlite3
+bench_build Release -DQB_WERROR=OFF
 cc -O2 -o "$BUILD/openloop" "$SRC/bench/openloop.c" 2>>"$WORK/build.log" || die "build openloop"
-QBD=$BUILD/qbackupd
 TOOL=$BUILD/catalogue-tool
+stop_qbd() {
+  stop_pid "$QPID"
+  QPID=''
+}
 
 # start_qbd DIR: starts qbackupd on DIR; sets QPID, B and START_MS (ms
 # until /readyz answered 200).  Not in $(...): QPID must reach this shell.
@@ -103,8 +81,6 @@ start_qbd() {
   [ "$(curl -s -o /dev/null -w '%{http_code}' "$B/readyz")" = 200 ] || die "qbackupd not ready"
   START_MS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f\n", (b - a) * 1000 }')
 }
-
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 # The rows a first start writes (instance, destination, secrets key).
 log "first start of qbackupd on an empty data dir"
@@ -136,7 +112,7 @@ for size in "${SIZES[@]}"; do
     stop_qbd
     starts+=("$START_MS")
   done
-  start_ms=$(printf '%s\n' "${starts[@]}" | median)
+  start_ms=$(median "${starts[@]}")
   log "  start-up ms: ${starts[*]} (median $start_ms)"
 
   start_qbd "$D"

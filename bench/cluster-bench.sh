@@ -47,62 +47,17 @@
 # The emulators and qbackupd are stopped on exit and the work dir deleted.
 set -euo pipefail
 
-SRC=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 TOTAL_GIB=${1:-1}
 ROUNDS=${QB_BENCH_ROUNDS:-2}
 STREAM=${QB_BENCH_STREAM:-1}
 ONE_PEER=${QB_BENCH_ONE_PEER:-1}
-BUILD=${QB_BENCH_BUILD_DIR:-$SRC/build-bench}
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/qb-cluster-bench.XXXXXX")
-TCK=$(getconf CLK_TCK)
 PEERS=3
 declare -A EP QP BU # per setup: emulator pids, qbackupd pid, qbackupd URL
-ALLPIDS=()
-log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() {
-  log "FAILED: $*"
-  exit 1
-}
-stop_pid() { # stop_pid PID: SIGTERM, wait up to 30 s, then SIGKILL
-  local p=$1
-  [ -n "$p" ] && kill -0 "$p" 2>/dev/null || return 0
-  kill -TERM "$p" 2>/dev/null || true
-  for _ in $(seq 1 150); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.2; done
-  kill -KILL "$p" 2>/dev/null || true
-}
-cleanup() {
-  local rc=$? f p
-  if [ $rc != 0 ]; then
-    for f in "$WORK"/qbackupd-*.log "$WORK"/emu-*.out; do
-      [ -s "$f" ] && { echo "--- tail $f" >&2; tail -n 20 "$f" >&2; }
-    done
-  fi
-  for p in "${ALLPIDS[@]}"; do stop_pid "$p"; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-command -v jq >/dev/null || {
-  log "installing jq"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends jq >/dev/null
-}
-
-# ------------------------------------------------------------------ build
-if [ "${QB_BENCH_NO_BUILD:-0}" = 1 ]; then
-  log "using the existing build in $BUILD"
-else
-  log "building qbackupd and qdrant-emu (Release) in $BUILD"
-  if ! { cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DQB_BUILD_TESTS=ON -DQB_SANITIZE=OFF &&
-    cmake --build "$BUILD" -j2 --target qbackupd qdrant-emu; } >"$WORK/build.log" 2>&1; then
-    tail -n 30 "$WORK/build.log" >&2
-    die "build"
-  fi
-fi
-QBD=$BUILD/qbackupd
-EMU=$BUILD/tests/emulators/qdrant-emu
-{ [ -x "$QBD" ] && [ -x "$EMU" ]; } || die "no $QBD or $EMU"
+bench_init cluster
+bench_need_tools jq
+bench_build Release -DQB_BUILD_TESTS=ON
 
 # N GiB split evenly over the peers; the others get the same total
 PER_PEER_MB=$(awk -v g="$TOTAL_GIB" -v n=$PEERS 'BEGIN { printf "%d", g * 1024 / n + 0.5 }')
@@ -111,19 +66,7 @@ TOTAL_MB=$((PER_PEER_MB * PEERS))
 SETUPS=(c3)
 [ "$ONE_PEER" = 0 ] || SETUPS+=(c1)
 SETUPS+=(n1)
-need=$(((${#SETUPS[@]} + 2) * TOTAL_MB + 2048))
-avail=$(df -Pk "$WORK" | awk 'NR==2 {print int($4 / 1024)}')
-log "disk: $(df -h "$WORK" | awk 'NR==2 {print $4 " free on " $6}'); $TOTAL_MB MiB of data per setup"
-[ "$avail" -ge "$need" ] || die "need ~$need MiB free under $WORK, have $avail MiB"
-
-# api METHOD URL [JSON] -> body on stdout; dies unless 2xx
-api() {
-  local code args=()
-  [ $# -lt 3 ] || args=(-H 'Content-Type: application/json' --data-binary "$3")
-  code=$(curl -sS -m 600 -o "$WORK/resp" -w '%{http_code}' -X "$1" "${args[@]}" "$2") || die "$1 $2: curl"
-  [ "${code:0:1}" = 2 ] || { cat "$WORK/resp" >&2; echo >&2; die "$1 $2: HTTP $code"; }
-  cat "$WORK/resp"
-}
+bench_disk_check $(((${#SETUPS[@]} + 2) * TOTAL_MB + 2048)) MiB
 
 # start_emu SETUP NAME HOST PORT [ARGS...]: pid added to EP[SETUP];
 # "HOST:PORT" in EMU_ADDR
@@ -133,7 +76,7 @@ start_emu() {
   mkdir -p "$WORK/$name"
   "$EMU" --port "$port" --host "$host" --data-dir "$WORK/$name/data" "$@" \
     >"$WORK/emu-$name.out" 2>&1 &
-  ALLPIDS+=($!)
+  BENCH_PIDS+=($!)
   EP[$setup]="${EP[$setup]:-} $!"
   for _ in $(seq 1 300); do grep -q '^listening on' "$WORK/emu-$name.out" && break; sleep 0.1; done
   EMU_ADDR=$(sed -n 's/^listening on //p' "$WORK/emu-$name.out" | head -1)
@@ -147,7 +90,7 @@ start_qbd() {
   env -u QBACKUP_TOKENS -u QBACKUP_TOKENS_FILE -u QBACKUP_CONFIG "$QBD" serve \
     --listen 127.0.0.1:0 --port-file "$WORK/qbd-$s.port" --data-dir "$WORK/qbd-$s" \
     --qdrant-url "$2" --log-level info >"$WORK/qbackupd-$s.log" 2>&1 &
-  ALLPIDS+=($!)
+  BENCH_PIDS+=($!)
   QP[$s]=$!
   for _ in $(seq 1 300); do [ -s "$WORK/qbd-$s.port" ] && break; sleep 0.1; done
   [ -s "$WORK/qbd-$s.port" ] || die "qbackupd $s did not start"
@@ -210,20 +153,6 @@ setup_single() {
 }
 
 # ------------------------------------------------------------ measuring
-now() { date +%s.%N; }
-ticks() { # CPU ticks (user+system) of the given pids, summed
-  local p t=0
-  for p in "$@"; do
-    [ -r "/proc/$p/stat" ] || continue
-    t=$((t + $(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
-  done
-  echo "$t"
-}
-# "busy total" jiffies of the whole host (all CPUs), from /proc/stat
-host_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / 1e6 / (s > 0 ? s : 0.01) }'; }
-
 declare -A LABEL=(
   [c3/set-snapshot]="3 peers, 6 shards, shard_method snapshot"
   [c3/set-stream]="3 peers, 6 shards, shard_method stream"
@@ -241,13 +170,13 @@ bench_run() {
   read -r -a epids <<<"${EP[$s]}"
   log "round $round: $what"
   sync
-  echo 5 >"/proc/$qpid/clear_refs"
+  reset_hwm "$qpid"
   q0=$(ticks "$qpid") e0=$(ticks "${epids[@]}") h0=$(host_jiffies)
   t0=$(now)
   code=$(curl -sS -m 4000 -o "$WORK/run.json" -w '%{http_code}' -X POST "$b/v1/plans/$plan/runs?wait=3600")
   t1=$(now)
   h1=$(host_jiffies)
-  hwm=$(awk '/^VmHWM:/ {printf "%.0f", $2 / 1024}' "/proc/$qpid/status")
+  hwm=$(hwm_mib "$qpid")
   [ "$code" = 200 ] || { cat "$WORK/run.json" >&2; echo >&2; die "$what: HTTP $code"; }
   [ "$(jq -r .state "$WORK/run.json")" = succeeded ] || { cat "$WORK/run.json" >&2; die "$what: state"; }
   secs_=$(secs "$t0" "$t1")
@@ -266,8 +195,7 @@ bench_run() {
     peers=1 shards=1
   fi
   cpu=$(awk -v q="$(($(ticks "$qpid") - q0))" -v e="$(($(ticks "${epids[@]}") - e0))" -v t="$TCK" \
-    -v h0="$h0" -v h1="$h1" 'BEGIN { split(h0, a, " "); split(h1, b, " ")
-      printf "%.1f | %.1f | %.0f%%", q / t, e / t, 100 * (b[1] - a[1]) / (b[2] - a[2] > 0 ? b[2] - a[2] : 1) }')
+    'BEGIN { printf "%.1f | %.1f", q / t, e / t }')" | $(host_busy "$h0" "$h1")%"
   ROWS+=("$(printf '%s/%s/%03d' "${ORDER[$s]}" "$plan" "$round")|| $what | $round | $(awk -v b="$size" 'BEGIN { printf "%.2f GiB", b / 1073741824 }') | $shards | $secs_ | $(mbps "$size" "$secs_") | $peers | $hwm | $cpu |")
   log "  ${secs_}s, $size bytes, $(mbps "$size" "$secs_") MB/s, $shards object(s) from $peers peer(s), peak RSS $hwm MiB, CPU s qbackupd | emu | host busy: $cpu"
   api DELETE "$b/v1/snapshots/$sid" >/dev/null
@@ -316,7 +244,7 @@ echo
 echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "Machine: $(nproc) vCPU $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
   "$(free -g | awk '/^Mem:/ {print $2}') GiB RAM, $(uname -sr)"
-echo "qdrant-emu $EMU_VERSION; qbackupd and qdrant-emu: Release build; destination: local folder (embedded default), verify: true"
+echo "qdrant-emu $EMU_VERSION; qbackupd and qdrant-emu: ${BENCH_BUILD_TYPE:-?} build; destination: local folder (embedded default), verify: true"
 echo "Command: bench/cluster-bench.sh $TOTAL_GIB (QB_BENCH_ROUNDS=$ROUNDS); $TOTAL_MB MiB filled per setup ($PER_PEER_MB MiB per peer on the 3-peer cluster)"
 echo "Load average (1 min) at start: $LOAD0; at end: $(cut -d' ' -f1 /proc/loadavg)"
 echo "Disk reference (dd $TOTAL_MB MiB of zeros with conv=fdatasync into the work dir), before / after: ${DISK_REF[0]} / ${DISK_REF[1]} MB/s"

@@ -21,36 +21,17 @@
 # only that every decode gives back the archive (SHA-256).
 set -euo pipefail
 
-SRC=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 SIZE_MIB=${1:-256}
 shift || true
 DIMS=("$@")
 [ ${#DIMS[@]} -gt 0 ] || DIMS=(384 768)
 read -r -a LEVELS <<<"${QB_BENCH_LEVELS:-1 3 6}"
-BUILD=${QB_BENCH_BUILD_DIR:-$SRC/build-bench}
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/qb-codec-bench.XXXXXX")
-EPID=''
-log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() {
-  log "FAILED: $*"
-  exit 1
-}
-cleanup() {
-  if [ -n "$EPID" ] && kill -0 "$EPID" 2>/dev/null; then
-    kill -TERM "$EPID" 2>/dev/null || true
-    wait "$EPID" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-if [ "${QB_BENCH_NO_BUILD:-0}" != 1 ]; then
-  log "building qdrant-emu (Release) in $BUILD"
-  { cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DQB_BUILD_TESTS=ON -DQB_SANITIZE=OFF &&
-    cmake --build "$BUILD" -j2 --target qdrant-emu; } >"$WORK/build.log" 2>&1 ||
-    { tail -n 30 "$WORK/build.log" >&2; die build; }
-fi
-EMU=$BUILD/tests/emulators/qdrant-emu
+# shellcheck disable=SC2034 # read by bench_build
+BENCH_TARGETS=qdrant-emu
+bench_init codec
+bench_build Release -DQB_BUILD_TESTS=ON
 
 # Only the codec and what it uses, optimised like a release build.
 BIN=$WORK/codec_bench
@@ -61,20 +42,7 @@ ${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -g -DNDEBUG -I"$SRC/src" -o "$BIN" \
   "$SRC/src/codec/codec_zstd.c" "$SRC/src/codec/codec_aead.c" \
   $(pkg-config --cflags --libs libcrypto libzstd) -lpthread -lm
 
-api() {
-  local code args=()
-  [ $# -lt 3 ] || args=(-H 'Content-Type: application/json' --data-binary "$3")
-  code=$(curl -sS -m 900 -o "$WORK/resp" -w '%{http_code}' -X "$1" "${args[@]}" "$2") || die "$1 $2: curl"
-  [ "${code:0:1}" = 2 ] || { cat "$WORK/resp" >&2; die "$1 $2: HTTP $code"; }
-  cat "$WORK/resp"
-}
-
-mkdir -p "$WORK/emu"
-"$EMU" --port 0 --data-dir "$WORK/emu" >"$WORK/emu.out" 2>&1 &
-EPID=$!
-for _ in $(seq 1 300); do grep -q '^listening on' "$WORK/emu.out" && break; sleep 0.1; done
-Q=http://$(sed -n 's/^listening on //p' "$WORK/emu.out" | head -1)
-[ "$Q" != http:// ] || die "qdrant-emu did not start"
+bench_emu_start
 
 mb() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? b / s / 1e6 : 0) }'; }
 
@@ -90,7 +58,7 @@ for dim in "${DIMS[@]}"; do
   api PUT "$Q/collections/$c" "{\"vectors\":{\"size\":$dim,\"distance\":\"Cosine\"}}" >/dev/null
   api POST "$Q/debug/fill/$c?mb=$SIZE_MIB&content=embeddings&dim=$dim" >/dev/null
   name=$(api POST "$Q/collections/$c/snapshots" | sed -n 's/.*"name":"\([^"]*\)".*/\1/p')
-  archive=$WORK/emu/snapshots/$c/$name
+  archive=$WORK/qdrant/snapshots/$c/$name
   [ -f "$archive" ] || die "no snapshot file $archive"
   raw=$(stat -c %s "$archive")
   runs=("none 0" "aes256gcm 0")

@@ -6,7 +6,7 @@
 #
 #   . "$(dirname "$0")/lib.sh"
 #   bench_init scale          # WORK, log, die, cleanup on exit
-#   bench_build               # QBD, EMU
+#   bench_build               # QBD, EMU (RelWithDebInfo; bench_build Release: -O3)
 #   bench_emu_start; bench_qbd_start --log-level warn
 #
 # Settings every bench takes from the environment:
@@ -18,7 +18,9 @@
 #   TMPDIR              where the work dir goes
 # The variables a bench reads after these calls: SRC, WORK, QBD, EMU, Q (the
 # emulator's URL), EPID, B (qbackupd's URL), QPID, S3_ENDPOINT, BUCKET,
-# CEPH_PIDS.
+# CEPH_PIDS, BUILD, BENCH_BUILD_TYPE.  A bench with more processes of its own (a
+# sampler, several emulators) appends their pids to BENCH_PIDS, and names
+# their logs qbackupd*.log / emu*.out so a failure shows their tails.
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TCK=$(getconf CLK_TCK)
@@ -41,8 +43,8 @@ stop_pid() { # stop_pid PID: SIGTERM, wait up to 30 s, then SIGKILL
 bench_cleanup() {
   local rc=$? f p
   if [ $rc != 0 ]; then
-    for f in qbackupd.log emu.out emu.err; do
-      [ -s "$WORK/$f" ] && { echo "--- tail $f" >&2; tail -n 20 "$WORK/$f" >&2; }
+    for f in "$WORK"/qbackupd*.log "$WORK"/emu*.out "$WORK"/emu*.err; do
+      [ -s "$f" ] && { echo "--- tail ${f##*/}" >&2; tail -n 20 "$f" >&2; }
     done
   fi
   for p in "${BENCH_PIDS[@]}"; do stop_pid "$p"; done
@@ -62,17 +64,52 @@ bench_init() {
   trap 'exit 130' INT TERM
 }
 
-# bench_build: qbackupd and qdrant-emu, RelWithDebInfo, no sanitizers.
+# bench_build [BUILD_TYPE [CMAKE_ARG...]]: the targets BENCH_TARGETS names
+# (default qbackupd and qdrant-emu), no sanitizers, BUILD_TYPE
+# RelWithDebInfo unless given; BUILD is the build dir, and the build type
+# the binaries really have (QB_BENCH_NO_BUILD) is left in BENCH_BUILD_TYPE.
 bench_build() {
-  local build=${QB_BENCH_BUILD_DIR:-$SRC/build-bench}
+  local type=${1:-RelWithDebInfo} targets t
+  [ $# -eq 0 ] || shift
+  read -r -a targets <<<"${BENCH_TARGETS:-qbackupd qdrant-emu}"
+  BUILD=${QB_BENCH_BUILD_DIR:-$SRC/build-bench}
   if [ "${QB_BENCH_NO_BUILD:-0}" != 1 ]; then
-    log "building qbackupd and qdrant-emu (RelWithDebInfo, no sanitizers) in $build"
-    { cmake -S "$SRC" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQB_SANITIZE=OFF &&
-      cmake --build "$build" -j2 --target qbackupd qdrant-emu; } >"$WORK/build.log" 2>&1 ||
+    log "building ${targets[*]} ($type, no sanitizers) in $BUILD"
+    { cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE="$type" -DQB_SANITIZE=OFF "$@" &&
+      cmake --build "$BUILD" -j2 --target "${targets[@]}"; } >"$WORK/build.log" 2>&1 ||
       { tail -n 30 "$WORK/build.log" >&2; die build; }
+  else
+    log "using the existing build in $BUILD"
   fi
-  QBD=$build/qbackupd
-  EMU=$build/tests/emulators/qdrant-emu
+  QBD=$BUILD/qbackupd
+  EMU=$BUILD/tests/emulators/qdrant-emu
+  for t in "${targets[@]}"; do
+    case $t in
+      qbackupd) [ -x "$QBD" ] || die "no $QBD" ;;
+      qdrant-emu) [ -x "$EMU" ] || die "no $EMU" ;;
+    esac
+  done
+  BENCH_BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD/CMakeCache.txt" 2>/dev/null || true)
+}
+
+# bench_build_storage_bench OUT: bench/storage_bench.c with only the
+# modules the storage layer needs, optimised like a release build
+# (RelWithDebInfo: -O2 -g -DNDEBUG), so the rest of the tree need not build.
+# The one list of those modules: a module the storage layer starts to use
+# is added here.
+bench_build_storage_bench() {
+  log "building $1"
+  # shellcheck disable=SC2046
+  ${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -g -DNDEBUG -I"$SRC/src" -o "$1" \
+    "$SRC/bench/storage_bench.c" "$SRC/src/common.c" "$SRC/src/util/buf.c" "$SRC/src/util/log.c" \
+    "$SRC/src/util/json_util.c" "$SRC/src/util/seal.c" "$SRC/src/remote/http_client.c" \
+    "$SRC/src/remote/sigv4.c" "$SRC/src/remote/s3_client.c" "$SRC/src/remote/s3_upload.c" \
+    "$SRC/src/remote/s3_multipart.c" "$SRC/src/remote/s3_copy.c" "$SRC/src/remote/s3_download.c" "$SRC/src/remote/s3_lock.c" \
+    "$SRC/src/remote/s3_xml.c" "$SRC/src/util/retry.c" "$SRC/src/util/threads.c" \
+    "$SRC/src/util/rfc3339.c" "$SRC/src/storage/bridge.c" "$SRC/src/storage/storage.c" \
+    "$SRC/src/storage/storage_local.c" "$SRC/src/storage/storage_s3.c" \
+    "$SRC/src/codec/codec.c" "$SRC/src/codec/codec_zstd.c" "$SRC/src/codec/codec_aead.c" \
+    $(pkg-config --cflags --libs libcurl libcjson libcrypto libzstd) -lpthread -lm
 }
 
 # bench_need_tools CMD...: installs Debian's awscli, time or jq when missing.
@@ -91,12 +128,14 @@ bench_need_tools() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 }
 
-# bench_disk_check GIB: dies unless GIB GiB are free under the work dir.
+# bench_disk_check N [UNIT]: dies unless N GiB (UNIT MiB: N MiB) are free
+# under the work dir.
 bench_disk_check() {
-  local avail
-  avail=$(df -Pk "$WORK" | awk 'NR==2 {print int($4 / 1048576)}')
-  log "disk: $avail GiB free under $WORK, need ~$1"
-  [ "$avail" -ge "$1" ] || die "need ~$1 GiB free under $WORK, have $avail GiB"
+  local unit=${2:-GiB} avail
+  avail=$(df -Pk "$WORK" | awk -v d="$([ "$unit" = MiB ] && echo 1024 || echo 1048576)" \
+    'NR==2 {print int($4 / d)}')
+  log "disk: $avail $unit free under $WORK, need ~$1"
+  [ "$avail" -ge "$1" ] || die "need ~$1 $unit free under $WORK, have $avail $unit"
 }
 
 # bench_rgw_start: a Ceph RGW (our own, or QB_BENCH_RGW_DIR's) and a fresh
@@ -177,6 +216,14 @@ ticks() {
 # cpu_mark PID; cpu_since PID -> CPU seconds of PID in between
 cpu_mark() { CPU_MARK=$(ticks "$1"); }
 cpu_since() { awk -v t="$(($(ticks "$1") - CPU_MARK))" -v h="$TCK" 'BEGIN { printf "%.1f", t / h }'; }
+# "busy total" jiffies of the whole host (all CPUs), from /proc/stat;
+# host_busy H0 H1 -> the non-idle % of all CPUs between two of them,
+# whoever used them
+host_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+host_busy() {
+  awk -v h0="$1" -v h1="$2" 'BEGIN { split(h0, a, " "); split(h1, b, " ")
+    printf "%.0f", 100 * (b[1] - a[1]) / (b[2] - a[2] > 0 ? b[2] - a[2] : 1) }'
+}
 # peak RSS of PID since reset_hwm PID, in MiB
 reset_hwm() { echo 5 >"/proc/$1/clear_refs"; }
 hwm_mib() { awk '/^VmHWM:/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }

@@ -16,7 +16,8 @@
 #        TMPDIR (needs 2 x the largest size); CC (default cc)
 set -euo pipefail
 
-SRC=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(1)
 : "${S3_ENDPOINT:?set the S3 server environment (see the header)}"
@@ -24,24 +25,14 @@ PART=${QB_BENCH_PART_MIB:-16}
 ROUNDS=${QB_BENCH_ROUNDS:-2}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/qb-rbench.XXXXXX")
 BUCKET=qb-rbench-$$
-log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 cleanup() {
   for gib in "${SIZES[@]}"; do "$WORK/storage_bench" del "s3://$BUCKET/b" "obj$gib" - 2>/dev/null || true; done
   rm -rf "$WORK"
 }
-trap cleanup EXIT
+trap cleanup EXIT # its own: the objects live in the caller's S3 server
 
 BIN=$WORK/storage_bench
-log "building $BIN"
-# shellcheck disable=SC2046
-${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -g -DNDEBUG -I"$SRC/src" -o "$BIN" \
-  "$SRC/bench/storage_bench.c" "$SRC/src/common.c" "$SRC/src/util/buf.c" "$SRC/src/util/log.c" \
-  "$SRC/src/util/json_util.c" "$SRC/src/remote/http_client.c" "$SRC/src/remote/sigv4.c" \
-  "$SRC/src/remote/s3_client.c" "$SRC/src/remote/s3_upload.c" "$SRC/src/remote/s3_download.c" "$SRC/src/remote/s3_lock.c" \
-  "$SRC/src/remote/s3_xml.c" "$SRC/src/util/retry.c" "$SRC/src/util/threads.c" \
-  "$SRC/src/util/rfc3339.c" "$SRC/src/storage/bridge.c" "$SRC/src/storage/storage.c" \
-  "$SRC/src/storage/storage_local.c" "$SRC/src/storage/storage_s3.c" \
-  $(pkg-config --cflags --libs libcurl libcjson libcrypto) -lpthread -lm
+bench_build_storage_bench "$BIN"
 
 # CPU seconds (user + system) the processes named $1 (radosgw, ceph-osd)
 # have used so far; 0 when there are none on this host.

@@ -8,74 +8,28 @@
 # every transfer succeeded and every download matches its source.
 #
 # Usage: bench/storage-bench.sh [SIZE_GIB...]        (default: 1 4)
-# Env:   QB_BENCH_RGW   RGW data dir (default: a fresh one in the work dir,
+# Env:   QB_BENCH_RGW_DIR  RGW data dir (default: a fresh one in the work dir,
 #                       stopped and purged on exit; a named one is left running.
 #                       One Ceph cluster per host: the script waits while the
-#                       ports are busy)
+#                       ports are busy); QB_BENCH_RGW is its older name
 #        TMPDIR         where the work dir goes (needs ~3 x the largest size
 #                       plus the RGW's sparse OSD file); CC (default cc)
 # Needs root only to install rclone / awscli / time when they are missing.
 set -euo pipefail
 
-SRC=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(1 4)
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/qb-bench.XXXXXX")
-RGW=${QB_BENCH_RGW:-$WORK/rgw}
-AWS=/usr/bin/aws # Debian's awscli, not a pip/pyenv one earlier in PATH
-BUCKET=qb-bench-$$
-log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-cleanup() {
-  # A cluster the caller named (QB_BENCH_RGW) is theirs to stop.
-  [ -n "${QB_BENCH_RGW:-}" ] || "$SRC/tests/s3/rgw-stop.sh" "$RGW" --purge >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# ------------------------------------------------------------------ tools
-need=()
-[ -x "$AWS" ] || need+=(awscli)
-command -v rclone >/dev/null || need+=(rclone)
-[ -x /usr/bin/time ] || need+=(time)
-if [ ${#need[@]} -gt 0 ]; then
-  log "installing ${need[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
-
-# Only the modules the storage layer needs, optimised like a release build
-# (RelWithDebInfo: -O2 -g -DNDEBUG), so the rest of the tree need not build.
+QB_BENCH_RGW_DIR=${QB_BENCH_RGW_DIR:-${QB_BENCH_RGW:-}} # QB_BENCH_RGW: its older name
+bench_init storage
+bench_need_tools aws rclone time
 BIN=$WORK/storage_bench
-log "building $BIN"
-# shellcheck disable=SC2046
-${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -g -DNDEBUG -I"$SRC/src" -o "$BIN" \
-  "$SRC/bench/storage_bench.c" "$SRC/src/common.c" "$SRC/src/util/buf.c" "$SRC/src/util/log.c" \
-  "$SRC/src/util/json_util.c" "$SRC/src/remote/http_client.c" "$SRC/src/remote/sigv4.c" \
-  "$SRC/src/remote/s3_client.c" "$SRC/src/remote/s3_upload.c" "$SRC/src/remote/s3_download.c" "$SRC/src/remote/s3_lock.c" \
-  "$SRC/src/remote/s3_xml.c" "$SRC/src/util/retry.c" "$SRC/src/util/threads.c" "$SRC/src/util/rfc3339.c" \
-  "$SRC/src/storage/bridge.c" "$SRC/src/storage/storage.c" \
-  "$SRC/src/storage/storage_local.c" "$SRC/src/storage/storage_s3.c" \
-  $(pkg-config --cflags --libs libcurl libcjson libcrypto) -lpthread -lm
-
-# -------------------------------------------------------------------- RGW
-for attempt in $(seq 1 30); do
-  if out=$("$SRC/tests/s3/rgw-start.sh" "$RGW" 2>&1); then break; fi
-  if ! grep -q "already in use" <<<"$out" || [ "$attempt" = 30 ]; then
-    printf '%s\n' "$out" >&2
-    exit 1
-  fi
-  log "Ceph ports busy (another cluster on this host); retrying in 20 s"
-  sleep 20
-done
-set -a
-# shellcheck disable=SC1091
-. "$RGW/s3.env"
-set +a
-export AWS_REGION=$AWS_DEFAULT_REGION
+bench_build_storage_bench "$BIN"
+bench_rgw_start
 export RCLONE_CONFIG_QBB_TYPE=s3 RCLONE_CONFIG_QBB_PROVIDER=Ceph \
   RCLONE_CONFIG_QBB_ENDPOINT=$S3_ENDPOINT RCLONE_CONFIG_QBB_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID \
   RCLONE_CONFIG_QBB_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY RCLONE_CONFIG_QBB_REGION=$AWS_REGION
-"$AWS" --endpoint-url "$S3_ENDPOINT" s3 mb "s3://$BUCKET" >/dev/null
 # rclone's S3 SDK refuses to start when AWS_CA_BUNDLE is set in the
 # environment ("LoadCustomCABundleError"); the endpoint is plain http.
 RCLONE=(env -u AWS_CA_BUNDLE rclone)
@@ -92,7 +46,6 @@ timed() {
   fi
   printf -v "$var" '%s' "$(tail -n 1 "$WORK/time")"
 }
-mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / 1e6 / (s > 0 ? s : 0.01) }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
 
 rows=()

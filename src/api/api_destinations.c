@@ -21,6 +21,7 @@
 #include "store/store_destinations.h"
 #include "store/store_snapshots.h"
 #include "util/json_util.h"
+#include "util/seal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,10 +202,7 @@ static void clear_destination(struct store_destination *d)
     free(d->kind);
     free(d->settings);
     free(d->encryption);
-    if (d->secret) {
-        memset(d->secret, 0, strlen(d->secret));
-        free(d->secret);
-    }
+    seal_wipe_free(d->secret);
     memset(d, 0, sizeof *d);
 }
 

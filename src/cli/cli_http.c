@@ -6,6 +6,7 @@
  */
 #include "cli/cli_http.h"
 #include "util/buf.h"
+#include "util/seal.h"
 
 #include <curl/curl.h>
 #include <stdlib.h>
@@ -100,9 +101,7 @@ void cli_http_destroy(struct cli_http *h)
         return;
     curl_easy_cleanup(h->curl);
     free(h->base);
-    if (h->auth_header) /* a secret: do not leave it in freed memory */
-        memset(h->auth_header, 0, strlen(h->auth_header));
-    free(h->auth_header);
+    seal_wipe_free(h->auth_header); /* a secret: do not leave it in freed memory */
     free(h);
 }
 

@@ -13,6 +13,7 @@
 #include "util/log.h"
 #include "util/threads.h"
 #include "version.h"
+#include "util/seal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -145,10 +146,7 @@ static void probe_instance(struct prober *p, const struct store_instance *inst,
     http_client_destroy(client);
     if (r->ok == 1)
         probe_topology(p, inst, r);
-    if (auth) {
-        memset(auth, 0, strlen(auth));
-        free(auth);
-    }
+    seal_wipe_free(auth);
     free(url);
 }
 

@@ -40,6 +40,7 @@
 #include "store/store_instances.h"
 #include "store/store_snapshots.h"
 #include "util/log.h"
+#include "util/seal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,11 +123,7 @@ static enum qb_err restore_by_url(struct restore *r, const struct qdrant_target 
         rc = qdrant_snapshot_recover(r->qdrant, t, url, r->priority,
                                      coded(r->snap) ? r->snap->raw_sha256 : r->snap->sha256, NULL,
                                      err, errlen);
-    if (url) {
-        /* The URL carries a signature or token: a capability. */
-        memset(url, 0, strlen(url));
-        free(url);
-    }
+    seal_wipe_free(url); /* it carries a signature or token: a capability */
     if (!rc)
         r->job->bytes_done += r->snap->size_bytes;
     return rc;

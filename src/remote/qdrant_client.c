@@ -10,6 +10,7 @@
 #include "util/json_u64.h"
 #include "remote/sigv4.h"
 #include "version.h"
+#include "util/seal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,10 +84,7 @@ void qdrant_client_destroy(struct qdrant_client *c)
     http_client_destroy(c->api);
     http_client_destroy(c->transfer);
     http_client_destroy(c->slow);
-    if (c->api_key) {
-        memset(c->api_key, 0, strlen(c->api_key));
-        free(c->api_key);
-    }
+    seal_wipe_free(c->api_key);
     free(c->ca_file);
     free(c->url);
     free(c);
@@ -105,10 +103,7 @@ char *qdrant_add_key(const struct qdrant_client *c, const char **headers, size_t
 
 void qdrant_free_key(char *header)
 {
-    if (header) {
-        memset(header, 0, strlen(header));
-        free(header);
-    }
+    seal_wipe_free(header);
 }
 
 /* Escapes one path segment (collection or snapshot names may hold any

@@ -5,6 +5,7 @@
  * download, streamed multipart upload, and recover from a location.
  */
 #include "remote/qdrant_internal.h"
+#include "util/seal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -519,8 +520,7 @@ enum qb_err qdrant_snapshot_recover(struct qdrant_client *c, const struct qdrant
     char *what = describe(t, "recover from location");
     struct qdrant_call k = {c->slow, "PUT", path, text, what, NULL, NULL};
     rc = qdrant_call_json(c, &k, err, errlen);
-    memset(text, 0, strlen(text)); /* held the location's api_key */
-    free(text);
+    seal_wipe_free(text); /* held the location's api_key */
     free(what);
     free(path);
     free(base);

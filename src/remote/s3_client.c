@@ -27,6 +27,7 @@
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/retry.h"
+#include "util/seal.h"
 
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -187,9 +188,7 @@ void s3_client_destroy(struct s3_client *c)
     free(c->bucket);
     free(c->region);
     free(c->access_key);
-    if (c->secret_key) /* do not leave the secret in freed heap memory */
-        OPENSSL_cleanse(c->secret_key, strlen(c->secret_key));
-    free(c->secret_key);
+    seal_wipe_free(c->secret_key); /* do not leave the secret in freed heap memory */
     free(c->session_token);
     free(c->kms_key_id);
     free(c->storage_class);

@@ -122,8 +122,7 @@ enum qb_err s3_copy_object_multipart(struct s3_client *dst, const struct s3_clie
 {
     struct hlist h = {0};
     struct http_client_response resp = {0};
-    struct buf doc;
-    char *upload_id = NULL, *eid = NULL, *query = NULL, *source = NULL, **part_etags = NULL;
+    char *upload_id = NULL, *eid = NULL, *source = NULL, **part_etags = NULL;
     unsigned nparts = 0;
     enum qb_err rc = QB_OK;
     etag[0] = '\0';
@@ -135,55 +134,28 @@ enum qb_err s3_copy_object_multipart(struct s3_client *dst, const struct s3_clie
         return qb_failf(QB_ERR_INVALID, err, errlen,
                         "s3: %llu bytes cannot be copied in parts of %llu bytes",
                         (unsigned long long)size, (unsigned long long)part_size);
-    buf_init(&doc, 4u * 1024 * 1024); /* ~100 bytes a part, 10,000 parts */
     source = copy_source(src, src_key);
     /* The upload carries the copy's metadata, as CopyObject's REPLACE. */
     s3_object_headers(dst, NULL, &h);
     s3_hl_add(&h, "x-amz-meta-sha256", sha);
-    struct s3_req r = {
-        .method = "POST", .key = key, .query = "uploads", .hdrs = h.v, .n_hdrs = h.n};
-    rc = s3_call(dst, dst->hc, &r, &resp, err, errlen);
-    if (!rc) {
-        upload_id = s3_xml_text(resp.body, resp.body_len, "UploadId");
-        if (!upload_id || !*upload_id)
-            rc = qb_failf(QB_ERR_REMOTE, err, errlen, "S3 CreateMultipartUpload %s: no UploadId",
-                          key);
-    }
-    http_client_response_free(&resp);
+    rc = s3_initiate_multipart(dst, key, &h, &upload_id, err, errlen);
     s3_hl_free(&h);
     if (rc)
         goto out;
     eid = sigv4_uri_encode(upload_id, strlen(upload_id), false);
-    bool ok = buf_appends(&doc, "<CompleteMultipartUpload>");
     unsigned n = 0;
     nparts = (unsigned)((size + part_size - 1) / part_size);
     part_etags = xcalloc(nparts, sizeof *part_etags);
-    for (uint64_t from = 0; !rc && ok && from < size; from += part_size) {
+    for (uint64_t from = 0; !rc && from < size; from += part_size) {
         uint64_t to = from + part_size < size ? from + part_size - 1 : size - 1;
         char part_etag[48];
         rc = copy_part(dst, source, key, eid, ++n, from, to, part_etag, err, errlen);
-        if (!rc) {
+        if (!rc)
             part_etags[n - 1] = xstrdup(part_etag);
-            ok = buf_printf(&doc, "<Part><PartNumber>%u</PartNumber><ETag>", n) &&
-                 buf_append_escaped(&doc, part_etag) && buf_appends(&doc, "</ETag></Part>");
-        }
     }
-    if (!rc && (!ok || !buf_appends(&doc, "</CompleteMultipartUpload>")))
-        rc = qb_failf(QB_ERR_INTERNAL, err, errlen, "s3: completion document too large");
     if (!rc) {
-        query = xasprintf("uploadId=%s", eid);
-        struct hlist ch = {0};
-        s3_hl_add(&ch, "Content-Type", "application/xml");
-        struct s3_req cr = {.method = "POST",
-                            .key = key,
-                            .query = query,
-                            .hdrs = ch.v,
-                            .n_hdrs = ch.n,
-                            .body = doc.data,
-                            .body_len = doc.len};
-        rc = s3_call(dst, dst->hc, &cr, &resp, err, errlen);
-        if (!rc && resp.body && strstr(resp.body, "<Error>"))
-            rc = s3_fail(&cr, &resp, err, errlen);
+        rc = s3_complete_multipart(dst, key, upload_id, (const char *const *)part_etags, n, &resp,
+                                   err, errlen);
         if (!rc)
             result_etag(resp.body, etag);
         /* Some servers (Ceph RGW) answer an empty <ETag>: the one S3 gives
@@ -193,7 +165,6 @@ enum qb_err s3_copy_object_multipart(struct s3_client *dst, const struct s3_clie
             s3_multipart_etag((const char *const *)part_etags, n, want, sizeof want))
             snprintf(etag, 48, "\"%s\"", want);
         http_client_response_free(&resp);
-        s3_hl_free(&ch);
     }
     if (rc) { /* nothing is left behind: the parts go with the upload */
         char aerr[QB_ERRBUF_SIZE];
@@ -205,9 +176,7 @@ out:
     for (unsigned i = 0; part_etags && i < nparts; i++)
         free(part_etags[i]);
     free(part_etags);
-    buf_free(&doc);
     free(source);
-    free(query);
     free(eid);
     free(upload_id);
     return rc;

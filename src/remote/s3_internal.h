@@ -92,6 +92,20 @@ bool s3_headers_locked(const struct hlist *h);
 enum qb_err s3_put_with_sha(struct s3_client *c, const char *key, const void *data, size_t len,
                             const char *sha, const struct hlist *objh, char *etag, size_t etaglen,
                             char *err, size_t errlen) QB_MUSTCHECK;
+/* The multipart upload protocol's two ends, shared by the streaming writer
+ * (s3_upload.c) and the server-side copy (s3_copy.c).
+ * s3_initiate_multipart: POST ?uploads with the object headers h; [out]
+ * upload_id, caller frees (NULL on failure).
+ * s3_complete_multipart: POST ?uploadId= with the document listing the part
+ * ETags etags[0..nparts) in order; an <Error> document in a 200 answer is a
+ * failure.  resp is the caller's (free with http_client_response_free),
+ * kept for the ETag of the completed object. */
+enum qb_err s3_initiate_multipart(struct s3_client *c, const char *key, const struct hlist *h,
+                                  char **upload_id, char *err, size_t errlen) QB_MUSTCHECK;
+enum qb_err s3_complete_multipart(struct s3_client *c, const char *key, const char *upload_id,
+                                  const char *const *etags, unsigned nparts,
+                                  struct http_client_response *resp, char *err,
+                                  size_t errlen) QB_MUSTCHECK;
 /* The ETag S3 gives an object completed from parts whose ETags are
  * etags[0..nparts): hex MD5 of the concatenated binary part MD5s, "-",
  * nparts.  False when a part ETag is not an MD5 (SSE-KMS, SSE-C). */

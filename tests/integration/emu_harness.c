@@ -302,6 +302,17 @@ char *emu_points(struct emu *e, const char *name)
     return out;
 }
 
+bool emu_points_equal(struct emu *e, const char *name, const char *want)
+{
+    char *now = emu_points(e, name);
+    bool eq = now && want && strcmp(now, want) == 0;
+    if (!eq)
+        fprintf(stderr, "points of %s differ:\n  now  %.300s\n  want %.300s\n", name,
+                now ? now : "(none)", want ? want : "(none)");
+    free(now);
+    return eq;
+}
+
 int emu_fill(struct emu *e, const char *name, unsigned mb)
 {
     char *en = emu_esc(name);

@@ -65,6 +65,9 @@ int emu_upsert(struct emu *e, const char *name, int n, int seed);
 /* All points of a collection (scroll, with payload and vectors), as a
  * canonical JSON string the caller frees; NULL on failure. */
 char *emu_points(struct emu *e, const char *name);
+/* True when emu_points(e, name) is want (not NULL); else prints both to
+ * stderr, so a failed comparison says what differed. */
+bool emu_points_equal(struct emu *e, const char *name, const char *want);
 int emu_fill(struct emu *e, const char *name, unsigned mb);
 /* Like emu_fill, with realistic content instead of noise: unit float32
  * vectors of dimension dim and JSON payloads (content=embeddings), which

@@ -96,3 +96,24 @@ void s3_env_destination_body(const struct s3_env *env, const char *name, const c
              "\"credentials\":{\"access_key\":\"%s\",\"secret_key\":\"%s\"}}",
              name, env->bucket, prefix, endpoint, env->region, env->access_key, env->secret_key);
 }
+
+static enum qb_err count_object(void *ud, const struct s3_list_entry *ent)
+{
+    (void)ent;
+    (*(int *)ud)++;
+    return QB_OK;
+}
+
+int s3_env_objects(const struct s3_env *env, const char *prefix)
+{
+    struct s3_client *c = s3_env_client(env);
+    char err[QB_ERRBUF_SIZE];
+    int n = 0;
+    if (!c || s3_list_objects(c, prefix, 0, count_object, &n, err, sizeof err)) {
+        if (c)
+            fprintf(stderr, "listing %s: %s\n", prefix, err);
+        n = -1;
+    }
+    s3_client_destroy(c);
+    return n;
+}

@@ -47,4 +47,7 @@ int s3_env_uploads(const struct s3_env *env, const char *prefix);
 void s3_env_destination_body(const struct s3_env *env, const char *name, const char *prefix,
                              const char *endpoint, char *body, size_t size);
 
+/* Objects under prefix, -1 on failure (the reason printed). */
+int s3_env_objects(const struct s3_env *env, const char *prefix);
+
 #endif /* QB_TEST_S3_ENV_H */

@@ -31,34 +31,17 @@ static struct qbd d;
 static struct s3_env s3e;
 static char prefix[64];
 
-static enum qb_err count_object(void *ud, const struct s3_list_entry *ent)
-{
-    (void)ent;
-    (*(int *)ud)++;
-    return QB_OK;
-}
-
 static int objects_under(const char *sub)
 {
     char p[128];
     snprintf(p, sizeof p, "%s%s", prefix, sub);
-    struct s3_client *c = s3_env_client(&s3e);
-    char err[QB_ERRBUF_SIZE];
-    int n = 0;
-    if (!c || s3_list_objects(c, p, 0, count_object, &n, err, sizeof err))
-        n = -1;
-    s3_client_destroy(c);
-    return n;
+    return s3_env_objects(&s3e, p);
 }
 
 static bool request_ok(const char *method, const char *path, const char *body, long want,
                        struct resp *r)
 {
-    if (qbd_request(&d, method, path, body, NULL, r) != 0 || r->status != want) {
-        fprintf(stderr, "%s %s: %ld %s\n", method, path, r->status, r->body);
-        return false;
-    }
-    return true;
+    return qbd_call(&d, method, path, body, want, r);
 }
 
 static void test_destination_registered_and_checked(void)

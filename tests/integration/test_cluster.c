@@ -26,17 +26,6 @@ static bool call(const char *method, const char *path, const char *body, long wa
     return qbd_call(&d, method, path, body, want, r);
 }
 
-static bool points_equal(struct emu *e, const char *collection, const char *want)
-{
-    char *now = emu_points(e, collection);
-    bool eq = now && want && strcmp(now, want) == 0;
-    if (!eq)
-        fprintf(stderr, "points differ:\n  now  %.300s\n  want %.300s\n", now ? now : "(none)",
-                want ? want : "(none)");
-    free(now);
-    return eq;
-}
-
 /* Shard snapshot files the emulator still holds for collection c. */
 static int shard_snapshots_left(struct emu *e, const char *c)
 {
@@ -102,7 +91,7 @@ static void test_backup_set_and_restore(void)
     TEST_EXPECT_STR(json_path_str(r.json, "results.0.shards.0.state"), "restored");
     TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "results.0.points_match")));
     resp_free(&r);
-    TEST_EXPECT(points_equal(&peer, "products", original));
+    TEST_EXPECT(emu_points_equal(&peer, "products", original));
 
     /* By URL from a local folder: the shards are uploaded, with a warning. */
     snprintf(body, sizeof body,
@@ -113,7 +102,7 @@ static void test_backup_set_and_restore(void)
     const char *warning = json_path_str(r.json, "results.0.warnings.0");
     TEST_EXPECT(warning && strstr(warning, "uploaded"));
     resp_free(&r);
-    TEST_EXPECT(points_equal(&peer, "by-url", original));
+    TEST_EXPECT(emu_points_equal(&peer, "by-url", original));
 
     /* Overwrite: a safety set first, then the set again. */
     snprintf(body, sizeof body, "{\"snapshot_id\":%.0f,\"overwrite\":true}", id);
@@ -121,7 +110,7 @@ static void test_backup_set_and_restore(void)
     TEST_EXPECT_STR(json_path_str(r.json, "state"), "succeeded");
     TEST_EXPECT(json_path_num(r.json, "results.0.safety_snapshot_id") > 0);
     resp_free(&r);
-    TEST_EXPECT(points_equal(&peer, "products", original));
+    TEST_EXPECT(emu_points_equal(&peer, "products", original));
     TEST_EXPECT_INT(shard_snapshots_left(&peer, "products"), 0);
 
     /* Into a single node (distributed mode off) under another name. */
@@ -134,7 +123,7 @@ static void test_backup_set_and_restore(void)
     TEST_ASSERT(call("POST", "/v1/restores?wait=120", body, 200, &r));
     TEST_EXPECT_STR(json_path_str(r.json, "state"), "succeeded");
     resp_free(&r);
-    TEST_EXPECT(points_equal(&single, "copy", original));
+    TEST_EXPECT(emu_points_equal(&single, "copy", original));
 }
 
 static void test_streamed_set(void)
@@ -160,7 +149,7 @@ static void test_streamed_set(void)
     TEST_ASSERT(call("POST", "/v1/restores?wait=120", body, 200, &r));
     TEST_EXPECT_STR(json_path_str(r.json, "state"), "succeeded");
     resp_free(&r);
-    TEST_EXPECT(points_equal(&peer, "products", original));
+    TEST_EXPECT(emu_points_equal(&peer, "products", original));
 }
 
 static void test_cut_stream_fails_naming_shard(void)
@@ -263,7 +252,7 @@ static void test_rescan_rebuilds_sets(void)
     TEST_EXPECT_STR(json_path_str(r.json, "state"), "succeeded");
     TEST_EXPECT_STR(json_path_str(r.json, "results.0.layout"), "shards");
     resp_free(&r);
-    TEST_EXPECT(points_equal(&peer, "rebuilt", original));
+    TEST_EXPECT(emu_points_equal(&peer, "rebuilt", original));
 }
 
 int main(void)

@@ -51,17 +51,6 @@ static void run_plan(const char *plan, struct resp *r)
         r->status = -1;
 }
 
-static bool points_equal(struct emu *e, const char *collection, const char *want)
-{
-    char *now = emu_points(e, collection);
-    bool eq = now && want && strcmp(now, want) == 0;
-    if (!eq)
-        fprintf(stderr, "points of %s differ:\n  now  %.200s\n  want %.200s\n", collection,
-                now ? now : "(none)", want ? want : "(none)");
-    free(now);
-    return eq;
-}
-
 /* How many distinct peers the run's first result took shards from. */
 static int peers_used(const cJSON *run)
 {
@@ -114,8 +103,8 @@ static void roundtrip(const char *plan, const char *collection, int shards, doub
     TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "results.0.points_match")));
     TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "results.0.shards")), shards);
     resp_free(&r);
-    TEST_EXPECT(points_equal(&c3.peer[0], collection, before));
-    TEST_EXPECT(points_equal(&c3.peer[2], collection, before));
+    TEST_EXPECT(emu_points_equal(&c3.peer[0], collection, before));
+    TEST_EXPECT(emu_points_equal(&c3.peer[2], collection, before));
     TEST_EXPECT_INT(emu_cluster_snapshot_files(&c3, collection), 0);
     free(before);
 }
@@ -149,7 +138,7 @@ static void test_six_shards_replication_2_and_other_targets(void)
     TEST_ASSERT(call("POST", "/v1/restores?wait=180", body, 200, &r));
     TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "results.0.points_match")));
     resp_free(&r);
-    TEST_EXPECT(points_equal(&c2.peer[1], "r2", want));
+    TEST_EXPECT(emu_points_equal(&c2.peer[1], "r2", want));
 
     /* Into a single node: replication capped to 1, with a warning. */
     snprintf(body, sizeof body, "{\"name\":\"one\",\"url\":\"%s\"}", single.url);
@@ -160,7 +149,7 @@ static void test_six_shards_replication_2_and_other_targets(void)
     const char *warning = json_path_str(r.json, "results.0.warnings.0");
     TEST_EXPECT(warning && strstr(warning, "replication_factor 2 capped to 1"));
     resp_free(&r);
-    TEST_EXPECT(points_equal(&single, "r2", want));
+    TEST_EXPECT(emu_points_equal(&single, "r2", want));
     free(want);
 }
 
@@ -216,7 +205,7 @@ static void test_full_instance_plan_with_aliases(void)
     TEST_ASSERT(call("POST", "/v1/restores?wait=180", body, 200, &r));
     TEST_EXPECT_STR(json_path_str(r.json, "results.0.aliases.0"), "r1-live");
     resp_free(&r);
-    TEST_EXPECT(points_equal(&c3.peer[2], "r1", before));
+    TEST_EXPECT(emu_points_equal(&c3.peer[2], "r1", before));
     free(before);
     TEST_ASSERT(emu_request(&c3.peer[2], "GET", "/collections/r1/aliases", NULL, &r) == 0);
     TEST_EXPECT_STR(json_path_str(r.json, "result.aliases.0.alias_name"), "r1-live");

@@ -40,14 +40,6 @@ static bool call(const char *method, const char *path, const char *body, long wa
     return qbd_call(&d, method, path, body, want, r);
 }
 
-static bool points_equal(const char *collection, const char *want)
-{
-    char *now = emu_points(&prod, collection);
-    bool eq = now && want && strcmp(now, want) == 0;
-    free(now);
-    return eq;
-}
-
 static void expect_400(const char *method, const char *path, const char *body, const char *field)
 {
     struct resp r;
@@ -197,7 +189,7 @@ static void test_encrypted_backup_restores_both_ways(void)
     TEST_ASSERT(call("POST", "/v1/restores?wait=120", body, 200, &r));
     TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "results.0.points_match")));
     resp_free(&r);
-    TEST_EXPECT(points_equal("items", original));
+    TEST_EXPECT(emu_points_equal(&prod, "items", original));
 
     TEST_ASSERT(emu_request(&prod, "DELETE", "/collections/items", NULL, &r) == 0);
     resp_free(&r);
@@ -205,7 +197,7 @@ static void test_encrypted_backup_restores_both_ways(void)
     TEST_ASSERT(call("POST", "/v1/restores?wait=120", body, 200, &r));
     TEST_EXPECT_STR(json_path_str(r.json, "results.0.method"), "url");
     resp_free(&r);
-    TEST_EXPECT(points_equal("items", original));
+    TEST_EXPECT(emu_points_equal(&prod, "items", original));
     /* Qdrant was given qbackupd's endpoint (decoded), not the file. */
     char url[1024];
     TEST_ASSERT(emu_last_recover_url(&prod, url, sizeof url));
@@ -259,7 +251,7 @@ static void test_streamed_set_encrypted(void)
         resp_free(&r);
         char coll[32];
         snprintf(coll, sizeof coll, "set_%s", methods[i]);
-        TEST_EXPECT(points_equal(coll, original));
+        TEST_EXPECT(emu_points_equal(&prod, coll, original));
     }
 }
 
@@ -316,7 +308,7 @@ static void test_rotation_reads_old_backups(void)
     snprintf(body, sizeof body, "{\"snapshot_id\":%.0f,\"target_collection\":\"rotated\"}", old_id);
     TEST_ASSERT(call("POST", "/v1/restores?wait=120", body, 200, &r));
     resp_free(&r);
-    TEST_EXPECT(points_equal("rotated", original));
+    TEST_EXPECT(emu_points_equal(&prod, "rotated", original));
     /* New backups use the new key. */
     TEST_ASSERT(call("POST", "/v1/plans/sec/runs?wait=120", NULL, 200, &r));
     TEST_EXPECT_STR(json_path_str(r.json, "state"), "succeeded");
@@ -346,7 +338,7 @@ static void test_safety_snapshot_is_encrypted(void)
     snprintf(body, sizeof body, "{\"snapshot_id\":%.0f,\"target_collection\":\"undo\"}", safety);
     TEST_ASSERT(call("POST", "/v1/restores?wait=120", body, 200, &r));
     resp_free(&r);
-    TEST_EXPECT(points_equal("undo", original));
+    TEST_EXPECT(emu_points_equal(&prod, "undo", original));
 }
 
 static void test_unreadable_key_fails_before_qdrant(void)

@@ -34,14 +34,6 @@ static bool call(const char *method, const char *path, const char *body, long wa
     return qbd_call(&d, method, path, body, want, r);
 }
 
-static bool points_equal(const char *collection, const char *want)
-{
-    char *now = emu_points(&prod, collection);
-    bool eq = now && want && strcmp(now, want) == 0;
-    free(now);
-    return eq;
-}
-
 static bool exists(const char *dir, const char *key, const char *suffix)
 {
     char path[2048];
@@ -172,7 +164,7 @@ static void test_restore_falls_back_to_copy(void)
     const char *why = json_path_str(r.json, "results.0.source.primary_error");
     TEST_EXPECT(why && strstr(why, "missing") != NULL);
     resp_free(&r);
-    TEST_EXPECT(points_equal("from_copy", original));
+    TEST_EXPECT(emu_points_equal(&prod, "from_copy", original));
 
     snprintf(body, sizeof body,
              "{\"snapshot_id\":%.0f,\"target_collection\":\"from_copy_url\",\"method\":\"url\"}",
@@ -180,7 +172,7 @@ static void test_restore_falls_back_to_copy(void)
     TEST_ASSERT(call("POST", "/v1/restores?wait=120", body, 200, &r));
     TEST_EXPECT_STR(json_path_str(r.json, "results.0.source.destination"), "second");
     resp_free(&r);
-    TEST_EXPECT(points_equal("from_copy_url", original));
+    TEST_EXPECT(emu_points_equal(&prod, "from_copy_url", original));
 
     char dl[64];
     snprintf(dl, sizeof dl, "/v1/snapshots/%.0f/download", id);

@@ -35,14 +35,6 @@ static bool restore(const char *body, long want, struct resp *r)
     return call("POST", "/v1/restores?wait=120", body, want, r);
 }
 
-static bool points_equal(struct emu *e, const char *collection, const char *want)
-{
-    char *now = emu_points(e, collection);
-    bool eq = now && want && strcmp(now, want) == 0;
-    free(now);
-    return eq;
-}
-
 static void test_disaster_by_upload_and_url(void)
 {
     struct resp r;
@@ -65,7 +57,7 @@ static void test_disaster_by_upload_and_url(void)
     TEST_EXPECT_STR(json_path_str(r.json, "results.0.method"), "upload");
     TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "results.0.points_match")));
     resp_free(&r);
-    TEST_EXPECT(points_equal(&prod, "products", original));
+    TEST_EXPECT(emu_points_equal(&prod, "products", original));
 
     TEST_ASSERT(emu_request(&prod, "DELETE", "/collections/products", NULL, &r) == 0);
     resp_free(&r);
@@ -74,7 +66,7 @@ static void test_disaster_by_upload_and_url(void)
                         200, &r));
     TEST_EXPECT_STR(json_path_str(r.json, "results.0.method"), "url");
     resp_free(&r);
-    TEST_EXPECT(points_equal(&prod, "products", original));
+    TEST_EXPECT(emu_points_equal(&prod, "products", original));
 }
 
 static void test_staging_refresh_leaves_source_untouched(void)
@@ -109,8 +101,8 @@ static void test_staging_refresh_leaves_source_untouched(void)
     TEST_EXPECT_STR(resp_header(&r, "Idempotent-Replayed"), "true");
     TEST_EXPECT_INT(json_path_num(r.json, "id"), id);
     resp_free(&r);
-    TEST_EXPECT(points_equal(&staging, "products_copy", original));
-    TEST_EXPECT(points_equal(&prod, "products", original));
+    TEST_EXPECT(emu_points_equal(&staging, "products_copy", original));
+    TEST_EXPECT(emu_points_equal(&prod, "products", original));
 }
 
 static void test_overwrite_refused_without_flag(void)
@@ -125,7 +117,7 @@ static void test_overwrite_refused_without_flag(void)
     TEST_EXPECT_STR(json_path_str(r.json, "field"), "overwrite");
     TEST_EXPECT(strstr(json_path_str(r.json, "detail"), "\"overwrite\": true") != NULL);
     resp_free(&r);
-    TEST_EXPECT(points_equal(&prod, "products", live));
+    TEST_EXPECT(emu_points_equal(&prod, "products", live));
     /* No restore run was queued. */
     TEST_ASSERT(call("GET", "/v1/runs?kind=restore", NULL, 200, &r));
     int runs = cJSON_GetArraySize(json_path(r.json, "items"));
@@ -145,14 +137,14 @@ static void test_safety_snapshot_taken_and_restorable(void)
     double safety = json_path_num(r.json, "results.0.safety_snapshot_id");
     resp_free(&r);
     TEST_ASSERT(safety > 0);
-    TEST_EXPECT(points_equal(&prod, "products", original));
+    TEST_EXPECT(emu_points_equal(&prod, "products", original));
 
     /* The replaced data is one restore away. */
     char body[200];
     snprintf(body, sizeof body, "{\"snapshot_id\":%.0f,\"target_collection\":\"undo\"}", safety);
     TEST_ASSERT(restore(body, 200, &r));
     resp_free(&r);
-    TEST_EXPECT(points_equal(&prod, "undo", live));
+    TEST_EXPECT(emu_points_equal(&prod, "undo", live));
     free(live);
 }
 
@@ -194,7 +186,7 @@ static void test_corrupted_object_fails_before_replacing(void)
     TEST_EXPECT_STR(json_path_str(r.json, "run.state"), "failed");
     TEST_EXPECT_STR(resp_header(&r, "Idempotent-Replayed"), "true");
     resp_free(&r);
-    TEST_EXPECT(points_equal(&prod, "products", live));
+    TEST_EXPECT(emu_points_equal(&prod, "products", live));
     /* verify reports the damage too: 409, and recorded on the snapshot */
     char path[64];
     snprintf(path, sizeof path, "/v1/snapshots/%.0f/verify", id);
@@ -337,7 +329,7 @@ static void test_rescan_rebuilds_lost_catalogue(void)
     snprintf(body, sizeof body, "{\"snapshot_id\":%.0f,\"target_collection\":\"rebuilt\"}", id);
     TEST_ASSERT(restore(body, 200, &r));
     resp_free(&r);
-    TEST_EXPECT(points_equal(&prod, "rebuilt", backed_up));
+    TEST_EXPECT(emu_points_equal(&prod, "rebuilt", backed_up));
     free(backed_up);
 }
 

@@ -41,17 +41,6 @@ static bool call(const char *method, const char *path, const char *body, long wa
     return qbd_call(&d, method, path, body, want, r);
 }
 
-static bool points_equal(const char *collection)
-{
-    char *now = emu_points(&peer, collection);
-    bool eq = now && original && strcmp(now, original) == 0;
-    if (!eq)
-        fprintf(stderr, "points differ in %s:\n  now  %.200s\n  want %.200s\n", collection,
-                now ? now : "(none)", original);
-    free(now);
-    return eq;
-}
-
 static bool exists(const char *dir, const char *key, const char *suffix)
 {
     char path[2048];
@@ -132,7 +121,7 @@ static void restore(double id, const char *collection, bool *copy)
     if (*copy)
         TEST_EXPECT_STR(json_path_str(r.json, "results.0.source.destination"), "second");
     resp_free(&r);
-    TEST_EXPECT(points_equal(collection));
+    TEST_EXPECT(emu_points_equal(&peer, collection, original));
 }
 
 static double set_id; /* the "clu" set the tests below share */
@@ -339,7 +328,7 @@ static void test_encoded_set(void)
     TEST_EXPECT(json_path_str(r.json, "key_id") != NULL);
     TEST_EXPECT(json_path_str(r.json, "codec") && strcmp(json_path_str(r.json, "codec"), "none"));
     resp_free(&r);
-    TEST_EXPECT(points_equal("enc-from-copy"));
+    TEST_EXPECT(emu_points_equal(&peer, "enc-from-copy", original));
     char spath[96];
     snprintf(spath, sizeof spath, "/v1/snapshots/%.0f/verify", safety);
     TEST_ASSERT(call("POST", spath, NULL, 200, &r));

@@ -35,17 +35,6 @@ static bool call(const char *method, const char *path, const char *body, long wa
     return qbd_call(&d, method, path, body, want, r);
 }
 
-static bool points_equal(const char *collection, const char *want)
-{
-    char *now = emu_points(&node, collection);
-    bool eq = now && want && strcmp(now, want) == 0;
-    if (!eq)
-        fprintf(stderr, "points differ:\n  now  %.300s\n  want %.300s\n", now ? now : "(none)",
-                want ? want : "(none)");
-    free(now);
-    return eq;
-}
-
 /* Snapshot files the node holds for collection c: collection snapshots and
  * every shard's (routes 1 and 11). */
 static int node_snapshots(const char *c)
@@ -210,7 +199,7 @@ static void test_streamed_round_trip(void)
     TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "results.0.points_match")));
     TEST_EXPECT_INT(json_path_num(r.json, "results.0.points_count"), POINTS);
     resp_free(&r);
-    TEST_EXPECT(points_equal("products", original));
+    TEST_EXPECT(emu_points_equal(&node, "products", original));
     TEST_EXPECT(tuning_kept("products"));
     /* Shard by shard over the shard upload route (17). */
     TEST_EXPECT_INT(requests_like("POST", "/snapshots/upload"), SHARDS);
@@ -224,7 +213,7 @@ static void test_streamed_round_trip(void)
     double safety = json_path_num(r.json, "results.0.safety_snapshot_id");
     TEST_EXPECT(safety > 0);
     resp_free(&r);
-    TEST_EXPECT(points_equal("products", original));
+    TEST_EXPECT(emu_points_equal(&node, "products", original));
     snprintf(path, sizeof path, "/v1/snapshots/%.0f", safety);
     TEST_ASSERT(call("GET", path, NULL, 200, &r));
     TEST_EXPECT_INT(json_path_num(r.json, "points_count"), POINTS + 5);
@@ -235,7 +224,7 @@ static void test_streamed_round_trip(void)
     TEST_ASSERT(call("POST", "/v1/restores?wait=120", body, 200, &r));
     TEST_EXPECT_STR(json_path_str(r.json, "state"), "succeeded");
     resp_free(&r);
-    TEST_EXPECT(points_equal("copy", original));
+    TEST_EXPECT(emu_points_equal(&node, "copy", original));
 }
 
 /* A single node's set restores into a cluster too (here one peer in
@@ -394,7 +383,7 @@ static void test_rescan_rebuilds_streamed_sets(void)
     TEST_ASSERT(call("POST", "/v1/restores?wait=120", body, 200, &r));
     TEST_EXPECT_STR(json_path_str(r.json, "state"), "succeeded");
     resp_free(&r);
-    TEST_EXPECT(points_equal("rebuilt", original));
+    TEST_EXPECT(emu_points_equal(&node, "rebuilt", original));
 }
 
 int main(void)
