@@ -191,40 +191,46 @@ static void test_one_leader_three_alive(void)
     resp_free(&r);
 }
 
+/* Three plans on three instances (one snapshot at a time each, and each
+ * on a collection of its own: Qdrant names a snapshot by its second, so
+ * two of one collection at once could collide), so three runs go at once
+ * and every node can win claims. */
 static void test_runs_spread_once_each(void)
 {
     struct resp r;
-    /* Three snapshots at once on this instance: with one, runs go one by
-     * one and a node may lose every race to claim the next. */
+    static const char *const colls[] = {"users", "u2", "u3"};
     char body[256];
-    snprintf(body, sizeof body, "{\"name\":\"wide\",\"url\":\"%s\",\"max_concurrent\":3}", e.url);
-    TEST_ASSERT(call(0, "POST", "/v1/instances", body, 201, &r));
-    resp_free(&r);
-    TEST_ASSERT(call(0, "POST", "/v1/plans",
-                     "{\"name\":\"spread\",\"instance\":\"wide\",\"collections\":[\"users\"]}", 201,
-                     &r));
-    resp_free(&r);
-    TEST_ASSERT(emu_clear_requests(&e) == 0);
-    enum { RUNS = 200 };
-    for (int k = 0; k < RUNS; k++) {
-        TEST_ASSERT(call(k % NODES, "POST", "/v1/plans/spread/runs", NULL, 202, &r));
+    for (int k = 0; k < 3; k++) {
+        snprintf(body, sizeof body, "{\"name\":\"w%d\",\"url\":\"%s\"}", k, e.url);
+        TEST_ASSERT(call(0, "POST", "/v1/instances", body, 201, &r));
+        resp_free(&r);
+        snprintf(body, sizeof body,
+                 "{\"name\":\"spread%d\",\"instance\":\"w%d\",\"collections\":[\"%s\"]}", k, k,
+                 colls[k]);
+        TEST_ASSERT(call(0, "POST", "/v1/plans", body, 201, &r));
         resp_free(&r);
     }
-    struct count_wait done = {"SELECT count(*) FROM runs r JOIN plans p ON p.id = r.plan_id "
-                              "WHERE p.name = 'spread' AND r.state IN ('succeeded', 'failed', "
-                              "'partial', 'cancelled')",
+    TEST_ASSERT(emu_clear_requests(&e) == 0);
+    enum { RUNS = 201 };
+    for (int k = 0; k < RUNS; k++) {
+        char path[64];
+        snprintf(path, sizeof path, "/v1/plans/spread%d/runs", k % 3);
+        TEST_ASSERT(call((k / 3) % NODES, "POST", path, NULL, 202, &r));
+        resp_free(&r);
+    }
+#define SPREAD "FROM runs r JOIN plans p ON p.id = r.plan_id WHERE p.name LIKE 'spread%' "
+    struct count_wait done = {"SELECT count(*) " SPREAD
+                              "AND r.state IN ('succeeded', 'failed', 'partial', 'cancelled')",
                               RUNS};
     TEST_ASSERT(harness_wait_until(count_reaches, &done, 240000));
-    TEST_EXPECT_INT(sql_int("SELECT count(*) FROM runs r JOIN plans p ON p.id = r.plan_id "
-                            "WHERE p.name = 'spread' AND r.state = 'succeeded'"),
-                    RUNS);
+    TEST_EXPECT_INT(sql_int("SELECT count(*) " SPREAD "AND r.state = 'succeeded'"), RUNS);
     /* Each executed once: one snapshot per run, one Qdrant create per run. */
     TEST_EXPECT_INT(sql_int("SELECT count(*) FROM snapshots s JOIN runs r ON r.id = s.run_id "
-                            "JOIN plans p ON p.id = r.plan_id WHERE p.name = 'spread'"),
+                            "JOIN plans p ON p.id = r.plan_id WHERE p.name LIKE 'spread%'"),
                     RUNS);
     TEST_EXPECT_INT(sql_int("SELECT count(DISTINCT s.run_id) FROM snapshots s JOIN runs r ON "
                             "r.id = s.run_id JOIN plans p ON p.id = r.plan_id "
-                            "WHERE p.name = 'spread'"),
+                            "WHERE p.name LIKE 'spread%'"),
                     RUNS);
     cJSON *reqs = emu_requests(&e);
     int creates = 0;
@@ -232,16 +238,18 @@ static void test_runs_spread_once_each(void)
     cJSON_ArrayForEach(q, reqs)
     {
         const char *m = json_path_str(q, "method"), *p = json_path_str(q, "path");
-        creates += m && p && strcmp(m, "POST") == 0 &&
-                   strncmp(p, "/collections/users/snapshots", 28) == 0 &&
-                   (p[28] == '\0' || p[28] == '?');
+        for (int k = 0; m && p && k < 3; k++) {
+            char create[64];
+            int len = snprintf(create, sizeof create, "/collections/%s/snapshots", colls[k]);
+            creates += strcmp(m, "POST") == 0 && strncmp(p, create, (size_t)len) == 0 &&
+                       (p[len] == '\0' || p[len] == '?');
+        }
     }
     cJSON_Delete(reqs);
     TEST_EXPECT_INT(creates, RUNS);
     /* Every node's workers took some. */
-    TEST_EXPECT_INT(sql_int("SELECT count(DISTINCT r.owner) FROM runs r JOIN plans p ON "
-                            "p.id = r.plan_id WHERE p.name = 'spread'"),
-                    NODES);
+    TEST_EXPECT_INT(sql_int("SELECT count(DISTINCT r.owner) " SPREAD), NODES);
+#undef SPREAD
 }
 
 struct replay {
@@ -255,7 +263,7 @@ static void *post_idempotent(void *arg)
     struct replay *x = arg;
     struct resp r;
     const char *h[] = {"Idempotency-Key: fleet-key-1", NULL};
-    if (qbd_request(&nodes[x->node], "POST", "/v1/plans/spread/runs", NULL, h, &r) == 0) {
+    if (qbd_request(&nodes[x->node], "POST", "/v1/plans/spread0/runs", NULL, h, &r) == 0) {
         x->status = r.status;
         x->id = (long long)json_path_num(r.json, "id");
         resp_free(&r);
@@ -465,7 +473,7 @@ static void test_download_url_opens_on_another_node(void)
 {
     struct resp r;
     long long snap = sql_int("SELECT max(s.id) FROM snapshots s JOIN runs r ON r.id = s.run_id "
-                             "JOIN plans p ON p.id = r.plan_id WHERE p.name = 'spread'");
+                             "JOIN plans p ON p.id = r.plan_id WHERE p.name = 'spread0'");
     TEST_ASSERT(snap > 0);
     char body[256];
     snprintf(body, sizeof body,
@@ -521,6 +529,8 @@ static void set_up(const char *url)
     TEST_ASSERT(emu_start(&e, NULL) == 0);
     TEST_ASSERT(emu_create_collection(&e, "users", 4) == 0);
     TEST_ASSERT(emu_upsert(&e, "users", 50, 1) == 0);
+    TEST_ASSERT(emu_create_collection(&e, "u2", 4) == 0 && emu_upsert(&e, "u2", 20, 2) == 0);
+    TEST_ASSERT(emu_create_collection(&e, "u3", 4) == 0 && emu_upsert(&e, "u3", 20, 3) == 0);
     TEST_ASSERT(emu_create_collection(&e, "big", 4) == 0);
     TEST_ASSERT(emu_fill(&e, "big", 8) == 0);
     snprintf(shared, sizeof shared, "/tmp/qbackup-fleet-XXXXXX");
