@@ -161,15 +161,10 @@ out:
 enum qb_err store_instance_set_read_limit(struct store *s, const char *name, int64_t rate,
                                           char *err, size_t errlen)
 {
-    struct store_stmt q;
     int changes = 0;
-    enum qb_err rc = store_stmt_open(
-        s, "UPDATE instances SET max_read_bytes_per_second = ?2 WHERE name = ?1", &q, err, errlen);
-    if (rc)
-        return rc;
-    db_bind_text(q.st, 1, name);
-    store_bind_int_or_null(q.st, 2, rate, 0);
-    rc = store_stmt_done(&q, &changes, "setting the read limit", err, errlen);
+    enum qb_err rc =
+        store_execf(s, "UPDATE instances SET max_read_bytes_per_second = ?2 WHERE name = ?1",
+                    &changes, "setting the read limit", err, errlen, "tz", name, rate);
     if (!rc && changes == 0)
         rc = store_not_found("instance", name, 0, err, errlen);
     return rc;
