@@ -124,7 +124,7 @@ static enum qb_err read_brief(const struct store_rows *r, void *ctx, struct db_s
     struct store_copy_brief *b = elem;
     b->id = db_column_int64(st, 0);
     b->created_at = db_column_int64(st, 1);
-    b->pinned = (int)db_column_int64(st, 2) != 0;
+    b->pinned = db_column_int64(st, 2) != 0;
     b->verified_at = db_column_int64(st, 3);
     b->keep_until = db_column_int64(st, 4);
     b->copy_id = db_column_int64(st, 5);
