@@ -190,10 +190,13 @@ enum qb_err store_run_claim(struct store *s, int worker, struct store_run **out,
                             size_t errlen)
 {
     /* One statement, so two workers can never claim the same run.  A run
-     * waits while its instance already has max_concurrent runs going. */
+     * waits while its instance already has max_concurrent runs going.  The
+     * outer "state = 'queued'" is for PostgreSQL: a second claimer that
+     * waited on the row re-checks only the outer WHERE against the row
+     * the first one committed, and would otherwise claim it again. */
     return one_run(s,
                    "UPDATE runs SET state = 'running', started_at = ?2, worker = ?1 "
-                   "WHERE id = (SELECT r.id FROM runs r "
+                   "WHERE state = 'queued' AND id = (SELECT r.id FROM runs r "
                    "  LEFT JOIN instances i ON i.id = r.instance_id "
                    "  WHERE r.state = 'queued' AND (i.id IS NULL OR "
                    "    (SELECT count(*) FROM runs r2 WHERE r2.state = 'running' "

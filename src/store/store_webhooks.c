@@ -182,10 +182,14 @@ enum qb_err store_delivery_claim(struct store *s, int64_t now_ms, int64_t lease_
     struct store_stmt q;
     bool found = false;
     *out = NULL;
-    /* One statement: two senders never lease the same row. */
+    /* One statement: two senders never lease the same row.  The outer
+     * conditions repeat the inner ones for PostgreSQL, where a sender that
+     * waited on the row re-checks only those against the row the other
+     * committed (its lease moved next_attempt_at past now). */
     enum qb_err rc = store_stmt_open(
         s,
-        "UPDATE webhook_deliveries SET next_attempt_at = ?2 WHERE id = (SELECT id FROM "
+        "UPDATE webhook_deliveries SET next_attempt_at = ?2 "
+        "WHERE state = 'pending' AND next_attempt_at <= ?1 AND id = (SELECT id FROM "
         "webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= ?1 ORDER BY "
         "next_attempt_at, id LIMIT 1) RETURNING " DELIVERY_COLUMNS ", NULL",
         &q, err, errlen);
