@@ -166,7 +166,8 @@ enum qb_err store_snapshot_list(struct store *s, const struct store_snapshot_fil
     db_bind_int64(st, 6, f->plan_id);
     db_bind_int64(st, 9, f->created_before);
     db_bind_int64(st, 10, f->before_id);
-    db_bind_int64(st, 11, f->limit > 0 ? f->limit : -1);
+    /* No limit: the largest, as PostgreSQL refuses SQLite's -1. */
+    db_bind_int64(st, 11, f->limit > 0 ? f->limit : INT64_MAX);
     db_bind_int64(st, 12, f->before_created);
     db_bind_int64(st, 13, f->run_id);
     rc = store_stmt_rows(&q, &snapshot_rows, NULL, &list, n, "listing snapshots", err, errlen);
