@@ -89,12 +89,13 @@ enum qb_err store_destination_update(struct store *s, const struct store_destina
                                      bool keep_secret, char *err, size_t errlen)
 {
     int changes = 0;
-    enum qb_err rc = write_one(s,
-                               "UPDATE destinations SET kind = ?2, settings = ?3, secret = CASE "
-                               "WHEN ?7 THEN secret ELSE ?4 END, managed_by = ?5, updated_at = ?6, "
-                               "max_write_bytes_per_second = ?8, encryption = ?9 "
-                               "WHERE name = ?1",
-                               d, keep_secret, "updating destination", &changes, err, errlen);
+    enum qb_err rc =
+        write_one(s,
+                  "UPDATE destinations SET kind = ?2, settings = ?3, secret = CASE "
+                  "WHEN ?7 <> 0 THEN secret ELSE ?4 END, managed_by = ?5, updated_at = ?6, "
+                  "max_write_bytes_per_second = ?8, encryption = ?9 "
+                  "WHERE name = ?1",
+                  d, keep_secret, "updating destination", &changes, err, errlen);
     if (!rc && changes == 0)
         rc = store_not_found("destination", d->name, 0, err, errlen);
     return rc;
