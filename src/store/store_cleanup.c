@@ -52,21 +52,15 @@ enum qb_err store_cleanup_add(struct store *s, const struct store_cleanup *c, ch
 enum qb_err store_cleanup_due(struct store *s, int64_t now, int limit, struct store_cleanup ***out,
                               size_t *n, char *err, size_t errlen)
 {
-    struct store_stmt q;
-    void *list = NULL;
-    *n = 0;
-    enum qb_err rc = store_stmt_open(s,
-                                     "SELECT id, instance_name, url, scope, collection, shard_id, "
-                                     "snapshot, attempts, next_at, last_error, sweep_since, "
-                                     "sweep_until FROM qdrant_cleanup "
-                                     "WHERE next_at <= ?1 ORDER BY next_at, id LIMIT ?2",
-                                     &q, err, errlen);
-    if (!rc) {
-        db_bind_int64(q.st, 1, now);
-        db_bind_int64(q.st, 2, limit);
-        rc = store_stmt_rows(&q, &cleanup_rows, NULL, &list, n,
-                             "listing Qdrant snapshots to delete", err, errlen);
-    }
+    void *list;
+    enum qb_err rc =
+        store_listf(s,
+                    "SELECT id, instance_name, url, scope, collection, shard_id, "
+                    "snapshot, attempts, next_at, last_error, sweep_since, "
+                    "sweep_until FROM qdrant_cleanup "
+                    "WHERE next_at <= ?1 ORDER BY next_at, id LIMIT ?2",
+                    &cleanup_rows, NULL, &list, n, "listing Qdrant snapshots to delete", err,
+                    errlen, "ii", now, (int64_t)limit);
     *out = list;
     return rc;
 }
@@ -89,17 +83,11 @@ enum qb_err store_cleanup_retry(struct store *s, int64_t id, int64_t next_at, co
 enum qb_err store_cleanup_has(struct store *s, const char *instance, const char *name, bool *found,
                               char *err, size_t errlen)
 {
-    struct store_stmt q;
     int64_t one = 0;
     *found = false;
-    enum qb_err rc = store_stmt_open(
-        s, "SELECT 1 FROM qdrant_cleanup WHERE instance_name = ?1 AND snapshot = ?2", &q, err,
-        errlen);
-    if (rc)
-        return rc;
-    db_bind_text(q.st, 1, instance);
-    db_bind_text(q.st, 2, name);
-    return store_stmt_int(&q, &one, found, "looking up a Qdrant snapshot to delete", err, errlen);
+    return store_queryf_int(
+        s, "SELECT 1 FROM qdrant_cleanup WHERE instance_name = ?1 AND snapshot = ?2", &one, found,
+        "looking up a Qdrant snapshot to delete", err, errlen, "tt", instance, name);
 }
 
 enum qb_err store_cleanup_count(struct store *s, int64_t *n, char *err, size_t errlen)

@@ -39,34 +39,20 @@ void store_copy_list_free(struct store_copy **list, size_t n)
 enum qb_err store_copy_insert(struct store *s, int64_t snapshot_id, int64_t position,
                               int64_t destination_id, const char *key, char *err, size_t errlen)
 {
-    struct store_stmt q;
-    enum qb_err rc = store_stmt_open(s,
-                                     "INSERT INTO snapshot_copies (snapshot_id, position, "
-                                     "destination_id, storage_key, created_at) "
-                                     "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
-                                     &q, err, errlen);
-    if (rc)
-        return rc;
-    db_bind_int64(q.st, 1, snapshot_id);
-    db_bind_int64(q.st, 2, position);
-    db_bind_int64(q.st, 3, destination_id);
-    db_bind_text(q.st, 4, key);
-    db_bind_int64(q.st, 5, qb_now_ms() / 1000);
-    return store_stmt_done(&q, NULL, "recording a copy", err, errlen);
+    return store_execf(s,
+                       "INSERT INTO snapshot_copies (snapshot_id, position, "
+                       "destination_id, storage_key, created_at) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                       NULL, "recording a copy", err, errlen, "iiiti", snapshot_id, position,
+                       destination_id, key, qb_now_ms() / 1000);
 }
 
 static enum qb_err list_by(struct store *s, const char *sql, int64_t a, int64_t b,
                            struct store_copy ***out, size_t *n, char *err, size_t errlen)
 {
-    struct store_stmt q;
-    void *list = NULL;
-    *n = 0;
-    enum qb_err rc = store_stmt_open(s, sql, &q, err, errlen);
-    if (!rc) {
-        db_bind_int64(q.st, 1, a);
-        db_bind_int64(q.st, 2, b);
-        rc = store_stmt_rows(&q, &copy_rows, NULL, &list, n, "listing copies", err, errlen);
-    }
+    void *list;
+    enum qb_err rc =
+        store_listf(s, sql, &copy_rows, NULL, &list, n, "listing copies", err, errlen, "ii", a, b);
     *out = list;
     return rc;
 }
@@ -138,7 +124,7 @@ static enum qb_err read_brief(const struct store_rows *r, void *ctx, struct db_s
     struct store_copy_brief *b = elem;
     b->id = db_column_int64(st, 0);
     b->created_at = db_column_int64(st, 1);
-    b->pinned = (int)db_column_int64(st, 2) != 0;
+    b->pinned = db_column_int64(st, 2) != 0;
     b->verified_at = db_column_int64(st, 3);
     b->keep_until = db_column_int64(st, 4);
     b->copy_id = db_column_int64(st, 5);
@@ -152,25 +138,17 @@ enum qb_err store_copy_list_retention(struct store *s, int64_t plan_id, const ch
                                       int64_t destination_id, struct store_copy_brief **out,
                                       size_t *n, char *err, size_t errlen)
 {
-    struct store_stmt q;
-    void *list = NULL;
-    *n = 0;
+    void *list;
     /* The target's snapshots come from snapshots_plan_target in order,
      * each copy by the UNIQUE (snapshot_id, destination_id) index. */
-    enum qb_err rc = store_stmt_open(
+    enum qb_err rc = store_listf(
         s,
         "SELECT s.id, s.created_at, s.pinned, c.verified_at, s.keep_until, c.id "
         "FROM snapshots s JOIN snapshot_copies c ON c.snapshot_id = s.id AND c.destination_id = ?3 "
         "WHERE s.plan_id = ?1 AND s.collection IS NOT DISTINCT FROM ?2 AND s.deleting_at IS NULL "
         "AND c.state = 'stored' ORDER BY s.created_at DESC, s.id DESC",
-        &q, err, errlen);
-    if (!rc) {
-        db_bind_int64(q.st, 1, plan_id);
-        db_bind_text(q.st, 2, collection);
-        db_bind_int64(q.st, 3, destination_id);
-        rc = store_stmt_rows(&q, &brief_rows, NULL, &list, n, "listing copies for retention", err,
-                             errlen);
-    }
+        &brief_rows, NULL, &list, n, "listing copies for retention", err, errlen, "iti", plan_id,
+        collection, destination_id);
     *out = list;
     return rc;
 }
@@ -183,14 +161,9 @@ enum qb_err store_copy_link(struct store *s, int64_t destination_id, const char 
     struct store_stmt q;
     int64_t one = 0;
     *snapshot_id = 0;
-    enum qb_err rc = store_stmt_open(
-        s, "SELECT 1 FROM snapshot_copies WHERE destination_id = ?1 AND storage_key = ?2", &q, err,
-        errlen);
-    if (rc)
-        return rc;
-    db_bind_int64(q.st, 1, destination_id);
-    db_bind_text(q.st, 2, key);
-    rc = store_stmt_int(&q, &one, existed, "looking up a copy", err, errlen);
+    enum qb_err rc = store_queryf_int(
+        s, "SELECT 1 FROM snapshot_copies WHERE destination_id = ?1 AND storage_key = ?2", &one,
+        existed, "looking up a copy", err, errlen, "it", destination_id, key);
     if (rc || *existed)
         return rc;
     /* snapshots_qdrant_name (0011) finds the candidates; the checksum

@@ -131,16 +131,10 @@ enum qb_err store_destination_sync_local(struct store *s, const char *name, cons
 enum qb_err store_destination_set_write_limit(struct store *s, const char *name, int64_t rate,
                                               char *err, size_t errlen)
 {
-    struct store_stmt q;
     int changes = 0;
-    enum qb_err rc = store_stmt_open(
-        s, "UPDATE destinations SET max_write_bytes_per_second = ?2 WHERE name = ?1", &q, err,
-        errlen);
-    if (rc)
-        return rc;
-    db_bind_text(q.st, 1, name);
-    store_bind_int_or_null(q.st, 2, rate, 0);
-    rc = store_stmt_done(&q, &changes, "setting the write limit", err, errlen);
+    enum qb_err rc =
+        store_execf(s, "UPDATE destinations SET max_write_bytes_per_second = ?2 WHERE name = ?1",
+                    &changes, "setting the write limit", err, errlen, "tz", name, rate);
     if (!rc && changes == 0)
         rc = store_not_found("destination", name, 0, err, errlen);
     return rc;

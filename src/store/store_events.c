@@ -123,18 +123,12 @@ enum qb_err store_events_after(struct store *s, int64_t after, int limit, struct
 enum qb_err store_events_last(struct store *s, const char *type, const char *plan, int64_t after_at,
                               int64_t *id, char *err, size_t errlen)
 {
-    struct store_stmt q;
     *id = 0;
-    enum qb_err rc = store_stmt_open(s,
-                                     "SELECT coalesce(max(id), 0) FROM events "
-                                     "WHERE plan = ?1 AND type = ?2 AND at > ?3",
-                                     &q, err, errlen);
-    if (rc)
-        return rc;
-    db_bind_text(q.st, 1, plan);
-    db_bind_text(q.st, 2, type);
-    db_bind_int64(q.st, 3, after_at);
-    return store_stmt_int(&q, id, NULL, "looking up an event", err, errlen);
+    return store_queryf_int(s,
+                            "SELECT coalesce(max(id), 0) FROM events "
+                            "WHERE plan = ?1 AND type = ?2 AND at > ?3",
+                            id, NULL, "looking up an event", err, errlen, "tti", plan, type,
+                            after_at);
 }
 
 enum qb_err store_events_set_keep(struct store *s, int64_t keep, char *err, size_t errlen)

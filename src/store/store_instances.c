@@ -45,8 +45,12 @@ void store_instance_list_free(struct store_instance **list, size_t n)
 }
 
 /* Binds what insert and update share: ?1 name, ?2 url, ?3 the sealed
- * key, ?4..?8 settings, ?9 now, ?11 nodes, ?12 the read limit (NULL: none). */
-static void bind_instance(struct db_stmt *st, const struct store_instance *inst, const char *sealed)
+ * key, ?4..?8 settings, ?9 now, ?10 keep the stored key (update only),
+ * ?11 nodes, ?12 the read limit (NULL: none).  Every number is bound,
+ * also where the insert does not use it: PostgreSQL cannot type a
+ * parameter number that is neither used nor bound. */
+static void bind_instance(struct db_stmt *st, const struct store_instance *inst, const char *sealed,
+                          bool keep_api_key)
 {
     db_bind_text(st, 1, inst->name);
     db_bind_text(st, 2, inst->url);
@@ -57,6 +61,7 @@ static void bind_instance(struct db_stmt *st, const struct store_instance *inst,
     db_bind_int64(st, 7, inst->timeout_s);
     db_bind_text(st, 8, inst->managed_by ? inst->managed_by : "api");
     db_bind_int64(st, 9, qb_now_ms() / 1000);
+    db_bind_int64(st, 10, keep_api_key);
     db_bind_text(st, 11, inst->nodes ? inst->nodes : "[]");
     store_bind_int_or_null(st, 12, inst->max_read_bytes_per_second, 0);
 }
@@ -77,7 +82,7 @@ enum qb_err store_instance_insert(struct store *s, const struct store_instance *
             &q, err, errlen);
     if (rc)
         goto out;
-    bind_instance(q.st, inst, sealed);
+    bind_instance(q.st, inst, sealed, false);
     rc = store_stmt_done(&q, NULL, "inserting instance", err, errlen);
     if (rc == QB_ERR_CONFLICT)
         qb_failf(rc, err, errlen, "instance \"%s\" already exists", inst->name);
@@ -106,8 +111,7 @@ enum qb_err store_instance_update(struct store *s, const struct store_instance *
             &q, err, errlen);
     if (rc)
         goto out;
-    bind_instance(q.st, inst, sealed);
-    db_bind_int64(q.st, 10, keep_api_key);
+    bind_instance(q.st, inst, sealed, keep_api_key);
     rc = store_stmt_done(&q, &changes, "updating instance", err, errlen);
     if (!rc && changes == 0)
         rc = store_not_found("instance", inst->name, 0, err, errlen);
@@ -162,15 +166,10 @@ out:
 enum qb_err store_instance_set_read_limit(struct store *s, const char *name, int64_t rate,
                                           char *err, size_t errlen)
 {
-    struct store_stmt q;
     int changes = 0;
-    enum qb_err rc = store_stmt_open(
-        s, "UPDATE instances SET max_read_bytes_per_second = ?2 WHERE name = ?1", &q, err, errlen);
-    if (rc)
-        return rc;
-    db_bind_text(q.st, 1, name);
-    store_bind_int_or_null(q.st, 2, rate, 0);
-    rc = store_stmt_done(&q, &changes, "setting the read limit", err, errlen);
+    enum qb_err rc =
+        store_execf(s, "UPDATE instances SET max_read_bytes_per_second = ?2 WHERE name = ?1",
+                    &changes, "setting the read limit", err, errlen, "tz", name, rate);
     if (!rc && changes == 0)
         rc = store_not_found("instance", name, 0, err, errlen);
     return rc;

@@ -67,6 +67,13 @@ void store_bind_int_or_null(struct db_stmt *st, int idx, int64_t v, int64_t none
 /* Binds ?idx to name, or to id when name is NULL (lookups by either). */
 void store_bind_key(struct db_stmt *st, int idx, const char *name, int64_t id);
 
+/* Binds ?1, ?2, ... in order, one letter of fmt per parameter: 'i' an
+ * int64_t, 't' a const char * (NULL binds NULL), 'z' an int64_t where 0
+ * binds NULL (an optional reference), '_' nothing (the parameter is bound
+ * otherwise, or unused; it takes no argument).  Integers are read as
+ * int64_t: cast anything narrower, (int64_t)n. */
+void store_bindf(struct db_stmt *st, const char *fmt, ...);
+
 /* Binds ?1 i1, ?2 i2, ?3 i3 and ?4 t4 (text or NULL): the parameters of
  * store_write; a statement may use a subset (db.h ignores binding a
  * parameter it lacks). */
@@ -236,6 +243,23 @@ enum qb_err store_stmt_one(struct store_stmt *q, const struct store_rows *r, voi
 enum qb_err store_list(struct store *s, const char *sql, const struct store_rows *r, void *ctx,
                        void **out, size_t *n, const char *what, char *err,
                        size_t errlen) QB_MUSTCHECK;
+
+/* One statement that returns no row, its parameters bound from fmt and
+ * the arguments after it (store_bindf); *changes: as store_step_done. */
+enum qb_err store_execf(struct store *s, const char *sql, int *changes, const char *what, char *err,
+                        size_t errlen, const char *fmt, ...) QB_MUSTCHECK;
+
+/* One statement that reads an integer (store_stmt_int: *found may be NULL
+ * when a row is required), its parameters bound as store_execf's. */
+enum qb_err store_queryf_int(struct store *s, const char *sql, int64_t *v, bool *found,
+                             const char *what, char *err, size_t errlen, const char *fmt,
+                             ...) QB_MUSTCHECK;
+
+/* The usual parameterised list: store_list with sql's parameters bound as
+ * store_execf's. */
+enum qb_err store_listf(struct store *s, const char *sql, const struct store_rows *r, void *ctx,
+                        void **out, size_t *n, const char *what, char *err, size_t errlen,
+                        const char *fmt, ...) QB_MUSTCHECK;
 
 /* The usual write: sql takes ?1 id, ?2 a, ?3 b and ?4 text, or a subset
  * (store_bind_args).  *changes: as store_step_done. */

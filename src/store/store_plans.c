@@ -210,7 +210,6 @@ enum qb_err store_plan_list(struct store *s, struct store_plan ***out, size_t *n
 
 enum qb_err store_plan_delete(struct store *s, const char *name, char *err, size_t errlen)
 {
-    struct store_stmt q;
     int changes = 0;
     bool exists = false;
     int64_t one = 0;
@@ -223,11 +222,8 @@ enum qb_err store_plan_delete(struct store *s, const char *name, char *err, size
                                      name, 0, &changes, "deleting plan", err, errlen);
     if (rc || changes > 0)
         return rc;
-    rc = store_stmt_open(s, "SELECT 1 FROM plans WHERE name = ?1", &q, err, errlen);
-    if (rc)
-        return rc;
-    db_bind_text(q.st, 1, name);
-    rc = store_stmt_int(&q, &one, &exists, "deleting plan", err, errlen);
+    rc = store_queryf_int(s, "SELECT 1 FROM plans WHERE name = ?1", &one, &exists, "deleting plan",
+                          err, errlen, "t", name);
     if (!rc && exists)
         rc = qb_failf(QB_ERR_CONFLICT, err, errlen,
                       "plan \"%s\" has a queued or running run; cancel it first", name);

@@ -267,21 +267,12 @@ enum qb_err store_run_set_inflight(struct store *s, int64_t id, const char *infl
 enum qb_err store_run_finish(struct store *s, int64_t id, const char *state, const char *results,
                              const char *error, char *err, size_t errlen)
 {
-    struct store_stmt q;
-    enum qb_err rc =
-        store_stmt_open(s,
-                        "UPDATE runs SET state = ?2, results = coalesce(?3, results), error = ?4, "
-                        "finished_at = ?5, phase = NULL, inflight = NULL "
-                        "WHERE id = ?1 AND state IN ('queued', 'running')",
-                        &q, err, errlen);
-    if (rc)
-        return rc;
-    db_bind_int64(q.st, 1, id);
-    db_bind_text(q.st, 2, state);
-    db_bind_text(q.st, 3, results);
-    db_bind_text(q.st, 4, error);
-    db_bind_int64(q.st, 5, qb_now_ms() / 1000);
-    return store_stmt_done(&q, NULL, "updating run", err, errlen);
+    return store_execf(s,
+                       "UPDATE runs SET state = ?2, results = coalesce(?3, results), error = ?4, "
+                       "finished_at = ?5, phase = NULL, inflight = NULL "
+                       "WHERE id = ?1 AND state IN ('queued', 'running')",
+                       NULL, "updating run", err, errlen, "ittti", id, state, results, error,
+                       qb_now_ms() / 1000);
 }
 
 enum qb_err store_run_cancel(struct store *s, int64_t id, char **state, char *err, size_t errlen)

@@ -186,7 +186,7 @@ static enum qb_err read_brief(const struct store_rows *r, void *ctx, struct db_s
     struct store_snapshot_brief *b = elem;
     b->id = db_column_int64(st, 0);
     b->created_at = db_column_int64(st, 1);
-    b->pinned = (int)db_column_int64(st, 2) != 0;
+    b->pinned = db_column_int64(st, 2) != 0;
     b->verified_at = db_column_int64(st, 3);
     b->keep_until = db_column_int64(st, 4);
     b->locked_until = db_column_int64(st, 5);
@@ -200,26 +200,20 @@ enum qb_err store_snapshot_list_retention(struct store *s, int64_t plan_id, cons
                                           struct store_snapshot_brief **out, size_t *n, char *err,
                                           size_t errlen)
 {
-    struct store_stmt q;
-    void *list = NULL;
-    *n = 0;
+    void *list;
     /* Covered by snapshots_plan_target (0011, with keep_until since
-     * 0015, locked_until since 0018): no row is read.  "IS" also
-     * matches the full-instance target, whose collection is NULL. */
+     * 0015, locked_until since 0018): no row is read.  "IS NOT DISTINCT
+     * FROM" also matches the full-instance target, whose collection is
+     * NULL. */
     enum qb_err rc =
-        store_stmt_open(s,
-                        "SELECT id, created_at, pinned, verified_at, keep_until, locked_until "
-                        "FROM snapshots "
-                        "WHERE plan_id = ?1 AND collection IS NOT DISTINCT FROM ?2 "
-                        "AND deleting_at IS NULL "
-                        "ORDER BY created_at DESC, id DESC",
-                        &q, err, errlen);
-    if (!rc) {
-        db_bind_int64(q.st, 1, plan_id);
-        db_bind_text(q.st, 2, collection);
-        rc = store_stmt_rows(&q, &brief_rows, NULL, &list, n, "listing a retention target", err,
-                             errlen);
-    }
+        store_listf(s,
+                    "SELECT id, created_at, pinned, verified_at, keep_until, locked_until "
+                    "FROM snapshots "
+                    "WHERE plan_id = ?1 AND collection IS NOT DISTINCT FROM ?2 "
+                    "AND deleting_at IS NULL "
+                    "ORDER BY created_at DESC, id DESC",
+                    &brief_rows, NULL, &list, n, "listing a retention target", err, errlen, "it",
+                    plan_id, collection);
     *out = list;
     return rc;
 }
@@ -251,22 +245,15 @@ void store_snapshot_targets_free(char **list, size_t n)
 enum qb_err store_snapshot_targets(struct store *s, int64_t plan_id, char ***out, size_t *n,
                                    char *err, size_t errlen)
 {
-    struct store_stmt q;
-    void *list = NULL;
-    *n = 0;
+    void *list;
     /* One walk of the plan's part of snapshots_plan_target, grouped as it
      * is ordered; the target with the newest snapshot first. */
-    enum qb_err rc =
-        store_stmt_open(s,
-                        "SELECT collection FROM snapshots "
-                        "WHERE plan_id = ?1 AND deleting_at IS NULL "
-                        "GROUP BY collection ORDER BY max(created_at) DESC, max(id) DESC",
-                        &q, err, errlen);
-    if (!rc) {
-        db_bind_int64(q.st, 1, plan_id);
-        rc = store_stmt_rows(&q, &target_rows, NULL, &list, n, "listing retention targets", err,
-                             errlen);
-    }
+    enum qb_err rc = store_listf(s,
+                                 "SELECT collection FROM snapshots "
+                                 "WHERE plan_id = ?1 AND deleting_at IS NULL "
+                                 "GROUP BY collection ORDER BY max(created_at) DESC, max(id) DESC",
+                                 &target_rows, NULL, &list, n, "listing retention targets", err,
+                                 errlen, "i", plan_id);
     *out = list;
     return rc;
 }
@@ -304,16 +291,10 @@ enum qb_err store_snapshot_list_deleting(struct store *s, int64_t marked_before,
                                          struct store_snapshot ***out, size_t *n, char *err,
                                          size_t errlen)
 {
-    struct store_stmt q;
-    void *list = NULL;
-    *n = 0;
-    enum qb_err rc = store_stmt_open(
-        s, SNAP_SELECT "WHERE s.deleting_at IS NOT NULL AND s.deleting_at <= ?1 ORDER BY s.id", &q,
-        err, errlen);
-    if (!rc) {
-        db_bind_int64(q.st, 1, marked_before);
-        rc = store_stmt_rows(&q, &snapshot_rows, NULL, &list, n, "listing deletions", err, errlen);
-    }
+    void *list;
+    enum qb_err rc = store_listf(
+        s, SNAP_SELECT "WHERE s.deleting_at IS NOT NULL AND s.deleting_at <= ?1 ORDER BY s.id",
+        &snapshot_rows, NULL, &list, n, "listing deletions", err, errlen, "i", marked_before);
     *out = list;
     return rc;
 }
@@ -365,68 +346,43 @@ enum qb_err store_snapshot_totals(struct store *s, int64_t *count, int64_t *byte
 enum qb_err store_snapshot_key_exists(struct store *s, int64_t destination_id, const char *key,
                                       bool *exists, char *err, size_t errlen)
 {
-    struct store_stmt q;
     int64_t one = 0;
     *exists = false;
-    enum qb_err rc =
-        store_stmt_open(s, "SELECT 1 FROM snapshots WHERE destination_id = ?1 AND storage_key = ?2",
-                        &q, err, errlen);
-    if (rc)
-        return rc;
-    db_bind_int64(q.st, 1, destination_id);
-    db_bind_text(q.st, 2, key);
-    return store_stmt_int(&q, &one, exists, "looking up a stored key", err, errlen);
+    return store_queryf_int(
+        s, "SELECT 1 FROM snapshots WHERE destination_id = ?1 AND storage_key = ?2", &one, exists,
+        "looking up a stored key", err, errlen, "it", destination_id, key);
 }
 
 enum qb_err store_snapshot_qdrant_name_exists(struct store *s, const char *instance,
                                               const char *qdrant_name, bool *exists, char *err,
                                               size_t errlen)
 {
-    struct store_stmt q;
     int64_t one = 0;
     *exists = false;
-    enum qb_err rc =
-        store_stmt_open(s, "SELECT 1 FROM snapshots WHERE instance_name = ?1 AND qdrant_name = ?2",
-                        &q, err, errlen);
-    if (rc)
-        return rc;
-    db_bind_text(q.st, 1, instance);
-    db_bind_text(q.st, 2, qdrant_name);
-    return store_stmt_int(&q, &one, exists, "looking up a Qdrant snapshot name", err, errlen);
+    return store_queryf_int(
+        s, "SELECT 1 FROM snapshots WHERE instance_name = ?1 AND qdrant_name = ?2", &one, exists,
+        "looking up a Qdrant snapshot name", err, errlen, "tt", instance, qdrant_name);
 }
 
 enum qb_err store_snapshot_count_in_destination(struct store *s, int64_t destination_id, int64_t *n,
                                                 char *err, size_t errlen)
 {
-    struct store_stmt q;
     *n = 0;
-    enum qb_err rc = store_stmt_open(s, "SELECT count(*) FROM snapshots WHERE destination_id = ?1",
-                                     &q, err, errlen);
-    if (rc)
-        return rc;
-    db_bind_int64(q.st, 1, destination_id);
-    return store_stmt_int(&q, n, NULL, "counting snapshots", err, errlen);
+    return store_queryf_int(s, "SELECT count(*) FROM snapshots WHERE destination_id = ?1", n, NULL,
+                            "counting snapshots", err, errlen, "i", destination_id);
 }
 
 enum qb_err store_snapshot_list_reverify(struct store *s, int64_t plan_id, int limit,
                                          struct store_snapshot ***out, size_t *n, char *err,
                                          size_t errlen)
 {
-    struct store_stmt q;
-    void *list = NULL;
-    *n = 0;
+    void *list;
     /* snapshots_plan_checked (0015) gives this order without a sort. */
-    enum qb_err rc =
-        store_stmt_open(s,
-                        SNAP_SELECT "WHERE s.plan_id = ?1 AND s.deleting_at IS NULL "
-                                    "ORDER BY coalesce(s.checked_at, 0), s.id LIMIT ?2",
-                        &q, err, errlen);
-    if (!rc) {
-        db_bind_int64(q.st, 1, plan_id);
-        db_bind_int64(q.st, 2, limit);
-        rc = store_stmt_rows(&q, &snapshot_rows, NULL, &list, n, "listing snapshots to re-verify",
-                             err, errlen);
-    }
+    enum qb_err rc = store_listf(s,
+                                 SNAP_SELECT "WHERE s.plan_id = ?1 AND s.deleting_at IS NULL "
+                                             "ORDER BY coalesce(s.checked_at, 0), s.id LIMIT ?2",
+                                 &snapshot_rows, NULL, &list, n, "listing snapshots to re-verify",
+                                 err, errlen, "ii", plan_id, (int64_t)limit);
     *out = list;
     return rc;
 }
@@ -434,15 +390,9 @@ enum qb_err store_snapshot_list_reverify(struct store *s, int64_t plan_id, int l
 enum qb_err store_snapshot_set_raw(struct store *s, int64_t id, int64_t raw_size,
                                    const char *raw_sha256, char *err, size_t errlen)
 {
-    struct store_stmt q;
-    enum qb_err rc = store_stmt_open(s,
-                                     "UPDATE snapshots SET raw_size = ?2, raw_sha256 = ?3 "
-                                     "WHERE id = ?1 AND raw_size IS NULL",
-                                     &q, err, errlen);
-    if (rc)
-        return rc;
-    db_bind_int64(q.st, 1, id);
-    db_bind_int64(q.st, 2, raw_size);
-    db_bind_text(q.st, 3, raw_sha256);
-    return store_stmt_done(&q, NULL, "recording the archive's size", err, errlen);
+    return store_execf(s,
+                       "UPDATE snapshots SET raw_size = ?2, raw_sha256 = ?3 "
+                       "WHERE id = ?1 AND raw_size IS NULL",
+                       NULL, "recording the archive's size", err, errlen, "iit", id, raw_size,
+                       raw_sha256);
 }

@@ -8,6 +8,7 @@
 #include "store/store_internal.h"
 #include "util/seal.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,37 @@ void store_bind_key(struct db_stmt *st, int idx, const char *name, int64_t id)
         db_bind_text(st, idx, name);
     else
         db_bind_int64(st, idx, id);
+}
+
+static void vbindf(struct db_stmt *st, const char *fmt, va_list ap)
+{
+    for (int idx = 1; *fmt; fmt++, idx++) {
+        int64_t v;
+        switch (*fmt) {
+        case 'i':
+            db_bind_int64(st, idx, va_arg(ap, int64_t));
+            break;
+        case 'z':
+            v = va_arg(ap, int64_t);
+            store_bind_int_or_null(st, idx, v, 0);
+            break;
+        case 't':
+            db_bind_text(st, idx, va_arg(ap, const char *));
+            break;
+        case '_':
+            break;
+        default:
+            QB_ASSERT(!"store_bindf: unknown letter");
+        }
+    }
+}
+
+void store_bindf(struct db_stmt *st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vbindf(st, fmt, ap);
+    va_end(ap);
 }
 
 void store_bind_args(struct db_stmt *st, int64_t i1, int64_t i2, int64_t i3, const char *t4)
@@ -287,13 +319,7 @@ enum qb_err store_get_by_key(struct store *s, const char *sql, const char *name,
 enum qb_err store_list(struct store *s, const char *sql, const struct store_rows *r, void *ctx,
                        void **out, size_t *n, const char *what, char *err, size_t errlen)
 {
-    struct store_stmt q;
-    *out = NULL;
-    *n = 0;
-    enum qb_err rc = store_stmt_open(s, sql, &q, err, errlen);
-    if (rc)
-        return rc;
-    return store_stmt_rows(&q, r, ctx, out, n, what, err, errlen);
+    return store_listf(s, sql, r, ctx, out, n, what, err, errlen, "");
 }
 
 enum qb_err store_write(struct store *s, const char *sql, int64_t id, int64_t a, int64_t b,
@@ -305,6 +331,52 @@ enum qb_err store_write(struct store *s, const char *sql, int64_t id, int64_t a,
         return rc;
     store_bind_args(q.st, id, a, b, text);
     return store_stmt_done(&q, changes, what, err, errlen);
+}
+
+/* store_stmt_open, then store_bindf's binds. */
+static enum qb_err open_bound(struct store *s, const char *sql, struct store_stmt *q, char *err,
+                              size_t errlen, const char *fmt, va_list ap)
+{
+    enum qb_err rc = store_stmt_open(s, sql, q, err, errlen);
+    if (!rc)
+        vbindf(q->st, fmt, ap);
+    return rc;
+}
+
+enum qb_err store_execf(struct store *s, const char *sql, int *changes, const char *what, char *err,
+                        size_t errlen, const char *fmt, ...)
+{
+    struct store_stmt q;
+    va_list ap;
+    va_start(ap, fmt);
+    enum qb_err rc = open_bound(s, sql, &q, err, errlen, fmt, ap);
+    va_end(ap);
+    return rc ? rc : store_stmt_done(&q, changes, what, err, errlen);
+}
+
+enum qb_err store_queryf_int(struct store *s, const char *sql, int64_t *v, bool *found,
+                             const char *what, char *err, size_t errlen, const char *fmt, ...)
+{
+    struct store_stmt q;
+    va_list ap;
+    va_start(ap, fmt);
+    enum qb_err rc = open_bound(s, sql, &q, err, errlen, fmt, ap);
+    va_end(ap);
+    return rc ? rc : store_stmt_int(&q, v, found, what, err, errlen);
+}
+
+enum qb_err store_listf(struct store *s, const char *sql, const struct store_rows *r, void *ctx,
+                        void **out, size_t *n, const char *what, char *err, size_t errlen,
+                        const char *fmt, ...)
+{
+    struct store_stmt q;
+    *out = NULL;
+    *n = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    enum qb_err rc = open_bound(s, sql, &q, err, errlen, fmt, ap);
+    va_end(ap);
+    return rc ? rc : store_stmt_rows(&q, r, ctx, out, n, what, err, errlen);
 }
 
 enum qb_err store_write_key(struct store *s, const char *sql, const char *name, int64_t id,

@@ -162,25 +162,15 @@ void store_delivery_list_free(struct store_delivery **list, size_t n)
 enum qb_err store_delivery_add(struct store *s, const struct store_delivery_new *d, bool *added,
                                char *err, size_t errlen)
 {
-    struct store_stmt q;
     int changes = 0;
     int64_t now = qb_now_ms();
-    enum qb_err rc = store_stmt_open(
+    enum qb_err rc = store_execf(
         s,
         "INSERT INTO webhook_deliveries (delivery_id, webhook_id, url, event, event_key, body, "
         "next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) "
         "ON CONFLICT DO NOTHING",
-        &q, err, errlen);
-    if (rc)
-        return rc;
-    db_bind_text(q.st, 1, d->delivery_id);
-    store_bind_int_or_null(q.st, 2, d->webhook_id, 0);
-    db_bind_text(q.st, 3, d->url);
-    db_bind_text(q.st, 4, d->event);
-    db_bind_text(q.st, 5, d->event_key);
-    db_bind_text(q.st, 6, d->body);
-    db_bind_int64(q.st, 7, now);
-    rc = store_stmt_done(&q, &changes, "queueing a webhook delivery", err, errlen);
+        &changes, "queueing a webhook delivery", err, errlen, "tztttti", d->delivery_id,
+        d->webhook_id, d->url, d->event, d->event_key, d->body, now);
     if (added)
         *added = !rc && changes > 0;
     return rc;
@@ -296,10 +286,6 @@ enum qb_err store_delivery_counts(struct store *s, struct store_delivery_counts 
 enum qb_err store_delivery_list(struct store *s, int64_t webhook_id, int limit,
                                 struct store_delivery ***out, size_t *n, char *err, size_t errlen)
 {
-    struct store_stmt q;
-    void *list = NULL;
-    *out = NULL;
-    *n = 0;
     /* The attempts as one JSON array; PostgreSQL's JSON is spaced
      * differently, which the reader (a JSON parser) does not mind. */
     static const char *const sql[] = {
@@ -317,13 +303,10 @@ enum qb_err store_delivery_list(struct store *s, int64_t webhook_id, int limit,
             "WHERE a.delivery = d.id) FROM webhook_deliveries d "
             "WHERE webhook_id = ?1 ORDER BY id DESC LIMIT ?2",
     };
-    enum qb_err rc = store_stmt_open(s, sql[store_dialect(s)], &q, err, errlen);
-    if (rc)
-        return rc;
-    db_bind_int64(q.st, 1, webhook_id);
-    db_bind_int64(q.st, 2, limit);
-    rc = store_stmt_rows(&q, &delivery_rows, NULL, &list, n, "listing webhook deliveries", err,
-                         errlen);
+    void *list;
+    enum qb_err rc =
+        store_listf(s, sql[store_dialect(s)], &delivery_rows, NULL, &list, n,
+                    "listing webhook deliveries", err, errlen, "ii", webhook_id, (int64_t)limit);
     *out = list;
     return rc;
 }
@@ -385,20 +368,13 @@ out:
 enum qb_err store_chatops_followup(struct store *s, int64_t run_id, const char *response_url,
                                    const char *command, char *err, size_t errlen)
 {
-    struct store_stmt q;
-    enum qb_err rc = store_stmt_open(s,
-                                     "INSERT INTO chatops_followups (run_id, response_url, "
-                                     "command, created_at) VALUES (?1, ?2, ?3, ?4) "
-                                     "ON CONFLICT (run_id) DO UPDATE SET response_url = ?2, "
-                                     "command = ?3, created_at = ?4",
-                                     &q, err, errlen);
-    if (rc)
-        return rc;
-    db_bind_int64(q.st, 1, run_id);
-    db_bind_text(q.st, 2, response_url);
-    db_bind_text(q.st, 3, command);
-    db_bind_int64(q.st, 4, qb_now_ms() / 1000);
-    return store_stmt_done(&q, NULL, "recording a chat follow-up", err, errlen);
+    return store_execf(s,
+                       "INSERT INTO chatops_followups (run_id, response_url, "
+                       "command, created_at) VALUES (?1, ?2, ?3, ?4) "
+                       "ON CONFLICT (run_id) DO UPDATE SET response_url = ?2, "
+                       "command = ?3, created_at = ?4",
+                       NULL, "recording a chat follow-up", err, errlen, "itti", run_id,
+                       response_url, command, qb_now_ms() / 1000);
 }
 
 struct followup {

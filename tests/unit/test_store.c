@@ -137,6 +137,75 @@ static void test_failed_migration_rolls_back(void)
     drop_db();
 }
 
+/* The engine's error classes, and the constraint each refusal names:
+ * run creation tells a vanished plan (a foreign key, unnamed by SQLite)
+ * from its two unique indexes this way (db.h, db_error_constraint). */
+static void test_errors_name_their_constraint(void)
+{
+    fresh_db();
+    char err[QB_ERRBUF_SIZE];
+    struct db_conn *db = open_conn();
+    TEST_ASSERT(db != NULL);
+    TEST_ASSERT(migrate_apply(db, NULL, err, sizeof err) == QB_OK);
+    TEST_ASSERT(db_exec(db,
+                        "INSERT INTO instances (id, name, url, created_at, updated_at) "
+                        "VALUES (1, 'i', 'http://q:6333', 0, 0);"
+                        "INSERT INTO destinations (id, name, kind, created_at, updated_at) "
+                        "VALUES (1, 'd', 'local', 0, 0);"
+                        "INSERT INTO plans (id, name, instance_id, destination_id, scope, "
+                        "created_at, updated_at) VALUES (1, 'p', 1, 1, 'full', 0, 0);"
+                        "INSERT INTO runs (kind, plan_id, trigger, queued_at, scheduled_for, "
+                        "idempotency_key) VALUES ('backup', 1, 'schedule', 1, 60, 'k')",
+                        err, sizeof err) == QB_OK);
+    /* A unique index on plain columns: SQLite names its columns, the
+     * engine finds the index. */
+    TEST_EXPECT_INT(db_exec(db,
+                            "INSERT INTO runs (kind, plan_id, trigger, queued_at, scheduled_for) "
+                            "VALUES ('backup', 1, 'schedule', 2, 60)",
+                            err, sizeof err),
+                    QB_ERR_CONFLICT);
+    TEST_EXPECT_STR(db_error_constraint(db), "runs_plan_slot");
+    /* An index on an expression: SQLite names the index. */
+    TEST_EXPECT_INT(db_exec(db,
+                            "INSERT INTO runs (kind, plan_id, trigger, queued_at, idempotency_key) "
+                            "VALUES ('backup', 1, 'api', 2, 'k')",
+                            err, sizeof err),
+                    QB_ERR_CONFLICT);
+    TEST_EXPECT_STR(db_error_constraint(db), "runs_idempotency");
+    TEST_EXPECT(strstr(err, "UNIQUE constraint failed") != NULL); /* the message is the engine's */
+    /* A foreign key: a conflict, but SQLite never says which. */
+    TEST_EXPECT_INT(db_exec(db,
+                            "INSERT INTO runs (kind, plan_id, trigger, queued_at) "
+                            "VALUES ('backup', 99, 'api', 2)",
+                            err, sizeof err),
+                    QB_ERR_CONFLICT);
+    TEST_EXPECT_STR(db_error_constraint(db), "");
+    /* CHECK and NOT NULL are bad input. */
+    TEST_EXPECT_INT(db_exec(db,
+                            "INSERT INTO runs (kind, trigger, queued_at) VALUES ('x', 'api', 2)",
+                            err, sizeof err),
+                    QB_ERR_INVALID);
+    TEST_EXPECT_INT(
+        db_exec(db, "INSERT INTO runs (kind, trigger) VALUES ('backup', 'api')", err, sizeof err),
+        QB_ERR_INVALID);
+    /* A parameter the statement lacks is ignored; RETURNING gives the id. */
+    struct db_stmt *st = NULL;
+    bool row = false;
+    TEST_ASSERT(db_prepare(db,
+                           "INSERT INTO runs (kind, trigger, queued_at) VALUES ('backup', ?1, ?2) "
+                           "RETURNING id",
+                           &st, err, sizeof err) == QB_OK);
+    db_bind_text(st, 1, "api");
+    db_bind_int64(st, 2, 3);
+    db_bind_int64(st, 9, 1);
+    TEST_EXPECT_INT(db_step(st, &row, "inserting", err, sizeof err), QB_OK);
+    TEST_EXPECT(row);
+    TEST_EXPECT_INT(db_column_int64(st, 0), conn_scalar(db, "SELECT max(id) FROM runs"));
+    db_finalize(st);
+    db_close(db);
+    drop_db();
+}
+
 static void test_store_pragmas_and_instances(void)
 {
     fresh_db();
@@ -651,6 +720,7 @@ int main(void)
     TEST_RUN(test_migrate_from_zero_and_twice);
     TEST_RUN(test_newer_schema_refused_unchanged);
     TEST_RUN(test_failed_migration_rolls_back);
+    TEST_RUN(test_errors_name_their_constraint);
     TEST_RUN(test_store_pragmas_and_instances);
     TEST_RUN(test_plan_delete_and_trigger_race);
     TEST_RUN(test_empty_lists);
