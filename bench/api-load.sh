@@ -116,16 +116,6 @@ COMMIT;
 SQL
 
 # ------------------------------------------------------------------ wrk
-# wrk_parse FILE -> "req/s p50_ms p99_ms non2xx"
-wrk_parse() {
-  awk '
-    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0;
-                     if (v ~ /m$/) return v * 60000; return v * 1000 }
-    /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) }
-    /Requests\/sec/ { rps = $2 } /Non-2xx/ { bad = $NF }
-    /Socket errors/ { sub(/.*Socket errors: /, ""); serr = $0 }
-    END { printf "%.0f %.1f %.1f %d\n", rps, p50, p99, bad + 0 }' "$1"
-}
 wrk_run() { # wrk_run ROUTE OUTFILE [DURATION]
   wrk -t "$THREADS" -c "$CONNS" -d "${3:-$DURATION}s" --latency "$B$1" >"$2" 2>&1
 }

@@ -179,15 +179,26 @@ bench_emu_start() {
 
 # bench_qbd_start [ARGS...]: qbackupd on a free port against the emulator,
 # without tokens; sets B and QPID.
-bench_qbd_start() {
-  mkdir -p "$WORK/qbd"
+bench_qbd_start() { bench_qbd_start_as qbd "$@"; }
+
+# bench_qbd_start_as NAME [ARGS...]: one more qbackupd (a fleet's node),
+# with its own data dir $WORK/NAME and log $WORK/NAME.log (qbackupd.log for
+# the default "qbd"); sets B and QPID for it.
+bench_qbd_start_as() {
+  local name=$1 log
+  shift
+  log=$WORK/$name.log
+  [ "$name" != qbd ] || log=$WORK/qbackupd.log
+  mkdir -p "$WORK/$name"
+  rm -f "$WORK/$name.port"
   env -u QBACKUP_TOKENS -u QBACKUP_TOKENS_FILE -u QBACKUP_CONFIG "$QBD" serve \
-    --listen 127.0.0.1:0 --port-file "$WORK/qbd.port" --data-dir "$WORK/qbd" \
-    --qdrant-url "$Q" "$@" >"$WORK/qbackupd.log" 2>&1 &
+    --listen 127.0.0.1:0 --port-file "$WORK/$name.port" --data-dir "$WORK/$name" \
+    --qdrant-url "$Q" "$@" >"$log" 2>&1 &
   QPID=$!
-  for _ in $(seq 1 300); do [ -s "$WORK/qbd.port" ] && break; sleep 0.1; done
-  [ -s "$WORK/qbd.port" ] || die "qbackupd did not start"
-  B=http://127.0.0.1:$(tr -d '[:space:]' <"$WORK/qbd.port")
+  [ "$name" = qbd ] || BENCH_PIDS+=("$QPID") # the default one: QPID, as before
+  for _ in $(seq 1 300); do [ -s "$WORK/$name.port" ] && break; sleep 0.1; done
+  [ -s "$WORK/$name.port" ] || { tail -n 20 "$log" >&2; die "qbackupd $name did not start"; }
+  B=http://127.0.0.1:$(tr -d '[:space:]' <"$WORK/$name.port")
 }
 
 # api METHOD URL [JSON] -> body on stdout; dies unless 2xx.
@@ -239,4 +250,14 @@ med() {
   local v
   mapfile -t v < <(awk -v s="$1" -v k="$2" '$1 == s && $2 == k { print $3 }' "$WORK/samples")
   median "${v[@]}"
+}
+
+# wrk_parse FILE -> "req/s p50_ms p99_ms non2xx" of a `wrk --latency` output
+wrk_parse() {
+  awk '
+    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0;
+                     if (v ~ /m$/) return v * 60000; return v * 1000 }
+    /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) }
+    /Requests\/sec/ { rps = $2 } /Non-2xx/ { bad = $NF }
+    END { printf "%.0f %.1f %.1f %d\n", rps, p50, p99, bad + 0 }' "$1"
 }
