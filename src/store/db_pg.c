@@ -55,7 +55,15 @@
  * one reconnect attempt, so the pooled connection is usable for the next
  * call; inside a transaction -> IO, because the transaction is gone and a
  * lost COMMIT's outcome is unknown (the caller rolls back, which
- * reconnects).  Anything else -> IO.  Messages are "<what>: <primary
+ * reconnects).  One loss is not an error at all: a pooled session the
+ * server ended while it sat idle (a restart, a failover, an operator's
+ * pg_terminate_backend), found when a statement is prepared or by the
+ * server's "terminating connection" notice (57P01-57P03) before its first
+ * result, or any loss before a read's first result.  The statement never
+ * ran (or only reads), so it is sent once more on a new session; every
+ * component of qbackupd would otherwise fail one call per pooled
+ * connection after each restart of the server.  Anything else -> IO.
+ * Messages are "<what>: <primary
  * message>"; db_error_constraint is PG_DIAG_CONSTRAINT_NAME, which for a
  * unique index is the index's name.
  *
@@ -640,6 +648,22 @@ static enum qb_err stmt_start(struct pg_conn *c, struct pg_stmt *st, const char 
     return QB_OK;
 }
 
+/* Whether the first result r of statement st says the session was gone
+ * before st ran: the server's "terminating connection" notice (57P01-03),
+ * which it queues on an idle session it ends and so precedes any answer to
+ * st; or a closed connection under a read, which is safe to send again
+ * whatever happened. */
+static bool lost_before_running(struct pg_conn *c, const struct pg_stmt *st, const PGresult *r)
+{
+    ExecStatusType s = PQresultStatus(r);
+    if (r && (s == PGRES_SINGLE_TUPLE || s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK))
+        return false;
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    if (state && strncmp(state, "57P0", 4) == 0 && state[4] >= '1' && state[4] <= '3')
+        return true;
+    return st->reads && (lost_state(state) || PQstatus(c->pg) == CONNECTION_BAD);
+}
+
 static enum qb_err pg_step(struct db_stmt *ds, bool *row, const char *what, char *err,
                            size_t errlen)
 {
@@ -651,18 +675,39 @@ static enum qb_err pg_step(struct db_stmt *ds, bool *row, const char *what, char
     if (st->state == S_DONE)
         st->state = S_READY; /* stepped again: runs again, as SQLite's do */
     bool was_tx = in_tx(c) || c->tx_lost;
+    bool started = false;
     if (st->state == S_READY) {
         enum qb_err rc = stmt_start(c, st, what, err, errlen);
+        /* Preparing on a session the server ended while idle: pg_fail
+         * reconnected, and nothing ran; once more on the new session. */
+        if (rc == QB_ERR_TRANSIENT && !was_tx)
+            rc = stmt_start(c, st, what, err, errlen);
         if (rc) {
             st->state = S_DONE;
             return rc;
         }
+        started = true;
     }
     PGresult *r = NULL;
     if (st->qpos < st->qlen)
         r = st->queue[st->qpos++];
     else if (c->busy == st)
         r = PQgetResult(c->pg);
+    if (started && !was_tx && lost_before_running(c, st, r)) {
+        /* A pooled connection the server ended while it sat idle (a
+         * restart, a failover, an operator's pg_terminate_backend): the
+         * statement never ran, so it is sent once more on a new session
+         * rather than failing the caller (run progress, an API read). */
+        PQclear(r);
+        stmt_stop(st);
+        reconnect(c);
+        enum qb_err rc = stmt_start(c, st, what, err, errlen);
+        if (rc) {
+            st->state = S_DONE;
+            return rc;
+        }
+        r = c->busy == st ? PQgetResult(c->pg) : NULL;
+    }
     ExecStatusType s = PQresultStatus(r);
     if (r && s == PGRES_SINGLE_TUPLE) {
         st->row = r;

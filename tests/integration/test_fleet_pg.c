@@ -469,6 +469,41 @@ static void test_paused_node_stops_adopted_run(void)
     TEST_EXPECT_INT(sql_int(sql), 1);
 }
 
+/* Every connection to the catalogue cut while a run is going (what a
+ * PostgreSQL restart or failover does to its clients): the run still ends
+ * with its snapshot catalogued once, and the nodes keep serving. */
+static void test_catalogue_connections_cut_mid_run(void)
+{
+    struct resp r;
+    TEST_ASSERT(call(0, "POST", "/v1/plans",
+                     "{\"name\":\"cut\",\"collections\":[\"big\"],\"requeue_interrupted\":true}",
+                     201, &r));
+    resp_free(&r);
+    TEST_ASSERT(emu_fault(&e, "{\"kind\":\"throttle\",\"bytes_per_sec\":2097152,\"count\":0,"
+                              "\"path_prefix\":\"/collections/big/snapshots/\"}") == 0);
+    TEST_ASSERT(call(0, "POST", "/v1/plans/cut/runs", NULL, 202, &r));
+    long long id = (long long)json_path_num(r.json, "id");
+    resp_free(&r);
+    struct run_wait moving = {id, "running"};
+    TEST_ASSERT(harness_wait_until(run_in, &moving, 30000));
+    TEST_ASSERT(sql_exec(pg, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                             "WHERE datname = current_database() AND pid <> pg_backend_pid()"));
+    TEST_ASSERT(emu_clear_faults(&e) == 0);
+    struct count_wait done = {"SELECT count(*) FROM runs r JOIN plans p ON p.id = r.plan_id "
+                              "WHERE p.name = 'cut' AND r.state = 'succeeded'",
+                              1};
+    TEST_EXPECT(harness_wait_until(count_reaches, &done, 90000));
+    TEST_EXPECT_INT(sql_int("SELECT count(*) FROM snapshots s JOIN runs r ON r.id = s.run_id "
+                            "JOIN plans p ON p.id = r.plan_id WHERE p.name = 'cut'"),
+                    1);
+    for (int i = 0; i < NODES; i++) {
+        TEST_EXPECT(call(i, "GET", "/v1/plans/cut", NULL, 200, &r));
+        resp_free(&r);
+    }
+    int l = -1;
+    TEST_EXPECT(harness_wait_until(one_leader, &l, 20000));
+}
+
 static void test_download_url_opens_on_another_node(void)
 {
     struct resp r;
@@ -581,6 +616,7 @@ int main(void)
         TEST_RUN(test_schedule_fires_once_per_tick_across_failovers);
         TEST_RUN(test_dead_node_run_taken_over);
         TEST_RUN(test_paused_node_stops_adopted_run);
+        TEST_RUN(test_catalogue_connections_cut_mid_run);
         TEST_RUN(test_unreachable_catalogue_exits);
     }
     tear_down();
