@@ -101,8 +101,9 @@ long long catalogue_env_int(const char *url, const char *sqlite_path, const char
     if (url && *url) {
         PGconn *c = PQconnectdb(url);
         PGresult *r = PQstatus(c) == CONNECTION_OK ? PQexec(c, sql) : NULL;
-        if (r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
-            v = atoll(PQgetvalue(r, 0, 0));
+        if (r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 &&
+            !PQgetisnull(r, 0, 0)) /* a boolean reads 1/0, as on SQLite */
+            v = !strcmp(PQgetvalue(r, 0, 0), "t") ? 1 : atoll(PQgetvalue(r, 0, 0));
         else
             fprintf(stderr, "  sql(%s): %s", sql, PQerrorMessage(c));
         PQclear(r);

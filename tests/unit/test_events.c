@@ -7,12 +7,11 @@
  * announcing nothing), and a waiting thread woken by a commit.
  */
 #include "unit.h"
+#include "unit_catalogue.h"
 #include "store/store.h"
 #include "store/store_events.h"
 #include "store/store_runs.h"
 #include "sched/sched.h"
-
-#include <sqlite3.h>
 
 #include <pthread.h>
 #include <stdio.h>
@@ -20,15 +19,12 @@
 #include <string.h>
 #include <unistd.h>
 
-static char dbpath[64];
+static char dbpath[512];
 
 static struct store *fresh_store(void)
 {
-    snprintf(dbpath, sizeof dbpath, "/tmp/qbackup-unit-events-XXXXXX");
-    int fd = mkstemp(dbpath);
-    if (fd >= 0)
-        close(fd);
-    unlink(dbpath);
+    if (!unit_catalogue_new("events", dbpath, sizeof dbpath))
+        return NULL;
     struct store *s = NULL;
     char err[QB_ERRBUF_SIZE];
     if (store_open(dbpath, 3, &s, err, sizeof err) != QB_OK)
@@ -43,13 +39,8 @@ static struct store *fresh_store(void)
 
 static void drop_store(struct store *s)
 {
-    char p[96];
     store_close(s);
-    unlink(dbpath);
-    snprintf(p, sizeof p, "%s-wal", dbpath);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", dbpath);
-    unlink(p);
+    unit_catalogue_drop(dbpath);
 }
 
 static int64_t publish(struct store *s, const char *type, const char *plan)
@@ -242,10 +233,13 @@ static void test_wait_wakes_on_commit(void)
     TEST_EXPECT(store_run_create(s, &nr, &id, &existing, err, sizeof err) == QB_OK);
     pthread_join(t, NULL);
     TEST_EXPECT(w.woken);
-    /* A write to another table does not. */
+    /* A write to another table does not, on SQLite (its update hook
+     * names the table); PostgreSQL's engine wakes on any write, a spurious
+     * wake-up costing one read (db.h db_take_events_written). */
     uint64_t before = store_events_seq(s);
     TEST_EXPECT(store_heartbeat(s, err, sizeof err) == QB_OK);
-    TEST_EXPECT_INT(store_events_seq(s), before);
+    if (!strstr(dbpath, "://"))
+        TEST_EXPECT_INT(store_events_seq(s), before);
     drop_store(s);
 }
 
@@ -269,8 +263,6 @@ static void test_plan_stale_once_per_spell(void)
 {
     struct store *s = fresh_store();
     TEST_ASSERT(s);
-    sqlite3 *db = NULL;
-    TEST_ASSERT(sqlite3_open(dbpath, &db) == SQLITE_OK);
     int64_t now = qb_now_ms() / 1000;
     char sql[1024];
     /* Created an hour ago, stale after 10 minutes without a success. */
@@ -283,8 +275,7 @@ static void test_plan_stale_once_per_spell(void)
              "created_at, updated_at) SELECT 'p', i.id, d.id, 'full', 600, %lld, %lld "
              "FROM instances i, destinations d",
              (long long)(now - 3600), (long long)(now - 3600));
-    TEST_ASSERT(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK);
-    sqlite3_close(db);
+    TEST_ASSERT(unit_sql(dbpath, sql));
 
     scheduler_check_stale(s, now);
     TEST_EXPECT_INT(count_type(s, "plan.stale"), 1);
@@ -298,13 +289,11 @@ static void test_plan_stale_once_per_spell(void)
     int64_t id = 0;
     bool existing = false;
     TEST_ASSERT(store_run_create(s, &nr, &id, &existing, err, sizeof err) == QB_OK);
-    TEST_ASSERT(sqlite3_open(dbpath, &db) == SQLITE_OK);
     snprintf(sql, sizeof sql,
              "UPDATE runs SET plan_id = (SELECT id FROM plans WHERE name = 'p'), "
              "state = 'succeeded', started_at = %lld, finished_at = %lld WHERE id = %lld",
              (long long)now, (long long)now, (long long)id);
-    TEST_ASSERT(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK);
-    sqlite3_close(db);
+    TEST_ASSERT(unit_sql(dbpath, sql));
     scheduler_check_stale(s, now + 60);
     TEST_EXPECT_INT(count_type(s, "plan.stale"), 1);
     scheduler_check_stale(s, now + 700);

@@ -11,6 +11,8 @@
  * as one row each, only when every shard object matches.
  */
 #include "unit.h"
+#include "catalogue_env.h"
+#include "unit_catalogue.h"
 #include "engine/backup_set.h"
 #include "engine/rescan.h"
 #include "remote/qdrant_client.h"
@@ -53,11 +55,18 @@ static bool setup_dirs(void)
     return true;
 }
 
+/* The PostgreSQL databases new_catalogue made (unit_catalogue.h). */
+static char pg_targets[8][512];
+static int npg;
+
 static void remove_dirs(void)
 {
     if (tmpdir[0])
         nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     tmpdir[0] = '\0';
+    for (int i = 0; i < npg; i++)
+        unit_catalogue_drop(pg_targets[i]);
+    npg = 0;
 }
 
 static struct storage *open_dest(void)
@@ -73,13 +82,20 @@ static struct storage *open_dest(void)
     return st;
 }
 
-/* A new, migrated catalogue at tmpdir/name with destination "local" (the
+/* A new, migrated catalogue (at tmpdir/name, or a fresh PostgreSQL
+ * database with QB_TEST_CATALOGUE=postgres) with destination "local" (the
  * destination folder), instance "default" and, with_plan, plan "nightly"
  * on "local" and plan "moved" on another destination. */
 static struct store *new_catalogue(const char *name, bool with_plan, int64_t *dest_id)
 {
-    char path[160], err[QB_ERRBUF_SIZE], other[128];
+    char path[600], err[QB_ERRBUF_SIZE], other[128];
     snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    if (catalogue_env_postgres()) {
+        if (npg == (int)(sizeof pg_targets / sizeof pg_targets[0]) ||
+            !unit_catalogue_new(name, pg_targets[npg], sizeof pg_targets[npg]))
+            return NULL;
+        snprintf(path, sizeof path, "%s", pg_targets[npg++]);
+    }
     snprintf(other, sizeof other, "%s/other", tmpdir);
     struct store *s = NULL;
     struct store_destination *d = NULL;

@@ -1,58 +1,39 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
  * test_store_fleet.c -- the catalogue's record of a fleet (store_fleet.h)
- * on a temporary SQLite catalogue: a node's beat creates then refreshes
- * its row and the heartbeat of the runs it owns (only those); the
- * takeover lists runs of silent nodes only, never this node's own or a
- * beating node's; adoption is conditional, so of two adopters, or an
- * owner that beats again, exactly one wins; a restarted node recovers its
- * own and unowned runs only.
+ * on a temporary catalogue (SQLite, or PostgreSQL: unit_catalogue.h): a node's beat creates then
+ * refreshes its row and the heartbeat of the runs it owns (only those); the takeover lists runs of
+ * silent nodes only, never this node's own or a beating node's; adoption is conditional, so of two
+ * adopters, or an owner that beats again, exactly one wins; a restarted node recovers its own and
+ * unowned runs only.
  */
 #include "unit.h"
+#include "unit_catalogue.h"
 #include "store/store.h"
 #include "store/store_fleet.h"
 #include "store/store_runs.h"
 
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static char dbpath[64];
+static char dbpath[512];
 
 static int exec(const char *sql)
 {
-    sqlite3 *db = NULL;
-    int rc = sqlite3_open(dbpath, &db);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-    if (rc != SQLITE_OK)
-        fprintf(stderr, "exec(%s): %s\n", sql, sqlite3_errmsg(db));
-    sqlite3_close(db);
-    return rc;
+    return unit_sql(dbpath, sql) ? 0 : 1;
 }
 
 static long long scalar(const char *sql)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    long long v = -1;
-    if (sqlite3_open(dbpath, &db) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
+    return unit_sql_int(dbpath, sql);
 }
 
 static struct store *fresh(void)
 {
-    snprintf(dbpath, sizeof dbpath, "/tmp/qbackup-unit-fleet-XXXXXX");
-    int fd = mkstemp(dbpath);
-    if (fd >= 0)
-        close(fd);
-    unlink(dbpath);
+    if (!unit_catalogue_new("fleet", dbpath, sizeof dbpath))
+        return NULL;
     struct store *s = NULL;
     char err[QB_ERRBUF_SIZE];
     if (store_open(dbpath, 2, &s, err, sizeof err) || store_migrate(s, NULL, err, sizeof err)) {
@@ -63,13 +44,19 @@ static struct store *fresh(void)
     /* Runs 1-4 running: two of node a (one beaten at 100, one never, started
      * at 50), one of node b beaten at 500, one from before fleets (no owner);
      * run 5 queued. */
-    if (exec("INSERT INTO runs (id, kind, state, trigger, request, queued_at, started_at, owner, "
-             "heartbeat_at) VALUES "
+    char sql[1024];
+    snprintf(sql, sizeof sql, "%s%s%s",
+             "INSERT INTO runs (id, kind, state, trigger, request, queued_at, started_at, owner, "
+             "heartbeat_at) ",
+             /* PostgreSQL's ids are GENERATED ALWAYS */
+             strstr(dbpath, "://") ? "OVERRIDING SYSTEM VALUE " : "",
+             "VALUES "
              "(1, 'backup', 'running', 'api', '{}', 10, 40, 'a', 100),"
              "(2, 'backup', 'running', 'api', '{}', 10, 50, 'a', NULL),"
              "(3, 'backup', 'running', 'api', '{}', 10, 60, 'b', 500),"
              "(4, 'backup', 'running', 'api', '{}', 10, 70, NULL, NULL),"
-             "(5, 'backup', 'queued', 'api', '{}', 10, NULL, NULL, NULL)") != SQLITE_OK) {
+             "(5, 'backup', 'queued', 'api', '{}', 10, NULL, NULL, NULL)");
+    if (exec(sql) != 0) {
         store_close(s);
         return NULL;
     }
@@ -78,13 +65,8 @@ static struct store *fresh(void)
 
 static void drop(struct store *s)
 {
-    char p[96];
     store_close(s);
-    unlink(dbpath);
-    snprintf(p, sizeof p, "%s-wal", dbpath);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", dbpath);
-    unlink(p);
+    unit_catalogue_drop(dbpath);
 }
 
 static void test_beat_records_node_and_its_runs(void)
@@ -113,7 +95,7 @@ static void test_beat_records_node_and_its_runs(void)
     TEST_EXPECT_INT(nodes[1]->heartbeat_at, 610);
     store_fleet_nodes_free(nodes, n);
     /* A finished run is no longer beaten for. */
-    TEST_ASSERT(exec("UPDATE runs SET state = 'succeeded' WHERE id = 3") == SQLITE_OK);
+    TEST_ASSERT(exec("UPDATE runs SET state = 'succeeded' WHERE id = 3") == 0);
     TEST_EXPECT_INT(store_fleet_beat(s, "b", "1.0", NULL, 400, 700, &runs, err, sizeof err), QB_OK);
     TEST_EXPECT_INT(runs, 0);
     TEST_EXPECT_INT(scalar("SELECT heartbeat_at FROM runs WHERE id = 3"), 610);
@@ -180,7 +162,7 @@ static void test_adoption_has_one_winner(void)
     TEST_EXPECT(!adopted);
     TEST_EXPECT_INT(scalar("SELECT owner = 'a' FROM runs WHERE id = 2"), 1);
     /* A run that ended meanwhile is not adopted. */
-    TEST_ASSERT(exec("UPDATE runs SET state = 'failed' WHERE id = 1") == SQLITE_OK);
+    TEST_ASSERT(exec("UPDATE runs SET state = 'failed' WHERE id = 1") == 0);
     char owner_b[] = "b";
     struct store_fleet_run ended = {.id = 1, .owner = owner_b, .heartbeat_at = 900};
     TEST_EXPECT_INT(store_fleet_adopt(s, &ended, "c", 970, &adopted, err, sizeof err), QB_OK);
