@@ -9,6 +9,7 @@
 #include "engine/retention_apply.h"
 #include "engine/reverify.h"
 #include "fleet/leader.h"
+#include "store/store_fleet.h"
 #include "store/store_events.h"
 #include "store/store_plans.h"
 #include "store/store_run_summary.h"
@@ -240,13 +241,50 @@ static bool poll_leader(struct scheduler *s)
     return leads;
 }
 
+/* A follower's guard against a leader that hangs without dying (stopped,
+ * stuck in the kernel): its lock session stays open, so nobody else would
+ * schedule or adopt runs until it woke.  When the lock's holder is a node
+ * whose heartbeat is older than fleet_dead_after, its session is ended,
+ * which frees the lock for the next poll; if it wakes, its own next poll
+ * finds the lock gone and it follows. */
+static void fence_silent_leader(struct scheduler *s)
+{
+    struct leader_info li;
+    char err[QB_ERRBUF_SIZE];
+    leader_info(s->leader, &li);
+    const char *holder = strncmp(li.holder, "qbackupd:", 9) == 0 ? li.holder + 9 : NULL;
+    if (!holder || !*holder || li.holder_pid <= 0 || strcmp(holder, s->node) == 0)
+        return;
+    struct store_fleet_node **nodes = NULL;
+    size_t n = 0;
+    int64_t now = qb_now_ms() / 1000, beat = 0;
+    if (store_fleet_nodes(s->store, &nodes, &n, err, sizeof err))
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(nodes[i]->name, holder) == 0)
+            beat = nodes[i]->heartbeat_at;
+    store_fleet_nodes_free(nodes, n);
+    if (!beat || now - beat < s->dead_after_s)
+        return; /* beating (or not a node we know): a live leader */
+    bool ended = false;
+    if (store_fleet_end_session(s->store, li.holder_pid, &ended, err, sizeof err))
+        log_warn("fleet.fence_failed", "leader=%s error=%s", log_q(holder), log_q(err));
+    else if (ended)
+        log_warn("fleet.leader_fenced",
+                 "leader=%s silent_s=%lld msg=\"ended the session of a leader that stopped "
+                 "heartbeating; the lock goes to the next poll\"",
+                 log_q(holder), (long long)(now - beat));
+}
+
 static void *scheduler_main(void *arg)
 {
     struct scheduler *s = arg;
     int64_t deletions_at = 0, stale_at = 0;
     for (;;) {
-        if (s->leader && !poll_leader(s))
+        if (s->leader && !poll_leader(s)) {
+            fence_silent_leader(s);
             goto wait;
+        }
         int64_t t0 = mono_us();
         scheduler_tick(s->store, s->engine, scheduler_now(s));
         atomic_store(&s->tick_us, mono_us() - t0);

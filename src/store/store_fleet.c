@@ -131,3 +131,22 @@ enum qb_err store_fleet_adopt(struct store *s, const struct store_fleet_run *r, 
         *adopted = changes == 1;
     return rc;
 }
+
+enum qb_err store_fleet_end_session(struct store *s, int64_t pid, bool *ended, char *err,
+                                    size_t errlen)
+{
+    struct store_stmt q;
+    int64_t v = 0;
+    *ended = false;
+    enum qb_err rc = store_stmt_open(s,
+                                     "SELECT CASE WHEN pg_terminate_backend(CAST(?1 AS integer)) "
+                                     "THEN 1 ELSE 0 END",
+                                     &q, err, errlen);
+    if (rc)
+        return rc;
+    db_bind_int64(q.st, 1, pid);
+    rc = store_stmt_int(&q, &v, NULL, "ending a silent leader's session", err, errlen);
+    if (!rc)
+        *ended = v == 1;
+    return rc;
+}

@@ -60,4 +60,11 @@ void store_fleet_runs_free(struct store_fleet_run **list, size_t n);
 enum qb_err store_fleet_adopt(struct store *s, const struct store_fleet_run *r, const char *self,
                               int64_t now, bool *adopted, char *err, size_t errlen) QB_MUSTCHECK;
 
+/* Ends the catalogue server's session pid (PostgreSQL's
+ * pg_terminate_backend): a follower ends the leadership session of a
+ * leader that stopped beating without dying, so its lock is freed.  *ended
+ * tells whether the server ended one.  PostgreSQL only (a fleet). */
+enum qb_err store_fleet_end_session(struct store *s, int64_t pid, bool *ended, char *err,
+                                    size_t errlen) QB_MUSTCHECK;
+
 #endif /* QB_STORE_FLEET_H */

@@ -484,8 +484,13 @@ static void test_catalogue_connections_cut_mid_run(void)
     TEST_ASSERT(call(0, "POST", "/v1/plans/cut/runs", NULL, 202, &r));
     long long id = (long long)json_path_num(r.json, "id");
     resp_free(&r);
-    struct run_wait moving = {id, "running"};
-    TEST_ASSERT(harness_wait_until(run_in, &moving, 30000));
+    /* Mid-transfer: bytes moved, not all of them. */
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM runs WHERE id = %lld AND state = 'running' AND bytes_done > 0",
+             id);
+    struct count_wait moving = {sql, 1};
+    TEST_ASSERT(harness_wait_until(count_reaches, &moving, 30000));
     TEST_ASSERT(sql_exec(pg, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                              "WHERE datname = current_database() AND pid <> pg_backend_pid()"));
     TEST_ASSERT(emu_clear_faults(&e) == 0);
@@ -502,6 +507,65 @@ static void test_catalogue_connections_cut_mid_run(void)
     }
     int l = -1;
     TEST_EXPECT(harness_wait_until(one_leader, &l, 20000));
+}
+
+/* A leader that hangs without dying keeps its lock session open; once its
+ * heartbeat is older than fleet_dead_after a follower ends that session
+ * and leads.  Woken, the old leader finds its lock gone and follows. */
+/* One node says it leads and every node's view of the lock (the server's
+ * pg_locks, asked at each poll) names it: no session ended a moment ago
+ * is still believed in. */
+static bool settled_leader(void *ctx)
+{
+    int *out = ctx;
+    if (!one_leader(out))
+        return false;
+    char want[32];
+    snprintf(want, sizeof want, "node-%d", *out + 1);
+    for (int i = 0; i < NODES; i++) {
+        struct resp r;
+        if (qbd_request(&nodes[i], "GET", "/v1/status", NULL, NULL, &r) != 0)
+            return false;
+        const char *holder = json_path_str(r.json, "fleet.leader_node");
+        bool same = holder && strcmp(holder, want) == 0;
+        resp_free(&r);
+        if (!same)
+            return false;
+    }
+    return true;
+}
+
+static void test_hung_leader_fenced(void)
+{
+    int l = -1;
+    TEST_ASSERT(harness_wait_until(settled_leader, &l, 20000));
+    /* The server itself says that node's session holds the lock. */
+    char sql[400];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+             "WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = "
+             "'qbackupd:node-%d'",
+             l + 1);
+    struct count_wait holds = {sql, 1};
+    TEST_ASSERT(harness_wait_until(count_reaches, &holds, 20000));
+    TEST_ASSERT(kill(nodes[l].pid, SIGSTOP) == 0);
+    running[l] = false; /* leader() must not wait on it */
+    int next = -1;
+    bool took_over = harness_wait_until(one_leader, &next, 30000);
+    TEST_ASSERT(kill(nodes[l].pid, SIGCONT) == 0);
+    running[l] = true;
+    TEST_ASSERT(took_over);
+    TEST_EXPECT(next != l);
+    /* A follower ended its session (any: the next poll decides who leads). */
+    bool fenced = false;
+    for (int i = 0; i < NODES; i++)
+        fenced |= i != l && qbd_log_contains(&nodes[i], "event=fleet.leader_fenced");
+    TEST_EXPECT(fenced);
+    /* All three answering again: still one leader, the new one. */
+    int now = -1;
+    TEST_EXPECT(harness_wait_until(one_leader, &now, 20000));
+    TEST_EXPECT(now == next);
+    TEST_EXPECT(qbd_wait_log(&nodes[l], "event=fleet.follower", 20000));
 }
 
 static void test_download_url_opens_on_another_node(void)
@@ -617,6 +681,7 @@ int main(void)
         TEST_RUN(test_dead_node_run_taken_over);
         TEST_RUN(test_paused_node_stops_adopted_run);
         TEST_RUN(test_catalogue_connections_cut_mid_run);
+        TEST_RUN(test_hung_leader_fenced);
         TEST_RUN(test_unreachable_catalogue_exits);
     }
     tear_down();
