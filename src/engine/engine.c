@@ -175,6 +175,12 @@ struct ratelimit *engine_limit(struct engine *e, const char *kind, const char *n
     return rl;
 }
 
+void engine_set_fleet_share(struct engine *e, unsigned nodes)
+{
+    if (e)
+        ratelimits_set_share(e->limits, nodes);
+}
+
 void engine_set_limit(struct engine *e, const char *kind, const char *name, int64_t rate)
 {
     if (!e)

@@ -75,6 +75,11 @@ bool engine_sleep(struct engine *e, long ms);
 struct ratelimit *engine_limit(struct engine *e, const char *kind, const char *name, int64_t rate);
 void engine_set_limit(struct engine *e, const char *kind, const char *name, int64_t rate);
 
+/* In a fleet: every limit runs at 1/nodes of its rate here, nodes being
+ * the fleet's live nodes, so the fleet together keeps to it
+ * (ratelimits_set_share).  The scheduler's thread keeps it current. */
+void engine_set_fleet_share(struct engine *e, unsigned nodes);
+
 /* The configuration the engine runs with (borrowed from e). */
 const struct engine_config *engine_config(const struct engine *e);
 

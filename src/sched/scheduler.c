@@ -9,7 +9,9 @@
 #include "engine/retention_apply.h"
 #include "engine/reverify.h"
 #include "fleet/leader.h"
+#include "store/store_destinations.h"
 #include "store/store_fleet.h"
+#include "store/store_instances.h"
 #include "store/store_events.h"
 #include "store/store_plans.h"
 #include "store/store_run_summary.h"
@@ -241,6 +243,43 @@ static bool poll_leader(struct scheduler *s)
     return leads;
 }
 
+/* How often a fleet's node re-reads its share of the byte-rate limits. */
+#define FLEET_LIMITS_EVERY_S 10
+
+/* Byte-rate limits in a fleet: each node keeps to its share (the limit
+ * over the live nodes), and limits another node's API changed reach this
+ * node's running transfers (the API only tells its own engine). */
+static void sync_fleet_limits(struct scheduler *s, int64_t now)
+{
+    char err[QB_ERRBUF_SIZE];
+    struct store_fleet_node **nodes = NULL;
+    size_t n = 0;
+    unsigned alive = 0;
+    if (store_fleet_nodes(s->store, &nodes, &n, err, sizeof err) == QB_OK) {
+        for (size_t i = 0; i < n; i++)
+            alive += now - nodes[i]->heartbeat_at < s->dead_after_s;
+        engine_set_fleet_share(s->engine, alive);
+    }
+    store_fleet_nodes_free(nodes, n);
+    struct store_instance **insts = NULL;
+    if (store_instance_list(s->store, &insts, &n, err, sizeof err) == QB_OK)
+        for (size_t i = 0; i < n; i++)
+            engine_set_limit(s->engine, "instance", insts[i]->name,
+                             insts[i]->max_read_bytes_per_second);
+    store_instance_list_free(insts, n);
+    struct store_destination **dests = NULL;
+    if (store_destination_list(s->store, &dests, &n, err, sizeof err) == QB_OK)
+        for (size_t i = 0; i < n; i++)
+            engine_set_limit(s->engine, "destination", dests[i]->name,
+                             dests[i]->max_write_bytes_per_second);
+    store_destination_list_free(dests, n);
+    struct store_plan **plans = NULL;
+    if (store_plan_list(s->store, &plans, &n, err, sizeof err) == QB_OK)
+        for (size_t i = 0; i < n; i++)
+            engine_set_limit(s->engine, "plan", plans[i]->name, plans[i]->max_bytes_per_second);
+    store_plan_list_free(plans, n);
+}
+
 /* A follower's guard against a leader that hangs without dying (stopped,
  * stuck in the kernel): its lock session stays open, so nobody else would
  * schedule or adopt runs until it woke.  When the lock's holder is a node
@@ -279,8 +318,13 @@ static void fence_silent_leader(struct scheduler *s)
 static void *scheduler_main(void *arg)
 {
     struct scheduler *s = arg;
-    int64_t deletions_at = 0, stale_at = 0;
+    int64_t deletions_at = 0, stale_at = 0, limits_at = 0;
     for (;;) {
+        int64_t real = qb_now_ms() / 1000;
+        if (s->leader && real - limits_at >= FLEET_LIMITS_EVERY_S) {
+            limits_at = real;
+            sync_fleet_limits(s, real);
+        }
         if (s->leader && !poll_leader(s)) {
             fence_silent_leader(s);
             goto wait;

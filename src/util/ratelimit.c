@@ -127,19 +127,31 @@ enum qb_err ratelimit_take(struct ratelimit *rl, uint64_t n, bool (*stop)(void *
 struct entry {
     struct entry *next;
     char *key;
+    uint64_t rate; /* as configured; the bucket runs at its share */
     struct ratelimit *rl;
 };
 
 struct ratelimits {
     pthread_mutex_t lock;
     struct entry *head; /* few entries: one per instance, destination, plan */
+    unsigned share;     /* nodes sharing each limit (ratelimits_set_share) */
 };
 
 struct ratelimits *ratelimits_create(void)
 {
     struct ratelimits *r = xcalloc(1, sizeof *r);
     pthread_mutex_init(&r->lock, NULL);
+    r->share = 1;
     return r;
+}
+
+/* This process's part of a configured rate (0: no limit stays none). */
+static uint64_t share_of(const struct ratelimits *r, uint64_t rate)
+{
+    if (!rate)
+        return 0;
+    uint64_t part = rate / r->share;
+    return part ? part : 1;
 }
 
 void ratelimits_destroy(struct ratelimits *r)
@@ -171,7 +183,8 @@ struct ratelimit *ratelimits_get(struct ratelimits *r, const char *key, uint64_t
     if (!e) {
         e = xcalloc(1, sizeof *e);
         e->key = xstrdup(key);
-        e->rl = ratelimit_create(rate, NULL);
+        e->rate = rate;
+        e->rl = ratelimit_create(share_of(r, rate), NULL);
         e->next = r->head;
         r->head = e;
     }
@@ -183,7 +196,18 @@ void ratelimits_set(struct ratelimits *r, const char *key, uint64_t rate)
 {
     pthread_mutex_lock(&r->lock);
     struct entry *e = find(r, key);
+    if (e) {
+        e->rate = rate;
+        ratelimit_set_rate(e->rl, share_of(r, rate));
+    }
     pthread_mutex_unlock(&r->lock);
-    if (e)
-        ratelimit_set_rate(e->rl, rate);
+}
+
+void ratelimits_set_share(struct ratelimits *r, unsigned nodes)
+{
+    pthread_mutex_lock(&r->lock);
+    r->share = nodes ? nodes : 1;
+    for (struct entry *e = r->head; e; e = e->next)
+        ratelimit_set_rate(e->rl, share_of(r, e->rate));
+    pthread_mutex_unlock(&r->lock);
 }

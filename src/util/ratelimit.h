@@ -71,4 +71,10 @@ struct ratelimit *ratelimits_get(struct ratelimits *r, const char *key, uint64_t
  * the first ratelimits_get creates it with the rate then stored. */
 void ratelimits_set(struct ratelimits *r, const char *key, uint64_t rate);
 
+/* Every bucket runs at 1/nodes of its configured rate from now on (at
+ * least 1 byte/s; 0 stays "no limit"): in a fleet whose live nodes may
+ * all move bytes from one instance or to one destination, each keeps to
+ * its share and the limit holds for the fleet.  nodes 0 counts as 1. */
+void ratelimits_set_share(struct ratelimits *r, unsigned nodes);
+
 #endif /* QB_RATELIMIT_H */

@@ -135,6 +135,29 @@ static void test_registry(void)
     ratelimits_destroy(NULL);
 }
 
+/* A fleet's share: each bucket runs at its configured rate over the live
+ * nodes, also for buckets made or changed after the share was set; no
+ * limit stays none; back to one node, the whole rate. */
+static void test_fleet_share(void)
+{
+    struct ratelimits *r = ratelimits_create();
+    struct ratelimit *a = ratelimits_get(r, "instance:1", 3000);
+    struct ratelimit *none = ratelimits_get(r, "plan:1", 0);
+    ratelimits_set_share(r, 3);
+    TEST_EXPECT_INT(ratelimit_rate(a), 1000);
+    TEST_EXPECT_INT(ratelimit_rate(none), 0);
+    struct ratelimit *b = ratelimits_get(r, "destination:1", 600);
+    TEST_EXPECT_INT(ratelimit_rate(b), 200);
+    ratelimits_set(r, "instance:1", 9000);
+    TEST_EXPECT_INT(ratelimit_rate(a), 3000);
+    ratelimits_set(r, "destination:1", 2); /* never below 1 byte/s */
+    TEST_EXPECT_INT(ratelimit_rate(b), 1);
+    ratelimits_set_share(r, 0); /* counts as one */
+    TEST_EXPECT_INT(ratelimit_rate(a), 9000);
+    TEST_EXPECT_INT(ratelimit_rate(b), 2);
+    ratelimits_destroy(r);
+}
+
 int main(void)
 {
     TEST_RUN(test_rate);
@@ -143,5 +166,6 @@ int main(void)
     TEST_RUN(test_live_change);
     TEST_RUN(test_stop);
     TEST_RUN(test_registry);
+    TEST_RUN(test_fleet_share);
     return TEST_RESULT();
 }
