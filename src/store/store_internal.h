@@ -53,7 +53,7 @@ enum db_dialect store_dialect(struct store *s);
 #define STORE_LOCK_RUN_CREATE INT64_C(0x71626b7000000102) /* run creation: find, then insert */
 #define STORE_LOCK_SECRETS    INT64_C(0x71626b7000000104) /* re-sealing every secret */
 #define STORE_LOCK_RUN_CLAIM  INT64_C(0x71626b7000000108) /* claims: count running, then take */
-/* Taken by migrations/postgres/0021's trigger on every insert into events
+/* Taken by migrations/postgres/0021_events_commit_order.sql's trigger on every insert into events
  * (ids in commit order); the store never takes it itself. */
 #define STORE_LOCK_EVENTS INT64_C(0x71626b7000000110)
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
  * test_events_order.c -- on a PostgreSQL catalogue events become visible
- * in id order (migrations/postgres/0021): a transaction that writes an
+ * in id order (migrations/postgres/0021_events_commit_order.sql): a transaction that writes an
  * event holds back every other event writer until it ends, so no reader
  * of "events after id N" can see a higher id before a lower one commits.
  * Two sessions on a fresh, migrated catalogue: B's insert waits (the

@@ -37,7 +37,7 @@ import tempfile
 DELIBERATE = {
     # PostgreSQL takes an identity's value at insert, not at commit; this
     # trigger makes event-writing transactions take turns so that ids
-    # follow commit order (migrations/postgres/0021).  SQLite has one
+    # follow commit order (migrations/postgres/0021_events_commit_order.sql).  SQLite has one
     # writer: its ids are in commit order already.
     ("trigger exists", "events_commit_order"): "PostgreSQL-only ordering of event ids",
 }
