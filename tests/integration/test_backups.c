@@ -627,12 +627,16 @@ static bool schedule_fired(void *ctx)
 
 static void test_scheduled_run_fires_once_per_slot(void)
 {
-    /* A second daemon whose scheduler clock sits two seconds before a
-     * minute boundary, so "* * * * *" comes due almost at once. */
+    /* A second daemon whose scheduler clock sits 15 seconds before a
+     * minute boundary, so "* * * * *" comes due soon, but only once the
+     * daemon is up and the plan exists: a start on a PostgreSQL catalogue
+     * (a new database, every migration) can take seconds under load, and a
+     * boundary passed before the plan was made would leave the next one a
+     * minute away. */
     struct qbd s;
     int64_t now = qb_now_ms() / 1000;
     char offset[32];
-    snprintf(offset, sizeof offset, "%lld", (long long)(60 - now % 60 - 2));
+    snprintf(offset, sizeof offset, "%lld", (long long)(60 - now % 60 - 15));
     const char *const args[] = {"--qdrant-url", e.url, "--scheduler-clock-offset", offset, NULL};
     TEST_ASSERT(qbd_start(&s, args, NULL) == 0);
     struct resp r;
@@ -643,7 +647,7 @@ static void test_scheduled_run_fires_once_per_slot(void)
     TEST_EXPECT_INT(r.status, 201);
     resp_free(&r);
     struct sched_poll sp = {.q = &s};
-    bool fired = harness_wait_until(schedule_fired, &sp, 30000);
+    bool fired = harness_wait_until(schedule_fired, &sp, 60000);
     TEST_EXPECT_STR(sp.trigger, "schedule");
     TEST_EXPECT(sp.has_slot);
     TEST_EXPECT(fired);
