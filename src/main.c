@@ -34,6 +34,7 @@
 #include "util/url_token.h"
 #include "version.h"
 
+#include <ctype.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,6 +101,28 @@ static enum qb_err check_exposure(const struct config *cfg, const struct auth *a
     return QB_OK;
 }
 
+/* The catalogue as the store opens it: in a fleet its sessions carry this
+ * node's name (application_name "qbackupd-pool:<node>", percent-encoded),
+ * so that the leader can end them if the node stops (recovery_adopt).
+ * Caller frees. */
+static char *store_target(const struct config *cfg)
+{
+    if (!config_catalogue_is_postgres(cfg) || strstr(cfg->catalogue, "application_name="))
+        return xstrdup(cfg->catalogue);
+    char enc[3 * 64 + 1] = "";
+    size_t k = 0;
+    for (const unsigned char *p = (const unsigned char *)cfg->node_name; *p && k + 4 < sizeof enc;
+         p++) {
+        if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_')
+            enc[k++] = (char)*p;
+        else
+            k += (size_t)snprintf(enc + k, sizeof enc - k, "%%%02X", *p);
+    }
+    enc[k] = '\0';
+    return xasprintf("%s%capplication_name=qbackupd-pool%%3A%s", cfg->catalogue,
+                     strchr(cfg->catalogue, '?') ? '&' : '?', enc);
+}
+
 static enum qb_err open_catalogue(const struct config *cfg, struct store **out, char *err,
                                   size_t errlen)
 {
@@ -107,8 +130,10 @@ static enum qb_err open_catalogue(const struct config *cfg, struct store **out, 
     char shown[512];
     qb_redact_url(cfg->catalogue, shown, sizeof shown);
     enum qb_err rc = qb_mkdirs(cfg->data_dir, 0700, err, errlen);
+    char *target = store_target(cfg);
     if (!rc)
-        rc = store_open(cfg->catalogue, (unsigned)cfg->db_pool_size, out, err, errlen);
+        rc = store_open(target, (unsigned)cfg->db_pool_size, out, err, errlen);
+    free(target);
     if (!rc)
         rc = store_migrate(*out, &applied, err, errlen);
     if (!rc && applied > 0)

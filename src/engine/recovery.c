@@ -278,6 +278,18 @@ void recovery_adopt(struct store *store, const char *self, int64_t now, int64_t 
     }
     for (size_t i = 0; i < n; i++) {
         const struct store_fleet_run *o = orphans[i];
+        /* A node only stopped (not dead) still has its sessions, perhaps
+         * inside a transaction holding a lock the live nodes wait on
+         * (an event, a claim): end them first, once per node. */
+        bool seen = false;
+        for (size_t k = 0; k < i; k++)
+            seen |= o->owner && orphans[k]->owner && strcmp(o->owner, orphans[k]->owner) == 0;
+        int64_t ended = 0;
+        if (!seen && o->owner &&
+            store_fleet_end_node_sessions(store, o->owner, &ended, err, sizeof err) == QB_OK &&
+            ended)
+            log_warn("recovery.sessions_ended", "node=%s sessions=%lld", log_q(o->owner),
+                     (long long)ended);
         bool adopted = false;
         struct store_run *r = NULL;
         if (store_fleet_adopt(store, o, self, now, &adopted, err, sizeof err) ||

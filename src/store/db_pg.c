@@ -206,11 +206,23 @@ static enum qb_err simple(struct pg_conn *c, const char *sql, const char *what, 
 enum qb_err db_pg_open(const char *url, struct db_conn **out, char *err, size_t errlen)
 {
     *out = NULL;
-    /* dbname first, expanded: the keywords after it override the URL's. */
-    const char *const keys[] = {"dbname",           "application_name", "connect_timeout",
-                                "keepalives",       "keepalives_idle",  "keepalives_interval",
-                                "keepalives_count", "tcp_user_timeout", NULL};
-    const char *const vals[] = {url, "qbackupd", "10", "1", "10", "5", "3", "30000", NULL};
+    /* dbname first, expanded: the keywords after it override the URL's,
+     * but for an application_name the URL names (a fleet's node names its
+     * sessions, so that a node found dead can have them ended). */
+    const char *keys[] = {"dbname",
+                          "connect_timeout",
+                          "keepalives",
+                          "keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "tcp_user_timeout",
+                          NULL,
+                          NULL};
+    const char *vals[] = {url, "10", "1", "10", "5", "3", "30000", NULL, NULL};
+    if (!strstr(url, "application_name=")) {
+        keys[7] = "application_name";
+        vals[7] = "qbackupd";
+    }
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     if (!pg)
         return qb_failf(QB_ERR_INTERNAL, err, errlen, "PostgreSQL: out of memory in libpq");

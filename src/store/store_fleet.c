@@ -150,3 +150,26 @@ enum qb_err store_fleet_end_session(struct store *s, int64_t pid, bool *ended, c
         *ended = v == 1;
     return rc;
 }
+
+enum qb_err store_fleet_end_node_sessions(struct store *s, const char *node, int64_t *ended,
+                                          char *err, size_t errlen)
+{
+    struct store_stmt q;
+    *ended = 0;
+    char *pool = xasprintf(STORE_FLEET_SESSION_PREFIX "%s", node);
+    char *lock = xasprintf("qbackupd:%s", node);
+    enum qb_err rc = store_stmt_open(
+        s,
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+        "AND application_name IN (?1, ?2)) t",
+        &q, err, errlen);
+    if (!rc) {
+        db_bind_text(q.st, 1, pool);
+        db_bind_text(q.st, 2, lock);
+        rc = store_stmt_int(&q, ended, NULL, "ending a dead node's sessions", err, errlen);
+    }
+    free(pool);
+    free(lock);
+    return rc;
+}

@@ -67,4 +67,14 @@ enum qb_err store_fleet_adopt(struct store *s, const struct store_fleet_run *r, 
 enum qb_err store_fleet_end_session(struct store *s, int64_t pid, bool *ended, char *err,
                                     size_t errlen) QB_MUSTCHECK;
 
+/* The application_name of node's catalogue sessions (main.c names them
+ * so in a fleet): "qbackupd-pool:<node>". */
+#define STORE_FLEET_SESSION_PREFIX "qbackupd-pool:"
+
+/* Ends every catalogue session of node (its pool and its leadership lock),
+ * so that a node found dead, or only stopped, holds no lock or row any
+ * more that the live ones wait on.  *ended: how many.  PostgreSQL only. */
+enum qb_err store_fleet_end_node_sessions(struct store *s, const char *node, int64_t *ended,
+                                          char *err, size_t errlen) QB_MUSTCHECK;
+
 #endif /* QB_STORE_FLEET_H */

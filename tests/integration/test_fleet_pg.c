@@ -178,6 +178,10 @@ static void test_one_leader_three_alive(void)
     struct resp r;
     TEST_ASSERT(call(0, "GET", "/v1/status", NULL, 200, &r));
     TEST_EXPECT_STR(json_path_str(r.json, "fleet.catalogue"), "postgres");
+    /* Each node's pool names its sessions, so a dead node's can be ended. */
+    TEST_EXPECT(sql_int("SELECT count(DISTINCT application_name) FROM pg_stat_activity WHERE "
+                        "datname = current_database() AND application_name LIKE "
+                        "'qbackupd-pool:node-%'") == NODES);
     TEST_EXPECT_STR(json_path_str(r.json, "fleet.node"), "node-1");
     char want[32];
     snprintf(want, sizeof want, "node-%d", l + 1);
@@ -451,10 +455,16 @@ static void test_paused_node_stops_adopted_run(void)
     struct count_wait again = {"SELECT count(*) FROM runs r JOIN plans p ON p.id = r.plan_id "
                                "WHERE p.name = 'paused' AND r.state = 'succeeded'",
                                1};
-    bool requeued = adopted && harness_wait_until(count_reaches, &again, 60000);
+    bool requeued = adopted && harness_wait_until(count_reaches, &again, 120000);
     TEST_ASSERT(kill(nodes[owner].pid, SIGCONT) == 0);
     TEST_ASSERT(adopted);
     TEST_ASSERT(requeued);
+    /* The adopter ended the paused node's sessions first: a transaction
+     * of it left open (an event, a claim) holds no lock the others wait on. */
+    bool ended = false;
+    for (int i = 0; i < NODES; i++)
+        ended |= i != owner && qbd_log_contains(&nodes[i], "event=recovery.sessions_ended");
+    TEST_EXPECT(ended);
     /* Awake, its worker stops at its next checkpoint, catalogues nothing. */
     char line[96];
     snprintf(line, sizeof line, "event=run.end run=%lld state=cancelled", id);
