@@ -229,7 +229,12 @@ static void test_callback_stops(void)
         TEST_EXPECT(strstr(err, "sink says stop") != NULL);
         TEST_EXPECT(s.b.len < size);
         long gets = s3fault_stat(&proxy, "get") - before;
-        TEST_EXPECT(gets >= 1 && gets <= 1 + 2 + 3); /* head, 2 workers, 3 buffers */
+        /* The head, and parts up to the failing one (at most 2) plus a
+         * buffer's worth (3).  The proxy counts a request when its thread
+         * reads it, so a GET a worker of the previous round sent just
+         * before it was cancelled may be counted in this round: up to 2
+         * (the workers) more.  CI saw that once. */
+        TEST_EXPECT(gets >= 1 && gets <= 1 + 2 + 3 + 2);
         buf_free(&s.b);
         s3_client_destroy(c);
     }
