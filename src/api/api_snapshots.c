@@ -272,7 +272,7 @@ static void run_snap_task(struct task *t)
     /* Each stored second copy too, recorded on the copy (GET shows it);
      * the answer stays the primary's verdict. */
     if (!st->rc)
-        copies_verify(st->store, s);
+        copies_verify(st->store, s, NULL);
 out:
     storage_close(storage);
     store_snapshot_free(s);

@@ -73,9 +73,10 @@ enum qb_err copies_open_source(struct store *store, const struct store_snapshot 
  * (snapshot_judge: size, SHA-256, decoding), in its own destination, and
  * records each outcome on the copy (store_set_copies.h): verified_at, or
  * failed with the reason (the next run of the plan makes it again).  The
- * snapshot's own row is not touched.  Returns how many copies failed.
+ * snapshot's own row is not touched.  Returns how many copies failed;
+ * *read (may be NULL) receives how many were read (the stored ones).
  * Blocking I/O: call from a task or background thread. */
-int copies_verify(struct store *store, const struct store_snapshot *s);
+int copies_verify(struct store *store, const struct store_snapshot *s, int *read);
 
 /* The copies of snapshot_id as the API shows them: [{"destination",
  * "state", "verified_at", "error"}] (a new array, caller owns it). */

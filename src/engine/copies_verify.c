@@ -24,11 +24,13 @@
 #include <stdio.h>
 #include <string.h>
 
-int copies_verify(struct store *store, const struct store_snapshot *s)
+int copies_verify(struct store *store, const struct store_snapshot *s, int *read)
 {
     struct store_copy **rows = NULL;
     size_t n = 0;
-    int failed = 0;
+    int failed = 0, stored = 0;
+    if (read)
+        *read = 0;
     char err[QB_ERRBUF_SIZE];
     if (store_copy_list(store, s->id, &rows, &n, err, sizeof err)) {
         log_error("copy.unlisted", "snapshot=%lld error=%s", (long long)s->id, log_q(err));
@@ -38,6 +40,7 @@ int copies_verify(struct store *store, const struct store_snapshot *s)
         const struct store_copy *c = rows[i];
         if (strcmp(c->state, "stored") != 0)
             continue;
+        stored++;
         struct storage *st = NULL;
         struct snapshot_verdict v = {0};
         char why[QB_ERRBUF_SIZE] = "";
@@ -66,5 +69,7 @@ int copies_verify(struct store *store, const struct store_snapshot *s)
                      (long long)c->id, log_q(verr));
     }
     store_copy_list_free(rows, n);
+    if (read)
+        *read = stored;
     return failed;
 }

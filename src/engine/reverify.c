@@ -10,9 +10,14 @@
  * check moves the snapshot to the back of the line.  The budget counts
  * catalogued sizes, not bytes actually read, so a missing object costs
  * its size too and a pass cannot loop on it.  A snapshot whose row is
- * gone meanwhile (retention, DELETE) is skipped.
+ * gone meanwhile (retention, DELETE) is skipped.  Second copies are read
+ * with their snapshot, after it passes (a copy is the primary's bytes, so
+ * a primary that failed says nothing the copy could confirm, and the
+ * plan's next run re-makes a failed copy from a healthy primary); each
+ * copy read costs the snapshot's size again.
  */
 #include "engine/reverify.h"
+#include "engine/copies.h"
 #include "engine/resolve.h"
 #include "engine/snapshot_verify.h"
 #include "store/store_snapshots.h"
@@ -67,7 +72,12 @@ enum qb_err reverify_plan(struct store *store, const struct store_plan *plan, in
             out->failed++;
             log_warn("reverify.failed", "plan=%s snapshot=%lld error=%s", plan->name,
                      (long long)s->id, log_q(why));
+            continue;
         }
+        int copies = 0;
+        out->copies_failed += copies_verify(store, s, &copies);
+        out->copies_checked += copies;
+        out->bytes += (int64_t)copies * s->size_bytes;
     }
     storage_close(storage);
     store_snapshot_list_free(list, n);

@@ -20,9 +20,11 @@
 #define REVERIFY_MAX_BYTES_DEFAULT (1LL << 30)
 
 struct reverify_report {
-    int checked;   /* snapshots read back */
-    int failed;    /* of which failed or could not be read */
-    int64_t bytes; /* catalogued size of those read */
+    int checked;        /* snapshots read back */
+    int failed;         /* of which failed or could not be read */
+    int copies_checked; /* their stored second copies read back */
+    int copies_failed;  /* of which failed or could not be read */
+    int64_t bytes;      /* catalogued size of everything read */
 };
 
 /* One pass over plan's snapshots (the plan borrowed): reads them back
@@ -30,7 +32,9 @@ struct reverify_report {
  * (so a snapshot larger than the budget is not skipped for ever), and
  * records each outcome (snapshot_verify.h: checked_at, verified_at or
  * verify_error, the verify.failed event and
- * qbackup_verify_failures_total).  A destination that cannot be opened
+ * qbackup_verify_failures_total).  A snapshot that passes has its stored
+ * second copies read too, each outcome recorded on the copy
+ * (copies_verify); they count against the budget.  A destination that cannot be opened
  * fails the pass (err says why) with nothing recorded.  Blocking I/O. */
 enum qb_err reverify_plan(struct store *store, const struct store_plan *plan, int64_t max_bytes,
                           struct reverify_report *out, char *err, size_t errlen) QB_MUSTCHECK;

@@ -116,8 +116,11 @@ static void plan_reverify(struct store *store, const struct store_plan *p, int64
         log_warn("reverify.pass_failed", "plan=%s slot=%lld error=%s", p->name, (long long)due,
                  log_q(err));
     else
-        log_info("reverify.pass", "plan=%s slot=%lld checked=%d failed=%d bytes=%lld", p->name,
-                 (long long)due, rep.checked, rep.failed, (long long)rep.bytes);
+        log_info("reverify.pass",
+                 "plan=%s slot=%lld checked=%d failed=%d copies_checked=%d copies_failed=%d "
+                 "bytes=%lld",
+                 p->name, (long long)due, rep.checked, rep.failed, rep.copies_checked,
+                 rep.copies_failed, (long long)rep.bytes);
 out:
     cJSON_Delete(rv);
 }

@@ -12,7 +12,9 @@
  * nothing stored.  Scheduled re-verification: with a budget of one
  * snapshot per pass, passes take the snapshots checked longest ago first
  * and find a stored object tampered with behind qbackupd's back
- * (verify_error, the verify.failed event, qbackup_verify_failures_total).
+ * (verify_error, the verify.failed event, qbackup_verify_failures_total);
+ * a pass reads the snapshots' second copies too, records a tampered copy as
+ * failed on the copy, and the plan's next run makes it again.
  * The scheduler's clock runs an hour ahead (--scheduler-clock-offset, as
  * in test_backups), so a reverify schedule written now is due at once.
  */
@@ -24,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static struct emu prod;
@@ -355,6 +358,78 @@ static void test_scheduled_reverify_finds_tampering(void)
     resp_free(&r);
 }
 
+/* Poll target: snapshot *ctx's first copy is in state "failed". */
+static bool copy_failed(void *ctx)
+{
+    char path[64];
+    struct resp r;
+    snprintf(path, sizeof path, "/v1/snapshots/%.0f", *(double *)ctx);
+    if (!call("GET", path, NULL, 200, &r))
+        return false;
+    const char *state = json_path_str(r.json, "copies.0.state");
+    bool failed = state && strcmp(state, "failed") == 0;
+    resp_free(&r);
+    return failed;
+}
+
+/* A pass reads a snapshot's second copies too: a copy altered behind
+ * qbackupd's back is found by the schedule alone, recorded on the copy
+ * (the primary stays verified), and made again by the plan's next run. */
+static void test_scheduled_reverify_reads_copies(void)
+{
+    struct resp r;
+    char copy_dir[600], body[1024];
+    snprintf(copy_dir, sizeof copy_dir, "%s/var/copy2", d.dir);
+    TEST_ASSERT(mkdir(copy_dir, 0700) == 0);
+    snprintf(body, sizeof body,
+             "{\"name\":\"copy2\",\"kind\":\"local\",\"settings\":{\"path\":\"%s\"}}", copy_dir);
+    TEST_ASSERT(call("POST", "/v1/destinations", body, 201, &r));
+    resp_free(&r);
+    TEST_ASSERT(call("GET", "/v1/destinations/local", NULL, 200, &r));
+    char primary[600];
+    snprintf(primary, sizeof primary, "%s", json_path_str(r.json, "settings.path"));
+    resp_free(&r);
+    TEST_ASSERT(call("POST", "/v1/plans",
+                     "{\"name\":\"rvc\",\"collections\":[\"prod_orders\"],"
+                     "\"copies\":[{\"destination\":\"copy2\"}]}",
+                     201, &r));
+    resp_free(&r);
+    TEST_ASSERT(call("POST", "/v1/plans/rvc/runs?wait=120", NULL, 200, &r));
+    double id = json_path_num(r.json, "results.0.snapshot_id");
+    TEST_EXPECT_STR(json_path_str(r.json, "results.0.copies.0.state"), "stored");
+    resp_free(&r);
+    struct snap_state s = {.id = id};
+    TEST_ASSERT(read_snap(&s));
+    size_t plen = strlen(primary);
+    TEST_ASSERT(strncmp(s.location, primary, plen) == 0 && s.location[plen] == '/');
+    char copy_path[2048];
+    snprintf(copy_path, sizeof copy_path, "%s/%s", copy_dir, s.location + plen + 1);
+    TEST_ASSERT(harness_flip_byte(copy_path));
+
+    TEST_ASSERT(call("PUT", "/v1/plans/rvc",
+                     "{\"collections\":[\"prod_orders\"],\"copies\":[{\"destination\":"
+                     "\"copy2\"}],\"reverify\":{\"schedule\":\"* * * * *\"}}",
+                     200, &r));
+    resp_free(&r);
+    TEST_EXPECT(harness_wait_until(copy_failed, &id, 30000));
+    char path[64];
+    snprintf(path, sizeof path, "/v1/snapshots/%.0f", id);
+    TEST_ASSERT(call("GET", path, NULL, 200, &r));
+    TEST_EXPECT(json_path_str(r.json, "copies.0.error") != NULL);
+    TEST_EXPECT(cJSON_IsNull(json_path(r.json, "copies.0.verified_at")));
+    TEST_EXPECT(json_path_str(r.json, "verified_at") != NULL); /* the primary is intact */
+    TEST_EXPECT(cJSON_IsNull(json_path(r.json, "verify_error")));
+    resp_free(&r);
+    TEST_EXPECT(qbd_wait_log(&d, "copies_failed=1", 10000));
+
+    /* The next run makes the failed copy again from the healthy primary. */
+    TEST_ASSERT(call("POST", "/v1/plans/rvc/runs?wait=120", NULL, 200, &r));
+    resp_free(&r);
+    TEST_ASSERT(call("GET", path, NULL, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "copies.0.state"), "stored");
+    resp_free(&r);
+}
+
 int main(void)
 {
     if (emu_start(&prod, NULL) != 0)
@@ -370,6 +445,7 @@ int main(void)
     TEST_RUN(test_bad_input_stores_nothing);
     TEST_RUN(test_held_and_pinned_survive_retention);
     TEST_RUN(test_scheduled_reverify_finds_tampering);
+    TEST_RUN(test_scheduled_reverify_reads_copies);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     qbd_cleanup(&d);
     TEST_EXPECT_INT(emu_stop(&prod), 0);
