@@ -36,11 +36,9 @@
 #                                  started nor stopped); default: start our own
 #        TMPDIR                    where the work dir goes (needs ~5 x the largest
 #                                  size free, plus the RGW's sparse OSD file)
-# One Ceph cluster per host (mon ports 3300/6789 are fixed): when one is
-# running and QB_BENCH_RGW_DIR is not set, the script names its data dir and
-# waits (up to 10 min) for it to stop; stop it with tests/s3/rgw-stop.sh
-# DATA_DIR.  Its own cluster, the emulator and qbackupd are stopped on exit,
-# and the work dir is deleted.
+# Its own cluster runs next to any other (rgw-start.sh takes free ports),
+# sharing the CPU: stop the others for quiet figures.  Its own cluster, the
+# emulator and qbackupd are stopped on exit, and the work dir is deleted.
 set -euo pipefail
 
 # shellcheck source=bench/lib.sh

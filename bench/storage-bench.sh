@@ -10,8 +10,8 @@
 # Usage: bench/storage-bench.sh [SIZE_GIB...]        (default: 1 4)
 # Env:   QB_BENCH_RGW_DIR  RGW data dir (default: a fresh one in the work dir,
 #                       stopped and purged on exit; a named one is left running.
-#                       One Ceph cluster per host: the script waits while the
-#                       ports are busy); QB_BENCH_RGW is its older name
+#                       A fresh one runs next to any other on the host, on free
+#                       ports, sharing the CPU); QB_BENCH_RGW is its older name
 #        TMPDIR         where the work dir goes (needs ~3 x the largest size
 #                       plus the RGW's sparse OSD file); CC (default cc)
 # Needs root only to install rclone / awscli / time when they are missing.

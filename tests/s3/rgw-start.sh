@@ -8,21 +8,25 @@
 # on 127.0.0.1:$RGW_PORT, and an S3 user with fixed keys.  Debian 12 / Ceph 16.2.x.
 #
 # Usage: rgw-start.sh [DATA_DIR]          (default: $TMPDIR/qbackup-rgw)
-# Env:   RGW_PORT=7480  RGW_ACCESS_KEY=...  RGW_SECRET_KEY=...  RGW_UID=qbackup
+# Env:   RGW_PORT=7480  RGW_MON_PORT=3300  RGW_MON_V1_PORT=6789  RGW_ACCESS_KEY=...  RGW_SECRET_KEY=...  RGW_UID=qbackup
 #        RGW_OSD_STORE=bluestore|memstore   RGW_OSD_SIZE_GB=40 (bluestore sparse file / memstore RAM cap)
 #        RGW_WITH_MGR=0|1 (start a ceph-mgr too; not needed for S3)  RGW_TIMEOUT=180
 #        RGW_DEBUG=1 (debug_rgw; at 20 RGW logs its canonical request for every request
 #        whose signature it rejects, in DATA_DIR/log/client.rgw.*.log)
 # Idempotent: re-running with the same DATA_DIR re-uses the cluster, starts only
-# the daemons that are not running, and re-uses the user.  RGW_PORT / RGW_OSD_STORE /
+# the daemons that are not running, and re-uses the user.  The ports / RGW_OSD_STORE /
 # RGW_OSD_SIZE_GB / RGW_DEBUG are written into DATA_DIR/ceph.conf on the first run and fixed after that.
-# Mon ports 3300/6789 are fixed: one cluster per host at a time.  All sockets bind 127.0.0.1.
+# Ports: a new cluster takes the defaults above, or, where one is in use (another cluster: a
+# developer's next to the test suite's) and the variable is not set, the next free port up, so
+# several clusters can run on one host.  All sockets bind 127.0.0.1.
 # Region: RGW accepts any region name in the SigV4 credential scope.
 # Must run as root (or with sudo) if packages have to be installed.
 set -euo pipefail
 
 D=$(realpath -m "${1:-${RGW_DATA:-${TMPDIR:-/tmp}/qbackup-rgw}}")
 PORT=${RGW_PORT:-7480}
+MON_PORT=${RGW_MON_PORT:-3300}
+MON_V1_PORT=${RGW_MON_V1_PORT:-6789}
 ACCESS=${RGW_ACCESS_KEY:-QBACKUPTESTACCESSKEY}
 SECRET=${RGW_SECRET_KEY:-qbackupTestSecretKey000000000000000000001}
 UID_=${RGW_UID:-qbackup}
@@ -36,8 +40,12 @@ export CEPH_CONF=$CONF
 
 log() { printf '[rgw-start %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
-# an existing data dir keeps the port it was created with
-if [ -s "$CONF" ]; then p=$(sed -n 's/^rgw_frontends = beast endpoint=127.0.0.1:\([0-9]*\).*/\1/p' "$CONF"); PORT=${p:-$PORT}; fi
+# an existing data dir keeps the ports it was created with
+if [ -s "$CONF" ]; then
+  p=$(sed -n 's/^rgw_frontends = beast endpoint=127.0.0.1:\([0-9]*\).*/\1/p' "$CONF"); PORT=${p:-$PORT}
+  p=$(sed -n 's/^mon_host = \[v2:127.0.0.1:\([0-9]*\),v1:.*/\1/p' "$CONF"); MON_PORT=${p:-$MON_PORT}
+  p=$(sed -n 's/^mon_host = .*,v1:127.0.0.1:\([0-9]*\)\]/\1/p' "$CONF"); MON_V1_PORT=${p:-$MON_V1_PORT}
+fi
 
 # ---------------------------------------------------------------- packages
 need=()
@@ -61,10 +69,15 @@ waitfor() { # waitfor SECONDS DESCRIPTION CMD...
     [ $SECONDS -lt $end ] || die "timeout waiting for $what (see $D/log)"; sleep 0.5
   done
 }
-# Ports are fixed (mon 3300/6789, rgw $PORT): one such cluster per host at a time.
 port_busy() { ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
-if ! alive "$D/run/mon.a.pid" && port_busy 3300; then
-  die "port 3300 is already in use (another rgw-start.sh cluster with a different data dir?)"
+free_port() { local p=$1; while port_busy "$p"; do p=$((p + 1)); done; echo "$p"; }
+if [ ! -s "$CONF" ]; then # a new cluster: a default in use and not asked for moves up
+  [ -n "${RGW_PORT:-}" ] || PORT=$(free_port "$PORT")
+  [ -n "${RGW_MON_PORT:-}" ] || MON_PORT=$(free_port "$MON_PORT")
+  [ -n "${RGW_MON_V1_PORT:-}" ] || MON_V1_PORT=$(free_port "$MON_V1_PORT")
+fi
+if ! alive "$D/run/mon.a.pid" && port_busy "$MON_PORT"; then
+  die "port $MON_PORT is already in use (another rgw-start.sh cluster with a different data dir?)"
 fi
 if ! alive "$D/run/client.rgw.$UID_.pid" && port_busy "$PORT"; then die "port $PORT is already in use"; fi
 
@@ -87,7 +100,7 @@ osd_memory_target = 1073741824"
   cat >"$CONF" <<EOF
 [global]
 fsid = $FSID
-mon_host = [v2:127.0.0.1:3300,v1:127.0.0.1:6789]
+mon_host = [v2:127.0.0.1:$MON_PORT,v1:127.0.0.1:$MON_V1_PORT]
 public_addr = 127.0.0.1
 cluster_addr = 127.0.0.1
 ms_bind_ipv6 = false
@@ -146,7 +159,7 @@ FSID=$(awk -F' = ' '$1=="fsid"{print $2}' "$CONF")
 # ------------------------------------------------------------------- mon
 if [ ! -e "$D/mon/ceph-a/.done" ]; then
   rm -rf "$D/mon/ceph-a"; mkdir -p "$D/mon/ceph-a"
-  monmaptool --create --clobber --fsid "$FSID" --addv a '[v2:127.0.0.1:3300,v1:127.0.0.1:6789]' "$D/monmap" >/dev/null
+  monmaptool --create --clobber --fsid "$FSID" --addv a "[v2:127.0.0.1:$MON_PORT,v1:127.0.0.1:$MON_V1_PORT]" "$D/monmap" >/dev/null
   ceph-mon -c "$CONF" --mkfs -i a --monmap "$D/monmap"
   touch "$D/mon/ceph-a/.done"
 fi
