@@ -69,6 +69,31 @@ enum qb_err copies_open_source(struct store *store, const struct store_snapshot 
                                struct storage **st, char **key, cJSON *result, char *err,
                                size_t errlen) QB_MUSTCHECK;
 
+/* Where each shard object of a backup set is read when no single location
+ * holds the set whole (copies_open_source failed): per shard, the first
+ * location holding that object as catalogued, in copies_open_source's
+ * order (the primary, the stored copies, a primary whose last
+ * verification failed last).  A restore then needs every shard in some
+ * location, not the whole set in one.  Opaque; owns its destinations. */
+struct copies_set_sources;
+
+/* Builds the map for backup set s before anything is restored; fails
+ * naming the first shard no location holds (QB_ERR_NOT_FOUND or
+ * QB_ERR_IO).  why: what was wrong with the whole set in the primary (for
+ * the result).  result (may be NULL) receives "source": {"destination"
+ * (the first copy used), "copy": true, "primary_error": why, "shards":
+ * {"<shard id>": "<destination>"}}.  [out] *out (copies_set_sources_close). */
+enum qb_err copies_open_set_sources(struct store *store, const struct store_snapshot *s,
+                                    const char *why, struct copies_set_sources **out, cJSON *result,
+                                    char *err, size_t errlen) QB_MUSTCHECK;
+
+/* The location to read the shard object key (as the set records it)
+ * from; NULL for a key that is not one of the set's.  Borrowed. */
+struct storage *copies_set_source_for(const struct copies_set_sources *src, const char *key);
+
+/* Closes every destination the map opened; NULL is fine. */
+void copies_set_sources_close(struct copies_set_sources *src);
+
 /* Verifies every stored copy of s as its primary is verified
  * (snapshot_judge: size, SHA-256, decoding), in its own destination, and
  * records each outcome on the copy (store_set_copies.h): verified_at, or

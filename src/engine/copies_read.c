@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
  * copies_read.c -- which location of a snapshot a restore or a download
- * reads (copies.h, copies_open_source), what a snapshot's objects are
+ * reads (copies.h, copies_open_source; per shard of a set no location
+ * holds whole, copies_open_set_sources), what a snapshot's objects are
  * (copies_internal.h), and the copies as the API shows them.
  */
 #include "engine/copies.h"
@@ -187,6 +188,141 @@ enum qb_err copies_open_source(struct store *store, const struct store_snapshot 
         return QB_OK;
     }
     storage_close(last_resort);
+    return rc;
+}
+
+/* ------------------------------------------------- a set from several places */
+
+struct set_location {
+    struct storage *st;
+    const char *name; /* destination name (borrowed from the copy rows) */
+    bool copy;
+};
+
+struct copies_set_sources {
+    struct set_location loc[1 + 8]; /* the primary, then copies (a plan has at most 4) */
+    size_t n_loc;
+    char **keys; /* the set's shard object keys ... */
+    size_t *at;  /* ... and the location each is read from */
+    size_t n_keys;
+    struct store_copy **rows; /* owns the copies' names */
+    size_t n_rows;
+};
+
+void copies_set_sources_close(struct copies_set_sources *src)
+{
+    if (!src)
+        return;
+    for (size_t i = 0; i < src->n_loc; i++)
+        storage_close(src->loc[i].st);
+    for (size_t i = 0; i < src->n_keys; i++)
+        free(src->keys[i]);
+    free(src->keys);
+    free(src->at);
+    store_copy_list_free(src->rows, src->n_rows);
+    free(src);
+}
+
+struct storage *copies_set_source_for(const struct copies_set_sources *src, const char *key)
+{
+    for (size_t i = 0; src && i < src->n_keys; i++)
+        if (strcmp(src->keys[i], key) == 0)
+            return src->loc[src->at[i]].st;
+    return NULL;
+}
+
+/* The locations to try, in order: the primary (unless suspect), every
+ * stored copy under the set's own key (restore_set.c reads the keys the
+ * set recorded), a suspect primary last.  One that cannot be opened is
+ * left out, logged. */
+static void set_locations(struct store *store, const struct store_snapshot *s,
+                          struct copies_set_sources *src)
+{
+    char err[QB_ERRBUF_SIZE];
+    struct storage *primary = NULL;
+    if (resolve_storage(store, s->destination_id, &primary, err, sizeof err))
+        log_warn("copy.unopened", "snapshot=%lld destination=primary error=%s", (long long)s->id,
+                 log_q(err));
+    bool suspect = s->verify_error != NULL;
+    if (primary && !suspect)
+        src->loc[src->n_loc++] = (struct set_location){primary, "primary", false};
+    if (store_copy_list(store, s->id, &src->rows, &src->n_rows, err, sizeof err))
+        src->n_rows = 0;
+    for (size_t i = 0; i < src->n_rows && src->n_loc + 1 < QB_ARRAY_LEN(src->loc); i++) {
+        const struct store_copy *c = src->rows[i];
+        struct storage *st = NULL;
+        if (strcmp(c->state, "stored") != 0 || strcmp(c->storage_key, s->storage_key) != 0)
+            continue;
+        if (resolve_storage(store, c->destination_id, &st, err, sizeof err)) {
+            log_warn("copy.unopened", "snapshot=%lld destination=%s error=%s", (long long)s->id,
+                     log_q(c->destination_name), log_q(err));
+            continue;
+        }
+        src->loc[src->n_loc++] = (struct set_location){st, c->destination_name, true};
+    }
+    if (primary && suspect)
+        src->loc[src->n_loc++] = (struct set_location){primary, "primary", false};
+}
+
+enum qb_err copies_open_set_sources(struct store *store, const struct store_snapshot *s,
+                                    const char *why, struct copies_set_sources **out, cJSON *result,
+                                    char *err, size_t errlen)
+{
+    *out = NULL;
+    cJSON *set = NULL;
+    struct member *m = NULL;
+    size_t n = members_of(s, &set, &m);
+    struct copies_set_sources *src = xcalloc(1, sizeof *src);
+    enum qb_err rc = n && set
+                         ? QB_OK
+                         : qb_failf(QB_ERR_INTERNAL, err, errlen,
+                                    "snapshot %lld is not a complete backup set", (long long)s->id);
+    if (!rc) {
+        set_locations(store, s, src);
+        src->keys = xcalloc(n, sizeof *src->keys);
+        src->at = xcalloc(n, sizeof *src->at);
+    }
+    const char *first_copy = NULL;
+    cJSON *by_shard = cJSON_CreateObject();
+    for (size_t i = 0; !rc && i < n; i++) {
+        char sub[QB_ERRBUF_SIZE] = "no location can be read";
+        size_t j = 0;
+        for (; j < src->n_loc; j++)
+            if (healthy_one(src->loc[j].st, m[i].key, m[i].size, m[i].sha256, sub, sizeof sub) ==
+                QB_OK)
+                break;
+        if (j == src->n_loc) {
+            rc =
+                qb_failf(QB_ERR_NOT_FOUND, err, errlen,
+                         "shard %d is in no location (the last one tried: %s)", m[i].shard_id, sub);
+            break;
+        }
+        src->keys[src->n_keys] = xstrdup(m[i].key);
+        src->at[src->n_keys++] = j;
+        if (src->loc[j].copy && !first_copy)
+            first_copy = src->loc[j].name;
+        char id[24];
+        snprintf(id, sizeof id, "%d", m[i].shard_id);
+        cJSON_AddStringToObject(by_shard, id, src->loc[j].name);
+    }
+    if (!rc) {
+        log_warn("copy.fallback_per_shard", "snapshot=%lld primary_error=%s", (long long)s->id,
+                 log_q(why));
+        if (result && first_copy) {
+            cJSON *o = cJSON_AddObjectToObject(result, "source");
+            cJSON_AddStringToObject(o, "destination", first_copy);
+            cJSON_AddBoolToObject(o, "copy", true);
+            cJSON_AddStringToObject(o, "primary_error", why);
+            cJSON_AddItemToObject(o, "shards", by_shard);
+            by_shard = NULL;
+        }
+        *out = src;
+        src = NULL;
+    }
+    cJSON_Delete(by_shard);
+    copies_set_sources_close(src);
+    free(m);
+    cJSON_Delete(set);
     return rc;
 }
 

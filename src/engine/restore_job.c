@@ -59,6 +59,7 @@ struct restore {
     struct storage *storage; /* the primary destination: safety snapshots go there */
     struct storage *source;  /* where the object is read: the first healthy location */
     char *source_key;
+    struct copies_set_sources *sources; /* a set no location holds whole: per shard */
     struct qdrant_client *qdrant;
     const char *instance;   /* target instance name */
     const char *collection; /* target collection name */
@@ -249,16 +250,23 @@ static enum qb_err restore_sharded(struct restore *r, cJSON *result, char *err, 
     struct topology *topo = NULL;
     enum qb_err rc = job_checkpoint(j, "verifying", err, errlen);
     /* The first location holding every shard object as catalogued
-     * (engine/copies.h): the primary, else a second copy, whole. */
+     * (engine/copies.h): the primary, else a second copy, whole; else
+     * each shard from the first location holding it (the primary lost
+     * one shard, the copy another: together they hold the set). */
     if (!rc)
         rc = copies_open_source(j->store, r->snap, &r->source, &r->source_key, result, err, errlen);
     if (rc == QB_ERR_NOT_FOUND || rc == QB_ERR_IO) {
-        char sub[QB_ERRBUF_SIZE];
-        snprintf(sub, sizeof sub, "%s", err);
-        rc = qb_failf(rc, err, errlen,
-                      "backup set %lld has no location holding it whole (%s); the set cannot be "
-                      "restored, so nothing was changed",
-                      (long long)r->snap->id, sub);
+        char whole[QB_ERRBUF_SIZE];
+        snprintf(whole, sizeof whole, "%s", err);
+        rc = copies_open_set_sources(j->store, r->snap, whole, &r->sources, result, err, errlen);
+        if (rc) {
+            char sub[QB_ERRBUF_SIZE];
+            snprintf(sub, sizeof sub, "%s", err);
+            rc = qb_failf(rc, err, errlen,
+                          "backup set %lld cannot be restored, so nothing was changed: no "
+                          "location holds it whole (%s), and %s",
+                          (long long)r->snap->id, whole, sub);
+        }
     }
     /* The key before anything on the target is touched. */
     if (!rc)
@@ -338,6 +346,7 @@ static enum qb_err restore_sharded(struct restore *r, cJSON *result, char *err, 
             .topo = topo,
             .qc = r->qdrant,
             .storage = r->source,
+            .sources = r->sources,
             .instance = r->instance,
             .collection = r->collection,
             .by_url = strcmp(r->method, "url") == 0,
@@ -422,6 +431,7 @@ const char *restore_job_run(struct job *j, cJSON *results, char *error, size_t e
     qdrant_client_destroy(r.qdrant);
     storage_close(r.source);
     free(r.source_key);
+    copies_set_sources_close(r.sources);
     storage_close(r.storage);
     seal_keyring_destroy(r.ring);
     store_snapshot_free(r.snap);

@@ -22,6 +22,7 @@
  */
 #include "engine/restore_set.h"
 #include "engine/backup_set.h"
+#include "engine/copies.h"
 #include "storage/bridge.h"
 #include "remote/qdrant_cluster.h"
 #include "storage/storage_urls.h"
@@ -231,14 +232,18 @@ static enum qb_err recover_shard(struct restore_set *rs, const cJSON *sh, unsign
     }
     struct qdrant_target t = {
         .scope = QDRANT_SCOPE_SHARD, .collection = rs->collection, .shard_id = to};
+    struct storage *st = rs->sources ? copies_set_source_for(rs->sources, key) : rs->storage;
+    if (!st)
+        return qb_failf(QB_ERR_INTERNAL, err, errlen, "no location was chosen for shard object %s",
+                        key ? key : "?");
     struct qdrant_client *qc = NULL;
     enum qb_err rc = topology_client(rs->inst, url, rs->snapshot_timeout_ms, &qc, err, errlen);
     if (rc)
         return rc;
-    if (rs->by_url && !codec) {
+    if (rs->by_url && !codec && storage_kind(st) != STORAGE_LOCAL) {
         char *u = NULL;
-        rc = storage_fetch_url(rs->storage, key, rs->snap->id, rs->download_base,
-                               RESTORE_SET_URL_TTL_S, &u, err, errlen);
+        rc = storage_fetch_url(st, key, rs->snap->id, rs->download_base, RESTORE_SET_URL_TTL_S, &u,
+                               err, errlen);
         if (!rc)
             rc = qdrant_snapshot_recover(qc, &t, u, rs->priority, sha, NULL, err, errlen);
         if (u) {
@@ -249,8 +254,8 @@ static enum qb_err recover_shard(struct restore_set *rs, const cJSON *sh, unsign
             rs->job->bytes_done += (int64_t)size;
     } else {
         struct bridge *b = NULL;
-        rc = bridge_start_decoded(rs->storage, key, 0, 0, codec, rs->ring, RESTORE_SET_RING_BYTES,
-                                  &b, err, errlen);
+        rc = bridge_start_decoded(st, key, 0, 0, codec, rs->ring, RESTORE_SET_RING_BYTES, &b, err,
+                                  errlen);
         if (!rc) {
             struct restore_set_pull p = {.job = rs->job, .bridge = b};
             rc = qdrant_snapshot_upload(qc, &t, rs->priority, sha, NULL, (uint64_t)size,
@@ -314,7 +319,7 @@ enum qb_err restore_set_run(struct restore_set *rs, cJSON *result, char *err, si
                  rs->instance, sub);
         goto out;
     }
-    if (rs->by_url && storage_kind(rs->storage) == STORAGE_LOCAL) {
+    if (rs->by_url && rs->storage && storage_kind(rs->storage) == STORAGE_LOCAL) {
         /* Qdrant would fetch from qbackupd's download route, which serves
          * whole snapshots, not the objects of a set: stream them instead. */
         warn(result, "method url: the shards of a set in a local folder are uploaded to Qdrant "

@@ -13,6 +13,8 @@
 #include "store/store_instances.h"
 #include "store/store_snapshots.h"
 
+struct copies_set_sources;
+
 /* Everything borrowed from the caller (restore_job.c). */
 struct restore_set {
     struct job *job;
@@ -20,11 +22,14 @@ struct restore_set {
     const struct store_instance *inst; /* the target instance */
     const struct topology *topo;       /* its topology */
     struct qdrant_client *qc;          /* on the target instance's URL */
-    struct storage *storage;           /* the set's destination */
-    const char *instance;              /* target instance name */
-    const char *collection;            /* target collection (must not exist) */
-    bool by_url;                       /* method "url": Qdrant fetches each shard */
-    const char *download_base;         /* for local destinations with by_url */
+    struct storage *storage;           /* the location holding the set whole, or NULL ... */
+    /* ... when its shards are read from several (copies.h); a shard in a
+     * local folder is then uploaded even with by_url. */
+    const struct copies_set_sources *sources;
+    const char *instance;      /* target instance name */
+    const char *collection;    /* target collection (must not exist) */
+    bool by_url;               /* method "url": Qdrant fetches each shard */
+    const char *download_base; /* for local destinations with by_url */
     enum qdrant_priority priority;
     long snapshot_timeout_ms;
     long active_timeout_ms; /* replicas must be Active within this */

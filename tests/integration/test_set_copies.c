@@ -9,7 +9,9 @@
  * copy too, marks a corrupt copy failed without touching the primary's
  * state, and the next run makes the copy again; with a shard object of
  * the primary deleted, or altered under an intact checksum (caught by
- * verify), the restore reads the copy and gives identical points; a
+ * verify), the restore reads the copy and gives identical points; with
+ * one shard lost from the primary and another from the copy, each shard
+ * is read from the location holding it; a
  * compressed and encrypted set's verify decodes its shards and names the
  * shard and the chunk of a tampered one; the safety set taken before an
  * overwrite in an encrypted destination is encrypted; deleting a set
@@ -231,6 +233,75 @@ static void test_missing_shard_restored_from_copy(void)
     TEST_EXPECT(!exists(primary, set, ".manifest.json"));
 }
 
+/* The primary lost one shard object and the copy another: together they
+ * hold the set, so the restore reads each shard from the first location
+ * holding it and gives identical points.  With a shard in neither, the
+ * restore fails naming it, with nothing created. */
+static void test_set_restored_from_two_locations(void)
+{
+    struct resp r;
+    TEST_ASSERT(emu_request(&peer, "PUT", "/collections/multi",
+                            "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
+                            "\"shard_number\":3}",
+                            &r) == 0 &&
+                r.status == 200);
+    resp_free(&r);
+    TEST_ASSERT(emu_upsert(&peer, "multi", 40, 3) == 0);
+    char *points = emu_points(&peer, "multi");
+    TEST_ASSERT(points != NULL);
+    TEST_ASSERT(call("POST", "/v1/plans",
+                     "{\"name\":\"mix\",\"collections\":[\"multi\"],"
+                     "\"copies\":[{\"destination\":\"second\"}]}",
+                     201, &r));
+    resp_free(&r);
+    double id = 0;
+    run("mix", &id);
+    char path[64], key[3][1024];
+    snprintf(path, sizeof path, "/v1/snapshots/%.0f", id);
+    TEST_ASSERT(call("GET", path, NULL, 200, &r));
+    TEST_ASSERT(cJSON_GetArraySize(json_path(r.json, "backup_set.shards")) == 3);
+    for (int i = 0; i < 3; i++) {
+        char sel[48];
+        snprintf(sel, sizeof sel, "backup_set.shards.%d.key", i);
+        const char *k = json_path_str(r.json, sel);
+        snprintf(key[i], sizeof key[i], "%s", k ? k : "");
+        TEST_ASSERT(key[i][0] && exists(primary, key[i], "") && exists(second, key[i], ""));
+    }
+    resp_free(&r);
+    char p[2048];
+    snprintf(p, sizeof p, "%s/%s", primary, key[0]);
+    TEST_ASSERT(unlink(p) == 0);
+    snprintf(p, sizeof p, "%s/%s", second, key[1]);
+    TEST_ASSERT(unlink(p) == 0);
+
+    char body[256];
+    snprintf(body, sizeof body, "{\"snapshot_id\":%.0f,\"target_collection\":\"mixed\"}", id);
+    TEST_ASSERT(call("POST", "/v1/restores?wait=120", body, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "state"), "succeeded");
+    TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "results.0.source.copy")));
+    TEST_EXPECT_STR(json_path_str(r.json, "results.0.source.destination"), "second");
+    const char *why = json_path_str(r.json, "results.0.source.primary_error");
+    TEST_EXPECT(why && strstr(why, "missing"));
+    const cJSON *by = json_path(r.json, "results.0.source.shards");
+    TEST_EXPECT_INT(cJSON_GetArraySize(by), 3);
+    resp_free(&r);
+    TEST_EXPECT(emu_points_equal(&peer, "mixed", points));
+
+    /* Shard 1 gone from the primary too: in no location. */
+    snprintf(p, sizeof p, "%s/%s", primary, key[1]);
+    TEST_ASSERT(unlink(p) == 0);
+    snprintf(body, sizeof body, "{\"snapshot_id\":%.0f,\"target_collection\":\"none\"}", id);
+    TEST_ASSERT(call("POST", "/v1/restores?wait=120", body, 424, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "run.state"), "failed");
+    const char *error = json_path_str(r.json, "run.error");
+    TEST_EXPECT(error && strstr(error, "nothing was changed") && strstr(error, "shard 1"));
+    resp_free(&r);
+    TEST_ASSERT(emu_request(&peer, "GET", "/collections/none", NULL, &r) == 0);
+    TEST_EXPECT_INT(r.status, 404);
+    resp_free(&r);
+    free(points);
+}
+
 /* A single node in streamed mode backs up sets too: copied the same way,
  * and restored from the copy when the primary lost a shard object. */
 static void test_streamed_set_copied(void)
@@ -418,6 +489,7 @@ int main(void)
     TEST_RUN(test_set_copied_with_manifest);
     TEST_RUN(test_verify_judges_the_copy);
     TEST_RUN(test_missing_shard_restored_from_copy);
+    TEST_RUN(test_set_restored_from_two_locations);
     TEST_RUN(test_streamed_set_copied);
     TEST_RUN(test_encoded_set);
     TEST_RUN(test_rescan_links_set_copy); /* last: it drops the catalogue */
