@@ -51,6 +51,22 @@ static bool parse_duration(const char *s, int64_t *out)
     return true;
 }
 
+/* An optional object at path (e.g. "retention.object_lock") with only the
+ * given fields: QB_ERR_NOT_FOUND when o is absent or null, QB_OK when it can
+ * be read, QB_ERR_INVALID naming path (and the unknown field) otherwise. */
+static enum qb_err optional_object(const cJSON *o, const char *path, const char *const *fields,
+                                   char *err, size_t errlen)
+{
+    char sub[QB_ERRBUF_SIZE / 2];
+    if (!o || cJSON_IsNull(o))
+        return QB_ERR_NOT_FOUND;
+    if (!cJSON_IsObject(o))
+        return qb_failf(QB_ERR_INVALID, err, errlen, "%s: must be an object", path);
+    if (json_reject_unknown(o, fields, sub, sizeof sub))
+        return qb_failf(QB_ERR_INVALID, err, errlen, "%s.%s", path, sub);
+    return QB_OK;
+}
+
 enum qb_err retention_policy_from_json(const cJSON *obj, struct retention_policy *p, char *err,
                                        size_t errlen)
 {
@@ -61,17 +77,13 @@ enum qb_err retention_policy_from_json(const cJSON *obj, struct retention_policy
                       &p->keep_weekly, &p->keep_monthly, &p->keep_yearly};
     char sub[QB_ERRBUF_SIZE / 2];
     memset(p, 0, sizeof *p);
-    if (!obj || cJSON_IsNull(obj))
-        return QB_OK;
-    if (!cJSON_IsObject(obj))
-        return qb_failf(QB_ERR_INVALID, err, errlen, "retention: must be an object");
-    if (json_reject_unknown(obj, fields, sub, sizeof sub))
-        return qb_failf(QB_ERR_INVALID, err, errlen, "retention.%s", sub);
+    enum qb_err rc = optional_object(obj, "retention", fields, err, errlen);
+    if (rc)
+        return rc == QB_ERR_NOT_FOUND ? QB_OK : rc;
     for (size_t i = 0; i < QB_ARRAY_LEN(targets); i++) {
         int64_t v = 0;
-        enum qb_err rc = json_get_int(obj, fields[i], 0, 1000000, &v, sub, sizeof sub);
-        if (rc == QB_ERR_INVALID)
-            return qb_failf(rc, err, errlen, "retention.%s", sub);
+        if (json_get_int(obj, fields[i], 0, 1000000, &v, sub, sizeof sub) == QB_ERR_INVALID)
+            return qb_failf(QB_ERR_INVALID, err, errlen, "retention.%s", sub);
         *targets[i] = (int)v;
     }
     const cJSON *age = cJSON_GetObjectItemCaseSensitive(obj, "max_age");
@@ -83,7 +95,7 @@ enum qb_err retention_policy_from_json(const cJSON *obj, struct retention_policy
         return qb_failf(QB_ERR_INVALID, err, errlen,
                         "retention.max_age: must be seconds or a duration like \"30d\"");
     struct retention_lock lock;
-    enum qb_err rc = retention_policy_check(p, err, errlen);
+    rc = retention_policy_check(p, err, errlen);
     return rc ? rc : retention_lock_from_json(obj, &lock, err, errlen);
 }
 
@@ -98,12 +110,9 @@ enum qb_err retention_lock_from_json(const cJSON *retention, struct retention_lo
     const cJSON *o = cJSON_IsObject(retention)
                          ? cJSON_GetObjectItemCaseSensitive(retention, "object_lock")
                          : NULL;
-    if (!o || cJSON_IsNull(o))
-        return QB_OK;
-    if (!cJSON_IsObject(o))
-        return qb_failf(QB_ERR_INVALID, err, errlen, "retention.object_lock: must be an object");
-    if (json_reject_unknown(o, fields, sub, sizeof sub))
-        return qb_failf(QB_ERR_INVALID, err, errlen, "retention.object_lock.%s", sub);
+    enum qb_err rc = optional_object(o, "retention.object_lock", fields, err, errlen);
+    if (rc)
+        return rc == QB_ERR_NOT_FOUND ? QB_OK : rc;
     const cJSON *mode = cJSON_GetObjectItemCaseSensitive(o, "mode");
     if (cJSON_IsString(mode) && strcmp(mode->valuestring, "governance") == 0)
         qb_strlcpy(l->mode, "GOVERNANCE", sizeof l->mode);

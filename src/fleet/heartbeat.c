@@ -50,6 +50,16 @@ static void *heartbeat_main(void *arg)
     return NULL;
 }
 
+/* What heartbeat_start() copied, and hb itself: shared by its failure path
+ * (no thread was started) and heartbeat_stop() (the thread has ended). */
+static void heartbeat_free(struct heartbeat *hb)
+{
+    free(hb->node);
+    free(hb->version);
+    free(hb->address);
+    free(hb);
+}
+
 enum qb_err heartbeat_start(struct store *store, const struct heartbeat_config *cfg,
                             struct heartbeat **out, char *err, size_t errlen)
 {
@@ -65,10 +75,7 @@ enum qb_err heartbeat_start(struct store *store, const struct heartbeat_config *
     enum qb_err rc = threads_start(&hb->lock, &hb->cond, &hb->thread, heartbeat_main, hb,
                                    "the heartbeat", err, errlen);
     if (rc) {
-        free(hb->node);
-        free(hb->version);
-        free(hb->address);
-        free(hb);
+        heartbeat_free(hb);
         return rc;
     }
     *out = hb;
@@ -80,10 +87,7 @@ void heartbeat_stop(struct heartbeat *hb)
     if (!hb)
         return;
     threads_stop_destroy(&hb->lock, &hb->cond, &hb->stopping, &hb->thread, 1);
-    free(hb->node);
-    free(hb->version);
-    free(hb->address);
-    free(hb);
+    heartbeat_free(hb);
 }
 
 int64_t heartbeat_last(struct heartbeat *hb)

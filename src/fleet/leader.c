@@ -210,32 +210,43 @@ static enum qb_err roundtrip(struct leader *l, const char *sql, int nparams,
     return QB_OK;
 }
 
+/* A question answered by one value: the first cell of the answer, as
+ * text, copied into v (cut to vlen). */
+static enum qb_err ask_one(struct leader *l, const char *sql, int nparams,
+                           const char *const *params, const char *what, char *v, size_t vlen,
+                           char *err, size_t errlen)
+{
+    PGresult *res = NULL;
+    enum qb_err rc = roundtrip(l, sql, nparams, params, &res, what, err, errlen);
+    if (rc)
+        return rc;
+    qb_strlcpy(v, PQgetvalue(res, 0, 0), vlen);
+    PQclear(res);
+    return QB_OK;
+}
+
 /* As leader: does this session still hold the lock? */
 static enum qb_err check_held(struct leader *l, bool *held, char *err, size_t errlen)
 {
     const char *const params[] = {l->key_hi, l->key_lo};
-    PGresult *res = NULL;
+    char v[32];
     enum qb_err rc =
-        roundtrip(l, sql_still_held, 2, params, &res, "checking the leader lock", err, errlen);
-    if (rc)
-        return rc;
-    *held = strtoll(PQgetvalue(res, 0, 0), NULL, 10) > 0;
-    PQclear(res);
-    return QB_OK;
+        ask_one(l, sql_still_held, 2, params, "checking the leader lock", v, sizeof v, err, errlen);
+    if (!rc)
+        *held = strtoll(v, NULL, 10) > 0;
+    return rc;
 }
 
 /* As follower: try the lock. */
 static enum qb_err try_lock(struct leader *l, bool *won, char *err, size_t errlen)
 {
     const char *const params[] = {l->key};
-    PGresult *res = NULL;
+    char v[8];
     enum qb_err rc =
-        roundtrip(l, sql_try_lock, 1, params, &res, "taking the leader lock", err, errlen);
-    if (rc)
-        return rc;
-    *won = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-    PQclear(res);
-    return QB_OK;
+        ask_one(l, sql_try_lock, 1, params, "taking the leader lock", v, sizeof v, err, errlen);
+    if (!rc)
+        *won = strcmp(v, "t") == 0;
+    return rc;
 }
 
 /* Who holds the lock (pid 0 and "" when nobody). */

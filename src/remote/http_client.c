@@ -111,18 +111,31 @@ void http_client_response_free(struct http_client_response *resp)
 {
     if (!resp)
         return;
-    clear_headers(resp);
-    free(resp->headers);
+    http_headers_free(resp->headers, resp->n_headers);
     free(resp->body);
     memset(resp, 0, sizeof *resp);
 }
 
 const char *http_client_response_header(const struct http_client_response *resp, const char *name)
 {
-    for (size_t i = 0; resp && i < resp->n_headers; i++)
-        if (strcasecmp(resp->headers[i].name, name) == 0)
-            return resp->headers[i].value;
+    return resp ? http_headers_find(resp->headers, resp->n_headers, name) : NULL;
+}
+
+const char *http_headers_find(const struct http_client_header *h, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcasecmp(h[i].name, name) == 0)
+            return h[i].value;
     return NULL;
+}
+
+void http_headers_free(struct http_client_header *h, size_t n)
+{
+    for (size_t i = 0; h && i < n; i++) {
+        free(h[i].name);
+        free(h[i].value);
+    }
+    free(h);
 }
 
 enum qb_err http_client_status_err(long status)

@@ -121,6 +121,14 @@ enum qb_err http_client_status_err(long status);
  * NULL.  Borrowed from resp until http_client_response_free(). */
 const char *http_client_response_header(const struct http_client_response *resp, const char *name);
 
+/* An owned list of name/value pairs (a response's headers, or what a caller
+ * keeps of them, like S3 user metadata):
+ * http_headers_find() gives the value of the first pair called name
+ * (case-insensitive) or NULL, borrowed from h;
+ * http_headers_free() frees every name and value, then h.  NULL is a no-op. */
+const char *http_headers_find(const struct http_client_header *h, size_t n, const char *name);
+void http_headers_free(struct http_client_header *h, size_t n);
+
 /* Frees what resp owns and zeroes it.  NULL is a no-op. */
 void http_client_response_free(struct http_client_response *resp);
 

@@ -542,11 +542,7 @@ void s3_object_info_free(struct s3_object_info *info)
 {
     if (!info)
         return;
-    for (size_t i = 0; i < info->n_meta; i++) {
-        free((char *)(uintptr_t)info->meta[i].name);
-        free((char *)(uintptr_t)info->meta[i].value);
-    }
-    free(info->meta);
+    http_headers_free(info->meta, info->n_meta);
     free(info->etag);
     free(info->last_modified);
     free(info->content_type);
@@ -558,10 +554,7 @@ void s3_object_info_free(struct s3_object_info *info)
 
 const char *s3_object_info_meta(const struct s3_object_info *info, const char *name)
 {
-    for (size_t i = 0; info && i < info->n_meta; i++)
-        if (strcasecmp(info->meta[i].name, name) == 0)
-            return info->meta[i].value;
-    return NULL;
+    return info ? http_headers_find(info->meta, info->n_meta, name) : NULL;
 }
 
 static char *dup_header(const struct http_client_response *resp, const char *name)

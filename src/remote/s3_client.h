@@ -80,6 +80,7 @@ struct s3_config {
 };
 
 struct s3_client;
+struct http_client_header; /* remote/http_client.h */
 
 /* User metadata, sent as x-amz-meta-<name>: <value>. */
 struct s3_meta {
@@ -176,7 +177,9 @@ struct s3_object_info {
     char *etag;          /* with the quotes S3 sends, e.g. "\"9b2c...-3\"" */
     char *last_modified; /* as sent (RFC 1123 date) */
     char *content_type;
-    struct s3_meta *meta; /* x-amz-meta-* (names lower-case, without prefix) */
+    /* x-amz-meta-* (names lower-case, without prefix); read it with
+     * s3_object_info_meta() */
+    struct http_client_header *meta;
     size_t n_meta;
     char *version_id; /* x-amz-version-id, NULL on an unversioned bucket */
     char *lock_mode;  /* x-amz-object-lock-mode, NULL when not locked */

@@ -101,27 +101,14 @@ char *buf_steal(struct buf *b, size_t *len)
 
 bool buf_append_escaped(struct buf *b, const char *s)
 {
+    /* The five characters XML gives an entity; everything else is as is. */
+    static const char *const entity[256] = {
+        ['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;", ['"'] = "&quot;", ['\''] = "&apos;",
+    };
     bool ok = true;
     for (; s && *s && ok; s++) {
-        switch (*s) {
-        case '&':
-            ok = buf_appends(b, "&amp;");
-            break;
-        case '<':
-            ok = buf_appends(b, "&lt;");
-            break;
-        case '>':
-            ok = buf_appends(b, "&gt;");
-            break;
-        case '"':
-            ok = buf_appends(b, "&quot;");
-            break;
-        case '\'':
-            ok = buf_appends(b, "&apos;");
-            break;
-        default:
-            ok = buf_append(b, s, 1);
-        }
+        const char *e = entity[(unsigned char)*s];
+        ok = e ? buf_appends(b, e) : buf_append(b, s, 1);
     }
     return ok;
 }

@@ -250,43 +250,49 @@ enum qb_err json_check_strict(const char *text, size_t len, const cJSON *json, c
     return rc;
 }
 
-static const cJSON *member(const cJSON *obj, const char *field)
+/* The member called field when it is present, not null, and of the type
+ * is() accepts: QB_OK with *item set; QB_ERR_NOT_FOUND when absent or null;
+ * QB_ERR_INVALID ("<field>: must be <must>") for any other type. */
+static enum qb_err typed_member(const cJSON *obj, const char *field,
+                                cJSON_bool (*is)(const cJSON *const), const char *must,
+                                const cJSON **item, char *err, size_t errlen)
 {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, field);
-    return (item && !cJSON_IsNull(item)) ? item : NULL;
+    *item = cJSON_GetObjectItemCaseSensitive(obj, field);
+    if (!*item || cJSON_IsNull(*item))
+        return QB_ERR_NOT_FOUND;
+    if (!is(*item))
+        return qb_failf(QB_ERR_INVALID, err, errlen, "%s: must be %s", field, must);
+    return QB_OK;
 }
 
 enum qb_err json_get_string(const cJSON *obj, const char *field, const char **out, char *err,
                             size_t errlen)
 {
-    const cJSON *item = member(obj, field);
-    if (!item)
-        return QB_ERR_NOT_FOUND;
-    if (!cJSON_IsString(item))
-        return qb_failf(QB_ERR_INVALID, err, errlen, "%s: must be a string", field);
-    *out = item->valuestring;
-    return QB_OK;
+    const cJSON *item;
+    enum qb_err rc = typed_member(obj, field, cJSON_IsString, "a string", &item, err, errlen);
+    if (!rc)
+        *out = item->valuestring;
+    return rc;
 }
 
 enum qb_err json_get_bool(const cJSON *obj, const char *field, bool *out, char *err, size_t errlen)
 {
-    const cJSON *item = member(obj, field);
-    if (!item)
-        return QB_ERR_NOT_FOUND;
-    if (!cJSON_IsBool(item))
-        return qb_failf(QB_ERR_INVALID, err, errlen, "%s: must be true or false", field);
-    *out = cJSON_IsTrue(item);
-    return QB_OK;
+    const cJSON *item;
+    enum qb_err rc = typed_member(obj, field, cJSON_IsBool, "true or false", &item, err, errlen);
+    if (!rc)
+        *out = cJSON_IsTrue(item);
+    return rc;
 }
 
 enum qb_err json_get_int(const cJSON *obj, const char *field, int64_t min, int64_t max,
                          int64_t *out, char *err, size_t errlen)
 {
-    const cJSON *item = member(obj, field);
-    if (!item)
-        return QB_ERR_NOT_FOUND;
-    double v = cJSON_IsNumber(item) ? item->valuedouble : NAN;
-    if (!cJSON_IsNumber(item) || v != floor(v))
+    const cJSON *item;
+    enum qb_err rc = typed_member(obj, field, cJSON_IsNumber, "an integer", &item, err, errlen);
+    if (rc)
+        return rc;
+    double v = item->valuedouble;
+    if (v != floor(v))
         return qb_failf(QB_ERR_INVALID, err, errlen, "%s: must be an integer", field);
     if (v < (double)min || v > (double)max)
         return qb_failf(QB_ERR_INVALID, err, errlen, "%s: must be between %lld and %lld", field,
