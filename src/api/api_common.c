@@ -261,6 +261,15 @@ void api_reply_items(struct http_request *req, cJSON *items)
     http_reply_json_steal(req, 200, body);
 }
 
+void api_reply_read(struct http_request *req, enum qb_err rc, const char *err, unsigned status,
+                    cJSON *json)
+{
+    if (rc)
+        http_reply_error(req, rc, err);
+    else
+        http_reply_json_steal(req, status, json);
+}
+
 void api_reply_page(struct http_request *req, cJSON *items, const char *next)
 {
     cJSON *body = cJSON_CreateObject();

@@ -113,4 +113,53 @@ bool api_query_wait(struct http_request *req, long *wait);
  * Replies 400 invalid_parameter and returns false otherwise. */
 bool api_idempotency_key(struct http_request *req, const char **key);
 
+/* Replies status with json (taken) when rc is QB_OK, else rc's own status
+ * with err; json is NULL then.  The answer to a store read. */
+void api_reply_read(struct http_request *req, enum qb_err rc, const char *err, unsigned status,
+                    cJSON *json);
+
+/* The GET answer and the list answer of a stored resource are the same
+ * steps over each resource's row type: read, reply the JSON (or the
+ * store's error), free.  C says such a step once only as a macro that
+ * defines the typed function (as BSD <sys/tree.h> RB_GENERATE does); each
+ * use names every function it calls, so grep still finds the callers.
+ * Both expect http_req_app() (api/app.h) where they are used. */
+
+/* Defines `static void fn(struct http_request *req, key_t key, unsigned
+ * status)`: get(store, key, &row, err, errlen), reply status with
+ * to_json(req, row), free_row(row). */
+#define API_DEFINE_REPLY_ROW(fn, key_t, row_t, get, free_row, to_json)                             \
+    static void fn(struct http_request *req, key_t key, unsigned status)                           \
+    {                                                                                              \
+        row_t *row = NULL;                                                                         \
+        char err[QB_ERRBUF_SIZE];                                                                  \
+        struct app *app = http_req_app(req);                                                       \
+        enum qb_err rc = get(app->store, key, &row, err, sizeof err);                              \
+        api_reply_read(req, rc, err, status, rc ? NULL : to_json(req, row));                       \
+        free_row(row);                                                                             \
+    }
+
+/* Defines the handler `void fn(struct http_request *req)` of an unpaged
+ * list: list(store, &rows, &n, err, errlen), reply {"items": [to_json(row)
+ * ...]}, free_list(rows, n). */
+#define API_DEFINE_LIST(fn, row_t, list, free_list, to_json)                                       \
+    void fn(struct http_request *req)                                                              \
+    {                                                                                              \
+        row_t **rows = NULL;                                                                       \
+        size_t n = 0;                                                                              \
+        char err[QB_ERRBUF_SIZE];                                                                  \
+        struct app *app = http_req_app(req);                                                       \
+        enum qb_err rc = list(app->store, &rows, &n, err, sizeof err);                             \
+        cJSON *items = cJSON_CreateArray();                                                        \
+        for (size_t i = 0; i < n; i++)                                                             \
+            cJSON_AddItemToArray(items, to_json(rows[i]));                                         \
+        free_list(rows, n);                                                                        \
+        if (rc) {                                                                                  \
+            cJSON_Delete(items);                                                                   \
+            http_reply_error(req, rc, err);                                                        \
+        } else {                                                                                   \
+            api_reply_items(req, items);                                                           \
+        }                                                                                          \
+    }
+
 #endif /* QB_API_COMMON_H */

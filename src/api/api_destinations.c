@@ -21,7 +21,6 @@
 #include "store/store_destinations.h"
 #include "store/store_snapshots.h"
 #include "util/json_util.h"
-#include "util/seal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,20 +52,21 @@ static cJSON *destination_json(const struct store_destination *d)
     return o;
 }
 
-static void reply_destination(struct http_request *req, const char *name, unsigned status)
+/* with_secret only to report credentials_set; the secret is not sent */
+static enum qb_err get_shown(struct store *s, const char *name, struct store_destination **d,
+                             char *err, size_t errlen)
 {
-    struct app *app = http_req_app(req);
-    struct store_destination *d = NULL;
-    char err[QB_ERRBUF_SIZE];
-    /* with_secret only to report credentials_set; the secret is not sent */
-    enum qb_err rc = store_destination_get(app->store, name, true, &d, err, sizeof err);
-    if (rc) {
-        http_reply_error(req, rc, err);
-        return;
-    }
-    http_reply_json_steal(req, status, destination_json(d));
-    store_destination_free(d);
+    return store_destination_get(s, name, true, d, err, errlen);
 }
+
+static cJSON *destination_reply_json(struct http_request *req, const struct store_destination *d)
+{
+    (void)req;
+    return destination_json(d);
+}
+
+API_DEFINE_REPLY_ROW(reply_destination, const char *, struct store_destination, get_shown,
+                     store_destination_free, destination_reply_json)
 
 void api_destinations_list(struct http_request *req)
 {
@@ -196,39 +196,26 @@ static bool destination_from_body(struct http_request *req, const cJSON *body,
     return true;
 }
 
-static void clear_destination(struct store_destination *d)
-{
-    free(d->name);
-    free(d->kind);
-    free(d->settings);
-    free(d->encryption);
-    seal_wipe_free(d->secret);
-    memset(d, 0, sizeof *d);
-}
-
 void api_destinations_create(struct http_request *req)
 {
     struct app *app = http_req_app(req);
-    struct store_destination d;
+    /* On the heap so that the store's own free releases it (and wipes the secret). */
+    struct store_destination *d = xcalloc(1, sizeof *d);
     char err[QB_ERRBUF_SIZE];
     const char *name = NULL;
     bool secret_given = false;
-    memset(&d, 0, sizeof d);
     const cJSON *body = api_body_object(req);
-    if (!body)
-        return;
-    name = api_body_name(req, body);
-    if (!name)
-        return;
-    if (!destination_from_body(req, body, NULL, &d, &secret_given))
+    if (body)
+        name = api_body_name(req, body);
+    if (!name || !destination_from_body(req, body, NULL, d, &secret_given))
         goto out;
-    d.name = xstrdup(name);
-    enum qb_err rc = store_destination_insert(app->store, &d, err, sizeof err);
+    d->name = xstrdup(name);
+    enum qb_err rc = store_destination_insert(app->store, d, err, sizeof err);
     if (!rc) /* a destination made again under an old name: not its old rate */
-        engine_set_limit(app->engine, "destination", name, d.max_write_bytes_per_second);
+        engine_set_limit(app->engine, "destination", name, d->max_write_bytes_per_second);
     api_reply_created(req, rc, err, "/v1/destinations", name, reply_destination);
 out:
-    clear_destination(&d);
+    store_destination_free(d);
 }
 
 void api_destinations_get(struct http_request *req)
@@ -282,24 +269,20 @@ static bool same_place(const struct store_destination *a, const struct store_des
 void api_destinations_replace(struct http_request *req)
 {
     struct app *app = http_req_app(req);
-    struct store_destination d;
+    struct store_destination *d = xcalloc(1, sizeof *d), *cur = NULL;
     char err[QB_ERRBUF_SIZE];
     bool secret_given = false;
-    memset(&d, 0, sizeof d);
     const char *name = NULL;
     const cJSON *body = api_replace_body(req, "destination", &name);
-    if (!body)
-        return;
-    struct store_destination *cur = NULL;
-    if (!check_api_managed(req, name))
+    if (!body || !check_api_managed(req, name))
         goto out;
     enum qb_err rc = store_destination_get(app->store, name, true, &cur, err, sizeof err);
     if (rc) {
         http_reply_error(req, rc, err);
         goto out;
     }
-    bool ok = destination_from_body(req, body, cur->secret, &d, &secret_given);
-    if (ok && !same_place(cur, &d)) {
+    bool ok = destination_from_body(req, body, cur->secret, d, &secret_given);
+    if (ok && !same_place(cur, d)) {
         /* Rows point at objects by key inside this destination: pointing
          * it elsewhere would leave every row naming an object that is not
          * there, and the objects with no row. */
@@ -321,19 +304,19 @@ void api_destinations_replace(struct http_request *req)
     store_destination_free(cur);
     if (!ok)
         goto out;
-    d.name = xstrdup(name);
+    d->name = xstrdup(name);
     /* A local destination has no use for S3 credentials: drop them. */
-    bool keep = !secret_given && strcmp(d.kind, "s3") == 0;
-    rc = store_destination_update(app->store, &d, keep, err, sizeof err);
+    bool keep = !secret_given && strcmp(d->kind, "s3") == 0;
+    rc = store_destination_update(app->store, d, keep, err, sizeof err);
     if (rc) {
         http_reply_error(req, rc, err);
         goto out;
     }
     /* Running transfers slow down or speed up at once, not next run. */
-    engine_set_limit(app->engine, "destination", name, d.max_write_bytes_per_second);
+    engine_set_limit(app->engine, "destination", name, d->max_write_bytes_per_second);
     reply_destination(req, name, 200);
 out:
-    clear_destination(&d);
+    store_destination_free(d);
 }
 
 void api_destinations_delete(struct http_request *req)

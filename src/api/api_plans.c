@@ -109,19 +109,14 @@ cJSON *api_plan_json(const struct store_plan *p)
     return o;
 }
 
-static void reply_plan(struct http_request *req, const char *name, unsigned status)
+static cJSON *plan_reply_json(struct http_request *req, const struct store_plan *p)
 {
-    struct app *app = http_req_app(req);
-    struct store_plan *p = NULL;
-    char err[QB_ERRBUF_SIZE];
-    enum qb_err rc = store_plan_get(app->store, name, &p, err, sizeof err);
-    if (rc) {
-        http_reply_error(req, rc, err);
-        return;
-    }
-    http_reply_json_steal(req, status, api_plan_json(p));
-    store_plan_free(p);
+    (void)req;
+    return api_plan_json(p);
 }
+
+API_DEFINE_REPLY_ROW(reply_plan, const char *, struct store_plan, store_plan_get, store_plan_free,
+                     plan_reply_json)
 
 /* Maps store errors of insert/update: unknown references are the client's
  * 422 (well-formed, but naming nothing). */
@@ -139,23 +134,8 @@ static void reply_write_error(struct http_request *req, enum qb_err rc, const ch
     }
 }
 
-void api_plans_list(struct http_request *req)
-{
-    struct app *app = http_req_app(req);
-    struct store_plan **list = NULL;
-    size_t n = 0;
-    char err[QB_ERRBUF_SIZE];
-    enum qb_err rc = store_plan_list(app->store, &list, &n, err, sizeof err);
-    if (rc) {
-        http_reply_error(req, rc, err);
-        return;
-    }
-    cJSON *items = cJSON_CreateArray();
-    for (size_t i = 0; i < n; i++)
-        cJSON_AddItemToArray(items, api_plan_json(list[i]));
-    store_plan_list_free(list, n);
-    api_reply_items(req, items);
-}
+API_DEFINE_LIST(api_plans_list, struct store_plan, store_plan_list, store_plan_list_free,
+                api_plan_json)
 
 /* A lock asked of a local folder is bad input, known without asking any
  * store (whether an S3 bucket has Object Lock is its run's first check). */

@@ -104,22 +104,18 @@ static cJSON *snapshot_json(const struct store_snapshot *s)
     return o;
 }
 
-static void reply_snapshot(struct http_request *req, int64_t id, unsigned status)
+/* A snapshot's own GET answer: its row and its copies (only here, not in
+ * lists: one more query per snapshot). */
+static cJSON *snapshot_reply_json(struct http_request *req, const struct store_snapshot *s)
 {
     struct app *app = http_req_app(req);
-    struct store_snapshot *s = NULL;
-    char err[QB_ERRBUF_SIZE];
-    enum qb_err rc = store_snapshot_get(app->store, id, &s, err, sizeof err);
-    if (rc) {
-        http_reply_error(req, rc, err);
-        return;
-    }
     cJSON *o = snapshot_json(s);
-    /* Only here, not in lists: one more query per snapshot. */
     cJSON_AddItemToObject(o, "copies", copies_json(app->store, s->id));
-    http_reply_json_steal(req, status, o);
-    store_snapshot_free(s);
+    return o;
 }
+
+API_DEFINE_REPLY_ROW(reply_snapshot, int64_t, struct store_snapshot, store_snapshot_get,
+                     store_snapshot_free, snapshot_reply_json)
 
 /* One decimal number of at most 18 digits (no sign, no spaces): *v. */
 static const char *parse_decimal(const char *s, int64_t *v)
