@@ -75,12 +75,22 @@ const cJSON *api_replace_body(struct http_request *req, const char *what, const 
  * GET answer, reused by its create. */
 typedef void (*api_reply_named_fn)(struct http_request *req, const char *name, unsigned status);
 
-/* Answers a create whose store insert returned rc (err: its message): 409
- * already_exists on "name" for QB_ERR_CONFLICT (the store's only conflict
- * on insert is a taken name), the error's own status for another failure,
- * else reply(req, name, 201) with Location: <base>/<name>. */
-void api_reply_created(struct http_request *req, enum qb_err rc, const char *err, const char *base,
-                       const char *name, api_reply_named_fn reply);
+/* Answers a create of the resource <what> whose store insert returned rc
+ * (err: its message): 409 already_exists on "name" for QB_ERR_CONFLICT (the
+ * store's only conflict on insert is a taken name), the error's own status
+ * for another failure, else reply(req, name, 201) with Location:
+ * /v1/<what>s/<name>, after setting the engine's byte rate limit of <what>
+ * name to rate (a resource made again under an old name does not inherit
+ * the old one's limit). */
+void api_reply_created(struct http_request *req, enum qb_err rc, const char *err, const char *what,
+                       const char *name, int64_t rate, api_reply_named_fn reply);
+
+/* GET /v1/<what>s/{name}: reply(req, name, 200) for a valid {name}. */
+void api_get_named(struct http_request *req, const char *what, api_reply_named_fn reply);
+
+/* Replies 202 {"status": "in_progress", "detail": detail}: a task the
+ * request stopped waiting for goes on. */
+void api_reply_in_progress(struct http_request *req, const char *detail);
 
 /* Refuses a change to a resource that qbackupd's configuration manages
  * (managed_by other than "api"): replies 409 saying which configuration

@@ -211,18 +211,15 @@ void api_destinations_create(struct http_request *req)
         goto out;
     d->name = xstrdup(name);
     enum qb_err rc = store_destination_insert(app->store, d, err, sizeof err);
-    if (!rc) /* a destination made again under an old name: not its old rate */
-        engine_set_limit(app->engine, "destination", name, d->max_write_bytes_per_second);
-    api_reply_created(req, rc, err, "/v1/destinations", name, reply_destination);
+    api_reply_created(req, rc, err, "destination", name, d->max_write_bytes_per_second,
+                      reply_destination);
 out:
     store_destination_free(d);
 }
 
 void api_destinations_get(struct http_request *req)
 {
-    const char *name = api_path_name(req, "destination");
-    if (name)
-        reply_destination(req, name, 200);
+    api_get_named(req, "destination", reply_destination);
 }
 
 static bool check_api_managed(struct http_request *req, const char *name)
@@ -326,10 +323,15 @@ void api_destinations_delete(struct http_request *req)
 
 /* ---------------------------------------------------------------- check */
 
-struct check_task {
+/* What a check and a rescan task share: the destination they work on. */
+struct destination_task {
     struct task task;
     struct store *store;
     int64_t destination_id;
+};
+
+struct check_task {
+    struct destination_task head;
     enum qb_err rc;
     char step[16];
     char err[QB_ERRBUF_SIZE];
@@ -369,7 +371,7 @@ static void run_check(struct task *t)
     struct read_cmp cmp = {.expect = body, .len = strlen(body), .same = true};
     int64_t t0 = qb_mono_ms();
     snprintf(c->step, sizeof c->step, "open");
-    c->rc = resolve_storage(c->store, c->destination_id, &st, c->err, sizeof c->err);
+    c->rc = resolve_storage(c->head.store, c->head.destination_id, &st, c->err, sizeof c->err);
     /* Reported, not a failure of the check: a key allowed to back up may
      * lack the permission to read the bucket's configuration. */
     if (!c->rc)
@@ -439,7 +441,7 @@ static cJSON *lock_json(const struct check_task *c)
 static bool poll_check(struct http_request *req, void *ctx, bool expired)
 {
     struct check_task *c = ctx;
-    if (!atomic_load(&c->task.done)) {
+    if (!atomic_load(&c->head.task.done)) {
         if (expired)
             http_reply_problem(req, API_ERR_UNAVAILABLE,
                                "the destination did not answer within %d s", CHECK_WAIT_MS / 1000);
@@ -482,38 +484,38 @@ static bool no_body_fields(struct http_request *req, const char *what)
     return true;
 }
 
-/* The id of the destination {name} for a bodiless task request `what`;
- * replies (404, 400 or the store's error) and returns false otherwise. */
-static bool task_destination(struct http_request *req, const char *what, int64_t *id)
+/* Starts the task `what` (size bytes, a struct destination_task first) on
+ * the destination {name}, and answers with poll once it is done or
+ * wait_ms have passed; replies (404, 400 or the store's error) instead
+ * when there is no such destination or a body was sent. */
+static void destination_task_start(struct http_request *req, const char *what, size_t size,
+                                   void (*run)(struct task *t), void (*destroy)(struct task *t),
+                                   int64_t wait_ms, http_poll_fn poll)
 {
     struct app *app = http_req_app(req);
     struct store_destination *d = NULL;
     char err[QB_ERRBUF_SIZE];
     const char *name = api_path_name(req, "destination");
     if (!name || !no_body_fields(req, what))
-        return false;
+        return;
     enum qb_err rc = store_destination_get(app->store, name, false, &d, err, sizeof err);
     if (rc) {
         http_reply_error(req, rc, err);
-        return false;
+        return;
     }
-    *id = d->id;
+    struct destination_task *t = xcalloc(1, size);
+    task_init(&t->task, run, destroy);
+    t->store = app->store;
+    t->destination_id = d->id;
     store_destination_free(d);
-    return true;
+    tasks_submit(app->tasks, &t->task);
+    http_req_defer(req, qb_mono_ms() + wait_ms, poll, t, task_release_ctx);
 }
 
 void api_destinations_check(struct http_request *req)
 {
-    struct app *app = http_req_app(req);
-    int64_t id = 0;
-    if (!task_destination(req, "a destination check", &id))
-        return;
-    struct check_task *c = xcalloc(1, sizeof *c);
-    task_init(&c->task, run_check, destroy_check);
-    c->store = app->store;
-    c->destination_id = id;
-    tasks_submit(app->tasks, &c->task);
-    http_req_defer(req, qb_mono_ms() + CHECK_WAIT_MS, poll_check, c, task_release_ctx);
+    destination_task_start(req, "a destination check", sizeof(struct check_task), run_check,
+                           destroy_check, CHECK_WAIT_MS, poll_check);
 }
 
 /* ---------------------------------------------------------------- rescan */
@@ -523,9 +525,7 @@ void api_destinations_check(struct http_request *req)
 #define RESCAN_WAIT_MS 300000
 
 struct rescan_task {
-    struct task task;
-    struct store *store;
-    int64_t destination_id;
+    struct destination_task head;
     enum qb_err rc;
     char err[QB_ERRBUF_SIZE];
     struct rescan_report report;
@@ -535,9 +535,10 @@ static void run_rescan(struct task *t)
 {
     struct rescan_task *rt = (struct rescan_task *)t;
     struct storage *st = NULL;
-    rt->rc = resolve_storage(rt->store, rt->destination_id, &st, rt->err, sizeof rt->err);
+    struct destination_task *h = &rt->head;
+    rt->rc = resolve_storage(h->store, h->destination_id, &st, rt->err, sizeof rt->err);
     if (!rt->rc)
-        rt->rc = rescan_destination(rt->store, rt->destination_id, st, NULL, &rt->report, rt->err,
+        rt->rc = rescan_destination(h->store, h->destination_id, st, NULL, &rt->report, rt->err,
                                     sizeof rt->err);
     storage_close(st);
 }
@@ -552,15 +553,10 @@ static void destroy_rescan(struct task *t)
 static bool poll_rescan(struct http_request *req, void *ctx, bool expired)
 {
     struct rescan_task *rt = ctx;
-    if (!atomic_load(&rt->task.done)) {
-        if (expired) {
-            cJSON *body = cJSON_CreateObject();
-            cJSON_AddStringToObject(body, "status", "in_progress");
-            cJSON_AddStringToObject(body, "detail",
-                                    "the rescan continues; list the snapshots "
-                                    "later to see what it imported");
-            http_reply_json_steal(req, 202, body);
-        }
+    if (!atomic_load(&rt->head.task.done)) {
+        if (expired)
+            api_reply_in_progress(req, "the rescan continues; list the snapshots "
+                                       "later to see what it imported");
         return expired;
     }
     const struct rescan_report *rep = &rt->report;
@@ -585,14 +581,6 @@ static bool poll_rescan(struct http_request *req, void *ctx, bool expired)
 
 void api_destinations_rescan(struct http_request *req)
 {
-    struct app *app = http_req_app(req);
-    int64_t id = 0;
-    if (!task_destination(req, "a rescan", &id))
-        return;
-    struct rescan_task *rt = xcalloc(1, sizeof *rt);
-    task_init(&rt->task, run_rescan, destroy_rescan);
-    rt->store = app->store;
-    rt->destination_id = id;
-    tasks_submit(app->tasks, &rt->task);
-    http_req_defer(req, qb_mono_ms() + RESCAN_WAIT_MS, poll_rescan, rt, task_release_ctx);
+    destination_task_start(req, "a rescan", sizeof(struct rescan_task), run_rescan, destroy_rescan,
+                           RESCAN_WAIT_MS, poll_rescan);
 }

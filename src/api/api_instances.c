@@ -240,18 +240,15 @@ void api_instances_create(struct http_request *req)
     if (!nodes_check_cluster(req, inst))
         goto out;
     enum qb_err rc = store_instance_insert(app->store, inst, err, sizeof err);
-    if (!rc) /* an instance made again under an old name: not its old rate */
-        engine_set_limit(app->engine, "instance", name, inst->max_read_bytes_per_second);
-    api_reply_created(req, rc, err, "/v1/instances", name, reply_instance);
+    api_reply_created(req, rc, err, "instance", name, inst->max_read_bytes_per_second,
+                      reply_instance);
 out:
     store_instance_free(inst);
 }
 
 void api_instances_get(struct http_request *req)
 {
-    const char *name = api_path_name(req, "instance");
-    if (name)
-        reply_instance(req, name, 200);
+    api_get_named(req, "instance", reply_instance);
 }
 
 /* Refuses changes to configuration-managed instances: 409. */

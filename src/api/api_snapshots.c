@@ -308,15 +308,10 @@ static bool poll_snap_task(struct http_request *req, void *ctx, bool expired)
 {
     struct snap_task *st = ctx;
     if (!atomic_load(&st->task.done)) {
-        if (expired) {
-            cJSON *body = cJSON_CreateObject();
-            cJSON_AddStringToObject(body, "status", "in_progress");
-            cJSON_AddStringToObject(body, "detail",
-                                    st->delete ? "the deletion continues"
-                                               : "verification continues; its result will be "
-                                                 "recorded on the snapshot");
-            http_reply_json_steal(req, 202, body);
-        }
+        if (expired)
+            api_reply_in_progress(req, st->delete ? "the deletion continues"
+                                                  : "verification continues; its result will be "
+                                                    "recorded on the snapshot");
         return expired;
     }
     /* Storage failures are the remote's (502); catalogue ones are ours. */
