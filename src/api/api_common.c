@@ -292,6 +292,20 @@ void api_reply_read(struct http_request *req, enum qb_err rc, const char *err, u
         http_reply_json_steal(req, status, json);
 }
 
+void api_reply_rows_page(struct http_request *req, enum qb_err rc, const char *err,
+                         const void *rows, size_t n, int limit, api_row_item_fn item,
+                         const char *next)
+{
+    if (rc) {
+        http_reply_error(req, rc, err);
+        return;
+    }
+    cJSON *items = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(items, item(rows, i));
+    api_reply_page(req, items, n == (size_t)limit && n > 0 ? next : NULL);
+}
+
 void api_reply_page(struct http_request *req, cJSON *items, const char *next)
 {
     cJSON *body = cJSON_CreateObject();

@@ -65,6 +65,17 @@ bool api_query_limit(struct http_request *req, int def, int max, int *limit);
 void api_reply_items(struct http_request *req, cJSON *items);
 void api_reply_page(struct http_request *req, cJSON *items, const char *next);
 
+/* The JSON of row i of a store listing (an array of row pointers). */
+typedef cJSON *(*api_row_item_fn)(const void *rows, size_t i);
+
+/* Answers a keyset-paged list read with rc (err: its message): rc's own
+ * error, or a page of item(rows, i) for each of the n rows whose
+ * next_cursor is next (the last row's cursor) when the page is full (n is
+ * limit: there may be more), else null.  rows stays the caller's. */
+void api_reply_rows_page(struct http_request *req, enum qb_err rc, const char *err,
+                         const void *rows, size_t n, int limit, api_row_item_fn item,
+                         const char *next);
+
 /* The body of a PUT /v1/<what>s/{name}: the valid {name} into *name and
  * the JSON object body, whose "name", when sent, must be a string equal to
  * {name} (resources are not renamed).  Replies (404, 400 or 422) and

@@ -144,6 +144,11 @@ static bool parse_cursor(const char *cursor, int64_t *created, int64_t *id)
     return p && *p == '\0' && *id > 0;
 }
 
+static cJSON *snapshot_item(const void *rows, size_t i)
+{
+    return snapshot_json(((struct store_snapshot *const *)rows)[i]);
+}
+
 void api_snapshots_list(struct http_request *req)
 {
     struct app *app = http_req_app(req);
@@ -172,21 +177,13 @@ void api_snapshots_list(struct http_request *req)
         return;
     struct store_snapshot **list = NULL;
     size_t n = 0;
+    char next[48] = "";
     enum qb_err rc = store_snapshot_list(app->store, &f, &list, &n, err, sizeof err);
-    if (rc) {
-        http_reply_error(req, rc, err);
-        return;
-    }
-    cJSON *items = cJSON_CreateArray();
-    for (size_t i = 0; i < n; i++)
-        cJSON_AddItemToArray(items, snapshot_json(list[i]));
-    char next[48];
-    bool more = n == (size_t)f.limit && n > 0;
-    if (more)
+    if (!rc && n > 0)
         snprintf(next, sizeof next, "%lld.%lld", (long long)list[n - 1]->created_at,
                  (long long)list[n - 1]->id);
+    api_reply_rows_page(req, rc, err, list, n, f.limit, snapshot_item, next);
     store_snapshot_list_free(list, n);
-    api_reply_page(req, items, more ? next : NULL);
 }
 
 void api_snapshots_get(struct http_request *req)
