@@ -292,18 +292,31 @@ void api_reply_read(struct http_request *req, enum qb_err rc, const char *err, u
         http_reply_json_steal(req, status, json);
 }
 
+static cJSON *rows_json(const void *rows, size_t n, api_row_item_fn item)
+{
+    cJSON *items = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(items, item(rows, i));
+    return items;
+}
+
+void api_reply_rows(struct http_request *req, enum qb_err rc, const char *err, const void *rows,
+                    size_t n, api_row_item_fn item)
+{
+    if (rc)
+        http_reply_error(req, rc, err);
+    else
+        api_reply_items(req, rows_json(rows, n, item));
+}
+
 void api_reply_rows_page(struct http_request *req, enum qb_err rc, const char *err,
                          const void *rows, size_t n, int limit, api_row_item_fn item,
                          const char *next)
 {
-    if (rc) {
+    if (rc)
         http_reply_error(req, rc, err);
-        return;
-    }
-    cJSON *items = cJSON_CreateArray();
-    for (size_t i = 0; i < n; i++)
-        cJSON_AddItemToArray(items, item(rows, i));
-    api_reply_page(req, items, n == (size_t)limit && n > 0 ? next : NULL);
+    else
+        api_reply_page(req, rows_json(rows, n, item), n == (size_t)limit && n > 0 ? next : NULL);
 }
 
 void api_reply_page(struct http_request *req, cJSON *items, const char *next)

@@ -68,10 +68,15 @@ void api_reply_page(struct http_request *req, cJSON *items, const char *next);
 /* The JSON of row i of a store listing (an array of row pointers). */
 typedef cJSON *(*api_row_item_fn)(const void *rows, size_t i);
 
-/* Answers a keyset-paged list read with rc (err: its message): rc's own
- * error, or a page of item(rows, i) for each of the n rows whose
- * next_cursor is next (the last row's cursor) when the page is full (n is
- * limit: there may be more), else null.  rows stays the caller's. */
+/* Answers a list read with rc (err: its message): rc's own error, or
+ * {"items": [item(rows, i) for each of the n rows]}.  rows stays the
+ * caller's. */
+void api_reply_rows(struct http_request *req, enum qb_err rc, const char *err, const void *rows,
+                    size_t n, api_row_item_fn item);
+
+/* As api_reply_rows for a keyset-paged list: next_cursor is next (the last
+ * row's cursor) when the page is full (n is limit: there may be more),
+ * else null. */
 void api_reply_rows_page(struct http_request *req, enum qb_err rc, const char *err,
                          const void *rows, size_t n, int limit, api_row_item_fn item,
                          const char *next);
@@ -161,26 +166,23 @@ void api_reply_read(struct http_request *req, enum qb_err rc, const char *err, u
     }
 
 /* Defines the handler `void fn(struct http_request *req)` of an unpaged
- * list: list(store, &rows, &n, err, errlen), reply {"items": [to_json(row)
- * ...]}, free_list(rows, n). */
+ * list: list(store, &rows, &n, err, errlen), api_reply_rows with
+ * to_json(row) of each row (through the static adaptor fn_item, which
+ * types the row), free_list(rows, n). */
 #define API_DEFINE_LIST(fn, row_t, list, free_list, to_json)                                       \
+    static cJSON *fn##_item(const void *rows, size_t i)                                            \
+    {                                                                                              \
+        return to_json(((row_t *const *)rows)[i]);                                                 \
+    }                                                                                              \
     void fn(struct http_request *req)                                                              \
     {                                                                                              \
+        struct app *app = http_req_app(req);                                                       \
         row_t **rows = NULL;                                                                       \
         size_t n = 0;                                                                              \
         char err[QB_ERRBUF_SIZE];                                                                  \
-        struct app *app = http_req_app(req);                                                       \
         enum qb_err rc = list(app->store, &rows, &n, err, sizeof err);                             \
-        cJSON *items = cJSON_CreateArray();                                                        \
-        for (size_t i = 0; i < n; i++)                                                             \
-            cJSON_AddItemToArray(items, to_json(rows[i]));                                         \
+        api_reply_rows(req, rc, err, rows, n, fn##_item);                                          \
         free_list(rows, n);                                                                        \
-        if (rc) {                                                                                  \
-            cJSON_Delete(items);                                                                   \
-            http_reply_error(req, rc, err);                                                        \
-        } else {                                                                                   \
-            api_reply_items(req, items);                                                           \
-        }                                                                                          \
     }
 
 #endif /* QB_API_COMMON_H */
