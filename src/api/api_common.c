@@ -4,6 +4,7 @@
  */
 #include "api/api_common.h"
 #include "api/app.h"
+#include "engine/engine.h"
 #include "http/http_reply.h"
 #include "util/json_util.h"
 
@@ -118,22 +119,31 @@ const char *api_body_name(struct http_request *req, const cJSON *body)
     return rc || !api_valid_name(name) ? NULL : name;
 }
 
-bool api_query_wait(struct http_request *req, long *wait)
+/* The query parameter `name` as a whole number from lo to hi into *v:
+ * QB_ERR_NOT_FOUND when absent, QB_ERR_INVALID when it is anything else
+ * (*v is then unchanged). */
+static enum qb_err query_long(struct http_request *req, const char *name, long lo, long hi, long *v)
 {
-    const char *w = http_req_query(req, "wait");
-    *wait = -1;
-    if (!w)
-        return true;
+    const char *s = http_req_query(req, name);
+    if (!s)
+        return QB_ERR_NOT_FOUND;
     char *end = NULL;
     errno = 0;
-    long v = strtol(w, &end, 10);
-    if (errno || end == w || *end || v < 0 || v > API_WAIT_MAX_S) {
-        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "wait",
-                                 "wait: must be whole seconds from 0 to %d", API_WAIT_MAX_S);
-        return false;
-    }
-    *wait = v;
-    return true;
+    long x = strtol(s, &end, 10);
+    if (errno || end == s || *end || x < lo || x > hi)
+        return QB_ERR_INVALID;
+    *v = x;
+    return QB_OK;
+}
+
+bool api_query_wait(struct http_request *req, long *wait)
+{
+    *wait = -1;
+    if (query_long(req, "wait", 0, API_WAIT_MAX_S, wait) != QB_ERR_INVALID)
+        return true;
+    http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "wait",
+                             "wait: must be whole seconds from 0 to %d", API_WAIT_MAX_S);
+    return false;
 }
 
 bool api_idempotency_key(struct http_request *req, const char **key)
@@ -155,9 +165,10 @@ bool api_idempotency_key(struct http_request *req, const char **key)
     return ok;
 }
 
-void api_reply_created(struct http_request *req, enum qb_err rc, const char *err, const char *base,
-                       const char *name, api_reply_named_fn reply)
+void api_reply_created(struct http_request *req, enum qb_err rc, const char *err, const char *what,
+                       const char *name, int64_t rate, api_reply_named_fn reply)
 {
+    struct app *app = http_req_app(req);
     if (rc == QB_ERR_CONFLICT) {
         http_reply_problem_field(req, API_ERR_ALREADY_EXISTS, "name", "%s", err);
         return;
@@ -166,10 +177,26 @@ void api_reply_created(struct http_request *req, enum qb_err rc, const char *err
         http_reply_error(req, rc, err);
         return;
     }
+    engine_set_limit(app->engine, what, name, rate);
     reply(req, name, 201);
     char location[128];
-    snprintf(location, sizeof location, "%s/%s", base, name);
+    snprintf(location, sizeof location, "/v1/%ss/%s", what, name);
     http_reply_header(req, "Location", location);
+}
+
+void api_get_named(struct http_request *req, const char *what, api_reply_named_fn reply)
+{
+    const char *name = api_path_name(req, what);
+    if (name)
+        reply(req, name, 200);
+}
+
+void api_reply_in_progress(struct http_request *req, const char *detail)
+{
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "status", "in_progress");
+    cJSON_AddStringToObject(body, "detail", detail);
+    http_reply_json_steal(req, 202, body);
 }
 
 bool api_check_managed(struct http_request *req, const char *what, const char *name,
@@ -239,14 +266,9 @@ bool api_path_id(struct http_request *req, const char *what, int64_t *id)
 
 bool api_query_limit(struct http_request *req, int def, int max, int *limit)
 {
-    const char *s = http_req_query(req, "limit");
+    long v = def;
     *limit = def;
-    if (!s)
-        return true;
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < 1 || v > max) {
+    if (query_long(req, "limit", 1, max, &v) == QB_ERR_INVALID) {
         http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "limit", "limit: 1 to %d", max);
         return false;
     }
@@ -259,6 +281,42 @@ void api_reply_items(struct http_request *req, cJSON *items)
     cJSON *body = cJSON_CreateObject();
     cJSON_AddItemToObject(body, "items", items);
     http_reply_json_steal(req, 200, body);
+}
+
+void api_reply_read(struct http_request *req, enum qb_err rc, const char *err, unsigned status,
+                    cJSON *json)
+{
+    if (rc)
+        http_reply_error(req, rc, err);
+    else
+        http_reply_json_steal(req, status, json);
+}
+
+static cJSON *rows_json(const void *rows, size_t n, api_row_item_fn item)
+{
+    cJSON *items = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(items, item(rows, i));
+    return items;
+}
+
+void api_reply_rows(struct http_request *req, enum qb_err rc, const char *err, const void *rows,
+                    size_t n, api_row_item_fn item)
+{
+    if (rc)
+        http_reply_error(req, rc, err);
+    else
+        api_reply_items(req, rows_json(rows, n, item));
+}
+
+void api_reply_rows_page(struct http_request *req, enum qb_err rc, const char *err,
+                         const void *rows, size_t n, int limit, api_row_item_fn item,
+                         const char *next)
+{
+    if (rc)
+        http_reply_error(req, rc, err);
+    else
+        api_reply_page(req, rows_json(rows, n, item), n == (size_t)limit && n > 0 ? next : NULL);
 }
 
 void api_reply_page(struct http_request *req, cJSON *items, const char *next)

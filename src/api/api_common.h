@@ -65,6 +65,22 @@ bool api_query_limit(struct http_request *req, int def, int max, int *limit);
 void api_reply_items(struct http_request *req, cJSON *items);
 void api_reply_page(struct http_request *req, cJSON *items, const char *next);
 
+/* The JSON of row i of a store listing (an array of row pointers). */
+typedef cJSON *(*api_row_item_fn)(const void *rows, size_t i);
+
+/* Answers a list read with rc (err: its message): rc's own error, or
+ * {"items": [item(rows, i) for each of the n rows]}.  rows stays the
+ * caller's. */
+void api_reply_rows(struct http_request *req, enum qb_err rc, const char *err, const void *rows,
+                    size_t n, api_row_item_fn item);
+
+/* As api_reply_rows for a keyset-paged list: next_cursor is next (the last
+ * row's cursor) when the page is full (n is limit: there may be more),
+ * else null. */
+void api_reply_rows_page(struct http_request *req, enum qb_err rc, const char *err,
+                         const void *rows, size_t n, int limit, api_row_item_fn item,
+                         const char *next);
+
 /* The body of a PUT /v1/<what>s/{name}: the valid {name} into *name and
  * the JSON object body, whose "name", when sent, must be a string equal to
  * {name} (resources are not renamed).  Replies (404, 400 or 422) and
@@ -75,12 +91,22 @@ const cJSON *api_replace_body(struct http_request *req, const char *what, const 
  * GET answer, reused by its create. */
 typedef void (*api_reply_named_fn)(struct http_request *req, const char *name, unsigned status);
 
-/* Answers a create whose store insert returned rc (err: its message): 409
- * already_exists on "name" for QB_ERR_CONFLICT (the store's only conflict
- * on insert is a taken name), the error's own status for another failure,
- * else reply(req, name, 201) with Location: <base>/<name>. */
-void api_reply_created(struct http_request *req, enum qb_err rc, const char *err, const char *base,
-                       const char *name, api_reply_named_fn reply);
+/* Answers a create of the resource <what> whose store insert returned rc
+ * (err: its message): 409 already_exists on "name" for QB_ERR_CONFLICT (the
+ * store's only conflict on insert is a taken name), the error's own status
+ * for another failure, else reply(req, name, 201) with Location:
+ * /v1/<what>s/<name>, after setting the engine's byte rate limit of <what>
+ * name to rate (a resource made again under an old name does not inherit
+ * the old one's limit). */
+void api_reply_created(struct http_request *req, enum qb_err rc, const char *err, const char *what,
+                       const char *name, int64_t rate, api_reply_named_fn reply);
+
+/* GET /v1/<what>s/{name}: reply(req, name, 200) for a valid {name}. */
+void api_get_named(struct http_request *req, const char *what, api_reply_named_fn reply);
+
+/* Replies 202 {"status": "in_progress", "detail": detail}: a task the
+ * request stopped waiting for goes on. */
+void api_reply_in_progress(struct http_request *req, const char *detail);
 
 /* Refuses a change to a resource that qbackupd's configuration manages
  * (managed_by other than "api"): replies 409 saying which configuration
@@ -112,5 +138,51 @@ bool api_query_wait(struct http_request *req, long *wait);
  * req): 1-128 printable ASCII characters, since it is stored and shown.
  * Replies 400 invalid_parameter and returns false otherwise. */
 bool api_idempotency_key(struct http_request *req, const char **key);
+
+/* Replies status with json (taken) when rc is QB_OK, else rc's own status
+ * with err; json is NULL then.  The answer to a store read. */
+void api_reply_read(struct http_request *req, enum qb_err rc, const char *err, unsigned status,
+                    cJSON *json);
+
+/* The GET answer and the list answer of a stored resource are the same
+ * steps over each resource's row type: read, reply the JSON (or the
+ * store's error), free.  C says such a step once only as a macro that
+ * defines the typed function (as BSD <sys/tree.h> RB_GENERATE does); each
+ * use names every function it calls, so grep still finds the callers.
+ * Both expect http_req_app() (api/app.h) where they are used. */
+
+/* Defines `static void fn(struct http_request *req, key_t key, unsigned
+ * status)`: get(store, key, &row, err, errlen), reply status with
+ * to_json(req, row), free_row(row). */
+#define API_DEFINE_REPLY_ROW(fn, key_t, row_t, get, free_row, to_json)                             \
+    static void fn(struct http_request *req, key_t key, unsigned status)                           \
+    {                                                                                              \
+        row_t *row = NULL;                                                                         \
+        char err[QB_ERRBUF_SIZE];                                                                  \
+        struct app *app = http_req_app(req);                                                       \
+        enum qb_err rc = get(app->store, key, &row, err, sizeof err);                              \
+        api_reply_read(req, rc, err, status, rc ? NULL : to_json(req, row));                       \
+        free_row(row);                                                                             \
+    }
+
+/* Defines the handler `void fn(struct http_request *req)` of an unpaged
+ * list: list(store, &rows, &n, err, errlen), api_reply_rows with
+ * to_json(row) of each row (through the static adaptor fn_item, which
+ * types the row), free_list(rows, n). */
+#define API_DEFINE_LIST(fn, row_t, list, free_list, to_json)                                       \
+    static cJSON *fn##_item(const void *rows, size_t i)                                            \
+    {                                                                                              \
+        return to_json(((row_t *const *)rows)[i]);                                                 \
+    }                                                                                              \
+    void fn(struct http_request *req)                                                              \
+    {                                                                                              \
+        struct app *app = http_req_app(req);                                                       \
+        row_t **rows = NULL;                                                                       \
+        size_t n = 0;                                                                              \
+        char err[QB_ERRBUF_SIZE];                                                                  \
+        enum qb_err rc = list(app->store, &rows, &n, err, sizeof err);                             \
+        api_reply_rows(req, rc, err, rows, n, fn##_item);                                          \
+        free_list(rows, n);                                                                        \
+    }
 
 #endif /* QB_API_COMMON_H */

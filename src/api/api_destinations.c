@@ -21,7 +21,6 @@
 #include "store/store_destinations.h"
 #include "store/store_snapshots.h"
 #include "util/json_util.h"
-#include "util/seal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,20 +52,21 @@ static cJSON *destination_json(const struct store_destination *d)
     return o;
 }
 
-static void reply_destination(struct http_request *req, const char *name, unsigned status)
+/* with_secret only to report credentials_set; the secret is not sent */
+static enum qb_err get_shown(struct store *s, const char *name, struct store_destination **d,
+                             char *err, size_t errlen)
 {
-    struct app *app = http_req_app(req);
-    struct store_destination *d = NULL;
-    char err[QB_ERRBUF_SIZE];
-    /* with_secret only to report credentials_set; the secret is not sent */
-    enum qb_err rc = store_destination_get(app->store, name, true, &d, err, sizeof err);
-    if (rc) {
-        http_reply_error(req, rc, err);
-        return;
-    }
-    http_reply_json_steal(req, status, destination_json(d));
-    store_destination_free(d);
+    return store_destination_get(s, name, true, d, err, errlen);
 }
+
+static cJSON *destination_reply_json(struct http_request *req, const struct store_destination *d)
+{
+    (void)req;
+    return destination_json(d);
+}
+
+API_DEFINE_REPLY_ROW(reply_destination, const char *, struct store_destination, get_shown,
+                     store_destination_free, destination_reply_json)
 
 void api_destinations_list(struct http_request *req)
 {
@@ -196,46 +196,30 @@ static bool destination_from_body(struct http_request *req, const cJSON *body,
     return true;
 }
 
-static void clear_destination(struct store_destination *d)
-{
-    free(d->name);
-    free(d->kind);
-    free(d->settings);
-    free(d->encryption);
-    seal_wipe_free(d->secret);
-    memset(d, 0, sizeof *d);
-}
-
 void api_destinations_create(struct http_request *req)
 {
     struct app *app = http_req_app(req);
-    struct store_destination d;
+    /* On the heap so that the store's own free releases it (and wipes the secret). */
+    struct store_destination *d = xcalloc(1, sizeof *d);
     char err[QB_ERRBUF_SIZE];
     const char *name = NULL;
     bool secret_given = false;
-    memset(&d, 0, sizeof d);
     const cJSON *body = api_body_object(req);
-    if (!body)
-        return;
-    name = api_body_name(req, body);
-    if (!name)
-        return;
-    if (!destination_from_body(req, body, NULL, &d, &secret_given))
+    if (body)
+        name = api_body_name(req, body);
+    if (!name || !destination_from_body(req, body, NULL, d, &secret_given))
         goto out;
-    d.name = xstrdup(name);
-    enum qb_err rc = store_destination_insert(app->store, &d, err, sizeof err);
-    if (!rc) /* a destination made again under an old name: not its old rate */
-        engine_set_limit(app->engine, "destination", name, d.max_write_bytes_per_second);
-    api_reply_created(req, rc, err, "/v1/destinations", name, reply_destination);
+    d->name = xstrdup(name);
+    enum qb_err rc = store_destination_insert(app->store, d, err, sizeof err);
+    api_reply_created(req, rc, err, "destination", name, d->max_write_bytes_per_second,
+                      reply_destination);
 out:
-    clear_destination(&d);
+    store_destination_free(d);
 }
 
 void api_destinations_get(struct http_request *req)
 {
-    const char *name = api_path_name(req, "destination");
-    if (name)
-        reply_destination(req, name, 200);
+    api_get_named(req, "destination", reply_destination);
 }
 
 static bool check_api_managed(struct http_request *req, const char *name)
@@ -282,24 +266,20 @@ static bool same_place(const struct store_destination *a, const struct store_des
 void api_destinations_replace(struct http_request *req)
 {
     struct app *app = http_req_app(req);
-    struct store_destination d;
+    struct store_destination *d = xcalloc(1, sizeof *d), *cur = NULL;
     char err[QB_ERRBUF_SIZE];
     bool secret_given = false;
-    memset(&d, 0, sizeof d);
     const char *name = NULL;
     const cJSON *body = api_replace_body(req, "destination", &name);
-    if (!body)
-        return;
-    struct store_destination *cur = NULL;
-    if (!check_api_managed(req, name))
+    if (!body || !check_api_managed(req, name))
         goto out;
     enum qb_err rc = store_destination_get(app->store, name, true, &cur, err, sizeof err);
     if (rc) {
         http_reply_error(req, rc, err);
         goto out;
     }
-    bool ok = destination_from_body(req, body, cur->secret, &d, &secret_given);
-    if (ok && !same_place(cur, &d)) {
+    bool ok = destination_from_body(req, body, cur->secret, d, &secret_given);
+    if (ok && !same_place(cur, d)) {
         /* Rows point at objects by key inside this destination: pointing
          * it elsewhere would leave every row naming an object that is not
          * there, and the objects with no row. */
@@ -321,19 +301,19 @@ void api_destinations_replace(struct http_request *req)
     store_destination_free(cur);
     if (!ok)
         goto out;
-    d.name = xstrdup(name);
+    d->name = xstrdup(name);
     /* A local destination has no use for S3 credentials: drop them. */
-    bool keep = !secret_given && strcmp(d.kind, "s3") == 0;
-    rc = store_destination_update(app->store, &d, keep, err, sizeof err);
+    bool keep = !secret_given && strcmp(d->kind, "s3") == 0;
+    rc = store_destination_update(app->store, d, keep, err, sizeof err);
     if (rc) {
         http_reply_error(req, rc, err);
         goto out;
     }
     /* Running transfers slow down or speed up at once, not next run. */
-    engine_set_limit(app->engine, "destination", name, d.max_write_bytes_per_second);
+    engine_set_limit(app->engine, "destination", name, d->max_write_bytes_per_second);
     reply_destination(req, name, 200);
 out:
-    clear_destination(&d);
+    store_destination_free(d);
 }
 
 void api_destinations_delete(struct http_request *req)
@@ -343,10 +323,15 @@ void api_destinations_delete(struct http_request *req)
 
 /* ---------------------------------------------------------------- check */
 
-struct check_task {
+/* What a check and a rescan task share: the destination they work on. */
+struct destination_task {
     struct task task;
     struct store *store;
     int64_t destination_id;
+};
+
+struct check_task {
+    struct destination_task head;
     enum qb_err rc;
     char step[16];
     char err[QB_ERRBUF_SIZE];
@@ -386,7 +371,7 @@ static void run_check(struct task *t)
     struct read_cmp cmp = {.expect = body, .len = strlen(body), .same = true};
     int64_t t0 = qb_mono_ms();
     snprintf(c->step, sizeof c->step, "open");
-    c->rc = resolve_storage(c->store, c->destination_id, &st, c->err, sizeof c->err);
+    c->rc = resolve_storage(c->head.store, c->head.destination_id, &st, c->err, sizeof c->err);
     /* Reported, not a failure of the check: a key allowed to back up may
      * lack the permission to read the bucket's configuration. */
     if (!c->rc)
@@ -456,7 +441,7 @@ static cJSON *lock_json(const struct check_task *c)
 static bool poll_check(struct http_request *req, void *ctx, bool expired)
 {
     struct check_task *c = ctx;
-    if (!atomic_load(&c->task.done)) {
+    if (!atomic_load(&c->head.task.done)) {
         if (expired)
             http_reply_problem(req, API_ERR_UNAVAILABLE,
                                "the destination did not answer within %d s", CHECK_WAIT_MS / 1000);
@@ -499,38 +484,38 @@ static bool no_body_fields(struct http_request *req, const char *what)
     return true;
 }
 
-/* The id of the destination {name} for a bodiless task request `what`;
- * replies (404, 400 or the store's error) and returns false otherwise. */
-static bool task_destination(struct http_request *req, const char *what, int64_t *id)
+/* Starts the task `what` (size bytes, a struct destination_task first) on
+ * the destination {name}, and answers with poll once it is done or
+ * wait_ms have passed; replies (404, 400 or the store's error) instead
+ * when there is no such destination or a body was sent. */
+static void destination_task_start(struct http_request *req, const char *what, size_t size,
+                                   void (*run)(struct task *t), void (*destroy)(struct task *t),
+                                   int64_t wait_ms, http_poll_fn poll)
 {
     struct app *app = http_req_app(req);
     struct store_destination *d = NULL;
     char err[QB_ERRBUF_SIZE];
     const char *name = api_path_name(req, "destination");
     if (!name || !no_body_fields(req, what))
-        return false;
+        return;
     enum qb_err rc = store_destination_get(app->store, name, false, &d, err, sizeof err);
     if (rc) {
         http_reply_error(req, rc, err);
-        return false;
+        return;
     }
-    *id = d->id;
+    struct destination_task *t = xcalloc(1, size);
+    task_init(&t->task, run, destroy);
+    t->store = app->store;
+    t->destination_id = d->id;
     store_destination_free(d);
-    return true;
+    tasks_submit(app->tasks, &t->task);
+    http_req_defer(req, qb_mono_ms() + wait_ms, poll, t, task_release_ctx);
 }
 
 void api_destinations_check(struct http_request *req)
 {
-    struct app *app = http_req_app(req);
-    int64_t id = 0;
-    if (!task_destination(req, "a destination check", &id))
-        return;
-    struct check_task *c = xcalloc(1, sizeof *c);
-    task_init(&c->task, run_check, destroy_check);
-    c->store = app->store;
-    c->destination_id = id;
-    tasks_submit(app->tasks, &c->task);
-    http_req_defer(req, qb_mono_ms() + CHECK_WAIT_MS, poll_check, c, task_release_ctx);
+    destination_task_start(req, "a destination check", sizeof(struct check_task), run_check,
+                           destroy_check, CHECK_WAIT_MS, poll_check);
 }
 
 /* ---------------------------------------------------------------- rescan */
@@ -540,9 +525,7 @@ void api_destinations_check(struct http_request *req)
 #define RESCAN_WAIT_MS 300000
 
 struct rescan_task {
-    struct task task;
-    struct store *store;
-    int64_t destination_id;
+    struct destination_task head;
     enum qb_err rc;
     char err[QB_ERRBUF_SIZE];
     struct rescan_report report;
@@ -552,9 +535,10 @@ static void run_rescan(struct task *t)
 {
     struct rescan_task *rt = (struct rescan_task *)t;
     struct storage *st = NULL;
-    rt->rc = resolve_storage(rt->store, rt->destination_id, &st, rt->err, sizeof rt->err);
+    struct destination_task *h = &rt->head;
+    rt->rc = resolve_storage(h->store, h->destination_id, &st, rt->err, sizeof rt->err);
     if (!rt->rc)
-        rt->rc = rescan_destination(rt->store, rt->destination_id, st, NULL, &rt->report, rt->err,
+        rt->rc = rescan_destination(h->store, h->destination_id, st, NULL, &rt->report, rt->err,
                                     sizeof rt->err);
     storage_close(st);
 }
@@ -569,15 +553,10 @@ static void destroy_rescan(struct task *t)
 static bool poll_rescan(struct http_request *req, void *ctx, bool expired)
 {
     struct rescan_task *rt = ctx;
-    if (!atomic_load(&rt->task.done)) {
-        if (expired) {
-            cJSON *body = cJSON_CreateObject();
-            cJSON_AddStringToObject(body, "status", "in_progress");
-            cJSON_AddStringToObject(body, "detail",
-                                    "the rescan continues; list the snapshots "
-                                    "later to see what it imported");
-            http_reply_json_steal(req, 202, body);
-        }
+    if (!atomic_load(&rt->head.task.done)) {
+        if (expired)
+            api_reply_in_progress(req, "the rescan continues; list the snapshots "
+                                       "later to see what it imported");
         return expired;
     }
     const struct rescan_report *rep = &rt->report;
@@ -602,14 +581,6 @@ static bool poll_rescan(struct http_request *req, void *ctx, bool expired)
 
 void api_destinations_rescan(struct http_request *req)
 {
-    struct app *app = http_req_app(req);
-    int64_t id = 0;
-    if (!task_destination(req, "a rescan", &id))
-        return;
-    struct rescan_task *rt = xcalloc(1, sizeof *rt);
-    task_init(&rt->task, run_rescan, destroy_rescan);
-    rt->store = app->store;
-    rt->destination_id = id;
-    tasks_submit(app->tasks, &rt->task);
-    http_req_defer(req, qb_mono_ms() + RESCAN_WAIT_MS, poll_rescan, rt, task_release_ctx);
+    destination_task_start(req, "a rescan", sizeof(struct rescan_task), run_rescan, destroy_rescan,
+                           RESCAN_WAIT_MS, poll_rescan);
 }

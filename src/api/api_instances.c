@@ -207,84 +207,48 @@ static bool instance_from_body(struct http_request *req, const cJSON *body,
     return true;
 }
 
-static void clear_instance(struct store_instance *inst)
+/* An instance's own GET answer: its row and its latest topology. */
+static cJSON *instance_reply_json(struct http_request *req, const struct store_instance *inst)
 {
-    free(inst->name);
-    free(inst->url);
-    free(inst->api_key);
-    free(inst->ca_file);
-    free(inst->nodes);
-    memset(inst, 0, sizeof *inst);
+    cJSON *o = instance_json(inst);
+    add_topology(req, o, inst->name);
+    return o;
 }
 
 /* Replies with the stored instance `name` and the given status. */
-static void reply_instance(struct http_request *req, const char *name, unsigned status)
-{
-    struct app *app = http_req_app(req);
-    struct store_instance *inst = NULL;
-    char err[QB_ERRBUF_SIZE];
-    enum qb_err rc = store_instance_get(app->store, name, &inst, err, sizeof err);
-    if (rc) {
-        http_reply_error(req, rc, err);
-        return;
-    }
-    cJSON *o = instance_json(inst);
-    add_topology(req, o, inst->name);
-    http_reply_json_steal(req, status, o);
-    store_instance_free(inst);
-}
+API_DEFINE_REPLY_ROW(reply_instance, const char *, struct store_instance, store_instance_get,
+                     store_instance_free, instance_reply_json)
 
-void api_instances_list(struct http_request *req)
-{
-    struct app *app = http_req_app(req);
-    struct store_instance **list = NULL;
-    size_t n = 0;
-    char err[QB_ERRBUF_SIZE];
-    enum qb_err rc = store_instance_list(app->store, &list, &n, err, sizeof err);
-    if (rc) {
-        http_reply_error(req, rc, err);
-        return;
-    }
-    cJSON *items = cJSON_CreateArray();
-    for (size_t i = 0; i < n; i++)
-        cJSON_AddItemToArray(items, instance_json(list[i]));
-    store_instance_list_free(list, n);
-    api_reply_items(req, items);
-}
+API_DEFINE_LIST(api_instances_list, struct store_instance, store_instance_list,
+                store_instance_list_free, instance_json)
 
 void api_instances_create(struct http_request *req)
 {
     struct app *app = http_req_app(req);
-    struct store_instance inst;
+    /* On the heap so that the store's own free releases it (and wipes the key). */
+    struct store_instance *inst = xcalloc(1, sizeof *inst);
     char err[QB_ERRBUF_SIZE];
     const char *name = NULL;
     bool api_key_given = false;
-    memset(&inst, 0, sizeof inst);
 
     const cJSON *body = api_body_object(req);
-    if (!body)
-        return;
-    name = api_body_name(req, body);
-    if (!name)
-        return;
-    if (!instance_from_body(req, body, &inst, &api_key_given))
+    if (body)
+        name = api_body_name(req, body);
+    if (!name || !instance_from_body(req, body, inst, &api_key_given))
         goto out;
-    inst.name = xstrdup(name);
-    if (!nodes_check_cluster(req, &inst))
+    inst->name = xstrdup(name);
+    if (!nodes_check_cluster(req, inst))
         goto out;
-    enum qb_err rc = store_instance_insert(app->store, &inst, err, sizeof err);
-    if (!rc) /* an instance made again under an old name: not its old rate */
-        engine_set_limit(app->engine, "instance", name, inst.max_read_bytes_per_second);
-    api_reply_created(req, rc, err, "/v1/instances", name, reply_instance);
+    enum qb_err rc = store_instance_insert(app->store, inst, err, sizeof err);
+    api_reply_created(req, rc, err, "instance", name, inst->max_read_bytes_per_second,
+                      reply_instance);
 out:
-    clear_instance(&inst);
+    store_instance_free(inst);
 }
 
 void api_instances_get(struct http_request *req)
 {
-    const char *name = api_path_name(req, "instance");
-    if (name)
-        reply_instance(req, name, 200);
+    api_get_named(req, "instance", reply_instance);
 }
 
 /* Refuses changes to configuration-managed instances: 409. */
@@ -306,37 +270,35 @@ static bool check_api_managed(struct http_request *req, const char *name)
 void api_instances_replace(struct http_request *req)
 {
     struct app *app = http_req_app(req);
-    struct store_instance inst;
+    struct store_instance *inst = xcalloc(1, sizeof *inst);
     char err[QB_ERRBUF_SIZE];
     bool api_key_given = false;
-    memset(&inst, 0, sizeof inst);
 
     const char *name = NULL;
     const cJSON *body = api_replace_body(req, "instance", &name);
-    if (!body)
-        return;
-    if (!check_api_managed(req, name) || !instance_from_body(req, body, &inst, &api_key_given))
+    if (!body || !check_api_managed(req, name) ||
+        !instance_from_body(req, body, inst, &api_key_given))
         goto out;
-    inst.name = xstrdup(name);
+    inst->name = xstrdup(name);
     if (!api_key_given) {
         /* The nodes check talks to Qdrant with the key that stays. */
         struct store_instance *old = NULL;
         if (store_instance_get(app->store, name, &old, err, sizeof err) == QB_OK && old->api_key)
-            inst.api_key = xstrdup(old->api_key);
+            inst->api_key = xstrdup(old->api_key);
         store_instance_free(old);
     }
-    if (!nodes_check_cluster(req, &inst))
+    if (!nodes_check_cluster(req, inst))
         goto out;
-    enum qb_err rc = store_instance_update(app->store, &inst, !api_key_given, err, sizeof err);
+    enum qb_err rc = store_instance_update(app->store, inst, !api_key_given, err, sizeof err);
     if (rc) {
         http_reply_error(req, rc, err);
         goto out;
     }
     /* Running transfers slow down or speed up at once, not next run. */
-    engine_set_limit(app->engine, "instance", name, inst.max_read_bytes_per_second);
+    engine_set_limit(app->engine, "instance", name, inst->max_read_bytes_per_second);
     reply_instance(req, name, 200);
 out:
-    clear_instance(&inst);
+    store_instance_free(inst);
 }
 
 void api_instances_delete(struct http_request *req)

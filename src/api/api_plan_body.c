@@ -297,23 +297,46 @@ static enum qb_err parse_strings(const cJSON *body, struct store_plan *p, char *
     return QB_OK;
 }
 
+/* The optional object member `name` of body, whose members may only be
+ * `fields`: *out is NULL when it is absent or null.  QB_ERR_INVALID with
+ * "<name>: must be an object {"<field>", ...} or null" or "<name>.<the
+ * unknown member>" in err otherwise. */
+static enum qb_err member_object(const cJSON *body, const char *name, const char *const *fields,
+                                 const cJSON **out, char *err, size_t errlen)
+{
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(body, name);
+    char sub[QB_ERRBUF_SIZE / 2] = "";
+    *out = NULL;
+    if (!o || cJSON_IsNull(o))
+        return QB_OK;
+    if (!cJSON_IsObject(o)) {
+        size_t used = 0;
+        for (size_t i = 0; fields[i] && used < sizeof sub; i++) {
+            int k = snprintf(sub + used, sizeof sub - used, "%s\"%s\"", i ? ", " : "", fields[i]);
+            used += k > 0 ? (size_t)k : 0;
+        }
+        return qb_failf(QB_ERR_INVALID, err, errlen, "%s: must be an object {%s} or null", name,
+                        sub);
+    }
+    if (json_reject_unknown(o, fields, sub, sizeof sub))
+        return qb_failf(QB_ERR_INVALID, err, errlen, "%s.%s", name, sub);
+    *out = o;
+    return QB_OK;
+}
+
 /* Reads "reverify": {"schedule": cron (in the plan's timezone),
  * "max_bytes": budget per pass} or null/absent for none. */
 static enum qb_err parse_reverify(const cJSON *body, struct store_plan *p, char *err, size_t errlen)
 {
     static const char *const fields[] = {"schedule", "max_bytes", NULL};
-    const cJSON *rv = cJSON_GetObjectItemCaseSensitive(body, "reverify");
+    const cJSON *rv = NULL;
     const char *expr = NULL;
     int64_t max = REVERIFY_MAX_BYTES_DEFAULT;
     char sub[QB_ERRBUF_SIZE / 2];
-    if (!rv || cJSON_IsNull(rv))
-        return QB_OK;
-    if (!cJSON_IsObject(rv))
-        return qb_failf(QB_ERR_INVALID, err, errlen,
-                        "reverify: must be an object {\"schedule\", \"max_bytes\"} or null");
-    enum qb_err rc = json_reject_unknown(rv, fields, sub, sizeof sub);
-    if (!rc)
-        rc = json_get_string(rv, "schedule", &expr, sub, sizeof sub);
+    enum qb_err rc = member_object(body, "reverify", fields, &rv, err, errlen);
+    if (rc || !rv)
+        return rc;
+    rc = json_get_string(rv, "schedule", &expr, sub, sizeof sub);
     if (rc == QB_ERR_NOT_FOUND)
         return qb_failf(QB_ERR_INVALID, err, errlen,
                         "reverify.schedule: is required (a cron expression, as for schedule)");
@@ -342,17 +365,15 @@ static enum qb_err parse_compression(const cJSON *body, struct store_plan *p, ch
                                      size_t errlen)
 {
     static const char *const fields[] = {"codec", "level", NULL};
-    const cJSON *c = cJSON_GetObjectItemCaseSensitive(body, "compression");
+    const cJSON *c = NULL;
     const char *codec = "zstd";
     int64_t level = CODEC_LEVEL_DEFAULT;
     char sub[QB_ERRBUF_SIZE / 2];
-    if (c && !cJSON_IsNull(c)) {
-        if (!cJSON_IsObject(c))
-            return qb_failf(QB_ERR_INVALID, err, errlen,
-                            "compression: must be an object {\"codec\", \"level\"} or null");
-        enum qb_err rc = json_reject_unknown(c, fields, sub, sizeof sub);
-        if (!rc)
-            rc = json_get_string(c, "codec", &codec, sub, sizeof sub);
+    enum qb_err rc = member_object(body, "compression", fields, &c, err, errlen);
+    if (rc)
+        return rc;
+    if (c) {
+        rc = json_get_string(c, "codec", &codec, sub, sizeof sub);
         if (rc == QB_ERR_NOT_FOUND)
             rc = qb_failf(QB_ERR_INVALID, sub, sizeof sub,
                           "codec: is required (\"zstd\" or \"none\")");
@@ -370,6 +391,18 @@ static enum qb_err parse_compression(const cJSON *body, struct store_plan *p, ch
     p->compression = xstrdup(codec);
     p->compression_level = level;
     return QB_OK;
+}
+
+/* The optional string member `field` of body into *out (NULL when absent,
+ * QB_ERR_NOT_FOUND): QB_ERR_INVALID "<field>: must be "a" or "b"" when it
+ * is another string. */
+static enum qb_err get_either(const cJSON *body, const char *field, const char *a, const char *b,
+                              const char **out, char *err, size_t errlen)
+{
+    enum qb_err rc = json_get_string(body, field, out, err, errlen);
+    if (rc == QB_OK && strcmp(*out, a) != 0 && strcmp(*out, b) != 0)
+        rc = qb_failf(QB_ERR_INVALID, err, errlen, "%s: must be \"%s\" or \"%s\"", field, a, b);
+    return rc;
 }
 
 /* Fills p from body (all fields but name) and *allow_missing from the
@@ -404,20 +437,12 @@ bool api_plan_from_body(struct http_request *req, const cJSON *body, struct stor
         rc = json_get_bool(body, "allow_missing_collections", allow_missing, err, sizeof err);
     const char *method = NULL;
     if (!rc || rc == QB_ERR_NOT_FOUND)
-        rc = json_get_string(body, "shard_method", &method, err, sizeof err);
-    if (rc == QB_OK && strcmp(method, "snapshot") != 0 && strcmp(method, "stream") != 0) {
-        snprintf(err, sizeof err, "shard_method: must be \"snapshot\" or \"stream\"");
-        rc = QB_ERR_INVALID;
-    }
+        rc = get_either(body, "shard_method", "snapshot", "stream", &method, err, sizeof err);
     /* Omitted: "quick" for a new or replaced plan (migration 0012 keeps
      * "full" on plans stored before the setting existed). */
     const char *vmode = NULL;
     if (!rc || rc == QB_ERR_NOT_FOUND)
-        rc = json_get_string(body, "verify_mode", &vmode, err, sizeof err);
-    if (rc == QB_OK && strcmp(vmode, "quick") != 0 && strcmp(vmode, "full") != 0) {
-        snprintf(err, sizeof err, "verify_mode: must be \"quick\" or \"full\"");
-        rc = QB_ERR_INVALID;
-    }
+        rc = get_either(body, "verify_mode", "quick", "full", &vmode, err, sizeof err);
     if (!rc || rc == QB_ERR_NOT_FOUND)
         rc = json_get_int(body, "alert_after", 60, 366LL * 86400, &alert, err, sizeof err);
     const cJSON *labels = cJSON_GetObjectItemCaseSensitive(body, "labels");

@@ -109,19 +109,14 @@ cJSON *api_plan_json(const struct store_plan *p)
     return o;
 }
 
-static void reply_plan(struct http_request *req, const char *name, unsigned status)
+static cJSON *plan_reply_json(struct http_request *req, const struct store_plan *p)
 {
-    struct app *app = http_req_app(req);
-    struct store_plan *p = NULL;
-    char err[QB_ERRBUF_SIZE];
-    enum qb_err rc = store_plan_get(app->store, name, &p, err, sizeof err);
-    if (rc) {
-        http_reply_error(req, rc, err);
-        return;
-    }
-    http_reply_json_steal(req, status, api_plan_json(p));
-    store_plan_free(p);
+    (void)req;
+    return api_plan_json(p);
 }
+
+API_DEFINE_REPLY_ROW(reply_plan, const char *, struct store_plan, store_plan_get, store_plan_free,
+                     plan_reply_json)
 
 /* Maps store errors of insert/update: unknown references are the client's
  * 422 (well-formed, but naming nothing). */
@@ -139,23 +134,8 @@ static void reply_write_error(struct http_request *req, enum qb_err rc, const ch
     }
 }
 
-void api_plans_list(struct http_request *req)
-{
-    struct app *app = http_req_app(req);
-    struct store_plan **list = NULL;
-    size_t n = 0;
-    char err[QB_ERRBUF_SIZE];
-    enum qb_err rc = store_plan_list(app->store, &list, &n, err, sizeof err);
-    if (rc) {
-        http_reply_error(req, rc, err);
-        return;
-    }
-    cJSON *items = cJSON_CreateArray();
-    for (size_t i = 0; i < n; i++)
-        cJSON_AddItemToArray(items, api_plan_json(list[i]));
-    store_plan_list_free(list, n);
-    api_reply_items(req, items);
-}
+API_DEFINE_LIST(api_plans_list, struct store_plan, store_plan_list, store_plan_list_free,
+                api_plan_json)
 
 /* A lock asked of a local folder is bad input, known without asking any
  * store (whether an S3 bucket has Object Lock is its run's first check). */
@@ -189,17 +169,15 @@ static void write_plan(struct http_request *req, struct store_plan *p, bool crea
         return;
     enum qb_err rc = create ? store_plan_insert(app->store, p, err, sizeof err)
                             : store_plan_update(app->store, p, err, sizeof err);
-    /* Running transfers slow down or speed up at once, not next run (and
-     * a plan made again under an old name does not inherit its bucket's
-     * rate). */
-    if (!rc)
-        engine_set_limit(app->engine, "plan", p->name, p->max_bytes_per_second);
-    if (rc && !(create && rc == QB_ERR_CONFLICT))
+    if (rc && !(create && rc == QB_ERR_CONFLICT)) {
         reply_write_error(req, rc, err);
-    else if (create)
-        api_reply_created(req, rc, err, "/v1/plans", p->name, reply_plan);
-    else
+    } else if (create) {
+        api_reply_created(req, rc, err, "plan", p->name, p->max_bytes_per_second, reply_plan);
+    } else {
+        /* Running transfers slow down or speed up at once, not next run. */
+        engine_set_limit(app->engine, "plan", p->name, p->max_bytes_per_second);
         reply_plan(req, p->name, 200);
+    }
 }
 
 /* ------------------------------------------------- the existence check */
@@ -368,57 +346,51 @@ static void check_and_write(struct http_request *req, struct store_plan *p, bool
         write_plan(req, p, create);
 }
 
-void api_plans_create(struct http_request *req)
-{
-    struct store_plan p;
-    const char *name = NULL;
-    bool allow_missing = false;
-    memset(&p, 0, sizeof p);
-    const cJSON *body = api_body_object(req);
-    if (!body)
-        return;
-    name = api_body_name(req, body);
-    if (!name)
-        return;
-    if (!api_plan_from_body(req, body, &p, &allow_missing))
-        goto out;
-    p.name = xstrdup(name);
-    check_and_write(req, &p, true, allow_missing);
-out:
-    store_plan_clear(&p);
-}
-
-void api_plans_get(struct http_request *req)
-{
-    const char *name = api_path_name(req, "plan");
-    if (name)
-        reply_plan(req, name, 200);
-}
-
-void api_plans_replace(struct http_request *req)
+/* The plan `name` from body, written as a create or a replace of one that
+ * exists (404 before anyone asks Qdrant anything otherwise). */
+static void plan_from_request(struct http_request *req, const cJSON *body, const char *name,
+                              bool create)
 {
     struct app *app = http_req_app(req);
     struct store_plan p, *old = NULL;
     char err[QB_ERRBUF_SIZE];
     bool allow_missing = false;
     memset(&p, 0, sizeof p);
-    const char *name = NULL;
-    const cJSON *body = api_replace_body(req, "plan", &name);
-    if (!body)
-        return;
     if (!api_plan_from_body(req, body, &p, &allow_missing))
         goto out;
-    /* A missing plan is 404 before anyone asks Qdrant anything. */
-    enum qb_err rc = store_plan_get(app->store, name, &old, err, sizeof err);
+    enum qb_err rc = create ? QB_OK : store_plan_get(app->store, name, &old, err, sizeof err);
     store_plan_free(old);
     if (rc) {
         http_reply_error(req, rc, err);
         goto out;
     }
     p.name = xstrdup(name);
-    check_and_write(req, &p, false, allow_missing);
+    check_and_write(req, &p, create, allow_missing);
 out:
     store_plan_clear(&p);
+}
+
+void api_plans_create(struct http_request *req)
+{
+    const char *name = NULL;
+    const cJSON *body = api_body_object(req);
+    if (body)
+        name = api_body_name(req, body);
+    if (name)
+        plan_from_request(req, body, name, true);
+}
+
+void api_plans_get(struct http_request *req)
+{
+    api_get_named(req, "plan", reply_plan);
+}
+
+void api_plans_replace(struct http_request *req)
+{
+    const char *name = NULL;
+    const cJSON *body = api_replace_body(req, "plan", &name);
+    if (body)
+        plan_from_request(req, body, name, false);
 }
 
 void api_plans_delete(struct http_request *req)

@@ -255,14 +255,10 @@ static void precheck(struct task *t)
 static void destroy_restore_req(struct task *t)
 {
     struct restore_req *r = (struct restore_req *)t;
-    free(r->instance);
-    free(r->collection);
-    free(r->request_json);
-    free(r->plan_name);
-    free(r->principal);
-    free(r->idem_key);
-    free(r->backup_version);
-    free(r->conflict);
+    char *owned[] = {r->instance,  r->collection, r->idem_key,       r->plan_name,
+                     r->principal, r->conflict,   r->backup_version, r->request_json};
+    for (size_t i = 0; i < QB_ARRAY_LEN(owned); i++)
+        free(owned[i]);
     free(r);
 }
 

@@ -335,6 +335,11 @@ static bool parse_time(const char *s, int64_t *out)
     return rfc3339_parse(s, RFC3339_PLUS_ZERO, out);
 }
 
+static cJSON *run_item(const void *rows, size_t i)
+{
+    return api_run_json(((struct store_run *const *)rows)[i]);
+}
+
 void api_runs_list(struct http_request *req)
 {
     struct app *app = http_req_app(req);
@@ -377,20 +382,12 @@ void api_runs_list(struct http_request *req)
         return;
     struct store_run **list = NULL;
     size_t n = 0;
+    char next[32] = "";
     enum qb_err rc = store_run_list(app->store, &f, &list, &n, err, sizeof err);
-    if (rc) {
-        http_reply_error(req, rc, err);
-        return;
-    }
-    cJSON *items = cJSON_CreateArray();
-    for (size_t i = 0; i < n; i++)
-        cJSON_AddItemToArray(items, api_run_json(list[i]));
-    char next[32];
-    bool more = n == (size_t)f.limit && n > 0;
-    if (more)
+    if (!rc && n > 0)
         snprintf(next, sizeof next, "%lld", (long long)list[n - 1]->id);
+    api_reply_rows_page(req, rc, err, list, n, f.limit, run_item, next);
     store_run_list_free(list, n);
-    api_reply_page(req, items, more ? next : NULL);
 }
 
 /* ---------------------------------------------------------------- retention */

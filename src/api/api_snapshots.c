@@ -104,22 +104,18 @@ static cJSON *snapshot_json(const struct store_snapshot *s)
     return o;
 }
 
-static void reply_snapshot(struct http_request *req, int64_t id, unsigned status)
+/* A snapshot's own GET answer: its row and its copies (only here, not in
+ * lists: one more query per snapshot). */
+static cJSON *snapshot_reply_json(struct http_request *req, const struct store_snapshot *s)
 {
     struct app *app = http_req_app(req);
-    struct store_snapshot *s = NULL;
-    char err[QB_ERRBUF_SIZE];
-    enum qb_err rc = store_snapshot_get(app->store, id, &s, err, sizeof err);
-    if (rc) {
-        http_reply_error(req, rc, err);
-        return;
-    }
     cJSON *o = snapshot_json(s);
-    /* Only here, not in lists: one more query per snapshot. */
     cJSON_AddItemToObject(o, "copies", copies_json(app->store, s->id));
-    http_reply_json_steal(req, status, o);
-    store_snapshot_free(s);
+    return o;
 }
+
+API_DEFINE_REPLY_ROW(reply_snapshot, int64_t, struct store_snapshot, store_snapshot_get,
+                     store_snapshot_free, snapshot_reply_json)
 
 /* One decimal number of at most 18 digits (no sign, no spaces): *v. */
 static const char *parse_decimal(const char *s, int64_t *v)
@@ -146,6 +142,11 @@ static bool parse_cursor(const char *cursor, int64_t *created, int64_t *id)
         return false;
     p = parse_decimal(p + 1, id);
     return p && *p == '\0' && *id > 0;
+}
+
+static cJSON *snapshot_item(const void *rows, size_t i)
+{
+    return snapshot_json(((struct store_snapshot *const *)rows)[i]);
 }
 
 void api_snapshots_list(struct http_request *req)
@@ -176,21 +177,13 @@ void api_snapshots_list(struct http_request *req)
         return;
     struct store_snapshot **list = NULL;
     size_t n = 0;
+    char next[48] = "";
     enum qb_err rc = store_snapshot_list(app->store, &f, &list, &n, err, sizeof err);
-    if (rc) {
-        http_reply_error(req, rc, err);
-        return;
-    }
-    cJSON *items = cJSON_CreateArray();
-    for (size_t i = 0; i < n; i++)
-        cJSON_AddItemToArray(items, snapshot_json(list[i]));
-    char next[48];
-    bool more = n == (size_t)f.limit && n > 0;
-    if (more)
+    if (!rc && n > 0)
         snprintf(next, sizeof next, "%lld.%lld", (long long)list[n - 1]->created_at,
                  (long long)list[n - 1]->id);
+    api_reply_rows_page(req, rc, err, list, n, f.limit, snapshot_item, next);
     store_snapshot_list_free(list, n);
-    api_reply_page(req, items, more ? next : NULL);
 }
 
 void api_snapshots_get(struct http_request *req)
@@ -312,15 +305,10 @@ static bool poll_snap_task(struct http_request *req, void *ctx, bool expired)
 {
     struct snap_task *st = ctx;
     if (!atomic_load(&st->task.done)) {
-        if (expired) {
-            cJSON *body = cJSON_CreateObject();
-            cJSON_AddStringToObject(body, "status", "in_progress");
-            cJSON_AddStringToObject(body, "detail",
-                                    st->delete ? "the deletion continues"
-                                               : "verification continues; its result will be "
-                                                 "recorded on the snapshot");
-            http_reply_json_steal(req, 202, body);
-        }
+        if (expired)
+            api_reply_in_progress(req, st->delete ? "the deletion continues"
+                                                  : "verification continues; its result will be "
+                                                    "recorded on the snapshot");
         return expired;
     }
     /* Storage failures are the remote's (502); catalogue ones are ours. */

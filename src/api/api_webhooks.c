@@ -16,7 +16,6 @@
 #include "notify/webhooks.h"
 #include "store/store_webhooks.h"
 #include "util/json_util.h"
-#include "util/seal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,61 +172,29 @@ invalid:
     return false;
 }
 
-static void clear_webhook(struct store_webhook *w)
+static cJSON *webhook_reply_json(struct http_request *req, const struct store_webhook *w)
 {
-    free(w->url);
-    free(w->events);
-    free(w->plans);
-    free(w->instances);
-    free(w->format);
-    seal_wipe_free(w->secret);
-    free(w->description);
-    memset(w, 0, sizeof *w);
+    (void)req;
+    return webhook_json(w);
 }
 
-static void reply_webhook(struct http_request *req, int64_t id, unsigned status)
-{
-    struct app *app = http_req_app(req);
-    struct store_webhook *w = NULL;
-    char err[QB_ERRBUF_SIZE];
-    enum qb_err rc = store_webhook_get(app->store, id, &w, err, sizeof err);
-    if (rc) {
-        http_reply_error(req, rc, err);
-        return;
-    }
-    http_reply_json_steal(req, status, webhook_json(w));
-    store_webhook_free(w);
-}
+API_DEFINE_REPLY_ROW(reply_webhook, int64_t, struct store_webhook, store_webhook_get,
+                     store_webhook_free, webhook_reply_json)
 
-void api_webhooks_list(struct http_request *req)
-{
-    struct app *app = http_req_app(req);
-    struct store_webhook **list = NULL;
-    size_t n = 0;
-    char err[QB_ERRBUF_SIZE];
-    enum qb_err rc = store_webhook_list(app->store, &list, &n, err, sizeof err);
-    if (rc) {
-        http_reply_error(req, rc, err);
-        return;
-    }
-    cJSON *items = cJSON_CreateArray();
-    for (size_t i = 0; i < n; i++)
-        cJSON_AddItemToArray(items, webhook_json(list[i]));
-    store_webhook_list_free(list, n);
-    api_reply_items(req, items);
-}
+API_DEFINE_LIST(api_webhooks_list, struct store_webhook, store_webhook_list,
+                store_webhook_list_free, webhook_json)
 
 void api_webhooks_create(struct http_request *req)
 {
     struct app *app = http_req_app(req);
-    struct store_webhook w;
+    /* On the heap so that the store's own free releases it (and wipes the secret). */
+    struct store_webhook *w = xcalloc(1, sizeof *w);
     char err[QB_ERRBUF_SIZE];
-    memset(&w, 0, sizeof w);
     const cJSON *body = api_body_object(req);
-    if (!body || !webhook_from_body(req, body, true, &w))
+    if (!body || !webhook_from_body(req, body, true, w))
         goto out;
     int64_t id = 0;
-    enum qb_err rc = store_webhook_insert(app->store, &w, &id, err, sizeof err);
+    enum qb_err rc = store_webhook_insert(app->store, w, &id, err, sizeof err);
     if (rc) {
         http_reply_error(req, rc, err);
         goto out;
@@ -237,7 +204,7 @@ void api_webhooks_create(struct http_request *req)
     reply_webhook(req, id, 201);
     http_reply_header(req, "Location", loc);
 out:
-    clear_webhook(&w);
+    store_webhook_free(w);
 }
 
 void api_webhooks_get(struct http_request *req)
@@ -250,24 +217,22 @@ void api_webhooks_get(struct http_request *req)
 void api_webhooks_replace(struct http_request *req)
 {
     struct app *app = http_req_app(req);
-    struct store_webhook w;
+    struct store_webhook *w = xcalloc(1, sizeof *w);
     char err[QB_ERRBUF_SIZE];
-    memset(&w, 0, sizeof w);
     int64_t id = 0;
-    if (!api_path_id(req, "webhook", &id))
-        return;
-    const cJSON *body = api_body_object(req);
-    if (!body || !webhook_from_body(req, body, false, &w))
+    const cJSON *body = NULL;
+    if (!api_path_id(req, "webhook", &id) || !(body = api_body_object(req)) ||
+        !webhook_from_body(req, body, false, w))
         goto out;
-    w.id = id;
-    enum qb_err rc = store_webhook_update(app->store, &w, err, sizeof err);
+    w->id = id;
+    enum qb_err rc = store_webhook_update(app->store, w, err, sizeof err);
     if (rc) {
         http_reply_error(req, rc, err);
         goto out;
     }
     reply_webhook(req, id, 200);
 out:
-    clear_webhook(&w);
+    store_webhook_free(w);
 }
 
 void api_webhooks_delete(struct http_request *req)

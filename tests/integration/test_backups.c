@@ -235,7 +235,29 @@ static void test_plan_verify_mode(void)
                      NULL, &r) == 0);
     EXPECT_PROBLEM(r, 400, "invalid_field");
     TEST_EXPECT_STR(json_path_str(r.json, "field"), "verify_mode");
+    TEST_EXPECT_STR(json_path_str(r.json, "detail"), "verify_mode: must be \"quick\" or \"full\"");
     resp_free(&r);
+    /* The other members of the same kind say what they take, in words. */
+    static const char *const bad[][3] = {
+        {"\"shard_method\":\"copy\"", "shard_method",
+         "shard_method: must be \"snapshot\" or \"stream\""},
+        {"\"compression\":\"zstd\"", "compression",
+         "compression: must be an object {\"codec\", \"level\"} or null"},
+        {"\"reverify\":[]", "reverify",
+         "reverify: must be an object {\"schedule\", \"max_bytes\"} or null"},
+        {"\"reverify\":{\"schedule\":\"0 3 * * *\",\"when\":1}", "reverify.when", NULL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char body[256];
+        snprintf(body, sizeof body, "{\"name\":\"vm\",\"collections\":[\"products\"],%s}",
+                 bad[i][0]);
+        TEST_ASSERT(post("/v1/plans", body, NULL, &r) == 0);
+        EXPECT_PROBLEM(r, 400, "invalid_field");
+        TEST_EXPECT_STR(json_path_str(r.json, "field"), bad[i][1]);
+        if (bad[i][2])
+            TEST_EXPECT_STR(json_path_str(r.json, "detail"), bad[i][2]);
+        resp_free(&r);
+    }
     TEST_ASSERT(qbd_request(&d, "GET", "/v1/plans/vm", NULL, NULL, &r) == 0);
     TEST_EXPECT_INT(r.status, 404);
     resp_free(&r);
