@@ -72,7 +72,8 @@ void store_bind_key(struct db_stmt *st, int idx, const char *name, int64_t id);
 
 /* Binds ?1, ?2, ... in order, one letter of fmt per parameter: 'i' an
  * int64_t, 't' a const char * (NULL binds NULL), 'z' an int64_t where 0
- * binds NULL (an optional reference), '_' nothing (the parameter is bound
+ * binds NULL (an optional reference), 'm' an int64_t where -1 binds NULL
+ * (no shard, an unknown count), '_' nothing (the parameter is bound
  * otherwise, or unused; it takes no argument).  Integers are read as
  * int64_t: cast anything narrower, (int64_t)n. */
 void store_bindf(struct db_stmt *st, const char *fmt, ...);
@@ -196,6 +197,22 @@ struct store_col {
 #define STORE_TABLE_ROWS(T, cols)                                                                  \
     {sizeof(void *), store_table_read_row, store_table_clear_row,                                  \
      {sizeof(T), cols, QB_ARRAY_LEN(cols)}}
+/* The reader of value rows of struct T whose columns are cols (no
+ * secrets): elements are the structs themselves, filled in place. */
+#define STORE_VALUE_ROWS(T, cols)                                                                  \
+    {sizeof(T), store_value_read_row, store_value_clear_row,                                       \
+     {sizeof(T), cols, QB_ARRAY_LEN(cols)}}
+/* clang-format on */
+
+/* Defines a table file's two public destructors, which its header
+ * declares: free_one(T *obj), store_table_free on one struct (NULL is a
+ * no-op), and free_list(T **list, size_t n), store_rows_free on a list of
+ * them, both through the reader rows of STORE_TABLE_ROWS.  (Every table
+ * file has this pair; a macro, as the functions differ only in names.) */
+/* clang-format off */
+#define STORE_TABLE_FREE_FNS(T, rows, free_one, free_list)                                         \
+    void free_one(T *obj) { store_table_free(&(rows).table, obj); }                                \
+    void free_list(T **list, size_t n) { store_rows_free(&(rows), list, n); }
 /* clang-format on */
 
 /* A new struct filled from the current row (secret fields left NULL);
@@ -213,6 +230,17 @@ enum qb_err store_table_read_row(const struct store_rows *r, void *ctx, struct d
                                  void *elem, char *err, size_t errlen);
 void store_table_clear_row(const struct store_rows *r, void *elem);
 
+/* store_rows callbacks for value rows (STORE_VALUE_ROWS): elem is the
+ * struct, filled from r->table (secret columns are not read); the clear
+ * frees its text fields. */
+enum qb_err store_value_read_row(const struct store_rows *r, void *ctx, struct db_stmt *st,
+                                 void *elem, char *err, size_t errlen);
+void store_value_clear_row(const struct store_rows *r, void *elem);
+
+/* Rows of one text column: each element is a char * (NULL for NULL), a
+ * copy the array owns; free the array with store_rows_free. */
+extern const struct store_rows store_text_rows;
+
 /* ---------------------------------------- one statement, one connection */
 
 /* A statement on a connection taken from the pool. */
@@ -225,6 +253,10 @@ struct store_stmt {
 /* Takes a connection and prepares sql on it.  On failure nothing is held. */
 enum qb_err store_stmt_open(struct store *s, const char *sql, struct store_stmt *q, char *err,
                             size_t errlen) QB_MUSTCHECK;
+/* store_stmt_open, then binds sql's parameters from fmt and the
+ * arguments after it (store_bindf).  On failure nothing is held. */
+enum qb_err store_stmt_openf(struct store *s, const char *sql, struct store_stmt *q, char *err,
+                             size_t errlen, const char *fmt, ...) QB_MUSTCHECK;
 /* Finalizes and gives the connection back. */
 void store_stmt_close(struct store_stmt *q);
 
@@ -270,6 +302,12 @@ enum qb_err store_write(struct store *s, const char *sql, int64_t id, int64_t a,
                         const char *text, int *changes, const char *what, char *err,
                         size_t errlen) QB_MUSTCHECK;
 
+/* store_write on the row whose id is ?1: no row changed is
+ * store_not_found(noun, NULL, id). */
+enum qb_err store_write_one(struct store *s, const char *sql, int64_t id, int64_t a, int64_t b,
+                            const char *text, const char *what, const char *noun, char *err,
+                            size_t errlen) QB_MUSTCHECK;
+
 /* A write whose only parameter, ?1, is a key bound with store_bind_key. */
 enum qb_err store_write_key(struct store *s, const char *sql, const char *name, int64_t id,
                             int *changes, const char *what, char *err, size_t errlen) QB_MUSTCHECK;
@@ -298,6 +336,22 @@ enum store_secret_col {
  * is never written in clear. */
 enum qb_err store_secret_seal(struct store *s, enum store_secret_col col, const char *plain,
                               char **out, char *err, size_t errlen) QB_MUSTCHECK;
+
+/* Binds the parameters of a row write: obj is the caller's struct, sealed
+ * its secret in sealed form (NULL when kept or absent), keep whether the
+ * row keeps the secret it stores. */
+typedef void store_bind_sealed_fn(struct db_stmt *st, const void *obj, const char *sealed,
+                                  bool keep);
+
+/* The write of a row with a secret column: seals plain for col (unless
+ * keep: the statement keeps the stored one), prepares sql, binds through
+ * bind and steps it.  With id, sql returns one row whose integer goes to
+ * *id (RETURNING id); without, it returns none and *changes (may be NULL)
+ * is as store_step_done's.  The sealed text is freed before return. */
+enum qb_err store_write_sealed(struct store *s, const char *sql, enum store_secret_col col,
+                               const char *plain, bool keep, store_bind_sealed_fn *bind,
+                               const void *obj, int64_t *id, int *changes, const char *what,
+                               char *err, size_t errlen) QB_MUSTCHECK;
 
 /* *out: the plaintext of a column value (NULL for NULL); caller frees with
  * seal_wipe_free.  A value from before sealing is returned as it is (the
