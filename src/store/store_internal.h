@@ -10,9 +10,11 @@
  * PostgreSQL; the pool holds struct db_conn), so no store_*.c file
  * includes an engine's header.  Most store calls are one statement on a
  * pooled connection: open it with store_stmt_open (connection + prepare),
- * bind with db_bind_* and store_bind_*, and finish with one of
- * store_stmt_done / _int / _one / _rows, which step, report db.h's error
- * classes, finalize and give the connection back.  Calls that run several
+ * bind with store_bindf (or store_stmt_openf: both at once), and finish
+ * with one of store_stmt_done / _int / _one / _rows, which step, report
+ * db.h's error classes, finalize and give the connection back.  The
+ * usual shapes are one call each (store_execf, store_queryf_int,
+ * store_listf, store_get_by_key, store_write...).  Calls that run several
  * statements on one connection (transactions: db_begin, db_lock where the
  * section relies on being the only writer, db_commit) use the store_step_*
  * forms on their own connection.  The SQL text stays at each call site,
@@ -22,7 +24,9 @@
  * Rows become structs through a column table (struct store_col, in SELECT
  * order): the same table reads a row and frees the struct, so a new column
  * is one line.  Lists are arrays grown by store_collect_rows through a
- * struct store_rows reader.
+ * struct store_rows reader: of pointers to table structs, of the structs
+ * themselves (value rows, read through the same column tables), or of
+ * texts.
  */
 #ifndef QB_STORE_INTERNAL_H
 #define QB_STORE_INTERNAL_H
