@@ -159,13 +159,6 @@ enum qb_err store_destination_list(struct store *s, struct store_destination ***
 
 enum qb_err store_destination_delete(struct store *s, const char *name, char *err, size_t errlen)
 {
-    int changes = 0;
-    enum qb_err rc = store_write_key(s, "DELETE FROM destinations WHERE name = ?1", name, 0,
-                                     &changes, "deleting destination", err, errlen);
-    if (rc == QB_ERR_CONFLICT)
-        qb_failf(rc, err, errlen,
-                 "destination \"%s\" is used by a plan or holds catalogued snapshots", name);
-    else if (!rc && changes == 0)
-        rc = store_not_found("destination", name, 0, err, errlen);
-    return rc;
+    return store_delete_key(s, "DELETE FROM destinations WHERE name = ?1", name, 0, "destination",
+                            "is used by a plan or holds catalogued snapshots", err, errlen);
 }

@@ -167,15 +167,7 @@ enum qb_err store_instance_list(struct store *s, struct store_instance ***out, s
 
 enum qb_err store_instance_delete(struct store *s, const char *name, char *err, size_t errlen)
 {
-    int changes = 0;
-    enum qb_err rc = store_write_key(s, "DELETE FROM instances WHERE name = ?1", name, 0, &changes,
-                                     "deleting instance", err, errlen);
-    if (rc == QB_ERR_CONFLICT)
-        qb_failf(rc, err, errlen,
-                 "instance \"%s\" is used by a backup plan; delete or change "
-                 "the plan first",
-                 name);
-    else if (!rc && changes == 0)
-        rc = store_not_found("instance", name, 0, err, errlen);
-    return rc;
+    return store_delete_key(s, "DELETE FROM instances WHERE name = ?1", name, 0, "instance",
+                            "is used by a backup plan; delete or change the plan first", err,
+                            errlen);
 }

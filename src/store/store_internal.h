@@ -316,6 +316,13 @@ enum qb_err store_write_one(struct store *s, const char *sql, int64_t id, int64_
 enum qb_err store_write_key(struct store *s, const char *sql, const char *name, int64_t id,
                             int *changes, const char *what, char *err, size_t errlen) QB_MUSTCHECK;
 
+/* The usual delete: sql deletes by ?1, bound with store_bind_key.  No
+ * row deleted is store_not_found(noun); with in_use, a conflict (a row
+ * still referring to it) says "<noun> \"<name>\" <in_use>". */
+enum qb_err store_delete_key(struct store *s, const char *sql, const char *name, int64_t id,
+                             const char *noun, const char *in_use, char *err,
+                             size_t errlen) QB_MUSTCHECK;
+
 /* The usual lookup: sql selects by ?1, bound with store_bind_key; the row
  * is read through r into elem, and no row is store_not_found(noun). */
 enum qb_err store_get_by_key(struct store *s, const char *sql, const char *name, int64_t id,

@@ -441,6 +441,20 @@ enum qb_err store_write_key(struct store *s, const char *sql, const char *name, 
     return store_stmt_done(&q, changes, what, err, errlen);
 }
 
+enum qb_err store_delete_key(struct store *s, const char *sql, const char *name, int64_t id,
+                             const char *noun, const char *in_use, char *err, size_t errlen)
+{
+    int changes = 0;
+    char what[64];
+    snprintf(what, sizeof what, "deleting %s", noun);
+    enum qb_err rc = store_write_key(s, sql, name, id, &changes, what, err, errlen);
+    if (rc == QB_ERR_CONFLICT && in_use)
+        qb_failf(rc, err, errlen, "%s \"%s\" %s", noun, name, in_use);
+    else if (!rc && changes == 0)
+        rc = store_not_found(noun, name, id, err, errlen);
+    return rc;
+}
+
 void store_where_add(struct store_where *w, bool on, const char *term)
 {
     if (!on)

@@ -105,12 +105,8 @@ enum qb_err store_webhook_list(struct store *s, struct store_webhook ***out, siz
 
 enum qb_err store_webhook_delete(struct store *s, int64_t id, char *err, size_t errlen)
 {
-    int changes = 0;
-    enum qb_err rc = store_write_key(s, "DELETE FROM webhooks WHERE id = ?1", NULL, id, &changes,
-                                     "deleting webhook", err, errlen);
-    if (!rc && changes == 0)
-        rc = store_not_found("webhook", NULL, id, err, errlen);
-    return rc;
+    return store_delete_key(s, "DELETE FROM webhooks WHERE id = ?1", NULL, id, "webhook", NULL, err,
+                            errlen);
 }
 
 /* ------------------------------------------------------------------ outbox */
