@@ -137,5 +137,7 @@ void db_trace(struct db_conn *c, void (*fn)(void *ctx, const char *sql), void *c
 
 bool db_take_events_written(struct db_conn *c)
 {
-    return c->ops->take_events_written(c);
+    bool written = c->events_written;
+    c->events_written = false;
+    return written;
 }

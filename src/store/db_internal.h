@@ -9,8 +9,9 @@
  * An engine's struct embeds `struct db_conn` (or `struct db_stmt`) as its
  * FIRST member, so db.c can read the ops of any connection and the engine
  * can cast back to its own type.  The operations mean what their db.h
- * counterparts say; db.c adds nothing but the dispatch, so an engine's
- * behaviour is all in its own file.
+ * counterparts say; db.c adds nothing but the dispatch (and the
+ * events-written flag of the head, which every engine kept alike), so an
+ * engine's behaviour is all in its own file.
  */
 #ifndef QB_STORE_DB_INTERNAL_H
 #define QB_STORE_DB_INTERNAL_H
@@ -41,12 +42,14 @@ struct db_ops {
     const char *(*sql)(struct db_stmt *st);
     const char *(*error_constraint)(struct db_conn *c);
     void (*trace)(struct db_conn *c, void (*fn)(void *ctx, const char *sql), void *ctx);
-    bool (*take_events_written)(struct db_conn *c);
 };
 
 /* The head of every engine's connection. */
 struct db_conn {
     const struct db_ops *ops;
+    /* Set by the engine when this connection inserted into `events` (each
+     * engine says how it knows); db_take_events_written reads and clears it. */
+    bool events_written;
 };
 
 /* The head of every engine's statement. */

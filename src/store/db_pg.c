@@ -268,7 +268,7 @@ static enum qb_err pg_exec(struct db_conn *dc, const char *sql, char *err, size_
     if (c->trace_fn)
         c->trace_fn(c->trace_ctx, sql);
     if (!pg_sql_reads(sql))
-        c->events_written = true;
+        c->base.events_written = true;
     return simple(c, sql, "exec", NULL, 0, err, errlen);
 }
 
@@ -348,14 +348,6 @@ static void pg_trace(struct db_conn *dc, void (*fn)(void *ctx, const char *sql),
     c->trace_ctx = fn ? ctx : NULL;
 }
 
-static bool pg_take_events_written(struct db_conn *dc)
-{
-    struct pg_conn *c = conn_of(dc);
-    bool w = c->events_written;
-    c->events_written = false;
-    return w;
-}
-
 static const struct db_ops pg_ops = {
     .dialect = DB_POSTGRES,
     .close = pg_close,
@@ -379,5 +371,4 @@ static const struct db_ops pg_ops = {
     .sql = pg_sql,
     .error_constraint = pg_error_constraint,
     .trace = pg_trace,
-    .take_events_written = pg_take_events_written,
 };

@@ -29,7 +29,6 @@ struct pg_conn {
     struct pg_stmt *busy; /* the statement whose rows are still coming */
     struct pg_stmt_cache *cache;
     char constraint[128];
-    bool events_written;
     void (*trace_fn)(void *ctx, const char *sql);
     void *trace_ctx;
 };

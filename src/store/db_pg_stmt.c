@@ -265,7 +265,7 @@ static enum qb_err stmt_start(struct pg_conn *c, struct pg_stmt *st, const char 
     if (c->trace_fn)
         c->trace_fn(c->trace_ctx, st->sql);
     if (!st->reads)
-        c->events_written = true;
+        c->base.events_written = true;
     if (c->tx_lost)
         return qb_failf(QB_ERR_IO, err, errlen,
                         "%s: connection to PostgreSQL lost in a transaction", what);

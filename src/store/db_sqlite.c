@@ -19,9 +19,6 @@
 struct sq_conn {
     struct db_conn head; /* first: db.c dispatches through it */
     sqlite3 *db;
-    /* Set by the update hook when this connection inserted into `events`
-     * (directly or through a trigger); db_take_events_written clears it. */
-    bool events_written;
     char constraint[128]; /* db_error_constraint: of the last error */
     void (*trace_fn)(void *ctx, const char *sql);
     void *trace_ctx;
@@ -141,7 +138,7 @@ static void on_update(void *ctx, int op, const char *dbname, const char *table, 
     (void)dbname;
     (void)row;
     if (op == SQLITE_INSERT && strcmp(table, "events") == 0)
-        ((struct sq_conn *)ctx)->events_written = true;
+        ((struct sq_conn *)ctx)->head.events_written = true; /* directly or by a trigger */
 }
 
 static enum qb_err sq_exec(struct db_conn *c, const char *sql, char *err, size_t errlen)
@@ -329,13 +326,6 @@ static void sq_trace(struct db_conn *c, void (*fn)(void *ctx, const char *sql), 
     sqlite3_trace_v2(sc->db, fn ? SQLITE_TRACE_STMT : 0, fn ? trace_stmt : NULL, sc);
 }
 
-static bool sq_take_events_written(struct db_conn *c)
-{
-    bool written = conn_of(c)->events_written;
-    conn_of(c)->events_written = false;
-    return written;
-}
-
 static const struct db_ops sq_ops = {
     .dialect = DB_SQLITE,
     .close = sq_close,
@@ -359,5 +349,4 @@ static const struct db_ops sq_ops = {
     .sql = sq_sql,
     .error_constraint = sq_error_constraint,
     .trace = sq_trace,
-    .take_events_written = sq_take_events_written,
 };

@@ -138,9 +138,7 @@ static enum qb_err apply_locked(struct db_conn *c, const struct migration *m, ch
                     &st, err, errlen);
     if (rc)
         goto out;
-    db_bind_int64(st, 1, m->version);
-    db_bind_text(st, 2, m->name);
-    db_bind_int64(st, 3, qb_now_ms() / 1000);
+    store_bindf(st, "iti", (int64_t)m->version, m->name, qb_now_ms() / 1000);
     rc = store_step_done(st, NULL, "recording migration", err, errlen);
     if (!rc)
         rc = count_dangling(c, &after, err, errlen);

@@ -166,14 +166,9 @@ enum qb_err store_schema_version(struct store *s, int *version, char *err, size_
 
 enum qb_err store_heartbeat(struct store *s, char *err, size_t errlen)
 {
-    struct store_stmt q;
     int changes = 0;
-    enum qb_err rc =
-        store_stmt_open(s, "UPDATE heartbeat SET checked_at = ?1 WHERE id = 1", &q, err, errlen);
-    if (rc)
-        return rc;
-    db_bind_int64(q.st, 1, qb_now_ms() / 1000);
-    rc = store_stmt_done(&q, &changes, "heartbeat", err, errlen);
+    enum qb_err rc = store_execf(s, "UPDATE heartbeat SET checked_at = ?1 WHERE id = 1", &changes,
+                                 "heartbeat", err, errlen, "i", qb_now_ms() / 1000);
     if (!rc && changes != 1)
         rc = qb_failf(QB_ERR_IO, err, errlen, "heartbeat: row missing; schema damaged?");
     return rc;

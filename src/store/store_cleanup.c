@@ -25,28 +25,15 @@ void store_cleanup_list_free(struct store_cleanup **list, size_t n)
 enum qb_err store_cleanup_add(struct store *s, const struct store_cleanup *c, char *err,
                               size_t errlen)
 {
-    struct store_stmt q;
-    enum qb_err rc = store_stmt_open(
+    return store_execf(
         s,
         "INSERT INTO qdrant_cleanup (instance_name, url, scope, collection, shard_id, snapshot, "
         "attempts, next_at, last_error, created_at, sweep_since, sweep_until) "
         "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
-        &q, err, errlen);
-    if (rc)
-        return rc;
-    db_bind_text(q.st, 1, c->instance_name);
-    db_bind_text(q.st, 2, c->url);
-    db_bind_text(q.st, 3, c->scope);
-    db_bind_text(q.st, 4, c->collection);
-    store_bind_int_or_null(q.st, 5, c->shard_id >= 0 ? c->shard_id : -1, -1);
-    db_bind_text(q.st, 6, c->snapshot);
-    db_bind_int64(q.st, 7, c->attempts);
-    db_bind_int64(q.st, 8, c->next_at);
-    db_bind_text(q.st, 9, c->last_error);
-    db_bind_int64(q.st, 10, qb_now_ms() / 1000);
-    store_bind_int_or_null(q.st, 11, c->sweep_since, 0);
-    store_bind_int_or_null(q.st, 12, c->sweep_until, 0);
-    return store_stmt_done(&q, NULL, "recording a Qdrant snapshot to delete", err, errlen);
+        NULL, "recording a Qdrant snapshot to delete", err, errlen, "ttttmtiitizz",
+        c->instance_name, c->url, c->scope, c->collection, c->shard_id >= 0 ? c->shard_id : -1,
+        c->snapshot, c->attempts, c->next_at, c->last_error, qb_now_ms() / 1000, c->sweep_since,
+        c->sweep_until);
 }
 
 enum qb_err store_cleanup_due(struct store *s, int64_t now, int limit, struct store_cleanup ***out,
@@ -92,11 +79,7 @@ enum qb_err store_cleanup_has(struct store *s, const char *instance, const char 
 
 enum qb_err store_cleanup_count(struct store *s, int64_t *n, char *err, size_t errlen)
 {
-    struct store_stmt q;
     *n = 0;
-    enum qb_err rc = store_stmt_open(
-        s, "SELECT count(*) FROM qdrant_cleanup WHERE sweep_since IS NULL", &q, err, errlen);
-    if (rc)
-        return rc;
-    return store_stmt_int(&q, n, NULL, "counting Qdrant snapshots to delete", err, errlen);
+    return store_queryf_int(s, "SELECT count(*) FROM qdrant_cleanup WHERE sweep_since IS NULL", n,
+                            NULL, "counting Qdrant snapshots to delete", err, errlen, "");
 }

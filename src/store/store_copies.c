@@ -81,11 +81,7 @@ enum qb_err store_copy_list_unfinished(struct store *s, int64_t plan_id, int64_t
 static enum qb_err update_one(struct store *s, const char *sql, int64_t id, int64_t a, int64_t b,
                               const char *text, char *err, size_t errlen)
 {
-    int changes = 0;
-    enum qb_err rc = store_write(s, sql, id, a, b, text, &changes, "updating a copy", err, errlen);
-    if (!rc && changes == 0)
-        rc = store_not_found("copy", NULL, id, err, errlen);
-    return rc;
+    return store_write_one(s, sql, id, a, b, text, "updating a copy", "copy", err, errlen);
 }
 
 enum qb_err store_copy_begin(struct store *s, int64_t id, char *err, size_t errlen)
@@ -114,25 +110,12 @@ enum qb_err store_copy_delete(struct store *s, int64_t id, char *err, size_t err
     return update_one(s, "DELETE FROM snapshot_copies WHERE id = ?1", id, 0, 0, NULL, err, errlen);
 }
 
-static enum qb_err read_brief(const struct store_rows *r, void *ctx, struct db_stmt *st, void *elem,
-                              char *err, size_t errlen)
-{
-    (void)r;
-    (void)ctx;
-    (void)err;
-    (void)errlen;
-    struct store_copy_brief *b = elem;
-    b->id = db_column_int64(st, 0);
-    b->created_at = db_column_int64(st, 1);
-    b->pinned = db_column_int64(st, 2) != 0;
-    b->verified_at = db_column_int64(st, 3);
-    b->keep_until = db_column_int64(st, 4);
-    b->copy_id = db_column_int64(st, 5);
-    return QB_OK;
-}
-
-static const struct store_rows brief_rows = {
-    sizeof(struct store_copy_brief), read_brief, NULL, {0}};
+#define STORE_ROW_T struct store_copy_brief
+static const struct store_col brief_cols[] = {STORE_COL(id),         STORE_COL(created_at),
+                                              STORE_COL(pinned),     STORE_COL(verified_at),
+                                              STORE_COL(keep_until), STORE_COL(copy_id)};
+#undef STORE_ROW_T
+static const struct store_rows brief_rows = STORE_VALUE_ROWS(struct store_copy_brief, brief_cols);
 
 enum qb_err store_copy_list_retention(struct store *s, int64_t plan_id, const char *collection,
                                       int64_t destination_id, struct store_copy_brief **out,
@@ -169,7 +152,7 @@ enum qb_err store_copy_link(struct store *s, int64_t destination_id, const char 
     /* snapshots_qdrant_name (0011) finds the candidates; the checksum
      * proves the object is that snapshot's bytes (so the plan, which a
      * rebuilt catalogue may not have, need not match). */
-    rc = store_stmt_open(
+    rc = store_stmt_openf(
         s,
         "INSERT INTO snapshot_copies (snapshot_id, position, destination_id, "
         "storage_key, state, sha256, size_bytes, created_at) "
@@ -178,17 +161,10 @@ enum qb_err store_copy_link(struct store *s, int64_t destination_id, const char 
         "WHERE s.instance_name = ?4 AND s.qdrant_name = ?6 "
         "AND s.collection IS NOT DISTINCT FROM ?5 AND s.sha256 = ?7 AND s.destination_id <> ?1 "
         "AND s.deleting_at IS NULL LIMIT 1 ON CONFLICT DO NOTHING RETURNING snapshot_id",
-        &q, err, errlen);
+        &q, err, errlen, "it_ttttii", destination_id, key, instance, collection, qdrant_name,
+        sha256, size, qb_now_ms() / 1000);
     if (rc)
         return rc;
-    db_bind_int64(q.st, 1, destination_id);
-    db_bind_text(q.st, 2, key);
-    db_bind_text(q.st, 4, instance);
-    db_bind_text(q.st, 5, collection);
-    db_bind_text(q.st, 6, qdrant_name);
-    db_bind_text(q.st, 7, sha256);
-    db_bind_int64(q.st, 8, size);
-    db_bind_int64(q.st, 9, qb_now_ms() / 1000);
     bool found = false;
     rc = store_stmt_int(&q, snapshot_id, &found, "linking a copy", err, errlen);
     if (!found)

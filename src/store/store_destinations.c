@@ -33,43 +33,33 @@ static const struct store_col destination_cols[] = {
 static const struct store_rows destination_rows =
     STORE_TABLE_ROWS(struct store_destination, destination_cols);
 
-void store_destination_free(struct store_destination *d)
-{
-    store_table_free(&destination_rows.table, d);
-}
+STORE_TABLE_FREE_FNS(struct store_destination, destination_rows, store_destination_free,
+                     store_destination_list_free)
 
-void store_destination_list_free(struct store_destination **list, size_t n)
+/* ?1 name ?2 kind ?3 settings ?4 sealed secret ?5 managed_by ?6 now
+ * ?7 keep the stored secret ?8 write limit (NULL: none) ?9 encryption */
+static void bind_destination(struct db_stmt *st, const void *obj, const char *sealed,
+                             bool keep_secret)
 {
-    store_rows_free(&destination_rows, list, n);
+    const struct store_destination *d = obj;
+    db_bind_text(st, 1, d->name);
+    db_bind_text(st, 2, d->kind);
+    db_bind_text(st, 3, d->settings ? d->settings : "{}");
+    db_bind_text(st, 4, sealed);
+    db_bind_text(st, 5, d->managed_by ? d->managed_by : "api");
+    db_bind_int64(st, 6, qb_now_ms() / 1000);
+    /* Statements without ?7 ignore it (db.h ignores such a bind). */
+    db_bind_int64(st, 7, keep_secret);
+    store_bind_int_or_null(st, 8, d->max_write_bytes_per_second, 0);
+    db_bind_text(st, 9, d->encryption);
 }
 
 static enum qb_err write_one(struct store *s, const char *sql, const struct store_destination *d,
                              bool keep_secret, const char *what, int *changes, char *err,
                              size_t errlen)
 {
-    char *sealed = NULL;
-    enum qb_err rc = keep_secret ? QB_OK
-                                 : store_secret_seal(s, STORE_SECRET_DESTINATION, d->secret,
-                                                     &sealed, err, errlen);
-    if (rc)
-        return rc;
-    struct store_stmt q;
-    rc = store_stmt_open(s, sql, &q, err, errlen);
-    if (!rc) {
-        db_bind_text(q.st, 1, d->name);
-        db_bind_text(q.st, 2, d->kind);
-        db_bind_text(q.st, 3, d->settings ? d->settings : "{}");
-        db_bind_text(q.st, 4, sealed);
-        db_bind_text(q.st, 5, d->managed_by ? d->managed_by : "api");
-        db_bind_int64(q.st, 6, qb_now_ms() / 1000);
-        /* Statements without ?7 ignore it (db.h ignores such a bind). */
-        db_bind_int64(q.st, 7, keep_secret);
-        store_bind_int_or_null(q.st, 8, d->max_write_bytes_per_second, 0);
-        db_bind_text(q.st, 9, d->encryption);
-        rc = store_stmt_done(&q, changes, what, err, errlen);
-    }
-    free(sealed);
-    return rc;
+    return store_write_sealed(s, sql, STORE_SECRET_DESTINATION, d->secret, keep_secret,
+                              bind_destination, d, NULL, changes, what, err, errlen);
 }
 
 enum qb_err store_destination_insert(struct store *s, const struct store_destination *d, char *err,
@@ -169,13 +159,6 @@ enum qb_err store_destination_list(struct store *s, struct store_destination ***
 
 enum qb_err store_destination_delete(struct store *s, const char *name, char *err, size_t errlen)
 {
-    int changes = 0;
-    enum qb_err rc = store_write_key(s, "DELETE FROM destinations WHERE name = ?1", name, 0,
-                                     &changes, "deleting destination", err, errlen);
-    if (rc == QB_ERR_CONFLICT)
-        qb_failf(rc, err, errlen,
-                 "destination \"%s\" is used by a plan or holds catalogued snapshots", name);
-    else if (!rc && changes == 0)
-        rc = store_not_found("destination", name, 0, err, errlen);
-    return rc;
+    return store_delete_key(s, "DELETE FROM destinations WHERE name = ?1", name, 0, "destination",
+                            "is used by a plan or holds catalogued snapshots", err, errlen);
 }

@@ -31,30 +31,21 @@ enum qb_err store_events_publish(struct store *s, const char *type, const char *
     char *text = data ? cJSON_PrintUnformatted(data) : NULL;
     if (data && !text)
         return qb_failf(QB_ERR_INTERNAL, err, errlen, "event %s: cannot encode its data", type);
-    struct store_stmt q;
-    enum qb_err rc = store_stmt_open(s,
-                                     "INSERT INTO events (at, type, plan, instance, run_id, data) "
-                                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
-                                     &q, err, errlen);
-    if (!rc) {
-        db_bind_int64(q.st, 1, qb_now_ms() / 1000);
-        db_bind_text(q.st, 2, type);
-        db_bind_text(q.st, 3, plan);
-        db_bind_text(q.st, 4, instance);
-        store_bind_int_or_null(q.st, 5, run_id, 0);
-        db_bind_text(q.st, 6, text ? text : "{}");
-        int64_t newid = 0;
-        rc = store_stmt_int(&q, &newid, NULL, "recording an event", err, errlen);
-        if (!rc && id)
-            *id = newid;
-    }
+    int64_t newid = 0;
+    enum qb_err rc =
+        store_queryf_int(s,
+                         "INSERT INTO events (at, type, plan, instance, run_id, data) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+                         &newid, NULL, "recording an event", err, errlen, "itttzt",
+                         qb_now_ms() / 1000, type, plan, instance, run_id, text ? text : "{}");
+    if (!rc && id)
+        *id = newid;
     cJSON_free(text);
     return rc;
 }
 
 enum qb_err store_events_newest(struct store *s, int64_t *id, char *err, size_t errlen)
 {
-    struct store_stmt q;
     *id = 0;
     /* The id sequence holds the high-water mark even when the ring is
      * empty; it has none before the first event. */
@@ -63,27 +54,21 @@ enum qb_err store_events_newest(struct store *s, int64_t *id, char *err, size_t 
         [DB_POSTGRES] = "SELECT coalesce(pg_sequence_last_value("
                         "pg_get_serial_sequence('events', 'id')::regclass), 0)",
     };
-    enum qb_err rc = store_stmt_open(s, sql[store_dialect(s)], &q, err, errlen);
-    if (rc)
-        return rc;
-    return store_stmt_int(&q, id, NULL, "reading the newest event id", err, errlen);
+    return store_queryf_int(s, sql[store_dialect(s)], id, NULL, "reading the newest event id", err,
+                            errlen, "");
 }
 
 /* The oldest id left (0 when the ring is empty). */
 static enum qb_err oldest_id(struct store *s, int64_t *id, char *err, size_t errlen)
 {
-    struct store_stmt q;
     *id = 0;
-    enum qb_err rc = store_stmt_open(s, "SELECT coalesce(min(id), 0) FROM events", &q, err, errlen);
-    if (rc)
-        return rc;
-    return store_stmt_int(&q, id, NULL, "reading the oldest event id", err, errlen);
+    return store_queryf_int(s, "SELECT coalesce(min(id), 0) FROM events", id, NULL,
+                            "reading the oldest event id", err, errlen, "");
 }
 
 enum qb_err store_events_after(struct store *s, int64_t after, int limit, struct store_event ***out,
                                size_t *n, bool *lost, char *err, size_t errlen)
 {
-    struct store_stmt q;
     void *list = NULL;
     int64_t oldest = 0, newest = 0;
     *out = NULL;
@@ -105,19 +90,13 @@ enum qb_err store_events_after(struct store *s, int64_t after, int limit, struct
     } else if (after > 0 && after < newest && oldest > after + 1) {
         *lost = true; /* after + 1 .. oldest - 1 were pruned unread */
     }
-    rc = store_stmt_open(s,
-                         "SELECT id, at, type, plan, instance, run_id, data FROM events "
-                         "WHERE id > ?1 ORDER BY id LIMIT ?2",
-                         &q, err, errlen);
-    if (rc)
-        return rc;
-    db_bind_int64(q.st, 1, after);
-    db_bind_int64(q.st, 2, limit);
-    rc = store_stmt_rows(&q, &event_rows, NULL, &list, n, "reading events", err, errlen);
-    if (rc)
-        return rc;
+    rc = store_listf(s,
+                     "SELECT id, at, type, plan, instance, run_id, data FROM events "
+                     "WHERE id > ?1 ORDER BY id LIMIT ?2",
+                     &event_rows, NULL, &list, n, "reading events", err, errlen, "ii", after,
+                     (int64_t)limit);
     *out = list;
-    return QB_OK;
+    return rc;
 }
 
 enum qb_err store_events_last(struct store *s, const char *type, const char *plan, int64_t after_at,

@@ -35,35 +35,21 @@ enum qb_err store_fleet_beat(struct store *s, const char *name, const char *vers
                              const char *address, int64_t started_at, int64_t now, int *runs,
                              char *err, size_t errlen)
 {
-    struct store_stmt q;
-    enum qb_err rc = store_stmt_open(
-        s,
-        "INSERT INTO fleet_nodes (name, version, address, started_at, heartbeat_at) "
-        "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO UPDATE SET "
-        "version = excluded.version, address = excluded.address, "
-        "started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at",
-        &q, err, errlen);
-    if (rc)
-        return rc;
-    db_bind_text(q.st, 1, name);
-    db_bind_text(q.st, 2, version);
-    db_bind_text(q.st, 3, address);
-    db_bind_int64(q.st, 4, started_at);
-    db_bind_int64(q.st, 5, now);
-    rc = store_stmt_done(&q, NULL, "recording this node's heartbeat", err, errlen);
+    enum qb_err rc =
+        store_execf(s,
+                    "INSERT INTO fleet_nodes (name, version, address, started_at, heartbeat_at) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO UPDATE SET "
+                    "version = excluded.version, address = excluded.address, "
+                    "started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at",
+                    NULL, "recording this node's heartbeat", err, errlen, "tttii", name, version,
+                    address, started_at, now);
     if (rc)
         return rc;
     /* The IN term repeats the WHERE of the partial index runs_running_owner. */
-    rc = store_stmt_open(s,
-                         "UPDATE runs SET heartbeat_at = ?2 WHERE owner = ?1 AND "
-                         "state = 'running'",
-                         &q, err, errlen);
-    if (rc)
-        return rc;
-    db_bind_text(q.st, 1, name);
-    db_bind_int64(q.st, 2, now);
     int changes = 0;
-    rc = store_stmt_done(&q, &changes, "recording the heartbeat of this node's runs", err, errlen);
+    rc = store_execf(s, "UPDATE runs SET heartbeat_at = ?2 WHERE owner = ?1 AND state = 'running'",
+                     &changes, "recording the heartbeat of this node's runs", err, errlen, "ti",
+                     name, now);
     if (!rc && runs)
         *runs = changes;
     return rc;
@@ -85,25 +71,16 @@ enum qb_err store_fleet_nodes(struct store *s, struct store_fleet_node ***out, s
 enum qb_err store_fleet_runs(struct store *s, const char *owner, const char *except, int64_t before,
                              struct store_fleet_run ***out, size_t *n, char *err, size_t errlen)
 {
-    struct store_stmt q;
     void *list = NULL;
-    *out = NULL;
-    *n = 0;
     enum qb_err rc =
-        store_stmt_open(s,
-                        owner ? "SELECT id, owner, heartbeat_at FROM runs WHERE state = 'running' "
-                                "AND (owner = ?1 OR owner IS NULL) ORDER BY id"
-                              : "SELECT id, owner, heartbeat_at FROM runs WHERE state = 'running' "
-                                "AND owner IS NOT NULL AND owner <> ?2 "
-                                "AND coalesce(heartbeat_at, started_at) < ?3 ORDER BY id",
-                        &q, err, errlen);
-    if (rc)
-        return rc;
-    db_bind_text(q.st, 1, owner);
-    db_bind_text(q.st, 2, except ? except : "");
-    db_bind_int64(q.st, 3, before);
-    rc = store_stmt_rows(&q, &run_rows, NULL, &list, n, "listing running runs by owner", err,
-                         errlen);
+        store_listf(s,
+                    owner ? "SELECT id, owner, heartbeat_at FROM runs WHERE state = 'running' "
+                            "AND (owner = ?1 OR owner IS NULL) ORDER BY id"
+                          : "SELECT id, owner, heartbeat_at FROM runs WHERE state = 'running' "
+                            "AND owner IS NOT NULL AND owner <> ?2 "
+                            "AND coalesce(heartbeat_at, started_at) < ?3 ORDER BY id",
+                    &run_rows, NULL, &list, n, "listing running runs by owner", err, errlen, "tti",
+                    owner, except ? except : "", before);
     *out = list;
     return rc;
 }
@@ -111,22 +88,14 @@ enum qb_err store_fleet_runs(struct store *s, const char *owner, const char *exc
 enum qb_err store_fleet_adopt(struct store *s, const struct store_fleet_run *r, const char *self,
                               int64_t now, bool *adopted, char *err, size_t errlen)
 {
-    struct store_stmt q;
+    int changes = 0;
     *adopted = false;
-    enum qb_err rc = store_stmt_open(
+    enum qb_err rc = store_execf(
         s,
         "UPDATE runs SET owner = ?2, heartbeat_at = ?3 WHERE id = ?1 AND state = 'running' "
         "AND owner IS NOT DISTINCT FROM ?4 AND coalesce(heartbeat_at, 0) = ?5",
-        &q, err, errlen);
-    if (rc)
-        return rc;
-    db_bind_int64(q.st, 1, r->id);
-    db_bind_text(q.st, 2, self);
-    db_bind_int64(q.st, 3, now);
-    db_bind_text(q.st, 4, r->owner);
-    db_bind_int64(q.st, 5, r->heartbeat_at);
-    int changes = 0;
-    rc = store_stmt_done(&q, &changes, "adopting a run", err, errlen);
+        &changes, "adopting a run", err, errlen, "ititi", r->id, self, now, r->owner,
+        r->heartbeat_at);
     if (!rc)
         *adopted = changes == 1;
     return rc;
@@ -135,17 +104,13 @@ enum qb_err store_fleet_adopt(struct store *s, const struct store_fleet_run *r, 
 enum qb_err store_fleet_end_session(struct store *s, int64_t pid, bool *ended, char *err,
                                     size_t errlen)
 {
-    struct store_stmt q;
     int64_t v = 0;
     *ended = false;
-    enum qb_err rc = store_stmt_open(s,
-                                     "SELECT CASE WHEN pg_terminate_backend(CAST(?1 AS integer)) "
-                                     "THEN 1 ELSE 0 END",
-                                     &q, err, errlen);
-    if (rc)
-        return rc;
-    db_bind_int64(q.st, 1, pid);
-    rc = store_stmt_int(&q, &v, NULL, "ending a silent leader's session", err, errlen);
+    enum qb_err rc =
+        store_queryf_int(s,
+                         "SELECT CASE WHEN pg_terminate_backend(CAST(?1 AS integer)) "
+                         "THEN 1 ELSE 0 END",
+                         &v, NULL, "ending a silent leader's session", err, errlen, "i", pid);
     if (!rc)
         *ended = v == 1;
     return rc;
@@ -154,21 +119,15 @@ enum qb_err store_fleet_end_session(struct store *s, int64_t pid, bool *ended, c
 enum qb_err store_fleet_end_node_sessions(struct store *s, const char *node, int64_t *ended,
                                           char *err, size_t errlen)
 {
-    struct store_stmt q;
     *ended = 0;
     char *pool = xasprintf(STORE_FLEET_SESSION_PREFIX "%s", node);
     char *lock = xasprintf("qbackupd:%s", node);
-    enum qb_err rc = store_stmt_open(
+    enum qb_err rc = store_queryf_int(
         s,
         "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
         "WHERE datname = current_database() AND pid <> pg_backend_pid() "
         "AND application_name IN (?1, ?2)) t",
-        &q, err, errlen);
-    if (!rc) {
-        db_bind_text(q.st, 1, pool);
-        db_bind_text(q.st, 2, lock);
-        rc = store_stmt_int(&q, ended, NULL, "ending a dead node's sessions", err, errlen);
-    }
+        ended, NULL, "ending a dead node's sessions", err, errlen, "tt", pool, lock);
     free(pool);
     free(lock);
     return rc;

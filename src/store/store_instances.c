@@ -34,24 +34,18 @@ static const struct store_col instance_cols[] = {
 static const struct store_rows instance_rows =
     STORE_TABLE_ROWS(struct store_instance, instance_cols);
 
-void store_instance_free(struct store_instance *inst)
-{
-    store_table_free(&instance_rows.table, inst);
-}
-
-void store_instance_list_free(struct store_instance **list, size_t n)
-{
-    store_rows_free(&instance_rows, list, n);
-}
+STORE_TABLE_FREE_FNS(struct store_instance, instance_rows, store_instance_free,
+                     store_instance_list_free)
 
 /* Binds what insert and update share: ?1 name, ?2 url, ?3 the sealed
  * key, ?4..?8 settings, ?9 now, ?10 keep the stored key (update only),
  * ?11 nodes, ?12 the read limit (NULL: none).  Every number is bound,
  * also where the insert does not use it: PostgreSQL cannot type a
  * parameter number that is neither used nor bound. */
-static void bind_instance(struct db_stmt *st, const struct store_instance *inst, const char *sealed,
+static void bind_instance(struct db_stmt *st, const void *obj, const char *sealed,
                           bool keep_api_key)
 {
+    const struct store_instance *inst = obj;
     db_bind_text(st, 1, inst->name);
     db_bind_text(st, 2, inst->url);
     db_bind_text(st, 3, sealed);
@@ -66,57 +60,44 @@ static void bind_instance(struct db_stmt *st, const struct store_instance *inst,
     store_bind_int_or_null(st, 12, inst->max_read_bytes_per_second, 0);
 }
 
+/* Seals inst's API key (unless keep_api_key) and runs sql with
+ * bind_instance's parameters (store_write_sealed). */
+static enum qb_err write_instance(struct store *s, const char *sql,
+                                  const struct store_instance *inst, bool keep_api_key,
+                                  const char *what, int *changes, char *err, size_t errlen)
+{
+    return store_write_sealed(s, sql, STORE_SECRET_INSTANCE_API_KEY, inst->api_key, keep_api_key,
+                              bind_instance, inst, NULL, changes, what, err, errlen);
+}
+
 enum qb_err store_instance_insert(struct store *s, const struct store_instance *inst, char *err,
                                   size_t errlen)
 {
-    char *sealed = NULL;
-    struct store_stmt q;
     enum qb_err rc =
-        store_secret_seal(s, STORE_SECRET_INSTANCE_API_KEY, inst->api_key, &sealed, err, errlen);
-    if (!rc)
-        rc = store_stmt_open(
-            s,
-            "INSERT INTO instances (name, url, api_key_secret, tls_verify, ca_file, "
-            "max_concurrent, timeout_s, managed_by, created_at, updated_at, nodes, "
-            "max_read_bytes_per_second) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?9,?11,?12)",
-            &q, err, errlen);
-    if (rc)
-        goto out;
-    bind_instance(q.st, inst, sealed, false);
-    rc = store_stmt_done(&q, NULL, "inserting instance", err, errlen);
+        write_instance(s,
+                       "INSERT INTO instances (name, url, api_key_secret, tls_verify, ca_file, "
+                       "max_concurrent, timeout_s, managed_by, created_at, updated_at, nodes, "
+                       "max_read_bytes_per_second) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?9,?11,?12)",
+                       inst, false, "inserting instance", NULL, err, errlen);
     if (rc == QB_ERR_CONFLICT)
         qb_failf(rc, err, errlen, "instance \"%s\" already exists", inst->name);
-out:
-    free(sealed);
     return rc;
 }
 
 enum qb_err store_instance_update(struct store *s, const struct store_instance *inst,
                                   bool keep_api_key, char *err, size_t errlen)
 {
-    char *sealed = NULL;
-    struct store_stmt q;
     int changes = 0;
-    enum qb_err rc = keep_api_key ? QB_OK
-                                  : store_secret_seal(s, STORE_SECRET_INSTANCE_API_KEY,
-                                                      inst->api_key, &sealed, err, errlen);
-    if (!rc)
-        rc = store_stmt_open(
-            s,
-            "UPDATE instances SET url = ?2, api_key_secret = CASE WHEN ?10 <> 0 THEN "
-            "api_key_secret "
-            "ELSE ?3 END, tls_verify = ?4, ca_file = ?5, max_concurrent = ?6, timeout_s = ?7, "
-            "managed_by = ?8, updated_at = ?9, nodes = ?11, max_read_bytes_per_second = ?12 "
-            "WHERE name = ?1",
-            &q, err, errlen);
-    if (rc)
-        goto out;
-    bind_instance(q.st, inst, sealed, keep_api_key);
-    rc = store_stmt_done(&q, &changes, "updating instance", err, errlen);
+    enum qb_err rc = write_instance(
+        s,
+        "UPDATE instances SET url = ?2, api_key_secret = CASE WHEN ?10 <> 0 THEN "
+        "api_key_secret "
+        "ELSE ?3 END, tls_verify = ?4, ca_file = ?5, max_concurrent = ?6, timeout_s = ?7, "
+        "managed_by = ?8, updated_at = ?9, nodes = ?11, max_read_bytes_per_second = ?12 "
+        "WHERE name = ?1",
+        inst, keep_api_key, "updating instance", &changes, err, errlen);
     if (!rc && changes == 0)
         rc = store_not_found("instance", inst->name, 0, err, errlen);
-out:
-    free(sealed);
     return rc;
 }
 
@@ -142,23 +123,15 @@ enum qb_err store_instance_sync_config(struct store *s, const char *name, const 
     if (current)
         return QB_OK;
     char *sealed = NULL;
-    struct store_stmt q;
     rc = store_secret_seal(s, STORE_SECRET_INSTANCE_API_KEY, api_key, &sealed, err, errlen);
     if (!rc)
-        rc = store_stmt_open(
+        rc = store_execf(
             s,
             "INSERT INTO instances (name, url, api_key_secret, managed_by, created_at, "
             "updated_at) VALUES (?1, ?2, ?3, 'config', ?4, ?4) ON CONFLICT (name) DO UPDATE SET "
             "url = ?2, api_key_secret = ?3, managed_by = 'config', updated_at = ?4",
-            &q, err, errlen);
-    if (rc)
-        goto out;
-    db_bind_text(q.st, 1, name);
-    db_bind_text(q.st, 2, url);
-    db_bind_text(q.st, 3, sealed);
-    db_bind_int64(q.st, 4, qb_now_ms() / 1000);
-    rc = store_stmt_done(&q, NULL, "syncing configured instance", err, errlen);
-out:
+            NULL, "syncing configured instance", err, errlen, "ttti", name, url, sealed,
+            qb_now_ms() / 1000);
     free(sealed);
     return rc;
 }
@@ -194,15 +167,7 @@ enum qb_err store_instance_list(struct store *s, struct store_instance ***out, s
 
 enum qb_err store_instance_delete(struct store *s, const char *name, char *err, size_t errlen)
 {
-    int changes = 0;
-    enum qb_err rc = store_write_key(s, "DELETE FROM instances WHERE name = ?1", name, 0, &changes,
-                                     "deleting instance", err, errlen);
-    if (rc == QB_ERR_CONFLICT)
-        qb_failf(rc, err, errlen,
-                 "instance \"%s\" is used by a backup plan; delete or change "
-                 "the plan first",
-                 name);
-    else if (!rc && changes == 0)
-        rc = store_not_found("instance", name, 0, err, errlen);
-    return rc;
+    return store_delete_key(s, "DELETE FROM instances WHERE name = ?1", name, 0, "instance",
+                            "is used by a backup plan; delete or change the plan first", err,
+                            errlen);
 }

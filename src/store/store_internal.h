@@ -10,9 +10,11 @@
  * PostgreSQL; the pool holds struct db_conn), so no store_*.c file
  * includes an engine's header.  Most store calls are one statement on a
  * pooled connection: open it with store_stmt_open (connection + prepare),
- * bind with db_bind_* and store_bind_*, and finish with one of
- * store_stmt_done / _int / _one / _rows, which step, report db.h's error
- * classes, finalize and give the connection back.  Calls that run several
+ * bind with store_bindf (or store_stmt_openf: both at once), and finish
+ * with one of store_stmt_done / _int / _one / _rows, which step, report
+ * db.h's error classes, finalize and give the connection back.  The
+ * usual shapes are one call each (store_execf, store_queryf_int,
+ * store_listf, store_get_by_key, store_write...).  Calls that run several
  * statements on one connection (transactions: db_begin, db_lock where the
  * section relies on being the only writer, db_commit) use the store_step_*
  * forms on their own connection.  The SQL text stays at each call site,
@@ -22,7 +24,9 @@
  * Rows become structs through a column table (struct store_col, in SELECT
  * order): the same table reads a row and frees the struct, so a new column
  * is one line.  Lists are arrays grown by store_collect_rows through a
- * struct store_rows reader.
+ * struct store_rows reader: of pointers to table structs, of the structs
+ * themselves (value rows, read through the same column tables), or of
+ * texts.
  */
 #ifndef QB_STORE_INTERNAL_H
 #define QB_STORE_INTERNAL_H
@@ -72,7 +76,8 @@ void store_bind_key(struct db_stmt *st, int idx, const char *name, int64_t id);
 
 /* Binds ?1, ?2, ... in order, one letter of fmt per parameter: 'i' an
  * int64_t, 't' a const char * (NULL binds NULL), 'z' an int64_t where 0
- * binds NULL (an optional reference), '_' nothing (the parameter is bound
+ * binds NULL (an optional reference), 'm' an int64_t where -1 binds NULL
+ * (no shard, an unknown count), '_' nothing (the parameter is bound
  * otherwise, or unused; it takes no argument).  Integers are read as
  * int64_t: cast anything narrower, (int64_t)n. */
 void store_bindf(struct db_stmt *st, const char *fmt, ...);
@@ -196,6 +201,22 @@ struct store_col {
 #define STORE_TABLE_ROWS(T, cols)                                                                  \
     {sizeof(void *), store_table_read_row, store_table_clear_row,                                  \
      {sizeof(T), cols, QB_ARRAY_LEN(cols)}}
+/* The reader of value rows of struct T whose columns are cols (no
+ * secrets): elements are the structs themselves, filled in place. */
+#define STORE_VALUE_ROWS(T, cols)                                                                  \
+    {sizeof(T), store_value_read_row, store_value_clear_row,                                       \
+     {sizeof(T), cols, QB_ARRAY_LEN(cols)}}
+/* clang-format on */
+
+/* Defines a table file's two public destructors, which its header
+ * declares: free_one(T *obj), store_table_free on one struct (NULL is a
+ * no-op), and free_list(T **list, size_t n), store_rows_free on a list of
+ * them, both through the reader rows of STORE_TABLE_ROWS.  (Every table
+ * file has this pair; a macro, as the functions differ only in names.) */
+/* clang-format off */
+#define STORE_TABLE_FREE_FNS(T, rows, free_one, free_list)                                         \
+    void free_one(T *obj) { store_table_free(&(rows).table, obj); }                                \
+    void free_list(T **list, size_t n) { store_rows_free(&(rows), list, n); }
 /* clang-format on */
 
 /* A new struct filled from the current row (secret fields left NULL);
@@ -213,6 +234,17 @@ enum qb_err store_table_read_row(const struct store_rows *r, void *ctx, struct d
                                  void *elem, char *err, size_t errlen);
 void store_table_clear_row(const struct store_rows *r, void *elem);
 
+/* store_rows callbacks for value rows (STORE_VALUE_ROWS): elem is the
+ * struct, filled from r->table (secret columns are not read); the clear
+ * frees its text fields. */
+enum qb_err store_value_read_row(const struct store_rows *r, void *ctx, struct db_stmt *st,
+                                 void *elem, char *err, size_t errlen);
+void store_value_clear_row(const struct store_rows *r, void *elem);
+
+/* Rows of one text column: each element is a char * (NULL for NULL), a
+ * copy the array owns; free the array with store_rows_free. */
+extern const struct store_rows store_text_rows;
+
 /* ---------------------------------------- one statement, one connection */
 
 /* A statement on a connection taken from the pool. */
@@ -225,6 +257,10 @@ struct store_stmt {
 /* Takes a connection and prepares sql on it.  On failure nothing is held. */
 enum qb_err store_stmt_open(struct store *s, const char *sql, struct store_stmt *q, char *err,
                             size_t errlen) QB_MUSTCHECK;
+/* store_stmt_open, then binds sql's parameters from fmt and the
+ * arguments after it (store_bindf).  On failure nothing is held. */
+enum qb_err store_stmt_openf(struct store *s, const char *sql, struct store_stmt *q, char *err,
+                             size_t errlen, const char *fmt, ...) QB_MUSTCHECK;
 /* Finalizes and gives the connection back. */
 void store_stmt_close(struct store_stmt *q);
 
@@ -270,9 +306,22 @@ enum qb_err store_write(struct store *s, const char *sql, int64_t id, int64_t a,
                         const char *text, int *changes, const char *what, char *err,
                         size_t errlen) QB_MUSTCHECK;
 
+/* store_write on the row whose id is ?1: no row changed is
+ * store_not_found(noun, NULL, id). */
+enum qb_err store_write_one(struct store *s, const char *sql, int64_t id, int64_t a, int64_t b,
+                            const char *text, const char *what, const char *noun, char *err,
+                            size_t errlen) QB_MUSTCHECK;
+
 /* A write whose only parameter, ?1, is a key bound with store_bind_key. */
 enum qb_err store_write_key(struct store *s, const char *sql, const char *name, int64_t id,
                             int *changes, const char *what, char *err, size_t errlen) QB_MUSTCHECK;
+
+/* The usual delete: sql deletes by ?1, bound with store_bind_key.  No
+ * row deleted is store_not_found(noun); with in_use, a conflict (a row
+ * still referring to it) says "<noun> \"<name>\" <in_use>". */
+enum qb_err store_delete_key(struct store *s, const char *sql, const char *name, int64_t id,
+                             const char *noun, const char *in_use, char *err,
+                             size_t errlen) QB_MUSTCHECK;
 
 /* The usual lookup: sql selects by ?1, bound with store_bind_key; the row
  * is read through r into elem, and no row is store_not_found(noun). */
@@ -298,6 +347,22 @@ enum store_secret_col {
  * is never written in clear. */
 enum qb_err store_secret_seal(struct store *s, enum store_secret_col col, const char *plain,
                               char **out, char *err, size_t errlen) QB_MUSTCHECK;
+
+/* Binds the parameters of a row write: obj is the caller's struct, sealed
+ * its secret in sealed form (NULL when kept or absent), keep whether the
+ * row keeps the secret it stores. */
+typedef void store_bind_sealed_fn(struct db_stmt *st, const void *obj, const char *sealed,
+                                  bool keep);
+
+/* The write of a row with a secret column: seals plain for col (unless
+ * keep: the statement keeps the stored one), prepares sql, binds through
+ * bind and steps it.  With id, sql returns one row whose integer goes to
+ * *id (RETURNING id); without, it returns none and *changes (may be NULL)
+ * is as store_step_done's.  The sealed text is freed before return. */
+enum qb_err store_write_sealed(struct store *s, const char *sql, enum store_secret_col col,
+                               const char *plain, bool keep, store_bind_sealed_fn *bind,
+                               const void *obj, int64_t *id, int *changes, const char *what,
+                               char *err, size_t errlen) QB_MUSTCHECK;
 
 /* *out: the plaintext of a column value (NULL for NULL); caller frees with
  * seal_wipe_free.  A value from before sealing is returned as it is (the

@@ -66,15 +66,7 @@ void store_plan_clear(struct store_plan *p)
     store_table_clear(&plan_rows.table, p);
 }
 
-void store_plan_free(struct store_plan *p)
-{
-    store_table_free(&plan_rows.table, p);
-}
-
-void store_plan_list_free(struct store_plan **list, size_t n)
-{
-    store_rows_free(&plan_rows, list, n);
-}
+STORE_TABLE_FREE_FNS(struct store_plan, plan_rows, store_plan_free, store_plan_list_free)
 
 /* Resolves instance and destination names to ids on db. */
 static enum qb_err resolve(struct db_conn *db, const struct store_plan *p, int64_t *inst,

@@ -183,6 +183,19 @@ out:
     return rc;
 }
 
+/* Empties the cache c (the base of self): installs an empty answer. */
+static void runs_cache_clear(struct store_runs_cache *c, void *self,
+                             const struct runs_cache_ops *ops)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&c->lock);
+    QB_FREE(c->fingerprint);
+    c->store = NULL;
+    void *copy = ops->exchange(self, true, NULL, 0, &n);
+    pthread_mutex_unlock(&c->lock);
+    store_rows_free(ops->rows, copy, n);
+}
+
 /* -------------------------------------------------------------- latest */
 
 static struct store_run_latest *latest_copy(const struct store_run_latest *v, size_t n)
@@ -256,27 +269,23 @@ static void *latest_exchange(void *self, bool install, void *fresh, size_t nfres
     return latest_copy(c->v, c->n);
 }
 
+/* Which runs are newest is cached; what they say is read again. */
+static const struct runs_cache_ops latest_ops = {latest_query, latest_exchange, &latest_rows,
+                                                 latest_refresh};
+
 enum qb_err store_run_latest_cached(struct store *s, struct store_run_latest_cache *c,
                                     struct store_run_latest **out, size_t *n, char *err,
                                     size_t errlen)
 {
-    static const struct runs_cache_ops ops = {latest_query, latest_exchange, &latest_rows,
-                                              latest_refresh};
     void *v;
-    /* Which runs are newest is cached; what they say is read again. */
-    enum qb_err e = runs_cached(s, &c->base, c, &ops, &v, n, err, errlen);
+    enum qb_err e = runs_cached(s, &c->base, c, &latest_ops, &v, n, err, errlen);
     *out = v;
     return e;
 }
 
 void store_run_latest_cache_clear(struct store_run_latest_cache *c)
 {
-    pthread_mutex_lock(&c->base.lock);
-    QB_FREE(c->base.fingerprint);
-    QB_FREE(c->v);
-    c->n = 0;
-    c->base.store = NULL;
-    pthread_mutex_unlock(&c->base.lock);
+    runs_cache_clear(&c->base, c, &latest_ops);
 }
 
 /* ------------------------------------------------------------- counts */
@@ -391,25 +400,20 @@ static void *counts_exchange(void *self, bool install, void *fresh, size_t nfres
     return counts_copy(c->v, c->n);
 }
 
+/* On a hit no statement beyond the fingerprint runs (no refresh). */
+static const struct runs_cache_ops counts_ops = {counts_query, counts_exchange, &count_rows, NULL};
+
 enum qb_err store_run_counts_cached(struct store *s, struct store_run_counts_cache *c,
                                     struct store_run_count **out, size_t *n, char *err,
                                     size_t errlen)
 {
-    /* On a hit no statement beyond the fingerprint runs (no refresh). */
-    static const struct runs_cache_ops ops = {counts_query, counts_exchange, &count_rows, NULL};
     void *v;
-    enum qb_err e = runs_cached(s, &c->base, c, &ops, &v, n, err, errlen);
+    enum qb_err e = runs_cached(s, &c->base, c, &counts_ops, &v, n, err, errlen);
     *out = v;
     return e;
 }
 
 void store_run_counts_cache_clear(struct store_run_counts_cache *c)
 {
-    pthread_mutex_lock(&c->base.lock);
-    QB_FREE(c->base.fingerprint);
-    store_run_counts_free(c->v, c->n);
-    c->v = NULL;
-    c->n = 0;
-    c->base.store = NULL;
-    pthread_mutex_unlock(&c->base.lock);
+    runs_cache_clear(&c->base, c, &counts_ops);
 }

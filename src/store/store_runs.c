@@ -41,15 +41,7 @@ static const struct store_col run_cols[] = {STORE_COL(id),
 #undef STORE_ROW_T
 static const struct store_rows run_rows = STORE_TABLE_ROWS(struct store_run, run_cols);
 
-void store_run_free(struct store_run *r)
-{
-    store_table_free(&run_rows.table, r);
-}
-
-void store_run_list_free(struct store_run **list, size_t n)
-{
-    store_rows_free(&run_rows, list, n);
-}
+STORE_TABLE_FREE_FNS(struct store_run, run_rows, store_run_free, store_run_list_free)
 
 /* The lookups by idempotency key must repeat the expression of the index
  * runs_idempotency to search it by all three columns, and the twins spell
@@ -75,11 +67,8 @@ static enum qb_err find_existing(struct db_conn *db, const struct store_run_new 
     enum qb_err rc = db_prepare(db, sql, &st, err, errlen);
     if (rc)
         return rc;
-    db_bind_int64(st, 1, n->plan_id);
-    db_bind_int64(st, 2, n->scheduled_for);
-    db_bind_text(st, 3, n->kind);
-    db_bind_text(st, 4, n->idempotency_key);
-    db_bind_int64(st, 5, INT64_MIN); /* every age: an expired key is released below */
+    /* ?5: every age (an expired key is released below). */
+    store_bindf(st, "iitti", n->plan_id, n->scheduled_for, n->kind, n->idempotency_key, INT64_MIN);
     rc = db_step(st, &row, "checking idempotency", err, errlen);
     if (rc || !row) {
         db_finalize(st);
@@ -139,16 +128,9 @@ enum qb_err store_run_create(struct store *s, const struct store_run_new *n, int
                     &st, err, errlen);
     if (rc)
         goto out;
-    db_bind_text(st, 1, n->kind);
-    store_bind_int_or_null(st, 2, n->plan_id, 0);
-    db_bind_text(st, 3, n->plan_name);
-    db_bind_text(st, 4, n->trigger);
-    db_bind_text(st, 5, n->triggered_by);
-    db_bind_text(st, 6, n->idempotency_key);
-    db_bind_text(st, 7, n->request ? n->request : "{}");
-    db_bind_int64(st, 8, now);
-    store_bind_int_or_null(st, 9, n->scheduled_for, 0);
-    store_bind_int_or_null(st, 10, n->instance_id, 0);
+    store_bindf(st, "tztttttizz", n->kind, n->plan_id, n->plan_name, n->trigger, n->triggered_by,
+                n->idempotency_key, n->request ? n->request : "{}", now, n->scheduled_for,
+                n->instance_id);
     rc = store_step_int(st, id, NULL, "queueing run", err, errlen);
     if (rc == QB_ERR_CONFLICT && refused_by_reference(db))
         rc = qb_failf(QB_ERR_NOT_FOUND, err, errlen,
@@ -172,10 +154,9 @@ static enum qb_err one_run(struct store *s, const char *sql, int64_t a, int64_t 
 {
     struct store_stmt q;
     *out = NULL;
-    enum qb_err rc = store_stmt_open(s, sql, &q, err, errlen);
+    enum qb_err rc = store_stmt_openf(s, sql, &q, err, errlen, "ii", a, b);
     if (rc)
         return rc;
-    store_bind_args(q.st, a, b, 0, NULL);
     return store_stmt_one(&q, &run_rows, NULL, out, NULL, "reading run", err, errlen);
 }
 
@@ -331,22 +312,12 @@ enum qb_err store_run_plan_active(struct store *s, int64_t plan_id, bool *active
 static enum qb_err list_runs(struct store *s, const char *sql, const struct store_run_filter *f,
                              struct store_run ***out, size_t *n, char *err, size_t errlen)
 {
-    struct store_stmt q;
     void *list = NULL;
-    *n = 0;
-    enum qb_err rc = store_stmt_open(s, sql, &q, err, errlen);
-    if (!rc && f) {
-        db_bind_text(q.st, 1, f->plan);
-        db_bind_text(q.st, 2, f->state);
-        db_bind_text(q.st, 3, f->kind);
-        db_bind_int64(q.st, 4, f->since);
-        db_bind_int64(q.st, 5, f->until);
-        db_bind_int64(q.st, 6, f->before_id);
-        db_bind_int64(q.st, 7, f->limit > 0 ? f->limit : 50);
-        db_bind_int64(q.st, 8, f->plan_id);
-    }
-    if (!rc)
-        rc = store_stmt_rows(&q, &run_rows, NULL, &list, n, "listing runs", err, errlen);
+    enum qb_err rc =
+        f ? store_listf(s, sql, &run_rows, NULL, &list, n, "listing runs", err, errlen, "tttiiiii",
+                        f->plan, f->state, f->kind, f->since, f->until, f->before_id,
+                        (int64_t)(f->limit > 0 ? f->limit : 50), f->plan_id)
+          : store_list(s, sql, &run_rows, NULL, &list, n, "listing runs", err, errlen);
     *out = list;
     return rc;
 }
@@ -391,23 +362,17 @@ enum qb_err store_run_find_idempotent(struct store *s, const char *kind, int64_t
                                       const char *key, int64_t window_s, int64_t *id, char *err,
                                       size_t errlen)
 {
-    struct store_stmt q;
-    *id = 0;
-    enum qb_err rc = store_stmt_open(s, idempotency_sql[store_dialect(s)], &q, err, errlen);
-    if (rc)
-        return rc;
-    db_bind_int64(q.st, 1, plan_id);
-    db_bind_text(q.st, 3, kind);
-    db_bind_text(q.st, 4, key);
-    db_bind_int64(q.st, 5, qb_now_ms() / 1000 - window_s);
     bool found;
-    return store_stmt_int(&q, id, &found, "checking idempotency", err, errlen);
+    *id = 0;
+    return store_queryf_int(s, idempotency_sql[store_dialect(s)], id, &found,
+                            "checking idempotency", err, errlen, "i_tti", plan_id, kind, key,
+                            qb_now_ms() / 1000 - window_s);
 }
 
 enum qb_err store_run_restore_using(struct store *s, int64_t snapshot_id, int64_t *run_id,
                                     char *err, size_t errlen)
 {
-    struct store_stmt q;
+    bool found;
     *run_id = 0;
     static const char *const sql[] = {
         [DB_SQLITE] = "SELECT id FROM runs WHERE kind = 'restore' "
@@ -419,10 +384,6 @@ enum qb_err store_run_restore_using(struct store *s, int64_t snapshot_id, int64_
                         "AND (request::jsonb ->> 'snapshot_id')::bigint = ?1 "
                         "ORDER BY id LIMIT 1",
     };
-    enum qb_err rc = store_stmt_open(s, sql[store_dialect(s)], &q, err, errlen);
-    if (rc)
-        return rc;
-    db_bind_int64(q.st, 1, snapshot_id);
-    bool found;
-    return store_stmt_int(&q, run_id, &found, "looking for restores of a snapshot", err, errlen);
+    return store_queryf_int(s, sql[store_dialect(s)], run_id, &found,
+                            "looking for restores of a snapshot", err, errlen, "i", snapshot_id);
 }

@@ -108,17 +108,14 @@ enum qb_err store_secret_open(struct store *s, enum store_secret_col col, const 
 
 enum qb_err store_secrets_count_sealed(struct store *s, int *n, char *err, size_t errlen)
 {
-    struct store_stmt q;
     int64_t v = 0;
-    enum qb_err rc = store_stmt_open(s,
-                                     "SELECT (SELECT count(*) FROM instances WHERE "
-                                     "substr(api_key_secret, 1, 5) = 'qbs1:') + (SELECT count(*) "
-                                     "FROM destinations WHERE substr(secret, 1, 6) = '\"qbs1:') + "
-                                     "(SELECT count(*) FROM webhooks WHERE substr(secret, 1, 5) "
-                                     "= 'qbs1:')",
-                                     &q, err, errlen);
-    if (!rc)
-        rc = store_stmt_int(&q, &v, NULL, "counting sealed secrets", err, errlen);
+    enum qb_err rc = store_queryf_int(s,
+                                      "SELECT (SELECT count(*) FROM instances WHERE "
+                                      "substr(api_key_secret, 1, 5) = 'qbs1:') + (SELECT count(*) "
+                                      "FROM destinations WHERE substr(secret, 1, 6) = '\"qbs1:') + "
+                                      "(SELECT count(*) FROM webhooks WHERE substr(secret, 1, 5) "
+                                      "= 'qbs1:')",
+                                      &v, NULL, "counting sealed secrets", err, errlen, "");
     if (!rc)
         *n = (int)v;
     return rc;
@@ -184,6 +181,26 @@ out:
     db_finalize(up);
     free(select);
     free(update);
+    return rc;
+}
+
+enum qb_err store_write_sealed(struct store *s, const char *sql, enum store_secret_col col,
+                               const char *plain, bool keep, store_bind_sealed_fn *bind,
+                               const void *obj, int64_t *id, int *changes, const char *what,
+                               char *err, size_t errlen)
+{
+    char *sealed = NULL;
+    enum qb_err rc = keep ? QB_OK : store_secret_seal(s, col, plain, &sealed, err, errlen);
+    if (rc)
+        return rc;
+    struct store_stmt q;
+    rc = store_stmt_open(s, sql, &q, err, errlen);
+    if (!rc) {
+        bind(q.st, obj, sealed, keep);
+        rc = id ? store_stmt_int(&q, id, NULL, what, err, errlen)
+                : store_stmt_done(&q, changes, what, err, errlen);
+    }
+    free(sealed);
     return rc;
 }
 

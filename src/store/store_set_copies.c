@@ -14,10 +14,6 @@ enum qb_err store_copy_verified(struct store *s, int64_t id, bool ok, const char
                            "WHERE id = ?1 AND state = 'stored'"
                          : "UPDATE snapshot_copies SET state = 'failed', verified_at = NULL, "
                            "attempts = 0, last_error = ?4 WHERE id = ?1 AND state = 'stored'";
-    int changes = 0;
-    enum qb_err rc = store_write(s, sql, id, qb_now_ms() / 1000, 0, error, &changes,
-                                 "recording a copy's verification", err, errlen);
-    if (!rc && changes == 0)
-        rc = store_not_found("stored copy", NULL, id, err, errlen);
-    return rc;
+    return store_write_one(s, sql, id, qb_now_ms() / 1000, 0, error,
+                           "recording a copy's verification", "stored copy", err, errlen);
 }

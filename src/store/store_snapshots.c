@@ -59,21 +59,15 @@ static const struct store_col snapshot_cols[] = {STORE_COL(id),
 static const struct store_rows snapshot_rows =
     STORE_TABLE_ROWS(struct store_snapshot, snapshot_cols);
 
-void store_snapshot_free(struct store_snapshot *s)
-{
-    store_table_free(&snapshot_rows.table, s);
-}
-
-void store_snapshot_list_free(struct store_snapshot **list, size_t n)
-{
-    store_rows_free(&snapshot_rows, list, n);
-}
+STORE_TABLE_FREE_FNS(struct store_snapshot, snapshot_rows, store_snapshot_free,
+                     store_snapshot_list_free)
 
 enum qb_err store_snapshot_insert(struct store *s, const struct store_snapshot *snap, int64_t *id,
                                   char *err, size_t errlen)
 {
-    struct store_stmt q;
-    enum qb_err rc = store_stmt_open(
+    /* Optional values bind NULL: references and times at 0 ('z'), the
+     * shard, count and raw size at -1 ('m'); ?18 is also checked_at. */
+    return store_queryf_int(
         s,
         "INSERT INTO snapshots (plan_id, run_id, instance_id, instance_name, destination_id, "
         "kind, collection, shard_id, qdrant_name, location, storage_key, size_bytes, sha256, "
@@ -82,39 +76,17 @@ enum qb_err store_snapshot_insert(struct store *s, const struct store_snapshot *
         "locked_until) VALUES "
         "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,"
         "?16,?17,?18,?19,?20,?21,?22,?23,?18,?24,?25,?26,?27,?28) RETURNING id",
-        &q, err, errlen);
-    if (rc)
-        return rc;
-    struct db_stmt *st = q.st;
-    store_bind_int_or_null(st, 1, snap->plan_id, 0);
-    store_bind_int_or_null(st, 2, snap->run_id, 0);
-    store_bind_int_or_null(st, 3, snap->instance_id, 0);
-    db_bind_text(st, 4, snap->instance_name);
-    db_bind_int64(st, 5, snap->destination_id);
-    db_bind_text(st, 6, snap->kind);
-    db_bind_text(st, 7, snap->collection);
-    store_bind_int_or_null(st, 8, snap->shard_id, -1);
-    db_bind_text(st, 9, snap->qdrant_name);
-    db_bind_text(st, 10, snap->location);
-    db_bind_text(st, 11, snap->storage_key);
-    db_bind_int64(st, 12, snap->size_bytes);
-    db_bind_text(st, 13, snap->sha256);
-    db_bind_text(st, 14, snap->qdrant_checksum);
-    db_bind_text(st, 15, snap->qdrant_version);
-    store_bind_int_or_null(st, 16, snap->points_count, -1);
-    db_bind_int64(st, 17, snap->created_at);
-    store_bind_int_or_null(st, 18, snap->verified_at, 0);
-    db_bind_int64(st, 19, snap->pinned);
-    db_bind_text(st, 20, snap->layout ? snap->layout : "snapshot");
-    db_bind_text(st, 21, snap->backup_set);
-    store_bind_int_or_null(st, 22, snap->keep_until, 0);
-    db_bind_text(st, 23, snap->labels ? snap->labels : "{}");
-    db_bind_text(st, 24, snap->codec ? snap->codec : "none");
-    store_bind_int_or_null(st, 25, snap->raw_size, -1);
-    db_bind_text(st, 26, snap->raw_sha256 && *snap->raw_sha256 ? snap->raw_sha256 : NULL);
-    db_bind_text(st, 27, snap->key_id && *snap->key_id ? snap->key_id : NULL);
-    store_bind_int_or_null(st, 28, snap->locked_until, 0);
-    return store_stmt_int(&q, id, NULL, "cataloguing snapshot", err, errlen);
+        id, NULL, "cataloguing snapshot", err, errlen,
+        "zzztittmtttittt"
+        "mizittzttmttz",
+        snap->plan_id, snap->run_id, snap->instance_id, snap->instance_name, snap->destination_id,
+        snap->kind, snap->collection, snap->shard_id, snap->qdrant_name, snap->location,
+        snap->storage_key, snap->size_bytes, snap->sha256, snap->qdrant_checksum,
+        snap->qdrant_version, snap->points_count, snap->created_at, snap->verified_at,
+        (int64_t)snap->pinned, snap->layout ? snap->layout : "snapshot", snap->backup_set,
+        snap->keep_until, snap->labels ? snap->labels : "{}", snap->codec ? snap->codec : "none",
+        snap->raw_size, snap->raw_sha256 && *snap->raw_sha256 ? snap->raw_sha256 : NULL,
+        snap->key_id && *snap->key_id ? snap->key_id : NULL, snap->locked_until);
 }
 
 enum qb_err store_snapshot_get(struct store *s, int64_t id, struct store_snapshot **out, char *err,
@@ -128,11 +100,9 @@ enum qb_err store_snapshot_list(struct store *s, const struct store_snapshot_fil
                                 struct store_snapshot ***out, size_t *n, char *err, size_t errlen)
 {
     static const struct store_snapshot_filter none = {0};
-    struct store_stmt q;
     struct store_where w = {0};
     char sql[sizeof SNAP_SELECT + STORE_WHERE_MAX + 64];
     void *list = NULL;
-    *n = 0;
     if (!f)
         f = &none;
     /* Parameter numbers are fixed per filter; a parameter the statement
@@ -155,46 +125,23 @@ enum qb_err store_snapshot_list(struct store *s, const struct store_snapshot_fil
     store_where_add(&w, f->run_id, "s.run_id = ?13");
     snprintf(sql, sizeof sql, "%s%s ORDER BY s.created_at DESC, s.id DESC LIMIT ?11", SNAP_SELECT,
              w.sql);
-    enum qb_err rc = store_stmt_open(s, sql, &q, err, errlen);
-    if (rc)
-        goto out;
-    struct db_stmt *st = q.st;
-    db_bind_text(st, 2, f->plan);
-    db_bind_text(st, 3, f->collection);
-    db_bind_text(st, 4, f->instance);
-    db_bind_text(st, 5, f->kind);
-    db_bind_int64(st, 6, f->plan_id);
-    db_bind_int64(st, 9, f->created_before);
-    db_bind_int64(st, 10, f->before_id);
-    /* No limit: the largest (SQLite takes -1 for none, PostgreSQL refuses it). */
-    db_bind_int64(st, 11, f->limit > 0 ? f->limit : INT64_MAX);
-    db_bind_int64(st, 12, f->before_created);
-    db_bind_int64(st, 13, f->run_id);
-    rc = store_stmt_rows(&q, &snapshot_rows, NULL, &list, n, "listing snapshots", err, errlen);
-out:
+    /* ?11 without a limit: the largest (SQLite takes -1 for none,
+     * PostgreSQL refuses it). */
+    enum qb_err rc = store_listf(
+        s, sql, &snapshot_rows, NULL, &list, n, "listing snapshots", err, errlen, "_tttti__iiiii",
+        f->plan, f->collection, f->instance, f->kind, f->plan_id, f->created_before, f->before_id,
+        (int64_t)(f->limit > 0 ? f->limit : INT64_MAX), f->before_created, f->run_id);
     *out = list;
     return rc;
 }
 
-static enum qb_err read_brief(const struct store_rows *r, void *ctx, struct db_stmt *st, void *elem,
-                              char *err, size_t errlen)
-{
-    (void)r;
-    (void)ctx;
-    (void)err;
-    (void)errlen;
-    struct store_snapshot_brief *b = elem;
-    b->id = db_column_int64(st, 0);
-    b->created_at = db_column_int64(st, 1);
-    b->pinned = db_column_int64(st, 2) != 0;
-    b->verified_at = db_column_int64(st, 3);
-    b->keep_until = db_column_int64(st, 4);
-    b->locked_until = db_column_int64(st, 5);
-    return QB_OK;
-}
-
-static const struct store_rows brief_rows = {
-    sizeof(struct store_snapshot_brief), read_brief, NULL, {0}};
+#define STORE_ROW_T struct store_snapshot_brief
+static const struct store_col brief_cols[] = {STORE_COL(id),         STORE_COL(created_at),
+                                              STORE_COL(pinned),     STORE_COL(verified_at),
+                                              STORE_COL(keep_until), STORE_COL(locked_until)};
+#undef STORE_ROW_T
+static const struct store_rows brief_rows =
+    STORE_VALUE_ROWS(struct store_snapshot_brief, brief_cols);
 
 enum qb_err store_snapshot_list_retention(struct store *s, int64_t plan_id, const char *collection,
                                           struct store_snapshot_brief **out, size_t *n, char *err,
@@ -218,28 +165,9 @@ enum qb_err store_snapshot_list_retention(struct store *s, int64_t plan_id, cons
     return rc;
 }
 
-static enum qb_err read_target(const struct store_rows *r, void *ctx, struct db_stmt *st,
-                               void *elem, char *err, size_t errlen)
-{
-    (void)r;
-    (void)ctx;
-    (void)err;
-    (void)errlen;
-    *(char **)elem = store_column_text(st, 0);
-    return QB_OK;
-}
-
-static void clear_target(const struct store_rows *r, void *elem)
-{
-    (void)r;
-    QB_FREE(*(char **)elem);
-}
-
-static const struct store_rows target_rows = {sizeof(char *), read_target, clear_target, {0}};
-
 void store_snapshot_targets_free(char **list, size_t n)
 {
-    store_rows_free(&target_rows, list, n);
+    store_rows_free(&store_text_rows, list, n);
 }
 
 enum qb_err store_snapshot_targets(struct store *s, int64_t plan_id, char ***out, size_t *n,
@@ -252,7 +180,7 @@ enum qb_err store_snapshot_targets(struct store *s, int64_t plan_id, char ***out
                                  "SELECT collection FROM snapshots "
                                  "WHERE plan_id = ?1 AND deleting_at IS NULL "
                                  "GROUP BY collection ORDER BY max(created_at) DESC, max(id) DESC",
-                                 &target_rows, NULL, &list, n, "listing retention targets", err,
+                                 &store_text_rows, NULL, &list, n, "listing retention targets", err,
                                  errlen, "i", plan_id);
     *out = list;
     return rc;
@@ -262,12 +190,7 @@ enum qb_err store_snapshot_targets(struct store *s, int64_t plan_id, char ***out
 static enum qb_err update_one(struct store *s, const char *sql, int64_t id, int64_t a,
                               const char *text, char *err, size_t errlen)
 {
-    int changes = 0;
-    enum qb_err rc =
-        store_write(s, sql, id, a, 0, text, &changes, "updating snapshot", err, errlen);
-    if (!rc && changes == 0)
-        rc = store_not_found("snapshot", NULL, id, err, errlen);
-    return rc;
+    return store_write_one(s, sql, id, a, 0, text, "updating snapshot", "snapshot", err, errlen);
 }
 
 enum qb_err store_snapshot_delete(struct store *s, int64_t id, char *err, size_t errlen)

@@ -49,6 +49,10 @@ static void vbindf(struct db_stmt *st, const char *fmt, va_list ap)
             v = va_arg(ap, int64_t);
             store_bind_int_or_null(st, idx, v, 0);
             break;
+        case 'm':
+            v = va_arg(ap, int64_t);
+            store_bind_int_or_null(st, idx, v, -1);
+            break;
         case 't':
             db_bind_text(st, idx, va_arg(ap, const char *));
             break;
@@ -161,9 +165,9 @@ void store_rows_free(const struct store_rows *r, void *list, size_t n)
 
 /* ---------------------------------------------------------- column tables */
 
-void *store_table_read(const struct store_table *t, struct db_stmt *st)
+/* Fills the fields of obj (zeroed) from the current row; secrets stay NULL. */
+static void table_fill(const struct store_table *t, struct db_stmt *st, char *obj)
 {
-    char *obj = xcalloc(1, t->size);
     for (size_t i = 0; i < t->ncols; i++) {
         const struct store_col *c = &t->cols[i];
         void *field = obj + c->offset;
@@ -187,6 +191,12 @@ void *store_table_read(const struct store_table *t, struct db_stmt *st)
             break;
         }
     }
+}
+
+void *store_table_read(const struct store_table *t, struct db_stmt *st)
+{
+    char *obj = xcalloc(1, t->size);
+    table_fill(t, st, obj);
     return obj;
 }
 
@@ -235,6 +245,26 @@ void store_table_clear_row(const struct store_rows *r, void *elem)
 {
     store_table_free(&r->table, *(void **)elem);
 }
+
+enum qb_err store_value_read_row(const struct store_rows *r, void *ctx, struct db_stmt *st,
+                                 void *elem, char *err, size_t errlen)
+{
+    (void)ctx;
+    (void)err;
+    (void)errlen;
+    table_fill(&r->table, st, elem);
+    return QB_OK;
+}
+
+void store_value_clear_row(const struct store_rows *r, void *elem)
+{
+    store_table_clear(&r->table, elem);
+}
+
+/* A row of one text column: the element is the copied text. */
+static const struct store_col text_col = {STORE_KIND_TEXT, 0, 0, NULL};
+const struct store_rows store_text_rows = {
+    sizeof(char *), store_value_read_row, store_value_clear_row, {sizeof(char *), &text_col, 1}};
 
 /* ---------------------------------------- one statement, one connection */
 
@@ -333,6 +363,17 @@ enum qb_err store_write(struct store *s, const char *sql, int64_t id, int64_t a,
     return store_stmt_done(&q, changes, what, err, errlen);
 }
 
+enum qb_err store_write_one(struct store *s, const char *sql, int64_t id, int64_t a, int64_t b,
+                            const char *text, const char *what, const char *noun, char *err,
+                            size_t errlen)
+{
+    int changes = 0;
+    enum qb_err rc = store_write(s, sql, id, a, b, text, &changes, what, err, errlen);
+    if (!rc && changes == 0)
+        rc = store_not_found(noun, NULL, id, err, errlen);
+    return rc;
+}
+
 /* store_stmt_open, then store_bindf's binds. */
 static enum qb_err open_bound(struct store *s, const char *sql, struct store_stmt *q, char *err,
                               size_t errlen, const char *fmt, va_list ap)
@@ -340,6 +381,16 @@ static enum qb_err open_bound(struct store *s, const char *sql, struct store_stm
     enum qb_err rc = store_stmt_open(s, sql, q, err, errlen);
     if (!rc)
         vbindf(q->st, fmt, ap);
+    return rc;
+}
+
+enum qb_err store_stmt_openf(struct store *s, const char *sql, struct store_stmt *q, char *err,
+                             size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    enum qb_err rc = open_bound(s, sql, q, err, errlen, fmt, ap);
+    va_end(ap);
     return rc;
 }
 
@@ -388,6 +439,20 @@ enum qb_err store_write_key(struct store *s, const char *sql, const char *name, 
         return rc;
     store_bind_key(q.st, 1, name, id);
     return store_stmt_done(&q, changes, what, err, errlen);
+}
+
+enum qb_err store_delete_key(struct store *s, const char *sql, const char *name, int64_t id,
+                             const char *noun, const char *in_use, char *err, size_t errlen)
+{
+    int changes = 0;
+    char what[64];
+    snprintf(what, sizeof what, "deleting %s", noun);
+    enum qb_err rc = store_write_key(s, sql, name, id, &changes, what, err, errlen);
+    if (rc == QB_ERR_CONFLICT && in_use)
+        qb_failf(rc, err, errlen, "%s \"%s\" %s", noun, name, in_use);
+    else if (!rc && changes == 0)
+        rc = store_not_found(noun, name, id, err, errlen);
+    return rc;
 }
 
 void store_where_add(struct store_where *w, bool on, const char *term)

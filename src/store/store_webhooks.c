@@ -30,20 +30,15 @@ static const struct store_col webhook_cols[] = {STORE_COL(id),
 /* ctx: the store, which opens the secret. */
 static const struct store_rows webhook_rows = STORE_TABLE_ROWS(struct store_webhook, webhook_cols);
 
-void store_webhook_free(struct store_webhook *w)
-{
-    store_table_free(&webhook_rows.table, w);
-}
-
-void store_webhook_list_free(struct store_webhook **list, size_t n)
-{
-    store_rows_free(&webhook_rows, list, n);
-}
+STORE_TABLE_FREE_FNS(struct store_webhook, webhook_rows, store_webhook_free,
+                     store_webhook_list_free)
 
 /* ?1 url ?2 events ?3 plans ?4 instances ?5 format ?6 sealed secret
  * ?7 enabled ?8 description ?9 now ?10 id */
-static void bind_webhook(struct db_stmt *st, const struct store_webhook *w, const char *sealed)
+static void bind_webhook(struct db_stmt *st, const void *obj, const char *sealed, bool keep)
 {
+    (void)keep; /* ?6 NULL keeps the stored secret: coalesce(?6, secret) */
+    const struct store_webhook *w = obj;
     db_bind_text(st, 1, w->url);
     db_bind_text(st, 2, w->events);
     db_bind_text(st, 3, w->plans ? w->plans : "[]");
@@ -56,51 +51,38 @@ static void bind_webhook(struct db_stmt *st, const struct store_webhook *w, cons
     db_bind_int64(st, 10, w->id);
 }
 
+/* bind_webhook without an id (?10 NULL). */
+static void bind_new_webhook(struct db_stmt *st, const void *obj, const char *sealed, bool keep)
+{
+    bind_webhook(st, obj, sealed, keep);
+    db_bind_null(st, 10);
+}
+
 enum qb_err store_webhook_insert(struct store *s, const struct store_webhook *w, int64_t *id,
                                  char *err, size_t errlen)
 {
-    char *sealed = NULL;
-    struct store_stmt q;
-    enum qb_err rc = store_secret_seal(s, STORE_SECRET_WEBHOOK, w->secret, &sealed, err, errlen);
-    if (!rc)
-        rc = store_stmt_open(s,
-                             "INSERT INTO webhooks (url, events, plans, instances, format, "
-                             "secret, enabled, description, created_at, updated_at) VALUES "
-                             "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) RETURNING id",
-                             &q, err, errlen);
-    if (rc)
-        goto out;
-    bind_webhook(q.st, w, sealed);
-    db_bind_null(q.st, 10);
-    rc = store_stmt_int(&q, id, NULL, "inserting webhook", err, errlen);
-out:
-    free(sealed);
-    return rc;
+    return store_write_sealed(s,
+                              "INSERT INTO webhooks (url, events, plans, instances, format, "
+                              "secret, enabled, description, created_at, updated_at) VALUES "
+                              "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) RETURNING id",
+                              STORE_SECRET_WEBHOOK, w->secret, false, bind_new_webhook, w, id, NULL,
+                              "inserting webhook", err, errlen);
 }
 
 enum qb_err store_webhook_update(struct store *s, const struct store_webhook *w, char *err,
                                  size_t errlen)
 {
-    char *sealed = NULL;
-    struct store_stmt q;
     int changes = 0;
+    /* Without a new secret the row keeps its own. */
     enum qb_err rc =
-        w->secret ? store_secret_seal(s, STORE_SECRET_WEBHOOK, w->secret, &sealed, err, errlen)
-                  : QB_OK;
-    if (!rc)
-        rc = store_stmt_open(s,
-                             "UPDATE webhooks SET url = ?1, events = ?2, plans = ?3, "
-                             "instances = ?4, format = ?5, secret = coalesce(?6, secret), "
-                             "enabled = ?7, description = ?8, updated_at = ?9 WHERE id = ?10",
-                             &q, err, errlen);
-    if (rc)
-        goto out;
-    bind_webhook(q.st, w, sealed);
-    rc = store_stmt_done(&q, &changes, "updating webhook", err, errlen);
+        store_write_sealed(s,
+                           "UPDATE webhooks SET url = ?1, events = ?2, plans = ?3, "
+                           "instances = ?4, format = ?5, secret = coalesce(?6, secret), "
+                           "enabled = ?7, description = ?8, updated_at = ?9 WHERE id = ?10",
+                           STORE_SECRET_WEBHOOK, w->secret, !w->secret, bind_webhook, w, NULL,
+                           &changes, "updating webhook", err, errlen);
     if (!rc && changes == 0)
         rc = store_not_found("webhook", NULL, w->id, err, errlen);
-out:
-    free(sealed);
     return rc;
 }
 
@@ -123,12 +105,8 @@ enum qb_err store_webhook_list(struct store *s, struct store_webhook ***out, siz
 
 enum qb_err store_webhook_delete(struct store *s, int64_t id, char *err, size_t errlen)
 {
-    int changes = 0;
-    enum qb_err rc = store_write_key(s, "DELETE FROM webhooks WHERE id = ?1", NULL, id, &changes,
-                                     "deleting webhook", err, errlen);
-    if (!rc && changes == 0)
-        rc = store_not_found("webhook", NULL, id, err, errlen);
-    return rc;
+    return store_delete_key(s, "DELETE FROM webhooks WHERE id = ?1", NULL, id, "webhook", NULL, err,
+                            errlen);
 }
 
 /* ------------------------------------------------------------------ outbox */
@@ -149,15 +127,8 @@ static const struct store_col delivery_cols[] = {
 static const struct store_rows delivery_rows =
     STORE_TABLE_ROWS(struct store_delivery, delivery_cols);
 
-void store_delivery_free(struct store_delivery *d)
-{
-    store_table_free(&delivery_rows.table, d);
-}
-
-void store_delivery_list_free(struct store_delivery **list, size_t n)
-{
-    store_rows_free(&delivery_rows, list, n);
-}
+STORE_TABLE_FREE_FNS(struct store_delivery, delivery_rows, store_delivery_free,
+                     store_delivery_list_free)
 
 enum qb_err store_delivery_add(struct store *s, const struct store_delivery_new *d, bool *added,
                                char *err, size_t errlen)
@@ -187,17 +158,15 @@ enum qb_err store_delivery_claim(struct store *s, int64_t now_ms, int64_t lease_
      * node or of a fleet) may pick the same row under READ COMMITTED: the
      * second finds it leased when its turn comes, and leases nothing this
      * time rather than the same delivery again. */
-    enum qb_err rc = store_stmt_open(
+    enum qb_err rc = store_stmt_openf(
         s,
         "UPDATE webhook_deliveries SET next_attempt_at = ?2 WHERE state = 'pending' AND "
         "next_attempt_at <= ?1 AND id = (SELECT id FROM "
         "webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= ?1 ORDER BY "
         "next_attempt_at, id LIMIT 1) RETURNING " DELIVERY_COLUMNS ", NULL",
-        &q, err, errlen);
+        &q, err, errlen, "ii", now_ms, now_ms + lease_ms);
     if (rc)
         return rc;
-    db_bind_int64(q.st, 1, now_ms);
-    db_bind_int64(q.st, 2, now_ms + lease_ms);
     rc = store_stmt_one(&q, &delivery_rows, NULL, out, &found, "leasing a webhook delivery", err,
                         errlen);
     if (!rc && !found)
@@ -226,20 +195,11 @@ enum qb_err store_delivery_record(struct store *s, int64_t id, int64_t at_ms, in
                         &up, err, errlen);
     if (rc)
         goto out;
-    db_bind_int64(ins, 1, id);
-    db_bind_int64(ins, 2, at_ms);
-    store_bind_int_or_null(ins, 3, status, 0);
-    db_bind_text(ins, 4, error);
-    db_bind_int64(ins, 5, duration_ms);
+    store_bindf(ins, "iizti", id, at_ms, (int64_t)status, error, duration_ms);
     rc = store_step_done(ins, NULL, "logging a webhook attempt", err, errlen);
     if (rc)
         goto out;
-    db_bind_int64(up, 1, id);
-    db_bind_text(up, 2, state);
-    db_bind_int64(up, 3, retry_at_ms);
-    store_bind_int_or_null(up, 4, status, 0);
-    db_bind_text(up, 5, error);
-    db_bind_int64(up, 6, at_ms + duration_ms);
+    store_bindf(up, "itizti", id, state, retry_at_ms, (int64_t)status, error, at_ms + duration_ms);
     rc = store_step_done(up, NULL, "updating a webhook delivery", err, errlen);
     if (!rc)
         rc = db_commit(db, err, errlen);
@@ -315,12 +275,8 @@ enum qb_err store_delivery_list(struct store *s, int64_t webhook_id, int limit,
 
 enum qb_err store_webhook_cursor(struct store *s, int64_t *after, char *err, size_t errlen)
 {
-    struct store_stmt q;
-    enum qb_err rc =
-        store_stmt_open(s, "SELECT events_after FROM webhook_cursor WHERE id = 1", &q, err, errlen);
-    if (!rc)
-        rc = store_stmt_int(&q, after, NULL, "reading the webhook cursor", err, errlen);
-    return rc;
+    return store_queryf_int(s, "SELECT events_after FROM webhook_cursor WHERE id = 1", after, NULL,
+                            "reading the webhook cursor", err, errlen, "");
 }
 
 enum qb_err store_webhook_cursor_set(struct store *s, int64_t after, char *err, size_t errlen)
