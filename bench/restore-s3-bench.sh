@@ -27,7 +27,7 @@
 # the proxy.  Not a test: it only asserts every step answered as expected.
 #
 # Usage: bench/restore-s3-bench.sh
-# Env:   SIZE_GIB (default 1), RATE (bytes/s per connection, default
+# Env:   SIZE_GIB (default 1; SIZE_MIB overrides it), RATE (bytes/s per connection, default
 #        25000000), QB_BENCH_REPEAT (default 3), QB_BENCH_WORKERS (default
 #        "1 2 4 8"), QB_BENCH_FILL (default "&content=embeddings&dim=768"),
 #        and those of bench/lib.sh (QB_BENCH_RGW_DIR for a running RGW, e.g.
@@ -37,6 +37,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 GIB=${SIZE_GIB:-1}
+MIB=${SIZE_MIB:-$((GIB * 1024))}
 RATE=${RATE:-25000000}
 REPEAT=${QB_BENCH_REPEAT:-3}
 read -r -a WORKERS <<<"${QB_BENCH_WORKERS:-1 2 4 8}"
@@ -47,7 +48,7 @@ bench_need_tools aws jq
 BENCH_TARGETS="qbackupd qdrant-emu s3fault" bench_build
 PROXY_BIN=$BUILD/tests/emulators/s3fault
 [ -x "$PROXY_BIN" ] || die "no $PROXY_BIN"
-bench_disk_check $((3 * GIB + 2))
+bench_disk_check $((3 * MIB / 1024 + 2))
 bench_rgw_start
 bench_emu_start
 bench_qbd_start --log-level warn
@@ -69,8 +70,8 @@ dest_body() {
 }
 api POST "$B/v1/destinations" "$(dest_body $((16 << 20)) 4)" >/dev/null
 api PUT "$Q/collections/big" '{"vectors":{"size":4,"distance":"Cosine"}}' >/dev/null
-log "filling $GIB GiB"
-api POST "$Q/debug/fill/big?mb=$((GIB * 1024))$FILL" >/dev/null
+log "filling $MIB MiB"
+api POST "$Q/debug/fill/big?mb=$MIB$FILL" >/dev/null
 api POST "$B/v1/plans" '{"name":"raw","destination":"rgw","collections":["big"],"verify":false,"compression":{"codec":"none"}}' >/dev/null
 log "backup"
 api POST "$B/v1/plans/raw/runs?wait=3600" '{}' >"$WORK/run.json"
@@ -126,7 +127,7 @@ BUSY=$(host_busy "$H0" "$(host_jiffies)")
 echo
 echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "Machine: $(nproc) vCPU, load average (1 min) at start $LOAD0, at end $(cut -d' ' -f1 /proc/loadavg); host CPU busy ${BUSY}% over the restores"
-echo "Command: bench/restore-s3-bench.sh; SIZE_GIB=$GIB RATE=$RATE (bytes/s per GET connection); QB_BENCH_FILL='$FILL'; medians of $REPEAT"
+echo "Command: bench/restore-s3-bench.sh; SIZE_MIB=$MIB RATE=$RATE (bytes/s per GET connection); QB_BENCH_FILL='$FILL'; medians of $REPEAT"
 echo
 echo "| reader | cap per connection | restore s | MB/s | x one GET (capped) | qbackupd CPU s | peak RSS MiB | GETs |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|"
