@@ -13,7 +13,11 @@
 #        AWS_DEFAULT_REGION (e.g. `set -a; . /tmp/rgw/s3.env; set +a` after
 #        tests/s3/rgw-start.sh /tmp/rgw); QB_BENCH_PART_MIB (range size,
 #        default 16); QB_BENCH_ROUNDS (reads per cell, best kept; default 2);
-#        TMPDIR (needs 2 x the largest size); CC (default cc)
+#        TMPDIR (needs 2 x the largest size); CC (default cc);
+#        QB_BENCH_CONN_RATE (bytes/s): read through the fault proxy
+#        (tests/emulators/s3fault) with every GET's answer capped at that rate
+#        per connection, a model of a network where one stream is limited
+#        (see bench/restore-s3-bench.sh); QB_BENCH_MODES (default "get bget")
 set -euo pipefail
 
 # shellcheck source=bench/lib.sh
@@ -33,6 +37,17 @@ trap cleanup EXIT # its own: the objects live in the caller's S3 server
 
 BIN=$WORK/storage_bench
 bench_build_storage_bench "$BIN"
+read -r -a MODES <<<"${QB_BENCH_MODES:-get bget}"
+if [ -n "${QB_BENCH_CONN_RATE:-}" ]; then
+  ${CC:-cc} -std=c11 -O2 -o "$WORK/s3fault" "$SRC/tests/emulators/s3fault/s3fault.c" -lpthread
+  "$WORK/s3fault" --upstream "$S3_ENDPOINT" --conn-rate "$QB_BENCH_CONN_RATE" >"$WORK/proxy.out" 2>&1 &
+  PROXY_PID=$!
+  trap 'cleanup; kill "$PROXY_PID" 2>/dev/null || true' EXIT
+  for _ in $(seq 1 100); do grep -q '^listening on' "$WORK/proxy.out" && break; sleep 0.1; done
+  S3_ENDPOINT=http://$(sed -n 's/^listening on //p' "$WORK/proxy.out" | head -1)
+  export S3_ENDPOINT
+  log "reading through s3fault $S3_ENDPOINT, answers capped at $QB_BENCH_CONN_RATE bytes/s per connection"
+fi
 
 # CPU seconds (user + system) the processes named $1 (radosgw, ceph-osd)
 # have used so far; 0 when there are none on this host.
@@ -65,7 +80,7 @@ for gib in "${SIZES[@]}"; do
   log "${gib} GiB: generating and uploading"
   head -c $((gib * 1024 * 1024 * 1024)) /dev/urandom >"$WORK/src"
   QB_BENCH_CREATE=1 "$BIN" put "s3://$BUCKET/b" "obj$gib" "$WORK/src" >/dev/null
-  for mode in get bget; do
+  for mode in "${MODES[@]}"; do
     for parts in 0 1 2 4 8; do
       best=
       for _ in $(seq 1 "$ROUNDS"); do

@@ -35,8 +35,12 @@ struct codec_stage {
  * MiB): compression levels up to CODEC_LEVEL_MAX use far less, and a
  * hostile frame cannot make a restore allocate more. */
 #define CODEC_ZSTD_WINDOW_LOG_MAX 27
-/* zstd worker threads per compressing encoder (0: compress inline). */
+/* zstd worker threads per compressing encoder (0: compress inline).  A
+ * build may override it (-DCODEC_ZSTD_WORKERS=0) to measure the inline
+ * encoder against the threaded one (docs/benchmarks.md). */
+#ifndef CODEC_ZSTD_WORKERS
 #define CODEC_ZSTD_WORKERS 1
+#endif
 
 /* A zstd compressor at level (1..CODEC_LEVEL_MAX) whose frame goes to
  * next(ud, ...).  [out] stage. */

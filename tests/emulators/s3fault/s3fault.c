@@ -8,8 +8,15 @@
  * classify), unless an armed rule matches it.
  *
  *     s3fault --upstream http://127.0.0.1:7480 [--port 0] [--host 127.0.0.1]
+ *             [--conn-rate BYTES_PER_S]
  *
- * prints "listening on HOST:PORT" once bound.  Rules are armed over HTTP
+ * prints "listening on HOST:PORT" once bound.  --conn-rate caps every
+ * connection's answer (S3 -> client) at that many bytes per second, paced
+ * from its first byte: a model of a real network where one connection is
+ * limited (latency x window, a per-connection cap of the store) while
+ * several connections add up, which loopback alone does not have.  Requests
+ * (client -> S3) are not capped, so uploads through the proxy keep their
+ * speed.  Rules are armed over HTTP
  * on the proxy's own path prefix (no bucket name can start with "__"):
  *
  *     POST   /__s3fault/rules?op=part&part=2&action=error500&skip=0&count=1
@@ -35,6 +42,8 @@
  *                Complete of that uploadId with 404 NoSuchUpload, as a
  *                server that forgets a completed upload does (Ceph RGW
  *                answers a repeated Complete with 200; AWS S3 need not)
+ *   throttle     forward as usual, but relay S3's answer at rate= bytes per
+ *                second (default 1000000) instead of --conn-rate
  *
  * DESIGN
  *   One thread per connection; a request is parsed only as far as its
@@ -65,6 +74,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define HEAD_MAX  65536
@@ -93,6 +103,7 @@ enum action {
     ACT_LOSE_ANSWER,
     ACT_LOSE_ANSWER_GONE,
     ACT_SLOW_ANSWER,
+    ACT_THROTTLE,
     ACT_GONE /* not armable: the answer for a forgotten upload */
 };
 
@@ -103,6 +114,7 @@ struct rule {
     enum action action;
     long long after; /* drop_mid: body bytes forwarded; -1: half */
     long delay_ms;   /* slow_answer */
+    long long rate;  /* throttle: answer bytes per second */
 };
 
 static struct {
@@ -115,7 +127,8 @@ static struct {
     char gone[MAX_RULES][256]; /* uploadIds lost by lose_answer_gone */
     size_t n_gone;
     char up_host[256], up_port[16];
-    atomic_int stop; /* set by the signal handler, read by every thread: atomic, not volatile */
+    long long conn_rate; /* --conn-rate: answer bytes per second per connection, 0: none */
+    atomic_int stop;     /* set by the signal handler, read by every thread: atomic, not volatile */
 } g = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 /* One parsed request head. */
@@ -274,8 +287,14 @@ static void admin(int fd, const struct req *r)
             if (strlen(op_names[i]) == len && !strncmp(v, op_names[i], len))
                 ru.op = i;
     }
-    static const char *const acts[] = {
-        "", "slowdown", "error500", "drop_mid", "lose_answer", "lose_answer_gone", "slow_answer"};
+    static const char *const acts[] = {"",
+                                       "slowdown",
+                                       "error500",
+                                       "drop_mid",
+                                       "lose_answer",
+                                       "lose_answer_gone",
+                                       "slow_answer",
+                                       "throttle"};
     v = query_param(r->target, "action", &len);
     for (size_t i = 1; v && i < sizeof acts / sizeof acts[0]; i++)
         if (strlen(acts[i]) == len && !strncmp(v, acts[i], len))
@@ -285,7 +304,8 @@ static void admin(int fd, const struct req *r)
     ru.count = (unsigned)query_num(r->target, "count", 1);
     ru.after = query_num(r->target, "after", -1);
     ru.delay_ms = (long)query_num(r->target, "delay_ms", 2000);
-    if (ru.op == -2 || ru.action == ACT_NONE) {
+    ru.rate = query_num(r->target, "rate", 1000000);
+    if (ru.op == -2 || ru.action == ACT_NONE || ru.rate <= 0) {
         reply(fd, 400, "Bad Request", "text/plain", "bad op or action\n");
         return;
     }
@@ -379,13 +399,36 @@ static int connect_upstream(void)
     return fd;
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Answer pacing: after `sent` bytes since t0, sleeps until rate allows them
+ * (a token bucket without burst: the average from the first byte on holds
+ * the rate, and no read is larger than 20 ms of it). */
+static void pace(double t0, long long sent, long long rate)
+{
+    double due = t0 + (double)sent / (double)rate;
+    for (double left; !g.stop && (left = due - now_s()) > 0;)
+        usleep(left > 0.05 ? 50000 : (useconds_t)(left * 1e6));
+}
+
 /* Relays both ways until upstream closes.  limit: client bytes still to
  * forward before both sides are cut (-1: no limit).  answer: relay the
- * upstream's bytes to the client (false: swallow them). */
-static void pump(int cfd, int ufd, long long limit, bool answer, long hold_ms)
+ * upstream's bytes to the client (false: swallow them).  rate: answer bytes
+ * per second (0: as fast as they come). */
+static void pump(int cfd, int ufd, long long limit, bool answer, long hold_ms, long long rate)
 {
     char buf[65536];
     bool client_open = true;
+    size_t chunk = sizeof buf;
+    if (rate > 0 && (unsigned long long)rate / 50 < chunk)
+        chunk = rate / 50 > 0 ? (size_t)(rate / 50) : 1;
+    double t0 = 0;
+    long long sent = 0;
     for (;;) {
         struct pollfd p[2] = {{.fd = ufd, .events = POLLIN},
                               {.fd = client_open ? cfd : -1, .events = POLLIN}};
@@ -395,7 +438,7 @@ static void pump(int cfd, int ufd, long long limit, bool answer, long hold_ms)
             return;
         }
         if (p[0].revents) {
-            ssize_t n = recv(ufd, buf, sizeof buf, 0);
+            ssize_t n = recv(ufd, buf, chunk, 0);
             if (n <= 0)
                 return;
             if (hold_ms > 0) { /* once, before the first byte */
@@ -407,6 +450,12 @@ static void pump(int cfd, int ufd, long long limit, bool answer, long hold_ms)
                 usleep(50 * 1000);
             if (answer && !write_all(cfd, buf, (size_t)n))
                 return;
+            if (rate > 0) {
+                if (sent == 0)
+                    t0 = now_s();
+                sent += n;
+                pace(t0, sent, rate);
+            }
         }
         if (client_open && p[1].revents) {
             size_t want = sizeof buf;
@@ -507,7 +556,8 @@ static void serve(int cfd)
     if (ok && own_expect)
         ok = write_all(cfd, "HTTP/1.1 100 Continue\r\n\r\n", 25);
     if (ok && limit != 0)
-        pump(cfd, ufd, limit, !lose, a == ACT_SLOW_ANSWER ? ru.delay_ms : 0);
+        pump(cfd, ufd, limit, !lose, a == ACT_SLOW_ANSWER ? ru.delay_ms : 0,
+             a == ACT_THROTTLE ? ru.rate : g.conn_rate);
     close(ufd);
     if (a == ACT_LOSE_ANSWER_GONE)
         remember_gone(r.target);
@@ -532,7 +582,8 @@ static void on_term(int sig)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: s3fault --upstream http://HOST:PORT [--port N] [--host ADDR]\n");
+    fprintf(stderr, "usage: s3fault --upstream http://HOST:PORT [--port N] [--host ADDR]"
+                    " [--conn-rate BYTES_PER_S]\n");
     return 2;
 }
 
@@ -547,7 +598,11 @@ int main(int argc, char **argv)
             port = (int)strtol(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--host") && i + 1 < argc)
             host = argv[++i];
-        else
+        else if (!strcmp(argv[i], "--conn-rate") && i + 1 < argc) {
+            g.conn_rate = strtoll(argv[++i], NULL, 10);
+            if (g.conn_rate <= 0)
+                return usage();
+        } else
             return usage();
     }
     if (!upstream || strncmp(upstream, "http://", 7) != 0)
