@@ -62,23 +62,37 @@ static const struct store_rows snapshot_rows =
 STORE_TABLE_FREE_FNS(struct store_snapshot, snapshot_rows, store_snapshot_free,
                      store_snapshot_list_free)
 
-enum qb_err store_snapshot_insert(struct store *s, const struct store_snapshot *snap, int64_t *id,
-                                  char *err, size_t errlen)
+/* fenced: only while the run ?2 is running (?29); the SELECT form lets
+ * the condition sit in the INSERT itself, so no settlement can slip in
+ * between a check and the write. */
+static enum qb_err snapshot_insert(struct store *s, const struct store_snapshot *snap, bool fenced,
+                                   int64_t *id, char *err, size_t errlen)
 {
+    bool found = false;
     /* Optional values bind NULL: references and times at 0 ('z'), the
-     * shard, count and raw size at -1 ('m'); ?18 is also checked_at. */
-    return store_queryf_int(
+     * shard, count and raw size at -1 ('m'); ?18 is also checked_at.  The
+     * casts type the SELECT's parameters for PostgreSQL, which does not
+     * take them from the target columns as it does for VALUES. */
+    enum qb_err rc = store_queryf_int(
         s,
         "INSERT INTO snapshots (plan_id, run_id, instance_id, instance_name, destination_id, "
         "kind, collection, shard_id, qdrant_name, location, storage_key, size_bytes, sha256, "
         "qdrant_checksum, qdrant_version, points_count, created_at, verified_at, pinned, layout, "
         "backup_set, keep_until, labels, checked_at, codec, raw_size, raw_sha256, key_id, "
-        "locked_until) VALUES "
-        "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,"
-        "?16,?17,?18,?19,?20,?21,?22,?23,?18,?24,?25,?26,?27,?28) RETURNING id",
-        id, NULL, "cataloguing snapshot", err, errlen,
+        "locked_until) SELECT "
+        "CAST(?1 AS BIGINT),CAST(?2 AS BIGINT),CAST(?3 AS BIGINT),CAST(?4 AS TEXT),"
+        "CAST(?5 AS BIGINT),CAST(?6 AS TEXT),CAST(?7 AS TEXT),CAST(?8 AS BIGINT),"
+        "CAST(?9 AS TEXT),CAST(?10 AS TEXT),CAST(?11 AS TEXT),CAST(?12 AS BIGINT),"
+        "CAST(?13 AS TEXT),CAST(?14 AS TEXT),CAST(?15 AS TEXT),CAST(?16 AS BIGINT),"
+        "CAST(?17 AS BIGINT),CAST(?18 AS BIGINT),CAST(?19 AS BIGINT),CAST(?20 AS TEXT),"
+        "CAST(?21 AS TEXT),CAST(?22 AS BIGINT),CAST(?23 AS TEXT),CAST(?18 AS BIGINT),"
+        "CAST(?24 AS TEXT),CAST(?25 AS BIGINT),CAST(?26 AS TEXT),CAST(?27 AS TEXT),"
+        "CAST(?28 AS BIGINT) "
+        "WHERE CAST(?29 AS BIGINT) = 0 OR EXISTS "
+        "(SELECT 1 FROM runs WHERE id = CAST(?2 AS BIGINT) AND state = 'running') RETURNING id",
+        id, &found, "cataloguing snapshot", err, errlen,
         "zzztittmtttittt"
-        "mizittzttmttz",
+        "mizittzttmttzi",
         snap->plan_id, snap->run_id, snap->instance_id, snap->instance_name, snap->destination_id,
         snap->kind, snap->collection, snap->shard_id, snap->qdrant_name, snap->location,
         snap->storage_key, snap->size_bytes, snap->sha256, snap->qdrant_checksum,
@@ -86,7 +100,25 @@ enum qb_err store_snapshot_insert(struct store *s, const struct store_snapshot *
         (int64_t)snap->pinned, snap->layout ? snap->layout : "snapshot", snap->backup_set,
         snap->keep_until, snap->labels ? snap->labels : "{}", snap->codec ? snap->codec : "none",
         snap->raw_size, snap->raw_sha256 && *snap->raw_sha256 ? snap->raw_sha256 : NULL,
-        snap->key_id && *snap->key_id ? snap->key_id : NULL, snap->locked_until);
+        snap->key_id && *snap->key_id ? snap->key_id : NULL, snap->locked_until, (int64_t)fenced);
+    if (!rc && !found)
+        rc = qb_failf(QB_ERR_CONFLICT, err, errlen,
+                      "run %lld is no longer running (settled meanwhile, e.g. adopted by another "
+                      "node while this one was unresponsive): its snapshot is not catalogued",
+                      (long long)snap->run_id);
+    return rc;
+}
+
+enum qb_err store_snapshot_insert(struct store *s, const struct store_snapshot *snap, int64_t *id,
+                                  char *err, size_t errlen)
+{
+    return snapshot_insert(s, snap, false, id, err, errlen);
+}
+
+enum qb_err store_snapshot_insert_for_run(struct store *s, const struct store_snapshot *snap,
+                                          int64_t *id, char *err, size_t errlen)
+{
+    return snapshot_insert(s, snap, true, id, err, errlen);
 }
 
 enum qb_err store_snapshot_get(struct store *s, int64_t id, struct store_snapshot **out, char *err,

@@ -5,13 +5,14 @@
  * refreshes its row and the heartbeat of the runs it owns (only those); the takeover lists runs of
  * silent nodes only, never this node's own or a beating node's; adoption is conditional, so of two
  * adopters, or an owner that beats again, exactly one wins; a restarted node recovers its own and
- * unowned runs only.
+ * unowned runs only; a run catalogues a snapshot only while it is still running.
  */
 #include "unit.h"
 #include "unit_catalogue.h"
 #include "store/store.h"
 #include "store/store_fleet.h"
 #include "store/store_runs.h"
+#include "store/store_snapshots.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,11 +197,66 @@ static void test_claim_records_owner(void)
     drop(s);
 }
 
+/* A run catalogues only while it is still running: once settled by
+ * someone else (an adopter, a restart) the insert changes nothing and says
+ * why; the unfenced insert (rescan) is untouched. */
+static void test_snapshot_insert_fenced_by_run_state(void)
+{
+    struct store *s = fresh();
+    TEST_ASSERT(s != NULL);
+    char err[QB_ERRBUF_SIZE];
+    TEST_ASSERT(exec("INSERT INTO instances (name, url, created_at, updated_at) "
+                     "VALUES ('i', 'http://q:6333', 0, 0);"
+                     "INSERT INTO destinations (name, kind, created_at, updated_at) "
+                     "VALUES ('d', 'local', 0, 0)") == 0);
+    int64_t dest = scalar("SELECT id FROM destinations WHERE name = 'd'");
+    char kind[] = "collection", coll[] = "c", name[] = "q", sha[65], loc[] = "/x/k", key[] = "k";
+    memset(sha, 'a', 64);
+    sha[64] = '\0';
+    struct store_snapshot row = {.run_id = 1,
+                                 .instance_name = name,
+                                 .destination_id = dest,
+                                 .kind = kind,
+                                 .collection = coll,
+                                 .shard_id = -1,
+                                 .qdrant_name = name,
+                                 .location = loc,
+                                 .storage_key = key,
+                                 .size_bytes = 10,
+                                 .sha256 = sha,
+                                 .points_count = 3,
+                                 .created_at = 100,
+                                 .raw_size = -1};
+    int64_t id = 0;
+    TEST_EXPECT_INT(store_snapshot_insert_for_run(s, &row, &id, err, sizeof err), QB_OK);
+    TEST_EXPECT(id > 0);
+    TEST_EXPECT_INT(scalar("SELECT count(*) FROM snapshots WHERE run_id = 1"), 1);
+
+    /* Run 5 is queued, run 1 settled meanwhile: refused, nothing written. */
+    row.run_id = 5;
+    id = 0;
+    TEST_EXPECT_INT(store_snapshot_insert_for_run(s, &row, &id, err, sizeof err), QB_ERR_CONFLICT);
+    TEST_EXPECT(strstr(err, "run 5 is no longer running") != NULL);
+    TEST_ASSERT(exec("UPDATE runs SET state = 'failed', finished_at = 200 WHERE id = 1") == 0);
+    row.run_id = 1;
+    TEST_EXPECT_INT(store_snapshot_insert_for_run(s, &row, &id, err, sizeof err), QB_ERR_CONFLICT);
+    TEST_EXPECT_INT(id, 0);
+    TEST_EXPECT_INT(scalar("SELECT count(*) FROM snapshots"), 1);
+    /* A rescan catalogues what a finished run stored. */
+    char key2[] = "k2", loc2[] = "/x/k2";
+    row.storage_key = key2;
+    row.location = loc2;
+    TEST_EXPECT_INT(store_snapshot_insert(s, &row, &id, err, sizeof err), QB_OK);
+    TEST_EXPECT_INT(scalar("SELECT count(*) FROM snapshots WHERE run_id = 1"), 2);
+    drop(s);
+}
+
 int main(void)
 {
     TEST_RUN(test_claim_records_owner);
     TEST_RUN(test_beat_records_node_and_its_runs);
     TEST_RUN(test_takeover_lists_only_silent_nodes_runs);
     TEST_RUN(test_adoption_has_one_winner);
+    TEST_RUN(test_snapshot_insert_fenced_by_run_state);
     return TEST_RESULT();
 }
