@@ -450,7 +450,8 @@ enum qb_err backup_set_collection(struct job *j, const struct store_plan *plan,
         .key_id = sr.nshards ? sr.shards[0].raw.key_id : NULL,
     };
     char *labels = job_snapshot_hold(j, &row);
-    rc = store_snapshot_insert_for_run(j->store, &row, snapshot_id, err, errlen);
+    rc = store_snapshot_insert_for_run(j->store, &row, engine_config(j->engine)->node, snapshot_id,
+                                       err, errlen);
     free(labels);
     free(set_text);
     if (rc) {

@@ -280,7 +280,8 @@ static enum qb_err catalogue(struct backup *b, struct target *t, bool verified, 
         .key_id = t->raw.key_id,
     };
     char *labels = b->plan->id ? job_snapshot_hold(b->job, &row) : NULL;
-    enum qb_err rc = store_snapshot_insert_for_run(b->job->store, &row, id, err, errlen);
+    enum qb_err rc = store_snapshot_insert_for_run(
+        b->job->store, &row, engine_config(b->job->engine)->node, id, err, errlen);
     free(labels);
     return rc;
 }

@@ -62,11 +62,11 @@ static const struct store_rows snapshot_rows =
 STORE_TABLE_FREE_FNS(struct store_snapshot, snapshot_rows, store_snapshot_free,
                      store_snapshot_list_free)
 
-/* fenced: only while the run ?2 is running (?29); the SELECT form lets
- * the condition sit in the INSERT itself, so no settlement can slip in
- * between a check and the write. */
-static enum qb_err snapshot_insert(struct store *s, const struct store_snapshot *snap, bool fenced,
-                                   int64_t *id, char *err, size_t errlen)
+/* owner non-NULL: only while the run ?2 is running and owned by owner
+ * (?29); the SELECT form puts the condition in the INSERT itself, so no
+ * adoption or settlement slips in between a check and the write. */
+static enum qb_err snapshot_insert(struct store *s, const struct store_snapshot *snap,
+                                   const char *owner, int64_t *id, char *err, size_t errlen)
 {
     bool found = false;
     /* Optional values bind NULL: references and times at 0 ('z'), the
@@ -88,11 +88,12 @@ static enum qb_err snapshot_insert(struct store *s, const struct store_snapshot 
         "CAST(?21 AS TEXT),CAST(?22 AS BIGINT),CAST(?23 AS TEXT),CAST(?18 AS BIGINT),"
         "CAST(?24 AS TEXT),CAST(?25 AS BIGINT),CAST(?26 AS TEXT),CAST(?27 AS TEXT),"
         "CAST(?28 AS BIGINT) "
-        "WHERE CAST(?29 AS BIGINT) = 0 OR EXISTS "
-        "(SELECT 1 FROM runs WHERE id = CAST(?2 AS BIGINT) AND state = 'running') RETURNING id",
+        "WHERE CAST(?29 AS TEXT) IS NULL OR EXISTS "
+        "(SELECT 1 FROM runs WHERE id = CAST(?2 AS BIGINT) AND state = 'running' "
+        "AND coalesce(owner, '') = CAST(?29 AS TEXT)) RETURNING id",
         id, &found, "cataloguing snapshot", err, errlen,
         "zzztittmtttittt"
-        "mizittzttmttzi",
+        "mizittzttmttzt",
         snap->plan_id, snap->run_id, snap->instance_id, snap->instance_name, snap->destination_id,
         snap->kind, snap->collection, snap->shard_id, snap->qdrant_name, snap->location,
         snap->storage_key, snap->size_bytes, snap->sha256, snap->qdrant_checksum,
@@ -100,11 +101,12 @@ static enum qb_err snapshot_insert(struct store *s, const struct store_snapshot 
         (int64_t)snap->pinned, snap->layout ? snap->layout : "snapshot", snap->backup_set,
         snap->keep_until, snap->labels ? snap->labels : "{}", snap->codec ? snap->codec : "none",
         snap->raw_size, snap->raw_sha256 && *snap->raw_sha256 ? snap->raw_sha256 : NULL,
-        snap->key_id && *snap->key_id ? snap->key_id : NULL, snap->locked_until, (int64_t)fenced);
+        snap->key_id && *snap->key_id ? snap->key_id : NULL, snap->locked_until, owner);
     if (!rc && !found)
         rc = qb_failf(QB_ERR_CONFLICT, err, errlen,
-                      "run %lld is no longer running (settled meanwhile, e.g. adopted by another "
-                      "node while this one was unresponsive): its snapshot is not catalogued",
+                      "run %lld is no longer running here (adopted or settled meanwhile, e.g. by "
+                      "another node while this one was unresponsive): its snapshot is not "
+                      "catalogued",
                       (long long)snap->run_id);
     return rc;
 }
@@ -112,13 +114,13 @@ static enum qb_err snapshot_insert(struct store *s, const struct store_snapshot 
 enum qb_err store_snapshot_insert(struct store *s, const struct store_snapshot *snap, int64_t *id,
                                   char *err, size_t errlen)
 {
-    return snapshot_insert(s, snap, false, id, err, errlen);
+    return snapshot_insert(s, snap, NULL, id, err, errlen);
 }
 
 enum qb_err store_snapshot_insert_for_run(struct store *s, const struct store_snapshot *snap,
-                                          int64_t *id, char *err, size_t errlen)
+                                          const char *owner, int64_t *id, char *err, size_t errlen)
 {
-    return snapshot_insert(s, snap, true, id, err, errlen);
+    return snapshot_insert(s, snap, owner ? owner : "", id, err, errlen);
 }
 
 enum qb_err store_snapshot_get(struct store *s, int64_t id, struct store_snapshot **out, char *err,

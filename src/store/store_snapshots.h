@@ -61,13 +61,15 @@ enum qb_err store_snapshot_insert(struct store *s, const struct store_snapshot *
                                   char *err, size_t errlen) QB_MUSTCHECK;
 
 /* The same for a backup run cataloguing what it made: inserted only while
- * snap->run_id is still running, in the same statement.  A run settled
- * meanwhile by someone else (a fleet node that adopted it while this one
- * was paused past fleet_dead_after, store_fleet.h) gets QB_ERR_CONFLICT
- * and nothing is inserted: the caller discards its objects, so a run is
- * never catalogued by two nodes. */
+ * snap->run_id is still running and owned by owner (the node that claimed
+ * it, store_run_claim; "" for none), in the same statement.  A run taken
+ * or settled meanwhile by someone else (a fleet node that adopted it while
+ * this one was paused past fleet_dead_after, store_fleet.h) gets
+ * QB_ERR_CONFLICT and nothing is inserted: the caller discards its
+ * objects, so a run is never catalogued by two nodes. */
 enum qb_err store_snapshot_insert_for_run(struct store *s, const struct store_snapshot *snap,
-                                          int64_t *id, char *err, size_t errlen) QB_MUSTCHECK;
+                                          const char *owner, int64_t *id, char *err,
+                                          size_t errlen) QB_MUSTCHECK;
 
 enum qb_err store_snapshot_get(struct store *s, int64_t id, struct store_snapshot **out, char *err,
                                size_t errlen) QB_MUSTCHECK;

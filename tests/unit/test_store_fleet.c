@@ -197,9 +197,10 @@ static void test_claim_records_owner(void)
     drop(s);
 }
 
-/* A run catalogues only while it is still running: once settled by
- * someone else (an adopter, a restart) the insert changes nothing and says
- * why; the unfenced insert (rescan) is untouched. */
+/* A run catalogues only while it is still running and its claimer's:
+ * once taken or settled by someone else (an adopter, a restart) the
+ * insert changes nothing and says why; the unfenced insert (rescan) is
+ * untouched. */
 static void test_snapshot_insert_fenced_by_run_state(void)
 {
     struct store *s = fresh();
@@ -210,11 +211,10 @@ static void test_snapshot_insert_fenced_by_run_state(void)
                      "INSERT INTO destinations (name, kind, created_at, updated_at) "
                      "VALUES ('d', 'local', 0, 0)") == 0);
     int64_t dest = scalar("SELECT id FROM destinations WHERE name = 'd'");
-    char kind[] = "collection", coll[] = "c", name[] = "q", sha[65], loc[] = "/x/k", key[] = "k";
+    char kind[] = "collection", coll[] = "c", name[] = "q", sha[65], loc[32], key[32];
     memset(sha, 'a', 64);
     sha[64] = '\0';
-    struct store_snapshot row = {.run_id = 1,
-                                 .instance_name = name,
+    struct store_snapshot row = {.instance_name = name,
                                  .destination_id = dest,
                                  .kind = kind,
                                  .collection = coll,
@@ -227,25 +227,38 @@ static void test_snapshot_insert_fenced_by_run_state(void)
                                  .points_count = 3,
                                  .created_at = 100,
                                  .raw_size = -1};
-    int64_t id = 0;
-    TEST_EXPECT_INT(store_snapshot_insert_for_run(s, &row, &id, err, sizeof err), QB_OK);
-    TEST_EXPECT(id > 0);
-    TEST_EXPECT_INT(scalar("SELECT count(*) FROM snapshots WHERE run_id = 1"), 1);
+    static const struct {
+        int64_t run;
+        const char *owner;
+        enum qb_err want;
+    } cases[] = {
+        {1, "a", QB_OK},           /* running, node a's */
+        {3, "a", QB_ERR_CONFLICT}, /* running, but node b's (adopted from a, say) */
+        {4, NULL, QB_OK},          /* from before fleets: no owner, a node without a name */
+        {4, "a", QB_ERR_CONFLICT}, {5, "a", QB_ERR_CONFLICT}, /* queued */
+    };
+    for (size_t i = 0; i < QB_ARRAY_LEN(cases); i++) {
+        snprintf(key, sizeof key, "k%zu", i);
+        snprintf(loc, sizeof loc, "/x/k%zu", i);
+        row.run_id = cases[i].run;
+        int64_t id = 0;
+        enum qb_err rc =
+            store_snapshot_insert_for_run(s, &row, cases[i].owner, &id, err, sizeof err);
+        TEST_EXPECT_INT(rc, cases[i].want);
+        TEST_EXPECT(rc ? id == 0 && strstr(err, "no longer running here") : id > 0);
+    }
+    TEST_EXPECT_INT(scalar("SELECT count(*) FROM snapshots"), 2);
 
-    /* Run 5 is queued, run 1 settled meanwhile: refused, nothing written. */
-    row.run_id = 5;
-    id = 0;
-    TEST_EXPECT_INT(store_snapshot_insert_for_run(s, &row, &id, err, sizeof err), QB_ERR_CONFLICT);
-    TEST_EXPECT(strstr(err, "run 5 is no longer running") != NULL);
+    /* Run 1 settled meanwhile: refused, nothing written. */
     TEST_ASSERT(exec("UPDATE runs SET state = 'failed', finished_at = 200 WHERE id = 1") == 0);
     row.run_id = 1;
-    TEST_EXPECT_INT(store_snapshot_insert_for_run(s, &row, &id, err, sizeof err), QB_ERR_CONFLICT);
-    TEST_EXPECT_INT(id, 0);
-    TEST_EXPECT_INT(scalar("SELECT count(*) FROM snapshots"), 1);
+    snprintf(key, sizeof key, "late");
+    snprintf(loc, sizeof loc, "/x/late");
+    int64_t id = 0;
+    TEST_EXPECT_INT(store_snapshot_insert_for_run(s, &row, "a", &id, err, sizeof err),
+                    QB_ERR_CONFLICT);
+    TEST_EXPECT_INT(scalar("SELECT count(*) FROM snapshots"), 2);
     /* A rescan catalogues what a finished run stored. */
-    char key2[] = "k2", loc2[] = "/x/k2";
-    row.storage_key = key2;
-    row.location = loc2;
     TEST_EXPECT_INT(store_snapshot_insert(s, &row, &id, err, sizeof err), QB_OK);
     TEST_EXPECT_INT(scalar("SELECT count(*) FROM snapshots WHERE run_id = 1"), 2);
     drop(s);
