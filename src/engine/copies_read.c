@@ -200,7 +200,7 @@ struct set_location {
 };
 
 struct copies_set_sources {
-    struct set_location loc[1 + 8]; /* the primary, then copies (a plan has at most 4) */
+    struct set_location *loc; /* the primary and every stored copy, in reading order */
     size_t n_loc;
     char **keys; /* the set's shard object keys ... */
     size_t *at;  /* ... and the location each is read from */
@@ -219,6 +219,7 @@ void copies_set_sources_close(struct copies_set_sources *src)
         free(src->keys[i]);
     free(src->keys);
     free(src->at);
+    free(src->loc);
     store_copy_list_free(src->rows, src->n_rows);
     free(src);
 }
@@ -243,12 +244,16 @@ static void set_locations(struct store *store, const struct store_snapshot *s,
     if (resolve_storage(store, s->destination_id, &primary, err, sizeof err))
         log_warn("copy.unopened", "snapshot=%lld destination=primary error=%s", (long long)s->id,
                  log_q(err));
+    if (store_copy_list(store, s->id, &src->rows, &src->n_rows, err, sizeof err))
+        src->n_rows = 0;
+    /* Every copy row (a snapshot keeps copies from destinations its plan
+     * no longer names, so there may be more than a plan's limit), and the
+     * primary. */
+    src->loc = xcalloc(src->n_rows + 1, sizeof *src->loc);
     bool suspect = s->verify_error != NULL;
     if (primary && !suspect)
         src->loc[src->n_loc++] = (struct set_location){primary, "primary", false};
-    if (store_copy_list(store, s->id, &src->rows, &src->n_rows, err, sizeof err))
-        src->n_rows = 0;
-    for (size_t i = 0; i < src->n_rows && src->n_loc + 1 < QB_ARRAY_LEN(src->loc); i++) {
+    for (size_t i = 0; i < src->n_rows; i++) {
         const struct store_copy *c = src->rows[i];
         struct storage *st = NULL;
         if (strcmp(c->state, "stored") != 0 || strcmp(c->storage_key, s->storage_key) != 0)
