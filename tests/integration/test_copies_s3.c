@@ -6,11 +6,14 @@
  * methods, served from the copy; a copy destination that is down leaving
  * the primary catalogued and the copy failed, made by the next run once
  * the destination is fixed; a rescan of the copy destination finding only
- * known copies.  Needs the S3 server (label needs:s3).
+ * known copies; an object over CopyObject's limit copied in parts, several
+ * at once, and nothing left behind when a part fails.  Needs the S3 server
+ * (label needs:s3).
  */
 #include "unit.h"
 #include "common.h"
 #include "emu_harness.h"
+#include "fault_matrix.h"
 #include "harness.h"
 #include "remote/http_client.h"
 #include "remote/s3_copy.h"
@@ -217,6 +220,84 @@ static void test_multipart_server_copy(void)
     s3_client_destroy(b);
 }
 
+/* A client of the bucket through endpoint, with fast retries (a refused
+ * part must fail the copy in milliseconds, not seconds). */
+static struct s3_client *client_at(const char *endpoint)
+{
+    struct s3_config cfg = {.endpoint = endpoint,
+                            .region = s3e.region,
+                            .bucket = s3e.bucket,
+                            .access_key = s3e.access_key,
+                            .secret_key = s3e.secret_key,
+                            .path_style = true,
+                            .retry = {.attempts = 2, .base_ms = 5, .max_ms = 20}};
+    struct s3_client *c = NULL;
+    char err[QB_ERRBUF_SIZE];
+    if (s3_client_create(&cfg, &c, err, sizeof err))
+        fprintf(stderr, "s3_client_create: %s\n", err);
+    return c;
+}
+
+/* The parts of a multipart copy go parts_in_flight (default 4) at a time:
+ * the server moves the bytes, so one after the other a 200 GB copy is
+ * 6,000 waits in a row.  Through the s3fault proxy, which holds every
+ * part's answer 300 ms (so parts in flight overlap for sure) and counts
+ * how many it serves at once; then a part refused for good fails the copy
+ * and leaves no upload behind. */
+static void test_multipart_copy_parts_in_parallel(void)
+{
+    static struct s3fault proxy;
+    char dir[] = "/tmp/qb-copies-s3fault-XXXXXX";
+    TEST_ASSERT(mkdtemp(dir) != NULL);
+    TEST_ASSERT(s3fault_start(&proxy, s3e.endpoint, dir) == 0);
+    const size_t size = 26u << 20; /* 6 parts of 5 MiB */
+    unsigned char *data = malloc(size);
+    TEST_ASSERT(data != NULL);
+    for (size_t i = 0; i < size; i++)
+        data[i] = (unsigned char)(i * 2246822519u >> 11);
+    char sha[65], err[QB_ERRBUF_SIZE], src[128], dst[128], etag[48];
+    sigv4_sha256_hex(data, size, sha);
+    snprintf(src, sizeof src, "%spar/src.bin", prefix_a);
+    snprintf(dst, sizeof dst, "%spar/dst.bin", prefix_b);
+    struct s3_client *a = client_at(proxy.url), *b = client_at(proxy.url);
+    TEST_ASSERT(a && b);
+    TEST_ASSERT(s3_put_object(a, src, data, size, NULL, err, sizeof err) == QB_OK);
+    free(data);
+    TEST_ASSERT(s3fault_arm(&proxy, "op=part&action=slow_answer&delay_ms=300&count=0") == 0);
+    TEST_EXPECT_INT(
+        s3_copy_object_multipart(b, a, src, dst, size, 5u << 20, sha, etag, err, sizeof err),
+        QB_OK);
+    TEST_EXPECT_INT(s3fault_stat(&proxy, "part"), 6);
+    long peak = s3fault_stat(&proxy, "part_peak");
+    TEST_EXPECT(peak >= 2); /* 1 when the parts went one after the other */
+    TEST_EXPECT(peak <= 4); /* never more than parts_in_flight */
+    struct storage *st = NULL;
+    struct storage_object_info info;
+    TEST_ASSERT(s3_env_storage(&s3e, prefix_b, &st, err, sizeof err) == QB_OK);
+    TEST_EXPECT_INT(storage_verify(st, "par/dst.bin", &info, err, sizeof err), QB_OK);
+    TEST_EXPECT_STR(info.sha256, sha);
+    TEST_EXPECT_INT((long long)info.size, (long long)size);
+    storage_close(st);
+    /* Part 4 refused on every try: the copy fails, naming S3's answer, the
+     * other threads take no new part, and the upload is aborted. */
+    TEST_ASSERT(s3fault_clear(&proxy) == 0);
+    TEST_ASSERT(s3fault_arm(&proxy, "op=part&part=4&action=error500&count=0") == 0);
+    snprintf(dst, sizeof dst, "%spar/never.bin", prefix_b);
+    TEST_EXPECT(s3_copy_object_multipart(b, a, src, dst, size, 5u << 20, sha, etag, err,
+                                         sizeof err) != QB_OK);
+    TEST_EXPECT(strstr(err, "InternalError") != NULL || strstr(err, "500") != NULL);
+    TEST_EXPECT_INT(s3_env_uploads(&s3e, prefix_b), 0);
+    struct s3_object_info head;
+    TEST_EXPECT_INT(s3_head_object(b, dst, &head, err, sizeof err), QB_ERR_NOT_FOUND);
+    s3_client_destroy(a);
+    s3_client_destroy(b);
+    TEST_EXPECT_INT(s3fault_stop(&proxy), 0);
+    char *log = xasprintf("%s/s3fault.log", dir);
+    unlink(log);
+    free(log);
+    rmdir(dir);
+}
+
 int main(void)
 {
     int skip = s3_env_load(&s3e);
@@ -243,6 +324,7 @@ int main(void)
     TEST_RUN(test_copy_destination_down_then_back);
     TEST_RUN(test_rescan_of_copy_destination);
     TEST_RUN(test_multipart_server_copy);
+    TEST_RUN(test_multipart_copy_parts_in_parallel);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     TEST_EXPECT(!qbd_log_contains(&d, s3e.secret_key));
     qbd_cleanup(&d);

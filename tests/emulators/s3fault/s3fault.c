@@ -21,7 +21,11 @@
  *
  *     POST   /__s3fault/rules?op=part&part=2&action=error500&skip=0&count=1
  *     DELETE /__s3fault/rules            clears every rule
- *     GET    /__s3fault/stats            "create=N part=N ... fired=N held=N rules=N"
+ *     GET    /__s3fault/stats            "create=N part=N ... fired=N held=N rules=N
+ *                                         create_peak=N part_peak=N ..."
+ *
+ * (OP_peak: the most requests of that op forwarded at once so far, from
+ * the request line read to S3's answer relayed: how parallel a client is.)
  *
  * op: create (POST ?uploads), part (PUT ?partNumber=), complete (POST
  * ?uploadId=), abort (DELETE ?uploadId=), put (PUT object), head, get,
@@ -122,6 +126,8 @@ static struct {
     struct rule rules[MAX_RULES];
     size_t n_rules;
     unsigned long seen[OP_N];
+    unsigned long busy[OP_N]; /* forwarded requests of each op being served now */
+    unsigned long peak[OP_N]; /* the most of them at once so far */
     unsigned long fired;
     unsigned long held;        /* slow_answer answers being held back now or before */
     char gone[MAX_RULES][256]; /* uploadIds lost by lose_answer_gone */
@@ -258,7 +264,7 @@ static void s3_error(int fd, int status, const char *reason, const char *code)
 /* The admin routes; the request has no body worth reading. */
 static void admin(int fd, const struct req *r)
 {
-    char body[512];
+    char body[1024];
     if (!strcmp(r->method, "DELETE")) {
         pthread_mutex_lock(&g.mu);
         g.n_rules = 0;
@@ -272,8 +278,12 @@ static void admin(int fd, const struct req *r)
         pthread_mutex_lock(&g.mu);
         for (int i = 0; i < OP_N; i++)
             n += (size_t)snprintf(body + n, sizeof body - n, "%s=%lu ", op_names[i], g.seen[i]);
-        snprintf(body + n, sizeof body - n, "fired=%lu held=%lu rules=%zu\n", g.fired, g.held,
-                 g.n_rules);
+        n += (size_t)snprintf(body + n, sizeof body - n, "fired=%lu held=%lu rules=%zu", g.fired,
+                              g.held, g.n_rules);
+        for (int i = 0; i < OP_N; i++)
+            n +=
+                (size_t)snprintf(body + n, sizeof body - n, " %s_peak=%lu", op_names[i], g.peak[i]);
+        snprintf(body + n, sizeof body - n, "\n");
         pthread_mutex_unlock(&g.mu);
         reply(fd, 200, "OK", "text/plain", body);
         return;
@@ -543,6 +553,10 @@ static void serve(int cfd)
         s3_error(cfd, 502, "Bad Gateway", "ServiceUnavailable");
         goto out;
     }
+    pthread_mutex_lock(&g.mu);
+    if (++g.busy[r.op] > g.peak[r.op])
+        g.peak[r.op] = g.busy[r.op];
+    pthread_mutex_unlock(&g.mu);
     size_t n = rewrite_head(buf, head_len, own_expect, out);
     long long limit = -1;
     if (a == ACT_DROP_MID)
@@ -559,6 +573,9 @@ static void serve(int cfd)
         pump(cfd, ufd, limit, !lose, a == ACT_SLOW_ANSWER ? ru.delay_ms : 0,
              a == ACT_THROTTLE ? ru.rate : g.conn_rate);
     close(ufd);
+    pthread_mutex_lock(&g.mu);
+    g.busy[r.op]--;
+    pthread_mutex_unlock(&g.mu);
     if (a == ACT_LOSE_ANSWER_GONE)
         remember_gone(r.target);
 out:
