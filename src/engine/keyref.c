@@ -57,7 +57,7 @@ static enum qb_err load_env(const char *name, struct seal_keyring *ring, char *e
 static enum qb_err load_source(const cJSON *o, struct seal_keyring *ring, bool allow_read_keys,
                                char *err, size_t errlen)
 {
-    static const char *const fields[] = {"key_file", "key_env", "read_keys", NULL};
+    static const char *const fields[] = {"key_file", "key_env", "read_keys", "cipher", NULL};
     static const char *const fields_no_read[] = {"key_file", "key_env", NULL};
     if (!cJSON_IsObject(o))
         return qb_failf(QB_ERR_INVALID, err, errlen,
@@ -87,6 +87,17 @@ static enum qb_err load_source(const cJSON *o, struct seal_keyring *ring, bool a
         if (rc)
             return qb_failf(rc, err, errlen, ".key_env: %s", sub);
     }
+    /* Naming the cipher is optional: this build has one, and a request
+     * asking for another must hear so rather than get it silently. */
+    const cJSON *cipher = cJSON_GetObjectItemCaseSensitive(o, "cipher");
+    if (cipher && !cJSON_IsNull(cipher) &&
+        (!cJSON_IsString(cipher) || strcmp(cipher->valuestring, KEYREF_CIPHER) != 0))
+        return qb_failf(QB_ERR_INVALID, err, errlen,
+                        ".cipher: %s%s%s is not a cipher this build has (only \"" KEYREF_CIPHER
+                        "\")",
+                        cJSON_IsString(cipher) ? "\"" : "",
+                        cJSON_IsString(cipher) ? cipher->valuestring : "a non-string",
+                        cJSON_IsString(cipher) ? "\"" : "");
     const cJSON *rk = cJSON_GetObjectItemCaseSensitive(o, "read_keys");
     if (!rk || cJSON_IsNull(rk))
         return QB_OK;

@@ -6,6 +6,7 @@
  *
  *     {"key_file": "/abs/path"}  or  {"key_env": "NAME"}   (exactly one)
  *     optional "read_keys": [{"key_file": ...} | {"key_env": ...}, ...]
+ *     optional "cipher": "aes256gcm" (the only one; another is refused)
  *
  * A key file has the secrets key file's format (util/seal_keyfile.h:
  * base64 AES-256 keys, one per line, the first one writes); an
@@ -23,6 +24,9 @@
 #include "util/seal.h"
 
 #include <cjson/cJSON.h>
+
+/* The cipher of every encrypted object (codec_aead.c), as "cipher" names it. */
+#define KEYREF_CIPHER "aes256gcm"
 
 /* Checks the member v (an object, or null for none) and reads the keys it
  * names once, so a reference that cannot be read is refused when it is

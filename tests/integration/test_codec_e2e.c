@@ -91,6 +91,17 @@ static void test_bad_configuration_refused(void)
              "\"encryption\":{\"key_file\":\"%s\",\"key_env\":\"X\"}}",
              key_a);
     expect_400("POST", "/v1/plans", body, "encryption");
+    /* A cipher this build lacks, on a plan and on a destination. */
+    snprintf(body, sizeof body,
+             "{\"name\":\"bad\",\"collections\":[\"items\"],"
+             "\"encryption\":{\"key_file\":\"%s\",\"cipher\":\"chacha20-poly1305\"}}",
+             key_a);
+    expect_400("POST", "/v1/plans", body, "encryption.cipher");
+    snprintf(body, sizeof body,
+             "{\"name\":\"bad\",\"kind\":\"local\",\"settings\":{\"path\":\"%s\"},"
+             "\"encryption\":{\"key_file\":\"%s\",\"cipher\":\"aes128gcm\"}}",
+             enc_dir, key_a);
+    expect_400("POST", "/v1/destinations", body, "encryption.cipher");
     /* A malformed key file: named, its text never echoed. */
     snprintf(bad_key, sizeof bad_key, "%s/var/bad.key", d.dir);
     FILE *f = fopen(bad_key, "w");
@@ -126,6 +137,16 @@ static void test_configuration_round_trip(void)
     TEST_ASSERT(call("POST", "/v1/destinations", body, 201, &r));
     TEST_EXPECT_STR(json_path_str(r.json, "encryption.key_file"), key_a);
     TEST_EXPECT(strstr(r.body, key_a_b64) == NULL);
+    resp_free(&r);
+    /* Naming the one cipher is accepted and kept. */
+    snprintf(body, sizeof body,
+             "{\"name\":\"named\",\"collections\":[\"items\"],"
+             "\"encryption\":{\"key_file\":\"%s\",\"cipher\":\"aes256gcm\"}}",
+             key_a);
+    TEST_ASSERT(call("POST", "/v1/plans", body, 201, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "encryption.cipher"), "aes256gcm");
+    resp_free(&r);
+    TEST_ASSERT(call("DELETE", "/v1/plans/named", NULL, 204, &r));
     resp_free(&r);
     TEST_ASSERT(call("POST", "/v1/plans",
                      "{\"name\":\"sec\",\"destination\":\"enc\",\"collections\":[\"items\"]}", 201,
