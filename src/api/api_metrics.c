@@ -132,6 +132,33 @@ bool api_metrics_runs(struct buf *out, const struct store_run_count *v, size_t n
            render_queue(out, v, n);
 }
 
+/* Every destination gets all three states, zeros included, so an alert on
+ * state="failed" has a series to watch before the first failure. */
+static bool render_copies(struct buf *out, struct store *store,
+                          const struct store_destination_total *dest, size_t ndest)
+{
+    static const char *const states[] = {"pending", "copying", "failed"};
+    char err[QB_ERRBUF_SIZE];
+    struct store_copy_total *c = NULL;
+    size_t n = 0;
+    if (store_copy_totals(store, &c, &n, err, sizeof err) != QB_OK)
+        return buf_appends(out, "# copy totals unavailable\n");
+    bool ok = metrics_head(out, METRIC_COPIES_UNFINISHED);
+    for (size_t i = 0; ok && i < ndest; i++)
+        for (size_t k = 0; ok && k < QB_ARRAY_LEN(states); k++) {
+            long long copies = 0;
+            for (size_t j = 0; j < n; j++)
+                if (strcmp(c[j].destination, dest[i].destination) == 0 &&
+                    strcmp(c[j].state, states[k]) == 0)
+                    copies = (long long)c[j].copies;
+            ok = metrics_sample(out, METRIC_COPIES_UNFINISHED,
+                                "{destination=\"%s\",state=\"%s\"} %lld\n", dest[i].destination,
+                                states[k], copies);
+        }
+    store_copy_totals_free(c, n);
+    return ok;
+}
+
 bool api_metrics_storage(struct buf *out, void *ctx)
 {
     struct app *app = ctx;
@@ -150,6 +177,7 @@ bool api_metrics_storage(struct buf *out, void *ctx)
                                     (long long)v);
             }
         }
+        ok = ok && render_copies(out, app->store, t, n);
         store_destination_totals_free(t, n);
     } else {
         ok = buf_appends(out, "# destination totals unavailable\n");

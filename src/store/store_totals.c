@@ -23,6 +23,32 @@ void store_destination_totals_free(struct store_destination_total *v, size_t n)
     store_rows_free(&total_rows, v, n);
 }
 
+#define STORE_ROW_T struct store_copy_total
+static const struct store_col copy_cols[] = {STORE_COL_TEXT_OR(destination, ""),
+                                             STORE_COL_TEXT_OR(state, ""), STORE_COL(copies)};
+#undef STORE_ROW_T
+static const struct store_rows copy_rows = STORE_VALUE_ROWS(struct store_copy_total, copy_cols);
+
+void store_copy_totals_free(struct store_copy_total *v, size_t n)
+{
+    store_rows_free(&copy_rows, v, n);
+}
+
+enum qb_err store_copy_totals(struct store *s, struct store_copy_total **out, size_t *n, char *err,
+                              size_t errlen)
+{
+    void *list = NULL;
+    enum qb_err rc =
+        store_list(s,
+                   "SELECT d.name, c.state, count(*) FROM snapshot_copies c "
+                   "JOIN destinations d ON d.id = c.destination_id "
+                   "WHERE c.state <> 'stored' GROUP BY d.name, c.state "
+                   "ORDER BY d.name, c.state",
+                   &copy_rows, NULL, &list, n, "counting unfinished copies", err, errlen);
+    *out = list;
+    return rc;
+}
+
 enum qb_err store_destination_totals(struct store *s, struct store_destination_total **out,
                                      size_t *n, char *err, size_t errlen)
 {

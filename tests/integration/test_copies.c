@@ -203,11 +203,22 @@ static void test_failed_copy_retried_next_run(void)
     TEST_EXPECT(json_path_str(r.json, "copies.0.error") != NULL);
     TEST_EXPECT_INT(json_path_num(r.json, "copies.0.attempts"), 1);
     resp_free(&r);
+    /* An operator's alert sees it too. */
+    TEST_ASSERT(qbd_request(&d, "GET", "/metrics", NULL, NULL, &r) == 0);
+    TEST_EXPECT(strstr(r.body, "qbackup_snapshot_copies_unfinished{destination=\"second\","
+                               "state=\"failed\"} 1\n") != NULL);
+    TEST_EXPECT(strstr(r.body, "qbackup_snapshot_copies_unfinished{destination=\"second\","
+                               "state=\"pending\"} 0\n") != NULL);
+    resp_free(&r);
 
     TEST_ASSERT(rename(off, second) == 0);
     double next = run_plan(&r);
     resp_free(&r);
     TEST_EXPECT(next > id);
+    TEST_ASSERT(qbd_request(&d, "GET", "/metrics", NULL, NULL, &r) == 0);
+    TEST_EXPECT(strstr(r.body, "qbackup_snapshot_copies_unfinished{destination=\"second\","
+                               "state=\"failed\"} 0\n") != NULL);
+    resp_free(&r);
     get_snapshot(next, &r);
     TEST_EXPECT_STR(json_path_str(r.json, "copies.0.state"), "stored");
     resp_free(&r);
