@@ -249,6 +249,13 @@ static enum qb_err restore_sharded(struct restore *r, cJSON *result, char *err, 
     struct store_instance *inst = NULL;
     struct topology *topo = NULL;
     enum qb_err rc = job_checkpoint(j, "verifying", err, errlen);
+    /* The API refuses it too; a run queued before that rule must not empty
+     * the collection either (see api_restores.c). */
+    if (!rc && r->priority == QDRANT_PRIORITY_REPLICA)
+        rc = qb_failf(QB_ERR_INVALID, err, errlen,
+                      "priority \"replica\" cannot restore a backup set: the collection is "
+                      "recreated empty and Qdrant would replace the restored shards with its "
+                      "empty replicas; nothing was changed");
     /* The first location holding every shard object as catalogued
      * (engine/copies.h): the primary, else a second copy, whole; else
      * each shard from the first location holding it (the primary lost

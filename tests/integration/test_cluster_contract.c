@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * test_cluster_contract.c -- cluster behaviour the Qdrant contract allows
+ * (shared/reference/qdrant/CONTRACT.md) beyond the emulator's usual
+ * habits, on a 3-peer emulated cluster: a set restored with priority
+ * no_sync gives every replica the data (§4: no_sync leaves the other
+ * replicas alone, empty yet Active), priority replica is refused for a set
+ * (the recreated collection's empty replicas would win).
+ */
+#include "unit.h"
+#include "common.h"
+#include "emu_harness.h"
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct emu_cluster c3;
+static struct qbd d;
+
+static bool call(const char *method, const char *path, const char *body, long want, struct resp *r)
+{
+    return qbd_call(&d, method, path, body, want, r);
+}
+
+static bool make_plan(const char *name, const char *collection)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"name\":\"%s\",\"collections\":[\"%s\"]}", name, collection);
+    struct resp r;
+    bool ok = call("POST", "/v1/plans", body, 201, &r);
+    resp_free(&r);
+    return ok;
+}
+
+/* Runs plan and waits; r holds the answer (200 or 424). */
+static void run_plan(const char *plan, struct resp *r)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/plans/%s/runs?wait=180", plan);
+    if (qbd_request(&d, "POST", path, NULL, NULL, r) != 0)
+        r->status = -1;
+}
+
+/* Every local replica of coll on every peer: shard id and points count;
+ * returns how many (at most max). */
+static int local_counts(const char *coll, int *shard, double *points, int max)
+{
+    int n = 0;
+    char path[128];
+    snprintf(path, sizeof path, "/collections/%s/cluster", coll);
+    for (int p = 0; p < c3.n; p++) {
+        struct resp r;
+        if (emu_request(&c3.peer[p], "GET", path, NULL, &r) != 0)
+            return -1;
+        const cJSON *s;
+        cJSON_ArrayForEach(s, json_path(r.json, "result.local_shards"))
+        {
+            if (n < max) {
+                shard[n] = (int)json_path_num(s, "shard_id");
+                points[n++] = json_path_num(s, "points_count");
+            }
+        }
+        resp_free(&r);
+    }
+    return n;
+}
+
+static void test_set_restore_no_sync_fills_every_replica(void)
+{
+    TEST_ASSERT(emu_cluster_create_collection(&c3, "ns", 4, 3, 2) == 0);
+    TEST_ASSERT(emu_upsert_range(&c3.peer[0], "ns", 1, 240, 5, NULL) == 0);
+    TEST_ASSERT(make_plan("ns", "ns"));
+    struct resp r;
+    run_plan("ns", &r);
+    TEST_EXPECT_INT(r.status, 200);
+    double id = json_path_num(r.json, "results.0.snapshot_id");
+    resp_free(&r);
+    TEST_ASSERT(emu_request(&c3.peer[1], "DELETE", "/collections/ns", NULL, &r) == 0);
+    resp_free(&r);
+
+    char body[160];
+    snprintf(body, sizeof body, "{\"snapshot_id\":%.0f,\"priority\":\"no_sync\"}", id);
+    TEST_ASSERT(call("POST", "/v1/restores?wait=180", body, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "state"), "succeeded");
+    resp_free(&r);
+    /* Both replicas of every shard hold the shard's points: with no_sync
+     * Qdrant does not heal the other replica from the recovered one. */
+    int shard[16];
+    double points[16];
+    int n = local_counts("ns", shard, points, 16);
+    TEST_EXPECT_INT(n, 6);
+    double total = 0;
+    for (int i = 0; i < n; i++) {
+        TEST_EXPECT(points[i] > 0);
+        for (int j = 0; j < n; j++)
+            if (shard[i] == shard[j] && points[i] != points[j]) {
+                fprintf(stderr, "shard %d: replicas hold %.0f and %.0f points\n", shard[i],
+                        points[i], points[j]);
+                TEST_EXPECT(false);
+            }
+        total += points[i];
+    }
+    TEST_EXPECT(total == 480.0); /* 240 points, two replicas each */
+}
+
+static void test_set_restore_priority_replica_refused(void)
+{
+    struct resp r;
+    TEST_ASSERT(call("GET", "/v1/snapshots?plan=ns", NULL, 200, &r));
+    double id = json_path_num(r.json, "items.0.id");
+    resp_free(&r);
+    TEST_ASSERT(emu_clear_requests(&c3.peer[0]) == 0);
+    char body[200];
+    snprintf(body, sizeof body,
+             "{\"snapshot_id\":%.0f,\"priority\":\"replica\",\"target_collection\":\"ns2\"}", id);
+    TEST_ASSERT(call("POST", "/v1/restores?wait=60", body, 400, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "field"), "priority");
+    resp_free(&r);
+    TEST_EXPECT_INT(emu_changes(&c3.peer[0]), 0);
+}
+
+int main(void)
+{
+    if (emu_cluster_start(&c3, 3, NULL) != 0)
+        return 1;
+    const char *const args[] = {"--qdrant-url", c3.peer[0].url, NULL};
+    if (qbd_start(&d, args, NULL) != 0)
+        return 1;
+    TEST_RUN(test_set_restore_no_sync_fills_every_replica);
+    TEST_RUN(test_set_restore_priority_replica_refused);
+    TEST_EXPECT_INT(qbd_stop(&d), 0);
+    qbd_cleanup(&d);
+    TEST_EXPECT_INT(emu_cluster_stop(&c3), 0);
+    emu_cluster_cleanup(&c3);
+    return TEST_RESULT();
+}
