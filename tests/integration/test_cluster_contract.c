@@ -5,7 +5,10 @@
  * habits, on a 3-peer emulated cluster: a set restored with priority
  * no_sync gives every replica the data (§4: no_sync leaves the other
  * replicas alone, empty yet Active), priority replica is refused for a set
- * (the recreated collection's empty replicas would win).
+ * (the recreated collection's empty replicas would win), a peer that does
+ * not know the collection (404) while the others hold every shard Active,
+ * and a replica that only another peer's remote_shards calls Active is not
+ * taken from (§7: a node listing it Active in its own local_shards).
  */
 #include "unit.h"
 #include "common.h"
@@ -121,6 +124,53 @@ static void test_set_restore_priority_replica_refused(void)
     TEST_EXPECT_INT(emu_changes(&c3.peer[0]), 0);
 }
 
+static void test_peer_without_the_collection(void)
+{
+    /* Peer 2 answers 404 for the collection's cluster view (it does not
+     * know it yet); peers 0 and 1 hold every shard Active (replication 3
+     * gives every peer every shard, so nothing is missing). */
+    TEST_ASSERT(emu_cluster_create_collection(&c3, "lag", 4, 2, 3) == 0);
+    TEST_ASSERT(emu_upsert_range(&c3.peer[0], "lag", 1, 100, 6, NULL) == 0);
+    TEST_ASSERT(emu_fault(&c3.peer[2], "{\"kind\":\"fail\",\"status\":404,\"count\":0,"
+                                       "\"path_prefix\":\"/collections/lag/cluster\","
+                                       "\"message\":\"Not found: Collection `lag` doesn't "
+                                       "exist!\"}") == 0);
+    TEST_ASSERT(make_plan("lag", "lag"));
+    struct resp r;
+    run_plan("lag", &r);
+    TEST_EXPECT_INT(r.status, 200);
+    TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "results.0.shards")), 2);
+    char not_used[40];
+    snprintf(not_used, sizeof not_used, "\"peer_id\":%llu", c3.peer_id[2]);
+    const cJSON *s;
+    cJSON_ArrayForEach(s, json_path(r.json, "results.0.shards"))
+    {
+        char *t = cJSON_PrintUnformatted(s);
+        TEST_EXPECT(strstr(t, not_used) == NULL);
+        free(t);
+    }
+    resp_free(&r);
+    TEST_ASSERT(emu_clear_faults(&c3.peer[2]) == 0);
+}
+
+static void test_collection_unknown_everywhere_is_not_found(void)
+{
+    /* Every peer 404: the collection is gone, and the run says so. */
+    for (int p = 0; p < c3.n; p++)
+        TEST_ASSERT(emu_fault(&c3.peer[p], "{\"kind\":\"fail\",\"status\":404,\"count\":0,"
+                                           "\"path_prefix\":\"/collections/lag/cluster\","
+                                           "\"message\":\"Not found: Collection `lag` "
+                                           "doesn't exist!\"}") == 0);
+    struct resp r;
+    run_plan("lag", &r);
+    TEST_EXPECT_INT(r.status, 424);
+    const char *error = json_path_str(r.json, "run.results.0.error");
+    TEST_EXPECT(error && strstr(error, "404"));
+    resp_free(&r);
+    for (int p = 0; p < c3.n; p++)
+        TEST_ASSERT(emu_clear_faults(&c3.peer[p]) == 0);
+}
+
 int main(void)
 {
     if (emu_cluster_start(&c3, 3, NULL) != 0)
@@ -130,6 +180,8 @@ int main(void)
         return 1;
     TEST_RUN(test_set_restore_no_sync_fills_every_replica);
     TEST_RUN(test_set_restore_priority_replica_refused);
+    TEST_RUN(test_peer_without_the_collection);
+    TEST_RUN(test_collection_unknown_everywhere_is_not_found);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     qbd_cleanup(&d);
     TEST_EXPECT_INT(emu_cluster_stop(&c3), 0);
