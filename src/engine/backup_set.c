@@ -290,7 +290,7 @@ static void add_shard_keys(struct set_run *sr, cJSON *set)
             continue;
         }
         e = cJSON_CreateObject();
-        cJSON_AddItemToObject(e, "key", cJSON_Parse(k));
+        cJSON_AddItemToObject(e, "key", json_parse_exact(k, strlen(k)));
         cJSON_AddNumberToObject(e, "shards", 1);
         cJSON_AddItemToArray(keys, e);
     }
@@ -301,7 +301,8 @@ static cJSON *shard_json(const struct set_run *sr, const struct shard *s)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "shard_id", s->id);
     cJSON_AddItemToObject(o, "shard_key",
-                          s->key_json ? cJSON_Parse(s->key_json) : cJSON_CreateNull());
+                          s->key_json ? json_parse_exact(s->key_json, strlen(s->key_json))
+                                      : cJSON_CreateNull());
     json_add_u64(o, "peer_id", s->peer);
     const struct topo_peer *p = topology_peer(sr->topo, s->peer);
     cJSON_AddStringToObject(o, "peer_url", p && p->rest_url ? p->rest_url : "");

@@ -8,7 +8,8 @@
  * (the recreated collection's empty replicas would win), a peer that does
  * not know the collection (404) while the others hold every shard Active,
  * and a replica that only another peer's remote_shards calls Active is not
- * taken from (§7: a node listing it Active in its own local_shards).
+ * taken from (§7: a node listing it Active in its own local_shards); and
+ * a u64 shard key (SPEC ShardKey) restored as a number.
  */
 #include "unit.h"
 #include "common.h"
@@ -171,6 +172,59 @@ static void test_collection_unknown_everywhere_is_not_found(void)
         TEST_ASSERT(emu_clear_faults(&c3.peer[p]) == 0);
 }
 
+/* A u64 shard key of 16 digits (exact in the emulator's doubles, too long
+ * for qbackupd's exact-integer parsing to keep as a double) comes back a
+ * number, not the string of its digits: a string key would refuse every
+ * write that names the key as a number. */
+static void test_numeric_shard_key_stays_number(void)
+{
+    struct resp r;
+    TEST_ASSERT(emu_request(&c3.peer[0], "PUT", "/collections/nk",
+                            "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
+                            "\"sharding_method\":\"custom\",\"shard_number\":1}",
+                            &r) == 0);
+    TEST_EXPECT_INT(r.status, 200);
+    resp_free(&r);
+    TEST_ASSERT(emu_request(&c3.peer[0], "PUT", "/collections/nk/shards",
+                            "{\"shard_key\":1234567890123456}", &r) == 0);
+    TEST_EXPECT_INT(r.status, 200);
+    resp_free(&r);
+    static const char points[] =
+        "{\"shard_key\":1234567890123456,\"points\":[{\"id\":1,\"vector\":[0.1,0.2,0.3,0.4]},"
+        "{\"id\":2,\"vector\":[0.4,0.3,0.2,0.1]}]}";
+    TEST_ASSERT(emu_request(&c3.peer[0], "PUT", "/collections/nk/points?wait=true", points, &r) ==
+                0);
+    TEST_EXPECT_INT(r.status, 200);
+    resp_free(&r);
+    TEST_ASSERT(emu_cluster_wait_active(&c3, "nk", 10000) == 0);
+    TEST_ASSERT(make_plan("nk", "nk"));
+    run_plan("nk", &r);
+    TEST_EXPECT_INT(r.status, 200);
+    double id = json_path_num(r.json, "results.0.snapshot_id");
+    resp_free(&r);
+    char path[64];
+    snprintf(path, sizeof path, "/v1/snapshots/%.0f", id);
+    TEST_ASSERT(call("GET", path, NULL, 200, &r));
+    TEST_EXPECT(strstr(r.body, "\"shard_key\":1234567890123456") != NULL);
+    resp_free(&r);
+
+    TEST_ASSERT(emu_request(&c3.peer[1], "DELETE", "/collections/nk", NULL, &r) == 0);
+    resp_free(&r);
+    char body[64];
+    snprintf(body, sizeof body, "{\"snapshot_id\":%.0f}", id);
+    TEST_ASSERT(call("POST", "/v1/restores?wait=180", body, 200, &r));
+    TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "results.0.points_match")));
+    resp_free(&r);
+    TEST_ASSERT(emu_request(&c3.peer[2], "GET", "/collections/nk/cluster", NULL, &r) == 0);
+    TEST_EXPECT(strstr(r.body, "\"shard_key\":1234567890123456") != NULL);
+    TEST_EXPECT(strstr(r.body, "\"shard_key\":\"1234567890123456\"") == NULL);
+    resp_free(&r);
+    TEST_ASSERT(emu_request(&c3.peer[0], "PUT", "/collections/nk/points?wait=true", points, &r) ==
+                0);
+    TEST_EXPECT_INT(r.status, 200);
+    resp_free(&r);
+}
+
 int main(void)
 {
     if (emu_cluster_start(&c3, 3, NULL) != 0)
@@ -182,6 +236,7 @@ int main(void)
     TEST_RUN(test_set_restore_priority_replica_refused);
     TEST_RUN(test_peer_without_the_collection);
     TEST_RUN(test_collection_unknown_everywhere_is_not_found);
+    TEST_RUN(test_numeric_shard_key_stays_number);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     qbd_cleanup(&d);
     TEST_EXPECT_INT(emu_cluster_stop(&c3), 0);
