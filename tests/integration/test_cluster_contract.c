@@ -9,7 +9,8 @@
  * not know the collection (404) while the others hold every shard Active,
  * and a replica that only another peer's remote_shards calls Active is not
  * taken from (§7: a node listing it Active in its own local_shards); and
- * a u64 shard key (SPEC ShardKey) restored as a number.
+ * a u64 shard key (SPEC ShardKey) restored as a number; and a single
+ * node's collection snapshot restored whole into the cluster.
  */
 #include "unit.h"
 #include "common.h"
@@ -21,6 +22,7 @@
 #include <string.h>
 
 static struct emu_cluster c3;
+static struct emu single;
 static struct qbd d;
 
 static bool call(const char *method, const char *path, const char *body, long want, struct resp *r)
@@ -225,9 +227,42 @@ static void test_numeric_shard_key_stays_number(void)
     resp_free(&r);
 }
 
+/* A single node's collection snapshot (every shard's data in one archive)
+ * restored into the cluster: route 6 on one peer makes it hold every shard
+ * of the archive and the others heal from it (CONTRACT §4, §7), so every
+ * point is back, whichever peer is asked. */
+static void test_single_node_snapshot_into_cluster(void)
+{
+    TEST_ASSERT(emu_create_collection(&single, "solo", 4) == 0);
+    TEST_ASSERT(emu_upsert(&single, "solo", 50, 9) == 0);
+    char *want = emu_points(&single, "solo");
+    TEST_ASSERT(want != NULL);
+    struct resp r;
+    char body[256];
+    snprintf(body, sizeof body, "{\"name\":\"one\",\"url\":\"%s\"}", single.url);
+    TEST_ASSERT(call("POST", "/v1/instances", body, 201, &r));
+    resp_free(&r);
+    TEST_ASSERT(call("POST", "/v1/plans",
+                     "{\"name\":\"solo\",\"instance\":\"one\",\"collections\":[\"solo\"]}", 201,
+                     &r));
+    resp_free(&r);
+    run_plan("solo", &r);
+    TEST_EXPECT_INT(r.status, 200);
+    double id = json_path_num(r.json, "results.0.snapshot_id");
+    resp_free(&r);
+    snprintf(body, sizeof body, "{\"snapshot_id\":%.0f,\"target_instance\":\"default\"}", id);
+    TEST_ASSERT(call("POST", "/v1/restores?wait=180", body, 200, &r));
+    TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "results.0.points_match")));
+    resp_free(&r);
+    TEST_ASSERT(emu_cluster_wait_active(&c3, "solo", 30000) == 0);
+    for (int p = 0; p < c3.n; p++)
+        TEST_EXPECT(emu_points_equal(&c3.peer[p], "solo", want));
+    free(want);
+}
+
 int main(void)
 {
-    if (emu_cluster_start(&c3, 3, NULL) != 0)
+    if (emu_cluster_start(&c3, 3, NULL) != 0 || emu_start(&single, NULL) != 0)
         return 1;
     const char *const args[] = {"--qdrant-url", c3.peer[0].url, NULL};
     if (qbd_start(&d, args, NULL) != 0)
@@ -237,9 +272,12 @@ int main(void)
     TEST_RUN(test_peer_without_the_collection);
     TEST_RUN(test_collection_unknown_everywhere_is_not_found);
     TEST_RUN(test_numeric_shard_key_stays_number);
+    TEST_RUN(test_single_node_snapshot_into_cluster);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     qbd_cleanup(&d);
     TEST_EXPECT_INT(emu_cluster_stop(&c3), 0);
+    TEST_EXPECT_INT(emu_stop(&single), 0);
     emu_cluster_cleanup(&c3);
+    emu_cleanup(&single);
     return TEST_RESULT();
 }
