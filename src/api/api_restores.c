@@ -139,6 +139,14 @@ static cJSON *build_request(struct http_request *req, const cJSON *body,
     enum qdrant_priority p;
     if (!rc && priority && !qdrant_parse_priority(priority, &p))
         rc = qb_failf(QB_ERR_INVALID, err, sizeof err, "priority: snapshot, replica or no_sync");
+    /* A set restore recreates the collection: the replicas `replica` would
+     * prefer are empty, and Qdrant would drop the restored data for them. */
+    if (!rc && priority && p == QDRANT_PRIORITY_REPLICA && snap->layout &&
+        strcmp(snap->layout, "shards") == 0)
+        rc = qb_failf(QB_ERR_INVALID, err, sizeof err,
+                      "priority: \"replica\" cannot restore a backup set: the collection is "
+                      "recreated empty, so Qdrant would replace the restored shards with its "
+                      "empty replicas; use \"snapshot\" (the default) or \"no_sync\"");
     if (!rc && strcmp(method, "upload") && strcmp(method, "url"))
         rc = qb_failf(QB_ERR_INVALID, err, sizeof err, "method: \"upload\" or \"url\"");
     if (!rc && (!*collection || strlen(collection) > 200 || strchr(collection, '/')))

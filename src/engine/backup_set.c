@@ -97,16 +97,22 @@ static void describe_holders(const struct shard *s, char *buf, size_t len)
     size_t used = 0;
     buf[0] = 0;
     for (size_t i = 0; i < s->nholders && used < len; i++)
-        used += (size_t)snprintf(buf + used, len - used, "%speer %llu (%s)", i ? ", " : "",
-                                 (unsigned long long)s->holders[i].peer, s->holders[i].state);
+        used += (size_t)snprintf(buf + used, len - used, "%speer %llu (%s%s)", i ? ", " : "",
+                                 (unsigned long long)s->holders[i].peer, s->holders[i].state,
+                                 s->holders[i].local ? "" : ", not confirmed by that peer");
     if (!s->nholders)
         snprintf(buf, len, "no peer holds it");
 }
 
-/* Reads every peer's view of the collection into sr->shards. */
+/* Reads every peer's view of the collection into sr->shards.  A peer
+ * that does not know the collection (404: it has not caught up with the
+ * cluster yet) holds none of it for us; the others must then account for
+ * every shard, as always. */
 static enum qb_err build_shard_map(struct set_run *sr, char *err, size_t errlen)
 {
     unsigned shard_count = 0;
+    size_t answered = 0;
+    char unknown[QB_ERRBUF_SIZE] = "";
     for (size_t p = 0; p < sr->topo->npeers; p++) {
         const struct topo_peer *peer = &sr->topo->peers[p];
         struct qdrant_client *qc = NULL;
@@ -116,11 +122,20 @@ static enum qb_err build_shard_map(struct set_run *sr, char *err, size_t errlen)
         if (!rc)
             rc = qdrant_shard_view_get(qc, sr->collection, &v, sub, sizeof sub);
         qdrant_client_destroy(qc);
+        if (rc == QB_ERR_NOT_FOUND) {
+            qdrant_shard_view_clear(&v);
+            qb_strlcpy(unknown, sub, sizeof unknown);
+            log_warn("run.peer_collection_unknown", "run=%lld collection=%s peer=%llu error=%s",
+                     (long long)sr->job->run->id, log_q(sr->collection),
+                     (unsigned long long)peer->id, log_q(sub));
+            continue;
+        }
         if (rc) {
             qdrant_shard_view_clear(&v);
             return qb_failf(rc, err, errlen, "reading the shard map of %s from peer %llu (%s): %s",
                             sr->collection, (unsigned long long)peer->id, peer->rest_url, sub);
         }
+        answered++;
         if (v.ntransfers || v.resharding) {
             rc = qb_failf(QB_ERR_CONFLICT, err, errlen,
                           "collection %s is being rebalanced (%s); a backup taken now could "
@@ -147,11 +162,17 @@ static enum qb_err build_shard_map(struct set_run *sr, char *err, size_t errlen)
             /* A peer is the authority on its own replicas. */
             if (r->local || !h->state[0])
                 snprintf(h->state, sizeof h->state, "%s", r->state);
-            if (r->local)
+            if (r->local) {
                 h->points_count = r->points_count;
+                h->local = true;
+            }
         }
         qdrant_shard_view_clear(&v);
     }
+    if (!answered)
+        return qb_failf(QB_ERR_NOT_FOUND, err, errlen,
+                        "reading the shard map of %s: no peer knows the collection (%s)",
+                        sr->collection, unknown);
     qsort(sr->shards, sr->nshards, sizeof *sr->shards, shard_cmp);
     if (sr->nshards == 0 || sr->nshards < shard_count)
         return qb_failf(QB_ERR_REMOTE, err, errlen,
@@ -170,7 +191,7 @@ static enum qb_err assign(struct set_run *sr, char *err, size_t errlen)
         s->tried = xcalloc(s->nholders ? s->nholders : 1, 1);
         size_t best = SIZE_MAX;
         for (size_t h = 0; h < s->nholders; h++) {
-            if (strcmp(s->holders[h].state, "Active") != 0)
+            if (!holder_usable(&s->holders[h]))
                 continue;
             for (size_t p = 0; p < sr->topo->npeers; p++)
                 if (sr->topo->peers[p].id == s->holders[h].peer &&
@@ -269,7 +290,7 @@ static void add_shard_keys(struct set_run *sr, cJSON *set)
             continue;
         }
         e = cJSON_CreateObject();
-        cJSON_AddItemToObject(e, "key", cJSON_Parse(k));
+        cJSON_AddItemToObject(e, "key", json_parse_exact(k, strlen(k)));
         cJSON_AddNumberToObject(e, "shards", 1);
         cJSON_AddItemToArray(keys, e);
     }
@@ -280,7 +301,8 @@ static cJSON *shard_json(const struct set_run *sr, const struct shard *s)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "shard_id", s->id);
     cJSON_AddItemToObject(o, "shard_key",
-                          s->key_json ? cJSON_Parse(s->key_json) : cJSON_CreateNull());
+                          s->key_json ? json_parse_exact(s->key_json, strlen(s->key_json))
+                                      : cJSON_CreateNull());
     json_add_u64(o, "peer_id", s->peer);
     const struct topo_peer *p = topology_peer(sr->topo, s->peer);
     cJSON_AddStringToObject(o, "peer_url", p && p->rest_url ? p->rest_url : "");

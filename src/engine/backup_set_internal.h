@@ -13,6 +13,8 @@
 #include "engine/jobs.h"
 
 #include <pthread.h>
+#include <stdbool.h>
+#include <string.h>
 
 enum shard_status { SHARD_PENDING, SHARD_RUNNING, SHARD_DONE, SHARD_FAILED };
 
@@ -20,7 +22,16 @@ struct holder {
     uint64_t peer;
     char state[32];
     int64_t points_count;
+    bool local; /* its own peer listed it in local_shards */
 };
+
+/* Whether a shard may be taken from h: Active as its own peer reports it
+ * (CONTRACT §7: a node listing it Active in local_shards); another peer's
+ * remote_shards view alone is not enough. */
+static inline bool holder_usable(const struct holder *h)
+{
+    return h->local && strcmp(h->state, "Active") == 0;
+}
 
 struct shard {
     unsigned id;

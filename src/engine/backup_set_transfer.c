@@ -271,7 +271,7 @@ static void reassign(struct set_run *sr, struct shard *s, const char *why)
         if (s->holders[h].peer == s->peer)
             s->tried[h] = 1;
     for (size_t h = 0; h < s->nholders; h++) {
-        if (s->tried[h] || strcmp(s->holders[h].state, "Active") != 0)
+        if (s->tried[h] || !holder_usable(&s->holders[h]))
             continue;
         bool down = false;
         for (size_t p = 0; p < sr->nslots; p++)
@@ -384,7 +384,7 @@ enum qb_err set_transfer_all(struct set_run *sr, char *err, size_t errlen)
         for (size_t i = 0; i < sr->nshards && !holds; i++)
             for (size_t h = 0; h < sr->shards[i].nholders; h++)
                 if (sr->shards[i].holders[h].peer == slot->peer->id &&
-                    strcmp(sr->shards[i].holders[h].state, "Active") == 0)
+                    holder_usable(&sr->shards[i].holders[h]))
                     holds = true;
         if (holds && pthread_create(&slot->thread, NULL, peer_worker, slot) == 0)
             slot->started = true;

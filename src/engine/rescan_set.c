@@ -9,11 +9,10 @@
  *   which peer ids are exact (cJSON alone keeps numbers as doubles), and
  *   the column snapshots.backup_set is not printed from any tree but cut
  *   from the manifest's bytes (member_span) and compacted.  Printing a
- *   tree back would turn every long integer that json_parse_exact quoted
- *   into a string (and a shard key such as "1234567890123456" cannot be
- *   told from one); cutting keeps each value exactly as the pipeline wrote
- *   it.  Both the tree and the cut read the first "set" member, as cJSON's
- *   lookups do, so what is checked is what is stored.
+ *   tree back could respell a value (cJSON reprints every double); cutting
+ *   keeps each value exactly as the pipeline wrote it.  Both the tree and
+ *   the cut read the first "set" member, as cJSON's lookups do, so what is
+ *   checked is what is stored.
  */
 #include "engine/rescan_set.h"
 #include "util/json_u64.h"

@@ -102,10 +102,21 @@ static enum qb_err restore_by_upload(struct restore *r, const struct qdrant_targ
                                           RESTORE_RING_BYTES, &p.bridge, err, errlen);
     if (rc)
         return rc;
+    /* Qdrant keeps an uploaded file among the collection's snapshots under
+     * the part's file name, replacing one of that name (CONTRACT §4): a
+     * name of our own, removed afterwards, so a restore neither replaces
+     * someone's snapshot nor leaves a full-size copy on Qdrant's disk. */
+    char fname[64];
+    snprintf(fname, sizeof fname, "qbackup-restore-run-%lld.snapshot", (long long)r->job->run->id);
     rc = qdrant_snapshot_upload(r->qdrant, t, r->priority, coded(s) ? s->raw_sha256 : s->sha256,
-                                s->qdrant_name, (uint64_t)(coded(s) ? s->raw_size : s->size_bytes),
+                                fname, (uint64_t)(coded(s) ? s->raw_size : s->size_bytes),
                                 restore_set_pull_read, &p, err, errlen);
     bridge_stop(p.bridge);
+    char derr[QB_ERRBUF_SIZE];
+    enum qb_err drc = qdrant_snapshot_delete(r->qdrant, t, fname, derr, sizeof derr);
+    if (drc && drc != QB_ERR_NOT_FOUND)
+        log_warn("run.qdrant_cleanup_failed", "run=%lld snapshot=%s error=%s",
+                 (long long)r->job->run->id, log_q(fname), log_q(derr));
     return rc;
 }
 
@@ -249,6 +260,13 @@ static enum qb_err restore_sharded(struct restore *r, cJSON *result, char *err, 
     struct store_instance *inst = NULL;
     struct topology *topo = NULL;
     enum qb_err rc = job_checkpoint(j, "verifying", err, errlen);
+    /* The API refuses it too; a run queued before that rule must not empty
+     * the collection either (see api_restores.c). */
+    if (!rc && r->priority == QDRANT_PRIORITY_REPLICA)
+        rc = qb_failf(QB_ERR_INVALID, err, errlen,
+                      "priority \"replica\" cannot restore a backup set: the collection is "
+                      "recreated empty and Qdrant would replace the restored shards with its "
+                      "empty replicas; nothing was changed");
     /* The first location holding every shard object as catalogued
      * (engine/copies.h): the primary, else a second copy, whole; else
      * each shard from the first location holding it (the primary lost

@@ -353,16 +353,31 @@ enum qb_err restore_set_run(struct restore_set *rs, cJSON *result, char *err, si
         cJSON *r = cJSON_CreateObject();
         cJSON_AddNumberToObject(r, "shard_id", from);
         cJSON_AddItemToArray(out, r);
-        const char *url = NULL;
-        uint64_t peer = 0;
-        for (size_t i = 0; to >= 0 && i < m.n && !url; i++)
-            if (m.r[i].shard_id == (unsigned)to) {
-                const struct topo_peer *p = topology_peer(rs->topo, m.r[i].peer_id);
-                url = p ? p->rest_url : NULL;
-                peer = m.r[i].peer_id;
-            }
-        if (!url && !rs->topo->cluster)
-            url = rs->topo->peers[0].rest_url;
+        /* The peers hosting the target shard.  With no_sync Qdrant leaves
+         * the other replicas as they are (CONTRACT §4): empty, in a
+         * recreated collection, yet Active and serving reads; so every
+         * replica is recovered.  Otherwise one recovery is enough: Qdrant
+         * marks the others Dead and heals them from it. */
+        const char *urls[64];
+        uint64_t peers[64];
+        size_t nhosts = 0;
+        for (size_t i = 0; to >= 0 && i < m.n && nhosts < QB_ARRAY_LEN(urls); i++) {
+            if (m.r[i].shard_id != (unsigned)to)
+                continue;
+            const struct topo_peer *p = topology_peer(rs->topo, m.r[i].peer_id);
+            if (!p || !p->rest_url)
+                continue;
+            urls[nhosts] = p->rest_url;
+            peers[nhosts++] = m.r[i].peer_id;
+            if (rs->priority != QDRANT_PRIORITY_NO_SYNC)
+                break;
+        }
+        if (!nhosts && !rs->topo->cluster) {
+            urls[0] = rs->topo->peers[0].rest_url;
+            peers[nhosts++] = 0;
+        }
+        const char *url = nhosts ? urls[0] : NULL;
+        uint64_t peer = nhosts ? peers[0] : 0;
         if (to < 0 || !url) {
             rc = qb_failf(QB_ERR_REMOTE, err, errlen,
                           "shard %d: the recreated collection %s has no matching shard on any "
@@ -376,17 +391,21 @@ enum qb_err restore_set_run(struct restore_set *rs, cJSON *result, char *err, si
         if (rs->topo->cluster)
             json_add_u64(r, "peer_id", peer);
         char sub[QB_ERRBUF_SIZE];
-        int64_t start = rs->job->bytes_done;
-        for (unsigned attempt = 1;; attempt++) {
-            rc = recover_shard(rs, sh, (unsigned)to, url, sub, sizeof sub);
-            if (rc != QB_ERR_TRANSIENT || attempt >= engine_config(rs->job->engine)->max_attempts)
-                break;
-            log_warn("run.retry", "run=%lld shard=%d attempt=%u error=%s",
-                     (long long)rs->job->run->id, from, attempt, log_q(sub));
-            rs->job->bytes_done = start;
-            if (job_backoff(rs->job, attempt)) {
-                rc = job_checkpoint(rs->job, NULL, sub, sizeof sub);
-                break;
+        for (size_t h = 0; !rc && h < nhosts; h++) {
+            url = urls[h];
+            int64_t start = rs->job->bytes_done;
+            for (unsigned attempt = 1;; attempt++) {
+                rc = recover_shard(rs, sh, (unsigned)to, url, sub, sizeof sub);
+                if (rc != QB_ERR_TRANSIENT ||
+                    attempt >= engine_config(rs->job->engine)->max_attempts)
+                    break;
+                log_warn("run.retry", "run=%lld shard=%d attempt=%u error=%s",
+                         (long long)rs->job->run->id, from, attempt, log_q(sub));
+                rs->job->bytes_done = start;
+                if (job_backoff(rs->job, attempt)) {
+                    rc = job_checkpoint(rs->job, NULL, sub, sizeof sub);
+                    break;
+                }
             }
         }
         if (rc) {

@@ -92,11 +92,31 @@ void qdrant_client_destroy(struct qdrant_client *c)
 
 /* ---------------------------------------------------------------- plumbing */
 
+/* A JSON Web Token: three base64url parts joined by dots, the first a
+ * JSON object ("eyJ" is base64 for '{"'). */
+static bool looks_like_jwt(const char *k)
+{
+    int dots = 0;
+    if (strncmp(k, "eyJ", 3) != 0)
+        return false;
+    for (const char *p = k; *p; p++) {
+        if (*p == '.')
+            dots++;
+        else if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                   (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '='))
+            return false;
+    }
+    return dots == 2;
+}
+
 char *qdrant_add_key(const struct qdrant_client *c, const char **headers, size_t *n)
 {
     if (!c->api_key)
         return NULL;
-    char *h = xasprintf("api-key: %s", c->api_key);
+    /* Qdrant takes a key in either header, but CONTRACT §8 names only
+     * "Authorization: Bearer" for JWTs (jwt_rbac): a JWT goes there. */
+    char *h = looks_like_jwt(c->api_key) ? xasprintf("Authorization: Bearer %s", c->api_key)
+                                         : xasprintf("api-key: %s", c->api_key);
     headers[(*n)++] = h;
     return h;
 }

@@ -15,7 +15,8 @@
  * QB_ERR_NOT_FOUND, other refusals QB_ERR_REMOTE.  Collection and snapshot
  * names are escaped as one path segment each; an empty name, "." or ".."
  * is QB_ERR_INVALID before anything is sent.  The API key is sent as
- * the `api-key` header and never appears in a message.
+ * the `api-key` header (a JWT as `Authorization: Bearer`) and never
+ * appears in a message.
  *
  * THREADS: a struct qdrant_client belongs to one thread at a time (it
  * owns one libcurl handle).  http_client_global_init() must have run.

@@ -225,7 +225,7 @@ enum qb_err qdrant_shard_key_create(struct qdrant_client *c, const char *collect
                                     unsigned replication_factor, char *err, size_t errlen)
 {
     cJSON *body = cJSON_CreateObject();
-    cJSON *k = cJSON_Parse(key);
+    cJSON *k = json_parse_exact(key, strlen(key)); /* a u64 key keeps its digits */
     if (!k) {
         cJSON_Delete(body);
         return qb_failf(QB_ERR_INVALID, err, errlen, "shard key %s is not JSON", key);

@@ -44,7 +44,8 @@ enum qb_err qdrant_call_json(struct qdrant_client *c, const struct qdrant_call *
 enum qb_err qdrant_answer_error(const struct http_client_response *resp, const char *what,
                                 char *err, size_t errlen);
 
-/* Adds the "api-key: ..." header (when c has a key) at headers[*n], which
+/* Adds the "api-key: ..." header, or "Authorization: Bearer ..." for a
+ * key that is a JWT (when c has a key) at headers[*n], which
  * must have room for it, and counts it.  Returns what the caller releases
  * with qdrant_free_key() once the request is done (NULL without a key). */
 char *qdrant_add_key(const struct qdrant_client *c, const char **headers, size_t *n);

@@ -12,15 +12,45 @@
 
 /* 15 digits are always exact in a double; 16 may not be. */
 #define EXACT_DIGITS 15
+/* Marks a long integer json_parse_exact() quoted: a raw control character
+ * cannot open a string of valid JSON (it would have to be escaped). */
+#define RAW_MARK '\x01'
 
 static bool is_num_char(char c)
 {
     return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
 }
 
+static bool is_integer(const char *s)
+{
+    if (*s == '-')
+        s++;
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return false;
+    return true;
+}
+
+/* Turns the marked strings back into numbers, as raw JSON text: printed,
+ * they are the digits that came in, never a string or a rounded double. */
+static void unmark(cJSON *item)
+{
+    for (; item; item = item->next) {
+        if (cJSON_IsString(item) && item->valuestring && item->valuestring[0] == RAW_MARK &&
+            is_integer(item->valuestring + 1)) {
+            memmove(item->valuestring, item->valuestring + 1, strlen(item->valuestring));
+            item->type = cJSON_Raw | (item->type & cJSON_StringIsConst);
+        }
+        unmark(item->child);
+    }
+}
+
 cJSON *json_parse_exact(const char *text, size_t len)
 {
-    /* Quoting adds two bytes per long integer; 2 * len + 1 bounds it. */
+    /* Quoting adds three bytes per long integer (of 16+ digits); 2 * len
+     * + 1 bounds it. */
     char *out = xmalloc(2 * len + 1);
     size_t o = 0;
     bool in_string = false;
@@ -51,8 +81,10 @@ cJSON *json_parse_exact(const char *text, size_t len)
                 i++;
             }
             bool quote = integral && digits > EXACT_DIGITS;
-            if (quote)
+            if (quote) {
                 out[o++] = '"';
+                out[o++] = RAW_MARK;
+            }
             memcpy(out + o, text + start, i - start);
             o += i - start;
             if (quote)
@@ -63,12 +95,14 @@ cJSON *json_parse_exact(const char *text, size_t len)
     }
     cJSON *json = cJSON_ParseWithLength(out, o);
     free(out);
+    unmark(json);
     return json;
 }
 
 bool json_u64(const cJSON *item, uint64_t *out)
 {
-    if (cJSON_IsString(item) && item->valuestring[0] >= '0' && item->valuestring[0] <= '9') {
+    if ((cJSON_IsString(item) || cJSON_IsRaw(item)) && item->valuestring &&
+        item->valuestring[0] >= '0' && item->valuestring[0] <= '9') {
         char *end = NULL;
         errno = 0;
         unsigned long long v = strtoull(item->valuestring, &end, 10);

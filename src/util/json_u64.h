@@ -4,9 +4,11 @@
  *
  * cJSON keeps every number as a double, which is exact only up to 2^53.
  * Qdrant's peer ids are u64 values that may be larger, and a peer id that
- * comes back rounded matches no peer.  json_parse_exact() therefore turns
- * every integer literal too long to be exact into a JSON string before
- * cJSON sees it, and json_u64() reads an id back from either form.
+ * comes back rounded matches no peer.  json_parse_exact() therefore keeps
+ * every integer literal too long to be exact as raw text (cJSON_Raw: its
+ * digits, printed back as the same number, never as a string or a rounded
+ * double, so a u64 shard key stays a number), and json_u64() reads an id
+ * from either form.
  */
 #ifndef QB_JSON_U64_H
 #define QB_JSON_U64_H
@@ -16,13 +18,14 @@
 #include <cjson/cJSON.h>
 
 /* Parses len bytes of JSON like cJSON_ParseWithLength, except that integer
- * literals of more than 15 digits arrive as strings holding their digits.
+ * literals of more than 15 digits arrive as cJSON_Raw items holding their
+ * digits (cJSON_IsNumber is false for them: read them with json_u64).
  * Returns NULL when the text is not JSON. */
 cJSON *json_parse_exact(const char *text, size_t len);
 
-/* Reads a non-negative integer that may have been stringified by
- * json_parse_exact (or is small enough to be an exact double).  Returns
- * false when item is neither. */
+/* Reads a non-negative integer: a raw one from json_parse_exact, a string
+ * of digits, or a number small enough to be an exact double.  Returns
+ * false when item is none of them. */
 bool json_u64(const cJSON *item, uint64_t *out);
 
 /* Adds a u64 to obj as an exact JSON integer (never in exponent form). */

@@ -797,6 +797,49 @@ static void test_api_keys(void)
     emu_cleanup(&e);
 }
 
+/* A key that is a JWT travels as "Authorization: Bearer" (CONTRACT §8
+ * names only that header for JWTs), on JSON calls, downloads and uploads
+ * alike; the emulator takes its key there too. */
+static void test_jwt_key_as_bearer(void)
+{
+    static const char jwt[] = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJhY2Nlc3MiOiJtIn0."
+                              "c2lnbmF0dXJlLW9mLXRoZS10b2tlbg";
+    struct emu e;
+    const char *const args[] = {"--api-key", jwt, NULL};
+    TEST_ASSERT(emu_start(&e, args) == 0);
+    struct qdrant_client *c = new_client(&e, jwt);
+    TEST_ASSERT(c != NULL);
+    char err[QB_ERRBUF_SIZE];
+    TEST_ASSERT(emu_create_collection(&e, "jwt", 4) == 0);
+    TEST_ASSERT(emu_upsert(&e, "jwt", 8, 3) == 0);
+    TEST_ASSERT(emu_clear_requests(&e) == 0);
+    struct qdrant_target t = {QDRANT_SCOPE_COLLECTION, "jwt", 0};
+    struct qdrant_snapshot s = {0};
+    struct sink d;
+    TEST_EXPECT_INT(qdrant_snapshot_create(c, &t, true, &s, err, sizeof err), QB_OK);
+    TEST_EXPECT_INT(download_mem(c, &t, &s, &d, err, sizeof err), QB_OK);
+    struct mem_src m = {d.data, d.n, 0};
+    TEST_EXPECT_INT(qdrant_snapshot_upload(c, &t, QDRANT_PRIORITY_DEFAULT, s.checksum, NULL, d.n,
+                                           mem_read, &m, err, sizeof err),
+                    QB_OK);
+    cJSON *reqs = emu_requests(&e);
+    const cJSON *r;
+    int n = 0;
+    cJSON_ArrayForEach(r, reqs)
+    {
+        TEST_EXPECT_STR(json_path_str(r, "auth"), "bearer");
+        TEST_EXPECT_STR(json_path_str(r, "key"), "full");
+        n++;
+    }
+    TEST_EXPECT(n >= 3);
+    cJSON_Delete(reqs);
+    sink_free(&d);
+    qdrant_snapshot_clear(&s);
+    qdrant_client_destroy(c);
+    TEST_EXPECT_INT(emu_stop(&e), 0);
+    emu_cleanup(&e);
+}
+
 /* ------------------------------------------------------------ errors */
 
 static void test_errors(void)
@@ -1356,6 +1399,7 @@ static const struct {
     {"test_round_trip_recovery", test_round_trip_recovery},
     {"test_shard_recovery", test_shard_recovery},
     {"test_api_keys", test_api_keys},
+    {"test_jwt_key_as_bearer", test_jwt_key_as_bearer},
     {"test_errors", test_errors},
     {"test_transient_faults", test_transient_faults},
     {"test_pre_1_8_without_checksums", test_pre_1_8_without_checksums},

@@ -58,6 +58,11 @@ static void test_disaster_by_upload_and_url(void)
     TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "results.0.points_match")));
     resp_free(&r);
     TEST_EXPECT(emu_points_equal(&prod, "products", original));
+    /* Qdrant keeps an uploaded file among the collection's snapshots
+     * (CONTRACT §4): the restore removed it, nothing is left on its disk. */
+    TEST_ASSERT(emu_request(&prod, "GET", "/collections/products/snapshots", NULL, &r) == 0);
+    TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "result")), 0);
+    resp_free(&r);
 
     TEST_ASSERT(emu_request(&prod, "DELETE", "/collections/products", NULL, &r) == 0);
     resp_free(&r);

@@ -159,6 +159,21 @@ static void test_json_u64(void)
     free(out);
     cJSON_Delete(o);
     cJSON_Delete(j);
+    /* A tree printed back keeps long integers numbers (a shard key may be
+     * a u64) and strings of digits strings. */
+    const char *mixed = "{\"shard_key\":12345678901234567890,\"s\":\"12345678901234567890\","
+                        "\"n\":-12345678901234567,\"k\":[1234567890123456,{\"x\":7}]}";
+    j = json_parse_exact(mixed, strlen(mixed));
+    TEST_ASSERT(j);
+    out = cJSON_PrintUnformatted(j);
+    TEST_EXPECT_STR(out, mixed);
+    free(out);
+    cJSON *dup = cJSON_Duplicate(cJSON_GetObjectItem(j, "k"), true);
+    out = cJSON_PrintUnformatted(dup);
+    TEST_EXPECT_STR(out, "[1234567890123456,{\"x\":7}]");
+    free(out);
+    cJSON_Delete(dup);
+    cJSON_Delete(j);
 }
 
 int main(void)

@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * test_cluster_contract.c -- cluster behaviour the Qdrant contract allows
+ * (shared/reference/qdrant/CONTRACT.md) beyond the emulator's usual
+ * habits, on a 3-peer emulated cluster: a set restored with priority
+ * no_sync gives every replica the data (§4: no_sync leaves the other
+ * replicas alone, empty yet Active), priority replica is refused for a set
+ * (the recreated collection's empty replicas would win), a peer that does
+ * not know the collection (404) while the others hold every shard Active,
+ * and a replica that only another peer's remote_shards calls Active is not
+ * taken from (§7: a node listing it Active in its own local_shards); and
+ * a u64 shard key (SPEC ShardKey) restored as a number; and a single
+ * node's collection snapshot restored whole into the cluster.
+ */
+#include "unit.h"
+#include "common.h"
+#include "emu_harness.h"
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct emu_cluster c3;
+static struct emu single;
+static struct qbd d;
+
+static bool call(const char *method, const char *path, const char *body, long want, struct resp *r)
+{
+    return qbd_call(&d, method, path, body, want, r);
+}
+
+static bool make_plan(const char *name, const char *collection)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"name\":\"%s\",\"collections\":[\"%s\"]}", name, collection);
+    struct resp r;
+    bool ok = call("POST", "/v1/plans", body, 201, &r);
+    resp_free(&r);
+    return ok;
+}
+
+/* Runs plan and waits; r holds the answer (200 or 424). */
+static void run_plan(const char *plan, struct resp *r)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/plans/%s/runs?wait=180", plan);
+    if (qbd_request(&d, "POST", path, NULL, NULL, r) != 0)
+        r->status = -1;
+}
+
+/* Every local replica of coll on every peer: shard id and points count;
+ * returns how many (at most max). */
+static int local_counts(const char *coll, int *shard, double *points, int max)
+{
+    int n = 0;
+    char path[128];
+    snprintf(path, sizeof path, "/collections/%s/cluster", coll);
+    for (int p = 0; p < c3.n; p++) {
+        struct resp r;
+        if (emu_request(&c3.peer[p], "GET", path, NULL, &r) != 0)
+            return -1;
+        const cJSON *s;
+        cJSON_ArrayForEach(s, json_path(r.json, "result.local_shards"))
+        {
+            if (n < max) {
+                shard[n] = (int)json_path_num(s, "shard_id");
+                points[n++] = json_path_num(s, "points_count");
+            }
+        }
+        resp_free(&r);
+    }
+    return n;
+}
+
+static void test_set_restore_no_sync_fills_every_replica(void)
+{
+    TEST_ASSERT(emu_cluster_create_collection(&c3, "ns", 4, 3, 2) == 0);
+    TEST_ASSERT(emu_upsert_range(&c3.peer[0], "ns", 1, 240, 5, NULL) == 0);
+    TEST_ASSERT(make_plan("ns", "ns"));
+    struct resp r;
+    run_plan("ns", &r);
+    TEST_EXPECT_INT(r.status, 200);
+    double id = json_path_num(r.json, "results.0.snapshot_id");
+    resp_free(&r);
+    TEST_ASSERT(emu_request(&c3.peer[1], "DELETE", "/collections/ns", NULL, &r) == 0);
+    resp_free(&r);
+
+    char body[160];
+    snprintf(body, sizeof body, "{\"snapshot_id\":%.0f,\"priority\":\"no_sync\"}", id);
+    TEST_ASSERT(call("POST", "/v1/restores?wait=180", body, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "state"), "succeeded");
+    resp_free(&r);
+    /* Both replicas of every shard hold the shard's points: with no_sync
+     * Qdrant does not heal the other replica from the recovered one. */
+    int shard[16];
+    double points[16];
+    int n = local_counts("ns", shard, points, 16);
+    TEST_EXPECT_INT(n, 6);
+    double total = 0;
+    for (int i = 0; i < n; i++) {
+        TEST_EXPECT(points[i] > 0);
+        for (int j = 0; j < n; j++)
+            if (shard[i] == shard[j] && points[i] != points[j]) {
+                fprintf(stderr, "shard %d: replicas hold %.0f and %.0f points\n", shard[i],
+                        points[i], points[j]);
+                TEST_EXPECT(false);
+            }
+        total += points[i];
+    }
+    TEST_EXPECT(total == 480.0); /* 240 points, two replicas each */
+}
+
+static void test_set_restore_priority_replica_refused(void)
+{
+    struct resp r;
+    TEST_ASSERT(call("GET", "/v1/snapshots?plan=ns", NULL, 200, &r));
+    double id = json_path_num(r.json, "items.0.id");
+    resp_free(&r);
+    TEST_ASSERT(emu_clear_requests(&c3.peer[0]) == 0);
+    char body[200];
+    snprintf(body, sizeof body,
+             "{\"snapshot_id\":%.0f,\"priority\":\"replica\",\"target_collection\":\"ns2\"}", id);
+    TEST_ASSERT(call("POST", "/v1/restores?wait=60", body, 400, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "field"), "priority");
+    resp_free(&r);
+    TEST_EXPECT_INT(emu_changes(&c3.peer[0]), 0);
+}
+
+static void test_peer_without_the_collection(void)
+{
+    /* Peer 2 answers 404 for the collection's cluster view (it does not
+     * know it yet); peers 0 and 1 hold every shard Active (replication 3
+     * gives every peer every shard, so nothing is missing). */
+    TEST_ASSERT(emu_cluster_create_collection(&c3, "lag", 4, 2, 3) == 0);
+    TEST_ASSERT(emu_upsert_range(&c3.peer[0], "lag", 1, 100, 6, NULL) == 0);
+    TEST_ASSERT(emu_fault(&c3.peer[2], "{\"kind\":\"fail\",\"status\":404,\"count\":0,"
+                                       "\"path_prefix\":\"/collections/lag/cluster\","
+                                       "\"message\":\"Not found: Collection `lag` doesn't "
+                                       "exist!\"}") == 0);
+    TEST_ASSERT(make_plan("lag", "lag"));
+    struct resp r;
+    run_plan("lag", &r);
+    TEST_EXPECT_INT(r.status, 200);
+    TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "results.0.shards")), 2);
+    char not_used[40];
+    snprintf(not_used, sizeof not_used, "\"peer_id\":%llu", c3.peer_id[2]);
+    const cJSON *s;
+    cJSON_ArrayForEach(s, json_path(r.json, "results.0.shards"))
+    {
+        char *t = cJSON_PrintUnformatted(s);
+        TEST_EXPECT(strstr(t, not_used) == NULL);
+        free(t);
+    }
+    resp_free(&r);
+    TEST_ASSERT(emu_clear_faults(&c3.peer[2]) == 0);
+}
+
+static void test_collection_unknown_everywhere_is_not_found(void)
+{
+    /* Every peer 404: the collection is gone, and the run says so. */
+    for (int p = 0; p < c3.n; p++)
+        TEST_ASSERT(emu_fault(&c3.peer[p], "{\"kind\":\"fail\",\"status\":404,\"count\":0,"
+                                           "\"path_prefix\":\"/collections/lag/cluster\","
+                                           "\"message\":\"Not found: Collection `lag` "
+                                           "doesn't exist!\"}") == 0);
+    struct resp r;
+    run_plan("lag", &r);
+    TEST_EXPECT_INT(r.status, 424);
+    const char *error = json_path_str(r.json, "run.results.0.error");
+    TEST_EXPECT(error && strstr(error, "404"));
+    resp_free(&r);
+    for (int p = 0; p < c3.n; p++)
+        TEST_ASSERT(emu_clear_faults(&c3.peer[p]) == 0);
+}
+
+/* A u64 shard key of 16 digits (exact in the emulator's doubles, too long
+ * for qbackupd's exact-integer parsing to keep as a double) comes back a
+ * number, not the string of its digits: a string key would refuse every
+ * write that names the key as a number. */
+static void test_numeric_shard_key_stays_number(void)
+{
+    struct resp r;
+    TEST_ASSERT(emu_request(&c3.peer[0], "PUT", "/collections/nk",
+                            "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
+                            "\"sharding_method\":\"custom\",\"shard_number\":1}",
+                            &r) == 0);
+    TEST_EXPECT_INT(r.status, 200);
+    resp_free(&r);
+    TEST_ASSERT(emu_request(&c3.peer[0], "PUT", "/collections/nk/shards",
+                            "{\"shard_key\":1234567890123456}", &r) == 0);
+    TEST_EXPECT_INT(r.status, 200);
+    resp_free(&r);
+    static const char points[] =
+        "{\"shard_key\":1234567890123456,\"points\":[{\"id\":1,\"vector\":[0.1,0.2,0.3,0.4]},"
+        "{\"id\":2,\"vector\":[0.4,0.3,0.2,0.1]}]}";
+    TEST_ASSERT(emu_request(&c3.peer[0], "PUT", "/collections/nk/points?wait=true", points, &r) ==
+                0);
+    TEST_EXPECT_INT(r.status, 200);
+    resp_free(&r);
+    TEST_ASSERT(emu_cluster_wait_active(&c3, "nk", 10000) == 0);
+    TEST_ASSERT(make_plan("nk", "nk"));
+    run_plan("nk", &r);
+    TEST_EXPECT_INT(r.status, 200);
+    double id = json_path_num(r.json, "results.0.snapshot_id");
+    resp_free(&r);
+    char path[64];
+    snprintf(path, sizeof path, "/v1/snapshots/%.0f", id);
+    TEST_ASSERT(call("GET", path, NULL, 200, &r));
+    TEST_EXPECT(strstr(r.body, "\"shard_key\":1234567890123456") != NULL);
+    resp_free(&r);
+
+    TEST_ASSERT(emu_request(&c3.peer[1], "DELETE", "/collections/nk", NULL, &r) == 0);
+    resp_free(&r);
+    char body[64];
+    snprintf(body, sizeof body, "{\"snapshot_id\":%.0f}", id);
+    TEST_ASSERT(call("POST", "/v1/restores?wait=180", body, 200, &r));
+    TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "results.0.points_match")));
+    resp_free(&r);
+    TEST_ASSERT(emu_request(&c3.peer[2], "GET", "/collections/nk/cluster", NULL, &r) == 0);
+    TEST_EXPECT(strstr(r.body, "\"shard_key\":1234567890123456") != NULL);
+    TEST_EXPECT(strstr(r.body, "\"shard_key\":\"1234567890123456\"") == NULL);
+    resp_free(&r);
+    TEST_ASSERT(emu_request(&c3.peer[0], "PUT", "/collections/nk/points?wait=true", points, &r) ==
+                0);
+    TEST_EXPECT_INT(r.status, 200);
+    resp_free(&r);
+}
+
+/* A single node's collection snapshot (every shard's data in one archive)
+ * restored into the cluster: route 6 on one peer makes it hold every shard
+ * of the archive and the others heal from it (CONTRACT §4, §7), so every
+ * point is back, whichever peer is asked. */
+static void test_single_node_snapshot_into_cluster(void)
+{
+    TEST_ASSERT(emu_create_collection(&single, "solo", 4) == 0);
+    TEST_ASSERT(emu_upsert(&single, "solo", 50, 9) == 0);
+    char *want = emu_points(&single, "solo");
+    TEST_ASSERT(want != NULL);
+    struct resp r;
+    char body[256];
+    snprintf(body, sizeof body, "{\"name\":\"one\",\"url\":\"%s\"}", single.url);
+    TEST_ASSERT(call("POST", "/v1/instances", body, 201, &r));
+    resp_free(&r);
+    TEST_ASSERT(call("POST", "/v1/plans",
+                     "{\"name\":\"solo\",\"instance\":\"one\",\"collections\":[\"solo\"]}", 201,
+                     &r));
+    resp_free(&r);
+    run_plan("solo", &r);
+    TEST_EXPECT_INT(r.status, 200);
+    double id = json_path_num(r.json, "results.0.snapshot_id");
+    resp_free(&r);
+    snprintf(body, sizeof body, "{\"snapshot_id\":%.0f,\"target_instance\":\"default\"}", id);
+    TEST_ASSERT(call("POST", "/v1/restores?wait=180", body, 200, &r));
+    TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "results.0.points_match")));
+    resp_free(&r);
+    TEST_ASSERT(emu_cluster_wait_active(&c3, "solo", 30000) == 0);
+    for (int p = 0; p < c3.n; p++)
+        TEST_EXPECT(emu_points_equal(&c3.peer[p], "solo", want));
+    free(want);
+}
+
+int main(void)
+{
+    if (emu_cluster_start(&c3, 3, NULL) != 0 || emu_start(&single, NULL) != 0)
+        return 1;
+    const char *const args[] = {"--qdrant-url", c3.peer[0].url, NULL};
+    if (qbd_start(&d, args, NULL) != 0)
+        return 1;
+    TEST_RUN(test_set_restore_no_sync_fills_every_replica);
+    TEST_RUN(test_set_restore_priority_replica_refused);
+    TEST_RUN(test_peer_without_the_collection);
+    TEST_RUN(test_collection_unknown_everywhere_is_not_found);
+    TEST_RUN(test_numeric_shard_key_stays_number);
+    TEST_RUN(test_single_node_snapshot_into_cluster);
+    TEST_EXPECT_INT(qbd_stop(&d), 0);
+    qbd_cleanup(&d);
+    TEST_EXPECT_INT(emu_cluster_stop(&c3), 0);
+    TEST_EXPECT_INT(emu_stop(&single), 0);
+    emu_cluster_cleanup(&c3);
+    emu_cleanup(&single);
+    return TEST_RESULT();
+}
