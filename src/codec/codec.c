@@ -77,6 +77,13 @@ struct pipe {
     enum qb_err failed; /* QB_OK until a call failed */
 };
 
+static void pipe_free(struct pipe *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        p->stages[i].destroy(p->stages[i].st);
+    EVP_MD_CTX_free(p->sha);
+}
+
 static void pipe_init(struct pipe *p, codec_sink_fn sink, void *ud, const char *codec)
 {
     p->sink = sink;
@@ -85,13 +92,6 @@ static void pipe_init(struct pipe *p, codec_sink_fn sink, void *ud, const char *
     p->sha = EVP_MD_CTX_new();
     if (!p->sha || EVP_DigestInit_ex(p->sha, EVP_sha256(), NULL) != 1)
         abort(); /* out of memory in OpenSSL: like xmalloc */
-}
-
-static void pipe_free(struct pipe *p)
-{
-    for (size_t i = 0; i < p->n; i++)
-        p->stages[i].destroy(p->stages[i].st);
-    EVP_MD_CTX_free(p->sha);
 }
 
 /* Adds a stage in front of the ones already there (pipelines are built
@@ -143,6 +143,14 @@ static enum qb_err pipe_finish(struct pipe *p, struct codec_result *res, char *e
 struct codec_encoder {
     struct pipe p;
 };
+
+void codec_encoder_abort(struct codec_encoder *e)
+{
+    if (!e)
+        return;
+    pipe_free(&e->p);
+    free(e);
+}
 
 /* The end of an encoder: stored bytes, counted, to the caller. */
 static enum qb_err enc_out(void *ud, const void *data, size_t len, char *err, size_t errlen)
@@ -219,14 +227,6 @@ enum qb_err codec_encoder_finish(struct codec_encoder *e, struct codec_result *r
     return rc;
 }
 
-void codec_encoder_abort(struct codec_encoder *e)
-{
-    if (!e)
-        return;
-    pipe_free(&e->p);
-    free(e);
-}
-
 /* ---- decoder ------------------------------------------------------------- */
 
 struct codec_decoder {
@@ -235,6 +235,14 @@ struct codec_decoder {
     unsigned char head[4];
     size_t headn;
 };
+
+void codec_decoder_abort(struct codec_decoder *d)
+{
+    if (!d)
+        return;
+    pipe_free(&d->p);
+    free(d);
+}
 
 /* The end of a decoder: raw bytes, measured, to the caller. */
 static enum qb_err dec_out(void *ud, const void *data, size_t len, char *err, size_t errlen)
@@ -346,14 +354,6 @@ enum qb_err codec_decoder_finish(struct codec_decoder *d, struct codec_result *r
     }
     codec_decoder_abort(d);
     return rc;
-}
-
-void codec_decoder_abort(struct codec_decoder *d)
-{
-    if (!d)
-        return;
-    pipe_free(&d->p);
-    free(d);
 }
 
 /* ---- detection ----------------------------------------------------------- */
