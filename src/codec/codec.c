@@ -67,6 +67,7 @@ bool codec_keyring_has(const struct seal_keyring *ring, const char *key_id)
 struct pipe {
     struct codec_stage stages[2];
     size_t n;
+    codec_sink_fn end; /* after the stages: enc_out or dec_out, into sink */
     codec_sink_fn sink;
     void *ud;
     EVP_MD_CTX *sha; /* of the raw archive */
@@ -84,8 +85,10 @@ static void pipe_free(struct pipe *p)
     EVP_MD_CTX_free(p->sha);
 }
 
-static void pipe_init(struct pipe *p, codec_sink_fn sink, void *ud, const char *codec)
+static void pipe_init(struct pipe *p, codec_sink_fn end, codec_sink_fn sink, void *ud,
+                      const char *codec)
 {
+    p->end = end;
     p->sink = sink;
     p->ud = ud;
     p->codec = codec;
@@ -101,6 +104,16 @@ static void pipe_push_front(struct pipe *p, struct codec_stage s)
     memmove(&p->stages[1], &p->stages[0], p->n * sizeof s);
     p->stages[0] = s;
     p->n++;
+}
+
+/* Passes bytes to the first stage, or to the end when there is none
+ * (codec "none"). */
+static enum qb_err pipe_write(struct pipe *p, const void *data, size_t len, char *err,
+                              size_t errlen)
+{
+    if (p->n)
+        return p->stages[0].write(p->stages[0].st, data, len, err, errlen);
+    return p->end(p, data, len, err, errlen);
 }
 
 static void raw_account(struct pipe *p, const void *data, size_t len)
@@ -174,7 +187,7 @@ enum qb_err codec_encoder_create(const struct codec_spec *spec, codec_sink_fn si
     if (spec->keyring && seal_keyring_count(spec->keyring) == 0)
         return qb_failf(QB_ERR_INVALID, err, errlen, "encryption asked for with no key");
     struct codec_encoder *e = xcalloc(1, sizeof *e);
-    pipe_init(&e->p, sink, ud, codec_spec_name(spec));
+    pipe_init(&e->p, enc_out, sink, ud, codec_spec_name(spec));
     codec_sink_fn next = enc_out;
     void *nud = &e->p;
     struct codec_stage s;
@@ -212,8 +225,7 @@ enum qb_err codec_encoder_write(struct codec_encoder *e, const void *data, size_
     if (len == 0)
         return QB_OK;
     raw_account(p, data, len);
-    enum qb_err rc = p->n ? p->stages[0].write(p->stages[0].st, data, len, err, errlen)
-                          : enc_out(p, data, len, err, errlen);
+    enum qb_err rc = pipe_write(p, data, len, err, errlen);
     p->failed = rc;
     return rc;
 }
@@ -263,7 +275,7 @@ enum qb_err codec_decoder_create(const char *codec, const struct seal_keyring *k
     if (rc)
         return rc;
     struct codec_decoder *d = xcalloc(1, sizeof *d);
-    pipe_init(&d->p, sink, ud, codec_name(compression, encrypted));
+    pipe_init(&d->p, dec_out, sink, ud, codec_name(compression, encrypted));
     codec_sink_fn next = dec_out;
     void *nud = &d->p;
     struct codec_stage s;
@@ -292,15 +304,13 @@ out:
     return QB_OK;
 }
 
-/* Passes stored bytes to the first stage (or straight out for "none"). */
+/* Passes stored bytes into the pipeline. */
 static enum qb_err dec_feed(struct codec_decoder *d, const void *data, size_t len, char *err,
                             size_t errlen)
 {
-    struct pipe *p = &d->p;
     if (len == 0)
         return QB_OK;
-    return p->n ? p->stages[0].write(p->stages[0].st, data, len, err, errlen)
-                : dec_out(p, data, len, err, errlen);
+    return pipe_write(&d->p, data, len, err, errlen);
 }
 
 /* Releases the held first bytes once they are known to start a zstd
