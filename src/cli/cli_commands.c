@@ -335,12 +335,21 @@ static int report_run(const struct cli_ctx *c, const struct cli_reply *r)
     return CLI_EXIT_FAILED;
 }
 
-static void wait_query(const struct cli_ctx *c, char *out, size_t outlen)
+/* POSTs a trigger (a run or a restore) to path, with ?wait= when --wait
+ * asks for it, and reports the run it answers with.  The server may hold
+ * the request hold_s seconds beyond the wait. */
+static int post_run(const struct cli_ctx *c, const char *path, const char *body, long hold_s)
 {
-    if (c->args->wait)
-        snprintf(out, outlen, "?wait=%ld", c->args->wait_s);
-    else
-        out[0] = '\0';
+    const struct cli_args *a = c->args;
+    char *url = a->wait ? xasprintf("%s?wait=%ld", path, a->wait_s) : xstrdup(path);
+    struct cli_reply r;
+    int ex = send_req(c, "POST", url, body, a->key, hold_s + (a->wait ? a->wait_s : 0), &r);
+    if (ex < 0) {
+        ex = report_run(c, &r);
+        cli_reply_free(&r);
+    }
+    free(url);
+    return ex;
 }
 
 /* The body of a one-off run: --label K=V[,K=V...], --keep-until, --pin
@@ -388,16 +397,8 @@ static int cmd_run(const struct cli_ctx *c, const char *const *argv)
     if (bad)
         return CLI_EXIT_USAGE;
     char *plan = cli_http_escape(argv[0]);
-    char q[32];
-    wait_query(c, q, sizeof q);
-    char *path = xasprintf("/v1/plans/%s/runs%s", plan, q);
-    struct cli_reply r;
-    long wait_s = c->args->wait ? c->args->wait_s : 0;
-    int ex = send_req(c, "POST", path, body, c->args->key, wait_s, &r);
-    if (ex < 0) {
-        ex = report_run(c, &r);
-        cli_reply_free(&r);
-    }
+    char *path = xasprintf("/v1/plans/%s/runs", plan);
+    int ex = post_run(c, path, body, 0);
     free(body);
     free(path);
     free(plan);
@@ -438,17 +439,7 @@ static char *restore_body(const struct cli_args *a, const char *plan, const char
 static int cmd_restore(const struct cli_ctx *c, const char *const *argv)
 {
     char *body = restore_body(c->args, argv[0], argv[1]);
-    char path[64];
-    char q[32];
-    wait_query(c, q, sizeof q);
-    snprintf(path, sizeof path, "/v1/restores%s", q);
-    struct cli_reply r;
-    long wait_s = CLI_PRECHECK_WAIT_S + (c->args->wait ? c->args->wait_s : 0);
-    int ex = send_req(c, "POST", path, body, c->args->key, wait_s, &r);
-    if (ex < 0) {
-        ex = report_run(c, &r);
-        cli_reply_free(&r);
-    }
+    int ex = post_run(c, "/v1/restores", body, CLI_PRECHECK_WAIT_S);
     cJSON_free(body);
     return ex;
 }

@@ -22,6 +22,16 @@ struct cli_http {
     char *auth_header; /* owned "Authorization: Bearer ..." or NULL */
 };
 
+void cli_http_destroy(struct cli_http *h)
+{
+    if (!h)
+        return;
+    curl_easy_cleanup(h->curl);
+    free(h->base);
+    seal_wipe_free(h->auth_header); /* a secret: do not leave it in freed memory */
+    free(h);
+}
+
 struct call_state {
     struct buf body;
     bool too_big;
@@ -93,16 +103,6 @@ enum qb_err cli_http_create(const char *base_url, const char *token, struct cli_
         h->auth_header = xasprintf("Authorization: Bearer %s", token);
     *out = h;
     return QB_OK;
-}
-
-void cli_http_destroy(struct cli_http *h)
-{
-    if (!h)
-        return;
-    curl_easy_cleanup(h->curl);
-    free(h->base);
-    seal_wipe_free(h->auth_header); /* a secret: do not leave it in freed memory */
-    free(h);
 }
 
 void cli_reply_free(struct cli_reply *r)

@@ -17,6 +17,16 @@ struct cli_table {
     size_t cap; /* rows allocated */
 };
 
+void cli_table_destroy(struct cli_table *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->nrows * (size_t)t->ncols; i++)
+        free(t->cells[i]);
+    free(t->cells);
+    free(t);
+}
+
 struct cli_table *cli_table_create(int ncols, const char *const *headers)
 {
     struct cli_table *t = xcalloc(1, sizeof *t);
@@ -63,16 +73,6 @@ void cli_table_print(const struct cli_table *t, FILE *f)
     for (size_t r = 0; r < t->nrows; r++)
         print_row(t, (const char *const *)&t->cells[r * (size_t)t->ncols], width, f);
     free(width);
-}
-
-void cli_table_destroy(struct cli_table *t)
-{
-    if (!t)
-        return;
-    for (size_t i = 0; i < t->nrows * (size_t)t->ncols; i++)
-        free(t->cells[i]);
-    free(t->cells);
-    free(t);
 }
 
 void cli_print_json(const cJSON *json, FILE *f)

@@ -67,6 +67,7 @@ bool codec_keyring_has(const struct seal_keyring *ring, const char *key_id)
 struct pipe {
     struct codec_stage stages[2];
     size_t n;
+    codec_sink_fn end; /* after the stages: enc_out or dec_out, into sink */
     codec_sink_fn sink;
     void *ud;
     EVP_MD_CTX *sha; /* of the raw archive */
@@ -77,21 +78,23 @@ struct pipe {
     enum qb_err failed; /* QB_OK until a call failed */
 };
 
-static void pipe_init(struct pipe *p, codec_sink_fn sink, void *ud, const char *codec)
+static void pipe_free(struct pipe *p)
 {
+    for (size_t i = 0; i < p->n; i++)
+        p->stages[i].destroy(p->stages[i].st);
+    EVP_MD_CTX_free(p->sha);
+}
+
+static void pipe_init(struct pipe *p, codec_sink_fn end, codec_sink_fn sink, void *ud,
+                      const char *codec)
+{
+    p->end = end;
     p->sink = sink;
     p->ud = ud;
     p->codec = codec;
     p->sha = EVP_MD_CTX_new();
     if (!p->sha || EVP_DigestInit_ex(p->sha, EVP_sha256(), NULL) != 1)
         abort(); /* out of memory in OpenSSL: like xmalloc */
-}
-
-static void pipe_free(struct pipe *p)
-{
-    for (size_t i = 0; i < p->n; i++)
-        p->stages[i].destroy(p->stages[i].st);
-    EVP_MD_CTX_free(p->sha);
 }
 
 /* Adds a stage in front of the ones already there (pipelines are built
@@ -101,6 +104,16 @@ static void pipe_push_front(struct pipe *p, struct codec_stage s)
     memmove(&p->stages[1], &p->stages[0], p->n * sizeof s);
     p->stages[0] = s;
     p->n++;
+}
+
+/* Passes bytes to the first stage, or to the end when there is none
+ * (codec "none"). */
+static enum qb_err pipe_write(struct pipe *p, const void *data, size_t len, char *err,
+                              size_t errlen)
+{
+    if (p->n)
+        return p->stages[0].write(p->stages[0].st, data, len, err, errlen);
+    return p->end(p, data, len, err, errlen);
 }
 
 static void raw_account(struct pipe *p, const void *data, size_t len)
@@ -144,6 +157,14 @@ struct codec_encoder {
     struct pipe p;
 };
 
+void codec_encoder_abort(struct codec_encoder *e)
+{
+    if (!e)
+        return;
+    pipe_free(&e->p);
+    free(e);
+}
+
 /* The end of an encoder: stored bytes, counted, to the caller. */
 static enum qb_err enc_out(void *ud, const void *data, size_t len, char *err, size_t errlen)
 {
@@ -166,7 +187,7 @@ enum qb_err codec_encoder_create(const struct codec_spec *spec, codec_sink_fn si
     if (spec->keyring && seal_keyring_count(spec->keyring) == 0)
         return qb_failf(QB_ERR_INVALID, err, errlen, "encryption asked for with no key");
     struct codec_encoder *e = xcalloc(1, sizeof *e);
-    pipe_init(&e->p, sink, ud, codec_spec_name(spec));
+    pipe_init(&e->p, enc_out, sink, ud, codec_spec_name(spec));
     codec_sink_fn next = enc_out;
     void *nud = &e->p;
     struct codec_stage s;
@@ -204,8 +225,7 @@ enum qb_err codec_encoder_write(struct codec_encoder *e, const void *data, size_
     if (len == 0)
         return QB_OK;
     raw_account(p, data, len);
-    enum qb_err rc = p->n ? p->stages[0].write(p->stages[0].st, data, len, err, errlen)
-                          : enc_out(p, data, len, err, errlen);
+    enum qb_err rc = pipe_write(p, data, len, err, errlen);
     p->failed = rc;
     return rc;
 }
@@ -219,14 +239,6 @@ enum qb_err codec_encoder_finish(struct codec_encoder *e, struct codec_result *r
     return rc;
 }
 
-void codec_encoder_abort(struct codec_encoder *e)
-{
-    if (!e)
-        return;
-    pipe_free(&e->p);
-    free(e);
-}
-
 /* ---- decoder ------------------------------------------------------------- */
 
 struct codec_decoder {
@@ -235,6 +247,14 @@ struct codec_decoder {
     unsigned char head[4];
     size_t headn;
 };
+
+void codec_decoder_abort(struct codec_decoder *d)
+{
+    if (!d)
+        return;
+    pipe_free(&d->p);
+    free(d);
+}
 
 /* The end of a decoder: raw bytes, measured, to the caller. */
 static enum qb_err dec_out(void *ud, const void *data, size_t len, char *err, size_t errlen)
@@ -255,7 +275,7 @@ enum qb_err codec_decoder_create(const char *codec, const struct seal_keyring *k
     if (rc)
         return rc;
     struct codec_decoder *d = xcalloc(1, sizeof *d);
-    pipe_init(&d->p, sink, ud, codec_name(compression, encrypted));
+    pipe_init(&d->p, dec_out, sink, ud, codec_name(compression, encrypted));
     codec_sink_fn next = dec_out;
     void *nud = &d->p;
     struct codec_stage s;
@@ -284,15 +304,13 @@ out:
     return QB_OK;
 }
 
-/* Passes stored bytes to the first stage (or straight out for "none"). */
+/* Passes stored bytes into the pipeline. */
 static enum qb_err dec_feed(struct codec_decoder *d, const void *data, size_t len, char *err,
                             size_t errlen)
 {
-    struct pipe *p = &d->p;
     if (len == 0)
         return QB_OK;
-    return p->n ? p->stages[0].write(p->stages[0].st, data, len, err, errlen)
-                : dec_out(p, data, len, err, errlen);
+    return pipe_write(&d->p, data, len, err, errlen);
 }
 
 /* Releases the held first bytes once they are known to start a zstd
@@ -346,14 +364,6 @@ enum qb_err codec_decoder_finish(struct codec_decoder *d, struct codec_result *r
     }
     codec_decoder_abort(d);
     return rc;
-}
-
-void codec_decoder_abort(struct codec_decoder *d)
-{
-    if (!d)
-        return;
-    pipe_free(&d->p);
-    free(d);
 }
 
 /* ---- detection ----------------------------------------------------------- */

@@ -22,6 +22,16 @@ struct zenc {
     size_t outcap;
 };
 
+static void zenc_destroy(void *st)
+{
+    struct zenc *z = st;
+    if (!z)
+        return;
+    ZSTD_freeCCtx(z->cctx);
+    free(z->out);
+    free(z);
+}
+
 struct zdec {
     ZSTD_DCtx *dctx;
     codec_sink_fn next;
@@ -32,6 +42,16 @@ struct zdec {
     bool started;      /* any input seen */
     uint64_t consumed; /* bytes of the frame read so far, for messages */
 };
+
+static void zdec_destroy(void *st)
+{
+    struct zdec *z = st;
+    if (!z)
+        return;
+    ZSTD_freeDCtx(z->dctx);
+    free(z->out);
+    free(z);
+}
 
 /* ---- compressor ------------------------------------------------------------ */
 
@@ -71,16 +91,6 @@ static enum qb_err zenc_finish(void *st, char *err, size_t errlen)
     struct zenc *z = st;
     ZSTD_inBuffer in = {NULL, 0, 0};
     return zenc_run(z, &in, ZSTD_e_end, err, errlen);
-}
-
-static void zenc_destroy(void *st)
-{
-    struct zenc *z = st;
-    if (!z)
-        return;
-    ZSTD_freeCCtx(z->cctx);
-    free(z->out);
-    free(z);
 }
 
 enum qb_err codec_zstd_enc_stage(int level, codec_sink_fn next, void *ud, struct codec_stage *stage,
@@ -196,16 +206,6 @@ static enum qb_err zdec_finish(void *st, char *err, size_t errlen)
                         "zstd frame ends early after %llu bytes (truncated)",
                         (unsigned long long)z->consumed);
     return QB_OK;
-}
-
-static void zdec_destroy(void *st)
-{
-    struct zdec *z = st;
-    if (!z)
-        return;
-    ZSTD_freeDCtx(z->dctx);
-    free(z->out);
-    free(z);
 }
 
 enum qb_err codec_zstd_dec_stage(codec_sink_fn next, void *ud, struct codec_stage *stage, char *err,

@@ -25,6 +25,24 @@ struct heartbeat {
     bool failing; /* the thread's own: the last beat failed (log once per spell) */
 };
 
+/* What heartbeat_start() copied, and hb itself: shared by its failure path
+ * (no thread was started) and heartbeat_stop() (the thread has ended). */
+static void heartbeat_free(struct heartbeat *hb)
+{
+    free(hb->node);
+    free(hb->version);
+    free(hb->address);
+    free(hb);
+}
+
+void heartbeat_stop(struct heartbeat *hb)
+{
+    if (!hb)
+        return;
+    threads_stop_destroy(&hb->lock, &hb->cond, &hb->stopping, &hb->thread, 1);
+    heartbeat_free(hb);
+}
+
 static void beat(struct heartbeat *hb)
 {
     char err[QB_ERRBUF_SIZE];
@@ -50,16 +68,6 @@ static void *heartbeat_main(void *arg)
     return NULL;
 }
 
-/* What heartbeat_start() copied, and hb itself: shared by its failure path
- * (no thread was started) and heartbeat_stop() (the thread has ended). */
-static void heartbeat_free(struct heartbeat *hb)
-{
-    free(hb->node);
-    free(hb->version);
-    free(hb->address);
-    free(hb);
-}
-
 enum qb_err heartbeat_start(struct store *store, const struct heartbeat_config *cfg,
                             struct heartbeat **out, char *err, size_t errlen)
 {
@@ -80,14 +88,6 @@ enum qb_err heartbeat_start(struct store *store, const struct heartbeat_config *
     }
     *out = hb;
     return QB_OK;
-}
-
-void heartbeat_stop(struct heartbeat *hb)
-{
-    if (!hb)
-        return;
-    threads_stop_destroy(&hb->lock, &hb->cond, &hb->stopping, &hb->thread, 1);
-    heartbeat_free(hb);
 }
 
 int64_t heartbeat_last(struct heartbeat *hb)

@@ -28,17 +28,17 @@ struct auth {
     size_t count;
 };
 
-struct auth *auth_create(void)
-{
-    return xcalloc(1, sizeof(struct auth));
-}
-
 void auth_destroy(struct auth *a)
 {
     if (!a)
         return;
     free(a->tokens);
     free(a);
+}
+
+struct auth *auth_create(void)
+{
+    return xcalloc(1, sizeof(struct auth));
 }
 
 static const char *const role_names[] = {"public", "viewer", "operator", "admin"};

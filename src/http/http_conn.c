@@ -40,17 +40,6 @@ struct http_conns {
     uint64_t over_limit;             /* connections answered 503 for the limit */
 };
 
-struct http_conns *http_conns_create(unsigned max_connections, unsigned header_timeout_s,
-                                     unsigned body_timeout_s)
-{
-    struct http_conns *t = xcalloc(1, sizeof *t);
-    pthread_mutex_init(&t->lock, NULL);
-    t->max_connections = max_connections;
-    t->header_ms = (int64_t)header_timeout_s * 1000;
-    t->body_ms = (int64_t)body_timeout_s * 1000;
-    return t;
-}
-
 void http_conns_destroy(struct http_conns *t)
 {
     if (!t)
@@ -62,6 +51,17 @@ void http_conns_destroy(struct http_conns *t)
     }
     pthread_mutex_destroy(&t->lock);
     free(t);
+}
+
+struct http_conns *http_conns_create(unsigned max_connections, unsigned header_timeout_s,
+                                     unsigned body_timeout_s)
+{
+    struct http_conns *t = xcalloc(1, sizeof *t);
+    pthread_mutex_init(&t->lock, NULL);
+    t->max_connections = max_connections;
+    t->header_ms = (int64_t)header_timeout_s * 1000;
+    t->body_ms = (int64_t)body_timeout_s * 1000;
+    return t;
 }
 
 /* Moves c to a phase; call with t->lock held. */

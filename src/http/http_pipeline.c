@@ -53,6 +53,15 @@ struct http_pipeline {
     unsigned inflight;
 };
 
+void http_pipeline_destroy(struct http_pipeline *p)
+{
+    if (!p)
+        return;
+    pthread_cond_destroy(&p->drained);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
+
 struct http_pipeline *http_pipeline_create(const struct http_server_config *cfg,
                                            const struct http_route *routes, size_t nroutes,
                                            const struct auth *auth, struct metrics *metrics,
@@ -76,15 +85,6 @@ struct http_pipeline *http_pipeline_create(const struct http_server_config *cfg,
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->drained, NULL);
     return p;
-}
-
-void http_pipeline_destroy(struct http_pipeline *p)
-{
-    if (!p)
-        return;
-    pthread_cond_destroy(&p->drained);
-    pthread_mutex_destroy(&p->lock);
-    free(p);
 }
 
 const struct auth *http_pipeline_auth(const struct http_pipeline *p)

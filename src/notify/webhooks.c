@@ -42,6 +42,14 @@ struct webhooks {
     size_t nthreads;
 };
 
+void webhooks_stop(struct webhooks *w)
+{
+    if (!w)
+        return;
+    threads_stop_destroy(&w->lock, &w->cond, &w->stopping, w->threads, w->nthreads);
+    free(w);
+}
+
 /* Waits up to ms for a stop or a wake; true when stopping. */
 static bool wait_round(struct webhooks *w, long ms)
 {
@@ -440,14 +448,6 @@ enum qb_err webhooks_start(struct store *store, const struct webhooks_config *cf
     }
     *out = w;
     return QB_OK;
-}
-
-void webhooks_stop(struct webhooks *w)
-{
-    if (!w)
-        return;
-    threads_stop_destroy(&w->lock, &w->cond, &w->stopping, w->threads, w->nthreads);
-    free(w);
 }
 
 enum qb_err webhooks_test_fire(struct store *store, const struct store_webhook *hook,

@@ -42,6 +42,16 @@ struct http_client {
     char errbuf[CURL_ERROR_SIZE];
 };
 
+void http_client_destroy(struct http_client *c)
+{
+    if (!c)
+        return;
+    curl_easy_cleanup(c->h);
+    free(c->ca_file);
+    free(c->user_agent);
+    free(c);
+}
+
 /* Per-transfer state shared by the callbacks. */
 struct xfer {
     const struct http_client_request *req;
@@ -85,16 +95,6 @@ enum qb_err http_client_create(const struct http_client_options *opt, struct htt
     c->user_agent = xstrdup(opt->user_agent && *opt->user_agent ? opt->user_agent : "qbackup");
     *out = c;
     return QB_OK;
-}
-
-void http_client_destroy(struct http_client *c)
-{
-    if (!c)
-        return;
-    curl_easy_cleanup(c->h);
-    free(c->ca_file);
-    free(c->user_agent);
-    free(c);
 }
 
 /* Frees the header strings and forgets them; keeps the array for reuse. */

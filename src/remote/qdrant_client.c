@@ -26,6 +26,19 @@
 /* A download that delivers nothing for this long is stalled. */
 #define QDRANT_STALL_S 60L
 
+void qdrant_client_destroy(struct qdrant_client *c)
+{
+    if (!c)
+        return;
+    http_client_destroy(c->api);
+    http_client_destroy(c->transfer);
+    http_client_destroy(c->slow);
+    seal_wipe_free(c->api_key);
+    free(c->ca_file);
+    free(c->url);
+    free(c);
+}
+
 enum qb_err qdrant_client_create(const struct qdrant_config *cfg, struct qdrant_client **out,
                                  char *err, size_t errlen)
 {
@@ -75,19 +88,6 @@ enum qb_err qdrant_client_create(const struct qdrant_config *cfg, struct qdrant_
     }
     *out = c;
     return QB_OK;
-}
-
-void qdrant_client_destroy(struct qdrant_client *c)
-{
-    if (!c)
-        return;
-    http_client_destroy(c->api);
-    http_client_destroy(c->transfer);
-    http_client_destroy(c->slow);
-    seal_wipe_free(c->api_key);
-    free(c->ca_file);
-    free(c->url);
-    free(c);
 }
 
 /* ---------------------------------------------------------------- plumbing */

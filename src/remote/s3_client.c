@@ -102,6 +102,24 @@ uint64_t s3_clamp_part(uint64_t v)
     return v > S3_MAX_PART_SIZE ? S3_MAX_PART_SIZE : v;
 }
 
+void s3_client_destroy(struct s3_client *c)
+{
+    if (!c)
+        return;
+    http_client_destroy(c->hc);
+    free(c->scheme);
+    free(c->host);
+    free(c->bucket);
+    free(c->region);
+    free(c->access_key);
+    seal_wipe_free(c->secret_key); /* do not leave the secret in freed heap memory */
+    free(c->session_token);
+    free(c->kms_key_id);
+    free(c->storage_class);
+    free(c->ca_file);
+    free(c);
+}
+
 enum qb_err s3_client_create(const struct s3_config *cfg, struct s3_client **out, char *err,
                              size_t errlen)
 {
@@ -176,24 +194,6 @@ out:
     }
     *out = c;
     return QB_OK;
-}
-
-void s3_client_destroy(struct s3_client *c)
-{
-    if (!c)
-        return;
-    http_client_destroy(c->hc);
-    free(c->scheme);
-    free(c->host);
-    free(c->bucket);
-    free(c->region);
-    free(c->access_key);
-    seal_wipe_free(c->secret_key); /* do not leave the secret in freed heap memory */
-    free(c->session_token);
-    free(c->kms_key_id);
-    free(c->storage_class);
-    free(c->ca_file);
-    free(c);
 }
 
 uint64_t s3_client_part_size(const struct s3_client *c)

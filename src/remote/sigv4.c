@@ -494,6 +494,18 @@ static bool has_token(const struct sigv4_config *cfg)
     return cfg->session_token && *cfg->session_token;
 }
 
+void sigv4_result_free(struct sigv4_result *res)
+{
+    if (!res)
+        return;
+    QB_FREE(res->canonical_request);
+    QB_FREE(res->string_to_sign);
+    QB_FREE(res->signed_headers);
+    QB_FREE(res->authorization);
+    QB_FREE(res->query);
+    memset(res->signature, 0, sizeof res->signature);
+}
+
 enum qb_err sigv4_sign_headers(const struct sigv4_config *cfg, const struct sigv4_request *req,
                                struct sigv4_result *res, char *err, size_t errlen)
 {
@@ -592,16 +604,4 @@ out:
     free(canon);
     free(query);
     return rc;
-}
-
-void sigv4_result_free(struct sigv4_result *res)
-{
-    if (!res)
-        return;
-    QB_FREE(res->canonical_request);
-    QB_FREE(res->string_to_sign);
-    QB_FREE(res->signed_headers);
-    QB_FREE(res->authorization);
-    QB_FREE(res->query);
-    memset(res->signature, 0, sizeof res->signature);
 }

@@ -262,6 +262,16 @@ static enum qb_err tzif_footer(struct cron_tz *tz, size_t *cap, const unsigned c
     return rc;
 }
 
+void cron_tz_destroy(struct cron_tz *tz)
+{
+    if (!tz)
+        return;
+    free(tz->name);
+    free(tz->at);
+    free(tz->off);
+    free(tz);
+}
+
 enum qb_err cron_tz_parse(const char *name, const unsigned char *data, size_t len,
                           struct cron_tz **out, char *err, size_t errlen)
 {
@@ -326,16 +336,6 @@ enum qb_err cron_tz_parse(const char *name, const unsigned char *data, size_t le
     }
     *out = tz;
     return QB_OK;
-}
-
-void cron_tz_destroy(struct cron_tz *tz)
-{
-    if (!tz)
-        return;
-    free(tz->name);
-    free(tz->at);
-    free(tz->off);
-    free(tz);
 }
 
 static bool tz_name_ok(const char *name)

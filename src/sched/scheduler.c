@@ -43,6 +43,26 @@ struct scheduler {
     _Atomic int64_t tick_us; /* how long the last scheduler_tick took (any thread reads) */
 };
 
+/* What scheduler_start() made besides the thread, and s itself: shared by
+ * its failure path (no thread was started) and scheduler_stop(). */
+static void scheduler_free(struct scheduler *s)
+{
+    leader_destroy(s->leader);
+    free(s->node);
+    free(s);
+}
+
+void scheduler_stop(struct scheduler *s)
+{
+    if (!s)
+        return;
+    threads_stop_destroy(&s->lock, &s->cond, &s->stopping, &s->thread, 1);
+    /* After the thread: it was the lock's owner.  Releasing the lock lets
+     * a follower take over at its next poll rather than when the server
+     * notices this session gone. */
+    scheduler_free(s);
+}
+
 static void plan_tick(struct store *store, struct engine *engine, const struct store_plan *p,
                       int64_t now)
 {
@@ -374,13 +394,10 @@ enum qb_err scheduler_start(struct store *store, struct engine *engine,
     if (!rc)
         rc = threads_start(&s->lock, &s->cond, &s->thread, scheduler_main, s, "the scheduler", err,
                            errlen);
-    if (rc) {
-        leader_destroy(s->leader);
-        free(s->node);
-        free(s);
-    } else {
+    if (rc)
+        scheduler_free(s);
+    else
         *out = s;
-    }
     return rc;
 }
 
@@ -401,17 +418,4 @@ bool scheduler_leads(struct scheduler *s, struct leader_info *info)
     }
     leader_info(s->leader, info);
     return info->leader;
-}
-
-void scheduler_stop(struct scheduler *s)
-{
-    if (!s)
-        return;
-    threads_stop_destroy(&s->lock, &s->cond, &s->stopping, &s->thread, 1);
-    /* After the thread: it was the lock's owner.  Releasing the lock lets
-     * a follower take over at its next poll rather than when the server
-     * notices this session gone. */
-    leader_destroy(s->leader);
-    free(s->node);
-    free(s);
 }

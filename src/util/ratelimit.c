@@ -25,6 +25,14 @@ struct ratelimit {
     int64_t last_us; /* when tokens was last refilled */
 };
 
+void ratelimit_destroy(struct ratelimit *rl)
+{
+    if (!rl)
+        return;
+    pthread_mutex_destroy(&rl->lock);
+    free(rl);
+}
+
 static int64_t real_now(void *ud)
 {
     (void)ud;
@@ -53,14 +61,6 @@ struct ratelimit *ratelimit_create(uint64_t rate, const struct ratelimit_clock *
     rl->tokens = burst_of(rate);
     rl->last_us = rl->clock.now_us(rl->clock.ud);
     return rl;
-}
-
-void ratelimit_destroy(struct ratelimit *rl)
-{
-    if (!rl)
-        return;
-    pthread_mutex_destroy(&rl->lock);
-    free(rl);
 }
 
 /* Adds what the elapsed time earned, up to the burst.  Lock held. */
@@ -137,6 +137,20 @@ struct ratelimits {
     unsigned share;     /* nodes sharing each limit (ratelimits_set_share) */
 };
 
+void ratelimits_destroy(struct ratelimits *r)
+{
+    if (!r)
+        return;
+    for (struct entry *e = r->head, *next; e; e = next) {
+        next = e->next;
+        ratelimit_destroy(e->rl);
+        free(e->key);
+        free(e);
+    }
+    pthread_mutex_destroy(&r->lock);
+    free(r);
+}
+
 struct ratelimits *ratelimits_create(void)
 {
     struct ratelimits *r = xcalloc(1, sizeof *r);
@@ -152,20 +166,6 @@ static uint64_t share_of(const struct ratelimits *r, uint64_t rate)
         return 0;
     uint64_t part = rate / r->share;
     return part ? part : 1;
-}
-
-void ratelimits_destroy(struct ratelimits *r)
-{
-    if (!r)
-        return;
-    for (struct entry *e = r->head, *next; e; e = next) {
-        next = e->next;
-        ratelimit_destroy(e->rl);
-        free(e->key);
-        free(e);
-    }
-    pthread_mutex_destroy(&r->lock);
-    free(r);
 }
 
 static struct entry *find(struct ratelimits *r, const char *key)

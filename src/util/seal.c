@@ -31,11 +31,6 @@ struct seal_keyring {
     size_t n;
 };
 
-struct seal_keyring *seal_keyring_create(void)
-{
-    return xcalloc(1, sizeof(struct seal_keyring));
-}
-
 void seal_keyring_destroy(struct seal_keyring *kr)
 {
     if (!kr)
@@ -44,6 +39,11 @@ void seal_keyring_destroy(struct seal_keyring *kr)
         OPENSSL_cleanse(kr->keys, kr->n * sizeof *kr->keys);
     free(kr->keys);
     free(kr);
+}
+
+struct seal_keyring *seal_keyring_create(void)
+{
+    return xcalloc(1, sizeof(struct seal_keyring));
 }
 
 /* The id is a hash of the key under a fixed label, so it names the key

@@ -36,14 +36,14 @@ struct tar_check {
     char name[101]; /* the current entry's name, for messages */
 };
 
-struct tar_check *tar_check_new(void)
-{
-    return xcalloc(1, sizeof(struct tar_check));
-}
-
 void tar_check_free(struct tar_check *t)
 {
     free(t);
+}
+
+struct tar_check *tar_check_new(void)
+{
+    return xcalloc(1, sizeof(struct tar_check));
 }
 
 uint64_t tar_check_entries(const struct tar_check *t)
