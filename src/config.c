@@ -464,6 +464,18 @@ static enum qb_err parse_command(const char *word, enum config_command *cmd, cha
     return QB_OK;
 }
 
+void config_free(struct config *cfg)
+{
+    for (size_t i = 0; i < QB_ARRAY_LEN(settings); i++) {
+        if (settings[i].type == SET_STR) {
+            char **p = (char **)(void *)((char *)cfg + settings[i].offset);
+            QB_FREE(*p);
+        }
+    }
+    QB_FREE(cfg->listen_host);
+    QB_FREE(cfg->config_file);
+}
+
 enum qb_err config_load(struct config *cfg, int argc, char **argv, char **envp,
                         enum config_command *cmd, char *err, size_t errlen)
 {
@@ -521,18 +533,6 @@ enum qb_err config_load(struct config *cfg, int argc, char **argv, char **envp,
     if (!rc)
         rc = finish(cfg, err, errlen);
     return rc;
-}
-
-void config_free(struct config *cfg)
-{
-    for (size_t i = 0; i < QB_ARRAY_LEN(settings); i++) {
-        if (settings[i].type == SET_STR) {
-            char **p = (char **)(void *)((char *)cfg + settings[i].offset);
-            QB_FREE(*p);
-        }
-    }
-    QB_FREE(cfg->listen_host);
-    QB_FREE(cfg->config_file);
 }
 
 void config_print_help(void *file)

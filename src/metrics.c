@@ -59,6 +59,17 @@ struct metrics {
     size_t ncollectors;
 };
 
+void metrics_destroy(struct metrics *m)
+{
+    if (!m)
+        return;
+    pthread_mutex_destroy(&m->lock);
+    free(m->version);
+    free(m->counters);
+    free(m->histograms);
+    free(m);
+}
+
 static const struct {
     const char *name, *type, *help;
 } families[] = {
@@ -105,17 +116,6 @@ struct metrics *metrics_create(const char *version)
     m->version = xstrdup(version);
     m->start_time = qb_now_ms() / 1000;
     return m;
-}
-
-void metrics_destroy(struct metrics *m)
-{
-    if (!m)
-        return;
-    pthread_mutex_destroy(&m->lock);
-    free(m->version);
-    free(m->counters);
-    free(m->histograms);
-    free(m);
 }
 
 static struct http_counter *find_counter(struct metrics *m, const char *route, const char *method,

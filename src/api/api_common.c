@@ -276,6 +276,29 @@ bool api_query_limit(struct http_request *req, int def, int max, int *limit)
     return true;
 }
 
+bool api_query_one_of(struct http_request *req, const char *field, const char *const *allowed,
+                      const char *msg, const char **value)
+{
+    *value = http_req_query(req, field);
+    if (!*value)
+        return true;
+    for (size_t i = 0; allowed[i]; i++)
+        if (strcmp(*value, allowed[i]) == 0)
+            return true;
+    http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, field, "%s", msg);
+    return false;
+}
+
+bool api_query_page(struct http_request *req, bool cursor_ok, int def, int max, int *limit)
+{
+    if (!cursor_ok) {
+        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "cursor",
+                                 "cursor: use next_cursor from the previous page");
+        return false;
+    }
+    return api_query_limit(req, def, max, limit);
+}
+
 void api_reply_items(struct http_request *req, cJSON *items)
 {
     cJSON *body = cJSON_CreateObject();
@@ -347,6 +370,12 @@ void api_add_rate(cJSON *o, const char *field, int64_t rate)
 {
     cJSON_AddItemToObject(o, field,
                           rate > 0 ? cJSON_CreateNumber((double)rate) : cJSON_CreateNull());
+}
+
+void api_add_json(cJSON *o, const char *field, const char *text, const char *dflt)
+{
+    cJSON *v = text ? cJSON_Parse(text) : NULL;
+    cJSON_AddItemToObject(o, field, v ? v : cJSON_Parse(dflt));
 }
 
 enum qb_err api_labels_check(const cJSON *labels, char *err, size_t errlen)

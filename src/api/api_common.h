@@ -44,6 +44,10 @@ enum qb_err api_get_rate(const cJSON *body, const char *field, int64_t *out, cha
 /* Adds "field": rate, or null when rate is 0 (no limit). */
 void api_add_rate(cJSON *o, const char *field, int64_t rate);
 
+/* Adds "field": the JSON value of a stored text column, or the value of
+ * dflt (JSON too, e.g. "[]") when text is NULL or does not parse. */
+void api_add_json(cJSON *o, const char *field, const char *text, const char *dflt);
+
 /* Replies 400 invalid_field for a "<field>: <reason>" message, filling the
  * problem's "field" member from the prefix. */
 void api_reply_invalid(struct http_request *req, const char *msg);
@@ -59,6 +63,18 @@ bool api_path_id(struct http_request *req, const char *what, int64_t *id);
 /* ?limit= of a list page into *limit: def when absent, else 1 to max;
  * replies 400 invalid_parameter and returns false otherwise. */
 bool api_query_limit(struct http_request *req, int def, int max, int *limit);
+
+/* ?<field>= into *value (NULL when absent), which must be one of the
+ * NULL-terminated allowed; replies 400 invalid_parameter naming field
+ * with detail msg and returns false otherwise. */
+bool api_query_one_of(struct http_request *req, const char *field, const char *const *allowed,
+                      const char *msg, const char **value);
+
+/* The paging parameters of a keyset-paged list (see api_reply_rows_page):
+ * cursor_ok says whether ?cursor= was absent or one of ours (parsed by the
+ * caller, whose form it is); replies 400 invalid_parameter naming cursor
+ * when it was not, else reads ?limit= as api_query_limit. */
+bool api_query_page(struct http_request *req, bool cursor_ok, int def, int max, int *limit);
 
 /* Replies 200 with {"items": items}, plus "next_cursor" (a string, or null
  * when next is NULL) when paged.  Takes ownership of items. */

@@ -44,8 +44,7 @@ static cJSON *instance_json(const struct store_instance *inst)
     cJSON_AddStringToObject(o, "managed_by", inst->managed_by);
     json_add_time(o, "created_at", inst->created_at);
     json_add_time(o, "updated_at", inst->updated_at);
-    cJSON *nodes = cJSON_Parse(inst->nodes ? inst->nodes : "[]");
-    cJSON_AddItemToObject(o, "nodes", nodes ? nodes : cJSON_CreateArray());
+    api_add_json(o, "nodes", inst->nodes, "[]");
     return o;
 }
 

@@ -72,8 +72,7 @@ static cJSON *api_run_json(const struct store_run *r)
     cJSON_DeleteItemFromObjectCaseSensitive(request, "target_instance_id");
     cJSON_AddItemToObject(o, "request", request ? request : cJSON_CreateObject());
     cJSON_AddItemToObject(o, "error", r->error ? cJSON_CreateString(r->error) : cJSON_CreateNull());
-    cJSON *collections = r->collections ? cJSON_Parse(r->collections) : NULL;
-    cJSON_AddItemToObject(o, "collections", collections ? collections : cJSON_CreateNull());
+    api_add_json(o, "collections", r->collections, "null");
     json_add_time(o, "queued_at", r->queued_at);
     json_add_time(o, "started_at", r->started_at);
     json_add_time(o, "finished_at", r->finished_at);
@@ -345,24 +344,15 @@ void api_runs_list(struct http_request *req)
     struct app *app = http_req_app(req);
     char err[QB_ERRBUF_SIZE];
     struct store_run_filter f = {0};
+    static const char *const states[] = {"queued",    "running", "succeeded", "failed",
+                                         "cancelled", "partial", NULL};
+    static const char *const kinds[] = {"backup", "restore", NULL};
     f.plan = http_req_query(req, "plan");
-    f.state = http_req_query(req, "state");
-    f.kind = http_req_query(req, "kind");
-    static const char *const states[] = {"queued", "running",   "succeeded",
-                                         "failed", "cancelled", "partial"};
-    bool state_ok = !f.state;
-    for (size_t i = 0; i < QB_ARRAY_LEN(states) && !state_ok; i++)
-        state_ok = strcmp(f.state, states[i]) == 0;
-    if (!state_ok) {
-        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "state",
-                                 "state: one of queued, running, succeeded, failed, cancelled, "
-                                 "partial");
+    if (!api_query_one_of(req, "state", states,
+                          "state: one of queued, running, succeeded, failed, cancelled, partial",
+                          &f.state) ||
+        !api_query_one_of(req, "kind", kinds, "kind: backup or restore", &f.kind))
         return;
-    }
-    if (f.kind && strcmp(f.kind, "backup") && strcmp(f.kind, "restore")) {
-        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "kind", "kind: backup or restore");
-        return;
-    }
     const char *since = http_req_query(req, "since"), *until = http_req_query(req, "until");
     const char *cursor = http_req_query(req, "cursor");
     bool bad_since = since && !parse_time(since, &f.since);
@@ -373,12 +363,8 @@ void api_runs_list(struct http_request *req)
         return;
     }
     char *end = NULL;
-    if (cursor && ((f.before_id = strtoll(cursor, &end, 10)) <= 0 || *end)) {
-        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "cursor",
-                                 "cursor: use next_cursor from the previous page");
-        return;
-    }
-    if (!api_query_limit(req, RUN_LIST_DEFAULT, RUN_LIST_MAX, &f.limit))
+    bool cursor_ok = !cursor || ((f.before_id = strtoll(cursor, &end, 10)) > 0 && !*end);
+    if (!api_query_page(req, cursor_ok, RUN_LIST_DEFAULT, RUN_LIST_MAX, &f.limit))
         return;
     struct store_run **list = NULL;
     size_t n = 0;

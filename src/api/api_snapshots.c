@@ -82,8 +82,7 @@ static cJSON *snapshot_json(const struct store_snapshot *s)
     json_add_time(o, "checked_at", s->checked_at);
     json_add_time(o, "keep_until", s->keep_until);
     json_add_time(o, "locked_until", s->locked_until);
-    cJSON *labels = cJSON_Parse(s->labels ? s->labels : "{}");
-    cJSON_AddItemToObject(o, "labels", labels ? labels : cJSON_CreateObject());
+    api_add_json(o, "labels", s->labels, "{}");
     cJSON_AddStringToObject(o, "layout", s->layout);
     if (s->backup_set) {
         /* Peer ids are u64: parsed exactly, printed as exact integers. */
@@ -154,26 +153,15 @@ void api_snapshots_list(struct http_request *req)
     struct app *app = http_req_app(req);
     char err[QB_ERRBUF_SIZE];
     struct store_snapshot_filter f = {0};
-    static const char *const kinds[] = {"collection", "full", "shard"};
+    static const char *const kinds[] = {"collection", "full", "shard", NULL};
     f.plan = http_req_query(req, "plan");
     f.collection = http_req_query(req, "collection");
     f.instance = http_req_query(req, "instance");
-    f.kind = http_req_query(req, "kind");
-    bool kind_ok = !f.kind;
-    for (size_t i = 0; i < QB_ARRAY_LEN(kinds) && !kind_ok; i++)
-        kind_ok = strcmp(f.kind, kinds[i]) == 0;
-    if (!kind_ok) {
-        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "kind",
-                                 "kind: collection, full or shard");
+    if (!api_query_one_of(req, "kind", kinds, "kind: collection, full or shard", &f.kind))
         return;
-    }
     const char *cursor = http_req_query(req, "cursor");
-    if (cursor && !parse_cursor(cursor, &f.before_created, &f.before_id)) {
-        http_reply_problem_field(req, API_ERR_INVALID_PARAMETER, "cursor",
-                                 "cursor: use next_cursor from the previous page");
-        return;
-    }
-    if (!api_query_limit(req, SNAPSHOT_LIST_DEFAULT, SNAPSHOT_LIST_MAX, &f.limit))
+    bool cursor_ok = !cursor || parse_cursor(cursor, &f.before_created, &f.before_id);
+    if (!api_query_page(req, cursor_ok, SNAPSHOT_LIST_DEFAULT, SNAPSHOT_LIST_MAX, &f.limit))
         return;
     struct store_snapshot **list = NULL;
     size_t n = 0;

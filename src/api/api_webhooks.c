@@ -32,21 +32,14 @@ static const char *const webhook_fields[] = {
     "url", "events", "secret", "format", "plans", "instances", "enabled", "description", NULL,
 };
 
-/* A JSON array as the API shows it (stored text is valid JSON). */
-static void add_array(cJSON *o, const char *name, const char *text)
-{
-    cJSON *a = cJSON_Parse(text ? text : "[]");
-    cJSON_AddItemToObject(o, name, a ? a : cJSON_CreateArray());
-}
-
 static cJSON *webhook_json(const struct store_webhook *w)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "id", (double)w->id);
     cJSON_AddStringToObject(o, "url", w->url);
-    add_array(o, "events", w->events);
-    add_array(o, "plans", w->plans);
-    add_array(o, "instances", w->instances);
+    api_add_json(o, "events", w->events, "[]");
+    api_add_json(o, "plans", w->plans, "[]");
+    api_add_json(o, "instances", w->instances, "[]");
     cJSON_AddStringToObject(o, "format", w->format);
     cJSON_AddBoolToObject(o, "enabled", w->enabled);
     cJSON_AddItemToObject(o, "description",
@@ -271,10 +264,8 @@ static cJSON *delivery_json(const struct store_delivery *d)
         cJSON_AddNullToObject(o, "last_status");
     cJSON_AddItemToObject(o, "last_error",
                           d->last_error ? cJSON_CreateString(d->last_error) : cJSON_CreateNull());
-    cJSON *log = cJSON_Parse(d->attempt_log ? d->attempt_log : "[]");
-    cJSON_AddItemToObject(o, "attempt_log", log ? log : cJSON_CreateArray());
-    cJSON *body = cJSON_Parse(d->body);
-    cJSON_AddItemToObject(o, "payload", body ? body : cJSON_CreateNull());
+    api_add_json(o, "attempt_log", d->attempt_log, "[]");
+    api_add_json(o, "payload", d->body, "null");
     return o;
 }
 

@@ -28,6 +28,16 @@ struct engine {
     struct ratelimits *limits; /* shared byte-rate buckets (own lock) */
 };
 
+void engine_stop(struct engine *e)
+{
+    if (!e)
+        return;
+    threads_stop_destroy(&e->lock, &e->wake, &e->stopping, e->threads, e->nthreads);
+    free(e->threads);
+    ratelimits_destroy(e->limits); /* after the join: no job takes any more */
+    free(e);
+}
+
 bool engine_sleep(struct engine *e, long ms)
 {
     return threads_wait(&e->lock, &e->wake, &e->stopping, ms);
@@ -153,16 +163,6 @@ enum qb_err engine_start(struct store *store, struct metrics *metrics,
     }
     *out = e;
     return QB_OK;
-}
-
-void engine_stop(struct engine *e)
-{
-    if (!e)
-        return;
-    threads_stop_destroy(&e->lock, &e->wake, &e->stopping, e->threads, e->nthreads);
-    free(e->threads);
-    ratelimits_destroy(e->limits); /* after the join: no job takes any more */
-    free(e);
 }
 
 /* Buckets are keyed "<kind>:<name>": names are unique per kind and a PUT

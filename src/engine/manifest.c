@@ -19,6 +19,14 @@
 /* JSON numbers are doubles: integers are exact up to 2^53. */
 #define JSON_INT_MAX ((int64_t)1 << 53)
 
+void manifest_free(struct manifest *mf)
+{
+    if (!mf)
+        return;
+    cJSON_Delete(mf->tree);
+    memset(mf, 0, sizeof *mf);
+}
+
 /* ---------------------------------------------------------------- keys */
 
 char *manifest_key(const char *object_key)
@@ -397,12 +405,4 @@ out:
         memset(mf, 0, sizeof *mf);
     cJSON_Delete(m);
     return rc;
-}
-
-void manifest_free(struct manifest *mf)
-{
-    if (!mf)
-        return;
-    cJSON_Delete(mf->tree);
-    memset(mf, 0, sizeof *mf);
 }

@@ -37,6 +37,19 @@ struct probe_result {
     int64_t checked_at;
 };
 
+static void results_free(struct probe_result *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(r[i].kind);
+        free(r[i].name);
+        free(r[i].target);
+        free(r[i].detail);
+        free(r[i].version);
+        cJSON_Delete(r[i].topology);
+    }
+    free(r);
+}
+
 struct prober {
     struct store *store;
     int interval_s;
@@ -52,25 +65,22 @@ struct prober {
     size_t ndestinations;
 };
 
+void prober_stop(struct prober *p)
+{
+    if (!p)
+        return;
+    threads_stop_destroy(&p->lock, &p->wake, &p->stopping, &p->thread, 1);
+    results_free(p->instances, p->ninstances);
+    results_free(p->destinations, p->ndestinations);
+    free(p);
+}
+
 static bool stopping(struct prober *p)
 {
     pthread_mutex_lock(&p->lock);
     bool s = p->stopping;
     pthread_mutex_unlock(&p->lock);
     return s;
-}
-
-static void results_free(struct probe_result *r, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(r[i].kind);
-        free(r[i].name);
-        free(r[i].target);
-        free(r[i].detail);
-        free(r[i].version);
-        cJSON_Delete(r[i].topology);
-    }
-    free(r);
 }
 
 /* A cluster is ready only when every peer answers: a backup needs the
@@ -291,16 +301,6 @@ enum qb_err prober_start(struct store *store, int interval_s, int timeout_s, str
     else
         *out = p;
     return rc;
-}
-
-void prober_stop(struct prober *p)
-{
-    if (!p)
-        return;
-    threads_stop_destroy(&p->lock, &p->wake, &p->stopping, &p->thread, 1);
-    results_free(p->instances, p->ninstances);
-    results_free(p->destinations, p->ndestinations);
-    free(p);
 }
 
 static cJSON *result_json(const struct probe_result *r, bool instance)

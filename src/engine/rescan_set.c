@@ -28,6 +28,16 @@
 /* Shard ids are u32 in Qdrant (shard_json() writes them unsigned). */
 #define SHARD_ID_MAX ((int64_t)UINT32_MAX)
 
+void rescan_set_free(struct rescan_set *set)
+{
+    if (!set)
+        return;
+    cJSON_Delete(set->tree);
+    free(set->text);
+    free(set->shards);
+    memset(set, 0, sizeof *set);
+}
+
 /* ---------------------------------------------------------------- raw text */
 
 static bool is_ws(char c)
@@ -343,16 +353,6 @@ bool rescan_set_parse(const char *text, size_t len, const char *key, int64_t siz
         return true;
     rescan_set_free(set);
     return false;
-}
-
-void rescan_set_free(struct rescan_set *set)
-{
-    if (!set)
-        return;
-    cJSON_Delete(set->tree);
-    free(set->text);
-    free(set->shards);
-    memset(set, 0, sizeof *set);
 }
 
 /* "run-<digits>-set-<digits>" exactly, n bytes at s. */

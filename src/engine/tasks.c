@@ -18,6 +18,15 @@ struct tasks {
     unsigned nthreads;
 };
 
+void tasks_stop(struct tasks *ts)
+{
+    if (!ts)
+        return;
+    threads_stop_destroy(&ts->lock, &ts->cond, &ts->stopping, ts->threads, ts->nthreads);
+    free(ts->threads);
+    free(ts);
+}
+
 void task_init(struct task *t, void (*fn)(struct task *t), void (*destroy)(struct task *t))
 {
     t->fn = fn;
@@ -90,13 +99,4 @@ void tasks_submit(struct tasks *ts, struct task *t)
     ts->tail = t;
     pthread_cond_signal(&ts->cond);
     pthread_mutex_unlock(&ts->lock);
-}
-
-void tasks_stop(struct tasks *ts)
-{
-    if (!ts)
-        return;
-    threads_stop_destroy(&ts->lock, &ts->cond, &ts->stopping, ts->threads, ts->nthreads);
-    free(ts->threads);
-    free(ts);
 }

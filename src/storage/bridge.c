@@ -32,6 +32,17 @@ struct bridge {
     struct codec_decoder *dec;
 };
 
+void bridge_stop(struct bridge *b)
+{
+    if (!b)
+        return;
+    threads_stop_destroy(&b->lock, &b->cond, &b->stop, &b->thread, 1);
+    EVP_MD_CTX_free(b->sha);
+    free(b->ring);
+    free(b->key);
+    free(b);
+}
+
 static enum qb_err produce(void *ud, const void *data, size_t len, char *err, size_t errlen)
 {
     struct bridge *b = ud;
@@ -171,15 +182,4 @@ void bridge_sha256(struct bridge *b, char hex[65])
     EVP_MD_CTX_free(copy);
     for (int i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", md[i]);
-}
-
-void bridge_stop(struct bridge *b)
-{
-    if (!b)
-        return;
-    threads_stop_destroy(&b->lock, &b->cond, &b->stop, &b->thread, 1);
-    EVP_MD_CTX_free(b->sha);
-    free(b->ring);
-    free(b->key);
-    free(b);
 }

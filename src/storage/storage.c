@@ -215,6 +215,12 @@ static enum qb_err open_s3_url(const struct storage_config *cfg, const char *res
     return rc;
 }
 
+void storage_close(struct storage *st)
+{
+    if (st)
+        st->ops->close(st);
+}
+
 enum qb_err storage_open(const struct storage_config *cfg, struct storage **out, char *err,
                          size_t errlen)
 {
@@ -229,12 +235,6 @@ enum qb_err storage_open(const struct storage_config *cfg, struct storage **out,
     return qb_failf(
         QB_ERR_INVALID, err, errlen,
         "storage: unsupported destination URL (want file:///dir or s3://bucket/prefix)");
-}
-
-void storage_close(struct storage *st)
-{
-    if (st)
-        st->ops->close(st);
 }
 
 enum storage_kind storage_kind(const struct storage *st)

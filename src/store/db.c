@@ -12,18 +12,18 @@ bool db_target_is_postgres(const char *target)
     return strncmp(target, "postgres://", 11) == 0 || strncmp(target, "postgresql://", 13) == 0;
 }
 
+void db_close(struct db_conn *c)
+{
+    if (c)
+        c->ops->close(c);
+}
+
 enum qb_err db_open(const char *target, struct db_conn **out, char *err, size_t errlen)
 {
     *out = NULL;
     if (db_target_is_postgres(target))
         return db_pg_open(target, out, err, errlen);
     return db_sqlite_open(target, out, err, errlen);
-}
-
-void db_close(struct db_conn *c)
-{
-    if (c)
-        c->ops->close(c);
 }
 
 enum db_dialect db_dialect(const struct db_conn *c)

@@ -203,6 +203,14 @@ static enum qb_err simple(struct pg_conn *c, const char *sql, const char *what, 
 
 /* ------------------------------------------------------------ connections */
 
+static void pg_close(struct db_conn *dc)
+{
+    struct pg_conn *c = conn_of(dc);
+    pg_stmt_cache_free(c->cache);
+    PQfinish(c->pg);
+    free(c);
+}
+
 enum qb_err db_pg_open(const char *url, struct db_conn **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -252,14 +260,6 @@ enum qb_err db_pg_open(const char *url, struct db_conn **out, char *err, size_t 
     }
     *out = &c->base;
     return QB_OK;
-}
-
-static void pg_close(struct db_conn *dc)
-{
-    struct pg_conn *c = conn_of(dc);
-    pg_stmt_cache_free(c->cache);
-    PQfinish(c->pg);
-    free(c);
 }
 
 static enum qb_err pg_exec(struct db_conn *dc, const char *sql, char *err, size_t errlen)

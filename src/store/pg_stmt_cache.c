@@ -28,6 +28,15 @@ struct pg_stmt_cache {
     struct entry *e;
 };
 
+void pg_stmt_cache_free(struct pg_stmt_cache *sc)
+{
+    if (!sc)
+        return;
+    pg_stmt_cache_clear(sc);
+    free(sc->e);
+    free(sc);
+}
+
 /* FNV-1a. */
 static uint64_t hash_str(const char *s)
 {
@@ -52,15 +61,6 @@ void pg_stmt_cache_clear(struct pg_stmt_cache *sc)
         sc->e[i].key = NULL;
     }
     sc->count = 0;
-}
-
-void pg_stmt_cache_free(struct pg_stmt_cache *sc)
-{
-    if (!sc)
-        return;
-    pg_stmt_cache_clear(sc);
-    free(sc->e);
-    free(sc);
 }
 
 const char *pg_stmt_cache_find(struct pg_stmt_cache *sc, const char *key)

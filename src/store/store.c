@@ -31,6 +31,21 @@ struct store {
     void *events_listener_ctx;
 };
 
+void store_close(struct store *s)
+{
+    if (!s)
+        return;
+    QB_ASSERT(s->nfree == s->size);
+    for (unsigned i = 0; i < s->nfree; i++)
+        db_close(s->free_conns[i]);
+    pthread_cond_destroy(&s->available);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->events_cond);
+    pthread_mutex_destroy(&s->events_lock);
+    free(s->free_conns);
+    free(s);
+}
+
 enum qb_err store_open(const char *target, unsigned pool_size, struct store **out, char *err,
                        size_t errlen)
 {
@@ -53,21 +68,6 @@ enum qb_err store_open(const char *target, unsigned pool_size, struct store **ou
     s->dialect = db_dialect(s->free_conns[0]);
     *out = s;
     return QB_OK;
-}
-
-void store_close(struct store *s)
-{
-    if (!s)
-        return;
-    QB_ASSERT(s->nfree == s->size);
-    for (unsigned i = 0; i < s->nfree; i++)
-        db_close(s->free_conns[i]);
-    pthread_cond_destroy(&s->available);
-    pthread_mutex_destroy(&s->lock);
-    pthread_cond_destroy(&s->events_cond);
-    pthread_mutex_destroy(&s->events_lock);
-    free(s->free_conns);
-    free(s);
 }
 
 struct db_conn *store_acquire(struct store *s)

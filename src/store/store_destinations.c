@@ -30,11 +30,8 @@ static const struct store_col destination_cols[] = {
 #undef STORE_ROW_T
 
 /* ctx: the store, to open the secret; lists pass NULL and leave it out. */
-static const struct store_rows destination_rows =
-    STORE_TABLE_ROWS(struct store_destination, destination_cols);
-
-STORE_TABLE_FREE_FNS(struct store_destination, destination_rows, store_destination_free,
-                     store_destination_list_free)
+STORE_TABLE_DEFINE(struct store_destination, destination_cols, destination_rows,
+                   store_destination_free, store_destination_list_free)
 
 /* ?1 name ?2 kind ?3 settings ?4 sealed secret ?5 managed_by ?6 now
  * ?7 keep the stored secret ?8 write limit (NULL: none) ?9 encryption */

@@ -31,11 +31,8 @@ static const struct store_col instance_cols[] = {
 #undef STORE_ROW_T
 
 /* ctx: the store, which opens the API key. */
-static const struct store_rows instance_rows =
-    STORE_TABLE_ROWS(struct store_instance, instance_cols);
-
-STORE_TABLE_FREE_FNS(struct store_instance, instance_rows, store_instance_free,
-                     store_instance_list_free)
+STORE_TABLE_DEFINE(struct store_instance, instance_cols, instance_rows, store_instance_free,
+                   store_instance_list_free)
 
 /* Binds what insert and update share: ?1 name, ?2 url, ?3 the sealed
  * key, ?4..?8 settings, ?9 now, ?10 keep the stored key (update only),

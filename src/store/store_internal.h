@@ -208,13 +208,16 @@ struct store_col {
      {sizeof(T), cols, QB_ARRAY_LEN(cols)}}
 /* clang-format on */
 
-/* Defines a table file's two public destructors, which its header
+/* Defines a table file's reader, rows (a static const struct store_rows,
+ * STORE_TABLE_ROWS(T, cols)), and the two public destructors its header
  * declares: free_one(T *obj), store_table_free on one struct (NULL is a
  * no-op), and free_list(T **list, size_t n), store_rows_free on a list of
- * them, both through the reader rows of STORE_TABLE_ROWS.  (Every table
- * file has this pair; a macro, as the functions differ only in names.) */
+ * them.  One line, so that the destructors cannot free through other rows
+ * than the ones that read the structs.  (A macro, as the functions differ
+ * only in names.) */
 /* clang-format off */
-#define STORE_TABLE_FREE_FNS(T, rows, free_one, free_list)                                         \
+#define STORE_TABLE_DEFINE(T, cols, rows, free_one, free_list)                                     \
+    static const struct store_rows rows = STORE_TABLE_ROWS(T, cols);                               \
     void free_one(T *obj) { store_table_free(&(rows).table, obj); }                                \
     void free_list(T **list, size_t n) { store_rows_free(&(rows), list, n); }
 /* clang-format on */

@@ -59,14 +59,12 @@ static const struct store_col plan_cols[] = {STORE_COL(id),
                                              STORE_COL(destination_encryption),
                                              STORE_COL_TEXT_OR(copies, "[]")};
 #undef STORE_ROW_T
-static const struct store_rows plan_rows = STORE_TABLE_ROWS(struct store_plan, plan_cols);
+STORE_TABLE_DEFINE(struct store_plan, plan_cols, plan_rows, store_plan_free, store_plan_list_free)
 
 void store_plan_clear(struct store_plan *p)
 {
     store_table_clear(&plan_rows.table, p);
 }
-
-STORE_TABLE_FREE_FNS(struct store_plan, plan_rows, store_plan_free, store_plan_list_free)
 
 /* Resolves instance and destination names to ids on db. */
 static enum qb_err resolve(struct db_conn *db, const struct store_plan *p, int64_t *inst,

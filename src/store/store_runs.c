@@ -39,9 +39,7 @@ static const struct store_col run_cols[] = {STORE_COL(id),
                                             STORE_COL(inflight),
                                             STORE_COL(collections)};
 #undef STORE_ROW_T
-static const struct store_rows run_rows = STORE_TABLE_ROWS(struct store_run, run_cols);
-
-STORE_TABLE_FREE_FNS(struct store_run, run_rows, store_run_free, store_run_list_free)
+STORE_TABLE_DEFINE(struct store_run, run_cols, run_rows, store_run_free, store_run_list_free)
 
 /* The lookups by idempotency key must repeat the expression of the index
  * runs_idempotency to search it by all three columns, and the twins spell

@@ -56,11 +56,8 @@ static const struct store_col snapshot_cols[] = {STORE_COL(id),
                                                  STORE_COL(key_id),
                                                  STORE_COL(locked_until)};
 #undef STORE_ROW_T
-static const struct store_rows snapshot_rows =
-    STORE_TABLE_ROWS(struct store_snapshot, snapshot_cols);
-
-STORE_TABLE_FREE_FNS(struct store_snapshot, snapshot_rows, store_snapshot_free,
-                     store_snapshot_list_free)
+STORE_TABLE_DEFINE(struct store_snapshot, snapshot_cols, snapshot_rows, store_snapshot_free,
+                   store_snapshot_list_free)
 
 /* owner non-NULL: only while the run ?2 is running and owned by owner
  * (?29); the SELECT form puts the condition in the INSERT itself, so no

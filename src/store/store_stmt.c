@@ -268,6 +268,15 @@ const struct store_rows store_text_rows = {
 
 /* ---------------------------------------- one statement, one connection */
 
+void store_stmt_close(struct store_stmt *q)
+{
+    db_finalize(q->st);
+    q->st = NULL;
+    if (q->c)
+        store_release(q->s, q->c);
+    q->c = NULL;
+}
+
 enum qb_err store_stmt_open(struct store *s, const char *sql, struct store_stmt *q, char *err,
                             size_t errlen)
 {
@@ -279,15 +288,6 @@ enum qb_err store_stmt_open(struct store *s, const char *sql, struct store_stmt 
         q->c = NULL;
     }
     return rc;
-}
-
-void store_stmt_close(struct store_stmt *q)
-{
-    db_finalize(q->st);
-    q->st = NULL;
-    if (q->c)
-        store_release(q->s, q->c);
-    q->c = NULL;
 }
 
 enum qb_err store_stmt_done(struct store_stmt *q, int *changes, const char *what, char *err,

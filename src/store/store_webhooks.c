@@ -28,10 +28,8 @@ static const struct store_col webhook_cols[] = {STORE_COL(id),
 #undef STORE_ROW_T
 
 /* ctx: the store, which opens the secret. */
-static const struct store_rows webhook_rows = STORE_TABLE_ROWS(struct store_webhook, webhook_cols);
-
-STORE_TABLE_FREE_FNS(struct store_webhook, webhook_rows, store_webhook_free,
-                     store_webhook_list_free)
+STORE_TABLE_DEFINE(struct store_webhook, webhook_cols, webhook_rows, store_webhook_free,
+                   store_webhook_list_free)
 
 /* ?1 url ?2 events ?3 plans ?4 instances ?5 format ?6 sealed secret
  * ?7 enabled ?8 description ?9 now ?10 id */
@@ -124,11 +122,8 @@ static const struct store_col delivery_cols[] = {
     STORE_COL(last_error), STORE_COL(attempt_log)};
 #undef STORE_ROW_T
 
-static const struct store_rows delivery_rows =
-    STORE_TABLE_ROWS(struct store_delivery, delivery_cols);
-
-STORE_TABLE_FREE_FNS(struct store_delivery, delivery_rows, store_delivery_free,
-                     store_delivery_list_free)
+STORE_TABLE_DEFINE(struct store_delivery, delivery_cols, delivery_rows, store_delivery_free,
+                   store_delivery_list_free)
 
 enum qb_err store_delivery_add(struct store *s, const struct store_delivery_new *d, bool *added,
                                char *err, size_t errlen)
