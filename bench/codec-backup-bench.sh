@@ -27,6 +27,8 @@
 #        qdrant-emu; QB_BENCH_NO_BUILD=0 builds it), QB_BENCH_S3=1 for the S3
 #        destination, with QB_BENCH_RGW_DIR (or QB_BENCH_RGW_ENV, its s3.env)
 #        naming a running Ceph RGW, else one is started (bench/lib.sh).
+#        QB_BENCH_S3_SETTINGS adds settings to the S3 destination's, e.g.
+#        '"part_size":8388608,"parts_in_flight":4'.
 set -euo pipefail
 
 # shellcheck source=bench/lib.sh
@@ -35,6 +37,8 @@ SIZE=${SIZE_MIB:-256}
 DIM=${DIM:-384}
 REPEAT=${QB_BENCH_REPEAT:-3}
 read -r -a PLANS <<<"${QB_BENCH_PLANS:-none zstd zenc}"
+# Every share is of the uncompressed rate measured in the same rounds.
+[[ " ${PLANS[*]} " == *" none "* ]] || PLANS=(none "${PLANS[@]}")
 # An existing build, as before lib.sh: QB_BENCH_NO_BUILD=0 builds one.
 QB_BENCH_BUILD_DIR=${QB_BENCH_BUILD_DIR:-$SRC/build}
 QB_BENCH_NO_BUILD=${QB_BENCH_NO_BUILD:-1}
@@ -53,7 +57,7 @@ head -c 32 /dev/urandom | base64 >"$WORK/backup.key"
 
 if [ "${QB_BENCH_S3:-0}" = 1 ]; then
   bench_rgw_start
-  settings="{\"bucket\":\"$BUCKET\",\"endpoint\":\"$S3_ENDPOINT\",\"region\":\"${AWS_DEFAULT_REGION:-us-east-1}\",\"path_style\":true}"
+  settings="{\"bucket\":\"$BUCKET\",\"endpoint\":\"$S3_ENDPOINT\",\"region\":\"${AWS_DEFAULT_REGION:-us-east-1}\",\"path_style\":true${QB_BENCH_S3_SETTINGS:+,$QB_BENCH_S3_SETTINGS}}"
   creds=",\"credentials\":{\"access_key\":\"$AWS_ACCESS_KEY_ID\",\"secret_key\":\"$AWS_SECRET_ACCESS_KEY\"}"
   kind=s3
   where="Ceph RGW (loopback)"
