@@ -9,11 +9,10 @@
 #include "store/store_destinations.h"
 #include "store/store_events.h"
 #include "store/store_instances.h"
-#include "remote/http_client.h"
+#include "remote/qdrant_client.h"
 #include "util/log.h"
 #include "util/threads.h"
 #include "version.h"
-#include "util/seal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,9 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* Qdrant's GET / answer is tiny; anything bigger is not Qdrant. */
-#define PROBE_MAX_BODY 16384
 
 struct probe_result {
     char *kind; /* instances: NULL; destinations: "local", "s3" */
@@ -107,57 +103,23 @@ static void probe_instance(struct prober *p, const struct store_instance *inst,
                            struct probe_result *r)
 {
     char err[QB_ERRBUF_SIZE];
-    struct http_client *client = NULL;
-    struct http_client_response resp = {0};
-    char *url = xasprintf("%s/", inst->url);
-    char *auth = NULL;
-    const char *headers[1];
-    size_t nheaders = 0;
-    struct http_client_options opt = {
-        .connect_timeout_ms = (long)p->timeout_s * 1000,
-        .total_timeout_ms = (long)p->timeout_s * 1000,
-        .insecure = !inst->tls_verify,
-        .ca_file = inst->ca_file,
-        .user_agent = "qbackupd/" QB_VERSION,
-    };
-    r->ok = 0;
-    if (inst->api_key && *inst->api_key) {
-        auth = xasprintf("api-key: %s", inst->api_key);
-        headers[nheaders++] = auth;
-    }
-    struct http_client_request req = {
-        .method = "GET",
-        .url = url,
-        .headers = headers,
-        .n_headers = nheaders,
-        .max_body = PROBE_MAX_BODY,
-    };
-    enum qb_err rc = http_client_create(&opt, &client, err, sizeof err);
+    struct qdrant_client *qc = NULL;
+    char *version = NULL;
+    /* GET / through the Qdrant client every other call uses, so the probe
+     * presents the key as they do (a JWT as a Bearer token, CONTRACT §8)
+     * and a refusal reads as theirs: "Qdrant answered 401: ...". */
+    enum qb_err rc =
+        topology_probe_client(inst, inst->url, (long)p->timeout_s * 1000, &qc, err, sizeof err);
     if (!rc)
-        rc = http_client_perform(client, &req, &resp, err, sizeof err);
+        rc = qdrant_server_version(qc, &version, err, sizeof err);
+    qdrant_client_destroy(qc);
+    r->ok = rc ? 0 : 1;
     if (rc) {
         r->detail = xstrdup(err);
-    } else if (resp.status == 401 || resp.status == 403) {
-        r->detail = xasprintf("Qdrant refused the API key (HTTP %ld)", resp.status);
-    } else if (resp.status != 200) {
-        r->detail = xasprintf("unexpected HTTP status %ld", resp.status);
-    } else {
-        cJSON *json = cJSON_ParseWithLength(resp.body ? resp.body : "", resp.body_len);
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(json, "version");
-        if (cJSON_IsString(v)) {
-            r->ok = 1;
-            r->version = xstrdup(v->valuestring);
-        } else {
-            r->detail = xstrdup("the answer to GET / is not Qdrant's (no version)");
-        }
-        cJSON_Delete(json);
+        return;
     }
-    http_client_response_free(&resp);
-    http_client_destroy(client);
-    if (r->ok == 1)
-        probe_topology(p, inst, r);
-    seal_wipe_free(auth);
-    free(url);
+    r->version = version;
+    probe_topology(p, inst, r);
 }
 
 /* A local folder is usable when a file can be created, synced and removed

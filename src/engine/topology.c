@@ -39,11 +39,9 @@ enum qb_err topology_client(const struct store_instance *inst, const char *url,
     return qdrant_client_create(&qc, out, err, errlen);
 }
 
-/* A client for a quick question to one peer at url (version, cluster
- * state): the instance's credentials and TLS, and timeout_ms for both the
- * connection and the answer, so one dead peer cannot hold up a probe. */
-static enum qb_err probe_client(const struct store_instance *inst, const char *url, long timeout_ms,
-                                struct qdrant_client **out, char *err, size_t errlen)
+enum qb_err topology_probe_client(const struct store_instance *inst, const char *url,
+                                  long timeout_ms, struct qdrant_client **out, char *err,
+                                  size_t errlen)
 {
     struct qdrant_config cfg = {
         .url = url,
@@ -100,7 +98,7 @@ static void probe_peer(const struct store_instance *inst, struct topo_peer *p, l
     struct qdrant_client *qc = NULL;
     if (!p->rest_url)
         return;
-    enum qb_err rc = probe_client(inst, p->rest_url, timeout_ms, &qc, err, sizeof err);
+    enum qb_err rc = topology_probe_client(inst, p->rest_url, timeout_ms, &qc, err, sizeof err);
     if (!rc)
         rc = qdrant_server_version(qc, &p->version, err, sizeof err);
     p->reachable = rc == QB_OK;
@@ -131,7 +129,7 @@ static enum qb_err map_nodes(const struct store_instance *inst, const cJSON *nod
         char sub[QB_ERRBUF_SIZE];
         struct qdrant_client *qc = NULL;
         struct qdrant_cluster cl = {0};
-        enum qb_err rc = probe_client(inst, url, timeout_ms, &qc, sub, sizeof sub);
+        enum qb_err rc = topology_probe_client(inst, url, timeout_ms, &qc, sub, sizeof sub);
         if (!rc)
             rc = qdrant_cluster_get(qc, &cl, sub, sizeof sub);
         qdrant_client_destroy(qc);
@@ -170,7 +168,7 @@ enum qb_err topology_resolve(const struct store_instance *inst, long timeout_ms,
     struct qdrant_client *qc = NULL;
     struct qdrant_cluster cl = {0};
     cJSON *nodes = cJSON_Parse(inst->nodes ? inst->nodes : "[]");
-    enum qb_err rc = probe_client(inst, inst->url, timeout_ms, &qc, err, errlen);
+    enum qb_err rc = topology_probe_client(inst, inst->url, timeout_ms, &qc, err, errlen);
     if (!rc)
         rc = qdrant_cluster_get(qc, &cl, err, errlen);
     qdrant_client_destroy(qc);

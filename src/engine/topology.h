@@ -46,6 +46,14 @@ enum qb_err topology_client(const struct store_instance *inst, const char *url,
                             long snapshot_timeout_ms, struct qdrant_client **out, char *err,
                             size_t errlen) QB_MUSTCHECK;
 
+/* A client for a quick question to one peer at url (version, cluster
+ * state): the instance's key and TLS settings, and timeout_ms for both
+ * the connection and the answer, so one dead peer cannot hold up a probe.
+ * Caller destroys. */
+enum qb_err topology_probe_client(const struct store_instance *inst, const char *url,
+                                  long timeout_ms, struct qdrant_client **out, char *err,
+                                  size_t errlen) QB_MUSTCHECK;
+
 /* Learns inst's topology (GET /cluster on the instance URL and on every
  * listed node, GET / on every peer).  Fails when the instance URL does not
  * answer, when a listed node belongs to another cluster or is listed

@@ -237,8 +237,11 @@ enum qb_err qdrant_server_version(struct qdrant_client *c, char **version, char 
     const char *headers[1];
     size_t nh = 0;
     char *auth = qdrant_add_key(c, headers, &nh);
-    struct http_client_request req = {
-        .method = "GET", .url = url, .headers = headers, .n_headers = nh};
+    struct http_client_request req = {.method = "GET",
+                                      .url = url,
+                                      .headers = headers,
+                                      .n_headers = nh,
+                                      .max_body = QDRANT_MAX_JSON};
     struct http_client_response resp = {0};
     enum qb_err rc = http_client_perform(c->api, &req, &resp, err, errlen);
     if (!rc && resp.status != 200)

@@ -10,7 +10,8 @@
  * and a replica that only another peer's remote_shards calls Active is not
  * taken from (§7: a node listing it Active in its own local_shards); and
  * a u64 shard key (SPEC ShardKey) restored as a number; and a single
- * node's collection snapshot restored whole into the cluster.
+ * node's collection snapshot restored whole into the cluster;
+ * and an instance whose key is a JWT probed with a Bearer token (§8).
  */
 #include "unit.h"
 #include "common.h"
@@ -260,6 +261,61 @@ static void test_single_node_snapshot_into_cluster(void)
     free(want);
 }
 
+/* /readyz lists instance ctx as reachable. */
+static bool instance_reachable(void *ctx)
+{
+    struct resp r;
+    bool ok = false;
+    if (qbd_request(&d, "GET", "/readyz", NULL, NULL, &r) == 0) {
+        const cJSON *i;
+        cJSON_ArrayForEach(i, json_path(r.json, "instances"))
+        {
+            const char *name = json_path_str(i, "name");
+            if (name && strcmp(name, ctx) == 0 && cJSON_IsTrue(json_path(i, "reachable")))
+                ok = true;
+        }
+    }
+    resp_free(&r);
+    return ok;
+}
+
+/* An instance whose key is a JWT is probed with it as a Bearer token too
+ * (CONTRACT section 8), like every other call: the prober built its own
+ * api-key header, so a Qdrant that reads JWTs from Authorization only
+ * would have shown the instance unreachable. */
+static void test_jwt_key_probed_as_bearer(void)
+{
+    static const char jwt[] = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJhY2Nlc3MiOiJtIn0."
+                              "c2lnbmF0dXJlLW9mLXRoZS10b2tlbg";
+    struct emu q;
+    const char *const args[] = {"--api-key", jwt, NULL};
+    TEST_ASSERT(emu_start(&q, args) == 0);
+    char body[512];
+    snprintf(body, sizeof body, "{\"name\":\"jwtq\",\"url\":\"%s\",\"api_key\":\"%s\"}", q.url,
+             jwt);
+    struct resp r;
+    TEST_ASSERT(call("POST", "/v1/instances", body, 201, &r));
+    resp_free(&r);
+    char name[] = "jwtq";
+    TEST_EXPECT(harness_wait_until(instance_reachable, name, 20000));
+    cJSON *reqs = emu_requests(&q);
+    const cJSON *e;
+    int root = 0;
+    cJSON_ArrayForEach(e, reqs)
+    {
+        const char *path = json_path_str(e, "path");
+        if (path && strcmp(path, "/") == 0)
+            root++;
+        TEST_EXPECT_STR(json_path_str(e, "auth"), "bearer");
+    }
+    TEST_EXPECT(root >= 1);
+    cJSON_Delete(reqs);
+    TEST_ASSERT(call("DELETE", "/v1/instances/jwtq", NULL, 204, &r));
+    resp_free(&r);
+    TEST_EXPECT_INT(emu_stop(&q), 0);
+    emu_cleanup(&q);
+}
+
 int main(void)
 {
     if (emu_cluster_start(&c3, 3, NULL) != 0 || emu_start(&single, NULL) != 0)
@@ -273,6 +329,7 @@ int main(void)
     TEST_RUN(test_collection_unknown_everywhere_is_not_found);
     TEST_RUN(test_numeric_shard_key_stays_number);
     TEST_RUN(test_single_node_snapshot_into_cluster);
+    TEST_RUN(test_jwt_key_probed_as_bearer);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     qbd_cleanup(&d);
     TEST_EXPECT_INT(emu_cluster_stop(&c3), 0);
