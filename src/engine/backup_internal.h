@@ -28,6 +28,7 @@ struct backup {
     char *qdrant_version;
     struct store_instance *inst;
     struct topology *topo;     /* a cluster: per-shard sets */
+    struct topology *unproven; /* one node taken without proof (topology.hidden) */
     size_t ntargets;           /* targets of this run, for crash recovery */
     struct codec_spec spec;    /* how objects are stored (codec/codec.h) */
     struct seal_keyring *ring; /* spec's keys, or NULL: not encrypted */

@@ -171,8 +171,15 @@ static const char *run_targets(struct backup *b, cJSON *results, char *error, si
             rc = job_checkpoint(j, NULL, err, sizeof err);
         else if (b->topo)
             rc = backup_set_target(b, names[i], result, &set_id, err, sizeof err);
-        else
-            rc = backup_target(b, &t, result, err, sizeof err);
+        else {
+            /* One node taken without proof: a collection with replicas on
+             * peers that cannot be listed must not pass as whole. */
+            rc = full || !b->unproven
+                     ? QB_OK
+                     : topology_check_local(b->unproven, b->qdrant, names[i], err, sizeof err);
+            if (!rc)
+                rc = backup_target(b, &t, result, err, sizeof err);
+        }
         cJSON_AddStringToObject(result, "state", rc ? "failed" : "succeeded");
         if (rc) {
             cJSON_AddStringToObject(result, "error", err);
@@ -214,6 +221,14 @@ static enum qb_err resolve_topology(struct backup *b, char *err, size_t errlen)
         return rc;
     if (t->cluster || backup_set_streams(b->plan)) {
         b->topo = t;
+        return QB_OK;
+    }
+    /* GET /cluster refused or unknown: the instance is taken for one node,
+     * and each collection's own view must show no replica elsewhere. */
+    if (t->hidden) {
+        log_warn("run.peers_hidden", "run=%lld instance=%s why=%s", (long long)b->job->run->id,
+                 log_q(b->plan->instance), log_q(t->hidden));
+        b->unproven = t;
         return QB_OK;
     }
     topology_free(t);
@@ -261,6 +276,7 @@ const char *backup_job_run(struct job *j, cJSON *results, char *error, size_t er
 out:
     seal_keyring_destroy(b.ring);
     topology_free(b.topo);
+    topology_free(b.unproven);
     store_instance_free(b.inst);
     free(b.qdrant_version);
     storage_close(b.storage);

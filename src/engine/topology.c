@@ -21,6 +21,7 @@ void topology_free(struct topology *t)
         free(t->peers[i].error);
     }
     free(t->peers);
+    free(t->hidden);
     free(t);
 }
 
@@ -136,10 +137,17 @@ static enum qb_err map_nodes(const struct store_instance *inst, const cJSON *nod
         if (rc)
             return qb_failf(rc == QB_ERR_INVALID ? rc : QB_ERR_REMOTE, err, errlen,
                             "nodes[%d] (%s) does not answer as a Qdrant peer: %s", i, url, sub);
-        bool enabled = cl.enabled;
+        bool enabled = cl.enabled, hidden = cl.hidden != NULL;
         uint64_t id = cl.peer_id;
         struct topo_peer *p = enabled ? find_peer(t, id) : NULL;
+        if (hidden)
+            snprintf(sub, sizeof sub, "%s", cl.hidden);
         qdrant_cluster_clear(&cl);
+        if (hidden)
+            return qb_failf(QB_ERR_REMOTE, err, errlen,
+                            "nodes[%d] (%s) will not say which peer it is (%s): give qbackup a "
+                            "key with global read access",
+                            i, url, sub);
         if (!enabled)
             return qb_failf(QB_ERR_REMOTE, err, errlen,
                             "nodes[%d] (%s) runs without distributed mode; list nodes only for "
@@ -179,7 +187,13 @@ enum qb_err topology_resolve(const struct store_instance *inst, long timeout_ms,
         t->peers = xcalloc(1, sizeof *t->peers);
         t->npeers = 1;
         t->peers[0].rest_url = xstrdup(inst->url);
-        if (cJSON_GetArraySize(nodes) > 0)
+        t->hidden = cl.hidden ? xstrdup(cl.hidden) : NULL;
+        if (cJSON_GetArraySize(nodes) > 0 && cl.hidden)
+            rc = qb_failf(QB_ERR_REMOTE, err, errlen,
+                          "the instance lists nodes but %s will not say which peers it has (%s): "
+                          "give qbackup a key with global read access",
+                          inst->url, cl.hidden);
+        else if (cJSON_GetArraySize(nodes) > 0)
             rc = qb_failf(QB_ERR_REMOTE, err, errlen,
                           "%s runs without distributed mode but the instance lists nodes; "
                           "remove them",
@@ -225,6 +239,36 @@ out:
         topology_free(t);
     else
         *out = t;
+    return rc;
+}
+
+enum qb_err topology_check_local(const struct topology *t, struct qdrant_client *qc,
+                                 const char *collection, char *err, size_t errlen)
+{
+    if (!t->hidden)
+        return QB_OK;
+    struct qdrant_shard_view v = {0};
+    enum qb_err rc = qdrant_shard_view_get(qc, collection, &v, err, errlen);
+    if (rc == QB_ERR_NOT_FOUND)
+        return QB_OK; /* no such route (or collection): the snapshot call will tell */
+    if (rc)
+        return rc;
+    size_t remote = 0;
+    uint64_t other = 0;
+    for (size_t i = 0; i < v.nreplicas; i++) {
+        if (!v.replicas[i].local) {
+            remote++;
+            other = v.replicas[i].peer_id;
+        }
+    }
+    if (remote)
+        rc = qb_failf(QB_ERR_REMOTE, err, errlen,
+                      "collection %s has %zu replica(s) on other peers (peer %llu among them), "
+                      "and the instance will not list its peers (%s): one peer's snapshot "
+                      "would miss their shards; give qbackup a key with global read access "
+                      "(GET /cluster)",
+                      collection, remote, (unsigned long long)other, t->hidden);
+    qdrant_shard_view_clear(&v);
     return rc;
 }
 

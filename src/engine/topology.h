@@ -38,6 +38,11 @@ struct topology {
     uint64_t self;           /* peer id of the instance URL's node (cluster only) */
     struct topo_peer *peers; /* cluster: every peer; single node: one entry, id 0 */
     size_t npeers;
+    /* Not NULL: GET /cluster was refused (403) or unknown (404), so the
+     * instance was taken for one node without proof; why, owned.  Callers
+     * that would read one peer's data as a whole collection check the
+     * collection's own view first (topology_check_local). */
+    char *hidden;
 };
 
 /* Opens a Qdrant client for inst at url (NULL: inst->url), with inst's
@@ -63,6 +68,14 @@ enum qb_err topology_probe_client(const struct store_instance *inst, const char 
 enum qb_err topology_resolve(const struct store_instance *inst, long timeout_ms,
                              struct topology **out, char *err, size_t errlen) QB_MUSTCHECK;
 void topology_free(struct topology *t); /* NULL is a no-op */
+
+/* With t->hidden: QB_OK when the instance URL's peer holds every shard
+ * of collection (its GET /collections/{c}/cluster lists no replica on
+ * another peer, or the server has no such route), else QB_ERR_REMOTE
+ * naming the other peers and the key's missing access.  QB_OK at once
+ * without t->hidden. */
+enum qb_err topology_check_local(const struct topology *t, struct qdrant_client *qc,
+                                 const char *collection, char *err, size_t errlen) QB_MUSTCHECK;
 
 /* QB_ERR_REMOTE naming the first peer that has no REST URL or does not
  * answer, and how to fix it. */

@@ -16,6 +16,7 @@ void qdrant_cluster_clear(struct qdrant_cluster *cl)
     for (size_t i = 0; i < cl->npeers; i++)
         free(cl->peers[i].uri);
     free(cl->peers);
+    free(cl->hidden);
     memset(cl, 0, sizeof *cl);
 }
 
@@ -24,7 +25,13 @@ enum qb_err qdrant_cluster_get(struct qdrant_client *c, struct qdrant_cluster *o
 {
     memset(out, 0, sizeof *out);
     cJSON *r = NULL;
-    enum qb_err rc = qdrant_cluster_status(c, &r, err, errlen);
+    long http = 0;
+    struct qdrant_call k = {c->api, "GET", "/cluster", NULL, "cluster status", &r, &http};
+    enum qb_err rc = qdrant_call_json(c, &k, err, errlen);
+    if (rc && (http == 403 || http == 404)) {
+        out->hidden = xstrdup(err);
+        return QB_OK;
+    }
     if (rc)
         return rc;
     const char *status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "status"));

@@ -26,13 +26,19 @@ struct qdrant_peer {
     char *uri; /* p2p URI as Qdrant reports it, e.g. "http://qdrant-1:6335/" */
 };
 
-/* GET /cluster. */
+/* GET /cluster.  When Qdrant will not say, `hidden` holds why and
+ * `enabled` is false: a 403 (a key without global read access, such as a
+ * JWT scoped to collections, CONTRACT §8) or a 404 (a server without the
+ * distributed-mode routes).  The instance may then still be a cluster:
+ * a caller checks each collection's own view (qdrant_shard_view_get, which
+ * such a key may read) before treating it as one node. */
 struct qdrant_cluster {
-    bool enabled;     /* false: Qdrant runs without distributed mode */
+    bool enabled;     /* false: Qdrant runs without distributed mode, or hidden */
     uint64_t peer_id; /* the answering peer */
     uint64_t leader;  /* 0 when unknown */
     struct qdrant_peer *peers;
     size_t npeers;
+    char *hidden; /* why GET /cluster could not be read, or NULL; owned */
 };
 enum qb_err qdrant_cluster_get(struct qdrant_client *c, struct qdrant_cluster *out, char *err,
                                size_t errlen) QB_MUSTCHECK;

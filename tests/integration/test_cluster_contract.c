@@ -11,7 +11,9 @@
  * taken from (§7: a node listing it Active in its own local_shards); and
  * a u64 shard key (SPEC ShardKey) restored as a number; and a single
  * node's collection snapshot restored whole into the cluster;
- * and an instance whose key is a JWT probed with a Bearer token (§8).
+ * and an instance whose key is a JWT probed with a Bearer token (§8); and
+ * a key that may not read GET /cluster: fine on one node, refused where
+ * shards live on other peers.
  */
 #include "unit.h"
 #include "common.h"
@@ -316,6 +318,62 @@ static void test_jwt_key_probed_as_bearer(void)
     emu_cleanup(&q);
 }
 
+/* A key that may not read GET /cluster (403: a JWT scoped to collections,
+ * CONTRACT section 8), or a server without that route (404), on a single
+ * node: every shard is local (GET /collections/{c}/cluster), so the
+ * collection is backed up whole.  Before, the run failed on the 403. */
+static void test_cluster_hidden_on_single_node(void)
+{
+    TEST_ASSERT(emu_create_collection(&single, "hid", 4) == 0);
+    TEST_ASSERT(emu_upsert(&single, "hid", 40, 3) == 0);
+    struct resp r;
+    char body[256];
+    snprintf(body, sizeof body, "{\"name\":\"hid\",\"url\":\"%s\"}", single.url);
+    TEST_ASSERT(call("POST", "/v1/instances", body, 201, &r));
+    resp_free(&r);
+    TEST_ASSERT(call("POST", "/v1/plans",
+                     "{\"name\":\"hid\",\"instance\":\"hid\",\"collections\":[\"hid\"]}", 201, &r));
+    resp_free(&r);
+    static const char *const faults[] = {
+        "{\"kind\":\"fail\",\"method\":\"GET\",\"path_prefix\":\"/cluster\",\"status\":403,"
+        "\"count\":0,\"message\":\"Forbidden: Global access is required\"}",
+        "{\"kind\":\"fail\",\"method\":\"GET\",\"path_prefix\":\"/cluster\",\"status\":404,"
+        "\"count\":0,\"message\":\"Not found\"}",
+    };
+    for (size_t i = 0; i < QB_ARRAY_LEN(faults); i++) {
+        TEST_ASSERT(emu_fault(&single, faults[i]) == 0);
+        run_plan("hid", &r);
+        TEST_EXPECT_INT(r.status, 200);
+        TEST_EXPECT_STR(json_path_str(r.json, "state"), "succeeded");
+        TEST_EXPECT(json_path_num(r.json, "results.0.snapshot_id") > 0);
+        resp_free(&r);
+        TEST_ASSERT(emu_clear_faults(&single) == 0);
+    }
+}
+
+/* The same refusal on a cluster whose shards live on three peers: one
+ * peer's snapshot would miss two thirds of the collection, so the run
+ * fails, says what access is missing, and catalogues nothing. */
+static void test_cluster_hidden_on_cluster_refused(void)
+{
+    TEST_ASSERT(emu_cluster_create_collection(&c3, "hc", 4, 3, 1) == 0);
+    TEST_ASSERT(emu_upsert_range(&c3.peer[0], "hc", 1, 90, 4, NULL) == 0);
+    TEST_ASSERT(make_plan("hc", "hc"));
+    TEST_ASSERT(emu_fault(&c3.peer[0], "{\"kind\":\"fail\",\"method\":\"GET\",\"path_prefix\":"
+                                       "\"/cluster\",\"status\":403,\"count\":0,\"message\":"
+                                       "\"Forbidden: Global access is required\"}") == 0);
+    struct resp r;
+    run_plan("hc", &r);
+    TEST_EXPECT_INT(r.status, 424);
+    const char *error = json_path_str(r.json, "run.results.0.error");
+    TEST_EXPECT(error && strstr(error, "global read access") && strstr(error, "other peers"));
+    resp_free(&r);
+    TEST_ASSERT(call("GET", "/v1/snapshots?plan=hc", NULL, 200, &r));
+    TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "items")), 0);
+    resp_free(&r);
+    TEST_ASSERT(emu_clear_faults(&c3.peer[0]) == 0);
+}
+
 int main(void)
 {
     if (emu_cluster_start(&c3, 3, NULL) != 0 || emu_start(&single, NULL) != 0)
@@ -330,6 +388,8 @@ int main(void)
     TEST_RUN(test_numeric_shard_key_stays_number);
     TEST_RUN(test_single_node_snapshot_into_cluster);
     TEST_RUN(test_jwt_key_probed_as_bearer);
+    TEST_RUN(test_cluster_hidden_on_single_node);
+    TEST_RUN(test_cluster_hidden_on_cluster_refused);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     qbd_cleanup(&d);
     TEST_EXPECT_INT(emu_cluster_stop(&c3), 0);
