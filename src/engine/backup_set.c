@@ -92,36 +92,65 @@ static int shard_cmp(const void *a, const void *b)
 }
 
 /* Describes every holder of s: "peer 1 (Dead), peer 2 (Partial)". */
-static void describe_holders(const struct shard *s, char *buf, size_t len)
+/* Whether peer id did not answer for the shard map. */
+static bool peer_silent(const struct set_run *sr, uint64_t id)
+{
+    for (size_t p = 0; p < sr->topo->npeers; p++)
+        if (sr->topo->peers[p].id == id)
+            return sr->silent[p];
+    return false;
+}
+
+static void describe_holders(const struct set_run *sr, const struct shard *s, char *buf, size_t len)
 {
     size_t used = 0;
     buf[0] = 0;
-    for (size_t i = 0; i < s->nholders && used < len; i++)
+    for (size_t i = 0; i < s->nholders && used < len; i++) {
+        const struct holder *h = &s->holders[i];
         used += (size_t)snprintf(buf + used, len - used, "%speer %llu (%s%s)", i ? ", " : "",
-                                 (unsigned long long)s->holders[i].peer, s->holders[i].state,
-                                 s->holders[i].local ? "" : ", not confirmed by that peer");
+                                 (unsigned long long)h->peer, h->state,
+                                 h->local                   ? ""
+                                 : peer_silent(sr, h->peer) ? ", that peer does not answer"
+                                                            : ", not confirmed by that peer");
+    }
     if (!s->nholders)
         snprintf(buf, len, "no peer holds it");
 }
 
 /* Reads every peer's view of the collection into sr->shards.  A peer
  * that does not know the collection (404: it has not caught up with the
- * cluster yet) holds none of it for us; the others must then account for
- * every shard, as always. */
+ * cluster yet), or that does not answer (down, or failing transiently),
+ * holds none of it for us; the others must then account for every shard,
+ * each with a replica Active by its own peer's account, as always: a peer
+ * down in a replicated cluster costs nothing, and a shard whose replicas
+ * were all on it fails the collection, naming it (assign). */
 static enum qb_err build_shard_map(struct set_run *sr, char *err, size_t errlen)
 {
     unsigned shard_count = 0;
     size_t answered = 0;
     char unknown[QB_ERRBUF_SIZE] = "";
+    sr->silent = xcalloc(sr->topo->npeers ? sr->topo->npeers : 1, sizeof *sr->silent);
     for (size_t p = 0; p < sr->topo->npeers; p++) {
         const struct topo_peer *peer = &sr->topo->peers[p];
         struct qdrant_client *qc = NULL;
         struct qdrant_shard_view v = {0};
         char sub[QB_ERRBUF_SIZE];
-        enum qb_err rc = topology_client(sr->inst, peer->rest_url, 0, &qc, sub, sizeof sub);
+        enum qb_err rc = peer->reachable
+                             ? topology_client(sr->inst, peer->rest_url, 0, &qc, sub, sizeof sub)
+                             : qb_failf(QB_ERR_TRANSIENT, sub, sizeof sub, "%s",
+                                        peer->error ? peer->error : "it does not answer");
         if (!rc)
             rc = qdrant_shard_view_get(qc, sr->collection, &v, sub, sizeof sub);
         qdrant_client_destroy(qc);
+        if (rc == QB_ERR_TRANSIENT) {
+            qdrant_shard_view_clear(&v);
+            sr->silent[p] = true;
+            qb_strlcpy(unknown, sub, sizeof unknown);
+            log_warn("run.peer_silent", "run=%lld collection=%s peer=%llu url=%s error=%s",
+                     (long long)sr->job->run->id, log_q(sr->collection),
+                     (unsigned long long)peer->id, log_q(peer->rest_url), log_q(sub));
+            continue;
+        }
         if (rc == QB_ERR_NOT_FOUND) {
             qdrant_shard_view_clear(&v);
             qb_strlcpy(unknown, sub, sizeof unknown);
@@ -169,15 +198,19 @@ static enum qb_err build_shard_map(struct set_run *sr, char *err, size_t errlen)
         }
         qdrant_shard_view_clear(&v);
     }
+    size_t silent = 0;
+    for (size_t p = 0; p < sr->topo->npeers; p++)
+        silent += sr->silent[p];
     if (!answered)
-        return qb_failf(QB_ERR_NOT_FOUND, err, errlen,
-                        "reading the shard map of %s: no peer knows the collection (%s)",
-                        sr->collection, unknown);
+        return qb_failf(silent ? QB_ERR_TRANSIENT : QB_ERR_NOT_FOUND, err, errlen,
+                        "reading the shard map of %s: %s (%s)", sr->collection,
+                        silent ? "no peer answers" : "no peer knows the collection", unknown);
     qsort(sr->shards, sr->nshards, sizeof *sr->shards, shard_cmp);
     if (sr->nshards == 0 || sr->nshards < shard_count)
         return qb_failf(QB_ERR_REMOTE, err, errlen,
-                        "collection %s has %u shards but the peers report only %zu of them",
-                        sr->collection, shard_count, sr->nshards);
+                        "collection %s has %u shards but the peers report only %zu of them%s",
+                        sr->collection, shard_count, sr->nshards,
+                        silent ? " (some peers do not answer)" : "");
     return QB_OK;
 }
 
@@ -200,7 +233,7 @@ static enum qb_err assign(struct set_run *sr, char *err, size_t errlen)
         }
         if (best == SIZE_MAX) {
             char who[QB_ERRBUF_SIZE / 2];
-            describe_holders(s, who, sizeof who);
+            describe_holders(sr, s, who, sizeof who);
             rc = qb_failf(QB_ERR_REMOTE, err, errlen,
                           "collection %s: shard %u has no Active replica (%s); a backup "
                           "without it would miss its points, so none was taken",
@@ -401,8 +434,8 @@ enum qb_err backup_set_collection(struct job *j, const struct store_plan *plan,
      * stored as the plan says. */
     if (!rc)
         rc = keyref_plan_codec(plan, &sr.spec, &sr.ring, err, errlen);
-    if (!rc)
-        rc = topology_check_usable(topo, inst->name, err, errlen);
+    if (!rc) /* a peer that does not answer only holds nothing (build_shard_map) */
+        rc = topology_check_mapped(topo, inst->name, err, errlen);
     if (!rc)
         rc = job_checkpoint(j, "snapshotting", err, errlen);
     if (!rc)
@@ -516,6 +549,7 @@ out:
     free(sr.slots);
     shards_free(&sr);
     free(sr.set_key);
+    free(sr.silent);
     seal_keyring_destroy(sr.ring);
     pthread_cond_destroy(&sr.changed);
     pthread_mutex_destroy(&sr.lock);

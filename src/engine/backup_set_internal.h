@@ -82,6 +82,7 @@ struct set_run {
     cJSON *keys;     /* inflight "storage_keys" */
     bool stop;       /* cancelled, shutting down, or a shard failed for good */
     char first_error[QB_ERRBUF_SIZE];
+    bool *silent; /* per topology peer: did not answer for the shard map */
 };
 
 /* backup_set_transfer.c: the inflight record (crash recovery's guide). */

@@ -272,13 +272,22 @@ enum qb_err topology_check_local(const struct topology *t, struct qdrant_client 
     return rc;
 }
 
+enum qb_err topology_check_mapped(const struct topology *t, const char *instance, char *err,
+                                  size_t errlen)
+{
+    for (size_t i = 0; i < t->npeers; i++)
+        if (!t->peers[i].rest_url)
+            return qb_failf(QB_ERR_REMOTE, err, errlen, "instance %s: %s", instance,
+                            t->peers[i].error);
+    return QB_OK;
+}
+
 enum qb_err topology_check_usable(const struct topology *t, const char *instance, char *err,
                                   size_t errlen)
 {
-    for (size_t i = 0; i < t->npeers; i++) {
+    enum qb_err rc = topology_check_mapped(t, instance, err, errlen);
+    for (size_t i = 0; !rc && i < t->npeers; i++) {
         const struct topo_peer *p = &t->peers[i];
-        if (!p->rest_url)
-            return qb_failf(QB_ERR_REMOTE, err, errlen, "instance %s: %s", instance, p->error);
         if (!p->reachable)
             return qb_failf(QB_ERR_TRANSIENT, err, errlen,
                             "instance %s: peer %llu at %s does not answer: %s; if that is not "
@@ -286,7 +295,7 @@ enum qb_err topology_check_usable(const struct topology *t, const char *instance
                             instance, (unsigned long long)p->id, p->rest_url,
                             p->error ? p->error : "unknown error");
     }
-    return QB_OK;
+    return rc;
 }
 
 const struct topo_peer *topology_peer(const struct topology *t, uint64_t id)

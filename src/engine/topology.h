@@ -77,8 +77,14 @@ void topology_free(struct topology *t); /* NULL is a no-op */
 enum qb_err topology_check_local(const struct topology *t, struct qdrant_client *qc,
                                  const char *collection, char *err, size_t errlen) QB_MUSTCHECK;
 
-/* QB_ERR_REMOTE naming the first peer that has no REST URL or does not
- * answer, and how to fix it. */
+/* QB_ERR_REMOTE naming the first peer that has no REST URL (a setting to
+ * fix, whatever the peers hold). */
+enum qb_err topology_check_mapped(const struct topology *t, const char *instance, char *err,
+                                  size_t errlen) QB_MUSTCHECK;
+
+/* topology_check_mapped, then QB_ERR_TRANSIENT naming the first peer that
+ * does not answer, and how to fix it: for what needs every peer (a set
+ * restore places replicas on all of them; readiness). */
 enum qb_err topology_check_usable(const struct topology *t, const char *instance, char *err,
                                   size_t errlen) QB_MUSTCHECK;
 

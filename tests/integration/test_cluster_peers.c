@@ -7,8 +7,10 @@
  * taken from several peers, deleted and restored with identical points;
  * restored into a 2-peer cluster and into a single node; a Dead replica
  * skipped when another is Active; a shard with no Active replica, a
- * rebalancing, a cut stream and a down peer failing the collection by
- * name; a failing peer's shards moved to other replicas; a nodes list
+ * rebalancing, a cut stream and a down peer holding a shard's only
+ * replica failing the collection by name, while a replicated collection
+ * is backed up whole without it; a failing peer's shards moved to other
+ * replicas; a nodes list
  * checked at create; and kill -9 mid-run leaving no shard snapshot on
  * any peer.
  */
@@ -409,7 +411,7 @@ static void test_topology_shown(void)
     resp_free(&r);
 }
 
-static void test_down_peer_fails_naming_it(void)
+static void test_down_peer_fails_only_unreplicated(void)
 {
     TEST_ASSERT(emu_peer_kill(&c3, 2) == 0);
     char peer_name[48];
@@ -422,6 +424,22 @@ static void test_down_peer_fails_naming_it(void)
     char want[64];
     snprintf(want, sizeof want, "peer %llu", c3.peer_id[2]);
     TEST_EXPECT(error && strstr(error, want) && strstr(error, "does not answer"));
+    resp_free(&r);
+    /* Replication 2: every shard also has an Active replica on peer 0 or
+     * 1, so the backup is whole without peer 2 and takes nothing from it.
+     * Before, any peer down failed every collection. */
+    run_plan("r2", &r);
+    TEST_EXPECT_INT(r.status, 200);
+    TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "results.0.shards")), 6);
+    char not_used[40];
+    snprintf(not_used, sizeof not_used, "\"peer_id\":%llu", c3.peer_id[2]);
+    const cJSON *s;
+    cJSON_ArrayForEach(s, json_path(r.json, "results.0.shards"))
+    {
+        char *t = cJSON_PrintUnformatted(s);
+        TEST_EXPECT(strstr(t, not_used) == NULL);
+        free(t);
+    }
     resp_free(&r);
     TEST_ASSERT(emu_peer_restart(&c3, 2) == 0);
 }
@@ -564,7 +582,7 @@ int main(void)
     TEST_RUN(test_transfer_in_progress_refused);
     TEST_RUN(test_clean_cut_stream_detected);
     TEST_RUN(test_failing_peer_shards_move);
-    TEST_RUN(test_down_peer_fails_naming_it);
+    TEST_RUN(test_down_peer_fails_only_unreplicated);
     TEST_RUN(test_nodes_list_checked);
     TEST_RUN(test_corrupt_shard_named_in_restore);
     TEST_RUN(test_kill9_mid_run_leaves_no_shard_snapshot);
