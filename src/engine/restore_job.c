@@ -162,6 +162,31 @@ static enum qb_err restore_with_retries(struct restore *r, const struct qdrant_t
     }
 }
 
+/* The archive is recovered on the instance URL's peer only, which takes
+ * every shard it holds data for (CONTRACT §4, §7).  On a cluster of several
+ * peers the other replicas are then either preferred to the archive
+ * (`replica`: the restored data is dropped wherever another Active replica
+ * exists, always so in a new collection) or left as they are (`no_sync`:
+ * empty or old, yet Active and serving reads).  Neither restores the
+ * collection, so both are refused before anything changes. */
+static enum qb_err check_priority_on_cluster(struct restore *r, char *err, size_t errlen)
+{
+    struct qdrant_cluster cl;
+    enum qb_err rc = qdrant_cluster_get(r->qdrant, &cl, err, errlen);
+    if (!rc && cl.enabled && cl.npeers > 1)
+        rc = qb_failf(QB_ERR_INVALID, err, errlen,
+                      "priority \"%s\" cannot restore a collection snapshot into %s, a cluster of "
+                      "%zu peers: Qdrant recovers it on one peer and %s, so the collection would "
+                      "not be what was backed up; use \"snapshot\" (the default). Nothing was "
+                      "changed",
+                      qdrant_priority_name(r->priority), r->instance, cl.npeers,
+                      r->priority == QDRANT_PRIORITY_REPLICA
+                          ? "prefers the other replicas' data to the snapshot's"
+                          : "leaves the other replicas as they are");
+    qdrant_cluster_clear(&cl);
+    return rc;
+}
+
 /* Checks before anything changes on the target; fills *exists. */
 static enum qb_err preflight(struct restore *r, bool *exists, char *err, size_t errlen)
 {
@@ -193,6 +218,8 @@ static enum qb_err preflight(struct restore *r, bool *exists, char *err, size_t 
                       "collection %s already exists on %s; restoring would replace it: send "
                       "\"overwrite\": true to do that (a safety snapshot is taken first)",
                       r->collection, r->instance);
+    if (!rc && (r->priority == QDRANT_PRIORITY_REPLICA || r->priority == QDRANT_PRIORITY_NO_SYNC))
+        rc = check_priority_on_cluster(r, err, errlen);
     return rc;
 }
 

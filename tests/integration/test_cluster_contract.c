@@ -13,7 +13,8 @@
  * node's collection snapshot restored whole into the cluster;
  * and an instance whose key is a JWT probed with a Bearer token (§8); and
  * a key that may not read GET /cluster: fine on one node, refused where
- * shards live on other peers.
+ * shards live on other peers; and a single node's snapshot refused into
+ * the cluster with priority no_sync or replica (which would not restore it).
  */
 #include "unit.h"
 #include "common.h"
@@ -374,6 +375,58 @@ static void test_cluster_hidden_on_cluster_refused(void)
     TEST_ASSERT(emu_clear_faults(&c3.peer[0]) == 0);
 }
 
+/* Restoring that kind of snapshot into the cluster with priority no_sync
+ * (the other replicas stay as they are: empty and Active) or replica (they
+ * win over the snapshot) would not give the collection back: refused,
+ * nothing changed. */
+static void test_single_node_snapshot_priority_refused_on_cluster(void)
+{
+    struct resp r;
+    TEST_ASSERT(emu_request(&single, "PUT", "/collections/solo3",
+                            "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
+                            "\"shard_number\":3}",
+                            &r) == 0);
+    TEST_EXPECT_INT(r.status, 200);
+    resp_free(&r);
+    TEST_ASSERT(emu_upsert(&single, "solo3", 60, 4) == 0);
+    TEST_ASSERT(call("POST", "/v1/plans",
+                     "{\"name\":\"solo3\",\"instance\":\"one\",\"collections\":[\"solo3\"]}", 201,
+                     &r));
+    resp_free(&r);
+    run_plan("solo3", &r);
+    TEST_EXPECT_INT(r.status, 200);
+    double id = json_path_num(r.json, "results.0.snapshot_id");
+    resp_free(&r);
+    static const char *const prio[] = {"no_sync", "replica"};
+    for (size_t i = 0; i < 2; i++) {
+        for (int p = 0; p < c3.n; p++)
+            TEST_ASSERT(emu_clear_requests(&c3.peer[p]) == 0);
+        char body[200];
+        snprintf(body, sizeof body,
+                 "{\"snapshot_id\":%.0f,\"target_instance\":\"default\",\"priority\":\"%s\"}", id,
+                 prio[i]);
+        TEST_ASSERT(qbd_request(&d, "POST", "/v1/restores?wait=120", body, NULL, &r) == 0);
+        TEST_EXPECT_INT(r.status, 424);
+        const char *error = json_path_str(r.json, "run.error");
+        TEST_EXPECT(error && strstr(error, prio[i]) && strstr(error, "cluster of 3 peers") &&
+                    strstr(error, "Nothing was changed"));
+        resp_free(&r);
+        for (int p = 0; p < c3.n; p++)
+            TEST_EXPECT_INT(emu_changes(&c3.peer[p]), 0);
+    }
+    /* The default priority restores it whole. */
+    char *want = emu_points(&single, "solo3");
+    TEST_ASSERT(want != NULL);
+    char body[160];
+    snprintf(body, sizeof body, "{\"snapshot_id\":%.0f,\"target_instance\":\"default\"}", id);
+    TEST_ASSERT(call("POST", "/v1/restores?wait=180", body, 200, &r));
+    resp_free(&r);
+    TEST_ASSERT(emu_cluster_wait_active(&c3, "solo3", 30000) == 0);
+    for (int p = 0; p < c3.n; p++)
+        TEST_EXPECT(emu_points_equal(&c3.peer[p], "solo3", want));
+    free(want);
+}
+
 int main(void)
 {
     if (emu_cluster_start(&c3, 3, NULL) != 0 || emu_start(&single, NULL) != 0)
@@ -390,6 +443,7 @@ int main(void)
     TEST_RUN(test_jwt_key_probed_as_bearer);
     TEST_RUN(test_cluster_hidden_on_single_node);
     TEST_RUN(test_cluster_hidden_on_cluster_refused);
+    TEST_RUN(test_single_node_snapshot_priority_refused_on_cluster);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     qbd_cleanup(&d);
     TEST_EXPECT_INT(emu_cluster_stop(&c3), 0);
