@@ -91,7 +91,6 @@ static int shard_cmp(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* Describes every holder of s: "peer 1 (Dead), peer 2 (Partial)". */
 /* Whether peer id did not answer for the shard map. */
 static bool peer_silent(const struct set_run *sr, uint64_t id)
 {
@@ -101,6 +100,7 @@ static bool peer_silent(const struct set_run *sr, uint64_t id)
     return false;
 }
 
+/* Describes every holder of s: "peer 1 (Dead), peer 2 (Partial)". */
 static void describe_holders(const struct set_run *sr, const struct shard *s, char *buf, size_t len)
 {
     size_t used = 0;
