@@ -107,11 +107,15 @@ static void describe_holders(const struct set_run *sr, const struct shard *s, ch
     buf[0] = 0;
     for (size_t i = 0; i < s->nholders && used < len; i++) {
         const struct holder *h = &s->holders[i];
-        used += (size_t)snprintf(buf + used, len - used, "%speer %llu (%s%s)", i ? ", " : "",
+        const struct topo_peer *tp = topology_peer(sr->topo, h->peer);
+        bool silent = peer_silent(sr, h->peer);
+        used += (size_t)snprintf(buf + used, len - used, "%speer %llu (%s%s%s%s)", i ? ", " : "",
                                  (unsigned long long)h->peer, h->state,
-                                 h->local                   ? ""
-                                 : peer_silent(sr, h->peer) ? ", that peer does not answer"
-                                                            : ", not confirmed by that peer");
+                                 h->local ? ""
+                                 : silent ? ", that peer does not answer"
+                                          : ", not confirmed by that peer",
+                                 !h->local && silent && tp && tp->error ? ": " : "",
+                                 !h->local && silent && tp && tp->error ? tp->error : "");
     }
     if (!s->nholders)
         snprintf(buf, len, "no peer holds it");
@@ -232,7 +236,7 @@ static enum qb_err assign(struct set_run *sr, char *err, size_t errlen)
                     best = p;
         }
         if (best == SIZE_MAX) {
-            char who[QB_ERRBUF_SIZE / 2];
+            char who[QB_ERRBUF_SIZE];
             describe_holders(sr, s, who, sizeof who);
             rc = qb_failf(QB_ERR_REMOTE, err, errlen,
                           "collection %s: shard %u has no Active replica (%s); a backup "

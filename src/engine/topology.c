@@ -108,6 +108,33 @@ static void probe_peer(const struct store_instance *inst, struct topo_peer *p, l
     qdrant_client_destroy(qc);
 }
 
+/* A REST URL guessed from a p2p URI leads to the right peer only where
+ * every peer serves REST on the instance URL's port; peers on one host
+ * with ports of their own all lead to one of them.  The guess is asked
+ * which peer it is, and one that answers as another peer counts as not
+ * answering, saying why: its shards are then taken from other replicas or
+ * the collection fails naming it, never read from the wrong node. */
+static void check_guess(const struct store_instance *inst, struct topo_peer *p, long timeout_ms)
+{
+    char err[QB_ERRBUF_SIZE];
+    struct qdrant_client *qc = NULL;
+    struct qdrant_cluster cl = {0};
+    if (!p->reachable)
+        return;
+    enum qb_err rc = topology_probe_client(inst, p->rest_url, timeout_ms, &qc, err, sizeof err);
+    if (!rc)
+        rc = qdrant_cluster_get(qc, &cl, err, sizeof err);
+    qdrant_client_destroy(qc);
+    if (!rc && cl.enabled && cl.peer_id != p->id) {
+        p->reachable = false;
+        free(p->error);
+        p->error = xasprintf("%s, guessed from p2p URI %s, answers as peer %llu: list every "
+                             "peer's REST URL in the instance's nodes",
+                             p->rest_url, p->uri, (unsigned long long)cl.peer_id);
+    }
+    qdrant_cluster_clear(&cl);
+}
+
 static struct topo_peer *find_peer(struct topology *t, uint64_t id)
 {
     for (size_t i = 0; i < t->npeers; i++)
@@ -230,8 +257,12 @@ enum qb_err topology_resolve(const struct store_instance *inst, long timeout_ms,
             }
         }
     }
-    for (size_t i = 0; !rc && i < t->npeers; i++)
+    bool guessed = t->cluster && cJSON_GetArraySize(nodes) == 0;
+    for (size_t i = 0; !rc && i < t->npeers; i++) {
         probe_peer(inst, &t->peers[i], timeout_ms);
+        if (guessed && t->peers[i].id != t->self && t->peers[i].rest_url)
+            check_guess(inst, &t->peers[i], timeout_ms);
+    }
 out:
     qdrant_cluster_clear(&cl);
     cJSON_Delete(nodes);

@@ -477,9 +477,16 @@ static bool peer_sees_all(void *ctx)
     return ok;
 }
 
-int emu_cluster_start(struct emu_cluster *c, int n, const char *const *extra_args)
+/* Peer i's bind address. */
+static void peer_host(const struct emu_cluster *c, int i, char *host, size_t len)
+{
+    snprintf(host, len, "127.0.0.%d", c->one_host ? 1 : i + 1);
+}
+
+static int cluster_start(struct emu_cluster *c, int n, const char *const *extra_args, bool one_host)
 {
     memset(c, 0, sizeof *c);
+    c->one_host = one_host;
     if (n < 1 || n > EMU_CLUSTER_MAX)
         return -1;
     snprintf(c->dir, sizeof c->dir, "/tmp/qbackup-cluster-XXXXXX");
@@ -492,12 +499,13 @@ int emu_cluster_start(struct emu_cluster *c, int n, const char *const *extra_arg
     for (int i = 0; i < n; i++) {
         char dir[300], host[32];
         snprintf(dir, sizeof dir, "%s/peer%d", c->dir, i);
-        snprintf(host, sizeof host, "127.0.0.%d", i + 1);
+        peer_host(c, i, host, sizeof host);
         if (mkdir(dir, 0700) != 0) {
             emu_cluster_cleanup(c);
             return -1;
         }
-        prepare(&c->peer[i], dir, host, i ? c->peer[0].port : 0, extra_args, cluster_dir);
+        prepare(&c->peer[i], dir, host, i && !one_host ? c->peer[0].port : 0, extra_args,
+                cluster_dir);
         c->n = i + 1;
         if (spawn(&c->peer[i], host) != 0) {
             emu_cluster_cleanup(c);
@@ -520,6 +528,16 @@ int emu_cluster_start(struct emu_cluster *c, int n, const char *const *extra_arg
         }
     }
     return 0;
+}
+
+int emu_cluster_start(struct emu_cluster *c, int n, const char *const *extra_args)
+{
+    return cluster_start(c, n, extra_args, false);
+}
+
+int emu_cluster_start_one_host(struct emu_cluster *c, int n, const char *const *extra_args)
+{
+    return cluster_start(c, n, extra_args, true);
 }
 
 int emu_cluster_stop(struct emu_cluster *c)
@@ -566,7 +584,7 @@ int emu_peer_restart(struct emu_cluster *c, int i)
     if (e->pid > 0 && emu_stop(e) != 0)
         return -1;
     char host[32];
-    snprintf(host, sizeof host, "127.0.0.%d", i + 1);
+    peer_host(c, i, host, sizeof host);
     if (spawn(e, host) != 0)
         return -1;
     struct peers_wait w = {c, i};

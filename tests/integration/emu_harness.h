@@ -119,11 +119,17 @@ struct emu_cluster {
     char dir[256];                               /* temp dir holding the shared --cluster-dir */
     struct emu peer[EMU_CLUSTER_MAX];            /* peer[i].url = "http://127.0.0.<i+1>:PORT" */
     unsigned long long peer_id[EMU_CLUSTER_MAX]; /* as GET /cluster reports it */
+    bool one_host; /* emu_cluster_start_one_host: every peer on 127.0.0.1 */
 };
 
 /* Starts n peers on 127.0.0.1..n with one common port; extra_args go to
  * every peer.  0 when all answer GET /cluster listing n peers. */
 int emu_cluster_start(struct emu_cluster *c, int n, const char *const *extra_args);
+/* The same cluster with every peer on 127.0.0.1, each on a port of its
+ * own, as stand-ins on one machine run: a p2p URI's host then leads to
+ * peer 0's REST port, not to the peer, and a client must be given every
+ * peer's REST URL (an instance's nodes). */
+int emu_cluster_start_one_host(struct emu_cluster *c, int n, const char *const *extra_args);
 /* SIGTERM every running peer; 0 when all exited cleanly. */
 int emu_cluster_stop(struct emu_cluster *c);
 /* Stops what runs and removes the temporary directory. */

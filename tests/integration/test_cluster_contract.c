@@ -14,7 +14,9 @@
  * and an instance whose key is a JWT probed with a Bearer token (§8); and
  * a key that may not read GET /cluster: fine on one node, refused where
  * shards live on other peers; and a single node's snapshot refused into
- * the cluster with priority no_sync or replica (which would not restore it).
+ * the cluster with priority no_sync or replica (which would not restore it);
+ * and peers on one host with REST ports of their own: a guessed REST URL
+ * that answers as another peer is named, and nodes fix it.
  */
 #include "unit.h"
 #include "common.h"
@@ -427,6 +429,43 @@ static void test_single_node_snapshot_priority_refused_on_cluster(void)
     free(want);
 }
 
+/* Peers on one host, each with a REST port of its own (stand-ins on one
+ * machine): the REST URL guessed from a p2p URI leads to peer 0.  Without
+ * nodes, the run fails naming the guess and what to do, instead of asking
+ * peer 0 for shards it does not hold; with every peer listed in nodes the
+ * same plan backs up every shard. */
+static void test_one_host_peers_need_nodes(void)
+{
+    struct emu_cluster oh;
+    TEST_ASSERT(emu_cluster_start_one_host(&oh, 3, NULL) == 0);
+    TEST_ASSERT(emu_cluster_create_collection(&oh, "oh", 4, 3, 1) == 0);
+    TEST_ASSERT(emu_upsert_range(&oh.peer[0], "oh", 1, 90, 8, NULL) == 0);
+    struct resp r;
+    char body[512];
+    snprintf(body, sizeof body, "{\"name\":\"onehost\",\"url\":\"%s\"}", oh.peer[0].url);
+    TEST_ASSERT(call("POST", "/v1/instances", body, 201, &r));
+    resp_free(&r);
+    TEST_ASSERT(call("POST", "/v1/plans",
+                     "{\"name\":\"oh\",\"instance\":\"onehost\",\"collections\":[\"oh\"]}", 201,
+                     &r));
+    resp_free(&r);
+    run_plan("oh", &r);
+    TEST_EXPECT_INT(r.status, 424);
+    const char *error = json_path_str(r.json, "run.results.0.error");
+    TEST_EXPECT(error && strstr(error, "answers as peer") && strstr(error, "nodes"));
+    resp_free(&r);
+    snprintf(body, sizeof body, "{\"url\":\"%s\",\"nodes\":[\"%s\",\"%s\",\"%s\"]}", oh.peer[0].url,
+             oh.peer[0].url, oh.peer[1].url, oh.peer[2].url);
+    TEST_ASSERT(call("PUT", "/v1/instances/onehost", body, 200, &r));
+    resp_free(&r);
+    run_plan("oh", &r);
+    TEST_EXPECT_INT(r.status, 200);
+    TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "results.0.shards")), 3);
+    resp_free(&r);
+    TEST_EXPECT_INT(emu_cluster_stop(&oh), 0);
+    emu_cluster_cleanup(&oh);
+}
+
 int main(void)
 {
     if (emu_cluster_start(&c3, 3, NULL) != 0 || emu_start(&single, NULL) != 0)
@@ -444,6 +483,7 @@ int main(void)
     TEST_RUN(test_cluster_hidden_on_single_node);
     TEST_RUN(test_cluster_hidden_on_cluster_refused);
     TEST_RUN(test_single_node_snapshot_priority_refused_on_cluster);
+    TEST_RUN(test_one_host_peers_need_nodes);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     qbd_cleanup(&d);
     TEST_EXPECT_INT(emu_cluster_stop(&c3), 0);
