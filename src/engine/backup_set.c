@@ -100,6 +100,29 @@ static bool peer_silent(const struct set_run *sr, uint64_t id)
     return false;
 }
 
+/* A set taken while peers did not answer is whole (every shard came from
+ * a replica its own peer confirmed Active), but the cluster is not: the
+ * result says so, for whoever reads the run. */
+static void add_silent_warning(const struct set_run *sr, cJSON *result)
+{
+    size_t silent = 0;
+    uint64_t one = 0;
+    for (size_t p = 0; sr->silent && p < sr->topo->npeers; p++) {
+        if (sr->silent[p]) {
+            silent++;
+            one = sr->topo->peers[p].id;
+        }
+    }
+    if (!silent)
+        return;
+    char *w = xasprintf("%zu peer(s) did not answer (peer %llu among them): every shard was "
+                        "taken from a replica that another peer holds Active; the backup is whole, "
+                        "the cluster is not",
+                        silent, (unsigned long long)one);
+    cJSON_AddStringToObject(result, "warning", w);
+    free(w);
+}
+
 /* Describes every holder of s: "peer 1 (Dead), peer 2 (Partial)". */
 static void describe_holders(const struct set_run *sr, const struct shard *s, char *buf, size_t len)
 {
@@ -529,6 +552,7 @@ enum qb_err backup_set_collection(struct job *j, const struct store_plan *plan,
     if (points >= 0)
         cJSON_AddNumberToObject(result, "points_count", (double)points);
     cJSON_AddItemToObject(result, "shards", cJSON_Duplicate(shards, true));
+    add_silent_warning(&sr, result);
     job_add_rate(j, result, size, transfer_ms);
     free(location);
     goto out;

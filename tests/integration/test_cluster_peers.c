@@ -431,6 +431,8 @@ static void test_down_peer_fails_only_unreplicated(void)
     run_plan("r2", &r);
     TEST_EXPECT_INT(r.status, 200);
     TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "results.0.shards")), 6);
+    const char *warning = json_path_str(r.json, "results.0.warning");
+    TEST_EXPECT(warning && strstr(warning, "did not answer") && strstr(warning, want));
     char not_used[40];
     snprintf(not_used, sizeof not_used, "\"peer_id\":%llu", c3.peer_id[2]);
     const cJSON *s;
