@@ -91,13 +91,19 @@ static int shard_cmp(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* Whether peer id did not answer for the shard map. */
-static bool peer_silent(const struct set_run *sr, uint64_t id)
+/* How many peers did not answer for the shard map; *one (may be NULL)
+ * receives the id of one of them. */
+static size_t count_silent(const struct set_run *sr, uint64_t *one)
 {
-    for (size_t p = 0; p < sr->topo->npeers; p++)
-        if (sr->topo->peers[p].id == id)
-            return sr->silent[p];
-    return false;
+    size_t n = 0;
+    for (size_t p = 0; sr->silent && p < sr->topo->npeers; p++) {
+        if (sr->silent[p]) {
+            n++;
+            if (one)
+                *one = sr->topo->peers[p].id;
+        }
+    }
+    return n;
 }
 
 /* A set taken while peers did not answer is whole (every shard came from
@@ -105,14 +111,8 @@ static bool peer_silent(const struct set_run *sr, uint64_t id)
  * result says so, for whoever reads the run. */
 static void add_silent_warning(const struct set_run *sr, cJSON *result)
 {
-    size_t silent = 0;
     uint64_t one = 0;
-    for (size_t p = 0; sr->silent && p < sr->topo->npeers; p++) {
-        if (sr->silent[p]) {
-            silent++;
-            one = sr->topo->peers[p].id;
-        }
-    }
+    size_t silent = count_silent(sr, &one);
     if (!silent)
         return;
     char *w = xasprintf("%zu peer(s) did not answer (peer %llu among them): every shard was "
@@ -131,7 +131,7 @@ static void describe_holders(const struct set_run *sr, const struct shard *s, ch
     for (size_t i = 0; i < s->nholders && used < len; i++) {
         const struct holder *h = &s->holders[i];
         const struct topo_peer *tp = topology_peer(sr->topo, h->peer);
-        bool silent = peer_silent(sr, h->peer);
+        bool silent = tp && sr->silent[tp - sr->topo->peers];
         used += (size_t)snprintf(buf + used, len - used, "%speer %llu (%s%s%s%s)", i ? ", " : "",
                                  (unsigned long long)h->peer, h->state,
                                  h->local ? ""
@@ -225,9 +225,7 @@ static enum qb_err build_shard_map(struct set_run *sr, char *err, size_t errlen)
         }
         qdrant_shard_view_clear(&v);
     }
-    size_t silent = 0;
-    for (size_t p = 0; p < sr->topo->npeers; p++)
-        silent += sr->silent[p];
+    size_t silent = count_silent(sr, NULL);
     if (!answered)
         return qb_failf(silent ? QB_ERR_TRANSIENT : QB_ERR_NOT_FOUND, err, errlen,
                         "reading the shard map of %s: %s (%s)", sr->collection,

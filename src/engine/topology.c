@@ -93,10 +93,33 @@ char *topology_rest_from_p2p(const char *p2p_uri, const char *base_url)
     return xasprintf("%.*s://%.*s", (int)bsl, base_url, (int)hl, h);
 }
 
-static void probe_peer(const struct store_instance *inst, struct topo_peer *p, long timeout_ms)
+/* GET /cluster at url with inst's key and TLS (qdrant_cluster_get); *cl
+ * is cleared by the caller. */
+static enum qb_err cluster_at(const struct store_instance *inst, const char *url, long timeout_ms,
+                              struct qdrant_cluster *cl, char *err, size_t errlen)
+{
+    struct qdrant_client *qc = NULL;
+    enum qb_err rc = topology_probe_client(inst, url, timeout_ms, &qc, err, errlen);
+    if (!rc)
+        rc = qdrant_cluster_get(qc, cl, err, errlen);
+    qdrant_client_destroy(qc);
+    return rc;
+}
+
+/* GET / on p's REST URL: reachable and version.  With check_id, the URL
+ * was guessed from a p2p URI, which leads to the right peer only where
+ * every peer serves REST on the instance URL's port (peers on one host
+ * with ports of their own all lead to one of them): it is also asked
+ * which peer it is (GET /cluster), and one that answers as another peer
+ * counts as not answering, saying why, so its shards are taken from other
+ * replicas or the collection fails naming it, never read from the wrong
+ * node. */
+static void probe_peer(const struct store_instance *inst, struct topo_peer *p, bool check_id,
+                       long timeout_ms)
 {
     char err[QB_ERRBUF_SIZE];
     struct qdrant_client *qc = NULL;
+    struct qdrant_cluster cl = {0};
     if (!p->rest_url)
         return;
     enum qb_err rc = topology_probe_client(inst, p->rest_url, timeout_ms, &qc, err, sizeof err);
@@ -105,34 +128,15 @@ static void probe_peer(const struct store_instance *inst, struct topo_peer *p, l
     p->reachable = rc == QB_OK;
     if (rc)
         p->error = xstrdup(err);
-    qdrant_client_destroy(qc);
-}
-
-/* A REST URL guessed from a p2p URI leads to the right peer only where
- * every peer serves REST on the instance URL's port; peers on one host
- * with ports of their own all lead to one of them.  The guess is asked
- * which peer it is, and one that answers as another peer counts as not
- * answering, saying why: its shards are then taken from other replicas or
- * the collection fails naming it, never read from the wrong node. */
-static void check_guess(const struct store_instance *inst, struct topo_peer *p, long timeout_ms)
-{
-    char err[QB_ERRBUF_SIZE];
-    struct qdrant_client *qc = NULL;
-    struct qdrant_cluster cl = {0};
-    if (!p->reachable)
-        return;
-    enum qb_err rc = topology_probe_client(inst, p->rest_url, timeout_ms, &qc, err, sizeof err);
-    if (!rc)
-        rc = qdrant_cluster_get(qc, &cl, err, sizeof err);
-    qdrant_client_destroy(qc);
-    if (!rc && cl.enabled && cl.peer_id != p->id) {
+    else if (check_id && !qdrant_cluster_get(qc, &cl, err, sizeof err) && cl.enabled &&
+             cl.peer_id != p->id) {
         p->reachable = false;
-        free(p->error);
         p->error = xasprintf("%s, guessed from p2p URI %s, answers as peer %llu: list every "
                              "peer's REST URL in the instance's nodes",
                              p->rest_url, p->uri, (unsigned long long)cl.peer_id);
     }
     qdrant_cluster_clear(&cl);
+    qdrant_client_destroy(qc);
 }
 
 static struct topo_peer *find_peer(struct topology *t, uint64_t id)
@@ -155,12 +159,8 @@ static enum qb_err map_nodes(const struct store_instance *inst, const cJSON *nod
         if (!url)
             return qb_failf(QB_ERR_INVALID, err, errlen, "nodes[%d]: must be a URL", i);
         char sub[QB_ERRBUF_SIZE];
-        struct qdrant_client *qc = NULL;
         struct qdrant_cluster cl = {0};
-        enum qb_err rc = topology_probe_client(inst, url, timeout_ms, &qc, sub, sizeof sub);
-        if (!rc)
-            rc = qdrant_cluster_get(qc, &cl, sub, sizeof sub);
-        qdrant_client_destroy(qc);
+        enum qb_err rc = cluster_at(inst, url, timeout_ms, &cl, sub, sizeof sub);
         if (rc)
             return qb_failf(rc == QB_ERR_INVALID ? rc : QB_ERR_REMOTE, err, errlen,
                             "nodes[%d] (%s) does not answer as a Qdrant peer: %s", i, url, sub);
@@ -200,13 +200,9 @@ enum qb_err topology_resolve(const struct store_instance *inst, long timeout_ms,
 {
     *out = NULL;
     struct topology *t = xcalloc(1, sizeof *t);
-    struct qdrant_client *qc = NULL;
     struct qdrant_cluster cl = {0};
     cJSON *nodes = cJSON_Parse(inst->nodes ? inst->nodes : "[]");
-    enum qb_err rc = topology_probe_client(inst, inst->url, timeout_ms, &qc, err, errlen);
-    if (!rc)
-        rc = qdrant_cluster_get(qc, &cl, err, errlen);
-    qdrant_client_destroy(qc);
+    enum qb_err rc = cluster_at(inst, inst->url, timeout_ms, &cl, err, errlen);
     if (rc)
         goto out;
     t->cluster = cl.enabled;
@@ -258,11 +254,8 @@ enum qb_err topology_resolve(const struct store_instance *inst, long timeout_ms,
         }
     }
     bool guessed = t->cluster && cJSON_GetArraySize(nodes) == 0;
-    for (size_t i = 0; !rc && i < t->npeers; i++) {
-        probe_peer(inst, &t->peers[i], timeout_ms);
-        if (guessed && t->peers[i].id != t->self && t->peers[i].rest_url)
-            check_guess(inst, &t->peers[i], timeout_ms);
-    }
+    for (size_t i = 0; !rc && i < t->npeers; i++)
+        probe_peer(inst, &t->peers[i], guessed && t->peers[i].id != t->self, timeout_ms);
 out:
     qdrant_cluster_clear(&cl);
     cJSON_Delete(nodes);
