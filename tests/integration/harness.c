@@ -674,6 +674,14 @@ bool qbd_call(struct qbd *d, const char *method, const char *path, const char *b
     return true;
 }
 
+void qbd_run_plan(struct qbd *d, const char *plan, int wait_s, struct resp *r)
+{
+    char path[192];
+    snprintf(path, sizeof path, "/v1/plans/%s/runs?wait=%d", plan, wait_s);
+    if (qbd_request(d, "POST", path, NULL, NULL, r) != 0)
+        r->status = -1;
+}
+
 bool qbd_write_key_file(const char *path, char *b64, size_t b64len)
 {
     unsigned char key[SEAL_KEY_LEN];

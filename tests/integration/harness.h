@@ -111,6 +111,10 @@ bool qbd_write_key_file(const char *path, char *b64, size_t b64len);
 bool qbd_call(struct qbd *d, const char *method, const char *path, const char *body, long want,
               struct resp *r);
 
+/* POST /v1/plans/{plan}/runs?wait=<wait_s>: r holds the answer (200 when
+ * the run succeeded, 424 when it failed), status -1 when none came. */
+void qbd_run_plan(struct qbd *d, const char *plan, int wait_s, struct resp *r);
+
 /* Value of a response header (case-insensitive), copied into a static
  * buffer valid until the next call, or NULL. */
 const char *resp_header(const struct resp *r, const char *name);

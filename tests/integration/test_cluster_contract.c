@@ -36,23 +36,28 @@ static bool call(const char *method, const char *path, const char *body, long wa
     return qbd_call(&d, method, path, body, want, r);
 }
 
-static bool make_plan(const char *name, const char *collection)
+/* A plan backing up collection of instance (NULL: the plan's default). */
+static bool make_plan(const char *name, const char *collection, const char *instance)
 {
     char body[256];
-    snprintf(body, sizeof body, "{\"name\":\"%s\",\"collections\":[\"%s\"]}", name, collection);
+    snprintf(body, sizeof body, "{\"name\":\"%s\",%s%s%s\"collections\":[\"%s\"]}", name,
+             instance ? "\"instance\":\"" : "", instance ? instance : "", instance ? "\"," : "",
+             collection);
     struct resp r;
     bool ok = call("POST", "/v1/plans", body, 201, &r);
     resp_free(&r);
     return ok;
 }
 
-/* Runs plan and waits; r holds the answer (200 or 424). */
-static void run_plan(const char *plan, struct resp *r)
+/* Registers instance name at url. */
+static bool add_instance(const char *name, const char *url)
 {
-    char path[128];
-    snprintf(path, sizeof path, "/v1/plans/%s/runs?wait=180", plan);
-    if (qbd_request(&d, "POST", path, NULL, NULL, r) != 0)
-        r->status = -1;
+    char body[256];
+    snprintf(body, sizeof body, "{\"name\":\"%s\",\"url\":\"%s\"}", name, url);
+    struct resp r;
+    bool ok = call("POST", "/v1/instances", body, 201, &r);
+    resp_free(&r);
+    return ok;
 }
 
 /* Every local replica of coll on every peer: shard id and points count;
@@ -83,9 +88,9 @@ static void test_set_restore_no_sync_fills_every_replica(void)
 {
     TEST_ASSERT(emu_cluster_create_collection(&c3, "ns", 4, 3, 2) == 0);
     TEST_ASSERT(emu_upsert_range(&c3.peer[0], "ns", 1, 240, 5, NULL) == 0);
-    TEST_ASSERT(make_plan("ns", "ns"));
+    TEST_ASSERT(make_plan("ns", "ns", NULL));
     struct resp r;
-    run_plan("ns", &r);
+    qbd_run_plan(&d, "ns", 180, &r);
     TEST_EXPECT_INT(r.status, 200);
     double id = json_path_num(r.json, "results.0.snapshot_id");
     resp_free(&r);
@@ -144,9 +149,9 @@ static void test_peer_without_the_collection(void)
                                        "\"path_prefix\":\"/collections/lag/cluster\","
                                        "\"message\":\"Not found: Collection `lag` doesn't "
                                        "exist!\"}") == 0);
-    TEST_ASSERT(make_plan("lag", "lag"));
+    TEST_ASSERT(make_plan("lag", "lag", NULL));
     struct resp r;
-    run_plan("lag", &r);
+    qbd_run_plan(&d, "lag", 180, &r);
     TEST_EXPECT_INT(r.status, 200);
     TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "results.0.shards")), 2);
     char not_used[40];
@@ -171,7 +176,7 @@ static void test_collection_unknown_everywhere_is_not_found(void)
                                            "\"message\":\"Not found: Collection `lag` "
                                            "doesn't exist!\"}") == 0);
     struct resp r;
-    run_plan("lag", &r);
+    qbd_run_plan(&d, "lag", 180, &r);
     TEST_EXPECT_INT(r.status, 424);
     const char *error = json_path_str(r.json, "run.results.0.error");
     TEST_EXPECT(error && strstr(error, "404"));
@@ -205,8 +210,8 @@ static void test_numeric_shard_key_stays_number(void)
     TEST_EXPECT_INT(r.status, 200);
     resp_free(&r);
     TEST_ASSERT(emu_cluster_wait_active(&c3, "nk", 10000) == 0);
-    TEST_ASSERT(make_plan("nk", "nk"));
-    run_plan("nk", &r);
+    TEST_ASSERT(make_plan("nk", "nk", NULL));
+    qbd_run_plan(&d, "nk", 180, &r);
     TEST_EXPECT_INT(r.status, 200);
     double id = json_path_num(r.json, "results.0.snapshot_id");
     resp_free(&r);
@@ -243,16 +248,11 @@ static void test_single_node_snapshot_into_cluster(void)
     TEST_ASSERT(emu_upsert(&single, "solo", 50, 9) == 0);
     char *want = emu_points(&single, "solo");
     TEST_ASSERT(want != NULL);
+    TEST_ASSERT(add_instance("one", single.url));
+    TEST_ASSERT(make_plan("solo", "solo", "one"));
     struct resp r;
     char body[256];
-    snprintf(body, sizeof body, "{\"name\":\"one\",\"url\":\"%s\"}", single.url);
-    TEST_ASSERT(call("POST", "/v1/instances", body, 201, &r));
-    resp_free(&r);
-    TEST_ASSERT(call("POST", "/v1/plans",
-                     "{\"name\":\"solo\",\"instance\":\"one\",\"collections\":[\"solo\"]}", 201,
-                     &r));
-    resp_free(&r);
-    run_plan("solo", &r);
+    qbd_run_plan(&d, "solo", 180, &r);
     TEST_EXPECT_INT(r.status, 200);
     double id = json_path_num(r.json, "results.0.snapshot_id");
     resp_free(&r);
@@ -329,14 +329,9 @@ static void test_cluster_hidden_on_single_node(void)
 {
     TEST_ASSERT(emu_create_collection(&single, "hid", 4) == 0);
     TEST_ASSERT(emu_upsert(&single, "hid", 40, 3) == 0);
+    TEST_ASSERT(add_instance("hid", single.url));
+    TEST_ASSERT(make_plan("hid", "hid", "hid"));
     struct resp r;
-    char body[256];
-    snprintf(body, sizeof body, "{\"name\":\"hid\",\"url\":\"%s\"}", single.url);
-    TEST_ASSERT(call("POST", "/v1/instances", body, 201, &r));
-    resp_free(&r);
-    TEST_ASSERT(call("POST", "/v1/plans",
-                     "{\"name\":\"hid\",\"instance\":\"hid\",\"collections\":[\"hid\"]}", 201, &r));
-    resp_free(&r);
     static const char *const faults[] = {
         "{\"kind\":\"fail\",\"method\":\"GET\",\"path_prefix\":\"/cluster\",\"status\":403,"
         "\"count\":0,\"message\":\"Forbidden: Global access is required\"}",
@@ -345,7 +340,7 @@ static void test_cluster_hidden_on_single_node(void)
     };
     for (size_t i = 0; i < QB_ARRAY_LEN(faults); i++) {
         TEST_ASSERT(emu_fault(&single, faults[i]) == 0);
-        run_plan("hid", &r);
+        qbd_run_plan(&d, "hid", 180, &r);
         TEST_EXPECT_INT(r.status, 200);
         TEST_EXPECT_STR(json_path_str(r.json, "state"), "succeeded");
         TEST_EXPECT(json_path_num(r.json, "results.0.snapshot_id") > 0);
@@ -361,12 +356,12 @@ static void test_cluster_hidden_on_cluster_refused(void)
 {
     TEST_ASSERT(emu_cluster_create_collection(&c3, "hc", 4, 3, 1) == 0);
     TEST_ASSERT(emu_upsert_range(&c3.peer[0], "hc", 1, 90, 4, NULL) == 0);
-    TEST_ASSERT(make_plan("hc", "hc"));
+    TEST_ASSERT(make_plan("hc", "hc", NULL));
     TEST_ASSERT(emu_fault(&c3.peer[0], "{\"kind\":\"fail\",\"method\":\"GET\",\"path_prefix\":"
                                        "\"/cluster\",\"status\":403,\"count\":0,\"message\":"
                                        "\"Forbidden: Global access is required\"}") == 0);
     struct resp r;
-    run_plan("hc", &r);
+    qbd_run_plan(&d, "hc", 180, &r);
     TEST_EXPECT_INT(r.status, 424);
     const char *error = json_path_str(r.json, "run.results.0.error");
     TEST_EXPECT(error && strstr(error, "global read access") && strstr(error, "other peers"));
@@ -391,11 +386,8 @@ static void test_single_node_snapshot_priority_refused_on_cluster(void)
     TEST_EXPECT_INT(r.status, 200);
     resp_free(&r);
     TEST_ASSERT(emu_upsert(&single, "solo3", 60, 4) == 0);
-    TEST_ASSERT(call("POST", "/v1/plans",
-                     "{\"name\":\"solo3\",\"instance\":\"one\",\"collections\":[\"solo3\"]}", 201,
-                     &r));
-    resp_free(&r);
-    run_plan("solo3", &r);
+    TEST_ASSERT(make_plan("solo3", "solo3", "one"));
+    qbd_run_plan(&d, "solo3", 180, &r);
     TEST_EXPECT_INT(r.status, 200);
     double id = json_path_num(r.json, "results.0.snapshot_id");
     resp_free(&r);
@@ -440,16 +432,11 @@ static void test_one_host_peers_need_nodes(void)
     TEST_ASSERT(emu_cluster_start_one_host(&oh, 3, NULL) == 0);
     TEST_ASSERT(emu_cluster_create_collection(&oh, "oh", 4, 3, 1) == 0);
     TEST_ASSERT(emu_upsert_range(&oh.peer[0], "oh", 1, 90, 8, NULL) == 0);
+    TEST_ASSERT(add_instance("onehost", oh.peer[0].url));
+    TEST_ASSERT(make_plan("oh", "oh", "onehost"));
     struct resp r;
     char body[512];
-    snprintf(body, sizeof body, "{\"name\":\"onehost\",\"url\":\"%s\"}", oh.peer[0].url);
-    TEST_ASSERT(call("POST", "/v1/instances", body, 201, &r));
-    resp_free(&r);
-    TEST_ASSERT(call("POST", "/v1/plans",
-                     "{\"name\":\"oh\",\"instance\":\"onehost\",\"collections\":[\"oh\"]}", 201,
-                     &r));
-    resp_free(&r);
-    run_plan("oh", &r);
+    qbd_run_plan(&d, "oh", 180, &r);
     TEST_EXPECT_INT(r.status, 424);
     const char *error = json_path_str(r.json, "run.results.0.error");
     TEST_EXPECT(error && strstr(error, "answers as peer") && strstr(error, "nodes"));
@@ -458,7 +445,7 @@ static void test_one_host_peers_need_nodes(void)
              oh.peer[0].url, oh.peer[1].url, oh.peer[2].url);
     TEST_ASSERT(call("PUT", "/v1/instances/onehost", body, 200, &r));
     resp_free(&r);
-    run_plan("oh", &r);
+    qbd_run_plan(&d, "oh", 180, &r);
     TEST_EXPECT_INT(r.status, 200);
     TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "results.0.shards")), 3);
     resp_free(&r);

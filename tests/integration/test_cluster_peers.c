@@ -44,15 +44,6 @@ static bool make_plan(const char *name, const char *collection, const char *extr
     return ok;
 }
 
-/* Runs plan and waits; r holds the answer (200 or 424). */
-static void run_plan(const char *plan, struct resp *r)
-{
-    char path[128];
-    snprintf(path, sizeof path, "/v1/plans/%s/runs?wait=180", plan);
-    if (qbd_request(&d, "POST", path, NULL, NULL, r) != 0)
-        r->status = -1;
-}
-
 /* How many distinct peers the run's first result took shards from. */
 static int peers_used(const cJSON *run)
 {
@@ -79,7 +70,7 @@ static void roundtrip(const char *plan, const char *collection, int shards, doub
     char *before = emu_points(&c3.peer[1], collection);
     TEST_ASSERT(before != NULL);
     struct resp r;
-    run_plan(plan, &r);
+    qbd_run_plan(&d, plan, 180, &r);
     TEST_EXPECT_INT(r.status, 200);
     TEST_EXPECT_STR(json_path_str(r.json, "results.0.layout"), "shards");
     TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "results.0.shards")), shards);
@@ -186,7 +177,7 @@ static void test_full_instance_plan_with_aliases(void)
     resp_free(&r);
     /* A cluster's full snapshot would hold one peer's shards: every
      * collection is backed up as a set instead. */
-    run_plan("whole", &r);
+    qbd_run_plan(&d, "whole", 180, &r);
     TEST_EXPECT_INT(r.status, 200);
     TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "results")), 3);
     const cJSON *res;
@@ -237,7 +228,7 @@ static void test_dead_replica_skipped(void)
     resp_free(&r);
     TEST_ASSERT(dead != 0);
     TEST_ASSERT(emu_set_replica_state(&c3, "r2", 0, dead, "Dead") == 0);
-    run_plan("r2", &r);
+    qbd_run_plan(&d, "r2", 180, &r);
     TEST_EXPECT_INT(r.status, 200);
     char want[32];
     snprintf(want, sizeof want, "%llu", dead);
@@ -280,7 +271,7 @@ static void test_no_active_replica_fails_naming_shard(void)
     TEST_ASSERT(call("GET", "/v1/snapshots?plan=r1", NULL, 200, &r));
     before = cJSON_GetArraySize(json_path(r.json, "items"));
     resp_free(&r);
-    run_plan("r1", &r);
+    qbd_run_plan(&d, "r1", 180, &r);
     TEST_EXPECT_INT(r.status, 424);
     TEST_EXPECT_STR(json_path_str(r.json, "run.state"), "failed");
     const char *error = json_path_str(r.json, "run.results.0.error");
@@ -304,7 +295,7 @@ static void test_transfer_in_progress_refused(void)
     TEST_ASSERT(emu_request(&c3.peer[0], "POST", "/debug/cluster/transfer", body, &r) == 0);
     TEST_EXPECT_INT(r.status, 200);
     resp_free(&r);
-    run_plan("r1", &r);
+    qbd_run_plan(&d, "r1", 180, &r);
     TEST_EXPECT_INT(r.status, 424);
     const char *error = json_path_str(r.json, "run.results.0.error");
     TEST_EXPECT(error && strstr(error, "rebalanced"));
@@ -317,7 +308,7 @@ static void test_clean_cut_stream_detected(void)
 {
     TEST_ASSERT(make_plan("r1s", "r1", ",\"shard_method\":\"stream\""));
     struct resp r;
-    run_plan("r1s", &r);
+    qbd_run_plan(&d, "r1s", 180, &r);
     TEST_EXPECT_INT(r.status, 200);
     resp_free(&r);
     /* Every peer ends its streams early but cleanly, as Qdrant may. */
@@ -325,7 +316,7 @@ static void test_clean_cut_stream_detected(void)
         TEST_ASSERT(emu_fault(&c3.peer[i], "{\"kind\":\"truncate\",\"after_bytes\":2048,"
                                            "\"clean\":true,\"count\":0,"
                                            "\"path_prefix\":\"/collections/r1/shards/\"}") == 0);
-    run_plan("r1s", &r);
+    qbd_run_plan(&d, "r1s", 180, &r);
     TEST_EXPECT_INT(r.status, 424);
     const char *error = json_path_str(r.json, "run.results.0.error");
     TEST_EXPECT(error && strstr(error, "truncated") && strstr(error, "shard"));
@@ -344,7 +335,7 @@ static void test_failing_peer_shards_move(void)
     TEST_ASSERT(emu_fault(&c3.peer[1], "{\"kind\":\"drop\",\"count\":0,\"method\":\"GET\","
                                        "\"path_prefix\":\"/collections/r2/shards/\"}") == 0);
     struct resp r;
-    run_plan("r2", &r);
+    qbd_run_plan(&d, "r2", 180, &r);
     TEST_EXPECT_INT(r.status, 200);
     char bad[32];
     snprintf(bad, sizeof bad, "%llu", c3.peer_id[1]);
@@ -418,7 +409,7 @@ static void test_down_peer_fails_only_unreplicated(void)
     snprintf(peer_name, sizeof peer_name, "peer %llu", c3.peer_id[2]);
     TEST_EXPECT(harness_wait_until(readyz_names_peer, peer_name, 15000));
     struct resp r;
-    run_plan("r1", &r);
+    qbd_run_plan(&d, "r1", 180, &r);
     TEST_EXPECT_INT(r.status, 424);
     const char *error = json_path_str(r.json, "run.error");
     char want[64];
@@ -428,7 +419,7 @@ static void test_down_peer_fails_only_unreplicated(void)
     /* Replication 2: every shard also has an Active replica on peer 0 or
      * 1, so the backup is whole without peer 2 and takes nothing from it.
      * Before, any peer down failed every collection. */
-    run_plan("r2", &r);
+    qbd_run_plan(&d, "r2", 180, &r);
     TEST_EXPECT_INT(r.status, 200);
     TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "results.0.shards")), 6);
     const char *warning = json_path_str(r.json, "results.0.warning");

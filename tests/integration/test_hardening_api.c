@@ -53,15 +53,6 @@ static void expect_problem(const char *method, const char *path, const char *bod
     resp_free(&r);
 }
 
-/* POST /v1/plans/{plan}/runs?wait=120; r holds the answer. */
-static void run_and_wait(const char *plan, struct resp *r)
-{
-    char path[128];
-    snprintf(path, sizeof path, "/v1/plans/%s/runs?wait=120", plan);
-    if (qbd_request(&d, "POST", path, NULL, NULL, r) != 0)
-        r->status = -1;
-}
-
 /* ---------------------------------------------------------------- item 1 */
 
 /* A list naming a collection twice is refused, naming the second entry. */
@@ -94,7 +85,7 @@ static void test_twin_targets_get_their_own_objects(void)
     resp_free(&r);
     TEST_ASSERT(qbd_sql(&d, "UPDATE plans SET collections = '[\"products\",\"products\"]' "
                             "WHERE name = 'legacy'"));
-    run_and_wait("legacy", &r);
+    qbd_run_plan(&d, "legacy", 120, &r);
     TEST_EXPECT_INT(r.status, 200);
     TEST_EXPECT_STR(json_path_str(r.json, "state"), "succeeded");
     TEST_EXPECT_STR(json_path_str(r.json, "results.0.state"), "succeeded");
@@ -127,7 +118,7 @@ static void test_twin_targets_get_their_own_objects(void)
 static double snapshot_of_run(const char *plan)
 {
     struct resp r;
-    run_and_wait(plan, &r);
+    qbd_run_plan(&d, plan, 120, &r);
     double id = r.status == 200 ? json_path_num(r.json, "results.0.snapshot_id") : -1;
     if (r.status != 200)
         fprintf(stderr, "run of %s: %ld %s\n", plan, r.status, r.body);
