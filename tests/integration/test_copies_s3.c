@@ -171,6 +171,38 @@ static void test_rescan_of_copy_destination(void)
     resp_free(&r);
 }
 
+/* Puts size bytes of a pattern (mul, shift) at key through c; sha gets
+ * their SHA-256. */
+static bool put_pattern(struct s3_client *c, const char *key, size_t size, uint32_t mul, int shift,
+                        char sha[65])
+{
+    char err[QB_ERRBUF_SIZE];
+    unsigned char *data = malloc(size);
+    if (!data)
+        return false;
+    for (size_t i = 0; i < size; i++)
+        data[i] = (unsigned char)(i * mul >> shift);
+    sigv4_sha256_hex(data, size, sha);
+    enum qb_err rc = s3_put_object(c, key, data, size, NULL, err, sizeof err);
+    if (rc)
+        fprintf(stderr, "put %s: %s\n", key, err);
+    free(data);
+    return rc == QB_OK;
+}
+
+/* The object at key under prefix_b is sha and size, as storage_verify reads it. */
+static void expect_copy(const char *key, const char *sha, size_t size)
+{
+    char err[QB_ERRBUF_SIZE];
+    struct storage *st = NULL;
+    struct storage_object_info info;
+    TEST_ASSERT(s3_env_storage(&s3e, prefix_b, &st, err, sizeof err) == QB_OK);
+    TEST_EXPECT_INT(storage_verify(st, key, &info, err, sizeof err), QB_OK);
+    TEST_EXPECT_STR(info.sha256, sha);
+    TEST_EXPECT_INT((long long)info.size, (long long)size);
+    storage_close(st);
+}
+
 /* An object CopyObject cannot take (over 5 GiB) is copied in parts
  * (UploadPartCopy); shown here on 11 MiB in 5 MiB parts: the copy is the
  * same bytes, carries the SHA-256, and no upload is left behind, also
@@ -178,19 +210,13 @@ static void test_rescan_of_copy_destination(void)
 static void test_multipart_server_copy(void)
 {
     const size_t size = 11u << 20;
-    unsigned char *data = malloc(size);
-    TEST_ASSERT(data != NULL);
-    for (size_t i = 0; i < size; i++)
-        data[i] = (unsigned char)(i * 2654435761u >> 13);
     char sha[65], err[QB_ERRBUF_SIZE], src[128], dst[128], etag[48];
-    sigv4_sha256_hex(data, size, sha);
     snprintf(src, sizeof src, "%smp/src.bin", prefix_a);
     snprintf(dst, sizeof dst, "%smp/dst.bin", prefix_b);
     struct s3_client *a = s3_env_client(&s3e), *b = s3_env_client(&s3e);
     TEST_ASSERT(a && b);
     TEST_EXPECT(s3_copy_possible(b, a));
-    TEST_ASSERT(s3_put_object(a, src, data, size, NULL, err, sizeof err) == QB_OK);
-    free(data);
+    TEST_ASSERT(put_pattern(a, src, size, 2654435761u, 13, sha));
     /* Parts under S3's 5 MiB minimum are refused before anything starts. */
     TEST_EXPECT_INT(
         s3_copy_object_multipart(b, a, src, dst, size, 4u << 20, sha, etag, err, sizeof err),
@@ -203,13 +229,7 @@ static void test_multipart_server_copy(void)
     TEST_ASSERT(s3_head_object(b, dst, &head, err, sizeof err) == QB_OK);
     TEST_EXPECT(s3_etag_equal(head.etag, etag)); /* what a quick verify compares */
     s3_object_info_free(&head);
-    struct storage *st = NULL;
-    struct storage_object_info info;
-    TEST_ASSERT(s3_env_storage(&s3e, prefix_b, &st, err, sizeof err) == QB_OK);
-    TEST_EXPECT_INT(storage_verify(st, "mp/dst.bin", &info, err, sizeof err), QB_OK);
-    TEST_EXPECT_STR(info.sha256, sha);
-    TEST_EXPECT_INT((long long)info.size, (long long)size);
-    storage_close(st);
+    expect_copy("mp/dst.bin", sha, size);
     /* A source that is not there: the upload is aborted, nothing left. */
     snprintf(src, sizeof src, "%smp/nothing.bin", prefix_a);
     snprintf(dst, sizeof dst, "%smp/never.bin", prefix_b);
@@ -251,18 +271,12 @@ static void test_multipart_copy_parts_in_parallel(void)
     TEST_ASSERT(mkdtemp(dir) != NULL);
     TEST_ASSERT(s3fault_start(&proxy, s3e.endpoint, dir) == 0);
     const size_t size = 26u << 20; /* 6 parts of 5 MiB */
-    unsigned char *data = malloc(size);
-    TEST_ASSERT(data != NULL);
-    for (size_t i = 0; i < size; i++)
-        data[i] = (unsigned char)(i * 2246822519u >> 11);
     char sha[65], err[QB_ERRBUF_SIZE], src[128], dst[128], etag[48];
-    sigv4_sha256_hex(data, size, sha);
     snprintf(src, sizeof src, "%spar/src.bin", prefix_a);
     snprintf(dst, sizeof dst, "%spar/dst.bin", prefix_b);
     struct s3_client *a = client_at(proxy.url), *b = client_at(proxy.url);
     TEST_ASSERT(a && b);
-    TEST_ASSERT(s3_put_object(a, src, data, size, NULL, err, sizeof err) == QB_OK);
-    free(data);
+    TEST_ASSERT(put_pattern(a, src, size, 2246822519u, 11, sha));
     TEST_ASSERT(s3fault_arm(&proxy, "op=part&action=slow_answer&delay_ms=300&count=0") == 0);
     TEST_EXPECT_INT(
         s3_copy_object_multipart(b, a, src, dst, size, 5u << 20, sha, etag, err, sizeof err),
@@ -271,13 +285,7 @@ static void test_multipart_copy_parts_in_parallel(void)
     long peak = s3fault_stat(&proxy, "part_peak");
     TEST_EXPECT(peak >= 2); /* 1 when the parts went one after the other */
     TEST_EXPECT(peak <= 4); /* never more than parts_in_flight */
-    struct storage *st = NULL;
-    struct storage_object_info info;
-    TEST_ASSERT(s3_env_storage(&s3e, prefix_b, &st, err, sizeof err) == QB_OK);
-    TEST_EXPECT_INT(storage_verify(st, "par/dst.bin", &info, err, sizeof err), QB_OK);
-    TEST_EXPECT_STR(info.sha256, sha);
-    TEST_EXPECT_INT((long long)info.size, (long long)size);
-    storage_close(st);
+    expect_copy("par/dst.bin", sha, size);
     /* Part 4 refused on every try: the copy fails, naming S3's answer, the
      * other threads take no new part, and the upload is aborted. */
     TEST_ASSERT(s3fault_clear(&proxy) == 0);
