@@ -81,6 +81,16 @@ static bool split_url(const char *url, const char **host, size_t *hostlen, const
     return *hostlen > 0;
 }
 
+char *topology_rest_as_p2p(const char *p2p_uri)
+{
+    const char *h, *pp;
+    size_t hl, ppl, sl;
+    if (!p2p_uri || !split_url(p2p_uri, &h, &hl, &pp, &ppl, &sl))
+        return NULL;
+    /* scheme://host[:port], without the path (Qdrant shows "/") */
+    return xasprintf("%.*s", (int)(pp + ppl - p2p_uri), p2p_uri);
+}
+
 char *topology_rest_from_p2p(const char *p2p_uri, const char *base_url)
 {
     const char *h, *bp, *ph, *pp;
@@ -106,37 +116,86 @@ static enum qb_err cluster_at(const struct store_instance *inst, const char *url
     return rc;
 }
 
-/* GET / on p's REST URL: reachable and version.  With check_id, the URL
- * was guessed from a p2p URI, which leads to the right peer only where
- * every peer serves REST on the instance URL's port (peers on one host
- * with ports of their own all lead to one of them): it is also asked
- * which peer it is (GET /cluster), and one that answers as another peer
- * counts as not answering, saying why, so its shards are taken from other
- * replicas or the collection fails naming it, never read from the wrong
- * node. */
-static void probe_peer(const struct store_instance *inst, struct topo_peer *p, bool check_id,
-                       long timeout_ms)
+/* Why url is not the REST URL of a peer, or NULL when it is: it answers
+ * GET / (its version into *version).  With want_id (a guessed URL) it is
+ * also asked which peer it is (GET /cluster) and must not answer as
+ * another (then *other is set); strict (a second guess) wants that answer
+ * given. */
+static char *probe_url(const struct store_instance *inst, const char *url, uint64_t want_id,
+                       bool strict, long timeout_ms, char **version, bool *other)
 {
     char err[QB_ERRBUF_SIZE];
+    char *why = NULL;
     struct qdrant_client *qc = NULL;
     struct qdrant_cluster cl = {0};
-    if (!p->rest_url)
-        return;
-    enum qb_err rc = topology_probe_client(inst, p->rest_url, timeout_ms, &qc, err, sizeof err);
+    enum qb_err rc = topology_probe_client(inst, url, timeout_ms, &qc, err, sizeof err);
     if (!rc)
-        rc = qdrant_server_version(qc, &p->version, err, sizeof err);
-    p->reachable = rc == QB_OK;
-    if (rc)
-        p->error = xstrdup(err);
-    else if (check_id && !qdrant_cluster_get(qc, &cl, err, sizeof err) && cl.enabled &&
-             cl.peer_id != p->id) {
-        p->reachable = false;
-        p->error = xasprintf("%s, guessed from p2p URI %s, answers as peer %llu: list every "
-                             "peer's REST URL in the instance's nodes",
-                             p->rest_url, p->uri, (unsigned long long)cl.peer_id);
+        rc = qdrant_server_version(qc, version, err, sizeof err);
+    if (rc) {
+        why = xstrdup(err);
+    } else if (want_id) {
+        rc = qdrant_cluster_get(qc, &cl, err, sizeof err);
+        *other = !rc && cl.enabled && cl.peer_id != want_id;
+        if (*other)
+            why = xasprintf("%s answers as peer %llu", url, (unsigned long long)cl.peer_id);
+        else if (strict && (rc || !cl.enabled))
+            why = xasprintf("%s does not say it is peer %llu", url, (unsigned long long)want_id);
+    }
+    if (why) {
+        free(*version);
+        *version = NULL;
     }
     qdrant_cluster_clear(&cl);
     qdrant_client_destroy(qc);
+    return why;
+}
+
+/* GET / on p's REST URL: reachable and version.  With guessed, the URL
+ * was guessed from a p2p URI (its host, the instance URL's port), which
+ * leads to the right peer only where every peer serves REST on the same
+ * port; peers on one host with ports of their own all lead to one of
+ * them.  So the guess is asked which peer it is, and when it is not p, the
+ * p2p URI itself is tried as a REST URL (a stand-in, or a proxy, that
+ * serves REST where it says it is), taken only if it names p.  Failing
+ * both, p counts as not answering, saying why, so its shards are taken
+ * from other replicas or the collection fails naming it, never read from
+ * the wrong node. */
+static void probe_peer(const struct store_instance *inst, struct topo_peer *p, bool guessed,
+                       long timeout_ms)
+{
+    if (!p->rest_url)
+        return;
+    bool other = false, ignored = false;
+    char *why =
+        probe_url(inst, p->rest_url, guessed ? p->id : 0, false, timeout_ms, &p->version, &other);
+    if (why && guessed) {
+        char *alt = topology_rest_as_p2p(p->uri);
+        char *why_alt = alt && strcmp(alt, p->rest_url) != 0
+                            ? probe_url(inst, alt, p->id, true, timeout_ms, &p->version, &ignored)
+                            : xstrdup("the same URL");
+        if (!why_alt) {
+            free(p->rest_url);
+            p->rest_url = alt;
+            alt = NULL;
+            free(why);
+            why = NULL;
+        } else {
+            /* A guess that answers as another peer is the one-host
+             * layout: say what to do.  One that does not answer may be a
+             * peer that is down, and readiness adds the hint. */
+            char *msg =
+                xasprintf("%s, guessed from p2p URI %s (nor is the p2p URI itself its "
+                          "REST URL: %s)%s",
+                          why, p->uri, why_alt,
+                          other ? ": list every peer's REST URL in the instance's nodes" : "");
+            free(why);
+            why = msg;
+        }
+        free(why_alt);
+        free(alt);
+    }
+    p->reachable = why == NULL;
+    p->error = why;
 }
 
 static struct topo_peer *find_peer(struct topology *t, uint64_t id)

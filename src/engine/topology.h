@@ -99,4 +99,9 @@ cJSON *topology_json(const struct topology *t);
  * port.  NULL when the URI has no host.  Caller frees. */
 char *topology_rest_from_p2p(const char *p2p_uri, const char *base_url);
 
+/* The p2p URI as a REST base URL (scheme, host and port, no path): the
+ * second guess for a peer whose first does not lead to it.  NULL when the
+ * URI has no host.  Caller frees. */
+char *topology_rest_as_p2p(const char *p2p_uri);
+
 #endif /* QB_TOPOLOGY_H */

@@ -453,6 +453,28 @@ static void test_one_host_peers_need_nodes(void)
     emu_cluster_cleanup(&oh);
 }
 
+/* Peers on one host that show their REST address as their p2p URI (a
+ * stand-in without a p2p port): the first guess (host + the instance
+ * URL's port) leads to peer 0, the URI itself leads to each peer, which
+ * says so; without nodes the plan backs up every shard. */
+static void test_one_host_peers_at_their_uri(void)
+{
+    struct emu_cluster oh;
+    const char *const args[] = {"--p2p-port", "0", NULL};
+    TEST_ASSERT(emu_cluster_start_one_host(&oh, 3, args) == 0);
+    TEST_ASSERT(emu_cluster_create_collection(&oh, "ohu", 4, 3, 1) == 0);
+    TEST_ASSERT(emu_upsert_range(&oh.peer[0], "ohu", 1, 90, 8, NULL) == 0);
+    TEST_ASSERT(add_instance("onehosturi", oh.peer[0].url));
+    TEST_ASSERT(make_plan("ohu", "ohu", "onehosturi"));
+    struct resp r;
+    qbd_run_plan(&d, "ohu", 180, &r);
+    TEST_EXPECT_INT(r.status, 200);
+    TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "results.0.shards")), 3);
+    resp_free(&r);
+    TEST_EXPECT_INT(emu_cluster_stop(&oh), 0);
+    emu_cluster_cleanup(&oh);
+}
+
 int main(void)
 {
     if (emu_cluster_start(&c3, 3, NULL) != 0 || emu_start(&single, NULL) != 0)
@@ -471,6 +493,7 @@ int main(void)
     TEST_RUN(test_cluster_hidden_on_cluster_refused);
     TEST_RUN(test_single_node_snapshot_priority_refused_on_cluster);
     TEST_RUN(test_one_host_peers_need_nodes);
+    TEST_RUN(test_one_host_peers_at_their_uri);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     qbd_cleanup(&d);
     TEST_EXPECT_INT(emu_cluster_stop(&c3), 0);

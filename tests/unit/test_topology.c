@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
  * test_topology.c -- the pure parts of cluster handling: mapping a peer's
- * p2p URI to its REST URL, and Qdrant's one-minor-version rule for
+ * p2p URI to its REST URL (two guesses), and Qdrant's one-minor-version rule for
  * restores.
  */
 #include "unit.h"
@@ -32,6 +32,30 @@ static void test_rest_from_p2p(void)
     }
 }
 
+/* The second guess: the p2p URI itself as a REST base URL. */
+static void test_rest_as_p2p(void)
+{
+    static const struct {
+        const char *p2p, *want;
+    } cases[] = {
+        {"http://127.0.0.1:6402/", "http://127.0.0.1:6402"},
+        {"http://qdrant-2:6335", "http://qdrant-2:6335"},
+        {"https://[fd00::2]:6335/x", "https://[fd00::2]:6335"},
+        {"http://qdrant-2/", "http://qdrant-2"},
+        {"qdrant-2:6335", NULL},
+        {"http://:6335/", NULL},
+        {NULL, NULL},
+    };
+    for (size_t i = 0; i < QB_ARRAY_LEN(cases); i++) {
+        char *got = topology_rest_as_p2p(cases[i].p2p);
+        if (cases[i].want)
+            TEST_EXPECT_STR(got, cases[i].want);
+        else
+            TEST_EXPECT(got == NULL);
+        free(got);
+    }
+}
+
 static void test_version_compatible(void)
 {
     TEST_EXPECT(qdrant_version_compatible("1.19.0", "1.19.0"));
@@ -47,6 +71,7 @@ static void test_version_compatible(void)
 int main(void)
 {
     TEST_RUN(test_rest_from_p2p);
+    TEST_RUN(test_rest_as_p2p);
     TEST_RUN(test_version_compatible);
     return TEST_RESULT();
 }

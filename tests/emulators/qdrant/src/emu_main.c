@@ -178,14 +178,15 @@ static int peer_id(const char *abs)
 }
 
 /* How this peer appears to the others: GET /cluster's uri shows the p2p
- * port (nothing listens there), peers call the REST url. */
+ * port (nothing listens there), peers call the REST url.  --p2p-port 0
+ * shows the REST port instead, as a stand-in without a p2p port might. */
 static void set_addresses(void)
 {
     struct emu_config *cfg = emu_cfg();
     const char *h = strcmp(cfg->host, "localhost") == 0 ? "127.0.0.1" : cfg->host;
     int v6 = strchr(h, ':') != NULL;
     snprintf(cfg->p2p_uri, sizeof(cfg->p2p_uri), "http://%s%s%s:%u/", v6 ? "[" : "", h,
-             v6 ? "]" : "", cfg->p2p_port);
+             v6 ? "]" : "", cfg->p2p_port ? cfg->p2p_port : cfg->port);
     snprintf(cfg->rest_url, sizeof(cfg->rest_url), "http://%s%s%s:%u", v6 ? "[" : "", h,
              v6 ? "]" : "", cfg->port);
 }
