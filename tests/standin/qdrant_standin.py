@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """An independent Qdrant v1.19 stand-in, written only from
-/work/shared/reference/qdrant/CONTRACT.md and Qdrant's OpenAPI spec.
+the Qdrant snapshot contract (CONTRACT.md of the shared reference folder, kept
+outside this repository) and Qdrant's OpenAPI spec.
 
 Why it exists: qbackupd is judged against Qdrant stand-ins written by strangers
 from the same contract, so its tests must not lean on the habits of our own
