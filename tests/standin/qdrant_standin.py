@@ -87,11 +87,18 @@ class Collection:
             "params": dict(self.params),
             "hnsw_config": self.extra.get("hnsw_config", {"m": 16, "ef_construct": 100, "full_scan_threshold": 10000,
                                                           "max_indexing_threads": 0, "on_disk": False}),
-            "optimizer_config": self.extra.get("optimizers_config", {"deleted_threshold": 0.2, "vacuum_min_vector_number": 1000,
-                                                                     "default_segment_number": 0, "flush_interval_sec": 5}),
-            "wal_config": self.extra.get("wal_config", {"wal_capacity_mb": 32, "wal_segments_ahead": 0}),
+            # What v1.19 shows, nulls included.
+            "optimizer_config": dict({"deleted_threshold": 0.2, "vacuum_min_vector_number": 1000,
+                                      "default_segment_number": 0, "max_segment_size": None, "memmap_threshold": None,
+                                      "indexing_threshold": 10000, "flush_interval_sec": 5,
+                                      "max_optimization_threads": None}, **(self.extra.get("optimizers_config") or {})),
+            "wal_config": dict({"wal_capacity_mb": 32, "wal_segments_ahead": 0, "wal_retain_closed": 1},
+                               **(self.extra.get("wal_config") or {})),
             "quantization_config": self.extra.get("quantization_config"),
+            "strict_mode_config": self.extra.get("strict_mode_config") or {"enabled": False},
         }
+        if self.extra.get("metadata"):
+            cfg["metadata"] = self.extra["metadata"]
         return cfg
 
     def shard_points(self, s):
@@ -123,7 +130,8 @@ class State:
         # truncate_clean: a stream that ends early but with a proper last
         # chunk, which is what a reader sees if Qdrant fails mid-stream and
         # the framing still closes (contract: "truncated body").
-        self.faults = {"truncate_download": None, "bad_checksum": False, "truncate_clean": None}
+        self.faults = {"truncate_download": None, "bad_checksum": False, "truncate_clean": None,
+                       "s3_storage": False}
         self.down = set()
         self.log = []  # (peer, method, path, status)
         self.p2p = {}
@@ -295,6 +303,8 @@ class Ops:
         digest = h.hexdigest()
         if self.st.faults.get("bad_checksum"):
             digest = hashlib.sha256(b"not the archive").hexdigest()
+        if self.st.faults.get("s3_storage"):
+            return self.describe(final)  # never a checksum on S3 (§2)
         # Sidecar promoted after the snapshot (§2).
         with open(final + ".checksum", "w") as f:
             f.write(digest)
@@ -656,9 +666,15 @@ class Handler(BaseHTTPRequestHandler):
             if self._read is None and (self.headers.get("Content-Length") not in (None, "0")
                                        or self.headers.get("Transfer-Encoding")):
                 self.close_connection = True
+            body = None
+            if self._read is not None and (self.headers.get("Content-Type") or "").startswith("application/json"):
+                body = self._read[:2000].decode(errors="replace")
+            elif self._read is not None and self._read:
+                body = "<%d bytes %s filename=%r>" % (len(self._read), (self.headers.get("Content-Type") or "")[:30],
+                                                      getattr(self, "_upload_name", None))
             with st.lock:
                 st.log.append((peer, self.command, self.path, self._status,
-                               self.headers.get("Accept-Encoding"), self.headers.get("Range")))
+                               self.headers.get("Accept-Encoding"), self.headers.get("Range"), body))
 
     def _prepare(self, name, args, q):
         if name in ("coll_upload", "shard_upload", "coll_recover", "shard_recover"):
@@ -714,6 +730,11 @@ class Handler(BaseHTTPRequestHandler):
     def _file(self, p):
         """Serve like actix-files NamedFile (§3), with the compression pitfall."""
         st = self.server.st
+        if st.faults.get("s3_storage"):
+            # S3 storage: chunked octet-stream, no length/Range/Disposition (§3).
+            with open(p, "rb") as f:
+                self._chunked(200, f.read(), {}, "application/octet-stream", st.faults.get("truncate_download"))
+            return _SENT
         size = os.path.getsize(p)
         stt = os.stat(p)
         etag = '"%x:%x"' % (int(stt.st_mtime), size)
@@ -818,6 +839,7 @@ class Handler(BaseHTTPRequestHandler):
             nm = re.search(r'[; ]name="([^"]*)"', disp)
             fn = re.search(r'filename="([^"]*)"', disp)
             if nm and nm.group(1) == "snapshot":  # first one wins
+                self._upload_name = fn.group(1) if fn else None
                 return data, (fn.group(1) if fn else None)
         raise ApiError(400, "Required field is missing: snapshot", "plain")
 
@@ -873,7 +895,8 @@ class Handler(BaseHTTPRequestHandler):
         n = len(c.all_points())
         return {"status": "green", "optimizer_status": "ok", "indexed_vectors_count": 0,
                 "points_count": n, "segments_count": len(c.placement), "config": c.config(),
-                "payload_schema": c.payload_schema}
+                "payload_schema": {k: dict(v, points=n) for k, v in c.payload_schema.items()},
+                "update_queue": {"length": 0}}
 
     def r_coll_exists(self, ops, a, q):
         return {"exists": a["c"] in ops.st.collections}
@@ -906,7 +929,11 @@ class Handler(BaseHTTPRequestHandler):
     def r_index_put(self, ops, a, q):
         c = ops.st.coll(a["c"])
         b = self._json_body()
-        c.payload_schema[b["field_name"]] = {"data_type": b.get("field_schema"), "points": 0}
+        fs = b.get("field_schema")
+        # PayloadIndexInfo: data_type, params only for a parametrised index, points.
+        info = {"data_type": fs["type"], "params": fs} if isinstance(fs, dict) else {"data_type": fs}
+        info["points"] = len(c.all_points())
+        c.payload_schema[b["field_name"]] = info
         return {"operation_id": 1, "status": "completed"}
 
     def r_coll_cluster(self, ops, a, q):

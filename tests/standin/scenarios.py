@@ -631,9 +631,198 @@ def sc_s(ctx):
     return "upload and url ok"
 
 
+def make_rich(url, name, shards=None, rf=None, n=300, seed=13):
+    """Named dense vectors, a sparse vector, a payload index."""
+    body = {"vectors": {"text": {"size": 4, "distance": "Dot"}, "image": {"size": 3, "distance": "Euclid"}},
+            "sparse_vectors": {"kw": {}}}
+    if shards:
+        body["shard_number"] = shards
+    if rf:
+        body["replication_factor"] = rf
+    code, r, _ = qd(url, "PUT", "/collections/" + qs.urllib.parse.quote(name), body)
+    check(code == 200, "create %s: %s %s" % (name, code, r))
+    rnd = random.Random(seed)
+    pts = [{"id": i, "vector": {"text": [rnd.random() for _ in range(4)], "image": [rnd.random() for _ in range(3)],
+                                "kw": {"indices": [1, i % 50 + 2], "values": [0.5, 1.0]}},
+            "payload": {"city": ["Berlin", "Paris"][i % 2], "i": i}} for i in range(1, n + 1)]
+    code, r, _ = qd(url, "PUT", "/collections/%s/points?wait=true" % qs.urllib.parse.quote(name), {"points": pts})
+    check(code == 200, "upsert: %s %s" % (code, r))
+    code, r, _ = qd(url, "PUT", "/collections/%s/index?wait=true" % qs.urllib.parse.quote(name),
+                    {"field_name": "city", "field_schema": "keyword"})
+    check(code == 200, "index: %s %s" % (code, r))
+    return all_points(url, qs.urllib.parse.quote(name))
+
+
+def sc_t(ctx):
+    """Named + sparse vectors, a payload index and a name with a space and a non-ASCII letter; single and cluster."""
+    qb = ctx["qb"]
+    bad, notes = [], []
+    cl = ctx["cluster"]
+    for label, inst, url, shards in (("single", "default", ctx["single"].urls[ctx["single"].st.peer_ids[0]], None),
+                                     ("cluster", "cl", cl.urls[cl.st.peer_ids[0]], 3)):
+        name = "rich café %s" % label
+        q = qs.urllib.parse.quote(name)
+        want = make_rich(url, name, shards=shards)
+        plan = "pt" + label
+        code, r, _ = qb("POST", "/v1/plans", {"name": plan, "instance": inst, "destination": "local",
+                                              "collections": [name]})
+        if code != 201:
+            bad.append("%s: plan refused: %s %s" % (label, code, short(r, 200)))
+            continue
+        code, r, _ = qb.run(plan)
+        if code != 200:
+            bad.append("%s: run %s %s" % (label, code, short(run_result(r)[1] or run_result(r)[2], 300)))
+            continue
+        sid = qb.snapshots(plan)[0]["id"]
+        qd(url, "DELETE", "/collections/" + q)
+        code, r, _ = qb.restore({"snapshot_id": sid})
+        if code != 200:
+            bad.append("%s: restore %s %s" % (label, code, short(run_result(r)[1] or run_result(r)[2], 300)))
+            continue
+        try:
+            same_points(want, all_points(url, q), label)
+        except Fail as e:
+            bad.append(str(e))
+        info = qd(url, "GET", "/collections/" + q)[1]["result"]
+        if "city" not in info["payload_schema"]:
+            bad.append("%s: payload index lost: %s" % (label, info["payload_schema"]))
+        if set(info["config"]["params"]["vectors"]) != {"text", "image"} or "kw" not in info["config"]["params"].get("sparse_vectors", {}):
+            bad.append("%s: vectors config changed: %s" % (label, short(info["config"]["params"], 200)))
+        notes.append(label + " ok")
+    check(not bad, " | ".join(bad))
+    return "; ".join(notes)
+
+
+def sc_u(ctx):
+    """Two plans back up one collection at the same moment (max_concurrent 2): both succeed, each stored object intact."""
+    qb, si = ctx["qb"], ctx["single"]
+    url = si.urls[si.st.peer_ids[0]]
+    code, r, _ = qb("POST", "/v1/instances", {"name": "par", "url": url, "max_concurrent": 2})
+    check(code == 201, "register: %s %s" % (code, short(r)))
+    for nm in ("pu1", "pu2"):
+        code, r, _ = qb("POST", "/v1/plans", {"name": nm, "instance": "par", "destination": "local",
+                                              "collections": ["alpha"], "compression": {"codec": "none"}})
+        check(code == 201, "plan: %s %s" % (code, short(r)))
+    import threading
+    out = {}
+    ths = [threading.Thread(target=lambda n=n: out.__setitem__(n, qb.run(n))) for n in ("pu1", "pu2")]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join()
+    codes = {n: out[n][0] for n in out}
+    errs = {n: short(run_result(out[n][1])[1] or [x.get("error") for x in run_result(out[n][1])[2]], 250)
+            for n in out if out[n][0] != 200}
+    check(all(c == 200 for c in codes.values()), "two runs of one collection at once: %s %s" % (codes, errs))
+    for nm in ("pu1", "pu2"):
+        s = qb.snapshots(nm)[0]
+        code, r, _ = qb("POST", "/v1/snapshots/%d/verify" % s["id"])
+        check(code == 200, "verify %s: %s %s" % (nm, code, short(r)))
+    return "both succeeded, both verify"
+
+
+def sc_v(ctx):
+    """Overwrite restore over a collection re-created with another vector size: README says overwrite replaces it."""
+    qb, si = ctx["qb"], ctx["single"]
+    url = si.urls[si.st.peer_ids[0]]
+    s = ctx.get("snap_a")
+    check(s, "needs scenario a")
+    want = all_points(url, "alpha")
+    qd(url, "DELETE", "/collections/alpha")
+    make_collection(url, "alpha", n=10, seed=99)
+    si.st.collections["alpha"].params["vectors"] = {"size": 4, "distance": "Dot"}  # a different config
+    code, r, _ = qb.restore({"snapshot_id": s["id"], "overwrite": True, "safety_snapshot": False})
+    check(code == 200, "overwrite restore over a differently configured collection: %s %s"
+          % (code, short(run_result(r)[1] or run_result(r)[2], 400)))
+    same_points(want, all_points(url, "alpha"), "overwrite")
+    vec = si.st.collections["alpha"].params["vectors"]
+    check(vec == {"size": DIM, "distance": "Cosine"}, "config after overwrite restore: %s" % vec)
+    return "ok"
+
+
+def sc_w(ctx):
+    """Qdrant on S3 snapshot storage: SnapshotDescription without checksum, chunked download without length."""
+    qb, si = ctx["qb"], ctx["single"]
+    si.st.faults["s3_storage"] = True
+    try:
+        code, r, _ = qb.run("pa")
+    finally:
+        si.st.faults["s3_storage"] = False
+    check(code == 200, "run with a Qdrant on S3 storage: %s %s" % (code, short(run_result(r)[1] or run_result(r)[2], 400)))
+    s = qb.snapshots("pa")[0]
+    check(s["sha256"] and s.get("qdrant_checksum") in (None, ""), "qdrant_checksum %r" % s.get("qdrant_checksum"))
+    return "ok, sha256 %s…, qdrant_checksum %r" % (s["sha256"][:12], s.get("qdrant_checksum"))
+
+
+def sc_x(ctx):
+    """Cluster set restore keeps parametrised payload indexes, HNSW/optimizer settings, quantization and metadata."""
+    qb, si = ctx["qb"], ctx["cluster"]
+    url = si.urls[si.st.peer_ids[0]]
+    body = {"vectors": {"size": DIM, "distance": "Cosine"}, "shard_number": 3,
+            "hnsw_config": {"m": 32, "ef_construct": 123}, "optimizers_config": {"indexing_threshold": 5000},
+            "quantization_config": {"scalar": {"type": "int8", "quantile": 0.99, "always_ram": True}},
+            "metadata": {"owner": "search-team"}}
+    code, r, _ = qd(url, "PUT", "/collections/xi", body)
+    check(code == 200, "create: %s %s" % (code, r))
+    qd(url, "PUT", "/collections/xi/points?wait=true", {"points": [{"id": i, "vector": [0.1 * (i % 9)] * DIM,
+                                                                      "payload": {"txt": "hello world %d" % i, "n": i}}
+                                                                     for i in range(1, 201)]})
+    idx = {"txt": {"type": "text", "tokenizer": "word", "lowercase": True, "min_token_len": 2, "max_token_len": 20},
+           "n": {"type": "integer", "lookup": False, "range": True}}
+    for f, fs in idx.items():
+        code, r, _ = qd(url, "PUT", "/collections/xi/index?wait=true", {"field_name": f, "field_schema": fs})
+        check(code == 200, "index %s: %s %s" % (f, code, r))
+    before = qd(url, "GET", "/collections/xi")[1]["result"]
+    code, r, _ = qb("POST", "/v1/plans", {"name": "px", "instance": "cl", "destination": "local", "collections": ["xi"]})
+    check(code == 201, "plan: %s %s" % (code, short(r)))
+    code, r, _ = qb.run("px")
+    check(code == 200, "run: %s %s" % (code, short(r)))
+    qd(url, "DELETE", "/collections/xi")
+    code, r, _ = qb.restore({"snapshot_id": qb.snapshots("px")[0]["id"]})
+    check(code == 200, "restore: %s %s" % (code, short(r)))
+    after = qd(url, "GET", "/collections/xi")[1]["result"]
+    bad = []
+    for f in idx:
+        if before["payload_schema"].get(f) != after["payload_schema"].get(f):
+            bad.append("payload index %s: %s -> %s" % (f, before["payload_schema"].get(f), after["payload_schema"].get(f)))
+    for k in ("hnsw_config", "optimizer_config", "quantization_config", "metadata", "wal_config"):
+        if before["config"].get(k) != after["config"].get(k):
+            bad.append("%s: %s -> %s" % (k, before["config"].get(k), after["config"].get(k)))
+    check(not bad, "; ".join(bad))
+    return "indexes and config identical"
+
+
+def sc_y(ctx):
+    """Single-snapshot overwrite restore: payload indexes of the backup come back (README: overwrite replaces)."""
+    qb, si = ctx["qb"], ctx["single"]
+    url = si.urls[si.st.peer_ids[0]]
+    make_collection(url, "ypsilon", n=300, seed=14)
+    qd(url, "PUT", "/collections/ypsilon/index?wait=true", {"field_name": "tag", "field_schema": "keyword"})
+    code, r, _ = qb("POST", "/v1/plans", {"name": "py", "instance": "default", "destination": "local",
+                                          "collections": ["ypsilon"]})
+    check(code == 201, "plan: %s" % code)
+    code, r, _ = qb.run("py")
+    check(code == 200, "run: %s %s" % (code, short(r)))
+    # Someone drops the index and changes HNSW; the rollback should bring the backed-up collection back.
+    si.st.collections["ypsilon"].payload_schema = {}
+    si.st.collections["ypsilon"].extra["hnsw_config"] = {"m": 64, "ef_construct": 512}
+    code, r, _ = qb.restore({"snapshot_id": qb.snapshots("py")[0]["id"], "overwrite": True})
+    check(code == 200, "restore: %s %s" % (code, short(r)))
+    info = qd(url, "GET", "/collections/ypsilon")[1]["result"]
+    bad = []
+    if "tag" not in info["payload_schema"]:
+        bad.append("payload index `tag` not back after overwrite restore: %s" % info["payload_schema"])
+    if info["config"]["hnsw_config"].get("m") != 16:
+        bad.append("hnsw_config not back: %s" % info["config"]["hnsw_config"])
+    check(not bad, "; ".join(bad))
+    return "ok"
+
+
 SCENARIOS = [("a", sc_a), ("b", sc_b), ("c", sc_c), ("d", sc_d), ("e", sc_e), ("f", sc_f), ("g", sc_g),
              ("h", sc_h), ("i", sc_i), ("j", sc_j), ("k", sc_k), ("l", sc_l), ("m", sc_m),
-             ("n", sc_n), ("o", sc_o), ("p", sc_p), ("q", sc_q), ("r", sc_r), ("s", sc_s)]
+             ("n", sc_n), ("o", sc_o), ("p", sc_p), ("q", sc_q), ("r", sc_r), ("s", sc_s),
+             ("t", sc_t), ("u", sc_u), ("v", sc_v), ("w", sc_w),
+             ("x", sc_x), ("y", sc_y)]
 
 
 def main():
