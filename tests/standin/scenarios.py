@@ -818,11 +818,108 @@ def sc_y(ctx):
     return "ok"
 
 
+def sc_z(ctx):
+    """A shard whose only replica is on a peer missing from GET /cluster, or absent from every view: never 'succeeded'."""
+    qb, si = ctx["qb"], ctx["cluster"]
+    url = si.urls[si.st.peer_ids[0]]
+    make_collection(url, "zeta", n=600, shards=6, rf=1, seed=15)
+    code, r, _ = qb("POST", "/v1/plans", {"name": "pz", "instance": "cl", "destination": "local", "collections": ["zeta"]})
+    check(code == 201, "plan: %s" % code)
+    c = si.st.collections["zeta"]
+    bad, notes = [], []
+    ghost = 4242424242424242
+    old = (c.placement[5], c.data[5], c.state[5])
+    for variant in ("ghost peer", "shard in no view"):
+        if variant == "ghost peer":
+            c.placement[5], c.data[5], c.state[5] = [ghost], {ghost: dict(c.shard_points(5))}, {ghost: "Active"}
+        else:
+            c.placement[5], c.data[5], c.state[5] = [], {}, {}
+        try:
+            code, r, _ = qb.run("pz")
+        finally:
+            c.placement[5], c.data[5], c.state[5] = old
+        if code == 200:
+            shards = [x.get("shard_id") for x in ((qb.snapshots("pz") or [{}])[0].get("backup_set") or {}).get("shards", [])]
+            bad.append("%s: run succeeded holding shards %s of 0..5" % (variant, shards))
+        else:
+            notes.append("%s -> %s" % (variant, short([x.get("error") for x in run_result(r)[2]] or run_result(r)[1], 160)))
+    check(not bad, " | ".join(bad))
+    return "; ".join(notes)
+
+
+def sc_za(ctx):
+    """Empty collection (0 points), cluster and single: backup and restore."""
+    qb = ctx["qb"]
+    bad = []
+    cl, sg = ctx["cluster"], ctx["single"]
+    for label, inst, url, shards in (("single", "default", sg.urls[sg.st.peer_ids[0]], None),
+                                     ("cluster", "cl", cl.urls[cl.st.peer_ids[0]], 3)):
+        make_collection(url, "empty_" + label, n=0, shards=shards)
+        code, r, _ = qb("POST", "/v1/plans", {"name": "pe" + label, "instance": inst, "destination": "local",
+                                              "collections": ["empty_" + label]})
+        check(code == 201, "plan %s" % code)
+        code, r, _ = qb.run("pe" + label)
+        if code != 200:
+            bad.append("%s run: %s %s" % (label, code, short(run_result(r)[1] or run_result(r)[2], 250)))
+            continue
+        qd(url, "DELETE", "/collections/empty_" + label)
+        code, r, _ = qb.restore({"snapshot_id": qb.snapshots("pe" + label)[0]["id"]})
+        if code != 200:
+            bad.append("%s restore: %s %s" % (label, code, short(run_result(r)[1] or run_result(r)[2], 250)))
+    check(not bad, " | ".join(bad))
+    return "ok"
+
+
+def sc_zb(ctx):
+    """rf 2 set restored to a single node: replication capped with a warning (README)."""
+    qb = ctx["qb"]
+    s = qb.snapshots("pd2")
+    check(s, "needs scenario d/p's pd2 set")
+    code, r, _ = qb.restore({"snapshot_id": s[0]["id"], "target_instance": "other", "target_collection": "delta2_single"})
+    check(code == 200, "restore: %s %s" % (code, short(r)))
+    res = r["results"][0]
+    check(res.get("warnings"), "README promises a warning when the replication factor is capped: %s" % short(res))
+    return short(res.get("warnings"), 200)
+
+
+def sc_zc(ctx):
+    """Set restore with a target peer down: fails before anything changes (README: a set restore needs every peer)."""
+    qb, si = ctx["qb"], ctx["cluster"]
+    s = ctx.get("set_c")
+    check(s, "needs scenario c")
+    down = si.st.peer_ids[1]
+    si.peer_down(down)
+    try:
+        code, r, _ = qb.restore({"snapshot_id": s["id"], "target_collection": "gamma_peerdown"})
+    finally:
+        si.peer_down(down, False)
+    check(code in (424, 409, 502, 503), "restore with a peer down: %s %s" % (code, short(r)))
+    left = "gamma_peerdown" in si.st.collections
+    check(not left, "a collection gamma_peerdown was left behind by the failed restore (%s: %s)"
+          % (code, short(r.get("detail") or r, 200)))
+    return "%s: %s" % (code, short(r.get("detail"), 200))
+
+
+def sc_zz(ctx):
+    """Nothing left on Qdrant's disks: every snapshot qbackupd made (also of failed runs) is deleted (README)."""
+    left = []
+    for name in ("single", "cluster", "other", "keyed"):
+        si = ctx[name]
+        for p in si.st.peer_ids:
+            root = si.st.snap_dir(p)
+            for dp, _, fs in os.walk(root):
+                left += ["%s:%s" % (name, os.path.relpath(os.path.join(dp, f), root)) for f in fs
+                         if f.endswith(".snapshot")]
+    check(not left, "snapshot files left on Qdrant: %s" % left)
+    return "none left"
+
+
 SCENARIOS = [("a", sc_a), ("b", sc_b), ("c", sc_c), ("d", sc_d), ("e", sc_e), ("f", sc_f), ("g", sc_g),
              ("h", sc_h), ("i", sc_i), ("j", sc_j), ("k", sc_k), ("l", sc_l), ("m", sc_m),
              ("n", sc_n), ("o", sc_o), ("p", sc_p), ("q", sc_q), ("r", sc_r), ("s", sc_s),
              ("t", sc_t), ("u", sc_u), ("v", sc_v), ("w", sc_w),
-             ("x", sc_x), ("y", sc_y)]
+             ("x", sc_x), ("y", sc_y), ("z", sc_z),
+             ("za", sc_za), ("zb", sc_zb), ("zc", sc_zc), ("zz", sc_zz)]
 
 
 def main():
