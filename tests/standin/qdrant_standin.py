@@ -125,6 +125,7 @@ class State:
         base = [3037030300099572, 8298468227836786, 5166419034567123, 7001122334455667]
         self.peer_ids = peer_ids or [base[i] if i < len(base) else 9000000000000000 + i for i in range(npeers)]
         self.version = VERSION
+        self.jwt_rbac = False
         self.collections = {}
         self.aliases = {}
         # truncate_clean: a stream that ends early but with a proper last
@@ -556,6 +557,8 @@ ACCESS = {"coll_list": "r", "coll_dl": "r", "shard_list": "r", "shard_dl": "r",
           "coll_recover": "m", "coll_upload": "m", "full_create": "m", "full_del": "m",
           "shard_recover": "m", "shard_upload": "m",
           "coll_put": "m", "coll_del": "m", "upsert": "w", "pdelete": "w", "index_put": "w", "alias_ops": "m"}
+# Closed to collection-scoped JWTs (global read or more).
+GLOBAL_ROUTES = {"cluster", "full_list", "full_dl", "aliases"}
 WAITED = {"coll_create", "coll_sdel", "coll_recover", "coll_upload", "full_create", "full_del",
           "shard_create", "shard_sdel", "shard_recover", "shard_upload"}
 
@@ -645,7 +648,7 @@ class Handler(BaseHTTPRequestHandler):
             args = {k: urllib.parse.unquote(v) for k, v in mt.groupdict().items()}
             plain = name in DOWNLOAD_ROUTES
             try:
-                self._auth(name, plain)
+                self._auth(name, plain, args)
                 if name in ("coll_upload", "shard_upload"):
                     ck = q.get("checksum")
                     if ck is not None and not HEX64.match(ck):
@@ -691,8 +694,9 @@ class Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _dispatch
 
-    def _auth(self, name, plain):
+    def _auth(self, name, plain, args):
         st = self.server.st
+        self._claims = None
         if not st.api_key:
             return
         key = self.headers.get("api-key")
@@ -700,18 +704,60 @@ class Handler(BaseHTTPRequestHandler):
         if key is None and a.lower().startswith("bearer "):
             key = a[7:].strip()
         if name == "root":
-            return  # Guess: / stays open like /healthz; contract silent.
+            return  # "/" is on the auth whitelist with the health routes.
         if key is None:
             raise ApiError(401, "Must provide an API key or an Authorization bearer token", "plain")
         if key == st.api_key:
             return
+        need = ACCESS.get(name, "r")
+        upload = name in ("coll_upload", "shard_upload")
         if st.ro_key and key == st.ro_key:
-            need = ACCESS.get(name, "r")
             if need == "r":
                 return
             what = "Global manage access is required" if need == "m" else "Write access to collection is required"
-            raise ApiError(403, "Forbidden: " + what, "plain" if name in ("coll_upload", "shard_upload") else None)
-        raise ApiError(401, "Invalid API key or JWT", "plain")
+            raise ApiError(403, "Forbidden: " + what, "plain" if upload else None)
+        claims = self._jwt(key) if st.jwt_rbac else None
+        if claims is None:
+            raise ApiError(401, "Invalid API key or JWT", "plain")
+        acc = claims.get("access")
+        if acc == "m":
+            return
+        if acc == "r":
+            if need == "r":
+                return
+            raise ApiError(403, "Forbidden: Global manage access is required", "plain" if upload else None)
+        # Collection-scoped: global routes are closed, collection routes by entry.
+        self._claims = acc if isinstance(acc, list) else []
+        c = args.get("c")
+        if name in GLOBAL_ROUTES or need == "m" or c is None:
+            if name == "colls":
+                return  # listed, filtered to the allowed collections
+            what = "Global manage access is required" if need == "m" else "Global access is required"
+            raise ApiError(403, "Forbidden: " + what, "plain" if upload else None)
+        real = st.aliases.get(c, c)
+        ent = [e for e in self._claims if e.get("collection") in (c, real)]
+        ok = any(e.get("access") in ("r", "rw") for e in ent) if need == "r" else \
+            any(e.get("access") == "rw" for e in ent)
+        if not ok:
+            raise ApiError(403, "Forbidden: Access to collection %s is required" % c, "plain" if upload else None)
+
+    def _jwt(self, tok):
+        import base64
+        import hmac
+
+        def b64(x):
+            return base64.urlsafe_b64decode(x + "=" * (-len(x) % 4))
+        try:
+            h, p, sig = tok.split(".")
+            want = hmac.new(self.server.st.api_key.encode(), (h + "." + p).encode(), hashlib.sha256).digest()
+            if json.loads(b64(h)).get("alg") != "HS256" or not hmac.compare_digest(want, b64(sig)):
+                return None
+            claims = json.loads(b64(p))
+        except (ValueError, TypeError):
+            return None
+        if "exp" in claims and claims["exp"] < time.time():
+            return None
+        return claims
 
     def _control(self, path):
         st = self.server.st
@@ -859,7 +905,11 @@ class Handler(BaseHTTPRequestHandler):
         return _SENT
 
     def r_colls(self, ops, a, q):
-        return {"collections": [{"name": n} for n in sorted(ops.st.collections)]}
+        names = sorted(ops.st.collections)
+        if getattr(self, "_claims", None) is not None:
+            allowed = {e.get("collection") for e in self._claims}
+            names = [n for n in names if n in allowed]
+        return {"collections": [{"name": n} for n in names]}
 
     def r_aliases(self, ops, a, q):
         return {"aliases": [{"alias_name": k, "collection_name": v} for k, v in sorted(ops.st.aliases.items())]}
