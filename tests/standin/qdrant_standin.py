@@ -126,13 +126,14 @@ class State:
         self.peer_ids = peer_ids or [base[i] if i < len(base) else 9000000000000000 + i for i in range(npeers)]
         self.version = VERSION
         self.jwt_rbac = False
+        self.prefix = ""
         self.collections = {}
         self.aliases = {}
         # truncate_clean: a stream that ends early but with a proper last
         # chunk, which is what a reader sees if Qdrant fails mid-stream and
         # the framing still closes (contract: "truncated body").
         self.faults = {"truncate_download": None, "bad_checksum": False, "truncate_clean": None,
-                       "s3_storage": False}
+                       "s3_storage": False, "slow_download": None}
         self.down = set()
         self.log = []  # (peer, method, path, status)
         self.p2p = {}
@@ -631,7 +632,17 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         u = urllib.parse.urlsplit(self.path)
-        path = u.path.rstrip("/") or "/"  # trailing slashes trimmed [MOD]
+        path = u.path
+        if st.prefix:
+            # A reverse proxy in front of the peer serves Qdrant under a path prefix.
+            if not path.startswith(st.prefix + "/") and path != st.prefix:
+                self._send(404, b"", "text/plain")
+                self._status = "404-noprefix"
+                return
+            path = path[len(st.prefix):]
+        # NormalizePath: trailing slashes trimmed [MOD]; we also merge "//"
+        # as actix's NormalizePath does (a guess beyond the contract's words).
+        path = re.sub(r"/{2,}", "/", path).rstrip("/") or "/"
         q = dict(urllib.parse.parse_qsl(u.query))
         try:
             if path.startswith("/standin/"):
@@ -835,6 +846,16 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         self._status = code
+        slow = st.faults.get("slow_download") if (st := self.server.st) else None
+        if slow:
+            # Fault: a slow peer, `slow` bytes a second in 8 KiB steps.
+            for i in range(0, len(data), 8192):
+                if self.server.peer in st.down:
+                    break
+                self.wfile.write(data[i:i + 8192])
+                self.wfile.flush()
+                time.sleep(8192 / slow)
+            return
         if trunc is not None:
             # Fault: promise the full length, send less, hang up.
             self.wfile.write(data[:trunc])

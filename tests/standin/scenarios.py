@@ -989,12 +989,81 @@ def sc_ze(ctx):
     return "; ".join(notes)
 
 
+def sc_zf(ctx):
+    """Instance URL with a trailing slash, and behind a proxy path prefix: backup and both restores."""
+    qb = ctx["qb"]
+    bad, notes = [], []
+    for label, prefix, suffix in (("slash", "", "/"), ("prefix", "/qdrant", ""), ("prefix-slash", "/qdrant", "/")):
+        si = qs.StandIn(1)
+        ctx["extra"].append(si)
+        base = si.urls[si.st.peer_ids[0]]
+        want = make_collection(base, "pf", n=200, seed=17)
+        si.st.prefix = prefix
+        name = "i" + label.replace("-", "")
+        code, r, _ = qb("POST", "/v1/instances", {"name": name, "url": base + prefix + suffix})
+        if code != 201:
+            bad.append("%s: register %s %s" % (label, code, short(r, 200)))
+            continue
+        code, r, _ = qb("POST", "/v1/plans", {"name": "p" + name, "instance": name, "destination": "local",
+                                              "collections": ["pf"]})
+        if code != 201:
+            bad.append("%s: plan %s %s" % (label, code, short(r, 200)))
+            continue
+        code, r, _ = qb.run("p" + name)
+        if code != 200:
+            bad.append("%s: run %s %s" % (label, code, short(run_result(r)[1] or run_result(r)[2], 250)))
+            continue
+        sid = qb.snapshots("p" + name)[0]["id"]
+        for method in ("upload", "url"):
+            si.st.collections.pop("pf", None)
+            code, r, _ = qb.restore({"snapshot_id": sid, "method": method})
+            if code != 200:
+                bad.append("%s: restore %s %s %s" % (label, method, code, short(run_result(r)[1] or run_result(r)[2], 250)))
+                continue
+            si.st.prefix = ""
+            try:
+                same_points(want, all_points(base, "pf"), label + " " + method)
+            except Fail as e:
+                bad.append(str(e))
+            si.st.prefix = prefix
+        odd = sorted({e[2] for e in si.st.log if "//" in e[2] or e[3] in ("404-noroute", "404-noprefix")})
+        if odd:
+            notes.append("%s: odd paths %s" % (label, odd[:3]))
+    check(not bad, " | ".join(bad))
+    return "; ".join(notes) or "ok"
+
+
+def sc_zg(ctx):
+    """Cancel a run while the snapshot downloads: run cancelled, nothing catalogued, nothing left on Qdrant."""
+    qb, si = ctx["qb"], ctx["single"]
+    n0 = len(qb.snapshots("pa"))
+    si.st.faults["slow_download"] = 16384
+    try:
+        code, r, h = qb("POST", "/v1/plans/pa/runs")
+        check(code == 202, "trigger: %s %s" % (code, short(r)))
+        rid = r["id"]
+        time.sleep(1.5)
+        code, r, _ = qb("POST", "/v1/runs/%d/cancel" % rid)
+        check(code in (200, 202), "cancel: %s %s" % (code, short(r)))
+        code, r, _ = qb("GET", "/v1/runs/%d?wait=30" % rid)
+    finally:
+        si.st.faults["slow_download"] = None
+    run = r.get("run", r)
+    check(run.get("state") == "cancelled", "state after cancel: %s %s" % (run.get("state"), short(run.get("error"))))
+    check(len(qb.snapshots("pa")) == n0, "something catalogued by the cancelled run")
+    time.sleep(1)
+    d = si.st.snap_dir(si.st.peer_ids[0]) + "/alpha"
+    left = [f for f in os.listdir(d) if f.endswith(".snapshot")]
+    check(not left, "cancelled run left on Qdrant: %s" % left)
+    return "cancelled, clean"
+
+
 SCENARIOS = [("a", sc_a), ("b", sc_b), ("c", sc_c), ("d", sc_d), ("e", sc_e), ("f", sc_f), ("g", sc_g),
              ("h", sc_h), ("i", sc_i), ("j", sc_j), ("k", sc_k), ("l", sc_l), ("m", sc_m),
              ("n", sc_n), ("o", sc_o), ("p", sc_p), ("q", sc_q), ("r", sc_r), ("s", sc_s),
              ("t", sc_t), ("u", sc_u), ("v", sc_v), ("w", sc_w),
              ("x", sc_x), ("y", sc_y), ("z", sc_z),
-             ("za", sc_za), ("zb", sc_zb), ("zc", sc_zc), ("zd", sc_zd), ("ze", sc_ze), ("zz", sc_zz)]
+             ("za", sc_za), ("zb", sc_zb), ("zc", sc_zc), ("zd", sc_zd), ("ze", sc_ze), ("zf", sc_zf), ("zg", sc_zg), ("zz", sc_zz)]
 
 
 def main():
