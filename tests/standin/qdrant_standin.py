@@ -67,14 +67,16 @@ def shard_of(pid, n):
 
 
 class Collection:
-    def __init__(self, name, params, extra, peers):
+    def __init__(self, name, params, extra, peers, start=0):
         self.name = name
         self.params = params  # vectors, shard_number, replication_factor...
         self.extra = extra  # hnsw_config etc. as given, echoed in config
         self.uuid = str(uuid.uuid4())
         n = params["shard_number"]
         rf = min(params["replication_factor"], len(peers))
-        self.placement = {s: [peers[(s + k) % len(peers)] for k in range(rf)] for s in range(n)}
+        # Consensus spreads shards over peers; `start` rotates per collection so
+        # that shard 0 is not always on the first peer (as with real balancing).
+        self.placement = {s: [peers[(start + s + k) % len(peers)] for k in range(rf)] for s in range(n)}
         # data[shard][peer] = {point_id: {"vector":..,"payload":..}}: each
         # replica keeps its own copy, so a node's snapshot can only hold its own.
         self.data = {s: {p: {} for p in self.placement[s]} for s in range(n)}
@@ -133,13 +135,18 @@ class State:
         # chunk, which is what a reader sees if Qdrant fails mid-stream and
         # the framing still closes (contract: "truncated body").
         self.faults = {"truncate_download": None, "bad_checksum": False, "truncate_clean": None,
-                       "s3_storage": False, "slow_download": None}
+                       "s3_storage": False, "slow_download": None,
+                       "fail": {}}
         self.down = set()
         self.log = []  # (peer, method, path, status)
         self.p2p = {}
         self.p2p_host = {}
         for p in self.peer_ids:
             os.makedirs(self.snap_dir(p), exist_ok=True)
+
+    def next_start(self):
+        self._start = getattr(self, "_start", -1) + 1
+        return self._start % len(self.peer_ids)
 
     def snap_dir(self, peer):
         return os.path.join(self.root, str(peer), "snapshots")
@@ -461,7 +468,7 @@ class Ops:
                          if cfg.get(k) is not None}
                 if "optimizer_config" in cfg:
                     extra["optimizers_config"] = cfg["optimizer_config"]
-                coll = Collection(c, dict(params), extra, self.st.peer_ids)
+                coll = Collection(c, dict(params), extra, self.st.peer_ids, self.st.next_start())
                 coll.payload_schema = pidx
                 self.st.collections[c] = coll
             else:
@@ -664,6 +671,15 @@ class Handler(BaseHTTPRequestHandler):
                     ck = q.get("checksum")
                     if ck is not None and not HEX64.match(ck):
                         raise ApiError(422, "Validation error in query parameters: [checksum: invalid_sha256_hash]")
+                with st.lock:
+                    inj = st.faults.get("fail", {}).get(name)
+                    if inj and inj[0] > 0:
+                        inj[0] -= 1
+                    else:
+                        inj = None
+                if inj:
+                    # Fault: this route answers an error `count` more times.
+                    raise ApiError(inj[1], inj[2])
                 ops = Ops(st, peer)
                 if name in WAITED and q.get("wait", "true") == "false":
                     # wait=false: run in the background, always 202, errors only logged (§1).
@@ -986,7 +1002,7 @@ class Handler(BaseHTTPRequestHandler):
                       "on_disk_payload": b.get("on_disk_payload", True)}
             if b.get("sparse_vectors"):
                 params["sparse_vectors"] = b["sparse_vectors"]
-            st.collections[a["c"]] = Collection(a["c"], params, b, st.peer_ids)
+            st.collections[a["c"]] = Collection(a["c"], params, b, st.peer_ids, st.next_start())
         return True
 
     def r_coll_del(self, ops, a, q):

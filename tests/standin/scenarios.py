@@ -113,6 +113,7 @@ class Qbackupd:
                 "--qdrant-url", qdrant_url, "--log-level", "info", "--retry-base-ms", "50", "--max-attempts", "2"]
         if key:
             args += ["--qdrant-api-key", key]
+        self.args = args
         self.log = open(os.path.join(self.dir, "qbackupd.log"), "wb")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
         for _ in range(200):
@@ -142,6 +143,26 @@ class Qbackupd:
         code, r, _ = self("GET", "/v1/snapshots?plan=%s&limit=100" % plan)
         check(code == 200, "list snapshots: %s %s" % (code, r))
         return r["items"]
+
+    def kill9_restart(self):
+        """kill -9, then start again on the same data dir and config."""
+        self.proc.kill()
+        self.proc.wait()
+        pf = os.path.join(self.dir, "port")
+        os.remove(pf)
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT)
+        for _ in range(200):
+            if os.path.exists(pf) and open(pf).read().strip():
+                break
+            time.sleep(0.05)
+        self.url = "http://127.0.0.1:%s" % open(pf).read().strip()
+        for _ in range(100):
+            try:
+                if http("GET", self.url + "/healthz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -1058,12 +1079,79 @@ def sc_zg(ctx):
     return "cancelled, clean"
 
 
+def sc_zh(ctx):
+    """Transient Qdrant errors (500 on snapshot create, 503 on download) are retried: the run succeeds (README max_attempts)."""
+    qb, si = ctx["qb"], ctx["single"]
+    bad, notes = [], []
+    for route, code_, msg in (("coll_create", 500, "Service internal error: No space left on device (transient)"),
+                              ("coll_dl", 503, "Service unavailable")):
+        si.st.faults["fail"] = {route: [1, code_, msg]}
+        try:
+            code, r, _ = qb.run("pa")
+        finally:
+            si.st.faults["fail"] = {}
+        if code != 200:
+            bad.append("%s %d once: run %s %s" % (route, code_, code, short(run_result(r)[1] or run_result(r)[2], 250)))
+        else:
+            notes.append("%s %d retried" % (route, code_))
+    check(not bad, " | ".join(bad))
+    return "; ".join(notes)
+
+
+def sc_zi(ctx):
+    """kill -9 during a download, restart: the Qdrant-side snapshot is removed (README: janitor, faults.md)."""
+    qb, si = ctx["qb"], ctx["single"]
+    d = si.st.snap_dir(si.st.peer_ids[0]) + "/alpha"
+    si.st.faults["slow_download"] = 16384
+    try:
+        code, r, _ = qb("POST", "/v1/plans/pa/runs")
+        check(code == 202, "trigger: %s" % code)
+        rid = r["id"]
+        time.sleep(1.5)
+        check([f for f in os.listdir(d) if f.endswith(".snapshot")], "no snapshot on Qdrant mid-download?")
+        qb.kill9_restart()
+    finally:
+        si.st.faults["slow_download"] = None
+    deadline = time.time() + 25
+    left = None
+    while time.time() < deadline:
+        left = [f for f in os.listdir(d) if f.endswith(".snapshot")]
+        if not left:
+            break
+        time.sleep(0.5)
+    code, r, _ = qb("GET", "/v1/runs/%d" % rid)
+    check(not left, "25 s after restart Qdrant still holds %s; run %d is %s" % (left, rid, r.get("state")))
+    return "leftover removed; run %d %s: %s" % (rid, r.get("state"), short(r.get("error"), 120))
+
+
+def sc_zj(ctx):
+    """A single-node snapshot restored into a cluster under a new name: all points back (or a clear failure)."""
+    qb, si = ctx["qb"], ctx["cluster"]
+    s = ctx.get("snap_a")
+    check(s, "needs scenario a")
+    want = s["points_count"]
+    out = []
+    for i in range(2):  # twice, so the new collection's shard lands on different peers
+        name = "alpha_cl%d" % i
+        code, r, _ = qb.restore({"snapshot_id": s["id"], "target_instance": "cl", "target_collection": name})
+        res = (r.get("run", r).get("results") or [{}])[0] if isinstance(r, dict) else {}
+        if code != 200:
+            out.append("%s: failed %s: %s" % (name, code, short(r.get("detail"), 200)))
+            continue
+        got = all_points(si.urls[si.st.peer_ids[0]], name)
+        holder = si.st.collections[name].placement[0]
+        check(len(got) == want, "%s: run succeeded but the collection holds %d of %d points (shard 0 on peer %s, "
+              "points_match=%s)" % (name, len(got), want, holder, res.get("points_match")))
+        out.append("%s ok" % name)
+    return "; ".join(out)
+
+
 SCENARIOS = [("a", sc_a), ("b", sc_b), ("c", sc_c), ("d", sc_d), ("e", sc_e), ("f", sc_f), ("g", sc_g),
              ("h", sc_h), ("i", sc_i), ("j", sc_j), ("k", sc_k), ("l", sc_l), ("m", sc_m),
              ("n", sc_n), ("o", sc_o), ("p", sc_p), ("q", sc_q), ("r", sc_r), ("s", sc_s),
              ("t", sc_t), ("u", sc_u), ("v", sc_v), ("w", sc_w),
              ("x", sc_x), ("y", sc_y), ("z", sc_z),
-             ("za", sc_za), ("zb", sc_zb), ("zc", sc_zc), ("zd", sc_zd), ("ze", sc_ze), ("zf", sc_zf), ("zg", sc_zg), ("zz", sc_zz)]
+             ("za", sc_za), ("zb", sc_zb), ("zc", sc_zc), ("zd", sc_zd), ("ze", sc_ze), ("zf", sc_zf), ("zg", sc_zg), ("zh", sc_zh), ("zi", sc_zi), ("zj", sc_zj), ("zz", sc_zz)]
 
 
 def main():
