@@ -74,6 +74,12 @@ class Collection:
         self.uuid = str(uuid.uuid4())
         n = params["shard_number"]
         rf = min(params["replication_factor"], len(peers))
+        self.peers, self.start = peers, start
+        # Custom sharding: no shards until shard keys are created (PUT .../shards).
+        self.custom = params.get("sharding_method") == "custom"
+        self.keys = {}  # shard key -> [shard ids], in creation order
+        if self.custom:
+            n = 0
         # Consensus spreads shards over peers; `start` rotates per collection so
         # that shard 0 is not always on the first peer (as with real balancing).
         self.placement = {s: [peers[(start + s + k) % len(peers)] for k in range(rf)] for s in range(n)}
@@ -102,6 +108,22 @@ class Collection:
         if self.extra.get("metadata"):
             cfg["metadata"] = self.extra["metadata"]
         return cfg
+
+    def add_key(self, key, n=None, rf=None):
+        if key in self.keys:
+            raise ApiError(400, "Wrong input: Shard key %s already exists" % json.dumps(key))
+        n = n or self.params["shard_number"]
+        rf = min(rf or self.params["replication_factor"], len(self.peers))
+        first = max(self.placement, default=-1) + 1  # shard ids are allocated in sequence
+        ids = list(range(first, first + n))
+        for s in ids:
+            self.placement[s] = [self.peers[(self.start + s + k) % len(self.peers)] for k in range(rf)]
+            self.data[s] = {p: {} for p in self.placement[s]}
+            self.state[s] = {p: "Active" for p in self.placement[s]}
+        self.keys[key] = ids
+
+    def key_of(self, s):
+        return next((k for k, ids in self.keys.items() if s in ids), None)
 
     def shard_points(self, s):
         # Any replica will do for reads; replicas are kept equal on writes.
@@ -220,7 +242,8 @@ def collection_archive(st, coll, peer, fileobj):
         cfg = coll.config()
         cfg["uuid"] = coll.uuid
         _add(tf, "config.json", json.dumps(cfg).encode())
-        _add(tf, "shard_key_mapping.json", b"[]")
+        _add(tf, "shard_key_mapping.json",
+             json.dumps([{"key": k, "shard_ids": ids} for k, ids in coll.keys.items()]).encode())
         _add(tf, "payload_index.json", json.dumps({"schema": coll.payload_schema}).encode())
 
 
@@ -455,6 +478,11 @@ class Ops:
                 raise ApiError(400, "Wrong input: Invalid snapshot: bad config.json")
             shard_ids = sorted(int(t) for t in top if t.isdigit())
             shards = {s: read_shard(members, "%d/" % s, tf) for s in shard_ids}
+            keymap = []
+            try:
+                keymap = json.loads(tf.extractfile("shard_key_mapping.json").read())
+            except (KeyError, ValueError, AttributeError):
+                pass
             pidx = {}
             try:
                 pidx = json.loads(tf.extractfile("payload_index.json").read()).get("schema", {})
@@ -470,6 +498,8 @@ class Ops:
                     extra["optimizers_config"] = cfg["optimizer_config"]
                 coll = Collection(c, dict(params), extra, self.st.peer_ids, self.st.next_start())
                 coll.payload_schema = pidx
+                for ent in sorted(keymap, key=lambda e: min(e["shard_ids"])):
+                    coll.add_key(ent["key"], len(ent["shard_ids"]))
                 self.st.collections[c] = coll
             else:
                 mine = coll.params
@@ -538,6 +568,7 @@ ROUTES = [
     ("GET", r"/collections/(?P<c>[^/]+)/aliases", "coll_aliases"),
     ("GET", r"/collections/(?P<c>[^/]+)/cluster", "coll_cluster"),
     ("PUT", r"/collections/(?P<c>[^/]+)/index", "index_put"),
+    ("PUT", r"/collections/(?P<c>[^/]+)/shards", "shard_key_put"),
     ("PUT", r"/collections/(?P<c>[^/]+)/points", "upsert"),
     ("POST", r"/collections/(?P<c>[^/]+)/points/scroll", "scroll"),
     ("POST", r"/collections/(?P<c>[^/]+)/points/count", "count"),
@@ -564,7 +595,7 @@ ACCESS = {"coll_list": "r", "coll_dl": "r", "shard_list": "r", "shard_dl": "r",
           "full_list": "r", "full_dl": "r",
           "coll_recover": "m", "coll_upload": "m", "full_create": "m", "full_del": "m",
           "shard_recover": "m", "shard_upload": "m",
-          "coll_put": "m", "coll_del": "m", "upsert": "w", "pdelete": "w", "index_put": "w", "alias_ops": "m"}
+          "coll_put": "m", "coll_del": "m", "shard_key_put": "m", "upsert": "w", "pdelete": "w", "index_put": "w", "alias_ops": "m"}
 # Closed to collection-scoped JWTs (global read or more).
 GLOBAL_ROUTES = {"cluster", "full_list", "full_dl", "aliases"}
 WAITED = {"coll_create", "coll_sdel", "coll_recover", "coll_upload", "full_create", "full_del",
@@ -1002,6 +1033,8 @@ class Handler(BaseHTTPRequestHandler):
                       "on_disk_payload": b.get("on_disk_payload", True)}
             if b.get("sparse_vectors"):
                 params["sparse_vectors"] = b["sparse_vectors"]
+            if b.get("sharding_method"):
+                params["sharding_method"] = b["sharding_method"]
             st.collections[a["c"]] = Collection(a["c"], params, b, st.peer_ids, st.next_start())
         return True
 
@@ -1023,15 +1056,28 @@ class Handler(BaseHTTPRequestHandler):
         c.payload_schema[b["field_name"]] = info
         return {"operation_id": 1, "status": "completed"}
 
+    def r_shard_key_put(self, ops, a, q):
+        c = ops.st.coll(a["c"])
+        b = self._json_body()
+        if not c.custom:
+            raise ApiError(400, "Bad request: Shard key can only be created for collections with custom sharding")
+        with ops.st.lock:
+            c.add_key(b["shard_key"], b.get("shards_number"), b.get("replication_factor"))
+        return True
+
     def r_coll_cluster(self, ops, a, q):
         c = ops.st.coll(a["c"])
         local, remote = [], []
         for s in sorted(c.placement):
             for p in c.placement[s]:
                 if p == ops.peer:
-                    local.append({"shard_id": s, "points_count": len(c.data[s][p]), "state": c.state[s][p]})
+                    e = {"shard_id": s, "points_count": len(c.data[s][p]), "state": c.state[s][p]}
+                    local.append(e)
                 else:
-                    remote.append({"shard_id": s, "peer_id": p, "state": c.state[s][p]})
+                    e = {"shard_id": s, "peer_id": p, "state": c.state[s][p]}
+                    remote.append(e)
+                if c.custom:
+                    e["shard_key"] = c.key_of(s)
         return {"peer_id": ops.peer, "shard_count": len(c.placement), "local_shards": local,
                 "remote_shards": remote, "shard_transfers": list(c.transfers)}
 
@@ -1044,8 +1090,13 @@ class Handler(BaseHTTPRequestHandler):
             pts = [{"id": i, "vector": bt["vectors"][k], "payload": (bt.get("payloads") or [None] * len(bt["ids"]))[k]}
                    for k, i in enumerate(bt["ids"])]
         with ops.st.lock:
+            targets = sorted(c.placement)
+            if c.custom:
+                if b.get("shard_key") not in c.keys:
+                    raise ApiError(400, "Wrong input: Shard key not specified or unknown: %s" % b.get("shard_key"))
+                targets = c.keys[b["shard_key"]]
             for p in pts or []:
-                s = shard_of(p["id"], len(c.placement))
+                s = targets[shard_of(p["id"], len(targets))]
                 for peer in c.placement[s]:
                     c.data[s][peer][p["id"]] = {"vector": p.get("vector"), "payload": p.get("payload") or {}}
         return {"operation_id": 1, "status": "completed"}

@@ -1146,12 +1146,54 @@ def sc_zj(ctx):
     return "; ".join(out)
 
 
+def sc_zk(ctx):
+    """Custom sharding (shard keys "us" then the integer 7): set restore keeps every point under its own key."""
+    qb, si = ctx["qb"], ctx["cluster"]
+    url = si.urls[si.st.peer_ids[0]]
+    code, r, _ = qd(url, "PUT", "/collections/kappa_keys", {"vectors": {"size": DIM, "distance": "Cosine"},
+                                                           "shard_number": 2, "sharding_method": "custom"})
+    check(code == 200, "create: %s %s" % (code, r))
+    rnd = random.Random(18)
+    for key, lo in (("us", 1), (7, 1001)):
+        code, r, _ = qd(url, "PUT", "/collections/kappa_keys/shards", {"shard_key": key})
+        check(code == 200, "shard key %s: %s %s" % (key, code, r))
+        pts = [{"id": i, "vector": [rnd.random() for _ in range(DIM)], "payload": {"region": key}}
+               for i in range(lo, lo + 300)]
+        code, r, _ = qd(url, "PUT", "/collections/kappa_keys/points?wait=true", {"points": pts, "shard_key": key})
+        check(code == 200, "upsert %s: %s %s" % (key, code, r))
+
+    def by_key(name):
+        c = si.st.collections[name]
+        return {k: sorted(i for sh in ids for i in c.shard_points(sh)) for k, ids in c.keys.items()}
+    want = by_key("kappa_keys")
+    code, r, _ = qb("POST", "/v1/plans", {"name": "pk", "instance": "cl", "destination": "local", "collections": ["kappa_keys"]})
+    check(code == 201, "plan: %s" % code)
+    code, r, _ = qb.run("pk")
+    check(code == 200, "run: %s %s" % (code, short(run_result(r)[1] or run_result(r)[2], 300)))
+    sid = qb.snapshots("pk")[0]["id"]
+    bad = []
+    for target in ("kappa_keys", "kappa_keys_copy"):
+        if target == "kappa_keys":
+            qd(url, "DELETE", "/collections/kappa_keys")
+        code, r, _ = qb.restore({"snapshot_id": sid, "target_collection": target})
+        if code != 200:
+            bad.append("%s: restore %s %s" % (target, code, short(run_result(r)[1] or run_result(r)[2], 300)))
+            continue
+        got = by_key(target)
+        if got != want:
+            bad.append("%s: points per shard key differ: want %s, got %s" % (
+                target, {k: "%d ids from %s" % (len(v), v[:1]) for k, v in want.items()},
+                {k: "%d ids from %s" % (len(v), v[:1]) for k, v in got.items()}))
+    check(not bad, " | ".join(bad))
+    return "keys and points identical"
+
+
 SCENARIOS = [("a", sc_a), ("b", sc_b), ("c", sc_c), ("d", sc_d), ("e", sc_e), ("f", sc_f), ("g", sc_g),
              ("h", sc_h), ("i", sc_i), ("j", sc_j), ("k", sc_k), ("l", sc_l), ("m", sc_m),
              ("n", sc_n), ("o", sc_o), ("p", sc_p), ("q", sc_q), ("r", sc_r), ("s", sc_s),
              ("t", sc_t), ("u", sc_u), ("v", sc_v), ("w", sc_w),
              ("x", sc_x), ("y", sc_y), ("z", sc_z),
-             ("za", sc_za), ("zb", sc_zb), ("zc", sc_zc), ("zd", sc_zd), ("ze", sc_ze), ("zf", sc_zf), ("zg", sc_zg), ("zh", sc_zh), ("zi", sc_zi), ("zj", sc_zj), ("zz", sc_zz)]
+             ("za", sc_za), ("zb", sc_zb), ("zc", sc_zc), ("zd", sc_zd), ("ze", sc_ze), ("zf", sc_zf), ("zg", sc_zg), ("zh", sc_zh), ("zi", sc_zi), ("zj", sc_zj), ("zk", sc_zk), ("zz", sc_zz)]
 
 
 def main():
