@@ -197,8 +197,13 @@ def _add_dir(tf, name):
     tf.addfile(ti)
 
 
+CORRUPT = {"on": False}  # fault: the next segments written are unreadable
+
+
 def segment_tar(points):
     # Our own serialization of a segment: a nested tar, as §9 lays it out.
+    if CORRUPT["on"]:
+        return b"\0garbage segment" * 64
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tf:
         _add(tf, "snapshot/files/segment.json", json.dumps({"version": 1, "config": {}}).encode())
@@ -477,7 +482,12 @@ class Ops:
             except (ValueError, KeyError, TypeError):
                 raise ApiError(400, "Wrong input: Invalid snapshot: bad config.json")
             shard_ids = sorted(int(t) for t in top if t.isdigit())
-            shards = {s: read_shard(members, "%d/" % s, tf) for s in shard_ids}
+            try:
+                shards = {s: read_shard(members, "%d/" % s, tf) for s in shard_ids}
+            except ApiError as e:
+                if e.code == 500:
+                    self._destroy(c, shard_ids)
+                raise
             keymap = []
             try:
                 keymap = json.loads(tf.extractfile("shard_key_mapping.json").read())
@@ -517,6 +527,18 @@ class Ops:
                     continue
                 self._replace(coll, s, pts, priority)
         return True
+
+    def _destroy(self, c, shard_ids):
+        """A failed recovery is destructive (§4, T-FAIL): the local replicas
+        stay cleared in ManualRecovery."""
+        with self.st.lock:
+            coll = self.st.collections.get(c)
+            if coll is None:
+                return
+            for s in shard_ids:
+                if s in coll.placement and self.peer in coll.placement[s]:
+                    coll.data[s][self.peer] = {}
+                    coll.state[s][self.peer] = "ManualRecovery"
 
     def _replace(self, coll, s, pts, priority):
         coll.data[s][self.peer] = dict(pts)

@@ -558,6 +558,14 @@ def sc_n(ctx):
         bad.append("rf2: no warning in results")
     else:
         notes.append("rf2 ok with warning")
+    # The same with a peer that accepts connections and drops them (a hung proxy, a crashing process).
+    si.peer_down(down, mode="hangup")
+    try:
+        code3, r3, _ = qb.run("pn2")
+    finally:
+        si.peer_down(down, False, mode="hangup")
+    if code3 != 200:
+        bad.append("rf2 with peer %d hanging up: %s %s" % (down, code3, short(run_result(r3)[1] or run_result(r3)[2], 300)))
     t1 = json.dumps(r1)
     if code1 != 424 or str(down) not in t1:
         bad.append("rf1 with peer down: want failure naming peer %d: %s %s" % (down, code1, short(r1, 300)))
@@ -1188,12 +1196,55 @@ def sc_zk(ctx):
     return "keys and points identical"
 
 
+def sc_zl(ctx):
+    """Cluster set overwrite restore over changed data: safety set first, then identical to the backup."""
+    qb, si = ctx["qb"], ctx["cluster"]
+    s = ctx.get("set_c")
+    check(s, "needs scenario c")
+    url = si.urls[si.st.peer_ids[0]]
+    want = all_points(url, "gamma")
+    qd(url, "POST", "/collections/gamma/points/delete?wait=true", {"points": list(range(1, 500))})
+    code, r, _ = qb.restore({"snapshot_id": s["id"], "overwrite": True})
+    check(code == 200, "overwrite restore: %s %s" % (code, short(r)))
+    res = r["results"][0]
+    check(res.get("safety_snapshot_id"), "no safety snapshot: %s" % short(res))
+    same_points(want, all_points(url, "gamma"), "set overwrite")
+    return "safety %s, identical" % res["safety_snapshot_id"]
+
+
+def sc_zm(ctx):
+    """Recovery that fails after clearing data (corrupt segment, 500): the run fails and points to the safety snapshot."""
+    qb, si = ctx["qb"], ctx["single"]
+    url = si.urls[si.st.peer_ids[0]]
+    make_collection(url, "omega", n=200, seed=19)
+    code, r, _ = qb("POST", "/v1/plans", {"name": "pom", "instance": "default", "destination": "local", "collections": ["omega"]})
+    check(code == 201, "plan %s" % code)
+    qs.CORRUPT["on"] = True
+    try:
+        code, r, _ = qb.run("pom")
+    finally:
+        qs.CORRUPT["on"] = False
+    check(code == 200, "backup of a (secretly) corrupt snapshot: %s" % code)
+    code, r, _ = qb.restore({"snapshot_id": qb.snapshots("pom")[0]["id"], "overwrite": True})
+    text = json.dumps(r)
+    check(code == 424, "restore of a corrupt snapshot must fail: %s %s" % (code, short(r)))
+    check("safety snapshot" in text, "the failure must point to the safety snapshot: %s" % short(r.get("detail"), 300))
+    safety = r["run"]["results"][0].get("safety_snapshot_id")
+    want = si.st.collections["omega"]
+    check(len(want.all_points()) == 0, "stand-in: the failed recovery should have cleared omega")
+    # Roll back as the error says.
+    code, r2, _ = qb.restore({"snapshot_id": safety, "overwrite": True})
+    check(code == 200, "rolling back to safety snapshot %s: %s %s" % (safety, code, short(r2)))
+    check(len(all_points(url, "omega")) == 200, "after roll-back omega has %d points" % len(all_points(url, "omega")))
+    return short(r.get("detail"), 200) + "; roll-back ok"
+
+
 SCENARIOS = [("a", sc_a), ("b", sc_b), ("c", sc_c), ("d", sc_d), ("e", sc_e), ("f", sc_f), ("g", sc_g),
              ("h", sc_h), ("i", sc_i), ("j", sc_j), ("k", sc_k), ("l", sc_l), ("m", sc_m),
              ("n", sc_n), ("o", sc_o), ("p", sc_p), ("q", sc_q), ("r", sc_r), ("s", sc_s),
              ("t", sc_t), ("u", sc_u), ("v", sc_v), ("w", sc_w),
              ("x", sc_x), ("y", sc_y), ("z", sc_z),
-             ("za", sc_za), ("zb", sc_zb), ("zc", sc_zc), ("zd", sc_zd), ("ze", sc_ze), ("zf", sc_zf), ("zg", sc_zg), ("zh", sc_zh), ("zi", sc_zi), ("zj", sc_zj), ("zk", sc_zk), ("zz", sc_zz)]
+             ("za", sc_za), ("zb", sc_zb), ("zc", sc_zc), ("zd", sc_zd), ("ze", sc_ze), ("zf", sc_zf), ("zg", sc_zg), ("zh", sc_zh), ("zi", sc_zi), ("zj", sc_zj), ("zk", sc_zk), ("zl", sc_zl), ("zm", sc_zm), ("zz", sc_zz)]
 
 
 def main():
