@@ -1239,12 +1239,30 @@ def sc_zm(ctx):
     return short(r.get("detail"), 200) + "; roll-back ok"
 
 
+def sc_zn(ctx):
+    """Peers on one host with REST ports of their own, registered without nodes: the guessed URLs all lead to one
+    peer, so the backup must fail (suggesting nodes), never store that peer's shards as the collection."""
+    qb, si = ctx["qb"], ctx["cluster"]
+    url = si.urls[si.st.peer_ids[0]]
+    code, r, _ = qb("POST", "/v1/instances", {"name": "clguess", "url": url})
+    check(code == 201, "register: %s %s" % (code, short(r)))
+    code, r, _ = qb("POST", "/v1/plans", {"name": "pguess", "instance": "clguess", "destination": "local",
+                                          "collections": ["gamma"]})
+    check(code == 201, "plan: %s" % code)
+    code, r, _ = qb.run("pguess")
+    check(code == 424, "run must fail: %s %s" % (code, short(r, 300)))
+    check(not qb.snapshots("pguess"), "something catalogued")
+    text = json.dumps(r)
+    check("nodes" in text, "the error should point to `nodes`: %s" % short(text, 300))
+    return short([x.get("error") for x in run_result(r)[2]] or run_result(r)[1], 220)
+
+
 SCENARIOS = [("a", sc_a), ("b", sc_b), ("c", sc_c), ("d", sc_d), ("e", sc_e), ("f", sc_f), ("g", sc_g),
              ("h", sc_h), ("i", sc_i), ("j", sc_j), ("k", sc_k), ("l", sc_l), ("m", sc_m),
              ("n", sc_n), ("o", sc_o), ("p", sc_p), ("q", sc_q), ("r", sc_r), ("s", sc_s),
              ("t", sc_t), ("u", sc_u), ("v", sc_v), ("w", sc_w),
              ("x", sc_x), ("y", sc_y), ("z", sc_z),
-             ("za", sc_za), ("zb", sc_zb), ("zc", sc_zc), ("zd", sc_zd), ("ze", sc_ze), ("zf", sc_zf), ("zg", sc_zg), ("zh", sc_zh), ("zi", sc_zi), ("zj", sc_zj), ("zk", sc_zk), ("zl", sc_zl), ("zm", sc_zm), ("zz", sc_zz)]
+             ("za", sc_za), ("zb", sc_zb), ("zc", sc_zc), ("zd", sc_zd), ("ze", sc_ze), ("zf", sc_zf), ("zg", sc_zg), ("zh", sc_zh), ("zi", sc_zi), ("zj", sc_zj), ("zk", sc_zk), ("zl", sc_zl), ("zm", sc_zm), ("zn", sc_zn), ("zz", sc_zz)]
 
 
 def main():
