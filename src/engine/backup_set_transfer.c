@@ -11,6 +11,7 @@
  * step the run's inflight record says what exists outside the catalogue.
  */
 #include "engine/backup_set_internal.h"
+#include "engine/create_gate.h"
 #include "remote/qdrant_cluster.h"
 #include "store/store_runs.h"
 #include "util/log.h"
@@ -155,8 +156,14 @@ static enum qb_err take_shard(struct set_run *sr, struct shard *s, struct qdrant
     struct sink k = {.sr = sr};
     enum qb_err rc = QB_OK;
     if (!sr->stream) {
+        /* Two runs snapshotting this shard in one second would share a
+         * name (create_gate.h). */
+        rc = create_gate_enter(peer->rest_url, sr->collection, sink_check, sr, err, errlen);
+        if (rc)
+            goto out;
         intent = inflight_snapshot_intent(sr, peer->rest_url, s->id);
         rc = qdrant_snapshot_create(qc, &t, true, &snap, err, errlen);
+        create_gate_leave(peer->rest_url, sr->collection);
         if (rc)
             goto out;
         inflight_snapshot_named(sr, intent, snap.name);

@@ -13,6 +13,7 @@
 #include "engine/collsel.h"
 #include "engine/keyref.h"
 #include "engine/copies.h"
+#include "engine/create_gate.h"
 #include "engine/jobs.h"
 #include "engine/manifest.h"
 #include "engine/qdrant_janitor.h"
@@ -237,6 +238,11 @@ static enum qb_err create_snapshot(struct backup *b, struct target *t, char *err
     return rc;
 }
 
+static enum qb_err gate_check(void *ud, char *err, size_t errlen)
+{
+    return job_checkpoint(ud, NULL, err, errlen);
+}
+
 /* After a failed create: snapshots of the target that Qdrant may have
  * made anyway (a timeout, a lost answer) since the request. */
 static void discard_unnamed(struct backup *b, struct target *t)
@@ -308,18 +314,25 @@ enum qb_err backup_target(struct backup *b, struct target *t, cJSON *result, cha
     rc = job_checkpoint(j, "snapshotting", err, errlen);
     if (rc)
         return rc;
+    /* Another run creating this collection's snapshot in the same second
+     * would get the same name (create_gate.h); the look-back of a failed
+     * create must not reach its snapshot either. */
+    const char *node = qdrant_client_url(b->qdrant);
+    mark = qb_mono_ms();
+    rc = create_gate_enter(node, t->collection, gate_check, j, err, errlen);
+    if (rc)
+        return rc;
     t->since = qb_now_ms() / 1000;
     set_inflight(b, t, false);
-    mark = qb_mono_ms();
     WITH_RETRIES(j, rc, create_snapshot(b, t, err, errlen));
+    /* A timeout or a lost answer may hide a snapshot Qdrant made anyway;
+     * a refusal (4xx) made none. */
+    if (rc == QB_ERR_TRANSIENT)
+        discard_unnamed(b, t);
+    create_gate_leave(node, t->collection);
     t->ph.snapshot = qb_mono_ms() - mark;
-    if (rc) {
-        /* A timeout or a lost answer may hide a snapshot Qdrant made
-         * anyway; a refusal (4xx) made none. */
-        if (rc == QB_ERR_TRANSIENT)
-            discard_unnamed(b, t);
+    if (rc)
         return rc;
-    }
     t->key = object_key(b->plan, j->run, t);
     set_inflight(b, t, true);
     /* Known from here: what this target adds to the run's total. */

@@ -39,6 +39,11 @@ void qdrant_client_destroy(struct qdrant_client *c)
     free(c);
 }
 
+const char *qdrant_client_url(const struct qdrant_client *c)
+{
+    return c->url;
+}
+
 enum qb_err qdrant_client_create(const struct qdrant_config *cfg, struct qdrant_client **out,
                                  char *err, size_t errlen)
 {

@@ -48,6 +48,9 @@ enum qb_err qdrant_client_create(const struct qdrant_config *cfg, struct qdrant_
                                  char *err, size_t errlen) QB_MUSTCHECK;
 void qdrant_client_destroy(struct qdrant_client *c); /* NULL is a no-op */
 
+/* The base URL the client talks to, without a trailing slash (owned by c). */
+const char *qdrant_client_url(const struct qdrant_client *c);
+
 /* ---------------------------------------------------------------- service */
 
 /* GET /: *version receives Qdrant's version ("1.19.0"); caller frees. */

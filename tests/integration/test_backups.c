@@ -323,6 +323,47 @@ static void test_multi_collection_and_star_plans(void)
     TEST_EXPECT_INT(catalogued("star"), 2);
 }
 
+/* Two plans backing up one collection at the same moment, on an instance
+ * that allows two runs at once.  Qdrant names a snapshot by its second and
+ * a second create in that second overwrites the first (CONTRACT §2): one
+ * run downloaded the other's file, and the first to finish deleted it
+ * under the other, which failed.  Both succeed, with snapshots of their
+ * own, round after round. */
+static void test_two_plans_one_collection_at_once(void)
+{
+    struct resp r;
+    char body[256];
+    snprintf(body, sizeof body, "{\"name\":\"twin\",\"url\":\"%s\",\"max_concurrent\":2}", e.url);
+    TEST_ASSERT(post("/v1/instances", body, NULL, &r) == 0 && r.status == 201);
+    resp_free(&r);
+    TEST_ASSERT(
+        create_plan("{\"name\":\"twin-a\",\"instance\":\"twin\",\"collections\":[\"products\"]}"));
+    TEST_ASSERT(
+        create_plan("{\"name\":\"twin-b\",\"instance\":\"twin\",\"collections\":[\"products\"]}"));
+    for (int round = 0; round < 3; round++) {
+        long long id[2] = {0, 0};
+        const char *plans[2] = {"twin-a", "twin-b"};
+        for (int i = 0; i < 2; i++) {
+            char path[128];
+            snprintf(path, sizeof path, "/v1/plans/%s/runs", plans[i]);
+            TEST_ASSERT(post(path, NULL, NULL, &r) == 0 && r.status == 202);
+            id[i] = (long long)json_path_num(r.json, "id");
+            resp_free(&r);
+        }
+        for (int i = 0; i < 2; i++) {
+            char path[128];
+            snprintf(path, sizeof path, "/v1/runs/%lld?wait=120", id[i]);
+            TEST_ASSERT(qbd_request(&d, "GET", path, NULL, NULL, &r) == 0);
+            TEST_EXPECT_INT(r.status, 200);
+            TEST_EXPECT_STR(json_path_str(r.json, "state"), "succeeded");
+            resp_free(&r);
+        }
+    }
+    TEST_EXPECT_INT(catalogued("twin-a"), 3);
+    TEST_EXPECT_INT(catalogued("twin-b"), 3);
+    TEST_EXPECT_INT(emu_snapshots("products"), 0);
+}
+
 static void test_full_instance_plan(void)
 {
     TEST_ASSERT(create_plan("{\"name\":\"full\",\"full_instance\":true}"));
@@ -698,6 +739,7 @@ int main(void)
     TEST_RUN(test_idempotent_retrigger);
     TEST_RUN(test_multi_collection_and_star_plans);
     TEST_RUN(test_full_instance_plan);
+    TEST_RUN(test_two_plans_one_collection_at_once);
     TEST_RUN(test_checksum_mismatch_keeps_nothing);
     TEST_RUN(test_missing_collection_is_partial);
     TEST_RUN(test_retention_keeps_pinned_and_newest_verified);
