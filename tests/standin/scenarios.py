@@ -31,6 +31,16 @@ import qdrant_standin as qs  # noqa: E402
 DIM = 8
 
 
+def wait_until(cond, seconds):
+    """Polls cond every 0.1 s until it is true or seconds pass; returns its last value."""
+    deadline = time.time() + seconds
+    got = cond()
+    while not got and time.time() < deadline:
+        time.sleep(0.1)
+        got = cond()
+    return got
+
+
 def http(method, url, body=None, headers=None, timeout=120):
     data = None
     h = dict(headers or {})
@@ -1071,7 +1081,8 @@ def sc_zg(ctx):
         code, r, h = qb("POST", "/v1/plans/pa/runs")
         check(code == 202, "trigger: %s %s" % (code, short(r)))
         rid = r["id"]
-        time.sleep(1.5)
+        d = si.st.snap_dir(si.st.peer_ids[0]) + "/alpha"
+        wait_until(lambda: [f for f in os.listdir(d) if f.endswith(".snapshot")], 20)
         code, r, _ = qb("POST", "/v1/runs/%d/cancel" % rid)
         check(code in (200, 202), "cancel: %s %s" % (code, short(r)))
         code, r, _ = qb("GET", "/v1/runs/%d?wait=30" % rid)
@@ -1080,8 +1091,7 @@ def sc_zg(ctx):
     run = r.get("run", r)
     check(run.get("state") == "cancelled", "state after cancel: %s %s" % (run.get("state"), short(run.get("error"))))
     check(len(qb.snapshots("pa")) == n0, "something catalogued by the cancelled run")
-    time.sleep(1)
-    d = si.st.snap_dir(si.st.peer_ids[0]) + "/alpha"
+    wait_until(lambda: not [f for f in os.listdir(d) if f.endswith(".snapshot")], 10)
     left = [f for f in os.listdir(d) if f.endswith(".snapshot")]
     check(not left, "cancelled run left on Qdrant: %s" % left)
     return "cancelled, clean"
@@ -1115,7 +1125,9 @@ def sc_zi(ctx):
         code, r, _ = qb("POST", "/v1/plans/pa/runs")
         check(code == 202, "trigger: %s" % code)
         rid = r["id"]
-        time.sleep(1.5)
+        # Polled: the run may wait its turn (the create gate spaces
+        # creations of one collection) before Qdrant makes the snapshot.
+        wait_until(lambda: [f for f in os.listdir(d) if f.endswith(".snapshot")], 20)
         check([f for f in os.listdir(d) if f.endswith(".snapshot")], "no snapshot on Qdrant mid-download?")
         qb.kill9_restart()
     finally:
