@@ -412,11 +412,18 @@ enum qb_err topology_resolve(const struct store_instance *inst, long timeout_ms,
                 self->rest_url = xstrdup(inst->url);
             if (!rc)
                 pair_silent(&u, t);
+            /* With a URL unanswered the pairing was by order, and a peer
+             * left over may be the one that URL stands for: say so. */
+            char *unless = t->unanswered ? xasprintf(" (unless it is the peer of a listed URL "
+                                                     "that does not answer: %s)",
+                                                     t->unanswered)
+                                         : xstrdup("");
             for (size_t i = 0; !rc && i < t->npeers; i++)
                 if (!t->peers[i].rest_url)
-                    t->peers[i].error =
-                        xasprintf("peer %llu (%s) is not in the instance's nodes: add its REST URL",
-                                  (unsigned long long)t->peers[i].id, t->peers[i].uri);
+                    t->peers[i].error = xasprintf(
+                        "peer %llu (%s) is not in the instance's nodes: add its REST URL%s",
+                        (unsigned long long)t->peers[i].id, t->peers[i].uri, unless);
+            free(unless);
         } else {
             for (size_t i = 0; i < t->npeers; i++) {
                 struct topo_peer *p = &t->peers[i];

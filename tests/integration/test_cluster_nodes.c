@@ -6,8 +6,9 @@
  * instead of failing the run.  A replicated collection is backed up whole
  * with a warning naming the peer and its URL; a collection with shards
  * only on that peer fails naming shard and peer while another of the same
- * run succeeds (partial); the peer of the instance URL itself down still
- * leaves a replicated collection backed up through the other nodes.
+ * run succeeds (partial); /readyz names the peer; the peer of the
+ * instance URL itself down still leaves a replicated collection backed up
+ * through the other nodes.
  * Registering such a list with a node down is still refused (422).
  */
 #include "unit.h"
@@ -47,6 +48,28 @@ static bool mentions(const struct resp *r, const char *path, const char *a, cons
     return s && strstr(s, a) && (!b || strstr(s, b));
 }
 
+/* /readyz's entry for instance "listed" says peer 2 does not answer at
+ * its node's URL (ctx: "peer <id>"), and shows the topology.  Before, the
+ * whole topology failed ("topology: nodes[2] ..."). */
+static bool readyz_names_peer(void *ctx)
+{
+    struct resp r;
+    bool ok = false;
+    if (qbd_request(&d, "GET", "/readyz", NULL, NULL, &r) == 0) {
+        const cJSON *e;
+        cJSON_ArrayForEach(e, json_path(r.json, "instances"))
+        {
+            const char *name = json_path_str(e, "name"), *detail = json_path_str(e, "detail");
+            if (name && strcmp(name, "listed") == 0)
+                ok = detail && strstr(detail, ctx) && strstr(detail, c3.peer[2].url) &&
+                     strstr(detail, "does not answer") &&
+                     cJSON_GetArraySize(json_path(e, "topology.peers")) == 3;
+        }
+    }
+    resp_free(&r);
+    return ok;
+}
+
 static void test_setup(void)
 {
     struct resp r;
@@ -72,6 +95,7 @@ static void test_listed_peer_down(void)
     TEST_ASSERT(emu_peer_kill(&c3, 2) == 0);
     char peer[48];
     snprintf(peer, sizeof peer, "peer %llu", c3.peer_id[2]);
+    TEST_EXPECT(harness_wait_until(readyz_names_peer, peer, 15000));
     struct resp r;
     qbd_run_plan(&d, "rep2", 180, &r);
     TEST_EXPECT_INT(r.status, 200);
