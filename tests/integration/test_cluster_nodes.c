@@ -8,7 +8,7 @@
  * only on that peer fails naming shard and peer while another of the same
  * run succeeds (partial); /readyz names the peer; the peer of the
  * instance URL itself down still leaves a replicated collection backed up
- * through the other nodes.
+ * through the other nodes, whether or not it is listed among them.
  * Registering such a list with a node down is still refused (422).
  */
 #include "unit.h"
@@ -28,13 +28,12 @@ static bool call(const char *method, const char *path, const char *body, long wa
     return qbd_call(&d, method, path, body, want, r);
 }
 
-/* A plan backing up collections (a JSON array's inside) of instance
- * "listed". */
-static bool make_plan(const char *name, const char *collections)
+/* A plan backing up collections (a JSON array's inside) of instance. */
+static bool make_plan(const char *name, const char *instance, const char *collections)
 {
     char body[256];
-    snprintf(body, sizeof body, "{\"name\":\"%s\",\"instance\":\"listed\",\"collections\":[%s]}",
-             name, collections);
+    snprintf(body, sizeof body, "{\"name\":\"%s\",\"instance\":\"%s\",\"collections\":[%s]}", name,
+             instance, collections);
     struct resp r;
     bool ok = call("POST", "/v1/plans", body, 201, &r);
     resp_free(&r);
@@ -83,8 +82,14 @@ static void test_setup(void)
     TEST_ASSERT(emu_upsert_range(&c3.peer[0], "rep2", 1, 300, 3, NULL) == 0);
     TEST_ASSERT(emu_cluster_create_collection(&c3, "rep1", 4, 6, 1) == 0);
     TEST_ASSERT(emu_upsert_range(&c3.peer[0], "rep1", 1, 300, 4, NULL) == 0);
-    TEST_ASSERT(make_plan("rep2", "\"rep2\""));
-    TEST_ASSERT(make_plan("both", "\"rep2\",\"rep1\""));
+    TEST_ASSERT(make_plan("rep2", "listed", "\"rep2\""));
+    TEST_ASSERT(make_plan("both", "listed", "\"rep2\",\"rep1\""));
+    /* The instance URL need not be among the nodes: it is one either way. */
+    snprintf(body, sizeof body, "{\"name\":\"others\",\"url\":\"%s\",\"nodes\":[\"%s\",\"%s\"]}",
+             c3.peer[0].url, c3.peer[1].url, c3.peer[2].url);
+    TEST_ASSERT(call("POST", "/v1/instances", body, 201, &r));
+    resp_free(&r);
+    TEST_ASSERT(make_plan("others", "others", "\"rep2\""));
 }
 
 /* Peer 2 down (connection refused), listed as nodes[2]: before, the run
@@ -127,6 +132,12 @@ static void test_instance_url_peer_down(void)
     snprintf(peer, sizeof peer, "peer %llu", c3.peer_id[0]);
     struct resp r;
     qbd_run_plan(&d, "rep2", 180, &r);
+    TEST_EXPECT_INT(r.status, 200);
+    TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "results.0.shards")), 6);
+    TEST_EXPECT(mentions(&r, "results.0.warning", peer, c3.peer[0].url));
+    resp_free(&r);
+    /* Not listed in nodes, the instance URL still stands for its peer. */
+    qbd_run_plan(&d, "others", 180, &r);
     TEST_EXPECT_INT(r.status, 200);
     TEST_EXPECT_INT(cJSON_GetArraySize(json_path(r.json, "results.0.shards")), 6);
     TEST_EXPECT(mentions(&r, "results.0.warning", peer, c3.peer[0].url));
