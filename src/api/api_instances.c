@@ -117,7 +117,9 @@ static bool nodes_from_body(struct http_request *req, const cJSON *body, char **
 }
 
 /* With nodes listed, every node must answer as a peer of the instance's
- * cluster, each a different one: 422 naming the entry otherwise. */
+ * cluster, each a different one: 422 naming the entry otherwise.  A run
+ * takes a node that does not answer for a peer that is down, but here it
+ * is as likely a typo, which must not be stored (t->unanswered). */
 static bool nodes_check_cluster(struct http_request *req, const struct store_instance *inst)
 {
     if (strcmp(inst->nodes, "[]") == 0)
@@ -125,6 +127,8 @@ static bool nodes_check_cluster(struct http_request *req, const struct store_ins
     char err[QB_ERRBUF_SIZE];
     struct topology *t = NULL;
     enum qb_err rc = topology_resolve(inst, 10000, &t, err, sizeof err);
+    if (!rc && t->unanswered)
+        rc = qb_failf(QB_ERR_REMOTE, err, sizeof err, "%s", t->unanswered);
     topology_free(t);
     if (rc) {
         http_reply_problem_field(req, API_ERR_UNPROCESSABLE, "nodes", "%s", err);

@@ -263,11 +263,19 @@ const char *backup_job_run(struct job *j, cJSON *results, char *error, size_t er
     if (!rc) /* before Qdrant is touched: a lock that cannot be kept fails the run */
         rc = job_lock_open(j, b.plan, b.storage, err, sizeof err);
     if (!rc)
-        WITH_RETRIES(j, rc, qdrant_server_version(b.qdrant, &b.qdrant_version, err, sizeof err));
-    if (!rc)
         rc = store_instance_get(j->store, b.plan->instance, &b.inst, err, sizeof err);
+    /* The topology first: with the instance URL's peer down, a cluster
+     * that lists its nodes is reached through one that answers. */
     if (!rc)
         WITH_RETRIES(j, rc, resolve_topology(&b, err, sizeof err));
+    if (!rc && b.topo && strcmp(b.topo->entry, b.inst->url) != 0) {
+        qdrant_client_destroy(b.qdrant);
+        b.qdrant = NULL;
+        rc = topology_client(b.inst, b.topo->entry, engine_config(j->engine)->snapshot_timeout_ms,
+                             &b.qdrant, err, sizeof err);
+    }
+    if (!rc)
+        WITH_RETRIES(j, rc, qdrant_server_version(b.qdrant, &b.qdrant_version, err, sizeof err));
     if (rc) {
         snprintf(error, errorlen, "%s", err);
         goto out;

@@ -92,15 +92,15 @@ static int shard_cmp(const void *a, const void *b)
 }
 
 /* How many peers did not answer for the shard map; *one (may be NULL)
- * receives the id of one of them. */
-static size_t count_silent(const struct set_run *sr, uint64_t *one)
+ * receives one of them. */
+static size_t count_silent(const struct set_run *sr, const struct topo_peer **one)
 {
     size_t n = 0;
     for (size_t p = 0; sr->silent && p < sr->topo->npeers; p++) {
         if (sr->silent[p]) {
             n++;
             if (one)
-                *one = sr->topo->peers[p].id;
+                *one = &sr->topo->peers[p];
         }
     }
     return n;
@@ -111,14 +111,15 @@ static size_t count_silent(const struct set_run *sr, uint64_t *one)
  * result says so, for whoever reads the run. */
 static void add_silent_warning(const struct set_run *sr, cJSON *result)
 {
-    uint64_t one = 0;
+    const struct topo_peer *one = NULL;
     size_t silent = count_silent(sr, &one);
     if (!silent)
         return;
-    char *w = xasprintf("%zu peer(s) did not answer (peer %llu among them): every shard was "
+    char *w = xasprintf("%zu peer(s) did not answer (peer %llu at %s among them): every shard was "
                         "taken from a replica that another peer holds Active; the backup is whole, "
                         "the cluster is not",
-                        silent, (unsigned long long)one);
+                        silent, (unsigned long long)one->id,
+                        one->rest_url ? one->rest_url : "no REST URL");
     cJSON_AddStringToObject(result, "warning", w);
     free(w);
 }
@@ -287,7 +288,8 @@ static enum qb_err read_config(struct set_run *sr, cJSON *set, char *err, size_t
     cJSON *info = NULL;
     char **aliases = NULL;
     size_t naliases = 0;
-    enum qb_err rc = topology_client(sr->inst, NULL, 0, &qc, err, errlen);
+    /* the node the topology was read from: it answers, the instance URL may not */
+    enum qb_err rc = topology_client(sr->inst, sr->topo->entry, 0, &qc, err, errlen);
     if (!rc)
         rc = qdrant_collection_get(qc, sr->collection, &info, err, errlen);
     if (!rc) {

@@ -22,6 +22,8 @@ void topology_free(struct topology *t)
     }
     free(t->peers);
     free(t->hidden);
+    free(t->entry);
+    free(t->unanswered);
     free(t);
 }
 
@@ -163,7 +165,12 @@ static char *probe_url(const struct store_instance *inst, const char *url, uint6
 static void probe_peer(const struct store_instance *inst, struct topo_peer *p, bool guessed,
                        long timeout_ms)
 {
-    if (!p->rest_url)
+    /* A paired URL did not answer GET /cluster a moment ago: asking it
+     * again would cost a hung node its timeout twice, and an answer to GET
+     * / would not prove it is this peer (the pairing is by elimination).
+     * It is used only once a later resolution maps it by its own GET
+     * /cluster (map_nodes). */
+    if (!p->rest_url || p->paired)
         return;
     bool other = false, ignored = false;
     char *why =
@@ -206,35 +213,81 @@ static struct topo_peer *find_peer(struct topology *t, uint64_t id)
     return NULL;
 }
 
-/* Assigns the listed nodes to peers by asking each which peer it is. */
-static enum qb_err map_nodes(const struct store_instance *inst, const cJSON *nodes,
+/* One URL's answer to GET /cluster.  Each URL is asked once per
+ * resolution: a hung node would otherwise cost its timeout twice. */
+struct node_answer {
+    bool asked;
+    enum qb_err rc;
+    struct qdrant_cluster cl;
+    char err[QB_ERRBUF_SIZE];
+};
+
+static struct node_answer *ask(const struct store_instance *inst, const char *url,
+                               struct node_answer *a, long timeout_ms)
+{
+    if (!a->asked) {
+        a->asked = true;
+        a->rc = cluster_at(inst, url, timeout_ms, &a->cl, a->err, sizeof a->err);
+    }
+    return a;
+}
+
+/* The same URL, ignoring trailing '/' (as nodes_from_body compares). */
+static bool same_url(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    while (la && a[la - 1] == '/')
+        la--;
+    while (lb && b[lb - 1] == '/')
+        lb--;
+    return la == lb && strncmp(a, b, la) == 0;
+}
+
+/* The URLs a resolution may ask: [0] the instance URL, [i + 1] nodes[i],
+ * with ans[] alongside.  A node that is the instance URL shares ans[0]. */
+struct node_urls {
+    const char **url;
+    struct node_answer *ans;
+    size_t n; /* 1 + number of nodes */
+};
+
+static struct node_answer *answer_of(const struct node_urls *u, size_t i)
+{
+    return i > 0 && same_url(u->url[i], u->url[0]) ? &u->ans[0] : &u->ans[i];
+}
+
+/* "nodes[i] (url)" or "the instance URL (url)", for messages; caller frees. */
+static char *node_label(const struct node_urls *u, size_t i)
+{
+    return i ? xasprintf("nodes[%zu] (%s)", i - 1, u->url[i])
+             : xasprintf("the instance URL (%s)", u->url[0]);
+}
+
+/* Assigns the listed nodes that answer to peers by asking each which peer
+ * it is.  One that does not answer is left for pair_silent: down now, it
+ * says nothing about the cluster.  One that answers wrongly (hidden,
+ * not distributed, another cluster's peer, a peer listed twice) is a
+ * setting to fix and fails the resolution. */
+static enum qb_err map_nodes(const struct store_instance *inst, const struct node_urls *u,
                              struct topology *t, long timeout_ms, char *err, size_t errlen)
 {
-    int i = 0;
-    const cJSON *n;
-    cJSON_ArrayForEach(n, nodes)
-    {
-        const char *url = cJSON_GetStringValue(n);
-        if (!url)
-            return qb_failf(QB_ERR_INVALID, err, errlen, "nodes[%d]: must be a URL", i);
-        char sub[QB_ERRBUF_SIZE];
-        struct qdrant_cluster cl = {0};
-        enum qb_err rc = cluster_at(inst, url, timeout_ms, &cl, sub, sizeof sub);
-        if (rc)
-            return qb_failf(rc == QB_ERR_INVALID ? rc : QB_ERR_REMOTE, err, errlen,
-                            "nodes[%d] (%s) does not answer as a Qdrant peer: %s", i, url, sub);
-        bool enabled = cl.enabled, hidden = cl.hidden != NULL;
-        uint64_t id = cl.peer_id;
-        struct topo_peer *p = enabled ? find_peer(t, id) : NULL;
-        if (hidden)
-            snprintf(sub, sizeof sub, "%s", cl.hidden);
-        qdrant_cluster_clear(&cl);
-        if (hidden)
+    for (size_t k = 1; k < u->n; k++) {
+        int i = (int)k - 1;
+        const char *url = u->url[k];
+        const struct node_answer *a = ask(inst, url, answer_of(u, k), timeout_ms);
+        if (a->rc == QB_ERR_INVALID)
+            return qb_failf(QB_ERR_INVALID, err, errlen,
+                            "nodes[%d] (%s) does not answer as a Qdrant peer: %s", i, url, a->err);
+        if (a->rc)
+            continue;
+        const struct qdrant_cluster *cl = &a->cl;
+        struct topo_peer *p = cl->enabled ? find_peer(t, cl->peer_id) : NULL;
+        if (cl->hidden)
             return qb_failf(QB_ERR_REMOTE, err, errlen,
                             "nodes[%d] (%s) will not say which peer it is (%s): give qbackup a "
                             "key with global read access",
-                            i, url, sub);
-        if (!enabled)
+                            i, url, cl->hidden);
+        if (!cl->enabled)
             return qb_failf(QB_ERR_REMOTE, err, errlen,
                             "nodes[%d] (%s) runs without distributed mode; list nodes only for "
                             "a cluster",
@@ -243,15 +296,52 @@ static enum qb_err map_nodes(const struct store_instance *inst, const cJSON *nod
             return qb_failf(QB_ERR_REMOTE, err, errlen,
                             "nodes[%d] (%s) is peer %llu, which is not a member of the cluster "
                             "of %s: it belongs to another cluster",
-                            i, url, (unsigned long long)id, inst->url);
+                            i, url, (unsigned long long)cl->peer_id, t->entry);
         if (p->rest_url)
             return qb_failf(QB_ERR_INVALID, err, errlen,
                             "nodes[%d] (%s) is peer %llu, already listed as %s", i, url,
-                            (unsigned long long)id, p->rest_url);
+                            (unsigned long long)cl->peer_id, p->rest_url);
         p->rest_url = xstrdup(url);
-        i++;
     }
     return QB_OK;
+}
+
+/* Gives each URL that did not answer GET /cluster (the instance URL
+ * first, then the nodes in order) to the next peer that no answer
+ * accounts for.  With one such peer left the pairing is certain (every
+ * other peer answered for itself); with more it follows the list's order
+ * and says so.  Either way the peer counts as not answering, its error
+ * naming the URL and why, so a backup takes its shards from other
+ * replicas or fails the collection naming it, as for any silent peer;
+ * the URL is never used for it (probe_peer).  The first such URL is also
+ * kept in t->unanswered, for registration to refuse. */
+static void pair_silent(const struct node_urls *u, struct topology *t)
+{
+    size_t left = 0;
+    for (size_t i = 0; i < t->npeers; i++)
+        left += t->peers[i].rest_url == NULL;
+    size_t next = 0;
+    for (size_t k = 0; k < u->n; k++) {
+        const struct node_answer *a = answer_of(u, k);
+        if ((k > 0 && a == &u->ans[0]) || !a->asked || !a->rc)
+            continue; /* answered, or the instance URL again */
+        char *label = node_label(u, k);
+        if (!t->unanswered)
+            t->unanswered = xasprintf("%s does not answer as a Qdrant peer: %s", label, a->err);
+        while (next < t->npeers && t->peers[next].rest_url)
+            next++;
+        if (next < t->npeers) {
+            struct topo_peer *p = &t->peers[next];
+            p->rest_url = xstrdup(u->url[k]);
+            p->paired = true;
+            p->reachable = false;
+            p->error = xasprintf("%s does not answer: %s%s", label, a->err,
+                                 left == 1 ? ""
+                                           : " (taken for this peer by the order of the "
+                                             "instance's nodes: unconfirmed)");
+        }
+        free(label);
+    }
 }
 
 enum qb_err topology_resolve(const struct store_instance *inst, long timeout_ms,
@@ -259,52 +349,86 @@ enum qb_err topology_resolve(const struct store_instance *inst, long timeout_ms,
 {
     *out = NULL;
     struct topology *t = xcalloc(1, sizeof *t);
-    struct qdrant_cluster cl = {0};
     cJSON *nodes = cJSON_Parse(inst->nodes ? inst->nodes : "[]");
-    enum qb_err rc = cluster_at(inst, inst->url, timeout_ms, &cl, err, errlen);
-    if (rc)
+    int nnodes = cJSON_GetArraySize(nodes);
+    struct node_urls u = {.n = 1 + (size_t)nnodes};
+    u.url = xcalloc(u.n, sizeof *u.url);
+    u.ans = xcalloc(u.n, sizeof *u.ans);
+    u.url[0] = inst->url;
+    enum qb_err rc = QB_OK;
+    const cJSON *n;
+    size_t k = 1;
+    cJSON_ArrayForEach(n, nodes)
+    {
+        u.url[k] = cJSON_GetStringValue(n);
+        if (!u.url[k]) {
+            rc = qb_failf(QB_ERR_INVALID, err, errlen, "nodes[%zu]: must be a URL", k - 1);
+            goto out;
+        }
+        k++;
+    }
+    /* The members come from the first URL that answers: a peer down must
+     * not hide the others, whichever it is. */
+    size_t entry = 0;
+    while (entry < u.n && ask(inst, u.url[entry], answer_of(&u, entry), timeout_ms)->rc)
+        entry++;
+    if (entry == u.n) {
+        rc = qb_failf(u.ans[0].rc, err, errlen, "%s%s", u.ans[0].err,
+                      nnodes ? " (nor does any of the instance's nodes answer)" : "");
         goto out;
-    t->cluster = cl.enabled;
-    if (!cl.enabled) {
+    }
+    const struct qdrant_cluster *cl = &answer_of(&u, entry)->cl;
+    t->entry = xstrdup(u.url[entry]);
+    t->cluster = cl->enabled;
+    if (!cl->enabled) {
         t->peers = xcalloc(1, sizeof *t->peers);
         t->npeers = 1;
-        t->peers[0].rest_url = xstrdup(inst->url);
-        t->hidden = cl.hidden ? xstrdup(cl.hidden) : NULL;
-        if (cJSON_GetArraySize(nodes) > 0 && cl.hidden)
+        t->peers[0].rest_url = xstrdup(t->entry);
+        t->hidden = cl->hidden ? xstrdup(cl->hidden) : NULL;
+        if (nnodes > 0 && cl->hidden)
             rc = qb_failf(QB_ERR_REMOTE, err, errlen,
                           "the instance lists nodes but %s will not say which peers it has (%s): "
                           "give qbackup a key with global read access",
-                          inst->url, cl.hidden);
-        else if (cJSON_GetArraySize(nodes) > 0)
+                          t->entry, cl->hidden);
+        else if (nnodes > 0)
             rc = qb_failf(QB_ERR_REMOTE, err, errlen,
                           "%s runs without distributed mode but the instance lists nodes; "
                           "remove them",
-                          inst->url);
+                          t->entry);
     } else {
-        t->leader = cl.leader;
-        t->self = cl.peer_id;
-        t->peers = xcalloc(cl.npeers, sizeof *t->peers);
-        t->npeers = cl.npeers;
-        for (size_t i = 0; i < cl.npeers; i++) {
-            t->peers[i].id = cl.peers[i].id;
-            t->peers[i].uri = xstrdup(cl.peers[i].uri);
+        t->leader = cl->leader;
+        t->self = cl->peer_id;
+        t->peers = xcalloc(cl->npeers, sizeof *t->peers);
+        t->npeers = cl->npeers;
+        for (size_t i = 0; i < cl->npeers; i++) {
+            t->peers[i].id = cl->peers[i].id;
+            t->peers[i].uri = xstrdup(cl->peers[i].uri);
         }
-        if (cJSON_GetArraySize(nodes) > 0) {
-            rc = map_nodes(inst, nodes, t, timeout_ms, err, errlen);
+        if (nnodes > 0) {
+            rc = map_nodes(inst, &u, t, timeout_ms, err, errlen);
             /* The instance URL is a node too, even when not listed. */
-            struct topo_peer *self = find_peer(t, cl.peer_id);
+            struct topo_peer *self = u.ans[0].rc ? NULL : find_peer(t, u.ans[0].cl.peer_id);
             if (!rc && self && !self->rest_url)
                 self->rest_url = xstrdup(inst->url);
+            if (!rc)
+                pair_silent(&u, t);
+            /* With a URL unanswered the pairing was by order, and a peer
+             * left over may be the one that URL stands for: say so. */
+            char *unless = t->unanswered ? xasprintf(" (unless it is the peer of a listed URL "
+                                                     "that does not answer: %s)",
+                                                     t->unanswered)
+                                         : xstrdup("");
             for (size_t i = 0; !rc && i < t->npeers; i++)
                 if (!t->peers[i].rest_url)
-                    t->peers[i].error =
-                        xasprintf("peer %llu (%s) is not in the instance's nodes: add its REST URL",
-                                  (unsigned long long)t->peers[i].id, t->peers[i].uri);
+                    t->peers[i].error = xasprintf(
+                        "peer %llu (%s) is not in the instance's nodes: add its REST URL%s",
+                        (unsigned long long)t->peers[i].id, t->peers[i].uri, unless);
+            free(unless);
         } else {
             for (size_t i = 0; i < t->npeers; i++) {
                 struct topo_peer *p = &t->peers[i];
-                p->rest_url = p->id == cl.peer_id ? xstrdup(inst->url)
-                                                  : topology_rest_from_p2p(p->uri, inst->url);
+                p->rest_url = p->id == cl->peer_id ? xstrdup(inst->url)
+                                                   : topology_rest_from_p2p(p->uri, inst->url);
                 if (!p->rest_url)
                     p->error = xasprintf("peer %llu reports p2p URI \"%s\" with no host: list "
                                          "every peer's REST URL in the instance's nodes",
@@ -312,11 +436,14 @@ enum qb_err topology_resolve(const struct store_instance *inst, long timeout_ms,
             }
         }
     }
-    bool guessed = t->cluster && cJSON_GetArraySize(nodes) == 0;
+    bool guessed = t->cluster && nnodes == 0;
     for (size_t i = 0; !rc && i < t->npeers; i++)
         probe_peer(inst, &t->peers[i], guessed && t->peers[i].id != t->self, timeout_ms);
 out:
-    qdrant_cluster_clear(&cl);
+    for (size_t i = 0; i < u.n; i++)
+        qdrant_cluster_clear(&u.ans[i].cl);
+    free(u.ans);
+    free(u.url);
     cJSON_Delete(nodes);
     if (rc)
         topology_free(t);
@@ -371,6 +498,9 @@ enum qb_err topology_check_usable(const struct topology *t, const char *instance
     enum qb_err rc = topology_check_mapped(t, instance, err, errlen);
     for (size_t i = 0; !rc && i < t->npeers; i++) {
         const struct topo_peer *p = &t->peers[i];
+        if (!p->reachable && p->paired) /* the error names the URL and why */
+            return qb_failf(QB_ERR_TRANSIENT, err, errlen, "instance %s: peer %llu: %s", instance,
+                            (unsigned long long)p->id, p->error);
         if (!p->reachable)
             return qb_failf(QB_ERR_TRANSIENT, err, errlen,
                             "instance %s: peer %llu at %s does not answer: %s; if that is not "

@@ -11,6 +11,14 @@
  * with the scheme and port of the instance's URL, which is right for the
  * usual deployments (every peer serving REST on the same port).
  *
+ * A listed node (or the instance URL) that does not answer does not stop
+ * a resolution: the members come from the first URL that answers GET
+ * /cluster (the instance URL, then the nodes in order), and each URL that
+ * did not answer stands for a peer that no answer accounts for, which
+ * then counts as not answering (its error names the URL and why).  A
+ * backup takes such a peer for down, as any silent peer; registration,
+ * which must not store a typo, refuses it (topology.unanswered).
+ *
  * THREADS: the functions are reentrant; a struct topology belongs to its
  * caller.
  */
@@ -30,12 +38,19 @@ struct topo_peer {
     bool reachable; /* GET / answered as Qdrant */
     char *version;  /* Qdrant version, or NULL */
     char *error;    /* why not reachable / no REST URL, or NULL */
+    bool paired;    /* rest_url is a URL that did not answer GET /cluster, given to this
+                       peer because no answer accounts for it: never reachable, never
+                       used (only a later GET /cluster there can prove which peer it is) */
 };
 
 struct topology {
     bool cluster;            /* distributed mode enabled */
     uint64_t leader;         /* 0: unknown */
-    uint64_t self;           /* peer id of the instance URL's node (cluster only) */
+    uint64_t self;           /* peer id of the entry's node (cluster only) */
+    char *entry;             /* URL whose GET /cluster was read: the instance URL, or the
+                                first listed node that answered when it did not; owned */
+    char *unanswered;        /* the first URL (instance URL, then nodes) that did not answer
+                                GET /cluster, and why; NULL when every one did; owned */
     struct topo_peer *peers; /* cluster: every peer; single node: one entry, id 0 */
     size_t npeers;
     /* Not NULL: GET /cluster was refused (403) or unknown (404), so the
@@ -60,11 +75,13 @@ enum qb_err topology_probe_client(const struct store_instance *inst, const char 
                                   size_t errlen) QB_MUSTCHECK;
 
 /* Learns inst's topology (GET /cluster on the instance URL and on every
- * listed node, GET / on every peer).  Fails when the instance URL does not
- * answer, when a listed node belongs to another cluster or is listed
- * twice, or does not answer; the message names the node.  A peer without
- * a REST URL or that does not answer is reported in the peer, not as a
- * failure (see topology_check_usable).  [out] *out: topology_free. */
+ * listed node, GET / on every peer).  Fails when neither the instance URL
+ * nor any listed node answers, or when an answering node belongs to
+ * another cluster, runs without distributed mode or is listed twice; the
+ * message names the node.  A URL that does not answer is reported in the
+ * peer it stands for and in t->unanswered, not as a failure; so is a peer
+ * without a REST URL or that does not answer GET / (see
+ * topology_check_usable).  [out] *out: topology_free. */
 enum qb_err topology_resolve(const struct store_instance *inst, long timeout_ms,
                              struct topology **out, char *err, size_t errlen) QB_MUSTCHECK;
 void topology_free(struct topology *t); /* NULL is a no-op */
