@@ -9,7 +9,13 @@
  * the stored object exists with the catalogued size; the target instance
  * answers; an existing target collection is replaced only with overwrite,
  * and then (by default) only after a safety snapshot of it was taken and
- * catalogued, so a wrong restore is itself undoable.  Qdrant is always
+ * catalogued, so a wrong restore is itself undoable.  Overwrite means
+ * replace: recovered over a live collection, Qdrant would keep its
+ * configuration and payload indexes (and refuse other vectors), so the
+ * collection is deleted and Qdrant recreates it from the archive's
+ * config.json and payload_index.json; its aliases are pointed back.
+ * Since that deletion comes before Qdrant's own checksum check, the
+ * stored object is read back and checked first.  Qdrant is always
  * given the catalogued SHA-256, and it verifies the bytes before it
  * replaces any data: a corrupted object fails the restore with a checksum
  * error and the collection is left as it was.
@@ -33,6 +39,7 @@
 #include "storage/bridge.h"
 #include "engine/jobs.h"
 #include "engine/restore_set.h"
+#include "engine/snapshot_verify.h"
 #include "engine/topology.h"
 #include "remote/qdrant_cluster.h"
 #include "storage/storage_urls.h"
@@ -69,6 +76,8 @@ struct restore {
     bool safety;
     struct seal_keyring *ring; /* an encrypted snapshot's keys, else NULL */
     cJSON *result;             /* the run's result for this restore */
+    char **aliases;            /* of the collection an overwrite replaces */
+    size_t naliases;
 };
 
 /* Whether the stored object is not the archive itself (codec/codec.h):
@@ -187,6 +196,29 @@ static enum qb_err check_priority_on_cluster(struct restore *r, char *err, size_
     return rc;
 }
 
+/* Points the aliases the replaced collection had at the restored one;
+ * one that cannot be created is a warning (the data is back). */
+static void restore_aliases(struct restore *r, cJSON *result)
+{
+    for (size_t i = 0; i < r->naliases; i++) {
+        char sub[QB_ERRBUF_SIZE];
+        const char *alias = r->aliases[i];
+        if (qdrant_alias_create(r->qdrant, r->collection, alias, sub, sizeof sub)) {
+            cJSON *w = cJSON_GetObjectItemCaseSensitive(result, "warnings");
+            if (!w)
+                w = cJSON_AddArrayToObject(result, "warnings");
+            char msg[QB_ERRBUF_SIZE + 256];
+            snprintf(msg, sizeof msg, "alias %s not recreated: %s", alias, sub);
+            cJSON_AddItemToArray(w, cJSON_CreateString(msg));
+            continue;
+        }
+        cJSON *ra = cJSON_GetObjectItemCaseSensitive(result, "aliases");
+        if (!ra)
+            ra = cJSON_AddArrayToObject(result, "aliases");
+        cJSON_AddItemToArray(ra, cJSON_CreateString(alias));
+    }
+}
+
 /* Checks before anything changes on the target; fills *exists. */
 static enum qb_err preflight(struct restore *r, bool *exists, char *err, size_t errlen)
 {
@@ -218,6 +250,35 @@ static enum qb_err preflight(struct restore *r, bool *exists, char *err, size_t 
                       "collection %s already exists on %s; restoring would replace it: send "
                       "\"overwrite\": true to do that (a safety snapshot is taken first)",
                       r->collection, r->instance);
+    /* Overwrite deletes the collection before the recovery (see
+     * restore()), and Qdrant's checksum check comes only with the
+     * recovery: the stored object is read back and checked first, so a
+     * damaged one leaves the collection as it is. */
+    if (!rc && *exists) {
+        struct store_snapshot at = *r->snap; /* as stored where it is read */
+        at.storage_key = r->source_key;
+        struct snapshot_verdict v;
+        char sub[QB_ERRBUF_SIZE] = "";
+        snapshot_judge(r->job->store, r->source, &at, &v, sub, sizeof sub);
+        if (v.failed || v.unreadable)
+            rc = qb_failf(v.unreadable ? QB_ERR_TRANSIENT : QB_ERR_IO, err, errlen,
+                          "snapshot %lld fails its checksum check, so nothing was changed: %s",
+                          (long long)r->snap->id, sub);
+    }
+    /* Qdrant drops a collection's aliases with it: read them while the
+     * collection still stands, to point them at the restored one. */
+    if (!rc && *exists) {
+        rc = qdrant_collection_aliases(r->qdrant, r->collection, &r->aliases, &r->naliases, err,
+                                       errlen);
+        if (rc) {
+            char sub[QB_ERRBUF_SIZE];
+            snprintf(sub, sizeof sub, "%s", err);
+            rc = qb_failf(rc, err, errlen,
+                          "reading the aliases of %s (to recreate them after the restore) "
+                          "failed, so nothing was changed: %s",
+                          r->collection, sub);
+        }
+    }
     if (!rc && (r->priority == QDRANT_PRIORITY_REPLICA || r->priority == QDRANT_PRIORITY_NO_SYNC))
         rc = check_priority_on_cluster(r, err, errlen);
     return rc;
@@ -255,8 +316,19 @@ static enum qb_err restore(struct restore *r, cJSON *result, char *err, size_t e
     rc = job_checkpoint(j, "restoring", err, errlen);
     if (rc)
         return rc;
+    /* Recovered over an existing collection, Qdrant keeps that
+     * collection's configuration and payload indexes, and refuses an
+     * archive whose vectors or shard_number differ (CONTRACT §4): so the
+     * collection is deleted, and the recovery creates it again from the
+     * archive's config.json and payload_index.json, as it was backed up. */
+    if (exists) {
+        rc = qdrant_collection_delete(r->qdrant, r->collection, err, errlen);
+        if (rc == QB_ERR_NOT_FOUND)
+            rc = QB_OK; /* deleted meanwhile by someone else */
+    }
     struct qdrant_target t = {.scope = QDRANT_SCOPE_COLLECTION, .collection = r->collection};
-    rc = restore_with_retries(r, &t, err, errlen);
+    if (!rc)
+        rc = restore_with_retries(r, &t, err, errlen);
     if (rc) {
         const cJSON *safety = cJSON_GetObjectItemCaseSensitive(result, "safety_snapshot_id");
         if (cJSON_IsNumber(safety)) {
@@ -266,9 +338,15 @@ static enum qb_err restore(struct restore *r, cJSON *result, char *err, size_t e
                      "; the collection as it was is kept as safety snapshot %.0f (restore it to "
                      "roll back)",
                      safety->valuedouble);
+        } else if (exists) {
+            size_t used = strlen(err);
+            snprintf(err + used, errlen - used,
+                     "; collection %s was replaced without a safety snapshot (as requested)",
+                     r->collection);
         }
         return rc;
     }
+    restore_aliases(r, result);
     struct qdrant_collection_info ci;
     if (qdrant_collection_info(r->qdrant, r->collection, &ci, err, errlen) == QB_OK) {
         cJSON_AddNumberToObject(result, "points_count", (double)ci.points_count);
@@ -479,6 +557,7 @@ const char *restore_job_run(struct job *j, cJSON *results, char *error, size_t e
     copies_set_sources_close(r.sources);
     storage_close(r.storage);
     seal_keyring_destroy(r.ring);
+    qdrant_strings_free(r.aliases, r.naliases);
     store_snapshot_free(r.snap);
     cJSON_Delete(request);
     return state;
