@@ -38,6 +38,7 @@
 #include "engine/copies.h"
 #include "storage/bridge.h"
 #include "engine/jobs.h"
+#include "engine/restore_cover.h"
 #include "engine/restore_set.h"
 #include "engine/snapshot_verify.h"
 #include "engine/topology.h"
@@ -100,8 +101,8 @@ static bool req_bool(const cJSON *req, const char *name, bool dflt)
     return cJSON_IsBool(v) ? cJSON_IsTrue(v) : dflt;
 }
 
-static enum qb_err restore_by_upload(struct restore *r, const struct qdrant_target *t, char *err,
-                                     size_t errlen)
+static enum qb_err restore_by_upload(struct restore *r, struct qdrant_client *qc,
+                                     const struct qdrant_target *t, char *err, size_t errlen)
 {
     struct restore_set_pull p = {.job = r->job};
     const struct store_snapshot *s = r->snap;
@@ -117,20 +118,20 @@ static enum qb_err restore_by_upload(struct restore *r, const struct qdrant_targ
      * someone's snapshot nor leaves a full-size copy on Qdrant's disk. */
     char fname[64];
     snprintf(fname, sizeof fname, "qbackup-restore-run-%lld.snapshot", (long long)r->job->run->id);
-    rc = qdrant_snapshot_upload(r->qdrant, t, r->priority, coded(s) ? s->raw_sha256 : s->sha256,
-                                fname, (uint64_t)(coded(s) ? s->raw_size : s->size_bytes),
+    rc = qdrant_snapshot_upload(qc, t, r->priority, coded(s) ? s->raw_sha256 : s->sha256, fname,
+                                (uint64_t)(coded(s) ? s->raw_size : s->size_bytes),
                                 restore_set_pull_read, &p, err, errlen);
     bridge_stop(p.bridge);
     char derr[QB_ERRBUF_SIZE];
-    enum qb_err drc = qdrant_snapshot_delete(r->qdrant, t, fname, derr, sizeof derr);
+    enum qb_err drc = qdrant_snapshot_delete(qc, t, fname, derr, sizeof derr);
     if (drc && drc != QB_ERR_NOT_FOUND)
         log_warn("run.qdrant_cleanup_failed", "run=%lld snapshot=%s error=%s",
                  (long long)r->job->run->id, log_q(fname), log_q(derr));
     return rc;
 }
 
-static enum qb_err restore_by_url(struct restore *r, const struct qdrant_target *t, char *err,
-                                  size_t errlen)
+static enum qb_err restore_by_url(struct restore *r, struct qdrant_client *qc,
+                                  const struct qdrant_target *t, char *err, size_t errlen)
 {
     char *url = NULL;
     const char *base = req_str(r->request, "download_base", NULL);
@@ -141,7 +142,7 @@ static enum qb_err restore_by_url(struct restore *r, const struct qdrant_target 
                                     : storage_fetch_url(r->source, r->source_key, r->snap->id, base,
                                                         RESTORE_URL_TTL_S, &url, err, errlen);
     if (!rc)
-        rc = qdrant_snapshot_recover(r->qdrant, t, url, r->priority,
+        rc = qdrant_snapshot_recover(qc, t, url, r->priority,
                                      coded(r->snap) ? r->snap->raw_sha256 : r->snap->sha256, NULL,
                                      err, errlen);
     seal_wipe_free(url); /* it carries a signature or token: a capability */
@@ -150,17 +151,18 @@ static enum qb_err restore_by_url(struct restore *r, const struct qdrant_target 
     return rc;
 }
 
-/* Recovers into t, retrying transient failures (a reset, a 5xx, a
+/* Recovers into t through qc (the instance URL's peer, or another peer
+ * of its cluster), retrying transient failures (a reset, a 5xx, a
  * timeout) as backups do: a failed recovery leaves Qdrant's replica
  * cleared, so giving up at the first hiccup would leave it empty. */
-static enum qb_err restore_with_retries(struct restore *r, const struct qdrant_target *t, char *err,
-                                        size_t errlen)
+static enum qb_err restore_with_retries(struct restore *r, struct qdrant_client *qc,
+                                        const struct qdrant_target *t, char *err, size_t errlen)
 {
     struct job *j = r->job;
     int64_t start = j->bytes_done;
     for (unsigned attempt = 1;; attempt++) {
-        enum qb_err rc = strcmp(r->method, "url") == 0 ? restore_by_url(r, t, err, errlen)
-                                                       : restore_by_upload(r, t, err, errlen);
+        enum qb_err rc = strcmp(r->method, "url") == 0 ? restore_by_url(r, qc, t, err, errlen)
+                                                       : restore_by_upload(r, qc, t, err, errlen);
         if (rc != QB_ERR_TRANSIENT || attempt >= engine_config(j->engine)->max_attempts)
             return rc;
         log_warn("run.retry", "run=%lld attempt=%u error=%s", (long long)j->run->id, attempt,
@@ -171,9 +173,17 @@ static enum qb_err restore_with_retries(struct restore *r, const struct qdrant_t
     }
 }
 
-/* The archive is recovered on the instance URL's peer only, which takes
- * every shard it holds data for (CONTRACT §4, §7).  On a cluster of several
- * peers the other replicas are then either preferred to the archive
+/* restore_cover_fn: the archive recovered on another peer. */
+static enum qb_err recover_on(void *ud, struct qdrant_client *qc, char *err, size_t errlen)
+{
+    struct restore *r = ud;
+    struct qdrant_target t = {.scope = QDRANT_SCOPE_COLLECTION, .collection = r->collection};
+    return restore_with_retries(r, qc, &t, err, errlen);
+}
+
+/* The archive is recovered on a peer hosting each shard (restore_cover.c),
+ * which takes every shard it hosts (CONTRACT §4, §7).  On a cluster of
+ * several peers the other replicas are then either preferred to the archive
  * (`replica`: the restored data is dropped wherever another Active replica
  * exists, always so in a new collection) or left as they are (`no_sync`:
  * empty or old, yet Active and serving reads).  Neither restores the
@@ -284,6 +294,25 @@ static enum qb_err preflight(struct restore *r, bool *exists, char *err, size_t 
     return rc;
 }
 
+/* A restore failed after the collection may have been replaced: err gets
+ * where the replaced collection is kept, if it was.  Returns rc. */
+static enum qb_err note_replaced(const struct restore *r, const cJSON *result, bool exists,
+                                 enum qb_err rc, char *err, size_t errlen)
+{
+    const cJSON *safety = cJSON_GetObjectItemCaseSensitive(result, "safety_snapshot_id");
+    size_t used = strlen(err);
+    if (cJSON_IsNumber(safety))
+        snprintf(err + used, errlen - used,
+                 "; the collection as it was is kept as safety snapshot %.0f (restore it to "
+                 "roll back)",
+                 safety->valuedouble);
+    else if (exists)
+        snprintf(err + used, errlen - used,
+                 "; collection %s was replaced without a safety snapshot (as requested)",
+                 r->collection);
+    return rc;
+}
+
 static enum qb_err restore(struct restore *r, cJSON *result, char *err, size_t errlen)
 {
     struct job *j = r->job;
@@ -328,33 +357,44 @@ static enum qb_err restore(struct restore *r, cJSON *result, char *err, size_t e
     }
     struct qdrant_target t = {.scope = QDRANT_SCOPE_COLLECTION, .collection = r->collection};
     if (!rc)
-        rc = restore_with_retries(r, &t, err, errlen);
-    if (rc) {
-        const cJSON *safety = cJSON_GetObjectItemCaseSensitive(result, "safety_snapshot_id");
-        if (cJSON_IsNumber(safety)) {
-            /* What the restore meant to replace is kept: say where. */
-            size_t used = strlen(err);
-            snprintf(err + used, errlen - used,
-                     "; the collection as it was is kept as safety snapshot %.0f (restore it to "
-                     "roll back)",
-                     safety->valuedouble);
-        } else if (exists) {
-            size_t used = strlen(err);
-            snprintf(err + used, errlen - used,
-                     "; collection %s was replaced without a safety snapshot (as requested)",
-                     r->collection);
-        }
-        return rc;
-    }
+        rc = restore_with_retries(r, r->qdrant, &t, err, errlen);
+    /* Qdrant placed the shards of a collection it created on peers of its
+     * choosing, and recovered only those of the peer the archive was sent
+     * to: the others are recovered on peers hosting them. */
+    struct restore_cover cover = {.job = j,
+                                  .instance = r->instance,
+                                  .collection = r->collection,
+                                  .home = r->qdrant,
+                                  .snapshot_timeout_ms =
+                                      engine_config(j->engine)->snapshot_timeout_ms,
+                                  .active_timeout_ms = 10L * 60 * 1000,
+                                  .recover = recover_on,
+                                  .ud = r};
+    if (!rc)
+        rc = restore_cover_run(&cover, result, err, errlen);
+    if (rc)
+        return note_replaced(r, result, exists, rc, err, errlen);
     restore_aliases(r, result);
+    /* The restore created the collection (a missing one, or the one
+     * overwrite deleted), so it holds the archive's points and nothing
+     * else: another count means data was not restored (a shard left out),
+     * and the run must not say it succeeded. */
     struct qdrant_collection_info ci;
     if (qdrant_collection_info(r->qdrant, r->collection, &ci, err, errlen) == QB_OK) {
         cJSON_AddNumberToObject(result, "points_count", (double)ci.points_count);
+        bool match = ci.points_count == r->snap->points_count;
         if (r->snap->points_count >= 0)
-            cJSON_AddBoolToObject(result, "points_match", ci.points_count == r->snap->points_count);
+            cJSON_AddBoolToObject(result, "points_match", match);
+        if (r->snap->points_count >= 0 && !match)
+            rc = qb_failf(QB_ERR_REMOTE, err, errlen,
+                          "collection %s holds %lld points after the restore, snapshot %lld "
+                          "recorded %lld: the restore is incomplete (or the collection was "
+                          "written to as soon as it was recreated)",
+                          r->collection, (long long)ci.points_count, (long long)r->snap->id,
+                          (long long)r->snap->points_count);
         qdrant_collection_info_free(&ci);
     }
-    return QB_OK;
+    return rc ? note_replaced(r, result, exists, rc, err, errlen) : QB_OK;
 }
 
 /* A backup set: every shard object present, then the target checked,
