@@ -46,6 +46,7 @@
 #include "storage/storage_urls.h"
 #include "store/store_destinations.h"
 #include "store/store_instances.h"
+#include "store/store_runs.h"
 #include "store/store_snapshots.h"
 #include "util/log.h"
 #include "util/seal.h"
@@ -294,6 +295,41 @@ static enum qb_err preflight(struct restore *r, bool *exists, char *err, size_t 
     return rc;
 }
 
+/* A restore by upload whose recovery failed after the collection was
+ * deleted (or into a missing one) leaves its uploaded file among the
+ * snapshots Qdrant keeps for that name, and no call deletes a snapshot of
+ * a collection that does not exist.  So once a restore recreated the
+ * collection, the uploads of earlier restore runs no longer going are
+ * deleted.  Best effort: a failure is logged. */
+static void remove_stale_uploads(struct restore *r)
+{
+    struct qdrant_target t = {.scope = QDRANT_SCOPE_COLLECTION, .collection = r->collection};
+    struct qdrant_snapshot *list = NULL;
+    size_t n = 0;
+    char err[QB_ERRBUF_SIZE];
+    if (qdrant_snapshot_list(r->qdrant, &t, &list, &n, err, sizeof err))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        long long id = 0;
+        char tail[16] = "";
+        if (sscanf(list[i].name, "qbackup-restore-run-%lld%15s", &id, tail) != 2 ||
+            strcmp(tail, ".snapshot") != 0 || id == (long long)r->job->run->id)
+            continue;
+        struct store_run *run = NULL;
+        enum qb_err rc = store_run_get(r->job->store, id, &run, err, sizeof err);
+        bool going =
+            !rc && (strcmp(run->state, "queued") == 0 || strcmp(run->state, "running") == 0);
+        store_run_free(run);
+        if ((rc && rc != QB_ERR_NOT_FOUND) || going)
+            continue;
+        rc = qdrant_snapshot_delete(r->qdrant, &t, list[i].name, err, sizeof err);
+        if (rc && rc != QB_ERR_NOT_FOUND)
+            log_warn("run.qdrant_cleanup_failed", "run=%lld snapshot=%s error=%s",
+                     (long long)r->job->run->id, log_q(list[i].name), log_q(err));
+    }
+    qdrant_snapshots_free(list, n);
+}
+
 /* A restore failed after the collection may have been replaced: err gets
  * where the replaced collection is kept, if it was.  Returns rc. */
 static enum qb_err note_replaced(const struct restore *r, const cJSON *result, bool exists,
@@ -375,6 +411,7 @@ static enum qb_err restore(struct restore *r, cJSON *result, char *err, size_t e
     if (rc)
         return note_replaced(r, result, exists, rc, err, errlen);
     restore_aliases(r, result);
+    remove_stale_uploads(r);
     /* The restore created the collection (a missing one, or the one
      * overwrite deleted), so it holds the archive's points and nothing
      * else: another count means data was not restored (a shard left out),
