@@ -330,6 +330,45 @@ static void remove_stale_uploads(struct restore *r)
     qdrant_snapshots_free(list, n);
 }
 
+/* The safety snapshot of the collection an overwrite replaces, of the
+ * whole collection: with topo (a cluster), a backup set of every shard
+ * from a peer hosting it; else one snapshot through r->qdrant.  Fills
+ * *safety_id. */
+static enum qb_err safety_snapshot(struct restore *r, const struct store_instance *inst,
+                                   const struct topology *topo, int64_t *safety_id, char *err,
+                                   size_t errlen)
+{
+    struct job *j = r->job;
+    if (!topo)
+        return backup_safety_snapshot(j, r->qdrant, r->storage, r->instance, inst->id,
+                                      r->snap->destination_id, r->collection, safety_id, err,
+                                      errlen);
+    char prefix[] = "_safety", retention[] = "{}", method[] = "snapshot";
+    struct store_plan plan = {.name = inst->name,
+                              .instance = inst->name,
+                              .instance_id = inst->id,
+                              .destination_id = r->snap->destination_id,
+                              .key_prefix = prefix,
+                              .retention = retention,
+                              .verify = true,
+                              .shard_method = method};
+    /* Encrypted like everything else in an encrypted destination, as a
+     * single safety snapshot is (backup_safety_snapshot). */
+    struct store_destination *dest = NULL;
+    enum qb_err rc =
+        store_destination_get_by_id(j->store, r->snap->destination_id, false, &dest, err, errlen);
+    if (!rc) {
+        plan.destination_encryption = dest->encryption;
+        cJSON *sr = cJSON_CreateObject();
+        rc = backup_set_collection(j, &plan, inst, topo, r->collection,
+                                   r->snap->qdrant_version ? r->snap->qdrant_version : "", sr,
+                                   safety_id, err, errlen);
+        cJSON_Delete(sr);
+    }
+    store_destination_free(dest);
+    return rc;
+}
+
 /* A restore failed after the collection may have been replaced: err gets
  * where the replaced collection is kept, if it was.  Returns rc. */
 static enum qb_err note_replaced(const struct restore *r, const cJSON *result, bool exists,
@@ -360,14 +399,22 @@ static enum qb_err restore(struct restore *r, cJSON *result, char *err, size_t e
         return rc;
     if (exists && r->safety) {
         struct store_instance *inst = NULL;
+        struct topology *topo = NULL;
         int64_t safety_id = 0;
         rc = job_checkpoint(j, "snapshotting", err, errlen);
         if (!rc)
             rc = store_instance_get(j->store, r->instance, &inst, err, errlen);
+        /* The overwrite deletes the whole collection: on a cluster of
+         * several peers a snapshot of one peer would keep only its shards,
+         * so the safety copy is then a set of every shard. */
         if (!rc)
-            rc = backup_safety_snapshot(j, r->qdrant, r->storage, r->instance, inst->id,
-                                        r->snap->destination_id, r->collection, &safety_id, err,
-                                        errlen);
+            rc = topology_resolve(inst, (long)inst->timeout_s * 1000, &topo, err, errlen);
+        if (!rc)
+            rc = topology_check_local(topo, r->qdrant, r->collection, err, errlen);
+        if (!rc)
+            rc = safety_snapshot(r, inst, topo->cluster && topo->npeers > 1 ? topo : NULL,
+                                 &safety_id, err, errlen);
+        topology_free(topo);
         store_instance_free(inst);
         if (rc) {
             char sub[QB_ERRBUF_SIZE];
@@ -495,35 +542,8 @@ static enum qb_err restore_sharded(struct restore *r, cJSON *result, char *err, 
     if (!rc && exists && r->safety) {
         int64_t safety_id = 0;
         rc = job_checkpoint(j, "snapshotting", err, errlen);
-        if (!rc && topo->cluster) {
-            char prefix[] = "_safety", retention[] = "{}", method[] = "snapshot";
-            struct store_plan plan = {.name = inst->name,
-                                      .instance = inst->name,
-                                      .instance_id = inst->id,
-                                      .destination_id = r->snap->destination_id,
-                                      .key_prefix = prefix,
-                                      .retention = retention,
-                                      .verify = true,
-                                      .shard_method = method};
-            /* Encrypted like everything else in an encrypted destination,
-             * as a single safety snapshot is (backup_safety_snapshot). */
-            struct store_destination *dest = NULL;
-            rc = store_destination_get_by_id(j->store, r->snap->destination_id, false, &dest, err,
-                                             errlen);
-            if (!rc) {
-                plan.destination_encryption = dest->encryption;
-                cJSON *sr = cJSON_CreateObject();
-                rc = backup_set_collection(j, &plan, inst, topo, r->collection,
-                                           r->snap->qdrant_version ? r->snap->qdrant_version : "",
-                                           sr, &safety_id, err, errlen);
-                cJSON_Delete(sr);
-            }
-            store_destination_free(dest);
-        } else if (!rc) {
-            rc = backup_safety_snapshot(j, r->qdrant, r->storage, r->instance, inst->id,
-                                        r->snap->destination_id, r->collection, &safety_id, err,
-                                        errlen);
-        }
+        if (!rc)
+            rc = safety_snapshot(r, inst, topo->cluster ? topo : NULL, &safety_id, err, errlen);
         if (rc) {
             char sub[QB_ERRBUF_SIZE];
             snprintf(sub, sizeof sub, "%s", err);

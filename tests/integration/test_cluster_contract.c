@@ -299,15 +299,34 @@ static void test_single_node_snapshot_every_shard_into_cluster(void)
         TEST_EXPECT(emu_points_equal(&c3.peer[p], "spread", want));
 
     TEST_ASSERT(emu_upsert(&c3.peer[1], "spread", 7, 13) == 0); /* the live data moved on */
+    char *live = emu_points(&c3.peer[0], "spread");
+    TEST_ASSERT(live != NULL);
     snprintf(body, sizeof body,
              "{\"snapshot_id\":%.0f,\"target_instance\":\"default\",\"overwrite\":true}", id);
     TEST_ASSERT(call("POST", "/v1/restores?wait=180", body, 200, &r));
-    TEST_EXPECT(json_path_num(r.json, "results.0.safety_snapshot_id") > 0);
+    double safety = json_path_num(r.json, "results.0.safety_snapshot_id");
+    TEST_EXPECT(safety > 0);
     TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "results.0.points_match")));
     resp_free(&r);
     TEST_ASSERT(emu_cluster_wait_active(&c3, "spread", 30000) == 0);
     for (int p = 0; p < c3.n; p++)
         TEST_EXPECT(emu_points_equal(&c3.peer[p], "spread", want));
+    /* The overwrite deleted the whole collection: its safety copy holds
+     * every shard (a set), not only those of the instance URL's peer. */
+    char path[64];
+    snprintf(path, sizeof path, "/v1/snapshots/%.0f", safety);
+    TEST_ASSERT(call("GET", path, NULL, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "layout"), "shards");
+    resp_free(&r);
+    snprintf(body, sizeof body,
+             "{\"snapshot_id\":%.0f,\"target_instance\":\"default\","
+             "\"target_collection\":\"spread_undo\"}",
+             safety);
+    TEST_ASSERT(call("POST", "/v1/restores?wait=180", body, 200, &r));
+    resp_free(&r);
+    TEST_ASSERT(emu_cluster_wait_active(&c3, "spread_undo", 30000) == 0);
+    TEST_EXPECT(emu_points_equal(&c3.peer[0], "spread_undo", live));
+    free(live);
     free(want);
 }
 
