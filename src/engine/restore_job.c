@@ -9,7 +9,13 @@
  * the stored object exists with the catalogued size; the target instance
  * answers; an existing target collection is replaced only with overwrite,
  * and then (by default) only after a safety snapshot of it was taken and
- * catalogued, so a wrong restore is itself undoable.  Qdrant is always
+ * catalogued, so a wrong restore is itself undoable.  Overwrite means
+ * replace: recovered over a live collection, Qdrant would keep its
+ * configuration and payload indexes (and refuse other vectors), so the
+ * collection is deleted and Qdrant recreates it from the archive's
+ * config.json and payload_index.json; its aliases are pointed back.
+ * Since that deletion comes before Qdrant's own checksum check, the
+ * stored object is read back and checked first.  Qdrant is always
  * given the catalogued SHA-256, and it verifies the bytes before it
  * replaces any data: a corrupted object fails the restore with a checksum
  * error and the collection is left as it was.
@@ -32,12 +38,15 @@
 #include "engine/copies.h"
 #include "storage/bridge.h"
 #include "engine/jobs.h"
+#include "engine/restore_cover.h"
 #include "engine/restore_set.h"
+#include "engine/snapshot_verify.h"
 #include "engine/topology.h"
 #include "remote/qdrant_cluster.h"
 #include "storage/storage_urls.h"
 #include "store/store_destinations.h"
 #include "store/store_instances.h"
+#include "store/store_runs.h"
 #include "store/store_snapshots.h"
 #include "util/log.h"
 #include "util/seal.h"
@@ -69,6 +78,8 @@ struct restore {
     bool safety;
     struct seal_keyring *ring; /* an encrypted snapshot's keys, else NULL */
     cJSON *result;             /* the run's result for this restore */
+    char **aliases;            /* of the collection an overwrite replaces */
+    size_t naliases;
 };
 
 /* Whether the stored object is not the archive itself (codec/codec.h):
@@ -91,8 +102,8 @@ static bool req_bool(const cJSON *req, const char *name, bool dflt)
     return cJSON_IsBool(v) ? cJSON_IsTrue(v) : dflt;
 }
 
-static enum qb_err restore_by_upload(struct restore *r, const struct qdrant_target *t, char *err,
-                                     size_t errlen)
+static enum qb_err restore_by_upload(struct restore *r, struct qdrant_client *qc,
+                                     const struct qdrant_target *t, char *err, size_t errlen)
 {
     struct restore_set_pull p = {.job = r->job};
     const struct store_snapshot *s = r->snap;
@@ -108,20 +119,20 @@ static enum qb_err restore_by_upload(struct restore *r, const struct qdrant_targ
      * someone's snapshot nor leaves a full-size copy on Qdrant's disk. */
     char fname[64];
     snprintf(fname, sizeof fname, "qbackup-restore-run-%lld.snapshot", (long long)r->job->run->id);
-    rc = qdrant_snapshot_upload(r->qdrant, t, r->priority, coded(s) ? s->raw_sha256 : s->sha256,
-                                fname, (uint64_t)(coded(s) ? s->raw_size : s->size_bytes),
+    rc = qdrant_snapshot_upload(qc, t, r->priority, coded(s) ? s->raw_sha256 : s->sha256, fname,
+                                (uint64_t)(coded(s) ? s->raw_size : s->size_bytes),
                                 restore_set_pull_read, &p, err, errlen);
     bridge_stop(p.bridge);
     char derr[QB_ERRBUF_SIZE];
-    enum qb_err drc = qdrant_snapshot_delete(r->qdrant, t, fname, derr, sizeof derr);
+    enum qb_err drc = qdrant_snapshot_delete(qc, t, fname, derr, sizeof derr);
     if (drc && drc != QB_ERR_NOT_FOUND)
         log_warn("run.qdrant_cleanup_failed", "run=%lld snapshot=%s error=%s",
                  (long long)r->job->run->id, log_q(fname), log_q(derr));
     return rc;
 }
 
-static enum qb_err restore_by_url(struct restore *r, const struct qdrant_target *t, char *err,
-                                  size_t errlen)
+static enum qb_err restore_by_url(struct restore *r, struct qdrant_client *qc,
+                                  const struct qdrant_target *t, char *err, size_t errlen)
 {
     char *url = NULL;
     const char *base = req_str(r->request, "download_base", NULL);
@@ -132,7 +143,7 @@ static enum qb_err restore_by_url(struct restore *r, const struct qdrant_target 
                                     : storage_fetch_url(r->source, r->source_key, r->snap->id, base,
                                                         RESTORE_URL_TTL_S, &url, err, errlen);
     if (!rc)
-        rc = qdrant_snapshot_recover(r->qdrant, t, url, r->priority,
+        rc = qdrant_snapshot_recover(qc, t, url, r->priority,
                                      coded(r->snap) ? r->snap->raw_sha256 : r->snap->sha256, NULL,
                                      err, errlen);
     seal_wipe_free(url); /* it carries a signature or token: a capability */
@@ -141,17 +152,18 @@ static enum qb_err restore_by_url(struct restore *r, const struct qdrant_target 
     return rc;
 }
 
-/* Recovers into t, retrying transient failures (a reset, a 5xx, a
+/* Recovers into t through qc (the instance URL's peer, or another peer
+ * of its cluster), retrying transient failures (a reset, a 5xx, a
  * timeout) as backups do: a failed recovery leaves Qdrant's replica
  * cleared, so giving up at the first hiccup would leave it empty. */
-static enum qb_err restore_with_retries(struct restore *r, const struct qdrant_target *t, char *err,
-                                        size_t errlen)
+static enum qb_err restore_with_retries(struct restore *r, struct qdrant_client *qc,
+                                        const struct qdrant_target *t, char *err, size_t errlen)
 {
     struct job *j = r->job;
     int64_t start = j->bytes_done;
     for (unsigned attempt = 1;; attempt++) {
-        enum qb_err rc = strcmp(r->method, "url") == 0 ? restore_by_url(r, t, err, errlen)
-                                                       : restore_by_upload(r, t, err, errlen);
+        enum qb_err rc = strcmp(r->method, "url") == 0 ? restore_by_url(r, qc, t, err, errlen)
+                                                       : restore_by_upload(r, qc, t, err, errlen);
         if (rc != QB_ERR_TRANSIENT || attempt >= engine_config(j->engine)->max_attempts)
             return rc;
         log_warn("run.retry", "run=%lld attempt=%u error=%s", (long long)j->run->id, attempt,
@@ -162,9 +174,17 @@ static enum qb_err restore_with_retries(struct restore *r, const struct qdrant_t
     }
 }
 
-/* The archive is recovered on the instance URL's peer only, which takes
- * every shard it holds data for (CONTRACT §4, §7).  On a cluster of several
- * peers the other replicas are then either preferred to the archive
+/* restore_cover_fn: the archive recovered on another peer. */
+static enum qb_err recover_on(void *ud, struct qdrant_client *qc, char *err, size_t errlen)
+{
+    struct restore *r = ud;
+    struct qdrant_target t = {.scope = QDRANT_SCOPE_COLLECTION, .collection = r->collection};
+    return restore_with_retries(r, qc, &t, err, errlen);
+}
+
+/* The archive is recovered on a peer hosting each shard (restore_cover.c),
+ * which takes every shard it hosts (CONTRACT §4, §7).  On a cluster of
+ * several peers the other replicas are then either preferred to the archive
  * (`replica`: the restored data is dropped wherever another Active replica
  * exists, always so in a new collection) or left as they are (`no_sync`:
  * empty or old, yet Active and serving reads).  Neither restores the
@@ -185,6 +205,29 @@ static enum qb_err check_priority_on_cluster(struct restore *r, char *err, size_
                           : "leaves the other replicas as they are");
     qdrant_cluster_clear(&cl);
     return rc;
+}
+
+/* Points the aliases the replaced collection had at the restored one;
+ * one that cannot be created is a warning (the data is back). */
+static void restore_aliases(struct restore *r, cJSON *result)
+{
+    for (size_t i = 0; i < r->naliases; i++) {
+        char sub[QB_ERRBUF_SIZE];
+        const char *alias = r->aliases[i];
+        if (qdrant_alias_create(r->qdrant, r->collection, alias, sub, sizeof sub)) {
+            cJSON *w = cJSON_GetObjectItemCaseSensitive(result, "warnings");
+            if (!w)
+                w = cJSON_AddArrayToObject(result, "warnings");
+            char msg[QB_ERRBUF_SIZE + 256];
+            snprintf(msg, sizeof msg, "alias %s not recreated: %s", alias, sub);
+            cJSON_AddItemToArray(w, cJSON_CreateString(msg));
+            continue;
+        }
+        cJSON *ra = cJSON_GetObjectItemCaseSensitive(result, "aliases");
+        if (!ra)
+            ra = cJSON_AddArrayToObject(result, "aliases");
+        cJSON_AddItemToArray(ra, cJSON_CreateString(alias));
+    }
 }
 
 /* Checks before anything changes on the target; fills *exists. */
@@ -218,8 +261,130 @@ static enum qb_err preflight(struct restore *r, bool *exists, char *err, size_t 
                       "collection %s already exists on %s; restoring would replace it: send "
                       "\"overwrite\": true to do that (a safety snapshot is taken first)",
                       r->collection, r->instance);
+    /* Overwrite deletes the collection before the recovery (see
+     * restore()), and Qdrant's checksum check comes only with the
+     * recovery: the stored object is read back and checked first, so a
+     * damaged one leaves the collection as it is. */
+    if (!rc && *exists) {
+        struct store_snapshot at = *r->snap; /* as stored where it is read */
+        at.storage_key = r->source_key;
+        struct snapshot_verdict v;
+        char sub[QB_ERRBUF_SIZE] = "";
+        snapshot_judge(r->job->store, r->source, &at, &v, sub, sizeof sub);
+        if (v.failed || v.unreadable)
+            rc = qb_failf(v.unreadable ? QB_ERR_TRANSIENT : QB_ERR_IO, err, errlen,
+                          "snapshot %lld fails its checksum check, so nothing was changed: %s",
+                          (long long)r->snap->id, sub);
+    }
+    /* Qdrant drops a collection's aliases with it: read them while the
+     * collection still stands, to point them at the restored one. */
+    if (!rc && *exists) {
+        rc = qdrant_collection_aliases(r->qdrant, r->collection, &r->aliases, &r->naliases, err,
+                                       errlen);
+        if (rc) {
+            char sub[QB_ERRBUF_SIZE];
+            snprintf(sub, sizeof sub, "%s", err);
+            rc = qb_failf(rc, err, errlen,
+                          "reading the aliases of %s (to recreate them after the restore) "
+                          "failed, so nothing was changed: %s",
+                          r->collection, sub);
+        }
+    }
     if (!rc && (r->priority == QDRANT_PRIORITY_REPLICA || r->priority == QDRANT_PRIORITY_NO_SYNC))
         rc = check_priority_on_cluster(r, err, errlen);
+    return rc;
+}
+
+/* A restore by upload whose recovery failed after the collection was
+ * deleted (or into a missing one) leaves its uploaded file among the
+ * snapshots Qdrant keeps for that name, and no call deletes a snapshot of
+ * a collection that does not exist.  So once a restore recreated the
+ * collection, the uploads of earlier restore runs no longer going are
+ * deleted.  Best effort: a failure is logged. */
+static void remove_stale_uploads(struct restore *r)
+{
+    struct qdrant_target t = {.scope = QDRANT_SCOPE_COLLECTION, .collection = r->collection};
+    struct qdrant_snapshot *list = NULL;
+    size_t n = 0;
+    char err[QB_ERRBUF_SIZE];
+    if (qdrant_snapshot_list(r->qdrant, &t, &list, &n, err, sizeof err))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        long long id = 0;
+        char tail[16] = "";
+        if (sscanf(list[i].name, "qbackup-restore-run-%lld%15s", &id, tail) != 2 ||
+            strcmp(tail, ".snapshot") != 0 || id == (long long)r->job->run->id)
+            continue;
+        struct store_run *run = NULL;
+        enum qb_err rc = store_run_get(r->job->store, id, &run, err, sizeof err);
+        bool going =
+            !rc && (strcmp(run->state, "queued") == 0 || strcmp(run->state, "running") == 0);
+        store_run_free(run);
+        if ((rc && rc != QB_ERR_NOT_FOUND) || going)
+            continue;
+        rc = qdrant_snapshot_delete(r->qdrant, &t, list[i].name, err, sizeof err);
+        if (rc && rc != QB_ERR_NOT_FOUND)
+            log_warn("run.qdrant_cleanup_failed", "run=%lld snapshot=%s error=%s",
+                     (long long)r->job->run->id, log_q(list[i].name), log_q(err));
+    }
+    qdrant_snapshots_free(list, n);
+}
+
+/* The safety snapshot of the collection an overwrite replaces, of the
+ * whole collection: with topo (a cluster), a backup set of every shard
+ * from a peer hosting it; else one snapshot through r->qdrant.  Fills
+ * *safety_id. */
+static enum qb_err safety_snapshot(struct restore *r, const struct store_instance *inst,
+                                   const struct topology *topo, int64_t *safety_id, char *err,
+                                   size_t errlen)
+{
+    struct job *j = r->job;
+    if (!topo)
+        return backup_safety_snapshot(j, r->qdrant, r->storage, r->instance, inst->id,
+                                      r->snap->destination_id, r->collection, safety_id, err,
+                                      errlen);
+    char prefix[] = "_safety", retention[] = "{}", method[] = "snapshot";
+    struct store_plan plan = {.name = inst->name,
+                              .instance = inst->name,
+                              .instance_id = inst->id,
+                              .destination_id = r->snap->destination_id,
+                              .key_prefix = prefix,
+                              .retention = retention,
+                              .verify = true,
+                              .shard_method = method};
+    /* Encrypted like everything else in an encrypted destination, as a
+     * single safety snapshot is (backup_safety_snapshot). */
+    struct store_destination *dest = NULL;
+    enum qb_err rc =
+        store_destination_get_by_id(j->store, r->snap->destination_id, false, &dest, err, errlen);
+    if (!rc) {
+        plan.destination_encryption = dest->encryption;
+        cJSON *sr = cJSON_CreateObject();
+        rc = backup_set_collection(j, &plan, inst, topo, r->collection,
+                                   r->snap->qdrant_version ? r->snap->qdrant_version : "", sr,
+                                   safety_id, err, errlen);
+        cJSON_Delete(sr);
+    }
+    store_destination_free(dest);
+    return rc;
+}
+
+/* A restore failed after the collection may have been replaced: err gets
+ * where the replaced collection is kept, if it was.  Returns rc. */
+static enum qb_err note_replaced(const struct restore *r, const cJSON *result, bool exists,
+                                 enum qb_err rc, char *err, size_t errlen)
+{
+    const cJSON *safety = cJSON_GetObjectItemCaseSensitive(result, "safety_snapshot_id");
+    size_t used = strlen(err);
+    if (cJSON_IsNumber(safety))
+        snprintf(err + used, errlen - used,
+                 "; the collection as it was is kept as safety snapshot %.0f (restore it to "
+                 "roll back)",
+                 safety->valuedouble);
+    else if (exists)
+        snprintf(err + used, errlen - used,
+                 "; collection %s was replaced without a safety snapshot (as requested)",
+                 r->collection);
     return rc;
 }
 
@@ -234,14 +399,22 @@ static enum qb_err restore(struct restore *r, cJSON *result, char *err, size_t e
         return rc;
     if (exists && r->safety) {
         struct store_instance *inst = NULL;
+        struct topology *topo = NULL;
         int64_t safety_id = 0;
         rc = job_checkpoint(j, "snapshotting", err, errlen);
         if (!rc)
             rc = store_instance_get(j->store, r->instance, &inst, err, errlen);
+        /* The overwrite deletes the whole collection: on a cluster of
+         * several peers a snapshot of one peer would keep only its shards,
+         * so the safety copy is then a set of every shard. */
         if (!rc)
-            rc = backup_safety_snapshot(j, r->qdrant, r->storage, r->instance, inst->id,
-                                        r->snap->destination_id, r->collection, &safety_id, err,
-                                        errlen);
+            rc = topology_resolve(inst, (long)inst->timeout_s * 1000, &topo, err, errlen);
+        if (!rc)
+            rc = topology_check_local(topo, r->qdrant, r->collection, err, errlen);
+        if (!rc)
+            rc = safety_snapshot(r, inst, topo->cluster && topo->npeers > 1 ? topo : NULL,
+                                 &safety_id, err, errlen);
+        topology_free(topo);
         store_instance_free(inst);
         if (rc) {
             char sub[QB_ERRBUF_SIZE];
@@ -255,28 +428,57 @@ static enum qb_err restore(struct restore *r, cJSON *result, char *err, size_t e
     rc = job_checkpoint(j, "restoring", err, errlen);
     if (rc)
         return rc;
-    struct qdrant_target t = {.scope = QDRANT_SCOPE_COLLECTION, .collection = r->collection};
-    rc = restore_with_retries(r, &t, err, errlen);
-    if (rc) {
-        const cJSON *safety = cJSON_GetObjectItemCaseSensitive(result, "safety_snapshot_id");
-        if (cJSON_IsNumber(safety)) {
-            /* What the restore meant to replace is kept: say where. */
-            size_t used = strlen(err);
-            snprintf(err + used, errlen - used,
-                     "; the collection as it was is kept as safety snapshot %.0f (restore it to "
-                     "roll back)",
-                     safety->valuedouble);
-        }
-        return rc;
+    /* Recovered over an existing collection, Qdrant keeps that
+     * collection's configuration and payload indexes, and refuses an
+     * archive whose vectors or shard_number differ (CONTRACT §4): so the
+     * collection is deleted, and the recovery creates it again from the
+     * archive's config.json and payload_index.json, as it was backed up. */
+    if (exists) {
+        rc = qdrant_collection_delete(r->qdrant, r->collection, err, errlen);
+        if (rc == QB_ERR_NOT_FOUND)
+            rc = QB_OK; /* deleted meanwhile by someone else */
     }
+    struct qdrant_target t = {.scope = QDRANT_SCOPE_COLLECTION, .collection = r->collection};
+    if (!rc)
+        rc = restore_with_retries(r, r->qdrant, &t, err, errlen);
+    /* Qdrant placed the shards of a collection it created on peers of its
+     * choosing, and recovered only those of the peer the archive was sent
+     * to: the others are recovered on peers hosting them. */
+    struct restore_cover cover = {.job = j,
+                                  .instance = r->instance,
+                                  .collection = r->collection,
+                                  .home = r->qdrant,
+                                  .snapshot_timeout_ms =
+                                      engine_config(j->engine)->snapshot_timeout_ms,
+                                  .active_timeout_ms = 10L * 60 * 1000,
+                                  .recover = recover_on,
+                                  .ud = r};
+    if (!rc)
+        rc = restore_cover_run(&cover, result, err, errlen);
+    if (rc)
+        return note_replaced(r, result, exists, rc, err, errlen);
+    restore_aliases(r, result);
+    remove_stale_uploads(r);
+    /* The restore created the collection (a missing one, or the one
+     * overwrite deleted), so it holds the archive's points and nothing
+     * else: another count means data was not restored (a shard left out),
+     * and the run must not say it succeeded. */
     struct qdrant_collection_info ci;
     if (qdrant_collection_info(r->qdrant, r->collection, &ci, err, errlen) == QB_OK) {
         cJSON_AddNumberToObject(result, "points_count", (double)ci.points_count);
+        bool match = ci.points_count == r->snap->points_count;
         if (r->snap->points_count >= 0)
-            cJSON_AddBoolToObject(result, "points_match", ci.points_count == r->snap->points_count);
+            cJSON_AddBoolToObject(result, "points_match", match);
+        if (r->snap->points_count >= 0 && !match)
+            rc = qb_failf(QB_ERR_REMOTE, err, errlen,
+                          "collection %s holds %lld points after the restore, snapshot %lld "
+                          "recorded %lld: the restore is incomplete (or the collection was "
+                          "written to as soon as it was recreated)",
+                          r->collection, (long long)ci.points_count, (long long)r->snap->id,
+                          (long long)r->snap->points_count);
         qdrant_collection_info_free(&ci);
     }
-    return QB_OK;
+    return rc ? note_replaced(r, result, exists, rc, err, errlen) : QB_OK;
 }
 
 /* A backup set: every shard object present, then the target checked,
@@ -340,35 +542,8 @@ static enum qb_err restore_sharded(struct restore *r, cJSON *result, char *err, 
     if (!rc && exists && r->safety) {
         int64_t safety_id = 0;
         rc = job_checkpoint(j, "snapshotting", err, errlen);
-        if (!rc && topo->cluster) {
-            char prefix[] = "_safety", retention[] = "{}", method[] = "snapshot";
-            struct store_plan plan = {.name = inst->name,
-                                      .instance = inst->name,
-                                      .instance_id = inst->id,
-                                      .destination_id = r->snap->destination_id,
-                                      .key_prefix = prefix,
-                                      .retention = retention,
-                                      .verify = true,
-                                      .shard_method = method};
-            /* Encrypted like everything else in an encrypted destination,
-             * as a single safety snapshot is (backup_safety_snapshot). */
-            struct store_destination *dest = NULL;
-            rc = store_destination_get_by_id(j->store, r->snap->destination_id, false, &dest, err,
-                                             errlen);
-            if (!rc) {
-                plan.destination_encryption = dest->encryption;
-                cJSON *sr = cJSON_CreateObject();
-                rc = backup_set_collection(j, &plan, inst, topo, r->collection,
-                                           r->snap->qdrant_version ? r->snap->qdrant_version : "",
-                                           sr, &safety_id, err, errlen);
-                cJSON_Delete(sr);
-            }
-            store_destination_free(dest);
-        } else if (!rc) {
-            rc = backup_safety_snapshot(j, r->qdrant, r->storage, r->instance, inst->id,
-                                        r->snap->destination_id, r->collection, &safety_id, err,
-                                        errlen);
-        }
+        if (!rc)
+            rc = safety_snapshot(r, inst, topo->cluster ? topo : NULL, &safety_id, err, errlen);
         if (rc) {
             char sub[QB_ERRBUF_SIZE];
             snprintf(sub, sizeof sub, "%s", err);
@@ -479,6 +654,7 @@ const char *restore_job_run(struct job *j, cJSON *results, char *error, size_t e
     copies_set_sources_close(r.sources);
     storage_close(r.storage);
     seal_keyring_destroy(r.ring);
+    qdrant_strings_free(r.aliases, r.naliases);
     store_snapshot_free(r.snap);
     cJSON_Delete(request);
     return state;

@@ -14,7 +14,9 @@
  * recovered on a peer that hosts it (upload of the object, or Qdrant
  * fetching a URL), Qdrant checking the catalogued SHA-256 first.  The
  * restore then waits until every replica of every shard is Active, and
- * compares each shard's point count with the one recorded at backup time.
+ * compares each shard's point count with the one recorded at backup time
+ * (another count fails the run: the collection is new, so it means data
+ * was not restored).
  * Aliases come back when the collection keeps its name.
  *
  * A failed shard is named in the result with the shards already restored,
@@ -459,8 +461,6 @@ enum qb_err restore_set_run(struct restore_set *rs, cJSON *result, char *err, si
     if (known)
         cJSON_AddNumberToObject(result, "points_count", (double)total_points);
     cJSON_AddBoolToObject(result, "points_match", all_match);
-    if (!all_match)
-        warn(result, "some shards hold another number of points than at backup time");
     /* Aliases follow the collection only under its own name. */
     const cJSON *a;
     cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(set, "aliases"))
@@ -483,6 +483,15 @@ enum qb_err restore_set_run(struct restore_set *rs, cJSON *result, char *err, si
             cJSON_AddItemToArray(ra, cJSON_CreateString(alias));
         }
     }
+    /* The collection was recreated for this restore: a shard holding
+     * another number of points than at backup time was not restored as
+     * backed up, and the run must not say it succeeded. */
+    if (!all_match)
+        rc = qb_failf(QB_ERR_REMOTE, err, errlen,
+                      "some shards of %s hold another number of points than at backup time "
+                      "(see the result's shards): the restore is incomplete (or the collection "
+                      "was written to as soon as it was recreated)",
+                      rs->collection);
 out:
     map_clear(&m);
     cJSON_Delete(set);

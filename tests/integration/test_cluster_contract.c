@@ -266,6 +266,70 @@ static void test_single_node_snapshot_into_cluster(void)
     free(want);
 }
 
+/* Stand-in scenario zj: a single-node snapshot of three shards restored
+ * into the 3-peer cluster, as a new collection and then with overwrite
+ * over it (deleted and recreated, so placed anew).  Qdrant recovers an
+ * archive only into the shards of the peer it is sent to; the others are
+ * recovered on the peers hosting them, and every point is back.  Before,
+ * the run reported success with the shards of the other peers empty. */
+static void test_single_node_snapshot_every_shard_into_cluster(void)
+{
+    struct resp r;
+    TEST_ASSERT(emu_request(&single, "PUT", "/collections/spread",
+                            "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
+                            "\"shard_number\":3}",
+                            &r) == 0);
+    TEST_EXPECT_INT(r.status, 200);
+    resp_free(&r);
+    TEST_ASSERT(emu_upsert(&single, "spread", 90, 12) == 0);
+    char *want = emu_points(&single, "spread");
+    TEST_ASSERT(want != NULL);
+    TEST_ASSERT(make_plan("spread", "spread", "one"));
+    qbd_run_plan(&d, "spread", 180, &r);
+    TEST_EXPECT_INT(r.status, 200);
+    double id = json_path_num(r.json, "results.0.snapshot_id");
+    resp_free(&r);
+    char body[200];
+    snprintf(body, sizeof body, "{\"snapshot_id\":%.0f,\"target_instance\":\"default\"}", id);
+    TEST_ASSERT(call("POST", "/v1/restores?wait=180", body, 200, &r));
+    TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "results.0.points_match")));
+    TEST_EXPECT(cJSON_GetArraySize(json_path(r.json, "results.0.recovered_on")) >= 2);
+    resp_free(&r);
+    for (int p = 0; p < c3.n; p++)
+        TEST_EXPECT(emu_points_equal(&c3.peer[p], "spread", want));
+
+    TEST_ASSERT(emu_upsert(&c3.peer[1], "spread", 7, 13) == 0); /* the live data moved on */
+    char *live = emu_points(&c3.peer[0], "spread");
+    TEST_ASSERT(live != NULL);
+    snprintf(body, sizeof body,
+             "{\"snapshot_id\":%.0f,\"target_instance\":\"default\",\"overwrite\":true}", id);
+    TEST_ASSERT(call("POST", "/v1/restores?wait=180", body, 200, &r));
+    double safety = json_path_num(r.json, "results.0.safety_snapshot_id");
+    TEST_EXPECT(safety > 0);
+    TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "results.0.points_match")));
+    resp_free(&r);
+    TEST_ASSERT(emu_cluster_wait_active(&c3, "spread", 30000) == 0);
+    for (int p = 0; p < c3.n; p++)
+        TEST_EXPECT(emu_points_equal(&c3.peer[p], "spread", want));
+    /* The overwrite deleted the whole collection: its safety copy holds
+     * every shard (a set), not only those of the instance URL's peer. */
+    char path[64];
+    snprintf(path, sizeof path, "/v1/snapshots/%.0f", safety);
+    TEST_ASSERT(call("GET", path, NULL, 200, &r));
+    TEST_EXPECT_STR(json_path_str(r.json, "layout"), "shards");
+    resp_free(&r);
+    snprintf(body, sizeof body,
+             "{\"snapshot_id\":%.0f,\"target_instance\":\"default\","
+             "\"target_collection\":\"spread_undo\"}",
+             safety);
+    TEST_ASSERT(call("POST", "/v1/restores?wait=180", body, 200, &r));
+    resp_free(&r);
+    TEST_ASSERT(emu_cluster_wait_active(&c3, "spread_undo", 30000) == 0);
+    TEST_EXPECT(emu_points_equal(&c3.peer[0], "spread_undo", live));
+    free(live);
+    free(want);
+}
+
 /* /readyz lists instance ctx as reachable. */
 static bool instance_reachable(void *ctx)
 {
@@ -488,6 +552,7 @@ int main(void)
     TEST_RUN(test_collection_unknown_everywhere_is_not_found);
     TEST_RUN(test_numeric_shard_key_stays_number);
     TEST_RUN(test_single_node_snapshot_into_cluster);
+    TEST_RUN(test_single_node_snapshot_every_shard_into_cluster);
     TEST_RUN(test_jwt_key_probed_as_bearer);
     TEST_RUN(test_cluster_hidden_on_single_node);
     TEST_RUN(test_cluster_hidden_on_cluster_refused);

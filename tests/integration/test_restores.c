@@ -8,7 +8,9 @@
  * the safety snapshot taken and restorable; a corrupted stored object
  * failing before Qdrant's data is replaced; the download endpoint, and its
  * 502 for a stored object lost behind qbackupd's back; and a catalogue
- * rebuilt by rescan after the SQLite file is lost.
+ * rebuilt by rescan after the SQLite file is lost; an overwrite restore
+ * recreating the collection as backed up (configuration, payload indexes,
+ * aliases), also over one with another vector size.
  */
 #include "unit.h"
 #include "common.h"
@@ -338,6 +340,109 @@ static void test_rescan_rebuilds_lost_catalogue(void)
     free(backed_up);
 }
 
+/* Backs up collection coll of prod under plan `plan`; the snapshot id. */
+static double backup(const char *plan, const char *coll)
+{
+    struct resp r;
+    char body[256], path[128];
+    snprintf(body, sizeof body,
+             "{\"name\":\"%s\",\"collections\":[\"%s\"],\"compression\":{\"codec\":\"none\"}}",
+             plan, coll);
+    if (!call("POST", "/v1/plans", body, 201, &r))
+        return -1;
+    resp_free(&r);
+    snprintf(path, sizeof path, "/v1/plans/%s/runs?wait=120", plan);
+    if (!call("POST", path, NULL, 200, &r))
+        return -1;
+    double id = json_path_num(r.json, "results.0.snapshot_id");
+    resp_free(&r);
+    return id;
+}
+
+/* Stand-in scenario y: the collection lost a payload index and got another
+ * HNSW `m` (same vectors; the emulator has no PATCH, so it is recreated
+ * that way), and an alias points to it.  An overwrite restore brings the
+ * collection back as backed up: its index, its HNSW settings, its points,
+ * and the alias, which Qdrant drops with the collection.  Before, qbackupd
+ * recovered on top of the existing collection, which Qdrant does not
+ * reconfigure: the run succeeded with the index missing and the new m. */
+static void test_overwrite_restores_config_and_indexes(void)
+{
+    struct resp r;
+    TEST_ASSERT(emu_create_collection(&prod, "catalog", 4) == 0);
+    TEST_ASSERT(emu_upsert(&prod, "catalog", 30, 5) == 0);
+    TEST_ASSERT(emu_request(&prod, "PUT", "/collections/catalog/index?wait=true",
+                            "{\"field_name\":\"seed\",\"field_schema\":\"integer\"}", &r) == 0);
+    TEST_EXPECT_INT(r.status, 200);
+    resp_free(&r);
+    char *backed_up = emu_points(&prod, "catalog");
+    TEST_ASSERT(backed_up != NULL);
+    double id = backup("cat", "catalog");
+    TEST_ASSERT(id > 0);
+
+    TEST_ASSERT(emu_request(&prod, "DELETE", "/collections/catalog", NULL, &r) == 0);
+    resp_free(&r);
+    TEST_ASSERT(emu_request(&prod, "PUT", "/collections/catalog",
+                            "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
+                            "\"hnsw_config\":{\"m\":48}}",
+                            &r) == 0);
+    TEST_EXPECT_INT(r.status, 200);
+    resp_free(&r);
+    TEST_ASSERT(emu_upsert(&prod, "catalog", 3, 8) == 0);
+    TEST_ASSERT(emu_request(&prod, "POST", "/collections/aliases",
+                            "{\"actions\":[{\"create_alias\":{\"collection_name\":\"catalog\","
+                            "\"alias_name\":\"catalog_live\"}}]}",
+                            &r) == 0);
+    TEST_EXPECT_INT(r.status, 200);
+    resp_free(&r);
+
+    char body[200];
+    snprintf(body, sizeof body, "{\"snapshot_id\":%.0f,\"overwrite\":true}", id);
+    TEST_ASSERT(restore(body, 200, &r));
+    TEST_EXPECT(json_path_num(r.json, "results.0.safety_snapshot_id") > 0);
+    TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "results.0.points_match")));
+    TEST_EXPECT_STR(json_path_str(r.json, "results.0.aliases.0"), "catalog_live");
+    resp_free(&r);
+    TEST_EXPECT(emu_points_equal(&prod, "catalog", backed_up));
+    TEST_ASSERT(emu_request(&prod, "GET", "/collections/catalog", NULL, &r) == 0);
+    TEST_EXPECT_INT(json_path_num(r.json, "result.config.hnsw_config.m"), 16);
+    TEST_EXPECT(json_path(r.json, "result.payload_schema.seed") != NULL);
+    resp_free(&r);
+    TEST_ASSERT(emu_request(&prod, "GET", "/collections/catalog/aliases", NULL, &r) == 0);
+    TEST_EXPECT_STR(json_path_str(r.json, "result.aliases.0.alias_name"), "catalog_live");
+    resp_free(&r);
+    free(backed_up);
+}
+
+/* Stand-in scenario v: the collection was recreated with another vector
+ * size.  Qdrant refuses to recover an archive over a collection whose
+ * vectors differ (400 "Snapshot is not compatible with existing
+ * collection"), so the overwrite restore failed; it replaces it now. */
+static void test_overwrite_replaces_other_vector_size(void)
+{
+    struct resp r;
+    TEST_ASSERT(emu_create_collection(&prod, "vsize", 4) == 0);
+    TEST_ASSERT(emu_upsert(&prod, "vsize", 20, 6) == 0);
+    char *backed_up = emu_points(&prod, "vsize");
+    TEST_ASSERT(backed_up != NULL);
+    double id = backup("vs", "vsize");
+    TEST_ASSERT(id > 0);
+    TEST_ASSERT(emu_request(&prod, "DELETE", "/collections/vsize", NULL, &r) == 0);
+    resp_free(&r);
+    TEST_ASSERT(emu_create_collection(&prod, "vsize", 8) == 0);
+
+    char body[200];
+    snprintf(body, sizeof body, "{\"snapshot_id\":%.0f,\"overwrite\":true,\"method\":\"url\"}", id);
+    TEST_ASSERT(restore(body, 200, &r));
+    TEST_EXPECT(cJSON_IsTrue(json_path(r.json, "results.0.points_match")));
+    resp_free(&r);
+    TEST_EXPECT(emu_points_equal(&prod, "vsize", backed_up));
+    TEST_ASSERT(emu_request(&prod, "GET", "/collections/vsize", NULL, &r) == 0);
+    TEST_EXPECT_INT(json_path_num(r.json, "result.config.params.vectors.size"), 4);
+    resp_free(&r);
+    free(backed_up);
+}
+
 int main(void)
 {
     if (emu_start(&prod, NULL) != 0 || emu_start(&staging, NULL) != 0)
@@ -356,6 +461,8 @@ int main(void)
     TEST_RUN(test_download_endpoint);
     TEST_RUN(test_download_of_missing_object_is_502);
     TEST_RUN(test_rescan_rebuilds_lost_catalogue);
+    TEST_RUN(test_overwrite_restores_config_and_indexes);
+    TEST_RUN(test_overwrite_replaces_other_vector_size);
     TEST_EXPECT_INT(qbd_stop(&d), 0);
     qbd_cleanup(&d);
     TEST_EXPECT_INT(emu_stop(&prod), 0);

@@ -181,6 +181,36 @@ static size_t state_shards(const char *coll, unsigned *ids, size_t max, cJSON **
     return n;
 }
 
+/* recover.rs registers the archive's payload_index.json in consensus when
+ * it creates the collection (and only then: an existing collection keeps
+ * its schema). */
+static int register_indexes(const char *coll, const char *work, struct emu_status *st)
+{
+    char p[EMU_PATH_MAX];
+    cJSON *pi =
+        emu_pathf(p, sizeof(p), "%s/payload_index.json", work) == 0 ? emu_json_load(p) : NULL;
+    int rc = 0;
+    const cJSON *f;
+    cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(pi, "schema"))
+    {
+        if (rc == 0)
+            rc = emu_ops_index(coll, f->string, f, st);
+    }
+    cJSON_Delete(pi);
+    return rc;
+}
+
+/* Whether the cluster state lists a replica of coll/sid on this peer:
+ * recover.rs recovers only those ("Shard is not on this node, skip"). */
+static int hosts_shard(const char *coll, unsigned sid)
+{
+    cJSON *state = emu_meta_get();
+    const cJSON *s = emu_topo_shard(emu_topo_coll(state, coll), sid);
+    int mine = s && emu_topo_replica(s, emu_cfg()->peer_id) != NULL;
+    cJSON_Delete(state);
+    return mine;
+}
+
 /* Creates the collection from the archive's config.json when it is missing
  * (startup restores keep its shard keys, as Qdrant's CLI copies the whole
  * directory); otherwise checks compatibility. */
@@ -210,7 +240,9 @@ static int ensure_collection(const char *coll, const char *work, int startup, st
             mapping = emu_json_load(p);
         rc = emu_ops_create(coll, snap, mapping, st);
         cJSON_Delete(mapping);
-        if (rc != 0 && st->http == 409)
+        if (rc == 0)
+            rc = register_indexes(coll, work, st);
+        else if (st->http == 409)
             rc = 0; /* created meanwhile by someone else: recover into it */
     }
     cJSON_Delete(current);
@@ -249,6 +281,8 @@ int emu_recover_collection_file(const char *coll, const char *archive, enum emu_
                 emu_fail(st, 500, "Service internal error: No shard found: %u at %s", ids[i], work);
         else if (!emu_store_folder_has_data(dir)) /* "Shard N is not in snapshot" */
             emu_ops_recover_revert(coll, ids[i], previous);
+        else if (emu_cfg()->cluster_enabled && !startup && !hosts_shard(coll, ids[i]))
+            continue; /* another peer's shard: its data is not restored here */
         else
             rc = install_replica(coll, ids[i], dir, prio, 1, st);
     }

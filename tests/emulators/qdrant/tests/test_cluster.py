@@ -11,7 +11,10 @@
   Qdrant's "not a local ... shard"; route 15 streams a valid tar;
 * shard recovery activates the recovered replica, kills the others and
   heals them with a visible transfer; debug replica states stay put;
-* a killed peer makes reads of its only-replica shards fail.
+* a killed peer makes reads of its only-replica shards fail;
+* a collection archive recovers only the answering peer's shards, creates
+  a missing collection with its payload indexes, and leaves an existing
+  one's config and indexes alone (other vectors: 400).
 """
 import io
 import json
@@ -508,6 +511,41 @@ def test_single_node_many_shards():
             assert fresh.get("/aliases").json()["result"]["aliases"] == [
                 {"alias_name": "latest", "collection_name": "six"}]
             assert fresh.all_points("latest") == before
+
+
+def test_single_node_archive_into_cluster_and_over_existing():
+    """recover.rs: a new collection gets the archive's config and payload
+    indexes; only the shards of the answering peer are recovered ("Shard is
+    not on this node, skip"); an existing collection keeps its config and
+    indexes, and other vectors are refused (400)."""
+    with Emu(BINARY) as emu, Cluster(BINARY, 3) as cl:
+        emu.put("/collections/s", {"vectors": {"size": 4, "distance": "Dot"}, "shard_number": 3})
+        emu.upsert("s", sample_points(60))
+        assert emu.put("/collections/s/index?wait=true",
+                       {"field_name": "k", "field_schema": "keyword"}).status == 200
+        sd = emu.post("/collections/s/snapshots").json()["result"]
+        data = emu.get("/collections/s/snapshots/" + sd["name"]).body
+        assert cl[0].upload("/collections/n/snapshots/upload", data).status == 200
+        info = cl[0].get("/collections/n").json()["result"]
+        assert info["payload_schema"]["k"]["data_type"] == "keyword"
+        mine = {s["shard_id"] for s in view(cl[0], "n")["local_shards"]}
+        others = {s["shard_id"] for s in view(cl[0], "n")["remote_shards"]} - mine
+        assert others, "placement put every shard on the first peer"
+        assert len(cl[0].all_points("n")) < 60
+        # over an existing collection: its own config and indexes stay
+        cl[0].put("/collections/e", {"vectors": {"size": 4, "distance": "Dot"}, "shard_number": 3,
+                                     "hnsw_config": {"m": 48}})
+        for p in cl.peers:
+            assert p.upload("/collections/e/snapshots/upload", data).status == 200
+        info = cl[0].get("/collections/e").json()["result"]
+        assert info["config"]["hnsw_config"]["m"] == 48
+        assert "k" not in info["payload_schema"]
+        assert len(cl[0].all_points("e")) == 60
+        cl[0].put("/collections/w", {"vectors": {"size": 8, "distance": "Dot"}, "shard_number": 3})
+        r = cl[0].upload("/collections/w/snapshots/upload", data)
+        assert r.status == 400
+        assert r.json()["status"]["error"].startswith(
+            "Wrong input: Snapshot is not compatible with existing collection: Collection vectors")
 
 
 if __name__ == "__main__":
