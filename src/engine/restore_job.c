@@ -215,12 +215,7 @@ static void restore_aliases(struct restore *r, cJSON *result)
         char sub[QB_ERRBUF_SIZE];
         const char *alias = r->aliases[i];
         if (qdrant_alias_create(r->qdrant, r->collection, alias, sub, sizeof sub)) {
-            cJSON *w = cJSON_GetObjectItemCaseSensitive(result, "warnings");
-            if (!w)
-                w = cJSON_AddArrayToObject(result, "warnings");
-            char msg[QB_ERRBUF_SIZE + 256];
-            snprintf(msg, sizeof msg, "alias %s not recreated: %s", alias, sub);
-            cJSON_AddItemToArray(w, cJSON_CreateString(msg));
+            restore_warn(result, "alias %s not recreated: %s", alias, sub);
             continue;
         }
         cJSON *ra = cJSON_GetObjectItemCaseSensitive(result, "aliases");
@@ -459,23 +454,28 @@ static enum qb_err restore(struct restore *r, cJSON *result, char *err, size_t e
         return note_replaced(r, result, exists, rc, err, errlen);
     restore_aliases(r, result);
     remove_stale_uploads(r);
-    /* The restore created the collection (a missing one, or the one
-     * overwrite deleted), so it holds the archive's points and nothing
-     * else: another count means data was not restored (a shard left out),
-     * and the run must not say it succeeded. */
+    /* The count recorded at backup time was read just before Qdrant made
+     * the snapshot, so a collection under writes differs by what was
+     * written in between: a warning.  An empty collection where points
+     * were recorded is data not restored, and the run must not say it
+     * succeeded (restore_cover already recovers every shard where it is
+     * hosted; this is the last look). */
     struct qdrant_collection_info ci;
     if (qdrant_collection_info(r->qdrant, r->collection, &ci, err, errlen) == QB_OK) {
+        int64_t want = r->snap->points_count;
         cJSON_AddNumberToObject(result, "points_count", (double)ci.points_count);
-        bool match = ci.points_count == r->snap->points_count;
-        if (r->snap->points_count >= 0)
-            cJSON_AddBoolToObject(result, "points_match", match);
-        if (r->snap->points_count >= 0 && !match)
+        if (want >= 0)
+            cJSON_AddBoolToObject(result, "points_match", ci.points_count == want);
+        if (want > 0 && ci.points_count == 0)
             rc = qb_failf(QB_ERR_REMOTE, err, errlen,
-                          "collection %s holds %lld points after the restore, snapshot %lld "
-                          "recorded %lld: the restore is incomplete (or the collection was "
-                          "written to as soon as it was recreated)",
-                          r->collection, (long long)ci.points_count, (long long)r->snap->id,
-                          (long long)r->snap->points_count);
+                          "collection %s holds no points after the restore, snapshot %lld "
+                          "recorded %lld: the restore is incomplete",
+                          r->collection, (long long)r->snap->id, (long long)want);
+        else if (want >= 0 && ci.points_count != want)
+            restore_warn(result,
+                         "collection %s holds %lld points, the backup recorded %lld (writes "
+                         "between the count and the snapshot, or not all of it restored)",
+                         r->collection, (long long)ci.points_count, (long long)want);
         qdrant_collection_info_free(&ci);
     }
     return rc ? note_replaced(r, result, exists, rc, err, errlen) : QB_OK;

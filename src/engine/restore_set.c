@@ -55,8 +55,7 @@ static const char *const create_params[] = {
     NULL,
 };
 
-static void warn(cJSON *result, const char *fmt, ...) QB_PRINTF(2, 3);
-static void warn(cJSON *result, const char *fmt, ...)
+void restore_warn(cJSON *result, const char *fmt, ...)
 {
     char buf[QB_ERRBUF_SIZE];
     va_list ap;
@@ -97,10 +96,11 @@ static enum qb_err recreate(const struct restore_set *rs, const cJSON *set, cJSO
     size_t peers = rs->topo->cluster ? rs->topo->npeers : 1;
     cJSON *rf = cJSON_GetObjectItemCaseSensitive(body, "replication_factor");
     if (cJSON_IsNumber(rf) && rf->valuedouble > (double)peers) {
-        warn(result,
-             "replication_factor %d capped to %zu: the target has only %zu peer(s); raise it "
-             "when peers are added",
-             (int)rf->valuedouble, peers, peers);
+        restore_warn(
+            result,
+            "replication_factor %d capped to %zu: the target has only %zu peer(s); raise it "
+            "when peers are added",
+            (int)rf->valuedouble, peers, peers);
         cJSON_SetNumberValue(rf, (double)peers);
     }
     cJSON *wcf = cJSON_GetObjectItemCaseSensitive(body, "write_consistency_factor");
@@ -324,7 +324,8 @@ enum qb_err restore_set_run(struct restore_set *rs, cJSON *result, char *err, si
     if (rs->by_url && rs->storage && storage_kind(rs->storage) == STORAGE_LOCAL) {
         /* Qdrant would fetch from qbackupd's download route, which serves
          * whole snapshots, not the objects of a set: stream them instead. */
-        warn(result, "method url: the shards of a set in a local folder are uploaded to Qdrant "
+        restore_warn(result,
+                     "method url: the shards of a set in a local folder are uploaded to Qdrant "
                      "instead (only S3 destinations give Qdrant a URL per shard)");
         rs->by_url = false;
     }
@@ -429,6 +430,7 @@ enum qb_err restore_set_run(struct restore_set *rs, cJSON *result, char *err, si
     /* Point counts per shard, from an Active replica of each. */
     int64_t total_points = 0;
     bool all_match = true, known = true;
+    int emptied = -1; /* a target shard left empty, or -1 */
     cJSON *r;
     cJSON_ArrayForEach(r, out)
     {
@@ -455,6 +457,8 @@ enum qb_err restore_set_run(struct restore_set *rs, cJSON *result, char *err, si
         if (got >= 0 && want >= 0)
             cJSON_AddBoolToObject(r, "points_match", got == want);
         all_match = all_match && (got < 0 || want < 0 || got == want);
+        if (got == 0 && want > 0 && emptied < 0)
+            emptied = (int)to;
         known = known && got >= 0;
         total_points += got > 0 ? got : 0;
     }
@@ -470,12 +474,12 @@ enum qb_err restore_set_run(struct restore_set *rs, cJSON *result, char *err, si
         if (!alias)
             continue;
         if (strcmp(rs->collection, rs->snap->collection) != 0) {
-            warn(result, "alias %s not restored: the collection was restored as %s", alias,
-                 rs->collection);
+            restore_warn(result, "alias %s not restored: the collection was restored as %s", alias,
+                         rs->collection);
             continue;
         }
         if (qdrant_alias_create(rs->qc, rs->collection, alias, sub, sizeof sub))
-            warn(result, "alias %s: %s", alias, sub);
+            restore_warn(result, "alias %s: %s", alias, sub);
         else {
             cJSON *ra = cJSON_GetObjectItemCaseSensitive(result, "aliases");
             if (!ra)
@@ -483,15 +487,17 @@ enum qb_err restore_set_run(struct restore_set *rs, cJSON *result, char *err, si
             cJSON_AddItemToArray(ra, cJSON_CreateString(alias));
         }
     }
-    /* The collection was recreated for this restore: a shard holding
-     * another number of points than at backup time was not restored as
-     * backed up, and the run must not say it succeeded. */
-    if (!all_match)
+    /* Counts were read just before each shard's snapshot, so shards under
+     * writes differ by what was written in between: a warning.  A shard
+     * left empty where points were recorded was not restored, and the run
+     * must not say it succeeded. */
+    if (emptied >= 0)
         rc = qb_failf(QB_ERR_REMOTE, err, errlen,
-                      "some shards of %s hold another number of points than at backup time "
-                      "(see the result's shards): the restore is incomplete (or the collection "
-                      "was written to as soon as it was recreated)",
-                      rs->collection);
+                      "shard %d of %s holds no points after the restore, the backup recorded "
+                      "some: the restore is incomplete",
+                      emptied, rs->collection);
+    else if (!all_match)
+        restore_warn(result, "some shards hold another number of points than at backup time");
 out:
     map_clear(&m);
     cJSON_Delete(set);

@@ -42,6 +42,10 @@ struct restore_set {
 /* Recreates the collection and recovers every shard; result (a JSON
  * object) receives "shards" (per shard: target shard, peer, state, point
  * counts), "points_count", "points_match", "aliases" and "warnings". */
+/* Appends a formatted message to result's "warnings" array (made when
+ * missing): what a restore did not do although its data is back. */
+void restore_warn(cJSON *result, const char *fmt, ...) QB_PRINTF(2, 3);
+
 enum qb_err restore_set_run(struct restore_set *rs, cJSON *result, char *err,
                             size_t errlen) QB_MUSTCHECK;
 
