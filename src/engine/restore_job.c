@@ -225,6 +225,13 @@ static void restore_aliases(struct restore *r, cJSON *result)
     }
 }
 
+/* The overwrite's read-back check: cancellable, with the run's progress
+ * written as it goes (job_checkpoint does both, at most once a second). */
+static enum qb_err judge_check(void *ud, char *err, size_t errlen)
+{
+    return job_checkpoint(ud, NULL, err, errlen);
+}
+
 /* Checks before anything changes on the target; fills *exists. */
 static enum qb_err preflight(struct restore *r, bool *exists, char *err, size_t errlen)
 {
@@ -265,8 +272,12 @@ static enum qb_err preflight(struct restore *r, bool *exists, char *err, size_t 
         at.storage_key = r->source_key;
         struct snapshot_verdict v;
         char sub[QB_ERRBUF_SIZE] = "";
-        snapshot_judge(r->job->store, r->source, &at, &v, sub, sizeof sub);
-        if (v.failed || v.unreadable)
+        /* A large object takes a while: a cancel stops the read. */
+        snapshot_judge_checked(r->job->store, r->source, &at, judge_check, r->job, &v, sub,
+                               sizeof sub);
+        if (v.stopped)
+            rc = qb_failf(v.stopped, err, errlen, "%s", sub);
+        else if (v.failed || v.unreadable)
             rc = qb_failf(v.unreadable ? QB_ERR_TRANSIENT : QB_ERR_IO, err, errlen,
                           "snapshot %lld fails its checksum check, so nothing was changed: %s",
                           (long long)r->snap->id, sub);

@@ -23,11 +23,25 @@ struct hashing {
     struct codec_decoder *dec;
     enum qb_err drc;
     char derr[QB_ERRBUF_SIZE];
+    /* The caller's check before every chunk; its failure stops the read
+     * (stopped, serr). */
+    snapshot_judge_check_fn check;
+    void *check_ud;
+    enum qb_err stopped;
+    char serr[QB_ERRBUF_SIZE];
+};
+
+/* What judging one snapshot may be stopped by (snapshot_judge_checked). */
+struct judge_ctl {
+    snapshot_judge_check_fn check; /* may be NULL */
+    void *ud;
 };
 
 static enum qb_err hash_chunk(void *ud, const void *data, size_t len, char *err, size_t errlen)
 {
     struct hashing *h = ud;
+    if (h->check && (h->stopped = h->check(h->check_ud, h->serr, sizeof h->serr)))
+        return qb_failf(h->stopped, err, errlen, "%s", h->serr);
     if (!EVP_DigestUpdate(h->ctx, data, len))
         return qb_failf(QB_ERR_INTERNAL, err, errlen, "SHA-256 failed");
     h->bytes += len;
@@ -103,11 +117,12 @@ struct recorded {
  * raw_sha256: a tampered chunk fails naming the chunk.  Without the key
  * the stored bytes are still checked (v->decoded stays false). */
 static void verify_recorded(struct storage *storage, const struct recorded *o,
-                            const struct seal_keyring *ring, struct snapshot_verdict *v,
-                            struct codec_result *raw, char *err, size_t errlen)
+                            const struct seal_keyring *ring, const struct judge_ctl *ctl,
+                            struct snapshot_verdict *v, struct codec_result *raw, char *err,
+                            size_t errlen)
 {
     char recorded[65] = "", kerr[QB_ERRBUF_SIZE];
-    struct hashing h = {0};
+    struct hashing h = {.check = ctl->check, .check_ud = ctl->ud};
     bool coded = o->codec && strcmp(o->codec, "none") != 0;
     if (coded && ring &&
         codec_decoder_create(o->codec, ring, discard_raw, NULL, &h.dec, kerr, sizeof kerr))
@@ -119,6 +134,11 @@ static void verify_recorded(struct storage *storage, const struct recorded *o,
         h.drc = codec_decoder_finish(h.dec, &res, h.derr, sizeof h.derr);
     else
         codec_decoder_abort(h.dec);
+    if (rc && h.stopped) {
+        v->stopped = h.stopped;
+        qb_failf(h.stopped, err, errlen, "%s", h.serr);
+        return;
+    }
     if (rc) {
         char sub[QB_ERRBUF_SIZE];
         snprintf(sub, sizeof sub, "%s", err);
@@ -157,8 +177,8 @@ static void verify_recorded(struct storage *storage, const struct recorded *o,
 
 /* A single-object snapshot against its row. */
 static void verify_object(struct store *store, struct storage *storage,
-                          const struct store_snapshot *s, struct snapshot_verdict *v, char *err,
-                          size_t errlen)
+                          const struct store_snapshot *s, const struct judge_ctl *ctl,
+                          struct snapshot_verdict *v, char *err, size_t errlen)
 {
     struct seal_keyring *ring = NULL;
     char kerr[QB_ERRBUF_SIZE];
@@ -172,7 +192,7 @@ static void verify_object(struct store *store, struct storage *storage,
                          .codec = s->codec,
                          .raw_sha256 = s->raw_sha256};
     struct codec_result res = {0};
-    verify_recorded(storage, &o, ring, v, &res, err, errlen);
+    verify_recorded(storage, &o, ring, ctl, v, &res, err, errlen);
     seal_keyring_destroy(ring);
     if (v->decoded && s->raw_size < 0) {
         /* Catalogued by a rescan without its manifest: now known. */
@@ -189,7 +209,8 @@ static void verify_object(struct store *store, struct storage *storage,
  * stops at the first that fails, err naming the shard.  An unreachable
  * destination is not a verdict on the set (v->unreadable). */
 static void verify_set(struct store *store, struct storage *storage, const struct store_snapshot *s,
-                       struct snapshot_verdict *v, char *err, size_t errlen)
+                       const struct judge_ctl *ctl, struct snapshot_verdict *v, char *err,
+                       size_t errlen)
 {
     cJSON *set = s->backup_set ? cJSON_Parse(s->backup_set) : NULL;
     const cJSON *shards = cJSON_GetObjectItemCaseSensitive(set, "shards"), *sh;
@@ -224,7 +245,12 @@ static void verify_set(struct store *store, struct storage *storage, const struc
             one.failed = true;
             snprintf(sub, sizeof sub, "the catalogue entry is incomplete");
         } else {
-            verify_recorded(storage, &o, ring, &one, NULL, sub, sizeof sub);
+            verify_recorded(storage, &o, ring, ctl, &one, NULL, sub, sizeof sub);
+        }
+        if (one.stopped) {
+            v->stopped = one.stopped;
+            qb_failf(one.stopped, err, errlen, "%s", sub);
+            break;
         }
         bool coded = o.codec && strcmp(o.codec, "none") != 0;
         any_coded = any_coded || coded;
@@ -234,22 +260,30 @@ static void verify_set(struct store *store, struct storage *storage, const struc
         if (one.failed || one.unreadable)
             qb_failf(QB_ERR_IO, err, errlen, "shard %d (%s): %s", id, o.key ? o.key : "?", sub);
     }
-    v->decoded = any_coded && all_decoded && !v->failed && !v->unreadable;
+    v->decoded = any_coded && all_decoded && !v->failed && !v->unreadable && !v->stopped;
     seal_keyring_destroy(ring);
     cJSON_Delete(set);
 }
 
-void snapshot_judge(struct store *store, struct storage *storage, const struct store_snapshot *s,
-                    struct snapshot_verdict *v, char *err, size_t errlen)
+void snapshot_judge_checked(struct store *store, struct storage *storage,
+                            const struct store_snapshot *s, snapshot_judge_check_fn check, void *ud,
+                            struct snapshot_verdict *v, char *err, size_t errlen)
 {
+    struct judge_ctl ctl = {check, ud};
     memset(v, 0, sizeof *v);
     v->set = strcmp(s->layout, "shards") == 0;
     v->want_size = s->size_bytes;
     snprintf(v->want_sha256, sizeof v->want_sha256, "%s", s->sha256);
     if (v->set)
-        verify_set(store, storage, s, v, err, errlen);
+        verify_set(store, storage, s, &ctl, v, err, errlen);
     else
-        verify_object(store, storage, s, v, err, errlen);
+        verify_object(store, storage, s, &ctl, v, err, errlen);
+}
+
+void snapshot_judge(struct store *store, struct storage *storage, const struct store_snapshot *s,
+                    struct snapshot_verdict *v, char *err, size_t errlen)
+{
+    snapshot_judge_checked(store, storage, s, NULL, NULL, v, err, errlen);
 }
 
 enum qb_err snapshot_verify(struct store *store, struct storage *storage,

@@ -31,7 +31,12 @@ struct snapshot_verdict {
     char want_sha256[65]; /* the catalogue's */
     bool set;             /* a backup set: err names the shard and both checksums */
     bool decoded;         /* compressed/encrypted: the archive was decoded and checked */
+    enum qb_err stopped;  /* QB_OK, or the check's error that stopped the read (no verdict) */
 };
+
+/* Called for every chunk read (snapshot_judge_checked): a failure, e.g. a
+ * cancelled run's, stops the read, and err keeps its message. */
+typedef enum qb_err (*snapshot_judge_check_fn)(void *ud, char *err, size_t errlen);
 
 /* Reads s back from storage (borrowed) and fills *v, recording nothing:
  * the judge snapshot_verify uses, and the one a second copy is judged by
@@ -41,6 +46,14 @@ struct snapshot_verdict {
  * and the chunk a decoder refused.  Blocking I/O. */
 void snapshot_judge(struct store *store, struct storage *storage, const struct store_snapshot *s,
                     struct snapshot_verdict *v, char *err, size_t errlen);
+
+/* snapshot_judge, with check (may be NULL) called before every chunk: a
+ * run that reads a large object first (an overwrite restore) stays
+ * cancellable.  A check's failure leaves v->stopped set to it, err its
+ * message, and no verdict (failed and unreadable false). */
+void snapshot_judge_checked(struct store *store, struct storage *storage,
+                            const struct store_snapshot *s, snapshot_judge_check_fn check, void *ud,
+                            struct snapshot_verdict *v, char *err, size_t errlen);
 
 /* Reads s back from storage (borrowed) and fills *v (snapshot_judge); when it failed or
  * could not be read, err says why.  The outcome is recorded either way: a

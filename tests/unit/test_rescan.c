@@ -957,6 +957,12 @@ static void test_errors_and_bounds(void)
 /* A set whose shards are all there comes back as one row, exactly as
  * backup_set_collection() catalogued it; its shard objects never become
  * rows of their own, and a second rescan adds nothing. */
+static enum qb_err refuse_check(void *ud, char *err, size_t errlen)
+{
+    (void)ud;
+    return qb_failf(QB_ERR_CANCELLED, err, errlen, "run cancelled");
+}
+
 static void test_set_imported(void)
 {
     char err[QB_ERRBUF_SIZE];
@@ -1026,6 +1032,11 @@ static void test_set_imported(void)
     struct snapshot_verdict v;
     snapshot_judge(s, st, row, &v, err, sizeof err);
     TEST_EXPECT(v.set && !v.failed && !v.unreadable);
+    /* A check that refuses (a cancelled run) stops the read: no verdict. */
+    snapshot_judge_checked(s, st, row, refuse_check, NULL, &v, err, sizeof err);
+    TEST_EXPECT_INT(v.stopped, QB_ERR_CANCELLED);
+    TEST_EXPECT(!v.failed && !v.unreadable && !v.decoded);
+    TEST_EXPECT_STR(err, "run cancelled");
     char **keys = NULL;
     size_t nkeys = 0;
     backup_set_keys(row, &keys, &nkeys);
