@@ -155,15 +155,16 @@ static enum qb_err take_shard(struct set_run *sr, struct shard *s, struct qdrant
     cJSON *intent = NULL;
     struct sink k = {.sr = sr};
     enum qb_err rc = QB_OK;
+    bool gated = false, gone = false;
     if (!sr->stream) {
         /* Two runs snapshotting this shard in one second would share a
-         * name (create_gate.h). */
+         * name (create_gate.h): held until the snapshot is deleted. */
         rc = create_gate_enter(peer->rest_url, sr->collection, sink_check, sr, err, errlen);
         if (rc)
             goto out;
+        gated = true;
         intent = inflight_snapshot_intent(sr, peer->rest_url, s->id);
         rc = qdrant_snapshot_create(qc, &t, true, &snap, err, errlen);
-        create_gate_leave(peer->rest_url, sr->collection);
         if (rc)
             goto out;
         inflight_snapshot_named(sr, intent, snap.name);
@@ -240,7 +241,8 @@ out:
      * and leaving it would fill the peer's disk. */
     if (snap.name) {
         char derr[QB_ERRBUF_SIZE];
-        if (qdrant_snapshot_delete(qc, &t, snap.name, derr, sizeof derr) == QB_OK)
+        gone = qdrant_snapshot_delete(qc, &t, snap.name, derr, sizeof derr) == QB_OK;
+        if (gone)
             inflight_snapshot_gone(sr, intent);
         else
             log_warn("run.qdrant_cleanup_failed", "run=%lld peer=%s snapshot=%s error=%s",
@@ -248,7 +250,10 @@ out:
                      log_q(derr));
     }
     /* A creation that failed (or whose answer was lost) stays in the
-     * inflight record: the end of the set looks for it on the peer. */
+     * inflight record: the end of the set looks for it on the peer, and
+     * the gate stays closed a while (create_gate.h). */
+    if (gated)
+        create_gate_leave(peer->rest_url, sr->collection, gone);
     qdrant_snapshot_clear(&snap);
     return rc;
 }

@@ -203,8 +203,9 @@ static enum qb_err write_manifest(struct backup *b, const struct target *t, char
 }
 
 /* Removes what a failed target left: the object, its manifest and the
- * Qdrant snapshot. */
-static void discard(struct backup *b, struct target *t)
+ * Qdrant snapshot.  Returns whether that snapshot is gone (or none was
+ * named): a failed delete leaves it to the janitor. */
+static bool discard(struct backup *b, struct target *t)
 {
     char err[QB_ERRBUF_SIZE];
     if (t->key && t->stored.location) {
@@ -222,7 +223,9 @@ static void discard(struct backup *b, struct target *t)
         log_warn("run.qdrant_cleanup_failed", "run=%lld snapshot=%s error=%s",
                  (long long)b->job->run->id, log_q(t->snap.name), log_q(err));
         qdrant_janitor_enqueue(b->job->store, b->plan->instance, NULL, &t->qt, t->snap.name, err);
+        return false;
     }
+    return true;
 }
 
 /* One create attempt.  One that timed out or lost its answer may still be
@@ -315,8 +318,8 @@ enum qb_err backup_target(struct backup *b, struct target *t, cJSON *result, cha
     if (rc)
         return rc;
     /* Another run creating this collection's snapshot in the same second
-     * would get the same name (create_gate.h); the look-back of a failed
-     * create must not reach its snapshot either. */
+     * would get the same name (create_gate.h): the gate is held until this
+     * run's snapshot is deleted from Qdrant again. */
     const char *node = qdrant_client_url(b->qdrant);
     mark = qb_mono_ms();
     rc = create_gate_enter(node, t->collection, gate_check, j, err, errlen);
@@ -329,10 +332,12 @@ enum qb_err backup_target(struct backup *b, struct target *t, cJSON *result, cha
      * a refusal (4xx) made none. */
     if (rc == QB_ERR_TRANSIENT)
         discard_unnamed(b, t);
-    create_gate_leave(node, t->collection);
     t->ph.snapshot = qb_mono_ms() - mark;
-    if (rc)
+    if (rc) {
+        /* A refusal made no snapshot; a lost answer may have. */
+        create_gate_leave(node, t->collection, rc != QB_ERR_TRANSIENT);
         return rc;
+    }
     t->key = object_key(b->plan, j->run, t);
     set_inflight(b, t, true);
     /* Known from here: what this target adds to the run's total. */
@@ -388,14 +393,17 @@ enum qb_err backup_target(struct backup *b, struct target *t, cJSON *result, cha
         goto fail;
     /* Catalogued: from here on, failures are warnings, never data loss. */
     char cerr[QB_ERRBUF_SIZE];
+    bool gone = false;
     if (job_checkpoint(j, "cleaning", cerr, sizeof cerr) == QB_OK) {
         enum qb_err drc;
         WITH_RETRIES(j, drc, qdrant_snapshot_delete(b->qdrant, &t->qt, t->snap.name, err, errlen));
-        if (drc && drc != QB_ERR_NOT_FOUND) {
+        gone = !drc || drc == QB_ERR_NOT_FOUND;
+        if (!gone) {
             cJSON_AddStringToObject(result, "warning", err);
             qdrant_janitor_enqueue(j->store, b->plan->instance, NULL, &t->qt, t->snap.name, err);
         }
     }
+    create_gate_leave(node, t->collection, gone);
     /* Second copies: a failed one is shown, and tried again next run. */
     if (b->plan->id)
         copies_after_backup(j, b->plan, b->storage, snapshot_id, result);
@@ -426,7 +434,7 @@ enum qb_err backup_target(struct backup *b, struct target *t, cJSON *result, cha
     job_add_rate(b->job, result, (int64_t)t->stored.size, t->ph.download);
     return QB_OK;
 fail:
-    discard(b, t);
+    create_gate_leave(node, t->collection, discard(b, t));
     return rc;
 }
 

@@ -3,8 +3,8 @@
  * create_gate.c -- keeps snapshot creations of one collection on one
  * Qdrant node apart in time (see create_gate.h).
  *
- * A short list under one mutex: an entry per creation under way or ended
- * less than CREATE_GATE_SPACING_MS ago.  Few runs create at once, so a
+ * A short list under one mutex: an entry per snapshot held, or left
+ * behind less than CREATE_GATE_SPACING_MS ago.  Few runs create at once, so a
  * linear scan is all it needs; expired entries go on the next enter.
  */
 #include "engine/create_gate.h"
@@ -16,7 +16,7 @@
 struct gate_entry {
     char *node;
     char *collection; /* NULL: a full snapshot */
-    bool held;        /* a creation under way */
+    bool held;        /* a snapshot made or being made, not yet deleted */
     int64_t until;    /* not held: qb_mono_ms() when the spacing ends */
     struct gate_entry *next;
 };
@@ -99,13 +99,13 @@ enum qb_err create_gate_enter(const char *node, const char *collection, create_g
     }
 }
 
-void create_gate_leave(const char *node, const char *collection)
+void create_gate_leave(const char *node, const char *collection, bool gone)
 {
     pthread_mutex_lock(&gate_lock);
     for (struct gate_entry *e = gate_entries; e; e = e->next) {
         if (e->held && strcmp(e->node, node) == 0 && same_collection(e->collection, collection)) {
             e->held = false;
-            e->until = qb_mono_ms() + CREATE_GATE_SPACING_MS;
+            e->until = qb_mono_ms() + (gone ? 0 : CREATE_GATE_SPACING_MS);
             break;
         }
     }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
  * test_create_gate.c -- the gate that keeps snapshot creations of one
- * collection on one node apart: who waits for whom, for how long, and
- * that a waiting run can be cancelled.
+ * collection on one node apart: who waits for whom, for how long (not at
+ * all once the holder's snapshot is deleted), and that a waiting run can
+ * be cancelled.
  */
 #include "unit.h"
 #include "engine/create_gate.h"
@@ -34,23 +35,27 @@ static void test_who_waits(void)
                     QB_ERR_CANCELLED);
     TEST_EXPECT_STR(err, "cancelled while waiting");
     TEST_EXPECT(!passes("http://a:6333", NULL));
-    create_gate_leave("http://a:6333", "c2");
-    create_gate_leave("http://b:6333", "c1");
-    create_gate_leave("http://a:6333", "c1");
+    create_gate_leave("http://a:6333", "c2", true);
+    create_gate_leave("http://b:6333", "c1", true);
+    create_gate_leave("http://a:6333", "c1", true);
+    /* Their snapshots are gone: the next run need not wait. */
+    TEST_EXPECT(passes("http://a:6333", NULL));
+    create_gate_leave("http://a:6333", NULL, true);
 }
 
-/* After a leave, the same collection waits the spacing out, then passes:
- * its name will be a later second. */
+/* After a holder whose snapshot stayed behind on Qdrant, the same
+ * collection waits the spacing out, then passes: its name will be a later
+ * second. */
 static void test_spacing(void)
 {
     TEST_ASSERT(passes("http://s:6333", NULL));
-    create_gate_leave("http://s:6333", NULL);
+    create_gate_leave("http://s:6333", NULL, false);
     int64_t left = qb_mono_ms();
     TEST_EXPECT(!passes("http://s:6333", "c1"));
     while (!passes("http://s:6333", "c1") && qb_mono_ms() - left < 10000)
         qb_sleep_ms(50);
     TEST_EXPECT(qb_mono_ms() - left >= CREATE_GATE_SPACING_MS - 50);
-    create_gate_leave("http://s:6333", "c1");
+    create_gate_leave("http://s:6333", "c1", true);
 }
 
 int main(void)
