@@ -1173,7 +1173,8 @@ class Handler(BaseHTTPRequestHandler):
         c = ops.st.coll(a["c"])
         return ops.delete(ops.snap_path(ops.cdir(c.name), a["s"]))
 
-    def r_coll_recover(self, ops, a, q, background=False):
+    def _recover_body(self):
+        """Routes 5 and 16: the JSON body, its location and checksum, validated as Qdrant does."""
         b = self._json_body()
         loc = b.get("location")
         if not isinstance(loc, str):
@@ -1181,6 +1182,10 @@ class Handler(BaseHTTPRequestHandler):
         ck = b.get("checksum")
         if ck is not None and not HEX64.match(ck):
             raise ApiError(422, "Validation error in JSON body: [checksum: invalid_sha256_hash]")
+        return b, loc, ck
+
+    def r_coll_recover(self, ops, a, q, background=False):
+        b, loc, ck = self._recover_body()
         path, tmp = ops.fetch_location(loc, b.get("api_key"), os.path.join(ops.st.snap_dir(ops.peer), "tmp"))
         try:
             return ops.recover_collection(a["c"], path, b.get("priority"), ck)
@@ -1234,13 +1239,7 @@ class Handler(BaseHTTPRequestHandler):
         return _SENT
 
     def r_shard_recover(self, ops, a, q, background=False):
-        b = self._json_body()
-        loc = b.get("location")
-        if not isinstance(loc, str):
-            raise ApiError(422, "Validation error in JSON body: [location: missing]")
-        ck = b.get("checksum")
-        if ck is not None and not HEX64.match(ck):
-            raise ApiError(422, "Validation error in JSON body: [checksum: invalid_sha256_hash]")
+        b, loc, ck = self._recover_body()
         c, s = ops.local_shard(a["c"], a["sh"])
         if loc.startswith("file:"):
             raise ApiError(400, "Bad request: Snapshot recovery from URLs with file scheme are not supported")

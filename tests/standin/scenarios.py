@@ -125,20 +125,24 @@ class Qbackupd:
             args += ["--qdrant-api-key", key]
         self.args = args
         self.log = open(os.path.join(self.dir, "qbackupd.log"), "wb")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
-        for _ in range(200):
-            if os.path.exists(pf) and open(pf).read().strip():
-                break
-            time.sleep(0.05)
+        self._spawn()
+
+    def _spawn(self):
+        """Starts qbackupd with self.args and waits until /healthz answers."""
+        pf = os.path.join(self.dir, "port")
+        if os.path.exists(pf):
+            os.remove(pf)
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_until(lambda: os.path.exists(pf) and open(pf).read().strip(), 10)
         self.url = "http://127.0.0.1:%s" % open(pf).read().strip()
-        for _ in range(100):
+
+        def healthy():
             try:
-                if http("GET", self.url + "/healthz")[0] == 200:
-                    return
+                return http("GET", self.url + "/healthz")[0] == 200
             except OSError:
-                pass
-            time.sleep(0.05)
-        raise Fail("qbackupd did not start")
+                return False
+        if not wait_until(healthy, 5):
+            raise Fail("qbackupd did not start")
 
     def __call__(self, method, path, body=None, timeout=150):
         return http(method, self.url + path, body, timeout=timeout)
@@ -158,21 +162,7 @@ class Qbackupd:
         """kill -9, then start again on the same data dir and config."""
         self.proc.kill()
         self.proc.wait()
-        pf = os.path.join(self.dir, "port")
-        os.remove(pf)
-        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT)
-        for _ in range(200):
-            if os.path.exists(pf) and open(pf).read().strip():
-                break
-            time.sleep(0.05)
-        self.url = "http://127.0.0.1:%s" % open(pf).read().strip()
-        for _ in range(100):
-            try:
-                if http("GET", self.url + "/healthz")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.05)
+        self._spawn()
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
