@@ -599,6 +599,21 @@ int emu_peer_index(const struct emu_cluster *c, unsigned long long peer_id)
     return -1;
 }
 
+bool emu_shards_name_peer(const cJSON *shards, unsigned long long peer_id)
+{
+    char want[40];
+    snprintf(want, sizeof want, "\"peer_id\":%llu", peer_id);
+    bool found = false;
+    const cJSON *s;
+    cJSON_ArrayForEach(s, shards)
+    {
+        char *t = cJSON_PrintUnformatted(s);
+        found = found || (t && strstr(t, want));
+        free(t);
+    }
+    return found;
+}
+
 struct exists_wait {
     struct emu *e;
     const char *path;

@@ -140,6 +140,9 @@ int emu_peer_kill(struct emu_cluster *c, int i);
 int emu_peer_restart(struct emu_cluster *c, int i);
 /* Index of the peer with that id, -1 when none. */
 int emu_peer_index(const struct emu_cluster *c, unsigned long long peer_id);
+/* Whether any entry of a run result's shards array names peer_id as its
+ * "peer_id" (compared as text: ids above 2^53 are not exact as doubles). */
+bool emu_shards_name_peer(const cJSON *shards, unsigned long long peer_id);
 
 /* PUT /collections/{name} via peer 0 (Dot vectors of size dim) with
  * shard_number and replication_factor (<= 0: Qdrant's default); waits until
