@@ -97,12 +97,7 @@ static bool nodes_from_body(struct http_request *req, const cJSON *body, char **
         {
             if (j >= i)
                 break;
-            size_t la = strcspn(n->valuestring, ""), lb = strcspn(m->valuestring, "");
-            while (la && n->valuestring[la - 1] == '/')
-                la--;
-            while (lb && m->valuestring[lb - 1] == '/')
-                lb--;
-            if (la == lb && strncmp(n->valuestring, m->valuestring, la) == 0) {
+            if (topology_same_url(n->valuestring, m->valuestring)) {
                 snprintf(err, sizeof err, "nodes[%d]: %s is listed twice (also nodes[%d])", i,
                          n->valuestring, j);
                 api_reply_invalid(req, err);

@@ -232,8 +232,7 @@ static struct node_answer *ask(const struct store_instance *inst, const char *ur
     return a;
 }
 
-/* The same URL, ignoring trailing '/' (as nodes_from_body compares). */
-static bool same_url(const char *a, const char *b)
+bool topology_same_url(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     while (la && a[la - 1] == '/')
@@ -253,7 +252,7 @@ struct node_urls {
 
 static struct node_answer *answer_of(const struct node_urls *u, size_t i)
 {
-    return i > 0 && same_url(u->url[i], u->url[0]) ? &u->ans[0] : &u->ans[i];
+    return i > 0 && topology_same_url(u->url[i], u->url[0]) ? &u->ans[0] : &u->ans[i];
 }
 
 /* "nodes[i] (url)" or "the instance URL (url)", for messages; caller frees. */

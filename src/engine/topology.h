@@ -116,6 +116,10 @@ cJSON *topology_json(const struct topology *t);
  * port.  NULL when the URI has no host.  Caller frees. */
 char *topology_rest_from_p2p(const char *p2p_uri, const char *base_url);
 
+/* Whether a and b are the same URL but for trailing '/': one node listed
+ * twice, or the instance URL among the nodes. */
+bool topology_same_url(const char *a, const char *b);
+
 /* The p2p URI as a REST base URL (scheme, host and port, no path): the
  * second guess for a peer whose first does not lead to it.  NULL when the
  * URI has no host.  Caller frees. */
